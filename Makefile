@@ -1,0 +1,21 @@
+# crm_purge: PGXS build.  CI passes PROFILE=-Werror.
+EXTENSION  = crm_purge
+MODULE_big = crm_purge
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA       = $(wildcard crm_purge--*.sql)
+PGFILEDESC = "crm_purge - recycle bin, bulk export-and-delete and erasure for PostgreSQL"
+
+REGRESS        = $(notdir $(basename $(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS   = --temp-config=test/crm_purge.conf --temp-instance=./tmp_check_regress
+ISOLATION      = $(notdir $(basename $(sort $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --temp-config=test/crm_purge.conf --temp-instance=./tmp_check_iso
+TAP_TESTS      = 1
+PROVE_TESTS    = $(sort $(wildcard test/t/*.pl))
+
+EXTRA_CLEAN = tmp_check_regress tmp_check_iso output_iso results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels

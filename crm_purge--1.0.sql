@@ -1,0 +1,365 @@
+/* crm_purge--1.0.sql */
+
+\echo Use "CREATE EXTENSION crm_purge" to load this file. \quit
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'crm_purge_admin') THEN
+		CREATE ROLE crm_purge_admin NOLOGIN;
+	END IF;
+END
+$$;
+
+CREATE SCHEMA crm_purge;
+COMMENT ON SCHEMA crm_purge IS 'crm_purge catalogs';
+CREATE SCHEMA crm_trash;
+COMMENT ON SCHEMA crm_trash IS 'crm_purge trash tables: rows deleted from protected tables';
+GRANT USAGE ON SCHEMA crm_purge TO PUBLIC;
+GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
+
+-- catalogs ----------------------------------------------------------------
+
+CREATE TABLE crm_purge.protected_tables (
+	tbl				regclass PRIMARY KEY,
+	trash			regclass NOT NULL UNIQUE,
+	retention		interval CHECK (retention > interval '0'),
+	protected_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	protected_by	name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE crm_purge.protected_tables IS 'tables whose DELETEs go to a trash table';
+COMMENT ON COLUMN crm_purge.protected_tables.retention IS 'how long trashed rows are kept; NULL: crm_purge.trash_retention';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.protected_tables', '');
+
+CREATE SEQUENCE crm_purge.deletion_id_seq;
+COMMENT ON SEQUENCE crm_purge.deletion_id_seq IS 'one value per deleting top-level statement';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.deletion_id_seq', '');
+
+CREATE TABLE crm_purge.unlinks (
+	deletion_id		bigint NOT NULL,
+	child			regclass NOT NULL,
+	constraint_name	name NOT NULL,
+	child_key		text[] NOT NULL,
+	parent_ref		text[] NOT NULL
+);
+CREATE INDEX ON crm_purge.unlinks (deletion_id);
+COMMENT ON TABLE crm_purge.unlinks IS 'child rows an ON DELETE SET NULL key unlinked, so that crm_purge_restore_deletion can link them again';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.unlinks', '');
+
+CREATE TABLE crm_purge.history (
+	id			bigserial PRIMARY KEY,
+	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	action		text NOT NULL,
+	table_name	text,
+	rows		bigint,
+	actor		name NOT NULL DEFAULT CURRENT_USER,
+	request_id	bigint,
+	purge_id	bigint,
+	deletion_id	bigint
+);
+COMMENT ON TABLE crm_purge.history IS 'restores, trash expiries, requests, purges and erasures; never row contents or key values';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.history_id_seq', '');
+
+-- C entry points ----------------------------------------------------------
+
+CREATE FUNCTION crm_purge._check_admin(action text) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_check_admin';
+CREATE FUNCTION crm_purge._is_admin() RETURNS boolean
+	LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_is_admin_sql';
+CREATE FUNCTION crm_purge._check_filter(filter text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_filter_sql';
+CREATE FUNCTION crm_purge._wake_launcher() RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_wake_launcher_sql';
+CREATE FUNCTION crm_purge.trash_trigger() RETURNS trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_trash_trigger';
+COMMENT ON FUNCTION crm_purge.trash_trigger() IS 'moves deleted rows of a protected table into its trash; refuses TRUNCATE';
+CREATE FUNCTION crm_purge.unlink_trigger() RETURNS trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_unlink_trigger';
+COMMENT ON FUNCTION crm_purge.unlink_trigger() IS 'remembers child rows an ON DELETE SET NULL key unlinked from a protected table';
+CREATE FUNCTION crm_purge.ddl_trigger() RETURNS event_trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_ddl_trigger';
+REVOKE ALL ON FUNCTION crm_purge._wake_launcher() FROM PUBLIC;
+
+-- trash tables ------------------------------------------------------------
+
+-- Column list of the live table, as the trash table needs it.
+CREATE FUNCTION crm_purge._column_ddl(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
+		|| CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
+			THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END
+	FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+	WHERE a.attrelid = tbl AND a.attname = col
+$$;
+
+-- Brings the trash table's columns in line with the live table: adds new
+-- columns, follows type changes.  Dropped live columns stay in the trash so
+-- that trashed values are not lost.  Renames are done by ddl_trigger, which
+-- sees the old name.
+CREATE FUNCTION crm_purge._sync_trash(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+	c record;
+BEGIN
+	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _sync_trash.tbl;
+	IF tr IS NULL THEN
+		RETURN;
+	END IF;
+	FOR c IN
+		SELECT a.attname, a.atttypid, a.atttypmod, t.atttypid AS ttyp, t.atttypmod AS ttypmod
+		FROM pg_attribute a
+		LEFT JOIN pg_attribute t ON t.attrelid = tr AND t.attname = a.attname AND NOT t.attisdropped
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum
+	LOOP
+		IF c.ttyp IS NULL THEN
+			EXECUTE format('ALTER TABLE %s ADD COLUMN %s', tr, crm_purge._column_ddl(tbl, c.attname));
+		ELSIF c.ttyp <> c.atttypid OR c.ttypmod <> c.atttypmod THEN
+			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',
+						   tr, c.attname, format_type(c.atttypid, c.atttypmod),
+						   c.attname, format_type(c.atttypid, c.atttypmod));
+		END IF;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._sync_trash(regclass) FROM PUBLIC;
+
+CREATE FUNCTION crm_purge._rename_trash_column(tbl regclass, old_name name, new_name name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+BEGIN
+	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _rename_trash_column.tbl;
+	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
+								  WHERE attrelid = tr AND attname = old_name AND NOT attisdropped) THEN
+		EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, old_name, new_name);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._rename_trash_column(regclass, name, name) FROM PUBLIC;
+
+-- Unlink triggers on the children whose ON DELETE SET NULL key points at tbl.
+CREATE FUNCTION crm_purge._create_unlink_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c record;
+BEGIN
+	FOR c IN
+		SELECT con.conname, con.conrelid::regclass AS child,
+			   string_agg(format('OLD.%1$I IS NOT NULL AND NEW.%1$I IS NULL', a.attname), ' AND ' ORDER BY k.ord) AS cond
+		FROM pg_constraint con
+		CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+		JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+		WHERE con.confrelid = tbl AND con.contype = 'f' AND con.confdeltype IN ('n', 'd')
+		GROUP BY con.oid, con.conname, con.conrelid
+	LOOP
+		EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+					   'WHEN (pg_catalog.pg_trigger_depth() > 0 AND %s) '
+					   'EXECUTE FUNCTION crm_purge.unlink_trigger(%L)',
+					   left('crm_purge_unlink_' || c.conname, 63), c.child, c.cond, c.conname);
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._create_unlink_triggers(regclass) FROM PUBLIC;
+
+CREATE FUNCTION crm_purge._protect(tbl regclass, retention interval) RETURNS regclass
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	rel record;
+	trash_name text;
+	tr regclass;
+	cols text;
+	reserved name;
+BEGIN
+	SELECT c.relkind, c.relpersistence, c.relispartition, n.nspname, c.relname
+		INTO rel
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = tbl;
+	IF rel.relkind = 'p' OR rel.relispartition
+		OR EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl OR inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot protect table %: partitioned and inheritance tables are not supported', tbl
+			USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF rel.relkind <> 'r' THEN
+		RAISE EXCEPTION '"%" is not a table', tbl
+			USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
+	END IF;
+	IF rel.relpersistence = 't' THEN
+		RAISE EXCEPTION 'cannot protect temporary table %', tbl USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF rel.nspname IN ('pg_catalog', 'information_schema', 'crm_purge', 'crm_trash', 'pg_toast') THEN
+		RAISE EXCEPTION 'cannot protect table %: it is in system schema "%"', tbl, rel.nspname
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = tbl AND contype = 'p') THEN
+		RAISE EXCEPTION 'table % has no primary key', tbl
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = 'crm_purge restores rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.';
+	END IF;
+	IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect.tbl) THEN
+		RAISE EXCEPTION 'table % is already protected', tbl
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'To change its retention, run crm_purge_unprotect and crm_purge_protect again; the trash is kept.';
+	END IF;
+	SELECT a.attname INTO reserved FROM pg_attribute a
+		WHERE a.attrelid = tbl AND NOT a.attisdropped
+		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id');
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
+			USING ERRCODE = 'duplicate_column',
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by and deletion_id.';
+	END IF;
+
+	trash_name := rel.nspname || '__' || rel.relname;
+	IF octet_length(trash_name) > 63 THEN
+		RAISE EXCEPTION 'cannot protect table %: trash table name "%" is longer than 63 bytes', tbl, trash_name
+			USING ERRCODE = 'name_too_long', HINT = 'Rename the table or its schema to something shorter.';
+	END IF;
+	tr := to_regclass(format('crm_trash.%I', trash_name));
+	IF tr IS NULL THEN
+		SELECT string_agg(crm_purge._column_ddl(tbl, a.attname), ', ' ORDER BY a.attnum) INTO cols
+			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
+					   'deleted_by name NOT NULL, deletion_id bigint NOT NULL)', trash_name, cols);
+		tr := format('crm_trash.%I', trash_name)::regclass;
+		-- BRIN: both columns grow with insertion order, and a BRIN insert is
+		-- nearly free, which keeps DELETE on the protected table fast.
+		EXECUTE format('CREATE INDEX ON %s USING brin (deletion_id, deleted_at)', tr);
+		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tr);
+		-- Users see the rows they deleted from tables they may read; admins all.
+		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
+					   '(crm_purge._is_admin() OR (deleted_by = CURRENT_USER AND '
+					   'pg_catalog.has_table_privilege(%L::regclass, ''SELECT'')))', tr, tbl::oid);
+		EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tr);
+		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
+	ELSE
+		INSERT INTO crm_purge.protected_tables (tbl, trash, retention) VALUES (tbl, tr, retention);
+		PERFORM crm_purge._sync_trash(tbl);
+		DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _protect.tbl;
+	END IF;
+
+	INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by)
+		VALUES (tbl, tr, retention, session_user);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
+				   'REFERENCING OLD TABLE AS crm_purge_old FOR EACH STATEMENT '
+				   'EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON %s '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	PERFORM crm_purge._create_unlink_triggers(tbl);
+	RETURN tr;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._protect(regclass, interval) FROM PUBLIC;
+
+CREATE FUNCTION crm_purge._unprotect(tbl regclass, drop_trash boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+	t record;
+BEGIN
+	DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _unprotect.tbl RETURNING p.trash INTO tr;
+	IF tr IS NULL THEN
+		RAISE EXCEPTION 'table % is not protected by crm_purge', tbl USING ERRCODE = 'undefined_object';
+	END IF;
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_no_truncate ON %s', tbl);
+	FOR t IN
+		SELECT tg.tgname, tg.tgrelid::regclass AS child
+		FROM pg_trigger tg JOIN pg_constraint con
+			ON con.conrelid = tg.tgrelid AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63)
+		WHERE con.confrelid = tbl AND con.contype = 'f'
+		  AND tg.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.child);
+	END LOOP;
+	IF drop_trash THEN
+		EXECUTE format('DROP TABLE %s', tr);
+		DELETE FROM crm_purge.unlinks u WHERE u.child IN (SELECT con.conrelid FROM pg_constraint con
+														  WHERE con.confrelid = tbl AND con.contype = 'f');
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._unprotect(regclass, boolean) FROM PUBLIC;
+
+-- Drops of protected tables: forget them; the trash table stays for recovery.
+CREATE FUNCTION crm_purge._sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	o record;
+BEGIN
+	FOR o IN SELECT * FROM pg_event_trigger_dropped_objects()
+			 WHERE object_type = 'table' AND objsubid = 0
+	LOOP
+		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = o.objid) THEN
+			DELETE FROM crm_purge.protected_tables p WHERE p.tbl = o.objid;
+			RAISE NOTICE 'crm_purge: table % was protected; its trash table is kept', o.object_identity;
+		END IF;
+		DELETE FROM crm_purge.protected_tables p WHERE p.trash = o.objid;
+	END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE')
+	EXECUTE FUNCTION crm_purge.ddl_trigger();
+CREATE EVENT TRIGGER crm_purge_sql_drop ON sql_drop
+	WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION crm_purge._sql_drop();
+
+-- user-facing API: recycle bin -------------------------------------------
+
+CREATE FUNCTION crm_purge_protect(tbl regclass, retention interval DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_protect');
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF retention IS NOT NULL AND retention <= interval '0' THEN
+		RAISE EXCEPTION 'retention must be a positive interval, not %', retention
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN crm_purge._protect(tbl, retention);
+END
+$$;
+COMMENT ON FUNCTION crm_purge_protect(regclass, interval) IS 'from now on, DELETE on the table moves rows into crm_trash';
+
+CREATE FUNCTION crm_purge_unprotect(tbl regclass, drop_trash boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_unprotect');
+	IF tbl IS NULL OR drop_trash IS NULL THEN
+		RAISE EXCEPTION 'table and drop_trash must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM crm_purge._unprotect(tbl, drop_trash);
+END
+$$;
+COMMENT ON FUNCTION crm_purge_unprotect(regclass, boolean) IS 'DELETE on the table is permanent again; the trash is kept unless drop_trash';
+
+CREATE FUNCTION crm_purge_restore(tbl regclass, filter text DEFAULT NULL, on_conflict text DEFAULT 'error')
+RETURNS bigint
+LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'crm_purge_restore';
+COMMENT ON FUNCTION crm_purge_restore(regclass, text, text) IS 'moves trashed rows matching the filter back into the table';
+
+CREATE FUNCTION crm_purge_restore_deletion(deletion_id bigint)
+RETURNS bigint
+LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'crm_purge_restore_deletion';
+COMMENT ON FUNCTION crm_purge_restore_deletion(bigint) IS 'restores everything one deleting statement trashed, parents first';
+
+-- the worker's work -----------------------------------------------------
+
+CREATE FUNCTION crm_purge_tick() RETURNS jsonb
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_tick';
+COMMENT ON FUNCTION crm_purge_tick() IS 'does all due work once in this session, as the worker does every naptime';
+
+-- a running launcher starts a worker for this database now
+SELECT crm_purge._wake_launcher();

@@ -1,0 +1,302 @@
+/*
+ * crm_purge.c - module load: settings, statement numbering, role checks.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+
+#include "crm_purge.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+int			crm_purge_trash_retention = 90 * 86400;
+int			crm_purge_max_rows_per_request = 200000;
+int			crm_purge_max_queued_rows = 1000000;
+int			crm_purge_pending_period = 7 * 86400;
+int			crm_purge_export_retention = 30 * 86400;
+char	   *crm_purge_export_directory = NULL;
+int			crm_purge_export_storage = EXPORT_STORAGE_DIRECTORY;
+int			crm_purge_batch_size = 10000;
+int			crm_purge_batch_delay = 0;
+int			crm_purge_max_replica_lag = 0;
+char	   *crm_purge_processing_window = NULL;
+int			crm_purge_naptime = 10;
+char	   *crm_purge_databases = NULL;
+
+static const struct config_enum_entry export_storage_options[] = {
+	{"directory", EXPORT_STORAGE_DIRECTORY, false},
+	{"database", EXPORT_STORAGE_DATABASE, false},
+	{NULL, 0, false}
+};
+
+/*
+ * Top-level statement numbering: every row trashed by one top-level statement
+ * (including ON DELETE CASCADE and rows deleted inside functions it calls)
+ * shares one deletion_id.  Counting the way pg_stat_statements tracks nesting
+ * is exact where the statement timestamp is not (a multi-statement query
+ * string shares one timestamp).
+ */
+static uint64 top_level_statement = 0;
+static int	nesting_level = 0;
+
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static bool
+check_processing_window(char **newval, void **extra, GucSource source)
+{
+	int			s,
+				e;
+
+	if (*newval == NULL || **newval == '\0')
+		return true;
+	if (!crm_purge_parse_window(*newval, &s, &e))
+	{
+		GUC_check_errdetail("A processing window looks like \"22:00-06:00\" (HH:MM-HH:MM, 24-hour clock), or is empty for always.");
+		return false;
+	}
+	return true;
+}
+
+static void
+cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (nesting_level == 0)
+		top_level_statement++;
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+			   bool execute_once)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+cp_ExecutorFinish(QueryDesc *queryDesc)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	if (nesting_level == 0)
+		top_level_statement++;
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+uint64
+crm_purge_top_level_statement(void)
+{
+	return top_level_statement;
+}
+
+bool
+crm_purge_is_admin(Oid roleid)
+{
+	Oid			admin = get_role_oid(CRM_PURGE_ADMIN_ROLE, true);
+
+	if (superuser_arg(roleid))
+		return true;
+	return OidIsValid(admin) && has_privs_of_role(roleid, admin);
+}
+
+void
+crm_purge_require_admin(const char *action)
+{
+	if (!crm_purge_is_admin(GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for crm_purge: %s requires membership in role %s",
+						action, CRM_PURGE_ADMIN_ROLE),
+				 errhint("Ask an administrator to GRANT %s TO %s.",
+						 CRM_PURGE_ADMIN_ROLE,
+						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
+/* The role that owns the extension, and so the trash tables and catalogs. */
+Oid
+crm_purge_extension_owner(void)
+{
+	Oid			extoid = get_extension_oid("crm_purge", false);
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(EXTENSIONOID, ObjectIdGetDatum(extoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for extension %u", extoid);
+	owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_check_admin);
+Datum
+crm_purge_check_admin(PG_FUNCTION_ARGS)
+{
+	crm_purge_require_admin(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
+
+void
+_PG_init(void)
+{
+	if (IsBinaryUpgrade)
+		return;
+
+	DefineCustomIntVariable("crm_purge.trash_retention",
+							"Default time a protected table's trash is kept.",
+							"crm_purge_protect(tbl, retention) overrides it per table.",
+							&crm_purge_trash_retention, 90 * 86400, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.max_rows_per_request",
+							"Rows one bulk export-and-delete request may process.",
+							NULL, &crm_purge_max_rows_per_request, 200000, 1, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.max_queued_rows",
+							"Rows all queued and running requests may hold together.",
+							NULL, &crm_purge_max_queued_rows, 1000000, 1, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.pending_period",
+							"How long an activated permanent purge stays pending.",
+							"Applied when the purge is activated.",
+							&crm_purge_pending_period, 7 * 86400, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.export_retention",
+							"How long an export stays downloadable.",
+							"Applied when the request is created.",
+							&crm_purge_export_retention, 30 * 86400, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("crm_purge.export_directory",
+							   "Directory export files are written to.",
+							   "Empty means crm_purge_exports inside the data directory.",
+							   &crm_purge_export_directory, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("crm_purge.export_storage",
+							 "Where export parts are kept: directory or database.",
+							 NULL, &crm_purge_export_storage, EXPORT_STORAGE_DIRECTORY,
+							 export_storage_options, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.batch_size",
+							"Rows per batch transaction (a target).",
+							NULL, &crm_purge_batch_size, 10000, 1, 10000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.batch_delay",
+							"Pause between batches, to throttle the worker.",
+							NULL, &crm_purge_batch_delay, 0, 0, 3600 * 1000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.max_replica_lag",
+							"Pause batches while a standby's replay lag exceeds this; 0 turns it off.",
+							NULL, &crm_purge_max_replica_lag, 0, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("crm_purge.processing_window",
+							   "When the worker runs requests, e.g. 22:00-06:00; empty means always.",
+							   NULL, &crm_purge_processing_window, "",
+							   PGC_SIGHUP, 0, check_processing_window, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.naptime",
+							"How often the worker looks for due work.",
+							NULL, &crm_purge_naptime, 10, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("crm_purge.databases",
+							   "Comma-separated databases the worker serves; empty means every database where crm_purge is installed.",
+							   NULL, &crm_purge_databases, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("crm_purge");
+
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = cp_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = cp_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = cp_ExecutorFinish;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = cp_ProcessUtility;
+
+	if (process_shared_preload_libraries_in_progress)
+		crm_purge_worker_init();
+}
+
+/*
+ * Runs what follows as the extension owner, who owns the trash tables and
+ * catalogs.  The caller restores the previous identity with
+ * SetUserIdAndSecContext(save_userid, save_sec_context); an error does so
+ * through transaction abort.
+ */
+Oid
+crm_purge_switch_to_owner(Oid *save_userid, int *save_sec_context)
+{
+	Oid			owner = crm_purge_extension_owner();
+
+	GetUserIdAndSecContext(save_userid, save_sec_context);
+	SetUserIdAndSecContext(owner, *save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	return owner;
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_is_admin_sql);
+Datum
+crm_purge_is_admin_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(crm_purge_is_admin(GetUserId()));
+}

@@ -1,0 +1,66 @@
+/*
+ * crm_purge.h - declarations shared by the crm_purge source files.
+ */
+#ifndef CRM_PURGE_H
+#define CRM_PURGE_H
+
+#include "postgres.h"
+#include "utils/jsonb.h"
+
+#define CRM_PURGE_SCHEMA		"crm_purge"
+#define CRM_TRASH_SCHEMA		"crm_trash"
+#define CRM_PURGE_ADMIN_ROLE	"crm_purge_admin"
+
+/* settings (crm_purge.c) */
+extern int	crm_purge_trash_retention;	/* seconds */
+extern int	crm_purge_max_rows_per_request;
+extern int	crm_purge_max_queued_rows;
+extern int	crm_purge_pending_period;	/* seconds */
+extern int	crm_purge_export_retention; /* seconds */
+extern char *crm_purge_export_directory;
+extern int	crm_purge_export_storage;
+extern int	crm_purge_batch_size;
+extern int	crm_purge_batch_delay;	/* milliseconds */
+extern int	crm_purge_max_replica_lag;	/* milliseconds */
+extern char *crm_purge_processing_window;
+extern int	crm_purge_naptime;		/* seconds */
+extern char *crm_purge_databases;
+
+typedef enum CrmPurgeExportStorage
+{
+	EXPORT_STORAGE_DIRECTORY,
+	EXPORT_STORAGE_DATABASE
+} CrmPurgeExportStorage;
+
+/* crm_purge.c */
+extern bool crm_purge_is_admin(Oid roleid);
+extern void crm_purge_require_admin(const char *action);
+extern uint64 crm_purge_top_level_statement(void);
+extern Oid	crm_purge_extension_owner(void);
+extern Oid	crm_purge_switch_to_owner(Oid *save_userid, int *save_sec_context);
+
+/* window.c: "HH:MM-HH:MM" processing windows */
+extern bool crm_purge_parse_window(const char *text, int *start_min, int *end_min);
+extern bool crm_purge_in_window(const char *window, int minute_of_day);
+
+/* filter.c: user-supplied SQL conditions */
+extern void crm_purge_check_filter(const char *filter);
+
+/* trash.c */
+extern int64 crm_purge_current_deletion_id(void);
+
+/* tick.c: the due work, shared by the worker and crm_purge_tick() */
+typedef struct CrmPurgeTickCounts
+{
+	int64		trash_expired;	/* trash rows removed after their retention */
+	int64		batches;		/* batch transactions run */
+} CrmPurgeTickCounts;
+
+extern bool crm_purge_tick_step(CrmPurgeTickCounts *counts);
+extern Jsonb *crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts);
+
+/* worker.c */
+extern void crm_purge_worker_init(void);	/* from _PG_init when preloaded */
+extern void crm_purge_wake_launcher(void);
+
+#endif							/* CRM_PURGE_H */

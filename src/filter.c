@@ -1,0 +1,85 @@
+/*
+ * filter.c - user-supplied row conditions.
+ *
+ * A filter is pasted into SQL as "WHERE (<filter>\n)", so before that it must
+ * parse as exactly one boolean-position expression: one statement, no set
+ * operations, no clauses that could change what the surrounding query does.
+ * Privileges are not checked here: filters always run as the calling role.
+ */
+#include "postgres.h"
+
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/memutils.h"
+
+#include "crm_purge.h"
+
+static void
+reject(const char *filter, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("filter is not a valid condition: %s", why),
+			 errdetail("The filter was: %s", filter),
+			 errhint("A filter is an SQL boolean expression on the table's columns, such as: id = 42 AND email LIKE '%%@example.com'.")));
+}
+
+void
+crm_purge_check_filter(const char *filter)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *sql;
+	List	   *stmts = NIL;
+	SelectStmt *sel;
+	const char *p;
+
+	if (filter == NULL)
+		return;
+	for (p = filter; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; p++)
+		;
+	if (*p == '\0')
+		reject(filter, "it is empty");
+
+	sql = psprintf("SELECT 1 WHERE %s\n", filter);
+	PG_TRY();
+	{
+		stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		reject(filter, edata->message);
+	}
+	PG_END_TRY();
+
+	if (list_length(stmts) != 1 ||
+		!IsA(linitial_node(RawStmt, stmts)->stmt, SelectStmt))
+		reject(filter, "it must be one expression, not several statements");
+	sel = (SelectStmt *) linitial_node(RawStmt, stmts)->stmt;
+	if (sel->op != SETOP_NONE || sel->whereClause == NULL ||
+		sel->fromClause != NIL || sel->groupClause != NIL ||
+		sel->havingClause != NULL || sel->windowClause != NIL ||
+		sel->sortClause != NIL || sel->limitOffset != NULL ||
+		sel->limitCount != NULL || sel->lockingClause != NIL ||
+		sel->withClause != NULL || sel->distinctClause != NIL ||
+		sel->valuesLists != NIL || sel->intoClause != NULL ||
+		list_length(sel->targetList) != 1)
+		reject(filter, "it must be a single expression, without clauses such as UNION, ORDER BY, LIMIT or FOR UPDATE");
+	pfree(sql);
+}
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(crm_purge_check_filter_sql);
+Datum
+crm_purge_check_filter_sql(PG_FUNCTION_ARGS)
+{
+	if (!PG_ARGISNULL(0))
+		crm_purge_check_filter(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}

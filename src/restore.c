@@ -1,0 +1,428 @@
+/*
+ * restore.c - crm_purge_restore and crm_purge_restore_deletion.
+ *
+ * The rows are read from the trash and inserted into the live table by one
+ * statement run as the caller: the filter, the trash's row-level security
+ * (own rows, or all for admins), the live table's privileges, policies and
+ * triggers all apply to the caller.  Only removing the restored rows from the
+ * trash runs as the extension owner, who owns the trash.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "storage/itemptr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "crm_purge.h"
+
+static const char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* The trash of a protected table; an error if it is not protected. */
+static Oid
+protected_trash(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	Oid			trashid = InvalidOid;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	if (SPI_execute_with_args("SELECT trash::oid FROM crm_purge.protected_tables WHERE tbl = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.protected_tables");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		trashid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (!OidIsValid(trashid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table %s is not protected by crm_purge", qualified_name(relid)),
+				 errhint("Protect it with crm_purge_protect first; only rows deleted since then can be restored.")));
+	return trashid;
+}
+
+static void
+record_history(const char *action, Oid relid, int64 rows, int64 deletion)
+{
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT8OID, NAMEOID, INT8OID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', deletion ? ' ' : 'n'};
+	Oid			save_userid;
+	int			save_sec_context;
+
+	values[0] = CStringGetTextDatum(action);
+	values[1] = CStringGetTextDatum(qualified_name(relid));
+	values[2] = Int64GetDatum(rows);
+	values[3] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	values[4] = Int64GetDatum(deletion);
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	if (SPI_execute_with_args("INSERT INTO crm_purge.history (action, table_name, rows, actor, deletion_id) "
+							  "VALUES ($1, $2, $3, $4, $5)",
+							  5, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write crm_purge.history");
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*
+ * Runs the restoring statement in a subtransaction so that a key conflict
+ * can be reported as what it is for the user.
+ */
+static void
+execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
+				Oid relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "restore query failed: %s", SPI_result_code_string(rc));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("cannot restore into table %s: a live row has the same key",
+							qualified_name(relid)),
+					 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+					 errhint("Nothing was restored. Use on_conflict => 'skip' to restore the other rows, or remove the live row first.")));
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Restores the newest trashed copy of each key matching the filter (and, if
+ * deletion is non-zero, that deletion).  Expects SPI to be connected.
+ */
+static int64
+restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool skip)
+{
+	Relation	live;
+	TupleDesc	tupdesc;
+	Oid			pkoid;
+	StringInfoData cols,
+				pkcols,
+				pkjoin,
+				sql;
+	int			i;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(deletion)};
+	int64		n;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	live = table_open(relid, AccessShareLock);
+	tupdesc = RelationGetDescr(live);
+	initStringInfo(&cols);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(tupdesc, i);
+
+		if (a->attisdropped || a->attgenerated)
+			continue;
+		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", quote_identifier(NameStr(a->attname)));
+	}
+	pkoid = RelationGetPrimaryKeyIndex(live);
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table %s has no primary key", qualified_name(relid)),
+				 errhint("crm_purge restores rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.")));
+	initStringInfo(&pkcols);
+	initStringInfo(&pkjoin);
+	{
+		Relation	idx = index_open(pkoid, AccessShareLock);
+
+		for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+		{
+			const char *col = quote_identifier(NameStr(TupleDescAttr(tupdesc, idx->rd_index->indkey.values[i] - 1)->attname));
+
+			appendStringInfo(&pkcols, "%s%s", i ? ", " : "", col);
+			appendStringInfo(&pkjoin, "%ss.%s = i.%s", i ? " AND " : "", col, col);
+		}
+		index_close(idx, AccessShareLock);
+	}
+	table_close(live, AccessShareLock);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "WITH s AS (SELECT DISTINCT ON (%s) t.ctid AS crm_purge_ctid, %s FROM %s t WHERE (%s\n)%s"
+					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC),"
+					 " i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM s%s RETURNING %s)"
+					 " SELECT s.crm_purge_ctid FROM s JOIN i ON %s",
+					 pkcols.data, cols.data, qualified_name(trashid),
+					 filter ? filter : "true",
+					 deletion ? " AND t.deletion_id = $1" : "",
+					 pkcols.data,
+					 qualified_name(relid), cols.data, cols.data,
+					 skip ? " ON CONFLICT DO NOTHING" : "", pkcols.data,
+					 pkjoin.data);
+	execute_restore(sql.data, deletion ? 1 : 0, argtypes, values, relid);
+	n = (int64) SPI_processed;
+
+	if (n > 0)
+	{
+		ItemPointerData *tids = palloc(sizeof(ItemPointerData) * n);
+		Datum	   *elems = palloc(sizeof(Datum) * n);
+		Oid			tidarr[1] = {TIDARRAYOID};
+		Datum		arr[1];
+		int64		k;
+		SPITupleTable *tt = SPI_tuptable;
+
+		for (k = 0; k < n; k++)
+		{
+			bool		isnull;
+
+			tids[k] = *(ItemPointer) DatumGetPointer(SPI_getbinval(tt->vals[k], tt->tupdesc, 1, &isnull));
+			elems[k] = PointerGetDatum(&tids[k]);
+		}
+		arr[0] = PointerGetDatum(construct_array(elems, (int) n, TIDOID,
+												 sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1)", qualified_name(trashid));
+		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+		if (SPI_execute_with_args(sql.data, 1, tidarr, arr, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not remove restored rows from the trash");
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		record_history("restore", relid, n, deletion);
+	}
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_restore);
+Datum
+crm_purge_restore(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *filter = NULL;
+	char	   *on_conflict;
+	bool		skip;
+	Oid			trashid;
+	int64		n;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be NULL")));
+	relid = PG_GETARG_OID(0);
+	if (!PG_ARGISNULL(1))
+		filter = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("on_conflict must not be NULL"),
+				 errhint("Use 'error' or 'skip'.")));
+	on_conflict = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(on_conflict, "error") == 0)
+		skip = false;
+	else if (strcmp(on_conflict, "skip") == 0)
+		skip = true;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown on_conflict \"%s\"", on_conflict),
+				 errhint("Use 'error' (restore nothing if a key is live) or 'skip' (leave those rows in the trash).")));
+	if (get_rel_relkind(relid) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	crm_purge_check_filter(filter);
+
+	SPI_connect();
+	trashid = protected_trash(relid);
+	n = restore_rows(relid, trashid, filter, 0, skip);
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}
+
+/*
+ * Links child rows that ON DELETE SET NULL unlinked during the deletion back
+ * to their restored parents, where they still point nowhere.  As the caller.
+ */
+static void
+relink_children(int64 deletion)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2] = {Int64GetDatum(deletion), (Datum) 0};
+	Oid			save_userid;
+	int			save_sec_context;
+	SPITupleTable *links;
+	uint64		nlinks;
+	uint64		k;
+
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	if (SPI_execute_with_args("SELECT child::oid, constraint_name::text, child_key, parent_ref "
+							  "FROM crm_purge.unlinks WHERE deletion_id = $1",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.unlinks");
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	links = SPI_tuptable;
+	nlinks = SPI_processed;
+
+	for (k = 0; k < nlinks; k++)
+	{
+		bool		isnull;
+		Oid			child = DatumGetObjectId(SPI_getbinval(links->vals[k], links->tupdesc, 1, &isnull));
+		char	   *conname = SPI_getvalue(links->vals[k], links->tupdesc, 2);
+		Datum		child_key = SPI_getbinval(links->vals[k], links->tupdesc, 3, &isnull);
+		Datum		parent_ref = SPI_getbinval(links->vals[k], links->tupdesc, 4, &isnull);
+		Oid			conoid = get_relation_constraint_oid(child, conname, true);
+		Oid			pkoid;
+		Relation	rel;
+		TupleDesc	td;
+		HeapTuple	tup;
+		ArrayType  *conkey;
+		int16	   *fk;
+		int			nfk,
+					i;
+		StringInfoData sql,
+					setcols,
+					setvals,
+					where;
+		Oid			uargtypes[2] = {TEXTARRAYOID, TEXTARRAYOID};
+		Datum		uvalues[2] = {child_key, parent_ref};
+
+		if (!OidIsValid(conoid) || get_rel_relkind(child) == '\0')
+			continue;			/* the child or its key is gone */
+		rel = table_open(child, AccessShareLock);
+		td = RelationGetDescr(rel);
+		pkoid = RelationGetPrimaryKeyIndex(rel);
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+		conkey = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull));
+		nfk = ARR_DIMS(conkey)[0];
+		fk = (int16 *) ARR_DATA_PTR(conkey);
+		initStringInfo(&setcols);
+		initStringInfo(&setvals);
+		initStringInfo(&where);
+		for (i = 0; i < nfk; i++)
+		{
+			Form_pg_attribute a = TupleDescAttr(td, fk[i] - 1);
+
+			appendStringInfo(&setcols, "%s%s", i ? ", " : "", quote_identifier(NameStr(a->attname)));
+			appendStringInfo(&setvals, "%s($2::text[])[%d]::%s", i ? ", " : "", i + 1,
+							 format_type_with_typemod(a->atttypid, a->atttypmod));
+			appendStringInfo(&where, " AND %s IS NULL", quote_identifier(NameStr(a->attname)));
+		}
+		ReleaseSysCache(tup);
+		if (OidIsValid(pkoid))
+		{
+			Relation	idx = index_open(pkoid, AccessShareLock);
+
+			for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+			{
+				Form_pg_attribute a = TupleDescAttr(td, idx->rd_index->indkey.values[i] - 1);
+
+				appendStringInfo(&where, " AND %s = ($1::text[])[%d]::%s",
+								 quote_identifier(NameStr(a->attname)), i + 1,
+								 format_type_with_typemod(a->atttypid, a->atttypmod));
+			}
+			index_close(idx, AccessShareLock);
+			initStringInfo(&sql);
+			appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
+							 qualified_name(child), setcols.data, setvals.data, where.data);
+			if (SPI_execute_with_args(sql.data, 2, uargtypes, uvalues, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not link a child row back");
+		}
+		table_close(rel, AccessShareLock);
+	}
+
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	SPI_execute_with_args("DELETE FROM crm_purge.unlinks WHERE deletion_id = $1",
+						  1, argtypes, values, NULL, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_restore_deletion);
+Datum
+crm_purge_restore_deletion(PG_FUNCTION_ARGS)
+{
+	int64		deletion;
+	int64		total = 0;
+	SPITupleTable *tables;
+	uint64		ntables;
+	uint64		k;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("deletion_id must not be NULL")));
+	deletion = PG_GETARG_INT64(0);
+	if (deletion <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("deletion_id must be positive, not " INT64_FORMAT, deletion)));
+	SPI_connect();
+	/* protected tables, parents before the children that reference them */
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	if (SPI_execute("WITH RECURSIVE p AS (SELECT tbl::oid AS rel, trash::oid AS trash FROM crm_purge.protected_tables),"
+					" e AS (SELECT DISTINCT c.conrelid AS child, c.confrelid AS parent FROM pg_catalog.pg_constraint c"
+					"       JOIN p pc ON pc.rel = c.conrelid JOIN p pp ON pp.rel = c.confrelid"
+					"       WHERE c.contype = 'f' AND c.conrelid <> c.confrelid),"
+					" l(rel, depth) AS (SELECT rel, 0 FROM p UNION ALL"
+					"       SELECT e.child, l.depth + 1 FROM l JOIN e ON e.parent = l.rel WHERE l.depth < 64)"
+					" SELECT p.rel, p.trash FROM p JOIN (SELECT rel, max(depth) AS depth FROM l GROUP BY rel) d USING (rel)"
+					" ORDER BY d.depth, p.rel",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.protected_tables");
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	tables = SPI_tuptable;
+	ntables = SPI_processed;
+
+	for (k = 0; k < ntables; k++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 1, &isnull));
+		Oid			trashid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 2, &isnull));
+
+		total += restore_rows(relid, trashid, NULL, deletion, false);
+	}
+	if (total > 0)
+		relink_children(deletion);
+	SPI_finish();
+	PG_RETURN_INT64(total);
+}

@@ -1,0 +1,578 @@
+/*
+ * trash.c - the recycle bin: the trash trigger, restore, schema sync.
+ *
+ * A protected table has an AFTER DELETE ... FOR EACH STATEMENT trigger with a
+ * transition table.  The trigger reads the transition tuplestore directly and
+ * writes the rows into the trash table with table_multi_insert(), the way
+ * COPY FROM does: no SPI over the transition table (which fails on Citus
+ * shards), no executor per row, one WAL record per trash page.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parse_relation.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "crm_purge.h"
+
+/* the same buffer limits as COPY FROM's multi-insert */
+#define TRASH_BUFFERED_TUPLES	1000
+#define TRASH_BUFFERED_BYTES	65535
+
+/*
+ * Per protected table: its trash table and where each live column goes.
+ * Dropped on any relcache invalidation of either table.
+ */
+typedef struct TrashMap
+{
+	Oid			relid;			/* hash key: the live table */
+	Oid			trashid;
+	bool		valid;
+	int			live_natts;
+	AttrNumber *trash_attno;	/* per live attribute (0-based): trash attno, 0 = none */
+	AttrNumber	deleted_at;
+	AttrNumber	deleted_by;
+	AttrNumber	deletion_id;
+} TrashMap;
+
+static HTAB *trash_maps = NULL;
+
+static void
+trash_map_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TrashMap   *m;
+
+	if (trash_maps == NULL)
+		return;
+	hash_seq_init(&status, trash_maps);
+	while ((m = hash_seq_search(&status)) != NULL)
+	{
+		if (!OidIsValid(relid) || m->relid == relid || m->trashid == relid)
+			m->valid = false;
+	}
+}
+
+/* The trash table of a protected table, or InvalidOid. */
+static Oid
+lookup_trash(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	Oid			trashid = InvalidOid;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT trash::oid FROM crm_purge.protected_tables WHERE tbl = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.protected_tables");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		trashid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return trashid;
+}
+
+static TrashMap *
+get_trash_map(Relation live)
+{
+	Oid			relid = RelationGetRelid(live);
+	TrashMap   *m;
+	bool		found;
+	Relation	trash;
+	TupleDesc	ltd = RelationGetDescr(live);
+	TupleDesc	ttd;
+	int			i;
+
+	if (trash_maps == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TrashMap);
+		trash_maps = hash_create("crm_purge trash maps", 32, &ctl, HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(trash_map_invalidate, (Datum) 0);
+	}
+	m = hash_search(trash_maps, &relid, HASH_ENTER, &found);
+	if (found && m->valid)
+		return m;
+	if (found && m->trash_attno)
+		pfree(m->trash_attno);
+	m->valid = false;
+	m->trash_attno = NULL;
+
+	m->trashid = lookup_trash(relid);
+	if (!OidIsValid(m->trashid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s has a crm_purge trigger but is not protected",
+						quote_qualified_identifier(get_namespace_name(RelationGetNamespace(live)),
+												   RelationGetRelationName(live))),
+				 errhint("Drop the trigger, or run crm_purge_protect on the table.")));
+
+	trash = table_open(m->trashid, AccessShareLock);
+	ttd = RelationGetDescr(trash);
+	m->live_natts = ltd->natts;
+	m->trash_attno = MemoryContextAllocZero(CacheMemoryContext,
+											sizeof(AttrNumber) * Max(ltd->natts, 1));
+	for (i = 0; i < ltd->natts; i++)
+	{
+		Form_pg_attribute la = TupleDescAttr(ltd, i);
+		int			j;
+
+		if (la->attisdropped)
+			continue;
+		for (j = 0; j < ttd->natts; j++)
+		{
+			Form_pg_attribute ta = TupleDescAttr(ttd, j);
+
+			if (ta->attisdropped || strcmp(NameStr(la->attname), NameStr(ta->attname)) != 0)
+				continue;
+			if (ta->atttypid != la->atttypid || ta->atttypmod != la->atttypmod)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("trash table %s does not match table %s: column \"%s\" has type %s in the trash and %s in the table",
+								RelationGetRelationName(trash), RelationGetRelationName(live),
+								NameStr(la->attname),
+								format_type_with_typemod(ta->atttypid, ta->atttypmod),
+								format_type_with_typemod(la->atttypid, la->atttypmod)),
+						 errhint("Run SELECT crm_purge._sync_trash('%s'::regclass) as the extension owner.",
+								 RelationGetRelationName(live))));
+			m->trash_attno[i] = j + 1;
+			break;
+		}
+		if (m->trash_attno[i] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("trash table %s has no column \"%s\" of table %s",
+							RelationGetRelationName(trash), NameStr(la->attname),
+							RelationGetRelationName(live)),
+					 errhint("Run SELECT crm_purge._sync_trash('%s'::regclass) as the extension owner.",
+							 RelationGetRelationName(live))));
+	}
+	m->deleted_at = attnameAttNum(trash, "deleted_at", false);
+	m->deleted_by = attnameAttNum(trash, "deleted_by", false);
+	m->deletion_id = attnameAttNum(trash, "deletion_id", false);
+	if (m->deleted_at <= 0 || m->deleted_by <= 0 || m->deletion_id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("trash table %s lacks deleted_at, deleted_by or deletion_id",
+						RelationGetRelationName(trash))));
+	table_close(trash, AccessShareLock);
+	m->valid = true;
+	return m;
+}
+
+/*
+ * One deletion_id per top-level statement: every row it trashes, in every
+ * protected table, shares the id.
+ */
+static LocalTransactionId deletion_lxid = InvalidLocalTransactionId;
+static uint64 deletion_statement = 0;
+static int64 deletion_id = 0;
+
+int64
+crm_purge_current_deletion_id(void)
+{
+	uint64		stmt = crm_purge_top_level_statement();
+
+	if (deletion_lxid != MyProc->lxid || deletion_statement != stmt || deletion_id == 0)
+	{
+		Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, false);
+		Oid			seq = get_relname_relid("deletion_id_seq", nsp);
+
+		if (!OidIsValid(seq))
+			elog(ERROR, "sequence crm_purge.deletion_id_seq is missing");
+		deletion_id = nextval_internal(seq, false);
+		deletion_lxid = MyProc->lxid;
+		deletion_statement = stmt;
+	}
+	return deletion_id;
+}
+
+static const char *
+relation_display_name(Relation rel)
+{
+	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									  RelationGetRelationName(rel));
+}
+
+typedef struct TrashWriter
+{
+	Relation	trash;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	CommandId	cid;
+	TupleTableSlot *slots[TRASH_BUFFERED_TUPLES];
+	int			nused;
+	Size		nbytes;
+	MemoryContext batchcxt;
+} TrashWriter;
+
+static void
+trash_writer_flush(TrashWriter *w)
+{
+	int			i;
+
+	if (w->nused == 0)
+		return;
+	table_multi_insert(w->trash, w->slots, w->nused, w->cid, 0, w->bistate);
+	if (w->rri->ri_NumIndices > 0)
+	{
+		for (i = 0; i < w->nused; i++)
+		{
+			List	   *recheck;
+
+			recheck = ExecInsertIndexTuples(w->rri, w->slots[i], w->estate,
+											false, false, NULL, NIL);
+			list_free(recheck);
+			ResetPerTupleExprContext(w->estate);
+		}
+	}
+	for (i = 0; i < w->nused; i++)
+		ExecClearTuple(w->slots[i]);
+	w->nused = 0;
+	w->nbytes = 0;
+	MemoryContextReset(w->batchcxt);
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_trash_trigger);
+Datum
+crm_purge_trash_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	live;
+	TrashMap   *map;
+	TrashWriter w;
+	TupleDesc	ttd;
+	TupleTableSlot *src;
+	Datum	   *values;
+	bool	   *nulls;
+	NameData	deleted_by;
+	TimestampTz deleted_at;
+	int64		id;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm_purge.trash_trigger() must be called as a trigger")));
+	live = trigdata->tg_relation;
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot truncate table %s: it is protected by crm_purge",
+						relation_display_name(live)),
+				 errdetail("TRUNCATE would bypass the trash."),
+				 errhint("Use DELETE, which moves the rows into the trash, or run crm_purge_unprotect first.")));
+
+	if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		trigdata->tg_oldtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm_purge.trash_trigger() must be fired AFTER DELETE FOR EACH STATEMENT with REFERENCING OLD TABLE, or BEFORE TRUNCATE")));
+
+	src = MakeSingleTupleTableSlot(RelationGetDescr(live), &TTSOpsMinimalTuple);
+	tuplestore_rescan(trigdata->tg_oldtable);
+	if (!tuplestore_gettupleslot(trigdata->tg_oldtable, true, false, src))
+	{
+		ExecDropSingleTupleTableSlot(src);
+		return PointerGetDatum(NULL);
+	}
+
+	map = get_trash_map(live);
+	id = crm_purge_current_deletion_id();
+	deleted_at = GetCurrentStatementStartTimestamp();
+	namestrcpy(&deleted_by, GetUserNameFromId(GetUserId(), false));
+
+	memset(&w, 0, sizeof(w));
+	w.trash = table_open(map->trashid, RowExclusiveLock);
+	ttd = RelationGetDescr(w.trash);
+	w.estate = CreateExecutorState();
+	w.rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w.rri, w.trash, 1, NULL, 0);
+	ExecOpenIndices(w.rri, false);
+	w.bistate = GetBulkInsertState();
+	w.cid = GetCurrentCommandId(true);
+	w.batchcxt = AllocSetContextCreate(CurrentMemoryContext, "crm_purge trash batch",
+									   ALLOCSET_DEFAULT_SIZES);
+	for (i = 0; i < TRASH_BUFFERED_TUPLES; i++)
+		w.slots[i] = MakeSingleTupleTableSlot(ttd, &TTSOpsHeapTuple);
+
+	values = palloc(sizeof(Datum) * ttd->natts);
+	nulls = palloc(sizeof(bool) * ttd->natts);
+
+	do
+	{
+		HeapTuple	tup;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(src);
+		memset(nulls, true, sizeof(bool) * ttd->natts);
+		for (i = 0; i < map->live_natts; i++)
+		{
+			AttrNumber	t = map->trash_attno[i];
+
+			if (t == 0)
+				continue;
+			values[t - 1] = src->tts_values[i];
+			nulls[t - 1] = src->tts_isnull[i];
+		}
+		values[map->deleted_at - 1] = TimestampTzGetDatum(deleted_at);
+		nulls[map->deleted_at - 1] = false;
+		values[map->deleted_by - 1] = NameGetDatum(&deleted_by);
+		nulls[map->deleted_by - 1] = false;
+		values[map->deletion_id - 1] = Int64GetDatum(id);
+		nulls[map->deletion_id - 1] = false;
+
+		old = MemoryContextSwitchTo(w.batchcxt);
+		tup = heap_form_tuple(ttd, values, nulls);
+		MemoryContextSwitchTo(old);
+		ExecStoreHeapTuple(tup, w.slots[w.nused++], false);
+		w.nbytes += tup->t_len;
+		if (w.nused == TRASH_BUFFERED_TUPLES || w.nbytes >= TRASH_BUFFERED_BYTES)
+			trash_writer_flush(&w);
+	} while (tuplestore_gettupleslot(trigdata->tg_oldtable, true, false, src));
+	trash_writer_flush(&w);
+
+	for (i = 0; i < TRASH_BUFFERED_TUPLES; i++)
+		ExecDropSingleTupleTableSlot(w.slots[i]);
+	ExecDropSingleTupleTableSlot(src);
+	FreeBulkInsertState(w.bistate);
+	table_finish_bulk_insert(w.trash, 0);
+	ExecCloseIndices(w.rri);
+	FreeExecutorState(w.estate);
+	MemoryContextDelete(w.batchcxt);
+	table_close(w.trash, NoLock);
+	pfree(values);
+	pfree(nulls);
+
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Text values of the given attributes of a tuple, as a text[] datum.
+ */
+static Datum
+attrs_as_text_array(HeapTuple tuple, TupleDesc tupdesc, int n, const AttrNumber *attnums)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * n);
+	bool	   *enulls = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		char	   *s = SPI_getvalue(tuple, tupdesc, attnums[i]);
+
+		enulls[i] = (s == NULL);
+		elems[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
+	}
+	return PointerGetDatum(construct_md_array(elems, enulls, 1, dims, lbs,
+											  TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* attnums of a constraint's key (conkey) */
+static int
+constraint_key(Oid conoid, AttrNumber **attnums)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	Datum		d;
+	bool		isnull;
+	ArrayType  *arr;
+	int			n;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for constraint %u", conoid);
+	d = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
+	if (isnull)
+		elog(ERROR, "constraint %u has no key", conoid);
+	arr = DatumGetArrayTypeP(d);
+	n = ARR_DIMS(arr)[0];
+	*attnums = palloc(sizeof(AttrNumber) * n);
+	memcpy(*attnums, ARR_DATA_PTR(arr), sizeof(AttrNumber) * n);
+	ReleaseSysCache(tup);
+	return n;
+}
+
+static SPIPlanPtr unlink_insert_plan = NULL;
+
+/*
+ * AFTER UPDATE FOR EACH ROW on a child table, fired (WHEN clause) only when
+ * an ON DELETE SET NULL action of a referential trigger cleared the key: it
+ * remembers the link under the current deletion_id.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_unlink_trigger);
+Datum
+crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	child;
+	TupleDesc	tupdesc;
+	Oid			conoid;
+	Oid			pkoid;
+	AttrNumber *fk;
+	AttrNumber *pk;
+	int			nfk,
+				npk;
+	Datum		values[5];
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		trigdata->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm_purge.unlink_trigger() must be fired AFTER UPDATE FOR EACH ROW with a constraint name")));
+
+	child = trigdata->tg_relation;
+	tupdesc = RelationGetDescr(child);
+	conoid = get_relation_constraint_oid(RelationGetRelid(child),
+										 trigdata->tg_trigger->tgargs[0], true);
+	pkoid = RelationGetPrimaryKeyIndex(child);
+	if (!OidIsValid(conoid) || !OidIsValid(pkoid))
+		return PointerGetDatum(NULL);	/* nothing to link back by */
+
+	nfk = constraint_key(conoid, &fk);
+	{
+		Relation	idx = index_open(pkoid, AccessShareLock);
+		int			i;
+
+		npk = idx->rd_index->indnkeyatts;
+		pk = palloc(sizeof(AttrNumber) * npk);
+		for (i = 0; i < npk; i++)
+			pk[i] = idx->rd_index->indkey.values[i];
+		index_close(idx, AccessShareLock);
+	}
+
+	values[0] = Int64GetDatum(crm_purge_current_deletion_id());
+	values[1] = ObjectIdGetDatum(RelationGetRelid(child));
+	values[2] = DirectFunctionCall1(namein, CStringGetDatum(trigdata->tg_trigger->tgargs[0]));
+	values[3] = attrs_as_text_array(trigdata->tg_newtuple, tupdesc, npk, pk);
+	values[4] = attrs_as_text_array(trigdata->tg_trigtuple, tupdesc, nfk, fk);
+
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	SPI_connect();
+	if (unlink_insert_plan == NULL)
+	{
+		Oid			argtypes[5] = {INT8OID, REGCLASSOID, NAMEOID, TEXTARRAYOID, TEXTARRAYOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO crm_purge.unlinks (deletion_id, child, constraint_name, child_key, parent_ref) "
+						   "VALUES ($1, $2, $3, $4, $5)", 5, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		unlink_insert_plan = plan;
+	}
+	if (SPI_execute_plan(unlink_insert_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record an unlinked row");
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * ddl_command_end for ALTER TABLE: keeps the trash of a protected table in
+ * line with its columns.  Renames need the old name, which only the parse
+ * tree has.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_ddl_trigger);
+Datum
+crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	Node	   *parsetree;
+	RangeVar   *rv = NULL;
+	RenameStmt *rename = NULL;
+	Oid			relid;
+	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
+	Datum		values[3];
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm_purge.ddl_trigger() must be called as an event trigger")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	parsetree = trigdata->parsetree;
+
+	if (IsA(parsetree, AlterTableStmt))
+		rv = ((AlterTableStmt *) parsetree)->relation;
+	else if (IsA(parsetree, RenameStmt))
+	{
+		rename = (RenameStmt *) parsetree;
+		rv = rename->relation;
+	}
+	if (rv == NULL)
+		PG_RETURN_VOID();
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid))
+		PG_RETURN_VOID();
+
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	SPI_connect();
+	values[0] = ObjectIdGetDatum(relid);
+	if (SPI_execute_with_args("SELECT 1 FROM crm_purge.protected_tables WHERE tbl = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.protected_tables");
+	if (SPI_processed == 1)
+	{
+		if (rename != NULL && rename->renameType == OBJECT_COLUMN)
+		{
+			values[1] = DirectFunctionCall1(namein, CStringGetDatum(rename->subname));
+			values[2] = DirectFunctionCall1(namein, CStringGetDatum(rename->newname));
+			SPI_execute_with_args("SELECT crm_purge._rename_trash_column($1, $2, $3)",
+								  3, argtypes, values, NULL, false, 0);
+		}
+		SPI_execute_with_args("SELECT crm_purge._sync_trash($1)",
+							  1, argtypes, values, NULL, false, 0);
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	PG_RETURN_VOID();
+}
