@@ -5,7 +5,8 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA       = $(wildcard crm_purge--*.sql)
 PGFILEDESC = "crm_purge - recycle bin, bulk export-and-delete and erasure for PostgreSQL"
 
-REGRESS        = $(notdir $(basename $(sort $(wildcard sql/*.sql))))
+# run in this order: base creates the extension
+REGRESS        = base recycle_bin permissions schema_changes bad_input expiry
 REGRESS_OPTS   = --temp-config=test/crm_purge.conf --temp-instance=./tmp_check_regress
 ISOLATION      = $(notdir $(basename $(sort $(wildcard test/isolation/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test/isolation --temp-config=test/crm_purge.conf --temp-instance=./tmp_check_iso

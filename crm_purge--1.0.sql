@@ -66,6 +66,9 @@ CREATE FUNCTION crm_purge._check_admin(action text) RETURNS void
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_check_admin';
 CREATE FUNCTION crm_purge._is_admin() RETURNS boolean
 	LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_is_admin_sql';
+CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by name) RETURNS boolean
+	LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_trash_row_visible';
+COMMENT ON FUNCTION crm_purge._trash_row_visible(oid, name) IS 'row-level security of trash tables';
 CREATE FUNCTION crm_purge._check_filter(filter text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_filter_sql';
 CREATE FUNCTION crm_purge._wake_launcher() RETURNS void
@@ -101,6 +104,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	tr regclass;
 	c record;
+	dflt text;
 BEGIN
 	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _sync_trash.tbl;
 	IF tr IS NULL THEN
@@ -114,7 +118,16 @@ BEGIN
 		ORDER BY a.attnum
 	LOOP
 		IF c.ttyp IS NULL THEN
-			EXECUTE format('ALTER TABLE %s ADD COLUMN %s', tr, crm_purge._column_ddl(tbl, c.attname));
+			-- a non-volatile default filled the live rows (atthasmissing):
+			-- rows trashed before the column existed get it too
+			SELECT pg_get_expr(d.adbin, d.adrelid) INTO dflt
+				FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+				WHERE a.attrelid = tbl AND a.attname = c.attname AND a.atthasmissing;
+			EXECUTE format('ALTER TABLE %s ADD COLUMN %s', tr, crm_purge._column_ddl(tbl, c.attname))
+				|| coalesce(' DEFAULT ' || dflt, '');
+			IF dflt IS NOT NULL THEN
+				EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', tr, c.attname);
+			END IF;
 		ELSIF c.ttyp <> c.atttypid OR c.ttypmod <> c.atttypmod THEN
 			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',
 						   tr, c.attname, format_type(c.atttypid, c.atttypmod),
@@ -229,8 +242,7 @@ BEGIN
 		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tr);
 		-- Users see the rows they deleted from tables they may read; admins all.
 		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
-					   '(crm_purge._is_admin() OR (deleted_by = CURRENT_USER AND '
-					   'pg_catalog.has_table_privilege(%L::regclass, ''SELECT'')))', tr, tbl::oid);
+					   '(crm_purge._trash_row_visible(tableoid, deleted_by))', tr);
 		EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tr);
 		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
 	ELSE

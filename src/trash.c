@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "access/heapam.h"
+#include "access/hio.h"
 #include "access/htup_details.h"
 #include "access/genam.h"
 #include "access/table.h"
@@ -17,6 +18,7 @@
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
@@ -29,6 +31,7 @@
 #include "nodes/parsenodes.h"
 #include "parser/parse_relation.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -237,6 +240,7 @@ typedef struct TrashWriter
 	ResultRelInfo *rri;
 	BulkInsertState bistate;
 	CommandId	cid;
+	bool		index_per_block;	/* see trash_writer_index_per_block() */
 	TupleTableSlot *slots[TRASH_BUFFERED_TUPLES];
 	int			nused;
 	Size		nbytes;
@@ -253,10 +257,20 @@ trash_writer_flush(TrashWriter *w)
 	table_multi_insert(w->trash, w->slots, w->nused, w->cid, 0, w->bistate);
 	if (w->rri->ri_NumIndices > 0)
 	{
+		BlockNumber last = InvalidBlockNumber;
+
 		for (i = 0; i < w->nused; i++)
 		{
 			List	   *recheck;
 
+			if (w->index_per_block)
+			{
+				BlockNumber blk = ItemPointerGetBlockNumber(&w->slots[i]->tts_tid);
+
+				if (blk == last)
+					continue;
+				last = blk;
+			}
 			recheck = ExecInsertIndexTuples(w->rri, w->slots[i], w->estate,
 											false, false, NULL, NIL);
 			list_free(recheck);
@@ -268,6 +282,36 @@ trash_writer_flush(TrashWriter *w)
 	w->nused = 0;
 	w->nbytes = 0;
 	MemoryContextReset(w->batchcxt);
+}
+
+/*
+ * The trash's own index is BRIN on (deletion_id, deleted_at), which every row
+ * of one trigger call shares: one index insert per heap block summarizes the
+ * block exactly as one per row would.  Any other index needs every row.
+ */
+static bool
+trash_writer_index_per_block(TrashWriter *w, TrashMap *map)
+{
+	int			i,
+				k;
+
+	for (i = 0; i < w->rri->ri_NumIndices; i++)
+	{
+		Relation	idx = w->rri->ri_IndexRelationDescs[i];
+		IndexInfo  *ii = w->rri->ri_IndexRelationInfo[i];
+
+		if (idx->rd_rel->relam != BRIN_AM_OID || ii->ii_Expressions != NIL ||
+			ii->ii_Predicate != NIL)
+			return false;
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+		{
+			AttrNumber	a = ii->ii_IndexAttrNumbers[k];
+
+			if (a != map->deleted_at && a != map->deleted_by && a != map->deletion_id)
+				return false;
+		}
+	}
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(crm_purge_trash_trigger);
@@ -329,7 +373,11 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 	w.rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(w.rri, w.trash, 1, NULL, 0);
 	ExecOpenIndices(w.rri, false);
-	w.bistate = GetBulkInsertState();
+	w.index_per_block = trash_writer_index_per_block(&w, map);
+	/* no ring buffer: trash pages stay in shared buffers, as any INSERT's do */
+	w.bistate = palloc0(sizeof(BulkInsertStateData));
+	w.bistate->strategy = NULL;
+	w.bistate->current_buf = InvalidBuffer;
 	w.cid = GetCurrentCommandId(true);
 	w.batchcxt = AllocSetContextCreate(CurrentMemoryContext, "crm_purge trash batch",
 									   ALLOCSET_DEFAULT_SIZES);
@@ -575,4 +623,56 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	PG_RETURN_VOID();
+}
+
+/*
+ * Row-level security of the trash tables: admins see every row; others the
+ * rows they deleted themselves, from tables they may still read.  Takes the
+ * trash's tableoid so that the policy holds no dependency on the live table,
+ * which must stay droppable.
+ */
+static Oid	visible_trash = InvalidOid;
+static Oid	visible_live = InvalidOid;
+
+PG_FUNCTION_INFO_V1(crm_purge_trash_row_visible);
+Datum
+crm_purge_trash_row_visible(PG_FUNCTION_ARGS)
+{
+	Oid			trashid = PG_GETARG_OID(0);
+	Name		deleted_by = PG_GETARG_NAME(1);
+	Oid			user = GetUserId();
+	bool		missing = false;
+
+	if (crm_purge_is_admin(user))
+		PG_RETURN_BOOL(true);
+	if (strcmp(NameStr(*deleted_by), GetUserNameFromId(user, false)) != 0)
+		PG_RETURN_BOOL(false);
+	if (trashid != visible_trash)
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(trashid)};
+		Oid			save_userid;
+		int			save_sec_context;
+		Oid			live = InvalidOid;
+
+		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+		SPI_connect();
+		if (SPI_execute_with_args("SELECT tbl::oid FROM crm_purge.protected_tables WHERE trash = $1",
+								  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+		{
+			bool		isnull;
+
+			live = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		visible_trash = trashid;
+		visible_live = live;
+	}
+	if (!OidIsValid(visible_live))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(pg_class_aclcheck_ext(visible_live, user, ACL_SELECT, &missing) == ACLCHECK_OK &&
+				   !missing);
 }

@@ -1,0 +1,25 @@
+-- trash older than its retention is removed for good, in batches
+\set SHOW_CONTEXT never
+CREATE TABLE calls (id int PRIMARY KEY, note text);
+CREATE TABLE tasks (id int PRIMARY KEY, note text);
+INSERT INTO calls SELECT g, 'call ' || g FROM generate_series(1, 7) g;
+INSERT INTO tasks SELECT g, 'task ' || g FROM generate_series(1, 3) g;
+SELECT crm_purge_protect('calls', '1 day');
+SELECT crm_purge_protect('tasks');
+DELETE FROM calls;
+DELETE FROM tasks;
+-- five calls are two days old, the rest fresh; tasks use the default retention
+UPDATE crm_trash.public__calls SET deleted_at = now() - interval '2 days' WHERE id <= 5;
+UPDATE crm_trash.public__tasks SET deleted_at = now() - interval '2 hours';
+SET crm_purge.batch_size = 2;
+SELECT crm_purge_tick();
+SELECT id FROM crm_trash.public__calls ORDER BY id;
+SELECT count(*) FROM crm_trash.public__tasks;
+SET crm_purge.trash_retention = '1h';
+SELECT crm_purge_tick();
+SELECT count(*) FROM crm_trash.public__tasks;
+SELECT action, table_name, sum(rows) FROM crm_purge.history
+WHERE action = 'trash expiry' GROUP BY 1, 2 ORDER BY 2;
+RESET crm_purge.trash_retention;
+RESET crm_purge.batch_size;
+SELECT crm_purge_tick();

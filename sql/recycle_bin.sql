@@ -1,0 +1,115 @@
+-- recycle bin: protect, DELETE into the trash, restore
+\set SHOW_CONTEXT never
+CREATE TABLE contacts (id bigint PRIMARY KEY, name text, email text,
+                       modified_at timestamptz DEFAULT now());
+CREATE TABLE emails (id bigint PRIMARY KEY,
+                     contact_id bigint REFERENCES contacts ON DELETE CASCADE,
+                     subject text);
+CREATE TABLE activities (id bigint PRIMARY KEY,
+                         contact_id bigint REFERENCES contacts ON DELETE SET NULL,
+                         kind text);
+INSERT INTO contacts (id, name, email) SELECT g, 'name ' || g, 'c' || g || '@example.com' FROM generate_series(1, 10) g;
+INSERT INTO emails SELECT g, (g % 10) + 1, 'subject ' || g FROM generate_series(1, 20) g;
+INSERT INTO activities SELECT g, (g % 10) + 1, 'call' FROM generate_series(1, 20) g;
+
+SELECT crm_purge_protect('contacts');
+SELECT crm_purge_protect('emails', '30 days');
+SELECT crm_purge_protect('activities');
+SELECT tbl, trash, retention FROM crm_purge.protected_tables ORDER BY tbl::text;
+SELECT tgname, tgtype FROM pg_trigger WHERE tgname LIKE 'crm_purge%' ORDER BY tgrelid::regclass::text, tgname;
+
+-- one DELETE: its rows and the cascaded ones share one deletion_id
+DELETE FROM contacts WHERE id IN (1, 2);
+SELECT id, name, email, deleted_by, deleted_at <= statement_timestamp() AS deleted_at_ok, deletion_id
+FROM crm_trash.public__contacts ORDER BY id;
+SELECT id, contact_id, subject, deletion_id FROM crm_trash.public__emails ORDER BY id;
+SELECT count(DISTINCT deletion_id) AS ids,
+       (SELECT count(*) FROM crm_trash.public__contacts) + (SELECT count(*) FROM crm_trash.public__emails) AS rows
+FROM (SELECT deletion_id FROM crm_trash.public__contacts UNION ALL SELECT deletion_id FROM crm_trash.public__emails) d;
+-- the trash has the live columns, so the same query runs on both
+SELECT count(*) FROM contacts WHERE email LIKE '%@example.com';
+SELECT count(*) FROM crm_trash.public__contacts WHERE email LIKE '%@example.com';
+-- ON DELETE SET NULL: unlinked, and remembered
+SELECT id, contact_id FROM activities WHERE contact_id IS NULL ORDER BY id;
+SELECT child, constraint_name, child_key, parent_ref FROM crm_purge.unlinks ORDER BY child_key;
+
+-- a DELETE that removes nothing trashes nothing; the next one gets a new id
+DELETE FROM contacts WHERE id = 999;
+DELETE FROM contacts WHERE id = 3;
+SELECT id, deletion_id FROM crm_trash.public__contacts ORDER BY id;
+-- two statements in one query string are two deletions
+DELETE FROM emails WHERE id = 16; DELETE FROM emails WHERE id = 17;
+SELECT id, deletion_id FROM crm_trash.public__emails WHERE id IN (16, 17) ORDER BY id;
+-- statements in one function are one deletion
+DO $$ BEGIN DELETE FROM emails WHERE id = 18; DELETE FROM emails WHERE id = 19; END $$;
+SELECT count(DISTINCT deletion_id) FROM crm_trash.public__emails WHERE id IN (18, 19);
+
+-- restore by filter
+SELECT crm_purge_restore('contacts', 'id = 3');
+SELECT id, name FROM contacts WHERE id = 3;
+SELECT count(*) FROM crm_trash.public__contacts WHERE id = 3;
+-- restore a whole deletion: parents first, children re-linked
+SELECT crm_purge_restore_deletion((SELECT min(deletion_id) FROM crm_trash.public__contacts));
+SELECT count(*) FROM contacts;
+SELECT count(*) FROM emails;
+SELECT id, contact_id FROM activities WHERE id IN (1, 2, 10, 11, 12, 20) ORDER BY id;
+SELECT count(*) FROM crm_purge.unlinks;
+-- a child re-pointed elsewhere meanwhile is left alone
+DELETE FROM contacts WHERE id = 4;
+UPDATE activities SET contact_id = 5 WHERE id = 3;
+SELECT crm_purge_restore_deletion((SELECT max(deletion_id) FROM crm_trash.public__contacts));
+SELECT id, contact_id FROM activities WHERE id IN (3, 13) ORDER BY id;
+
+-- on_conflict: a live row with the same key
+DELETE FROM contacts WHERE id = 6;
+INSERT INTO contacts (id, name) VALUES (6, 'new six');
+SELECT crm_purge_restore('contacts', 'id = 6');
+SELECT crm_purge_restore('contacts', 'id = 6', 'skip');
+SELECT name FROM contacts WHERE id = 6;
+SELECT count(*) FROM crm_trash.public__contacts WHERE id = 6;
+-- several trashed copies of one key: the newest comes back, older ones stay
+DELETE FROM contacts WHERE id = 6;
+SELECT crm_purge_restore('contacts', 'id = 6');
+SELECT name FROM contacts WHERE id = 6;
+SELECT name FROM crm_trash.public__contacts WHERE id = 6;
+-- restore of everything the caller may restore
+DELETE FROM emails WHERE id > 15;
+SELECT crm_purge_restore('emails', NULL, 'skip');
+SELECT count(*) FROM emails;
+
+-- TRUNCATE is refused
+TRUNCATE contacts CASCADE;
+TRUNCATE activities;
+SELECT count(*) FROM activities;
+
+-- generated and identity columns restore too
+CREATE TABLE deals (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, amount numeric,
+                    amount_x2 numeric GENERATED ALWAYS AS (amount * 2) STORED);
+INSERT INTO deals (amount) VALUES (10), (20);
+SELECT crm_purge_protect('deals');
+DELETE FROM deals WHERE id = 1;
+SELECT id, amount, amount_x2 FROM crm_trash.public__deals;
+SELECT crm_purge_restore('deals');
+SELECT id, amount, amount_x2 FROM deals ORDER BY id;
+
+-- history: restores, without row contents
+SELECT action, table_name, rows, actor, deletion_id IS NOT NULL AS whole_deletion
+FROM crm_purge.history ORDER BY id;
+
+-- unprotect keeps the trash unless asked; protect again reuses it
+SELECT crm_purge_unprotect('deals');
+DELETE FROM deals;
+SELECT count(*) FROM crm_trash.public__deals;
+SELECT crm_purge_protect('deals');
+SELECT crm_purge_unprotect('deals', drop_trash => true);
+SELECT to_regclass('crm_trash.public__deals');
+SELECT count(*) FROM pg_trigger WHERE tgrelid = 'deals'::regclass;
+
+-- dropping a protected table forgets it and keeps its trash
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+SELECT crm_purge_protect('notes');
+INSERT INTO notes VALUES (1, 'x');
+DELETE FROM notes;
+DROP TABLE notes;
+SELECT count(*) FROM crm_trash.public__notes;
+SELECT count(*) FROM crm_purge.protected_tables WHERE trash = 'crm_trash.public__notes'::regclass;
