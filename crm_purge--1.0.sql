@@ -66,16 +66,16 @@ CREATE FUNCTION crm_purge._check_admin(action text) RETURNS void
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_check_admin';
 CREATE FUNCTION crm_purge._is_admin() RETURNS boolean
 	LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_is_admin_sql';
-CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by name) RETURNS boolean
+CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by text) RETURNS boolean
 	LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_trash_row_visible';
-COMMENT ON FUNCTION crm_purge._trash_row_visible(oid, name) IS 'row-level security of trash tables';
+COMMENT ON FUNCTION crm_purge._trash_row_visible(oid, text) IS 'row-level security of trash tables';
 CREATE FUNCTION crm_purge._check_filter(filter text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_filter_sql';
 CREATE FUNCTION crm_purge._wake_launcher() RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_wake_launcher_sql';
 CREATE FUNCTION crm_purge.trash_trigger() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_trash_trigger';
-COMMENT ON FUNCTION crm_purge.trash_trigger() IS 'moves deleted rows of a protected table into its trash; refuses TRUNCATE';
+COMMENT ON FUNCTION crm_purge.trash_trigger() IS 'moves deleted rows of a protected table into its trash (row trigger buffers, statement trigger writes); refuses TRUNCATE';
 CREATE FUNCTION crm_purge.unlink_trigger() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_unlink_trigger';
 COMMENT ON FUNCTION crm_purge.unlink_trigger() IS 'remembers child rows an ON DELETE SET NULL key unlinked from a protected table';
@@ -234,7 +234,7 @@ BEGIN
 		SELECT string_agg(crm_purge._column_ddl(tbl, a.attname), ', ' ORDER BY a.attnum) INTO cols
 			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
 		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
-					   'deleted_by name NOT NULL, deletion_id bigint NOT NULL)', trash_name, cols);
+					   'deleted_by text NOT NULL, deletion_id bigint NOT NULL)', trash_name, cols);
 		tr := format('crm_trash.%I', trash_name)::regclass;
 		-- BRIN: both columns grow with insertion order, and a BRIN insert is
 		-- nearly free, which keeps DELETE on the protected table fast.
@@ -254,8 +254,9 @@ BEGIN
 	INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by)
 		VALUES (tbl, tr, retention, session_user);
 	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
-				   'REFERENCING OLD TABLE AS crm_purge_old FOR EACH STATEMENT '
-				   'EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+				   'FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	EXECUTE format('CREATE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON %s '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	PERFORM crm_purge._create_unlink_triggers(tbl);
@@ -275,6 +276,7 @@ BEGIN
 		RAISE EXCEPTION 'table % is not protected by crm_purge', tbl USING ERRCODE = 'undefined_object';
 	END IF;
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash_flush ON %s', tbl);
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_no_truncate ON %s', tbl);
 	FOR t IN
 		SELECT tg.tgname, tg.tgrelid::regclass AS child

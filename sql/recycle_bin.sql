@@ -113,3 +113,51 @@ DELETE FROM notes;
 DROP TABLE notes;
 SELECT count(*) FROM crm_trash.public__notes;
 SELECT count(*) FROM crm_purge.protected_tables WHERE trash = 'crm_trash.public__notes'::regclass;
+
+-- transactions: what is rolled back leaves nothing in the trash
+CREATE TABLE subx (id int PRIMARY KEY);
+SELECT crm_purge_protect('subx');
+INSERT INTO subx SELECT generate_series(1, 12);
+BEGIN;
+DELETE FROM subx WHERE id = 1;
+SAVEPOINT s;
+DELETE FROM subx WHERE id = 2;
+ROLLBACK TO s;
+DELETE FROM subx WHERE id = 3;
+COMMIT;
+SELECT id FROM crm_trash.public__subx ORDER BY id;
+-- a statement that fails after some rows were buffered
+CREATE FUNCTION fail_on_5() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF OLD.id = 5 THEN RAISE EXCEPTION 'row 5 may not go'; END IF;
+	RETURN OLD;
+END $$;
+CREATE TRIGGER zz_fail AFTER DELETE ON subx FOR EACH ROW EXECUTE FUNCTION fail_on_5();
+DELETE FROM subx WHERE id IN (4, 5, 6);
+SELECT count(*) FROM crm_trash.public__subx WHERE id IN (4, 5, 6);
+DROP TRIGGER zz_fail ON subx;
+-- an exception block rolls back its own DELETE only
+DO $$
+BEGIN
+	DELETE FROM subx WHERE id = 7;
+	BEGIN
+		DELETE FROM subx WHERE id = 8;
+		RAISE EXCEPTION 'undo 8';
+	EXCEPTION WHEN OTHERS THEN NULL;
+	END;
+	DELETE FROM subx WHERE id = 9;
+END $$;
+SELECT id FROM crm_trash.public__subx ORDER BY id;
+-- a subtransaction aborted while a statement's rows wait to be written
+CREATE FUNCTION swallow() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		PERFORM 1 / 0;
+	EXCEPTION WHEN division_by_zero THEN NULL;
+	END;
+	RETURN OLD;
+END $$;
+CREATE TRIGGER zz_swallow AFTER DELETE ON subx FOR EACH ROW EXECUTE FUNCTION swallow();
+DELETE FROM subx WHERE id IN (10, 11, 12);
+SELECT id FROM crm_trash.public__subx ORDER BY id;
+SELECT id FROM subx ORDER BY id;

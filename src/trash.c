@@ -1,16 +1,18 @@
 /*
  * trash.c - the recycle bin: the trash trigger, restore, schema sync.
  *
- * A protected table has an AFTER DELETE ... FOR EACH STATEMENT trigger with a
- * transition table.  The trigger reads the transition tuplestore directly and
- * writes the rows into the trash table with table_multi_insert(), the way
- * COPY FROM does: no SPI over the transition table (which fails on Citus
- * shards), no executor per row, one WAL record per trash page.
+ * A protected table has an AFTER DELETE row trigger that forms each deleted
+ * row into a trash tuple, and a statement trigger that writes the last batch.
+ * The trash is written with table_multi_insert(), the way COPY FROM does: no
+ * SPI and no transition table (a tuplestore that spills to disk, and that
+ * SPI cannot see on Citus shards), no executor per row, one WAL record per
+ * trash page.
  */
 #include "postgres.h"
 
 #include "access/heapam.h"
 #include "access/hio.h"
+#include "storage/bufmgr.h"
 #include "access/htup_details.h"
 #include "access/genam.h"
 #include "access/table.h"
@@ -40,7 +42,6 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
-#include "utils/tuplestore.h"
 
 #include "crm_purge.h"
 
@@ -233,19 +234,41 @@ relation_display_name(Relation rel)
 									  RelationGetRelationName(rel));
 }
 
+/*
+ * Rows of one statement on one table at one subtransaction level are formed
+ * into trash tuples by the row trigger and written in batches with
+ * table_multi_insert(), the way COPY FROM does; the statement trigger writes
+ * the rest.  Keyed by level because a subtransaction abort must drop exactly
+ * the rows its own statements buffered.
+ */
+typedef struct PendingKey
+{
+	Oid			relid;
+	int			level;
+} PendingKey;
+
 typedef struct TrashWriter
 {
+	PendingKey	key;			/* hash key */
+	MemoryContext cxt;			/* everything below lives here */
+	TrashMap	map;			/* a copy: the cache may be rebuilt meanwhile */
+	Datum	   *lvalues;		/* a deformed live row */
+	bool	   *lnulls;
 	Relation	trash;
 	EState	   *estate;
 	ResultRelInfo *rri;
 	BulkInsertState bistate;
-	CommandId	cid;
 	bool		index_per_block;	/* see trash_writer_index_per_block() */
+	Oid			userid;			/* whose deletion the buffered rows are */
+	Datum	   *values;
+	bool	   *nulls;
 	TupleTableSlot *slots[TRASH_BUFFERED_TUPLES];
 	int			nused;
 	Size		nbytes;
 	MemoryContext batchcxt;
 } TrashWriter;
+
+static HTAB *pending = NULL;
 
 static void
 trash_writer_flush(TrashWriter *w)
@@ -254,7 +277,7 @@ trash_writer_flush(TrashWriter *w)
 
 	if (w->nused == 0)
 		return;
-	table_multi_insert(w->trash, w->slots, w->nused, w->cid, 0, w->bistate);
+	table_multi_insert(w->trash, w->slots, w->nused, GetCurrentCommandId(true), 0, w->bistate);
 	if (w->rri->ri_NumIndices > 0)
 	{
 		BlockNumber last = InvalidBlockNumber;
@@ -285,12 +308,12 @@ trash_writer_flush(TrashWriter *w)
 }
 
 /*
- * The trash's own index is BRIN on (deletion_id, deleted_at), which every row
- * of one trigger call shares: one index insert per heap block summarizes the
+ * The trash's own index is BRIN on (deletion_id, deleted_at), values that all
+ * rows of one flush share: one index insert per heap block summarizes the
  * block exactly as one per row would.  Any other index needs every row.
  */
 static bool
-trash_writer_index_per_block(TrashWriter *w, TrashMap *map)
+trash_writer_index_per_block(TrashWriter *w)
 {
 	int			i,
 				k;
@@ -307,29 +330,217 @@ trash_writer_index_per_block(TrashWriter *w, TrashMap *map)
 		{
 			AttrNumber	a = ii->ii_IndexAttrNumbers[k];
 
-			if (a != map->deleted_at && a != map->deleted_by && a != map->deletion_id)
+			if (a != w->map.deleted_at && a != w->map.deleted_by &&
+				a != w->map.deletion_id)
 				return false;
 		}
 	}
 	return true;
 }
 
+/* Writes what is buffered and releases everything; normal path only. */
+static void
+trash_writer_close(TrashWriter *w)
+{
+	int			i;
+
+	trash_writer_flush(w);
+	for (i = 0; i < TRASH_BUFFERED_TUPLES; i++)
+		ExecDropSingleTupleTableSlot(w->slots[i]);
+	if (BufferIsValid(w->bistate->current_buf))
+		ReleaseBuffer(w->bistate->current_buf);
+	table_finish_bulk_insert(w->trash, 0);
+	ExecCloseIndices(w->rri);
+	FreeExecutorState(w->estate);
+	table_close(w->trash, NoLock);
+	MemoryContextDelete(w->cxt);
+}
+
+/* On abort the resource owners release relations, buffers and slots. */
+static void
+pending_discard(int min_level)
+{
+	HASH_SEQ_STATUS status;
+	TrashWriter *w;
+
+	if (pending == NULL)
+		return;
+	hash_seq_init(&status, pending);
+	while ((w = hash_seq_search(&status)) != NULL)
+	{
+		if (w->key.level < min_level)
+			continue;
+		MemoryContextDelete(w->cxt);
+		hash_search(pending, &w->key, HASH_REMOVE, NULL);
+	}
+}
+
+static void
+pending_xact_callback(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	TrashWriter *w;
+
+	if (pending == NULL)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			/* the statement triggers write everything; this is a safety net */
+			hash_seq_init(&status, pending);
+			while ((w = hash_seq_search(&status)) != NULL)
+			{
+				PendingKey	key = w->key;
+
+				trash_writer_close(w);
+				hash_search(pending, &key, HASH_REMOVE, NULL);
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			pending_discard(0);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		pending_discard(GetCurrentTransactionNestLevel());
+}
+
+static TrashWriter *
+trash_writer_open(Relation live)
+{
+	PendingKey	key;
+	TrashWriter *w;
+	bool		found;
+	MemoryContext old;
+	TupleDesc	ttd;
+	int			i;
+
+	if (pending == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(PendingKey);
+		ctl.entrysize = sizeof(TrashWriter);
+		pending = hash_create("crm_purge pending trash", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+		RegisterXactCallback(pending_xact_callback, NULL);
+		RegisterSubXactCallback(pending_subxact_callback, NULL);
+	}
+	memset(&key, 0, sizeof(key));
+	key.relid = RelationGetRelid(live);
+	key.level = GetCurrentTransactionNestLevel();
+	w = hash_search(pending, &key, HASH_ENTER, &found);
+	if (found)
+		return w;
+
+	PG_TRY();
+	{
+		w->cxt = AllocSetContextCreate(TopTransactionContext, "crm_purge trash writer",
+									   ALLOCSET_DEFAULT_SIZES);
+		old = MemoryContextSwitchTo(w->cxt);
+		w->map = *get_trash_map(live);
+		w->map.trash_attno = palloc(sizeof(AttrNumber) * Max(w->map.live_natts, 1));
+		memcpy(w->map.trash_attno, get_trash_map(live)->trash_attno,
+			   sizeof(AttrNumber) * w->map.live_natts);
+		w->lvalues = palloc(sizeof(Datum) * Max(w->map.live_natts, 1));
+		w->lnulls = palloc(sizeof(bool) * Max(w->map.live_natts, 1));
+		w->trash = table_open(w->map.trashid, RowExclusiveLock);
+		ttd = RelationGetDescr(w->trash);
+		w->estate = CreateExecutorState();
+		w->rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(w->rri, w->trash, 1, NULL, 0);
+		ExecOpenIndices(w->rri, false);
+		w->index_per_block = trash_writer_index_per_block(w);
+		/* no ring buffer: trash pages stay in shared buffers, as any INSERT's do */
+		w->bistate = palloc0(sizeof(BulkInsertStateData));
+		w->bistate->strategy = NULL;
+		w->bistate->current_buf = InvalidBuffer;
+		w->batchcxt = AllocSetContextCreate(w->cxt, "crm_purge trash batch",
+											ALLOCSET_DEFAULT_SIZES);
+		for (i = 0; i < TRASH_BUFFERED_TUPLES; i++)
+			w->slots[i] = MakeSingleTupleTableSlot(ttd, &TTSOpsHeapTuple);
+		w->values = palloc(sizeof(Datum) * ttd->natts);
+		w->nulls = palloc(sizeof(bool) * ttd->natts);
+		w->values[w->map.deleted_at - 1] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+		w->values[w->map.deletion_id - 1] = Int64GetDatum(crm_purge_current_deletion_id());
+		w->userid = InvalidOid;
+		w->nused = 0;
+		w->nbytes = 0;
+		MemoryContextSwitchTo(old);
+	}
+	PG_CATCH();
+	{
+		hash_search(pending, &key, HASH_REMOVE, NULL);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return w;
+}
+
+static void
+trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
+{
+	TupleDesc	ttd = RelationGetDescr(w->trash);
+	TrashMap   *map = &w->map;
+	Oid			userid = GetUserId();
+	HeapTuple	tup;
+	MemoryContext old;
+	int			i;
+
+	if (userid != w->userid)
+	{
+		/* a SECURITY DEFINER function deleting: rows of one flush share the user */
+		trash_writer_flush(w);
+		old = MemoryContextSwitchTo(w->cxt);
+		w->values[map->deleted_by - 1] = CStringGetTextDatum(GetUserNameFromId(userid, false));
+		MemoryContextSwitchTo(old);
+		w->userid = userid;
+	}
+
+	old = MemoryContextSwitchTo(w->batchcxt);
+	memset(w->nulls, true, sizeof(bool) * ttd->natts);
+	heap_deform_tuple(oldtup, ltd, w->lvalues, w->lnulls);
+	for (i = 0; i < map->live_natts; i++)
+	{
+		AttrNumber	t = map->trash_attno[i];
+
+		if (t == 0)
+			continue;
+		w->values[t - 1] = w->lvalues[i];
+		w->nulls[t - 1] = w->lnulls[i];
+	}
+	w->nulls[map->deleted_at - 1] = false;
+	w->nulls[map->deleted_by - 1] = false;
+	w->nulls[map->deletion_id - 1] = false;
+	tup = heap_form_tuple(ttd, w->values, w->nulls);
+	MemoryContextSwitchTo(old);
+
+	ExecStoreHeapTuple(tup, w->slots[w->nused++], false);
+	w->nbytes += tup->t_len;
+	if (w->nused == TRASH_BUFFERED_TUPLES || w->nbytes >= TRASH_BUFFERED_BYTES)
+		trash_writer_flush(w);
+}
+
+/*
+ * crm_purge.trash_trigger(): AFTER DELETE FOR EACH ROW buffers the row for
+ * the trash; AFTER DELETE FOR EACH STATEMENT writes what the statement
+ * buffered; BEFORE TRUNCATE refuses.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_trash_trigger);
 Datum
 crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	live;
-	TrashMap   *map;
-	TrashWriter w;
-	TupleDesc	ttd;
-	TupleTableSlot *src;
-	Datum	   *values;
-	bool	   *nulls;
-	NameData	deleted_by;
-	TimestampTz deleted_at;
-	int64		id;
-	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -346,93 +557,32 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 				 errhint("Use DELETE, which moves the rows into the trash, or run crm_purge_unprotect first.")));
 
 	if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		trigdata->tg_oldtable == NULL)
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm_purge.trash_trigger() must be fired AFTER DELETE FOR EACH STATEMENT with REFERENCING OLD TABLE, or BEFORE TRUNCATE")));
+				 errmsg("crm_purge.trash_trigger() must be fired AFTER DELETE or BEFORE TRUNCATE")));
 
-	src = MakeSingleTupleTableSlot(RelationGetDescr(live), &TTSOpsMinimalTuple);
-	tuplestore_rescan(trigdata->tg_oldtable);
-	if (!tuplestore_gettupleslot(trigdata->tg_oldtable, true, false, src))
+	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 	{
-		ExecDropSingleTupleTableSlot(src);
-		return PointerGetDatum(NULL);
+		TrashWriter *w = trash_writer_open(live);
+
+		trash_writer_add(w, trigdata->tg_trigtuple, RelationGetDescr(live));
 	}
-
-	map = get_trash_map(live);
-	id = crm_purge_current_deletion_id();
-	deleted_at = GetCurrentStatementStartTimestamp();
-	namestrcpy(&deleted_by, GetUserNameFromId(GetUserId(), false));
-
-	memset(&w, 0, sizeof(w));
-	w.trash = table_open(map->trashid, RowExclusiveLock);
-	ttd = RelationGetDescr(w.trash);
-	w.estate = CreateExecutorState();
-	w.rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(w.rri, w.trash, 1, NULL, 0);
-	ExecOpenIndices(w.rri, false);
-	w.index_per_block = trash_writer_index_per_block(&w, map);
-	/* no ring buffer: trash pages stay in shared buffers, as any INSERT's do */
-	w.bistate = palloc0(sizeof(BulkInsertStateData));
-	w.bistate->strategy = NULL;
-	w.bistate->current_buf = InvalidBuffer;
-	w.cid = GetCurrentCommandId(true);
-	w.batchcxt = AllocSetContextCreate(CurrentMemoryContext, "crm_purge trash batch",
-									   ALLOCSET_DEFAULT_SIZES);
-	for (i = 0; i < TRASH_BUFFERED_TUPLES; i++)
-		w.slots[i] = MakeSingleTupleTableSlot(ttd, &TTSOpsHeapTuple);
-
-	values = palloc(sizeof(Datum) * ttd->natts);
-	nulls = palloc(sizeof(bool) * ttd->natts);
-
-	do
+	else if (pending != NULL)
 	{
-		HeapTuple	tup;
-		MemoryContext old;
+		PendingKey	key;
+		TrashWriter *w;
 
-		CHECK_FOR_INTERRUPTS();
-		slot_getallattrs(src);
-		memset(nulls, true, sizeof(bool) * ttd->natts);
-		for (i = 0; i < map->live_natts; i++)
+		memset(&key, 0, sizeof(key));
+		key.relid = RelationGetRelid(live);
+		key.level = GetCurrentTransactionNestLevel();
+		w = hash_search(pending, &key, HASH_FIND, NULL);
+		if (w != NULL)
 		{
-			AttrNumber	t = map->trash_attno[i];
-
-			if (t == 0)
-				continue;
-			values[t - 1] = src->tts_values[i];
-			nulls[t - 1] = src->tts_isnull[i];
+			trash_writer_close(w);
+			hash_search(pending, &key, HASH_REMOVE, NULL);
 		}
-		values[map->deleted_at - 1] = TimestampTzGetDatum(deleted_at);
-		nulls[map->deleted_at - 1] = false;
-		values[map->deleted_by - 1] = NameGetDatum(&deleted_by);
-		nulls[map->deleted_by - 1] = false;
-		values[map->deletion_id - 1] = Int64GetDatum(id);
-		nulls[map->deletion_id - 1] = false;
-
-		old = MemoryContextSwitchTo(w.batchcxt);
-		tup = heap_form_tuple(ttd, values, nulls);
-		MemoryContextSwitchTo(old);
-		ExecStoreHeapTuple(tup, w.slots[w.nused++], false);
-		w.nbytes += tup->t_len;
-		if (w.nused == TRASH_BUFFERED_TUPLES || w.nbytes >= TRASH_BUFFERED_BYTES)
-			trash_writer_flush(&w);
-	} while (tuplestore_gettupleslot(trigdata->tg_oldtable, true, false, src));
-	trash_writer_flush(&w);
-
-	for (i = 0; i < TRASH_BUFFERED_TUPLES; i++)
-		ExecDropSingleTupleTableSlot(w.slots[i]);
-	ExecDropSingleTupleTableSlot(src);
-	FreeBulkInsertState(w.bistate);
-	table_finish_bulk_insert(w.trash, 0);
-	ExecCloseIndices(w.rri);
-	FreeExecutorState(w.estate);
-	MemoryContextDelete(w.batchcxt);
-	table_close(w.trash, NoLock);
-	pfree(values);
-	pfree(nulls);
-
+	}
 	return PointerGetDatum(NULL);
 }
 
@@ -639,13 +789,13 @@ Datum
 crm_purge_trash_row_visible(PG_FUNCTION_ARGS)
 {
 	Oid			trashid = PG_GETARG_OID(0);
-	Name		deleted_by = PG_GETARG_NAME(1);
+	char	   *deleted_by = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	Oid			user = GetUserId();
 	bool		missing = false;
 
 	if (crm_purge_is_admin(user))
 		PG_RETURN_BOOL(true);
-	if (strcmp(NameStr(*deleted_by), GetUserNameFromId(user, false)) != 0)
+	if (strcmp(deleted_by, GetUserNameFromId(user, false)) != 0)
 		PG_RETURN_BOOL(false);
 	if (trashid != visible_trash)
 	{
