@@ -369,6 +369,355 @@ RETURNS bigint
 LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'crm_purge_restore_deletion';
 COMMENT ON FUNCTION crm_purge_restore_deletion(bigint) IS 'restores everything one deleting statement trashed, parents first';
 
+-- bulk export-and-delete requests ---------------------------------------
+
+CREATE TABLE crm_purge.requests (
+	id					bigserial PRIMARY KEY,
+	tbl					regclass NOT NULL,
+	mode				text NOT NULL CHECK (mode IN ('export_and_delete', 'delete_only')),
+	modified_column		name NOT NULL,
+	filter				text,
+	cutoff				timestamptz NOT NULL,
+	created_by			name NOT NULL DEFAULT CURRENT_USER,
+	created_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	rows				bigint NOT NULL,
+	rows_done			bigint NOT NULL DEFAULT 0,
+	status				text NOT NULL DEFAULT 'queued'
+						CHECK (status IN ('queued', 'in_progress', 'success', 'failed', 'revoked')),
+	started_at			timestamptz,
+	finished_at			timestamptz,
+	export_expires_at	timestamptz,
+	export_expired		boolean NOT NULL DEFAULT false,
+	error				text,
+	policy_id			bigint,
+	-- where the batch engine stands, so that it resumes after a crash
+	scan				text CHECK (scan IN ('tid', 'index')),
+	next_block			bigint NOT NULL DEFAULT 0,
+	end_block			bigint,
+	chunk_blocks		bigint,
+	last_value			timestamptz,
+	batches				integer NOT NULL DEFAULT 0,
+	parts				integer NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX requests_one_active_per_table ON crm_purge.requests (tbl)
+	WHERE status IN ('queued', 'in_progress');
+COMMENT ON TABLE crm_purge.requests IS 'bulk export-and-delete requests (LeadSquared''s Bulk Export & Delete Data)';
+COMMENT ON COLUMN crm_purge.requests.rows IS 'No. of Records: rows that qualified when the request was queued';
+COMMENT ON COLUMN crm_purge.requests.cutoff IS 'rows whose modified_column is older than this are processed, re-checked per batch';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.requests', '');
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.requests_id_seq', '');
+
+CREATE TABLE crm_purge.request_batches (
+	request_id	bigint NOT NULL REFERENCES crm_purge.requests ON DELETE CASCADE,
+	batch		integer NOT NULL,
+	rows		bigint NOT NULL,
+	started_at	timestamptz NOT NULL,
+	finished_at	timestamptz NOT NULL,
+	outcome		text NOT NULL,
+	PRIMARY KEY (request_id, batch)
+);
+COMMENT ON TABLE crm_purge.request_batches IS 'one row per batch transaction of a request';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.request_batches', '');
+
+CREATE TABLE crm_purge.export_parts (
+	request_id	bigint NOT NULL REFERENCES crm_purge.requests ON DELETE CASCADE,
+	part		integer NOT NULL,
+	path		text,
+	rows		bigint NOT NULL,
+	bytes		bigint NOT NULL,
+	sha256		text NOT NULL,
+	data		bytea,
+	PRIMARY KEY (request_id, part)
+);
+COMMENT ON TABLE crm_purge.export_parts IS 'CSV parts of exports; data is set with crm_purge.export_storage = database';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.export_parts', '');
+
+CREATE TABLE crm_purge.notifications (
+	id			bigserial PRIMARY KEY,
+	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	recipient	name NOT NULL,
+	event		text NOT NULL,
+	request_id	bigint,
+	purge_id	bigint,
+	payload		jsonb NOT NULL
+);
+COMMENT ON TABLE crm_purge.notifications IS 'what was sent with NOTIFY crm_purge, per recipient';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.notifications', '');
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.notifications_id_seq', '');
+
+-- Raises the standard 42501 error unless the caller is an admin; true otherwise.
+CREATE FUNCTION crm_purge._require_admin(action text) RETURNS boolean
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_require_admin_sql';
+
+-- Members of crm_purge_admin, directly or through other roles.
+CREATE FUNCTION crm_purge._admins() RETURNS SETOF name
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE m(roleid) AS (
+		SELECT member FROM pg_auth_members WHERE roleid = 'crm_purge_admin'::regrole
+		UNION
+		SELECT a.member FROM pg_auth_members a JOIN m ON a.roleid = m.roleid
+	)
+	SELECT r.rolname FROM pg_roles r JOIN m ON r.oid = m.roleid WHERE r.rolcanlogin
+	UNION
+	SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin
+	ORDER BY 1
+$$;
+
+-- A table's name as history and notifications show it, whatever the search_path.
+CREATE FUNCTION crm_purge._qualified(tbl regclass) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT coalesce((SELECT format('%I.%I', n.nspname, c.relname)
+					 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl),
+					tbl::oid::text)
+$$;
+
+-- NOTIFY crm_purge and one notifications row per recipient.
+CREATE FUNCTION crm_purge._notify(event text, recipients name[], request_id bigint,
+								  purge_id bigint, payload jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p jsonb := jsonb_build_object('event', event, 'request_id', request_id, 'purge_id', purge_id,
+								  'recipients', to_jsonb(recipients)) || coalesce(payload, '{}');
+BEGIN
+	INSERT INTO crm_purge.notifications (recipient, event, request_id, purge_id, payload)
+		SELECT r, event, request_id, purge_id, p FROM unnest(recipients) r;
+	PERFORM pg_notify('crm_purge', p::text);
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._notify(text, name[], bigint, bigint, jsonb) FROM PUBLIC;
+
+-- Counts the rows a request would take, as the caller: the filter has the
+-- caller's privileges.  With max_rows, takes the oldest max_rows rows by
+-- moving the cutoff to where they end.
+CREATE FUNCTION crm_purge._count_request(tbl regclass, modified_column name, filter text,
+										 cutoff timestamptz, max_rows bigint,
+										 OUT n bigint, OUT cut timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+	cond text := format('%I < $1 AND (%s%s)', modified_column, coalesce(filter, 'true'), E'\n');
+	edge timestamptz;
+BEGIN
+	cut := cutoff;
+	IF max_rows IS NOT NULL THEN
+		EXECUTE format('SELECT %I FROM %s WHERE %s ORDER BY 1 OFFSET $2 LIMIT 1', modified_column, tbl, cond)
+			INTO edge USING cutoff, max_rows;
+		IF edge IS NOT NULL THEN
+			cut := edge;
+		END IF;
+	END IF;
+	EXECUTE format('SELECT count(*) FROM %s WHERE %s', tbl, cond) INTO n USING cut;
+END
+$$;
+
+CREATE FUNCTION crm_purge._queue_request(tbl regclass, mode text, modified_column name, filter text,
+										 cutoff timestamptz, n bigint, policy_id bigint, creator name)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	queued bigint;
+	rid bigint;
+BEGIN
+	-- one request creation at a time, so that the limits below hold
+	PERFORM pg_advisory_xact_lock(hashtext('crm_purge.requests'));
+	IF EXISTS (SELECT FROM crm_purge.requests r
+			   WHERE r.tbl = _queue_request.tbl AND r.status IN ('queued', 'in_progress')) THEN
+		RAISE EXCEPTION 'Another request for the same table already exists.'
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Wait for it to finish, or revoke it while it is queued.';
+	END IF;
+	IF n > current_setting('crm_purge.max_rows_per_request')::bigint THEN
+		RAISE EXCEPTION 'request would process % rows; the limit is % per request',
+						n, current_setting('crm_purge.max_rows_per_request')
+			USING ERRCODE = 'program_limit_exceeded',
+				  HINT = 'Narrow the date range (a longer older_than) or the filter, and split the work into several requests.';
+	END IF;
+	SELECT coalesce(sum(r.rows - r.rows_done), 0) INTO queued
+		FROM crm_purge.requests r WHERE r.status IN ('queued', 'in_progress');
+	IF queued + n > current_setting('crm_purge.max_queued_rows')::bigint THEN
+		RAISE EXCEPTION 'Multiple requests to export and delete data are in queue. Please wait till the existing requests are processed.'
+			USING ERRCODE = 'program_limit_exceeded',
+				  DETAIL = format('%s rows are queued; this request would add %s, and the limit is %s.',
+								  queued, n, current_setting('crm_purge.max_queued_rows'));
+	END IF;
+	INSERT INTO crm_purge.requests (tbl, mode, modified_column, filter, cutoff, created_by, rows,
+									export_expires_at, policy_id)
+		VALUES (tbl, mode, modified_column, filter, cutoff, creator, n,
+				CASE WHEN mode = 'export_and_delete'
+					 THEN now() + current_setting('crm_purge.export_retention')::interval END,
+				policy_id)
+		RETURNING id INTO rid;
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
+		VALUES ('request queued', crm_purge._qualified(tbl), n, creator, rid);
+	PERFORM crm_purge._notify('request created', ARRAY[creator], rid, NULL,
+							  jsonb_build_object('table', crm_purge._qualified(tbl), 'mode', mode, 'rows', n, 'status', 'queued'));
+	RETURN rid;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._queue_request(regclass, text, name, text, timestamptz, bigint, bigint, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._queue_request(regclass, text, name, text, timestamptz, bigint, bigint, name) TO crm_purge_admin;
+
+-- Checks shared by requests and policies; errors name what to fix.
+CREATE FUNCTION crm_purge._check_request_args(tbl regclass, older_than interval, mode text,
+											  modified_column name, filter text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	typ regtype;
+BEGIN
+	IF tbl IS NULL OR older_than IS NULL OR mode IS NULL OR modified_column IS NULL THEN
+		RAISE EXCEPTION 'table, older_than, mode and modified_column must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF older_than <= interval '0' THEN
+		RAISE EXCEPTION 'older_than must be a positive interval, not %', older_than
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF mode NOT IN ('export_and_delete', 'delete_only') THEN
+		RAISE EXCEPTION 'unknown mode "%"', mode
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''export_and_delete'' or ''delete_only''.';
+	END IF;
+	IF (SELECT relkind FROM pg_class WHERE oid = tbl) NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+	END IF;
+	SELECT atttypid::regtype INTO typ FROM pg_attribute
+		WHERE attrelid = tbl AND attname = modified_column AND attnum > 0 AND NOT attisdropped;
+	IF typ IS NULL THEN
+		RAISE EXCEPTION 'column "%" does not exist in table %', modified_column, tbl
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'Name the column holding the time of last modification with modified_column => ...';
+	END IF;
+	IF typ NOT IN ('timestamptz', 'timestamp', 'date') THEN
+		RAISE EXCEPTION 'column "%" of table % has type %, not a date or timestamp', modified_column, tbl, typ
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+	IF NOT has_table_privilege(tbl, 'SELECT') OR NOT has_table_privilege(tbl, 'DELETE') THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'A request deletes as its creator, who needs SELECT and DELETE on the table.';
+	END IF;
+	PERFORM crm_purge._check_filter(filter);
+END
+$$;
+
+CREATE FUNCTION crm_purge_request(tbl regclass, older_than interval, mode text DEFAULT 'export_and_delete',
+								  modified_column name DEFAULT 'modified_at', filter text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c record;
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_request');
+	PERFORM crm_purge._check_request_args(tbl, older_than, mode, modified_column, filter);
+	SELECT * INTO c FROM crm_purge._count_request(tbl, modified_column, filter, now() - older_than, NULL);
+	RETURN crm_purge._queue_request(tbl, mode, modified_column, filter, c.cut, c.n, NULL, current_user);
+END
+$$;
+COMMENT ON FUNCTION crm_purge_request(regclass, interval, text, name, text) IS 'queues a bulk export-and-delete of rows not modified for older_than';
+
+CREATE FUNCTION crm_purge._revoke(request_id bigint, actor name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r crm_purge.requests;
+BEGIN
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF r.status <> 'queued' THEN
+		RAISE EXCEPTION 'request % is %; only a queued request can be revoked', request_id, r.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE crm_purge.requests q SET status = 'revoked', finished_at = now() WHERE q.id = request_id;
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
+		VALUES ('request revoked', crm_purge._qualified(r.tbl), 0, actor, request_id);
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._revoke(bigint, name) FROM PUBLIC;
+
+CREATE FUNCTION crm_purge_revoke(request_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_revoke');
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._revoke(request_id, current_user);
+END
+$$;
+COMMENT ON FUNCTION crm_purge_revoke(bigint) IS 'revokes a queued request';
+
+CREATE VIEW crm_purge_requests AS
+	SELECT r.id, r.tbl AS "table", r.mode, r.created_by, r.created_at, r.rows, r.rows_done,
+		   r.status, r.started_at, r.finished_at, r.export_expires_at, r.error
+	FROM crm_purge.requests r
+	WHERE crm_purge._require_admin('crm_purge_requests');
+COMMENT ON VIEW crm_purge_requests IS 'bulk export-and-delete requests and their status';
+
+CREATE VIEW crm_purge_progress AS
+	SELECT 'request'::text AS kind, r.id, r.tbl AS "table", r.rows_done, r.rows AS rows_total,
+		   r.started_at,
+		   round(r.rows_done / greatest(extract(epoch FROM clock_timestamp() - r.started_at), 0.001))::bigint
+			   AS rows_per_second
+	FROM crm_purge.requests r
+	WHERE r.status = 'in_progress' AND crm_purge._require_admin('crm_purge_progress');
+COMMENT ON VIEW crm_purge_progress IS 'the running request or purge';
+
+CREATE FUNCTION crm_purge_report(request_id bigint)
+RETURNS TABLE (batch integer, rows bigint, started_at timestamptz, finished_at timestamptz, outcome text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_report');
+	IF NOT EXISTS (SELECT FROM crm_purge.requests q WHERE q.id = request_id) THEN
+		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN QUERY SELECT b.batch, b.rows, b.started_at, b.finished_at, b.outcome
+		FROM crm_purge.request_batches b WHERE b.request_id = crm_purge_report.request_id ORDER BY b.batch;
+END
+$$;
+COMMENT ON FUNCTION crm_purge_report(bigint) IS 'one row per batch of a request, for \copy ... CSV HEADER';
+
+CREATE FUNCTION crm_purge_export_files(request_id bigint)
+RETURNS TABLE (part integer, path text, rows bigint, bytes bigint, sha256 text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_export_files');
+	PERFORM crm_purge._check_export(request_id);
+	RETURN QUERY SELECT p.part, p.path, p.rows, p.bytes, p.sha256
+		FROM crm_purge.export_parts p WHERE p.request_id = crm_purge_export_files.request_id ORDER BY p.part;
+END
+$$;
+COMMENT ON FUNCTION crm_purge_export_files(bigint) IS 'the CSV parts of an export';
+
+CREATE FUNCTION crm_purge._check_export(request_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r crm_purge.requests;
+BEGIN
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF r.mode <> 'export_and_delete' THEN
+		RAISE EXCEPTION 'request % is delete_only: it has no export', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF r.export_expired OR r.export_expires_at < now() THEN
+		RAISE EXCEPTION 'the export of request % expired at %', request_id, r.export_expires_at
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Exports are kept for crm_purge.export_retention after the request is created.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._check_export(bigint) FROM PUBLIC;
+
+CREATE FUNCTION crm_purge_export_read(request_id bigint, part integer) RETURNS text
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_export_read';
+COMMENT ON FUNCTION crm_purge_export_read(bigint, integer) IS 'the text of one export part, for clients without server file access';
+
 -- the worker's work -----------------------------------------------------
 
 CREATE FUNCTION crm_purge_tick() RETURNS jsonb

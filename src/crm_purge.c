@@ -300,3 +300,11 @@ crm_purge_is_admin_sql(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(crm_purge_is_admin(GetUserId()));
 }
+
+PG_FUNCTION_INFO_V1(crm_purge_require_admin_sql);
+Datum
+crm_purge_require_admin_sql(PG_FUNCTION_ARGS)
+{
+	crm_purge_require_admin(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_BOOL(true);
+}

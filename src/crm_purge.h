@@ -5,6 +5,8 @@
 #define CRM_PURGE_H
 
 #include "postgres.h"
+#include "access/tupdesc.h"
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 #define CRM_PURGE_SCHEMA		"crm_purge"
@@ -48,15 +50,43 @@ extern void crm_purge_check_filter(const char *filter);
 
 /* trash.c */
 extern int64 crm_purge_current_deletion_id(void);
+extern bool crm_purge_bypass_trash;	/* bulk deletes are permanent */
+
+/* export.c */
+typedef struct CrmPurgeExportPart
+{
+	char	   *path;			/* NULL with export_storage = database */
+	bytea	   *data;			/* set with export_storage = database */
+	int64		bytes;
+	char		sha256[65];
+} CrmPurgeExportPart;
+
+struct SPITupleTable;
+extern void crm_purge_csv_value(StringInfo buf, const char *s, bool single_column);
+extern void crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc);
+extern void crm_purge_csv_rows(StringInfo buf, struct SPITupleTable *tt, uint64 n);
+extern char *crm_purge_export_dir(void);
+extern void crm_purge_export_write_part(int64 request_id, int part, StringInfo csv,
+										CrmPurgeExportPart *out);
+extern int64 crm_purge_expire_exports(void);
 
 /* tick.c: the due work, shared by the worker and crm_purge_tick() */
 typedef struct CrmPurgeTickCounts
 {
 	int64		trash_expired;	/* trash rows removed after their retention */
 	int64		batches;		/* batch transactions run */
+	int64		request_rows;	/* rows deleted by requests */
+	int64		requests_finished;
+	int64		requests_failed;
+	int64		exports_expired;	/* export files removed */
+	bool		trash_pending;	/* trash expiry had a full batch */
+	bool		started;		/* the first step of a tick has run */
 } CrmPurgeTickCounts;
 
 extern bool crm_purge_tick_step(CrmPurgeTickCounts *counts);
+
+/* batch.c */
+extern bool crm_purge_request_batch(CrmPurgeTickCounts *counts);
 extern Jsonb *crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts);
 
 /* worker.c */

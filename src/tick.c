@@ -15,6 +15,8 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
 
 #include "crm_purge.h"
 
@@ -34,7 +36,7 @@ expire_trash(CrmPurgeTickCounts *counts)
 
 	values[0] = Int32GetDatum(crm_purge_trash_retention);
 	values[1] = Int32GetDatum(crm_purge_batch_size);
-	if (SPI_execute_with_args("SELECT tbl::text, trash::text, "
+	if (SPI_execute_with_args("SELECT crm_purge._qualified(tbl), trash::text, "
 							  "coalesce(retention, pg_catalog.make_interval(secs => $1)) "
 							  "FROM crm_purge.protected_tables ORDER BY tbl",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
@@ -77,17 +79,59 @@ expire_trash(CrmPurgeTickCounts *counts)
 	return more;
 }
 
+/* Requests wait outside the processing window and while standbys lag. */
+static bool
+requests_may_run(void)
+{
+	if (crm_purge_processing_window && crm_purge_processing_window[0] != '\0')
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			tz;
+
+		timestamp2tm(GetCurrentTimestamp(), &tz, &tm, &fsec, NULL, NULL);
+		if (!crm_purge_in_window(crm_purge_processing_window, tm.tm_hour * 60 + tm.tm_min))
+			return false;
+	}
+	if (crm_purge_max_replica_lag > 0)
+	{
+		Oid			argtypes[1] = {INT4OID};
+		Datum		values[1] = {Int32GetDatum(crm_purge_max_replica_lag)};
+
+		if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_stat_replication"
+								  " WHERE replay_lag > pg_catalog.make_interval(secs => $1 / 1000.0)",
+								  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed > 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * One step of due work: one batch of the oldest request, one batch of trash
+ * expiry per table (in the first step, and while a table had a full batch),
+ * and export expiry in the first step.  Returns true while work remains.
+ */
 bool
 crm_purge_tick_step(CrmPurgeTickCounts *counts)
 {
-	bool		more;
+	bool		more = false;
+	bool		first = !counts->started;
 
 	if (RecoveryInProgress())
 		return false;
+	counts->started = true;
 	SPI_connect();
-	more = expire_trash(counts);
+	if (requests_may_run())
+		more = crm_purge_request_batch(counts);
+	if (first || counts->trash_pending)
+	{
+		counts->trash_pending = expire_trash(counts);
+		more = more || counts->trash_pending;
+	}
+	if (first)
+		counts->exports_expired += crm_purge_expire_exports();
 	SPI_finish();
-	counts->batches++;
 	return more;
 }
 
@@ -96,9 +140,12 @@ crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts)
 {
 	char	   *s;
 
-	s = psprintf("{\"standby\": %s, \"batches\": " INT64_FORMAT ", \"trash_expired\": " INT64_FORMAT "}",
+	s = psprintf("{\"standby\": %s, \"batches\": " INT64_FORMAT ", \"request_rows\": " INT64_FORMAT
+				 ", \"requests_finished\": " INT64_FORMAT ", \"requests_failed\": " INT64_FORMAT
+				 ", \"trash_expired\": " INT64_FORMAT ", \"exports_expired\": " INT64_FORMAT "}",
 				 RecoveryInProgress() ? "true" : "false",
-				 counts->batches, counts->trash_expired);
+				 counts->batches, counts->request_rows, counts->requests_finished,
+				 counts->requests_failed, counts->trash_expired, counts->exports_expired);
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
 }
 

@@ -270,6 +270,9 @@ typedef struct TrashWriter
 
 static HTAB *pending = NULL;
 
+/* set while a request's batch deletes: bulk deletes bypass the trash */
+bool		crm_purge_bypass_trash = false;
+
 static void
 trash_writer_flush(TrashWriter *w)
 {
@@ -564,7 +567,11 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 	{
-		TrashWriter *w = trash_writer_open(live);
+		TrashWriter *w;
+
+		if (crm_purge_bypass_trash)
+			return PointerGetDatum(NULL);
+		w = trash_writer_open(live);
 
 		trash_writer_add(w, trigdata->tg_trigtuple, RelationGetDescr(live));
 	}
@@ -665,6 +672,8 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm_purge.unlink_trigger() must be fired AFTER UPDATE FOR EACH ROW with a constraint name")));
 
+	if (crm_purge_bypass_trash)
+		return PointerGetDatum(NULL);
 	child = trigdata->tg_relation;
 	tupdesc = RelationGetDescr(child);
 	conoid = get_relation_constraint_oid(RelationGetRelid(child),

@@ -1,0 +1,513 @@
+/*
+ * batch.c - the batch engine of bulk export-and-delete requests.
+ *
+ * One call runs one batch of the oldest active request in the current
+ * transaction (the worker gives each batch a transaction of its own).  The
+ * request row is locked FOR UPDATE SKIP LOCKED, so two ticks never run the
+ * same request, and a revoke waits for the batch.  The scan position is
+ * saved with the batch, so a crash resumes where the last commit stood.
+ *
+ * Scans (chosen when the request starts):
+ *  - tid: physical chunks of blocks, "ctid >= (b,0) AND ctid < (e,0)", each
+ *    block visited once, so the work does not grow as the table empties
+ *    (a DELETE ... WHERE id IN (SELECT ... LIMIT n) loop rescans the dead
+ *    tuples of earlier batches).  The chunk adapts to the density found.
+ *  - index: when few rows qualify and modified_column leads a btree index,
+ *    walk it from the last value reached.
+ * Every batch re-checks the cutoff and the filter: a row modified after the
+ * request was queued is kept.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "crm_purge.h"
+
+/* most blocks one batch scans, so that a sparse stretch stays one short batch */
+#define MAX_CHUNK_BLOCKS	16384
+
+typedef struct Request
+{
+	int64		id;
+	Oid			relid;
+	bool		export;
+	char	   *modified_column;
+	char	   *filter;
+	Datum		cutoff;
+	bool		queued;
+	bool		index_scan;
+	int64		next_block;
+	int64		end_block;
+	int64		chunk_blocks;
+	bool		has_last_value;
+	Datum		last_value;
+	int32		batches;
+	int32		parts;
+	char	   *created_by;
+	int64		rows;
+	int64		rows_done;
+} Request;
+
+/* the plans of the request being worked on, kept across batches */
+static int64 plan_request = 0;
+static SPIPlanPtr delete_plan = NULL;
+static SPIPlanPtr select_plan = NULL;
+
+static char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static bool
+read_request(Request *r)
+{
+	SPITupleTable *tt;
+	HeapTuple	t;
+	bool		isnull;
+
+	if (SPI_execute("SELECT id, tbl::oid, mode, modified_column::text, filter, cutoff, status,"
+					" scan, next_block, end_block, chunk_blocks, last_value, batches, parts,"
+					" created_by::text, rows, rows_done"
+					" FROM crm_purge.requests WHERE status IN ('queued', 'in_progress')"
+					" ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.requests");
+	if (SPI_processed == 0)
+		return false;
+	tt = SPI_tuptable;
+	t = tt->vals[0];
+	r->id = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 1, &isnull));
+	r->relid = DatumGetObjectId(SPI_getbinval(t, tt->tupdesc, 2, &isnull));
+	r->export = strcmp(SPI_getvalue(t, tt->tupdesc, 3), "export_and_delete") == 0;
+	r->modified_column = SPI_getvalue(t, tt->tupdesc, 4);
+	r->filter = SPI_getvalue(t, tt->tupdesc, 5);
+	r->cutoff = SPI_getbinval(t, tt->tupdesc, 6, &isnull);
+	r->queued = strcmp(SPI_getvalue(t, tt->tupdesc, 7), "queued") == 0;
+	{
+		char	   *scan = SPI_getvalue(t, tt->tupdesc, 8);
+
+		r->index_scan = scan != NULL && strcmp(scan, "index") == 0;
+	}
+	r->next_block = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 9, &isnull));
+	r->end_block = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 10, &isnull));
+	r->chunk_blocks = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 11, &isnull));
+	if (isnull)
+		r->chunk_blocks = 0;
+	r->last_value = SPI_getbinval(t, tt->tupdesc, 12, &r->has_last_value);
+	r->has_last_value = !r->has_last_value;
+	r->batches = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 13, &isnull));
+	r->parts = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 14, &isnull));
+	r->created_by = SPI_getvalue(t, tt->tupdesc, 15);
+	r->rows = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 16, &isnull));
+	r->rows_done = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 17, &isnull));
+	return true;
+}
+
+/* Does a btree index lead with the column? */
+static bool
+column_leads_btree(Relation rel, const char *column)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), column);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (idx->rd_rel->relam == BTREE_AM_OID &&
+			idx->rd_index->indkey.values[0] == attnum &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
+			found = true;
+		index_close(idx, AccessShareLock);
+	}
+	list_free(indexes);
+	return found;
+}
+
+/* Picks the scan when the request starts. */
+static void
+start_request(Request *r)
+{
+	Relation	rel = table_open(r->relid, AccessShareLock);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	double		reltuples = Max(rel->rd_rel->reltuples, 1);
+
+	r->index_scan = column_leads_btree(rel, r->modified_column) &&
+		r->rows * 20 < reltuples;
+	r->end_block = nblocks;
+	r->next_block = 0;
+	/* first guess: qualifying rows spread evenly */
+	r->chunk_blocks = (int64) Max(1.0, (double) crm_purge_batch_size * nblocks / Max(r->rows, 1));
+	r->chunk_blocks = Min(r->chunk_blocks, MAX_CHUNK_BLOCKS);
+	table_close(rel, AccessShareLock);
+}
+
+static void
+prepare_plans(Request *r)
+{
+	StringInfoData sql;
+	const char *tbl = qualified_name(r->relid);
+	const char *col = quote_identifier(r->modified_column);
+	const char *cond = psprintf("%s < $3 AND (%s\n)", col, r->filter ? r->filter : "true");
+	const char *returning = r->export ? " RETURNING *" : "";
+	Oid			tidtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
+	Oid			idxtypes[3] = {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
+	Oid			deltypes[3] = {TIDARRAYOID, INT4OID, TIMESTAMPTZOID};
+
+	if (plan_request == r->id && delete_plan != NULL)
+		return;
+	if (delete_plan)
+		SPI_freeplan(delete_plan);
+	if (select_plan)
+		SPI_freeplan(select_plan);
+	delete_plan = select_plan = NULL;
+	plan_request = 0;
+
+	initStringInfo(&sql);
+	if (!r->index_scan)
+	{
+		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid >= $1 AND ctid < $2 AND %s%s",
+						 tbl, cond, returning);
+		delete_plan = SPI_prepare(sql.data, 3, tidtypes);
+	}
+	else
+	{
+		appendStringInfo(&sql, "SELECT ctid, %s::timestamptz FROM %s WHERE %s >= $1 AND %s ORDER BY %s LIMIT $2",
+						 col, tbl, col, cond, col);
+		select_plan = SPI_prepare(sql.data, 3, idxtypes);
+		if (select_plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(select_plan);
+		resetStringInfo(&sql);
+		/* $2 is unused here, but keeps the parameter numbers of cond */
+		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1) AND $2 IS NOT NULL AND %s%s",
+						 tbl, cond, returning);
+		delete_plan = SPI_prepare(sql.data, 3, deltypes);
+	}
+	if (delete_plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(delete_plan);
+	plan_request = r->id;
+}
+
+static Datum
+tid_datum(int64 block)
+{
+	ItemPointer tid = palloc(sizeof(ItemPointerData));
+
+	ItemPointerSet(tid, (BlockNumber) Min(block, (int64) MaxBlockNumber), 0);
+	return PointerGetDatum(tid);
+}
+
+/*
+ * Deletes one batch as the request's creator, in a restricted context: the
+ * filter has the creator's privileges, and the table's triggers and index
+ * expressions cannot change the session.  Returns the rows deleted (their
+ * contents in SPI_tuptable for exports); sets *done at the end of the scan.
+ */
+static uint64
+delete_batch(Request *r, bool *done, int64 *scanned_to)
+{
+	Oid			creator = get_role_oid(r->created_by, true);
+	Oid			save_userid;
+	int			save_sec_context;
+	uint64		n = 0;
+	int			rc;
+
+	if (!OidIsValid(creator))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" who created request " INT64_FORMAT " no longer exists",
+						r->created_by, r->id)));
+	prepare_plans(r);
+	*done = false;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(creator, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	crm_purge_bypass_trash = true;
+	PG_TRY();
+	{
+		if (!r->index_scan)
+		{
+			int64		from = r->next_block;
+			int64		to = Min(from + Max(r->chunk_blocks, 1), r->end_block);
+			Datum		values[3];
+
+			if (from >= r->end_block)
+				*done = true;
+			else
+			{
+				values[0] = tid_datum(from);
+				values[1] = tid_datum(to);
+				values[2] = r->cutoff;
+				rc = SPI_execute_plan(delete_plan, values, NULL, false, 0);
+				if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
+					elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
+				n = SPI_processed;
+				*scanned_to = to;
+				*done = (to >= r->end_block);
+			}
+		}
+		else
+		{
+			Datum		values[3];
+			uint64		picked;
+			SPITupleTable *tt;
+			Datum	   *tids;
+			uint64		i;
+			bool		isnull;
+
+			values[0] = r->has_last_value ? r->last_value : TimestampTzGetDatum(DT_NOBEGIN);
+			values[1] = Int32GetDatum(crm_purge_batch_size);
+			values[2] = r->cutoff;
+			if (SPI_execute_plan(select_plan, values, NULL, true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "batch select failed");
+			picked = SPI_processed;
+			tt = SPI_tuptable;
+			tids = palloc(sizeof(Datum) * Max(picked, 1));
+			for (i = 0; i < picked; i++)
+			{
+				tids[i] = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+				r->last_value = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
+				r->has_last_value = true;
+			}
+			if (picked > 0)
+			{
+				values[0] = PointerGetDatum(construct_array(tids, (int) picked, TIDOID,
+															sizeof(ItemPointerData), false,
+															TYPALIGN_SHORT));
+				rc = SPI_execute_plan(delete_plan, values, NULL, false, 0);
+				if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
+					elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
+				n = SPI_processed;
+			}
+			*done = picked < (uint64) crm_purge_batch_size;
+		}
+	}
+	PG_FINALLY();
+	{
+		crm_purge_bypass_trash = false;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	return n;
+}
+
+static void
+finish_request(Request *r, const char *status, const char *error)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', error ? ' ' : 'n'};
+
+	values[0] = Int64GetDatum(r->id);
+	values[1] = CStringGetTextDatum(status);
+	values[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	if (SPI_execute_with_args("WITH u AS (UPDATE crm_purge.requests SET status = $2, error = $3,"
+							  " finished_at = pg_catalog.clock_timestamp() WHERE id = $1"
+							  " RETURNING tbl, created_by, rows, rows_done, mode)"
+							  " , h AS (INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)"
+							  "  SELECT 'request ' || $2, crm_purge._qualified(u.tbl), u.rows_done, u.created_by, $1 FROM u)"
+							  " SELECT crm_purge._notify('request ' || $2,"
+							  "  CASE WHEN $2 = 'success' THEN ARRAY(SELECT crm_purge._admins()) ELSE ARRAY[u.created_by] END,"
+							  "  $1, NULL, pg_catalog.jsonb_build_object('table', crm_purge._qualified(u.tbl), 'mode', u.mode,"
+							  "  'rows', u.rows, 'rows_done', u.rows_done, 'status', $2, 'error', $3)) FROM u",
+							  3, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not finish request " INT64_FORMAT, r->id);
+}
+
+static void
+record_batch(Request *r, uint64 n, TimestampTz started, const char *outcome)
+{
+	Oid			argtypes[5] = {INT8OID, INT4OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[5];
+
+	values[0] = Int64GetDatum(r->id);
+	values[1] = Int32GetDatum(r->batches + 1);
+	values[2] = Int64GetDatum((int64) n);
+	values[3] = TimestampTzGetDatum(started);
+	values[4] = CStringGetTextDatum(outcome);
+	if (SPI_execute_with_args("INSERT INTO crm_purge.request_batches (request_id, batch, rows, started_at, finished_at, outcome)"
+							  " VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp(), $5)",
+							  5, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record batch of request " INT64_FORMAT, r->id);
+}
+
+/*
+ * Runs one batch of the oldest active request.  Returns false when no
+ * request is waiting.  A batch that fails is rolled back (nothing deleted,
+ * no part kept) and the request is marked failed.
+ */
+bool
+crm_purge_request_batch(CrmPurgeTickCounts *counts)
+{
+	Request		r;
+	TimestampTz started = GetCurrentTimestamp();
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		done = false;
+	uint64		n = 0;
+	int64		scanned_to = 0;
+	CrmPurgeExportPart part = {0};
+	bool		wrote_part = false;
+
+	memset(&r, 0, sizeof(r));
+	if (!read_request(&r))
+		return false;
+
+	if (get_rel_relkind(r.relid) == '\0')
+	{
+		finish_request(&r, "failed", "the table no longer exists");
+		counts->requests_failed++;
+		return true;
+	}
+	if (r.queued)
+	{
+		start_request(&r);
+		if (SPI_execute_with_args("UPDATE crm_purge.requests SET status = 'in_progress',"
+								  " started_at = pg_catalog.clock_timestamp(), scan = $2,"
+								  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
+								  4, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID},
+								  (Datum[]) {Int64GetDatum(r.id),
+									  CStringGetTextDatum(r.index_scan ? "index" : "tid"),
+									  Int64GetDatum(r.end_block), Int64GetDatum(r.chunk_blocks)},
+								  NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not start request " INT64_FORMAT, r.id);
+	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		n = delete_batch(&r, &done, &scanned_to);
+		if (r.export && n > 0)
+		{
+			StringInfoData csv;
+
+			initStringInfo(&csv);
+			crm_purge_csv_header(&csv, SPI_tuptable->tupdesc);
+			crm_purge_csv_rows(&csv, SPI_tuptable, n);
+			crm_purge_export_write_part(r.id, r.parts + 1, &csv, &part);
+			wrote_part = true;
+			pfree(csv.data);
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/* the plans may refer to what failed */
+		plan_request = 0;
+		ereport(LOG,
+				(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r.id, edata->message)));
+		record_batch(&r, 0, started, psprintf("failed: %s", edata->message));
+		finish_request(&r, "failed", edata->message);
+		counts->requests_failed++;
+		counts->batches++;
+		return true;
+	}
+	PG_END_TRY();
+
+	if (wrote_part)
+	{
+		Oid			argtypes[6] = {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID};
+		Oid			argtypes_db[7] = {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID};
+		Datum		values[7];
+		char		nulls[7] = {' ', ' ', part.path ? ' ' : 'n', ' ', ' ', ' ', part.data ? ' ' : 'n'};
+
+		values[0] = Int64GetDatum(r.id);
+		values[1] = Int32GetDatum(r.parts + 1);
+		values[2] = part.path ? CStringGetTextDatum(part.path) : (Datum) 0;
+		values[3] = Int64GetDatum((int64) n);
+		values[4] = Int64GetDatum(part.bytes);
+		values[5] = CStringGetTextDatum(part.sha256);
+		values[6] = PointerGetDatum(part.data);
+		(void) argtypes;
+		if (SPI_execute_with_args("INSERT INTO crm_purge.export_parts (request_id, part, path, rows, bytes, sha256, data)"
+								  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+								  7, argtypes_db, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record export part");
+		r.parts++;
+	}
+
+	/* adapt the chunk to the density found, to aim at batch_size rows */
+	if (!r.index_scan && scanned_to > r.next_block)
+	{
+		int64		scanned = scanned_to - r.next_block;
+		int64		chunk;
+
+		if (n > 0)
+			chunk = (int64) ((double) scanned * crm_purge_batch_size / n);
+		else
+			chunk = scanned * 4;
+		r.chunk_blocks = Max(1, Min(Min(chunk, scanned * 4), MAX_CHUNK_BLOCKS));
+		r.next_block = scanned_to;
+	}
+
+	{
+		Oid			argtypes[8] = {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT4OID};
+		Datum		values[7];
+		char		nulls[7] = {' ', ' ', ' ', ' ', r.has_last_value ? ' ' : 'n', ' ', ' '};
+
+		values[0] = Int64GetDatum(r.id);
+		values[1] = Int64GetDatum((int64) n);
+		values[2] = Int64GetDatum(r.next_block);
+		values[3] = Int64GetDatum(r.chunk_blocks);
+		values[4] = r.last_value;
+		values[5] = Int32GetDatum(r.batches + 1);
+		values[6] = Int32GetDatum(r.parts);
+		if (SPI_execute_with_args("UPDATE crm_purge.requests SET rows_done = rows_done + $2, next_block = $3,"
+								  " chunk_blocks = $4, last_value = $5, batches = $6, parts = $7 WHERE id = $1",
+								  7, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update request " INT64_FORMAT, r.id);
+	}
+	record_batch(&r, n, started, "ok");
+	counts->request_rows += n;
+	counts->batches++;
+
+	if (done)
+	{
+		Oid			save_userid;
+		int			save_sec_context;
+
+		finish_request(&r, "success", NULL);
+		counts->requests_finished++;
+		/* ANALYZE itself runs the table's code as its owner, restricted */
+		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+		SPI_execute(psprintf("ANALYZE %s", qualified_name(r.relid)), false, 0);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	return true;
+}

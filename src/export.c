@@ -1,0 +1,330 @@
+/*
+ * export.c - CSV export parts: written COPY-style, made durable before the
+ * batch that deleted their rows commits, read back, expired.
+ *
+ * One part per batch: a part's number is the request's committed part count
+ * plus one, so a batch redone after a crash rewrites the same file, and
+ * every deleted row is in the export exactly once.
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/file_perm.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "crm_purge.h"
+
+/*
+ * One value as COPY ... CSV writes it: quoted when it holds the delimiter,
+ * a quote, CR or LF, when it is empty (an unquoted empty field is NULL), or
+ * when it is \. alone in a one-column row.
+ */
+void
+crm_purge_csv_value(StringInfo buf, const char *s, bool single_column)
+{
+	const char *p;
+	bool		quote = (*s == '\0') || (single_column && strcmp(s, "\\.") == 0);
+
+	for (p = s; !quote && *p; p++)
+	{
+		if (*p == ',' || *p == '"' || *p == '\n' || *p == '\r')
+			quote = true;
+	}
+	if (!quote)
+	{
+		appendStringInfoString(buf, s);
+		return;
+	}
+	appendStringInfoCharMacro(buf, '"');
+	for (p = s; *p; p++)
+	{
+		if (*p == '"')
+			appendStringInfoCharMacro(buf, '"');
+		appendStringInfoCharMacro(buf, *p);
+	}
+	appendStringInfoCharMacro(buf, '"');
+}
+
+void
+crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc)
+{
+	int			i;
+	bool		first = true;
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(tupdesc, i);
+
+		if (a->attisdropped)
+			continue;
+		if (!first)
+			appendStringInfoCharMacro(buf, ',');
+		crm_purge_csv_value(buf, NameStr(a->attname), tupdesc->natts == 1);
+		first = false;
+	}
+	appendStringInfoCharMacro(buf, '\n');
+}
+
+/* Appends the rows of an SPI result; outfuncs has one entry per attribute. */
+void
+crm_purge_csv_rows(StringInfo buf, SPITupleTable *tt, uint64 n)
+{
+	TupleDesc	tupdesc = tt->tupdesc;
+	FmgrInfo   *out = palloc(sizeof(FmgrInfo) * tupdesc->natts);
+	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	uint64		r;
+	int			i;
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Oid			func;
+		bool		varlena;
+
+		getTypeOutputInfo(TupleDescAttr(tupdesc, i)->atttypid, &func, &varlena);
+		fmgr_info(func, &out[i]);
+	}
+	for (r = 0; r < n; r++)
+	{
+		bool		first = true;
+
+		heap_deform_tuple(tt->vals[r], tupdesc, values, nulls);
+		for (i = 0; i < tupdesc->natts; i++)
+		{
+			if (TupleDescAttr(tupdesc, i)->attisdropped)
+				continue;
+			if (!first)
+				appendStringInfoCharMacro(buf, ',');
+			first = false;
+			if (!nulls[i])
+				crm_purge_csv_value(buf, OutputFunctionCall(&out[i], values[i]),
+									tupdesc->natts == 1);
+		}
+		appendStringInfoCharMacro(buf, '\n');
+	}
+	pfree(out);
+	pfree(values);
+	pfree(nulls);
+}
+
+char *
+crm_purge_export_dir(void)
+{
+	if (crm_purge_export_directory && crm_purge_export_directory[0] != '\0')
+		return crm_purge_export_directory;
+	return psprintf("%s/crm_purge_exports", DataDir);
+}
+
+static void
+sha256_hex(const char *data, size_t len, char *hex)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[32];
+	int			i;
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256");
+	pg_cryptohash_free(ctx);
+	for (i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", digest[i]);
+	hex[64] = '\0';
+}
+
+/*
+ * Writes a part and makes it durable (file, then directory), or keeps it for
+ * the catalog with export_storage = database.  Errors (a full disk) abort
+ * the batch, so nothing is deleted whose export was not written.
+ */
+void
+crm_purge_export_write_part(int64 request_id, int part, StringInfo csv, CrmPurgeExportPart *out)
+{
+	out->bytes = csv->len;
+	sha256_hex(csv->data, csv->len, out->sha256);
+	out->path = NULL;
+	out->data = NULL;
+
+	if (crm_purge_export_storage == EXPORT_STORAGE_DATABASE)
+	{
+		out->data = (bytea *) palloc(VARHDRSZ + csv->len);
+		SET_VARSIZE(out->data, VARHDRSZ + csv->len);
+		memcpy(VARDATA(out->data), csv->data, csv->len);
+	}
+	else
+	{
+		char	   *dir = crm_purge_export_dir();
+		int			fd;
+		int			done = 0;
+
+		if (MakePGDirectory(dir) < 0 && errno != EEXIST)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not create export directory \"%s\": %m", dir),
+					 errhint("Create it, writable by the server, or set crm_purge.export_directory.")));
+		out->path = psprintf("%s/db%u_request" INT64_FORMAT "_part%05d.csv",
+							 dir, MyDatabaseId, request_id, part);
+		fd = OpenTransientFile(out->path, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+		if (fd < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not create export file \"%s\": %m", out->path)));
+		while (done < csv->len)
+		{
+			int			n;
+
+			errno = 0;
+			n = write(fd, csv->data + done, csv->len - done);
+			if (n <= 0)
+			{
+				if (errno == 0)
+					errno = ENOSPC;
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not write export file \"%s\": %m", out->path),
+						 errdetail("Nothing of this batch was deleted."),
+						 errhint("Free space in crm_purge.export_directory, or point it elsewhere.")));
+			}
+			done += n;
+		}
+		if (pg_fsync(fd) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not fsync export file \"%s\": %m", out->path)));
+		if (CloseTransientFile(fd) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not close export file \"%s\": %m", out->path)));
+		fsync_fname(dir, true);
+	}
+}
+
+/* Removes the files of exports past their retention; returns how many. */
+int64
+crm_purge_expire_exports(void)
+{
+	SPITupleTable *tt;
+	uint64		n,
+				i;
+	int64		removed = 0;
+
+	if (SPI_execute("SELECT p.path FROM crm_purge.export_parts p JOIN crm_purge.requests r ON r.id = p.request_id"
+					" WHERE NOT r.export_expired AND r.export_expires_at < pg_catalog.now()"
+					" AND r.status NOT IN ('queued', 'in_progress') AND p.path IS NOT NULL",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.export_parts");
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		char	   *path = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+
+		if (unlink(path) < 0 && errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove expired export file \"%s\": %m", path)));
+		else
+			removed++;
+	}
+	if (SPI_execute("WITH e AS (UPDATE crm_purge.requests r SET export_expired = true"
+					" WHERE NOT r.export_expired AND r.export_expires_at < pg_catalog.now()"
+					" AND r.status NOT IN ('queued', 'in_progress') RETURNING r.id, r.tbl)"
+					" , p AS (UPDATE crm_purge.export_parts p SET data = NULL FROM e WHERE p.request_id = e.id)"
+					" INSERT INTO crm_purge.history (action, table_name, rows, request_id)"
+					" SELECT 'export expired', crm_purge._qualified(e.tbl), 0, e.id FROM e",
+					false, 0) < 0)
+		elog(ERROR, "could not expire exports");
+	return removed;
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_export_read);
+Datum
+crm_purge_export_read(PG_FUNCTION_ARGS)
+{
+	int64		request_id;
+	int32		part;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	Oid			save_userid;
+	int			save_sec_context;
+	text	   *result = NULL;
+	char	   *path = NULL;
+	bool		isnull;
+
+	crm_purge_require_admin("crm_purge_export_read");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("request_id and part must not be NULL")));
+	request_id = PG_GETARG_INT64(0);
+	part = PG_GETARG_INT32(1);
+	values[0] = Int64GetDatum(request_id);
+	values[1] = Int32GetDatum(part);
+
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	SPI_connect();
+	SPI_execute_with_args("SELECT crm_purge._check_export($1)", 1, argtypes, values, NULL, false, 0);
+	if (SPI_execute_with_args("SELECT path, data FROM crm_purge.export_parts WHERE request_id = $1 AND part = $2",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.export_parts");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("request " INT64_FORMAT " has no export part %d", request_id, part),
+				 errhint("crm_purge_export_files(request_id) lists the parts.")));
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (!isnull)
+			result = (text *) SPI_datumTransfer(d, false, -1);
+		else
+			path = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	}
+	if (path != NULL)
+		path = MemoryContextStrdup(TopTransactionContext, path);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	if (result == NULL)
+	{
+		struct stat st;
+		int			fd;
+		int			done = 0;
+
+		if (path == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("export part %d of request " INT64_FORMAT " has no data", part, request_id)));
+		fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open export file \"%s\": %m", path)));
+		result = (text *) palloc(VARHDRSZ + st.st_size);
+		while (done < st.st_size)
+		{
+			int			n = read(fd, VARDATA(result) + done, st.st_size - done);
+
+			if (n <= 0)
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not read export file \"%s\": %m", path)));
+			done += n;
+		}
+		CloseTransientFile(fd);
+		SET_VARSIZE(result, VARHDRSZ + st.st_size);
+	}
+	PG_RETURN_TEXT_P(result);
+}
