@@ -647,25 +647,42 @@ END
 $$;
 COMMENT ON FUNCTION crm_purge_revoke(bigint) IS 'revokes a queued request';
 
-CREATE VIEW crm_purge_requests AS
-	SELECT r.id, r.tbl AS "table", r.mode, r.created_by, r.created_at, r.rows, r.rows_done,
-		   r.status, r.started_at, r.finished_at, r.export_expires_at, r.error
-	FROM crm_purge.requests r
-	WHERE crm_purge._require_admin('crm_purge_requests');
+-- The views read through functions that check membership first, so that a
+-- non-admin gets the standard error even when there is nothing to show.
+CREATE FUNCTION crm_purge._requests()
+RETURNS TABLE (id bigint, "table" regclass, mode text, created_by name, created_at timestamptz,
+			   rows bigint, rows_done bigint, status text, started_at timestamptz,
+			   finished_at timestamptz, export_expires_at timestamptz, error text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_requests');
+	RETURN QUERY
+		SELECT r.id, r.tbl, r.mode, r.created_by, r.created_at, r.rows, r.rows_done,
+			   r.status, r.started_at, r.finished_at, r.export_expires_at, r.error
+		FROM crm_purge.requests r ORDER BY r.id;
+END
+$$;
+CREATE VIEW crm_purge_requests AS SELECT * FROM crm_purge._requests();
 COMMENT ON VIEW crm_purge_requests IS 'bulk export-and-delete requests and their status';
 
-CREATE VIEW crm_purge_progress AS
-	SELECT 'request'::text AS kind, r.id, r.tbl AS "table", r.rows_done, r.rows AS rows_total,
-		   r.started_at,
-		   round(r.rows_done / greatest(extract(epoch FROM clock_timestamp() - r.started_at), 0.001))::bigint
-			   AS rows_per_second
-	FROM crm_purge.requests r
-	WHERE r.status = 'in_progress' AND crm_purge._require_admin('crm_purge_progress');
-COMMENT ON VIEW crm_purge_progress IS 'the running request or purge';
+CREATE FUNCTION crm_purge._progress()
+RETURNS TABLE (kind text, id bigint, "table" regclass, rows_done bigint, rows_total bigint,
+			   started_at timestamptz, rows_per_second bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_progress');
+	RETURN QUERY
+		SELECT 'request'::text, r.id, r.tbl, r.rows_done, r.rows, r.started_at,
+			   round(r.rows_done / greatest(extract(epoch FROM clock_timestamp() - r.started_at), 0.001))::bigint
+		FROM crm_purge.requests r WHERE r.status = 'in_progress';
+END
+$$;
+CREATE VIEW crm_purge_progress AS SELECT * FROM crm_purge._progress();
+COMMENT ON VIEW crm_purge_progress IS 'the running request or purge, with its speed';
 
 CREATE FUNCTION crm_purge_report(request_id bigint)
 RETURNS TABLE (batch integer, rows bigint, started_at timestamptz, finished_at timestamptz, outcome text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM crm_purge._require_admin('crm_purge_report');
 	IF NOT EXISTS (SELECT FROM crm_purge.requests q WHERE q.id = request_id) THEN
@@ -679,7 +696,7 @@ COMMENT ON FUNCTION crm_purge_report(bigint) IS 'one row per batch of a request,
 
 CREATE FUNCTION crm_purge_export_files(request_id bigint)
 RETURNS TABLE (part integer, path text, rows bigint, bytes bigint, sha256 text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM crm_purge._require_admin('crm_purge_export_files');
 	PERFORM crm_purge._check_export(request_id);
@@ -706,9 +723,10 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	IF r.export_expired OR r.export_expires_at < now() THEN
-		RAISE EXCEPTION 'the export of request % expired at %', request_id, r.export_expires_at
+		RAISE EXCEPTION 'the export of request % has expired', request_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'Exports are kept for crm_purge.export_retention after the request is created.';
+				  DETAIL = format('It expired at %s: exports are kept for crm_purge.export_retention after the request is created.',
+								  r.export_expires_at);
 	END IF;
 END
 $$;
@@ -717,6 +735,11 @@ REVOKE ALL ON FUNCTION crm_purge._check_export(bigint) FROM PUBLIC;
 CREATE FUNCTION crm_purge_export_read(request_id bigint, part integer) RETURNS text
 LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_export_read';
 COMMENT ON FUNCTION crm_purge_export_read(bigint, integer) IS 'the text of one export part, for clients without server file access';
+
+-- admins read every catalog; the views check membership themselves
+GRANT SELECT ON ALL TABLES IN SCHEMA crm_purge TO crm_purge_admin;
+GRANT EXECUTE ON FUNCTION crm_purge._check_export(bigint) TO crm_purge_admin;
+GRANT SELECT ON crm_purge_requests, crm_purge_progress TO PUBLIC;
 
 -- the worker's work -----------------------------------------------------
 

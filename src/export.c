@@ -21,6 +21,7 @@
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -87,7 +88,15 @@ crm_purge_csv_rows(StringInfo buf, SPITupleTable *tt, uint64 n)
 	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
 	uint64		r;
 	int			i;
+	int			nestlevel = NewGUCNestLevel();
 
+	/* the same text whatever the session's settings, as pg_dump does */
+	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	for (i = 0; i < tupdesc->natts; i++)
 	{
 		Oid			func;
@@ -114,6 +123,7 @@ crm_purge_csv_rows(StringInfo buf, SPITupleTable *tt, uint64 n)
 		}
 		appendStringInfoCharMacro(buf, '\n');
 	}
+	AtEOXact_GUC(true, nestlevel);
 	pfree(out);
 	pfree(values);
 	pfree(nulls);

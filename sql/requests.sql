@@ -1,0 +1,149 @@
+-- bulk export-and-delete requests, run here by crm_purge_tick()
+\set SHOW_CONTEXT never
+CREATE TABLE acts (id bigint PRIMARY KEY, modified_at timestamptz NOT NULL, note text, n int);
+INSERT INTO acts
+SELECT g, now() - make_interval(days => g),
+       CASE WHEN g % 7 = 0 THEN 'has, a comma and "quotes"' WHEN g % 11 = 0 THEN '' ELSE 'note ' || g END,
+       CASE WHEN g % 5 = 0 THEN NULL ELSE g END
+FROM generate_series(1, 100) g;
+SET crm_purge.batch_size = 10;
+
+-- queued, then in_progress, then success: rows older than 60 days
+SELECT crm_purge_request('acts', '60 days') AS r1 \gset
+SELECT id, "table", mode, created_by, rows, rows_done, status, started_at IS NULL AS not_started,
+       export_expires_at - created_at AS kept_for
+FROM crm_purge_requests;
+-- one queued or running request per table
+SELECT crm_purge_request('acts', '90 days');
+-- a row modified after queueing is kept
+UPDATE acts SET modified_at = now() WHERE id = 95;
+SELECT crm_purge_tick() - 'batches';
+SELECT id, rows, rows_done, status, error, finished_at >= started_at AS finished
+FROM crm_purge_requests;
+SELECT count(*) AS left, min(id), max(id) FROM acts WHERE id > 60;
+SELECT count(*) FROM acts;
+-- the export: parts with a header, COPY-style CSV, loadable with COPY
+SELECT part, regexp_replace(path, '.*/', '') AS file, rows, bytes, length(sha256)
+FROM crm_purge_export_files(:r1) ORDER BY part LIMIT 3;
+SELECT sum(rows) FROM crm_purge_export_files(:r1);
+SELECT regexp_replace(crm_purge_export_read(:r1, 1), '\d{4}-\d\d-\d\d [0-9:.+-]+', '<ts>', 'g');
+CREATE TABLE acts_back (LIKE acts);
+DO $$
+DECLARE p record;
+BEGIN
+	FOR p IN SELECT * FROM crm_purge_export_files(currval('crm_purge.requests_id_seq')) LOOP
+		EXECUTE format('COPY acts_back FROM %L CSV HEADER', p.path);
+	END LOOP;
+END $$;
+SELECT count(*), count(DISTINCT id), min(id), max(id), count(*) FILTER (WHERE note = ''),
+       count(*) FILTER (WHERE n IS NULL), count(*) FILTER (WHERE note LIKE '%"%') FROM acts_back;
+-- the part's checksum is the SHA-256 of its text
+SELECT sha256 = encode(sha256(convert_to(crm_purge_export_read(:r1, part), 'UTF8')), 'hex') AS sha_ok
+FROM crm_purge_export_files(:r1) ORDER BY part LIMIT 2;
+-- one row per batch, ready for \copy
+SELECT count(*) >= 1 AS batches, sum(rows), bool_and(outcome = 'ok'), bool_and(finished_at >= started_at)
+FROM crm_purge_report(:r1);
+-- notifications: the creator on create, the admins on success
+SELECT event, recipient, payload->>'status' AS status, payload->>'rows' AS rows
+FROM crm_purge.notifications ORDER BY id;
+SELECT action, table_name, rows, actor FROM crm_purge.history WHERE request_id = :r1 ORDER BY id;
+
+-- delete_only writes nothing, and bulk deletes bypass the trash
+SELECT crm_purge_protect('acts');
+SELECT crm_purge_request('acts', '40 days', 'delete_only') AS r2 \gset
+SELECT crm_purge_tick() - 'batches';
+SELECT status, rows, rows_done, export_expires_at FROM crm_purge_requests WHERE id = :r2;
+SELECT count(*) FROM crm_purge_export_files(:r2);
+SELECT count(*) FROM crm_trash.public__acts;
+SELECT count(*) FROM acts;
+
+-- few rows and an index on the column: the index is walked
+CREATE TABLE events (id int PRIMARY KEY, changed date NOT NULL, payload text);
+INSERT INTO events SELECT g, DATE '2020-01-01' + g, 'p' FROM generate_series(1, 2000) g;
+CREATE INDEX ON events (changed);
+ANALYZE events;
+SELECT crm_purge_request('events', now() - timestamptz '2020-01-20', 'delete_only', 'changed') AS r3 \gset
+SELECT crm_purge_tick() - 'batches';
+SELECT r.status, r.rows, r.rows_done, q.scan FROM crm_purge_requests r JOIN crm_purge.requests q USING (id) WHERE id = :r3;
+SELECT min(changed) FROM events;
+
+-- a filter, with the creator's privileges
+SELECT crm_purge_request('events', '1 day', 'delete_only', 'changed', 'id % 2 = 0') AS r4 \gset
+SELECT crm_purge_tick() - 'batches';
+SELECT status, rows, rows_done FROM crm_purge_requests WHERE id = :r4;
+SELECT count(*), count(*) FILTER (WHERE id % 2 = 0) FROM events;
+
+-- a batch that fails is rolled back and the request fails
+INSERT INTO events SELECT g, DATE '2020-01-01', 'pp' FROM generate_series(5001, 5030) g;
+SELECT crm_purge_request('events', '1 day', 'delete_only', 'changed', 'CASE WHEN id > 5000 THEN 1 / (length(payload) - 1) > 0 ELSE false END') AS r5 \gset
+UPDATE events SET payload = 'p' WHERE id = 5020;
+SELECT crm_purge_tick() - 'batches';
+SELECT status, rows, error FROM crm_purge_requests WHERE id = :r5;
+SELECT outcome FROM crm_purge_report(:r5) ORDER BY batch DESC LIMIT 1;
+SELECT count(*) FROM events WHERE id > 5000;
+SELECT event, recipient, payload->>'error' FROM crm_purge.notifications WHERE request_id = :r5 ORDER BY id;
+
+-- revoke: only while queued
+SELECT crm_purge_request('events', '1 day', 'delete_only', 'changed') AS r6 \gset
+SELECT crm_purge_revoke(:r6);
+SELECT status, finished_at IS NOT NULL FROM crm_purge_requests WHERE id = :r6;
+SELECT crm_purge_revoke(:r6);
+SELECT crm_purge_revoke(:r1);
+SELECT crm_purge_revoke(424242);
+SELECT crm_purge_revoke(NULL);
+SELECT crm_purge_tick() - 'batches';
+SELECT count(*) FROM events WHERE id > 5000;
+
+-- limits: rows per request and rows queued; a refused request queues nothing
+SET crm_purge.max_rows_per_request = 20;
+SELECT crm_purge_request('events', '1 day', 'delete_only', 'changed');
+RESET crm_purge.max_rows_per_request;
+SET crm_purge.max_queued_rows = 40;
+SELECT crm_purge_request('events', '1 day', 'delete_only', 'changed', 'id < 5010');
+SELECT crm_purge_request('acts_back', '1 day', 'delete_only');
+RESET crm_purge.max_queued_rows;
+SELECT id, "table", status FROM crm_purge_requests WHERE status IN ('queued', 'in_progress');
+SELECT crm_purge_revoke(id) FROM crm_purge_requests WHERE status = 'queued';
+
+-- bad arguments
+SELECT crm_purge_request(NULL, '1 day');
+SELECT crm_purge_request('acts', NULL);
+SELECT crm_purge_request('acts', '0 days');
+SELECT crm_purge_request('acts', '-1 day');
+SELECT crm_purge_request('acts', '1 day', 'shred');
+SELECT crm_purge_request('acts', '1 day', 'delete_only', 'no_such_column');
+SELECT crm_purge_request('acts', '1 day', 'delete_only', 'note');
+SELECT crm_purge_request('acts', '1 day', 'delete_only', 'modified_at', 'true); DROP TABLE acts; --');
+SELECT crm_purge_request('no_such_table', '1 day');
+SELECT crm_purge_export_read(:r2, 1);
+SELECT crm_purge_export_read(:r1, 999);
+SELECT crm_purge_export_files(424242);
+SELECT crm_purge_report(424242);
+
+-- admins only
+CREATE ROLE regress_req_user LOGIN;
+GRANT SELECT, DELETE ON acts TO regress_req_user;
+SET ROLE regress_req_user;
+SELECT crm_purge_request('acts', '1 day');
+SELECT crm_purge_revoke(:r1);
+SELECT * FROM crm_purge_requests;
+SELECT * FROM crm_purge_progress;
+SELECT crm_purge_report(:r1);
+SELECT crm_purge_export_files(:r1);
+SELECT crm_purge_export_read(:r1, 1);
+RESET ROLE;
+-- an admin without DELETE on the table may not request its deletion
+CREATE ROLE regress_req_admin LOGIN IN ROLE crm_purge_admin;
+SET ROLE regress_req_admin;
+SELECT crm_purge_request('acts', '1 day');
+RESET ROLE;
+
+-- exports expire: files removed, reading says so
+\set VERBOSITY terse
+UPDATE crm_purge.requests SET export_expires_at = now() - interval '1 minute' WHERE id = :r1;
+SELECT crm_purge_tick() ->> 'exports_expired' AS files_removed;
+SELECT crm_purge_export_read(:r1, 1);
+SELECT crm_purge_export_files(:r1);
+\set VERBOSITY default
+SELECT action, rows FROM crm_purge.history WHERE request_id = :r1 ORDER BY id;
+SELECT kind, id FROM crm_purge_progress;
