@@ -23,7 +23,7 @@ FROM crm_purge_requests;
 SELECT count(*) AS left, min(id), max(id) FROM acts WHERE id > 60;
 SELECT count(*) FROM acts;
 -- the export: parts with a header, COPY-style CSV, loadable with COPY
-SELECT part, regexp_replace(path, '.*/', '') AS file, rows, bytes, length(sha256)
+SELECT part, regexp_replace(path, '.*/', '') AS file, rows, bytes > 0 AS bytes, length(sha256)
 FROM crm_purge_export_files(:r1) ORDER BY part LIMIT 3;
 SELECT sum(rows) FROM crm_purge_export_files(:r1);
 SELECT regexp_replace(crm_purge_export_read(:r1, 1), '\d{4}-\d\d-\d\d [0-9:.+-]+', '<ts>', 'g');
