@@ -217,11 +217,11 @@ BEGIN
 	END IF;
 	SELECT a.attname INTO reserved FROM pg_attribute a
 		WHERE a.attrelid = tbl AND NOT a.attisdropped
-		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id');
+		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'marked_at');
 	IF FOUND THEN
 		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
 			USING ERRCODE = 'duplicate_column',
-				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by and deletion_id.';
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id and marked_at.';
 	END IF;
 
 	trash_name := rel.nspname || '__' || rel.relname;
@@ -234,7 +234,8 @@ BEGIN
 		SELECT string_agg(crm_purge._column_ddl(tbl, a.attname), ', ' ORDER BY a.attnum) INTO cols
 			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
 		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
-					   'deleted_by text NOT NULL, deletion_id bigint NOT NULL)', trash_name, cols);
+					   'deleted_by text NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz)',
+					   trash_name, cols);
 		tr := format('crm_trash.%I', trash_name)::regclass;
 		-- BRIN: both columns grow with insertion order, and a BRIN insert is
 		-- nearly free, which keeps DELETE on the protected table fast.
@@ -674,7 +675,11 @@ BEGIN
 	RETURN QUERY
 		SELECT 'request'::text, r.id, r.tbl, r.rows_done, r.rows, r.started_at,
 			   round(r.rows_done / greatest(extract(epoch FROM clock_timestamp() - r.started_at), 0.001))::bigint
-		FROM crm_purge.requests r WHERE r.status = 'in_progress';
+		FROM crm_purge.requests r WHERE r.status = 'in_progress'
+		UNION ALL
+		SELECT 'purge'::text, p.id, NULL::regclass, p.rows_done, p.rows, p.started_at,
+			   round(p.rows_done / greatest(extract(epoch FROM clock_timestamp() - p.started_at), 0.001))::bigint
+		FROM crm_purge.purges p WHERE p.status = 'running';
 END
 $$;
 CREATE VIEW crm_purge_progress AS SELECT * FROM crm_purge._progress();
@@ -736,10 +741,259 @@ CREATE FUNCTION crm_purge_export_read(request_id bigint, part integer) RETURNS t
 LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_export_read';
 COMMENT ON FUNCTION crm_purge_export_read(bigint, integer) IS 'the text of one export part, for clients without server file access';
 
+-- pending permanent purge -----------------------------------------------
+
+CREATE TABLE crm_purge.purges (
+	id				bigserial PRIMARY KEY,
+	status			text NOT NULL DEFAULT 'pending'
+					CHECK (status IN ('pending', 'running', 'done', 'cancelled')),
+	activated_by	name NOT NULL,
+	activated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	due_at			timestamptz NOT NULL,
+	rows			bigint NOT NULL,
+	rows_done		bigint NOT NULL DEFAULT 0,
+	started_at		timestamptz,
+	cancelled_by	name,
+	finished_at		timestamptz
+);
+CREATE UNIQUE INDEX purges_one_pending ON crm_purge.purges ((true)) WHERE status IN ('pending', 'running');
+COMMENT ON TABLE crm_purge.purges IS 'permanent purges of marked trash rows (APRO CRM''s Permanent Deletion)';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.purges', '');
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.purges_id_seq', '');
+
+CREATE FUNCTION crm_purge._trash_of(tbl regclass, action text) RETURNS regclass
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _trash_of.tbl;
+	IF tr IS NULL THEN
+		RAISE EXCEPTION 'table % is not protected by crm_purge', tbl
+			USING ERRCODE = 'undefined_object', HINT = action || ' works on the trash of protected tables.';
+	END IF;
+	RETURN tr;
+END
+$$;
+
+CREATE FUNCTION crm_purge._refuse_while_pending() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pid bigint;
+BEGIN
+	SELECT id INTO pid FROM crm_purge.purges WHERE status IN ('pending', 'running');
+	IF pid IS NOT NULL THEN
+		RAISE EXCEPTION 'a permanent deletion is already pending (id %); wait for it or cancel it', pid
+			USING ERRCODE = 'object_in_use';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION crm_purge._set_marks(tbl regclass, tids tid[], marked boolean) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM pg_advisory_xact_lock(hashtext('crm_purge.purges'));
+	PERFORM crm_purge._refuse_while_pending();
+	EXECUTE format('UPDATE %s SET marked_at = CASE WHEN $2 THEN now() END '
+				   'WHERE ctid = ANY ($1) AND (marked_at IS NULL) = $2', crm_purge._trash_of(tbl, 'marking'))
+		USING tids, marked;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._set_marks(regclass, tid[], boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._set_marks(regclass, tid[], boolean) TO crm_purge_admin;
+
+-- The filter picks rows as the caller; the marks are set by the owner.
+CREATE FUNCTION crm_purge._mark(action text, tbl regclass, filter text, marked boolean) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	tids tid[];
+BEGIN
+	PERFORM crm_purge._check_admin(action);
+	PERFORM crm_purge._check_filter(filter);
+	EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)',
+				   crm_purge._trash_of(tbl, action), coalesce(filter, 'true'), E'\n')
+		INTO tids;
+	RETURN crm_purge._set_marks(tbl, coalesce(tids, '{}'), marked);
+END
+$$;
+
+CREATE FUNCTION crm_purge_mark(tbl regclass, filter text) RETURNS bigint
+LANGUAGE sql AS $$ SELECT crm_purge._mark('crm_purge_mark', tbl, filter, true) $$;
+COMMENT ON FUNCTION crm_purge_mark(regclass, text) IS 'marks trashed rows for permanent deletion';
+CREATE FUNCTION crm_purge_unmark(tbl regclass, filter text) RETURNS bigint
+LANGUAGE sql AS $$ SELECT crm_purge._mark('crm_purge_unmark', tbl, filter, false) $$;
+COMMENT ON FUNCTION crm_purge_unmark(regclass, text) IS 'takes marks off trashed rows';
+
+CREATE FUNCTION crm_purge._activate(actor name) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint := 0;
+	c bigint;
+	t record;
+	pid bigint;
+	due timestamptz := now() + current_setting('crm_purge.pending_period')::interval;
+BEGIN
+	PERFORM pg_advisory_xact_lock(hashtext('crm_purge.purges'));
+	PERFORM crm_purge._refuse_while_pending();
+	FOR t IN SELECT p.trash FROM crm_purge.protected_tables p LOOP
+		EXECUTE format('SELECT count(*) FROM %s WHERE marked_at IS NOT NULL', t.trash) INTO c;
+		n := n + c;
+	END LOOP;
+	IF n = 0 THEN
+		RAISE EXCEPTION 'no trashed rows are marked for permanent deletion'
+			USING ERRCODE = 'no_data_found', HINT = 'Mark rows with crm_purge_mark(table, filter) first.';
+	END IF;
+	INSERT INTO crm_purge.purges (activated_by, due_at, rows) VALUES (actor, due, n) RETURNING id INTO pid;
+	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge activated', n, actor, pid);
+	PERFORM crm_purge._notify('purge activated', ARRAY(SELECT crm_purge._admins()), NULL, pid,
+							  jsonb_build_object('rows', n, 'due_at', due, 'activated_by', actor));
+	RETURN pid;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._activate(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._activate(name) TO crm_purge_admin;
+
+CREATE FUNCTION crm_purge_activate() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_activate');
+	RETURN crm_purge._activate(current_user);
+END
+$$;
+COMMENT ON FUNCTION crm_purge_activate() IS 'turns all marked rows into one purge, due after crm_purge.pending_period';
+
+CREATE FUNCTION crm_purge._cancel(purge_id bigint, actor name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.purges;
+BEGIN
+	SELECT * INTO p FROM crm_purge.purges q WHERE q.id = purge_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'permanent deletion % does not exist', purge_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF p.status <> 'pending' THEN
+		RAISE EXCEPTION 'permanent deletion % cannot be cancelled: it is %', purge_id,
+			CASE p.status WHEN 'running' THEN 'running already'
+						  WHEN 'done' THEN 'done: the purge already ran'
+						  ELSE 'cancelled already' END
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE crm_purge.purges q SET status = 'cancelled', cancelled_by = actor, finished_at = now()
+		WHERE q.id = purge_id;
+	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge cancelled', 0, actor, purge_id);
+	PERFORM crm_purge._notify('purge cancelled', ARRAY(SELECT crm_purge._admins()), NULL, purge_id,
+							  jsonb_build_object('cancelled_by', actor));
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._cancel(bigint, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._cancel(bigint, name) TO crm_purge_admin;
+
+CREATE FUNCTION crm_purge_cancel(purge_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_cancel');
+	IF purge_id IS NULL THEN
+		RAISE EXCEPTION 'purge_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._cancel(purge_id, current_user);
+END
+$$;
+COMMENT ON FUNCTION crm_purge_cancel(bigint) IS 'cancels a pending purge; the marks stay';
+
+-- One batch of the due purge; returns true while more remains.  The purge
+-- row stays locked for the batch, so a cancel either commits first (and
+-- wins) or waits and finds the purge running.
+CREATE FUNCTION crm_purge._purge_step(batch_size integer) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.purges;
+	t record;
+	n bigint;
+	left_over bigint := batch_size;
+BEGIN
+	SELECT * INTO p FROM crm_purge.purges q
+		WHERE (q.status = 'pending' AND q.due_at <= now()) OR q.status = 'running'
+		ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	IF p.status = 'pending' THEN
+		UPDATE crm_purge.purges q SET status = 'running', started_at = now() WHERE q.id = p.id;
+	END IF;
+	FOR t IN SELECT pt.tbl, pt.trash FROM crm_purge.protected_tables pt ORDER BY pt.tbl LOOP
+		EXIT WHEN left_over <= 0;
+		EXECUTE format('DELETE FROM %1$s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %1$s '
+					   'WHERE marked_at IS NOT NULL AND marked_at <= $2 LIMIT $1))', t.trash)
+			USING left_over, p.activated_at;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		IF n > 0 THEN
+			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
+				VALUES ('purge', crm_purge._qualified(t.tbl), n, p.activated_by, p.id);
+			left_over := left_over - n;
+		END IF;
+	END LOOP;
+	UPDATE crm_purge.purges q SET rows_done = rows_done + (batch_size - left_over) WHERE q.id = p.id;
+	IF left_over > 0 THEN
+		UPDATE crm_purge.purges q SET status = 'done', finished_at = now() WHERE q.id = p.id
+			RETURNING * INTO p;
+		INSERT INTO crm_purge.history (action, rows, actor, purge_id)
+			VALUES ('purge done', p.rows_done, p.activated_by, p.id);
+		PERFORM crm_purge._notify('purge done', ARRAY(SELECT crm_purge._admins()), NULL, p.id,
+								  jsonb_build_object('rows', p.rows_done));
+	END IF;
+	RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._purge_step(integer) FROM PUBLIC;
+
+CREATE FUNCTION crm_purge._overview()
+RETURNS TABLE ("table" regclass, live_rows bigint, live_bytes bigint, trashed_rows bigint,
+			   trashed_bytes bigint, marked_rows bigint, pending_purge_id bigint, pending_due_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+	pp crm_purge.purges;
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_overview');
+	SELECT * INTO pp FROM crm_purge.purges q WHERE q.status IN ('pending', 'running');
+	FOR t IN SELECT p.tbl, p.trash FROM crm_purge.protected_tables p ORDER BY p.tbl::text LOOP
+		"table" := t.tbl;
+		EXECUTE format('SELECT count(*) FROM %s', t.tbl) INTO live_rows;
+		live_bytes := pg_total_relation_size(t.tbl);
+		EXECUTE format('SELECT count(*), count(marked_at) FROM %s', t.trash) INTO trashed_rows, marked_rows;
+		trashed_bytes := pg_total_relation_size(t.trash);
+		pending_purge_id := CASE WHEN marked_rows > 0 THEN pp.id END;
+		pending_due_at := CASE WHEN marked_rows > 0 THEN pp.due_at END;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+CREATE VIEW crm_purge_overview AS SELECT * FROM crm_purge._overview();
+COMMENT ON VIEW crm_purge_overview IS 'per protected table: live, trashed and marked rows, and the pending purge';
+
+CREATE FUNCTION crm_purge._history()
+RETURNS TABLE (at timestamptz, action text, "table" text, rows bigint, actor name,
+			   request_id bigint, purge_id bigint, deletion_id bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_history');
+	RETURN QUERY SELECT h.at, h.action, h.table_name, h.rows, h.actor, h.request_id, h.purge_id, h.deletion_id
+		FROM crm_purge.history h ORDER BY h.id;
+END
+$$;
+CREATE VIEW crm_purge_history AS SELECT * FROM crm_purge._history();
+COMMENT ON VIEW crm_purge_history IS 'every restore, trash expiry, request, purge and erasure; no personal data';
+
 -- admins read every catalog; the views check membership themselves
 GRANT SELECT ON ALL TABLES IN SCHEMA crm_purge TO crm_purge_admin;
 GRANT EXECUTE ON FUNCTION crm_purge._check_export(bigint) TO crm_purge_admin;
-GRANT SELECT ON crm_purge_requests, crm_purge_progress TO PUBLIC;
+GRANT SELECT ON crm_purge_requests, crm_purge_progress, crm_purge_overview, crm_purge_history TO PUBLIC;
 
 -- the worker's work -----------------------------------------------------
 

@@ -79,6 +79,7 @@ typedef struct CrmPurgeTickCounts
 	int64		requests_finished;
 	int64		requests_failed;
 	int64		exports_expired;	/* export files removed */
+	int64		purge_batches;	/* batches of a due permanent purge */
 	bool		trash_pending;	/* trash expiry had a full batch */
 	bool		started;		/* the first step of a tick has run */
 } CrmPurgeTickCounts;

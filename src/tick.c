@@ -124,6 +124,20 @@ crm_purge_tick_step(CrmPurgeTickCounts *counts)
 	SPI_connect();
 	if (requests_may_run())
 		more = crm_purge_request_batch(counts);
+	{
+		Oid			argtypes[1] = {INT4OID};
+		Datum		values[1] = {Int32GetDatum(crm_purge_batch_size)};
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT crm_purge._purge_step($1)", 1, argtypes, values,
+								  NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not run the due purge");
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		{
+			counts->purge_batches++;
+			more = true;
+		}
+	}
 	if (first || counts->trash_pending)
 	{
 		counts->trash_pending = expire_trash(counts);
@@ -142,10 +156,12 @@ crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts)
 
 	s = psprintf("{\"standby\": %s, \"batches\": " INT64_FORMAT ", \"request_rows\": " INT64_FORMAT
 				 ", \"requests_finished\": " INT64_FORMAT ", \"requests_failed\": " INT64_FORMAT
+				 ", \"purge_batches\": " INT64_FORMAT
 				 ", \"trash_expired\": " INT64_FORMAT ", \"exports_expired\": " INT64_FORMAT "}",
 				 RecoveryInProgress() ? "true" : "false",
 				 counts->batches, counts->request_rows, counts->requests_finished,
-				 counts->requests_failed, counts->trash_expired, counts->exports_expired);
+				 counts->requests_failed, counts->purge_batches, counts->trash_expired,
+				 counts->exports_expired);
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
 }
 
