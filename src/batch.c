@@ -69,6 +69,7 @@ typedef struct Request
 
 /* the plans of the request being worked on, kept across batches */
 static int64 plan_request = 0;
+static char *plan_holds = NULL;	/* the hold condition they were made with */
 static SPIPlanPtr delete_plan = NULL;
 static SPIPlanPtr select_plan = NULL;
 
@@ -164,20 +165,44 @@ start_request(Request *r)
 	table_close(rel, AccessShareLock);
 }
 
+/* "AND NOT (...)" for the table's active legal holds, or "" */
+static char *
+hold_condition(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	char	   *holds;
+
+	if (SPI_execute_with_args("SELECT ' AND NOT coalesce(' || string_agg('(' || filter || E'\n)', ' OR ') || ', false)'"
+							  " FROM crm_purge._active_holds($1)",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.holds");
+	holds = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return MemoryContextStrdup(TopMemoryContext, holds ? holds : "");
+}
+
 static void
 prepare_plans(Request *r)
 {
 	StringInfoData sql;
 	const char *tbl = qualified_name(r->relid);
 	const char *col = quote_identifier(r->modified_column);
-	const char *cond = psprintf("%s < $3 AND (%s\n)", col, r->filter ? r->filter : "true");
+	char	   *holds = hold_condition(r->relid);
+	const char *cond = psprintf("%s < $3 AND (%s\n)%s", col, r->filter ? r->filter : "true", holds);
 	const char *returning = r->export ? " RETURNING *" : "";
 	Oid			tidtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
 	Oid			idxtypes[3] = {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
 	Oid			deltypes[3] = {TIDARRAYOID, INT4OID, TIMESTAMPTZOID};
 
-	if (plan_request == r->id && delete_plan != NULL)
+	if (plan_request == r->id && delete_plan != NULL && plan_holds != NULL &&
+		strcmp(plan_holds, holds) == 0)
+	{
+		pfree(holds);
 		return;
+	}
+	if (plan_holds)
+		pfree(plan_holds);
+	plan_holds = holds;
 	if (delete_plan)
 		SPI_freeplan(delete_plan);
 	if (select_plan)

@@ -69,6 +69,19 @@ extern char *crm_purge_export_dir(void);
 extern void crm_purge_export_write_part(int64 request_id, int part, StringInfo csv,
 										CrmPurgeExportPart *out);
 extern int64 crm_purge_expire_exports(void);
+extern int	crm_purge_csv_parse_record(const char *buf, size_t len, size_t *pos,
+									   char **fields, int maxfields);
+
+/* tombstone.c */
+extern uint64 crm_purge_siphash24(const unsigned char key[16], const unsigned char *data,
+								  size_t len);
+extern int64 crm_purge_key_hash(const char *key, size_t len);
+extern void crm_purge_record_field(StringInfo buf, const char *s);
+struct RelationData;
+struct HeapTupleData;
+struct FmgrInfo;
+extern char *crm_purge_row_key_text(struct RelationData *rel, struct HeapTupleData *tuple, int nkeys,
+									const AttrNumber *keys, struct FmgrInfo *outfuncs);
 
 /* tick.c: the due work, shared by the worker and crm_purge_tick() */
 typedef struct CrmPurgeTickCounts

@@ -20,7 +20,11 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "funcapi.h"
+#include "utils/tuplestore.h"
+#include "utils/hsearch.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -337,4 +341,206 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 		SET_VARSIZE(result, VARHDRSZ + st.st_size);
 	}
 	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * Reads one CSV record from buf at *pos, as COPY ... CSV writes them.  Fields
+ * go to fields[] (NULL for an unquoted empty field); returns the number of
+ * fields, or -1 at the end of the buffer.  Quoted fields may hold newlines.
+ */
+int
+crm_purge_csv_parse_record(const char *buf, size_t len, size_t *pos,
+						   char **fields, int maxfields)
+{
+	size_t		p = *pos;
+	int			n = 0;
+	StringInfoData f;
+
+	if (p >= len)
+		return -1;
+	initStringInfo(&f);
+	for (;;)
+	{
+		bool		quoted = false;
+
+		resetStringInfo(&f);
+		if (p < len && buf[p] == '"')
+		{
+			quoted = true;
+			p++;
+			for (;;)
+			{
+				if (p >= len)
+					break;		/* unterminated: take what there is */
+				if (buf[p] == '"')
+				{
+					if (p + 1 < len && buf[p + 1] == '"')
+					{
+						appendStringInfoChar(&f, '"');
+						p += 2;
+						continue;
+					}
+					p++;
+					break;
+				}
+				appendStringInfoChar(&f, buf[p++]);
+			}
+		}
+		/* unquoted text, or anything after a closing quote up to the separator */
+		while (p < len && buf[p] != ',' && buf[p] != '\n' && buf[p] != '\r')
+			appendStringInfoChar(&f, buf[p++]);
+		if (n < maxfields)
+			fields[n] = (quoted || f.len > 0) ? pstrdup(f.data) : NULL;
+		n++;
+		if (p < len && buf[p] == ',')
+		{
+			p++;
+			continue;
+		}
+		if (p < len && buf[p] == '\r')
+			p++;
+		if (p < len && buf[p] == '\n')
+			p++;
+		break;
+	}
+	pfree(f.data);
+	*pos = p;
+	return n;
+}
+
+#define MAX_CSV_FIELDS 1664		/* MaxTupleAttributeNumber */
+
+/*
+ * Export parts of a table that hold any of the given keys: crm_purge_erase
+ * names them, since an export is a copy the database cannot take back.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_parts_with_keys);
+Datum
+crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid = PG_GETARG_OID(0);
+	ArrayType  *keys = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *keycols = PG_GETARG_ARRAYTYPE_P(2);
+	Datum	   *kd,
+			   *cd;
+	bool	   *kn,
+			   *cn;
+	int			nk,
+				nc,
+				i;
+	HTAB	   *set;
+	HASHCTL		ctl;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	uint64		r;
+	char	  **fields = palloc(sizeof(char *) * MAX_CSV_FIELDS);
+
+	InitMaterializedSRF(fcinfo, 0);
+	deconstruct_array(keys, TEXTOID, -1, false, TYPALIGN_INT, &kd, &kn, &nk);
+	deconstruct_array(keycols, TEXTOID, -1, false, TYPALIGN_INT, &cd, &cn, &nc);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN * 4;
+	ctl.entrysize = NAMEDATALEN * 4;
+	ctl.hcxt = CurrentMemoryContext;
+	set = hash_create("crm_purge erased keys", Max(nk, 16), &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	for (i = 0; i < nk; i++)
+	{
+		char	   *k = kn[i] ? NULL : TextDatumGetCString(kd[i]);
+
+		if (k && strlen(k) < NAMEDATALEN * 4)
+			hash_search(set, k, HASH_ENTER, NULL);
+	}
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT p.request_id, p.part, p.path, p.data FROM crm_purge.export_parts p"
+							  " JOIN crm_purge.requests r ON r.id = p.request_id"
+							  " WHERE r.tbl = $1 AND NOT r.export_expired ORDER BY 1, 2",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.export_parts");
+	for (r = 0; r < SPI_processed; r++)
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		bool		isnull;
+		Datum		data = SPI_getbinval(tt->vals[r], tt->tupdesc, 4, &isnull);
+		char	   *content = NULL;
+		size_t		len = 0;
+		size_t		pos = 0;
+		int			idx[INDEX_MAX_KEYS];
+		int			nf;
+		bool		hit = false;
+
+		if (!isnull)
+		{
+			bytea	   *b = DatumGetByteaPP(data);
+
+			content = VARDATA_ANY(b);
+			len = VARSIZE_ANY_EXHDR(b);
+		}
+		else
+		{
+			char	   *path = SPI_getvalue(tt->vals[r], tt->tupdesc, 3);
+			FILE	   *f = path ? AllocateFile(path, PG_BINARY_R) : NULL;
+			StringInfoData sb;
+			char		chunk[8192];
+			size_t		got;
+
+			if (f == NULL)
+				continue;		/* gone already: holds nothing */
+			initStringInfo(&sb);
+			while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+				appendBinaryStringInfo(&sb, chunk, got);
+			FreeFile(f);
+			content = sb.data;
+			len = sb.len;
+		}
+		nf = crm_purge_csv_parse_record(content, len, &pos, fields, MAX_CSV_FIELDS);
+		for (i = 0; i < nc && i < INDEX_MAX_KEYS; i++)
+		{
+			char	   *col = TextDatumGetCString(cd[i]);
+			int			j;
+
+			idx[i] = -1;
+			for (j = 0; j < Min(nf, MAX_CSV_FIELDS); j++)
+				if (fields[j] && strcmp(fields[j], col) == 0)
+					idx[i] = j;
+		}
+		while (!hit && (nf = crm_purge_csv_parse_record(content, len, &pos, fields, MAX_CSV_FIELDS)) >= 0)
+		{
+			StringInfoData key;
+
+			initStringInfo(&key);
+			if (nc == 1)
+			{
+				if (idx[0] >= 0 && idx[0] < nf && fields[idx[0]])
+					appendStringInfoString(&key, fields[idx[0]]);
+			}
+			else
+			{
+				appendStringInfoChar(&key, '(');
+				for (i = 0; i < nc; i++)
+				{
+					if (i > 0)
+						appendStringInfoChar(&key, ',');
+					if (idx[i] >= 0 && idx[i] < nf && fields[idx[i]])
+						crm_purge_record_field(&key, fields[idx[i]]);
+				}
+				appendStringInfoChar(&key, ')');
+			}
+			if (key.len > 0 && key.len < NAMEDATALEN * 4)
+				hash_search(set, key.data, HASH_FIND, &hit);
+			pfree(key.data);
+		}
+		if (hit)
+		{
+			Datum		out[2];
+			bool		nulls[2] = {false, false};
+
+			out[0] = SPI_getbinval(tt->vals[r], tt->tupdesc, 1, &isnull);
+			out[1] = SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+		}
+	}
+	SPI_finish();
+	return (Datum) 0;
 }

@@ -13,12 +13,84 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "storage/itemptr.h"
 #include "utils/lsyscache.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
 #include "crm_purge.h"
+
+/*
+ * The expired trash rows a legal hold keeps, as a tid[] in *held.  A hold's
+ * filter runs as the admin who made it, in a restricted context: never with
+ * the worker's superuser rights.  Returns false when the table must be
+ * skipped: a hold made by someone who is no longer an admin might not see
+ * every row, so nothing of that table expires until it is released.
+ */
+static bool
+held_trash_rows(Oid relid, const char *trash, Datum retention, Datum *held)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	SPITupleTable *holds;
+	uint64		nholds,
+				h;
+	List	   *tids = NIL;
+	Datum	   *elems;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (SPI_execute_with_args("SELECT filter, created_by::text FROM crm_purge._active_holds($1)",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.holds");
+	holds = SPI_tuptable;
+	nholds = SPI_processed;
+	for (h = 0; h < nholds; h++)
+	{
+		char	   *filter = SPI_getvalue(holds->vals[h], holds->tupdesc, 1);
+		Oid			creator = get_role_oid(SPI_getvalue(holds->vals[h], holds->tupdesc, 2), true);
+		Oid			targtypes[1] = {INTERVALOID};
+		Datum		tvalues[1] = {retention};
+		Oid			save_userid;
+		int			save_sec_context;
+		uint64		r;
+
+		if (!OidIsValid(creator) || !crm_purge_is_admin(creator))
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("trash of %s does not expire: a legal hold on it was made by a role that is no longer an admin", trash),
+					 errhint("Release the hold, or make it again as an admin.")));
+			return false;
+		}
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(creator, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		if (SPI_execute_with_args(psprintf("SELECT ctid FROM %s WHERE deleted_at < pg_catalog.now() - $1"
+										   " AND (%s\n)", trash, filter),
+								  1, targtypes, tvalues, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not evaluate a legal hold");
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		for (r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			ItemPointer tid = palloc(sizeof(ItemPointerData));
+
+			*tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[r],
+																SPI_tuptable->tupdesc, 1, &isnull));
+			tids = lappend(tids, tid);
+		}
+	}
+	elems = palloc(sizeof(Datum) * Max(list_length(tids), 1));
+	foreach(lc, tids)
+		elems[i++] = PointerGetDatum(lfirst(lc));
+	*held = PointerGetDatum(construct_array(elems, i, TIDOID, sizeof(ItemPointerData), false,
+											TYPALIGN_SHORT));
+	return true;
+}
 
 /*
  * Removes at most batch_size expired rows from each trash table.  Returns
@@ -37,7 +109,7 @@ expire_trash(CrmPurgeTickCounts *counts)
 	values[0] = Int32GetDatum(crm_purge_trash_retention);
 	values[1] = Int32GetDatum(crm_purge_batch_size);
 	if (SPI_execute_with_args("SELECT crm_purge._qualified(tbl), trash::text, "
-							  "coalesce(retention, pg_catalog.make_interval(secs => $1)) "
+							  "coalesce(retention, pg_catalog.make_interval(secs => $1)), tbl::oid "
 							  "FROM crm_purge.protected_tables ORDER BY tbl",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.protected_tables");
@@ -50,16 +122,20 @@ expire_trash(CrmPurgeTickCounts *counts)
 		char	   *trash = SPI_getvalue(tables->vals[k], tables->tupdesc, 2);
 		bool		isnull;
 		Datum		retention = SPI_getbinval(tables->vals[k], tables->tupdesc, 3, &isnull);
-		Oid			dargtypes[2] = {INTERVALOID, INT4OID};
-		Datum		dvalues[2] = {retention, Int32GetDatum(crm_purge_batch_size)};
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 4, &isnull));
+		Oid			dargtypes[3] = {INTERVALOID, INT4OID, TIDARRAYOID};
+		Datum		dvalues[3] = {retention, Int32GetDatum(crm_purge_batch_size), (Datum) 0};
 		char	   *sql;
 		uint64		n;
 
+		if (!held_trash_rows(relid, trash, retention, &dvalues[2]))
+			continue;
 		/* regclass output is already quoted and qualified as needed */
 		sql = psprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY("
-					   "SELECT ctid FROM %s WHERE deleted_at < pg_catalog.now() - $1 LIMIT $2))",
+					   "SELECT ctid FROM %s WHERE deleted_at < pg_catalog.now() - $1"
+					   " AND ctid <> ALL ($3) LIMIT $2))",
 					   trash, trash);
-		if (SPI_execute_with_args(sql, 2, dargtypes, dvalues, NULL, false, 0) != SPI_OK_DELETE)
+		if (SPI_execute_with_args(sql, 3, dargtypes, dvalues, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not expire trash of %s", tbl);
 		n = SPI_processed;
 		if (n > 0)

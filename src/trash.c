@@ -384,6 +384,9 @@ pending_xact_callback(XactEvent event, void *arg)
 	HASH_SEQ_STATUS status;
 	TrashWriter *w;
 
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+		crm_purge_bypass_trash = false;
 	if (pending == NULL)
 		return;
 	switch (event)
@@ -404,6 +407,7 @@ pending_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			pending_discard(0);
+			crm_purge_bypass_trash = false;
 			break;
 		default:
 			break;
@@ -416,6 +420,31 @@ pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		pending_discard(GetCurrentTransactionNestLevel());
+}
+
+static void
+register_xact_callbacks(void)
+{
+	static bool registered = false;
+
+	if (registered)
+		return;
+	RegisterXactCallback(pending_xact_callback, NULL);
+	RegisterSubXactCallback(pending_subxact_callback, NULL);
+	registered = true;
+}
+
+/*
+ * Erasure and permanent deletes by list bypass the trash for the rest of
+ * the transaction step that sets it; any transaction end clears it.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_set_bypass_trash);
+Datum
+crm_purge_set_bypass_trash(PG_FUNCTION_ARGS)
+{
+	register_xact_callbacks();
+	crm_purge_bypass_trash = PG_GETARG_BOOL(0);
+	PG_RETURN_VOID();
 }
 
 static TrashWriter *
@@ -435,8 +464,7 @@ trash_writer_open(Relation live)
 		ctl.keysize = sizeof(PendingKey);
 		ctl.entrysize = sizeof(TrashWriter);
 		pending = hash_create("crm_purge pending trash", 16, &ctl, HASH_ELEM | HASH_BLOBS);
-		RegisterXactCallback(pending_xact_callback, NULL);
-		RegisterSubXactCallback(pending_subxact_callback, NULL);
+		register_xact_callbacks();
 	}
 	memset(&key, 0, sizeof(key));
 	key.relid = RelationGetRelid(live);

@@ -1,0 +1,177 @@
+-- erasure with cascade rules, deletion by list and by targeting, tombstones,
+-- the re-import guard and legal holds
+\set SHOW_CONTEXT never
+CREATE SCHEMA gdpr;
+SET search_path = gdpr, public;
+CREATE TABLE people (id bigint PRIMARY KEY, name text, email text UNIQUE, city text);
+CREATE TABLE mails (id bigint PRIMARY KEY, person_id bigint REFERENCES people ON DELETE CASCADE, subject text);
+CREATE TABLE mail_opens (id bigint PRIMARY KEY, mail_id bigint REFERENCES mails ON DELETE CASCADE, at_hour int);
+CREATE TABLE notes (id bigint PRIMARY KEY, person_id bigint REFERENCES people ON DELETE SET NULL, body text, author text);
+CREATE TABLE invoices (id bigint PRIMARY KEY, person_id bigint REFERENCES people ON DELETE SET NULL, amount int);
+CREATE TABLE visits (id bigint PRIMARY KEY, person_id bigint REFERENCES people ON DELETE CASCADE);
+INSERT INTO people SELECT g, 'Person ' || g, 'p' || g || '@example.com', 'Town' FROM generate_series(1, 8) g;
+INSERT INTO mails SELECT g, (g % 8) + 1, 'Hello ' || g FROM generate_series(1, 16) g;
+INSERT INTO mail_opens SELECT g, (g % 16) + 1, g FROM generate_series(1, 32) g;
+INSERT INTO notes SELECT g, (g % 8) + 1, 'Secret note ' || g, 'Agent ' || g FROM generate_series(1, 8) g;
+INSERT INTO invoices SELECT g, (g % 8) + 1, 100 * g FROM generate_series(1, 8) g;
+INSERT INTO visits SELECT g, (g % 8) + 1 FROM generate_series(1, 8) g;
+SELECT crm_purge_protect('people');
+SELECT crm_purge_protect('mails');
+
+-- rules, checked against the real foreign keys and columns
+SELECT crm_purge_relate('people', 'mails', 'delete');
+SELECT crm_purge_relate('mails', 'mail_opens', 'delete');
+SELECT crm_purge_relate('people', 'notes', 'anonymize');
+SELECT crm_purge_relate('people', 'invoices', 'unlink');
+SELECT crm_purge_anonymize('notes', 'body', 'fixed:[removed]');
+SELECT crm_purge_anonymize('notes', 'author', 'hash');
+SELECT crm_purge_relate('people', 'invoices', 'shred');
+SELECT crm_purge_relate('invoices', 'people', 'delete');
+SELECT crm_purge_relate(NULL, 'notes', 'delete');
+SELECT crm_purge_anonymize('notes', 'id', 'null');
+SELECT crm_purge_anonymize('notes', 'nope', 'null');
+SELECT crm_purge_anonymize('invoices', 'amount', 'hash');
+SELECT crm_purge_anonymize('invoices', 'amount', 'fixed:lots');
+SELECT crm_purge_anonymize('notes', 'body', 'scramble');
+SELECT parent, child, on_erase FROM crm_purge.relations ORDER BY 1, 2;
+SELECT tbl, col, strategy FROM crm_purge.anonymize_rules ORDER BY 1, 2;
+
+-- a trashed mail of person 3; the preview changes nothing
+DELETE FROM mails WHERE id = 2;
+UPDATE people SET city = 'Elsewhere' WHERE id = 3;
+SELECT * FROM crm_purge_erase_preview('people', 'id = 3');
+SELECT count(*) FROM people WHERE id = 3;
+
+-- the erase
+SELECT crm_purge_erase('people', 'id = 3', 'GDPR request 42');
+SELECT count(*) FROM people WHERE id = 3;
+SELECT count(*) FROM crm_trash.gdpr__people WHERE id = 3;
+SELECT count(*) FROM mails WHERE person_id = 3;
+SELECT count(*) FROM crm_trash.gdpr__mails WHERE person_id = 3;
+SELECT count(*) FROM mail_opens WHERE mail_id IN (2, 10);
+SELECT id, person_id, body, length(author) AS author_len, author LIKE 'Agent%' AS still_named FROM notes WHERE id = 2;
+SELECT id, person_id, amount FROM invoices WHERE id = 2;
+SELECT count(*) FROM visits WHERE person_id = 3;
+SELECT count(*) FROM crm_purge.tombstones;
+SELECT tbl::text, rows, reason, export_parts FROM crm_purge.erasures;
+SELECT action, "table", rows FROM crm_purge_history WHERE action LIKE 'erase%' ORDER BY action, "table";
+-- an erased row cannot be restored
+SELECT crm_purge_restore('people', 'id = 3');
+SELECT crm_purge_restore('mails', 'person_id = 3');
+
+-- no crm_purge table holds the key or contents of the erased row
+SELECT 'unlinks' AS t, count(*) FROM crm_purge.unlinks u WHERE u::text ~ 'Person 3|p3@'
+UNION ALL SELECT 'history', count(*) FROM crm_purge.history h WHERE h::text ~ 'Person 3|p3@'
+UNION ALL SELECT 'erasures', count(*) FROM crm_purge.erasures e WHERE e::text ~ 'Person 3|p3@'
+UNION ALL SELECT 'notifications', count(*) FROM crm_purge.notifications n WHERE n::text ~ 'Person 3|p3@'
+UNION ALL SELECT 'tombstones', count(*) FROM crm_purge.tombstones t WHERE t.key_hash::text = '3';
+
+-- the guard: a re-import of the erased key is dropped, or refused
+SELECT crm_purge_guard('people');
+INSERT INTO people VALUES (3, 'Person 3', 'p3@example.com', 'Town'), (9, 'Person 9', 'p9@example.com', 'Town');
+SELECT id FROM people WHERE id IN (3, 9) ORDER BY id;
+COPY people FROM stdin;
+3	Person 3	p3-again@example.com	Town
+10	Person 10	p10@example.com	Town
+\.
+SELECT id FROM people WHERE id IN (3, 10) ORDER BY id;
+SELECT crm_purge_guard('people', 'error');
+INSERT INTO people VALUES (3, 'Person 3', 'p3@example.com', 'Town');
+SELECT crm_purge_guard('people', 'replace');
+SELECT crm_purge_guard('notes');
+-- forget lifts one tombstone
+SELECT crm_purge_forget('people', '3');
+INSERT INTO people VALUES (3, 'Person 3 again', 'p3@example.com', 'Town');
+SELECT crm_purge_forget('people', '3');
+SELECT crm_purge_guard('people', 'skip');
+
+-- deletion by list: to the trash, or permanent
+SELECT * FROM crm_purge_delete_keys('people', ARRAY['1', '1', '77', '2']);
+SELECT id FROM crm_trash.gdpr__people ORDER BY id;
+SELECT * FROM crm_purge_delete_keys('people', ARRAY['p4@example.com', 'nobody@example.com'], key_column => 'email');
+SELECT * FROM crm_purge_delete_keys('people', ARRAY['Town'], key_column => 'city');
+SELECT * FROM crm_purge_delete_keys('people', ARRAY['5', '2'], permanent => true);
+SELECT count(*) FROM crm_trash.gdpr__people WHERE id = 2;
+INSERT INTO people VALUES (5, 'Person 5', 'p5@example.com', 'Town');
+SELECT count(*) FROM people WHERE id = 5;
+SELECT * FROM crm_purge_delete_keys('people', ARRAY['x']);
+SELECT * FROM crm_purge_delete_keys('people', NULL);
+-- a long list in one call
+CREATE TABLE bulk (id int PRIMARY KEY);
+INSERT INTO bulk SELECT generate_series(1, 100000);
+SELECT outcome, count(*) FROM crm_purge_delete_keys('bulk',
+	ARRAY(SELECT g::text FROM generate_series(50001, 150000) g)) GROUP BY 1 ORDER BY 1;
+SELECT count(*) FROM bulk;
+
+-- deletion by targeting
+SELECT crm_purge_delete_where('people', 'city = ''Town''', dry_run => true);
+SELECT crm_purge_delete_where('people', 'id = 6');
+SELECT count(*) FROM crm_trash.gdpr__people WHERE id = 6;
+SELECT crm_purge_delete_where('people', 'id = 7', permanent => true);
+SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'people'::regclass;
+SELECT crm_purge_delete_where('people', NULL);
+SELECT crm_purge_delete_where('people', 'id = 1; DROP TABLE people');
+
+-- legal holds: erase refuses held rows, naming the hold
+SELECT crm_purge_hold('people', 'id = 8', NULL, 'litigation 7') AS h1 \gset
+SELECT crm_purge_erase('people', 'id >= 8', 'GDPR request 43');
+SELECT crm_purge_delete_keys('people', ARRAY['8'], permanent => true);
+SELECT count(*) FROM people WHERE id = 8;
+SELECT crm_purge_hold('people', 'id = 8', DATE '2000-01-01', 'old');
+SELECT crm_purge_hold('people', 'id = 8', NULL, '');
+SELECT crm_purge_hold('people', 'no_such_col = 8', NULL, 'x');
+SELECT crm_purge_release(:h1);
+SELECT crm_purge_release(:h1);
+SELECT crm_purge_release(424242);
+SELECT crm_purge_erase('people', 'id = 8', 'GDPR request 43');
+
+-- held rows survive requests and trash expiry
+CREATE TABLE logs (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO logs SELECT g, now() - interval '100 days' FROM generate_series(1, 10) g;
+SELECT crm_purge_protect('logs', '1 day');
+SELECT crm_purge_hold('logs', 'id <= 2', NULL, 'audit') AS h2 \gset
+SELECT crm_purge_request('logs', '30 days', 'delete_only') AS r \gset
+SELECT crm_purge_tick() ->> 'request_rows' AS deleted;
+SELECT id FROM logs ORDER BY id;
+DELETE FROM logs;
+UPDATE crm_trash.gdpr__logs SET deleted_at = now() - interval '2 days';
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
+SELECT id FROM crm_trash.gdpr__logs ORDER BY id;
+
+-- erased keys still in an export are named
+CREATE TABLE leads2 (id int PRIMARY KEY, modified_at timestamptz NOT NULL, email text);
+INSERT INTO leads2 SELECT g, now() - interval '100 days', 'l' || g || '@example.com' FROM generate_series(1, 5) g;
+SELECT crm_purge_request('leads2', '30 days') AS r2 \gset
+SELECT crm_purge_tick() ->> 'request_rows' AS exported;
+INSERT INTO leads2 VALUES (3, now(), 'back@example.com');
+SELECT crm_purge_erase('leads2', 'id = 3', 'GDPR request 44');
+SELECT export_parts = ARRAY[format('request %s part 1', :r2)] AS named FROM crm_purge.erasures ORDER BY id DESC LIMIT 1;
+SELECT crm_purge_erase('leads2', 'id = 3', 'GDPR request 44');
+
+-- bad input
+SELECT crm_purge_erase(NULL, 'true', 'x');
+SELECT crm_purge_erase('people', NULL, 'x');
+SELECT crm_purge_erase('people', 'id = 1', NULL);
+SELECT crm_purge_erase('people', 'true) OR (true', 'x');
+CREATE TABLE nokey (a int);
+SELECT crm_purge_erase('nokey', 'true', 'x');
+SELECT crm_purge_forget('people', NULL);
+-- admins only
+CREATE ROLE regress_gdpr_user LOGIN;
+GRANT ALL ON ALL TABLES IN SCHEMA gdpr TO regress_gdpr_user;
+GRANT USAGE ON SCHEMA gdpr TO regress_gdpr_user;
+SET ROLE regress_gdpr_user;
+SELECT crm_purge_erase('people', 'id = 1', 'x');
+SELECT * FROM crm_purge_erase_preview('people', 'id = 1');
+SELECT crm_purge_relate('people', 'notes', 'keep');
+SELECT crm_purge_anonymize('notes', 'body', 'null');
+SELECT * FROM crm_purge_delete_keys('people', ARRAY['1']);
+SELECT crm_purge_delete_where('people', 'true');
+SELECT crm_purge_guard('people');
+SELECT crm_purge_forget('people', '3');
+SELECT crm_purge_hold('people', 'true', NULL, 'x');
+SELECT crm_purge_release(1);
+SELECT * FROM crm_purge.tombstones;
+SELECT * FROM crm_purge.secret;
+RESET ROLE;
+RESET search_path;

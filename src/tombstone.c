@@ -1,0 +1,429 @@
+/*
+ * tombstone.c - keyed hashes of erased keys, and the guard trigger that
+ * keeps a sync from re-importing them.
+ *
+ * A tombstone holds SipHash-2-4 of the key's text under a per-database
+ * secret: a keyed pseudo-random function, so the key cannot be read back
+ * without the secret, and cheap enough to check on every row of a bulk load.
+ * Each backend keeps the tombstones of a guarded table in memory; a change
+ * to crm_purge.tombstones sends a relcache invalidation (see
+ * crm_purge._tombstones_changed) that drops those caches everywhere.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "crm_purge.h"
+
+/* SipHash-2-4, written from the specification (Aumasson and Bernstein, 2012) */
+#define ROTL64(x, b) (uint64) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND \
+	do { \
+		v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32); \
+		v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2; \
+		v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0; \
+		v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32); \
+	} while (0)
+
+static uint64
+load_le64(const unsigned char *p)
+{
+	return (uint64) p[0] | ((uint64) p[1] << 8) | ((uint64) p[2] << 16) |
+		((uint64) p[3] << 24) | ((uint64) p[4] << 32) | ((uint64) p[5] << 40) |
+		((uint64) p[6] << 48) | ((uint64) p[7] << 56);
+}
+
+uint64
+crm_purge_siphash24(const unsigned char key[16], const unsigned char *data, size_t len)
+{
+	uint64		k0 = load_le64(key);
+	uint64		k1 = load_le64(key + 8);
+	uint64		v0 = k0 ^ UINT64CONST(0x736f6d6570736575);
+	uint64		v1 = k1 ^ UINT64CONST(0x646f72616e646f6d);
+	uint64		v2 = k0 ^ UINT64CONST(0x6c7967656e657261);
+	uint64		v3 = k1 ^ UINT64CONST(0x7465646279746573);
+	uint64		b = ((uint64) len) << 56;
+	size_t		i;
+	size_t		full = len - (len % 8);
+
+	for (i = 0; i < full; i += 8)
+	{
+		uint64		m = load_le64(data + i);
+
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < len % 8; i++)
+		b |= ((uint64) data[full + i]) << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* the per-database secret, read once per backend */
+static bool have_secret = false;
+static unsigned char secret[16];
+
+static void
+load_secret(void)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		isnull;
+	bytea	   *b;
+
+	if (have_secret)
+		return;
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	SPI_connect();
+	if (SPI_execute("SELECT secret FROM crm_purge.secret", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("crm_purge.secret is missing"),
+				 errhint("Restore the table from a dump of this database: without it, tombstones cannot be checked.")));
+	b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull || VARSIZE_ANY_EXHDR(b) != 16)
+		elog(ERROR, "crm_purge.secret must hold 16 bytes");
+	memcpy(secret, VARDATA_ANY(b), 16);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	have_secret = true;
+}
+
+int64
+crm_purge_key_hash(const char *key, size_t len)
+{
+	load_secret();
+	return (int64) crm_purge_siphash24(secret, (const unsigned char *) key, len);
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_key_hash_sql);
+Datum
+crm_purge_key_hash_sql(PG_FUNCTION_ARGS)
+{
+	text	   *key = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_INT64(crm_purge_key_hash(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)));
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_new_secret);
+Datum
+crm_purge_new_secret(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = palloc(VARHDRSZ + 16);
+
+	if (!pg_strong_random(VARDATA(b), 16))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random secret")));
+	SET_VARSIZE(b, VARHDRSZ + 16);
+	PG_RETURN_BYTEA_P(b);
+}
+
+/* tombstones of one table, in memory */
+typedef struct TombstoneSet
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	HTAB	   *hashes;			/* of int64 */
+} TombstoneSet;
+
+static HTAB *tombstone_sets = NULL;
+static Oid	tombstones_relid = InvalidOid;
+
+static void
+tombstones_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TombstoneSet *s;
+
+	if (tombstone_sets == NULL)
+		return;
+	if (OidIsValid(relid) && relid != tombstones_relid)
+		return;
+	hash_seq_init(&status, tombstone_sets);
+	while ((s = hash_seq_search(&status)) != NULL)
+		s->valid = false;
+	have_secret = false;		/* a restore may have brought another */
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_tombstones_changed);
+Datum
+crm_purge_tombstones_changed(PG_FUNCTION_ARGS)
+{
+	Oid			relid = get_relname_relid("tombstones", get_namespace_oid(CRM_PURGE_SCHEMA, false));
+
+	CacheInvalidateRelcacheByRelid(relid);
+	PG_RETURN_VOID();
+}
+
+static TombstoneSet *
+tombstone_set(Oid relid)
+{
+	TombstoneSet *s;
+	bool		found;
+
+	if (tombstone_sets == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TombstoneSet);
+		tombstone_sets = hash_create("crm_purge tombstones", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(tombstones_invalidate, (Datum) 0);
+	}
+	if (!OidIsValid(tombstones_relid))
+		tombstones_relid = get_relname_relid("tombstones", get_namespace_oid(CRM_PURGE_SCHEMA, false));
+	s = hash_search(tombstone_sets, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		s->valid = false;
+		s->hashes = NULL;
+	}
+	if (!s->valid)
+	{
+		HASHCTL		ctl;
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(relid)};
+		Oid			save_userid;
+		int			save_sec_context;
+		uint64		i;
+
+		if (s->hashes)
+			hash_destroy(s->hashes);
+		s->hashes = NULL;
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64);
+		ctl.hcxt = CacheMemoryContext;
+		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+		SPI_connect();
+		if (SPI_execute_with_args("SELECT key_hash FROM crm_purge.tombstones WHERE tbl = $1",
+								  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read crm_purge.tombstones");
+		s->hashes = hash_create("crm_purge tombstone hashes", Max(SPI_processed, 16), &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			int64		h = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
+
+			hash_search(s->hashes, &h, HASH_ENTER, NULL);
+		}
+		SPI_finish();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		s->valid = true;
+	}
+	return s;
+}
+
+/*
+ * The key text of a row: the primary key's value, or ROW(...)::text of a
+ * composite key, as crm_purge._key_expr() writes it in SQL.
+ */
+char *
+crm_purge_row_key_text(Relation rel, HeapTuple tuple, int nkeys, const AttrNumber *keys,
+					   FmgrInfo *outfuncs)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	StringInfoData buf;
+	int			i;
+
+	if (nkeys == 1)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, keys[0], tupdesc, &isnull);
+
+		return isnull ? NULL : OutputFunctionCall(&outfuncs[0], d);
+	}
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	for (i = 0; i < nkeys; i++)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, keys[i], tupdesc, &isnull);
+
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		if (!isnull)
+			crm_purge_record_field(&buf, OutputFunctionCall(&outfuncs[i], d));
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/* A field as record_out writes it: quoted if empty or holding specials. */
+void
+crm_purge_record_field(StringInfo buf, const char *s)
+{
+	const char *p;
+	bool		quote = (*s == '\0');
+
+	for (p = s; !quote && *p; p++)
+	{
+		if (*p == '"' || *p == '\\' || *p == '(' || *p == ')' || *p == ',' ||
+			isspace((unsigned char) *p))
+			quote = true;
+	}
+	if (!quote)
+	{
+		appendStringInfoString(buf, s);
+		return;
+	}
+	appendStringInfoChar(buf, '"');
+	for (p = s; *p; p++)
+	{
+		if (*p == '"' || *p == '\\')
+			appendStringInfoChar(buf, *p);
+		appendStringInfoChar(buf, *p);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/* per guarded table: its key columns and their output functions */
+typedef struct GuardKey
+{
+	Oid			relid;
+	int			nkeys;
+	AttrNumber	keys[INDEX_MAX_KEYS];
+	FmgrInfo	out[INDEX_MAX_KEYS];
+} GuardKey;
+
+static HTAB *guard_keys = NULL;
+
+static void
+guard_keys_invalidate(Datum arg, Oid relid)
+{
+	if (guard_keys != NULL && OidIsValid(relid))
+		hash_search(guard_keys, &relid, HASH_REMOVE, NULL);
+	else if (guard_keys != NULL)
+	{
+		hash_destroy(guard_keys);
+		guard_keys = NULL;
+	}
+}
+
+static GuardKey *
+guard_key(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	GuardKey   *g;
+	bool		found;
+	Oid			pkoid;
+	Relation	idx;
+	int			i;
+
+	if (guard_keys == NULL)
+	{
+		HASHCTL		ctl;
+		static bool registered = false;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(GuardKey);
+		ctl.hcxt = CacheMemoryContext;
+		guard_keys = hash_create("crm_purge guard keys", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		if (!registered)
+		{
+			CacheRegisterRelcacheCallback(guard_keys_invalidate, (Datum) 0);
+			registered = true;
+		}
+	}
+	g = hash_search(guard_keys, &relid, HASH_FIND, &found);
+	if (found)
+		return g;
+
+	pkoid = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has no primary key to check tombstones by",
+						RelationGetRelationName(rel))));
+	g = hash_search(guard_keys, &relid, HASH_ENTER, NULL);
+	idx = index_open(pkoid, AccessShareLock);
+	g->nkeys = idx->rd_index->indnkeyatts;
+	for (i = 0; i < g->nkeys; i++)
+	{
+		Oid			func;
+		bool		varlena;
+
+		g->keys[i] = idx->rd_index->indkey.values[i];
+		getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), g->keys[i] - 1)->atttypid,
+						  &func, &varlena);
+		fmgr_info_cxt(func, &g->out[i], CacheMemoryContext);
+	}
+	index_close(idx, AccessShareLock);
+	return g;
+}
+
+/*
+ * BEFORE INSERT FOR EACH ROW: a row whose key was erased is dropped ('skip')
+ * or refused ('error').  The error names no key: it would reach the log.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_guard_trigger);
+Datum
+crm_purge_guard_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TombstoneSet *s;
+	GuardKey   *g;
+	char	   *key;
+	int64		h;
+	bool		found;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		trigdata->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm_purge.guard_trigger() must be fired BEFORE INSERT FOR EACH ROW with a mode")));
+	rel = trigdata->tg_relation;
+	s = tombstone_set(RelationGetRelid(rel));
+	if (hash_get_num_entries(s->hashes) == 0)
+		return PointerGetDatum(trigdata->tg_trigtuple);
+
+	g = guard_key(rel);
+	key = crm_purge_row_key_text(rel, trigdata->tg_trigtuple, g->nkeys, g->keys, g->out);
+	if (key == NULL)
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	h = crm_purge_key_hash(key, strlen(key));
+	pfree(key);
+	hash_search(s->hashes, &h, HASH_FIND, &found);
+	if (!found)
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	if (strcmp(trigdata->tg_trigger->tgargs[0], "error") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+				 errmsg("cannot insert into table \"%s\": the row's key belongs to an erased record",
+						RelationGetRelationName(rel)),
+				 errdetail("The record was erased with crm_purge_erase; a tombstone keeps it from coming back."),
+				 errhint("If it must come back, an administrator can lift the tombstone with crm_purge_forget.")));
+	return PointerGetDatum(NULL);
+}
