@@ -1281,6 +1281,20 @@ $$;
 REVOKE ALL ON FUNCTION crm_purge._erased(regclass, text[], bigint, name, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._erased(regclass, text[], bigint, name, int) TO crm_purge_admin;
 
+-- Locks trash rows, so that a concurrent restore either finished or waits.
+CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, tids tid[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _lock_trash_rows.tbl);
+BEGIN
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE ctid = ANY ($1) FOR UPDATE) l', tr) USING tids;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows(regclass, tid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, tid[]) TO crm_purge_admin;
+
 CREATE FUNCTION crm_purge._active_holds(tbl regclass)
 RETURNS TABLE (id bigint, filter text, reason text, created_by name)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -1309,10 +1323,17 @@ DECLARE
 	r record;
 	refs text[];
 	nc bigint;
+	tids tid[];
 BEGIN
 	IF depth > 16 THEN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
+	END IF;
+	-- a restore of these rows has finished, or waits for us; the statements
+	-- below see what it did
+	IF tr IS NOT NULL AND NOT dry_run THEN
+		EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', tr, cond, E'\n') USING keys INTO tids;
+		PERFORM crm_purge._lock_trash_rows(tbl, coalesce(tids, '{}'));
 	END IF;
 	EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n')
 		USING keys INTO subject, n_live;

@@ -148,8 +148,8 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 				pkjoin,
 				sql;
 	int			i;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(deletion)};
+	Oid			argtypes[2] = {INT8OID, TIDARRAYOID};
+	Datum		values[2] = {Int64GetDatum(deletion), (Datum) 0};
 	int64		n;
 	Oid			save_userid;
 	int			save_sec_context;
@@ -187,9 +187,45 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	}
 	table_close(live, AccessShareLock);
 
+	/*
+	 * Lock the candidate trash rows first, as the owner: an erase or purge
+	 * that deletes them either finished before (the rows are gone) or waits
+	 * for this restore.  Then read them again under a new snapshot.
+	 */
 	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(t.ctid) FROM %s t WHERE (%s\n)%s",
+					 qualified_name(trashid), filter ? filter : "true",
+					 deletion ? " AND t.deletion_id = $1" : "");
+	if (SPI_execute_with_args(sql.data, deletion ? 1 : 0, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the trash of %s", qualified_name(relid));
+	{
+		bool		isnull;
+
+		values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			return 0;
+		values[1] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[1]));
+	}
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
+					 " WHERE ctid = ANY ($2) FOR UPDATE) l", qualified_name(trashid));
+	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	if (SPI_execute_with_args(sql.data, 2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the trash of %s", qualified_name(relid));
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	{
+		bool		isnull;
+
+		values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			return 0;
+		values[1] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[1]));
+	}
+
+	resetStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "WITH s AS (SELECT DISTINCT ON (%s) t.ctid AS crm_purge_ctid, %s FROM %s t WHERE (%s\n)%s"
+					 " AND t.ctid = ANY ($2)"
 					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC),"
 					 " i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM s%s RETURNING %s)"
 					 " SELECT s.crm_purge_ctid FROM s JOIN i ON %s",
@@ -200,7 +236,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 qualified_name(relid), cols.data, cols.data,
 					 skip ? " ON CONFLICT DO NOTHING" : "", pkcols.data,
 					 pkjoin.data);
-	execute_restore(sql.data, deletion ? 1 : 0, argtypes, values, relid);
+	execute_restore(sql.data, 2, argtypes, values, relid);
 	n = (int64) SPI_processed;
 
 	if (n > 0)
