@@ -1706,6 +1706,222 @@ END
 $$;
 COMMENT ON FUNCTION crm_purge_release(bigint) IS 'ends a legal hold';
 
+-- retention policies on a schedule (pg_cron) -----------------------------
+
+CREATE TABLE crm_purge.policies (
+	id				bigserial PRIMARY KEY,
+	tbl				regclass NOT NULL,
+	older_than		interval NOT NULL CHECK (older_than > interval '0'),
+	schedule		text NOT NULL,
+	mode			text NOT NULL CHECK (mode IN ('export_and_delete', 'delete_only')),
+	filter			text,
+	modified_column	name NOT NULL,
+	created_by		name NOT NULL DEFAULT CURRENT_USER,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	jobid			bigint,
+	last_run_at		timestamptz,
+	last_request_id	bigint,
+	last_outcome	text
+);
+COMMENT ON TABLE crm_purge.policies IS 'retention policies: a pg_cron job queues a request at each run';
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.policies', '');
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.policies_id_seq', '');
+GRANT SELECT ON crm_purge.policies TO crm_purge_admin;
+
+CREATE FUNCTION crm_purge._require_cron() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+			USING ERRCODE = 'undefined_function',
+				  DETAIL = 'crm_purge_schedule runs its policies with pg_cron 1.4 or later.',
+				  HINT = format('Install it (Debian: apt-get install postgresql-15-cron), set shared_preload_libraries = ''pg_cron,crm_purge'' and cron.database_name = %L in postgresql.conf, restart, then run CREATE EXTENSION pg_cron in this database.',
+								current_database());
+	END IF;
+END
+$$;
+
+-- The pg_cron job of a policy: created in this database, as the policy's
+-- creator, so that the run has the creator's privileges.
+CREATE FUNCTION crm_purge._cron_job(policy_id bigint, schedule text, username name) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	jobid bigint;
+BEGIN
+	EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)'
+		INTO jobid
+		USING 'crm_purge_policy_' || policy_id, schedule,
+			  format('SELECT crm_purge._run_policy(%s)', policy_id), current_database(), username;
+	UPDATE crm_purge.policies p SET jobid = _cron_job.jobid WHERE p.id = policy_id;
+	RETURN jobid;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._cron_job(bigint, text, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._cron_job(bigint, text, name) TO crm_purge_admin;
+
+CREATE FUNCTION crm_purge._add_policy(tbl regclass, older_than interval, schedule text, mode text,
+									  filter text, modified_column name, actor name) RETURNS bigint
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	INSERT INTO crm_purge.policies (tbl, older_than, schedule, mode, filter, modified_column, created_by)
+		VALUES (tbl, older_than, schedule, mode, filter, modified_column, actor)
+	RETURNING id
+$$;
+REVOKE ALL ON FUNCTION crm_purge._add_policy(regclass, interval, text, text, text, name, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._add_policy(regclass, interval, text, text, text, name, name) TO crm_purge_admin;
+
+CREATE FUNCTION crm_purge_schedule(tbl regclass, older_than interval, schedule text DEFAULT '0 2 * * *',
+								   mode text DEFAULT 'export_and_delete', filter text DEFAULT NULL,
+								   modified_column name DEFAULT 'modified_at')
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pid bigint;
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_schedule');
+	PERFORM crm_purge._check_request_args(tbl, older_than, mode, modified_column, filter);
+	IF schedule IS NULL THEN
+		RAISE EXCEPTION 'schedule must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'A cron schedule such as ''0 2 * * *'' (every night at 02:00).';
+	END IF;
+	PERFORM crm_purge._require_cron();
+	pid := crm_purge._add_policy(tbl, older_than, schedule, mode, filter, modified_column, current_user);
+	-- pg_cron checks the schedule; a bad one fails the whole call
+	PERFORM crm_purge._cron_job(pid, schedule, current_user);
+	RETURN pid;
+END
+$$;
+COMMENT ON FUNCTION crm_purge_schedule(regclass, interval, text, text, text, name) IS 'a retention policy: a pg_cron job that queues a request at each run';
+
+CREATE FUNCTION crm_purge._drop_policy(policy_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.policies;
+BEGIN
+	DELETE FROM crm_purge.policies x WHERE x.id = policy_id RETURNING * INTO p;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'policy % does not exist', policy_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF p.jobid IS NOT NULL AND to_regclass('cron.job') IS NOT NULL THEN
+		EXECUTE 'DELETE FROM cron.job WHERE jobid = $1' USING p.jobid;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._drop_policy(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._drop_policy(bigint) TO crm_purge_admin;
+
+CREATE FUNCTION crm_purge_unschedule(policy_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_unschedule');
+	IF policy_id IS NULL THEN
+		RAISE EXCEPTION 'policy_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._drop_policy(policy_id);
+END
+$$;
+COMMENT ON FUNCTION crm_purge_unschedule(bigint) IS 'removes a policy and its pg_cron job';
+
+CREATE FUNCTION crm_purge._policy_ran(policy_id bigint, request_id bigint, outcome text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	UPDATE crm_purge.policies SET last_run_at = now(), last_outcome = outcome,
+		last_request_id = coalesce(request_id, last_request_id)
+	WHERE id = policy_id
+$$;
+REVOKE ALL ON FUNCTION crm_purge._policy_ran(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._policy_ran(bigint, bigint, text) TO crm_purge_admin;
+
+-- One run of a policy, from its pg_cron job, as the policy's creator: queue
+-- a request for the oldest rows, at most max_rows_per_request of them.  A
+-- request already queued or running for the table makes the run a skip,
+-- recorded, not a failure.
+CREATE FUNCTION crm_purge._run_policy(policy_id bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	p crm_purge.policies;
+	c record;
+	rid bigint;
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge policy run');
+	SELECT * INTO p FROM crm_purge.policies x WHERE x.id = policy_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'policy % does not exist', policy_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF EXISTS (SELECT FROM crm_purge.requests r WHERE r.tbl = p.tbl AND r.status IN ('queued', 'in_progress')) THEN
+		PERFORM crm_purge._policy_ran(policy_id, NULL, 'skipped: a request for the table is queued or running');
+		RETURN NULL;
+	END IF;
+	SELECT * INTO c FROM crm_purge._count_request(p.tbl, p.modified_column, p.filter, now() - p.older_than,
+		current_setting('crm_purge.max_rows_per_request')::bigint);
+	IF c.n = 0 THEN
+		PERFORM crm_purge._policy_ran(policy_id, NULL, 'nothing to do');
+		RETURN NULL;
+	END IF;
+	BEGIN
+		rid := crm_purge._queue_request(p.tbl, p.mode, p.modified_column, p.filter, c.cut, c.n, policy_id, current_user);
+	EXCEPTION WHEN object_in_use OR program_limit_exceeded THEN
+		PERFORM crm_purge._policy_ran(policy_id, NULL, 'skipped: ' || SQLERRM);
+		RETURN NULL;
+	END;
+	PERFORM crm_purge._policy_ran(policy_id, rid, 'queued request ' || rid);
+	RETURN rid;
+END
+$$;
+COMMENT ON FUNCTION crm_purge._run_policy(bigint) IS 'one run of a policy; called by its pg_cron job';
+
+-- After a restore into another database or cluster, or a job removed by
+-- hand, a policy's job may be missing or point elsewhere: the worker makes
+-- it again, so that restored policies keep running.
+CREATE FUNCTION crm_purge._reconcile_policies() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p record;
+	n integer := 0;
+BEGIN
+	IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
+		RETURN 0;
+	END IF;
+	FOR p IN
+		SELECT x.* FROM crm_purge.policies x
+		WHERE x.jobid IS NULL OR NOT EXISTS (
+			SELECT FROM cron.job j WHERE j.jobid = x.jobid AND j.database = current_database()
+			  AND j.command = format('SELECT crm_purge._run_policy(%s)', x.id))
+	LOOP
+		PERFORM crm_purge._cron_job(p.id, p.schedule, p.created_by);
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._reconcile_policies() FROM PUBLIC;
+
+CREATE FUNCTION crm_purge._policies()
+RETURNS TABLE (id bigint, "table" regclass, older_than interval, mode text, schedule text, filter text,
+			   jobid bigint, last_run_at timestamptz, last_request_id bigint, last_outcome text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_policies');
+	RETURN QUERY SELECT p.id, p.tbl, p.older_than, p.mode, p.schedule, p.filter, p.jobid,
+						p.last_run_at, p.last_request_id, p.last_outcome
+		FROM crm_purge.policies p ORDER BY p.id;
+END
+$$;
+CREATE VIEW crm_purge_policies AS SELECT * FROM crm_purge._policies();
+COMMENT ON VIEW crm_purge_policies IS 'retention policies and their pg_cron jobs';
+GRANT SELECT ON crm_purge_policies TO PUBLIC;
+
+-- Dropping the extension takes the policies' pg_cron jobs with it (called
+-- from the ProcessUtility hook, before the drop).
+CREATE FUNCTION crm_purge._drop_cron_jobs() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF to_regclass('cron.job') IS NOT NULL THEN
+		DELETE FROM cron.job WHERE jobid IN (SELECT jobid FROM crm_purge.policies)
+			OR (jobname LIKE 'crm_purge_policy_%' AND database = current_database());
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._drop_cron_jobs() FROM PUBLIC;
+
 -- admins read every catalog; the views check membership themselves
 GRANT SELECT ON ALL TABLES IN SCHEMA crm_purge TO crm_purge_admin;
 REVOKE ALL ON crm_purge.secret FROM crm_purge_admin;

@@ -7,6 +7,8 @@
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
+#include "utils/snapmgr.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
@@ -122,12 +124,48 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 	PG_END_TRY();
 }
 
+/* Is this DROP EXTENSION crm_purge, with the extension present? */
+static bool
+drops_this_extension(Node *parsetree)
+{
+	DropStmt   *drop;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, DropStmt))
+		return false;
+	drop = (DropStmt *) parsetree;
+	if (drop->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, drop->objects)
+	{
+		Node	   *obj = lfirst(lc);
+
+		if (IsA(obj, String) && strcmp(strVal(obj), "crm_purge") == 0)
+			return OidIsValid(get_extension_oid("crm_purge", true));
+	}
+	return false;
+}
+
+/* A policy's pg_cron job must not outlive the extension. */
+static void
+drop_cron_jobs(void)
+{
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute("SELECT crm_purge._drop_cron_jobs()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not remove the pg_cron jobs of crm_purge policies");
+	SPI_finish();
+	PopActiveSnapshot();
+}
+
 static void
 cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  bool readOnlyTree, ProcessUtilityContext context,
 				  ParamListInfo params, QueryEnvironment *queryEnv,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
+	if (drops_this_extension(pstmt->utilityStmt))
+		drop_cron_jobs();
 	if (nesting_level == 0)
 		top_level_statement++;
 	nesting_level++;

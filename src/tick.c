@@ -220,7 +220,11 @@ crm_purge_tick_step(CrmPurgeTickCounts *counts)
 		more = more || counts->trash_pending;
 	}
 	if (first)
+	{
 		counts->exports_expired += crm_purge_expire_exports();
+		if (SPI_execute("SELECT crm_purge._reconcile_policies()", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not check the pg_cron jobs of policies");
+	}
 	SPI_finish();
 	return more;
 }
