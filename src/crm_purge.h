@@ -9,6 +9,9 @@
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
+#include "csv.h"
+#include "window.h"
+
 #define CRM_PURGE_SCHEMA		"crm_purge"
 #define CRM_TRASH_SCHEMA		"crm_trash"
 #define CRM_PURGE_ADMIN_ROLE	"crm_purge_admin"
@@ -41,9 +44,6 @@ extern uint64 crm_purge_top_level_statement(void);
 extern Oid	crm_purge_extension_owner(void);
 extern Oid	crm_purge_switch_to_owner(Oid *save_userid, int *save_sec_context);
 
-/* window.c: "HH:MM-HH:MM" processing windows */
-extern bool crm_purge_parse_window(const char *text, int *start_min, int *end_min);
-extern bool crm_purge_in_window(const char *window, int minute_of_day);
 
 /* filter.c: user-supplied SQL conditions */
 extern void crm_purge_check_filter(const char *filter);
@@ -62,21 +62,17 @@ typedef struct CrmPurgeExportPart
 } CrmPurgeExportPart;
 
 struct SPITupleTable;
-extern void crm_purge_csv_value(StringInfo buf, const char *s, bool single_column);
 extern void crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc);
 extern void crm_purge_csv_rows(StringInfo buf, struct SPITupleTable *tt, uint64 n);
 extern char *crm_purge_export_dir(void);
 extern void crm_purge_export_write_part(int64 request_id, int part, StringInfo csv,
 										CrmPurgeExportPart *out);
 extern int64 crm_purge_expire_exports(void);
-extern int	crm_purge_csv_parse_record(const char *buf, size_t len, size_t *pos,
-									   char **fields, int maxfields);
 
 /* tombstone.c */
 extern uint64 crm_purge_siphash24(const unsigned char key[16], const unsigned char *data,
 								  size_t len);
 extern int64 crm_purge_key_hash(const char *key, size_t len);
-extern void crm_purge_record_field(StringInfo buf, const char *s);
 struct RelationData;
 struct HeapTupleData;
 struct FmgrInfo;

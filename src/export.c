@@ -31,37 +31,6 @@
 
 #include "crm_purge.h"
 
-/*
- * One value as COPY ... CSV writes it: quoted when it holds the delimiter,
- * a quote, CR or LF, when it is empty (an unquoted empty field is NULL), or
- * when it is \. alone in a one-column row.
- */
-void
-crm_purge_csv_value(StringInfo buf, const char *s, bool single_column)
-{
-	const char *p;
-	bool		quote = (*s == '\0') || (single_column && strcmp(s, "\\.") == 0);
-
-	for (p = s; !quote && *p; p++)
-	{
-		if (*p == ',' || *p == '"' || *p == '\n' || *p == '\r')
-			quote = true;
-	}
-	if (!quote)
-	{
-		appendStringInfoString(buf, s);
-		return;
-	}
-	appendStringInfoCharMacro(buf, '"');
-	for (p = s; *p; p++)
-	{
-		if (*p == '"')
-			appendStringInfoCharMacro(buf, '"');
-		appendStringInfoCharMacro(buf, *p);
-	}
-	appendStringInfoCharMacro(buf, '"');
-}
-
 void
 crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc)
 {
@@ -341,71 +310,6 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 		SET_VARSIZE(result, VARHDRSZ + st.st_size);
 	}
 	PG_RETURN_TEXT_P(result);
-}
-
-/*
- * Reads one CSV record from buf at *pos, as COPY ... CSV writes them.  Fields
- * go to fields[] (NULL for an unquoted empty field); returns the number of
- * fields, or -1 at the end of the buffer.  Quoted fields may hold newlines.
- */
-int
-crm_purge_csv_parse_record(const char *buf, size_t len, size_t *pos,
-						   char **fields, int maxfields)
-{
-	size_t		p = *pos;
-	int			n = 0;
-	StringInfoData f;
-
-	if (p >= len)
-		return -1;
-	initStringInfo(&f);
-	for (;;)
-	{
-		bool		quoted = false;
-
-		resetStringInfo(&f);
-		if (p < len && buf[p] == '"')
-		{
-			quoted = true;
-			p++;
-			for (;;)
-			{
-				if (p >= len)
-					break;		/* unterminated: take what there is */
-				if (buf[p] == '"')
-				{
-					if (p + 1 < len && buf[p + 1] == '"')
-					{
-						appendStringInfoChar(&f, '"');
-						p += 2;
-						continue;
-					}
-					p++;
-					break;
-				}
-				appendStringInfoChar(&f, buf[p++]);
-			}
-		}
-		/* unquoted text, or anything after a closing quote up to the separator */
-		while (p < len && buf[p] != ',' && buf[p] != '\n' && buf[p] != '\r')
-			appendStringInfoChar(&f, buf[p++]);
-		if (n < maxfields)
-			fields[n] = (quoted || f.len > 0) ? pstrdup(f.data) : NULL;
-		n++;
-		if (p < len && buf[p] == ',')
-		{
-			p++;
-			continue;
-		}
-		if (p < len && buf[p] == '\r')
-			p++;
-		if (p < len && buf[p] == '\n')
-			p++;
-		break;
-	}
-	pfree(f.data);
-	*pos = p;
-	return n;
 }
 
 #define MAX_CSV_FIELDS 1664		/* MaxTupleAttributeNumber */

@@ -277,34 +277,6 @@ crm_purge_row_key_text(Relation rel, HeapTuple tuple, int nkeys, const AttrNumbe
 	return buf.data;
 }
 
-/* A field as record_out writes it: quoted if empty or holding specials. */
-void
-crm_purge_record_field(StringInfo buf, const char *s)
-{
-	const char *p;
-	bool		quote = (*s == '\0');
-
-	for (p = s; !quote && *p; p++)
-	{
-		if (*p == '"' || *p == '\\' || *p == '(' || *p == ')' || *p == ',' ||
-			isspace((unsigned char) *p))
-			quote = true;
-	}
-	if (!quote)
-	{
-		appendStringInfoString(buf, s);
-		return;
-	}
-	appendStringInfoChar(buf, '"');
-	for (p = s; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			appendStringInfoChar(buf, *p);
-		appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '"');
-}
-
 /* per guarded table: its key columns and their output functions */
 typedef struct GuardKey
 {

@@ -1,11 +1,15 @@
 /*
  * window.c - the processing window setting, "HH:MM-HH:MM".
  *
- * Kept free of backend state so the fuzz target can link it alone.
+ * Free of backend state, so that the fuzz target can build it as frontend code.
  */
+#ifdef FRONTEND
+#include "postgres_fe.h"
+#else
 #include "postgres.h"
+#endif
 
-#include "crm_purge.h"
+#include "window.h"
 
 static bool
 parse_clock(const char **p, int *minutes)
