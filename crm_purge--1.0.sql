@@ -12,7 +12,16 @@ $$;
 
 CREATE SCHEMA crm_purge;
 COMMENT ON SCHEMA crm_purge IS 'crm_purge catalogs';
-CREATE SCHEMA crm_trash;
+-- Not a member of the extension: trash is user data, dumped with the
+-- database, and DROP EXTENSION ... CASCADE must not take it along.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'crm_trash') THEN
+		CREATE SCHEMA crm_trash;
+		ALTER EXTENSION crm_purge DROP SCHEMA crm_trash;
+	END IF;
+END
+$$;
 COMMENT ON SCHEMA crm_trash IS 'crm_purge trash tables: rows deleted from protected tables';
 GRANT USAGE ON SCHEMA crm_purge TO PUBLIC;
 GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
