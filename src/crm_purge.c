@@ -8,6 +8,8 @@
 #include "commands/extension.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "utils/snapmgr.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -152,10 +154,38 @@ drop_cron_jobs(void)
 {
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
-	if (SPI_execute("SELECT crm_purge._drop_cron_jobs()", false, 0) != SPI_OK_SELECT)
+	/* an older version of the extension may lack the function */
+	if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regprocedure('crm_purge._drop_cron_jobs()') IS NOT NULL",
+					true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
+		SPI_execute("SELECT crm_purge._drop_cron_jobs()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not remove the pg_cron jobs of crm_purge policies");
 	SPI_finish();
 	PopActiveSnapshot();
+}
+
+/*
+ * Commands that need a database to themselves find its worker gone: DROP
+ * DATABASE, ALTER DATABASE ... RENAME, CREATE DATABASE ... TEMPLATE.
+ */
+static void
+release_databases(Node *parsetree)
+{
+	if (IsA(parsetree, DropdbStmt))
+		crm_purge_release_database(get_database_oid(((DropdbStmt *) parsetree)->dbname, true));
+	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+		crm_purge_release_database(get_database_oid(((RenameStmt *) parsetree)->subname, true));
+	else if (IsA(parsetree, CreatedbStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((CreatedbStmt *) parsetree)->options)
+		{
+			DefElem    *opt = lfirst(lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+				crm_purge_release_database(get_database_oid(defGetString(opt), true));
+		}
+	}
 }
 
 static void
@@ -166,6 +196,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	if (drops_this_extension(pstmt->utilityStmt))
 		drop_cron_jobs();
+	release_databases(pstmt->utilityStmt);
 	if (nesting_level == 0)
 		top_level_statement++;
 	nesting_level++;

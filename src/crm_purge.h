@@ -102,5 +102,6 @@ extern Jsonb *crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts);
 /* worker.c */
 extern void crm_purge_worker_init(void);	/* from _PG_init when preloaded */
 extern void crm_purge_wake_launcher(void);
+extern void crm_purge_release_database(Oid dboid);
 
 #endif							/* CRM_PURGE_H */
