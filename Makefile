@@ -20,3 +20,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels
+
+# The TAP suite alone (installcheck runs pg_regress, isolation and TAP).
+.PHONY: tapcheck
+tapcheck:
+	$(prove_installcheck)
