@@ -131,6 +131,9 @@ crm_purge_wake_launcher(void)
 		return;					/* not preloaded: no launcher */
 	SpinLockAcquire(&shared->mutex);
 	shared->rescan = true;
+	/* look at every database again, whatever its worker found before */
+	for (int i = 0; i < MAX_DB_SLOTS; i++)
+		shared->slots[i].no_extension = false;
 	procno = shared->launcher_procno;
 	SpinLockRelease(&shared->mutex);
 	if (procno >= 0)
