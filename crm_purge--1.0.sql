@@ -12,19 +12,10 @@ $$;
 
 CREATE SCHEMA crm_purge;
 COMMENT ON SCHEMA crm_purge IS 'crm_purge catalogs';
--- Not a member of the extension: trash is user data, dumped with the
--- database, and DROP EXTENSION ... CASCADE must not take it along.
-DO $$
-BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'crm_trash') THEN
-		CREATE SCHEMA crm_trash;
-		ALTER EXTENSION crm_purge DROP SCHEMA crm_trash;
-	END IF;
-END
-$$;
-COMMENT ON SCHEMA crm_trash IS 'crm_purge trash tables: rows deleted from protected tables';
 GRANT USAGE ON SCHEMA crm_purge TO PUBLIC;
-GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
+-- Schema crm_trash is made by the first crm_purge_protect, outside this
+-- script: trash is user data, dumped with the database like any table, and
+-- DROP EXTENSION ... CASCADE must not take it along.
 
 -- catalogs ----------------------------------------------------------------
 
@@ -237,6 +228,11 @@ BEGIN
 	IF octet_length(trash_name) > 63 THEN
 		RAISE EXCEPTION 'cannot protect table %: trash table name "%" is longer than 63 bytes', tbl, trash_name
 			USING ERRCODE = 'name_too_long', HINT = 'Rename the table or its schema to something shorter.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'crm_trash') THEN
+		CREATE SCHEMA crm_trash;
+		COMMENT ON SCHEMA crm_trash IS 'crm_purge trash tables: rows deleted from protected tables';
+		GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
 	END IF;
 	tr := to_regclass(format('crm_trash.%I', trash_name));
 	IF tr IS NULL THEN
@@ -1755,14 +1751,14 @@ $$;
 CREATE FUNCTION crm_purge._cron_job(policy_id bigint, schedule text, username name) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	jobid bigint;
+	new_jobid bigint;
 BEGIN
 	EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)'
-		INTO jobid
+		INTO new_jobid
 		USING 'crm_purge_policy_' || policy_id, schedule,
 			  format('SELECT crm_purge._run_policy(%s)', policy_id), current_database(), username;
-	UPDATE crm_purge.policies p SET jobid = _cron_job.jobid WHERE p.id = policy_id;
-	RETURN jobid;
+	UPDATE crm_purge.policies p SET jobid = new_jobid WHERE p.id = policy_id;
+	RETURN new_jobid;
 END
 $$;
 REVOKE ALL ON FUNCTION crm_purge._cron_job(bigint, text, name) FROM PUBLIC;
@@ -1889,6 +1885,9 @@ BEGIN
 	IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
 		RETURN 0;
 	END IF;
+	-- jobs of this extension's policies for another database are stale
+	-- copies (a restore): schedules can only be made from the cron database
+	DELETE FROM cron.job j WHERE j.jobname LIKE 'crm_purge_policy_%' AND j.database <> current_database();
 	FOR p IN
 		SELECT x.* FROM crm_purge.policies x
 		WHERE x.jobid IS NULL OR NOT EXISTS (

@@ -1,0 +1,95 @@
+# Policies run by themselves through pg_cron and the worker; a dump and a
+# restore into a new cluster keeps every crm_purge setting working.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('cron');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_cron,crm_purge'
+cron.database_name = 'crm'
+cron.use_background_workers = on
+max_worker_processes = 20
+crm_purge.naptime = 1
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE DATABASE crm');
+$node->safe_psql('crm', q{
+	CREATE EXTENSION pg_cron;
+	CREATE EXTENSION crm_purge;
+	CREATE TABLE logs (id int PRIMARY KEY, modified_at timestamptz NOT NULL, note text);
+	INSERT INTO logs SELECT g, now() - CASE WHEN g <= 60 THEN interval '90 days' ELSE interval '1 day' END, 'n'
+		FROM generate_series(1, 100) g;
+});
+my $policy = $node->safe_psql('crm',
+	q{SELECT crm_purge_schedule('logs', '30 days', '* * * * *', 'delete_only')});
+is($node->safe_psql('crm', qq{SELECT j.schedule, j.database, j.command FROM cron.job j
+	JOIN crm_purge.policies p ON p.jobid = j.jobid WHERE p.id = $policy}),
+	"* * * * *|crm|SELECT crm_purge._run_policy($policy)", 'the policy owns a pg_cron job in its database');
+ok($node->poll_query_until('crm', q{SELECT count(*) = 40 FROM logs}),
+	'pg_cron queued a request and the worker deleted the old rows');
+is($node->safe_psql('crm', qq{SELECT last_request_id IS NOT NULL, last_outcome LIKE 'queued request %'
+	FROM crm_purge_policies WHERE id = $policy}), 't|t', 'the policy records its run');
+
+# everything a DBA set up, to survive the dump
+$node->safe_psql('crm', q{
+	CREATE TABLE people (id int PRIMARY KEY, name text);
+	CREATE TABLE notes (id int PRIMARY KEY, person_id int REFERENCES people ON DELETE SET NULL, body text);
+	INSERT INTO people SELECT g, 'p' || g FROM generate_series(1, 10) g;
+	INSERT INTO notes SELECT g, g, 'secret' FROM generate_series(1, 10) g;
+	SELECT crm_purge_protect('people', '10 days');
+	SELECT crm_purge_relate('people', 'notes', 'anonymize');
+	SELECT crm_purge_anonymize('notes', 'body', 'fixed:-');
+	SELECT crm_purge_guard('people');
+	SELECT crm_purge_erase('people', 'id = 1', 'GDPR');
+	SELECT crm_purge_hold('people', 'id = 2', NULL, 'audit');
+	DELETE FROM people WHERE id = 3;
+});
+my $dump = $node->basedir . '/crm.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('crm') ], 'pg_dump');
+
+my $new = PostgreSQL::Test::Cluster->new('restored');
+$new->init;
+$new->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_cron,crm_purge'
+cron.database_name = 'crm'
+cron.use_background_workers = on
+max_worker_processes = 20
+crm_purge.naptime = 1
+});
+$new->start;
+$new->safe_psql('postgres', 'CREATE DATABASE crm');
+$new->command_ok([ 'pg_restore', '-d', $new->connstr('crm'), $dump ], 'pg_restore into a new cluster');
+
+is($new->safe_psql('crm', q{SELECT string_agg(tbl::text, ',' ORDER BY tbl::text) FROM crm_purge.protected_tables}),
+	'people', 'protected tables survive');
+is($new->safe_psql('crm', q{SELECT count(*) FROM crm_trash.public__people}), '1', 'their trash survives');
+$new->safe_psql('crm', q{DELETE FROM people WHERE id = 4});
+is($new->safe_psql('crm', q{SELECT count(*) FROM crm_trash.public__people}), '2', 'DELETE still goes to the trash');
+is($new->safe_psql('crm', q{SELECT crm_purge_restore('people', 'id = 3')}), '1', 'and restore works');
+$new->safe_psql('crm', q{INSERT INTO people VALUES (1, 'back')});
+is($new->safe_psql('crm', q{SELECT count(*) FROM people WHERE id = 1}), '0',
+	'the tombstone and the guard survive: the erased key stays out');
+my ($ret, $out, $err) = $new->psql('crm', q{SELECT crm_purge_erase('people', 'id = 2', 'x')});
+like($err, qr/legal hold 1 keeps them \(audit\)/, 'the hold survives');
+is($new->safe_psql('crm', q{SELECT parent || '>' || child || ':' || on_erase FROM crm_purge.relations}),
+	'people>notes:anonymize', 'the cascade rules survive');
+is($new->safe_psql('crm', q{SELECT count(*) FROM crm_purge.history WHERE action = 'erase'}), '1', 'the history survives');
+is($new->safe_psql('crm', q{SELECT count(*) FROM crm_purge.policies}), '1', 'the policy survives');
+
+# its pg_cron job is made again in the new cluster, and it runs
+$new->safe_psql('crm', q{INSERT INTO logs SELECT g, now() - interval '90 days', 'n' FROM generate_series(1001, 1010) g});
+ok($new->poll_query_until('crm', q{SELECT count(*) = 0 FROM logs WHERE id > 1000}),
+	'the restored policy runs by itself');
+
+# dropping the extension takes the policy's job with it
+$new->safe_psql('crm', q{DROP EXTENSION crm_purge CASCADE});
+is($new->safe_psql('crm', q{SELECT count(*) FROM cron.job WHERE jobname LIKE 'crm_purge_policy_%'}),
+	'0', 'DROP EXTENSION removes the pg_cron jobs');
+
+$new->stop;
+$node->stop;
+done_testing();
