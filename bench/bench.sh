@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# crm_purge benchmarks against plain-SQL baselines, on a throwaway cluster.
+#
+#   sudo bash bench/bench.sh
+#
+# Environment:
+#   ROWS=1000000        rows loaded into the table of each run
+#   RUNS=3              how many times each variant runs (interleaved a,b,c,a,b,c,...)
+#   SCENARIOS=delete_half   space-separated scenario functions to run (scenario_<name>)
+#   PG_MAJOR=15  PORT=5498  SKIP_APT=1 (never call apt-get)  KEEP_CLUSTER=1 (leave it running)
+#
+# Every variant of every scenario runs on the same cluster with the same
+# settings; each run gets a freshly loaded, vacuumed and analyzed table and a
+# CHECKPOINT right before the timed statement.
+set -euo pipefail
+
+ROWS=${ROWS:-1000000}
+RUNS=${RUNS:-3}
+SCENARIOS=${SCENARIOS:-delete_half}
+PG_MAJOR=${PG_MAJOR:-15}
+PORT=${PORT:-5498}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_CONFIG=$PG_BINDIR/pg_config
+PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR")
+DB=bench
+
+# Server settings, identical for every variant.
+SETTINGS=(
+	"shared_buffers = '1GB'"
+	"max_wal_size = '4GB'"
+	"checkpoint_timeout = '30min'"
+	"synchronous_commit = on"
+	"shared_preload_libraries = 'crm_purge'"
+	"crm_purge.naptime = '10s'"
+	"autovacuum = off"
+	"jit = off"
+)
+
+say() { printf '\n=== %s\n' "$*"; }
+die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo bash bench/bench.sh): it runs its cluster as user postgres"
+[[ "$ROWS" =~ ^[0-9]+$ ]] && [ "$ROWS" -ge 2 ] || die "ROWS must be an integer >= 2"
+[[ "$RUNS" =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 1 ] || die "RUNS must be an integer >= 1"
+
+# --- packages, build, install ---------------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	[ -n "${SKIP_APT:-}" ] && die "missing packages: ${missing[*]}"
+	say "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+fi
+[ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found"
+
+unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGDATA PGOPTIONS PGSERVICE \
+	LC_ALL LC_CTYPE LC_COLLATE LC_MESSAGES LANGUAGE
+export LANG=C.UTF-8
+export PATH=$PG_BINDIR:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+DIR=$(mktemp -d /tmp/crm_purge_bench.XXXXXX)
+chown postgres: "$DIR"
+chmod 755 "$DIR"
+pg() { runuser -u postgres -- env HOME=/var/lib/postgresql "$@"; }
+
+cleanup() {
+	local rc=$?
+	if [ "$rc" -ne 0 ] && [ -f "$DIR/server.log" ]; then
+		echo "bench.sh failed; the last lines of $DIR/server.log:" >&2
+		tail -n 40 "$DIR/server.log" >&2
+		echo "the cluster directory is kept: $DIR" >&2
+		KEEP_CLUSTER=1
+	fi
+	if [ -n "${KEEP_CLUSTER:-}" ]; then
+		echo "cluster left running: su postgres -c \"psql -h $DIR -p $PORT $DB\"; stop: su postgres -c \"pg_ctl -D $DIR/data stop\""
+		return
+	fi
+	[ -f "$DIR/data/postmaster.pid" ] && pg pg_ctl -D "$DIR/data" -m fast -w stop >/dev/null 2>&1
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+say "building crm_purge"
+mkdir "$DIR/build"
+tar -C "$REPO" --exclude=.git --exclude='*.o' --exclude='*.bc' --exclude='*.so' \
+	--exclude='./tmp_check*' --exclude=./results --exclude=./output_iso --exclude=./log \
+	-cf - . | tar -C "$DIR/build" -xf -
+chown -R postgres: "$DIR/build"
+pg make -s -C "$DIR/build" PG_CONFIG="$PG_CONFIG"
+make -s -C "$DIR/build" install PG_CONFIG="$PG_CONFIG"
+
+# --- the cluster -------------------------------------------------------------
+pg initdb -D "$DIR/data" -U postgres --auth-local=peer --auth-host=reject \
+	--encoding=UTF8 --locale=C.UTF-8 >"$DIR/initdb.log"
+{
+	echo
+	echo "# --- crm_purge bench ---"
+	echo "listen_addresses = ''"
+	echo "port = $PORT"
+	echo "unix_socket_directories = '$DIR'"
+	printf '%s\n' "${SETTINGS[@]}"
+} >>"$DIR/data/postgresql.conf"
+pg pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null ||
+	{ tail -n 30 "$DIR/server.log"; die "the server did not start"; }
+pg createdb -h "$DIR" -p "$PORT" "$DB"
+
+# psql on the bench database: quiet, unaligned, stop on error.
+sql() { pg psql -X -q -At -h "$DIR" -p "$PORT" -d "$DB" -v ON_ERROR_STOP=1 "$@"; }
+
+sql -c "CREATE EXTENSION crm_purge" >/dev/null
+
+say "environment"
+echo "machine:     $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo) RAM"
+echo "postgres:    $(sql -c 'SELECT version()')"
+echo "crm_purge:   $(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'crm_purge'")"
+echo "settings:"
+sql -F ' = ' -c "SELECT name, current_setting(name) FROM pg_settings
+	WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'synchronous_commit',
+				   'wal_level', 'fsync', 'full_page_writes', 'wal_compression', 'autovacuum', 'jit',
+				   'shared_preload_libraries', 'work_mem', 'maintenance_work_mem')
+	ORDER BY name" | sed 's/^/  /'
+echo "rows=$ROWS runs=$RUNS scenarios: $SCENARIOS"
+
+# --- shared helpers ------------------------------------------------------------
+
+# Drops everything a previous run left behind.
+reset_db() {
+	sql >/dev/null <<'SQL'
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS t CASCADE;
+DROP TABLE IF EXISTS t_trash;
+DROP TABLE IF EXISTS crm_trash.public__t;
+DROP FUNCTION IF EXISTS t_trash_fn();
+DROP SEQUENCE IF EXISTS t_trash_deletion_id;
+SQL
+}
+
+# Creates and loads t with $ROWS rows (~100 bytes of payload each).
+load_t() {
+	sql -v rows="$ROWS" >/dev/null <<'SQL'
+CREATE TABLE t (
+	id          bigint PRIMARY KEY,
+	modified_at timestamptz NOT NULL,
+	name        text,
+	email       text,
+	note        text
+);
+INSERT INTO t
+SELECT i,
+	   timestamptz '2024-01-01' + i * interval '1 minute',
+	   'Contact ' || lpad(i::text, 12, '0'),                  -- 20 bytes
+	   'contact' || i || '@example.com',                      -- ~25 bytes
+	   md5(i::text) || ' ' || repeat(chr(97 + i % 26), 21)    -- 54 bytes
+FROM generate_series(1, :rows) AS i;
+SQL
+}
+
+# Vacuums and analyzes the given tables, then checkpoints.
+settle() {
+	local t
+	for t in "$@"; do sql -c "VACUUM ANALYZE $t"; done
+	sql -c "CHECKPOINT"
+}
+
+# Runs one statement in a fresh session and prints its wall time in ms,
+# measured with clock_timestamp() around it (the commit included).
+time_statement() {
+	sql -v stmt="$1" <<'SQL'
+SELECT clock_timestamp() AS t0 \gset
+:stmt ;
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1);
+SQL
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+# check NAME VALUE LIMIT: prints a target line with PASS or MISS
+check() { awk -v n="$1" -v v="$2" -v l="$3" 'BEGIN {printf "  %-28s %6.2f  (target <= %.2f)  %s\n", n, v, l, (v <= l) ? "PASS" : "MISS"}'; }
+
+# --- scenario: DELETE half of the rows -------------------------------------------
+# (a) unprotected; (b) a hand-written PL/pgSQL statement trigger with a
+# transition table filling a plain trash table (no indexes); (c) crm_purge.
+
+delete_half_prepare() {
+	reset_db
+	load_t
+	case $1 in
+	a) settle t ;;
+	b)
+		sql >/dev/null <<'SQL'
+CREATE TABLE t_trash (LIKE t);
+ALTER TABLE t_trash ADD COLUMN deleted_at timestamptz NOT NULL,
+					ADD COLUMN deleted_by text NOT NULL,  -- the type crm_purge's trash uses
+					ADD COLUMN deletion_id bigint NOT NULL;
+CREATE SEQUENCE t_trash_deletion_id;
+CREATE FUNCTION t_trash_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	d bigint := nextval('t_trash_deletion_id');
+BEGIN
+	INSERT INTO t_trash SELECT o.*, now(), current_user, d FROM old o;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER t_trash AFTER DELETE ON t REFERENCING OLD TABLE AS old
+	FOR EACH STATEMENT EXECUTE FUNCTION t_trash_fn();
+SQL
+		settle t t_trash ;;
+	c)
+		sql -c "SELECT crm_purge_protect('t')" >/dev/null
+		settle t crm_trash.public__t ;;
+	esac
+}
+
+delete_half_check() {
+	local live trash expected=$((ROWS - ROWS / 2))
+	live=$(sql -c "SELECT count(*) FROM t")
+	case $1 in
+	a) trash=0 ;;
+	b) trash=$(sql -c "SELECT count(*) FROM t_trash") ;;
+	c) trash=$(sql -c "SELECT count(*) FROM crm_trash.public__t") ;;
+	esac
+	[ "$live" -eq "$expected" ] || die "variant $1: $live live rows left, expected $expected"
+	if [ "$1" != a ] && [ "$trash" -ne $((ROWS / 2)) ]; then
+		die "variant $1: $trash rows in the trash, expected $((ROWS / 2))"
+	fi
+}
+
+scenario_delete_half() {
+	say "scenario delete_half: DELETE FROM t WHERE id % 2 = 0 ($((ROWS / 2)) of $ROWS rows)"
+	echo "  a = unprotected, b = PL/pgSQL statement trigger into a plain trash table, c = crm_purge_protect"
+	local run v ms
+	local -a A=() B=() C=()
+	for ((run = 1; run <= RUNS; run++)); do
+		for v in a b c; do
+			delete_half_prepare "$v"
+			ms=$(time_statement 'DELETE FROM t WHERE id % 2 = 0')
+			delete_half_check "$v"
+			printf '  run %d  %s  %10.1f ms\n' "$run" "$v" "$ms"
+			case $v in a) A+=("$ms") ;; b) B+=("$ms") ;; c) C+=("$ms") ;; esac
+		done
+	done
+	local ma mb mc
+	ma=$(median "${A[@]}"); mb=$(median "${B[@]}"); mc=$(median "${C[@]}")
+	echo "  medians: a = $ma ms, b = $mb ms, c = $mc ms"
+	check "c/b (crm_purge/trigger)" "$(ratio "$mc" "$mb")" 0.8
+	check "c/a (crm_purge/unprotected)" "$(ratio "$mc" "$ma")" 2.5
+	reset_db
+}
+
+# --- run -------------------------------------------------------------------------
+for s in $SCENARIOS; do
+	declare -F "scenario_$s" >/dev/null || die "unknown scenario: $s (have: $(declare -F | awk '/scenario_/ {sub("scenario_", "", $3); printf "%s ", $3}'))"
+	"scenario_$s"
+done

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# crm_purge demo: installs what is needed, builds and installs the extension,
+# starts a throwaway PostgreSQL cluster (unix socket only, in a temp
+# directory) and walks through the recycle bin on a small CRM.
+#
+#   sudo bash scripts/demo.sh
+#
+# Environment: PG_MAJOR (15), PORT (5499), DEMO_DIR (default: a new
+# /tmp/crm_purge_demo.XXXXXX), SKIP_APT=1 (never call apt-get).
+# The cluster is left running; the script ends by saying how to connect and
+# how to stop it.
+set -euo pipefail
+
+PG_MAJOR=${PG_MAJOR:-15}
+PORT=${PORT:-5499}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_CONFIG=$PG_BINDIR/pg_config
+PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
+          "postgresql-$PG_MAJOR-cron" libipc-run-perl)
+DB=crm_demo
+
+say() { printf '\n=== %s\n' "$*"; }
+die() { printf 'demo.sh: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo bash scripts/demo.sh): it installs packages and runs the cluster as user postgres"
+
+# --- packages ----------------------------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	[ -n "${SKIP_APT:-}" ] && die "missing packages: ${missing[*]}"
+	say "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+fi
+[ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found"
+
+unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGDATA PGOPTIONS PGSERVICE \
+	LC_ALL LC_CTYPE LC_COLLATE LC_MESSAGES LANGUAGE
+export LANG=C.UTF-8
+export PATH=$PG_BINDIR:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# --- the throwaway directory: build copy, data, socket, log -----------------
+if [ -n "${DEMO_DIR:-}" ]; then
+	DIR=$DEMO_DIR
+	[ -e "$DIR/data" ] && die "$DIR/data already exists; stop that cluster and remove it, or pick another DEMO_DIR"
+	mkdir -p "$DIR"
+else
+	DIR=$(mktemp -d /tmp/crm_purge_demo.XXXXXX)
+fi
+chown postgres: "$DIR"
+chmod 755 "$DIR"
+pg() { runuser -u postgres -- env HOME=/var/lib/postgresql "$@"; }
+
+# --- build and install (in a copy, so the checkout gets no root-owned files) -
+say "building crm_purge"
+mkdir "$DIR/build"
+tar -C "$REPO" --exclude=.git --exclude='*.o' --exclude='*.bc' --exclude='*.so' \
+	--exclude='./tmp_check*' --exclude=./results --exclude=./output_iso --exclude=./log \
+	-cf - . | tar -C "$DIR/build" -xf -
+chown -R postgres: "$DIR/build"
+pg make -s -C "$DIR/build" PG_CONFIG="$PG_CONFIG"
+make -s -C "$DIR/build" install PG_CONFIG="$PG_CONFIG"
+
+# --- the cluster ---------------------------------------------------------------
+say "creating a cluster in $DIR/data (port $PORT, unix socket in $DIR, no TCP)"
+pg initdb -D "$DIR/data" -U postgres --auth-local=peer --auth-host=reject \
+	--encoding=UTF8 --locale=C.UTF-8 >"$DIR/initdb.log"
+cat >>"$DIR/data/postgresql.conf" <<EOF
+
+# --- crm_purge demo ---
+listen_addresses = ''
+port = $PORT
+unix_socket_directories = '$DIR'
+shared_preload_libraries = 'pg_cron,crm_purge'
+cron.database_name = '$DB'
+cron.host = '$DIR'            # pg_cron connects through the unix socket: there is no TCP
+crm_purge.naptime = '1s'
+EOF
+pg pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null ||
+	{ tail -n 30 "$DIR/server.log"; die "the server did not start"; }
+pg createdb -h "$DIR" -p "$PORT" "$DB"
+
+# --- the walk-through ----------------------------------------------------------
+say "walk-through (psql -e: each statement, then its result)"
+pg psql -X -h "$DIR" -p "$PORT" -d "$DB" -e -v ON_ERROR_STOP=1 -P pager=off <<'SQL'
+\echo '\n--- extensions: pg_cron (schedules) and crm_purge'
+CREATE EXTENSION pg_cron;
+CREATE EXTENSION crm_purge;
+
+\echo '\n--- a small CRM: contacts, their emails (ON DELETE CASCADE), activities (ON DELETE SET NULL)'
+CREATE TABLE contacts (
+    id          bigint PRIMARY KEY,
+    name        text NOT NULL,
+    email       text,
+    modified_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE emails (
+    id          bigint PRIMARY KEY,
+    contact_id  bigint NOT NULL REFERENCES contacts ON DELETE CASCADE,
+    subject     text,
+    sent_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE activities (
+    id          bigint PRIMARY KEY,
+    contact_id  bigint REFERENCES contacts ON DELETE SET NULL,
+    kind        text NOT NULL,
+    note        text
+);
+INSERT INTO contacts (id, name, email) VALUES
+    (1, 'Ada Lovelace',    'ada@example.com'),
+    (2, 'Grace Hopper',    'grace@example.com'),
+    (3, 'Alan Turing',     'alan@example.org'),
+    (4, 'Edsger Dijkstra', 'edsger@example.org'),
+    (5, 'Barbara Liskov',  'barbara@example.com');
+INSERT INTO emails (id, contact_id, subject) VALUES
+    (10, 1, 'Welcome'), (11, 1, 'Invoice 2024-01'),
+    (20, 2, 'Welcome'), (21, 2, 'COBOL training'),
+    (30, 3, 'Welcome'), (31, 3, 'Meeting notes'), (32, 3, 'Re: Meeting notes'),
+    (40, 4, 'Welcome'),
+    (50, 5, 'Welcome');
+INSERT INTO activities (id, contact_id, kind, note) VALUES
+    (100, 1, 'call',    'intro call'),
+    (101, 2, 'meeting', 'demo'),
+    (102, 3, 'call',    'follow-up'),
+    (103, 3, 'task',    'send quote'),
+    (104, 5, 'meeting', 'kick-off');
+
+\echo '\n--- protect the three tables: from now on a plain DELETE moves rows into crm_trash'
+SELECT crm_purge_protect('contacts');
+SELECT crm_purge_protect('emails', retention => interval '30 days');
+SELECT crm_purge_protect('activities');
+
+\echo '\n--- the application deletes as always: one plain DELETE'
+DELETE FROM contacts WHERE id IN (2, 3);
+SELECT * FROM contacts ORDER BY id;
+
+\echo '\n--- the deleted contacts are in the trash, with the same columns plus deleted_at, deleted_by, deletion_id'
+SELECT * FROM crm_trash.public__contacts ORDER BY id;
+
+\echo '\n--- the emails removed by ON DELETE CASCADE are in the trash too, with the same deletion_id'
+SELECT id, contact_id, subject, deleted_by, deletion_id FROM crm_trash.public__emails ORDER BY id;
+
+\echo '\n--- ON DELETE SET NULL unlinked the activities (crm_purge remembers the links)'
+SELECT * FROM activities ORDER BY id;
+
+\echo '\n--- restore one contact by a condition on the trash table'
+SELECT crm_purge_restore('contacts', 'id = 2');
+SELECT * FROM contacts ORDER BY id;
+SELECT id, name, deletion_id FROM crm_trash.public__contacts ORDER BY id;
+
+\echo '\n--- restore everything else that DELETE trashed, across tables, parents first, re-linking activities'
+SELECT deletion_id FROM crm_trash.public__contacts LIMIT 1 \gset
+SELECT crm_purge_restore_deletion(:deletion_id);
+SELECT * FROM contacts ORDER BY id;
+SELECT id, contact_id, subject FROM emails ORDER BY id;
+SELECT * FROM activities ORDER BY id;
+SELECT (SELECT count(*) FROM crm_trash.public__contacts) AS contacts_trash,
+       (SELECT count(*) FROM crm_trash.public__emails)   AS emails_trash;
+
+\echo '\n--- what happened, without any row contents'
+SELECT action, table_name, rows, actor, deletion_id FROM crm_purge.history ORDER BY id;
+
+\echo '\n--- TRUNCATE would bypass the trash, so it is refused (this error is expected)'
+\set ON_ERROR_STOP 0
+TRUNCATE emails;
+\set ON_ERROR_STOP 1
+SELECT count(*) AS emails_still_there FROM emails;
+
+\echo '\n--- the background worker (expires old trash every crm_purge.naptime); crm_purge_tick() does the same work now'
+SELECT pid, backend_type, datname FROM pg_stat_activity WHERE backend_type LIKE 'crm_purge%';
+SELECT crm_purge_tick();
+SQL
+
+cat <<EOF
+
+=== the demo cluster is still running
+  data:     $DIR/data
+  log:      $DIR/server.log
+  connect:  su postgres -c "psql -h $DIR -p $PORT $DB"
+  stop:     su postgres -c "$PG_BINDIR/pg_ctl -D $DIR/data stop"
+  remove:   rm -rf $DIR   (after stopping it)
+EOF
