@@ -141,6 +141,7 @@ SELECT id FROM crm_trash.gdpr__logs ORDER BY id;
 -- erased keys still in an export are named
 CREATE TABLE leads2 (id int PRIMARY KEY, modified_at timestamptz NOT NULL, email text);
 INSERT INTO leads2 SELECT g, now() - interval '100 days', 'l' || g || '@example.com' FROM generate_series(1, 5) g;
+SELECT setval('crm_purge.requests_id_seq', 100) IS NOT NULL AS reset;
 SELECT crm_purge_request('leads2', '30 days') AS r2 \gset
 SELECT crm_purge_tick() ->> 'request_rows' AS exported;
 INSERT INTO leads2 VALUES (3, now(), 'back@example.com');

@@ -147,3 +147,22 @@ SELECT crm_purge_export_files(:r1);
 \set VERBOSITY default
 SELECT action, rows FROM crm_purge.history WHERE request_id = :r1 ORDER BY id;
 SELECT kind, id FROM crm_purge_progress;
+
+-- a table owner's trigger cannot borrow the rights of whoever runs the batch:
+-- batches run as the table's owner, in a restricted context
+CREATE ROLE regress_evil LOGIN;
+CREATE TABLE evil (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO evil VALUES (1, now() - interval '1 year');
+CREATE FUNCTION evil_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE 'ALTER ROLE regress_evil SUPERUSER';
+	RETURN OLD;
+END $$;
+CREATE TRIGGER evil_t BEFORE DELETE ON evil FOR EACH ROW EXECUTE FUNCTION evil_fn();
+ALTER FUNCTION evil_fn() OWNER TO regress_evil;
+ALTER TABLE evil OWNER TO regress_evil;
+SELECT crm_purge_request('evil', '30 days', 'delete_only') AS r7 \gset
+SELECT crm_purge_tick() ->> 'requests_failed' AS failed;
+SELECT status, error FROM crm_purge_requests WHERE id = :r7;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_evil';
+SELECT count(*) FROM evil;

@@ -24,6 +24,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -72,6 +73,19 @@ static int64 plan_request = 0;
 static char *plan_holds = NULL;	/* the hold condition they were made with */
 static SPIPlanPtr delete_plan = NULL;
 static SPIPlanPtr select_plan = NULL;
+
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
 
 static char *
 qualified_name(Oid relid)
@@ -247,9 +261,8 @@ tid_datum(int64 block)
 }
 
 /*
- * Deletes one batch as the request's creator, in a restricted context: the
- * filter has the creator's privileges, and the table's triggers and index
- * expressions cannot change the session.  Returns the rows deleted (their
+ * Deletes one batch as the table's owner, in a restricted context, once the
+ * creator's rights are checked.  Returns the rows deleted (their
  * contents in SPI_tuptable for exports); sets *done at the end of the scan.
  */
 static uint64
@@ -261,16 +274,33 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 	uint64		n = 0;
 	int			rc;
 
+	Oid			owner;
+
 	if (!OidIsValid(creator))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("role \"%s\" who created request " INT64_FORMAT " no longer exists",
 						r->created_by, r->id)));
+	/* the creator's rights are checked again at every batch ... */
+	if (!crm_purge_is_admin(creator) ||
+		pg_class_aclcheck(r->relid, creator, ACL_SELECT | ACL_DELETE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" who created request " INT64_FORMAT " may no longer delete from table %s",
+						r->created_by, r->id, qualified_name(r->relid)),
+				 errdetail("A request needs an admin with SELECT and DELETE on the table.")));
 	prepare_plans(r);
 	*done = false;
 
+	/*
+	 * ... but the batch runs as the table's owner, in a restricted context,
+	 * as VACUUM does: the owner's triggers and index expressions must not
+	 * borrow the rights of whoever created the request, let alone the
+	 * worker's superuser rights.
+	 */
+	owner = rel_owner(r->relid);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(creator, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	crm_purge_bypass_trash = true;
 	PG_TRY();

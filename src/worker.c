@@ -54,7 +54,8 @@ typedef struct DbSlot
 {
 	Oid			dboid;
 	pid_t		pid;			/* the running worker, or 0 */
-	bool		no_extension;	/* the worker found no crm_purge */
+	bool		no_extension;	/* the worker found no crm_purge ... */
+	uint64		no_extension_generation;	/* ... having started at this wake generation */
 	TimestampTz checked_at;		/* when no_extension was last found */
 	TimestampTz paused_until;	/* released for DROP DATABASE and the like */
 	TimestampTz started_at;		/* last start, so that a failing worker backs off */
@@ -64,7 +65,7 @@ typedef struct CrmPurgeShared
 {
 	slock_t		mutex;
 	int			launcher_procno;	/* -1 when no launcher runs */
-	bool		rescan;
+	uint64		generation;		/* counts wakes: CREATE EXTENSION somewhere */
 	DbSlot		slots[MAX_DB_SLOTS];
 } CrmPurgeShared;
 
@@ -130,21 +131,41 @@ crm_purge_wake_launcher(void)
 	if (shared == NULL)
 		return;					/* not preloaded: no launcher */
 	SpinLockAcquire(&shared->mutex);
-	shared->rescan = true;
-	/* look at every database again, whatever its worker found before */
-	for (int i = 0; i < MAX_DB_SLOTS; i++)
-		shared->slots[i].no_extension = false;
+	/* what a worker started before now found is out of date */
+	shared->generation++;
 	procno = shared->launcher_procno;
 	SpinLockRelease(&shared->mutex);
 	if (procno >= 0)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
+static bool wake_at_commit = false;
+
+static void
+wake_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && wake_at_commit)
+		crm_purge_wake_launcher();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		wake_at_commit = false;
+}
+
+/*
+ * From CREATE EXTENSION: the launcher looks at this database again once the
+ * extension is committed, and so visible to the worker it starts.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_wake_launcher_sql);
 Datum
 crm_purge_wake_launcher_sql(PG_FUNCTION_ARGS)
 {
-	crm_purge_wake_launcher();
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(wake_xact_callback, NULL);
+		registered = true;
+	}
+	wake_at_commit = true;
 	PG_RETURN_VOID();
 }
 
@@ -325,7 +346,6 @@ crm_purge_launcher_main(Datum arg)
 
 	SpinLockAcquire(&shared->mutex);
 	shared->launcher_procno = MyProc->pgprocno;
-	shared->rescan = true;
 	SpinLockRelease(&shared->mutex);
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "crm_purge launcher", ALLOCSET_DEFAULT_SIZES);
@@ -334,7 +354,6 @@ crm_purge_launcher_main(Datum arg)
 		List	   *dbs;
 		List	   *still = NIL;
 		ListCell   *lc;
-		bool		rescan;
 		TimestampTz now = GetCurrentTimestamp();
 
 		CHECK_FOR_INTERRUPTS();
@@ -343,11 +362,6 @@ crm_purge_launcher_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		SpinLockAcquire(&shared->mutex);
-		rescan = shared->rescan;
-		shared->rescan = false;
-		SpinLockRelease(&shared->mutex);
-
 		MemoryContextSwitchTo(TopMemoryContext);
 		dbs = databases_to_serve();
 
@@ -389,7 +403,7 @@ crm_purge_launcher_main(Datum arg)
 					if (s->paused_until > now ||
 						!TimestampDifferenceExceeds(s->started_at, now, crm_purge_naptime * 1000))
 						skip = true;
-					else if (s->no_extension && !rescan &&
+					else if (s->no_extension && s->no_extension_generation == shared->generation &&
 							 !TimestampDifferenceExceeds(s->checked_at, now, RECHECK_NO_EXTENSION_MS))
 						skip = true;
 				}
@@ -430,6 +444,7 @@ crm_purge_launcher_main(Datum arg)
 /* ------------------------------------------------------------------ worker */
 
 static Oid	my_dboid = InvalidOid;
+static uint64 my_generation = 0;
 
 static void
 worker_detach(int code, Datum arg)
@@ -454,6 +469,7 @@ worker_no_extension(void)
 		if (s != NULL)
 		{
 			s->no_extension = true;
+			s->no_extension_generation = my_generation;
 			s->checked_at = GetCurrentTimestamp();
 		}
 	}
@@ -527,6 +543,7 @@ crm_purge_worker_main(Datum arg)
 			s->pid = MyProcPid;
 			s->no_extension = false;
 		}
+		my_generation = shared->generation;
 	}
 	SpinLockRelease(&shared->mutex);
 	before_shmem_exit(worker_detach, (Datum) 0);
