@@ -37,7 +37,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -411,6 +410,36 @@ record_batch(Request *r, uint64 n, TimestampTz started, const char *outcome)
 		elog(ERROR, "could not record batch of request " INT64_FORMAT, r->id);
 }
 
+typedef struct BatchWork
+{
+	Request    *r;
+	uint64		n;
+	bool		done;
+	int64		scanned_to;
+	bool		wrote_part;
+	CrmPurgeExportPart part;
+} BatchWork;
+
+/* The batch's delete and its export part: both happen, or neither. */
+static void
+run_batch(void *arg)
+{
+	BatchWork  *w = arg;
+
+	w->n = delete_batch(w->r, &w->done, &w->scanned_to);
+	if (w->r->export && w->n > 0)
+	{
+		StringInfoData csv;
+
+		initStringInfo(&csv);
+		crm_purge_csv_header(&csv, SPI_tuptable->tupdesc);
+		crm_purge_csv_rows(&csv, SPI_tuptable, w->n);
+		crm_purge_export_write_part(w->r->id, w->r->parts + 1, &csv, &w->part);
+		w->wrote_part = true;
+		pfree(csv.data);
+	}
+}
+
 /*
  * Runs one batch of the oldest active request.  Returns false when no
  * request is waiting.  A batch that fails is rolled back (nothing deleted,
@@ -421,8 +450,8 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 {
 	Request		r;
 	TimestampTz started = GetCurrentTimestamp();
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	BatchWork	work = {0};
+	ErrorData  *edata;
 	bool		done = false;
 	uint64		n = 0;
 	int64		scanned_to = 0;
@@ -453,36 +482,10 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 			elog(ERROR, "could not start request " INT64_FORMAT, r.id);
 	}
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	work.r = &r;
+	edata = crm_purge_in_subtransaction(run_batch, &work);
+	if (edata != NULL)
 	{
-		n = delete_batch(&r, &done, &scanned_to);
-		if (r.export && n > 0)
-		{
-			StringInfoData csv;
-
-			initStringInfo(&csv);
-			crm_purge_csv_header(&csv, SPI_tuptable->tupdesc);
-			crm_purge_csv_rows(&csv, SPI_tuptable, n);
-			crm_purge_export_write_part(r.id, r.parts + 1, &csv, &part);
-			wrote_part = true;
-			pfree(csv.data);
-		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
 		/* the plans may refer to what failed */
 		plan_request = 0;
 		ereport(LOG,
@@ -493,7 +496,11 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		counts->batches++;
 		return true;
 	}
-	PG_END_TRY();
+	n = work.n;
+	done = work.done;
+	scanned_to = work.scanned_to;
+	part = work.part;
+	wrote_part = work.wrote_part;
 
 	if (wrote_part)
 	{

@@ -43,6 +43,7 @@ extern void crm_purge_require_admin(const char *action);
 extern uint64 crm_purge_top_level_statement(void);
 extern Oid	crm_purge_extension_owner(void);
 extern Oid	crm_purge_switch_to_owner(Oid *save_userid, int *save_sec_context);
+extern ErrorData *crm_purge_in_subtransaction(void (*fn) (void *), void *arg);
 
 
 /* filter.c: user-supplied SQL conditions */

@@ -24,7 +24,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 
 #include "crm_purge.h"
@@ -89,48 +88,44 @@ record_history(const char *action, Oid relid, int64 rows, int64 deletion)
 }
 
 /*
- * Runs the restoring statement in a subtransaction so that a key conflict
+ * The restoring statement runs in a subtransaction so that a key conflict
  * can be reported as what it is for the user.
  */
+typedef struct RestoreQuery
+{
+	const char *sql;
+	int			nargs;
+	Oid		   *argtypes;
+	Datum	   *values;
+} RestoreQuery;
+
+static void
+run_restore_query(void *arg)
+{
+	RestoreQuery *q = arg;
+	int			rc = SPI_execute_with_args(q->sql, q->nargs, q->argtypes, q->values, NULL, false, 0);
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "restore query failed: %s", SPI_result_code_string(rc));
+}
+
 static void
 execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				Oid relid)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	RestoreQuery q = {sql, nargs, argtypes, values};
+	ErrorData  *edata = crm_purge_in_subtransaction(run_restore_query, &q);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
-
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "restore query failed: %s", SPI_result_code_string(rc));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNIQUE_VIOLATION),
-					 errmsg("cannot restore into table %s: a live row has the same key",
-							qualified_name(relid)),
-					 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-					 errhint("Nothing was restored. Use on_conflict => 'skip' to restore the other rows, or remove the live row first.")));
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return;
+	if (edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("cannot restore into table %s: a live row has the same key",
+						qualified_name(relid)),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("Nothing was restored. Use on_conflict => 'skip' to restore the other rows, or remove the live row first.")));
+	ReThrowError(edata);
 }
 
 /*

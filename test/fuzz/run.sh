@@ -8,6 +8,7 @@ inc=$(pg_config --includedir)
 incs=$(pg_config --includedir-server)
 libdir=$(pg_config --pkglibdir)
 out=${FUZZ_OUT:-$(mktemp -d)}
+mkdir -p "$out"
 flags="-Wno-ignored-attributes -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DFRONTEND -I$incs -I$inc -I../../src"
 clang $flags -o "$out/fuzz_window" fuzz_window.c ../../src/window.c
 clang $flags -o "$out/fuzz_csv" fuzz_csv.c ../../src/csv.c "$libdir/../lib/libpgcommon.a" "$libdir/../lib/libpgport.a" 2>/dev/null ||
