@@ -6,7 +6,7 @@
 # Environment:
 #   ROWS=1000000        rows loaded into the table of each run
 #   RUNS=3              how many times each variant runs (interleaved a,b,c,a,b,c,...)
-#   SCENARIOS=delete_half   space-separated scenario functions to run (scenario_<name>)
+#   SCENARIOS="delete_half requests guard"   scenario functions to run (scenario_<name>)
 #   PG_MAJOR=15  PORT=5498  SKIP_APT=1 (never call apt-get)  KEEP_CLUSTER=1 (leave it running)
 #
 # Every variant of every scenario runs on the same cluster with the same
@@ -16,7 +16,7 @@ set -euo pipefail
 
 ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-3}
-SCENARIOS=${SCENARIOS:-delete_half}
+SCENARIOS=${SCENARIOS:-delete_half requests guard}
 PG_MAJOR=${PG_MAJOR:-15}
 PORT=${PORT:-5498}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,7 +32,7 @@ SETTINGS=(
 	"checkpoint_timeout = '30min'"
 	"synchronous_commit = on"
 	"shared_preload_libraries = 'crm_purge'"
-	"crm_purge.naptime = '10s'"
+	"crm_purge.naptime = '1s'"
 	"autovacuum = off"
 	"jit = off"
 )
@@ -250,6 +250,103 @@ scenario_delete_half() {
 	check "c/b (crm_purge/trigger)" "$(ratio "$mc" "$mb")" 0.8
 	check "c/a (crm_purge/unprotected)" "$(ratio "$mc" "$ma")" 2.5
 	reset_db
+}
+
+# --- scenario: bulk requests against one plain statement -----------------------
+# Half the rows (the older half) go.  (p) one plain DELETE; (r) a delete_only
+# request run by the worker, from its started_at to its finished_at; (q) one
+# COPY (DELETE ... RETURNING *) TO a file; (e) an export_and_delete request.
+
+boundary="timestamptz '2024-01-01' + $((ROWS / 2)) * interval '1 minute' + interval '30 seconds'"
+
+run_request() {
+	local mode=$1 id
+	id=$(sql -c "SET crm_purge.max_rows_per_request = $ROWS" -c "SET crm_purge.max_queued_rows = $ROWS" \
+		-c "SELECT crm_purge_request('t', now() - ($boundary), '$mode')")
+	for ((i = 0; i < 6000; i++)); do
+		case $(sql -c "SELECT status FROM crm_purge.requests WHERE id = $id") in
+		success) break ;;
+		failed) die "request $id failed: $(sql -c "SELECT error FROM crm_purge.requests WHERE id = $id")" ;;
+		esac
+		sleep 0.1
+	done
+	[ "$(sql -c "SELECT rows_done FROM crm_purge.requests WHERE id = $id")" -eq $((ROWS / 2)) ] ||
+		die "request $id did not delete $((ROWS / 2)) rows"
+	# prints: total ms (started_at to finished_at), longest batch ms
+	sql -F ' ' -c "SELECT round(extract(epoch FROM r.finished_at - r.started_at) * 1000, 1),
+		(SELECT round(extract(epoch FROM max(b.finished_at - b.started_at)) * 1000, 1)
+		 FROM crm_purge.request_batches b WHERE b.request_id = r.id)
+		FROM crm_purge.requests r WHERE r.id = $id"
+}
+
+scenario_requests() {
+	say "scenario requests: the older $((ROWS / 2)) of $ROWS rows, batch_size $(sql -c 'SHOW crm_purge.batch_size')"
+	echo "  p = DELETE, r = delete_only request (worker), q = COPY (DELETE ... RETURNING *) TO file, e = export_and_delete request (worker)"
+	local run v ms longest_r=0 longest_e=0
+	local -a P=() R=() Q=() E=()
+	for ((run = 1; run <= RUNS; run++)); do
+		for v in p r q e; do
+			reset_db
+			load_t
+			settle t
+			case $v in
+			p) ms=$(time_statement "DELETE FROM t WHERE modified_at < $boundary") ;;
+			q) ms=$(time_statement "COPY (DELETE FROM t WHERE modified_at < $boundary RETURNING *) TO '$DIR/copy.csv' CSV HEADER") ;;
+			r) read -r ms longest_r < <(run_request delete_only) ;;
+			e) read -r ms longest_e < <(run_request export_and_delete) ;;
+			esac
+			[ "$(sql -c 'SELECT count(*) FROM t')" -eq $((ROWS - ROWS / 2)) ] || die "variant $v left the wrong rows"
+			printf '  run %d  %s  %10.1f ms\n' "$run" "$v" "$ms"
+			case $v in p) P+=("$ms") ;; r) R+=("$ms") ;; q) Q+=("$ms") ;; e) E+=("$ms") ;; esac
+		done
+		rm -f "$DIR/copy.csv"
+		rm -rf "$DIR/data/crm_purge_exports"
+	done
+	local mp mr mq me
+	mp=$(median "${P[@]}"); mr=$(median "${R[@]}"); mq=$(median "${Q[@]}"); me=$(median "${E[@]}")
+	echo "  medians: p = $mp ms, r = $mr ms, q = $mq ms, e = $me ms"
+	echo "  longest batch transaction: delete_only $longest_r ms, export_and_delete $longest_e ms (last run)"
+	check "r/p (delete_only/DELETE)" "$(ratio "$mr" "$mp")" 1.15
+	check "e/q (export/COPY DELETE)" "$(ratio "$me" "$mq")" 1.25
+	reset_db
+}
+
+# --- scenario: a bulk load through the re-import guard ----------------------------
+# 100,000 rows loaded by one INSERT ... SELECT, 1,000 of their keys erased
+# before: (l) no guard; (g) crm_purge_guard('skip').
+
+scenario_guard() {
+	local n=100000
+	say "scenario guard: INSERT of $n rows, 1000 of their keys tombstoned"
+	echo "  l = no guard, g = crm_purge_guard (skip)"
+	sql >/dev/null <<'SQL'
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS g;
+CREATE TABLE g (id bigint PRIMARY KEY, name text, email text);
+INSERT INTO g SELECT i, 'x', 'y' FROM generate_series(1, 100000, 100) i;
+SELECT crm_purge_erase('g', 'true', 'bench');
+SQL
+	local run v ms
+	local -a L=() G=()
+	for ((run = 1; run <= RUNS; run++)); do
+		for v in l g; do
+			sql -c "TRUNCATE g" >/dev/null
+			if [ "$v" = g ]; then sql -c "SELECT crm_purge_guard('g')" >/dev/null;
+			else sql -c "SET client_min_messages = warning" -c "DROP TRIGGER IF EXISTS crm_purge_guard ON g" >/dev/null; fi
+			sql -c "CHECKPOINT"
+			ms=$(time_statement "INSERT INTO g SELECT i, 'Contact ' || i, 'contact' || i || '@example.com' FROM generate_series(1, $n) i")
+			if [ "$v" = g ]; then
+				[ "$(sql -c 'SELECT count(*) FROM g')" -eq $((n - 1000)) ] || die "the guard let erased keys in"
+			fi
+			printf '  run %d  %s  %10.1f ms\n' "$run" "$v" "$ms"
+			case $v in l) L+=("$ms") ;; g) G+=("$ms") ;; esac
+		done
+	done
+	local ml mg
+	ml=$(median "${L[@]}"); mg=$(median "${G[@]}")
+	echo "  medians: l = $ml ms, g = $mg ms"
+	check "g/l (guard/no guard)" "$(ratio "$mg" "$ml")" 1.3
+	sql -c "DROP TABLE g" >/dev/null
 }
 
 # --- run -------------------------------------------------------------------------
