@@ -37,7 +37,7 @@ SETTINGS=(
 	"jit = off"
 )
 
-say() { printf '\n=== %s\n' "$*"; }
+. "$REPO/scripts/common.sh"
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo bash bench/bench.sh): it runs its cluster as user postgres"
@@ -45,23 +45,10 @@ die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 [[ "$RUNS" =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 1 ] || die "RUNS must be an integer >= 1"
 
 # --- packages, build, install ---------------------------------------------------
-missing=()
-for p in "${PACKAGES[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	[ -n "${SKIP_APT:-}" ] && die "missing packages: ${missing[*]}"
-	say "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
-fi
+ensure_packages "${PACKAGES[@]}"
 [ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found"
 
-unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGDATA PGOPTIONS PGSERVICE \
-	LC_ALL LC_CTYPE LC_COLLATE LC_MESSAGES LANGUAGE
-export LANG=C.UTF-8
-export PATH=$PG_BINDIR:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+pg_environment "$PG_BINDIR"
 
 DIR=$(mktemp -d /tmp/crm_purge_bench.XXXXXX)
 chown postgres: "$DIR"

@@ -20,29 +20,16 @@ PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJO
           "postgresql-$PG_MAJOR-cron" libipc-run-perl)
 DB=crm_demo
 
-say() { printf '\n=== %s\n' "$*"; }
+. "$REPO/scripts/common.sh"
 die() { printf 'demo.sh: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo bash scripts/demo.sh): it installs packages and runs the cluster as user postgres"
 
 # --- packages ----------------------------------------------------------------
-missing=()
-for p in "${PACKAGES[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	[ -n "${SKIP_APT:-}" ] && die "missing packages: ${missing[*]}"
-	say "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
-fi
+ensure_packages "${PACKAGES[@]}"
 [ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found"
 
-unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGDATA PGOPTIONS PGSERVICE \
-	LC_ALL LC_CTYPE LC_COLLATE LC_MESSAGES LANGUAGE
-export LANG=C.UTF-8
-export PATH=$PG_BINDIR:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+pg_environment "$PG_BINDIR"
 
 # --- the throwaway directory: build copy, data, socket, log -----------------
 if [ -n "${DEMO_DIR:-}" ]; then
@@ -162,8 +149,9 @@ SELECT * FROM activities ORDER BY id;
 SELECT (SELECT count(*) FROM crm_trash.public__contacts) AS contacts_trash,
        (SELECT count(*) FROM crm_trash.public__emails)   AS emails_trash;
 
-\echo '\n--- what happened, without any row contents'
-SELECT action, table_name, rows, actor, deletion_id FROM crm_purge.history ORDER BY id;
+\echo '\n--- what happened (history, without any row contents) and where things stand'
+SELECT action, "table", rows, actor, deletion_id FROM crm_purge_history;
+SELECT "table", live_rows, trashed_rows, marked_rows, pending_purge_id FROM crm_purge_overview;
 
 \echo '\n--- TRUNCATE would bypass the trash, so it is refused (this error is expected)'
 \set ON_ERROR_STOP 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # crm_purge: install what is needed, build with -Werror, install, and run every
-# test suite (pg_regress, isolation, TAP), each on its own temporary instance.
+# test suite: pg_regress, isolation and TAP, each on its own temporary
+# instance, then the libFuzzer targets of test/fuzz.
 #
 #   sudo bash scripts/test.sh        (Debian 12, from the repository root)
 #
@@ -9,9 +10,10 @@
 #   KEEP_TMP=1          keep the temporary build directory even on success
 #   SKIP_APT=1          never call apt-get (fail if something is missing)
 #   SUITE_TIMEOUT_MIN   per-suite time limit in minutes (default 30)
+#   FUZZ_SECONDS=60     how long each fuzz target runs
 #
 # Prints a last line "N passed, N failed" (pg_regress tests + isolation specs +
-# TAP files) and exits non-zero if anything failed.
+# TAP files + fuzz targets) and exits non-zero if anything failed.
 set -uo pipefail
 
 PG_MAJOR=${PG_MAJOR:-15}
@@ -20,9 +22,12 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_CONFIG=$PG_BINDIR/pg_config
 PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
-          "postgresql-$PG_MAJOR-cron" libipc-run-perl clang-14 libclang-rt-14-dev)
+          "postgresql-$PG_MAJOR-cron" libipc-run-perl clang-14 libclang-rt-14-dev clang)
+# clang-14 comes with postgresql-server-dev, but only the "clang" package
+# installs the plain "clang" test/fuzz/run.sh calls, and libclang-rt-14-dev
+# (libFuzzer, sanitizers) is only a Recommends of clang-14.
 
-say() { printf '\n=== %s\n' "$*"; }
+. "$REPO/scripts/common.sh"
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 2; }
 
 # --- privileges: root runs the suites as "postgres" (initdb refuses root) ----
@@ -35,20 +40,7 @@ else
 fi
 
 # --- packages ----------------------------------------------------------------
-missing=()
-for p in "${PACKAGES[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	[ -n "${SKIP_APT:-}" ] && die "missing packages: ${missing[*]}"
-	say "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	"${SUDO[@]}" apt-get update -qq || die "apt-get update failed"
-	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" \
-		>/dev/null || die "apt-get install failed"
-else
-	say "packages already installed: ${PACKAGES[*]}"
-fi
+ensure_packages "${PACKAGES[@]}"
 [ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found"
 id "$TEST_USER" >/dev/null 2>&1 || die "user $TEST_USER does not exist"
 
@@ -63,10 +55,8 @@ chmod 755 "$WORK"
 cd "$WORK" || exit 2
 
 # Clean, predictable environment for the build and the suites.
-unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGDATA PGOPTIONS PGSERVICE \
-	LC_ALL LC_CTYPE LC_COLLATE LC_MESSAGES LANGUAGE
-export LANG=C.UTF-8 PG_CONFIG
-export PATH=$PG_BINDIR:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+pg_environment "$PG_BINDIR"
+export PG_CONFIG
 
 as_test_user() {
 	if [ "$(id -un)" = "$TEST_USER" ]; then
@@ -93,8 +83,9 @@ fi
 n_regress=$(wc -w <<<"$REGRESS_TESTS")
 n_iso=$(wc -w <<<"$ISOLATION_TESTS")
 n_tap=$(wc -w <<<"$TAP_FILES")
-TOTAL=$((n_regress + n_iso + n_tap))
-say "PostgreSQL: $("$PG_CONFIG" --version); tests: $n_regress pg_regress, $n_iso isolation, $n_tap TAP; in $WORK"
+n_fuzz=$(ls test/fuzz/fuzz_*.c 2>/dev/null | wc -l)
+TOTAL=$((n_regress + n_iso + n_tap + n_fuzz))
+say "PostgreSQL: $("$PG_CONFIG" --version); tests: $n_regress pg_regress, $n_iso isolation, $n_tap TAP, $n_fuzz fuzz targets; in $WORK"
 
 PASSED=0
 FAILED=0
@@ -213,18 +204,27 @@ if [ "$n_tap" -gt 0 ]; then
 	fi
 fi
 
-# libFuzzer targets, for a bounded time each
-if command -v clang >/dev/null; then
+# libFuzzer targets, for a bounded time each; a target that did not report
+# "ok - <target>" (build failure, crash, timeout) counts as failed.
+if [ "$n_fuzz" -gt 0 ]; then
 	say "fuzz (${FUZZ_SECONDS:-60} s per target)"
-	as_test_user env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" FUZZ_OUT="$WORK/fuzz" bash test/fuzz/run.sh 2>&1 | tee "$LOGDIR/fuzz.log"
-	ok=$(grep -c '^ok - ' "$LOGDIR/fuzz.log" || true)
-	bad=$(grep -c '^not ok - ' "$LOGDIR/fuzz.log" || true)
-	[ "$ok" -eq 0 ] && [ "$bad" -eq 0 ] && bad=1
-	PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
-	[ "$bad" -eq 0 ] || RC=1
-else
-	echo "clang not found: fuzz targets not run"
-	FAILED=$((FAILED + 1)); RC=1
+	if command -v clang >/dev/null; then
+		as_test_user mkdir -p "$WORK/fuzz"
+		as_test_user env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" FUZZ_OUT="$WORK/fuzz" \
+			timeout --kill-after=60 "$((n_fuzz * ${FUZZ_SECONDS:-60} + 900))" \
+			bash test/fuzz/run.sh 2>&1 | tee "$LOGDIR/fuzz.log"
+		rc=${PIPESTATUS[0]}
+		[ "$rc" -eq 124 ] && echo "fuzz: TIMED OUT"
+	else
+		echo "clang not found: fuzz targets not run" | tee "$LOGDIR/fuzz.log"
+		rc=1
+	fi
+	ok=0
+	for f in test/fuzz/fuzz_*.c; do
+		grep -qE "^ok - $(basename "$f" .c)( |\$)" "$LOGDIR/fuzz.log" && ok=$((ok + 1))
+	done
+	PASSED=$((PASSED + ok)); FAILED=$((FAILED + n_fuzz - ok))
+	if [ "$rc" -ne 0 ] || [ "$ok" -ne "$n_fuzz" ]; then RC=1; fi
 fi
 
 finish
