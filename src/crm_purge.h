@@ -51,6 +51,7 @@ extern void crm_purge_check_filter(const char *filter);
 
 /* trash.c */
 extern int64 crm_purge_current_deletion_id(void);
+extern Oid	crm_purge_trash_of(Oid relid);
 extern bool crm_purge_bypass_trash;	/* bulk deletes are permanent */
 
 /* export.c */

@@ -39,30 +39,27 @@ qualified_name(Oid relid)
 static Oid
 protected_trash(Oid relid)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	Oid			trashid = InvalidOid;
-	Oid			save_userid;
-	int			save_sec_context;
+	Oid			trashid = crm_purge_trash_of(relid);
 
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
-	if (SPI_execute_with_args("SELECT trash::oid FROM crm_purge.protected_tables WHERE tbl = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.protected_tables");
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-
-		trashid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (!OidIsValid(trashid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table %s is not protected by crm_purge", qualified_name(relid)),
 				 errhint("Protect it with crm_purge_protect first; only rows deleted since then can be restored.")));
 	return trashid;
+}
+
+/* The tid[] a one-row, one-column SPI result holds, or false when NULL. */
+static bool
+tid_array_result(Datum *result)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+	if (isnull)
+		return false;
+	*result = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+	return true;
 }
 
 static void
@@ -193,14 +190,8 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 deletion ? " AND t.deletion_id = $1" : "");
 	if (SPI_execute_with_args(sql.data, deletion ? 1 : 0, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the trash of %s", qualified_name(relid));
-	{
-		bool		isnull;
-
-		values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (isnull)
-			return 0;
-		values[1] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[1]));
-	}
+	if (!tid_array_result(&values[1]))
+		return 0;
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
 					 " WHERE ctid = ANY ($2) FOR UPDATE) l", qualified_name(trashid));
@@ -208,14 +199,8 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	if (SPI_execute_with_args(sql.data, 2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the trash of %s", qualified_name(relid));
 	SetUserIdAndSecContext(save_userid, save_sec_context);
-	{
-		bool		isnull;
-
-		values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (isnull)
-			return 0;
-		values[1] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[1]));
-	}
+	if (!tid_array_result(&values[1]))
+		return 0;
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,

@@ -84,8 +84,8 @@ trash_map_invalidate(Datum arg, Oid relid)
 }
 
 /* The trash table of a protected table, or InvalidOid. */
-static Oid
-lookup_trash(Oid relid)
+Oid
+crm_purge_trash_of(Oid relid)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
@@ -138,7 +138,7 @@ get_trash_map(Relation live)
 	m->valid = false;
 	m->trash_attno = NULL;
 
-	m->trashid = lookup_trash(relid);
+	m->trashid = crm_purge_trash_of(relid);
 	if (!OidIsValid(m->trashid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
