@@ -49,6 +49,23 @@ ok($node->poll_query_until('crm', q{SELECT count(*) = 0 FROM crm_trash.public__t
 is($node->safe_psql('crm', q{SELECT action, rows FROM crm_purge.history WHERE action = 'trash expiry'}),
 	'trash expiry|100', 'and records it');
 
+# requests wait outside the processing window
+my $h = (gmtime(time + 7200))[2];
+$node->append_conf('postgresql.conf', sprintf("timezone = 'UTC'\ncrm_purge.processing_window = '%02d:00-%02d:30'\n", $h, $h));
+$node->reload;
+$node->safe_psql('crm', q{
+	CREATE TABLE w (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+	INSERT INTO w SELECT g, now() - interval '1 year' FROM generate_series(1, 10) g;
+	SELECT crm_purge_request('w', '30 days', 'delete_only');
+});
+sleep(3);
+is($node->safe_psql('crm', q{SELECT status FROM crm_purge.requests WHERE tbl = 'w'::regclass}),
+	'queued', 'outside the processing window a request waits');
+$node->append_conf('postgresql.conf', "crm_purge.processing_window = ''\n");
+$node->reload;
+ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge.requests WHERE tbl = 'w'::regclass}),
+	'inside it, it runs');
+
 # SIGHUP: settings reload, the worker stays
 my $pid = $node->safe_psql('postgres',
 	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'crm'});
