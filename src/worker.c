@@ -1,17 +1,34 @@
 /*
  * worker.c - the launcher and the per-database workers.
  *
- * The launcher (one static background worker, started once recovery has
- * finished, so never on a standby) connects to no database; it lists the
- * databases from pg_database and starts one dynamic "crm_purge worker" per
- * database.  A worker that finds no crm_purge in its database says so in
- * shared memory and exits; the launcher then leaves that database alone
- * until CREATE EXTENSION wakes it (crm_purge._wake_launcher) or a few
- * minutes have passed.
+ * The launcher is one static background worker.  It starts once recovery
+ * has finished, so it never runs on a standby and does start after a
+ * promotion.  It connects to no database: it reads the shared catalog
+ * pg_database and starts one dynamic "crm_purge worker" for each database
+ * that allows connections, is not a template and is in crm_purge.databases
+ * (when that is set).
  *
- * A worker stays connected between naptimes, so DROP DATABASE (and the other
- * commands that need a database to themselves) stop it first: see
- * crm_purge_release_database(), called from the ProcessUtility hook.
+ * A worker does the due work of its database every naptime, one batch per
+ * transaction.  A worker that finds no crm_purge in its database says so in
+ * shared memory and exits; the launcher leaves that database alone until
+ * crm_purge_wake_launcher() (called when CREATE EXTENSION commits) or a few
+ * minutes have passed.  A worker that stopped for any other reason (an
+ * ERROR, pg_terminate_backend) is started again after naptime.
+ *
+ * DROP DATABASE.  A worker stays connected between naptimes, and PostgreSQL
+ * 15 refuses to drop (rename, copy, move) a database that any session other
+ * than an autovacuum worker is connected to.  A worker that exits after
+ * every naptime would only make that failure rarer: a long batch can still
+ * outlast the 5 s DROP DATABASE waits.  So the commands that need a database
+ * to themselves call crm_purge_release_database() from the ProcessUtility
+ * hook first: it pauses the database (the launcher does not start a worker
+ * for it, and a worker starting up gives up), stops its worker and waits for
+ * it to go.  The pause ends with the command's transaction.  This is how
+ * TimescaleDB keeps its per-database schedulers out of DROP DATABASE too.
+ *
+ * Shared memory holds one slot per running worker (and per paused
+ * database); what the launcher knows about every database lives in its own
+ * memory, so the number of databases is not limited by shared memory.
  */
 #include "postgres.h"
 
@@ -31,12 +48,13 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
-#include "storage/procsignal.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -44,29 +62,40 @@
 
 #include "crm_purge.h"
 
-#define MAX_DB_SLOTS		128
 /* a database without the extension is looked at again after this long */
 #define RECHECK_NO_EXTENSION_MS	(5 * 60 * 1000)
-/* after a DROP DATABASE stopped its worker, leave the database alone this long */
-#define RELEASE_PAUSE_MS	(60 * 1000)
+/* a release whose command never ends (its backend died) expires after this */
+#define RELEASE_PAUSE_MS		(60 * 1000)
+/* after the releasing command ends: lets a launcher pass that read
+ * pg_database just before a DROP DATABASE committed see the drop */
+#define RELEASE_GRACE_MS		1000
+/* how long DROP DATABASE and the like wait for a worker to exit */
+#define RELEASE_WAIT_MS			10000
+/* slots beyond max_worker_processes, for paused databases without a worker */
+#define EXTRA_SLOTS				8
+
+#define LAUNCHER_TYPE	"crm_purge launcher"
+#define WORKER_TYPE		"crm_purge worker"
 
 typedef struct DbSlot
 {
-	Oid			dboid;
+	Oid			dboid;			/* InvalidOid: free */
 	pid_t		pid;			/* the running worker, or 0 */
-	bool		no_extension;	/* the worker found no crm_purge ... */
-	uint64		no_extension_generation;	/* ... having started at this wake generation */
-	TimestampTz checked_at;		/* when no_extension was last found */
+	bool		exited;			/* a worker used this slot and exited */
+	bool		no_extension;	/* ... because crm_purge is not installed */
+	uint64		generation;		/* the wake generation that worker started at */
+	TimestampTz checked_at;		/* when it found no extension */
 	TimestampTz paused_until;	/* released for DROP DATABASE and the like */
-	TimestampTz started_at;		/* last start, so that a failing worker backs off */
 } DbSlot;
 
 typedef struct CrmPurgeShared
 {
-	slock_t		mutex;
+	slock_t		mutex;			/* protects launcher_procno and generation */
 	int			launcher_procno;	/* -1 when no launcher runs */
-	uint64		generation;		/* counts wakes: CREATE EXTENSION somewhere */
-	DbSlot		slots[MAX_DB_SLOTS];
+	uint64		generation;		/* counts wakes (CREATE EXTENSION somewhere) */
+	LWLock	   *lock;			/* protects slots */
+	int			nslots;
+	DbSlot		slots[FLEXIBLE_ARRAY_MEMBER];
 } CrmPurgeShared;
 
 static CrmPurgeShared *shared = NULL;
@@ -76,12 +105,29 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 PGDLLEXPORT void crm_purge_launcher_main(Datum arg);
 PGDLLEXPORT void crm_purge_worker_main(Datum arg);
 
+/* ------------------------------------------------------------ shared memory */
+
+static int
+slot_count(void)
+{
+	/* our workers are background workers: max_worker_processes bounds them */
+	return max_worker_processes + EXTRA_SLOTS;
+}
+
+static Size
+shared_size(void)
+{
+	return add_size(offsetof(CrmPurgeShared, slots),
+					mul_size(slot_count(), sizeof(DbSlot)));
+}
+
 static void
 shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(CrmPurgeShared)));
+	RequestAddinShmemSpace(MAXALIGN(shared_size()));
+	RequestNamedLWLockTranche("crm_purge", 1);
 }
 
 static void
@@ -92,12 +138,14 @@ shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("crm_purge", sizeof(CrmPurgeShared), &found);
+	shared = ShmemInitStruct("crm_purge", shared_size(), &found);
 	if (!found)
 	{
-		memset(shared, 0, sizeof(CrmPurgeShared));
+		memset(shared, 0, shared_size());
 		SpinLockInit(&shared->mutex);
 		shared->launcher_procno = -1;
+		shared->lock = &(GetNamedLWLockTranche("crm_purge"))->lock;
+		shared->nslots = slot_count();
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -114,69 +162,33 @@ crm_purge_worker_init(void)
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	/* never on a standby; after a promotion it starts */
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 5;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "crm_purge");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "crm_purge_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "crm_purge launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "crm_purge launcher");
+	snprintf(worker.bgw_name, BGW_MAXLEN, LAUNCHER_TYPE);
+	snprintf(worker.bgw_type, BGW_MAXLEN, LAUNCHER_TYPE);
 	RegisterBackgroundWorker(&worker);
 }
 
-void
-crm_purge_wake_launcher(void)
-{
-	int			procno;
-
-	if (shared == NULL)
-		return;					/* not preloaded: no launcher */
-	SpinLockAcquire(&shared->mutex);
-	/* what a worker started before now found is out of date */
-	shared->generation++;
-	procno = shared->launcher_procno;
-	SpinLockRelease(&shared->mutex);
-	if (procno >= 0)
-		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
-}
-
-static bool wake_at_commit = false;
-
 static void
-wake_xact_callback(XactEvent event, void *arg)
+require_shared(void)
 {
-	if (event == XACT_EVENT_COMMIT && wake_at_commit)
-		crm_purge_wake_launcher();
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-		wake_at_commit = false;
+	if (shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("crm_purge background workers need crm_purge in shared_preload_libraries")));
 }
 
-/*
- * From CREATE EXTENSION: the launcher looks at this database again once the
- * extension is committed, and so visible to the worker it starts.
- */
-PG_FUNCTION_INFO_V1(crm_purge_wake_launcher_sql);
-Datum
-crm_purge_wake_launcher_sql(PG_FUNCTION_ARGS)
-{
-	static bool registered = false;
-
-	if (!registered)
-	{
-		RegisterXactCallback(wake_xact_callback, NULL);
-		registered = true;
-	}
-	wake_at_commit = true;
-	PG_RETURN_VOID();
-}
-
-/* The slot of a database; with create, a free one is taken.  Mutex held. */
+/* The slot of a database; with create, a free one is taken.  Lock held. */
 static DbSlot *
 slot_for(Oid dboid, bool create)
 {
-	int			i;
 	DbSlot	   *free_slot = NULL;
+	int			i;
 
-	for (i = 0; i < MAX_DB_SLOTS; i++)
+	for (i = 0; i < shared->nslots; i++)
 	{
 		if (shared->slots[i].dboid == dboid)
 			return &shared->slots[i];
@@ -192,45 +204,126 @@ slot_for(Oid dboid, bool create)
 	return NULL;
 }
 
+/* ------------------------------------------------ waking and releasing */
+
+void
+crm_purge_wake_launcher(void)
+{
+	int			procno;
+
+	if (shared == NULL)
+		return;					/* not preloaded: there is no launcher */
+	SpinLockAcquire(&shared->mutex);
+	/* what a worker that started before now found is out of date */
+	shared->generation++;
+	procno = shared->launcher_procno;
+	SpinLockRelease(&shared->mutex);
+	if (procno >= 0)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+static bool xact_callback_registered = false;
+static bool wake_at_commit = false;
+static Oid	released_dboid = InvalidOid;
+
 /*
- * Stops the worker of a database that a command needs to itself (DROP
- * DATABASE, ALTER DATABASE ... RENAME, CREATE DATABASE ... TEMPLATE), and
- * keeps the launcher from starting it again for a while.
+ * At the end of a transaction: wake the launcher after a commit that created
+ * the extension, and end the pause of a database this transaction released.
+ */
+static void
+worker_xact_callback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	if (event == XACT_EVENT_COMMIT && wake_at_commit)
+		crm_purge_wake_launcher();
+	wake_at_commit = false;
+
+	if (OidIsValid(released_dboid) && shared != NULL)
+	{
+		DbSlot	   *s;
+
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		s = slot_for(released_dboid, false);
+		if (s != NULL)
+			s->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														  RELEASE_GRACE_MS);
+		LWLockRelease(shared->lock);
+		released_dboid = InvalidOid;
+	}
+}
+
+static void
+register_xact_callback(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(worker_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+}
+
+/*
+ * crm_purge._wake_launcher(), at the end of the install script.  The wake
+ * waits for the commit: a worker started earlier could not yet see the
+ * extension, and would report it missing.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_wake_launcher_sql);
+Datum
+crm_purge_wake_launcher_sql(PG_FUNCTION_ARGS)
+{
+	if (shared != NULL)
+	{
+		register_xact_callback();
+		wake_at_commit = true;
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * From the ProcessUtility hook, before a command that needs the database to
+ * itself (DROP DATABASE, ALTER DATABASE ... RENAME, CREATE DATABASE ...
+ * TEMPLATE): pauses the database and stops its worker, waiting for it to
+ * exit as the command would wait for any session.  Only for the database's
+ * owner (or a superuser): anyone else's command fails anyway, and must not
+ * be a way to stop the worker.
  */
 void
 crm_purge_release_database(Oid dboid)
 {
 	pid_t		pid = 0;
 	int			waited_ms = 0;
+	DbSlot	   *s;
 
-	if (shared == NULL || !OidIsValid(dboid))
+	if (shared == NULL || !OidIsValid(dboid) ||
+		!pg_database_ownercheck(dboid, GetUserId()))
 		return;
-	SpinLockAcquire(&shared->mutex);
-	{
-		DbSlot	   *s = slot_for(dboid, true);
 
-		if (s != NULL)
-		{
-			s->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RELEASE_PAUSE_MS);
-			pid = s->pid;
-		}
+	register_xact_callback();
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	s = slot_for(dboid, true);
+	if (s != NULL)
+	{
+		s->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  RELEASE_PAUSE_MS);
+		pid = s->pid;
+		released_dboid = dboid;
 	}
-	SpinLockRelease(&shared->mutex);
+	LWLockRelease(shared->lock);
 	if (pid == 0)
 		return;
+
+	/* a worker that starts from now on sees the pause and does not connect */
 	kill(pid, SIGTERM);
-	/* wait for it to go, as the command would wait for any session */
-	while (waited_ms < 10000)
+	while (waited_ms < RELEASE_WAIT_MS)
 	{
 		bool		gone;
 
-		SpinLockAcquire(&shared->mutex);
-		{
-			DbSlot	   *s = slot_for(dboid, false);
-
-			gone = (s == NULL || s->pid != pid);
-		}
-		SpinLockRelease(&shared->mutex);
+		LWLockAcquire(shared->lock, LW_SHARED);
+		s = slot_for(dboid, false);
+		gone = (s == NULL || s->pid != pid);
+		LWLockRelease(shared->lock);
 		if (gone)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
@@ -241,35 +334,108 @@ crm_purge_release_database(Oid dboid)
 	}
 }
 
-/* ---------------------------------------------------------------- launcher */
+/* --------------------------------------------------------------- launcher */
 
-typedef struct LaunchedWorker
+/* what the launcher knows about one database (launcher memory) */
+typedef struct DbState
+{
+	Oid			dboid;			/* hash key */
+	BackgroundWorkerHandle *handle; /* the worker we started, until it stopped */
+	bool		served;			/* in this pass's list of databases */
+	bool		no_extension;	/* its last worker found no crm_purge */
+	uint64		no_extension_generation;
+	TimestampTz no_extension_at;
+	TimestampTz retry_at;		/* no new worker before this */
+} DbState;
+
+typedef struct ServedDb
 {
 	Oid			dboid;
-	BackgroundWorkerHandle *handle;
-	TimestampTz started_at;
-} LaunchedWorker;
+	NameData	name;
+} ServedDb;
 
+static HTAB *db_states = NULL;
+static List *served_names = NIL;	/* crm_purge.databases, parsed */
+static bool served_names_ok = true;
+
+static void
+launcher_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&shared->mutex);
+	if (shared->launcher_procno == MyProc->pgprocno)
+		shared->launcher_procno = -1;
+	SpinLockRelease(&shared->mutex);
+}
+
+/* Parses crm_purge.databases, at start and after each reload. */
+static void
+parse_served_names(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	char	   *copy;
+
+	list_free_deep(served_names);
+	served_names = NIL;
+	served_names_ok = true;
+	if (crm_purge_databases == NULL || crm_purge_databases[0] == '\0')
+	{
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	copy = pstrdup(crm_purge_databases);
+	if (!SplitIdentifierString(copy, ',', &served_names))
+	{
+		/* serve nothing rather than databases nobody asked for */
+		ereport(WARNING,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("crm_purge.databases is not a list of database names: \"%s\"",
+						crm_purge_databases),
+				 errdetail("The crm_purge launcher starts no worker until it is fixed.")));
+		list_free(served_names);
+		served_names = NIL;
+		served_names_ok = false;
+	}
+	else
+	{
+		/* the list points into copy; keep copies of the names instead */
+		List	   *names = NIL;
+		ListCell   *lc;
+
+		foreach(lc, served_names)
+			names = lappend(names, pstrdup((char *) lfirst(lc)));
+		list_free(served_names);
+		served_names = names;
+	}
+	pfree(copy);
+	MemoryContextSwitchTo(old);
+}
+
+static bool
+name_is_served(const char *name)
+{
+	ListCell   *lc;
+
+	if (!served_names_ok)
+		return false;
+	if (served_names == NIL)
+		return true;
+	foreach(lc, served_names)
+	{
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The databases to serve, as ServedDb in the current memory context. */
 static List *
 databases_to_serve(void)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	List	   *result = NIL;
-	List	   *names = NIL;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
-	MemoryContext outer = CurrentMemoryContext;
-
-	if (crm_purge_databases && crm_purge_databases[0] != '\0')
-	{
-		char	   *copy = pstrdup(crm_purge_databases);
-
-		if (!SplitIdentifierString(copy, ',', &names))
-			ereport(LOG,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("crm_purge.databases is not a list of database names: \"%s\"",
-							crm_purge_databases)));
-	}
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -279,206 +445,359 @@ databases_to_serve(void)
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		ServedDb   *d;
 		MemoryContext old;
 
 		if (!db->datallowconn || db->datistemplate)
 			continue;
-		if (names != NIL)
-		{
-			ListCell   *lc;
-			bool		wanted = false;
-
-			foreach(lc, names)
-				if (strcmp((char *) lfirst(lc), NameStr(db->datname)) == 0)
-					wanted = true;
-			if (!wanted)
-				continue;
-		}
-		old = MemoryContextSwitchTo(outer);
-		result = lappend_oid(result, db->oid);
+#ifdef DATCONNLIMIT_INVALID_DB
+		/* partly dropped */
+		if (db->datconnlimit == DATCONNLIMIT_INVALID_DB)
+			continue;
+#endif
+		if (!name_is_served(NameStr(db->datname)))
+			continue;
+		/* the transaction's memory goes at commit: the list lives in cxt */
+		old = MemoryContextSwitchTo(cxt);
+		d = palloc(sizeof(ServedDb));
+		d->dboid = db->oid;
+		d->name = db->datname;
+		result = lappend(result, d);
 		MemoryContextSwitchTo(old);
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
 	return result;
 }
 
 static BackgroundWorkerHandle *
-start_worker(Oid dboid)
+start_worker(ServedDb *db)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	static bool warned = false;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* the launcher restarts it, after naptime, when it should run */
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "crm_purge");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "crm_purge_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "crm_purge worker for database %u", dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "crm_purge worker");
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	worker.bgw_notify_pid = MyProcPid;
+	snprintf(worker.bgw_name, BGW_MAXLEN, WORKER_TYPE " for database %s",
+			 NameStr(db->name));
+	snprintf(worker.bgw_type, BGW_MAXLEN, WORKER_TYPE);
+	worker.bgw_main_arg = ObjectIdGetDatum(db->dboid);
+	worker.bgw_notify_pid = MyProcPid;	/* wakes us when it stops */
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
-		ereport(LOG,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("crm_purge: could not start a worker for database %u", dboid),
-				 errhint("Raise max_worker_processes.")));
+		/* said once; it is tried again every naptime */
+		if (!warned)
+			ereport(WARNING,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("could not start a crm_purge worker for database \"%s\"",
+							NameStr(db->name)),
+					 errdetail("All background worker slots are in use."),
+					 errhint("Raise max_worker_processes.")));
+		warned = true;
 		return NULL;
 	}
+	warned = false;
 	return handle;
+}
+
+static void
+sooner(long *sleep_ms, TimestampTz now, TimestampTz at)
+{
+	long		ms = TimestampDifferenceMilliseconds(now, at);
+
+	*sleep_ms = Min(*sleep_ms, Max(ms, 10));
+}
+
+/*
+ * One pass: note which workers stopped and why, stop the workers of
+ * databases no longer served, start the missing ones.  Returns how long to
+ * sleep before the next pass.
+ */
+static long
+launcher_pass(void)
+{
+	List	   *dbs = databases_to_serve();
+	TimestampTz now = GetCurrentTimestamp();
+	long		sleep_ms = crm_purge_naptime * 1000L;
+	uint64		generation;
+	HASH_SEQ_STATUS seq;
+	DbState    *e;
+	ListCell   *lc;
+	int			i;
+
+	hash_seq_init(&seq, db_states);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		pid_t		pid;
+
+		e->served = false;
+		if (e->handle != NULL &&
+			GetBackgroundWorkerPid(e->handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(e->handle);
+			e->handle = NULL;
+		}
+	}
+	foreach(lc, dbs)
+	{
+		ServedDb   *d = lfirst(lc);
+		bool		found;
+
+		e = hash_search(db_states, &d->dboid, HASH_ENTER, &found);
+		if (!found)
+		{
+			memset(e, 0, sizeof(DbState));
+			e->dboid = d->dboid;
+		}
+		e->served = true;
+	}
+
+	SpinLockAcquire(&shared->mutex);
+	generation = shared->generation;
+	SpinLockRelease(&shared->mutex);
+
+	/* what the workers that exited left in their slots */
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < shared->nslots; i++)
+	{
+		DbSlot	   *s = &shared->slots[i];
+
+		if (s->dboid == InvalidOid || s->pid != 0)
+			continue;
+		e = hash_search(db_states, &s->dboid, HASH_FIND, NULL);
+		if (s->exited && e != NULL)
+		{
+			e->no_extension = s->no_extension;
+			if (s->no_extension)
+			{
+				e->no_extension_generation = s->generation;
+				e->no_extension_at = s->checked_at;
+				e->retry_at = 0;
+			}
+			else
+				/* an ERROR or a terminate: again after naptime */
+				e->retry_at = TimestampTzPlusMilliseconds(now, crm_purge_naptime * 1000L);
+		}
+		s->exited = false;
+		s->no_extension = false;
+		if (s->paused_until <= now)
+			memset(s, 0, sizeof(DbSlot));
+	}
+	LWLockRelease(shared->lock);
+
+	/* databases dropped or no longer served: stop their workers, forget them */
+	hash_seq_init(&seq, db_states);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (e->served)
+			continue;
+		if (e->handle != NULL)
+			TerminateBackgroundWorker(e->handle);
+		else
+			(void) hash_search(db_states, &e->dboid, HASH_REMOVE, NULL);
+	}
+
+	foreach(lc, dbs)
+	{
+		ServedDb   *d = lfirst(lc);
+		DbSlot	   *s;
+		bool		busy = false;
+		TimestampTz paused_until = 0;
+
+		e = hash_search(db_states, &d->dboid, HASH_FIND, NULL);
+		if (e->handle != NULL)
+			continue;			/* running (or just started) */
+
+		LWLockAcquire(shared->lock, LW_SHARED);
+		s = slot_for(d->dboid, false);
+		if (s != NULL)
+		{
+			busy = (s->pid != 0);	/* e.g. started by an earlier launcher */
+			paused_until = s->paused_until;
+		}
+		LWLockRelease(shared->lock);
+		if (busy)
+			continue;
+		if (paused_until > now)
+		{
+			sooner(&sleep_ms, now, paused_until);
+			continue;
+		}
+		if (e->no_extension && e->no_extension_generation == generation)
+		{
+			TimestampTz recheck = TimestampTzPlusMilliseconds(e->no_extension_at,
+															  RECHECK_NO_EXTENSION_MS);
+
+			if (recheck > now)
+			{
+				sooner(&sleep_ms, now, recheck);
+				continue;
+			}
+		}
+		if (e->retry_at > now)
+		{
+			sooner(&sleep_ms, now, e->retry_at);
+			continue;
+		}
+		{
+			/* the handle outlives this pass's memory */
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			e->handle = start_worker(d);
+			MemoryContextSwitchTo(old);
+		}
+		/* never more than one start per naptime for a database */
+		e->retry_at = TimestampTzPlusMilliseconds(now, crm_purge_naptime * 1000L);
+	}
+	return sleep_ms;
 }
 
 void
 crm_purge_launcher_main(Datum arg)
 {
-	List	   *launched = NIL;
-	MemoryContext cxt;
+	MemoryContext pass_cxt;
+	HASHCTL		ctl;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	require_shared();
+	/* pg_database is a shared catalog: no database needed */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
-	pgstat_report_appname("crm_purge launcher");
+	pgstat_report_appname(LAUNCHER_TYPE);
 
 	SpinLockAcquire(&shared->mutex);
 	shared->launcher_procno = MyProc->pgprocno;
 	SpinLockRelease(&shared->mutex);
+	before_shmem_exit(launcher_detach, (Datum) 0);
 
-	cxt = AllocSetContextCreate(TopMemoryContext, "crm_purge launcher", ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(DbState);
+	ctl.hcxt = TopMemoryContext;
+	db_states = hash_create("crm_purge databases", 64, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "crm_purge launcher pass",
+									 ALLOCSET_DEFAULT_SIZES);
+	parse_served_names();
+
 	for (;;)
 	{
-		List	   *dbs;
-		List	   *still = NIL;
-		ListCell   *lc;
-		TimestampTz now = GetCurrentTimestamp();
+		long		sleep_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
+			/* crm_purge.databases may have changed: this pass rescans */
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			parse_served_names();
 		}
+		MemoryContextReset(pass_cxt);
+		MemoryContextSwitchTo(pass_cxt);
+		sleep_ms = launcher_pass();
 		MemoryContextSwitchTo(TopMemoryContext);
-		dbs = databases_to_serve();
-
-		/* forget workers that stopped; keep the running ones */
-		foreach(lc, launched)
-		{
-			LaunchedWorker *w = lfirst(lc);
-			pid_t		pid;
-
-			if (GetBackgroundWorkerPid(w->handle, &pid) == BGWH_STOPPED)
-			{
-				pfree(w->handle);
-				pfree(w);
-			}
-			else
-				still = lappend(still, w);
-		}
-		list_free(launched);
-		launched = still;
-
-		foreach(lc, dbs)
-		{
-			Oid			dboid = lfirst_oid(lc);
-			ListCell   *lc2;
-			bool		running = false;
-			bool		skip = false;
-
-			foreach(lc2, launched)
-				if (((LaunchedWorker *) lfirst(lc2))->dboid == dboid)
-					running = true;
-			if (running)
-				continue;
-			SpinLockAcquire(&shared->mutex);
-			{
-				DbSlot	   *s = slot_for(dboid, true);
-
-				if (s != NULL)
-				{
-					if (s->paused_until > now ||
-						!TimestampDifferenceExceeds(s->started_at, now, crm_purge_naptime * 1000))
-						skip = true;
-					else if (s->no_extension && s->no_extension_generation == shared->generation &&
-							 !TimestampDifferenceExceeds(s->checked_at, now, RECHECK_NO_EXTENSION_MS))
-						skip = true;
-				}
-			}
-			SpinLockRelease(&shared->mutex);
-			if (!skip)
-			{
-				BackgroundWorkerHandle *h = start_worker(dboid);
-
-				SpinLockAcquire(&shared->mutex);
-				{
-					DbSlot	   *s = slot_for(dboid, true);
-
-					if (s != NULL)
-						s->started_at = now;
-				}
-				SpinLockRelease(&shared->mutex);
-				if (h != NULL)
-				{
-					LaunchedWorker *w = palloc(sizeof(LaunchedWorker));
-
-					w->dboid = dboid;
-					w->handle = h;
-					w->started_at = now;
-					launched = lappend(launched, w);
-				}
-			}
-		}
-		list_free(dbs);
-		MemoryContextReset(cxt);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 crm_purge_naptime * 1000L, PG_WAIT_EXTENSION);
+						 sleep_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
 
-/* ------------------------------------------------------------------ worker */
+/* ----------------------------------------------------------------- worker */
 
 static Oid	my_dboid = InvalidOid;
 static uint64 my_generation = 0;
+static char *my_dbname = NULL;
+static MemoryContext worker_cxt = NULL;
 
 static void
 worker_detach(int code, Datum arg)
 {
-	SpinLockAcquire(&shared->mutex);
-	{
-		DbSlot	   *s = slot_for(my_dboid, false);
+	DbSlot	   *s;
 
-		if (s != NULL && s->pid == MyProcPid)
-			s->pid = 0;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	s = slot_for(my_dboid, false);
+	if (s != NULL && s->pid == MyProcPid)
+	{
+		s->pid = 0;
+		s->exited = true;
 	}
-	SpinLockRelease(&shared->mutex);
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * Takes the database's slot.  False when the database is paused (DROP
+ * DATABASE and the like are about to run) or another worker serves it (one
+ * started by an earlier launcher, say).
+ */
+static bool
+worker_claim_slot(void)
+{
+	DbSlot	   *s;
+	bool		ok = false;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	s = slot_for(my_dboid, true);
+	if (s == NULL)
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("no free crm_purge worker slot for database %u", my_dboid)));
+	else if (s->pid == 0 && s->paused_until <= GetCurrentTimestamp())
+	{
+		s->pid = MyProcPid;
+		s->exited = false;
+		s->no_extension = false;
+		SpinLockAcquire(&shared->mutex);
+		my_generation = shared->generation;
+		SpinLockRelease(&shared->mutex);
+		s->generation = my_generation;
+		ok = true;
+	}
+	LWLockRelease(shared->lock);
+	return ok;
 }
 
 static void
 worker_no_extension(void)
 {
-	SpinLockAcquire(&shared->mutex);
-	{
-		DbSlot	   *s = slot_for(my_dboid, true);
+	DbSlot	   *s;
 
-		if (s != NULL)
-		{
-			s->no_extension = true;
-			s->no_extension_generation = my_generation;
-			s->checked_at = GetCurrentTimestamp();
-		}
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	s = slot_for(my_dboid, false);
+	if (s != NULL && s->pid == MyProcPid)
+	{
+		s->no_extension = true;
+		s->generation = my_generation;
+		s->checked_at = GetCurrentTimestamp();
 	}
-	SpinLockRelease(&shared->mutex);
+	LWLockRelease(shared->lock);
+}
+
+static void
+worker_reload_config(void)
+{
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	/* taken off crm_purge.databases: go (the launcher will not restart us) */
+	parse_served_names();
+	if (!name_is_served(my_dbname))
+		proc_exit(0);
 }
 
 /*
  * Runs the due work in batches, one transaction each, until nothing is due.
- * Returns false when the extension is not (or no longer) installed.
+ * Returns false when the extension is not (or not yet, or no longer)
+ * installed.
  */
 static bool
 run_due_work(void)
@@ -489,39 +808,51 @@ run_due_work(void)
 	memset(&counts, 0, sizeof(counts));
 	do
 	{
+		Oid			save_userid;
+		int			save_sec_context;
+
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (!OidIsValid(get_extension_oid("crm_purge", true)))
+		if (creating_extension || !OidIsValid(get_extension_oid("crm_purge", true)))
 		{
 			PopActiveSnapshot();
 			CommitTransactionCommand();
+			MemoryContextSwitchTo(worker_cxt);
 			return false;
 		}
 		pgstat_report_activity(STATE_RUNNING, "crm_purge: due work");
+		/* as crm_purge_tick() does: the extension owner, not the superuser */
+		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
 		more = crm_purge_tick_step(&counts);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		pgstat_report_stat(false);
+		MemoryContextSwitchTo(worker_cxt);
 		pgstat_report_activity(STATE_IDLE, NULL);
+		pgstat_report_stat(false);
 
-		if (more && crm_purge_batch_delay > 0)
+		if (more)
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 crm_purge_batch_delay, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-		}
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			/* throttling: a latch wait, so SIGTERM and SIGHUP cut it short */
+			if (crm_purge_batch_delay > 0)
+			{
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 crm_purge_batch_delay, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+			}
+			CHECK_FOR_INTERRUPTS();
+			if (ConfigReloadPending)
+				worker_reload_config();
 		}
 	} while (more);
-	if (counts.batches > 0 || counts.trash_expired > 0 || counts.purge_batches > 0)
-		elog(DEBUG1, "crm_purge: %lld request batches, %lld trash rows expired, %lld purge batches",
+	pgstat_report_stat(true);
+	if (counts.batches > 0 || counts.trash_expired > 0 || counts.purge_batches > 0 ||
+		counts.exports_expired > 0)
+		elog(DEBUG1, "crm_purge: %lld request batches, %lld trash rows expired, "
+			 "%lld purge batches, %lld exports expired",
 			 (long long) counts.batches, (long long) counts.trash_expired,
-			 (long long) counts.purge_batches);
+			 (long long) counts.purge_batches, (long long) counts.exports_expired);
 	return true;
 }
 
@@ -533,42 +864,47 @@ crm_purge_worker_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	require_shared();
 
-	SpinLockAcquire(&shared->mutex);
-	{
-		DbSlot	   *s = slot_for(my_dboid, true);
-
-		if (s != NULL)
-		{
-			s->pid = MyProcPid;
-			s->no_extension = false;
-		}
-		my_generation = shared->generation;
-	}
-	SpinLockRelease(&shared->mutex);
+	/* before connecting: a paused database must not see us connect */
+	if (!worker_claim_slot())
+		proc_exit(0);
 	before_shmem_exit(worker_detach, (Datum) 0);
 
 	BackgroundWorkerInitializeConnectionByOid(my_dboid, InvalidOid, 0);
-	pgstat_report_appname("crm_purge worker");
+	/* also shown in pg_stat_activity.application_name and %a of log lines */
+	SetConfigOption("application_name", WORKER_TYPE, PGC_USERSET, PGC_S_SESSION);
+
 	/*
 	 * A batch's export is on disk before its commit is even written, so a
 	 * commit lost in a crash only means the batch runs again.
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
+	StartTransactionCommand();
+	my_dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(my_dboid));
+	CommitTransactionCommand();
+	parse_served_names();
+
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "crm_purge worker",
+									   ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+			worker_reload_config();
+		MemoryContextReset(worker_cxt);
+		MemoryContextSwitchTo(worker_cxt);
+
+		/* never act on a standby (belt and braces: workers start only on a primary) */
 		if (!RecoveryInProgress() && !run_due_work())
 		{
+			elog(DEBUG1, "crm_purge is not installed in database \"%s\"; its worker exits",
+				 my_dbname);
 			worker_no_extension();
 			proc_exit(0);
 		}
+
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 crm_purge_naptime * 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -1,11 +1,13 @@
 # The background worker: one per database with crm_purge, none elsewhere,
-# none on a standby; it survives SIGHUP, comes back after being terminated
-# or killed, does the due work by itself, and never blocks DROP DATABASE.
+# none on a standby; it survives SIGHUP, follows crm_purge.databases, comes
+# back after being terminated or killed, does the due work by itself, and
+# never blocks DROP DATABASE (nor RENAME, nor CREATE DATABASE ... TEMPLATE).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(time);
 
 my $node = PostgreSQL::Test::Cluster->new('primary');
 $node->init(allows_streaming => 1);
@@ -17,24 +19,56 @@ restart_after_crash = on
 });
 $node->start;
 
-my $workers = q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'crm_purge worker'};
+# true when database $db has $count crm_purge workers
+sub workers
+{
+	my ($db, $count) = @_;
+	return qq{SELECT count(*) = $count FROM pg_stat_activity
+		WHERE backend_type = 'crm_purge worker' AND datname = '$db'};
+}
+
+sub worker_pid
+{
+	my ($n, $db) = @_;
+	return $n->safe_psql('postgres', qq{SELECT pid FROM pg_stat_activity
+		WHERE backend_type = 'crm_purge worker' AND datname = '$db'});
+}
+
+# Waits until the worker of $db (with pid $pid, when given) has started and
+# finished a cycle after now: its batch began later, so it saw what was
+# committed before.  query_start is the start of the worker's last batch.
+sub wait_for_cycle
+{
+	my ($n, $db, $pid) = @_;
+	my $t = $n->safe_psql('postgres', 'SELECT clock_timestamp()');
+	my $and_pid = defined $pid ? "AND pid = $pid" : '';
+	return $n->poll_query_until('postgres', qq{
+		SELECT query_start > '$t' AND state = 'idle' FROM pg_stat_activity
+		WHERE backend_type = 'crm_purge worker' AND datname = '$db' $and_pid});
+}
 
 ok($node->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm_purge launcher'}),
 	'the launcher runs');
 
 $node->safe_psql('postgres', 'CREATE DATABASE crm');
-$node->safe_psql('postgres', 'CREATE DATABASE plain');
 $node->safe_psql('crm', 'CREATE EXTENSION crm_purge');
-ok($node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'crm'}),
+ok($node->poll_query_until('postgres', workers('crm', 1)),
 	'a worker serves the database with the extension');
+is($node->safe_psql('postgres', q{SELECT backend_type || '|' || application_name
+		FROM pg_stat_activity WHERE datname = 'crm' AND backend_type LIKE 'crm_purge%'}),
+	'crm_purge worker|crm_purge worker', 'it shows as "crm_purge worker"');
 
-# give the launcher a few naptimes to look at "plain" too
-sleep(3);
-is($node->safe_psql('postgres',
-	q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname IN ('plain', 'postgres')}),
-	'0', 'no worker where crm_purge is not installed');
+# "plain" says in the log when its worker finds no crm_purge; the launcher
+# ignores it until it takes connections, so its first look is logged
+$node->safe_psql('postgres', 'CREATE DATABASE plain ALLOW_CONNECTIONS false');
+$node->safe_psql('postgres', 'ALTER DATABASE plain SET log_min_messages = debug1');
+my $log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'ALTER DATABASE plain ALLOW_CONNECTIONS true');
+$node->wait_for_log(qr/crm_purge is not installed in database "plain"; its worker exits/, $log_offset);
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity
+		WHERE backend_type = 'crm_purge worker' AND datname IN ('plain', 'postgres')}),
+	'no worker where crm_purge is not installed');
 
 # the worker does due work by itself: trash past its retention goes
 $node->safe_psql('crm', q{
@@ -53,12 +87,13 @@ is($node->safe_psql('crm', q{SELECT action, rows FROM crm_purge.history WHERE ac
 my $h = (gmtime(time + 7200))[2];
 $node->append_conf('postgresql.conf', sprintf("timezone = 'UTC'\ncrm_purge.processing_window = '%02d:00-%02d:30'\n", $h, $h));
 $node->reload;
+$node->poll_query_until('crm', q{SELECT current_setting('crm_purge.processing_window') <> ''});
 $node->safe_psql('crm', q{
 	CREATE TABLE w (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
 	INSERT INTO w SELECT g, now() - interval '1 year' FROM generate_series(1, 10) g;
 	SELECT crm_purge_request('w', '30 days', 'delete_only');
 });
-sleep(3);
+ok(wait_for_cycle($node, 'crm'), 'the worker ran after the request was queued');
 is($node->safe_psql('crm', q{SELECT status FROM crm_purge.requests WHERE tbl = 'w'::regclass}),
 	'queued', 'outside the processing window a request waits');
 $node->append_conf('postgresql.conf', "crm_purge.processing_window = ''\n");
@@ -66,48 +101,84 @@ $node->reload;
 ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge.requests WHERE tbl = 'w'::regclass}),
 	'inside it, it runs');
 
-# SIGHUP: settings reload, the worker stays
-my $pid = $node->safe_psql('postgres',
-	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'crm'});
+# SIGHUP: settings reload, the worker stays and goes on working
+my $pid = worker_pid($node, 'crm');
 $node->append_conf('postgresql.conf', "crm_purge.naptime = 2\n");
 $node->reload;
-sleep(1);
-is($node->safe_psql('postgres',
-	qq{SELECT count(*) FROM pg_stat_activity WHERE pid = $pid}), '1', 'the worker survives a reload');
-is($node->safe_psql('crm', 'SHOW crm_purge.naptime'), '2s', 'and the new naptime is in force');
+ok($node->poll_query_until('crm', q{SELECT current_setting('crm_purge.naptime') = '2s'}),
+	'the new naptime is in force');
+ok(wait_for_cycle($node, 'crm', $pid), 'the worker survives a reload and works on');
+
+# a database without the extension is not looked at every naptime (nothing
+# woke the launcher since "plain" was looked at)
+my @seen = slurp_file($node->logfile) =~ /crm_purge is not installed in database "plain"/g;
+is(scalar(@seen), 1, 'a database without crm_purge is not checked again every naptime');
+
+# crm_purge.databases: only the listed databases are served
+$node->append_conf('postgresql.conf', "crm_purge.naptime = 1\ncrm_purge.databases = 'postgres'\n");
+$node->reload;
+ok($node->poll_query_until('postgres', workers('crm', 0)),
+	'a database taken off crm_purge.databases loses its worker');
+$node->append_conf('postgresql.conf', "crm_purge.databases = ''\n");
+$node->reload;
+ok($node->poll_query_until('postgres', workers('crm', 1)),
+	'and gets it back when it is served again');
 
 # terminated: the launcher starts it again
+$pid = worker_pid($node, 'crm');
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
-ok($node->poll_query_until('postgres',
-	qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'crm' AND pid <> $pid}),
+ok($node->poll_query_until('postgres', workers('crm', 1) . qq{ AND NOT EXISTS
+		(SELECT FROM pg_stat_activity WHERE pid = $pid)}),
 	'a terminated worker comes back');
 
-# killed: the postmaster restarts everything, the worker comes back
-$pid = $node->safe_psql('postgres',
-	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'crm'});
-kill 'KILL', $pid;
-ok($node->poll_query_until('postgres',
-	qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'crm' AND pid <> $pid}),
-	'a killed worker comes back after the crash restart');
+# someone who may not drop the database cannot stop its worker that way
+$pid = worker_pid($node, 'crm');
+$node->safe_psql('postgres', 'CREATE ROLE mallory LOGIN CREATEDB');
+my ($ret, $out, $err) = $node->psql('postgres', 'DROP DATABASE crm',
+	extra_params => [ '-U', 'mallory' ]);
+like($err, qr/must be owner of database crm/, 'DROP DATABASE by a non-owner fails');
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM pg_stat_activity WHERE pid = $pid}),
+	'1', 'and leaves the worker alone');
+
+# commands that need the database to themselves are not blocked either, and
+# the worker is back as soon as they are done
+my $t0 = time;
+($ret, $out, $err) = $node->psql('postgres', 'CREATE DATABASE crm_copy TEMPLATE crm');
+is($ret, 0, 'CREATE DATABASE ... TEMPLATE is not blocked by the worker') or diag($err);
+ok($node->poll_query_until('postgres', workers('crm', 1)),
+	'the worker of the template comes back');
+cmp_ok(time - $t0, '<', 30, 'as soon as the command is done');
+ok($node->poll_query_until('postgres', workers('crm_copy', 1)),
+	'the copy gets a worker of its own');
+($ret, $out, $err) = $node->psql('postgres', 'ALTER DATABASE crm_copy RENAME TO crm_renamed');
+is($ret, 0, 'ALTER DATABASE ... RENAME is not blocked by the worker') or diag($err);
+ok($node->poll_query_until('postgres', workers('crm_renamed', 1)),
+	'the renamed database has its worker back');
 
 # DROP DATABASE is not blocked by the worker; nor is DROP EXTENSION
 $node->safe_psql('postgres', 'CREATE DATABASE gone');
 $node->safe_psql('gone', 'CREATE EXTENSION crm_purge');
-ok($node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'gone'}),
+ok($node->poll_query_until('postgres', workers('gone', 1)),
 	'a worker serves the new database');
-my ($ret, $out, $err) = $node->psql('postgres', 'DROP DATABASE gone');
+($ret, $out, $err) = $node->psql('postgres', 'DROP DATABASE gone');
 is($ret, 0, 'DROP DATABASE is not blocked by the worker') or diag($err);
 $node->safe_psql('postgres', 'CREATE DATABASE dropext');
 $node->safe_psql('dropext', 'CREATE EXTENSION crm_purge');
-ok($node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'dropext'}),
+ok($node->poll_query_until('postgres', workers('dropext', 1)),
 	'a worker serves that database');
 ($ret, $out, $err) = $node->psql('dropext', 'DROP EXTENSION crm_purge', timeout => 30);
 is($ret, 0, 'DROP EXTENSION is not blocked by the worker') or diag($err);
-ok($node->poll_query_until('postgres',
-	q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'dropext'}),
+ok($node->poll_query_until('postgres', workers('dropext', 0)),
 	'and the worker leaves');
+($ret, $out, $err) = $node->psql('postgres', 'DROP DATABASE crm_renamed');
+is($ret, 0, 'nor DROP DATABASE of the renamed copy') or diag($err);
+
+# killed: the postmaster restarts everything, the worker comes back
+$pid = worker_pid($node, 'crm');
+kill 'KILL', $pid;
+ok($node->poll_query_until('postgres', workers('crm', 1) . qq{ AND NOT EXISTS
+		(SELECT FROM pg_stat_activity WHERE pid = $pid)}),
+	'a killed worker comes back after the crash restart');
 
 # a standby: no launcher, no worker; after promotion both run
 $node->backup('b1');
@@ -115,16 +186,21 @@ my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($node, 'b1', has_streaming => 1);
 $standby->start;
 $node->wait_for_catchup($standby);
-sleep(2);
+# a launcher would start within a naptime of the standby being up
+$standby->poll_query_until('postgres',
+	q{SELECT now() - pg_postmaster_start_time() > interval '3 s'});
 is($standby->safe_psql('postgres',
 	q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'crm_purge%'}),
 	'0', 'nothing of crm_purge runs on a standby');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+		WHERE backend_type = 'crm_purge launcher'
+		OR (backend_type = 'crm_purge worker' AND datname = 'crm')}),
+	'2', 'while the primary runs its launcher and worker');
 is($standby->safe_psql('crm', q{SELECT crm_purge_tick() ->> 'standby'}), 'true',
 	'crm_purge_tick() does nothing on a standby');
 $node->stop;
 $standby->promote;
-ok($standby->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'crm'}),
+ok($standby->poll_query_until('postgres', workers('crm', 1)),
 	'after promotion the worker runs');
 
 $standby->stop;
