@@ -15,6 +15,9 @@ ALTER SYSTEM SET crm_purge.processing_window = '25:00-06:00';
 ALTER SYSTEM SET crm_purge.processing_window = 'nightly';
 ALTER SYSTEM SET crm_purge.processing_window = '22:00-06:00';
 ALTER SYSTEM RESET crm_purge.processing_window;
+ALTER SYSTEM SET crm_purge.databases = 'crm, "unterminated';
+ALTER SYSTEM SET crm_purge.databases = 'crm, "Sales DB"';
+ALTER SYSTEM RESET crm_purge.databases;
 
 -- periods take time units; limits are superuser-only
 SET crm_purge.trash_retention = '30d';

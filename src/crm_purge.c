@@ -16,6 +16,7 @@
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/varlena.h"
 #include "utils/resowner.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -77,6 +78,20 @@ check_processing_window(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+static bool
+check_databases(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval);
+	List	   *names = NIL;
+	bool		ok = SplitIdentifierString(copy, ',', &names);
+
+	list_free(names);
+	pfree(copy);
+	if (!ok)
+		GUC_check_errdetail("crm_purge.databases is a comma-separated list of database names, or empty for all.");
+	return ok;
 }
 
 static void
@@ -166,7 +181,8 @@ drop_cron_jobs(void)
 
 /*
  * Commands that need a database to themselves find its worker gone: DROP
- * DATABASE, ALTER DATABASE ... RENAME, CREATE DATABASE ... TEMPLATE.
+ * DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE, CREATE DATABASE ...
+ * TEMPLATE.
  */
 static void
 release_databases(Node *parsetree)
@@ -175,6 +191,16 @@ release_databases(Node *parsetree)
 		crm_purge_release_database(get_database_oid(((DropdbStmt *) parsetree)->dbname, true));
 	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 		crm_purge_release_database(get_database_oid(((RenameStmt *) parsetree)->subname, true));
+	else if (IsA(parsetree, AlterDatabaseStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
+		{
+			if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
+				crm_purge_release_database(get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true));
+		}
+	}
 	else if (IsA(parsetree, CreatedbStmt))
 	{
 		ListCell   *lc;
@@ -331,7 +357,7 @@ _PG_init(void)
 	DefineCustomStringVariable("crm_purge.databases",
 							   "Comma-separated databases the worker serves; empty means every database where crm_purge is installed.",
 							   NULL, &crm_purge_databases, "",
-							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
+							   PGC_SIGHUP, GUC_LIST_INPUT, check_databases, NULL, NULL);
 
 	MarkGUCPrefixReserved("crm_purge");
 
