@@ -73,11 +73,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "building crm_purge"
-mkdir "$DIR/build"
-tar -C "$REPO" --exclude=.git --exclude='*.o' --exclude='*.bc' --exclude='*.so' \
-	--exclude='./tmp_check*' --exclude=./results --exclude=./output_iso --exclude=./log \
-	-cf - . | tar -C "$DIR/build" -xf -
-chown -R postgres: "$DIR/build"
+copy_tree "$DIR/build" postgres:
 pg make -s -C "$DIR/build" PG_CONFIG="$PG_CONFIG"
 make -s -C "$DIR/build" install PG_CONFIG="$PG_CONFIG"
 

@@ -30,3 +30,14 @@ pg_environment() {
 	export LANG=C.UTF-8
 	export PATH=$1:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 }
+
+# copy_tree DEST OWNER: the working tree without build output and test
+# results, owned by OWNER, so the checkout gets no files of other users.
+copy_tree() {
+	mkdir -p "$1"
+	tar -C "$REPO" --exclude=.git --exclude='*.o' --exclude='*.bc' --exclude='*.so' \
+		--exclude='./tmp_check*' --exclude=./results --exclude=./output_iso --exclude=./log \
+		--exclude=./regression.diffs --exclude=./regression.out --exclude=./test_logs \
+		-cf - . | tar -C "$1" -xf - || die "cannot copy the tree to $1"
+	chown -R "$2" "$1"
+}

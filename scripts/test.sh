@@ -46,11 +46,7 @@ id "$TEST_USER" >/dev/null 2>&1 || die "user $TEST_USER does not exist"
 
 # --- a fresh copy of the working tree, owned by the test user ---------------
 WORK=$(mktemp -d /tmp/crm_purge_test.XXXXXX)
-tar -C "$REPO" --exclude=.git --exclude='*.o' --exclude='*.bc' --exclude='*.so' \
-	--exclude='./tmp_check*' --exclude=./results --exclude=./output_iso --exclude=./log \
-	--exclude=./regression.diffs --exclude=./regression.out --exclude=./test_logs \
-	-cf - . | tar -C "$WORK" -xf - || die "cannot copy the tree to $WORK"
-chown -R "$TEST_USER" "$WORK"
+copy_tree "$WORK" "$TEST_USER"
 chmod 755 "$WORK"
 cd "$WORK" || exit 2
 
