@@ -2,7 +2,11 @@
 EXTENSION  = crm_purge
 MODULE_big = crm_purge
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA       = $(wildcard crm_purge--*.sql)
+# crm_purge--1.0.sql is as released and never changes; every later change
+# is an upgrade script, and a fresh install of 1.1 runs 1.0 and then them,
+# so that an updated database and a fresh one are the same by construction.
+DATA       = crm_purge--1.0.sql crm_purge--1.0--1.1.sql
+DATA_built = crm_purge--1.1.sql
 PGFILEDESC = "crm_purge - recycle bin, bulk export-and-delete and erasure for PostgreSQL"
 
 # run in this order: base creates the extension
@@ -18,6 +22,9 @@ EXTRA_CLEAN = tmp_check_regress tmp_check_iso output_iso results regression.diff
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+crm_purge--1.1.sql: crm_purge--1.0.sql crm_purge--1.0--1.1.sql
+	cat $^ > $@
 
 override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels
 

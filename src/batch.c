@@ -62,29 +62,16 @@ typedef struct Request
 	Datum		last_value;
 	int32		batches;
 	int32		parts;
-	char	   *created_by;
+	Oid			created_by;
 	int64		rows;
 	int64		rows_done;
 } Request;
 
 /* the plans of the request being worked on, kept across batches */
 static int64 plan_request = 0;
-static char *plan_holds = NULL;	/* the hold condition they were made with */
 static SPIPlanPtr delete_plan = NULL;
+static SPIPlanPtr delete_held_plan = NULL;	/* with "ctid <> ALL ($4)" */
 static SPIPlanPtr select_plan = NULL;
-
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
 
 static char *
 qualified_name(Oid relid)
@@ -102,7 +89,7 @@ read_request(Request *r)
 
 	if (SPI_execute("SELECT id, tbl::oid, mode, modified_column::text, filter, cutoff, status,"
 					" scan, next_block, end_block, chunk_blocks, last_value, batches, parts,"
-					" created_by::text, rows, rows_done"
+					" created_by::oid, rows, rows_done"
 					" FROM crm_purge.requests WHERE status IN ('queued', 'in_progress')"
 					" ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.requests");
@@ -131,7 +118,7 @@ read_request(Request *r)
 	r->has_last_value = !r->has_last_value;
 	r->batches = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 13, &isnull));
 	r->parts = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 14, &isnull));
-	r->created_by = SPI_getvalue(t, tt->tupdesc, 15);
+	r->created_by = DatumGetObjectId(SPI_getbinval(t, tt->tupdesc, 15, &isnull));
 	r->rows = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 16, &isnull));
 	r->rows_done = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 17, &isnull));
 	return true;
@@ -178,49 +165,43 @@ start_request(Request *r)
 	table_close(rel, AccessShareLock);
 }
 
-/* "AND NOT (...)" for the table's active legal holds, or "" */
-static char *
-hold_condition(Oid relid)
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *argtypes)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	char	   *holds;
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
 
-	if (SPI_execute_with_args("SELECT ' AND NOT coalesce(' || string_agg('(' || filter || E'\n)', ' OR ') || ', false)'"
-							  " FROM crm_purge._active_holds($1)",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.holds");
-	holds = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	return MemoryContextStrdup(TopMemoryContext, holds ? holds : "");
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
 }
 
+/*
+ * The batch's statements, prepared as the request's creator: the filter is
+ * theirs.  Legal holds are not part of them: each hold's filter runs as its
+ * own creator (holds.c), and the rows it keeps are passed in as $4.
+ */
 static void
 prepare_plans(Request *r)
 {
 	StringInfoData sql;
 	const char *tbl = qualified_name(r->relid);
 	const char *col = quote_identifier(r->modified_column);
-	char	   *holds = hold_condition(r->relid);
-	const char *cond = psprintf("%s < $3 AND (%s\n)%s", col, r->filter ? r->filter : "true", holds);
+	const char *cond = psprintf("%s < $3 AND (%s\n)", col, r->filter ? r->filter : "true");
 	const char *returning = r->export ? " RETURNING *" : "";
-	Oid			tidtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
+	Oid			tidtypes[4] = {TIDOID, TIDOID, TIMESTAMPTZOID, TIDARRAYOID};
 	Oid			idxtypes[3] = {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
-	Oid			deltypes[3] = {TIDARRAYOID, INT4OID, TIMESTAMPTZOID};
+	Oid			deltypes[4] = {TIDARRAYOID, INT4OID, TIMESTAMPTZOID, TIDARRAYOID};
 
-	if (plan_request == r->id && delete_plan != NULL && plan_holds != NULL &&
-		strcmp(plan_holds, holds) == 0)
-	{
-		pfree(holds);
+	if (plan_request == r->id && delete_plan != NULL)
 		return;
-	}
-	if (plan_holds)
-		pfree(plan_holds);
-	plan_holds = holds;
 	if (delete_plan)
 		SPI_freeplan(delete_plan);
+	if (delete_held_plan)
+		SPI_freeplan(delete_held_plan);
 	if (select_plan)
 		SPI_freeplan(select_plan);
-	delete_plan = select_plan = NULL;
+	delete_plan = delete_held_plan = select_plan = NULL;
 	plan_request = 0;
 
 	initStringInfo(&sql);
@@ -228,25 +209,27 @@ prepare_plans(Request *r)
 	{
 		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid >= $1 AND ctid < $2 AND %s%s",
 						 tbl, cond, returning);
-		delete_plan = SPI_prepare(sql.data, 3, tidtypes);
+		delete_plan = keep_plan(sql.data, 3, tidtypes);
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid >= $1 AND ctid < $2 AND %s"
+						 " AND ctid <> ALL ($4)%s", tbl, cond, returning);
+		delete_held_plan = keep_plan(sql.data, 4, tidtypes);
 	}
 	else
 	{
 		appendStringInfo(&sql, "SELECT ctid, %s::timestamptz FROM %s WHERE %s >= $1 AND %s ORDER BY %s LIMIT $2",
 						 col, tbl, col, cond, col);
-		select_plan = SPI_prepare(sql.data, 3, idxtypes);
-		if (select_plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(select_plan);
+		select_plan = keep_plan(sql.data, 3, idxtypes);
 		resetStringInfo(&sql);
 		/* $2 is unused here, but keeps the parameter numbers of cond */
 		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1) AND $2 IS NOT NULL AND %s%s",
 						 tbl, cond, returning);
-		delete_plan = SPI_prepare(sql.data, 3, deltypes);
+		delete_plan = keep_plan(sql.data, 3, deltypes);
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1) AND $2 IS NOT NULL AND %s"
+						 " AND ctid <> ALL ($4)%s", tbl, cond, returning);
+		delete_held_plan = keep_plan(sql.data, 4, deltypes);
 	}
-	if (delete_plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(delete_plan);
 	plan_request = r->id;
 }
 
@@ -260,64 +243,60 @@ tid_datum(int64 block)
 }
 
 /*
- * Deletes one batch as the table's owner, in a restricted context, once the
- * creator's rights are checked.  Returns the rows deleted (their
- * contents in SPI_tuptable for exports); sets *done at the end of the scan.
+ * Deletes one batch as the request's creator, restricted, once their rights
+ * are checked again; the rows legal holds keep stay.  Returns the rows
+ * deleted (their contents in SPI_tuptable for exports); sets *done at the
+ * end of the scan.
  */
 static uint64
 delete_batch(Request *r, bool *done, int64 *scanned_to)
 {
-	Oid			creator = get_role_oid(r->created_by, true);
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 	uint64		n = 0;
 	int			rc;
+	Oid			save_bypass = crm_purge_bypass_relid;
 
-	Oid			owner;
-
-	if (!OidIsValid(creator))
+	if (!OidIsValid(r->created_by) || GetUserNameFromId(r->created_by, true) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role \"%s\" who created request " INT64_FORMAT " no longer exists",
-						r->created_by, r->id)));
-	/* the creator's rights are checked again at every batch ... */
-	if (!crm_purge_is_admin(creator) ||
-		pg_class_aclcheck(r->relid, creator, ACL_SELECT | ACL_DELETE) != ACLCHECK_OK)
+				 errmsg("the role who created request " INT64_FORMAT " no longer exists", r->id),
+				 errhint("Make the request again as an admin who may delete from the table.")));
+	if (!crm_purge_is_admin(r->created_by) ||
+		pg_class_aclcheck(r->relid, r->created_by, ACL_SELECT | ACL_DELETE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("role \"%s\" who created request " INT64_FORMAT " may no longer delete from table %s",
-						r->created_by, r->id, qualified_name(r->relid)),
+				 errmsg("role %s who created request " INT64_FORMAT " may no longer delete from table %s",
+						crm_purge_role_name(r->created_by), r->id, qualified_name(r->relid)),
 				 errdetail("A request needs an admin with SELECT and DELETE on the table.")));
-	prepare_plans(r);
 	*done = false;
 
-	/*
-	 * ... but the batch runs as the table's owner, in a restricted context,
-	 * as VACUUM does: the owner's triggers and index expressions must not
-	 * borrow the rights of whoever created the request, let alone the
-	 * worker's superuser rights.
-	 */
-	owner = rel_owner(r->relid);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	crm_purge_bypass_trash = true;
 	PG_TRY();
 	{
 		if (!r->index_scan)
 		{
 			int64		from = r->next_block;
 			int64		to = Min(from + Max(r->chunk_blocks, 1), r->end_block);
-			Datum		values[3];
+			Datum		values[4];
+			List	   *held;
 
 			if (from >= r->end_block)
 				*done = true;
 			else
 			{
+				Oid			htypes[2] = {TIDOID, TIDOID};
+
 				values[0] = tid_datum(from);
 				values[1] = tid_datum(to);
 				values[2] = r->cutoff;
-				rc = SPI_execute_plan(delete_plan, values, NULL, false, 0);
+				held = crm_purge_hold_hits(r->relid, r->relid, "ctid >= $1 AND ctid < $2",
+										   2, htypes, values);
+				values[3] = crm_purge_hold_tid_array(held);
+				crm_purge_become(r->created_by, &id);
+				prepare_plans(r);
+				crm_purge_bypass_relid = r->relid;
+				rc = SPI_execute_plan(held ? delete_held_plan : delete_plan, values, NULL, false, 0);
+				crm_purge_bypass_relid = save_bypass;
+				crm_purge_unbecome(&id);
 				if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
 					elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
 				n = SPI_processed;
@@ -327,7 +306,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 		}
 		else
 		{
-			Datum		values[3];
+			Datum		values[4];
 			uint64		picked;
 			SPITupleTable *tt;
 			Datum	   *tids;
@@ -337,7 +316,11 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 			values[0] = r->has_last_value ? r->last_value : TimestampTzGetDatum(DT_NOBEGIN);
 			values[1] = Int32GetDatum(crm_purge_batch_size);
 			values[2] = r->cutoff;
-			if (SPI_execute_plan(select_plan, values, NULL, true, 0) != SPI_OK_SELECT)
+			crm_purge_become(r->created_by, &id);
+			prepare_plans(r);
+			rc = SPI_execute_plan(select_plan, values, NULL, true, 0);
+			crm_purge_unbecome(&id);
+			if (rc != SPI_OK_SELECT)
 				elog(ERROR, "batch select failed");
 			picked = SPI_processed;
 			tt = SPI_tuptable;
@@ -350,10 +333,19 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 			}
 			if (picked > 0)
 			{
+				Oid			htypes[1] = {TIDARRAYOID};
+				List	   *held;
+
 				values[0] = PointerGetDatum(construct_array(tids, (int) picked, TIDOID,
 															sizeof(ItemPointerData), false,
 															TYPALIGN_SHORT));
-				rc = SPI_execute_plan(delete_plan, values, NULL, false, 0);
+				held = crm_purge_hold_hits(r->relid, r->relid, "ctid = ANY ($1)", 1, htypes, values);
+				values[3] = crm_purge_hold_tid_array(held);
+				crm_purge_become(r->created_by, &id);
+				crm_purge_bypass_relid = r->relid;
+				rc = SPI_execute_plan(held ? delete_held_plan : delete_plan, values, NULL, false, 0);
+				crm_purge_bypass_relid = save_bypass;
+				crm_purge_unbecome(&id);
 				if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
 					elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
 				n = SPI_processed;
@@ -363,8 +355,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 	}
 	PG_FINALLY();
 	{
-		crm_purge_bypass_trash = false;
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		crm_purge_bypass_relid = save_bypass;
 	}
 	PG_END_TRY();
 	return n;
@@ -384,9 +375,9 @@ finish_request(Request *r, const char *status, const char *error)
 							  " finished_at = pg_catalog.clock_timestamp() WHERE id = $1"
 							  " RETURNING tbl, created_by, rows, rows_done, mode)"
 							  " , h AS (INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)"
-							  "  SELECT 'request ' || $2, crm_purge._qualified(u.tbl), u.rows_done, u.created_by, $1 FROM u)"
+							  "  SELECT 'request ' || $2, crm_purge._qualified(u.tbl), u.rows_done, pg_catalog.pg_get_userbyid(u.created_by), $1 FROM u)"
 							  " SELECT crm_purge._notify('request ' || $2,"
-							  "  CASE WHEN $2 = 'success' THEN ARRAY(SELECT crm_purge._admins()) ELSE ARRAY[u.created_by] END,"
+							  "  CASE WHEN $2 = 'success' THEN ARRAY(SELECT crm_purge._admins()) ELSE ARRAY[pg_catalog.pg_get_userbyid(u.created_by)] END,"
 							  "  $1, NULL, pg_catalog.jsonb_build_object('table', crm_purge._qualified(u.tbl), 'mode', u.mode,"
 							  "  'rows', u.rows, 'rows_done', u.rows_done, 'status', $2, 'error', $3)) FROM u",
 							  3, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
@@ -561,15 +552,10 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 
 	if (done)
 	{
-		Oid			save_userid;
-		int			save_sec_context;
-
 		finish_request(&r, "success", NULL);
 		counts->requests_finished++;
 		/* ANALYZE itself runs the table's code as its owner, restricted */
-		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
 		SPI_execute(psprintf("ANALYZE %s", qualified_name(r.relid)), false, 0);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	return true;
 }

@@ -164,17 +164,26 @@ drops_this_extension(Node *parsetree)
 	return false;
 }
 
-/* A policy's pg_cron job must not outlive the extension. */
+/*
+ * A policy's pg_cron job must not outlive the extension.  Only for the
+ * extension's owner: anyone else gets PostgreSQL's own error from the drop.
+ */
 static void
 drop_cron_jobs(void)
 {
+	CrmPurgeIdentity id;
+
+	if (!pg_extension_ownercheck(get_extension_oid("crm_purge", false), GetUserId()))
+		return;
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
+	crm_purge_become_owner(&id);
 	/* an older version of the extension may lack the function */
 	if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regprocedure('crm_purge._drop_cron_jobs()') IS NOT NULL",
 					true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
 		SPI_execute("SELECT crm_purge._drop_cron_jobs()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not remove the pg_cron jobs of crm_purge policies");
+	crm_purge_unbecome(&id);
 	SPI_finish();
 	PopActiveSnapshot();
 }
@@ -247,45 +256,6 @@ uint64
 crm_purge_top_level_statement(void)
 {
 	return top_level_statement;
-}
-
-bool
-crm_purge_is_admin(Oid roleid)
-{
-	Oid			admin = get_role_oid(CRM_PURGE_ADMIN_ROLE, true);
-
-	if (superuser_arg(roleid))
-		return true;
-	return OidIsValid(admin) && has_privs_of_role(roleid, admin);
-}
-
-void
-crm_purge_require_admin(const char *action)
-{
-	if (!crm_purge_is_admin(GetUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for crm_purge: %s requires membership in role %s",
-						action, CRM_PURGE_ADMIN_ROLE),
-				 errhint("Ask an administrator to GRANT %s TO %s.",
-						 CRM_PURGE_ADMIN_ROLE,
-						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
-}
-
-/* The role that owns the extension, and so the trash tables and catalogs. */
-Oid
-crm_purge_extension_owner(void)
-{
-	Oid			extoid = get_extension_oid("crm_purge", false);
-	HeapTuple	tup;
-	Oid			owner;
-
-	tup = SearchSysCache1(EXTENSIONOID, ObjectIdGetDatum(extoid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for extension %u", extoid);
-	owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-	ReleaseSysCache(tup);
-	return owner;
 }
 
 PG_FUNCTION_INFO_V1(crm_purge_check_admin);
@@ -374,53 +344,6 @@ _PG_init(void)
 		crm_purge_worker_init();
 }
 
-/*
- * Runs what follows as the extension owner, who owns the trash tables and
- * catalogs.  The caller restores the previous identity with
- * SetUserIdAndSecContext(save_userid, save_sec_context); an error does so
- * through transaction abort.
- */
-Oid
-crm_purge_switch_to_owner(Oid *save_userid, int *save_sec_context)
-{
-	Oid			owner = crm_purge_extension_owner();
-
-	GetUserIdAndSecContext(save_userid, save_sec_context);
-	SetUserIdAndSecContext(owner, *save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	return owner;
-}
-
-/*
- * Runs fn(arg) in a subtransaction.  Returns NULL when it went through, or
- * the error it raised: the subtransaction is rolled back and the error state
- * cleared, so the caller can report the failure its own way.
- */
-ErrorData *
-crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return edata;
-}
 
 PG_FUNCTION_INFO_V1(crm_purge_is_admin_sql);
 Datum

@@ -7,6 +7,7 @@
 #include "postgres.h"
 #include "access/tupdesc.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
 #include "csv.h"
@@ -38,13 +39,24 @@ typedef enum CrmPurgeExportStorage
 } CrmPurgeExportStorage;
 
 /* crm_purge.c */
+extern uint64 crm_purge_top_level_statement(void);
+
+/* security.c: the one privilege boundary */
+typedef struct CrmPurgeIdentity
+{
+	Oid			userid;
+	int			sec_context;
+	int			nestlevel;
+} CrmPurgeIdentity;
+
+extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
+extern void crm_purge_become_owner(CrmPurgeIdentity *save);
+extern void crm_purge_unbecome(CrmPurgeIdentity *save);
 extern bool crm_purge_is_admin(Oid roleid);
 extern void crm_purge_require_admin(const char *action);
-extern uint64 crm_purge_top_level_statement(void);
 extern Oid	crm_purge_extension_owner(void);
-extern Oid	crm_purge_switch_to_owner(Oid *save_userid, int *save_sec_context);
 extern ErrorData *crm_purge_in_subtransaction(void (*fn) (void *), void *arg);
-
+extern const char *crm_purge_role_name(Oid roleid);
 
 /* filter.c: user-supplied SQL conditions */
 extern void crm_purge_check_filter(const char *filter);
@@ -52,7 +64,20 @@ extern void crm_purge_check_filter(const char *filter);
 /* trash.c */
 extern int64 crm_purge_current_deletion_id(void);
 extern Oid	crm_purge_trash_of(Oid relid);
-extern bool crm_purge_bypass_trash;	/* bulk deletes are permanent */
+extern Oid	crm_purge_bypass_relid;	/* this table's rows skip the trash */
+extern char *crm_purge_key_expression(Oid relid);
+
+/* holds.c */
+typedef struct CrmPurgeHoldHit
+{
+	int64		id;
+	char	   *reason;
+	List	   *tids;			/* ItemPointer of each held row */
+} CrmPurgeHoldHit;
+
+extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs,
+								 Oid *argtypes, Datum *values);
+extern Datum crm_purge_hold_tid_array(List *hits);
 
 /* export.c */
 typedef struct CrmPurgeExportPart

@@ -240,8 +240,7 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 	int32		part;
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 	text	   *result = NULL;
 	char	   *path = NULL;
 	bool		isnull;
@@ -256,9 +255,10 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(request_id);
 	values[1] = Int32GetDatum(part);
 
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
 	SPI_connect();
+	/* as the caller: the export must exist, and its table be readable to them */
 	SPI_execute_with_args("SELECT crm_purge._check_export($1)", 1, argtypes, values, NULL, false, 0);
+	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args("SELECT path, data FROM crm_purge.export_parts WHERE request_id = $1 AND part = $2",
 							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.export_parts");
@@ -277,8 +277,8 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 	}
 	if (path != NULL)
 		path = MemoryContextStrdup(TopTransactionContext, path);
+	crm_purge_unbecome(&id);
 	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	if (result == NULL)
 	{

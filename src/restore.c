@@ -68,20 +68,19 @@ record_history(const char *action, Oid relid, int64 rows, int64 deletion)
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT8OID, NAMEOID, INT8OID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', deletion ? ' ' : 'n'};
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 
 	values[0] = CStringGetTextDatum(action);
 	values[1] = CStringGetTextDatum(qualified_name(relid));
 	values[2] = Int64GetDatum(rows);
 	values[3] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	values[4] = Int64GetDatum(deletion);
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args("INSERT INTO crm_purge.history (action, table_name, rows, actor, deletion_id) "
 							  "VALUES ($1, $2, $3, $4, $5)",
 							  5, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write crm_purge.history");
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	crm_purge_unbecome(&id);
 }
 
 /*
@@ -143,8 +142,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	Oid			argtypes[2] = {INT8OID, TIDARRAYOID};
 	Datum		values[2] = {Int64GetDatum(deletion), (Datum) 0};
 	int64		n;
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 
 	live = table_open(relid, AccessShareLock);
 	tupdesc = RelationGetDescr(live);
@@ -195,10 +193,10 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
 					 " WHERE ctid = ANY ($2) FOR UPDATE) l", qualified_name(trashid));
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args(sql.data, 2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the trash of %s", qualified_name(relid));
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	crm_purge_unbecome(&id);
 	if (!tid_array_result(&values[1]))
 		return 0;
 
@@ -239,10 +237,10 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 												 sizeof(ItemPointerData), false, TYPALIGN_SHORT));
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1)", qualified_name(trashid));
-		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+		crm_purge_become_owner(&id);
 		if (SPI_execute_with_args(sql.data, 1, tidarr, arr, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not remove restored rows from the trash");
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		crm_purge_unbecome(&id);
 		record_history("restore", relid, n, deletion);
 	}
 	return n;
@@ -303,18 +301,17 @@ relink_children(int64 deletion)
 {
 	Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
 	Datum		values[2] = {Int64GetDatum(deletion), (Datum) 0};
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 	SPITupleTable *links;
 	uint64		nlinks;
 	uint64		k;
 
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args("SELECT child::oid, constraint_name::text, child_key, parent_ref "
 							  "FROM crm_purge.unlinks WHERE deletion_id = $1",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.unlinks");
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	crm_purge_unbecome(&id);
 	links = SPI_tuptable;
 	nlinks = SPI_processed;
 
@@ -385,10 +382,10 @@ relink_children(int64 deletion)
 		table_close(rel, AccessShareLock);
 	}
 
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	crm_purge_become_owner(&id);
 	SPI_execute_with_args("DELETE FROM crm_purge.unlinks WHERE deletion_id = $1",
 						  1, argtypes, values, NULL, false, 0);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	crm_purge_unbecome(&id);
 }
 
 PG_FUNCTION_INFO_V1(crm_purge_restore_deletion);
@@ -400,8 +397,7 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 	SPITupleTable *tables;
 	uint64		ntables;
 	uint64		k;
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -414,7 +410,7 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 				 errmsg("deletion_id must be positive, not " INT64_FORMAT, deletion)));
 	SPI_connect();
 	/* protected tables, parents before the children that reference them */
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	crm_purge_become_owner(&id);
 	if (SPI_execute("WITH RECURSIVE p AS (SELECT tbl::oid AS rel, trash::oid AS trash FROM crm_purge.protected_tables),"
 					" e AS (SELECT DISTINCT c.conrelid AS child, c.confrelid AS parent FROM pg_catalog.pg_constraint c"
 					"       JOIN p pc ON pc.rel = c.conrelid JOIN p pp ON pp.rel = c.confrelid"
@@ -425,7 +421,7 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 					" ORDER BY d.depth, p.rel",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.protected_tables");
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	crm_purge_unbecome(&id);
 	tables = SPI_tuptable;
 	ntables = SPI_processed;
 

@@ -23,92 +23,72 @@
 
 #include "crm_purge.h"
 
-/*
- * The expired trash rows a legal hold keeps, as a tid[] in *held.  A hold's
- * filter runs as the admin who made it, in a restricted context: never with
- * the worker's superuser rights.  Returns false when the table must be
- * skipped: a hold made by someone who is no longer an admin might not see
- * every row, so nothing of that table expires until it is released.
- */
-static bool
-held_trash_rows(Oid relid, const char *trash, Datum retention, Datum *held)
+typedef struct ExpireTable
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	SPITupleTable *holds;
-	uint64		nholds,
-				h;
-	List	   *tids = NIL;
-	Datum	   *elems;
-	ListCell   *lc;
-	int			i = 0;
+	Oid			relid;
+	Oid			trashid;
+	char	   *tbl;
+	Datum		retention;
+	uint64		n;
+} ExpireTable;
 
-	if (SPI_execute_with_args("SELECT filter, created_by::text FROM crm_purge._active_holds($1)",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.holds");
-	holds = SPI_tuptable;
-	nholds = SPI_processed;
-	for (h = 0; h < nholds; h++)
+/*
+ * One batch of one table's expired trash, minus what legal holds keep (each
+ * hold's filter as its creator, see holds.c).  Run in a subtransaction of
+ * its own: a table whose holds cannot be checked waits, the others expire.
+ */
+static void
+expire_one_table(void *arg)
+{
+	ExpireTable *t = arg;
+	Oid			hargtypes[1] = {INTERVALOID};
+	Datum		hvalues[1] = {t->retention};
+	Oid			dargtypes[3] = {INTERVALOID, INT4OID, TIDARRAYOID};
+	Datum		dvalues[3];
+	const char *trash = quote_qualified_identifier(get_namespace_name(get_rel_namespace(t->trashid)),
+												   get_rel_name(t->trashid));
+
+	dvalues[0] = t->retention;
+	dvalues[1] = Int32GetDatum(crm_purge_batch_size);
+	dvalues[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(t->relid, t->trashid,
+															   "deleted_at < pg_catalog.now() OPERATOR(pg_catalog.-) $1",
+															   1, hargtypes, hvalues));
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+									   "SELECT ctid FROM %s WHERE deleted_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) $1"
+									   " AND ctid OPERATOR(pg_catalog.<>) ALL ($3) LIMIT $2))",
+									   trash, trash),
+							  3, dargtypes, dvalues, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not expire trash of %s", t->tbl);
+	t->n = SPI_processed;
+	if (t->n > 0)
 	{
-		char	   *filter = SPI_getvalue(holds->vals[h], holds->tupdesc, 1);
-		Oid			creator = get_role_oid(SPI_getvalue(holds->vals[h], holds->tupdesc, 2), true);
-		Oid			targtypes[1] = {INTERVALOID};
-		Datum		tvalues[1] = {retention};
-		Oid			save_userid;
-		int			save_sec_context;
-		uint64		r;
+		Oid			hargs[2] = {TEXTOID, INT8OID};
+		Datum		hvals[2] = {CStringGetTextDatum(t->tbl), Int64GetDatum((int64) t->n)};
 
-		if (!OidIsValid(creator) || !crm_purge_is_admin(creator))
-		{
-			ereport(WARNING,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("trash of %s does not expire: a legal hold on it was made by a role that is no longer an admin", trash),
-					 errhint("Release the hold, or make it again as an admin.")));
-			return false;
-		}
-		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(creator, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		if (SPI_execute_with_args(psprintf("SELECT ctid FROM %s WHERE deleted_at < pg_catalog.now() - $1"
-										   " AND (%s\n)", trash, filter),
-								  1, targtypes, tvalues, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not evaluate a legal hold");
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-		for (r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			ItemPointer tid = palloc(sizeof(ItemPointerData));
-
-			*tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[r],
-																SPI_tuptable->tupdesc, 1, &isnull));
-			tids = lappend(tids, tid);
-		}
+		if (SPI_execute_with_args("INSERT INTO crm_purge.history (action, table_name, rows) "
+								  "VALUES ('trash expiry', $1, $2)",
+								  2, hargs, hvals, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not write crm_purge.history");
 	}
-	elems = palloc(sizeof(Datum) * Max(list_length(tids), 1));
-	foreach(lc, tids)
-		elems[i++] = PointerGetDatum(lfirst(lc));
-	*held = PointerGetDatum(construct_array(elems, i, TIDOID, sizeof(ItemPointerData), false,
-											TYPALIGN_SHORT));
-	return true;
 }
 
 /*
  * Removes at most batch_size expired rows from each trash table.  Returns
- * true when some table had a full batch, so more may be due.
+ * true when some table had a full batch, so more may be due.  Runs as the
+ * extension owner, who owns the trash.
  */
 static bool
 expire_trash(CrmPurgeTickCounts *counts)
 {
-	Oid			argtypes[2] = {INT4OID, INT4OID};
-	Datum		values[2];
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
 	SPITupleTable *tables;
 	uint64		ntables,
 				k;
 	bool		more = false;
 
 	values[0] = Int32GetDatum(crm_purge_trash_retention);
-	values[1] = Int32GetDatum(crm_purge_batch_size);
-	if (SPI_execute_with_args("SELECT crm_purge._qualified(tbl), trash::text, "
+	if (SPI_execute_with_args("SELECT crm_purge._qualified(tbl), trash::oid, "
 							  "coalesce(retention, pg_catalog.make_interval(secs => $1)), tbl::oid "
 							  "FROM crm_purge.protected_tables ORDER BY tbl",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
@@ -118,38 +98,27 @@ expire_trash(CrmPurgeTickCounts *counts)
 
 	for (k = 0; k < ntables; k++)
 	{
-		char	   *tbl = SPI_getvalue(tables->vals[k], tables->tupdesc, 1);
-		char	   *trash = SPI_getvalue(tables->vals[k], tables->tupdesc, 2);
+		ExpireTable t;
 		bool		isnull;
-		Datum		retention = SPI_getbinval(tables->vals[k], tables->tupdesc, 3, &isnull);
-		Oid			relid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 4, &isnull));
-		Oid			dargtypes[3] = {INTERVALOID, INT4OID, TIDARRAYOID};
-		Datum		dvalues[3] = {retention, Int32GetDatum(crm_purge_batch_size), (Datum) 0};
-		char	   *sql;
-		uint64		n;
+		ErrorData  *edata;
 
-		if (!held_trash_rows(relid, trash, retention, &dvalues[2]))
-			continue;
-		/* regclass output is already quoted and qualified as needed */
-		sql = psprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY("
-					   "SELECT ctid FROM %s WHERE deleted_at < pg_catalog.now() - $1"
-					   " AND ctid <> ALL ($3) LIMIT $2))",
-					   trash, trash);
-		if (SPI_execute_with_args(sql, 3, dargtypes, dvalues, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not expire trash of %s", tbl);
-		n = SPI_processed;
-		if (n > 0)
+		t.tbl = SPI_getvalue(tables->vals[k], tables->tupdesc, 1);
+		t.trashid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 2, &isnull));
+		t.retention = SPI_getbinval(tables->vals[k], tables->tupdesc, 3, &isnull);
+		t.relid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 4, &isnull));
+		t.n = 0;
+		edata = crm_purge_in_subtransaction(expire_one_table, &t);
+		if (edata != NULL)
 		{
-			Oid			hargtypes[2] = {TEXTOID, INT8OID};
-			Datum		hvalues[2] = {CStringGetTextDatum(tbl), Int64GetDatum((int64) n)};
-
-			if (SPI_execute_with_args("INSERT INTO crm_purge.history (action, table_name, rows) "
-									  "VALUES ('trash expiry', $1, $2)",
-									  2, hargtypes, hvalues, NULL, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "could not write crm_purge.history");
-			counts->trash_expired += n;
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("trash of %s does not expire: %s", t.tbl, edata->message),
+					 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+					 edata->hint ? errhint("%s", edata->hint) : 0));
+			continue;
 		}
-		if (n >= (uint64) crm_purge_batch_size)
+		counts->trash_expired += t.n;
+		if (t.n >= (uint64) crm_purge_batch_size)
 			more = true;
 	}
 	return more;
@@ -250,13 +219,12 @@ Datum
 crm_purge_tick(PG_FUNCTION_ARGS)
 {
 	CrmPurgeTickCounts counts = {0};
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 
 	crm_purge_require_admin("crm_purge_tick");
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	crm_purge_become_owner(&id);
 	while (crm_purge_tick_step(&counts))
 		CHECK_FOR_INTERRUPTS();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	crm_purge_unbecome(&id);
 	PG_RETURN_JSONB_P(crm_purge_tick_counts_jsonb(&counts));
 }

@@ -91,14 +91,13 @@ static unsigned char secret[16];
 static void
 load_secret(void)
 {
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 	bool		isnull;
 	bytea	   *b;
 
 	if (have_secret)
 		return;
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+	crm_purge_become_owner(&id);
 	SPI_connect();
 	if (SPI_execute("SELECT secret FROM crm_purge.secret", true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -111,7 +110,7 @@ load_secret(void)
 		elog(ERROR, "crm_purge.secret must hold 16 bytes");
 	memcpy(secret, VARDATA_ANY(b), 16);
 	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	crm_purge_unbecome(&id);
 	have_secret = true;
 }
 
@@ -210,8 +209,7 @@ tombstone_set(Oid relid)
 		HASHCTL		ctl;
 		Oid			argtypes[1] = {OIDOID};
 		Datum		values[1] = {ObjectIdGetDatum(relid)};
-		Oid			save_userid;
-		int			save_sec_context;
+		CrmPurgeIdentity id;
 		uint64		i;
 
 		if (s->hashes)
@@ -220,7 +218,7 @@ tombstone_set(Oid relid)
 		ctl.keysize = sizeof(int64);
 		ctl.entrysize = sizeof(int64);
 		ctl.hcxt = CacheMemoryContext;
-		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+		crm_purge_become_owner(&id);
 		SPI_connect();
 		if (SPI_execute_with_args("SELECT key_hash FROM crm_purge.tombstones WHERE tbl = $1",
 								  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
@@ -236,7 +234,7 @@ tombstone_set(Oid relid)
 			hash_search(s->hashes, &h, HASH_ENTER, NULL);
 		}
 		SPI_finish();
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		crm_purge_unbecome(&id);
 		s->valid = true;
 	}
 	return s;

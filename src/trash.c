@@ -63,6 +63,7 @@ typedef struct TrashMap
 	AttrNumber	deleted_at;
 	AttrNumber	deleted_by;
 	AttrNumber	deletion_id;
+	bool		deleted_by_oid; /* regrole (1.1); text in trash made by 1.0 */
 } TrashMap;
 
 static HTAB *trash_maps = NULL;
@@ -90,11 +91,10 @@ crm_purge_trash_of(Oid relid)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	Oid			trashid = InvalidOid;
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
 	SPI_connect();
+	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args("SELECT trash::oid FROM crm_purge.protected_tables WHERE tbl = $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.protected_tables");
@@ -105,8 +105,8 @@ crm_purge_trash_of(Oid relid)
 		trashid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 												 SPI_tuptable->tupdesc, 1, &isnull));
 	}
+	crm_purge_unbecome(&id);
 	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return trashid;
 }
 
@@ -190,6 +190,8 @@ get_trash_map(Relation live)
 	m->deleted_at = attnameAttNum(trash, "deleted_at", false);
 	m->deleted_by = attnameAttNum(trash, "deleted_by", false);
 	m->deletion_id = attnameAttNum(trash, "deletion_id", false);
+	m->deleted_by_oid = m->deleted_by > 0 &&
+		TupleDescAttr(ttd, m->deleted_by - 1)->atttypid != TEXTOID;
 	if (m->deleted_at <= 0 || m->deleted_by <= 0 || m->deletion_id <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -234,6 +236,49 @@ relation_display_name(Relation rel)
 									  RelationGetRelationName(rel));
 }
 
+static const char *
+relation_display_name_oid(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+}
+
+/*
+ * The primary key as the text tombstones and erasure compare: col::text,
+ * or ROW(a, b)::text for several columns.
+ */
+char *
+crm_purge_key_expression(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	StringInfoData buf;
+	Relation	idx;
+	int			i;
+
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table %s has no primary key", relation_display_name(rel))));
+	idx = index_open(pkoid, AccessShareLock);
+	initStringInfo(&buf);
+	if (idx->rd_index->indnkeyatts > 1)
+		appendStringInfoString(&buf, "ROW(");
+	for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "",
+						 quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel),
+																idx->rd_index->indkey.values[i] - 1)->attname)));
+	appendStringInfoString(&buf, idx->rd_index->indnkeyatts > 1 ? ")::pg_catalog.text" : "::pg_catalog.text");
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return buf.data;
+}
+
 /*
  * Rows of one statement on one table at one subtransaction level are formed
  * into trash tuples by the row trigger and written in batches with
@@ -270,8 +315,12 @@ typedef struct TrashWriter
 
 static HTAB *pending = NULL;
 
-/* set while a request's batch deletes: bulk deletes bypass the trash */
-bool		crm_purge_bypass_trash = false;
+/*
+ * Set, in C only, around the one statement that deletes permanently (a
+ * request's batch, an erase): rows of this table skip the trash.  Reset on
+ * any (sub)transaction abort and on PREPARE.
+ */
+Oid			crm_purge_bypass_relid = InvalidOid;
 
 static void
 trash_writer_flush(TrashWriter *w)
@@ -385,8 +434,9 @@ pending_xact_callback(XactEvent event, void *arg)
 	TrashWriter *w;
 
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
-		crm_purge_bypass_trash = false;
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PRE_PREPARE || event == XACT_EVENT_PREPARE)
+		crm_purge_bypass_relid = InvalidOid;
 	if (pending == NULL)
 		return;
 	switch (event)
@@ -407,7 +457,6 @@ pending_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			pending_discard(0);
-			crm_purge_bypass_trash = false;
 			break;
 		default:
 			break;
@@ -419,7 +468,10 @@ pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		pending_discard(GetCurrentTransactionNestLevel());
+		crm_purge_bypass_relid = InvalidOid;
+	}
 }
 
 static void
@@ -434,17 +486,78 @@ register_xact_callbacks(void)
 	registered = true;
 }
 
-/*
- * Erasure and permanent deletes by list bypass the trash for the rest of
- * the transaction step that sets it; any transaction end clears it.
- */
+/* Removed in 1.1: nothing SQL-callable turns the bypass on. */
 PG_FUNCTION_INFO_V1(crm_purge_set_bypass_trash);
 Datum
 crm_purge_set_bypass_trash(PG_FUNCTION_ARGS)
 {
-	register_xact_callbacks();
-	crm_purge_bypass_trash = PG_GETARG_BOOL(0);
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("crm_purge._set_bypass_trash was removed in crm_purge 1.1"),
+			 errhint("Run ALTER EXTENSION crm_purge UPDATE.")));
 	PG_RETURN_VOID();
+}
+
+typedef struct PermanentDelete
+{
+	Oid			relid;
+	const char *sql;
+	Datum		keys;
+	uint64		n;
+} PermanentDelete;
+
+static void
+run_permanent_delete(void *arg)
+{
+	PermanentDelete *d = arg;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1] = {d->keys};
+	char		nulls[1] = {d->keys ? ' ' : 'n'};
+	Oid			save = crm_purge_bypass_relid;
+
+	register_xact_callbacks();
+	crm_purge_bypass_relid = d->relid;
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(d->sql, 1, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "permanent delete failed");
+		d->n = SPI_processed;
+	}
+	PG_FINALLY();
+	{
+		crm_purge_bypass_relid = save;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * crm_purge._delete_permanently(tbl, cond, keys): DELETE FROM tbl WHERE cond
+ * ($1 = keys) as the caller, an admin, with the table's rows (only these,
+ * only in this statement) skipping the trash.  For crm_purge_erase and
+ * permanent deletes by list or filter.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_delete_permanently);
+Datum
+crm_purge_delete_permanently(PG_FUNCTION_ARGS)
+{
+	PermanentDelete d;
+	char	   *cond;
+
+	crm_purge_require_admin("crm_purge_erase");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table and condition must not be NULL")));
+	d.relid = PG_GETARG_OID(0);
+	cond = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	crm_purge_check_filter(cond);
+	d.keys = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	d.sql = psprintf("DELETE FROM %s WHERE (%s\n)", relation_display_name_oid(d.relid), cond);
+	d.n = 0;
+	SPI_connect();
+	run_permanent_delete(&d);
+	SPI_finish();
+	PG_RETURN_INT64((int64) d.n);
 }
 
 static TrashWriter *
@@ -532,7 +645,8 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 		/* a SECURITY DEFINER function deleting: rows of one flush share the user */
 		trash_writer_flush(w);
 		old = MemoryContextSwitchTo(w->cxt);
-		w->values[map->deleted_by - 1] = CStringGetTextDatum(GetUserNameFromId(userid, false));
+		w->values[map->deleted_by - 1] = map->deleted_by_oid ? ObjectIdGetDatum(userid) :
+			CStringGetTextDatum(GetUserNameFromId(userid, false));
 		MemoryContextSwitchTo(old);
 		w->userid = userid;
 	}
@@ -597,7 +711,7 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 	{
 		TrashWriter *w;
 
-		if (crm_purge_bypass_trash)
+		if (RelationGetRelid(live) == crm_purge_bypass_relid)
 			return PointerGetDatum(NULL);
 		w = trash_writer_open(live);
 
@@ -688,8 +802,7 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 	int			nfk,
 				npk;
 	Datum		values[5];
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
@@ -700,7 +813,7 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm_purge.unlink_trigger() must be fired AFTER UPDATE FOR EACH ROW with a constraint name")));
 
-	if (crm_purge_bypass_trash)
+	if (OidIsValid(crm_purge_bypass_relid))
 		return PointerGetDatum(NULL);
 	child = trigdata->tg_relation;
 	tupdesc = RelationGetDescr(child);
@@ -728,8 +841,8 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 	values[3] = attrs_as_text_array(trigdata->tg_newtuple, tupdesc, npk, pk);
 	values[4] = attrs_as_text_array(trigdata->tg_trigtuple, tupdesc, nfk, fk);
 
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
 	SPI_connect();
+	crm_purge_become_owner(&id);
 	if (unlink_insert_plan == NULL)
 	{
 		Oid			argtypes[5] = {INT8OID, REGCLASSOID, NAMEOID, TEXTARRAYOID, TEXTARRAYOID};
@@ -744,16 +857,35 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 	}
 	if (SPI_execute_plan(unlink_insert_plan, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record an unlinked row");
+	crm_purge_unbecome(&id);
 	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	return PointerGetDatum(NULL);
+}
+
+/* Does the table carry crm_purge's trash trigger?  Reads no crm_purge catalog. */
+static bool
+has_trash_trigger(Oid relid)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+	bool		found = false;
+	int			i;
+
+	if (rel == NULL)
+		return false;
+	if (rel->trigdesc != NULL)
+		for (i = 0; i < rel->trigdesc->numtriggers && !found; i++)
+			found = strcmp(rel->trigdesc->triggers[i].tgname, "crm_purge_trash") == 0;
+	relation_close(rel, AccessShareLock);
+	return found;
 }
 
 /*
  * ddl_command_end for ALTER TABLE: keeps the trash of a protected table in
  * line with its columns.  Renames need the old name, which only the parse
- * tree has.
+ * tree has.  The sync runs as the extension owner (who owns the trash),
+ * restricted, and never evaluates an expression of the table's owner: see
+ * crm_purge._sync_trash.
  */
 PG_FUNCTION_INFO_V1(crm_purge_ddl_trigger);
 Datum
@@ -766,8 +898,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	Oid			relid;
 	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
 	Datum		values[3];
-	Oid			save_userid;
-	int			save_sec_context;
+	CrmPurgeIdentity id;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -786,64 +917,53 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	if (rv == NULL)
 		PG_RETURN_VOID();
 	relid = RangeVarGetRelid(rv, NoLock, true);
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || !has_trash_trigger(relid))
 		PG_RETURN_VOID();
 
-	crm_purge_switch_to_owner(&save_userid, &save_sec_context);
 	SPI_connect();
+	crm_purge_become_owner(&id);
 	values[0] = ObjectIdGetDatum(relid);
-	if (SPI_execute_with_args("SELECT 1 FROM crm_purge.protected_tables WHERE tbl = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.protected_tables");
-	if (SPI_processed == 1)
+	if (rename != NULL && rename->renameType == OBJECT_COLUMN)
 	{
-		if (rename != NULL && rename->renameType == OBJECT_COLUMN)
-		{
-			values[1] = DirectFunctionCall1(namein, CStringGetDatum(rename->subname));
-			values[2] = DirectFunctionCall1(namein, CStringGetDatum(rename->newname));
-			SPI_execute_with_args("SELECT crm_purge._rename_trash_column($1, $2, $3)",
-								  3, argtypes, values, NULL, false, 0);
-		}
-		SPI_execute_with_args("SELECT crm_purge._sync_trash($1)",
-							  1, argtypes, values, NULL, false, 0);
+		values[1] = DirectFunctionCall1(namein, CStringGetDatum(rename->subname));
+		values[2] = DirectFunctionCall1(namein, CStringGetDatum(rename->newname));
+		SPI_execute_with_args("SELECT crm_purge._rename_trash_column($1, $2, $3)",
+							  3, argtypes, values, NULL, false, 0);
 	}
+	SPI_execute_with_args("SELECT crm_purge._sync_trash($1)",
+						  1, argtypes, values, NULL, false, 0);
+	crm_purge_unbecome(&id);
 	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
 	PG_RETURN_VOID();
 }
 
 /*
- * Row-level security of the trash tables: admins see every row; others the
- * rows they deleted themselves, from tables they may still read.  Takes the
- * trash's tableoid so that the policy holds no dependency on the live table,
- * which must stay droppable.
+ * Row-level security of the trash tables: a row is visible to whoever may
+ * SELECT from the live table and either deleted it or is an admin.  Takes
+ * the trash's tableoid so that the policy holds no dependency on the live
+ * table, which must stay droppable.  deleted_by is a role OID: a role
+ * dropped and created again under the same name sees nothing of the old.
  */
 static Oid	visible_trash = InvalidOid;
 static Oid	visible_live = InvalidOid;
 
-PG_FUNCTION_INFO_V1(crm_purge_trash_row_visible);
-Datum
-crm_purge_trash_row_visible(PG_FUNCTION_ARGS)
+static bool
+trash_row_visible(Oid trashid, Oid deleted_by)
 {
-	Oid			trashid = PG_GETARG_OID(0);
-	char	   *deleted_by = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	Oid			user = GetUserId();
 	bool		missing = false;
 
-	if (crm_purge_is_admin(user))
-		PG_RETURN_BOOL(true);
-	if (strcmp(deleted_by, GetUserNameFromId(user, false)) != 0)
-		PG_RETURN_BOOL(false);
+	if (deleted_by != user && !crm_purge_is_admin(user))
+		return false;
 	if (trashid != visible_trash)
 	{
 		Oid			argtypes[1] = {OIDOID};
 		Datum		values[1] = {ObjectIdGetDatum(trashid)};
-		Oid			save_userid;
-		int			save_sec_context;
+		CrmPurgeIdentity id;
 		Oid			live = InvalidOid;
 
-		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
 		SPI_connect();
+		crm_purge_become_owner(&id);
 		if (SPI_execute_with_args("SELECT tbl::oid FROM crm_purge.protected_tables WHERE trash = $1",
 								  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
 			SPI_processed == 1)
@@ -853,13 +973,30 @@ crm_purge_trash_row_visible(PG_FUNCTION_ARGS)
 			live = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 		}
+		crm_purge_unbecome(&id);
 		SPI_finish();
-		SetUserIdAndSecContext(save_userid, save_sec_context);
 		visible_trash = trashid;
 		visible_live = live;
 	}
 	if (!OidIsValid(visible_live))
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(pg_class_aclcheck_ext(visible_live, user, ACL_SELECT, &missing) == ACLCHECK_OK &&
-				   !missing);
+		return false;
+	return pg_class_aclcheck_ext(visible_live, user, ACL_SELECT, &missing) == ACLCHECK_OK &&
+		!missing;
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_trash_row_visible_oid);
+Datum
+crm_purge_trash_row_visible_oid(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(trash_row_visible(PG_GETARG_OID(0), PG_GETARG_OID(1)));
+}
+
+/* 1.0's signature (deleted_by text), until ALTER EXTENSION UPDATE */
+PG_FUNCTION_INFO_V1(crm_purge_trash_row_visible);
+Datum
+crm_purge_trash_row_visible(PG_FUNCTION_ARGS)
+{
+	Oid			role = get_role_oid(text_to_cstring(PG_GETARG_TEXT_PP(1)), true);
+
+	PG_RETURN_BOOL(OidIsValid(role) && trash_row_visible(PG_GETARG_OID(0), role));
 }

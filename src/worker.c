@@ -808,8 +808,7 @@ run_due_work(void)
 	memset(&counts, 0, sizeof(counts));
 	do
 	{
-		Oid			save_userid;
-		int			save_sec_context;
+		CrmPurgeIdentity id;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -823,9 +822,9 @@ run_due_work(void)
 		}
 		pgstat_report_activity(STATE_RUNNING, "crm_purge: due work");
 		/* as crm_purge_tick() does: the extension owner, not the superuser */
-		crm_purge_switch_to_owner(&save_userid, &save_sec_context);
+		crm_purge_become_owner(&id);
 		more = crm_purge_tick_step(&counts);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		crm_purge_unbecome(&id);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(worker_cxt);

@@ -1,0 +1,1348 @@
+/* crm_purge--1.0--1.1.sql: security release.  See CHANGELOG.md. */
+
+\echo Use "ALTER EXTENSION crm_purge UPDATE TO '1.1'" to load this file. \quit
+
+-- Identity by OID: roles that act are recorded as regrole (their OID);
+-- names are only shown.  A role dropped and made again under the same
+-- name gets nothing of the old one's.  (Names recorded by 1.0 are mapped
+-- to the role of that name now, or to OID 0 when there is none.)
+CREATE FUNCTION crm_purge._role_of(n text) RETURNS regrole
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT coalesce((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = n), 0)::oid::regrole
+$$;
+
+ALTER TABLE crm_purge.protected_tables
+	ALTER protected_by DROP DEFAULT,
+	ALTER protected_by TYPE regrole USING crm_purge._role_of(protected_by);
+ALTER TABLE crm_purge.requests
+	ALTER created_by DROP DEFAULT,
+	ALTER created_by TYPE regrole USING crm_purge._role_of(created_by);
+ALTER TABLE crm_purge.purges
+	ALTER activated_by TYPE regrole USING crm_purge._role_of(activated_by),
+	ALTER cancelled_by TYPE regrole USING crm_purge._role_of(cancelled_by);
+ALTER TABLE crm_purge.holds
+	ALTER created_by DROP DEFAULT,
+	ALTER created_by TYPE regrole USING crm_purge._role_of(created_by),
+	ALTER released_by TYPE regrole USING crm_purge._role_of(released_by);
+ALTER TABLE crm_purge.policies
+	ALTER created_by DROP DEFAULT,
+	ALTER created_by TYPE regrole USING crm_purge._role_of(created_by);
+COMMENT ON COLUMN crm_purge.requests.created_by IS 'the admin who made the request (OID); batches run with their rights';
+COMMENT ON COLUMN crm_purge.holds.created_by IS 'the admin who made the hold (OID); its filter runs with their rights';
+COMMENT ON COLUMN crm_purge.policies.created_by IS 'the admin who made the policy (OID); its runs queue requests as them';
+
+-- Data that names row keys is not for every admin: export parts are
+-- visible to admins who may SELECT the request's table; unlinks to nobody.
+REVOKE SELECT ON crm_purge.unlinks FROM crm_purge_admin;
+ALTER TABLE crm_purge.export_parts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable_table ON crm_purge.export_parts FOR SELECT USING (
+	EXISTS (SELECT FROM crm_purge.requests r
+			WHERE r.id = export_parts.request_id
+			  AND pg_catalog.has_table_privilege(r.tbl, 'SELECT')));
+
+-- New C entry points ------------------------------------------------------
+
+CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by regrole) RETURNS boolean
+	LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_trash_row_visible_oid';
+COMMENT ON FUNCTION crm_purge._trash_row_visible(oid, regrole) IS 'row-level security of trash tables: the deleter or an admin, either with SELECT on the table';
+CREATE FUNCTION crm_purge._delete_permanently(tbl regclass, cond text, keys text[]) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_delete_permanently';
+COMMENT ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]) IS 'DELETE as the caller (an admin) whose rows of this table, in this statement only, skip the trash';
+CREATE FUNCTION crm_purge._hold_keeping(tbl regclass, keys text[]) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping';
+COMMENT ON FUNCTION crm_purge._hold_keeping(regclass, text[]) IS 'the first legal hold that keeps a row with one of these keys; each hold''s filter runs as its creator';
+REVOKE ALL ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
+	crm_purge._hold_keeping(regclass, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
+	crm_purge._hold_keeping(regclass, text[]) TO crm_purge_admin;
+
+-- nothing SQL-callable turns the trash bypass on
+DROP FUNCTION crm_purge._set_bypass_trash(boolean);
+-- holds are read in C (holds.c), as their creators
+DROP FUNCTION crm_purge._active_holds(regclass);
+
+-- trigger functions are attached by crm_purge only
+REVOKE ALL ON FUNCTION crm_purge.trash_trigger(), crm_purge.unlink_trigger(),
+	crm_purge.guard_trigger(), crm_purge.ddl_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._ensure_secret() FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._trash_of(regclass, text), crm_purge._refuse_while_pending() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._trash_of(regclass, text), crm_purge._refuse_while_pending() TO crm_purge_admin;
+-- read as the extension owner only now
+REVOKE ALL ON FUNCTION crm_purge._parts_with_keys(regclass, text[], text[]) FROM crm_purge_admin;
+
+-- Admins: members with the privileges of crm_purge_admin (INHERIT counts).
+CREATE OR REPLACE FUNCTION crm_purge._admins() RETURNS SETOF name
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT r.rolname FROM pg_roles r
+	WHERE r.rolcanlogin AND (r.rolsuper OR pg_has_role(r.oid, 'crm_purge_admin', 'USAGE'))
+	ORDER BY 1
+$$;
+
+-- Trash tables ------------------------------------------------------------
+
+-- A trash column has the base type of a domain: no domain constraint (code
+-- of whoever made the domain) ever runs when crm_purge writes the trash.
+CREATE OR REPLACE FUNCTION crm_purge._column_ddl(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT format('%I %s', a.attname,
+				  CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod)
+					   ELSE format_type(a.atttypid, a.atttypmod) END)
+		|| CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
+			THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END
+	FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+	WHERE a.attrelid = tbl AND a.attname = col
+$$;
+
+-- The type a trash column has for a live column: domains by their base type.
+CREATE FUNCTION crm_purge._trash_type(typ oid, typmod int, OUT t oid, OUT m int)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE typ END,
+		   CASE WHEN y.typtype = 'd' THEN y.typtypmod ELSE typmod END
+	FROM pg_type y WHERE y.oid = typ
+$$;
+
+-- Can crm_purge convert trash values from one type to another without
+-- running anyone's code?  Built-in types only: their casts and I/O
+-- functions can only be made by a superuser.
+CREATE FUNCTION crm_purge._trusted_cast(source oid, target oid) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT source < 16384 AND target < 16384
+$$;
+
+-- Brings the trash table's columns in line with the live table: adds new
+-- columns, follows type changes.  Runs as the extension owner, restricted,
+-- and evaluates none of the table owner's expressions: a new column's
+-- fast default is copied as a value (built-in types), a type change is
+-- applied only through built-in casts; when a column cannot follow (a
+-- user-defined type, values that do not convert) the old column is kept
+-- under another name with its values and a new one is added.  Dropped live
+-- columns stay in the trash so that trashed values are not lost.
+CREATE OR REPLACE FUNCTION crm_purge._sync_trash(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+	c record;
+	val text;
+	kept name;
+BEGIN
+	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _sync_trash.tbl;
+	IF tr IS NULL THEN
+		RETURN;
+	END IF;
+	FOR c IN
+		SELECT a.attname, b.t AS typ, b.m AS typmod, t.atttypid AS ttyp, t.atttypmod AS ttypmod,
+			   a.atthasmissing, a.attmissingval::text AS missing
+		FROM pg_attribute a
+		CROSS JOIN LATERAL crm_purge._trash_type(a.atttypid, a.atttypmod) b
+		LEFT JOIN pg_attribute t ON t.attrelid = tr AND t.attname = a.attname AND NOT t.attisdropped
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum
+	LOOP
+		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod) THEN
+			BEGIN
+				IF NOT crm_purge._trusted_cast(c.ttyp, c.typ) THEN
+					RAISE EXCEPTION USING ERRCODE = 'feature_not_supported';
+				END IF;
+				EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',
+							   tr, c.attname, format_type(c.typ, c.typmod),
+							   c.attname, format_type(c.typ, c.typmod));
+			EXCEPTION WHEN OTHERS THEN
+				-- keep the old values under another name; the live column goes on
+				kept := left(c.attname || '_' || replace(format_type(c.ttyp, c.ttypmod), ' ', '_'), 50)
+						|| '_' || to_char(clock_timestamp(), 'YYYYMMDDHH24MISS');
+				EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, c.attname, kept);
+				RAISE NOTICE 'crm_purge: trash column "%" of % kept as "%": its values do not convert to %',
+					c.attname, tbl, kept, format_type(c.typ, c.typmod);
+				c.ttyp := NULL;
+			END;
+		END IF;
+		IF c.ttyp IS NULL THEN
+			EXECUTE format('ALTER TABLE %s ADD COLUMN %s', tr, crm_purge._column_ddl(tbl, c.attname));
+			-- a non-volatile default filled the live rows (atthasmissing):
+			-- rows trashed before the column existed get the same value
+			IF c.atthasmissing AND c.missing IS NOT NULL AND c.typ < 16384 THEN
+				EXECUTE format('SELECT (%L::%s[])[1]::text', c.missing, format_type(c.typ, NULL)) INTO val;
+				EXECUTE format('UPDATE %s SET %I = %L::%s', tr, c.attname, val, format_type(c.typ, c.typmod));
+			END IF;
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- The trash schema is crm_purge's: owned by the extension's owner, and no
+-- one else may create in it.  Anything else is refused, never adopted.
+CREATE FUNCTION crm_purge._check_trash_schema() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ns record;
+	owner oid := (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'crm_purge');
+BEGIN
+	SELECT n.oid, n.nspowner, n.nspacl INTO ns FROM pg_namespace n WHERE n.nspname = 'crm_trash';
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF ns.nspowner <> owner OR EXISTS (
+		SELECT FROM aclexplode(ns.nspacl) a WHERE a.privilege_type = 'CREATE' AND a.grantee <> owner) THEN
+		RAISE EXCEPTION 'schema crm_trash was not made by crm_purge'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = format('It is owned by %s or others may create objects in it; crm_purge never adopts objects it did not create.',
+								  ns.nspowner::regrole),
+				  HINT = 'Rename or drop that schema (after checking what it holds), then protect the table again.';
+	END IF;
+END
+$$;
+
+DROP FUNCTION crm_purge._protect(regclass, interval);
+CREATE FUNCTION crm_purge._protect(tbl regclass, retention interval) RETURNS regclass
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._protect_impl(actor regrole, tbl regclass, retention interval) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	rel record;
+	trash_name text;
+	tr regclass;
+	cols text;
+	reserved name;
+BEGIN
+	SELECT c.relkind, c.relpersistence, c.relispartition, c.relowner, n.nspname, c.relname
+		INTO rel
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = tbl;
+	IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF rel.relkind = 'p' OR rel.relispartition
+		OR EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl OR inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot protect table %: partitioned and inheritance tables are not supported', tbl
+			USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF rel.relkind <> 'r' THEN
+		RAISE EXCEPTION '"%" is not a table', tbl
+			USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
+	END IF;
+	IF rel.relpersistence = 't' THEN
+		RAISE EXCEPTION 'cannot protect temporary table %', tbl USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF rel.nspname IN ('pg_catalog', 'information_schema', 'crm_purge', 'crm_trash', 'pg_toast') THEN
+		RAISE EXCEPTION 'cannot protect table %: it is in system schema "%"', tbl, rel.nspname
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = tbl AND contype = 'p') THEN
+		RAISE EXCEPTION 'table % has no primary key', tbl
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = 'crm_purge restores rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.';
+	END IF;
+	IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect_impl.tbl) THEN
+		RAISE EXCEPTION 'table % is already protected', tbl
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'To change its retention, run crm_purge_unprotect and crm_purge_protect again; the trash is kept.';
+	END IF;
+	SELECT a.attname INTO reserved FROM pg_attribute a
+		WHERE a.attrelid = tbl AND NOT a.attisdropped
+		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'marked_at');
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
+			USING ERRCODE = 'duplicate_column',
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id and marked_at.';
+	END IF;
+
+	trash_name := rel.nspname || '__' || rel.relname;
+	IF octet_length(trash_name) > 63 THEN
+		RAISE EXCEPTION 'cannot protect table %: trash table name "%" is longer than 63 bytes', tbl, trash_name
+			USING ERRCODE = 'name_too_long', HINT = 'Rename the table or its schema to something shorter.';
+	END IF;
+	PERFORM crm_purge._check_trash_schema();
+	IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'crm_trash') THEN
+		CREATE SCHEMA crm_trash;
+		COMMENT ON SCHEMA crm_trash IS 'crm_purge trash tables: rows deleted from protected tables';
+		GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
+	END IF;
+	tr := to_regclass(format('crm_trash.%I', trash_name));
+	IF tr IS NOT NULL THEN
+		-- a trash kept by crm_purge_unprotect: only ever in crm_trash, which no
+		-- one else may create in; never one that belongs to another table
+		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
+			OR (SELECT c.relkind FROM pg_class c WHERE c.oid = tr) <> 'r'
+			OR obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
+			RAISE EXCEPTION 'cannot protect table %: relation crm_trash.% exists and is not its trash', tbl, quote_ident(trash_name)
+				USING ERRCODE = 'duplicate_table',
+					  HINT = 'crm_purge never adopts objects it did not create for this table. Rename or drop that relation first.';
+		END IF;
+		INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by) VALUES (tbl, tr, retention, actor);
+		PERFORM crm_purge._sync_trash(tbl);
+		DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _protect_impl.tbl;
+	ELSE
+		SELECT string_agg(crm_purge._column_ddl(tbl, a.attname), ', ' ORDER BY a.attnum) INTO cols
+			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
+					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz)',
+					   trash_name, cols);
+		tr := format('crm_trash.%I', trash_name)::regclass;
+		-- BRIN: both columns grow with insertion order, and a BRIN insert is
+		-- nearly free, which keeps DELETE on the protected table fast.
+		EXECUTE format('CREATE INDEX ON %s USING brin (deletion_id, deleted_at)', tr);
+		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tr);
+		-- Whoever deleted a row, or an admin, sees it while they may read the table.
+		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
+					   '(crm_purge._trash_row_visible(tableoid, deleted_by))', tr);
+		EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tr);
+		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
+	END IF;
+
+	INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by)
+		VALUES (tbl, tr, retention, actor);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
+				   'FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON %s '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	PERFORM crm_purge._create_unlink_triggers(tbl);
+	RETURN tr;
+END
+$$;
+
+DROP FUNCTION crm_purge._unprotect(regclass, boolean);
+CREATE FUNCTION crm_purge._unprotect(tbl regclass, drop_trash boolean) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._unprotect_impl(actor regrole, tbl regclass, drop_trash boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+	t record;
+BEGIN
+	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _unprotect_impl.tbl RETURNING p.trash INTO tr;
+	IF tr IS NULL THEN
+		RAISE EXCEPTION 'table % is not protected by crm_purge', tbl USING ERRCODE = 'undefined_object';
+	END IF;
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash_flush ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_no_truncate ON %s', tbl);
+	FOR t IN
+		SELECT tg.tgname, tg.tgrelid::regclass AS child
+		FROM pg_trigger tg JOIN pg_constraint con
+			ON con.conrelid = tg.tgrelid AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63)
+		WHERE con.confrelid = tbl AND con.contype = 'f'
+		  AND tg.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.child);
+	END LOOP;
+	IF drop_trash THEN
+		EXECUTE format('DROP TABLE %s', tr);
+		DELETE FROM crm_purge.unlinks u WHERE u.child IN (SELECT con.conrelid FROM pg_constraint con
+														  WHERE con.confrelid = tbl AND con.contype = 'f');
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge_protect(tbl regclass, retention interval DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_protect');
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF retention IS NOT NULL AND retention <= interval '0' THEN
+		RAISE EXCEPTION 'retention must be a positive interval, not %', retention
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN crm_purge._protect(tbl, retention);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge_unprotect(tbl regclass, drop_trash boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_unprotect');
+	IF tbl IS NULL OR drop_trash IS NULL THEN
+		RAISE EXCEPTION 'table and drop_trash must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._unprotect(tbl, drop_trash);
+END
+$$;
+
+-- Existing trash tables: deleted_by becomes the deleting role's OID, domain
+-- columns their base type, and the policy uses the new visibility check.
+DO $$
+DECLARE
+	t record;
+	c record;
+BEGIN
+	FOR t IN
+		SELECT c.oid::regclass AS trash FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'crm_trash' AND c.relkind = 'r'
+		  AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'deleted_by'
+					  AND a.atttypid = 'text'::regtype AND NOT a.attisdropped)
+	LOOP
+		EXECUTE format('DROP POLICY IF EXISTS crm_purge_own_rows ON %s', t.trash);
+		EXECUTE format('ALTER TABLE %s ALTER COLUMN deleted_by TYPE regrole USING crm_purge._role_of(deleted_by)', t.trash);
+		FOR c IN
+			SELECT a.attname, y.typbasetype, y.typtypmod FROM pg_attribute a JOIN pg_type y ON y.oid = a.atttypid
+			WHERE a.attrelid = t.trash AND a.attnum > 0 AND NOT a.attisdropped AND y.typtype = 'd'
+		LOOP
+			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s', t.trash, c.attname,
+						   format_type(c.typbasetype, c.typtypmod));
+		END LOOP;
+		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
+					   '(crm_purge._trash_row_visible(tableoid, deleted_by))', t.trash);
+	END LOOP;
+END
+$$;
+DROP FUNCTION crm_purge._trash_row_visible(oid, text);
+
+-- Requests ----------------------------------------------------------------
+
+CREATE TYPE crm_purge.request_count AS (n bigint, cut timestamptz);
+
+-- Validation and the row count, as the caller (the filter is theirs), with
+-- the search_path batches will run it under.
+CREATE OR REPLACE FUNCTION crm_purge._count_request(tbl regclass, modified_column name, filter text,
+													cutoff timestamptz, max_rows bigint,
+													OUT n bigint, OUT cut timestamptz)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	cond text := format('%I < $1 AND (%s%s)', modified_column, coalesce(filter, 'true'), E'\n');
+	edge timestamptz;
+BEGIN
+	cut := cutoff;
+	IF max_rows IS NOT NULL THEN
+		EXECUTE format('SELECT %I FROM %s WHERE %s ORDER BY 1 OFFSET $2 LIMIT 1', modified_column, tbl, cond)
+			INTO edge USING cutoff, max_rows;
+		IF edge IS NOT NULL THEN
+			cut := edge;
+		END IF;
+	END IF;
+	EXECUTE format('SELECT count(*) FROM %s WHERE %s', tbl, cond) INTO n USING cut;
+END
+$$;
+
+CREATE FUNCTION crm_purge._queue_request_check(tbl regclass, mode text, modified_column name, filter text,
+											   older_than interval, policy_id bigint)
+RETURNS crm_purge.request_count
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c crm_purge.request_count;
+BEGIN
+	PERFORM crm_purge._check_request_args(tbl, older_than, mode, modified_column, filter);
+	SELECT x.n, x.cut INTO c FROM crm_purge._count_request(tbl, modified_column, filter, now() - older_than,
+		CASE WHEN policy_id IS NOT NULL THEN current_setting('crm_purge.max_rows_per_request')::bigint END) x;
+	RETURN c;
+END
+$$;
+
+DROP FUNCTION crm_purge._queue_request(regclass, text, name, text, timestamptz, bigint, bigint, name);
+CREATE FUNCTION crm_purge._queue_request(tbl regclass, mode text, modified_column name, filter text,
+										 older_than interval, policy_id bigint)
+RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+-- A policy's run that cannot queue is a skip, recorded, not a failure.
+CREATE FUNCTION crm_purge._queue_request_impl(actor regrole, tbl regclass, mode text, modified_column name,
+											  filter text, older_than interval, policy_id bigint,
+											  c crm_purge.request_count)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	queued bigint;
+	rid bigint;
+	who name := pg_get_userbyid(actor);
+	n bigint := c.n;
+BEGIN
+	IF policy_id IS NOT NULL AND NOT EXISTS (
+		SELECT FROM crm_purge.policies p
+		WHERE p.id = policy_id AND p.tbl = _queue_request_impl.tbl AND p.mode = _queue_request_impl.mode
+		  AND p.modified_column = _queue_request_impl.modified_column
+		  AND p.filter IS NOT DISTINCT FROM _queue_request_impl.filter
+		  AND p.older_than = _queue_request_impl.older_than AND p.created_by = actor) THEN
+		RAISE EXCEPTION 'policy % does not exist or is not this request''s', policy_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	-- one request creation at a time, so that the limits below hold
+	LOCK TABLE crm_purge.requests IN SHARE ROW EXCLUSIVE MODE;
+	BEGIN
+		IF EXISTS (SELECT FROM crm_purge.requests r
+				   WHERE r.tbl = _queue_request_impl.tbl AND r.status IN ('queued', 'in_progress')) THEN
+			RAISE EXCEPTION 'Another request for the same table already exists.'
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Wait for it to finish, or revoke it while it is queued.';
+		END IF;
+		IF n > current_setting('crm_purge.max_rows_per_request')::bigint THEN
+			RAISE EXCEPTION 'request would process % rows; the limit is % per request',
+							n, current_setting('crm_purge.max_rows_per_request')
+				USING ERRCODE = 'program_limit_exceeded',
+					  HINT = 'Narrow the date range (a longer older_than) or the filter, and split the work into several requests.';
+		END IF;
+		SELECT coalesce(sum(r.rows - r.rows_done), 0) INTO queued
+			FROM crm_purge.requests r WHERE r.status IN ('queued', 'in_progress');
+		IF queued + n > current_setting('crm_purge.max_queued_rows')::bigint THEN
+			RAISE EXCEPTION 'Multiple requests to export and delete data are in queue. Please wait till the existing requests are processed.'
+				USING ERRCODE = 'program_limit_exceeded',
+					  DETAIL = format('%s rows are queued; this request would add %s, and the limit is %s.',
+									  queued, n, current_setting('crm_purge.max_queued_rows'));
+		END IF;
+	EXCEPTION WHEN object_in_use OR program_limit_exceeded THEN
+		IF policy_id IS NULL THEN
+			RAISE;
+		END IF;
+		PERFORM crm_purge._policy_ran(policy_id, NULL, 'skipped: ' || SQLERRM);
+		RETURN NULL;
+	END;
+	IF policy_id IS NOT NULL AND n = 0 THEN
+		PERFORM crm_purge._policy_ran(policy_id, NULL, 'nothing to do');
+		RETURN NULL;
+	END IF;
+	INSERT INTO crm_purge.requests (tbl, mode, modified_column, filter, cutoff, created_by, rows,
+									export_expires_at, policy_id)
+		VALUES (tbl, mode, modified_column, filter, c.cut, actor, n,
+				CASE WHEN mode = 'export_and_delete'
+					 THEN now() + current_setting('crm_purge.export_retention')::interval END,
+				policy_id)
+		RETURNING id INTO rid;
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
+		VALUES ('request queued', crm_purge._qualified(tbl), n, who, rid);
+	PERFORM crm_purge._notify('request created', ARRAY[who], rid, NULL,
+							  jsonb_build_object('table', crm_purge._qualified(tbl), 'mode', mode, 'rows', n, 'status', 'queued'));
+	IF policy_id IS NOT NULL THEN
+		PERFORM crm_purge._policy_ran(policy_id, rid, 'queued request ' || rid);
+	END IF;
+	RETURN rid;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge_request(tbl regclass, older_than interval, mode text DEFAULT 'export_and_delete',
+											 modified_column name DEFAULT 'modified_at', filter text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_request');
+	RETURN crm_purge._queue_request(tbl, mode, modified_column, filter, older_than, NULL);
+END
+$$;
+
+DROP FUNCTION crm_purge._revoke(bigint, name);
+CREATE FUNCTION crm_purge._revoke(request_id bigint) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._revoke_impl(actor regrole, request_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r crm_purge.requests;
+BEGIN
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF r.created_by <> actor AND NOT coalesce(has_table_privilege(actor, r.tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied to revoke request %', request_id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Its creator, or an admin who may DELETE from its table, may revoke it.';
+	END IF;
+	IF r.status <> 'queued' THEN
+		RAISE EXCEPTION 'request % is %; only a queued request can be revoked', request_id, r.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE crm_purge.requests q SET status = 'revoked', finished_at = now() WHERE q.id = request_id;
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
+		VALUES ('request revoked', crm_purge._qualified(r.tbl), 0, pg_get_userbyid(actor), request_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge_revoke(request_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_revoke');
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._revoke(request_id);
+END
+$$;
+
+DROP VIEW crm_purge_requests;
+DROP FUNCTION crm_purge._requests();
+CREATE FUNCTION crm_purge._requests()
+RETURNS TABLE (id bigint, "table" regclass, mode text, created_by regrole, created_at timestamptz,
+			   rows bigint, rows_done bigint, status text, started_at timestamptz,
+			   finished_at timestamptz, export_expires_at timestamptz, error text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_requests');
+	RETURN QUERY
+		SELECT r.id, r.tbl, r.mode, r.created_by, r.created_at, r.rows, r.rows_done,
+			   r.status, r.started_at, r.finished_at, r.export_expires_at, r.error
+		FROM crm_purge.requests r ORDER BY r.id;
+END
+$$;
+CREATE VIEW crm_purge_requests AS SELECT * FROM crm_purge._requests();
+COMMENT ON VIEW crm_purge_requests IS 'bulk export-and-delete requests and their status';
+GRANT SELECT ON crm_purge_requests TO PUBLIC;
+
+-- As the caller: the export must exist and its table be readable to them.
+CREATE OR REPLACE FUNCTION crm_purge._check_export(request_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r crm_purge.requests;
+BEGIN
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT coalesce(has_table_privilege(r.tbl, 'SELECT'), false) THEN
+		RAISE EXCEPTION 'permission denied for the export of request %', request_id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = format('Its rows are of table %s, which you may not SELECT from.', r.tbl);
+	END IF;
+	IF r.mode <> 'export_and_delete' THEN
+		RAISE EXCEPTION 'request % is delete_only: it has no export', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF r.export_expired OR r.export_expires_at < now() THEN
+		RAISE EXCEPTION 'the export of request % has expired', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It expired at %s: exports are kept for crm_purge.export_retention after the request is created.',
+								  r.export_expires_at);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._check_export(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._check_export(bigint) TO crm_purge_admin;
+
+-- Pending purge -----------------------------------------------------------
+
+DROP FUNCTION crm_purge._set_marks(regclass, tid[], boolean);
+CREATE FUNCTION crm_purge._set_marks(tbl regclass, tids tid[], marked boolean) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, tids tid[], marked boolean) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'SELECT') AND has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Marking trashed rows for permanent deletion needs SELECT and DELETE on the table.';
+	END IF;
+	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM crm_purge._refuse_while_pending();
+	EXECUTE format('UPDATE %s SET marked_at = CASE WHEN $2 THEN now() END '
+				   'WHERE ctid = ANY ($1) AND (marked_at IS NULL) = $2', crm_purge._trash_of(tbl, 'marking'))
+		USING tids, marked;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+DROP FUNCTION crm_purge._activate(name);
+CREATE FUNCTION crm_purge._activate() RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._activate_impl(actor regrole) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint := 0;
+	c bigint;
+	t record;
+	pid bigint;
+	who name := pg_get_userbyid(actor);
+	due timestamptz := now() + current_setting('crm_purge.pending_period')::interval;
+BEGIN
+	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM crm_purge._refuse_while_pending();
+	FOR t IN SELECT p.trash FROM crm_purge.protected_tables p LOOP
+		EXECUTE format('SELECT count(*) FROM %s WHERE marked_at IS NOT NULL', t.trash) INTO c;
+		n := n + c;
+	END LOOP;
+	IF n = 0 THEN
+		RAISE EXCEPTION 'no trashed rows are marked for permanent deletion'
+			USING ERRCODE = 'no_data_found', HINT = 'Mark rows with crm_purge_mark(table, filter) first.';
+	END IF;
+	INSERT INTO crm_purge.purges (activated_by, due_at, rows) VALUES (actor, due, n) RETURNING id INTO pid;
+	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge activated', n, who, pid);
+	PERFORM crm_purge._notify('purge activated', ARRAY(SELECT crm_purge._admins()), NULL, pid,
+							  jsonb_build_object('rows', n, 'due_at', due, 'activated_by', who));
+	RETURN pid;
+END
+$$;
+CREATE OR REPLACE FUNCTION crm_purge_activate() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_activate');
+	RETURN crm_purge._activate();
+END
+$$;
+
+DROP FUNCTION crm_purge._cancel(bigint, name);
+CREATE FUNCTION crm_purge._cancel(purge_id bigint) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._cancel_impl(actor regrole, purge_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.purges;
+	who name := pg_get_userbyid(actor);
+BEGIN
+	SELECT * INTO p FROM crm_purge.purges q WHERE q.id = purge_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'permanent deletion % does not exist', purge_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF p.status <> 'pending' THEN
+		RAISE EXCEPTION 'permanent deletion % cannot be cancelled: it is %', purge_id,
+			CASE p.status WHEN 'running' THEN 'running already'
+						  WHEN 'done' THEN 'done: the purge already ran'
+						  ELSE 'cancelled already' END
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE crm_purge.purges q SET status = 'cancelled', cancelled_by = actor, finished_at = now()
+		WHERE q.id = purge_id;
+	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge cancelled', 0, who, purge_id);
+	PERFORM crm_purge._notify('purge cancelled', ARRAY(SELECT crm_purge._admins()), NULL, purge_id,
+							  jsonb_build_object('cancelled_by', who));
+END
+$$;
+CREATE OR REPLACE FUNCTION crm_purge_cancel(purge_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_cancel');
+	IF purge_id IS NULL THEN
+		RAISE EXCEPTION 'purge_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._cancel(purge_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._purge_step(batch_size integer) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.purges;
+	t record;
+	n bigint;
+	left_over bigint := batch_size;
+	who name;
+BEGIN
+	SELECT * INTO p FROM crm_purge.purges q
+		WHERE (q.status = 'pending' AND q.due_at <= now()) OR q.status = 'running'
+		ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	who := pg_get_userbyid(p.activated_by);
+	IF p.status = 'pending' THEN
+		UPDATE crm_purge.purges q SET status = 'running', started_at = now() WHERE q.id = p.id;
+	END IF;
+	FOR t IN SELECT pt.tbl, pt.trash FROM crm_purge.protected_tables pt ORDER BY pt.tbl LOOP
+		EXIT WHEN left_over <= 0;
+		EXECUTE format('DELETE FROM %1$s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %1$s '
+					   'WHERE marked_at IS NOT NULL AND marked_at <= $2 LIMIT $1))', t.trash)
+			USING left_over, p.activated_at;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		IF n > 0 THEN
+			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
+				VALUES ('purge', crm_purge._qualified(t.tbl), n, who, p.id);
+			left_over := left_over - n;
+		END IF;
+	END LOOP;
+	UPDATE crm_purge.purges q SET rows_done = rows_done + (batch_size - left_over) WHERE q.id = p.id;
+	IF left_over > 0 THEN
+		UPDATE crm_purge.purges q SET status = 'done', finished_at = now() WHERE q.id = p.id
+			RETURNING * INTO p;
+		INSERT INTO crm_purge.history (action, rows, actor, purge_id)
+			VALUES ('purge done', p.rows_done, who, p.id);
+		PERFORM crm_purge._notify('purge done', ARRAY(SELECT crm_purge._admins()), NULL, p.id,
+								  jsonb_build_object('rows', p.rows_done));
+	END IF;
+	RETURN true;
+END
+$$;
+
+-- Only tables the caller may read, instead of failing on the first other.
+CREATE OR REPLACE FUNCTION crm_purge._overview()
+RETURNS TABLE ("table" regclass, live_rows bigint, live_bytes bigint, trashed_rows bigint,
+			   trashed_bytes bigint, marked_rows bigint, pending_purge_id bigint, pending_due_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+	pp crm_purge.purges;
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_overview');
+	SELECT * INTO pp FROM crm_purge.purges q WHERE q.status IN ('pending', 'running');
+	FOR t IN SELECT p.tbl, p.trash FROM crm_purge.protected_tables p
+			 WHERE coalesce(has_table_privilege(p.tbl, 'SELECT'), false) ORDER BY p.tbl::text LOOP
+		"table" := t.tbl;
+		EXECUTE format('SELECT count(*) FROM %s', t.tbl) INTO live_rows;
+		live_bytes := pg_total_relation_size(t.tbl);
+		EXECUTE format('SELECT count(*), count(marked_at) FROM %s', t.trash) INTO trashed_rows, marked_rows;
+		trashed_bytes := pg_total_relation_size(t.trash);
+		pending_purge_id := CASE WHEN marked_rows > 0 THEN pp.id END;
+		pending_due_at := CASE WHEN marked_rows > 0 THEN pp.due_at END;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
+-- Erasure -----------------------------------------------------------------
+
+DROP FUNCTION crm_purge._set_relation(regclass, regclass, text);
+CREATE FUNCTION crm_purge._set_relation(parent regclass, child regclass, on_erase text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._set_relation_impl(actor regrole, parent regclass, child regclass, on_erase text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, parent, 'SELECT') AND has_table_privilege(actor, child, 'SELECT'), false) THEN
+		RAISE EXCEPTION 'permission denied for table % or %', parent, child USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	INSERT INTO crm_purge.relations VALUES (parent, child, on_erase)
+		ON CONFLICT (parent, child) DO UPDATE SET on_erase = EXCLUDED.on_erase;
+END
+$$;
+
+DROP FUNCTION crm_purge._set_anonymize(regclass, name, text);
+CREATE FUNCTION crm_purge._set_anonymize(tbl regclass, col name, strategy text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._set_anonymize_impl(actor regrole, tbl regclass, col name, strategy text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'UPDATE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF strategy NOT IN ('null', 'hash') AND strategy NOT LIKE 'fixed:%' THEN
+		RAISE EXCEPTION 'unknown strategy "%"', strategy
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use null, hash or fixed:<text>.';
+	END IF;
+	INSERT INTO crm_purge.anonymize_rules VALUES (tbl, col, strategy)
+		ON CONFLICT (tbl, col) DO UPDATE SET strategy = EXCLUDED.strategy;
+END
+$$;
+
+-- The owner's part of an erase on a trash table, for an admin with the
+-- table rights the action needs.  Takes no SQL text from the caller.
+DROP FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid);
+CREATE FUNCTION crm_purge._trash_apply(tbl regclass, cols int2[], keys text[], action text, con oid)
+	RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._trash_apply_impl(actor regrole, tbl regclass, cols int2[], keys text[], action text, con oid)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+	n bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, CASE WHEN action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF action NOT IN ('delete', 'unlink', 'anonymize') THEN
+		RETURN 0;
+	END IF;
+	IF action <> 'delete' AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.oid = con AND c.conrelid = tbl
+										   AND c.contype = 'f' AND c.conkey = cols) THEN
+		RAISE EXCEPTION 'constraint % is not a foreign key of table % on these columns', con, tbl
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _trash_apply_impl.tbl;
+	IF tr IS NULL THEN
+		RETURN 0;
+	END IF;
+	IF action = 'delete' THEN
+		EXECUTE format('DELETE FROM %s WHERE %s = ANY ($1)', tr, crm_purge._key_expr(tbl, cols)) USING keys;
+	ELSE
+		EXECUTE format('UPDATE %s SET %s WHERE %s = ANY ($1)', tr,
+					   crm_purge._child_assignments(tbl, con, action = 'anonymize'),
+					   crm_purge._key_expr(tbl, cols)) USING keys;
+	END IF;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+-- Tombstones and history of the erased keys of one table.
+DROP FUNCTION crm_purge._erased(regclass, text[], bigint, name, int);
+CREATE FUNCTION crm_purge._erased(tbl regclass, keys text[], depth integer) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._erased_impl(actor regrole, tbl regclass, keys text[], depth integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pk int2[] := crm_purge._pk_cols(tbl);
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM crm_purge._ensure_secret();
+	INSERT INTO crm_purge.tombstones (tbl, key_hash)
+		SELECT tbl, crm_purge._key_hash(k) FROM unnest(keys) k ON CONFLICT DO NOTHING;
+	-- what the recycle bin remembered of children unlinked from these keys
+	DELETE FROM crm_purge.unlinks u
+		USING pg_constraint c
+		WHERE c.conrelid = u.child AND c.conname = u.constraint_name AND c.confrelid = tbl
+		  AND CASE WHEN cardinality(u.parent_ref) = 1 THEN u.parent_ref[1]
+				   ELSE '(' || array_to_string(u.parent_ref, ',') || ')' END = ANY (keys);
+	IF cardinality(pk) = 1 THEN
+		DELETE FROM crm_purge.unlinks u WHERE u.child = tbl AND u.child_key[1] = ANY (keys);
+	END IF;
+	INSERT INTO crm_purge.history (action, table_name, rows, actor)
+		VALUES (CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, crm_purge._qualified(tbl),
+				(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));
+	PERFORM crm_purge._tombstones_changed();
+END
+$$;
+
+DROP FUNCTION crm_purge._lock_trash_rows(regclass, tid[]);
+CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, tids tid[]) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, tids tid[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _lock_trash_rows_impl.tbl);
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE ctid = ANY ($1) FOR UPDATE) l', tr) USING tids;
+	END IF;
+END
+$$;
+
+-- The erasure's record: the number of erased keys, the reason, and the
+-- export parts that still hold them (read here, as the extension owner).
+DROP FUNCTION crm_purge._record_erasure(regclass, bigint, text, text[]);
+CREATE FUNCTION crm_purge._record_erasure(tbl regclass, keys text[], reason text) RETURNS text[]
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._record_erasure_impl(actor regrole, tbl regclass, keys text[], reason text) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	parts text[];
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'an erase needs a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT array_agg(format('request %s part %s', p.request_id, p.part) ORDER BY p.request_id, p.part)
+		INTO parts FROM crm_purge._parts_with_keys(tbl, keys, crm_purge._col_names(tbl, crm_purge._pk_cols(tbl))) p;
+	INSERT INTO crm_purge.erasures (tbl, rows, reason, actor, export_parts)
+		VALUES (tbl, (SELECT count(DISTINCT k) FROM unnest(keys) k), reason, pg_get_userbyid(actor), parts);
+	RETURN parts;
+END
+$$;
+
+-- The erase itself, as the caller (an admin): cond selects the subject's
+-- rows, with $1 in it standing for keys, so that no key is ever part of
+-- SQL text (which could reach the log).  With dry_run it only counts.
+-- Child rules run before the parent rows go, so that foreign keys hold.
+-- Legal holds are checked by their own creators (_hold_keeping).
+CREATE OR REPLACE FUNCTION crm_purge._erase(tbl regclass, cond text, keys text[], dry_run boolean, depth integer)
+RETURNS TABLE (t regclass, a text, n bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _erase.tbl);
+	pk int2[] := crm_purge._pk_cols(tbl);
+	pkx text := crm_purge._key_expr(tbl, pk);
+	subject text[];
+	k text[];
+	n_live bigint;
+	n_trash bigint := 0;
+	hold_id bigint;
+	r record;
+	refs text[];
+	nc bigint;
+	tids tid[];
+BEGIN
+	IF depth > 16 THEN
+		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
+			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
+	END IF;
+	-- a restore of these rows has finished, or waits for us; the statements
+	-- below see what it did
+	IF tr IS NOT NULL AND NOT dry_run THEN
+		EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', tr, cond, E'\n') USING keys INTO tids;
+		PERFORM crm_purge._lock_trash_rows(tbl, coalesce(tids, '{}'));
+	END IF;
+	EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n')
+		USING keys INTO subject, n_live;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n')
+			USING keys INTO k, n_trash;
+		subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
+	END IF;
+	subject := coalesce(subject, '{}');
+	hold_id := crm_purge._hold_keeping(tbl, subject);
+	IF hold_id IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps them (%)', tbl, hold_id,
+			(SELECT h.reason FROM crm_purge.holds h WHERE h.id = hold_id)
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
+	END IF;
+	t := tbl; a := CASE WHEN depth = 0 THEN 'erase' ELSE 'delete' END; n := n_live + n_trash;
+	RETURN NEXT;
+
+	FOR r IN
+		SELECT rel.child, rel.on_erase, c.oid AS con, c.conkey, c.confkey
+		FROM crm_purge.relations rel
+		JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = rel.child AND c.confrelid = rel.parent
+		WHERE rel.parent = tbl ORDER BY rel.child::text, c.conname
+	LOOP
+		EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n') USING keys INTO refs;
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+						   crm_purge._key_expr(tbl, r.confkey), tr, cond, E'\n') USING keys INTO k;
+			refs := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(refs, '{}') || coalesce(k, '{}')) x);
+		END IF;
+		refs := coalesce(refs, '{}');
+		IF r.on_erase = 'delete' THEN
+			RETURN QUERY SELECT * FROM crm_purge._erase(r.child,
+				format('%s = ANY ($1)', crm_purge._key_expr(r.child, r.conkey)), refs, dry_run, depth + 1);
+		ELSE
+			EXECUTE format('SELECT count(*) FROM %s WHERE %s = ANY ($1)', r.child,
+						   crm_purge._key_expr(r.child, r.conkey)) USING refs INTO nc;
+			IF NOT dry_run AND r.on_erase <> 'keep' THEN
+				EXECUTE format('UPDATE %s SET %s WHERE %s = ANY ($1)', r.child,
+							   crm_purge._child_assignments(r.child, r.con, r.on_erase = 'anonymize'),
+							   crm_purge._key_expr(r.child, r.conkey)) USING refs;
+				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con);
+			END IF;
+			t := r.child; a := r.on_erase; n := nc;
+			RETURN NEXT;
+		END IF;
+	END LOOP;
+
+	IF NOT dry_run THEN
+		PERFORM crm_purge._delete_permanently(tbl, cond, keys);
+		PERFORM crm_purge._trash_apply(tbl, pk, subject, 'delete', NULL);
+		PERFORM crm_purge._erased(tbl, subject, depth);
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._erase_top(tbl regclass, cond text, keys text[], reason text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	total bigint;
+	pk int2[] := crm_purge._pk_cols(tbl);
+	subject text[];
+	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _erase_top.tbl);
+	k text[];
+	parts text[];
+BEGIN
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'an erase needs a reason' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Say why, e.g. ''GDPR request 2026-118''; it is kept with the erasure.';
+	END IF;
+	-- the keys, to find the export parts that still hold them
+	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', crm_purge._key_expr(tbl, pk), tbl, cond, E'\n')
+		USING keys INTO subject;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', crm_purge._key_expr(tbl, pk), tr, cond, E'\n')
+			USING keys INTO k;
+	END IF;
+	subject := coalesce(subject, '{}') || coalesce(k, '{}');
+	SELECT sum(e.n) FILTER (WHERE e.a = 'erase') INTO total FROM crm_purge._erase(tbl, cond, keys, false, 0) e;
+	parts := crm_purge._record_erasure(tbl, subject, reason);
+	IF parts IS NOT NULL THEN
+		RAISE NOTICE 'erased rows of table % are still in export parts: %', tbl, array_to_string(parts, ', ')
+			USING HINT = 'An export is a copy: remove those files, or let them expire (crm_purge.export_retention).';
+	END IF;
+	RETURN total;
+END
+$$;
+
+-- Guard and tombstones ----------------------------------------------------
+
+DROP FUNCTION crm_purge._guard(regclass, text);
+CREATE FUNCTION crm_purge._guard(tbl regclass, mode text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to guard it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF mode NOT IN ('skip', 'error') THEN
+		RAISE EXCEPTION 'unknown mode "%"', mode USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM crm_purge._pk_cols(tbl);
+	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
+		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
+	END IF;
+	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT ON %s FOR EACH ROW '
+				   'EXECUTE FUNCTION crm_purge.guard_trigger(%L)', tbl, mode);
+	INSERT INTO crm_purge.guards VALUES (_guard_impl.tbl, _guard_impl.mode)
+		ON CONFLICT ON CONSTRAINT guards_pkey DO UPDATE SET mode = EXCLUDED.mode;
+	PERFORM crm_purge._ensure_secret();
+END
+$$;
+CREATE OR REPLACE FUNCTION crm_purge_guard(tbl regclass, mode text DEFAULT 'skip') RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_guard');
+	IF tbl IS NULL OR mode IS NULL THEN
+		RAISE EXCEPTION 'table and mode must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF mode NOT IN ('skip', 'error') THEN
+		RAISE EXCEPTION 'unknown mode "%"', mode
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''skip'' (drop the row) or ''error'' (refuse it).';
+	END IF;
+	PERFORM crm_purge._pk_cols(tbl);
+	PERFORM crm_purge._guard(tbl, mode);
+END
+$$;
+
+DROP FUNCTION crm_purge._forget(regclass, text);
+CREATE FUNCTION crm_purge._forget(tbl regclass, key text) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._forget_impl(actor regrole, tbl regclass, key text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'INSERT'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Lifting a tombstone lets the key be inserted again: it needs INSERT on the table.';
+	END IF;
+	PERFORM crm_purge._ensure_secret();
+	DELETE FROM crm_purge.tombstones t WHERE t.tbl = _forget_impl.tbl AND t.key_hash = crm_purge._key_hash(key);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		INSERT INTO crm_purge.history (action, table_name, rows, actor)
+			VALUES ('tombstone lifted', crm_purge._qualified(tbl), n, pg_get_userbyid(actor));
+		PERFORM crm_purge._tombstones_changed();
+	END IF;
+	RETURN n;
+END
+$$;
+
+-- Holds -------------------------------------------------------------------
+
+DROP FUNCTION crm_purge._hold(regclass, text, date, text, name);
+CREATE FUNCTION crm_purge._hold(tbl regclass, filter text, until date, reason text) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._hold_impl(actor regrole, tbl regclass, filter text, until date, reason text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	hid bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'SELECT'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF filter IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'a hold needs a filter and a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._check_filter(filter);
+	INSERT INTO crm_purge.holds (tbl, filter, until, reason, created_by) VALUES (tbl, filter, until, reason, actor)
+		RETURNING id INTO hid;
+	RETURN hid;
+END
+$$;
+-- The filter is tried as the caller, with the search_path it will run under.
+CREATE OR REPLACE FUNCTION crm_purge_hold(tbl regclass, filter text, until date, reason text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_erase_args('crm_purge_hold', tbl, filter);
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'a hold needs a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF until < current_date THEN
+		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the filter must work on the table (and so on its trash)
+	EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
+	RETURN crm_purge._hold(tbl, filter, until, reason);
+END
+$$;
+
+DROP FUNCTION crm_purge._release(bigint, name);
+CREATE FUNCTION crm_purge._release(hold_id bigint) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._release_impl(actor regrole, hold_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	h crm_purge.holds;
+BEGIN
+	SELECT * INTO h FROM crm_purge.holds x WHERE x.id = hold_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'hold % does not exist', hold_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF h.created_by <> actor AND NOT coalesce(has_table_privilege(actor, h.tbl, 'SELECT'), false) THEN
+		RAISE EXCEPTION 'permission denied to release hold %', hold_id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Its creator, or an admin who may SELECT from its table, may release it.';
+	END IF;
+	IF h.released_at IS NOT NULL THEN
+		RAISE EXCEPTION 'hold % was released already', hold_id USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE crm_purge.holds x SET released_at = now(), released_by = actor WHERE x.id = hold_id;
+END
+$$;
+CREATE OR REPLACE FUNCTION crm_purge_release(hold_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_release');
+	IF hold_id IS NULL THEN
+		RAISE EXCEPTION 'hold_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._release(hold_id);
+END
+$$;
+
+-- Policies ----------------------------------------------------------------
+
+-- The pg_cron job of a policy runs in this database as the policy's creator.
+DROP FUNCTION crm_purge._cron_job(bigint, text, name);
+CREATE FUNCTION crm_purge._cron_job(policy_id bigint) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.policies;
+	new_jobid bigint;
+BEGIN
+	SELECT * INTO p FROM crm_purge.policies x WHERE x.id = policy_id;
+	EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)'
+		INTO new_jobid
+		USING 'crm_purge_policy_' || policy_id, p.schedule,
+			  format('SELECT crm_purge._run_policy(%s)', policy_id), current_database(),
+			  pg_get_userbyid(p.created_by);
+	UPDATE crm_purge.policies x SET jobid = new_jobid WHERE x.id = policy_id;
+	RETURN new_jobid;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._cron_job(bigint) FROM PUBLIC;
+
+DROP FUNCTION crm_purge._add_policy(regclass, interval, text, text, text, name, name);
+CREATE FUNCTION crm_purge._add_policy(tbl regclass, older_than interval, schedule text, mode text,
+									  filter text, modified_column name) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+-- what crm_purge_request checks, as the caller
+CREATE FUNCTION crm_purge._add_policy_check(tbl regclass, older_than interval, schedule text, mode text,
+											filter text, modified_column name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_request_args(tbl, older_than, mode, modified_column, filter);
+	IF schedule IS NULL THEN
+		RAISE EXCEPTION 'schedule must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'A cron schedule such as ''0 2 * * *'' (every night at 02:00).';
+	END IF;
+END
+$$;
+CREATE FUNCTION crm_purge._add_policy_impl(actor regrole, tbl regclass, older_than interval, schedule text,
+										   mode text, filter text, modified_column name) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pid bigint;
+BEGIN
+	PERFORM crm_purge._require_cron();
+	INSERT INTO crm_purge.policies (tbl, older_than, schedule, mode, filter, modified_column, created_by)
+		VALUES (tbl, older_than, schedule, mode, filter, modified_column, actor)
+		RETURNING id INTO pid;
+	-- pg_cron checks the schedule; a bad one fails the whole call
+	PERFORM crm_purge._cron_job(pid);
+	RETURN pid;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge_schedule(tbl regclass, older_than interval, schedule text DEFAULT '0 2 * * *',
+											  mode text DEFAULT 'export_and_delete', filter text DEFAULT NULL,
+											  modified_column name DEFAULT 'modified_at')
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_schedule');
+	RETURN crm_purge._add_policy(tbl, older_than, schedule, mode, filter, modified_column);
+END
+$$;
+
+DROP FUNCTION crm_purge._drop_policy(bigint);
+CREATE FUNCTION crm_purge._drop_policy(policy_id bigint) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._drop_policy_impl(actor regrole, policy_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.policies;
+BEGIN
+	SELECT * INTO p FROM crm_purge.policies x WHERE x.id = policy_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'policy % does not exist', policy_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF p.created_by <> actor AND NOT coalesce(has_table_privilege(actor, p.tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied to remove policy %', policy_id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Its creator, or an admin who may DELETE from its table, may remove it.';
+	END IF;
+	DELETE FROM crm_purge.policies x WHERE x.id = policy_id;
+	IF p.jobid IS NOT NULL AND to_regclass('cron.job') IS NOT NULL THEN
+		EXECUTE 'DELETE FROM cron.job WHERE jobid = $1' USING p.jobid;
+	END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION crm_purge._policy_ran(bigint, bigint, text) FROM crm_purge_admin;
+
+-- One run of a policy, from its pg_cron job, as the policy's creator (by
+-- OID: a role made again under the same name is refused).
+CREATE OR REPLACE FUNCTION crm_purge._run_policy(policy_id bigint) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.policies;
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge policy run');
+	SELECT * INTO p FROM crm_purge.policies x WHERE x.id = policy_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'policy % does not exist', policy_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF p.created_by::oid <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user) THEN
+		RAISE EXCEPTION 'policy % runs only as the role that made it', policy_id
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN crm_purge._queue_request(p.tbl, p.mode, p.modified_column, p.filter, p.older_than, p.id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._reconcile_policies() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p record;
+	n integer := 0;
+BEGIN
+	IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
+		RETURN 0;
+	END IF;
+	-- jobs of this extension's policies for another database are stale
+	-- copies (a restore): schedules can only be made from the cron database
+	DELETE FROM cron.job j WHERE j.jobname LIKE 'crm_purge_policy_%' AND j.database <> current_database();
+	FOR p IN
+		SELECT x.* FROM crm_purge.policies x
+		WHERE x.jobid IS NULL OR NOT EXISTS (
+			SELECT FROM cron.job j WHERE j.jobid = x.jobid AND j.database = current_database()
+			  AND j.command = format('SELECT crm_purge._run_policy(%s)', x.id))
+	LOOP
+		PERFORM crm_purge._cron_job(p.id);
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+-- Grants: every gate to admins only; every _impl to the owner only. -------
+
+DO $$
+DECLARE
+	f record;
+BEGIN
+	FOR f IN
+		SELECT p.oid::regprocedure AS fn, p.proname, p.prosrc FROM pg_proc p
+		WHERE p.pronamespace = 'crm_purge'::regnamespace
+		  AND (p.prosrc = 'crm_purge_privileged' OR p.proname LIKE '\_%\_impl' OR p.proname LIKE '\_%\_check')
+	LOOP
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.fn);
+		IF f.prosrc = 'crm_purge_privileged' OR f.proname LIKE '%\_check' THEN
+			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO crm_purge_admin', f.fn);
+		END IF;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._role_of(text), crm_purge._trash_type(oid, integer),
+	crm_purge._trusted_cast(oid, oid), crm_purge._check_trash_schema(),
+	crm_purge._sync_trash(regclass) FROM PUBLIC;

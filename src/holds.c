@@ -1,0 +1,161 @@
+/*
+ * holds.c - legal holds, evaluated one way everywhere.
+ *
+ * A hold's filter runs as the admin who made it, restricted, with
+ * search_path pinned: never as the table owner, the extension owner, the
+ * worker or the admin who happens to erase or request.  Callers ask which
+ * rows of a set (the table or its trash, narrowed by their own condition)
+ * the active holds keep, and leave those rows alone.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/itemptr.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "crm_purge.h"
+
+static const char *
+rel_display_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * The rows of scanrel matching cond ($1.. = values) that an active hold on
+ * relid keeps, as a list of CrmPurgeHoldHit (only holds that keep some row).
+ * SPI must be connected.  A hold that cannot be evaluated is an error: its
+ * rows must not go because the check failed.
+ */
+List *
+crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *argtypes,
+					Datum *values)
+{
+	Oid			hargtypes[1] = {OIDOID};
+	Datum		hvalues[1] = {ObjectIdGetDatum(relid)};
+	CrmPurgeIdentity id;
+	SPITupleTable *holds;
+	uint64		nholds,
+				h;
+	List	   *hits = NIL;
+	const char *scanname = rel_display_name(scanrel);
+
+	crm_purge_become_owner(&id);
+	if (SPI_execute_with_args("SELECT id, filter, created_by::oid, reason FROM crm_purge.holds"
+							  " WHERE tbl = $1 AND released_at IS NULL"
+							  " AND (until IS NULL OR until >= CURRENT_DATE) ORDER BY id",
+							  1, hargtypes, hvalues, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.holds");
+	crm_purge_unbecome(&id);
+	holds = SPI_tuptable;
+	nholds = SPI_processed;
+
+	for (h = 0; h < nholds; h++)
+	{
+		bool		isnull;
+		int64		hold_id = DatumGetInt64(SPI_getbinval(holds->vals[h], holds->tupdesc, 1, &isnull));
+		char	   *filter = SPI_getvalue(holds->vals[h], holds->tupdesc, 2);
+		Oid			creator = DatumGetObjectId(SPI_getbinval(holds->vals[h], holds->tupdesc, 3, &isnull));
+		char	   *reason = SPI_getvalue(holds->vals[h], holds->tupdesc, 4);
+		CrmPurgeHoldHit *hit = NULL;
+		uint64		r;
+		int			rc;
+
+		if (!crm_purge_is_admin(creator))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its creator %s is no longer a member of %s",
+							hold_id, rel_display_name(relid), crm_purge_role_name(creator),
+							CRM_PURGE_ADMIN_ROLE),
+					 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
+					 errhint("Release hold " INT64_FORMAT " and make it again as an admin.", hold_id)));
+		crm_purge_become(creator, &id);
+		rc = SPI_execute_with_args(psprintf("SELECT ctid FROM %s WHERE (%s) AND (%s\n)",
+											scanname, cond, filter),
+								   nargs, argtypes, values, NULL, true, 0);
+		crm_purge_unbecome(&id);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not evaluate legal hold " INT64_FORMAT, hold_id);
+		for (r = 0; r < SPI_processed; r++)
+		{
+			ItemPointer tid = palloc(sizeof(ItemPointerData));
+
+			*tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[r],
+																SPI_tuptable->tupdesc, 1, &isnull));
+			if (hit == NULL)
+			{
+				hit = palloc0(sizeof(CrmPurgeHoldHit));
+				hit->id = hold_id;
+				hit->reason = reason;
+			}
+			hit->tids = lappend(hit->tids, tid);
+		}
+		if (hit)
+			hits = lappend(hits, hit);
+	}
+	return hits;
+}
+
+/* All held tids of hits, as a tid[] datum (empty when none). */
+Datum
+crm_purge_hold_tid_array(List *hits)
+{
+	ListCell   *lc,
+			   *lc2;
+	List	   *all = NIL;
+	Datum	   *elems;
+	int			i = 0;
+
+	foreach(lc, hits)
+		all = list_concat(all, ((CrmPurgeHoldHit *) lfirst(lc))->tids);
+	elems = palloc(sizeof(Datum) * Max(list_length(all), 1));
+	foreach(lc2, all)
+		elems[i++] = PointerGetDatum(lfirst(lc2));
+	return PointerGetDatum(construct_array(elems, i, TIDOID, sizeof(ItemPointerData), false,
+										   TYPALIGN_SHORT));
+}
+
+/*
+ * crm_purge._hold_keeping(tbl, keys): the first active hold that keeps a
+ * live or trashed row of tbl whose primary key text is in keys, or NULL.
+ * For crm_purge_erase, which refuses held rows; the caller must be an admin
+ * who may read the table.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_hold_keeping);
+Datum
+crm_purge_hold_keeping(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Datum		keys = PG_GETARG_DATUM(1);
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1] = {keys};
+	Oid			trashid;
+	const char *cond;
+	List	   *hits;
+	int64		result = 0;
+
+	crm_purge_require_admin("crm_purge_erase");
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", rel_display_name(relid))));
+	cond = psprintf("%s = ANY ($1)", crm_purge_key_expression(relid));
+	SPI_connect();
+	hits = crm_purge_hold_hits(relid, relid, cond, 1, argtypes, values);
+	trashid = crm_purge_trash_of(relid);
+	if (hits == NIL && OidIsValid(trashid))
+		hits = crm_purge_hold_hits(relid, trashid, cond, 1, argtypes, values);
+	if (hits != NIL)
+		result = ((CrmPurgeHoldHit *) linitial(hits))->id;
+	SPI_finish();
+	if (result == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(result);
+}

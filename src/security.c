@@ -1,0 +1,245 @@
+/*
+ * security.c - the one privilege boundary.
+ *
+ * Every piece of crm_purge that runs as another role (the extension owner
+ * for catalogs and trash tables, a request's or hold's creator for their
+ * filters) goes through crm_purge_become(): it switches the user, pins
+ * search_path to pg_catalog, pg_temp (so no operator, function or cast
+ * lookup can reach a schema the caller controls) and sets
+ * SECURITY_RESTRICTED_OPERATION, as VACUUM and index builds do.
+ * crm_purge_unbecome() undoes all of it; an error does so through
+ * (sub)transaction abort, which restores the user and pops the GUC level.
+ *
+ * The privileged SQL API goes through crm_purge_privileged(): one C entry
+ * point, declared for every internal function that writes catalogs, that
+ * takes the actor from the session before the switch and hands it to the
+ * matching <name>_impl function, which only the extension owner may run.
+ * No identity, SQL text or count ever crosses from the caller.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "crm_purge.h"
+
+void
+crm_purge_become(Oid role, CrmPurgeIdentity *save)
+{
+	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	save->nestlevel = NewGUCNestLevel();
+	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+crm_purge_become_owner(CrmPurgeIdentity *save)
+{
+	crm_purge_become(crm_purge_extension_owner(), save);
+}
+
+void
+crm_purge_unbecome(CrmPurgeIdentity *save)
+{
+	AtEOXact_GUC(false, save->nestlevel);
+	SetUserIdAndSecContext(save->userid, save->sec_context);
+}
+
+/* The role that owns the extension, and so the trash tables and catalogs. */
+Oid
+crm_purge_extension_owner(void)
+{
+	Oid			extoid = get_extension_oid("crm_purge", false);
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(EXTENSIONOID, ObjectIdGetDatum(extoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for extension %u", extoid);
+	owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* Membership that counts: privileges inherited from crm_purge_admin. */
+bool
+crm_purge_is_admin(Oid roleid)
+{
+	Oid			admin = get_role_oid(CRM_PURGE_ADMIN_ROLE, true);
+
+	if (superuser_arg(roleid))
+		return true;
+	return OidIsValid(admin) && has_privs_of_role(roleid, admin);
+}
+
+void
+crm_purge_require_admin(const char *action)
+{
+	if (!crm_purge_is_admin(GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for crm_purge: %s requires membership in role %s",
+						action, CRM_PURGE_ADMIN_ROLE),
+				 errhint("Ask an administrator to GRANT %s TO %s.",
+						 CRM_PURGE_ADMIN_ROLE,
+						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
+/*
+ * Runs fn(arg) in a subtransaction.  Returns NULL when it went through, or
+ * the error it raised: the subtransaction is rolled back and the error state
+ * cleared, so the caller can report the failure its own way.
+ */
+ErrorData *
+crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
+}
+
+/* crm_purge.<name>(argtypes) in schema crm_purge, or InvalidOid */
+static Oid
+internal_function(const char *name, int nargs, const Oid *argtypes)
+{
+	oidvector  *args = buildoidvector(argtypes, nargs);
+	Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, false);
+
+	return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+						   CStringGetDatum(name), PointerGetDatum(args),
+						   ObjectIdGetDatum(nsp));
+}
+
+/*
+ * crm_purge.<name>(args) LANGUAGE C AS 'crm_purge_privileged': the caller
+ * must be an admin; an optional crm_purge.<name>_check(args) runs first as
+ * the caller (it validates, and computes what must be computed with the
+ * caller's rights, e.g. a request's row count, passed on as the last
+ * argument); then crm_purge.<name>_impl(actor, args[, checked]) runs as
+ * the extension owner.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_privileged);
+Datum
+crm_purge_privileged(PG_FUNCTION_ARGS)
+{
+	Oid			self = fcinfo->flinfo->fn_oid;
+	Oid			actor = GetUserId();
+	HeapTuple	proctup;
+	Form_pg_proc proc;
+	char	   *name;
+	int			nargs = fcinfo->nargs;
+	Oid			argtypes[FUNC_MAX_ARGS];
+	Oid			check_oid;
+	Oid			impl_oid;
+	bool		have_checked = false;
+	Datum		checked = (Datum) 0;
+	bool		checked_null = true;
+	Oid			checked_type = InvalidOid;
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
+	Datum		result;
+	CrmPurgeIdentity id;
+	int			i;
+
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", self);
+	proc = (Form_pg_proc) GETSTRUCT(proctup);
+	name = pstrdup(NameStr(proc->proname));
+	if (proc->prosecdef || proc->pronamespace != get_namespace_oid(CRM_PURGE_SCHEMA, false))
+		elog(ERROR, "crm_purge_privileged must be declared in schema crm_purge without SECURITY DEFINER");
+	memcpy(argtypes, proc->proargtypes.values, sizeof(Oid) * nargs);
+	ReleaseSysCache(proctup);
+
+	crm_purge_require_admin(psprintf("crm_purge%s", name));
+
+	check_oid = internal_function(psprintf("%s_check", name), nargs, argtypes);
+	if (OidIsValid(check_oid))
+	{
+		fmgr_info(check_oid, &flinfo);
+		InitFunctionCallInfoData(*call, &flinfo, nargs, fcinfo->fncollation, NULL, NULL);
+		for (i = 0; i < nargs; i++)
+			call->args[i] = fcinfo->args[i];
+		checked = FunctionCallInvoke(call);
+		checked_null = call->isnull;
+		checked_type = get_func_rettype(check_oid);
+		have_checked = (checked_type != VOIDOID);
+	}
+
+	/* the impl takes the actor first, then the arguments */
+	{
+		Oid			impl_types[FUNC_MAX_ARGS];
+
+		impl_types[0] = REGROLEOID;
+		memcpy(impl_types + 1, argtypes, sizeof(Oid) * nargs);
+		if (have_checked)
+			impl_types[nargs + 1] = checked_type;
+		impl_oid = internal_function(psprintf("%s_impl", name),
+									 nargs + 1 + (have_checked ? 1 : 0), impl_types);
+	}
+	if (!OidIsValid(impl_oid))
+		elog(ERROR, "crm_purge.%s_impl is missing", name);
+
+	fmgr_info(impl_oid, &flinfo);
+	InitFunctionCallInfoData(*call, &flinfo, nargs + 1 + (have_checked ? 1 : 0),
+							 fcinfo->fncollation, NULL, NULL);
+	call->args[0].value = ObjectIdGetDatum(actor);
+	call->args[0].isnull = false;
+	for (i = 0; i < nargs; i++)
+		call->args[i + 1] = fcinfo->args[i];
+	if (have_checked)
+	{
+		call->args[nargs + 1].value = checked;
+		call->args[nargs + 1].isnull = checked_null;
+	}
+
+	crm_purge_become_owner(&id);
+	result = FunctionCallInvoke(call);
+	crm_purge_unbecome(&id);
+	fcinfo->isnull = call->isnull;
+	return result;
+}
+
+/* the role's name for messages, or its OID when it is gone */
+const char *
+crm_purge_role_name(Oid roleid)
+{
+	char	   *name = GetUserNameFromId(roleid, true);
+
+	return name ? quote_identifier(name) : psprintf("%u", roleid);
+}
