@@ -13,20 +13,24 @@ $$;
 
 ALTER TABLE crm_purge.protected_tables
 	ALTER protected_by DROP DEFAULT,
-	ALTER protected_by TYPE regrole USING crm_purge._role_of(protected_by);
+	ALTER protected_by TYPE regrole USING crm_purge._role_of(protected_by),
+	ALTER protected_by SET DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole;
 ALTER TABLE crm_purge.requests
 	ALTER created_by DROP DEFAULT,
-	ALTER created_by TYPE regrole USING crm_purge._role_of(created_by);
+	ALTER created_by TYPE regrole USING crm_purge._role_of(created_by),
+	ALTER created_by SET DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole;
 ALTER TABLE crm_purge.purges
 	ALTER activated_by TYPE regrole USING crm_purge._role_of(activated_by),
 	ALTER cancelled_by TYPE regrole USING crm_purge._role_of(cancelled_by);
 ALTER TABLE crm_purge.holds
 	ALTER created_by DROP DEFAULT,
 	ALTER created_by TYPE regrole USING crm_purge._role_of(created_by),
+	ALTER created_by SET DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole,
 	ALTER released_by TYPE regrole USING crm_purge._role_of(released_by);
 ALTER TABLE crm_purge.policies
 	ALTER created_by DROP DEFAULT,
-	ALTER created_by TYPE regrole USING crm_purge._role_of(created_by);
+	ALTER created_by TYPE regrole USING crm_purge._role_of(created_by),
+	ALTER created_by SET DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole;
 COMMENT ON COLUMN crm_purge.requests.created_by IS 'the admin who made the request (OID); batches run with their rights';
 COMMENT ON COLUMN crm_purge.holds.created_by IS 'the admin who made the hold (OID); its filter runs with their rights';
 COMMENT ON COLUMN crm_purge.policies.created_by IS 'the admin who made the policy (OID); its runs queue requests as them';
@@ -374,9 +378,9 @@ DECLARE
 	c record;
 BEGIN
 	FOR t IN
-		SELECT c.oid::regclass AS trash FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = 'crm_trash' AND c.relkind = 'r'
-		  AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'deleted_by'
+		SELECT k.oid::regclass AS trash FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace
+		WHERE n.nspname = 'crm_trash' AND k.relkind = 'r'
+		  AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = k.oid AND a.attname = 'deleted_by'
 					  AND a.atttypid = 'text'::regtype AND NOT a.attisdropped)
 	LOOP
 		EXECUTE format('DROP POLICY IF EXISTS crm_purge_own_rows ON %s', t.trash);
@@ -790,6 +794,7 @@ CREATE FUNCTION crm_purge._set_relation(parent regclass, child regclass, on_eras
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 CREATE FUNCTION crm_purge._set_relation_impl(actor regrole, parent regclass, child regclass, on_erase text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, parent, 'SELECT') AND has_table_privilege(actor, child, 'SELECT'), false) THEN
 		RAISE EXCEPTION 'permission denied for table % or %', parent, child USING ERRCODE = 'insufficient_privilege';
@@ -804,6 +809,7 @@ CREATE FUNCTION crm_purge._set_anonymize(tbl regclass, col name, strategy text) 
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 CREATE FUNCTION crm_purge._set_anonymize_impl(actor regrole, tbl regclass, col name, strategy text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'UPDATE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';

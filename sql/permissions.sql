@@ -55,8 +55,8 @@ RESET ROLE;
 GRANT SELECT, INSERT ON leads TO regress_admin;
 SET ROLE regress_admin;
 SELECT crm_purge_restore('leads', 'id IN (1, 4)');
-SELECT crm_purge_restore('leads', 'deleted_by = ''regress_app''');
-SELECT crm_purge_restore('leads', 'deleted_by = ''regress_blind''');
+SELECT crm_purge_restore('leads', 'deleted_by = ''regress_app''::regrole');
+SELECT crm_purge_restore('leads', 'deleted_by = ''regress_blind''::regrole');
 -- an admin who does not own the table cannot protect or unprotect it
 SELECT crm_purge_unprotect('leads');
 RESET ROLE;

@@ -69,9 +69,21 @@ typedef struct Request
 
 /* the plans of the request being worked on, kept across batches */
 static int64 plan_request = 0;
-static SPIPlanPtr delete_plan = NULL;
-static SPIPlanPtr delete_held_plan = NULL;	/* with "ctid <> ALL ($4)" */
 static SPIPlanPtr select_plan = NULL;
+static SPIPlanPtr delete_plan = NULL;
+
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
 
 static char *
 qualified_name(Oid relid)
@@ -177,9 +189,13 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
- * The batch's statements, prepared as the request's creator: the filter is
- * theirs.  Legal holds are not part of them: each hold's filter runs as its
- * own creator (holds.c), and the rows it keeps are passed in as $4.
+ * A batch is two statements.  The creator's SELECT picks the rows: the
+ * filter is theirs and runs with their rights.  The table owner's DELETE
+ * removes exactly those rows (ctid = ANY), re-checking the cutoff, minus
+ * what legal holds keep ($3): the table's triggers, foreign-key actions
+ * and index expressions run as its owner, as VACUUM runs them, never with
+ * the rights of the admin who asked.  A row updated in between has a new
+ * ctid and is kept.
  */
 static void
 prepare_plans(Request *r)
@@ -188,48 +204,36 @@ prepare_plans(Request *r)
 	const char *tbl = qualified_name(r->relid);
 	const char *col = quote_identifier(r->modified_column);
 	const char *cond = psprintf("%s < $3 AND (%s\n)", col, r->filter ? r->filter : "true");
-	const char *returning = r->export ? " RETURNING *" : "";
-	Oid			tidtypes[4] = {TIDOID, TIDOID, TIMESTAMPTZOID, TIDARRAYOID};
+	Oid			tidtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
 	Oid			idxtypes[3] = {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
-	Oid			deltypes[4] = {TIDARRAYOID, INT4OID, TIMESTAMPTZOID, TIDARRAYOID};
+	Oid			deltypes[3] = {TIDARRAYOID, TIMESTAMPTZOID, TIDARRAYOID};
 
 	if (plan_request == r->id && delete_plan != NULL)
 		return;
 	if (delete_plan)
 		SPI_freeplan(delete_plan);
-	if (delete_held_plan)
-		SPI_freeplan(delete_held_plan);
 	if (select_plan)
 		SPI_freeplan(select_plan);
-	delete_plan = delete_held_plan = select_plan = NULL;
+	delete_plan = select_plan = NULL;
 	plan_request = 0;
 
 	initStringInfo(&sql);
 	if (!r->index_scan)
 	{
-		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid >= $1 AND ctid < $2 AND %s%s",
-						 tbl, cond, returning);
-		delete_plan = keep_plan(sql.data, 3, tidtypes);
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid >= $1 AND ctid < $2 AND %s"
-						 " AND ctid <> ALL ($4)%s", tbl, cond, returning);
-		delete_held_plan = keep_plan(sql.data, 4, tidtypes);
+		appendStringInfo(&sql, "SELECT ctid, NULL::timestamptz FROM %s WHERE ctid >= $1 AND ctid < $2 AND %s",
+						 tbl, cond);
+		select_plan = keep_plan(sql.data, 3, tidtypes);
 	}
 	else
 	{
 		appendStringInfo(&sql, "SELECT ctid, %s::timestamptz FROM %s WHERE %s >= $1 AND %s ORDER BY %s LIMIT $2",
 						 col, tbl, col, cond, col);
 		select_plan = keep_plan(sql.data, 3, idxtypes);
-		resetStringInfo(&sql);
-		/* $2 is unused here, but keeps the parameter numbers of cond */
-		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1) AND $2 IS NOT NULL AND %s%s",
-						 tbl, cond, returning);
-		delete_plan = keep_plan(sql.data, 3, deltypes);
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1) AND $2 IS NOT NULL AND %s"
-						 " AND ctid <> ALL ($4)%s", tbl, cond, returning);
-		delete_held_plan = keep_plan(sql.data, 4, deltypes);
 	}
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1) AND %s < $2 AND ctid <> ALL ($3)%s",
+					 tbl, col, r->export ? " RETURNING *" : "");
+	delete_plan = keep_plan(sql.data, 3, deltypes);
 	plan_request = r->id;
 }
 
@@ -243,18 +247,24 @@ tid_datum(int64 block)
 }
 
 /*
- * Deletes one batch as the request's creator, restricted, once their rights
- * are checked again; the rows legal holds keep stay.  Returns the rows
- * deleted (their contents in SPI_tuptable for exports); sets *done at the
- * end of the scan.
+ * One batch: the creator picks, holds keep, the owner deletes (see
+ * prepare_plans).  Returns the rows deleted (their contents in
+ * SPI_tuptable for exports); sets *done at the end of the scan.
  */
 static uint64
 delete_batch(Request *r, bool *done, int64 *scanned_to)
 {
 	CrmPurgeIdentity id;
 	uint64		n = 0;
+	uint64		picked;
 	int			rc;
 	Oid			save_bypass = crm_purge_bypass_relid;
+	Datum		values[3];
+	SPITupleTable *tt;
+	Datum	   *tids;
+	uint64		i;
+	bool		isnull;
+	int64		to = 0;
 
 	if (!OidIsValid(r->created_by) || GetUserNameFromId(r->created_by, true) == NULL)
 		ereport(ERROR,
@@ -270,94 +280,81 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 				 errdetail("A request needs an admin with SELECT and DELETE on the table.")));
 	*done = false;
 
+	/* the creator picks */
+	if (!r->index_scan)
+	{
+		int64		from = r->next_block;
+
+		to = Min(from + Max(r->chunk_blocks, 1), r->end_block);
+		if (from >= r->end_block)
+		{
+			*done = true;
+			return 0;
+		}
+		values[0] = tid_datum(from);
+		values[1] = tid_datum(to);
+	}
+	else
+	{
+		values[0] = r->has_last_value ? r->last_value : TimestampTzGetDatum(DT_NOBEGIN);
+		values[1] = Int32GetDatum(crm_purge_batch_size);
+	}
+	values[2] = r->cutoff;
+	crm_purge_become(r->created_by, &id);
+	prepare_plans(r);
+	rc = SPI_execute_plan(select_plan, values, NULL, true, 0);
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "batch select failed: %s", SPI_result_code_string(rc));
+	picked = SPI_processed;
+	tt = SPI_tuptable;
+	tids = palloc(sizeof(Datum) * Max(picked, 1));
+	for (i = 0; i < picked; i++)
+	{
+		tids[i] = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+		if (r->index_scan)
+		{
+			r->last_value = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
+			r->has_last_value = true;
+		}
+	}
+	if (r->index_scan)
+		*done = picked < (uint64) crm_purge_batch_size;
+	else
+	{
+		*scanned_to = to;
+		*done = (to >= r->end_block);
+	}
+	if (picked == 0)
+		return 0;
+
+	/* holds keep */
+	{
+		Oid			htypes[1] = {TIDARRAYOID};
+
+		values[0] = PointerGetDatum(construct_array(tids, (int) picked, TIDOID,
+													sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+		values[1] = r->cutoff;
+		values[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(r->relid, r->relid, "ctid = ANY ($1)",
+																 1, htypes, values));
+	}
+
+	/* the owner deletes, the trash bypassed for this table only */
+	crm_purge_become(rel_owner(r->relid), &id);
+	crm_purge_bypass_relid = r->relid;
 	PG_TRY();
 	{
-		if (!r->index_scan)
-		{
-			int64		from = r->next_block;
-			int64		to = Min(from + Max(r->chunk_blocks, 1), r->end_block);
-			Datum		values[4];
-			List	   *held;
-
-			if (from >= r->end_block)
-				*done = true;
-			else
-			{
-				Oid			htypes[2] = {TIDOID, TIDOID};
-
-				values[0] = tid_datum(from);
-				values[1] = tid_datum(to);
-				values[2] = r->cutoff;
-				held = crm_purge_hold_hits(r->relid, r->relid, "ctid >= $1 AND ctid < $2",
-										   2, htypes, values);
-				values[3] = crm_purge_hold_tid_array(held);
-				crm_purge_become(r->created_by, &id);
-				prepare_plans(r);
-				crm_purge_bypass_relid = r->relid;
-				rc = SPI_execute_plan(held ? delete_held_plan : delete_plan, values, NULL, false, 0);
-				crm_purge_bypass_relid = save_bypass;
-				crm_purge_unbecome(&id);
-				if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
-					elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
-				n = SPI_processed;
-				*scanned_to = to;
-				*done = (to >= r->end_block);
-			}
-		}
-		else
-		{
-			Datum		values[4];
-			uint64		picked;
-			SPITupleTable *tt;
-			Datum	   *tids;
-			uint64		i;
-			bool		isnull;
-
-			values[0] = r->has_last_value ? r->last_value : TimestampTzGetDatum(DT_NOBEGIN);
-			values[1] = Int32GetDatum(crm_purge_batch_size);
-			values[2] = r->cutoff;
-			crm_purge_become(r->created_by, &id);
-			prepare_plans(r);
-			rc = SPI_execute_plan(select_plan, values, NULL, true, 0);
-			crm_purge_unbecome(&id);
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "batch select failed");
-			picked = SPI_processed;
-			tt = SPI_tuptable;
-			tids = palloc(sizeof(Datum) * Max(picked, 1));
-			for (i = 0; i < picked; i++)
-			{
-				tids[i] = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
-				r->last_value = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
-				r->has_last_value = true;
-			}
-			if (picked > 0)
-			{
-				Oid			htypes[1] = {TIDARRAYOID};
-				List	   *held;
-
-				values[0] = PointerGetDatum(construct_array(tids, (int) picked, TIDOID,
-															sizeof(ItemPointerData), false,
-															TYPALIGN_SHORT));
-				held = crm_purge_hold_hits(r->relid, r->relid, "ctid = ANY ($1)", 1, htypes, values);
-				values[3] = crm_purge_hold_tid_array(held);
-				crm_purge_become(r->created_by, &id);
-				crm_purge_bypass_relid = r->relid;
-				rc = SPI_execute_plan(held ? delete_held_plan : delete_plan, values, NULL, false, 0);
-				crm_purge_bypass_relid = save_bypass;
-				crm_purge_unbecome(&id);
-				if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
-					elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
-				n = SPI_processed;
-			}
-			*done = picked < (uint64) crm_purge_batch_size;
-		}
+		rc = SPI_execute_plan(delete_plan, values, NULL, false, 0);
 	}
 	PG_FINALLY();
 	{
 		crm_purge_bypass_relid = save_bypass;
 	}
 	PG_END_TRY();
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
+	n = SPI_processed;
 	return n;
 }
 

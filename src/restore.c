@@ -18,6 +18,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "storage/itemptr.h"
 #include "utils/builtins.h"
@@ -284,6 +285,12 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	crm_purge_check_filter(filter);
+	/* trash rows are visible only with SELECT on the table; say so */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT | ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", qualified_name(relid)),
+				 errdetail("Restoring needs SELECT and INSERT on the table.")));
 
 	SPI_connect();
 	trashid = protected_trash(relid);

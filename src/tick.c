@@ -51,11 +51,11 @@ expire_one_table(void *arg)
 	dvalues[0] = t->retention;
 	dvalues[1] = Int32GetDatum(crm_purge_batch_size);
 	dvalues[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(t->relid, t->trashid,
-															   "deleted_at < pg_catalog.now() OPERATOR(pg_catalog.-) $1",
+															   "deleted_at < pg_catalog.now() - $1",
 															   1, hargtypes, hvalues));
-	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-									   "SELECT ctid FROM %s WHERE deleted_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) $1"
-									   " AND ctid OPERATOR(pg_catalog.<>) ALL ($3) LIMIT $2))",
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY("
+									   "SELECT ctid FROM %s WHERE deleted_at < pg_catalog.now() - $1"
+									   " AND ctid <> ALL ($3) LIMIT $2))",
 									   trash, trash),
 							  3, dargtypes, dvalues, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not expire trash of %s", t->tbl);
