@@ -68,7 +68,7 @@ DROP FUNCTION crm_purge._active_holds(regclass);
 -- trigger functions are attached by crm_purge only
 REVOKE ALL ON FUNCTION crm_purge.trash_trigger(), crm_purge.unlink_trigger(),
 	crm_purge.guard_trigger(), crm_purge.ddl_trigger() FROM PUBLIC;
-REVOKE ALL ON FUNCTION crm_purge._ensure_secret() FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._ensure_secret(), crm_purge._sql_drop() FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._trash_of(regclass, text), crm_purge._refuse_while_pending() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._trash_of(regclass, text), crm_purge._refuse_while_pending() TO crm_purge_admin;
 -- read as the extension owner only now

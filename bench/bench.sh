@@ -178,14 +178,15 @@ delete_half_prepare() {
 		sql >/dev/null <<'SQL'
 CREATE TABLE t_trash (LIKE t);
 ALTER TABLE t_trash ADD COLUMN deleted_at timestamptz NOT NULL,
-					ADD COLUMN deleted_by text NOT NULL,  -- the type crm_purge's trash uses
+					ADD COLUMN deleted_by regrole NOT NULL,  -- the type crm_purge's trash uses
 					ADD COLUMN deletion_id bigint NOT NULL;
 CREATE SEQUENCE t_trash_deletion_id;
 CREATE FUNCTION t_trash_fn() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
 	d bigint := nextval('t_trash_deletion_id');
+	r regrole := (SELECT oid FROM pg_roles WHERE rolname = current_user);
 BEGIN
-	INSERT INTO t_trash SELECT o.*, now(), current_user, d FROM old o;
+	INSERT INTO t_trash SELECT o.*, now(), r, d FROM old o;
 	RETURN NULL;
 END
 $$;

@@ -68,6 +68,8 @@ typedef struct TrashMap
 
 static HTAB *trash_maps = NULL;
 
+static const char *relation_display_name(Relation rel);
+
 static void
 trash_map_invalidate(Datum arg, Oid relid)
 {
@@ -156,6 +158,8 @@ get_trash_map(Relation live)
 	{
 		Form_pg_attribute la = TupleDescAttr(ltd, i);
 		int			j;
+		Oid			live_type;
+		int32		live_typmod;
 
 		if (la->attisdropped)
 			continue;
@@ -165,16 +169,21 @@ get_trash_map(Relation live)
 
 			if (ta->attisdropped || strcmp(NameStr(la->attname), NameStr(ta->attname)) != 0)
 				continue;
-			if (ta->atttypid != la->atttypid || ta->atttypmod != la->atttypmod)
+			/* a domain column has its base type in the trash */
+			live_typmod = la->atttypmod;
+			live_type = getBaseTypeAndTypmod(la->atttypid, &live_typmod);
+			/* (trash made by 1.0 has the domain itself) */
+			if ((ta->atttypid != live_type || ta->atttypmod != live_typmod) &&
+				(ta->atttypid != la->atttypid || ta->atttypmod != la->atttypmod))
 				ereport(ERROR,
 						(errcode(ERRCODE_DATATYPE_MISMATCH),
 						 errmsg("trash table %s does not match table %s: column \"%s\" has type %s in the trash and %s in the table",
 								RelationGetRelationName(trash), RelationGetRelationName(live),
 								NameStr(la->attname),
 								format_type_with_typemod(ta->atttypid, ta->atttypmod),
-								format_type_with_typemod(la->atttypid, la->atttypmod)),
-						 errhint("Run SELECT crm_purge._sync_trash('%s'::regclass) as the extension owner.",
-								 RelationGetRelationName(live))));
+								format_type_with_typemod(live_type, live_typmod)),
+						 errhint("Run ALTER TABLE %s (any ALTER TABLE brings the trash in line).",
+								 relation_display_name(live))));
 			m->trash_attno[i] = j + 1;
 			break;
 		}
@@ -184,8 +193,8 @@ get_trash_map(Relation live)
 					 errmsg("trash table %s has no column \"%s\" of table %s",
 							RelationGetRelationName(trash), NameStr(la->attname),
 							RelationGetRelationName(live)),
-					 errhint("Run SELECT crm_purge._sync_trash('%s'::regclass) as the extension owner.",
-							 RelationGetRelationName(live))));
+					 errhint("Run ALTER TABLE %s (any ALTER TABLE brings the trash in line).",
+							 relation_display_name(live))));
 	}
 	m->deleted_at = attnameAttNum(trash, "deleted_at", false);
 	m->deleted_by = attnameAttNum(trash, "deleted_by", false);

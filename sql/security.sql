@@ -1,0 +1,312 @@
+\set SHOW_CONTEXT never
+-- security: the 1.1 fixes, each attack made by a non-superuser role; a
+-- test fails if the attacker gains anything.  The superuser only sets up.
+-- in a database of its own, so that its roles and objects meet no other test
+CREATE DATABASE crm_purge_security;
+\c crm_purge_security
+\set SHOW_CONTEXT never
+CREATE EXTENSION crm_purge;
+SELECT current_database() AS regress_db \gset
+
+CREATE ROLE regress_sec_admin LOGIN IN ROLE crm_purge_admin;
+CREATE ROLE regress_sec_evil LOGIN;
+CREATE ROLE regress_sec_owner LOGIN;
+CREATE SCHEMA sec;
+GRANT USAGE ON SCHEMA sec TO PUBLIC;
+CREATE TABLE sec.t (id int PRIMARY KEY, v text, modified_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO sec.t SELECT g, 'v' || g, now() - interval '10 days' FROM generate_series(1, 20) g;
+ALTER TABLE sec.t OWNER TO regress_sec_admin;
+GRANT SELECT, INSERT, DELETE ON sec.t TO regress_sec_evil;
+
+-- the attacker's code: records who ran it, and tries to become superuser
+CREATE SCHEMA evil AUTHORIZATION regress_sec_evil;
+GRANT USAGE ON SCHEMA evil TO PUBLIC;
+SET ROLE regress_sec_evil;
+CREATE TABLE evil.log (who name, what text);
+GRANT INSERT ON evil.log TO PUBLIC;
+CREATE FUNCTION evil.pwn(what text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		INSERT INTO evil.log VALUES (current_user, what);
+	EXCEPTION WHEN OTHERS THEN NULL;
+	END;
+	BEGIN
+		EXECUTE 'ALTER ROLE regress_sec_evil SUPERUSER';
+	EXCEPTION WHEN OTHERS THEN NULL;
+	END;
+END
+$$;
+-- operators for the types crm_purge compares, each doing the real thing too
+DO $do$
+DECLARE
+	o record;
+	fn text;
+BEGIN
+	FOR o IN SELECT * FROM (VALUES
+		('=', 'oid', 'oid', 'eq'), ('=', 'regclass', 'oid', 'eq'), ('=', 'regclass', 'regclass', 'eq'),
+		('=', 'regrole', 'regrole', 'eq'), ('=', 'regrole', 'oid', 'eq'), ('=', 'bigint', 'bigint', 'eq'),
+		('=', 'integer', 'integer', 'eq'), ('=', 'text', 'text', 'eq'), ('=', 'name', 'name', 'eq'),
+		('=', 'tid', 'tid', 'eq'), ('<>', 'tid', 'tid', 'ne'), ('<>', 'oid', 'oid', 'ne'),
+		('<>', 'regrole', 'regrole', 'ne'), ('<', 'timestamptz', 'timestamptz', 'lt'),
+		('<', 'bigint', 'bigint', 'lt'), ('<=', 'timestamptz', 'timestamptz', 'le'),
+		('=', 'smallint', 'smallint', 'eq'), ('=', 'char', 'char', 'eq')) v(op, l, r, kind)
+	LOOP
+		fn := format('evil.%s_%s_%s', o.kind, replace(o.l, ' ', '_'), replace(o.r, ' ', '_'));
+		EXECUTE format('CREATE FUNCTION %s(a %s, b %s) RETURNS boolean LANGUAGE plpgsql AS $f$ '
+					   'BEGIN PERFORM evil.pwn(%L); RETURN a OPERATOR(pg_catalog.%s) b; END $f$',
+					   fn, o.l, o.r, format('%s(%s,%s)', o.op, o.l, o.r), o.op);
+		EXECUTE format('CREATE OPERATOR evil.%s (leftarg = %s, rightarg = %s, function = %s)',
+					   o.op, o.l, o.r, fn);
+	END LOOP;
+END
+$do$;
+-- and functions crm_purge calls (a variadic "any" cannot be made by a
+-- non-superuser: these are the exact matches that would win over it)
+CREATE FUNCTION evil.format(f text, a regclass) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('format(text,regclass)'); RETURN pg_catalog.format(f, a); END $$;
+CREATE FUNCTION evil.format(f text, a text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('format(text,text)'); RETURN pg_catalog.format(f, a); END $$;
+CREATE FUNCTION evil.format(f text, a text, b text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('format(text,text,text)'); RETURN pg_catalog.format(f, a, b); END $$;
+CREATE FUNCTION evil.format(f text, a name) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('format(text,name)'); RETURN pg_catalog.format(f, a); END $$;
+CREATE FUNCTION evil.quote_ident(a text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('quote_ident(text)'); RETURN pg_catalog.quote_ident(a); END $$;
+CREATE FUNCTION evil.pg_get_userbyid(a oid) RETURNS name LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('pg_get_userbyid(oid)'); RETURN pg_catalog.pg_get_userbyid(a); END $$;
+CREATE FUNCTION evil.has_table_privilege(a regclass, b text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('has_table_privilege(regclass,text)'); RETURN pg_catalog.has_table_privilege(a, b); END $$;
+CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('now()'); RETURN pg_catalog.now(); END $$;
+CREATE FUNCTION evil.current_database() RETURNS name LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('current_database()'); RETURN pg_catalog.current_database(); END $$;
+-- a table of its own
+CREATE TABLE evil.mine (id int PRIMARY KEY, v text);
+INSERT INTO evil.mine VALUES (1, 'a'), (2, 'b'), (3, 'c');
+RESET ROLE;
+SELECT count(*) AS evil_operators FROM pg_operator WHERE oprnamespace = 'evil'::regnamespace;
+
+-- set up as superuser and as the admin (owner of sec.t)
+SELECT crm_purge_protect('evil.mine');
+SET ROLE regress_sec_admin;
+SELECT crm_purge_protect('sec.t');
+SELECT crm_purge_guard('sec.t');
+SELECT crm_purge_hold('sec.t', 'id = 20', current_date + 30, 'litigation') AS hold_id \gset
+RESET ROLE;
+
+-- 1. operator and function shadowing, the attacker's schema before pg_catalog
+SET ROLE regress_sec_evil;
+SET search_path = evil, pg_catalog, public;
+DELETE FROM sec.t WHERE id IN (1, 2, 3);
+SELECT id, v, deleted_by = 'regress_sec_evil'::regrole AS mine FROM crm_trash.sec__t ORDER BY id;
+SELECT crm_purge_restore('sec.t', 'id = 1');
+SELECT crm_purge_restore_deletion(deletion_id) FROM crm_trash.sec__t WHERE id = 2;
+INSERT INTO sec.t (id, v) VALUES (101, 'new');
+ALTER TABLE evil.mine ADD COLUMN w int DEFAULT 7;
+ALTER TABLE evil.mine ALTER COLUMN v TYPE varchar(10);
+DELETE FROM evil.mine WHERE id = 1;
+SELECT id, v, w FROM crm_trash.evil__mine;
+RESET search_path;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_evil';
+-- the shadowing code did run, but only as the attacker
+SELECT DISTINCT who FROM evil.log ORDER BY 1;
+SELECT id FROM sec.t WHERE id <= 3 OR id > 100 ORDER BY id;
+
+-- an admin with the attacker's schema first runs the due work
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('sec.t', '5 days', 'delete_only') AS req \gset
+SET search_path = evil, pg_catalog, public;
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT count(*) FROM crm_purge_overview;
+RESET search_path;
+SELECT status, rows, rows_done FROM crm_purge_requests WHERE id = :req;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_evil';
+SELECT DISTINCT who FROM evil.log ORDER BY 1;
+-- the held row survived the request
+SELECT id FROM sec.t ORDER BY id;
+
+-- 2. a non-admin table owner's code runs as the owner, never as crm_purge
+CREATE SCHEMA own AUTHORIZATION regress_sec_owner;
+CREATE TABLE sec.owned (id int PRIMARY KEY, v text);
+INSERT INTO sec.owned VALUES (1, 'a'), (2, 'b'), (3, 'a');
+ALTER TABLE sec.owned OWNER TO regress_sec_owner;
+SELECT crm_purge_protect('sec.owned');
+SET ROLE regress_sec_owner;
+CREATE TABLE own.log (who name, what text, secret_rows bigint);
+GRANT INSERT ON own.log TO PUBLIC;
+CREATE FUNCTION own.probe(what text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	BEGIN
+		SELECT count(*) INTO n FROM crm_purge.secret;
+	EXCEPTION WHEN OTHERS THEN n := NULL;
+	END;
+	BEGIN
+		INSERT INTO own.log VALUES (current_user, what, n);
+	EXCEPTION WHEN OTHERS THEN NULL;
+	END;
+	BEGIN
+		EXECUTE 'ALTER ROLE regress_sec_owner SUPERUSER';
+	EXCEPTION WHEN OTHERS THEN NULL;
+	END;
+END
+$$;
+-- claimed immutable, so that PostgreSQL keeps it as a fast default
+CREATE FUNCTION own.dflt() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM own.probe('default'); RETURN 42; END $$;
+CREATE FUNCTION own.vdflt() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN PERFORM own.probe('volatile default'); RETURN 43; END $$;
+CREATE FUNCTION own.chk(x int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM own.probe('domain check'); RETURN x > 0; END $$;
+CREATE DOMAIN own.pos AS int CHECK (own.chk(VALUE));
+CREATE TYPE own.ab AS ENUM ('a', 'b');
+CREATE FUNCTION own.to_ab(x text) RETURNS own.ab LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	PERFORM own.probe('cast');
+	RETURN (SELECT e FROM unnest(enum_range(NULL::own.ab)) e WHERE e::text OPERATOR(pg_catalog.=) x);
+END $$;
+CREATE CAST (text AS own.ab) WITH FUNCTION own.to_ab(text);
+ALTER TABLE sec.owned ADD COLUMN d int DEFAULT own.dflt();
+ALTER TABLE sec.owned ADD COLUMN vd int DEFAULT own.vdflt();
+-- (the trash keeps the old text column under a name with a time stamp)
+SET client_min_messages = warning;
+ALTER TABLE sec.owned ALTER COLUMN v TYPE own.ab USING v::own.ab;
+RESET client_min_messages;
+DELETE FROM sec.owned WHERE id = 1;
+SELECT id, v, d, vd FROM crm_trash.sec__owned;
+SELECT crm_purge_restore('sec.owned', 'id = 1');
+-- a domain column: its CHECK never runs in the trash (the trash has the base type)
+ALTER TABLE sec.owned ADD COLUMN p own.pos DEFAULT 5;
+-- and deleting still works (the trash column is compared by base type)
+DELETE FROM sec.owned WHERE id = 2;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_owner';
+-- the owner's code ran, as the owner only, and could not read the secret
+SELECT DISTINCT who, what, secret_rows IS NOT NULL AS read_secret FROM own.log ORDER BY 1, 2;
+SELECT count(*) AS run_as_others FROM own.log WHERE who <> 'regress_sec_owner';
+-- the trash follows without the owner's code: base types, values copied
+SELECT regexp_replace(attname, '_[0-9]{14}$', '_<time>') AS attname, format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = 'crm_trash.sec__owned'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+SELECT * FROM sec.owned ORDER BY id;
+
+-- 3. crm_purge never adopts a relation it did not make
+CREATE TABLE sec.planted (id int PRIMARY KEY);
+ALTER TABLE sec.planted OWNER TO regress_sec_admin;
+CREATE TABLE crm_trash.sec__planted (id int, deleted_at timestamptz, deleted_by regrole, deletion_id bigint, marked_at timestamptz);
+SET ROLE regress_sec_admin;
+SELECT crm_purge_protect('sec.planted');
+RESET ROLE;
+DROP TABLE crm_trash.sec__planted;
+-- nor a crm_trash schema someone else made
+CREATE DATABASE regress_sec_db;
+CREATE ROLE regress_sec_creator;
+GRANT CREATE ON DATABASE regress_sec_db TO regress_sec_creator;
+\c regress_sec_db
+\set SHOW_CONTEXT never
+SET ROLE regress_sec_creator;
+CREATE SCHEMA crm_trash;
+RESET ROLE;
+CREATE EXTENSION crm_purge;
+CREATE TABLE planted (id int PRIMARY KEY);
+SELECT crm_purge_protect('planted');
+SELECT count(*) FROM crm_purge.protected_tables;
+\c :regress_db
+\set SHOW_CONTEXT never
+DROP DATABASE regress_sec_db;
+DROP ROLE regress_sec_creator;
+
+-- 4. no identity can be passed to the internals
+SET ROLE regress_sec_admin;
+SELECT crm_purge._hold_impl('postgres', 'sec.t', 'true', current_date + 1, 'forged');
+SELECT crm_purge._queue_request_impl('postgres', 'sec.t', 'delete_only', 'modified_at', NULL, '1 day', NULL, NULL);
+SELECT crm_purge._protect_impl('postgres', 'sec.owned', NULL);
+SELECT crm_purge._cron_job(1, '* * * * *', 'postgres');
+SELECT crm_purge._hold('sec.t', 'true', current_date + 1, 'forged', 'postgres');
+SELECT crm_purge._release(:hold_id, 'postgres');
+SELECT crm_purge_hold('sec.t', 'id = 19', current_date + 1, 'audit') AS hold2 \gset
+SELECT crm_purge._hold('sec.t', 'id = 18', current_date + 1, 'direct') AS hold3 \gset
+RESET ROLE;
+SELECT reason, created_by FROM crm_purge.holds WHERE id IN (:hold_id, :hold2, :hold3) ORDER BY id;
+-- history records the role in effect, not the session user
+SELECT action, table_name, rows, actor FROM crm_purge.history WHERE table_name LIKE 'sec.%' ORDER BY id;
+
+-- 5. no bypass of the trash
+SET ROLE regress_sec_evil;
+SELECT crm_purge._set_bypass_trash(true);
+SELECT crm_purge._delete_permanently('sec.t', 'true', NULL);
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge._set_bypass_trash(true);
+RESET ROLE;
+SELECT count(*) FROM sec.t;
+
+-- 6. an admin is bound by the table's privileges
+CREATE ROLE regress_sec_blind LOGIN IN ROLE crm_purge_admin;
+CREATE TABLE sec.hidden (id int PRIMARY KEY);
+INSERT INTO sec.hidden VALUES (1), (2);
+ALTER TABLE sec.hidden OWNER TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_protect('sec.hidden');
+DELETE FROM sec.hidden WHERE id = 1;
+RESET ROLE;
+GRANT SELECT ON sec.t TO regress_sec_blind;
+SET ROLE regress_sec_blind;
+SELECT count(*) FROM crm_trash.sec__hidden;
+SELECT crm_purge_restore('sec.hidden');
+SELECT "table"::text FROM crm_purge_overview WHERE "table"::text LIKE 'sec.%' ORDER BY 1;
+RESET ROLE;
+SELECT count(*) FROM crm_trash.sec__hidden;
+
+-- 7. an admin cannot drop the extension
+SET ROLE regress_sec_admin;
+DROP EXTENSION crm_purge;
+RESET ROLE;
+
+-- 8. who may execute what: the expected list
+SELECT p.oid::regprocedure, p.prosecdef, p.proacl
+FROM pg_proc p
+WHERE p.pronamespace = 'crm_purge'::regnamespace OR p.proname LIKE 'crm\_purge\_%'
+ORDER BY p.oid::regprocedure::text;
+-- nothing SECURITY DEFINER is executable by PUBLIC
+SELECT oid::regprocedure FROM pg_proc
+WHERE pronamespace = 'crm_purge'::regnamespace AND prosecdef
+  AND (proacl IS NULL OR EXISTS (SELECT FROM aclexplode(proacl) a
+								 WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))
+ORDER BY oid::regprocedure::text;
+
+-- an event trigger function cannot be called directly
+SET ROLE regress_sec_evil;
+SELECT crm_purge._sql_drop();
+RESET ROLE;
+
+-- 9. a role made again under the same name gets nothing of the old one's
+INSERT INTO sec.t (id, v) VALUES (10, 'gone');
+CREATE ROLE regress_sec_gone LOGIN;
+GRANT SELECT, INSERT, DELETE ON sec.t TO regress_sec_gone;
+SET ROLE regress_sec_gone;
+DELETE FROM sec.t WHERE id = 10;
+SELECT id FROM crm_trash.sec__t WHERE deleted_by = 'regress_sec_gone'::regrole;
+RESET ROLE;
+SELECT deletion_id AS gone_deletion FROM crm_trash.sec__t WHERE id = 10 \gset
+REVOKE ALL ON sec.t FROM regress_sec_gone;
+DROP ROLE regress_sec_gone;
+CREATE ROLE regress_sec_gone LOGIN;
+GRANT SELECT, INSERT, DELETE ON sec.t TO regress_sec_gone;
+SET ROLE regress_sec_gone;
+SELECT count(*) FROM crm_trash.sec__t;
+SELECT crm_purge_restore('sec.t', 'id = 10');
+SELECT crm_purge_restore('sec.t');
+SELECT crm_purge_restore_deletion(:gone_deletion);
+RESET ROLE;
+SELECT id, deleted_by::oid = 'regress_sec_gone'::regrole::oid AS same_role FROM crm_trash.sec__t WHERE id = 10;
+SELECT count(*) FROM sec.t WHERE id = 10;
+
+-- every attacker is still an ordinary role
+SELECT rolname, rolsuper, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname LIKE 'regress\_sec\_%' ORDER BY 1;
+
+\c contrib_regression
+DROP DATABASE crm_purge_security;
+DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner;
