@@ -584,6 +584,21 @@ CREATE VIEW crm_purge_requests AS SELECT * FROM crm_purge._requests();
 COMMENT ON VIEW crm_purge_requests IS 'bulk export-and-delete requests and their status';
 GRANT SELECT ON crm_purge_requests TO PUBLIC;
 
+-- A delete_only request lists no parts (it has none); others as before.
+CREATE OR REPLACE FUNCTION crm_purge_export_files(request_id bigint)
+RETURNS TABLE (part integer, path text, rows bigint, bytes bigint, sha256 text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_export_files');
+	IF (SELECT q.mode FROM crm_purge.requests q WHERE q.id = crm_purge_export_files.request_id) = 'delete_only' THEN
+		RETURN;
+	END IF;
+	PERFORM crm_purge._check_export(request_id);
+	RETURN QUERY SELECT p.part, p.path, p.rows, p.bytes, p.sha256
+		FROM crm_purge.export_parts p WHERE p.request_id = crm_purge_export_files.request_id ORDER BY p.part;
+END
+$$;
+
 -- As the caller: the export must exist and its table be readable to them.
 CREATE OR REPLACE FUNCTION crm_purge._check_export(request_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
@@ -657,8 +672,15 @@ DECLARE
 BEGIN
 	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
 	PERFORM crm_purge._refuse_while_pending();
-	FOR t IN SELECT p.trash FROM crm_purge.protected_tables p LOOP
+	FOR t IN SELECT p.tbl, p.trash FROM crm_purge.protected_tables p ORDER BY p.tbl LOOP
 		EXECUTE format('SELECT count(*) FROM %s WHERE marked_at IS NOT NULL', t.trash) INTO c;
+		-- the purge deletes them: its activator must be allowed to
+		IF c > 0 AND NOT coalesce(has_table_privilege(actor, t.tbl, 'SELECT')
+								  AND has_table_privilege(actor, t.tbl, 'DELETE'), false) THEN
+			RAISE EXCEPTION 'permission denied to activate the purge: rows of table % are marked, and you may not delete from it', t.tbl
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'An admin with SELECT and DELETE on every table with marked rows activates the purge; or unmark those rows.';
+		END IF;
 		n := n + c;
 	END LOOP;
 	IF n = 0 THEN

@@ -41,23 +41,34 @@ static void
 expire_one_table(void *arg)
 {
 	ExpireTable *t = arg;
-	Oid			hargtypes[1] = {INTERVALOID};
-	Datum		hvalues[1] = {t->retention};
-	Oid			dargtypes[3] = {INTERVALOID, INT4OID, TIDARRAYOID};
-	Datum		dvalues[3];
+	Oid			argtypes[3] = {INTERVALOID, INT4OID, TIDARRAYOID};
+	Datum		values[3];
+	Oid			htypes[1] = {TIDARRAYOID};
 	const char *trash = quote_qualified_identifier(get_namespace_name(get_rel_namespace(t->trashid)),
 												   get_rel_name(t->trashid));
+	bool		isnull;
+	Datum		candidates;
 
-	dvalues[0] = t->retention;
-	dvalues[1] = Int32GetDatum(crm_purge_batch_size);
-	dvalues[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(t->relid, t->trashid,
-															   "deleted_at < pg_catalog.now() - $1",
-															   1, hargtypes, hvalues));
-	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY("
-									   "SELECT ctid FROM %s WHERE deleted_at < pg_catalog.now() - $1"
-									   " AND ctid <> ALL ($3) LIMIT $2))",
-									   trash, trash),
-							  3, dargtypes, dvalues, NULL, false, 0) != SPI_OK_DELETE)
+	/*
+	 * The candidates first, then what holds keep of them, then delete by
+	 * ctid: a row updated in between has a new ctid and stays.
+	 */
+	values[0] = t->retention;
+	values[1] = Int32GetDatum(crm_purge_batch_size);
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
+									   " WHERE deleted_at < pg_catalog.now() - $1 LIMIT $2) c", trash),
+							  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read trash of %s", t->tbl);
+	candidates = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return;
+	candidates = PointerGetDatum(PG_DETOAST_DATUM_COPY(candidates));
+	values[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(t->relid, t->trashid, "ctid = ANY ($1)",
+															 1, htypes, &candidates));
+	values[1] = candidates;
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE ctid = ANY ($2) AND ctid <> ALL ($3)"
+									   " AND deleted_at < pg_catalog.now() - $1", trash),
+							  3, (Oid[]) {INTERVALOID, TIDARRAYOID, TIDARRAYOID}, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not expire trash of %s", t->tbl);
 	t->n = SPI_processed;
 	if (t->n > 0)
@@ -157,10 +168,73 @@ requests_may_run(void)
  * expiry per table (in the first step, and while a table had a full batch),
  * and export expiry in the first step.  Returns true while work remains.
  */
+typedef struct TaskState
+{
+	CrmPurgeTickCounts *counts;
+	bool		more;
+} TaskState;
+
+static void
+purge_task(void *arg)
+{
+	TaskState  *t = arg;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(crm_purge_batch_size)};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT crm_purge._purge_step($1)", 1, argtypes, values,
+							  NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run the due purge");
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	{
+		t->counts->purge_batches++;
+		t->more = true;
+	}
+}
+
+static void
+export_expiry_task(void *arg)
+{
+	TaskState  *t = arg;
+
+	t->counts->exports_expired += crm_purge_expire_exports();
+}
+
+static void
+policy_upkeep_task(void *arg)
+{
+	if (SPI_execute("SELECT crm_purge._reconcile_policies()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not check the pg_cron jobs of policies");
+}
+
+/*
+ * Each piece of due work runs in a subtransaction of its own: one that
+ * fails is logged and leaves the others to run.
+ */
+static void
+run_task(const char *task, void (*fn) (void *), TaskState *t)
+{
+	ErrorData  *edata = crm_purge_in_subtransaction(fn, t);
+
+	if (edata != NULL)
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("crm_purge %s failed: %s", task, edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 edata->hint ? errhint("%s", edata->hint) : 0,
+				 errcontext("The other due work goes on; this is tried again at the next naptime.")));
+}
+
+/*
+ * One step of due work: one batch of the oldest request, one batch of a
+ * due purge, one batch of trash expiry per table (in the first step, and
+ * while a table had a full batch), export expiry and policy upkeep in the
+ * first step.  Returns true while work remains.
+ */
 bool
 crm_purge_tick_step(CrmPurgeTickCounts *counts)
 {
-	bool		more = false;
+	TaskState	t = {counts, false};
 	bool		first = !counts->started;
 
 	if (RecoveryInProgress())
@@ -168,34 +242,20 @@ crm_purge_tick_step(CrmPurgeTickCounts *counts)
 	counts->started = true;
 	SPI_connect();
 	if (requests_may_run())
-		more = crm_purge_request_batch(counts);
-	{
-		Oid			argtypes[1] = {INT4OID};
-		Datum		values[1] = {Int32GetDatum(crm_purge_batch_size)};
-		bool		isnull;
-
-		if (SPI_execute_with_args("SELECT crm_purge._purge_step($1)", 1, argtypes, values,
-								  NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not run the due purge");
-		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-		{
-			counts->purge_batches++;
-			more = true;
-		}
-	}
+		t.more = crm_purge_request_batch(counts);
+	run_task("purge", purge_task, &t);
 	if (first || counts->trash_pending)
 	{
 		counts->trash_pending = expire_trash(counts);
-		more = more || counts->trash_pending;
+		t.more = t.more || counts->trash_pending;
 	}
 	if (first)
 	{
-		counts->exports_expired += crm_purge_expire_exports();
-		if (SPI_execute("SELECT crm_purge._reconcile_policies()", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not check the pg_cron jobs of policies");
+		run_task("export expiry", export_expiry_task, &t);
+		run_task("policy upkeep", policy_upkeep_task, &t);
 	}
 	SPI_finish();
-	return more;
+	return t.more;
 }
 
 Jsonb *

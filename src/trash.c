@@ -564,6 +564,22 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	d.sql = psprintf("DELETE FROM %s WHERE (%s\n)", relation_display_name_oid(d.relid), cond);
 	d.n = 0;
 	SPI_connect();
+	/* held rows never go, whoever calls */
+	{
+		Oid			argtypes[1] = {TEXTARRAYOID};
+		Datum		values[1] = {d.keys};
+		List	   *hits = crm_purge_hold_hits(d.relid, d.relid, psprintf("(%s\n)", cond),
+											   d.keys ? 1 : 0, argtypes, values);
+
+		if (hits != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps them (%s)",
+							relation_display_name_oid(d.relid),
+							((CrmPurgeHoldHit *) linitial(hits))->id,
+							((CrmPurgeHoldHit *) linitial(hits))->reason),
+					 errhint("Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.")));
+	}
 	run_permanent_delete(&d);
 	SPI_finish();
 	PG_RETURN_INT64((int64) d.n);

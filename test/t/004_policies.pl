@@ -20,12 +20,17 @@ $node->safe_psql('postgres', 'CREATE DATABASE crm');
 $node->safe_psql('crm', q{
 	CREATE EXTENSION pg_cron;
 	CREATE EXTENSION crm_purge;
+	CREATE ROLE alice LOGIN IN ROLE crm_purge_admin;
 	CREATE TABLE logs (id int PRIMARY KEY, modified_at timestamptz NOT NULL, note text);
 	INSERT INTO logs SELECT g, now() - CASE WHEN g <= 60 THEN interval '90 days' ELSE interval '1 day' END, 'n'
 		FROM generate_series(1, 100) g;
+	ALTER TABLE logs OWNER TO alice;
 });
+# a non-superuser admin schedules; pg_cron and the worker run it as her
 my $policy = $node->safe_psql('crm',
-	q{SELECT crm_purge_schedule('logs', '30 days', '* * * * *', 'delete_only')});
+	q{SET ROLE alice; SELECT crm_purge_schedule('logs', '30 days', '* * * * *', 'delete_only')});
+is($node->safe_psql('crm', qq{SELECT username FROM cron.job j JOIN crm_purge.policies p ON p.jobid = j.jobid
+	WHERE p.id = $policy}), 'alice', 'the job runs as the policy\'s creator');
 is($node->safe_psql('crm', qq{SELECT j.schedule, j.database, j.command FROM cron.job j
 	JOIN crm_purge.policies p ON p.jobid = j.jobid WHERE p.id = $policy}),
 	"* * * * *|crm|SELECT crm_purge._run_policy($policy)", 'the policy owns a pg_cron job in its database');
@@ -33,6 +38,8 @@ ok($node->poll_query_until('crm', q{SELECT count(*) = 40 FROM logs}),
 	'pg_cron queued a request and the worker deleted the old rows');
 is($node->safe_psql('crm', qq{SELECT last_request_id IS NOT NULL, last_outcome LIKE 'queued request %'
 	FROM crm_purge_policies WHERE id = $policy}), 't|t', 'the policy records its run');
+ok($node->poll_query_until('crm', q{SELECT created_by::text || ':' || status FROM crm_purge.requests ORDER BY id LIMIT 1},
+	'alice:success'), 'the request is hers and it succeeded');
 
 # everything a DBA set up, to survive the dump
 $node->safe_psql('crm', q{
@@ -62,6 +69,8 @@ crm_purge.naptime = 1
 });
 $new->start;
 $new->safe_psql('postgres', 'CREATE DATABASE crm');
+# roles are not in a database dump (pg_dumpall --globals-only brings them)
+$new->safe_psql('postgres', 'CREATE ROLE crm_purge_admin NOLOGIN; CREATE ROLE alice LOGIN IN ROLE crm_purge_admin');
 $new->command_ok([ 'pg_restore', '-d', $new->connstr('crm'), $dump ], 'pg_restore into a new cluster');
 
 is($new->safe_psql('crm', q{SELECT string_agg(tbl::text, ',' ORDER BY tbl::text) FROM crm_purge.protected_tables}),
