@@ -307,6 +307,28 @@ SELECT count(*) FROM sec.t WHERE id = 10;
 -- every attacker is still an ordinary role
 SELECT rolname, rolsuper, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname LIKE 'regress\_sec\_%' ORDER BY 1;
 
+-- 10. the trash bypass of a permanent delete ends with its statement, and
+-- with the subtransaction it failed in: the next DELETE goes to the trash
+CREATE TABLE sec.bp (id int PRIMARY KEY);
+CREATE TABLE sec.bp_ref (id int PRIMARY KEY, bp_id int REFERENCES sec.bp ON DELETE RESTRICT);
+INSERT INTO sec.bp VALUES (1), (2), (3);
+INSERT INTO sec.bp_ref VALUES (1, 1);
+ALTER TABLE sec.bp OWNER TO regress_sec_admin;
+ALTER TABLE sec.bp_ref OWNER TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_protect('sec.bp');
+BEGIN;
+SAVEPOINT s;
+SELECT crm_purge_erase('sec.bp', 'id = 1', 'test');   -- fails inside the permanent DELETE
+ROLLBACK TO s;
+DELETE FROM sec.bp WHERE id = 2;
+SELECT crm_purge_delete_where('sec.bp', 'id = 3', permanent => true);
+DELETE FROM sec.bp_ref;
+DELETE FROM sec.bp WHERE id = 1;
+COMMIT;
+SELECT id FROM crm_trash.sec__bp ORDER BY id;
+RESET ROLE;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner;
