@@ -329,6 +329,38 @@ COMMIT;
 SELECT id FROM crm_trash.sec__bp ORDER BY id;
 RESET ROLE;
 
+-- 11. ALTER TABLE of a table crm_purge does not protect reads no crm_purge
+-- catalog (so it takes no lock on one)
+CREATE TABLE sec.plain (id int PRIMARY KEY);
+BEGIN;
+ALTER TABLE sec.plain ADD COLUMN note text;
+SELECT count(*) AS crm_purge_locks FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+WHERE l.pid = pg_backend_pid() AND c.relnamespace = 'crm_purge'::regnamespace;
+COMMIT;
+
+-- 12. a hold that cannot be checked (its creator left crm_purge_admin)
+-- stops the expiry of its own table only, with a warning; others expire
+CREATE ROLE regress_sec_former LOGIN IN ROLE crm_purge_admin;
+CREATE TABLE sec.e1 (id int PRIMARY KEY);
+CREATE TABLE sec.e2 (id int PRIMARY KEY);
+INSERT INTO sec.e1 VALUES (1), (2);
+INSERT INTO sec.e2 VALUES (1), (2);
+GRANT SELECT ON sec.e1 TO regress_sec_former;
+SELECT crm_purge_protect('sec.e1', '1 second');
+SELECT crm_purge_protect('sec.e2', '1 second');
+SET ROLE regress_sec_former;
+SELECT crm_purge_hold('sec.e1', 'id = 1', NULL, 'audit') IS NOT NULL AS held;
+RESET ROLE;
+REVOKE crm_purge_admin FROM regress_sec_former;
+DELETE FROM sec.e1;
+DELETE FROM sec.e2;
+UPDATE crm_trash.sec__e1 SET deleted_at = deleted_at - interval '1 hour';
+UPDATE crm_trash.sec__e2 SET deleted_at = deleted_at - interval '1 hour';
+SET ROLE regress_sec_admin;
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
+RESET ROLE;
+SELECT (SELECT count(*) FROM crm_trash.sec__e1) AS e1_kept, (SELECT count(*) FROM crm_trash.sec__e2) AS e2_left;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
-DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner;
+DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former;
