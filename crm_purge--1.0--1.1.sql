@@ -55,6 +55,10 @@ COMMENT ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]) IS 'DE
 CREATE FUNCTION crm_purge._hold_keeping(tbl regclass, keys text[]) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping';
 COMMENT ON FUNCTION crm_purge._hold_keeping(regclass, text[]) IS 'the first legal hold that keeps a row with one of these keys; each hold''s filter runs as its creator';
+CREATE FUNCTION crm_purge._held_tids(tbl regclass, tids tid[]) RETURNS tid[]
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_tids';
+COMMENT ON FUNCTION crm_purge._held_tids(regclass, tid[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';
+REVOKE ALL ON FUNCTION crm_purge._held_tids(regclass, tid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
 	crm_purge._hold_keeping(regclass, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
@@ -113,6 +117,22 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT source < 16384 AND target < 16384
 $$;
 
+-- A column name free in the trash: base, or base_2, base_3, ...
+CREATE FUNCTION crm_purge._free_column_name(tr regclass, base text) RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n integer := 1;
+	candidate name := left(base, 63);
+BEGIN
+	WHILE EXISTS (SELECT FROM pg_attribute WHERE attrelid = tr AND attname = candidate AND NOT attisdropped) LOOP
+		n := n + 1;
+		candidate := left(base, 60 - length(n::text)) || '_' || n;
+	END LOOP;
+	RETURN candidate;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._free_column_name(regclass, text) FROM PUBLIC;
+
 -- Brings the trash table's columns in line with the live table: adds new
 -- columns, follows type changes.  Runs as the extension owner, restricted,
 -- and evaluates none of the table owner's expressions: a new column's
@@ -133,6 +153,10 @@ BEGIN
 	IF tr IS NULL THEN
 		RETURN;
 	END IF;
+	-- the trash follows its table by OID; its comment names the table as it is now
+	IF obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
+		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
+	END IF;
 	FOR c IN
 		SELECT a.attname, b.t AS typ, b.m AS typmod, t.atttypid AS ttyp, t.atttypmod AS ttypmod,
 			   a.atthasmissing, a.attmissingval::text AS missing
@@ -152,8 +176,8 @@ BEGIN
 							   c.attname, format_type(c.typ, c.typmod));
 			EXCEPTION WHEN OTHERS THEN
 				-- keep the old values under another name; the live column goes on
-				kept := left(c.attname || '_' || replace(format_type(c.ttyp, c.ttypmod), ' ', '_'), 50)
-						|| '_' || to_char(clock_timestamp(), 'YYYYMMDDHH24MISS');
+				kept := crm_purge._free_column_name(tr, left(c.attname, 40) || '_was_'
+						|| left(regexp_replace(format_type(c.ttyp, c.ttypmod), '\W+', '_', 'g'), 16));
 				EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, c.attname, kept);
 				RAISE NOTICE 'crm_purge: trash column "%" of % kept as "%": its values do not convert to %',
 					c.attname, tbl, kept, format_type(c.typ, c.typmod);
@@ -262,6 +286,13 @@ BEGIN
 		GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
 	END IF;
 	tr := to_regclass(format('crm_trash.%I', trash_name));
+	IF tr IS NOT NULL AND obj_description(tr, 'pg_class') LIKE 'crm_purge trash of %'
+		AND (EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
+			 OR obj_description(tr, 'pg_class') <> 'crm_purge trash of ' || tbl::text) THEN
+		-- the name is another table's (a.b__c and a__b.c): this one's has its OID
+		trash_name := left(trash_name, 50) || '_' || tbl::oid;
+		tr := to_regclass(format('crm_trash.%I', trash_name));
+	END IF;
 	IF tr IS NOT NULL THEN
 		-- a trash kept by crm_purge_unprotect: only ever in crm_trash, which no
 		-- one else may create in; never one that belongs to another table
@@ -649,6 +680,10 @@ BEGIN
 	END IF;
 	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
 	PERFORM crm_purge._refuse_while_pending();
+	-- held rows are never marked
+	IF marked THEN
+		tids := ARRAY(SELECT unnest(tids) EXCEPT SELECT unnest(crm_purge._held_tids(tbl, tids)));
+	END IF;
 	EXECUTE format('UPDATE %s SET marked_at = CASE WHEN $2 THEN now() END '
 				   'WHERE ctid = ANY ($1) AND (marked_at IS NULL) = $2', crm_purge._trash_of(tbl, 'marking'))
 		USING tids, marked;
@@ -748,6 +783,9 @@ DECLARE
 	n bigint;
 	left_over bigint := batch_size;
 	who name;
+	cand tid[];
+	held tid[];
+	purged bigint := 0;
 BEGIN
 	SELECT * INTO p FROM crm_purge.purges q
 		WHERE (q.status = 'pending' AND q.due_at <= now()) OR q.status = 'running'
@@ -761,17 +799,30 @@ BEGIN
 	END IF;
 	FOR t IN SELECT pt.tbl, pt.trash FROM crm_purge.protected_tables pt ORDER BY pt.tbl LOOP
 		EXIT WHEN left_over <= 0;
-		EXECUTE format('DELETE FROM %1$s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %1$s '
-					   'WHERE marked_at IS NOT NULL AND marked_at <= $2 LIMIT $1))', t.trash)
-			USING left_over, p.activated_at;
+		-- the candidates, what legal holds keep of them (unmarked: held rows
+		-- are never purged), then the rest by ctid: a row changed meanwhile stays
+		EXECUTE format('SELECT array_agg(ctid) FROM (SELECT ctid FROM %s '
+					   'WHERE marked_at IS NOT NULL AND marked_at <= $2 LIMIT $1) c', t.trash)
+			INTO cand USING left_over, p.activated_at;
+		CONTINUE WHEN cand IS NULL;
+		held := coalesce(crm_purge._held_tids(t.tbl, cand), '{}');
+		IF cardinality(held) > 0 THEN
+			EXECUTE format('UPDATE %s SET marked_at = NULL WHERE ctid = ANY ($1)', t.trash) USING held;
+			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
+				VALUES ('purge kept held rows', crm_purge._qualified(t.tbl), cardinality(held), who, p.id);
+		END IF;
+		EXECUTE format('DELETE FROM %s WHERE ctid = ANY ($1) AND ctid <> ALL ($2) '
+					   'AND marked_at IS NOT NULL AND marked_at <= $3', t.trash)
+			USING cand, held, p.activated_at;
 		GET DIAGNOSTICS n = ROW_COUNT;
 		IF n > 0 THEN
 			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
 				VALUES ('purge', crm_purge._qualified(t.tbl), n, who, p.id);
-			left_over := left_over - n;
 		END IF;
+		left_over := left_over - n - cardinality(held);
+		purged := purged + n;
 	END LOOP;
-	UPDATE crm_purge.purges q SET rows_done = rows_done + (batch_size - left_over) WHERE q.id = p.id;
+	UPDATE crm_purge.purges q SET rows_done = rows_done + purged WHERE q.id = p.id;
 	IF left_over > 0 THEN
 		UPDATE crm_purge.purges q SET status = 'done', finished_at = now() WHERE q.id = p.id
 			RETURNING * INTO p;
@@ -1374,3 +1425,91 @@ $$;
 REVOKE ALL ON FUNCTION crm_purge._role_of(text), crm_purge._trash_type(oid, integer),
 	crm_purge._trusted_cast(oid, oid), crm_purge._check_trash_schema(),
 	crm_purge._sync_trash(regclass) FROM PUBLIC;
+
+-- Schema sync, continued ---------------------------------------------------
+
+-- A dropped live column's trash values stay, under another name, so that a
+-- column added later under the old name starts empty.
+CREATE FUNCTION crm_purge._trash_column_dropped(tbl regclass, col name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash_column_dropped.tbl);
+BEGIN
+	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
+								  WHERE attrelid = tr AND attname = col AND attnum > 0 AND NOT attisdropped) THEN
+		EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, col,
+					   crm_purge._free_column_name(tr, left(col, 50) || '_dropped'));
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._trash_column_dropped(regclass, name) FROM PUBLIC;
+
+-- Unlink triggers on the children whose ON DELETE SET NULL key points at
+-- tbl: made at protect, and again whenever such a key is added later.
+CREATE OR REPLACE FUNCTION crm_purge._create_unlink_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c record;
+BEGIN
+	FOR c IN
+		SELECT con.conname, con.conrelid::regclass AS child,
+			   string_agg(format('OLD.%1$I IS NOT NULL AND NEW.%1$I IS NULL', a.attname), ' AND ' ORDER BY k.ord) AS cond
+		FROM pg_constraint con
+		CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+		JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+		WHERE con.confrelid = tbl AND con.contype = 'f' AND con.confdeltype IN ('n', 'd')
+		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = con.conrelid
+						  AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63))
+		GROUP BY con.oid, con.conname, con.conrelid
+	LOOP
+		EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+					   'WHEN (pg_catalog.pg_trigger_depth() > 0 AND %s) '
+					   'EXECUTE FUNCTION crm_purge.unlink_trigger(%L)',
+					   left('crm_purge_unlink_' || c.conname, 63), c.child, c.cond, c.conname);
+	END LOOP;
+END
+$$;
+
+-- Unprotect removes every unlink trigger it made for the table, and any
+-- whose foreign key is gone.
+CREATE OR REPLACE FUNCTION crm_purge._unprotect_impl(actor regrole, tbl regclass, drop_trash boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+	t record;
+BEGIN
+	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _unprotect_impl.tbl RETURNING p.trash INTO tr;
+	IF tr IS NULL THEN
+		RAISE EXCEPTION 'table % is not protected by crm_purge', tbl USING ERRCODE = 'undefined_object';
+	END IF;
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash_flush ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_no_truncate ON %s', tbl);
+	FOR t IN
+		SELECT tg.tgname, tg.tgrelid::regclass AS child
+		FROM pg_trigger tg
+		LEFT JOIN pg_constraint con ON con.conrelid = tg.tgrelid AND con.contype = 'f'
+			AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63)
+		WHERE tg.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
+		  AND (con.oid IS NULL OR con.confrelid = tbl
+			   OR NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = con.confrelid))
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.child);
+	END LOOP;
+	IF drop_trash THEN
+		EXECUTE format('DROP TABLE %s', tr);
+		DELETE FROM crm_purge.unlinks u WHERE u.child IN (SELECT con.conrelid FROM pg_constraint con
+														  WHERE con.confrelid = tbl AND con.contype = 'f');
+	END IF;
+END
+$$;
+
+-- The schema-sync event trigger also sees CREATE TABLE: a child table made
+-- later gets its unlink trigger.
+DROP EVENT TRIGGER crm_purge_ddl;
+CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+	EXECUTE FUNCTION crm_purge.ddl_trigger();

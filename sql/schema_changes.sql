@@ -13,7 +13,11 @@ ALTER TABLE accounts DROP COLUMN phone;
 DELETE FROM accounts WHERE id = 3;
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
 WHERE attrelid = 'crm_trash.public__accounts'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
-SELECT id, title, phone, score, region FROM crm_trash.public__accounts ORDER BY id;
+-- a dropped column stays in the trash with its values, under another name:
+-- a column added later under the old name starts empty
+SELECT id, title, phone_dropped, score, region FROM crm_trash.public__accounts ORDER BY id;
+ALTER TABLE accounts ADD COLUMN phone text;
+SELECT count(phone) AS inherited FROM crm_trash.public__accounts;
 
 -- every trashed row comes back under the current columns
 SELECT crm_purge_restore('accounts');

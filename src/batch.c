@@ -71,6 +71,7 @@ typedef struct Request
 static int64 plan_request = 0;
 static SPIPlanPtr select_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
+static SPIPlanPtr range_delete_plan = NULL;	/* no filter, no holds: one statement */
 
 static Oid
 rel_owner(Oid relid)
@@ -215,7 +216,9 @@ prepare_plans(Request *r)
 		SPI_freeplan(delete_plan);
 	if (select_plan)
 		SPI_freeplan(select_plan);
-	delete_plan = select_plan = NULL;
+	if (range_delete_plan)
+		SPI_freeplan(range_delete_plan);
+	delete_plan = select_plan = range_delete_plan = NULL;
 	plan_request = 0;
 
 	initStringInfo(&sql);
@@ -235,6 +238,13 @@ prepare_plans(Request *r)
 	appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1) AND %s < $2 AND ctid <> ALL ($3)%s",
 					 tbl, col, r->export ? " RETURNING *" : "");
 	delete_plan = keep_plan(sql.data, 3, deltypes);
+	if (!r->index_scan && r->filter == NULL)
+	{
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid >= $1 AND ctid < $2 AND %s < $3%s",
+						 tbl, col, r->export ? " RETURNING *" : "");
+		range_delete_plan = keep_plan(sql.data, 3, tidtypes);
+	}
 	plan_request = r->id;
 }
 
@@ -294,6 +304,33 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 		}
 		values[0] = tid_datum(from);
 		values[1] = tid_datum(to);
+
+		/*
+		 * Without a filter nothing of the creator's runs, and without holds
+		 * nothing is kept: the owner's one DELETE over the chunk does it all.
+		 */
+		if (r->filter == NULL && !crm_purge_has_holds(r->relid))
+		{
+			values[2] = r->cutoff;
+			crm_purge_become(rel_owner(r->relid), &id);
+			prepare_plans(r);
+			crm_purge_bypass_relid = r->relid;
+			PG_TRY();
+			{
+				rc = SPI_execute_plan(range_delete_plan, values, NULL, false, 0);
+			}
+			PG_FINALLY();
+			{
+				crm_purge_bypass_relid = save_bypass;
+			}
+			PG_END_TRY();
+			crm_purge_unbecome(&id);
+			if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
+				elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
+			*scanned_to = to;
+			*done = (to >= r->end_block);
+			return SPI_processed;
+		}
 	}
 	else
 	{

@@ -78,6 +78,7 @@ typedef struct CrmPurgeHoldHit
 extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs,
 								 Oid *argtypes, Datum *values);
 extern Datum crm_purge_hold_tid_array(List *hits);
+extern bool crm_purge_has_holds(Oid relid);
 
 /* export.c */
 typedef struct CrmPurgeExportPart

@@ -103,6 +103,25 @@ crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *ar
 	return hits;
 }
 
+/* Does any active legal hold cover relid?  SPI must be connected. */
+bool
+crm_purge_has_holds(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	CrmPurgeIdentity id;
+	bool		found;
+
+	crm_purge_become_owner(&id);
+	if (SPI_execute_with_args("SELECT 1 FROM crm_purge.holds WHERE tbl = $1 AND released_at IS NULL"
+							  " AND (until IS NULL OR until >= CURRENT_DATE)",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.holds");
+	found = SPI_processed > 0;
+	crm_purge_unbecome(&id);
+	return found;
+}
+
 /* All held tids of hits, as a tid[] datum (empty when none). */
 Datum
 crm_purge_hold_tid_array(List *hits)
@@ -158,4 +177,29 @@ crm_purge_hold_keeping(PG_FUNCTION_ARGS)
 	if (result == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(result);
+}
+
+/*
+ * crm_purge._held_tids(tbl, tids): which of these rows of tbl's trash an
+ * active legal hold keeps.  For marks and pending purges; the extension
+ * owner only (it runs every hold's filter, each as its creator).
+ */
+PG_FUNCTION_INFO_V1(crm_purge_held_tids);
+Datum
+crm_purge_held_tids(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Datum		tids = PG_GETARG_DATUM(1);
+	Oid			argtypes[1] = {TIDARRAYOID};
+	Oid			trashid = crm_purge_trash_of(relid);
+	Datum		result;
+
+	if (!OidIsValid(trashid))
+		PG_RETURN_NULL();
+	SPI_connect();
+	result = crm_purge_hold_tid_array(crm_purge_hold_hits(relid, trashid, "ctid = ANY ($1)",
+														  1, argtypes, &tids));
+	result = SPI_datumTransfer(result, false, -1);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
 }

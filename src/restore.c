@@ -63,6 +63,8 @@ tid_array_result(Datum *result)
 	return true;
 }
 
+static void restore_done(Oid relid, Oid trashid, Datum *elems, int64 n, int64 deletion);
+
 static void
 record_history(const char *action, Oid relid, int64 rows, int64 deletion)
 {
@@ -122,6 +124,18 @@ execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
 						qualified_name(relid)),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
 				 errhint("Nothing was restored. Use on_conflict => 'skip' to restore the other rows, or remove the live row first.")));
+	if (edata->sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION)
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("cannot restore into table %s: a row refers to a row that is not there", qualified_name(relid)),
+				 errdetail_internal("%s%s%s", edata->message, edata->detail ? " " : "", edata->detail ? edata->detail : ""),
+				 errhint("Nothing was restored. Restore the referenced rows first: crm_purge_restore_deletion(deletion_id) restores a whole deletion, parents first.")));
+	if (edata->sqlerrcode == ERRCODE_NOT_NULL_VIOLATION || edata->sqlerrcode == ERRCODE_CHECK_VIOLATION)
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("cannot restore into table %s: a trashed row does not fit the table as it is now", qualified_name(relid)),
+				 errdetail_internal("%s%s%s", edata->message, edata->detail ? " " : "", edata->detail ? edata->detail : ""),
+				 errhint("Nothing was restored. A column or constraint added since the row was deleted refuses it: give the column a DEFAULT, relax the constraint, or restore the other rows with a narrower filter.")));
 	ReThrowError(edata);
 }
 
@@ -207,7 +221,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 " AND t.ctid = ANY ($2)"
 					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC),"
 					 " i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM s%s RETURNING %s)"
-					 " SELECT s.crm_purge_ctid FROM s JOIN i ON %s",
+					 " SELECT s.crm_purge_ctid, i IS NOT NULL FROM s LEFT JOIN i ON %s",
 					 pkcols.data, cols.data, qualified_name(trashid),
 					 filter ? filter : "true",
 					 deletion ? " AND t.deletion_id = $1" : "",
@@ -216,24 +230,47 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 skip ? " ON CONFLICT DO NOTHING" : "", pkcols.data,
 					 pkjoin.data);
 	execute_restore(sql.data, 2, argtypes, values, relid);
-	n = (int64) SPI_processed;
-
-	if (n > 0)
+	n = 0;
 	{
-		ItemPointerData *tids = palloc(sizeof(ItemPointerData) * n);
-		Datum	   *elems = palloc(sizeof(Datum) * n);
-		Oid			tidarr[1] = {TIDARRAYOID};
-		Datum		arr[1];
-		int64		k;
+		uint64		rows = SPI_processed;
 		SPITupleTable *tt = SPI_tuptable;
+		ItemPointerData *tids = palloc(sizeof(ItemPointerData) * Max(rows, 1));
+		Datum	   *elems = palloc(sizeof(Datum) * Max(rows, 1));
+		uint64		k;
 
-		for (k = 0; k < n; k++)
+		for (k = 0; k < rows; k++)
 		{
 			bool		isnull;
 
-			tids[k] = *(ItemPointer) DatumGetPointer(SPI_getbinval(tt->vals[k], tt->tupdesc, 1, &isnull));
-			elems[k] = PointerGetDatum(&tids[k]);
+			if (!DatumGetBool(SPI_getbinval(tt->vals[k], tt->tupdesc, 2, &isnull)))
+				continue;
+			tids[n] = *(ItemPointer) DatumGetPointer(SPI_getbinval(tt->vals[k], tt->tupdesc, 1, &isnull));
+			elems[n] = PointerGetDatum(&tids[n]);
+			n++;
 		}
+		if (rows > (uint64) n)
+			ereport(NOTICE,
+					(errmsg("crm_purge_restore skipped " UINT64_FORMAT " rows of table %s: a live row has the same key",
+							rows - (uint64) n, qualified_name(relid)),
+					 errhint("They stay in the trash; remove the live rows and restore again to bring them back.")));
+		if (n > 0)
+			restore_done(relid, trashid, elems, n, deletion);
+	}
+	return n;
+}
+
+/* Removes the restored rows from the trash and records the restore. */
+static void
+restore_done(Oid relid, Oid trashid, Datum *elems, int64 n, int64 deletion)
+{
+	StringInfoData sql;
+	CrmPurgeIdentity id;
+
+	initStringInfo(&sql);
+	{
+		Oid			tidarr[1] = {TIDARRAYOID};
+		Datum		arr[1];
+
 		arr[0] = PointerGetDatum(construct_array(elems, (int) n, TIDOID,
 												 sizeof(ItemPointerData), false, TYPALIGN_SHORT));
 		resetStringInfo(&sql);
@@ -244,7 +281,6 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		crm_purge_unbecome(&id);
 		record_history("restore", relid, n, deletion);
 	}
-	return n;
 }
 
 PG_FUNCTION_INFO_V1(crm_purge_restore);

@@ -394,6 +394,8 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 				 errmsg("cannot insert into table \"%s\": the row's key belongs to an erased record",
 						RelationGetRelationName(rel)),
 				 errdetail("The record was erased with crm_purge_erase; a tombstone keeps it from coming back."),
-				 errhint("If it must come back, an administrator can lift the tombstone with crm_purge_forget.")));
+				 errhint("If it must come back, an administrator can lift the tombstone with crm_purge_forget."),
+		/* the statement (INSERT ... VALUES) and COPY's context line hold the erased person's data */
+				 errhidestmt(true), errhidecontext(true)));
 	return PointerGetDatum(NULL);
 }

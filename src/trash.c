@@ -906,6 +906,40 @@ has_trash_trigger(Oid relid)
 }
 
 /*
+ * Protected tables that rel refers to with ON DELETE SET NULL / SET
+ * DEFAULT: they need an unlink trigger on rel.  Reads no crm_purge catalog.
+ */
+static List *
+protected_set_null_parents(Oid relid)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+	List	   *parents = NIL;
+	ListCell   *lc;
+
+	if (rel == NULL)
+		return NIL;
+	if (rel->rd_rel->relkind == RELKIND_RELATION)
+	{
+		foreach(lc, RelationGetFKeyList(rel))
+		{
+			ForeignKeyCacheInfo *fk = lfirst(lc);
+			HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk->conoid));
+			char		deltype;
+
+			if (!HeapTupleIsValid(tup))
+				continue;
+			deltype = ((Form_pg_constraint) GETSTRUCT(tup))->confdeltype;
+			ReleaseSysCache(tup);
+			if ((deltype == FKCONSTR_ACTION_SETNULL || deltype == FKCONSTR_ACTION_SETDEFAULT) &&
+				has_trash_trigger(fk->confrelid))
+				parents = list_append_unique_oid(parents, fk->confrelid);
+		}
+	}
+	relation_close(rel, AccessShareLock);
+	return parents;
+}
+
+/*
  * ddl_command_end for ALTER TABLE: keeps the trash of a protected table in
  * line with its columns.  Renames need the old name, which only the parse
  * tree has.  The sync runs as the extension owner (who owns the trash),
@@ -924,6 +958,8 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
 	Datum		values[3];
 	CrmPurgeIdentity id;
+	List	   *parents;
+	ListCell   *lc;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -934,6 +970,10 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 
 	if (IsA(parsetree, AlterTableStmt))
 		rv = ((AlterTableStmt *) parsetree)->relation;
+	else if (IsA(parsetree, CreateStmt))
+		rv = ((CreateStmt *) parsetree)->relation;
+	else if (IsA(parsetree, AlterObjectSchemaStmt))
+		rv = ((AlterObjectSchemaStmt *) parsetree)->relation;
 	else if (IsA(parsetree, RenameStmt))
 	{
 		rename = (RenameStmt *) parsetree;
@@ -942,21 +982,49 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	if (rv == NULL)
 		PG_RETURN_VOID();
 	relid = RangeVarGetRelid(rv, NoLock, true);
-	if (!OidIsValid(relid) || !has_trash_trigger(relid))
+	if (!OidIsValid(relid))
+		PG_RETURN_VOID();
+
+	/* a foreign key ON DELETE SET NULL to a protected table: its unlink trigger */
+	parents = protected_set_null_parents(relid);
+
+	if (parents == NIL && !has_trash_trigger(relid))
 		PG_RETURN_VOID();
 
 	SPI_connect();
 	crm_purge_become_owner(&id);
-	values[0] = ObjectIdGetDatum(relid);
-	if (rename != NULL && rename->renameType == OBJECT_COLUMN)
+	foreach(lc, parents)
 	{
-		values[1] = DirectFunctionCall1(namein, CStringGetDatum(rename->subname));
-		values[2] = DirectFunctionCall1(namein, CStringGetDatum(rename->newname));
-		SPI_execute_with_args("SELECT crm_purge._rename_trash_column($1, $2, $3)",
-							  3, argtypes, values, NULL, false, 0);
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		SPI_execute_with_args("SELECT crm_purge._create_unlink_triggers($1)",
+							  1, argtypes, values, NULL, false, 0);
 	}
-	SPI_execute_with_args("SELECT crm_purge._sync_trash($1)",
-						  1, argtypes, values, NULL, false, 0);
+	if (has_trash_trigger(relid))
+	{
+		values[0] = ObjectIdGetDatum(relid);
+		if (rename != NULL && rename->renameType == OBJECT_COLUMN)
+		{
+			values[1] = DirectFunctionCall1(namein, CStringGetDatum(rename->subname));
+			values[2] = DirectFunctionCall1(namein, CStringGetDatum(rename->newname));
+			SPI_execute_with_args("SELECT crm_purge._rename_trash_column($1, $2, $3)",
+								  3, argtypes, values, NULL, false, 0);
+		}
+		if (IsA(parsetree, AlterTableStmt))
+		{
+			foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			{
+				AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+				if (cmd->subtype != AT_DropColumn || cmd->name == NULL)
+					continue;
+				values[1] = DirectFunctionCall1(namein, CStringGetDatum(cmd->name));
+				SPI_execute_with_args("SELECT crm_purge._trash_column_dropped($1, $2)",
+									  2, argtypes, values, NULL, false, 0);
+			}
+		}
+		SPI_execute_with_args("SELECT crm_purge._sync_trash($1)",
+							  1, argtypes, values, NULL, false, 0);
+	}
 	crm_purge_unbecome(&id);
 	SPI_finish();
 	PG_RETURN_VOID();
