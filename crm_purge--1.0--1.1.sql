@@ -55,6 +55,11 @@ COMMENT ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]) IS 'DE
 CREATE FUNCTION crm_purge._hold_keeping(tbl regclass, keys text[]) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping';
 COMMENT ON FUNCTION crm_purge._hold_keeping(regclass, text[]) IS 'the first legal hold that keeps a row with one of these keys; each hold''s filter runs as its creator';
+CREATE FUNCTION crm_purge._live_now(tbl regclass, keys text[]) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_live_now';
+COMMENT ON FUNCTION crm_purge._live_now(regclass, text[]) IS 'live rows with these keys under the newest snapshot (erase''s last check)';
+REVOKE ALL ON FUNCTION crm_purge._live_now(regclass, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._live_now(regclass, text[]) TO crm_purge_admin;
 CREATE FUNCTION crm_purge._held_tids(tbl regclass, tids tid[]) RETURNS tid[]
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_tids';
 COMMENT ON FUNCTION crm_purge._held_tids(regclass, tid[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';
@@ -1033,6 +1038,11 @@ BEGIN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
 	END IF;
+	-- no one writes the table until the erase commits: an INSERT of an
+	-- erased key waits, then finds its tombstone; one made before is seen
+	IF NOT dry_run THEN
+		EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	END IF;
 	-- a restore of these rows has finished, or waits for us; the statements
 	-- below see what it did
 	IF tr IS NOT NULL AND NOT dry_run THEN
@@ -1091,6 +1101,12 @@ BEGIN
 	IF NOT dry_run THEN
 		PERFORM crm_purge._delete_permanently(tbl, cond, keys);
 		PERFORM crm_purge._trash_apply(tbl, pk, subject, 'delete', NULL);
+		-- a row this transaction's snapshot could not see (REPEATABLE READ)
+		IF crm_purge._live_now(tbl, subject) > 0 THEN
+			RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
+				USING ERRCODE = 'serialization_failure',
+					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
+		END IF;
 		PERFORM crm_purge._erased(tbl, subject, depth);
 	END IF;
 END
@@ -1513,3 +1529,56 @@ DROP EVENT TRIGGER crm_purge_ddl;
 CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
 	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
 	EXECUTE FUNCTION crm_purge.ddl_trigger();
+
+-- Due work: failures on view, ANALYZE on its own, a commit per step --------
+
+CREATE TABLE crm_purge.errors (
+	task		text NOT NULL,
+	tbl			oid NOT NULL DEFAULT 0,
+	error		text NOT NULL,
+	since		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	retries		integer NOT NULL DEFAULT 0,
+	next_try	timestamptz NOT NULL,
+	PRIMARY KEY (task, tbl)
+);
+COMMENT ON TABLE crm_purge.errors IS 'due work that fails: retried with backoff while the rest goes on; cleared when it succeeds';
+GRANT SELECT ON crm_purge.errors TO crm_purge_admin;
+
+CREATE FUNCTION crm_purge._errors()
+RETURNS TABLE (task text, "table" regclass, error text, since timestamptz, retries integer, next_try timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_errors');
+	RETURN QUERY SELECT e.task, nullif(e.tbl, 0)::regclass, e.error, e.since, e.retries, e.next_try
+		FROM crm_purge.errors e ORDER BY e.since, e.task;
+END
+$$;
+CREATE VIEW crm_purge_errors AS SELECT * FROM crm_purge._errors();
+COMMENT ON VIEW crm_purge_errors IS 'due work that fails and is retried with backoff';
+GRANT SELECT ON crm_purge_errors TO PUBLIC;
+
+ALTER TABLE crm_purge.requests ADD COLUMN analyzed_at timestamptz;
+COMMENT ON COLUMN crm_purge.requests.analyzed_at IS 'when the table was analyzed after the request, in a transaction of its own';
+UPDATE crm_purge.requests SET analyzed_at = finished_at WHERE status = 'success';
+
+CREATE FUNCTION crm_purge._tick_step(first boolean) RETURNS boolean
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_tick_step_sql';
+REVOKE ALL ON FUNCTION crm_purge._tick_step(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._tick_step(boolean) TO crm_purge_admin;
+
+-- Without the worker: all due work, a commit after each step (batch).  No
+-- SET clause: a procedure with one cannot commit; every name is qualified.
+CREATE PROCEDURE crm_purge_run()
+LANGUAGE plpgsql AS $$
+DECLARE
+	first boolean := true;
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_run');
+	LOOP
+		EXIT WHEN NOT crm_purge._tick_step(first);
+		first := false;
+		COMMIT;
+	END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE crm_purge_run() IS 'does all due work, committing after each batch (without the worker)';

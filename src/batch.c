@@ -514,8 +514,19 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	{
 		/* the plans may refer to what failed */
 		plan_request = 0;
+		/* a deadlock or serialization failure: the batch is tried again */
+		if ((edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+			 edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+			 edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE) &&
+			crm_purge_task_failed("request batch", r.relid, edata) <= 5)
+		{
+			record_batch(&r, 0, started, psprintf("retried: %s", edata->message));
+			counts->batches++;
+			return true;
+		}
 		ereport(LOG,
-				(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r.id, edata->message)));
+				(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r.id, edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
 		record_batch(&r, 0, started, psprintf("failed: %s", edata->message));
 		finish_request(&r, "failed", edata->message);
 		counts->requests_failed++;
@@ -582,6 +593,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 			elog(ERROR, "could not update request " INT64_FORMAT, r.id);
 	}
 	record_batch(&r, n, started, "ok");
+	crm_purge_task_succeeded("request batch", r.relid);
 	counts->request_rows += n;
 	counts->batches++;
 
@@ -589,8 +601,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	{
 		finish_request(&r, "success", NULL);
 		counts->requests_finished++;
-		/* ANALYZE itself runs the table's code as its owner, restricted */
-		SPI_execute(psprintf("ANALYZE %s", qualified_name(r.relid)), false, 0);
+		/* ANALYZE follows in a step of its own (tick.c) */
 	}
 	return true;
 }

@@ -122,6 +122,8 @@ typedef struct CrmPurgeTickCounts
 } CrmPurgeTickCounts;
 
 extern bool crm_purge_tick_step(CrmPurgeTickCounts *counts);
+extern int	crm_purge_task_failed(const char *task, Oid relid, ErrorData *edata);
+extern void crm_purge_task_succeeded(const char *task, Oid relid);
 
 /* batch.c */
 extern bool crm_purge_request_batch(CrmPurgeTickCounts *counts);

@@ -23,6 +23,113 @@
 
 #include "crm_purge.h"
 
+/*
+ * Failing due work, by task and table: shown in crm_purge_errors, retried
+ * with backoff (naptime doubled per retry, at most an hour) while the rest
+ * goes on.  Read once per step; written only when something changes.
+ */
+typedef struct TaskError
+{
+	char	   *task;
+	Oid			relid;
+	bool		waiting;		/* next_try is in the future */
+} TaskError;
+
+static List *task_errors = NIL;
+
+static void
+load_task_errors(void)
+{
+	uint64		i;
+
+	task_errors = NIL;
+	if (SPI_execute("SELECT task, tbl, next_try > pg_catalog.now() FROM crm_purge.errors",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.errors");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		TaskError  *e = palloc(sizeof(TaskError));
+		bool		isnull;
+
+		e->task = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		e->relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		e->waiting = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		task_errors = lappend(task_errors, e);
+	}
+}
+
+static TaskError *
+find_task_error(const char *task, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, task_errors)
+	{
+		TaskError  *e = lfirst(lc);
+
+		if (e->relid == relid && strcmp(e->task, task) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Is the task backing off after a failure? */
+static bool
+task_waits(const char *task, Oid relid)
+{
+	TaskError  *e = find_task_error(task, relid);
+
+	return e != NULL && e->waiting;
+}
+
+void
+crm_purge_task_succeeded(const char *task, Oid relid)
+{
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+
+	if (find_task_error(task, relid) == NULL)
+		return;
+	values[0] = CStringGetTextDatum(task);
+	values[1] = ObjectIdGetDatum(relid);
+	if (SPI_execute_with_args("DELETE FROM crm_purge.errors WHERE task = $1 AND tbl = $2",
+							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not update crm_purge.errors");
+}
+
+/* Records the failure and when to retry; returns how often it failed in a row. */
+int
+crm_purge_task_failed(const char *task, Oid relid, ErrorData *edata)
+{
+	Oid			argtypes[4] = {TEXTOID, OIDOID, TEXTOID, INT4OID};
+	Datum		values[4];
+	bool		isnull;
+
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("crm_purge %s%s%s failed: %s", task, OidIsValid(relid) ? " of " : "",
+					OidIsValid(relid) && get_rel_name(relid) ?
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)) : "",
+					edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0,
+			 errcontext("The other due work goes on; this is retried with backoff (view crm_purge_errors).")));
+	values[0] = CStringGetTextDatum(task);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = CStringGetTextDatum(edata->detail ? psprintf("%s (%s)", edata->message, edata->detail)
+									: edata->message);
+	values[3] = Int32GetDatum(crm_purge_naptime);
+	if (SPI_execute_with_args("INSERT INTO crm_purge.errors AS e (task, tbl, error, next_try)"
+							  " VALUES ($1, $2, $3, pg_catalog.now() + pg_catalog.make_interval(secs => $4))"
+							  " ON CONFLICT (task, tbl) DO UPDATE SET error = EXCLUDED.error, retries = e.retries + 1,"
+							  " next_try = pg_catalog.now() + pg_catalog.make_interval(secs =>"
+							  "  least($4 * pg_catalog.power(2, e.retries + 1), 3600))"
+							  " RETURNING retries",
+							  4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not record in crm_purge.errors");
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 typedef struct ExpireTable
 {
 	Oid			relid;
@@ -118,16 +225,15 @@ expire_trash(CrmPurgeTickCounts *counts)
 		t.retention = SPI_getbinval(tables->vals[k], tables->tupdesc, 3, &isnull);
 		t.relid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 4, &isnull));
 		t.n = 0;
+		if (task_waits("trash expiry", t.relid))
+			continue;
 		edata = crm_purge_in_subtransaction(expire_one_table, &t);
 		if (edata != NULL)
 		{
-			ereport(WARNING,
-					(errcode(edata->sqlerrcode),
-					 errmsg("trash of %s does not expire: %s", t.tbl, edata->message),
-					 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-					 edata->hint ? errhint("%s", edata->hint) : 0));
+			crm_purge_task_failed("trash expiry", t.relid, edata);
 			continue;
 		}
+		crm_purge_task_succeeded("trash expiry", t.relid);
 		counts->trash_expired += t.n;
 		if (t.n >= (uint64) crm_purge_batch_size)
 			more = true;
@@ -163,11 +269,6 @@ requests_may_run(void)
 	return true;
 }
 
-/*
- * One step of due work: one batch of the oldest request, one batch of trash
- * expiry per table (in the first step, and while a table had a full batch),
- * and export expiry in the first step.  Returns true while work remains.
- */
 typedef struct TaskState
 {
 	CrmPurgeTickCounts *counts;
@@ -207,22 +308,69 @@ policy_upkeep_task(void *arg)
 		elog(ERROR, "could not check the pg_cron jobs of policies");
 }
 
+static void
+analyze_table(void *arg)
+{
+	Oid			relid = *(Oid *) arg;
+
+	/* ANALYZE runs the table's code as its owner, restricted */
+	SPI_execute(psprintf("ANALYZE %s", quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+																  get_rel_name(relid))), false, 0);
+}
+
 /*
  * Each piece of due work runs in a subtransaction of its own: one that
- * fails is logged and leaves the others to run.
+ * fails is recorded and retried with backoff, and leaves the others to run.
  */
 static void
 run_task(const char *task, void (*fn) (void *), TaskState *t)
 {
-	ErrorData  *edata = crm_purge_in_subtransaction(fn, t);
+	ErrorData  *edata;
 
+	if (task_waits(task, InvalidOid))
+		return;
+	edata = crm_purge_in_subtransaction(fn, t);
 	if (edata != NULL)
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("crm_purge %s failed: %s", task, edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 edata->hint ? errhint("%s", edata->hint) : 0,
-				 errcontext("The other due work goes on; this is tried again at the next naptime.")));
+		crm_purge_task_failed(task, InvalidOid, edata);
+	else
+		crm_purge_task_succeeded(task, InvalidOid);
+}
+
+/* ANALYZE a finished request's table, in a step (transaction) of its own. */
+static bool
+analyze_finished_request(void)
+{
+	Oid			relid;
+	int64		id;
+	bool		isnull;
+	ErrorData  *edata;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	if (SPI_execute("SELECT id, tbl::oid FROM crm_purge.requests WHERE status = 'success'"
+					" AND analyzed_at IS NULL ORDER BY id LIMIT 1", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.requests");
+	if (SPI_processed == 0)
+		return false;
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	values[0] = Int64GetDatum(id);
+	if (get_rel_name(relid) != NULL && !task_waits("analyze", relid))
+	{
+		edata = crm_purge_in_subtransaction(analyze_table, &relid);
+		if (edata != NULL)
+		{
+			/* a few tries; statistics are not worth more */
+			if (crm_purge_task_failed("analyze", relid, edata) < 3)
+				return true;
+		}
+		else
+			crm_purge_task_succeeded("analyze", relid);
+	}
+	if (SPI_execute_with_args("UPDATE crm_purge.requests SET analyzed_at = pg_catalog.now() WHERE id = $1",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update crm_purge.requests");
+	return true;
 }
 
 /*
@@ -241,6 +389,12 @@ crm_purge_tick_step(CrmPurgeTickCounts *counts)
 		return false;
 	counts->started = true;
 	SPI_connect();
+	load_task_errors();
+	if (analyze_finished_request())
+	{
+		SPI_finish();
+		return true;
+	}
 	if (requests_may_run())
 		t.more = crm_purge_request_batch(counts);
 	run_task("purge", purge_task, &t);
@@ -287,4 +441,25 @@ crm_purge_tick(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 	crm_purge_unbecome(&id);
 	PG_RETURN_JSONB_P(crm_purge_tick_counts_jsonb(&counts));
+}
+
+/*
+ * crm_purge._tick_step(first): one step of due work, for CALL crm_purge_run(),
+ * which commits after each.  Returns true while work remains.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_tick_step_sql);
+Datum
+crm_purge_tick_step_sql(PG_FUNCTION_ARGS)
+{
+	CrmPurgeTickCounts counts = {0};
+	CrmPurgeIdentity id;
+	bool		more;
+
+	crm_purge_require_admin("crm_purge_run");
+	counts.started = !PG_GETARG_BOOL(0);
+	counts.trash_pending = true;
+	crm_purge_become_owner(&id);
+	more = crm_purge_tick_step(&counts);
+	crm_purge_unbecome(&id);
+	PG_RETURN_BOOL(more);
 }

@@ -27,6 +27,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "crm_purge.h"
 
@@ -220,9 +221,21 @@ tombstone_set(Oid relid)
 		ctl.hcxt = CacheMemoryContext;
 		crm_purge_become_owner(&id);
 		SPI_connect();
-		if (SPI_execute_with_args("SELECT key_hash FROM crm_purge.tombstones WHERE tbl = $1",
-								  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read crm_purge.tombstones");
+
+		/*
+		 * The newest committed tombstones, whatever the transaction's
+		 * snapshot: under REPEATABLE READ an older one would miss an erase
+		 * that committed while this transaction waited to insert.
+		 */
+		{
+			SPIPlanPtr	plan = SPI_prepare("SELECT key_hash FROM crm_purge.tombstones WHERE tbl = $1",
+										   1, argtypes);
+
+			if (plan == NULL ||
+				SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+									 true, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not read crm_purge.tombstones");
+		}
 		s->hashes = hash_create("crm_purge tombstone hashes", Max(SPI_processed, 16), &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		for (i = 0; i < SPI_processed; i++)
@@ -398,4 +411,38 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 		/* the statement (INSERT ... VALUES) and COPY's context line hold the erased person's data */
 				 errhidestmt(true), errhidecontext(true)));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * crm_purge._live_now(tbl, keys): live rows of tbl whose primary key text is
+ * in keys, counted under the newest snapshot.  crm_purge_erase locks the
+ * table against writers first; a row its own (REPEATABLE READ) snapshot
+ * cannot see, inserted before the lock, still shows here, and the erase
+ * refuses to end with an erased key live.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_live_now);
+Datum
+crm_purge_live_now(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1] = {PG_GETARG_DATUM(1)};
+	SPIPlanPtr	plan;
+	int64		n;
+	bool		isnull;
+
+	crm_purge_require_admin("crm_purge_erase");
+	SPI_connect();
+	plan = SPI_prepare(psprintf("SELECT count(*) FROM %s WHERE %s = ANY ($1)",
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+														   get_rel_name(relid)),
+								crm_purge_key_expression(relid)),
+					   1, argtypes);
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count live rows");
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(n);
 }
