@@ -69,9 +69,18 @@ typedef struct Request
 
 /* the plans of the request being worked on, kept across batches */
 static int64 plan_request = 0;
+static Oid	plan_relid = InvalidOid;	/* request ids restart with the extension */
 static SPIPlanPtr select_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
 static SPIPlanPtr range_delete_plan = NULL;	/* no filter, no holds: one statement */
+
+/* The extension was dropped or made again: request ids start over. */
+void
+crm_purge_batch_forget(void)
+{
+	plan_request = 0;
+	plan_relid = InvalidOid;
+}
 
 static Oid
 rel_owner(Oid relid)
@@ -210,7 +219,7 @@ prepare_plans(Request *r)
 	Oid			idxtypes[3] = {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
 	Oid			deltypes[3] = {TIDARRAYOID, TIMESTAMPTZOID, TIDARRAYOID};
 
-	if (plan_request == r->id && delete_plan != NULL)
+	if (plan_request == r->id && plan_relid == r->relid && delete_plan != NULL)
 		return;
 	if (delete_plan)
 		SPI_freeplan(delete_plan);
@@ -246,6 +255,7 @@ prepare_plans(Request *r)
 		range_delete_plan = keep_plan(sql.data, 3, tidtypes);
 	}
 	plan_request = r->id;
+	plan_relid = r->relid;
 }
 
 static Datum

@@ -20,6 +20,7 @@
 #include "utils/resowner.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/inval.h"
 #include "utils/syscache.h"
 #include "access/htup_details.h"
 
@@ -266,6 +267,15 @@ crm_purge_check_admin(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* pg_extension changed (CREATE / DROP / ALTER EXTENSION): forget every cache */
+static void
+extension_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	crm_purge_trash_forget();
+	crm_purge_tombstone_forget();
+	crm_purge_batch_forget();
+}
+
 void
 _PG_init(void)
 {
@@ -330,6 +340,8 @@ _PG_init(void)
 							   PGC_SIGHUP, GUC_LIST_INPUT, check_databases, NULL, NULL);
 
 	MarkGUCPrefixReserved("crm_purge");
+
+	CacheRegisterSyscacheCallback(EXTENSIONOID, extension_changed, (Datum) 0);
 
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = cp_ExecutorStart;

@@ -9,6 +9,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "csv.h"
 #include "window.h"
@@ -67,6 +68,11 @@ extern Oid	crm_purge_trash_of(Oid relid);
 extern Oid	crm_purge_bypass_relid;	/* this table's rows skip the trash */
 extern char *crm_purge_key_expression(Oid relid);
 
+/* caches dropped when the extension is dropped or made again */
+extern void crm_purge_trash_forget(void);
+extern void crm_purge_tombstone_forget(void);
+extern void crm_purge_batch_forget(void);
+
 /* holds.c */
 typedef struct CrmPurgeHoldHit
 {
@@ -119,6 +125,7 @@ typedef struct CrmPurgeTickCounts
 	int64		purge_batches;	/* batches of a due permanent purge */
 	bool		trash_pending;	/* trash expiry had a full batch */
 	bool		started;		/* the first step of a tick has run */
+	TimestampTz periodic_at;	/* when expiry and upkeep last ran */
 } CrmPurgeTickCounts;
 
 extern bool crm_purge_tick_step(CrmPurgeTickCounts *counts);

@@ -384,6 +384,13 @@ crm_purge_tick_step(CrmPurgeTickCounts *counts)
 {
 	TaskState	t = {counts, false};
 	bool		first = !counts->started;
+	TimestampTz now = GetCurrentTimestamp();
+
+	/* expiry and upkeep every naptime, also while a long request runs */
+	if (!first && TimestampDifferenceExceeds(counts->periodic_at, now, crm_purge_naptime * 1000))
+		first = true;
+	if (first)
+		counts->periodic_at = now;
 
 	if (RecoveryInProgress())
 		return false;

@@ -172,6 +172,15 @@ tombstones_invalidate(Datum arg, Oid relid)
 	have_secret = false;		/* a restore may have brought another */
 }
 
+/* The extension was dropped or made again: its tables and secret are new. */
+void
+crm_purge_tombstone_forget(void)
+{
+	tombstones_invalidate((Datum) 0, InvalidOid);
+	tombstones_relid = InvalidOid;
+	have_secret = false;
+}
+
 PG_FUNCTION_INFO_V1(crm_purge_tombstones_changed);
 Datum
 crm_purge_tombstones_changed(PG_FUNCTION_ARGS)

@@ -1040,6 +1040,16 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 static Oid	visible_trash = InvalidOid;
 static Oid	visible_live = InvalidOid;
 
+/* The extension was dropped or made again: nothing cached holds. */
+void
+crm_purge_trash_forget(void)
+{
+	trash_map_invalidate((Datum) 0, InvalidOid);
+	visible_trash = InvalidOid;
+	visible_live = InvalidOid;
+	deletion_id = 0;
+}
+
 static bool
 trash_row_visible(Oid trashid, Oid deleted_by)
 {
