@@ -56,8 +56,27 @@ ok(length($dump) > 0, 'the catalogs were read');
 unlike($dump, qr/$key/, 'no crm_purge or trash table holds the key');
 unlike($dump, qr/zz-secret|Secret Name|Secret body/, 'nor the contents');
 
+# with the default log settings (set again over the ones above), a re-import of the erased person by INSERT
+# and by COPY is refused without their data in the log (no STATEMENT line,
+# no COPY context line)
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET log_min_messages = 'warning';
+	ALTER SYSTEM SET log_min_error_statement = 'error';
+	SELECT pg_reload_conf();
+});
+is($node->safe_psql('postgres', 'SHOW log_min_error_statement'), 'error', 'default log settings');
+($ret, $out, $err) = $node->psql('postgres', qq{INSERT INTO people VALUES ($key, '$email', 'Secret Name')});
+isnt($ret, 0, 'INSERT of the erased person is refused');
+my $csv = $node->basedir . '/reimport.csv';
+open(my $fh, '>', $csv) or die;
+print $fh "$key,$email,Secret Name\n";
+close($fh);
+($ret, $out, $err) = $node->psql('postgres', qq{COPY people FROM '$csv' CSV});
+isnt($ret, 0, 'COPY of the erased person is refused');
+
 $node->stop;
 my $log = slurp_file($node->logfile);
+like($log, qr/belongs to an erased record/, 'the refusals are logged');
 unlike($log, qr/$key/, 'no server log line holds the key');
 unlike($log, qr/zz-secret|Secret Name|Secret body/, 'nor the contents');
 done_testing();
