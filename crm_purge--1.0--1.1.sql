@@ -1582,3 +1582,55 @@ BEGIN
 END
 $$;
 COMMENT ON PROCEDURE crm_purge_run() IS 'does all due work, committing after each batch (without the worker)';
+
+-- Requests refuse, up front, tables whose rows they could not all account
+-- for: partitioned and inheritance tables (a batch scans one heap).
+CREATE OR REPLACE FUNCTION crm_purge._check_request_args(tbl regclass, older_than interval, mode text,
+														 modified_column name, filter text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	typ regtype;
+	kind "char";
+BEGIN
+	IF tbl IS NULL OR older_than IS NULL OR mode IS NULL OR modified_column IS NULL THEN
+		RAISE EXCEPTION 'table, older_than, mode and modified_column must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF older_than <= interval '0' THEN
+		RAISE EXCEPTION 'older_than must be a positive interval, not %', older_than
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF mode NOT IN ('export_and_delete', 'delete_only') THEN
+		RAISE EXCEPTION 'unknown mode "%"', mode
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''export_and_delete'' or ''delete_only''.';
+	END IF;
+	SELECT relkind INTO kind FROM pg_class WHERE oid = tbl;
+	IF kind = 'p' OR EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: partitioned and inheritance parents are not supported yet', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Make a request on each partition (or child table) instead.';
+	END IF;
+	IF kind IS DISTINCT FROM 'r' THEN
+		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+	END IF;
+	SELECT atttypid::regtype INTO typ FROM pg_attribute
+		WHERE attrelid = tbl AND attname = modified_column AND attnum > 0 AND NOT attisdropped;
+	IF typ IS NULL THEN
+		RAISE EXCEPTION 'column "%" does not exist in table %', modified_column, tbl
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'Name the column holding the time of last modification with modified_column => ...';
+	END IF;
+	IF typ NOT IN ('timestamptz', 'timestamp', 'date') THEN
+		RAISE EXCEPTION 'column "%" of table % has type %, not a date or timestamp', modified_column, tbl, typ
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+	IF NOT has_table_privilege(tbl, 'SELECT') OR NOT has_table_privilege(tbl, 'DELETE') THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'A request deletes as its creator, who needs SELECT and DELETE on the table.';
+	END IF;
+	PERFORM crm_purge._check_filter(filter);
+END
+$$;
