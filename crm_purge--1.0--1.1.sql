@@ -942,12 +942,14 @@ $$;
 
 -- Tombstones and history of the erased keys of one table.
 DROP FUNCTION crm_purge._erased(regclass, text[], bigint, name, int);
-CREATE FUNCTION crm_purge._erased(tbl regclass, keys text[], depth integer) RETURNS void
+CREATE FUNCTION crm_purge._erased(tbl regclass, keys text[], depth integer) RETURNS text[]
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._erased_impl(actor regrole, tbl regclass, keys text[], depth integer) RETURNS void
+-- Returns the export parts of the table that still hold the keys.
+CREATE FUNCTION crm_purge._erased_impl(actor regrole, tbl regclass, keys text[], depth integer) RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
+	parts text[];
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -968,6 +970,9 @@ BEGIN
 		VALUES (CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, crm_purge._qualified(tbl),
 				(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));
 	PERFORM crm_purge._tombstones_changed();
+	SELECT array_agg(format('request %s part %s', p.request_id, p.part) ORDER BY p.request_id, p.part)
+		INTO parts FROM crm_purge._parts_with_keys(tbl, keys, crm_purge._col_names(tbl, pk)) p;
+	RETURN parts;
 END
 $$;
 
@@ -991,12 +996,11 @@ $$;
 -- The erasure's record: the number of erased keys, the reason, and the
 -- export parts that still hold them (read here, as the extension owner).
 DROP FUNCTION crm_purge._record_erasure(regclass, bigint, text, text[]);
-CREATE FUNCTION crm_purge._record_erasure(tbl regclass, keys text[], reason text) RETURNS text[]
+CREATE FUNCTION crm_purge._record_erasure(tbl regclass, keys text[], reason text, parts text[]) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._record_erasure_impl(actor regrole, tbl regclass, keys text[], reason text) RETURNS text[]
+CREATE FUNCTION crm_purge._record_erasure_impl(actor regrole, tbl regclass, keys text[], reason text, parts text[])
+RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	parts text[];
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1004,11 +1008,14 @@ BEGIN
 	IF reason IS NULL OR btrim(reason) = '' THEN
 		RAISE EXCEPTION 'an erase needs a reason' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT array_agg(format('request %s part %s', p.request_id, p.part) ORDER BY p.request_id, p.part)
-		INTO parts FROM crm_purge._parts_with_keys(tbl, keys, crm_purge._col_names(tbl, crm_purge._pk_cols(tbl))) p;
+	-- only parts that exist (the list comes from the erase's own steps)
+	parts := ARRAY(SELECT x FROM unnest(parts) x
+				   WHERE EXISTS (SELECT FROM crm_purge.export_parts p
+								 WHERE format('request %s part %s', p.request_id, p.part) = x)
+				   ORDER BY x);
 	INSERT INTO crm_purge.erasures (tbl, rows, reason, actor, export_parts)
-		VALUES (tbl, (SELECT count(DISTINCT k) FROM unnest(keys) k), reason, pg_get_userbyid(actor), parts);
-	RETURN parts;
+		VALUES (tbl, (SELECT count(DISTINCT k) FROM unnest(keys) k), reason, pg_get_userbyid(actor),
+				nullif(parts, '{}'));
 END
 $$;
 
@@ -1017,8 +1024,9 @@ $$;
 -- SQL text (which could reach the log).  With dry_run it only counts.
 -- Child rules run before the parent rows go, so that foreign keys hold.
 -- Legal holds are checked by their own creators (_hold_keeping).
-CREATE OR REPLACE FUNCTION crm_purge._erase(tbl regclass, cond text, keys text[], dry_run boolean, depth integer)
-RETURNS TABLE (t regclass, a text, n bigint)
+DROP FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer);
+CREATE FUNCTION crm_purge._erase(tbl regclass, cond text, keys text[], dry_run boolean, depth integer)
+RETURNS TABLE (t regclass, a text, n bigint, p text[])
 LANGUAGE plpgsql AS $$
 DECLARE
 	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _erase.tbl);
@@ -1064,7 +1072,7 @@ BEGIN
 			USING ERRCODE = 'object_in_use',
 				  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
 	END IF;
-	t := tbl; a := CASE WHEN depth = 0 THEN 'erase' ELSE 'delete' END; n := n_live + n_trash;
+	t := tbl; a := CASE WHEN depth = 0 THEN 'erase' ELSE 'delete' END; n := n_live + n_trash; p := NULL;
 	RETURN NEXT;
 
 	FOR r IN
@@ -1093,7 +1101,7 @@ BEGIN
 							   crm_purge._key_expr(r.child, r.conkey)) USING refs;
 				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con);
 			END IF;
-			t := r.child; a := r.on_erase; n := nc;
+			t := r.child; a := r.on_erase; n := nc; p := NULL;
 			RETURN NEXT;
 		END IF;
 	END LOOP;
@@ -1107,7 +1115,9 @@ BEGIN
 				USING ERRCODE = 'serialization_failure',
 					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
 		END IF;
-		PERFORM crm_purge._erased(tbl, subject, depth);
+		-- the export parts that still hold the keys, as one more row
+		t := tbl; a := 'parts'; n := 0; p := crm_purge._erased(tbl, subject, depth);
+		RETURN NEXT;
 	END IF;
 END
 $$;
@@ -1134,8 +1144,12 @@ BEGIN
 			USING keys INTO k;
 	END IF;
 	subject := coalesce(subject, '{}') || coalesce(k, '{}');
-	SELECT sum(e.n) FILTER (WHERE e.a = 'erase') INTO total FROM crm_purge._erase(tbl, cond, keys, false, 0) e;
-	parts := crm_purge._record_erasure(tbl, subject, reason);
+	-- every table the erase touched names its parts that still hold the keys
+	WITH e AS (SELECT * FROM crm_purge._erase(tbl, cond, keys, false, 0))
+	SELECT (SELECT sum(e.n) FILTER (WHERE e.a = 'erase') FROM e),
+		   (SELECT array_agg(DISTINCT x) FROM e, unnest(e.p) x)
+		INTO total, parts;
+	PERFORM crm_purge._record_erasure(tbl, subject, reason, parts);
 	IF parts IS NOT NULL THEN
 		RAISE NOTICE 'erased rows of table % are still in export parts: %', tbl, array_to_string(parts, ', ')
 			USING HINT = 'An export is a copy: remove those files, or let them expire (crm_purge.export_retention).';
@@ -1634,3 +1648,12 @@ BEGIN
 	PERFORM crm_purge._check_filter(filter);
 END
 $$;
+
+-- Key text (what tombstones hash and export parts hold) never depends on
+-- the session's settings: the guard pins the same ones in C.
+ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer)
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
+ALTER FUNCTION crm_purge._erase_top(regclass, text, text[], text)
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
+ALTER FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name)
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';

@@ -176,3 +176,34 @@ SELECT * FROM crm_purge.tombstones;
 SELECT * FROM crm_purge.secret;
 RESET ROLE;
 RESET search_path;
+
+-- an erase names the export parts of every table it touched that still
+-- hold an erased key, whatever the key's length
+CREATE TABLE ex_parent (id text PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+CREATE TABLE ex_child (id int PRIMARY KEY, parent_id text REFERENCES ex_parent, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+INSERT INTO ex_parent VALUES (repeat('k', 300)), ('other');
+SELECT crm_purge_relate('ex_parent', 'ex_child', 'delete');
+-- an export of the parent's row, which then comes back
+SELECT crm_purge_request('ex_parent', '30 days', filter => 'id <> ''other''') AS exr1 \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+INSERT INTO ex_parent VALUES (repeat('k', 300));
+-- an export of its child's row, which comes back too
+INSERT INTO ex_child VALUES (1, repeat('k', 300)), (2, 'other');
+SELECT crm_purge_request('ex_child', '30 days', filter => 'id = 1') AS exr2 \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+INSERT INTO ex_child VALUES (1, repeat('k', 300));
+SELECT crm_purge_erase('ex_parent', 'length(id) = 300', 'GDPR long key') AS erased \gset
+SELECT export_parts = ARRAY[format('request %s part 1', :exr1), format('request %s part 1', :exr2)] AS both_named
+FROM crm_purge.erasures WHERE reason = 'GDPR long key';
+
+-- the key text that tombstones hash does not depend on DateStyle
+CREATE TABLE ex_dated (day date PRIMARY KEY);
+INSERT INTO ex_dated VALUES ('2024-03-04');
+SELECT crm_purge_guard('ex_dated', 'error');
+SET DateStyle = 'SQL, DMY';
+SELECT crm_purge_erase('ex_dated', 'true', 'GDPR dated');
+SET DateStyle = 'German';
+INSERT INTO ex_dated VALUES ('2024-03-04'::date);
+RESET DateStyle;
+INSERT INTO ex_dated VALUES ('2024-03-04');
+SELECT count(*) FROM ex_dated;

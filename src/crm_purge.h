@@ -58,6 +58,7 @@ extern void crm_purge_require_admin(const char *action);
 extern Oid	crm_purge_extension_owner(void);
 extern ErrorData *crm_purge_in_subtransaction(void (*fn) (void *), void *arg);
 extern const char *crm_purge_role_name(Oid roleid);
+extern int	crm_purge_pin_output_settings(void);
 
 /* filter.c: user-supplied SQL conditions */
 extern void crm_purge_check_filter(const char *filter);

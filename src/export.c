@@ -15,6 +15,7 @@
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/file_perm.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -61,15 +62,8 @@ crm_purge_csv_rows(StringInfo buf, SPITupleTable *tt, uint64 n)
 	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
 	uint64		r;
 	int			i;
-	int			nestlevel = NewGUCNestLevel();
+	int			nestlevel = crm_purge_pin_output_settings();
 
-	/* the same text whatever the session's settings, as pg_dump does */
-	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
 	for (i = 0; i < tupdesc->natts; i++)
 	{
 		Oid			func;
@@ -314,6 +308,40 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 
 #define MAX_CSV_FIELDS 1664		/* MaxTupleAttributeNumber */
 
+/* A set of key texts of any length: by 64-bit hash, compared in full. */
+typedef struct KeySetEntry
+{
+	uint64		hash;
+	List	   *keys;
+} KeySetEntry;
+
+static void
+key_set_add(HTAB *set, char *key)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+	bool		found;
+	KeySetEntry *e = hash_search(set, &h, HASH_ENTER, &found);
+
+	if (!found)
+		e->keys = NIL;
+	e->keys = lappend(e->keys, key);
+}
+
+static bool
+key_set_contains(HTAB *set, const char *key)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+	KeySetEntry *e = hash_search(set, &h, HASH_FIND, NULL);
+	ListCell   *lc;
+
+	if (e == NULL)
+		return false;
+	foreach(lc, e->keys)
+		if (strcmp((char *) lfirst(lc), key) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Export parts of a table that hold any of the given keys: crm_purge_erase
  * names them, since an export is a copy the database cannot take back.
@@ -344,17 +372,13 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 	deconstruct_array(keys, TEXTOID, -1, false, TYPALIGN_INT, &kd, &kn, &nk);
 	deconstruct_array(keycols, TEXTOID, -1, false, TYPALIGN_INT, &cd, &cn, &nc);
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = NAMEDATALEN * 4;
-	ctl.entrysize = NAMEDATALEN * 4;
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(KeySetEntry);
 	ctl.hcxt = CurrentMemoryContext;
-	set = hash_create("crm_purge erased keys", Max(nk, 16), &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	set = hash_create("crm_purge erased keys", Max(nk, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	for (i = 0; i < nk; i++)
-	{
-		char	   *k = kn[i] ? NULL : TextDatumGetCString(kd[i]);
-
-		if (k && strlen(k) < NAMEDATALEN * 4)
-			hash_search(set, k, HASH_ENTER, NULL);
-	}
+		if (!kn[i])
+			key_set_add(set, TextDatumGetCString(kd[i]));
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT p.request_id, p.part, p.path, p.data FROM crm_purge.export_parts p"
@@ -431,8 +455,8 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 				}
 				appendStringInfoChar(&key, ')');
 			}
-			if (key.len > 0 && key.len < NAMEDATALEN * 4)
-				hash_search(set, key.data, HASH_FIND, &hit);
+			if (key.len > 0)
+				hit = key_set_contains(set, key.data);
 			pfree(key.data);
 		}
 		if (hit)

@@ -243,3 +243,24 @@ crm_purge_role_name(Oid roleid)
 
 	return name ? quote_identifier(name) : psprintf("%u", roleid);
 }
+
+/*
+ * Text of values the same whatever the session's settings, as pg_dump
+ * writes it: export parts, and the key text tombstones hash.  Returns the
+ * GUC level to pass to AtEOXact_GUC(false, level).
+ */
+int
+crm_purge_pin_output_settings(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}

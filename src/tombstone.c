@@ -301,6 +301,7 @@ crm_purge_row_key_text(Relation rel, HeapTuple tuple, int nkeys, const AttrNumbe
 typedef struct GuardKey
 {
 	Oid			relid;
+	bool		pin_settings;	/* a key type's text depends on DateStyle & co. */
 	int			nkeys;
 	AttrNumber	keys[INDEX_MAX_KEYS];
 	FmgrInfo	out[INDEX_MAX_KEYS];
@@ -358,15 +359,22 @@ guard_key(Relation rel)
 	g = hash_search(guard_keys, &relid, HASH_ENTER, NULL);
 	idx = index_open(pkoid, AccessShareLock);
 	g->nkeys = idx->rd_index->indnkeyatts;
+	g->pin_settings = false;
 	for (i = 0; i < g->nkeys; i++)
 	{
 		Oid			func;
 		bool		varlena;
+		Oid			typid;
 
 		g->keys[i] = idx->rd_index->indkey.values[i];
-		getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), g->keys[i] - 1)->atttypid,
-						  &func, &varlena);
+		typid = getBaseType(TupleDescAttr(RelationGetDescr(rel), g->keys[i] - 1)->atttypid);
+		getTypeOutputInfo(typid, &func, &varlena);
 		fmgr_info_cxt(func, &g->out[i], CacheMemoryContext);
+		/* the common key types (integers, text, uuid) print the same everywhere */
+		if (typid != INT2OID && typid != INT4OID && typid != INT8OID && typid != TEXTOID &&
+			typid != VARCHAROID && typid != BPCHAROID && typid != UUIDOID && typid != NUMERICOID &&
+			typid != OIDOID && typid != NAMEOID)
+			g->pin_settings = true;
 	}
 	index_close(idx, AccessShareLock);
 	return g;
@@ -402,7 +410,15 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(trigdata->tg_trigtuple);
 
 	g = guard_key(rel);
-	key = crm_purge_row_key_text(rel, trigdata->tg_trigtuple, g->nkeys, g->keys, g->out);
+	if (g->pin_settings)
+	{
+		int			nestlevel = crm_purge_pin_output_settings();
+
+		key = crm_purge_row_key_text(rel, trigdata->tg_trigtuple, g->nkeys, g->keys, g->out);
+		AtEOXact_GUC(false, nestlevel);
+	}
+	else
+		key = crm_purge_row_key_text(rel, trigdata->tg_trigtuple, g->nkeys, g->keys, g->out);
 	if (key == NULL)
 		return PointerGetDatum(trigdata->tg_trigtuple);
 	h = crm_purge_key_hash(key, strlen(key));
