@@ -472,6 +472,8 @@ run_batch(void *arg)
 		crm_purge_csv_rows(&csv, SPI_tuptable, w->n);
 		crm_purge_export_write_part(w->r->id, w->r->parts + 1, &csv, &w->part);
 		w->wrote_part = true;
+		/* for tests: the part is durable, the batch not yet committed */
+		crm_purge_fault("export_written");
 		pfree(csv.data);
 	}
 }

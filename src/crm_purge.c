@@ -3,6 +3,8 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -43,6 +45,7 @@ int			crm_purge_max_replica_lag = 0;
 char	   *crm_purge_processing_window = NULL;
 int			crm_purge_naptime = 10;
 char	   *crm_purge_databases = NULL;
+char	   *crm_purge_fault_point = NULL;
 
 static const struct config_enum_entry export_storage_options[] = {
 	{"directory", EXPORT_STORAGE_DIRECTORY, false},
@@ -253,6 +256,27 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 }
 
+/*
+ * A deterministic crash for tests: at the named point, once per armed
+ * marker file, the server goes down as if the machine had (PANIC: crash
+ * recovery follows).  Superuser-only to set.
+ */
+void
+crm_purge_fault(const char *point)
+{
+	char	   *marker;
+
+	if (crm_purge_fault_point == NULL || strcmp(crm_purge_fault_point, point) != 0)
+		return;
+	marker = psprintf("%s/crm_purge_fault_armed", DataDir);
+	if (unlink(marker) != 0)
+		return;
+	ereport(PANIC,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("crm_purge fault point \"%s\" reached", point),
+			 errdetail("crm_purge.fault_point is set for a test; the server restarts with crash recovery.")));
+}
+
 uint64
 crm_purge_top_level_statement(void)
 {
@@ -338,6 +362,12 @@ _PG_init(void)
 							   "Comma-separated databases the worker serves; empty means every database where crm_purge is installed.",
 							   NULL, &crm_purge_databases, "",
 							   PGC_SIGHUP, GUC_LIST_INPUT, check_databases, NULL, NULL);
+
+	DefineCustomStringVariable("crm_purge.fault_point",
+							   "For tests: where the worker crashes the server once (export_written or batch_committed).",
+							   "Fires only while the file crm_purge_fault_armed exists in the data directory, and removes it.",
+							   &crm_purge_fault_point, "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("crm_purge");
 

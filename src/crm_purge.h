@@ -32,6 +32,7 @@ extern int	crm_purge_max_replica_lag;	/* milliseconds */
 extern char *crm_purge_processing_window;
 extern int	crm_purge_naptime;		/* seconds */
 extern char *crm_purge_databases;
+extern char *crm_purge_fault_point;	/* tests only */
 
 typedef enum CrmPurgeExportStorage
 {
@@ -41,6 +42,7 @@ typedef enum CrmPurgeExportStorage
 
 /* crm_purge.c */
 extern uint64 crm_purge_top_level_statement(void);
+extern void crm_purge_fault(const char *point);
 
 /* security.c: the one privilege boundary */
 typedef struct CrmPurgeIdentity

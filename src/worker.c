@@ -804,6 +804,7 @@ run_due_work(void)
 {
 	CrmPurgeTickCounts counts;
 	bool		more;
+	int64		batches;
 
 	memset(&counts, 0, sizeof(counts));
 	do
@@ -823,10 +824,13 @@ run_due_work(void)
 		pgstat_report_activity(STATE_RUNNING, "crm_purge: due work");
 		/* as crm_purge_tick() does: the extension owner, not the superuser */
 		crm_purge_become_owner(&id);
+		batches = counts.batches;
 		more = crm_purge_tick_step(&counts);
 		crm_purge_unbecome(&id);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		if (counts.batches > batches)
+			crm_purge_fault("batch_committed");	/* for tests */
 		MemoryContextSwitchTo(worker_cxt);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		pgstat_report_stat(false);

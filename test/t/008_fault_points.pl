@@ -1,0 +1,83 @@
+# Deterministic crashes at the two points exactly-once depends on: right
+# after a batch's export part is durable but before the batch commits, and
+# right after the commit.  For both export storages, every deleted row ends
+# up in the export exactly once.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('faults');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'crm_purge'
+crm_purge.naptime = 1
+crm_purge.batch_size = 500
+crm_purge.max_rows_per_request = 1000000
+restart_after_crash = on
+});
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION crm_purge;
+	CREATE TABLE acts (id int PRIMARY KEY, modified_at timestamptz NOT NULL, note text);
+});
+my $marker = $node->data_dir . '/crm_purge_fault_armed';
+my $req = 0;
+
+for my $storage ('directory', 'database')
+{
+	for my $point ('export_written', 'batch_committed')
+	{
+		$req++;
+		my $lo = $req * 10000;
+		$node->safe_psql('postgres', qq{
+			TRUNCATE acts;
+			INSERT INTO acts SELECT g, now() - CASE WHEN g % 4 = 0 THEN interval '1 day' ELSE interval '400 days' END,
+				'note ' || g FROM generate_series($lo + 1, $lo + 4000) g;
+			DROP TABLE IF EXISTS original;
+			CREATE TABLE original AS SELECT * FROM acts;
+			ALTER SYSTEM SET crm_purge.export_storage = '$storage';
+			ALTER SYSTEM SET crm_purge.fault_point = '$point';
+			SELECT pg_reload_conf();
+		});
+		# armed once: the worker crashes the server at the point, the marker goes
+		my $log_offset = -s $node->logfile;
+		open(my $fh, '>', $marker) or die "cannot arm: $!";
+		close($fh);
+		my $rid = $node->safe_psql('postgres', q{SELECT crm_purge_request('acts', '100 days')});
+		my $waited = 0;
+		while (-e $marker && $waited++ < 600) { usleep(100_000); }
+		ok(!-e $marker, "$storage/$point: the fault point fired");
+		ok($node->poll_query_until('postgres', qq{SELECT status = 'success' FROM crm_purge.requests WHERE id = $rid}),
+			"$storage/$point: after crash recovery the request finishes");
+		ok($node->log_contains(qr/PANIC:  crm_purge fault point "$point" reached/, $log_offset),
+			"$storage/$point: the crash was the fault point's");
+
+		# the export, read back through crm_purge_export_read (both storages)
+		my @parts = split /\n/, $node->safe_psql('postgres',
+			qq{SELECT part FROM crm_purge_export_files($rid) ORDER BY part});
+		$node->safe_psql('postgres', q{DROP TABLE IF EXISTS exported; CREATE TABLE exported (LIKE acts)});
+		for my $part (@parts)
+		{
+			my $csv = $node->safe_psql('postgres', qq{SELECT crm_purge_export_read($rid, $part)});
+			my $file = $node->basedir . "/part_${rid}_$part.csv";
+			open(my $out, '>', $file) or die;
+			$csv .= "\n" unless $csv =~ /\n\z/;
+			print $out $csv;
+			close($out);
+			$node->safe_psql('postgres', qq{COPY exported FROM '$file' CSV HEADER});
+		}
+		is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM exported}),
+			'3000|3000', "$storage/$point: every deleted row is in the export, once");
+		is($node->safe_psql('postgres', q{
+			SELECT count(*) FROM (SELECT * FROM original EXCEPT SELECT * FROM acts EXCEPT SELECT * FROM exported) lost}),
+			'0', "$storage/$point: nothing lost");
+		is($node->safe_psql('postgres', qq{SELECT rows_done FROM crm_purge.requests WHERE id = $rid}),
+			'3000', "$storage/$point: rows_done adds up");
+	}
+}
+
+$node->stop;
+done_testing();
