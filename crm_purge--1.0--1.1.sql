@@ -44,6 +44,10 @@ CREATE POLICY readable_table ON crm_purge.export_parts FOR SELECT USING (
 			WHERE r.id = export_parts.request_id
 			  AND pg_catalog.has_table_privilege(r.tbl, 'SELECT')));
 
+-- Parts of rows a request's ON DELETE CASCADE removed from another table.
+ALTER TABLE crm_purge.export_parts ADD COLUMN tbl regclass;
+COMMENT ON COLUMN crm_purge.export_parts.tbl IS 'the table of the part''s rows when a cascade removed them; NULL: the request''s own table';
+
 -- New C entry points ------------------------------------------------------
 
 CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by regrole) RETURNS boolean

@@ -273,7 +273,7 @@ tid_datum(int64 block)
  * SPI_tuptable for exports); sets *done at the end of the scan.
  */
 static uint64
-delete_batch(Request *r, bool *done, int64 *scanned_to)
+delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept)
 {
 	CrmPurgeIdentity id;
 	uint64		n = 0;
@@ -286,7 +286,10 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 	uint64		i;
 	bool		isnull;
 	int64		to = 0;
+	List	   *edges = crm_purge_cascade_edges(r->relid);
 
+	*cascade = NIL;
+	*kept = 0;
 	if (!OidIsValid(r->created_by) || GetUserNameFromId(r->created_by, true) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -319,7 +322,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 		 * Without a filter nothing of the creator's runs, and without holds
 		 * nothing is kept: the owner's one DELETE over the chunk does it all.
 		 */
-		if (r->filter == NULL && !crm_purge_has_holds(r->relid))
+		if (r->filter == NULL && edges == NIL && !crm_purge_has_holds(r->relid))
 		{
 			values[2] = r->cutoff;
 			crm_purge_become(rel_owner(r->relid), &id);
@@ -387,9 +390,33 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 																 1, htypes, values));
 	}
 
-	/* the owner deletes, the trash bypassed for this table only */
+	/* what the cascade removes: locked, held rows' parents kept, exported */
+	if (edges != NIL)
+	{
+		Oid			argtypes[2] = {TIDARRAYOID, TIDARRAYOID};
+		Datum		args[2] = {values[0], values[2]};
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT pg_catalog.array_agg(t) FROM pg_catalog.unnest($1) t WHERE t <> ALL ($2)",
+								  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not leave held rows out");
+		values[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			return 0;
+		values[0] = crm_purge_cascade_prepare(r->relid, edges, PointerGetDatum(PG_DETOAST_DATUM_COPY(values[0])),
+											  r->export, cascade, kept);
+	}
+
+	/* the owner deletes, the trash bypassed for this table and its cascade only */
 	crm_purge_become(rel_owner(r->relid), &id);
 	crm_purge_bypass_relid = r->relid;
+	{
+		ListCell   *lc;
+
+		foreach(lc, *cascade)
+			crm_purge_bypass_cascade = lappend_oid(crm_purge_bypass_cascade,
+												   ((CrmPurgeCascadeTable *) lfirst(lc))->relid);
+	}
 	PG_TRY();
 	{
 		rc = SPI_execute_plan(delete_plan, values, NULL, false, 0);
@@ -397,6 +424,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to)
 	PG_FINALLY();
 	{
 		crm_purge_bypass_relid = save_bypass;
+		crm_purge_bypass_cascade = NIL;
 	}
 	PG_END_TRY();
 	crm_purge_unbecome(&id);
@@ -446,6 +474,44 @@ record_batch(Request *r, uint64 n, TimestampTz started, const char *outcome)
 		elog(ERROR, "could not record batch of request " INT64_FORMAT, r->id);
 }
 
+/* A part in crm_purge.export_parts; table is the cascade's, or InvalidOid. */
+static void
+record_part(Request *r, int part_no, Oid table, int64 rows, CrmPurgeExportPart *part)
+{
+	Oid			argtypes[8] = {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID, OIDOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', part->path ? ' ' : 'n', ' ', ' ', ' ', part->data ? ' ' : 'n',
+	OidIsValid(table) ? ' ' : 'n'};
+
+	values[0] = Int64GetDatum(r->id);
+	values[1] = Int32GetDatum(part_no);
+	values[2] = part->path ? CStringGetTextDatum(part->path) : (Datum) 0;
+	values[3] = Int64GetDatum(rows);
+	values[4] = Int64GetDatum(part->bytes);
+	values[5] = CStringGetTextDatum(part->sha256);
+	values[6] = PointerGetDatum(part->data);
+	values[7] = ObjectIdGetDatum(table);
+	if (SPI_execute_with_args("INSERT INTO crm_purge.export_parts (request_id, part, path, rows, bytes, sha256, data, tbl)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+							  8, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record export part");
+}
+
+/* History: rows a request's cascade removed from another table. */
+static void
+record_cascade_history(Request *r, Oid table, int64 rows)
+{
+	Oid			argtypes[4] = {INT8OID, OIDOID, INT8OID, OIDOID};
+	Datum		values[4] = {Int64GetDatum(r->id), ObjectIdGetDatum(table), Int64GetDatum(rows),
+	ObjectIdGetDatum(r->created_by)};
+
+	if (SPI_execute_with_args("INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)"
+							  " VALUES ('request cascade', crm_purge._qualified($2), $3,"
+							  " pg_catalog.pg_get_userbyid($4), $1)",
+							  4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write crm_purge.history");
+}
+
 typedef struct BatchWork
 {
 	Request    *r;
@@ -454,6 +520,8 @@ typedef struct BatchWork
 	int64		scanned_to;
 	bool		wrote_part;
 	CrmPurgeExportPart part;
+	List	   *cascade;		/* CrmPurgeCascadeTable of the tables the cascade reached */
+	int64		kept;			/* rows kept because their cascade reaches a held row */
 } BatchWork;
 
 /* The batch's delete and its export part: both happen, or neither. */
@@ -461,8 +529,11 @@ static void
 run_batch(void *arg)
 {
 	BatchWork  *w = arg;
+	int			next_part;
+	ListCell   *lc;
 
-	w->n = delete_batch(w->r, &w->done, &w->scanned_to);
+	w->n = delete_batch(w->r, &w->done, &w->scanned_to, &w->cascade, &w->kept);
+	next_part = w->r->parts + 1;
 	if (w->r->export && w->n > 0)
 	{
 		StringInfoData csv;
@@ -470,12 +541,23 @@ run_batch(void *arg)
 		initStringInfo(&csv);
 		crm_purge_csv_header(&csv, SPI_tuptable->tupdesc);
 		crm_purge_csv_rows(&csv, SPI_tuptable, w->n);
-		crm_purge_export_write_part(w->r->id, w->r->parts + 1, &csv, &w->part);
+		crm_purge_export_write_part(w->r->id, next_part++, InvalidOid, &csv, &w->part);
 		w->wrote_part = true;
-		/* for tests: the part is durable, the batch not yet committed */
-		crm_purge_fault("export_written");
 		pfree(csv.data);
 	}
+	/* the rows the cascade removed: a part per table, numbered after it */
+	foreach(lc, w->cascade)
+	{
+		CrmPurgeCascadeTable *t = lfirst(lc);
+
+		if (t->csv == NULL || t->rows == 0 || w->n == 0)
+			continue;
+		t->part = next_part++;
+		crm_purge_export_write_part(w->r->id, t->part, t->relid, t->csv, &t->written);
+	}
+	/* for tests: the parts are durable, the batch not yet committed */
+	if (w->wrote_part)
+		crm_purge_fault("export_written");
 }
 
 /*
@@ -495,6 +577,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	int64		scanned_to = 0;
 	CrmPurgeExportPart part = {0};
 	bool		wrote_part = false;
+	StringInfo	outcome;
 
 	memset(&r, 0, sizeof(r));
 	if (!read_request(&r))
@@ -553,24 +636,32 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 
 	if (wrote_part)
 	{
-		Oid			argtypes[6] = {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID};
-		Oid			argtypes_db[7] = {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID};
-		Datum		values[7];
-		char		nulls[7] = {' ', ' ', part.path ? ' ' : 'n', ' ', ' ', ' ', part.data ? ' ' : 'n'};
-
-		values[0] = Int64GetDatum(r.id);
-		values[1] = Int32GetDatum(r.parts + 1);
-		values[2] = part.path ? CStringGetTextDatum(part.path) : (Datum) 0;
-		values[3] = Int64GetDatum((int64) n);
-		values[4] = Int64GetDatum(part.bytes);
-		values[5] = CStringGetTextDatum(part.sha256);
-		values[6] = PointerGetDatum(part.data);
-		(void) argtypes;
-		if (SPI_execute_with_args("INSERT INTO crm_purge.export_parts (request_id, part, path, rows, bytes, sha256, data)"
-								  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-								  7, argtypes_db, values, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not record export part");
+		record_part(&r, r.parts + 1, InvalidOid, (int64) n, &part);
 		r.parts++;
+	}
+	/* the parts of rows the cascade removed, and their counts */
+	outcome = makeStringInfo();
+	appendStringInfoString(outcome, "ok");
+	{
+		ListCell   *lc;
+
+		foreach(lc, work.cascade)
+		{
+			CrmPurgeCascadeTable *t = lfirst(lc);
+
+			if (t->rows == 0 || n == 0)
+				continue;
+			if (t->part > 0)
+			{
+				record_part(&r, t->part, t->relid, t->rows, &t->written);
+				r.parts = Max(r.parts, t->part);
+			}
+			appendStringInfo(outcome, "; cascade %s: " INT64_FORMAT " rows", qualified_name(t->relid), t->rows);
+			record_cascade_history(&r, t->relid, t->rows);
+		}
+		if (work.kept > 0)
+			appendStringInfo(outcome, "; kept " INT64_FORMAT " rows whose cascade reaches a row under a legal hold",
+							 work.kept);
 	}
 
 	/* adapt the chunk to the density found, to aim at batch_size rows */
@@ -604,7 +695,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 								  7, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update request " INT64_FORMAT, r.id);
 	}
-	record_batch(&r, n, started, "ok");
+	record_batch(&r, n, started, outcome->data);
 	crm_purge_task_succeeded("request batch", r.relid);
 	counts->request_rows += n;
 	counts->batches++;

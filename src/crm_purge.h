@@ -69,6 +69,7 @@ extern void crm_purge_check_filter(const char *filter);
 extern int64 crm_purge_current_deletion_id(void);
 extern Oid	crm_purge_trash_of(Oid relid);
 extern Oid	crm_purge_bypass_relid;	/* this table's rows skip the trash */
+extern List *crm_purge_bypass_cascade;	/* and these tables' (a request's cascade) */
 extern char *crm_purge_key_expression(Oid relid);
 
 /* caches dropped when the extension is dropped or made again */
@@ -102,9 +103,24 @@ struct SPITupleTable;
 extern void crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc);
 extern void crm_purge_csv_rows(StringInfo buf, struct SPITupleTable *tt, uint64 n);
 extern char *crm_purge_export_dir(void);
-extern void crm_purge_export_write_part(int64 request_id, int part, StringInfo csv,
+extern void crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo csv,
 										CrmPurgeExportPart *out);
 extern int64 crm_purge_expire_exports(void);
+
+/* cascade.c: rows a request's DELETE removes through ON DELETE CASCADE */
+typedef struct CrmPurgeCascadeTable
+{
+	Oid			relid;
+	Datum		tids;			/* tid[] of its rows the cascade removes */
+	int64		rows;
+	StringInfo	csv;			/* with export: their contents */
+	int			part;			/* its export part's number, 0: none */
+	CrmPurgeExportPart written;
+} CrmPurgeCascadeTable;
+
+extern List *crm_purge_cascade_edges(Oid relid);
+extern Datum crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
+									   List **tables, int64 *kept);
 
 /* tombstone.c */
 extern uint64 crm_purge_siphash24(const unsigned char key[16], const unsigned char *data,

@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +32,22 @@
 #include "utils/memutils.h"
 
 #include "crm_purge.h"
+
+/* "_schema.table" for a part of rows a cascade removed, "" for the request's own */
+static const char *
+table_suffix(Oid table)
+{
+	char	   *name;
+	char	   *c;
+
+	if (!OidIsValid(table))
+		return "";
+	name = psprintf("_%s.%s", get_namespace_name(get_rel_namespace(table)), get_rel_name(table));
+	for (c = name + 1; *c; c++)
+		if (!(isalnum((unsigned char) *c) || *c == '_' || *c == '.'))
+			*c = '_';
+	return name;
+}
 
 void
 crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc)
@@ -127,7 +144,7 @@ sha256_hex(const char *data, size_t len, char *hex)
  * the batch, so nothing is deleted whose export was not written.
  */
 void
-crm_purge_export_write_part(int64 request_id, int part, StringInfo csv, CrmPurgeExportPart *out)
+crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo csv, CrmPurgeExportPart *out)
 {
 	out->bytes = csv->len;
 	sha256_hex(csv->data, csv->len, out->sha256);
@@ -151,8 +168,8 @@ crm_purge_export_write_part(int64 request_id, int part, StringInfo csv, CrmPurge
 					(errcode_for_file_access(),
 					 errmsg("could not create export directory \"%s\": %m", dir),
 					 errhint("Create it, writable by the server, or set crm_purge.export_directory.")));
-		out->path = psprintf("%s/db%u_request" INT64_FORMAT "_part%05d.csv",
-							 dir, MyDatabaseId, request_id, part);
+		out->path = psprintf("%s/db%u_request" INT64_FORMAT "_part%05d%s.csv",
+							 dir, MyDatabaseId, request_id, part, table_suffix(table));
 		fd = OpenTransientFile(out->path, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
 		if (fd < 0)
 			ereport(ERROR,
@@ -383,7 +400,7 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT p.request_id, p.part, p.path, p.data FROM crm_purge.export_parts p"
 							  " JOIN crm_purge.requests r ON r.id = p.request_id"
-							  " WHERE r.tbl = $1 AND NOT r.export_expired ORDER BY 1, 2",
+							  " WHERE coalesce(p.tbl, r.tbl) = $1 AND NOT r.export_expired ORDER BY 1, 2",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.export_parts");
 	for (r = 0; r < SPI_processed; r++)

@@ -330,6 +330,7 @@ static HTAB *pending = NULL;
  * any (sub)transaction abort and on PREPARE.
  */
 Oid			crm_purge_bypass_relid = InvalidOid;
+List	   *crm_purge_bypass_cascade = NIL;
 
 static void
 trash_writer_flush(TrashWriter *w)
@@ -445,7 +446,10 @@ pending_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PRE_PREPARE || event == XACT_EVENT_PREPARE)
+	{
 		crm_purge_bypass_relid = InvalidOid;
+		crm_purge_bypass_cascade = NIL;
+	}
 	if (pending == NULL)
 		return;
 	switch (event)
@@ -480,6 +484,7 @@ pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		pending_discard(GetCurrentTransactionNestLevel());
 		crm_purge_bypass_relid = InvalidOid;
+		crm_purge_bypass_cascade = NIL;
 	}
 }
 
@@ -736,7 +741,9 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 	{
 		TrashWriter *w;
 
-		if (RelationGetRelid(live) == crm_purge_bypass_relid)
+		if (RelationGetRelid(live) == crm_purge_bypass_relid ||
+			(crm_purge_bypass_cascade != NIL &&
+			 list_member_oid(crm_purge_bypass_cascade, RelationGetRelid(live))))
 			return PointerGetDatum(NULL);
 		w = trash_writer_open(live);
 

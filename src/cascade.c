@@ -1,0 +1,298 @@
+/*
+ * cascade.c - rows a request's DELETE removes from other tables.
+ *
+ * A foreign key ON DELETE CASCADE makes a request's batch remove rows of
+ * other tables too.  Nothing leaves without a trace: before the batch
+ * deletes, its parent rows are locked (no new child can refer to them), the
+ * rows the cascade will remove are found level by level and locked, legal
+ * holds are checked on them (a parent whose cascade would remove a held row
+ * is kept), and for export_and_delete they are written to export parts of
+ * their own, one per table.  The batch then deletes; the cascade removes
+ * exactly the rows exported.  All as the extension owner, restricted, with
+ * search_path pinned: plain reads, no user code (holds run as their
+ * creators, holds.c).
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "storage/itemptr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "crm_purge.h"
+
+#define MAX_CASCADE_LEVELS	8
+
+typedef struct CascadeEdge
+{
+	int			parent_edge;	/* index of the edge that reaches the parent; -1: the request's table */
+	int			level;
+	Oid			parent;
+	Oid			child;
+	char	   *fk_cols;		/* "c.a, c.b" */
+	char	   *ref_cols;		/* "p.x, p.y" */
+} CascadeEdge;
+
+static const char *
+relname_of(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static char *
+column_list(Oid relid, const char *alias, Datum arr)
+{
+	ArrayType  *a = DatumGetArrayTypeP(arr);
+	int16	   *attnums = (int16 *) ARR_DATA_PTR(a);
+	int			n = ARR_DIMS(a)[0];
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s%s.%s", i ? ", " : "", alias,
+						 quote_identifier(get_attname(relid, attnums[i], false)));
+	return buf.data;
+}
+
+/* The keys ON DELETE CASCADE that reach parent, appended to edges. */
+static List *
+add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
+{
+	SysScanDesc scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		CascadeEdge *edge;
+		bool		isnull;
+
+		if (con->contype != CONSTRAINT_FOREIGN || con->confrelid != parent ||
+			con->confdeltype != FKCONSTR_ACTION_CASCADE)
+			continue;
+		edge = palloc(sizeof(CascadeEdge));
+		edge->parent_edge = parent_edge;
+		edge->level = level;
+		edge->parent = parent;
+		edge->child = con->conrelid;
+		edge->fk_cols = column_list(con->conrelid, "c",
+									heap_getattr(tup, Anum_pg_constraint_conkey,
+												 RelationGetDescr(conrel), &isnull));
+		edge->ref_cols = column_list(parent, "p",
+									 heap_getattr(tup, Anum_pg_constraint_confkey,
+												  RelationGetDescr(conrel), &isnull));
+		edges = lappend(edges, edge);
+	}
+	systable_endscan(scan);
+	return edges;
+}
+
+/* The ON DELETE CASCADE keys below relid, breadth first. */
+List *
+crm_purge_cascade_edges(Oid relid)
+{
+	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	List	   *edges = add_edges(NIL, conrel, relid, -1, 1);
+	int			i;
+
+	for (i = 0; i < list_length(edges); i++)
+	{
+		CascadeEdge *edge = list_nth(edges, i);
+
+		if (edge->level >= MAX_CASCADE_LEVELS)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("foreign keys ON DELETE CASCADE below table %s go deeper than %d levels (or loop)",
+							relname_of(relid), MAX_CASCADE_LEVELS),
+					 errhint("A request exports every row its cascade removes; make requests on the deeper tables first, or use another ON DELETE action.")));
+		edges = add_edges(edges, conrel, edge->child, i, edge->level + 1);
+	}
+	table_close(conrel, AccessShareLock);
+	return edges;
+}
+
+/* A tid[] SPI result of one column, or an empty array. */
+static Datum
+tid_array_of_result(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_processed == 0)
+		return PointerGetDatum(construct_empty_array(TIDOID));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return PointerGetDatum(construct_empty_array(TIDOID));
+	return PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+}
+
+static int
+tid_count(Datum arr)
+{
+	return ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(arr)), ARR_DIMS(DatumGetArrayTypeP(arr)));
+}
+
+static Datum
+run_tid_query(const char *sql, Datum arg)
+{
+	Oid			argtypes[1] = {TIDARRAYOID};
+	Datum		values[1] = {arg};
+
+	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "cascade query failed: %s", sql);
+	return tid_array_of_result();
+}
+
+/*
+ * For the batch's rows of relid (top, a tid[]): locks them and the rows
+ * their cascade removes, keeps those whose cascade would remove a held row
+ * (returns the rest as a new tid[]; *kept counts the others), and fills
+ * *tables with one CrmPurgeCascadeTable per table the cascade reaches (rows,
+ * and with export, their CSV).  SPI must be connected.
+ */
+Datum
+crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
+						  List **tables, int64 *kept)
+{
+	int			nedges = list_length(edges);
+	Datum	   *sets = palloc0(sizeof(Datum) * Max(nedges, 1));
+	CrmPurgeIdentity id;
+	int			round;
+	int			e;
+	ListCell   *lc;
+
+	*tables = NIL;
+	*kept = 0;
+	if (edges == NIL)
+		return top;
+
+	crm_purge_become_owner(&id);
+	/* the parents first: no new child can refer to a locked row */
+	top = run_tid_query(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
+								 " WHERE ctid = ANY ($1) FOR UPDATE) l", relname_of(relid)), top);
+
+	for (round = 0; round < 4; round++)
+	{
+		List	   *keep = NIL;
+
+		/* the rows each level's cascade removes, locked as they are now */
+		for (e = 0; e < nedges; e++)
+		{
+			CascadeEdge *edge = list_nth(edges, e);
+			Datum		parents = edge->parent_edge < 0 ? top : sets[edge->parent_edge];
+
+			sets[e] = run_tid_query(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT c.ctid FROM %s c"
+											 " WHERE (%s) IN (SELECT %s FROM %s p WHERE p.ctid = ANY ($1))"
+											 " FOR UPDATE OF c) l",
+											 relname_of(edge->child), edge->fk_cols, edge->ref_cols,
+											 relname_of(edge->parent)),
+									parents);
+		}
+		/* held rows below: their top-level rows stay, with all below them */
+		for (e = 0; e < nedges; e++)
+		{
+			CascadeEdge *edge = list_nth(edges, e);
+			Oid			htypes[1] = {TIDARRAYOID};
+			List	   *hits;
+			Datum		up;
+			int			k;
+
+			if (tid_count(sets[e]) == 0)
+				continue;
+			crm_purge_unbecome(&id);
+			hits = crm_purge_hold_hits(edge->child, edge->child, "ctid = ANY ($1)", 1, htypes, &sets[e]);
+			crm_purge_become_owner(&id);
+			if (hits == NIL)
+				continue;
+			up = crm_purge_hold_tid_array(hits);
+			for (k = e; k >= 0; k = ((CascadeEdge *) list_nth(edges, k))->parent_edge)
+			{
+				CascadeEdge *step = list_nth(edges, k);
+
+				up = run_tid_query(psprintf("SELECT pg_catalog.array_agg(DISTINCT p.ctid) FROM %s p"
+											" WHERE (%s) IN (SELECT %s FROM %s c WHERE c.ctid = ANY ($1))",
+											relname_of(step->parent), step->ref_cols, step->fk_cols,
+											relname_of(step->child)),
+									up);
+			}
+			keep = lappend(keep, DatumGetPointer(up));
+		}
+		if (keep == NIL)
+			break;
+		foreach(lc, keep)
+		{
+			Datum		k = PointerGetDatum(lfirst(lc));
+			Oid			argtypes[2] = {TIDARRAYOID, TIDARRAYOID};
+			Datum		values[2] = {top, k};
+
+			*kept += tid_count(k);
+			if (SPI_execute_with_args("SELECT pg_catalog.array_agg(t) FROM pg_catalog.unnest($1) t"
+									  " WHERE t <> ALL ($2)", 2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not keep held rows");
+			top = tid_array_of_result();
+		}
+		if (round == 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("legal holds keep rows below table %s that this batch keeps finding", relname_of(relid)),
+					 errhint("The request is tried again at the next naptime.")));
+	}
+
+	/* per table: how many rows go, and with export their contents */
+	for (e = 0; e < nedges; e++)
+	{
+		CascadeEdge *edge = list_nth(edges, e);
+		CrmPurgeCascadeTable *t = NULL;
+
+		foreach(lc, *tables)
+			if (((CrmPurgeCascadeTable *) lfirst(lc))->relid == edge->child)
+				t = lfirst(lc);
+		if (t == NULL)
+		{
+			t = palloc0(sizeof(CrmPurgeCascadeTable));
+			t->relid = edge->child;
+			t->tids = PointerGetDatum(construct_empty_array(TIDOID));
+			*tables = lappend(*tables, t);
+		}
+		{
+			Oid			argtypes[2] = {TIDARRAYOID, TIDARRAYOID};
+			Datum		values[2] = {t->tids, sets[e]};
+
+			if (SPI_execute_with_args("SELECT pg_catalog.array_agg(DISTINCT x) FROM"
+									  " (SELECT pg_catalog.unnest($1) UNION SELECT pg_catalog.unnest($2)) u(x)",
+									  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not merge cascade rows");
+			t->tids = tid_array_of_result();
+		}
+	}
+	foreach(lc, *tables)
+	{
+		CrmPurgeCascadeTable *t = lfirst(lc);
+		Oid			argtypes[1] = {TIDARRAYOID};
+		Datum		values[1] = {t->tids};
+
+		t->rows = tid_count(t->tids);
+		if (!export || t->rows == 0)
+			continue;
+		if (SPI_execute_with_args(psprintf("SELECT * FROM %s WHERE ctid = ANY ($1)", relname_of(t->relid)),
+								  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the rows the cascade removes");
+		t->csv = makeStringInfo();
+		crm_purge_csv_header(t->csv, SPI_tuptable->tupdesc);
+		crm_purge_csv_rows(t->csv, SPI_tuptable, SPI_processed);
+	}
+	crm_purge_unbecome(&id);
+	return top;
+}
