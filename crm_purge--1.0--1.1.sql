@@ -284,6 +284,16 @@ BEGIN
 	END IF;
 
 	trash_name := rel.nspname || '__' || rel.relname;
+	-- a trash kept by crm_purge_unprotect follows its table, renamed or not
+	SELECT c.relname INTO trash_name FROM pg_class c
+		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'r'
+		  AND d.description = 'crm_purge trash of ' || tbl::text
+		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
+		ORDER BY c.oid LIMIT 1;
+	IF NOT FOUND THEN
+		trash_name := rel.nspname || '__' || rel.relname;
+	END IF;
 	IF octet_length(trash_name) > 63 THEN
 		RAISE EXCEPTION 'cannot protect table %: trash table name "%" is longer than 63 bytes', tbl, trash_name
 			USING ERRCODE = 'name_too_long', HINT = 'Rename the table or its schema to something shorter.';

@@ -161,3 +161,20 @@ CREATE TRIGGER zz_swallow AFTER DELETE ON subx FOR EACH ROW EXECUTE FUNCTION swa
 DELETE FROM subx WHERE id IN (10, 11, 12);
 SELECT id FROM crm_trash.public__subx ORDER BY id;
 SELECT id FROM subx ORDER BY id;
+
+-- a restore that a constraint refuses says which, and what to do
+CREATE TABLE strict_parent (id int PRIMARY KEY);
+CREATE TABLE strict_rows (id int PRIMARY KEY, parent_id int, note text);
+INSERT INTO strict_parent VALUES (1);
+INSERT INTO strict_rows VALUES (1, 1, 'x'), (2, NULL, NULL);
+SELECT crm_purge_protect('strict_rows');
+DELETE FROM strict_rows;
+ALTER TABLE strict_rows ADD CONSTRAINT strict_fk FOREIGN KEY (parent_id) REFERENCES strict_parent;
+DELETE FROM strict_parent;
+SELECT crm_purge_restore('strict_rows', 'id = 1');
+INSERT INTO strict_parent VALUES (1);
+ALTER TABLE strict_rows ADD CONSTRAINT strict_note CHECK (note IS NOT NULL);
+SELECT crm_purge_restore('strict_rows', 'id = 2');
+ALTER TABLE strict_rows DROP CONSTRAINT strict_note, ALTER COLUMN note SET NOT NULL;
+SELECT crm_purge_restore('strict_rows', 'id = 2');
+SELECT crm_purge_restore('strict_rows', 'id = 1');

@@ -204,3 +204,16 @@ FROM crm_purge.export_parts p WHERE p.request_id = :c_req ORDER BY p.part;
 SELECT outcome FROM crm_purge_report(:c_req) WHERE outcome <> 'ok';
 SELECT action, table_name, rows FROM crm_purge.history WHERE request_id = :c_req ORDER BY id;
 SELECT crm_purge_release(:c_hold);
+
+-- without the worker, CALL crm_purge_run() does all due work with a commit
+-- per batch
+CREATE TABLE run_me (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+INSERT INTO run_me SELECT generate_series(1, 3000);
+ANALYZE run_me;
+SET crm_purge.batch_size = 200;
+SELECT crm_purge_request('run_me', '30 days', 'delete_only') AS run_req \gset
+CALL crm_purge_run();
+SELECT status, rows_done, batches > 1 AS several_batches, analyzed_at IS NOT NULL AS analyzed
+FROM crm_purge.requests WHERE id = :run_req;
+SELECT count(*) FROM run_me;
+RESET crm_purge.batch_size;

@@ -34,3 +34,44 @@ SELECT * FROM accounts ORDER BY id;
 CREATE TABLE plain (id int);
 ALTER TABLE plain ADD COLUMN x int;
 ALTER TABLE plain RENAME COLUMN x TO y;
+
+-- trash names cannot collide: a.b__c and a__b.c get trash tables of their own
+CREATE SCHEMA a;
+CREATE SCHEMA a__b;
+CREATE TABLE a.b__c (id int PRIMARY KEY, v text);
+CREATE TABLE a__b.c (id int PRIMARY KEY, n int);
+INSERT INTO a.b__c VALUES (1, 'text');
+INSERT INTO a__b.c VALUES (1, 42);
+SELECT crm_purge_protect('a.b__c')::text AS first_gets_the_name;
+SELECT crm_purge_protect('a__b.c')::text LIKE 'crm_trash.a__b__c\_%' AS second_gets_another;
+DELETE FROM a.b__c;
+DELETE FROM a__b.c;
+SELECT crm_purge_restore('a__b.c');
+SELECT crm_purge_restore('a.b__c');
+SELECT * FROM a.b__c;
+SELECT * FROM a__b.c;
+-- a renamed table keeps its trash, also across unprotect and protect
+ALTER TABLE a.b__c RENAME TO renamed;
+DELETE FROM a.renamed;
+SELECT count(*) FROM crm_trash.a__b__c;
+SELECT crm_purge_unprotect('a.renamed');
+SELECT crm_purge_protect('a.renamed');
+SELECT crm_purge_restore('a.renamed');
+
+-- unlink triggers follow foreign keys and child tables made later; unprotect
+-- removes them all
+CREATE TABLE owners (id int PRIMARY KEY);
+SELECT crm_purge_protect('owners');
+CREATE TABLE pets (id int PRIMARY KEY, owner_id int REFERENCES owners ON DELETE SET NULL);
+CREATE TABLE cars (id int PRIMARY KEY, owner_id int);
+ALTER TABLE cars ADD CONSTRAINT cars_owner FOREIGN KEY (owner_id) REFERENCES owners ON DELETE SET NULL;
+SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'crm_purge_unlink%' ORDER BY 1::text;
+INSERT INTO owners VALUES (1);
+INSERT INTO pets VALUES (1, 1);
+INSERT INTO cars VALUES (1, 1);
+DELETE FROM owners WHERE id = 1;
+SELECT deletion_id AS owner_deletion FROM crm_trash.public__owners WHERE id = 1 \gset
+SELECT crm_purge_restore_deletion(:owner_deletion);
+SELECT (SELECT owner_id FROM pets) AS pet_owner, (SELECT owner_id FROM cars) AS car_owner;
+SELECT crm_purge_unprotect('owners');
+SELECT count(*) AS unlink_triggers_left FROM pg_trigger WHERE tgname LIKE 'crm_purge_unlink%' AND tgrelid IN ('pets'::regclass, 'cars'::regclass);

@@ -30,6 +30,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_relation.h"
 #include "storage/proc.h"
@@ -985,6 +986,9 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	{
 		rename = (RenameStmt *) parsetree;
 		rv = rename->relation;
+		/* a renamed table is found under its new name */
+		if (rv != NULL && rename->renameType == OBJECT_TABLE)
+			rv = makeRangeVar(rv->schemaname, rename->newname, -1);
 	}
 	if (rv == NULL)
 		PG_RETURN_VOID();
