@@ -39,14 +39,16 @@ COMMENT ON COLUMN crm_purge.policies.created_by IS 'the admin who made the polic
 -- visible to admins who may SELECT the request's table; unlinks to nobody.
 REVOKE SELECT ON crm_purge.unlinks FROM crm_purge_admin;
 ALTER TABLE crm_purge.export_parts ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable_table ON crm_purge.export_parts FOR SELECT USING (
-	EXISTS (SELECT FROM crm_purge.requests r
-			WHERE r.id = export_parts.request_id
-			  AND pg_catalog.has_table_privilege(r.tbl, 'SELECT')));
+-- (policy readable_table: below, once export_parts has its tbl column)
 
 -- Parts of rows a request's ON DELETE CASCADE removed from another table.
 ALTER TABLE crm_purge.export_parts ADD COLUMN tbl regclass;
 COMMENT ON COLUMN crm_purge.export_parts.tbl IS 'the table of the part''s rows when a cascade removed them; NULL: the request''s own table';
+-- a part is visible to admins who may SELECT the table its rows are of
+CREATE POLICY readable_table ON crm_purge.export_parts FOR SELECT USING (
+	EXISTS (SELECT FROM crm_purge.requests r
+			WHERE r.id = export_parts.request_id
+			  AND pg_catalog.has_table_privilege(coalesce(export_parts.tbl, r.tbl), 'SELECT')));
 
 -- New C entry points ------------------------------------------------------
 
@@ -1658,6 +1660,13 @@ BEGIN
 		RAISE EXCEPTION 'permission denied for table %', tbl
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'A request deletes as its creator, who needs SELECT and DELETE on the table.';
+	END IF;
+	-- the owner's policies would run with the creator's rights, unattended
+	IF (SELECT c.relrowsecurity AND NOT pg_has_role(c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it has row-level security', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Its policies would run with your rights in the background, for every batch.',
+				  HINT = 'The table''s owner may make the request, or disable row-level security first.';
 	END IF;
 	PERFORM crm_purge._check_filter(filter);
 END

@@ -365,6 +365,78 @@ SET ROLE regress_sec_admin;
 SELECT task, "table", retries, next_try > since AS backs_off FROM crm_purge_errors;
 RESET ROLE;
 
+-- 13. an admin's condition never runs as a hold's creator: a function in
+-- the admin's own temporary schema, in an erase or permanent delete of a
+-- table with a superuser's hold
+CREATE TABLE sec.h (id int PRIMARY KEY);
+INSERT INTO sec.h SELECT generate_series(1, 5);
+GRANT SELECT, DELETE ON sec.h TO regress_sec_admin;
+SELECT crm_purge_protect('sec.h');
+SELECT crm_purge_hold('sec.h', 'id = 4', NULL, 'held by the superuser') IS NOT NULL AS held;
+SET ROLE regress_sec_admin;
+CREATE FUNCTION pg_temp.grab(int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+		EXECUTE 'ALTER ROLE regress_sec_admin SUPERUSER';
+	END IF;
+	RETURN $1 = 1;
+END $$;
+SELECT crm_purge_delete_where('sec.h', 'pg_temp.grab(id)', permanent => true);
+SELECT crm_purge_erase('sec.h', 'pg_temp.grab(id) OR id = 2', 'x');
+SELECT crm_purge._delete_permanently('sec.h', 'pg_temp.grab(id) OR id = 3', NULL);
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_admin';
+SELECT id FROM sec.h ORDER BY id;
+
+-- 14. a request's batch skips the trash for exactly the rows it picked: a
+-- table owner's trigger that deletes others sends them to the trash, and
+-- the held one stays
+CREATE TABLE sec.tr (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+INSERT INTO sec.tr SELECT generate_series(1, 4);
+ALTER TABLE sec.tr OWNER TO regress_sec_owner;
+GRANT SELECT, DELETE ON sec.tr TO regress_sec_admin;
+SELECT crm_purge_protect('sec.tr');
+SELECT crm_purge_hold('sec.tr', 'id = 1', NULL, 'held') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.also_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF OLD.id = 2 THEN DELETE FROM sec.tr WHERE id IN (1, 3); END IF;
+	RETURN OLD;
+END $$;
+CREATE TRIGGER also_delete BEFORE DELETE ON sec.tr FOR EACH ROW EXECUTE FUNCTION own.also_delete();
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('sec.tr', '30 days', 'delete_only', filter => 'id = 2') AS tr_req \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+RESET ROLE;
+SELECT (SELECT array_agg(id ORDER BY id) FROM sec.tr) AS live, (SELECT array_agg(id ORDER BY id) FROM crm_trash.sec__tr) AS trashed;
+
+-- 15. export parts of rows a cascade removed are only for admins who may
+-- read their table
+CREATE TABLE sec.acct (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+CREATE TABLE sec.hr (id int PRIMARY KEY, acct_id int REFERENCES sec.acct ON DELETE CASCADE, ssn text);
+INSERT INTO sec.acct VALUES (1);
+INSERT INTO sec.hr VALUES (1, 1, 'SSN-123');
+GRANT SELECT, DELETE ON sec.acct TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('sec.acct', '30 days') AS acct_req \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT count(*) AS parts_seen FROM crm_purge_export_files(:acct_req);
+SELECT crm_purge_export_read(:acct_req, 2);
+SELECT count(*) AS parts_in_catalog FROM crm_purge.export_parts WHERE request_id = :acct_req;
+RESET ROLE;
+SELECT count(*) AS parts FROM crm_purge.export_parts WHERE request_id = :acct_req;
+
+-- 16. a table with row-level security: its owner's policies would run with
+-- a request creator's or hold creator's rights, unattended; refused
+CREATE TABLE sec.rls (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+ALTER TABLE sec.rls OWNER TO regress_sec_owner;
+GRANT SELECT, DELETE ON sec.rls TO regress_sec_admin;
+ALTER TABLE sec.rls ENABLE ROW LEVEL SECURITY;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('sec.rls', '30 days', 'delete_only');
+RESET ROLE;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former;

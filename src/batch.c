@@ -24,6 +24,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
@@ -73,6 +74,27 @@ static Oid	plan_relid = InvalidOid;	/* request ids restart with the extension */
 static SPIPlanPtr select_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
 static SPIPlanPtr range_delete_plan = NULL;	/* no filter, no holds: one statement */
+
+/*
+ * Has the table triggers of its own (anything but crm_purge's and the
+ * internal ones of foreign keys)?  Then the batch must say exactly which
+ * rows skip the trash: a trigger could delete others.
+ */
+static bool
+has_user_triggers(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	bool		found = false;
+	int			i;
+
+	if (rel->trigdesc)
+		for (i = 0; i < rel->trigdesc->numtriggers && !found; i++)
+			found = !rel->trigdesc->triggers[i].tgisinternal &&
+				get_func_namespace(rel->trigdesc->triggers[i].tgfoid) !=
+				get_namespace_oid(CRM_PURGE_SCHEMA, false);
+	table_close(rel, AccessShareLock);
+	return found;
+}
 
 /* The extension was dropped or made again: request ids start over. */
 void
@@ -279,7 +301,6 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	uint64		n = 0;
 	uint64		picked;
 	int			rc;
-	Oid			save_bypass = crm_purge_bypass_relid;
 	Datum		values[3];
 	SPITupleTable *tt;
 	Datum	   *tids;
@@ -302,6 +323,14 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 				 errmsg("role %s who created request " INT64_FORMAT " may no longer delete from table %s",
 						crm_purge_role_name(r->created_by), r->id, qualified_name(r->relid)),
 				 errdetail("A request needs an admin with SELECT and DELETE on the table.")));
+	/* the owner's policies would run with the creator's rights, unattended */
+	if (crm_purge_policies_would_run(r->relid, r->created_by))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table %s has row-level security: request " INT64_FORMAT " stops",
+						qualified_name(r->relid), r->id),
+				 errdetail("Its policies would run with the rights of the request's creator in every batch."),
+				 errhint("Disable row-level security on the table, or have its owner make the request.")));
 	*done = false;
 
 	/* the creator picks */
@@ -322,19 +351,20 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		 * Without a filter nothing of the creator's runs, and without holds
 		 * nothing is kept: the owner's one DELETE over the chunk does it all.
 		 */
-		if (r->filter == NULL && edges == NIL && !crm_purge_has_holds(r->relid))
+		if (r->filter == NULL && edges == NIL && !has_user_triggers(r->relid) &&
+			!crm_purge_has_holds(r->relid))
 		{
 			values[2] = r->cutoff;
 			crm_purge_become(rel_owner(r->relid), &id);
 			prepare_plans(r);
-			crm_purge_bypass_relid = r->relid;
+			crm_purge_bypass_table(r->relid);
 			PG_TRY();
 			{
 				rc = SPI_execute_plan(range_delete_plan, values, NULL, false, 0);
 			}
 			PG_FINALLY();
 			{
-				crm_purge_bypass_relid = save_bypass;
+				crm_purge_bypass_end();
 			}
 			PG_END_TRY();
 			crm_purge_unbecome(&id);
@@ -409,13 +439,14 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 
 	/* the owner deletes, the trash bypassed for this table and its cascade only */
 	crm_purge_become(rel_owner(r->relid), &id);
-	crm_purge_bypass_relid = r->relid;
+	/* exactly the rows picked, and those the cascade was found to remove */
+	crm_purge_bypass_rows(r->relid, values[0]);
 	{
 		ListCell   *lc;
 
 		foreach(lc, *cascade)
-			crm_purge_bypass_cascade = lappend_oid(crm_purge_bypass_cascade,
-												   ((CrmPurgeCascadeTable *) lfirst(lc))->relid);
+			crm_purge_bypass_rows(((CrmPurgeCascadeTable *) lfirst(lc))->relid,
+								  ((CrmPurgeCascadeTable *) lfirst(lc))->tids);
 	}
 	PG_TRY();
 	{
@@ -423,8 +454,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	}
 	PG_FINALLY();
 	{
-		crm_purge_bypass_relid = save_bypass;
-		crm_purge_bypass_cascade = NIL;
+		crm_purge_bypass_end();
 	}
 	PG_END_TRY();
 	crm_purge_unbecome(&id);

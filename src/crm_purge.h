@@ -61,6 +61,7 @@ extern Oid	crm_purge_extension_owner(void);
 extern ErrorData *crm_purge_in_subtransaction(void (*fn) (void *), void *arg);
 extern const char *crm_purge_role_name(Oid roleid);
 extern int	crm_purge_pin_output_settings(void);
+extern bool crm_purge_policies_would_run(Oid relid, Oid role);
 
 /* filter.c: user-supplied SQL conditions */
 extern void crm_purge_check_filter(const char *filter);
@@ -68,8 +69,11 @@ extern void crm_purge_check_filter(const char *filter);
 /* trash.c */
 extern int64 crm_purge_current_deletion_id(void);
 extern Oid	crm_purge_trash_of(Oid relid);
-extern Oid	crm_purge_bypass_relid;	/* this table's rows skip the trash */
-extern List *crm_purge_bypass_cascade;	/* and these tables' (a request's cascade) */
+/* rows that skip the trash: a request's batch, an erase; set in C only */
+extern void crm_purge_bypass_rows(Oid relid, Datum tids);
+extern void crm_purge_bypass_table(Oid relid);
+extern void crm_purge_bypass_end(void);
+extern bool crm_purge_bypass_active(void);
 extern char *crm_purge_key_expression(Oid relid);
 
 /* caches dropped when the extension is dropped or made again */

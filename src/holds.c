@@ -18,6 +18,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
 
 #include "crm_purge.h"
 
@@ -76,6 +79,24 @@ crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *ar
 							CRM_PURGE_ADMIN_ROLE),
 					 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
 					 errhint("Release hold " INT64_FORMAT " and make it again as an admin.", hold_id)));
+		/* trash rows are visible only with SELECT on the table: none would be held */
+		if (pg_class_aclcheck(relid, creator, ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its creator %s may no longer read the table",
+							hold_id, rel_display_name(relid), crm_purge_role_name(creator)),
+					 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
+					 errhint("Grant SELECT on the table to %s again, or release hold " INT64_FORMAT " and make it again.",
+							 crm_purge_role_name(creator), hold_id)));
+		/* a live table's own policies would run with the hold creator's rights */
+		if (scanrel == relid && crm_purge_policies_would_run(relid, creator))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: the table has row-level security",
+							hold_id, rel_display_name(relid)),
+					 errdetail("Its policies would run with the rights of the hold's creator %s.",
+							   crm_purge_role_name(creator)),
+					 errhint("Disable row-level security on the table, or have its owner make the hold again.")));
 		crm_purge_become(creator, &id);
 		rc = SPI_execute_with_args(psprintf("SELECT ctid FROM %s WHERE (%s) AND (%s\n)",
 											scanname, cond, filter),

@@ -21,6 +21,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -263,4 +264,23 @@ crm_purge_pin_output_settings(void)
 	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;
+}
+
+/*
+ * Would reading relid as role run code of the table's owner (row-level
+ * security policies) with role's rights?  Not for the owner or superusers.
+ */
+bool
+crm_purge_policies_would_run(Oid relid, Oid role)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class c;
+	bool		result;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	c = (Form_pg_class) GETSTRUCT(tup);
+	result = c->relrowsecurity && !superuser_arg(role) && !has_privs_of_role(role, c->relowner);
+	ReleaseSysCache(tup);
+	return result;
 }

@@ -330,8 +330,87 @@ static HTAB *pending = NULL;
  * request's batch, an erase): rows of this table skip the trash.  Reset on
  * any (sub)transaction abort and on PREPARE.
  */
-Oid			crm_purge_bypass_relid = InvalidOid;
-List	   *crm_purge_bypass_cascade = NIL;
+static void register_xact_callbacks(void);
+
+static List *bypass = NIL;		/* of Bypass, in TopTransactionContext */
+
+typedef struct Bypass
+{
+	Oid			relid;
+	bool		all_rows;		/* the statement deletes nothing else of it */
+	int			ntids;
+	ItemPointerData *tids;		/* sorted */
+} Bypass;
+
+static int
+tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/* These rows of relid (a tid[]) skip the trash, until crm_purge_bypass_end. */
+void
+crm_purge_bypass_rows(Oid relid, Datum tids)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	ArrayType  *arr = DatumGetArrayTypeP(tids);
+	Bypass	   *b = palloc0(sizeof(Bypass));
+	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+	register_xact_callbacks();
+	b->relid = relid;
+	b->ntids = n;
+	b->tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
+	if (n > 0)
+		memcpy(b->tids, ARR_DATA_PTR(arr), sizeof(ItemPointerData) * n);
+	qsort(b->tids, n, sizeof(ItemPointerData), tid_cmp);
+	bypass = lappend(bypass, b);
+	MemoryContextSwitchTo(old);
+}
+
+/* Every row of relid the statement deletes skips the trash (nothing else can delete one). */
+void
+crm_purge_bypass_table(Oid relid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	Bypass	   *b = palloc0(sizeof(Bypass));
+
+	register_xact_callbacks();
+	b->relid = relid;
+	b->all_rows = true;
+	bypass = lappend(bypass, b);
+	MemoryContextSwitchTo(old);
+}
+
+void
+crm_purge_bypass_end(void)
+{
+	bypass = NIL;
+}
+
+bool
+crm_purge_bypass_active(void)
+{
+	return bypass != NIL;
+}
+
+static bool
+bypassed(Oid relid, ItemPointer tid)
+{
+	ListCell   *lc;
+
+	foreach(lc, bypass)
+	{
+		Bypass	   *b = lfirst(lc);
+
+		if (b->relid != relid)
+			continue;
+		if (b->all_rows ||
+			bsearch(tid, b->tids, b->ntids, sizeof(ItemPointerData), tid_cmp) != NULL)
+			return true;
+	}
+	return false;
+}
 
 static void
 trash_writer_flush(TrashWriter *w)
@@ -447,10 +526,7 @@ pending_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PRE_PREPARE || event == XACT_EVENT_PREPARE)
-	{
-		crm_purge_bypass_relid = InvalidOid;
-		crm_purge_bypass_cascade = NIL;
-	}
+		bypass = NIL;
 	if (pending == NULL)
 		return;
 	switch (event)
@@ -484,8 +560,7 @@ pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		pending_discard(GetCurrentTransactionNestLevel());
-		crm_purge_bypass_relid = InvalidOid;
-		crm_purge_bypass_cascade = NIL;
+		bypass = NIL;
 	}
 }
 
@@ -515,9 +590,8 @@ crm_purge_set_bypass_trash(PG_FUNCTION_ARGS)
 
 typedef struct PermanentDelete
 {
-	Oid			relid;
 	const char *sql;
-	Datum		keys;
+	Datum		tids;
 	uint64		n;
 } PermanentDelete;
 
@@ -525,68 +599,89 @@ static void
 run_permanent_delete(void *arg)
 {
 	PermanentDelete *d = arg;
-	Oid			argtypes[1] = {TEXTARRAYOID};
-	Datum		values[1] = {d->keys};
-	char		nulls[1] = {d->keys ? ' ' : 'n'};
-	Oid			save = crm_purge_bypass_relid;
+	Oid			argtypes[2] = {TEXTARRAYOID, TIDARRAYOID};
+	Datum		values[2] = {(Datum) 0, d->tids};
+	char		nulls[2] = {'n', ' '};
 
-	register_xact_callbacks();
-	crm_purge_bypass_relid = d->relid;
-	PG_TRY();
-	{
-		if (SPI_execute_with_args(d->sql, 1, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "permanent delete failed");
-		d->n = SPI_processed;
-	}
-	PG_FINALLY();
-	{
-		crm_purge_bypass_relid = save;
-	}
-	PG_END_TRY();
+	if (SPI_execute_with_args(d->sql, 2, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "permanent delete failed");
+	d->n = SPI_processed;
 }
 
 /*
- * crm_purge._delete_permanently(tbl, cond, keys): DELETE FROM tbl WHERE cond
- * ($1 = keys) as the caller, an admin, with the table's rows (only these,
- * only in this statement) skipping the trash.  For crm_purge_erase and
- * permanent deletes by list or filter.
+ * crm_purge._delete_permanently(tbl, cond, keys): as the caller, an admin,
+ * the rows of tbl matching cond ($1 = keys) go for good, skipping the trash:
+ * exactly those rows, in this statement.  The caller's condition runs as
+ * the caller only: it picks the rows, the legal holds (each as its creator)
+ * are checked on the rows picked, and the DELETE removes them by ctid.  For
+ * crm_purge_erase and permanent deletes by list or filter.
  */
 PG_FUNCTION_INFO_V1(crm_purge_delete_permanently);
 Datum
 crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 {
 	PermanentDelete d;
+	Oid			relid;
 	char	   *cond;
+	Datum		keys;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	char		nulls[1];
+	bool		isnull;
+	List	   *hits;
 
 	crm_purge_require_admin("crm_purge_erase");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("table and condition must not be NULL")));
-	d.relid = PG_GETARG_OID(0);
+	relid = PG_GETARG_OID(0);
 	cond = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	crm_purge_check_filter(cond);
-	d.keys = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	d.sql = psprintf("DELETE FROM %s WHERE (%s\n)", relation_display_name_oid(d.relid), cond);
-	d.n = 0;
+	keys = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	values[0] = keys;
+	nulls[0] = keys ? ' ' : 'n';
+
 	SPI_connect();
+	/* the caller picks, with their condition and rights */
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(ctid) FROM %s WHERE (%s\n)",
+									   relation_display_name_oid(relid), cond),
+							  1, argtypes, values, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read %s", relation_display_name_oid(relid));
+	d.tids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+	{
+		SPI_finish();
+		PG_RETURN_INT64(0);
+	}
+	d.tids = PointerGetDatum(PG_DETOAST_DATUM_COPY(d.tids));
 	/* held rows never go, whoever calls */
 	{
-		Oid			argtypes[1] = {TEXTARRAYOID};
-		Datum		values[1] = {d.keys};
-		List	   *hits = crm_purge_hold_hits(d.relid, d.relid, psprintf("(%s\n)", cond),
-											   d.keys ? 1 : 0, argtypes, values);
+		Oid			htypes[1] = {TIDARRAYOID};
 
-		if (hits != NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps them (%s)",
-							relation_display_name_oid(d.relid),
-							((CrmPurgeHoldHit *) linitial(hits))->id,
-							((CrmPurgeHoldHit *) linitial(hits))->reason),
-					 errhint("Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.")));
+		hits = crm_purge_hold_hits(relid, relid, "ctid = ANY ($1)", 1, htypes, &d.tids);
 	}
-	run_permanent_delete(&d);
+	if (hits != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps them (%s)",
+						relation_display_name_oid(relid),
+						((CrmPurgeHoldHit *) linitial(hits))->id,
+						((CrmPurgeHoldHit *) linitial(hits))->reason),
+				 errhint("Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.")));
+	/* exactly the rows picked (a row changed meanwhile has another ctid and stays) */
+	d.sql = psprintf("DELETE FROM %s WHERE ctid = ANY ($2)", relation_display_name_oid(relid));
+	d.n = 0;
+	crm_purge_bypass_rows(relid, d.tids);
+	PG_TRY();
+	{
+		run_permanent_delete(&d);
+	}
+	PG_FINALLY();
+	{
+		crm_purge_bypass_end();
+	}
+	PG_END_TRY();
 	SPI_finish();
 	PG_RETURN_INT64((int64) d.n);
 }
@@ -742,9 +837,7 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 	{
 		TrashWriter *w;
 
-		if (RelationGetRelid(live) == crm_purge_bypass_relid ||
-			(crm_purge_bypass_cascade != NIL &&
-			 list_member_oid(crm_purge_bypass_cascade, RelationGetRelid(live))))
+		if (bypass != NIL && bypassed(RelationGetRelid(live), &trigdata->tg_trigtuple->t_self))
 			return PointerGetDatum(NULL);
 		w = trash_writer_open(live);
 
@@ -846,7 +939,7 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm_purge.unlink_trigger() must be fired AFTER UPDATE FOR EACH ROW with a constraint name")));
 
-	if (OidIsValid(crm_purge_bypass_relid))
+	if (bypass != NIL)
 		return PointerGetDatum(NULL);
 	child = trigdata->tg_relation;
 	tupdesc = RelationGetDescr(child);
