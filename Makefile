@@ -1,7 +1,8 @@
 # crm_purge: PGXS build.  CI passes PROFILE=-Werror.
 EXTENSION  = crm_purge
 MODULE_big = crm_purge
-OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
+PG_CPPFLAGS = -I$(srcdir)/src
 # crm_purge--1.0.sql is as released and never changes; every later change
 # is an upgrade script, and a fresh install of 1.1 runs 1.0 and then them,
 # so that an updated database and a fresh one are the same by construction.

@@ -11,14 +11,14 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-#include "csv.h"
-#include "window.h"
+#include "requests/csv.h"
+#include "requests/window.h"
 
 #define CRM_PURGE_SCHEMA		"crm_purge"
 #define CRM_TRASH_SCHEMA		"crm_trash"
 #define CRM_PURGE_ADMIN_ROLE	"crm_purge_admin"
 
-/* settings (crm_purge.c) */
+/* settings (module.c) */
 extern int	crm_purge_trash_retention;	/* seconds */
 extern int	crm_purge_max_rows_per_request;
 extern int	crm_purge_max_queued_rows;
@@ -40,9 +40,15 @@ typedef enum CrmPurgeExportStorage
 	EXPORT_STORAGE_DATABASE
 } CrmPurgeExportStorage;
 
-/* crm_purge.c */
-extern uint64 crm_purge_top_level_statement(void);
+/* module.c */
 extern void crm_purge_fault(const char *point);
+
+/* statement.c */
+extern uint64 crm_purge_top_level_statement(void);
+extern void crm_purge_statement_hooks_init(void);
+
+/* utility.c */
+extern void crm_purge_before_utility(Node *parsetree);
 
 /* security.c: the one privilege boundary */
 typedef struct CrmPurgeIdentity

@@ -284,3 +284,26 @@ crm_purge_policies_would_run(Oid relid, Oid role)
 	ReleaseSysCache(tup);
 	return result;
 }
+
+PG_FUNCTION_INFO_V1(crm_purge_check_admin);
+Datum
+crm_purge_check_admin(PG_FUNCTION_ARGS)
+{
+	crm_purge_require_admin(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_is_admin_sql);
+Datum
+crm_purge_is_admin_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(crm_purge_is_admin(GetUserId()));
+}
+
+PG_FUNCTION_INFO_V1(crm_purge_require_admin_sql);
+Datum
+crm_purge_require_admin_sql(PG_FUNCTION_ARGS)
+{
+	crm_purge_require_admin(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_BOOL(true);
+}

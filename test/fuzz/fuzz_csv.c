@@ -7,7 +7,7 @@
 
 #include "lib/stringinfo.h"
 
-#include "../../src/csv.h"
+#include "../../src/requests/csv.h"
 
 #define MAXF 64
 

@@ -4,7 +4,7 @@
  */
 #include "postgres_fe.h"
 
-#include "../../src/window.h"
+#include "../../src/requests/window.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,9 +10,9 @@ libdir=$(pg_config --pkglibdir)
 out=${FUZZ_OUT:-$(mktemp -d)}
 mkdir -p "$out"
 flags="-Wno-ignored-attributes -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DFRONTEND -I$incs -I$inc -I../../src"
-clang $flags -o "$out/fuzz_window" fuzz_window.c ../../src/window.c
-clang $flags -o "$out/fuzz_csv" fuzz_csv.c ../../src/csv.c "$libdir/../lib/libpgcommon.a" "$libdir/../lib/libpgport.a" 2>/dev/null ||
-	clang $flags -o "$out/fuzz_csv" fuzz_csv.c ../../src/csv.c /usr/lib/postgresql/15/lib/libpgcommon.a /usr/lib/postgresql/15/lib/libpgport.a
+clang $flags -o "$out/fuzz_window" fuzz_window.c ../../src/requests/window.c
+clang $flags -o "$out/fuzz_csv" fuzz_csv.c ../../src/requests/csv.c "$libdir/../lib/libpgcommon.a" "$libdir/../lib/libpgport.a" 2>/dev/null ||
+	clang $flags -o "$out/fuzz_csv" fuzz_csv.c ../../src/requests/csv.c /usr/lib/postgresql/15/lib/libpgcommon.a /usr/lib/postgresql/15/lib/libpgport.a
 passed=0
 failed=0
 for t in fuzz_window fuzz_csv; do

@@ -60,6 +60,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
 #include "crm_purge.h"
 
 /* a database without the extension is looked at again after this long */
@@ -297,7 +298,7 @@ crm_purge_release_database(Oid dboid)
 	DbSlot	   *s;
 
 	if (shared == NULL || !OidIsValid(dboid) ||
-		!pg_database_ownercheck(dboid, GetUserId()))
+		!crm_purge_database_ownercheck(dboid, GetUserId()))
 		return;
 
 	register_xact_callback();

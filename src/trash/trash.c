@@ -44,6 +44,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "crm_purge.h"
 
 /* the same buffer limits as COPY FROM's multi-insert */
@@ -731,9 +732,8 @@ trash_writer_open(Relation live)
 		ExecOpenIndices(w->rri, false);
 		w->index_per_block = trash_writer_index_per_block(w);
 		/* no ring buffer: trash pages stay in shared buffers, as any INSERT's do */
-		w->bistate = palloc0(sizeof(BulkInsertStateData));
-		w->bistate->strategy = NULL;
-		w->bistate->current_buf = InvalidBuffer;
+		w->bistate = palloc(sizeof(BulkInsertStateData));
+		crm_purge_bulk_insert_state_init(w->bistate);
 		w->batchcxt = AllocSetContextCreate(w->cxt, "crm_purge trash batch",
 											ALLOCSET_DEFAULT_SIZES);
 		for (i = 0; i < TRASH_BUFFERED_TUPLES; i++)

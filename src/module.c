@@ -1,30 +1,18 @@
 /*
- * crm_purge.c - module load: settings, statement numbering, role checks.
+ * module.c - module load: settings (GUCs), hooks, cache callbacks, and the
+ * test-only fault points.
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <unistd.h>
 
-#include "access/xact.h"
-#include "catalog/pg_extension.h"
-#include "commands/extension.h"
-#include "executor/executor.h"
-#include "executor/spi.h"
-#include "commands/dbcommands.h"
-#include "commands/defrem.h"
-#include "utils/snapmgr.h"
-#include "fmgr.h"
 #include "miscadmin.h"
-#include "tcop/utility.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/varlena.h"
-#include "utils/resowner.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
-#include "access/htup_details.h"
+#include "utils/varlena.h"
 
 #include "crm_purge.h"
 
@@ -52,21 +40,6 @@ static const struct config_enum_entry export_storage_options[] = {
 	{"database", EXPORT_STORAGE_DATABASE, false},
 	{NULL, 0, false}
 };
-
-/*
- * Top-level statement numbering: every row trashed by one top-level statement
- * (including ON DELETE CASCADE and rows deleted inside functions it calls)
- * shares one deletion_id.  Counting the way pg_stat_statements tracks nesting
- * is exact where the statement timestamp is not (a multi-statement query
- * string shares one timestamp).
- */
-static uint64 top_level_statement = 0;
-static int	nesting_level = 0;
-
-static ExecutorStart_hook_type prev_ExecutorStart = NULL;
-static ExecutorRun_hook_type prev_ExecutorRun = NULL;
-static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 static bool
 check_processing_window(char **newval, void **extra, GucSource source)
@@ -98,164 +71,6 @@ check_databases(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
-static void
-cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
-{
-	if (nesting_level == 0)
-		top_level_statement++;
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
-}
-
-static void
-cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-			   bool execute_once)
-{
-	nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
-	}
-	PG_FINALLY();
-	{
-		nesting_level--;
-	}
-	PG_END_TRY();
-}
-
-static void
-cp_ExecutorFinish(QueryDesc *queryDesc)
-{
-	nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		nesting_level--;
-	}
-	PG_END_TRY();
-}
-
-/* Is this DROP EXTENSION crm_purge, with the extension present? */
-static bool
-drops_this_extension(Node *parsetree)
-{
-	DropStmt   *drop;
-	ListCell   *lc;
-
-	if (!IsA(parsetree, DropStmt))
-		return false;
-	drop = (DropStmt *) parsetree;
-	if (drop->removeType != OBJECT_EXTENSION)
-		return false;
-	foreach(lc, drop->objects)
-	{
-		Node	   *obj = lfirst(lc);
-
-		if (IsA(obj, String) && strcmp(strVal(obj), "crm_purge") == 0)
-			return OidIsValid(get_extension_oid("crm_purge", true));
-	}
-	return false;
-}
-
-/*
- * A policy's pg_cron job must not outlive the extension.  Only for the
- * extension's owner: anyone else gets PostgreSQL's own error from the drop.
- */
-static void
-drop_cron_jobs(void)
-{
-	CrmPurgeIdentity id;
-
-	if (!pg_extension_ownercheck(get_extension_oid("crm_purge", false), GetUserId()))
-		return;
-	PushActiveSnapshot(GetTransactionSnapshot());
-	SPI_connect();
-	crm_purge_become_owner(&id);
-	/* an older version of the extension may lack the function */
-	if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regprocedure('crm_purge._drop_cron_jobs()') IS NOT NULL",
-					true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
-		SPI_execute("SELECT crm_purge._drop_cron_jobs()", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not remove the pg_cron jobs of crm_purge policies");
-	crm_purge_unbecome(&id);
-	SPI_finish();
-	PopActiveSnapshot();
-}
-
-/*
- * Commands that need a database to themselves find its worker gone: DROP
- * DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE, CREATE DATABASE ...
- * TEMPLATE.
- */
-static void
-release_databases(Node *parsetree)
-{
-	if (IsA(parsetree, DropdbStmt))
-		crm_purge_release_database(get_database_oid(((DropdbStmt *) parsetree)->dbname, true));
-	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
-		crm_purge_release_database(get_database_oid(((RenameStmt *) parsetree)->subname, true));
-	else if (IsA(parsetree, AlterDatabaseStmt))
-	{
-		ListCell   *lc;
-
-		foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
-		{
-			if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
-				crm_purge_release_database(get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true));
-		}
-	}
-	else if (IsA(parsetree, CreatedbStmt))
-	{
-		ListCell   *lc;
-
-		foreach(lc, ((CreatedbStmt *) parsetree)->options)
-		{
-			DefElem    *opt = lfirst(lc);
-
-			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
-				crm_purge_release_database(get_database_oid(defGetString(opt), true));
-		}
-	}
-}
-
-static void
-cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-				  bool readOnlyTree, ProcessUtilityContext context,
-				  ParamListInfo params, QueryEnvironment *queryEnv,
-				  DestReceiver *dest, QueryCompletion *qc)
-{
-	if (drops_this_extension(pstmt->utilityStmt))
-		drop_cron_jobs();
-	release_databases(pstmt->utilityStmt);
-	if (nesting_level == 0)
-		top_level_statement++;
-	nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		nesting_level--;
-	}
-	PG_END_TRY();
-}
-
 /*
  * A deterministic crash for tests: at the named point, once per armed
  * marker file, the server goes down as if the machine had (PANIC: crash
@@ -275,20 +90,6 @@ crm_purge_fault(const char *point)
 			(errcode(ERRCODE_INTERNAL_ERROR),
 			 errmsg("crm_purge fault point \"%s\" reached", point),
 			 errdetail("crm_purge.fault_point is set for a test; the server restarts with crash recovery.")));
-}
-
-uint64
-crm_purge_top_level_statement(void)
-{
-	return top_level_statement;
-}
-
-PG_FUNCTION_INFO_V1(crm_purge_check_admin);
-Datum
-crm_purge_check_admin(PG_FUNCTION_ARGS)
-{
-	crm_purge_require_admin(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	PG_RETURN_VOID();
 }
 
 /* pg_extension changed (CREATE / DROP / ALTER EXTENSION): forget every cache */
@@ -373,31 +174,9 @@ _PG_init(void)
 
 	CacheRegisterSyscacheCallback(EXTENSIONOID, extension_changed, (Datum) 0);
 
-	prev_ExecutorStart = ExecutorStart_hook;
-	ExecutorStart_hook = cp_ExecutorStart;
-	prev_ExecutorRun = ExecutorRun_hook;
-	ExecutorRun_hook = cp_ExecutorRun;
-	prev_ExecutorFinish = ExecutorFinish_hook;
-	ExecutorFinish_hook = cp_ExecutorFinish;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = cp_ProcessUtility;
+	crm_purge_statement_hooks_init();
 
 	if (process_shared_preload_libraries_in_progress)
 		crm_purge_worker_init();
 }
 
-
-PG_FUNCTION_INFO_V1(crm_purge_is_admin_sql);
-Datum
-crm_purge_is_admin_sql(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(crm_purge_is_admin(GetUserId()));
-}
-
-PG_FUNCTION_INFO_V1(crm_purge_require_admin_sql);
-Datum
-crm_purge_require_admin_sql(PG_FUNCTION_ARGS)
-{
-	crm_purge_require_admin(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	PG_RETURN_BOOL(true);
-}

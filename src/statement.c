@@ -1,0 +1,118 @@
+/*
+ * statement.c - statement ids: which top-level statement is running.
+ *
+ * Every row trashed by one top-level statement (including ON DELETE CASCADE
+ * and rows deleted inside functions it calls) shares one deletion_id.
+ * Counting the way pg_stat_statements tracks nesting is exact where the
+ * statement timestamp is not (a multi-statement query string shares one
+ * timestamp).  The ProcessUtility hook also hands each utility statement to
+ * utility.c first.
+ */
+#include "postgres.h"
+
+#include "executor/executor.h"
+#include "tcop/utility.h"
+
+#include "crm_purge.h"
+
+static uint64 top_level_statement = 0;
+static int	nesting_level = 0;
+
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void
+cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (nesting_level == 0)
+		top_level_statement++;
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+			   bool execute_once)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+cp_ExecutorFinish(QueryDesc *queryDesc)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	crm_purge_before_utility(pstmt->utilityStmt);
+	if (nesting_level == 0)
+		top_level_statement++;
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+uint64
+crm_purge_top_level_statement(void)
+{
+	return top_level_statement;
+}
+
+/* crm_purge_statement_hooks_init: installs the executor and utility hooks (from _PG_init). */
+void
+crm_purge_statement_hooks_init(void)
+{
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = cp_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = cp_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = cp_ExecutorFinish;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = cp_ProcessUtility;
+}

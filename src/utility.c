@@ -1,0 +1,110 @@
+/*
+ * utility.c - what crm_purge does before some utility statements: DROP
+ * EXTENSION crm_purge takes the policies' pg_cron jobs along; commands that
+ * need a database to themselves stop its worker first.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_extension.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
+#include "utils/snapmgr.h"
+
+#include "compat.h"
+#include "crm_purge.h"
+
+/* Is this DROP EXTENSION crm_purge, with the extension present? */
+static bool
+drops_this_extension(Node *parsetree)
+{
+	DropStmt   *drop;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, DropStmt))
+		return false;
+	drop = (DropStmt *) parsetree;
+	if (drop->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, drop->objects)
+	{
+		Node	   *obj = lfirst(lc);
+
+		if (IsA(obj, String) && strcmp(strVal(obj), "crm_purge") == 0)
+			return OidIsValid(get_extension_oid("crm_purge", true));
+	}
+	return false;
+}
+
+/*
+ * A policy's pg_cron job must not outlive the extension.  Only for the
+ * extension's owner: anyone else gets PostgreSQL's own error from the drop.
+ */
+static void
+drop_cron_jobs(void)
+{
+	CrmPurgeIdentity id;
+
+	if (!crm_purge_extension_ownercheck(get_extension_oid("crm_purge", false), GetUserId()))
+		return;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	crm_purge_become_owner(&id);
+	/* an older version of the extension may lack the function */
+	if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regprocedure('crm_purge._drop_cron_jobs()') IS NOT NULL",
+					true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
+		SPI_execute("SELECT crm_purge._drop_cron_jobs()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not remove the pg_cron jobs of crm_purge policies");
+	crm_purge_unbecome(&id);
+	SPI_finish();
+	PopActiveSnapshot();
+}
+
+/*
+ * Commands that need a database to themselves find its worker gone: DROP
+ * DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE, CREATE DATABASE ...
+ * TEMPLATE.
+ */
+static void
+release_databases(Node *parsetree)
+{
+	if (IsA(parsetree, DropdbStmt))
+		crm_purge_release_database(get_database_oid(((DropdbStmt *) parsetree)->dbname, true));
+	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+		crm_purge_release_database(get_database_oid(((RenameStmt *) parsetree)->subname, true));
+	else if (IsA(parsetree, AlterDatabaseStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
+		{
+			if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
+				crm_purge_release_database(get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true));
+		}
+	}
+	else if (IsA(parsetree, CreatedbStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((CreatedbStmt *) parsetree)->options)
+		{
+			DefElem    *opt = lfirst(lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+				crm_purge_release_database(get_database_oid(defGetString(opt), true));
+		}
+	}
+}
+
+/* crm_purge_before_utility: the checks above, before the statement runs. */
+void
+crm_purge_before_utility(Node *parsetree)
+{
+	if (drops_this_extension(parsetree))
+		drop_cron_jobs();
+	release_databases(parsetree);
+}
