@@ -4,7 +4,9 @@
  * A filter is pasted into SQL as "WHERE (<filter>\n)", so before that it must
  * parse as exactly one boolean-position expression: one statement, no set
  * operations, no clauses that could change what the surrounding query does.
- * Privileges are not checked here: filters always run as the calling role.
+ * Here: crm_purge_check_filter() and its SQL face crm_purge._check_filter.
+ * Privileges are not checked here: a filter always runs with the rights of
+ * the role that supplied it (the caller, or a request's or hold's creator).
  */
 #include "postgres.h"
 
@@ -14,6 +16,7 @@
 
 #include "crm_purge.h"
 
+/* reject: the error for a filter that is not a single condition; why says what is wrong. */
 static void
 reject(const char *filter, const char *why)
 {
@@ -24,6 +27,11 @@ reject(const char *filter, const char *why)
 			 errhint("A filter is an SQL boolean expression on the table's columns, such as: id = 42 AND email LIKE '%%@example.com'.")));
 }
 
+/*
+ * crm_purge_check_filter: parses "SELECT 1 WHERE <filter>" (parsing only,
+ * nothing runs) and errors unless the filter is one bare expression.  NULL
+ * (no filter) passes; an empty one does not.
+ */
 void
 crm_purge_check_filter(const char *filter)
 {
@@ -75,6 +83,7 @@ crm_purge_check_filter(const char *filter)
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+/* crm_purge_check_filter_sql: crm_purge._check_filter(filter); NULL passes. */
 PG_FUNCTION_INFO_V1(crm_purge_check_filter_sql);
 Datum
 crm_purge_check_filter_sql(PG_FUNCTION_ARGS)

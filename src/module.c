@@ -1,6 +1,8 @@
 /*
- * module.c - module load: settings (GUCs), hooks, cache callbacks, and the
- * test-only fault points.
+ * module.c - module load: _PG_init, the settings (GUCs) and their check
+ * hooks, the pg_extension cache callback that drops every cache, the set-up
+ * of the statement hooks (statement.c) and of the worker when preloaded
+ * (worker.c), and the test-only fault points (crm_purge_fault).
  */
 #include "postgres.h"
 
@@ -41,6 +43,7 @@ static const struct config_enum_entry export_storage_options[] = {
 	{NULL, 0, false}
 };
 
+/* check_processing_window: GUC check hook; empty (always) or "HH:MM-HH:MM". */
 static bool
 check_processing_window(char **newval, void **extra, GucSource source)
 {
@@ -57,6 +60,7 @@ check_processing_window(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* check_databases: GUC check hook; the value must split as a list of identifiers. */
 static bool
 check_databases(char **newval, void **extra, GucSource source)
 {
@@ -72,7 +76,7 @@ check_databases(char **newval, void **extra, GucSource source)
 }
 
 /*
- * A deterministic crash for tests: at the named point, once per armed
+ * crm_purge_fault: a deterministic crash for tests: at the named point, once per armed
  * marker file, the server goes down as if the machine had (PANIC: crash
  * recovery follows).  Superuser-only to set.
  */
@@ -92,7 +96,7 @@ crm_purge_fault(const char *point)
 			 errdetail("crm_purge.fault_point is set for a test; the server restarts with crash recovery.")));
 }
 
-/* pg_extension changed (CREATE / DROP / ALTER EXTENSION): forget every cache */
+/* extension_changed: pg_extension changed (CREATE / DROP / ALTER EXTENSION): forget every cache */
 static void
 extension_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -101,6 +105,11 @@ extension_changed(Datum arg, int cacheid, uint32 hashvalue)
 	crm_purge_batch_forget();
 }
 
+/*
+ * _PG_init: defines the settings, registers the cache callback and the
+ * statement hooks, and, when preloaded, the launcher.  Does nothing during
+ * pg_upgrade's binary upgrade.
+ */
 void
 _PG_init(void)
 {

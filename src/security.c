@@ -15,6 +15,11 @@
  * takes the actor from the session before the switch and hands it to the
  * matching <name>_impl function, which only the extension owner may run.
  * No identity, SQL text or count ever crosses from the caller.
+ *
+ * Also here: the admin checks (crm_purge_is_admin, crm_purge_require_admin
+ * and their SQL faces crm_purge._check_admin, _is_admin, _require_admin),
+ * crm_purge_in_subtransaction(), crm_purge_pin_output_settings() and
+ * crm_purge_policies_would_run().
  */
 #include "postgres.h"
 
@@ -38,6 +43,7 @@
 
 #include "crm_purge.h"
 
+/* crm_purge_become: becomes role as described above; save is what crm_purge_unbecome() restores. */
 void
 crm_purge_become(Oid role, CrmPurgeIdentity *save)
 {
@@ -49,12 +55,14 @@ crm_purge_become(Oid role, CrmPurgeIdentity *save)
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
+/* crm_purge_become_owner: crm_purge_become() as the extension owner. */
 void
 crm_purge_become_owner(CrmPurgeIdentity *save)
 {
 	crm_purge_become(crm_purge_extension_owner(), save);
 }
 
+/* crm_purge_unbecome: pops the GUC level and restores the user and security context. */
 void
 crm_purge_unbecome(CrmPurgeIdentity *save)
 {
@@ -62,7 +70,7 @@ crm_purge_unbecome(CrmPurgeIdentity *save)
 	SetUserIdAndSecContext(save->userid, save->sec_context);
 }
 
-/* The role that owns the extension, and so the trash tables and catalogs. */
+/* crm_purge_extension_owner: the role that owns the extension, and so the trash tables and catalogs. */
 Oid
 crm_purge_extension_owner(void)
 {
@@ -78,7 +86,7 @@ crm_purge_extension_owner(void)
 	return owner;
 }
 
-/* Membership that counts: privileges inherited from crm_purge_admin. */
+/* crm_purge_is_admin: membership that counts: privileges inherited from crm_purge_admin (or a superuser). */
 bool
 crm_purge_is_admin(Oid roleid)
 {
@@ -89,6 +97,7 @@ crm_purge_is_admin(Oid roleid)
 	return OidIsValid(admin) && has_privs_of_role(roleid, admin);
 }
 
+/* crm_purge_require_admin: an error unless the current user is an admin; action names what was refused. */
 void
 crm_purge_require_admin(const char *action)
 {
@@ -103,7 +112,7 @@ crm_purge_require_admin(const char *action)
 }
 
 /*
- * Runs fn(arg) in a subtransaction.  Returns NULL when it went through, or
+ * crm_purge_in_subtransaction: runs fn(arg) in a subtransaction.  Returns NULL when it went through, or
  * the error it raised: the subtransaction is rolled back and the error state
  * cleared, so the caller can report the failure its own way.
  */
@@ -134,7 +143,7 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	return edata;
 }
 
-/* crm_purge.<name>(argtypes) in schema crm_purge, or InvalidOid */
+/* internal_function: crm_purge.<name>(argtypes) in schema crm_purge, or InvalidOid */
 static Oid
 internal_function(const char *name, int nargs, const Oid *argtypes)
 {
@@ -147,8 +156,9 @@ internal_function(const char *name, int nargs, const Oid *argtypes)
 }
 
 /*
- * crm_purge.<name>(args) LANGUAGE C AS 'crm_purge_privileged': the caller
- * must be an admin; an optional crm_purge.<name>_check(args) runs first as
+ * crm_purge_privileged: the gate, for every crm_purge.<name>(args) LANGUAGE
+ * C AS 'crm_purge_privileged' (schema crm_purge, not SECURITY DEFINER): the
+ * caller must be an admin; an optional crm_purge.<name>_check(args) runs first as
  * the caller (it validates, and computes what must be computed with the
  * caller's rights, e.g. a request's row count, passed on as the last
  * argument); then crm_purge.<name>_impl(actor, args[, checked]) runs as
@@ -236,7 +246,7 @@ crm_purge_privileged(PG_FUNCTION_ARGS)
 	return result;
 }
 
-/* the role's name for messages, or its OID when it is gone */
+/* crm_purge_role_name: the role's name for messages, or its OID when it is gone */
 const char *
 crm_purge_role_name(Oid roleid)
 {
@@ -246,7 +256,8 @@ crm_purge_role_name(Oid roleid)
 }
 
 /*
- * Text of values the same whatever the session's settings, as pg_dump
+ * crm_purge_pin_output_settings: text of values the same whatever the
+ * session's settings, as pg_dump
  * writes it: export parts, and the key text tombstones hash.  Returns the
  * GUC level to pass to AtEOXact_GUC(false, level).
  */
@@ -267,8 +278,9 @@ crm_purge_pin_output_settings(void)
 }
 
 /*
- * Would reading relid as role run code of the table's owner (row-level
- * security policies) with role's rights?  Not for the owner or superusers.
+ * crm_purge_policies_would_run: would reading relid as role run code of the
+ * table's owner (row-level security policies) with role's rights?  Not for
+ * the owner or superusers, nor for a table that is gone.
  */
 bool
 crm_purge_policies_would_run(Oid relid, Oid role)
@@ -285,6 +297,7 @@ crm_purge_policies_would_run(Oid relid, Oid role)
 	return result;
 }
 
+/* crm_purge_check_admin: crm_purge._check_admin(action): an error unless the caller is an admin. */
 PG_FUNCTION_INFO_V1(crm_purge_check_admin);
 Datum
 crm_purge_check_admin(PG_FUNCTION_ARGS)
@@ -293,6 +306,7 @@ crm_purge_check_admin(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* crm_purge_is_admin_sql: crm_purge._is_admin(): is the caller an admin? */
 PG_FUNCTION_INFO_V1(crm_purge_is_admin_sql);
 Datum
 crm_purge_is_admin_sql(PG_FUNCTION_ARGS)
@@ -300,6 +314,7 @@ crm_purge_is_admin_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(crm_purge_is_admin(GetUserId()));
 }
 
+/* crm_purge_require_admin_sql: crm_purge._require_admin(action): as _check_admin, but returns true. */
 PG_FUNCTION_INFO_V1(crm_purge_require_admin_sql);
 Datum
 crm_purge_require_admin_sql(PG_FUNCTION_ARGS)

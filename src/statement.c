@@ -1,5 +1,6 @@
 /*
- * statement.c - statement ids: which top-level statement is running.
+ * statement.c - statement ids: which top-level statement is running, kept
+ * by the executor and ProcessUtility hooks installed here.
  *
  * Every row trashed by one top-level statement (including ON DELETE CASCADE
  * and rows deleted inside functions it calls) shares one deletion_id.
@@ -23,6 +24,7 @@ static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
+/* cp_ExecutorStart: a statement started with nothing running around it is a new top-level one. */
 static void
 cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
@@ -34,6 +36,7 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
+/* cp_ExecutorRun: what runs inside (functions, triggers) is nested; the level is restored on error too. */
 static void
 cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			   bool execute_once)
@@ -53,6 +56,7 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_END_TRY();
 }
 
+/* cp_ExecutorFinish: as cp_ExecutorRun; AFTER triggers, the trash trigger's among them, fire here. */
 static void
 cp_ExecutorFinish(QueryDesc *queryDesc)
 {
@@ -71,6 +75,11 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 	PG_END_TRY();
 }
 
+/*
+ * cp_ProcessUtility: utility.c's checks first, then the utility statement
+ * counts as a top-level one when nothing runs around it, and what it runs
+ * is nested.
+ */
 static void
 cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  bool readOnlyTree, ProcessUtilityContext context,
@@ -97,6 +106,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 }
 
+/* crm_purge_top_level_statement: the id (a per-backend counter) of the running top-level statement. */
 uint64
 crm_purge_top_level_statement(void)
 {

@@ -18,7 +18,7 @@
 #include "compat.h"
 #include "crm_purge.h"
 
-/* Is this DROP EXTENSION crm_purge, with the extension present? */
+/* drops_this_extension: is this DROP EXTENSION crm_purge, with the extension present? */
 static bool
 drops_this_extension(Node *parsetree)
 {
@@ -41,8 +41,9 @@ drops_this_extension(Node *parsetree)
 }
 
 /*
- * A policy's pg_cron job must not outlive the extension.  Only for the
- * extension's owner: anyone else gets PostgreSQL's own error from the drop.
+ * drop_cron_jobs: a policy's pg_cron job must not outlive the extension.
+ * Only for the extension's owner: anyone else gets PostgreSQL's own error
+ * from the drop.
  */
 static void
 drop_cron_jobs(void)
@@ -65,7 +66,8 @@ drop_cron_jobs(void)
 }
 
 /*
- * Commands that need a database to themselves find its worker gone: DROP
+ * release_databases: commands that need a database to themselves find its
+ * worker gone (crm_purge_release_database, worker.c): DROP
  * DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE, CREATE DATABASE ...
  * TEMPLATE.
  */
@@ -100,7 +102,7 @@ release_databases(Node *parsetree)
 	}
 }
 
-/* crm_purge_before_utility: the checks above, before the statement runs. */
+/* crm_purge_before_utility: from the ProcessUtility hook, before the statement runs: the two above. */
 void
 crm_purge_before_utility(Node *parsetree)
 {

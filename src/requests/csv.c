@@ -18,7 +18,7 @@
 #include "csv.h"
 
 /*
- * One value as COPY ... CSV writes it: quoted when it holds the delimiter,
+ * crm_purge_csv_value: one value as COPY ... CSV writes it: quoted when it holds the delimiter,
  * a quote, CR or LF, when it is empty (an unquoted empty field is NULL), or
  * when it is \. alone in a one-column row.
  */
@@ -49,9 +49,11 @@ crm_purge_csv_value(StringInfo buf, const char *s, bool single_column)
 }
 
 /*
- * Reads one CSV record from buf at *pos, as COPY ... CSV writes them.  Fields
- * go to fields[] (NULL for an unquoted empty field); returns the number of
- * fields, or -1 at the end of the buffer.  Quoted fields may hold newlines.
+ * crm_purge_csv_parse_record: reads one CSV record from buf at *pos, as
+ * COPY ... CSV writes them.  Fields go to fields[] (NULL for an unquoted
+ * empty field; those past maxfields are counted, not kept); returns the
+ * number of fields, or -1 at the end of the buffer.  Quoted fields may hold
+ * newlines.
  */
 int
 crm_purge_csv_parse_record(const char *buf, size_t len, size_t *pos,
@@ -113,7 +115,7 @@ crm_purge_csv_parse_record(const char *buf, size_t len, size_t *pos,
 	return n;
 }
 
-/* A field as record_out writes it: quoted if empty or holding specials. */
+/* crm_purge_record_field: a field as record_out writes it: quoted if empty or holding specials. */
 void
 crm_purge_record_field(StringInfo buf, const char *s)
 {

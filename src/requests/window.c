@@ -1,5 +1,6 @@
 /*
- * window.c - the processing window setting, "HH:MM-HH:MM".
+ * window.c - the processing window setting, "HH:MM-HH:MM": parsed for the
+ * setting's check hook (module.c) and tested by the due work (tick.c).
  *
  * Free of backend state, so that the fuzz target can build it as frontend code.
  */
@@ -11,6 +12,10 @@
 
 #include "window.h"
 
+/*
+ * parse_clock: reads H:MM or HH:MM (00:00 to 24:00, spaces around it
+ * allowed) at *p into minutes after midnight, and moves *p past it.
+ */
 static bool
 parse_clock(const char **p, int *minutes)
 {
@@ -44,7 +49,7 @@ parse_clock(const char **p, int *minutes)
 	return true;
 }
 
-/* Parses "HH:MM-HH:MM"; a start after the end wraps past midnight. */
+/* crm_purge_parse_window: parses "HH:MM-HH:MM"; a start after the end wraps past midnight, start = end is refused. */
 bool
 crm_purge_parse_window(const char *text, int *start_min, int *end_min)
 {
@@ -60,6 +65,7 @@ crm_purge_parse_window(const char *text, int *start_min, int *end_min)
 	return *start_min != *end_min;
 }
 
+/* crm_purge_in_window: is minute_of_day in the window?  Empty means always; a window that does not parse, never. */
 bool
 crm_purge_in_window(const char *window, int minute_of_day)
 {

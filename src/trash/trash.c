@@ -1,5 +1,9 @@
 /*
- * trash.c - the recycle bin: the trash trigger, restore, schema sync.
+ * trash.c - the recycle bin: the trash trigger and its writer, the trash
+ * bypass, permanent deletes (crm_purge._delete_permanently), the unlink and
+ * schema-sync triggers (crm_purge.unlink_trigger, crm_purge.ddl_trigger),
+ * the trash tables' row-level security (crm_purge._trash_row_visible),
+ * deletion ids and the primary key expression.  Restoring is in restore.c.
  *
  * A protected table has an AFTER DELETE row trigger that forms each deleted
  * row into a trash tuple, and a statement trigger that writes the last batch.
@@ -72,6 +76,7 @@ static HTAB *trash_maps = NULL;
 
 static const char *relation_display_name(Relation rel);
 
+/* trash_map_invalidate: relcache callback; the maps of relid (live or trash table) go stale, all for InvalidOid. */
 static void
 trash_map_invalidate(Datum arg, Oid relid)
 {
@@ -88,7 +93,7 @@ trash_map_invalidate(Datum arg, Oid relid)
 	}
 }
 
-/* The trash table of a protected table, or InvalidOid. */
+/* crm_purge_trash_of: the trash table of a protected table, or InvalidOid; reads the catalog as the extension owner. */
 Oid
 crm_purge_trash_of(Oid relid)
 {
@@ -114,6 +119,12 @@ crm_purge_trash_of(Oid relid)
 	return trashid;
 }
 
+/*
+ * get_trash_map: the TrashMap of a protected table, built again when stale.
+ * Each live column must have a trash column of the same name and type (its
+ * base type for a domain; the domain itself in trash made by 1.0), or the
+ * delete fails with a hint to run ALTER TABLE, which syncs the trash.
+ */
 static TrashMap *
 get_trash_map(Relation live)
 {
@@ -221,6 +232,7 @@ static LocalTransactionId deletion_lxid = InvalidLocalTransactionId;
 static uint64 deletion_statement = 0;
 static int64 deletion_id = 0;
 
+/* crm_purge_current_deletion_id: the running top-level statement's id, from crm_purge.deletion_id_seq at its first use. */
 int64
 crm_purge_current_deletion_id(void)
 {
@@ -240,6 +252,7 @@ crm_purge_current_deletion_id(void)
 	return deletion_id;
 }
 
+/* relation_display_name: the schema-qualified, quoted name, for messages and SQL text. */
 static const char *
 relation_display_name(Relation rel)
 {
@@ -247,6 +260,7 @@ relation_display_name(Relation rel)
 									  RelationGetRelationName(rel));
 }
 
+/* relation_display_name_oid: the same by OID; an error when the relation is gone. */
 static const char *
 relation_display_name_oid(Oid relid)
 {
@@ -260,8 +274,9 @@ relation_display_name_oid(Oid relid)
 }
 
 /*
- * The primary key as the text tombstones and erasure compare: col::text,
- * or ROW(a, b)::text for several columns.
+ * crm_purge_key_expression: the primary key as the text tombstones and
+ * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
+ * error for a table without a primary key.
  */
 char *
 crm_purge_key_expression(Oid relid)
@@ -328,8 +343,9 @@ static HTAB *pending = NULL;
 
 /*
  * Set, in C only, around the one statement that deletes permanently (a
- * request's batch, an erase): rows of this table skip the trash.  Reset on
- * any (sub)transaction abort and on PREPARE.
+ * request's batch, an erase): rows of this table skip the trash.  Reset at
+ * the end of the transaction (commit, abort, PREPARE) and on any
+ * subtransaction abort.
  */
 static void register_xact_callbacks(void);
 
@@ -343,13 +359,14 @@ typedef struct Bypass
 	ItemPointerData *tids;		/* sorted */
 } Bypass;
 
+/* tid_cmp: ItemPointer order, for qsort and bsearch. */
 static int
 tid_cmp(const void *a, const void *b)
 {
 	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
 }
 
-/* These rows of relid (a tid[]) skip the trash, until crm_purge_bypass_end. */
+/* crm_purge_bypass_rows: these rows of relid (a tid[]) skip the trash, until crm_purge_bypass_end. */
 void
 crm_purge_bypass_rows(Oid relid, Datum tids)
 {
@@ -369,7 +386,7 @@ crm_purge_bypass_rows(Oid relid, Datum tids)
 	MemoryContextSwitchTo(old);
 }
 
-/* Every row of relid the statement deletes skips the trash (nothing else can delete one). */
+/* crm_purge_bypass_table: every row of relid the statement deletes skips the trash (nothing else can delete one). */
 void
 crm_purge_bypass_table(Oid relid)
 {
@@ -383,18 +400,21 @@ crm_purge_bypass_table(Oid relid)
 	MemoryContextSwitchTo(old);
 }
 
+/* crm_purge_bypass_end: every deleted row goes to the trash again; callers run it in PG_FINALLY. */
 void
 crm_purge_bypass_end(void)
 {
 	bypass = NIL;
 }
 
+/* crm_purge_bypass_active: is a permanent delete (a request's batch, an erase) running? */
 bool
 crm_purge_bypass_active(void)
 {
 	return bypass != NIL;
 }
 
+/* bypassed: does this deleted row of relid skip the trash? */
 static bool
 bypassed(Oid relid, ItemPointer tid)
 {
@@ -413,6 +433,7 @@ bypassed(Oid relid, ItemPointer tid)
 	return false;
 }
 
+/* trash_writer_flush: writes the buffered trash tuples with one multi-insert and their index entries. */
 static void
 trash_writer_flush(TrashWriter *w)
 {
@@ -451,9 +472,10 @@ trash_writer_flush(TrashWriter *w)
 }
 
 /*
- * The trash's own index is BRIN on (deletion_id, deleted_at), values that all
- * rows of one flush share: one index insert per heap block summarizes the
- * block exactly as one per row would.  Any other index needs every row.
+ * trash_writer_index_per_block: the trash's own index is BRIN on (deletion_id,
+ * deleted_at), values that all rows of one flush share: one index insert per
+ * heap block summarizes the block exactly as one per row would.  Any other
+ * index needs every row.
  */
 static bool
 trash_writer_index_per_block(TrashWriter *w)
@@ -481,7 +503,7 @@ trash_writer_index_per_block(TrashWriter *w)
 	return true;
 }
 
-/* Writes what is buffered and releases everything; normal path only. */
+/* trash_writer_close: writes what is buffered and releases everything; normal path only. */
 static void
 trash_writer_close(TrashWriter *w)
 {
@@ -499,7 +521,10 @@ trash_writer_close(TrashWriter *w)
 	MemoryContextDelete(w->cxt);
 }
 
-/* On abort the resource owners release relations, buffers and slots. */
+/*
+ * pending_discard: drops the writers of level min_level and deeper without
+ * writing.  On abort the resource owners release relations, buffers and slots.
+ */
 static void
 pending_discard(int min_level)
 {
@@ -518,6 +543,11 @@ pending_discard(int min_level)
 	}
 }
 
+/*
+ * pending_xact_callback: before commit or PREPARE, writes what no statement
+ * trigger wrote (a safety net); at abort, drops every writer.  Any end of
+ * the transaction ends the bypass.
+ */
 static void
 pending_xact_callback(XactEvent event, void *arg)
 {
@@ -554,6 +584,7 @@ pending_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* pending_subxact_callback: a subtransaction abort drops the rows its levels buffered and ends the bypass. */
 static void
 pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
@@ -565,6 +596,7 @@ pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
+/* register_xact_callbacks: once per backend, at the first writer or bypass. */
 static void
 register_xact_callbacks(void)
 {
@@ -577,7 +609,7 @@ register_xact_callbacks(void)
 	registered = true;
 }
 
-/* Removed in 1.1: nothing SQL-callable turns the bypass on. */
+/* crm_purge_set_bypass_trash: 1.0's _set_bypass_trash, removed in 1.1: nothing SQL-callable turns the bypass on. */
 PG_FUNCTION_INFO_V1(crm_purge_set_bypass_trash);
 Datum
 crm_purge_set_bypass_trash(PG_FUNCTION_ARGS)
@@ -596,6 +628,7 @@ typedef struct PermanentDelete
 	uint64		n;
 } PermanentDelete;
 
+/* run_permanent_delete: runs d->sql with the picked tids as $2; d->n gets the rows deleted. */
 static void
 run_permanent_delete(void *arg)
 {
@@ -610,12 +643,13 @@ run_permanent_delete(void *arg)
 }
 
 /*
- * crm_purge._delete_permanently(tbl, cond, keys): as the caller, an admin,
- * the rows of tbl matching cond ($1 = keys) go for good, skipping the trash:
- * exactly those rows, in this statement.  The caller's condition runs as
- * the caller only: it picks the rows, the legal holds (each as its creator)
- * are checked on the rows picked, and the DELETE removes them by ctid.  For
- * crm_purge_erase and permanent deletes by list or filter.
+ * crm_purge_delete_permanently: crm_purge._delete_permanently(tbl, cond,
+ * keys): as the caller, an admin, the rows of tbl matching cond ($1 = keys) go
+ * for good, skipping the trash: exactly those rows, in this statement.  The
+ * caller's condition runs as the caller only: it picks the rows, the legal
+ * holds (each as its creator) are checked on the rows picked, and the DELETE
+ * removes them by ctid.  For crm_purge_erase and permanent deletes by list or
+ * filter.
  */
 PG_FUNCTION_INFO_V1(crm_purge_delete_permanently);
 Datum
@@ -687,6 +721,11 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) d.n);
 }
 
+/*
+ * trash_writer_open: the writer of the live table at this subtransaction
+ * level, opened at the statement's first trashed row: the trash table, its
+ * indexes, the slots, and the deleted_at and deletion_id its rows share.
+ */
 static TrashWriter *
 trash_writer_open(Relation live)
 {
@@ -756,6 +795,10 @@ trash_writer_open(Relation live)
 	return w;
 }
 
+/*
+ * trash_writer_add: forms a deleted row into a trash tuple and buffers it,
+ * flushing when the buffer is full, and before the deleting user changes.
+ */
 static void
 trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 {
@@ -802,9 +845,9 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 }
 
 /*
- * crm_purge.trash_trigger(): AFTER DELETE FOR EACH ROW buffers the row for
- * the trash; AFTER DELETE FOR EACH STATEMENT writes what the statement
- * buffered; BEFORE TRUNCATE refuses.
+ * crm_purge_trash_trigger: crm_purge.trash_trigger(): AFTER DELETE FOR EACH
+ * ROW buffers the row for the trash (unless bypassed); AFTER DELETE FOR EACH
+ * STATEMENT writes what the statement buffered; BEFORE TRUNCATE refuses.
  */
 PG_FUNCTION_INFO_V1(crm_purge_trash_trigger);
 Datum
@@ -862,7 +905,8 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * Text values of the given attributes of a tuple, as a text[] datum.
+ * attrs_as_text_array: text values of the given attributes of a tuple, as a
+ * text[] datum.
  */
 static Datum
 attrs_as_text_array(HeapTuple tuple, TupleDesc tupdesc, int n, const AttrNumber *attnums)
@@ -884,7 +928,7 @@ attrs_as_text_array(HeapTuple tuple, TupleDesc tupdesc, int n, const AttrNumber 
 											  TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* attnums of a constraint's key (conkey) */
+/* constraint_key: attnums of a constraint's key (conkey); returns how many */
 static int
 constraint_key(Oid conoid, AttrNumber **attnums)
 {
@@ -910,9 +954,11 @@ constraint_key(Oid conoid, AttrNumber **attnums)
 static SPIPlanPtr unlink_insert_plan = NULL;
 
 /*
- * AFTER UPDATE FOR EACH ROW on a child table, fired (WHEN clause) only when
- * an ON DELETE SET NULL action of a referential trigger cleared the key: it
- * remembers the link under the current deletion_id.
+ * crm_purge_unlink_trigger: AFTER UPDATE FOR EACH ROW on a child table,
+ * fired (WHEN clause) only when an ON DELETE SET NULL action of a
+ * referential trigger cleared the key: it remembers the link (the child's
+ * primary key, its old reference) in crm_purge.unlinks under the current
+ * deletion_id, as the extension owner.  Nothing while a bypass is set.
  */
 PG_FUNCTION_INFO_V1(crm_purge_unlink_trigger);
 Datum
@@ -989,7 +1035,7 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* Does the table carry crm_purge's trash trigger?  Reads no crm_purge catalog. */
+/* has_trash_trigger: does the table carry crm_purge's trash trigger?  Reads no crm_purge catalog. */
 static bool
 has_trash_trigger(Oid relid)
 {
@@ -1007,8 +1053,8 @@ has_trash_trigger(Oid relid)
 }
 
 /*
- * Protected tables that rel refers to with ON DELETE SET NULL / SET
- * DEFAULT: they need an unlink trigger on rel.  Reads no crm_purge catalog.
+ * protected_set_null_parents: protected tables that rel refers to with ON
+ * DELETE SET NULL / SET DEFAULT: they need an unlink trigger on rel.  Reads no crm_purge catalog.
  */
 static List *
 protected_set_null_parents(Oid relid)
@@ -1041,7 +1087,9 @@ protected_set_null_parents(Oid relid)
 }
 
 /*
- * ddl_command_end for ALTER TABLE: keeps the trash of a protected table in
+ * crm_purge_ddl_trigger: ddl_command_end for ALTER TABLE and CREATE TABLE:
+ * gives a new foreign key ON DELETE SET NULL / SET DEFAULT to a protected
+ * table its unlink trigger, and keeps the trash of a protected table in
  * line with its columns.  Renames need the old name, which only the parse
  * tree has.  The sync runs as the extension owner (who owns the trash),
  * restricted, and never evaluates an expression of the table's owner: see
@@ -1144,7 +1192,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 static Oid	visible_trash = InvalidOid;
 static Oid	visible_live = InvalidOid;
 
-/* The extension was dropped or made again: nothing cached holds. */
+/* crm_purge_trash_forget: the extension was dropped or made again: nothing cached holds. */
 void
 crm_purge_trash_forget(void)
 {
@@ -1154,6 +1202,7 @@ crm_purge_trash_forget(void)
 	deletion_id = 0;
 }
 
+/* trash_row_visible: the test above; the live table of the last trash asked about is cached. */
 static bool
 trash_row_visible(Oid trashid, Oid deleted_by)
 {
@@ -1191,6 +1240,7 @@ trash_row_visible(Oid trashid, Oid deleted_by)
 		!missing;
 }
 
+/* crm_purge_trash_row_visible_oid: crm_purge._trash_row_visible(trash oid, deleted_by regrole) */
 PG_FUNCTION_INFO_V1(crm_purge_trash_row_visible_oid);
 Datum
 crm_purge_trash_row_visible_oid(PG_FUNCTION_ARGS)
@@ -1198,7 +1248,7 @@ crm_purge_trash_row_visible_oid(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(trash_row_visible(PG_GETARG_OID(0), PG_GETARG_OID(1)));
 }
 
-/* 1.0's signature (deleted_by text), until ALTER EXTENSION UPDATE */
+/* crm_purge_trash_row_visible: 1.0's signature (deleted_by text), until ALTER EXTENSION UPDATE */
 PG_FUNCTION_INFO_V1(crm_purge_trash_row_visible);
 Datum
 crm_purge_trash_row_visible(PG_FUNCTION_ARGS)

@@ -1,0 +1,308 @@
+-- 01_catalogs: the catalogs: what crm_purge records (pg_extension_config_dump keeps them in dumps)
+
+-- Schema crm_trash is made by the first crm_purge_protect, outside this
+-- script: trash is user data, dumped with the database like any table, and
+-- DROP EXTENSION ... CASCADE must not take it along.
+
+CREATE TABLE crm_purge.protected_tables (
+	tbl				regclass PRIMARY KEY,
+	trash			regclass NOT NULL UNIQUE,
+	retention		interval CHECK (retention > interval '0'),
+	protected_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	protected_by	regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.protected_tables', '');
+
+CREATE SEQUENCE crm_purge.deletion_id_seq;
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.deletion_id_seq', '');
+
+CREATE TABLE crm_purge.unlinks (
+	deletion_id		bigint NOT NULL,
+	child			regclass NOT NULL,
+	constraint_name	name NOT NULL,
+	child_key		text[] NOT NULL,
+	parent_ref		text[] NOT NULL
+);
+
+CREATE INDEX ON crm_purge.unlinks (deletion_id);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.unlinks', '');
+
+CREATE TABLE crm_purge.history (
+	id			bigserial PRIMARY KEY,
+	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	action		text NOT NULL,
+	table_name	text,
+	rows		bigint,
+	actor		name NOT NULL DEFAULT CURRENT_USER,
+	request_id	bigint,
+	purge_id	bigint,
+	deletion_id	bigint
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.history', '');
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.history_id_seq', '');
+
+CREATE TABLE crm_purge.requests (
+	id					bigserial PRIMARY KEY,
+	tbl					regclass NOT NULL,
+	mode				text NOT NULL CHECK (mode IN ('export_and_delete', 'delete_only')),
+	modified_column		name NOT NULL,
+	filter				text,
+	cutoff				timestamptz NOT NULL,
+	created_by			regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole,
+	created_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	rows				bigint NOT NULL,
+	rows_done			bigint NOT NULL DEFAULT 0,
+	status				text NOT NULL DEFAULT 'queued'
+						CHECK (status IN ('queued', 'in_progress', 'success', 'failed', 'revoked')),
+	started_at			timestamptz,
+	finished_at			timestamptz,
+	export_expires_at	timestamptz,
+	export_expired		boolean NOT NULL DEFAULT false,
+	error				text,
+	policy_id			bigint,
+	-- where the batch engine stands, so that it resumes after a crash
+	scan				text CHECK (scan IN ('tid', 'index')),
+	next_block			bigint NOT NULL DEFAULT 0,
+	end_block			bigint,
+	chunk_blocks		bigint,
+	last_value			timestamptz,
+	batches				integer NOT NULL DEFAULT 0,
+	parts				integer NOT NULL DEFAULT 0,
+	analyzed_at			timestamptz
+);
+
+CREATE UNIQUE INDEX requests_one_active_per_table ON crm_purge.requests (tbl)
+	WHERE status IN ('queued', 'in_progress');
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.requests', '');
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.requests_id_seq', '');
+
+CREATE TABLE crm_purge.request_batches (
+	request_id	bigint NOT NULL REFERENCES crm_purge.requests ON DELETE CASCADE,
+	batch		integer NOT NULL,
+	rows		bigint NOT NULL,
+	started_at	timestamptz NOT NULL,
+	finished_at	timestamptz NOT NULL,
+	outcome		text NOT NULL,
+	PRIMARY KEY (request_id, batch)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.request_batches', '');
+
+CREATE TABLE crm_purge.export_parts (
+	request_id	bigint NOT NULL REFERENCES crm_purge.requests ON DELETE CASCADE,
+	part		integer NOT NULL,
+	path		text,
+	rows		bigint NOT NULL,
+	bytes		bigint NOT NULL,
+	sha256		text NOT NULL,
+	data		bytea,
+	tbl			regclass,
+	PRIMARY KEY (request_id, part)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.export_parts', '');
+
+CREATE TABLE crm_purge.notifications (
+	id			bigserial PRIMARY KEY,
+	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	recipient	name NOT NULL,
+	event		text NOT NULL,
+	request_id	bigint,
+	purge_id	bigint,
+	payload		jsonb NOT NULL
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.notifications', '');
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.notifications_id_seq', '');
+
+CREATE TABLE crm_purge.purges (
+	id				bigserial PRIMARY KEY,
+	status			text NOT NULL DEFAULT 'pending'
+					CHECK (status IN ('pending', 'running', 'done', 'cancelled')),
+	activated_by	regrole NOT NULL,
+	activated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	due_at			timestamptz NOT NULL,
+	rows			bigint NOT NULL,
+	rows_done		bigint NOT NULL DEFAULT 0,
+	started_at		timestamptz,
+	cancelled_by	regrole,
+	finished_at		timestamptz
+);
+
+CREATE UNIQUE INDEX purges_one_pending ON crm_purge.purges ((true)) WHERE status IN ('pending', 'running');
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.purges', '');
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.purges_id_seq', '');
+
+CREATE TABLE crm_purge.relations (
+	parent		regclass NOT NULL,
+	child		regclass NOT NULL,
+	on_erase	text NOT NULL CHECK (on_erase IN ('delete', 'anonymize', 'unlink', 'keep')),
+	PRIMARY KEY (parent, child)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.relations', '');
+
+CREATE TABLE crm_purge.anonymize_rules (
+	tbl			regclass NOT NULL,
+	col			name NOT NULL,
+	strategy	text NOT NULL,
+	PRIMARY KEY (tbl, col)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.anonymize_rules', '');
+
+CREATE TABLE crm_purge.tombstones (
+	tbl			regclass NOT NULL,
+	key_hash	bigint NOT NULL,
+	erased_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (tbl, key_hash)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.tombstones', '');
+
+-- Created on first use, not here, so that a restored dump brings its own.
+CREATE TABLE crm_purge.secret (
+	one			boolean PRIMARY KEY DEFAULT true CHECK (one),
+	secret		bytea NOT NULL CHECK (length(secret) = 16)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.secret', '');
+
+CREATE TABLE crm_purge.guards (
+	tbl			regclass PRIMARY KEY,
+	mode		text NOT NULL CHECK (mode IN ('skip', 'error'))
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.guards', '');
+
+CREATE TABLE crm_purge.holds (
+	id			bigserial PRIMARY KEY,
+	tbl			regclass NOT NULL,
+	filter		text NOT NULL,
+	until		date,
+	reason		text NOT NULL,
+	created_by	regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	released_at	timestamptz,
+	released_by	regrole
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.holds', '');
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.holds_id_seq', '');
+
+CREATE TABLE crm_purge.erasures (
+	id			bigserial PRIMARY KEY,
+	tbl			regclass NOT NULL,
+	rows		bigint NOT NULL,
+	reason		text NOT NULL,
+	actor		name NOT NULL DEFAULT CURRENT_USER,
+	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	export_parts text[]
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.erasures', '');
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.erasures_id_seq', '');
+
+CREATE TABLE crm_purge.policies (
+	id				bigserial PRIMARY KEY,
+	tbl				regclass NOT NULL,
+	older_than		interval NOT NULL CHECK (older_than > interval '0'),
+	schedule		text NOT NULL,
+	mode			text NOT NULL CHECK (mode IN ('export_and_delete', 'delete_only')),
+	filter			text,
+	modified_column	name NOT NULL,
+	created_by		regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	jobid			bigint,
+	last_run_at		timestamptz,
+	last_request_id	bigint,
+	last_outcome	text
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.policies', '');
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.policies_id_seq', '');
+
+ALTER TABLE crm_purge.export_parts ENABLE ROW LEVEL SECURITY;
+
+-- a part is visible to admins who may SELECT the table its rows are of
+CREATE POLICY readable_table ON crm_purge.export_parts FOR SELECT USING (
+	EXISTS (SELECT FROM crm_purge.requests r
+			WHERE r.id = export_parts.request_id
+			  AND pg_catalog.has_table_privilege(coalesce(export_parts.tbl, r.tbl), 'SELECT')));
+
+CREATE TYPE crm_purge.request_count AS (n bigint, cut timestamptz);
+
+CREATE TABLE crm_purge.errors (
+	task		text NOT NULL,
+	tbl			oid NOT NULL DEFAULT 0,
+	error		text NOT NULL,
+	since		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	retries		integer NOT NULL DEFAULT 0,
+	next_try	timestamptz NOT NULL,
+	PRIMARY KEY (task, tbl)
+);
+
+COMMENT ON TABLE crm_purge.protected_tables IS 'tables whose DELETEs go to a trash table';
+
+COMMENT ON COLUMN crm_purge.protected_tables.retention IS 'how long trashed rows are kept; NULL: crm_purge.trash_retention';
+
+COMMENT ON SEQUENCE crm_purge.deletion_id_seq IS 'one value per deleting top-level statement';
+
+COMMENT ON TABLE crm_purge.unlinks IS 'child rows an ON DELETE SET NULL key unlinked, so that crm_purge_restore_deletion can link them again';
+
+COMMENT ON TABLE crm_purge.history IS 'restores, trash expiries, requests, purges and erasures; never row contents or key values';
+
+COMMENT ON TABLE crm_purge.requests IS 'bulk export-and-delete requests (LeadSquared''s Bulk Export & Delete Data)';
+
+COMMENT ON COLUMN crm_purge.requests.rows IS 'No. of Records: rows that qualified when the request was queued';
+
+COMMENT ON COLUMN crm_purge.requests.cutoff IS 'rows whose modified_column is older than this are processed, re-checked per batch';
+
+COMMENT ON TABLE crm_purge.request_batches IS 'one row per batch transaction of a request';
+
+COMMENT ON TABLE crm_purge.export_parts IS 'CSV parts of exports; data is set with crm_purge.export_storage = database';
+
+COMMENT ON TABLE crm_purge.notifications IS 'what was sent with NOTIFY crm_purge, per recipient';
+
+COMMENT ON TABLE crm_purge.purges IS 'permanent purges of marked trash rows (APRO CRM''s Permanent Deletion)';
+
+COMMENT ON TABLE crm_purge.relations IS 'what crm_purge_erase does to child rows of an erased parent';
+
+COMMENT ON TABLE crm_purge.anonymize_rules IS 'how a column is anonymized: null, hash or fixed:<text>';
+
+COMMENT ON TABLE crm_purge.tombstones IS 'keyed hashes (SipHash-2-4 under crm_purge.secret) of erased keys; never the keys';
+
+COMMENT ON TABLE crm_purge.secret IS 'the key of the tombstone hashes; without it no tombstone can be checked';
+
+COMMENT ON TABLE crm_purge.guards IS 'tables whose INSERTs are checked against tombstones';
+
+COMMENT ON TABLE crm_purge.holds IS 'legal holds: rows no request, policy, trash expiry or erasure may remove';
+
+COMMENT ON TABLE crm_purge.erasures IS 'erasures: how many rows, why, and which export parts still hold them; never keys';
+
+COMMENT ON TABLE crm_purge.policies IS 'retention policies: a pg_cron job queues a request at each run';
+
+COMMENT ON COLUMN crm_purge.requests.created_by IS 'the admin who made the request (OID); batches run with their rights';
+
+COMMENT ON COLUMN crm_purge.holds.created_by IS 'the admin who made the hold (OID); its filter runs with their rights';
+
+COMMENT ON COLUMN crm_purge.policies.created_by IS 'the admin who made the policy (OID); its runs queue requests as them';
+
+COMMENT ON COLUMN crm_purge.export_parts.tbl IS 'the table of the part''s rows when a cascade removed them; NULL: the request''s own table';
+
+COMMENT ON TABLE crm_purge.errors IS 'due work that fails: retried with backoff while the rest goes on; cleared when it succeeds';
+
+COMMENT ON COLUMN crm_purge.requests.analyzed_at IS 'when the table was analyzed after the request, in a transaction of its own';

@@ -1,0 +1,56 @@
+-- 02_common: shared entry points: admin checks, filters, names, notifications, the worker's wake-up
+
+CREATE FUNCTION crm_purge._check_admin(action text) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_check_admin';
+
+CREATE FUNCTION crm_purge._is_admin() RETURNS boolean
+	LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_is_admin_sql';
+
+CREATE FUNCTION crm_purge._check_filter(filter text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_filter_sql';
+
+CREATE FUNCTION crm_purge._wake_launcher() RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_wake_launcher_sql';
+
+-- Raises the standard 42501 error unless the caller is an admin; true otherwise.
+CREATE FUNCTION crm_purge._require_admin(action text) RETURNS boolean
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_require_admin_sql';
+
+-- Admins: members with the privileges of crm_purge_admin (INHERIT counts).
+CREATE FUNCTION crm_purge._admins() RETURNS SETOF name
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT r.rolname FROM pg_roles r
+	WHERE r.rolcanlogin AND (r.rolsuper OR pg_has_role(r.oid, 'crm_purge_admin', 'USAGE'))
+	ORDER BY 1
+$$;
+
+-- A table's name as history and notifications show it, whatever the search_path.
+CREATE FUNCTION crm_purge._qualified(tbl regclass) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT coalesce((SELECT format('%I.%I', n.nspname, c.relname)
+					 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl),
+					tbl::oid::text)
+$$;
+
+-- NOTIFY crm_purge and one notifications row per recipient.
+CREATE FUNCTION crm_purge._notify(event text, recipients name[], request_id bigint,
+								  purge_id bigint, payload jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p jsonb := jsonb_build_object('event', event, 'request_id', request_id, 'purge_id', purge_id,
+								  'recipients', to_jsonb(recipients)) || coalesce(payload, '{}');
+BEGIN
+	INSERT INTO crm_purge.notifications (recipient, event, request_id, purge_id, payload)
+		SELECT r, event, request_id, purge_id, p FROM unnest(recipients) r;
+	PERFORM pg_notify('crm_purge', p::text);
+END
+$$;
+
+-- Identity by OID: roles that act are recorded as regrole (their OID);
+-- names are only shown.  A role dropped and made again under the same
+-- name gets nothing of the old one's.  (Names recorded by 1.0 are mapped
+-- to the role of that name now, or to OID 0 when there is none.)
+CREATE FUNCTION crm_purge._role_of(n text) RETURNS regrole
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT coalesce((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = n), 0)::oid::regrole
+$$;

@@ -1,0 +1,446 @@
+-- 03_recycle_bin: the recycle bin: trash tables, the trash trigger, schema sync, protect, restore
+
+CREATE FUNCTION crm_purge.trash_trigger() RETURNS trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_trash_trigger';
+
+CREATE FUNCTION crm_purge.unlink_trigger() RETURNS trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_unlink_trigger';
+
+CREATE FUNCTION crm_purge.ddl_trigger() RETURNS event_trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_ddl_trigger';
+
+-- A trash column has the base type of a domain: no domain constraint (code
+-- of whoever made the domain) ever runs when crm_purge writes the trash.
+CREATE FUNCTION crm_purge._column_ddl(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT format('%I %s', a.attname,
+				  CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod)
+					   ELSE format_type(a.atttypid, a.atttypmod) END)
+		|| CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
+			THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END
+	FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+	WHERE a.attrelid = tbl AND a.attname = col
+$$;
+
+-- Brings the trash table's columns in line with the live table: adds new
+-- columns, follows type changes.  Runs as the extension owner, restricted,
+-- and evaluates none of the table owner's expressions: a new column's
+-- fast default is copied as a value (built-in types), a type change is
+-- applied only through built-in casts; when a column cannot follow (a
+-- user-defined type, values that do not convert) the old column is kept
+-- under another name with its values and a new one is added.  Dropped live
+-- columns stay in the trash so that trashed values are not lost.
+CREATE FUNCTION crm_purge._sync_trash(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+	c record;
+	val text;
+	kept name;
+BEGIN
+	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _sync_trash.tbl;
+	IF tr IS NULL THEN
+		RETURN;
+	END IF;
+	-- the trash follows its table by OID; its comment names the table as it is now
+	IF obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
+		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
+	END IF;
+	FOR c IN
+		SELECT a.attname, b.t AS typ, b.m AS typmod, t.atttypid AS ttyp, t.atttypmod AS ttypmod,
+			   a.atthasmissing, a.attmissingval::text AS missing
+		FROM pg_attribute a
+		CROSS JOIN LATERAL crm_purge._trash_type(a.atttypid, a.atttypmod) b
+		LEFT JOIN pg_attribute t ON t.attrelid = tr AND t.attname = a.attname AND NOT t.attisdropped
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum
+	LOOP
+		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod) THEN
+			BEGIN
+				IF NOT crm_purge._trusted_cast(c.ttyp, c.typ) THEN
+					RAISE EXCEPTION USING ERRCODE = 'feature_not_supported';
+				END IF;
+				EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',
+							   tr, c.attname, format_type(c.typ, c.typmod),
+							   c.attname, format_type(c.typ, c.typmod));
+			EXCEPTION WHEN OTHERS THEN
+				-- keep the old values under another name; the live column goes on
+				kept := crm_purge._free_column_name(tr, left(c.attname, 40) || '_was_'
+						|| left(regexp_replace(format_type(c.ttyp, c.ttypmod), '\W+', '_', 'g'), 16));
+				EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, c.attname, kept);
+				RAISE NOTICE 'crm_purge: trash column "%" of % kept as "%": its values do not convert to %',
+					c.attname, tbl, kept, format_type(c.typ, c.typmod);
+				c.ttyp := NULL;
+			END;
+		END IF;
+		IF c.ttyp IS NULL THEN
+			EXECUTE format('ALTER TABLE %s ADD COLUMN %s', tr, crm_purge._column_ddl(tbl, c.attname));
+			-- a non-volatile default filled the live rows (atthasmissing):
+			-- rows trashed before the column existed get the same value
+			IF c.atthasmissing AND c.missing IS NOT NULL AND c.typ < 16384 THEN
+				EXECUTE format('SELECT (%L::%s[])[1]::text', c.missing, format_type(c.typ, NULL)) INTO val;
+				EXECUTE format('UPDATE %s SET %I = %L::%s', tr, c.attname, val, format_type(c.typ, c.typmod));
+			END IF;
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE FUNCTION crm_purge._rename_trash_column(tbl regclass, old_name name, new_name name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+BEGIN
+	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _rename_trash_column.tbl;
+	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
+								  WHERE attrelid = tr AND attname = old_name AND NOT attisdropped) THEN
+		EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, old_name, new_name);
+	END IF;
+END
+$$;
+
+-- Unlink triggers on the children whose ON DELETE SET NULL key points at
+-- tbl: made at protect, and again whenever such a key is added later.
+CREATE FUNCTION crm_purge._create_unlink_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c record;
+BEGIN
+	FOR c IN
+		SELECT con.conname, con.conrelid::regclass AS child,
+			   string_agg(format('OLD.%1$I IS NOT NULL AND NEW.%1$I IS NULL', a.attname), ' AND ' ORDER BY k.ord) AS cond
+		FROM pg_constraint con
+		CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+		JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+		WHERE con.confrelid = tbl AND con.contype = 'f' AND con.confdeltype IN ('n', 'd')
+		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = con.conrelid
+						  AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63))
+		GROUP BY con.oid, con.conname, con.conrelid
+	LOOP
+		EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+					   'WHEN (pg_catalog.pg_trigger_depth() > 0 AND %s) '
+					   'EXECUTE FUNCTION crm_purge.unlink_trigger(%L)',
+					   left('crm_purge_unlink_' || c.conname, 63), c.child, c.cond, c.conname);
+	END LOOP;
+END
+$$;
+
+-- Drops of protected tables: forget them; the trash table stays for recovery.
+CREATE FUNCTION crm_purge._sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	o record;
+BEGIN
+	FOR o IN SELECT * FROM pg_event_trigger_dropped_objects()
+			 WHERE object_type = 'table' AND objsubid = 0
+	LOOP
+		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = o.objid) THEN
+			DELETE FROM crm_purge.protected_tables p WHERE p.tbl = o.objid;
+			RAISE NOTICE 'crm_purge: table % was protected; its trash table is kept', o.object_identity;
+		END IF;
+		DELETE FROM crm_purge.protected_tables p WHERE p.trash = o.objid;
+	END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER crm_purge_sql_drop ON sql_drop
+	WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION crm_purge._sql_drop();
+
+CREATE FUNCTION crm_purge_protect(tbl regclass, retention interval DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_protect');
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF retention IS NOT NULL AND retention <= interval '0' THEN
+		RAISE EXCEPTION 'retention must be a positive interval, not %', retention
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN crm_purge._protect(tbl, retention);
+END
+$$;
+
+CREATE FUNCTION crm_purge_unprotect(tbl regclass, drop_trash boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_unprotect');
+	IF tbl IS NULL OR drop_trash IS NULL THEN
+		RAISE EXCEPTION 'table and drop_trash must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._unprotect(tbl, drop_trash);
+END
+$$;
+
+CREATE FUNCTION crm_purge_restore(tbl regclass, filter text DEFAULT NULL, on_conflict text DEFAULT 'error')
+RETURNS bigint
+LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'crm_purge_restore';
+
+CREATE FUNCTION crm_purge_restore_deletion(deletion_id bigint)
+RETURNS bigint
+LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'crm_purge_restore_deletion';
+
+CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by regrole) RETURNS boolean
+	LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_trash_row_visible_oid';
+
+CREATE FUNCTION crm_purge._delete_permanently(tbl regclass, cond text, keys text[]) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_delete_permanently';
+
+-- The type a trash column has for a live column: domains by their base type.
+CREATE FUNCTION crm_purge._trash_type(typ oid, typmod int, OUT t oid, OUT m int)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE typ END,
+		   CASE WHEN y.typtype = 'd' THEN y.typtypmod ELSE typmod END
+	FROM pg_type y WHERE y.oid = typ
+$$;
+
+-- Can crm_purge convert trash values from one type to another without
+-- running anyone's code?  Built-in types only: their casts and I/O
+-- functions can only be made by a superuser.
+CREATE FUNCTION crm_purge._trusted_cast(source oid, target oid) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT source < 16384 AND target < 16384
+$$;
+
+-- A column name free in the trash: base, or base_2, base_3, ...
+CREATE FUNCTION crm_purge._free_column_name(tr regclass, base text) RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n integer := 1;
+	candidate name := left(base, 63);
+BEGIN
+	WHILE EXISTS (SELECT FROM pg_attribute WHERE attrelid = tr AND attname = candidate AND NOT attisdropped) LOOP
+		n := n + 1;
+		candidate := left(base, 60 - length(n::text)) || '_' || n;
+	END LOOP;
+	RETURN candidate;
+END
+$$;
+
+-- The trash schema is crm_purge's: owned by the extension's owner, and no
+-- one else may create in it.  Anything else is refused, never adopted.
+CREATE FUNCTION crm_purge._check_trash_schema() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ns record;
+	owner oid := (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'crm_purge');
+BEGIN
+	SELECT n.oid, n.nspowner, n.nspacl INTO ns FROM pg_namespace n WHERE n.nspname = 'crm_trash';
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF ns.nspowner <> owner OR EXISTS (
+		SELECT FROM aclexplode(ns.nspacl) a WHERE a.privilege_type = 'CREATE' AND a.grantee <> owner) THEN
+		RAISE EXCEPTION 'schema crm_trash was not made by crm_purge'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = format('It is owned by %s or others may create objects in it; crm_purge never adopts objects it did not create.',
+								  ns.nspowner::regrole),
+				  HINT = 'Rename or drop that schema (after checking what it holds), then protect the table again.';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION crm_purge._protect(tbl regclass, retention interval) RETURNS regclass
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._protect_impl(actor regrole, tbl regclass, retention interval) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	rel record;
+	trash_name text;
+	tr regclass;
+	cols text;
+	reserved name;
+BEGIN
+	SELECT c.relkind, c.relpersistence, c.relispartition, c.relowner, n.nspname, c.relname
+		INTO rel
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = tbl;
+	IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF rel.relkind = 'p' OR rel.relispartition
+		OR EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl OR inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot protect table %: partitioned and inheritance tables are not supported', tbl
+			USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF rel.relkind <> 'r' THEN
+		RAISE EXCEPTION '"%" is not a table', tbl
+			USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
+	END IF;
+	IF rel.relpersistence = 't' THEN
+		RAISE EXCEPTION 'cannot protect temporary table %', tbl USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF rel.nspname IN ('pg_catalog', 'information_schema', 'crm_purge', 'crm_trash', 'pg_toast') THEN
+		RAISE EXCEPTION 'cannot protect table %: it is in system schema "%"', tbl, rel.nspname
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = tbl AND contype = 'p') THEN
+		RAISE EXCEPTION 'table % has no primary key', tbl
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = 'crm_purge restores rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.';
+	END IF;
+	IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect_impl.tbl) THEN
+		RAISE EXCEPTION 'table % is already protected', tbl
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'To change its retention, run crm_purge_unprotect and crm_purge_protect again; the trash is kept.';
+	END IF;
+	SELECT a.attname INTO reserved FROM pg_attribute a
+		WHERE a.attrelid = tbl AND NOT a.attisdropped
+		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'marked_at');
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
+			USING ERRCODE = 'duplicate_column',
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id and marked_at.';
+	END IF;
+
+	trash_name := rel.nspname || '__' || rel.relname;
+	-- a trash kept by crm_purge_unprotect follows its table, renamed or not
+	SELECT c.relname INTO trash_name FROM pg_class c
+		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'r'
+		  AND d.description = 'crm_purge trash of ' || tbl::text
+		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
+		ORDER BY c.oid LIMIT 1;
+	IF NOT FOUND THEN
+		trash_name := rel.nspname || '__' || rel.relname;
+	END IF;
+	IF octet_length(trash_name) > 63 THEN
+		RAISE EXCEPTION 'cannot protect table %: trash table name "%" is longer than 63 bytes', tbl, trash_name
+			USING ERRCODE = 'name_too_long', HINT = 'Rename the table or its schema to something shorter.';
+	END IF;
+	PERFORM crm_purge._check_trash_schema();
+	IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'crm_trash') THEN
+		CREATE SCHEMA crm_trash;
+		COMMENT ON SCHEMA crm_trash IS 'crm_purge trash tables: rows deleted from protected tables';
+		GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
+	END IF;
+	tr := to_regclass(format('crm_trash.%I', trash_name));
+	IF tr IS NOT NULL AND obj_description(tr, 'pg_class') LIKE 'crm_purge trash of %'
+		AND (EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
+			 OR obj_description(tr, 'pg_class') <> 'crm_purge trash of ' || tbl::text) THEN
+		-- the name is another table's (a.b__c and a__b.c): this one's has its OID
+		trash_name := left(trash_name, 50) || '_' || tbl::oid;
+		tr := to_regclass(format('crm_trash.%I', trash_name));
+	END IF;
+	IF tr IS NOT NULL THEN
+		-- a trash kept by crm_purge_unprotect: only ever in crm_trash, which no
+		-- one else may create in; never one that belongs to another table
+		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
+			OR (SELECT c.relkind FROM pg_class c WHERE c.oid = tr) <> 'r'
+			OR obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
+			RAISE EXCEPTION 'cannot protect table %: relation crm_trash.% exists and is not its trash', tbl, quote_ident(trash_name)
+				USING ERRCODE = 'duplicate_table',
+					  HINT = 'crm_purge never adopts objects it did not create for this table. Rename or drop that relation first.';
+		END IF;
+		INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by) VALUES (tbl, tr, retention, actor);
+		PERFORM crm_purge._sync_trash(tbl);
+		DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _protect_impl.tbl;
+	ELSE
+		SELECT string_agg(crm_purge._column_ddl(tbl, a.attname), ', ' ORDER BY a.attnum) INTO cols
+			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
+					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz)',
+					   trash_name, cols);
+		tr := format('crm_trash.%I', trash_name)::regclass;
+		-- BRIN: both columns grow with insertion order, and a BRIN insert is
+		-- nearly free, which keeps DELETE on the protected table fast.
+		EXECUTE format('CREATE INDEX ON %s USING brin (deletion_id, deleted_at)', tr);
+		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tr);
+		-- Whoever deleted a row, or an admin, sees it while they may read the table.
+		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
+					   '(crm_purge._trash_row_visible(tableoid, deleted_by))', tr);
+		EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tr);
+		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
+	END IF;
+
+	INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by)
+		VALUES (tbl, tr, retention, actor);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
+				   'FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON %s '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	PERFORM crm_purge._create_unlink_triggers(tbl);
+	RETURN tr;
+END
+$$;
+
+CREATE FUNCTION crm_purge._unprotect(tbl regclass, drop_trash boolean) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+-- Unprotect removes every unlink trigger it made for the table, and any
+-- whose foreign key is gone.
+CREATE FUNCTION crm_purge._unprotect_impl(actor regrole, tbl regclass, drop_trash boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+	t record;
+BEGIN
+	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _unprotect_impl.tbl RETURNING p.trash INTO tr;
+	IF tr IS NULL THEN
+		RAISE EXCEPTION 'table % is not protected by crm_purge', tbl USING ERRCODE = 'undefined_object';
+	END IF;
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash_flush ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_no_truncate ON %s', tbl);
+	FOR t IN
+		SELECT tg.tgname, tg.tgrelid::regclass AS child
+		FROM pg_trigger tg
+		LEFT JOIN pg_constraint con ON con.conrelid = tg.tgrelid AND con.contype = 'f'
+			AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63)
+		WHERE tg.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
+		  AND (con.oid IS NULL OR con.confrelid = tbl
+			   OR NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = con.confrelid))
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.child);
+	END LOOP;
+	IF drop_trash THEN
+		EXECUTE format('DROP TABLE %s', tr);
+		DELETE FROM crm_purge.unlinks u WHERE u.child IN (SELECT con.conrelid FROM pg_constraint con
+														  WHERE con.confrelid = tbl AND con.contype = 'f');
+	END IF;
+END
+$$;
+
+-- A dropped live column's trash values stay, under another name, so that a
+-- column added later under the old name starts empty.
+CREATE FUNCTION crm_purge._trash_column_dropped(tbl regclass, col name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash_column_dropped.tbl);
+BEGIN
+	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
+								  WHERE attrelid = tr AND attname = col AND attnum > 0 AND NOT attisdropped) THEN
+		EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, col,
+					   crm_purge._free_column_name(tr, left(col, 50) || '_dropped'));
+	END IF;
+END
+$$;
+
+CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+	EXECUTE FUNCTION crm_purge.ddl_trigger();
+
+COMMENT ON FUNCTION crm_purge.trash_trigger() IS 'moves deleted rows of a protected table into its trash (row trigger buffers, statement trigger writes); refuses TRUNCATE';
+
+COMMENT ON FUNCTION crm_purge.unlink_trigger() IS 'remembers child rows an ON DELETE SET NULL key unlinked from a protected table';
+
+COMMENT ON FUNCTION crm_purge_protect(regclass, interval) IS 'from now on, DELETE on the table moves rows into crm_trash';
+
+COMMENT ON FUNCTION crm_purge_unprotect(regclass, boolean) IS 'DELETE on the table is permanent again; the trash is kept unless drop_trash';
+
+COMMENT ON FUNCTION crm_purge_restore(regclass, text, text) IS 'moves trashed rows matching the filter back into the table';
+
+COMMENT ON FUNCTION crm_purge_restore_deletion(bigint) IS 'restores everything one deleting statement trashed, parents first';
+
+COMMENT ON FUNCTION crm_purge._trash_row_visible(oid, regrole) IS 'row-level security of trash tables: the deleter or an admin, either with SELECT on the table';
+
+COMMENT ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]) IS 'DELETE as the caller (an admin) whose rows of this table, in this statement only, skip the trash';

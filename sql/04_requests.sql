@@ -1,0 +1,334 @@
+-- 04_requests: bulk export-and-delete requests, their views and exports
+
+-- Validation and the row count, as the caller (the filter is theirs), with
+-- the search_path batches will run it under.
+CREATE FUNCTION crm_purge._count_request(tbl regclass, modified_column name, filter text,
+													cutoff timestamptz, max_rows bigint,
+													OUT n bigint, OUT cut timestamptz)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	cond text := format('%I < $1 AND (%s%s)', modified_column, coalesce(filter, 'true'), E'\n');
+	edge timestamptz;
+BEGIN
+	cut := cutoff;
+	IF max_rows IS NOT NULL THEN
+		EXECUTE format('SELECT %I FROM %s WHERE %s ORDER BY 1 OFFSET $2 LIMIT 1', modified_column, tbl, cond)
+			INTO edge USING cutoff, max_rows;
+		IF edge IS NOT NULL THEN
+			cut := edge;
+		END IF;
+	END IF;
+	EXECUTE format('SELECT count(*) FROM %s WHERE %s', tbl, cond) INTO n USING cut;
+END
+$$;
+
+-- Requests refuse, up front, tables whose rows they could not all account
+-- for: partitioned and inheritance tables (a batch scans one heap).
+CREATE FUNCTION crm_purge._check_request_args(tbl regclass, older_than interval, mode text,
+														 modified_column name, filter text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	typ regtype;
+	kind "char";
+BEGIN
+	IF tbl IS NULL OR older_than IS NULL OR mode IS NULL OR modified_column IS NULL THEN
+		RAISE EXCEPTION 'table, older_than, mode and modified_column must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF older_than <= interval '0' THEN
+		RAISE EXCEPTION 'older_than must be a positive interval, not %', older_than
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF mode NOT IN ('export_and_delete', 'delete_only') THEN
+		RAISE EXCEPTION 'unknown mode "%"', mode
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''export_and_delete'' or ''delete_only''.';
+	END IF;
+	SELECT relkind INTO kind FROM pg_class WHERE oid = tbl;
+	IF kind = 'p' OR EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: partitioned and inheritance parents are not supported yet', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Make a request on each partition (or child table) instead.';
+	END IF;
+	IF kind IS DISTINCT FROM 'r' THEN
+		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+	END IF;
+	SELECT atttypid::regtype INTO typ FROM pg_attribute
+		WHERE attrelid = tbl AND attname = modified_column AND attnum > 0 AND NOT attisdropped;
+	IF typ IS NULL THEN
+		RAISE EXCEPTION 'column "%" does not exist in table %', modified_column, tbl
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'Name the column holding the time of last modification with modified_column => ...';
+	END IF;
+	IF typ NOT IN ('timestamptz', 'timestamp', 'date') THEN
+		RAISE EXCEPTION 'column "%" of table % has type %, not a date or timestamp', modified_column, tbl, typ
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+	IF NOT has_table_privilege(tbl, 'SELECT') OR NOT has_table_privilege(tbl, 'DELETE') THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'A request deletes as its creator, who needs SELECT and DELETE on the table.';
+	END IF;
+	-- the owner's policies would run with the creator's rights, unattended
+	IF (SELECT c.relrowsecurity AND NOT pg_has_role(c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it has row-level security', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Its policies would run with your rights in the background, for every batch.',
+				  HINT = 'The table''s owner may make the request, or disable row-level security first.';
+	END IF;
+	PERFORM crm_purge._check_filter(filter);
+END
+$$;
+
+CREATE FUNCTION crm_purge_request(tbl regclass, older_than interval, mode text DEFAULT 'export_and_delete',
+											 modified_column name DEFAULT 'modified_at', filter text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_request');
+	RETURN crm_purge._queue_request(tbl, mode, modified_column, filter, older_than, NULL);
+END
+$$;
+
+CREATE FUNCTION crm_purge_revoke(request_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_revoke');
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._revoke(request_id);
+END
+$$;
+
+CREATE FUNCTION crm_purge._progress()
+RETURNS TABLE (kind text, id bigint, "table" regclass, rows_done bigint, rows_total bigint,
+			   started_at timestamptz, rows_per_second bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_progress');
+	RETURN QUERY
+		SELECT 'request'::text, r.id, r.tbl, r.rows_done, r.rows, r.started_at,
+			   round(r.rows_done / greatest(extract(epoch FROM clock_timestamp() - r.started_at), 0.001))::bigint
+		FROM crm_purge.requests r WHERE r.status = 'in_progress'
+		UNION ALL
+		SELECT 'purge'::text, p.id, NULL::regclass, p.rows_done, p.rows, p.started_at,
+			   round(p.rows_done / greatest(extract(epoch FROM clock_timestamp() - p.started_at), 0.001))::bigint
+		FROM crm_purge.purges p WHERE p.status = 'running';
+END
+$$;
+
+CREATE VIEW crm_purge_progress AS SELECT * FROM crm_purge._progress();
+
+CREATE FUNCTION crm_purge_report(request_id bigint)
+RETURNS TABLE (batch integer, rows bigint, started_at timestamptz, finished_at timestamptz, outcome text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_report');
+	IF NOT EXISTS (SELECT FROM crm_purge.requests q WHERE q.id = request_id) THEN
+		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN QUERY SELECT b.batch, b.rows, b.started_at, b.finished_at, b.outcome
+		FROM crm_purge.request_batches b WHERE b.request_id = crm_purge_report.request_id ORDER BY b.batch;
+END
+$$;
+
+-- A delete_only request lists no parts (it has none); others as before.
+CREATE FUNCTION crm_purge_export_files(request_id bigint)
+RETURNS TABLE (part integer, path text, rows bigint, bytes bigint, sha256 text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_export_files');
+	IF (SELECT q.mode FROM crm_purge.requests q WHERE q.id = crm_purge_export_files.request_id) = 'delete_only' THEN
+		RETURN;
+	END IF;
+	PERFORM crm_purge._check_export(request_id);
+	RETURN QUERY SELECT p.part, p.path, p.rows, p.bytes, p.sha256
+		FROM crm_purge.export_parts p WHERE p.request_id = crm_purge_export_files.request_id ORDER BY p.part;
+END
+$$;
+
+-- As the caller: the export must exist and its table be readable to them.
+CREATE FUNCTION crm_purge._check_export(request_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r crm_purge.requests;
+BEGIN
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT coalesce(has_table_privilege(r.tbl, 'SELECT'), false) THEN
+		RAISE EXCEPTION 'permission denied for the export of request %', request_id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = format('Its rows are of table %s, which you may not SELECT from.', r.tbl);
+	END IF;
+	IF r.mode <> 'export_and_delete' THEN
+		RAISE EXCEPTION 'request % is delete_only: it has no export', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF r.export_expired OR r.export_expires_at < now() THEN
+		RAISE EXCEPTION 'the export of request % has expired', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It expired at %s: exports are kept for crm_purge.export_retention after the request is created.',
+								  r.export_expires_at);
+	END IF;
+END
+$$;
+
+CREATE FUNCTION crm_purge_export_read(request_id bigint, part integer) RETURNS text
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_export_read';
+
+CREATE FUNCTION crm_purge._queue_request_check(tbl regclass, mode text, modified_column name, filter text,
+											   older_than interval, policy_id bigint)
+RETURNS crm_purge.request_count
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c crm_purge.request_count;
+BEGIN
+	PERFORM crm_purge._check_request_args(tbl, older_than, mode, modified_column, filter);
+	SELECT x.n, x.cut INTO c FROM crm_purge._count_request(tbl, modified_column, filter, now() - older_than,
+		CASE WHEN policy_id IS NOT NULL THEN current_setting('crm_purge.max_rows_per_request')::bigint END) x;
+	RETURN c;
+END
+$$;
+
+CREATE FUNCTION crm_purge._queue_request(tbl regclass, mode text, modified_column name, filter text,
+										 older_than interval, policy_id bigint)
+RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+-- A policy's run that cannot queue is a skip, recorded, not a failure.
+CREATE FUNCTION crm_purge._queue_request_impl(actor regrole, tbl regclass, mode text, modified_column name,
+											  filter text, older_than interval, policy_id bigint,
+											  c crm_purge.request_count)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	queued bigint;
+	rid bigint;
+	who name := pg_get_userbyid(actor);
+	n bigint := c.n;
+BEGIN
+	IF policy_id IS NOT NULL AND NOT EXISTS (
+		SELECT FROM crm_purge.policies p
+		WHERE p.id = policy_id AND p.tbl = _queue_request_impl.tbl AND p.mode = _queue_request_impl.mode
+		  AND p.modified_column = _queue_request_impl.modified_column
+		  AND p.filter IS NOT DISTINCT FROM _queue_request_impl.filter
+		  AND p.older_than = _queue_request_impl.older_than AND p.created_by = actor) THEN
+		RAISE EXCEPTION 'policy % does not exist or is not this request''s', policy_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	-- one request creation at a time, so that the limits below hold
+	LOCK TABLE crm_purge.requests IN SHARE ROW EXCLUSIVE MODE;
+	BEGIN
+		IF EXISTS (SELECT FROM crm_purge.requests r
+				   WHERE r.tbl = _queue_request_impl.tbl AND r.status IN ('queued', 'in_progress')) THEN
+			RAISE EXCEPTION 'Another request for the same table already exists.'
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Wait for it to finish, or revoke it while it is queued.';
+		END IF;
+		IF n > current_setting('crm_purge.max_rows_per_request')::bigint THEN
+			RAISE EXCEPTION 'request would process % rows; the limit is % per request',
+							n, current_setting('crm_purge.max_rows_per_request')
+				USING ERRCODE = 'program_limit_exceeded',
+					  HINT = 'Narrow the date range (a longer older_than) or the filter, and split the work into several requests.';
+		END IF;
+		SELECT coalesce(sum(r.rows - r.rows_done), 0) INTO queued
+			FROM crm_purge.requests r WHERE r.status IN ('queued', 'in_progress');
+		IF queued + n > current_setting('crm_purge.max_queued_rows')::bigint THEN
+			RAISE EXCEPTION 'Multiple requests to export and delete data are in queue. Please wait till the existing requests are processed.'
+				USING ERRCODE = 'program_limit_exceeded',
+					  DETAIL = format('%s rows are queued; this request would add %s, and the limit is %s.',
+									  queued, n, current_setting('crm_purge.max_queued_rows'));
+		END IF;
+	EXCEPTION WHEN object_in_use OR program_limit_exceeded THEN
+		IF policy_id IS NULL THEN
+			RAISE;
+		END IF;
+		PERFORM crm_purge._policy_ran(policy_id, NULL, 'skipped: ' || SQLERRM);
+		RETURN NULL;
+	END;
+	IF policy_id IS NOT NULL AND n = 0 THEN
+		PERFORM crm_purge._policy_ran(policy_id, NULL, 'nothing to do');
+		RETURN NULL;
+	END IF;
+	INSERT INTO crm_purge.requests (tbl, mode, modified_column, filter, cutoff, created_by, rows,
+									export_expires_at, policy_id)
+		VALUES (tbl, mode, modified_column, filter, c.cut, actor, n,
+				CASE WHEN mode = 'export_and_delete'
+					 THEN now() + current_setting('crm_purge.export_retention')::interval END,
+				policy_id)
+		RETURNING id INTO rid;
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
+		VALUES ('request queued', crm_purge._qualified(tbl), n, who, rid);
+	PERFORM crm_purge._notify('request created', ARRAY[who], rid, NULL,
+							  jsonb_build_object('table', crm_purge._qualified(tbl), 'mode', mode, 'rows', n, 'status', 'queued'));
+	IF policy_id IS NOT NULL THEN
+		PERFORM crm_purge._policy_ran(policy_id, rid, 'queued request ' || rid);
+	END IF;
+	RETURN rid;
+END
+$$;
+
+CREATE FUNCTION crm_purge._revoke(request_id bigint) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._revoke_impl(actor regrole, request_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r crm_purge.requests;
+BEGIN
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF r.created_by <> actor AND NOT coalesce(has_table_privilege(actor, r.tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied to revoke request %', request_id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Its creator, or an admin who may DELETE from its table, may revoke it.';
+	END IF;
+	IF r.status <> 'queued' THEN
+		RAISE EXCEPTION 'request % is %; only a queued request can be revoked', request_id, r.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE crm_purge.requests q SET status = 'revoked', finished_at = now() WHERE q.id = request_id;
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
+		VALUES ('request revoked', crm_purge._qualified(r.tbl), 0, pg_get_userbyid(actor), request_id);
+END
+$$;
+
+CREATE FUNCTION crm_purge._requests()
+RETURNS TABLE (id bigint, "table" regclass, mode text, created_by regrole, created_at timestamptz,
+			   rows bigint, rows_done bigint, status text, started_at timestamptz,
+			   finished_at timestamptz, export_expires_at timestamptz, error text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_requests');
+	RETURN QUERY
+		SELECT r.id, r.tbl, r.mode, r.created_by, r.created_at, r.rows, r.rows_done,
+			   r.status, r.started_at, r.finished_at, r.export_expires_at, r.error
+		FROM crm_purge.requests r ORDER BY r.id;
+END
+$$;
+
+CREATE VIEW crm_purge_requests AS SELECT * FROM crm_purge._requests();
+
+COMMENT ON FUNCTION crm_purge_request(regclass, interval, text, name, text) IS 'queues a bulk export-and-delete of rows not modified for older_than';
+
+COMMENT ON FUNCTION crm_purge_revoke(bigint) IS 'revokes a queued request';
+
+COMMENT ON VIEW crm_purge_requests IS 'bulk export-and-delete requests and their status';
+
+COMMENT ON VIEW crm_purge_progress IS 'the running request or purge, with its speed';
+
+COMMENT ON FUNCTION crm_purge_report(bigint) IS 'one row per batch of a request, for \copy ... CSV HEADER';
+
+COMMENT ON FUNCTION crm_purge_export_files(bigint) IS 'the CSV parts of an export';
+
+COMMENT ON FUNCTION crm_purge_export_read(bigint, integer) IS 'the text of one export part, for clients without server file access';
+
+COMMENT ON VIEW crm_purge_requests IS 'bulk export-and-delete requests and their status';

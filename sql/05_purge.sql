@@ -1,0 +1,284 @@
+-- 05_purge: marks, the pending permanent purge, the overview and history views
+
+CREATE FUNCTION crm_purge._trash_of(tbl regclass, action text) RETURNS regclass
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _trash_of.tbl;
+	IF tr IS NULL THEN
+		RAISE EXCEPTION 'table % is not protected by crm_purge', tbl
+			USING ERRCODE = 'undefined_object', HINT = action || ' works on the trash of protected tables.';
+	END IF;
+	RETURN tr;
+END
+$$;
+
+CREATE FUNCTION crm_purge._refuse_while_pending() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pid bigint;
+BEGIN
+	SELECT id INTO pid FROM crm_purge.purges WHERE status IN ('pending', 'running');
+	IF pid IS NOT NULL THEN
+		RAISE EXCEPTION 'a permanent deletion is already pending (id %); wait for it or cancel it', pid
+			USING ERRCODE = 'object_in_use';
+	END IF;
+END
+$$;
+
+-- The filter picks rows as the caller; the marks are set by the owner.
+CREATE FUNCTION crm_purge._mark(action text, tbl regclass, filter text, marked boolean) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	tids tid[];
+BEGIN
+	PERFORM crm_purge._check_admin(action);
+	PERFORM crm_purge._check_filter(filter);
+	EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)',
+				   crm_purge._trash_of(tbl, action), coalesce(filter, 'true'), E'\n')
+		INTO tids;
+	RETURN crm_purge._set_marks(tbl, coalesce(tids, '{}'), marked);
+END
+$$;
+
+CREATE FUNCTION crm_purge_mark(tbl regclass, filter text) RETURNS bigint
+LANGUAGE sql AS $$ SELECT crm_purge._mark('crm_purge_mark', tbl, filter, true) $$;
+
+CREATE FUNCTION crm_purge_unmark(tbl regclass, filter text) RETURNS bigint
+LANGUAGE sql AS $$ SELECT crm_purge._mark('crm_purge_unmark', tbl, filter, false) $$;
+
+CREATE FUNCTION crm_purge_activate() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_activate');
+	RETURN crm_purge._activate();
+END
+$$;
+
+CREATE FUNCTION crm_purge_cancel(purge_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_cancel');
+	IF purge_id IS NULL THEN
+		RAISE EXCEPTION 'purge_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._cancel(purge_id);
+END
+$$;
+
+-- One batch of the due purge; returns true while more remains.  The purge
+-- row stays locked for the batch, so a cancel either commits first (and
+-- wins) or waits and finds the purge running.
+CREATE FUNCTION crm_purge._purge_step(batch_size integer) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.purges;
+	t record;
+	n bigint;
+	left_over bigint := batch_size;
+	who name;
+	cand tid[];
+	held tid[];
+	purged bigint := 0;
+BEGIN
+	SELECT * INTO p FROM crm_purge.purges q
+		WHERE (q.status = 'pending' AND q.due_at <= now()) OR q.status = 'running'
+		ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	who := pg_get_userbyid(p.activated_by);
+	IF p.status = 'pending' THEN
+		UPDATE crm_purge.purges q SET status = 'running', started_at = now() WHERE q.id = p.id;
+	END IF;
+	FOR t IN SELECT pt.tbl, pt.trash FROM crm_purge.protected_tables pt ORDER BY pt.tbl LOOP
+		EXIT WHEN left_over <= 0;
+		-- the candidates, what legal holds keep of them (unmarked: held rows
+		-- are never purged), then the rest by ctid: a row changed meanwhile stays
+		EXECUTE format('SELECT array_agg(ctid) FROM (SELECT ctid FROM %s '
+					   'WHERE marked_at IS NOT NULL AND marked_at <= $2 LIMIT $1) c', t.trash)
+			INTO cand USING left_over, p.activated_at;
+		CONTINUE WHEN cand IS NULL;
+		held := coalesce(crm_purge._held_tids(t.tbl, cand), '{}');
+		IF cardinality(held) > 0 THEN
+			EXECUTE format('UPDATE %s SET marked_at = NULL WHERE ctid = ANY ($1)', t.trash) USING held;
+			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
+				VALUES ('purge kept held rows', crm_purge._qualified(t.tbl), cardinality(held), who, p.id);
+		END IF;
+		EXECUTE format('DELETE FROM %s WHERE ctid = ANY ($1) AND ctid <> ALL ($2) '
+					   'AND marked_at IS NOT NULL AND marked_at <= $3', t.trash)
+			USING cand, held, p.activated_at;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		IF n > 0 THEN
+			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
+				VALUES ('purge', crm_purge._qualified(t.tbl), n, who, p.id);
+		END IF;
+		left_over := left_over - n - cardinality(held);
+		purged := purged + n;
+	END LOOP;
+	UPDATE crm_purge.purges q SET rows_done = rows_done + purged WHERE q.id = p.id;
+	IF left_over > 0 THEN
+		UPDATE crm_purge.purges q SET status = 'done', finished_at = now() WHERE q.id = p.id
+			RETURNING * INTO p;
+		INSERT INTO crm_purge.history (action, rows, actor, purge_id)
+			VALUES ('purge done', p.rows_done, who, p.id);
+		PERFORM crm_purge._notify('purge done', ARRAY(SELECT crm_purge._admins()), NULL, p.id,
+								  jsonb_build_object('rows', p.rows_done));
+	END IF;
+	RETURN true;
+END
+$$;
+
+-- Only tables the caller may read, instead of failing on the first other.
+CREATE FUNCTION crm_purge._overview()
+RETURNS TABLE ("table" regclass, live_rows bigint, live_bytes bigint, trashed_rows bigint,
+			   trashed_bytes bigint, marked_rows bigint, pending_purge_id bigint, pending_due_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+	pp crm_purge.purges;
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_overview');
+	SELECT * INTO pp FROM crm_purge.purges q WHERE q.status IN ('pending', 'running');
+	FOR t IN SELECT p.tbl, p.trash FROM crm_purge.protected_tables p
+			 WHERE coalesce(has_table_privilege(p.tbl, 'SELECT'), false) ORDER BY p.tbl::text LOOP
+		"table" := t.tbl;
+		EXECUTE format('SELECT count(*) FROM %s', t.tbl) INTO live_rows;
+		live_bytes := pg_total_relation_size(t.tbl);
+		EXECUTE format('SELECT count(*), count(marked_at) FROM %s', t.trash) INTO trashed_rows, marked_rows;
+		trashed_bytes := pg_total_relation_size(t.trash);
+		pending_purge_id := CASE WHEN marked_rows > 0 THEN pp.id END;
+		pending_due_at := CASE WHEN marked_rows > 0 THEN pp.due_at END;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
+CREATE VIEW crm_purge_overview AS SELECT * FROM crm_purge._overview();
+
+CREATE FUNCTION crm_purge._history()
+RETURNS TABLE (at timestamptz, action text, "table" text, rows bigint, actor name,
+			   request_id bigint, purge_id bigint, deletion_id bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_history');
+	RETURN QUERY SELECT h.at, h.action, h.table_name, h.rows, h.actor, h.request_id, h.purge_id, h.deletion_id
+		FROM crm_purge.history h ORDER BY h.id;
+END
+$$;
+
+CREATE VIEW crm_purge_history AS SELECT * FROM crm_purge._history();
+
+CREATE FUNCTION crm_purge._held_tids(tbl regclass, tids tid[]) RETURNS tid[]
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_tids';
+
+CREATE FUNCTION crm_purge._set_marks(tbl regclass, tids tid[], marked boolean) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, tids tid[], marked boolean) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'SELECT') AND has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Marking trashed rows for permanent deletion needs SELECT and DELETE on the table.';
+	END IF;
+	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM crm_purge._refuse_while_pending();
+	-- held rows are never marked
+	IF marked THEN
+		tids := ARRAY(SELECT unnest(tids) EXCEPT SELECT unnest(crm_purge._held_tids(tbl, tids)));
+	END IF;
+	EXECUTE format('UPDATE %s SET marked_at = CASE WHEN $2 THEN now() END '
+				   'WHERE ctid = ANY ($1) AND (marked_at IS NULL) = $2', crm_purge._trash_of(tbl, 'marking'))
+		USING tids, marked;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+CREATE FUNCTION crm_purge._activate() RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._activate_impl(actor regrole) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint := 0;
+	c bigint;
+	t record;
+	pid bigint;
+	who name := pg_get_userbyid(actor);
+	due timestamptz := now() + current_setting('crm_purge.pending_period')::interval;
+BEGIN
+	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM crm_purge._refuse_while_pending();
+	FOR t IN SELECT p.tbl, p.trash FROM crm_purge.protected_tables p ORDER BY p.tbl LOOP
+		EXECUTE format('SELECT count(*) FROM %s WHERE marked_at IS NOT NULL', t.trash) INTO c;
+		-- the purge deletes them: its activator must be allowed to
+		IF c > 0 AND NOT coalesce(has_table_privilege(actor, t.tbl, 'SELECT')
+								  AND has_table_privilege(actor, t.tbl, 'DELETE'), false) THEN
+			RAISE EXCEPTION 'permission denied to activate the purge: rows of table % are marked, and you may not delete from it', t.tbl
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'An admin with SELECT and DELETE on every table with marked rows activates the purge; or unmark those rows.';
+		END IF;
+		n := n + c;
+	END LOOP;
+	IF n = 0 THEN
+		RAISE EXCEPTION 'no trashed rows are marked for permanent deletion'
+			USING ERRCODE = 'no_data_found', HINT = 'Mark rows with crm_purge_mark(table, filter) first.';
+	END IF;
+	INSERT INTO crm_purge.purges (activated_by, due_at, rows) VALUES (actor, due, n) RETURNING id INTO pid;
+	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge activated', n, who, pid);
+	PERFORM crm_purge._notify('purge activated', ARRAY(SELECT crm_purge._admins()), NULL, pid,
+							  jsonb_build_object('rows', n, 'due_at', due, 'activated_by', who));
+	RETURN pid;
+END
+$$;
+
+CREATE FUNCTION crm_purge._cancel(purge_id bigint) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._cancel_impl(actor regrole, purge_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p crm_purge.purges;
+	who name := pg_get_userbyid(actor);
+BEGIN
+	SELECT * INTO p FROM crm_purge.purges q WHERE q.id = purge_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'permanent deletion % does not exist', purge_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF p.status <> 'pending' THEN
+		RAISE EXCEPTION 'permanent deletion % cannot be cancelled: it is %', purge_id,
+			CASE p.status WHEN 'running' THEN 'running already'
+						  WHEN 'done' THEN 'done: the purge already ran'
+						  ELSE 'cancelled already' END
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE crm_purge.purges q SET status = 'cancelled', cancelled_by = actor, finished_at = now()
+		WHERE q.id = purge_id;
+	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge cancelled', 0, who, purge_id);
+	PERFORM crm_purge._notify('purge cancelled', ARRAY(SELECT crm_purge._admins()), NULL, purge_id,
+							  jsonb_build_object('cancelled_by', who));
+END
+$$;
+
+COMMENT ON FUNCTION crm_purge_mark(regclass, text) IS 'marks trashed rows for permanent deletion';
+
+COMMENT ON FUNCTION crm_purge_unmark(regclass, text) IS 'takes marks off trashed rows';
+
+COMMENT ON FUNCTION crm_purge_activate() IS 'turns all marked rows into one purge, due after crm_purge.pending_period';
+
+COMMENT ON FUNCTION crm_purge_cancel(bigint) IS 'cancels a pending purge; the marks stay';
+
+COMMENT ON VIEW crm_purge_overview IS 'per protected table: live, trashed and marked rows, and the pending purge';
+
+COMMENT ON VIEW crm_purge_history IS 'every restore, trash expiry, request, purge and erasure; no personal data';
+
+COMMENT ON FUNCTION crm_purge._held_tids(regclass, tid[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';

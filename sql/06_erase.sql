@@ -1,0 +1,757 @@
+-- 06_erase: erasure, cascade rules, lists, tombstones, the guard, legal holds
+
+CREATE FUNCTION crm_purge._new_secret() RETURNS bytea
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_new_secret';
+
+CREATE FUNCTION crm_purge._key_hash(key text) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_key_hash_sql';
+
+CREATE FUNCTION crm_purge._tombstones_changed() RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_tombstones_changed';
+
+CREATE FUNCTION crm_purge._parts_with_keys(tbl regclass, keys text[], key_columns text[])
+	RETURNS TABLE (request_id bigint, part integer)
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_parts_with_keys';
+
+CREATE FUNCTION crm_purge.guard_trigger() RETURNS trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_guard_trigger';
+
+CREATE FUNCTION crm_purge._ensure_secret() RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	INSERT INTO crm_purge.secret (secret) VALUES (crm_purge._new_secret()) ON CONFLICT DO NOTHING
+$$;
+
+-- Key columns as an SQL expression giving the key's text: col::text, or
+-- ROW(a, b)::text for several.  Tombstones hash this text.
+CREATE FUNCTION crm_purge._key_expr(tbl regclass, cols int2[]) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN cardinality(cols) = 1
+		THEN format('%I::text', (SELECT attname FROM pg_attribute WHERE attrelid = tbl AND attnum = cols[1]))
+		ELSE format('ROW(%s)::text', (SELECT string_agg(format('%I', a.attname), ', ' ORDER BY k.ord)
+			FROM unnest(cols) WITH ORDINALITY k(attnum, ord)
+			JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum))
+	END
+$$;
+
+CREATE FUNCTION crm_purge._pk_cols(tbl regclass) RETURNS int2[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	cols int2[];
+BEGIN
+	SELECT ARRAY(SELECT unnest(i.indkey::int2[])) INTO cols FROM pg_index i WHERE i.indrelid = tbl AND i.indisprimary;
+	IF cols IS NULL THEN
+		RAISE EXCEPTION 'table % has no primary key', tbl
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = 'crm_purge identifies rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.';
+	END IF;
+	RETURN cols;
+END
+$$;
+
+CREATE FUNCTION crm_purge._col_names(tbl regclass, cols int2[]) RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT array_agg(a.attname::text ORDER BY k.ord)
+	FROM unnest(cols) WITH ORDINALITY k(attnum, ord)
+	JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
+$$;
+
+CREATE FUNCTION crm_purge_relate(parent regclass, child regclass, on_erase text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_relate');
+	IF parent IS NULL OR child IS NULL OR on_erase IS NULL THEN
+		RAISE EXCEPTION 'parent, child and on_erase must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF on_erase NOT IN ('delete', 'anonymize', 'unlink', 'keep') THEN
+		RAISE EXCEPTION 'unknown on_erase "%"', on_erase
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''delete'', ''anonymize'', ''unlink'' or ''keep''.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_constraint WHERE contype = 'f' AND conrelid = child AND confrelid = parent) THEN
+		RAISE EXCEPTION 'no foreign key of table % references table %', child, parent
+			USING ERRCODE = 'invalid_foreign_key',
+				  HINT = 'A rule follows a foreign key from the child to the parent.';
+	END IF;
+	IF on_erase IN ('unlink', 'anonymize') AND EXISTS (
+		SELECT FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+		WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent AND a.attnotnull) THEN
+		RAISE EXCEPTION 'cannot % rows of table %: its reference to % is NOT NULL', on_erase, child, parent
+			USING ERRCODE = 'not_null_violation',
+				  HINT = 'Use ''delete'' or ''keep'', or allow NULL in the referencing column.';
+	END IF;
+	PERFORM crm_purge._set_relation(parent, child, on_erase);
+END
+$$;
+
+CREATE FUNCTION crm_purge_anonymize(tbl regclass, col name, strategy text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a record;
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_anonymize');
+	IF tbl IS NULL OR col IS NULL OR strategy IS NULL THEN
+		RAISE EXCEPTION 'table, column and strategy must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT attnum, atttypid::regtype AS typ, attnotnull INTO a FROM pg_attribute
+		WHERE attrelid = tbl AND attname = col AND attnum > 0 AND NOT attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" does not exist in table %', col, tbl USING ERRCODE = 'undefined_column';
+	END IF;
+	IF a.attnum = ANY (crm_purge._pk_cols(tbl)) THEN
+		RAISE EXCEPTION 'cannot anonymize column "%" of table %: it is part of the primary key', col, tbl
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF strategy = 'null' THEN
+		IF a.attnotnull THEN
+			RAISE EXCEPTION 'cannot anonymize column "%" of table % with null: it is NOT NULL', col, tbl
+				USING ERRCODE = 'not_null_violation', HINT = 'Use hash or fixed:<text>.';
+		END IF;
+	ELSIF strategy = 'hash' THEN
+		IF a.typ NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype) THEN
+			RAISE EXCEPTION 'cannot anonymize column "%" of table % with hash: it has type %, not text', col, tbl, a.typ
+				USING ERRCODE = 'datatype_mismatch', HINT = 'Use null or fixed:<value>.';
+		END IF;
+	ELSIF strategy LIKE 'fixed:%' THEN
+		BEGIN
+			EXECUTE format('SELECT %L::%s', substr(strategy, 7), a.typ);
+		EXCEPTION WHEN OTHERS THEN
+			RAISE EXCEPTION 'cannot anonymize column "%" of table % with "%": not a valid %',
+				col, tbl, strategy, a.typ
+				USING ERRCODE = 'invalid_parameter_value';
+		END;
+	ELSE
+		RAISE EXCEPTION 'unknown strategy "%"', strategy
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use null, hash or fixed:<text>.';
+	END IF;
+	PERFORM crm_purge._set_anonymize(tbl, col, strategy);
+END
+$$;
+
+-- SET list that unlinks (and with anonymize, anonymizes) rows of child
+-- referencing their parent through constraint con.
+CREATE FUNCTION crm_purge._child_assignments(child regclass, con oid, anonymize boolean) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT string_agg(x, ', ') FROM (
+		SELECT format('%I = NULL', a.attname) AS x
+		FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+		WHERE c.oid = con
+		UNION ALL
+		SELECT format('%I = %s', r.col,
+			CASE WHEN r.strategy = 'null' THEN 'NULL'
+				 WHEN r.strategy = 'hash' THEN format('CASE WHEN %1$I IS NULL THEN NULL ELSE '
+					'lpad(to_hex(crm_purge._key_hash(%1$I::text)), 16, %2$L) END', r.col, '0')
+				 ELSE format('%L::%s', substr(r.strategy, 7), format_type(a.atttypid, a.atttypmod)) END)
+		FROM crm_purge.anonymize_rules r JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attname = r.col
+		WHERE anonymize AND r.tbl = child
+	) s
+$$;
+
+CREATE FUNCTION crm_purge._erase_top(tbl regclass, cond text, keys text[], reason text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	total bigint;
+	pk int2[] := crm_purge._pk_cols(tbl);
+	subject text[];
+	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _erase_top.tbl);
+	k text[];
+	parts text[];
+BEGIN
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'an erase needs a reason' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Say why, e.g. ''GDPR request 2026-118''; it is kept with the erasure.';
+	END IF;
+	-- the keys, to find the export parts that still hold them
+	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', crm_purge._key_expr(tbl, pk), tbl, cond, E'\n')
+		USING keys INTO subject;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', crm_purge._key_expr(tbl, pk), tr, cond, E'\n')
+			USING keys INTO k;
+	END IF;
+	subject := coalesce(subject, '{}') || coalesce(k, '{}');
+	-- every table the erase touched names its parts that still hold the keys
+	WITH e AS (SELECT * FROM crm_purge._erase(tbl, cond, keys, false, 0))
+	SELECT (SELECT sum(e.n) FILTER (WHERE e.a = 'erase') FROM e),
+		   (SELECT array_agg(DISTINCT x) FROM e, unnest(e.p) x)
+		INTO total, parts;
+	PERFORM crm_purge._record_erasure(tbl, subject, reason, parts);
+	IF parts IS NOT NULL THEN
+		RAISE NOTICE 'erased rows of table % are still in export parts: %', tbl, array_to_string(parts, ', ')
+			USING HINT = 'An export is a copy: remove those files, or let them expire (crm_purge.export_retention).';
+	END IF;
+	RETURN total;
+END
+$$;
+
+CREATE FUNCTION crm_purge._check_erase_args(action text, tbl regclass, filter text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin(action);
+	IF tbl IS NULL OR filter IS NULL THEN
+		RAISE EXCEPTION 'table and filter must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'To take every row, say so with the filter ''true''.';
+	END IF;
+	PERFORM crm_purge._check_filter(filter);
+	PERFORM crm_purge._pk_cols(tbl);
+END
+$$;
+
+CREATE FUNCTION crm_purge_erase(tbl regclass, filter text, reason text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM crm_purge._check_erase_args('crm_purge_erase', tbl, filter);
+	RETURN crm_purge._erase_top(tbl, filter, NULL, reason);
+END
+$$;
+
+CREATE FUNCTION crm_purge._erase_preview(tbl regclass, filter text)
+RETURNS TABLE (t regclass, a text, n bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM crm_purge._check_erase_args('crm_purge_erase_preview', tbl, filter);
+	RETURN QUERY SELECT e.t, e.a, sum(e.n)::bigint FROM crm_purge._erase(tbl, filter, NULL, true, 0) e
+		GROUP BY e.t, e.a ORDER BY bool_or(e.a = 'erase') DESC, e.t::text, e.a;
+END
+$$;
+
+CREATE FUNCTION crm_purge_erase_preview(tbl regclass, filter text)
+RETURNS TABLE (tbl regclass, action text, rows bigint)
+LANGUAGE sql AS $$ SELECT * FROM crm_purge._erase_preview($1, $2) $$;
+
+-- The column keys are matched on: the primary key, or a unique column.
+CREATE FUNCTION crm_purge._key_column(tbl regclass, key_column name) RETURNS int2
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pk int2[];
+	att int2;
+BEGIN
+	IF key_column IS NULL THEN
+		pk := crm_purge._pk_cols(tbl);
+		IF cardinality(pk) <> 1 THEN
+			RAISE EXCEPTION 'table % has a primary key of % columns', tbl, cardinality(pk)
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Match the keys on a unique column with key_column => ..., or use crm_purge_delete_where.';
+		END IF;
+		RETURN pk[1];
+	END IF;
+	SELECT attnum INTO att FROM pg_attribute
+		WHERE attrelid = tbl AND attname = key_column AND attnum > 0 AND NOT attisdropped;
+	IF att IS NULL THEN
+		RAISE EXCEPTION 'column "%" does not exist in table %', key_column, tbl USING ERRCODE = 'undefined_column';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = tbl AND i.indisunique AND i.indpred IS NULL
+				   AND i.indexprs IS NULL AND i.indnatts = 1 AND i.indkey[0] = att) THEN
+		RAISE EXCEPTION 'column "%" of table % is not unique', key_column, tbl
+			USING ERRCODE = 'invalid_column_reference',
+				  HINT = 'A key must name one row: give a column with a unique index or constraint of its own.';
+	END IF;
+	RETURN att;
+END
+$$;
+
+CREATE FUNCTION crm_purge_delete_keys(tbl regclass, keys text[], permanent boolean DEFAULT false,
+									  key_column name DEFAULT NULL)
+RETURNS TABLE (key text, outcome text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	att int2;
+	col name;
+	typ text;
+	tr regclass;
+	done text[];
+	more text[];
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_delete_keys');
+	IF tbl IS NULL OR keys IS NULL OR permanent IS NULL THEN
+		RAISE EXCEPTION 'table, keys and permanent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	att := crm_purge._key_column(tbl, key_column);
+	SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO col, typ
+		FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att;
+	IF permanent THEN
+		EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tbl, col, typ)
+			USING keys INTO done;
+		SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = crm_purge_delete_keys.tbl;
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tr, col, typ)
+				USING keys INTO more;
+		END IF;
+		done := coalesce(done, '{}') || coalesce(more, '{}');
+		PERFORM crm_purge._erase_top(tbl, format('%I = ANY ($1::%s[])', col, typ), keys,
+									 format('crm_purge_delete_keys: %s keys', cardinality(keys)));
+	ELSE
+		EXECUTE format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I) '
+					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col)
+			USING keys INTO done;
+	END IF;
+	RETURN QUERY EXECUTE format(
+		'SELECT k.key, CASE WHEN row_number() OVER (PARTITION BY k.key::%1$s ORDER BY k.ord) > 1 THEN %2$L '
+		'WHEN k.key::%1$s = ANY ($2::%1$s[]) THEN %3$L ELSE %4$L END '
+		'FROM unnest($1) WITH ORDINALITY k(key, ord) ORDER BY k.ord',
+		typ, 'duplicate_in_list', 'deleted', 'not_found')
+		USING keys, coalesce(done, '{}');
+END
+$$;
+
+CREATE FUNCTION crm_purge_delete_where(tbl regclass, filter text, permanent boolean DEFAULT false,
+									   dry_run boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM crm_purge._check_erase_args('crm_purge_delete_where', tbl, filter);
+	IF permanent IS NULL OR dry_run IS NULL THEN
+		RAISE EXCEPTION 'permanent and dry_run must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF dry_run THEN
+		EXECUTE format('SELECT count(*) FROM %s WHERE (%s%s)', tbl, filter, E'\n') INTO n;
+	ELSIF permanent THEN
+		n := crm_purge._erase_top(tbl, filter, NULL, 'crm_purge_delete_where');
+	ELSE
+		EXECUTE format('DELETE FROM %s WHERE (%s%s)', tbl, filter, E'\n');
+		GET DIAGNOSTICS n = ROW_COUNT;
+	END IF;
+	RETURN n;
+END
+$$;
+
+CREATE FUNCTION crm_purge_guard(tbl regclass, mode text DEFAULT 'skip') RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_guard');
+	IF tbl IS NULL OR mode IS NULL THEN
+		RAISE EXCEPTION 'table and mode must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF mode NOT IN ('skip', 'error') THEN
+		RAISE EXCEPTION 'unknown mode "%"', mode
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''skip'' (drop the row) or ''error'' (refuse it).';
+	END IF;
+	PERFORM crm_purge._pk_cols(tbl);
+	PERFORM crm_purge._guard(tbl, mode);
+END
+$$;
+
+CREATE FUNCTION crm_purge_forget(tbl regclass, key text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_forget');
+	IF tbl IS NULL OR key IS NULL THEN
+		RAISE EXCEPTION 'table and key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF crm_purge._forget(tbl, key) = 0 THEN
+		RAISE EXCEPTION 'table % has no tombstone for that key', tbl
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'A composite key is written as ROW(...)::text writes it, e.g. (1,abc).';
+	END IF;
+END
+$$;
+
+-- The filter is tried as the caller, with the search_path it will run under.
+CREATE FUNCTION crm_purge_hold(tbl regclass, filter text, until date, reason text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_erase_args('crm_purge_hold', tbl, filter);
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'a hold needs a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF until < current_date THEN
+		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the filter must work on the table (and so on its trash)
+	EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
+	RETURN crm_purge._hold(tbl, filter, until, reason);
+END
+$$;
+
+CREATE FUNCTION crm_purge_release(hold_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_release');
+	IF hold_id IS NULL THEN
+		RAISE EXCEPTION 'hold_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._release(hold_id);
+END
+$$;
+
+CREATE FUNCTION crm_purge._hold_keeping(tbl regclass, keys text[]) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping';
+
+CREATE FUNCTION crm_purge._live_now(tbl regclass, keys text[]) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_live_now';
+
+CREATE FUNCTION crm_purge._set_relation(parent regclass, child regclass, on_erase text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._set_relation_impl(actor regrole, parent regclass, child regclass, on_erase text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, parent, 'SELECT') AND has_table_privilege(actor, child, 'SELECT'), false) THEN
+		RAISE EXCEPTION 'permission denied for table % or %', parent, child USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	INSERT INTO crm_purge.relations VALUES (parent, child, on_erase)
+		ON CONFLICT (parent, child) DO UPDATE SET on_erase = EXCLUDED.on_erase;
+END
+$$;
+
+CREATE FUNCTION crm_purge._set_anonymize(tbl regclass, col name, strategy text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._set_anonymize_impl(actor regrole, tbl regclass, col name, strategy text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'UPDATE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF strategy NOT IN ('null', 'hash') AND strategy NOT LIKE 'fixed:%' THEN
+		RAISE EXCEPTION 'unknown strategy "%"', strategy
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use null, hash or fixed:<text>.';
+	END IF;
+	INSERT INTO crm_purge.anonymize_rules VALUES (tbl, col, strategy)
+		ON CONFLICT (tbl, col) DO UPDATE SET strategy = EXCLUDED.strategy;
+END
+$$;
+
+CREATE FUNCTION crm_purge._trash_apply(tbl regclass, cols int2[], keys text[], action text, con oid)
+	RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._trash_apply_impl(actor regrole, tbl regclass, cols int2[], keys text[], action text, con oid)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+	n bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, CASE WHEN action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF action NOT IN ('delete', 'unlink', 'anonymize') THEN
+		RETURN 0;
+	END IF;
+	IF action <> 'delete' AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.oid = con AND c.conrelid = tbl
+										   AND c.contype = 'f' AND c.conkey = cols) THEN
+		RAISE EXCEPTION 'constraint % is not a foreign key of table % on these columns', con, tbl
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _trash_apply_impl.tbl;
+	IF tr IS NULL THEN
+		RETURN 0;
+	END IF;
+	IF action = 'delete' THEN
+		EXECUTE format('DELETE FROM %s WHERE %s = ANY ($1)', tr, crm_purge._key_expr(tbl, cols)) USING keys;
+	ELSE
+		EXECUTE format('UPDATE %s SET %s WHERE %s = ANY ($1)', tr,
+					   crm_purge._child_assignments(tbl, con, action = 'anonymize'),
+					   crm_purge._key_expr(tbl, cols)) USING keys;
+	END IF;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+CREATE FUNCTION crm_purge._erased(tbl regclass, keys text[], depth integer) RETURNS text[]
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+-- Returns the export parts of the table that still hold the keys.
+CREATE FUNCTION crm_purge._erased_impl(actor regrole, tbl regclass, keys text[], depth integer) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pk int2[] := crm_purge._pk_cols(tbl);
+	parts text[];
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM crm_purge._ensure_secret();
+	INSERT INTO crm_purge.tombstones (tbl, key_hash)
+		SELECT tbl, crm_purge._key_hash(k) FROM unnest(keys) k ON CONFLICT DO NOTHING;
+	-- what the recycle bin remembered of children unlinked from these keys
+	DELETE FROM crm_purge.unlinks u
+		USING pg_constraint c
+		WHERE c.conrelid = u.child AND c.conname = u.constraint_name AND c.confrelid = tbl
+		  AND CASE WHEN cardinality(u.parent_ref) = 1 THEN u.parent_ref[1]
+				   ELSE '(' || array_to_string(u.parent_ref, ',') || ')' END = ANY (keys);
+	IF cardinality(pk) = 1 THEN
+		DELETE FROM crm_purge.unlinks u WHERE u.child = tbl AND u.child_key[1] = ANY (keys);
+	END IF;
+	INSERT INTO crm_purge.history (action, table_name, rows, actor)
+		VALUES (CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, crm_purge._qualified(tbl),
+				(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));
+	PERFORM crm_purge._tombstones_changed();
+	SELECT array_agg(format('request %s part %s', p.request_id, p.part) ORDER BY p.request_id, p.part)
+		INTO parts FROM crm_purge._parts_with_keys(tbl, keys, crm_purge._col_names(tbl, pk)) p;
+	RETURN parts;
+END
+$$;
+
+CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, tids tid[]) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, tids tid[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _lock_trash_rows_impl.tbl);
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE ctid = ANY ($1) FOR UPDATE) l', tr) USING tids;
+	END IF;
+END
+$$;
+
+CREATE FUNCTION crm_purge._record_erasure(tbl regclass, keys text[], reason text, parts text[]) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._record_erasure_impl(actor regrole, tbl regclass, keys text[], reason text, parts text[])
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'an erase needs a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- only parts that exist (the list comes from the erase's own steps)
+	parts := ARRAY(SELECT x FROM unnest(parts) x
+				   WHERE EXISTS (SELECT FROM crm_purge.export_parts p
+								 WHERE format('request %s part %s', p.request_id, p.part) = x)
+				   ORDER BY x);
+	INSERT INTO crm_purge.erasures (tbl, rows, reason, actor, export_parts)
+		VALUES (tbl, (SELECT count(DISTINCT k) FROM unnest(keys) k), reason, pg_get_userbyid(actor),
+				nullif(parts, '{}'));
+END
+$$;
+
+CREATE FUNCTION crm_purge._erase(tbl regclass, cond text, keys text[], dry_run boolean, depth integer)
+RETURNS TABLE (t regclass, a text, n bigint, p text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _erase.tbl);
+	pk int2[] := crm_purge._pk_cols(tbl);
+	pkx text := crm_purge._key_expr(tbl, pk);
+	subject text[];
+	k text[];
+	n_live bigint;
+	n_trash bigint := 0;
+	hold_id bigint;
+	r record;
+	refs text[];
+	nc bigint;
+	tids tid[];
+BEGIN
+	IF depth > 16 THEN
+		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
+			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
+	END IF;
+	-- no one writes the table until the erase commits: an INSERT of an
+	-- erased key waits, then finds its tombstone; one made before is seen
+	IF NOT dry_run THEN
+		EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	END IF;
+	-- a restore of these rows has finished, or waits for us; the statements
+	-- below see what it did
+	IF tr IS NOT NULL AND NOT dry_run THEN
+		EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', tr, cond, E'\n') USING keys INTO tids;
+		PERFORM crm_purge._lock_trash_rows(tbl, coalesce(tids, '{}'));
+	END IF;
+	EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n')
+		USING keys INTO subject, n_live;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n')
+			USING keys INTO k, n_trash;
+		subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
+	END IF;
+	subject := coalesce(subject, '{}');
+	hold_id := crm_purge._hold_keeping(tbl, subject);
+	IF hold_id IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps them (%)', tbl, hold_id,
+			(SELECT h.reason FROM crm_purge.holds h WHERE h.id = hold_id)
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
+	END IF;
+	t := tbl; a := CASE WHEN depth = 0 THEN 'erase' ELSE 'delete' END; n := n_live + n_trash; p := NULL;
+	RETURN NEXT;
+
+	FOR r IN
+		SELECT rel.child, rel.on_erase, c.oid AS con, c.conkey, c.confkey
+		FROM crm_purge.relations rel
+		JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = rel.child AND c.confrelid = rel.parent
+		WHERE rel.parent = tbl ORDER BY rel.child::text, c.conname
+	LOOP
+		EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n') USING keys INTO refs;
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+						   crm_purge._key_expr(tbl, r.confkey), tr, cond, E'\n') USING keys INTO k;
+			refs := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(refs, '{}') || coalesce(k, '{}')) x);
+		END IF;
+		refs := coalesce(refs, '{}');
+		IF r.on_erase = 'delete' THEN
+			RETURN QUERY SELECT * FROM crm_purge._erase(r.child,
+				format('%s = ANY ($1)', crm_purge._key_expr(r.child, r.conkey)), refs, dry_run, depth + 1);
+		ELSE
+			EXECUTE format('SELECT count(*) FROM %s WHERE %s = ANY ($1)', r.child,
+						   crm_purge._key_expr(r.child, r.conkey)) USING refs INTO nc;
+			IF NOT dry_run AND r.on_erase <> 'keep' THEN
+				EXECUTE format('UPDATE %s SET %s WHERE %s = ANY ($1)', r.child,
+							   crm_purge._child_assignments(r.child, r.con, r.on_erase = 'anonymize'),
+							   crm_purge._key_expr(r.child, r.conkey)) USING refs;
+				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con);
+			END IF;
+			t := r.child; a := r.on_erase; n := nc; p := NULL;
+			RETURN NEXT;
+		END IF;
+	END LOOP;
+
+	IF NOT dry_run THEN
+		PERFORM crm_purge._delete_permanently(tbl, cond, keys);
+		PERFORM crm_purge._trash_apply(tbl, pk, subject, 'delete', NULL);
+		-- a row this transaction's snapshot could not see (REPEATABLE READ)
+		IF crm_purge._live_now(tbl, subject) > 0 THEN
+			RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
+				USING ERRCODE = 'serialization_failure',
+					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
+		END IF;
+		-- the export parts that still hold the keys, as one more row
+		t := tbl; a := 'parts'; n := 0; p := crm_purge._erased(tbl, subject, depth);
+		RETURN NEXT;
+	END IF;
+END
+$$;
+
+CREATE FUNCTION crm_purge._guard(tbl regclass, mode text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to guard it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF mode NOT IN ('skip', 'error') THEN
+		RAISE EXCEPTION 'unknown mode "%"', mode USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM crm_purge._pk_cols(tbl);
+	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
+		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
+	END IF;
+	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT ON %s FOR EACH ROW '
+				   'EXECUTE FUNCTION crm_purge.guard_trigger(%L)', tbl, mode);
+	INSERT INTO crm_purge.guards VALUES (_guard_impl.tbl, _guard_impl.mode)
+		ON CONFLICT ON CONSTRAINT guards_pkey DO UPDATE SET mode = EXCLUDED.mode;
+	PERFORM crm_purge._ensure_secret();
+END
+$$;
+
+CREATE FUNCTION crm_purge._forget(tbl regclass, key text) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._forget_impl(actor regrole, tbl regclass, key text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'INSERT'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Lifting a tombstone lets the key be inserted again: it needs INSERT on the table.';
+	END IF;
+	PERFORM crm_purge._ensure_secret();
+	DELETE FROM crm_purge.tombstones t WHERE t.tbl = _forget_impl.tbl AND t.key_hash = crm_purge._key_hash(key);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		INSERT INTO crm_purge.history (action, table_name, rows, actor)
+			VALUES ('tombstone lifted', crm_purge._qualified(tbl), n, pg_get_userbyid(actor));
+		PERFORM crm_purge._tombstones_changed();
+	END IF;
+	RETURN n;
+END
+$$;
+
+CREATE FUNCTION crm_purge._hold(tbl regclass, filter text, until date, reason text) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._hold_impl(actor regrole, tbl regclass, filter text, until date, reason text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	hid bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'SELECT'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF filter IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'a hold needs a filter and a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm_purge._check_filter(filter);
+	INSERT INTO crm_purge.holds (tbl, filter, until, reason, created_by) VALUES (tbl, filter, until, reason, actor)
+		RETURNING id INTO hid;
+	RETURN hid;
+END
+$$;
+
+CREATE FUNCTION crm_purge._release(hold_id bigint) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._release_impl(actor regrole, hold_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	h crm_purge.holds;
+BEGIN
+	SELECT * INTO h FROM crm_purge.holds x WHERE x.id = hold_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'hold % does not exist', hold_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF h.created_by <> actor AND NOT coalesce(has_table_privilege(actor, h.tbl, 'SELECT'), false) THEN
+		RAISE EXCEPTION 'permission denied to release hold %', hold_id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Its creator, or an admin who may SELECT from its table, may release it.';
+	END IF;
+	IF h.released_at IS NOT NULL THEN
+		RAISE EXCEPTION 'hold % was released already', hold_id USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE crm_purge.holds x SET released_at = now(), released_by = actor WHERE x.id = hold_id;
+END
+$$;
+
+-- Key text (what tombstones hash and export parts hold) never depends on
+-- the session's settings: the guard pins the same ones in C.
+ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer)
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
+
+ALTER FUNCTION crm_purge._erase_top(regclass, text, text[], text)
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
+
+ALTER FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name)
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
+
+COMMENT ON FUNCTION crm_purge.guard_trigger() IS 'drops or refuses INSERTs of erased keys';
+
+COMMENT ON FUNCTION crm_purge_relate(regclass, regclass, text) IS 'what an erase of a parent does to its child rows';
+
+COMMENT ON FUNCTION crm_purge_anonymize(regclass, name, text) IS 'how a column is anonymized when an erase cascades with anonymize';
+
+COMMENT ON FUNCTION crm_purge_erase(regclass, text, text) IS 'permanent erasure (GDPR): live rows, trash copies, cascade rules, tombstones';
+
+COMMENT ON FUNCTION crm_purge_erase_preview(regclass, text) IS 'what crm_purge_erase would do to each table, without doing it';
+
+COMMENT ON FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name) IS 'deletion by list: deleted, not_found or duplicate_in_list per key';
+
+COMMENT ON FUNCTION crm_purge_delete_where(regclass, text, boolean, boolean) IS 'deletion by targeting; dry_run counts only';
+
+COMMENT ON FUNCTION crm_purge_guard(regclass, text) IS 'INSERTs of erased keys are dropped (skip) or refused (error)';
+
+COMMENT ON FUNCTION crm_purge_forget(regclass, text) IS 'lifts the tombstone of one erased key';
+
+COMMENT ON FUNCTION crm_purge_hold(regclass, text, date, text) IS 'legal hold: matching rows survive requests, policies, trash expiry and erasure';
+
+COMMENT ON FUNCTION crm_purge_release(bigint) IS 'ends a legal hold';
+
+COMMENT ON FUNCTION crm_purge._hold_keeping(regclass, text[]) IS 'the first legal hold that keeps a row with one of these keys; each hold''s filter runs as its creator';
+
+COMMENT ON FUNCTION crm_purge._live_now(regclass, text[]) IS 'live rows with these keys under the newest snapshot (erase''s last check)';

@@ -1,0 +1,153 @@
+-- 09_grants: who may run what: every GRANT and REVOKE, last; then wake the worker
+
+REVOKE ALL ON FUNCTION crm_purge._wake_launcher() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._sync_trash(regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._rename_trash_column(regclass, name, name) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._create_unlink_triggers(regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._protect(regclass, interval) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._unprotect(regclass, boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._notify(text, name[], bigint, bigint, jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._check_export(bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._set_marks(regclass, tid[], boolean) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._set_marks(regclass, tid[], boolean) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._purge_step(integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._key_hash(text), crm_purge._new_secret(),
+	crm_purge._tombstones_changed(), crm_purge._parts_with_keys(regclass, text[], text[]) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._key_hash(text), crm_purge._parts_with_keys(regclass, text[], text[])
+	TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._set_relation(regclass, regclass, text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._set_relation(regclass, regclass, text) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._set_anonymize(regclass, name, text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._set_anonymize(regclass, name, text) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows(regclass, tid[]) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, tid[]) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._guard(regclass, text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._guard(regclass, text) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._forget(regclass, text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._forget(regclass, text) TO crm_purge_admin;
+
+GRANT SELECT ON crm_purge.policies TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._drop_policy(bigint) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._drop_policy(bigint) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._policy_ran(bigint, bigint, text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._policy_ran(bigint, bigint, text) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._reconcile_policies() FROM PUBLIC;
+
+GRANT SELECT ON crm_purge_policies TO PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._drop_cron_jobs() FROM PUBLIC;
+
+-- admins read every catalog; the views check membership themselves
+GRANT SELECT ON ALL TABLES IN SCHEMA crm_purge TO crm_purge_admin;
+
+REVOKE ALL ON crm_purge.secret FROM crm_purge_admin;
+
+GRANT EXECUTE ON FUNCTION crm_purge._check_export(bigint) TO crm_purge_admin;
+
+GRANT SELECT ON crm_purge_requests, crm_purge_progress, crm_purge_overview, crm_purge_history TO PUBLIC;
+
+-- a running launcher starts a worker for this database now
+SELECT crm_purge._wake_launcher();
+
+-- Data that names row keys is not for every admin: export parts are
+-- visible to admins who may SELECT the request's table; unlinks to nobody.
+REVOKE SELECT ON crm_purge.unlinks FROM crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._live_now(regclass, text[]) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._live_now(regclass, text[]) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._held_tids(regclass, tid[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
+	crm_purge._hold_keeping(regclass, text[]) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
+	crm_purge._hold_keeping(regclass, text[]) TO crm_purge_admin;
+
+-- trigger functions are attached by crm_purge only
+REVOKE ALL ON FUNCTION crm_purge.trash_trigger(), crm_purge.unlink_trigger(),
+	crm_purge.guard_trigger(), crm_purge.ddl_trigger() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._ensure_secret(), crm_purge._sql_drop() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._trash_of(regclass, text), crm_purge._refuse_while_pending() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._trash_of(regclass, text), crm_purge._refuse_while_pending() TO crm_purge_admin;
+
+-- read as the extension owner only now
+REVOKE ALL ON FUNCTION crm_purge._parts_with_keys(regclass, text[], text[]) FROM crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._free_column_name(regclass, text) FROM PUBLIC;
+
+GRANT SELECT ON crm_purge_requests TO PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._check_export(bigint) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._check_export(bigint) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._cron_job(bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._policy_ran(bigint, bigint, text) FROM crm_purge_admin;
+
+DO $$
+DECLARE
+	f record;
+BEGIN
+	FOR f IN
+		SELECT p.oid::regprocedure AS fn, p.proname, p.prosrc FROM pg_proc p
+		WHERE p.pronamespace = 'crm_purge'::regnamespace
+		  AND (p.prosrc = 'crm_purge_privileged' OR p.proname LIKE '\_%\_impl' OR p.proname LIKE '\_%\_check')
+	LOOP
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.fn);
+		IF f.prosrc = 'crm_purge_privileged' OR f.proname LIKE '%\_check' THEN
+			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO crm_purge_admin', f.fn);
+		END IF;
+	END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION crm_purge._role_of(text), crm_purge._trash_type(oid, integer),
+	crm_purge._trusted_cast(oid, oid), crm_purge._check_trash_schema(),
+	crm_purge._sync_trash(regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._trash_column_dropped(regclass, name) FROM PUBLIC;
+
+GRANT SELECT ON crm_purge.errors TO crm_purge_admin;
+
+GRANT SELECT ON crm_purge_errors TO PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._tick_step(boolean) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._tick_step(boolean) TO crm_purge_admin;
