@@ -1,5 +1,6 @@
 /*
- * batch.c - the batch engine of bulk export-and-delete requests.
+ * batch.c - the batch engine of bulk export-and-delete requests:
+ * crm_purge_request_batch(), one step of the due work (tick.c).
  *
  * One call runs one batch of the oldest active request in the current
  * transaction (the worker gives each batch a transaction of its own).  The
@@ -76,8 +77,8 @@ static SPIPlanPtr delete_plan = NULL;
 static SPIPlanPtr range_delete_plan = NULL;	/* no filter, no holds: one statement */
 
 /*
- * Has the table triggers of its own (anything but crm_purge's and the
- * internal ones of foreign keys)?  Then the batch must say exactly which
+ * has_user_triggers: has the table triggers of its own (anything but
+ * crm_purge's and the internal ones of foreign keys)?  Then the batch must say exactly which
  * rows skip the trash: a trigger could delete others.
  */
 static bool
@@ -96,7 +97,7 @@ has_user_triggers(Oid relid)
 	return found;
 }
 
-/* The extension was dropped or made again: request ids start over. */
+/* crm_purge_batch_forget: the extension was dropped or made again: request ids start over. */
 void
 crm_purge_batch_forget(void)
 {
@@ -104,6 +105,7 @@ crm_purge_batch_forget(void)
 	plan_relid = InvalidOid;
 }
 
+/* rel_owner: the table's owner, whose rights the batch's DELETE runs with. */
 static Oid
 rel_owner(Oid relid)
 {
@@ -117,6 +119,7 @@ rel_owner(Oid relid)
 	return owner;
 }
 
+/* qualified_name: the schema-qualified, quoted name of a relation. */
 static char *
 qualified_name(Oid relid)
 {
@@ -124,6 +127,10 @@ qualified_name(Oid relid)
 									  get_rel_name(relid));
 }
 
+/*
+ * read_request: the oldest queued or in-progress request that no other
+ * tick holds, locked FOR UPDATE SKIP LOCKED, into *r; false when none.
+ */
 static bool
 read_request(Request *r)
 {
@@ -168,7 +175,7 @@ read_request(Request *r)
 	return true;
 }
 
-/* Does a btree index lead with the column? */
+/* column_leads_btree: does a btree index (without a predicate) lead with the column? */
 static bool
 column_leads_btree(Relation rel, const char *column)
 {
@@ -191,7 +198,11 @@ column_leads_btree(Relation rel, const char *column)
 	return found;
 }
 
-/* Picks the scan when the request starts. */
+/*
+ * start_request: picks the scan when the request starts: index when the
+ * column leads a btree index and the request holds under 5% of the table's
+ * rows, tid otherwise, its first chunk sized as if the rows spread evenly.
+ */
 static void
 start_request(Request *r)
 {
@@ -209,6 +220,7 @@ start_request(Request *r)
 	table_close(rel, AccessShareLock);
 }
 
+/* keep_plan: prepares sql as a generic plan kept across batches. */
 static SPIPlanPtr
 keep_plan(const char *sql, int nargs, Oid *argtypes)
 {
@@ -222,13 +234,16 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * prepare_plans: the plans of a request, made once and kept while it runs.
  * A batch is two statements.  The creator's SELECT picks the rows: the
  * filter is theirs and runs with their rights.  The table owner's DELETE
  * removes exactly those rows (ctid = ANY), re-checking the cutoff, minus
  * what legal holds keep ($3): the table's triggers, foreign-key actions
  * and index expressions run as its owner, as VACUUM runs them, never with
  * the rights of the admin who asked.  A row updated in between has a new
- * ctid and is kept.
+ * ctid and is kept.  A tid scan without a filter also gets a one-statement
+ * DELETE over a chunk, for tables where nothing needs picking (see
+ * delete_batch).
  */
 static void
 prepare_plans(Request *r)
@@ -280,6 +295,7 @@ prepare_plans(Request *r)
 	plan_relid = r->relid;
 }
 
+/* tid_datum: the tid (block, 0), block capped at MaxBlockNumber. */
 static Datum
 tid_datum(int64 block)
 {
@@ -290,8 +306,10 @@ tid_datum(int64 block)
 }
 
 /*
- * One batch: the creator picks, holds keep, the owner deletes (see
- * prepare_plans).  Returns the rows deleted (their contents in
+ * delete_batch: one batch: the creator picks, holds keep, the owner deletes
+ * (see prepare_plans).  First an error when the creator is gone, no longer
+ * an admin with SELECT and DELETE on the table, or the table has row-level
+ * security.  Returns the rows deleted (their contents in
  * SPI_tuptable for exports); sets *done at the end of the scan.
  */
 static uint64
@@ -464,6 +482,10 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	return n;
 }
 
+/*
+ * finish_request: the request's final status and error, a history row, and
+ * a notification (to the admins on success, else to the creator).
+ */
 static void
 finish_request(Request *r, const char *status, const char *error)
 {
@@ -487,6 +509,7 @@ finish_request(Request *r, const char *status, const char *error)
 		elog(ERROR, "could not finish request " INT64_FORMAT, r->id);
 }
 
+/* record_batch: a row of crm_purge.request_batches with the batch's outcome. */
 static void
 record_batch(Request *r, uint64 n, TimestampTz started, const char *outcome)
 {
@@ -504,7 +527,7 @@ record_batch(Request *r, uint64 n, TimestampTz started, const char *outcome)
 		elog(ERROR, "could not record batch of request " INT64_FORMAT, r->id);
 }
 
-/* A part in crm_purge.export_parts; table is the cascade's, or InvalidOid. */
+/* record_part: a part in crm_purge.export_parts; table is the cascade's, or InvalidOid. */
 static void
 record_part(Request *r, int part_no, Oid table, int64 rows, CrmPurgeExportPart *part)
 {
@@ -527,7 +550,7 @@ record_part(Request *r, int part_no, Oid table, int64 rows, CrmPurgeExportPart *
 		elog(ERROR, "could not record export part");
 }
 
-/* History: rows a request's cascade removed from another table. */
+/* record_cascade_history: history of the rows a request's cascade removed from another table. */
 static void
 record_cascade_history(Request *r, Oid table, int64 rows)
 {
@@ -554,7 +577,11 @@ typedef struct BatchWork
 	int64		kept;			/* rows kept because their cascade reaches a held row */
 } BatchWork;
 
-/* The batch's delete and its export part: both happen, or neither. */
+/*
+ * run_batch: the batch's delete and its export parts (its own rows', then
+ * one per table its cascade reached), run by crm_purge_in_subtransaction():
+ * both happen, or neither.
+ */
 static void
 run_batch(void *arg)
 {
@@ -591,9 +618,11 @@ run_batch(void *arg)
 }
 
 /*
- * Runs one batch of the oldest active request.  Returns false when no
- * request is waiting.  A batch that fails is rolled back (nothing deleted,
- * no part kept) and the request is marked failed.
+ * crm_purge_request_batch: runs one batch of the oldest active request.
+ * Returns false when no request is waiting.  A batch that fails is rolled
+ * back (nothing deleted, no part recorded); a deadlock, serialization
+ * failure or unavailable lock is tried again a few times, anything else marks
+ * the request failed.
  */
 bool
 crm_purge_request_batch(CrmPurgeTickCounts *counts)

@@ -10,7 +10,8 @@
  * their own, one per table.  The batch then deletes; the cascade removes
  * exactly the rows exported.  All as the extension owner, restricted, with
  * search_path pinned: plain reads, no user code (holds run as their
- * creators, holds.c).
+ * creators, holds.c).  Here: crm_purge_cascade_edges() and
+ * crm_purge_cascade_prepare(), for batch.c.
  */
 #include "postgres.h"
 
@@ -43,6 +44,7 @@ typedef struct CascadeEdge
 	char	   *ref_cols;		/* "p.x, p.y" */
 } CascadeEdge;
 
+/* relname_of: the schema-qualified, quoted name of a relation. */
 static const char *
 relname_of(Oid relid)
 {
@@ -50,6 +52,7 @@ relname_of(Oid relid)
 									  get_rel_name(relid));
 }
 
+/* column_list: "alias.col, ..." of a constraint's attnum array (conkey or confkey). */
 static char *
 column_list(Oid relid, const char *alias, Datum arr)
 {
@@ -66,7 +69,7 @@ column_list(Oid relid, const char *alias, Datum arr)
 	return buf.data;
 }
 
-/* The keys ON DELETE CASCADE that reach parent, appended to edges. */
+/* add_edges: the foreign keys ON DELETE CASCADE that reference parent, appended to edges. */
 static List *
 add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 {
@@ -99,7 +102,7 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 	return edges;
 }
 
-/* The ON DELETE CASCADE keys below relid, breadth first. */
+/* crm_purge_cascade_edges: the ON DELETE CASCADE keys below relid, breadth first; an error past MAX_CASCADE_LEVELS. */
 List *
 crm_purge_cascade_edges(Oid relid)
 {
@@ -123,7 +126,7 @@ crm_purge_cascade_edges(Oid relid)
 	return edges;
 }
 
-/* A tid[] SPI result of one column, or an empty array. */
+/* tid_array_of_result: a tid[] SPI result of one column, or an empty array. */
 static Datum
 tid_array_of_result(void)
 {
@@ -138,12 +141,14 @@ tid_array_of_result(void)
 	return PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
 }
 
+/* tid_count: the elements of a tid[]. */
 static int
 tid_count(Datum arr)
 {
 	return ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(arr)), ARR_DIMS(DatumGetArrayTypeP(arr)));
 }
 
+/* run_tid_query: runs sql with arg (a tid[]) as $1; its tid[] result, or an empty array. */
 static Datum
 run_tid_query(const char *sql, Datum arg)
 {
@@ -156,7 +161,7 @@ run_tid_query(const char *sql, Datum arg)
 }
 
 /*
- * For the batch's rows of relid (top, a tid[]): locks them and the rows
+ * crm_purge_cascade_prepare: for the batch's rows of relid (top, a tid[]): locks them and the rows
  * their cascade removes, keeps those whose cascade would remove a held row
  * (returns the rest as a new tid[]; *kept counts the others), and fills
  * *tables with one CrmPurgeCascadeTable per table the cascade reaches (rows,

@@ -1,10 +1,13 @@
 /*
  * export.c - CSV export parts: written COPY-style, made durable before the
- * batch that deleted their rows commits, read back, expired.
+ * batch that deleted their rows commits, read back (crm_purge_export_read),
+ * searched for erased keys (crm_purge._parts_with_keys), expired.  The
+ * value-level CSV is in csv.c.
  *
- * One part per batch: a part's number is the request's committed part count
- * plus one, so a batch redone after a crash rewrites the same file, and
- * every deleted row is in the export exactly once.
+ * A batch's own part is numbered the request's committed part count plus
+ * one, so a batch redone after a crash rewrites the same file, and every
+ * deleted row is in the export exactly once.  The parts of rows its cascade
+ * removed, one per table, are numbered after it.
  */
 #include "postgres.h"
 
@@ -33,7 +36,7 @@
 
 #include "crm_purge.h"
 
-/* "_schema.table" for a part of rows a cascade removed, "" for the request's own */
+/* table_suffix: "_schema.table" for a part of rows a cascade removed, "" for the request's own */
 static const char *
 table_suffix(Oid table)
 {
@@ -49,6 +52,7 @@ table_suffix(Oid table)
 	return name;
 }
 
+/* crm_purge_csv_header: the header line: the column names, dropped columns left out. */
 void
 crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc)
 {
@@ -69,7 +73,11 @@ crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc)
 	appendStringInfoCharMacro(buf, '\n');
 }
 
-/* Appends the rows of an SPI result; outfuncs has one entry per attribute. */
+/*
+ * crm_purge_csv_rows: appends the first n rows of an SPI result, each value
+ * in its type's output format with the output settings pinned; NULL is an
+ * empty unquoted field.
+ */
 void
 crm_purge_csv_rows(StringInfo buf, SPITupleTable *tt, uint64 n)
 {
@@ -113,6 +121,7 @@ crm_purge_csv_rows(StringInfo buf, SPITupleTable *tt, uint64 n)
 	pfree(nulls);
 }
 
+/* crm_purge_export_dir: crm_purge.export_directory, or crm_purge_exports in the data directory when empty. */
 char *
 crm_purge_export_dir(void)
 {
@@ -121,6 +130,7 @@ crm_purge_export_dir(void)
 	return psprintf("%s/crm_purge_exports", DataDir);
 }
 
+/* sha256_hex: SHA-256 of data as 64 hex digits, NUL-terminated, into hex. */
 static void
 sha256_hex(const char *data, size_t len, char *hex)
 {
@@ -139,7 +149,8 @@ sha256_hex(const char *data, size_t len, char *hex)
 }
 
 /*
- * Writes a part and makes it durable (file, then directory), or keeps it for
+ * crm_purge_export_write_part: writes a part and makes it durable (file,
+ * then directory), or keeps it for
  * the catalog with export_storage = database.  Errors (a full disk) abort
  * the batch, so nothing is deleted whose export was not written.
  */
@@ -205,7 +216,11 @@ crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo cs
 	}
 }
 
-/* Removes the files of exports past their retention; returns how many. */
+/*
+ * crm_purge_expire_exports: removes the files of finished requests' exports
+ * past their retention, drops parts kept in the catalog, and marks the
+ * exports expired with a history row; returns the files removed.
+ */
 int64
 crm_purge_expire_exports(void)
 {
@@ -243,6 +258,10 @@ crm_purge_expire_exports(void)
 	return removed;
 }
 
+/*
+ * crm_purge_export_read: crm_purge_export_read(request_id, part): the text
+ * of one export part, from the catalog or its file.  Admins only.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_export_read);
 Datum
 crm_purge_export_read(PG_FUNCTION_ARGS)
@@ -332,6 +351,7 @@ typedef struct KeySetEntry
 	List	   *keys;
 } KeySetEntry;
 
+/* key_set_add: adds key (kept, not copied) to the set. */
 static void
 key_set_add(HTAB *set, char *key)
 {
@@ -344,6 +364,7 @@ key_set_add(HTAB *set, char *key)
 	e->keys = lappend(e->keys, key);
 }
 
+/* key_set_contains: is key in the set? */
 static bool
 key_set_contains(HTAB *set, const char *key)
 {
@@ -360,8 +381,11 @@ key_set_contains(HTAB *set, const char *key)
 }
 
 /*
- * Export parts of a table that hold any of the given keys: crm_purge_erase
- * names them, since an export is a copy the database cannot take back.
+ * crm_purge_parts_with_keys: crm_purge._parts_with_keys(tbl, keys,
+ * key_columns): the (request_id, part) of unexpired export parts of a table
+ * that hold any of the given keys, found by the key columns named in each
+ * part's header: crm_purge_erase names them, since an export is a copy the
+ * database cannot take back.
  */
 PG_FUNCTION_INFO_V1(crm_purge_parts_with_keys);
 Datum

@@ -5,7 +5,10 @@
  * statement run as the caller: the filter, the trash's row-level security
  * (own rows, or all for admins), the live table's privileges, policies and
  * triggers all apply to the caller.  Only removing the restored rows from the
- * trash runs as the extension owner, who owns the trash.
+ * trash runs as the extension owner, who owns the trash.  After a whole
+ * deletion is restored, the child rows its ON DELETE SET NULL unlinked
+ * (crm_purge.unlinks, see crm_purge.unlink_trigger in trash.c) are linked
+ * back.
  */
 #include "postgres.h"
 
@@ -29,6 +32,7 @@
 
 #include "crm_purge.h"
 
+/* qualified_name: the schema-qualified, quoted name of a relation. */
 static const char *
 qualified_name(Oid relid)
 {
@@ -36,7 +40,7 @@ qualified_name(Oid relid)
 									  get_rel_name(relid));
 }
 
-/* The trash of a protected table; an error if it is not protected. */
+/* protected_trash: the trash of a protected table; an error if it is not protected. */
 static Oid
 protected_trash(Oid relid)
 {
@@ -50,7 +54,7 @@ protected_trash(Oid relid)
 	return trashid;
 }
 
-/* The tid[] a one-row, one-column SPI result holds, or false when NULL. */
+/* tid_array_result: the tid[] a one-row, one-column SPI result holds, or false when NULL. */
 static bool
 tid_array_result(Datum *result)
 {
@@ -65,6 +69,7 @@ tid_array_result(Datum *result)
 
 static void restore_done(Oid relid, Oid trashid, Datum *elems, int64 n, int64 deletion);
 
+/* record_history: a row of crm_purge.history with the current user as actor, written as the extension owner. */
 static void
 record_history(const char *action, Oid relid, int64 rows, int64 deletion)
 {
@@ -98,6 +103,7 @@ typedef struct RestoreQuery
 	Datum	   *values;
 } RestoreQuery;
 
+/* run_restore_query: the restoring statement, run by crm_purge_in_subtransaction(). */
 static void
 run_restore_query(void *arg)
 {
@@ -108,6 +114,11 @@ run_restore_query(void *arg)
 		elog(ERROR, "restore query failed: %s", SPI_result_code_string(rc));
 }
 
+/*
+ * execute_restore: runs the restoring statement in a subtransaction; a key,
+ * foreign key, NOT NULL or CHECK violation becomes an error that says what
+ * to do, anything else is thrown again.
+ */
 static void
 execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				Oid relid)
@@ -140,8 +151,10 @@ execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
 }
 
 /*
- * Restores the newest trashed copy of each key matching the filter (and, if
- * deletion is non-zero, that deletion).  Expects SPI to be connected.
+ * restore_rows: restores the newest trashed copy of each key matching the
+ * filter (and, if deletion is non-zero, that deletion); with skip, rows
+ * whose key is live stay in the trash.  Returns the rows restored.  Expects
+ * SPI to be connected.
  */
 static int64
 restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool skip)
@@ -259,7 +272,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	return n;
 }
 
-/* Removes the restored rows from the trash and records the restore. */
+/* restore_done: removes the restored rows from the trash and records the restore. */
 static void
 restore_done(Oid relid, Oid trashid, Datum *elems, int64 n, int64 deletion)
 {
@@ -283,6 +296,12 @@ restore_done(Oid relid, Oid trashid, Datum *elems, int64 n, int64 deletion)
 	}
 }
 
+/*
+ * crm_purge_restore: crm_purge_restore(tbl, filter, on_conflict): restores
+ * trashed rows of tbl matching filter; on_conflict 'error' restores nothing
+ * when a key is live, 'skip' leaves those rows in the trash.  The caller
+ * needs SELECT and INSERT on the table.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_restore);
 Datum
 crm_purge_restore(PG_FUNCTION_ARGS)
@@ -336,7 +355,7 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 }
 
 /*
- * Links child rows that ON DELETE SET NULL unlinked during the deletion back
+ * relink_children: links child rows that ON DELETE SET NULL unlinked during the deletion back
  * to their restored parents, where they still point nowhere.  As the caller.
  */
 static void
@@ -431,6 +450,12 @@ relink_children(int64 deletion)
 	crm_purge_unbecome(&id);
 }
 
+/*
+ * crm_purge_restore_deletion: crm_purge_restore_deletion(deletion_id):
+ * restores the rows of one deletion in every protected table, parents
+ * before the children that reference them, then links unlinked children
+ * back.  Returns the rows restored.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_restore_deletion);
 Datum
 crm_purge_restore_deletion(PG_FUNCTION_ARGS)

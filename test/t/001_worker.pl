@@ -7,17 +7,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CrmPurge;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('primary');
-$node->init(allows_streaming => 1);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'crm_purge'
-crm_purge.naptime = 1
-max_worker_processes = 16
+my $node = crm_purge_node('primary', streaming => 1, conf => qq{
 restart_after_crash = on
 });
-$node->start;
 
 # true when database $db has $count crm_purge workers
 sub workers

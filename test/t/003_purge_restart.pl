@@ -5,14 +5,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CrmPurge;
 
-my $node = PostgreSQL::Test::Cluster->new('purge');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'crm_purge'
-crm_purge.naptime = 1
-});
-$node->start;
+my $node = crm_purge_node('purge');
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION crm_purge;
 	CREATE TABLE deals (id int PRIMARY KEY);

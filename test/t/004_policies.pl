@@ -5,17 +5,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CrmPurge;
 
-my $node = PostgreSQL::Test::Cluster->new('cron');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,crm_purge'
-cron.database_name = 'crm'
-cron.use_background_workers = on
-max_worker_processes = 20
-crm_purge.naptime = 1
-});
-$node->start;
+my $node = crm_purge_node('cron', cron => 1);
 $node->safe_psql('postgres', 'CREATE DATABASE crm');
 $node->safe_psql('crm', q{
 	CREATE EXTENSION pg_cron;
@@ -58,16 +52,7 @@ $node->safe_psql('crm', q{
 my $dump = $node->basedir . '/crm.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('crm') ], 'pg_dump');
 
-my $new = PostgreSQL::Test::Cluster->new('restored');
-$new->init;
-$new->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,crm_purge'
-cron.database_name = 'crm'
-cron.use_background_workers = on
-max_worker_processes = 20
-crm_purge.naptime = 1
-});
-$new->start;
+my $new = crm_purge_node('restored', cron => 1);
 $new->safe_psql('postgres', 'CREATE DATABASE crm');
 # roles are not in a database dump (pg_dumpall --globals-only brings them)
 $new->safe_psql('postgres', 'CREATE ROLE crm_purge_admin NOLOGIN; CREATE ROLE alice LOGIN IN ROLE crm_purge_admin');

@@ -5,17 +5,15 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CrmPurge;
 
-my $node = PostgreSQL::Test::Cluster->new('erase');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'crm_purge'
-crm_purge.naptime = 1
+my $node = crm_purge_node('erase', conf => qq{
 log_min_messages = debug1
 log_min_error_statement = panic
 log_statement = 'none'
 });
-$node->start;
 my $key = '7301944';
 my $email = 'zz-secret-mail\@example.org';
 $node->safe_psql('postgres', qq{

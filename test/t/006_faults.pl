@@ -6,17 +6,15 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CrmPurge;
 
-my $node = PostgreSQL::Test::Cluster->new('faults');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'crm_purge'
-crm_purge.naptime = 1
+my $node = crm_purge_node('faults', conf => qq{
 crm_purge.batch_size = 200
 crm_purge.batch_delay = 50
 crm_purge.max_rows_per_request = 1000000
 });
-$node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION crm_purge;
 	CREATE TABLE t (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now(), note text);

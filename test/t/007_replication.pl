@@ -7,19 +7,17 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CrmPurge;
 
 my $conf = qq{
-shared_preload_libraries = 'crm_purge'
-crm_purge.naptime = 1
 crm_purge.batch_size = 300
 crm_purge.batch_delay = 100
 crm_purge.export_storage = database
 crm_purge.max_rows_per_request = 1000000
 };
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', $conf);
-$primary->start;
+my $primary = crm_purge_node('primary', streaming => 1, conf => $conf);
 $primary->safe_psql('postgres', q{
 	CREATE EXTENSION crm_purge;
 	CREATE TABLE contacts (id int PRIMARY KEY, name text);

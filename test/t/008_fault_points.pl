@@ -7,18 +7,16 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CrmPurge;
 use Time::HiRes qw(usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('faults');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'crm_purge'
-crm_purge.naptime = 1
+my $node = crm_purge_node('faults', conf => qq{
 crm_purge.batch_size = 500
 crm_purge.max_rows_per_request = 1000000
 restart_after_crash = on
 });
-$node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION crm_purge;
 	CREATE TABLE acts (id int PRIMARY KEY, modified_at timestamptz NOT NULL, note text);

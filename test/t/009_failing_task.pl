@@ -7,14 +7,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CrmPurge;
 
-my $node = PostgreSQL::Test::Cluster->new('failing');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'crm_purge'
-crm_purge.naptime = 1
-});
-$node->start;
+my $node = crm_purge_node('failing');
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION crm_purge;
 	CREATE ROLE former LOGIN IN ROLE crm_purge_admin;
