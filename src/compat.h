@@ -1,6 +1,8 @@
 /*
- * compat.h - every PostgreSQL version difference crm_purge deals with, in
- * one place.  Built and tested against PostgreSQL 15.
+ * compat.h - the PostgreSQL version differences crm_purge deals with, in
+ * one place: ownership checks and BulkInsertState set-up.  Built and tested
+ * against PostgreSQL 15.  (worker.c tests DATCONNLIMIT_INVALID_DB where it
+ * skips partly dropped databases.)
  */
 #ifndef CRM_PURGE_COMPAT_H
 #define CRM_PURGE_COMPAT_H
@@ -28,9 +30,9 @@
 #endif
 
 /*
- * A BulkInsertState without a ring buffer (trash pages stay in shared
- * buffers, as any INSERT's do).  16 adds fields for extending relations by
- * several blocks at once.
+ * crm_purge_bulk_insert_state_init: a BulkInsertState without a ring buffer
+ * (trash pages stay in shared buffers, as any INSERT's do).  16 adds fields
+ * for extending relations by several blocks at once.
  */
 static inline void
 crm_purge_bulk_insert_state_init(BulkInsertState bistate)

@@ -1,5 +1,9 @@
 /*
- * crm_purge.h - declarations shared by the crm_purge source files.
+ * crm_purge.h - declarations shared by the crm_purge source files: schema
+ * and role names, the settings, and the functions and types each file
+ * exports to the others, grouped by the file that defines them.  The CSV
+ * and processing window parts, which the fuzz targets build too, have
+ * headers of their own (requests/csv.h, requests/window.h).
  */
 #ifndef CRM_PURGE_H
 #define CRM_PURGE_H
@@ -72,7 +76,7 @@ extern bool crm_purge_policies_would_run(Oid relid, Oid role);
 /* filter.c: user-supplied SQL conditions */
 extern void crm_purge_check_filter(const char *filter);
 
-/* trash.c */
+/* trash.c (trash/) */
 extern int64 crm_purge_current_deletion_id(void);
 extern Oid	crm_purge_trash_of(Oid relid);
 /* rows that skip the trash: a request's batch, an erase; set in C only */
@@ -87,7 +91,7 @@ extern void crm_purge_trash_forget(void);
 extern void crm_purge_tombstone_forget(void);
 extern void crm_purge_batch_forget(void);
 
-/* holds.c */
+/* holds.c (erase/) */
 typedef struct CrmPurgeHoldHit
 {
 	int64		id;
@@ -100,7 +104,7 @@ extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int n
 extern Datum crm_purge_hold_tid_array(List *hits);
 extern bool crm_purge_has_holds(Oid relid);
 
-/* export.c */
+/* export.c (requests/) */
 typedef struct CrmPurgeExportPart
 {
 	char	   *path;			/* NULL with export_storage = database */
@@ -117,7 +121,7 @@ extern void crm_purge_export_write_part(int64 request_id, int part, Oid table, S
 										CrmPurgeExportPart *out);
 extern int64 crm_purge_expire_exports(void);
 
-/* cascade.c: rows a request's DELETE removes through ON DELETE CASCADE */
+/* cascade.c (requests/): rows a request's DELETE removes through ON DELETE CASCADE */
 typedef struct CrmPurgeCascadeTable
 {
 	Oid			relid;
@@ -132,7 +136,7 @@ extern List *crm_purge_cascade_edges(Oid relid);
 extern Datum crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 									   List **tables, int64 *kept);
 
-/* tombstone.c */
+/* tombstone.c (erase/) */
 extern uint64 crm_purge_siphash24(const unsigned char key[16], const unsigned char *data,
 								  size_t len);
 extern int64 crm_purge_key_hash(const char *key, size_t len);
@@ -142,7 +146,7 @@ struct FmgrInfo;
 extern char *crm_purge_row_key_text(struct RelationData *rel, struct HeapTupleData *tuple, int nkeys,
 									const AttrNumber *keys, struct FmgrInfo *outfuncs);
 
-/* tick.c: the due work, shared by the worker and crm_purge_tick() */
+/* tick.c (duework/): the due work, shared by the worker and crm_purge_tick() */
 typedef struct CrmPurgeTickCounts
 {
 	int64		trash_expired;	/* trash rows removed after their retention */
@@ -161,11 +165,11 @@ extern bool crm_purge_tick_step(CrmPurgeTickCounts *counts);
 extern int	crm_purge_task_failed(const char *task, Oid relid, ErrorData *edata);
 extern void crm_purge_task_succeeded(const char *task, Oid relid);
 
-/* batch.c */
+/* batch.c (requests/); crm_purge_tick_counts_jsonb is in tick.c */
 extern bool crm_purge_request_batch(CrmPurgeTickCounts *counts);
 extern Jsonb *crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts);
 
-/* worker.c */
+/* worker.c (worker/) */
 extern void crm_purge_worker_init(void);	/* from _PG_init when preloaded */
 extern void crm_purge_wake_launcher(void);
 extern void crm_purge_release_database(Oid dboid);

@@ -76,9 +76,9 @@ check_databases(char **newval, void **extra, GucSource source)
 }
 
 /*
- * crm_purge_fault: a deterministic crash for tests: at the named point, once per armed
- * marker file, the server goes down as if the machine had (PANIC: crash
- * recovery follows).  Superuser-only to set.
+ * crm_purge_fault: a deterministic crash for tests: at the named point, once
+ * per armed marker file, the server goes down as if the machine had (PANIC:
+ * crash recovery follows).  Superuser-only to set.
  */
 void
 crm_purge_fault(const char *point)

@@ -70,7 +70,10 @@ crm_purge_unbecome(CrmPurgeIdentity *save)
 	SetUserIdAndSecContext(save->userid, save->sec_context);
 }
 
-/* crm_purge_extension_owner: the role that owns the extension, and so the trash tables and catalogs. */
+/*
+ * crm_purge_extension_owner: the role that owns the extension, and so the
+ * trash tables and catalogs.
+ */
 Oid
 crm_purge_extension_owner(void)
 {
@@ -86,7 +89,10 @@ crm_purge_extension_owner(void)
 	return owner;
 }
 
-/* crm_purge_is_admin: membership that counts: privileges inherited from crm_purge_admin (or a superuser). */
+/*
+ * crm_purge_is_admin: membership that counts: privileges inherited from
+ * crm_purge_admin (or a superuser).
+ */
 bool
 crm_purge_is_admin(Oid roleid)
 {
@@ -97,7 +103,10 @@ crm_purge_is_admin(Oid roleid)
 	return OidIsValid(admin) && has_privs_of_role(roleid, admin);
 }
 
-/* crm_purge_require_admin: an error unless the current user is an admin; action names what was refused. */
+/*
+ * crm_purge_require_admin: an error unless the current user is an admin;
+ * action names what was refused.
+ */
 void
 crm_purge_require_admin(const char *action)
 {
@@ -112,9 +121,10 @@ crm_purge_require_admin(const char *action)
 }
 
 /*
- * crm_purge_in_subtransaction: runs fn(arg) in a subtransaction.  Returns NULL when it went through, or
- * the error it raised: the subtransaction is rolled back and the error state
- * cleared, so the caller can report the failure its own way.
+ * crm_purge_in_subtransaction: runs fn(arg) in a subtransaction.  Returns NULL
+ * when it went through, or the error it raised: the subtransaction is rolled
+ * back and the error state cleared, so the caller can report the failure its
+ * own way.
  */
 ErrorData *
 crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
@@ -156,13 +166,13 @@ internal_function(const char *name, int nargs, const Oid *argtypes)
 }
 
 /*
- * crm_purge_privileged: the gate, for every crm_purge.<name>(args) LANGUAGE
- * C AS 'crm_purge_privileged' (schema crm_purge, not SECURITY DEFINER): the
- * caller must be an admin; an optional crm_purge.<name>_check(args) runs first as
- * the caller (it validates, and computes what must be computed with the
+ * crm_purge_privileged: the gate, for every crm_purge.<name>(args) LANGUAGE C
+ * AS 'crm_purge_privileged' (schema crm_purge, not SECURITY DEFINER): the
+ * caller must be an admin; an optional crm_purge.<name>_check(args) runs first
+ * as the caller (it validates, and computes what must be computed with the
  * caller's rights, e.g. a request's row count, passed on as the last
- * argument); then crm_purge.<name>_impl(actor, args[, checked]) runs as
- * the extension owner.
+ * argument); then crm_purge.<name>_impl(actor, args[, checked]) runs as the
+ * extension owner.
  */
 PG_FUNCTION_INFO_V1(crm_purge_privileged);
 Datum
@@ -257,9 +267,9 @@ crm_purge_role_name(Oid roleid)
 
 /*
  * crm_purge_pin_output_settings: text of values the same whatever the
- * session's settings, as pg_dump
- * writes it: export parts, and the key text tombstones hash.  Returns the
- * GUC level to pass to AtEOXact_GUC(false, level).
+ * session's settings, as pg_dump writes it: export parts, and the key text
+ * tombstones hash.  Returns the GUC level to pass to
+ * AtEOXact_GUC(false, level).
  */
 int
 crm_purge_pin_output_settings(void)
@@ -314,7 +324,10 @@ crm_purge_is_admin_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(crm_purge_is_admin(GetUserId()));
 }
 
-/* crm_purge_require_admin_sql: crm_purge._require_admin(action): as _check_admin, but returns true. */
+/*
+ * crm_purge_require_admin_sql: crm_purge._require_admin(action): as
+ * _check_admin, but returns true.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_require_admin_sql);
 Datum
 crm_purge_require_admin_sql(PG_FUNCTION_ARGS)

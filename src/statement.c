@@ -36,7 +36,10 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
-/* cp_ExecutorRun: what runs inside (functions, triggers) is nested; the level is restored on error too. */
+/*
+ * cp_ExecutorRun: what runs inside (functions, triggers) is nested; the level
+ * is restored on error too.
+ */
 static void
 cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			   bool execute_once)
@@ -56,7 +59,10 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_END_TRY();
 }
 
-/* cp_ExecutorFinish: as cp_ExecutorRun; AFTER triggers, the trash trigger's among them, fire here. */
+/*
+ * cp_ExecutorFinish: as cp_ExecutorRun; AFTER triggers, the trash trigger
+ * among them, fire here.
+ */
 static void
 cp_ExecutorFinish(QueryDesc *queryDesc)
 {
@@ -106,7 +112,10 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 }
 
-/* crm_purge_top_level_statement: the id (a per-backend counter) of the running top-level statement. */
+/*
+ * crm_purge_top_level_statement: the id (a per-backend counter) of the running
+ * top-level statement.
+ */
 uint64
 crm_purge_top_level_statement(void)
 {

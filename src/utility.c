@@ -67,9 +67,8 @@ drop_cron_jobs(void)
 
 /*
  * release_databases: commands that need a database to themselves find its
- * worker gone (crm_purge_release_database, worker.c): DROP
- * DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE, CREATE DATABASE ...
- * TEMPLATE.
+ * worker gone (crm_purge_release_database, worker.c): DROP DATABASE, ALTER
+ * DATABASE ... RENAME / SET TABLESPACE, CREATE DATABASE ... TEMPLATE.
  */
 static void
 release_databases(Node *parsetree)
@@ -102,7 +101,10 @@ release_databases(Node *parsetree)
 	}
 }
 
-/* crm_purge_before_utility: from the ProcessUtility hook, before the statement runs: the two above. */
+/*
+ * crm_purge_before_utility: from the ProcessUtility hook, before the statement
+ * runs: the two above.
+ */
 void
 crm_purge_before_utility(Node *parsetree)
 {

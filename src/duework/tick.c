@@ -3,7 +3,10 @@
  *
  * crm_purge_tick_step() does one bounded batch in the current transaction.
  * The worker runs each step in a transaction of its own; crm_purge_tick()
- * runs the steps in the caller's transaction until nothing is due.
+ * runs the steps in the caller's transaction until nothing is due;
+ * crm_purge._tick_step() runs one, for CALL crm_purge_run().  Failing work is
+ * kept in crm_purge.errors (crm_purge_task_failed / _succeeded) and backs
+ * off.
  */
 #include "postgres.h"
 
@@ -37,6 +40,7 @@ typedef struct TaskError
 
 static List *task_errors = NIL;
 
+/* load_task_errors: reads crm_purge.errors into task_errors. */
 static void
 load_task_errors(void)
 {
@@ -58,6 +62,7 @@ load_task_errors(void)
 	}
 }
 
+/* find_task_error: the recorded error of task on relid, or NULL. */
 static TaskError *
 find_task_error(const char *task, Oid relid)
 {
@@ -73,7 +78,7 @@ find_task_error(const char *task, Oid relid)
 	return NULL;
 }
 
-/* Is the task backing off after a failure? */
+/* task_waits: is the task backing off after a failure? */
 static bool
 task_waits(const char *task, Oid relid)
 {
@@ -82,6 +87,7 @@ task_waits(const char *task, Oid relid)
 	return e != NULL && e->waiting;
 }
 
+/* crm_purge_task_succeeded: removes the task's row from crm_purge.errors, if it had one. */
 void
 crm_purge_task_succeeded(const char *task, Oid relid)
 {
@@ -97,7 +103,10 @@ crm_purge_task_succeeded(const char *task, Oid relid)
 		elog(ERROR, "could not update crm_purge.errors");
 }
 
-/* Records the failure and when to retry; returns how often it failed in a row. */
+/*
+ * crm_purge_task_failed: logs a WARNING, records the failure and when to
+ * retry; returns the retries so far (0 at the first failure in a row).
+ */
 int
 crm_purge_task_failed(const char *task, Oid relid, ErrorData *edata)
 {
@@ -140,9 +149,10 @@ typedef struct ExpireTable
 } ExpireTable;
 
 /*
- * One batch of one table's expired trash, minus what legal holds keep (each
- * hold's filter as its creator, see holds.c).  Run in a subtransaction of
- * its own: a table whose holds cannot be checked waits, the others expire.
+ * expire_one_table: one batch of one table's expired trash, minus what legal
+ * holds keep (each hold's filter as its creator, see holds.c).  Run in a
+ * subtransaction of its own: a table whose holds cannot be checked waits, the
+ * others expire.
  */
 static void
 expire_one_table(void *arg)
@@ -191,9 +201,10 @@ expire_one_table(void *arg)
 }
 
 /*
- * Removes at most batch_size expired rows from each trash table.  Returns
- * true when some table had a full batch, so more may be due.  Runs as the
- * extension owner, who owns the trash.
+ * expire_trash: removes at most batch_size expired rows from each trash table
+ * (skipping tables whose expiry backs off).  Returns true when some table had
+ * a full batch, so more may be due.  Runs as the extension owner, who owns the
+ * trash.
  */
 static bool
 expire_trash(CrmPurgeTickCounts *counts)
@@ -241,7 +252,7 @@ expire_trash(CrmPurgeTickCounts *counts)
 	return more;
 }
 
-/* Requests wait outside the processing window and while standbys lag. */
+/* requests_may_run: requests wait outside the processing window and while standbys lag. */
 static bool
 requests_may_run(void)
 {
@@ -275,6 +286,10 @@ typedef struct TaskState
 	bool		more;
 } TaskState;
 
+/*
+ * purge_task: one batch of a due permanent purge (crm_purge._purge_step); more
+ * is due when it ran one.
+ */
 static void
 purge_task(void *arg)
 {
@@ -293,6 +308,7 @@ purge_task(void *arg)
 	}
 }
 
+/* export_expiry_task: removes expired exports (export.c). */
 static void
 export_expiry_task(void *arg)
 {
@@ -301,6 +317,7 @@ export_expiry_task(void *arg)
 	t->counts->exports_expired += crm_purge_expire_exports();
 }
 
+/* policy_upkeep_task: crm_purge._reconcile_policies() checks the pg_cron jobs of policies. */
 static void
 policy_upkeep_task(void *arg)
 {
@@ -308,6 +325,7 @@ policy_upkeep_task(void *arg)
 		elog(ERROR, "could not check the pg_cron jobs of policies");
 }
 
+/* analyze_table: ANALYZE of one table, run by crm_purge_in_subtransaction(). */
 static void
 analyze_table(void *arg)
 {
@@ -319,8 +337,9 @@ analyze_table(void *arg)
 }
 
 /*
- * Each piece of due work runs in a subtransaction of its own: one that
- * fails is recorded and retried with backoff, and leaves the others to run.
+ * run_task: each piece of due work runs in a subtransaction of its own, unless
+ * it backs off: one that fails is recorded and retried with backoff, and
+ * leaves the others to run.
  */
 static void
 run_task(const char *task, void (*fn) (void *), TaskState *t)
@@ -336,7 +355,11 @@ run_task(const char *task, void (*fn) (void *), TaskState *t)
 		crm_purge_task_succeeded(task, InvalidOid);
 }
 
-/* ANALYZE a finished request's table, in a step (transaction) of its own. */
+/*
+ * analyze_finished_request: ANALYZE a finished request's table, in a step
+ * (transaction) of its own; true when there was one.  After a few failures
+ * the request is marked analyzed anyway.
+ */
 static bool
 analyze_finished_request(void)
 {
@@ -374,10 +397,12 @@ analyze_finished_request(void)
 }
 
 /*
- * One step of due work: one batch of the oldest request, one batch of a
- * due purge, one batch of trash expiry per table (in the first step, and
- * while a table had a full batch), export expiry and policy upkeep in the
- * first step.  Returns true while work remains.
+ * crm_purge_tick_step: one step of due work: the ANALYZE of a finished
+ * request's table alone, or else one batch of the oldest request (when
+ * requests may run), one batch of a due purge, one batch of trash expiry
+ * per table (in the first step, every naptime, and while a table had a full
+ * batch), export expiry and policy upkeep (in the first step and every
+ * naptime).  Nothing on a standby.  Returns true while work remains.
  */
 bool
 crm_purge_tick_step(CrmPurgeTickCounts *counts)
@@ -419,6 +444,10 @@ crm_purge_tick_step(CrmPurgeTickCounts *counts)
 	return t.more;
 }
 
+/*
+ * crm_purge_tick_counts_jsonb: the counts as crm_purge_tick() reports them,
+ * and whether this is a standby.
+ */
 Jsonb *
 crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts)
 {
@@ -435,6 +464,10 @@ crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
 }
 
+/*
+ * crm_purge_tick: crm_purge_tick(): all due work in the caller's
+ * transaction, as the extension owner; admins only.  Returns the counts.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_tick);
 Datum
 crm_purge_tick(PG_FUNCTION_ARGS)
@@ -451,8 +484,9 @@ crm_purge_tick(PG_FUNCTION_ARGS)
 }
 
 /*
- * crm_purge._tick_step(first): one step of due work, for CALL crm_purge_run(),
- * which commits after each.  Returns true while work remains.
+ * crm_purge_tick_step_sql: crm_purge._tick_step(first): one step of due work,
+ * for CALL crm_purge_run(), which commits after each.  Returns true while work
+ * remains.
  */
 PG_FUNCTION_INFO_V1(crm_purge_tick_step_sql);
 Datum

@@ -5,7 +5,8 @@
  * search_path pinned: never as the table owner, the extension owner, the
  * worker or the admin who happens to erase or request.  Callers ask which
  * rows of a set (the table or its trash, narrowed by their own condition)
- * the active holds keep, and leave those rows alone.
+ * the active holds keep, and leave those rows alone.  SQL functions here:
+ * crm_purge._hold_keeping and crm_purge._held_tids.
  */
 #include "postgres.h"
 
@@ -24,6 +25,7 @@
 
 #include "crm_purge.h"
 
+/* rel_display_name: the schema-qualified, quoted name of a relation. */
 static const char *
 rel_display_name(Oid relid)
 {
@@ -32,10 +34,10 @@ rel_display_name(Oid relid)
 }
 
 /*
- * The rows of scanrel matching cond ($1.. = values) that an active hold on
- * relid keeps, as a list of CrmPurgeHoldHit (only holds that keep some row).
- * SPI must be connected.  A hold that cannot be evaluated is an error: its
- * rows must not go because the check failed.
+ * crm_purge_hold_hits: the rows of scanrel matching cond ($1.. = values) that
+ * an active hold on relid keeps, as a list of CrmPurgeHoldHit (only holds that
+ * keep some row).  SPI must be connected.  A hold that cannot be evaluated is
+ * an error: its rows must not go because the check failed.
  */
 List *
 crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *argtypes,
@@ -124,7 +126,7 @@ crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *ar
 	return hits;
 }
 
-/* Does any active legal hold cover relid?  SPI must be connected. */
+/* crm_purge_has_holds: does any active legal hold cover relid?  SPI must be connected. */
 bool
 crm_purge_has_holds(Oid relid)
 {
@@ -143,7 +145,7 @@ crm_purge_has_holds(Oid relid)
 	return found;
 }
 
-/* All held tids of hits, as a tid[] datum (empty when none). */
+/* crm_purge_hold_tid_array: all held tids of hits, as a tid[] datum (empty when none). */
 Datum
 crm_purge_hold_tid_array(List *hits)
 {
@@ -163,10 +165,10 @@ crm_purge_hold_tid_array(List *hits)
 }
 
 /*
- * crm_purge._hold_keeping(tbl, keys): the first active hold that keeps a
- * live or trashed row of tbl whose primary key text is in keys, or NULL.
- * For crm_purge_erase, which refuses held rows; the caller must be an admin
- * who may read the table.
+ * crm_purge_hold_keeping: crm_purge._hold_keeping(tbl, keys): the first active
+ * hold that keeps a live or trashed row of tbl whose primary key text is in
+ * keys, or NULL.  For crm_purge_erase, which refuses held rows; the caller
+ * must be an admin who may read the table.
  */
 PG_FUNCTION_INFO_V1(crm_purge_hold_keeping);
 Datum
@@ -201,9 +203,9 @@ crm_purge_hold_keeping(PG_FUNCTION_ARGS)
 }
 
 /*
- * crm_purge._held_tids(tbl, tids): which of these rows of tbl's trash an
- * active legal hold keeps.  For marks and pending purges; the extension
- * owner only (it runs every hold's filter, each as its creator).
+ * crm_purge_held_tids: crm_purge._held_tids(tbl, tids): which of these rows of
+ * tbl's trash an active legal hold keeps.  For marks and pending purges; the
+ * extension owner only (it runs every hold's filter, each as its creator).
  */
 PG_FUNCTION_INFO_V1(crm_purge_held_tids);
 Datum

@@ -8,6 +8,9 @@
  * Each backend keeps the tombstones of a guarded table in memory; a change
  * to crm_purge.tombstones sends a relcache invalidation (see
  * crm_purge._tombstones_changed) that drops those caches everywhere.
+ *
+ * SQL functions here: crm_purge.guard_trigger(), crm_purge._key_hash,
+ * _new_secret, _tombstones_changed and _live_now.
  */
 #include "postgres.h"
 
@@ -41,6 +44,7 @@
 		v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32); \
 	} while (0)
 
+/* load_le64: 8 bytes as a little-endian integer, as SipHash reads them. */
 static uint64
 load_le64(const unsigned char *p)
 {
@@ -49,6 +53,7 @@ load_le64(const unsigned char *p)
 		((uint64) p[6] << 48) | ((uint64) p[7] << 56);
 }
 
+/* crm_purge_siphash24: SipHash-2-4 of data under a 16-byte key. */
 uint64
 crm_purge_siphash24(const unsigned char key[16], const unsigned char *data, size_t len)
 {
@@ -89,6 +94,7 @@ crm_purge_siphash24(const unsigned char key[16], const unsigned char *data, size
 static bool have_secret = false;
 static unsigned char secret[16];
 
+/* load_secret: reads crm_purge.secret (16 bytes) as the extension owner, unless already loaded. */
 static void
 load_secret(void)
 {
@@ -115,6 +121,7 @@ load_secret(void)
 	have_secret = true;
 }
 
+/* crm_purge_key_hash: the tombstone hash of a key text under this database's secret. */
 int64
 crm_purge_key_hash(const char *key, size_t len)
 {
@@ -122,6 +129,7 @@ crm_purge_key_hash(const char *key, size_t len)
 	return (int64) crm_purge_siphash24(secret, (const unsigned char *) key, len);
 }
 
+/* crm_purge_key_hash_sql: crm_purge._key_hash(key) */
 PG_FUNCTION_INFO_V1(crm_purge_key_hash_sql);
 Datum
 crm_purge_key_hash_sql(PG_FUNCTION_ARGS)
@@ -131,6 +139,7 @@ crm_purge_key_hash_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(crm_purge_key_hash(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)));
 }
 
+/* crm_purge_new_secret: crm_purge._new_secret(): 16 strong random bytes for crm_purge.secret. */
 PG_FUNCTION_INFO_V1(crm_purge_new_secret);
 Datum
 crm_purge_new_secret(PG_FUNCTION_ARGS)
@@ -156,6 +165,11 @@ typedef struct TombstoneSet
 static HTAB *tombstone_sets = NULL;
 static Oid	tombstones_relid = InvalidOid;
 
+/*
+ * tombstones_invalidate: relcache callback; an invalidation of
+ * crm_purge.tombstones (or of everything) marks every table's set stale and
+ * drops the secret.
+ */
 static void
 tombstones_invalidate(Datum arg, Oid relid)
 {
@@ -172,7 +186,10 @@ tombstones_invalidate(Datum arg, Oid relid)
 	have_secret = false;		/* a restore may have brought another */
 }
 
-/* The extension was dropped or made again: its tables and secret are new. */
+/*
+ * crm_purge_tombstone_forget: the extension was dropped or made again: its
+ * tables and secret are new.
+ */
 void
 crm_purge_tombstone_forget(void)
 {
@@ -181,6 +198,10 @@ crm_purge_tombstone_forget(void)
 	have_secret = false;
 }
 
+/*
+ * crm_purge_tombstones_changed: crm_purge._tombstones_changed(): a relcache
+ * invalidation of crm_purge.tombstones.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_tombstones_changed);
 Datum
 crm_purge_tombstones_changed(PG_FUNCTION_ARGS)
@@ -191,6 +212,10 @@ crm_purge_tombstones_changed(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * tombstone_set: the tombstones of relid in memory, read again (as the
+ * extension owner) when stale.
+ */
 static TombstoneSet *
 tombstone_set(Oid relid)
 {
@@ -263,8 +288,9 @@ tombstone_set(Oid relid)
 }
 
 /*
- * The key text of a row: the primary key's value, or ROW(...)::text of a
- * composite key, as crm_purge._key_expr() writes it in SQL.
+ * crm_purge_row_key_text: the key text of a row: the primary key's value,
+ * or ROW(...)::text of a composite key, as crm_purge._key_expr() writes it
+ * in SQL.  NULL for a one-column key that is NULL.
  */
 char *
 crm_purge_row_key_text(Relation rel, HeapTuple tuple, int nkeys, const AttrNumber *keys,
@@ -309,6 +335,7 @@ typedef struct GuardKey
 
 static HTAB *guard_keys = NULL;
 
+/* guard_keys_invalidate: relcache callback; forgets the key columns of relid, or of every table. */
 static void
 guard_keys_invalidate(Datum arg, Oid relid)
 {
@@ -321,6 +348,10 @@ guard_keys_invalidate(Datum arg, Oid relid)
 	}
 }
 
+/*
+ * guard_key: the cached primary key columns and output functions of a
+ * guarded table; an error when it has no primary key.
+ */
 static GuardKey *
 guard_key(Relation rel)
 {
@@ -381,8 +412,9 @@ guard_key(Relation rel)
 }
 
 /*
- * BEFORE INSERT FOR EACH ROW: a row whose key was erased is dropped ('skip')
- * or refused ('error').  The error names no key: it would reach the log.
+ * crm_purge_guard_trigger: crm_purge.guard_trigger('skip' or 'error'), BEFORE
+ * INSERT FOR EACH ROW: a row whose key was erased is dropped ('skip') or
+ * refused ('error').  The error names no key: it would reach the log.
  */
 PG_FUNCTION_INFO_V1(crm_purge_guard_trigger);
 Datum
@@ -439,11 +471,11 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * crm_purge._live_now(tbl, keys): live rows of tbl whose primary key text is
- * in keys, counted under the newest snapshot.  crm_purge_erase locks the
- * table against writers first; a row its own (REPEATABLE READ) snapshot
- * cannot see, inserted before the lock, still shows here, and the erase
- * refuses to end with an erased key live.
+ * crm_purge_live_now: crm_purge._live_now(tbl, keys): live rows of tbl whose
+ * primary key text is in keys, counted under the newest snapshot.
+ * crm_purge_erase locks the table against writers first; a row its own
+ * (REPEATABLE READ) snapshot cannot see, inserted before the lock, still shows
+ * here, and the erase refuses to end with an erased key live.
  */
 PG_FUNCTION_INFO_V1(crm_purge_live_now);
 Datum

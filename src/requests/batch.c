@@ -78,8 +78,8 @@ static SPIPlanPtr range_delete_plan = NULL;	/* no filter, no holds: one statemen
 
 /*
  * has_user_triggers: has the table triggers of its own (anything but
- * crm_purge's and the internal ones of foreign keys)?  Then the batch must say exactly which
- * rows skip the trash: a trigger could delete others.
+ * crm_purge's and the internal ones of foreign keys)?  Then the batch must say
+ * exactly which rows skip the trash: a trigger could delete others.
  */
 static bool
 has_user_triggers(Oid relid)
@@ -234,16 +234,15 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
- * prepare_plans: the plans of a request, made once and kept while it runs.
- * A batch is two statements.  The creator's SELECT picks the rows: the
- * filter is theirs and runs with their rights.  The table owner's DELETE
- * removes exactly those rows (ctid = ANY), re-checking the cutoff, minus
- * what legal holds keep ($3): the table's triggers, foreign-key actions
- * and index expressions run as its owner, as VACUUM runs them, never with
- * the rights of the admin who asked.  A row updated in between has a new
- * ctid and is kept.  A tid scan without a filter also gets a one-statement
- * DELETE over a chunk, for tables where nothing needs picking (see
- * delete_batch).
+ * prepare_plans: the plans of a request, made once and kept while it runs.  A
+ * batch is two statements.  The creator's SELECT picks the rows: the filter is
+ * theirs and runs with their rights.  The table owner's DELETE removes exactly
+ * those rows (ctid = ANY), re-checking the cutoff, minus what legal holds keep
+ * ($3): the table's triggers, foreign-key actions and index expressions run as
+ * its owner, as VACUUM runs them, never with the rights of the admin who
+ * asked.  A row updated in between has a new ctid and is kept.  A tid scan
+ * without a filter also gets a one-statement DELETE over a chunk, for tables
+ * where nothing needs picking (see delete_batch).
  */
 static void
 prepare_plans(Request *r)
@@ -307,10 +306,10 @@ tid_datum(int64 block)
 
 /*
  * delete_batch: one batch: the creator picks, holds keep, the owner deletes
- * (see prepare_plans).  First an error when the creator is gone, no longer
- * an admin with SELECT and DELETE on the table, or the table has row-level
- * security.  Returns the rows deleted (their contents in
- * SPI_tuptable for exports); sets *done at the end of the scan.
+ * (see prepare_plans).  First an error when the creator is gone, no longer an
+ * admin with SELECT and DELETE on the table, or the table has row-level
+ * security.  Returns the rows deleted (their contents in SPI_tuptable for
+ * exports); sets *done at the end of the scan.
  */
 static uint64
 delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept)

@@ -102,7 +102,10 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 	return edges;
 }
 
-/* crm_purge_cascade_edges: the ON DELETE CASCADE keys below relid, breadth first; an error past MAX_CASCADE_LEVELS. */
+/*
+ * crm_purge_cascade_edges: the ON DELETE CASCADE keys below relid, breadth
+ * first; an error past MAX_CASCADE_LEVELS.
+ */
 List *
 crm_purge_cascade_edges(Oid relid)
 {
@@ -161,11 +164,11 @@ run_tid_query(const char *sql, Datum arg)
 }
 
 /*
- * crm_purge_cascade_prepare: for the batch's rows of relid (top, a tid[]): locks them and the rows
- * their cascade removes, keeps those whose cascade would remove a held row
- * (returns the rest as a new tid[]; *kept counts the others), and fills
- * *tables with one CrmPurgeCascadeTable per table the cascade reaches (rows,
- * and with export, their CSV).  SPI must be connected.
+ * crm_purge_cascade_prepare: for the batch's rows of relid (top, a tid[]):
+ * locks them and the rows their cascade removes, keeps those whose cascade
+ * would remove a held row (returns the rest as a new tid[]; *kept counts the
+ * others), and fills *tables with one CrmPurgeCascadeTable per table the
+ * cascade reaches (rows, and with export, their CSV).  SPI must be connected.
  */
 Datum
 crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,

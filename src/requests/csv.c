@@ -18,9 +18,9 @@
 #include "csv.h"
 
 /*
- * crm_purge_csv_value: one value as COPY ... CSV writes it: quoted when it holds the delimiter,
- * a quote, CR or LF, when it is empty (an unquoted empty field is NULL), or
- * when it is \. alone in a one-column row.
+ * crm_purge_csv_value: one value as COPY ... CSV writes it: quoted when it
+ * holds the delimiter, a quote, CR or LF, when it is empty (an unquoted empty
+ * field is NULL), or when it is \. alone in a one-column row.
  */
 void
 crm_purge_csv_value(StringInfo buf, const char *s, bool single_column)

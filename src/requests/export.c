@@ -121,7 +121,10 @@ crm_purge_csv_rows(StringInfo buf, SPITupleTable *tt, uint64 n)
 	pfree(nulls);
 }
 
-/* crm_purge_export_dir: crm_purge.export_directory, or crm_purge_exports in the data directory when empty. */
+/*
+ * crm_purge_export_dir: crm_purge.export_directory, or crm_purge_exports in
+ * the data directory when empty.
+ */
 char *
 crm_purge_export_dir(void)
 {
@@ -149,10 +152,10 @@ sha256_hex(const char *data, size_t len, char *hex)
 }
 
 /*
- * crm_purge_export_write_part: writes a part and makes it durable (file,
- * then directory), or keeps it for
- * the catalog with export_storage = database.  Errors (a full disk) abort
- * the batch, so nothing is deleted whose export was not written.
+ * crm_purge_export_write_part: writes a part and makes it durable (file, then
+ * directory), or keeps it for the catalog with export_storage = database.
+ * Errors (a full disk) abort the batch, so nothing is deleted whose export was
+ * not written.
  */
 void
 crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo csv, CrmPurgeExportPart *out)
@@ -218,8 +221,9 @@ crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo cs
 
 /*
  * crm_purge_expire_exports: removes the files of finished requests' exports
- * past their retention, drops parts kept in the catalog, and marks the
- * exports expired with a history row; returns the files removed.
+ * past their retention, clears the data of parts kept in the catalog, and
+ * marks the exports expired with a history row; returns the files removed
+ * (or found gone).
  */
 int64
 crm_purge_expire_exports(void)

@@ -49,7 +49,10 @@ parse_clock(const char **p, int *minutes)
 	return true;
 }
 
-/* crm_purge_parse_window: parses "HH:MM-HH:MM"; a start after the end wraps past midnight, start = end is refused. */
+/*
+ * crm_purge_parse_window: parses "HH:MM-HH:MM"; a start after the end wraps
+ * past midnight, start = end is refused.
+ */
 bool
 crm_purge_parse_window(const char *text, int *start_min, int *end_min)
 {
@@ -65,7 +68,10 @@ crm_purge_parse_window(const char *text, int *start_min, int *end_min)
 	return *start_min != *end_min;
 }
 
-/* crm_purge_in_window: is minute_of_day in the window?  Empty means always; a window that does not parse, never. */
+/*
+ * crm_purge_in_window: is minute_of_day in the window?  Empty means always; a
+ * window that does not parse, never.
+ */
 bool
 crm_purge_in_window(const char *window, int minute_of_day)
 {

@@ -69,7 +69,10 @@ tid_array_result(Datum *result)
 
 static void restore_done(Oid relid, Oid trashid, Datum *elems, int64 n, int64 deletion);
 
-/* record_history: a row of crm_purge.history with the current user as actor, written as the extension owner. */
+/*
+ * record_history: a row of crm_purge.history with the current user as actor,
+ * written as the extension owner.
+ */
 static void
 record_history(const char *action, Oid relid, int64 rows, int64 deletion)
 {
@@ -355,8 +358,9 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 }
 
 /*
- * relink_children: links child rows that ON DELETE SET NULL unlinked during the deletion back
- * to their restored parents, where they still point nowhere.  As the caller.
+ * relink_children: links child rows that ON DELETE SET NULL unlinked during
+ * the deletion back to their restored parents, where they still point nowhere.
+ * As the caller.
  */
 static void
 relink_children(int64 deletion)

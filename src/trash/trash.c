@@ -76,7 +76,10 @@ static HTAB *trash_maps = NULL;
 
 static const char *relation_display_name(Relation rel);
 
-/* trash_map_invalidate: relcache callback; the maps of relid (live or trash table) go stale, all for InvalidOid. */
+/*
+ * trash_map_invalidate: relcache callback; the maps of relid (live or trash
+ * table) go stale, all for InvalidOid.
+ */
 static void
 trash_map_invalidate(Datum arg, Oid relid)
 {
@@ -93,7 +96,10 @@ trash_map_invalidate(Datum arg, Oid relid)
 	}
 }
 
-/* crm_purge_trash_of: the trash table of a protected table, or InvalidOid; reads the catalog as the extension owner. */
+/*
+ * crm_purge_trash_of: the trash table of a protected table, or InvalidOid;
+ * reads the catalog as the extension owner.
+ */
 Oid
 crm_purge_trash_of(Oid relid)
 {
@@ -232,7 +238,10 @@ static LocalTransactionId deletion_lxid = InvalidLocalTransactionId;
 static uint64 deletion_statement = 0;
 static int64 deletion_id = 0;
 
-/* crm_purge_current_deletion_id: the running top-level statement's id, from crm_purge.deletion_id_seq at its first use. */
+/*
+ * crm_purge_current_deletion_id: the running top-level statement's id, from
+ * crm_purge.deletion_id_seq at its first use.
+ */
 int64
 crm_purge_current_deletion_id(void)
 {
@@ -366,7 +375,10 @@ tid_cmp(const void *a, const void *b)
 	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
 }
 
-/* crm_purge_bypass_rows: these rows of relid (a tid[]) skip the trash, until crm_purge_bypass_end. */
+/*
+ * crm_purge_bypass_rows: these rows of relid (a tid[]) skip the trash, until
+ * crm_purge_bypass_end.
+ */
 void
 crm_purge_bypass_rows(Oid relid, Datum tids)
 {
@@ -386,7 +398,10 @@ crm_purge_bypass_rows(Oid relid, Datum tids)
 	MemoryContextSwitchTo(old);
 }
 
-/* crm_purge_bypass_table: every row of relid the statement deletes skips the trash (nothing else can delete one). */
+/*
+ * crm_purge_bypass_table: every row of relid the statement deletes skips the
+ * trash (nothing else can delete one).
+ */
 void
 crm_purge_bypass_table(Oid relid)
 {
@@ -433,7 +448,10 @@ bypassed(Oid relid, ItemPointer tid)
 	return false;
 }
 
-/* trash_writer_flush: writes the buffered trash tuples with one multi-insert and their index entries. */
+/*
+ * trash_writer_flush: writes the buffered trash tuples with one multi-insert
+ * and their index entries.
+ */
 static void
 trash_writer_flush(TrashWriter *w)
 {
@@ -584,7 +602,10 @@ pending_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* pending_subxact_callback: a subtransaction abort drops the rows its levels buffered and ends the bypass. */
+/*
+ * pending_subxact_callback: a subtransaction abort drops the rows its levels
+ * buffered and ends the bypass.
+ */
 static void
 pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
@@ -609,7 +630,10 @@ register_xact_callbacks(void)
 	registered = true;
 }
 
-/* crm_purge_set_bypass_trash: 1.0's _set_bypass_trash, removed in 1.1: nothing SQL-callable turns the bypass on. */
+/*
+ * crm_purge_set_bypass_trash: 1.0's _set_bypass_trash, removed in 1.1: nothing
+ * SQL-callable turns the bypass on.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_set_bypass_trash);
 Datum
 crm_purge_set_bypass_trash(PG_FUNCTION_ARGS)
@@ -1035,7 +1059,10 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* has_trash_trigger: does the table carry crm_purge's trash trigger?  Reads no crm_purge catalog. */
+/*
+ * has_trash_trigger: does the table carry crm_purge's trash trigger?  Reads no
+ * crm_purge catalog.
+ */
 static bool
 has_trash_trigger(Oid relid)
 {
@@ -1054,7 +1081,8 @@ has_trash_trigger(Oid relid)
 
 /*
  * protected_set_null_parents: protected tables that rel refers to with ON
- * DELETE SET NULL / SET DEFAULT: they need an unlink trigger on rel.  Reads no crm_purge catalog.
+ * DELETE SET NULL / SET DEFAULT: they need an unlink trigger on rel.  Reads no
+ * crm_purge catalog.
  */
 static List *
 protected_set_null_parents(Oid relid)
@@ -1087,13 +1115,13 @@ protected_set_null_parents(Oid relid)
 }
 
 /*
- * crm_purge_ddl_trigger: ddl_command_end for ALTER TABLE and CREATE TABLE:
- * gives a new foreign key ON DELETE SET NULL / SET DEFAULT to a protected
- * table its unlink trigger, and keeps the trash of a protected table in
- * line with its columns.  Renames need the old name, which only the parse
- * tree has.  The sync runs as the extension owner (who owns the trash),
- * restricted, and never evaluates an expression of the table's owner: see
- * crm_purge._sync_trash.
+ * crm_purge_ddl_trigger: ddl_command_end for ALTER TABLE and CREATE TABLE: a
+ * table with a foreign key ON DELETE SET NULL / SET DEFAULT to a protected
+ * table gets its unlink triggers (crm_purge._create_unlink_triggers), and
+ * keeps the trash of a protected table in line with its columns.  Renames need
+ * the old name, which only the parse tree has.  The sync runs as the extension
+ * owner (who owns the trash), restricted, and never evaluates an expression of
+ * the table's owner: see crm_purge._sync_trash.
  */
 PG_FUNCTION_INFO_V1(crm_purge_ddl_trigger);
 Datum

@@ -108,6 +108,7 @@ PGDLLEXPORT void crm_purge_worker_main(Datum arg);
 
 /* ------------------------------------------------------------ shared memory */
 
+/* slot_count: one slot per possible background worker, plus EXTRA_SLOTS for paused databases. */
 static int
 slot_count(void)
 {
@@ -115,6 +116,7 @@ slot_count(void)
 	return max_worker_processes + EXTRA_SLOTS;
 }
 
+/* shared_size: the size of the shared state with all its slots. */
 static Size
 shared_size(void)
 {
@@ -122,6 +124,7 @@ shared_size(void)
 					mul_size(slot_count(), sizeof(DbSlot)));
 }
 
+/* shmem_request: asks for the shared state and its LWLock tranche. */
 static void
 shmem_request(void)
 {
@@ -131,6 +134,7 @@ shmem_request(void)
 	RequestNamedLWLockTranche("crm_purge", 1);
 }
 
+/* shmem_startup: creates the shared state, or attaches to it. */
 static void
 shmem_startup(void)
 {
@@ -151,6 +155,7 @@ shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* crm_purge_worker_init: from _PG_init when preloaded: the shared memory hooks and the launcher. */
 void
 crm_purge_worker_init(void)
 {
@@ -173,6 +178,7 @@ crm_purge_worker_init(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+/* require_shared: an error when the library was not preloaded (no shared state). */
 static void
 require_shared(void)
 {
@@ -182,7 +188,7 @@ require_shared(void)
 				 errmsg("crm_purge background workers need crm_purge in shared_preload_libraries")));
 }
 
-/* The slot of a database; with create, a free one is taken.  Lock held. */
+/* slot_for: the slot of a database; with create, a free one is taken.  Lock held. */
 static DbSlot *
 slot_for(Oid dboid, bool create)
 {
@@ -207,6 +213,10 @@ slot_for(Oid dboid, bool create)
 
 /* ------------------------------------------------ waking and releasing */
 
+/*
+ * crm_purge_wake_launcher: a new wake generation, so that databases found
+ * without crm_purge are looked at again, and the launcher's latch set.
+ */
 void
 crm_purge_wake_launcher(void)
 {
@@ -228,8 +238,9 @@ static bool wake_at_commit = false;
 static Oid	released_dboid = InvalidOid;
 
 /*
- * At the end of a transaction: wake the launcher after a commit that created
- * the extension, and end the pause of a database this transaction released.
+ * worker_xact_callback: at the end of a transaction: wake the launcher after
+ * a commit that created the extension, and end the pause of a database this
+ * transaction released (after RELEASE_GRACE_MS).
  */
 static void
 worker_xact_callback(XactEvent event, void *arg)
@@ -255,6 +266,7 @@ worker_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* register_xact_callback: once per backend. */
 static void
 register_xact_callback(void)
 {
@@ -266,9 +278,9 @@ register_xact_callback(void)
 }
 
 /*
- * crm_purge._wake_launcher(), at the end of the install script.  The wake
- * waits for the commit: a worker started earlier could not yet see the
- * extension, and would report it missing.
+ * crm_purge_wake_launcher_sql: crm_purge._wake_launcher(), at the end of the
+ * install script.  The wake waits for the commit: a worker started earlier
+ * could not yet see the extension, and would report it missing.
  */
 PG_FUNCTION_INFO_V1(crm_purge_wake_launcher_sql);
 Datum
@@ -283,12 +295,12 @@ crm_purge_wake_launcher_sql(PG_FUNCTION_ARGS)
 }
 
 /*
- * From the ProcessUtility hook, before a command that needs the database to
- * itself (DROP DATABASE, ALTER DATABASE ... RENAME, CREATE DATABASE ...
- * TEMPLATE): pauses the database and stops its worker, waiting for it to
- * exit as the command would wait for any session.  Only for the database's
- * owner (or a superuser): anyone else's command fails anyway, and must not
- * be a way to stop the worker.
+ * crm_purge_release_database: from the ProcessUtility hook, before a command
+ * that needs the database to itself (DROP DATABASE, ALTER DATABASE ... RENAME,
+ * CREATE DATABASE ... TEMPLATE): pauses the database and stops its worker,
+ * waiting for it to exit as the command would wait for any session.  Only for
+ * the database's owner (or a superuser): anyone else's command fails anyway,
+ * and must not be a way to stop the worker.
  */
 void
 crm_purge_release_database(Oid dboid)
@@ -359,6 +371,7 @@ static HTAB *db_states = NULL;
 static List *served_names = NIL;	/* crm_purge.databases, parsed */
 static bool served_names_ok = true;
 
+/* launcher_detach: at exit, the launcher is no longer there to wake. */
 static void
 launcher_detach(int code, Datum arg)
 {
@@ -368,7 +381,7 @@ launcher_detach(int code, Datum arg)
 	SpinLockRelease(&shared->mutex);
 }
 
-/* Parses crm_purge.databases, at start and after each reload. */
+/* parse_served_names: parses crm_purge.databases, at start and after each reload. */
 static void
 parse_served_names(void)
 {
@@ -411,6 +424,10 @@ parse_served_names(void)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * name_is_served: is the database one to serve?  Every one when
+ * crm_purge.databases is empty, none when it does not parse.
+ */
 static bool
 name_is_served(const char *name)
 {
@@ -428,7 +445,10 @@ name_is_served(const char *name)
 	return false;
 }
 
-/* The databases to serve, as ServedDb in the current memory context. */
+/*
+ * databases_to_serve: the databases to serve, read from pg_database in a
+ * transaction of its own, as ServedDb in the current memory context.
+ */
 static List *
 databases_to_serve(void)
 {
@@ -474,6 +494,10 @@ databases_to_serve(void)
 	return result;
 }
 
+/*
+ * start_worker: registers the dynamic worker of a database; NULL (warned once)
+ * when no slot is free.
+ */
 static BackgroundWorkerHandle *
 start_worker(ServedDb *db)
 {
@@ -510,6 +534,7 @@ start_worker(ServedDb *db)
 	return handle;
 }
 
+/* sooner: lowers *sleep_ms to wake at at, but not within 10 ms. */
 static void
 sooner(long *sleep_ms, TimestampTz now, TimestampTz at)
 {
@@ -519,9 +544,9 @@ sooner(long *sleep_ms, TimestampTz now, TimestampTz at)
 }
 
 /*
- * One pass: note which workers stopped and why, stop the workers of
- * databases no longer served, start the missing ones.  Returns how long to
- * sleep before the next pass.
+ * launcher_pass: one pass: note which workers stopped and why, stop the
+ * workers of databases no longer served, start the missing ones.  Returns how
+ * long to sleep before the next pass.
  */
 static long
 launcher_pass(void)
@@ -662,6 +687,10 @@ launcher_pass(void)
 	return sleep_ms;
 }
 
+/*
+ * crm_purge_launcher_main: the launcher: a pass, then a sleep until the next
+ * is due, a wake or a reload.
+ */
 void
 crm_purge_launcher_main(Datum arg)
 {
@@ -721,6 +750,10 @@ static uint64 my_generation = 0;
 static char *my_dbname = NULL;
 static MemoryContext worker_cxt = NULL;
 
+/*
+ * worker_detach: at exit, clears the slot's pid and marks that its worker
+ * exited (the launcher reads why).
+ */
 static void
 worker_detach(int code, Datum arg)
 {
@@ -737,9 +770,9 @@ worker_detach(int code, Datum arg)
 }
 
 /*
- * Takes the database's slot.  False when the database is paused (DROP
- * DATABASE and the like are about to run) or another worker serves it (one
- * started by an earlier launcher, say).
+ * worker_claim_slot: takes the database's slot.  False when the database is
+ * paused (DROP DATABASE and the like are about to run) or another worker
+ * serves it (one started by an earlier launcher, say).
  */
 static bool
 worker_claim_slot(void)
@@ -768,6 +801,10 @@ worker_claim_slot(void)
 	return ok;
 }
 
+/*
+ * worker_no_extension: tells the launcher the database has no crm_purge, as of
+ * this wake generation.
+ */
 static void
 worker_no_extension(void)
 {
@@ -784,6 +821,7 @@ worker_no_extension(void)
 	LWLockRelease(shared->lock);
 }
 
+/* worker_reload_config: rereads the configuration; exits when the database is no longer served. */
 static void
 worker_reload_config(void)
 {
@@ -796,9 +834,9 @@ worker_reload_config(void)
 }
 
 /*
- * Runs the due work in batches, one transaction each, until nothing is due.
- * Returns false when the extension is not (or not yet, or no longer)
- * installed.
+ * run_due_work: runs the due work in batches, one transaction each, until
+ * nothing is due.  Returns false when the extension is not (or not yet, or no
+ * longer) installed.
  */
 static bool
 run_due_work(void)
@@ -860,6 +898,11 @@ run_due_work(void)
 	return true;
 }
 
+/*
+ * crm_purge_worker_main: a database's worker: claims its slot before
+ * connecting, then does the due work every naptime until it finds no
+ * crm_purge in the database.
+ */
 void
 crm_purge_worker_main(Datum arg)
 {
