@@ -73,6 +73,9 @@ extern const char *crm_purge_role_name(Oid roleid);
 extern int	crm_purge_pin_output_settings(void);
 extern bool crm_purge_policies_would_run(Oid relid, Oid role);
 
+/* catalog.c */
+extern const char *crm_purge_relname(Oid relid);
+
 /* filter.c: user-supplied SQL conditions */
 extern void crm_purge_check_filter(const char *filter);
 

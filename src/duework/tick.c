@@ -118,7 +118,7 @@ crm_purge_task_failed(const char *task, Oid relid, ErrorData *edata)
 			(errcode(edata->sqlerrcode),
 			 errmsg("crm_purge %s%s%s failed: %s", task, OidIsValid(relid) ? " of " : "",
 					OidIsValid(relid) && get_rel_name(relid) ?
-					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)) : "",
+					crm_purge_relname(relid) : "",
 					edata->message),
 			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
 			 edata->hint ? errhint("%s", edata->hint) : 0,
@@ -161,8 +161,7 @@ expire_one_table(void *arg)
 	Oid			argtypes[3] = {INTERVALOID, INT4OID, TIDARRAYOID};
 	Datum		values[3];
 	Oid			htypes[1] = {TIDARRAYOID};
-	const char *trash = quote_qualified_identifier(get_namespace_name(get_rel_namespace(t->trashid)),
-												   get_rel_name(t->trashid));
+	const char *trash = crm_purge_relname(t->trashid);
 	bool		isnull;
 	Datum		candidates;
 
@@ -332,8 +331,7 @@ analyze_table(void *arg)
 	Oid			relid = *(Oid *) arg;
 
 	/* ANALYZE runs the table's code as its owner, restricted */
-	SPI_execute(psprintf("ANALYZE %s", quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-																  get_rel_name(relid))), false, 0);
+	SPI_execute(psprintf("ANALYZE %s", crm_purge_relname(relid)), false, 0);
 }
 
 /*

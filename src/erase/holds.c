@@ -25,13 +25,6 @@
 
 #include "crm_purge.h"
 
-/* rel_display_name: the schema-qualified, quoted name of a relation. */
-static const char *
-rel_display_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
 
 /*
  * crm_purge_hold_hits: the rows of scanrel matching cond ($1.. = values) that
@@ -50,7 +43,7 @@ crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *ar
 	uint64		nholds,
 				h;
 	List	   *hits = NIL;
-	const char *scanname = rel_display_name(scanrel);
+	const char *scanname = crm_purge_relname(scanrel);
 
 	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args("SELECT id, filter, created_by::oid, reason FROM crm_purge.holds"
@@ -77,7 +70,7 @@ crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *ar
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its creator %s is no longer a member of %s",
-							hold_id, rel_display_name(relid), crm_purge_role_name(creator),
+							hold_id, crm_purge_relname(relid), crm_purge_role_name(creator),
 							CRM_PURGE_ADMIN_ROLE),
 					 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
 					 errhint("Release hold " INT64_FORMAT " and make it again as an admin.", hold_id)));
@@ -86,7 +79,7 @@ crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *ar
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its creator %s may no longer read the table",
-							hold_id, rel_display_name(relid), crm_purge_role_name(creator)),
+							hold_id, crm_purge_relname(relid), crm_purge_role_name(creator)),
 					 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
 					 errhint("Grant SELECT on the table to %s again, or release hold " INT64_FORMAT " and make it again.",
 							 crm_purge_role_name(creator), hold_id)));
@@ -95,7 +88,7 @@ crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *ar
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: the table has row-level security",
-							hold_id, rel_display_name(relid)),
+							hold_id, crm_purge_relname(relid)),
 					 errdetail("Its policies would run with the rights of the hold's creator %s.",
 							   crm_purge_role_name(creator)),
 					 errhint("Disable row-level security on the table, or have its owner make the hold again.")));
@@ -187,7 +180,7 @@ crm_purge_hold_keeping(PG_FUNCTION_ARGS)
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s", rel_display_name(relid))));
+				 errmsg("permission denied for table %s", crm_purge_relname(relid))));
 	cond = psprintf("%s = ANY ($1)", crm_purge_key_expression(relid));
 	SPI_connect();
 	hits = crm_purge_hold_hits(relid, relid, cond, 1, argtypes, values);

@@ -491,8 +491,7 @@ crm_purge_live_now(PG_FUNCTION_ARGS)
 	crm_purge_require_admin("crm_purge_erase");
 	SPI_connect();
 	plan = SPI_prepare(psprintf("SELECT count(*) FROM %s WHERE %s = ANY ($1)",
-								quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-														   get_rel_name(relid)),
+								crm_purge_relname(relid),
 								crm_purge_key_expression(relid)),
 					   1, argtypes);
 	if (plan == NULL ||

@@ -119,13 +119,6 @@ rel_owner(Oid relid)
 	return owner;
 }
 
-/* qualified_name: the schema-qualified, quoted name of a relation. */
-static char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
 
 /*
  * read_request: the oldest queued or in-progress request that no other
@@ -248,7 +241,7 @@ static void
 prepare_plans(Request *r)
 {
 	StringInfoData sql;
-	const char *tbl = qualified_name(r->relid);
+	const char *tbl = crm_purge_relname(r->relid);
 	const char *col = quote_identifier(r->modified_column);
 	const char *cond = psprintf("%s < $3 AND (%s\n)", col, r->filter ? r->filter : "true");
 	Oid			tidtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
@@ -338,14 +331,14 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role %s who created request " INT64_FORMAT " may no longer delete from table %s",
-						crm_purge_role_name(r->created_by), r->id, qualified_name(r->relid)),
+						crm_purge_role_name(r->created_by), r->id, crm_purge_relname(r->relid)),
 				 errdetail("A request needs an admin with SELECT and DELETE on the table.")));
 	/* the owner's policies would run with the creator's rights, unattended */
 	if (crm_purge_policies_would_run(r->relid, r->created_by))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("table %s has row-level security: request " INT64_FORMAT " stops",
-						qualified_name(r->relid), r->id),
+						crm_purge_relname(r->relid), r->id),
 				 errdetail("Its policies would run with the rights of the request's creator in every batch."),
 				 errhint("Disable row-level security on the table, or have its owner make the request.")));
 	*done = false;
@@ -714,7 +707,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 				record_part(&r, t->part, t->relid, t->rows, &t->written);
 				r.parts = Max(r.parts, t->part);
 			}
-			appendStringInfo(outcome, "; cascade %s: " INT64_FORMAT " rows", qualified_name(t->relid), t->rows);
+			appendStringInfo(outcome, "; cascade %s: " INT64_FORMAT " rows", crm_purge_relname(t->relid), t->rows);
 			record_cascade_history(&r, t->relid, t->rows);
 		}
 		if (work.kept > 0)

@@ -44,13 +44,6 @@ typedef struct CascadeEdge
 	char	   *ref_cols;		/* "p.x, p.y" */
 } CascadeEdge;
 
-/* relname_of: the schema-qualified, quoted name of a relation. */
-static const char *
-relname_of(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
 
 /* column_list: "alias.col, ..." of a constraint's attnum array (conkey or confkey). */
 static char *
@@ -121,7 +114,7 @@ crm_purge_cascade_edges(Oid relid)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("foreign keys ON DELETE CASCADE below table %s go deeper than %d levels (or loop)",
-							relname_of(relid), MAX_CASCADE_LEVELS),
+							crm_purge_relname(relid), MAX_CASCADE_LEVELS),
 					 errhint("A request exports every row its cascade removes; make requests on the deeper tables first, or use another ON DELETE action.")));
 		edges = add_edges(edges, conrel, edge->child, i, edge->level + 1);
 	}
@@ -189,7 +182,7 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 	crm_purge_become_owner(&id);
 	/* the parents first: no new child can refer to a locked row */
 	top = run_tid_query(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
-								 " WHERE ctid = ANY ($1) FOR UPDATE) l", relname_of(relid)), top);
+								 " WHERE ctid = ANY ($1) FOR UPDATE) l", crm_purge_relname(relid)), top);
 
 	for (round = 0; round < 4; round++)
 	{
@@ -204,8 +197,8 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 			sets[e] = run_tid_query(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT c.ctid FROM %s c"
 											 " WHERE (%s) IN (SELECT %s FROM %s p WHERE p.ctid = ANY ($1))"
 											 " FOR UPDATE OF c) l",
-											 relname_of(edge->child), edge->fk_cols, edge->ref_cols,
-											 relname_of(edge->parent)),
+											 crm_purge_relname(edge->child), edge->fk_cols, edge->ref_cols,
+											 crm_purge_relname(edge->parent)),
 									parents);
 		}
 		/* held rows below: their top-level rows stay, with all below them */
@@ -231,8 +224,8 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 
 				up = run_tid_query(psprintf("SELECT pg_catalog.array_agg(DISTINCT p.ctid) FROM %s p"
 											" WHERE (%s) IN (SELECT %s FROM %s c WHERE c.ctid = ANY ($1))",
-											relname_of(step->parent), step->ref_cols, step->fk_cols,
-											relname_of(step->child)),
+											crm_purge_relname(step->parent), step->ref_cols, step->fk_cols,
+											crm_purge_relname(step->child)),
 									up);
 			}
 			keep = lappend(keep, DatumGetPointer(up));
@@ -254,7 +247,7 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 		if (round == 3)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("legal holds keep rows below table %s that this batch keeps finding", relname_of(relid)),
+					 errmsg("legal holds keep rows below table %s that this batch keeps finding", crm_purge_relname(relid)),
 					 errhint("The request is tried again at the next naptime.")));
 	}
 
@@ -294,7 +287,7 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 		t->rows = tid_count(t->tids);
 		if (!export || t->rows == 0)
 			continue;
-		if (SPI_execute_with_args(psprintf("SELECT * FROM %s WHERE ctid = ANY ($1)", relname_of(t->relid)),
+		if (SPI_execute_with_args(psprintf("SELECT * FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(t->relid)),
 								  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the rows the cascade removes");
 		t->csv = makeStringInfo();

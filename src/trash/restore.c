@@ -32,13 +32,6 @@
 
 #include "crm_purge.h"
 
-/* qualified_name: the schema-qualified, quoted name of a relation. */
-static const char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
 
 /* protected_trash: the trash of a protected table; an error if it is not protected. */
 static Oid
@@ -49,7 +42,7 @@ protected_trash(Oid relid)
 	if (!OidIsValid(trashid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("table %s is not protected by crm_purge", qualified_name(relid)),
+				 errmsg("table %s is not protected by crm_purge", crm_purge_relname(relid)),
 				 errhint("Protect it with crm_purge_protect first; only rows deleted since then can be restored.")));
 	return trashid;
 }
@@ -82,7 +75,7 @@ record_history(const char *action, Oid relid, int64 rows, int64 deletion)
 	CrmPurgeIdentity id;
 
 	values[0] = CStringGetTextDatum(action);
-	values[1] = CStringGetTextDatum(qualified_name(relid));
+	values[1] = CStringGetTextDatum(crm_purge_relname(relid));
 	values[2] = Int64GetDatum(rows);
 	values[3] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	values[4] = Int64GetDatum(deletion);
@@ -135,19 +128,19 @@ execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("cannot restore into table %s: a live row has the same key",
-						qualified_name(relid)),
+						crm_purge_relname(relid)),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
 				 errhint("Nothing was restored. Use on_conflict => 'skip' to restore the other rows, or remove the live row first.")));
 	if (edata->sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION)
 		ereport(ERROR,
 				(errcode(edata->sqlerrcode),
-				 errmsg("cannot restore into table %s: a row refers to a row that is not there", qualified_name(relid)),
+				 errmsg("cannot restore into table %s: a row refers to a row that is not there", crm_purge_relname(relid)),
 				 errdetail_internal("%s%s%s", edata->message, edata->detail ? " " : "", edata->detail ? edata->detail : ""),
 				 errhint("Nothing was restored. Restore the referenced rows first: crm_purge_restore_deletion(deletion_id) restores a whole deletion, parents first.")));
 	if (edata->sqlerrcode == ERRCODE_NOT_NULL_VIOLATION || edata->sqlerrcode == ERRCODE_CHECK_VIOLATION)
 		ereport(ERROR,
 				(errcode(edata->sqlerrcode),
-				 errmsg("cannot restore into table %s: a trashed row does not fit the table as it is now", qualified_name(relid)),
+				 errmsg("cannot restore into table %s: a trashed row does not fit the table as it is now", crm_purge_relname(relid)),
 				 errdetail_internal("%s%s%s", edata->message, edata->detail ? " " : "", edata->detail ? edata->detail : ""),
 				 errhint("Nothing was restored. A column or constraint added since the row was deleted refuses it: give the column a DEFAULT, relax the constraint, or restore the other rows with a narrower filter.")));
 	ReThrowError(edata);
@@ -190,7 +183,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	if (!OidIsValid(pkoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table %s has no primary key", qualified_name(relid)),
+				 errmsg("table %s has no primary key", crm_purge_relname(relid)),
 				 errhint("crm_purge restores rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.")));
 	initStringInfo(&pkcols);
 	initStringInfo(&pkjoin);
@@ -215,18 +208,18 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	 */
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(t.ctid) FROM %s t WHERE (%s\n)%s",
-					 qualified_name(trashid), filter ? filter : "true",
+					 crm_purge_relname(trashid), filter ? filter : "true",
 					 deletion ? " AND t.deletion_id = $1" : "");
 	if (SPI_execute_with_args(sql.data, deletion ? 1 : 0, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the trash of %s", qualified_name(relid));
+		elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
 	if (!tid_array_result(&values[1]))
 		return 0;
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
-					 " WHERE ctid = ANY ($2) FOR UPDATE) l", qualified_name(trashid));
+					 " WHERE ctid = ANY ($2) FOR UPDATE) l", crm_purge_relname(trashid));
 	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args(sql.data, 2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the trash of %s", qualified_name(relid));
+		elog(ERROR, "could not lock the trash of %s", crm_purge_relname(relid));
 	crm_purge_unbecome(&id);
 	if (!tid_array_result(&values[1]))
 		return 0;
@@ -238,11 +231,11 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC),"
 					 " i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM s%s RETURNING %s)"
 					 " SELECT s.crm_purge_ctid, i IS NOT NULL FROM s LEFT JOIN i ON %s",
-					 pkcols.data, cols.data, qualified_name(trashid),
+					 pkcols.data, cols.data, crm_purge_relname(trashid),
 					 filter ? filter : "true",
 					 deletion ? " AND t.deletion_id = $1" : "",
 					 pkcols.data,
-					 qualified_name(relid), cols.data, cols.data,
+					 crm_purge_relname(relid), cols.data, cols.data,
 					 skip ? " ON CONFLICT DO NOTHING" : "", pkcols.data,
 					 pkjoin.data);
 	execute_restore(sql.data, 2, argtypes, values, relid);
@@ -267,7 +260,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		if (rows > (uint64) n)
 			ereport(NOTICE,
 					(errmsg("crm_purge_restore skipped " UINT64_FORMAT " rows of table %s: a live row has the same key",
-							rows - (uint64) n, qualified_name(relid)),
+							rows - (uint64) n, crm_purge_relname(relid)),
 					 errhint("They stay in the trash; remove the live rows and restore again to bring them back.")));
 		if (n > 0)
 			restore_done(relid, trashid, elems, n, deletion);
@@ -290,7 +283,7 @@ restore_done(Oid relid, Oid trashid, Datum *elems, int64 n, int64 deletion)
 		arr[0] = PointerGetDatum(construct_array(elems, (int) n, TIDOID,
 												 sizeof(ItemPointerData), false, TYPALIGN_SHORT));
 		resetStringInfo(&sql);
-		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1)", qualified_name(trashid));
+		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(trashid));
 		crm_purge_become_owner(&id);
 		if (SPI_execute_with_args(sql.data, 1, tidarr, arr, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not remove restored rows from the trash");
@@ -347,7 +340,7 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT | ACL_INSERT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s", qualified_name(relid)),
+				 errmsg("permission denied for table %s", crm_purge_relname(relid)),
 				 errdetail("Restoring needs SELECT and INSERT on the table.")));
 
 	SPI_connect();
@@ -441,7 +434,7 @@ relink_children(int64 deletion)
 			index_close(idx, AccessShareLock);
 			initStringInfo(&sql);
 			appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
-							 qualified_name(child), setcols.data, setvals.data, where.data);
+							 crm_purge_relname(child), setcols.data, setvals.data, where.data);
 			if (SPI_execute_with_args(sql.data, 2, uargtypes, uvalues, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not link a child row back");
 		}

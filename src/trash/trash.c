@@ -74,7 +74,6 @@ typedef struct TrashMap
 
 static HTAB *trash_maps = NULL;
 
-static const char *relation_display_name(Relation rel);
 
 /*
  * trash_map_invalidate: relcache callback; the maps of relid (live or trash
@@ -96,34 +95,6 @@ trash_map_invalidate(Datum arg, Oid relid)
 	}
 }
 
-/*
- * crm_purge_trash_of: the trash table of a protected table, or InvalidOid;
- * reads the catalog as the extension owner.
- */
-Oid
-crm_purge_trash_of(Oid relid)
-{
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	Oid			trashid = InvalidOid;
-	CrmPurgeIdentity id;
-
-	SPI_connect();
-	crm_purge_become_owner(&id);
-	if (SPI_execute_with_args("SELECT trash::oid FROM crm_purge.protected_tables WHERE tbl = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.protected_tables");
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-
-		trashid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	crm_purge_unbecome(&id);
-	SPI_finish();
-	return trashid;
-}
 
 /*
  * get_trash_map: the TrashMap of a protected table, built again when stale.
@@ -202,7 +173,7 @@ get_trash_map(Relation live)
 								format_type_with_typemod(ta->atttypid, ta->atttypmod),
 								format_type_with_typemod(live_type, live_typmod)),
 						 errhint("Run ALTER TABLE %s (any ALTER TABLE brings the trash in line).",
-								 relation_display_name(live))));
+								 crm_purge_relname(RelationGetRelid(live)))));
 			m->trash_attno[i] = j + 1;
 			break;
 		}
@@ -213,7 +184,7 @@ get_trash_map(Relation live)
 							RelationGetRelationName(trash), NameStr(la->attname),
 							RelationGetRelationName(live)),
 					 errhint("Run ALTER TABLE %s (any ALTER TABLE brings the trash in line).",
-							 relation_display_name(live))));
+							 crm_purge_relname(RelationGetRelid(live)))));
 	}
 	m->deleted_at = attnameAttNum(trash, "deleted_at", false);
 	m->deleted_by = attnameAttNum(trash, "deleted_by", false);
@@ -261,58 +232,8 @@ crm_purge_current_deletion_id(void)
 	return deletion_id;
 }
 
-/* relation_display_name: the schema-qualified, quoted name, for messages and SQL text. */
-static const char *
-relation_display_name(Relation rel)
-{
-	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-									  RelationGetRelationName(rel));
-}
 
-/* relation_display_name_oid: the same by OID; an error when the relation is gone. */
-static const char *
-relation_display_name_oid(Oid relid)
-{
-	char	   *name = get_rel_name(relid);
 
-	if (name == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
-}
-
-/*
- * crm_purge_key_expression: the primary key as the text tombstones and
- * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
- * error for a table without a primary key.
- */
-char *
-crm_purge_key_expression(Oid relid)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
-	StringInfoData buf;
-	Relation	idx;
-	int			i;
-
-	if (!OidIsValid(pkoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table %s has no primary key", relation_display_name(rel))));
-	idx = index_open(pkoid, AccessShareLock);
-	initStringInfo(&buf);
-	if (idx->rd_index->indnkeyatts > 1)
-		appendStringInfoString(&buf, "ROW(");
-	for (i = 0; i < idx->rd_index->indnkeyatts; i++)
-		appendStringInfo(&buf, "%s%s", i ? ", " : "",
-						 quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel),
-																idx->rd_index->indkey.values[i] - 1)->attname)));
-	appendStringInfoString(&buf, idx->rd_index->indnkeyatts > 1 ? ")::pg_catalog.text" : "::pg_catalog.text");
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
-	return buf.data;
-}
 
 /*
  * Rows of one statement on one table at one subtransaction level are formed
@@ -704,9 +625,9 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	SPI_connect();
 	/* the caller picks, with their condition and rights */
 	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(ctid) FROM %s WHERE (%s\n)",
-									   relation_display_name_oid(relid), cond),
+									   crm_purge_relname(relid), cond),
 							  1, argtypes, values, nulls, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read %s", relation_display_name_oid(relid));
+		elog(ERROR, "could not read %s", crm_purge_relname(relid));
 	d.tids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 	{
@@ -724,12 +645,12 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps them (%s)",
-						relation_display_name_oid(relid),
+						crm_purge_relname(relid),
 						((CrmPurgeHoldHit *) linitial(hits))->id,
 						((CrmPurgeHoldHit *) linitial(hits))->reason),
 				 errhint("Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.")));
 	/* exactly the rows picked (a row changed meanwhile has another ctid and stays) */
-	d.sql = psprintf("DELETE FROM %s WHERE ctid = ANY ($2)", relation_display_name_oid(relid));
+	d.sql = psprintf("DELETE FROM %s WHERE ctid = ANY ($2)", crm_purge_relname(relid));
 	d.n = 0;
 	crm_purge_bypass_rows(relid, d.tids);
 	PG_TRY();
@@ -890,7 +811,7 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot truncate table %s: it is protected by crm_purge",
-						relation_display_name(live)),
+						crm_purge_relname(RelationGetRelid(live))),
 				 errdetail("TRUNCATE would bypass the trash."),
 				 errhint("Use DELETE, which moves the rows into the trash, or run crm_purge_unprotect first.")));
 

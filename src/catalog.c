@@ -1,0 +1,95 @@
+/*
+ * catalog.c - lookups shared by every part of crm_purge: a relation's
+ * display name, a protected table's trash, its key as text.  (The catalogs
+ * themselves are read where their mechanism lives: holds in erase/holds.c,
+ * tombstones in erase/tombstone.c, requests in requests/batch.c.)
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "crm_purge.h"
+
+/*
+ * crm_purge_relname: a relation's schema-qualified, quoted name, for SQL
+ * text and messages; an error when it no longer exists.
+ */
+const char *
+crm_purge_relname(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+}
+
+/*
+ * crm_purge_trash_of: the trash table of a protected table, or InvalidOid;
+ * reads the catalog as the extension owner.
+ */
+Oid
+crm_purge_trash_of(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	Oid			trashid = InvalidOid;
+	CrmPurgeIdentity id;
+
+	SPI_connect();
+	crm_purge_become_owner(&id);
+	if (SPI_execute_with_args("SELECT trash::oid FROM crm_purge.protected_tables WHERE tbl = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.protected_tables");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		trashid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	crm_purge_unbecome(&id);
+	SPI_finish();
+	return trashid;
+}
+
+/*
+ * crm_purge_key_expression: the primary key as the text tombstones and
+ * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
+ * error for a table without a primary key.
+ */
+char *
+crm_purge_key_expression(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	StringInfoData buf;
+	Relation	idx;
+	int			i;
+
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table %s has no primary key", crm_purge_relname(relid))));
+	idx = index_open(pkoid, AccessShareLock);
+	initStringInfo(&buf);
+	if (idx->rd_index->indnkeyatts > 1)
+		appendStringInfoString(&buf, "ROW(");
+	for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "",
+						 quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel),
+																idx->rd_index->indkey.values[i] - 1)->attname)));
+	appendStringInfoString(&buf, idx->rd_index->indnkeyatts > 1 ? ")::pg_catalog.text" : "::pg_catalog.text");
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return buf.data;
+}
