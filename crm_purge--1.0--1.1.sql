@@ -796,6 +796,9 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION crm_purge._purge_trash_batch(tbl regclass, marked_before timestamptz, max_rows integer)
+	RETURNS bigint[] LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_purge_trash_batch_sql';
+
 CREATE OR REPLACE FUNCTION crm_purge._purge_step(batch_size integer) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -804,8 +807,7 @@ DECLARE
 	n bigint;
 	left_over bigint := batch_size;
 	who name;
-	cand tid[];
-	held tid[];
+	r bigint[];
 	purged bigint := 0;
 BEGIN
 	SELECT * INTO p FROM crm_purge.purges q
@@ -818,30 +820,21 @@ BEGIN
 	IF p.status = 'pending' THEN
 		UPDATE crm_purge.purges q SET status = 'running', started_at = now() WHERE q.id = p.id;
 	END IF;
-	FOR t IN SELECT pt.tbl, pt.trash FROM crm_purge.protected_tables pt ORDER BY pt.tbl LOOP
+	FOR t IN SELECT pt.tbl FROM crm_purge.protected_tables pt ORDER BY pt.tbl LOOP
 		EXIT WHEN left_over <= 0;
-		-- the candidates, what legal holds keep of them (unmarked: held rows
-		-- are never purged), then the rest by ctid: a row changed meanwhile stays
-		EXECUTE format('SELECT array_agg(ctid) FROM (SELECT ctid FROM %s '
-					   'WHERE marked_at IS NOT NULL AND marked_at <= $2 LIMIT $1) c', t.trash)
-			INTO cand USING left_over, p.activated_at;
-		CONTINUE WHEN cand IS NULL;
-		held := coalesce(crm_purge._held_tids(t.tbl, cand), '{}');
-		IF cardinality(held) > 0 THEN
-			EXECUTE format('UPDATE %s SET marked_at = NULL WHERE ctid = ANY ($1)', t.trash) USING held;
+		-- one mechanism with trash expiry: candidates, holds (held rows are
+		-- unmarked: never purged), then the rest by ctid
+		r := crm_purge._purge_trash_batch(t.tbl, p.activated_at, left_over::integer);
+		IF r[2] > 0 THEN
 			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
-				VALUES ('purge kept held rows', crm_purge._qualified(t.tbl), cardinality(held), who, p.id);
+				VALUES ('purge kept held rows', crm_purge._qualified(t.tbl), r[2], who, p.id);
 		END IF;
-		EXECUTE format('DELETE FROM %s WHERE ctid = ANY ($1) AND ctid <> ALL ($2) '
-					   'AND marked_at IS NOT NULL AND marked_at <= $3', t.trash)
-			USING cand, held, p.activated_at;
-		GET DIAGNOSTICS n = ROW_COUNT;
-		IF n > 0 THEN
+		IF r[1] > 0 THEN
 			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
-				VALUES ('purge', crm_purge._qualified(t.tbl), n, who, p.id);
+				VALUES ('purge', crm_purge._qualified(t.tbl), r[1], who, p.id);
 		END IF;
-		left_over := left_over - n - cardinality(held);
-		purged := purged + n;
+		left_over := left_over - r[1] - r[2];
+		purged := purged + r[1];
 	END LOOP;
 	UPDATE crm_purge.purges q SET rows_done = rows_done + purged WHERE q.id = p.id;
 	IF left_over > 0 THEN
@@ -1680,3 +1673,4 @@ ALTER FUNCTION crm_purge._erase_top(regclass, text, text[], text)
 	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
 ALTER FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name)
 	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
+REVOKE ALL ON FUNCTION crm_purge._purge_trash_batch(regclass, timestamptz, integer) FROM PUBLIC;

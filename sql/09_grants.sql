@@ -78,6 +78,8 @@ GRANT EXECUTE ON FUNCTION crm_purge._check_export(bigint) TO crm_purge_admin;
 GRANT SELECT ON crm_purge_requests, crm_purge_progress, crm_purge_overview, crm_purge_history TO PUBLIC;
 
 -- a running launcher starts a worker for this database now
+REVOKE ALL ON FUNCTION crm_purge._purge_trash_batch(regclass, timestamptz, integer) FROM PUBLIC;
+
 SELECT crm_purge._wake_launcher();
 
 -- Data that names row keys is not for every admin: export parts are

@@ -149,44 +149,55 @@ typedef struct ExpireTable
 } ExpireTable;
 
 /*
- * expire_one_table: one batch of one table's expired trash, minus what legal
- * holds keep (each hold's filter as its creator, see holds.c).  Run in a
- * subtransaction of its own: a table whose holds cannot be checked waits, the
- * others expire.
+ * crm_purge_trash_batch: removes up to limit rows of relid's trash that
+ * match cond ($1 = arg), except those a legal hold keeps (returned as a
+ * tid[] in *held).  Trash expiry and pending purges both go through it.
+ * The candidates are picked first, the holds checked on them (each as its
+ * creator), and the rest deleted by ctid: a row changed in between stays.
+ * Runs as the extension owner, who owns the trash; SPI connected.
  */
+static uint64
+crm_purge_trash_batch(Oid relid, Oid trashid, const char *cond, Oid argtype, Datum arg,
+					  int limit, Datum *held)
+{
+	const char *trash = crm_purge_relname(trashid);
+	Oid			argtypes[3] = {argtype, TIDARRAYOID, TIDARRAYOID};
+	Datum		values[3] = {arg, Int32GetDatum(limit), (Datum) 0};
+	Oid			htypes[1] = {TIDARRAYOID};
+	bool		isnull;
+	Datum		candidates;
+
+	*held = PointerGetDatum(construct_empty_array(TIDOID));
+	argtypes[1] = INT4OID;
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
+									   " WHERE %s LIMIT $2) c", trash, cond),
+							  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
+	candidates = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return 0;
+	candidates = PointerGetDatum(PG_DETOAST_DATUM_COPY(candidates));
+	*held = crm_purge_hold_tid_array(crm_purge_hold_hits(relid, trashid, "ctid = ANY ($1)",
+														 1, htypes, &candidates));
+	argtypes[1] = TIDARRAYOID;
+	values[1] = candidates;
+	values[2] = *held;
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE ctid = ANY ($2) AND ctid <> ALL ($3) AND %s",
+									   trash, cond),
+							  3, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from the trash of %s", crm_purge_relname(relid));
+	return SPI_processed;
+}
+
+/* expire_one_table: one batch of one table's expired trash, and its history row. */
 static void
 expire_one_table(void *arg)
 {
 	ExpireTable *t = arg;
-	Oid			argtypes[3] = {INTERVALOID, INT4OID, TIDARRAYOID};
-	Datum		values[3];
-	Oid			htypes[1] = {TIDARRAYOID};
-	const char *trash = crm_purge_relname(t->trashid);
-	bool		isnull;
-	Datum		candidates;
+	Datum		held;
 
-	/*
-	 * The candidates first, then what holds keep of them, then delete by
-	 * ctid: a row updated in between has a new ctid and stays.
-	 */
-	values[0] = t->retention;
-	values[1] = Int32GetDatum(crm_purge_batch_size);
-	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
-									   " WHERE deleted_at < pg_catalog.now() - $1 LIMIT $2) c", trash),
-							  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read trash of %s", t->tbl);
-	candidates = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return;
-	candidates = PointerGetDatum(PG_DETOAST_DATUM_COPY(candidates));
-	values[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(t->relid, t->trashid, "ctid = ANY ($1)",
-															 1, htypes, &candidates));
-	values[1] = candidates;
-	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE ctid = ANY ($2) AND ctid <> ALL ($3)"
-									   " AND deleted_at < pg_catalog.now() - $1", trash),
-							  3, (Oid[]) {INTERVALOID, TIDARRAYOID, TIDARRAYOID}, values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not expire trash of %s", t->tbl);
-	t->n = SPI_processed;
+	t->n = crm_purge_trash_batch(t->relid, t->trashid, "deleted_at < pg_catalog.now() - $1",
+								 INTERVALOID, t->retention, crm_purge_batch_size, &held);
 	if (t->n > 0)
 	{
 		Oid			hargs[2] = {TEXTOID, INT8OID};
@@ -501,4 +512,46 @@ crm_purge_tick_step_sql(PG_FUNCTION_ARGS)
 	more = crm_purge_tick_step(&counts);
 	crm_purge_unbecome(&id);
 	PG_RETURN_BOOL(more);
+}
+
+/*
+ * crm_purge_purge_trash_batch_sql: crm_purge._purge_trash_batch(tbl,
+ * marked_before, max_rows) for the pending purge (_purge_step): one batch
+ * of tbl's marked rows through crm_purge_trash_batch; held rows are
+ * unmarked (they are never purged).  Returns {purged, held}.  For the
+ * extension owner only.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_purge_trash_batch_sql);
+Datum
+crm_purge_purge_trash_batch_sql(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Datum		marked_before = PG_GETARG_DATUM(1);
+	int32		max_rows = PG_GETARG_INT32(2);
+	Oid			trashid = crm_purge_trash_of(relid);
+	Datum		held;
+	Datum		out[2] = {Int64GetDatum(0), Int64GetDatum(0)};
+	uint64		n = 0;
+	int			nheld = 0;
+
+	SPI_connect();
+	if (OidIsValid(trashid))
+	{
+		n = crm_purge_trash_batch(relid, trashid, "marked_at IS NOT NULL AND marked_at <= $1",
+								  TIMESTAMPTZOID, marked_before, max_rows, &held);
+		nheld = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(held)), ARR_DIMS(DatumGetArrayTypeP(held)));
+		if (nheld > 0)
+		{
+			Oid			argtypes[1] = {TIDARRAYOID};
+
+			if (SPI_execute_with_args(psprintf("UPDATE %s SET marked_at = NULL WHERE ctid = ANY ($1)",
+											   crm_purge_relname(trashid)),
+									  1, argtypes, &held, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not unmark held rows");
+		}
+	}
+	SPI_finish();
+	out[0] = Int64GetDatum((int64) n);
+	out[1] = Int64GetDatum((int64) nheld);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, 2, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
