@@ -50,6 +50,18 @@ CREATE POLICY readable_table ON crm_purge.export_parts FOR SELECT USING (
 			WHERE r.id = export_parts.request_id
 			  AND pg_catalog.has_table_privilege(coalesce(export_parts.tbl, r.tbl), 'SELECT')));
 
+-- The one writer of crm_purge.history (C calls it too): an action, its
+-- table, how many rows, who (by default the current role), and what it
+-- belongs to.  Never row contents or keys.
+CREATE FUNCTION crm_purge._record_history(action text, tbl regclass, rows bigint, actor name DEFAULT NULL,
+										  request_id bigint DEFAULT NULL, purge_id bigint DEFAULT NULL,
+										  deletion_id bigint DEFAULT NULL) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id, purge_id, deletion_id)
+	VALUES (action, CASE WHEN tbl IS NOT NULL THEN crm_purge._qualified(tbl) END, rows,
+			coalesce(actor, current_user), request_id, purge_id, deletion_id)
+$$;
+
 -- New C entry points ------------------------------------------------------
 
 CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by regrole) RETURNS boolean
@@ -558,8 +570,7 @@ BEGIN
 					 THEN now() + current_setting('crm_purge.export_retention')::interval END,
 				policy_id)
 		RETURNING id INTO rid;
-	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
-		VALUES ('request queued', crm_purge._qualified(tbl), n, who, rid);
+	PERFORM crm_purge._record_history('request queued', tbl, n, who, request_id => rid);
 	PERFORM crm_purge._notify('request created', ARRAY[who], rid, NULL,
 							  jsonb_build_object('table', crm_purge._qualified(tbl), 'mode', mode, 'rows', n, 'status', 'queued'));
 	IF policy_id IS NOT NULL THEN
@@ -601,8 +612,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	UPDATE crm_purge.requests q SET status = 'revoked', finished_at = now() WHERE q.id = request_id;
-	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
-		VALUES ('request revoked', crm_purge._qualified(r.tbl), 0, pg_get_userbyid(actor), request_id);
+	PERFORM crm_purge._record_history('request revoked', r.tbl, 0, pg_get_userbyid(actor), request_id => request_id);
 END
 $$;
 
@@ -744,7 +754,7 @@ BEGIN
 			USING ERRCODE = 'no_data_found', HINT = 'Mark rows with crm_purge_mark(table, filter) first.';
 	END IF;
 	INSERT INTO crm_purge.purges (activated_by, due_at, rows) VALUES (actor, due, n) RETURNING id INTO pid;
-	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge activated', n, who, pid);
+	PERFORM crm_purge._record_history('purge activated', NULL, n, who, purge_id => pid);
 	PERFORM crm_purge._notify('purge activated', ARRAY(SELECT crm_purge._admins()), NULL, pid,
 							  jsonb_build_object('rows', n, 'due_at', due, 'activated_by', who));
 	RETURN pid;
@@ -780,7 +790,7 @@ BEGIN
 	END IF;
 	UPDATE crm_purge.purges q SET status = 'cancelled', cancelled_by = actor, finished_at = now()
 		WHERE q.id = purge_id;
-	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge cancelled', 0, who, purge_id);
+	PERFORM crm_purge._record_history('purge cancelled', NULL, 0, who, purge_id => purge_id);
 	PERFORM crm_purge._notify('purge cancelled', ARRAY(SELECT crm_purge._admins()), NULL, purge_id,
 							  jsonb_build_object('cancelled_by', who));
 END
@@ -826,12 +836,10 @@ BEGIN
 		-- unmarked: never purged), then the rest by ctid
 		r := crm_purge._purge_trash_batch(t.tbl, p.activated_at, left_over::integer);
 		IF r[2] > 0 THEN
-			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
-				VALUES ('purge kept held rows', crm_purge._qualified(t.tbl), r[2], who, p.id);
+			PERFORM crm_purge._record_history('purge kept held rows', t.tbl, r[2], who, purge_id => p.id);
 		END IF;
 		IF r[1] > 0 THEN
-			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
-				VALUES ('purge', crm_purge._qualified(t.tbl), r[1], who, p.id);
+			PERFORM crm_purge._record_history('purge', t.tbl, r[1], who, purge_id => p.id);
 		END IF;
 		left_over := left_over - r[1] - r[2];
 		purged := purged + r[1];
@@ -840,8 +848,7 @@ BEGIN
 	IF left_over > 0 THEN
 		UPDATE crm_purge.purges q SET status = 'done', finished_at = now() WHERE q.id = p.id
 			RETURNING * INTO p;
-		INSERT INTO crm_purge.history (action, rows, actor, purge_id)
-			VALUES ('purge done', p.rows_done, who, p.id);
+		PERFORM crm_purge._record_history('purge done', NULL, p.rows_done, who, purge_id => p.id);
 		PERFORM crm_purge._notify('purge done', ARRAY(SELECT crm_purge._admins()), NULL, p.id,
 								  jsonb_build_object('rows', p.rows_done));
 	END IF;
@@ -975,9 +982,8 @@ BEGIN
 	IF cardinality(pk) = 1 THEN
 		DELETE FROM crm_purge.unlinks u WHERE u.child = tbl AND u.child_key[1] = ANY (keys);
 	END IF;
-	INSERT INTO crm_purge.history (action, table_name, rows, actor)
-		VALUES (CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, crm_purge._qualified(tbl),
-				(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));
+	PERFORM crm_purge._record_history(CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, tbl,
+		(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));
 	PERFORM crm_purge._tombstones_changed();
 	SELECT array_agg(format('request %s part %s', p.request_id, p.part) ORDER BY p.request_id, p.part)
 		INTO parts FROM crm_purge._parts_with_keys(tbl, keys, crm_purge._col_names(tbl, pk)) p;
@@ -1226,8 +1232,7 @@ BEGIN
 	DELETE FROM crm_purge.tombstones t WHERE t.tbl = _forget_impl.tbl AND t.key_hash = crm_purge._key_hash(key);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF n > 0 THEN
-		INSERT INTO crm_purge.history (action, table_name, rows, actor)
-			VALUES ('tombstone lifted', crm_purge._qualified(tbl), n, pg_get_userbyid(actor));
+		PERFORM crm_purge._record_history('tombstone lifted', tbl, n, pg_get_userbyid(actor));
 		PERFORM crm_purge._tombstones_changed();
 	END IF;
 	RETURN n;
@@ -1674,3 +1679,4 @@ ALTER FUNCTION crm_purge._erase_top(regclass, text, text[], text)
 ALTER FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name)
 	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
 REVOKE ALL ON FUNCTION crm_purge._purge_trash_batch(regclass, timestamptz, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._record_history(text, regclass, bigint, name, bigint, bigint, bigint) FROM PUBLIC;

@@ -54,3 +54,15 @@ CREATE FUNCTION crm_purge._role_of(n text) RETURNS regrole
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT coalesce((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = n), 0)::oid::regrole
 $$;
+
+-- The one writer of crm_purge.history (C calls it too): an action, its
+-- table, how many rows, who (by default the current role), and what it
+-- belongs to.  Never row contents or keys.
+CREATE FUNCTION crm_purge._record_history(action text, tbl regclass, rows bigint, actor name DEFAULT NULL,
+										  request_id bigint DEFAULT NULL, purge_id bigint DEFAULT NULL,
+										  deletion_id bigint DEFAULT NULL) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id, purge_id, deletion_id)
+	VALUES (action, CASE WHEN tbl IS NOT NULL THEN crm_purge._qualified(tbl) END, rows,
+			coalesce(actor, current_user), request_id, purge_id, deletion_id)
+$$;

@@ -263,8 +263,7 @@ BEGIN
 					 THEN now() + current_setting('crm_purge.export_retention')::interval END,
 				policy_id)
 		RETURNING id INTO rid;
-	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
-		VALUES ('request queued', crm_purge._qualified(tbl), n, who, rid);
+	PERFORM crm_purge._record_history('request queued', tbl, n, who, request_id => rid);
 	PERFORM crm_purge._notify('request created', ARRAY[who], rid, NULL,
 							  jsonb_build_object('table', crm_purge._qualified(tbl), 'mode', mode, 'rows', n, 'status', 'queued'));
 	IF policy_id IS NOT NULL THEN
@@ -296,8 +295,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	UPDATE crm_purge.requests q SET status = 'revoked', finished_at = now() WHERE q.id = request_id;
-	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)
-		VALUES ('request revoked', crm_purge._qualified(r.tbl), 0, pg_get_userbyid(actor), request_id);
+	PERFORM crm_purge._record_history('request revoked', r.tbl, 0, pg_get_userbyid(actor), request_id => request_id);
 END
 $$;
 

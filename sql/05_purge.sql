@@ -103,12 +103,10 @@ BEGIN
 		-- unmarked: never purged), then the rest by ctid
 		r := crm_purge._purge_trash_batch(t.tbl, p.activated_at, left_over::integer);
 		IF r[2] > 0 THEN
-			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
-				VALUES ('purge kept held rows', crm_purge._qualified(t.tbl), r[2], who, p.id);
+			PERFORM crm_purge._record_history('purge kept held rows', t.tbl, r[2], who, purge_id => p.id);
 		END IF;
 		IF r[1] > 0 THEN
-			INSERT INTO crm_purge.history (action, table_name, rows, actor, purge_id)
-				VALUES ('purge', crm_purge._qualified(t.tbl), r[1], who, p.id);
+			PERFORM crm_purge._record_history('purge', t.tbl, r[1], who, purge_id => p.id);
 		END IF;
 		left_over := left_over - r[1] - r[2];
 		purged := purged + r[1];
@@ -117,8 +115,7 @@ BEGIN
 	IF left_over > 0 THEN
 		UPDATE crm_purge.purges q SET status = 'done', finished_at = now() WHERE q.id = p.id
 			RETURNING * INTO p;
-		INSERT INTO crm_purge.history (action, rows, actor, purge_id)
-			VALUES ('purge done', p.rows_done, who, p.id);
+		PERFORM crm_purge._record_history('purge done', NULL, p.rows_done, who, purge_id => p.id);
 		PERFORM crm_purge._notify('purge done', ARRAY(SELECT crm_purge._admins()), NULL, p.id,
 								  jsonb_build_object('rows', p.rows_done));
 	END IF;
@@ -227,7 +224,7 @@ BEGIN
 			USING ERRCODE = 'no_data_found', HINT = 'Mark rows with crm_purge_mark(table, filter) first.';
 	END IF;
 	INSERT INTO crm_purge.purges (activated_by, due_at, rows) VALUES (actor, due, n) RETURNING id INTO pid;
-	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge activated', n, who, pid);
+	PERFORM crm_purge._record_history('purge activated', NULL, n, who, purge_id => pid);
 	PERFORM crm_purge._notify('purge activated', ARRAY(SELECT crm_purge._admins()), NULL, pid,
 							  jsonb_build_object('rows', n, 'due_at', due, 'activated_by', who));
 	RETURN pid;
@@ -256,7 +253,7 @@ BEGIN
 	END IF;
 	UPDATE crm_purge.purges q SET status = 'cancelled', cancelled_by = actor, finished_at = now()
 		WHERE q.id = purge_id;
-	INSERT INTO crm_purge.history (action, rows, actor, purge_id) VALUES ('purge cancelled', 0, who, purge_id);
+	PERFORM crm_purge._record_history('purge cancelled', NULL, 0, who, purge_id => purge_id);
 	PERFORM crm_purge._notify('purge cancelled', ARRAY(SELECT crm_purge._admins()), NULL, purge_id,
 							  jsonb_build_object('cancelled_by', who));
 END

@@ -477,9 +477,8 @@ BEGIN
 	IF cardinality(pk) = 1 THEN
 		DELETE FROM crm_purge.unlinks u WHERE u.child = tbl AND u.child_key[1] = ANY (keys);
 	END IF;
-	INSERT INTO crm_purge.history (action, table_name, rows, actor)
-		VALUES (CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, crm_purge._qualified(tbl),
-				(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));
+	PERFORM crm_purge._record_history(CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, tbl,
+		(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));
 	PERFORM crm_purge._tombstones_changed();
 	SELECT array_agg(format('request %s part %s', p.request_id, p.part) ORDER BY p.request_id, p.part)
 		INTO parts FROM crm_purge._parts_with_keys(tbl, keys, crm_purge._col_names(tbl, pk)) p;
@@ -666,8 +665,7 @@ BEGIN
 	DELETE FROM crm_purge.tombstones t WHERE t.tbl = _forget_impl.tbl AND t.key_hash = crm_purge._key_hash(key);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF n > 0 THEN
-		INSERT INTO crm_purge.history (action, table_name, rows, actor)
-			VALUES ('tombstone lifted', crm_purge._qualified(tbl), n, pg_get_userbyid(actor));
+		PERFORM crm_purge._record_history('tombstone lifted', tbl, n, pg_get_userbyid(actor));
 		PERFORM crm_purge._tombstones_changed();
 	END IF;
 	RETURN n;

@@ -80,6 +80,8 @@ GRANT SELECT ON crm_purge_requests, crm_purge_progress, crm_purge_overview, crm_
 -- a running launcher starts a worker for this database now
 REVOKE ALL ON FUNCTION crm_purge._purge_trash_batch(regclass, timestamptz, integer) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._record_history(text, regclass, bigint, name, bigint, bigint, bigint) FROM PUBLIC;
+
 SELECT crm_purge._wake_launcher();
 
 -- Data that names row keys is not for every admin: export parts are

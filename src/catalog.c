@@ -11,6 +11,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -92,4 +93,33 @@ crm_purge_key_expression(Oid relid)
 	index_close(idx, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	return buf.data;
+}
+
+/*
+ * crm_purge_record_history: a row of crm_purge.history through its one
+ * writer, crm_purge._record_history.  relid, actor and the ids may be
+ * InvalidOid / 0 (none; the actor is then the current role).  SPI
+ * connected; the caller's identity must be allowed to run it (the
+ * extension owner).
+ */
+void
+crm_purge_record_history(const char *action, Oid relid, int64 rows, Oid actor,
+						 int64 request_id, int64 purge_id, int64 deletion_id)
+{
+	Oid			argtypes[7] = {TEXTOID, OIDOID, INT8OID, NAMEOID, INT8OID, INT8OID, INT8OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', OidIsValid(relid) ? ' ' : 'n', ' ', OidIsValid(actor) ? ' ' : 'n',
+	request_id ? ' ' : 'n', purge_id ? ' ' : 'n', deletion_id ? ' ' : 'n'};
+
+	values[0] = CStringGetTextDatum(action);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = Int64GetDatum(rows);
+	values[3] = OidIsValid(actor) ?
+		DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(actor, false))) : (Datum) 0;
+	values[4] = Int64GetDatum(request_id);
+	values[5] = Int64GetDatum(purge_id);
+	values[6] = Int64GetDatum(deletion_id);
+	if (SPI_execute_with_args("SELECT crm_purge._record_history($1, $2::pg_catalog.regclass, $3, $4, $5, $6, $7)",
+							  7, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not write crm_purge.history");
 }

@@ -199,15 +199,7 @@ expire_one_table(void *arg)
 	t->n = crm_purge_trash_batch(t->relid, t->trashid, "deleted_at < pg_catalog.now() - $1",
 								 INTERVALOID, t->retention, crm_purge_batch_size, &held);
 	if (t->n > 0)
-	{
-		Oid			hargs[2] = {TEXTOID, INT8OID};
-		Datum		hvals[2] = {CStringGetTextDatum(t->tbl), Int64GetDatum((int64) t->n)};
-
-		if (SPI_execute_with_args("INSERT INTO crm_purge.history (action, table_name, rows) "
-								  "VALUES ('trash expiry', $1, $2)",
-								  2, hargs, hvals, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not write crm_purge.history");
-	}
+		crm_purge_record_history("trash expiry", t->relid, (int64) t->n, InvalidOid, 0, 0, 0);
 }
 
 /*

@@ -491,9 +491,9 @@ finish_request(Request *r, const char *status, const char *error)
 	if (SPI_execute_with_args("WITH u AS (UPDATE crm_purge.requests SET status = $2, error = $3,"
 							  " finished_at = pg_catalog.clock_timestamp() WHERE id = $1"
 							  " RETURNING tbl, created_by, rows, rows_done, mode)"
-							  " , h AS (INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)"
-							  "  SELECT 'request ' || $2, crm_purge._qualified(u.tbl), u.rows_done, pg_catalog.pg_get_userbyid(u.created_by), $1 FROM u)"
-							  " SELECT crm_purge._notify('request ' || $2,"
+							  " SELECT crm_purge._record_history('request ' || $2, u.tbl, u.rows_done,"
+							  "  pg_catalog.pg_get_userbyid(u.created_by), request_id => $1),"
+							  "  crm_purge._notify('request ' || $2,"
 							  "  CASE WHEN $2 = 'success' THEN ARRAY(SELECT crm_purge._admins()) ELSE ARRAY[pg_catalog.pg_get_userbyid(u.created_by)] END,"
 							  "  $1, NULL, pg_catalog.jsonb_build_object('table', crm_purge._qualified(u.tbl), 'mode', u.mode,"
 							  "  'rows', u.rows, 'rows_done', u.rows_done, 'status', $2, 'error', $3)) FROM u",
@@ -542,20 +542,6 @@ record_part(Request *r, int part_no, Oid table, int64 rows, CrmPurgeExportPart *
 		elog(ERROR, "could not record export part");
 }
 
-/* record_cascade_history: history of the rows a request's cascade removed from another table. */
-static void
-record_cascade_history(Request *r, Oid table, int64 rows)
-{
-	Oid			argtypes[4] = {INT8OID, OIDOID, INT8OID, OIDOID};
-	Datum		values[4] = {Int64GetDatum(r->id), ObjectIdGetDatum(table), Int64GetDatum(rows),
-	ObjectIdGetDatum(r->created_by)};
-
-	if (SPI_execute_with_args("INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id)"
-							  " VALUES ('request cascade', crm_purge._qualified($2), $3,"
-							  " pg_catalog.pg_get_userbyid($4), $1)",
-							  4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write crm_purge.history");
-}
 
 typedef struct BatchWork
 {
@@ -708,7 +694,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 				r.parts = Max(r.parts, t->part);
 			}
 			appendStringInfo(outcome, "; cascade %s: " INT64_FORMAT " rows", crm_purge_relname(t->relid), t->rows);
-			record_cascade_history(&r, t->relid, t->rows);
+			crm_purge_record_history("request cascade", t->relid, t->rows, r.created_by, r.id, 0, 0);
 		}
 		if (work.kept > 0)
 			appendStringInfo(outcome, "; kept " INT64_FORMAT " rows whose cascade reaches a row under a legal hold",

@@ -255,8 +255,7 @@ crm_purge_expire_exports(void)
 					" WHERE NOT r.export_expired AND r.export_expires_at < pg_catalog.now()"
 					" AND r.status NOT IN ('queued', 'in_progress') RETURNING r.id, r.tbl)"
 					" , p AS (UPDATE crm_purge.export_parts p SET data = NULL FROM e WHERE p.request_id = e.id)"
-					" INSERT INTO crm_purge.history (action, table_name, rows, request_id)"
-					" SELECT 'export expired', crm_purge._qualified(e.tbl), 0, e.id FROM e",
+					" SELECT crm_purge._record_history('export expired', e.tbl, 0, request_id => e.id) FROM e",
 					false, 0) < 0)
 		elog(ERROR, "could not expire exports");
 	return removed;

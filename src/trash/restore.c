@@ -62,30 +62,6 @@ tid_array_result(Datum *result)
 
 static void restore_done(Oid relid, Oid trashid, Datum *elems, int64 n, int64 deletion);
 
-/*
- * record_history: a row of crm_purge.history with the current user as actor,
- * written as the extension owner.
- */
-static void
-record_history(const char *action, Oid relid, int64 rows, int64 deletion)
-{
-	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT8OID, NAMEOID, INT8OID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', deletion ? ' ' : 'n'};
-	CrmPurgeIdentity id;
-
-	values[0] = CStringGetTextDatum(action);
-	values[1] = CStringGetTextDatum(crm_purge_relname(relid));
-	values[2] = Int64GetDatum(rows);
-	values[3] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
-	values[4] = Int64GetDatum(deletion);
-	crm_purge_become_owner(&id);
-	if (SPI_execute_with_args("INSERT INTO crm_purge.history (action, table_name, rows, actor, deletion_id) "
-							  "VALUES ($1, $2, $3, $4, $5)",
-							  5, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write crm_purge.history");
-	crm_purge_unbecome(&id);
-}
 
 /*
  * The restoring statement runs in a subtransaction so that a key conflict
@@ -284,11 +260,12 @@ restore_done(Oid relid, Oid trashid, Datum *elems, int64 n, int64 deletion)
 												 sizeof(ItemPointerData), false, TYPALIGN_SHORT));
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(trashid));
+		/* as the extension owner, who owns the trash; the restorer is the actor */
 		crm_purge_become_owner(&id);
 		if (SPI_execute_with_args(sql.data, 1, tidarr, arr, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not remove restored rows from the trash");
+		crm_purge_record_history("restore", relid, n, id.userid, 0, 0, deletion);
 		crm_purge_unbecome(&id);
-		record_history("restore", relid, n, deletion);
 	}
 }
 
