@@ -35,6 +35,36 @@ crm_purge_relname(Oid relid)
 }
 
 /*
+ * crm_purge_primary_key: the primary key's columns of rel into keys
+ * (INDEX_MAX_KEYS long); returns how many.  Without one: 0 when missing_ok,
+ * an error saying what to do otherwise.
+ */
+int
+crm_purge_primary_key(Relation rel, AttrNumber *keys, bool missing_ok)
+{
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	idx;
+	int			n,
+				i;
+
+	if (!OidIsValid(pkoid))
+	{
+		if (missing_ok)
+			return 0;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table %s has no primary key", crm_purge_relname(RelationGetRelid(rel))),
+				 errhint("crm_purge identifies rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.")));
+	}
+	idx = index_open(pkoid, AccessShareLock);
+	n = idx->rd_index->indnkeyatts;
+	for (i = 0; i < n; i++)
+		keys[i] = idx->rd_index->indkey.values[i];
+	index_close(idx, AccessShareLock);
+	return n;
+}
+
+/*
  * crm_purge_trash_of: the trash table of a protected table, or InvalidOid;
  * reads the catalog as the extension owner.
  */
@@ -72,25 +102,18 @@ char *
 crm_purge_key_expression(Oid relid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	AttrNumber	keys[INDEX_MAX_KEYS];
+	int			n = crm_purge_primary_key(rel, keys, false);
 	StringInfoData buf;
-	Relation	idx;
 	int			i;
 
-	if (!OidIsValid(pkoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table %s has no primary key", crm_purge_relname(relid))));
-	idx = index_open(pkoid, AccessShareLock);
 	initStringInfo(&buf);
-	if (idx->rd_index->indnkeyatts > 1)
+	if (n > 1)
 		appendStringInfoString(&buf, "ROW(");
-	for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+	for (i = 0; i < n; i++)
 		appendStringInfo(&buf, "%s%s", i ? ", " : "",
-						 quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel),
-																idx->rd_index->indkey.values[i] - 1)->attname)));
-	appendStringInfoString(&buf, idx->rd_index->indnkeyatts > 1 ? ")::pg_catalog.text" : "::pg_catalog.text");
-	index_close(idx, AccessShareLock);
+						 quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), keys[i] - 1)->attname)));
+	appendStringInfoString(&buf, n > 1 ? ")::pg_catalog.text" : "::pg_catalog.text");
 	table_close(rel, AccessShareLock);
 	return buf.data;
 }

@@ -75,6 +75,8 @@ extern bool crm_purge_policies_would_run(Oid relid, Oid role);
 
 /* catalog.c */
 extern const char *crm_purge_relname(Oid relid);
+struct RelationData;
+extern int	crm_purge_primary_key(struct RelationData *rel, AttrNumber *keys, bool missing_ok);
 extern void crm_purge_record_history(const char *action, Oid relid, int64 rows, Oid actor,
 									 int64 request_id, int64 purge_id, int64 deletion_id);
 

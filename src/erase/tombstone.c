@@ -358,8 +358,8 @@ guard_key(Relation rel)
 	Oid			relid = RelationGetRelid(rel);
 	GuardKey   *g;
 	bool		found;
-	Oid			pkoid;
-	Relation	idx;
+	AttrNumber	keys[INDEX_MAX_KEYS];
+	int			nkeys;
 	int			i;
 
 	if (guard_keys == NULL)
@@ -381,15 +381,11 @@ guard_key(Relation rel)
 	if (found)
 		return g;
 
-	pkoid = RelationGetPrimaryKeyIndex(rel);
-	if (!OidIsValid(pkoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table \"%s\" has no primary key to check tombstones by",
-						RelationGetRelationName(rel))));
+	/* read before the entry exists: a table without a key leaves none behind */
+	nkeys = crm_purge_primary_key(rel, keys, false);
 	g = hash_search(guard_keys, &relid, HASH_ENTER, NULL);
-	idx = index_open(pkoid, AccessShareLock);
-	g->nkeys = idx->rd_index->indnkeyatts;
+	g->nkeys = nkeys;
+	memcpy(g->keys, keys, sizeof(AttrNumber) * nkeys);
 	g->pin_settings = false;
 	for (i = 0; i < g->nkeys; i++)
 	{
@@ -397,7 +393,6 @@ guard_key(Relation rel)
 		bool		varlena;
 		Oid			typid;
 
-		g->keys[i] = idx->rd_index->indkey.values[i];
 		typid = getBaseType(TupleDescAttr(RelationGetDescr(rel), g->keys[i] - 1)->atttypid);
 		getTypeOutputInfo(typid, &func, &varlena);
 		fmgr_info_cxt(func, &g->out[i], CacheMemoryContext);
@@ -407,7 +402,6 @@ guard_key(Relation rel)
 			typid != OIDOID && typid != NAMEOID)
 			g->pin_settings = true;
 	}
-	index_close(idx, AccessShareLock);
 	return g;
 }
 

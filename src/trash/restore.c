@@ -133,7 +133,8 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 {
 	Relation	live;
 	TupleDesc	tupdesc;
-	Oid			pkoid;
+	AttrNumber	pk[INDEX_MAX_KEYS];
+	int			npk;
 	StringInfoData cols,
 				pkcols,
 				pkjoin,
@@ -155,25 +156,15 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 			continue;
 		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", quote_identifier(NameStr(a->attname)));
 	}
-	pkoid = RelationGetPrimaryKeyIndex(live);
-	if (!OidIsValid(pkoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table %s has no primary key", crm_purge_relname(relid)),
-				 errhint("crm_purge restores rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.")));
+	npk = crm_purge_primary_key(live, pk, false);
 	initStringInfo(&pkcols);
 	initStringInfo(&pkjoin);
+	for (i = 0; i < npk; i++)
 	{
-		Relation	idx = index_open(pkoid, AccessShareLock);
+		const char *col = quote_identifier(NameStr(TupleDescAttr(tupdesc, pk[i] - 1)->attname));
 
-		for (i = 0; i < idx->rd_index->indnkeyatts; i++)
-		{
-			const char *col = quote_identifier(NameStr(TupleDescAttr(tupdesc, idx->rd_index->indkey.values[i] - 1)->attname));
-
-			appendStringInfo(&pkcols, "%s%s", i ? ", " : "", col);
-			appendStringInfo(&pkjoin, "%ss.%s = i.%s", i ? " AND " : "", col, col);
-		}
-		index_close(idx, AccessShareLock);
+		appendStringInfo(&pkcols, "%s%s", i ? ", " : "", col);
+		appendStringInfo(&pkjoin, "%ss.%s = i.%s", i ? " AND " : "", col, col);
 	}
 	table_close(live, AccessShareLock);
 
@@ -359,7 +350,8 @@ relink_children(int64 deletion)
 		Datum		child_key = SPI_getbinval(links->vals[k], links->tupdesc, 3, &isnull);
 		Datum		parent_ref = SPI_getbinval(links->vals[k], links->tupdesc, 4, &isnull);
 		Oid			conoid = get_relation_constraint_oid(child, conname, true);
-		Oid			pkoid;
+		AttrNumber	pk[INDEX_MAX_KEYS];
+		int			npk;
 		Relation	rel;
 		TupleDesc	td;
 		HeapTuple	tup;
@@ -378,7 +370,7 @@ relink_children(int64 deletion)
 			continue;			/* the child or its key is gone */
 		rel = table_open(child, AccessShareLock);
 		td = RelationGetDescr(rel);
-		pkoid = RelationGetPrimaryKeyIndex(rel);
+		npk = crm_purge_primary_key(rel, pk, true);
 		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
 		conkey = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull));
 		nfk = ARR_DIMS(conkey)[0];
@@ -396,19 +388,16 @@ relink_children(int64 deletion)
 			appendStringInfo(&where, " AND %s IS NULL", quote_identifier(NameStr(a->attname)));
 		}
 		ReleaseSysCache(tup);
-		if (OidIsValid(pkoid))
+		if (npk > 0)
 		{
-			Relation	idx = index_open(pkoid, AccessShareLock);
-
-			for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+			for (i = 0; i < npk; i++)
 			{
-				Form_pg_attribute a = TupleDescAttr(td, idx->rd_index->indkey.values[i] - 1);
+				Form_pg_attribute a = TupleDescAttr(td, pk[i] - 1);
 
 				appendStringInfo(&where, " AND %s = ($1::text[])[%d]::%s",
 								 quote_identifier(NameStr(a->attname)), i + 1,
 								 format_type_with_typemod(a->atttypid, a->atttypmod));
 			}
-			index_close(idx, AccessShareLock);
 			initStringInfo(&sql);
 			appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
 							 crm_purge_relname(child), setcols.data, setvals.data, where.data);

@@ -913,7 +913,6 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 	Relation	child;
 	TupleDesc	tupdesc;
 	Oid			conoid;
-	Oid			pkoid;
 	AttrNumber *fk;
 	AttrNumber *pk;
 	int			nfk,
@@ -936,21 +935,12 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(child);
 	conoid = get_relation_constraint_oid(RelationGetRelid(child),
 										 trigdata->tg_trigger->tgargs[0], true);
-	pkoid = RelationGetPrimaryKeyIndex(child);
-	if (!OidIsValid(conoid) || !OidIsValid(pkoid))
+	pk = palloc(sizeof(AttrNumber) * INDEX_MAX_KEYS);
+	npk = crm_purge_primary_key(child, pk, true);
+	if (!OidIsValid(conoid) || npk == 0)
 		return PointerGetDatum(NULL);	/* nothing to link back by */
 
 	nfk = constraint_key(conoid, &fk);
-	{
-		Relation	idx = index_open(pkoid, AccessShareLock);
-		int			i;
-
-		npk = idx->rd_index->indnkeyatts;
-		pk = palloc(sizeof(AttrNumber) * npk);
-		for (i = 0; i < npk; i++)
-			pk[i] = idx->rd_index->indkey.values[i];
-		index_close(idx, AccessShareLock);
-	}
 
 	values[0] = Int64GetDatum(crm_purge_current_deletion_id());
 	values[1] = ObjectIdGetDatum(RelationGetRelid(child));
