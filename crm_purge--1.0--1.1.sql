@@ -1191,7 +1191,7 @@ BEGIN
 	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
 		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
 	END IF;
-	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT ON %s FOR EACH ROW '
+	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
 				   'EXECUTE FUNCTION crm_purge.guard_trigger(%L)', tbl, mode);
 	INSERT INTO crm_purge.guards VALUES (_guard_impl.tbl, _guard_impl.mode)
 		ON CONFLICT ON CONSTRAINT guards_pkey DO UPDATE SET mode = EXCLUDED.mode;
@@ -1680,3 +1680,18 @@ ALTER FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name)
 	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
 REVOKE ALL ON FUNCTION crm_purge._purge_trash_batch(regclass, timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._record_history(text, regclass, bigint, name, bigint, bigint, bigint) FROM PUBLIC;
+
+-- Guards made by 1.0 also check UPDATEs that set a key (an erased key must
+-- not come back by UPDATE or upsert either).
+DO $$
+DECLARE
+	g record;
+BEGIN
+	FOR g IN SELECT x.tbl, x.mode FROM crm_purge.guards x
+			 WHERE EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = x.tbl AND t.tgname = 'crm_purge_guard') LOOP
+		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', g.tbl);
+		EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
+					   'EXECUTE FUNCTION crm_purge.guard_trigger(%L)', g.tbl, g.mode);
+	END LOOP;
+END
+$$;

@@ -640,7 +640,7 @@ BEGIN
 	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
 		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
 	END IF;
-	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT ON %s FOR EACH ROW '
+	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
 				   'EXECUTE FUNCTION crm_purge.guard_trigger(%L)', tbl, mode);
 	INSERT INTO crm_purge.guards VALUES (_guard_impl.tbl, _guard_impl.mode)
 		ON CONFLICT ON CONSTRAINT guards_pkey DO UPDATE SET mode = EXCLUDED.mode;

@@ -25,6 +25,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -405,6 +406,29 @@ guard_key(Relation rel)
 	return g;
 }
 
+/* key_unchanged: do an update's old and new row have the same key? */
+static bool
+key_unchanged(Relation rel, GuardKey *g, HeapTuple oldtup, HeapTuple newtup)
+{
+	TupleDesc	td = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < g->nkeys; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, g->keys[i] - 1);
+		bool		oldnull,
+					newnull;
+		Datum		o = heap_getattr(oldtup, g->keys[i], td, &oldnull);
+		Datum		n = heap_getattr(newtup, g->keys[i], td, &newnull);
+
+		if (oldnull != newnull)
+			return false;
+		if (!oldnull && !datumIsEqual(o, n, a->attbyval, a->attlen))
+			return false;
+	}
+	return true;
+}
+
 /*
  * crm_purge_guard_trigger: crm_purge.guard_trigger('skip' or 'error'), BEFORE
  * INSERT FOR EACH ROW: a row whose key was erased is dropped ('skip') or
@@ -421,41 +445,49 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 	char	   *key;
 	int64		h;
 	bool		found;
+	HeapTuple	row;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)) ||
 		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		trigdata->tg_trigger->tgnargs != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm_purge.guard_trigger() must be fired BEFORE INSERT FOR EACH ROW with a mode")));
+				 errmsg("crm_purge.guard_trigger() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW with a mode")));
 	rel = trigdata->tg_relation;
+	/* the row as it would be: inserted, or the new version of an update */
+	row = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	s = tombstone_set(RelationGetRelid(rel));
 	if (hash_get_num_entries(s->hashes) == 0)
-		return PointerGetDatum(trigdata->tg_trigtuple);
+		return PointerGetDatum(row);
 
 	g = guard_key(rel);
+	/* an update that keeps the key cannot bring an erased one back */
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+		key_unchanged(rel, g, trigdata->tg_trigtuple, trigdata->tg_newtuple))
+		return PointerGetDatum(row);
 	if (g->pin_settings)
 	{
 		int			nestlevel = crm_purge_pin_output_settings();
 
-		key = crm_purge_row_key_text(rel, trigdata->tg_trigtuple, g->nkeys, g->keys, g->out);
+		key = crm_purge_row_key_text(rel, row, g->nkeys, g->keys, g->out);
 		AtEOXact_GUC(false, nestlevel);
 	}
 	else
-		key = crm_purge_row_key_text(rel, trigdata->tg_trigtuple, g->nkeys, g->keys, g->out);
+		key = crm_purge_row_key_text(rel, row, g->nkeys, g->keys, g->out);
 	if (key == NULL)
-		return PointerGetDatum(trigdata->tg_trigtuple);
+		return PointerGetDatum(row);
 	h = crm_purge_key_hash(key, strlen(key));
 	pfree(key);
 	hash_search(s->hashes, &h, HASH_FIND, &found);
 	if (!found)
-		return PointerGetDatum(trigdata->tg_trigtuple);
+		return PointerGetDatum(row);
 	if (strcmp(trigdata->tg_trigger->tgargs[0], "error") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
-				 errmsg("cannot insert into table \"%s\": the row's key belongs to an erased record",
+				 errmsg("cannot %s table \"%s\": the row's key belongs to an erased record",
+						TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? "update" : "insert into",
 						RelationGetRelationName(rel)),
 				 errdetail("The record was erased with crm_purge_erase; a tombstone keeps it from coming back."),
 				 errhint("If it must come back, an administrator can lift the tombstone with crm_purge_forget."),

@@ -543,6 +543,18 @@ record_part(Request *r, int part_no, Oid table, int64 rows, CrmPurgeExportPart *
 }
 
 
+/* count_batch: a batch that changed nothing still takes its number in the report. */
+static void
+count_batch(Request *r)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(r->id)};
+
+	if (SPI_execute_with_args("UPDATE crm_purge.requests SET batches = batches + 1 WHERE id = $1",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update request " INT64_FORMAT, r->id);
+}
+
 typedef struct BatchWork
 {
 	Request    *r;
@@ -646,13 +658,21 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	{
 		/* the plans may refer to what failed */
 		plan_request = 0;
+		/* a lock someone else holds (lock_timeout in the worker): wait, fail nothing */
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			crm_purge_task_failed("request batch", r.relid, edata);
+			record_batch(&r, 0, started, psprintf("waiting: %s", edata->message));
+			count_batch(&r);
+			return false;
+		}
 		/* a deadlock or serialization failure: the batch is tried again */
 		if ((edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
-			 edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
-			 edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE) &&
+			 edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE) &&
 			crm_purge_task_failed("request batch", r.relid, edata) <= 5)
 		{
 			record_batch(&r, 0, started, psprintf("retried: %s", edata->message));
+			count_batch(&r);
 			counts->batches++;
 			return true;
 		}

@@ -319,6 +319,34 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 }
 
 /*
+ * run_relink: links an unlinked child row back, as the child table's owner,
+ * restricted, the way PostgreSQL runs the ON DELETE SET NULL that unlinked
+ * it: the child's triggers and casts are its owner's code, and run with its
+ * owner's rights, never the restorer's.
+ */
+typedef struct RelinkQuery
+{
+	const char *sql;
+	Oid		   *argtypes;
+	Datum	   *values;
+	Oid			owner;
+} RelinkQuery;
+
+static void
+run_relink(void *arg)
+{
+	RelinkQuery *q = arg;
+	CrmPurgeIdentity id;
+	int			rc;
+
+	crm_purge_become(q->owner, &id);
+	rc = SPI_execute_with_args(q->sql, 2, q->argtypes, q->values, NULL, false, 0);
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not link a child row back");
+}
+
+/*
  * relink_children: links child rows that ON DELETE SET NULL unlinked during
  * the deletion back to their restored parents, where they still point nowhere.
  * As the caller.
@@ -401,8 +429,17 @@ relink_children(int64 deletion)
 			initStringInfo(&sql);
 			appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
 							 crm_purge_relname(child), setcols.data, setvals.data, where.data);
-			if (SPI_execute_with_args(sql.data, 2, uargtypes, uvalues, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not link a child row back");
+			{
+				RelinkQuery q = {sql.data, uargtypes, uvalues, rel->rd_rel->relowner};
+				ErrorData  *edata = crm_purge_in_subtransaction(run_relink, &q);
+
+				/* a row that cannot be linked back stays unlinked; the restore goes on */
+				if (edata != NULL)
+					ereport(NOTICE,
+							(errmsg("a row of table %s was not linked back: %s",
+									crm_purge_relname(child), edata->message),
+							 errhint("Set its reference again by hand if it should point to the restored row.")));
+			}
 		}
 		table_close(rel, AccessShareLock);
 	}

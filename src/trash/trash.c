@@ -189,6 +189,16 @@ get_trash_map(Relation live)
 	m->deleted_at = attnameAttNum(trash, "deleted_at", false);
 	m->deleted_by = attnameAttNum(trash, "deleted_by", false);
 	m->deletion_id = attnameAttNum(trash, "deletion_id", false);
+	for (i = 0; i < ltd->natts; i++)
+		if (m->trash_attno[i] != 0 &&
+			(m->trash_attno[i] == m->deleted_at || m->trash_attno[i] == m->deleted_by ||
+			 m->trash_attno[i] == m->deletion_id ||
+			 m->trash_attno[i] == attnameAttNum(trash, "marked_at", false)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("table %s has a column named like one of its trash's own columns",
+							crm_purge_relname(relid)),
+					 errhint("Rename the column; the trash adds deleted_at, deleted_by, deletion_id and marked_at.")));
 	m->deleted_by_oid = m->deleted_by > 0 &&
 		TupleDescAttr(ttd, m->deleted_by - 1)->atttypid != TEXTOID;
 	if (m->deleted_at <= 0 || m->deleted_by <= 0 || m->deletion_id <= 0)
@@ -985,7 +995,17 @@ has_trash_trigger(Oid relid)
 		return false;
 	if (rel->trigdesc != NULL)
 		for (i = 0; i < rel->trigdesc->numtriggers && !found; i++)
-			found = strcmp(rel->trigdesc->triggers[i].tgname, "crm_purge_trash") == 0;
+		{
+			Trigger    *t = &rel->trigdesc->triggers[i];
+			char	   *fname;
+
+			/* by its function, not its name: anyone can name a trigger */
+			if (strcmp(t->tgname, "crm_purge_trash") != 0)
+				continue;
+			fname = get_func_name(t->tgfoid);
+			found = fname != NULL && strcmp(fname, "trash_trigger") == 0 &&
+				get_func_namespace(t->tgfoid) == get_namespace_oid(CRM_PURGE_SCHEMA, true);
+		}
 	relation_close(rel, AccessShareLock);
 	return found;
 }
@@ -1092,6 +1112,18 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	}
 	if (has_trash_trigger(relid))
 	{
+		static const char *const reserved[] = {"deleted_at", "deleted_by", "deletion_id", "marked_at"};
+		int			r;
+
+		/* the trash's own columns: a live column of that name would overwrite them */
+		for (r = 0; r < lengthof(reserved); r++)
+			if (get_attnum(relid, reserved[r]) != InvalidAttrNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("table %s is protected by crm_purge: it cannot have a column named \"%s\"",
+								crm_purge_relname(relid), reserved[r]),
+						 errdetail("The trash table adds the columns deleted_at, deleted_by, deletion_id and marked_at."),
+						 errhint("Choose another name for the column.")));
 		values[0] = ObjectIdGetDatum(relid);
 		if (rename != NULL && rename->renameType == OBJECT_COLUMN)
 		{

@@ -861,6 +861,9 @@ run_due_work(void)
 			return false;
 		}
 		pgstat_report_activity(STATE_RUNNING, "crm_purge: due work");
+		/* a table locked by someone else delays its own work only (see crm_purge_errors) */
+		(void) set_config_option("lock_timeout", "5s", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 		/* as crm_purge_tick() does: the extension owner, not the superuser */
 		crm_purge_become_owner(&id);
 		batches = counts.batches;

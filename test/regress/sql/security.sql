@@ -437,6 +437,61 @@ SET ROLE regress_sec_admin;
 SELECT crm_purge_request('sec.rls', '30 days', 'delete_only');
 RESET ROLE;
 
+-- 17. a protected table never gets a column of its trash's own (it would
+-- overwrite deleted_by or deletion_id, or crash the trash writer)
+CREATE TABLE sec.res (id int PRIMARY KEY, v text);
+ALTER TABLE sec.res OWNER TO regress_sec_owner;
+SELECT crm_purge_protect('sec.res');
+SET ROLE regress_sec_owner;
+ALTER TABLE sec.res ADD COLUMN deletion_id text;
+ALTER TABLE sec.res ADD COLUMN deleted_by regrole;
+ALTER TABLE sec.res RENAME COLUMN v TO marked_at;
+RESET ROLE;
+SELECT attname FROM pg_attribute WHERE attrelid = 'sec.res'::regclass AND attnum > 0 ORDER BY attnum;
+
+-- 18. restore_deletion links children back as the child table's owner: a
+-- child owner's trigger (or cast) never runs with the restorer's rights
+CREATE TABLE sec.rp (id int PRIMARY KEY);
+INSERT INTO sec.rp VALUES (1);
+GRANT SELECT, INSERT, DELETE ON sec.rp TO regress_sec_admin;
+GRANT REFERENCES ON sec.rp TO regress_sec_evil;
+SELECT crm_purge_protect('sec.rp');
+SET ROLE regress_sec_evil;
+RESET search_path;
+CREATE TABLE evil.child (id int PRIMARY KEY, pid int REFERENCES sec.rp ON DELETE SET NULL);
+CREATE TABLE evil.relog (who name);
+CREATE FUNCTION evil.log_who() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO evil.relog VALUES (current_user); RETURN NEW; END $$;
+CREATE TRIGGER log_who BEFORE UPDATE ON evil.child FOR EACH ROW EXECUTE FUNCTION evil.log_who();
+INSERT INTO evil.child VALUES (1, 1);
+RESET ROLE;
+SET ROLE regress_sec_admin;
+DELETE FROM sec.rp WHERE id = 1;
+SELECT max(deletion_id) AS rp_deletion FROM crm_trash.sec__rp \gset
+SELECT crm_purge_restore_deletion(:rp_deletion);
+RESET ROLE;
+SELECT pid FROM evil.child;
+SELECT DISTINCT who FROM evil.relog ORDER BY 1;
+
+-- 19. an erased key does not come back by UPDATE or upsert either
+CREATE TABLE sec.g (id int PRIMARY KEY, v text);
+INSERT INTO sec.g VALUES (1, 'a'), (2, 'b');
+SELECT crm_purge_guard('sec.g', 'error');
+SELECT crm_purge_erase('sec.g', 'id = 1', 'GDPR');
+UPDATE sec.g SET id = 1 WHERE id = 2;
+INSERT INTO sec.g VALUES (2, 'c') ON CONFLICT (id) DO UPDATE SET id = 1;
+UPDATE sec.g SET v = 'still fine' WHERE id = 2;
+SELECT * FROM sec.g;
+
+-- 20. a trigger named like crm_purge's does not make a table protected
+SET ROLE regress_sec_evil;
+CREATE TABLE evil.fakep (id int PRIMARY KEY);
+CREATE FUNCTION evil.nop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER crm_purge_trash AFTER DELETE ON evil.fakep FOR EACH ROW EXECUTE FUNCTION evil.nop();
+CREATE TABLE evil.fakec (id int PRIMARY KEY, pid int REFERENCES evil.fakep ON DELETE SET NULL);
+RESET ROLE;
+SELECT count(*) AS unlink_triggers FROM pg_trigger WHERE tgrelid = 'evil.fakec'::regclass AND tgname LIKE 'crm_purge%';
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former;
