@@ -62,6 +62,12 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 			coalesce(actor, current_user), request_id, purge_id, deletion_id)
 $$;
 
+-- The trash of a protected table, or NULL: the one place SQL finds it.
+CREATE FUNCTION crm_purge._trash(tbl regclass) RETURNS regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash.tbl
+$$;
+
 -- New C entry points ------------------------------------------------------
 
 CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by regrole) RETURNS boolean
@@ -172,7 +178,7 @@ DECLARE
 	val text;
 	kept name;
 BEGIN
-	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _sync_trash.tbl;
+	tr := crm_purge._trash(_sync_trash.tbl);
 	IF tr IS NULL THEN
 		RETURN;
 	END IF;
@@ -940,7 +946,7 @@ BEGIN
 		RAISE EXCEPTION 'constraint % is not a foreign key of table % on these columns', con, tbl
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _trash_apply_impl.tbl;
+	tr := crm_purge._trash(_trash_apply_impl.tbl);
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
@@ -997,7 +1003,7 @@ CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, tids tid[]) RETURNS voi
 CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, tids tid[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _lock_trash_rows_impl.tbl);
+	tr regclass := crm_purge._trash(_lock_trash_rows_impl.tbl);
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1044,7 +1050,7 @@ CREATE FUNCTION crm_purge._erase(tbl regclass, cond text, keys text[], dry_run b
 RETURNS TABLE (t regclass, a text, n bigint, p text[])
 LANGUAGE plpgsql AS $$
 DECLARE
-	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _erase.tbl);
+	tr regclass := crm_purge._trash(_erase.tbl);
 	pk int2[] := crm_purge._pk_cols(tbl);
 	pkx text := crm_purge._key_expr(tbl, pk);
 	subject text[];
@@ -1143,7 +1149,7 @@ DECLARE
 	total bigint;
 	pk int2[] := crm_purge._pk_cols(tbl);
 	subject text[];
-	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _erase_top.tbl);
+	tr regclass := crm_purge._trash(_erase_top.tbl);
 	k text[];
 	parts text[];
 BEGIN
@@ -1477,7 +1483,7 @@ REVOKE ALL ON FUNCTION crm_purge._role_of(text), crm_purge._trash_type(oid, inte
 CREATE FUNCTION crm_purge._trash_column_dropped(tbl regclass, col name) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash_column_dropped.tbl);
+	tr regclass := crm_purge._trash(_trash_column_dropped.tbl);
 BEGIN
 	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
 								  WHERE attrelid = tr AND attname = col AND attnum > 0 AND NOT attisdropped) THEN
@@ -1670,6 +1676,82 @@ BEGIN
 END
 $$;
 
+-- Functions of 1.0 that now find a trash through crm_purge._trash.
+
+CREATE OR REPLACE FUNCTION crm_purge._rename_trash_column(tbl regclass, old_name name, new_name name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+BEGIN
+	tr := crm_purge._trash(_rename_trash_column.tbl);
+	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
+								  WHERE attrelid = tr AND attname = old_name AND NOT attisdropped) THEN
+		EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, old_name, new_name);
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._trash_of(tbl regclass, action text) RETURNS regclass
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass;
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	tr := crm_purge._trash(_trash_of.tbl);
+	IF tr IS NULL THEN
+		RAISE EXCEPTION 'table % is not protected by crm_purge', tbl
+			USING ERRCODE = 'undefined_object', HINT = action || ' works on the trash of protected tables.';
+	END IF;
+	RETURN tr;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge_delete_keys(tbl regclass, keys text[], permanent boolean DEFAULT false,
+									  key_column name DEFAULT NULL)
+RETURNS TABLE (key text, outcome text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	att int2;
+	col name;
+	typ text;
+	tr regclass;
+	done text[];
+	more text[];
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_delete_keys');
+	IF tbl IS NULL OR keys IS NULL OR permanent IS NULL THEN
+		RAISE EXCEPTION 'table, keys and permanent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	att := crm_purge._key_column(tbl, key_column);
+	SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO col, typ
+		FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att;
+	IF permanent THEN
+		EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tbl, col, typ)
+			USING keys INTO done;
+		tr := crm_purge._trash(crm_purge_delete_keys.tbl);
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tr, col, typ)
+				USING keys INTO more;
+		END IF;
+		done := coalesce(done, '{}') || coalesce(more, '{}');
+		PERFORM crm_purge._erase_top(tbl, format('%I = ANY ($1::%s[])', col, typ), keys,
+									 format('crm_purge_delete_keys: %s keys', cardinality(keys)));
+	ELSE
+		EXECUTE format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I) '
+					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col)
+			USING keys INTO done;
+	END IF;
+	RETURN QUERY EXECUTE format(
+		'SELECT k.key, CASE WHEN row_number() OVER (PARTITION BY k.key::%1$s ORDER BY k.ord) > 1 THEN %2$L '
+		'WHEN k.key::%1$s = ANY ($2::%1$s[]) THEN %3$L ELSE %4$L END '
+		'FROM unnest($1) WITH ORDINALITY k(key, ord) ORDER BY k.ord',
+		typ, 'duplicate_in_list', 'deleted', 'not_found')
+		USING keys, coalesce(done, '{}');
+END
+$$;
+
 -- Key text (what tombstones hash and export parts hold) never depends on
 -- the session's settings: the guard pins the same ones in C.
 ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer)
@@ -1695,3 +1777,5 @@ BEGIN
 	END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION crm_purge._trash(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._trash(regclass) TO crm_purge_admin;

@@ -66,3 +66,9 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 	VALUES (action, CASE WHEN tbl IS NOT NULL THEN crm_purge._qualified(tbl) END, rows,
 			coalesce(actor, current_user), request_id, purge_id, deletion_id)
 $$;
+
+-- The trash of a protected table, or NULL: the one place SQL finds it.
+CREATE FUNCTION crm_purge._trash(tbl regclass) RETURNS regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash.tbl
+$$;

@@ -38,7 +38,7 @@ DECLARE
 	val text;
 	kept name;
 BEGIN
-	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _sync_trash.tbl;
+	tr := crm_purge._trash(_sync_trash.tbl);
 	IF tr IS NULL THEN
 		RETURN;
 	END IF;
@@ -91,7 +91,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	tr regclass;
 BEGIN
-	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _rename_trash_column.tbl;
+	tr := crm_purge._trash(_rename_trash_column.tbl);
 	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
 								  WHERE attrelid = tr AND attname = old_name AND NOT attisdropped) THEN
 		EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, old_name, new_name);
@@ -415,7 +415,7 @@ $$;
 CREATE FUNCTION crm_purge._trash_column_dropped(tbl regclass, col name) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash_column_dropped.tbl);
+	tr regclass := crm_purge._trash(_trash_column_dropped.tbl);
 BEGIN
 	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
 								  WHERE attrelid = tr AND attname = col AND attnum > 0 AND NOT attisdropped) THEN

@@ -8,7 +8,7 @@ BEGIN
 	IF tbl IS NULL THEN
 		RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _trash_of.tbl;
+	tr := crm_purge._trash(_trash_of.tbl);
 	IF tr IS NULL THEN
 		RAISE EXCEPTION 'table % is not protected by crm_purge', tbl
 			USING ERRCODE = 'undefined_object', HINT = action || ' works on the trash of protected tables.';

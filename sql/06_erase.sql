@@ -152,7 +152,7 @@ DECLARE
 	total bigint;
 	pk int2[] := crm_purge._pk_cols(tbl);
 	subject text[];
-	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _erase_top.tbl);
+	tr regclass := crm_purge._trash(_erase_top.tbl);
 	k text[];
 	parts text[];
 BEGIN
@@ -270,7 +270,7 @@ BEGIN
 	IF permanent THEN
 		EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tbl, col, typ)
 			USING keys INTO done;
-		SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = crm_purge_delete_keys.tbl;
+		tr := crm_purge._trash(crm_purge_delete_keys.tbl);
 		IF tr IS NOT NULL THEN
 			EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tr, col, typ)
 				USING keys INTO more;
@@ -436,7 +436,7 @@ BEGIN
 		RAISE EXCEPTION 'constraint % is not a foreign key of table % on these columns', con, tbl
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _trash_apply_impl.tbl;
+	tr := crm_purge._trash(_trash_apply_impl.tbl);
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
@@ -492,7 +492,7 @@ CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, tids tid[]) RETURNS voi
 CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, tids tid[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _lock_trash_rows_impl.tbl);
+	tr regclass := crm_purge._trash(_lock_trash_rows_impl.tbl);
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -531,7 +531,7 @@ CREATE FUNCTION crm_purge._erase(tbl regclass, cond text, keys text[], dry_run b
 RETURNS TABLE (t regclass, a text, n bigint, p text[])
 LANGUAGE plpgsql AS $$
 DECLARE
-	tr regclass := (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _erase.tbl);
+	tr regclass := crm_purge._trash(_erase.tbl);
 	pk int2[] := crm_purge._pk_cols(tbl);
 	pkx text := crm_purge._key_expr(tbl, pk);
 	subject text[];

@@ -82,6 +82,9 @@ REVOKE ALL ON FUNCTION crm_purge._purge_trash_batch(regclass, timestamptz, integ
 
 REVOKE ALL ON FUNCTION crm_purge._record_history(text, regclass, bigint, name, bigint, bigint, bigint) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._trash(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._trash(regclass) TO crm_purge_admin;
+
 SELECT crm_purge._wake_launcher();
 
 -- Data that names row keys is not for every admin: export parts are
