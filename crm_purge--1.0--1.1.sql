@@ -1752,6 +1752,10 @@ BEGIN
 END
 $$;
 
+-- Key text expressions are built in C (catalog.c), the one generator.
+CREATE OR REPLACE FUNCTION crm_purge._key_expr(tbl regclass, cols int2[]) RETURNS text
+	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_key_expr_sql';
+
 -- Key text (what tombstones hash and export parts hold) never depends on
 -- the session's settings: the guard pins the same ones in C.
 ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer)

@@ -24,14 +24,7 @@ $$;
 -- Key columns as an SQL expression giving the key's text: col::text, or
 -- ROW(a, b)::text for several.  Tombstones hash this text.
 CREATE FUNCTION crm_purge._key_expr(tbl regclass, cols int2[]) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT CASE WHEN cardinality(cols) = 1
-		THEN format('%I::text', (SELECT attname FROM pg_attribute WHERE attrelid = tbl AND attnum = cols[1]))
-		ELSE format('ROW(%s)::text', (SELECT string_agg(format('%I', a.attname), ', ' ORDER BY k.ord)
-			FROM unnest(cols) WITH ORDINALITY k(attnum, ord)
-			JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum))
-	END
-$$;
+	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_key_expr_sql';
 
 CREATE FUNCTION crm_purge._pk_cols(tbl regclass) RETURNS int2[]
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$

@@ -10,8 +10,10 @@
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -98,12 +100,10 @@ crm_purge_trash_of(Oid relid)
  * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
  * error for a table without a primary key.
  */
-char *
-crm_purge_key_expression(Oid relid)
+/* key_expression: the text of the given key columns of relid, as SQL. */
+static char *
+key_expression(Oid relid, const AttrNumber *cols, int n)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
-	AttrNumber	keys[INDEX_MAX_KEYS];
-	int			n = crm_purge_primary_key(rel, keys, false);
 	StringInfoData buf;
 	int			i;
 
@@ -111,11 +111,43 @@ crm_purge_key_expression(Oid relid)
 	if (n > 1)
 		appendStringInfoString(&buf, "ROW(");
 	for (i = 0; i < n; i++)
-		appendStringInfo(&buf, "%s%s", i ? ", " : "",
-						 quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), keys[i] - 1)->attname)));
+	{
+		char	   *att = get_attname(relid, cols[i], false);
+
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(att));
+	}
 	appendStringInfoString(&buf, n > 1 ? ")::pg_catalog.text" : "::pg_catalog.text");
-	table_close(rel, AccessShareLock);
 	return buf.data;
+}
+
+char *
+crm_purge_key_expression(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	AttrNumber	keys[INDEX_MAX_KEYS];
+	int			n = crm_purge_primary_key(rel, keys, false);
+
+	table_close(rel, AccessShareLock);
+	return key_expression(relid, keys, n);
+}
+
+/*
+ * crm_purge_key_expr_sql: crm_purge._key_expr(tbl, cols), the same key
+ * text expression for SQL (erase, trash updates), so that there is one.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_key_expr_sql);
+Datum
+crm_purge_key_expr_sql(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+	if (n < 1 || n > INDEX_MAX_KEYS || ARR_HASNULL(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a key has 1 to %d columns", INDEX_MAX_KEYS)));
+	PG_RETURN_TEXT_P(cstring_to_text(key_expression(relid, (AttrNumber *) ARR_DATA_PTR(arr), n)));
 }
 
 /*
