@@ -617,8 +617,7 @@ BEGIN
 		RAISE EXCEPTION 'request % is %; only a queued request can be revoked', request_id, r.status
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
-	UPDATE crm_purge.requests q SET status = 'revoked', finished_at = now() WHERE q.id = request_id;
-	PERFORM crm_purge._record_history('request revoked', r.tbl, 0, pg_get_userbyid(actor), request_id => request_id);
+	PERFORM crm_purge._request_status(request_id, 'revoked', actor => actor);
 END
 $$;
 
@@ -1752,6 +1751,45 @@ BEGIN
 END
 $$;
 
+-- The one place a request changes status: queued -> in_progress ->
+-- success | failed, queued -> revoked | failed.  Records the end in
+-- history, and tells the creator (or, on success, every admin).
+CREATE FUNCTION crm_purge._request_status(request_id bigint, new_status text, error text DEFAULT NULL,
+										  actor regrole DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r crm_purge.requests;
+BEGIN
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT ((r.status = 'queued' AND new_status IN ('in_progress', 'revoked', 'failed'))
+			OR (r.status = 'in_progress' AND new_status IN ('success', 'failed'))) THEN
+		RAISE EXCEPTION 'request % is %; it cannot become %', request_id, r.status, new_status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF new_status = 'in_progress' THEN
+		UPDATE crm_purge.requests q SET status = new_status, started_at = clock_timestamp() WHERE q.id = request_id;
+		RETURN;
+	END IF;
+	UPDATE crm_purge.requests q SET status = new_status, error = _request_status.error, finished_at = clock_timestamp()
+		WHERE q.id = request_id RETURNING * INTO r;
+	IF new_status = 'revoked' THEN
+		PERFORM crm_purge._record_history('request revoked', r.tbl, 0, pg_get_userbyid(actor), request_id => request_id);
+		RETURN;
+	END IF;
+	PERFORM crm_purge._record_history('request ' || new_status, r.tbl, r.rows_done, pg_get_userbyid(r.created_by),
+									  request_id => request_id);
+	PERFORM crm_purge._notify('request ' || new_status,
+							  CASE WHEN new_status = 'success' THEN ARRAY(SELECT crm_purge._admins())
+								   ELSE ARRAY[pg_get_userbyid(r.created_by)] END,
+							  request_id, NULL,
+							  jsonb_build_object('table', crm_purge._qualified(r.tbl), 'mode', r.mode, 'rows', r.rows,
+												 'rows_done', r.rows_done, 'status', new_status, 'error', _request_status.error));
+END
+$$;
+
 -- Key text expressions are built in C (catalog.c), the one generator.
 CREATE OR REPLACE FUNCTION crm_purge._key_expr(tbl regclass, cols int2[]) RETURNS text
 	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_key_expr_sql';
@@ -1783,3 +1821,4 @@ END
 $$;
 REVOKE ALL ON FUNCTION crm_purge._trash(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._trash(regclass) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._request_status(bigint, text, text, regrole) FROM PUBLIC;

@@ -488,15 +488,7 @@ finish_request(Request *r, const char *status, const char *error)
 	values[0] = Int64GetDatum(r->id);
 	values[1] = CStringGetTextDatum(status);
 	values[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
-	if (SPI_execute_with_args("WITH u AS (UPDATE crm_purge.requests SET status = $2, error = $3,"
-							  " finished_at = pg_catalog.clock_timestamp() WHERE id = $1"
-							  " RETURNING tbl, created_by, rows, rows_done, mode)"
-							  " SELECT crm_purge._record_history('request ' || $2, u.tbl, u.rows_done,"
-							  "  pg_catalog.pg_get_userbyid(u.created_by), request_id => $1),"
-							  "  crm_purge._notify('request ' || $2,"
-							  "  CASE WHEN $2 = 'success' THEN ARRAY(SELECT crm_purge._admins()) ELSE ARRAY[pg_catalog.pg_get_userbyid(u.created_by)] END,"
-							  "  $1, NULL, pg_catalog.jsonb_build_object('table', crm_purge._qualified(u.tbl), 'mode', u.mode,"
-							  "  'rows', u.rows, 'rows_done', u.rows_done, 'status', $2, 'error', $3)) FROM u",
+	if (SPI_execute_with_args("SELECT crm_purge._request_status($1, $2, $3)",
 							  3, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not finish request " INT64_FORMAT, r->id);
 }
@@ -641,8 +633,10 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	if (r.queued)
 	{
 		start_request(&r);
-		if (SPI_execute_with_args("UPDATE crm_purge.requests SET status = 'in_progress',"
-								  " started_at = pg_catalog.clock_timestamp(), scan = $2,"
+		if (SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
+								  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r.id)}, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not start request " INT64_FORMAT, r.id);
+		if (SPI_execute_with_args("UPDATE crm_purge.requests SET scan = $2,"
 								  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
 								  4, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID},
 								  (Datum[]) {Int64GetDatum(r.id),
