@@ -80,6 +80,7 @@ crm_purge_trash_of(Oid relid)
 
 	SPI_connect();
 	crm_purge_become_owner(&id);
+	/* as crm_purge._trash does; read directly so a 1.0 database keeps working */
 	if (SPI_execute_with_args("SELECT trash::oid FROM crm_purge.protected_tables WHERE tbl = $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.protected_tables");

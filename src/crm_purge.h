@@ -171,10 +171,10 @@ typedef struct CrmPurgeTickCounts
 extern bool crm_purge_tick_step(CrmPurgeTickCounts *counts);
 extern int	crm_purge_task_failed(const char *task, Oid relid, ErrorData *edata);
 extern void crm_purge_task_succeeded(const char *task, Oid relid);
-
-/* batch.c (requests/); crm_purge_tick_counts_jsonb is in tick.c */
-extern bool crm_purge_request_batch(CrmPurgeTickCounts *counts);
 extern Jsonb *crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts);
+
+/* requests/batch.c */
+extern bool crm_purge_request_batch(CrmPurgeTickCounts *counts);
 
 /* worker.c (worker/) */
 extern void crm_purge_worker_init(void);	/* from _PG_init when preloaded */
