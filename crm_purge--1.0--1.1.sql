@@ -1790,6 +1790,10 @@ BEGIN
 END
 $$;
 
+-- A table's primary key is read in C (catalog.c), the one reader.
+CREATE OR REPLACE FUNCTION crm_purge._pk_cols(tbl regclass) RETURNS int2[]
+	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_pk_cols_sql';
+
 -- Key text expressions are built in C (catalog.c), the one generator.
 CREATE OR REPLACE FUNCTION crm_purge._key_expr(tbl regclass, cols int2[]) RETURNS text
 	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_key_expr_sql';

@@ -27,19 +27,7 @@ CREATE FUNCTION crm_purge._key_expr(tbl regclass, cols int2[]) RETURNS text
 	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_key_expr_sql';
 
 CREATE FUNCTION crm_purge._pk_cols(tbl regclass) RETURNS int2[]
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	cols int2[];
-BEGIN
-	SELECT ARRAY(SELECT unnest(i.indkey::int2[])) INTO cols FROM pg_index i WHERE i.indrelid = tbl AND i.indisprimary;
-	IF cols IS NULL THEN
-		RAISE EXCEPTION 'table % has no primary key', tbl
-			USING ERRCODE = 'invalid_table_definition',
-				  HINT = 'crm_purge identifies rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.';
-	END IF;
-	RETURN cols;
-END
-$$;
+	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_pk_cols_sql';
 
 CREATE FUNCTION crm_purge._col_names(tbl regclass, cols int2[]) RETURNS text[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$

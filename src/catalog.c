@@ -179,3 +179,23 @@ crm_purge_record_history(const char *action, Oid relid, int64 rows, Oid actor,
 							  7, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not write crm_purge.history");
 }
+
+/*
+ * crm_purge_pk_cols_sql: crm_purge._pk_cols(tbl), the primary key's column
+ * numbers for SQL, read the one way C reads them (crm_purge_primary_key).
+ */
+PG_FUNCTION_INFO_V1(crm_purge_pk_cols_sql);
+Datum
+crm_purge_pk_cols_sql(PG_FUNCTION_ARGS)
+{
+	Relation	rel = table_open(PG_GETARG_OID(0), AccessShareLock);
+	AttrNumber	keys[INDEX_MAX_KEYS];
+	int			n = crm_purge_primary_key(rel, keys, false);
+	Datum		elems[INDEX_MAX_KEYS];
+	int			i;
+
+	table_close(rel, AccessShareLock);
+	for (i = 0; i < n; i++)
+		elems[i] = Int16GetDatum(keys[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT2OID, sizeof(int16), true, TYPALIGN_SHORT));
+}
