@@ -327,8 +327,11 @@ crm_purge_release_database(Oid dboid)
 	if (pid == 0)
 		return;
 
-	/* a worker that starts from now on sees the pause and does not connect */
-	kill(pid, SIGTERM);
+	/*
+	 * A worker that starts from now on sees the pause and does not connect.
+	 * SIGUSR2, not SIGTERM: this stop is expected, and logged as such.
+	 */
+	kill(pid, SIGUSR2);
 	while (waited_ms < RELEASE_WAIT_MS)
 	{
 		bool		gone;
@@ -902,6 +905,38 @@ run_due_work(void)
 }
 
 /*
+ * An expected release (DROP DATABASE and the like) is not an incident:
+ * the worker stops as on SIGTERM, interrupting any batch at its next check,
+ * but says so at LOG, not FATAL, so that log alerting stays quiet.
+ */
+static volatile sig_atomic_t release_requested = false;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+#define RELEASE_MESSAGE "crm_purge worker of database \"%s\" stops: a command needs the database to itself (DROP DATABASE, ALTER DATABASE ... RENAME, CREATE DATABASE ... TEMPLATE); it is started again when the command ends"
+
+static void
+worker_release_handler(SIGNAL_ARGS)
+{
+	release_requested = true;
+	die(postgres_signal_arg);
+}
+
+/* turns the FATAL of a released worker, idle or in a batch, into a LOG line */
+static void
+worker_emit_log_hook(ErrorData *edata)
+{
+	if (release_requested && edata->elevel == FATAL &&
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+	{
+		edata->elevel = LOG;
+		edata->message = psprintf(RELEASE_MESSAGE, my_dbname ? my_dbname : "?");
+		edata->detail = NULL;
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/*
  * crm_purge_worker_main: a database's worker: claims its slot before
  * connecting, then does the due work every naptime until it finds no
  * crm_purge in the database.
@@ -913,6 +948,9 @@ crm_purge_worker_main(Datum arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGUSR2, worker_release_handler);
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = worker_emit_log_hook;
 	BackgroundWorkerUnblockSignals();
 	require_shared();
 

@@ -139,6 +139,7 @@ is($node->safe_psql('postgres', qq{SELECT count(*) FROM pg_stat_activity WHERE p
 
 # commands that need the database to themselves are not blocked either, and
 # the worker is back as soon as they are done
+my $release_log_offset = -s $node->logfile;
 my $t0 = time;
 ($ret, $out, $err) = $node->psql('postgres', 'CREATE DATABASE crm_copy TEMPLATE crm');
 is($ret, 0, 'CREATE DATABASE ... TEMPLATE is not blocked by the worker') or diag($err);
@@ -169,6 +170,60 @@ ok($node->poll_query_until('postgres', workers('dropext', 0)),
 	'and the worker leaves');
 ($ret, $out, $err) = $node->psql('postgres', 'DROP DATABASE crm_renamed');
 is($ret, 0, 'nor DROP DATABASE of the renamed copy') or diag($err);
+
+# those expected releases are logged at LOG, never FATAL
+ok($node->log_contains(qr/LOG:  crm_purge worker of database "crm" stops: a command needs the database to itself/,
+	$release_log_offset), 'an idle worker released for a command says so at LOG');
+ok(!$node->log_contains(qr/FATAL:  terminating background worker "crm_purge worker"/,
+	$release_log_offset), 'and no FATAL is logged');
+
+# a worker released in the middle of a batch: LOG too, and the batch runs again
+$node->safe_psql('postgres', 'CREATE DATABASE busy');
+$node->safe_psql('busy', q{
+	CREATE EXTENSION crm_purge;
+	CREATE TABLE slow (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+	INSERT INTO slow SELECT g, now() - interval '1 year' FROM generate_series(1, 200) g;
+	SELECT crm_purge_protect('slow');
+	SELECT crm_purge_request('slow', '30 days', 'delete_only', filter => 'pg_sleep(0.1) IS NOT NULL');
+});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE backend_type = 'crm_purge worker' AND datname = 'busy' AND wait_event = 'PgSleep'}),
+	'the worker of "busy" is inside a batch');
+$release_log_offset = -s $node->logfile;
+($ret, $out, $err) = $node->psql('postgres', 'CREATE DATABASE busy_copy TEMPLATE busy');
+is($ret, 0, 'CREATE DATABASE ... TEMPLATE releases a busy worker') or diag($err);
+ok($node->log_contains(qr/LOG:  crm_purge worker of database "busy" stops: a command needs the database to itself/,
+	$release_log_offset), 'a busy worker released for a command says so at LOG');
+ok(!$node->log_contains(qr/FATAL:  terminating background worker "crm_purge worker"/,
+	$release_log_offset), 'and no FATAL is logged for it either');
+my @busy_lines = slurp_file($node->logfile, $release_log_offset) =~ /worker of database "busy" stops/g;
+is(scalar @busy_lines, 1, 'once');
+is($node->safe_psql('busy_copy', 'SELECT count(*) FROM slow'), '200',
+	'the interrupted batch left every row in place');
+$node->safe_psql('postgres', 'DROP DATABASE busy_copy');
+$node->safe_psql('postgres', 'DROP DATABASE busy');
+
+# test databases made by a non-superuser get the extension from template1;
+# template1 itself has no worker, so it never blocks CREATE DATABASE
+$node->safe_psql('template1', 'CREATE EXTENSION crm_purge');
+($ret, $out, $err) = $node->psql('postgres', 'CREATE DATABASE test_app',
+	extra_params => [ '-U', 'mallory' ]);
+is($ret, 0, 'a non-superuser creates a database from template1') or diag($err);
+is($node->safe_psql('test_app', q{SELECT extversion FROM pg_extension WHERE extname = 'crm_purge'}),
+	'1.1', 'and it has crm_purge');
+ok($node->poll_query_until('postgres', workers('test_app', 1) . q{ AND NOT EXISTS
+		(SELECT FROM pg_stat_activity WHERE backend_type = 'crm_purge worker' AND datname = 'template1')}),
+	'with a worker of its own, and none for template1');
+$node->safe_psql('test_app', q{
+	CREATE TABLE t (id int PRIMARY KEY);
+	INSERT INTO t VALUES (1);
+	SELECT crm_purge_protect('t');
+	DELETE FROM t;
+});
+is($node->safe_psql('test_app', 'SELECT count(*) FROM crm_trash.public__t'), '1',
+	'its recycle bin works');
+$node->safe_psql('postgres', 'DROP DATABASE test_app');
+$node->safe_psql('template1', 'DROP EXTENSION crm_purge');
 
 # killed: the postmaster restarts everything, the worker comes back
 $pid = worker_pid($node, 'crm');
