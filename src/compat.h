@@ -22,6 +22,14 @@
 #endif
 
 #if PG_VERSION_NUM >= 160000
+#define crm_purge_class_ownercheck(relid, roleid) \
+	object_ownercheck(RelationRelationId, (relid), (roleid))
+#else
+#define crm_purge_class_ownercheck(relid, roleid) \
+	pg_class_ownercheck((relid), (roleid))
+#endif
+
+#if PG_VERSION_NUM >= 160000
 #define crm_purge_database_ownercheck(dboid, roleid) \
 	object_ownercheck(DatabaseRelationId, (dboid), (roleid))
 #else

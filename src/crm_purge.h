@@ -37,6 +37,7 @@ extern char *crm_purge_processing_window;
 extern int	crm_purge_naptime;		/* seconds */
 extern char *crm_purge_databases;
 extern char *crm_purge_fault_point;	/* tests only */
+extern bool crm_purge_allow_truncate;	/* test databases */
 
 typedef enum CrmPurgeExportStorage
 {

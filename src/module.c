@@ -36,6 +36,7 @@ char	   *crm_purge_processing_window = NULL;
 int			crm_purge_naptime = 10;
 char	   *crm_purge_databases = NULL;
 char	   *crm_purge_fault_point = NULL;
+bool		crm_purge_allow_truncate = false;
 
 static const struct config_enum_entry export_storage_options[] = {
 	{"directory", EXPORT_STORAGE_DIRECTORY, false},
@@ -178,6 +179,12 @@ _PG_init(void)
 							   "Fires only while the file crm_purge_fault_armed exists in the data directory, and removes it.",
 							   &crm_purge_fault_point, "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("crm_purge.allow_truncate",
+							 "For test databases: lets the table's owner TRUNCATE a protected table, bypassing its trash.",
+							 "Each such TRUNCATE is recorded in crm_purge.history; for anyone but the owner (or a superuser) TRUNCATE stays refused.",
+							 &crm_purge_allow_truncate, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("crm_purge");
 

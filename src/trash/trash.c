@@ -800,9 +800,35 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 }
 
 /*
+ * truncate_allowed: an owner's TRUNCATE under crm_purge.allow_truncate, in
+ * crm_purge.history (rows are not counted).  A legal hold still refuses it:
+ * TRUNCATE deletes for good.
+ */
+static void
+truncate_allowed(Oid relid)
+{
+	CrmPurgeIdentity id;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (crm_purge_has_holds(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot truncate table %s: it is under a legal hold",
+						crm_purge_relname(relid)),
+				 errdetail("crm_purge.allow_truncate never overrides a legal hold."),
+				 errhint("Release the hold with crm_purge_release first, or use DELETE.")));
+	crm_purge_become_owner(&id);
+	crm_purge_record_history("truncate", relid, 0, id.userid, 0, 0, 0);
+	crm_purge_unbecome(&id);
+	SPI_finish();
+}
+
+/*
  * crm_purge_trash_trigger: crm_purge.trash_trigger(): AFTER DELETE FOR EACH
  * ROW buffers the row for the trash (unless bypassed); AFTER DELETE FOR EACH
- * STATEMENT writes what the statement buffered; BEFORE TRUNCATE refuses.
+ * STATEMENT writes what the statement buffered; BEFORE TRUNCATE refuses
+ * (unless crm_purge.allow_truncate lets the table's owner through).
  */
 PG_FUNCTION_INFO_V1(crm_purge_trash_trigger);
 Datum
@@ -818,12 +844,27 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 	live = trigdata->tg_relation;
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot truncate table %s: it is protected by crm_purge",
-						crm_purge_relname(RelationGetRelid(live))),
-				 errdetail("TRUNCATE would bypass the trash."),
-				 errhint("Use DELETE, which moves the rows into the trash, or run crm_purge_unprotect first.")));
+	{
+		Oid			relid = RelationGetRelid(live);
+
+		if (!crm_purge_allow_truncate)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot truncate table %s: it is protected by crm_purge",
+							crm_purge_relname(relid)),
+					 errdetail("TRUNCATE would bypass the trash."),
+					 errhint("Use DELETE, which moves the rows into the trash, or run crm_purge_unprotect first. In a test database, its owner may SET crm_purge.allow_truncate = on.")));
+		/* a privilege on the trigger's table, not the setting, decides */
+		if (!crm_purge_class_ownercheck(relid, GetUserId()))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot truncate table %s: it is protected by crm_purge",
+							crm_purge_relname(relid)),
+					 errdetail("crm_purge.allow_truncate lets only the table's owner or a superuser truncate it."),
+					 errhint("Use DELETE, which moves the rows into the trash.")));
+		truncate_allowed(relid);
+		return PointerGetDatum(NULL);
+	}
 
 	if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event))

@@ -81,6 +81,35 @@ SELECT count(*) FROM emails;
 TRUNCATE contacts CASCADE;
 TRUNCATE activities;
 SELECT count(*) FROM activities;
+-- crm_purge.allow_truncate (test databases): the table's owner only, recorded
+CREATE ROLE rb_truncate_owner;
+CREATE ROLE rb_truncate_other;
+CREATE TABLE fixtures (id int PRIMARY KEY);
+ALTER TABLE fixtures OWNER TO rb_truncate_owner;
+GRANT SELECT, TRUNCATE ON fixtures TO rb_truncate_other;
+INSERT INTO fixtures SELECT generate_series(1, 5);
+SELECT crm_purge_protect('fixtures');
+SET crm_purge.allow_truncate = on;
+SET ROLE rb_truncate_other;
+TRUNCATE fixtures;
+-- a legal hold refuses it even then
+RESET ROLE;
+SELECT crm_purge_hold('fixtures', 'id = 1', NULL, 'litigation') AS fixtures_hold \gset
+SET ROLE rb_truncate_owner;
+TRUNCATE fixtures;
+RESET ROLE;
+SELECT crm_purge_release(:fixtures_hold);
+SET ROLE rb_truncate_owner;
+TRUNCATE fixtures;
+RESET ROLE;
+RESET crm_purge.allow_truncate;
+SELECT (SELECT count(*) FROM fixtures) AS live, (SELECT count(*) FROM crm_trash.public__fixtures) AS trashed;
+SELECT action, table_name, rows, actor FROM crm_purge.history WHERE action = 'truncate';
+INSERT INTO fixtures VALUES (1);
+TRUNCATE fixtures;
+SELECT crm_purge_unprotect('fixtures', true);
+DROP TABLE fixtures;
+DROP ROLE rb_truncate_owner, rb_truncate_other;
 
 -- generated and identity columns restore too
 CREATE TABLE deals (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, amount numeric,
