@@ -111,6 +111,8 @@ extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int n
 								 Oid *argtypes, Datum *values);
 extern Datum crm_purge_hold_tid_array(List *hits);
 extern bool crm_purge_has_holds(Oid relid);
+extern void crm_purge_guard_skips_reset(void);
+extern void crm_purge_guard_skips_report(void);
 
 /* export.c (requests/) */
 typedef struct CrmPurgeExportPart

@@ -7,7 +7,8 @@
  * Counting the way pg_stat_statements tracks nesting is exact where the
  * statement timestamp is not (a multi-statement query string shares one
  * timestamp).  The ProcessUtility hook also hands each utility statement to
- * utility.c first.
+ * utility.c first.  At the end of a top-level statement the guard reports
+ * the rows it skipped.
  */
 #include "postgres.h"
 
@@ -29,7 +30,10 @@ static void
 cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (nesting_level == 0)
+	{
 		top_level_statement++;
+		crm_purge_guard_skips_reset();
+	}
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
@@ -79,6 +83,8 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 		nesting_level--;
 	}
 	PG_END_TRY();
+	if (nesting_level == 0)
+		crm_purge_guard_skips_report();
 }
 
 /*
@@ -94,7 +100,10 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	crm_purge_before_utility(pstmt->utilityStmt);
 	if (nesting_level == 0)
+	{
 		top_level_statement++;
+		crm_purge_guard_skips_reset();
+	}
 	nesting_level++;
 	PG_TRY();
 	{
@@ -110,6 +119,9 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		nesting_level--;
 	}
 	PG_END_TRY();
+	/* COPY FROM runs no executor hooks */
+	if (nesting_level == 0)
+		crm_purge_guard_skips_report();
 }
 
 /*

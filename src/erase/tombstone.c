@@ -430,6 +430,65 @@ key_unchanged(Relation rel, GuardKey *g, HeapTuple oldtup, HeapTuple newtup)
 }
 
 /*
+ * Rows the guard skipped in the running top-level statement, per table:
+ * reported to the client as one NOTICE when the statement ends (statement.c),
+ * since a skipped row is otherwise silent (RETURNING and COPY just show fewer).
+ */
+#define GUARD_SKIP_TABLES 8
+static struct
+{
+	Oid			relid;
+	int64		rows;
+}			guard_skips[GUARD_SKIP_TABLES];
+static int	guard_skip_tables = 0;
+
+static void
+guard_count_skip(Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < guard_skip_tables; i++)
+		if (guard_skips[i].relid == relid)
+			break;
+	if (i == guard_skip_tables)
+	{
+		/* past the last slot, counted with the last table */
+		if (i == GUARD_SKIP_TABLES)
+			i--;
+		else
+		{
+			guard_skips[i].relid = relid;
+			guard_skips[i].rows = 0;
+			guard_skip_tables++;
+		}
+	}
+	guard_skips[i].rows++;
+}
+
+/* crm_purge_guard_skips_reset: a top-level statement starts. */
+void
+crm_purge_guard_skips_reset(void)
+{
+	guard_skip_tables = 0;
+}
+
+/* crm_purge_guard_skips_report: a top-level statement ended; one NOTICE per table. */
+void
+crm_purge_guard_skips_report(void)
+{
+	int			i;
+
+	for (i = 0; i < guard_skip_tables; i++)
+		ereport(NOTICE,
+				(errmsg_plural("crm_purge guard skipped %lld row of table %s: its key belongs to an erased record",
+							   "crm_purge guard skipped %lld rows of table %s: their keys belong to erased records",
+							   guard_skips[i].rows, (long long) guard_skips[i].rows,
+							   crm_purge_relname(guard_skips[i].relid)),
+				 errhint("Guard mode 'error' refuses such a statement instead; use it when the application reads back what it wrote (INSERT ... RETURNING, ORMs).")));
+	guard_skip_tables = 0;
+}
+
+/*
  * crm_purge_guard_trigger: crm_purge.guard_trigger('skip' or 'error'), BEFORE
  * INSERT FOR EACH ROW: a row whose key was erased is dropped ('skip') or
  * refused ('error').  The error names no key: it would reach the log.
@@ -493,6 +552,7 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 				 errhint("If it must come back, an administrator can lift the tombstone with crm_purge_forget."),
 		/* the statement (INSERT ... VALUES) and COPY's context line hold the erased person's data */
 				 errhidestmt(true), errhidecontext(true)));
+	guard_count_skip(RelationGetRelid(rel));
 	return PointerGetDatum(NULL);
 }
 

@@ -75,6 +75,10 @@ COPY people FROM stdin;
 10	Person 10	p10@example.com	Town
 \.
 SELECT id FROM people WHERE id IN (3, 10) ORDER BY id;
+-- skip tells the client: one NOTICE per statement with the count, even when
+-- the rows are skipped inside a function; RETURNING shows only what went in
+INSERT INTO people SELECT 3, 'Person 3', 'p3@example.com', 'Town' FROM generate_series(1, 2) RETURNING id;
+DO $$ BEGIN INSERT INTO people VALUES (3, 'Person 3', 'p3@example.com', 'Town'); END $$;
 SELECT crm_purge_guard('people', 'error');
 INSERT INTO people VALUES (3, 'Person 3', 'p3@example.com', 'Town');
 SELECT crm_purge_guard('people', 'replace');
