@@ -6,7 +6,7 @@
 # Environment:
 #   ROWS=1000000        rows loaded into the table of each run
 #   RUNS=3              how many times each variant runs (interleaved a,b,c,a,b,c,...)
-#   SCENARIOS="delete_half requests guard"   scenario functions to run (scenario_<name>)
+#   SCENARIOS="delete_half requests guard guard_copy"   scenario functions to run (scenario_<name>)
 #   PG_MAJOR=15  PORT=5498  SKIP_APT=1 (never call apt-get)  KEEP_CLUSTER=1 (leave it running)
 #
 # Every variant of every scenario runs on the same cluster with the same
@@ -16,7 +16,7 @@ set -euo pipefail
 
 ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-3}
-SCENARIOS=${SCENARIOS:-delete_half requests guard}
+SCENARIOS=${SCENARIOS:-delete_half requests guard guard_copy}
 PG_MAJOR=${PG_MAJOR:-15}
 PORT=${PORT:-5498}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -318,7 +318,7 @@ SQL
 			if [ "$v" = g ]; then sql -c "SELECT crm_purge_guard('g')" >/dev/null;
 			else sql -c "SET client_min_messages = warning" -c "DROP TRIGGER IF EXISTS crm_purge_guard ON g" >/dev/null; fi
 			sql -c "CHECKPOINT"
-			ms=$(time_statement "INSERT INTO g SELECT i, 'Contact ' || i, 'contact' || i || '@example.com' FROM generate_series(1, $n) i")
+			ms=$(time_statement "SET client_min_messages = warning; INSERT INTO g SELECT i, 'Contact ' || i, 'contact' || i || '@example.com' FROM generate_series(1, $n) i")
 			if [ "$v" = g ]; then
 				[ "$(sql -c 'SELECT count(*) FROM g')" -eq $((n - 1000)) ] || die "the guard let erased keys in"
 			fi
@@ -331,6 +331,48 @@ SQL
 	echo "  medians: l = $ml ms, g = $mg ms"
 	check "g/l (guard/no guard)" "$(ratio "$mg" "$ml")" 1.3
 	sql -c "DROP TABLE g" >/dev/null
+}
+
+# --- scenario: COPY through the re-import guard -----------------------------------
+# 300,000 rows by one COPY FROM a file, 3,000 of their keys erased before:
+# (l) no guard; (g) crm_purge_guard('skip').  A BEFORE ROW trigger turns off
+# COPY's multi-insert, so this is the guard's worst case.
+
+scenario_guard_copy() {
+	local n=300000
+	say "scenario guard_copy: COPY of $n rows, 3000 of their keys tombstoned"
+	echo "  l = no guard, g = crm_purge_guard (skip)"
+	sql >/dev/null <<SQL
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS g;
+CREATE TABLE g (id bigint PRIMARY KEY, name text, email text);
+INSERT INTO g SELECT i, 'x', 'y' FROM generate_series(1, $n, 100) i;
+SELECT crm_purge_erase('g', 'true', 'bench');
+COPY (SELECT i, 'Contact ' || i, 'contact' || i || '@example.com' FROM generate_series(1, $n) i)
+	TO '$DIR/guard_copy.csv' CSV;
+SQL
+	local run v ms
+	local -a L=() G=()
+	for ((run = 1; run <= RUNS; run++)); do
+		for v in l g; do
+			sql -c "TRUNCATE g" >/dev/null
+			if [ "$v" = g ]; then sql -c "SELECT crm_purge_guard('g')" >/dev/null;
+			else sql -c "SET client_min_messages = warning" -c "DROP TRIGGER IF EXISTS crm_purge_guard ON g" >/dev/null; fi
+			sql -c "CHECKPOINT"
+			ms=$(time_statement "SET client_min_messages = warning; COPY g FROM '$DIR/guard_copy.csv' CSV")
+			if [ "$v" = g ]; then
+				[ "$(sql -c 'SELECT count(*) FROM g')" -eq $((n - n / 100)) ] || die "the guard let erased keys in"
+			fi
+			printf '  run %d  %s  %10.1f ms\n' "$run" "$v" "$ms"
+			case $v in l) L+=("$ms") ;; g) G+=("$ms") ;; esac
+		done
+	done
+	local ml mg
+	ml=$(median "${L[@]}"); mg=$(median "${G[@]}")
+	echo "  medians: l = $ml ms, g = $mg ms"
+	check "g/l (guard COPY/COPY)" "$(ratio "$mg" "$ml")" 1.3
+	sql -c "DROP TABLE g" >/dev/null
+	rm -f "$DIR/guard_copy.csv"
 }
 
 # --- run -------------------------------------------------------------------------
