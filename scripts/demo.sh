@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # crm_purge demo: installs what is needed, builds and installs the extension,
 # starts a throwaway PostgreSQL cluster (unix socket only, in a temp
-# directory) and walks through the recycle bin on a small CRM.
+# directory) and walks through every feature on a small CRM: recycle bin
+# and restore, an export-and-delete request and its CSV, a pending purge and
+# its cancellation, a legal hold, erasure with preview and the guard, deletion
+# by list.
 #
 #   sudo bash scripts/demo.sh
 #
@@ -154,6 +157,57 @@ SELECT "table", live_rows, trashed_rows, marked_rows, pending_purge_id FROM crm_
 TRUNCATE emails;
 \set ON_ERROR_STOP 1
 SELECT count(*) AS emails_still_there FROM emails;
+
+\echo '\n=== 2. bulk export and delete (LeadSquared): emails not sent for a year, exported to CSV, then deleted'
+UPDATE emails SET sent_at = now() - interval '2 years' WHERE id IN (11, 21, 31);
+SELECT crm_purge_request('emails', interval '1 year', modified_column => 'sent_at') AS request_id \gset
+\echo 'the worker runs the request in batches; waiting for it...'
+DO $$
+BEGIN
+    FOR i IN 1 .. 300 LOOP
+        EXIT WHEN (SELECT status FROM crm_purge.requests ORDER BY id DESC LIMIT 1) IN ('success', 'failed');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT id, status, rows_done FROM crm_purge.requests WHERE id = :request_id;
+SELECT batch, rows, outcome FROM crm_purge_report(:request_id);
+SELECT part, rows, bytes FROM crm_purge_export_files(:request_id);
+\echo 'the exported CSV (a header, then the rows as they were):'
+SELECT crm_purge_export_read(:request_id, 1) AS csv;
+SELECT id, subject FROM emails ORDER BY id;
+
+\echo '\n=== 3. pending permanent purge (APRO CRM): mark trashed rows, activate, then any admin can cancel'
+DELETE FROM activities WHERE id IN (103, 104);
+SELECT crm_purge_mark('activities', 'id IN (103, 104)') AS marked;
+SELECT crm_purge_activate() AS purge_id \gset
+SELECT "table", trashed_rows, marked_rows, pending_purge_id FROM crm_purge_overview WHERE "table" = 'activities'::regclass;
+SELECT crm_purge_cancel(:purge_id);
+SELECT "table", trashed_rows, marked_rows, pending_purge_id FROM crm_purge_overview WHERE "table" = 'activities'::regclass;
+SELECT crm_purge_restore('activities');
+
+\echo '\n=== 4. legal hold: held rows are kept from erasure, purges and requests (the error is expected)'
+SELECT crm_purge_hold('contacts', 'id = 5', NULL, 'litigation 2026-4') AS hold_id \gset
+\set ON_ERROR_STOP 0
+SELECT crm_purge_erase('contacts', 'id = 5', 'GDPR request 7');
+\set ON_ERROR_STOP 1
+SELECT crm_purge_release(:hold_id);
+
+\echo '\n=== 5. GDPR erasure (HubSpot, Actito): preview, erase, and the guard refuses a re-import (the error is expected)'
+SELECT * FROM crm_purge_erase_preview('contacts', 'id = 5');
+SELECT crm_purge_guard('contacts', 'error');
+SELECT crm_purge_erase('contacts', 'id = 5', 'GDPR request 7') AS erased_rows;
+SELECT id, name FROM contacts ORDER BY id;
+\set ON_ERROR_STOP 0
+INSERT INTO contacts (id, name, email) VALUES (5, 'Barbara Liskov', 'barbara@example.com');
+\set ON_ERROR_STOP 1
+SELECT count(*) AS id_5_live FROM contacts WHERE id = 5;
+
+\echo '\n=== 6. deletion by list (Plecto): delete the keys of a list, each with its outcome'
+SELECT * FROM crm_purge_delete_keys('contacts', ARRAY['4', '99']);
+SELECT id, name FROM crm_trash.public__contacts ORDER BY id;
+
+\echo '\n--- the history of all of it (never row contents or keys)'
+SELECT action, "table", rows, actor FROM crm_purge_history;
 
 \echo '\n--- the background worker (expires old trash every crm_purge.naptime); crm_purge_tick() does the same work now'
 SELECT pid, backend_type, datname FROM pg_stat_activity WHERE backend_type LIKE 'crm_purge%';

@@ -559,10 +559,19 @@ BEGIN
 	RETURN NEXT;
 
 	FOR r IN
+		-- a protected child that ON DELETE CASCADE would empty into its trash,
+		-- with no rule of its own, is deleted with the parent: the erased
+		-- person's rows must not stay restorable there
 		SELECT rel.child, rel.on_erase, c.oid AS con, c.conkey, c.confkey
-		FROM crm_purge.relations rel
-		JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = rel.child AND c.confrelid = rel.parent
-		WHERE rel.parent = tbl ORDER BY rel.child::text, c.conname
+		FROM (SELECT r0.child, r0.on_erase, NULL::oid AS con FROM crm_purge.relations r0 WHERE r0.parent = tbl
+			  UNION ALL
+			  SELECT c0.conrelid, 'delete', c0.oid FROM pg_constraint c0
+			  WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confdeltype = 'c' AND c0.conrelid <> tbl
+				AND crm_purge._trash(c0.conrelid) IS NOT NULL
+				AND NOT EXISTS (SELECT FROM crm_purge.relations r1 WHERE r1.parent = tbl AND r1.child = c0.conrelid)) rel
+		JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = rel.child AND c.confrelid = tbl
+			AND (rel.con IS NULL OR c.oid = rel.con)
+		ORDER BY rel.child::text, c.conname
 	LOOP
 		EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n') USING keys INTO refs;

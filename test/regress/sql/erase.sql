@@ -211,3 +211,21 @@ INSERT INTO ex_dated VALUES ('2024-03-04'::date);
 RESET DateStyle;
 INSERT INTO ex_dated VALUES ('2024-03-04');
 SELECT count(*) FROM ex_dated;
+
+-- a protected child that ON DELETE CASCADE empties, without a rule: its rows
+-- (live and already trashed) are erased with the parent, never left in its
+-- trash; preview shows them; an unprotected or SET NULL child is not touched
+CREATE TABLE cc_person (id int PRIMARY KEY, name text);
+CREATE TABLE cc_mail (id int PRIMARY KEY, person_id int REFERENCES cc_person ON DELETE CASCADE, body text);
+CREATE TABLE cc_note (id int PRIMARY KEY, person_id int REFERENCES cc_person ON DELETE SET NULL);
+INSERT INTO cc_person VALUES (1, 'erased'), (2, 'kept');
+INSERT INTO cc_mail VALUES (10, 1, 'live mail of 1'), (11, 1, 'trashed mail of 1'), (20, 2, 'mail of 2');
+INSERT INTO cc_note VALUES (30, 1);
+SELECT crm_purge_protect('cc_person');
+SELECT crm_purge_protect('cc_mail');
+SELECT crm_purge_protect('cc_note');
+DELETE FROM cc_mail WHERE id = 11;
+SELECT * FROM crm_purge_erase_preview('cc_person', 'id = 1');
+SELECT crm_purge_erase('cc_person', 'id = 1', 'GDPR cascade child');
+SELECT 'live' AS src, id FROM cc_mail UNION ALL SELECT 'trash', id FROM crm_trash.public__cc_mail ORDER BY 1, 2;
+SELECT id, person_id FROM cc_note;
