@@ -74,6 +74,7 @@ pg createdb -h "$DIR" -p "$PORT" "$DB"
 # --- the walk-through ----------------------------------------------------------
 say "walk-through (psql -e: each statement, then its result)"
 pg psql -X -h "$DIR" -p "$PORT" -d "$DB" -e -v ON_ERROR_STOP=1 -P pager=off <<'SQL'
+\set SHOW_CONTEXT never
 \echo '\n--- extensions: pg_cron (schedules) and crm_purge'
 CREATE EXTENSION pg_cron;
 CREATE EXTENSION crm_purge;
