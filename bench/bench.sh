@@ -295,73 +295,36 @@ scenario_requests() {
 	reset_db
 }
 
-# --- scenario: a bulk load through the re-import guard ----------------------------
-# 100,000 rows loaded by one INSERT ... SELECT, 1,000 of their keys erased
-# before: (l) no guard; (g) crm_purge_guard('skip').
+# --- scenarios: loads through the re-import guard --------------------------------
+# (l) no guard; (g) crm_purge_guard('skip'); 1 of every 100 loaded keys was
+# erased before.
 
-scenario_guard() {
-	local n=100000
-	say "scenario guard: INSERT of $n rows, 1000 of their keys tombstoned"
-	echo "  l = no guard, g = crm_purge_guard (skip)"
-	sql >/dev/null <<'SQL'
-SET client_min_messages = warning;
-DROP TABLE IF EXISTS g;
-CREATE TABLE g (id bigint PRIMARY KEY, name text, email text);
-INSERT INTO g SELECT i, 'x', 'y' FROM generate_series(1, 100000, 100) i;
-SELECT crm_purge_erase('g', 'true', 'bench');
-SQL
-	local run v ms
-	local -a L=() G=()
-	for ((run = 1; run <= RUNS; run++)); do
-		for v in l g; do
-			sql -c "TRUNCATE g" >/dev/null
-			if [ "$v" = g ]; then sql -c "SELECT crm_purge_guard('g')" >/dev/null;
-			else sql -c "SET client_min_messages = warning" -c "DROP TRIGGER IF EXISTS crm_purge_guard ON g" >/dev/null; fi
-			sql -c "CHECKPOINT"
-			ms=$(time_statement "SET client_min_messages = warning; INSERT INTO g SELECT i, 'Contact ' || i, 'contact' || i || '@example.com' FROM generate_series(1, $n) i")
-			if [ "$v" = g ]; then
-				[ "$(sql -c 'SELECT count(*) FROM g')" -eq $((n - 1000)) ] || die "the guard let erased keys in"
-			fi
-			printf '  run %d  %s  %10.1f ms\n' "$run" "$v" "$ms"
-			case $v in l) L+=("$ms") ;; g) G+=("$ms") ;; esac
-		done
-	done
-	local ml mg
-	ml=$(median "${L[@]}"); mg=$(median "${G[@]}")
-	echo "  medians: l = $ml ms, g = $mg ms"
-	check "g/l (guard/no guard)" "$(ratio "$mg" "$ml")" 1.3
-	sql -c "DROP TABLE g" >/dev/null
-}
-
-# --- scenario: COPY through the re-import guard -----------------------------------
-# 300,000 rows by one COPY FROM a file, 3,000 of their keys erased before:
-# (l) no guard; (g) crm_purge_guard('skip').  A BEFORE ROW trigger turns off
-# COPY's multi-insert, so this is the guard's worst case.
-
-scenario_guard_copy() {
-	local n=300000
-	say "scenario guard_copy: COPY of $n rows, 3000 of their keys tombstoned"
-	echo "  l = no guard, g = crm_purge_guard (skip)"
+# guard_prepare N: table g, with keys 1, 101, 201, ... <= N tombstoned
+guard_prepare() {
 	sql >/dev/null <<SQL
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS g;
 CREATE TABLE g (id bigint PRIMARY KEY, name text, email text);
-INSERT INTO g SELECT i, 'x', 'y' FROM generate_series(1, $n, 100) i;
+INSERT INTO g SELECT i, 'x', 'y' FROM generate_series(1, $1, 100) i;
 SELECT crm_purge_erase('g', 'true', 'bench');
-COPY (SELECT i, 'Contact ' || i, 'contact' || i || '@example.com' FROM generate_series(1, $n) i)
-	TO '$DIR/guard_copy.csv' CSV;
 SQL
-	local run v ms
+}
+
+# guard_compare N STATEMENT LABEL: STATEMENT loads keys 1..N into an empty g,
+# without and with the guard, interleaved RUNS times; prints the ratio
+guard_compare() {
+	local n=$1 stmt=$2 label=$3 run v ms
 	local -a L=() G=()
+	echo "  l = no guard, g = crm_purge_guard (skip)"
 	for ((run = 1; run <= RUNS; run++)); do
 		for v in l g; do
 			sql -c "TRUNCATE g" >/dev/null
 			if [ "$v" = g ]; then sql -c "SELECT crm_purge_guard('g')" >/dev/null;
 			else sql -c "SET client_min_messages = warning" -c "DROP TRIGGER IF EXISTS crm_purge_guard ON g" >/dev/null; fi
 			sql -c "CHECKPOINT"
-			ms=$(time_statement "SET client_min_messages = warning; COPY g FROM '$DIR/guard_copy.csv' CSV")
+			ms=$(time_statement "SET client_min_messages = warning; $stmt")
 			if [ "$v" = g ]; then
-				[ "$(sql -c 'SELECT count(*) FROM g')" -eq $((n - n / 100)) ] || die "the guard let erased keys in"
+				[ "$(sql -c 'SELECT count(*) FROM g')" -eq $((n - (n + 99) / 100)) ] || die "the guard let erased keys in"
 			fi
 			printf '  run %d  %s  %10.1f ms\n' "$run" "$v" "$ms"
 			case $v in l) L+=("$ms") ;; g) G+=("$ms") ;; esac
@@ -370,8 +333,28 @@ SQL
 	local ml mg
 	ml=$(median "${L[@]}"); mg=$(median "${G[@]}")
 	echo "  medians: l = $ml ms, g = $mg ms"
-	check "g/l (guard COPY/COPY)" "$(ratio "$mg" "$ml")" 1.3
+	check "$label" "$(ratio "$mg" "$ml")" 1.3
 	sql -c "DROP TABLE g" >/dev/null
+}
+
+# 100,000 rows loaded by one INSERT ... SELECT
+scenario_guard() {
+	local n=100000
+	say "scenario guard: INSERT of $n rows, $((n / 100)) of their keys tombstoned"
+	guard_prepare $n
+	guard_compare $n "INSERT INTO g SELECT i, 'Contact ' || i, 'contact' || i || '@example.com' FROM generate_series(1, $n) i" \
+		"g/l (guard/no guard)"
+}
+
+# 300,000 rows by one COPY FROM a file.  A BEFORE ROW trigger turns off
+# COPY's multi-insert, so this is the guard's worst case.
+scenario_guard_copy() {
+	local n=300000
+	say "scenario guard_copy: COPY of $n rows, $((n / 100)) of their keys tombstoned"
+	guard_prepare $n
+	sql -c "COPY (SELECT i, 'Contact ' || i, 'contact' || i || '@example.com' FROM generate_series(1, $n) i)
+		TO '$DIR/guard_copy.csv' CSV" >/dev/null
+	guard_compare $n "COPY g FROM '$DIR/guard_copy.csv' CSV" "g/l (guard COPY/COPY)"
 	rm -f "$DIR/guard_copy.csv"
 }
 
