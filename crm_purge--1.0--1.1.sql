@@ -50,6 +50,9 @@ CREATE POLICY readable_table ON crm_purge.export_parts FOR SELECT USING (
 			WHERE r.id = export_parts.request_id
 			  AND pg_catalog.has_table_privilege(coalesce(export_parts.tbl, r.tbl), 'SELECT')));
 
+-- The application's user and reason (crm_purge.actor, crm_purge.reason).
+ALTER TABLE crm_purge.history ADD COLUMN app_actor text, ADD COLUMN reason text;
+
 -- The one writer of crm_purge.history (C calls it too): an action, its
 -- table, how many rows, who (by default the current role), and what it
 -- belongs to.  Never row contents or keys.
@@ -57,9 +60,12 @@ CREATE FUNCTION crm_purge._record_history(action text, tbl regclass, rows bigint
 										  request_id bigint DEFAULT NULL, purge_id bigint DEFAULT NULL,
 										  deletion_id bigint DEFAULT NULL) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id, purge_id, deletion_id)
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id, purge_id, deletion_id,
+								   app_actor, reason)
 	VALUES (action, CASE WHEN tbl IS NOT NULL THEN crm_purge._qualified(tbl) END, rows,
-			coalesce(actor, current_user), request_id, purge_id, deletion_id)
+			coalesce(actor, current_user), request_id, purge_id, deletion_id,
+			nullif(current_setting('crm_purge.actor', true), ''),
+			nullif(current_setting('crm_purge.reason', true), ''))
 $$;
 
 -- The trash of a protected table, or NULL: the one place SQL finds it.
@@ -186,6 +192,13 @@ BEGIN
 	IF obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
 		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
 	END IF;
+	-- the application's user and reason (crm_purge.actor, crm_purge.reason), since 1.1
+	IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tr AND attname = 'deletion_actor' AND NOT attisdropped) THEN
+		EXECUTE format('ALTER TABLE %s ADD COLUMN deletion_actor text', tr);
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tr AND attname = 'deletion_reason' AND NOT attisdropped) THEN
+		EXECUTE format('ALTER TABLE %s ADD COLUMN deletion_reason text', tr);
+	END IF;
 	FOR c IN
 		SELECT a.attname, b.t AS typ, b.m AS typmod, t.atttypid AS ttyp, t.atttypmod AS ttypmod,
 			   a.atthasmissing, a.attmissingval::text AS missing
@@ -296,11 +309,11 @@ BEGIN
 	END IF;
 	SELECT a.attname INTO reserved FROM pg_attribute a
 		WHERE a.attrelid = tbl AND NOT a.attisdropped
-		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'marked_at');
+		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'deletion_actor', 'deletion_reason', 'marked_at');
 	IF FOUND THEN
 		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
 			USING ERRCODE = 'duplicate_column',
-				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id and marked_at.';
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason and marked_at.';
 	END IF;
 
 	trash_name := rel.nspname || '__' || rel.relname;
@@ -349,7 +362,8 @@ BEGIN
 		SELECT string_agg(crm_purge._column_ddl(tbl, a.attname), ', ' ORDER BY a.attnum) INTO cols
 			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
 		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
-					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz)',
+					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz, '
+					   'deletion_actor text, deletion_reason text)',
 					   trash_name, cols);
 		tr := format('crm_trash.%I', trash_name)::regclass;
 		-- BRIN: both columns grow with insertion order, and a BRIN insert is
@@ -455,6 +469,8 @@ BEGIN
 	LOOP
 		EXECUTE format('DROP POLICY IF EXISTS crm_purge_own_rows ON %s', t.trash);
 		EXECUTE format('ALTER TABLE %s ALTER COLUMN deleted_by TYPE regrole USING crm_purge._role_of(deleted_by)', t.trash);
+		EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS deletion_actor text, '
+					   'ADD COLUMN IF NOT EXISTS deletion_reason text', t.trash);
 		FOR c IN
 			SELECT a.attname, y.typbasetype, y.typtypmod FROM pg_attribute a JOIN pg_type y ON y.oid = a.atttypid
 			WHERE a.attrelid = t.trash AND a.attnum > 0 AND NOT a.attisdropped AND y.typtype = 'd'
@@ -1502,28 +1518,42 @@ END
 $$;
 REVOKE ALL ON FUNCTION crm_purge._trash_column_dropped(regclass, name) FROM PUBLIC;
 
--- Unlink triggers on the children whose ON DELETE SET NULL key points at
--- tbl: made at protect, and again whenever such a key is added later.
+-- Unlink triggers on the children whose key points at tbl: made at
+-- protect, and again whenever such a key is added later.  An ON DELETE SET
+-- NULL key cleared by the parent's DELETE is recorded at once
+-- (crm_purge_unlink_*); a nullable key the application clears itself, as
+-- ORMs do before deleting the parent, is checked at commit
+-- (crm_purge_appunlink_*, a deferred constraint trigger).
 CREATE OR REPLACE FUNCTION crm_purge._create_unlink_triggers(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	c record;
 BEGIN
 	FOR c IN
-		SELECT con.conname, con.conrelid::regclass AS child,
-			   string_agg(format('OLD.%1$I IS NOT NULL AND NEW.%1$I IS NULL', a.attname), ' AND ' ORDER BY k.ord) AS cond
+		SELECT con.conname, con.conrelid::regclass AS child, con.confdeltype IN ('n', 'd') AS set_null,
+			   string_agg(format('OLD.%1$I IS NOT NULL AND NEW.%1$I IS NULL', a.attname), ' AND ' ORDER BY k.ord) AS cond,
+			   bool_and(NOT a.attnotnull) AS nullable
 		FROM pg_constraint con
 		CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
 		JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-		WHERE con.confrelid = tbl AND con.contype = 'f' AND con.confdeltype IN ('n', 'd')
-		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = con.conrelid
-						  AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63))
-		GROUP BY con.oid, con.conname, con.conrelid
+		WHERE con.confrelid = tbl AND con.contype = 'f'
+		  AND (SELECT relkind FROM pg_class WHERE oid = con.conrelid) = 'r'
+		GROUP BY con.oid, con.conname, con.conrelid, con.confdeltype
 	LOOP
-		EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
-					   'WHEN (pg_catalog.pg_trigger_depth() > 0 AND %s) '
-					   'EXECUTE FUNCTION crm_purge.unlink_trigger(%L)',
-					   left('crm_purge_unlink_' || c.conname, 63), c.child, c.cond, c.conname);
+		IF c.set_null AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = c.child
+									  AND tg.tgname = left('crm_purge_unlink_' || c.conname, 63)) THEN
+			EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+						   'WHEN (pg_catalog.pg_trigger_depth() > 0 AND %s) '
+						   'EXECUTE FUNCTION crm_purge.unlink_trigger(%L)',
+						   left('crm_purge_unlink_' || c.conname, 63), c.child, c.cond, c.conname);
+		END IF;
+		IF c.nullable AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = c.child
+									  AND tg.tgname = left('crm_purge_appunlink_' || c.conname, 63)) THEN
+			EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED '
+						   'FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() = 0 AND %s) '
+						   'EXECUTE FUNCTION crm_purge.unlink_trigger(%L)',
+						   left('crm_purge_appunlink_' || c.conname, 63), c.child, c.cond, c.conname);
+		END IF;
 	END LOOP;
 END
 $$;
@@ -1550,7 +1580,7 @@ BEGIN
 		SELECT tg.tgname, tg.tgrelid::regclass AS child
 		FROM pg_trigger tg
 		LEFT JOIN pg_constraint con ON con.conrelid = tg.tgrelid AND con.contype = 'f'
-			AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63)
+			AND tg.tgname IN (left('crm_purge_unlink_' || con.conname, 63), left('crm_purge_appunlink_' || con.conname, 63))
 		WHERE tg.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
 		  AND (con.oid IS NULL OR con.confrelid = tbl
 			   OR NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = con.confrelid))
@@ -1834,4 +1864,25 @@ END
 $$;
 REVOKE ALL ON FUNCTION crm_purge._trash(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._trash(regclass) TO crm_purge_admin;
+
+-- Children whose nullable key the application clears get app unlink triggers.
+SELECT crm_purge._create_unlink_triggers(p.tbl) FROM crm_purge.protected_tables p ORDER BY p.tbl;
+
+-- History shows the application's user and reason.
+DROP VIEW crm_purge_history;
+DROP FUNCTION crm_purge._history();
+CREATE FUNCTION crm_purge._history()
+RETURNS TABLE (at timestamptz, action text, "table" text, rows bigint, actor name,
+			   request_id bigint, purge_id bigint, deletion_id bigint, app_actor text, reason text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_history');
+	RETURN QUERY SELECT h.at, h.action, h.table_name, h.rows, h.actor, h.request_id, h.purge_id, h.deletion_id,
+						h.app_actor, h.reason
+		FROM crm_purge.history h ORDER BY h.id;
+END
+$$;
+CREATE VIEW crm_purge_history AS SELECT * FROM crm_purge._history();
+GRANT SELECT ON crm_purge_history TO PUBLIC;
+COMMENT ON VIEW crm_purge_history IS 'every restore, trash expiry, request, purge and erasure; no personal data';
 REVOKE ALL ON FUNCTION crm_purge._request_status(bigint, text, text, regrole) FROM PUBLIC;

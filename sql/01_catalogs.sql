@@ -39,7 +39,9 @@ CREATE TABLE crm_purge.history (
 	actor		name NOT NULL DEFAULT CURRENT_USER,
 	request_id	bigint,
 	purge_id	bigint,
-	deletion_id	bigint
+	deletion_id	bigint,
+	app_actor	text,
+	reason		text
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.history', '');

@@ -62,9 +62,12 @@ CREATE FUNCTION crm_purge._record_history(action text, tbl regclass, rows bigint
 										  request_id bigint DEFAULT NULL, purge_id bigint DEFAULT NULL,
 										  deletion_id bigint DEFAULT NULL) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id, purge_id, deletion_id)
+	INSERT INTO crm_purge.history (action, table_name, rows, actor, request_id, purge_id, deletion_id,
+								   app_actor, reason)
 	VALUES (action, CASE WHEN tbl IS NOT NULL THEN crm_purge._qualified(tbl) END, rows,
-			coalesce(actor, current_user), request_id, purge_id, deletion_id)
+			coalesce(actor, current_user), request_id, purge_id, deletion_id,
+			nullif(current_setting('crm_purge.actor', true), ''),
+			nullif(current_setting('crm_purge.reason', true), ''))
 $$;
 
 -- The trash of a protected table, or NULL: the one place SQL finds it.

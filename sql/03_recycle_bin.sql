@@ -46,6 +46,13 @@ BEGIN
 	IF obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
 		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
 	END IF;
+	-- the application's user and reason (crm_purge.actor, crm_purge.reason), since 1.1
+	IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tr AND attname = 'deletion_actor' AND NOT attisdropped) THEN
+		EXECUTE format('ALTER TABLE %s ADD COLUMN deletion_actor text', tr);
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tr AND attname = 'deletion_reason' AND NOT attisdropped) THEN
+		EXECUTE format('ALTER TABLE %s ADD COLUMN deletion_reason text', tr);
+	END IF;
 	FOR c IN
 		SELECT a.attname, b.t AS typ, b.m AS typmod, t.atttypid AS ttyp, t.atttypmod AS ttypmod,
 			   a.atthasmissing, a.attmissingval::text AS missing
@@ -99,28 +106,42 @@ BEGIN
 END
 $$;
 
--- Unlink triggers on the children whose ON DELETE SET NULL key points at
--- tbl: made at protect, and again whenever such a key is added later.
+-- Unlink triggers on the children whose key points at tbl: made at
+-- protect, and again whenever such a key is added later.  An ON DELETE SET
+-- NULL key cleared by the parent's DELETE is recorded at once
+-- (crm_purge_unlink_*); a nullable key the application clears itself, as
+-- ORMs do before deleting the parent, is checked at commit
+-- (crm_purge_appunlink_*, a deferred constraint trigger).
 CREATE FUNCTION crm_purge._create_unlink_triggers(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	c record;
 BEGIN
 	FOR c IN
-		SELECT con.conname, con.conrelid::regclass AS child,
-			   string_agg(format('OLD.%1$I IS NOT NULL AND NEW.%1$I IS NULL', a.attname), ' AND ' ORDER BY k.ord) AS cond
+		SELECT con.conname, con.conrelid::regclass AS child, con.confdeltype IN ('n', 'd') AS set_null,
+			   string_agg(format('OLD.%1$I IS NOT NULL AND NEW.%1$I IS NULL', a.attname), ' AND ' ORDER BY k.ord) AS cond,
+			   bool_and(NOT a.attnotnull) AS nullable
 		FROM pg_constraint con
 		CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
 		JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-		WHERE con.confrelid = tbl AND con.contype = 'f' AND con.confdeltype IN ('n', 'd')
-		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = con.conrelid
-						  AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63))
-		GROUP BY con.oid, con.conname, con.conrelid
+		WHERE con.confrelid = tbl AND con.contype = 'f'
+		  AND (SELECT relkind FROM pg_class WHERE oid = con.conrelid) = 'r'
+		GROUP BY con.oid, con.conname, con.conrelid, con.confdeltype
 	LOOP
-		EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
-					   'WHEN (pg_catalog.pg_trigger_depth() > 0 AND %s) '
-					   'EXECUTE FUNCTION crm_purge.unlink_trigger(%L)',
-					   left('crm_purge_unlink_' || c.conname, 63), c.child, c.cond, c.conname);
+		IF c.set_null AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = c.child
+									  AND tg.tgname = left('crm_purge_unlink_' || c.conname, 63)) THEN
+			EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+						   'WHEN (pg_catalog.pg_trigger_depth() > 0 AND %s) '
+						   'EXECUTE FUNCTION crm_purge.unlink_trigger(%L)',
+						   left('crm_purge_unlink_' || c.conname, 63), c.child, c.cond, c.conname);
+		END IF;
+		IF c.nullable AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = c.child
+									  AND tg.tgname = left('crm_purge_appunlink_' || c.conname, 63)) THEN
+			EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED '
+						   'FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() = 0 AND %s) '
+						   'EXECUTE FUNCTION crm_purge.unlink_trigger(%L)',
+						   left('crm_purge_appunlink_' || c.conname, 63), c.child, c.cond, c.conname);
+		END IF;
 	END LOOP;
 END
 $$;
@@ -290,11 +311,11 @@ BEGIN
 	END IF;
 	SELECT a.attname INTO reserved FROM pg_attribute a
 		WHERE a.attrelid = tbl AND NOT a.attisdropped
-		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'marked_at');
+		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'deletion_actor', 'deletion_reason', 'marked_at');
 	IF FOUND THEN
 		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
 			USING ERRCODE = 'duplicate_column',
-				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id and marked_at.';
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason and marked_at.';
 	END IF;
 
 	trash_name := rel.nspname || '__' || rel.relname;
@@ -343,7 +364,8 @@ BEGIN
 		SELECT string_agg(crm_purge._column_ddl(tbl, a.attname), ', ' ORDER BY a.attnum) INTO cols
 			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
 		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
-					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz)',
+					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz, '
+					   'deletion_actor text, deletion_reason text)',
 					   trash_name, cols);
 		tr := format('crm_trash.%I', trash_name)::regclass;
 		-- BRIN: both columns grow with insertion order, and a BRIN insert is
@@ -395,7 +417,7 @@ BEGIN
 		SELECT tg.tgname, tg.tgrelid::regclass AS child
 		FROM pg_trigger tg
 		LEFT JOIN pg_constraint con ON con.conrelid = tg.tgrelid AND con.contype = 'f'
-			AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63)
+			AND tg.tgname IN (left('crm_purge_unlink_' || con.conname, 63), left('crm_purge_appunlink_' || con.conname, 63))
 		WHERE tg.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
 		  AND (con.oid IS NULL OR con.confrelid = tbl
 			   OR NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = con.confrelid))

@@ -152,11 +152,12 @@ CREATE VIEW crm_purge_overview AS SELECT * FROM crm_purge._overview();
 
 CREATE FUNCTION crm_purge._history()
 RETURNS TABLE (at timestamptz, action text, "table" text, rows bigint, actor name,
-			   request_id bigint, purge_id bigint, deletion_id bigint)
+			   request_id bigint, purge_id bigint, deletion_id bigint, app_actor text, reason text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM crm_purge._require_admin('crm_purge_history');
-	RETURN QUERY SELECT h.at, h.action, h.table_name, h.rows, h.actor, h.request_id, h.purge_id, h.deletion_id
+	RETURN QUERY SELECT h.at, h.action, h.table_name, h.rows, h.actor, h.request_id, h.purge_id, h.deletion_id,
+						h.app_actor, h.reason
 		FROM crm_purge.history h ORDER BY h.id;
 END
 $$;

@@ -38,6 +38,15 @@ extern int	crm_purge_naptime;		/* seconds */
 extern char *crm_purge_databases;
 extern char *crm_purge_fault_point;	/* tests only */
 extern bool crm_purge_allow_truncate;	/* test databases */
+extern int	crm_purge_deletion_scope;
+extern char *crm_purge_actor;	/* the application's user, "" = none */
+extern char *crm_purge_reason;
+
+typedef enum CrmPurgeDeletionScope
+{
+	DELETION_SCOPE_STATEMENT,
+	DELETION_SCOPE_TRANSACTION
+} CrmPurgeDeletionScope;
 
 typedef enum CrmPurgeExportStorage
 {

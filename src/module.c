@@ -37,6 +37,15 @@ int			crm_purge_naptime = 10;
 char	   *crm_purge_databases = NULL;
 char	   *crm_purge_fault_point = NULL;
 bool		crm_purge_allow_truncate = false;
+int			crm_purge_deletion_scope = DELETION_SCOPE_STATEMENT;
+char	   *crm_purge_actor = NULL;
+char	   *crm_purge_reason = NULL;
+
+static const struct config_enum_entry deletion_scope_options[] = {
+	{"statement", DELETION_SCOPE_STATEMENT, false},
+	{"transaction", DELETION_SCOPE_TRANSACTION, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry export_storage_options[] = {
 	{"directory", EXPORT_STORAGE_DIRECTORY, false},
@@ -185,6 +194,22 @@ _PG_init(void)
 							 "Each such TRUNCATE is recorded in crm_purge.history; for anyone but the owner (or a superuser) TRUNCATE stays refused.",
 							 &crm_purge_allow_truncate, false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("crm_purge.deletion_scope",
+							 "What one deletion id covers: each deleting statement, or everything a transaction deletes.",
+							 "With transaction, an ORM that deletes children and parents in separate statements is undone by one crm_purge_restore_deletion.",
+							 &crm_purge_deletion_scope, DELETION_SCOPE_STATEMENT,
+							 deletion_scope_options, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("crm_purge.actor",
+							   "The application's user, recorded with trashed rows (deletion_actor) and in crm_purge.history (app_actor).",
+							   "Set it with SET LOCAL per transaction; permissions still follow the database role.",
+							   &crm_purge_actor, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("crm_purge.reason",
+							   "Why the application deletes, recorded with trashed rows (deletion_reason) and in crm_purge.history (reason).",
+							   "Set it with SET LOCAL per transaction.",
+							   &crm_purge_reason, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("crm_purge");
 

@@ -330,8 +330,15 @@ typedef struct RelinkQuery
 	Oid		   *argtypes;
 	Datum	   *values;
 	Oid			owner;
+	char	   *constraint;		/* a deferrable key, schema-qualified; else NULL */
+	bool		initially_deferred;
 } RelinkQuery;
 
+/*
+ * run_relink: the UPDATE as the child's owner, restricted.  A deferred key
+ * check cannot be queued in a restricted operation: a deferrable key is
+ * checked at once (SET CONSTRAINTS, as the restorer) and deferred again after.
+ */
 static void
 run_relink(void *arg)
 {
@@ -339,11 +346,15 @@ run_relink(void *arg)
 	CrmPurgeIdentity id;
 	int			rc;
 
+	if (q->constraint != NULL)
+		SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", q->constraint), false, 0);
 	crm_purge_become(q->owner, &id);
 	rc = SPI_execute_with_args(q->sql, 2, q->argtypes, q->values, NULL, false, 0);
 	crm_purge_unbecome(&id);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not link a child row back");
+	if (q->constraint != NULL && q->initially_deferred)
+		SPI_execute(psprintf("SET CONSTRAINTS %s DEFERRED", q->constraint), false, 0);
 }
 
 /*
@@ -384,6 +395,8 @@ relink_children(int64 deletion)
 		TupleDesc	td;
 		HeapTuple	tup;
 		ArrayType  *conkey;
+		bool		deferrable;
+		bool		initially_deferred;
 		int16	   *fk;
 		int			nfk,
 					i;
@@ -401,6 +414,8 @@ relink_children(int64 deletion)
 		npk = crm_purge_primary_key(rel, pk, true);
 		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
 		conkey = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull));
+		deferrable = ((Form_pg_constraint) GETSTRUCT(tup))->condeferrable;
+		initially_deferred = ((Form_pg_constraint) GETSTRUCT(tup))->condeferred;
 		nfk = ARR_DIMS(conkey)[0];
 		fk = (int16 *) ARR_DATA_PTR(conkey);
 		initStringInfo(&setcols);
@@ -430,7 +445,9 @@ relink_children(int64 deletion)
 			appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
 							 crm_purge_relname(child), setcols.data, setvals.data, where.data);
 			{
-				RelinkQuery q = {sql.data, uargtypes, uvalues, rel->rd_rel->relowner};
+				RelinkQuery q = {sql.data, uargtypes, uvalues, rel->rd_rel->relowner,
+					deferrable ? quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), conname) : NULL,
+				initially_deferred};
 				ErrorData  *edata = crm_purge_in_subtransaction(run_relink, &q);
 
 				/* a row that cannot be linked back stays unlinked; the restore goes on */

@@ -24,6 +24,7 @@
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "access/transam.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
@@ -69,6 +70,8 @@ typedef struct TrashMap
 	AttrNumber	deleted_at;
 	AttrNumber	deleted_by;
 	AttrNumber	deletion_id;
+	AttrNumber	deletion_actor; /* 0: a trash not yet brought to 1.1 */
+	AttrNumber	deletion_reason;
 	bool		deleted_by_oid; /* regrole (1.1); text in trash made by 1.0 */
 } TrashMap;
 
@@ -189,16 +192,19 @@ get_trash_map(Relation live)
 	m->deleted_at = attnameAttNum(trash, "deleted_at", false);
 	m->deleted_by = attnameAttNum(trash, "deleted_by", false);
 	m->deletion_id = attnameAttNum(trash, "deletion_id", false);
+	m->deletion_actor = Max(attnameAttNum(trash, "deletion_actor", false), 0);
+	m->deletion_reason = Max(attnameAttNum(trash, "deletion_reason", false), 0);
 	for (i = 0; i < ltd->natts; i++)
 		if (m->trash_attno[i] != 0 &&
 			(m->trash_attno[i] == m->deleted_at || m->trash_attno[i] == m->deleted_by ||
 			 m->trash_attno[i] == m->deletion_id ||
+			 m->trash_attno[i] == m->deletion_actor || m->trash_attno[i] == m->deletion_reason ||
 			 m->trash_attno[i] == attnameAttNum(trash, "marked_at", false)))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
 					 errmsg("table %s has a column named like one of its trash's own columns",
 							crm_purge_relname(relid)),
-					 errhint("Rename the column; the trash adds deleted_at, deleted_by, deletion_id and marked_at.")));
+					 errhint("Rename the column; the trash adds deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason and marked_at.")));
 	m->deleted_by_oid = m->deleted_by > 0 &&
 		TupleDescAttr(ttd, m->deleted_by - 1)->atttypid != TEXTOID;
 	if (m->deleted_at <= 0 || m->deleted_by <= 0 || m->deletion_id <= 0)
@@ -212,34 +218,67 @@ get_trash_map(Relation live)
 }
 
 /*
- * One deletion_id per top-level statement: every row it trashes, in every
- * protected table, shares the id.
+ * One deletion_id per top-level statement (deletion_scope = statement) or
+ * per transaction: every row it trashes, in every protected table, shares
+ * the id.  The ids a transaction used are kept for the app-issued unlinks,
+ * which are checked at commit.
  */
 static LocalTransactionId deletion_lxid = InvalidLocalTransactionId;
 static uint64 deletion_statement = 0;
 static int64 deletion_id = 0;
+static int64 *xact_deletion_ids = NULL;
+static int	xact_deletion_nids = 0;
+static int	xact_deletion_cap = 0;
 
 /*
- * crm_purge_current_deletion_id: the running top-level statement's id, from
- * crm_purge.deletion_id_seq at its first use.
+ * crm_purge_current_deletion_id: the running top-level statement's (or
+ * transaction's) id, from crm_purge.deletion_id_seq at its first use.
  */
 int64
 crm_purge_current_deletion_id(void)
 {
 	uint64		stmt = crm_purge_top_level_statement();
 
-	if (deletion_lxid != MyProc->lxid || deletion_statement != stmt || deletion_id == 0)
+	if (deletion_lxid != MyProc->lxid)
+		xact_deletion_nids = 0;
+	if (deletion_lxid != MyProc->lxid || deletion_id == 0 ||
+		(deletion_statement != stmt && crm_purge_deletion_scope == DELETION_SCOPE_STATEMENT))
 	{
 		Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, false);
 		Oid			seq = get_relname_relid("deletion_id_seq", nsp);
 
 		if (!OidIsValid(seq))
 			elog(ERROR, "sequence crm_purge.deletion_id_seq is missing");
+		if (xact_deletion_nids == xact_deletion_cap)
+		{
+			xact_deletion_cap = Max(8, xact_deletion_cap * 2);
+			xact_deletion_ids = xact_deletion_ids == NULL ?
+				MemoryContextAlloc(TopMemoryContext, sizeof(int64) * xact_deletion_cap) :
+				repalloc(xact_deletion_ids, sizeof(int64) * xact_deletion_cap);
+		}
 		deletion_id = nextval_internal(seq, false);
 		deletion_lxid = MyProc->lxid;
 		deletion_statement = stmt;
+		xact_deletion_ids[xact_deletion_nids++] = deletion_id;
 	}
 	return deletion_id;
+}
+
+/*
+ * xact_deletion_id_array: the deletion ids this transaction used, as
+ * bigint[] (empty when it trashed nothing).
+ */
+static Datum
+xact_deletion_id_array(void)
+{
+	Datum	   *elems;
+	int			i,
+				n = deletion_lxid == MyProc->lxid ? xact_deletion_nids : 0;
+
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(xact_deletion_ids[i]);
+	return PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 
@@ -270,6 +309,8 @@ typedef struct TrashWriter
 	ResultRelInfo *rri;
 	BulkInsertState bistate;
 	bool		index_per_block;	/* see trash_writer_index_per_block() */
+	bool		has_actor;		/* values[] holds deletion_actor */
+	bool		has_reason;
 	Oid			userid;			/* whose deletion the buffered rows are */
 	Datum	   *values;
 	bool	   *nulls;
@@ -736,6 +777,13 @@ trash_writer_open(Relation live)
 		w->nulls = palloc(sizeof(bool) * ttd->natts);
 		w->values[w->map.deleted_at - 1] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 		w->values[w->map.deletion_id - 1] = Int64GetDatum(crm_purge_current_deletion_id());
+		/* the application's user and reason, as set for this statement */
+		w->has_actor = w->map.deletion_actor > 0 && crm_purge_actor != NULL && crm_purge_actor[0] != '\0';
+		w->has_reason = w->map.deletion_reason > 0 && crm_purge_reason != NULL && crm_purge_reason[0] != '\0';
+		if (w->has_actor)
+			w->values[w->map.deletion_actor - 1] = CStringGetTextDatum(crm_purge_actor);
+		if (w->has_reason)
+			w->values[w->map.deletion_reason - 1] = CStringGetTextDatum(crm_purge_reason);
 		w->userid = InvalidOid;
 		w->nused = 0;
 		w->nbytes = 0;
@@ -790,6 +838,10 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 	w->nulls[map->deleted_at - 1] = false;
 	w->nulls[map->deleted_by - 1] = false;
 	w->nulls[map->deletion_id - 1] = false;
+	if (w->has_actor)
+		w->nulls[map->deletion_actor - 1] = false;
+	if (w->has_reason)
+		w->nulls[map->deletion_reason - 1] = false;
 	tup = heap_form_tuple(ttd, w->values, w->nulls);
 	MemoryContextSwitchTo(old);
 
@@ -947,14 +999,88 @@ constraint_key(Oid conoid, AttrNumber **attnums)
 	return n;
 }
 
+
+/*
+ * app_unlink_deletion: for an unlink the application issued (UPDATE ... SET
+ * fk = NULL, as Django's SET_NULL and Rails' nullify do before deleting the
+ * parent), checked at commit: the deletion of this transaction that trashed
+ * the parent the child pointed to, or 0 when the parent was not deleted.
+ * Only built-in key types: comparing runs their equality operator as the
+ * extension owner.  SPI connected.
+ */
+static int64
+app_unlink_deletion(Oid conoid, HeapTuple oldtup, TupleDesc tupdesc, int nfk, AttrNumber *fk)
+{
+	HeapTuple	con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	Oid			parent;
+	Oid			trashid;
+	ArrayType  *confkey;
+	int16	   *refcols;
+	bool		isnull;
+	StringInfoData sql;
+	Oid			argtypes[INDEX_MAX_KEYS + 1];
+	Datum		values[INDEX_MAX_KEYS + 1];
+	CrmPurgeIdentity id;
+	int64		found = 0;
+	int			i;
+
+	values[0] = xact_deletion_id_array();
+	if (ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(values[0])), ARR_DIMS(DatumGetArrayTypeP(values[0]))) == 0 ||
+		!HeapTupleIsValid(con))
+	{
+		if (HeapTupleIsValid(con))
+			ReleaseSysCache(con);
+		return 0;				/* this transaction trashed nothing */
+	}
+	parent = ((Form_pg_constraint) GETSTRUCT(con))->confrelid;
+	confkey = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, con, Anum_pg_constraint_confkey, &isnull));
+	refcols = (int16 *) ARR_DATA_PTR(confkey);
+	trashid = crm_purge_trash_of(parent);
+	if (!OidIsValid(trashid) || ARR_DIMS(confkey)[0] != nfk)
+	{
+		ReleaseSysCache(con);
+		return 0;
+	}
+	argtypes[0] = INT8ARRAYOID;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT t.deletion_id FROM %s t WHERE t.deletion_id OPERATOR(pg_catalog.=) ANY ($1)",
+					 crm_purge_relname(trashid));
+	for (i = 0; i < nfk; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(tupdesc, fk[i] - 1);
+		char	   *refname = get_attname(parent, refcols[i], false);
+
+		if (a->atttypid >= FirstNormalObjectId)
+		{
+			ReleaseSysCache(con);
+			return 0;
+		}
+		argtypes[i + 1] = a->atttypid;
+		values[i + 1] = heap_getattr(oldtup, fk[i], tupdesc, &isnull);
+		appendStringInfo(&sql, " AND t.%s = $%d", quote_identifier(refname), i + 2);
+	}
+	ReleaseSysCache(con);
+	appendStringInfoString(&sql, " ORDER BY t.deletion_id DESC LIMIT 1");
+	crm_purge_become_owner(&id);
+	if (SPI_execute_with_args(sql.data, nfk + 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the trash of %s", crm_purge_relname(parent));
+	if (SPI_processed == 1)
+		found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	crm_purge_unbecome(&id);
+	return found;
+}
+
 static SPIPlanPtr unlink_insert_plan = NULL;
 
 /*
  * crm_purge_unlink_trigger: AFTER UPDATE FOR EACH ROW on a child table,
- * fired (WHEN clause) only when an ON DELETE SET NULL action of a
- * referential trigger cleared the key: it remembers the link (the child's
- * primary key, its old reference) in crm_purge.unlinks under the current
- * deletion_id, as the extension owner.  Nothing while a bypass is set.
+ * fired (WHEN clause) only when its key to a protected table was cleared.
+ * Immediate: an ON DELETE SET NULL action of a referential trigger cleared
+ * it, under the current deletion_id.  Deferred to commit (a constraint
+ * trigger): the application cleared it; remembered only if this transaction
+ * trashed the parent, under that deletion's id.  The link (the child's
+ * primary key, its old reference) goes to crm_purge.unlinks, as the
+ * extension owner.  Nothing while a bypass is set.
  */
 PG_FUNCTION_INFO_V1(crm_purge_unlink_trigger);
 Datum
@@ -970,6 +1096,7 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 				npk;
 	Datum		values[5];
 	CrmPurgeIdentity id;
+	int64		deletion;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
@@ -993,13 +1120,22 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 
 	nfk = constraint_key(conoid, &fk);
 
-	values[0] = Int64GetDatum(crm_purge_current_deletion_id());
+	SPI_connect();
+	if (trigdata->tg_trigger->tgdeferrable)
+		deletion = app_unlink_deletion(conoid, trigdata->tg_trigtuple, tupdesc, nfk, fk);
+	else
+		deletion = crm_purge_current_deletion_id();
+	if (deletion == 0)
+	{
+		SPI_finish();
+		return PointerGetDatum(NULL);
+	}
+	values[0] = Int64GetDatum(deletion);
 	values[1] = ObjectIdGetDatum(RelationGetRelid(child));
 	values[2] = DirectFunctionCall1(namein, CStringGetDatum(trigdata->tg_trigger->tgargs[0]));
 	values[3] = attrs_as_text_array(trigdata->tg_newtuple, tupdesc, npk, pk);
 	values[4] = attrs_as_text_array(trigdata->tg_trigtuple, tupdesc, nfk, fk);
 
-	SPI_connect();
 	crm_purge_become_owner(&id);
 	if (unlink_insert_plan == NULL)
 	{
@@ -1052,12 +1188,11 @@ has_trash_trigger(Oid relid)
 }
 
 /*
- * protected_set_null_parents: protected tables that rel refers to with ON
- * DELETE SET NULL / SET DEFAULT: they need an unlink trigger on rel.  Reads no
- * crm_purge catalog.
+ * protected_parents: protected tables that rel refers to: they need unlink
+ * triggers on rel.  Reads no crm_purge catalog.
  */
 static List *
-protected_set_null_parents(Oid relid)
+protected_parents(Oid relid)
 {
 	Relation	rel = try_relation_open(relid, AccessShareLock);
 	List	   *parents = NIL;
@@ -1070,15 +1205,8 @@ protected_set_null_parents(Oid relid)
 		foreach(lc, RelationGetFKeyList(rel))
 		{
 			ForeignKeyCacheInfo *fk = lfirst(lc);
-			HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk->conoid));
-			char		deltype;
 
-			if (!HeapTupleIsValid(tup))
-				continue;
-			deltype = ((Form_pg_constraint) GETSTRUCT(tup))->confdeltype;
-			ReleaseSysCache(tup);
-			if ((deltype == FKCONSTR_ACTION_SETNULL || deltype == FKCONSTR_ACTION_SETDEFAULT) &&
-				has_trash_trigger(fk->confrelid))
+			if (has_trash_trigger(fk->confrelid))
 				parents = list_append_unique_oid(parents, fk->confrelid);
 		}
 	}
@@ -1088,7 +1216,7 @@ protected_set_null_parents(Oid relid)
 
 /*
  * crm_purge_ddl_trigger: ddl_command_end for ALTER TABLE and CREATE TABLE: a
- * table with a foreign key ON DELETE SET NULL / SET DEFAULT to a protected
+ * table with a foreign key to a protected
  * table gets its unlink triggers (crm_purge._create_unlink_triggers), and
  * keeps the trash of a protected table in line with its columns.  Renames need
  * the old name, which only the parse tree has.  The sync runs as the extension
@@ -1137,8 +1265,8 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	if (!OidIsValid(relid))
 		PG_RETURN_VOID();
 
-	/* a foreign key ON DELETE SET NULL to a protected table: its unlink trigger */
-	parents = protected_set_null_parents(relid);
+	/* a foreign key to a protected table: its unlink triggers */
+	parents = protected_parents(relid);
 
 	if (parents == NIL && !has_trash_trigger(relid))
 		PG_RETURN_VOID();
@@ -1153,7 +1281,8 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	}
 	if (has_trash_trigger(relid))
 	{
-		static const char *const reserved[] = {"deleted_at", "deleted_by", "deletion_id", "marked_at"};
+		static const char *const reserved[] = {"deleted_at", "deleted_by", "deletion_id", "deletion_actor",
+		"deletion_reason", "marked_at"};
 		int			r;
 
 		/* the trash's own columns: a live column of that name would overwrite them */
@@ -1163,7 +1292,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_DUPLICATE_COLUMN),
 						 errmsg("table %s is protected by crm_purge: it cannot have a column named \"%s\"",
 								crm_purge_relname(relid), reserved[r]),
-						 errdetail("The trash table adds the columns deleted_at, deleted_by, deletion_id and marked_at."),
+						 errdetail("The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason and marked_at."),
 						 errhint("Choose another name for the column.")));
 		values[0] = ObjectIdGetDatum(relid);
 		if (rename != NULL && rename->renameType == OBJECT_COLUMN)

@@ -1,0 +1,142 @@
+\set SHOW_CONTEXT never
+-- apps: what ORMs and application users send.  Tables like Django's: keys
+-- DEFERRABLE INITIALLY DEFERRED with no ON DELETE action (the ORM cascades
+-- itself), serial ids.  The application connects as regress_app_web (no
+-- admin, SELECT/INSERT/UPDATE/DELETE); regress_app_admin (admin, not the
+-- owner) restores.
+CREATE DATABASE crm_purge_apps;
+\c crm_purge_apps
+\set SHOW_CONTEXT never
+CREATE EXTENSION crm_purge;
+CREATE ROLE regress_app_owner LOGIN IN ROLE crm_purge_admin;
+CREATE ROLE regress_app_admin LOGIN IN ROLE crm_purge_admin;
+CREATE ROLE regress_app_web LOGIN;
+CREATE SCHEMA app AUTHORIZATION regress_app_owner;
+GRANT USAGE ON SCHEMA app TO PUBLIC;
+SET ROLE regress_app_owner;
+CREATE TABLE app.account (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE app.contact (id serial PRIMARY KEY, name text NOT NULL,
+    account_id int NOT NULL REFERENCES app.account DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE app.activity (id serial PRIMARY KEY, body text,
+    contact_id int NOT NULL REFERENCES app.contact DEFERRABLE INITIALLY DEFERRED);
+-- on_delete=SET_NULL in the ORM: the database key has no action
+CREATE TABLE app.deal (id serial PRIMARY KEY, title text,
+    account_id int REFERENCES app.account DEFERRABLE INITIALLY DEFERRED);
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO regress_app_web, regress_app_admin;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA app TO regress_app_web, regress_app_admin;
+SELECT crm_purge_protect('app.account'), crm_purge_protect('app.contact'),
+       crm_purge_protect('app.activity'), crm_purge_protect('app.deal');
+RESET ROLE;
+-- the app unlink trigger is deferred to commit
+SELECT tgname, tgdeferrable, tginitdeferred FROM pg_trigger
+WHERE tgrelid = 'app.deal'::regclass AND NOT tgisinternal ORDER BY tgname;
+
+SET ROLE regress_app_web;
+INSERT INTO app.account (name) SELECT 'acct ' || g FROM generate_series(1, 3) g;
+INSERT INTO app.contact (name, account_id) SELECT 'contact ' || g, 1 + g % 3 FROM generate_series(1, 6) g;
+INSERT INTO app.activity (body, contact_id) SELECT 'call ' || g, 1 + g % 6 FROM generate_series(1, 12) g;
+INSERT INTO app.deal (title, account_id) VALUES ('deal a', 1), ('deal b', 1), ('deal c', 2);
+
+-- 1. Django's account.delete() with deletion_scope = transaction: SET_NULL
+-- first, then the children (in batches of ids), then the parent, each its
+-- own statement; the application's user and reason with SET LOCAL.
+BEGIN;
+SET LOCAL crm_purge.deletion_scope = transaction;
+SET LOCAL crm_purge.actor = 'jane@example.com';
+SET LOCAL crm_purge.reason = 'customer asked';
+UPDATE app.deal SET account_id = NULL WHERE account_id IN (1);
+DELETE FROM app.activity WHERE contact_id IN (3);
+DELETE FROM app.activity WHERE contact_id IN (6);
+DELETE FROM app.contact WHERE id IN (3, 6);
+DELETE FROM app.account WHERE id IN (1);
+COMMIT;
+RESET ROLE;
+-- one deletion across the three tables, with the application's user and reason
+SELECT 'account' AS t, count(*), count(DISTINCT deletion_id), min(deletion_actor) AS actor, min(deletion_reason) AS reason,
+       min(deleted_by::text) AS deleted_by FROM crm_trash.app__account
+UNION ALL SELECT 'contact', count(*), count(DISTINCT deletion_id), min(deletion_actor), min(deletion_reason), min(deleted_by::text) FROM crm_trash.app__contact
+UNION ALL SELECT 'activity', count(*), count(DISTINCT deletion_id), min(deletion_actor), min(deletion_reason), min(deleted_by::text) FROM crm_trash.app__activity;
+SELECT count(DISTINCT deletion_id) AS deletions FROM (
+    SELECT deletion_id FROM crm_trash.app__account UNION ALL SELECT deletion_id FROM crm_trash.app__contact
+    UNION ALL SELECT deletion_id FROM crm_trash.app__activity) d;
+-- the deals the application unlinked are remembered under that deletion
+SELECT child, constraint_name, child_key, parent_ref,
+       deletion_id = (SELECT deletion_id FROM crm_trash.app__account) AS same_deletion
+FROM crm_purge.unlinks ORDER BY child_key;
+-- one restore brings everything back, parents first, deals linked again
+SET ROLE regress_app_admin;
+SET crm_purge.actor = 'admin@example.com';
+SET crm_purge.reason = 'undo';
+SELECT crm_purge_restore_deletion((SELECT deletion_id FROM crm_trash.app__account));
+RESET crm_purge.actor;
+RESET crm_purge.reason;
+RESET ROLE;
+SELECT id, title, account_id FROM app.deal ORDER BY id;
+SELECT (SELECT count(*) FROM app.account) AS accounts, (SELECT count(*) FROM app.contact) AS contacts,
+       (SELECT count(*) FROM app.activity) AS activities,
+       (SELECT count(*) FROM crm_trash.app__account) + (SELECT count(*) FROM crm_trash.app__contact)
+       + (SELECT count(*) FROM crm_trash.app__activity) AS trashed,
+       (SELECT count(*) FROM crm_purge.unlinks) AS unlinks;
+-- history has the application's user and reason
+SELECT action, "table", rows, actor, app_actor, reason FROM crm_purge_history WHERE action = 'restore' ORDER BY "table";
+
+-- 2. The same with deletion_scope = statement (the default): each
+-- statement is its own deletion; the unlink goes with the parent's.
+SET ROLE regress_app_web;
+BEGIN;
+UPDATE app.deal SET account_id = NULL WHERE account_id IN (2);
+DELETE FROM app.activity WHERE contact_id IN (1, 4);
+DELETE FROM app.contact WHERE id IN (1, 4);
+DELETE FROM app.account WHERE id IN (2);
+COMMIT;
+RESET ROLE;
+SELECT (SELECT count(DISTINCT deletion_id) FROM crm_trash.app__activity) + (SELECT count(DISTINCT deletion_id) FROM crm_trash.app__contact)
+       + (SELECT count(DISTINCT deletion_id) FROM crm_trash.app__account) AS deletions,
+       (SELECT deletion_actor FROM crm_trash.app__account) AS no_actor;
+SELECT u.deletion_id = a.deletion_id AS with_the_parent FROM crm_purge.unlinks u, crm_trash.app__account a;
+SET ROLE regress_app_admin;
+-- restoring the children alone fails on their (deferred) keys at commit
+SELECT crm_purge_restore_deletion((SELECT max(deletion_id) FROM crm_trash.app__contact));
+SELECT crm_purge_restore_deletion((SELECT deletion_id FROM crm_trash.app__account));
+SELECT crm_purge_restore_deletion((SELECT max(deletion_id) FROM crm_trash.app__contact));
+SELECT crm_purge_restore_deletion((SELECT max(deletion_id) FROM crm_trash.app__activity));
+RESET ROLE;
+SELECT id, title, account_id FROM app.deal ORDER BY id;
+SELECT count(*) AS activities FROM app.activity;
+
+-- 3. Deleting the parent first (deferred keys allow it): restore still
+-- puts parents before children.
+SET ROLE regress_app_web;
+BEGIN;
+SET LOCAL crm_purge.deletion_scope = transaction;
+DELETE FROM app.account WHERE id = 3;
+DELETE FROM app.contact WHERE account_id = 3;
+DELETE FROM app.activity WHERE contact_id IN (2, 5);
+COMMIT;
+RESET ROLE;
+SET ROLE regress_app_admin;
+SELECT crm_purge_restore_deletion((SELECT deletion_id FROM crm_trash.app__account));
+RESET ROLE;
+SELECT (SELECT count(*) FROM app.account) AS accounts, (SELECT count(*) FROM app.contact) AS contacts,
+       (SELECT count(*) FROM app.activity) AS activities;
+
+-- 4. An unlink that deletes no parent is not remembered; one rolled back
+-- leaves nothing.
+SET ROLE regress_app_web;
+UPDATE app.deal SET account_id = NULL WHERE id = 3;
+BEGIN;
+UPDATE app.deal SET account_id = NULL WHERE id = 1;
+DELETE FROM app.account WHERE id = 1;
+ROLLBACK;
+RESET ROLE;
+SELECT count(*) AS unlinks FROM crm_purge.unlinks;
+
+-- 5. deletion_scope per role and database; a bad value is refused
+ALTER ROLE regress_app_web SET crm_purge.deletion_scope = transaction;
+SELECT setconfig FROM pg_db_role_setting WHERE setrole = 'regress_app_web'::regrole;
+ALTER ROLE regress_app_web RESET crm_purge.deletion_scope;
+SET crm_purge.deletion_scope = 'request';
+
+\c postgres
+DROP DATABASE crm_purge_apps;
+DROP ROLE regress_app_owner, regress_app_admin, regress_app_web;
