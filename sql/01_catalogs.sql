@@ -182,7 +182,8 @@ SELECT pg_catalog.pg_extension_config_dump('crm_purge.secret', '');
 
 CREATE TABLE crm_purge.guards (
 	tbl			regclass PRIMARY KEY,
-	mode		text NOT NULL CHECK (mode IN ('skip', 'error'))
+	mode		text NOT NULL CHECK (mode IN ('skip', 'error')),
+	key_columns	name[]
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.guards', '');
@@ -290,6 +291,7 @@ COMMENT ON TABLE crm_purge.tombstones IS 'keyed hashes (SipHash-2-4 under crm_pu
 COMMENT ON TABLE crm_purge.secret IS 'the key of the tombstone hashes; without it no tombstone can be checked';
 
 COMMENT ON TABLE crm_purge.guards IS 'tables whose INSERTs are checked against tombstones';
+COMMENT ON COLUMN crm_purge.guards.key_columns IS 'a natural unique key, also tombstoned; NULL: the primary key only';
 
 COMMENT ON TABLE crm_purge.holds IS 'legal holds: rows no request, policy, trash expiry or erasure may remove';
 

@@ -296,7 +296,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION crm_purge_guard(tbl regclass, mode text DEFAULT 'skip') RETURNS void
+CREATE FUNCTION crm_purge_guard(tbl regclass, mode text DEFAULT 'skip', key_columns name[] DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM crm_purge._check_admin('crm_purge_guard');
@@ -309,7 +309,32 @@ BEGIN
 				  HINT = 'Use ''skip'' (drop the row) or ''error'' (refuse it).';
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
-	PERFORM crm_purge._guard(tbl, mode);
+	PERFORM crm_purge._check_key_columns(tbl, key_columns);
+	PERFORM crm_purge._guard(tbl, mode, key_columns);
+END
+$$;
+
+-- key_columns: NULL, or distinct columns of the table (at most 32).
+CREATE FUNCTION crm_purge._check_key_columns(tbl regclass, key_columns name[]) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	missing name;
+BEGIN
+	IF key_columns IS NULL THEN
+		RETURN;
+	END IF;
+	IF cardinality(key_columns) = 0 OR cardinality(key_columns) > 32 OR array_position(key_columns, NULL) IS NOT NULL
+		OR (SELECT count(DISTINCT c) FROM unnest(key_columns) c) <> cardinality(key_columns) THEN
+		RAISE EXCEPTION 'key_columns must name 1 to 32 distinct columns'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the columns of a natural key, e.g. ARRAY[''email''], or NULL for the primary key only.';
+	END IF;
+	SELECT c INTO missing FROM unnest(key_columns) c
+		WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
+						  AND a.attnum > 0 AND NOT a.attisdropped);
+	IF FOUND THEN
+		RAISE EXCEPTION 'column "%" of table % does not exist', missing, tbl USING ERRCODE = 'undefined_column';
+	END IF;
 END
 $$;
 
@@ -433,11 +458,17 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION crm_purge._erased(tbl regclass, keys text[], depth integer) RETURNS text[]
+CREATE FUNCTION crm_purge._erased(tbl regclass, keys text[], natural_keys text[], depth integer) RETURNS text[]
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
+-- What a natural key's tombstone hashes: never equal to a primary key's text.
+CREATE FUNCTION crm_purge._natural_key_text(k text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+	SELECT 'natural key' || chr(31) || k
+$$;
+
 -- Returns the export parts of the table that still hold the keys.
-CREATE FUNCTION crm_purge._erased_impl(actor regrole, tbl regclass, keys text[], depth integer) RETURNS text[]
+CREATE FUNCTION crm_purge._erased_impl(actor regrole, tbl regclass, keys text[], natural_keys text[], depth integer) RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
@@ -449,6 +480,9 @@ BEGIN
 	PERFORM crm_purge._ensure_secret();
 	INSERT INTO crm_purge.tombstones (tbl, key_hash)
 		SELECT tbl, crm_purge._key_hash(k) FROM unnest(keys) k ON CONFLICT DO NOTHING;
+	INSERT INTO crm_purge.tombstones (tbl, key_hash)
+		SELECT tbl, crm_purge._key_hash(crm_purge._natural_key_text(k)) FROM unnest(natural_keys) k
+		WHERE k IS NOT NULL ON CONFLICT DO NOTHING;
 	-- what the recycle bin remembered of children unlinked from these keys
 	DELETE FROM crm_purge.unlinks u
 		USING pg_constraint c
@@ -515,6 +549,9 @@ DECLARE
 	tr regclass := crm_purge._trash(_erase.tbl);
 	pk int2[] := crm_purge._pk_cols(tbl);
 	pkx text := crm_purge._key_expr(tbl, pk);
+	natural_cols name[] := (SELECT g.key_columns FROM crm_purge.guards g WHERE g.tbl = _erase.tbl);
+	natx text;
+	natural_keys text[];
 	subject text[];
 	k text[];
 	n_live bigint;
@@ -548,6 +585,17 @@ BEGIN
 		subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
 	END IF;
 	subject := coalesce(subject, '{}');
+	-- a guard's natural key is tombstoned too (email, say: a re-import gets a new id)
+	IF natural_cols IS NOT NULL AND NOT dry_run THEN
+		natx := crm_purge._key_expr(tbl, ARRAY(SELECT a.attnum FROM unnest(natural_cols) WITH ORDINALITY AS c(n, o)
+											   JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.n
+											   ORDER BY c.o)::int2[]);
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n') USING keys INTO natural_keys;
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tr, cond, E'\n') USING keys INTO k;
+			natural_keys := coalesce(natural_keys, '{}') || coalesce(k, '{}');
+		END IF;
+	END IF;
 	hold_id := crm_purge._hold_keeping(tbl, subject);
 	IF hold_id IS NOT NULL THEN
 		RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps them (%)', tbl, hold_id,
@@ -608,16 +656,17 @@ BEGIN
 					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
 		END IF;
 		-- the export parts that still hold the keys, as one more row
-		t := tbl; a := 'parts'; n := 0; p := crm_purge._erased(tbl, subject, depth);
+		t := tbl; a := 'parts'; n := 0; p := crm_purge._erased(tbl, subject, coalesce(natural_keys, '{}'), depth);
 		RETURN NEXT;
 	END IF;
 END
 $$;
 
-CREATE FUNCTION crm_purge._guard(tbl regclass, mode text) RETURNS void
+CREATE FUNCTION crm_purge._guard(tbl regclass, mode text, key_columns name[]) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
-CREATE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text) RETURNS void
+-- The trigger's arguments: the mode, then the natural key's columns.
+CREATE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text, key_columns name[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
@@ -627,16 +676,27 @@ BEGIN
 		RAISE EXCEPTION 'unknown mode "%"', mode USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
+	PERFORM crm_purge._check_key_columns(tbl, key_columns);
 	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
 		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
 	END IF;
 	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
-				   'EXECUTE FUNCTION crm_purge.guard_trigger(%L)', tbl, mode);
-	INSERT INTO crm_purge.guards VALUES (_guard_impl.tbl, _guard_impl.mode)
-		ON CONFLICT ON CONSTRAINT guards_pkey DO UPDATE SET mode = EXCLUDED.mode;
+				   'EXECUTE FUNCTION crm_purge.guard_trigger(%s)', tbl,
+				   (SELECT string_agg(quote_literal(x), ', ' ORDER BY o)
+					FROM unnest(ARRAY[mode::name] || coalesce(key_columns, '{}')) WITH ORDINALITY AS u(x, o)));
+	INSERT INTO crm_purge.guards VALUES (_guard_impl.tbl, _guard_impl.mode, _guard_impl.key_columns)
+		ON CONFLICT ON CONSTRAINT guards_pkey DO UPDATE SET mode = EXCLUDED.mode, key_columns = EXCLUDED.key_columns;
 	PERFORM crm_purge._ensure_secret();
 END
 $$;
+
+CREATE FUNCTION crm_purge._guard_skipped(tbl regclass) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_guard_skipped';
+
+-- Guarded tables and the rows each guard dropped (mode skip) since the server started.
+CREATE VIEW crm_purge_guards AS
+	SELECT g.tbl AS "table", g.mode, g.key_columns, crm_purge._guard_skipped(g.tbl) AS skipped_rows
+	FROM crm_purge.guards g;
 
 CREATE FUNCTION crm_purge._forget(tbl regclass, key text) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
@@ -652,7 +712,8 @@ BEGIN
 				  DETAIL = 'Lifting a tombstone lets the key be inserted again: it needs INSERT on the table.';
 	END IF;
 	PERFORM crm_purge._ensure_secret();
-	DELETE FROM crm_purge.tombstones t WHERE t.tbl = _forget_impl.tbl AND t.key_hash = crm_purge._key_hash(key);
+	DELETE FROM crm_purge.tombstones t WHERE t.tbl = _forget_impl.tbl
+		AND t.key_hash IN (crm_purge._key_hash(key), crm_purge._key_hash(crm_purge._natural_key_text(key)));
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF n > 0 THEN
 		PERFORM crm_purge._record_history('tombstone lifted', tbl, n, pg_get_userbyid(actor));
@@ -718,6 +779,8 @@ ALTER FUNCTION crm_purge._erase_top(regclass, text, text[], text)
 ALTER FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name)
 	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
 
+COMMENT ON VIEW crm_purge_guards IS 'guarded tables, their key columns, and the rows each guard skipped since the server started';
+
 COMMENT ON FUNCTION crm_purge.guard_trigger() IS 'drops or refuses INSERTs of erased keys';
 
 COMMENT ON FUNCTION crm_purge_relate(regclass, regclass, text) IS 'what an erase of a parent does to its child rows';
@@ -732,7 +795,7 @@ COMMENT ON FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name) IS 'd
 
 COMMENT ON FUNCTION crm_purge_delete_where(regclass, text, boolean, boolean) IS 'deletion by targeting; dry_run counts only';
 
-COMMENT ON FUNCTION crm_purge_guard(regclass, text) IS 'INSERTs of erased keys are dropped (skip) or refused (error)';
+COMMENT ON FUNCTION crm_purge_guard(regclass, text, name[]) IS 'INSERTs and UPDATEs to erased keys (primary, and a natural key when given) are dropped (skip) or refused (error)';
 
 COMMENT ON FUNCTION crm_purge_forget(regclass, text) IS 'lifts the tombstone of one erased key';
 

@@ -44,9 +44,15 @@ REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows(regclass, tid[]) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, tid[]) TO crm_purge_admin;
 
-REVOKE ALL ON FUNCTION crm_purge._guard(regclass, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._guard(regclass, text, name[]) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION crm_purge._guard(regclass, text) TO crm_purge_admin;
+GRANT EXECUTE ON FUNCTION crm_purge._guard(regclass, text, name[]) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._guard_skipped(regclass) FROM PUBLIC;
+
+REVOKE ALL ON crm_purge_guards FROM PUBLIC;
+
+GRANT SELECT ON crm_purge_guards TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._forget(regclass, text) FROM PUBLIC;
 

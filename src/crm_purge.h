@@ -54,6 +54,9 @@ typedef enum CrmPurgeExportStorage
 	EXPORT_STORAGE_DATABASE
 } CrmPurgeExportStorage;
 
+/* worker.c (worker/): guard counters in shared memory */
+extern void crm_purge_guard_count(Oid relid, int64 rows);
+
 /* module.c */
 extern void crm_purge_fault(const char *point);
 

@@ -20,6 +20,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "parser/parse_relation.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -324,7 +325,13 @@ crm_purge_row_key_text(Relation rel, HeapTuple tuple, int nkeys, const AttrNumbe
 	return buf.data;
 }
 
-/* per guarded table: its key columns and their output functions */
+/* what a natural key's tombstone hashes: crm_purge._natural_key_text() */
+#define NATURAL_KEY_PREFIX "natural key\x1f"
+
+/*
+ * per guarded table: its primary key's columns, its natural key's (the
+ * trigger's arguments after the mode), and their output functions
+ */
 typedef struct GuardKey
 {
 	Oid			relid;
@@ -332,6 +339,9 @@ typedef struct GuardKey
 	int			nkeys;
 	AttrNumber	keys[INDEX_MAX_KEYS];
 	FmgrInfo	out[INDEX_MAX_KEYS];
+	int			nnatural;		/* 0: none */
+	AttrNumber	natural[INDEX_MAX_KEYS];
+	FmgrInfo	natural_out[INDEX_MAX_KEYS];
 } GuardKey;
 
 static HTAB *guard_keys = NULL;
@@ -349,18 +359,37 @@ guard_keys_invalidate(Datum arg, Oid relid)
 	}
 }
 
+/* key_output: a key column's output function; does its text depend on settings? */
+static bool
+key_output(Relation rel, AttrNumber attno, FmgrInfo *out)
+{
+	Oid			func;
+	bool		varlena;
+	Oid			typid = getBaseType(TupleDescAttr(RelationGetDescr(rel), attno - 1)->atttypid);
+
+	getTypeOutputInfo(typid, &func, &varlena);
+	fmgr_info_cxt(func, out, CacheMemoryContext);
+	/* the common key types (integers, text, uuid) print the same everywhere */
+	return typid != INT2OID && typid != INT4OID && typid != INT8OID && typid != TEXTOID &&
+		typid != VARCHAROID && typid != BPCHAROID && typid != UUIDOID && typid != NUMERICOID &&
+		typid != OIDOID && typid != NAMEOID;
+}
+
 /*
- * guard_key: the cached primary key columns and output functions of a
- * guarded table; an error when it has no primary key.
+ * guard_key: the cached key columns and output functions of a guarded
+ * table; an error when it has no primary key, or a natural key column of
+ * the trigger is gone.
  */
 static GuardKey *
-guard_key(Relation rel)
+guard_key(Relation rel, Trigger *trigger)
 {
 	Oid			relid = RelationGetRelid(rel);
 	GuardKey   *g;
 	bool		found;
 	AttrNumber	keys[INDEX_MAX_KEYS];
+	AttrNumber	natural[INDEX_MAX_KEYS];
 	int			nkeys;
+	int			nnatural;
 	int			i;
 
 	if (guard_keys == NULL)
@@ -384,42 +413,44 @@ guard_key(Relation rel)
 
 	/* read before the entry exists: a table without a key leaves none behind */
 	nkeys = crm_purge_primary_key(rel, keys, false);
+	nnatural = Min(trigger->tgnargs - 1, INDEX_MAX_KEYS);
+	for (i = 0; i < nnatural; i++)
+	{
+		natural[i] = attnameAttNum(rel, trigger->tgargs[i + 1], false);
+		if (natural[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("the crm_purge guard of table %s checks column \"%s\", which is gone",
+							crm_purge_relname(relid), trigger->tgargs[i + 1]),
+					 errhint("Run crm_purge_guard again with the natural key's columns as they are now.")));
+	}
 	g = hash_search(guard_keys, &relid, HASH_ENTER, NULL);
 	g->nkeys = nkeys;
 	memcpy(g->keys, keys, sizeof(AttrNumber) * nkeys);
+	g->nnatural = nnatural;
+	memcpy(g->natural, natural, sizeof(AttrNumber) * nnatural);
 	g->pin_settings = false;
 	for (i = 0; i < g->nkeys; i++)
-	{
-		Oid			func;
-		bool		varlena;
-		Oid			typid;
-
-		typid = getBaseType(TupleDescAttr(RelationGetDescr(rel), g->keys[i] - 1)->atttypid);
-		getTypeOutputInfo(typid, &func, &varlena);
-		fmgr_info_cxt(func, &g->out[i], CacheMemoryContext);
-		/* the common key types (integers, text, uuid) print the same everywhere */
-		if (typid != INT2OID && typid != INT4OID && typid != INT8OID && typid != TEXTOID &&
-			typid != VARCHAROID && typid != BPCHAROID && typid != UUIDOID && typid != NUMERICOID &&
-			typid != OIDOID && typid != NAMEOID)
-			g->pin_settings = true;
-	}
+		g->pin_settings |= key_output(rel, g->keys[i], &g->out[i]);
+	for (i = 0; i < g->nnatural; i++)
+		g->pin_settings |= key_output(rel, g->natural[i], &g->natural_out[i]);
 	return g;
 }
 
-/* key_unchanged: do an update's old and new row have the same key? */
+/* key_unchanged: do an update's old and new row have the same key (these columns)? */
 static bool
-key_unchanged(Relation rel, GuardKey *g, HeapTuple oldtup, HeapTuple newtup)
+key_unchanged(Relation rel, int nkeys, const AttrNumber *keys, HeapTuple oldtup, HeapTuple newtup)
 {
 	TupleDesc	td = RelationGetDescr(rel);
 	int			i;
 
-	for (i = 0; i < g->nkeys; i++)
+	for (i = 0; i < nkeys; i++)
 	{
-		Form_pg_attribute a = TupleDescAttr(td, g->keys[i] - 1);
+		Form_pg_attribute a = TupleDescAttr(td, keys[i] - 1);
 		bool		oldnull,
 					newnull;
-		Datum		o = heap_getattr(oldtup, g->keys[i], td, &oldnull);
-		Datum		n = heap_getattr(newtup, g->keys[i], td, &newnull);
+		Datum		o = heap_getattr(oldtup, keys[i], td, &oldnull);
+		Datum		n = heap_getattr(newtup, keys[i], td, &newnull);
 
 		if (oldnull != newnull)
 			return false;
@@ -479,6 +510,8 @@ crm_purge_guard_skips_report(void)
 	int			i;
 
 	for (i = 0; i < guard_skip_tables; i++)
+		crm_purge_guard_count(guard_skips[i].relid, guard_skips[i].rows);
+	for (i = 0; i < guard_skip_tables; i++)
 		ereport(NOTICE,
 				(errmsg_plural("crm_purge guard skipped %lld row of table %s: its key belongs to an erased record",
 							   "crm_purge guard skipped %lld rows of table %s: their keys belong to erased records",
@@ -503,14 +536,17 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 	GuardKey   *g;
 	char	   *key;
 	int64		h;
-	bool		found;
+	bool		found = false;
+	bool		check_pk;
+	bool		check_natural;
+	int			nestlevel;
 	HeapTuple	row;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)) ||
 		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		trigdata->tg_trigger->tgnargs != 1)
+		trigdata->tg_trigger->tgnargs < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm_purge.guard_trigger() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW with a mode")));
@@ -521,25 +557,41 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 	if (hash_get_num_entries(s->hashes) == 0)
 		return PointerGetDatum(row);
 
-	g = guard_key(rel);
-	/* an update that keeps the key cannot bring an erased one back */
-	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
-		key_unchanged(rel, g, trigdata->tg_trigtuple, trigdata->tg_newtuple))
+	g = guard_key(rel, trigdata->tg_trigger);
+	/* an update that keeps a key cannot bring an erased one back */
+	check_pk = !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
+		!key_unchanged(rel, g->nkeys, g->keys, trigdata->tg_trigtuple, trigdata->tg_newtuple);
+	check_natural = g->nnatural > 0 &&
+		(!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
+		 !key_unchanged(rel, g->nnatural, g->natural, trigdata->tg_trigtuple, trigdata->tg_newtuple));
+	if (!check_pk && !check_natural)
 		return PointerGetDatum(row);
-	if (g->pin_settings)
+	nestlevel = g->pin_settings ? crm_purge_pin_output_settings() : -1;
+	if (check_pk)
 	{
-		int			nestlevel = crm_purge_pin_output_settings();
-
 		key = crm_purge_row_key_text(rel, row, g->nkeys, g->keys, g->out);
-		AtEOXact_GUC(false, nestlevel);
+		if (key != NULL)
+		{
+			h = crm_purge_key_hash(key, strlen(key));
+			pfree(key);
+			hash_search(s->hashes, &h, HASH_FIND, &found);
+		}
 	}
-	else
-		key = crm_purge_row_key_text(rel, row, g->nkeys, g->keys, g->out);
-	if (key == NULL)
-		return PointerGetDatum(row);
-	h = crm_purge_key_hash(key, strlen(key));
-	pfree(key);
-	hash_search(s->hashes, &h, HASH_FIND, &found);
+	if (!found && check_natural)
+	{
+		key = crm_purge_row_key_text(rel, row, g->nnatural, g->natural, g->natural_out);
+		if (key != NULL)
+		{
+			char	   *text = psprintf("%s%s", NATURAL_KEY_PREFIX, key);
+
+			h = crm_purge_key_hash(text, strlen(text));
+			pfree(text);
+			pfree(key);
+			hash_search(s->hashes, &h, HASH_FIND, &found);
+		}
+	}
+	if (nestlevel >= 0)
+		AtEOXact_GUC(false, nestlevel);
 	if (!found)
 		return PointerGetDatum(row);
 	if (strcmp(trigdata->tg_trigger->tgargs[0], "error") == 0)

@@ -100,6 +100,21 @@ typedef struct CrmPurgeShared
 } CrmPurgeShared;
 
 static CrmPurgeShared *shared = NULL;
+
+/*
+ * Rows the guard skipped, per table, since the server started: shown in
+ * view crm_purge_guards.  Added once per table at the end of a statement.
+ */
+#define GUARD_COUNTERS 1024
+
+typedef struct GuardCounter
+{
+	Oid			dboid;			/* InvalidOid: free */
+	Oid			relid;
+	pg_atomic_uint64 rows;
+} GuardCounter;
+
+static GuardCounter *guard_counters = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -131,6 +146,7 @@ shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(shared_size()));
+	RequestAddinShmemSpace(MAXALIGN(mul_size(GUARD_COUNTERS, sizeof(GuardCounter))));
 	RequestNamedLWLockTranche("crm_purge", 1);
 }
 
@@ -152,7 +168,74 @@ shmem_startup(void)
 		shared->lock = &(GetNamedLWLockTranche("crm_purge"))->lock;
 		shared->nslots = slot_count();
 	}
+	guard_counters = ShmemInitStruct("crm_purge guard counters",
+									 mul_size(GUARD_COUNTERS, sizeof(GuardCounter)), &found);
+	if (!found)
+	{
+		int			i;
+
+		for (i = 0; i < GUARD_COUNTERS; i++)
+		{
+			guard_counters[i].dboid = InvalidOid;
+			guard_counters[i].relid = InvalidOid;
+			pg_atomic_init_u64(&guard_counters[i].rows, 0);
+		}
+	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * guard_counter: this database's counter of relid, made when create is set
+ * (when all are taken, none).
+ */
+static GuardCounter *
+guard_counter(Oid relid, bool create)
+{
+	int			i;
+
+	if (guard_counters == NULL)
+		return NULL;
+	LWLockAcquire(shared->lock, create ? LW_EXCLUSIVE : LW_SHARED);
+	for (i = 0; i < GUARD_COUNTERS; i++)
+		if (guard_counters[i].dboid == MyDatabaseId && guard_counters[i].relid == relid)
+			break;
+	if (i == GUARD_COUNTERS && create)
+		for (i = 0; i < GUARD_COUNTERS; i++)
+			if (!OidIsValid(guard_counters[i].dboid))
+			{
+				guard_counters[i].dboid = MyDatabaseId;
+				guard_counters[i].relid = relid;
+				pg_atomic_write_u64(&guard_counters[i].rows, 0);
+				break;
+			}
+	LWLockRelease(shared->lock);
+	return i < GUARD_COUNTERS ? &guard_counters[i] : NULL;
+}
+
+/* crm_purge_guard_count: adds rows the guard skipped in one statement. */
+void
+crm_purge_guard_count(Oid relid, int64 rows)
+{
+	GuardCounter *c = guard_counter(relid, true);
+
+	if (c != NULL)
+		pg_atomic_fetch_add_u64(&c->rows, (uint64) rows);
+}
+
+/*
+ * crm_purge_guard_skipped: crm_purge._guard_skipped(tbl): rows the guard of
+ * tbl skipped since the server started; NULL when crm_purge is not preloaded.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_guard_skipped);
+Datum
+crm_purge_guard_skipped(PG_FUNCTION_ARGS)
+{
+	GuardCounter *c;
+
+	if (guard_counters == NULL)
+		PG_RETURN_NULL();
+	c = guard_counter(PG_GETARG_OID(0), false);
+	PG_RETURN_INT64(c != NULL ? (int64) pg_atomic_read_u64(&c->rows) : 0);
 }
 
 /* crm_purge_worker_init: from _PG_init when preloaded: the shared memory hooks and the launcher. */

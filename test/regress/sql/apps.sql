@@ -137,6 +137,56 @@ SELECT setconfig FROM pg_db_role_setting WHERE setrole = 'regress_app_web'::regr
 ALTER ROLE regress_app_web RESET crm_purge.deletion_scope;
 SET crm_purge.deletion_scope = 'request';
 
+-- 6. A guard on a natural key: a sync re-imports an erased contact under a
+-- new serial id, or moves the erased email onto another row
+SET ROLE regress_app_owner;
+CREATE TABLE app.person (id serial PRIMARY KEY, email text UNIQUE, name text);
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.person TO regress_app_web, regress_app_admin;
+GRANT USAGE ON SEQUENCE app.person_id_seq TO regress_app_web;
+INSERT INTO app.person (email, name) VALUES ('jane@example.com', 'Jane'), ('joe@example.com', 'Joe'),
+    ('ann@example.com', 'Ann');
+SELECT crm_purge_protect('app.person');
+SELECT crm_purge_guard('app.person', 'error', ARRAY['nope']);
+SELECT crm_purge_guard('app.person', 'error', ARRAY['email', 'email']);
+SELECT crm_purge_guard('app.person', 'error', '{}');
+SELECT crm_purge_guard('app.person', 'error', ARRAY['email']);
+SELECT key_columns FROM crm_purge.guards WHERE tbl = 'app.person'::regclass;
+RESET ROLE;
+SET ROLE regress_app_admin;
+SELECT crm_purge_erase('app.person', $$email = 'jane@example.com'$$, 'GDPR request 7');
+RESET ROLE;
+SELECT count(*) AS tombstones FROM crm_purge.tombstones WHERE tbl = 'app.person'::regclass;
+SET ROLE regress_app_web;
+INSERT INTO app.person (email, name) VALUES ('jane@example.com', 'Jane again');
+INSERT INTO app.person (id, email, name) VALUES (1, 'new@example.com', 'same id');
+UPDATE app.person SET email = 'jane@example.com' WHERE email = 'joe@example.com';
+UPDATE app.person SET name = 'Joe B.' WHERE email = 'joe@example.com';
+INSERT INTO app.person (email, name) VALUES ('jim@example.com', 'Jim') RETURNING email;
+RESET ROLE;
+-- skip mode drops the row and tells the client
+SET ROLE regress_app_owner;
+SELECT crm_purge_guard('app.person', 'skip', ARRAY['email']);
+RESET ROLE;
+SET ROLE regress_app_web;
+INSERT INTO app.person (email, name) VALUES ('jane@example.com', 'Jane again'), ('kim@example.com', 'Kim')
+    RETURNING email;
+RESET ROLE;
+-- the guard counts what it skipped
+SELECT "table", mode, key_columns, skipped_rows FROM crm_purge_guards;
+-- lifting the tombstone by the natural key's value lets it back
+SET ROLE regress_app_admin;
+SELECT crm_purge_forget('app.person', 'jane@example.com');
+RESET ROLE;
+SET ROLE regress_app_web;
+INSERT INTO app.person (email, name) VALUES ('jane@example.com', 'Jane, who came back') RETURNING email;
+RESET ROLE;
+SELECT email, name FROM app.person ORDER BY email;
+-- a renamed key column: the guard refuses until it is set again
+ALTER TABLE app.person RENAME COLUMN email TO mail;
+SET ROLE regress_app_web;
+INSERT INTO app.person (mail, name) VALUES ('zed@example.com', 'Zed');
+RESET ROLE;
+
 \c postgres
 DROP DATABASE crm_purge_apps;
 DROP ROLE regress_app_owner, regress_app_admin, regress_app_web;
