@@ -1002,6 +1002,14 @@ BEGIN
 	INSERT INTO crm_purge.tombstones (tbl, key_hash)
 		SELECT tbl, crm_purge._key_hash(crm_purge._natural_key_text(k)) FROM unnest(natural_keys) k
 		WHERE k IS NOT NULL ON CONFLICT DO NOTHING;
+	-- an integer key is kept as a number: the sequence never hands it out again
+	IF cardinality(pk) = 1 AND cardinality(keys) > 0
+		AND (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = pk[1])
+			IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) THEN
+		INSERT INTO crm_purge.key_floors AS f (tbl, floor)
+			SELECT tbl, max(k::bigint) FROM unnest(keys) k
+			ON CONFLICT ON CONSTRAINT key_floors_pkey DO UPDATE SET floor = greatest(f.floor, EXCLUDED.floor);
+	END IF;
 	-- what the recycle bin remembered of children unlinked from these keys
 	DELETE FROM crm_purge.unlinks u
 		USING pg_constraint c
@@ -1228,6 +1236,15 @@ $$;
 -- Guard and tombstones ----------------------------------------------------
 
 ALTER TABLE crm_purge.guards ADD COLUMN key_columns name[];
+-- The highest erased integer key of a table: its sequence is never set
+-- below it (sequence.c).  A number, not personal data.
+CREATE TABLE crm_purge.key_floors (
+	tbl			regclass PRIMARY KEY,
+	floor		bigint NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.key_floors', '');
+COMMENT ON TABLE crm_purge.key_floors IS 'the highest erased integer key per table; sequences are never set below it or below the trash''s highest key';
+GRANT SELECT ON crm_purge.key_floors TO crm_purge_admin;
 COMMENT ON COLUMN crm_purge.guards.key_columns IS 'a natural unique key, also tombstoned; NULL: the primary key only';
 DROP FUNCTION crm_purge._guard(regclass, text);
 -- key_columns: NULL, or distinct columns of the table (at most 32).

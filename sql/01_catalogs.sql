@@ -172,6 +172,15 @@ CREATE TABLE crm_purge.tombstones (
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.tombstones', '');
 
+-- The highest erased integer key of a table: its sequence is never set
+-- below it (sequence.c).  A number, not personal data.
+CREATE TABLE crm_purge.key_floors (
+	tbl			regclass PRIMARY KEY,
+	floor		bigint NOT NULL
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.key_floors', '');
+
 -- Created on first use, not here, so that a restored dump brings its own.
 CREATE TABLE crm_purge.secret (
 	one			boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -285,6 +294,8 @@ COMMENT ON TABLE crm_purge.purges IS 'permanent purges of marked trash rows (APR
 COMMENT ON TABLE crm_purge.relations IS 'what crm_purge_erase does to child rows of an erased parent';
 
 COMMENT ON TABLE crm_purge.anonymize_rules IS 'how a column is anonymized: null, hash or fixed:<text>';
+
+COMMENT ON TABLE crm_purge.key_floors IS 'the highest erased integer key per table; sequences are never set below it or below the trash''s highest key';
 
 COMMENT ON TABLE crm_purge.tombstones IS 'keyed hashes (SipHash-2-4 under crm_purge.secret) of erased keys; never the keys';
 

@@ -483,6 +483,14 @@ BEGIN
 	INSERT INTO crm_purge.tombstones (tbl, key_hash)
 		SELECT tbl, crm_purge._key_hash(crm_purge._natural_key_text(k)) FROM unnest(natural_keys) k
 		WHERE k IS NOT NULL ON CONFLICT DO NOTHING;
+	-- an integer key is kept as a number: the sequence never hands it out again
+	IF cardinality(pk) = 1 AND cardinality(keys) > 0
+		AND (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = pk[1])
+			IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) THEN
+		INSERT INTO crm_purge.key_floors AS f (tbl, floor)
+			SELECT tbl, max(k::bigint) FROM unnest(keys) k
+			ON CONFLICT ON CONSTRAINT key_floors_pkey DO UPDATE SET floor = greatest(f.floor, EXCLUDED.floor);
+	END IF;
 	-- what the recycle bin remembered of children unlinked from these keys
 	DELETE FROM crm_purge.unlinks u
 		USING pg_constraint c

@@ -86,6 +86,12 @@ extern const char *crm_purge_role_name(Oid roleid);
 extern int	crm_purge_pin_output_settings(void);
 extern bool crm_purge_policies_would_run(Oid relid, Oid role);
 
+/* sequence.c (trash/): sequence floors */
+extern void crm_purge_raise_sequence(Oid seqid);
+struct QueryDesc;
+extern void crm_purge_sequences_after_query(struct QueryDesc *queryDesc);
+extern void crm_purge_sequences_after_utility(Node *parsetree);
+
 /* catalog.c */
 extern const char *crm_purge_relname(Oid relid);
 struct RelationData;

@@ -83,6 +83,7 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 		nesting_level--;
 	}
 	PG_END_TRY();
+	crm_purge_sequences_after_query(queryDesc);
 	if (nesting_level == 0)
 		crm_purge_guard_skips_report();
 }
@@ -119,6 +120,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		nesting_level--;
 	}
 	PG_END_TRY();
+	crm_purge_sequences_after_utility(pstmt->utilityStmt);
 	/* COPY FROM runs no executor hooks */
 	if (nesting_level == 0)
 		crm_purge_guard_skips_report();
