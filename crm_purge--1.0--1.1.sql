@@ -904,18 +904,103 @@ $$;
 
 -- Erasure -----------------------------------------------------------------
 
+ALTER TABLE crm_purge.relations ADD COLUMN child_columns name[], ADD COLUMN condition text;
+COMMENT ON COLUMN crm_purge.relations.child_columns IS 'without a foreign key: the child''s columns holding the parent''s primary key; NULL: the foreign key';
+COMMENT ON COLUMN crm_purge.relations.condition IS 'without a foreign key: which child rows point at this parent table, e.g. content_type_id = 12';
+DROP FUNCTION crm_purge_relate(regclass, regclass, text);
+CREATE FUNCTION crm_purge_relate(parent regclass, child regclass, on_erase text,
+								 child_columns name[] DEFAULT NULL, condition text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_relate');
+	IF parent IS NULL OR child IS NULL OR on_erase IS NULL THEN
+		RAISE EXCEPTION 'parent, child and on_erase must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF on_erase NOT IN ('delete', 'anonymize', 'unlink', 'keep') THEN
+		RAISE EXCEPTION 'unknown on_erase "%"', on_erase
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''delete'', ''anonymize'', ''unlink'' or ''keep''.';
+	END IF;
+	IF child_columns IS NULL THEN
+		IF condition IS NOT NULL THEN
+			RAISE EXCEPTION 'a condition needs child_columns'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Name the child''s columns that hold the parent''s key, e.g. child_columns => ARRAY[''object_id''].';
+		END IF;
+		IF NOT EXISTS (SELECT FROM pg_constraint WHERE contype = 'f' AND conrelid = child AND confrelid = parent) THEN
+			RAISE EXCEPTION 'no foreign key of table % references table %', child, parent
+				USING ERRCODE = 'invalid_foreign_key',
+					  HINT = 'A rule follows a foreign key from the child to the parent, or names the child''s columns (child_columns, condition).';
+		END IF;
+		IF on_erase IN ('unlink', 'anonymize') AND EXISTS (
+			SELECT FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+			WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent AND a.attnotnull) THEN
+			RAISE EXCEPTION 'cannot % rows of table %: its reference to % is NOT NULL', on_erase, child, parent
+				USING ERRCODE = 'not_null_violation',
+					  HINT = 'Use ''delete'' or ''keep'', or allow NULL in the referencing column.';
+		END IF;
+	ELSE
+		-- a polymorphic reference (Django's GenericForeignKey, Rails' polymorphic):
+		-- the child's columns hold the parent's primary key, as text or a number
+		PERFORM crm_purge._check_key_columns(child, child_columns);
+		IF cardinality(child_columns) <> cardinality(crm_purge._pk_cols(parent)) THEN
+			RAISE EXCEPTION 'child_columns must name % column(s): one per column of the primary key of %',
+				cardinality(crm_purge._pk_cols(parent)), parent
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF on_erase IN ('unlink', 'anonymize') AND EXISTS (
+			SELECT FROM pg_attribute a WHERE a.attrelid = child AND a.attname = ANY (child_columns) AND a.attnotnull) THEN
+			RAISE EXCEPTION 'cannot % rows of table %: its reference to % is NOT NULL', on_erase, child, parent
+				USING ERRCODE = 'not_null_violation',
+					  HINT = 'Use ''delete'' or ''keep'', or allow NULL in the referencing column.';
+		END IF;
+		PERFORM crm_purge._check_condition(child, condition);
+	END IF;
+	PERFORM crm_purge._set_relation(parent, child, on_erase, child_columns, condition);
+END
+$$;
+COMMENT ON FUNCTION crm_purge_relate(regclass, regclass, text, name[], text) IS 'what an erase of a parent does to its child rows';
+CREATE FUNCTION crm_purge._check_condition(child regclass, condition text) RETURNS void
+	LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'crm_purge_check_condition_sql';
+CREATE FUNCTION crm_purge._attnums(tbl regclass, cols name[]) RETURNS int2[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT array_agg(a.attnum ORDER BY c.o)::int2[]
+	FROM unnest(cols) WITH ORDINALITY AS c(n, o)
+	JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.n AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+DROP FUNCTION crm_purge._child_assignments(regclass, oid, boolean);
+CREATE FUNCTION crm_purge._child_assignments(child regclass, cols int2[], anonymize boolean) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT string_agg(x, ', ') FROM (
+		SELECT format('%I = NULL', a.attname) AS x
+		FROM pg_attribute a WHERE a.attrelid = child AND a.attnum = ANY (cols)
+		UNION ALL
+		SELECT format('%I = %s', r.col,
+			CASE WHEN r.strategy = 'null' THEN 'NULL'
+				 WHEN r.strategy = 'hash' THEN format('CASE WHEN %1$I IS NULL THEN NULL ELSE '
+					'lpad(to_hex(crm_purge._key_hash(%1$I::text)), 16, %2$L) END', r.col, '0')
+				 ELSE format('%L::%s', substr(r.strategy, 7), format_type(a.atttypid, a.atttypmod)) END)
+		FROM crm_purge.anonymize_rules r JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attname = r.col
+		WHERE anonymize AND r.tbl = child
+	) s
+$$;
 DROP FUNCTION crm_purge._set_relation(regclass, regclass, text);
-CREATE FUNCTION crm_purge._set_relation(parent regclass, child regclass, on_erase text) RETURNS void
+CREATE FUNCTION crm_purge._set_relation(parent regclass, child regclass, on_erase text,
+										child_columns name[], condition text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._set_relation_impl(actor regrole, parent regclass, child regclass, on_erase text) RETURNS void
+CREATE FUNCTION crm_purge._set_relation_impl(actor regrole, parent regclass, child regclass, on_erase text,
+											 child_columns name[], condition text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, parent, 'SELECT') AND has_table_privilege(actor, child, 'SELECT'), false) THEN
 		RAISE EXCEPTION 'permission denied for table % or %', parent, child USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	INSERT INTO crm_purge.relations VALUES (parent, child, on_erase)
-		ON CONFLICT (parent, child) DO UPDATE SET on_erase = EXCLUDED.on_erase;
+	-- evaluated later as other admins and as the extension owner
+	PERFORM crm_purge._check_condition(child, condition);
+	INSERT INTO crm_purge.relations VALUES (parent, child, on_erase, child_columns, condition)
+		ON CONFLICT (parent, child) DO UPDATE
+		SET on_erase = EXCLUDED.on_erase, child_columns = EXCLUDED.child_columns, condition = EXCLUDED.condition;
 END
 $$;
 
@@ -941,14 +1026,16 @@ $$;
 -- The owner's part of an erase on a trash table, for an admin with the
 -- table rights the action needs.  Takes no SQL text from the caller.
 DROP FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid);
-CREATE FUNCTION crm_purge._trash_apply(tbl regclass, cols int2[], keys text[], action text, con oid)
+CREATE FUNCTION crm_purge._trash_apply(tbl regclass, cols int2[], keys text[], action text, con oid, parent regclass)
 	RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._trash_apply_impl(actor regrole, tbl regclass, cols int2[], keys text[], action text, con oid)
+CREATE FUNCTION crm_purge._trash_apply_impl(actor regrole, tbl regclass, cols int2[], keys text[], action text,
+											con oid, parent regclass)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	tr regclass;
 	n bigint;
+	cond text;
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, CASE WHEN action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -956,7 +1043,16 @@ BEGIN
 	IF action NOT IN ('delete', 'unlink', 'anonymize') THEN
 		RETURN 0;
 	END IF;
-	IF action <> 'delete' AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.oid = con AND c.conrelid = tbl
+	IF con IS NULL AND parent IS NOT NULL THEN
+		SELECT r.condition INTO cond FROM crm_purge.relations r
+			WHERE r.parent = _trash_apply_impl.parent AND r.child = tbl
+			  AND crm_purge._attnums(tbl, r.child_columns) = cols;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'table % has no relation to % on these columns', tbl, parent
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		PERFORM crm_purge._check_condition(tbl, cond);
+	ELSIF action <> 'delete' AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.oid = con AND c.conrelid = tbl
 										   AND c.contype = 'f' AND c.conkey = cols) THEN
 		RAISE EXCEPTION 'constraint % is not a foreign key of table % on these columns', con, tbl
 			USING ERRCODE = 'invalid_parameter_value';
@@ -966,11 +1062,13 @@ BEGIN
 		RETURN 0;
 	END IF;
 	IF action = 'delete' THEN
-		EXECUTE format('DELETE FROM %s WHERE %s = ANY ($1)', tr, crm_purge._key_expr(tbl, cols)) USING keys;
+		EXECUTE format('DELETE FROM %s WHERE %s = ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
+					   CASE WHEN cond IS NOT NULL THEN format(' AND (%s)', cond) ELSE '' END) USING keys;
 	ELSE
-		EXECUTE format('UPDATE %s SET %s WHERE %s = ANY ($1)', tr,
-					   crm_purge._child_assignments(tbl, con, action = 'anonymize'),
-					   crm_purge._key_expr(tbl, cols)) USING keys;
+		EXECUTE format('UPDATE %s SET %s WHERE %s = ANY ($1)%s', tr,
+					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'),
+					   crm_purge._key_expr(tbl, cols),
+					   CASE WHEN cond IS NOT NULL THEN format(' AND (%s)', cond) ELSE '' END) USING keys;
 	END IF;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
@@ -1094,6 +1192,7 @@ DECLARE
 	hold_id bigint;
 	r record;
 	refs text[];
+	child_cond text;
 	nc bigint;
 	tids tid[];
 BEGIN
@@ -1145,16 +1244,23 @@ BEGIN
 		-- a protected child that ON DELETE CASCADE would empty into its trash,
 		-- with no rule of its own, is deleted with the parent: the erased
 		-- person's rows must not stay restorable there
-		SELECT rel.child, rel.on_erase, c.oid AS con, c.conkey, c.confkey
-		FROM (SELECT r0.child, r0.on_erase, NULL::oid AS con FROM crm_purge.relations r0 WHERE r0.parent = tbl
-			  UNION ALL
-			  SELECT c0.conrelid, 'delete', c0.oid FROM pg_constraint c0
-			  WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confdeltype = 'c' AND c0.conrelid <> tbl
-				AND crm_purge._trash(c0.conrelid) IS NOT NULL
-				AND NOT EXISTS (SELECT FROM crm_purge.relations r1 WHERE r1.parent = tbl AND r1.child = c0.conrelid)) rel
-		JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = rel.child AND c.confrelid = tbl
-			AND (rel.con IS NULL OR c.oid = rel.con)
-		ORDER BY rel.child::text, c.conname
+		SELECT * FROM (
+			SELECT rel.child, rel.on_erase, c.oid AS con, c.conkey, c.confkey, NULL::text AS condition, c.conname
+			FROM (SELECT r0.child, r0.on_erase, NULL::oid AS con FROM crm_purge.relations r0
+				  WHERE r0.parent = tbl AND r0.child_columns IS NULL
+				  UNION ALL
+				  SELECT c0.conrelid, 'delete', c0.oid FROM pg_constraint c0
+				  WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confdeltype = 'c' AND c0.conrelid <> tbl
+					AND crm_purge._trash(c0.conrelid) IS NOT NULL
+					AND NOT EXISTS (SELECT FROM crm_purge.relations r1 WHERE r1.parent = tbl AND r1.child = c0.conrelid)) rel
+			JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = rel.child AND c.confrelid = tbl
+				AND (rel.con IS NULL OR c.oid = rel.con)
+			UNION ALL
+			-- relations without a foreign key: the child's columns hold the key
+			SELECT r2.child, r2.on_erase, NULL::oid, crm_purge._attnums(r2.child, r2.child_columns),
+				   crm_purge._pk_cols(tbl), r2.condition, NULL::name
+			FROM crm_purge.relations r2 WHERE r2.parent = tbl AND r2.child_columns IS NOT NULL) rels
+		ORDER BY child::text, conname
 	LOOP
 		EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n') USING keys INTO refs;
@@ -1164,17 +1270,17 @@ BEGIN
 			refs := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(refs, '{}') || coalesce(k, '{}')) x);
 		END IF;
 		refs := coalesce(refs, '{}');
+		child_cond := format('%s = ANY ($1)', crm_purge._key_expr(r.child, r.conkey))
+			|| CASE WHEN r.condition IS NOT NULL THEN format(' AND (%s)', r.condition) ELSE '' END;
 		IF r.on_erase = 'delete' THEN
-			RETURN QUERY SELECT * FROM crm_purge._erase(r.child,
-				format('%s = ANY ($1)', crm_purge._key_expr(r.child, r.conkey)), refs, dry_run, depth + 1);
+			RETURN QUERY SELECT * FROM crm_purge._erase(r.child, child_cond, refs, dry_run, depth + 1);
 		ELSE
-			EXECUTE format('SELECT count(*) FROM %s WHERE %s = ANY ($1)', r.child,
-						   crm_purge._key_expr(r.child, r.conkey)) USING refs INTO nc;
+			EXECUTE format('SELECT count(*) FROM %s WHERE %s', r.child, child_cond) USING refs INTO nc;
 			IF NOT dry_run AND r.on_erase <> 'keep' THEN
-				EXECUTE format('UPDATE %s SET %s WHERE %s = ANY ($1)', r.child,
-							   crm_purge._child_assignments(r.child, r.con, r.on_erase = 'anonymize'),
-							   crm_purge._key_expr(r.child, r.conkey)) USING refs;
-				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con);
+				EXECUTE format('UPDATE %s SET %s WHERE %s', r.child,
+							   crm_purge._child_assignments(r.child, r.conkey, r.on_erase = 'anonymize'),
+							   child_cond) USING refs;
+				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con, tbl);
 			END IF;
 			t := r.child; a := r.on_erase; n := nc; p := NULL;
 			RETURN NEXT;
@@ -1183,7 +1289,7 @@ BEGIN
 
 	IF NOT dry_run THEN
 		PERFORM crm_purge._delete_permanently(tbl, cond, keys);
-		PERFORM crm_purge._trash_apply(tbl, pk, subject, 'delete', NULL);
+		PERFORM crm_purge._trash_apply(tbl, pk, subject, 'delete', NULL, NULL);
 		-- a row this transaction's snapshot could not see (REPEATABLE READ)
 		IF crm_purge._live_now(tbl, subject) > 0 THEN
 			RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl

@@ -149,6 +149,8 @@ CREATE TABLE crm_purge.relations (
 	parent		regclass NOT NULL,
 	child		regclass NOT NULL,
 	on_erase	text NOT NULL CHECK (on_erase IN ('delete', 'anonymize', 'unlink', 'keep')),
+	child_columns name[],
+	condition	text,
 	PRIMARY KEY (parent, child)
 );
 
@@ -296,6 +298,9 @@ COMMENT ON TABLE crm_purge.relations IS 'what crm_purge_erase does to child rows
 COMMENT ON TABLE crm_purge.anonymize_rules IS 'how a column is anonymized: null, hash or fixed:<text>';
 
 COMMENT ON TABLE crm_purge.key_floors IS 'the highest erased integer key per table; sequences are never set below it or below the trash''s highest key';
+
+COMMENT ON COLUMN crm_purge.relations.child_columns IS 'without a foreign key: the child''s columns holding the parent''s primary key; NULL: the foreign key';
+COMMENT ON COLUMN crm_purge.relations.condition IS 'without a foreign key: which child rows point at this parent table, e.g. content_type_id = 12';
 
 COMMENT ON TABLE crm_purge.tombstones IS 'keyed hashes (SipHash-2-4 under crm_purge.secret) of erased keys; never the keys';
 

@@ -28,17 +28,17 @@ REVOKE ALL ON FUNCTION crm_purge._key_hash(text), crm_purge._new_secret(),
 GRANT EXECUTE ON FUNCTION crm_purge._key_hash(text), crm_purge._parts_with_keys(regclass, text[], text[])
 	TO crm_purge_admin;
 
-REVOKE ALL ON FUNCTION crm_purge._set_relation(regclass, regclass, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._set_relation(regclass, regclass, text, name[], text) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION crm_purge._set_relation(regclass, regclass, text) TO crm_purge_admin;
+GRANT EXECUTE ON FUNCTION crm_purge._set_relation(regclass, regclass, text, name[], text) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._set_anonymize(regclass, name, text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm_purge._set_anonymize(regclass, name, text) TO crm_purge_admin;
 
-REVOKE ALL ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid, regclass) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid) TO crm_purge_admin;
+GRANT EXECUTE ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid, regclass) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows(regclass, tid[]) FROM PUBLIC;
 

@@ -80,8 +80,10 @@ crm_purge_check_filter(const char *filter)
 	pfree(sql);
 }
 
+#include "access/transam.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 /* crm_purge_check_filter_sql: crm_purge._check_filter(filter); NULL passes. */
 PG_FUNCTION_INFO_V1(crm_purge_check_filter_sql);
@@ -90,5 +92,95 @@ crm_purge_check_filter_sql(PG_FUNCTION_ARGS)
 {
 	if (!PG_ARGISNULL(0))
 		crm_purge_check_filter(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * condition_walker: is this raw expression only comparisons of columns with
+ * constants, joined by AND, OR and NOT?  Nothing in it can call a function.
+ */
+static bool
+condition_ok(Node *node, Oid child)
+{
+	ListCell   *lc;
+
+	if (node == NULL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_ColumnRef:
+			{
+				ColumnRef  *c = (ColumnRef *) node;
+				AttrNumber	attno;
+
+				if (list_length(c->fields) != 1 || !IsA(linitial(c->fields), String))
+					return false;
+				/* a built-in type: its = is crm_purge's to trust */
+				attno = get_attnum(child, strVal(linitial(c->fields)));
+				return attno > 0 && get_atttype(child, attno) < FirstNormalObjectId;
+			}
+		case T_A_Const:
+			return true;
+		case T_NullTest:
+			return IsA(((NullTest *) node)->arg, ColumnRef) && condition_ok((Node *) ((NullTest *) node)->arg, child);
+		case T_BoolExpr:
+			foreach(lc, ((BoolExpr *) node)->args)
+				if (!condition_ok(lfirst(lc), child))
+					return false;
+			return true;
+		case T_A_Expr:
+			{
+				A_Expr	   *e = (A_Expr *) node;
+				const char *op;
+
+				if ((e->kind != AEXPR_OP && e->kind != AEXPR_IN) || list_length(e->name) != 1)
+					return false;
+				op = strVal(linitial(e->name));
+				if (strcmp(op, "=") != 0 && strcmp(op, "<>") != 0)
+					return false;
+				if (!IsA(e->lexpr, ColumnRef) || !condition_ok(e->lexpr, child))
+					return false;
+				if (e->kind == AEXPR_IN)
+				{
+					foreach(lc, (List *) e->rexpr)
+						if (!IsA(lfirst(lc), A_Const))
+							return false;
+					return true;
+				}
+				return IsA(e->rexpr, A_Const);
+			}
+		default:
+			return false;
+	}
+}
+
+/*
+ * crm_purge_check_condition_sql: crm_purge._check_condition(child,
+ * condition): a relation's condition (content_type_id = 12, kind IN
+ * ('contact', 'lead')): the child's columns of built-in types compared with
+ * constants, joined by AND, OR and NOT.  It is later evaluated for other
+ * admins and as the extension owner, so it may run no one's code: no
+ * functions, casts, subqueries or user-defined types.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_check_condition_sql);
+Datum
+crm_purge_check_condition_sql(PG_FUNCTION_ARGS)
+{
+	char	   *cond;
+	List	   *stmts;
+	SelectStmt *sel;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_VOID();
+	cond = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	crm_purge_check_filter(cond);
+	stmts = raw_parser(psprintf("SELECT 1 WHERE %s\n", cond), RAW_PARSE_DEFAULT);
+	sel = (SelectStmt *) linitial_node(RawStmt, stmts)->stmt;
+	if (!condition_ok(sel->whereClause, PG_GETARG_OID(0)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a relation's condition may only compare the child's columns with constants"),
+				 errdetail("The condition was: %s", cond),
+				 errhint("Write it like content_type_id = 12 or kind IN ('contact', 'lead') on columns of built-in types, joined by AND, OR and NOT; no functions, casts or subqueries.")));
 	PG_RETURN_VOID();
 }

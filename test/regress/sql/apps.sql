@@ -229,6 +229,58 @@ SELECT crm_purge_restore('app.ticket', 'id IN (8, 9)');
 RESET ROLE;
 SELECT id, subject FROM app.ticket ORDER BY id;
 
+-- 8. Relations without a foreign key: a note points at a lead through
+-- (content_type_id, object_id), as Django's GenericForeignKey does
+SET ROLE regress_app_owner;
+CREATE TABLE app.lead (id serial PRIMARY KEY, email text);
+CREATE TABLE app.note (id serial PRIMARY KEY, content_type_id int NOT NULL, object_id int, body text);
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.lead, app.note TO regress_app_admin, regress_app_web;
+GRANT USAGE ON SEQUENCE app.note_id_seq TO regress_app_web;
+SELECT crm_purge_protect('app.lead'), crm_purge_protect('app.note');
+INSERT INTO app.lead (email) VALUES ('lead1@example.com'), ('lead2@example.com');
+-- content type 12 is a lead, 13 something else with the same ids
+INSERT INTO app.note (content_type_id, object_id, body) VALUES
+    (12, 1, 'lead 1 a'), (12, 1, 'lead 1 b'), (12, 1, 'lead 1 trashed'), (13, 1, 'not a lead'),
+    (12, 2, 'lead 2'), (12, 2, 'lead 2 trashed');
+DELETE FROM app.note WHERE body LIKE '%trashed';
+RESET ROLE;
+SET ROLE regress_app_admin;
+SELECT crm_purge_relate('app.lead', 'app.note', 'delete', condition => 'content_type_id = 12');
+SELECT crm_purge_relate('app.lead', 'app.note', 'delete', ARRAY['object_id'], 'content_type_id = pg_sleep(1)::int');
+SELECT crm_purge_relate('app.lead', 'app.note', 'delete', ARRAY['object_id'], 'content_type_id = (SELECT 12)');
+SELECT crm_purge_relate('app.lead', 'app.note', 'delete', ARRAY['object_id'], 'content_type_id = 12; DROP TABLE app.note');
+SELECT crm_purge_relate('app.lead', 'app.note', 'delete', ARRAY['object_id', 'id'], 'content_type_id = 12');
+SELECT crm_purge_relate('app.lead', 'app.note', 'delete', ARRAY['objectid'], 'content_type_id = 12');
+SELECT crm_purge_relate('app.lead', 'app.note', 'unlink', ARRAY['content_type_id'], NULL);
+SELECT crm_purge_relate('app.lead', 'app.note', 'delete', ARRAY['object_id'], 'content_type_id = 12');
+SELECT * FROM crm_purge_erase_preview('app.lead', 'id = 1');
+SELECT crm_purge_erase('app.lead', 'id = 1', 'GDPR');
+RESET ROLE;
+SELECT content_type_id, object_id, body FROM app.note ORDER BY id;
+SELECT content_type_id, object_id, body FROM crm_trash.app__note ORDER BY id;
+-- unlink: the reference is cleared, live and in the trash
+SET ROLE regress_app_admin;
+SELECT crm_purge_relate('app.lead', 'app.note', 'unlink', ARRAY['object_id'], 'content_type_id IN (12)');
+SELECT * FROM crm_purge_erase_preview('app.lead', 'id = 2');
+SELECT crm_purge_erase('app.lead', 'id = 2', 'GDPR');
+RESET ROLE;
+SELECT content_type_id, object_id, body FROM app.note ORDER BY id;
+SELECT content_type_id, object_id, body FROM crm_trash.app__note ORDER BY id;
+-- grouped with its notes in one deletion, a lead comes back with them
+SET ROLE regress_app_web;
+INSERT INTO app.lead (id, email) VALUES (3, 'lead3@example.com');
+INSERT INTO app.note (content_type_id, object_id, body) VALUES (12, 3, 'lead 3');
+BEGIN;
+SET LOCAL crm_purge.deletion_scope = transaction;
+DELETE FROM app.note WHERE content_type_id = 12 AND object_id = 3;
+DELETE FROM app.lead WHERE id = 3;
+COMMIT;
+RESET ROLE;
+SET ROLE regress_app_admin;
+SELECT crm_purge_restore_deletion((SELECT deletion_id FROM crm_trash.app__lead WHERE id = 3));
+RESET ROLE;
+SELECT (SELECT count(*) FROM app.lead WHERE id = 3) AS lead, (SELECT count(*) FROM app.note WHERE object_id = 3) AS notes;
+
 \c postgres
 DROP DATABASE crm_purge_apps;
 DROP ROLE regress_app_owner, regress_app_admin, regress_app_web;
