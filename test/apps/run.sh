@@ -137,7 +137,7 @@ if [[ " $SUITES " == *" node "* ]]; then
 		say "Node suite (node --test)"
 		( cd "$TMP/node" && as_user CRM_DB_HOST="$TMP" CRM_DB_PORT="$PORT" CRM_DB_NAME=crm_node \
 			CRM_DB_USER=crm_node CRM_RESTORER=crm_restorer \
-			timeout --kill-after=30 600 node --test --test-reporter=tap test/ ) 2>&1 | tee "$log"
+			timeout --kill-after=30 600 node --test --test-reporter=tap test/*.test.js ) 2>&1 | tee "$log"
 		rc=${PIPESTATUS[0]}
 		# node's TAP summary: "# pass N", "# fail N", "# skipped N"
 		pass=$(count '^# pass [0-9]+' "$log"); fail=$(count '^# fail [0-9]+' "$log")
