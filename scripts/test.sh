@@ -15,7 +15,10 @@ PG_MAJOR=${PG_MAJOR:-15}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
 PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
-          "postgresql-$PG_MAJOR-cron" libipc-run-perl clang-14 libclang-rt-14-dev clang)
+          "postgresql-$PG_MAJOR-cron" libipc-run-perl clang-14 libclang-rt-14-dev clang
+          python3-django python3-psycopg2 nodejs)
+# npm comes with nodesource's nodejs, and Debian's npm conflicts with it
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 . "$REPO/scripts/common.sh"
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 2; }
 
@@ -91,6 +94,15 @@ suite() {
 suite "pg_regress" ISOLATION= TAP_TESTS=
 suite "isolation" REGRESS= TAP_TESTS=
 suite "TAP" REGRESS= ISOLATION=
+
+# Django and Node (Sequelize) test suites on a throwaway cluster of their own;
+# "apps: N passed, M failed" counts their test cases.
+say "ORM suites (test/apps: Django, Node)"
+as_user timeout --kill-after=60 "$((${SUITE_TIMEOUT_MIN:-30} * 60))" bash test/apps/run.sh 2>&1 | tee "$WORK/apps.log"
+arc=${PIPESTATUS[0]}
+read -r ap af < <(grep -oE '^apps: [0-9]+ passed, [0-9]+ failed' "$WORK/apps.log" | tail -n 1 | grep -oE '[0-9]+' | tr '\n' ' ')
+[ "$arc" -ne 0 ] && [ "${af:-0}" -eq 0 ] && af=1
+PASSED=$((PASSED + ${ap:-0})); FAILED=$((FAILED + ${af:-1}))
 
 say "fuzz (${FUZZ_SECONDS:-60} s per target)"
 as_user mkdir -p "$WORK/fuzz"
