@@ -130,7 +130,17 @@ extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int n
 extern Datum crm_purge_hold_tid_array(List *hits);
 extern bool crm_purge_has_holds(Oid relid);
 extern void crm_purge_guard_skips_reset(void);
+struct HeapTupleData;
+struct Trigger;
+extern bool crm_purge_guard_keeps(struct RelationData *rel, struct Trigger *trigger, struct HeapTupleData *row);
 extern void crm_purge_guard_skips_report(void);
+
+/* guard_copy.c (erase/): COPY FROM into a guarded table */
+struct CopyStmt;
+struct QueryCompletion;
+struct QueryEnvironment;
+extern bool crm_purge_guarded_copy(struct CopyStmt *stmt, const char *queryString,
+								   struct QueryEnvironment *queryEnv, struct QueryCompletion *qc);
 
 /* export.c (requests/) */
 typedef struct CrmPurgeExportPart

@@ -108,7 +108,11 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	nesting_level++;
 	PG_TRY();
 	{
-		if (prev_ProcessUtility)
+		/* COPY FROM into a guarded table keeps COPY's multi-insert (guard_copy.c) */
+		if (IsA(pstmt->utilityStmt, CopyStmt) &&
+			crm_purge_guarded_copy((CopyStmt *) pstmt->utilityStmt, queryString, queryEnv, qc))
+			;
+		else if (prev_ProcessUtility)
 			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 		else

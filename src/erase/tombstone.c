@@ -522,16 +522,13 @@ crm_purge_guard_skips_report(void)
 }
 
 /*
- * crm_purge_guard_trigger: crm_purge.guard_trigger('skip' or 'error'), BEFORE
- * INSERT FOR EACH ROW: a row whose key was erased is dropped ('skip') or
- * refused ('error').  The error names no key: it would reach the log.
+ * guard_blocks: does row (inserted, or oldrow's new version) carry an erased
+ * key, primary or natural?  In 'error' mode it raises the error instead.
+ * The error names no key: it would reach the log.
  */
-PG_FUNCTION_INFO_V1(crm_purge_guard_trigger);
-Datum
-crm_purge_guard_trigger(PG_FUNCTION_ARGS)
+static bool
+guard_blocks(Relation rel, Trigger *trigger, HeapTuple row, HeapTuple oldrow)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
 	TombstoneSet *s;
 	GuardKey   *g;
 	char	   *key;
@@ -540,32 +537,18 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 	bool		check_pk;
 	bool		check_natural;
 	int			nestlevel;
-	HeapTuple	row;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)) ||
-		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		trigdata->tg_trigger->tgnargs < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm_purge.guard_trigger() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW with a mode")));
-	rel = trigdata->tg_relation;
-	/* the row as it would be: inserted, or the new version of an update */
-	row = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	s = tombstone_set(RelationGetRelid(rel));
 	if (hash_get_num_entries(s->hashes) == 0)
-		return PointerGetDatum(row);
+		return false;
 
-	g = guard_key(rel, trigdata->tg_trigger);
+	g = guard_key(rel, trigger);
 	/* an update that keeps a key cannot bring an erased one back */
-	check_pk = !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
-		!key_unchanged(rel, g->nkeys, g->keys, trigdata->tg_trigtuple, trigdata->tg_newtuple);
+	check_pk = oldrow == NULL || !key_unchanged(rel, g->nkeys, g->keys, oldrow, row);
 	check_natural = g->nnatural > 0 &&
-		(!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
-		 !key_unchanged(rel, g->nnatural, g->natural, trigdata->tg_trigtuple, trigdata->tg_newtuple));
+		(oldrow == NULL || !key_unchanged(rel, g->nnatural, g->natural, oldrow, row));
 	if (!check_pk && !check_natural)
-		return PointerGetDatum(row);
+		return false;
 	nestlevel = g->pin_settings ? crm_purge_pin_output_settings() : -1;
 	if (check_pk)
 	{
@@ -593,19 +576,59 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 	if (nestlevel >= 0)
 		AtEOXact_GUC(false, nestlevel);
 	if (!found)
-		return PointerGetDatum(row);
-	if (strcmp(trigdata->tg_trigger->tgargs[0], "error") == 0)
+		return false;
+	if (strcmp(trigger->tgargs[0], "error") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
 				 errmsg("cannot %s table \"%s\": the row's key belongs to an erased record",
-						TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? "update" : "insert into",
+						oldrow != NULL ? "update" : "insert into",
 						RelationGetRelationName(rel)),
 				 errdetail("The record was erased with crm_purge_erase; a tombstone keeps it from coming back."),
 				 errhint("If it must come back, an administrator can lift the tombstone with crm_purge_forget."),
 		/* the statement (INSERT ... VALUES) and COPY's context line hold the erased person's data */
 				 errhidestmt(true), errhidecontext(true)));
 	guard_count_skip(RelationGetRelid(rel));
-	return PointerGetDatum(NULL);
+	return true;
+}
+
+/*
+ * crm_purge_guard_keeps: for COPY FROM (guard_copy.c): may this row go in?
+ * false: skip it (counted); 'error' mode raises instead.
+ */
+bool
+crm_purge_guard_keeps(Relation rel, Trigger *trigger, HeapTuple row)
+{
+	return !guard_blocks(rel, trigger, row, NULL);
+}
+
+/*
+ * crm_purge_guard_trigger: crm_purge.guard_trigger('skip' or 'error',
+ * natural key columns...), BEFORE INSERT OR UPDATE FOR EACH ROW: a row whose
+ * key was erased is dropped ('skip') or refused ('error').
+ */
+PG_FUNCTION_INFO_V1(crm_purge_guard_trigger);
+Datum
+crm_purge_guard_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	bool		update;
+	HeapTuple	row;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		trigdata->tg_trigger->tgnargs < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm_purge.guard_trigger() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW with a mode")));
+	update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	/* the row as it would be: inserted, or the new version of an update */
+	row = update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	if (guard_blocks(trigdata->tg_relation, trigdata->tg_trigger, row,
+					 update ? trigdata->tg_trigtuple : NULL))
+		return PointerGetDatum(NULL);
+	return PointerGetDatum(row);
 }
 
 /*

@@ -332,14 +332,15 @@ typedef struct RelinkQuery
 	Oid		   *argtypes;
 	Datum	   *values;
 	Oid			owner;
-	char	   *constraint;		/* a deferrable key, schema-qualified; else NULL */
-	bool		initially_deferred;
+	Oid			child;
 } RelinkQuery;
 
 /*
- * run_relink: the UPDATE as the child's owner, restricted.  A deferred key
- * check cannot be queued in a restricted operation: a deferrable key is
- * checked at once (SET CONSTRAINTS, as the restorer) and deferred again after.
+ * run_relink: the UPDATE as the child's owner, restricted.  A deferred
+ * trigger cannot be queued in a restricted operation (and an UPDATE of a row
+ * this transaction changed queues every deferred key check of the row):
+ * the child's deferrable constraints are checked at once (SET CONSTRAINTS,
+ * as the restorer) and the initially deferred ones deferred again after.
  */
 static void
 run_relink(void *arg)
@@ -347,16 +348,30 @@ run_relink(void *arg)
 	RelinkQuery *q = arg;
 	CrmPurgeIdentity id;
 	int			rc;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(q->child)};
+	char	   *immediate = NULL;
+	char	   *deferred = NULL;
 
-	if (q->constraint != NULL)
-		SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", q->constraint), false, 0);
+	if (SPI_execute_with_args("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.conname), ', '),"
+							  " pg_catalog.string_agg(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.conname), ', ')"
+							  "   FILTER (WHERE c.condeferred)"
+							  " FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace"
+							  " WHERE c.conrelid = $1 AND c.condeferrable",
+							  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		immediate = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		deferred = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	}
+	if (immediate != NULL)
+		SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", immediate), false, 0);
 	crm_purge_become(q->owner, &id);
 	rc = SPI_execute_with_args(q->sql, 2, q->argtypes, q->values, NULL, false, 0);
 	crm_purge_unbecome(&id);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not link a child row back");
-	if (q->constraint != NULL && q->initially_deferred)
-		SPI_execute(psprintf("SET CONSTRAINTS %s DEFERRED", q->constraint), false, 0);
+	if (deferred != NULL)
+		SPI_execute(psprintf("SET CONSTRAINTS %s DEFERRED", deferred), false, 0);
 }
 
 /*
@@ -397,8 +412,6 @@ relink_children(int64 deletion)
 		TupleDesc	td;
 		HeapTuple	tup;
 		ArrayType  *conkey;
-		bool		deferrable;
-		bool		initially_deferred;
 		int16	   *fk;
 		int			nfk,
 					i;
@@ -416,8 +429,6 @@ relink_children(int64 deletion)
 		npk = crm_purge_primary_key(rel, pk, true);
 		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
 		conkey = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull));
-		deferrable = ((Form_pg_constraint) GETSTRUCT(tup))->condeferrable;
-		initially_deferred = ((Form_pg_constraint) GETSTRUCT(tup))->condeferred;
 		nfk = ARR_DIMS(conkey)[0];
 		fk = (int16 *) ARR_DATA_PTR(conkey);
 		initStringInfo(&setcols);
@@ -447,9 +458,7 @@ relink_children(int64 deletion)
 			appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
 							 crm_purge_relname(child), setcols.data, setvals.data, where.data);
 			{
-				RelinkQuery q = {sql.data, uargtypes, uvalues, rel->rd_rel->relowner,
-					deferrable ? quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), conname) : NULL,
-				initially_deferred};
+				RelinkQuery q = {sql.data, uargtypes, uvalues, rel->rd_rel->relowner, child};
 				ErrorData  *edata = crm_purge_in_subtransaction(run_relink, &q);
 
 				/* a row that cannot be linked back stays unlinked; the restore goes on */

@@ -36,13 +36,19 @@ isnt($ret, 0, 'the guard refuses the erased key');
 unlike($err, qr/$key/, 'its error does not name the key');
 is($node->safe_psql('postgres', qq{SELECT count(*) FROM people WHERE id = $key}), '0', 'the row is gone');
 
-# every crm_purge catalog and trash table, as text
+# the highest erased integer key is kept as a number, so that the sequence
+# never hands it out again: an id, not the person's data
+is($node->safe_psql('postgres', q{SELECT floor FROM crm_purge.key_floors WHERE tbl = 'people'::regclass}),
+	$key, 'the key floor is the highest erased id');
+
+# every other crm_purge catalog and every trash table, as text
 my $dump = $node->safe_psql('postgres', q{
 	DO $$
 	DECLARE t record; txt text; all_text text := '';
 	BEGIN
 		FOR t IN SELECT c.oid::regclass AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-				 WHERE n.nspname IN ('crm_purge', 'crm_trash') AND c.relkind = 'r' LOOP
+				 WHERE n.nspname IN ('crm_purge', 'crm_trash') AND c.relkind = 'r'
+				   AND c.oid <> 'crm_purge.key_floors'::regclass LOOP
 			EXECUTE format('SELECT string_agg(x::text, E''\n'') FROM %s x', t.rel) INTO txt;
 			all_text := all_text || coalesce(txt, '');
 		END LOOP;

@@ -80,6 +80,37 @@ SELECT (SELECT count(*) FROM app.account) AS accounts, (SELECT count(*) FROM app
 -- history has the application's user and reason
 SELECT action, "table", rows, actor, app_actor, reason FROM crm_purge_history WHERE action = 'restore' ORDER BY "table";
 
+-- 1b. A row the application unlinks from two parents (a deal of the
+-- deleted account and of its contact): both links come back
+SET ROLE regress_app_owner;
+CREATE TABLE app.deal2 (id int PRIMARY KEY, account_id int REFERENCES app.account DEFERRABLE INITIALLY DEFERRED,
+    contact_id int REFERENCES app.contact DEFERRABLE INITIALLY DEFERRED);
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.deal2 TO regress_app_web, regress_app_admin;
+SELECT crm_purge_protect('app.deal2');
+RESET ROLE;
+SET ROLE regress_app_web;
+INSERT INTO app.account (id, name) VALUES (50, 'acct 50');
+INSERT INTO app.contact (id, name, account_id) VALUES (500, 'contact 500', 50);
+INSERT INTO app.deal2 VALUES (5000, 50, 500);
+BEGIN;
+SET LOCAL crm_purge.deletion_scope = transaction;
+UPDATE app.deal2 SET account_id = NULL WHERE id IN (5000);
+UPDATE app.deal2 SET contact_id = NULL WHERE id IN (5000);
+DELETE FROM app.contact WHERE id IN (500);
+DELETE FROM app.account WHERE id IN (50);
+COMMIT;
+RESET ROLE;
+SET ROLE regress_app_admin;
+SELECT crm_purge_restore_deletion((SELECT deletion_id FROM crm_trash.app__account WHERE id = 50));
+RESET ROLE;
+SELECT * FROM app.deal2;
+DELETE FROM app.deal2;
+DELETE FROM app.contact WHERE id = 500;
+DELETE FROM app.account WHERE id = 50;
+DELETE FROM crm_trash.app__deal2;
+DELETE FROM crm_trash.app__contact;
+DELETE FROM crm_trash.app__account;
+
 -- 2. The same with deletion_scope = statement (the default): each
 -- statement is its own deletion; the unlink goes with the parent's.
 SET ROLE regress_app_web;
@@ -186,6 +217,74 @@ ALTER TABLE app.person RENAME COLUMN email TO mail;
 SET ROLE regress_app_web;
 INSERT INTO app.person (mail, name) VALUES ('zed@example.com', 'Zed');
 RESET ROLE;
+
+-- 6b. COPY FROM into a guarded table keeps COPY's multi-insert (guard_copy.c):
+-- the same skips, errors, defaults, constraints and foreign keys as the trigger
+SET ROLE regress_app_owner;
+CREATE TABLE app.importee (id int PRIMARY KEY, email text, score int CHECK (score >= 0),
+    account_id int REFERENCES app.account, created text DEFAULT 'default',
+    doubled int GENERATED ALWAYS AS (score * 2) STORED);
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.importee TO regress_app_web, regress_app_admin;
+INSERT INTO app.importee (id, email, score) VALUES (1, 'gone1@example.com', 1), (2, 'gone2@example.com', 2);
+SELECT crm_purge_protect('app.importee');
+SELECT crm_purge_guard('app.importee', 'skip', ARRAY['email']);
+RESET ROLE;
+SET ROLE regress_app_admin;
+SELECT crm_purge_erase('app.importee', 'id IN (1, 2)', 'GDPR');
+RESET ROLE;
+SET ROLE regress_app_web;
+-- id 1 and the email of 2 were erased: both skipped, with a NOTICE
+COPY app.importee (id, email, score, account_id) FROM STDIN (FORMAT csv);
+1,new@example.com,5,1
+3,gone2@example.com,5,
+4,ok4@example.com,6,2
+5,ok5@example.com,7,
+\.
+SELECT id, email, score, account_id, created, doubled FROM app.importee ORDER BY id;
+-- constraints, foreign keys and unique indexes still refuse
+COPY app.importee (id, email, score) FROM STDIN (FORMAT csv);
+6,ok6@example.com,1
+7,ok7@example.com,-1
+\.
+COPY app.importee (id, email, score, account_id) FROM STDIN (FORMAT csv);
+8,ok8@example.com,1,999
+\.
+COPY app.importee (id, email, score) FROM STDIN (FORMAT csv);
+4,dup@example.com,1
+\.
+RESET ROLE;
+-- error mode refuses the whole COPY, without the row in the error
+SET ROLE regress_app_owner;
+SELECT crm_purge_guard('app.importee', 'error', ARRAY['email']);
+RESET ROLE;
+SET ROLE regress_app_web;
+COPY app.importee (id, email, score) FROM STDIN (FORMAT csv);
+9,ok9@example.com,1
+10,gone1@example.com,1
+\.
+RESET ROLE;
+SELECT count(*) AS rows FROM app.importee;
+-- a user without INSERT is refused as by COPY
+CREATE ROLE regress_app_reader;
+GRANT USAGE ON SCHEMA app TO regress_app_reader;
+SET ROLE regress_app_reader;
+COPY app.importee (id, email, score) FROM STDIN (FORMAT csv);
+11,x@example.com,1
+\.
+RESET ROLE;
+REVOKE USAGE ON SCHEMA app FROM regress_app_reader;
+DROP ROLE regress_app_reader;
+SELECT "table", mode, skipped_rows FROM crm_purge_guards WHERE "table" = 'app.importee'::regclass;
+-- COPY ... WHERE takes PostgreSQL's own path, through the trigger
+SET ROLE regress_app_owner;
+SELECT crm_purge_guard('app.importee', 'skip', ARRAY['email']);
+COPY app.importee (id, email, score) FROM STDIN (FORMAT csv) WHERE score > 0;
+12,gone1@example.com,1
+13,ok13@example.com,0
+14,ok14@example.com,1
+\.
+RESET ROLE;
+SELECT id, email FROM app.importee ORDER BY id;
 
 -- 7. Sequence floors: what Django's loaddata, sqlsequencereset and flush
 -- send never hands out a trashed or erased id again
