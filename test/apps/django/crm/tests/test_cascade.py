@@ -133,17 +133,13 @@ class CascadeDeleteRestoreTests(TransactionTestCase):
         self.assertEqual(snapshot(), before)
 
 
-class KnownBugTests(TransactionTestCase):
+class TwoUnlinksTests(TransactionTestCase):
 
-    def test_KNOWN_BUG_deal_unlinked_from_account_and_contact_gets_both_links_back(self):
-        """KNOWN BUG in crm_purge (reported, not fixed here): Django unlinks a
-        deal of the deleted account that also points to one of its contacts
-        with two UPDATEs of the same row (account_id, then contact_id) in the
-        same transaction. crm_purge remembers both unlinks, but
-        crm_purge_restore_deletion links back only one: the second relink
-        fails with "cannot fire deferred trigger within security-restricted
-        operation" (a NOTICE; the row stays unlinked). Plain-SQL repro in
-        test/apps/README.md ("Known problems")."""
+    def test_deal_unlinked_from_account_and_contact_gets_both_links_back(self):
+        """Django unlinks a deal of the deleted account that also points to
+        one of its contacts with two UPDATEs of the same row (account_id,
+        then contact_id) in the same transaction: one restore links both
+        back (the second relink once failed on a deferred key check)."""
         acme = Account.objects.create(name='Acme')
         ann = Contact.objects.create(account=acme, name='Ann')
         deal = Deal.objects.create(account=acme, contact=ann, name='Renewal', amount='10.00')
