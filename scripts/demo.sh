@@ -195,11 +195,14 @@ SELECT crm_purge_release(:hold_id);
 
 \echo '\n=== 5. GDPR erasure (HubSpot, Actito): preview, erase, and the guard refuses a re-import (the error is expected)'
 SELECT * FROM crm_purge_erase_preview('contacts', 'id = 5');
-SELECT crm_purge_guard('contacts', 'error');
+SELECT crm_purge_guard('contacts', 'error', key_columns => ARRAY['email']);
+SELECT email AS erased_email FROM contacts WHERE id = 5 \gset
 SELECT crm_purge_erase('contacts', 'id = 5', 'GDPR request 7') AS erased_rows;
 SELECT id, name FROM contacts ORDER BY id;
 \set ON_ERROR_STOP 0
 INSERT INTO contacts (id, name, email) VALUES (5, 'Barbara Liskov', 'barbara@example.com');
+\echo 'a sync re-importing the person under a new id is caught by the natural key (email):'
+INSERT INTO contacts (id, name, email) VALUES (500, 'B. Liskov', :'erased_email');
 \set ON_ERROR_STOP 1
 SELECT count(*) AS id_5_live FROM contacts WHERE id = 5;
 
@@ -207,8 +210,24 @@ SELECT count(*) AS id_5_live FROM contacts WHERE id = 5;
 SELECT * FROM crm_purge_delete_keys('contacts', ARRAY['4', '99']);
 SELECT id, name FROM crm_trash.public__contacts ORDER BY id;
 
+\echo '\n=== 7. an ORM deletes in several statements (Django: unlink, children, parent): one transaction, one deletion'
+BEGIN;
+SET LOCAL crm_purge.deletion_scope = transaction;
+SET LOCAL crm_purge.actor = 'jane@example.com';
+SET LOCAL crm_purge.reason = 'duplicate account';
+UPDATE activities SET contact_id = NULL WHERE contact_id = 1;
+DELETE FROM emails WHERE contact_id = 1;
+DELETE FROM contacts WHERE id = 1;
+COMMIT;
+SELECT deletion_id AS orm_deletion FROM crm_trash.public__contacts WHERE id = 1 \gset
+SELECT 'contacts' AS trash, id, deletion_id, deletion_actor, deletion_reason FROM crm_trash.public__contacts WHERE deletion_id = :orm_deletion
+UNION ALL SELECT 'emails', id, deletion_id, deletion_actor, deletion_reason FROM crm_trash.public__emails WHERE deletion_id = :orm_deletion;
+\echo 'one restore brings back the contact, its emails, and the activities the ORM unlinked:'
+SELECT crm_purge_restore_deletion(:orm_deletion) AS restored;
+SELECT id, contact_id FROM activities ORDER BY id;
+
 \echo '\n--- the history of all of it (never row contents or keys)'
-SELECT action, "table", rows, actor FROM crm_purge_history;
+SELECT action, "table", rows, actor, app_actor FROM crm_purge_history;
 
 \echo '\n--- the background worker (expires old trash every crm_purge.naptime); crm_purge_tick() does the same work now'
 SELECT pid, backend_type, datname FROM pg_stat_activity WHERE backend_type LIKE 'crm_purge%';
