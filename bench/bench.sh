@@ -346,8 +346,8 @@ scenario_guard() {
 		"g/l (guard/no guard)"
 }
 
-# 300,000 rows by one COPY FROM a file.  A BEFORE ROW trigger turns off
-# COPY's multi-insert, so this is the guard's worst case.
+# 300,000 rows by one COPY FROM a file.  A BEFORE ROW trigger would turn off
+# COPY's multi-insert; guard_copy.c keeps it.
 scenario_guard_copy() {
 	local n=300000
 	say "scenario guard_copy: COPY of $n rows, $((n / 100)) of their keys tombstoned"
