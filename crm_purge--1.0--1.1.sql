@@ -265,6 +265,49 @@ $$;
 DROP FUNCTION crm_purge._protect(regclass, interval);
 CREATE FUNCTION crm_purge._protect(tbl regclass, retention interval) RETURNS regclass
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+-- The partitions of a protected partitioned table get the row trigger from
+-- PostgreSQL (it clones row triggers), and their statement triggers here:
+-- a DELETE or TRUNCATE naming a partition fires only that partition's.
+-- Made at protect, and when a partition is created or attached; a table
+-- detached since loses them.
+CREATE FUNCTION crm_purge._protect_partitions(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN
+		SELECT pt.relid, g.name
+		FROM pg_partition_tree(tbl) pt
+		CROSS JOIN (VALUES ('crm_purge_trash_flush'), ('crm_purge_no_truncate')) g(name)
+		WHERE pt.relid <> tbl::regclass
+		  AND EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect_partitions.tbl)
+		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = pt.relid AND tg.tgname = g.name)
+	LOOP
+		EXECUTE format('CREATE TRIGGER %I %s ON %s FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()',
+					   t.name, CASE t.name WHEN 'crm_purge_trash_flush' THEN 'AFTER DELETE' ELSE 'BEFORE TRUNCATE' END,
+					   t.relid);
+	END LOOP;
+	-- tables that were partitions of a protected table and are not anymore
+	FOR t IN
+		SELECT tg.tgrelid::regclass AS rel, tg.tgname
+		FROM pg_trigger tg
+		WHERE tg.tgfoid = 'crm_purge.trash_trigger()'::regprocedure
+		  AND tg.tgname IN ('crm_purge_trash_flush', 'crm_purge_no_truncate')
+		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = tg.tgrelid)
+		  AND NOT EXISTS (SELECT FROM pg_partition_ancestors(tg.tgrelid) a
+						  JOIN crm_purge.protected_tables p ON p.tbl = a.relid)
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION crm_purge._protect_partitions(regclass) FROM PUBLIC;
+-- a partition of a protected table clones the trash trigger as the
+-- partition's creator, who needs EXECUTE; the trigger acts only for
+-- protected tables and their partitions
+GRANT EXECUTE ON FUNCTION crm_purge.trash_trigger() TO PUBLIC;
+COMMENT ON FUNCTION crm_purge._protect_partitions(regclass) IS 'statement triggers on the partitions of a protected partitioned table; removed from tables detached since';
+
 CREATE FUNCTION crm_purge._protect_impl(actor regrole, tbl regclass, retention interval) RETURNS regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -281,12 +324,18 @@ BEGIN
 	IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	IF rel.relkind = 'p' OR rel.relispartition
-		OR EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl OR inhparent = tbl) THEN
-		RAISE EXCEPTION 'cannot protect table %: partitioned and inheritance tables are not supported', tbl
-			USING ERRCODE = 'feature_not_supported';
+	IF rel.relispartition THEN
+		RAISE EXCEPTION 'cannot protect table %: it is a partition of %', tbl,
+			(SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tbl)
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Protect the partitioned table: its partitions, present and future, are covered.';
 	END IF;
-	IF rel.relkind <> 'r' THEN
+	IF rel.relkind = 'r' AND EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl OR inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot protect table %: inheritance tables are not supported', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Declarative partitioning (PARTITION BY) is supported.';
+	END IF;
+	IF rel.relkind NOT IN ('r', 'p') THEN
 		RAISE EXCEPTION '"%" is not a table', tbl
 			USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
 	END IF;
@@ -385,6 +434,7 @@ BEGIN
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	EXECUTE format('CREATE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON %s '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	PERFORM crm_purge._protect_partitions(tbl);
 	PERFORM crm_purge._create_unlink_triggers(tbl);
 	RETURN tr;
 END
@@ -409,12 +459,15 @@ BEGIN
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash ON %s', tbl);
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash_flush ON %s', tbl);
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_no_truncate ON %s', tbl);
+	PERFORM crm_purge._protect_partitions(tbl);
 	FOR t IN
 		SELECT tg.tgname, tg.tgrelid::regclass AS child
-		FROM pg_trigger tg JOIN pg_constraint con
-			ON con.conrelid = tg.tgrelid AND tg.tgname = left('crm_purge_unlink_' || con.conname, 63)
-		WHERE con.confrelid = tbl AND con.contype = 'f'
-		  AND tg.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
+		FROM pg_trigger tg
+		LEFT JOIN pg_constraint con ON con.conrelid = tg.tgrelid AND con.contype = 'f'
+			AND tg.tgname IN (left('crm_purge_unlink_' || con.conname, 63), left('crm_purge_appunlink_' || con.conname, 63))
+		WHERE tg.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
+		  AND (con.oid IS NULL OR con.confrelid = tbl
+			   OR NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = con.confrelid))
 	LOOP
 		EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.child);
 	END LOOP;
@@ -1765,6 +1818,7 @@ BEGIN
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash ON %s', tbl);
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash_flush ON %s', tbl);
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_no_truncate ON %s', tbl);
+	PERFORM crm_purge._protect_partitions(tbl);
 	FOR t IN
 		SELECT tg.tgname, tg.tgrelid::regclass AS child
 		FROM pg_trigger tg

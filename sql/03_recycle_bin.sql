@@ -283,12 +283,18 @@ BEGIN
 	IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	IF rel.relkind = 'p' OR rel.relispartition
-		OR EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl OR inhparent = tbl) THEN
-		RAISE EXCEPTION 'cannot protect table %: partitioned and inheritance tables are not supported', tbl
-			USING ERRCODE = 'feature_not_supported';
+	IF rel.relispartition THEN
+		RAISE EXCEPTION 'cannot protect table %: it is a partition of %', tbl,
+			(SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tbl)
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Protect the partitioned table: its partitions, present and future, are covered.';
 	END IF;
-	IF rel.relkind <> 'r' THEN
+	IF rel.relkind = 'r' AND EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl OR inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot protect table %: inheritance tables are not supported', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Declarative partitioning (PARTITION BY) is supported.';
+	END IF;
+	IF rel.relkind NOT IN ('r', 'p') THEN
 		RAISE EXCEPTION '"%" is not a table', tbl
 			USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
 	END IF;
@@ -387,6 +393,7 @@ BEGIN
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	EXECUTE format('CREATE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON %s '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	PERFORM crm_purge._protect_partitions(tbl);
 	PERFORM crm_purge._create_unlink_triggers(tbl);
 	RETURN tr;
 END
@@ -394,6 +401,43 @@ $$;
 
 CREATE FUNCTION crm_purge._unprotect(tbl regclass, drop_trash boolean) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+-- The partitions of a protected partitioned table get the row trigger from
+-- PostgreSQL (it clones row triggers), and their statement triggers here:
+-- a DELETE or TRUNCATE naming a partition fires only that partition's.
+-- Made at protect, and when a partition is created or attached; a table
+-- detached since loses them.
+CREATE FUNCTION crm_purge._protect_partitions(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN
+		SELECT pt.relid, g.name
+		FROM pg_partition_tree(tbl) pt
+		CROSS JOIN (VALUES ('crm_purge_trash_flush'), ('crm_purge_no_truncate')) g(name)
+		WHERE pt.relid <> tbl::regclass
+		  AND EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect_partitions.tbl)
+		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = pt.relid AND tg.tgname = g.name)
+	LOOP
+		EXECUTE format('CREATE TRIGGER %I %s ON %s FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()',
+					   t.name, CASE t.name WHEN 'crm_purge_trash_flush' THEN 'AFTER DELETE' ELSE 'BEFORE TRUNCATE' END,
+					   t.relid);
+	END LOOP;
+	-- tables that were partitions of a protected table and are not anymore
+	FOR t IN
+		SELECT tg.tgrelid::regclass AS rel, tg.tgname
+		FROM pg_trigger tg
+		WHERE tg.tgfoid = 'crm_purge.trash_trigger()'::regprocedure
+		  AND tg.tgname IN ('crm_purge_trash_flush', 'crm_purge_no_truncate')
+		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = tg.tgrelid)
+		  AND NOT EXISTS (SELECT FROM pg_partition_ancestors(tg.tgrelid) a
+						  JOIN crm_purge.protected_tables p ON p.tbl = a.relid)
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
+	END LOOP;
+END
+$$;
 
 -- Unprotect removes every unlink trigger it made for the table, and any
 -- whose foreign key is gone.
@@ -413,6 +457,7 @@ BEGIN
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash ON %s', tbl);
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash_flush ON %s', tbl);
 	EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_no_truncate ON %s', tbl);
+	PERFORM crm_purge._protect_partitions(tbl);
 	FOR t IN
 		SELECT tg.tgname, tg.tgrelid::regclass AS child
 		FROM pg_trigger tg
@@ -452,6 +497,8 @@ CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
 	EXECUTE FUNCTION crm_purge.ddl_trigger();
 
 COMMENT ON FUNCTION crm_purge.trash_trigger() IS 'moves deleted rows of a protected table into its trash (row trigger buffers, statement trigger writes); refuses TRUNCATE';
+
+COMMENT ON FUNCTION crm_purge._protect_partitions(regclass) IS 'statement triggers on the partitions of a protected partitioned table; removed from tables detached since';
 
 COMMENT ON FUNCTION crm_purge.unlink_trigger() IS 'remembers child rows an ON DELETE SET NULL key unlinked from a protected table';
 

@@ -8,6 +8,8 @@ REVOKE ALL ON FUNCTION crm_purge._rename_trash_column(regclass, name, name) FROM
 
 REVOKE ALL ON FUNCTION crm_purge._create_unlink_triggers(regclass) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._protect_partitions(regclass) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION crm_purge._protect(regclass, interval) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._unprotect(regclass, boolean) FROM PUBLIC;
@@ -114,6 +116,11 @@ GRANT EXECUTE ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
 -- trigger functions are attached by crm_purge only
 REVOKE ALL ON FUNCTION crm_purge.trash_trigger(), crm_purge.unlink_trigger(),
 	crm_purge.guard_trigger(), crm_purge.ddl_trigger() FROM PUBLIC;
+
+-- ... but a partition of a protected table clones the trash trigger as the
+-- partition's creator, who needs EXECUTE; the trigger acts only for
+-- protected tables and their partitions
+GRANT EXECUTE ON FUNCTION crm_purge.trash_trigger() TO PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._ensure_secret(), crm_purge._sql_drop() FROM PUBLIC;
 

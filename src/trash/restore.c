@@ -115,6 +115,14 @@ execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				 errmsg("cannot restore into table %s: a row refers to a row that is not there", crm_purge_relname(relid)),
 				 errdetail_internal("%s%s%s", edata->message, edata->detail ? " " : "", edata->detail ? edata->detail : ""),
 				 errhint("Nothing was restored. Restore the referenced rows first: crm_purge_restore_deletion(deletion_id) restores a whole deletion, parents first.")));
+	/* a partitioned table without a partition for the row (detached, dropped) */
+	if (edata->sqlerrcode == ERRCODE_CHECK_VIOLATION && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE &&
+		strncmp(edata->message, "no partition of relation ", 25) == 0)
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("cannot restore into table %s: no partition takes a trashed row", crm_purge_relname(relid)),
+				 errdetail_internal("%s%s%s", edata->message, edata->detail ? " " : "", edata->detail ? edata->detail : ""),
+				 errhint("Nothing was restored. Create or attach the partition for it (or a default partition), or restore the other rows with a narrower filter.")));
 	if (edata->sqlerrcode == ERRCODE_NOT_NULL_VIOLATION || edata->sqlerrcode == ERRCODE_CHECK_VIOLATION)
 		ereport(ERROR,
 				(errcode(edata->sqlerrcode),

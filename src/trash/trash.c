@@ -25,6 +25,7 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "access/transam.h"
+#include "catalog/partition.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
@@ -100,6 +101,30 @@ trash_map_invalidate(Datum arg, Oid relid)
 
 
 /*
+ * protected_root: the protected table whose trash takes relid's rows: relid
+ * itself, or for a partition the protected partitioned table above it;
+ * InvalidOid when none.
+ */
+static Oid
+protected_root(Oid relid, Oid *trashid)
+{
+	ListCell   *lc;
+
+	*trashid = crm_purge_trash_of(relid);
+	if (OidIsValid(*trashid))
+		return relid;
+	if (!get_rel_relispartition(relid))
+		return InvalidOid;
+	foreach(lc, get_partition_ancestors(relid))
+	{
+		*trashid = crm_purge_trash_of(lfirst_oid(lc));
+		if (OidIsValid(*trashid))
+			return lfirst_oid(lc);
+	}
+	return InvalidOid;
+}
+
+/*
  * get_trash_map: the TrashMap of a protected table, built again when stale.
  * Each live column must have a trash column of the same name and type (its
  * base type for a domain; the domain itself in trash made by 1.0), or the
@@ -133,7 +158,8 @@ get_trash_map(Relation live)
 	m->valid = false;
 	m->trash_attno = NULL;
 
-	m->trashid = crm_purge_trash_of(relid);
+	/* a partition's rows go to its partitioned table's trash */
+	(void) protected_root(relid, &m->trashid);
 	if (!OidIsValid(m->trashid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -620,20 +646,21 @@ crm_purge_set_bypass_trash(PG_FUNCTION_ARGS)
 typedef struct PermanentDelete
 {
 	const char *sql;
+	Oid			part;			/* the partition (or the table) the tids are of */
 	Datum		tids;
 	uint64		n;
 } PermanentDelete;
 
-/* run_permanent_delete: runs d->sql with the picked tids as $2; d->n gets the rows deleted. */
+/* run_permanent_delete: runs d->sql with the picked tids as $2, d->part as $3; d->n gets the rows deleted. */
 static void
 run_permanent_delete(void *arg)
 {
 	PermanentDelete *d = arg;
-	Oid			argtypes[2] = {TEXTARRAYOID, TIDARRAYOID};
-	Datum		values[2] = {(Datum) 0, d->tids};
-	char		nulls[2] = {'n', ' '};
+	Oid			argtypes[3] = {TEXTARRAYOID, TIDARRAYOID, OIDOID};
+	Datum		values[3] = {(Datum) 0, d->tids, ObjectIdGetDatum(d->part)};
+	char		nulls[3] = {'n', ' ', ' '};
 
-	if (SPI_execute_with_args(d->sql, 2, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+	if (SPI_execute_with_args(d->sql, 3, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "permanent delete failed");
 	d->n = SPI_processed;
 }
@@ -644,8 +671,9 @@ run_permanent_delete(void *arg)
  * for good, skipping the trash: exactly those rows, in this statement.  The
  * caller's condition runs as the caller only: it picks the rows, the legal
  * holds (each as its creator) are checked on the rows picked, and the DELETE
- * removes them by ctid.  For crm_purge_erase and permanent deletes by list or
- * filter.
+ * removes them by ctid.  A ctid names a row within one partition only: the
+ * rows are picked, checked and deleted per partition (tableoid).  For
+ * crm_purge_erase and permanent deletes by list or filter.
  */
 PG_FUNCTION_INFO_V1(crm_purge_delete_permanently);
 Datum
@@ -660,6 +688,10 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	char		nulls[1];
 	bool		isnull;
 	List	   *hits;
+	SPITupleTable *parts;
+	uint64		nparts;
+	uint64		k;
+	uint64		total = 0;
 
 	crm_purge_require_admin("crm_purge_erase");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -675,46 +707,50 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	/* the caller picks, with their condition and rights */
-	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(ctid) FROM %s WHERE (%s\n)",
+	if (SPI_execute_with_args(psprintf("SELECT tableoid, pg_catalog.array_agg(ctid) FROM %s WHERE (%s\n) GROUP BY tableoid",
 									   crm_purge_relname(relid), cond),
-							  1, argtypes, values, nulls, false, 1) != SPI_OK_SELECT)
+							  1, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read %s", crm_purge_relname(relid));
-	d.tids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-	{
-		SPI_finish();
-		PG_RETURN_INT64(0);
-	}
-	d.tids = PointerGetDatum(PG_DETOAST_DATUM_COPY(d.tids));
-	/* held rows never go, whoever calls */
+	parts = SPI_tuptable;
+	nparts = SPI_processed;
+	/* held rows never go, whoever calls: all partitions checked before any delete */
+	for (k = 0; k < nparts; k++)
 	{
 		Oid			htypes[1] = {TIDARRAYOID};
+		Datum		tids = SPI_getbinval(parts->vals[k], parts->tupdesc, 2, &isnull);
 
-		hits = crm_purge_hold_hits(relid, relid, "ctid = ANY ($1)", 1, htypes, &d.tids);
+		hits = crm_purge_hold_hits(relid, DatumGetObjectId(SPI_getbinval(parts->vals[k], parts->tupdesc, 1, &isnull)),
+								   "ctid = ANY ($1)", 1, htypes, &tids);
+		if (hits != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps them (%s)",
+							crm_purge_relname(relid),
+							((CrmPurgeHoldHit *) linitial(hits))->id,
+							((CrmPurgeHoldHit *) linitial(hits))->reason),
+					 errhint("Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.")));
 	}
-	if (hits != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps them (%s)",
-						crm_purge_relname(relid),
-						((CrmPurgeHoldHit *) linitial(hits))->id,
-						((CrmPurgeHoldHit *) linitial(hits))->reason),
-				 errhint("Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.")));
 	/* exactly the rows picked (a row changed meanwhile has another ctid and stays) */
-	d.sql = psprintf("DELETE FROM %s WHERE ctid = ANY ($2)", crm_purge_relname(relid));
-	d.n = 0;
-	crm_purge_bypass_rows(relid, d.tids);
-	PG_TRY();
+	d.sql = psprintf("DELETE FROM %s WHERE tableoid = $3 AND ctid = ANY ($2)", crm_purge_relname(relid));
+	for (k = 0; k < nparts; k++)
 	{
-		run_permanent_delete(&d);
+		d.part = DatumGetObjectId(SPI_getbinval(parts->vals[k], parts->tupdesc, 1, &isnull));
+		d.tids = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(parts->vals[k], parts->tupdesc, 2, &isnull)));
+		d.n = 0;
+		crm_purge_bypass_rows(d.part, d.tids);
+		PG_TRY();
+		{
+			run_permanent_delete(&d);
+		}
+		PG_FINALLY();
+		{
+			crm_purge_bypass_end();
+		}
+		PG_END_TRY();
+		total += d.n;
 	}
-	PG_FINALLY();
-	{
-		crm_purge_bypass_end();
-	}
-	PG_END_TRY();
 	SPI_finish();
-	PG_RETURN_INT64((int64) d.n);
+	PG_RETURN_INT64((int64) total);
 }
 
 /*
@@ -852,18 +888,20 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 }
 
 /*
- * truncate_allowed: an owner's TRUNCATE under crm_purge.allow_truncate, in
+ * truncate_allowed: an owner's TRUNCATE under crm_purge.allow_truncate of
+ * relid (root: its protected table, or relid itself), in
  * crm_purge.history (rows are not counted).  A legal hold still refuses it:
  * TRUNCATE deletes for good.
  */
 static void
-truncate_allowed(Oid relid)
+truncate_allowed(Oid relid, Oid root)
 {
 	CrmPurgeIdentity id;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (crm_purge_has_holds(relid))
+	/* holds are on the protected table, for its partitions too */
+	if (crm_purge_has_holds(root))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot truncate table %s: it is under a legal hold",
@@ -898,6 +936,16 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
 		Oid			relid = RelationGetRelid(live);
+		Oid			trashid;
+		Oid			root = protected_root(relid, &trashid);
+
+		/* anyone may attach the trigger (partitions clone it as their creator): it acts only for protected tables */
+		if (!OidIsValid(root))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table %s has a crm_purge trigger but is not protected",
+							crm_purge_relname(relid)),
+					 errhint("Drop the trigger, or run crm_purge_protect on the table.")));
 
 		if (!crm_purge_allow_truncate)
 			ereport(ERROR,
@@ -914,7 +962,7 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 							crm_purge_relname(relid)),
 					 errdetail("crm_purge.allow_truncate lets only the table's owner or a superuser truncate it."),
 					 errhint("Use DELETE, which moves the rows into the trash.")));
-		truncate_allowed(relid);
+		truncate_allowed(relid, root);
 		return PointerGetDatum(NULL);
 	}
 
@@ -933,6 +981,27 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 		w = trash_writer_open(live);
 
 		trash_writer_add(w, trigdata->tg_trigtuple, RelationGetDescr(live));
+	}
+	else if (pending != NULL && live->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		/* a DELETE naming a partitioned table: the writers of its partitions */
+		HASH_SEQ_STATUS status;
+		TrashWriter *w;
+		List	   *done = NIL;
+		ListCell   *lc;
+		int			level = GetCurrentTransactionNestLevel();
+
+		hash_seq_init(&status, pending);
+		while ((w = hash_seq_search(&status)) != NULL)
+			if (w->key.level == level && get_rel_relispartition(w->key.relid) &&
+				list_member_oid(get_partition_ancestors(w->key.relid), RelationGetRelid(live)))
+				done = lappend(done, w);
+		foreach(lc, done)
+		{
+			w = lfirst(lc);
+			trash_writer_close(w);
+			hash_search(pending, &w->key, HASH_REMOVE, NULL);
+		}
 	}
 	else if (pending != NULL)
 	{
@@ -1317,6 +1386,18 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 		}
 		SPI_execute_with_args("SELECT crm_purge._sync_trash($1)",
 							  1, argtypes, values, NULL, false, 0);
+		/* partitions created, attached or detached: their statement triggers */
+		{
+			Oid			trashid;
+			Oid			root = protected_root(relid, &trashid);
+
+			if (OidIsValid(root) && get_rel_relkind(root) == RELKIND_PARTITIONED_TABLE)
+			{
+				values[0] = ObjectIdGetDatum(root);
+				SPI_execute_with_args("SELECT crm_purge._protect_partitions($1)",
+									  1, argtypes, values, NULL, false, 0);
+			}
+		}
 	}
 	crm_purge_unbecome(&id);
 	SPI_finish();
