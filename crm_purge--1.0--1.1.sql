@@ -1013,7 +1013,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm_purge_relate(regclass, regclass, text, name[], text) IS 'what an erase of a parent does to its child rows';
-CREATE FUNCTION crm_purge._check_condition(child regclass, condition text) RETURNS void
+CREATE FUNCTION crm_purge._check_condition(child regclass, condition text) RETURNS text
 	LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'crm_purge_check_condition_sql';
 CREATE FUNCTION crm_purge._attnums(tbl regclass, cols name[]) RETURNS int2[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -1104,7 +1104,19 @@ BEGIN
 			RAISE EXCEPTION 'table % has no relation to % on these columns', tbl, parent
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		PERFORM crm_purge._check_condition(tbl, cond);
+		cond := crm_purge._check_condition(tbl, cond);
+	ELSIF con IS NULL AND action = 'delete' THEN
+		-- an erase's own trash rows: only keys it tombstoned, never held ones
+		IF EXISTS (SELECT FROM unnest(keys) k WHERE NOT EXISTS (
+				SELECT FROM crm_purge.tombstones t WHERE t.tbl = _trash_apply_impl.tbl
+				  AND t.key_hash = crm_purge._key_hash(k))) THEN
+			RAISE EXCEPTION 'only erased keys of table % are deleted from its trash this way', tbl
+				USING ERRCODE = 'insufficient_privilege', HINT = 'Use crm_purge_erase.';
+		END IF;
+		IF crm_purge._hold_keeping(tbl, keys) IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot delete rows of table %: a legal hold keeps them', tbl
+				USING ERRCODE = 'object_in_use';
+		END IF;
 	ELSIF action <> 'delete' AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.oid = con AND c.conrelid = tbl
 										   AND c.contype = 'f' AND c.conkey = cols) THEN
 		RAISE EXCEPTION 'constraint % is not a foreign key of table % on these columns', con, tbl
@@ -1115,13 +1127,13 @@ BEGIN
 		RETURN 0;
 	END IF;
 	IF action = 'delete' THEN
-		EXECUTE format('DELETE FROM %s WHERE %s = ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
-					   CASE WHEN cond IS NOT NULL THEN format(' AND (%s)', cond) ELSE '' END) USING keys;
+		EXECUTE format('DELETE FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
+					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END) USING keys;
 	ELSE
-		EXECUTE format('UPDATE %s SET %s WHERE %s = ANY ($1)%s', tr,
+		EXECUTE format('UPDATE %s SET %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr,
 					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'),
 					   crm_purge._key_expr(tbl, cols),
-					   CASE WHEN cond IS NOT NULL THEN format(' AND (%s)', cond) ELSE '' END) USING keys;
+					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END) USING keys;
 	END IF;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
@@ -1146,6 +1158,10 @@ DECLARE
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF crm_purge._hold_keeping(tbl, keys) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: a legal hold keeps them', tbl
+			USING ERRCODE = 'object_in_use';
 	END IF;
 	PERFORM crm_purge._ensure_secret();
 	INSERT INTO crm_purge.tombstones (tbl, key_hash)
@@ -1323,8 +1339,11 @@ BEGIN
 			refs := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(refs, '{}') || coalesce(k, '{}')) x);
 		END IF;
 		refs := coalesce(refs, '{}');
-		child_cond := format('%s = ANY ($1)', crm_purge._key_expr(r.child, r.conkey))
-			|| CASE WHEN r.condition IS NOT NULL THEN format(' AND (%s)', r.condition) ELSE '' END;
+		-- the condition is checked again (a column's type may have changed) and
+		-- written with pg_catalog's operators: no search_path picks them
+		child_cond := format('%s OPERATOR(pg_catalog.=) ANY ($1)', crm_purge._key_expr(r.child, r.conkey))
+			|| CASE WHEN r.condition IS NOT NULL
+					THEN format(' AND %s', crm_purge._check_condition(r.child, r.condition)) ELSE '' END;
 		IF r.on_erase = 'delete' THEN
 			RETURN QUERY SELECT * FROM crm_purge._erase(r.child, child_cond, refs, dry_run, depth + 1);
 		ELSE
@@ -1342,15 +1361,17 @@ BEGIN
 
 	IF NOT dry_run THEN
 		PERFORM crm_purge._delete_permanently(tbl, cond, keys);
-		PERFORM crm_purge._trash_apply(tbl, pk, subject, 'delete', NULL, NULL);
 		-- a row this transaction's snapshot could not see (REPEATABLE READ)
 		IF crm_purge._live_now(tbl, subject) > 0 THEN
 			RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
 				USING ERRCODE = 'serialization_failure',
 					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
 		END IF;
+		-- tombstones first: the trash copies of tombstoned keys go next
+		p := crm_purge._erased(tbl, subject, coalesce(natural_keys, '{}'), depth);
+		PERFORM crm_purge._trash_apply(tbl, pk, subject, 'delete', NULL, NULL);
 		-- the export parts that still hold the keys, as one more row
-		t := tbl; a := 'parts'; n := 0; p := crm_purge._erased(tbl, subject, coalesce(natural_keys, '{}'), depth);
+		t := tbl; a := 'parts'; n := 0;
 		RETURN NEXT;
 	END IF;
 END
@@ -1427,6 +1448,14 @@ BEGIN
 	IF FOUND THEN
 		RAISE EXCEPTION 'column "%" of table % does not exist', missing, tbl USING ERRCODE = 'undefined_column';
 	END IF;
+	-- a BEFORE trigger sees a generated column before it is computed
+	SELECT c INTO missing FROM unnest(key_columns) c
+		WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c AND a.attgenerated <> '');
+	IF FOUND THEN
+		RAISE EXCEPTION 'column "%" of table % is generated', missing, tbl
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the columns it is computed from, e.g. ARRAY[''email''] rather than a lower(email) column.';
+	END IF;
 END
 $$;
 CREATE FUNCTION crm_purge._guard(tbl regclass, mode text, key_columns name[]) RETURNS void
@@ -1480,9 +1509,11 @@ CREATE FUNCTION crm_purge._guard_skipped(tbl regclass) RETURNS bigint
 -- Guarded tables and the rows each guard dropped (mode skip) since the server started.
 CREATE VIEW crm_purge_guards AS
 	SELECT g.tbl AS "table", g.mode, g.key_columns, crm_purge._guard_skipped(g.tbl) AS skipped_rows
-	FROM crm_purge.guards g;
+	FROM crm_purge.guards g
+	WHERE pg_catalog.has_table_privilege(g.tbl, 'SELECT');
 COMMENT ON VIEW crm_purge_guards IS 'guarded tables, their key columns, and the rows each guard skipped since the server started';
 REVOKE ALL ON FUNCTION crm_purge._guard_skipped(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._guard_skipped(regclass) TO crm_purge_admin;
 REVOKE ALL ON crm_purge_guards FROM PUBLIC;
 GRANT SELECT ON crm_purge_guards TO crm_purge_admin;
 
@@ -2088,6 +2119,17 @@ ALTER FUNCTION crm_purge._erase_top(regclass, text, text[], text)
 	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
 ALTER FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name)
 	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
+-- Filters, and the erase's own SQL around them, resolve names with
+-- search_path = pg_catalog, pg_temp, as every filter does: no schema on the
+-- caller's path picks an operator or function in them.
+ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION crm_purge._erase_top(regclass, text, text[], text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION crm_purge._erase_preview(regclass, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION crm_purge_erase(regclass, text, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION crm_purge_erase_preview(regclass, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION crm_purge_delete_where(regclass, text, boolean, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION crm_purge._mark(text, regclass, text, boolean) SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION crm_purge._purge_trash_batch(regclass, timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._record_history(text, regclass, bigint, name, bigint, bigint, bigint) FROM PUBLIC;
 

@@ -52,6 +52,8 @@ GRANT EXECUTE ON FUNCTION crm_purge._guard(regclass, text, name[]) TO crm_purge_
 
 REVOKE ALL ON FUNCTION crm_purge._guard_skipped(regclass) FROM PUBLIC;
 
+GRANT EXECUTE ON FUNCTION crm_purge._guard_skipped(regclass) TO crm_purge_admin;
+
 REVOKE ALL ON crm_purge_guards FROM PUBLIC;
 
 GRANT SELECT ON crm_purge_guards TO crm_purge_admin;

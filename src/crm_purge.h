@@ -88,8 +88,8 @@ extern bool crm_purge_policies_would_run(Oid relid, Oid role);
 
 /* sequence.c (trash/): sequence floors */
 extern void crm_purge_raise_sequence(Oid seqid);
-struct QueryDesc;
-extern void crm_purge_sequences_after_query(struct QueryDesc *queryDesc);
+extern void crm_purge_sequences_before(const char *src);
+extern void crm_purge_sequences_after(void);
 extern void crm_purge_sequences_after_utility(Node *parsetree);
 
 /* catalog.c */

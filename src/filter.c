@@ -96,11 +96,13 @@ crm_purge_check_filter_sql(PG_FUNCTION_ARGS)
 }
 
 /*
- * condition_walker: is this raw expression only comparisons of columns with
- * constants, joined by AND, OR and NOT?  Nothing in it can call a function.
+ * condition_sql: a relation's condition, checked and written out again with
+ * every operator schema-qualified: is it only comparisons of the child's
+ * built-in-typed columns with constants, joined by AND, OR and NOT?  Nothing
+ * in it can call a function, and no one's search_path picks its operators.
  */
 static bool
-condition_ok(Node *node, Oid child)
+condition_sql(Node *node, Oid child, StringInfo out)
 {
 	ListCell   *lc;
 
@@ -117,37 +119,99 @@ condition_ok(Node *node, Oid child)
 					return false;
 				/* a built-in type: its = is crm_purge's to trust */
 				attno = get_attnum(child, strVal(linitial(c->fields)));
-				return attno > 0 && get_atttype(child, attno) < FirstNormalObjectId;
+				if (attno <= 0 || get_atttype(child, attno) >= FirstNormalObjectId)
+					return false;
+				appendStringInfoString(out, quote_identifier(strVal(linitial(c->fields))));
+				return true;
 			}
 		case T_A_Const:
-			return true;
-		case T_NullTest:
-			return IsA(((NullTest *) node)->arg, ColumnRef) && condition_ok((Node *) ((NullTest *) node)->arg, child);
-		case T_BoolExpr:
-			foreach(lc, ((BoolExpr *) node)->args)
-				if (!condition_ok(lfirst(lc), child))
+			{
+				A_Const    *k = (A_Const *) node;
+
+				if (k->isnull)
+					appendStringInfoString(out, "NULL");
+				else if (IsA(&k->val, Integer))
+					appendStringInfo(out, "%d", intVal(&k->val));
+				else if (IsA(&k->val, Float))
+					appendStringInfoString(out, castNode(Float, &k->val)->fval);
+				else if (IsA(&k->val, Boolean))
+					appendStringInfoString(out, boolVal(&k->val) ? "true" : "false");
+				else if (IsA(&k->val, String))
+					appendStringInfoString(out, quote_literal_cstr(strVal(&k->val)));
+				else
 					return false;
-			return true;
+				return true;
+			}
+		case T_NullTest:
+			{
+				NullTest   *n = (NullTest *) node;
+
+				appendStringInfoChar(out, '(');
+				if (!IsA(n->arg, ColumnRef) || !condition_sql((Node *) n->arg, child, out))
+					return false;
+				appendStringInfoString(out, n->nulltesttype == IS_NULL ? " IS NULL)" : " IS NOT NULL)");
+				return true;
+			}
+		case T_BoolExpr:
+			{
+				BoolExpr   *b = (BoolExpr *) node;
+				bool		first = true;
+
+				appendStringInfoString(out, b->boolop == NOT_EXPR ? "(NOT " : "(");
+				foreach(lc, b->args)
+				{
+					if (!first)
+						appendStringInfoString(out, b->boolop == AND_EXPR ? " AND " : " OR ");
+					first = false;
+					if (!condition_sql(lfirst(lc), child, out))
+						return false;
+				}
+				appendStringInfoChar(out, ')');
+				return true;
+			}
 		case T_A_Expr:
 			{
 				A_Expr	   *e = (A_Expr *) node;
 				const char *op;
+				bool		first = true;
 
 				if ((e->kind != AEXPR_OP && e->kind != AEXPR_IN) || list_length(e->name) != 1)
 					return false;
 				op = strVal(linitial(e->name));
 				if (strcmp(op, "=") != 0 && strcmp(op, "<>") != 0)
 					return false;
-				if (!IsA(e->lexpr, ColumnRef) || !condition_ok(e->lexpr, child))
+				if (!IsA(e->lexpr, ColumnRef))
 					return false;
-				if (e->kind == AEXPR_IN)
+				if (e->kind == AEXPR_OP)
 				{
-					foreach(lc, (List *) e->rexpr)
-						if (!IsA(lfirst(lc), A_Const))
-							return false;
+					if (!IsA(e->rexpr, A_Const))
+						return false;
+					appendStringInfoChar(out, '(');
+					if (!condition_sql(e->lexpr, child, out))
+						return false;
+					appendStringInfo(out, " OPERATOR(pg_catalog.%s) ", op);
+					if (!condition_sql(e->rexpr, child, out))
+						return false;
+					appendStringInfoChar(out, ')');
 					return true;
 				}
-				return IsA(e->rexpr, A_Const);
+				/* IN (a, b): = a OR = b; NOT IN: <> a AND <> b */
+				appendStringInfoChar(out, '(');
+				foreach(lc, (List *) e->rexpr)
+				{
+					if (!IsA(lfirst(lc), A_Const))
+						return false;
+					if (!first)
+						appendStringInfoString(out, strcmp(op, "=") == 0 ? " OR " : " AND ");
+					first = false;
+					if (!condition_sql(e->lexpr, child, out))
+						return false;
+					appendStringInfo(out, " OPERATOR(pg_catalog.%s) ", op);
+					if (!condition_sql(lfirst(lc), child, out))
+						return false;
+				}
+				appendStringInfoChar(out, ')');
+				return true;
 			}
 		default:
 			return false;
@@ -157,10 +221,12 @@ condition_ok(Node *node, Oid child)
 /*
  * crm_purge_check_condition_sql: crm_purge._check_condition(child,
  * condition): a relation's condition (content_type_id = 12, kind IN
- * ('contact', 'lead')): the child's columns of built-in types compared with
- * constants, joined by AND, OR and NOT.  It is later evaluated for other
- * admins and as the extension owner, so it may run no one's code: no
- * functions, casts, subqueries or user-defined types.
+ * ('contact', 'lead')), as the SQL crm_purge evaluates: the child's columns
+ * of built-in types compared with constants, joined by AND, OR and NOT, with
+ * pg_catalog's operators.  It is evaluated for other admins and as the
+ * extension owner, so it may run no one's code: no functions, casts,
+ * subqueries or user-defined types.  Checked again at every use: a column's
+ * type may have changed since.
  */
 PG_FUNCTION_INFO_V1(crm_purge_check_condition_sql);
 Datum
@@ -169,18 +235,20 @@ crm_purge_check_condition_sql(PG_FUNCTION_ARGS)
 	char	   *cond;
 	List	   *stmts;
 	SelectStmt *sel;
+	StringInfoData out;
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_VOID();
+		PG_RETURN_NULL();
 	cond = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	crm_purge_check_filter(cond);
 	stmts = raw_parser(psprintf("SELECT 1 WHERE %s\n", cond), RAW_PARSE_DEFAULT);
 	sel = (SelectStmt *) linitial_node(RawStmt, stmts)->stmt;
-	if (!condition_ok(sel->whereClause, PG_GETARG_OID(0)))
+	initStringInfo(&out);
+	if (!condition_sql(sel->whereClause, PG_GETARG_OID(0), &out))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a relation's condition may only compare the child's columns with constants"),
 				 errdetail("The condition was: %s", cond),
 				 errhint("Write it like content_type_id = 12 or kind IN ('contact', 'lead') on columns of built-in types, joined by AND, OR and NOT; no functions, casts or subqueries.")));
-	PG_RETURN_VOID();
+	PG_RETURN_TEXT_P(cstring_to_text(out.data));
 }

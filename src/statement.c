@@ -33,6 +33,7 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	{
 		top_level_statement++;
 		crm_purge_guard_skips_reset();
+		crm_purge_sequences_before(queryDesc->sourceText);
 	}
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -83,9 +84,11 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 		nesting_level--;
 	}
 	PG_END_TRY();
-	crm_purge_sequences_after_query(queryDesc);
 	if (nesting_level == 0)
+	{
+		crm_purge_sequences_after();
 		crm_purge_guard_skips_report();
+	}
 }
 
 /*
@@ -104,12 +107,16 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		top_level_statement++;
 		crm_purge_guard_skips_reset();
+		crm_purge_sequences_before(queryString);
 	}
 	nesting_level++;
 	PG_TRY();
 	{
-		/* COPY FROM into a guarded table keeps COPY's multi-insert (guard_copy.c) */
-		if (IsA(pstmt->utilityStmt, CopyStmt) &&
+		/*
+		 * COPY FROM into a guarded table keeps COPY's multi-insert
+		 * (guard_copy.c), unless other hooks below ours must see it
+		 */
+		if (IsA(pstmt->utilityStmt, CopyStmt) && prev_ProcessUtility == NULL &&
 			crm_purge_guarded_copy((CopyStmt *) pstmt->utilityStmt, queryString, queryEnv, qc))
 			;
 		else if (prev_ProcessUtility)
@@ -127,7 +134,10 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	crm_purge_sequences_after_utility(pstmt->utilityStmt);
 	/* COPY FROM runs no executor hooks */
 	if (nesting_level == 0)
+	{
+		crm_purge_sequences_after();
 		crm_purge_guard_skips_report();
+	}
 }
 
 /*

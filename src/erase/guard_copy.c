@@ -11,7 +11,10 @@
  * without such triggers: indexes, constraints, stored generated columns and
  * AFTER ROW triggers (foreign keys) as in COPY.  Anything less plain
  * (partitions, WHERE, FREEZE, row-level security, transition tables, other
- * BEFORE ROW triggers, foreign tables) takes PostgreSQL's own path.
+ * BEFORE ROW triggers, foreign tables, volatile defaults) takes PostgreSQL's
+ * own path, and so does every COPY when another extension's ProcessUtility
+ * hook runs inside ours (pg_stat_statements, pgaudit loaded before
+ * crm_purge): they must see it.
  */
 #include "postgres.h"
 
@@ -32,6 +35,8 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
 #include "pgstat.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "rewrite/rowsecurity.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -46,11 +51,10 @@
 #define GUARD_COPY_TUPLES	1000
 #define GUARD_COPY_BYTES	65535
 
-/* guard_trigger_of: the guard trigger of rel when it is its only BEFORE/INSTEAD ROW INSERT trigger */
+/* guard_trigger_in: the guard trigger when it is the only BEFORE/INSTEAD ROW INSERT trigger that fires */
 static Trigger *
-guard_trigger_of(Relation rel)
+guard_trigger_in(TriggerDesc *td)
 {
-	TriggerDesc *td = rel->trigdesc;
 	Trigger    *guard = NULL;
 	int			i;
 
@@ -62,9 +66,13 @@ guard_trigger_of(Relation rel)
 
 		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) || !TRIGGER_FOR_INSERT(t->tgtype))
 			continue;
-		if (strcmp(t->tgname, "crm_purge_guard") != 0 || guard != NULL ||
-			t->tgenabled == TRIGGER_DISABLED)
+		if (strcmp(t->tgname, "crm_purge_guard") != 0 || guard != NULL)
 			return NULL;		/* another BEFORE ROW trigger: COPY's own path */
+		/* fired as TriggerEnabled() would, under session_replication_role */
+		if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA ?
+			(t->tgenabled == TRIGGER_FIRES_ON_ORIGIN || t->tgenabled == TRIGGER_DISABLED) :
+			(t->tgenabled == TRIGGER_FIRES_ON_REPLICA || t->tgenabled == TRIGGER_DISABLED))
+			return NULL;
 		guard = t;
 	}
 	if (guard != NULL)
@@ -78,6 +86,31 @@ guard_trigger_of(Relation rel)
 			return NULL;
 	}
 	return guard;
+}
+
+/*
+ * volatile_defaults: does a column COPY fills from its default have a
+ * volatile one (nextval aside)?  COPY then inserts row by row, so that the
+ * default sees the rows before it; so must we: COPY's own path.
+ */
+static bool
+volatile_defaults(Relation rel, List *attnums)
+{
+	TupleDesc	td = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(td, i);
+		Node	   *def;
+
+		if (att->attisdropped || att->attgenerated || list_member_int(attnums, att->attnum))
+			continue;
+		def = build_column_default(rel, att->attnum);
+		if (def != NULL && contain_volatile_functions_not_nextval(def))
+			return true;
+	}
+	return false;
 }
 
 /* has_option: is a COPY option given? */
@@ -104,6 +137,8 @@ flush(CopyFromState cstate, EState *estate, ResultRelInfo *rri, TupleTableSlot *
 	uint64		save_lineno = cstate->cur_lineno;
 	int			i;
 
+	/* an error names the row's line, not the line last read */
+	cstate->line_buf_valid = false;
 	table_multi_insert(rri->ri_RelationDesc, slots, n, mycid, 0, bistate);
 	MemoryContextSwitchTo(old);
 	for (i = 0; i < n; i++)
@@ -131,8 +166,9 @@ flush(CopyFromState cstate, EState *estate, ResultRelInfo *rri, TupleTableSlot *
 
 /* guarded_copy_rows: CopyFrom() for a plain guarded table; returns the rows inserted. */
 static uint64
-guarded_copy_rows(CopyFromState cstate, Trigger *guard)
+guarded_copy_rows(CopyFromState cstate)
 {
+	Trigger    *guard;
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	Relation	rel = cstate->rel;
@@ -154,6 +190,10 @@ guarded_copy_rows(CopyFromState cstate, Trigger *guard)
 	ExecInitRangeTable(estate, cstate->range_table);
 	ExecInitResultRelation(estate, rri, 1);
 	CheckValidResultRel(rri, CMD_INSERT);
+	/* the statement's copy of the trigger: DDL in a default cannot free it */
+	guard = guard_trigger_in(rri->ri_TrigDesc);
+	if (guard == NULL)
+		elog(ERROR, "the crm_purge guard of %s is gone", RelationGetRelationName(rel));
 	ExecOpenIndices(rri, false);
 	AfterTriggerBeginQuery();
 	ExecBSInsertTriggers(estate, rri);
@@ -211,6 +251,7 @@ guarded_copy_rows(CopyFromState cstate, Trigger *guard)
 	error_context_stack = errcallback.previous;
 
 	FreeBulkInsertState(bistate);
+	table_finish_bulk_insert(rel, 0);
 	ExecASInsertTriggers(estate, rri, NULL);
 	AfterTriggerEndQuery(estate);
 	for (i = 0; i < GUARD_COPY_TUPLES; i++)
@@ -246,9 +287,10 @@ crm_purge_guarded_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment
 		has_option(stmt->options, "freeze"))
 		return false;
 	rel = table_openrv(stmt->relation, RowExclusiveLock);
-	guard = guard_trigger_of(rel);
+	guard = guard_trigger_in(rel->trigdesc);
 	if (guard == NULL || rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
-		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
+		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED ||
+		volatile_defaults(rel, CopyGetAttnums(RelationGetDescr(rel), rel, stmt->attlist)))
 	{
 		/* DoCopy opens it again, and checks all of it */
 		table_close(rel, RowExclusiveLock);
@@ -290,7 +332,7 @@ crm_purge_guarded_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment
 	cstate = BeginCopyFrom(pstate, rel, NULL, stmt->filename, stmt->is_program, NULL,
 						   stmt->attlist, stmt->options);
 	cstate->range_table = pstate->p_rtable;
-	processed = guarded_copy_rows(cstate, guard);
+	processed = guarded_copy_rows(cstate);
 	EndCopyFrom(cstate);
 	free_parsestate(pstate);
 	table_close(rel, NoLock);

@@ -8,8 +8,9 @@
  * (crm_purge.key_floors keeps erased keys as a number, never the row).
  *
  * setval() is a function, not a statement, and built-in functions bypass
- * the fmgr hook: the executor hook (statement.c) hands a finished statement
- * that calls it to crm_purge_sequences_after_query.
+ * the fmgr hook: around a top-level statement whose text names setval
+ * (statement.c), the floored sequences' states are compared.  A function
+ * that calls setval() inside a statement that does not name it is not seen.
  */
 #include "postgres.h"
 
@@ -164,54 +165,9 @@ crm_purge_raise_sequence(Oid seqid)
 			 errhint("crm_purge never hands out a trashed or erased key again; restores would conflict and tombstones would refuse the rows.")));
 }
 
-/* setval_walker: collects the setval() calls of an expression tree. */
-static bool
-setval_walker(Node *node, List **calls)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, FuncExpr) &&
-		(((FuncExpr *) node)->funcid == F_SETVAL_REGCLASS_INT8 ||
-		 ((FuncExpr *) node)->funcid == F_SETVAL_REGCLASS_INT8_BOOL))
-		*calls = lappend(*calls, node);
-	return expression_tree_walker(node, setval_walker, calls);
-}
-
-/* contains_param: does an expression use a parameter (of a prepared statement or function)? */
-static bool
-contains_param(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Param))
-		return true;
-	return expression_tree_walker(node, contains_param, context);
-}
-
-/* plan_setvals: the setval() calls of a plan and its subplans. */
-static void
-plan_setvals(Plan *plan, List **calls)
-{
-	ListCell   *lc;
-
-	if (plan == NULL)
-		return;
-	setval_walker((Node *) plan->targetlist, calls);
-	setval_walker((Node *) plan->qual, calls);
-	plan_setvals(plan->lefttree, calls);
-	plan_setvals(plan->righttree, calls);
-	if (IsA(plan, Append))
-		foreach(lc, ((Append *) plan)->appendplans)
-			plan_setvals(lfirst(lc), calls);
-	else if (IsA(plan, SubqueryScan))
-		plan_setvals(((SubqueryScan *) plan)->subplan, calls);
-	else if (IsA(plan, ProjectSet) || IsA(plan, Result))
-		setval_walker(IsA(plan, Result) ? ((Result *) plan)->resconstantqual : NULL, calls);
-}
-
 /*
  * all_floored_sequences: sequences owned by columns of protected tables, or
- * of tables with an erased-key floor: what an unknown setval() may have set.
+ * of tables with an erased-key floor.  SPI connected, as the extension owner.
  */
 static List *
 all_floored_sequences(void)
@@ -219,11 +175,8 @@ all_floored_sequences(void)
 	List	   *tables = NIL;
 	List	   *seqs = NIL;
 	ListCell   *lc;
-	CrmPurgeIdentity id;
 	uint64		i;
 
-	SPI_connect();
-	crm_purge_become_owner(&id);
 	if (SPI_execute("SELECT tbl::oid FROM crm_purge.protected_tables UNION SELECT tbl::oid FROM crm_purge.key_floors",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.protected_tables");
@@ -234,69 +187,163 @@ all_floored_sequences(void)
 		tables = lappend_oid(tables, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 																	SPI_tuptable->tupdesc, 1, &isnull)));
 	}
-	crm_purge_unbecome(&id);
-	SPI_finish();
 	foreach(lc, tables)
 		if (get_rel_relkind(lfirst_oid(lc)) != '\0')
 			seqs = list_concat_unique_oid(seqs, getOwnedSequences(lfirst_oid(lc)));
 	return seqs;
 }
 
+/* the floored sequences' states before a statement that may call setval() */
+typedef struct SequenceState
+{
+	Oid			seqid;
+	int64		last_value;
+	bool		is_called;
+} SequenceState;
+
+static SequenceState *seq_states = NULL;
+static int	seq_nstates = 0;
+static bool seq_watching = false;
+static bool seq_reading = false;	/* our own queries are statements too */
+
+/* read_state: a sequence's last_value and is_called.  SPI connected, as the owner. */
+static void
+read_state(Oid seqid, int64 *last, bool *called)
+{
+	bool		isnull;
+
+	if (SPI_execute(psprintf("SELECT last_value, is_called FROM %s", crm_purge_relname(seqid)),
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read sequence %s", crm_purge_relname(seqid));
+	*last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*called = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+}
+
+/* names_setval: does a statement's text name setval, in any case? */
+static bool
+names_setval(const char *src)
+{
+	const char *p;
+
+	if (src == NULL)
+		return false;
+	for (p = src; *p; p++)
+		if ((*p == 's' || *p == 'S') && pg_strncasecmp(p, "setval", 6) == 0)
+			return true;
+	return false;
+}
+
 /*
- * crm_purge_sequences_after_query: after a statement that called setval():
- * its sequences are raised to their floors.  The sequence is the first
- * argument, evaluated again when it is free of the row (a constant, or
- * pg_get_serial_sequence('t', 'id') as Django sends); otherwise every
- * floored sequence is checked.
+ * crm_purge_sequences_before: a top-level statement starts.  When its text
+ * names setval (SELECT setval(...), a DO block, a prepared statement), the
+ * floored sequences' states are noted, to be compared when it ends: nothing
+ * of the statement is evaluated again, whatever form the call takes.
  */
 void
-crm_purge_sequences_after_query(QueryDesc *queryDesc)
+crm_purge_sequences_before(const char *src)
 {
-	List	   *calls = NIL;
-	List	   *seqs = NIL;
-	bool		unknown = false;
+	CrmPurgeIdentity id;
+	List	   *seqs;
 	ListCell   *lc;
-	const char *src = queryDesc->sourceText;
+	int			i = 0;
+	bool		snap = false;
 
-	/* cheap: only a statement whose text names setval can call it */
-	if (src == NULL || queryDesc->plannedstmt == NULL ||
-		(strstr(src, "setval") == NULL && strstr(src, "SETVAL") == NULL && strstr(src, "Setval") == NULL))
+	if (seq_reading)
 		return;
-	if (!OidIsValid(get_extension_oid("crm_purge", true)))
+	seq_watching = false;
+	if (!names_setval(src) || !IsTransactionState() ||
+		!OidIsValid(get_extension_oid("crm_purge", true)) ||
+		!OidIsValid(get_relname_relid("key_floors", get_namespace_oid(CRM_PURGE_SCHEMA, false))))
 		return;
-	plan_setvals(queryDesc->plannedstmt->planTree, &calls);
-	foreach(lc, queryDesc->plannedstmt->subplans)
-		plan_setvals(lfirst(lc), &calls);
-	foreach(lc, calls)
+	if (!ActiveSnapshotSet())
 	{
-		Expr	   *arg = linitial(((FuncExpr *) lfirst(lc))->args);
-
-		if (contain_var_clause((Node *) arg) || contain_agg_clause((Node *) arg) ||
-			contain_subplans((Node *) arg) || contain_volatile_functions((Node *) arg) ||
-			contains_param((Node *) arg, NULL))
-			unknown = true;
-		else
-		{
-			EState	   *estate = CreateExecutorState();
-			ExprState  *state = ExecInitExpr(arg, NULL);
-			bool		isnull;
-			Datum		d = ExecEvalExprSwitchContext(state, GetPerTupleExprContext(estate), &isnull);
-
-			if (!isnull)
-				seqs = list_append_unique_oid(seqs, DatumGetObjectId(d));
-			FreeExecutorState(estate);
-		}
+		PushActiveSnapshot(GetTransactionSnapshot());
+		snap = true;
 	}
-	if (calls == NIL)
+	seq_reading = true;
+	PG_TRY();
+	{
+		SPI_connect();
+		crm_purge_become_owner(&id);
+		seqs = all_floored_sequences();
+		if (seq_states != NULL)
+			pfree(seq_states);
+		seq_states = MemoryContextAlloc(TopMemoryContext, sizeof(SequenceState) * Max(list_length(seqs), 1));
+		foreach(lc, seqs)
+		{
+			if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_SEQUENCE)
+				continue;
+			seq_states[i].seqid = lfirst_oid(lc);
+			read_state(seq_states[i].seqid, &seq_states[i].last_value, &seq_states[i].is_called);
+			i++;
+		}
+		crm_purge_unbecome(&id);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		seq_reading = false;
+	}
+	PG_END_TRY();
+	if (snap)
+		PopActiveSnapshot();
+	seq_nstates = i;
+	seq_watching = i > 0;
+}
+
+/*
+ * crm_purge_sequences_after: the top-level statement ended: a floored
+ * sequence it changed is raised to its floor (as the caller, who changed it).
+ */
+void
+crm_purge_sequences_after(void)
+{
+	CrmPurgeIdentity id;
+	Oid		   *changed;
+	int			nchanged = 0;
+	bool		snap = false;
+	int			i;
+
+	if (!seq_watching || seq_reading)
 		return;
-	/* a portal's ExecutorFinish may run after its snapshot is gone */
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (unknown)
-		seqs = list_concat_unique_oid(seqs, all_floored_sequences());
-	foreach(lc, seqs)
-		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_SEQUENCE)
-			crm_purge_raise_sequence(lfirst_oid(lc));
-	PopActiveSnapshot();
+	seq_watching = false;
+	if (!IsTransactionState())
+		return;
+	if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		snap = true;
+	}
+	/* outside SPI's memory, which SPI_finish frees */
+	changed = palloc(sizeof(Oid) * seq_nstates);
+	seq_reading = true;
+	PG_TRY();
+	{
+		SPI_connect();
+		crm_purge_become_owner(&id);
+		for (i = 0; i < seq_nstates; i++)
+		{
+			int64		last;
+			bool		called;
+
+			if (get_rel_relkind(seq_states[i].seqid) != RELKIND_SEQUENCE)
+				continue;
+			read_state(seq_states[i].seqid, &last, &called);
+			if (last != seq_states[i].last_value || called != seq_states[i].is_called)
+				changed[nchanged++] = seq_states[i].seqid;
+		}
+		crm_purge_unbecome(&id);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		seq_reading = false;
+	}
+	PG_END_TRY();
+	for (i = 0; i < nchanged; i++)
+		crm_purge_raise_sequence(changed[i]);
+	if (snap)
+		PopActiveSnapshot();
 }
 
 /*

@@ -492,6 +492,101 @@ CREATE TABLE evil.fakec (id int PRIMARY KEY, pid int REFERENCES evil.fakep ON DE
 RESET ROLE;
 SELECT count(*) AS unlink_triggers FROM pg_trigger WHERE tgrelid = 'evil.fakec'::regclass AND tgname LIKE 'crm_purge%';
 
+-- 21. paths of 1.1.  (a) A relation's condition is evaluated for admins
+-- with pg_catalog's operators, and checked again at each use: the
+-- attacker's = for varchar does not run as the admin, and a column since
+-- changed to a type with the owner's cast is refused.
+TRUNCATE evil.log;
+SET ROLE regress_sec_evil;
+CREATE FUNCTION evil.vc_eq(a varchar, b varchar) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('=(varchar,varchar)'); RETURN a::text OPERATOR(pg_catalog.=) b::text; END $$;
+CREATE OPERATOR evil.= (leftarg = varchar, rightarg = varchar, function = evil.vc_eq);
+RESET ROLE;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.att (id int PRIMARY KEY, kind varchar, object_id int, body text);
+INSERT INTO own.att VALUES (1, 'contact', 1, 'x'), (2, 'lead', 1, 'y');
+GRANT SELECT, UPDATE, DELETE ON own.att TO regress_sec_admin;
+RESET ROLE;
+GRANT USAGE ON SCHEMA own TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_relate('sec.t', 'own.att', 'delete', ARRAY['object_id'], 'kind = ''contact''');
+-- (pg_catalog first, implicitly: but evil.= (varchar, varchar) matches
+-- exactly where pg_catalog's = (text, text) needs a coercion)
+SET search_path = evil, public;
+SELECT * FROM crm_purge_erase_preview('sec.t', 'id = 1');
+RESET search_path;
+RESET ROLE;
+SELECT DISTINCT who, what FROM evil.log ORDER BY 1, 2;
+SET ROLE regress_sec_owner;
+CREATE TYPE own.k AS (v text);
+CREATE FUNCTION own.k_text(own.k) RETURNS varchar LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO evil.log VALUES (current_user, 'owner cast'); RETURN ($1).v; END $$;
+CREATE CAST (own.k AS varchar) WITH FUNCTION own.k_text(own.k) AS IMPLICIT;
+ALTER TABLE own.att ALTER COLUMN kind TYPE own.k USING row(kind)::own.k;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT * FROM crm_purge_erase_preview('sec.t', 'id = 1');
+RESET ROLE;
+SELECT DISTINCT who, what FROM evil.log ORDER BY 1, 2;
+
+-- (b) A statement that names setval is never evaluated again (it crashed
+-- the server); sequences it changed are raised, whatever its form.
+CREATE TABLE sec.seqt (id serial PRIMARY KEY, v text);
+GRANT SELECT, INSERT, UPDATE, DELETE ON sec.seqt TO regress_sec_evil;
+GRANT SELECT, USAGE, UPDATE ON SEQUENCE sec.seqt_id_seq TO regress_sec_evil;
+SELECT crm_purge_protect('sec.seqt');
+INSERT INTO sec.seqt (v) SELECT 'x' FROM generate_series(1, 5);
+DELETE FROM sec.seqt WHERE id >= 4;
+SET ROLE regress_sec_evil;
+SELECT CASE WHEN random() < 0 THEN setval(obj_description(1, 'pg_class')::regclass, 1) END AS never;
+SELECT SeTvAl('sec.seqt_id_seq', 1) IS NOT NULL AS set;
+SELECT last_value FROM sec.seqt_id_seq;
+SELECT * FROM setval('sec.seqt_id_seq', 2);
+SELECT last_value FROM sec.seqt_id_seq;
+VALUES (setval('sec.seqt_id_seq', 2));
+SELECT last_value FROM sec.seqt_id_seq;
+DO $$ BEGIN PERFORM setval('sec.seqt_id_seq', 1); END $$;
+SELECT last_value FROM sec.seqt_id_seq;
+RESET ROLE;
+
+-- (c) COPY into a guarded table whose default changes the table's
+-- triggers mid-COPY (it freed the trigger COPY used): a volatile default
+-- takes PostgreSQL's own path
+SET ROLE regress_sec_owner;
+CREATE TABLE own.g2 (id int PRIMARY KEY, tag text);
+CREATE FUNCTION own.flip() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT count(*) FROM own.g2) = 0 AND EXISTS (SELECT FROM pg_trigger WHERE tgname = 'crm_purge_guard'
+													  AND tgrelid = 'own.g2'::regclass) THEN
+		DROP TRIGGER crm_purge_guard ON own.g2;
+	END IF;
+	RETURN 'x';
+END $$;
+RESET ROLE;
+SELECT crm_purge_guard('own.g2', 'skip');
+SET ROLE regress_sec_owner;
+ALTER TABLE own.g2 ALTER COLUMN tag SET DEFAULT own.flip();
+COPY own.g2 (id) FROM STDIN;
+1
+2
+3
+\.
+SELECT count(*) AS copied FROM own.g2;
+RESET ROLE;
+
+-- (d) an admin cannot delete trash rows past holds, tombstones and
+-- history through the erase's internals, nor use a generated key column
+CREATE TABLE sec.gen (id int PRIMARY KEY, email text, email_norm text GENERATED ALWAYS AS (lower(email)) STORED);
+ALTER TABLE sec.gen OWNER TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge._trash_apply('sec.t', '{1}', '{20}', 'delete', NULL, NULL);
+SELECT crm_purge._erased('sec.t', '{20}', '{}', 0);
+SELECT crm_purge_guard('sec.gen', 'error', ARRAY['email_norm']);
+-- (e) the guards view, as an admin: only tables it may read
+SELECT "table", mode FROM crm_purge_guards ORDER BY 1::text;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_evil';
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former;
