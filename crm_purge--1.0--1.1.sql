@@ -1904,6 +1904,8 @@ COMMENT ON VIEW crm_purge_errors IS 'due work that fails and is retried with bac
 GRANT SELECT ON crm_purge_errors TO PUBLIC;
 
 ALTER TABLE crm_purge.requests ADD COLUMN analyzed_at timestamptz;
+-- requests on partitioned tables: the partition being worked on
+ALTER TABLE crm_purge.requests ADD COLUMN part oid;
 COMMENT ON COLUMN crm_purge.requests.analyzed_at IS 'when the table was analyzed after the request, in a transaction of its own';
 UPDATE crm_purge.requests SET analyzed_at = finished_at WHERE status = 'success';
 
@@ -1953,12 +1955,20 @@ BEGIN
 				  HINT = 'Use ''export_and_delete'' or ''delete_only''.';
 	END IF;
 	SELECT relkind INTO kind FROM pg_class WHERE oid = tbl;
-	IF kind = 'p' OR EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
-		RAISE EXCEPTION 'cannot make a request on table %: partitioned and inheritance parents are not supported yet', tbl
+	IF kind = 'r' AND EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: inheritance parents are not supported', tbl
 			USING ERRCODE = 'feature_not_supported',
-				  HINT = 'Make a request on each partition (or child table) instead.';
+				  HINT = 'Make a request on each child table instead.';
 	END IF;
-	IF kind IS DISTINCT FROM 'r' THEN
+	-- a partitioned table: partition by partition; a cascade from it would
+	-- have to name its rows across partitions
+	IF kind = 'p' AND EXISTS (SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.confdeltype = 'c'
+							  AND c.confrelid = tbl AND c.conparentid = 0) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is partitioned and other tables reference it ON DELETE CASCADE', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Make a request on each partition instead.';
+	END IF;
+	IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'p' THEN
 		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
 	SELECT atttypid::regtype INTO typ FROM pg_attribute

@@ -75,7 +75,9 @@ CREATE TABLE crm_purge.requests (
 	last_value			timestamptz,
 	batches				integer NOT NULL DEFAULT 0,
 	parts				integer NOT NULL DEFAULT 0,
-	analyzed_at			timestamptz
+	analyzed_at			timestamptz,
+	-- a partitioned table: the partition being worked on (scan above is its)
+	part				oid
 );
 
 CREATE UNIQUE INDEX requests_one_active_per_table ON crm_purge.requests (tbl)

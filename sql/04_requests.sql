@@ -23,7 +23,8 @@ END
 $$;
 
 -- Requests refuse, up front, tables whose rows they could not all account
--- for: partitioned and inheritance tables (a batch scans one heap).
+-- for: inheritance parents, and partitioned tables that cascade (a batch
+-- names rows by ctid, which names a row within one partition only).
 CREATE FUNCTION crm_purge._check_request_args(tbl regclass, older_than interval, mode text,
 														 modified_column name, filter text)
 RETURNS void
@@ -46,12 +47,20 @@ BEGIN
 				  HINT = 'Use ''export_and_delete'' or ''delete_only''.';
 	END IF;
 	SELECT relkind INTO kind FROM pg_class WHERE oid = tbl;
-	IF kind = 'p' OR EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
-		RAISE EXCEPTION 'cannot make a request on table %: partitioned and inheritance parents are not supported yet', tbl
+	IF kind = 'r' AND EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: inheritance parents are not supported', tbl
 			USING ERRCODE = 'feature_not_supported',
-				  HINT = 'Make a request on each partition (or child table) instead.';
+				  HINT = 'Make a request on each child table instead.';
 	END IF;
-	IF kind IS DISTINCT FROM 'r' THEN
+	-- a partitioned table: partition by partition; a cascade from it would
+	-- have to name its rows across partitions
+	IF kind = 'p' AND EXISTS (SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.confdeltype = 'c'
+							  AND c.confrelid = tbl AND c.conparentid = 0) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is partitioned and other tables reference it ON DELETE CASCADE', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Make a request on each partition instead.';
+	END IF;
+	IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'p' THEN
 		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
 	SELECT atttypid::regtype INTO typ FROM pg_attribute

@@ -24,6 +24,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/partition.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -36,6 +37,7 @@
 #include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -50,7 +52,9 @@
 typedef struct Request
 {
 	int64		id;
-	Oid			relid;
+	Oid			relid;			/* the table asked for: statements name it */
+	Oid			heap;			/* the heap a batch scans: relid, or its partition */
+	char	   *bound;			/* a partition's constraint, to prune to it; else NULL */
 	bool		export;
 	char	   *modified_column;
 	char	   *filter;
@@ -67,11 +71,13 @@ typedef struct Request
 	Oid			created_by;
 	int64		rows;
 	int64		rows_done;
+	bool		scan_started;	/* scan is set: for a partitioned table, of this partition */
 } Request;
 
 /* the plans of the request being worked on, kept across batches */
 static int64 plan_request = 0;
 static Oid	plan_relid = InvalidOid;	/* request ids restart with the extension */
+static Oid	plan_heap = InvalidOid;	/* a partitioned table's plans are per partition */
 static SPIPlanPtr select_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
 static SPIPlanPtr range_delete_plan = NULL;	/* no filter, no holds: one statement */
@@ -133,7 +139,7 @@ read_request(Request *r)
 
 	if (SPI_execute("SELECT id, tbl::oid, mode, modified_column::text, filter, cutoff, status,"
 					" scan, next_block, end_block, chunk_blocks, last_value, batches, parts,"
-					" created_by::oid, rows, rows_done"
+					" created_by::oid, rows, rows_done, part"
 					" FROM crm_purge.requests WHERE status IN ('queued', 'in_progress')"
 					" ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.requests");
@@ -165,6 +171,10 @@ read_request(Request *r)
 	r->created_by = DatumGetObjectId(SPI_getbinval(t, tt->tupdesc, 15, &isnull));
 	r->rows = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 16, &isnull));
 	r->rows_done = DatumGetInt64(SPI_getbinval(t, tt->tupdesc, 17, &isnull));
+	r->heap = DatumGetObjectId(SPI_getbinval(t, tt->tupdesc, 18, &isnull));
+	if (isnull)
+		r->heap = InvalidOid;
+	r->scan_started = SPI_getvalue(t, tt->tupdesc, 8) != NULL;
 	return true;
 }
 
@@ -199,7 +209,7 @@ column_leads_btree(Relation rel, const char *column)
 static void
 start_request(Request *r)
 {
-	Relation	rel = table_open(r->relid, AccessShareLock);
+	Relation	rel = table_open(r->heap, AccessShareLock);
 	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
 	double		reltuples = Max(rel->rd_rel->reltuples, 1);
 
@@ -243,12 +253,15 @@ prepare_plans(Request *r)
 	StringInfoData sql;
 	const char *tbl = crm_purge_relname(r->relid);
 	const char *col = quote_identifier(r->modified_column);
-	const char *cond = psprintf("%s < $3 AND (%s\n)", col, r->filter ? r->filter : "true");
+	const char *cond = psprintf("%s%s%s < $3 AND (%s\n)", r->bound ? r->bound : "", r->bound ? " AND " : "",
+								col, r->filter ? r->filter : "true");
+	/* a partition through its partitioned table: pruned to it by its bound */
+	const char *only = r->bound ? psprintf("%s AND ", r->bound) : "";
 	Oid			tidtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
 	Oid			idxtypes[3] = {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
 	Oid			deltypes[3] = {TIDARRAYOID, TIMESTAMPTZOID, TIDARRAYOID};
 
-	if (plan_request == r->id && plan_relid == r->relid && delete_plan != NULL)
+	if (plan_request == r->id && plan_relid == r->relid && plan_heap == r->heap && delete_plan != NULL)
 		return;
 	if (delete_plan)
 		SPI_freeplan(delete_plan);
@@ -273,18 +286,19 @@ prepare_plans(Request *r)
 		select_plan = keep_plan(sql.data, 3, idxtypes);
 	}
 	resetStringInfo(&sql);
-	appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1) AND %s < $2 AND ctid <> ALL ($3)%s",
-					 tbl, col, r->export ? " RETURNING *" : "");
+	appendStringInfo(&sql, "DELETE FROM %s WHERE %sctid = ANY ($1) AND %s < $2 AND ctid <> ALL ($3)%s",
+					 tbl, only, col, r->export ? " RETURNING *" : "");
 	delete_plan = keep_plan(sql.data, 3, deltypes);
 	if (!r->index_scan && r->filter == NULL)
 	{
 		resetStringInfo(&sql);
-		appendStringInfo(&sql, "DELETE FROM %s WHERE ctid >= $1 AND ctid < $2 AND %s < $3%s",
-						 tbl, col, r->export ? " RETURNING *" : "");
+		appendStringInfo(&sql, "DELETE FROM %s WHERE %sctid >= $1 AND ctid < $2 AND %s < $3%s",
+						 tbl, only, col, r->export ? " RETURNING *" : "");
 		range_delete_plan = keep_plan(sql.data, 3, tidtypes);
 	}
 	plan_request = r->id;
 	plan_relid = r->relid;
+	plan_heap = r->heap;
 }
 
 /* tid_datum: the tid (block, 0), block capped at MaxBlockNumber. */
@@ -295,6 +309,36 @@ tid_datum(int64 block)
 
 	ItemPointerSet(tid, (BlockNumber) Min(block, (int64) MaxBlockNumber), 0);
 	return PointerGetDatum(tid);
+}
+
+/*
+ * check_creator: an error when the request's creator is gone, no longer an
+ * admin with SELECT and DELETE on the table, or the table has row-level
+ * security whose policies would run with the creator's rights.
+ */
+static void
+check_creator(Request *r)
+{
+	if (!OidIsValid(r->created_by) || GetUserNameFromId(r->created_by, true) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role who created request " INT64_FORMAT " no longer exists", r->id),
+				 errhint("Make the request again as an admin who may delete from the table.")));
+	if (!crm_purge_is_admin(r->created_by) ||
+		pg_class_aclcheck(r->relid, r->created_by, ACL_SELECT | ACL_DELETE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role %s who created request " INT64_FORMAT " may no longer delete from table %s",
+						crm_purge_role_name(r->created_by), r->id, crm_purge_relname(r->relid)),
+				 errdetail("A request needs an admin with SELECT and DELETE on the table.")));
+	/* the owner's policies would run with the creator's rights, unattended */
+	if (crm_purge_policies_would_run(r->relid, r->created_by))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table %s has row-level security: request " INT64_FORMAT " stops",
+						crm_purge_relname(r->relid), r->id),
+				 errdetail("Its policies would run with the rights of the request's creator in every batch."),
+				 errhint("Disable row-level security on the table, or have its owner make the request.")));
 }
 
 /*
@@ -319,28 +363,17 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	int64		to = 0;
 	List	   *edges = crm_purge_cascade_edges(r->relid);
 
-	*cascade = NIL;
-	*kept = 0;
-	if (!OidIsValid(r->created_by) || GetUserNameFromId(r->created_by, true) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the role who created request " INT64_FORMAT " no longer exists", r->id),
-				 errhint("Make the request again as an admin who may delete from the table.")));
-	if (!crm_purge_is_admin(r->created_by) ||
-		pg_class_aclcheck(r->relid, r->created_by, ACL_SELECT | ACL_DELETE) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("role %s who created request " INT64_FORMAT " may no longer delete from table %s",
-						crm_purge_role_name(r->created_by), r->id, crm_purge_relname(r->relid)),
-				 errdetail("A request needs an admin with SELECT and DELETE on the table.")));
-	/* the owner's policies would run with the creator's rights, unattended */
-	if (crm_purge_policies_would_run(r->relid, r->created_by))
+	/* ctids of one partition cannot name the rows a cascade from the whole table removes */
+	if (edges != NIL && r->heap != r->relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table %s has row-level security: request " INT64_FORMAT " stops",
+				 errmsg("table %s is partitioned and other tables reference it ON DELETE CASCADE: request " INT64_FORMAT " stops",
 						crm_purge_relname(r->relid), r->id),
-				 errdetail("Its policies would run with the rights of the request's creator in every batch."),
-				 errhint("Disable row-level security on the table, or have its owner make the request.")));
+				 errhint("Make a request on each partition instead.")));
+
+	*cascade = NIL;
+	*kept = 0;
+	check_creator(r);
 	*done = false;
 
 	/* the creator picks */
@@ -367,7 +400,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 			values[2] = r->cutoff;
 			crm_purge_become(rel_owner(r->relid), &id);
 			prepare_plans(r);
-			crm_purge_bypass_table(r->relid);
+			crm_purge_bypass_table(r->heap);
 			PG_TRY();
 			{
 				rc = SPI_execute_plan(range_delete_plan, values, NULL, false, 0);
@@ -426,7 +459,8 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		values[0] = PointerGetDatum(construct_array(tids, (int) picked, TIDOID,
 													sizeof(ItemPointerData), false, TYPALIGN_SHORT));
 		values[1] = r->cutoff;
-		values[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(r->relid, r->relid, "ctid = ANY ($1)",
+		values[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(r->relid, r->relid,
+																 r->bound ? psprintf("%s AND ctid = ANY ($1)", r->bound) : "ctid = ANY ($1)",
 																 1, htypes, values));
 	}
 
@@ -450,7 +484,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	/* the owner deletes, the trash bypassed for this table and its cascade only */
 	crm_purge_become(rel_owner(r->relid), &id);
 	/* exactly the rows picked, and those the cascade was found to remove */
-	crm_purge_bypass_rows(r->relid, values[0]);
+	crm_purge_bypass_rows(r->heap, values[0]);
 	{
 		ListCell   *lc;
 
@@ -599,6 +633,256 @@ run_batch(void *arg)
 		crm_purge_fault("export_written");
 }
 
+/* ------------------------------------------------- partitioned tables */
+
+/*
+ * next_partition: the leaf partition of relid made after "after" (by OID,
+ * the order they were made in), or InvalidOid.
+ */
+static Oid
+next_partition(Oid relid, Oid after)
+{
+	Oid			argtypes[2] = {REGCLASSOID, OIDOID};
+	Datum		values[2] = {ObjectIdGetDatum(relid), ObjectIdGetDatum(after)};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT p.relid::oid FROM pg_catalog.pg_partition_tree($1) p"
+							  " WHERE p.isleaf AND p.relid::oid OPERATOR(pg_catalog.>) $2"
+							  " ORDER BY p.relid::oid LIMIT 1",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the partitions of %s", crm_purge_relname(relid));
+	if (SPI_processed == 0)
+		return InvalidOid;
+	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* partition_of: is part (still) a leaf partition of relid? */
+static bool
+partition_of(Oid part, Oid relid)
+{
+	return get_rel_relkind(part) != '\0' && get_rel_relispartition(part) &&
+		list_member_oid(get_partition_ancestors(part), relid);
+}
+
+/* partition_bound: the partition's constraint, on its partitioned table's columns */
+static char *
+partition_bound(Oid part)
+{
+	Datum		d = DirectFunctionCall1(pg_get_partition_constraintdef, ObjectIdGetDatum(part));
+
+	return psprintf("(%s)", d ? text_to_cstring(DatumGetTextPP(d)) : "true");
+}
+
+/*
+ * whole_partition: may the partition go as a whole (detached and dropped)?
+ * Every row of it must be one the request takes (older than the cutoff,
+ * matching the filter: asked as the creator, who picks), none held, and
+ * nothing but the rows may go with it: no triggers of the table's own, no
+ * key referencing it, the same owner.  An empty partition stays.
+ */
+static bool
+whole_partition(Request *r)
+{
+	CrmPurgeIdentity id;
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		values[1] = {r->cutoff};
+	bool		isnull;
+	bool		whole;
+	Oid			argtypes2[2] = {OIDOID, OIDOID};
+	Datum		values2[2] = {ObjectIdGetDatum(r->relid), ObjectIdGetDatum(r->heap)};
+
+	check_creator(r);
+	if (crm_purge_has_holds(r->relid) || has_user_triggers(r->heap) ||
+		rel_owner(r->heap) != rel_owner(r->relid))
+		return false;
+	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_constraint c WHERE c.contype = 'f'"
+							  " AND c.confrelid IN ($1, $2)", 2, argtypes2, values2, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_constraint");
+	if (SPI_processed > 0)
+		return false;
+	crm_purge_become(r->created_by, &id);
+	if (SPI_execute_with_args(psprintf("SELECT EXISTS (SELECT FROM %s WHERE %s)"
+									   " AND NOT EXISTS (SELECT FROM %s WHERE %s AND NOT coalesce(%s < $1 AND (%s\n), false))",
+									   crm_purge_relname(r->relid), r->bound,
+									   crm_purge_relname(r->relid), r->bound,
+									   quote_identifier(r->modified_column), r->filter ? r->filter : "true"),
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read %s", crm_purge_relname(r->heap));
+	whole = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	crm_purge_unbecome(&id);
+	return whole;
+}
+
+typedef struct WholeCheck
+{
+	Request    *r;
+	bool		whole;
+} WholeCheck;
+
+static void
+run_whole_check(void *arg)
+{
+	WholeCheck *wc = arg;
+
+	wc->whole = whole_partition(wc->r);
+}
+
+typedef struct PartitionDrop
+{
+	Request    *r;
+	int64		rows;
+	List	   *parts;			/* CrmPurgeExportPart *, in order */
+	List	   *part_rows;		/* int64 rows of each, as a list of int */
+} PartitionDrop;
+
+/*
+ * run_partition_drop: as the table's owner, restricted: the partition's
+ * rows exported in parts of batch_size rows (written and made durable
+ * first), then the partition detached and dropped.  Run in a subtransaction:
+ * all of it happens, or none.
+ */
+static void
+run_partition_drop(void *arg)
+{
+	PartitionDrop *d = arg;
+	Request    *r = d->r;
+	CrmPurgeIdentity id;
+	const char *part_name = crm_purge_relname(r->heap);
+	int			next_part = r->parts + 1;
+
+	crm_purge_become(rel_owner(r->relid), &id);
+	if (r->export)
+	{
+		Portal		portal;
+		SPIPlanPtr	plan = SPI_prepare(psprintf("SELECT * FROM %s WHERE %s", crm_purge_relname(r->relid), r->bound),
+									   0, NULL);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+		for (;;)
+		{
+			StringInfoData csv;
+			CrmPurgeExportPart *part;
+
+			SPI_cursor_fetch(portal, true, crm_purge_batch_size);
+			if (SPI_processed == 0)
+				break;
+			initStringInfo(&csv);
+			crm_purge_csv_header(&csv, SPI_tuptable->tupdesc);
+			crm_purge_csv_rows(&csv, SPI_tuptable, SPI_processed);
+			part = palloc0(sizeof(CrmPurgeExportPart));
+			crm_purge_export_write_part(r->id, next_part++, InvalidOid, &csv, part);
+			d->parts = lappend(d->parts, part);
+			d->part_rows = lappend_int(d->part_rows, (int) SPI_processed);
+			d->rows += SPI_processed;
+			pfree(csv.data);
+			SPI_freetuptable(SPI_tuptable);
+		}
+		SPI_cursor_close(portal);
+		if (d->parts != NIL)
+			crm_purge_fault("export_written");
+	}
+	else
+	{
+		if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s WHERE %s", crm_purge_relname(r->relid), r->bound),
+						true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not count the rows of %s", part_name);
+		{
+			bool		isnull;
+
+			d->rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+	}
+	if (SPI_execute(psprintf("ALTER TABLE %s DETACH PARTITION %s", crm_purge_relname(r->relid), part_name),
+					false, 0) != SPI_OK_UTILITY ||
+		SPI_execute(psprintf("DROP TABLE %s", part_name), false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not drop partition %s", part_name);
+	crm_purge_unbecome(&id);
+}
+
+/* set_partition: the request moves on to partition part (InvalidOid: none), its scan not started. */
+static void
+set_partition(Request *r, Oid part)
+{
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		values[2] = {Int64GetDatum(r->id), ObjectIdGetDatum(part)};
+	char		nulls[2] = {' ', OidIsValid(part) ? ' ' : 'n'};
+
+	if (SPI_execute_with_args("UPDATE crm_purge.requests SET part = $2, scan = NULL, next_block = 0,"
+							  " end_block = NULL, chunk_blocks = NULL, last_value = NULL WHERE id = $1",
+							  2, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update request " INT64_FORMAT, r->id);
+	r->heap = part;
+	r->scan_started = false;
+	r->next_block = 0;
+	r->has_last_value = false;
+}
+
+/*
+ * partition_batch: the batch that takes a whole partition: its rows
+ * exported, the partition detached and dropped, the request on to the next
+ * partition, all in this transaction.  As crm_purge_request_batch.
+ */
+static bool
+partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
+{
+	PartitionDrop d = {r, 0, NIL, NIL};
+	ErrorData  *edata;
+	char	   *name = pstrdup(crm_purge_relname(r->heap));
+	ListCell   *lc,
+			   *lr;
+	Oid			dropped = r->heap;
+
+	edata = crm_purge_in_subtransaction(run_partition_drop, &d);
+	if (edata != NULL)
+	{
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			crm_purge_task_failed("request batch", r->relid, edata);
+			record_batch(r, 0, started, psprintf("waiting: %s", edata->message));
+			count_batch(r);
+			return false;
+		}
+		ereport(LOG,
+				(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r->id, edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+		record_batch(r, 0, started, psprintf("failed: %s", edata->message));
+		finish_request(r, "failed", edata->message);
+		counts->requests_failed++;
+		counts->batches++;
+		return true;
+	}
+	forboth(lc, d.parts, lr, d.part_rows)
+	{
+		record_part(r, r->parts + 1, InvalidOid, (int64) lfirst_int(lr), lfirst(lc));
+		r->parts++;
+	}
+	{
+		Oid			argtypes[4] = {INT8OID, INT8OID, INT4OID, INT4OID};
+		Datum		values[4] = {Int64GetDatum(r->id), Int64GetDatum(d.rows),
+		Int32GetDatum(r->batches + 1), Int32GetDatum(r->parts)};
+
+		if (SPI_execute_with_args("UPDATE crm_purge.requests SET rows_done = rows_done + $2, batches = $3, parts = $4"
+								  " WHERE id = $1", 4, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update request " INT64_FORMAT, r->id);
+	}
+	record_batch(r, d.rows, started, psprintf("ok; partition %s%s, detached and dropped", name,
+											  r->export ? " exported" : ""));
+	crm_purge_record_history("request partition dropped", r->relid, d.rows, r->created_by, r->id, 0, 0);
+	crm_purge_task_succeeded("request batch", r->relid);
+	counts->request_rows += d.rows;
+	counts->batches++;
+	/* on to the partition made after it */
+	set_partition(r, next_partition(r->relid, dropped));
+	if (!OidIsValid(r->heap))
+	{
+		finish_request(r, "success", NULL);
+		counts->requests_finished++;
+	}
+	return true;
+}
+
 /*
  * crm_purge_request_batch: runs one batch of the oldest active request.
  * Returns false when no request is waiting.  A batch that fails is rolled
@@ -630,6 +914,54 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		counts->requests_failed++;
 		return true;
 	}
+	if (get_rel_relkind(r.relid) == RELKIND_PARTITIONED_TABLE)
+	{
+		/* a partition at a time, in the order they were made */
+		if (r.queued)
+		{
+			if (SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
+									  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r.id)}, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not start request " INT64_FORMAT, r.id);
+			r.queued = false;
+			set_partition(&r, next_partition(r.relid, InvalidOid));
+		}
+		else if (!OidIsValid(r.heap) || !partition_of(r.heap, r.relid))
+			set_partition(&r, next_partition(r.relid, r.heap));	/* done, or gone meanwhile */
+		if (!OidIsValid(r.heap))
+		{
+			finish_request(&r, "success", NULL);
+			counts->requests_finished++;
+			return true;
+		}
+		r.bound = partition_bound(r.heap);
+		if (!r.scan_started)
+		{
+			WholeCheck  wc = {&r, false};
+
+			edata = crm_purge_in_subtransaction(run_whole_check, &wc);
+			if (edata != NULL)
+			{
+				record_batch(&r, 0, started, psprintf("failed: %s", edata->message));
+				finish_request(&r, "failed", edata->message);
+				counts->requests_failed++;
+				counts->batches++;
+				return true;
+			}
+			if (wc.whole)
+				return partition_batch(&r, counts, started);
+			start_request(&r);
+			if (SPI_execute_with_args("UPDATE crm_purge.requests SET scan = $2,"
+									  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
+									  4, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID},
+									  (Datum[]) {Int64GetDatum(r.id),
+										  CStringGetTextDatum(r.index_scan ? "index" : "tid"),
+										  Int64GetDatum(r.end_block), Int64GetDatum(r.chunk_blocks)},
+									  NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not start request " INT64_FORMAT, r.id);
+		}
+	}
+	else
+		r.heap = r.relid;
 	if (r.queued)
 	{
 		start_request(&r);
@@ -751,6 +1083,14 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	counts->request_rows += n;
 	counts->batches++;
 
+	if (done && r.heap != r.relid)
+	{
+		/* this partition is done: the next one, or the end */
+		Oid			next = next_partition(r.relid, r.heap);
+
+		set_partition(&r, next);
+		done = !OidIsValid(next);
+	}
 	if (done)
 	{
 		finish_request(&r, "success", NULL);

@@ -168,15 +168,13 @@ SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_evil';
 SELECT count(*) FROM evil;
 
 -- a table a request cannot account for is refused up front, nothing queued
-CREATE TABLE parted (id int, modified_at timestamptz NOT NULL) PARTITION BY RANGE (modified_at);
-CREATE TABLE parted_old PARTITION OF parted FOR VALUES FROM ('2000-01-01') TO ('2100-01-01');
+-- (partitioned tables: test/regress/sql/partitions.sql)
 CREATE TABLE inh_parent (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
 CREATE TABLE inh_child () INHERITS (inh_parent);
 SELECT count(*) AS queued_before FROM crm_purge.requests WHERE status = 'queued';
-SELECT crm_purge_request('parted', '30 days', 'delete_only');
 SELECT crm_purge_request('inh_parent', '30 days', 'delete_only');
 SELECT count(*) AS queued_after FROM crm_purge.requests WHERE status = 'queued';
-DROP TABLE parted, inh_parent CASCADE;
+DROP TABLE inh_parent CASCADE;
 
 -- rows a request's cascade removes from other tables: exported, a part per
 -- table, counted in the report and history; a parent whose cascade would
