@@ -6,7 +6,8 @@
 # Environment:
 #   ROWS=1000000        rows loaded into the table of each run
 #   RUNS=3              how many times each variant runs (interleaved a,b,c,a,b,c,...)
-#   SCENARIOS="delete_half requests guard guard_copy"   scenario functions to run (scenario_<name>)
+#   SCENARIOS="delete_half requests guard guard_copy partitions"   scenario functions to run (scenario_<name>)
+#   PART_ROWS=10000000   rows of the partitions scenario
 #   PG_MAJOR=15  PORT=5498  SKIP_APT=1 (never call apt-get)  KEEP_CLUSTER=1 (leave it running)
 #
 # Every variant of every scenario runs on the same cluster with the same
@@ -356,6 +357,82 @@ scenario_guard_copy() {
 		TO '$DIR/guard_copy.csv' CSV" >/dev/null
 	guard_compare $n "COPY g FROM '$DIR/guard_copy.csv' CSV" "g/l (guard COPY/COPY)"
 	rm -f "$DIR/guard_copy.csv"
+}
+
+# --- scenario: a request on a partitioned table ---------------------------------
+# PART_ROWS rows (default 10,000,000) in 24 monthly partitions; the oldest 12
+# go.  (d) DETACH + DROP of those partitions; (r) a delete_only request;
+# (c) COPY of each to a file, then DETACH + DROP; (e) an export_and_delete
+# request.  A partition whose rows are all older than the cutoff is exported
+# COPY-style and dropped whole by the request.
+
+load_parts() {
+	local n=$1
+	sql >/dev/null <<SQL
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS p CASCADE;
+CREATE TABLE p (id bigint, modified_at timestamptz NOT NULL, account_id int, note text,
+                PRIMARY KEY (id, modified_at)) PARTITION BY RANGE (modified_at);
+DO \$\$
+BEGIN
+	FOR m IN 0 .. 23 LOOP
+		EXECUTE format('CREATE TABLE p_%s PARTITION OF p FOR VALUES FROM (%L) TO (%L)', m + 1,
+					   timestamptz '2024-01-01' + make_interval(months => m),
+					   timestamptz '2024-01-01' + make_interval(months => m + 1));
+	END LOOP;
+END
+\$\$;
+INSERT INTO p SELECT i, timestamptz '2024-01-01' + make_interval(months => (i % 24)::int) + make_interval(mins => (i / 24) % 40000),
+                     (i % 1000)::int, 'note ' || i
+FROM generate_series(0, $n - 1) i;
+SQL
+}
+
+scenario_partitions() {
+	local n=${PART_ROWS:-10000000} run v ms i stmt id keep
+	local -a D=() R=() C=() E=()
+	say "scenario partitions: $n rows in 24 monthly partitions, the oldest 12 go"
+	echo "  d = DETACH + DROP, r = delete_only request (worker), c = COPY each to a file + DETACH + DROP, e = export_and_delete request (worker)"
+	for ((run = 1; run <= RUNS; run++)); do
+		for v in d r c e; do
+			reset_db
+			load_parts "$n"
+			settle p
+			keep=$(sql -c "SELECT count(*) FROM p WHERE modified_at >= '2025-01-01'")
+			case $v in
+			d|c)
+				stmt=""
+				for ((i = 1; i <= 12; i++)); do
+					[ "$v" = c ] && stmt+="COPY p_$i TO '$DIR/p_$i.csv' CSV HEADER; "
+					stmt+="ALTER TABLE p DETACH PARTITION p_$i; DROP TABLE p_$i; "
+				done
+				ms=$(time_statement "$stmt") ;;
+			r|e)
+				id=$(sql -c "SET crm_purge.max_rows_per_request = $n" -c "SET crm_purge.max_queued_rows = $n" \
+					-c "SELECT crm_purge_request('p', now() - timestamptz '2025-01-01', '$([ "$v" = r ] && echo delete_only || echo export_and_delete)')")
+				for ((i = 0; i < 36000; i++)); do
+					case $(sql -c "SELECT status FROM crm_purge.requests WHERE id = $id") in
+					success) break ;;
+					failed) die "request $id failed: $(sql -c "SELECT error FROM crm_purge.requests WHERE id = $id")" ;;
+					esac
+					sleep 0.1
+				done
+				ms=$(sql -c "SELECT round(extract(epoch FROM finished_at - started_at) * 1000, 1) FROM crm_purge.requests WHERE id = $id") ;;
+			esac
+			[ "$(sql -c 'SELECT count(*) FROM p')" -eq "$keep" ] || die "variant $v left the wrong rows"
+			[ "$(sql -c "SELECT count(*) FROM pg_class WHERE relname ~ '^p_[0-9]+\$'")" -eq 12 ] || die "variant $v left the wrong partitions"
+			printf '  run %d  %s  %10.1f ms\n' "$run" "$v" "$ms"
+			case $v in d) D+=("$ms") ;; r) R+=("$ms") ;; c) C+=("$ms") ;; e) E+=("$ms") ;; esac
+			rm -f "$DIR"/p_*.csv
+			rm -rf "$DIR/data/crm_purge_exports"
+		done
+	done
+	local md mr mc me
+	md=$(median "${D[@]}"); mr=$(median "${R[@]}"); mc=$(median "${C[@]}"); me=$(median "${E[@]}")
+	echo "  medians: d = $md ms, r = $mr ms, c = $mc ms, e = $me ms"
+	check "r/d (delete_only/DROP)" "$(ratio "$mr" "$md")" 1.2
+	check "e/c (export/COPY+DROP)" "$(ratio "$me" "$mc")" 1.2
+	sql -c "DROP TABLE IF EXISTS p CASCADE" >/dev/null
 }
 
 # --- run -------------------------------------------------------------------------

@@ -46,6 +46,10 @@
 
 #include "crm_purge.h"
 
+/* a whole partition's export parts: as large as this, to write and fsync few */
+#define PARTITION_PART_ROWS		1000000
+#define PARTITION_PART_BYTES	(256 * 1024 * 1024)
+
 /* most blocks one batch scans, so that a sparse stretch stays one short batch */
 #define MAX_CHUNK_BLOCKS	16384
 
@@ -674,49 +678,77 @@ partition_bound(Oid part)
 }
 
 /*
- * whole_partition: may the partition go as a whole (detached and dropped)?
- * Every row of it must be one the request takes (older than the cutoff,
+ * partition_work: what the request does with the partition: nothing (no
+ * row of it is taken), row by row, or take it whole (detached and dropped).
+ * Whole: every row of it is one the request takes (older than the cutoff,
  * matching the filter: asked as the creator, who picks), none held, and
  * nothing but the rows may go with it: no triggers of the table's own, no
- * key referencing it, the same owner.  An empty partition stays.
+ * key referencing it, the same owner.  An empty partition stays.  Without
+ * a filter, on a table partitioned by modified_column, the planner answers
+ * from the bounds: the partition is pruned, nothing is read.
  */
-static bool
-whole_partition(Request *r)
+typedef enum PartitionWork
+{
+	PARTITION_NOTHING,			/* no row of it is taken: skipped */
+	PARTITION_ROWS,				/* row by row */
+	PARTITION_WHOLE				/* detached and dropped */
+} PartitionWork;
+
+static PartitionWork
+partition_work(Request *r)
 {
 	CrmPurgeIdentity id;
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		values[1] = {r->cutoff};
 	bool		isnull;
 	bool		whole;
+	bool		any;
+	bool		may_drop = true;
 	Oid			argtypes2[2] = {OIDOID, OIDOID};
 	Datum		values2[2] = {ObjectIdGetDatum(r->relid), ObjectIdGetDatum(r->heap)};
 
 	check_creator(r);
 	if (crm_purge_has_holds(r->relid) || has_user_triggers(r->heap) ||
 		rel_owner(r->heap) != rel_owner(r->relid))
-		return false;
+		may_drop = false;
 	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_constraint c WHERE c.contype = 'f'"
 							  " AND c.confrelid IN ($1, $2)", 2, argtypes2, values2, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_constraint");
 	if (SPI_processed > 0)
-		return false;
+		may_drop = false;
 	crm_purge_become(r->created_by, &id);
-	if (SPI_execute_with_args(psprintf("SELECT EXISTS (SELECT FROM %s WHERE %s)"
-									   " AND NOT EXISTS (SELECT FROM %s WHERE %s AND NOT coalesce(%s < $1 AND (%s\n), false))",
-									   crm_purge_relname(r->relid), r->bound,
-									   crm_purge_relname(r->relid), r->bound,
-									   quote_identifier(r->modified_column), r->filter ? r->filter : "true"),
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read %s", crm_purge_relname(r->heap));
-	whole = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/*
+	 * Without a filter the question is one the planner answers from the
+	 * bound alone when the table is partitioned by modified_column: the
+	 * partition is pruned, nothing is read.
+	 */
+	{
+		const char *tbl = crm_purge_relname(r->relid);
+		const char *col = quote_identifier(r->modified_column);
+		const char *taken = psprintf("%s < $1 AND (%s\n)", col, r->filter ? r->filter : "true");
+
+		if (SPI_execute_with_args(psprintf("SELECT EXISTS (SELECT FROM %s WHERE %s AND %s), %s",
+										   tbl, r->bound, taken,
+										   !may_drop ? "false" :
+										   r->filter == NULL ?
+										   psprintf("NOT EXISTS (SELECT FROM %s WHERE %s AND (%s >= $1 OR %s IS NULL))",
+													tbl, r->bound, col, col) :
+										   psprintf("NOT EXISTS (SELECT FROM %s WHERE %s AND NOT coalesce(%s, false))",
+													tbl, r->bound, taken)),
+								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read %s", crm_purge_relname(r->heap));
+	}
+	any = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	whole = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	crm_purge_unbecome(&id);
-	return whole;
+	return !any ? PARTITION_NOTHING : whole ? PARTITION_WHOLE : PARTITION_ROWS;
 }
 
 typedef struct WholeCheck
 {
 	Request    *r;
-	bool		whole;
+	PartitionWork work;
 } WholeCheck;
 
 static void
@@ -724,7 +756,7 @@ run_whole_check(void *arg)
 {
 	WholeCheck *wc = arg;
 
-	wc->whole = whole_partition(wc->r);
+	wc->work = partition_work(wc->r);
 }
 
 typedef struct PartitionDrop
@@ -764,20 +796,31 @@ run_partition_drop(void *arg)
 		{
 			StringInfoData csv;
 			CrmPurgeExportPart *part;
+			int64		rows = 0;
 
-			SPI_cursor_fetch(portal, true, crm_purge_batch_size);
-			if (SPI_processed == 0)
-				break;
+			/* parts of up to PARTITION_PART_ROWS rows: one write and fsync each */
 			initStringInfo(&csv);
-			crm_purge_csv_header(&csv, SPI_tuptable->tupdesc);
-			crm_purge_csv_rows(&csv, SPI_tuptable, SPI_processed);
+			for (;;)
+			{
+				SPI_cursor_fetch(portal, true, 10000);
+				if (SPI_processed == 0)
+					break;
+				if (rows == 0)
+					crm_purge_csv_header(&csv, SPI_tuptable->tupdesc);
+				crm_purge_csv_rows(&csv, SPI_tuptable, SPI_processed);
+				rows += SPI_processed;
+				SPI_freetuptable(SPI_tuptable);
+				if (rows >= PARTITION_PART_ROWS || csv.len >= PARTITION_PART_BYTES)
+					break;
+			}
+			if (rows == 0)
+				break;
 			part = palloc0(sizeof(CrmPurgeExportPart));
 			crm_purge_export_write_part(r->id, next_part++, InvalidOid, &csv, part);
 			d->parts = lappend(d->parts, part);
-			d->part_rows = lappend_int(d->part_rows, (int) SPI_processed);
-			d->rows += SPI_processed;
+			d->part_rows = lappend_int(d->part_rows, (int) rows);
+			d->rows += rows;
 			pfree(csv.data);
-			SPI_freetuptable(SPI_tuptable);
 		}
 		SPI_cursor_close(portal);
 		if (d->parts != NIL)
@@ -825,7 +868,7 @@ set_partition(Request *r, Oid part)
  * partition, all in this transaction.  As crm_purge_request_batch.
  */
 static bool
-partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
+partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, bool *ended)
 {
 	PartitionDrop d = {r, 0, NIL, NIL};
 	ErrorData  *edata;
@@ -851,6 +894,7 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
 		finish_request(r, "failed", edata->message);
 		counts->requests_failed++;
 		counts->batches++;
+		*ended = true;
 		return true;
 	}
 	forboth(lc, d.parts, lr, d.part_rows)
@@ -869,6 +913,7 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
 	}
 	record_batch(r, d.rows, started, psprintf("ok; partition %s%s, detached and dropped", name,
 											  r->export ? " exported" : ""));
+	r->batches++;
 	crm_purge_record_history("request partition dropped", r->relid, d.rows, r->created_by, r->id, 0, 0);
 	crm_purge_task_succeeded("request batch", r->relid);
 	counts->request_rows += d.rows;
@@ -879,6 +924,7 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
 	{
 		finish_request(r, "success", NULL);
 		counts->requests_finished++;
+		*ended = true;
 	}
 	return true;
 }
@@ -934,9 +980,14 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 			return true;
 		}
 		r.bound = partition_bound(r.heap);
-		if (!r.scan_started)
+		/*
+		 * Partitions taken whole without an export, or skipped, are only
+		 * catalog work: several go in one step, for up to half a second.
+		 */
+		while (!r.scan_started)
 		{
-			WholeCheck  wc = {&r, false};
+			WholeCheck  wc = {&r, PARTITION_ROWS};
+			bool		ended = false;
 
 			edata = crm_purge_in_subtransaction(run_whole_check, &wc);
 			if (edata != NULL)
@@ -947,8 +998,31 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 				counts->batches++;
 				return true;
 			}
-			if (wc.whole)
-				return partition_batch(&r, counts, started);
+			if (wc.work == PARTITION_ROWS)
+				break;
+			if (wc.work == PARTITION_WHOLE)
+			{
+				if (!partition_batch(&r, counts, GetCurrentTimestamp(), &ended))
+					return false;	/* a lock someone holds: later */
+				if (ended || r.export)
+					return true;
+			}
+			else
+			{
+				set_partition(&r, next_partition(r.relid, r.heap));
+				if (!OidIsValid(r.heap))
+				{
+					finish_request(&r, "success", NULL);
+					counts->requests_finished++;
+					return true;
+				}
+			}
+			if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), 500))
+				return true;
+			r.bound = partition_bound(r.heap);
+		}
+		if (!r.scan_started)
+		{
 			start_request(&r);
 			if (SPI_execute_with_args("UPDATE crm_purge.requests SET scan = $2,"
 									  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
@@ -958,6 +1032,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 										  Int64GetDatum(r.end_block), Int64GetDatum(r.chunk_blocks)},
 									  NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not start request " INT64_FORMAT, r.id);
+			r.scan_started = true;
 		}
 	}
 	else
