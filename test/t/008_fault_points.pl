@@ -77,5 +77,57 @@ for my $storage ('directory', 'database')
 	}
 }
 
+# A partitioned table: the crash comes after the whole partition's export
+# is durable, before its DETACH and DROP commit.  After recovery the
+# partition is taken again, and its rows are in the export once.
+{
+	$node->safe_psql('postgres', q{
+		ALTER SYSTEM SET crm_purge.export_storage = 'directory';
+		ALTER SYSTEM SET crm_purge.fault_point = 'export_written';
+		SELECT pg_reload_conf();
+		CREATE TABLE pacts (id int, modified_at timestamptz NOT NULL, note text, PRIMARY KEY (id, modified_at))
+			PARTITION BY RANGE (modified_at);
+		CREATE TABLE pacts_old PARTITION OF pacts FOR VALUES FROM ('2000-01-01') TO ('2001-01-01');
+		CREATE TABLE pacts_new PARTITION OF pacts FOR VALUES FROM ('2001-01-01') TO ('2200-01-01');
+		INSERT INTO pacts SELECT g, timestamptz '2000-01-01' + make_interval(hours => g), 'old ' || g FROM generate_series(1, 2000) g;
+		INSERT INTO pacts SELECT g, CASE WHEN g % 2 = 0 THEN timestamptz '2001-06-01' ELSE now() END, 'new ' || g
+			FROM generate_series(3001, 4000) g;
+		CREATE TABLE poriginal AS SELECT * FROM pacts;
+	});
+	my $log_offset = -s $node->logfile;
+	open(my $fh, '>', $marker) or die "cannot arm: $!";
+	close($fh);
+	my $rid = $node->safe_psql('postgres', q{SELECT crm_purge_request('pacts', '100 days')});
+	my $waited = 0;
+	while (-e $marker && $waited++ < 600) { usleep(100_000); }
+	ok(!-e $marker, 'partitioned: the fault point fired');
+	ok($node->poll_query_until('postgres', qq{SELECT status = 'success' FROM crm_purge.requests WHERE id = $rid}),
+		'partitioned: after crash recovery the request finishes');
+	ok($node->log_contains(qr/PANIC:  crm_purge fault point "export_written" reached/, $log_offset),
+		'partitioned: the crash was the fault point\'s');
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'pacts_old'}), '0',
+		'partitioned: the old partition was dropped');
+	my @parts = split /\n/, $node->safe_psql('postgres',
+		qq{SELECT part FROM crm_purge_export_files($rid) ORDER BY part});
+	$node->safe_psql('postgres', q{CREATE TABLE pexported (LIKE pacts)});
+	for my $part (@parts)
+	{
+		my $csv = $node->safe_psql('postgres', qq{SELECT crm_purge_export_read($rid, $part)});
+		my $file = $node->basedir . "/ppart_${rid}_$part.csv";
+		open(my $out, '>', $file) or die;
+		$csv .= "\n" unless $csv =~ /\n\z/;
+		print $out $csv;
+		close($out);
+		$node->safe_psql('postgres', qq{COPY pexported FROM '$file' CSV HEADER});
+	}
+	is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM pexported}),
+		'2500|2500', 'partitioned: every deleted row is in the export, once');
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM (SELECT * FROM poriginal EXCEPT SELECT * FROM pacts EXCEPT SELECT * FROM pexported) lost}),
+		'0', 'partitioned: nothing lost');
+	is($node->safe_psql('postgres', qq{SELECT rows_done FROM crm_purge.requests WHERE id = $rid}),
+		'2500', 'partitioned: rows_done adds up');
+}
+
 $node->stop;
 done_testing();
