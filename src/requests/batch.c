@@ -716,6 +716,9 @@ partition_work(Request *r)
 		elog(ERROR, "could not read pg_constraint");
 	if (SPI_processed > 0)
 		may_drop = false;
+	/* dropping a table is more than deleting its rows: only for its owner's members */
+	if (!has_privs_of_role(r->created_by, rel_owner(r->relid)))
+		may_drop = false;
 	crm_purge_become(r->created_by, &id);
 
 	/*
@@ -868,7 +871,8 @@ set_partition(Request *r, Oid part)
  * partition, all in this transaction.  As crm_purge_request_batch.
  */
 static bool
-partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, bool *ended)
+partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, bool *ended,
+				bool *rows_instead)
 {
 	PartitionDrop d = {r, 0, NIL, NIL};
 	ErrorData  *edata;
@@ -886,6 +890,16 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, boo
 			record_batch(r, 0, started, psprintf("waiting: %s", edata->message));
 			count_batch(r);
 			return false;
+		}
+		/* a view or the like depends on the partition: its rows go one by one */
+		if (edata->sqlerrcode == ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST)
+		{
+			record_batch(r, 0, started, psprintf("partition %s kept (%s): its rows go one by one", name,
+												 edata->message));
+			count_batch(r);
+			r->batches++;
+			*rows_instead = true;
+			return true;
 		}
 		ereport(LOG,
 				(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r->id, edata->message),
@@ -1002,8 +1016,12 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 				break;
 			if (wc.work == PARTITION_WHOLE)
 			{
-				if (!partition_batch(&r, counts, GetCurrentTimestamp(), &ended))
+				bool		rows_instead = false;
+
+				if (!partition_batch(&r, counts, GetCurrentTimestamp(), &ended, &rows_instead))
 					return false;	/* a lock someone holds: later */
+				if (rows_instead)
+					break;
 				if (ended || r.export)
 					return true;
 			}
