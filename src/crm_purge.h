@@ -39,6 +39,8 @@ extern char *crm_purge_databases;
 extern char *crm_purge_fault_point;	/* tests only */
 extern bool crm_purge_allow_truncate;	/* test databases */
 extern int	crm_purge_deletion_scope;
+extern int	crm_purge_worker_nice;	/* nice of the per-database workers */
+extern int	crm_purge_app_yield;	/* % of a batch's time to pause while applications work */
 extern char *crm_purge_actor;	/* the application's user, "" = none */
 extern char *crm_purge_reason;
 

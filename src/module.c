@@ -38,6 +38,8 @@ char	   *crm_purge_databases = NULL;
 char	   *crm_purge_fault_point = NULL;
 bool		crm_purge_allow_truncate = false;
 int			crm_purge_deletion_scope = DELETION_SCOPE_STATEMENT;
+int			crm_purge_worker_nice = 10;
+int			crm_purge_app_yield = 200;
 char	   *crm_purge_actor = NULL;
 char	   *crm_purge_reason = NULL;
 
@@ -195,6 +197,16 @@ _PG_init(void)
 							 &crm_purge_allow_truncate, false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("crm_purge.worker_nice",
+							"Scheduling priority (nice) of the per-database workers, set when they start.",
+							"Positive: the application's backends get the CPU first while requests, expiry and purges run; 0 leaves the worker at the server's priority.",
+							&crm_purge_worker_nice, 10, 0, 19,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.app_yield",
+							"While other sessions of the database are at work, the worker pauses after each batch for this percentage of the batch's time (at most 2 s).",
+							"200: the worker takes about a third of the time while applications run, all of it when they are idle; 0: no pause.",
+							&crm_purge_app_yield, 200, 0, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("crm_purge.deletion_scope",
 							 "What one deletion id covers: each deleting statement, or everything a transaction deletes.",
 							 "With transaction, an ORM that deletes children and parents in separate statements is undone by one crm_purge_restore_deletion.",

@@ -32,6 +32,8 @@
  */
 #include "postgres.h"
 
+#include <sys/resource.h>
+
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -920,6 +922,32 @@ worker_reload_config(void)
 }
 
 /*
+ * applications_active: is another client session of this database running
+ * a statement or inside a transaction right now?
+ */
+static bool
+applications_active(void)
+{
+	int			i,
+				n;
+
+	pgstat_clear_snapshot();
+	n = pgstat_fetch_stat_numbackends();
+	for (i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(i);
+		PgBackendStatus *be = l ? &l->backendStatus : NULL;
+
+		if (be != NULL && be->st_procpid != MyProcPid && be->st_databaseid == MyDatabaseId &&
+			be->st_backendType == B_BACKEND &&
+			(be->st_state == STATE_RUNNING || be->st_state == STATE_IDLEINTRANSACTION ||
+			 be->st_state == STATE_FASTPATH))
+			return true;
+	}
+	return false;
+}
+
+/*
  * run_due_work: runs the due work in batches, one transaction each, until
  * nothing is due.  Returns false when the extension is not (or not yet, or no
  * longer) installed.
@@ -935,6 +963,7 @@ run_due_work(void)
 	do
 	{
 		CrmPurgeIdentity id;
+		TimestampTz step_started = GetCurrentTimestamp();
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -965,11 +994,20 @@ run_due_work(void)
 
 		if (more)
 		{
+			long		delay = crm_purge_batch_delay;
+
+			/*
+			 * Applications at work in this database: pause a multiple of the
+			 * batch's own time, so that they keep most of the machine
+			 */
+			if (crm_purge_app_yield > 0 && counts.batches > batches && applications_active())
+				delay = Max(delay, Min((long) (TimestampDifferenceMilliseconds(step_started, GetCurrentTimestamp()) *
+											   crm_purge_app_yield / 100), 2000L));
 			/* throttling: a latch wait, so SIGTERM and SIGHUP cut it short */
-			if (crm_purge_batch_delay > 0)
+			if (delay > 0)
 			{
 				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 crm_purge_batch_delay, PG_WAIT_EXTENSION);
+								 delay, PG_WAIT_EXTENSION);
 				ResetLatch(MyLatch);
 			}
 			CHECK_FOR_INTERRUPTS();
@@ -1028,6 +1066,14 @@ void
 crm_purge_worker_main(Datum arg)
 {
 	my_dboid = DatumGetObjectId(arg);
+
+	/*
+	 * The application's backends come first: the worker's batches take the
+	 * CPU they leave (its transactions are short, so a lower priority
+	 * delays no one's locks for long).
+	 */
+	if (crm_purge_worker_nice != 0 && setpriority(PRIO_PROCESS, 0, crm_purge_worker_nice) != 0)
+		ereport(LOG, (errmsg("crm_purge worker could not lower its priority: %m")));
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
