@@ -176,6 +176,11 @@ REVOKE ALL ON FUNCTION crm_purge._free_column_name(regclass, text) FROM PUBLIC;
 -- user-defined type, values that do not convert) the old column is kept
 -- under another name with its values and a new one is added.  Dropped live
 -- columns stay in the trash so that trashed values are not lost.
+-- A value of a trash column whose type changed, when it converts.
+CREATE FUNCTION crm_purge._converts(value text, typ oid, typmod integer) RETURNS text
+	LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'crm_purge_converts';
+REVOKE ALL ON FUNCTION crm_purge._converts(text, oid, integer) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION crm_purge._sync_trash(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -223,6 +228,13 @@ BEGIN
 				EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, c.attname, kept);
 				RAISE NOTICE 'crm_purge: trash column "%" of % kept as "%": its values do not convert to %',
 					c.attname, tbl, kept, format_type(c.typ, c.typmod);
+				-- the values that do convert go on in the new column (built-in types only)
+				IF crm_purge._trusted_cast(c.ttyp, c.typ) THEN
+					EXECUTE format('ALTER TABLE %s ADD COLUMN %s', tr, crm_purge._column_ddl(tbl, c.attname));
+					EXECUTE format('UPDATE %s SET %I = crm_purge._converts(%I::text, %s, %s)::%s WHERE %I IS NOT NULL',
+								   tr, c.attname, kept, c.typ, c.typmod, format_type(c.typ, c.typmod), kept);
+					CONTINUE;
+				END IF;
 				c.ttyp := NULL;
 			END;
 		END IF;

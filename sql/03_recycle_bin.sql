@@ -77,6 +77,13 @@ BEGIN
 				EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, c.attname, kept);
 				RAISE NOTICE 'crm_purge: trash column "%" of % kept as "%": its values do not convert to %',
 					c.attname, tbl, kept, format_type(c.typ, c.typmod);
+				-- the values that do convert go on in the new column (built-in types only)
+				IF crm_purge._trusted_cast(c.ttyp, c.typ) THEN
+					EXECUTE format('ALTER TABLE %s ADD COLUMN %s', tr, crm_purge._column_ddl(tbl, c.attname));
+					EXECUTE format('UPDATE %s SET %I = crm_purge._converts(%I::text, %s, %s)::%s WHERE %I IS NOT NULL',
+								   tr, c.attname, kept, c.typ, c.typmod, format_type(c.typ, c.typmod), kept);
+					CONTINUE;
+				END IF;
 				c.ttyp := NULL;
 			END;
 		END IF;
@@ -217,6 +224,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		   CASE WHEN y.typtype = 'd' THEN y.typtypmod ELSE typmod END
 	FROM pg_type y WHERE y.oid = typ
 $$;
+
+-- A value of a trash column whose type changed, when it converts.
+CREATE FUNCTION crm_purge._converts(value text, typ oid, typmod integer) RETURNS text
+	LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'crm_purge_converts';
 
 -- Can crm_purge convert trash values from one type to another without
 -- running anyone's code?  Built-in types only: their casts and I/O

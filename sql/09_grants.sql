@@ -4,6 +4,8 @@ REVOKE ALL ON FUNCTION crm_purge._wake_launcher() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._sync_trash(regclass) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._converts(text, oid, integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION crm_purge._rename_trash_column(regclass, name, name) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._create_unlink_triggers(regclass) FROM PUBLIC;

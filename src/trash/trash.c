@@ -1479,3 +1479,49 @@ crm_purge_trash_row_visible(PG_FUNCTION_ARGS)
 
 	PG_RETURN_BOOL(OidIsValid(role) && trash_row_visible(PG_GETARG_OID(0), role));
 }
+
+/*
+ * crm_purge_converts: crm_purge._converts(value text, typ oid, typmod int):
+ * the value when it reads as a typ (built-in types only: their input
+ * functions run no one's code), else NULL.  For a trash column whose type
+ * changed: the values that convert go on in the new column.  Each value is
+ * tried in a subtransaction of its own.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_converts);
+Datum
+crm_purge_converts(PG_FUNCTION_ARGS)
+{
+	char	   *value;
+	Oid			typ = PG_GETARG_OID(1);
+	int32		typmod = PG_GETARG_INT32(2);
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		ok = false;
+	Oid			func;
+	Oid			ioparam;
+
+	if (PG_ARGISNULL(0) || typ >= FirstNormalObjectId)
+		PG_RETURN_NULL();
+	value = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	getTypeInputInfo(typ, &func, &ioparam);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		(void) OidInputFunctionCall(func, value, ioparam, typmod);
+		ReleaseCurrentSubTransaction();
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (!ok)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(PG_GETARG_TEXT_PP(0));
+}

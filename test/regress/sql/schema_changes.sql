@@ -75,3 +75,16 @@ SELECT crm_purge_restore_deletion(:owner_deletion);
 SELECT (SELECT owner_id FROM pets) AS pet_owner, (SELECT owner_id FROM cars) AS car_owner;
 SELECT crm_purge_unprotect('owners');
 SELECT count(*) AS unlink_triggers_left FROM pg_trigger WHERE tgname LIKE 'crm_purge_unlink%' AND tgrelid IN ('pets'::regclass, 'cars'::regclass);
+
+-- a type change some trashed values do not take: the column is kept aside
+-- with all its values, and those that convert go on in the new column, so
+-- that a restore brings them back
+CREATE TABLE stock (id int PRIMARY KEY, qty text);
+SELECT crm_purge_protect('stock');
+INSERT INTO stock VALUES (1, '250'), (2, 'a handful'), (3, '7');
+DELETE FROM stock WHERE id IN (1, 2);
+UPDATE stock SET qty = '8' WHERE id = 3;
+ALTER TABLE stock ALTER COLUMN qty TYPE int USING qty::int;
+SELECT id, qty, qty_was_text FROM crm_trash.public__stock ORDER BY id;
+SELECT crm_purge_restore('stock', 'id = 1');
+SELECT * FROM stock ORDER BY id;
