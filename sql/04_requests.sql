@@ -55,8 +55,22 @@ BEGIN
 	-- a partitioned table: partition by partition; a cascade from it would
 	-- have to name its rows across partitions
 	IF kind = 'p' AND EXISTS (SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.confdeltype = 'c'
-							  AND c.confrelid = tbl AND c.conparentid = 0) THEN
+							  AND c.confrelid IN (SELECT t.relid FROM pg_partition_tree(tbl) t)) THEN
 		RAISE EXCEPTION 'cannot make a request on table %: it is partitioned and other tables reference it ON DELETE CASCADE', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Make a request on each partition instead.';
+	END IF;
+	-- its bounds are pasted into the SQL batches run as the creator and hold
+	-- creators: plain columns of built-in types only (no owner's code)
+	IF kind = 'p' AND EXISTS (
+		SELECT FROM pg_partition_tree(tbl) t
+		JOIN pg_class c ON c.oid = t.relid
+		LEFT JOIN pg_partitioned_table p ON p.partrelid = t.relid
+		WHERE c.relkind NOT IN ('r', 'p') OR p.partexprs IS NOT NULL
+		   OR EXISTS (SELECT FROM unnest(p.partattrs::int2[]) k(a)
+					  JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum = k.a
+					  WHERE a.atttypid >= 16384)) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is partitioned by an expression, by a column of a user-defined type, or has a foreign partition', tbl
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Make a request on each partition instead.';
 	END IF;

@@ -35,6 +35,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -368,7 +369,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	List	   *edges = crm_purge_cascade_edges(r->relid);
 
 	/* ctids of one partition cannot name the rows a cascade from the whole table removes */
-	if (edges != NIL && r->heap != r->relid)
+	if (r->heap != r->relid && (edges != NIL || crm_purge_cascade_edges(r->heap) != NIL))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("table %s is partitioned and other tables reference it ON DELETE CASCADE: request " INT64_FORMAT " stops",
@@ -399,6 +400,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		 * nothing is kept: the owner's one DELETE over the chunk does it all.
 		 */
 		if (r->filter == NULL && edges == NIL && !has_user_triggers(r->relid) &&
+			(r->heap == r->relid || !has_user_triggers(r->heap)) &&
 			!crm_purge_has_holds(r->relid))
 		{
 			values[2] = r->cutoff;
@@ -668,13 +670,56 @@ partition_of(Oid part, Oid relid)
 		list_member_oid(get_partition_ancestors(part), relid);
 }
 
-/* partition_bound: the partition's constraint, on its partitioned table's columns */
+/*
+ * partition_bound: the partition's constraint, on its partitioned table's
+ * columns ("true" for a lone default partition).  Pasted into the request's
+ * SQL, run as its creator and as hold creators: only for partition keys of
+ * plain columns of built-in types (see the request's checks), whose bounds
+ * are constants and pg_catalog's operators.
+ */
 static char *
 partition_bound(Oid part)
 {
-	Datum		d = DirectFunctionCall1(pg_get_partition_constraintdef, ObjectIdGetDatum(part));
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(part)};
+	char	   *bound;
 
-	return psprintf("(%s)", d ? text_to_cstring(DatumGetTextPP(d)) : "true");
+	if (SPI_execute_with_args("SELECT pg_catalog.pg_get_partition_constraintdef($1)",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the bound of partition %s", crm_purge_relname(part));
+	bound = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return psprintf("(%s)", bound ? bound : "true");
+}
+
+/*
+ * partitions_plain: is every partition key in the tree of relid plain
+ * columns of built-in types, every leaf a table?  Else the request stops:
+ * a key expression or a user-defined type's operators would run the
+ * owner's code as the creator, and a foreign partition cannot be deleted
+ * from by ctid.
+ */
+static void
+check_partitions_plain(Request *r)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(r->relid)};
+
+	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_partition_tree($1) t"
+							  " JOIN pg_catalog.pg_class c ON c.oid = t.relid"
+							  " LEFT JOIN pg_catalog.pg_partitioned_table p ON p.partrelid = t.relid"
+							  " WHERE c.relkind NOT IN ('r', 'p')"
+							  "    OR p.partexprs IS NOT NULL"
+							  "    OR EXISTS (SELECT FROM pg_catalog.unnest(p.partattrs::int2[]) k(a)"
+							  "               JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND a.attnum = k.a"
+							  "               WHERE a.atttypid OPERATOR(pg_catalog.>=) 16384)",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the partitions of %s", crm_purge_relname(r->relid));
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table %s is partitioned by an expression, by a column of a user-defined type, or has a foreign partition: request " INT64_FORMAT " stops",
+						crm_purge_relname(r->relid), r->id),
+				 errhint("Make a request on each partition instead.")));
 }
 
 /*
@@ -687,6 +732,26 @@ partition_bound(Oid part)
  * a filter, on a table partitioned by modified_column, the planner answers
  * from the bounds: the partition is pruned, nothing is read.
  */
+/*
+ * range_partition_of_column: is part a range partition (not the default
+ * one) of a parent partitioned by column alone?
+ */
+static bool
+range_partition_of_column(Oid part, const char *column)
+{
+	Oid			parent = get_partition_parent(part, false);
+	Oid			argtypes[3] = {OIDOID, OIDOID, TEXTOID};
+	Datum		values[3] = {ObjectIdGetDatum(parent), ObjectIdGetDatum(part), CStringGetTextDatum(column)};
+
+	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_partitioned_table p"
+							  " JOIN pg_catalog.pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]"
+							  " WHERE p.partrelid = $1 AND p.partstrat = 'r' AND p.partnatts = 1"
+							  "   AND a.attname::text = $3 AND p.partdefid <> $2",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_partitioned_table");
+	return SPI_processed == 1;
+}
+
 typedef enum PartitionWork
 {
 	PARTITION_NOTHING,			/* no row of it is taken: skipped */
@@ -708,9 +773,27 @@ partition_work(Request *r)
 	Datum		values2[2] = {ObjectIdGetDatum(r->relid), ObjectIdGetDatum(r->heap)};
 
 	check_creator(r);
-	if (crm_purge_has_holds(r->relid) || has_user_triggers(r->heap) ||
-		rel_owner(r->heap) != rel_owner(r->relid))
+	if (crm_purge_has_holds(r->relid) || has_user_triggers(r->heap) || has_user_triggers(r->relid) ||
+		rel_owner(r->heap) != rel_owner(r->relid) ||
+		rel_owner(get_partition_parent(r->heap, false)) != rel_owner(r->relid))
 		may_drop = false;
+	/* a range partition of modified_column only: dropping it changes nothing the table accepts */
+	if (!range_partition_of_column(r->heap, r->modified_column))
+		may_drop = false;
+	/* row-level security could hide rows from the owner who exports and drops */
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(r->relid));
+		HeapTuple	tup2 = SearchSysCache1(RELOID, ObjectIdGetDatum(r->heap));
+
+		if (!HeapTupleIsValid(tup) || !HeapTupleIsValid(tup2) ||
+			((Form_pg_class) GETSTRUCT(tup))->relrowsecurity ||
+			((Form_pg_class) GETSTRUCT(tup2))->relrowsecurity)
+			may_drop = false;
+		if (HeapTupleIsValid(tup))
+			ReleaseSysCache(tup);
+		if (HeapTupleIsValid(tup2))
+			ReleaseSysCache(tup2);
+	}
 	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_constraint c WHERE c.contype = 'f'"
 							  " AND c.confrelid IN ($1, $2)", 2, argtypes2, values2, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_constraint");
@@ -765,6 +848,7 @@ run_whole_check(void *arg)
 typedef struct PartitionDrop
 {
 	Request    *r;
+	bool		rows_instead;	/* no longer whole under the lock: row work */
 	int64		rows;
 	List	   *parts;			/* CrmPurgeExportPart *, in order */
 	List	   *part_rows;		/* int64 rows of each, as a list of int */
@@ -785,6 +869,17 @@ run_partition_drop(void *arg)
 	const char *part_name = crm_purge_relname(r->heap);
 	int			next_part = r->parts + 1;
 
+	/*
+	 * No one writes the partition from here to the drop: then the check
+	 * again, so that a row written or changed meanwhile is not dropped
+	 * unseen.  Nothing to do but row work if it no longer holds.
+	 */
+	LockRelationOid(r->heap, AccessExclusiveLock);
+	if (partition_work(r) != PARTITION_WHOLE)
+	{
+		d->rows_instead = true;
+		return;
+	}
 	crm_purge_become(rel_owner(r->relid), &id);
 	if (r->export)
 	{
@@ -840,7 +935,8 @@ run_partition_drop(void *arg)
 			d->rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
 	}
-	if (SPI_execute(psprintf("ALTER TABLE %s DETACH PARTITION %s", crm_purge_relname(r->relid), part_name),
+	if (SPI_execute(psprintf("ALTER TABLE %s DETACH PARTITION %s",
+							 crm_purge_relname(get_partition_parent(r->heap, false)), part_name),
 					false, 0) != SPI_OK_UTILITY ||
 		SPI_execute(psprintf("DROP TABLE %s", part_name), false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not drop partition %s", part_name);
@@ -874,7 +970,7 @@ static bool
 partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, bool *ended,
 				bool *rows_instead)
 {
-	PartitionDrop d = {r, 0, NIL, NIL};
+	PartitionDrop d = {r, false, 0, NIL, NIL};
 	ErrorData  *edata;
 	char	   *name = pstrdup(crm_purge_relname(r->heap));
 	ListCell   *lc,
@@ -882,6 +978,11 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, boo
 	Oid			dropped = r->heap;
 
 	edata = crm_purge_in_subtransaction(run_partition_drop, &d);
+	if (edata == NULL && d.rows_instead)
+	{
+		*rows_instead = true;
+		return true;
+	}
 	if (edata != NULL)
 	{
 		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
@@ -943,6 +1044,119 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, boo
 	return true;
 }
 
+typedef enum PartitionStepOutcome
+{
+	STEP_ROWS,					/* on to the row path, in this partition */
+	STEP_DONE,					/* the step did its work */
+	STEP_LATER					/* a lock someone holds: nothing done */
+} PartitionStepOutcome;
+
+typedef struct PartitionSteps
+{
+	Request    *r;
+	CrmPurgeTickCounts *counts;
+	TimestampTz started;
+	PartitionStepOutcome outcome;
+} PartitionSteps;
+
+/*
+ * run_partition_steps: the part of a step on a partitioned table before
+ * row work: which partition, skipped or taken whole, or its scan started.
+ * In a subtransaction: an error (a lock timeout on a partition, one
+ * dropped meanwhile) fails or delays this request only.
+ */
+static void
+run_partition_steps(void *arg)
+{
+	PartitionSteps *ps = arg;
+	Request    *r = ps->r;
+	ErrorData  *edata;
+
+	ps->outcome = STEP_ROWS;
+	check_partitions_plain(r);
+	/* a partition at a time, in the order they were made */
+	if (r->queued)
+	{
+		if (SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
+								  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r->id)}, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not start request " INT64_FORMAT, r->id);
+		r->queued = false;
+		set_partition(r, next_partition(r->relid, InvalidOid));
+	}
+	else if (!OidIsValid(r->heap) || !partition_of(r->heap, r->relid))
+		set_partition(r, next_partition(r->relid, r->heap));	/* done, or gone meanwhile */
+	if (!OidIsValid(r->heap))
+	{
+		finish_request(r, "success", NULL);
+		ps->counts->requests_finished++;
+		ps->outcome = STEP_DONE;
+		return;
+	}
+	r->bound = partition_bound(r->heap);
+	/*
+	 * Partitions taken whole without an export, or skipped, are only
+	 * catalog work: several go in one step, for up to half a second.
+	 */
+	while (!r->scan_started)
+	{
+		WholeCheck  wc = {r, PARTITION_ROWS};
+		bool		ended = false;
+
+		edata = crm_purge_in_subtransaction(run_whole_check, &wc);
+		if (edata != NULL)
+			ReThrowError(edata);	/* the request fails, or waits for a lock */
+		if (wc.work == PARTITION_ROWS)
+			break;
+		if (wc.work == PARTITION_WHOLE)
+		{
+			bool		rows_instead = false;
+
+			if (!partition_batch(r, ps->counts, GetCurrentTimestamp(), &ended, &rows_instead))
+			{
+				ps->outcome = STEP_LATER;	/* a lock someone holds: later */
+				return;
+			}
+			if (rows_instead)
+				break;
+			if (ended || r->export)
+			{
+				ps->outcome = STEP_DONE;
+				return;
+			}
+		}
+		else
+		{
+			set_partition(r, next_partition(r->relid, r->heap));
+			if (!OidIsValid(r->heap))
+			{
+				finish_request(r, "success", NULL);
+				ps->counts->requests_finished++;
+				ps->outcome = STEP_DONE;
+				return;
+			}
+		}
+		if (TimestampDifferenceExceeds(ps->started, GetCurrentTimestamp(), 500))
+		{
+			ps->outcome = STEP_DONE;
+			return;
+		}
+		r->bound = partition_bound(r->heap);
+	}
+	if (!r->scan_started)
+	{
+		start_request(r);
+		if (SPI_execute_with_args("UPDATE crm_purge.requests SET scan = $2,"
+								  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
+								  4, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID},
+								  (Datum[]) {Int64GetDatum(r->id),
+									  CStringGetTextDatum(r->index_scan ? "index" : "tid"),
+									  Int64GetDatum(r->end_block), Int64GetDatum(r->chunk_blocks)},
+								  NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not start request " INT64_FORMAT, r->id);
+		r->scan_started = true;
+	}
+}
+
 /*
  * crm_purge_request_batch: runs one batch of the oldest active request.
  * Returns false when no request is waiting.  A batch that fails is rolled
@@ -976,82 +1190,29 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	}
 	if (get_rel_relkind(r.relid) == RELKIND_PARTITIONED_TABLE)
 	{
-		/* a partition at a time, in the order they were made */
-		if (r.queued)
+		PartitionSteps ps = {&r, counts, started, STEP_ROWS};
+
+		edata = crm_purge_in_subtransaction(run_partition_steps, &ps);
+		if (edata != NULL)
 		{
-			if (SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
-									  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r.id)}, NULL, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not start request " INT64_FORMAT, r.id);
-			r.queued = false;
-			set_partition(&r, next_partition(r.relid, InvalidOid));
-		}
-		else if (!OidIsValid(r.heap) || !partition_of(r.heap, r.relid))
-			set_partition(&r, next_partition(r.relid, r.heap));	/* done, or gone meanwhile */
-		if (!OidIsValid(r.heap))
-		{
-			finish_request(&r, "success", NULL);
-			counts->requests_finished++;
+			plan_request = 0;
+			if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			{
+				crm_purge_task_failed("request batch", r.relid, edata);
+				record_batch(&r, 0, started, psprintf("waiting: %s", edata->message));
+				count_batch(&r);
+				return false;
+			}
+			ereport(LOG,
+					(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r.id, edata->message)));
+			record_batch(&r, 0, started, psprintf("failed: %s", edata->message));
+			finish_request(&r, "failed", edata->message);
+			counts->requests_failed++;
+			counts->batches++;
 			return true;
 		}
-		r.bound = partition_bound(r.heap);
-		/*
-		 * Partitions taken whole without an export, or skipped, are only
-		 * catalog work: several go in one step, for up to half a second.
-		 */
-		while (!r.scan_started)
-		{
-			WholeCheck  wc = {&r, PARTITION_ROWS};
-			bool		ended = false;
-
-			edata = crm_purge_in_subtransaction(run_whole_check, &wc);
-			if (edata != NULL)
-			{
-				record_batch(&r, 0, started, psprintf("failed: %s", edata->message));
-				finish_request(&r, "failed", edata->message);
-				counts->requests_failed++;
-				counts->batches++;
-				return true;
-			}
-			if (wc.work == PARTITION_ROWS)
-				break;
-			if (wc.work == PARTITION_WHOLE)
-			{
-				bool		rows_instead = false;
-
-				if (!partition_batch(&r, counts, GetCurrentTimestamp(), &ended, &rows_instead))
-					return false;	/* a lock someone holds: later */
-				if (rows_instead)
-					break;
-				if (ended || r.export)
-					return true;
-			}
-			else
-			{
-				set_partition(&r, next_partition(r.relid, r.heap));
-				if (!OidIsValid(r.heap))
-				{
-					finish_request(&r, "success", NULL);
-					counts->requests_finished++;
-					return true;
-				}
-			}
-			if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), 500))
-				return true;
-			r.bound = partition_bound(r.heap);
-		}
-		if (!r.scan_started)
-		{
-			start_request(&r);
-			if (SPI_execute_with_args("UPDATE crm_purge.requests SET scan = $2,"
-									  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
-									  4, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID},
-									  (Datum[]) {Int64GetDatum(r.id),
-										  CStringGetTextDatum(r.index_scan ? "index" : "tid"),
-										  Int64GetDatum(r.end_block), Int64GetDatum(r.chunk_blocks)},
-									  NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not start request " INT64_FORMAT, r.id);
-			r.scan_started = true;
-		}
+		if (ps.outcome != STEP_ROWS)
+			return ps.outcome == STEP_DONE;
 	}
 	else
 		r.heap = r.relid;

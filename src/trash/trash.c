@@ -978,6 +978,9 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 
 		if (bypass != NIL && bypassed(RelationGetRelid(live), &trigdata->tg_trigtuple->t_self))
 			return PointerGetDatum(NULL);
+		/* an UPDATE moved the row to another partition: not a deletion */
+		if (HeapTupleHeaderIndicatesMovedPartitions(trigdata->tg_trigtuple->t_data))
+			return PointerGetDatum(NULL);
 		w = trash_writer_open(live);
 
 		trash_writer_add(w, trigdata->tg_trigtuple, RelationGetDescr(live));
@@ -1253,6 +1256,13 @@ has_trash_trigger(Oid relid)
 				get_func_namespace(t->tgfoid) == get_namespace_oid(CRM_PURGE_SCHEMA, true);
 		}
 	relation_close(rel, AccessShareLock);
+	/* anyone may attach the trigger: the table (or its partitioned table) must be protected */
+	if (found)
+	{
+		Oid			trashid;
+
+		found = OidIsValid(protected_root(relid, &trashid));
+	}
 	return found;
 }
 

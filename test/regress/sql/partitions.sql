@@ -162,6 +162,66 @@ RESET ROLE;
 SELECT relname FROM pg_class WHERE relname LIKE 'logs\__' ORDER BY 1;
 SELECT count(*) AS logs_left FROM pt.logs;
 
+-- a review's findings, each as it was found
+SET ROLE regress_pt_owner;
+-- (1) a partition key that is an expression (the owner's code would run as
+-- the creator): refused up front
+CREATE FUNCTION pt.k(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 % 2';
+CREATE TABLE pt.ex (id int, modified_at timestamptz NOT NULL) PARTITION BY LIST (pt.k(id));
+CREATE TABLE pt.ex_0 PARTITION OF pt.ex FOR VALUES IN (0);
+SELECT crm_purge_request('pt.ex', '1 day', 'delete_only');
+-- (2) an UPDATE that moves a row to another partition of a protected table
+-- is no deletion
+UPDATE pt.acts SET modified_at = now() - interval '1 hour' WHERE id = 70;
+SELECT count(*) AS trashed_by_the_move FROM crm_trash.pt__acts WHERE id = 70;
+-- (3) a key referencing a partition ON DELETE CASCADE: refused up front
+CREATE TABLE pt.acts_ref (id int PRIMARY KEY, a_id int, a_at timestamptz,
+    FOREIGN KEY (a_id, a_at) REFERENCES pt.acts_4 ON DELETE CASCADE);
+SELECT crm_purge_request('pt.acts', '1 day', 'delete_only');
+DROP TABLE pt.acts_ref;
+-- (5) hash and list partitions, and a default one, never go whole (dropping
+-- them would change what the table accepts): row work
+CREATE TABLE pt.h (id int, modified_at timestamptz NOT NULL, PRIMARY KEY (id)) PARTITION BY HASH (id);
+CREATE TABLE pt.h_0 PARTITION OF pt.h FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE pt.h_1 PARTITION OF pt.h FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE TABLE pt.d (id int, modified_at timestamptz NOT NULL) PARTITION BY LIST (id);
+CREATE TABLE pt.d_def PARTITION OF pt.d DEFAULT;
+INSERT INTO pt.h SELECT g, '2020-01-01' FROM generate_series(1, 10) g;
+INSERT INTO pt.d SELECT g, '2020-01-01' FROM generate_series(1, 10) g;
+SELECT crm_purge_request('pt.h', '1 day', 'delete_only') AS rh \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT crm_purge_request('pt.d', '1 day', 'delete_only') AS rd \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT id, status, rows_done, (SELECT bool_or(outcome LIKE '%dropped%') FROM crm_purge_report(id)) AS dropped
+FROM crm_purge_requests WHERE id IN (:rh, :rd) ORDER BY id;
+SELECT relname FROM pg_class WHERE relname IN ('h_0', 'h_1', 'd_def') ORDER BY 1;
+INSERT INTO pt.h VALUES (11, now());
+-- (9) a leaf two levels down goes whole, detached from its own parent
+CREATE TABLE pt.m (id int, region text, modified_at timestamptz NOT NULL) PARTITION BY LIST (region);
+CREATE TABLE pt.m_eu PARTITION OF pt.m FOR VALUES IN ('eu') PARTITION BY RANGE (modified_at);
+CREATE TABLE pt.m_eu_2020 PARTITION OF pt.m_eu FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+CREATE TABLE pt.m_eu_now PARTITION OF pt.m_eu FOR VALUES FROM ('2021-01-01') TO (MAXVALUE);
+INSERT INTO pt.m VALUES (1, 'eu', '2020-05-01'), (2, 'eu', now());
+SELECT crm_purge_request('pt.m', '1 day', 'delete_only') AS rm \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows_done FROM crm_purge_requests WHERE id = :rm;
+SELECT relname FROM pg_class WHERE relname LIKE 'm\_eu%' ORDER BY 1;
+RESET ROLE;
+-- (8) the trash trigger attached by a plain user to a table of their own
+-- makes no unlink triggers and records nothing
+CREATE SCHEMA pt_u AUTHORIZATION regress_pt_app;
+SET ROLE regress_pt_app;
+CREATE TABLE pt_u.p (id int PRIMARY KEY);
+CREATE TRIGGER crm_purge_trash AFTER DELETE ON pt_u.p FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger();
+CREATE TABLE pt_u.c (id int PRIMARY KEY, pid int REFERENCES pt_u.p ON DELETE SET NULL);
+ALTER TABLE pt_u.p DISABLE TRIGGER crm_purge_trash;
+INSERT INTO pt_u.p VALUES (1);
+INSERT INTO pt_u.c VALUES (1, 1);
+DELETE FROM pt_u.p;
+RESET ROLE;
+SELECT count(*) AS unlink_triggers FROM pg_trigger WHERE tgrelid = 'pt_u.c'::regclass AND tgname LIKE 'crm_purge%';
+SELECT count(*) AS unlinks FROM crm_purge.unlinks WHERE child = 'pt_u.c'::regclass;
+
 -- a partitioned table that others reference ON DELETE CASCADE is refused up front
 CREATE TABLE pt.acc (id int, k int, modified_at timestamptz, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
 CREATE TABLE pt.acc_1 PARTITION OF pt.acc FOR VALUES IN (1);
