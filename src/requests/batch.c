@@ -42,6 +42,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -875,8 +876,11 @@ run_partition_drop(void *arg)
 	 * unseen.  Nothing to do but row work if it no longer holds.
 	 */
 	LockRelationOid(r->heap, AccessExclusiveLock);
+	/* what committed while we waited for the lock counts: the newest snapshot */
+	PushActiveSnapshot(GetLatestSnapshot());
 	if (partition_work(r) != PARTITION_WHOLE)
 	{
+		PopActiveSnapshot();
 		d->rows_instead = true;
 		return;
 	}
@@ -935,6 +939,7 @@ run_partition_drop(void *arg)
 			d->rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
 	}
+	PopActiveSnapshot();
 	if (SPI_execute(psprintf("ALTER TABLE %s DETACH PARTITION %s",
 							 crm_purge_relname(get_partition_parent(r->heap, false)), part_name),
 					false, 0) != SPI_OK_UTILITY ||
