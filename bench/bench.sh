@@ -249,17 +249,24 @@ scenario_delete_half() {
 
 boundary="timestamptz '2024-01-01' + $((ROWS / 2)) * interval '1 minute' + interval '30 seconds'"
 
+# wait_request ID: until the worker finished request ID (an hour at most)
+wait_request() {
+	local i
+	for ((i = 0; i < 36000; i++)); do
+		case $(sql -c "SELECT status FROM crm_purge.requests WHERE id = $1") in
+		success) return ;;
+		failed) die "request $1 failed: $(sql -c "SELECT error FROM crm_purge.requests WHERE id = $1")" ;;
+		esac
+		sleep 0.1
+	done
+	die "request $1 did not finish"
+}
+
 run_request() {
 	local mode=$1 id
 	id=$(sql -c "SET crm_purge.max_rows_per_request = $ROWS" -c "SET crm_purge.max_queued_rows = $ROWS" \
 		-c "SELECT crm_purge_request('t', now() - ($boundary), '$mode')")
-	for ((i = 0; i < 6000; i++)); do
-		case $(sql -c "SELECT status FROM crm_purge.requests WHERE id = $id") in
-		success) break ;;
-		failed) die "request $id failed: $(sql -c "SELECT error FROM crm_purge.requests WHERE id = $id")" ;;
-		esac
-		sleep 0.1
-	done
+	wait_request "$id"
 	[ "$(sql -c "SELECT rows_done FROM crm_purge.requests WHERE id = $id")" -eq $((ROWS / 2)) ] ||
 		die "request $id did not delete $((ROWS / 2)) rows"
 	# prints: total ms (started_at to finished_at), longest batch ms
@@ -422,13 +429,7 @@ scenario_partitions() {
 			r|e)
 				id=$(sql -c "SET crm_purge.max_rows_per_request = $n" -c "SET crm_purge.max_queued_rows = $n" \
 					-c "SELECT crm_purge_request('p', now() - timestamptz '2025-01-01', '$([ "$v" = r ] && echo delete_only || echo export_and_delete)')")
-				for ((i = 0; i < 36000; i++)); do
-					case $(sql -c "SELECT status FROM crm_purge.requests WHERE id = $id") in
-					success) break ;;
-					failed) die "request $id failed: $(sql -c "SELECT error FROM crm_purge.requests WHERE id = $id")" ;;
-					esac
-					sleep 0.1
-				done
+				wait_request "$id"
 				ms=$(sql -c "SELECT round(extract(epoch FROM finished_at - started_at) * 1000, 1) FROM crm_purge.requests WHERE id = $id") ;;
 			esac
 			[ "$(sql -c 'SELECT count(*) FROM p')" -eq "$keep" ] || die "variant $v left the wrong rows"
@@ -465,10 +466,7 @@ SQL
 		settle t
 		id=$(sql -c "SET crm_purge.max_rows_per_request = 200000" \
 			-c "SELECT crm_purge_request('t', now() - timestamptz '2021-01-01', 'delete_only')")
-		for ((i = 0; i < 6000; i++)); do
-			[ "$(sql -c "SELECT status FROM crm_purge.requests WHERE id = $id")" = success ] && break
-			sleep 0.1
-		done
+		wait_request "$id"
 		ms=$(sql -c "SELECT round(extract(epoch FROM finished_at - started_at) * 1000, 1) FROM crm_purge.requests WHERE id = $id")
 		[ "$(sql -c "SELECT rows_done FROM crm_purge.requests WHERE id = $id")" -eq 100000 ] || die "scale: wrong rows"
 		printf '  %9d rows: request %8.1f ms (scan: %s)\n' "$n" "$ms" "$(sql -c "SELECT scan FROM crm_purge.requests WHERE id = $id")"
@@ -504,10 +502,7 @@ PGB
 	sleep 8
 	id=$(sql -c "SET crm_purge.max_rows_per_request = $n" -c "SET crm_purge.max_queued_rows = $n" \
 		-c "SELECT crm_purge_request('t', now() - (timestamptz '2024-01-01' + $n * interval '1 minute' + interval '30 seconds'), 'delete_only')")
-	for ((i = 0; i < 6000; i++)); do
-		[ "$(sql -c "SELECT status FROM crm_purge.requests WHERE id = $id")" = success ] && break
-		sleep 0.1
-	done
+	wait_request "$id"
 	wait "$pgb"
 	read -r started finished < <(sql -F ' ' -c "SELECT extract(epoch FROM started_at), extract(epoch FROM finished_at)
 		FROM crm_purge.requests WHERE id = $id")

@@ -229,6 +229,20 @@ start_request(Request *r)
 	table_close(rel, AccessShareLock);
 }
 
+/* save_scan: the scan start_request chose, with the request. */
+static void
+save_scan(Request *r)
+{
+	if (SPI_execute_with_args("UPDATE crm_purge.requests SET scan = $2,"
+							  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
+							  4, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID},
+							  (Datum[]) {Int64GetDatum(r->id),
+								  CStringGetTextDatum(r->index_scan ? "index" : "tid"),
+								  Int64GetDatum(r->end_block), Int64GetDatum(r->chunk_blocks)},
+							  NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not start request " INT64_FORMAT, r->id);
+}
+
 /* keep_plan: prepares sql as a generic plan kept across batches. */
 static SPIPlanPtr
 keep_plan(const char *sql, int nargs, Oid *argtypes)
@@ -640,6 +654,43 @@ run_batch(void *arg)
 		crm_purge_fault("export_written");
 }
 
+/*
+ * batch_failed: what a failed step of request r becomes.  A lock someone
+ * holds (lock_timeout in the worker): it waits, nothing fails (false:
+ * nothing done).  A deadlock or serialization failure (with retry): tried
+ * again a few times.  Anything else fails the request.
+ */
+static bool
+batch_failed(Request *r, ErrorData *edata, TimestampTz started, CrmPurgeTickCounts *counts, bool retry)
+{
+	/* the plans may refer to what failed */
+	plan_request = 0;
+	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+	{
+		crm_purge_task_failed("request batch", r->relid, edata);
+		record_batch(r, 0, started, psprintf("waiting: %s", edata->message));
+		count_batch(r);
+		return false;
+	}
+	if (retry && (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+				  edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE) &&
+		crm_purge_task_failed("request batch", r->relid, edata) <= 5)
+	{
+		record_batch(r, 0, started, psprintf("retried: %s", edata->message));
+		count_batch(r);
+		counts->batches++;
+		return true;
+	}
+	ereport(LOG,
+			(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r->id, edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+	record_batch(r, 0, started, psprintf("failed: %s", edata->message));
+	finish_request(r, "failed", edata->message);
+	counts->requests_failed++;
+	counts->batches++;
+	return true;
+}
+
 /* ------------------------------------------------- partitioned tables */
 
 /*
@@ -988,34 +1039,20 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, boo
 		*rows_instead = true;
 		return true;
 	}
+	/* a view or the like depends on the partition: its rows go one by one */
+	if (edata != NULL && edata->sqlerrcode == ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST)
+	{
+		record_batch(r, 0, started, psprintf("partition %s kept (%s): its rows go one by one", name,
+											 edata->message));
+		count_batch(r);
+		r->batches++;
+		*rows_instead = true;
+		return true;
+	}
 	if (edata != NULL)
 	{
-		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
-		{
-			crm_purge_task_failed("request batch", r->relid, edata);
-			record_batch(r, 0, started, psprintf("waiting: %s", edata->message));
-			count_batch(r);
-			return false;
-		}
-		/* a view or the like depends on the partition: its rows go one by one */
-		if (edata->sqlerrcode == ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST)
-		{
-			record_batch(r, 0, started, psprintf("partition %s kept (%s): its rows go one by one", name,
-												 edata->message));
-			count_batch(r);
-			r->batches++;
-			*rows_instead = true;
-			return true;
-		}
-		ereport(LOG,
-				(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r->id, edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
-		record_batch(r, 0, started, psprintf("failed: %s", edata->message));
-		finish_request(r, "failed", edata->message);
-		counts->requests_failed++;
-		counts->batches++;
-		*ended = true;
-		return true;
+		*ended = batch_failed(r, edata, started, counts, false);
+		return *ended;
 	}
 	forboth(lc, d.parts, lr, d.part_rows)
 	{
@@ -1150,14 +1187,7 @@ run_partition_steps(void *arg)
 	if (!r->scan_started)
 	{
 		start_request(r);
-		if (SPI_execute_with_args("UPDATE crm_purge.requests SET scan = $2,"
-								  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
-								  4, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID},
-								  (Datum[]) {Int64GetDatum(r->id),
-									  CStringGetTextDatum(r->index_scan ? "index" : "tid"),
-									  Int64GetDatum(r->end_block), Int64GetDatum(r->chunk_blocks)},
-								  NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not start request " INT64_FORMAT, r->id);
+		save_scan(r);
 		r->scan_started = true;
 	}
 }
@@ -1199,23 +1229,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 
 		edata = crm_purge_in_subtransaction(run_partition_steps, &ps);
 		if (edata != NULL)
-		{
-			plan_request = 0;
-			if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
-			{
-				crm_purge_task_failed("request batch", r.relid, edata);
-				record_batch(&r, 0, started, psprintf("waiting: %s", edata->message));
-				count_batch(&r);
-				return false;
-			}
-			ereport(LOG,
-					(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r.id, edata->message)));
-			record_batch(&r, 0, started, psprintf("failed: %s", edata->message));
-			finish_request(&r, "failed", edata->message);
-			counts->requests_failed++;
-			counts->batches++;
-			return true;
-		}
+			return batch_failed(&r, edata, started, counts, false);
 		if (ps.outcome != STEP_ROWS)
 			return ps.outcome == STEP_DONE;
 	}
@@ -1227,49 +1241,13 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		if (SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
 								  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r.id)}, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not start request " INT64_FORMAT, r.id);
-		if (SPI_execute_with_args("UPDATE crm_purge.requests SET scan = $2,"
-								  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
-								  4, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID},
-								  (Datum[]) {Int64GetDatum(r.id),
-									  CStringGetTextDatum(r.index_scan ? "index" : "tid"),
-									  Int64GetDatum(r.end_block), Int64GetDatum(r.chunk_blocks)},
-								  NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not start request " INT64_FORMAT, r.id);
+		save_scan(&r);
 	}
 
 	work.r = &r;
 	edata = crm_purge_in_subtransaction(run_batch, &work);
 	if (edata != NULL)
-	{
-		/* the plans may refer to what failed */
-		plan_request = 0;
-		/* a lock someone else holds (lock_timeout in the worker): wait, fail nothing */
-		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
-		{
-			crm_purge_task_failed("request batch", r.relid, edata);
-			record_batch(&r, 0, started, psprintf("waiting: %s", edata->message));
-			count_batch(&r);
-			return false;
-		}
-		/* a deadlock or serialization failure: the batch is tried again */
-		if ((edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
-			 edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE) &&
-			crm_purge_task_failed("request batch", r.relid, edata) <= 5)
-		{
-			record_batch(&r, 0, started, psprintf("retried: %s", edata->message));
-			count_batch(&r);
-			counts->batches++;
-			return true;
-		}
-		ereport(LOG,
-				(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r.id, edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
-		record_batch(&r, 0, started, psprintf("failed: %s", edata->message));
-		finish_request(&r, "failed", edata->message);
-		counts->requests_failed++;
-		counts->batches++;
-		return true;
-	}
+		return batch_failed(&r, edata, started, counts, true);
 	n = work.n;
 	done = work.done;
 	scanned_to = work.scanned_to;

@@ -22,6 +22,26 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE acts (id int PRIMARY KEY, modified_at timestamptz NOT NULL, note text);
 });
 my $marker = $node->data_dir . '/crm_purge_fault_armed';
+
+# read_export(request, table, like): the request's export parts, read back
+# through crm_purge_export_read, loaded into a new table shaped like another
+sub read_export
+{
+	my ($rid, $table, $like) = @_;
+	my @parts = split /\n/, $node->safe_psql('postgres',
+		qq{SELECT part FROM crm_purge_export_files($rid) ORDER BY part});
+	$node->safe_psql('postgres', qq{DROP TABLE IF EXISTS $table; CREATE TABLE $table (LIKE $like)});
+	for my $part (@parts)
+	{
+		my $csv = $node->safe_psql('postgres', qq{SELECT crm_purge_export_read($rid, $part)});
+		my $file = $node->basedir . "/${table}_${rid}_$part.csv";
+		open(my $out, '>', $file) or die;
+		$csv .= "\n" unless $csv =~ /\n\z/;
+		print $out $csv;
+		close($out);
+		$node->safe_psql('postgres', qq{COPY $table FROM '$file' CSV HEADER});
+	}
+}
 my $req = 0;
 
 for my $storage ('directory', 'database')
@@ -54,19 +74,7 @@ for my $storage ('directory', 'database')
 			"$storage/$point: the crash was the fault point's");
 
 		# the export, read back through crm_purge_export_read (both storages)
-		my @parts = split /\n/, $node->safe_psql('postgres',
-			qq{SELECT part FROM crm_purge_export_files($rid) ORDER BY part});
-		$node->safe_psql('postgres', q{DROP TABLE IF EXISTS exported; CREATE TABLE exported (LIKE acts)});
-		for my $part (@parts)
-		{
-			my $csv = $node->safe_psql('postgres', qq{SELECT crm_purge_export_read($rid, $part)});
-			my $file = $node->basedir . "/part_${rid}_$part.csv";
-			open(my $out, '>', $file) or die;
-			$csv .= "\n" unless $csv =~ /\n\z/;
-			print $out $csv;
-			close($out);
-			$node->safe_psql('postgres', qq{COPY exported FROM '$file' CSV HEADER});
-		}
+		read_export($rid, 'exported', 'acts');
 		is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM exported}),
 			'3000|3000', "$storage/$point: every deleted row is in the export, once");
 		is($node->safe_psql('postgres', q{
@@ -107,19 +115,7 @@ for my $storage ('directory', 'database')
 		'partitioned: the crash was the fault point\'s');
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'pacts_old'}), '0',
 		'partitioned: the old partition was dropped');
-	my @parts = split /\n/, $node->safe_psql('postgres',
-		qq{SELECT part FROM crm_purge_export_files($rid) ORDER BY part});
-	$node->safe_psql('postgres', q{CREATE TABLE pexported (LIKE pacts)});
-	for my $part (@parts)
-	{
-		my $csv = $node->safe_psql('postgres', qq{SELECT crm_purge_export_read($rid, $part)});
-		my $file = $node->basedir . "/ppart_${rid}_$part.csv";
-		open(my $out, '>', $file) or die;
-		$csv .= "\n" unless $csv =~ /\n\z/;
-		print $out $csv;
-		close($out);
-		$node->safe_psql('postgres', qq{COPY pexported FROM '$file' CSV HEADER});
-	}
+	read_export($rid, 'pexported', 'pacts');
 	is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM pexported}),
 		'2500|2500', 'partitioned: every deleted row is in the export, once');
 	is($node->safe_psql('postgres', q{
