@@ -203,7 +203,7 @@ _PG_init(void)
 							&crm_purge_worker_nice, 10, 0, 19,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("crm_purge.app_yield",
-							"While other sessions of the database are at work, the worker pauses after each batch for this percentage of the batch's time (at most 2 s).",
+							"While other sessions of the database run statements, the worker pauses after each batch for this percentage of the batch's time (at most 2 s).",
 							"200: the worker takes about a third of the time while applications run, all of it when they are idle; 0: no pause.",
 							&crm_purge_app_yield, 200, 0, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);

@@ -923,7 +923,7 @@ worker_reload_config(void)
 
 /*
  * applications_active: is another client session of this database running
- * a statement or inside a transaction right now?
+ * a statement right now?
  */
 static bool
 applications_active(void)
@@ -938,10 +938,10 @@ applications_active(void)
 		LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(i);
 		PgBackendStatus *be = l ? &l->backendStatus : NULL;
 
+		/* running a statement: a session idle in a transaction for long does not hold the work up */
 		if (be != NULL && be->st_procpid != MyProcPid && be->st_databaseid == MyDatabaseId &&
 			be->st_backendType == B_BACKEND &&
-			(be->st_state == STATE_RUNNING || be->st_state == STATE_IDLEINTRANSACTION ||
-			 be->st_state == STATE_FASTPATH))
+			(be->st_state == STATE_RUNNING || be->st_state == STATE_FASTPATH))
 			return true;
 	}
 	return false;
