@@ -21,19 +21,14 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
-#include "executor/executor.h"
 #include "fmgr.h"
-#include "nodes/nodeFuncs.h"
-#include "nodes/plannodes.h"
-#include "optimizer/clauses.h"
-#include "optimizer/optimizer.h"
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -112,6 +107,19 @@ sequence_floor(Oid seqid, Oid *relid, int64 *floor)
 	return found;
 }
 
+/* read_state: a sequence's last_value and is_called.  SPI connected, as the owner. */
+static void
+read_state(Oid seqid, int64 *last, bool *called)
+{
+	bool		isnull;
+
+	if (SPI_execute(psprintf("SELECT last_value, is_called FROM %s", crm_purge_relname(seqid)),
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read sequence %s", crm_purge_relname(seqid));
+	*last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*called = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+}
+
 /*
  * crm_purge_raise_sequence: raises seqid to its floor when its next value
  * would not be above it.  Runs as the caller, who just set the sequence.
@@ -139,18 +147,11 @@ crm_purge_raise_sequence(Oid seqid)
 
 	/* the sequence's state as nextval would see it */
 	{
-		SPITupleTable *tt;
-		bool		isnull;
 		CrmPurgeIdentity id;
 
 		SPI_connect();
 		crm_purge_become_owner(&id);
-		if (SPI_execute(psprintf("SELECT last_value, is_called FROM %s", crm_purge_relname(seqid)),
-						true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not read sequence %s", crm_purge_relname(seqid));
-		tt = SPI_tuptable;
-		last = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
-		is_called = DatumGetBool(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull));
+		read_state(seqid, &last, &is_called);
 		crm_purge_unbecome(&id);
 		SPI_finish();
 	}
@@ -205,19 +206,6 @@ static SequenceState *seq_states = NULL;
 static int	seq_nstates = 0;
 static bool seq_watching = false;
 static bool seq_reading = false;	/* our own queries are statements too */
-
-/* read_state: a sequence's last_value and is_called.  SPI connected, as the owner. */
-static void
-read_state(Oid seqid, int64 *last, bool *called)
-{
-	bool		isnull;
-
-	if (SPI_execute(psprintf("SELECT last_value, is_called FROM %s", crm_purge_relname(seqid)),
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read sequence %s", crm_purge_relname(seqid));
-	*last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*called = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-}
 
 /* names_setval: does a statement's text name setval, in any case? */
 static bool
