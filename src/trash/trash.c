@@ -1497,41 +1497,41 @@ crm_purge_trash_row_visible(PG_FUNCTION_ARGS)
  * changed: the values that convert go on in the new column.  Each value is
  * tried in a subtransaction of its own.
  */
+typedef struct TypeInput
+{
+	Oid			func;
+	Oid			ioparam;
+	int32		typmod;
+	char	   *value;
+} TypeInput;
+
+/* read_as_type: the input function on the value, run by crm_purge_in_subtransaction() */
+static void
+read_as_type(void *arg)
+{
+	TypeInput  *in = (TypeInput *) arg;
+
+	(void) OidInputFunctionCall(in->func, in->value, in->ioparam, in->typmod);
+}
+
 PG_FUNCTION_INFO_V1(crm_purge_converts);
 Datum
 crm_purge_converts(PG_FUNCTION_ARGS)
 {
-	char	   *value;
 	Oid			typ = PG_GETARG_OID(1);
-	int32		typmod = PG_GETARG_INT32(2);
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	bool		ok = false;
-	Oid			func;
-	Oid			ioparam;
+	TypeInput	in;
+	ErrorData  *edata;
 
 	if (PG_ARGISNULL(0) || typ >= FirstNormalObjectId)
 		PG_RETURN_NULL();
-	value = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	getTypeInputInfo(typ, &func, &ioparam);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	in.value = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	in.typmod = PG_GETARG_INT32(2);
+	getTypeInputInfo(typ, &in.func, &in.ioparam);
+	edata = crm_purge_in_subtransaction(read_as_type, &in);
+	if (edata != NULL)
 	{
-		(void) OidInputFunctionCall(func, value, ioparam, typmod);
-		ReleaseCurrentSubTransaction();
-		ok = true;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	if (!ok)
+		FreeErrorData(edata);
 		PG_RETURN_NULL();
+	}
 	PG_RETURN_TEXT_P(PG_GETARG_TEXT_PP(0));
 }
