@@ -124,6 +124,18 @@ protected_root(Oid relid, Oid *trashid)
 	return InvalidOid;
 }
 
+/* not_protected: the error for a trigger on a table that is not protected */
+static void
+pg_attribute_noreturn()
+not_protected(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table %s has a crm_purge trigger but is not protected",
+					crm_purge_relname(relid)),
+			 errhint("Drop the trigger, or run crm_purge_protect on the table.")));
+}
+
 /*
  * get_trash_map: the TrashMap of a protected table, built again when stale.
  * Each live column must have a trash column of the same name and type (its
@@ -161,12 +173,7 @@ get_trash_map(Relation live)
 	/* a partition's rows go to its partitioned table's trash */
 	(void) protected_root(relid, &m->trashid);
 	if (!OidIsValid(m->trashid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table %s has a crm_purge trigger but is not protected",
-						quote_qualified_identifier(get_namespace_name(RelationGetNamespace(live)),
-												   RelationGetRelationName(live))),
-				 errhint("Drop the trigger, or run crm_purge_protect on the table.")));
+		not_protected(relid);
 
 	trash = table_open(m->trashid, AccessShareLock);
 	ttd = RelationGetDescr(trash);
@@ -941,11 +948,7 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 
 		/* anyone may attach the trigger (partitions clone it as their creator): it acts only for protected tables */
 		if (!OidIsValid(root))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table %s has a crm_purge trigger but is not protected",
-							crm_purge_relname(relid)),
-					 errhint("Drop the trigger, or run crm_purge_protect on the table.")));
+			not_protected(relid);
 
 		if (!crm_purge_allow_truncate)
 			ereport(ERROR,
