@@ -297,6 +297,13 @@ crm_purge_current_deletion_id(void)
 	return deletion_id;
 }
 
+/* xact_deletion_count: how many deletion ids this transaction used */
+static int
+xact_deletion_count(void)
+{
+	return deletion_lxid == MyProc->lxid ? xact_deletion_nids : 0;
+}
+
 /*
  * xact_deletion_id_array: the deletion ids this transaction used, as
  * bigint[] (empty when it trashed nothing).
@@ -306,7 +313,7 @@ xact_deletion_id_array(void)
 {
 	Datum	   *elems;
 	int			i,
-				n = deletion_lxid == MyProc->lxid ? xact_deletion_nids : 0;
+				n = xact_deletion_count();
 
 	elems = palloc(sizeof(Datum) * Max(n, 1));
 	for (i = 0; i < n; i++)
@@ -1086,7 +1093,7 @@ constraint_key(Oid conoid, AttrNumber **attnums)
 static int64
 app_unlink_deletion(Oid conoid, HeapTuple oldtup, TupleDesc tupdesc, int nfk, AttrNumber *fk)
 {
-	HeapTuple	con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	HeapTuple	con;
 	Oid			parent;
 	Oid			trashid;
 	ArrayType  *confkey;
@@ -1099,14 +1106,11 @@ app_unlink_deletion(Oid conoid, HeapTuple oldtup, TupleDesc tupdesc, int nfk, At
 	int64		found = 0;
 	int			i;
 
-	values[0] = xact_deletion_id_array();
-	if (ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(values[0])), ARR_DIMS(DatumGetArrayTypeP(values[0]))) == 0 ||
-		!HeapTupleIsValid(con))
-	{
-		if (HeapTupleIsValid(con))
-			ReleaseSysCache(con);
+	if (xact_deletion_count() == 0)
 		return 0;				/* this transaction trashed nothing */
-	}
+	con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(con))
+		return 0;
 	parent = ((Form_pg_constraint) GETSTRUCT(con))->confrelid;
 	confkey = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, con, Anum_pg_constraint_confkey, &isnull));
 	refcols = (int16 *) ARR_DATA_PTR(confkey);
@@ -1117,6 +1121,7 @@ app_unlink_deletion(Oid conoid, HeapTuple oldtup, TupleDesc tupdesc, int nfk, At
 		return 0;
 	}
 	argtypes[0] = INT8ARRAYOID;
+	values[0] = xact_deletion_id_array();
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT t.deletion_id FROM %s t WHERE t.deletion_id OPERATOR(pg_catalog.=) ANY ($1)",
 					 crm_purge_relname(trashid));
