@@ -1238,18 +1238,19 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * has_trash_trigger: does the table carry crm_purge's trash trigger?  Reads no
- * crm_purge catalog.
+ * trash_trigger_root: when the table carries crm_purge's trash trigger and is
+ * protected (itself or through its partitioned table), the protected table
+ * (see protected_root); else InvalidOid.
  */
-static bool
-has_trash_trigger(Oid relid)
+static Oid
+trash_trigger_root(Oid relid)
 {
 	Relation	rel = try_relation_open(relid, AccessShareLock);
 	bool		found = false;
 	int			i;
 
 	if (rel == NULL)
-		return false;
+		return InvalidOid;
 	if (rel->trigdesc != NULL)
 		for (i = 0; i < rel->trigdesc->numtriggers && !found; i++)
 		{
@@ -1269,9 +1270,9 @@ has_trash_trigger(Oid relid)
 	{
 		Oid			trashid;
 
-		found = OidIsValid(protected_root(relid, &trashid));
+		return protected_root(relid, &trashid);
 	}
-	return found;
+	return InvalidOid;
 }
 
 /*
@@ -1293,7 +1294,7 @@ protected_parents(Oid relid)
 		{
 			ForeignKeyCacheInfo *fk = lfirst(lc);
 
-			if (has_trash_trigger(fk->confrelid))
+			if (OidIsValid(trash_trigger_root(fk->confrelid)))
 				parents = list_append_unique_oid(parents, fk->confrelid);
 		}
 	}
@@ -1319,6 +1320,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	RangeVar   *rv = NULL;
 	RenameStmt *rename = NULL;
 	Oid			relid;
+	Oid			root;
 	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
 	Datum		values[3];
 	CrmPurgeIdentity id;
@@ -1354,8 +1356,9 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 
 	/* a foreign key to a protected table: its unlink triggers */
 	parents = protected_parents(relid);
+	root = trash_trigger_root(relid);
 
-	if (parents == NIL && !has_trash_trigger(relid))
+	if (parents == NIL && !OidIsValid(root))
 		PG_RETURN_VOID();
 
 	SPI_connect();
@@ -1366,7 +1369,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 		SPI_execute_with_args("SELECT crm_purge._create_unlink_triggers($1)",
 							  1, argtypes, values, NULL, false, 0);
 	}
-	if (has_trash_trigger(relid))
+	if (OidIsValid(root))
 	{
 		static const char *const reserved[] = {"deleted_at", "deleted_by", "deletion_id", "deletion_actor",
 		"deletion_reason", "marked_at"};
@@ -1405,16 +1408,11 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 		SPI_execute_with_args("SELECT crm_purge._sync_trash($1)",
 							  1, argtypes, values, NULL, false, 0);
 		/* partitions created, attached or detached: their statement triggers */
+		if (get_rel_relkind(root) == RELKIND_PARTITIONED_TABLE)
 		{
-			Oid			trashid;
-			Oid			root = protected_root(relid, &trashid);
-
-			if (OidIsValid(root) && get_rel_relkind(root) == RELKIND_PARTITIONED_TABLE)
-			{
-				values[0] = ObjectIdGetDatum(root);
-				SPI_execute_with_args("SELECT crm_purge._protect_partitions($1)",
-									  1, argtypes, values, NULL, false, 0);
-			}
+			values[0] = ObjectIdGetDatum(root);
+			SPI_execute_with_args("SELECT crm_purge._protect_partitions($1)",
+								  1, argtypes, values, NULL, false, 0);
 		}
 	}
 	crm_purge_unbecome(&id);
