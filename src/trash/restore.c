@@ -332,15 +332,17 @@ crm_purge_restore(PG_FUNCTION_ARGS)
  * run_relink: links an unlinked child row back, as the child table's owner,
  * restricted, the way PostgreSQL runs the ON DELETE SET NULL that unlinked
  * it: the child's triggers and casts are its owner's code, and run with its
- * owner's rights, never the restorer's.
+ * owner's rights, never the restorer's.  One RelinkQuery serves every row of
+ * one foreign key.
  */
 typedef struct RelinkQuery
 {
-	const char *sql;
-	Oid		   *argtypes;
-	Datum	   *values;
+	char	   *sql;
+	Oid			argtypes[2];
+	Datum		values[2];
 	Oid			owner;
-	Oid			child;
+	char	   *immediate;		/* the child's deferrable constraints */
+	char	   *deferred;		/* of those, the initially deferred ones */
 } RelinkQuery;
 
 /*
@@ -356,11 +358,27 @@ run_relink(void *arg)
 	RelinkQuery *q = arg;
 	CrmPurgeIdentity id;
 	int			rc;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(q->child)};
-	char	   *immediate = NULL;
-	char	   *deferred = NULL;
 
+	if (q->immediate != NULL)
+		SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", q->immediate), false, 0);
+	crm_purge_become(q->owner, &id);
+	rc = SPI_execute_with_args(q->sql, 2, q->argtypes, q->values, NULL, false, 0);
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not link a child row back");
+	if (q->deferred != NULL)
+		SPI_execute(psprintf("SET CONSTRAINTS %s DEFERRED", q->deferred), false, 0);
+}
+
+/* child_deferrable: the child's deferrable constraints into q, as SET CONSTRAINTS lists */
+static void
+child_deferrable(Oid child, RelinkQuery *q)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(child)};
+
+	q->immediate = NULL;
+	q->deferred = NULL;
 	if (SPI_execute_with_args("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.conname), ', '),"
 							  " pg_catalog.string_agg(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.conname), ', ')"
 							  "   FILTER (WHERE c.condeferred)"
@@ -368,24 +386,83 @@ run_relink(void *arg)
 							  " WHERE c.conrelid = $1 AND c.condeferrable",
 							  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
-		immediate = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		deferred = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		q->immediate = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		q->deferred = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	}
-	if (immediate != NULL)
-		SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", immediate), false, 0);
-	crm_purge_become(q->owner, &id);
-	rc = SPI_execute_with_args(q->sql, 2, q->argtypes, q->values, NULL, false, 0);
-	crm_purge_unbecome(&id);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "could not link a child row back");
-	if (deferred != NULL)
-		SPI_execute(psprintf("SET CONSTRAINTS %s DEFERRED", deferred), false, 0);
+}
+
+/*
+ * relink_statement: the UPDATE that links a row of child back through its
+ * foreign key conname, into q; false when the key or the child's primary key
+ * is gone.  Keeps the child locked until the end of the transaction.
+ */
+static bool
+relink_statement(Oid child, const char *conname, RelinkQuery *q)
+{
+	Oid			conoid = get_relation_constraint_oid(child, conname, true);
+	AttrNumber	pk[INDEX_MAX_KEYS];
+	int			npk;
+	Relation	rel;
+	TupleDesc	td;
+	HeapTuple	tup;
+	ArrayType  *conkey;
+	bool		isnull;
+	int16	   *fk;
+	int			nfk,
+				i;
+	StringInfoData sql,
+				setcols,
+				setvals,
+				where;
+
+	if (!OidIsValid(conoid) || get_rel_relkind(child) == '\0')
+		return false;			/* the child or its key is gone */
+	rel = table_open(child, AccessShareLock);
+	td = RelationGetDescr(rel);
+	npk = crm_purge_primary_key(rel, pk, true);
+	if (npk == 0)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	conkey = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull));
+	nfk = ARR_DIMS(conkey)[0];
+	fk = (int16 *) ARR_DATA_PTR(conkey);
+	initStringInfo(&setcols);
+	initStringInfo(&setvals);
+	initStringInfo(&where);
+	for (i = 0; i < nfk; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, fk[i] - 1);
+
+		appendStringInfo(&setcols, "%s%s", i ? ", " : "", quote_identifier(NameStr(a->attname)));
+		appendStringInfo(&setvals, "%s($2::text[])[%d]::%s", i ? ", " : "", i + 1,
+						 format_type_with_typemod(a->atttypid, a->atttypmod));
+		appendStringInfo(&where, " AND %s IS NULL", quote_identifier(NameStr(a->attname)));
+	}
+	ReleaseSysCache(tup);
+	for (i = 0; i < npk; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, pk[i] - 1);
+
+		appendStringInfo(&where, " AND %s = ($1::text[])[%d]::%s",
+						 quote_identifier(NameStr(a->attname)), i + 1,
+						 format_type_with_typemod(a->atttypid, a->atttypmod));
+	}
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
+					 crm_purge_relname(child), setcols.data, setvals.data, where.data);
+	q->sql = sql.data;
+	q->owner = rel->rd_rel->relowner;
+	table_close(rel, NoLock);
+	return true;
 }
 
 /*
  * relink_children: links child rows that ON DELETE SET NULL unlinked during
  * the deletion back to their restored parents, where they still point nowhere.
- * As the caller.
+ * As the caller.  The statement is built once per foreign key.
  */
 static void
 relink_children(int64 deletion)
@@ -396,10 +473,15 @@ relink_children(int64 deletion)
 	SPITupleTable *links;
 	uint64		nlinks;
 	uint64		k;
+	Oid			prev_child = InvalidOid;
+	Oid			deferrable_child = InvalidOid;
+	char	   *prev_conname = NULL;
+	bool		usable = false;
+	RelinkQuery q = {NULL, {TEXTARRAYOID, TEXTARRAYOID}};
 
 	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args("SELECT child::oid, constraint_name::text, child_key, parent_ref "
-							  "FROM crm_purge.unlinks WHERE deletion_id = $1",
+							  "FROM crm_purge.unlinks WHERE deletion_id = $1 ORDER BY child, constraint_name",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.unlinks");
 	crm_purge_unbecome(&id);
@@ -411,73 +493,30 @@ relink_children(int64 deletion)
 		bool		isnull;
 		Oid			child = DatumGetObjectId(SPI_getbinval(links->vals[k], links->tupdesc, 1, &isnull));
 		char	   *conname = SPI_getvalue(links->vals[k], links->tupdesc, 2);
-		Datum		child_key = SPI_getbinval(links->vals[k], links->tupdesc, 3, &isnull);
-		Datum		parent_ref = SPI_getbinval(links->vals[k], links->tupdesc, 4, &isnull);
-		Oid			conoid = get_relation_constraint_oid(child, conname, true);
-		AttrNumber	pk[INDEX_MAX_KEYS];
-		int			npk;
-		Relation	rel;
-		TupleDesc	td;
-		HeapTuple	tup;
-		ArrayType  *conkey;
-		int16	   *fk;
-		int			nfk,
-					i;
-		StringInfoData sql,
-					setcols,
-					setvals,
-					where;
-		Oid			uargtypes[2] = {TEXTARRAYOID, TEXTARRAYOID};
-		Datum		uvalues[2] = {child_key, parent_ref};
+		ErrorData  *edata;
 
-		if (!OidIsValid(conoid) || get_rel_relkind(child) == '\0')
-			continue;			/* the child or its key is gone */
-		rel = table_open(child, AccessShareLock);
-		td = RelationGetDescr(rel);
-		npk = crm_purge_primary_key(rel, pk, true);
-		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
-		conkey = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull));
-		nfk = ARR_DIMS(conkey)[0];
-		fk = (int16 *) ARR_DATA_PTR(conkey);
-		initStringInfo(&setcols);
-		initStringInfo(&setvals);
-		initStringInfo(&where);
-		for (i = 0; i < nfk; i++)
+		if (child != prev_child || strcmp(conname, prev_conname) != 0)
 		{
-			Form_pg_attribute a = TupleDescAttr(td, fk[i] - 1);
-
-			appendStringInfo(&setcols, "%s%s", i ? ", " : "", quote_identifier(NameStr(a->attname)));
-			appendStringInfo(&setvals, "%s($2::text[])[%d]::%s", i ? ", " : "", i + 1,
-							 format_type_with_typemod(a->atttypid, a->atttypmod));
-			appendStringInfo(&where, " AND %s IS NULL", quote_identifier(NameStr(a->attname)));
-		}
-		ReleaseSysCache(tup);
-		if (npk > 0)
-		{
-			for (i = 0; i < npk; i++)
+			usable = relink_statement(child, conname, &q);
+			if (usable && child != deferrable_child)
 			{
-				Form_pg_attribute a = TupleDescAttr(td, pk[i] - 1);
-
-				appendStringInfo(&where, " AND %s = ($1::text[])[%d]::%s",
-								 quote_identifier(NameStr(a->attname)), i + 1,
-								 format_type_with_typemod(a->atttypid, a->atttypmod));
+				child_deferrable(child, &q);
+				deferrable_child = child;
 			}
-			initStringInfo(&sql);
-			appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
-							 crm_purge_relname(child), setcols.data, setvals.data, where.data);
-			{
-				RelinkQuery q = {sql.data, uargtypes, uvalues, rel->rd_rel->relowner, child};
-				ErrorData  *edata = crm_purge_in_subtransaction(run_relink, &q);
-
-				/* a row that cannot be linked back stays unlinked; the restore goes on */
-				if (edata != NULL)
-					ereport(NOTICE,
-							(errmsg("a row of table %s was not linked back: %s",
-									crm_purge_relname(child), edata->message),
-							 errhint("Set its reference again by hand if it should point to the restored row.")));
-			}
+			prev_child = child;
+			prev_conname = conname;
 		}
-		table_close(rel, AccessShareLock);
+		if (!usable)
+			continue;
+		q.values[0] = SPI_getbinval(links->vals[k], links->tupdesc, 3, &isnull);
+		q.values[1] = SPI_getbinval(links->vals[k], links->tupdesc, 4, &isnull);
+		edata = crm_purge_in_subtransaction(run_relink, &q);
+		/* a row that cannot be linked back stays unlinked; the restore goes on */
+		if (edata != NULL)
+			ereport(NOTICE,
+					(errmsg("a row of table %s was not linked back: %s",
+							crm_purge_relname(child), edata->message),
+					 errhint("Set its reference again by hand if it should point to the restored row.")));
 	}
 
 	crm_purge_become_owner(&id);

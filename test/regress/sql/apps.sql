@@ -111,6 +111,34 @@ DELETE FROM crm_trash.app__deal2;
 DELETE FROM crm_trash.app__contact;
 DELETE FROM crm_trash.app__account;
 
+-- 1c. The same, but the first key (by name) is dropped before the restore:
+-- the other link still comes back, its deferred check run at once
+SET ROLE regress_app_web;
+INSERT INTO app.account (id, name) VALUES (51, 'acct 51');
+INSERT INTO app.contact (id, name, account_id) VALUES (510, 'contact 510', 51);
+INSERT INTO app.deal2 VALUES (5100, 51, 510);
+BEGIN;
+SET LOCAL crm_purge.deletion_scope = transaction;
+UPDATE app.deal2 SET account_id = NULL WHERE id IN (5100);
+UPDATE app.deal2 SET contact_id = NULL WHERE id IN (5100);
+DELETE FROM app.contact WHERE id IN (510);
+DELETE FROM app.account WHERE id IN (51);
+COMMIT;
+RESET ROLE;
+SET ROLE regress_app_owner;
+ALTER TABLE app.deal2 DROP CONSTRAINT deal2_account_id_fkey;
+RESET ROLE;
+SET ROLE regress_app_admin;
+SELECT crm_purge_restore_deletion((SELECT deletion_id FROM crm_trash.app__account WHERE id = 51));
+RESET ROLE;
+SELECT * FROM app.deal2;
+DELETE FROM app.deal2;
+DELETE FROM app.contact WHERE id = 510;
+DELETE FROM app.account WHERE id = 51;
+DELETE FROM crm_trash.app__deal2;
+DELETE FROM crm_trash.app__contact;
+DELETE FROM crm_trash.app__account;
+
 -- 2. The same with deletion_scope = statement (the default): each
 -- statement is its own deletion; the unlink goes with the parent's.
 SET ROLE regress_app_web;
