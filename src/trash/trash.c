@@ -1277,7 +1277,7 @@ trash_trigger_root(Oid relid)
 
 /*
  * protected_parents: protected tables that rel refers to: they need unlink
- * triggers on rel.  Reads no crm_purge catalog.
+ * triggers on rel.
  */
 static List *
 protected_parents(Oid relid)
