@@ -2207,3 +2207,567 @@ CREATE VIEW crm_purge_history AS SELECT * FROM crm_purge._history();
 GRANT SELECT ON crm_purge_history TO PUBLIC;
 COMMENT ON VIEW crm_purge_history IS 'every restore, trash expiry, request, purge and erasure; no personal data';
 REVOKE ALL ON FUNCTION crm_purge._request_status(bigint, text, text, regrole) FROM PUBLIC;
+
+-- Trash segments ----------------------------------------------------------
+-- Each trash becomes a partitioned table (LIST on trash_segment) whose old
+-- table, renamed, is its first segment: sealed, to be indexed by the worker.
+CREATE TABLE crm_purge.trash_segments (
+	leaf		regclass PRIMARY KEY,
+	trash		regclass NOT NULL,
+	segment		integer NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	sealed_at	timestamptz,
+	indexed_at	timestamptz,
+	UNIQUE (trash, segment)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.trash_segments', '');
+CREATE FUNCTION crm_purge._trash_segments(tbl regclass) RETURNS SETOF regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT i.inhrelid::regclass FROM pg_inherits i
+	WHERE i.inhparent = (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash_segments.tbl)
+	ORDER BY i.inhrelid
+$$;
+CREATE FUNCTION crm_purge._trash_segment(tbl regclass, segment regclass) RETURNS regclass
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM crm_purge._trash_segments(tbl) s WHERE s = segment) THEN
+		RAISE EXCEPTION '% is not a segment of the trash of %', segment, tbl USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN segment;
+END
+$$;
+CREATE FUNCTION crm_purge._add_trash_segment(tr regclass, seg integer) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	base text := (SELECT c.relname FROM pg_class c WHERE c.oid = tr);
+	leaf_name text := left(base, 50) || '_s' || seg;
+	leaf regclass;
+BEGIN
+	IF to_regclass(format('crm_trash.%I', leaf_name)) IS NOT NULL THEN
+		leaf_name := left(base, 36) || '_s' || seg || '_' || tr::oid;
+	END IF;
+	EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', leaf_name, tr);
+	leaf := format('crm_trash.%I', leaf_name)::regclass;
+	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', tr, leaf, seg);
+	EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', leaf);
+	EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
+				   '(crm_purge._trash_row_visible(tableoid, deleted_by))', leaf);
+	EXECUTE format('GRANT SELECT ON %s TO PUBLIC', leaf);
+	EXECUTE format('COMMENT ON TABLE %s IS %L', leaf, format('crm_purge trash segment %s of %s', seg, tr));
+	INSERT INTO crm_purge.trash_segments (leaf, trash, segment) VALUES (leaf, tr, seg);
+	RETURN leaf;
+END
+$$;
+CREATE FUNCTION crm_purge._trash_upkeep(tbl regclass, cutoff timestamptz) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass := crm_purge._trash(_trash_upkeep.tbl);
+	cur crm_purge.trash_segments;
+	s crm_purge.trash_segments;
+	oldest timestamptz;
+	cols text;
+	expired boolean;
+	n bigint;
+	dropped bigint := 0;
+BEGIN
+	IF tr IS NULL THEN
+		RETURN 0;
+	END IF;
+	SELECT * INTO cur FROM crm_purge.trash_segments g WHERE g.trash = tr ORDER BY g.segment DESC LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	IF cur.sealed_at IS NULL THEN
+		-- the first row stored is about the oldest: no scan of the segment
+		EXECUTE format('SELECT deleted_at FROM %s LIMIT 1', cur.leaf) INTO oldest;
+		IF pg_relation_size(cur.leaf) >= pg_size_bytes(current_setting('crm_purge.trash_segment_size'))
+			OR oldest < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
+			PERFORM crm_purge._add_trash_segment(tr, cur.segment + 1);
+			UPDATE crm_purge.trash_segments g SET sealed_at = now() WHERE g.leaf = cur.leaf;
+			RETURN 0;
+		END IF;
+	END IF;
+
+	FOR s IN SELECT * FROM crm_purge.trash_segments g
+			 WHERE g.trash = tr AND g.sealed_at IS NOT NULL AND g.indexed_at IS NULL
+			   AND g.sealed_at < transaction_timestamp()
+			 ORDER BY g.segment LIMIT 1 LOOP
+		BEGIN
+			EXECUTE format('LOCK TABLE %s IN SHARE MODE NOWAIT', s.leaf);
+		EXCEPTION WHEN lock_not_available THEN
+			CONTINUE;
+		END;
+		-- what restores (the key), restore_deletion and erasures (foreign keys,
+		-- and the key's text where that is immutable) look up
+		FOR cols IN
+			SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o)
+			FROM pg_constraint c
+			CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, o)
+			JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
+			WHERE c.conrelid = tbl AND c.contype IN ('p', 'f')
+			GROUP BY c.oid
+			HAVING bool_and(EXISTS (SELECT FROM pg_attribute t WHERE t.attrelid = s.leaf
+									AND t.attname = a.attname AND NOT t.attisdropped))
+			UNION
+			SELECT 'deletion_id'
+			UNION
+			SELECT '(' || crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)) || ')'
+		LOOP
+			BEGIN
+				EXECUTE format('CREATE INDEX ON %s (%s)', s.leaf, cols);
+			EXCEPTION WHEN invalid_object_definition THEN
+				NULL;	-- a key text that depends on settings (timestamptz, composite)
+			END;
+		END LOOP;
+		EXECUTE format('CREATE INDEX ON %s USING brin (deleted_at)', s.leaf);
+		EXECUTE format('ANALYZE %s', s.leaf);
+		UPDATE crm_purge.trash_segments g SET indexed_at = now() WHERE g.leaf = s.leaf;
+	END LOOP;
+
+	IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _trash_upkeep.tbl AND h.released_at IS NULL
+			   AND (h.until IS NULL OR h.until >= CURRENT_DATE)) THEN
+		RETURN 0;
+	END IF;
+	FOR s IN SELECT * FROM crm_purge.trash_segments g
+			 WHERE g.trash = tr AND g.indexed_at IS NOT NULL ORDER BY g.segment LOOP
+		EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
+		EXIT WHEN NOT expired;
+		-- never wait here: trash readers would queue behind the worker
+		BEGIN
+			EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', s.leaf);
+			EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', tr);
+		EXCEPTION WHEN lock_not_available THEN
+			RETURN dropped;
+		END;
+		EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
+		EXIT WHEN NOT expired;
+		EXECUTE format('SELECT count(*) FROM %s', s.leaf) INTO n;
+		EXECUTE format('DROP TABLE %s', s.leaf);
+		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = s.leaf;
+		dropped := dropped + n;
+	END LOOP;
+	RETURN dropped;
+END
+$$;
+CREATE OR REPLACE FUNCTION crm_purge._protect_impl(actor regrole, tbl regclass, retention interval) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	rel record;
+	trash_name text;
+	tr regclass;
+	cols text;
+	reserved name;
+BEGIN
+	SELECT c.relkind, c.relpersistence, c.relispartition, c.relowner, n.nspname, c.relname
+		INTO rel
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = tbl;
+	IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF rel.relispartition THEN
+		RAISE EXCEPTION 'cannot protect table %: it is a partition of %', tbl,
+			(SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tbl)
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Protect the partitioned table: its partitions, present and future, are covered.';
+	END IF;
+	IF rel.relkind = 'r' AND EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl OR inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot protect table %: inheritance tables are not supported', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Declarative partitioning (PARTITION BY) is supported.';
+	END IF;
+	IF rel.relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '"%" is not a table', tbl
+			USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
+	END IF;
+	IF rel.relpersistence = 't' THEN
+		RAISE EXCEPTION 'cannot protect temporary table %', tbl USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF rel.nspname IN ('pg_catalog', 'information_schema', 'crm_purge', 'crm_trash', 'pg_toast') THEN
+		RAISE EXCEPTION 'cannot protect table %: it is in system schema "%"', tbl, rel.nspname
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = tbl AND contype = 'p') THEN
+		RAISE EXCEPTION 'table % has no primary key', tbl
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = 'crm_purge restores rows by their key: add one with ALTER TABLE ... ADD PRIMARY KEY.';
+	END IF;
+	IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect_impl.tbl) THEN
+		RAISE EXCEPTION 'table % is already protected', tbl
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'To change its retention, run crm_purge_unprotect and crm_purge_protect again; the trash is kept.';
+	END IF;
+	SELECT a.attname INTO reserved FROM pg_attribute a
+		WHERE a.attrelid = tbl AND NOT a.attisdropped
+		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'deletion_actor', 'deletion_reason', 'marked_at',
+							'trash_segment');
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
+			USING ERRCODE = 'duplicate_column',
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason, marked_at and trash_segment.';
+	END IF;
+
+	trash_name := rel.nspname || '__' || rel.relname;
+	-- a trash kept by crm_purge_unprotect follows its table, renamed or not
+	SELECT c.relname INTO trash_name FROM pg_class c
+		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
+		  AND d.description = 'crm_purge trash of ' || tbl::text
+		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
+		ORDER BY c.oid LIMIT 1;
+	IF NOT FOUND THEN
+		trash_name := rel.nspname || '__' || rel.relname;
+	END IF;
+	IF octet_length(trash_name) > 63 THEN
+		RAISE EXCEPTION 'cannot protect table %: trash table name "%" is longer than 63 bytes', tbl, trash_name
+			USING ERRCODE = 'name_too_long', HINT = 'Rename the table or its schema to something shorter.';
+	END IF;
+	PERFORM crm_purge._check_trash_schema();
+	IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'crm_trash') THEN
+		CREATE SCHEMA crm_trash;
+		COMMENT ON SCHEMA crm_trash IS 'crm_purge trash tables: rows deleted from protected tables';
+		GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
+	END IF;
+	tr := to_regclass(format('crm_trash.%I', trash_name));
+	IF tr IS NOT NULL AND obj_description(tr, 'pg_class') LIKE 'crm_purge trash of %'
+		AND (EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
+			 OR obj_description(tr, 'pg_class') <> 'crm_purge trash of ' || tbl::text) THEN
+		-- the name is another table's (a.b__c and a__b.c): this one's has its OID
+		trash_name := left(trash_name, 50) || '_' || tbl::oid;
+		tr := to_regclass(format('crm_trash.%I', trash_name));
+	END IF;
+	IF tr IS NOT NULL THEN
+		-- a trash kept by crm_purge_unprotect: only ever in crm_trash, which no
+		-- one else may create in; never one that belongs to another table
+		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
+			OR (SELECT c.relkind FROM pg_class c WHERE c.oid = tr) <> 'p'
+			OR obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
+			RAISE EXCEPTION 'cannot protect table %: relation crm_trash.% exists and is not its trash', tbl, quote_ident(trash_name)
+				USING ERRCODE = 'duplicate_table',
+					  HINT = 'crm_purge never adopts objects it did not create for this table. Rename or drop that relation first.';
+		END IF;
+		INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by) VALUES (tbl, tr, retention, actor);
+		PERFORM crm_purge._sync_trash(tbl);
+		DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _protect_impl.tbl;
+	ELSE
+		SELECT string_agg(crm_purge._column_ddl(tbl, a.attname), ', ' ORDER BY a.attnum) INTO cols
+			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
+					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz, '
+					   'deletion_actor text, deletion_reason text, trash_segment integer NOT NULL) '
+					   'PARTITION BY LIST (trash_segment)',
+					   trash_name, cols);
+		tr := format('crm_trash.%I', trash_name)::regclass;
+		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tr);
+		-- Whoever deleted a row, or an admin, sees it while they may read the table.
+		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
+					   '(crm_purge._trash_row_visible(tableoid, deleted_by))', tr);
+		EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tr);
+		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
+		PERFORM crm_purge._add_trash_segment(tr, 0);
+	END IF;
+
+	INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by)
+		VALUES (tbl, tr, retention, actor);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
+				   'FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON %s '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	PERFORM crm_purge._protect_partitions(tbl);
+	PERFORM crm_purge._create_unlink_triggers(tbl);
+	RETURN tr;
+END
+$$;
+CREATE OR REPLACE FUNCTION crm_purge._sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	o record;
+BEGIN
+	FOR o IN SELECT * FROM pg_event_trigger_dropped_objects()
+			 WHERE object_type = 'table' AND objsubid = 0
+	LOOP
+		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = o.objid) THEN
+			DELETE FROM crm_purge.protected_tables p WHERE p.tbl = o.objid;
+			RAISE NOTICE 'crm_purge: table % was protected; its trash table is kept', o.object_identity;
+		END IF;
+		DELETE FROM crm_purge.protected_tables p WHERE p.trash = o.objid;
+		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = o.objid OR g.trash = o.objid;
+	END LOOP;
+END
+$$;
+CREATE OR REPLACE FUNCTION crm_purge._mark(action text, tbl regclass, filter text, marked boolean) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	tids tid[];
+	segment regclass;
+	n bigint := 0;
+BEGIN
+	PERFORM crm_purge._check_admin(action);
+	PERFORM crm_purge._check_filter(filter);
+	PERFORM crm_purge._trash_of(tbl, action);
+	FOR segment IN SELECT s FROM crm_purge._trash_segments(tbl) s LOOP
+		EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', segment, coalesce(filter, 'true'), E'\n')
+			INTO tids;
+		n := n + crm_purge._set_marks(tbl, segment, coalesce(tids, '{}'), marked);
+	END LOOP;
+	RETURN n;
+END
+$$;
+CREATE OR REPLACE FUNCTION crm_purge._overview()
+RETURNS TABLE ("table" regclass, live_rows bigint, live_bytes bigint, trashed_rows bigint,
+			   trashed_bytes bigint, marked_rows bigint, pending_purge_id bigint, pending_due_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+	pp crm_purge.purges;
+BEGIN
+	PERFORM crm_purge._require_admin('crm_purge_overview');
+	SELECT * INTO pp FROM crm_purge.purges q WHERE q.status IN ('pending', 'running');
+	FOR t IN SELECT p.tbl, p.trash FROM crm_purge.protected_tables p
+			 WHERE coalesce(has_table_privilege(p.tbl, 'SELECT'), false) ORDER BY p.tbl::text LOOP
+		"table" := t.tbl;
+		EXECUTE format('SELECT count(*) FROM %s', t.tbl) INTO live_rows;
+		-- a partitioned table has no storage of its own, nor has the trash (its segments do)
+		live_bytes := coalesce((SELECT sum(pg_total_relation_size(x.relid))::bigint FROM pg_partition_tree(t.tbl) x),
+							   pg_total_relation_size(t.tbl));
+		EXECUTE format('SELECT count(*), count(marked_at) FROM %s', t.trash) INTO trashed_rows, marked_rows;
+		trashed_bytes := (SELECT sum(pg_total_relation_size(x.relid))::bigint FROM pg_partition_tree(t.trash) x);
+		pending_purge_id := CASE WHEN marked_rows > 0 THEN pp.id END;
+		pending_due_at := CASE WHEN marked_rows > 0 THEN pp.due_at END;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+CREATE OR REPLACE FUNCTION crm_purge._erase(tbl regclass, cond text, keys text[], dry_run boolean, depth integer)
+RETURNS TABLE (t regclass, a text, n bigint, p text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+	tr regclass := crm_purge._trash(_erase.tbl);
+	pk int2[] := crm_purge._pk_cols(tbl);
+	pkx text := crm_purge._key_expr(tbl, pk);
+	natural_cols name[] := (SELECT g.key_columns FROM crm_purge.guards g WHERE g.tbl = _erase.tbl);
+	natx text;
+	natural_keys text[];
+	subject text[];
+	k text[];
+	n_live bigint;
+	n_trash bigint := 0;
+	hold_id bigint;
+	r record;
+	refs text[];
+	child_cond text;
+	nc bigint;
+	tids tid[];
+	segment regclass;
+BEGIN
+	IF depth > 16 THEN
+		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
+			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
+	END IF;
+	-- no one writes the table until the erase commits: an INSERT of an
+	-- erased key waits, then finds its tombstone; one made before is seen
+	IF NOT dry_run THEN
+		EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	END IF;
+	-- a restore of these rows has finished, or waits for us; the statements
+	-- below see what it did
+	IF tr IS NOT NULL AND NOT dry_run THEN
+		FOR segment IN SELECT s FROM crm_purge._trash_segments(tbl) s LOOP
+			EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', segment, cond, E'\n') USING keys INTO tids;
+			PERFORM crm_purge._lock_trash_rows(tbl, segment, coalesce(tids, '{}'));
+		END LOOP;
+	END IF;
+	EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n')
+		USING keys INTO subject, n_live;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n')
+			USING keys INTO k, n_trash;
+		subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
+	END IF;
+	subject := coalesce(subject, '{}');
+	-- a guard's natural key is tombstoned too (email, say: a re-import gets a new id)
+	IF natural_cols IS NOT NULL AND NOT dry_run THEN
+		natx := crm_purge._key_expr(tbl, ARRAY(SELECT a.attnum FROM unnest(natural_cols) WITH ORDINALITY AS c(n, o)
+											   JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.n
+											   ORDER BY c.o)::int2[]);
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n') USING keys INTO natural_keys;
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tr, cond, E'\n') USING keys INTO k;
+			natural_keys := coalesce(natural_keys, '{}') || coalesce(k, '{}');
+		END IF;
+	END IF;
+	hold_id := crm_purge._hold_keeping(tbl, subject);
+	IF hold_id IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps them (%)', tbl, hold_id,
+			(SELECT h.reason FROM crm_purge.holds h WHERE h.id = hold_id)
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
+	END IF;
+	t := tbl; a := CASE WHEN depth = 0 THEN 'erase' ELSE 'delete' END; n := n_live + n_trash; p := NULL;
+	RETURN NEXT;
+
+	FOR r IN
+		-- a protected child that ON DELETE CASCADE would empty into its trash,
+		-- with no rule of its own, is deleted with the parent: the erased
+		-- person's rows must not stay restorable there
+		SELECT * FROM (
+			SELECT rel.child, rel.on_erase, c.oid AS con, c.conkey, c.confkey, NULL::text AS condition, c.conname
+			FROM (SELECT r0.child, r0.on_erase, NULL::oid AS con FROM crm_purge.relations r0
+				  WHERE r0.parent = tbl AND r0.child_columns IS NULL
+				  UNION ALL
+				  SELECT c0.conrelid, 'delete', c0.oid FROM pg_constraint c0
+				  WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confdeltype = 'c' AND c0.conrelid <> tbl
+					AND crm_purge._trash(c0.conrelid) IS NOT NULL
+					AND NOT EXISTS (SELECT FROM crm_purge.relations r1 WHERE r1.parent = tbl AND r1.child = c0.conrelid)) rel
+			JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = rel.child AND c.confrelid = tbl
+				AND (rel.con IS NULL OR c.oid = rel.con)
+			UNION ALL
+			-- relations without a foreign key: the child's columns hold the key
+			SELECT r2.child, r2.on_erase, NULL::oid, crm_purge._attnums(r2.child, r2.child_columns),
+				   crm_purge._pk_cols(tbl), r2.condition, NULL::name
+			FROM crm_purge.relations r2 WHERE r2.parent = tbl AND r2.child_columns IS NOT NULL) rels
+		ORDER BY child::text, conname
+	LOOP
+		EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n') USING keys INTO refs;
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+						   crm_purge._key_expr(tbl, r.confkey), tr, cond, E'\n') USING keys INTO k;
+			refs := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(refs, '{}') || coalesce(k, '{}')) x);
+		END IF;
+		refs := coalesce(refs, '{}');
+		-- the condition is checked again (a column's type may have changed) and
+		-- written with pg_catalog's operators: no search_path picks them
+		child_cond := format('%s OPERATOR(pg_catalog.=) ANY ($1)', crm_purge._key_expr(r.child, r.conkey))
+			|| CASE WHEN r.condition IS NOT NULL
+					THEN format(' AND %s', crm_purge._check_condition(r.child, r.condition)) ELSE '' END;
+		IF r.on_erase = 'delete' THEN
+			RETURN QUERY SELECT * FROM crm_purge._erase(r.child, child_cond, refs, dry_run, depth + 1);
+		ELSE
+			EXECUTE format('SELECT count(*) FROM %s WHERE %s', r.child, child_cond) USING refs INTO nc;
+			IF NOT dry_run AND r.on_erase <> 'keep' THEN
+				EXECUTE format('UPDATE %s SET %s WHERE %s', r.child,
+							   crm_purge._child_assignments(r.child, r.conkey, r.on_erase = 'anonymize'),
+							   child_cond) USING refs;
+				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con, tbl);
+			END IF;
+			t := r.child; a := r.on_erase; n := nc; p := NULL;
+			RETURN NEXT;
+		END IF;
+	END LOOP;
+
+	IF NOT dry_run THEN
+		PERFORM crm_purge._delete_permanently(tbl, cond, keys);
+		-- a row this transaction's snapshot could not see (REPEATABLE READ)
+		IF crm_purge._live_now(tbl, subject) > 0 THEN
+			RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
+				USING ERRCODE = 'serialization_failure',
+					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
+		END IF;
+		-- tombstones first: the trash copies of tombstoned keys go next
+		p := crm_purge._erased(tbl, subject, coalesce(natural_keys, '{}'), depth);
+		PERFORM crm_purge._trash_apply(tbl, pk, subject, 'delete', NULL, NULL);
+		-- the export parts that still hold the keys, as one more row
+		t := tbl; a := 'parts'; n := 0;
+		RETURN NEXT;
+	END IF;
+END
+$$;
+DROP FUNCTION crm_purge._held_tids(regclass, tid[]);
+DROP FUNCTION crm_purge._set_marks(regclass, tid[], boolean);
+DROP FUNCTION crm_purge._set_marks_impl(regrole, regclass, tid[], boolean);
+DROP FUNCTION crm_purge._lock_trash_rows(regclass, tid[]);
+DROP FUNCTION crm_purge._lock_trash_rows_impl(regrole, regclass, tid[]);
+CREATE FUNCTION crm_purge._held_tids(tbl regclass, segment regclass, tids tid[]) RETURNS tid[]
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_tids';
+CREATE FUNCTION crm_purge._set_marks(tbl regclass, segment regclass, tids tid[], marked boolean) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, segment regclass, tids tid[], marked boolean)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'SELECT') AND has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Marking trashed rows for permanent deletion needs SELECT and DELETE on the table.';
+	END IF;
+	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM crm_purge._refuse_while_pending();
+	-- held rows are never marked
+	IF marked THEN
+		tids := ARRAY(SELECT unnest(tids) EXCEPT SELECT unnest(crm_purge._held_tids(tbl, segment, tids)));
+	END IF;
+	PERFORM crm_purge._trash_of(tbl, 'marking');
+	EXECUTE format('UPDATE %s SET marked_at = CASE WHEN $2 THEN now() END '
+				   'WHERE ctid = ANY ($1) AND (marked_at IS NULL) = $2', crm_purge._trash_segment(tbl, segment))
+		USING tids, marked;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, segment regclass, tids tid[]) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, segment regclass, tids tid[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE ctid = ANY ($1) FOR UPDATE) l',
+				   crm_purge._trash_segment(tbl, segment)) USING tids;
+END
+$$;
+COMMENT ON FUNCTION crm_purge._held_tids(regclass, regclass, tid[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';
+REVOKE ALL ON FUNCTION crm_purge._set_marks(regclass, regclass, tid[], boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._set_marks(regclass, regclass, tid[], boolean) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._set_marks_impl(regrole, regclass, regclass, tid[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows(regclass, regclass, tid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, regclass, tid[]) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows_impl(regrole, regclass, regclass, tid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._held_tids(regclass, regclass, tid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._add_trash_segment(regclass, integer),
+	crm_purge._trash_upkeep(regclass, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._trash_segments(regclass), crm_purge._trash_segment(regclass, regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._trash_segments(regclass), crm_purge._trash_segment(regclass, regclass) TO crm_purge_admin;
+GRANT SELECT ON crm_purge.trash_segments TO crm_purge_admin;
+
+DO $$
+DECLARE
+	t record;
+	tr regclass;
+BEGIN
+	FOR t IN SELECT c.oid::regclass AS old, c.relname, obj_description(c.oid, 'pg_class') AS note
+			 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			 WHERE n.nspname = 'crm_trash' AND c.relkind = 'r' AND NOT c.relispartition
+			   AND obj_description(c.oid, 'pg_class') LIKE 'crm_purge trash of %'
+			 ORDER BY c.oid
+	LOOP
+		EXECUTE format('ALTER TABLE %s ADD COLUMN trash_segment integer NOT NULL DEFAULT 0', t.old);
+		EXECUTE format('ALTER TABLE %s ALTER COLUMN trash_segment DROP DEFAULT', t.old);
+		EXECUTE format('ALTER TABLE %s RENAME TO %I', t.old, left(t.relname, 50) || '_s0');
+		EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s) PARTITION BY LIST (trash_segment)', t.relname, t.old);
+		tr := format('crm_trash.%I', t.relname)::regclass;
+		EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (0)', tr, t.old);
+		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tr);
+		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
+					   '(crm_purge._trash_row_visible(tableoid, deleted_by))', tr);
+		EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tr);
+		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, t.note);
+		EXECUTE format('COMMENT ON TABLE %s IS %L', t.old, format('crm_purge trash segment 0 of %s', tr));
+		INSERT INTO crm_purge.trash_segments (leaf, trash, segment, sealed_at) VALUES (t.old, tr, 0, now());
+		UPDATE crm_purge.protected_tables p SET trash = tr WHERE p.trash = t.old;
+		-- trash is user data, never part of the extension
+		EXECUTE format('ALTER EXTENSION crm_purge DROP TABLE %s', tr);
+		EXECUTE format('ALTER EXTENSION crm_purge DROP TABLE %s', crm_purge._add_trash_segment(tr, 1));
+	END LOOP;
+END
+$$;
+ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer)
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
+ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION crm_purge._mark(text, regclass, text, boolean) SET search_path = pg_catalog, pg_temp;

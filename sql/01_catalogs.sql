@@ -14,6 +14,22 @@ CREATE TABLE crm_purge.protected_tables (
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.protected_tables', '');
 
+-- A trash is partitioned into segments (LIST on trash_segment).  The newest
+-- takes the writes and has no index; the worker seals it when it grows or
+-- ages, indexes sealed ones in one sorted build, and drops whole segments
+-- once all their rows expired.
+CREATE TABLE crm_purge.trash_segments (
+	leaf		regclass PRIMARY KEY,
+	trash		regclass NOT NULL,
+	segment		integer NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	sealed_at	timestamptz,
+	indexed_at	timestamptz,
+	UNIQUE (trash, segment)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.trash_segments', '');
+
 CREATE SEQUENCE crm_purge.deletion_id_seq;
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.deletion_id_seq', '');

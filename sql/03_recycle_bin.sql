@@ -167,6 +167,7 @@ BEGIN
 			RAISE NOTICE 'crm_purge: table % was protected; its trash table is kept', o.object_identity;
 		END IF;
 		DELETE FROM crm_purge.protected_tables p WHERE p.trash = o.objid;
+		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = o.objid OR g.trash = o.objid;
 	END LOOP;
 END
 $$;
@@ -275,6 +276,133 @@ BEGIN
 END
 $$;
 
+-- A new segment of a trash, which takes its writes from now on (the
+-- trigger writes the highest).  LIKE, then ATTACH: CREATE TABLE ...
+-- PARTITION OF would lock the whole trash against its readers.  The
+-- segment has the trash's policy: holds and restores read segments directly.
+CREATE FUNCTION crm_purge._add_trash_segment(tr regclass, seg integer) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	base text := (SELECT c.relname FROM pg_class c WHERE c.oid = tr);
+	leaf_name text := left(base, 50) || '_s' || seg;
+	leaf regclass;
+BEGIN
+	IF to_regclass(format('crm_trash.%I', leaf_name)) IS NOT NULL THEN
+		leaf_name := left(base, 36) || '_s' || seg || '_' || tr::oid;
+	END IF;
+	EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', leaf_name, tr);
+	leaf := format('crm_trash.%I', leaf_name)::regclass;
+	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', tr, leaf, seg);
+	EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', leaf);
+	EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
+				   '(crm_purge._trash_row_visible(tableoid, deleted_by))', leaf);
+	EXECUTE format('GRANT SELECT ON %s TO PUBLIC', leaf);
+	EXECUTE format('COMMENT ON TABLE %s IS %L', leaf, format('crm_purge trash segment %s of %s', seg, tr));
+	INSERT INTO crm_purge.trash_segments (leaf, trash, segment) VALUES (leaf, tr, seg);
+	RETURN leaf;
+END
+$$;
+
+-- The worker's upkeep of one trash, as the extension owner.  Seals the
+-- newest segment once it is crm_purge.trash_segment_size big or its rows
+-- crm_purge.trash_segment_age old; indexes one sealed segment in a later
+-- transaction (no writer from before the seal is left; one that is waits
+-- for the next time) with one sorted build per index; drops the sealed
+-- segments whose every row is older than cutoff, unless a legal hold is
+-- active on the table (its rows then expire one by one, held ones kept).
+-- Returns the rows dropped.
+CREATE FUNCTION crm_purge._trash_upkeep(tbl regclass, cutoff timestamptz) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass := crm_purge._trash(_trash_upkeep.tbl);
+	cur crm_purge.trash_segments;
+	s crm_purge.trash_segments;
+	oldest timestamptz;
+	cols text;
+	expired boolean;
+	n bigint;
+	dropped bigint := 0;
+BEGIN
+	IF tr IS NULL THEN
+		RETURN 0;
+	END IF;
+	SELECT * INTO cur FROM crm_purge.trash_segments g WHERE g.trash = tr ORDER BY g.segment DESC LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	IF cur.sealed_at IS NULL THEN
+		-- the first row stored is about the oldest: no scan of the segment
+		EXECUTE format('SELECT deleted_at FROM %s LIMIT 1', cur.leaf) INTO oldest;
+		IF pg_relation_size(cur.leaf) >= pg_size_bytes(current_setting('crm_purge.trash_segment_size'))
+			OR oldest < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
+			PERFORM crm_purge._add_trash_segment(tr, cur.segment + 1);
+			UPDATE crm_purge.trash_segments g SET sealed_at = now() WHERE g.leaf = cur.leaf;
+			RETURN 0;
+		END IF;
+	END IF;
+
+	FOR s IN SELECT * FROM crm_purge.trash_segments g
+			 WHERE g.trash = tr AND g.sealed_at IS NOT NULL AND g.indexed_at IS NULL
+			   AND g.sealed_at < transaction_timestamp()
+			 ORDER BY g.segment LIMIT 1 LOOP
+		BEGIN
+			EXECUTE format('LOCK TABLE %s IN SHARE MODE NOWAIT', s.leaf);
+		EXCEPTION WHEN lock_not_available THEN
+			CONTINUE;
+		END;
+		-- what restores (the key), restore_deletion and erasures (foreign keys,
+		-- and the key's text where that is immutable) look up
+		FOR cols IN
+			SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o)
+			FROM pg_constraint c
+			CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, o)
+			JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
+			WHERE c.conrelid = tbl AND c.contype IN ('p', 'f')
+			GROUP BY c.oid
+			HAVING bool_and(EXISTS (SELECT FROM pg_attribute t WHERE t.attrelid = s.leaf
+									AND t.attname = a.attname AND NOT t.attisdropped))
+			UNION
+			SELECT 'deletion_id'
+			UNION
+			SELECT '(' || crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)) || ')'
+		LOOP
+			BEGIN
+				EXECUTE format('CREATE INDEX ON %s (%s)', s.leaf, cols);
+			EXCEPTION WHEN invalid_object_definition THEN
+				NULL;	-- a key text that depends on settings (timestamptz, composite)
+			END;
+		END LOOP;
+		EXECUTE format('CREATE INDEX ON %s USING brin (deleted_at)', s.leaf);
+		EXECUTE format('ANALYZE %s', s.leaf);
+		UPDATE crm_purge.trash_segments g SET indexed_at = now() WHERE g.leaf = s.leaf;
+	END LOOP;
+
+	IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _trash_upkeep.tbl AND h.released_at IS NULL
+			   AND (h.until IS NULL OR h.until >= CURRENT_DATE)) THEN
+		RETURN 0;
+	END IF;
+	FOR s IN SELECT * FROM crm_purge.trash_segments g
+			 WHERE g.trash = tr AND g.indexed_at IS NOT NULL ORDER BY g.segment LOOP
+		EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
+		EXIT WHEN NOT expired;
+		-- never wait here: trash readers would queue behind the worker
+		BEGIN
+			EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', s.leaf);
+			EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', tr);
+		EXCEPTION WHEN lock_not_available THEN
+			RETURN dropped;
+		END;
+		EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
+		EXIT WHEN NOT expired;
+		EXECUTE format('SELECT count(*) FROM %s', s.leaf) INTO n;
+		EXECUTE format('DROP TABLE %s', s.leaf);
+		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = s.leaf;
+		dropped := dropped + n;
+	END LOOP;
+	RETURN dropped;
+END
+$$;
+
 CREATE FUNCTION crm_purge._protect(tbl regclass, retention interval) RETURNS regclass
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
@@ -328,18 +456,19 @@ BEGIN
 	END IF;
 	SELECT a.attname INTO reserved FROM pg_attribute a
 		WHERE a.attrelid = tbl AND NOT a.attisdropped
-		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'deletion_actor', 'deletion_reason', 'marked_at');
+		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'deletion_actor', 'deletion_reason', 'marked_at',
+							'trash_segment');
 	IF FOUND THEN
 		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
 			USING ERRCODE = 'duplicate_column',
-				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason and marked_at.';
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason, marked_at and trash_segment.';
 	END IF;
 
 	trash_name := rel.nspname || '__' || rel.relname;
 	-- a trash kept by crm_purge_unprotect follows its table, renamed or not
 	SELECT c.relname INTO trash_name FROM pg_class c
 		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'r'
+		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
 		  AND d.description = 'crm_purge trash of ' || tbl::text
 		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
 		ORDER BY c.oid LIMIT 1;
@@ -368,7 +497,7 @@ BEGIN
 		-- a trash kept by crm_purge_unprotect: only ever in crm_trash, which no
 		-- one else may create in; never one that belongs to another table
 		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
-			OR (SELECT c.relkind FROM pg_class c WHERE c.oid = tr) <> 'r'
+			OR (SELECT c.relkind FROM pg_class c WHERE c.oid = tr) <> 'p'
 			OR obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
 			RAISE EXCEPTION 'cannot protect table %: relation crm_trash.% exists and is not its trash', tbl, quote_ident(trash_name)
 				USING ERRCODE = 'duplicate_table',
@@ -382,18 +511,17 @@ BEGIN
 			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
 		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
 					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz, '
-					   'deletion_actor text, deletion_reason text)',
+					   'deletion_actor text, deletion_reason text, trash_segment integer NOT NULL) '
+					   'PARTITION BY LIST (trash_segment)',
 					   trash_name, cols);
 		tr := format('crm_trash.%I', trash_name)::regclass;
-		-- BRIN: both columns grow with insertion order, and a BRIN insert is
-		-- nearly free, which keeps DELETE on the protected table fast.
-		EXECUTE format('CREATE INDEX ON %s USING brin (deletion_id, deleted_at)', tr);
 		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tr);
 		-- Whoever deleted a row, or an admin, sees it while they may read the table.
 		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
 					   '(crm_purge._trash_row_visible(tableoid, deleted_by))', tr);
 		EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tr);
 		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
+		PERFORM crm_purge._add_trash_segment(tr, 0);
 	END IF;
 
 	INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by)

@@ -35,13 +35,18 @@ CREATE FUNCTION crm_purge._mark(action text, tbl regclass, filter text, marked b
 LANGUAGE plpgsql AS $$
 DECLARE
 	tids tid[];
+	segment regclass;
+	n bigint := 0;
 BEGIN
 	PERFORM crm_purge._check_admin(action);
 	PERFORM crm_purge._check_filter(filter);
-	EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)',
-				   crm_purge._trash_of(tbl, action), coalesce(filter, 'true'), E'\n')
-		INTO tids;
-	RETURN crm_purge._set_marks(tbl, coalesce(tids, '{}'), marked);
+	PERFORM crm_purge._trash_of(tbl, action);
+	FOR segment IN SELECT s FROM crm_purge._trash_segments(tbl) s LOOP
+		EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', segment, coalesce(filter, 'true'), E'\n')
+			INTO tids;
+		n := n + crm_purge._set_marks(tbl, segment, coalesce(tids, '{}'), marked);
+	END LOOP;
+	RETURN n;
 END
 $$;
 
@@ -138,9 +143,11 @@ BEGIN
 			 WHERE coalesce(has_table_privilege(p.tbl, 'SELECT'), false) ORDER BY p.tbl::text LOOP
 		"table" := t.tbl;
 		EXECUTE format('SELECT count(*) FROM %s', t.tbl) INTO live_rows;
-		live_bytes := pg_total_relation_size(t.tbl);
+		-- a partitioned table has no storage of its own, nor has the trash (its segments do)
+		live_bytes := coalesce((SELECT sum(pg_total_relation_size(x.relid))::bigint FROM pg_partition_tree(t.tbl) x),
+							   pg_total_relation_size(t.tbl));
 		EXECUTE format('SELECT count(*), count(marked_at) FROM %s', t.trash) INTO trashed_rows, marked_rows;
-		trashed_bytes := pg_total_relation_size(t.trash);
+		trashed_bytes := (SELECT sum(pg_total_relation_size(x.relid))::bigint FROM pg_partition_tree(t.trash) x);
 		pending_purge_id := CASE WHEN marked_rows > 0 THEN pp.id END;
 		pending_due_at := CASE WHEN marked_rows > 0 THEN pp.due_at END;
 		RETURN NEXT;
@@ -164,13 +171,14 @@ $$;
 
 CREATE VIEW crm_purge_history AS SELECT * FROM crm_purge._history();
 
-CREATE FUNCTION crm_purge._held_tids(tbl regclass, tids tid[]) RETURNS tid[]
+CREATE FUNCTION crm_purge._held_tids(tbl regclass, segment regclass, tids tid[]) RETURNS tid[]
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_tids';
 
-CREATE FUNCTION crm_purge._set_marks(tbl regclass, tids tid[], marked boolean) RETURNS bigint
+CREATE FUNCTION crm_purge._set_marks(tbl regclass, segment regclass, tids tid[], marked boolean) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
-CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, tids tid[], marked boolean) RETURNS bigint
+CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, segment regclass, tids tid[], marked boolean)
+RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint;
@@ -184,10 +192,11 @@ BEGIN
 	PERFORM crm_purge._refuse_while_pending();
 	-- held rows are never marked
 	IF marked THEN
-		tids := ARRAY(SELECT unnest(tids) EXCEPT SELECT unnest(crm_purge._held_tids(tbl, tids)));
+		tids := ARRAY(SELECT unnest(tids) EXCEPT SELECT unnest(crm_purge._held_tids(tbl, segment, tids)));
 	END IF;
+	PERFORM crm_purge._trash_of(tbl, 'marking');
 	EXECUTE format('UPDATE %s SET marked_at = CASE WHEN $2 THEN now() END '
-				   'WHERE ctid = ANY ($1) AND (marked_at IS NULL) = $2', crm_purge._trash_of(tbl, 'marking'))
+				   'WHERE ctid = ANY ($1) AND (marked_at IS NULL) = $2', crm_purge._trash_segment(tbl, segment))
 		USING tids, marked;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
@@ -272,4 +281,4 @@ COMMENT ON VIEW crm_purge_overview IS 'per protected table: live, trashed and ma
 
 COMMENT ON VIEW crm_purge_history IS 'every restore, trash expiry, request, purge and erasure; no personal data';
 
-COMMENT ON FUNCTION crm_purge._held_tids(regclass, tid[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';
+COMMENT ON FUNCTION crm_purge._held_tids(regclass, regclass, tid[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';

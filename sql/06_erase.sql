@@ -588,20 +588,17 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, tids tid[]) RETURNS void
+CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, segment regclass, tids tid[]) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
-CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, tids tid[]) RETURNS void
+CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, segment regclass, tids tid[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	tr regclass := crm_purge._trash(_lock_trash_rows_impl.tbl);
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	IF tr IS NOT NULL THEN
-		EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE ctid = ANY ($1) FOR UPDATE) l', tr) USING tids;
-	END IF;
+	EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE ctid = ANY ($1) FOR UPDATE) l',
+				   crm_purge._trash_segment(tbl, segment)) USING tids;
 END
 $$;
 
@@ -649,6 +646,7 @@ DECLARE
 	child_cond text;
 	nc bigint;
 	tids tid[];
+	segment regclass;
 BEGIN
 	IF depth > 16 THEN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
@@ -662,8 +660,10 @@ BEGIN
 	-- a restore of these rows has finished, or waits for us; the statements
 	-- below see what it did
 	IF tr IS NOT NULL AND NOT dry_run THEN
-		EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', tr, cond, E'\n') USING keys INTO tids;
-		PERFORM crm_purge._lock_trash_rows(tbl, coalesce(tids, '{}'));
+		FOR segment IN SELECT s FROM crm_purge._trash_segments(tbl) s LOOP
+			EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', segment, cond, E'\n') USING keys INTO tids;
+			PERFORM crm_purge._lock_trash_rows(tbl, segment, coalesce(tids, '{}'));
+		END LOOP;
 	END IF;
 	EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n')
 		USING keys INTO subject, n_live;

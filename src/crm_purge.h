@@ -35,6 +35,8 @@ extern int	crm_purge_batch_delay;	/* milliseconds */
 extern int	crm_purge_max_replica_lag;	/* milliseconds */
 extern char *crm_purge_processing_window;
 extern int	crm_purge_naptime;		/* seconds */
+extern int	crm_purge_trash_segment_size;	/* kB */
+extern int	crm_purge_trash_segment_age;	/* seconds */
 extern char *crm_purge_databases;
 extern char *crm_purge_fault_point;	/* tests only */
 extern bool crm_purge_allow_truncate;	/* test databases */

@@ -30,6 +30,8 @@ int			crm_purge_export_retention = 30 * 86400;
 char	   *crm_purge_export_directory = NULL;
 int			crm_purge_export_storage = EXPORT_STORAGE_DIRECTORY;
 int			crm_purge_batch_size = 10000;
+int			crm_purge_trash_segment_size = 16 * 1024;
+int			crm_purge_trash_segment_age = 86400;
 int			crm_purge_batch_delay = 0;
 int			crm_purge_max_replica_lag = 0;
 char	   *crm_purge_processing_window = NULL;
@@ -197,6 +199,16 @@ _PG_init(void)
 							 &crm_purge_allow_truncate, false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("crm_purge.trash_segment_size",
+							"Size at which the worker seals a trash's newest segment and starts another.",
+							"The newest segment has no index, so that DELETE stays fast, and is read whole by restores: keep it small.",
+							&crm_purge_trash_segment_size, 16 * 1024, 64, INT_MAX,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.trash_segment_age",
+							"Age at which the worker seals a trash's newest segment that has rows.",
+							"Sealed segments are indexed, and dropped whole once all their rows expired.",
+							&crm_purge_trash_segment_age, 86400, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("crm_purge.worker_nice",
 							"Scheduling priority (nice) of the per-database workers, set when they start.",
 							"Positive: the application's backends get the CPU first while requests, expiry and purges run; 0 leaves the worker at the server's priority.",

@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_inherits.h"
+
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -149,18 +151,17 @@ typedef struct ExpireTable
 } ExpireTable;
 
 /*
- * crm_purge_trash_batch: removes up to limit rows of relid's trash that
- * match cond ($1 = arg), except those a legal hold keeps (returned as a
- * tid[] in *held).  Trash expiry and pending purges both go through it.
- * The candidates are picked first, the holds checked on them (each as its
- * creator), and the rest deleted by ctid: a row changed in between stays.
- * Runs as the extension owner, who owns the trash; SPI connected.
+ * segment_batch: removes up to limit rows of one segment of relid's trash
+ * that match cond ($1 = arg), except those a legal hold keeps (returned as
+ * a tid[] in *held).  The candidates are picked first, the holds checked on
+ * them (each as its creator), and the rest deleted by ctid: a row changed
+ * in between stays.  A ctid names a row of one segment only.
  */
 static uint64
-crm_purge_trash_batch(Oid relid, Oid trashid, const char *cond, Oid argtype, Datum arg,
-					  int limit, Datum *held)
+segment_batch(Oid relid, Oid segid, const char *cond, Oid argtype, Datum arg,
+			  int limit, Datum *held)
 {
-	const char *trash = crm_purge_relname(trashid);
+	const char *trash = crm_purge_relname(segid);
 	Oid			argtypes[3] = {argtype, TIDARRAYOID, TIDARRAYOID};
 	Datum		values[3] = {arg, Int32GetDatum(limit), (Datum) 0};
 	Oid			htypes[1] = {TIDARRAYOID};
@@ -177,7 +178,7 @@ crm_purge_trash_batch(Oid relid, Oid trashid, const char *cond, Oid argtype, Dat
 	if (isnull)
 		return 0;
 	candidates = PointerGetDatum(PG_DETOAST_DATUM_COPY(candidates));
-	*held = crm_purge_hold_tid_array(crm_purge_hold_hits(relid, trashid, "ctid = ANY ($1)",
+	*held = crm_purge_hold_tid_array(crm_purge_hold_hits(relid, segid, "ctid = ANY ($1)",
 														 1, htypes, &candidates));
 	argtypes[1] = TIDARRAYOID;
 	values[1] = candidates;
@@ -189,15 +190,63 @@ crm_purge_trash_batch(Oid relid, Oid trashid, const char *cond, Oid argtype, Dat
 	return SPI_processed;
 }
 
+/*
+ * crm_purge_trash_batch: removes up to limit rows of relid's trash that
+ * match cond ($1 = arg), segment by segment, except those a legal hold
+ * keeps: their number goes to *nheld, and with unmark_held their marks are
+ * cleared (a pending purge never takes them).  Trash expiry and pending
+ * purges both go through it.  Runs as the extension owner, who owns the
+ * trash; SPI connected.
+ */
+static uint64
+crm_purge_trash_batch(Oid relid, Oid trashid, const char *cond, Oid argtype, Datum arg,
+					  int limit, bool unmark_held, int *nheld)
+{
+	ListCell   *lc;
+	uint64		n = 0;
+
+	*nheld = 0;
+	foreach(lc, find_inheritance_children(trashid, AccessShareLock))
+	{
+		Oid			segid = lfirst_oid(lc);
+		Datum		held;
+		int			h;
+
+		n += segment_batch(relid, segid, cond, argtype, arg, limit - (int) n, &held);
+		h = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(held)), ARR_DIMS(DatumGetArrayTypeP(held)));
+		if (unmark_held && h > 0)
+		{
+			Oid			argtypes[1] = {TIDARRAYOID};
+
+			if (SPI_execute_with_args(psprintf("UPDATE %s SET marked_at = NULL WHERE ctid = ANY ($1)",
+											   crm_purge_relname(segid)),
+									  1, argtypes, &held, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not unmark held rows");
+		}
+		*nheld += h;
+		if (n >= (uint64) limit)
+			break;
+	}
+	return n;
+}
+
 /* expire_one_table: one batch of one table's expired trash, and its history row. */
 static void
 expire_one_table(void *arg)
 {
 	ExpireTable *t = arg;
-	Datum		held;
+	int			nheld;
+	Oid			argtypes[2] = {OIDOID, INTERVALOID};
+	Datum		values[2] = {ObjectIdGetDatum(t->relid), t->retention};
+	bool		isnull;
 
-	t->n = crm_purge_trash_batch(t->relid, t->trashid, "deleted_at < pg_catalog.now() - $1",
-								 INTERVALOID, t->retention, crm_purge_batch_size, &held);
+	/* sealing, indexing, and whole expired segments dropped */
+	if (SPI_execute_with_args("SELECT crm_purge._trash_upkeep($1, pg_catalog.now() - $2)",
+							  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not keep up the trash of %s", t->tbl);
+	t->n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	t->n += crm_purge_trash_batch(t->relid, t->trashid, "deleted_at < pg_catalog.now() - $1",
+								  INTERVALOID, t->retention, crm_purge_batch_size, false, &nheld);
 	if (t->n > 0)
 		crm_purge_record_history("trash expiry", t->relid, (int64) t->n, InvalidOid, 0, 0, 0);
 }
@@ -521,27 +570,14 @@ crm_purge_purge_trash_batch_sql(PG_FUNCTION_ARGS)
 	Datum		marked_before = PG_GETARG_DATUM(1);
 	int32		max_rows = PG_GETARG_INT32(2);
 	Oid			trashid = crm_purge_trash_of(relid);
-	Datum		held;
 	Datum		out[2] = {Int64GetDatum(0), Int64GetDatum(0)};
 	uint64		n = 0;
 	int			nheld = 0;
 
 	SPI_connect();
 	if (OidIsValid(trashid))
-	{
 		n = crm_purge_trash_batch(relid, trashid, "marked_at IS NOT NULL AND marked_at <= $1",
-								  TIMESTAMPTZOID, marked_before, max_rows, &held);
-		nheld = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(held)), ARR_DIMS(DatumGetArrayTypeP(held)));
-		if (nheld > 0)
-		{
-			Oid			argtypes[1] = {TIDARRAYOID};
-
-			if (SPI_execute_with_args(psprintf("UPDATE %s SET marked_at = NULL WHERE ctid = ANY ($1)",
-											   crm_purge_relname(trashid)),
-									  1, argtypes, &held, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not unmark held rows");
-		}
-	}
+								  TIMESTAMPTZOID, marked_before, max_rows, true, &nheld);
 	SPI_finish();
 	out[0] = Int64GetDatum((int64) n);
 	out[1] = Int64GetDatum((int64) nheld);

@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -196,8 +197,8 @@ crm_purge_hold_keeping(PG_FUNCTION_ARGS)
 }
 
 /*
- * crm_purge_held_tids: crm_purge._held_tids(tbl, tids): which of these rows of
- * tbl's trash an active legal hold keeps.  For marks and pending purges; the
+ * crm_purge_held_tids: crm_purge._held_tids(tbl, segment, tids): which of these
+ * rows of a segment of tbl's trash an active legal hold keeps.  For marks and pending purges; the
  * extension owner only (it runs every hold's filter, each as its creator).
  */
 PG_FUNCTION_INFO_V1(crm_purge_held_tids);
@@ -205,15 +206,18 @@ Datum
 crm_purge_held_tids(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Datum		tids = PG_GETARG_DATUM(1);
+	Oid			segment = PG_GETARG_OID(1);
+	Datum		tids = PG_GETARG_DATUM(2);
 	Oid			argtypes[1] = {TIDARRAYOID};
 	Oid			trashid = crm_purge_trash_of(relid);
 	Datum		result;
 
-	if (!OidIsValid(trashid))
+	/* ctids name rows of one segment */
+	if (!OidIsValid(trashid) || !get_rel_relispartition(segment) ||
+		get_partition_parent(segment, true) != trashid)
 		PG_RETURN_NULL();
 	SPI_connect();
-	result = crm_purge_hold_tid_array(crm_purge_hold_hits(relid, trashid, "ctid = ANY ($1)",
+	result = crm_purge_hold_tid_array(crm_purge_hold_hits(relid, segment, "ctid = ANY ($1)",
 														  1, argtypes, &tids));
 	result = SPI_datumTransfer(result, false, -1);
 	SPI_finish();

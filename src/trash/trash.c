@@ -26,6 +26,8 @@
 #include "catalog/namespace.h"
 #include "access/transam.h"
 #include "catalog/partition.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
@@ -64,13 +66,16 @@
 typedef struct TrashMap
 {
 	Oid			relid;			/* hash key: the live table */
-	Oid			trashid;
+	Oid			trashid;		/* the partitioned trash */
+	Oid			leafid;			/* its newest segment, which takes the writes */
+	int32		segment;		/* that segment's trash_segment */
 	bool		valid;
 	int			live_natts;
 	AttrNumber *trash_attno;	/* per live attribute (0-based): trash attno, 0 = none */
 	AttrNumber	deleted_at;
 	AttrNumber	deleted_by;
 	AttrNumber	deletion_id;
+	AttrNumber	trash_segment;
 	AttrNumber	deletion_actor; /* 0: a trash not yet brought to 1.1 */
 	AttrNumber	deletion_reason;
 	bool		deleted_by_oid; /* regrole (1.1); text in trash made by 1.0 */
@@ -94,7 +99,7 @@ trash_map_invalidate(Datum arg, Oid relid)
 	hash_seq_init(&status, trash_maps);
 	while ((m = hash_seq_search(&status)) != NULL)
 	{
-		if (!OidIsValid(relid) || m->relid == relid || m->trashid == relid)
+		if (!OidIsValid(relid) || m->relid == relid || m->trashid == relid || m->leafid == relid)
 			m->valid = false;
 	}
 }
@@ -137,6 +142,35 @@ not_protected(Oid relid)
 }
 
 /*
+ * newest_segment: the trash's segment with the highest trash_segment, the
+ * one that takes new rows (the worker seals it by attaching the next one).
+ */
+static Oid
+newest_segment(Relation trash, int32 *segment)
+{
+	PartitionDesc pd;
+	PartitionBoundInfo b;
+	int			last;
+
+	/* a trash made before 1.1, until ALTER EXTENSION UPDATE makes it segments */
+	if (trash->rd_rel->relkind == RELKIND_RELATION)
+	{
+		*segment = 0;
+		return RelationGetRelid(trash);
+	}
+	if (trash->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||
+		(pd = RelationGetPartitionDesc(trash, true)) == NULL ||
+		(b = pd->boundinfo) == NULL || b->strategy != PARTITION_STRATEGY_LIST || b->ndatums == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("trash table %s has no segment to write to", RelationGetRelationName(trash)),
+				 errhint("Run ALTER EXTENSION crm_purge UPDATE, or crm_purge_tick(), which adds one.")));
+	last = b->ndatums - 1;
+	*segment = DatumGetInt32(b->datums[last][0]);
+	return pd->oids[b->indexes[last]];
+}
+
+/*
  * get_trash_map: the TrashMap of a protected table, built again when stale.
  * Each live column must have a trash column of the same name and type (its
  * base type for a domain; the domain itself in trash made by 1.0), or the
@@ -175,7 +209,11 @@ get_trash_map(Relation live)
 	if (!OidIsValid(m->trashid))
 		not_protected(relid);
 
+	/* rows go straight into the newest segment: no tuple routing per row */
 	trash = table_open(m->trashid, AccessShareLock);
+	m->leafid = newest_segment(trash, &m->segment);
+	table_close(trash, AccessShareLock);
+	trash = table_open(m->leafid, AccessShareLock);
 	ttd = RelationGetDescr(trash);
 	m->live_natts = ltd->natts;
 	m->trash_attno = MemoryContextAllocZero(CacheMemoryContext,
@@ -225,12 +263,13 @@ get_trash_map(Relation live)
 	m->deleted_at = attnameAttNum(trash, "deleted_at", false);
 	m->deleted_by = attnameAttNum(trash, "deleted_by", false);
 	m->deletion_id = attnameAttNum(trash, "deletion_id", false);
+	m->trash_segment = attnameAttNum(trash, "trash_segment", false);
 	m->deletion_actor = Max(attnameAttNum(trash, "deletion_actor", false), 0);
 	m->deletion_reason = Max(attnameAttNum(trash, "deletion_reason", false), 0);
 	for (i = 0; i < ltd->natts; i++)
 		if (m->trash_attno[i] != 0 &&
 			(m->trash_attno[i] == m->deleted_at || m->trash_attno[i] == m->deleted_by ||
-			 m->trash_attno[i] == m->deletion_id ||
+			 m->trash_attno[i] == m->deletion_id || m->trash_attno[i] == m->trash_segment ||
 			 m->trash_attno[i] == m->deletion_actor || m->trash_attno[i] == m->deletion_reason ||
 			 m->trash_attno[i] == attnameAttNum(trash, "marked_at", false)))
 			ereport(ERROR,
@@ -240,10 +279,12 @@ get_trash_map(Relation live)
 					 errhint("Rename the column; the trash adds deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason and marked_at.")));
 	m->deleted_by_oid = m->deleted_by > 0 &&
 		TupleDescAttr(ttd, m->deleted_by - 1)->atttypid != TEXTOID;
-	if (m->deleted_at <= 0 || m->deleted_by <= 0 || m->deletion_id <= 0)
+	m->trash_segment = Max(m->trash_segment, 0);
+	if (m->deleted_at <= 0 || m->deleted_by <= 0 || m->deletion_id <= 0 ||
+		(m->trash_segment == 0 && m->leafid != m->trashid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("trash table %s lacks deleted_at, deleted_by or deletion_id",
+				 errmsg("trash table %s lacks deleted_at, deleted_by, deletion_id or trash_segment",
 						RelationGetRelationName(trash))));
 	table_close(trash, AccessShareLock);
 	m->valid = true;
@@ -526,7 +567,7 @@ trash_writer_index_per_block(TrashWriter *w)
 			AttrNumber	a = ii->ii_IndexAttrNumbers[k];
 
 			if (a != w->map.deleted_at && a != w->map.deleted_by &&
-				a != w->map.deletion_id)
+				a != w->map.deletion_id && a != w->map.trash_segment)
 				return false;
 		}
 	}
@@ -809,7 +850,7 @@ trash_writer_open(Relation live)
 			   sizeof(AttrNumber) * w->map.live_natts);
 		w->lvalues = palloc(sizeof(Datum) * Max(w->map.live_natts, 1));
 		w->lnulls = palloc(sizeof(bool) * Max(w->map.live_natts, 1));
-		w->trash = table_open(w->map.trashid, RowExclusiveLock);
+		w->trash = table_open(w->map.leafid, RowExclusiveLock);
 		ttd = RelationGetDescr(w->trash);
 		w->estate = CreateExecutorState();
 		w->rri = makeNode(ResultRelInfo);
@@ -827,6 +868,8 @@ trash_writer_open(Relation live)
 		w->nulls = palloc(sizeof(bool) * ttd->natts);
 		w->values[w->map.deleted_at - 1] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 		w->values[w->map.deletion_id - 1] = Int64GetDatum(crm_purge_current_deletion_id());
+		if (w->map.trash_segment > 0)
+			w->values[w->map.trash_segment - 1] = Int32GetDatum(w->map.segment);
 		/* the application's user and reason, as set for this statement */
 		w->has_actor = w->map.deletion_actor > 0 && crm_purge_actor != NULL && crm_purge_actor[0] != '\0';
 		w->has_reason = w->map.deletion_reason > 0 && crm_purge_reason != NULL && crm_purge_reason[0] != '\0';
@@ -888,6 +931,8 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 	w->nulls[map->deleted_at - 1] = false;
 	w->nulls[map->deleted_by - 1] = false;
 	w->nulls[map->deletion_id - 1] = false;
+	if (map->trash_segment > 0)
+		w->nulls[map->trash_segment - 1] = false;
 	if (w->has_actor)
 		w->nulls[map->deletion_actor - 1] = false;
 	if (w->has_reason)
@@ -1458,7 +1503,9 @@ trash_row_visible(Oid trashid, Oid deleted_by)
 
 		SPI_connect();
 		crm_purge_become_owner(&id);
-		if (SPI_execute_with_args("SELECT tbl::oid FROM crm_purge.protected_tables WHERE trash = $1",
+		/* tableoid is a segment's, read through the trash or not */
+		if (SPI_execute_with_args("SELECT tbl::oid FROM crm_purge.protected_tables WHERE trash ="
+								  " coalesce((SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = $1), $1)",
 								  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
 			SPI_processed == 1)
 		{
