@@ -13,7 +13,7 @@ INSTALL_SOURCES = $(sort $(wildcard sql/*.sql))
 PGFILEDESC = "crm_purge - recycle bin, bulk export-and-delete and erasure for PostgreSQL"
 
 # run in this order: base creates the extension
-REGRESS        = base security roles recycle_bin permissions schema_changes bad_input expiry requests purge erase policies apps partitions recreate upgrade
+REGRESS        = base security roles recycle_bin permissions schema_changes bad_input expiry requests purge erase policies apps partitions segments recreate upgrade
 REGRESS_OPTS   = --inputdir=test/regress --temp-config=test/crm_purge.conf --temp-instance=./tmp_check_regress
 ISOLATION      = $(notdir $(basename $(sort $(wildcard test/isolation/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test/isolation --temp-config=test/crm_purge.conf --temp-instance=./tmp_check_iso

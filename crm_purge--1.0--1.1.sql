@@ -2278,17 +2278,6 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN 0;
 	END IF;
-	IF cur.sealed_at IS NULL THEN
-		-- the first row stored is about the oldest: no scan of the segment
-		EXECUTE format('SELECT deleted_at FROM %s LIMIT 1', cur.leaf) INTO oldest;
-		IF pg_relation_size(cur.leaf) >= pg_size_bytes(current_setting('crm_purge.trash_segment_size'))
-			OR oldest < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
-			PERFORM crm_purge._add_trash_segment(tr, cur.segment + 1);
-			UPDATE crm_purge.trash_segments g SET sealed_at = now() WHERE g.leaf = cur.leaf;
-			RETURN 0;
-		END IF;
-	END IF;
-
 	FOR s IN SELECT * FROM crm_purge.trash_segments g
 			 WHERE g.trash = tr AND g.sealed_at IS NOT NULL AND g.indexed_at IS NULL
 			   AND g.sealed_at < transaction_timestamp()
@@ -2324,6 +2313,16 @@ BEGIN
 		EXECUTE format('ANALYZE %s', s.leaf);
 		UPDATE crm_purge.trash_segments g SET indexed_at = now() WHERE g.leaf = s.leaf;
 	END LOOP;
+
+	IF cur.sealed_at IS NULL THEN
+		-- the first row stored is about the oldest: no scan of the segment
+		EXECUTE format('SELECT deleted_at FROM %s LIMIT 1', cur.leaf) INTO oldest;
+		IF pg_relation_size(cur.leaf) >= pg_size_bytes(current_setting('crm_purge.trash_segment_size'))
+			OR oldest < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
+			PERFORM crm_purge._add_trash_segment(tr, cur.segment + 1);
+			UPDATE crm_purge.trash_segments g SET sealed_at = now() WHERE g.leaf = cur.leaf;
+		END IF;
+	END IF;
 
 	IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _trash_upkeep.tbl AND h.released_at IS NULL
 			   AND (h.until IS NULL OR h.until >= CURRENT_DATE)) THEN

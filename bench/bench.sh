@@ -6,7 +6,8 @@
 # Environment:
 #   ROWS=1000000        rows loaded into the table of each run
 #   RUNS=3              how many times each variant runs (interleaved a,b,c,a,b,c,...)
-#   SCENARIOS="delete_half requests guard guard_copy partitions scale load"   scenario functions to run (scenario_<name>)
+#   SCENARIOS="delete_half requests guard guard_copy partitions scale load trash_lookup"   scenario functions to run (scenario_<name>)
+#   TRASH_ROWS=10000000  rows in the trash of the trash_lookup scenario
 #   LOAD_ROWS=1000000 LOAD_SECS=40   the load scenario: rows the request takes, seconds of pgbench
 #   PART_ROWS=10000000   rows of the partitions scenario
 #   PG_MAJOR=15  PORT=5498  SKIP_APT=1 (never call apt-get)  KEEP_CLUSTER=1 (leave it running)
@@ -474,6 +475,51 @@ SQL
 	done
 	# shellcheck disable=SC2154
 	check "10M/1M (same old rows)" "$(ratio "$ms_10000000" "$ms_1000000")" 1.5
+	reset_db
+}
+
+# --- scenario: one-record lookups in a big trash ----------------------------------
+# TRASH_ROWS rows (10M) trashed by 1M-row DELETEs, the worker's upkeep run
+# between them (it seals each full segment and indexes it), then small
+# deletions: restoring one record by key, restore_deletion of a 10-row
+# deletion, and erasing one subject, each timed in its own statement.
+scenario_trash_lookup() {
+	local n=${TRASH_ROWS:-10000000} chunk=1000000 from ms i id
+	local -a R=() D=() E=()
+	say "scenario trash_lookup: one-record operations on a trash of $n rows"
+	reset_db
+	sql >/dev/null <<SQL
+CREATE TABLE t (id bigint PRIMARY KEY, account bigint NOT NULL, email text, note text);
+INSERT INTO t SELECT i, i % 100000, 'contact' || i || '@example.com', md5(i::text)
+FROM generate_series(1, $n + 100000) i;
+SELECT crm_purge_protect('t');
+SQL
+	settle t
+	for ((from = 1; from <= n; from += chunk)); do
+		sql -c "DELETE FROM t WHERE id BETWEEN $from AND $((from + chunk - 1))" >/dev/null
+		sql -c "SELECT crm_purge_tick()" >/dev/null
+	done
+	# small deletions: 10 rows each, into the newest segment
+	for ((i = 0; i < 2 * RUNS + 1; i++)); do
+		sql -c "DELETE FROM t WHERE id BETWEEN $((n + 1 + i * 10)) AND $((n + 10 + i * 10))" >/dev/null
+	done
+	for i in 1 2 3; do sql -c "SELECT crm_purge_tick()" >/dev/null; done
+	echo "  trash: $(sql -c "SELECT count(*) FROM crm_trash.public__t") rows in $(sql -c "SELECT count(*) FROM crm_purge.trash_segments") segments ($(sql -c "SELECT count(*) FROM crm_purge.trash_segments WHERE indexed_at IS NOT NULL") indexed)"
+	for ((i = 0; i < RUNS; i++)); do
+		ms=$(time_statement "SELECT crm_purge_restore('t', 'id = $((1234567 + i * 1000003))')")
+		R+=("$ms")
+		id=$(sql -c "SELECT deletion_id FROM crm_trash.public__t WHERE id = $((n + 5 + i * 10))")
+		ms=$(time_statement "SELECT crm_purge_restore_deletion($id)")
+		D+=("$ms")
+		ms=$(time_statement "SELECT crm_purge_erase('t', 'id = $((7654321 + i * 1000003))', 'bench')")
+		E+=("$ms")
+		printf '  run %d  restore one %8.1f ms   restore_deletion %8.1f ms   erase one %8.1f ms\n' \
+			"$((i + 1))" "${R[-1]}" "${D[-1]}" "${E[-1]}"
+	done
+	[ "$(sql -c "SELECT count(*) FROM t WHERE id = 1234567")" -eq 1 ] || die "trash_lookup: the restored row is not live"
+	check "restore one record (ms/20)" "$(ratio "$(median "${R[@]}")" 20)" 1
+	check "restore_deletion (ms/20)" "$(ratio "$(median "${D[@]}")" 20)" 1
+	check "erase one subject (ms/20)" "$(ratio "$(median "${E[@]}")" 20)" 1
 	reset_db
 }
 

@@ -38,6 +38,11 @@ SELECT extversion FROM pg_extension WHERE extname = 'crm_purge';
 
 -- the data is intact, and identities are role OIDs now
 SELECT id, email, deleted_by, pg_typeof(deleted_by) FROM crm_trash.public__up_people ORDER BY id;
+-- the trash is in segments now: the old table, sealed, and a new one for writes
+SELECT c.relkind, pg_get_partkeydef(c.oid) FROM pg_class c WHERE c.oid = 'crm_trash.public__up_people'::regclass;
+SELECT leaf, segment, sealed_at IS NOT NULL AS sealed, pg_describe_object(classid, objid, 0) AS member
+FROM crm_purge.trash_segments g LEFT JOIN pg_depend d ON d.objid = g.leaf AND d.deptype = 'e' ORDER BY segment;
+SELECT tableoid::regclass, id FROM crm_trash.public__up_people ORDER BY id;
 SELECT count(*) FROM up_people;
 SELECT tbl, rows, status, created_by FROM crm_purge.requests;
 SELECT filter, reason, created_by FROM crm_purge.holds;

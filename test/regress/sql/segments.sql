@@ -1,0 +1,138 @@
+-- the trash in segments: the newest takes the writes unindexed; the worker
+-- seals it when it grows, indexes sealed ones, drops wholly expired ones;
+-- rows picked by ctid are picked per segment (a ctid names a row of one)
+\set SHOW_CONTEXT never
+CREATE ROLE regress_seg_admin LOGIN IN ROLE crm_purge_admin;
+CREATE ROLE regress_seg_app LOGIN;
+CREATE ROLE regress_seg_other LOGIN;
+CREATE TABLE seg_accounts (id int PRIMARY KEY);
+CREATE TABLE seg_contacts (id int PRIMARY KEY, account int REFERENCES seg_accounts, email text);
+INSERT INTO seg_accounts SELECT g FROM generate_series(1, 10) g;
+INSERT INTO seg_contacts SELECT g, g % 10 + 1, 'c' || g || '@x.org' FROM generate_series(1, 3000) g;
+GRANT SELECT, INSERT, DELETE ON seg_accounts, seg_contacts TO regress_seg_admin, regress_seg_app, regress_seg_other;
+SELECT crm_purge_protect('seg_contacts');
+SELECT c.relkind, pg_get_partkeydef(c.oid) FROM pg_class c WHERE c.oid = 'crm_trash.public__seg_contacts'::regclass;
+SELECT leaf, segment, sealed_at IS NULL AS newest FROM crm_purge.trash_segments WHERE trash = 'crm_trash.public__seg_contacts'::regclass ORDER BY segment;
+
+-- the first deletion: ids 1..1000, two rows on each key's first page
+SET ROLE regress_seg_app;
+DELETE FROM seg_contacts WHERE id <= 1000;
+RESET ROLE;
+-- a tiny segment size: the next tick seals segment 0
+SET crm_purge.trash_segment_size = '64kB';
+SET ROLE regress_seg_admin;
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
+RESET ROLE;
+SELECT leaf, segment, sealed_at IS NOT NULL AS sealed, indexed_at IS NOT NULL AS indexed
+FROM crm_purge.trash_segments WHERE trash = 'crm_trash.public__seg_contacts'::regclass ORDER BY segment;
+-- the second deletion lands in segment 1, at the same ctids as the first
+SET ROLE regress_seg_other;
+DELETE FROM seg_contacts WHERE id BETWEEN 1001 AND 2000;
+RESET ROLE;
+SELECT tableoid::regclass AS segment, count(*), min(ctid) FROM crm_trash.public__seg_contacts GROUP BY 1 ORDER BY 1;
+-- a later tick indexes the sealed segment (and seals segment 1)
+SET ROLE regress_seg_admin;
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
+RESET ROLE;
+SELECT leaf, segment, sealed_at IS NOT NULL AS sealed, indexed_at IS NOT NULL AS indexed
+FROM crm_purge.trash_segments WHERE trash = 'crm_trash.public__seg_contacts'::regclass ORDER BY segment;
+SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
+WHERE i.indrelid = 'crm_trash.public__seg_contacts_s0'::regclass ORDER BY 1;
+-- lookups by key use the sealed segments' indexes
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM crm_trash.public__seg_contacts WHERE id = 42;
+RESET enable_seqscan;
+
+-- each deleter sees their own rows, through the trash and in a segment
+SET ROLE regress_seg_app;
+SELECT count(*) FROM crm_trash.public__seg_contacts;
+SELECT count(*) FROM crm_trash.public__seg_contacts_s1;
+RESET ROLE;
+
+-- restore: the row with the same ctid in the other segment stays in the trash
+SELECT s0.id AS in_s0, s1.id AS in_s1
+FROM crm_trash.public__seg_contacts_s0 s0 JOIN crm_trash.public__seg_contacts_s1 s1 ON s0.ctid = s1.ctid
+WHERE s0.id = 1;
+SET ROLE regress_seg_app;
+SELECT crm_purge_restore('seg_contacts', 'id = 1');
+RESET ROLE;
+SELECT count(*) AS trashed, count(*) FILTER (WHERE id = 1001) AS kept_1001 FROM crm_trash.public__seg_contacts;
+-- the newest copy of a key comes back, and only it leaves the trash
+SET ROLE regress_seg_app;
+DELETE FROM seg_contacts WHERE id = 1;
+INSERT INTO seg_contacts VALUES (1, 1, 'newer@x.org');
+DELETE FROM seg_contacts WHERE id = 1;
+RESET ROLE;
+SET ROLE regress_seg_admin;
+SELECT crm_purge_restore('seg_contacts', 'id = 1');
+RESET ROLE;
+SELECT email FROM seg_contacts WHERE id = 1;
+SELECT tableoid::regclass AS segment, email FROM crm_trash.public__seg_contacts WHERE id = 1;
+
+-- a whole deletion across its rows, by deletion id (an index on sealed segments)
+SET ROLE regress_seg_admin;
+SELECT crm_purge_restore_deletion((SELECT deletion_id FROM crm_trash.public__seg_contacts WHERE id = 1500));
+RESET ROLE;
+SELECT count(*) FROM seg_contacts WHERE id BETWEEN 1001 AND 2000;
+
+-- marks: exactly the rows the filter picks, in every segment
+SET ROLE regress_seg_admin;
+SELECT crm_purge_mark('seg_contacts', 'id IN (2, 3)');
+RESET ROLE;
+SELECT tableoid::regclass AS segment, id FROM crm_trash.public__seg_contacts WHERE marked_at IS NOT NULL ORDER BY id;
+SET ROLE regress_seg_admin;
+SELECT crm_purge_unmark('seg_contacts', NULL);
+-- erase: trashed rows of the subject go, whatever their segment
+SELECT crm_purge_erase('seg_contacts', 'id = 4', 'GDPR request 7');
+RESET ROLE;
+SELECT count(*) FROM crm_trash.public__seg_contacts WHERE id = 4;
+
+-- the segment functions are the worker's and the owner's only
+SET ROLE regress_seg_admin;
+SELECT crm_purge._trash_upkeep('seg_contacts', now());
+SELECT crm_purge._add_trash_segment('crm_trash.public__seg_contacts', 99);
+SELECT crm_purge._set_marks('seg_contacts', 'seg_accounts', '{"(0,1)"}', true);
+RESET ROLE;
+
+-- expiry: a sealed segment whose every row expired is dropped whole ...
+UPDATE crm_trash.public__seg_contacts_s0 SET deleted_at = now() - interval '200 days';
+SET ROLE regress_seg_admin;
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
+RESET ROLE;
+SELECT leaf, segment FROM crm_purge.trash_segments WHERE trash = 'crm_trash.public__seg_contacts'::regclass ORDER BY segment;
+SELECT action, rows FROM crm_purge.history WHERE action = 'trash expiry' AND table_name = 'public.seg_contacts' ORDER BY id;
+-- ... unless a legal hold is active: then rows expire one by one, held ones stay
+SET ROLE regress_seg_app;
+DELETE FROM seg_contacts WHERE id BETWEEN 2001 AND 2600;
+RESET ROLE;
+SET ROLE regress_seg_admin;
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
+SELECT crm_purge_hold('seg_contacts', 'id = 2001', NULL, 'litigation') AS hold \gset
+RESET ROLE;
+UPDATE crm_trash.public__seg_contacts SET deleted_at = now() - interval '200 days' WHERE id BETWEEN 2001 AND 2600;
+SET ROLE regress_seg_admin;
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
+RESET ROLE;
+SELECT id FROM crm_trash.public__seg_contacts WHERE id BETWEEN 2001 AND 2600;
+SELECT count(*) > 0 AS segments_kept FROM crm_purge.trash_segments
+WHERE trash = 'crm_trash.public__seg_contacts'::regclass AND segment > 0;
+SET ROLE regress_seg_admin;
+SELECT crm_purge_release(:hold);
+RESET ROLE;
+RESET crm_purge.trash_segment_size;
+
+-- the overview counts the segments' bytes
+SET ROLE regress_seg_admin;
+SELECT "table", trashed_rows, trashed_bytes > 0 AS has_bytes FROM crm_purge_overview WHERE "table" = 'seg_contacts'::regclass;
+RESET ROLE;
+
+-- unprotect keeps the segmented trash; protect again adopts it
+SELECT crm_purge_unprotect('seg_contacts');
+SELECT crm_purge_protect('seg_contacts');
+DELETE FROM seg_contacts WHERE id = 2999;
+SELECT count(*) FROM crm_trash.public__seg_contacts WHERE id = 2999;
+SELECT crm_purge_unprotect('seg_contacts', drop_trash => true);
+SELECT count(*) FROM crm_purge.trash_segments WHERE trash::text LIKE '%seg_contacts%';
+DROP TABLE seg_contacts, seg_accounts;
+DROP ROLE regress_seg_admin, regress_seg_app, regress_seg_other;
