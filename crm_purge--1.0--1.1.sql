@@ -2274,6 +2274,12 @@ BEGIN
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
+	-- one upkeep of a trash at a time (the worker, crm_purge_tick()); it blocks no reader or writer
+	BEGIN
+		EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE NOWAIT', tr);
+	EXCEPTION WHEN lock_not_available THEN
+		RETURN 0;
+	END;
 	SELECT * INTO cur FROM crm_purge.trash_segments g WHERE g.trash = tr ORDER BY g.segment DESC LIMIT 1;
 	IF NOT FOUND THEN
 		RETURN 0;
@@ -2349,6 +2355,8 @@ BEGIN
 	RETURN dropped;
 END
 $$;
+CREATE FUNCTION crm_purge._key_match(tbl regclass, cols int2[], src_type regtype) RETURNS text
+	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_key_match_sql';
 CREATE OR REPLACE FUNCTION crm_purge._protect_impl(actor regrole, tbl regclass, retention interval) RETURNS regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2640,7 +2648,8 @@ BEGIN
 		refs := coalesce(refs, '{}');
 		-- the condition is checked again (a column's type may have changed) and
 		-- written with pg_catalog's operators: no search_path picks them
-		child_cond := format('%s OPERATOR(pg_catalog.=) ANY ($1)', crm_purge._key_expr(r.child, r.conkey))
+		child_cond := crm_purge._key_match(r.child, r.conkey,
+					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]))
 			|| CASE WHEN r.condition IS NOT NULL
 					THEN format(' AND %s', crm_purge._check_condition(r.child, r.condition)) ELSE '' END;
 		IF r.on_erase = 'delete' THEN
@@ -2770,3 +2779,5 @@ ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer)
 	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
 ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION crm_purge._mark(text, regclass, text, boolean) SET search_path = pg_catalog, pg_temp;
+
+-- (end of trash segments)

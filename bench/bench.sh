@@ -162,7 +162,9 @@ settle() {
 time_statement() {
 	sql -v stmt="$1" <<'SQL'
 SELECT clock_timestamp() AS t0 \gset
+\o /dev/null
 :stmt ;
+\o
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1);
 SQL
 }

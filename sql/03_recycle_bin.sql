@@ -326,6 +326,12 @@ BEGIN
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
+	-- one upkeep of a trash at a time (the worker, crm_purge_tick()); it blocks no reader or writer
+	BEGIN
+		EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE NOWAIT', tr);
+	EXCEPTION WHEN lock_not_available THEN
+		RETURN 0;
+	END;
 	SELECT * INTO cur FROM crm_purge.trash_segments g WHERE g.trash = tr ORDER BY g.segment DESC LIMIT 1;
 	IF NOT FOUND THEN
 		RETURN 0;

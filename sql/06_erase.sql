@@ -26,6 +26,12 @@ $$;
 CREATE FUNCTION crm_purge._key_expr(tbl regclass, cols int2[]) RETURNS text
 	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_key_expr_sql';
 
+-- "the key text of cols is one of $1", also on the column itself (which
+-- its index serves) for one column of an integer, text or uuid type; the
+-- keys are texts of values of src_type
+CREATE FUNCTION crm_purge._key_match(tbl regclass, cols int2[], src_type regtype) RETURNS text
+	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_key_match_sql';
+
 CREATE FUNCTION crm_purge._pk_cols(tbl regclass) RETURNS int2[]
 	LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'crm_purge_pk_cols_sql';
 
@@ -726,7 +732,8 @@ BEGIN
 		refs := coalesce(refs, '{}');
 		-- the condition is checked again (a column's type may have changed) and
 		-- written with pg_catalog's operators: no search_path picks them
-		child_cond := format('%s OPERATOR(pg_catalog.=) ANY ($1)', crm_purge._key_expr(r.child, r.conkey))
+		child_cond := crm_purge._key_match(r.child, r.conkey,
+					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]))
 			|| CASE WHEN r.condition IS NOT NULL
 					THEN format(' AND %s', crm_purge._check_condition(r.child, r.condition)) ELSE '' END;
 		IF r.on_erase = 'delete' THEN

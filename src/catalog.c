@@ -132,6 +132,81 @@ crm_purge_key_expression(Oid relid)
 	return key_expression(relid, keys, n);
 }
 
+/* key_match_type: a type whose text converts back exactly, and which family it compares in */
+static char
+key_match_family(Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			return 'i';
+		case TEXTOID:
+		case VARCHAROID:
+			return 't';
+		case UUIDOID:
+			return 'u';
+		default:
+			return '\0';
+	}
+}
+
+/*
+ * crm_purge_key_match: the condition "the key text of these columns of
+ * relid is one of $1 (text[])".  The keys are texts of values of srctype
+ * (the key's own type, or the referenced column's), so for one column of
+ * an integer, text or uuid type the values are compared on the column as
+ * well, which its index serves: a key text never converts back wrong.
+ */
+char *
+crm_purge_key_match(Oid relid, const AttrNumber *cols, int n, Oid srctype)
+{
+	char	   *expr = key_expression(relid, cols, n);
+	Oid			type;
+	char		family;
+
+	if (n != 1)
+		return psprintf("%s OPERATOR(pg_catalog.=) ANY ($1)", expr);
+	type = get_atttype(relid, cols[0]);
+	family = key_match_family(type);
+	if (family == '\0' || family != key_match_family(srctype))
+		return psprintf("%s OPERATOR(pg_catalog.=) ANY ($1)", expr);
+	return psprintf("(%s OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.%s[]) AND %s OPERATOR(pg_catalog.=) ANY ($1))",
+					quote_identifier(get_attname(relid, cols[0], false)),
+					srctype == INT2OID ? "int2" : srctype == INT4OID ? "int4" : srctype == INT8OID ? "int8" :
+					family == 't' ? "text" : "uuid", expr);
+}
+
+/* crm_purge_key_match_sql: crm_purge._key_match(tbl, cols, srctype), the same for SQL */
+PG_FUNCTION_INFO_V1(crm_purge_key_match_sql);
+Datum
+crm_purge_key_match_sql(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+	if (n < 1 || n > INDEX_MAX_KEYS || ARR_HASNULL(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a key has 1 to %d columns", INDEX_MAX_KEYS)));
+	PG_RETURN_TEXT_P(cstring_to_text(crm_purge_key_match(relid, (AttrNumber *) ARR_DATA_PTR(arr), n,
+														 PG_GETARG_OID(2))));
+}
+
+/* crm_purge_primary_key_match: crm_purge_key_match() for relid's primary key */
+char *
+crm_purge_primary_key_match(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	AttrNumber	keys[INDEX_MAX_KEYS];
+	int			n = crm_purge_primary_key(rel, keys, false);
+
+	table_close(rel, AccessShareLock);
+	return crm_purge_key_match(relid, keys, n, get_atttype(relid, keys[0]));
+}
+
 /*
  * crm_purge_key_expr_sql: crm_purge._key_expr(tbl, cols), the same key
  * text expression for SQL (erase, trash updates), so that there is one.

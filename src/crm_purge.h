@@ -100,6 +100,8 @@ extern void crm_purge_sequences_after_utility(Node *parsetree);
 extern const char *crm_purge_relname(Oid relid);
 struct RelationData;
 extern int	crm_purge_primary_key(struct RelationData *rel, AttrNumber *keys, bool missing_ok);
+extern char *crm_purge_key_match(Oid relid, const AttrNumber *cols, int n, Oid srctype);
+extern char *crm_purge_primary_key_match(Oid relid);
 extern void crm_purge_record_history(const char *action, Oid relid, int64 rows, Oid actor,
 									 int64 request_id, int64 purge_id, int64 deletion_id);
 

@@ -182,7 +182,7 @@ crm_purge_hold_keeping(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", crm_purge_relname(relid))));
-	cond = psprintf("%s = ANY ($1)", crm_purge_key_expression(relid));
+	cond = crm_purge_primary_key_match(relid);
 	SPI_connect();
 	hits = crm_purge_hold_hits(relid, relid, cond, 1, argtypes, values);
 	trashid = crm_purge_trash_of(relid);

@@ -651,9 +651,9 @@ crm_purge_live_now(PG_FUNCTION_ARGS)
 
 	crm_purge_require_admin("crm_purge_erase");
 	SPI_connect();
-	plan = SPI_prepare(psprintf("SELECT count(*) FROM %s WHERE %s = ANY ($1)",
+	plan = SPI_prepare(psprintf("SELECT count(*) FROM %s WHERE %s",
 								crm_purge_relname(relid),
-								crm_purge_key_expression(relid)),
+								crm_purge_primary_key_match(relid)),
 					   1, argtypes);
 	if (plan == NULL ||
 		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,

@@ -87,6 +87,20 @@ SELECT crm_purge_erase('seg_contacts', 'id = 4', 'GDPR request 7');
 RESET ROLE;
 SELECT count(*) FROM crm_trash.public__seg_contacts WHERE id = 4;
 
+-- erasures find live and trashed rows by the key's own index: the key
+-- text is compared on the column too (exact, for integer, text and uuid keys)
+SELECT crm_purge._key_match('seg_contacts', '{1}', 'int4');
+SELECT crm_purge._key_match('seg_contacts', '{1,2}', 'int4');
+SELECT crm_purge._key_match('seg_contacts', '{3}', 'text');
+CREATE TABLE seg_big (id bigint PRIMARY KEY);
+CREATE TABLE seg_small (id int PRIMARY KEY, big int REFERENCES seg_big ON DELETE CASCADE);
+INSERT INTO seg_big VALUES (1), (2);
+INSERT INTO seg_small VALUES (10, 1), (20, 2), (30, 1);
+SELECT crm_purge_relate('seg_big', 'seg_small', 'delete');
+SELECT crm_purge_erase('seg_big', 'id = 1', 'GDPR request 8');
+SELECT * FROM seg_small;
+DROP TABLE seg_small, seg_big;
+
 -- the segment functions are the worker's and the owner's only
 SET ROLE regress_seg_admin;
 SELECT crm_purge._trash_upkeep('seg_contacts', now());
