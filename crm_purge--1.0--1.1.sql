@@ -90,10 +90,6 @@ CREATE FUNCTION crm_purge._live_now(tbl regclass, keys text[]) RETURNS bigint
 COMMENT ON FUNCTION crm_purge._live_now(regclass, text[]) IS 'live rows with these keys under the newest snapshot (erase''s last check)';
 REVOKE ALL ON FUNCTION crm_purge._live_now(regclass, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._live_now(regclass, text[]) TO crm_purge_admin;
-CREATE FUNCTION crm_purge._held_tids(tbl regclass, tids tid[]) RETURNS tid[]
-	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_tids';
-COMMENT ON FUNCTION crm_purge._held_tids(regclass, tid[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';
-REVOKE ALL ON FUNCTION crm_purge._held_tids(regclass, tid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
 	crm_purge._hold_keeping(regclass, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
@@ -2222,21 +2218,6 @@ CREATE TABLE crm_purge.trash_segments (
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.trash_segments', '');
-CREATE FUNCTION crm_purge._trash_segments(tbl regclass) RETURNS SETOF regclass
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT i.inhrelid::regclass FROM pg_inherits i
-	WHERE i.inhparent = (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash_segments.tbl)
-	ORDER BY i.inhrelid
-$$;
-CREATE FUNCTION crm_purge._trash_segment(tbl regclass, segment regclass) RETURNS regclass
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	IF NOT EXISTS (SELECT FROM crm_purge._trash_segments(tbl) s WHERE s = segment) THEN
-		RAISE EXCEPTION '% is not a segment of the trash of %', segment, tbl USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	RETURN segment;
-END
-$$;
 CREATE FUNCTION crm_purge._add_trash_segment(tr regclass, seg integer) RETURNS regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2250,10 +2231,6 @@ BEGIN
 	EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', leaf_name, tr);
 	leaf := format('crm_trash.%I', leaf_name)::regclass;
 	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', tr, leaf, seg);
-	EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', leaf);
-	EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
-				   '(crm_purge._trash_row_visible(tableoid, deleted_by))', leaf);
-	EXECUTE format('GRANT SELECT ON %s TO PUBLIC', leaf);
 	EXECUTE format('COMMENT ON TABLE %s IS %L', leaf, format('crm_purge trash segment %s of %s', seg, tr));
 	INSERT INTO crm_purge.trash_segments (leaf, trash, segment) VALUES (leaf, tr, seg);
 	RETURN leaf;
@@ -2305,7 +2282,7 @@ BEGIN
 			HAVING bool_and(EXISTS (SELECT FROM pg_attribute t WHERE t.attrelid = s.leaf
 									AND t.attname = a.attname AND NOT t.attisdropped))
 			UNION
-			SELECT 'deletion_id'
+			SELECT 'deletion_id, trash_row'
 			UNION
 			SELECT '(' || crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)) || ')'
 		LOOP
@@ -2408,11 +2385,11 @@ BEGIN
 	SELECT a.attname INTO reserved FROM pg_attribute a
 		WHERE a.attrelid = tbl AND NOT a.attisdropped
 		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'deletion_actor', 'deletion_reason', 'marked_at',
-							'trash_segment');
+							'trash_segment', 'trash_row');
 	IF FOUND THEN
 		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
 			USING ERRCODE = 'duplicate_column',
-				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason, marked_at and trash_segment.';
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason, marked_at, trash_segment and trash_row.';
 	END IF;
 
 	trash_name := rel.nspname || '__' || rel.relname;
@@ -2462,7 +2439,7 @@ BEGIN
 			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
 		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
 					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz, '
-					   'deletion_actor text, deletion_reason text, trash_segment integer NOT NULL) '
+					   'deletion_actor text, deletion_reason text, trash_segment integer NOT NULL, trash_row bigint NOT NULL) '
 					   'PARTITION BY LIST (trash_segment)',
 					   trash_name, cols);
 		tr := format('crm_trash.%I', trash_name)::regclass;
@@ -2508,19 +2485,15 @@ $$;
 CREATE OR REPLACE FUNCTION crm_purge._mark(action text, tbl regclass, filter text, marked boolean) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-	tids tid[];
-	segment regclass;
-	n bigint := 0;
+	ids bigint[];
+	nums bigint[];
 BEGIN
 	PERFORM crm_purge._check_admin(action);
 	PERFORM crm_purge._check_filter(filter);
-	PERFORM crm_purge._trash_of(tbl, action);
-	FOR segment IN SELECT s FROM crm_purge._trash_segments(tbl) s LOOP
-		EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', segment, coalesce(filter, 'true'), E'\n')
-			INTO tids;
-		n := n + crm_purge._set_marks(tbl, segment, coalesce(tids, '{}'), marked);
-	END LOOP;
-	RETURN n;
+	EXECUTE format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)',
+				   crm_purge._trash_of(tbl, action), coalesce(filter, 'true'), E'\n')
+		INTO ids, nums;
+	RETURN crm_purge._set_marks(tbl, coalesce(ids, '{}'), coalesce(nums, '{}'), marked);
 END
 $$;
 CREATE OR REPLACE FUNCTION crm_purge._overview()
@@ -2567,8 +2540,8 @@ DECLARE
 	refs text[];
 	child_cond text;
 	nc bigint;
-	tids tid[];
-	segment regclass;
+	ids bigint[];
+	nums bigint[];
 BEGIN
 	IF depth > 16 THEN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
@@ -2582,10 +2555,9 @@ BEGIN
 	-- a restore of these rows has finished, or waits for us; the statements
 	-- below see what it did
 	IF tr IS NOT NULL AND NOT dry_run THEN
-		FOR segment IN SELECT s FROM crm_purge._trash_segments(tbl) s LOOP
-			EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', segment, cond, E'\n') USING keys INTO tids;
-			PERFORM crm_purge._lock_trash_rows(tbl, segment, coalesce(tids, '{}'));
-		END LOOP;
+		EXECUTE format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)', tr, cond, E'\n')
+			USING keys INTO ids, nums;
+		PERFORM crm_purge._lock_trash_rows(tbl, coalesce(ids, '{}'), coalesce(nums, '{}'));
 	END IF;
 	EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n')
 		USING keys INTO subject, n_live;
@@ -2684,16 +2656,16 @@ BEGIN
 	END IF;
 END
 $$;
-DROP FUNCTION crm_purge._held_tids(regclass, tid[]);
 DROP FUNCTION crm_purge._set_marks(regclass, tid[], boolean);
 DROP FUNCTION crm_purge._set_marks_impl(regrole, regclass, tid[], boolean);
 DROP FUNCTION crm_purge._lock_trash_rows(regclass, tid[]);
 DROP FUNCTION crm_purge._lock_trash_rows_impl(regrole, regclass, tid[]);
-CREATE FUNCTION crm_purge._held_tids(tbl regclass, segment regclass, tids tid[]) RETURNS tid[]
-	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_tids';
-CREATE FUNCTION crm_purge._set_marks(tbl regclass, segment regclass, tids tid[], marked boolean) RETURNS bigint
+CREATE FUNCTION crm_purge._held_rows(tbl regclass, ids bigint[], nums bigint[])
+RETURNS TABLE (deletion_id bigint, trash_row bigint)
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_rows';
+CREATE FUNCTION crm_purge._set_marks(tbl regclass, ids bigint[], nums bigint[], marked boolean) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, segment regclass, tids tid[], marked boolean)
+CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, ids bigint[], nums bigint[], marked boolean)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2708,42 +2680,49 @@ BEGIN
 	PERFORM crm_purge._refuse_while_pending();
 	-- held rows are never marked
 	IF marked THEN
-		tids := ARRAY(SELECT unnest(tids) EXCEPT SELECT unnest(crm_purge._held_tids(tbl, segment, tids)));
+		SELECT coalesce(array_agg(u.i), '{}'), coalesce(array_agg(u.r), '{}') INTO ids, nums
+		FROM unnest(ids, nums) u(i, r)
+		WHERE NOT EXISTS (SELECT FROM crm_purge._held_rows(tbl, ids, nums) h WHERE h.deletion_id = u.i AND h.trash_row = u.r);
 	END IF;
-	PERFORM crm_purge._trash_of(tbl, 'marking');
-	EXECUTE format('UPDATE %s SET marked_at = CASE WHEN $2 THEN now() END '
-				   'WHERE ctid = ANY ($1) AND (marked_at IS NULL) = $2', crm_purge._trash_segment(tbl, segment))
-		USING tids, marked;
+	EXECUTE format('UPDATE %s t SET marked_at = CASE WHEN $3 THEN now() END '
+				   'WHERE (t.deletion_id, t.trash_row) IN (SELECT * FROM unnest($1, $2)) AND (t.marked_at IS NULL) = $3',
+				   crm_purge._trash_of(tbl, 'marking'))
+		USING ids, nums, marked;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
 $$;
-CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, segment regclass, tids tid[]) RETURNS void
+CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, ids bigint[], nums bigint[]) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, segment regclass, tids tid[]) RETURNS void
+CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, ids bigint[], nums bigint[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass := crm_purge._trash(_lock_trash_rows_impl.tbl);
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE ctid = ANY ($1) FOR UPDATE) l',
-				   crm_purge._trash_segment(tbl, segment)) USING tids;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT count(*) FROM (SELECT FROM %s t WHERE (t.deletion_id, t.trash_row) IN '
+					   '(SELECT * FROM unnest($1, $2)) FOR UPDATE) l', tr) USING ids, nums;
+	END IF;
 END
 $$;
-COMMENT ON FUNCTION crm_purge._held_tids(regclass, regclass, tid[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';
-REVOKE ALL ON FUNCTION crm_purge._set_marks(regclass, regclass, tid[], boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_purge._set_marks(regclass, regclass, tid[], boolean) TO crm_purge_admin;
-REVOKE ALL ON FUNCTION crm_purge._set_marks_impl(regrole, regclass, regclass, tid[], boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows(regclass, regclass, tid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, regclass, tid[]) TO crm_purge_admin;
-REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows_impl(regrole, regclass, regclass, tid[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION crm_purge._held_tids(regclass, regclass, tid[]) FROM PUBLIC;
+COMMENT ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';
+REVOKE ALL ON FUNCTION crm_purge._set_marks(regclass, bigint[], bigint[], boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._set_marks(regclass, bigint[], bigint[], boolean) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._set_marks_impl(regrole, regclass, bigint[], bigint[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, bigint[], bigint[]) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows_impl(regrole, regclass, bigint[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._add_trash_segment(regclass, integer),
 	crm_purge._trash_upkeep(regclass, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION crm_purge._trash_segments(regclass), crm_purge._trash_segment(regclass, regclass) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_purge._trash_segments(regclass), crm_purge._trash_segment(regclass, regclass) TO crm_purge_admin;
 GRANT SELECT ON crm_purge.trash_segments TO crm_purge_admin;
 
+-- Each 1.0 trash: its rows numbered (trash_row, once: the table is
+-- rewritten), then it becomes the first segment of a partitioned trash
+-- under its name, read by everyone else through that trash's policy.
 DO $$
 DECLARE
 	t record;
@@ -2755,8 +2734,9 @@ BEGIN
 			   AND obj_description(c.oid, 'pg_class') LIKE 'crm_purge trash of %'
 			 ORDER BY c.oid
 	LOOP
-		EXECUTE format('ALTER TABLE %s ADD COLUMN trash_segment integer NOT NULL DEFAULT 0', t.old);
-		EXECUTE format('ALTER TABLE %s ALTER COLUMN trash_segment DROP DEFAULT', t.old);
+		EXECUTE format('ALTER TABLE %s ADD COLUMN trash_segment integer NOT NULL DEFAULT 0, '
+					   'ADD COLUMN trash_row bigint NOT NULL DEFAULT nextval(%L)', t.old, 'crm_purge.deletion_id_seq');
+		EXECUTE format('ALTER TABLE %s ALTER COLUMN trash_segment DROP DEFAULT, ALTER COLUMN trash_row DROP DEFAULT', t.old);
 		EXECUTE format('ALTER TABLE %s RENAME TO %I', t.old, left(t.relname, 50) || '_s0');
 		EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s) PARTITION BY LIST (trash_segment)', t.relname, t.old);
 		tr := format('crm_trash.%I', t.relname)::regclass;
@@ -2766,6 +2746,9 @@ BEGIN
 					   '(crm_purge._trash_row_visible(tableoid, deleted_by))', tr);
 		EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tr);
 		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, t.note);
+		EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', t.old);
+		EXECUTE format('DROP POLICY IF EXISTS crm_purge_own_rows ON %s', t.old);
+		EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', t.old);
 		EXECUTE format('COMMENT ON TABLE %s IS %L', t.old, format('crm_purge trash segment 0 of %s', tr));
 		INSERT INTO crm_purge.trash_segments (leaf, trash, segment, sealed_at) VALUES (t.old, tr, 0, now());
 		UPDATE crm_purge.protected_tables p SET trash = tr WHERE p.trash = t.old;

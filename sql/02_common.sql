@@ -76,22 +76,3 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash.tbl
 $$;
 
--- The segments of a protected table's trash: a ctid names a row of one
--- segment only, so rows picked by ctid are picked and acted on per segment.
-CREATE FUNCTION crm_purge._trash_segments(tbl regclass) RETURNS SETOF regclass
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT i.inhrelid::regclass FROM pg_inherits i
-	WHERE i.inhparent = (SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash_segments.tbl)
-	ORDER BY i.inhrelid
-$$;
-
--- segment, when it is a segment of tbl's trash; an error otherwise
-CREATE FUNCTION crm_purge._trash_segment(tbl regclass, segment regclass) RETURNS regclass
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	IF NOT EXISTS (SELECT FROM crm_purge._trash_segments(tbl) s WHERE s = segment) THEN
-		RAISE EXCEPTION '% is not a segment of the trash of %', segment, tbl USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	RETURN segment;
-END
-$$;

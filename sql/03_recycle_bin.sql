@@ -278,8 +278,9 @@ $$;
 
 -- A new segment of a trash, which takes its writes from now on (the
 -- trigger writes the highest).  LIKE, then ATTACH: CREATE TABLE ...
--- PARTITION OF would lock the whole trash against its readers.  The
--- segment has the trash's policy: holds and restores read segments directly.
+-- PARTITION OF would lock the whole trash against its readers.  Only the
+-- owner reads a segment directly; everyone else reads the trash, under its
+-- policy.
 CREATE FUNCTION crm_purge._add_trash_segment(tr regclass, seg integer) RETURNS regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -293,10 +294,6 @@ BEGIN
 	EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', leaf_name, tr);
 	leaf := format('crm_trash.%I', leaf_name)::regclass;
 	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', tr, leaf, seg);
-	EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', leaf);
-	EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
-				   '(crm_purge._trash_row_visible(tableoid, deleted_by))', leaf);
-	EXECUTE format('GRANT SELECT ON %s TO PUBLIC', leaf);
 	EXECUTE format('COMMENT ON TABLE %s IS %L', leaf, format('crm_purge trash segment %s of %s', seg, tr));
 	INSERT INTO crm_purge.trash_segments (leaf, trash, segment) VALUES (leaf, tr, seg);
 	RETURN leaf;
@@ -357,7 +354,7 @@ BEGIN
 			HAVING bool_and(EXISTS (SELECT FROM pg_attribute t WHERE t.attrelid = s.leaf
 									AND t.attname = a.attname AND NOT t.attisdropped))
 			UNION
-			SELECT 'deletion_id'
+			SELECT 'deletion_id, trash_row'
 			UNION
 			SELECT '(' || crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)) || ')'
 		LOOP
@@ -462,11 +459,11 @@ BEGIN
 	SELECT a.attname INTO reserved FROM pg_attribute a
 		WHERE a.attrelid = tbl AND NOT a.attisdropped
 		  AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_id', 'deletion_actor', 'deletion_reason', 'marked_at',
-							'trash_segment');
+							'trash_segment', 'trash_row');
 	IF FOUND THEN
 		RAISE EXCEPTION 'cannot protect table %: it has a column named "%"', tbl, reserved
 			USING ERRCODE = 'duplicate_column',
-				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason, marked_at and trash_segment.';
+				  DETAIL = 'The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason, marked_at, trash_segment and trash_row.';
 	END IF;
 
 	trash_name := rel.nspname || '__' || rel.relname;
@@ -516,7 +513,7 @@ BEGIN
 			FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
 		EXECUTE format('CREATE TABLE crm_trash.%I (%s, deleted_at timestamptz NOT NULL, '
 					   'deleted_by regrole NOT NULL, deletion_id bigint NOT NULL, marked_at timestamptz, '
-					   'deletion_actor text, deletion_reason text, trash_segment integer NOT NULL) '
+					   'deletion_actor text, deletion_reason text, trash_segment integer NOT NULL, trash_row bigint NOT NULL) '
 					   'PARTITION BY LIST (trash_segment)',
 					   trash_name, cols);
 		tr := format('crm_trash.%I', trash_name)::regclass;

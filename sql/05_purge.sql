@@ -34,22 +34,17 @@ $$;
 CREATE FUNCTION crm_purge._mark(action text, tbl regclass, filter text, marked boolean) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-	tids tid[];
-	segment regclass;
-	n bigint := 0;
+	ids bigint[];
+	nums bigint[];
 BEGIN
 	PERFORM crm_purge._check_admin(action);
 	PERFORM crm_purge._check_filter(filter);
-	PERFORM crm_purge._trash_of(tbl, action);
-	FOR segment IN SELECT s FROM crm_purge._trash_segments(tbl) s LOOP
-		EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', segment, coalesce(filter, 'true'), E'\n')
-			INTO tids;
-		n := n + crm_purge._set_marks(tbl, segment, coalesce(tids, '{}'), marked);
-	END LOOP;
-	RETURN n;
+	EXECUTE format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)',
+				   crm_purge._trash_of(tbl, action), coalesce(filter, 'true'), E'\n')
+		INTO ids, nums;
+	RETURN crm_purge._set_marks(tbl, coalesce(ids, '{}'), coalesce(nums, '{}'), marked);
 END
 $$;
-
 CREATE FUNCTION crm_purge_mark(tbl regclass, filter text) RETURNS bigint
 LANGUAGE sql AS $$ SELECT crm_purge._mark('crm_purge_mark', tbl, filter, true) $$;
 
@@ -171,13 +166,15 @@ $$;
 
 CREATE VIEW crm_purge_history AS SELECT * FROM crm_purge._history();
 
-CREATE FUNCTION crm_purge._held_tids(tbl regclass, segment regclass, tids tid[]) RETURNS tid[]
-	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_tids';
+CREATE FUNCTION crm_purge._held_rows(tbl regclass, ids bigint[], nums bigint[])
+RETURNS TABLE (deletion_id bigint, trash_row bigint)
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_rows';
 
-CREATE FUNCTION crm_purge._set_marks(tbl regclass, segment regclass, tids tid[], marked boolean) RETURNS bigint
+-- Trash rows are named by (deletion_id, trash_row): ids[i], nums[i].
+CREATE FUNCTION crm_purge._set_marks(tbl regclass, ids bigint[], nums bigint[], marked boolean) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
-CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, segment regclass, tids tid[], marked boolean)
+CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, ids bigint[], nums bigint[], marked boolean)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -192,12 +189,14 @@ BEGIN
 	PERFORM crm_purge._refuse_while_pending();
 	-- held rows are never marked
 	IF marked THEN
-		tids := ARRAY(SELECT unnest(tids) EXCEPT SELECT unnest(crm_purge._held_tids(tbl, segment, tids)));
+		SELECT coalesce(array_agg(u.i), '{}'), coalesce(array_agg(u.r), '{}') INTO ids, nums
+		FROM unnest(ids, nums) u(i, r)
+		WHERE NOT EXISTS (SELECT FROM crm_purge._held_rows(tbl, ids, nums) h WHERE h.deletion_id = u.i AND h.trash_row = u.r);
 	END IF;
-	PERFORM crm_purge._trash_of(tbl, 'marking');
-	EXECUTE format('UPDATE %s SET marked_at = CASE WHEN $2 THEN now() END '
-				   'WHERE ctid = ANY ($1) AND (marked_at IS NULL) = $2', crm_purge._trash_segment(tbl, segment))
-		USING tids, marked;
+	EXECUTE format('UPDATE %s t SET marked_at = CASE WHEN $3 THEN now() END '
+				   'WHERE (t.deletion_id, t.trash_row) IN (SELECT * FROM unnest($1, $2)) AND (t.marked_at IS NULL) = $3',
+				   crm_purge._trash_of(tbl, 'marking'))
+		USING ids, nums, marked;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
@@ -281,4 +280,4 @@ COMMENT ON VIEW crm_purge_overview IS 'per protected table: live, trashed and ma
 
 COMMENT ON VIEW crm_purge_history IS 'every restore, trash expiry, request, purge and erasure; no personal data';
 
-COMMENT ON FUNCTION crm_purge._held_tids(regclass, regclass, tid[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';
+COMMENT ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) IS 'which of these trash rows a legal hold keeps; each hold''s filter runs as its creator';

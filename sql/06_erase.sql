@@ -594,20 +594,23 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, segment regclass, tids tid[]) RETURNS void
+CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, ids bigint[], nums bigint[]) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
-CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, segment regclass, tids tid[]) RETURNS void
+CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, ids bigint[], nums bigint[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tr regclass := crm_purge._trash(_lock_trash_rows_impl.tbl);
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE ctid = ANY ($1) FOR UPDATE) l',
-				   crm_purge._trash_segment(tbl, segment)) USING tids;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT count(*) FROM (SELECT FROM %s t WHERE (t.deletion_id, t.trash_row) IN '
+					   '(SELECT * FROM unnest($1, $2)) FOR UPDATE) l', tr) USING ids, nums;
+	END IF;
 END
 $$;
-
 CREATE FUNCTION crm_purge._record_erasure(tbl regclass, keys text[], reason text, parts text[]) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
@@ -651,8 +654,8 @@ DECLARE
 	refs text[];
 	child_cond text;
 	nc bigint;
-	tids tid[];
-	segment regclass;
+	ids bigint[];
+	nums bigint[];
 BEGIN
 	IF depth > 16 THEN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
@@ -666,10 +669,9 @@ BEGIN
 	-- a restore of these rows has finished, or waits for us; the statements
 	-- below see what it did
 	IF tr IS NOT NULL AND NOT dry_run THEN
-		FOR segment IN SELECT s FROM crm_purge._trash_segments(tbl) s LOOP
-			EXECUTE format('SELECT array_agg(ctid) FROM %s WHERE (%s%s)', segment, cond, E'\n') USING keys INTO tids;
-			PERFORM crm_purge._lock_trash_rows(tbl, segment, coalesce(tids, '{}'));
-		END LOOP;
+		EXECUTE format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)', tr, cond, E'\n')
+			USING keys INTO ids, nums;
+		PERFORM crm_purge._lock_trash_rows(tbl, coalesce(ids, '{}'), coalesce(nums, '{}'));
 	END IF;
 	EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n')
 		USING keys INTO subject, n_live;

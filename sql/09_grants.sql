@@ -20,9 +20,9 @@ REVOKE ALL ON FUNCTION crm_purge._notify(text, name[], bigint, bigint, jsonb) FR
 
 REVOKE ALL ON FUNCTION crm_purge._check_export(bigint) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION crm_purge._set_marks(regclass, regclass, tid[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._set_marks(regclass, bigint[], bigint[], boolean) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION crm_purge._set_marks(regclass, regclass, tid[], boolean) TO crm_purge_admin;
+GRANT EXECUTE ON FUNCTION crm_purge._set_marks(regclass, bigint[], bigint[], boolean) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._purge_step(integer) FROM PUBLIC;
 
@@ -44,9 +44,9 @@ REVOKE ALL ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oi
 
 GRANT EXECUTE ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid, regclass) TO crm_purge_admin;
 
-REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows(regclass, regclass, tid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, regclass, tid[]) TO crm_purge_admin;
+GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, bigint[], bigint[]) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._guard(regclass, text, name[]) FROM PUBLIC;
 
@@ -109,7 +109,7 @@ REVOKE ALL ON FUNCTION crm_purge._live_now(regclass, text[]) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm_purge._live_now(regclass, text[]) TO crm_purge_admin;
 
-REVOKE ALL ON FUNCTION crm_purge._held_tids(regclass, regclass, tid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
 	crm_purge._hold_keeping(regclass, text[]) FROM PUBLIC;
@@ -180,7 +180,3 @@ GRANT EXECUTE ON FUNCTION crm_purge._tick_step(boolean) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._add_trash_segment(regclass, integer),
 	crm_purge._trash_upkeep(regclass, timestamptz) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION crm_purge._trash_segments(regclass), crm_purge._trash_segment(regclass, regclass) FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION crm_purge._trash_segments(regclass), crm_purge._trash_segment(regclass, regclass) TO crm_purge_admin;

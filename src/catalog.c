@@ -208,6 +208,22 @@ crm_purge_primary_key_match(Oid relid)
 }
 
 /*
+ * crm_purge_trash_rows_named: the condition "trash row alias is one of those
+ * named by $param (deletion ids) and $param+1 (trash_row), int8[] each".
+ * A trash row is named so from one statement to the next, never by ctid
+ * (that names a row of one segment, one shard, one version).  Operators are
+ * pg_catalog's whatever the search_path.
+ */
+char *
+crm_purge_trash_rows_named(const char *alias, int param)
+{
+	return psprintf("EXISTS (SELECT FROM ROWS FROM (pg_catalog.unnest($%d), pg_catalog.unnest($%d)) AS crm_purge_n(d, r)"
+					" WHERE crm_purge_n.d OPERATOR(pg_catalog.=) %s.deletion_id"
+					" AND crm_purge_n.r OPERATOR(pg_catalog.=) %s.trash_row)",
+					param, param + 1, alias, alias);
+}
+
+/*
  * crm_purge_key_expr_sql: crm_purge._key_expr(tbl, cols), the same key
  * text expression for SQL (erase, trash updates), so that there is one.
  */

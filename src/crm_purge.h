@@ -102,6 +102,7 @@ struct RelationData;
 extern int	crm_purge_primary_key(struct RelationData *rel, AttrNumber *keys, bool missing_ok);
 extern char *crm_purge_key_match(Oid relid, const AttrNumber *cols, int n, Oid srctype);
 extern char *crm_purge_primary_key_match(Oid relid);
+extern char *crm_purge_trash_rows_named(const char *alias, int param);
 extern void crm_purge_record_history(const char *action, Oid relid, int64 rows, Oid actor,
 									 int64 request_id, int64 purge_id, int64 deletion_id);
 
@@ -128,12 +129,14 @@ typedef struct CrmPurgeHoldHit
 {
 	int64		id;
 	char	   *reason;
-	List	   *tids;			/* ItemPointer of each held row */
+	List	   *tids;			/* ItemPointer of each held row (trash: int64[2]) */
 } CrmPurgeHoldHit;
 
 extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs,
 								 Oid *argtypes, Datum *values);
 extern Datum crm_purge_hold_tid_array(List *hits);
+extern void crm_purge_trash_held(Oid relid, Oid trashid, Datum ids, Datum rows,
+								 Datum *held_ids, Datum *held_rows);
 extern bool crm_purge_has_holds(Oid relid);
 extern void crm_purge_guard_skips_reset(void);
 struct HeapTupleData;

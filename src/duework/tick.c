@@ -10,7 +10,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_inherits.h"
 
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
@@ -151,83 +150,63 @@ typedef struct ExpireTable
 } ExpireTable;
 
 /*
- * segment_batch: removes up to limit rows of one segment of relid's trash
- * that match cond ($1 = arg), except those a legal hold keeps (returned as
- * a tid[] in *held).  The candidates are picked first, the holds checked on
- * them (each as its creator), and the rest deleted by ctid: a row changed
- * in between stays.  A ctid names a row of one segment only.
- */
-static uint64
-segment_batch(Oid relid, Oid segid, const char *cond, Oid argtype, Datum arg,
-			  int limit, Datum *held)
-{
-	const char *trash = crm_purge_relname(segid);
-	Oid			argtypes[3] = {argtype, TIDARRAYOID, TIDARRAYOID};
-	Datum		values[3] = {arg, Int32GetDatum(limit), (Datum) 0};
-	Oid			htypes[1] = {TIDARRAYOID};
-	bool		isnull;
-	Datum		candidates;
-
-	*held = PointerGetDatum(construct_empty_array(TIDOID));
-	argtypes[1] = INT4OID;
-	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
-									   " WHERE %s LIMIT $2) c", trash, cond),
-							  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
-	candidates = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return 0;
-	candidates = PointerGetDatum(PG_DETOAST_DATUM_COPY(candidates));
-	*held = crm_purge_hold_tid_array(crm_purge_hold_hits(relid, segid, "ctid = ANY ($1)",
-														 1, htypes, &candidates));
-	argtypes[1] = TIDARRAYOID;
-	values[1] = candidates;
-	values[2] = *held;
-	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE ctid = ANY ($2) AND ctid <> ALL ($3) AND %s",
-									   trash, cond),
-							  3, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete from the trash of %s", crm_purge_relname(relid));
-	return SPI_processed;
-}
-
-/*
  * crm_purge_trash_batch: removes up to limit rows of relid's trash that
- * match cond ($1 = arg), segment by segment, except those a legal hold
- * keeps: their number goes to *nheld, and with unmark_held their marks are
- * cleared (a pending purge never takes them).  Trash expiry and pending
- * purges both go through it.  Runs as the extension owner, who owns the
- * trash; SPI connected.
+ * match cond ($1 = arg), except those a legal hold keeps: their number
+ * goes to *nheld, and with unmark_held their marks are cleared (a pending
+ * purge never takes them).  The candidates are picked first, the holds
+ * checked on them (each as its creator), and the rest deleted by
+ * (deletion_id, trash_row), cond checked again: a row changed in between
+ * so that it no longer matches stays.  Trash expiry and pending purges both
+ * go through it.  Runs as the extension owner, who owns the trash; SPI
+ * connected.
  */
 static uint64
 crm_purge_trash_batch(Oid relid, Oid trashid, const char *cond, Oid argtype, Datum arg,
 					  int limit, bool unmark_held, int *nheld)
 {
-	ListCell   *lc;
-	uint64		n = 0;
+	const char *trash = crm_purge_relname(trashid);
+	Oid			argtypes[5] = {argtype, INT4OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[5] = {arg, Int32GetDatum(limit), (Datum) 0, (Datum) 0, (Datum) 0};
+	bool		isnull;
+	Datum		ids,
+				rows,
+				held_ids,
+				held_rows;
 
 	*nheld = 0;
-	foreach(lc, find_inheritance_children(trashid, AccessShareLock))
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(deletion_id), pg_catalog.array_agg(trash_row)"
+									   " FROM (SELECT deletion_id, trash_row FROM %s WHERE %s LIMIT $2) c",
+									   trash, cond),
+							  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
+	ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return 0;
+	ids = PointerGetDatum(PG_DETOAST_DATUM_COPY(ids));
+	rows = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
+	crm_purge_trash_held(relid, trashid, ids, rows, &held_ids, &held_rows);
+	*nheld = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(held_ids)), ARR_DIMS(DatumGetArrayTypeP(held_ids)));
+	if (unmark_held && *nheld > 0)
 	{
-		Oid			segid = lfirst_oid(lc);
-		Datum		held;
-		int			h;
+		Oid			htypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
+		Datum		hvalues[2] = {held_ids, held_rows};
 
-		n += segment_batch(relid, segid, cond, argtype, arg, limit - (int) n, &held);
-		h = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(held)), ARR_DIMS(DatumGetArrayTypeP(held)));
-		if (unmark_held && h > 0)
-		{
-			Oid			argtypes[1] = {TIDARRAYOID};
-
-			if (SPI_execute_with_args(psprintf("UPDATE %s SET marked_at = NULL WHERE ctid = ANY ($1)",
-											   crm_purge_relname(segid)),
-									  1, argtypes, &held, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not unmark held rows");
-		}
-		*nheld += h;
-		if (n >= (uint64) limit)
-			break;
+		if (SPI_execute_with_args(psprintf("UPDATE %s t SET marked_at = NULL WHERE %s",
+										   trash, crm_purge_trash_rows_named("t", 1)),
+								  2, htypes, hvalues, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not unmark held rows");
 	}
-	return n;
+	values[1] = ids;
+	values[2] = rows;
+	values[3] = held_ids;
+	values[4] = held_rows;
+	argtypes[1] = INT8ARRAYOID;
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE %s AND NOT %s AND %s",
+									   trash, crm_purge_trash_rows_named("t", 2),
+									   crm_purge_trash_rows_named("t", 4), cond),
+							  5, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from the trash of %s", crm_purge_relname(relid));
+	return SPI_processed;
 }
 
 /* expire_one_table: one batch of one table's expired trash, and its history row. */

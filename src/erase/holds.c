@@ -6,11 +6,11 @@
  * worker or the admin who happens to erase or request.  Callers ask which
  * rows of a set (the table or its trash, narrowed by their own condition)
  * the active holds keep, and leave those rows alone.  SQL functions here:
- * crm_purge._hold_keeping and crm_purge._held_tids.
+ * crm_purge._hold_keeping and crm_purge._held_rows.
  */
 #include "postgres.h"
 
-#include "catalog/partition.h"
+#include "funcapi.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -33,9 +33,63 @@
  * keep some row).  SPI must be connected.  A hold that cannot be evaluated is
  * an error: its rows must not go because the check failed.
  */
+static List *hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs,
+					   Oid *argtypes, Datum *values);
+
 List *
 crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *argtypes,
 					Datum *values)
+{
+	return hold_hits(relid, scanrel, false, cond, nargs, argtypes, values);
+}
+
+/*
+ * crm_purge_trash_held: which of the trash rows named by ids and rows
+ * (deletion_id and trash_row, int8[] each) an active hold on relid keeps,
+ * in *held_ids and *held_rows.  A trash row is never named by ctid: that
+ * names a row of one segment (one shard) only, and not across statements.
+ * SPI must be connected.
+ */
+void
+crm_purge_trash_held(Oid relid, Oid trashid, Datum ids, Datum rows, Datum *held_ids, Datum *held_rows)
+{
+	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[2] = {ids, rows};
+	List	   *hits = hold_hits(relid, trashid, true,
+								 crm_purge_trash_rows_named(crm_purge_relname(trashid), 1),
+								 2, argtypes, values);
+	ListCell   *lc,
+			   *lc2;
+	int			n = 0,
+				i = 0;
+	Datum	   *d,
+			   *r;
+
+	foreach(lc, hits)
+		n += list_length(((CrmPurgeHoldHit *) lfirst(lc))->tids);
+	d = palloc(sizeof(Datum) * Max(n, 1));
+	r = palloc(sizeof(Datum) * Max(n, 1));
+	foreach(lc, hits)
+	{
+		foreach(lc2, ((CrmPurgeHoldHit *) lfirst(lc))->tids)
+		{
+			int64	   *pair = lfirst(lc2);
+
+			d[i] = Int64GetDatum(pair[0]);
+			r[i++] = Int64GetDatum(pair[1]);
+		}
+	}
+	*held_ids = PointerGetDatum(construct_array(d, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	*held_rows = PointerGetDatum(construct_array(r, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * hold_hits: crm_purge_hold_hits(), whose hits are ctids, or with
+ * trash_rows (deletion_id, trash_row) pairs (int64[2]).
+ */
+static List *
+hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, Oid *argtypes,
+		  Datum *values)
 {
 	Oid			hargtypes[1] = {OIDOID};
 	Datum		hvalues[1] = {ObjectIdGetDatum(relid)};
@@ -94,7 +148,8 @@ crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *ar
 							   crm_purge_role_name(creator)),
 					 errhint("Disable row-level security on the table, or have its owner make the hold again.")));
 		crm_purge_become(creator, &id);
-		rc = SPI_execute_with_args(psprintf("SELECT ctid FROM %s WHERE (%s) AND (%s\n)",
+		rc = SPI_execute_with_args(psprintf("SELECT %s FROM %s WHERE (%s) AND (%s\n)",
+											trash_rows ? "deletion_id, trash_row" : "ctid",
 											scanname, cond, filter),
 								   nargs, argtypes, values, NULL, true, 0);
 		crm_purge_unbecome(&id);
@@ -102,10 +157,22 @@ crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *ar
 			elog(ERROR, "could not evaluate legal hold " INT64_FORMAT, hold_id);
 		for (r = 0; r < SPI_processed; r++)
 		{
-			ItemPointer tid = palloc(sizeof(ItemPointerData));
+			void	   *tid;
 
-			*tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[r],
-																SPI_tuptable->tupdesc, 1, &isnull));
+			if (trash_rows)
+			{
+				int64	   *pair = palloc(sizeof(int64) * 2);
+
+				pair[0] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+				pair[1] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+				tid = pair;
+			}
+			else
+			{
+				tid = palloc(sizeof(ItemPointerData));
+				*(ItemPointer) tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[r],
+																				  SPI_tuptable->tupdesc, 1, &isnull));
+			}
 			if (hit == NULL)
 			{
 				hit = palloc0(sizeof(CrmPurgeHoldHit));
@@ -197,29 +264,41 @@ crm_purge_hold_keeping(PG_FUNCTION_ARGS)
 }
 
 /*
- * crm_purge_held_tids: crm_purge._held_tids(tbl, segment, tids): which of these
- * rows of a segment of tbl's trash an active legal hold keeps.  For marks and pending purges; the
- * extension owner only (it runs every hold's filter, each as its creator).
+ * crm_purge_held_rows: crm_purge._held_rows(tbl, ids, rows): which of these
+ * rows of tbl's trash (deletion_id, trash_row) an active legal hold keeps.
+ * For marks; the extension owner only (it runs every hold's filter, each
+ * as its creator).
  */
-PG_FUNCTION_INFO_V1(crm_purge_held_tids);
+PG_FUNCTION_INFO_V1(crm_purge_held_rows);
 Datum
-crm_purge_held_tids(PG_FUNCTION_ARGS)
+crm_purge_held_rows(PG_FUNCTION_ARGS)
 {
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			relid = PG_GETARG_OID(0);
-	Oid			segment = PG_GETARG_OID(1);
-	Datum		tids = PG_GETARG_DATUM(2);
-	Oid			argtypes[1] = {TIDARRAYOID};
 	Oid			trashid = crm_purge_trash_of(relid);
-	Datum		result;
+	Datum		held_ids,
+				held_rows;
+	ArrayType  *ia,
+			   *ra;
+	int			n,
+				i;
 
-	/* ctids name rows of one segment */
-	if (!OidIsValid(trashid) || !get_rel_relispartition(segment) ||
-		get_partition_parent(segment, true) != trashid)
-		PG_RETURN_NULL();
+	InitMaterializedSRF(fcinfo, 0);
+	if (!OidIsValid(trashid))
+		return (Datum) 0;
 	SPI_connect();
-	result = crm_purge_hold_tid_array(crm_purge_hold_hits(relid, segment, "ctid = ANY ($1)",
-														  1, argtypes, &tids));
-	result = SPI_datumTransfer(result, false, -1);
+	crm_purge_trash_held(relid, trashid, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2), &held_ids, &held_rows);
 	SPI_finish();
-	PG_RETURN_DATUM(result);
+	ia = DatumGetArrayTypeP(held_ids);
+	ra = DatumGetArrayTypeP(held_rows);
+	n = ArrayGetNItems(ARR_NDIM(ia), ARR_DIMS(ia));
+	for (i = 0; i < n; i++)
+	{
+		Datum		v[2] = {Int64GetDatum(((int64 *) ARR_DATA_PTR(ia))[i]),
+							Int64GetDatum(((int64 *) ARR_DATA_PTR(ra))[i])};
+		bool		nulls[2] = {false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	}
+	return (Datum) 0;
 }

@@ -49,20 +49,22 @@ protected_trash(Oid relid)
 	return trashid;
 }
 
-/* tid_array_result: the tid[] a one-row, one-column SPI result holds, or false when NULL. */
+/* int8_arrays_result: the two int8[] a one-row SPI result holds, or false when NULL. */
 static bool
-tid_array_result(Datum *result)
+int8_arrays_result(Datum *first, Datum *second)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 	if (isnull)
 		return false;
-	*result = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+	*first = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+	*second = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0],
+																  SPI_tuptable->tupdesc, 2, &isnull)));
 	return true;
 }
 
-static void restore_done(Oid relid, Oid segid, Datum *elems, int64 n);
+static void restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion);
 
 
 /*
@@ -138,35 +140,26 @@ execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
  * whose key is live stay in the trash.  Returns the rows restored.  Expects
  * SPI to be connected.
  *
- * A ctid names a row of one trash segment only: rows are picked, locked and
- * removed per segment, and read back through each segment with its ctids.
+ * Trash rows are named by (deletion_id, trash_row) from one statement to
+ * the next, never by ctid (which names a row of one segment only).
  */
 static int64
 restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool skip)
 {
 	Relation	live;
-	Relation	trash;
 	TupleDesc	tupdesc;
 	AttrNumber	pk[INDEX_MAX_KEYS];
 	int			npk;
 	StringInfoData cols,
-				tcols,
 				pkcols,
 				pkjoin,
-				arms,
 				sql;
 	int			i;
-	Oid			argtypes[2] = {INT8OID, TIDARRAYOID};
-	Datum		values[2] = {Int64GetDatum(deletion), (Datum) 0};
-	Oid		   *segs;
-	Datum	   *segtids;
-	Oid		   *qtypes;
-	Datum	   *qvalues;
-	int			nsegs,
-				nlocked;
+	Oid			argtypes[3] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[3] = {Int64GetDatum(deletion), (Datum) 0, (Datum) 0};
 	int64		n;
-	uint64		k;
 	CrmPurgeIdentity id;
+	const char *named = crm_purge_trash_rows_named("t", 2);
 
 	live = table_open(relid, AccessShareLock);
 	tupdesc = RelationGetDescr(live);
@@ -190,121 +183,65 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		appendStringInfo(&pkjoin, "%ss.%s = i.%s", i ? " AND " : "", col, col);
 	}
 	table_close(live, AccessShareLock);
-	/* every trash column by name: the filter may name any, segments may order them differently */
-	trash = table_open(trashid, AccessShareLock);
-	initStringInfo(&tcols);
-	for (i = 0; i < RelationGetDescr(trash)->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(trash), i);
 
-		if (!a->attisdropped)
-			appendStringInfo(&tcols, ", %s", quote_identifier(NameStr(a->attname)));
-	}
-	table_close(trash, AccessShareLock);
-
-	/* the candidates, as the caller (the trash's policy applies), per segment */
+	/* the candidates, as the caller: the filter and the trash's policy apply */
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT t.tableoid, pg_catalog.array_agg(t.ctid) FROM %s t WHERE (%s\n)%s GROUP BY t.tableoid",
+	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(t.deletion_id), pg_catalog.array_agg(t.trash_row)"
+					 " FROM %s t WHERE (%s\n)%s",
 					 crm_purge_relname(trashid), filter ? filter : "true",
 					 deletion ? " AND t.deletion_id = $1" : "");
-	if (SPI_execute_with_args(sql.data, deletion ? 1 : 0, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql.data, deletion ? 1 : 0, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
-	nsegs = (int) SPI_processed;
-	if (nsegs == 0)
+	if (!int8_arrays_result(&values[1], &values[2]))
 		return 0;
-	segs = palloc(sizeof(Oid) * nsegs);
-	segtids = palloc(sizeof(Datum) * nsegs);
-	for (i = 0; i < nsegs; i++)
-	{
-		bool		isnull;
-
-		segs[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		segtids[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[i],
-																		SPI_tuptable->tupdesc, 2, &isnull)));
-	}
 
 	/*
 	 * Lock the candidate trash rows first, as the owner: an erase or purge
 	 * that deletes them either finished before (the rows are gone) or waits
 	 * for this restore.  Then read them again under a new snapshot.
 	 */
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(deletion_id), pg_catalog.array_agg(trash_row)"
+					 " FROM (SELECT t.deletion_id, t.trash_row FROM %s t WHERE %s FOR UPDATE) l",
+					 crm_purge_relname(trashid), named);
 	crm_purge_become_owner(&id);
-	nlocked = 0;
-	for (i = 0; i < nsegs; i++)
-	{
-		values[1] = segtids[i];
-		if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
-										   " WHERE ctid = ANY ($2) FOR UPDATE) l", crm_purge_relname(segs[i])),
-								  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not lock the trash of %s", crm_purge_relname(relid));
-		if (tid_array_result(&values[1]))
-		{
-			segs[nlocked] = segs[i];
-			segtids[nlocked++] = values[1];
-		}
-	}
+	if (SPI_execute_with_args(sql.data, 3, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the trash of %s", crm_purge_relname(relid));
 	crm_purge_unbecome(&id);
-	if (nlocked == 0)
+	if (!int8_arrays_result(&values[1], &values[2]))
 		return 0;
 
-	/* $1 the deletion, $2.. each segment's locked rows */
-	qtypes = palloc(sizeof(Oid) * (nlocked + 1));
-	qvalues = palloc(sizeof(Datum) * (nlocked + 1));
-	qtypes[0] = INT8OID;
-	qvalues[0] = Int64GetDatum(deletion);
-	initStringInfo(&arms);
-	for (i = 0; i < nlocked; i++)
-	{
-		qtypes[i + 1] = TIDARRAYOID;
-		qvalues[i + 1] = segtids[i];
-		appendStringInfo(&arms, "%sSELECT tableoid AS crm_purge_seg, ctid AS crm_purge_ctid%s FROM %s WHERE ctid = ANY ($%d)",
-						 i ? " UNION ALL " : "", tcols.data, crm_purge_relname(segs[i]), i + 2);
-	}
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "WITH s AS (SELECT DISTINCT ON (%s) t.crm_purge_seg, t.crm_purge_ctid, %s FROM (%s) t WHERE (%s\n)%s"
-					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC),"
+					 "WITH s AS (SELECT DISTINCT ON (%s) t.deletion_id AS crm_purge_id, t.trash_row AS crm_purge_row, %s"
+					 " FROM %s t WHERE (%s\n)%s AND %s"
+					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC, t.trash_row DESC),"
 					 " i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM s%s RETURNING %s)"
-					 " SELECT s.crm_purge_seg, s.crm_purge_ctid, i IS NOT NULL FROM s LEFT JOIN i ON %s"
-					 " ORDER BY 1",
-					 pkcols.data, cols.data, arms.data,
+					 " SELECT s.crm_purge_id, s.crm_purge_row, i IS NOT NULL FROM s LEFT JOIN i ON %s",
+					 pkcols.data, cols.data, crm_purge_relname(trashid),
 					 filter ? filter : "true",
-					 deletion ? " AND t.deletion_id = $1" : " AND $1 IS NOT NULL",
+					 deletion ? " AND t.deletion_id = $1" : " AND $1 IS NOT NULL", named,
 					 pkcols.data,
 					 crm_purge_relname(relid), cols.data, cols.data,
 					 skip ? " ON CONFLICT DO NOTHING" : "", pkcols.data,
 					 pkjoin.data);
-	execute_restore(sql.data, nlocked + 1, qtypes, qvalues, relid);
+	execute_restore(sql.data, 3, argtypes, values, relid);
 	n = 0;
 	{
 		uint64		rows = SPI_processed;
 		SPITupleTable *tt = SPI_tuptable;
-		ItemPointerData *tids = palloc(sizeof(ItemPointerData) * Max(rows, 1));
-		Datum	   *elems = palloc(sizeof(Datum) * Max(rows, 1));
-		int64		from = 0;
-		Oid			seg = InvalidOid;
+		Datum	   *ids = palloc(sizeof(Datum) * Max(rows, 1));
+		Datum	   *nums = palloc(sizeof(Datum) * Max(rows, 1));
+		uint64		k;
 
-		for (k = 0; k <= rows; k++)
+		for (k = 0; k < rows; k++)
 		{
 			bool		isnull;
-			Oid			rowseg = InvalidOid;
 
-			if (k < rows)
-			{
-				rowseg = DatumGetObjectId(SPI_getbinval(tt->vals[k], tt->tupdesc, 1, &isnull));
-				if (!DatumGetBool(SPI_getbinval(tt->vals[k], tt->tupdesc, 3, &isnull)))
-					continue;
-			}
-			/* the rows are ordered by segment: remove each segment's at once */
-			if (OidIsValid(seg) && rowseg != seg && n > from)
-				restore_done(relid, seg, elems + from, n - from);
-			if (k == rows)
-				break;
-			if (rowseg != seg)
-				from = n;
-			seg = rowseg;
-			tids[n] = *(ItemPointer) DatumGetPointer(SPI_getbinval(tt->vals[k], tt->tupdesc, 2, &isnull));
-			elems[n] = PointerGetDatum(&tids[n]);
+			if (!DatumGetBool(SPI_getbinval(tt->vals[k], tt->tupdesc, 3, &isnull)))
+				continue;
+			ids[n] = SPI_getbinval(tt->vals[k], tt->tupdesc, 1, &isnull);
+			nums[n] = SPI_getbinval(tt->vals[k], tt->tupdesc, 2, &isnull);
 			n++;
 		}
 		if (rows > (uint64) n)
@@ -313,30 +250,28 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 							rows - (uint64) n, crm_purge_relname(relid)),
 					 errhint("They stay in the trash; remove the live rows and restore again to bring them back.")));
 		if (n > 0)
-		{
-			crm_purge_become_owner(&id);
-			crm_purge_record_history("restore", relid, n, id.userid, 0, 0, deletion);
-			crm_purge_unbecome(&id);
-		}
+			restore_done(relid, trashid, ids, nums, n, deletion);
 	}
 	return n;
 }
 
-/* restore_done: removes restored rows of one trash segment. */
+/* restore_done: removes the restored rows from the trash and records the restore. */
 static void
-restore_done(Oid relid, Oid segid, Datum *elems, int64 n)
+restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion)
 {
-	Oid			tidarr[1] = {TIDARRAYOID};
-	Datum		arr[1];
+	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[2];
 	CrmPurgeIdentity id;
 
-	arr[0] = PointerGetDatum(construct_array(elems, (int) n, TIDOID,
-											 sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+	values[0] = PointerGetDatum(construct_array(ids, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(nums, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	/* as the extension owner, who owns the trash; the restorer is the actor */
 	crm_purge_become_owner(&id);
-	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(segid)),
-							  1, tidarr, arr, NULL, false, 0) != SPI_OK_DELETE)
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE %s", crm_purge_relname(trashid),
+									   crm_purge_trash_rows_named("t", 1)),
+							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove restored rows from the trash");
+	crm_purge_record_history("restore", relid, n, id.userid, 0, 0, deletion);
 	crm_purge_unbecome(&id);
 }
 

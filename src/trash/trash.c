@@ -76,6 +76,7 @@ typedef struct TrashMap
 	AttrNumber	deleted_by;
 	AttrNumber	deletion_id;
 	AttrNumber	trash_segment;
+	AttrNumber	trash_row;		/* with deletion_id, what names a trash row */
 	AttrNumber	deletion_actor; /* 0: a trash not yet brought to 1.1 */
 	AttrNumber	deletion_reason;
 	bool		deleted_by_oid; /* regrole (1.1); text in trash made by 1.0 */
@@ -264,12 +265,14 @@ get_trash_map(Relation live)
 	m->deleted_by = attnameAttNum(trash, "deleted_by", false);
 	m->deletion_id = attnameAttNum(trash, "deletion_id", false);
 	m->trash_segment = attnameAttNum(trash, "trash_segment", false);
+	m->trash_row = Max(attnameAttNum(trash, "trash_row", false), 0);
 	m->deletion_actor = Max(attnameAttNum(trash, "deletion_actor", false), 0);
 	m->deletion_reason = Max(attnameAttNum(trash, "deletion_reason", false), 0);
 	for (i = 0; i < ltd->natts; i++)
 		if (m->trash_attno[i] != 0 &&
 			(m->trash_attno[i] == m->deleted_at || m->trash_attno[i] == m->deleted_by ||
 			 m->trash_attno[i] == m->deletion_id || m->trash_attno[i] == m->trash_segment ||
+			 m->trash_attno[i] == m->trash_row ||
 			 m->trash_attno[i] == m->deletion_actor || m->trash_attno[i] == m->deletion_reason ||
 			 m->trash_attno[i] == attnameAttNum(trash, "marked_at", false)))
 			ereport(ERROR,
@@ -281,10 +284,10 @@ get_trash_map(Relation live)
 		TupleDescAttr(ttd, m->deleted_by - 1)->atttypid != TEXTOID;
 	m->trash_segment = Max(m->trash_segment, 0);
 	if (m->deleted_at <= 0 || m->deleted_by <= 0 || m->deletion_id <= 0 ||
-		(m->trash_segment == 0 && m->leafid != m->trashid))
+		((m->trash_segment == 0 || m->trash_row == 0) && m->leafid != m->trashid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("trash table %s lacks deleted_at, deleted_by, deletion_id or trash_segment",
+				 errmsg("trash table %s lacks deleted_at, deleted_by, deletion_id, trash_segment or trash_row",
 						RelationGetRelationName(trash))));
 	table_close(trash, AccessShareLock);
 	m->valid = true;
@@ -300,6 +303,7 @@ get_trash_map(Relation live)
 static LocalTransactionId deletion_lxid = InvalidLocalTransactionId;
 static uint64 deletion_statement = 0;
 static int64 deletion_id = 0;
+static int64 deletion_rows = 0;	/* trash_row: rows numbered within their deletion */
 static int64 *xact_deletion_ids = NULL;
 static int	xact_deletion_nids = 0;
 static int	xact_deletion_cap = 0;
@@ -331,6 +335,7 @@ crm_purge_current_deletion_id(void)
 				repalloc(xact_deletion_ids, sizeof(int64) * xact_deletion_cap);
 		}
 		deletion_id = nextval_internal(seq, false);
+		deletion_rows = 0;
 		deletion_lxid = MyProc->lxid;
 		deletion_statement = stmt;
 		xact_deletion_ids[xact_deletion_nids++] = deletion_id;
@@ -933,6 +938,11 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 	w->nulls[map->deletion_id - 1] = false;
 	if (map->trash_segment > 0)
 		w->nulls[map->trash_segment - 1] = false;
+	if (map->trash_row > 0)
+	{
+		w->values[map->trash_row - 1] = Int64GetDatum(++deletion_rows);
+		w->nulls[map->trash_row - 1] = false;
+	}
 	if (w->has_actor)
 		w->nulls[map->deletion_actor - 1] = false;
 	if (w->has_reason)
