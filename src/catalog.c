@@ -97,6 +97,36 @@ crm_purge_trash_of(Oid relid)
 }
 
 /*
+ * crm_purge_table_of_trash: the protected table whose trash is trashid, or
+ * whose trash has the segment trashid (a row's tableoid); InvalidOid when
+ * none.  Reads the catalog as the extension owner.
+ */
+Oid
+crm_purge_table_of_trash(Oid trashid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(trashid)};
+	Oid			live = InvalidOid;
+	CrmPurgeIdentity id;
+
+	SPI_connect();
+	crm_purge_become_owner(&id);
+	if (SPI_execute_with_args("SELECT tbl::oid FROM crm_purge.protected_tables WHERE trash ="
+							  " coalesce((SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = $1), $1)",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.protected_tables");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		live = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	crm_purge_unbecome(&id);
+	SPI_finish();
+	return live;
+}
+
+/*
  * crm_purge_key_expression: the primary key as the text tombstones and
  * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
  * error for a table without a primary key.

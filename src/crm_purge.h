@@ -31,6 +31,9 @@ extern int	crm_purge_export_retention; /* seconds */
 extern char *crm_purge_export_directory;
 extern int	crm_purge_export_storage;
 extern int	crm_purge_batch_size;
+extern int	crm_purge_idle_batch_size;
+extern int	crm_purge_batch_scale;	/* the worker's: 1, or more while the database is idle */
+extern int	crm_purge_batch_rows(void);
 extern int	crm_purge_batch_delay;	/* milliseconds */
 extern int	crm_purge_max_replica_lag;	/* milliseconds */
 extern char *crm_purge_processing_window;
@@ -102,6 +105,7 @@ struct RelationData;
 extern int	crm_purge_primary_key(struct RelationData *rel, AttrNumber *keys, bool missing_ok);
 extern char *crm_purge_key_match(Oid relid, const AttrNumber *cols, int n, Oid srctype);
 extern char *crm_purge_primary_key_match(Oid relid);
+extern Oid	crm_purge_table_of_trash(Oid trashid);
 extern char *crm_purge_trash_rows_named(const char *alias, int param);
 extern void crm_purge_record_history(const char *action, Oid relid, int64 rows, Oid actor,
 									 int64 request_id, int64 purge_id, int64 deletion_id);

@@ -30,6 +30,8 @@ int			crm_purge_export_retention = 30 * 86400;
 char	   *crm_purge_export_directory = NULL;
 int			crm_purge_export_storage = EXPORT_STORAGE_DIRECTORY;
 int			crm_purge_batch_size = 10000;
+int			crm_purge_idle_batch_size = 100000;
+int			crm_purge_batch_scale = 1;
 int			crm_purge_trash_segment_size = 16 * 1024;
 int			crm_purge_trash_segment_age = 86400;
 int			crm_purge_batch_delay = 0;
@@ -124,6 +126,18 @@ extension_changed(Datum arg, int cacheid, uint32 hashvalue)
  * statement hooks, and, when preloaded, the launcher.  Does nothing during
  * pg_upgrade's binary upgrade.
  */
+/*
+ * crm_purge_batch_rows: the rows a batch aims at: batch_size, or more while
+ * the worker finds the database otherwise idle (crm_purge_batch_scale).
+ */
+int
+crm_purge_batch_rows(void)
+{
+	int64		rows = (int64) crm_purge_batch_size * crm_purge_batch_scale;
+
+	return (int) Max(crm_purge_batch_size, Min(rows, crm_purge_idle_batch_size));
+}
+
 void
 _PG_init(void)
 {
@@ -165,6 +179,11 @@ _PG_init(void)
 	DefineCustomIntVariable("crm_purge.batch_size",
 							"Rows per batch transaction (a target).",
 							NULL, &crm_purge_batch_size, 10000, 1, 10000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.idle_batch_size",
+							"Rows per batch the worker's batches grow to, doubling, while no other session of the database runs a statement.",
+							"Fewer, larger transactions when the database is otherwise idle; back to batch_size as soon as applications work. At most batch_size disables it.",
+							&crm_purge_idle_batch_size, 100000, 1, 10000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("crm_purge.batch_delay",
 							"Pause between batches, to throttle the worker.",

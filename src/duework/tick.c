@@ -225,7 +225,7 @@ expire_one_table(void *arg)
 		elog(ERROR, "could not keep up the trash of %s", t->tbl);
 	t->n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	t->n += crm_purge_trash_batch(t->relid, t->trashid, "deleted_at < pg_catalog.now() - $1",
-								  INTERVALOID, t->retention, crm_purge_batch_size, false, &nheld);
+								  INTERVALOID, t->retention, crm_purge_batch_rows(), false, &nheld);
 	if (t->n > 0)
 		crm_purge_record_history("trash expiry", t->relid, (int64) t->n, InvalidOid, 0, 0, 0);
 }
@@ -276,7 +276,7 @@ expire_trash(CrmPurgeTickCounts *counts)
 		}
 		crm_purge_task_succeeded("trash expiry", t.relid);
 		counts->trash_expired += t.n;
-		if (t.n >= (uint64) crm_purge_batch_size)
+		if (t.n >= (uint64) crm_purge_batch_rows())
 			more = true;
 	}
 	return more;
@@ -325,7 +325,7 @@ purge_task(void *arg)
 {
 	TaskState  *t = arg;
 	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(crm_purge_batch_size)};
+	Datum		values[1] = {Int32GetDatum(crm_purge_batch_rows())};
 	bool		isnull;
 
 	if (SPI_execute_with_args("SELECT crm_purge._purge_step($1)", 1, argtypes, values,

@@ -224,7 +224,7 @@ start_request(Request *r)
 	r->end_block = nblocks;
 	r->next_block = 0;
 	/* first guess: qualifying rows spread evenly */
-	r->chunk_blocks = (int64) Max(1.0, (double) crm_purge_batch_size * nblocks / Max(r->rows, 1));
+	r->chunk_blocks = (int64) Max(1.0, (double) crm_purge_batch_rows() * nblocks / Max(r->rows, 1));
 	r->chunk_blocks = Min(r->chunk_blocks, MAX_CHUNK_BLOCKS);
 	table_close(rel, AccessShareLock);
 }
@@ -442,7 +442,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	else
 	{
 		values[0] = r->has_last_value ? r->last_value : TimestampTzGetDatum(DT_NOBEGIN);
-		values[1] = Int32GetDatum(crm_purge_batch_size);
+		values[1] = Int32GetDatum(crm_purge_batch_rows());
 	}
 	values[2] = r->cutoff;
 	crm_purge_become(r->created_by, &id);
@@ -464,7 +464,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		}
 	}
 	if (r->index_scan)
-		*done = picked < (uint64) crm_purge_batch_size;
+		*done = picked < (uint64) crm_purge_batch_rows();
 	else
 	{
 		*scanned_to = to;
@@ -1291,7 +1291,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		int64		chunk;
 
 		if (n > 0)
-			chunk = (int64) ((double) scanned * crm_purge_batch_size / n);
+			chunk = (int64) ((double) scanned * crm_purge_batch_rows() / n);
 		else
 			chunk = scanned * 4;
 		r.chunk_blocks = Max(1, Min(Min(chunk, scanned * 4), MAX_CHUNK_BLOCKS));

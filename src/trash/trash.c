@@ -1506,26 +1506,9 @@ trash_row_visible(Oid trashid, Oid deleted_by)
 		return false;
 	if (trashid != visible_trash)
 	{
-		Oid			argtypes[1] = {OIDOID};
-		Datum		values[1] = {ObjectIdGetDatum(trashid)};
-		CrmPurgeIdentity id;
-		Oid			live = InvalidOid;
-
-		SPI_connect();
-		crm_purge_become_owner(&id);
 		/* tableoid is a segment's, read through the trash or not */
-		if (SPI_execute_with_args("SELECT tbl::oid FROM crm_purge.protected_tables WHERE trash ="
-								  " coalesce((SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = $1), $1)",
-								  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1)
-		{
-			bool		isnull;
+		Oid			live = crm_purge_table_of_trash(trashid);
 
-			live = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												  SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		crm_purge_unbecome(&id);
-		SPI_finish();
 		visible_trash = trashid;
 		visible_live = live;
 	}

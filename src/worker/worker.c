@@ -992,6 +992,10 @@ run_due_work(void)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		pgstat_report_stat(false);
 
+		/* batches grow while nothing else of the database runs, and shrink at once when it does */
+		if (counts.batches > batches)
+			crm_purge_batch_scale = applications_active() ? 1 : Min(crm_purge_batch_scale * 2, 1024);
+
 		if (more)
 		{
 			long		delay = crm_purge_batch_delay;

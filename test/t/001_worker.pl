@@ -98,6 +98,24 @@ $node->reload;
 ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge.requests WHERE tbl = 'w'::regclass}),
 	'inside it, it runs');
 
+# while nothing else runs in the database, batches grow from batch_size to
+# idle_batch_size: fewer, larger transactions
+$node->append_conf('postgresql.conf', "crm_purge.batch_size = 100\ncrm_purge.idle_batch_size = 1600\n");
+$node->reload;
+$node->poll_query_until('crm', q{SELECT current_setting('crm_purge.idle_batch_size') = '1600'});
+$node->safe_psql('crm', q{
+	CREATE TABLE grow (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+	INSERT INTO grow SELECT g, now() - interval '1 year' FROM generate_series(1, 3000) g;
+	SELECT crm_purge_request('grow', '30 days', 'delete_only');
+});
+ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge.requests WHERE tbl = 'grow'::regclass}),
+	'a request on an idle database finishes');
+is($node->safe_psql('crm', q{SELECT min(b.rows) FILTER (WHERE b.batch = 1) < 400, max(b.rows) >= 700, count(*) < 10, sum(b.rows)
+	FROM crm_purge.request_batches b JOIN crm_purge.requests r ON r.id = b.request_id WHERE r.tbl = 'grow'::regclass}),
+	't|t|t|3000', 'its batches start near batch_size and grow');
+$node->append_conf('postgresql.conf', "crm_purge.batch_size = 10000\ncrm_purge.idle_batch_size = 100000\n");
+$node->reload;
+
 # SIGHUP: settings reload, the worker stays and goes on working
 my $pid = worker_pid($node, 'crm');
 $node->append_conf('postgresql.conf', "crm_purge.naptime = 2\n");

@@ -12,6 +12,7 @@ use CrmPurge;
 
 my $node = crm_purge_node('faults', conf => qq{
 crm_purge.batch_size = 200
+crm_purge.idle_batch_size = 200
 crm_purge.batch_delay = 50
 crm_purge.max_rows_per_request = 1000000
 });

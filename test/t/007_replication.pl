@@ -13,6 +13,7 @@ use CrmPurge;
 
 my $conf = qq{
 crm_purge.batch_size = 300
+crm_purge.idle_batch_size = 300
 crm_purge.batch_delay = 100
 crm_purge.export_storage = database
 crm_purge.max_rows_per_request = 1000000

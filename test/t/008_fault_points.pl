@@ -14,6 +14,7 @@ use Time::HiRes qw(usleep);
 
 my $node = crm_purge_node('faults', conf => qq{
 crm_purge.batch_size = 500
+crm_purge.idle_batch_size = 500
 crm_purge.max_rows_per_request = 1000000
 restart_after_crash = on
 });
