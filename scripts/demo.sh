@@ -232,6 +232,21 @@ SELECT action, "table", rows, actor, app_actor FROM crm_purge_history;
 \echo '\n--- the background worker (expires old trash every crm_purge.naptime); crm_purge_tick() does the same work now'
 SELECT pid, backend_type, datname FROM pg_stat_activity WHERE backend_type LIKE 'crm_purge%';
 SELECT crm_purge_tick();
+
+\echo '\n=== 8. a trash that stays fast: segments (the newest takes writes unindexed; sealed ones get indexes)'
+CREATE TABLE events (id bigint PRIMARY KEY, contact_id bigint, kind text);
+INSERT INTO events SELECT g, g % 5 + 1, 'open' FROM generate_series(1, 20000) g;
+SELECT crm_purge_protect('events');
+DELETE FROM events WHERE id <= 10000;
+SET crm_purge.trash_segment_size = '256kB';   -- tiny, for the demo (default 16MB)
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;   -- seals segment 0
+DELETE FROM events WHERE id <= 15000;
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;   -- indexes it, seals segment 1
+SELECT leaf, segment, sealed_at IS NOT NULL AS sealed, indexed_at IS NOT NULL AS indexed
+FROM crm_purge.trash_segments WHERE trash = 'crm_trash.public__events'::regclass ORDER BY segment;
+EXPLAIN (COSTS OFF) SELECT * FROM crm_trash.public__events WHERE id = 4242;
+SELECT crm_purge_restore('events', 'id = 4242');
+RESET crm_purge.trash_segment_size;
 SQL
 
 cat <<EOF

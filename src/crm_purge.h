@@ -167,6 +167,8 @@ typedef struct CrmPurgeExportPart
 struct SPITupleTable;
 extern void crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc);
 extern void crm_purge_csv_rows(StringInfo buf, struct SPITupleTable *tt, uint64 n);
+struct _DestReceiver;
+extern struct _DestReceiver *crm_purge_csv_receiver(StringInfo buf);
 extern char *crm_purge_export_dir(void);
 extern void crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo csv,
 										CrmPurgeExportPart *out);

@@ -86,6 +86,7 @@ static Oid	plan_relid = InvalidOid;	/* request ids restart with the extension */
 static Oid	plan_heap = InvalidOid;	/* a partitioned table's plans are per partition */
 static SPIPlanPtr select_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
+static StringInfo batch_csv = NULL;	/* an export batch's CSV, see run_batch() */
 static SPIPlanPtr range_delete_plan = NULL;	/* no filter, no holds: one statement */
 
 /*
@@ -362,6 +363,34 @@ check_creator(Request *r)
 }
 
 /*
+ * execute_delete: runs a batch's DELETE; with csv, its RETURNING rows go
+ * straight into csv as CSV (no SPI result: no tuple formed or copied).
+ */
+static int
+execute_delete(SPIPlanPtr plan, Datum *values, StringInfo csv)
+{
+	SPIExecuteOptions options;
+	ParamListInfo params;
+	int			nargs = SPI_getargcount(plan);
+	int			i;
+
+	if (csv == NULL)
+		return SPI_execute_plan(plan, values, NULL, false, 0);
+	params = makeParamList(nargs);
+	for (i = 0; i < nargs; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = SPI_getargtypeid(plan, i);
+	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.dest = crm_purge_csv_receiver(csv);
+	return SPI_execute_plan_extended(plan, &options);
+}
+
+/*
  * delete_batch: one batch: the creator picks, holds keep, the owner deletes
  * (see prepare_plans).  First an error when the creator is gone, no longer an
  * admin with SELECT and DELETE on the table, or the table has row-level
@@ -369,7 +398,7 @@ check_creator(Request *r)
  * exports); sets *done at the end of the scan.
  */
 static uint64
-delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept)
+delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept, StringInfo csv)
 {
 	CrmPurgeIdentity id;
 	uint64		n = 0;
@@ -424,7 +453,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 			crm_purge_bypass_table(r->heap);
 			PG_TRY();
 			{
-				rc = SPI_execute_plan(range_delete_plan, values, NULL, false, 0);
+				rc = execute_delete(range_delete_plan, values, csv);
 			}
 			PG_FINALLY();
 			{
@@ -515,7 +544,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	}
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(delete_plan, values, NULL, false, 0);
+		rc = execute_delete(delete_plan, values, csv);
 	}
 	PG_FINALLY();
 	{
@@ -626,18 +655,31 @@ run_batch(void *arg)
 	int			next_part;
 	ListCell   *lc;
 
-	w->n = delete_batch(w->r, &w->done, &w->scanned_to, &w->cascade, &w->kept);
+	if (w->r->export)
+	{
+		/* kept from batch to batch: its memory is not faulted in again each time */
+		if (batch_csv == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			batch_csv = makeStringInfo();
+			MemoryContextSwitchTo(old);
+		}
+		resetStringInfo(batch_csv);
+	}
+	w->n = delete_batch(w->r, &w->done, &w->scanned_to, &w->cascade, &w->kept,
+						w->r->export ? batch_csv : NULL);
 	next_part = w->r->parts + 1;
 	if (w->r->export && w->n > 0)
 	{
-		StringInfoData csv;
-
-		initStringInfo(&csv);
-		crm_purge_csv_header(&csv, SPI_tuptable->tupdesc);
-		crm_purge_csv_rows(&csv, SPI_tuptable, w->n);
-		crm_purge_export_write_part(w->r->id, next_part++, InvalidOid, &csv, &w->part);
+		crm_purge_export_write_part(w->r->id, next_part++, InvalidOid, batch_csv, &w->part);
 		w->wrote_part = true;
-		pfree(csv.data);
+	}
+	if (batch_csv != NULL && batch_csv->maxlen > 64 * 1024 * 1024)
+	{
+		pfree(batch_csv->data);
+		pfree(batch_csv);
+		batch_csv = NULL;
 	}
 	/* the rows the cascade removed: a part per table, numbered after it */
 	foreach(lc, w->cascade)

@@ -21,6 +21,8 @@
 #include "common/file_perm.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "tcop/dest.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -71,6 +73,95 @@ crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc)
 		first = false;
 	}
 	appendStringInfoCharMacro(buf, '\n');
+}
+
+/*
+ * The CSV receiver: the executor's rows written as CSV as they come, the
+ * way COPY ... TO does it, with no tuple formed or copied into an SPI
+ * result.  For the RETURNING rows of a request's batch.
+ */
+typedef struct CsvReceiver
+{
+	DestReceiver pub;
+	StringInfo	buf;
+	FmgrInfo   *out;
+	int			nestlevel;
+	uint64		rows;
+} CsvReceiver;
+
+static void
+csv_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	CsvReceiver *c = (CsvReceiver *) self;
+	int			i;
+
+	c->out = palloc(sizeof(FmgrInfo) * Max(typeinfo->natts, 1));
+	for (i = 0; i < typeinfo->natts; i++)
+	{
+		Oid			func;
+		bool		varlena;
+
+		if (TupleDescAttr(typeinfo, i)->attisdropped)
+			continue;
+		getTypeOutputInfo(TupleDescAttr(typeinfo, i)->atttypid, &func, &varlena);
+		fmgr_info(func, &c->out[i]);
+	}
+	crm_purge_csv_header(c->buf, typeinfo);
+	c->nestlevel = crm_purge_pin_output_settings();
+}
+
+static bool
+csv_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	CsvReceiver *c = (CsvReceiver *) self;
+	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+	bool		first = true;
+	int			i;
+
+	slot_getallattrs(slot);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		if (TupleDescAttr(tupdesc, i)->attisdropped)
+			continue;
+		if (!first)
+			appendStringInfoCharMacro(c->buf, ',');
+		first = false;
+		if (!slot->tts_isnull[i])
+			crm_purge_csv_value(c->buf, OutputFunctionCall(&c->out[i], slot->tts_values[i]),
+								tupdesc->natts == 1);
+	}
+	appendStringInfoCharMacro(c->buf, '\n');
+	c->rows++;
+	return true;
+}
+
+static void
+csv_shutdown(DestReceiver *self)
+{
+	CsvReceiver *c = (CsvReceiver *) self;
+
+	AtEOXact_GUC(true, c->nestlevel);
+}
+
+static void
+csv_destroy(DestReceiver *self)
+{
+	pfree(self);
+}
+
+/* crm_purge_csv_receiver: a DestReceiver appending the rows it gets to buf as CSV, header first. */
+DestReceiver *
+crm_purge_csv_receiver(StringInfo buf)
+{
+	CsvReceiver *c = palloc0(sizeof(CsvReceiver));
+
+	c->pub.receiveSlot = csv_receive;
+	c->pub.rStartup = csv_startup;
+	c->pub.rShutdown = csv_shutdown;
+	c->pub.rDestroy = csv_destroy;
+	c->pub.mydest = DestNone;
+	c->buf = buf;
+	return &c->pub;
 }
 
 /*
