@@ -169,6 +169,9 @@ extern void crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc);
 extern void crm_purge_csv_rows(StringInfo buf, struct SPITupleTable *tt, uint64 n);
 struct _DestReceiver;
 extern struct _DestReceiver *crm_purge_csv_receiver(StringInfo buf);
+typedef void (*CrmPurgeCsvFlush) (void *arg, StringInfo buf, uint64 rows);
+extern struct _DestReceiver *crm_purge_csv_parts_receiver(StringInfo buf, CrmPurgeCsvFlush flush, void *arg,
+														  uint64 part_rows, Size part_bytes);
 extern char *crm_purge_export_dir(void);
 extern void crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo csv,
 										CrmPurgeExportPart *out);

@@ -948,6 +948,26 @@ typedef struct PartitionDrop
 	List	   *part_rows;		/* int64 rows of each, as a list of int */
 } PartitionDrop;
 
+typedef struct PartitionExport
+{
+	PartitionDrop *d;
+	Request    *r;
+	int			next_part;
+} PartitionExport;
+
+/* partition_part_flush: one part of a whole partition's export, written and made durable */
+static void
+partition_part_flush(void *arg, StringInfo buf, uint64 rows)
+{
+	PartitionExport *e = arg;
+	CrmPurgeExportPart *part = palloc0(sizeof(CrmPurgeExportPart));
+
+	crm_purge_export_write_part(e->r->id, e->next_part++, InvalidOid, buf, part);
+	e->d->parts = lappend(e->d->parts, part);
+	e->d->part_rows = lappend_int(e->d->part_rows, (int) rows);
+	e->d->rows += rows;
+}
+
 /*
  * run_partition_drop: as the table's owner, restricted: the partition's
  * rows exported in parts of batch_size rows (written and made durable
@@ -980,51 +1000,29 @@ run_partition_drop(void *arg)
 	crm_purge_become(rel_owner(r->relid), &id);
 	if (r->export)
 	{
-		Portal		portal;
-		SPIPlanPtr	plan = SPI_prepare(psprintf("SELECT * FROM %s WHERE %s", crm_purge_relname(r->relid), r->bound),
-									   0, NULL);
+		StringInfoData csv;
+		PartitionExport e = {d, r, next_part};
+		SPIExecuteOptions options;
+		int			rc;
 
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-		for (;;)
-		{
-			StringInfoData csv;
-			CrmPurgeExportPart *part;
-			int64		rows = 0;
-
-			/* parts of up to PARTITION_PART_ROWS rows: one write and fsync each */
-			initStringInfo(&csv);
-			for (;;)
-			{
-				SPI_cursor_fetch(portal, true, 10000);
-				if (SPI_processed == 0)
-					break;
-				if (rows == 0)
-					crm_purge_csv_header(&csv, SPI_tuptable->tupdesc);
-				crm_purge_csv_rows(&csv, SPI_tuptable, SPI_processed);
-				rows += SPI_processed;
-				SPI_freetuptable(SPI_tuptable);
-				if (rows >= PARTITION_PART_ROWS || csv.len >= PARTITION_PART_BYTES)
-					break;
-			}
-			if (rows == 0)
-				break;
-			part = palloc0(sizeof(CrmPurgeExportPart));
-			crm_purge_export_write_part(r->id, next_part++, InvalidOid, &csv, part);
-			d->parts = lappend(d->parts, part);
-			d->part_rows = lappend_int(d->part_rows, (int) rows);
-			d->rows += rows;
-			pfree(csv.data);
-		}
-		SPI_cursor_close(portal);
+		/* straight from the executor into parts of up to PARTITION_PART_ROWS rows: one write and fsync each */
+		initStringInfo(&csv);
+		memset(&options, 0, sizeof(options));
+		options.read_only = true;
+		options.dest = crm_purge_csv_parts_receiver(&csv, partition_part_flush, &e,
+													PARTITION_PART_ROWS, PARTITION_PART_BYTES);
+		rc = SPI_execute_extended(psprintf("SELECT * FROM %s WHERE %s", crm_purge_relname(r->relid), r->bound),
+								  &options);
+		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+			elog(ERROR, "could not export partition %s: %s", part_name, SPI_result_code_string(rc));
+		pfree(csv.data);
 		if (d->parts != NIL)
 			crm_purge_fault("export_written");
 	}
 	else
 	{
-		if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s WHERE %s", crm_purge_relname(r->relid), r->bound),
-						true, 0) != SPI_OK_SELECT)
+		/* every row of the partition is within its bound: no condition to check per row */
+		if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s", part_name), true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not count the rows of %s", part_name);
 		{
 			bool		isnull;

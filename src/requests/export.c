@@ -85,8 +85,14 @@ typedef struct CsvReceiver
 	DestReceiver pub;
 	StringInfo	buf;
 	FmgrInfo   *out;
+	TupleDesc	tupdesc;
 	int			nestlevel;
-	uint64		rows;
+	uint64		rows;			/* in buf */
+	/* optional: parts of at most part_rows rows or part_bytes bytes go to flush */
+	CrmPurgeCsvFlush flush;
+	void	   *flush_arg;
+	uint64		part_rows;
+	Size		part_bytes;
 } CsvReceiver;
 
 static void
@@ -106,6 +112,7 @@ csv_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 		getTypeOutputInfo(TupleDescAttr(typeinfo, i)->atttypid, &func, &varlena);
 		fmgr_info(func, &c->out[i]);
 	}
+	c->tupdesc = typeinfo;
 	crm_purge_csv_header(c->buf, typeinfo);
 	c->nestlevel = crm_purge_pin_output_settings();
 }
@@ -132,6 +139,13 @@ csv_receive(TupleTableSlot *slot, DestReceiver *self)
 	}
 	appendStringInfoCharMacro(c->buf, '\n');
 	c->rows++;
+	if (c->flush != NULL && (c->rows >= c->part_rows || (Size) c->buf->len >= c->part_bytes))
+	{
+		c->flush(c->flush_arg, c->buf, c->rows);
+		resetStringInfo(c->buf);
+		crm_purge_csv_header(c->buf, c->tupdesc);
+		c->rows = 0;
+	}
 	return true;
 }
 
@@ -141,6 +155,8 @@ csv_shutdown(DestReceiver *self)
 	CsvReceiver *c = (CsvReceiver *) self;
 
 	AtEOXact_GUC(true, c->nestlevel);
+	if (c->flush != NULL && c->rows > 0)
+		c->flush(c->flush_arg, c->buf, c->rows);
 }
 
 static void
@@ -149,7 +165,25 @@ csv_destroy(DestReceiver *self)
 	pfree(self);
 }
 
-/* crm_purge_csv_receiver: a DestReceiver appending the rows it gets to buf as CSV, header first. */
+/*
+ * crm_purge_csv_receiver: a DestReceiver appending the rows it gets to buf
+ * as CSV, header first.  With flush, each part of at most part_rows rows or
+ * part_bytes bytes is handed to flush(arg, buf, rows), the last one at the
+ * end; buf then starts again with the header.
+ */
+DestReceiver *
+crm_purge_csv_parts_receiver(StringInfo buf, CrmPurgeCsvFlush flush, void *arg,
+							 uint64 part_rows, Size part_bytes)
+{
+	CsvReceiver *c = (CsvReceiver *) crm_purge_csv_receiver(buf);
+
+	c->flush = flush;
+	c->flush_arg = arg;
+	c->part_rows = part_rows;
+	c->part_bytes = part_bytes;
+	return &c->pub;
+}
+
 DestReceiver *
 crm_purge_csv_receiver(StringInfo buf)
 {
