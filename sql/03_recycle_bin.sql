@@ -356,7 +356,11 @@ BEGIN
 			UNION
 			SELECT 'deletion_id, trash_row'
 			UNION
+			-- built-in types only: a cast to text of a user's type would run its code as the owner
 			SELECT '(' || crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)) || ')'
+			WHERE NOT EXISTS (SELECT FROM unnest(crm_purge._pk_cols(tbl)) k(attnum)
+							  JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
+							  WHERE a.atttypid >= 16384)
 		LOOP
 			BEGIN
 				EXECUTE format('CREATE INDEX ON %s (%s)', s.leaf, cols);

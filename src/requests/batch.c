@@ -953,6 +953,7 @@ typedef struct PartitionExport
 	PartitionDrop *d;
 	Request    *r;
 	int			next_part;
+	MemoryContext cxt;			/* the caller's: the executor's ends with the query */
 } PartitionExport;
 
 /* partition_part_flush: one part of a whole partition's export, written and made durable */
@@ -960,12 +961,14 @@ static void
 partition_part_flush(void *arg, StringInfo buf, uint64 rows)
 {
 	PartitionExport *e = arg;
+	MemoryContext old = MemoryContextSwitchTo(e->cxt);
 	CrmPurgeExportPart *part = palloc0(sizeof(CrmPurgeExportPart));
 
 	crm_purge_export_write_part(e->r->id, e->next_part++, InvalidOid, buf, part);
 	e->d->parts = lappend(e->d->parts, part);
 	e->d->part_rows = lappend_int(e->d->part_rows, (int) rows);
 	e->d->rows += rows;
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -1001,7 +1004,7 @@ run_partition_drop(void *arg)
 	if (r->export)
 	{
 		StringInfoData csv;
-		PartitionExport e = {d, r, next_part};
+		PartitionExport e = {d, r, next_part, CurrentMemoryContext};
 		SPIExecuteOptions options;
 		int			rc;
 

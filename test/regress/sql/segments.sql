@@ -104,6 +104,32 @@ SELECT crm_purge_erase('seg_big', 'id = 1', 'GDPR request 8');
 SELECT * FROM seg_small;
 DROP TABLE seg_small, seg_big;
 
+-- a sealed segment's indexes never run a table owner's code as the
+-- extension owner: no key text index for a key of a user's type (its cast
+-- to text could be anyone's function)
+CREATE TYPE seg_pair AS (a int, b int);
+CREATE TABLE seg_evil_log (who name);
+GRANT INSERT ON seg_evil_log TO PUBLIC;
+CREATE FUNCTION seg_evil(seg_pair) RETURNS text LANGUAGE plpgsql IMMUTABLE AS
+$$ BEGIN INSERT INTO public.seg_evil_log VALUES (current_user); RETURN 'x'; END $$;
+CREATE CAST (seg_pair AS text) WITH FUNCTION seg_evil(seg_pair);
+CREATE TABLE seg_typed (k seg_pair PRIMARY KEY, v int);
+INSERT INTO seg_typed SELECT ROW(g, g)::seg_pair, g FROM generate_series(1, 2000) g;
+SELECT crm_purge_protect('seg_typed');
+DELETE FROM seg_typed;
+SET ROLE regress_seg_admin;
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+RESET ROLE;
+SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
+WHERE i.indrelid = 'crm_trash.public__seg_typed_s0'::regclass ORDER BY 1;
+SELECT count(*) AS evil_calls FROM seg_evil_log;
+SELECT crm_purge_unprotect('seg_typed', drop_trash => true);
+DROP TABLE seg_typed, seg_evil_log;
+DROP CAST (seg_pair AS text);
+DROP FUNCTION seg_evil(seg_pair);
+DROP TYPE seg_pair;
+
 -- the segment functions are the worker's and the owner's only
 SET ROLE regress_seg_admin;
 SELECT crm_purge._trash_upkeep('seg_contacts', now());
