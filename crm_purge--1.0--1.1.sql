@@ -2236,6 +2236,39 @@ BEGIN
 	RETURN leaf;
 END
 $$;
+CREATE FUNCTION crm_purge._index_trash_segment(tbl regclass, leaf regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	cols text;
+BEGIN
+	FOR cols IN
+		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o)
+		FROM pg_constraint c
+		CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, o)
+		JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
+		WHERE c.conrelid = tbl AND c.contype IN ('p', 'f')
+		GROUP BY c.oid
+		HAVING bool_and(EXISTS (SELECT FROM pg_attribute t WHERE t.attrelid = leaf
+								AND t.attname = a.attname AND NOT t.attisdropped))
+		UNION
+		SELECT 'deletion_id, trash_row'
+		UNION
+		-- built-in types only: a cast to text of a user's type would run its code as the owner
+		SELECT '(' || crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)) || ')'
+		WHERE NOT EXISTS (SELECT FROM unnest(crm_purge._pk_cols(tbl)) k(attnum)
+						  JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
+						  WHERE a.atttypid >= 16384)
+	LOOP
+		BEGIN
+			EXECUTE format('CREATE INDEX ON %s (%s)', leaf, cols);
+		EXCEPTION WHEN invalid_object_definition THEN
+			NULL;	-- a key text that depends on settings (timestamptz)
+		END;
+	END LOOP;
+	EXECUTE format('CREATE INDEX ON %s USING brin (deleted_at)', leaf);
+	EXECUTE format('ANALYZE %s', leaf);
+END
+$$;
 CREATE FUNCTION crm_purge._trash_upkeep(tbl regclass, cutoff timestamptz) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2244,6 +2277,11 @@ DECLARE
 	s crm_purge.trash_segments;
 	oldest timestamptz;
 	cols text;
+	merge_leaves regclass[];
+	merge_segs integer[];
+	l regclass;
+	merged_name text;
+	merged regclass;
 	expired boolean;
 	n bigint;
 	dropped bigint := 0;
@@ -2270,34 +2308,7 @@ BEGIN
 		EXCEPTION WHEN lock_not_available THEN
 			CONTINUE;
 		END;
-		-- what restores (the key), restore_deletion and erasures (foreign keys,
-		-- and the key's text where that is immutable) look up
-		FOR cols IN
-			SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o)
-			FROM pg_constraint c
-			CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, o)
-			JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
-			WHERE c.conrelid = tbl AND c.contype IN ('p', 'f')
-			GROUP BY c.oid
-			HAVING bool_and(EXISTS (SELECT FROM pg_attribute t WHERE t.attrelid = s.leaf
-									AND t.attname = a.attname AND NOT t.attisdropped))
-			UNION
-			SELECT 'deletion_id, trash_row'
-			UNION
-			-- built-in types only: a cast to text of a user's type would run its code as the owner
-			SELECT '(' || crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)) || ')'
-			WHERE NOT EXISTS (SELECT FROM unnest(crm_purge._pk_cols(tbl)) k(attnum)
-							  JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
-							  WHERE a.atttypid >= 16384)
-		LOOP
-			BEGIN
-				EXECUTE format('CREATE INDEX ON %s (%s)', s.leaf, cols);
-			EXCEPTION WHEN invalid_object_definition THEN
-				NULL;	-- a key text that depends on settings (timestamptz, composite)
-			END;
-		END LOOP;
-		EXECUTE format('CREATE INDEX ON %s USING brin (deleted_at)', s.leaf);
-		EXECUTE format('ANALYZE %s', s.leaf);
+		PERFORM crm_purge._index_trash_segment(tbl, s.leaf);
 		UPDATE crm_purge.trash_segments g SET indexed_at = now() WHERE g.leaf = s.leaf;
 	END LOOP;
 
@@ -2309,6 +2320,60 @@ BEGIN
 			PERFORM crm_purge._add_trash_segment(tr, cur.segment + 1);
 			UPDATE crm_purge.trash_segments g SET sealed_at = now() WHERE g.leaf = cur.leaf;
 		END IF;
+	END IF;
+
+	-- merge: four or more small indexed segments in a row become one, so that
+	-- a lookup plans and probes few segments however the trash grew.  Rows
+	-- keep their trash_segment values (the merged segment lists them all)
+	-- and their names; the sources take no change meanwhile (SHARE, never
+	-- waited for).
+	-- (of those under a quarter of 64 segment sizes, up to 64 segment sizes in all)
+	SELECT array_agg(x.leaf ORDER BY x.segment), array_agg(x.segment ORDER BY x.segment) INTO merge_leaves, merge_segs
+	FROM (SELECT g.leaf, g.segment, sum(pg_total_relation_size(g.leaf)) OVER (ORDER BY g.segment) AS upto
+		  FROM crm_purge.trash_segments g
+		  WHERE g.trash = tr AND g.indexed_at IS NOT NULL
+			AND pg_total_relation_size(g.leaf) < 16 * pg_size_bytes(current_setting('crm_purge.trash_segment_size'))) x
+	WHERE x.upto <= 64 * pg_size_bytes(current_setting('crm_purge.trash_segment_size'));
+	IF cardinality(merge_leaves) >= 4 THEN
+		-- every list value of the sources (a merged one has several)
+		merge_segs := ARRAY(SELECT DISTINCT v::integer FROM unnest(merge_leaves) m
+							CROSS JOIN LATERAL unnest(string_to_array(substring(
+								(SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c WHERE c.oid = m)
+								FROM '\(([0-9, ]*)\)'), ', ')) v
+							ORDER BY 1);
+		BEGIN
+			FOREACH l IN ARRAY merge_leaves LOOP
+				EXECUTE format('LOCK TABLE %s IN SHARE MODE NOWAIT', l);
+			END LOOP;
+			SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+			FROM pg_attribute a WHERE a.attrelid = tr AND a.attnum > 0 AND NOT a.attisdropped;
+			merged_name := left((SELECT c.relname FROM pg_class c WHERE c.oid = tr), 40)
+						   || '_s' || merge_segs[1] || '_' || merge_segs[cardinality(merge_segs)];
+			EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', merged_name, tr);
+			merged := format('crm_trash.%I', merged_name)::regclass;
+			EXECUTE format('INSERT INTO %s (%s) %s', merged, cols,
+						   (SELECT string_agg(format('SELECT %s FROM %s', cols, m), ' UNION ALL ')
+							FROM unnest(merge_leaves) m));
+			-- proves the list bound: ATTACH reads nothing under the trash's lock
+			EXECUTE format('ALTER TABLE %s ADD CONSTRAINT crm_purge_segments CHECK (trash_segment IN (%s))',
+						   merged, array_to_string(merge_segs, ', '));
+			PERFORM crm_purge._index_trash_segment(tbl, merged);
+			EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', tr);
+			FOREACH l IN ARRAY merge_leaves LOOP
+				EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', tr, l);
+				EXECUTE format('DROP TABLE %s', l);
+			END LOOP;
+			EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', tr, merged,
+						   array_to_string(merge_segs, ', '));
+			EXECUTE format('ALTER TABLE %s DROP CONSTRAINT crm_purge_segments', merged);
+			EXECUTE format('COMMENT ON TABLE %s IS %L', merged,
+						   format('crm_purge trash segments %s of %s', array_to_string(merge_segs, ', '), tr));
+			DELETE FROM crm_purge.trash_segments g WHERE g.leaf = ANY (merge_leaves);
+			INSERT INTO crm_purge.trash_segments (leaf, trash, segment, sealed_at, indexed_at)
+				VALUES (merged, tr, merge_segs[1], now(), now());
+		EXCEPTION WHEN lock_not_available THEN
+			NULL;	-- someone reads or changes them: next time
+		END;
 	END IF;
 
 	IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _trash_upkeep.tbl AND h.released_at IS NULL
@@ -2721,7 +2786,7 @@ GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, bigint[], bigint[
 REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows_impl(regrole, regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._add_trash_segment(regclass, integer),
-	crm_purge._trash_upkeep(regclass, timestamptz) FROM PUBLIC;
+	crm_purge._trash_upkeep(regclass, timestamptz), crm_purge._index_trash_segment(regclass, regclass) FROM PUBLIC;
 GRANT SELECT ON crm_purge.trash_segments TO crm_purge_admin;
 
 -- Each 1.0 trash: its rows numbered (trash_row, once: the table is

@@ -165,6 +165,51 @@ SELECT crm_purge_release(:hold);
 RESET ROLE;
 RESET crm_purge.trash_segment_size;
 
+-- small sealed segments merge: four or more in a row become one segment
+-- listing all their values; rows keep their names, marks and contents
+CREATE TABLE seg_many (id int PRIMARY KEY, v text);
+INSERT INTO seg_many SELECT g, 'v' || g FROM generate_series(1, 20000) g;
+SELECT crm_purge_protect('seg_many');
+SET crm_purge.trash_segment_size = '64kB';
+DELETE FROM seg_many WHERE id > 0 AND id <= 2000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+DELETE FROM seg_many WHERE id > 2000 AND id <= 4000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+DELETE FROM seg_many WHERE id > 4000 AND id <= 6000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+DELETE FROM seg_many WHERE id > 6000 AND id <= 8000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+DELETE FROM seg_many WHERE id > 8000 AND id <= 10000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+DELETE FROM seg_many WHERE id > 10000 AND id <= 12000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+DELETE FROM seg_many WHERE id > 12000 AND id <= 14000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+DELETE FROM seg_many WHERE id > 14000 AND id <= 16000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+DELETE FROM seg_many WHERE id > 16000 AND id <= 18000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+DELETE FROM seg_many WHERE id > 18000 AND id <= 20000;
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
+SELECT crm_purge_mark('seg_many', 'id = 7');
+SELECT count(*) AS segments, count(*) FILTER (WHERE indexed_at IS NOT NULL) AS indexed
+FROM crm_purge.trash_segments WHERE trash = 'crm_trash.public__seg_many'::regclass;
+SELECT leaf, segment FROM crm_purge.trash_segments WHERE trash = 'crm_trash.public__seg_many'::regclass ORDER BY segment;
+SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'crm_trash.public__seg_many'::regclass ORDER BY 1;
+SELECT count(*), count(DISTINCT (deletion_id, trash_row)), count(marked_at) FROM crm_trash.public__seg_many;
+SELECT crm_purge_restore('seg_many', 'id = 12000');
+SELECT v FROM seg_many WHERE id = 12000;
+RESET crm_purge.trash_segment_size;
+SELECT crm_purge_unprotect('seg_many', drop_trash => true);
+DROP TABLE seg_many;
+
 -- the overview counts the segments' bytes
 SET ROLE regress_seg_admin;
 SELECT "table", trashed_rows, trashed_bytes > 0 AS has_bytes FROM crm_purge_overview WHERE "table" = 'seg_contacts'::regclass;
