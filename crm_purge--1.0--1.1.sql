@@ -2725,6 +2725,36 @@ BEGIN
 	END IF;
 END
 $$;
+CREATE OR REPLACE FUNCTION crm_purge._reconcile_policies() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p record;
+	n integer := 0;
+BEGIN
+	IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
+		RETURN 0;
+	END IF;
+	-- pg_restore loads cron.job after the policies: a job made meanwhile
+	-- would take a restored job's id; next time, once it is done
+	IF EXISTS (SELECT FROM pg_stat_activity a WHERE a.datname = current_database()
+			   AND a.application_name = 'pg_restore') THEN
+		RETURN 0;
+	END IF;
+	-- jobs of this extension's policies for another database are stale
+	-- copies (a restore): schedules can only be made from the cron database
+	DELETE FROM cron.job j WHERE j.jobname LIKE 'crm_purge_policy_%' AND j.database <> current_database();
+	FOR p IN
+		SELECT x.* FROM crm_purge.policies x
+		WHERE x.jobid IS NULL OR NOT EXISTS (
+			SELECT FROM cron.job j WHERE j.jobid = x.jobid AND j.database = current_database()
+			  AND j.command = format('SELECT crm_purge._run_policy(%s)', x.id))
+	LOOP
+		PERFORM crm_purge._cron_job(p.id);
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
 DROP FUNCTION crm_purge._set_marks(regclass, tid[], boolean);
 DROP FUNCTION crm_purge._set_marks_impl(regrole, regclass, tid[], boolean);
 DROP FUNCTION crm_purge._lock_trash_rows(regclass, tid[]);

@@ -74,6 +74,12 @@ BEGIN
 	IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
 		RETURN 0;
 	END IF;
+	-- pg_restore loads cron.job after the policies: a job made meanwhile
+	-- would take a restored job's id; next time, once it is done
+	IF EXISTS (SELECT FROM pg_stat_activity a WHERE a.datname = current_database()
+			   AND a.application_name = 'pg_restore') THEN
+		RETURN 0;
+	END IF;
 	-- jobs of this extension's policies for another database are stale
 	-- copies (a restore): schedules can only be made from the cron database
 	DELETE FROM cron.job j WHERE j.jobname LIKE 'crm_purge_policy_%' AND j.database <> current_database();
