@@ -10,6 +10,7 @@
 #   TRASH_ROWS=10000000  rows in the trash of the trash_lookup scenario
 #   LOAD_ROWS=1000000 LOAD_SECS=40   the load scenario: rows the request takes, seconds of pgbench
 #   PART_ROWS=10000000   rows of the partitions scenario
+#   EXTRA_SETTINGS="crm_purge.batch_size = 2500"   more postgresql.conf lines (';'-separated)
 #   PG_MAJOR=15  PORT=5498  SKIP_APT=1 (never call apt-get)  KEEP_CLUSTER=1 (leave it running)
 #
 # Every variant of every scenario runs on the same cluster with the same
@@ -90,6 +91,8 @@ pg initdb -D "$DIR/data" -U postgres --auth-local=peer --auth-host=reject \
 	echo "port = $PORT"
 	echo "unix_socket_directories = '$DIR'"
 	printf '%s\n' "${SETTINGS[@]}"
+	# EXTRA_SETTINGS: more lines for postgresql.conf, to compare settings (separated by ';')
+	if [ -n "${EXTRA_SETTINGS:-}" ]; then printf '%s\n' "${EXTRA_SETTINGS//;/$'\n'}"; fi
 } >>"$DIR/data/postgresql.conf"
 pg pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null ||
 	{ tail -n 30 "$DIR/server.log"; die "the server did not start"; }
