@@ -162,7 +162,19 @@ crm_purge_key_expression(Oid relid)
 	return key_expression(relid, keys, n);
 }
 
-/* key_match_type: a type whose text converts back exactly, and which family it compares in */
+/* key_columns_arg: the columns of an int2[] argument naming a key (1 to INDEX_MAX_KEYS of them) */
+static AttrNumber *
+key_columns_arg(ArrayType *arr, int *n)
+{
+	*n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	if (*n < 1 || *n > INDEX_MAX_KEYS || ARR_HASNULL(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a key has 1 to %d columns", INDEX_MAX_KEYS)));
+	return (AttrNumber *) ARR_DATA_PTR(arr);
+}
+
+/* key_match_family: a type whose text converts back exactly, and the family it compares in */
 static char
 key_match_family(Oid type)
 {
@@ -213,16 +225,10 @@ PG_FUNCTION_INFO_V1(crm_purge_key_match_sql);
 Datum
 crm_purge_key_match_sql(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
-	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	int			n;
+	AttrNumber *cols = key_columns_arg(PG_GETARG_ARRAYTYPE_P(1), &n);
 
-	if (n < 1 || n > INDEX_MAX_KEYS || ARR_HASNULL(arr))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a key has 1 to %d columns", INDEX_MAX_KEYS)));
-	PG_RETURN_TEXT_P(cstring_to_text(crm_purge_key_match(relid, (AttrNumber *) ARR_DATA_PTR(arr), n,
-														 PG_GETARG_OID(2))));
+	PG_RETURN_TEXT_P(cstring_to_text(crm_purge_key_match(PG_GETARG_OID(0), cols, n, PG_GETARG_OID(2))));
 }
 
 /* crm_purge_primary_key_match: crm_purge_key_match() for relid's primary key */
@@ -261,15 +267,10 @@ PG_FUNCTION_INFO_V1(crm_purge_key_expr_sql);
 Datum
 crm_purge_key_expr_sql(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
-	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	int			n;
+	AttrNumber *cols = key_columns_arg(PG_GETARG_ARRAYTYPE_P(1), &n);
 
-	if (n < 1 || n > INDEX_MAX_KEYS || ARR_HASNULL(arr))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a key has 1 to %d columns", INDEX_MAX_KEYS)));
-	PG_RETURN_TEXT_P(cstring_to_text(key_expression(relid, (AttrNumber *) ARR_DATA_PTR(arr), n)));
+	PG_RETURN_TEXT_P(cstring_to_text(key_expression(PG_GETARG_OID(0), cols, n)));
 }
 
 /*
