@@ -371,6 +371,11 @@ BEGIN
 	EXCEPTION WHEN lock_not_available THEN
 		RETURN 0;
 	END;
+	-- a trash left without segments (someone dropped them) takes writes again
+	IF NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tr) THEN
+		PERFORM crm_purge._add_trash_segment(tr, coalesce((SELECT max(g.segment) + 1 FROM crm_purge.trash_segments g
+														   WHERE g.trash = tr), 0));
+	END IF;
 	SELECT * INTO cur FROM crm_purge.trash_segments g WHERE g.trash = tr ORDER BY g.segment DESC LIMIT 1;
 	IF NOT FOUND THEN
 		RETURN 0;

@@ -210,6 +210,19 @@ RESET crm_purge.trash_segment_size;
 SELECT crm_purge_unprotect('seg_many', drop_trash => true);
 DROP TABLE seg_many;
 
+-- a trash whose segments were dropped by hand refuses writes, with a
+-- hint; the next upkeep gives it a segment again
+CREATE TABLE seg_lost (id int PRIMARY KEY);
+INSERT INTO seg_lost VALUES (1), (2);
+SELECT crm_purge_protect('seg_lost');
+DROP TABLE crm_trash.public__seg_lost_s0;
+DELETE FROM seg_lost WHERE id = 1;
+SELECT crm_purge._trash_upkeep('seg_lost', now() - interval '1 year');
+DELETE FROM seg_lost WHERE id = 1;
+SELECT id, tableoid::regclass FROM crm_trash.public__seg_lost;
+SELECT crm_purge_unprotect('seg_lost', drop_trash => true);
+DROP TABLE seg_lost;
+
 -- the overview counts the segments' bytes
 SET ROLE regress_seg_admin;
 SELECT "table", trashed_rows, trashed_bytes > 0 AS has_bytes FROM crm_purge_overview WHERE "table" = 'seg_contacts'::regclass;
