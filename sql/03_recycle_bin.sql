@@ -358,6 +358,7 @@ DECLARE
 	l regclass;
 	merged_name text;
 	merged regclass;
+	segment_bytes bigint := pg_size_bytes(current_setting('crm_purge.trash_segment_size'));
 	expired boolean;
 	n bigint;
 	dropped bigint := 0;
@@ -396,14 +397,14 @@ BEGIN
 	IF cur.sealed_at IS NULL THEN
 		-- the first row stored is about the oldest: no scan of the segment
 		EXECUTE format('SELECT deleted_at FROM %s LIMIT 1', cur.leaf) INTO oldest;
-		IF pg_relation_size(cur.leaf) >= pg_size_bytes(current_setting('crm_purge.trash_segment_size'))
+		IF pg_relation_size(cur.leaf) >= segment_bytes
 			OR oldest < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
 			PERFORM crm_purge._add_trash_segment(tr, cur.segment + 1);
 			UPDATE crm_purge.trash_segments g SET sealed_at = now() WHERE g.leaf = cur.leaf;
 		END IF;
 	END IF;
 
-	-- merge: four or more small indexed segments in a row become one, so that
+	-- merge: four or more small indexed segments become one, so that
 	-- a lookup plans and probes few segments however the trash grew.  Rows
 	-- keep their trash_segment values (the merged segment lists them all)
 	-- and their names; the sources take no change meanwhile (SHARE, never
@@ -413,8 +414,8 @@ BEGIN
 	FROM (SELECT g.leaf, g.segment, sum(pg_total_relation_size(g.leaf)) OVER (ORDER BY g.segment) AS upto
 		  FROM crm_purge.trash_segments g
 		  WHERE g.trash = tr AND g.indexed_at IS NOT NULL
-			AND pg_total_relation_size(g.leaf) < 16 * pg_size_bytes(current_setting('crm_purge.trash_segment_size'))) x
-	WHERE x.upto <= 64 * pg_size_bytes(current_setting('crm_purge.trash_segment_size'));
+			AND pg_total_relation_size(g.leaf) < 16 * segment_bytes) x
+	WHERE x.upto <= 64 * segment_bytes;
 	IF cardinality(merge_leaves) >= 4 THEN
 		-- every list value of the sources (a merged one has several)
 		merge_segs := ARRAY(SELECT DISTINCT v::integer FROM unnest(merge_leaves) m

@@ -122,11 +122,6 @@ extension_changed(Datum arg, int cacheid, uint32 hashvalue)
 }
 
 /*
- * _PG_init: defines the settings, registers the cache callback and the
- * statement hooks, and, when preloaded, the launcher.  Does nothing during
- * pg_upgrade's binary upgrade.
- */
-/*
  * crm_purge_batch_rows: the rows a batch aims at: batch_size, or more while
  * the worker finds the database otherwise idle (crm_purge_batch_scale).
  */
@@ -138,6 +133,11 @@ crm_purge_batch_rows(void)
 	return (int) Max(crm_purge_batch_size, Min(rows, crm_purge_idle_batch_size));
 }
 
+/*
+ * _PG_init: defines the settings, registers the cache callback and the
+ * statement hooks, and, when preloaded, the launcher.  Does nothing during
+ * pg_upgrade's binary upgrade.
+ */
 void
 _PG_init(void)
 {

@@ -10,7 +10,6 @@
  */
 #include "postgres.h"
 
-
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"

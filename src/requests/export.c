@@ -75,6 +75,46 @@ crm_purge_csv_header(StringInfo buf, TupleDesc tupdesc)
 	appendStringInfoCharMacro(buf, '\n');
 }
 
+/* csv_output_functions: the output function of each column (dropped ones left out) */
+static FmgrInfo *
+csv_output_functions(TupleDesc tupdesc)
+{
+	FmgrInfo   *out = palloc(sizeof(FmgrInfo) * Max(tupdesc->natts, 1));
+	int			i;
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Oid			func;
+		bool		varlena;
+
+		if (TupleDescAttr(tupdesc, i)->attisdropped)
+			continue;
+		getTypeOutputInfo(TupleDescAttr(tupdesc, i)->atttypid, &func, &varlena);
+		fmgr_info(func, &out[i]);
+	}
+	return out;
+}
+
+/* csv_row: one row as a CSV line; NULL is an empty unquoted field */
+static void
+csv_row(StringInfo buf, TupleDesc tupdesc, FmgrInfo *out, Datum *values, bool *nulls)
+{
+	bool		first = true;
+	int			i;
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		if (TupleDescAttr(tupdesc, i)->attisdropped)
+			continue;
+		if (!first)
+			appendStringInfoCharMacro(buf, ',');
+		first = false;
+		if (!nulls[i])
+			crm_purge_csv_value(buf, OutputFunctionCall(&out[i], values[i]), tupdesc->natts == 1);
+	}
+	appendStringInfoCharMacro(buf, '\n');
+}
+
 /*
  * The CSV receiver: the executor's rows written as CSV as they come, the
  * way COPY ... TO does it, with no tuple formed or copied into an SPI
@@ -99,19 +139,8 @@ static void
 csv_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
 	CsvReceiver *c = (CsvReceiver *) self;
-	int			i;
 
-	c->out = palloc(sizeof(FmgrInfo) * Max(typeinfo->natts, 1));
-	for (i = 0; i < typeinfo->natts; i++)
-	{
-		Oid			func;
-		bool		varlena;
-
-		if (TupleDescAttr(typeinfo, i)->attisdropped)
-			continue;
-		getTypeOutputInfo(TupleDescAttr(typeinfo, i)->atttypid, &func, &varlena);
-		fmgr_info(func, &c->out[i]);
-	}
+	c->out = csv_output_functions(typeinfo);
 	c->tupdesc = typeinfo;
 	crm_purge_csv_header(c->buf, typeinfo);
 	c->nestlevel = crm_purge_pin_output_settings();
@@ -121,23 +150,9 @@ static bool
 csv_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	CsvReceiver *c = (CsvReceiver *) self;
-	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
-	bool		first = true;
-	int			i;
 
 	slot_getallattrs(slot);
-	for (i = 0; i < tupdesc->natts; i++)
-	{
-		if (TupleDescAttr(tupdesc, i)->attisdropped)
-			continue;
-		if (!first)
-			appendStringInfoCharMacro(c->buf, ',');
-		first = false;
-		if (!slot->tts_isnull[i])
-			crm_purge_csv_value(c->buf, OutputFunctionCall(&c->out[i], slot->tts_values[i]),
-								tupdesc->natts == 1);
-	}
-	appendStringInfoCharMacro(c->buf, '\n');
+	csv_row(c->buf, slot->tts_tupleDescriptor, c->out, slot->tts_values, slot->tts_isnull);
 	c->rows++;
 	if (c->flush != NULL && (c->rows >= c->part_rows || (Size) c->buf->len >= c->part_bytes))
 	{
@@ -207,38 +222,16 @@ void
 crm_purge_csv_rows(StringInfo buf, SPITupleTable *tt, uint64 n)
 {
 	TupleDesc	tupdesc = tt->tupdesc;
-	FmgrInfo   *out = palloc(sizeof(FmgrInfo) * tupdesc->natts);
-	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
-	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	FmgrInfo   *out = csv_output_functions(tupdesc);
+	Datum	   *values = palloc(sizeof(Datum) * Max(tupdesc->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(tupdesc->natts, 1));
 	uint64		r;
-	int			i;
 	int			nestlevel = crm_purge_pin_output_settings();
 
-	for (i = 0; i < tupdesc->natts; i++)
-	{
-		Oid			func;
-		bool		varlena;
-
-		getTypeOutputInfo(TupleDescAttr(tupdesc, i)->atttypid, &func, &varlena);
-		fmgr_info(func, &out[i]);
-	}
 	for (r = 0; r < n; r++)
 	{
-		bool		first = true;
-
 		heap_deform_tuple(tt->vals[r], tupdesc, values, nulls);
-		for (i = 0; i < tupdesc->natts; i++)
-		{
-			if (TupleDescAttr(tupdesc, i)->attisdropped)
-				continue;
-			if (!first)
-				appendStringInfoCharMacro(buf, ',');
-			first = false;
-			if (!nulls[i])
-				crm_purge_csv_value(buf, OutputFunctionCall(&out[i], values[i]),
-									tupdesc->natts == 1);
-		}
-		appendStringInfoCharMacro(buf, '\n');
+		csv_row(buf, tupdesc, out, values, nulls);
 	}
 	AtEOXact_GUC(true, nestlevel);
 	pfree(out);

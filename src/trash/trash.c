@@ -279,7 +279,7 @@ get_trash_map(Relation live)
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
 					 errmsg("table %s has a column named like one of its trash's own columns",
 							crm_purge_relname(relid)),
-					 errhint("Rename the column; the trash adds deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason and marked_at.")));
+					 errhint("Rename the column; the trash adds deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason, marked_at, trash_segment and trash_row.")));
 	m->deleted_by_oid = m->deleted_by > 0 &&
 		TupleDescAttr(ttd, m->deleted_by - 1)->atttypid != TEXTOID;
 	m->trash_segment = Max(m->trash_segment, 0);

@@ -957,6 +957,7 @@ run_due_work(void)
 {
 	CrmPurgeTickCounts counts;
 	bool		more;
+	bool		apps;
 	int64		batches;
 
 	memset(&counts, 0, sizeof(counts));
@@ -992,9 +993,10 @@ run_due_work(void)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		pgstat_report_stat(false);
 
-		/* batches grow while nothing else of the database runs, and shrink at once when it does */
+		/* after a batch: batches grow while nothing else of the database runs, and shrink at once when it does */
+		apps = counts.batches > batches && applications_active();
 		if (counts.batches > batches)
-			crm_purge_batch_scale = applications_active() ? 1 : Min(crm_purge_batch_scale * 2, 1024);
+			crm_purge_batch_scale = apps ? 1 : Min(crm_purge_batch_scale * 2, 1024);
 
 		if (more)
 		{
@@ -1004,7 +1006,7 @@ run_due_work(void)
 			 * Applications at work in this database: pause a multiple of the
 			 * batch's own time, so that they keep most of the machine
 			 */
-			if (crm_purge_app_yield > 0 && counts.batches > batches && applications_active())
+			if (crm_purge_app_yield > 0 && apps)
 				delay = Max(delay, Min((long) (TimestampDifferenceMilliseconds(step_started, GetCurrentTimestamp()) *
 											   crm_purge_app_yield / 100), 2000L));
 			/* throttling: a latch wait, so SIGTERM and SIGHUP cut it short */
