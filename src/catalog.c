@@ -127,6 +127,30 @@ crm_purge_table_of_trash(Oid trashid)
 }
 
 /*
+ * crm_purge_young_segment: the newest segment of trashid while it is
+ * unsealed and younger than age, or -1.  Its rows were deleted by
+ * statements that began after it was made (long ones aside), so none is
+ * older than age yet: trash expiry leaves it unread, while a large DELETE
+ * may be filling it.  SPI connected, as the extension owner.
+ */
+int32
+crm_purge_young_segment(Oid trashid, Datum age)
+{
+	Oid			argtypes[2] = {OIDOID, INTERVALOID};
+	Datum		values[2] = {ObjectIdGetDatum(trashid), age};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT segment FROM crm_purge.trash_segments"
+							  " WHERE trash = $1 AND sealed_at IS NULL AND created_at > pg_catalog.now() - $2"
+							  " ORDER BY segment DESC LIMIT 1",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.trash_segments");
+	if (SPI_processed == 0)
+		return -1;
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * crm_purge_key_expression: the primary key as the text tombstones and
  * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
  * error for a table without a primary key.

@@ -106,6 +106,7 @@ extern int	crm_purge_primary_key(struct RelationData *rel, AttrNumber *keys, boo
 extern char *crm_purge_key_match(Oid relid, const AttrNumber *cols, int n, Oid srctype);
 extern char *crm_purge_primary_key_match(Oid relid);
 extern Oid	crm_purge_table_of_trash(Oid trashid);
+extern int32 crm_purge_young_segment(Oid trashid, Datum age);
 extern char *crm_purge_trash_rows_named(const char *alias, int param);
 extern void crm_purge_record_history(const char *action, Oid relid, int64 rows, Oid actor,
 									 int64 request_id, int64 purge_id, int64 deletion_id);

@@ -214,6 +214,7 @@ expire_one_table(void *arg)
 {
 	ExpireTable *t = arg;
 	int			nheld;
+	int32		young;
 	Oid			argtypes[2] = {OIDOID, INTERVALOID};
 	Datum		values[2] = {ObjectIdGetDatum(t->relid), t->retention};
 	bool		isnull;
@@ -223,7 +224,10 @@ expire_one_table(void *arg)
 							  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not keep up the trash of %s", t->tbl);
 	t->n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	t->n += crm_purge_trash_batch(t->relid, t->trashid, "deleted_at < pg_catalog.now() - $1",
+	young = crm_purge_young_segment(t->trashid, t->retention);
+	t->n += crm_purge_trash_batch(t->relid, t->trashid,
+								  young < 0 ? "deleted_at < pg_catalog.now() - $1" :
+								  psprintf("deleted_at < pg_catalog.now() - $1 AND trash_segment <> %d", young),
 								  INTERVALOID, t->retention, crm_purge_batch_rows(), false, &nheld);
 	if (t->n > 0)
 		crm_purge_record_history("trash expiry", t->relid, (int64) t->n, InvalidOid, 0, 0, 0);

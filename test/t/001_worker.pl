@@ -74,6 +74,7 @@ $node->safe_psql('crm', q{
 	SELECT crm_purge_protect('t', '1 hour');
 	DELETE FROM t;
 	UPDATE crm_trash.public__t SET deleted_at = now() - interval '2 hours';
+	UPDATE crm_purge.trash_segments SET created_at = now() - interval '2 hours';
 });
 ok($node->poll_query_until('crm', q{SELECT count(*) = 0 FROM crm_trash.public__t}),
 	'the worker expires trash by itself');

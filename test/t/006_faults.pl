@@ -27,6 +27,7 @@ $node->safe_psql('postgres', q{
 $node->safe_psql('postgres', q{
 	DELETE FROM t WHERE id <= 6000;
 	UPDATE crm_trash.public__t SET deleted_at = now() - interval '2 hours';
+	UPDATE crm_purge.trash_segments SET created_at = now() - interval '2 hours';
 });
 ok($node->poll_query_until('postgres',
 	q{SELECT count(*) BETWEEN 1 AND 5800 FROM crm_trash.public__t}, 't'), 'trash expiry is under way');

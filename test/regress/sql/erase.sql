@@ -139,6 +139,7 @@ SELECT crm_purge_tick() ->> 'request_rows' AS deleted;
 SELECT id FROM logs ORDER BY id;
 DELETE FROM logs;
 UPDATE crm_trash.gdpr__logs SET deleted_at = now() - interval '2 days';
+UPDATE crm_purge.trash_segments SET created_at = now() - interval '2 days' WHERE trash = 'crm_trash.gdpr__logs'::regclass;
 SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
 SELECT id FROM crm_trash.gdpr__logs ORDER BY id;
 

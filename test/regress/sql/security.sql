@@ -356,6 +356,8 @@ DELETE FROM sec.e1;
 DELETE FROM sec.e2;
 UPDATE crm_trash.sec__e1 SET deleted_at = deleted_at - interval '1 hour';
 UPDATE crm_trash.sec__e2 SET deleted_at = deleted_at - interval '1 hour';
+UPDATE crm_purge.trash_segments SET created_at = created_at - interval '1 hour'
+WHERE trash IN ('crm_trash.sec__e1'::regclass, 'crm_trash.sec__e2'::regclass);
 SET ROLE regress_sec_admin;
 SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
 RESET ROLE;

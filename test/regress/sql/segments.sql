@@ -154,6 +154,7 @@ SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
 SELECT crm_purge_hold('seg_contacts', 'id = 2001', NULL, 'litigation') AS hold \gset
 RESET ROLE;
 UPDATE crm_trash.public__seg_contacts SET deleted_at = now() - interval '200 days' WHERE id BETWEEN 2001 AND 2600;
+UPDATE crm_purge.trash_segments SET created_at = now() - interval '200 days' WHERE trash = 'crm_trash.public__seg_contacts'::regclass;
 SET ROLE regress_seg_admin;
 SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
 RESET ROLE;
