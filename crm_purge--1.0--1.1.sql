@@ -2319,8 +2319,13 @@ BEGIN
 	END LOOP;
 
 	IF cur.sealed_at IS NULL THEN
-		-- the first row stored is about the oldest: no scan of the segment
-		EXECUTE format('SELECT deleted_at FROM %s LIMIT 1', cur.leaf) INTO oldest;
+		IF pg_relation_size(cur.leaf) < segment_bytes
+			AND cur.created_at < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
+			-- the first row stored is about the oldest; read only once the
+			-- segment is that old itself (the read passes every uncommitted
+			-- row of a DELETE under way)
+			EXECUTE format('SELECT deleted_at FROM %s LIMIT 1', cur.leaf) INTO oldest;
+		END IF;
 		IF pg_relation_size(cur.leaf) >= segment_bytes
 			OR oldest < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
 			PERFORM crm_purge._add_trash_segment(tr, cur.segment + 1);

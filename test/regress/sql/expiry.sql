@@ -17,9 +17,15 @@ SELECT crm_purge_tick() ->> 'trash_expired' AS expired_while_young;
 -- age it too
 UPDATE crm_purge.trash_segments SET created_at = now() - interval '2 days';
 SET crm_purge.batch_size = 2;
+SET crm_purge.trash_segment_age = '1h';
 SELECT crm_purge_tick();
 SELECT id FROM crm_trash.public__calls ORDER BY id;
 SELECT count(*) FROM crm_trash.public__tasks;
+-- a segment made over crm_purge.trash_segment_age ago is sealed once its
+-- first row is that old too (tasks), not before (calls: rows 6, 7 came first)
+SELECT trash, segment, sealed_at IS NOT NULL AS sealed FROM crm_purge.trash_segments
+WHERE trash IN ('crm_trash.public__calls'::regclass, 'crm_trash.public__tasks'::regclass) ORDER BY 1, 2;
+RESET crm_purge.trash_segment_age;
 SET crm_purge.trash_retention = '1h';
 SELECT crm_purge_tick();
 SELECT count(*) FROM crm_trash.public__tasks;
