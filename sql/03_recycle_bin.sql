@@ -372,6 +372,8 @@ BEGIN
 	EXCEPTION WHEN lock_not_available THEN
 		RETURN 0;
 	END;
+	-- Citus: a table distributed after it was protected gets its trash distributed too
+	PERFORM crm_purge._citus_distribute_trash(tbl, tr);
 	-- a trash left without segments (someone dropped them) takes writes again
 	IF NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tr) THEN
 		PERFORM crm_purge._add_trash_segment(tr, coalesce((SELECT max(g.segment) + 1 FROM crm_purge.trash_segments g
@@ -489,6 +491,70 @@ BEGIN
 END
 $$;
 
+-- Citus: the trash of a distributed table is distributed with it,
+-- colocated (each trash shard beside its table's shard, moved with it),
+-- under the name crm_trash."<schema>__<table>" (the name a shard's trigger
+-- derives on a worker node, which has no catalog).  Reference tables and
+-- Citus local tables are refused.  Returns whether tbl is distributed.
+-- Runs as the extension owner, on the coordinator.
+CREATE FUNCTION crm_purge._citus_distribute_trash(tbl regclass, tr regclass) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	method text;
+	repmodel text;
+	col text;
+	trash_colocation integer;
+	colocation integer;
+	expected text;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+		RETURN false;
+	END IF;
+	EXECUTE 'SELECT p.partmethod::text, p.repmodel::text, p.colocationid,
+					CASE WHEN p.partkey IS NOT NULL THEN column_to_column_name(p.logicalrelid, p.partkey) END
+			 FROM pg_dist_partition p WHERE p.logicalrelid = $1'
+		INTO method, repmodel, colocation, col USING tbl;
+	IF method IS NULL THEN
+		RETURN false;
+	END IF;
+	IF method = 'n' AND repmodel = 't' THEN
+		RAISE EXCEPTION 'cannot protect table %: it is a Citus reference table', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'crm_purge protects hash-distributed tables (create_distributed_table) and plain tables.';
+	END IF;
+	IF method = 'n' THEN
+		RAISE EXCEPTION 'cannot protect table %: it is a Citus local table', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Distribute it with create_distributed_table, or make it a plain table again with undistribute_table.';
+	END IF;
+	IF method <> 'h' THEN
+		RAISE EXCEPTION 'cannot protect table %: it is distributed by range or append', tbl
+			USING ERRCODE = 'feature_not_supported', HINT = 'crm_purge protects hash-distributed tables.';
+	END IF;
+	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) = 'p' THEN
+		RAISE EXCEPTION 'cannot protect table %: partitioned distributed tables are not supported yet', tbl
+			USING ERRCODE = 'feature_not_supported', HINT = 'Protect a distributed table that is not partitioned.';
+	END IF;
+	expected := (SELECT n.nspname || '__' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+				 WHERE c.oid = tbl);
+	IF (SELECT c.relname FROM pg_class c WHERE c.oid = tr) <> expected THEN
+		RAISE EXCEPTION 'cannot protect distributed table %: its trash must be named crm_trash.%', tbl, quote_ident(expected)
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = format('The trash would be %s.', tr),
+				  HINT = 'Rename the table, or rename or drop the other relation of that name in schema crm_trash.';
+	END IF;
+	EXECUTE 'SELECT p.colocationid FROM pg_dist_partition p WHERE p.logicalrelid = $1' INTO trash_colocation USING tr;
+	IF trash_colocation IS NULL THEN
+		EXECUTE 'SELECT create_distributed_table($1, $2, colocate_with => $3)' USING tr::text, col, tbl::text;
+	ELSIF trash_colocation <> colocation THEN
+		RAISE EXCEPTION 'cannot protect distributed table %: its trash % is not colocated with it', tbl, tr
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = format('Run SELECT update_distributed_table_colocation(%L, colocate_with => %L).', tr::text, tbl::text);
+	END IF;
+	RETURN true;
+END
+$$;
+
 CREATE FUNCTION crm_purge._protect(tbl regclass, retention interval) RETURNS regclass
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
@@ -500,6 +566,7 @@ DECLARE
 	tr regclass;
 	cols text;
 	reserved name;
+	unsafe_triggers text;
 BEGIN
 	SELECT c.relkind, c.relpersistence, c.relispartition, c.relowner, n.nspname, c.relname
 		INTO rel
@@ -612,6 +679,12 @@ BEGIN
 
 	INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by)
 		VALUES (tbl, tr, retention, actor);
+	-- Citus: the triggers reach every shard (Citus calls them unsafe: they
+	-- write the colocated trash shard only)
+	IF crm_purge._citus_distribute_trash(tbl, tr) THEN
+		unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
+		PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
 	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
 				   'FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s '
@@ -620,6 +693,9 @@ BEGIN
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	PERFORM crm_purge._protect_partitions(tbl);
 	PERFORM crm_purge._create_unlink_triggers(tbl);
+	IF unsafe_triggers IS NOT NULL THEN
+		PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+	END IF;
 	RETURN tr;
 END
 $$;

@@ -99,6 +99,13 @@ extern void crm_purge_sequences_before(const char *src);
 extern void crm_purge_sequences_after(void);
 extern void crm_purge_sequences_after_utility(Node *parsetree);
 
+/* citus.c: crm_purge on Citus */
+extern bool crm_purge_citus_present(void);
+extern int32 crm_purge_citus_group(void);
+extern void crm_purge_require_coordinator(const char *what);
+extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
+extern int64 crm_purge_citus_deletion_id(void);
+
 /* catalog.c */
 extern const char *crm_purge_relname(Oid relid);
 struct RelationData;

@@ -208,6 +208,7 @@ crm_purge_privileged(PG_FUNCTION_ARGS)
 	ReleaseSysCache(proctup);
 
 	crm_purge_require_admin(psprintf("crm_purge%s", name));
+	crm_purge_require_coordinator(psprintf("crm_purge%s", name));
 
 	check_oid = internal_function(psprintf("%s_check", name), nargs, argtypes);
 	if (OidIsValid(check_oid))

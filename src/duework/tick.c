@@ -449,7 +449,8 @@ crm_purge_tick_step(CrmPurgeTickCounts *counts)
 	if (first)
 		counts->periodic_at = now;
 
-	if (RecoveryInProgress())
+	/* a standby, or a Citus worker node: the coordinator has the catalogs and does the work */
+	if (RecoveryInProgress() || crm_purge_citus_group() > 0)
 		return false;
 	counts->started = true;
 	SPI_connect();
@@ -508,6 +509,7 @@ crm_purge_tick(PG_FUNCTION_ARGS)
 	CrmPurgeIdentity id;
 
 	crm_purge_require_admin("crm_purge_tick");
+	crm_purge_require_coordinator("crm_purge_tick");
 	crm_purge_become_owner(&id);
 	while (crm_purge_tick_step(&counts))
 		CHECK_FOR_INTERRUPTS();
@@ -529,6 +531,7 @@ crm_purge_tick_step_sql(PG_FUNCTION_ARGS)
 	bool		more;
 
 	crm_purge_require_admin("crm_purge_run");
+	crm_purge_require_coordinator("crm_purge_run");
 	counts.started = !PG_GETARG_BOOL(0);
 	counts.trash_pending = true;
 	crm_purge_become_owner(&id);

@@ -292,6 +292,7 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 	Oid			trashid;
 	int64		n;
 
+	crm_purge_require_coordinator("crm_purge_restore");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -556,6 +557,7 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 	uint64		k;
 	CrmPurgeIdentity id;
 
+	crm_purge_require_coordinator("crm_purge_restore_deletion");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -77,6 +77,7 @@ typedef struct TrashMap
 	AttrNumber	deletion_id;
 	AttrNumber	trash_segment;
 	AttrNumber	trash_row;		/* with deletion_id, what names a trash row */
+	int64		row_base;		/* added to trash_row: a Citus shard's id << 32 */
 	AttrNumber	deletion_actor; /* 0: a trash not yet brought to 1.1 */
 	AttrNumber	deletion_reason;
 	bool		deleted_by_oid; /* regrole (1.1); text in trash made by 1.0 */
@@ -109,18 +110,24 @@ trash_map_invalidate(Datum arg, Oid relid)
 /*
  * protected_root: the protected table whose trash takes relid's rows: relid
  * itself, or for a partition the protected partitioned table above it;
- * InvalidOid when none.
+ * InvalidOid when none.  On a Citus node, a shard's trash is its trash
+ * shard, and *shardid the shard's id (else 0).
  */
 static Oid
-protected_root(Oid relid, Oid *trashid)
+protected_root(Oid relid, Oid *trashid, int64 *shardid)
 {
 	ListCell   *lc;
 
 	*trashid = crm_purge_trash_of(relid);
+	*shardid = 0;
 	if (OidIsValid(*trashid))
 		return relid;
 	if (!get_rel_relispartition(relid))
-		return InvalidOid;
+	{
+		/* a shard of a distributed table, on a Citus node: its trash shard */
+		*trashid = crm_purge_citus_shard_trash(relid, shardid);
+		return OidIsValid(*trashid) ? relid : InvalidOid;
+	}
 	foreach(lc, get_partition_ancestors(relid))
 	{
 		*trashid = crm_purge_trash_of(lfirst_oid(lc));
@@ -187,6 +194,7 @@ get_trash_map(Relation live)
 	TupleDesc	ltd = RelationGetDescr(live);
 	TupleDesc	ttd;
 	int			i;
+	int64		shardid;
 
 	if (trash_maps == NULL)
 	{
@@ -206,7 +214,9 @@ get_trash_map(Relation live)
 	m->trash_attno = NULL;
 
 	/* a partition's rows go to its partitioned table's trash */
-	(void) protected_root(relid, &m->trashid);
+	(void) protected_root(relid, &m->trashid, &shardid);
+	/* trash_row names a row within its deletion, which may span shards */
+	m->row_base = shardid << 32;
 	if (!OidIsValid(m->trashid))
 		not_protected(relid);
 
@@ -324,6 +334,7 @@ crm_purge_current_deletion_id(void)
 	{
 		Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, false);
 		Oid			seq = get_relname_relid("deletion_id_seq", nsp);
+		int64		next;
 
 		if (!OidIsValid(seq))
 			elog(ERROR, "sequence crm_purge.deletion_id_seq is missing");
@@ -334,7 +345,23 @@ crm_purge_current_deletion_id(void)
 				MemoryContextAlloc(TopMemoryContext, sizeof(int64) * xact_deletion_cap) :
 				repalloc(xact_deletion_ids, sizeof(int64) * xact_deletion_cap);
 		}
-		deletion_id = nextval_internal(seq, false);
+		next = crm_purge_citus_deletion_id();
+		/* every statement of a distributed transaction: its one id */
+		if (next != 0 && next == deletion_id && deletion_lxid == MyProc->lxid)
+		{
+			deletion_statement = stmt;
+			return deletion_id;
+		}
+		if (next == 0)
+		{
+			int32		group = crm_purge_citus_group();
+
+			next = nextval_internal(seq, false);
+			/* a Citus worker node's own ids: its group in the high bits */
+			if (group > 0)
+				next |= (int64) group << 48;
+		}
+		deletion_id = next;
 		deletion_rows = 0;
 		deletion_lxid = MyProc->lxid;
 		deletion_statement = stmt;
@@ -940,7 +967,7 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 		w->nulls[map->trash_segment - 1] = false;
 	if (map->trash_row > 0)
 	{
-		w->values[map->trash_row - 1] = Int64GetDatum(++deletion_rows);
+		w->values[map->trash_row - 1] = Int64GetDatum(map->row_base + ++deletion_rows);
 		w->nulls[map->trash_row - 1] = false;
 	}
 	if (w->has_actor)
@@ -1006,7 +1033,8 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 	{
 		Oid			relid = RelationGetRelid(live);
 		Oid			trashid;
-		Oid			root = protected_root(relid, &trashid);
+		int64		shardid;
+		Oid			root = protected_root(relid, &trashid, &shardid);
 
 		/* anyone may attach the trigger (partitions clone it as their creator): it acts only for protected tables */
 		if (!OidIsValid(root))
@@ -1324,8 +1352,9 @@ trash_trigger_root(Oid relid)
 	if (found)
 	{
 		Oid			trashid;
+		int64		shardid;
 
-		return protected_root(relid, &trashid);
+		return protected_root(relid, &trashid, &shardid);
 	}
 	return InvalidOid;
 }

@@ -1,0 +1,176 @@
+/*
+ * citus.c - crm_purge on Citus: which node this is, the trash shard a
+ * shard's deleted rows go to, and deletion ids that are the same on every
+ * shard of a distributed transaction and unique across nodes.
+ *
+ * Citus is never linked against: its catalogs (pg_dist_*) are read by SQL,
+ * only when the citus extension exists in the database.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "crm_purge.h"
+
+/* crm_purge_citus_present: is the citus extension created in this database? */
+bool
+crm_purge_citus_present(void)
+{
+	return OidIsValid(get_extension_oid("citus", true));
+}
+
+/*
+ * crm_purge_citus_group: this node's Citus group id: 0 on the coordinator
+ * (and without Citus), above 0 on a worker node.
+ */
+int32
+crm_purge_citus_group(void)
+{
+	int32		group = 0;
+	bool		isnull;
+
+	if (!crm_purge_citus_present())
+		return 0;
+	SPI_connect();
+	if (SPI_execute("SELECT groupid FROM pg_catalog.pg_dist_local_group", true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			group = DatumGetInt32(d);
+	}
+	SPI_finish();
+	return group;
+}
+
+/*
+ * crm_purge_require_coordinator: crm_purge's functions run on the Citus
+ * coordinator, which holds the catalogs; a worker node's are empty.
+ */
+void
+crm_purge_require_coordinator(const char *what)
+{
+	if (crm_purge_citus_group() > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot run on a Citus worker node", what),
+				 errhint("Connect to the Citus coordinator and run it there.")));
+}
+
+/*
+ * crm_purge_citus_shard_trash: when relid is the shard of a distributed
+ * table on this node, the shard of its trash on this node (a partitioned
+ * table, colocated: the same hash range); InvalidOid otherwise.  The trash
+ * of a distributed table s.t is crm_trash."s__t" (crm_purge_protect gives
+ * it no other name), so a shard's own name says which trash it may write:
+ * a table's owner cannot point its trigger at another table's trash.
+ * *shardid is the live shard's id.
+ */
+Oid
+crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
+{
+	const char *relname = get_rel_name(relid);
+	const char *suffix;
+	char	   *end;
+	int64		id;
+	Oid			trash = InvalidOid;
+	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
+	Datum		values[3];
+	CrmPurgeIdentity ident;
+
+	*shardid = 0;
+	if (relname == NULL || (suffix = strrchr(relname, '_')) == NULL || suffix[1] == '\0' ||
+		!crm_purge_citus_present())
+		return InvalidOid;
+	errno = 0;
+	id = strtoll(suffix + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || id <= 0)
+		return InvalidOid;
+	values[0] = Int64GetDatum(id);
+	values[1] = CStringGetTextDatum(pnstrdup(relname, suffix - relname));
+	values[2] = ObjectIdGetDatum(get_rel_namespace(relid));
+
+	SPI_connect();
+	crm_purge_become_owner(&ident);
+	/* the shard named so is really that table's; its trash the one colocated with it */
+	if (SPI_execute_with_args("SELECT (tc.relname || '_' || ts.shardid)::pg_catalog.text"
+							  " FROM pg_catalog.pg_dist_shard ls"
+							  " JOIN pg_catalog.pg_class lc ON lc.oid = ls.logicalrelid"
+							  " JOIN pg_catalog.pg_namespace ln ON ln.oid = lc.relnamespace"
+							  " JOIN pg_catalog.pg_dist_partition lp ON lp.logicalrelid = ls.logicalrelid"
+							  " JOIN pg_catalog.pg_class tc ON tc.relname OPERATOR(pg_catalog.=) (ln.nspname || '__' || lc.relname)"
+							  "  AND tc.relkind = 'p'"
+							  "  AND tc.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = 'crm_trash')"
+							  " JOIN pg_catalog.pg_dist_partition tp ON tp.logicalrelid = tc.oid AND tp.colocationid = lp.colocationid"
+							  " JOIN pg_catalog.pg_dist_shard ts ON ts.logicalrelid = tc.oid"
+							  "  AND ts.shardminvalue OPERATOR(pg_catalog.=) ls.shardminvalue"
+							  " WHERE ls.shardid = $1 AND lc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+							  "  AND lc.relnamespace = $3",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus metadata");
+	if (SPI_processed == 1)
+	{
+		Oid			nsp = get_namespace_oid("crm_trash", true);
+
+		/* the trash shard is on this node when the live shard is: it moves with it */
+		if (OidIsValid(nsp))
+			trash = get_relname_relid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), nsp);
+	}
+	crm_purge_unbecome(&ident);
+	SPI_finish();
+	if (OidIsValid(trash))
+		*shardid = id;
+	return trash;
+}
+
+/*
+ * crm_purge_citus_deletion_id: the deletion id of the running distributed
+ * transaction, the same in every shard it touches, or 0 outside one (a
+ * statement Citus ran on one shard in one backend, or no Citus).  Made of
+ * the transaction's start (milliseconds since 2024, 40 bits), the
+ * initiating node (10 bits) and its transaction number (12 bits), with bit
+ * 62 set: no id from a sequence reaches it.
+ */
+int64
+crm_purge_citus_deletion_id(void)
+{
+	int64		result = 0;
+
+	if (!crm_purge_citus_present())
+		return 0;
+	SPI_connect();
+	if (SPI_execute("SELECT initiator_node_identifier, transaction_number, transaction_stamp"
+					" FROM pg_catalog.get_current_transaction_id()", true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		bool		n1,
+					n2,
+					n3;
+		Datum		node = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &n1);
+		Datum		number = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &n2);
+		Datum		stamp = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &n3);
+
+		if (!n1 && !n2 && !n3 && DatumGetInt64(number) > 0)
+		{
+			/* 2024-01-01 00:00 UTC in PostgreSQL's epoch, in microseconds */
+			const TimestampTz base = INT64CONST(757382400000000);
+			int64		ms = (DatumGetTimestampTz(stamp) - base) / 1000;
+
+			result = ((int64) 1 << 62) |
+				((ms & ((INT64CONST(1) << 40) - 1)) << 22) |
+				((int64) (DatumGetInt32(node) & 1023) << 12) |
+				(DatumGetInt64(number) & 4095);
+		}
+	}
+	SPI_finish();
+	return result;
+}
