@@ -76,3 +76,18 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash.tbl
 $$;
 
+
+-- Is tbl a Citus table (distributed, reference or Citus local)?  false
+-- without Citus.
+CREATE FUNCTION crm_purge._citus_table(tbl regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	found boolean;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+		RETURN false;
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = $1)' INTO found USING tbl;
+	RETURN found;
+END
+$$;

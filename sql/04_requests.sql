@@ -77,6 +77,13 @@ BEGIN
 	IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'p' THEN
 		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
+	-- the coordinator's shell of a Citus table holds no rows: a request
+	-- would end success having done nothing
+	IF crm_purge._citus_table(tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus distributed table', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Requests on distributed tables are not supported yet: use crm_purge_delete_where on the coordinator.';
+	END IF;
 	SELECT atttypid::regtype INTO typ FROM pg_attribute
 		WHERE attrelid = tbl AND attname = modified_column AND attnum > 0 AND NOT attisdropped;
 	IF typ IS NULL THEN

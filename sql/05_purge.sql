@@ -193,10 +193,11 @@ BEGIN
 		FROM unnest(ids, nums) u(i, r)
 		WHERE NOT EXISTS (SELECT FROM crm_purge._held_rows(tbl, ids, nums) h WHERE h.deletion_id = u.i AND h.trash_row = u.r);
 	END IF;
-	EXECUTE format('UPDATE %s t SET marked_at = CASE WHEN $3 THEN now() END '
+	-- the time as a value: Citus runs no now() per row on its shards
+	EXECUTE format('UPDATE %s t SET marked_at = $4 '
 				   'WHERE (t.deletion_id, t.trash_row) IN (SELECT * FROM unnest($1, $2)) AND (t.marked_at IS NULL) = $3',
 				   crm_purge._trash_of(tbl, 'marking'))
-		USING ids, nums, marked;
+		USING ids, nums, marked, CASE WHEN marked THEN now() END;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END

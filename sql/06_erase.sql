@@ -414,7 +414,7 @@ BEGIN
 		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	-- the filter must work on the table (and so on its trash)
-	EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
+	EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
 	RETURN crm_purge._hold(tbl, filter, until, reason);
 END
 $$;
@@ -488,6 +488,9 @@ DECLARE
 	tr regclass;
 	n bigint;
 	cond text;
+	named text;
+	ids bigint[];
+	nums bigint[];
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, CASE WHEN action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -525,14 +528,23 @@ BEGIN
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
-	IF action = 'delete' THEN
-		EXECUTE format('DELETE FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
-					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END) USING keys;
+	IF crm_purge._citus_table(tr) THEN
+		-- Citus runs no key text (a STABLE function of columns) in a
+		-- modification: the rows are picked first, then named
+		EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
+					   ' FROM %s t WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
+					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END)
+			INTO ids, nums USING keys;
+		named := '(deletion_id, trash_row) IN (SELECT * FROM unnest($2, $3))';
 	ELSE
-		EXECUTE format('UPDATE %s SET %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr,
-					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'),
-					   crm_purge._key_expr(tbl, cols),
-					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END) USING keys;
+		named := format('%s OPERATOR(pg_catalog.=) ANY ($1)%s', crm_purge._key_expr(tbl, cols),
+						CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END);
+	END IF;
+	IF action = 'delete' THEN
+		EXECUTE format('DELETE FROM %s WHERE %s', tr, named) USING keys, ids, nums;
+	ELSE
+		EXECUTE format('UPDATE %s SET %s WHERE %s', tr,
+					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'), named) USING keys, ids, nums;
 	END IF;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
@@ -605,7 +617,11 @@ BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	IF tr IS NOT NULL THEN
+	IF tr IS NOT NULL AND crm_purge._citus_table(tr) THEN
+		-- Citus locks rows of many shards by an UPDATE only (no FOR UPDATE)
+		EXECUTE format('WITH l AS (UPDATE %s t SET marked_at = t.marked_at WHERE (t.deletion_id, t.trash_row) IN '
+					   '(SELECT * FROM unnest($1, $2)) RETURNING 1) SELECT count(*) FROM l', tr) USING ids, nums;
+	ELSIF tr IS NOT NULL THEN
 		EXECUTE format('SELECT count(*) FROM (SELECT FROM %s t WHERE (t.deletion_id, t.trash_row) IN '
 					   '(SELECT * FROM unnest($1, $2)) FOR UPDATE) l', tr) USING ids, nums;
 	END IF;

@@ -174,3 +174,22 @@ crm_purge_citus_deletion_id(void)
 	SPI_finish();
 	return result;
 }
+
+/* crm_purge_citus_distributed: is relid a Citus distributed (or reference) table? */
+bool
+crm_purge_citus_distributed(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		found;
+
+	if (!crm_purge_citus_present())
+		return false;
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus metadata");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}

@@ -105,6 +105,7 @@ extern int32 crm_purge_citus_group(void);
 extern void crm_purge_require_coordinator(const char *what);
 extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
 extern int64 crm_purge_citus_deletion_id(void);
+extern bool crm_purge_citus_distributed(Oid relid);
 
 /* catalog.c */
 extern const char *crm_purge_relname(Oid relid);

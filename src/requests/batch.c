@@ -397,6 +397,24 @@ execute_delete(SPIPlanPtr plan, Datum *values, StringInfo csv)
  * security.  Returns the rows deleted (their contents in SPI_tuptable for
  * exports); sets *done at the end of the scan.
  */
+/*
+ * refuse_distributed: a table made a Citus distributed table after its
+ * request was queued stops the request: a batch would read the
+ * coordinator's shell table, which holds no rows, and end "success" having
+ * done nothing.  (Tables referencing a distributed table are distributed
+ * too: Citus requires it.)
+ */
+static void
+refuse_distributed(Request *r)
+{
+	if (crm_purge_citus_distributed(r->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table %s is a Citus distributed table: request " INT64_FORMAT " stops",
+						crm_purge_relname(r->relid), r->id),
+				 errhint("Requests on distributed tables are not supported yet: use crm_purge_delete_where on the coordinator.")));
+}
+
 static uint64
 delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept, StringInfo csv)
 {
@@ -412,6 +430,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	int64		to = 0;
 	List	   *edges = crm_purge_cascade_edges(r->relid);
 
+	refuse_distributed(r);
 	/* ctids of one partition cannot name the rows a cascade from the whole table removes */
 	if (r->heap != r->relid && (edges != NIL || crm_purge_cascade_edges(r->heap) != NIL))
 		ereport(ERROR,
@@ -1158,6 +1177,7 @@ run_partition_steps(void *arg)
 	ErrorData  *edata;
 
 	ps->outcome = STEP_ROWS;
+	refuse_distributed(r);
 	check_partitions_plain(r);
 	/* a partition at a time, in the order they were made */
 	if (r->queued)

@@ -201,9 +201,16 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	 * for this restore.  Then read them again under a new snapshot.
 	 */
 	resetStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(deletion_id), pg_catalog.array_agg(trash_row)"
-					 " FROM (SELECT t.deletion_id, t.trash_row FROM %s t WHERE %s FOR UPDATE) l",
-					 crm_purge_relname(trashid), named);
+	if (crm_purge_citus_distributed(trashid))
+		/* Citus locks rows of many shards by an UPDATE only (no FOR UPDATE) */
+		appendStringInfo(&sql, "WITH l AS (UPDATE %s t SET marked_at = t.marked_at WHERE %s"
+						 " RETURNING t.deletion_id, t.trash_row)"
+						 " SELECT pg_catalog.array_agg(deletion_id), pg_catalog.array_agg(trash_row) FROM l",
+						 crm_purge_relname(trashid), named);
+	else
+		appendStringInfo(&sql, "SELECT pg_catalog.array_agg(deletion_id), pg_catalog.array_agg(trash_row)"
+						 " FROM (SELECT t.deletion_id, t.trash_row FROM %s t WHERE %s FOR UPDATE) l",
+						 crm_purge_relname(trashid), named);
 	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args(sql.data, 3, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the trash of %s", crm_purge_relname(relid));
