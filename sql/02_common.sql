@@ -91,3 +91,34 @@ BEGIN
 	RETURN found;
 END
 $$;
+
+-- A table's size on disk (total: with its indexes and TOAST); a Citus
+-- table's is its shards' (the coordinator's shell holds nothing).
+CREATE FUNCTION crm_purge._relation_size(rel regclass, total boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+	failed text;
+BEGIN
+	IF crm_purge._citus_table(rel) THEN
+		-- each shard asked on its node (Citus's size functions refuse to run
+		-- in a transaction that modified several shards, as the worker's does)
+		EXECUTE format('SELECT sum(s.result::bigint) FILTER (WHERE s.success), min(s.result) FILTER (WHERE NOT s.success)'
+					   ' FROM run_command_on_shards($1, %L) s',
+					   CASE WHEN total THEN 'SELECT pg_catalog.pg_total_relation_size(%L)'
+							ELSE 'SELECT pg_catalog.pg_relation_size(%L)' END)
+			INTO n, failed USING rel;
+		IF failed IS NOT NULL THEN
+			RAISE EXCEPTION 'could not read the size of a shard of %: %', rel, failed
+				USING ERRCODE = 'connection_failure';
+		END IF;
+		RETURN coalesce(n, 0);
+	END IF;
+	RETURN CASE WHEN total THEN pg_total_relation_size(rel) ELSE pg_relation_size(rel) END;
+END
+$$;
+
+-- Is a filter on tbl made of built-in functions and operators alone, with
+-- no subquery?  (Nothing runs: it is only analyzed.)
+CREATE FUNCTION crm_purge._filter_builtin_only(tbl regclass, filter text) RETURNS boolean
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_filter_builtin_only_sql';

@@ -372,8 +372,13 @@ BEGIN
 	EXCEPTION WHEN lock_not_available THEN
 		RETURN 0;
 	END;
-	-- Citus: a table distributed after it was protected gets its trash distributed too
-	PERFORM crm_purge._citus_distribute_trash(tbl, tr);
+	-- Citus: a table distributed after it was protected gets its trash
+	-- distributed too; its shards are new in this transaction (invisible
+	-- to the connections that read shard sizes): the rest next time
+	IF crm_purge._citus_table(tbl) AND NOT crm_purge._citus_table(tr) THEN
+		PERFORM crm_purge._citus_distribute_trash(tbl, tr);
+		RETURN 0;
+	END IF;
 	-- a trash left without segments (someone dropped them) takes writes again
 	IF NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tr) THEN
 		PERFORM crm_purge._add_trash_segment(tr, coalesce((SELECT max(g.segment) + 1 FROM crm_purge.trash_segments g
@@ -397,14 +402,14 @@ BEGIN
 	END LOOP;
 
 	IF cur.sealed_at IS NULL THEN
-		IF pg_relation_size(cur.leaf) < segment_bytes
+		IF crm_purge._relation_size(cur.leaf) < segment_bytes
 			AND cur.created_at < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
 			-- the first row stored is about the oldest; read only once the
 			-- segment is that old itself (the read passes every uncommitted
 			-- row of a DELETE under way)
 			EXECUTE format('SELECT deleted_at FROM %s LIMIT 1', cur.leaf) INTO oldest;
 		END IF;
-		IF pg_relation_size(cur.leaf) >= segment_bytes
+		IF crm_purge._relation_size(cur.leaf) >= segment_bytes
 			OR oldest < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
 			PERFORM crm_purge._add_trash_segment(tr, cur.segment + 1);
 			UPDATE crm_purge.trash_segments g SET sealed_at = now() WHERE g.leaf = cur.leaf;
@@ -418,10 +423,10 @@ BEGIN
 	-- waited for).
 	-- (of those under a quarter of 64 segment sizes, up to 64 segment sizes in all)
 	SELECT array_agg(x.leaf ORDER BY x.segment), array_agg(x.segment ORDER BY x.segment) INTO merge_leaves, merge_segs
-	FROM (SELECT g.leaf, g.segment, sum(pg_total_relation_size(g.leaf)) OVER (ORDER BY g.segment) AS upto
+	FROM (SELECT g.leaf, g.segment, sum(crm_purge._relation_size(g.leaf, true)) OVER (ORDER BY g.segment) AS upto
 		  FROM crm_purge.trash_segments g
 		  WHERE g.trash = tr AND g.indexed_at IS NOT NULL
-			AND pg_total_relation_size(g.leaf) < 16 * segment_bytes) x
+			AND crm_purge._relation_size(g.leaf, true) < 16 * segment_bytes) x
 	WHERE x.upto <= 64 * segment_bytes;
 	IF cardinality(merge_leaves) >= 4 THEN
 		-- every list value of the sources (a merged one has several)
@@ -506,6 +511,7 @@ DECLARE
 	trash_colocation integer;
 	colocation integer;
 	expected text;
+	owner regrole;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
 		RETURN false;
@@ -550,6 +556,13 @@ BEGIN
 		RAISE EXCEPTION 'cannot protect distributed table %: its trash % is not colocated with it', tbl, tr
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = format('Run SELECT update_distributed_table_colocation(%L, colocate_with => %L).', tr::text, tbl::text);
+	END IF;
+	-- a restore inserts and removes its rows as the table's owner: Citus
+	-- refuses two roles changing colocated shards in one transaction
+	owner := (SELECT c.relowner::regrole FROM pg_class c WHERE c.oid = tbl);
+	EXECUTE format('GRANT SELECT, DELETE ON %s TO %s', tr, owner);
+	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') THEN
+		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s TO %s USING (true)', tr, owner);
 	END IF;
 	RETURN true;
 END

@@ -139,10 +139,12 @@ BEGIN
 		"table" := t.tbl;
 		EXECUTE format('SELECT count(*) FROM %s', t.tbl) INTO live_rows;
 		-- a partitioned table has no storage of its own, nor has the trash (its segments do)
-		live_bytes := coalesce((SELECT sum(pg_total_relation_size(x.relid))::bigint FROM pg_partition_tree(t.tbl) x),
-							   pg_total_relation_size(t.tbl));
+		live_bytes := coalesce((SELECT sum(crm_purge._relation_size(x.relid, true))::bigint
+								FROM pg_partition_tree(t.tbl) x WHERE x.isleaf),
+							   crm_purge._relation_size(t.tbl, true));
 		EXECUTE format('SELECT count(*), count(marked_at) FROM %s', t.trash) INTO trashed_rows, marked_rows;
-		trashed_bytes := (SELECT sum(pg_total_relation_size(x.relid))::bigint FROM pg_partition_tree(t.trash) x);
+		trashed_bytes := coalesce((SELECT sum(crm_purge._relation_size(x.relid, true))::bigint
+								   FROM pg_partition_tree(t.trash) x WHERE x.isleaf), 0);
 		pending_purge_id := CASE WHEN marked_rows > 0 THEN pp.id END;
 		pending_due_at := CASE WHEN marked_rows > 0 THEN pp.due_at END;
 		RETURN NEXT;

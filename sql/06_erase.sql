@@ -677,6 +677,15 @@ BEGIN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
 	END IF;
+	-- an erase changes live rows as the caller and trash rows as the
+	-- extension owner, and Citus refuses two roles changing colocated
+	-- shards in one transaction
+	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: erasure of Citus tables is not supported yet', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Nothing was erased.',
+				  HINT = 'DELETE the rows, then crm_purge_mark their trashed copies and crm_purge_activate a purge; crm_purge_erase_preview shows what an erase would reach.';
+	END IF;
 	-- no one writes the table until the erase commits: an INSERT of an
 	-- erased key waits, then finds its tombstone; one made before is seen
 	IF NOT dry_run THEN
@@ -800,6 +809,13 @@ BEGIN
 	IF mode NOT IN ('skip', 'error') THEN
 		RAISE EXCEPTION 'unknown mode "%"', mode USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- tombstones live on the coordinator; a shard's trigger runs on a worker node
+	IF crm_purge._citus_table(tbl) THEN
+		RAISE EXCEPTION 'cannot guard table %: it is a Citus table', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Guards of Citus tables are not supported yet: tombstones are kept on the coordinator, and rows are inserted on worker nodes.',
+				  HINT = 'Erasures of distributed tables still write tombstones; guard plain tables only.';
+	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
 	PERFORM crm_purge._check_key_columns(tbl, key_columns);
 	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
@@ -864,6 +880,12 @@ BEGIN
 		RAISE EXCEPTION 'a hold needs a filter and a reason' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM crm_purge._check_filter(filter);
+	-- on Citus a hold's filter runs as the extension owner (see holds.c)
+	IF crm_purge._citus_table(tbl) AND NOT crm_purge._filter_builtin_only(tbl, filter) THEN
+		RAISE EXCEPTION 'a hold on Citus table % may use built-in functions and operators only', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Write the filter as a plain condition on the table''s columns, without subqueries or your own functions.';
+	END IF;
 	INSERT INTO crm_purge.holds (tbl, filter, until, reason, created_by) VALUES (tbl, filter, until, reason, actor)
 		RETURNING id INTO hid;
 	RETURN hid;

@@ -123,6 +123,9 @@ crm_purge_table_of_trash(Oid trashid)
 	}
 	crm_purge_unbecome(&id);
 	SPI_finish();
+	/* a trash shard on a Citus node: the catalog is on the coordinator */
+	if (!OidIsValid(live))
+		live = crm_purge_citus_live_of_trash_shard(trashid);
 	return live;
 }
 

@@ -14,6 +14,7 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -34,9 +35,16 @@ crm_purge_citus_present(void)
 int32
 crm_purge_citus_group(void)
 {
+	/* read once per transaction: it changes only when a node is added */
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static int32 cached_group = 0;
 	int32		group = 0;
 	bool		isnull;
 
+	if (cached_lxid == MyProc->lxid && cached_lxid != InvalidLocalTransactionId)
+		return cached_group;
+	cached_lxid = MyProc->lxid;
+	cached_group = 0;
 	if (!crm_purge_citus_present())
 		return 0;
 	SPI_connect();
@@ -49,6 +57,7 @@ crm_purge_citus_group(void)
 			group = DatumGetInt32(d);
 	}
 	SPI_finish();
+	cached_group = group;
 	return group;
 }
 
@@ -192,4 +201,62 @@ crm_purge_citus_distributed(Oid relid)
 	found = SPI_processed > 0;
 	SPI_finish();
 	return found;
+}
+
+/*
+ * crm_purge_citus_live_of_trash_shard: on a Citus node, the distributed
+ * table (its shell here) whose trash has the shard trashid (of the trash or
+ * of one of its segments); InvalidOid when trashid is no such shard.  The
+ * row-level security of a trash shard asks it: the catalog that maps a
+ * trash to its table is on the coordinator.
+ */
+Oid
+crm_purge_citus_live_of_trash_shard(Oid trashid)
+{
+	const char *relname = get_rel_name(trashid);
+	const char *suffix;
+	char	   *end;
+	int64		id;
+	Oid			live = InvalidOid;
+	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
+	Datum		values[3];
+	CrmPurgeIdentity ident;
+
+	if (relname == NULL || (suffix = strrchr(relname, '_')) == NULL || suffix[1] == '\0' ||
+		!crm_purge_citus_present())
+		return InvalidOid;
+	errno = 0;
+	id = strtoll(suffix + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || id <= 0)
+		return InvalidOid;
+	values[0] = Int64GetDatum(id);
+	values[1] = CStringGetTextDatum(pnstrdup(relname, suffix - relname));
+	values[2] = ObjectIdGetDatum(get_rel_namespace(trashid));
+
+	SPI_connect();
+	crm_purge_become_owner(&ident);
+	if (SPI_execute_with_args("SELECT lc.oid"
+							  " FROM pg_catalog.pg_dist_shard ss"
+							  " JOIN pg_catalog.pg_class sc ON sc.oid = ss.logicalrelid"
+							  " JOIN pg_catalog.pg_class tc ON tc.oid = coalesce((SELECT i.inhparent FROM pg_catalog.pg_inherits i"
+							  "                                                   WHERE i.inhrelid = ss.logicalrelid), ss.logicalrelid)"
+							  " JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace AND tn.nspname = 'crm_trash'"
+							  " JOIN pg_catalog.pg_dist_partition tp ON tp.logicalrelid = tc.oid"
+							  " JOIN pg_catalog.pg_dist_partition lp ON lp.colocationid = tp.colocationid"
+							  " JOIN pg_catalog.pg_class lc ON lc.oid = lp.logicalrelid"
+							  " JOIN pg_catalog.pg_namespace ln ON ln.oid = lc.relnamespace"
+							  " WHERE ss.shardid = $1 AND sc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+							  "  AND sc.relnamespace = $3"
+							  "  AND tc.relname OPERATOR(pg_catalog.=) (ln.nspname || '__' || lc.relname)",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus metadata");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		live = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	crm_purge_unbecome(&ident);
+	SPI_finish();
+	return live;
 }

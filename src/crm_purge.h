@@ -106,6 +106,7 @@ extern void crm_purge_require_coordinator(const char *what);
 extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
 extern int64 crm_purge_citus_deletion_id(void);
 extern bool crm_purge_citus_distributed(Oid relid);
+extern Oid	crm_purge_citus_live_of_trash_shard(Oid trashid);
 
 /* catalog.c */
 extern const char *crm_purge_relname(Oid relid);
@@ -121,6 +122,7 @@ extern void crm_purge_record_history(const char *action, Oid relid, int64 rows, 
 
 /* filter.c: user-supplied SQL conditions */
 extern void crm_purge_check_filter(const char *filter);
+extern bool crm_purge_filter_builtin_only(Oid relid, const char *filter);
 
 /* trash.c (trash/) */
 extern int64 crm_purge_current_deletion_id(void);

@@ -99,6 +99,7 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 				h;
 	List	   *hits = NIL;
 	const char *scanname = crm_purge_relname(scanrel);
+	bool		citus = crm_purge_citus_distributed(scanrel);
 
 	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args("SELECT id, filter, created_by::oid, reason FROM crm_purge.holds"
@@ -148,6 +149,23 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 							   crm_purge_role_name(creator)),
 					 errhint("Disable row-level security on the table, or have its owner make the hold again.")));
 		crm_purge_become(creator, &id);
+		if (citus)
+		{
+			/*
+			 * Citus: after the extension owner changed the trash in this
+			 * transaction, no other role may read it; the filter runs as the
+			 * owner, so it may hold built-in functions and operators only.
+			 */
+			if (!crm_purge_filter_builtin_only(scanrel, filter))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its filter calls a function or reads a table",
+								hold_id, crm_purge_relname(relid)),
+						 errdetail("On a Citus table a hold's filter may use built-in functions and operators only; until it can run, nothing it might keep is removed."),
+						 errhint("Release hold " INT64_FORMAT " and make it again with a plain condition on the table's columns.", hold_id)));
+			crm_purge_unbecome(&id);
+			crm_purge_become_owner(&id);
+		}
 		rc = SPI_execute_with_args(psprintf("SELECT %s FROM %s WHERE (%s) AND (%s\n)",
 											trash_rows ? "deletion_id, trash_row" : "ctid",
 											scanname, cond, filter),

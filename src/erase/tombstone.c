@@ -622,6 +622,14 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm_purge.guard_trigger() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW with a mode")));
+	/* a shard of a table guarded before Citus distributed it: the tombstones are not here */
+	if (crm_purge_citus_group() > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table %s is guarded by crm_purge, and guards of Citus tables are not supported",
+						RelationGetRelationName(trigdata->tg_relation)),
+				 errdetail("Its tombstones are on the coordinator; a re-imported erased key would not be caught here."),
+				 errhint("On the coordinator, drop trigger crm_purge_guard of the distributed table, or undistribute it.")));
 	update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
 	/* the row as it would be: inserted, or the new version of an update */
 	row = update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;

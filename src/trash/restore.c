@@ -64,7 +64,9 @@ int8_arrays_result(Datum *first, Datum *second)
 	return true;
 }
 
-static void restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion);
+static void restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion,
+						 Oid remover);
+static Oid	citus_restorer(Oid relid);
 
 
 /*
@@ -160,6 +162,8 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	int64		n;
 	CrmPurgeIdentity id;
 	const char *named = crm_purge_trash_rows_named("t", 2);
+	bool		citus = crm_purge_citus_distributed(trashid);
+	Oid			restorer = InvalidOid;
 
 	live = table_open(relid, AccessShareLock);
 	tupdesc = RelationGetDescr(live);
@@ -190,8 +194,27 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 " FROM %s t WHERE (%s\n)%s",
 					 crm_purge_relname(trashid), filter ? filter : "true",
 					 deletion ? " AND t.deletion_id = $1" : "");
+	if (citus)
+	{
+		/*
+		 * On Citus all of it runs as the table's owner (citus_restorer), even
+		 * this read when no filter needs the caller's rights (a deletion's
+		 * tables after the first): the trash's policy then as a condition.
+		 */
+		restorer = citus_restorer(relid);
+		if (filter == NULL)
+		{
+			if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+				return 0;
+			if (!crm_purge_is_admin(GetUserId()))
+				appendStringInfo(&sql, " AND t.deleted_by OPERATOR(pg_catalog.=) %u::pg_catalog.regrole", GetUserId());
+			crm_purge_become(restorer, &id);
+		}
+	}
 	if (SPI_execute_with_args(sql.data, deletion ? 1 : 0, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
+	if (citus && filter == NULL)
+		crm_purge_unbecome(&id);
 	if (!int8_arrays_result(&values[1], &values[2]))
 		return 0;
 
@@ -199,25 +222,28 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	 * Lock the candidate trash rows first, as the owner: an erase or purge
 	 * that deletes them either finished before (the rows are gone) or waits
 	 * for this restore.  Then read them again under a new snapshot.
+	 *
+	 * Not on Citus: there the caller could not read a placement the owner
+	 * changed in this transaction.  An erase locks the live table against
+	 * writers first, so the restoring INSERT waits for it and then finds
+	 * the erased rows gone from the trash.
 	 */
-	resetStringInfo(&sql);
-	if (crm_purge_citus_distributed(trashid))
-		/* Citus locks rows of many shards by an UPDATE only (no FOR UPDATE) */
-		appendStringInfo(&sql, "WITH l AS (UPDATE %s t SET marked_at = t.marked_at WHERE %s"
-						 " RETURNING t.deletion_id, t.trash_row)"
-						 " SELECT pg_catalog.array_agg(deletion_id), pg_catalog.array_agg(trash_row) FROM l",
-						 crm_purge_relname(trashid), named);
-	else
+	if (!citus)
+	{
+		resetStringInfo(&sql);
 		appendStringInfo(&sql, "SELECT pg_catalog.array_agg(deletion_id), pg_catalog.array_agg(trash_row)"
 						 " FROM (SELECT t.deletion_id, t.trash_row FROM %s t WHERE %s FOR UPDATE) l",
 						 crm_purge_relname(trashid), named);
-	crm_purge_become_owner(&id);
-	if (SPI_execute_with_args(sql.data, 3, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the trash of %s", crm_purge_relname(relid));
-	crm_purge_unbecome(&id);
-	if (!int8_arrays_result(&values[1], &values[2]))
-		return 0;
+		crm_purge_become_owner(&id);
+		if (SPI_execute_with_args(sql.data, 3, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not lock the trash of %s", crm_purge_relname(relid));
+		crm_purge_unbecome(&id);
+		if (!int8_arrays_result(&values[1], &values[2]))
+			return 0;
+	}
 
+	if (citus)
+		filter = NULL;			/* the rows were picked: by their names alone now */
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "WITH s AS (SELECT DISTINCT ON (%s) t.deletion_id AS crm_purge_id, t.trash_row AS crm_purge_row, %s"
@@ -232,7 +258,11 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 crm_purge_relname(relid), cols.data, cols.data,
 					 skip ? " ON CONFLICT DO NOTHING" : "", pkcols.data,
 					 pkjoin.data);
+	if (OidIsValid(restorer))
+		crm_purge_become(restorer, &id);
 	execute_restore(sql.data, 3, argtypes, values, relid);
+	if (OidIsValid(restorer))
+		crm_purge_unbecome(&id);
 	n = 0;
 	{
 		uint64		rows = SPI_processed;
@@ -257,29 +287,73 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 							rows - (uint64) n, crm_purge_relname(relid)),
 					 errhint("They stay in the trash; remove the live rows and restore again to bring them back.")));
 		if (n > 0)
-			restore_done(relid, trashid, ids, nums, n, deletion);
+			restore_done(relid, trashid, ids, nums, n, deletion, restorer);
 	}
 	return n;
 }
 
-/* restore_done: removes the restored rows from the trash and records the restore. */
+/*
+ * restore_done: removes the restored rows from the trash, as the extension
+ * owner, who owns the trash, or as remover (see citus_restorer), and
+ * records the restore, the restorer as the actor.
+ */
 static void
-restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion)
+restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion, Oid remover)
 {
 	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
 	Datum		values[2];
 	CrmPurgeIdentity id;
+	Oid			restorer = GetUserId();
 
 	values[0] = PointerGetDatum(construct_array(ids, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(nums, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	/* as the extension owner, who owns the trash; the restorer is the actor */
-	crm_purge_become_owner(&id);
+	if (OidIsValid(remover))
+		crm_purge_become(remover, &id);
+	else
+		crm_purge_become_owner(&id);
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE %s", crm_purge_relname(trashid),
 									   crm_purge_trash_rows_named("t", 1)),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove restored rows from the trash");
-	crm_purge_record_history("restore", relid, n, id.userid, 0, 0, deletion);
 	crm_purge_unbecome(&id);
+	crm_purge_become_owner(&id);
+	crm_purge_record_history("restore", relid, n, restorer, 0, 0, deletion);
+	crm_purge_unbecome(&id);
+}
+
+/*
+ * citus_restorer: on Citus, the role a restore of relid inserts and
+ * removes its rows as: the table's owner.  Citus refuses two roles
+ * changing colocated shards in one transaction, so the caller cannot
+ * insert while the extension owner removes; the table's owner runs only
+ * its own table's code, and may change its trash (crm_purge_protect grants
+ * it).  The caller picked the rows (filter and the trash's policy as the
+ * caller) and must be allowed to insert them.
+ */
+static Oid
+citus_restorer(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+	bool		rls;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	rls = ((Form_pg_class) GETSTRUCT(tup))->relrowsecurity;
+	ReleaseSysCache(tup);
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", crm_purge_relname(relid)),
+				 errdetail("Restoring rows needs INSERT on the table.")));
+	if (rls && !has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot restore into table %s: it is a Citus distributed table with row-level security",
+						crm_purge_relname(relid)),
+				 errhint("Its owner may restore; its policies could not apply to you on Citus.")));
+	return owner;
 }
 
 /*
