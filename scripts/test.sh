@@ -95,6 +95,13 @@ suite "pg_regress" ISOLATION= TAP_TESTS=
 suite "isolation" REGRESS= TAP_TESTS=
 suite "TAP" REGRESS= ISOLATION=
 
+# Citus: when it is installed (README, "Testing on Citus"); counted like TAP
+if [ -e "$("$PG_CONFIG" --sharedir)/extension/citus.control" ]; then
+	suite "Citus" REGRESS= ISOLATION= PROVE_TESTS=test/citus/001_citus.pl
+else
+	say "Citus suite skipped: Citus is not installed (README, Testing on Citus)"
+fi
+
 # Django and Node (Sequelize) test suites on a throwaway cluster of their own;
 # "apps: N passed, M failed" counts their test cases.
 say "ORM suites (test/apps: Django, Node)"

@@ -176,6 +176,19 @@ like(as('regress_admin', q{SELECT crm_purge_hold('contacts', 'lower(email) = (SE
 	'a hold whose filter would read a table is refused (it runs as the extension owner on Citus)');
 like(as('regress_admin', q{SELECT crm_purge_guard('contacts')}, err => 1), qr/cannot guard table public.contacts: it is a Citus table/,
 	'the guard is refused');
+# a table guarded before it was distributed: its shards refuse inserts
+# (the tombstones are on the coordinator) instead of letting erased keys in
+as('regress_admin', q{
+	CREATE TABLE public.guarded (id int PRIMARY KEY);
+	SELECT crm_purge_guard('public.guarded');
+});
+like(as('regress_admin', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.guarded', 'id')}, err => 1),
+	qr/permission denied for function crm_purge.guard_trigger/, 'a role cannot distribute a guarded table');
+$coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.guarded', 'id')});
+like(as('regress_admin', q{INSERT INTO public.guarded VALUES (1)}, err => 1),
+	qr/is guarded by crm_purge, and guards of Citus tables are not supported/,
+	'a guard that reached the shards refuses inserts there');
+
 my ($out, $err);
 $w1->psql('postgres', q{SELECT crm_purge_tick()}, stderr => \$err);
 like($err, qr/crm_purge_tick cannot run on a Citus worker node.*\n.*HINT:  Connect to the Citus coordinator/,
