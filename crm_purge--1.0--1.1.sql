@@ -1089,7 +1089,7 @@ $$;
 DROP FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid);
 CREATE FUNCTION crm_purge._trash_apply(tbl regclass, cols int2[], keys text[], action text, con oid, parent regclass)
 	RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._trash_apply_impl(actor regrole, tbl regclass, cols int2[], keys text[], action text,
+CREATE OR REPLACE FUNCTION crm_purge._trash_apply_impl(actor regrole, tbl regclass, cols int2[], keys text[], action text,
 											con oid, parent regclass)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -1097,6 +1097,9 @@ DECLARE
 	tr regclass;
 	n bigint;
 	cond text;
+	named text;
+	ids bigint[];
+	nums bigint[];
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, CASE WHEN action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1134,14 +1137,23 @@ BEGIN
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
-	IF action = 'delete' THEN
-		EXECUTE format('DELETE FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
-					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END) USING keys;
+	IF crm_purge._citus_table(tr) THEN
+		-- Citus runs no key text (a STABLE function of columns) in a
+		-- modification: the rows are picked first, then named
+		EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
+					   ' FROM %s t WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
+					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END)
+			INTO ids, nums USING keys;
+		named := '(deletion_id, trash_row) IN (SELECT * FROM unnest($2, $3))';
 	ELSE
-		EXECUTE format('UPDATE %s SET %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr,
-					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'),
-					   crm_purge._key_expr(tbl, cols),
-					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END) USING keys;
+		named := format('%s OPERATOR(pg_catalog.=) ANY ($1)%s', crm_purge._key_expr(tbl, cols),
+						CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END);
+	END IF;
+	IF action = 'delete' THEN
+		EXECUTE format('DELETE FROM %s WHERE %s', tr, named) USING keys, ids, nums;
+	ELSE
+		EXECUTE format('UPDATE %s SET %s WHERE %s', tr,
+					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'), named) USING keys, ids, nums;
 	END IF;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
@@ -1468,7 +1480,7 @@ END
 $$;
 CREATE FUNCTION crm_purge._guard(tbl regclass, mode text, key_columns name[]) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text, key_columns name[]) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text, key_columns name[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
@@ -1476,6 +1488,13 @@ BEGIN
 	END IF;
 	IF mode NOT IN ('skip', 'error') THEN
 		RAISE EXCEPTION 'unknown mode "%"', mode USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- tombstones live on the coordinator; a shard's trigger runs on a worker node
+	IF crm_purge._citus_table(tbl) THEN
+		RAISE EXCEPTION 'cannot guard table %: it is a Citus table', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Guards of Citus tables are not supported yet: tombstones are kept on the coordinator, and rows are inserted on worker nodes.',
+				  HINT = 'Erasures of distributed tables still write tombstones; guard plain tables only.';
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
 	PERFORM crm_purge._check_key_columns(tbl, key_columns);
@@ -1555,7 +1574,7 @@ $$;
 DROP FUNCTION crm_purge._hold(regclass, text, date, text, name);
 CREATE FUNCTION crm_purge._hold(tbl regclass, filter text, until date, reason text) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._hold_impl(actor regrole, tbl regclass, filter text, until date, reason text) RETURNS bigint
+CREATE OR REPLACE FUNCTION crm_purge._hold_impl(actor regrole, tbl regclass, filter text, until date, reason text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	hid bigint;
@@ -1567,6 +1586,12 @@ BEGIN
 		RAISE EXCEPTION 'a hold needs a filter and a reason' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM crm_purge._check_filter(filter);
+	-- on Citus a hold's filter runs as the extension owner (see holds.c)
+	IF crm_purge._citus_table(tbl) AND NOT crm_purge._filter_builtin_only(tbl, filter) THEN
+		RAISE EXCEPTION 'a hold on Citus table % may use built-in functions and operators only', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Write the filter as a plain condition on the table''s columns, without subqueries or your own functions.';
+	END IF;
 	INSERT INTO crm_purge.holds (tbl, filter, until, reason, created_by) VALUES (tbl, filter, until, reason, actor)
 		RETURNING id INTO hid;
 	RETURN hid;
@@ -1584,7 +1609,7 @@ BEGIN
 		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	-- the filter must work on the table (and so on its trash)
-	EXECUTE format('SELECT count(*) FROM (SELECT FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
+	EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
 	RETURN crm_purge._hold(tbl, filter, until, reason);
 END
 $$;
@@ -1993,6 +2018,13 @@ BEGIN
 	IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'p' THEN
 		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
+	-- the coordinator's shell of a Citus table holds no rows: a request
+	-- would end success having done nothing
+	IF crm_purge._citus_table(tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus distributed table', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Requests on distributed tables are not supported yet: use crm_purge_delete_where on the coordinator.';
+	END IF;
 	SELECT atttypid::regtype INTO typ FROM pg_attribute
 		WHERE attrelid = tbl AND attname = modified_column AND attnum > 0 AND NOT attisdropped;
 	IF typ IS NULL THEN
@@ -2067,6 +2099,12 @@ BEGIN
 	PERFORM crm_purge._check_admin('crm_purge_delete_keys');
 	IF tbl IS NULL OR keys IS NULL OR permanent IS NULL THEN
 		RAISE EXCEPTION 'table, keys and permanent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- a primary key of several columns: keys are its text, ROW(a, b)::text,
+	-- as tombstones and erasures write it ('(6,16)')
+	IF key_column IS NULL AND cardinality(crm_purge._pk_cols(tbl)) > 1 THEN
+		RETURN QUERY SELECT * FROM crm_purge._delete_row_keys(tbl, keys, permanent);
+		RETURN;
 	END IF;
 	att := crm_purge._key_column(tbl, key_column);
 	SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO col, typ
@@ -2296,8 +2334,13 @@ BEGIN
 	EXCEPTION WHEN lock_not_available THEN
 		RETURN 0;
 	END;
-	-- Citus: a table distributed after it was protected gets its trash distributed too
-	PERFORM crm_purge._citus_distribute_trash(tbl, tr);
+	-- Citus: a table distributed after it was protected gets its trash
+	-- distributed too; its shards are new in this transaction (invisible
+	-- to the connections that read shard sizes): the rest next time
+	IF crm_purge._citus_table(tbl) AND NOT crm_purge._citus_table(tr) THEN
+		PERFORM crm_purge._citus_distribute_trash(tbl, tr);
+		RETURN 0;
+	END IF;
 	-- a trash left without segments (someone dropped them) takes writes again
 	IF NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tr) THEN
 		PERFORM crm_purge._add_trash_segment(tr, coalesce((SELECT max(g.segment) + 1 FROM crm_purge.trash_segments g
@@ -2321,14 +2364,14 @@ BEGIN
 	END LOOP;
 
 	IF cur.sealed_at IS NULL THEN
-		IF pg_relation_size(cur.leaf) < segment_bytes
+		IF crm_purge._relation_size(cur.leaf) < segment_bytes
 			AND cur.created_at < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
 			-- the first row stored is about the oldest; read only once the
 			-- segment is that old itself (the read passes every uncommitted
 			-- row of a DELETE under way)
 			EXECUTE format('SELECT deleted_at FROM %s LIMIT 1', cur.leaf) INTO oldest;
 		END IF;
-		IF pg_relation_size(cur.leaf) >= segment_bytes
+		IF crm_purge._relation_size(cur.leaf) >= segment_bytes
 			OR oldest < now() - current_setting('crm_purge.trash_segment_age')::interval THEN
 			PERFORM crm_purge._add_trash_segment(tr, cur.segment + 1);
 			UPDATE crm_purge.trash_segments g SET sealed_at = now() WHERE g.leaf = cur.leaf;
@@ -2342,10 +2385,10 @@ BEGIN
 	-- waited for).
 	-- (of those under a quarter of 64 segment sizes, up to 64 segment sizes in all)
 	SELECT array_agg(x.leaf ORDER BY x.segment), array_agg(x.segment ORDER BY x.segment) INTO merge_leaves, merge_segs
-	FROM (SELECT g.leaf, g.segment, sum(pg_total_relation_size(g.leaf)) OVER (ORDER BY g.segment) AS upto
+	FROM (SELECT g.leaf, g.segment, sum(crm_purge._relation_size(g.leaf, true)) OVER (ORDER BY g.segment) AS upto
 		  FROM crm_purge.trash_segments g
 		  WHERE g.trash = tr AND g.indexed_at IS NOT NULL
-			AND pg_total_relation_size(g.leaf) < 16 * segment_bytes) x
+			AND crm_purge._relation_size(g.leaf, true) < 16 * segment_bytes) x
 	WHERE x.upto <= 64 * segment_bytes;
 	IF cardinality(merge_leaves) >= 4 THEN
 		-- every list value of the sources (a merged one has several)
@@ -2603,10 +2646,12 @@ BEGIN
 		"table" := t.tbl;
 		EXECUTE format('SELECT count(*) FROM %s', t.tbl) INTO live_rows;
 		-- a partitioned table has no storage of its own, nor has the trash (its segments do)
-		live_bytes := coalesce((SELECT sum(pg_total_relation_size(x.relid))::bigint FROM pg_partition_tree(t.tbl) x),
-							   pg_total_relation_size(t.tbl));
+		live_bytes := coalesce((SELECT sum(crm_purge._relation_size(x.relid, true))::bigint
+								FROM pg_partition_tree(t.tbl) x WHERE x.isleaf),
+							   crm_purge._relation_size(t.tbl, true));
 		EXECUTE format('SELECT count(*), count(marked_at) FROM %s', t.trash) INTO trashed_rows, marked_rows;
-		trashed_bytes := (SELECT sum(pg_total_relation_size(x.relid))::bigint FROM pg_partition_tree(t.trash) x);
+		trashed_bytes := coalesce((SELECT sum(crm_purge._relation_size(x.relid, true))::bigint
+								   FROM pg_partition_tree(t.trash) x WHERE x.isleaf), 0);
 		pending_purge_id := CASE WHEN marked_rows > 0 THEN pp.id END;
 		pending_due_at := CASE WHEN marked_rows > 0 THEN pp.due_at END;
 		RETURN NEXT;
@@ -2638,6 +2683,15 @@ BEGIN
 	IF depth > 16 THEN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
+	END IF;
+	-- an erase changes live rows as the caller and trash rows as the
+	-- extension owner, and Citus refuses two roles changing colocated
+	-- shards in one transaction
+	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: erasure of Citus tables is not supported yet', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Nothing was erased.',
+				  HINT = 'DELETE the rows, then crm_purge_mark their trashed copies and crm_purge_activate a purge; crm_purge_erase_preview shows what an erase would reach.';
 	END IF;
 	-- no one writes the table until the erase commits: an INSERT of an
 	-- erased key waits, then finds its tombstone; one made before is seen
@@ -2787,7 +2841,7 @@ RETURNS TABLE (deletion_id bigint, trash_row bigint)
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_rows';
 CREATE FUNCTION crm_purge._set_marks(tbl regclass, ids bigint[], nums bigint[], marked boolean) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, ids bigint[], nums bigint[], marked boolean)
+CREATE OR REPLACE FUNCTION crm_purge._set_marks_impl(actor regrole, tbl regclass, ids bigint[], nums bigint[], marked boolean)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2806,17 +2860,18 @@ BEGIN
 		FROM unnest(ids, nums) u(i, r)
 		WHERE NOT EXISTS (SELECT FROM crm_purge._held_rows(tbl, ids, nums) h WHERE h.deletion_id = u.i AND h.trash_row = u.r);
 	END IF;
-	EXECUTE format('UPDATE %s t SET marked_at = CASE WHEN $3 THEN now() END '
+	-- the time as a value: Citus runs no now() per row on its shards
+	EXECUTE format('UPDATE %s t SET marked_at = $4 '
 				   'WHERE (t.deletion_id, t.trash_row) IN (SELECT * FROM unnest($1, $2)) AND (t.marked_at IS NULL) = $3',
 				   crm_purge._trash_of(tbl, 'marking'))
-		USING ids, nums, marked;
+		USING ids, nums, marked, CASE WHEN marked THEN now() END;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
 $$;
 CREATE FUNCTION crm_purge._lock_trash_rows(tbl regclass, ids bigint[], nums bigint[]) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, ids bigint[], nums bigint[]) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge._lock_trash_rows_impl(actor regrole, tbl regclass, ids bigint[], nums bigint[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	tr regclass := crm_purge._trash(_lock_trash_rows_impl.tbl);
@@ -2824,7 +2879,11 @@ BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	IF tr IS NOT NULL THEN
+	IF tr IS NOT NULL AND crm_purge._citus_table(tr) THEN
+		-- Citus locks rows of many shards by an UPDATE only (no FOR UPDATE)
+		EXECUTE format('WITH l AS (UPDATE %s t SET marked_at = t.marked_at WHERE (t.deletion_id, t.trash_row) IN '
+					   '(SELECT * FROM unnest($1, $2)) RETURNING 1) SELECT count(*) FROM l', tr) USING ids, nums;
+	ELSIF tr IS NOT NULL THEN
 		EXECUTE format('SELECT count(*) FROM (SELECT FROM %s t WHERE (t.deletion_id, t.trash_row) IN '
 					   '(SELECT * FROM unnest($1, $2)) FOR UPDATE) l', tr) USING ids, nums;
 	END IF;
@@ -2897,6 +2956,7 @@ DECLARE
 	trash_colocation integer;
 	colocation integer;
 	expected text;
+	owner regrole;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
 		RETURN false;
@@ -2942,10 +3002,102 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = format('Run SELECT update_distributed_table_colocation(%L, colocate_with => %L).', tr::text, tbl::text);
 	END IF;
+	-- a restore inserts and removes its rows as the table's owner: Citus
+	-- refuses two roles changing colocated shards in one transaction
+	owner := (SELECT c.relowner::regrole FROM pg_class c WHERE c.oid = tbl);
+	EXECUTE format('GRANT SELECT, DELETE ON %s TO %s', tr, owner);
+	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') THEN
+		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s TO %s USING (true)', tr, owner);
+	END IF;
 	RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_table(tbl regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	found boolean;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+		RETURN false;
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = $1)' INTO found USING tbl;
+	RETURN found;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._relation_size(rel regclass, total boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+	failed text;
+BEGIN
+	IF crm_purge._citus_table(rel) THEN
+		-- each shard asked on its node (Citus's size functions refuse to run
+		-- in a transaction that modified several shards, as the worker's does)
+		EXECUTE format('SELECT sum(s.result::bigint) FILTER (WHERE s.success), min(s.result) FILTER (WHERE NOT s.success)'
+					   ' FROM run_command_on_shards($1, %L) s',
+					   CASE WHEN total THEN 'SELECT pg_catalog.pg_total_relation_size(%L)'
+							ELSE 'SELECT pg_catalog.pg_relation_size(%L)' END)
+			INTO n, failed USING rel;
+		IF failed IS NOT NULL THEN
+			RAISE EXCEPTION 'could not read the size of a shard of %: %', rel, failed
+				USING ERRCODE = 'connection_failure';
+		END IF;
+		RETURN coalesce(n, 0);
+	END IF;
+	RETURN CASE WHEN total THEN pg_total_relation_size(rel) ELSE pg_relation_size(rel) END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._filter_builtin_only(tbl regclass, filter text) RETURNS boolean
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_filter_builtin_only_sql';
+
+CREATE OR REPLACE FUNCTION crm_purge._delete_row_keys(tbl regclass, keys text[], permanent boolean)
+RETURNS TABLE (key text, outcome text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pk int2[] := crm_purge._pk_cols(tbl);
+	keyx text := crm_purge._key_expr(tbl, pk);
+	cols text;
+	joined text;
+	tr regclass;
+	done text[];
+	more text[];
+BEGIN
+	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o),
+		   string_agg(format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', a.attname), ' AND ' ORDER BY k.o)
+		INTO cols, joined
+		FROM unnest(pk) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.n;
+	IF permanent THEN
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tbl, keyx)
+			USING keys INTO done;
+		tr := crm_purge._trash(_delete_row_keys.tbl);
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tr, keyx)
+				USING keys INTO more;
+		END IF;
+		done := coalesce(done, '{}') || coalesce(more, '{}');
+		PERFORM crm_purge._erase_top(tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys,
+									 format('crm_purge_delete_keys: %s keys', cardinality(keys)));
+	ELSE
+		EXECUTE format('WITH k AS (SELECT %1$s FROM %2$s WHERE %3$s OPERATOR(pg_catalog.=) ANY ($1)),'
+					   ' d AS (DELETE FROM %2$s t USING k WHERE %4$s RETURNING t.*)'
+					   ' SELECT array_agg(ROW(%1$s)::pg_catalog.text) FROM d', cols, tbl, keyx, joined)
+			USING keys INTO done;
+	END IF;
+	done := coalesce(done, '{}');
+	RETURN QUERY
+		SELECT k.key, CASE WHEN row_number() OVER (PARTITION BY k.key ORDER BY k.ord) > 1 THEN 'duplicate_in_list'
+						   WHEN k.key = ANY (done) THEN 'deleted' ELSE 'not_found' END
+		FROM unnest(keys) WITH ORDINALITY k(key, ord) ORDER BY k.ord;
 END
 $$;
 
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) TO crm_purge_admin;

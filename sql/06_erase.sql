@@ -270,6 +270,50 @@ BEGIN
 END
 $$;
 
+-- crm_purge_delete_keys for a primary key of several columns.  The rows
+-- are picked by their key text, then deleted by their typed key columns (a
+-- DELETE on Citus may compare no key text, a STABLE function of columns).
+CREATE FUNCTION crm_purge._delete_row_keys(tbl regclass, keys text[], permanent boolean)
+RETURNS TABLE (key text, outcome text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pk int2[] := crm_purge._pk_cols(tbl);
+	keyx text := crm_purge._key_expr(tbl, pk);
+	cols text;
+	joined text;
+	tr regclass;
+	done text[];
+	more text[];
+BEGIN
+	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o),
+		   string_agg(format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', a.attname), ' AND ' ORDER BY k.o)
+		INTO cols, joined
+		FROM unnest(pk) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.n;
+	IF permanent THEN
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tbl, keyx)
+			USING keys INTO done;
+		tr := crm_purge._trash(_delete_row_keys.tbl);
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tr, keyx)
+				USING keys INTO more;
+		END IF;
+		done := coalesce(done, '{}') || coalesce(more, '{}');
+		PERFORM crm_purge._erase_top(tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys,
+									 format('crm_purge_delete_keys: %s keys', cardinality(keys)));
+	ELSE
+		EXECUTE format('WITH k AS (SELECT %1$s FROM %2$s WHERE %3$s OPERATOR(pg_catalog.=) ANY ($1)),'
+					   ' d AS (DELETE FROM %2$s t USING k WHERE %4$s RETURNING t.*)'
+					   ' SELECT array_agg(ROW(%1$s)::pg_catalog.text) FROM d', cols, tbl, keyx, joined)
+			USING keys INTO done;
+	END IF;
+	done := coalesce(done, '{}');
+	RETURN QUERY
+		SELECT k.key, CASE WHEN row_number() OVER (PARTITION BY k.key ORDER BY k.ord) > 1 THEN 'duplicate_in_list'
+						   WHEN k.key = ANY (done) THEN 'deleted' ELSE 'not_found' END
+		FROM unnest(keys) WITH ORDINALITY k(key, ord) ORDER BY k.ord;
+END
+$$;
+
 CREATE FUNCTION crm_purge_delete_keys(tbl regclass, keys text[], permanent boolean DEFAULT false,
 									  key_column name DEFAULT NULL)
 RETURNS TABLE (key text, outcome text)
@@ -285,6 +329,12 @@ BEGIN
 	PERFORM crm_purge._check_admin('crm_purge_delete_keys');
 	IF tbl IS NULL OR keys IS NULL OR permanent IS NULL THEN
 		RAISE EXCEPTION 'table, keys and permanent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- a primary key of several columns: keys are its text, ROW(a, b)::text,
+	-- as tombstones and erasures write it ('(6,16)')
+	IF key_column IS NULL AND cardinality(crm_purge._pk_cols(tbl)) > 1 THEN
+		RETURN QUERY SELECT * FROM crm_purge._delete_row_keys(tbl, keys, permanent);
+		RETURN;
 	END IF;
 	att := crm_purge._key_column(tbl, key_column);
 	SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO col, typ

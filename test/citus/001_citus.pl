@@ -141,6 +141,11 @@ like(as('regress_admin', q{SELECT crm_purge_delete_where('contacts', 'id = 231',
 	qr/erasure of Citus tables is not supported yet/, 'permanent delete_where too');
 is(as('regress_admin', q{SELECT crm_purge_delete_where('contacts', 'id BETWEEN 231 AND 235')}), '5',
 	'delete_where into the trash');
+is(as('regress_admin', q{SELECT string_agg(key || ' ' || outcome, ', ') FROM crm_purge_delete_keys('contacts', '{"(16,236)","(16,236)","(1,236)","(17,237)"}')}),
+	'(16,236) deleted, (16,236) duplicate_in_list, (1,236) not_found, (17,237) deleted',
+	'delete_keys with the distribution column in a composite key');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id IN (236, 237)}), '2',
+	'into the trash');
 
 # the worker expires trash by itself; sealed segments are indexed
 as('regress_admin', q{SELECT crm_purge_tick()});

@@ -106,6 +106,16 @@ INSERT INTO bulk SELECT generate_series(1, 100000);
 SELECT outcome, count(*) FROM crm_purge_delete_keys('bulk',
 	ARRAY(SELECT g::text FROM generate_series(50001, 150000) g)) GROUP BY 1 ORDER BY 1;
 SELECT count(*) FROM bulk;
+-- a primary key of several columns (a tenant and an id, as a Citus table
+-- has it): keys are its text, as tombstones write it
+CREATE TABLE tenant_deals (account_id int, id int, title text, PRIMARY KEY (account_id, id));
+INSERT INTO tenant_deals SELECT g % 3, g, 'deal ' || g FROM generate_series(1, 9) g;
+SELECT crm_purge_protect('tenant_deals');
+SELECT * FROM crm_purge_delete_keys('tenant_deals', ARRAY['(1,1)', '(1,1)', '(2,1)', '(2,2)', '(0,3)']);
+SELECT account_id, id FROM crm_trash.gdpr__tenant_deals ORDER BY 1, 2;
+SELECT * FROM crm_purge_delete_keys('tenant_deals', ARRAY['(1,4)', '(2,2)'], permanent => true);
+SELECT (SELECT count(*) FROM tenant_deals WHERE (account_id, id) IN ((1, 4), (2, 2)))
+	 + (SELECT count(*) FROM crm_trash.gdpr__tenant_deals WHERE (account_id, id) IN ((1, 4), (2, 2))) AS left_anywhere;
 
 -- deletion by targeting
 SELECT crm_purge_delete_where('people', 'city = ''Town''', dry_run => true);
