@@ -2467,7 +2467,6 @@ DECLARE
 	tr regclass;
 	cols text;
 	reserved name;
-	unsafe_triggers text;
 BEGIN
 	SELECT c.relkind, c.relpersistence, c.relispartition, c.relowner, n.nspname, c.relname
 		INTO rel
@@ -2580,12 +2579,9 @@ BEGIN
 
 	INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by)
 		VALUES (tbl, tr, retention, actor);
-	-- Citus: the triggers reach every shard (Citus calls them unsafe: they
-	-- write the colocated trash shard only)
-	IF crm_purge._citus_distribute_trash(tbl, tr) THEN
-		unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
-		PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-	END IF;
+	-- Citus: the trash is distributed with the table, before the triggers
+	-- reach every shard
+	PERFORM crm_purge._citus_distribute_trash(tbl, tr);
 	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
 				   'FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s '
@@ -2594,9 +2590,6 @@ BEGIN
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	PERFORM crm_purge._protect_partitions(tbl);
 	PERFORM crm_purge._create_unlink_triggers(tbl);
-	IF unsafe_triggers IS NOT NULL THEN
-		PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
-	END IF;
 	RETURN tr;
 END
 $$;
@@ -3101,3 +3094,8 @@ REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FRO
 REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) TO crm_purge_admin;
+
+ALTER FUNCTION crm_purge._protect_impl(regrole, regclass, interval) SET citus.enable_unsafe_triggers = on;
+ALTER FUNCTION crm_purge._unprotect_impl(regrole, regclass, boolean) SET citus.enable_unsafe_triggers = on;
+ALTER FUNCTION crm_purge._protect_partitions(regclass) SET citus.enable_unsafe_triggers = on;
+ALTER FUNCTION crm_purge._create_unlink_triggers(regclass) SET citus.enable_unsafe_triggers = on;

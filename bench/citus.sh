@@ -67,7 +67,7 @@ for ((run = 1; run <= RUNS; run++)); do
 	for v in a c; do
 		sql >/dev/null <<SQL
 SET client_min_messages = warning;
-SELECT crm_purge_unprotect('t', true) FROM crm_purge.protected_tables WHERE tbl::text = 't';
+SELECT crm_purge_unprotect(tbl, true) FROM crm_purge.protected_tables WHERE tbl::text = 't';
 DROP TABLE IF EXISTS t;
 CREATE TABLE t (account_id int, id bigint, email text, note text, PRIMARY KEY (account_id, id));
 SELECT create_distributed_table('t', 'account_id');
@@ -77,8 +77,15 @@ VACUUM ANALYZE t;
 SQL
 		for p in "${PORTS[@]}"; do pg psql -X -q -h "$DIR" -p "$p" -d postgres -c CHECKPOINT; done
 		# the timed DELETE, its connections to the workers warm (as an application's are)
-		ms=$(sql -c "SELECT count(*) FROM t WHERE id < 0" -c '\o /dev/null' -c 'SELECT clock_timestamp() AS t0 \gset' \
-			-c 'DELETE FROM t' -c '\o' -c "SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1)" | tail -n 1)
+		ms=$(sql <<'SQL' | tail -n 1
+\o /dev/null
+SELECT count(*) FROM t WHERE id < 0;
+SELECT clock_timestamp() AS t0 \gset
+DELETE FROM t;
+\o
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1);
+SQL
+)
 		if [ "$v" = c ]; then
 			[ "$(sql -c 'SELECT count(*) FROM crm_trash.public__t')" -eq "$ROWS" ] || die "variant c did not trash every row"
 			C+=("$ms")

@@ -579,7 +579,6 @@ DECLARE
 	tr regclass;
 	cols text;
 	reserved name;
-	unsafe_triggers text;
 BEGIN
 	SELECT c.relkind, c.relpersistence, c.relispartition, c.relowner, n.nspname, c.relname
 		INTO rel
@@ -692,12 +691,9 @@ BEGIN
 
 	INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by)
 		VALUES (tbl, tr, retention, actor);
-	-- Citus: the triggers reach every shard (Citus calls them unsafe: they
-	-- write the colocated trash shard only)
-	IF crm_purge._citus_distribute_trash(tbl, tr) THEN
-		unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
-		PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-	END IF;
+	-- Citus: the trash is distributed with the table, before the triggers
+	-- reach every shard
+	PERFORM crm_purge._citus_distribute_trash(tbl, tr);
 	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
 				   'FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s '
@@ -706,9 +702,6 @@ BEGIN
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	PERFORM crm_purge._protect_partitions(tbl);
 	PERFORM crm_purge._create_unlink_triggers(tbl);
-	IF unsafe_triggers IS NOT NULL THEN
-		PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
-	END IF;
 	RETURN tr;
 END
 $$;
@@ -827,3 +820,11 @@ COMMENT ON FUNCTION crm_purge_restore_deletion(bigint) IS 'restores everything o
 COMMENT ON FUNCTION crm_purge._trash_row_visible(oid, regrole) IS 'row-level security of trash tables: the deleter or an admin, either with SELECT on the table';
 
 COMMENT ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]) IS 'DELETE as the caller (an admin) whose rows of this table, in this statement only, skip the trash';
+
+-- Citus refuses triggers on distributed tables unless told they are safe:
+-- crm_purge's write only the colocated trash shard, on the shard's node.
+-- (Without Citus the setting is a placeholder that nothing reads.)
+ALTER FUNCTION crm_purge._protect_impl(regrole, regclass, interval) SET citus.enable_unsafe_triggers = on;
+ALTER FUNCTION crm_purge._unprotect_impl(regrole, regclass, boolean) SET citus.enable_unsafe_triggers = on;
+ALTER FUNCTION crm_purge._protect_partitions(regclass) SET citus.enable_unsafe_triggers = on;
+ALTER FUNCTION crm_purge._create_unlink_triggers(regclass) SET citus.enable_unsafe_triggers = on;

@@ -238,4 +238,14 @@ ok($coord->poll_query_until('postgres', q{
 	   AND (SELECT count(*) FROM crm_trash.public__contacts WHERE id > 300000) = (SELECT count(DISTINCT id) FROM crm_trash.public__contacts WHERE id > 300000)}),
 	'a worker stopped in the middle of a DELETE: every row live or trashed once');
 
+# unprotect, keeping the trash, and protect again
+as('regress_admin', q{SELECT crm_purge_unprotect('deals')});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'crm_purge%' AND tgrelid = 'deals'::regclass}),
+	'0', 'unprotect drops the triggers of a distributed table');
+as('regress_app', q{DELETE FROM deals WHERE id = 1000});
+is(as('regress_admin', q{SELECT crm_purge_protect('deals')}), 'crm_trash.public__deals', 'and it is protected again');
+as('regress_app', q{DELETE FROM deals WHERE id = 999});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__deals WHERE id IN (999, 1000)}), '1',
+	'only the DELETE while protected went to the trash');
+
 done_testing();
