@@ -1,8 +1,11 @@
 /*
  * catalog.c - lookups shared by every part of crm_purge: a relation's
- * display name, a protected table's trash, its key as text.  (The catalogs
- * themselves are read where their mechanism lives: holds in erase/holds.c,
- * tombstones in erase/tombstone.c, requests in requests/batch.c.)
+ * display name, the protected tables and their trash (and segments), a
+ * key as text.  Every read of crm_purge.protected_tables and
+ * crm_purge.trash_segments from C is here.  (The catalogs of one mechanism
+ * are read where it lives: holds in erase/holds.c, tombstones and key
+ * floors in erase/tombstone.c, requests in requests/batch.c, unlinks in
+ * trash/.)
  */
 #include "postgres.h"
 
@@ -15,6 +18,9 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/timestamp.h"
+#include "catalog/namespace.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -347,4 +353,115 @@ crm_purge_pk_cols_sql(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 		elems[i] = Int16GetDatum(keys[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT2OID, sizeof(int16), true, TYPALIGN_SHORT));
+}
+
+/* protected_list: the rows of a query of (tbl oid, trash oid[, retention, name]) as CrmPurgeProtected */
+static List *
+protected_list(bool with_retention)
+{
+	List	   *out = NIL;
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		CrmPurgeProtected *p = palloc0(sizeof(CrmPurgeProtected));
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		p->relid = DatumGetObjectId(SPI_getbinval(tup, td, 1, &isnull));
+		p->trashid = DatumGetObjectId(SPI_getbinval(tup, td, 2, &isnull));
+		if (with_retention)
+		{
+			p->retention = datumCopy(SPI_getbinval(tup, td, 3, &isnull), false, sizeof(Interval));
+			p->name = SPI_getvalue(tup, td, 4);
+		}
+		out = lappend(out, p);
+	}
+	return out;
+}
+
+/*
+ * crm_purge_protected_tables: every protected table with its trash, its
+ * retention (default_retention seconds when it has none of its own) and
+ * its display name, by name.  SPI connected, as the extension owner.
+ */
+List *
+crm_purge_protected_tables(int default_retention)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(default_retention)};
+
+	if (SPI_execute_with_args("SELECT tbl::oid, trash::oid, "
+							  "coalesce(retention, pg_catalog.make_interval(secs => $1)), crm_purge._qualified(tbl) "
+							  "FROM crm_purge.protected_tables ORDER BY tbl",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.protected_tables");
+	return protected_list(true);
+}
+
+/* relations_have_columns: does crm_purge.relations have child_columns (1.1)? */
+static bool
+relations_have_columns(void)
+{
+	Oid			rel = get_relname_relid("relations", get_namespace_oid(CRM_PURGE_SCHEMA, false));
+
+	return OidIsValid(rel) && get_attnum(rel, "child_columns") != InvalidAttrNumber;
+}
+
+/*
+ * crm_purge_protected_parents_first: the protected tables with their
+ * trash, parents before the children that reference them (by foreign key,
+ * or by a relation without one).  SPI connected; reads as the extension
+ * owner.
+ */
+List *
+crm_purge_protected_parents_first(void)
+{
+	CrmPurgeIdentity id;
+	List	   *out;
+
+	crm_purge_become_owner(&id);
+	if (SPI_execute(psprintf("WITH RECURSIVE p AS (SELECT tbl::oid AS rel, trash::oid AS trash FROM crm_purge.protected_tables),"
+							 " e AS (SELECT DISTINCT c.conrelid AS child, c.confrelid AS parent FROM pg_catalog.pg_constraint c"
+							 "       JOIN p pc ON pc.rel = c.conrelid JOIN p pp ON pp.rel = c.confrelid"
+							 "       WHERE c.contype = 'f' AND c.conrelid <> c.confrelid%s),"
+							 " l(rel, depth) AS (SELECT rel, 0 FROM p UNION ALL"
+							 "       SELECT e.child, l.depth + 1 FROM l JOIN e ON e.parent = l.rel WHERE l.depth < 64)"
+							 " SELECT p.rel, p.trash FROM p JOIN (SELECT rel, max(depth) AS depth FROM l GROUP BY rel) d USING (rel)"
+							 " ORDER BY d.depth, p.rel",
+	/* relations without a foreign key order children after parents too (1.1) */
+							 relations_have_columns() ?
+							 " UNION SELECT r.child::oid, r.parent::oid FROM crm_purge.relations r"
+							 " JOIN p pc ON pc.rel = r.child JOIN p pp ON pp.rel = r.parent"
+							 " WHERE r.child_columns IS NOT NULL AND r.child <> r.parent" : ""),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.protected_tables");
+	out = protected_list(false);
+	crm_purge_unbecome(&id);
+	return out;
+}
+
+/*
+ * crm_purge_floored_tables: protected tables and tables with an erased-key
+ * floor (crm_purge.key_floors), whose sequences crm_purge keeps above their
+ * keys.  SPI connected, as the extension owner.
+ */
+List *
+crm_purge_floored_tables(void)
+{
+	List	   *tables = NIL;
+	uint64		i;
+
+	if (SPI_execute("SELECT tbl::oid FROM crm_purge.protected_tables UNION SELECT tbl::oid FROM crm_purge.key_floors",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.protected_tables");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		tables = lappend_oid(tables, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	return tables;
 }

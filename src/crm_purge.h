@@ -116,6 +116,16 @@ extern char *crm_purge_key_match(Oid relid, const AttrNumber *cols, int n, Oid s
 extern char *crm_purge_primary_key_match(Oid relid);
 extern Oid	crm_purge_table_of_trash(Oid trashid);
 extern int32 crm_purge_young_segment(Oid trashid, Datum age);
+typedef struct CrmPurgeProtected
+{
+	Oid			relid;
+	Oid			trashid;
+	Datum		retention;		/* interval (crm_purge_protected_tables only) */
+	char	   *name;			/* schema-qualified (crm_purge_protected_tables only) */
+} CrmPurgeProtected;
+extern List *crm_purge_protected_tables(int default_retention);
+extern List *crm_purge_protected_parents_first(void);
+extern List *crm_purge_floored_tables(void);
 extern char *crm_purge_trash_rows_named(const char *alias, int param);
 extern void crm_purge_record_history(const char *action, Oid relid, int64 rows, Oid actor,
 									 int64 request_id, int64 purge_id, int64 deletion_id);

@@ -242,32 +242,19 @@ expire_one_table(void *arg)
 static bool
 expire_trash(CrmPurgeTickCounts *counts)
 {
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1];
-	SPITupleTable *tables;
-	uint64		ntables,
-				k;
+	ListCell   *lc;
 	bool		more = false;
 
-	values[0] = Int32GetDatum(crm_purge_trash_retention);
-	if (SPI_execute_with_args("SELECT crm_purge._qualified(tbl), trash::oid, "
-							  "coalesce(retention, pg_catalog.make_interval(secs => $1)), tbl::oid "
-							  "FROM crm_purge.protected_tables ORDER BY tbl",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.protected_tables");
-	tables = SPI_tuptable;
-	ntables = SPI_processed;
-
-	for (k = 0; k < ntables; k++)
+	foreach(lc, crm_purge_protected_tables(crm_purge_trash_retention))
 	{
+		CrmPurgeProtected *p = lfirst(lc);
 		ExpireTable t;
-		bool		isnull;
 		ErrorData  *edata;
 
-		t.tbl = SPI_getvalue(tables->vals[k], tables->tupdesc, 1);
-		t.trashid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 2, &isnull));
-		t.retention = SPI_getbinval(tables->vals[k], tables->tupdesc, 3, &isnull);
-		t.relid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 4, &isnull));
+		t.tbl = p->name;
+		t.trashid = p->trashid;
+		t.retention = p->retention;
+		t.relid = p->relid;
 		t.n = 0;
 		if (task_waits("trash expiry", t.relid))
 			continue;

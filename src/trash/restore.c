@@ -612,15 +612,6 @@ relink_children(int64 deletion)
 	crm_purge_unbecome(&id);
 }
 
-/* relations_have_columns: does crm_purge.relations have child_columns (1.1)? */
-static bool
-relations_have_columns(void)
-{
-	Oid			rel = get_relname_relid("relations", get_namespace_oid(CRM_PURGE_SCHEMA, false));
-
-	return OidIsValid(rel) && get_attnum(rel, "child_columns") != InvalidAttrNumber;
-}
-
 /*
  * crm_purge_restore_deletion: crm_purge_restore_deletion(deletion_id):
  * restores the rows of one deletion in every protected table, parents
@@ -633,10 +624,7 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 {
 	int64		deletion;
 	int64		total = 0;
-	SPITupleTable *tables;
-	uint64		ntables;
-	uint64		k;
-	CrmPurgeIdentity id;
+	ListCell   *lc;
 
 	crm_purge_require_coordinator("crm_purge_restore_deletion");
 	if (PG_ARGISNULL(0))
@@ -650,33 +638,11 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 				 errmsg("deletion_id must be positive, not " INT64_FORMAT, deletion)));
 	SPI_connect();
 	/* protected tables, parents before the children that reference them */
-	crm_purge_become_owner(&id);
-	if (SPI_execute(psprintf("WITH RECURSIVE p AS (SELECT tbl::oid AS rel, trash::oid AS trash FROM crm_purge.protected_tables),"
-							 " e AS (SELECT DISTINCT c.conrelid AS child, c.confrelid AS parent FROM pg_catalog.pg_constraint c"
-							 "       JOIN p pc ON pc.rel = c.conrelid JOIN p pp ON pp.rel = c.confrelid"
-							 "       WHERE c.contype = 'f' AND c.conrelid <> c.confrelid%s),"
-							 " l(rel, depth) AS (SELECT rel, 0 FROM p UNION ALL"
-							 "       SELECT e.child, l.depth + 1 FROM l JOIN e ON e.parent = l.rel WHERE l.depth < 64)"
-							 " SELECT p.rel, p.trash FROM p JOIN (SELECT rel, max(depth) AS depth FROM l GROUP BY rel) d USING (rel)"
-							 " ORDER BY d.depth, p.rel",
-	/* relations without a foreign key order children after parents too (1.1) */
-							 relations_have_columns() ?
-							 " UNION SELECT r.child::oid, r.parent::oid FROM crm_purge.relations r"
-							 " JOIN p pc ON pc.rel = r.child JOIN p pp ON pp.rel = r.parent"
-							 " WHERE r.child_columns IS NOT NULL AND r.child <> r.parent" : ""),
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.protected_tables");
-	crm_purge_unbecome(&id);
-	tables = SPI_tuptable;
-	ntables = SPI_processed;
-
-	for (k = 0; k < ntables; k++)
+	foreach(lc, crm_purge_protected_parents_first())
 	{
-		bool		isnull;
-		Oid			relid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 1, &isnull));
-		Oid			trashid = DatumGetObjectId(SPI_getbinval(tables->vals[k], tables->tupdesc, 2, &isnull));
+		CrmPurgeProtected *p = lfirst(lc);
 
-		total += restore_rows(relid, trashid, NULL, deletion, false);
+		total += restore_rows(p->relid, p->trashid, NULL, deletion, false);
 	}
 	if (total > 0)
 		relink_children(deletion);

@@ -173,21 +173,10 @@ crm_purge_raise_sequence(Oid seqid)
 static List *
 all_floored_sequences(void)
 {
-	List	   *tables = NIL;
+	List	   *tables = crm_purge_floored_tables();
 	List	   *seqs = NIL;
 	ListCell   *lc;
-	uint64		i;
 
-	if (SPI_execute("SELECT tbl::oid FROM crm_purge.protected_tables UNION SELECT tbl::oid FROM crm_purge.key_floors",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.protected_tables");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		tables = lappend_oid(tables, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-																	SPI_tuptable->tupdesc, 1, &isnull)));
-	}
 	foreach(lc, tables)
 		if (get_rel_relkind(lfirst_oid(lc)) != '\0')
 			seqs = list_concat_unique_oid(seqs, getOwnedSequences(lfirst_oid(lc)));
