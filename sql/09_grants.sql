@@ -186,3 +186,9 @@ REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FRO
 REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._erase_citus(regclass, text, text[], text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._erase_citus(regclass, text, text[], text) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._erase_citus_impl(regrole, regclass, text, text[], text) FROM PUBLIC;

@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
@@ -291,7 +292,9 @@ crm_purge_filter_builtin_only(Oid relid, const char *filter)
 			   *lc2;
 	bool		builtin = true;
 
-	plan = SPI_prepare(psprintf("SELECT 1 FROM %s WHERE (%s\n)", crm_purge_relname(relid), filter), 0, NULL);
+	/* $1: the keys (text[]) of an erase by list */
+	plan = SPI_prepare(psprintf("SELECT 1 FROM %s WHERE (%s\n)", crm_purge_relname(relid), filter),
+					   1, (Oid[]) {TEXTARRAYOID});
 	if (plan == NULL)
 		elog(ERROR, "could not analyze filter: %s", SPI_result_code_string(SPI_result));
 	foreach(lc, SPI_plan_get_plan_sources(plan))

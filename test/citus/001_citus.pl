@@ -126,20 +126,39 @@ as('regress_admin', q{SELECT crm_purge_tick()});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id BETWEEN 110 AND 129}), '1',
 	'the pending purge deletes the marked rows for good');
 
-# erase: not yet on Citus (it would change colocated shards as two roles):
-# refused with nothing done; holds are kept; the preview works
+# erase, as the extension owner on Citus: live rows, trash copies, the
+# cascade rule on deals (delete), tombstones; a hold refuses; a filter that
+# calls a function is refused
 as('regress_admin', q{SELECT crm_purge_hold('contacts', 'id = 130', NULL, 'audit')});
+like(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id = 130', 'GDPR')}, err => 1),
+	qr/legal hold \d+ keeps them/, 'erase refuses a held row');
+like(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id = (SELECT 231)', 'GDPR')}, err => 1),
+	qr/cannot erase rows of Citus table public.contacts: the filter calls a function or reads a table/,
+	'an erase filter that reads a table is refused');
 as('regress_app', q{DELETE FROM contacts WHERE id = 500});
-like(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id IN (231, 500)', 'GDPR')}, err => 1),
-	qr/cannot erase rows of table public.contacts: erasure of Citus tables is not supported yet/, 'erase is refused');
+is(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id IN (231, 500)', 'GDPR')}), '2', 'erase');
 is($coord->safe_psql('postgres', q{
-	SELECT (SELECT count(*) FROM contacts WHERE id = 231) || ' ' || (SELECT count(*) FROM crm_trash.public__contacts WHERE id = 500)
-	  || ' ' || (SELECT count(*) FROM crm_purge.tombstones)}), '1 1 0', 'nothing was erased');
-is(as('regress_admin', q{SELECT string_agg(tbl || ' ' || action || ' ' || rows, ', ' ORDER BY tbl::text) FROM crm_purge_erase_preview('contacts', 'id IN (231, 500)')}),
+	SELECT (SELECT count(*) FROM contacts WHERE id IN (231, 500)) || ' ' || (SELECT count(*) FROM deals WHERE id IN (231, 500))
+	  || ' ' || (SELECT count(*) FROM crm_trash.public__contacts WHERE id IN (231, 500))
+	  || ' ' || (SELECT count(*) FROM crm_trash.public__deals WHERE id IN (231, 500))
+	  || ' ' || (SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'contacts'::regclass)
+	  || ' ' || (SELECT actor || ' ' || rows FROM crm_purge.erasures)}),
+	'0 0 0 0 2 regress_admin 2', 'erased: live, trashed, the deals that refer to them; tombstones; the erasure by its admin');
+is(as('regress_admin', q{SELECT string_agg(key || ' ' || outcome, ', ') FROM crm_purge_delete_keys('contacts', '{"(12,232)","(0,1)"}', permanent => true)}),
+	'(12,232) deleted, (0,1) not_found', 'delete_keys, permanent');
+as('regress_app', q{
+	CREATE FUNCTION public.app_check(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 0';
+	CREATE TABLE notes (account_id int, id int, CHECK (public.app_check(id)), PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('notes', 'account_id', colocate_with => 'contacts');
+	INSERT INTO notes VALUES (1, 1);
+});
+as('regress_admin', q{SELECT crm_purge_protect('notes')});
+like(as('regress_admin', q{SELECT crm_purge_erase('notes', 'id = 1', 'GDPR')}, err => 1),
+	qr/cannot erase rows of Citus table public.notes: a constraint, default or index of it calls function public.app_check\(integer\)/,
+	'an erase that would run the table owner\'s code as the extension owner is refused');
+is(as('regress_admin', q{SELECT string_agg(tbl || ' ' || action || ' ' || rows, ', ' ORDER BY tbl::text) FROM crm_purge_erase_preview('contacts', 'id IN (233, 234)')}),
 	'contacts erase 2, deals delete 2', 'erase_preview counts on distributed tables');
-like(as('regress_admin', q{SELECT crm_purge_delete_where('contacts', 'id = 231', permanent => true)}, err => 1),
-	qr/erasure of Citus tables is not supported yet/, 'permanent delete_where too');
-is(as('regress_admin', q{SELECT crm_purge_delete_where('contacts', 'id BETWEEN 231 AND 235')}), '5',
+is(as('regress_admin', q{SELECT crm_purge_delete_where('contacts', 'id BETWEEN 233 AND 235')}), '3',
 	'delete_where into the trash');
 is(as('regress_admin', q{SELECT string_agg(key || ' ' || outcome, ', ') FROM crm_purge_delete_keys('contacts', '{"(16,236)","(16,236)","(1,236)","(17,237)"}')}),
 	'(16,236) deleted, (16,236) duplicate_in_list, (1,236) not_found, (17,237) deleted',
