@@ -1170,11 +1170,12 @@ $$;
 CREATE FUNCTION crm_purge._erased(tbl regclass, keys text[], natural_keys text[], depth integer) RETURNS text[]
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 -- Returns the export parts of the table that still hold the keys.
-CREATE FUNCTION crm_purge._erased_impl(actor regrole, tbl regclass, keys text[], natural_keys text[], depth integer) RETURNS text[]
+CREATE OR REPLACE FUNCTION crm_purge._erased_impl(actor regrole, tbl regclass, keys text[], natural_keys text[], depth integer) RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
 	parts text[];
+	hashes bigint[];
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1184,11 +1185,12 @@ BEGIN
 			USING ERRCODE = 'object_in_use';
 	END IF;
 	PERFORM crm_purge._ensure_secret();
+	hashes := ARRAY(SELECT crm_purge._key_hash(k) FROM unnest(keys) k
+					UNION SELECT crm_purge._key_hash(crm_purge._natural_key_text(k)) FROM unnest(natural_keys) k
+						  WHERE k IS NOT NULL);
 	INSERT INTO crm_purge.tombstones (tbl, key_hash)
-		SELECT tbl, crm_purge._key_hash(k) FROM unnest(keys) k ON CONFLICT DO NOTHING;
-	INSERT INTO crm_purge.tombstones (tbl, key_hash)
-		SELECT tbl, crm_purge._key_hash(crm_purge._natural_key_text(k)) FROM unnest(natural_keys) k
-		WHERE k IS NOT NULL ON CONFLICT DO NOTHING;
+		SELECT tbl, h FROM unnest(hashes) h ON CONFLICT DO NOTHING;
+	PERFORM crm_purge._citus_tombstones(tbl, hashes, false);
 	-- an integer key is kept as a number: the sequence never hands it out again
 	IF cardinality(pk) = 1 AND cardinality(keys) > 0
 		AND (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = pk[1])
@@ -1497,15 +1499,10 @@ BEGIN
 	IF mode NOT IN ('skip', 'error') THEN
 		RAISE EXCEPTION 'unknown mode "%"', mode USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	-- tombstones live on the coordinator; a shard's trigger runs on a worker node
-	IF crm_purge._citus_table(tbl) THEN
-		RAISE EXCEPTION 'cannot guard table %: it is a Citus table', tbl
-			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'Guards of Citus tables are not supported yet: tombstones are kept on the coordinator, and rows are inserted on worker nodes.',
-				  HINT = 'Erasures of distributed tables still write tombstones; guard plain tables only.';
-	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
 	PERFORM crm_purge._check_key_columns(tbl, key_columns);
+	-- Citus: the shards' guard reads the tombstones on the worker nodes
+	PERFORM crm_purge._citus_tombstones(tbl, NULL, false);
 	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
 		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
 	END IF;
@@ -1555,7 +1552,7 @@ GRANT SELECT ON crm_purge_guards TO crm_purge_admin;
 DROP FUNCTION crm_purge._forget(regclass, text);
 CREATE FUNCTION crm_purge._forget(tbl regclass, key text) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._forget_impl(actor regrole, tbl regclass, key text) RETURNS bigint
+CREATE OR REPLACE FUNCTION crm_purge._forget_impl(actor regrole, tbl regclass, key text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint;
@@ -1569,6 +1566,8 @@ BEGIN
 	DELETE FROM crm_purge.tombstones t WHERE t.tbl = _forget_impl.tbl
 		AND t.key_hash IN (crm_purge._key_hash(key), crm_purge._key_hash(crm_purge._natural_key_text(key)));
 	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM crm_purge._citus_tombstones(tbl, ARRAY[crm_purge._key_hash(key),
+											   crm_purge._key_hash(crm_purge._natural_key_text(key))], true);
 	IF n > 0 THEN
 		PERFORM crm_purge._record_history('tombstone lifted', tbl, n, pg_get_userbyid(actor));
 		PERFORM crm_purge._tombstones_changed();
@@ -3169,6 +3168,47 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		 LIMIT 1))
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._citus_tombstones(tbl regclass, hashes bigint[], forget boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	name text := crm_purge._qualified(tbl);
+BEGIN
+	IF NOT crm_purge._citus_table(tbl) THEN
+		RETURN;
+	END IF;
+	IF to_regclass('crm_trash.crm_purge_tombstones') IS NULL THEN
+		PERFORM crm_purge._check_trash_schema();
+		IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'crm_trash') THEN
+			CREATE SCHEMA crm_trash;
+			COMMENT ON SCHEMA crm_trash IS 'crm_purge trash tables: rows deleted from protected tables';
+			GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
+		END IF;
+		CREATE TABLE crm_trash.crm_purge_tombstones (tbl text NOT NULL, key_hash bigint NOT NULL, PRIMARY KEY (tbl, key_hash));
+		CREATE TABLE crm_trash.crm_purge_secret (one boolean PRIMARY KEY DEFAULT true CHECK (one), secret bytea NOT NULL);
+		REVOKE ALL ON crm_trash.crm_purge_tombstones, crm_trash.crm_purge_secret FROM PUBLIC;
+		COMMENT ON TABLE crm_trash.crm_purge_tombstones IS 'crm_purge: tombstones of Citus tables, on every node';
+		COMMENT ON TABLE crm_trash.crm_purge_secret IS 'crm_purge: the tombstone secret, on every node';
+		EXECUTE 'SELECT create_reference_table(''crm_trash.crm_purge_tombstones'')';
+		EXECUTE 'SELECT create_reference_table(''crm_trash.crm_purge_secret'')';
+	END IF;
+	PERFORM crm_purge._ensure_secret();
+	IF NOT EXISTS (SELECT FROM crm_trash.crm_purge_secret c, crm_purge.secret s WHERE c.secret = s.secret) THEN
+		DELETE FROM crm_trash.crm_purge_secret;
+		INSERT INTO crm_trash.crm_purge_secret (secret) SELECT s.secret FROM crm_purge.secret s;
+	END IF;
+	IF hashes IS NULL THEN
+		DELETE FROM crm_trash.crm_purge_tombstones t WHERE t.tbl = name;
+		INSERT INTO crm_trash.crm_purge_tombstones (tbl, key_hash)
+			SELECT name, x.key_hash FROM crm_purge.tombstones x WHERE x.tbl = _citus_tombstones.tbl;
+	ELSIF forget THEN
+		DELETE FROM crm_trash.crm_purge_tombstones t WHERE t.tbl = name AND t.key_hash = ANY (hashes);
+	ELSE
+		INSERT INTO crm_trash.crm_purge_tombstones (tbl, key_hash)
+			SELECT name, h FROM unnest(hashes) h ON CONFLICT DO NOTHING;
+	END IF;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
@@ -3187,3 +3227,7 @@ REVOKE ALL ON FUNCTION crm_purge._erase_citus(regclass, text, text[], text) FROM
 GRANT EXECUTE ON FUNCTION crm_purge._erase_citus(regclass, text, text[], text) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._erase_citus_impl(regrole, regclass, text, text[], text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) FROM PUBLIC;
+
+ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET citus.enable_unsafe_triggers = on;

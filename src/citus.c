@@ -260,3 +260,69 @@ crm_purge_citus_live_of_trash_shard(Oid trashid)
 	SPI_finish();
 	return live;
 }
+
+/*
+ * crm_purge_citus_shard_logical: when relid is a shard on this node, the
+ * distributed table it is a shard of (its shell here); else InvalidOid.
+ */
+Oid
+crm_purge_citus_shard_logical(Oid relid)
+{
+	const char *relname = get_rel_name(relid);
+	const char *suffix;
+	char	   *end;
+	int64		id;
+	Oid			logical = InvalidOid;
+	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
+	Datum		values[3];
+
+	if (relname == NULL || (suffix = strrchr(relname, '_')) == NULL || suffix[1] == '\0' ||
+		!crm_purge_citus_present())
+		return InvalidOid;
+	errno = 0;
+	id = strtoll(suffix + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || id <= 0)
+		return InvalidOid;
+	values[0] = Int64GetDatum(id);
+	values[1] = CStringGetTextDatum(pnstrdup(relname, suffix - relname));
+	values[2] = ObjectIdGetDatum(get_rel_namespace(relid));
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_class c ON c.oid = s.logicalrelid"
+							  " WHERE s.shardid = $1 AND c.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+							  " AND c.relnamespace = $3",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus metadata");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		logical = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	return logical;
+}
+
+/*
+ * crm_purge_citus_placement: the name of this node's placement of the
+ * reference table crm_trash.<name> (where the coordinator keeps what every
+ * node must see: tombstones of distributed tables, the secret), or NULL.
+ * A shard's trigger reads the placement: a query on the distributed table
+ * itself would be a distributed query inside one on a shard.  SPI
+ * connected.
+ */
+char *
+crm_purge_citus_placement(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	if (SPI_execute_with_args("SELECT pg_catalog.quote_ident('crm_trash') || '.' || pg_catalog.quote_ident($1 || '_' || s.shardid)"
+							  " FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_class c ON c.oid = s.logicalrelid"
+							  " WHERE c.relname OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+							  " AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = 'crm_trash')",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus metadata");
+	if (SPI_processed != 1)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}

@@ -107,6 +107,8 @@ extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
 extern int64 crm_purge_citus_deletion_id(void);
 extern bool crm_purge_citus_distributed(Oid relid);
 extern Oid	crm_purge_citus_live_of_trash_shard(Oid trashid);
+extern Oid	crm_purge_citus_shard_logical(Oid relid);
+extern char *crm_purge_citus_placement(const char *name);
 
 /* catalog.c */
 extern const char *crm_purge_relname(Oid relid);

@@ -108,8 +108,22 @@ load_secret(void)
 		return;
 	crm_purge_become_owner(&id);
 	SPI_connect();
-	if (SPI_execute("SELECT secret FROM crm_purge.secret", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+	/* a Citus worker node: the coordinator's secret, copied to every node */
+	if (crm_purge_citus_group() > 0)
+	{
+		char	   *placement = crm_purge_citus_placement("crm_purge_secret");
+
+		if (placement == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the tombstone secret of the Citus coordinator is missing on this node"),
+					 errhint("On the coordinator, run crm_purge_guard on the table again.")));
+		if (SPI_execute(psprintf("SELECT secret FROM %s", placement), true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not read %s", placement);
+	}
+	else if (SPI_execute("SELECT secret FROM crm_purge.secret", true, 1) != SPI_OK_SELECT ||
+			 SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("crm_purge.secret is missing"),
@@ -161,6 +175,8 @@ typedef struct TombstoneSet
 {
 	Oid			relid;			/* hash key */
 	bool		valid;
+	bool		per_statement;	/* a Citus shard's: read by each statement */
+	uint64		statement;		/* the statement that read it */
 	HTAB	   *hashes;			/* of int64 */
 } TombstoneSet;
 
@@ -239,12 +255,14 @@ tombstone_set(Oid relid)
 	if (!found)
 	{
 		s->valid = false;
+		s->per_statement = false;
 		s->hashes = NULL;
 	}
+	if (s->valid && s->per_statement && s->statement != crm_purge_top_level_statement())
+		s->valid = false;
 	if (!s->valid)
 	{
 		HASHCTL		ctl;
-		Oid			argtypes[1] = {OIDOID};
 		Datum		values[1] = {ObjectIdGetDatum(relid)};
 		CrmPurgeIdentity id;
 		uint64		i;
@@ -264,13 +282,38 @@ tombstone_set(Oid relid)
 		 * that committed while this transaction waited to insert.
 		 */
 		{
-			SPIPlanPtr	plan = SPI_prepare("SELECT key_hash FROM crm_purge.tombstones WHERE tbl = $1",
-										   1, argtypes);
+			const char *sql = "SELECT key_hash FROM crm_purge.tombstones WHERE tbl = $1";
+			Oid			types[1] = {OIDOID};
+			Datum		args[1] = {values[0]};
+			SPIPlanPtr	plan;
 
+			/*
+			 * A shard on a Citus worker node: the tombstones of its distributed
+			 * table, by name, in this node's placement of the coordinator's
+			 * copy (read anew by each statement: no invalidation comes here).
+			 */
+			if (crm_purge_citus_group() > 0)
+			{
+				Oid			logical = crm_purge_citus_shard_logical(relid);
+				char	   *placement = crm_purge_citus_placement("crm_purge_tombstones");
+
+				if (!OidIsValid(logical) || placement == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("the tombstones of guarded table %s are missing on this node",
+									get_rel_name(relid)),
+							 errhint("On the coordinator, run crm_purge_guard on the table again.")));
+				sql = psprintf("SELECT key_hash FROM %s WHERE tbl OPERATOR(pg_catalog.=) $1", placement);
+				types[0] = TEXTOID;
+				args[0] = CStringGetTextDatum(crm_purge_relname(logical));
+				s->statement = crm_purge_top_level_statement();
+				s->per_statement = true;
+			}
+			plan = SPI_prepare(sql, 1, types);
 			if (plan == NULL ||
-				SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+				SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
 									 true, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not read crm_purge.tombstones");
+				elog(ERROR, "could not read the tombstones");
 		}
 		s->hashes = hash_create("crm_purge tombstone hashes", Max(SPI_processed, 16), &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
@@ -622,14 +665,6 @@ crm_purge_guard_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm_purge.guard_trigger() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW with a mode")));
-	/* a shard of a table guarded before Citus distributed it: the tombstones are not here */
-	if (crm_purge_citus_group() > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table %s is guarded by crm_purge, and guards of Citus tables are not supported",
-						RelationGetRelationName(trigdata->tg_relation)),
-				 errdetail("Its tombstones are on the coordinator; a re-imported erased key would not be caught here."),
-				 errhint("On the coordinator, drop trigger crm_purge_guard of the distributed table, or undistribute it.")));
 	update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
 	/* the row as it would be: inserted, or the new version of an update */
 	row = update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;

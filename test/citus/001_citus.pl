@@ -198,10 +198,20 @@ like(as('regress_admin', q{SELECT crm_purge_protect('local_t')}, err => 1), qr/i
 like(as('regress_admin', q{SELECT crm_purge_hold('contacts', 'lower(email) = (SELECT min(email) FROM public.contacts)', NULL, 'x')}, err => 1),
 	qr/a hold on Citus table public.contacts may use built-in functions and operators only/,
 	'a hold whose filter would read a table is refused (it runs as the extension owner on Citus)');
-like(as('regress_admin', q{SELECT crm_purge_guard('contacts')}, err => 1), qr/cannot guard table public.contacts: it is a Citus table/,
-	'the guard is refused');
-# a table guarded before it was distributed: its shards refuse inserts
-# (the tombstones are on the coordinator) instead of letting erased keys in
+# the guard on the worker nodes: the tombstones and the secret are copied to
+# every node; an erased key is dropped (skip) or refused (error) on its shard
+as('regress_admin', q{SELECT crm_purge_guard('contacts')});
+as('regress_app', q{INSERT INTO contacts VALUES (11, 231, 'back@example.com'), (11, 5001, 'new@example.com')});
+is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM contacts WHERE id IN (231, 5001)}), '5001',
+	'guard skip: a re-imported erased key is dropped on its shard');
+as('regress_admin', q{SELECT crm_purge_guard('contacts', 'error')});
+like(as('regress_app', q{INSERT INTO contacts VALUES (0, 500, 'again@example.com')}, err => 1),
+	qr/the row's key belongs to an erased record/, 'guard error: refused on its shard');
+as('regress_admin', q{SELECT crm_purge_forget('contacts', '(0,500)')});
+as('regress_app', q{INSERT INTO contacts VALUES (0, 500, 'again@example.com')});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM contacts WHERE id = 500}), '1',
+	'forget lifts the tombstone on every node');
+# a table guarded before it was distributed
 as('regress_admin', q{
 	CREATE TABLE public.guarded (id int PRIMARY KEY);
 	SELECT crm_purge_guard('public.guarded');
@@ -209,9 +219,9 @@ as('regress_admin', q{
 like(as('regress_admin', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.guarded', 'id')}, err => 1),
 	qr/permission denied for function crm_purge.guard_trigger/, 'a role cannot distribute a guarded table');
 $coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.guarded', 'id')});
-like(as('regress_admin', q{INSERT INTO public.guarded VALUES (1)}, err => 1),
-	qr/is guarded by crm_purge, and guards of Citus tables are not supported/,
-	'a guard that reached the shards refuses inserts there');
+as('regress_admin', q{INSERT INTO public.guarded VALUES (1)});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM public.guarded}), '1',
+	'a guard made before the table was distributed checks on the worker nodes');
 
 my ($out, $err);
 $w1->psql('postgres', q{SELECT crm_purge_tick()}, stderr => \$err);
