@@ -118,7 +118,3 @@ BEGIN
 END
 $$;
 
--- Is a filter on tbl made of built-in functions and operators alone, with
--- no subquery?  (Nothing runs: it is only analyzed.)
-CREATE FUNCTION crm_purge._filter_builtin_only(tbl regclass, filter text) RETURNS boolean
-	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_filter_builtin_only_sql';

@@ -134,7 +134,7 @@ extern void crm_purge_record_history(const char *action, Oid relid, int64 rows, 
 
 /* filter.c: user-supplied SQL conditions */
 extern void crm_purge_check_filter(const char *filter);
-extern bool crm_purge_filter_builtin_only(Oid relid, const char *filter);
+extern char *crm_purge_plain_condition(Oid relid, const char *cond);
 
 /* trash.c (trash/) */
 extern int64 crm_purge_current_deletion_id(void);

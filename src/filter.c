@@ -182,7 +182,10 @@ condition_sql(Node *node, Oid child, StringInfo out)
 				if ((e->kind != AEXPR_OP && e->kind != AEXPR_IN) || list_length(e->name) != 1)
 					return false;
 				op = strVal(linitial(e->name));
-				if (strcmp(op, "=") != 0 && strcmp(op, "<>") != 0)
+				/* btree comparisons of built-in types: pg_catalog's, no one's code */
+				if (strcmp(op, "=") != 0 && strcmp(op, "<>") != 0 &&
+					(e->kind != AEXPR_OP || (strcmp(op, "<") != 0 && strcmp(op, "<=") != 0 &&
+											 strcmp(op, ">") != 0 && strcmp(op, ">=") != 0)))
 					return false;
 				if (!IsA(e->lexpr, ColumnRef))
 					return false;
@@ -232,95 +235,45 @@ condition_sql(Node *node, Oid child, StringInfo out)
  * subqueries or user-defined types.  Checked again at every use: a column's
  * type may have changed since.
  */
+/*
+ * crm_purge_plain_condition: cond on relid written out again as the SQL
+ * condition_sql() accepts (columns of built-in types compared with
+ * constants by =, <>, <, <=, >, >=, IN, joined by AND, OR and NOT, with
+ * pg_catalog's operators), or NULL when it is anything else.  Such a
+ * condition runs no one's code, whoever evaluates it.
+ */
+char *
+crm_purge_plain_condition(Oid relid, const char *cond)
+{
+	List	   *stmts;
+	SelectStmt *sel;
+	StringInfoData out;
+
+	crm_purge_check_filter(cond);
+	stmts = raw_parser(psprintf("SELECT 1 WHERE %s\n", cond), RAW_PARSE_DEFAULT);
+	sel = (SelectStmt *) linitial_node(RawStmt, stmts)->stmt;
+	initStringInfo(&out);
+	if (!condition_sql(sel->whereClause, relid, &out))
+		return NULL;
+	return out.data;
+}
+
 PG_FUNCTION_INFO_V1(crm_purge_check_condition_sql);
 Datum
 crm_purge_check_condition_sql(PG_FUNCTION_ARGS)
 {
 	char	   *cond;
-	List	   *stmts;
-	SelectStmt *sel;
-	StringInfoData out;
+	char	   *out;
 
 	if (PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	cond = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	crm_purge_check_filter(cond);
-	stmts = raw_parser(psprintf("SELECT 1 WHERE %s\n", cond), RAW_PARSE_DEFAULT);
-	sel = (SelectStmt *) linitial_node(RawStmt, stmts)->stmt;
-	initStringInfo(&out);
-	if (!condition_sql(sel->whereClause, PG_GETARG_OID(0), &out))
+	out = crm_purge_plain_condition(PG_GETARG_OID(0), cond);
+	if (out == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a relation's condition may only compare the child's columns with constants"),
 				 errdetail("The condition was: %s", cond),
 				 errhint("Write it like content_type_id = 12 or kind IN ('contact', 'lead') on columns of built-in types, joined by AND, OR and NOT; no functions, casts or subqueries.")));
-	PG_RETURN_TEXT_P(cstring_to_text(out.data));
-}
-
-/* user_function: check_functions_in_node's test: a function not made by initdb */
-static bool
-user_function(Oid funcid, void *context)
-{
-	return funcid >= FirstNormalObjectId;
-}
-
-/* runs_user_code: does the analyzed expression call a user's function or read another relation? */
-static bool
-runs_user_code(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, SubLink) || IsA(node, Query))
-		return true;
-	if (check_functions_in_node(node, user_function, NULL))
-		return true;
-	return expression_tree_walker(node, runs_user_code, context);
-}
-
-/*
- * crm_purge_filter_builtin_only: is filter, on relid, made of built-in
- * functions and operators alone, with no subquery?  Then running it as
- * another role than its author runs none of anyone's code (Citus, where a
- * hold's filter cannot run as its creator: see holds.c).  Analyzed as the
- * current role; nothing runs.  SPI connected.
- */
-bool
-crm_purge_filter_builtin_only(Oid relid, const char *filter)
-{
-	SPIPlanPtr	plan;
-	ListCell   *lc,
-			   *lc2;
-	bool		builtin = true;
-
-	/* $1: the keys (text[]) of an erase by list */
-	plan = SPI_prepare(psprintf("SELECT 1 FROM %s WHERE (%s\n)", crm_purge_relname(relid), filter),
-					   1, (Oid[]) {TEXTARRAYOID});
-	if (plan == NULL)
-		elog(ERROR, "could not analyze filter: %s", SPI_result_code_string(SPI_result));
-	foreach(lc, SPI_plan_get_plan_sources(plan))
-	{
-		foreach(lc2, ((CachedPlanSource *) lfirst(lc))->query_list)
-		{
-			Query	   *q = lfirst_node(Query, lc2);
-
-			if (q->hasSubLinks || list_length(q->rtable) != 1 ||
-				runs_user_code(q->jointree->quals, NULL))
-				builtin = false;
-		}
-	}
-	SPI_freeplan(plan);
-	return builtin;
-}
-
-/* crm_purge_filter_builtin_only_sql: crm_purge._filter_builtin_only(tbl, filter) */
-PG_FUNCTION_INFO_V1(crm_purge_filter_builtin_only_sql);
-Datum
-crm_purge_filter_builtin_only_sql(PG_FUNCTION_ARGS)
-{
-	bool		result;
-
-	SPI_connect();
-	result = crm_purge_filter_builtin_only(PG_GETARG_OID(0), text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	SPI_finish();
-	PG_RETURN_BOOL(result);
+	PG_RETURN_TEXT_P(cstring_to_text(out));
 }

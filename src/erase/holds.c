@@ -154,15 +154,16 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 			/*
 			 * Citus: after the extension owner changed the trash in this
 			 * transaction, no other role may read it; the filter runs as the
-			 * owner, so it may hold built-in functions and operators only.
+			 * owner, so it must be a plain condition that runs no one's code.
 			 */
-			if (!crm_purge_filter_builtin_only(scanrel, filter))
+			filter = crm_purge_plain_condition(relid, filter);
+			if (filter == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its filter calls a function or reads a table",
+						 errmsg("legal hold " INT64_FORMAT " on Citus table %s cannot be checked: its filter is not a plain condition",
 								hold_id, crm_purge_relname(relid)),
-						 errdetail("On a Citus table a hold's filter may use built-in functions and operators only; until it can run, nothing it might keep is removed."),
-						 errhint("Release hold " INT64_FORMAT " and make it again with a plain condition on the table's columns.", hold_id)));
+						 errdetail("On a Citus table a hold's filter may only compare columns of built-in types with constants; until it can run, nothing it might keep is removed."),
+						 errhint("Release hold " INT64_FORMAT " and make it again with a condition like id = 42 or created_at < '2024-01-01'.", hold_id)));
 			crm_purge_unbecome(&id);
 			crm_purge_become_owner(&id);
 		}
