@@ -1403,45 +1403,23 @@ CREATE OR REPLACE FUNCTION crm_purge._erase_top(tbl regclass, cond text, keys te
 LANGUAGE plpgsql AS $$
 DECLARE
 	r record;
-	denied text;
-	tr regclass;
-	keyx text;
-	subject text[];
-	k text[];
 BEGIN
 	IF reason IS NULL OR btrim(reason) = '' THEN
 		RAISE EXCEPTION 'an erase needs a reason' USING ERRCODE = 'null_value_not_allowed',
 			HINT = 'Say why, e.g. ''GDPR request 2026-118''; it is kept with the erasure.';
 	END IF;
+	-- an erase changes live rows as the caller and trash rows as the
+	-- extension owner, and Citus refuses two roles changing colocated shards
+	-- in one transaction; running it all as the superuser would run table
+	-- owners' code (triggers, constraints) as the superuser
 	IF crm_purge._citus_table(tbl) THEN
-		-- Citus refuses two roles changing colocated shards in one
-		-- transaction: the erase runs as the extension owner, after the
-		-- caller's filter picked the keys (as the caller) and the caller's
-		-- rights on every table it reaches are checked here
-		SELECT string_agg(DISTINCT e.tbl::text, ', ') INTO denied
-			FROM crm_purge._erase_preview_keys(tbl, cond, keys) e
-			WHERE NOT has_table_privilege(e.tbl, CASE WHEN e.action IN ('erase', 'delete') THEN 'DELETE' ELSE 'UPDATE' END)
-			   OR NOT has_table_privilege(e.tbl, 'SELECT')
-			   -- the owner would see rows the table's policies hide from the caller
-			   OR (SELECT c.relrowsecurity AND NOT pg_has_role(c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = e.tbl);
-		IF denied IS NOT NULL THEN
-			RAISE EXCEPTION 'permission denied for table %', denied
-				USING ERRCODE = 'insufficient_privilege',
-					  DETAIL = 'An erase needs SELECT and DELETE on the tables it deletes from, SELECT and UPDATE on those it unlinks or anonymizes; on Citus, a table with row-level security is erased by its owner only.';
-		END IF;
-		tr := crm_purge._trash(_erase_top.tbl);
-		keyx := crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl));
-		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', keyx, tbl, cond, E'\n') USING keys INTO subject;
-		IF tr IS NOT NULL THEN
-			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', keyx, tr, cond, E'\n') USING keys INTO k;
-		END IF;
-		subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
-		-- from here on the rows are named by their keys: crm_purge's SQL only
-		SELECT * INTO r FROM crm_purge._erase_citus(tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), subject, reason);
-	ELSE
-		SELECT * INTO r FROM crm_purge._erase_run(tbl, cond, keys);
-		PERFORM crm_purge._record_erasure(tbl, r.subject, reason, r.parts);
+		RAISE EXCEPTION 'cannot erase rows of table %: erasure of Citus tables is not supported yet', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Nothing was erased.',
+				  HINT = 'DELETE the rows, then crm_purge_mark their trashed copies and crm_purge_activate a purge; crm_purge_erase_preview shows what an erase would reach.';
 	END IF;
+	SELECT * INTO r FROM crm_purge._erase_run(tbl, cond, keys);
+	PERFORM crm_purge._record_erasure(tbl, r.subject, reason, r.parts);
 	IF r.parts IS NOT NULL THEN
 		RAISE NOTICE 'erased rows of table % are still in export parts: %', tbl, array_to_string(r.parts, ', ')
 			USING HINT = 'An export is a copy: remove those files, or let them expire (crm_purge.export_retention).';
@@ -2692,25 +2670,15 @@ DECLARE
 	nc bigint;
 	ids bigint[];
 	nums bigint[];
-	user_code text;
 BEGIN
 	IF depth > 16 THEN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
 	END IF;
-	-- Citus: the whole erase runs as the extension owner (_erase_top), so
-	-- none of the table owner's code may run in it
+	-- (crm_purge_erase refuses Citus tables: see _erase_top)
 	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN
-		IF current_user::regrole::oid <> (SELECT x.extowner FROM pg_extension x WHERE x.extname = 'crm_purge') THEN
-			RAISE EXCEPTION 'erase rows of Citus table % with crm_purge_erase', tbl USING ERRCODE = 'insufficient_privilege';
-		END IF;
-		user_code := crm_purge._citus_user_code(tbl);
-		IF user_code IS NOT NULL THEN
-			RAISE EXCEPTION 'cannot erase rows of Citus table %: %', tbl, user_code
-				USING ERRCODE = 'feature_not_supported',
-					  DETAIL = 'Nothing was erased. On Citus an erase runs as the extension owner, which runs none of a table owner''s code.',
-					  HINT = 'Drop or replace that trigger, constraint, default or index, or erase on the table before it is distributed.';
-		END IF;
+		RAISE EXCEPTION 'cannot erase rows of table %: erasure of Citus tables is not supported yet', tbl
+			USING ERRCODE = 'feature_not_supported';
 	END IF;
 	-- no one writes the table until the erase commits: an INSERT of an
 	-- erased key waits, then finds its tombstone; one made before is seen
@@ -3007,6 +2975,20 @@ BEGIN
 	END IF;
 	expected := (SELECT n.nspname || '__' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 				 WHERE c.oid = tbl);
+	-- a worker node finds the trash by this name alone: it must name one
+	-- table (no "__" inside either name, nor a "_" next to the join) and
+	-- leave room for Citus's shard suffixes (longer names are hashed)
+	IF NOT crm_purge._citus_name_ok(tbl) THEN
+		RAISE EXCEPTION 'cannot protect distributed table %: its schema or table name contains "__", or the schema ends or the table starts with "_"', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = format('On Citus the trash name %s must name one table.', quote_ident(expected)),
+				  HINT = 'Rename the table or its schema.';
+	END IF;
+	IF octet_length(expected) > 40 THEN
+		RAISE EXCEPTION 'cannot protect distributed table %: the trash name % is longer than 40 bytes', tbl, quote_ident(expected)
+			USING ERRCODE = 'name_too_long',
+				  HINT = 'Citus hashes shard names that would pass 63 bytes, and a worker node finds the trash by its name: rename the table or its schema.';
+	END IF;
 	IF (SELECT c.relname FROM pg_class c WHERE c.oid = tr) <> expected THEN
 		RAISE EXCEPTION 'cannot protect distributed table %: its trash must be named crm_trash.%', tbl, quote_ident(expected)
 			USING ERRCODE = 'feature_not_supported',
@@ -3134,50 +3116,9 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION crm_purge._erase_preview_keys(tbl regclass, cond text, keys text[])
-RETURNS TABLE (tbl regclass, action text)
-LANGUAGE sql AS $$ SELECT DISTINCT e.t, e.a FROM crm_purge._erase($1, $2, $3, true, 0) e $$;
 
-CREATE OR REPLACE FUNCTION crm_purge._erase_citus(tbl regclass, cond text, keys text[], reason text,
-									   OUT total bigint, OUT subject text[], OUT parts text[])
-	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
-CREATE OR REPLACE FUNCTION crm_purge._erase_citus_impl(actor regrole, tbl regclass, cond text, keys text[], reason text,
-											OUT total bigint, OUT subject text[], OUT parts text[])
-LANGUAGE plpgsql AS $$
-DECLARE
-	r record;
-BEGIN
-	SELECT * INTO r FROM crm_purge._erase_run(tbl, cond, keys);
-	total := r.total; subject := r.subject; parts := r.parts;
-	PERFORM crm_purge._record_erasure_impl(actor, tbl, subject, reason, parts);
-END
-$$;
 
-CREATE OR REPLACE FUNCTION crm_purge._citus_user_code(tbl regclass) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	WITH user_fn AS (
-		SELECT p.oid FROM pg_proc p
-		WHERE p.oid >= 16384
-		  AND NOT EXISTS (SELECT FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid
-						  AND e.refclassid = 'pg_extension'::regclass AND e.deptype = 'e'))
-	SELECT coalesce(
-		(SELECT format('its trigger %I runs function %s', t.tgname, t.tgfoid::regproc) FROM pg_trigger t
-		 WHERE t.tgrelid = $1 AND NOT t.tgisinternal AND t.tgfoid IN (SELECT oid FROM user_fn) LIMIT 1),
-		(SELECT format('a constraint, default or index of it calls function %s', d.refobjid::regprocedure)
-		 FROM pg_depend d
-		 WHERE d.refclassid = 'pg_proc'::regclass AND d.refobjid IN (SELECT oid FROM user_fn)
-		   AND ((d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT c.oid FROM pg_constraint c WHERE c.conrelid = $1))
-				OR (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT a.oid FROM pg_attrdef a WHERE a.adrelid = $1))
-				OR (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = $1)))
-		 LIMIT 1),
-		(SELECT format('its column %I has the user-defined type %s', a.attname, a.atttypid::regtype)
-		 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
-		 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND ty.oid >= 16384 AND ty.typtype <> 'e'
-		   AND NOT EXISTS (SELECT FROM pg_depend e WHERE e.classid = 'pg_type'::regclass AND e.objid = ty.oid
-						   AND e.refclassid = 'pg_extension'::regclass AND e.deptype = 'e')
-		 LIMIT 1))
-$$;
 
 CREATE OR REPLACE FUNCTION crm_purge._citus_tombstones(tbl regclass, hashes bigint[], forget boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -3208,16 +3149,25 @@ BEGIN
 		INSERT INTO crm_trash.crm_purge_secret (secret) SELECT s.secret FROM crm_purge.secret s;
 	END IF;
 	IF hashes IS NULL THEN
+		-- key_hash 0 marks a table copied whole: without it a shard's guard
+		-- refuses rows rather than miss tombstones (renamed, or distributed later)
 		DELETE FROM crm_trash.crm_purge_tombstones t WHERE t.tbl = name;
 		INSERT INTO crm_trash.crm_purge_tombstones (tbl, key_hash)
-			SELECT name, x.key_hash FROM crm_purge.tombstones x WHERE x.tbl = _citus_tombstones.tbl;
+			SELECT name, 0 UNION SELECT name, x.key_hash FROM crm_purge.tombstones x WHERE x.tbl = _citus_tombstones.tbl;
 	ELSIF forget THEN
-		DELETE FROM crm_trash.crm_purge_tombstones t WHERE t.tbl = name AND t.key_hash = ANY (hashes);
+		DELETE FROM crm_trash.crm_purge_tombstones t WHERE t.tbl = name AND t.key_hash = ANY (hashes) AND t.key_hash <> 0;
 	ELSE
 		INSERT INTO crm_trash.crm_purge_tombstones (tbl, key_hash)
 			SELECT name, h FROM unnest(hashes) h ON CONFLICT DO NOTHING;
 	END IF;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_name_ok(tbl regclass) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT strpos(n.nspname, '__') = 0 AND strpos(c.relname, '__') = 0
+		   AND right(n.nspname, 1) <> '_' AND left(c.relname, 1) <> '_'
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl
 $$;
 
 -- (end of Citus)
@@ -3232,12 +3182,6 @@ ALTER FUNCTION crm_purge._protect_impl(regrole, regclass, interval) SET citus.en
 ALTER FUNCTION crm_purge._unprotect_impl(regrole, regclass, boolean) SET citus.enable_unsafe_triggers = on;
 ALTER FUNCTION crm_purge._protect_partitions(regclass) SET citus.enable_unsafe_triggers = on;
 ALTER FUNCTION crm_purge._create_unlink_triggers(regclass) SET citus.enable_unsafe_triggers = on;
-
-REVOKE ALL ON FUNCTION crm_purge._erase_citus(regclass, text, text[], text) FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION crm_purge._erase_citus(regclass, text, text[], text) TO crm_purge_admin;
-
-REVOKE ALL ON FUNCTION crm_purge._erase_citus_impl(regrole, regclass, text, text[], text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) FROM PUBLIC;
 

@@ -118,3 +118,12 @@ BEGIN
 END
 $$;
 
+
+-- Citus: does "<schema>__<table>" name tbl alone?  Neither name holds
+-- "__", the schema does not end with "_", the table does not start with it.
+CREATE FUNCTION crm_purge._citus_name_ok(tbl regclass) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT strpos(n.nspname, '__') = 0 AND strpos(c.relname, '__') = 0
+		   AND right(n.nspname, 1) <> '_' AND left(c.relname, 1) <> '_'
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl
+$$;

@@ -543,6 +543,20 @@ BEGIN
 	END IF;
 	expected := (SELECT n.nspname || '__' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 				 WHERE c.oid = tbl);
+	-- a worker node finds the trash by this name alone: it must name one
+	-- table (no "__" inside either name, nor a "_" next to the join) and
+	-- leave room for Citus's shard suffixes (longer names are hashed)
+	IF NOT crm_purge._citus_name_ok(tbl) THEN
+		RAISE EXCEPTION 'cannot protect distributed table %: its schema or table name contains "__", or the schema ends or the table starts with "_"', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = format('On Citus the trash name %s must name one table.', quote_ident(expected)),
+				  HINT = 'Rename the table or its schema.';
+	END IF;
+	IF octet_length(expected) > 40 THEN
+		RAISE EXCEPTION 'cannot protect distributed table %: the trash name % is longer than 40 bytes', tbl, quote_ident(expected)
+			USING ERRCODE = 'name_too_long',
+				  HINT = 'Citus hashes shard names that would pass 63 bytes, and a worker node finds the trash by its name: rename the table or its schema.';
+	END IF;
 	IF (SELECT c.relname FROM pg_class c WHERE c.oid = tr) <> expected THEN
 		RAISE EXCEPTION 'cannot protect distributed table %: its trash must be named crm_trash.%', tbl, quote_ident(expected)
 			USING ERRCODE = 'feature_not_supported',

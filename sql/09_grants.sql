@@ -187,10 +187,4 @@ REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FRO
 
 GRANT EXECUTE ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) TO crm_purge_admin;
 
-REVOKE ALL ON FUNCTION crm_purge._erase_citus(regclass, text, text[], text) FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION crm_purge._erase_citus(regclass, text, text[], text) TO crm_purge_admin;
-
-REVOKE ALL ON FUNCTION crm_purge._erase_citus_impl(regrole, regclass, text, text[], text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) FROM PUBLIC;

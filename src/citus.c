@@ -123,7 +123,11 @@ crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
 							  " JOIN pg_catalog.pg_dist_shard ts ON ts.logicalrelid = tc.oid"
 							  "  AND ts.shardminvalue OPERATOR(pg_catalog.=) ls.shardminvalue"
 							  " WHERE ls.shardid = $1 AND lc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-							  "  AND lc.relnamespace = $3",
+							  "  AND lc.relnamespace = $3"
+	/* the name names one table only (crm_purge._citus_name_ok) */
+							  "  AND pg_catalog.strpos(ln.nspname, '__') = 0 AND pg_catalog.strpos(lc.relname, '__') = 0"
+							  "  AND pg_catalog.right(ln.nspname, 1) OPERATOR(pg_catalog.<>) '_'"
+							  "  AND pg_catalog.left(lc.relname, 1) OPERATOR(pg_catalog.<>) '_'",
 							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the Citus metadata");
 	if (SPI_processed == 1)
@@ -247,7 +251,10 @@ crm_purge_citus_live_of_trash_shard(Oid trashid)
 							  " JOIN pg_catalog.pg_namespace ln ON ln.oid = lc.relnamespace"
 							  " WHERE ss.shardid = $1 AND sc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
 							  "  AND sc.relnamespace = $3"
-							  "  AND tc.relname OPERATOR(pg_catalog.=) (ln.nspname || '__' || lc.relname)",
+							  "  AND tc.relname OPERATOR(pg_catalog.=) (ln.nspname || '__' || lc.relname)"
+							  "  AND pg_catalog.strpos(ln.nspname, '__') = 0 AND pg_catalog.strpos(lc.relname, '__') = 0"
+							  "  AND pg_catalog.right(ln.nspname, 1) OPERATOR(pg_catalog.<>) '_'"
+							  "  AND pg_catalog.left(lc.relname, 1) OPERATOR(pg_catalog.<>) '_'",
 							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the Citus metadata");
 	if (SPI_processed == 1)

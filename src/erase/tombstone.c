@@ -288,16 +288,19 @@ tombstone_set(Oid relid)
 			SPIPlanPtr	plan;
 
 			/*
-			 * A shard on a Citus worker node: the tombstones of its distributed
-			 * table, by name, in this node's placement of the coordinator's
-			 * copy (read anew by each statement: no invalidation comes here).
+			 * A shard of a Citus table (on any node): the tombstones of its
+			 * distributed table, by name, in this node's placement of the
+			 * coordinator's copy (read anew by each statement: no
+			 * invalidation comes here).
 			 */
-			if (crm_purge_citus_group() > 0)
+			Oid			logical = crm_purge_citus_shard_logical(relid);
+
+			/* (a shard placed on the coordinator too) */
+			if (OidIsValid(logical))
 			{
-				Oid			logical = crm_purge_citus_shard_logical(relid);
 				char	   *placement = crm_purge_citus_placement("crm_purge_tombstones");
 
-				if (!OidIsValid(logical) || placement == NULL)
+				if (placement == NULL)
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 							 errmsg("the tombstones of guarded table %s are missing on this node",
@@ -314,6 +317,14 @@ tombstone_set(Oid relid)
 				SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
 									 true, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "could not read the tombstones");
+			/* the copy marks a table copied whole (key_hash 0): none, and the guard refuses */
+			if (OidIsValid(logical) && SPI_processed == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("the tombstones of guarded table %s are missing on this node",
+								crm_purge_relname(logical)),
+						 errdetail("The table was renamed, or distributed after crm_purge_guard."),
+						 errhint("On the coordinator, run crm_purge_guard on the table again.")));
 		}
 		s->hashes = hash_create("crm_purge tombstone hashes", Max(SPI_processed, 16), &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);

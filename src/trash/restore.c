@@ -67,6 +67,7 @@ int8_arrays_result(Datum *first, Datum *second)
 static void restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion,
 						 Oid remover);
 static Oid	citus_restorer(Oid relid);
+static Oid	get_rel_owner(Oid relid);
 
 
 /*
@@ -201,7 +202,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		 * this read when no filter needs the caller's rights (a deletion's
 		 * tables after the first): the trash's policy then as a condition.
 		 */
-		restorer = citus_restorer(relid);
+		restorer = get_rel_owner(relid);
 		if (filter == NULL)
 		{
 			if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
@@ -217,6 +218,9 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		crm_purge_unbecome(&id);
 	if (!int8_arrays_result(&values[1], &values[2]))
 		return 0;
+	/* rows to restore: the caller may insert them? */
+	if (citus)
+		citus_restorer(relid);
 
 	/*
 	 * Lock the candidate trash rows first, as the owner: an erase or purge
@@ -319,6 +323,20 @@ restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 del
 	crm_purge_become_owner(&id);
 	crm_purge_record_history("restore", relid, n, restorer, 0, 0, deletion);
 	crm_purge_unbecome(&id);
+}
+
+/* get_rel_owner: the owner of relid */
+static Oid
+get_rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
 }
 
 /*

@@ -793,52 +793,12 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	nulls[0] = keys ? ' ' : 'n';
 
 	SPI_connect();
+	/* (crm_purge_erase refuses Citus tables: a permanent delete there is not permanent) */
 	if (crm_purge_citus_distributed(relid))
-	{
-		/*
-		 * Citus names no row by ctid across shards: the rows matching cond go
-		 * (the erase locked the table against writers), unless a hold keeps
-		 * one.  The worker nodes' triggers do not see the bypass: the rows'
-		 * trash copies are removed by the erase after this.
-		 */
-		if (nulls[0] == 'n')
-			values[0] = PointerGetDatum(construct_empty_array(TEXTOID));
-		hits = crm_purge_hold_hits(relid, relid, cond, 1, argtypes, values);
-		if (hits != NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps them (%s)",
-							crm_purge_relname(relid), ((CrmPurgeHoldHit *) linitial(hits))->id,
-							((CrmPurgeHoldHit *) linitial(hits))->reason),
-					 errhint("Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.")));
-		/* picked by cond, deleted by their typed keys: a DELETE on Citus compares no key text */
-		{
-			Relation	rel = table_open(relid, AccessShareLock);
-			AttrNumber	pk[INDEX_MAX_KEYS];
-			int			npk = crm_purge_primary_key(rel, pk, false);
-			StringInfoData cols,
-						join;
-			int			i;
-
-			initStringInfo(&cols);
-			initStringInfo(&join);
-			for (i = 0; i < npk; i++)
-			{
-				const char *col = quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), pk[i] - 1)->attname));
-
-				appendStringInfo(&cols, "%s%s", i ? ", " : "", col);
-				appendStringInfo(&join, "%st.%s OPERATOR(pg_catalog.=) k.%s", i ? " AND " : "", col, col);
-			}
-			table_close(rel, AccessShareLock);
-			if (SPI_execute_with_args(psprintf("WITH k AS (SELECT %s FROM %s WHERE (%s\n)) DELETE FROM %s t USING k WHERE %s",
-											   cols.data, crm_purge_relname(relid), cond, crm_purge_relname(relid), join.data),
-									  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
-				elog(ERROR, "could not delete from %s", crm_purge_relname(relid));
-		}
-		total = SPI_processed;
-		SPI_finish();
-		PG_RETURN_INT64((int64) total);
-	}
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot delete rows of table %s for good: erasure of Citus tables is not supported yet",
+						crm_purge_relname(relid))));
 	/* the caller picks, with their condition and rights */
 	if (SPI_execute_with_args(psprintf("SELECT tableoid, pg_catalog.array_agg(ctid) FROM %s WHERE (%s\n) GROUP BY tableoid",
 									   crm_purge_relname(relid), cond),

@@ -126,35 +126,21 @@ as('regress_admin', q{SELECT crm_purge_tick()});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id BETWEEN 110 AND 129}), '1',
 	'the pending purge deletes the marked rows for good');
 
-# erase, as the extension owner on Citus: live rows, trash copies, the
-# cascade rule on deals (delete), tombstones; a hold refuses; a filter that
-# calls a function is refused
+# erase: not on Citus yet (it would change colocated shards as two roles,
+# or run table owners' code as the superuser): refused, nothing done; a
+# hold still refuses first
 as('regress_admin', q{SELECT crm_purge_hold('contacts', 'id = 130', NULL, 'audit')});
-like(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id = 130', 'GDPR')}, err => 1),
-	qr/legal hold \d+ keeps them/, 'erase refuses a held row');
-is(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id = (SELECT min(id) FROM public.contacts WHERE id >= 231)', 'GDPR')}), '1',
-	'erase: the filter runs as the caller, then the keys it picked are erased');
 as('regress_app', q{DELETE FROM contacts WHERE id = 500});
-is(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id = 500', 'GDPR')}), '1', 'erase of a trashed row');
+like(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id IN (231, 500)', 'GDPR')}, err => 1),
+	qr/cannot erase rows of table public.contacts: erasure of Citus tables is not supported yet/, 'erase is refused');
+like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('contacts', '{"(12,232)"}', permanent => true)}, err => 1),
+	qr/erasure of Citus tables is not supported yet/, 'permanent delete_keys too');
+like(as('regress_admin', q{SELECT crm_purge._delete_permanently('contacts', 'true', NULL)}, err => 1),
+	qr/cannot delete rows of table public.contacts for good: erasure of Citus tables is not supported yet/,
+	'and the permanent delete underneath');
 is($coord->safe_psql('postgres', q{
-	SELECT (SELECT count(*) FROM contacts WHERE id IN (231, 500)) || ' ' || (SELECT count(*) FROM deals WHERE id IN (231, 500))
-	  || ' ' || (SELECT count(*) FROM crm_trash.public__contacts WHERE id IN (231, 500))
-	  || ' ' || (SELECT count(*) FROM crm_trash.public__deals WHERE id IN (231, 500))
-	  || ' ' || (SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'contacts'::regclass)
-	  || ' ' || (SELECT string_agg(actor || ' ' || rows, ' ') FROM crm_purge.erasures)}),
-	'0 0 0 0 2 regress_admin 1 regress_admin 1', 'erased: live, trashed, the deals that refer to them; tombstones; the erasure by its admin');
-is(as('regress_admin', q{SELECT string_agg(key || ' ' || outcome, ', ') FROM crm_purge_delete_keys('contacts', '{"(12,232)","(0,1)"}', permanent => true)}),
-	'(12,232) deleted, (0,1) not_found', 'delete_keys, permanent');
-as('regress_app', q{
-	CREATE FUNCTION public.app_check(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 0';
-	CREATE TABLE notes (account_id int, id int, CHECK (public.app_check(id)), PRIMARY KEY (account_id, id));
-	SELECT create_distributed_table('notes', 'account_id', colocate_with => 'contacts');
-	INSERT INTO notes VALUES (1, 1);
-});
-as('regress_admin', q{SELECT crm_purge_protect('notes')});
-like(as('regress_admin', q{SELECT crm_purge_erase('notes', 'id = 1', 'GDPR')}, err => 1),
-	qr/cannot erase rows of Citus table public.notes: a constraint, default or index of it calls function public.app_check\(integer\)/,
-	'an erase that would run the table owner\'s code as the extension owner is refused');
+	SELECT (SELECT count(*) FROM contacts WHERE id IN (231, 232)) || ' ' || (SELECT count(*) FROM crm_trash.public__contacts WHERE id = 500)
+	  || ' ' || (SELECT count(*) FROM crm_purge.tombstones)}), '2 1 0', 'nothing was erased');
 is(as('regress_admin', q{SELECT string_agg(tbl || ' ' || action || ' ' || rows, ', ' ORDER BY tbl::text) FROM crm_purge_erase_preview('contacts', 'id IN (233, 234)')}),
 	'contacts erase 2, deals delete 2', 'erase_preview counts on distributed tables');
 is(as('regress_admin', q{SELECT crm_purge_delete_where('contacts', 'id BETWEEN 233 AND 235')}), '3',
@@ -190,6 +176,10 @@ as('regress_app', q{
 	CREATE TABLE local_t (id int PRIMARY KEY);
 	SELECT citus_add_local_table_to_metadata('local_t');
 });
+as('regress_app', q{CREATE TABLE public.a__b (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('public.a__b', 'account_id', colocate_with => 'contacts')});
+like(as('regress_admin', q{SELECT crm_purge_protect('public.a__b')}, err => 1), qr/its schema or table name contains "__"/,
+	'a name whose trash name could be another table\'s is refused on Citus');
 like(as('regress_admin', q{SELECT crm_purge_protect('ref_t')}, err => 1), qr/it is a Citus reference table/,
 	'reference tables are refused');
 like(as('regress_admin', q{SELECT crm_purge_protect('local_t')}, err => 1), qr/it is a Citus local table/,
@@ -200,18 +190,32 @@ like(as('regress_admin', q{SELECT crm_purge_hold('contacts', 'lower(email) = ''x
 ok(as('regress_admin', q{SELECT crm_purge_release(crm_purge_hold('contacts', 'id < 3 AND email <> ''x''', NULL, 'plain'))}) eq '',
 	'a plain condition (=, <>, <, <=, >, >=, IN) is a hold on Citus');
 # the guard on the worker nodes: the tombstones and the secret are copied to
-# every node; an erased key is dropped (skip) or refused (error) on its shard
-as('regress_admin', q{SELECT crm_purge_guard('contacts')});
-as('regress_app', q{INSERT INTO contacts VALUES (11, 231, 'back@example.com'), (11, 5001, 'new@example.com')});
-is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM contacts WHERE id IN (231, 5001)}), '5001',
+# every node; an erased key is dropped (skip) or refused (error) on its
+# shard.  Tombstones of Citus tables come from erasures made before the
+# table was distributed (erase is refused on Citus): one made so here.
+as('regress_app', q{CREATE TABLE public.guests (account_id int, id int, email text, PRIMARY KEY (account_id, id));
+	INSERT INTO public.guests VALUES (11, 231, 'a@example.com'), (0, 500, 'b@example.com');
+	GRANT SELECT, INSERT, DELETE ON public.guests TO regress_admin});
+is(as('regress_admin', q{SELECT crm_purge_erase('public.guests', 'true', 'GDPR')}), '2', 'an erase before distribution');
+$coord->safe_psql('postgres', q{SELECT create_distributed_table('public.guests', 'account_id', colocate_with => 'contacts')});
+as('regress_admin', q{SELECT crm_purge_guard('public.guests')});
+as('regress_app', q{INSERT INTO public.guests VALUES (11, 231, 'back@example.com'), (11, 5001, 'new@example.com')});
+is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM public.guests}), '5001',
 	'guard skip: a re-imported erased key is dropped on its shard');
-as('regress_admin', q{SELECT crm_purge_guard('contacts', 'error')});
-like(as('regress_app', q{INSERT INTO contacts VALUES (0, 500, 'again@example.com')}, err => 1),
+as('regress_admin', q{SELECT crm_purge_guard('public.guests', 'error')});
+like(as('regress_app', q{INSERT INTO public.guests VALUES (0, 500, 'again@example.com')}, err => 1),
 	qr/the row's key belongs to an erased record/, 'guard error: refused on its shard');
-as('regress_admin', q{SELECT crm_purge_forget('contacts', '(0,500)')});
-as('regress_app', q{INSERT INTO contacts VALUES (0, 500, 'again@example.com')});
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM contacts WHERE id = 500}), '1',
+as('regress_admin', q{SELECT crm_purge_forget('public.guests', '(0,500)')});
+as('regress_app', q{INSERT INTO public.guests VALUES (0, 500, 'again@example.com')});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM public.guests WHERE id = 500}), '1',
 	'forget lifts the tombstone on every node');
+$coord->safe_psql('postgres', q{ALTER TABLE public.guests RENAME TO guests2});
+like(as('regress_app', q{INSERT INTO public.guests2 VALUES (1, 1, 'x')}, err => 1),
+	qr/the tombstones of guarded table public.guests2 are missing on this node/,
+	'a renamed guarded table refuses rows until it is guarded again (never lets an erased key in)');
+as('regress_admin', q{SELECT crm_purge_guard('public.guests2', 'error')});
+as('regress_app', q{INSERT INTO public.guests2 VALUES (1, 1, 'x')});
+
 # a table guarded before it was distributed
 as('regress_admin', q{
 	CREATE TABLE public.guarded (id int PRIMARY KEY);
@@ -220,9 +224,12 @@ as('regress_admin', q{
 like(as('regress_admin', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.guarded', 'id')}, err => 1),
 	qr/permission denied for function crm_purge.guard_trigger/, 'a role cannot distribute a guarded table');
 $coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.guarded', 'id')});
+like(as('regress_admin', q{INSERT INTO public.guarded VALUES (1)}, err => 1),
+	qr/the tombstones of guarded table public.guarded are missing on this node/,
+	'a guard made before the table was distributed refuses rows on the worker nodes');
+as('regress_admin', q{SELECT crm_purge_guard('public.guarded')});
 as('regress_admin', q{INSERT INTO public.guarded VALUES (1)});
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM public.guarded}), '1',
-	'a guard made before the table was distributed checks on the worker nodes');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM public.guarded}), '1', 'until it is guarded again');
 
 my ($out, $err);
 $w1->psql('postgres', q{SELECT crm_purge_tick()}, stderr => \$err);
