@@ -1133,6 +1133,15 @@ BEGIN
 		RAISE EXCEPTION 'constraint % is not a foreign key of table % on these columns', con, tbl
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- (a column's type may have changed since the rule was made: see crm_purge_anonymize)
+	IF action = 'anonymize' AND EXISTS (
+			SELECT FROM crm_purge.anonymize_rules r
+			JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attname = r.col
+			JOIN pg_type y ON y.oid = a.atttypid
+			WHERE r.tbl = _trash_apply_impl.tbl AND r.strategy LIKE 'fixed:%' AND y.oid >= 16384 AND y.typtype <> 'e') THEN
+		RAISE EXCEPTION 'cannot anonymize table %: a fixed value is for a column of a user-defined type', tbl
+			USING ERRCODE = 'feature_not_supported', HINT = 'Make the rule again with null, or hash for a text column.';
+	END IF;
 	tr := crm_purge._trash(_trash_apply_impl.tbl);
 	IF tr IS NULL THEN
 		RETURN 0;
@@ -3123,10 +3132,18 @@ $$;
 CREATE OR REPLACE FUNCTION crm_purge._citus_tombstones(tbl regclass, hashes bigint[], forget boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	name text := crm_purge._qualified(tbl);
+	name text;
 BEGIN
 	IF NOT crm_purge._citus_table(tbl) THEN
 		RETURN;
+	END IF;
+	-- the table by its smallest shard id: the same on every node, and
+	-- through renames (src/citus.c, crm_purge_citus_table_key)
+	EXECUTE 'SELECT min(shardid)::text FROM pg_dist_shard WHERE logicalrelid = $1' INTO name USING tbl;
+	IF hashes IS NULL AND octet_length((SELECT c.relname FROM pg_class c WHERE c.oid = tbl)) > 40 THEN
+		RAISE EXCEPTION 'cannot guard Citus table %: its name is longer than 40 bytes', tbl
+			USING ERRCODE = 'name_too_long',
+				  HINT = 'Citus hashes shard names that would pass 63 bytes, and a shard''s guard finds its table by its name: rename the table.';
 	END IF;
 	IF to_regclass('crm_trash.crm_purge_tombstones') IS NULL THEN
 		PERFORM crm_purge._check_trash_schema();
@@ -3150,7 +3167,7 @@ BEGIN
 	END IF;
 	IF hashes IS NULL THEN
 		-- key_hash 0 marks a table copied whole: without it a shard's guard
-		-- refuses rows rather than miss tombstones (renamed, or distributed later)
+		-- refuses rows rather than miss tombstones (distributed later, split)
 		DELETE FROM crm_trash.crm_purge_tombstones t WHERE t.tbl = name;
 		INSERT INTO crm_trash.crm_purge_tombstones (tbl, key_hash)
 			SELECT name, 0 UNION SELECT name, x.key_hash FROM crm_purge.tombstones x WHERE x.tbl = _citus_tombstones.tbl;
@@ -3168,6 +3185,56 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT strpos(n.nspname, '__') = 0 AND strpos(c.relname, '__') = 0
 		   AND right(n.nspname, 1) <> '_' AND left(c.relname, 1) <> '_'
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge_anonymize(tbl regclass, col name, strategy text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a record;
+BEGIN
+	PERFORM crm_purge._check_admin('crm_purge_anonymize');
+	IF tbl IS NULL OR col IS NULL OR strategy IS NULL THEN
+		RAISE EXCEPTION 'table, column and strategy must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT attnum, atttypid::regtype AS typ, attnotnull INTO a FROM pg_attribute
+		WHERE attrelid = tbl AND attname = col AND attnum > 0 AND NOT attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" does not exist in table %', col, tbl USING ERRCODE = 'undefined_column';
+	END IF;
+	IF a.attnum = ANY (crm_purge._pk_cols(tbl)) THEN
+		RAISE EXCEPTION 'cannot anonymize column "%" of table %: it is part of the primary key', col, tbl
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF strategy = 'null' THEN
+		IF a.attnotnull THEN
+			RAISE EXCEPTION 'cannot anonymize column "%" of table % with null: it is NOT NULL', col, tbl
+				USING ERRCODE = 'not_null_violation', HINT = 'Use hash or fixed:<text>.';
+		END IF;
+	ELSIF strategy = 'hash' THEN
+		IF a.typ NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype) THEN
+			RAISE EXCEPTION 'cannot anonymize column "%" of table % with hash: it has type %, not text', col, tbl, a.typ
+				USING ERRCODE = 'datatype_mismatch', HINT = 'Use null or fixed:<value>.';
+		END IF;
+	ELSIF strategy LIKE 'fixed:%' THEN
+		-- the value is cast to the column's type as the extension owner too
+		-- (trash copies): no domain check or input function of anyone's
+		IF a.typ::oid >= 16384 AND (SELECT y.typtype FROM pg_type y WHERE y.oid = a.typ) <> 'e' THEN
+			RAISE EXCEPTION 'cannot anonymize column "%" of table % with a fixed value: it has the user-defined type %', col, tbl, a.typ
+				USING ERRCODE = 'feature_not_supported', HINT = 'Use null, or hash for a text column.';
+		END IF;
+		BEGIN
+			EXECUTE format('SELECT %L::%s', substr(strategy, 7), a.typ);
+		EXCEPTION WHEN OTHERS THEN
+			RAISE EXCEPTION 'cannot anonymize column "%" of table % with "%": not a valid %',
+				col, tbl, strategy, a.typ
+				USING ERRCODE = 'invalid_parameter_value';
+		END;
+	ELSE
+		RAISE EXCEPTION 'unknown strategy "%"', strategy
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use null, hash or fixed:<text>.';
+	END IF;
+	PERFORM crm_purge._set_anonymize(tbl, col, strategy);
+END
 $$;
 
 -- (end of Citus)

@@ -21,11 +21,26 @@
 
 #include "crm_purge.h"
 
-/* crm_purge_citus_present: is the citus extension created in this database? */
+/*
+ * (Every operator in this file's SQL is pg_catalog's: some of it runs with
+ * the caller's search_path.)
+ *
+ * crm_purge_citus_present: is the citus extension created in this
+ * database?  Asked once per transaction (the trash trigger asks at every
+ * statement).
+ */
 bool
 crm_purge_citus_present(void)
 {
-	return OidIsValid(get_extension_oid("citus", true));
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static bool cached = false;
+
+	if (cached_lxid != MyProc->lxid || cached_lxid == InvalidLocalTransactionId)
+	{
+		cached = OidIsValid(get_extension_oid("citus", true));
+		cached_lxid = MyProc->lxid;
+	}
+	return cached;
 }
 
 /*
@@ -113,19 +128,19 @@ crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
 	/* the shard named so is really that table's; its trash the one colocated with it */
 	if (SPI_execute_with_args("SELECT (tc.relname || '_' || ts.shardid)::pg_catalog.text"
 							  " FROM pg_catalog.pg_dist_shard ls"
-							  " JOIN pg_catalog.pg_class lc ON lc.oid = ls.logicalrelid"
-							  " JOIN pg_catalog.pg_namespace ln ON ln.oid = lc.relnamespace"
-							  " JOIN pg_catalog.pg_dist_partition lp ON lp.logicalrelid = ls.logicalrelid"
+							  " JOIN pg_catalog.pg_class lc ON lc.oid OPERATOR(pg_catalog.=) ls.logicalrelid"
+							  " JOIN pg_catalog.pg_namespace ln ON ln.oid OPERATOR(pg_catalog.=) lc.relnamespace"
+							  " JOIN pg_catalog.pg_dist_partition lp ON lp.logicalrelid OPERATOR(pg_catalog.=) ls.logicalrelid"
 							  " JOIN pg_catalog.pg_class tc ON tc.relname OPERATOR(pg_catalog.=) (ln.nspname || '__' || lc.relname)"
-							  "  AND tc.relkind = 'p'"
-							  "  AND tc.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = 'crm_trash')"
-							  " JOIN pg_catalog.pg_dist_partition tp ON tp.logicalrelid = tc.oid AND tp.colocationid = lp.colocationid"
-							  " JOIN pg_catalog.pg_dist_shard ts ON ts.logicalrelid = tc.oid"
+							  "  AND tc.relkind OPERATOR(pg_catalog.=) 'p'"
+							  "  AND tc.relnamespace OPERATOR(pg_catalog.=) (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'crm_trash')"
+							  " JOIN pg_catalog.pg_dist_partition tp ON tp.logicalrelid OPERATOR(pg_catalog.=) tc.oid AND tp.colocationid OPERATOR(pg_catalog.=) lp.colocationid"
+							  " JOIN pg_catalog.pg_dist_shard ts ON ts.logicalrelid OPERATOR(pg_catalog.=) tc.oid"
 							  "  AND ts.shardminvalue OPERATOR(pg_catalog.=) ls.shardminvalue"
-							  " WHERE ls.shardid = $1 AND lc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-							  "  AND lc.relnamespace = $3"
+							  " WHERE ls.shardid OPERATOR(pg_catalog.=) $1 AND lc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+							  "  AND lc.relnamespace OPERATOR(pg_catalog.=) $3"
 	/* the name names one table only (crm_purge._citus_name_ok) */
-							  "  AND pg_catalog.strpos(ln.nspname, '__') = 0 AND pg_catalog.strpos(lc.relname, '__') = 0"
+							  "  AND pg_catalog.strpos(ln.nspname, '__') OPERATOR(pg_catalog.=) 0 AND pg_catalog.strpos(lc.relname, '__') OPERATOR(pg_catalog.=) 0"
 							  "  AND pg_catalog.right(ln.nspname, 1) OPERATOR(pg_catalog.<>) '_'"
 							  "  AND pg_catalog.left(lc.relname, 1) OPERATOR(pg_catalog.<>) '_'",
 							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -199,7 +214,7 @@ crm_purge_citus_distributed(Oid relid)
 	if (!crm_purge_citus_present())
 		return false;
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1",
+	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the Citus metadata");
 	found = SPI_processed > 0;
@@ -241,18 +256,18 @@ crm_purge_citus_live_of_trash_shard(Oid trashid)
 	crm_purge_become_owner(&ident);
 	if (SPI_execute_with_args("SELECT lc.oid"
 							  " FROM pg_catalog.pg_dist_shard ss"
-							  " JOIN pg_catalog.pg_class sc ON sc.oid = ss.logicalrelid"
-							  " JOIN pg_catalog.pg_class tc ON tc.oid = coalesce((SELECT i.inhparent FROM pg_catalog.pg_inherits i"
-							  "                                                   WHERE i.inhrelid = ss.logicalrelid), ss.logicalrelid)"
-							  " JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace AND tn.nspname = 'crm_trash'"
-							  " JOIN pg_catalog.pg_dist_partition tp ON tp.logicalrelid = tc.oid"
-							  " JOIN pg_catalog.pg_dist_partition lp ON lp.colocationid = tp.colocationid"
-							  " JOIN pg_catalog.pg_class lc ON lc.oid = lp.logicalrelid"
-							  " JOIN pg_catalog.pg_namespace ln ON ln.oid = lc.relnamespace"
-							  " WHERE ss.shardid = $1 AND sc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-							  "  AND sc.relnamespace = $3"
+							  " JOIN pg_catalog.pg_class sc ON sc.oid OPERATOR(pg_catalog.=) ss.logicalrelid"
+							  " JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) coalesce((SELECT i.inhparent FROM pg_catalog.pg_inherits i"
+							  "                                                   WHERE i.inhrelid OPERATOR(pg_catalog.=) ss.logicalrelid), ss.logicalrelid)"
+							  " JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) tc.relnamespace AND tn.nspname OPERATOR(pg_catalog.=) 'crm_trash'"
+							  " JOIN pg_catalog.pg_dist_partition tp ON tp.logicalrelid OPERATOR(pg_catalog.=) tc.oid"
+							  " JOIN pg_catalog.pg_dist_partition lp ON lp.colocationid OPERATOR(pg_catalog.=) tp.colocationid"
+							  " JOIN pg_catalog.pg_class lc ON lc.oid OPERATOR(pg_catalog.=) lp.logicalrelid"
+							  " JOIN pg_catalog.pg_namespace ln ON ln.oid OPERATOR(pg_catalog.=) lc.relnamespace"
+							  " WHERE ss.shardid OPERATOR(pg_catalog.=) $1 AND sc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+							  "  AND sc.relnamespace OPERATOR(pg_catalog.=) $3"
 							  "  AND tc.relname OPERATOR(pg_catalog.=) (ln.nspname || '__' || lc.relname)"
-							  "  AND pg_catalog.strpos(ln.nspname, '__') = 0 AND pg_catalog.strpos(lc.relname, '__') = 0"
+							  "  AND pg_catalog.strpos(ln.nspname, '__') OPERATOR(pg_catalog.=) 0 AND pg_catalog.strpos(lc.relname, '__') OPERATOR(pg_catalog.=) 0"
 							  "  AND pg_catalog.right(ln.nspname, 1) OPERATOR(pg_catalog.<>) '_'"
 							  "  AND pg_catalog.left(lc.relname, 1) OPERATOR(pg_catalog.<>) '_'",
 							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -294,9 +309,9 @@ crm_purge_citus_shard_logical(Oid relid)
 	values[1] = CStringGetTextDatum(pnstrdup(relname, suffix - relname));
 	values[2] = ObjectIdGetDatum(get_rel_namespace(relid));
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_class c ON c.oid = s.logicalrelid"
-							  " WHERE s.shardid = $1 AND c.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-							  " AND c.relnamespace = $3",
+	if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
+							  " WHERE s.shardid OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+							  " AND c.relnamespace OPERATOR(pg_catalog.=) $3",
 							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the Citus metadata");
 	if (SPI_processed == 1)
@@ -324,12 +339,32 @@ crm_purge_citus_placement(const char *name)
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
 	if (SPI_execute_with_args("SELECT pg_catalog.quote_ident('crm_trash') || '.' || pg_catalog.quote_ident($1 || '_' || s.shardid)"
-							  " FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_class c ON c.oid = s.logicalrelid"
+							  " FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
 							  " WHERE c.relname OPERATOR(pg_catalog.=) $1::pg_catalog.name"
-							  " AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = 'crm_trash')",
+							  " AND c.relnamespace OPERATOR(pg_catalog.=) (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'crm_trash')",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the Citus metadata");
 	if (SPI_processed != 1)
 		return NULL;
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
+ * crm_purge_citus_table_key: the key the coordinator's copy of tombstones
+ * names a Citus table by: its smallest shard id, the same on every node and
+ * through renames (a split gives new shards: the guard then refuses rows
+ * until crm_purge_guard copies again).  NULL when it has no shard.  SPI
+ * connected.
+ */
+char *
+crm_purge_citus_table_key(Oid logical)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(logical)};
+
+	if (SPI_execute_with_args("SELECT pg_catalog.min(shardid)::pg_catalog.text FROM pg_catalog.pg_dist_shard"
+							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus metadata");
+	return SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
 }

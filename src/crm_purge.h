@@ -109,6 +109,7 @@ extern bool crm_purge_citus_distributed(Oid relid);
 extern Oid	crm_purge_citus_live_of_trash_shard(Oid trashid);
 extern Oid	crm_purge_citus_shard_logical(Oid relid);
 extern char *crm_purge_citus_placement(const char *name);
+extern char *crm_purge_citus_table_key(Oid logical);
 
 /* catalog.c */
 extern const char *crm_purge_relname(Oid relid);

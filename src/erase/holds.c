@@ -156,7 +156,7 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 			 * transaction, no other role may read it; the filter runs as the
 			 * owner, so it must be a plain condition that runs no one's code.
 			 */
-			filter = crm_purge_plain_condition(relid, filter);
+			filter = crm_purge_plain_condition(scanrel, filter);
 			if (filter == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

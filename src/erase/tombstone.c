@@ -295,10 +295,29 @@ tombstone_set(Oid relid)
 			 */
 			Oid			logical = crm_purge_citus_shard_logical(relid);
 
+			/*
+			 * A table with a guard trigger that is neither guarded here nor
+			 * a shard this node can name (its metadata not synced, a name
+			 * Citus shortened): refuse rather than check against nothing.
+			 */
+			if (!OidIsValid(logical) && crm_purge_citus_present())
+			{
+				Oid			gtypes[1] = {OIDOID};
+
+				if (SPI_execute_with_args("SELECT FROM crm_purge.guards WHERE tbl OPERATOR(pg_catalog.=) $1",
+										  1, gtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+					elog(ERROR, "could not read crm_purge.guards");
+				if (SPI_processed == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("table %s has a crm_purge guard but is not guarded on this node", get_rel_name(relid)),
+							 errhint("On the Citus coordinator, run crm_purge_guard on its table again.")));
+			}
 			/* (a shard placed on the coordinator too) */
 			if (OidIsValid(logical))
 			{
 				char	   *placement = crm_purge_citus_placement("crm_purge_tombstones");
+				char	   *key = crm_purge_citus_table_key(logical);
 
 				if (placement == NULL)
 					ereport(ERROR,
@@ -308,7 +327,7 @@ tombstone_set(Oid relid)
 							 errhint("On the coordinator, run crm_purge_guard on the table again.")));
 				sql = psprintf("SELECT key_hash FROM %s WHERE tbl OPERATOR(pg_catalog.=) $1", placement);
 				types[0] = TEXTOID;
-				args[0] = CStringGetTextDatum(crm_purge_relname(logical));
+				args[0] = CStringGetTextDatum(key ? key : "");
 				s->statement = crm_purge_top_level_statement();
 				s->per_statement = true;
 			}
@@ -323,7 +342,7 @@ tombstone_set(Oid relid)
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("the tombstones of guarded table %s are missing on this node",
 								crm_purge_relname(logical)),
-						 errdetail("The table was renamed, or distributed after crm_purge_guard."),
+						 errdetail("The table was distributed after crm_purge_guard, or its shards were split."),
 						 errhint("On the coordinator, run crm_purge_guard on the table again.")));
 		}
 		s->hashes = hash_create("crm_purge tombstone hashes", Max(SPI_processed, 16), &ctl,

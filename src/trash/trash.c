@@ -1462,7 +1462,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	if (OidIsValid(root))
 	{
 		static const char *const reserved[] = {"deleted_at", "deleted_by", "deletion_id", "deletion_actor",
-		"deletion_reason", "marked_at"};
+		"deletion_reason", "marked_at", "trash_segment", "trash_row"};
 		int			r;
 
 		/* the trash's own columns: a live column of that name would overwrite them */
@@ -1472,7 +1472,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_DUPLICATE_COLUMN),
 						 errmsg("table %s is protected by crm_purge: it cannot have a column named \"%s\"",
 								crm_purge_relname(relid), reserved[r]),
-						 errdetail("The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason and marked_at."),
+						 errdetail("The trash table adds the columns deleted_at, deleted_by, deletion_id, deletion_actor, deletion_reason, marked_at, trash_segment and trash_row."),
 						 errhint("Choose another name for the column.")));
 		values[0] = ObjectIdGetDatum(relid);
 		if (rename != NULL && rename->renameType == OBJECT_COLUMN)

@@ -448,8 +448,20 @@ SET ROLE regress_sec_owner;
 ALTER TABLE sec.res ADD COLUMN deletion_id text;
 ALTER TABLE sec.res ADD COLUMN deleted_by regrole;
 ALTER TABLE sec.res RENAME COLUMN v TO marked_at;
+-- (the segment and row name of 1.1's trash too: a drop of such a column
+-- would set the trash's own aside, a type change would change it)
+ALTER TABLE sec.res ADD COLUMN trash_row text;
+ALTER TABLE sec.res ADD COLUMN trash_segment bigint;
 RESET ROLE;
 SELECT attname FROM pg_attribute WHERE attrelid = 'sec.res'::regclass AND attnum > 0 ORDER BY attnum;
+
+-- 17b. a fixed anonymize value is cast to the column's type as the
+-- extension owner too (trash copies): never to a type whose checks or input
+-- run a user's code
+CREATE FUNCTION sec.dom_ok(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+CREATE DOMAIN sec.tagged AS text CHECK (sec.dom_ok(VALUE));
+CREATE TABLE sec.anon (id int PRIMARY KEY, tag sec.tagged);
+SELECT crm_purge_anonymize('sec.anon', 'tag', 'fixed:gone');
 
 -- 18. restore_deletion links children back as the child table's owner: a
 -- child owner's trigger (or cast) never runs with the restorer's rights
