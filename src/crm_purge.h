@@ -32,6 +32,7 @@ extern char *crm_purge_export_directory;
 extern int	crm_purge_export_storage;
 extern int	crm_purge_batch_size;
 extern int	crm_purge_idle_batch_size;
+extern int	crm_purge_busy_batch_size;
 extern int	crm_purge_batch_scale;	/* the worker's: 1, or more while the database is idle */
 extern int	crm_purge_batch_rows(void);
 extern int	crm_purge_batch_delay;	/* milliseconds */

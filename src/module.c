@@ -31,6 +31,7 @@ char	   *crm_purge_export_directory = NULL;
 int			crm_purge_export_storage = EXPORT_STORAGE_DIRECTORY;
 int			crm_purge_batch_size = 10000;
 int			crm_purge_idle_batch_size = 100000;
+int			crm_purge_busy_batch_size = 5000;
 int			crm_purge_batch_scale = 1;
 int			crm_purge_trash_segment_size = 16 * 1024;
 int			crm_purge_trash_segment_age = 86400;
@@ -43,7 +44,7 @@ char	   *crm_purge_fault_point = NULL;
 bool		crm_purge_allow_truncate = false;
 int			crm_purge_deletion_scope = DELETION_SCOPE_STATEMENT;
 int			crm_purge_worker_nice = 10;
-int			crm_purge_app_yield = 200;
+int			crm_purge_app_yield = 400;
 char	   *crm_purge_actor = NULL;
 char	   *crm_purge_reason = NULL;
 
@@ -123,12 +124,16 @@ extension_changed(Datum arg, int cacheid, uint32 hashvalue)
 
 /*
  * crm_purge_batch_rows: the rows a batch aims at: batch_size, or more while
- * the worker finds the database otherwise idle (crm_purge_batch_scale).
+ * the worker finds the database otherwise idle (crm_purge_batch_scale above
+ * 1), or busy_batch_size while applications run (scale 0).
  */
 int
 crm_purge_batch_rows(void)
 {
 	int64		rows = (int64) crm_purge_batch_size * crm_purge_batch_scale;
+
+	if (crm_purge_batch_scale == 0)
+		return Min(crm_purge_busy_batch_size, crm_purge_batch_size);
 
 	return (int) Max(crm_purge_batch_size, Min(rows, crm_purge_idle_batch_size));
 }
@@ -179,6 +184,11 @@ _PG_init(void)
 	DefineCustomIntVariable("crm_purge.batch_size",
 							"Rows per batch transaction (a target).",
 							NULL, &crm_purge_batch_size, 10000, 1, 10000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.busy_batch_size",
+							"Rows per batch transaction of the worker while other sessions of the database run statements (at most batch_size).",
+							"Shorter transactions while applications work: their commits wait less behind the batch's.",
+							&crm_purge_busy_batch_size, 5000, 1, 10000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("crm_purge.idle_batch_size",
 							"Rows per batch the worker's batches grow to, doubling, while no other session of the database runs a statement.",
@@ -235,8 +245,8 @@ _PG_init(void)
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("crm_purge.app_yield",
 							"While other sessions of the database run statements, the worker pauses after each batch for this percentage of the batch's time (at most 2 s).",
-							"200: the worker takes about a third of the time while applications run, all of it when they are idle; 0: no pause.",
-							&crm_purge_app_yield, 200, 0, 10000,
+							"400: the worker takes about a fifth of the time while applications run, all of it when they are idle; 0: no pause.",
+							&crm_purge_app_yield, 400, 0, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("crm_purge.deletion_scope",
 							 "What one deletion id covers: each deleting statement, or everything a transaction deletes.",

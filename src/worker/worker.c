@@ -993,10 +993,13 @@ run_due_work(void)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		pgstat_report_stat(false);
 
-		/* after a batch: batches grow while nothing else of the database runs, and shrink at once when it does */
+		/*
+		 * after a batch: batches grow while nothing else of the database
+		 * runs, and shrink to busy_batch_size at once when it does (scale 0)
+		 */
 		apps = counts.batches > batches && applications_active();
 		if (counts.batches > batches)
-			crm_purge_batch_scale = apps ? 1 : Min(crm_purge_batch_scale * 2, 1024);
+			crm_purge_batch_scale = apps ? 0 : Min(Max(crm_purge_batch_scale, 1) * 2, 1024);
 
 		if (more)
 		{
