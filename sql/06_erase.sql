@@ -174,16 +174,21 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	) s
 $$;
 
--- An erase's work, as the caller: the keys it erases (for the export
--- parts that still hold them), then every table it reaches.
-CREATE FUNCTION crm_purge._erase_run(tbl regclass, cond text, keys text[],
-									 OUT total bigint, OUT subject text[], OUT parts text[])
+CREATE FUNCTION crm_purge._erase_top(tbl regclass, cond text, keys text[], reason text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+	total bigint;
 	pk int2[] := crm_purge._pk_cols(tbl);
-	tr regclass := crm_purge._trash(_erase_run.tbl);
+	subject text[];
+	tr regclass := crm_purge._trash(_erase_top.tbl);
 	k text[];
+	parts text[];
 BEGIN
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'an erase needs a reason' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Say why, e.g. ''GDPR request 2026-118''; it is kept with the erasure.';
+	END IF;
+	-- the keys, to find the export parts that still hold them
 	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', crm_purge._key_expr(tbl, pk), tbl, cond, E'\n')
 		USING keys INTO subject;
 	IF tr IS NOT NULL THEN
@@ -196,35 +201,12 @@ BEGIN
 	SELECT (SELECT sum(e.n) FILTER (WHERE e.a = 'erase') FROM e),
 		   (SELECT array_agg(DISTINCT x) FROM e, unnest(e.p) x)
 		INTO total, parts;
-END
-$$;
-
-CREATE FUNCTION crm_purge._erase_top(tbl regclass, cond text, keys text[], reason text) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-	r record;
-BEGIN
-	IF reason IS NULL OR btrim(reason) = '' THEN
-		RAISE EXCEPTION 'an erase needs a reason' USING ERRCODE = 'null_value_not_allowed',
-			HINT = 'Say why, e.g. ''GDPR request 2026-118''; it is kept with the erasure.';
-	END IF;
-	-- an erase changes live rows as the caller and trash rows as the
-	-- extension owner, and Citus refuses two roles changing colocated shards
-	-- in one transaction; running it all as the superuser would run table
-	-- owners' code (triggers, constraints) as the superuser
-	IF crm_purge._citus_table(tbl) THEN
-		RAISE EXCEPTION 'cannot erase rows of table %: erasure of Citus tables is not supported yet', tbl
-			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'Nothing was erased.',
-				  HINT = 'DELETE the rows, then crm_purge_mark their trashed copies and crm_purge_activate a purge; crm_purge_erase_preview shows what an erase would reach.';
-	END IF;
-	SELECT * INTO r FROM crm_purge._erase_run(tbl, cond, keys);
-	PERFORM crm_purge._record_erasure(tbl, r.subject, reason, r.parts);
-	IF r.parts IS NOT NULL THEN
-		RAISE NOTICE 'erased rows of table % are still in export parts: %', tbl, array_to_string(r.parts, ', ')
+	PERFORM crm_purge._record_erasure(tbl, subject, reason, parts);
+	IF parts IS NOT NULL THEN
+		RAISE NOTICE 'erased rows of table % are still in export parts: %', tbl, array_to_string(parts, ', ')
 			USING HINT = 'An export is a copy: remove those files, or let them expire (crm_purge.export_retention).';
 	END IF;
-	RETURN r.total;
+	RETURN total;
 END
 $$;
 
@@ -819,10 +801,15 @@ BEGIN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
 	END IF;
-	-- (crm_purge_erase refuses Citus tables: see _erase_top)
+	-- an erase changes live rows as the caller and trash rows as the
+	-- extension owner, and Citus refuses two roles changing colocated shards
+	-- in one transaction; running it all as the superuser would run table
+	-- owners' code (triggers, constraints) as the superuser
 	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN
 		RAISE EXCEPTION 'cannot erase rows of table %: erasure of Citus tables is not supported yet', tbl
-			USING ERRCODE = 'feature_not_supported';
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Nothing was erased.',
+				  HINT = 'DELETE the rows, then crm_purge_mark their trashed copies and crm_purge_activate a purge; crm_purge_erase_preview shows what an erase would reach.';
 	END IF;
 	-- no one writes the table until the erase commits: an INSERT of an
 	-- erased key waits, then finds its tombstone; one made before is seen

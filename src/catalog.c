@@ -11,6 +11,7 @@
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -23,6 +24,7 @@
 #include "catalog/namespace.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "crm_purge.h"
 
@@ -70,6 +72,20 @@ crm_purge_primary_key(Relation rel, AttrNumber *keys, bool missing_ok)
 		keys[i] = idx->rd_index->indkey.values[i];
 	index_close(idx, AccessShareLock);
 	return n;
+}
+
+/* crm_purge_rel_owner: a relation's owner (a batch's DELETE and a Citus restore run as it) */
+Oid
+crm_purge_rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
 }
 
 /*

@@ -91,6 +91,31 @@ crm_purge_require_coordinator(const char *what)
 }
 
 /*
+ * shard_name: when relid is named like a Citus shard, <name>_<shard id>,
+ * true, with the query arguments that check it against pg_dist_shard:
+ * $1 the shard id, $2 the name without it, $3 the namespace.
+ */
+static bool
+shard_name(Oid relid, int64 *id, Datum *values)
+{
+	const char *relname = get_rel_name(relid);
+	const char *suffix;
+	char	   *end;
+
+	if (relname == NULL || (suffix = strrchr(relname, '_')) == NULL || suffix[1] == '\0' ||
+		!crm_purge_citus_present())
+		return false;
+	errno = 0;
+	*id = strtoll(suffix + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || *id <= 0)
+		return false;
+	values[0] = Int64GetDatum(*id);
+	values[1] = CStringGetTextDatum(pnstrdup(relname, suffix - relname));
+	values[2] = ObjectIdGetDatum(get_rel_namespace(relid));
+	return true;
+}
+
+/*
  * crm_purge_citus_shard_trash: when relid is the shard of a distributed
  * table on this node, the shard of its trash on this node (a partitioned
  * table, colocated: the same hash range); InvalidOid otherwise.  The trash
@@ -102,9 +127,6 @@ crm_purge_require_coordinator(const char *what)
 Oid
 crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
 {
-	const char *relname = get_rel_name(relid);
-	const char *suffix;
-	char	   *end;
 	int64		id;
 	Oid			trash = InvalidOid;
 	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
@@ -112,16 +134,8 @@ crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
 	CrmPurgeIdentity ident;
 
 	*shardid = 0;
-	if (relname == NULL || (suffix = strrchr(relname, '_')) == NULL || suffix[1] == '\0' ||
-		!crm_purge_citus_present())
+	if (!shard_name(relid, &id, values))
 		return InvalidOid;
-	errno = 0;
-	id = strtoll(suffix + 1, &end, 10);
-	if (*end != '\0' || errno != 0 || id <= 0)
-		return InvalidOid;
-	values[0] = Int64GetDatum(id);
-	values[1] = CStringGetTextDatum(pnstrdup(relname, suffix - relname));
-	values[2] = ObjectIdGetDatum(get_rel_namespace(relid));
 
 	SPI_connect();
 	crm_purge_become_owner(&ident);
@@ -232,25 +246,14 @@ crm_purge_citus_distributed(Oid relid)
 Oid
 crm_purge_citus_live_of_trash_shard(Oid trashid)
 {
-	const char *relname = get_rel_name(trashid);
-	const char *suffix;
-	char	   *end;
 	int64		id;
 	Oid			live = InvalidOid;
 	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
 	Datum		values[3];
 	CrmPurgeIdentity ident;
 
-	if (relname == NULL || (suffix = strrchr(relname, '_')) == NULL || suffix[1] == '\0' ||
-		!crm_purge_citus_present())
+	if (!shard_name(trashid, &id, values))
 		return InvalidOid;
-	errno = 0;
-	id = strtoll(suffix + 1, &end, 10);
-	if (*end != '\0' || errno != 0 || id <= 0)
-		return InvalidOid;
-	values[0] = Int64GetDatum(id);
-	values[1] = CStringGetTextDatum(pnstrdup(relname, suffix - relname));
-	values[2] = ObjectIdGetDatum(get_rel_namespace(trashid));
 
 	SPI_connect();
 	crm_purge_become_owner(&ident);
@@ -290,24 +293,13 @@ crm_purge_citus_live_of_trash_shard(Oid trashid)
 Oid
 crm_purge_citus_shard_logical(Oid relid)
 {
-	const char *relname = get_rel_name(relid);
-	const char *suffix;
-	char	   *end;
 	int64		id;
 	Oid			logical = InvalidOid;
 	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
 	Datum		values[3];
 
-	if (relname == NULL || (suffix = strrchr(relname, '_')) == NULL || suffix[1] == '\0' ||
-		!crm_purge_citus_present())
+	if (!shard_name(relid, &id, values))
 		return InvalidOid;
-	errno = 0;
-	id = strtoll(suffix + 1, &end, 10);
-	if (*end != '\0' || errno != 0 || id <= 0)
-		return InvalidOid;
-	values[0] = Int64GetDatum(id);
-	values[1] = CStringGetTextDatum(pnstrdup(relname, suffix - relname));
-	values[2] = ObjectIdGetDatum(get_rel_namespace(relid));
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
 							  " WHERE s.shardid OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"

@@ -118,19 +118,6 @@ crm_purge_batch_forget(void)
 	plan_relid = InvalidOid;
 }
 
-/* rel_owner: the table's owner, whose rights the batch's DELETE runs with. */
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
 
 
 /*
@@ -467,7 +454,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 			!crm_purge_has_holds(r->relid))
 		{
 			values[2] = r->cutoff;
-			crm_purge_become(rel_owner(r->relid), &id);
+			crm_purge_become(crm_purge_rel_owner(r->relid), &id);
 			prepare_plans(r);
 			crm_purge_bypass_table(r->heap);
 			PG_TRY();
@@ -551,7 +538,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	}
 
 	/* the owner deletes, the trash bypassed for this table and its cascade only */
-	crm_purge_become(rel_owner(r->relid), &id);
+	crm_purge_become(crm_purge_rel_owner(r->relid), &id);
 	/* exactly the rows picked, and those the cascade was found to remove */
 	crm_purge_bypass_rows(r->heap, values[0]);
 	{
@@ -887,8 +874,8 @@ partition_work(Request *r)
 
 	check_creator(r);
 	if (crm_purge_has_holds(r->relid) || has_user_triggers(r->heap) || has_user_triggers(r->relid) ||
-		rel_owner(r->heap) != rel_owner(r->relid) ||
-		rel_owner(get_partition_parent(r->heap, false)) != rel_owner(r->relid))
+		crm_purge_rel_owner(r->heap) != crm_purge_rel_owner(r->relid) ||
+		crm_purge_rel_owner(get_partition_parent(r->heap, false)) != crm_purge_rel_owner(r->relid))
 		may_drop = false;
 	/* a range partition of modified_column only: dropping it changes nothing the table accepts */
 	if (!range_partition_of_column(r->heap, r->modified_column))
@@ -913,7 +900,7 @@ partition_work(Request *r)
 	if (SPI_processed > 0)
 		may_drop = false;
 	/* dropping a table is more than deleting its rows: only for its owner's members */
-	if (!has_privs_of_role(r->created_by, rel_owner(r->relid)))
+	if (!has_privs_of_role(r->created_by, crm_purge_rel_owner(r->relid)))
 		may_drop = false;
 	crm_purge_become(r->created_by, &id);
 
@@ -1019,7 +1006,7 @@ run_partition_drop(void *arg)
 		d->rows_instead = true;
 		return;
 	}
-	crm_purge_become(rel_owner(r->relid), &id);
+	crm_purge_become(crm_purge_rel_owner(r->relid), &id);
 	if (r->export)
 	{
 		StringInfoData csv;

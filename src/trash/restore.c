@@ -66,8 +66,7 @@ int8_arrays_result(Datum *first, Datum *second)
 
 static void restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion,
 						 Oid remover);
-static Oid	citus_restorer(Oid relid);
-static Oid	get_rel_owner(Oid relid);
+static void check_citus_restorer(Oid relid);
 
 
 /*
@@ -198,11 +197,11 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	if (citus)
 	{
 		/*
-		 * On Citus all of it runs as the table's owner (citus_restorer), even
+		 * On Citus all of it runs as the table's owner (check_citus_restorer), even
 		 * this read when no filter needs the caller's rights (a deletion's
 		 * tables after the first): the trash's policy then as a condition.
 		 */
-		restorer = get_rel_owner(relid);
+		restorer = crm_purge_rel_owner(relid);
 		if (filter == NULL)
 		{
 			if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
@@ -220,7 +219,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		return 0;
 	/* rows to restore: the caller may insert them? */
 	if (citus)
-		citus_restorer(relid);
+		check_citus_restorer(relid);
 
 	/*
 	 * Lock the candidate trash rows first, as the owner: an erase or purge
@@ -298,7 +297,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 
 /*
  * restore_done: removes the restored rows from the trash, as the extension
- * owner, who owns the trash, or as remover (see citus_restorer), and
+ * owner, who owns the trash, or as remover (see check_citus_restorer), and
  * records the restore, the restorer as the actor.
  */
 static void
@@ -325,53 +324,29 @@ restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 del
 	crm_purge_unbecome(&id);
 }
 
-/* get_rel_owner: the owner of relid */
-static Oid
-get_rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /*
- * citus_restorer: on Citus, the role a restore of relid inserts and
- * removes its rows as: the table's owner.  Citus refuses two roles
- * changing colocated shards in one transaction, so the caller cannot
- * insert while the extension owner removes; the table's owner runs only
- * its own table's code, and may change its trash (crm_purge_protect grants
- * it).  The caller picked the rows (filter and the trash's policy as the
- * caller) and must be allowed to insert them.
+ * check_citus_restorer: on Citus, a restore of relid inserts and removes its
+ * rows as the table's owner.  Citus refuses two roles changing colocated
+ * shards in one transaction, so the caller cannot insert while the
+ * extension owner removes; the table's owner runs only its own table's
+ * code, and may change its trash (crm_purge_protect grants it).  The caller
+ * picked the rows (filter and the trash's policy as the caller) and must be
+ * allowed to insert them.
  */
-static Oid
-citus_restorer(Oid relid)
+static void
+check_citus_restorer(Oid relid)
 {
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-	bool		rls;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	rls = ((Form_pg_class) GETSTRUCT(tup))->relrowsecurity;
-	ReleaseSysCache(tup);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", crm_purge_relname(relid)),
 				 errdetail("Restoring rows needs INSERT on the table.")));
-	if (rls && !has_privs_of_role(GetUserId(), owner))
+	if (crm_purge_policies_would_run(relid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot restore into table %s: it is a Citus distributed table with row-level security",
 						crm_purge_relname(relid)),
 				 errhint("Its owner may restore; its policies could not apply to you on Citus.")));
-	return owner;
 }
 
 /*
