@@ -2032,12 +2032,9 @@ BEGIN
 	IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'p' THEN
 		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
-	-- the coordinator's shell of a Citus table holds no rows: a request
-	-- would end success having done nothing
+	-- a Citus table: its batches run on the shards' nodes
 	IF crm_purge._citus_table(tbl) THEN
-		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus distributed table', tbl
-			USING ERRCODE = 'feature_not_supported',
-				  HINT = 'Requests on distributed tables are not supported yet: use crm_purge_delete_where on the coordinator.';
+		PERFORM crm_purge._citus_check_request(tbl);
 	END IF;
 	SELECT atttypid::regtype INTO typ FROM pg_attribute
 		WHERE attrelid = tbl AND attname = modified_column AND attnum > 0 AND NOT attisdropped;
@@ -2955,6 +2952,58 @@ ALTER FUNCTION crm_purge._mark(text, regclass, text, boolean) SET search_path = 
 -- (end of trash segments)
 
 -- Citus -------------------------------------------------------------------
+ALTER TABLE crm_purge.export_parts ADD COLUMN node text, ADD COLUMN port integer,
+	ADD COLUMN shardid bigint, ADD COLUMN shard_part integer;
+
+-- Citus: a request on a distributed table runs a batch per shard on the
+-- shard's node.  The coordinator keeps what each placement reported ...
+CREATE TABLE crm_purge.request_shards (
+	request_id	bigint NOT NULL REFERENCES crm_purge.requests ON DELETE CASCADE,
+	shardid		bigint NOT NULL,
+	node		text NOT NULL,
+	port		integer NOT NULL,
+	rows_done	bigint NOT NULL DEFAULT 0,
+	parts		integer NOT NULL DEFAULT 0,
+	done		boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (request_id, shardid, node, port)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.request_shards', '');
+
+-- ... and the node keeps the shard's scan and parts, saved with each batch.
+CREATE TABLE crm_purge.shard_requests (
+	request_id	bigint NOT NULL,
+	shardid		bigint NOT NULL,
+	scan		text NOT NULL,
+	next_block	bigint NOT NULL,
+	end_block	bigint NOT NULL,
+	chunk_blocks bigint NOT NULL,
+	last_value	timestamptz,
+	batches		integer NOT NULL DEFAULT 0,
+	parts		integer NOT NULL DEFAULT 0,
+	rows_done	bigint NOT NULL DEFAULT 0,
+	done		boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (request_id, shardid)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_requests', '');
+
+CREATE TABLE crm_purge.shard_parts (
+	request_id	bigint NOT NULL,
+	shardid		bigint NOT NULL,
+	part		integer NOT NULL,
+	path		text,
+	rows		bigint NOT NULL,
+	bytes		bigint NOT NULL,
+	sha256		text NOT NULL,
+	data		bytea,
+	PRIMARY KEY (request_id, shardid, part)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_parts', '');
+
+GRANT SELECT ON crm_purge.request_shards, crm_purge.shard_requests TO crm_purge_admin;
+
 CREATE OR REPLACE FUNCTION crm_purge._citus_distribute_trash(tbl regclass, tr regclass) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -3227,6 +3276,169 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._citus_check_request(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	method text;
+BEGIN
+	EXECUTE 'SELECT partmethod::text FROM pg_dist_partition WHERE logicalrelid = $1' INTO method USING tbl;
+	IF method IS DISTINCT FROM 'h' THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus reference or local table', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Requests on Citus tables need a hash-distributed table: use crm_purge_delete_where.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is a partitioned Citus table', tbl
+			USING ERRCODE = 'feature_not_supported', HINT = 'Make a request on each partition instead.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.confdeltype = 'c' AND c.confrelid = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus table other tables reference ON DELETE CASCADE', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Make a request on the referencing tables first, or use crm_purge_delete_where.';
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_round(request_id bigint, keep text, batch_rows integer, started timestamptz,
+									   OUT rows bigint, OUT finished boolean, OUT error text, OUT waiting text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, MDY' AS $$
+DECLARE
+	r crm_purge.requests;
+	s record;
+	w record;
+	p jsonb;
+	j jsonb;
+	shardids bigint[] := '{}';
+	nodes text[] := '{}';
+	ports integer[] := '{}';
+	stale boolean[] := '{}';
+	commands text[] := '{}';
+	nshards integer;
+	i integer := 0;
+	done_before bigint;
+BEGIN
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
+	done_before := r.rows_done;
+	EXECUTE 'SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = $1' INTO nshards USING r.tbl;
+	FOR s IN EXECUTE $q$
+		SELECT sh.shardid, n.nodename::text AS node, n.nodeport AS port, false AS stale, coalesce(rs.parts, 0) AS known,
+			   quote_ident(ns.nspname) || '.' || quote_ident(c.relname || '_' || sh.shardid) AS shard
+		FROM pg_dist_shard sh
+		JOIN pg_class c ON c.oid = sh.logicalrelid
+		JOIN pg_namespace ns ON ns.oid = c.relnamespace
+		JOIN pg_dist_placement pl ON pl.shardid = sh.shardid
+		JOIN pg_dist_node n ON n.groupid = pl.groupid AND n.noderole = 'primary'
+		LEFT JOIN crm_purge.request_shards rs
+		  ON rs.request_id = $1 AND rs.shardid = sh.shardid AND rs.node = n.nodename AND rs.port = n.nodeport
+		WHERE sh.logicalrelid = $2 AND NOT coalesce(rs.done, false)
+		UNION ALL
+		SELECT rs.shardid, rs.node, rs.port, true, rs.parts, NULL
+		FROM crm_purge.request_shards rs
+		WHERE rs.request_id = $1 AND NOT rs.done
+		  AND NOT EXISTS (SELECT FROM pg_dist_placement pl JOIN pg_dist_node n ON n.groupid = pl.groupid
+						  WHERE pl.shardid = rs.shardid AND n.nodename = rs.node AND n.nodeport = rs.port)
+		ORDER BY 1, 4$q$ USING request_id, r.tbl
+	LOOP
+		shardids := shardids || s.shardid;
+		nodes := nodes || s.node;
+		ports := ports || s.port;
+		stale := stale || s.stale;
+		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %L, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s)',
+									   request_id, s.shardid, s.shard, NOT s.stale, s.known,
+									   r.mode = 'export_and_delete', r.modified_column, r.filter, r.cutoff,
+									   pg_get_userbyid(r.created_by), keep, r.rows / greatest(nshards, 1), batch_rows);
+	END LOOP;
+	finished := true;
+	FOR w IN EXECUTE 'SELECT o.success, o.result FROM master_run_on_worker($1, $2, $3, true)
+						  WITH ORDINALITY o(node_name, node_port, success, result, i) ORDER BY o.i'
+		USING nodes, ports, commands
+	LOOP
+		i := i + 1;
+		IF NOT w.success THEN
+			finished := false;
+			IF w.result LIKE 'ERROR:%' THEN
+				error := coalesce(error, format('shard %s on %s:%s: %s', shardids[i], nodes[i], ports[i], btrim(substr(w.result, 7))));
+			ELSE
+				waiting := coalesce(waiting, format('node %s:%s: %s', nodes[i], ports[i], w.result));
+			END IF;
+			CONTINUE;
+		END IF;
+		j := w.result::jsonb;
+		IF j ? 'moved' THEN
+			finished := false;
+			waiting := coalesce(waiting, format('shard %s is no longer on %s:%s', shardids[i], nodes[i], ports[i]));
+			CONTINUE;
+		END IF;
+		FOR p IN SELECT value FROM jsonb_array_elements(j->'new_parts') ORDER BY (value->>'part')::integer LOOP
+			r.parts := r.parts + 1;
+			INSERT INTO crm_purge.export_parts (request_id, part, path, rows, bytes, sha256, node, port, shardid, shard_part)
+			VALUES (request_id, r.parts, p->>'path', (p->>'rows')::bigint, (p->>'bytes')::bigint, p->>'sha256',
+					nodes[i], ports[i], shardids[i], (p->>'part')::integer);
+		END LOOP;
+		INSERT INTO crm_purge.request_shards AS t (request_id, shardid, node, port, rows_done, parts, done)
+		VALUES (request_id, shardids[i], nodes[i], ports[i], (j->>'rows_done')::bigint, (j->>'parts')::integer,
+				(j->>'done')::boolean OR stale[i])
+		ON CONFLICT ON CONSTRAINT request_shards_pkey DO UPDATE
+			SET rows_done = excluded.rows_done, parts = excluded.parts, done = excluded.done;
+		IF j ? 'error' THEN
+			finished := false;
+			IF j->>'sqlstate' IN ('55P03', '40001', '40P01') THEN
+				waiting := coalesce(waiting, format('shard %s: %s', shardids[i], j->>'error'));
+			ELSE
+				error := coalesce(error, format('shard %s on %s:%s: %s', shardids[i], nodes[i], ports[i], j->>'error'));
+			END IF;
+		ELSIF NOT (j->>'done')::boolean AND NOT stale[i] THEN
+			finished := false;
+		END IF;
+	END LOOP;
+	UPDATE crm_purge.requests q
+		SET rows_done = (SELECT coalesce(sum(t.rows_done), 0) FROM crm_purge.request_shards t WHERE t.request_id = q.id),
+			parts = r.parts, batches = q.batches + 1
+		WHERE q.id = request_id
+		RETURNING q.rows_done - done_before INTO rows;
+	INSERT INTO crm_purge.request_batches (request_id, batch, rows, started_at, finished_at, outcome)
+	VALUES (request_id, r.batches + 1, rows, started, clock_timestamp(),
+			CASE WHEN error IS NOT NULL THEN 'error: ' || error
+				 WHEN waiting IS NOT NULL THEN 'waiting: ' || waiting
+				 ELSE format('ok; %s shards', array_length(shardids, 1)) END);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, shard text, work boolean,
+											 known_parts integer, export boolean, modified_column name,
+											 filter text, cutoff timestamptz, created_by name, keep text,
+											 rows bigint, batch_rows integer) RETURNS text
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_batch';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_shard_part(request_id bigint, shardid bigint, part integer) RETURNS text
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_part';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_shard_expire(request_ids bigint[]) RETURNS bigint
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_expire';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_expire_exports() RETURNS bigint[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n record;
+	w record;
+	waiting bigint[] := '{}';
+BEGIN
+	FOR n IN SELECT s.node, s.port, array_agg(DISTINCT s.request_id) AS ids
+			 FROM crm_purge.request_shards s JOIN crm_purge.requests r ON r.id = s.request_id
+			 WHERE NOT r.export_expired AND r.export_expires_at < now() AND r.status NOT IN ('queued', 'in_progress')
+			 GROUP BY s.node, s.port
+	LOOP
+		EXECUTE 'SELECT success, result FROM master_run_on_worker($1, $2, $3, false)'
+			INTO w USING ARRAY[n.node], ARRAY[n.port], ARRAY[format('SELECT crm_purge._citus_shard_expire(%L)', n.ids)];
+		IF NOT w.success THEN
+			RAISE WARNING 'could not remove expired export files on Citus node %:%: %', n.node, n.port, w.result;
+			waiting := waiting || n.ids;
+		END IF;
+	END LOOP;
+	RETURN waiting;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
@@ -3243,3 +3455,8 @@ ALTER FUNCTION crm_purge._create_unlink_triggers(regclass) SET citus.enable_unsa
 REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) FROM PUBLIC;
 
 ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET citus.enable_unsafe_triggers = on;
+
+-- Citus: the coordinator's worker runs these on the nodes, as the extension owner
+REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, text, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer),
+	crm_purge._citus_shard_part(bigint, bigint, integer), crm_purge._citus_shard_expire(bigint[]),
+	crm_purge._citus_expire_exports(), crm_purge._citus_round(bigint, text, integer, timestamptz) FROM PUBLIC;

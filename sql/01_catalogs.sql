@@ -124,10 +124,62 @@ CREATE TABLE crm_purge.export_parts (
 	sha256		text NOT NULL,
 	data		bytea,
 	tbl			regclass,
+	-- Citus: a part written on a node's shard (node, port, shardid, its part there)
+	node		text,
+	port		integer,
+	shardid		bigint,
+	shard_part	integer,
 	PRIMARY KEY (request_id, part)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.export_parts', '');
+
+-- Citus: a request on a distributed table runs a batch per shard on the
+-- shard's node.  The coordinator keeps what each placement reported ...
+CREATE TABLE crm_purge.request_shards (
+	request_id	bigint NOT NULL REFERENCES crm_purge.requests ON DELETE CASCADE,
+	shardid		bigint NOT NULL,
+	node		text NOT NULL,
+	port		integer NOT NULL,
+	rows_done	bigint NOT NULL DEFAULT 0,
+	parts		integer NOT NULL DEFAULT 0,
+	done		boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (request_id, shardid, node, port)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.request_shards', '');
+
+-- ... and the node keeps the shard's scan and parts, saved with each batch.
+CREATE TABLE crm_purge.shard_requests (
+	request_id	bigint NOT NULL,
+	shardid		bigint NOT NULL,
+	scan		text NOT NULL,
+	next_block	bigint NOT NULL,
+	end_block	bigint NOT NULL,
+	chunk_blocks bigint NOT NULL,
+	last_value	timestamptz,
+	batches		integer NOT NULL DEFAULT 0,
+	parts		integer NOT NULL DEFAULT 0,
+	rows_done	bigint NOT NULL DEFAULT 0,
+	done		boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (request_id, shardid)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_requests', '');
+
+CREATE TABLE crm_purge.shard_parts (
+	request_id	bigint NOT NULL,
+	shardid		bigint NOT NULL,
+	part		integer NOT NULL,
+	path		text,
+	rows		bigint NOT NULL,
+	bytes		bigint NOT NULL,
+	sha256		text NOT NULL,
+	data		bytea,
+	PRIMARY KEY (request_id, shardid, part)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_parts', '');
 
 CREATE TABLE crm_purge.notifications (
 	id			bigserial PRIMARY KEY,

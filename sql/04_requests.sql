@@ -77,12 +77,9 @@ BEGIN
 	IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'p' THEN
 		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
-	-- the coordinator's shell of a Citus table holds no rows: a request
-	-- would end success having done nothing
+	-- a Citus table: its batches run on the shards' nodes
 	IF crm_purge._citus_table(tbl) THEN
-		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus distributed table', tbl
-			USING ERRCODE = 'feature_not_supported',
-				  HINT = 'Requests on distributed tables are not supported yet: use crm_purge_delete_where on the coordinator.';
+		PERFORM crm_purge._citus_check_request(tbl);
 	END IF;
 	SELECT atttypid::regtype INTO typ FROM pg_attribute
 		WHERE attrelid = tbl AND attname = modified_column AND attnum > 0 AND NOT attisdropped;
@@ -396,5 +393,188 @@ BEGIN
 							  request_id, NULL,
 							  jsonb_build_object('table', crm_purge._qualified(r.tbl), 'mode', r.mode, 'rows', r.rows,
 												 'rows_done', r.rows_done, 'status', new_status, 'error', _request_status.error));
+END
+$$;
+
+-- Citus: requests run per shard on hash-distributed tables (a reference
+-- table has no shards to split the work; the coordinator's shell of any
+-- Citus table holds no rows).  Cascades are refused: a shard's batch on its
+-- node could not check the holds of the tables a cascade reaches.
+CREATE FUNCTION crm_purge._citus_check_request(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	method text;
+BEGIN
+	EXECUTE 'SELECT partmethod::text FROM pg_dist_partition WHERE logicalrelid = $1' INTO method USING tbl;
+	IF method IS DISTINCT FROM 'h' THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus reference or local table', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Requests on Citus tables need a hash-distributed table: use crm_purge_delete_where.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is a partitioned Citus table', tbl
+			USING ERRCODE = 'feature_not_supported', HINT = 'Make a request on each partition instead.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.confdeltype = 'c' AND c.confrelid = tbl) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus table other tables reference ON DELETE CASCADE', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Make a request on the referencing tables first, or use crm_purge_delete_where.';
+	END IF;
+END
+$$;
+
+-- Citus: one round of request request_id on a distributed table: a batch on
+-- every shard not yet done, on the node that holds it, all at once.  Each
+-- runs in a transaction of its own there (crm_purge._citus_shard_batch:
+-- delete, export part and the shard's position commit together) and replies
+-- with the shard's totals on that node and the parts not yet recorded here,
+-- so a round this node lost (a crash after a node committed) is counted by
+-- the next.  A node that held a shard before it moved is asked once more
+-- for what it did (work => false).  Unreachable nodes and locks make the
+-- round wait; other errors fail the request.  Returns the rows the round
+-- added, whether every shard is done, and the error or the wait.
+CREATE FUNCTION crm_purge._citus_round(request_id bigint, keep text, batch_rows integer, started timestamptz,
+									   OUT rows bigint, OUT finished boolean, OUT error text, OUT waiting text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, MDY' AS $$
+DECLARE
+	r crm_purge.requests;
+	s record;
+	w record;
+	p jsonb;
+	j jsonb;
+	shardids bigint[] := '{}';
+	nodes text[] := '{}';
+	ports integer[] := '{}';
+	stale boolean[] := '{}';
+	commands text[] := '{}';
+	nshards integer;
+	i integer := 0;
+	done_before bigint;
+BEGIN
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
+	done_before := r.rows_done;
+	EXECUTE 'SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = $1' INTO nshards USING r.tbl;
+	FOR s IN EXECUTE $q$
+		SELECT sh.shardid, n.nodename::text AS node, n.nodeport AS port, false AS stale, coalesce(rs.parts, 0) AS known,
+			   quote_ident(ns.nspname) || '.' || quote_ident(c.relname || '_' || sh.shardid) AS shard
+		FROM pg_dist_shard sh
+		JOIN pg_class c ON c.oid = sh.logicalrelid
+		JOIN pg_namespace ns ON ns.oid = c.relnamespace
+		JOIN pg_dist_placement pl ON pl.shardid = sh.shardid
+		JOIN pg_dist_node n ON n.groupid = pl.groupid AND n.noderole = 'primary'
+		LEFT JOIN crm_purge.request_shards rs
+		  ON rs.request_id = $1 AND rs.shardid = sh.shardid AND rs.node = n.nodename AND rs.port = n.nodeport
+		WHERE sh.logicalrelid = $2 AND NOT coalesce(rs.done, false)
+		UNION ALL
+		SELECT rs.shardid, rs.node, rs.port, true, rs.parts, NULL
+		FROM crm_purge.request_shards rs
+		WHERE rs.request_id = $1 AND NOT rs.done
+		  AND NOT EXISTS (SELECT FROM pg_dist_placement pl JOIN pg_dist_node n ON n.groupid = pl.groupid
+						  WHERE pl.shardid = rs.shardid AND n.nodename = rs.node AND n.nodeport = rs.port)
+		ORDER BY 1, 4$q$ USING request_id, r.tbl
+	LOOP
+		shardids := shardids || s.shardid;
+		nodes := nodes || s.node;
+		ports := ports || s.port;
+		stale := stale || s.stale;
+		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %L, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s)',
+									   request_id, s.shardid, s.shard, NOT s.stale, s.known,
+									   r.mode = 'export_and_delete', r.modified_column, r.filter, r.cutoff,
+									   pg_get_userbyid(r.created_by), keep, r.rows / greatest(nshards, 1), batch_rows);
+	END LOOP;
+	finished := true;
+	FOR w IN EXECUTE 'SELECT o.success, o.result FROM master_run_on_worker($1, $2, $3, true)
+						  WITH ORDINALITY o(node_name, node_port, success, result, i) ORDER BY o.i'
+		USING nodes, ports, commands
+	LOOP
+		i := i + 1;
+		IF NOT w.success THEN
+			finished := false;
+			IF w.result LIKE 'ERROR:%' THEN
+				error := coalesce(error, format('shard %s on %s:%s: %s', shardids[i], nodes[i], ports[i], btrim(substr(w.result, 7))));
+			ELSE
+				waiting := coalesce(waiting, format('node %s:%s: %s', nodes[i], ports[i], w.result));
+			END IF;
+			CONTINUE;
+		END IF;
+		j := w.result::jsonb;
+		IF j ? 'moved' THEN
+			finished := false;
+			waiting := coalesce(waiting, format('shard %s is no longer on %s:%s', shardids[i], nodes[i], ports[i]));
+			CONTINUE;
+		END IF;
+		FOR p IN SELECT value FROM jsonb_array_elements(j->'new_parts') ORDER BY (value->>'part')::integer LOOP
+			r.parts := r.parts + 1;
+			INSERT INTO crm_purge.export_parts (request_id, part, path, rows, bytes, sha256, node, port, shardid, shard_part)
+			VALUES (request_id, r.parts, p->>'path', (p->>'rows')::bigint, (p->>'bytes')::bigint, p->>'sha256',
+					nodes[i], ports[i], shardids[i], (p->>'part')::integer);
+		END LOOP;
+		INSERT INTO crm_purge.request_shards AS t (request_id, shardid, node, port, rows_done, parts, done)
+		VALUES (request_id, shardids[i], nodes[i], ports[i], (j->>'rows_done')::bigint, (j->>'parts')::integer,
+				(j->>'done')::boolean OR stale[i])
+		ON CONFLICT ON CONSTRAINT request_shards_pkey DO UPDATE
+			SET rows_done = excluded.rows_done, parts = excluded.parts, done = excluded.done;
+		IF j ? 'error' THEN
+			finished := false;
+			IF j->>'sqlstate' IN ('55P03', '40001', '40P01') THEN
+				waiting := coalesce(waiting, format('shard %s: %s', shardids[i], j->>'error'));
+			ELSE
+				error := coalesce(error, format('shard %s on %s:%s: %s', shardids[i], nodes[i], ports[i], j->>'error'));
+			END IF;
+		ELSIF NOT (j->>'done')::boolean AND NOT stale[i] THEN
+			finished := false;
+		END IF;
+	END LOOP;
+	UPDATE crm_purge.requests q
+		SET rows_done = (SELECT coalesce(sum(t.rows_done), 0) FROM crm_purge.request_shards t WHERE t.request_id = q.id),
+			parts = r.parts, batches = q.batches + 1
+		WHERE q.id = request_id
+		RETURNING q.rows_done - done_before INTO rows;
+	INSERT INTO crm_purge.request_batches (request_id, batch, rows, started_at, finished_at, outcome)
+	VALUES (request_id, r.batches + 1, rows, started, clock_timestamp(),
+			CASE WHEN error IS NOT NULL THEN 'error: ' || error
+				 WHEN waiting IS NOT NULL THEN 'waiting: ' || waiting
+				 ELSE format('ok; %s shards', array_length(shardids, 1)) END);
+END
+$$;
+
+-- Citus, on the node holding a shard: one batch of a request on it (batch.c)
+CREATE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, shard text, work boolean,
+											 known_parts integer, export boolean, modified_column name,
+											 filter text, cutoff timestamptz, created_by name, keep text,
+											 rows bigint, batch_rows integer) RETURNS text
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_batch';
+
+-- ... the text of a part a shard's batch wrote there (crm_purge_export_read asks)
+CREATE FUNCTION crm_purge._citus_shard_part(request_id bigint, shardid bigint, part integer) RETURNS text
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_part';
+
+-- ... and the end of those requests' exports there
+CREATE FUNCTION crm_purge._citus_shard_expire(request_ids bigint[]) RETURNS bigint
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_expire';
+
+-- Citus, on the coordinator: the exports past their retention whose parts
+-- are on worker nodes are removed there (export.c expires the rest).
+-- Returns the requests whose node could not be reached: they expire later.
+CREATE FUNCTION crm_purge._citus_expire_exports() RETURNS bigint[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n record;
+	w record;
+	waiting bigint[] := '{}';
+BEGIN
+	FOR n IN SELECT s.node, s.port, array_agg(DISTINCT s.request_id) AS ids
+			 FROM crm_purge.request_shards s JOIN crm_purge.requests r ON r.id = s.request_id
+			 WHERE NOT r.export_expired AND r.export_expires_at < now() AND r.status NOT IN ('queued', 'in_progress')
+			 GROUP BY s.node, s.port
+	LOOP
+		EXECUTE 'SELECT success, result FROM master_run_on_worker($1, $2, $3, false)'
+			INTO w USING ARRAY[n.node], ARRAY[n.port], ARRAY[format('SELECT crm_purge._citus_shard_expire(%L)', n.ids)];
+		IF NOT w.success THEN
+			RAISE WARNING 'could not remove expired export files on Citus node %:%: %', n.node, n.port, w.result;
+			waiting := waiting || n.ids;
+		END IF;
+	END LOOP;
+	RETURN waiting;
 END
 $$;

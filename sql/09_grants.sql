@@ -84,6 +84,8 @@ REVOKE ALL ON FUNCTION crm_purge._drop_cron_jobs() FROM PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA crm_purge TO crm_purge_admin;
 
 REVOKE ALL ON crm_purge.secret FROM crm_purge_admin;
+-- export data of every table on a Citus node: read through crm_purge_export_read
+REVOKE ALL ON crm_purge.shard_parts FROM crm_purge_admin;
 
 GRANT EXECUTE ON FUNCTION crm_purge._check_export(bigint) TO crm_purge_admin;
 
@@ -188,3 +190,8 @@ REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FRO
 GRANT EXECUTE ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) FROM PUBLIC;
+
+-- Citus: the coordinator's worker runs these on the nodes, as the extension owner
+REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, text, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer),
+	crm_purge._citus_shard_part(bigint, bigint, integer), crm_purge._citus_shard_expire(bigint[]),
+	crm_purge._citus_expire_exports(), crm_purge._citus_round(bigint, text, integer, timestamptz) FROM PUBLIC;

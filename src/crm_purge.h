@@ -162,6 +162,7 @@ typedef struct CrmPurgeHoldHit
 	List	   *tids;			/* ItemPointer of each held row (trash: int64[2]) */
 } CrmPurgeHoldHit;
 
+extern char *crm_purge_citus_hold_condition(Oid relid);
 extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs,
 								 Oid *argtypes, Datum *values);
 extern Datum crm_purge_hold_tid_array(List *hits);

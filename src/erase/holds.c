@@ -84,6 +84,110 @@ crm_purge_trash_held(Oid relid, Oid trashid, Datum ids, Datum rows, Datum *held_
 }
 
 /*
+ * check_hold: an error when hold hold_id of relid cannot be checked: its
+ * creator is no longer an admin, may no longer read the table, or the
+ * table's policies would run with their rights (scanrel is the live table).
+ */
+static void
+check_hold(Oid relid, Oid scanrel, int64 hold_id, Oid creator)
+{
+	if (!crm_purge_is_admin(creator))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its creator %s is no longer a member of %s",
+						hold_id, crm_purge_relname(relid), crm_purge_role_name(creator),
+						CRM_PURGE_ADMIN_ROLE),
+				 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
+				 errhint("Release hold " INT64_FORMAT " and make it again as an admin.", hold_id)));
+	/* trash rows are visible only with SELECT on the table: none would be held */
+	if (pg_class_aclcheck(relid, creator, ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its creator %s may no longer read the table",
+						hold_id, crm_purge_relname(relid), crm_purge_role_name(creator)),
+				 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
+				 errhint("Grant SELECT on the table to %s again, or release hold " INT64_FORMAT " and make it again.",
+						 crm_purge_role_name(creator), hold_id)));
+	/* a live table's own policies would run with the hold creator's rights */
+	if (scanrel == relid && crm_purge_policies_would_run(relid, creator))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: the table has row-level security",
+						hold_id, crm_purge_relname(relid)),
+				 errdetail("Its policies would run with the rights of the hold's creator %s.",
+						   crm_purge_role_name(creator)),
+				 errhint("Disable row-level security on the table, or have its owner make the hold again.")));
+}
+
+/* citus_plain_filter: the hold's filter as a plain condition (filter.c), or an error. */
+static char *
+citus_plain_filter(Oid relid, Oid scanrel, int64 hold_id, char *filter)
+{
+	filter = crm_purge_plain_condition(scanrel, filter);
+	if (filter == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("legal hold " INT64_FORMAT " on Citus table %s cannot be checked: its filter is not a plain condition",
+						hold_id, crm_purge_relname(relid)),
+				 errdetail("On a Citus table a hold's filter may only compare columns of built-in types with constants; until it can run, nothing it might keep is removed."),
+				 errhint("Release hold " INT64_FORMAT " and make it again with a condition like id = 42 or created_at < '2024-01-01'.", hold_id)));
+	return filter;
+}
+
+/* active_holds: id, filter, created_by, reason of relid's active holds, by id.  SPI connected. */
+static SPITupleTable *
+active_holds(Oid relid, uint64 *n)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	CrmPurgeIdentity id;
+
+	crm_purge_become_owner(&id);
+	if (SPI_execute_with_args("SELECT id, filter, created_by::oid, reason FROM crm_purge.holds"
+							  " WHERE tbl = $1 AND released_at IS NULL"
+							  " AND (until IS NULL OR until >= CURRENT_DATE) ORDER BY id",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.holds");
+	crm_purge_unbecome(&id);
+	*n = SPI_processed;
+	return SPI_tuptable;
+}
+
+/*
+ * crm_purge_citus_hold_condition: what the active holds on Citus table
+ * relid keep, as one plain condition "(f1) OR (f2)" that a shard's batch
+ * runs on its node (where no hold is recorded); NULL without holds.  Each
+ * hold is checked as hold_hits checks it.  SPI connected.
+ */
+char *
+crm_purge_citus_hold_condition(Oid relid)
+{
+	uint64		n,
+				h;
+	SPITupleTable *holds = active_holds(relid, &n);
+	StringInfoData cond;
+
+	if (n == 0)
+		return NULL;
+	initStringInfo(&cond);
+	for (h = 0; h < n; h++)
+	{
+		bool		isnull;
+		int64		hold_id = DatumGetInt64(SPI_getbinval(holds->vals[h], holds->tupdesc, 1, &isnull));
+		char	   *filter = SPI_getvalue(holds->vals[h], holds->tupdesc, 2);
+		Oid			creator = DatumGetObjectId(SPI_getbinval(holds->vals[h], holds->tupdesc, 3, &isnull));
+		CrmPurgeIdentity id;
+
+		check_hold(relid, relid, hold_id, creator);
+		crm_purge_become(creator, &id);
+		filter = citus_plain_filter(relid, relid, hold_id, filter);
+		crm_purge_unbecome(&id);
+		appendStringInfo(&cond, "%s(%s)", h > 0 ? " OR " : "", filter);
+	}
+	return cond.data;
+}
+
+/*
  * hold_hits: crm_purge_hold_hits(), whose hits are ctids, or with
  * trash_rows (deletion_id, trash_row) pairs (int64[2]).
  */
@@ -91,8 +195,6 @@ static List *
 hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, Oid *argtypes,
 		  Datum *values)
 {
-	Oid			hargtypes[1] = {OIDOID};
-	Datum		hvalues[1] = {ObjectIdGetDatum(relid)};
 	CrmPurgeIdentity id;
 	SPITupleTable *holds;
 	uint64		nholds,
@@ -101,15 +203,7 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 	const char *scanname = crm_purge_relname(scanrel);
 	bool		citus = crm_purge_citus_distributed(scanrel);
 
-	crm_purge_become_owner(&id);
-	if (SPI_execute_with_args("SELECT id, filter, created_by::oid, reason FROM crm_purge.holds"
-							  " WHERE tbl = $1 AND released_at IS NULL"
-							  " AND (until IS NULL OR until >= CURRENT_DATE) ORDER BY id",
-							  1, hargtypes, hvalues, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.holds");
-	crm_purge_unbecome(&id);
-	holds = SPI_tuptable;
-	nholds = SPI_processed;
+	holds = active_holds(relid, &nholds);
 
 	for (h = 0; h < nholds; h++)
 	{
@@ -122,32 +216,7 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 		uint64		r;
 		int			rc;
 
-		if (!crm_purge_is_admin(creator))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its creator %s is no longer a member of %s",
-							hold_id, crm_purge_relname(relid), crm_purge_role_name(creator),
-							CRM_PURGE_ADMIN_ROLE),
-					 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
-					 errhint("Release hold " INT64_FORMAT " and make it again as an admin.", hold_id)));
-		/* trash rows are visible only with SELECT on the table: none would be held */
-		if (pg_class_aclcheck(relid, creator, ACL_SELECT) != ACLCHECK_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: its creator %s may no longer read the table",
-							hold_id, crm_purge_relname(relid), crm_purge_role_name(creator)),
-					 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
-					 errhint("Grant SELECT on the table to %s again, or release hold " INT64_FORMAT " and make it again.",
-							 crm_purge_role_name(creator), hold_id)));
-		/* a live table's own policies would run with the hold creator's rights */
-		if (scanrel == relid && crm_purge_policies_would_run(relid, creator))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: the table has row-level security",
-							hold_id, crm_purge_relname(relid)),
-					 errdetail("Its policies would run with the rights of the hold's creator %s.",
-							   crm_purge_role_name(creator)),
-					 errhint("Disable row-level security on the table, or have its owner make the hold again.")));
+		check_hold(relid, scanrel, hold_id, creator);
 		crm_purge_become(creator, &id);
 		if (citus)
 		{
@@ -156,14 +225,7 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 			 * transaction, no other role may read it; the filter runs as the
 			 * owner, so it must be a plain condition that runs no one's code.
 			 */
-			filter = crm_purge_plain_condition(scanrel, filter);
-			if (filter == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("legal hold " INT64_FORMAT " on Citus table %s cannot be checked: its filter is not a plain condition",
-								hold_id, crm_purge_relname(relid)),
-						 errdetail("On a Citus table a hold's filter may only compare columns of built-in types with constants; until it can run, nothing it might keep is removed."),
-						 errhint("Release hold " INT64_FORMAT " and make it again with a condition like id = 42 or created_at < '2024-01-01'.", hold_id)));
+			filter = citus_plain_filter(relid, scanrel, hold_id, filter);
 			crm_purge_unbecome(&id);
 			crm_purge_become_owner(&id);
 		}

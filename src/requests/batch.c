@@ -27,6 +27,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/namespace.h"
+#include "common/string.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
@@ -45,6 +46,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "crm_purge.h"
 
@@ -78,6 +80,8 @@ typedef struct Request
 	int64		rows;
 	int64		rows_done;
 	bool		scan_started;	/* scan is set: for a partitioned table, of this partition */
+	bool		on_shard;		/* a Citus shard's batch on its node: the coordinator checked the creator */
+	Oid			part_table;		/* names its export parts' files: the shard on a node, else InvalidOid */
 } Request;
 
 /* the plans of the request being worked on, kept across batches */
@@ -384,24 +388,6 @@ execute_delete(SPIPlanPtr plan, Datum *values, StringInfo csv)
  * security.  Returns the rows deleted (their contents in SPI_tuptable for
  * exports); sets *done at the end of the scan.
  */
-/*
- * refuse_distributed: a table made a Citus distributed table after its
- * request was queued stops the request: a batch would read the
- * coordinator's shell table, which holds no rows, and end "success" having
- * done nothing.  (Tables referencing a distributed table are distributed
- * too: Citus requires it.)
- */
-static void
-refuse_distributed(Request *r)
-{
-	if (crm_purge_citus_distributed(r->relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table %s is a Citus distributed table: request " INT64_FORMAT " stops",
-						crm_purge_relname(r->relid), r->id),
-				 errhint("Requests on distributed tables are not supported yet: use crm_purge_delete_where on the coordinator.")));
-}
-
 static uint64
 delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept, StringInfo csv)
 {
@@ -417,7 +403,6 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	int64		to = 0;
 	List	   *edges = crm_purge_cascade_edges(r->relid);
 
-	refuse_distributed(r);
 	/* ctids of one partition cannot name the rows a cascade from the whole table removes */
 	if (r->heap != r->relid && (edges != NIL || crm_purge_cascade_edges(r->heap) != NIL))
 		ereport(ERROR,
@@ -428,7 +413,8 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 
 	*cascade = NIL;
 	*kept = 0;
-	check_creator(r);
+	if (!r->on_shard)
+		check_creator(r);
 	*done = false;
 
 	/* the creator picks */
@@ -678,7 +664,7 @@ run_batch(void *arg)
 	next_part = w->r->parts + 1;
 	if (w->r->export && w->n > 0)
 	{
-		crm_purge_export_write_part(w->r->id, next_part++, InvalidOid, batch_csv, &w->part);
+		crm_purge_export_write_part(w->r->id, next_part++, w->r->part_table, batch_csv, &w->part);
 		w->wrote_part = true;
 	}
 	if (batch_csv != NULL && batch_csv->maxlen > 64 * 1024 * 1024)
@@ -700,6 +686,26 @@ run_batch(void *arg)
 	/* for tests: the parts are durable, the batch not yet committed */
 	if (w->wrote_part)
 		crm_purge_fault("export_written");
+}
+
+/*
+ * advance_scan: a tid scan moves past what the batch scanned, its next chunk
+ * adapted to the density found, to aim at batch_size rows.
+ */
+static void
+advance_scan(Request *r, uint64 n, int64 scanned_to)
+{
+	int64		scanned = scanned_to - r->next_block;
+	int64		chunk;
+
+	if (r->index_scan || scanned <= 0)
+		return;
+	if (n > 0)
+		chunk = (int64) ((double) scanned * crm_purge_batch_rows() / n);
+	else
+		chunk = scanned * 4;
+	r->chunk_blocks = Max(1, Min(Min(chunk, scanned * 4), MAX_CHUNK_BLOCKS));
+	r->next_block = scanned_to;
 }
 
 /*
@@ -1164,7 +1170,6 @@ run_partition_steps(void *arg)
 	ErrorData  *edata;
 
 	ps->outcome = STEP_ROWS;
-	refuse_distributed(r);
 	check_partitions_plain(r);
 	/* a partition at a time, in the order they were made */
 	if (r->queued)
@@ -1242,6 +1247,270 @@ run_partition_steps(void *arg)
 	}
 }
 
+/* ------------------------------------------------- Citus distributed tables */
+
+/*
+ * A request on a Citus distributed table runs in rounds: a batch on every
+ * shard not yet done, on the shard's node (crm_purge._citus_round).  There
+ * crm_purge_citus_shard_batch runs this file's batch on the shard as on a
+ * table of its own, in that node's transaction: the delete, its export part
+ * and the shard's position commit together, so a node that stops loses or
+ * repeats nothing.  The coordinator checks the creator and the holds.
+ */
+typedef struct CitusRound
+{
+	Request    *r;
+	TimestampTz started;
+	int64		rows;
+	bool		finished;
+	char	   *error;
+	char	   *waiting;
+} CitusRound;
+
+static void
+run_citus_round(void *arg)
+{
+	CitusRound *c = arg;
+	Request    *r = c->r;
+	char	   *keep;
+	CrmPurgeIdentity id;
+	Oid			argtypes[4] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	HeapTuple	t;
+	TupleDesc	desc;
+	bool		isnull;
+
+	check_creator(r);
+	if (SPI_execute_with_args("SELECT crm_purge._citus_check_request($1)", 1, (Oid[]) {OIDOID},
+							  (Datum[]) {ObjectIdGetDatum(r->relid)}, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not check request " INT64_FORMAT, r->id);
+	keep = crm_purge_citus_hold_condition(r->relid);
+	values[0] = Int64GetDatum(r->id);
+	values[1] = keep ? CStringGetTextDatum(keep) : (Datum) 0;
+	nulls[1] = keep ? ' ' : 'n';
+	values[2] = Int32GetDatum(crm_purge_batch_rows());
+	values[3] = TimestampTzGetDatum(c->started);
+	/* the nodes are asked as the extension owner: their batches are its to run */
+	crm_purge_become_owner(&id);
+	if (SPI_execute_with_args("SELECT rows, finished, error, waiting FROM crm_purge._citus_round($1, $2, $3, $4)",
+							  4, argtypes, values, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not run a round of request " INT64_FORMAT, r->id);
+	crm_purge_unbecome(&id);
+	t = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	c->rows = DatumGetInt64(SPI_getbinval(t, desc, 1, &isnull));
+	c->finished = DatumGetBool(SPI_getbinval(t, desc, 2, &isnull));
+	c->error = SPI_getvalue(t, desc, 3);
+	c->waiting = SPI_getvalue(t, desc, 4);
+}
+
+/* citus_request_round: one round of request r on a distributed table; true when more work is ready. */
+static bool
+citus_request_round(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
+{
+	CitusRound	c = {r, started};
+	ErrorData  *edata;
+
+	if (r->queued &&
+		SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
+							  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r->id)}, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not start request " INT64_FORMAT, r->id);
+	edata = crm_purge_in_subtransaction(run_citus_round, &c);
+	if (edata != NULL)
+		return batch_failed(r, edata, started, counts, true);
+	counts->request_rows += c.rows;
+	counts->batches++;
+	if (c.error != NULL)
+	{
+		ereport(LOG,
+				(errmsg("crm_purge request " INT64_FORMAT " failed: %s", r->id, c.error)));
+		finish_request(r, "failed", c.error);
+		counts->requests_failed++;
+		return true;
+	}
+	if (c.finished)
+	{
+		finish_request(r, "success", NULL);
+		counts->requests_finished++;
+		return true;
+	}
+	/* an unreachable node or a lock: the next tick tries again */
+	return c.waiting == NULL;
+}
+
+/* shard_state: the shard's totals on this node and its parts after known, as jsonb text. */
+static char *
+shard_state(int64 request_id, int64 shardid, int32 known, bool work, const char *error, const char *sqlstate)
+{
+	Oid			argtypes[6] = {INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[6] = {Int64GetDatum(request_id), Int64GetDatum(shardid), Int32GetDatum(known),
+		error ? CStringGetTextDatum(error) : (Datum) 0, sqlstate ? CStringGetTextDatum(sqlstate) : (Datum) 0,
+	BoolGetDatum(work)};
+	char		nulls[6] = {' ', ' ', ' ', error ? ' ' : 'n', sqlstate ? ' ' : 'n', ' '};
+
+	/* a shard this node never worked on is done only when asked for no work (it moved away) */
+	if (SPI_execute_with_args("SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+							  "'rows_done', coalesce(s.rows_done, 0), 'done', coalesce(s.done, NOT $6),"
+							  " 'error', $4, 'sqlstate', $5,"
+							  " 'parts', coalesce(s.parts, 0), 'new_parts', (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('part', p.part, 'path', p.path,"
+							  "   'rows', p.rows, 'bytes', p.bytes, 'sha256', p.sha256) ORDER BY p.part), '[]')"
+							  "   FROM crm_purge.shard_parts p WHERE p.request_id = $1 AND p.shardid = $2 AND p.part > $3)))::text"
+							  " FROM (SELECT) one LEFT JOIN crm_purge.shard_requests s ON s.request_id = $1 AND s.shardid = $2",
+							  6, argtypes, values, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the state of shard " INT64_FORMAT, shardid);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* require_extension_owner: the node-side functions are the coordinator's worker's to call. */
+static void
+require_extension_owner(const char *what)
+{
+	if (!superuser() && GetUserId() != crm_purge_extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s", what),
+				 errdetail("Only the extension's owner runs it, for the Citus coordinator's worker.")));
+}
+
+/*
+ * crm_purge_citus_shard_batch: crm_purge._citus_shard_batch(request_id,
+ * shardid, shard, work, known_parts, export, modified_column, filter,
+ * cutoff, created_by, keep, rows, batch_rows): on the node holding the
+ * shard, one batch of the request on it, with its position and its export
+ * part saved in this transaction.  keep is what the table's legal holds
+ * keep (a plain condition).  Without work, or with the shard gone from this
+ * node (moved), it only reports (see shard_state).  A batch's error is
+ * reported with its SQLSTATE, its work rolled back.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_citus_shard_batch);
+Datum
+crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
+{
+	int64		request_id = PG_GETARG_INT64(0);
+	int64		shardid = PG_GETARG_INT64(1);
+	bool		work = PG_GETARG_BOOL(3);
+	int32		known = PG_GETARG_INT32(4);
+	Request		r;
+	BatchWork	w = {0};
+	ErrorData  *edata = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		keys[2] = {Int64GetDatum(request_id), Int64GetDatum(shardid)};
+	char	   *result;
+	bool		isnull;
+	Oid			relid;
+	int			saved_size = crm_purge_batch_size;
+	int			saved_scale = crm_purge_batch_scale;
+
+	require_extension_owner("crm_purge._citus_shard_batch");
+	memset(&r, 0, sizeof(r));
+	SPI_connect();
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(textToQualifiedNameList(PG_GETARG_TEXT_PP(2))), RowExclusiveLock, true);
+	/* the shard is here, and is the one named: its name ends in its id */
+	if (work && (!OidIsValid(relid) || crm_purge_citus_shard_logical(relid) == InvalidOid ||
+				 !pg_str_endswith(get_rel_name(relid), psprintf("_" INT64_FORMAT, shardid))))
+	{
+		SPI_finish();
+		PG_RETURN_TEXT_P(cstring_to_text("{\"moved\": true}"));
+	}
+	if (SPI_execute_with_args("SELECT scan, next_block, end_block, chunk_blocks, last_value, batches, parts, rows_done, done"
+							  " FROM crm_purge.shard_requests WHERE request_id = $1 AND shardid = $2 FOR UPDATE",
+							  2, argtypes, keys, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.shard_requests");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		r.index_scan = strcmp(SPI_getvalue(t, desc, 1), "index") == 0;
+		r.next_block = DatumGetInt64(SPI_getbinval(t, desc, 2, &isnull));
+		r.end_block = DatumGetInt64(SPI_getbinval(t, desc, 3, &isnull));
+		r.chunk_blocks = DatumGetInt64(SPI_getbinval(t, desc, 4, &isnull));
+		r.last_value = SPI_getbinval(t, desc, 5, &isnull);
+		r.has_last_value = !isnull;
+		r.batches = DatumGetInt32(SPI_getbinval(t, desc, 6, &isnull));
+		r.parts = DatumGetInt32(SPI_getbinval(t, desc, 7, &isnull));
+		r.rows_done = DatumGetInt64(SPI_getbinval(t, desc, 8, &isnull));
+		work = work && !DatumGetBool(SPI_getbinval(t, desc, 9, &isnull));
+		r.scan_started = true;
+	}
+	if (work)
+	{
+		r.id = request_id;
+		r.relid = r.heap = r.part_table = relid;
+		r.on_shard = true;
+		r.export = PG_GETARG_BOOL(5);
+		r.modified_column = NameStr(*PG_GETARG_NAME(6));
+		r.filter = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+		r.cutoff = PG_GETARG_DATUM(8);
+		r.created_by = get_role_oid(NameStr(*PG_GETARG_NAME(9)), false);
+		/* rows under a legal hold are kept: bound is pasted into both statements */
+		r.bound = PG_ARGISNULL(10) ? NULL :
+			psprintf("NOT coalesce((%s\n), false)", text_to_cstring(PG_GETARG_TEXT_PP(10)));
+		r.rows = PG_GETARG_INT64(11);
+		if (!r.scan_started)
+		{
+			start_request(&r);
+			if (SPI_execute_with_args("INSERT INTO crm_purge.shard_requests (request_id, shardid, scan, next_block, end_block, chunk_blocks)"
+									  " VALUES ($1, $2, $3, 0, $4, $5)", 5,
+									  (Oid[]) {INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID},
+									  (Datum[]) {keys[0], keys[1], CStringGetTextDatum(r.index_scan ? "index" : "tid"),
+										  Int64GetDatum(r.end_block), Int64GetDatum(r.chunk_blocks)},
+									  NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not start shard " INT64_FORMAT, shardid);
+		}
+		w.r = &r;
+		PG_TRY();
+		{
+			/* the coordinator's batch size, not this node's */
+			crm_purge_batch_size = Max(PG_GETARG_INT32(12), 1);
+			crm_purge_batch_scale = 1;
+			edata = crm_purge_in_subtransaction(run_batch, &w);
+			if (edata == NULL)
+				advance_scan(&r, w.n, w.scanned_to);
+		}
+		PG_FINALLY();
+		{
+			crm_purge_batch_size = saved_size;
+			crm_purge_batch_scale = saved_scale;
+		}
+		PG_END_TRY();
+		if (edata == NULL)
+		{
+			char		unulls[8] = {' ', ' ', ' ', ' ', r.has_last_value ? ' ' : 'n', ' ', ' ', ' '};
+
+			if (w.wrote_part)
+			{
+				Oid			ptypes[8] = {INT8OID, INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID};
+				Datum		pvalues[8] = {keys[0], keys[1], Int32GetDatum(r.parts + 1),
+					w.part.path ? CStringGetTextDatum(w.part.path) : (Datum) 0, Int64GetDatum((int64) w.n),
+					Int64GetDatum(w.part.bytes), CStringGetTextDatum(w.part.sha256), PointerGetDatum(w.part.data)};
+				char		pnulls[8] = {' ', ' ', ' ', w.part.path ? ' ' : 'n', ' ', ' ', ' ', w.part.data ? ' ' : 'n'};
+
+				if (SPI_execute_with_args("INSERT INTO crm_purge.shard_parts (request_id, shardid, part, path, rows, bytes, sha256, data)"
+										  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+										  8, ptypes, pvalues, pnulls, false, 0) != SPI_OK_INSERT)
+					elog(ERROR, "could not record export part");
+				r.parts++;
+			}
+			if (SPI_execute_with_args("UPDATE crm_purge.shard_requests SET next_block = $3, chunk_blocks = $4, last_value = $5,"
+									  " batches = batches + 1, parts = $6, rows_done = rows_done + $7, done = $8"
+									  " WHERE request_id = $1 AND shardid = $2", 8,
+									  (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID, BOOLOID},
+									  (Datum[]) {keys[0], keys[1], Int64GetDatum(r.next_block), Int64GetDatum(r.chunk_blocks),
+										  r.last_value, Int32GetDatum(r.parts), Int64GetDatum((int64) w.n), BoolGetDatum(w.done)},
+									  unulls, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not save the position of shard " INT64_FORMAT, shardid);
+		}
+	}
+	result = shard_state(request_id, shardid, known, PG_GETARG_BOOL(3), edata ? edata->message : NULL,
+						 edata ? unpack_sql_state(edata->sqlerrcode) : NULL);
+	/* out of SPI's memory, which SPI_finish frees */
+	result = strcpy(SPI_palloc(strlen(result) + 1), result);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(result));
+}
+
 /*
  * crm_purge_request_batch: runs one batch of the oldest active request.
  * Returns false when no request is waiting.  A batch that fails is rolled
@@ -1273,6 +1542,8 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		counts->requests_failed++;
 		return true;
 	}
+	if (crm_purge_citus_distributed(r.relid))
+		return citus_request_round(&r, counts, started);
 	if (get_rel_relkind(r.relid) == RELKIND_PARTITIONED_TABLE)
 	{
 		PartitionSteps ps = {&r, counts, started, STEP_ROWS};
@@ -1334,19 +1605,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 							 work.kept);
 	}
 
-	/* adapt the chunk to the density found, to aim at batch_size rows */
-	if (!r.index_scan && scanned_to > r.next_block)
-	{
-		int64		scanned = scanned_to - r.next_block;
-		int64		chunk;
-
-		if (n > 0)
-			chunk = (int64) ((double) scanned * crm_purge_batch_rows() / n);
-		else
-			chunk = scanned * 4;
-		r.chunk_blocks = Max(1, Min(Min(chunk, scanned * 4), MAX_CHUNK_BLOCKS));
-		r.next_block = scanned_to;
-	}
+	advance_scan(&r, n, scanned_to);
 
 	{
 		Oid			argtypes[8] = {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT4OID};

@@ -353,7 +353,7 @@ crm_purge_expire_exports(void)
 
 	if (SPI_execute("SELECT p.path FROM crm_purge.export_parts p JOIN crm_purge.requests r ON r.id = p.request_id"
 					" WHERE NOT r.export_expired AND r.export_expires_at < pg_catalog.now()"
-					" AND r.status NOT IN ('queued', 'in_progress') AND p.path IS NOT NULL",
+					" AND r.status NOT IN ('queued', 'in_progress') AND p.path IS NOT NULL AND p.node IS NULL",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.export_parts");
 	tt = SPI_tuptable;
@@ -369,14 +369,177 @@ crm_purge_expire_exports(void)
 		else
 			removed++;
 	}
-	if (SPI_execute("WITH e AS (UPDATE crm_purge.requests r SET export_expired = true"
-					" WHERE NOT r.export_expired AND r.export_expires_at < pg_catalog.now()"
-					" AND r.status NOT IN ('queued', 'in_progress') RETURNING r.id, r.tbl)"
-					" , p AS (UPDATE crm_purge.export_parts p SET data = NULL FROM e WHERE p.request_id = e.id)"
-					" SELECT crm_purge._record_history('export expired', e.tbl, 0, request_id => e.id) FROM e",
-					false, 0) < 0)
-		elog(ERROR, "could not expire exports");
+	/* parts on Citus nodes: removed there; a request whose node is down waits */
+	if (SPI_execute("SELECT crm_purge._citus_expire_exports()", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not expire exports on the Citus nodes");
+	{
+		bool		isnull;
+		Datum		waiting = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Oid			argtypes[1] = {INT8ARRAYOID};
+
+		if (SPI_execute_with_args("WITH e AS (UPDATE crm_purge.requests r SET export_expired = true"
+								  " WHERE NOT r.export_expired AND r.export_expires_at < pg_catalog.now()"
+								  " AND r.status NOT IN ('queued', 'in_progress') AND r.id <> ALL ($1) RETURNING r.id, r.tbl)"
+								  " , p AS (UPDATE crm_purge.export_parts p SET data = NULL FROM e WHERE p.request_id = e.id)"
+								  " SELECT crm_purge._record_history('export expired', e.tbl, 0, request_id => e.id) FROM e",
+								  1, argtypes, &waiting, isnull ? "n" : " ", false, 0) < 0)
+			elog(ERROR, "could not expire exports");
+	}
 	return removed;
+}
+
+/* read_part_file: the whole of an export part's file. */
+static text *
+read_part_file(const char *path)
+{
+	struct stat st;
+	int			fd;
+	off_t		done = 0;
+	text	   *result;
+
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open export file \"%s\": %m", path)));
+	result = (text *) palloc(VARHDRSZ + st.st_size);
+	while (done < st.st_size)
+	{
+		int			n = read(fd, VARDATA(result) + done, st.st_size - done);
+
+		if (n <= 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read export file \"%s\": %m", path)));
+		done += n;
+	}
+	CloseTransientFile(fd);
+	SET_VARSIZE(result, VARHDRSZ + st.st_size);
+	return result;
+}
+
+/*
+ * remote_part: a part a Citus shard's batch wrote on its node, read there
+ * by crm_purge._citus_shard_part as the extension owner.
+ */
+static text *
+remote_part(const char *node, int32 port, int64 request_id, int64 shardid, int32 shard_part, int32 part)
+{
+	Oid			argtypes[3] = {TEXTOID, INT4OID, TEXTOID};
+	Datum		values[3];
+	CrmPurgeIdentity id;
+	bool		isnull;
+	bool		ok;
+	text	   *result;
+
+	values[0] = CStringGetTextDatum(node);
+	values[1] = Int32GetDatum(port);
+	values[2] = CStringGetTextDatum(psprintf("SELECT crm_purge._citus_shard_part(" INT64_FORMAT ", " INT64_FORMAT ", %d)",
+											 request_id, shardid, shard_part));
+	SPI_connect();
+	crm_purge_become_owner(&id);
+	if (SPI_execute_with_args("SELECT success, result FROM pg_catalog.master_run_on_worker(ARRAY[$1], ARRAY[$2], ARRAY[$3], false)",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not ask node %s:%d for export part %d", node, port, part);
+	crm_purge_unbecome(&id);
+	ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not read export part %d of request " INT64_FORMAT " on Citus node %s:%d", part, request_id, node, port),
+				 errdetail("%s", SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+				 errhint("The part was written on the node holding the shard; try again once that node is up.")));
+	result = (text *) SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), false, -1);
+	SPI_finish();
+	return result;
+}
+
+/*
+ * crm_purge_citus_shard_part: crm_purge._citus_shard_part(request_id,
+ * shardid, part): on a Citus node, the text of a part a shard's batch
+ * wrote here.  The extension owner's: crm_purge_export_read asks it.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_citus_shard_part);
+Datum
+crm_purge_citus_shard_part(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT4OID};
+	Datum		values[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
+	text	   *result = NULL;
+	char	   *path = NULL;
+	bool		isnull;
+
+	if (!superuser() && GetUserId() != crm_purge_extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function crm_purge._citus_shard_part"),
+				 errhint("Use crm_purge_export_read on the coordinator.")));
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT path, data FROM crm_purge.shard_parts WHERE request_id = $1 AND shardid = $2 AND part = $3",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.shard_parts");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("this node has no export part %d of shard " INT64_FORMAT " of request " INT64_FORMAT,
+						DatumGetInt32(values[2]), DatumGetInt64(values[1]), DatumGetInt64(values[0])),
+				 errdetail("Its export expired, or the node's data was restored from an older backup.")));
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (!isnull)
+			result = (text *) SPI_datumTransfer(d, false, -1);
+		else
+			path = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	}
+	SPI_finish();
+	if (result == NULL && path == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("export part %d of shard " INT64_FORMAT " has no data", DatumGetInt32(values[2]), DatumGetInt64(values[1]))));
+	PG_RETURN_TEXT_P(result ? result : read_part_file(path));
+}
+
+/*
+ * crm_purge_citus_shard_expire: crm_purge._citus_shard_expire(request_ids):
+ * on a Citus node, removes the export files of these requests' shards and
+ * forgets their parts and positions.  The extension owner's: the
+ * coordinator's export expiry asks it.  Returns the files removed.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_citus_shard_expire);
+Datum
+crm_purge_citus_shard_expire(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1] = {PG_GETARG_DATUM(0)};
+	int64		removed = 0;
+	uint64		i;
+
+	if (!superuser() && GetUserId() != crm_purge_extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function crm_purge._citus_shard_expire")));
+	SPI_connect();
+	if (SPI_execute_with_args("DELETE FROM crm_purge.shard_parts WHERE request_id = ANY ($1) RETURNING path",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "could not expire crm_purge.shard_parts");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *path = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (path == NULL)
+			continue;
+		if (unlink(path) < 0 && errno != ENOENT)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not remove expired export file \"%s\": %m", path)));
+		removed++;
+	}
+	if (SPI_execute_with_args("DELETE FROM crm_purge.shard_requests WHERE request_id = ANY ($1)",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not expire crm_purge.shard_requests");
+	SPI_finish();
+	PG_RETURN_INT64(removed);
 }
 
 /*
@@ -393,6 +556,10 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	text	   *result = NULL;
 	char	   *path = NULL;
+	char	   *node = NULL;
+	int32		port = 0;
+	int64		shardid = 0;
+	int32		shard_part = 0;
 	bool		isnull;
 
 	crm_purge_require_admin("crm_purge_export_read");
@@ -411,7 +578,7 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 	 * may read (row-level security on export_parts hides the others).
 	 */
 	SPI_execute_with_args("SELECT crm_purge._check_export($1)", 1, argtypes, values, NULL, false, 0);
-	if (SPI_execute_with_args("SELECT path, data FROM crm_purge.export_parts WHERE request_id = $1 AND part = $2",
+	if (SPI_execute_with_args("SELECT path, data, node, port, shardid, shard_part FROM crm_purge.export_parts WHERE request_id = $1 AND part = $2",
 							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.export_parts");
 	if (SPI_processed == 0)
@@ -426,39 +593,28 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 			result = (text *) SPI_datumTransfer(d, false, -1);
 		else
 			path = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		node = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		if (node != NULL)
+		{
+			port = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+			shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+			shard_part = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
+			node = MemoryContextStrdup(TopTransactionContext, node);
+		}
 	}
 	if (path != NULL)
 		path = MemoryContextStrdup(TopTransactionContext, path);
 	SPI_finish();
 
-	if (result == NULL)
+	if (result == NULL && node != NULL)
+		result = remote_part(node, port, request_id, shardid, shard_part, part);
+	else if (result == NULL)
 	{
-		struct stat st;
-		int			fd;
-		int			done = 0;
-
 		if (path == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("export part %d of request " INT64_FORMAT " has no data", part, request_id)));
-		fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
-		if (fd < 0 || fstat(fd, &st) < 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not open export file \"%s\": %m", path)));
-		result = (text *) palloc(VARHDRSZ + st.st_size);
-		while (done < st.st_size)
-		{
-			int			n = read(fd, VARDATA(result) + done, st.st_size - done);
-
-			if (n <= 0)
-				ereport(ERROR,
-						(errcode_for_file_access(),
-						 errmsg("could not read export file \"%s\": %m", path)));
-			done += n;
-		}
-		CloseTransientFile(fd);
-		SET_VARSIZE(result, VARHDRSZ + st.st_size);
+		result = read_part_file(path);
 	}
 	PG_RETURN_TEXT_P(result);
 }
