@@ -3003,6 +3003,8 @@ CREATE TABLE crm_purge.shard_parts (
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_parts', '');
 
 GRANT SELECT ON crm_purge.request_shards, crm_purge.shard_requests TO crm_purge_admin;
+-- export data of every table on a Citus node: read through crm_purge_export_read
+REVOKE ALL ON crm_purge.shard_parts FROM crm_purge_admin;
 
 CREATE OR REPLACE FUNCTION crm_purge._citus_distribute_trash(tbl regclass, tr regclass) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

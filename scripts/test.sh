@@ -97,7 +97,7 @@ suite "TAP" REGRESS= ISOLATION=
 
 # Citus: when it is installed (README, "Testing on Citus"); counted like TAP
 if [ -e "$("$PG_CONFIG" --sharedir)/extension/citus.control" ]; then
-	suite "Citus" REGRESS= ISOLATION= PROVE_TESTS=test/citus/001_citus.pl
+	suite "Citus" REGRESS= ISOLATION= PROVE_TESTS="$(echo test/citus/*.pl)"
 else
 	say "Citus suite skipped: Citus is not installed (README, Testing on Citus)"
 fi

@@ -1387,15 +1387,15 @@ PG_FUNCTION_INFO_V1(crm_purge_citus_shard_batch);
 Datum
 crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 {
-	int64		request_id = PG_GETARG_INT64(0);
-	int64		shardid = PG_GETARG_INT64(1);
-	bool		work = PG_GETARG_BOOL(3);
-	int32		known = PG_GETARG_INT32(4);
+	int64		request_id;
+	int64		shardid;
+	bool		work;
+	int32		known;
 	Request		r;
 	BatchWork	w = {0};
 	ErrorData  *edata = NULL;
 	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		keys[2] = {Int64GetDatum(request_id), Int64GetDatum(shardid)};
+	Datum		keys[2];
 	char	   *result;
 	bool		isnull;
 	Oid			relid;
@@ -1403,9 +1403,23 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	int			saved_scale = crm_purge_batch_scale;
 
 	require_extension_owner("crm_purge._citus_shard_batch");
+	work = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	memset(&r, 0, sizeof(r));
 	SPI_connect();
-	relid = RangeVarGetRelid(makeRangeVarFromNameList(textToQualifiedNameList(PG_GETARG_TEXT_PP(2))), RowExclusiveLock, true);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(4) ||
+		(work && (PG_ARGISNULL(2) || PG_ARGISNULL(5) || PG_ARGISNULL(6) || PG_ARGISNULL(8) ||
+				  PG_ARGISNULL(9) || PG_ARGISNULL(11) || PG_ARGISNULL(12))))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("only filter and keep may be NULL, and shard without work")));
+	request_id = PG_GETARG_INT64(0);
+	shardid = PG_GETARG_INT64(1);
+	known = PG_GETARG_INT32(4);
+	keys[0] = Int64GetDatum(request_id);
+	keys[1] = Int64GetDatum(shardid);
+	/* a placement the shard moved away from is asked without work: the shard may be gone */
+	relid = work ? RangeVarGetRelid(makeRangeVarFromNameList(textToQualifiedNameList(PG_GETARG_TEXT_PP(2))),
+									RowExclusiveLock, true) : InvalidOid;
 	/* the shard is here, and is the one named: its name ends in its id */
 	if (work && (!OidIsValid(relid) || crm_purge_citus_shard_logical(relid) == InvalidOid ||
 				 !pg_str_endswith(get_rel_name(relid), psprintf("_" INT64_FORMAT, shardid))))

@@ -8,55 +8,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+use FindBin;
+use lib $FindBin::Bin;
+use CitusTest;
 
-my $sharedir = `pg_config --sharedir`;
-chomp $sharedir;
-plan skip_all => "Citus is not installed ($sharedir/extension/citus.control is missing): see README, section Citus"
-  unless -e "$sharedir/extension/citus.control";
+my ($coord, $w1, $w2, $as) = citus_cluster();
+sub as { $as->(@_) }
 
-# citus first, as Citus requires; the worker looks for work every second
-my @nodes;
-for my $name (qw(coordinator worker1 worker2))
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'citus,crm_purge'
-listen_addresses = '127.0.0.1'
-max_prepared_transactions = 20
-max_worker_processes = 20
-citus.shard_count = 4
-crm_purge.naptime = 1
-});
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
-	push @nodes, $node;
-}
-my ($coord, $w1, $w2) = @nodes;
-$coord->safe_psql('postgres', sprintf(q{
-	SELECT citus_set_coordinator_host('127.0.0.1', %d);
-	SELECT citus_add_node('127.0.0.1', %d);
-	SELECT citus_add_node('127.0.0.1', %d);
-}, $coord->port, $w1->port, $w2->port));
-
-# psql as a role, through TCP as Citus's own connections are
-sub as
-{
-	my ($role, $sql, %opt) = @_;
-	my ($out, $err);
-	my $rc = $coord->psql('postgres', "SET ROLE $role;\n$sql", stdout => \$out, stderr => \$err,
-		on_error_stop => 1);
-	return $opt{err} ? $err : ($rc == 0 ? $out : die "as $role failed: $err\n$sql");
-}
-
-$coord->safe_psql('postgres', q{
-	CREATE EXTENSION crm_purge;
-	CREATE ROLE regress_app LOGIN;  -- Citus connects to the worker nodes as the current role
-	CREATE ROLE regress_admin LOGIN;
-	GRANT crm_purge_admin TO regress_admin;
-	GRANT regress_app TO regress_admin;  -- protects the app's tables: a member of their owner
-	GRANT CREATE ON SCHEMA public TO regress_app;
-});
 is($w1->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'crm_purge'}), '1.1',
 	'CREATE EXTENSION on the coordinator reaches the worker nodes');
 
@@ -167,7 +125,8 @@ ok($coord->safe_psql('postgres', q{SELECT live_bytes > 100000 FROM crm_purge_ove
 
 # refused, with nothing done
 like(as('regress_admin', q{SELECT crm_purge_request('contacts', '1 day', 'delete_only', 'id')}, err => 1),
-	qr/cannot make a request on table public.contacts: it is a Citus distributed table/, 'requests are refused');
+	qr/cannot make a request on table public.contacts: it is a Citus table other tables reference ON DELETE CASCADE/,
+	'requests on a distributed table that cascades are refused');
 like(as('regress_app', q{TRUNCATE deals}, err => 1), qr/cannot truncate table public.deals: it is protected/,
 	'TRUNCATE of a protected distributed table is refused');
 as('regress_app', q{
@@ -182,6 +141,9 @@ like(as('regress_admin', q{SELECT crm_purge_protect('public.a__b')}, err => 1), 
 	'a name whose trash name could be another table\'s is refused on Citus');
 like(as('regress_admin', q{SELECT crm_purge_protect('ref_t')}, err => 1), qr/it is a Citus reference table/,
 	'reference tables are refused');
+as('regress_app', q{ALTER TABLE ref_t ADD COLUMN modified_at timestamptz; GRANT SELECT, DELETE ON ref_t TO regress_admin});
+like(as('regress_admin', q{SELECT crm_purge_request('ref_t', '1 day', 'delete_only')}, err => 1),
+	qr/cannot make a request on table public.ref_t: it is a Citus reference or local table/, 'and requests on them');
 like(as('regress_admin', q{SELECT crm_purge_protect('local_t')}, err => 1), qr/it is a Citus local table/,
 	'Citus local tables are refused');
 like(as('regress_admin', q{SELECT crm_purge_hold('contacts', 'lower(email) = ''x''', NULL, 'x')}, err => 1),

@@ -1,0 +1,168 @@
+# Requests on Citus distributed tables: a batch per shard on its node,
+# added up on the coordinator; legal holds and filters kept; a shard moved,
+# a worker node crashing in a batch and one stopped in the middle of a
+# request: every deleted row exported exactly once.  The coordinator's
+# worker serves no database here: the test runs each round (crm_purge_tick)
+# itself, as a non-superuser admin.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use CitusTest;
+
+my ($coord, $w1, $w2, $as) = citus_cluster(q{
+crm_purge.batch_size = 300
+crm_purge.idle_batch_size = 300
+crm_purge.max_rows_per_request = 1000000
+restart_after_crash = on
+});
+sub as { $as->(@_) }
+$coord->safe_psql('postgres', q{ALTER SYSTEM SET crm_purge.databases = 'no_such_database'; SELECT pg_reload_conf()});
+
+# events: 4 shards on 2 workers, 4000 rows, 2000 of them older than 30 days
+sub make_table
+{
+	my ($name, $rows) = @_;
+	$rows //= 4000;
+	as('regress_app', qq{
+		CREATE TABLE $name (account_id int, id int, modified_at timestamptz, body text, PRIMARY KEY (account_id, id));
+		SELECT create_distributed_table('$name', 'account_id');
+		INSERT INTO $name SELECT g % 40, g, now() - (CASE WHEN g % 2 = 0 THEN 60 ELSE 1 END) * interval '1 day',
+			CASE WHEN g % 10 = 4 THEN 'keep' ELSE 'b' || g END
+		FROM generate_series(1, $rows) g;
+		GRANT SELECT, DELETE ON $name TO regress_admin;
+	});
+}
+
+# runs steps of due work (as CALL crm_purge_run() does: one round of a
+# request each) until the request ends, or has run n rounds; its status
+sub rounds
+{
+	my ($id, $n) = @_;
+	for (1 .. 200)
+	{
+		# a step fails at commit while a node it touched is down (Citus);
+		# the next one does its work again
+		$coord->psql('postgres', q{SET ROLE regress_admin; SELECT crm_purge._tick_step(false)});
+		my ($status, $batches) = split /\|/,
+		  $coord->safe_psql('postgres', "SELECT status, batches FROM crm_purge.requests WHERE id = $id");
+		return $status if $status =~ /success|failed/ || (defined $n && $batches >= $n);
+	}
+	return 'timeout';
+}
+
+# every part's rows, read as the admin from the coordinator, against the
+# ids expected: "rows N, twice D, missing M, extra E"
+sub exported
+{
+	my ($id, $expected) = @_;
+	my $out = as('regress_admin', qq{
+		SELECT string_agg(split_part(line, ',', 2), ' ')
+		FROM crm_purge_export_files($id) f,
+		     regexp_split_to_table(crm_purge_export_read($id, f.part), E'\\n') WITH ORDINALITY l(line, n)
+		WHERE l.n > 1 AND line <> ''});
+	my (%seen, %want);
+	my @ids = split / /, $out;
+	$seen{$_}++ for @ids;
+	$want{$_} = 1 for split / /, $expected;
+	return sprintf('rows %d, twice %d, missing %d, extra %d', scalar @ids,
+		scalar(grep { $seen{$_} > 1 } keys %seen), scalar(grep { !$seen{$_} } keys %want),
+		scalar(grep { !$want{$_} } keys %seen));
+}
+
+# the ids the request must delete: old, not 'keep', not held (id 8)
+my $expected = join ' ', grep { $_ % 2 == 0 && $_ % 10 != 4 && $_ != 8 } 1 .. 4000;
+
+# --- a request, with a filter and a legal hold
+make_table('events');
+as('regress_admin', q{SELECT crm_purge_protect('events')});
+as('regress_admin', q{SELECT crm_purge_hold('events', 'id = 8', NULL, 'litigation')});
+my $id = as('regress_admin', q{SELECT crm_purge_request('events', '30 days', 'export_and_delete', 'modified_at', $$body <> 'keep'$$)});
+is($coord->safe_psql('postgres', "SELECT rows FROM crm_purge.requests WHERE id = $id"), '1600', 'the request counts its rows');
+is(rounds($id), 'success', 'a request on a distributed table succeeds');
+is(exported($id, $expected), 'rows 1599, twice 0, missing 0, extra 0', 'every deleted row exported exactly once; filtered and held rows kept');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM events WHERE modified_at < now() - interval '30 days'}),
+	'401', 'the old rows left are the filtered and the held ones');
+is($coord->safe_psql('postgres', "SELECT rows_done || ' ' || (SELECT sum(rows) FROM crm_purge_report($id))
+	|| ' ' || (SELECT sum(rows) FROM crm_purge.export_parts WHERE request_id = $id)
+	|| ' ' || (SELECT sum(rows_done) FROM crm_purge.request_shards WHERE request_id = $id)
+	|| ' ' || (SELECT count(*) FROM crm_purge.request_shards WHERE request_id = $id)
+	FROM crm_purge.requests WHERE id = $id"), '1599 1599 1599 1599 4',
+	'rows_done, the report, the parts and the shards add up on the coordinator');
+ok($coord->safe_psql('postgres', "SELECT batches FROM crm_purge.requests WHERE id = $id") > 1,
+	'the request ran in several rounds');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__events}), '0',
+	'requests bypass the trash');
+is($w1->safe_psql('postgres', "SELECT count(*) FROM crm_purge.shard_requests WHERE request_id = $id AND done"), '2',
+	'each worker node saved its shards\' positions');
+like(as('regress_admin', q{SELECT * FROM crm_purge._citus_shard_part(1, 1, 1)}, err => 1),
+	qr/permission denied for function/, 'an admin cannot call the node-side functions');
+like($w1->psql('postgres', q{SET ROLE regress_admin; SELECT count(*) FROM crm_purge.shard_parts}, on_error_stop => 1) ? 'refused' : 'read',
+	qr/refused/, 'nor read the export parts a worker node keeps');
+
+# --- a shard moved in the middle of a request
+make_table('moved');
+$id = as('regress_admin', q{SELECT crm_purge_request('moved', '30 days', 'export_and_delete', 'modified_at', $$body <> 'keep'$$)});
+is(rounds($id, 1), 'in_progress', 'one round: the request is in progress');
+my ($shard, $from) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.logicalrelid = 'moved'::regclass ORDER BY s.shardid LIMIT 1});
+my $to = $from == $w1->port ? $w2->port : $w1->port;
+$coord->safe_psql('postgres', "SELECT citus_move_shard_placement($shard, '127.0.0.1', $from, '127.0.0.1', $to, shard_transfer_mode => 'block_writes')");
+is(rounds($id), 'success', 'the request ends after a shard moved');
+my $expected_moved = join ' ', grep { $_ % 2 == 0 && $_ % 10 != 4 } 1 .. 4000;
+is(exported($id, $expected_moved), 'rows 1600, twice 0, missing 0, extra 0', 'every row exported exactly once across the move');
+is($coord->safe_psql('postgres', "SELECT count(*) FROM moved WHERE modified_at < now() - interval '30 days' AND body <> 'keep'"),
+	'0', 'no old row left');
+is($coord->safe_psql('postgres', "SELECT rows_done = (SELECT sum(rows) FROM crm_purge.export_parts WHERE request_id = $id) FROM crm_purge.requests WHERE id = $id"),
+	't', 'rows_done counts the rows of both nodes');
+
+# --- a worker node crashes in a batch (its part written, not committed),
+# another is stopped immediately in the middle of the request; both
+# restart.  While a node is down, a step that touched it fails at commit
+# (Citus), and the next does its work again.
+make_table('crashed', 12000);
+$id = as('regress_admin', q{SELECT crm_purge_request('crashed', '30 days', 'export_and_delete', 'modified_at', $$body <> 'keep'$$)});
+is(rounds($id, 1), 'in_progress', 'one round: the request is in progress');
+$w1->append_conf('postgresql.conf', "crm_purge.fault_point = 'export_written'");
+$w1->reload;
+open(my $fh, '>', $w1->data_dir . '/crm_purge_fault_armed') or die;
+close $fh;
+$coord->psql('postgres', q{SET ROLE regress_admin; SELECT crm_purge._tick_step(false)});
+ok(!-e $w1->data_dir . '/crm_purge_fault_armed', 'worker node 1 crashed after writing a part, before its batch committed');
+$w1->poll_query_until('postgres', 'SELECT true');
+is(rounds($id, 3), 'in_progress', 'the request goes on');
+$w2->stop('immediate');
+$coord->psql('postgres', q{SET ROLE regress_admin; SELECT crm_purge._tick_step(false)});
+is($coord->safe_psql('postgres', "SELECT status FROM crm_purge.requests WHERE id = $id"), 'in_progress',
+	'a node that is down does not fail the request');
+$w2->start;
+is(rounds($id), 'success', 'the request ends once both nodes are back');
+my $expected_crashed = join ' ', grep { $_ % 2 == 0 && $_ % 10 != 4 } 1 .. 12000;
+is(exported($id, $expected_crashed), 'rows 4800, twice 0, missing 0, extra 0', 'every deleted row exported exactly once');
+is($coord->safe_psql('postgres', "SELECT count(*) FROM crashed WHERE modified_at < now() - interval '30 days' AND body <> 'keep'"),
+	'0', 'no old row left');
+is($coord->safe_psql('postgres', "SELECT rows_done || ' ' || (SELECT sum(rows) FROM crm_purge_report($id)) FROM crm_purge.requests WHERE id = $id"),
+	'4800 4800', 'rows_done and the report add up');
+
+# --- export expiry removes the parts on the worker nodes
+$coord->safe_psql('postgres', "UPDATE crm_purge.requests SET export_expires_at = now() - interval '1 second' WHERE id = $id");
+# (export expiry runs every naptime)
+my $expired = 'f';
+for (1 .. 20)
+{
+	as('regress_admin', q{SELECT crm_purge_tick()});
+	$expired = $coord->safe_psql('postgres', "SELECT export_expired FROM crm_purge.requests WHERE id = $id");
+	last if $expired eq 't';
+	sleep 1;
+}
+is($expired, 't', 'the export expired');
+is($w1->safe_psql('postgres', "SELECT count(*) FROM crm_purge.shard_parts WHERE request_id = $id")
+	. $w2->safe_psql('postgres', "SELECT count(*) FROM crm_purge.shard_parts WHERE request_id = $id"), '00',
+	'its parts are gone from the worker nodes');
+like(as('regress_admin', "SELECT crm_purge_export_read($id, 1)", err => 1), qr/expired/, 'reading says it expired');
+
+done_testing();
