@@ -2688,15 +2688,12 @@ BEGIN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
 	END IF;
-	-- an erase changes live rows as the caller and trash rows as the
-	-- extension owner, and Citus refuses two roles changing colocated shards
-	-- in one transaction; running it all as the superuser would run table
-	-- owners' code (triggers, constraints) as the superuser
+	-- Citus: its own way (crm_purge._citus_erase), as one erase from the top
 	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN
-		RAISE EXCEPTION 'cannot erase rows of table %: erasure of Citus tables is not supported yet', tbl
-			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'Nothing was erased.',
-				  HINT = 'DELETE the rows, then crm_purge_mark their trashed copies and crm_purge_activate a purge; crm_purge_erase_preview shows what an erase would reach.';
+		RETURN QUERY SELECT (x->>'t')::oid::regclass, x->>'a', (x->>'n')::bigint,
+							CASE WHEN x ? 'p' THEN ARRAY(SELECT jsonb_array_elements_text(x->'p')) END
+					 FROM jsonb_array_elements(crm_purge._citus_erase(tbl, cond, keys)) x;
+		RETURN;
 	END IF;
 	-- no one writes the table until the erase commits: an INSERT of an
 	-- erased key waits, then finds its tombstone; one made before is seen
@@ -3441,6 +3438,193 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._citus_erase(tbl regclass, cond text, keys text[]) RETURNS jsonb
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_erase_check(tbl regclass, cond text, keys text[]) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+	tr regclass := crm_purge._trash(_citus_erase_check.tbl);
+	pk int2[] := crm_purge._pk_cols(tbl);
+	pkx text := crm_purge._key_expr(tbl, pk);
+	owner oid := (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl);
+	natural_cols name[] := (SELECT g.key_columns FROM crm_purge.guards g WHERE g.tbl = _citus_erase_check.tbl);
+	natx text;
+	natural_keys text[];
+	reach jsonb := '[]';
+	children jsonb := '[]';
+	subject text[];
+	k text[];
+	ck text[];
+	r record;
+	con record;
+	ctr regclass;
+	child_cond text;
+BEGIN
+	FOR r IN SELECT * FROM crm_purge._erase(tbl, cond, keys, true, 0) LOOP
+		IF r.a = 'delete' THEN
+			SELECT c.conkey, c.confkey INTO con FROM pg_constraint c
+				WHERE c.contype = 'f' AND c.conrelid = r.t AND c.confrelid = tbl AND c.confdeltype = 'c'
+				  AND c.confkey @> pk AND c.confkey <@ pk
+				ORDER BY c.conname LIMIT 1;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'cannot erase rows of Citus table %: table % is to be deleted with it, but not by ON DELETE CASCADE on its primary key', tbl, r.t
+					USING ERRCODE = 'feature_not_supported', DETAIL = 'Nothing was erased.',
+						  HINT = 'On Citus an erase deletes the rows of the table and of the tables that reference its primary key ON DELETE CASCADE; other rules must keep (crm_purge_relate).';
+			END IF;
+			IF (SELECT c.relowner FROM pg_class c WHERE c.oid = r.t) <> owner THEN
+				RAISE EXCEPTION 'cannot erase rows of Citus table %: table % has another owner', tbl, r.t
+					USING ERRCODE = 'feature_not_supported', DETAIL = 'Nothing was erased.',
+						  HINT = 'On Citus the rows an erase reaches are deleted by their tables'' one owner: give both tables the same owner.';
+			END IF;
+		ELSIF r.a NOT IN ('erase', 'keep') THEN
+			RAISE EXCEPTION 'cannot erase rows of Citus table %: its rule for table % is %', tbl, r.t, r.a
+				USING ERRCODE = 'feature_not_supported', DETAIL = 'Nothing was erased.',
+					  HINT = 'On Citus an erase deletes, by ON DELETE CASCADE, or keeps: change the rule with crm_purge_relate.';
+		END IF;
+		reach := reach || jsonb_build_object('t', r.t::oid, 'a', r.a, 'n', r.n);
+	END LOOP;
+	-- the keys, live and trashed
+	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n') USING keys INTO subject;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n') USING keys INTO k;
+	END IF;
+	subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
+	IF natural_cols IS NOT NULL THEN
+		natx := crm_purge._key_expr(tbl, ARRAY(SELECT a.attnum FROM unnest(natural_cols) WITH ORDINALITY AS c(n, o)
+											   JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.n
+											   ORDER BY c.o)::int2[]);
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n') USING keys INTO natural_keys;
+		IF tr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tr, cond, E'\n') USING keys INTO k;
+			natural_keys := coalesce(natural_keys, '{}') || coalesce(k, '{}');
+		END IF;
+	END IF;
+	-- the children's keys: the rows whose reference is one of the keys
+	FOR r IN SELECT DISTINCT (x->>'t')::oid::regclass AS t FROM jsonb_array_elements(reach) x WHERE x->>'a' = 'delete' LOOP
+		SELECT c.conkey INTO con FROM pg_constraint c
+			WHERE c.contype = 'f' AND c.conrelid = r.t AND c.confrelid = tbl AND c.confdeltype = 'c'
+			  AND c.confkey @> pk AND c.confkey <@ pk
+			ORDER BY c.conname LIMIT 1;
+		child_cond := crm_purge._key_match(r.t, con.conkey,
+					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = pk[1]));
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s', crm_purge._key_expr(r.t, crm_purge._pk_cols(r.t)),
+					   r.t, child_cond) USING subject INTO ck;
+		ctr := crm_purge._trash(r.t);
+		IF ctr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s', crm_purge._key_expr(r.t, crm_purge._pk_cols(r.t)),
+						   ctr, child_cond) USING subject INTO k;
+			ck := coalesce(ck, '{}') || coalesce(k, '{}');
+		END IF;
+		children := children || jsonb_build_object('t', r.t::oid, 'trash', ctr::oid,
+			'keys', to_jsonb(ARRAY(SELECT DISTINCT x FROM unnest(coalesce(ck, '{}')) x)));
+	END LOOP;
+	RETURN jsonb_build_object('reach', reach, 'subject', to_jsonb(subject), 'trash', tr::oid,
+							  'natural', to_jsonb(coalesce(natural_keys, '{}')), 'children', children);
+END
+$$;
+ALTER FUNCTION crm_purge._citus_erase_check(regclass, text, text[])
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex';
+ALTER FUNCTION crm_purge._citus_erase_check(regclass, text, text[]) SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_erase_impl(actor regrole, tbl regclass, cond text, keys text[], plan jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c jsonb;
+	parts text[];
+	p text[];
+	n bigint;
+BEGIN
+	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false)
+	   OR EXISTS (SELECT FROM jsonb_array_elements(plan->'children') x
+				  WHERE NOT coalesce(has_table_privilege(actor, (x->>'t')::oid, 'DELETE'), false)) THEN
+		RAISE EXCEPTION 'permission denied for table % or a table ON DELETE CASCADE reaches from it', tbl
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	-- tombstones first (legal holds checked again), as the extension owner
+	parts := crm_purge._erased_impl(actor, tbl, ARRAY(SELECT jsonb_array_elements_text(plan->'subject')),
+									ARRAY(SELECT jsonb_array_elements_text(plan->'natural')), 0);
+	FOR c IN SELECT * FROM jsonb_array_elements(plan->'children') LOOP
+		p := crm_purge._erased_impl(actor, (c->>'t')::oid::regclass, ARRAY(SELECT jsonb_array_elements_text(c->'keys')),
+									'{}', 1);
+		parts := coalesce(parts, '{}') || coalesce(p, '{}');
+	END LOOP;
+	-- then the rows and their trash copies, as the table's owner
+	n := crm_purge._citus_erase_rows_as_owner(tbl, ARRAY(SELECT jsonb_array_elements_text(plan->'subject')),
+											  jsonb_build_object('trash', plan->'trash', 'children', plan->'children'));
+	RETURN plan->'reach' || jsonb_build_array(jsonb_build_object('t', tbl::oid, 'a', 'parts', 'n', 0,
+																 'p', to_jsonb(coalesce(parts, '{}'))));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_erase_rows_as_owner(tbl regclass, subject text[], plan jsonb) RETURNS bigint
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_table_owner';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_erase_rows(tbl regclass, subject text[], plan jsonb) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+	c jsonb;
+BEGIN
+	-- no one writes the table until the erase commits
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	n := crm_purge._citus_drop_keys(tbl, NULL, subject);
+	IF plan->>'trash' IS NOT NULL THEN
+		PERFORM crm_purge._citus_drop_keys(tbl, (plan->>'trash')::oid::regclass, subject);
+	END IF;
+	FOR c IN SELECT * FROM jsonb_array_elements(plan->'children') LOOP
+		IF c->>'trash' IS NOT NULL THEN
+			PERFORM crm_purge._citus_drop_keys((c->>'t')::oid::regclass, (c->>'trash')::oid::regclass,
+											   ARRAY(SELECT jsonb_array_elements_text(c->'keys')));
+		END IF;
+	END LOOP;
+	-- a row the snapshot of an earlier statement could not see
+	IF crm_purge._citus_drop_keys(tbl, NULL, subject, count_only => true) > 0 THEN
+		RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
+			USING ERRCODE = 'serialization_failure',
+				  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
+	END IF;
+	RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_drop_keys(tbl regclass, tr regclass, keys text[], count_only boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' AS $$
+DECLARE
+	pk int2[] := crm_purge._pk_cols(tbl);
+	keyx text := crm_purge._key_expr(tbl, pk);
+	cols text;
+	joined text;
+	ids bigint[];
+	nums bigint[];
+	n bigint;
+BEGIN
+	IF count_only THEN
+		EXECUTE format('SELECT count(*) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', tbl, keyx) USING keys INTO n;
+		RETURN n;
+	END IF;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)',
+					   tr, keyx) USING keys INTO ids, nums;
+		EXECUTE format('DELETE FROM %s WHERE (deletion_id, trash_row) IN (SELECT * FROM unnest($1, $2))', tr)
+			USING coalesce(ids, '{}'), coalesce(nums, '{}');
+		GET DIAGNOSTICS n = ROW_COUNT;
+		RETURN n;
+	END IF;
+	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o),
+		   string_agg(format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', a.attname), ' AND ' ORDER BY k.o)
+		INTO cols, joined
+		FROM unnest(pk) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.n;
+	EXECUTE format('WITH k AS (SELECT %1$s FROM %2$s WHERE %3$s OPERATOR(pg_catalog.=) ANY ($1)),'
+				   ' d AS (DELETE FROM %2$s t USING k WHERE %4$s RETURNING 1)'
+				   ' SELECT count(*) FROM d', cols, tbl, keyx, joined) USING keys INTO n;
+	RETURN n;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
@@ -3462,3 +3646,12 @@ ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET citus.
 REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, text, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer),
 	crm_purge._citus_shard_part(bigint, bigint, integer), crm_purge._citus_shard_expire(bigint[]),
 	crm_purge._citus_expire_exports(), crm_purge._citus_round(bigint, text, integer, timestamptz) FROM PUBLIC;
+
+-- Citus erase: the gate and its check for admins; the extension owner's
+-- part and the switch to the table's owner for no one else
+REVOKE ALL ON FUNCTION crm_purge._citus_erase(regclass, text, text[]),
+	crm_purge._citus_erase_check(regclass, text, text[]),
+	crm_purge._citus_erase_impl(regrole, regclass, text, text[], jsonb),
+	crm_purge._citus_erase_rows_as_owner(regclass, text[], jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._citus_erase(regclass, text, text[]),
+	crm_purge._citus_erase_check(regclass, text, text[]) TO crm_purge_admin;

@@ -195,3 +195,12 @@ REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) 
 REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, text, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer),
 	crm_purge._citus_shard_part(bigint, bigint, integer), crm_purge._citus_shard_expire(bigint[]),
 	crm_purge._citus_expire_exports(), crm_purge._citus_round(bigint, text, integer, timestamptz) FROM PUBLIC;
+
+-- Citus erase: the gate and its check for admins; the extension owner's
+-- part and the switch to the table's owner for no one else
+REVOKE ALL ON FUNCTION crm_purge._citus_erase(regclass, text, text[]),
+	crm_purge._citus_erase_check(regclass, text, text[]),
+	crm_purge._citus_erase_impl(regrole, regclass, text, text[], jsonb),
+	crm_purge._citus_erase_rows_as_owner(regclass, text[], jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._citus_erase(regclass, text, text[]),
+	crm_purge._citus_erase_check(regclass, text, text[]) TO crm_purge_admin;

@@ -31,6 +31,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "common/string.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -251,6 +252,63 @@ crm_purge_privileged(PG_FUNCTION_ARGS)
 	}
 
 	crm_purge_become_owner(&id);
+	result = FunctionCallInvoke(call);
+	crm_purge_unbecome(&id);
+	fcinfo->isnull = call->isnull;
+	return result;
+}
+
+/*
+ * crm_purge_as_table_owner: for crm_purge.<name>_as_owner(tbl regclass,
+ * args) LANGUAGE C AS 'crm_purge_as_table_owner': runs
+ * crm_purge.<name>(tbl, args) as the owner of tbl.  Only the extension
+ * owner calls it, from an _impl that checked the actor's rights: on Citus
+ * the changes of one transaction to a colocated group of shards must all be
+ * one role's, and the table's owner is the role whose code (triggers,
+ * constraints) may run on its rows.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_as_table_owner);
+Datum
+crm_purge_as_table_owner(PG_FUNCTION_ARGS)
+{
+	Oid			self = fcinfo->flinfo->fn_oid;
+	HeapTuple	proctup;
+	Form_pg_proc proc;
+	char	   *name;
+	int			nargs = fcinfo->nargs;
+	Oid			argtypes[FUNC_MAX_ARGS];
+	Oid			target;
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
+	Datum		result;
+	CrmPurgeIdentity id;
+	int			i;
+
+	if (!superuser() && GetUserId() != crm_purge_extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: only crm_purge's own functions run this as a table's owner")));
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", self);
+	proc = (Form_pg_proc) GETSTRUCT(proctup);
+	name = pstrdup(NameStr(proc->proname));
+	if (proc->prosecdef || proc->pronamespace != get_namespace_oid(CRM_PURGE_SCHEMA, false) ||
+		nargs < 1 || proc->proargtypes.values[0] != REGCLASSOID || !pg_str_endswith(name, "_as_owner"))
+		elog(ERROR, "crm_purge_as_table_owner must be declared as crm_purge.<name>_as_owner(regclass, ...)");
+	memcpy(argtypes, proc->proargtypes.values, sizeof(Oid) * nargs);
+	ReleaseSysCache(proctup);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("the table must not be NULL")));
+	name[strlen(name) - strlen("_as_owner")] = '\0';
+	target = internal_function(name, nargs, argtypes);
+	if (!OidIsValid(target))
+		elog(ERROR, "crm_purge.%s is missing", name);
+	fmgr_info(target, &flinfo);
+	InitFunctionCallInfoData(*call, &flinfo, nargs, fcinfo->fncollation, NULL, NULL);
+	for (i = 0; i < nargs; i++)
+		call->args[i] = fcinfo->args[i];
+	crm_purge_become(crm_purge_rel_owner(PG_GETARG_OID(0)), &id);
 	result = FunctionCallInvoke(call);
 	crm_purge_unbecome(&id);
 	fcinfo->isnull = call->isnull;

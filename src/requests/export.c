@@ -684,6 +684,8 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	uint64		r;
+	uint64		nparts;
+	SPITupleTable *tt;
 	char	  **fields = palloc(sizeof(char *) * MAX_CSV_FIELDS);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -699,14 +701,15 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 			key_set_add(set, TextDatumGetCString(kd[i]));
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT p.request_id, p.part, p.path, p.data FROM crm_purge.export_parts p"
-							  " JOIN crm_purge.requests r ON r.id = p.request_id"
+	if (SPI_execute_with_args("SELECT p.request_id, p.part, p.path, p.data, p.node, p.port, p.shardid, p.shard_part"
+							  " FROM crm_purge.export_parts p JOIN crm_purge.requests r ON r.id = p.request_id"
 							  " WHERE coalesce(p.tbl, r.tbl) = $1 AND NOT r.export_expired ORDER BY 1, 2",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.export_parts");
-	for (r = 0; r < SPI_processed; r++)
+	tt = SPI_tuptable;
+	nparts = SPI_processed;
+	for (r = 0; r < nparts; r++)
 	{
-		SPITupleTable *tt = SPI_tuptable;
 		bool		isnull;
 		Datum		data = SPI_getbinval(tt->vals[r], tt->tupdesc, 4, &isnull);
 		char	   *content = NULL;
@@ -722,6 +725,19 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 
 			content = VARDATA_ANY(b);
 			len = VARSIZE_ANY_EXHDR(b);
+		}
+		else if (SPI_getvalue(tt->vals[r], tt->tupdesc, 5) != NULL)
+		{
+			/* written on a Citus node: read there */
+			text	   *t = remote_part(SPI_getvalue(tt->vals[r], tt->tupdesc, 5),
+										DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 6, &isnull)),
+										DatumGetInt64(SPI_getbinval(tt->vals[r], tt->tupdesc, 1, &isnull)),
+										DatumGetInt64(SPI_getbinval(tt->vals[r], tt->tupdesc, 7, &isnull)),
+										DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 8, &isnull)),
+										DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull)));
+
+			content = VARDATA_ANY(t);
+			len = VARSIZE_ANY_EXHDR(t);
 		}
 		else
 		{

@@ -793,12 +793,12 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	nulls[0] = keys ? ' ' : 'n';
 
 	SPI_connect();
-	/* (crm_purge_erase refuses Citus tables: a permanent delete there is not permanent) */
+	/* the bypass is this node's: on Citus the shards' triggers would trash the rows (crm_purge._citus_erase) */
 	if (crm_purge_citus_distributed(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot delete rows of table %s for good: erasure of Citus tables is not supported yet",
-						crm_purge_relname(relid))));
+				 errmsg("cannot delete rows of Citus table %s for good this way", crm_purge_relname(relid)),
+				 errhint("Use crm_purge_erase, or crm_purge_delete_keys or crm_purge_delete_where with permanent => true.")));
 	/* the caller picks, with their condition and rights */
 	if (SPI_execute_with_args(psprintf("SELECT tableoid, pg_catalog.array_agg(ctid) FROM %s WHERE (%s\n) GROUP BY tableoid",
 									   crm_purge_relname(relid), cond),

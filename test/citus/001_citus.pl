@@ -84,21 +84,29 @@ as('regress_admin', q{SELECT crm_purge_tick()});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id BETWEEN 110 AND 129}), '1',
 	'the pending purge deletes the marked rows for good');
 
-# erase: not on Citus yet (it would change colocated shards as two roles,
-# or run table owners' code as the superuser): refused, nothing done; a
-# hold still refuses first
+# erase: every change to the shards is the table owner's (Citus refuses two
+# roles changing colocated shards in one transaction); holds first
 as('regress_admin', q{SELECT crm_purge_hold('contacts', 'id = 130', NULL, 'audit')});
 as('regress_app', q{DELETE FROM contacts WHERE id = 500});
-like(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id IN (231, 500)', 'GDPR')}, err => 1),
-	qr/cannot erase rows of table public.contacts: erasure of Citus tables is not supported yet/, 'erase is refused');
-like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('contacts', '{"(12,232)"}', permanent => true)}, err => 1),
-	qr/erasure of Citus tables is not supported yet/, 'permanent delete_keys too');
-like(as('regress_admin', q{SELECT crm_purge._delete_permanently('contacts', 'true', NULL)}, err => 1),
-	qr/cannot delete rows of table public.contacts for good: erasure of Citus tables is not supported yet/,
-	'and the permanent delete underneath');
+like(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id IN (130, 231)', 'GDPR')}, err => 1),
+	qr/cannot erase rows of table public.contacts: legal hold \d+ keeps them/, 'a hold refuses an erase on Citus');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_purge.tombstones}), '0', 'nothing was erased so far');
+is(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id IN (231, 500)', 'GDPR')}), '2',
+	'erase on a distributed table: a live row and a trashed one');
 is($coord->safe_psql('postgres', q{
-	SELECT (SELECT count(*) FROM contacts WHERE id IN (231, 232)) || ' ' || (SELECT count(*) FROM crm_trash.public__contacts WHERE id = 500)
-	  || ' ' || (SELECT count(*) FROM crm_purge.tombstones)}), '2 1 0', 'nothing was erased');
+	SELECT (SELECT count(*) FROM contacts WHERE id IN (231, 500)) || ' ' || (SELECT count(*) FROM deals WHERE id IN (231, 500))
+	  || ' ' || (SELECT count(*) FROM crm_trash.public__contacts WHERE id IN (231, 500))
+	  || ' ' || (SELECT count(*) FROM crm_trash.public__deals WHERE id IN (231, 500))
+	  || ' ' || (SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'contacts'::regclass)
+	  || ' ' || (SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'deals'::regclass)
+	  || ' ' || (SELECT count(*) FROM crm_purge.erasures)}), '0 0 0 0 2 2 1',
+	'the rows, their deals (ON DELETE CASCADE) and every trash copy are gone; keys tombstoned; the erasure recorded');
+is(as('regress_admin', q{SELECT string_agg(key || ' ' || outcome, ', ') FROM crm_purge_delete_keys('contacts', '{"(12,232)"}', permanent => true)}),
+	'(12,232) deleted', 'permanent delete_keys on Citus');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id = 232}), '0', 'not in the trash either');
+like(as('regress_admin', q{SELECT crm_purge._delete_permanently('contacts', 'true', NULL)}, err => 1),
+	qr/cannot delete rows of Citus table public.contacts for good this way/,
+	'the single-node permanent delete refuses Citus tables (its bypass is the coordinator\'s)');
 is(as('regress_admin', q{SELECT string_agg(tbl || ' ' || action || ' ' || rows, ', ' ORDER BY tbl::text) FROM crm_purge_erase_preview('contacts', 'id IN (233, 234)')}),
 	'contacts erase 2, deals delete 2', 'erase_preview counts on distributed tables');
 is(as('regress_admin', q{SELECT crm_purge_delete_where('contacts', 'id BETWEEN 233 AND 235')}), '3',
@@ -153,8 +161,8 @@ ok(as('regress_admin', q{SELECT crm_purge_release(crm_purge_hold('contacts', 'id
 	'a plain condition (=, <>, <, <=, >, >=, IN) is a hold on Citus');
 # the guard on the worker nodes: the tombstones and the secret are copied to
 # every node; an erased key is dropped (skip) or refused (error) on its
-# shard.  Tombstones of Citus tables come from erasures made before the
-# table was distributed (erase is refused on Citus): one made so here.
+# shard.  Here the tombstones come from an erase made before the table was
+# distributed.
 as('regress_app', q{CREATE TABLE public.guests (account_id int, id int, email text, PRIMARY KEY (account_id, id));
 	INSERT INTO public.guests VALUES (11, 231, 'a@example.com'), (0, 500, 'b@example.com');
 	GRANT SELECT, INSERT, DELETE ON public.guests TO regress_admin});
