@@ -424,6 +424,7 @@ typedef struct TrashWriter
 	bool		index_per_block;	/* see trash_writer_index_per_block() */
 	bool		has_actor;		/* values[] holds deletion_actor */
 	bool		has_reason;
+	bool		copy_prefix;	/* see trash_prefix_matches() */
 	Oid			userid;			/* whose deletion the buffered rows are */
 	Datum	   *values;
 	bool	   *nulls;
@@ -847,6 +848,160 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 }
 
 /*
+ * trash_prefix_matches: does the trash begin with the live table's columns,
+ * in its order and storage layout (length, alignment, by value), none
+ * dropped?  Then a live row's null bitmap and data are the start of its
+ * trash row as they are (trash_tuple_copy), and nothing is deformed and
+ * formed again.  A trash made at protect has that shape until the live
+ * table's columns change.
+ */
+static bool
+trash_prefix_matches(TrashWriter *w, TupleDesc ltd)
+{
+	TupleDesc	ttd = RelationGetDescr(w->trash);
+	int			i;
+
+	if (ltd->natts != w->map.live_natts || ttd->natts <= ltd->natts)
+		return false;
+	for (i = 0; i < ttd->natts; i++)
+	{
+		Form_pg_attribute t = TupleDescAttr(ttd, i);
+		Form_pg_attribute l = i < ltd->natts ? TupleDescAttr(ltd, i) : NULL;
+
+		if (t->attisdropped || (t->attlen < 0 && t->attlen != -1))
+			return false;
+		if (l && (l->attisdropped || w->map.trash_attno[i] != i + 1 || l->attlen != t->attlen ||
+				  l->attalign != t->attalign || l->attbyval != t->attbyval))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * trash_tuple_copy: the trash row of oldtup, when trash_prefix_matches():
+ * the live row's null bitmap and data copied, the trash's own columns
+ * (w->values and w->nulls from live_natts on) after them, sized and filled
+ * as heap_compute_data_size and heap_fill_tuple do (the data begins
+ * MAXALIGNed, so alignment by offset is alignment by address).  External
+ * values stay pointers, as heap_form_tuple leaves them: the insert copies
+ * them into the trash's TOAST table.
+ */
+/* as heaptuple.c: a varlena that may take a 1-byte header */
+#define TRASH_ATT_IS_PACKABLE(att) ((att)->attlen == -1 && (att)->attstorage != TYPSTORAGE_PLAIN)
+
+static HeapTuple
+trash_tuple_copy(TrashWriter *w, HeapTuple oldtup, TupleDesc ttd)
+{
+	HeapTupleHeader ltup = oldtup->t_data;
+	int			lnatts = w->map.live_natts;
+	Size		ldata = oldtup->t_len - ltup->t_hoff;
+	Size		off = ldata;
+	bool		hasnull = HeapTupleHasNulls(oldtup);
+	uint16		infomask = ltup->t_infomask & (HEAP_HASVARWIDTH | HEAP_HASEXTERNAL);
+	Size		hoff;
+	HeapTuple	tup;
+	HeapTupleHeader td;
+	char	   *data;
+	int			i;
+
+	for (i = lnatts; i < ttd->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(ttd, i);
+		Datum		val = w->values[i];
+
+		if (w->nulls[i])
+		{
+			hasnull = true;
+			continue;
+		}
+		if (TRASH_ATT_IS_PACKABLE(att) && VARATT_CAN_MAKE_SHORT(DatumGetPointer(val)))
+			off += VARATT_CONVERTED_SHORT_SIZE(DatumGetPointer(val));
+		else
+		{
+			off = att_align_datum(off, att->attalign, att->attlen, val);
+			off = att_addlength_datum(off, att->attlen, val);
+		}
+	}
+	hoff = offsetof(HeapTupleHeaderData, t_bits) + (hasnull ? BITMAPLEN(ttd->natts) : 0);
+	hoff = MAXALIGN(hoff);
+	tup = (HeapTuple) palloc0(HEAPTUPLESIZE + hoff + off);
+	tup->t_len = hoff + off;
+	ItemPointerSetInvalid(&tup->t_self);
+	tup->t_tableOid = InvalidOid;
+	tup->t_data = td = (HeapTupleHeader) ((char *) tup + HEAPTUPLESIZE);
+	HeapTupleHeaderSetDatumLength(td, hoff + off);
+	HeapTupleHeaderSetTypeId(td, ttd->tdtypeid);
+	HeapTupleHeaderSetTypMod(td, ttd->tdtypmod);
+	ItemPointerSetInvalid(&td->t_ctid);
+	HeapTupleHeaderSetNatts(td, ttd->natts);
+	td->t_hoff = hoff;
+
+	if (hasnull)
+	{
+		infomask |= HEAP_HASNULL;
+		for (i = 0; i < ttd->natts; i++)
+		{
+			bool		present = i < lnatts ? !(HeapTupleHasNulls(oldtup) && att_isnull(i, ltup->t_bits)) :
+				!w->nulls[i];
+
+			if (present)
+				td->t_bits[i >> 3] |= (1 << (i & 0x07));
+		}
+	}
+	data = (char *) td + hoff;
+	memcpy(data, (char *) ltup + ltup->t_hoff, ldata);
+	data += ldata;
+	for (i = lnatts; i < ttd->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(ttd, i);
+		Datum		val = w->values[i];
+		Size		n;
+
+		if (w->nulls[i])
+			continue;
+		if (att->attbyval)
+		{
+			data = (char *) att_align_nominal(data, att->attalign);
+			store_att_byval(data, val, att->attlen);
+			n = att->attlen;
+		}
+		else if (att->attlen == -1)
+		{
+			Pointer		v = DatumGetPointer(val);
+
+			infomask |= HEAP_HASVARWIDTH;
+			if (VARATT_IS_SHORT(v))
+			{
+				n = VARSIZE_SHORT(v);
+				memcpy(data, v, n);
+			}
+			else if (TRASH_ATT_IS_PACKABLE(att) && VARATT_CAN_MAKE_SHORT(v))
+			{
+				n = VARATT_CONVERTED_SHORT_SIZE(v);
+				SET_VARSIZE_SHORT(data, n);
+				memcpy(data + 1, VARDATA(v), n - 1);
+			}
+			else
+			{
+				data = (char *) att_align_nominal(data, att->attalign);
+				n = VARSIZE(v);
+				memcpy(data, v, n);
+			}
+		}
+		else
+		{
+			data = (char *) att_align_nominal(data, att->attalign);
+			n = att->attlen;
+			memcpy(data, DatumGetPointer(val), n);
+		}
+		data += n;
+	}
+	Assert(data == (char *) td + hoff + off);
+	td->t_infomask = infomask;
+	return tup;
+}
+
+/*
  * trash_writer_open: the writer of the live table at this subtransaction
  * level, opened at the statement's first trashed row: the trash table, its
  * indexes, the slots, and the deleted_at and deletion_id its rows share.
@@ -895,6 +1050,7 @@ trash_writer_open(Relation live)
 		InitResultRelInfo(w->rri, w->trash, 1, NULL, 0);
 		ExecOpenIndices(w->rri, false);
 		w->index_per_block = trash_writer_index_per_block(w);
+		w->copy_prefix = trash_prefix_matches(w, RelationGetDescr(live));
 		/* no ring buffer: trash pages stay in shared buffers, as any INSERT's do */
 		w->bistate = palloc(sizeof(BulkInsertStateData));
 		crm_purge_bulk_insert_state_init(w->bistate);
@@ -942,6 +1098,7 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 	HeapTuple	tup;
 	MemoryContext old;
 	int			i;
+	bool		copy;
 
 	if (userid != w->userid)
 	{
@@ -956,15 +1113,20 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 
 	old = MemoryContextSwitchTo(w->batchcxt);
 	memset(w->nulls, true, sizeof(bool) * ttd->natts);
-	heap_deform_tuple(oldtup, ltd, w->lvalues, w->lnulls);
-	for (i = 0; i < map->live_natts; i++)
+	/* rows written before a column was added hold fewer columns: deformed */
+	copy = w->copy_prefix && HeapTupleHeaderGetNatts(oldtup->t_data) == map->live_natts;
+	if (!copy)
 	{
-		AttrNumber	t = map->trash_attno[i];
+		heap_deform_tuple(oldtup, ltd, w->lvalues, w->lnulls);
+		for (i = 0; i < map->live_natts; i++)
+		{
+			AttrNumber	t = map->trash_attno[i];
 
-		if (t == 0)
-			continue;
-		w->values[t - 1] = w->lvalues[i];
-		w->nulls[t - 1] = w->lnulls[i];
+			if (t == 0)
+				continue;
+			w->values[t - 1] = w->lvalues[i];
+			w->nulls[t - 1] = w->lnulls[i];
+		}
 	}
 	w->nulls[map->deleted_at - 1] = false;
 	w->nulls[map->deleted_by - 1] = false;
@@ -980,7 +1142,7 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 		w->nulls[map->deletion_actor - 1] = false;
 	if (w->has_reason)
 		w->nulls[map->deletion_reason - 1] = false;
-	tup = heap_form_tuple(ttd, w->values, w->nulls);
+	tup = copy ? trash_tuple_copy(w, oldtup, ttd) : heap_form_tuple(ttd, w->values, w->nulls);
 	MemoryContextSwitchTo(old);
 
 	ExecStoreHeapTuple(tup, w->slots[w->nused++], false);
