@@ -2949,27 +2949,30 @@ ALTER FUNCTION crm_purge._mark(text, regclass, text, boolean) SET search_path = 
 -- (end of trash segments)
 
 -- Citus -------------------------------------------------------------------
-ALTER TABLE crm_purge.export_parts ADD COLUMN node text, ADD COLUMN port integer,
-	ADD COLUMN shardid bigint, ADD COLUMN shard_part integer;
+ALTER TABLE crm_purge.export_parts ADD COLUMN node_group integer, ADD COLUMN placementid bigint,
+	ADD COLUMN shard_part integer;
 
--- Citus: a request on a distributed table runs a batch per shard on the
--- shard's node.  The coordinator keeps what each placement reported ...
+-- Citus: a request on a distributed table runs a batch per shard placement
+-- on its node.  The coordinator keeps what each placement reported, by
+-- placement (a moved shard has a new one) and node group (a node's address
+-- may change) ...
 CREATE TABLE crm_purge.request_shards (
 	request_id	bigint NOT NULL REFERENCES crm_purge.requests ON DELETE CASCADE,
+	placementid	bigint NOT NULL,
 	shardid		bigint NOT NULL,
-	node		text NOT NULL,
-	port		integer NOT NULL,
+	node_group	integer NOT NULL,
 	rows_done	bigint NOT NULL DEFAULT 0,
 	parts		integer NOT NULL DEFAULT 0,
 	done		boolean NOT NULL DEFAULT false,
-	PRIMARY KEY (request_id, shardid, node, port)
+	PRIMARY KEY (request_id, placementid)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.request_shards', '');
 
--- ... and the node keeps the shard's scan and parts, saved with each batch.
+-- ... and the node keeps the placement's scan and parts, saved with each batch.
 CREATE TABLE crm_purge.shard_requests (
 	request_id	bigint NOT NULL,
+	placementid	bigint NOT NULL,
 	shardid		bigint NOT NULL,
 	scan		text NOT NULL,
 	next_block	bigint NOT NULL,
@@ -2980,21 +2983,21 @@ CREATE TABLE crm_purge.shard_requests (
 	parts		integer NOT NULL DEFAULT 0,
 	rows_done	bigint NOT NULL DEFAULT 0,
 	done		boolean NOT NULL DEFAULT false,
-	PRIMARY KEY (request_id, shardid)
+	PRIMARY KEY (request_id, placementid)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_requests', '');
 
 CREATE TABLE crm_purge.shard_parts (
 	request_id	bigint NOT NULL,
-	shardid		bigint NOT NULL,
+	placementid	bigint NOT NULL,
 	part		integer NOT NULL,
 	path		text,
 	rows		bigint NOT NULL,
 	bytes		bigint NOT NULL,
 	sha256		text NOT NULL,
 	data		bytea,
-	PRIMARY KEY (request_id, shardid, part)
+	PRIMARY KEY (request_id, placementid, part)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_parts', '');
@@ -3279,12 +3282,21 @@ CREATE OR REPLACE FUNCTION crm_purge._citus_check_request(tbl regclass) RETURNS 
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	method text;
+	replicated boolean;
 BEGIN
 	EXECUTE 'SELECT partmethod::text FROM pg_dist_partition WHERE logicalrelid = $1' INTO method USING tbl;
 	IF method IS DISTINCT FROM 'h' THEN
 		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus reference or local table', tbl
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Requests on Citus tables need a hash-distributed table: use crm_purge_delete_where.';
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid)
+							WHERE s.logicalrelid = $1 GROUP BY p.shardid HAVING count(*) > 1)' INTO replicated USING tbl;
+	IF replicated THEN
+		RAISE EXCEPTION 'cannot make a request on table %: its shards have several placements', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Each placement would be exported and deleted on its own (citus.shard_replication_factor > 1).',
+				  HINT = 'Use crm_purge_delete_where.';
 	END IF;
 	IF EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
 		RAISE EXCEPTION 'cannot make a request on table %: it is a partitioned Citus table', tbl
@@ -3307,7 +3319,8 @@ DECLARE
 	w record;
 	p jsonb;
 	j jsonb;
-	shardids bigint[] := '{}';
+	placements bigint[] := '{}';
+	groups integer[] := '{}';
 	nodes text[] := '{}';
 	ports integer[] := '{}';
 	stale boolean[] := '{}';
@@ -3315,39 +3328,52 @@ DECLARE
 	nshards integer;
 	i integer := 0;
 	done_before bigint;
+	registered integer := 0;
 BEGIN
 	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
 	done_before := r.rows_done;
+	finished := true;
 	EXECUTE 'SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = $1' INTO nshards USING r.tbl;
 	FOR s IN EXECUTE $q$
-		SELECT sh.shardid, n.nodename::text AS node, n.nodeport AS port, false AS stale, coalesce(rs.parts, 0) AS known,
-			   quote_ident(ns.nspname) || '.' || quote_ident(c.relname || '_' || sh.shardid) AS shard
+		SELECT pl.placementid, pl.shardid, pl.groupid, n.nodename::text AS node, n.nodeport AS port,
+			   rs.request_id IS NOT NULL AS known, coalesce(rs.parts, 0) AS parts, false AS stale
 		FROM pg_dist_shard sh
-		JOIN pg_class c ON c.oid = sh.logicalrelid
-		JOIN pg_namespace ns ON ns.oid = c.relnamespace
 		JOIN pg_dist_placement pl ON pl.shardid = sh.shardid
-		JOIN pg_dist_node n ON n.groupid = pl.groupid AND n.noderole = 'primary'
-		LEFT JOIN crm_purge.request_shards rs
-		  ON rs.request_id = $1 AND rs.shardid = sh.shardid AND rs.node = n.nodename AND rs.port = n.nodeport
+		LEFT JOIN pg_dist_node n ON n.groupid = pl.groupid AND n.noderole = 'primary'
+		LEFT JOIN crm_purge.request_shards rs ON rs.request_id = $1 AND rs.placementid = pl.placementid
 		WHERE sh.logicalrelid = $2 AND NOT coalesce(rs.done, false)
 		UNION ALL
-		SELECT rs.shardid, rs.node, rs.port, true, rs.parts, NULL
+		SELECT rs.placementid, rs.shardid, rs.node_group, n.nodename::text, n.nodeport, true, rs.parts, true
 		FROM crm_purge.request_shards rs
+		LEFT JOIN pg_dist_node n ON n.groupid = rs.node_group AND n.noderole = 'primary'
 		WHERE rs.request_id = $1 AND NOT rs.done
-		  AND NOT EXISTS (SELECT FROM pg_dist_placement pl JOIN pg_dist_node n ON n.groupid = pl.groupid
-						  WHERE pl.shardid = rs.shardid AND n.nodename = rs.node AND n.nodeport = rs.port)
-		ORDER BY 1, 4$q$ USING request_id, r.tbl
+		  AND NOT EXISTS (SELECT FROM pg_dist_placement pl WHERE pl.placementid = rs.placementid)
+		ORDER BY 2, 1$q$ USING request_id, r.tbl
 	LOOP
-		shardids := shardids || s.shardid;
+		IF NOT s.known THEN
+			INSERT INTO crm_purge.request_shards (request_id, placementid, shardid, node_group)
+				VALUES (request_id, s.placementid, s.shardid, s.groupid);
+			registered := registered + 1;
+			finished := false;
+			CONTINUE;
+		END IF;
+		IF s.node IS NULL THEN
+			-- the node group is gone from the cluster: what it did cannot be asked
+			finished := false;
+			waiting := coalesce(waiting, format('node group %s of shard %s is not in the cluster', s.groupid, s.shardid));
+			CONTINUE;
+		END IF;
+		placements := placements || s.placementid;
+		groups := groups || s.groupid;
 		nodes := nodes || s.node;
 		ports := ports || s.port;
 		stale := stale || s.stale;
-		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %L, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s)',
-									   request_id, s.shardid, s.shard, NOT s.stale, s.known,
+		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %s, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s, %L)',
+									   request_id, s.shardid, s.placementid, NOT s.stale, s.parts,
 									   r.mode = 'export_and_delete', r.modified_column, r.filter, r.cutoff,
-									   pg_get_userbyid(r.created_by), keep, r.rows / greatest(nshards, 1), batch_rows);
+									   pg_get_userbyid(r.created_by), keep, r.rows / greatest(nshards, 1), batch_rows,
+									   current_setting('lock_timeout'));
 	END LOOP;
-	finished := true;
 	FOR w IN EXECUTE 'SELECT o.success, o.result FROM master_run_on_worker($1, $2, $3, true)
 						  WITH ORDINALITY o(node_name, node_port, success, result, i) ORDER BY o.i'
 		USING nodes, ports, commands
@@ -3356,7 +3382,7 @@ BEGIN
 		IF NOT w.success THEN
 			finished := false;
 			IF w.result LIKE 'ERROR:%' THEN
-				error := coalesce(error, format('shard %s on %s:%s: %s', shardids[i], nodes[i], ports[i], btrim(substr(w.result, 7))));
+				error := coalesce(error, format('placement %s on %s:%s: %s', placements[i], nodes[i], ports[i], btrim(substr(w.result, 7))));
 			ELSE
 				waiting := coalesce(waiting, format('node %s:%s: %s', nodes[i], ports[i], w.result));
 			END IF;
@@ -3365,26 +3391,28 @@ BEGIN
 		j := w.result::jsonb;
 		IF j ? 'moved' THEN
 			finished := false;
-			waiting := coalesce(waiting, format('shard %s is no longer on %s:%s', shardids[i], nodes[i], ports[i]));
+			waiting := coalesce(waiting, format('placement %s of shard %s is moving or gone from %s:%s', placements[i],
+												 (SELECT t.shardid FROM crm_purge.request_shards t
+												  WHERE t.request_id = _citus_round.request_id AND t.placementid = placements[i]),
+												 nodes[i], ports[i]));
 			CONTINUE;
 		END IF;
 		FOR p IN SELECT value FROM jsonb_array_elements(j->'new_parts') ORDER BY (value->>'part')::integer LOOP
 			r.parts := r.parts + 1;
-			INSERT INTO crm_purge.export_parts (request_id, part, path, rows, bytes, sha256, node, port, shardid, shard_part)
+			INSERT INTO crm_purge.export_parts (request_id, part, path, rows, bytes, sha256, node_group, placementid, shard_part)
 			VALUES (request_id, r.parts, p->>'path', (p->>'rows')::bigint, (p->>'bytes')::bigint, p->>'sha256',
-					nodes[i], ports[i], shardids[i], (p->>'part')::integer);
+					groups[i], placements[i], (p->>'part')::integer);
 		END LOOP;
-		INSERT INTO crm_purge.request_shards AS t (request_id, shardid, node, port, rows_done, parts, done)
-		VALUES (request_id, shardids[i], nodes[i], ports[i], (j->>'rows_done')::bigint, (j->>'parts')::integer,
-				(j->>'done')::boolean OR stale[i])
-		ON CONFLICT ON CONSTRAINT request_shards_pkey DO UPDATE
-			SET rows_done = excluded.rows_done, parts = excluded.parts, done = excluded.done;
+		UPDATE crm_purge.request_shards t
+			SET rows_done = (j->>'rows_done')::bigint, parts = (j->>'parts')::integer,
+				done = (j->>'done')::boolean OR stale[i]
+			WHERE t.request_id = _citus_round.request_id AND t.placementid = placements[i];
 		IF j ? 'error' THEN
 			finished := false;
 			IF j->>'sqlstate' IN ('55P03', '40001', '40P01') THEN
-				waiting := coalesce(waiting, format('shard %s: %s', shardids[i], j->>'error'));
+				waiting := coalesce(waiting, format('placement %s: %s', placements[i], j->>'error'));
 			ELSE
-				error := coalesce(error, format('shard %s on %s:%s: %s', shardids[i], nodes[i], ports[i], j->>'error'));
+				error := coalesce(error, format('placement %s on %s:%s: %s', placements[i], nodes[i], ports[i], j->>'error'));
 			END IF;
 		ELSIF NOT (j->>'done')::boolean AND NOT stale[i] THEN
 			finished := false;
@@ -3399,21 +3427,10 @@ BEGIN
 	VALUES (request_id, r.batches + 1, rows, started, clock_timestamp(),
 			CASE WHEN error IS NOT NULL THEN 'error: ' || error
 				 WHEN waiting IS NOT NULL THEN 'waiting: ' || waiting
-				 ELSE format('ok; %s shards', array_length(shardids, 1)) END);
+				 WHEN registered > 0 AND cardinality(placements) = 0 THEN format('ok; %s placements recorded', registered)
+				 ELSE format('ok; %s placements', cardinality(placements)) END);
 END
 $$;
-
-CREATE OR REPLACE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, shard text, work boolean,
-											 known_parts integer, export boolean, modified_column name,
-											 filter text, cutoff timestamptz, created_by name, keep text,
-											 rows bigint, batch_rows integer) RETURNS text
-LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_batch';
-
-CREATE OR REPLACE FUNCTION crm_purge._citus_shard_part(request_id bigint, shardid bigint, part integer) RETURNS text
-LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_part';
-
-CREATE OR REPLACE FUNCTION crm_purge._citus_shard_expire(request_ids bigint[]) RETURNS bigint
-LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_expire';
 
 CREATE OR REPLACE FUNCTION crm_purge._citus_expire_exports() RETURNS bigint[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -3422,10 +3439,12 @@ DECLARE
 	w record;
 	waiting bigint[] := '{}';
 BEGIN
-	FOR n IN SELECT s.node, s.port, array_agg(DISTINCT s.request_id) AS ids
-			 FROM crm_purge.request_shards s JOIN crm_purge.requests r ON r.id = s.request_id
-			 WHERE NOT r.export_expired AND r.export_expires_at < now() AND r.status NOT IN ('queued', 'in_progress')
-			 GROUP BY s.node, s.port
+	FOR n IN EXECUTE $q$
+		SELECT d.nodename::text AS node, d.nodeport AS port, array_agg(DISTINCT s.request_id) AS ids
+		FROM crm_purge.request_shards s JOIN crm_purge.requests r ON r.id = s.request_id
+		JOIN pg_dist_node d ON d.groupid = s.node_group AND d.noderole = 'primary'
+		WHERE NOT r.export_expired AND r.export_expires_at < now() AND r.status NOT IN ('queued', 'in_progress')
+		GROUP BY d.nodename, d.nodeport$q$
 	LOOP
 		EXECUTE 'SELECT success, result FROM master_run_on_worker($1, $2, $3, false)'
 			INTO w USING ARRAY[n.node], ARRAY[n.port], ARRAY[format('SELECT crm_purge._citus_shard_expire(%L)', n.ids)];
@@ -3625,6 +3644,18 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, placementid bigint, work boolean,
+											 known_parts integer, export boolean, modified_column name,
+											 filter text, cutoff timestamptz, created_by name, keep text,
+											 rows bigint, batch_rows integer, lock_timeout text) RETURNS text
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_batch';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_shard_part(request_id bigint, placementid bigint, part integer) RETURNS text
+LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_part';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_shard_expire(request_ids bigint[]) RETURNS bigint
+LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_expire';
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
@@ -3643,7 +3674,7 @@ REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) 
 ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET citus.enable_unsafe_triggers = on;
 
 -- Citus: the coordinator's worker runs these on the nodes, as the extension owner
-REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, text, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer),
+REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, bigint, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer, text),
 	crm_purge._citus_shard_part(bigint, bigint, integer), crm_purge._citus_shard_expire(bigint[]),
 	crm_purge._citus_expire_exports(), crm_purge._citus_round(bigint, text, integer, timestamptz) FROM PUBLIC;
 

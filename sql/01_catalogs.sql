@@ -124,34 +124,36 @@ CREATE TABLE crm_purge.export_parts (
 	sha256		text NOT NULL,
 	data		bytea,
 	tbl			regclass,
-	-- Citus: a part written on a node's shard (node, port, shardid, its part there)
-	node		text,
-	port		integer,
-	shardid		bigint,
+	-- Citus: a part written on a node (its group) by a shard's placement, its part there
+	node_group	integer,
+	placementid	bigint,
 	shard_part	integer,
 	PRIMARY KEY (request_id, part)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.export_parts', '');
 
--- Citus: a request on a distributed table runs a batch per shard on the
--- shard's node.  The coordinator keeps what each placement reported ...
+-- Citus: a request on a distributed table runs a batch per shard placement
+-- on its node.  The coordinator keeps what each placement reported, by
+-- placement (a moved shard has a new one) and node group (a node's address
+-- may change) ...
 CREATE TABLE crm_purge.request_shards (
 	request_id	bigint NOT NULL REFERENCES crm_purge.requests ON DELETE CASCADE,
+	placementid	bigint NOT NULL,
 	shardid		bigint NOT NULL,
-	node		text NOT NULL,
-	port		integer NOT NULL,
+	node_group	integer NOT NULL,
 	rows_done	bigint NOT NULL DEFAULT 0,
 	parts		integer NOT NULL DEFAULT 0,
 	done		boolean NOT NULL DEFAULT false,
-	PRIMARY KEY (request_id, shardid, node, port)
+	PRIMARY KEY (request_id, placementid)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.request_shards', '');
 
--- ... and the node keeps the shard's scan and parts, saved with each batch.
+-- ... and the node keeps the placement's scan and parts, saved with each batch.
 CREATE TABLE crm_purge.shard_requests (
 	request_id	bigint NOT NULL,
+	placementid	bigint NOT NULL,
 	shardid		bigint NOT NULL,
 	scan		text NOT NULL,
 	next_block	bigint NOT NULL,
@@ -162,21 +164,21 @@ CREATE TABLE crm_purge.shard_requests (
 	parts		integer NOT NULL DEFAULT 0,
 	rows_done	bigint NOT NULL DEFAULT 0,
 	done		boolean NOT NULL DEFAULT false,
-	PRIMARY KEY (request_id, shardid)
+	PRIMARY KEY (request_id, placementid)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_requests', '');
 
 CREATE TABLE crm_purge.shard_parts (
 	request_id	bigint NOT NULL,
-	shardid		bigint NOT NULL,
+	placementid	bigint NOT NULL,
 	part		integer NOT NULL,
 	path		text,
 	rows		bigint NOT NULL,
 	bytes		bigint NOT NULL,
 	sha256		text NOT NULL,
 	data		bytea,
-	PRIMARY KEY (request_id, shardid, part)
+	PRIMARY KEY (request_id, placementid, part)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_parts', '');

@@ -404,12 +404,21 @@ CREATE FUNCTION crm_purge._citus_check_request(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	method text;
+	replicated boolean;
 BEGIN
 	EXECUTE 'SELECT partmethod::text FROM pg_dist_partition WHERE logicalrelid = $1' INTO method USING tbl;
 	IF method IS DISTINCT FROM 'h' THEN
 		RAISE EXCEPTION 'cannot make a request on table %: it is a Citus reference or local table', tbl
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Requests on Citus tables need a hash-distributed table: use crm_purge_delete_where.';
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid)
+							WHERE s.logicalrelid = $1 GROUP BY p.shardid HAVING count(*) > 1)' INTO replicated USING tbl;
+	IF replicated THEN
+		RAISE EXCEPTION 'cannot make a request on table %: its shards have several placements', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Each placement would be exported and deleted on its own (citus.shard_replication_factor > 1).',
+				  HINT = 'Use crm_purge_delete_where.';
 	END IF;
 	IF EXISTS (SELECT FROM pg_inherits WHERE inhparent = tbl) THEN
 		RAISE EXCEPTION 'cannot make a request on table %: it is a partitioned Citus table', tbl
@@ -424,15 +433,18 @@ END
 $$;
 
 -- Citus: one round of request request_id on a distributed table: a batch on
--- every shard not yet done, on the node that holds it, all at once.  Each
--- runs in a transaction of its own there (crm_purge._citus_shard_batch:
--- delete, export part and the shard's position commit together) and replies
--- with the shard's totals on that node and the parts not yet recorded here,
--- so a round this node lost (a crash after a node committed) is counted by
--- the next.  A node that held a shard before it moved is asked once more
--- for what it did (work => false).  Unreachable nodes and locks make the
--- round wait; other errors fail the request.  Returns the rows the round
--- added, whether every shard is done, and the error or the wait.
+-- every shard placement not yet done, on its node, all at once.  Each runs
+-- in a transaction of its own there (crm_purge._citus_shard_batch: delete,
+-- export part and the placement's position commit together) and replies
+-- with the placement's totals and the parts not yet recorded here, so a
+-- round this node lost (a crash after a node committed) is counted by the
+-- next.  A placement is recorded here in one round and worked from the next:
+-- every placement that ever did work is known here, and one a shard moved
+-- away from is asked once more for what it did (work => false).  Nodes are
+-- found by group, whatever their address.  An unreachable node, a lock, a
+-- moving shard make the round wait; other errors fail the request.  Returns
+-- the rows the round added, whether every placement is done, and the error
+-- or the wait.
 CREATE FUNCTION crm_purge._citus_round(request_id bigint, keep text, batch_rows integer, started timestamptz,
 									   OUT rows bigint, OUT finished boolean, OUT error text, OUT waiting text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, MDY' AS $$
@@ -442,7 +454,8 @@ DECLARE
 	w record;
 	p jsonb;
 	j jsonb;
-	shardids bigint[] := '{}';
+	placements bigint[] := '{}';
+	groups integer[] := '{}';
 	nodes text[] := '{}';
 	ports integer[] := '{}';
 	stale boolean[] := '{}';
@@ -450,39 +463,52 @@ DECLARE
 	nshards integer;
 	i integer := 0;
 	done_before bigint;
+	registered integer := 0;
 BEGIN
 	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
 	done_before := r.rows_done;
+	finished := true;
 	EXECUTE 'SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = $1' INTO nshards USING r.tbl;
 	FOR s IN EXECUTE $q$
-		SELECT sh.shardid, n.nodename::text AS node, n.nodeport AS port, false AS stale, coalesce(rs.parts, 0) AS known,
-			   quote_ident(ns.nspname) || '.' || quote_ident(c.relname || '_' || sh.shardid) AS shard
+		SELECT pl.placementid, pl.shardid, pl.groupid, n.nodename::text AS node, n.nodeport AS port,
+			   rs.request_id IS NOT NULL AS known, coalesce(rs.parts, 0) AS parts, false AS stale
 		FROM pg_dist_shard sh
-		JOIN pg_class c ON c.oid = sh.logicalrelid
-		JOIN pg_namespace ns ON ns.oid = c.relnamespace
 		JOIN pg_dist_placement pl ON pl.shardid = sh.shardid
-		JOIN pg_dist_node n ON n.groupid = pl.groupid AND n.noderole = 'primary'
-		LEFT JOIN crm_purge.request_shards rs
-		  ON rs.request_id = $1 AND rs.shardid = sh.shardid AND rs.node = n.nodename AND rs.port = n.nodeport
+		LEFT JOIN pg_dist_node n ON n.groupid = pl.groupid AND n.noderole = 'primary'
+		LEFT JOIN crm_purge.request_shards rs ON rs.request_id = $1 AND rs.placementid = pl.placementid
 		WHERE sh.logicalrelid = $2 AND NOT coalesce(rs.done, false)
 		UNION ALL
-		SELECT rs.shardid, rs.node, rs.port, true, rs.parts, NULL
+		SELECT rs.placementid, rs.shardid, rs.node_group, n.nodename::text, n.nodeport, true, rs.parts, true
 		FROM crm_purge.request_shards rs
+		LEFT JOIN pg_dist_node n ON n.groupid = rs.node_group AND n.noderole = 'primary'
 		WHERE rs.request_id = $1 AND NOT rs.done
-		  AND NOT EXISTS (SELECT FROM pg_dist_placement pl JOIN pg_dist_node n ON n.groupid = pl.groupid
-						  WHERE pl.shardid = rs.shardid AND n.nodename = rs.node AND n.nodeport = rs.port)
-		ORDER BY 1, 4$q$ USING request_id, r.tbl
+		  AND NOT EXISTS (SELECT FROM pg_dist_placement pl WHERE pl.placementid = rs.placementid)
+		ORDER BY 2, 1$q$ USING request_id, r.tbl
 	LOOP
-		shardids := shardids || s.shardid;
+		IF NOT s.known THEN
+			INSERT INTO crm_purge.request_shards (request_id, placementid, shardid, node_group)
+				VALUES (request_id, s.placementid, s.shardid, s.groupid);
+			registered := registered + 1;
+			finished := false;
+			CONTINUE;
+		END IF;
+		IF s.node IS NULL THEN
+			-- the node group is gone from the cluster: what it did cannot be asked
+			finished := false;
+			waiting := coalesce(waiting, format('node group %s of shard %s is not in the cluster', s.groupid, s.shardid));
+			CONTINUE;
+		END IF;
+		placements := placements || s.placementid;
+		groups := groups || s.groupid;
 		nodes := nodes || s.node;
 		ports := ports || s.port;
 		stale := stale || s.stale;
-		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %L, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s)',
-									   request_id, s.shardid, s.shard, NOT s.stale, s.known,
+		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %s, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s, %L)',
+									   request_id, s.shardid, s.placementid, NOT s.stale, s.parts,
 									   r.mode = 'export_and_delete', r.modified_column, r.filter, r.cutoff,
-									   pg_get_userbyid(r.created_by), keep, r.rows / greatest(nshards, 1), batch_rows);
+									   pg_get_userbyid(r.created_by), keep, r.rows / greatest(nshards, 1), batch_rows,
+									   current_setting('lock_timeout'));
 	END LOOP;
-	finished := true;
 	FOR w IN EXECUTE 'SELECT o.success, o.result FROM master_run_on_worker($1, $2, $3, true)
 						  WITH ORDINALITY o(node_name, node_port, success, result, i) ORDER BY o.i'
 		USING nodes, ports, commands
@@ -491,7 +517,7 @@ BEGIN
 		IF NOT w.success THEN
 			finished := false;
 			IF w.result LIKE 'ERROR:%' THEN
-				error := coalesce(error, format('shard %s on %s:%s: %s', shardids[i], nodes[i], ports[i], btrim(substr(w.result, 7))));
+				error := coalesce(error, format('placement %s on %s:%s: %s', placements[i], nodes[i], ports[i], btrim(substr(w.result, 7))));
 			ELSE
 				waiting := coalesce(waiting, format('node %s:%s: %s', nodes[i], ports[i], w.result));
 			END IF;
@@ -500,26 +526,28 @@ BEGIN
 		j := w.result::jsonb;
 		IF j ? 'moved' THEN
 			finished := false;
-			waiting := coalesce(waiting, format('shard %s is no longer on %s:%s', shardids[i], nodes[i], ports[i]));
+			waiting := coalesce(waiting, format('placement %s of shard %s is moving or gone from %s:%s', placements[i],
+												 (SELECT t.shardid FROM crm_purge.request_shards t
+												  WHERE t.request_id = _citus_round.request_id AND t.placementid = placements[i]),
+												 nodes[i], ports[i]));
 			CONTINUE;
 		END IF;
 		FOR p IN SELECT value FROM jsonb_array_elements(j->'new_parts') ORDER BY (value->>'part')::integer LOOP
 			r.parts := r.parts + 1;
-			INSERT INTO crm_purge.export_parts (request_id, part, path, rows, bytes, sha256, node, port, shardid, shard_part)
+			INSERT INTO crm_purge.export_parts (request_id, part, path, rows, bytes, sha256, node_group, placementid, shard_part)
 			VALUES (request_id, r.parts, p->>'path', (p->>'rows')::bigint, (p->>'bytes')::bigint, p->>'sha256',
-					nodes[i], ports[i], shardids[i], (p->>'part')::integer);
+					groups[i], placements[i], (p->>'part')::integer);
 		END LOOP;
-		INSERT INTO crm_purge.request_shards AS t (request_id, shardid, node, port, rows_done, parts, done)
-		VALUES (request_id, shardids[i], nodes[i], ports[i], (j->>'rows_done')::bigint, (j->>'parts')::integer,
-				(j->>'done')::boolean OR stale[i])
-		ON CONFLICT ON CONSTRAINT request_shards_pkey DO UPDATE
-			SET rows_done = excluded.rows_done, parts = excluded.parts, done = excluded.done;
+		UPDATE crm_purge.request_shards t
+			SET rows_done = (j->>'rows_done')::bigint, parts = (j->>'parts')::integer,
+				done = (j->>'done')::boolean OR stale[i]
+			WHERE t.request_id = _citus_round.request_id AND t.placementid = placements[i];
 		IF j ? 'error' THEN
 			finished := false;
 			IF j->>'sqlstate' IN ('55P03', '40001', '40P01') THEN
-				waiting := coalesce(waiting, format('shard %s: %s', shardids[i], j->>'error'));
+				waiting := coalesce(waiting, format('placement %s: %s', placements[i], j->>'error'));
 			ELSE
-				error := coalesce(error, format('shard %s on %s:%s: %s', shardids[i], nodes[i], ports[i], j->>'error'));
+				error := coalesce(error, format('placement %s on %s:%s: %s', placements[i], nodes[i], ports[i], j->>'error'));
 			END IF;
 		ELSIF NOT (j->>'done')::boolean AND NOT stale[i] THEN
 			finished := false;
@@ -534,24 +562,25 @@ BEGIN
 	VALUES (request_id, r.batches + 1, rows, started, clock_timestamp(),
 			CASE WHEN error IS NOT NULL THEN 'error: ' || error
 				 WHEN waiting IS NOT NULL THEN 'waiting: ' || waiting
-				 ELSE format('ok; %s shards', array_length(shardids, 1)) END);
+				 WHEN registered > 0 AND cardinality(placements) = 0 THEN format('ok; %s placements recorded', registered)
+				 ELSE format('ok; %s placements', cardinality(placements)) END);
 END
 $$;
 
--- Citus, on the node holding a shard: one batch of a request on it (batch.c)
-CREATE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, shard text, work boolean,
+-- Citus, on the node holding a shard placement: one batch of a request on it (batch.c)
+CREATE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, placementid bigint, work boolean,
 											 known_parts integer, export boolean, modified_column name,
 											 filter text, cutoff timestamptz, created_by name, keep text,
-											 rows bigint, batch_rows integer) RETURNS text
+											 rows bigint, batch_rows integer, lock_timeout text) RETURNS text
 LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_batch';
 
 -- ... the text of a part a shard's batch wrote there (crm_purge_export_read asks)
-CREATE FUNCTION crm_purge._citus_shard_part(request_id bigint, shardid bigint, part integer) RETURNS text
-LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_part';
+CREATE FUNCTION crm_purge._citus_shard_part(request_id bigint, placementid bigint, part integer) RETURNS text
+LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_part';
 
 -- ... and the end of those requests' exports there
 CREATE FUNCTION crm_purge._citus_shard_expire(request_ids bigint[]) RETURNS bigint
-LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_expire';
+LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_expire';
 
 -- Citus, on the coordinator: the exports past their retention whose parts
 -- are on worker nodes are removed there (export.c expires the rest).
@@ -563,10 +592,12 @@ DECLARE
 	w record;
 	waiting bigint[] := '{}';
 BEGIN
-	FOR n IN SELECT s.node, s.port, array_agg(DISTINCT s.request_id) AS ids
-			 FROM crm_purge.request_shards s JOIN crm_purge.requests r ON r.id = s.request_id
-			 WHERE NOT r.export_expired AND r.export_expires_at < now() AND r.status NOT IN ('queued', 'in_progress')
-			 GROUP BY s.node, s.port
+	FOR n IN EXECUTE $q$
+		SELECT d.nodename::text AS node, d.nodeport AS port, array_agg(DISTINCT s.request_id) AS ids
+		FROM crm_purge.request_shards s JOIN crm_purge.requests r ON r.id = s.request_id
+		JOIN pg_dist_node d ON d.groupid = s.node_group AND d.noderole = 'primary'
+		WHERE NOT r.export_expired AND r.export_expires_at < now() AND r.status NOT IN ('queued', 'in_progress')
+		GROUP BY d.nodename, d.nodeport$q$
 	LOOP
 		EXECUTE 'SELECT success, result FROM master_run_on_worker($1, $2, $3, false)'
 			INTO w USING ARRAY[n.node], ARRAY[n.port], ARRAY[format('SELECT crm_purge._citus_shard_expire(%L)', n.ids)];

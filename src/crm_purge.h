@@ -200,7 +200,7 @@ typedef void (*CrmPurgeCsvFlush) (void *arg, StringInfo buf, uint64 rows);
 extern struct _DestReceiver *crm_purge_csv_parts_receiver(StringInfo buf, CrmPurgeCsvFlush flush, void *arg,
 														  uint64 part_rows, Size part_bytes);
 extern char *crm_purge_export_dir(void);
-extern void crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo csv,
+extern void crm_purge_export_write_part(int64 request_id, int part, Oid table, int64 placement, StringInfo csv,
 										CrmPurgeExportPart *out);
 extern int64 crm_purge_expire_exports(void);
 

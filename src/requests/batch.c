@@ -46,6 +46,8 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/guc.h"
+#include "utils/regproc.h"
 #include "utils/varlena.h"
 
 #include "crm_purge.h"
@@ -82,6 +84,7 @@ typedef struct Request
 	bool		scan_started;	/* scan is set: for a partitioned table, of this partition */
 	bool		on_shard;		/* a Citus shard's batch on its node: the coordinator checked the creator */
 	Oid			part_table;		/* names its export parts' files: the shard on a node, else InvalidOid */
+	int64		part_placement; /* and the shard's placement, unique in the cluster, or 0 */
 } Request;
 
 /* the plans of the request being worked on, kept across batches */
@@ -664,7 +667,7 @@ run_batch(void *arg)
 	next_part = w->r->parts + 1;
 	if (w->r->export && w->n > 0)
 	{
-		crm_purge_export_write_part(w->r->id, next_part++, w->r->part_table, batch_csv, &w->part);
+		crm_purge_export_write_part(w->r->id, next_part++, w->r->part_table, w->r->part_placement, batch_csv, &w->part);
 		w->wrote_part = true;
 	}
 	if (batch_csv != NULL && batch_csv->maxlen > 64 * 1024 * 1024)
@@ -681,7 +684,7 @@ run_batch(void *arg)
 		if (t->csv == NULL || t->rows == 0 || w->n == 0)
 			continue;
 		t->part = next_part++;
-		crm_purge_export_write_part(w->r->id, t->part, t->relid, t->csv, &t->written);
+		crm_purge_export_write_part(w->r->id, t->part, t->relid, 0, t->csv, &t->written);
 	}
 	/* for tests: the parts are durable, the batch not yet committed */
 	if (w->wrote_part)
@@ -976,7 +979,7 @@ partition_part_flush(void *arg, StringInfo buf, uint64 rows)
 	MemoryContext old = MemoryContextSwitchTo(e->cxt);
 	CrmPurgeExportPart *part = palloc0(sizeof(CrmPurgeExportPart));
 
-	crm_purge_export_write_part(e->r->id, e->next_part++, InvalidOid, buf, part);
+	crm_purge_export_write_part(e->r->id, e->next_part++, InvalidOid, 0, buf, part);
 	e->d->parts = lappend(e->d->parts, part);
 	e->d->part_rows = lappend_int(e->d->part_rows, (int) rows);
 	e->d->rows += rows;
@@ -1339,26 +1342,26 @@ citus_request_round(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
 	return c.waiting == NULL;
 }
 
-/* shard_state: the shard's totals on this node and its parts after known, as jsonb text. */
+/* shard_state: the placement's totals on this node and its parts after known, as jsonb text. */
 static char *
-shard_state(int64 request_id, int64 shardid, int32 known, bool work, const char *error, const char *sqlstate)
+shard_state(int64 request_id, int64 placementid, int32 known, bool work, const char *error, const char *sqlstate)
 {
 	Oid			argtypes[6] = {INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID, BOOLOID};
-	Datum		values[6] = {Int64GetDatum(request_id), Int64GetDatum(shardid), Int32GetDatum(known),
+	Datum		values[6] = {Int64GetDatum(request_id), Int64GetDatum(placementid), Int32GetDatum(known),
 		error ? CStringGetTextDatum(error) : (Datum) 0, sqlstate ? CStringGetTextDatum(sqlstate) : (Datum) 0,
 	BoolGetDatum(work)};
 	char		nulls[6] = {' ', ' ', ' ', error ? ' ' : 'n', sqlstate ? ' ' : 'n', ' '};
 
-	/* a shard this node never worked on is done only when asked for no work (it moved away) */
+	/* a placement this node never worked on is done only when asked for no work (it moved away) */
 	if (SPI_execute_with_args("SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
 							  "'rows_done', coalesce(s.rows_done, 0), 'done', coalesce(s.done, NOT $6),"
 							  " 'error', $4, 'sqlstate', $5,"
 							  " 'parts', coalesce(s.parts, 0), 'new_parts', (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('part', p.part, 'path', p.path,"
 							  "   'rows', p.rows, 'bytes', p.bytes, 'sha256', p.sha256) ORDER BY p.part), '[]')"
-							  "   FROM crm_purge.shard_parts p WHERE p.request_id = $1 AND p.shardid = $2 AND p.part > $3)))::text"
-							  " FROM (SELECT) one LEFT JOIN crm_purge.shard_requests s ON s.request_id = $1 AND s.shardid = $2",
+							  "   FROM crm_purge.shard_parts p WHERE p.request_id = $1 AND p.placementid = $2 AND p.part > $3)))::text"
+							  " FROM (SELECT) one LEFT JOIN crm_purge.shard_requests s ON s.request_id = $1 AND s.placementid = $2",
 							  6, argtypes, values, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the state of shard " INT64_FORMAT, shardid);
+		elog(ERROR, "could not read the state of placement " INT64_FORMAT, placementid);
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
@@ -1373,62 +1376,163 @@ require_extension_owner(const char *what)
 				 errdetail("Only the extension's owner runs it, for the Citus coordinator's worker.")));
 }
 
+typedef struct ShardWork
+{
+	Request    *r;
+	int64		shardid;
+	int64		placementid;
+	bool		moved;			/* the placement is not (or no longer) this node's */
+	BatchWork	w;
+} ShardWork;
+
+/*
+ * shard_work: one batch on a placement, in a subtransaction of its own, so
+ * that any error, a lock timeout included, is reported with its SQLSTATE.
+ * The shard's metadata lock (as a write through the coordinator takes it)
+ * keeps a shard move from copying while the batch deletes; then the shard
+ * must be this node's in the metadata, and is named by Citus (long names
+ * are hashed).  (The state here is keyed by the coordinator's placement id,
+ * which a move renews: a shard that comes back starts a new scan.  Worker
+ * nodes' own placement ids do not follow moves.)  The creator's filter would run here
+ * unattended: a shard whose own policies apply to them stops the request,
+ * and row security is off, so that none runs unnoticed.
+ */
+static void
+shard_work(void *arg)
+{
+	ShardWork  *sw = arg;
+	Request    *r = sw->r;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(sw->shardid), Int64GetDatum(sw->placementid)};
+	Oid			relid;
+	char	   *name;
+
+	if (SPI_execute_with_args("SELECT pg_catalog.lock_shard_metadata(5, ARRAY[$1])", 1, argtypes, values,
+							  NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock shard " INT64_FORMAT, sw->shardid);
+	if (SPI_execute_with_args("SELECT pg_catalog.shard_name(s.logicalrelid, s.shardid, false)"
+							  " FROM pg_catalog.pg_dist_placement p JOIN pg_catalog.pg_dist_shard s ON s.shardid = p.shardid"
+							  " WHERE p.shardid = $1 AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group)",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus metadata");
+	if (SPI_processed == 0)
+	{
+		sw->moved = true;
+		return;
+	}
+	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(name)), RowExclusiveLock, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("shard %s of placement " INT64_FORMAT " is missing on this node", name, sw->placementid)));
+	if (crm_purge_policies_would_run(relid, r->created_by))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("shard %s has row-level security: request " INT64_FORMAT " stops", name, r->id),
+				 errdetail("Its policies would run with the rights of the request's creator in every batch."),
+				 errhint("Disable row-level security on the table and its shards, or have its owner make the request.")));
+	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	r->relid = r->heap = r->part_table = relid;
+	if (!r->scan_started)
+	{
+		start_request(r);
+		if (SPI_execute_with_args("INSERT INTO crm_purge.shard_requests (request_id, placementid, shardid, scan, next_block, end_block, chunk_blocks)"
+								  " VALUES ($1, $2, $3, $4, 0, $5, $6)", 6,
+								  (Oid[]) {INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID},
+								  (Datum[]) {Int64GetDatum(r->id), values[1], values[0],
+									  CStringGetTextDatum(r->index_scan ? "index" : "tid"),
+									  Int64GetDatum(r->end_block), Int64GetDatum(r->chunk_blocks)},
+								  NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not start placement " INT64_FORMAT, sw->placementid);
+	}
+	sw->w.r = r;
+	run_batch(&sw->w);
+	advance_scan(r, sw->w.n, sw->w.scanned_to);
+	if (sw->w.wrote_part)
+	{
+		Oid			ptypes[7] = {INT8OID, INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID};
+		Oid			dtypes[1] = {BYTEAOID};
+		Datum		pvalues[7] = {Int64GetDatum(r->id), values[1], Int32GetDatum(r->parts + 1),
+			sw->w.part.path ? CStringGetTextDatum(sw->w.part.path) : (Datum) 0, Int64GetDatum((int64) sw->w.n),
+		Int64GetDatum(sw->w.part.bytes), CStringGetTextDatum(sw->w.part.sha256)};
+		char		pnulls[7] = {' ', ' ', ' ', sw->w.part.path ? ' ' : 'n', ' ', ' ', ' '};
+
+		if (SPI_execute_with_args("INSERT INTO crm_purge.shard_parts (request_id, placementid, part, path, rows, bytes, sha256)"
+								  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+								  7, ptypes, pvalues, pnulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record export part");
+		if (sw->w.part.data &&
+			SPI_execute_with_args(psprintf("UPDATE crm_purge.shard_parts SET data = $1 WHERE request_id = " INT64_FORMAT
+										   " AND placementid = " INT64_FORMAT " AND part = %d",
+										   r->id, sw->placementid, r->parts + 1),
+								  1, dtypes, (Datum[]) {PointerGetDatum(sw->w.part.data)}, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not record export part");
+		r->parts++;
+	}
+	if (SPI_execute_with_args("UPDATE crm_purge.shard_requests SET next_block = $3, chunk_blocks = $4, last_value = $5,"
+							  " batches = batches + 1, parts = $6, rows_done = rows_done + $7, done = $8"
+							  " WHERE request_id = $1 AND placementid = $2", 8,
+							  (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID, BOOLOID},
+							  (Datum[]) {Int64GetDatum(r->id), values[1], Int64GetDatum(r->next_block),
+								  Int64GetDatum(r->chunk_blocks), r->last_value, Int32GetDatum(r->parts),
+								  Int64GetDatum((int64) sw->w.n), BoolGetDatum(sw->w.done)},
+							  r->has_last_value ? NULL : "    n   ", false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not save the position of placement " INT64_FORMAT, sw->placementid);
+}
+
 /*
  * crm_purge_citus_shard_batch: crm_purge._citus_shard_batch(request_id,
- * shardid, shard, work, known_parts, export, modified_column, filter,
- * cutoff, created_by, keep, rows, batch_rows): on the node holding the
- * shard, one batch of the request on it, with its position and its export
- * part saved in this transaction.  keep is what the table's legal holds
- * keep (a plain condition).  Without work, or with the shard gone from this
- * node (moved), it only reports (see shard_state).  A batch's error is
- * reported with its SQLSTATE, its work rolled back.
+ * shardid, placementid, work, known_parts, export, modified_column, filter,
+ * cutoff, created_by, keep, rows, batch_rows, lock_timeout): on the node of
+ * a shard placement, one batch of the request on it (shard_work), its
+ * position and export part saved in this transaction.  keep is what the
+ * table's legal holds keep (a plain condition).  Without work it only
+ * reports (shard_state); a placement that is not this node's reports
+ * "moved".  The batch's errors come back with their SQLSTATE, its work
+ * rolled back.
  */
 PG_FUNCTION_INFO_V1(crm_purge_citus_shard_batch);
 Datum
 crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 {
 	int64		request_id;
-	int64		shardid;
+	int64		placementid;
 	bool		work;
 	int32		known;
 	Request		r;
-	BatchWork	w = {0};
+	ShardWork	sw;
 	ErrorData  *edata = NULL;
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		keys[2];
 	char	   *result;
 	bool		isnull;
-	Oid			relid;
 	int			saved_size = crm_purge_batch_size;
 	int			saved_scale = crm_purge_batch_scale;
+	int			level;
+	int			i;
 
 	require_extension_owner("crm_purge._citus_shard_batch");
-	work = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
-	memset(&r, 0, sizeof(r));
-	SPI_connect();
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(4) ||
-		(work && (PG_ARGISNULL(2) || PG_ARGISNULL(5) || PG_ARGISNULL(6) || PG_ARGISNULL(8) ||
-				  PG_ARGISNULL(9) || PG_ARGISNULL(11) || PG_ARGISNULL(12))))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("only filter and keep may be NULL, and shard without work")));
+	for (i = 0; i < PG_NARGS(); i++)
+		if (PG_ARGISNULL(i) && i != 7 && i != 10)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("only filter and keep may be NULL")));
 	request_id = PG_GETARG_INT64(0);
-	shardid = PG_GETARG_INT64(1);
+	placementid = PG_GETARG_INT64(2);
+	work = PG_GETARG_BOOL(3);
 	known = PG_GETARG_INT32(4);
 	keys[0] = Int64GetDatum(request_id);
-	keys[1] = Int64GetDatum(shardid);
-	/* a placement the shard moved away from is asked without work: the shard may be gone */
-	relid = work ? RangeVarGetRelid(makeRangeVarFromNameList(textToQualifiedNameList(PG_GETARG_TEXT_PP(2))),
-									RowExclusiveLock, true) : InvalidOid;
-	/* the shard is here, and is the one named: its name ends in its id */
-	if (work && (!OidIsValid(relid) || crm_purge_citus_shard_logical(relid) == InvalidOid ||
-				 !pg_str_endswith(get_rel_name(relid), psprintf("_" INT64_FORMAT, shardid))))
-	{
-		SPI_finish();
-		PG_RETURN_TEXT_P(cstring_to_text("{\"moved\": true}"));
-	}
+	keys[1] = Int64GetDatum(placementid);
+	memset(&r, 0, sizeof(r));
+	memset(&sw, 0, sizeof(sw));
+	/* the coordinator's lock_timeout: a lock an application holds makes the round wait */
+	level = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", text_to_cstring(PG_GETARG_TEXT_PP(13)), PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	SPI_connect();
 	if (SPI_execute_with_args("SELECT scan, next_block, end_block, chunk_blocks, last_value, batches, parts, rows_done, done"
-							  " FROM crm_purge.shard_requests WHERE request_id = $1 AND shardid = $2 FOR UPDATE",
+							  " FROM crm_purge.shard_requests WHERE request_id = $1 AND placementid = $2 FOR UPDATE",
 							  2, argtypes, keys, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.shard_requests");
 	if (SPI_processed == 1)
@@ -1451,8 +1555,8 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	if (work)
 	{
 		r.id = request_id;
-		r.relid = r.heap = r.part_table = relid;
 		r.on_shard = true;
+		r.part_placement = placementid;
 		r.export = PG_GETARG_BOOL(5);
 		r.modified_column = NameStr(*PG_GETARG_NAME(6));
 		r.filter = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
@@ -1462,26 +1566,15 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 		r.bound = PG_ARGISNULL(10) ? NULL :
 			psprintf("NOT coalesce((%s\n), false)", text_to_cstring(PG_GETARG_TEXT_PP(10)));
 		r.rows = PG_GETARG_INT64(11);
-		if (!r.scan_started)
-		{
-			start_request(&r);
-			if (SPI_execute_with_args("INSERT INTO crm_purge.shard_requests (request_id, shardid, scan, next_block, end_block, chunk_blocks)"
-									  " VALUES ($1, $2, $3, 0, $4, $5)", 5,
-									  (Oid[]) {INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID},
-									  (Datum[]) {keys[0], keys[1], CStringGetTextDatum(r.index_scan ? "index" : "tid"),
-										  Int64GetDatum(r.end_block), Int64GetDatum(r.chunk_blocks)},
-									  NULL, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "could not start shard " INT64_FORMAT, shardid);
-		}
-		w.r = &r;
+		sw.r = &r;
+		sw.shardid = PG_GETARG_INT64(1);
+		sw.placementid = placementid;
 		PG_TRY();
 		{
 			/* the coordinator's batch size, not this node's */
 			crm_purge_batch_size = Max(PG_GETARG_INT32(12), 1);
 			crm_purge_batch_scale = 1;
-			edata = crm_purge_in_subtransaction(run_batch, &w);
-			if (edata == NULL)
-				advance_scan(&r, w.n, w.scanned_to);
+			edata = crm_purge_in_subtransaction(shard_work, &sw);
 		}
 		PG_FINALLY();
 		{
@@ -1489,39 +1582,16 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 			crm_purge_batch_scale = saved_scale;
 		}
 		PG_END_TRY();
-		if (edata == NULL)
-		{
-			char		unulls[8] = {' ', ' ', ' ', ' ', r.has_last_value ? ' ' : 'n', ' ', ' ', ' '};
-
-			if (w.wrote_part)
-			{
-				Oid			ptypes[8] = {INT8OID, INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID};
-				Datum		pvalues[8] = {keys[0], keys[1], Int32GetDatum(r.parts + 1),
-					w.part.path ? CStringGetTextDatum(w.part.path) : (Datum) 0, Int64GetDatum((int64) w.n),
-					Int64GetDatum(w.part.bytes), CStringGetTextDatum(w.part.sha256), PointerGetDatum(w.part.data)};
-				char		pnulls[8] = {' ', ' ', ' ', w.part.path ? ' ' : 'n', ' ', ' ', ' ', w.part.data ? ' ' : 'n'};
-
-				if (SPI_execute_with_args("INSERT INTO crm_purge.shard_parts (request_id, shardid, part, path, rows, bytes, sha256, data)"
-										  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-										  8, ptypes, pvalues, pnulls, false, 0) != SPI_OK_INSERT)
-					elog(ERROR, "could not record export part");
-				r.parts++;
-			}
-			if (SPI_execute_with_args("UPDATE crm_purge.shard_requests SET next_block = $3, chunk_blocks = $4, last_value = $5,"
-									  " batches = batches + 1, parts = $6, rows_done = rows_done + $7, done = $8"
-									  " WHERE request_id = $1 AND shardid = $2", 8,
-									  (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID, BOOLOID},
-									  (Datum[]) {keys[0], keys[1], Int64GetDatum(r.next_block), Int64GetDatum(r.chunk_blocks),
-										  r.last_value, Int32GetDatum(r.parts), Int64GetDatum((int64) w.n), BoolGetDatum(w.done)},
-									  unulls, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not save the position of shard " INT64_FORMAT, shardid);
-		}
 	}
-	result = shard_state(request_id, shardid, known, PG_GETARG_BOOL(3), edata ? edata->message : NULL,
-						 edata ? unpack_sql_state(edata->sqlerrcode) : NULL);
+	if (sw.moved && edata == NULL)
+		result = "{\"moved\": true}";
+	else
+		result = shard_state(request_id, placementid, known, PG_GETARG_BOOL(3), edata ? edata->message : NULL,
+							 edata ? unpack_sql_state(edata->sqlerrcode) : NULL);
 	/* out of SPI's memory, which SPI_finish frees */
 	result = strcpy(SPI_palloc(strlen(result) + 1), result);
 	SPI_finish();
+	AtEOXact_GUC(true, level);
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }
 

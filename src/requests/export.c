@@ -276,7 +276,7 @@ sha256_hex(const char *data, size_t len, char *hex)
  * not written.
  */
 void
-crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo csv, CrmPurgeExportPart *out)
+crm_purge_export_write_part(int64 request_id, int part, Oid table, int64 placement, StringInfo csv, CrmPurgeExportPart *out)
 {
 	out->bytes = csv->len;
 	sha256_hex(csv->data, csv->len, out->sha256);
@@ -300,8 +300,10 @@ crm_purge_export_write_part(int64 request_id, int part, Oid table, StringInfo cs
 					(errcode_for_file_access(),
 					 errmsg("could not create export directory \"%s\": %m", dir),
 					 errhint("Create it, writable by the server, or set crm_purge.export_directory.")));
-		out->path = psprintf("%s/db%u_request" INT64_FORMAT "_part%05d%s.csv",
-							 dir, MyDatabaseId, request_id, part, table_suffix(table));
+		/* a Citus placement's: its id too, unique in the cluster (nodes may share the directory) */
+		out->path = psprintf("%s/db%u_request" INT64_FORMAT "_part%05d%s%s.csv",
+							 dir, MyDatabaseId, request_id, part, table_suffix(table),
+							 placement ? psprintf("_p" INT64_FORMAT, placement) : "");
 		fd = OpenTransientFile(out->path, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
 		if (fd < 0)
 			ereport(ERROR,
@@ -353,7 +355,7 @@ crm_purge_expire_exports(void)
 
 	if (SPI_execute("SELECT p.path FROM crm_purge.export_parts p JOIN crm_purge.requests r ON r.id = p.request_id"
 					" WHERE NOT r.export_expired AND r.export_expires_at < pg_catalog.now()"
-					" AND r.status NOT IN ('queued', 'in_progress') AND p.path IS NOT NULL AND p.node IS NULL",
+					" AND r.status NOT IN ('queued', 'in_progress') AND p.path IS NOT NULL AND p.node_group IS NULL",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.export_parts");
 	tt = SPI_tuptable;
@@ -419,34 +421,43 @@ read_part_file(const char *path)
 }
 
 /*
- * remote_part: a part a Citus shard's batch wrote on its node, read there
- * by crm_purge._citus_shard_part as the extension owner.
+ * remote_part: a part a Citus shard placement's batch wrote on its node
+ * (found by group: its address may have changed), read there by
+ * crm_purge._citus_shard_part as the extension owner.
  */
 static text *
-remote_part(const char *node, int32 port, int64 request_id, int64 shardid, int32 shard_part, int32 part)
+remote_part(int32 node_group, int64 request_id, int64 placementid, int32 shard_part, int32 part)
 {
-	Oid			argtypes[3] = {TEXTOID, INT4OID, TEXTOID};
-	Datum		values[3];
+	Oid			argtypes[2] = {INT4OID, TEXTOID};
+	Datum		values[2];
 	CrmPurgeIdentity id;
 	bool		isnull;
 	bool		ok;
 	text	   *result;
 
-	values[0] = CStringGetTextDatum(node);
-	values[1] = Int32GetDatum(port);
-	values[2] = CStringGetTextDatum(psprintf("SELECT crm_purge._citus_shard_part(" INT64_FORMAT ", " INT64_FORMAT ", %d)",
-											 request_id, shardid, shard_part));
+	values[0] = Int32GetDatum(node_group);
+	values[1] = CStringGetTextDatum(psprintf("SELECT crm_purge._citus_shard_part(" INT64_FORMAT ", " INT64_FORMAT ", %d)",
+											 request_id, placementid, shard_part));
 	SPI_connect();
 	crm_purge_become_owner(&id);
-	if (SPI_execute_with_args("SELECT success, result FROM pg_catalog.master_run_on_worker(ARRAY[$1], ARRAY[$2], ARRAY[$3], false)",
-							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not ask node %s:%d for export part %d", node, port, part);
+	if (SPI_execute_with_args("SELECT w.success, w.result, n.nodename || ':' || n.nodeport"
+							  " FROM pg_catalog.pg_dist_node n,"
+							  " LATERAL pg_catalog.master_run_on_worker(ARRAY[n.nodename::text], ARRAY[n.nodeport], ARRAY[$2], false) w"
+							  " WHERE n.groupid = $1 AND n.noderole = 'primary'",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not ask node group %d for export part %d", node_group, part);
 	crm_purge_unbecome(&id);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("export part %d of request " INT64_FORMAT " was written on Citus node group %d, which is no longer in the cluster",
+						part, request_id, node_group)));
 	ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not read export part %d of request " INT64_FORMAT " on Citus node %s:%d", part, request_id, node, port),
+				 errmsg("could not read export part %d of request " INT64_FORMAT " on Citus node %s", part, request_id,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3)),
 				 errdetail("%s", SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
 				 errhint("The part was written on the node holding the shard; try again once that node is up.")));
 	result = (text *) SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), false, -1);
@@ -475,13 +486,13 @@ crm_purge_citus_shard_part(PG_FUNCTION_ARGS)
 				 errmsg("permission denied for function crm_purge._citus_shard_part"),
 				 errhint("Use crm_purge_export_read on the coordinator.")));
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT path, data FROM crm_purge.shard_parts WHERE request_id = $1 AND shardid = $2 AND part = $3",
+	if (SPI_execute_with_args("SELECT path, data FROM crm_purge.shard_parts WHERE request_id = $1 AND placementid = $2 AND part = $3",
 							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.shard_parts");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("this node has no export part %d of shard " INT64_FORMAT " of request " INT64_FORMAT,
+				 errmsg("this node has no export part %d of placement " INT64_FORMAT " of request " INT64_FORMAT,
 						DatumGetInt32(values[2]), DatumGetInt64(values[1]), DatumGetInt64(values[0])),
 				 errdetail("Its export expired, or the node's data was restored from an older backup.")));
 	{
@@ -496,7 +507,7 @@ crm_purge_citus_shard_part(PG_FUNCTION_ARGS)
 	if (result == NULL && path == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("export part %d of shard " INT64_FORMAT " has no data", DatumGetInt32(values[2]), DatumGetInt64(values[1]))));
+				 errmsg("export part %d of placement " INT64_FORMAT " has no data", DatumGetInt32(values[2]), DatumGetInt64(values[1]))));
 	PG_RETURN_TEXT_P(result ? result : read_part_file(path));
 }
 
@@ -556,9 +567,9 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	text	   *result = NULL;
 	char	   *path = NULL;
-	char	   *node = NULL;
-	int32		port = 0;
-	int64		shardid = 0;
+	bool		remote = false;
+	int32		node_group = 0;
+	int64		placementid = 0;
 	int32		shard_part = 0;
 	bool		isnull;
 
@@ -578,7 +589,7 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 	 * may read (row-level security on export_parts hides the others).
 	 */
 	SPI_execute_with_args("SELECT crm_purge._check_export($1)", 1, argtypes, values, NULL, false, 0);
-	if (SPI_execute_with_args("SELECT path, data, node, port, shardid, shard_part FROM crm_purge.export_parts WHERE request_id = $1 AND part = $2",
+	if (SPI_execute_with_args("SELECT path, data, node_group, placementid, shard_part FROM crm_purge.export_parts WHERE request_id = $1 AND part = $2",
 							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.export_parts");
 	if (SPI_processed == 0)
@@ -593,21 +604,20 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 			result = (text *) SPI_datumTransfer(d, false, -1);
 		else
 			path = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		node = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-		if (node != NULL)
+		node_group = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &remote));
+		remote = !remote;
+		if (remote)
 		{
-			port = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
-			shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
-			shard_part = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
-			node = MemoryContextStrdup(TopTransactionContext, node);
+			placementid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+			shard_part = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
 		}
 	}
 	if (path != NULL)
 		path = MemoryContextStrdup(TopTransactionContext, path);
 	SPI_finish();
 
-	if (result == NULL && node != NULL)
-		result = remote_part(node, port, request_id, shardid, shard_part, part);
+	if (result == NULL && remote)
+		result = remote_part(node_group, request_id, placementid, shard_part, part);
 	else if (result == NULL)
 	{
 		if (path == NULL)
@@ -701,7 +711,7 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 			key_set_add(set, TextDatumGetCString(kd[i]));
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT p.request_id, p.part, p.path, p.data, p.node, p.port, p.shardid, p.shard_part"
+	if (SPI_execute_with_args("SELECT p.request_id, p.part, p.path, p.data, p.node_group, p.placementid, p.shard_part"
 							  " FROM crm_purge.export_parts p JOIN crm_purge.requests r ON r.id = p.request_id"
 							  " WHERE coalesce(p.tbl, r.tbl) = $1 AND NOT r.export_expired ORDER BY 1, 2",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
@@ -729,11 +739,10 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 		else if (SPI_getvalue(tt->vals[r], tt->tupdesc, 5) != NULL)
 		{
 			/* written on a Citus node: read there */
-			text	   *t = remote_part(SPI_getvalue(tt->vals[r], tt->tupdesc, 5),
-										DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 6, &isnull)),
+			text	   *t = remote_part(DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 5, &isnull)),
 										DatumGetInt64(SPI_getbinval(tt->vals[r], tt->tupdesc, 1, &isnull)),
-										DatumGetInt64(SPI_getbinval(tt->vals[r], tt->tupdesc, 7, &isnull)),
-										DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 8, &isnull)),
+										DatumGetInt64(SPI_getbinval(tt->vals[r], tt->tupdesc, 6, &isnull)),
+										DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 7, &isnull)),
 										DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull)));
 
 			content = VARDATA_ANY(t);
