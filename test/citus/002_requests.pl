@@ -120,6 +120,82 @@ is($coord->safe_psql('postgres', "SELECT count(*) FROM moved WHERE modified_at <
 is($coord->safe_psql('postgres', "SELECT rows_done = (SELECT sum(rows) FROM crm_purge.export_parts WHERE request_id = $id) FROM crm_purge.requests WHERE id = $id"),
 	't', 'rows_done counts the rows of both nodes');
 
+# --- moved away and back: the shard that returns is a new placement, scanned anew
+make_table('roundtrip');
+$id = as('regress_admin', q{SELECT crm_purge_request('roundtrip', '30 days', 'export_and_delete', 'modified_at', $$body <> 'keep'$$)});
+rounds($id, 2);
+my ($rt_shard, $rt_from) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.logicalrelid = 'roundtrip'::regclass ORDER BY s.shardid LIMIT 1});
+my $rt_to = $rt_from == $w1->port ? $w2->port : $w1->port;
+$coord->safe_psql('postgres', "SELECT citus_move_shard_placement($rt_shard, '127.0.0.1', $rt_from, '127.0.0.1', $rt_to, shard_transfer_mode => 'block_writes')");
+rounds($id, 4);
+$coord->safe_psql('postgres', "CALL citus_cleanup_orphaned_resources()");
+$coord->safe_psql('postgres', "SELECT citus_move_shard_placement($rt_shard, '127.0.0.1', $rt_to, '127.0.0.1', $rt_from, shard_transfer_mode => 'block_writes')");
+is(rounds($id), 'success', 'a request across a shard moved away and back ends');
+is(exported($id, $expected_moved), 'rows 1600, twice 0, missing 0, extra 0', 'every row exported exactly once');
+is($coord->safe_psql('postgres', "SELECT count(*) FROM roundtrip WHERE modified_at < now() - interval '30 days' AND body <> 'keep'"),
+	'0', 'no old row left on the shard that came back');
+
+# --- a round the coordinator lost (the nodes committed), then a move
+make_table('lost');
+$id = as('regress_admin', q{SELECT crm_purge_request('lost', '30 days', 'export_and_delete', 'modified_at', $$body <> 'keep'$$)});
+rounds($id, 2);
+$coord->safe_psql('postgres', q{SET ROLE regress_admin; BEGIN; SELECT crm_purge._tick_step(false); ROLLBACK;});
+my ($lost_shard, $lost_from) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.logicalrelid = 'lost'::regclass ORDER BY s.shardid LIMIT 1});
+my $lost_to = $lost_from == $w1->port ? $w2->port : $w1->port;
+$coord->safe_psql('postgres', "SELECT citus_move_shard_placement($lost_shard, '127.0.0.1', $lost_from, '127.0.0.1', $lost_to, shard_transfer_mode => 'block_writes')");
+is(rounds($id), 'success', 'a request whose round was lost, then whose shard moved, ends');
+is(exported($id, $expected_moved), 'rows 1600, twice 0, missing 0, extra 0',
+	'the lost round\'s parts are found on the old node: every row exported exactly once');
+
+# --- a row an application has locked: the round waits (lock_timeout), then goes on
+make_table('locked');
+$id = as('regress_admin', q{SELECT crm_purge_request('locked', '30 days', 'delete_only', 'modified_at')});
+rounds($id, 1);
+my $locker = $coord->background_psql('postgres');
+$locker->query_safe(q{BEGIN; SELECT * FROM locked WHERE account_id = 2 AND id = 2 FOR UPDATE});
+$coord->psql('postgres', q{SET ROLE regress_admin; SET lock_timeout = '300ms'; SELECT crm_purge._tick_step(false)});
+like($coord->safe_psql('postgres', "SELECT outcome FROM crm_purge_report($id) ORDER BY batch DESC LIMIT 1"),
+	qr/^waiting: placement \d+: canceling statement due to lock timeout/, 'a locked row makes the round wait');
+$locker->query_safe('COMMIT');
+$locker->quit;
+is(rounds($id), 'success', 'and the request ends once the lock is gone');
+is($coord->safe_psql('postgres', "SELECT count(*) FROM locked WHERE modified_at < now() - interval '30 days'"), '0', 'every old row deleted');
+
+# --- a long table name: Citus hashes its shards' names
+make_table('a_very_long_table_name_for_customer_events_archive_2024_q1');
+$id = as('regress_admin', q{SELECT crm_purge_request('a_very_long_table_name_for_customer_events_archive_2024_q1', '30 days', 'delete_only', 'modified_at')});
+is(rounds($id), 'success', 'a table whose shard names Citus hashes');
+is($coord->safe_psql('postgres', "SELECT rows_done FROM crm_purge.requests WHERE id = $id"), '2000', 'its rows deleted');
+
+# --- refused, or stopped: replicated shards; a shard whose own row-level
+# security would run as the request's creator, unattended
+as('regress_app', q{SET citus.shard_replication_factor = 2;
+	CREATE TABLE replicated (account_id int, id int, modified_at timestamptz, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('replicated', 'account_id');
+	GRANT SELECT, DELETE ON replicated TO regress_admin});
+like(as('regress_admin', q{SELECT crm_purge_request('replicated', '30 days', 'delete_only', 'modified_at')}, err => 1),
+	qr/cannot make a request on table public.replicated: its shards have several placements/, 'replicated shards are refused');
+make_table('policed');
+$coord->safe_psql('postgres', q{CREATE ROLE regress_admin2 LOGIN; GRANT crm_purge_admin TO regress_admin2});
+as('regress_app', q{
+	GRANT SELECT, DELETE ON policed TO regress_admin2;
+	CREATE FUNCTION public.spy() RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
+	CREATE POLICY p ON policed USING (public.spy());
+	ALTER TABLE policed ENABLE ROW LEVEL SECURITY;
+	SET citus.enable_ddl_propagation = off;
+	ALTER TABLE policed DISABLE ROW LEVEL SECURITY;
+});
+# an admin who is not a member of the owner's role: the owner's policies apply to them
+$id = as('regress_admin2', q{SELECT crm_purge_request('policed', '30 days', 'export_and_delete', 'modified_at', 'id > 0')});
+is(rounds($id), 'failed', 'a shard with row-level security of its own stops the request');
+like($coord->safe_psql('postgres', "SELECT error FROM crm_purge.requests WHERE id = $id"),
+	qr/shard public.policed_\d+ has row-level security: request \d+ stops/, 'and says why');
+is($coord->safe_psql('postgres', "SELECT count(*) FROM policed"), '4000', 'nothing was deleted');
+
 # --- a worker node crashes in a batch (its part written, not committed),
 # another is stopped immediately in the middle of the request; both
 # restart.  While a node is down, a step that touched it fails at commit
