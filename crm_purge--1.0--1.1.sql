@@ -1953,6 +1953,8 @@ GRANT SELECT ON crm_purge_errors TO PUBLIC;
 ALTER TABLE crm_purge.requests ADD COLUMN analyzed_at timestamptz;
 -- requests on partitioned tables: the partition being worked on
 ALTER TABLE crm_purge.requests ADD COLUMN part oid;
+-- the file a tid scan's blocks are of: a rewrite (VACUUM FULL) starts it over
+ALTER TABLE crm_purge.requests ADD COLUMN scan_file oid;
 COMMENT ON COLUMN crm_purge.requests.analyzed_at IS 'when the table was analyzed after the request, in a transaction of its own';
 UPDATE crm_purge.requests SET analyzed_at = finished_at WHERE status = 'success';
 
@@ -2983,6 +2985,7 @@ CREATE TABLE crm_purge.shard_requests (
 	parts		integer NOT NULL DEFAULT 0,
 	rows_done	bigint NOT NULL DEFAULT 0,
 	done		boolean NOT NULL DEFAULT false,
+	scan_file	oid,
 	PRIMARY KEY (request_id, placementid)
 );
 
@@ -3439,6 +3442,9 @@ DECLARE
 	w record;
 	waiting bigint[] := '{}';
 BEGIN
+	IF NOT EXISTS (SELECT FROM crm_purge.request_shards) THEN
+		RETURN waiting;
+	END IF;
 	FOR n IN EXECUTE $q$
 		SELECT d.nodename::text AS node, d.nodeport AS port, array_agg(DISTINCT s.request_id) AS ids
 		FROM crm_purge.request_shards s JOIN crm_purge.requests r ON r.id = s.request_id

@@ -93,7 +93,9 @@ CREATE TABLE crm_purge.requests (
 	parts				integer NOT NULL DEFAULT 0,
 	analyzed_at			timestamptz,
 	-- a partitioned table: the partition being worked on (scan above is its)
-	part				oid
+	part				oid,
+	-- the file a tid scan's blocks are of: a rewrite (VACUUM FULL) starts it over
+	scan_file			oid
 );
 
 CREATE UNIQUE INDEX requests_one_active_per_table ON crm_purge.requests (tbl)
@@ -164,6 +166,7 @@ CREATE TABLE crm_purge.shard_requests (
 	parts		integer NOT NULL DEFAULT 0,
 	rows_done	bigint NOT NULL DEFAULT 0,
 	done		boolean NOT NULL DEFAULT false,
+	scan_file	oid,
 	PRIMARY KEY (request_id, placementid)
 );
 

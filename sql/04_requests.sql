@@ -592,6 +592,9 @@ DECLARE
 	w record;
 	waiting bigint[] := '{}';
 BEGIN
+	IF NOT EXISTS (SELECT FROM crm_purge.request_shards) THEN
+		RETURN waiting;
+	END IF;
 	FOR n IN EXECUTE $q$
 		SELECT d.nodename::text AS node, d.nodeport AS port, array_agg(DISTINCT s.request_id) AS ids
 		FROM crm_purge.request_shards s JOIN crm_purge.requests r ON r.id = s.request_id

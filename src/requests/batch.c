@@ -73,6 +73,7 @@ typedef struct Request
 	bool		index_scan;
 	int64		next_block;
 	int64		end_block;
+	Oid			scan_file;		/* the heap's file the blocks are of (see check_rewrite) */
 	int64		chunk_blocks;
 	bool		has_last_value;
 	Datum		last_value;
@@ -140,7 +141,7 @@ read_request(Request *r)
 
 	if (SPI_execute("SELECT id, tbl::oid, mode, modified_column::text, filter, cutoff, status,"
 					" scan, next_block, end_block, chunk_blocks, last_value, batches, parts,"
-					" created_by::oid, rows, rows_done, part"
+					" created_by::oid, rows, rows_done, part, scan_file"
 					" FROM crm_purge.requests WHERE status IN ('queued', 'in_progress')"
 					" ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.requests");
@@ -176,6 +177,9 @@ read_request(Request *r)
 	if (isnull)
 		r->heap = InvalidOid;
 	r->scan_started = SPI_getvalue(t, tt->tupdesc, 8) != NULL;
+	r->scan_file = DatumGetObjectId(SPI_getbinval(t, tt->tupdesc, 19, &isnull));
+	if (isnull)
+		r->scan_file = InvalidOid;
 	return true;
 }
 
@@ -218,6 +222,7 @@ start_request(Request *r)
 		r->rows * 20 < reltuples;
 	r->end_block = nblocks;
 	r->next_block = 0;
+	r->scan_file = rel->rd_node.relNode;
 	/* first guess: qualifying rows spread evenly */
 	r->chunk_blocks = (int64) Max(1.0, (double) crm_purge_batch_rows() * nblocks / Max(r->rows, 1));
 	r->chunk_blocks = Min(r->chunk_blocks, MAX_CHUNK_BLOCKS);
@@ -229,11 +234,12 @@ static void
 save_scan(Request *r)
 {
 	if (SPI_execute_with_args("UPDATE crm_purge.requests SET scan = $2,"
-							  " end_block = $3, chunk_blocks = $4 WHERE id = $1",
-							  4, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID},
+							  " end_block = $3, chunk_blocks = $4, scan_file = $5 WHERE id = $1",
+							  5, (Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID, OIDOID},
 							  (Datum[]) {Int64GetDatum(r->id),
 								  CStringGetTextDatum(r->index_scan ? "index" : "tid"),
-								  Int64GetDatum(r->end_block), Int64GetDatum(r->chunk_blocks)},
+								  Int64GetDatum(r->end_block), Int64GetDatum(r->chunk_blocks),
+								  ObjectIdGetDatum(r->scan_file)},
 							  NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not start request " INT64_FORMAT, r->id);
 }
@@ -391,6 +397,29 @@ execute_delete(SPIPlanPtr plan, Datum *values, StringInfo csv)
  * security.  Returns the rows deleted (their contents in SPI_tuptable for
  * exports); sets *done at the end of the scan.
  */
+/*
+ * check_rewrite: a tid scan's blocks are those of one file of the heap.
+ * When the table was rewritten since (VACUUM FULL, CLUSTER), the scan
+ * starts over on the new file: the rows already deleted are gone from it,
+ * and the others would be skipped where the old positions no longer fit.
+ */
+static void
+check_rewrite(Request *r)
+{
+	Relation	rel = table_open(r->heap, AccessShareLock);
+
+	if (OidIsValid(r->scan_file) && r->scan_file != rel->rd_node.relNode)
+	{
+		ereport(LOG,
+				(errmsg("crm_purge request " INT64_FORMAT ": table %s was rewritten, its scan starts over",
+						r->id, crm_purge_relname(r->heap))));
+		r->next_block = 0;
+		r->end_block = RelationGetNumberOfBlocks(rel);
+	}
+	r->scan_file = rel->rd_node.relNode;
+	table_close(rel, AccessShareLock);
+}
+
 static uint64
 delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept, StringInfo csv)
 {
@@ -423,7 +452,10 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	/* the creator picks */
 	if (!r->index_scan)
 	{
-		int64		from = r->next_block;
+		int64		from;
+
+		check_rewrite(r);
+		from = r->next_block;
 
 		to = Min(from + Max(r->chunk_blocks, 1), r->end_block);
 		if (from >= r->end_block)
@@ -1066,12 +1098,13 @@ set_partition(Request *r, Oid part)
 	char		nulls[2] = {' ', OidIsValid(part) ? ' ' : 'n'};
 
 	if (SPI_execute_with_args("UPDATE crm_purge.requests SET part = $2, scan = NULL, next_block = 0,"
-							  " end_block = NULL, chunk_blocks = NULL, last_value = NULL WHERE id = $1",
+							  " end_block = NULL, chunk_blocks = NULL, last_value = NULL, scan_file = NULL WHERE id = $1",
 							  2, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update request " INT64_FORMAT, r->id);
 	r->heap = part;
 	r->scan_started = false;
 	r->next_block = 0;
+	r->scan_file = InvalidOid;
 	r->has_last_value = false;
 }
 
@@ -1471,13 +1504,15 @@ shard_work(void *arg)
 		r->parts++;
 	}
 	if (SPI_execute_with_args("UPDATE crm_purge.shard_requests SET next_block = $3, chunk_blocks = $4, last_value = $5,"
-							  " batches = batches + 1, parts = $6, rows_done = rows_done + $7, done = $8"
-							  " WHERE request_id = $1 AND placementid = $2", 8,
-							  (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID, BOOLOID},
+							  " batches = batches + 1, parts = $6, rows_done = rows_done + $7, done = $8,"
+							  " end_block = $9, scan_file = $10"
+							  " WHERE request_id = $1 AND placementid = $2", 10,
+							  (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID, BOOLOID, INT8OID, OIDOID},
 							  (Datum[]) {Int64GetDatum(r->id), values[1], Int64GetDatum(r->next_block),
 								  Int64GetDatum(r->chunk_blocks), r->last_value, Int32GetDatum(r->parts),
-								  Int64GetDatum((int64) sw->w.n), BoolGetDatum(sw->w.done)},
-							  r->has_last_value ? NULL : "    n   ", false, 0) != SPI_OK_UPDATE)
+								  Int64GetDatum((int64) sw->w.n), BoolGetDatum(sw->w.done),
+								  Int64GetDatum(r->end_block), ObjectIdGetDatum(r->scan_file)},
+							  r->has_last_value ? NULL : "    n     ", false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not save the position of placement " INT64_FORMAT, sw->placementid);
 }
 
@@ -1531,7 +1566,7 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	(void) set_config_option("lock_timeout", text_to_cstring(PG_GETARG_TEXT_PP(13)), PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT scan, next_block, end_block, chunk_blocks, last_value, batches, parts, rows_done, done"
+	if (SPI_execute_with_args("SELECT scan, next_block, end_block, chunk_blocks, last_value, batches, parts, rows_done, done, scan_file"
 							  " FROM crm_purge.shard_requests WHERE request_id = $1 AND placementid = $2 FOR UPDATE",
 							  2, argtypes, keys, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.shard_requests");
@@ -1550,6 +1585,9 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 		r.parts = DatumGetInt32(SPI_getbinval(t, desc, 7, &isnull));
 		r.rows_done = DatumGetInt64(SPI_getbinval(t, desc, 8, &isnull));
 		work = work && !DatumGetBool(SPI_getbinval(t, desc, 9, &isnull));
+		r.scan_file = DatumGetObjectId(SPI_getbinval(t, desc, 10, &isnull));
+		if (isnull)
+			r.scan_file = InvalidOid;
 		r.scan_started = true;
 	}
 	if (work)
@@ -1692,9 +1730,9 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	advance_scan(&r, n, scanned_to);
 
 	{
-		Oid			argtypes[8] = {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT4OID};
-		Datum		values[7];
-		char		nulls[7] = {' ', ' ', ' ', ' ', r.has_last_value ? ' ' : 'n', ' ', ' '};
+		Oid			argtypes[9] = {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID, OIDOID};
+		Datum		values[9];
+		char		nulls[9] = {' ', ' ', ' ', ' ', r.has_last_value ? ' ' : 'n', ' ', ' ', ' ', OidIsValid(r.scan_file) ? ' ' : 'n'};
 
 		values[0] = Int64GetDatum(r.id);
 		values[1] = Int64GetDatum((int64) n);
@@ -1703,9 +1741,12 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		values[4] = r.last_value;
 		values[5] = Int32GetDatum(r.batches + 1);
 		values[6] = Int32GetDatum(r.parts);
+		values[7] = Int64GetDatum(r.end_block);
+		values[8] = ObjectIdGetDatum(r.scan_file);
 		if (SPI_execute_with_args("UPDATE crm_purge.requests SET rows_done = rows_done + $2, next_block = $3,"
-								  " chunk_blocks = $4, last_value = $5, batches = $6, parts = $7 WHERE id = $1",
-								  7, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+								  " chunk_blocks = $4, last_value = $5, batches = $6, parts = $7,"
+								  " end_block = $8, scan_file = $9 WHERE id = $1",
+								  9, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update request " INT64_FORMAT, r.id);
 	}
 	record_batch(&r, n, started, outcome->data);
