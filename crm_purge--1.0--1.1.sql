@@ -3473,35 +3473,28 @@ DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
 	pkx text := crm_purge._key_expr(tbl, pk);
 	owner oid := (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl);
-	natural_cols name[] := (SELECT g.key_columns FROM crm_purge.guards g WHERE g.tbl = _citus_erase_check.tbl);
-	natx text;
+	method text;
+	nat int2[];
 	natural_keys text[];
 	reach jsonb := '[]';
 	children jsonb := '[]';
+	deleted regclass[] := '{}';
 	subject text[];
 	k text[];
 	ck text[];
+	cnat text[];
 	r record;
-	con record;
 	ctr regclass;
-	child_cond text;
 BEGIN
+	EXECUTE 'SELECT partmethod::text FROM pg_dist_partition WHERE logicalrelid = $1' INTO method USING tbl;
+	IF method IS DISTINCT FROM 'h' THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: it is a Citus reference or local table', tbl
+			USING ERRCODE = 'feature_not_supported', DETAIL = 'Nothing was erased.',
+				  HINT = 'Its rows and the tombstones would be changed by two roles in one transaction, which Citus refuses; DELETE the rows, then crm_purge_mark and crm_purge_activate.';
+	END IF;
 	FOR r IN SELECT * FROM crm_purge._erase(tbl, cond, keys, true, 0) LOOP
 		IF r.a = 'delete' THEN
-			SELECT c.conkey, c.confkey INTO con FROM pg_constraint c
-				WHERE c.contype = 'f' AND c.conrelid = r.t AND c.confrelid = tbl AND c.confdeltype = 'c'
-				  AND c.confkey @> pk AND c.confkey <@ pk
-				ORDER BY c.conname LIMIT 1;
-			IF NOT FOUND THEN
-				RAISE EXCEPTION 'cannot erase rows of Citus table %: table % is to be deleted with it, but not by ON DELETE CASCADE on its primary key', tbl, r.t
-					USING ERRCODE = 'feature_not_supported', DETAIL = 'Nothing was erased.',
-						  HINT = 'On Citus an erase deletes the rows of the table and of the tables that reference its primary key ON DELETE CASCADE; other rules must keep (crm_purge_relate).';
-			END IF;
-			IF (SELECT c.relowner FROM pg_class c WHERE c.oid = r.t) <> owner THEN
-				RAISE EXCEPTION 'cannot erase rows of Citus table %: table % has another owner', tbl, r.t
-					USING ERRCODE = 'feature_not_supported', DETAIL = 'Nothing was erased.',
-						  HINT = 'On Citus the rows an erase reaches are deleted by their tables'' one owner: give both tables the same owner.';
-			END IF;
+			deleted := deleted || r.t;
 		ELSIF r.a NOT IN ('erase', 'keep') THEN
 			RAISE EXCEPTION 'cannot erase rows of Citus table %: its rule for table % is %', tbl, r.t, r.a
 				USING ERRCODE = 'feature_not_supported', DETAIL = 'Nothing was erased.',
@@ -3509,43 +3502,46 @@ BEGIN
 		END IF;
 		reach := reach || jsonb_build_object('t', r.t::oid, 'a', r.a, 'n', r.n);
 	END LOOP;
+	-- what is deleted with the table: children that reference its primary key
+	-- ON DELETE CASCADE, by the same owner, and through nothing else the erase
+	-- reaches (the owner deletes them by the cascade, and only that)
+	FOR r IN SELECT DISTINCT x AS t FROM unnest(deleted) x LOOP
+		IF NOT EXISTS (SELECT FROM pg_constraint c
+					   WHERE c.contype = 'f' AND c.conrelid = r.t AND c.confrelid = tbl AND c.confdeltype = 'c'
+						 AND c.confkey @> pk AND c.confkey <@ pk)
+		   OR EXISTS (SELECT FROM pg_constraint c
+					  WHERE c.contype = 'f' AND c.conrelid = r.t AND c.confrelid <> tbl AND c.confrelid = ANY (deleted))
+		   OR EXISTS (SELECT FROM crm_purge.relations x WHERE x.parent = tbl AND x.child = r.t
+					  AND (x.child_columns IS NOT NULL OR x.on_erase <> 'delete')) THEN
+			RAISE EXCEPTION 'cannot erase rows of Citus table %: table % is to be deleted with it, but not only by ON DELETE CASCADE on its primary key', tbl, r.t
+				USING ERRCODE = 'feature_not_supported', DETAIL = 'Nothing was erased.',
+					  HINT = 'On Citus an erase deletes the rows of the table and of the tables that reference its primary key ON DELETE CASCADE directly; other rules must keep (crm_purge_relate).';
+		END IF;
+		IF (SELECT c.relowner FROM pg_class c WHERE c.oid = r.t) <> owner THEN
+			RAISE EXCEPTION 'cannot erase rows of Citus table %: table % has another owner', tbl, r.t
+				USING ERRCODE = 'feature_not_supported', DETAIL = 'Nothing was erased.',
+					  HINT = 'On Citus the rows an erase reaches are deleted by their tables'' one owner: give both tables the same owner.';
+		END IF;
+	END LOOP;
 	-- the keys, live and trashed
 	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n') USING keys INTO subject;
 	IF tr IS NOT NULL THEN
 		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n') USING keys INTO k;
 	END IF;
 	subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
-	IF natural_cols IS NOT NULL THEN
-		natx := crm_purge._key_expr(tbl, ARRAY(SELECT a.attnum FROM unnest(natural_cols) WITH ORDINALITY AS c(n, o)
-											   JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.n
-											   ORDER BY c.o)::int2[]);
-		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n') USING keys INTO natural_keys;
-		IF tr IS NOT NULL THEN
-			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tr, cond, E'\n') USING keys INTO k;
-			natural_keys := coalesce(natural_keys, '{}') || coalesce(k, '{}');
-		END IF;
-	END IF;
-	-- the children's keys: the rows whose reference is one of the keys
-	FOR r IN SELECT DISTINCT (x->>'t')::oid::regclass AS t FROM jsonb_array_elements(reach) x WHERE x->>'a' = 'delete' LOOP
-		SELECT c.conkey INTO con FROM pg_constraint c
-			WHERE c.contype = 'f' AND c.conrelid = r.t AND c.confrelid = tbl AND c.confdeltype = 'c'
-			  AND c.confkey @> pk AND c.confkey <@ pk
-			ORDER BY c.conname LIMIT 1;
-		child_cond := crm_purge._key_match(r.t, con.conkey,
-					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = pk[1]));
-		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s', crm_purge._key_expr(r.t, crm_purge._pk_cols(r.t)),
-					   r.t, child_cond) USING subject INTO ck;
+	nat := crm_purge._natural_attnums(tbl);
+	natural_keys := crm_purge._citus_keys_of(tbl, tr, nat, subject);
+	-- the children's keys and natural keys: the rows that reference the keys
+	FOR r IN SELECT DISTINCT x AS t FROM unnest(deleted) x LOOP
 		ctr := crm_purge._trash(r.t);
-		IF ctr IS NOT NULL THEN
-			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s', crm_purge._key_expr(r.t, crm_purge._pk_cols(r.t)),
-						   ctr, child_cond) USING subject INTO k;
-			ck := coalesce(ck, '{}') || coalesce(k, '{}');
-		END IF;
-		children := children || jsonb_build_object('t', r.t::oid, 'trash', ctr::oid,
-			'keys', to_jsonb(ARRAY(SELECT DISTINCT x FROM unnest(coalesce(ck, '{}')) x)));
+		ck := crm_purge._citus_child_keys(tbl, tr, r.t, ctr, subject);
+		cnat := crm_purge._citus_keys_of(r.t, ctr, crm_purge._natural_attnums(r.t), ck);
+		children := children || jsonb_build_object('t', r.t::oid, 'trash', ctr::oid, 'keys', to_jsonb(ck),
+												   'natural', to_jsonb(cnat));
 	END LOOP;
 	RETURN jsonb_build_object('reach', reach, 'subject', to_jsonb(subject), 'trash', tr::oid,
-							  'natural', to_jsonb(coalesce(natural_keys, '{}')), 'children', children);
+							  'natural', to_jsonb(natural_keys), 'natural_attnums', to_jsonb(coalesce(nat, '{}')),
+							  'children', children);
 END
 $$;
 ALTER FUNCTION crm_purge._citus_erase_check(regclass, text, text[])
@@ -3572,12 +3568,11 @@ BEGIN
 									ARRAY(SELECT jsonb_array_elements_text(plan->'natural')), 0);
 	FOR c IN SELECT * FROM jsonb_array_elements(plan->'children') LOOP
 		p := crm_purge._erased_impl(actor, (c->>'t')::oid::regclass, ARRAY(SELECT jsonb_array_elements_text(c->'keys')),
-									'{}', 1);
+									ARRAY(SELECT jsonb_array_elements_text(c->'natural')), 1);
 		parts := coalesce(parts, '{}') || coalesce(p, '{}');
 	END LOOP;
 	-- then the rows and their trash copies, as the table's owner
-	n := crm_purge._citus_erase_rows_as_owner(tbl, ARRAY(SELECT jsonb_array_elements_text(plan->'subject')),
-											  jsonb_build_object('trash', plan->'trash', 'children', plan->'children'));
+	n := crm_purge._citus_erase_rows_as_owner(tbl, ARRAY(SELECT jsonb_array_elements_text(plan->'subject')), plan - 'reach');
 	RETURN plan->'reach' || jsonb_build_array(jsonb_build_object('t', tbl::oid, 'a', 'parts', 'n', 0,
 																 'p', to_jsonb(coalesce(parts, '{}'))));
 END
@@ -3587,16 +3582,32 @@ CREATE OR REPLACE FUNCTION crm_purge._citus_erase_rows_as_owner(tbl regclass, su
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_table_owner';
 
 CREATE OR REPLACE FUNCTION crm_purge._citus_erase_rows(tbl regclass, subject text[], plan jsonb) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' AS $$
 DECLARE
 	n bigint;
 	c jsonb;
+	tr regclass := (plan->>'trash')::oid::regclass;
+	ck text[];
+	nat int2[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(plan->'natural_attnums', '[]'))::int2);
+	left_over bigint;
+	m bigint;
 BEGIN
-	-- no one writes the table until the erase commits
+	-- no one writes the tables until the erase commits
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	FOR c IN SELECT * FROM jsonb_array_elements(plan->'children') LOOP
+		EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', (c->>'t')::oid::regclass);
+		ck := crm_purge._citus_child_keys(tbl, tr, (c->>'t')::oid::regclass, (c->>'trash')::oid::regclass, subject);
+		IF EXISTS (SELECT FROM unnest(ck) x WHERE x <> ALL (ARRAY(SELECT jsonb_array_elements_text(c->'keys')))) THEN
+			RAISE EXCEPTION 'could not erase rows of table %: a row of table % referencing them was written concurrently',
+				tbl, (c->>'t')::oid::regclass
+				USING ERRCODE = 'serialization_failure',
+					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
+		END IF;
+	END LOOP;
 	n := crm_purge._citus_drop_keys(tbl, NULL, subject);
-	IF plan->>'trash' IS NOT NULL THEN
-		PERFORM crm_purge._citus_drop_keys(tbl, (plan->>'trash')::oid::regclass, subject);
+	IF tr IS NOT NULL THEN
+		PERFORM crm_purge._citus_drop_keys(tbl, tr, subject);
 	END IF;
 	FOR c IN SELECT * FROM jsonb_array_elements(plan->'children') LOOP
 		IF c->>'trash' IS NOT NULL THEN
@@ -3604,8 +3615,15 @@ BEGIN
 											   ARRAY(SELECT jsonb_array_elements_text(c->'keys')));
 		END IF;
 	END LOOP;
-	-- a row the snapshot of an earlier statement could not see
-	IF crm_purge._citus_drop_keys(tbl, NULL, subject, count_only => true) > 0 THEN
+	-- a row the snapshot of an earlier statement could not see: the key, or
+	-- a natural key of the subject written again
+	left_over := crm_purge._citus_drop_keys(tbl, NULL, subject, count_only => true);
+	IF cardinality(nat) > 0 THEN
+		EXECUTE format('SELECT count(*) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', tbl, crm_purge._key_expr(tbl, nat))
+			USING ARRAY(SELECT jsonb_array_elements_text(plan->'natural')) INTO m;
+		left_over := left_over + m;
+	END IF;
+	IF left_over > 0 THEN
 		RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
 			USING ERRCODE = 'serialization_failure',
 				  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
@@ -3661,6 +3679,65 @@ LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_part';
 
 CREATE OR REPLACE FUNCTION crm_purge._citus_shard_expire(request_ids bigint[]) RETURNS bigint
 LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_expire';
+
+CREATE OR REPLACE FUNCTION crm_purge._natural_attnums(tbl regclass) RETURNS int2[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT ARRAY(SELECT a.attnum FROM crm_purge.guards g
+				 CROSS JOIN LATERAL unnest(g.key_columns) WITH ORDINALITY AS c(n, o)
+				 JOIN pg_attribute a ON a.attrelid = g.tbl AND a.attname = c.n
+				 WHERE g.tbl = _natural_attnums.tbl ORDER BY c.o)::int2[]
+	WHERE EXISTS (SELECT FROM crm_purge.guards g WHERE g.tbl = _natural_attnums.tbl AND g.key_columns IS NOT NULL)
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_keys_of(tbl regclass, tr regclass, cols int2[], keys text[]) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' AS $$
+DECLARE
+	pkx text := crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl));
+	x text;
+	a text[];
+	b text[];
+BEGIN
+	IF cols IS NULL OR cardinality(cols) = 0 THEN
+		RETURN '{}';
+	END IF;
+	x := crm_purge._key_expr(tbl, cols);
+	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', x, tbl, pkx) USING keys INTO a;
+	IF tr IS NOT NULL THEN
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', x, tr, pkx) USING keys INTO b;
+	END IF;
+	RETURN ARRAY(SELECT DISTINCT v FROM unnest(coalesce(a, '{}') || coalesce(b, '{}')) v WHERE v IS NOT NULL);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_child_keys(tbl regclass, tr regclass, child regclass, ctr regclass, keys text[])
+RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' AS $$
+DECLARE
+	con record;
+	refs text[];
+	cond text;
+	out text[] := '{}';
+	k text[];
+	cpkx text := crm_purge._key_expr(child, crm_purge._pk_cols(child));
+BEGIN
+	FOR con IN SELECT c.conkey, c.confkey FROM pg_constraint c
+			   WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = tbl AND c.confdeltype = 'c'
+			   ORDER BY c.conname LOOP
+		refs := crm_purge._citus_keys_of(tbl, tr, con.confkey, keys);
+		cond := crm_purge._key_match(child, con.conkey,
+					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = con.confkey[1]));
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s', cpkx, child, cond) USING refs INTO k;
+		out := out || coalesce(k, '{}');
+		IF ctr IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s', cpkx, ctr, cond) USING refs INTO k;
+			out := out || coalesce(k, '{}');
+		END IF;
+	END LOOP;
+	RETURN ARRAY(SELECT DISTINCT v FROM unnest(out) v);
+END
+$$;
 
 -- (end of Citus)
 

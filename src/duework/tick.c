@@ -259,6 +259,10 @@ expire_trash(CrmPurgeTickCounts *counts)
 		if (task_waits("trash expiry", t.relid))
 			continue;
 		edata = crm_purge_in_subtransaction(expire_one_table, &t);
+		/* dropped or unprotected since the list was read: nothing left to expire */
+		if (edata != NULL && (get_rel_relkind(t.relid) == '\0' || get_rel_relkind(t.trashid) == '\0' ||
+							  !OidIsValid(crm_purge_trash_of(t.relid))))
+			continue;
 		if (edata != NULL)
 		{
 			crm_purge_task_failed("trash expiry", t.relid, edata);

@@ -107,6 +107,44 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contac
 like(as('regress_admin', q{SELECT crm_purge._delete_permanently('contacts', 'true', NULL)}, err => 1),
 	qr/cannot delete rows of Citus table public.contacts for good this way/,
 	'the single-node permanent delete refuses Citus tables (its bypass is the coordinator\'s)');
+# erase: children reached through two foreign keys, or one whose columns are
+# not in the primary key's order, are erased whole; their natural keys are
+# tombstoned; shapes an erase on Citus cannot do are refused before anything
+as('regress_app', q{
+	CREATE TABLE ep (a int, id int, PRIMARY KEY (a, id)); SELECT create_distributed_table('ep', 'a', colocate_with => 'contacts');
+	CREATE UNIQUE INDEX ON ep (id, a);
+	CREATE TABLE ec (a int, id int, owner_id int, creator_id int, phone text, PRIMARY KEY (a, id),
+		CONSTRAINT ec_owner FOREIGN KEY (a, owner_id) REFERENCES ep (a, id) ON DELETE CASCADE,
+		CONSTRAINT ec_creator FOREIGN KEY (creator_id, a) REFERENCES ep (id, a) ON DELETE CASCADE);
+	SELECT create_distributed_table('ec', 'a', colocate_with => 'ep');
+	INSERT INTO ep VALUES (1, 1), (1, 2);
+	INSERT INTO ec VALUES (1, 10, 1, 2, '555-10'), (1, 11, 2, 1, '555-11'), (1, 12, 2, 2, '555-12');
+	GRANT SELECT, INSERT, DELETE, UPDATE ON ep, ec TO regress_admin;
+	CREATE TABLE eg (a int, id int, pid int, cid int, PRIMARY KEY (a, id),
+		FOREIGN KEY (a, pid) REFERENCES ep ON DELETE CASCADE, FOREIGN KEY (a, cid) REFERENCES ec ON DELETE CASCADE);
+	SELECT create_distributed_table('eg', 'a', colocate_with => 'ep');
+	GRANT SELECT, INSERT, DELETE ON eg TO regress_admin;
+	CREATE TABLE eref (id int PRIMARY KEY); SELECT create_reference_table('eref');
+	INSERT INTO eref VALUES (1); GRANT SELECT, DELETE ON eref TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('ep'), crm_purge_protect('ec'), crm_purge_protect('eg');
+	SELECT crm_purge_guard('ec', 'error', ARRAY['phone'])});
+like(as('regress_admin', q{SELECT crm_purge_erase('ep', 'a = 1 AND id = 1', 'GDPR')}, err => 1),
+	qr/cannot erase rows of Citus table public.ep: table public.eg is to be deleted with it, but not only by ON DELETE CASCADE on its primary key/,
+	'a grandchild also reached through a child is refused');
+as('regress_admin', q{SELECT crm_purge_unprotect('eg', true)});
+as('regress_app', q{DROP TABLE eg});
+like(as('regress_admin', q{SELECT crm_purge_erase('eref', 'id = 1', 'GDPR')}, err => 1),
+	qr/cannot erase rows of table public.eref: it is a Citus reference or local table/, 'reference tables are refused');
+is(as('regress_admin', q{SELECT crm_purge_erase('ep', 'a = 1 AND id = 1', 'GDPR')}), '1', 'erase with a child of two foreign keys');
+is($coord->safe_psql('postgres', q{
+	SELECT (SELECT string_agg(id::text, ',' ORDER BY id) FROM ec) || ' '
+	  || (SELECT count(*) FROM crm_trash.public__ec) || ' '
+	  || (SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'ec'::regclass)}), '12 0 4',
+	'both children of the erased key are gone, from the trash too, their keys and phones tombstoned');
+like(as('regress_app', q{INSERT INTO ec VALUES (1, 50, 2, 2, '555-10')}, err => 1),
+	qr/belongs to an erased record/, 'a child\'s erased natural key is refused by its guard');
+
 is(as('regress_admin', q{SELECT string_agg(tbl || ' ' || action || ' ' || rows, ', ' ORDER BY tbl::text) FROM crm_purge_erase_preview('contacts', 'id IN (233, 234)')}),
 	'contacts erase 2, deals delete 2', 'erase_preview counts on distributed tables');
 is(as('regress_admin', q{SELECT crm_purge_delete_where('contacts', 'id BETWEEN 233 AND 235')}), '3',
