@@ -464,6 +464,7 @@ DECLARE
 	i integer := 0;
 	done_before bigint;
 	registered integer := 0;
+	removed integer := 0;
 BEGIN
 	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
 	done_before := r.rows_done;
@@ -492,8 +493,13 @@ BEGIN
 			finished := false;
 			CONTINUE;
 		END IF;
-		IF s.node IS NULL THEN
-			-- the node group is gone from the cluster: what it did cannot be asked
+		IF s.node IS NULL AND s.stale THEN
+			-- a node removed after its shards moved away: its last report stands
+			UPDATE crm_purge.request_shards t SET done = true
+				WHERE t.request_id = _citus_round.request_id AND t.placementid = s.placementid;
+			removed := removed + 1;
+			CONTINUE;
+		ELSIF s.node IS NULL THEN
 			finished := false;
 			waiting := coalesce(waiting, format('node group %s of shard %s is not in the cluster', s.groupid, s.shardid));
 			CONTINUE;
@@ -563,7 +569,8 @@ BEGIN
 			CASE WHEN error IS NOT NULL THEN 'error: ' || error
 				 WHEN waiting IS NOT NULL THEN 'waiting: ' || waiting
 				 WHEN registered > 0 AND cardinality(placements) = 0 THEN format('ok; %s placements recorded', registered)
-				 ELSE format('ok; %s placements', cardinality(placements)) END);
+				 ELSE format('ok; %s placements', cardinality(placements)) END
+			|| CASE WHEN removed > 0 THEN format('; %s placements on removed nodes taken as last reported', removed) ELSE '' END);
 END
 $$;
 
