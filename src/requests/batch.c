@@ -1424,11 +1424,11 @@ typedef struct ShardWork
  * The shard's metadata lock (as a write through the coordinator takes it)
  * keeps a shard move from copying while the batch deletes; then the shard
  * must be this node's in the metadata, and is named by Citus (long names
- * are hashed).  (The state here is keyed by the coordinator's placement id,
- * which a move renews: a shard that comes back starts a new scan.  Worker
- * nodes' own placement ids do not follow moves.)  The creator's filter would run here
- * unattended: a shard whose own policies apply to them stops the request,
- * and row security is off, so that none runs unnoticed.
+ * are hashed).  The state here is keyed by the coordinator's placement id,
+ * which a move renews: a shard that comes back starts a new scan (worker
+ * nodes' own placement ids do not follow moves).  The creator's filter
+ * runs here unattended: a shard whose own policies apply to them stops the
+ * request, and row security is off, so that none runs unnoticed.
  */
 static void
 shard_work(void *arg)
