@@ -240,3 +240,18 @@ SELECT * FROM crm_purge_erase_preview('cc_person', 'id = 1');
 SELECT crm_purge_erase('cc_person', 'id = 1', 'GDPR cascade child');
 SELECT 'live' AS src, id FROM cc_mail UNION ALL SELECT 'trash', id FROM crm_trash.public__cc_mail ORDER BY 1, 2;
 SELECT id, person_id FROM cc_note;
+
+-- the key text a tombstone hashes is the same in every session's time zone:
+-- erased under Tokyo time, refused under UTC
+CREATE TABLE tz_keys (ts timestamptz PRIMARY KEY);
+INSERT INTO tz_keys VALUES ('2024-01-01 10:00:00+00');
+SELECT crm_purge_protect('tz_keys');
+SELECT crm_purge_guard('tz_keys', 'error');
+SET timezone = 'Asia/Tokyo';
+SELECT crm_purge_erase('tz_keys', 'true', 'GDPR tz');
+SET timezone = 'UTC';
+INSERT INTO tz_keys VALUES ('2024-01-01 10:00:00+00');
+SET timezone = 'America/New_York';
+INSERT INTO tz_keys VALUES ('2024-01-01 05:00:00-05');
+RESET timezone;
+SELECT count(*) FROM tz_keys;
