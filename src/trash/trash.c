@@ -435,6 +435,15 @@ typedef struct TrashWriter
 } TrashWriter;
 
 static HTAB *pending = NULL;
+static TrashWriter *last_writer = NULL; /* the one a row trigger used last: most rows hit it */
+
+/* pending_remove: a writer leaves pending (its memory freed or closed by the caller). */
+static void
+pending_remove(PendingKey *key)
+{
+	hash_search(pending, key, HASH_REMOVE, NULL);
+	last_writer = NULL;
+}
 
 /*
  * Set, in C only, around the one statement that deletes permanently (a
@@ -643,7 +652,7 @@ pending_discard(int min_level)
 		if (w->key.level < min_level)
 			continue;
 		MemoryContextDelete(w->cxt);
-		hash_search(pending, &w->key, HASH_REMOVE, NULL);
+		pending_remove(&w->key);
 	}
 }
 
@@ -676,7 +685,7 @@ pending_xact_callback(XactEvent event, void *arg)
 				PendingKey	key = w->key;
 
 				trash_writer_close(w);
-				hash_search(pending, &key, HASH_REMOVE, NULL);
+				pending_remove(&key);
 			}
 			break;
 		case XACT_EVENT_ABORT:
@@ -1025,12 +1034,15 @@ trash_writer_open(Relation live)
 		pending = hash_create("crm_purge pending trash", 16, &ctl, HASH_ELEM | HASH_BLOBS);
 		register_xact_callbacks();
 	}
+	if (last_writer != NULL && last_writer->key.relid == RelationGetRelid(live) &&
+		last_writer->key.level == GetCurrentTransactionNestLevel())
+		return last_writer;
 	memset(&key, 0, sizeof(key));
 	key.relid = RelationGetRelid(live);
 	key.level = GetCurrentTransactionNestLevel();
 	w = hash_search(pending, &key, HASH_ENTER, &found);
 	if (found)
-		return w;
+		return last_writer = w;
 
 	PG_TRY();
 	{
@@ -1078,11 +1090,11 @@ trash_writer_open(Relation live)
 	}
 	PG_CATCH();
 	{
-		hash_search(pending, &key, HASH_REMOVE, NULL);
+		pending_remove(&key);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	return w;
+	return last_writer = w;
 }
 
 /*
@@ -1264,7 +1276,7 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 		{
 			w = lfirst(lc);
 			trash_writer_close(w);
-			hash_search(pending, &w->key, HASH_REMOVE, NULL);
+			pending_remove(&w->key);
 		}
 	}
 	else if (pending != NULL)
@@ -1279,7 +1291,7 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 		if (w != NULL)
 		{
 			trash_writer_close(w);
-			hash_search(pending, &key, HASH_REMOVE, NULL);
+			pending_remove(&key);
 		}
 	}
 	return PointerGetDatum(NULL);
