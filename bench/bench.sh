@@ -187,24 +187,7 @@ delete_half_prepare() {
 	case $1 in
 	a) settle t ;;
 	b)
-		sql >/dev/null <<'SQL'
-CREATE TABLE t_trash (LIKE t);
-ALTER TABLE t_trash ADD COLUMN deleted_at timestamptz NOT NULL,
-					ADD COLUMN deleted_by regrole NOT NULL,  -- the type crm_purge's trash uses
-					ADD COLUMN deletion_id bigint NOT NULL;
-CREATE SEQUENCE t_trash_deletion_id;
-CREATE FUNCTION t_trash_fn() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-	d bigint := nextval('t_trash_deletion_id');
-	r regrole := (SELECT oid FROM pg_roles WHERE rolname = current_user);
-BEGIN
-	INSERT INTO t_trash SELECT o.*, now(), r, d FROM old o;
-	RETURN NULL;
-END
-$$;
-CREATE TRIGGER t_trash AFTER DELETE ON t REFERENCING OLD TABLE AS old
-	FOR EACH STATEMENT EXECUTE FUNCTION t_trash_fn();
-SQL
+		sql -v tbl=t -f "$REPO/bench/handwritten_trigger.sql" >/dev/null
 		settle t t_trash ;;
 	c)
 		sql -c "SELECT crm_purge_protect('t')" >/dev/null

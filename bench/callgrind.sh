@@ -38,21 +38,8 @@ INSERT INTO t_$v SELECT i, timestamptz '2024-01-01' + i * interval '1 minute', '
 	'contact' || i || '@example.com', 'note about contact ' || i || ' and their account' FROM generate_series(1, $N) i;
 SQL
 done
+sql -v tbl=t_b -f "$REPO/bench/handwritten_trigger.sql"
 sql <<'SQL'
-CREATE TABLE t_trash (LIKE t_b);
-ALTER TABLE t_trash ADD COLUMN deleted_at timestamptz NOT NULL, ADD COLUMN deleted_by regrole NOT NULL,
-	ADD COLUMN deletion_id bigint NOT NULL;
-CREATE SEQUENCE t_trash_deletion_id;
-CREATE FUNCTION t_trash_fn() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-	d bigint := nextval('t_trash_deletion_id');
-	r regrole := (SELECT oid FROM pg_roles WHERE rolname = current_user);
-BEGIN
-	INSERT INTO t_trash SELECT o.*, now(), r, d FROM old o;
-	RETURN NULL;
-END
-$$;
-CREATE TRIGGER t_trash AFTER DELETE ON t_b REFERENCING OLD TABLE AS old FOR EACH STATEMENT EXECUTE FUNCTION t_trash_fn();
 SELECT crm_purge_protect('t_c');
 VACUUM ANALYZE;
 CHECKPOINT;
