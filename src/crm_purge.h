@@ -89,6 +89,7 @@ extern void crm_purge_unbecome(CrmPurgeIdentity *save);
 extern bool crm_purge_is_admin(Oid roleid);
 extern void crm_purge_require_admin(const char *action);
 extern Oid	crm_purge_extension_owner(void);
+extern void crm_purge_require_extension_owner(const char *what);
 extern ErrorData *crm_purge_in_subtransaction(void (*fn) (void *), void *arg);
 extern const char *crm_purge_role_name(Oid roleid);
 extern int	crm_purge_pin_output_settings(void);

@@ -259,6 +259,21 @@ crm_purge_privileged(PG_FUNCTION_ARGS)
 }
 
 /*
+ * crm_purge_require_extension_owner: functions that crm_purge's own code
+ * calls as the extension owner (on a Citus node, from the coordinator's
+ * worker; a table owner's part of an erase) refuse everyone else.
+ */
+void
+crm_purge_require_extension_owner(const char *what)
+{
+	if (!superuser() && GetUserId() != crm_purge_extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s", what),
+				 errdetail("Only the extension's owner runs it, for crm_purge's own functions.")));
+}
+
+/*
  * crm_purge_as_table_owner: for crm_purge.<name>_as_owner(tbl regclass,
  * args) LANGUAGE C AS 'crm_purge_as_table_owner': runs
  * crm_purge.<name>(tbl, args) as the owner of tbl.  Only the extension
@@ -284,10 +299,7 @@ crm_purge_as_table_owner(PG_FUNCTION_ARGS)
 	CrmPurgeIdentity id;
 	int			i;
 
-	if (!superuser() && GetUserId() != crm_purge_extension_owner())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied: only crm_purge's own functions run this as a table's owner")));
+	crm_purge_require_extension_owner("crm_purge_as_table_owner");
 	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
 	if (!HeapTupleIsValid(proctup))
 		elog(ERROR, "cache lookup failed for function %u", self);

@@ -1398,17 +1398,6 @@ shard_state(int64 request_id, int64 placementid, int32 known, bool work, const c
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-/* require_extension_owner: the node-side functions are the coordinator's worker's to call. */
-static void
-require_extension_owner(const char *what)
-{
-	if (!superuser() && GetUserId() != crm_purge_extension_owner())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for function %s", what),
-				 errdetail("Only the extension's owner runs it, for the Citus coordinator's worker.")));
-}
-
 typedef struct ShardWork
 {
 	Request    *r;
@@ -1484,22 +1473,16 @@ shard_work(void *arg)
 	advance_scan(r, sw->w.n, sw->w.scanned_to);
 	if (sw->w.wrote_part)
 	{
-		Oid			ptypes[7] = {INT8OID, INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID};
-		Oid			dtypes[1] = {BYTEAOID};
-		Datum		pvalues[7] = {Int64GetDatum(r->id), values[1], Int32GetDatum(r->parts + 1),
+		Oid			ptypes[8] = {INT8OID, INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID};
+		Datum		pvalues[8] = {Int64GetDatum(r->id), values[1], Int32GetDatum(r->parts + 1),
 			sw->w.part.path ? CStringGetTextDatum(sw->w.part.path) : (Datum) 0, Int64GetDatum((int64) sw->w.n),
-		Int64GetDatum(sw->w.part.bytes), CStringGetTextDatum(sw->w.part.sha256)};
-		char		pnulls[7] = {' ', ' ', ' ', sw->w.part.path ? ' ' : 'n', ' ', ' ', ' '};
+			Int64GetDatum(sw->w.part.bytes), CStringGetTextDatum(sw->w.part.sha256),
+		PointerGetDatum(sw->w.part.data)};
+		char		pnulls[8] = {' ', ' ', ' ', sw->w.part.path ? ' ' : 'n', ' ', ' ', ' ', sw->w.part.data ? ' ' : 'n'};
 
-		if (SPI_execute_with_args("INSERT INTO crm_purge.shard_parts (request_id, placementid, part, path, rows, bytes, sha256)"
-								  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-								  7, ptypes, pvalues, pnulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not record export part");
-		if (sw->w.part.data &&
-			SPI_execute_with_args(psprintf("UPDATE crm_purge.shard_parts SET data = $1 WHERE request_id = " INT64_FORMAT
-										   " AND placementid = " INT64_FORMAT " AND part = %d",
-										   r->id, sw->placementid, r->parts + 1),
-								  1, dtypes, (Datum[]) {PointerGetDatum(sw->w.part.data)}, NULL, false, 0) != SPI_OK_UPDATE)
+		if (SPI_execute_with_args("INSERT INTO crm_purge.shard_parts (request_id, placementid, part, path, rows, bytes, sha256, data)"
+								  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+								  8, ptypes, pvalues, pnulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not record export part");
 		r->parts++;
 	}
@@ -1547,7 +1530,7 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	int			level;
 	int			i;
 
-	require_extension_owner("crm_purge._citus_shard_batch");
+	crm_purge_require_extension_owner("crm_purge._citus_shard_batch");
 	for (i = 0; i < PG_NARGS(); i++)
 		if (PG_ARGISNULL(i) && i != 7 && i != 10)
 			ereport(ERROR,

@@ -390,9 +390,12 @@ crm_purge_expire_exports(void)
 	return removed;
 }
 
-/* read_part_file: the whole of an export part's file. */
+/*
+ * read_part_file: the whole of an export part's file; with missing_ok,
+ * NULL when it cannot be opened (gone already: it holds nothing).
+ */
 static text *
-read_part_file(const char *path)
+read_part_file(const char *path, bool missing_ok)
 {
 	struct stat st;
 	int			fd;
@@ -400,6 +403,8 @@ read_part_file(const char *path)
 	text	   *result;
 
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0 && missing_ok)
+		return NULL;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
@@ -480,11 +485,7 @@ crm_purge_citus_shard_part(PG_FUNCTION_ARGS)
 	char	   *path = NULL;
 	bool		isnull;
 
-	if (!superuser() && GetUserId() != crm_purge_extension_owner())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for function crm_purge._citus_shard_part"),
-				 errhint("Use crm_purge_export_read on the coordinator.")));
+	crm_purge_require_extension_owner("crm_purge._citus_shard_part");
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT path, data FROM crm_purge.shard_parts WHERE request_id = $1 AND placementid = $2 AND part = $3",
 							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -508,7 +509,7 @@ crm_purge_citus_shard_part(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("export part %d of placement " INT64_FORMAT " has no data", DatumGetInt32(values[2]), DatumGetInt64(values[1]))));
-	PG_RETURN_TEXT_P(result ? result : read_part_file(path));
+	PG_RETURN_TEXT_P(result ? result : read_part_file(path, false));
 }
 
 /*
@@ -526,10 +527,7 @@ crm_purge_citus_shard_expire(PG_FUNCTION_ARGS)
 	int64		removed = 0;
 	uint64		i;
 
-	if (!superuser() && GetUserId() != crm_purge_extension_owner())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for function crm_purge._citus_shard_expire")));
+	crm_purge_require_extension_owner("crm_purge._citus_shard_expire");
 	SPI_connect();
 	if (SPI_execute_with_args("DELETE FROM crm_purge.shard_parts WHERE request_id = ANY ($1) RETURNING path",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
@@ -624,7 +622,7 @@ crm_purge_export_read(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("export part %d of request " INT64_FORMAT " has no data", part, request_id)));
-		result = read_part_file(path);
+		result = read_part_file(path, false);
 	}
 	PG_RETURN_TEXT_P(result);
 }
@@ -751,19 +749,12 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 		else
 		{
 			char	   *path = SPI_getvalue(tt->vals[r], tt->tupdesc, 3);
-			FILE	   *f = path ? AllocateFile(path, PG_BINARY_R) : NULL;
-			StringInfoData sb;
-			char		chunk[8192];
-			size_t		got;
+			text	   *t = path ? read_part_file(path, true) : NULL;
 
-			if (f == NULL)
+			if (t == NULL)
 				continue;		/* gone already: holds nothing */
-			initStringInfo(&sb);
-			while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-				appendBinaryStringInfo(&sb, chunk, got);
-			FreeFile(f);
-			content = sb.data;
-			len = sb.len;
+			content = VARDATA_ANY(t);
+			len = VARSIZE_ANY_EXHDR(t);
 		}
 		nf = crm_purge_csv_parse_record(content, len, &pos, fields, MAX_CSV_FIELDS);
 		for (i = 0; i < nc && i < INDEX_MAX_KEYS; i++)
