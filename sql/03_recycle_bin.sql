@@ -578,6 +578,9 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') THEN
 		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s TO %s USING (true)', tr, owner);
 	END IF;
+	-- the secret on every node: it tags the deletion ids of statements in
+	-- transaction blocks (src/citus.c)
+	PERFORM crm_purge._citus_tombstones(tbl, '{}', false);
 	RETURN true;
 END
 $$;

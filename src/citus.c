@@ -14,8 +14,11 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/extensible.h"
+#include "nodes/plannodes.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -215,6 +218,99 @@ crm_purge_citus_deletion_id(void)
 	}
 	SPI_finish();
 	return result;
+}
+
+/*
+ * One deletion id per statement in a transaction block.  A worker node
+ * cannot tell the initiator's statements apart (one distributed
+ * transaction, tasks spread over several connections), so the initiator
+ * allocates each deleting statement's id and hands it to every connection
+ * of the transaction as SET LOCAL crm_purge.citus_deletion (Citus sends it
+ * to the open connections and prefixes it to the ones it opens later).  The
+ * value carries the secret's tag of the id: a role that sets it by hand
+ * cannot file its rows under someone else's deletion.
+ */
+static LocalTransactionId issued_lxid = InvalidLocalTransactionId;
+static uint64 issued_stmt = 0;
+static int64 issued_id = 0;
+
+/* parse_issued: the id in a crm_purge.citus_deletion value, or 0 when empty; a value crm_purge did not make is an error. */
+static int64
+parse_issued(const char *value)
+{
+	long long	id;
+	unsigned long long tag;
+	int			used = 0;
+
+	if (value == NULL || value[0] == '\0')
+		return 0;
+	if (sscanf(value, "%lld.%16llx%n", &id, &tag, &used) != 2 || value[used] != '\0' ||
+		id <= 0 || (uint64) tag != crm_purge_deletion_mac((int64) id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("crm_purge.citus_deletion holds a value crm_purge did not issue"),
+				 errhint("Do not set crm_purge.citus_deletion: the node that runs the DELETE sets it for its worker nodes.")));
+	return (int64) id;
+}
+
+/*
+ * crm_purge_citus_plan: is this the plan of a statement Citus distributes
+ * (its CustomScan at the top)?  The initiator sees the distributed table;
+ * a worker node's tasks name shards, which are plain tables.
+ */
+bool
+crm_purge_citus_plan(PlannedStmt *plan)
+{
+	return plan != NULL && plan->planTree != NULL && IsA(plan->planTree, CustomScan) &&
+		strncmp(((CustomScan *) plan->planTree)->methods->CustomName, "Citus", 5) == 0;
+}
+
+/*
+ * crm_purge_citus_issue_deletion: before a distributed DELETE in a
+ * transaction block, gives top-level statement stmt its deletion id on
+ * every connection of the transaction (once per statement; again when a
+ * rolled-back subtransaction took the setting away).
+ */
+void
+crm_purge_citus_issue_deletion(uint64 stmt)
+{
+	int			nest;
+	char	   *value;
+
+	if (issued_lxid == MyProc->lxid && issued_stmt == stmt &&
+		parse_issued(crm_purge_citus_deletion) == issued_id)
+		return;
+	issued_id = crm_purge_new_deletion_id();
+	issued_stmt = stmt;
+	issued_lxid = MyProc->lxid;
+	value = psprintf("%lld.%016llx", (long long) issued_id,
+					 (unsigned long long) crm_purge_deletion_mac(issued_id));
+	/* Citus propagates SET LOCAL only when asked to: asked for this one only */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	SPI_connect();
+	if (SPI_execute(psprintf("SET LOCAL crm_purge.citus_deletion = %s", quote_literal_cstr(value)),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not hand the deletion id to the Citus worker nodes");
+	SPI_finish();
+	AtEOXact_GUC(true, nest);
+}
+
+/*
+ * crm_purge_citus_issued_deletion: the deletion id the initiator issued for
+ * the running statement, 0 when none.  In the initiator itself the setting
+ * outlives its statement: a later statement that did not issue one (a
+ * DELETE of a local table) gets none.
+ */
+int64
+crm_purge_citus_issued_deletion(uint64 stmt)
+{
+	int64		id = parse_issued(crm_purge_citus_deletion);
+
+	if (id != 0 && issued_lxid == MyProc->lxid && id == issued_id && issued_stmt != stmt)
+		return 0;
+	return id;
 }
 
 /* crm_purge_citus_distributed: is relid a Citus distributed (or reference) table? */

@@ -47,6 +47,7 @@ extern bool crm_purge_allow_truncate;	/* test databases */
 extern int	crm_purge_deletion_scope;
 extern int	crm_purge_worker_nice;	/* nice of the per-database workers */
 extern int	crm_purge_app_yield;	/* % of a batch's time to pause while applications work */
+extern char *crm_purge_citus_deletion;	/* the initiator's deletion id, on Citus */
 extern char *crm_purge_actor;	/* the application's user, "" = none */
 extern char *crm_purge_reason;
 
@@ -107,6 +108,10 @@ extern int32 crm_purge_citus_group(void);
 extern void crm_purge_require_coordinator(const char *what);
 extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
 extern int64 crm_purge_citus_deletion_id(void);
+extern void crm_purge_citus_issue_deletion(uint64 stmt);
+extern int64 crm_purge_citus_issued_deletion(uint64 stmt);
+struct PlannedStmt;
+extern bool crm_purge_citus_plan(struct PlannedStmt *plan);
 extern bool crm_purge_citus_distributed(Oid relid);
 extern Oid	crm_purge_citus_live_of_trash_shard(Oid trashid);
 extern Oid	crm_purge_citus_shard_logical(Oid relid);
@@ -142,6 +147,7 @@ extern char *crm_purge_plain_condition(Oid relid, const char *cond);
 
 /* trash.c (trash/) */
 extern int64 crm_purge_current_deletion_id(void);
+extern int64 crm_purge_new_deletion_id(void);
 extern Oid	crm_purge_trash_of(Oid relid);
 /* rows that skip the trash: a request's batch, an erase; set in C only */
 extern void crm_purge_bypass_rows(Oid relid, Datum tids);
@@ -224,6 +230,7 @@ extern Datum crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool e
 extern uint64 crm_purge_siphash24(const unsigned char key[16], const unsigned char *data,
 								  size_t len);
 extern int64 crm_purge_key_hash(const char *key, size_t len);
+extern uint64 crm_purge_deletion_mac(int64 deletion_id);
 struct RelationData;
 struct HeapTupleData;
 struct FmgrInfo;

@@ -46,6 +46,7 @@ int			crm_purge_deletion_scope = DELETION_SCOPE_STATEMENT;
 int			crm_purge_worker_nice = 10;
 int			crm_purge_app_yield = 400;
 char	   *crm_purge_actor = NULL;
+char	   *crm_purge_citus_deletion = NULL;
 char	   *crm_purge_reason = NULL;
 
 static const struct config_enum_entry deletion_scope_options[] = {
@@ -253,6 +254,12 @@ _PG_init(void)
 							 "With transaction, an ORM that deletes children and parents in separate statements is undone by one crm_purge_restore_deletion.",
 							 &crm_purge_deletion_scope, DELETION_SCOPE_STATEMENT,
 							 deletion_scope_options, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("crm_purge.citus_deletion",
+							   "Citus: the deletion id of the running statement, set by the node that runs a DELETE in a transaction block for its worker nodes.",
+							   "Not to be set by hand: a value crm_purge did not issue is refused.",
+							   &crm_purge_citus_deletion, "",
+							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 	DefineCustomStringVariable("crm_purge.actor",
 							   "The application's user, recorded with trashed rows (deletion_actor) and in crm_purge.history (app_actor).",
 							   "Set it with SET LOCAL per transaction; permissions still follow the database role.",

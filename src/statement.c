@@ -12,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/executor.h"
 #include "tcop/utility.h"
 
@@ -34,6 +35,23 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		top_level_statement++;
 		crm_purge_guard_skips_reset();
 		crm_purge_sequences_before(queryDesc->sourceText);
+	}
+	/* Citus: several DELETEs of one transaction block, one id each */
+	if (queryDesc->operation == CMD_DELETE && IsTransactionBlock() &&
+		crm_purge_deletion_scope == DELETION_SCOPE_STATEMENT &&
+		crm_purge_citus_plan(queryDesc->plannedstmt))
+	{
+		/* the SET it runs is part of this statement, not a new one */
+		nesting_level++;
+		PG_TRY();
+		{
+			crm_purge_citus_issue_deletion(top_level_statement);
+		}
+		PG_FINALLY();
+		{
+			nesting_level--;
+		}
+		PG_END_TRY();
 	}
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);

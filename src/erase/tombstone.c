@@ -137,6 +137,22 @@ load_secret(void)
 	have_secret = true;
 }
 
+/*
+ * crm_purge_deletion_mac: the secret's tag of a deletion id the Citus
+ * initiator hands its worker nodes.  The message starts with a zero byte,
+ * which no key text holds, so no tombstone hash is ever a tag.
+ */
+uint64
+crm_purge_deletion_mac(int64 deletion_id)
+{
+	unsigned char msg[1 + sizeof(int64)];
+
+	load_secret();
+	msg[0] = 0;
+	memcpy(msg + 1, &deletion_id, sizeof(int64));
+	return crm_purge_siphash24(secret, msg, sizeof(msg));
+}
+
 /* crm_purge_key_hash: the tombstone hash of a key text under this database's secret. */
 int64
 crm_purge_key_hash(const char *key, size_t len)

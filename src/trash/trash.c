@@ -332,12 +332,8 @@ crm_purge_current_deletion_id(void)
 	if (deletion_lxid != MyProc->lxid || deletion_id == 0 ||
 		(deletion_statement != stmt && crm_purge_deletion_scope == DELETION_SCOPE_STATEMENT))
 	{
-		Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, false);
-		Oid			seq = get_relname_relid("deletion_id_seq", nsp);
 		int64		next;
 
-		if (!OidIsValid(seq))
-			elog(ERROR, "sequence crm_purge.deletion_id_seq is missing");
 		if (xact_deletion_nids == xact_deletion_cap)
 		{
 			xact_deletion_cap = Max(8, xact_deletion_cap * 2);
@@ -345,22 +341,18 @@ crm_purge_current_deletion_id(void)
 				MemoryContextAlloc(TopMemoryContext, sizeof(int64) * xact_deletion_cap) :
 				repalloc(xact_deletion_ids, sizeof(int64) * xact_deletion_cap);
 		}
-		next = crm_purge_citus_deletion_id();
-		/* every statement of a distributed transaction: its one id */
+		/* Citus: the initiator's statement, else the distributed transaction */
+		next = crm_purge_citus_issued_deletion(stmt);
+		if (next == 0)
+			next = crm_purge_citus_deletion_id();
+		/* the tasks of one statement (or transaction) on this node: its one id */
 		if (next != 0 && next == deletion_id && deletion_lxid == MyProc->lxid)
 		{
 			deletion_statement = stmt;
 			return deletion_id;
 		}
 		if (next == 0)
-		{
-			int32		group = crm_purge_citus_group();
-
-			next = nextval_internal(seq, false);
-			/* a Citus worker node's own ids: its group in the high bits */
-			if (group > 0)
-				next |= (int64) group << 48;
-		}
+			next = crm_purge_new_deletion_id();
 		deletion_id = next;
 		deletion_rows = 0;
 		deletion_lxid = MyProc->lxid;
@@ -368,6 +360,28 @@ crm_purge_current_deletion_id(void)
 		xact_deletion_ids[xact_deletion_nids++] = deletion_id;
 	}
 	return deletion_id;
+}
+
+/*
+ * crm_purge_new_deletion_id: a new id from crm_purge.deletion_id_seq; on a
+ * Citus worker node with its group in bits 48 and up, so that no two nodes
+ * hand out the same id.
+ */
+int64
+crm_purge_new_deletion_id(void)
+{
+	Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, false);
+	Oid			seq = get_relname_relid("deletion_id_seq", nsp);
+	int32		group;
+	int64		next;
+
+	if (!OidIsValid(seq))
+		elog(ERROR, "sequence crm_purge.deletion_id_seq is missing");
+	group = crm_purge_citus_group();
+	next = nextval_internal(seq, false);
+	if (group > 0)
+		next |= (int64) group << 48;
+	return next;
 }
 
 /* xact_deletion_count: how many deletion ids this transaction used */

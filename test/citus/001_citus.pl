@@ -42,7 +42,7 @@ like(as('regress_app', q{DELETE FROM deals WHERE id = 1}, err => 1), qr/has a cr
 as('regress_admin', q{SELECT crm_purge_tick()});
 is($coord->safe_psql('postgres', q{
 	SELECT string_agg(logicalrelid::text || ' ' || colocationid, ', ' ORDER BY logicalrelid::text)
-	FROM pg_dist_partition WHERE logicalrelid::text LIKE 'crm_trash.%'}),
+	FROM pg_dist_partition WHERE logicalrelid::text LIKE 'crm_trash.public%'}),
 	join(', ', map { "crm_trash.public__$_ 1" } qw(contacts contacts_s0 deals deals_s0)),
 	'the trash of both is distributed and colocated with them (the worker distributed the second)');
 
@@ -65,6 +65,57 @@ is($coord->safe_psql('postgres', q{SELECT count(DISTINCT deleted_by::text) || ' 
 my $router_id = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.public__contacts WHERE id = 3});
 my $multi_id = $coord->safe_psql('postgres', q{SELECT DISTINCT deletion_id FROM crm_trash.public__contacts WHERE id >= 100});
 ok($router_id != $multi_id && $router_id > (1 << 48), 'a router deletion id carries its worker node');
+
+# several DELETEs in one transaction block (as an ORM sends them): one
+# deletion id per statement, the same on every shard it touches and on its
+# cascade; with deletion_scope = transaction, one for the transaction
+as('regress_app', q{
+	BEGIN;
+	DELETE FROM contacts WHERE id BETWEEN 1300 AND 1309;
+	DELETE FROM contacts WHERE id BETWEEN 1310 AND 1319;
+	DELETE FROM contacts WHERE account_id = 0 AND id = 1320;
+	DO $$BEGIN DELETE FROM contacts WHERE id BETWEEN 1321 AND 1323; DELETE FROM contacts WHERE id BETWEEN 1324 AND 1326; END$$;
+	SAVEPOINT s;
+	DELETE FROM contacts WHERE id = 1327;
+	ROLLBACK TO SAVEPOINT s;
+	DELETE FROM contacts WHERE id = 1328;
+	COMMIT;
+	BEGIN;
+	SET LOCAL crm_purge.deletion_scope = transaction;
+	DELETE FROM contacts WHERE id BETWEEN 1330 AND 1334;
+	DELETE FROM contacts WHERE id BETWEEN 1335 AND 1339;
+	COMMIT;
+});
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(n::text, ' ' ORDER BY first) FROM (
+	  SELECT min(c.id) AS first, count(*) AS n FROM crm_trash.public__contacts c WHERE c.id BETWEEN 1300 AND 1339
+	  GROUP BY c.deletion_id) s}),
+	'10 10 1 6 1 10',
+	'a transaction block: one deletion id per DELETE statement (a DO block\'s two DELETEs are one statement), one per transaction with deletion_scope = transaction');
+is($coord->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FILTER (WHERE d.deletion_id = c.deletion_id) || ' ' || count(*)
+			FROM crm_trash.public__contacts c JOIN crm_trash.public__deals d ON d.account_id = c.account_id AND d.contact_id = c.id
+			WHERE c.id BETWEEN 1300 AND 1339)
+	  || ' ' || (SELECT count(*) = count(DISTINCT (deletion_id, trash_row)) FROM crm_trash.public__deals)}),
+	'38 38 true', 'each cascaded deal carries its contact\'s deletion id');
+my $second = $coord->safe_psql('postgres', q{SELECT DISTINCT deletion_id FROM crm_trash.public__contacts WHERE id BETWEEN 1310 AND 1319});
+is(as('regress_admin', qq{SELECT crm_purge_restore_deletion($second)}), '20',
+	'restore_deletion of the second statement brings back its 10 contacts and their deals, nothing of the others');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM contacts WHERE id BETWEEN 1300 AND 1339}), '12',
+	'the rows of the second statement are live again (with 1327, rolled back, and 1329, never deleted)');
+# the id a worker node takes comes tagged with the secret: a role that sets
+# it by hand, on the coordinator or on a worker node, is refused
+my $shard = $w1->safe_psql('postgres', q{SET citus.override_table_visibility = off;
+	SELECT relname FROM pg_class WHERE relname ~ '^contacts_[0-9]+$' LIMIT 1});
+$w1->psql('postgres', qq{SET ROLE regress_app; BEGIN; SET LOCAL crm_purge.citus_deletion = '5.0123456789abcdef';
+	DELETE FROM $shard; COMMIT;}, on_error_stop => 1, stderr => \my $forged);
+like($forged,
+	qr/crm_purge.citus_deletion holds a value crm_purge did not issue/, 'a forged deletion id is refused on a worker node');
+as('regress_app', q{BEGIN; SET LOCAL citus.propagate_set_commands = local;
+	SET LOCAL crm_purge.citus_deletion = '1.0000000000000000'; DELETE FROM contacts WHERE id = 1340; COMMIT;});
+my $own = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.public__contacts WHERE id = 1340});
+is($coord->safe_psql('postgres', qq{SELECT count(*) FROM crm_trash.public__contacts WHERE deletion_id = $own}) . ($own > 1 ? ' new' : ''),
+	'1 new', 'on the coordinator a DELETE gives itself a new id, whatever was set');
 
 # restore and restore_deletion, as an admin
 is(as('regress_admin', q{SELECT crm_purge_restore('contacts', 'id BETWEEN 100 AND 109')}), '10', 'restore on a distributed table');
