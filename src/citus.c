@@ -266,35 +266,75 @@ crm_purge_citus_plan(PlannedStmt *plan)
 }
 
 /*
+ * propagate_local: SET LOCAL name = value here and on every connection of
+ * the transaction.  Citus propagates SET LOCAL only when asked to: asked
+ * for this one only.
+ */
+static void
+propagate_local(const char *name, const char *value)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	SPI_connect();
+	if (SPI_execute(psprintf("SET LOCAL %s = %s", name, quote_literal_cstr(value)), false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not hand %s to the Citus worker nodes", name);
+	SPI_finish();
+	AtEOXact_GUC(true, nest);
+}
+
+/* the actor and reason the worker nodes were last given, in issued_lxid */
+static char *issued_actor = NULL;
+static char *issued_reason = NULL;
+
+/* propagate_if_changed: propagate_local of a setting the nodes do not have yet in this transaction. */
+static void
+propagate_if_changed(const char *name, const char *value, char **issued, bool new_xact)
+{
+	if (value == NULL || (value[0] == '\0' && (new_xact || *issued == NULL)))
+		return;
+	if (!new_xact && *issued != NULL && strcmp(*issued, value) == 0)
+		return;
+	propagate_local(name, value);
+	if (*issued)
+		pfree(*issued);
+	*issued = MemoryContextStrdup(TopMemoryContext, value);
+}
+
+/*
  * crm_purge_citus_issue_deletion: before a distributed DELETE in a
  * transaction block, gives top-level statement stmt its deletion id on
  * every connection of the transaction (once per statement; again when a
- * rolled-back subtransaction took the setting away).
+ * rolled-back subtransaction took the setting away), and the application's
+ * actor and reason, which Citus does not send by itself.
  */
 void
 crm_purge_citus_issue_deletion(uint64 stmt)
 {
-	int			nest;
-	char	   *value;
+	bool		new_xact = issued_lxid != MyProc->lxid;
 
-	if (issued_lxid == MyProc->lxid && issued_stmt == stmt &&
-		parse_issued(crm_purge_citus_deletion) == issued_id)
+	if (new_xact && issued_actor)
+	{
+		pfree(issued_actor);
+		issued_actor = NULL;
+	}
+	if (new_xact && issued_reason)
+	{
+		pfree(issued_reason);
+		issued_reason = NULL;
+	}
+	propagate_if_changed("crm_purge.actor", crm_purge_actor, &issued_actor, new_xact);
+	propagate_if_changed("crm_purge.reason", crm_purge_reason, &issued_reason, new_xact);
+	issued_lxid = MyProc->lxid;
+	if (crm_purge_deletion_scope != DELETION_SCOPE_STATEMENT ||
+		(!new_xact && issued_stmt == stmt && parse_issued(crm_purge_citus_deletion) == issued_id))
 		return;
 	issued_id = crm_purge_new_deletion_id();
 	issued_stmt = stmt;
-	issued_lxid = MyProc->lxid;
-	value = psprintf("%lld.%016llx", (long long) issued_id,
-					 (unsigned long long) crm_purge_deletion_mac(issued_id));
-	/* Citus propagates SET LOCAL only when asked to: asked for this one only */
-	nest = NewGUCNestLevel();
-	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	SPI_connect();
-	if (SPI_execute(psprintf("SET LOCAL crm_purge.citus_deletion = %s", quote_literal_cstr(value)),
-					false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not hand the deletion id to the Citus worker nodes");
-	SPI_finish();
-	AtEOXact_GUC(true, nest);
+	propagate_local("crm_purge.citus_deletion",
+					psprintf("%lld.%016llx", (long long) issued_id,
+							 (unsigned long long) crm_purge_deletion_mac(issued_id)));
 }
 
 /*

@@ -36,9 +36,8 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		crm_purge_guard_skips_reset();
 		crm_purge_sequences_before(queryDesc->sourceText);
 	}
-	/* Citus: several DELETEs of one transaction block, one id each */
+	/* Citus: several DELETEs of one transaction block, one id each; the actor */
 	if (queryDesc->operation == CMD_DELETE && IsTransactionBlock() &&
-		crm_purge_deletion_scope == DELETION_SCOPE_STATEMENT &&
 		crm_purge_citus_plan(queryDesc->plannedstmt))
 	{
 		/* the SET it runs is part of this statement, not a new one */

@@ -103,6 +103,23 @@ is(as('regress_admin', qq{SELECT crm_purge_restore_deletion($second)}), '20',
 	'restore_deletion of the second statement brings back its 10 contacts and their deals, nothing of the others');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM contacts WHERE id BETWEEN 1300 AND 1339}), '12',
 	'the rows of the second statement are live again (with 1327, rolled back, and 1329, never deleted)');
+# the application's actor and reason reach the worker nodes (Citus sends
+# no SET LOCAL by itself)
+as('regress_app', q{
+	BEGIN;
+	SET LOCAL crm_purge.actor = 'alice@example.com';
+	SET LOCAL crm_purge.reason = 'ticket 42';
+	DELETE FROM contacts WHERE id BETWEEN 1341 AND 1344;
+	SET LOCAL crm_purge.actor = 'bob@example.com';
+	DELETE FROM contacts WHERE account_id = 5 AND id = 1345;
+	COMMIT;
+});
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(id || ' ' || coalesce(deletion_actor, '-') || ' ' || coalesce(deletion_reason, '-'), ', ' ORDER BY id)
+	FROM crm_trash.public__contacts WHERE id BETWEEN 1341 AND 1345}),
+	join(', ', (map { "$_ alice\@example.com ticket 42" } 1341 .. 1344), '1345 bob@example.com ticket 42'),
+	'deletion_actor and deletion_reason are recorded on every shard');
+
 # the id a worker node takes comes tagged with the secret: a role that sets
 # it by hand, on the coordinator or on a worker node, is refused
 my $shard = $w1->safe_psql('postgres', q{SET citus.override_table_visibility = off;
