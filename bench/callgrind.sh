@@ -7,8 +7,10 @@
 # counted inside PortalRun (the statement and its triggers).
 #
 #   sudo bash bench/callgrind.sh          N=200000 by default
+#   WHERE='id = 2' sudo bash bench/callgrind.sh    a one-row DELETE instead
 set -euo pipefail
 N=${N:-200000}
+WHERE=${WHERE:-id % 2 = 0}
 B=/usr/lib/postgresql/15/bin
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "callgrind.sh: run as root (the server runs as postgres)" >&2; exit 1; }
@@ -47,12 +49,12 @@ SQL
 pg $B/pg_ctl -D "$DIR/data" stop >/dev/null
 declare -A IR
 for v in a b c; do
-	echo "DELETE FROM t_$v WHERE id % 2 = 0" |
+	echo "DELETE FROM t_$v WHERE $WHERE" |
 		pg valgrind --tool=callgrind --toggle-collect=PortalRun --callgrind-out-file="$DIR/cg.$v" \
 			$B/postgres --single -D "$DIR/data" -c shared_preload_libraries=crm_purge postgres >/dev/null 2>"$DIR/vg.$v"
 	IR[$v]=$(callgrind_annotate "$DIR/cg.$v" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
 done
-echo "=== callgrind: DELETE of $((N / 2)) of $N rows, instructions (a = unprotected, b = PL/pgSQL trigger, c = crm_purge)"
+echo "=== callgrind: DELETE ... WHERE $WHERE of $N rows, instructions (a = unprotected, b = PL/pgSQL trigger, c = crm_purge)"
 printf '  a %14d\n  b %14d\n  c %14d\n' "${IR[a]}" "${IR[b]}" "${IR[c]}"
 awk -v a="${IR[a]}" -v b="${IR[b]}" -v c="${IR[c]}" 'BEGIN {
 	printf "  c/b (crm_purge/trigger)      %6.2f  (target <= 0.80)\n", c / b

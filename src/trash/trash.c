@@ -444,6 +444,7 @@ typedef struct TrashWriter
 	bool	   *nulls;
 	TupleTableSlot *slots[TRASH_BUFFERED_TUPLES];
 	int			nused;
+	int			nslots;			/* slots made so far */
 	Size		nbytes;
 	MemoryContext batchcxt;
 } TrashWriter;
@@ -637,7 +638,7 @@ trash_writer_close(TrashWriter *w)
 	int			i;
 
 	trash_writer_flush(w);
-	for (i = 0; i < TRASH_BUFFERED_TUPLES; i++)
+	for (i = 0; i < w->nslots; i++)
 		ExecDropSingleTupleTableSlot(w->slots[i]);
 	if (BufferIsValid(w->bistate->current_buf))
 		ReleaseBuffer(w->bistate->current_buf);
@@ -947,7 +948,10 @@ trash_tuple_copy(TrashWriter *w, HeapTuple oldtup, TupleDesc ttd)
 	}
 	hoff = offsetof(HeapTupleHeaderData, t_bits) + (hasnull ? BITMAPLEN(ttd->natts) : 0);
 	hoff = MAXALIGN(hoff);
-	tup = (HeapTuple) palloc0(HEAPTUPLESIZE + hoff + off);
+	/* zeroed but for the live data, which is copied over */
+	tup = (HeapTuple) palloc(HEAPTUPLESIZE + hoff + off);
+	memset(tup, 0, HEAPTUPLESIZE + hoff);
+	memset((char *) tup + HEAPTUPLESIZE + hoff + ldata, 0, off - ldata);
 	tup->t_len = hoff + off;
 	ItemPointerSetInvalid(&tup->t_self);
 	tup->t_tableOid = InvalidOid;
@@ -1037,7 +1041,6 @@ trash_writer_open(Relation live)
 	bool		found;
 	MemoryContext old;
 	TupleDesc	ttd;
-	int			i;
 
 	if (pending == NULL)
 	{
@@ -1082,8 +1085,7 @@ trash_writer_open(Relation live)
 		crm_purge_bulk_insert_state_init(w->bistate);
 		w->batchcxt = AllocSetContextCreate(w->cxt, "crm_purge trash batch",
 											ALLOCSET_DEFAULT_SIZES);
-		for (i = 0; i < TRASH_BUFFERED_TUPLES; i++)
-			w->slots[i] = MakeSingleTupleTableSlot(ttd, &TTSOpsHeapTuple);
+		w->nslots = 0;			/* made as rows come: most DELETEs trash a few */
 		w->values = palloc(sizeof(Datum) * ttd->natts);
 		w->nulls = palloc(sizeof(bool) * ttd->natts);
 		w->values[w->map.deleted_at - 1] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
@@ -1171,7 +1173,14 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 	tup = copy ? trash_tuple_copy(w, oldtup, ttd) : heap_form_tuple(ttd, w->values, w->nulls);
 	MemoryContextSwitchTo(old);
 
-	ExecStoreHeapTuple(tup, w->slots[w->nused++], false);
+	if (w->nused == w->nslots)
+	{
+		old = MemoryContextSwitchTo(w->cxt);
+		w->slots[w->nslots++] = MakeSingleTupleTableSlot(ttd, &TTSOpsHeapTuple);
+		MemoryContextSwitchTo(old);
+	}
+	/* the slot owns the tuple: the multi-insert takes it without copying */
+	ExecStoreHeapTuple(tup, w->slots[w->nused++], true);
 	w->nbytes += tup->t_len;
 	if (w->nused == TRASH_BUFFERED_TUPLES || w->nbytes >= TRASH_BUFFERED_BYTES)
 		trash_writer_flush(w);
