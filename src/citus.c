@@ -10,14 +10,19 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "nodes/extensible.h"
 #include "nodes/plannodes.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -29,21 +34,41 @@
  * the caller's search_path.)
  *
  * crm_purge_citus_present: is the citus extension created in this
- * database?  Asked once per transaction (the trash trigger asks at every
- * statement).
+ * database?  Kept until pg_extension changes (crm_purge_citus_forget): the
+ * trash trigger asks at every statement.
  */
+static int	citus_present = -1;	/* -1: not known */
+static int32 cached_group = -1;	/* -1: not known */
+static Oid	local_group_relid = InvalidOid;
+static FmgrInfo txn_fn;			/* Citus's get_current_transaction_id() */
+static bool txn_fn_valid = false;
+
 bool
 crm_purge_citus_present(void)
 {
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static bool cached = false;
+	if (citus_present < 0)
+		citus_present = OidIsValid(get_extension_oid("citus", true)) ? 1 : 0;
+	return citus_present == 1;
+}
 
-	if (cached_lxid != MyProc->lxid || cached_lxid == InvalidLocalTransactionId)
-	{
-		cached = OidIsValid(get_extension_oid("citus", true));
-		cached_lxid = MyProc->lxid;
-	}
-	return cached;
+/* local_group_changed: Citus changed pg_dist_local_group (a node added, removed) */
+static void
+local_group_changed(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == local_group_relid)
+		cached_group = -1;
+}
+
+/*
+ * crm_purge_citus_forget: pg_extension changed: whether Citus is there, and
+ * its functions, are read again.
+ */
+void
+crm_purge_citus_forget(void)
+{
+	citus_present = -1;
+	cached_group = -1;
+	txn_fn_valid = false;
 }
 
 /*
@@ -53,18 +78,20 @@ crm_purge_citus_present(void)
 int32
 crm_purge_citus_group(void)
 {
-	/* read once per transaction: it changes only when a node is added */
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static int32 cached_group = 0;
+	static bool callback_registered = false;
 	int32		group = 0;
 	bool		isnull;
 
-	if (cached_lxid == MyProc->lxid && cached_lxid != InvalidLocalTransactionId)
+	if (cached_group >= 0)
 		return cached_group;
-	cached_lxid = MyProc->lxid;
-	cached_group = 0;
 	if (!crm_purge_citus_present())
-		return 0;
+		return cached_group = 0;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(local_group_changed, (Datum) 0);
+		callback_registered = true;
+	}
+	local_group_relid = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
 	SPI_connect();
 	if (SPI_execute("SELECT groupid FROM pg_catalog.pg_dist_local_group", true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
@@ -75,6 +102,7 @@ crm_purge_citus_group(void)
 			group = DatumGetInt32(d);
 	}
 	SPI_finish();
+	/* Citus invalidates pg_dist_local_group's relcache entry when it changes */
 	cached_group = group;
 	return group;
 }
@@ -188,36 +216,42 @@ crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
 int64
 crm_purge_citus_deletion_id(void)
 {
-	int64		result = 0;
+	HeapTupleHeader tx;
+	Datum		node,
+				number,
+				stamp;
+	bool		n1,
+				n2,
+				n3;
 
 	if (!crm_purge_citus_present())
 		return 0;
-	SPI_connect();
-	if (SPI_execute("SELECT initiator_node_identifier, transaction_number, transaction_stamp"
-					" FROM pg_catalog.get_current_transaction_id()", true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
+	/* called directly, not through SPI: the trigger asks at every statement */
+	if (!txn_fn_valid)
 	{
-		bool		n1,
-					n2,
-					n3;
-		Datum		node = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &n1);
-		Datum		number = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &n2);
-		Datum		stamp = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &n3);
+		Oid			fn = LookupFuncName(list_make2(makeString("pg_catalog"),
+												   makeString("get_current_transaction_id")),
+										0, NULL, false);
 
-		if (!n1 && !n2 && !n3 && DatumGetInt64(number) > 0)
-		{
-			/* 2024-01-01 00:00 UTC in PostgreSQL's epoch, in microseconds */
-			const TimestampTz base = INT64CONST(757382400000000);
-			int64		ms = (DatumGetTimestampTz(stamp) - base) / 1000;
-
-			result = ((int64) 1 << 62) |
-				((ms & ((INT64CONST(1) << 40) - 1)) << 22) |
-				((int64) (DatumGetInt32(node) & 1023) << 12) |
-				(DatumGetInt64(number) & 4095);
-		}
+		fmgr_info_cxt(fn, &txn_fn, TopMemoryContext);
+		txn_fn_valid = true;
 	}
-	SPI_finish();
-	return result;
+	tx = DatumGetHeapTupleHeader(FunctionCall0Coll(&txn_fn, InvalidOid));
+	node = GetAttributeByName(tx, "initiator_node_identifier", &n1);
+	number = GetAttributeByName(tx, "transaction_number", &n2);
+	stamp = GetAttributeByName(tx, "transaction_stamp", &n3);
+	if (!n1 && !n2 && !n3 && DatumGetInt64(number) > 0)
+	{
+		/* 2024-01-01 00:00 UTC in PostgreSQL's epoch, in microseconds */
+		const TimestampTz base = INT64CONST(757382400000000);
+		int64		ms = (DatumGetTimestampTz(stamp) - base) / 1000;
+
+		return ((int64) 1 << 62) |
+			((ms & ((INT64CONST(1) << 40) - 1)) << 22) |
+			((int64) (DatumGetInt32(node) & 1023) << 12) |
+			(DatumGetInt64(number) & 4095);
+	}
+	return 0;
 }
 
 /*

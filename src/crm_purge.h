@@ -104,6 +104,7 @@ extern void crm_purge_sequences_after_utility(Node *parsetree);
 
 /* citus.c: crm_purge on Citus */
 extern bool crm_purge_citus_present(void);
+extern void crm_purge_citus_forget(void);
 extern int32 crm_purge_citus_group(void);
 extern void crm_purge_require_coordinator(const char *what);
 extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);

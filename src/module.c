@@ -121,6 +121,7 @@ extension_changed(Datum arg, int cacheid, uint32 hashvalue)
 	crm_purge_trash_forget();
 	crm_purge_tombstone_forget();
 	crm_purge_batch_forget();
+	crm_purge_citus_forget();
 }
 
 /*
