@@ -8,6 +8,15 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "parser/parse_relation.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "access/stratnum.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
@@ -147,6 +156,146 @@ shard_name(Oid relid, int64 *id, Datum *values)
 }
 
 /*
+ * Citus's catalogs read directly, not through SPI: the trash trigger of a
+ * shard looks its trash shard up in every new backend, and Citus opens new
+ * connections for the shards of a multi-shard statement (the SPI join took
+ * milliseconds to plan).  Columns are found by name.
+ */
+
+/* dist_scan_first: the first row of pg_catalog.<table> whose <column> = value (int8 or oid), copied; NULL if none */
+static HeapTuple
+dist_scan_first(const char *table, const char *index, const char *column, Datum value,
+				bool int8, TupleDesc *desc, HeapTuple (*match) (HeapTuple, TupleDesc, void *), void *arg)
+{
+	Oid			relid = get_relname_relid(table, PG_CATALOG_NAMESPACE);
+	Oid			indexid = get_relname_relid(index, PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup,
+				found = NULL;
+	AttrNumber	att;
+
+	if (!OidIsValid(relid))
+		return NULL;
+	rel = table_open(relid, AccessShareLock);
+	att = attnameAttNum(rel, column, false);
+	if (att == InvalidAttrNumber)
+		elog(ERROR, "the Citus catalog %s has no column %s", table, column);
+	ScanKeyInit(&key, att, BTEqualStrategyNumber, int8 ? F_INT8EQ : F_OIDEQ, value);
+	scan = systable_beginscan(rel, indexid, OidIsValid(indexid), NULL, 1, &key);
+	while (found == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+		if (match == NULL || match(tup, RelationGetDescr(rel), arg) != NULL)
+			found = heap_copytuple(tup);
+	systable_endscan(scan);
+	*desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* dist_attr: a column of a row of a Citus catalog, by name; NULL when null */
+static Datum
+dist_attr(HeapTuple tup, TupleDesc desc, const char *column, bool *isnull)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(desc, i)->attname), column) == 0)
+			return heap_getattr(tup, i + 1, desc, isnull);
+	elog(ERROR, "a Citus catalog has no column %s", column);
+}
+
+/* dist_shard: pg_dist_shard's table and shardminvalue of shard id; false when none */
+static bool
+dist_shard(int64 id, Oid *logical, char **minvalue)
+{
+	TupleDesc	desc;
+	HeapTuple	tup = dist_scan_first("pg_dist_shard", "pg_dist_shard_shardid_index", "shardid",
+									  Int64GetDatum(id), true, &desc, NULL, NULL);
+	bool		isnull;
+	Datum		d;
+
+	if (tup == NULL)
+		return false;
+	*logical = DatumGetObjectId(dist_attr(tup, desc, "logicalrelid", &isnull));
+	d = dist_attr(tup, desc, "shardminvalue", &isnull);
+	*minvalue = isnull ? NULL : TextDatumGetCString(d);
+	return true;
+}
+
+/* dist_colocation: pg_dist_partition's colocationid of relid; -1 when not distributed */
+static int32
+dist_colocation(Oid relid)
+{
+	TupleDesc	desc;
+	HeapTuple	tup = dist_scan_first("pg_dist_partition", "pg_dist_partition_logical_relid_index",
+									  "logicalrelid", ObjectIdGetDatum(relid), false, &desc, NULL, NULL);
+	bool		isnull;
+	Datum		d;
+
+	if (tup == NULL)
+		return -1;
+	d = dist_attr(tup, desc, "colocationid", &isnull);
+	return isnull ? -1 : DatumGetInt32(d);
+}
+
+/* min_matches: a pg_dist_shard row whose shardminvalue is arg's */
+static HeapTuple
+min_matches(HeapTuple tup, TupleDesc desc, void *arg)
+{
+	bool		isnull;
+	Datum		d = dist_attr(tup, desc, "shardminvalue", &isnull);
+
+	return !isnull && strcmp(TextDatumGetCString(d), (char *) arg) == 0 ? tup : NULL;
+}
+
+/* dist_shard_with_min: the shard of logical with that shardminvalue (the colocated one); 0 when none */
+static int64
+dist_shard_with_min(Oid logical, char *minvalue)
+{
+	TupleDesc	desc;
+	HeapTuple	tup;
+	bool		isnull;
+
+	if (minvalue == NULL)
+		return 0;
+	tup = dist_scan_first("pg_dist_shard", "pg_dist_shard_logical_relid_index", "logicalrelid",
+						  ObjectIdGetDatum(logical), false, &desc, min_matches, minvalue);
+	return tup == NULL ? 0 : DatumGetInt64(dist_attr(tup, desc, "shardid", &isnull));
+}
+
+/*
+ * trash_name_ok: schema and table name make a trash name that names one
+ * table (crm_purge._citus_name_ok): no "__" inside either, the schema does
+ * not end and the table does not start with "_".
+ */
+static bool
+trash_name_ok(const char *nspname, const char *relname)
+{
+	size_t		n = strlen(nspname);
+
+	return strstr(nspname, "__") == NULL && strstr(relname, "__") == NULL &&
+		n > 0 && nspname[n - 1] != '_' && relname[0] != '\0' && relname[0] != '_';
+}
+
+/* shard_of: the distributed table (its shell here) relid is shard id of, by name and namespace; InvalidOid if not */
+static Oid
+shard_of(Oid relid, int64 id, Datum *values, char **minvalue)
+{
+	Oid			logical;
+	char	   *relname;
+
+	if (!dist_shard(id, &logical, minvalue))
+		return InvalidOid;
+	relname = get_rel_name(logical);
+	if (relname == NULL || strcmp(relname, TextDatumGetCString(values[1])) != 0 ||
+		get_rel_namespace(logical) != DatumGetObjectId(values[2]))
+		return InvalidOid;
+	return logical;
+}
+
+/*
  * crm_purge_citus_shard_trash: when relid is the shard of a distributed
  * table on this node, the shard of its trash on this node (a partitioned
  * table, colocated: the same hash range); InvalidOid otherwise.  The trash
@@ -158,48 +307,34 @@ shard_name(Oid relid, int64 *id, Datum *values)
 Oid
 crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
 {
-	int64		id;
-	Oid			trash = InvalidOid;
-	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
+	int64		id,
+				trash_shard;
 	Datum		values[3];
-	CrmPurgeIdentity ident;
+	Oid			logical,
+				crm_trash,
+				trash;
+	char	   *minvalue;
+	char	   *nspname;
+	char	   *relname;
 
 	*shardid = 0;
 	if (!shard_name(relid, &id, values))
 		return InvalidOid;
-
-	SPI_connect();
-	crm_purge_become_owner(&ident);
 	/* the shard named so is really that table's; its trash the one colocated with it */
-	if (SPI_execute_with_args("SELECT (tc.relname || '_' || ts.shardid)::pg_catalog.text"
-							  " FROM pg_catalog.pg_dist_shard ls"
-							  " JOIN pg_catalog.pg_class lc ON lc.oid OPERATOR(pg_catalog.=) ls.logicalrelid"
-							  " JOIN pg_catalog.pg_namespace ln ON ln.oid OPERATOR(pg_catalog.=) lc.relnamespace"
-							  " JOIN pg_catalog.pg_dist_partition lp ON lp.logicalrelid OPERATOR(pg_catalog.=) ls.logicalrelid"
-							  " JOIN pg_catalog.pg_class tc ON tc.relname OPERATOR(pg_catalog.=) (ln.nspname || '__' || lc.relname)"
-							  "  AND tc.relkind OPERATOR(pg_catalog.=) 'p'"
-							  "  AND tc.relnamespace OPERATOR(pg_catalog.=) (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'crm_trash')"
-							  " JOIN pg_catalog.pg_dist_partition tp ON tp.logicalrelid OPERATOR(pg_catalog.=) tc.oid AND tp.colocationid OPERATOR(pg_catalog.=) lp.colocationid"
-							  " JOIN pg_catalog.pg_dist_shard ts ON ts.logicalrelid OPERATOR(pg_catalog.=) tc.oid"
-							  "  AND ts.shardminvalue OPERATOR(pg_catalog.=) ls.shardminvalue"
-							  " WHERE ls.shardid OPERATOR(pg_catalog.=) $1 AND lc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-							  "  AND lc.relnamespace OPERATOR(pg_catalog.=) $3"
-	/* the name names one table only (crm_purge._citus_name_ok) */
-							  "  AND pg_catalog.strpos(ln.nspname, '__') OPERATOR(pg_catalog.=) 0 AND pg_catalog.strpos(lc.relname, '__') OPERATOR(pg_catalog.=) 0"
-							  "  AND pg_catalog.right(ln.nspname, 1) OPERATOR(pg_catalog.<>) '_'"
-							  "  AND pg_catalog.left(lc.relname, 1) OPERATOR(pg_catalog.<>) '_'",
-							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the Citus metadata");
-	if (SPI_processed == 1)
-	{
-		Oid			nsp = get_namespace_oid("crm_trash", true);
-
-		/* the trash shard is on this node when the live shard is: it moves with it */
-		if (OidIsValid(nsp))
-			trash = get_relname_relid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), nsp);
-	}
-	crm_purge_unbecome(&ident);
-	SPI_finish();
+	if (!OidIsValid(logical = shard_of(relid, id, values, &minvalue)))
+		return InvalidOid;
+	nspname = get_namespace_name(get_rel_namespace(logical));
+	relname = get_rel_name(logical);
+	crm_trash = get_namespace_oid("crm_trash", true);
+	if (nspname == NULL || relname == NULL || !OidIsValid(crm_trash) || !trash_name_ok(nspname, relname))
+		return InvalidOid;
+	trash = get_relname_relid(psprintf("%s__%s", nspname, relname), crm_trash);
+	if (!OidIsValid(trash) || get_rel_relkind(trash) != RELKIND_PARTITIONED_TABLE ||
+		dist_colocation(trash) < 0 || dist_colocation(trash) != dist_colocation(logical) ||
+		(trash_shard = dist_shard_with_min(trash, minvalue)) == 0)
+		return InvalidOid;
+	/* the trash shard is on this node when the live shard is: it moves with it */
+	trash = get_relname_relid(psprintf("%s_" INT64_FORMAT, get_rel_name(trash), trash_shard), crm_trash);
 	if (OidIsValid(trash))
 		*shardid = id;
 	return trash;
@@ -417,42 +552,30 @@ Oid
 crm_purge_citus_live_of_trash_shard(Oid trashid)
 {
 	int64		id;
-	Oid			live = InvalidOid;
-	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
 	Datum		values[3];
-	CrmPurgeIdentity ident;
+	Oid			logical,
+				trash,
+				live;
+	char	   *minvalue;
+	char	   *name;
+	char	   *sep;
+	Oid			nsp;
 
 	if (!shard_name(trashid, &id, values))
 		return InvalidOid;
-
-	SPI_connect();
-	crm_purge_become_owner(&ident);
-	if (SPI_execute_with_args("SELECT lc.oid"
-							  " FROM pg_catalog.pg_dist_shard ss"
-							  " JOIN pg_catalog.pg_class sc ON sc.oid OPERATOR(pg_catalog.=) ss.logicalrelid"
-							  " JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) coalesce((SELECT i.inhparent FROM pg_catalog.pg_inherits i"
-							  "                                                   WHERE i.inhrelid OPERATOR(pg_catalog.=) ss.logicalrelid), ss.logicalrelid)"
-							  " JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) tc.relnamespace AND tn.nspname OPERATOR(pg_catalog.=) 'crm_trash'"
-							  " JOIN pg_catalog.pg_dist_partition tp ON tp.logicalrelid OPERATOR(pg_catalog.=) tc.oid"
-							  " JOIN pg_catalog.pg_dist_partition lp ON lp.colocationid OPERATOR(pg_catalog.=) tp.colocationid"
-							  " JOIN pg_catalog.pg_class lc ON lc.oid OPERATOR(pg_catalog.=) lp.logicalrelid"
-							  " JOIN pg_catalog.pg_namespace ln ON ln.oid OPERATOR(pg_catalog.=) lc.relnamespace"
-							  " WHERE ss.shardid OPERATOR(pg_catalog.=) $1 AND sc.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-							  "  AND sc.relnamespace OPERATOR(pg_catalog.=) $3"
-							  "  AND tc.relname OPERATOR(pg_catalog.=) (ln.nspname || '__' || lc.relname)"
-							  "  AND pg_catalog.strpos(ln.nspname, '__') OPERATOR(pg_catalog.=) 0 AND pg_catalog.strpos(lc.relname, '__') OPERATOR(pg_catalog.=) 0"
-							  "  AND pg_catalog.right(ln.nspname, 1) OPERATOR(pg_catalog.<>) '_'"
-							  "  AND pg_catalog.left(lc.relname, 1) OPERATOR(pg_catalog.<>) '_'",
-							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the Citus metadata");
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-
-		live = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	crm_purge_unbecome(&ident);
-	SPI_finish();
+	if (!OidIsValid(logical = shard_of(trashid, id, values, &minvalue)))
+		return InvalidOid;
+	/* a segment's shard: its trash is the segment's parent */
+	trash = get_rel_relispartition(logical) ? get_partition_parent(logical, true) : logical;
+	if (get_rel_namespace(trash) != get_namespace_oid("crm_trash", true) ||
+		(name = get_rel_name(trash)) == NULL || (sep = strstr(name, "__")) == NULL)
+		return InvalidOid;
+	/* crm_trash."<schema>__<table>" names one table: the name rules make the split unique */
+	*sep = '\0';
+	if (!trash_name_ok(name, sep + 2) || !OidIsValid(nsp = get_namespace_oid(name, true)) ||
+		!OidIsValid(live = get_relname_relid(sep + 2, nsp)) ||
+		dist_colocation(live) < 0 || dist_colocation(live) != dist_colocation(trash))
+		return InvalidOid;
 	return live;
 }
 
@@ -464,26 +587,12 @@ Oid
 crm_purge_citus_shard_logical(Oid relid)
 {
 	int64		id;
-	Oid			logical = InvalidOid;
-	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
 	Datum		values[3];
+	char	   *minvalue;
 
 	if (!shard_name(relid, &id, values))
 		return InvalidOid;
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
-							  " WHERE s.shardid OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-							  " AND c.relnamespace OPERATOR(pg_catalog.=) $3",
-							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the Citus metadata");
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-
-		logical = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_finish();
-	return logical;
+	return shard_of(relid, id, values, &minvalue);
 }
 
 /*
