@@ -11,6 +11,11 @@
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "utils/snapmgr.h"
+#include "utils/fmgroids.h"
+#include "parser/parse_relation.h"
+#include "access/stratnum.h"
+#include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -89,32 +94,46 @@ crm_purge_rel_owner(Oid relid)
 }
 
 /*
- * crm_purge_trash_of: the trash table of a protected table, or InvalidOid;
- * reads the catalog as the extension owner.
+ * crm_purge_trash_of: the trash table of a protected table, or InvalidOid.
+ * Read through the primary key's index, not SPI: the trash trigger asks in
+ * every new backend (a Citus node's connections for a multi-shard statement
+ * are often new), and no role's rights or policies apply to the catalog.
  */
 Oid
 crm_purge_trash_of(Oid relid)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, true);
+	Oid			tableid = OidIsValid(nsp) ? get_relname_relid("protected_tables", nsp) : InvalidOid;
+	Oid			indexid = OidIsValid(nsp) ? get_relname_relid("protected_tables_pkey", nsp) : InvalidOid;
 	Oid			trashid = InvalidOid;
-	CrmPurgeIdentity id;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	AttrNumber	tbl,
+				trash;
 
-	SPI_connect();
-	crm_purge_become_owner(&id);
-	/* as crm_purge._trash does; read directly so a 1.0 database keeps working */
-	if (SPI_execute_with_args("SELECT trash::oid FROM crm_purge.protected_tables WHERE tbl = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.protected_tables");
-	if (SPI_processed == 1)
+	if (!OidIsValid(tableid))
+		return InvalidOid;
+	rel = table_open(tableid, AccessShareLock);
+	tbl = attnameAttNum(rel, "tbl", false);
+	trash = attnameAttNum(rel, "trash", false);
+	if (tbl == InvalidAttrNumber || trash == InvalidAttrNumber)
+		elog(ERROR, "crm_purge.protected_tables lacks tbl or trash");
+	ScanKeyInit(&key, tbl, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	/* the statement's snapshot, as a query would see it */
+	scan = systable_beginscan(rel, indexid, OidIsValid(indexid),
+							  ActiveSnapshotSet() ? GetActiveSnapshot() : NULL, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
+		Datum		d = heap_getattr(tup, trash, RelationGetDescr(rel), &isnull);
 
-		trashid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1, &isnull));
+		if (!isnull)
+			trashid = DatumGetObjectId(d);
 	}
-	crm_purge_unbecome(&id);
-	SPI_finish();
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 	return trashid;
 }
 

@@ -52,6 +52,8 @@ static Oid	local_group_relid = InvalidOid;
 static FmgrInfo txn_fn;			/* Citus's get_current_transaction_id() */
 static bool txn_fn_valid = false;
 
+static Datum dist_attr(HeapTuple tup, TupleDesc desc, const char *column, bool *isnull);
+
 bool
 crm_purge_citus_present(void)
 {
@@ -101,16 +103,23 @@ crm_purge_citus_group(void)
 		callback_registered = true;
 	}
 	local_group_relid = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
-	SPI_connect();
-	if (SPI_execute("SELECT groupid FROM pg_catalog.pg_dist_local_group", true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
+	if (OidIsValid(local_group_relid))
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		/* one row; read directly: the trash trigger asks in every new backend */
+		Relation	rel = table_open(local_group_relid, AccessShareLock);
+		SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+		HeapTuple	tup = systable_getnext(scan);
 
-		if (!isnull)
-			group = DatumGetInt32(d);
+		if (HeapTupleIsValid(tup))
+		{
+			Datum		d = dist_attr(tup, RelationGetDescr(rel), "groupid", &isnull);
+
+			if (!isnull)
+				group = DatumGetInt32(d);
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
 	}
-	SPI_finish();
 	/* Citus invalidates pg_dist_local_group's relcache entry when it changes */
 	cached_group = group;
 	return group;
