@@ -106,6 +106,14 @@ CREATE TABLE pt.acts_3 PARTITION OF pt.acts FOR VALUES FROM ('2020-03-01') TO ('
 CREATE TABLE pt.acts_4 PARTITION OF pt.acts FOR VALUES FROM ('2020-04-01') TO ('2100-01-01');
 INSERT INTO pt.acts SELECT g, timestamptz '2020-01-01' + make_interval(days => g), 'act ' || g FROM generate_series(0, 99) g;
 UPDATE pt.acts SET modified_at = now() WHERE id IN (70, 71);   -- moves them to acts_4
+-- a dropped partition's rows are counted from its pages: all-visible ones
+-- (acts_2, vacuumed) by their line pointers, the others (acts_1: a dead row,
+-- an aborted insert) row by row
+VACUUM pt.acts_1, pt.acts_2;
+DELETE FROM pt.acts WHERE id = 5;
+BEGIN;
+INSERT INTO pt.acts VALUES (1000, '2020-01-20', 'rolled back');
+ROLLBACK;
 SELECT crm_purge_protect('pt.acts');
 -- everything before 2020-03-15: acts_1 and acts_2 whole, acts_3 half
 SELECT crm_purge_request('pt.acts', now() - timestamptz '2020-03-15', 'delete_only') AS r1 \gset
