@@ -210,6 +210,9 @@ extern struct _DestReceiver *crm_purge_csv_parts_receiver(StringInfo buf, CrmPur
 extern char *crm_purge_export_dir(void);
 extern void crm_purge_export_write_part(int64 request_id, int part, Oid table, int64 placement, StringInfo csv,
 										CrmPurgeExportPart *out);
+extern void crm_purge_export_write_part_unsynced(int64 request_id, int part, Oid table, int64 placement,
+												 StringInfo csv, CrmPurgeExportPart *out);
+extern void crm_purge_export_sync_parts(List *parts);
 extern int64 crm_purge_expire_exports(void);
 
 /* cascade.c (requests/): rows a request's DELETE removes through ON DELETE CASCADE */

@@ -56,7 +56,7 @@
 
 /* a whole partition's export parts: as large as this, to write and fsync few */
 #define PARTITION_PART_ROWS		1000000
-#define PARTITION_PART_BYTES	(256 * 1024 * 1024)
+#define PARTITION_PART_BYTES	(16 * 1024 * 1024)	/* written back while the next is made */
 
 /* most blocks one batch scans, so that a sparse stretch stays one short batch */
 #define MAX_CHUNK_BLOCKS	16384
@@ -1013,7 +1013,7 @@ partition_part_flush(void *arg, StringInfo buf, uint64 rows)
 	MemoryContext old = MemoryContextSwitchTo(e->cxt);
 	CrmPurgeExportPart *part = palloc0(sizeof(CrmPurgeExportPart));
 
-	crm_purge_export_write_part(e->r->id, e->next_part++, InvalidOid, 0, buf, part);
+	crm_purge_export_write_part_unsynced(e->r->id, e->next_part++, InvalidOid, 0, buf, part);
 	e->d->parts = lappend(e->d->parts, part);
 	e->d->part_rows = lappend_int(e->d->part_rows, (int) rows);
 	e->d->rows += rows;
@@ -1129,7 +1129,7 @@ run_partition_drop(void *arg)
 		SPIExecuteOptions options;
 		int			rc;
 
-		/* straight from the executor into parts of up to PARTITION_PART_ROWS rows: one write and fsync each */
+		/* straight from the executor into parts of up to PARTITION_PART_ROWS rows or PARTITION_PART_BYTES: one write each */
 		initStringInfo(&csv);
 		memset(&options, 0, sizeof(options));
 		options.read_only = true;
@@ -1140,6 +1140,8 @@ run_partition_drop(void *arg)
 		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 			elog(ERROR, "could not export partition %s: %s", part_name, SPI_result_code_string(rc));
 		pfree(csv.data);
+		/* durable before the drop commits */
+		crm_purge_export_sync_parts(d->parts);
 		if (d->parts != NIL)
 			crm_purge_fault("export_written");
 	}

@@ -26,16 +26,16 @@ void
 crm_purge_csv_value(StringInfo buf, const char *s, bool single_column)
 {
 	const char *p;
-	bool		quote = (*s == '\0') || (single_column && strcmp(s, "\\.") == 0);
 
-	for (p = s; !quote && *p; p++)
+	/* one pass for the common value, which needs no quotes */
+	for (p = s; *p; p++)
 	{
 		if (*p == ',' || *p == '"' || *p == '\n' || *p == '\r')
-			quote = true;
+			break;
 	}
-	if (!quote)
+	if (*p == '\0' && p != s && !(single_column && strcmp(s, "\\.") == 0))
 	{
-		appendStringInfoString(buf, s);
+		appendBinaryStringInfo(buf, s, p - s);
 		return;
 	}
 	appendStringInfoCharMacro(buf, '"');

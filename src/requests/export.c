@@ -127,6 +127,7 @@ typedef struct CsvReceiver
 	FmgrInfo   *out;
 	TupleDesc	tupdesc;
 	int			nestlevel;
+	MemoryContext rowcxt;		/* the output functions' strings, reset per row */
 	uint64		rows;			/* in buf */
 	/* optional: parts of at most part_rows rows or part_bytes bytes go to flush */
 	CrmPurgeCsvFlush flush;
@@ -144,6 +145,7 @@ csv_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 	c->tupdesc = typeinfo;
 	crm_purge_csv_header(c->buf, typeinfo);
 	c->nestlevel = crm_purge_pin_output_settings();
+	c->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "crm_purge csv row", ALLOCSET_DEFAULT_SIZES);
 }
 
 static bool
@@ -151,8 +153,13 @@ csv_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	CsvReceiver *c = (CsvReceiver *) self;
 
+	MemoryContext old;
+
 	slot_getallattrs(slot);
+	old = MemoryContextSwitchTo(c->rowcxt);
 	csv_row(c->buf, slot->tts_tupleDescriptor, c->out, slot->tts_values, slot->tts_isnull);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(c->rowcxt);
 	c->rows++;
 	if (c->flush != NULL && (c->rows >= c->part_rows || (Size) c->buf->len >= c->part_bytes))
 	{
@@ -170,6 +177,7 @@ csv_shutdown(DestReceiver *self)
 	CsvReceiver *c = (CsvReceiver *) self;
 
 	AtEOXact_GUC(true, c->nestlevel);
+	MemoryContextDelete(c->rowcxt);
 	if (c->flush != NULL && c->rows > 0)
 		c->flush(c->flush_arg, c->buf, c->rows);
 }
@@ -270,13 +278,14 @@ sha256_hex(const char *data, size_t len, char *hex)
 }
 
 /*
- * crm_purge_export_write_part: writes a part and makes it durable (file, then
+ * write_part: writes a part and, with sync, makes it durable (file, then
  * directory), or keeps it for the catalog with export_storage = database.
  * Errors (a full disk) abort the batch, so nothing is deleted whose export was
  * not written.
  */
-void
-crm_purge_export_write_part(int64 request_id, int part, Oid table, int64 placement, StringInfo csv, CrmPurgeExportPart *out)
+static void
+write_part(int64 request_id, int part, Oid table, int64 placement, StringInfo csv, CrmPurgeExportPart *out,
+		   bool sync)
 {
 	out->bytes = csv->len;
 	sha256_hex(csv->data, csv->len, out->sha256);
@@ -327,7 +336,9 @@ crm_purge_export_write_part(int64 request_id, int part, Oid table, int64 placeme
 			}
 			done += n;
 		}
-		if (pg_fsync(fd) != 0)
+		if (!sync)
+			pg_flush_data(fd, 0, csv->len);	/* written back while the next part is made */
+		else if (pg_fsync(fd) != 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not fsync export file \"%s\": %m", out->path)));
@@ -335,8 +346,56 @@ crm_purge_export_write_part(int64 request_id, int part, Oid table, int64 placeme
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not close export file \"%s\": %m", out->path)));
-		fsync_fname(dir, true);
+		if (sync)
+			fsync_fname(dir, true);
 	}
+}
+
+/* crm_purge_export_write_part: writes a part and makes it durable (file, then directory) */
+void
+crm_purge_export_write_part(int64 request_id, int part, Oid table, int64 placement, StringInfo csv, CrmPurgeExportPart *out)
+{
+	write_part(request_id, part, table, placement, csv, out, true);
+}
+
+/*
+ * crm_purge_export_write_part_unsynced: writes a part and starts its
+ * writeback without waiting; crm_purge_export_sync_parts makes the parts
+ * durable before the batch that deleted their rows commits.  Disk and CPU
+ * then work at once on a large export.
+ */
+void
+crm_purge_export_write_part_unsynced(int64 request_id, int part, Oid table, int64 placement, StringInfo csv,
+									 CrmPurgeExportPart *out)
+{
+	write_part(request_id, part, table, placement, csv, out, false);
+}
+
+/* crm_purge_export_sync_parts: the files of parts (CrmPurgeExportPart *) made durable, then their directory */
+void
+crm_purge_export_sync_parts(List *parts)
+{
+	ListCell   *lc;
+	bool		any = false;
+
+	foreach(lc, parts)
+	{
+		CrmPurgeExportPart *part = lfirst(lc);
+
+		int			fd;
+
+		if (part->path == NULL)
+			continue;
+		fd = OpenTransientFile(part->path, O_RDWR | PG_BINARY);
+		if (fd < 0 || pg_fsync(fd) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not fsync export file \"%s\": %m", part->path)));
+		CloseTransientFile(fd);
+		any = true;
+	}
+	if (any)
+		fsync_fname(crm_purge_export_dir(), true);
 }
 
 /*
