@@ -492,6 +492,10 @@ crm_purge_citus_issue_deletion(uint64 stmt)
 {
 	bool		new_xact = issued_lxid != MyProc->lxid;
 
+	/* the library is preloaded in every database, the extension perhaps not */
+	if (!OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+
 	if (new_xact && issued_actor)
 	{
 		pfree(issued_actor);
@@ -505,8 +509,10 @@ crm_purge_citus_issue_deletion(uint64 stmt)
 	propagate_if_changed("crm_purge.actor", crm_purge_actor, &issued_actor, new_xact);
 	propagate_if_changed("crm_purge.reason", crm_purge_reason, &issued_reason, new_xact);
 	issued_lxid = MyProc->lxid;
+	/* no secret before the first protect on Citus: the transaction's id, as before */
 	if (crm_purge_deletion_scope != DELETION_SCOPE_STATEMENT ||
-		(!new_xact && issued_stmt == stmt && parse_issued(crm_purge_citus_deletion) == issued_id))
+		(!new_xact && issued_stmt == stmt && parse_issued(crm_purge_citus_deletion) == issued_id) ||
+		!crm_purge_secret_exists())
 		return;
 	issued_id = crm_purge_new_deletion_id();
 	issued_stmt = stmt;

@@ -235,6 +235,7 @@ extern uint64 crm_purge_siphash24(const unsigned char key[16], const unsigned ch
 								  size_t len);
 extern int64 crm_purge_key_hash(const char *key, size_t len);
 extern uint64 crm_purge_deletion_mac(int64 deletion_id);
+extern bool crm_purge_secret_exists(void);
 struct RelationData;
 struct HeapTupleData;
 struct FmgrInfo;

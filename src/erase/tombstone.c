@@ -96,16 +96,20 @@ crm_purge_siphash24(const unsigned char key[16], const unsigned char *data, size
 static bool have_secret = false;
 static unsigned char secret[16];
 
-/* load_secret: reads crm_purge.secret (16 bytes) as the extension owner, unless already loaded. */
-static void
-load_secret(void)
+/*
+ * load_secret: reads crm_purge.secret (16 bytes) as the extension owner,
+ * unless already loaded.  With missing_ok, false when the coordinator has
+ * none yet (nothing was ever guarded, erased or protected on Citus).
+ */
+static bool
+load_secret(bool missing_ok)
 {
 	CrmPurgeIdentity id;
 	bool		isnull;
 	bytea	   *b;
 
 	if (have_secret)
-		return;
+		return true;
 	crm_purge_become_owner(&id);
 	SPI_connect();
 	/* a Citus worker node: the coordinator's secret, copied to every node */
@@ -113,21 +117,35 @@ load_secret(void)
 	{
 		char	   *placement = crm_purge_citus_placement("crm_purge_secret");
 
+		if (placement == NULL && missing_ok)
+		{
+			SPI_finish();
+			crm_purge_unbecome(&id);
+			return false;
+		}
 		if (placement == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the tombstone secret of the Citus coordinator is missing on this node"),
-					 errhint("On the coordinator, run crm_purge_guard on the table again.")));
+					 errhint("On the coordinator, run crm_purge_guard or crm_purge_protect on the table again.")));
 		if (SPI_execute(psprintf("SELECT secret FROM %s", placement), true, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "could not read %s", placement);
 	}
 	else if (SPI_execute("SELECT secret FROM crm_purge.secret", true, 1) != SPI_OK_SELECT ||
 			 SPI_processed != 1)
+	{
+		if (missing_ok)
+		{
+			SPI_finish();
+			crm_purge_unbecome(&id);
+			return false;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("crm_purge.secret is missing"),
 				 errhint("Restore the table from a dump of this database: without it, tombstones cannot be checked.")));
+	}
 	b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull || VARSIZE_ANY_EXHDR(b) != 16)
 		elog(ERROR, "crm_purge.secret must hold 16 bytes");
@@ -135,6 +153,7 @@ load_secret(void)
 	SPI_finish();
 	crm_purge_unbecome(&id);
 	have_secret = true;
+	return true;
 }
 
 /*
@@ -147,17 +166,24 @@ crm_purge_deletion_mac(int64 deletion_id)
 {
 	unsigned char msg[1 + sizeof(int64)];
 
-	load_secret();
+	load_secret(false);
 	msg[0] = 0;
 	memcpy(msg + 1, &deletion_id, sizeof(int64));
 	return crm_purge_siphash24(secret, msg, sizeof(msg));
+}
+
+/* crm_purge_secret_exists: has this database a tombstone secret (made at its first guard, erase or Citus protect)? */
+bool
+crm_purge_secret_exists(void)
+{
+	return load_secret(true);
 }
 
 /* crm_purge_key_hash: the tombstone hash of a key text under this database's secret. */
 int64
 crm_purge_key_hash(const char *key, size_t len)
 {
-	load_secret();
+	load_secret(false);
 	return (int64) crm_purge_siphash24(secret, (const unsigned char *) key, len);
 }
 
@@ -340,7 +366,7 @@ tombstone_set(Oid relid)
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 							 errmsg("the tombstones of guarded table %s are missing on this node",
 									get_rel_name(relid)),
-							 errhint("On the coordinator, run crm_purge_guard on the table again.")));
+							 errhint("On the coordinator, run crm_purge_guard or crm_purge_protect on the table again.")));
 				sql = psprintf("SELECT key_hash FROM %s WHERE tbl OPERATOR(pg_catalog.=) $1", placement);
 				types[0] = TEXTOID;
 				args[0] = CStringGetTextDatum(key ? key : "");
@@ -359,7 +385,7 @@ tombstone_set(Oid relid)
 						 errmsg("the tombstones of guarded table %s are missing on this node",
 								crm_purge_relname(logical)),
 						 errdetail("The table was distributed after crm_purge_guard, or its shards were split."),
-						 errhint("On the coordinator, run crm_purge_guard on the table again.")));
+						 errhint("On the coordinator, run crm_purge_guard or crm_purge_protect on the table again.")));
 		}
 		s->hashes = hash_create("crm_purge tombstone hashes", Max(SPI_processed, 16), &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);

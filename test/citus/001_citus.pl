@@ -18,6 +18,22 @@ sub as { $as->(@_) }
 is($w1->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'crm_purge'}), '1.1',
 	'CREATE EXTENSION on the coordinator reaches the worker nodes');
 
+# DELETEs in a transaction block on a distributed table where crm_purge is
+# only preloaded (no extension), then where nothing is protected yet (no
+# secret): nothing to hand the worker nodes, nothing refused
+$coord->safe_psql('postgres', 'DROP EXTENSION crm_purge');
+as('regress_app', q{
+	CREATE TABLE early (a int, b int);
+	SELECT create_distributed_table('early', 'a');
+	INSERT INTO early SELECT g, g FROM generate_series(1, 10) g;
+	BEGIN; DELETE FROM early WHERE b = 1; DELETE FROM early WHERE b = 2; COMMIT;
+});
+$coord->safe_psql('postgres', 'CREATE EXTENSION crm_purge');
+as('regress_app', q{BEGIN; DELETE FROM early WHERE b = 3; DELETE FROM early WHERE b = 4; COMMIT;});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM early}), '6',
+	'a DELETE in a transaction block works without the extension and before any protect');
+as('regress_app', q{DROP TABLE early});
+
 # contacts and deals, distributed by account and colocated; contacts
 # protected after create_distributed_table, deals before
 as('regress_app', q{
@@ -41,9 +57,11 @@ like(as('regress_app', q{DELETE FROM deals WHERE id = 1}, err => 1), qr/has a cr
 	'a table distributed after it was protected: DELETE refused until its trash follows');
 as('regress_admin', q{SELECT crm_purge_tick()});
 is($coord->safe_psql('postgres', q{
-	SELECT string_agg(logicalrelid::text || ' ' || colocationid, ', ' ORDER BY logicalrelid::text)
+	SELECT string_agg(logicalrelid::text || ' ' || (colocationid = (SELECT colocationid FROM pg_dist_partition
+															  WHERE logicalrelid = 'contacts'::regclass)),
+					  ', ' ORDER BY logicalrelid::text)
 	FROM pg_dist_partition WHERE logicalrelid::text LIKE 'crm_trash.public%'}),
-	join(', ', map { "crm_trash.public__$_ 1" } qw(contacts contacts_s0 deals deals_s0)),
+	join(', ', map { "crm_trash.public__$_ true" } qw(contacts contacts_s0 deals deals_s0)),
 	'the trash of both is distributed and colocated with them (the worker distributed the second)');
 
 # DELETE: router, multi-shard, cascade
