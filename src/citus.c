@@ -30,6 +30,10 @@
 #include "nodes/extensible.h"
 #include "nodes/plannodes.h"
 #include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/fmgrprotos.h"
+#include "nodes/parsenodes.h"
+#include "storage/lockdefs.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/guc.h"
@@ -357,19 +361,25 @@ crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
  * initiating node (10 bits) and its transaction number (12 bits), with bit
  * 62 set: no id from a sequence reaches it.
  */
-int64
-crm_purge_citus_deletion_id(void)
+/* the running distributed transaction, as get_current_transaction_id() says */
+typedef struct DistTxn
+{
+	int32		node;			/* the initiating node */
+	int64		number;			/* its transaction number, 0: none */
+	TimestampTz stamp;
+} DistTxn;
+
+/* current_dist_txn: the distributed transaction this backend runs in; false when none */
+static bool
+current_dist_txn(DistTxn *t)
 {
 	HeapTupleHeader tx;
-	Datum		node,
-				number,
-				stamp;
 	bool		n1,
 				n2,
 				n3;
 
 	if (!crm_purge_citus_present())
-		return 0;
+		return false;
 	/* called directly, not through SPI: the trigger asks at every statement */
 	if (!txn_fn_valid)
 	{
@@ -381,19 +391,27 @@ crm_purge_citus_deletion_id(void)
 		txn_fn_valid = true;
 	}
 	tx = DatumGetHeapTupleHeader(FunctionCall0Coll(&txn_fn, InvalidOid));
-	node = GetAttributeByName(tx, "initiator_node_identifier", &n1);
-	number = GetAttributeByName(tx, "transaction_number", &n2);
-	stamp = GetAttributeByName(tx, "transaction_stamp", &n3);
-	if (!n1 && !n2 && !n3 && DatumGetInt64(number) > 0)
+	t->node = DatumGetInt32(GetAttributeByName(tx, "initiator_node_identifier", &n1));
+	t->number = DatumGetInt64(GetAttributeByName(tx, "transaction_number", &n2));
+	t->stamp = DatumGetTimestampTz(GetAttributeByName(tx, "transaction_stamp", &n3));
+	return !n1 && !n2 && !n3 && t->number > 0;
+}
+
+int64
+crm_purge_citus_deletion_id(void)
+{
+	DistTxn		t;
+
+	if (current_dist_txn(&t))
 	{
 		/* 2024-01-01 00:00 UTC in PostgreSQL's epoch, in microseconds */
 		const TimestampTz base = INT64CONST(757382400000000);
-		int64		ms = (DatumGetTimestampTz(stamp) - base) / 1000;
+		int64		ms = (t.stamp - base) / 1000;
 
 		return ((int64) 1 << 62) |
 			((ms & ((INT64CONST(1) << 40) - 1)) << 22) |
-			((int64) (DatumGetInt32(node) & 1023) << 12) |
-			(DatumGetInt64(number) & 4095);
+			((int64) (t.node & 1023) << 12) |
+			(t.number & 4095);
 	}
 	return 0;
 }
@@ -405,28 +423,46 @@ crm_purge_citus_deletion_id(void)
  * allocates each deleting statement's id and hands it to every connection
  * of the transaction as SET LOCAL crm_purge.citus_deletion (Citus sends it
  * to the open connections and prefixes it to the ones it opens later).  The
- * value carries the secret's tag of the id: a role that sets it by hand
- * cannot file its rows under someone else's deletion.
+ * value carries the secret's tag of the id and of the distributed
+ * transaction: a role that sets it by hand, or replays one it saw (Citus
+ * can log remote commands), cannot file rows under another deletion.  The
+ * initiator itself never reads the setting.
  */
 static LocalTransactionId issued_lxid = InvalidLocalTransactionId;
 static uint64 issued_stmt = 0;
-static int64 issued_id = 0;
+static int64 issued_id = 0;		/* in issued_lxid; 0: none yet */
+static char *issued_value = NULL;	/* what was sent */
 
-/* parse_issued: the id in a crm_purge.citus_deletion value, or 0 when empty; a value crm_purge did not make is an error. */
+/* the actor and reason the worker nodes were last given, in issued_lxid */
+static char *issued_actor = NULL;
+static char *issued_reason = NULL;
+
+/* deletion_tag: the secret's tag of a deletion id in distributed transaction t */
+static uint64
+deletion_tag(int64 id, const DistTxn *t)
+{
+	return crm_purge_deletion_mac(id, t->node, t->number, t->stamp);
+}
+
+/*
+ * parse_issued: the id in a crm_purge.citus_deletion value, or 0 when
+ * empty; a value not issued in this distributed transaction is an error.
+ */
 static int64
 parse_issued(const char *value)
 {
 	long long	id;
 	unsigned long long tag;
 	int			used = 0;
+	DistTxn		t;
 
 	if (value == NULL || value[0] == '\0')
 		return 0;
 	if (sscanf(value, "%lld.%16llx%n", &id, &tag, &used) != 2 || value[used] != '\0' ||
-		id <= 0 || (uint64) tag != crm_purge_deletion_mac((int64) id))
+		id <= 0 || !current_dist_txn(&t) || (uint64) tag != deletion_tag((int64) id, &t))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("crm_purge.citus_deletion holds a value crm_purge did not issue"),
+				 errmsg("crm_purge.citus_deletion holds a value crm_purge did not issue in this transaction"),
 				 errhint("Do not set crm_purge.citus_deletion: the node that runs the DELETE sets it for its worker nodes.")));
 	return (int64) id;
 }
@@ -441,6 +477,84 @@ crm_purge_citus_plan(PlannedStmt *plan)
 {
 	return plan != NULL && plan->planTree != NULL && IsA(plan->planTree, CustomScan) &&
 		strncmp(((CustomScan *) plan->planTree)->methods->CustomName, "Citus", 5) == 0;
+}
+
+/* the tables whose deletes may reach a trash, read once per transaction */
+static LocalTransactionId trashing_lxid = InvalidLocalTransactionId;
+static Oid *trashing = NULL;
+static int	ntrashing = 0;
+
+/*
+ * may_trash: might changing relid trash rows: is it protected, or does a
+ * protected table reach it through ON DELETE CASCADE?  Only such
+ * statements get a deletion id: each id is a round trip to the worker
+ * nodes, and a new entry in their pg_stat_statements.
+ */
+static bool
+may_trash(Oid relid)
+{
+	int			i;
+
+	if (trashing_lxid != MyProc->lxid)
+	{
+		CrmPurgeIdentity id;
+		bool		isnull;
+		Datum		d;
+
+		ntrashing = 0;
+		SPI_connect();
+		crm_purge_become_owner(&id);
+		if (SPI_execute("WITH RECURSIVE r(rel) AS (SELECT p.tbl::pg_catalog.oid FROM crm_purge.protected_tables p"
+						" UNION SELECT c.confrelid FROM pg_catalog.pg_constraint c JOIN r ON c.conrelid OPERATOR(pg_catalog.=) r.rel"
+						"  WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confdeltype OPERATOR(pg_catalog.=) 'c')"
+						" SELECT pg_catalog.array_agg(rel) FROM r", true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read crm_purge.protected_tables");
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(d);
+			int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+			if (trashing)
+				pfree(trashing);
+			trashing = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(n, 1));
+			memcpy(trashing, ARR_DATA_PTR(arr), sizeof(Oid) * n);
+			ntrashing = n;
+		}
+		crm_purge_unbecome(&id);
+		SPI_finish();
+		trashing_lxid = MyProc->lxid;
+	}
+	for (i = 0; i < ntrashing; i++)
+		if (trashing[i] == relid)
+			return true;
+	return false;
+}
+
+/*
+ * crm_purge_citus_plan_deletes: might this distributed plan trash rows: a
+ * DELETE, MERGE or modifying WITH (any statement but INSERT and UPDATE)
+ * that changes a table may_trash() names?  Citus keeps the statement's own
+ * range table after its scan's, for permission checks.
+ */
+bool
+crm_purge_citus_plan_deletes(PlannedStmt *plan)
+{
+	ListCell   *lc;
+
+	if (plan->commandType == CMD_INSERT || plan->commandType == CMD_UPDATE)
+		return false;
+	/* the library is preloaded in every database, the extension perhaps not */
+	if (!OidIsValid(get_extension_oid("crm_purge", true)))
+		return false;
+	foreach(lc, plan->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_RELATION && rte->rellockmode >= RowExclusiveLock && may_trash(rte->relid))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -462,9 +576,29 @@ propagate_local(const char *name, const char *value)
 	AtEOXact_GUC(true, nest);
 }
 
-/* the actor and reason the worker nodes were last given, in issued_lxid */
-static char *issued_actor = NULL;
-static char *issued_reason = NULL;
+/* forget: frees *s and sets it NULL */
+static void
+forget(char **s)
+{
+	if (*s)
+		pfree(*s);
+	*s = NULL;
+}
+
+/*
+ * issued_subxact: a rolled-back subtransaction takes back what was set in
+ * it, on the worker nodes too: the actor and reason are sent again.  (The
+ * deletion id is compared with the setting itself.)
+ */
+static void
+issued_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		forget(&issued_actor);
+		forget(&issued_reason);
+	}
+}
 
 /* propagate_if_changed: propagate_local of a setting the nodes do not have yet in this transaction. */
 static void
@@ -475,66 +609,82 @@ propagate_if_changed(const char *name, const char *value, char **issued, bool ne
 	if (!new_xact && *issued != NULL && strcmp(*issued, value) == 0)
 		return;
 	propagate_local(name, value);
-	if (*issued)
-		pfree(*issued);
+	forget(issued);
 	*issued = MemoryContextStrdup(TopMemoryContext, value);
 }
 
 /*
- * crm_purge_citus_issue_deletion: before a distributed DELETE in a
- * transaction block, gives top-level statement stmt its deletion id on
- * every connection of the transaction (once per statement; again when a
- * rolled-back subtransaction took the setting away), and the application's
- * actor and reason, which Citus does not send by itself.
+ * crm_purge_citus_issue_deletion: before a distributed statement in a
+ * transaction block that may trash rows, gives top-level statement stmt
+ * its deletion id on every connection of the transaction (once per
+ * statement; again when a rolled-back subtransaction took the setting
+ * away), and the application's actor and reason, which Citus does not
+ * send by itself.
  */
 void
 crm_purge_citus_issue_deletion(uint64 stmt)
 {
+	static bool callback_registered = false;
 	bool		new_xact = issued_lxid != MyProc->lxid;
+	void		(*ensure_txn) (void);
+	DistTxn		t;
 
-	/* the library is preloaded in every database, the extension perhaps not */
-	if (!OidIsValid(get_extension_oid("crm_purge", true)))
-		return;
-
-	if (new_xact && issued_actor)
+	if (!callback_registered)
 	{
-		pfree(issued_actor);
-		issued_actor = NULL;
+		RegisterSubXactCallback(issued_subxact, NULL);
+		callback_registered = true;
 	}
-	if (new_xact && issued_reason)
+	if (new_xact)
 	{
-		pfree(issued_reason);
-		issued_reason = NULL;
+		forget(&issued_actor);
+		forget(&issued_reason);
+		forget(&issued_value);
+		issued_id = 0;
+		issued_stmt = 0;
+		issued_lxid = MyProc->lxid;
 	}
 	propagate_if_changed("crm_purge.actor", crm_purge_actor, &issued_actor, new_xact);
 	propagate_if_changed("crm_purge.reason", crm_purge_reason, &issued_reason, new_xact);
-	issued_lxid = MyProc->lxid;
-	/* no secret before the first protect on Citus: the transaction's id, as before */
+	/* with deletion_scope = transaction, the transaction's id (or the one issued before) */
 	if (crm_purge_deletion_scope != DELETION_SCOPE_STATEMENT ||
-		(!new_xact && issued_stmt == stmt && parse_issued(crm_purge_citus_deletion) == issued_id) ||
-		!crm_purge_secret_exists())
+		(issued_stmt == stmt && issued_value != NULL && crm_purge_citus_deletion != NULL &&
+		 strcmp(crm_purge_citus_deletion, issued_value) == 0))
+		return;
+	/* no secret before the first protect on Citus: the transaction's id, as before */
+	if (!crm_purge_secret_exists())
+		return;
+	/* the tag names the distributed transaction: Citus gives it its id now */
+	ensure_txn = (void (*) (void)) load_external_function("$libdir/citus", "EnsureDistributedTransactionId",
+														  false, NULL);
+	if (ensure_txn == NULL)
+		return;
+	ensure_txn();
+	if (!current_dist_txn(&t))
 		return;
 	issued_id = crm_purge_new_deletion_id();
 	issued_stmt = stmt;
-	propagate_local("crm_purge.citus_deletion",
-					psprintf("%lld.%016llx", (long long) issued_id,
-							 (unsigned long long) crm_purge_deletion_mac(issued_id)));
+	forget(&issued_value);
+	issued_value = MemoryContextStrdup(TopMemoryContext,
+									   psprintf("%lld.%016llx", (long long) issued_id,
+												(unsigned long long) deletion_tag(issued_id, &t)));
+	propagate_local("crm_purge.citus_deletion", issued_value);
 }
 
 /*
- * crm_purge_citus_issued_deletion: the deletion id the initiator issued for
- * the running statement, 0 when none.  In the initiator itself the setting
- * outlives its statement: a later statement that did not issue one (a
- * DELETE of a local table) gets none.
+ * crm_purge_citus_issued_deletion: the deletion id the initiator issued
+ * for the running statement, 0 when none.  The initiator uses what it
+ * issued (for this statement, or for the transaction with deletion_scope
+ * = transaction) and never reads the setting; another node takes the
+ * setting once its tag checks out for this distributed transaction.
  */
 int64
 crm_purge_citus_issued_deletion(uint64 stmt)
 {
-	int64		id = parse_issued(crm_purge_citus_deletion);
-
-	if (id != 0 && issued_lxid == MyProc->lxid && id == issued_id && issued_stmt != stmt)
+	if (issued_lxid == MyProc->lxid && issued_id != 0)
+		return issued_stmt == stmt || crm_purge_deletion_scope != DELETION_SCOPE_STATEMENT ? issued_id : 0;
+	if (issued_lxid == MyProc->lxid)
 		return 0;
-	return id;
+	return parse_issued(crm_purge_citus_deletion);
 }
 
 /* crm_purge_citus_distributed: is relid a Citus distributed (or reference) table? */

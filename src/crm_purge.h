@@ -113,6 +113,7 @@ extern void crm_purge_citus_issue_deletion(uint64 stmt);
 extern int64 crm_purge_citus_issued_deletion(uint64 stmt);
 struct PlannedStmt;
 extern bool crm_purge_citus_plan(struct PlannedStmt *plan);
+extern bool crm_purge_citus_plan_deletes(struct PlannedStmt *plan);
 extern bool crm_purge_citus_distributed(Oid relid);
 extern Oid	crm_purge_citus_live_of_trash_shard(Oid trashid);
 extern Oid	crm_purge_citus_shard_logical(Oid relid);
@@ -234,7 +235,7 @@ extern Datum crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool e
 extern uint64 crm_purge_siphash24(const unsigned char key[16], const unsigned char *data,
 								  size_t len);
 extern int64 crm_purge_key_hash(const char *key, size_t len);
-extern uint64 crm_purge_deletion_mac(int64 deletion_id);
+extern uint64 crm_purge_deletion_mac(int64 deletion_id, int32 node, int64 number, int64 stamp);
 extern bool crm_purge_secret_exists(void);
 struct RelationData;
 struct HeapTupleData;

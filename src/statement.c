@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/executor.h"
 #include "tcop/utility.h"
 
@@ -37,8 +38,9 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		crm_purge_sequences_before(queryDesc->sourceText);
 	}
 	/* Citus: several DELETEs of one transaction block, one id each; the actor */
-	if (queryDesc->operation == CMD_DELETE && IsTransactionBlock() &&
-		crm_purge_citus_plan(queryDesc->plannedstmt))
+	if (IsTransactionBlock() && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) && !XactReadOnly &&
+		!RecoveryInProgress() && crm_purge_citus_plan(queryDesc->plannedstmt) &&
+		crm_purge_citus_plan_deletes(queryDesc->plannedstmt))
 	{
 		/* the SET it runs is part of this statement, not a new one */
 		nesting_level++;

@@ -158,17 +158,25 @@ load_secret(bool missing_ok)
 
 /*
  * crm_purge_deletion_mac: the secret's tag of a deletion id the Citus
- * initiator hands its worker nodes.  The message starts with a zero byte,
+ * initiator hands its worker nodes, bound to its distributed transaction
+ * (initiating node, number, start).  The message starts with a zero byte,
  * which no key text holds, so no tombstone hash is ever a tag.
  */
 uint64
-crm_purge_deletion_mac(int64 deletion_id)
+crm_purge_deletion_mac(int64 deletion_id, int32 node, int64 number, int64 stamp)
 {
-	unsigned char msg[1 + sizeof(int64)];
+	unsigned char msg[1 + 3 * sizeof(int64) + sizeof(int32)];
+	unsigned char *p = msg + 1;
 
 	load_secret(false);
 	msg[0] = 0;
-	memcpy(msg + 1, &deletion_id, sizeof(int64));
+	memcpy(p, &deletion_id, sizeof(int64));
+	p += sizeof(int64);
+	memcpy(p, &node, sizeof(int32));
+	p += sizeof(int32);
+	memcpy(p, &number, sizeof(int64));
+	p += sizeof(int64);
+	memcpy(p, &stamp, sizeof(int64));
 	return crm_purge_siphash24(secret, msg, sizeof(msg));
 }
 

@@ -152,6 +152,58 @@ my $own = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.publ
 is($coord->safe_psql('postgres', qq{SELECT count(*) FROM crm_trash.public__contacts WHERE deletion_id = $own}) . ($own > 1 ? ' new' : ''),
 	'1 new', 'on the coordinator a DELETE gives itself a new id, whatever was set');
 
+# a value seen once (Citus logs the commands it sends, for any role) cannot
+# be replayed: its tag names its distributed transaction
+my $log = as('regress_app', q{SET citus.log_remote_commands = on;
+	BEGIN; DELETE FROM contacts WHERE id BETWEEN 1350 AND 1359; COMMIT;}, err => 1);
+my ($seen) = $log =~ /SET LOCAL crm_purge\.citus_deletion = '([0-9]+\.[0-9a-f]{16})'/;
+ok(defined $seen, 'the value a statement was handed is visible to its role (log_remote_commands)');
+$w1->psql('postgres', qq{SET ROLE regress_app; BEGIN; SET LOCAL crm_purge.citus_deletion = '$seen';
+	DELETE FROM $shard WHERE id BETWEEN 1360 AND 1369; COMMIT;}, on_error_stop => 1, stderr => \my $replayed);
+like($replayed, qr/crm_purge.citus_deletion holds a value crm_purge did not issue in this transaction/,
+	'replayed in another transaction on a worker node: refused');
+as('regress_admin', q{CREATE TABLE localt (id int PRIMARY KEY); INSERT INTO localt SELECT generate_series(1, 20);
+	GRANT SELECT, DELETE ON localt TO regress_app; SELECT crm_purge_protect('localt')});
+like(as('regress_app', qq{SET crm_purge.citus_deletion = '$seen'; DELETE FROM localt WHERE id = 1}, err => 1),
+	qr/did not issue in this transaction/, 'replayed on the coordinator for a local table: refused');
+
+# a DELETE inside WITH gets its own id; the actor survives a rolled-back
+# savepoint; read-only transactions and EXPLAIN hand out nothing; a change
+# to deletion_scope = transaction keeps the id already handed out
+as('regress_app', q{
+	BEGIN;
+	SET LOCAL crm_purge.actor = 'carol';
+	DELETE FROM contacts WHERE id BETWEEN 1370 AND 1374;
+	WITH d AS (DELETE FROM contacts WHERE account_id = 15 AND id = 1375 RETURNING *) SELECT count(*) FROM d;
+	SAVEPOINT s;
+	DELETE FROM contacts WHERE id = 1376;
+	ROLLBACK TO SAVEPOINT s;
+	DELETE FROM contacts WHERE id = 1377;
+	COMMIT;
+});
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(id || ' ' || deletion_actor, ', ' ORDER BY id) || ' / ' || count(DISTINCT deletion_id)
+	FROM crm_trash.public__contacts WHERE id BETWEEN 1370 AND 1377}),
+	'1370 carol, 1371 carol, 1372 carol, 1373 carol, 1374 carol, 1375 carol, 1377 carol / 3',
+	'WITH ... DELETE is a statement of its own; the actor is sent again after ROLLBACK TO SAVEPOINT');
+like(as('regress_app', q{BEGIN READ ONLY; DELETE FROM contacts WHERE id = 1378; COMMIT;}, err => 1),
+	qr/cannot execute DELETE in a read-only transaction/, 'a read-only transaction: PostgreSQL\'s own error');
+like(as('regress_app', q{SET citus.log_remote_commands = on; BEGIN; EXPLAIN (COSTS OFF) DELETE FROM contacts WHERE id = 1378; COMMIT;}, err => 1),
+	qr/^(?!.*citus_deletion)/s, 'EXPLAIN hands out nothing');
+as('regress_app', q{
+	BEGIN;
+	DELETE FROM contacts WHERE id BETWEEN 1380 AND 1384;
+	SET LOCAL crm_purge.deletion_scope = transaction;
+	DELETE FROM contacts WHERE id BETWEEN 1385 AND 1389;
+	DELETE FROM localt WHERE id = 2;
+	COMMIT;
+});
+is($coord->safe_psql('postgres', q{
+	SELECT count(DISTINCT deletion_id) FROM (SELECT deletion_id FROM crm_trash.public__contacts WHERE id BETWEEN 1380 AND 1389
+		UNION ALL SELECT deletion_id FROM crm_trash.public__localt WHERE id = 2) d}),
+	'1', 'deletion_scope = transaction set in the middle: one id for the transaction');
+as('regress_admin', q{SELECT crm_purge_unprotect('localt'); DROP TABLE localt});
+
 # restore and restore_deletion, as an admin
 is(as('regress_admin', q{SELECT crm_purge_restore('contacts', 'id BETWEEN 100 AND 109')}), '10', 'restore on a distributed table');
 is(as('regress_admin', qq{SELECT crm_purge_restore_deletion($router_id)}), '2',
