@@ -3085,6 +3085,11 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') THEN
 		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s TO %s USING (true)', tr, owner);
 	END IF;
+	-- ... but removes rows only through crm_purge, which holds apply to
+	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_owner_delete') THEN
+		EXECUTE format('CREATE POLICY crm_purge_owner_delete ON %s AS RESTRICTIVE FOR DELETE TO %s'
+					   ' USING (crm_purge._trash_delete_permitted())', tr, owner);
+	END IF;
 	-- the secret on every node: it tags the deletion ids of statements in
 	-- transaction blocks (src/citus.c)
 	PERFORM crm_purge._citus_tombstones(tbl, '{}', false);
@@ -3662,10 +3667,8 @@ BEGIN
 	IF tr IS NOT NULL THEN
 		EXECUTE format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)',
 					   tr, keyx) USING keys INTO ids, nums;
-		EXECUTE format('DELETE FROM %s WHERE (deletion_id, trash_row) IN (SELECT * FROM unnest($1, $2))', tr)
-			USING coalesce(ids, '{}'), coalesce(nums, '{}');
-		GET DIAGNOSTICS n = ROW_COUNT;
-		RETURN n;
+		-- under crm_purge's permit (the trash's policy for its owner)
+		RETURN crm_purge._citus_drop_trash_rows(tr, coalesce(ids, '{}'), coalesce(nums, '{}'));
 	END IF;
 	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o),
 		   string_agg(format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', a.attname), ' AND ' ORDER BY k.o)
@@ -3748,6 +3751,12 @@ BEGIN
 	RETURN ARRAY(SELECT DISTINCT v FROM unnest(out) v);
 END
 $$;
+
+CREATE OR REPLACE FUNCTION crm_purge._trash_delete_permitted() RETURNS boolean
+	LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'crm_purge_trash_delete_permitted';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_drop_trash_rows(trash regclass, ids bigint[], nums bigint[]) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_drop_trash_rows';
 
 -- (end of Citus)
 

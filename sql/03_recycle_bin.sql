@@ -502,6 +502,14 @@ $$;
 -- derives on a worker node, which has no catalog).  Reference tables and
 -- Citus local tables are refused.  Returns whether tbl is distributed.
 -- Runs as the extension owner, on the coordinator.
+-- Citus: the trash's restrictive DELETE policy for the table's owner, and
+-- the erase's removal of trash rows under it (src/citus.c)
+CREATE FUNCTION crm_purge._trash_delete_permitted() RETURNS boolean
+	LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'crm_purge_trash_delete_permitted';
+
+CREATE FUNCTION crm_purge._citus_drop_trash_rows(trash regclass, ids bigint[], nums bigint[]) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_drop_trash_rows';
+
 CREATE FUNCTION crm_purge._citus_distribute_trash(tbl regclass, tr regclass) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -577,6 +585,11 @@ BEGIN
 	EXECUTE format('GRANT SELECT, DELETE ON %s TO %s', tr, owner);
 	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') THEN
 		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s TO %s USING (true)', tr, owner);
+	END IF;
+	-- ... but removes rows only through crm_purge, which holds apply to
+	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_owner_delete') THEN
+		EXECUTE format('CREATE POLICY crm_purge_owner_delete ON %s AS RESTRICTIVE FOR DELETE TO %s'
+					   ' USING (crm_purge._trash_delete_permitted())', tr, owner);
 	END IF;
 	-- the secret on every node: it tags the deletion ids of statements in
 	-- transaction blocks (src/citus.c)

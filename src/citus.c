@@ -687,6 +687,106 @@ crm_purge_citus_issued_deletion(uint64 stmt)
 	return parse_issued(crm_purge_citus_deletion);
 }
 
+/*
+ * The trash of a distributed table lets its owner delete (Citus refuses two
+ * roles changing colocated shards in one transaction, so restores and
+ * erases remove trash rows as the owner).  A restrictive policy on the
+ * trash (crm_purge._trash_delete_permitted) lets those deletes through
+ * only while crm_purge runs one of its own trash DELETE statements: it
+ * hands the transaction's connections a permit, tagged with the secret
+ * for this distributed transaction, just before, and takes it back just
+ * after.  No owner's code runs in that statement.
+ */
+
+/* crm_purge_citus_permit: the permit to remove trash rows, given (on) or taken back */
+void
+crm_purge_citus_permit(bool on)
+{
+	void		(*ensure_txn) (void);
+	DistTxn		t;
+
+	if (!on)
+	{
+		propagate_local("crm_purge.citus_permit", "");
+		return;
+	}
+	ensure_txn = (void (*) (void)) load_external_function("$libdir/citus", "EnsureDistributedTransactionId",
+														  true, NULL);
+	ensure_txn();
+	if (!current_dist_txn(&t))
+		elog(ERROR, "no Citus distributed transaction to remove trash rows in");
+	propagate_local("crm_purge.citus_permit",
+					psprintf("%016llx", (unsigned long long) deletion_tag(-1, &t)));
+}
+
+/*
+ * crm_purge._trash_delete_permitted(): the trash's restrictive DELETE
+ * policy for the table's owner: true under crm_purge's permit for this
+ * distributed transaction, an error otherwise (a policy would hide rows
+ * silently).  Evaluated per row: the permit checked is remembered.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_trash_delete_permitted);
+Datum
+crm_purge_trash_delete_permitted(PG_FUNCTION_ARGS)
+{
+	static LocalTransactionId checked_lxid = InvalidLocalTransactionId;
+	static char checked[17];
+	const char *v = crm_purge_citus_permit_value;
+	unsigned long long tag;
+	int			used = 0;
+	DistTxn		t;
+
+	if (v != NULL && strlen(v) == 16 && checked_lxid == MyProc->lxid && strcmp(v, checked) == 0)
+		PG_RETURN_BOOL(true);
+	if (v != NULL && sscanf(v, "%16llx%n", &tag, &used) == 1 && used == 16 && v[used] == '\0' &&
+		current_dist_txn(&t) && (uint64) tag == deletion_tag(-1, &t))
+	{
+		checked_lxid = MyProc->lxid;
+		strlcpy(checked, v, sizeof(checked));
+		PG_RETURN_BOOL(true);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("rows of the trash of a distributed table are removed by crm_purge only"),
+			 errhint("Use crm_purge_restore, crm_purge_erase, crm_purge_delete_keys or crm_purge_mark: legal holds apply to them.")));
+	PG_RETURN_BOOL(false);
+}
+
+/*
+ * crm_purge._citus_drop_trash_rows(trash, ids, nums): removes the trash
+ * rows named (deletion_id, trash_row) that no legal hold keeps, as the
+ * caller (on Citus the table's owner, in an erase), under the permit.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_citus_drop_trash_rows);
+Datum
+crm_purge_citus_drop_trash_rows(PG_FUNCTION_ARGS)
+{
+	Oid			trashid = PG_GETARG_OID(0);
+	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[2] = {PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
+	Oid			live;
+	char	   *hold;
+	int64		n;
+
+	SPI_connect();
+	live = crm_purge_table_of_trash(trashid);
+	if (!OidIsValid(live) || !crm_purge_citus_distributed(trashid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s is not the trash of a distributed table", crm_purge_relname(trashid))));
+	hold = crm_purge_citus_hold_condition(live);
+	crm_purge_citus_permit(true);
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE (t.deletion_id, t.trash_row) IN"
+									   " (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))) AND NOT coalesce((%s\n), false)",
+									   crm_purge_relname(trashid), hold ? hold : "false"),
+							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not remove rows of %s", crm_purge_relname(trashid));
+	n = SPI_processed;
+	crm_purge_citus_permit(false);
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}
+
 /* crm_purge_citus_distributed: is relid a Citus distributed (or reference) table? */
 bool
 crm_purge_citus_distributed(Oid relid)

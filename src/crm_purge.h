@@ -48,6 +48,7 @@ extern int	crm_purge_deletion_scope;
 extern int	crm_purge_worker_nice;	/* nice of the per-database workers */
 extern int	crm_purge_app_yield;	/* % of a batch's time to pause while applications work */
 extern char *crm_purge_citus_deletion;	/* the initiator's deletion id, on Citus */
+extern char *crm_purge_citus_permit_value;	/* crm_purge.citus_permit */
 extern char *crm_purge_actor;	/* the application's user, "" = none */
 extern char *crm_purge_reason;
 
@@ -110,6 +111,7 @@ extern void crm_purge_require_coordinator(const char *what);
 extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
 extern int64 crm_purge_citus_deletion_id(void);
 extern void crm_purge_citus_issue_deletion(uint64 stmt);
+extern void crm_purge_citus_permit(bool on);
 extern int64 crm_purge_citus_issued_deletion(uint64 stmt);
 struct PlannedStmt;
 extern bool crm_purge_citus_plan(struct PlannedStmt *plan);

@@ -47,6 +47,7 @@ int			crm_purge_worker_nice = 10;
 int			crm_purge_app_yield = 400;
 char	   *crm_purge_actor = NULL;
 char	   *crm_purge_citus_deletion = NULL;
+char	   *crm_purge_citus_permit_value = NULL;
 char	   *crm_purge_reason = NULL;
 
 static const struct config_enum_entry deletion_scope_options[] = {
@@ -259,6 +260,12 @@ _PG_init(void)
 							   "Citus: the deletion id of the running statement, set by the node that runs a DELETE in a transaction block for its worker nodes.",
 							   "Not to be set by hand: a value crm_purge did not issue is refused.",
 							   &crm_purge_citus_deletion, "",
+							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("crm_purge.citus_permit",
+							   "Citus: crm_purge's permit to remove rows of the trash of a distributed table, set around its own trash DELETE statements.",
+							   "Not to be set by hand: a value crm_purge did not issue in the transaction is refused.",
+							   &crm_purge_citus_permit_value, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("crm_purge.actor",

@@ -314,10 +314,15 @@ restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 del
 		crm_purge_become(remover, &id);
 	else
 		crm_purge_become_owner(&id);
+	/* Citus: the owner removes trash rows under crm_purge's permit, for this statement only */
+	if (OidIsValid(remover))
+		crm_purge_citus_permit(true);
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE %s", crm_purge_relname(trashid),
 									   crm_purge_trash_rows_named("t", 1)),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove restored rows from the trash");
+	if (OidIsValid(remover))
+		crm_purge_citus_permit(false);
 	crm_purge_unbecome(&id);
 	crm_purge_become_owner(&id);
 	crm_purge_record_history("restore", relid, n, restorer, 0, 0, deletion);

@@ -420,6 +420,24 @@ ok($coord->poll_query_until('postgres', q{
 	   AND (SELECT count(*) FROM crm_trash.public__contacts WHERE id > 300000) = (SELECT count(DISTINCT id) FROM crm_trash.public__contacts WHERE id > 300000)}),
 	'a worker stopped in the middle of a DELETE: every row live or trashed once');
 
+# the table's owner may delete from its trash only through crm_purge (a
+# restrictive policy and a permit for crm_purge's own statements), which
+# legal holds apply to
+my ($tid, $tdel, $trow) = split /\|/, $coord->safe_psql('postgres',
+	q{SELECT id, deletion_id, trash_row FROM crm_trash.public__contacts ORDER BY id DESC LIMIT 1});
+like(as('regress_app', qq{DELETE FROM crm_trash.public__contacts WHERE id = $tid}, err => 1),
+	qr/rows of the trash of a distributed table are removed by crm_purge only/, 'the owner cannot delete trash rows directly');
+like(as('regress_app', qq{BEGIN; SET LOCAL citus.propagate_set_commands = local; SET LOCAL crm_purge.citus_permit = '0123456789abcdef';
+	DELETE FROM crm_trash.public__contacts WHERE id = $tid; COMMIT;}, err => 1),
+	qr/removed by crm_purge only/, 'nor with a permit made up');
+my $hold = as('regress_admin', qq{SELECT crm_purge_hold('contacts', 'id = $tid', NULL, 'audit')});
+chomp $hold;
+is(as('regress_app', qq{SELECT crm_purge._citus_drop_trash_rows('crm_trash.public__contacts', ARRAY[$tdel]::bigint[], ARRAY[$trow]::bigint[])}),
+	'0', 'the erase\'s own removal keeps a held row, whoever calls it');
+as('regress_admin', qq{SELECT crm_purge_release($hold)});
+is(as('regress_app', qq{SELECT crm_purge._citus_drop_trash_rows('crm_trash.public__contacts', ARRAY[$tdel]::bigint[], ARRAY[$trow]::bigint[])}),
+	'1', 'and removes it once released');
+
 # unprotect, keeping the trash, and protect again
 as('regress_admin', q{SELECT crm_purge_unprotect('deals')});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'crm_purge%' AND tgrelid = 'deals'::regclass}),
