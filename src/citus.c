@@ -490,11 +490,24 @@ static int	ntrashing = 0;
  * statements get a deletion id: each id is a round trip to the worker
  * nodes, and a new entry in their pg_stat_statements.
  */
+/* trashing_changed: a table changed (protected, a foreign key added): read again */
+static void
+trashing_changed(Datum arg, Oid relid)
+{
+	trashing_lxid = InvalidLocalTransactionId;
+}
+
 static bool
 may_trash(Oid relid)
 {
+	static bool callback_registered = false;
 	int			i;
 
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(trashing_changed, (Datum) 0);
+		callback_registered = true;
+	}
 	if (trashing_lxid != MyProc->lxid)
 	{
 		CrmPurgeIdentity id;
@@ -569,6 +582,10 @@ propagate_local(const char *name, const char *value)
 
 	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/* the permit is not shown to the session (Citus logs what it sends, if asked) */
+	if (strcmp(name, "crm_purge.citus_permit") == 0)
+		(void) set_config_option("citus.log_remote_commands", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
 	if (SPI_execute(psprintf("SET LOCAL %s = %s", name, quote_literal_cstr(value)), false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not hand %s to the Citus worker nodes", name);
@@ -698,6 +715,71 @@ crm_purge_citus_issued_deletion(uint64 stmt)
  * after.  No owner's code runs in that statement.
  */
 
+/*
+ * A permit taken back stays taken back: each backend of the transaction
+ * sees it set and then replaced (Citus sends both to every connection, and
+ * prefixes both to later ones), and remembers it, so setting the same
+ * value again in the transaction (replaying it from a log) is refused.
+ */
+static LocalTransactionId revoked_lxid = InvalidLocalTransactionId;
+static char (*revoked)[40] = NULL;
+static int	nrevoked = 0;
+static int	revoked_cap = 0;
+
+static bool
+permit_revoked(const char *v)
+{
+	int			i;
+
+	if (MyProc == NULL || revoked_lxid != MyProc->lxid)
+		return false;
+	for (i = 0; i < nrevoked; i++)
+		if (strcmp(revoked[i], v) == 0)
+			return true;
+	return false;
+}
+
+/* check hook of crm_purge.citus_permit */
+bool
+crm_purge_citus_permit_check(char **newval, void **extra, GucSource source)
+{
+	if (*newval != NULL && (*newval)[0] != '\0' && permit_revoked(*newval))
+	{
+		GUC_check_errmsg("this crm_purge.citus_permit was taken back");
+		return false;
+	}
+	return true;
+}
+
+/* assign hook of crm_purge.citus_permit: the value replaced is taken back */
+void
+crm_purge_citus_permit_assign(const char *newval, void *extra)
+{
+	const char *old = crm_purge_citus_permit_value;
+
+	if (MyProc == NULL || old == NULL || old[0] == '\0' || strlen(old) >= 40 || (newval != NULL && strcmp(old, newval) == 0))
+		return;
+	if (revoked_lxid != MyProc->lxid)
+	{
+		nrevoked = 0;
+		revoked_lxid = MyProc->lxid;
+	}
+	if (nrevoked == revoked_cap)
+	{
+		int			cap = Max(8, revoked_cap * 2);
+		void	   *n = revoked ? realloc(revoked, cap * sizeof(*revoked)) : malloc(cap * sizeof(*revoked));
+
+		if (n == NULL)
+			return;				/* no error in an assign hook: the tag still binds the transaction */
+		revoked = n;
+		revoked_cap = cap;
+	}
+	strlcpy(revoked[nrevoked++], old, 40);
+}
+
+static LocalTransactionId permit_lxid = InvalidLocalTransactionId;
+static int	permits = 0;
+
 /* crm_purge_citus_permit: the permit to remove trash rows, given (on) or taken back */
 void
 crm_purge_citus_permit(bool on)
@@ -715,8 +797,15 @@ crm_purge_citus_permit(bool on)
 	ensure_txn();
 	if (!current_dist_txn(&t))
 		elog(ERROR, "no Citus distributed transaction to remove trash rows in");
+	/* each permit its own (a number, negative in the tag: no deletion id) */
+	if (permit_lxid != MyProc->lxid)
+	{
+		permit_lxid = MyProc->lxid;
+		permits = 0;
+	}
+	permits++;
 	propagate_local("crm_purge.citus_permit",
-					psprintf("%016llx", (unsigned long long) deletion_tag(-1, &t)));
+					psprintf("%d.%016llx", permits, (unsigned long long) deletion_tag(-permits, &t)));
 }
 
 /*
@@ -730,16 +819,17 @@ Datum
 crm_purge_trash_delete_permitted(PG_FUNCTION_ARGS)
 {
 	static LocalTransactionId checked_lxid = InvalidLocalTransactionId;
-	static char checked[17];
+	static char checked[40];
 	const char *v = crm_purge_citus_permit_value;
 	unsigned long long tag;
+	int			k;
 	int			used = 0;
 	DistTxn		t;
 
-	if (v != NULL && strlen(v) == 16 && checked_lxid == MyProc->lxid && strcmp(v, checked) == 0)
+	if (v != NULL && v[0] != '\0' && checked_lxid == MyProc->lxid && strcmp(v, checked) == 0)
 		PG_RETURN_BOOL(true);
-	if (v != NULL && sscanf(v, "%16llx%n", &tag, &used) == 1 && used == 16 && v[used] == '\0' &&
-		current_dist_txn(&t) && (uint64) tag == deletion_tag(-1, &t))
+	if (v != NULL && strlen(v) < sizeof(checked) && sscanf(v, "%d.%16llx%n", &k, &tag, &used) == 2 &&
+		v[used] == '\0' && k > 0 && current_dist_txn(&t) && (uint64) tag == deletion_tag(-k, &t))
 	{
 		checked_lxid = MyProc->lxid;
 		strlcpy(checked, v, sizeof(checked));
@@ -767,7 +857,14 @@ crm_purge_citus_drop_trash_rows(PG_FUNCTION_ARGS)
 	Oid			live;
 	char	   *hold;
 	int64		n;
+	int			nest;
 
+	/* a permit minted here would be the session's to replay: only inside an erase */
+	if (crm_purge_owner_calls == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("crm_purge._citus_drop_trash_rows runs only inside crm_purge_erase"),
+				 errhint("Use crm_purge_erase, crm_purge_delete_keys or crm_purge_delete_where with permanent => true.")));
 	SPI_connect();
 	live = crm_purge_table_of_trash(trashid);
 	if (!OidIsValid(live) || !crm_purge_citus_distributed(trashid))
@@ -775,6 +872,10 @@ crm_purge_citus_drop_trash_rows(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s is not the trash of a distributed table", crm_purge_relname(trashid))));
 	hold = crm_purge_citus_hold_condition(live);
+	/* connections Citus opens under the permit prefix it: not logged either */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("citus.log_remote_commands", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	crm_purge_citus_permit(true);
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE (t.deletion_id, t.trash_row) IN"
 									   " (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))) AND NOT coalesce((%s\n), false)",
@@ -783,6 +884,7 @@ crm_purge_citus_drop_trash_rows(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not remove rows of %s", crm_purge_relname(trashid));
 	n = SPI_processed;
 	crm_purge_citus_permit(false);
+	AtEOXact_GUC(true, nest);
 	SPI_finish();
 	PG_RETURN_INT64(n);
 }

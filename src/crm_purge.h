@@ -112,6 +112,10 @@ extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
 extern int64 crm_purge_citus_deletion_id(void);
 extern void crm_purge_citus_issue_deletion(uint64 stmt);
 extern void crm_purge_citus_permit(bool on);
+#include "utils/guc.h"
+extern bool crm_purge_citus_permit_check(char **newval, void **extra, GucSource source);
+extern void crm_purge_citus_permit_assign(const char *newval, void *extra);
+extern int	crm_purge_owner_calls;
 extern int64 crm_purge_citus_issued_deletion(uint64 stmt);
 struct PlannedStmt;
 extern bool crm_purge_citus_plan(struct PlannedStmt *plan);

@@ -267,7 +267,7 @@ _PG_init(void)
 							   "Not to be set by hand: a value crm_purge did not issue in the transaction is refused.",
 							   &crm_purge_citus_permit_value, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
+							   crm_purge_citus_permit_check, crm_purge_citus_permit_assign, NULL);
 	DefineCustomStringVariable("crm_purge.actor",
 							   "The application's user, recorded with trashed rows (deletion_actor) and in crm_purge.history (app_actor).",
 							   "Set it with SET LOCAL per transaction; permissions still follow the database role.",

@@ -321,11 +321,23 @@ crm_purge_as_table_owner(PG_FUNCTION_ARGS)
 	for (i = 0; i < nargs; i++)
 		call->args[i] = fcinfo->args[i];
 	crm_purge_become(crm_purge_rel_owner(PG_GETARG_OID(0)), &id);
-	result = FunctionCallInvoke(call);
+	crm_purge_owner_calls++;
+	PG_TRY();
+	{
+		result = FunctionCallInvoke(call);
+	}
+	PG_FINALLY();
+	{
+		crm_purge_owner_calls--;
+	}
+	PG_END_TRY();
 	crm_purge_unbecome(&id);
 	fcinfo->isnull = call->isnull;
 	return result;
 }
+
+/* how deep crm_purge_as_table_owner runs: crm_purge's own work as a table's owner */
+int			crm_purge_owner_calls = 0;
 
 /* crm_purge_role_name: the role's name for messages, or its OID when it is gone */
 const char *

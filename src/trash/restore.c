@@ -27,6 +27,7 @@
 #include "utils/array.h"
 #include "storage/itemptr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -307,6 +308,7 @@ restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 del
 	Datum		values[2];
 	CrmPurgeIdentity id;
 	Oid			restorer = GetUserId();
+	int			nest = 0;
 
 	values[0] = PointerGetDatum(construct_array(ids, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(nums, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -314,15 +316,23 @@ restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 del
 		crm_purge_become(remover, &id);
 	else
 		crm_purge_become_owner(&id);
-	/* Citus: the owner removes trash rows under crm_purge's permit, for this statement only */
+	/* Citus: the owner removes trash rows under crm_purge's permit, for this statement only, unlogged */
 	if (OidIsValid(remover))
+	{
+		nest = NewGUCNestLevel();
+		(void) set_config_option("citus.log_remote_commands", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 		crm_purge_citus_permit(true);
+	}
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE %s", crm_purge_relname(trashid),
 									   crm_purge_trash_rows_named("t", 1)),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove restored rows from the trash");
 	if (OidIsValid(remover))
+	{
 		crm_purge_citus_permit(false);
+		AtEOXact_GUC(true, nest);
+	}
 	crm_purge_unbecome(&id);
 	crm_purge_become_owner(&id);
 	crm_purge_record_history("restore", relid, n, restorer, 0, 0, deletion);

@@ -430,13 +430,15 @@ like(as('regress_app', qq{DELETE FROM crm_trash.public__contacts WHERE id = $tid
 like(as('regress_app', qq{BEGIN; SET LOCAL citus.propagate_set_commands = local; SET LOCAL crm_purge.citus_permit = '0123456789abcdef';
 	DELETE FROM crm_trash.public__contacts WHERE id = $tid; COMMIT;}, err => 1),
 	qr/removed by crm_purge only/, 'nor with a permit made up');
-my $hold = as('regress_admin', qq{SELECT crm_purge_hold('contacts', 'id = $tid', NULL, 'audit')});
-chomp $hold;
-is(as('regress_app', qq{SELECT crm_purge._citus_drop_trash_rows('crm_trash.public__contacts', ARRAY[$tdel]::bigint[], ARRAY[$trow]::bigint[])}),
-	'0', 'the erase\'s own removal keeps a held row, whoever calls it');
-as('regress_admin', qq{SELECT crm_purge_release($hold)});
-is(as('regress_app', qq{SELECT crm_purge._citus_drop_trash_rows('crm_trash.public__contacts', ARRAY[$tdel]::bigint[], ARRAY[$trow]::bigint[])}),
-	'1', 'and removes it once released');
+like(as('regress_app', qq{SELECT crm_purge._citus_drop_trash_rows('crm_trash.public__contacts', ARRAY[$tdel]::bigint[], ARRAY[$trow]::bigint[])}, err => 1),
+	qr/runs only inside crm_purge_erase/, 'the erase\'s removal cannot be called to get a permit');
+like(as('regress_app', q{BEGIN; SET LOCAL crm_purge.citus_permit = '1.0123456789abcdef'; SET LOCAL crm_purge.citus_permit = '';
+	SET LOCAL crm_purge.citus_permit = '1.0123456789abcdef'; COMMIT;}, err => 1),
+	qr/this crm_purge.citus_permit was taken back/, 'a permit taken back cannot be set again in the transaction');
+my $restore_log = as('regress_admin', qq{SET citus.log_remote_commands = on; SELECT crm_purge_restore('contacts', 'id = $tid')}, err => 1);
+unlike($restore_log, qr/citus_permit/, 'a restore does not show its permit, even with log_remote_commands');
+like($restore_log, qr/NOTICE:  issuing/, 'while Citus logs its other commands');
+is($coord->safe_psql('postgres', qq{SELECT count(*) FROM contacts WHERE id = $tid}), '1', 'the restore under the permit worked');
 
 # unprotect, keeping the trash, and protect again
 as('regress_admin', q{SELECT crm_purge_unprotect('deals')});
