@@ -2354,6 +2354,9 @@ BEGIN
 		PERFORM crm_purge._citus_distribute_trash(tbl, tr);
 		RETURN 0;
 	END IF;
+	IF crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._citus_trash_owner(tbl, tr);
+	END IF;
 	-- a trash left without segments (someone dropped them) takes writes again
 	IF NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tr) THEN
 		PERFORM crm_purge._add_trash_segment(tr, coalesce((SELECT max(g.segment) + 1 FROM crm_purge.trash_segments g
@@ -3078,18 +3081,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = format('Run SELECT update_distributed_table_colocation(%L, colocate_with => %L).', tr::text, tbl::text);
 	END IF;
-	-- a restore inserts and removes its rows as the table's owner: Citus
-	-- refuses two roles changing colocated shards in one transaction
-	owner := (SELECT c.relowner::regrole FROM pg_class c WHERE c.oid = tbl);
-	EXECUTE format('GRANT SELECT, DELETE ON %s TO %s', tr, owner);
-	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') THEN
-		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s TO %s USING (true)', tr, owner);
-	END IF;
-	-- ... but removes rows only through crm_purge, which holds apply to
-	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_owner_delete') THEN
-		EXECUTE format('CREATE POLICY crm_purge_owner_delete ON %s AS RESTRICTIVE FOR DELETE TO %s'
-					   ' USING (crm_purge._trash_delete_permitted())', tr, owner);
-	END IF;
+	PERFORM crm_purge._citus_trash_owner(tbl, tr);
 	-- the secret on every node: it tags the deletion ids of statements in
 	-- transaction blocks (src/citus.c)
 	PERFORM crm_purge._citus_tombstones(tbl, '{}', false);
@@ -3758,9 +3750,40 @@ CREATE OR REPLACE FUNCTION crm_purge._trash_delete_permitted() RETURNS boolean
 CREATE OR REPLACE FUNCTION crm_purge._citus_drop_trash_rows(trash regclass, ids bigint[], nums bigint[]) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_drop_trash_rows';
 
+CREATE OR REPLACE FUNCTION crm_purge._citus_trash_owner(tbl regclass, tr regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	owner regrole := (SELECT c.relowner::regrole FROM pg_class c WHERE c.oid = tbl);
+	old regrole;
+BEGIN
+	FOR old IN SELECT DISTINCT r::regrole FROM pg_policy p, unnest(p.polroles) r
+			   WHERE p.polrelid = tr AND p.polname IN ('crm_purge_table_owner', 'crm_purge_owner_delete')
+				 AND r <> owner::oid AND r <> 0 LOOP
+		EXECUTE format('REVOKE SELECT, DELETE ON %s FROM %s', tr, old);
+	END LOOP;
+	IF NOT EXISTS (SELECT FROM pg_class c, aclexplode(c.relacl) a
+				   WHERE c.oid = tr AND a.grantee = owner::oid AND a.privilege_type = 'DELETE') THEN
+		EXECUTE format('GRANT SELECT, DELETE ON %s TO %s', tr, owner);
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') THEN
+		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s TO %s USING (true)', tr, owner);
+	ELSIF (SELECT p.polroles FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') <> ARRAY[owner::oid] THEN
+		EXECUTE format('ALTER POLICY crm_purge_table_owner ON %s TO %s', tr, owner);
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_owner_delete') THEN
+		EXECUTE format('CREATE POLICY crm_purge_owner_delete ON %s AS RESTRICTIVE FOR DELETE TO %s'
+					   ' USING (crm_purge._trash_delete_permitted())', tr, owner);
+	ELSIF (SELECT p.polroles FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_owner_delete') <> ARRAY[owner::oid] THEN
+		EXECUTE format('ALTER POLICY crm_purge_owner_delete ON %s TO %s', tr, owner);
+	END IF;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._citus_trash_owner(regclass, regclass) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FROM PUBLIC;
 

@@ -185,6 +185,8 @@ REVOKE ALL ON FUNCTION crm_purge._add_trash_segment(regclass, integer),
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._citus_trash_owner(regclass, regclass) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) TO crm_purge_admin;

@@ -440,6 +440,23 @@ unlike($restore_log, qr/citus_permit/, 'a restore does not show its permit, even
 like($restore_log, qr/NOTICE:  issuing/, 'while Citus logs its other commands');
 is($coord->safe_psql('postgres', qq{SELECT count(*) FROM contacts WHERE id = $tid}), '1', 'the restore under the permit worked');
 
+# after ALTER TABLE ... OWNER TO, the worker moves the trash's rights and
+# policies to the new owner: restores work again, the former owner has none
+$coord->safe_psql('postgres', q{CREATE ROLE regress_app2 LOGIN; GRANT regress_app2 TO regress_admin});
+as('regress_app', q{CREATE TABLE owned (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('owned', 'account_id');
+	INSERT INTO owned SELECT g, g FROM generate_series(1, 10) g;
+	GRANT SELECT, INSERT, DELETE ON owned TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('owned')});
+as('regress_app', q{DELETE FROM owned WHERE id <= 3});
+$coord->safe_psql('postgres', q{ALTER TABLE owned OWNER TO regress_app2});
+as('regress_admin', q{SELECT crm_purge_tick()});
+is(as('regress_admin', q{SELECT crm_purge_restore('owned', 'id = 1')}), '1', 'a restore after the table changed owner');
+like(as('regress_app', q{DELETE FROM crm_trash.public__owned}, err => 1), qr/permission denied/,
+	'the former owner lost its rights on the trash');
+like(as('regress_app2', q{DELETE FROM crm_trash.public__owned}, err => 1), qr/removed by crm_purge only/,
+	'the new owner deletes from it only through crm_purge');
+
 # unprotect, keeping the trash, and protect again
 as('regress_admin', q{SELECT crm_purge_unprotect('deals')});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'crm_purge%' AND tgrelid = 'deals'::regclass}),
