@@ -459,7 +459,8 @@ parse_issued(const char *value)
 	if (value == NULL || value[0] == '\0')
 		return 0;
 	if (sscanf(value, "%lld.%16llx%n", &id, &tag, &used) != 2 || value[used] != '\0' ||
-		id <= 0 || !current_dist_txn(&t) || (uint64) tag != deletion_tag((int64) id, &t))
+		id <= 0 || strcmp(value, psprintf("%lld.%016llx", id, tag)) != 0 ||
+		!current_dist_txn(&t) || (uint64) tag != deletion_tag((int64) id, &t))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("crm_purge.citus_deletion holds a value crm_purge did not issue in this transaction"),
@@ -828,8 +829,10 @@ crm_purge_trash_delete_permitted(PG_FUNCTION_ARGS)
 
 	if (v != NULL && v[0] != '\0' && checked_lxid == MyProc->lxid && strcmp(v, checked) == 0)
 		PG_RETURN_BOOL(true);
+	/* only the one spelling crm_purge writes: the list of permits taken back compares text */
 	if (v != NULL && strlen(v) < sizeof(checked) && sscanf(v, "%d.%16llx%n", &k, &tag, &used) == 2 &&
-		v[used] == '\0' && k > 0 && current_dist_txn(&t) && (uint64) tag == deletion_tag(-k, &t))
+		v[used] == '\0' && k > 0 && strcmp(v, psprintf("%d.%016llx", k, tag)) == 0 &&
+		current_dist_txn(&t) && (uint64) tag == deletion_tag(-k, &t))
 	{
 		checked_lxid = MyProc->lxid;
 		strlcpy(checked, v, sizeof(checked));

@@ -435,6 +435,9 @@ like(as('regress_app', qq{SELECT crm_purge._citus_drop_trash_rows('crm_trash.pub
 like(as('regress_app', q{BEGIN; SET LOCAL crm_purge.citus_permit = '1.0123456789abcdef'; SET LOCAL crm_purge.citus_permit = '';
 	SET LOCAL crm_purge.citus_permit = '1.0123456789abcdef'; COMMIT;}, err => 1),
 	qr/this crm_purge.citus_permit was taken back/, 'a permit taken back cannot be set again in the transaction');
+like(as('regress_app', qq{BEGIN; SET LOCAL citus.propagate_set_commands = local; SET LOCAL crm_purge.citus_permit = '01.0123456789abcdef';
+	DELETE FROM crm_trash.public__contacts WHERE id = $tid; COMMIT;}, err => 1),
+	qr/removed by crm_purge only/, 'a permit in another spelling is refused (taken-back permits are compared as text)');
 my $restore_log = as('regress_admin', qq{SET citus.log_remote_commands = on; SELECT crm_purge_restore('contacts', 'id = $tid')}, err => 1);
 unlike($restore_log, qr/citus_permit/, 'a restore does not show its permit, even with log_remote_commands');
 like($restore_log, qr/NOTICE:  issuing/, 'while Citus logs its other commands');
