@@ -204,6 +204,30 @@ is($coord->safe_psql('postgres', q{
 	'1', 'deletion_scope = transaction set in the middle: one id for the transaction');
 as('regress_admin', q{SELECT crm_purge_unprotect('localt'); DROP TABLE localt});
 
+# a table that starts to cascade into a protected one in the middle of a
+# transaction: its DELETE gets an id of its own too
+as('regress_app', q{
+	CREATE TABLE par (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('par', 'account_id', colocate_with => 'contacts');
+	INSERT INTO par SELECT c.account_id, c.id FROM contacts c WHERE c.id BETWEEN 1390 AND 1399;
+	CREATE TABLE kid (account_id int, id int, par_id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('kid', 'account_id', colocate_with => 'contacts');
+	INSERT INTO kid SELECT p.account_id, p.id, p.id FROM par p;
+});
+as('regress_admin', q{SELECT crm_purge_protect('kid')});
+as('regress_app', q{
+	BEGIN;
+	SET LOCAL citus.multi_shard_modify_mode = sequential;
+	DELETE FROM contacts WHERE id = 1390;
+	ALTER TABLE kid ADD FOREIGN KEY (account_id, par_id) REFERENCES par ON DELETE CASCADE;
+	DELETE FROM par WHERE id = 1391;
+	COMMIT;
+});
+is($coord->safe_psql('postgres', q{
+	SELECT (SELECT deletion_id FROM crm_trash.public__contacts WHERE id = 1390)
+		<> (SELECT deletion_id FROM crm_trash.public__kid WHERE par_id = 1391)}),
+	't', 'a DELETE cascading into a protected table through a foreign key added in the transaction gets its own id');
+
 # restore and restore_deletion, as an admin
 is(as('regress_admin', q{SELECT crm_purge_restore('contacts', 'id BETWEEN 100 AND 109')}), '10', 'restore on a distributed table');
 is(as('regress_admin', qq{SELECT crm_purge_restore_deletion($router_id)}), '2',
