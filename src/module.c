@@ -44,7 +44,7 @@ char	   *crm_purge_fault_point = NULL;
 bool		crm_purge_allow_truncate = false;
 int			crm_purge_deletion_scope = DELETION_SCOPE_STATEMENT;
 int			crm_purge_worker_nice = 10;
-int			crm_purge_app_yield = 400;
+int			crm_purge_app_yield = 1000;
 char	   *crm_purge_actor = NULL;
 char	   *crm_purge_citus_deletion = NULL;
 char	   *crm_purge_citus_permit_value = NULL;
@@ -248,8 +248,8 @@ _PG_init(void)
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("crm_purge.app_yield",
 							"While other sessions of the database run statements, the worker pauses after each batch for this percentage of the batch's time (at most 2 s).",
-							"400: the worker takes about a fifth of the time while applications run, all of it when they are idle; 0: no pause.",
-							&crm_purge_app_yield, 400, 0, 10000,
+							"1000: the worker takes about a tenth of the time while applications run, all of it when they are idle; 0: no pause.",
+							&crm_purge_app_yield, 1000, 0, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("crm_purge.deletion_scope",
 							 "What one deletion id covers: each deleting statement, or everything a transaction deletes.",
