@@ -10,34 +10,34 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/partition.h"
-#include "catalog/pg_class.h"
-#include "parser/parse_relation.h"
-#include "utils/fmgroids.h"
-#include "utils/rel.h"
 #include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "parser/parse_func.h"
 #include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "parser/parse_func.h"
+#include "parser/parse_relation.h"
+#include "storage/lockdefs.h"
 #include "storage/proc.h"
 #include "utils/array.h"
-#include "utils/fmgrprotos.h"
-#include "nodes/parsenodes.h"
-#include "storage/lockdefs.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "crm_purge.h"
@@ -322,6 +322,7 @@ crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
 {
 	int64		id,
 				trash_shard;
+	int32		colocation;
 	Datum		values[3];
 	Oid			logical,
 				crm_trash,
@@ -343,7 +344,7 @@ crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
 		return InvalidOid;
 	trash = get_relname_relid(psprintf("%s__%s", nspname, relname), crm_trash);
 	if (!OidIsValid(trash) || get_rel_relkind(trash) != RELKIND_PARTITIONED_TABLE ||
-		dist_colocation(trash) < 0 || dist_colocation(trash) != dist_colocation(logical) ||
+		(colocation = dist_colocation(trash)) < 0 || colocation != dist_colocation(logical) ||
 		(trash_shard = dist_shard_with_min(trash, minvalue)) == 0)
 		return InvalidOid;
 	/* the trash shard is on this node when the live shard is: it moves with it */
@@ -353,14 +354,6 @@ crm_purge_citus_shard_trash(Oid relid, int64 *shardid)
 	return trash;
 }
 
-/*
- * crm_purge_citus_deletion_id: the deletion id of the running distributed
- * transaction, the same in every shard it touches, or 0 outside one (a
- * statement Citus ran on one shard in one backend, or no Citus).  Made of
- * the transaction's start (milliseconds since 2024, 40 bits), the
- * initiating node (10 bits) and its transaction number (12 bits), with bit
- * 62 set: no id from a sequence reaches it.
- */
 /* the running distributed transaction, as get_current_transaction_id() says */
 typedef struct DistTxn
 {
@@ -397,6 +390,32 @@ current_dist_txn(DistTxn *t)
 	return !n1 && !n2 && !n3 && t->number > 0;
 }
 
+/*
+ * ensured_dist_txn: the distributed transaction, which Citus starts now if
+ * it has not yet (a tag names it before the statement runs); false when
+ * Citus has no such function or no transaction results.
+ */
+static bool
+ensured_dist_txn(DistTxn *t)
+{
+	void		(*ensure_txn) (void);
+
+	ensure_txn = (void (*) (void)) load_external_function("$libdir/citus", "EnsureDistributedTransactionId",
+														  false, NULL);
+	if (ensure_txn == NULL)
+		return false;
+	ensure_txn();
+	return current_dist_txn(t);
+}
+
+/*
+ * crm_purge_citus_deletion_id: the deletion id of the running distributed
+ * transaction, the same in every shard it touches, or 0 outside one (a
+ * statement Citus ran on one shard in one backend, or no Citus).  Made of
+ * the transaction's start (milliseconds since 2024, 40 bits), the
+ * initiating node (10 bits) and its transaction number (12 bits), with bit
+ * 62 set: no id from a sequence reaches it.
+ */
 int64
 crm_purge_citus_deletion_id(void)
 {
@@ -583,10 +602,6 @@ propagate_local(const char *name, const char *value)
 
 	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	/* the permit is not shown to the session (Citus logs what it sends, if asked) */
-	if (strcmp(name, "crm_purge.citus_permit") == 0)
-		(void) set_config_option("citus.log_remote_commands", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
 	if (SPI_execute(psprintf("SET LOCAL %s = %s", name, quote_literal_cstr(value)), false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not hand %s to the Citus worker nodes", name);
@@ -644,7 +659,6 @@ crm_purge_citus_issue_deletion(uint64 stmt)
 {
 	static bool callback_registered = false;
 	bool		new_xact = issued_lxid != MyProc->lxid;
-	void		(*ensure_txn) (void);
 	DistTxn		t;
 
 	if (!callback_registered)
@@ -671,13 +685,7 @@ crm_purge_citus_issue_deletion(uint64 stmt)
 	/* no secret before the first protect on Citus: the transaction's id, as before */
 	if (!crm_purge_secret_exists())
 		return;
-	/* the tag names the distributed transaction: Citus gives it its id now */
-	ensure_txn = (void (*) (void)) load_external_function("$libdir/citus", "EnsureDistributedTransactionId",
-														  false, NULL);
-	if (ensure_txn == NULL)
-		return;
-	ensure_txn();
-	if (!current_dist_txn(&t))
+	if (!ensured_dist_txn(&t))
 		return;
 	issued_id = crm_purge_new_deletion_id();
 	issued_stmt = stmt;
@@ -781,22 +789,21 @@ crm_purge_citus_permit_assign(const char *newval, void *extra)
 static LocalTransactionId permit_lxid = InvalidLocalTransactionId;
 static int	permits = 0;
 
-/* crm_purge_citus_permit: the permit to remove trash rows, given (on) or taken back */
-void
-crm_purge_citus_permit(bool on)
+/*
+ * crm_purge_citus_permit_begin: the permit to remove trash rows, given for
+ * the statement that follows; returns what crm_purge_citus_permit_end
+ * needs.  Until then Citus logs none of its commands to the session (it
+ * prefixes the permit to connections it opens meanwhile).
+ */
+int
+crm_purge_citus_permit_begin(void)
 {
-	void		(*ensure_txn) (void);
+	int			nest = NewGUCNestLevel();
 	DistTxn		t;
 
-	if (!on)
-	{
-		propagate_local("crm_purge.citus_permit", "");
-		return;
-	}
-	ensure_txn = (void (*) (void)) load_external_function("$libdir/citus", "EnsureDistributedTransactionId",
-														  true, NULL);
-	ensure_txn();
-	if (!current_dist_txn(&t))
+	(void) set_config_option("citus.log_remote_commands", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (!ensured_dist_txn(&t))
 		elog(ERROR, "no Citus distributed transaction to remove trash rows in");
 	/* each permit its own (a number, negative in the tag: no deletion id) */
 	if (permit_lxid != MyProc->lxid)
@@ -807,6 +814,15 @@ crm_purge_citus_permit(bool on)
 	permits++;
 	propagate_local("crm_purge.citus_permit",
 					psprintf("%d.%016llx", permits, (unsigned long long) deletion_tag(-permits, &t)));
+	return nest;
+}
+
+/* crm_purge_citus_permit_end: the permit taken back, Citus's logging as before */
+void
+crm_purge_citus_permit_end(int nest)
+{
+	propagate_local("crm_purge.citus_permit", "");
+	AtEOXact_GUC(true, nest);
 }
 
 /*
@@ -875,19 +891,14 @@ crm_purge_citus_drop_trash_rows(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s is not the trash of a distributed table", crm_purge_relname(trashid))));
 	hold = crm_purge_citus_hold_condition(live);
-	/* connections Citus opens under the permit prefix it: not logged either */
-	nest = NewGUCNestLevel();
-	(void) set_config_option("citus.log_remote_commands", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	crm_purge_citus_permit(true);
+	nest = crm_purge_citus_permit_begin();
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE (t.deletion_id, t.trash_row) IN"
 									   " (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))) AND NOT coalesce((%s\n), false)",
 									   crm_purge_relname(trashid), hold ? hold : "false"),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove rows of %s", crm_purge_relname(trashid));
 	n = SPI_processed;
-	crm_purge_citus_permit(false);
-	AtEOXact_GUC(true, nest);
+	crm_purge_citus_permit_end(nest);
 	SPI_finish();
 	PG_RETURN_INT64(n);
 }
@@ -930,6 +941,7 @@ crm_purge_citus_live_of_trash_shard(Oid trashid)
 	char	   *name;
 	char	   *sep;
 	Oid			nsp;
+	int32		colocation;
 
 	if (!shard_name(trashid, &id, values))
 		return InvalidOid;
@@ -944,7 +956,7 @@ crm_purge_citus_live_of_trash_shard(Oid trashid)
 	*sep = '\0';
 	if (!trash_name_ok(name, sep + 2) || !OidIsValid(nsp = get_namespace_oid(name, true)) ||
 		!OidIsValid(live = get_relname_relid(sep + 2, nsp)) ||
-		dist_colocation(live) < 0 || dist_colocation(live) != dist_colocation(trash))
+		(colocation = dist_colocation(live)) < 0 || colocation != dist_colocation(trash))
 		return InvalidOid;
 	return live;
 }

@@ -12,6 +12,7 @@
 #include "access/tupdesc.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -111,8 +112,8 @@ extern void crm_purge_require_coordinator(const char *what);
 extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
 extern int64 crm_purge_citus_deletion_id(void);
 extern void crm_purge_citus_issue_deletion(uint64 stmt);
-extern void crm_purge_citus_permit(bool on);
-#include "utils/guc.h"
+extern int	crm_purge_citus_permit_begin(void);
+extern void crm_purge_citus_permit_end(int nest);
 extern bool crm_purge_citus_permit_check(char **newval, void **extra, GucSource source);
 extern void crm_purge_citus_permit_assign(const char *newval, void *extra);
 extern int	crm_purge_owner_calls;

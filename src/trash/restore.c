@@ -27,7 +27,6 @@
 #include "utils/array.h"
 #include "storage/itemptr.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -316,23 +315,15 @@ restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 del
 		crm_purge_become(remover, &id);
 	else
 		crm_purge_become_owner(&id);
-	/* Citus: the owner removes trash rows under crm_purge's permit, for this statement only, unlogged */
+	/* Citus: the owner removes trash rows under crm_purge's permit, for this statement only */
 	if (OidIsValid(remover))
-	{
-		nest = NewGUCNestLevel();
-		(void) set_config_option("citus.log_remote_commands", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		crm_purge_citus_permit(true);
-	}
+		nest = crm_purge_citus_permit_begin();
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE %s", crm_purge_relname(trashid),
 									   crm_purge_trash_rows_named("t", 1)),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove restored rows from the trash");
 	if (OidIsValid(remover))
-	{
-		crm_purge_citus_permit(false);
-		AtEOXact_GUC(true, nest);
-	}
+		crm_purge_citus_permit_end(nest);
 	crm_purge_unbecome(&id);
 	crm_purge_become_owner(&id);
 	crm_purge_record_history("restore", relid, n, restorer, 0, 0, deletion);
