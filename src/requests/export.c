@@ -381,7 +381,6 @@ crm_purge_export_sync_parts(List *parts)
 	foreach(lc, parts)
 	{
 		CrmPurgeExportPart *part = lfirst(lc);
-
 		int			fd;
 
 		if (part->path == NULL)
