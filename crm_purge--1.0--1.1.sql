@@ -278,7 +278,7 @@ CREATE FUNCTION crm_purge._protect(tbl regclass, retention interval) RETURNS reg
 -- a DELETE or TRUNCATE naming a partition fires only that partition's.
 -- Made at protect, and when a partition is created or attached; a table
 -- detached since loses them.
-CREATE FUNCTION crm_purge._protect_partitions(tbl regclass) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge._protect_partitions(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	t record;
@@ -291,9 +291,9 @@ BEGIN
 		  AND EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect_partitions.tbl)
 		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = pt.relid AND tg.tgname = g.name)
 	LOOP
-		EXECUTE format('CREATE TRIGGER %I %s ON %s FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()',
-					   t.name, CASE t.name WHEN 'crm_purge_trash_flush' THEN 'AFTER DELETE' ELSE 'BEFORE TRUNCATE' END,
-					   t.relid);
+		EXECUTE format('CREATE TRIGGER %I %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()',
+					   t.name, CASE t.name WHEN 'crm_purge_trash_flush' THEN 'AFTER DELETE' ELSE 'BEFORE TRUNCATE' END, t.relid,
+					   CASE t.name WHEN 'crm_purge_trash_flush' THEN 'REFERENCING OLD TABLE AS crm_purge_deleted' ELSE '' END);
 	END LOOP;
 	-- tables that were partitions of a protected table and are not anymore
 	FOR t IN
@@ -2598,10 +2598,7 @@ BEGIN
 	-- Citus: the trash is distributed with the table, before the triggers
 	-- reach every shard
 	PERFORM crm_purge._citus_distribute_trash(tbl, tr);
-	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
-				   'FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
-	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s '
-				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	PERFORM crm_purge._create_trash_triggers(tbl);
 	EXECUTE format('CREATE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON %s '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	PERFORM crm_purge._protect_partitions(tbl);
@@ -3779,6 +3776,20 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._trash_bypass_active() RETURNS boolean
+	LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'crm_purge_bypass_active_sql';
+
+CREATE OR REPLACE FUNCTION crm_purge._create_trash_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s FOR EACH ROW '
+				   'WHEN (crm_purge._trash_bypass_active()) EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s REFERENCING OLD TABLE AS crm_purge_deleted '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+END
+$$;
+ALTER FUNCTION crm_purge._create_trash_triggers(regclass) SET citus.enable_unsafe_triggers = on;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
@@ -3811,3 +3822,29 @@ REVOKE ALL ON FUNCTION crm_purge._citus_erase(regclass, text, text[]),
 	crm_purge._citus_erase_rows_as_owner(regclass, text[], jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._citus_erase(regclass, text, text[]),
 	crm_purge._citus_erase_check(regclass, text, text[]) TO crm_purge_admin;
+
+-- The trash triggers of 1.0 (a row trigger for every row) become a
+-- statement trigger reading its transition table, the row trigger kept for
+-- bypassed deletes only (crm_purge._create_trash_triggers); partitions of
+-- a protected partitioned table get the new statement trigger.
+REVOKE ALL ON FUNCTION crm_purge._create_trash_triggers(regclass) FROM PUBLIC;
+DO $$
+DECLARE
+	t record;
+	part regclass;
+BEGIN
+	-- (Citus refuses trigger changes on distributed tables unless told)
+	PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOR t IN SELECT p.tbl FROM crm_purge.protected_tables p ORDER BY p.tbl LOOP
+		EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash ON %s', t.tbl);
+		EXECUTE format('DROP TRIGGER IF EXISTS crm_purge_trash_flush ON %s', t.tbl);
+		PERFORM crm_purge._create_trash_triggers(t.tbl);
+		FOR part IN SELECT tg.tgrelid::regclass FROM pg_partition_tree(t.tbl) pt
+					JOIN pg_trigger tg ON tg.tgrelid = pt.relid AND tg.tgname = 'crm_purge_trash_flush'
+					WHERE pt.relid <> t.tbl::regclass LOOP
+			EXECUTE format('DROP TRIGGER crm_purge_trash_flush ON %s', part);
+		END LOOP;
+		PERFORM crm_purge._protect_partitions(t.tbl);
+	END LOOP;
+END
+$$;

@@ -18,7 +18,7 @@ command -v valgrind >/dev/null || apt-get install -y valgrind >/dev/null
 make -s -C "$REPO" >/dev/null && make -s -C "$REPO" install >/dev/null
 DIR=$(mktemp -d /tmp/crm_purge_callgrind.XXXXXX)
 chown postgres: "$DIR"
-trap 'runuser -u postgres -- $B/pg_ctl -D "$DIR/data" stop -m fast >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
+trap 'runuser -u postgres -- $B/pg_ctl -D "$DIR/data" stop -m fast >/dev/null 2>&1 || true; [ -n "${KEEP:-}" ] && echo "kept $DIR" || rm -rf "$DIR"' EXIT
 pg() { runuser -u postgres -- "$@"; }
 pg $B/initdb -D "$DIR/data" -A trust >/dev/null
 cat >> "$DIR/data/postgresql.conf" <<CONF

@@ -751,15 +751,29 @@ BEGIN
 	-- Citus: the trash is distributed with the table, before the triggers
 	-- reach every shard
 	PERFORM crm_purge._citus_distribute_trash(tbl, tr);
-	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s '
-				   'FOR EACH ROW EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
-	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s '
-				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	PERFORM crm_purge._create_trash_triggers(tbl);
 	EXECUTE format('CREATE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON %s '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	PERFORM crm_purge._protect_partitions(tbl);
 	PERFORM crm_purge._create_unlink_triggers(tbl);
 	RETURN tr;
+END
+$$;
+
+-- The trash triggers: the statement trigger writes the rows of its
+-- transition table (each deleted row read once); the row trigger runs only
+-- while crm_purge deletes rows that skip the trash (a request's batch, an
+-- erase), where it tells them apart by tid.
+CREATE FUNCTION crm_purge._trash_bypass_active() RETURNS boolean
+	LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'crm_purge_bypass_active_sql';
+
+CREATE FUNCTION crm_purge._create_trash_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s FOR EACH ROW '
+				   'WHEN (crm_purge._trash_bypass_active()) EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s REFERENCING OLD TABLE AS crm_purge_deleted '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 END
 $$;
 
@@ -784,9 +798,9 @@ BEGIN
 		  AND EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect_partitions.tbl)
 		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = pt.relid AND tg.tgname = g.name)
 	LOOP
-		EXECUTE format('CREATE TRIGGER %I %s ON %s FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()',
-					   t.name, CASE t.name WHEN 'crm_purge_trash_flush' THEN 'AFTER DELETE' ELSE 'BEFORE TRUNCATE' END,
-					   t.relid);
+		EXECUTE format('CREATE TRIGGER %I %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()',
+					   t.name, CASE t.name WHEN 'crm_purge_trash_flush' THEN 'AFTER DELETE' ELSE 'BEFORE TRUNCATE' END, t.relid,
+					   CASE t.name WHEN 'crm_purge_trash_flush' THEN 'REFERENCING OLD TABLE AS crm_purge_deleted' ELSE '' END);
 	END LOOP;
 	-- tables that were partitions of a protected table and are not anymore
 	FOR t IN
@@ -860,7 +874,7 @@ CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
 	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
 	EXECUTE FUNCTION crm_purge.ddl_trigger();
 
-COMMENT ON FUNCTION crm_purge.trash_trigger() IS 'moves deleted rows of a protected table into its trash (row trigger buffers, statement trigger writes); refuses TRUNCATE';
+COMMENT ON FUNCTION crm_purge.trash_trigger() IS 'moves deleted rows of a protected table into its trash (the statement trigger, from its transition table; the row trigger while a bypass is on); refuses TRUNCATE';
 
 COMMENT ON FUNCTION crm_purge._protect_partitions(regclass) IS 'statement triggers on the partitions of a protected partitioned table; removed from tables detached since';
 
@@ -884,4 +898,5 @@ COMMENT ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]) IS 'DE
 ALTER FUNCTION crm_purge._protect_impl(regrole, regclass, interval) SET citus.enable_unsafe_triggers = on;
 ALTER FUNCTION crm_purge._unprotect_impl(regrole, regclass, boolean) SET citus.enable_unsafe_triggers = on;
 ALTER FUNCTION crm_purge._protect_partitions(regclass) SET citus.enable_unsafe_triggers = on;
+ALTER FUNCTION crm_purge._create_trash_triggers(regclass) SET citus.enable_unsafe_triggers = on;
 ALTER FUNCTION crm_purge._create_unlink_triggers(regclass) SET citus.enable_unsafe_triggers = on;

@@ -12,6 +12,8 @@ REVOKE ALL ON FUNCTION crm_purge._create_unlink_triggers(regclass) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._protect_partitions(regclass) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._create_trash_triggers(regclass) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION crm_purge._protect(regclass, interval) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._unprotect(regclass, boolean) FROM PUBLIC;

@@ -5,12 +5,14 @@
  * the trash tables' row-level security (crm_purge._trash_row_visible),
  * deletion ids and the primary key expression.  Restoring is in restore.c.
  *
- * A protected table has an AFTER DELETE row trigger that forms each deleted
- * row into a trash tuple, and a statement trigger that writes the last batch.
- * The trash is written with table_multi_insert(), the way COPY FROM does: no
- * SPI and no transition table (a tuplestore that spills to disk, and that
- * SPI cannot see on Citus shards), no executor per row, one WAL record per
- * trash page.
+ * A protected table has an AFTER DELETE statement trigger that reads the
+ * statement's transition table (each deleted row stored once as PostgreSQL
+ * deletes it, spilling to a temporary file past work_mem) and forms each row
+ * into a trash tuple; a row trigger would fetch every row from the heap a
+ * second time and be called for it.  The row trigger remains, limited by its
+ * WHEN to the deletes crm_purge itself runs with a bypass, which skip rows by
+ * tid.  The trash is written with table_multi_insert(), the way COPY FROM
+ * does: no SPI, no executor per row, one WAL record per trash page.
  */
 #include "postgres.h"
 
@@ -51,6 +53,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "crm_purge.h"
@@ -1214,9 +1217,63 @@ truncate_allowed(Oid relid, Oid root)
 }
 
 /*
+ * trash_transition_rows: writes the rows a DELETE took from live (its
+ * transition table: for a partitioned table, every partition's rows in its
+ * row type) into the trash.  Each row is read once, where a row trigger
+ * would fetch it from the heap again and be called for it.
+ */
+static void
+trash_transition_rows(Relation live, Tuplestorestate *rows)
+{
+	TupleDesc	ltd = RelationGetDescr(live);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(ltd, &TTSOpsMinimalTuple);
+	TrashWriter *w = NULL;
+	PendingKey	key;
+
+	/* a read pointer of its own: other triggers of the statement read the same rows */
+	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		MinimalTuple mt = ((MinimalTupleTableSlot *) slot)->mintuple;
+		HeapTupleData tup;
+
+		/* a minimal tuple seen as a heap tuple, as a minimal slot does */
+		tup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
+		tup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
+		ItemPointerSetInvalid(&tup.t_self);
+		tup.t_tableOid = InvalidOid;
+		if (w == NULL)
+			w = trash_writer_open(live);
+		trash_writer_add(w, &tup, ltd);
+	}
+	tuplestore_select_read_pointer(rows, 0);
+	ExecDropSingleTupleTableSlot(slot);
+	if (w != NULL)
+	{
+		key = w->key;
+		trash_writer_close(w);
+		pending_remove(&key);
+	}
+}
+
+/*
+ * crm_purge_bypass_active_sql: crm_purge._trash_bypass_active(), the WHEN of
+ * the row trigger: only while crm_purge deletes rows that skip the trash does
+ * it need each row's tid.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_bypass_active_sql);
+Datum
+crm_purge_bypass_active_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(bypass != NIL);
+}
+
+/*
  * crm_purge_trash_trigger: crm_purge.trash_trigger(): AFTER DELETE FOR EACH
- * ROW buffers the row for the trash (unless bypassed); AFTER DELETE FOR EACH
- * STATEMENT writes what the statement buffered; BEFORE TRUNCATE refuses
+ * STATEMENT writes the rows of its transition table, or while a bypass is on
+ * what the row trigger (AFTER DELETE FOR EACH ROW, which then runs) buffered,
+ * the bypassed rows left out; BEFORE TRUNCATE refuses
  * (unless crm_purge.allow_truncate lets the table's owner through).
  */
 PG_FUNCTION_INFO_V1(crm_purge_trash_trigger);
@@ -1280,6 +1337,11 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 		w = trash_writer_open(live);
 
 		trash_writer_add(w, trigdata->tg_trigtuple, RelationGetDescr(live));
+	}
+	else if (trigdata->tg_oldtable != NULL && !crm_purge_bypass_active())
+	{
+		/* the statement's rows, unless a bypass made the row trigger take them */
+		trash_transition_rows(live, trigdata->tg_oldtable);
 	}
 	else if (pending != NULL && live->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 	{

@@ -245,3 +245,43 @@ SELECT count(*) AS differing FROM (SELECT * FROM shapes EXCEPT SELECT * FROM sha
 ALTER TABLE shapes ADD COLUMN late text DEFAULT 'missing';
 DELETE FROM shapes WHERE id <= 3;
 SELECT id, late FROM crm_trash.public__shapes WHERE id <= 3 AND late IS NOT NULL ORDER BY id;
+-- The statement trigger reads its transition table: every row of a DELETE
+-- larger than work_mem (the table spills to disk), of a MERGE's DELETE
+-- action, while the table's own trigger reads the same transition table;
+-- a row an UPDATE moves to another partition is not a deletion.
+CREATE TABLE bulk (id int PRIMARY KEY, body text);
+INSERT INTO bulk SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 5000) g;
+SELECT crm_purge_protect('bulk');
+CREATE TABLE bulk_seen (n bigint);
+CREATE FUNCTION bulk_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO bulk_seen SELECT count(*) FROM gone;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER a_bulk_count AFTER DELETE ON bulk REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION bulk_count();
+CREATE TRIGGER z_bulk_count AFTER DELETE ON bulk REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION bulk_count();
+SET work_mem = '64kB';
+DELETE FROM bulk WHERE id <= 4000;
+RESET work_mem;
+SELECT n AS seen_by_own_triggers FROM bulk_seen;
+SELECT count(*) AS trashed, count(DISTINCT id) AS ids, count(DISTINCT trash_row) AS names,
+	   count(*) FILTER (WHERE body = repeat(md5(id::text), 4)) AS intact
+FROM crm_trash.public__bulk;
+MERGE INTO bulk b USING (SELECT g FROM generate_series(4001, 4010) g) s ON b.id = s.g
+	WHEN MATCHED THEN DELETE;
+SELECT count(*) AS merged_away FROM crm_trash.public__bulk WHERE id BETWEEN 4001 AND 4010;
+SELECT crm_purge_restore('bulk', 'id <= 4010') AS restored;
+SELECT count(*) AS back FROM bulk;
+DROP TABLE bulk, bulk_seen;
+DROP FUNCTION bulk_count();
+CREATE TABLE moving (id int, part int, PRIMARY KEY (id, part)) PARTITION BY LIST (part);
+CREATE TABLE moving_1 PARTITION OF moving FOR VALUES IN (1);
+CREATE TABLE moving_2 PARTITION OF moving FOR VALUES IN (2);
+INSERT INTO moving VALUES (1, 1), (2, 1);
+SELECT crm_purge_protect('moving');
+UPDATE moving SET part = 2 WHERE id = 1;
+DELETE FROM moving_1;
+SELECT id, part FROM crm_trash.public__moving;
+DROP TABLE moving;
