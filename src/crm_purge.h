@@ -221,6 +221,20 @@ extern void crm_purge_export_write_part(int64 request_id, int part, Oid table, i
 extern void crm_purge_export_write_part_unsynced(int64 request_id, int part, Oid table, int64 placement,
 												 StringInfo csv, CrmPurgeExportPart *out);
 extern void crm_purge_export_sync_parts(List *parts);
+
+/* a part written as its rows come: see crm_purge_export_part_open */
+typedef struct CrmPurgePartFile
+{
+	int			fd;
+	char	   *path;
+	struct pg_cryptohash_ctx *hash;
+	int64		bytes;
+} CrmPurgePartFile;
+extern bool crm_purge_export_part_open(int64 request_id, int part, Oid table, int64 placement, CrmPurgePartFile *f);
+extern void crm_purge_export_part_append(CrmPurgePartFile *f, const char *data, size_t len);
+extern void crm_purge_export_part_finish(CrmPurgePartFile *f, bool sync, CrmPurgeExportPart *out);
+extern void crm_purge_export_part_abandon(CrmPurgePartFile *f);
+extern struct _DestReceiver *crm_purge_csv_stream_receiver(StringInfo buf, CrmPurgePartFile *f);
 extern int64 crm_purge_expire_exports(void);
 
 /* cascade.c (requests/): rows a request's DELETE removes through ON DELETE CASCADE */

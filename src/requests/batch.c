@@ -366,10 +366,11 @@ check_creator(Request *r)
 
 /*
  * execute_delete: runs a batch's DELETE; with csv, its RETURNING rows go
- * straight into csv as CSV (no SPI result: no tuple formed or copied).
+ * straight into csv as CSV (no SPI result: no tuple formed or copied), and
+ * with file on into the part's file a chunk at a time.
  */
 static int
-execute_delete(SPIPlanPtr plan, Datum *values, StringInfo csv)
+execute_delete(SPIPlanPtr plan, Datum *values, StringInfo csv, CrmPurgePartFile *file)
 {
 	SPIExecuteOptions options;
 	ParamListInfo params;
@@ -388,7 +389,7 @@ execute_delete(SPIPlanPtr plan, Datum *values, StringInfo csv)
 	}
 	memset(&options, 0, sizeof(options));
 	options.params = params;
-	options.dest = crm_purge_csv_receiver(csv);
+	options.dest = file ? crm_purge_csv_stream_receiver(csv, file) : crm_purge_csv_receiver(csv);
 	return SPI_execute_plan_extended(plan, &options);
 }
 
@@ -423,7 +424,8 @@ check_rewrite(Request *r)
 }
 
 static uint64
-delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept, StringInfo csv)
+delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept, StringInfo csv,
+			 CrmPurgePartFile *file)
 {
 	CrmPurgeIdentity id;
 	uint64		n = 0;
@@ -482,7 +484,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 			crm_purge_bypass_table(r->heap);
 			PG_TRY();
 			{
-				rc = execute_delete(range_delete_plan, values, csv);
+				rc = execute_delete(range_delete_plan, values, csv, file);
 			}
 			PG_FINALLY();
 			{
@@ -573,7 +575,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	}
 	PG_TRY();
 	{
-		rc = execute_delete(delete_plan, values, csv);
+		rc = execute_delete(delete_plan, values, csv, file);
 	}
 	PG_FINALLY();
 	{
@@ -681,8 +683,10 @@ static void
 run_batch(void *arg)
 {
 	BatchWork  *w = arg;
-	int			next_part;
+	int			next_part = w->r->parts + 1;
 	ListCell   *lc;
+	CrmPurgePartFile file;
+	bool		streamed = false;
 
 	if (w->r->export)
 	{
@@ -695,15 +699,34 @@ run_batch(void *arg)
 			MemoryContextSwitchTo(old);
 		}
 		resetStringInfo(batch_csv);
+		/* the part written as the rows come: written back while the batch runs */
+		streamed = crm_purge_export_part_open(w->r->id, next_part, w->r->part_table, w->r->part_placement, &file);
 	}
-	w->n = delete_batch(w->r, &w->done, &w->scanned_to, &w->cascade, &w->kept,
-						w->r->export ? batch_csv : NULL);
-	next_part = w->r->parts + 1;
-	if (w->r->export && w->n > 0)
+	PG_TRY();
 	{
-		crm_purge_export_write_part(w->r->id, next_part++, w->r->part_table, w->r->part_placement, batch_csv, &w->part);
-		w->wrote_part = true;
+		w->n = delete_batch(w->r, &w->done, &w->scanned_to, &w->cascade, &w->kept,
+							w->r->export ? batch_csv : NULL, streamed ? &file : NULL);
+		if (w->r->export && w->n > 0)
+		{
+			if (streamed)
+				crm_purge_export_part_finish(&file, true, &w->part);
+			else
+				crm_purge_export_write_part(w->r->id, next_part, w->r->part_table, w->r->part_placement,
+											batch_csv, &w->part);
+			next_part++;
+			w->wrote_part = true;
+		}
+		else if (streamed)
+			crm_purge_export_part_abandon(&file);
 	}
+	PG_CATCH();
+	{
+		/* nothing of the batch was deleted: neither is its part kept */
+		if (streamed)
+			crm_purge_export_part_abandon(&file);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	if (batch_csv != NULL && batch_csv->maxlen > 64 * 1024 * 1024)
 	{
 		pfree(batch_csv->data);

@@ -20,6 +20,7 @@
 #include "common/cryptohash.h"
 #include "common/file_perm.h"
 #include "common/hashfn.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "tcop/dest.h"
@@ -134,7 +135,13 @@ typedef struct CsvReceiver
 	void	   *flush_arg;
 	uint64		part_rows;
 	Size		part_bytes;
+	/* optional: the rows go on into this file, a chunk at a time */
+	CrmPurgePartFile *file;
+	uint64		file_rows;
 } CsvReceiver;
+
+/* what a streamed part holds in memory at most (a row more) */
+#define CSV_STREAM_CHUNK	(1024 * 1024)
 
 static void
 csv_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
@@ -161,7 +168,14 @@ csv_receive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(c->rowcxt);
 	c->rows++;
-	if (c->flush != NULL && (c->rows >= c->part_rows || (Size) c->buf->len >= c->part_bytes))
+	if (c->file != NULL && (Size) c->buf->len >= CSV_STREAM_CHUNK)
+	{
+		crm_purge_export_part_append(c->file, c->buf->data, c->buf->len);
+		resetStringInfo(c->buf);
+		c->file_rows += c->rows;
+		c->rows = 0;
+	}
+	else if (c->flush != NULL && (c->rows >= c->part_rows || (Size) c->buf->len >= c->part_bytes))
 	{
 		c->flush(c->flush_arg, c->buf, c->rows);
 		resetStringInfo(c->buf);
@@ -180,6 +194,12 @@ csv_shutdown(DestReceiver *self)
 	MemoryContextDelete(c->rowcxt);
 	if (c->flush != NULL && c->rows > 0)
 		c->flush(c->flush_arg, c->buf, c->rows);
+	/* the rest; nothing (not even the header) when no row came */
+	if (c->file != NULL && c->file_rows + c->rows > 0 && c->buf->len > 0)
+	{
+		crm_purge_export_part_append(c->file, c->buf->data, c->buf->len);
+		resetStringInfo(c->buf);
+	}
 }
 
 static void
@@ -204,6 +224,19 @@ crm_purge_csv_parts_receiver(StringInfo buf, CrmPurgeCsvFlush flush, void *arg,
 	c->flush_arg = arg;
 	c->part_rows = part_rows;
 	c->part_bytes = part_bytes;
+	return &c->pub;
+}
+
+/*
+ * crm_purge_csv_stream_receiver: as crm_purge_csv_receiver, the CSV
+ * appended to the part file f each time buf holds a chunk, and at the end.
+ */
+DestReceiver *
+crm_purge_csv_stream_receiver(StringInfo buf, CrmPurgePartFile *f)
+{
+	CsvReceiver *c = (CsvReceiver *) crm_purge_csv_receiver(buf);
+
+	c->file = f;
 	return &c->pub;
 }
 
@@ -259,22 +292,146 @@ crm_purge_export_dir(void)
 	return psprintf("%s/crm_purge_exports", DataDir);
 }
 
+/* digest_hex: a SHA-256 digest as 64 hex digits, NUL-terminated, into hex */
+static void
+digest_hex(const uint8 *digest, char *hex)
+{
+	int			i;
+
+	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+		sprintf(hex + 2 * i, "%02x", digest[i]);
+	hex[64] = '\0';
+}
+
+/* hash_fail: a SHA-256 computation failed (out of memory) */
+static void
+pg_attribute_noreturn()
+hash_fail(void)
+{
+	elog(ERROR, "could not compute SHA-256 of an export part");
+}
+
 /* sha256_hex: SHA-256 of data as 64 hex digits, NUL-terminated, into hex. */
 static void
 sha256_hex(const char *data, size_t len, char *hex)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-	uint8		digest[32];
-	int			i;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 
 	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
 		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute SHA-256");
+		hash_fail();
 	pg_cryptohash_free(ctx);
-	for (i = 0; i < 32; i++)
-		sprintf(hex + 2 * i, "%02x", digest[i]);
-	hex[64] = '\0';
+	digest_hex(digest, hex);
+}
+
+/*
+ * crm_purge_export_part_open: starts part number part of a request as a
+ * file that the rows are appended to as they come (the file's memory is a
+ * chunk, its writeback runs while the batch goes on); false with
+ * export_storage = database, where a part is kept whole for the catalog.
+ */
+bool
+crm_purge_export_part_open(int64 request_id, int part, Oid table, int64 placement, CrmPurgePartFile *f)
+{
+	char	   *dir;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	if (crm_purge_export_storage == EXPORT_STORAGE_DATABASE)
+		return false;
+	dir = crm_purge_export_dir();
+	if (MakePGDirectory(dir) < 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create export directory \"%s\": %m", dir),
+				 errhint("Create it, writable by the server, or set crm_purge.export_directory.")));
+	/* a Citus placement's: its id too, unique in the cluster (nodes may share the directory) */
+	f->path = psprintf("%s/db%u_request" INT64_FORMAT "_part%05d%s%s.csv",
+					   dir, MyDatabaseId, request_id, part, table_suffix(table),
+					   placement ? psprintf("_p" INT64_FORMAT, placement) : "");
+	f->hash = pg_cryptohash_create(PG_SHA256);
+	if (f->hash == NULL || pg_cryptohash_init(f->hash) < 0)
+		hash_fail();
+	f->fd = OpenTransientFile(f->path, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	if (f->fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create export file \"%s\": %m", f->path)));
+	return true;
+}
+
+/* crm_purge_export_part_append: data appended to the part's file and hash, its writeback started */
+void
+crm_purge_export_part_append(CrmPurgePartFile *f, const char *data, size_t len)
+{
+	size_t		done = 0;
+
+	if (pg_cryptohash_update(f->hash, (const uint8 *) data, len) < 0)
+		hash_fail();
+	while (done < len)
+	{
+		ssize_t		n;
+
+		errno = 0;
+		n = write(f->fd, data + done, len - done);
+		if (n <= 0)
+		{
+			if (errno == 0)
+				errno = ENOSPC;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write export file \"%s\": %m", f->path),
+					 errdetail("Nothing of this batch was deleted."),
+					 errhint("Free space in crm_purge.export_directory, or point it elsewhere.")));
+		}
+		done += n;
+	}
+	pg_flush_data(f->fd, f->bytes, len);
+	f->bytes += len;
+}
+
+/*
+ * crm_purge_export_part_finish: the part's file closed, with sync made
+ * durable (file, then directory; else see crm_purge_export_sync_parts),
+ * and described in out.
+ */
+void
+crm_purge_export_part_finish(CrmPurgePartFile *f, bool sync, CrmPurgeExportPart *out)
+{
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+
+	if (sync && pg_fsync(f->fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not fsync export file \"%s\": %m", f->path)));
+	if (CloseTransientFile(f->fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not close export file \"%s\": %m", f->path)));
+	f->fd = -1;
+	if (sync)
+		fsync_fname(crm_purge_export_dir(), true);
+	if (pg_cryptohash_final(f->hash, digest, sizeof(digest)) < 0)
+		hash_fail();
+	pg_cryptohash_free(f->hash);
+	f->hash = NULL;
+	digest_hex(digest, out->sha256);
+	out->bytes = f->bytes;
+	out->path = f->path;
+	out->data = NULL;
+}
+
+/* crm_purge_export_part_abandon: a part whose batch wrote no row, or failed: its file removed */
+void
+crm_purge_export_part_abandon(CrmPurgePartFile *f)
+{
+	if (f->fd >= 0)
+		CloseTransientFile(f->fd);
+	f->fd = -1;
+	if (f->path != NULL)
+		(void) unlink(f->path);
 }
 
 /*
@@ -287,68 +444,20 @@ static void
 write_part(int64 request_id, int part, Oid table, int64 placement, StringInfo csv, CrmPurgeExportPart *out,
 		   bool sync)
 {
+	CrmPurgePartFile f;
+
+	if (crm_purge_export_part_open(request_id, part, table, placement, &f))
+	{
+		crm_purge_export_part_append(&f, csv->data, csv->len);
+		crm_purge_export_part_finish(&f, sync, out);
+		return;
+	}
 	out->bytes = csv->len;
 	sha256_hex(csv->data, csv->len, out->sha256);
 	out->path = NULL;
-	out->data = NULL;
-
-	if (crm_purge_export_storage == EXPORT_STORAGE_DATABASE)
-	{
-		out->data = (bytea *) palloc(VARHDRSZ + csv->len);
-		SET_VARSIZE(out->data, VARHDRSZ + csv->len);
-		memcpy(VARDATA(out->data), csv->data, csv->len);
-	}
-	else
-	{
-		char	   *dir = crm_purge_export_dir();
-		int			fd;
-		int			done = 0;
-
-		if (MakePGDirectory(dir) < 0 && errno != EEXIST)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not create export directory \"%s\": %m", dir),
-					 errhint("Create it, writable by the server, or set crm_purge.export_directory.")));
-		/* a Citus placement's: its id too, unique in the cluster (nodes may share the directory) */
-		out->path = psprintf("%s/db%u_request" INT64_FORMAT "_part%05d%s%s.csv",
-							 dir, MyDatabaseId, request_id, part, table_suffix(table),
-							 placement ? psprintf("_p" INT64_FORMAT, placement) : "");
-		fd = OpenTransientFile(out->path, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
-		if (fd < 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not create export file \"%s\": %m", out->path)));
-		while (done < csv->len)
-		{
-			int			n;
-
-			errno = 0;
-			n = write(fd, csv->data + done, csv->len - done);
-			if (n <= 0)
-			{
-				if (errno == 0)
-					errno = ENOSPC;
-				ereport(ERROR,
-						(errcode_for_file_access(),
-						 errmsg("could not write export file \"%s\": %m", out->path),
-						 errdetail("Nothing of this batch was deleted."),
-						 errhint("Free space in crm_purge.export_directory, or point it elsewhere.")));
-			}
-			done += n;
-		}
-		if (!sync)
-			pg_flush_data(fd, 0, csv->len);	/* written back while the next part is made */
-		else if (pg_fsync(fd) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not fsync export file \"%s\": %m", out->path)));
-		if (CloseTransientFile(fd) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not close export file \"%s\": %m", out->path)));
-		if (sync)
-			fsync_fname(dir, true);
-	}
+	out->data = (bytea *) palloc(VARHDRSZ + csv->len);
+	SET_VARSIZE(out->data, VARHDRSZ + csv->len);
+	memcpy(VARDATA(out->data), csv->data, csv->len);
 }
 
 /* crm_purge_export_write_part: writes a part and makes it durable (file, then directory) */

@@ -961,6 +961,7 @@ run_due_work(void)
 	int64		batches;
 
 	memset(&counts, 0, sizeof(counts));
+	crm_purge_batch_scale = 1;
 	do
 	{
 		CrmPurgeIdentity id;
@@ -995,9 +996,10 @@ run_due_work(void)
 
 		/*
 		 * after a batch: idle_batch_size while nothing else of the database
-		 * runs, busy_batch_size as soon as something does (scale 0).  (They
-		 * grew by doubling: six small batches of a request in an idle
-		 * database cost 6% of its time.)
+		 * runs, busy_batch_size as soon as something does (scale 0); due
+		 * work found after a pause starts at batch_size.  (Batches grew by
+		 * doubling: six small batches of a request in an idle database cost
+		 * 6% of its time.)
 		 */
 		apps = counts.batches > batches && applications_active();
 		if (counts.batches > batches)
