@@ -3776,14 +3776,14 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION crm_purge._trash_bypass_active() RETURNS boolean
-	LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'crm_purge_bypass_active_sql';
+CREATE OR REPLACE FUNCTION crm_purge._trash_row_mode() RETURNS boolean
+	LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'crm_purge_trash_row_mode';
 
 CREATE OR REPLACE FUNCTION crm_purge._create_trash_triggers(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	EXECUTE format('CREATE TRIGGER crm_purge_trash AFTER DELETE ON %s FOR EACH ROW '
-				   'WHEN (crm_purge._trash_bypass_active()) EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
+				   'WHEN (crm_purge._trash_row_mode()) EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 	EXECUTE format('CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON %s REFERENCING OLD TABLE AS crm_purge_deleted '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()', tbl);
 END

@@ -73,6 +73,7 @@ extern void crm_purge_fault(const char *point);
 
 /* statement.c */
 extern uint64 crm_purge_top_level_statement(void);
+extern bool crm_purge_merge_running(void);
 extern void crm_purge_statement_hooks_init(void);
 
 /* utility.c */

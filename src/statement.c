@@ -21,6 +21,7 @@
 
 static uint64 top_level_statement = 0;
 static int	nesting_level = 0;
+static int	merging = 0;		/* MERGE statements running, nested ones included */
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
@@ -68,7 +69,10 @@ static void
 cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			   bool execute_once)
 {
+	bool		merge = queryDesc->operation == CMD_MERGE;
+
 	nesting_level++;
+	merging += merge;
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
@@ -79,6 +83,7 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_FINALLY();
 	{
 		nesting_level--;
+		merging -= merge;
 	}
 	PG_END_TRY();
 }
@@ -90,7 +95,10 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 static void
 cp_ExecutorFinish(QueryDesc *queryDesc)
 {
+	bool		merge = queryDesc->operation == CMD_MERGE;
+
 	nesting_level++;
+	merging += merge;
 	PG_TRY();
 	{
 		if (prev_ExecutorFinish)
@@ -101,6 +109,7 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 	PG_FINALLY();
 	{
 		nesting_level--;
+		merging -= merge;
 	}
 	PG_END_TRY();
 	if (nesting_level == 0)
@@ -167,6 +176,16 @@ uint64
 crm_purge_top_level_statement(void)
 {
 	return top_level_statement;
+}
+
+/*
+ * crm_purge_merge_running: is a MERGE running (its rows queued or its
+ * AFTER triggers firing), or a statement inside one?
+ */
+bool
+crm_purge_merge_running(void)
+{
+	return merging > 0;
 }
 
 /* crm_purge_statement_hooks_init: installs the executor and utility hooks (from _PG_init). */

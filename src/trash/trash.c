@@ -10,8 +10,9 @@
  * deletes it, spilling to a temporary file past work_mem) and forms each row
  * into a trash tuple; a row trigger would fetch every row from the heap a
  * second time and be called for it.  The row trigger remains, limited by its
- * WHEN to the deletes crm_purge itself runs with a bypass, which skip rows by
- * tid.  The trash is written with table_multi_insert(), the way COPY FROM
+ * WHEN (trash_row_mode) to the deletes crm_purge itself runs with a bypass,
+ * which skip rows by tid, and to MERGE, which can move rows between
+ * partitions.  The trash is written with table_multi_insert(), the way COPY FROM
  * does: no SPI, no executor per row, one WAL record per trash page.
  */
 #include "postgres.h"
@@ -54,6 +55,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "replication/logicalworker.h"
 
 #include "compat.h"
 #include "crm_purge.h"
@@ -476,6 +478,7 @@ static List *bypass = NIL;		/* of Bypass, in TopTransactionContext */
 typedef struct Bypass
 {
 	Oid			relid;
+	int			level;			/* the transaction nest level that set it */
 	bool		all_rows;		/* the statement deletes nothing else of it */
 	int			ntids;
 	ItemPointerData *tids;		/* sorted */
@@ -502,6 +505,7 @@ crm_purge_bypass_rows(Oid relid, Datum tids)
 
 	register_xact_callbacks();
 	b->relid = relid;
+	b->level = GetCurrentTransactionNestLevel();
 	b->ntids = n;
 	b->tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
 	if (n > 0)
@@ -523,6 +527,7 @@ crm_purge_bypass_table(Oid relid)
 
 	register_xact_callbacks();
 	b->relid = relid;
+	b->level = GetCurrentTransactionNestLevel();
 	b->all_rows = true;
 	bypass = lappend(bypass, b);
 	MemoryContextSwitchTo(old);
@@ -540,6 +545,21 @@ bool
 crm_purge_bypass_active(void)
 {
 	return bypass != NIL;
+}
+
+/*
+ * trash_row_mode: do deleted rows go through the row trigger (its WHEN)
+ * rather than the statement's transition table?  While crm_purge deletes
+ * rows that skip the trash (a bypass names them by tid); during a MERGE,
+ * whose transition table also shows the rows it moves to another partition
+ * (the row trigger sees they moved); in a logical replication apply worker,
+ * which fires no statement trigger (when the table's owner enabled the
+ * triggers there).
+ */
+static bool
+trash_row_mode(void)
+{
+	return bypass != NIL || crm_purge_merge_running() || IsLogicalWorker();
 }
 
 /* bypassed: does this deleted row of relid skip the trash? */
@@ -717,7 +737,9 @@ pending_xact_callback(XactEvent event, void *arg)
 
 /*
  * pending_subxact_callback: a subtransaction abort drops the rows its levels
- * buffered and ends the bypass.
+ * buffered and the bypasses they set.  Not those of the levels around it: a
+ * trigger's exception block that catches an error in the middle of a
+ * bypassed delete leaves the delete bypassed.
  */
 static void
 pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -725,8 +747,15 @@ pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		pending_discard(GetCurrentTransactionNestLevel());
-		bypass = NIL;
+		int			level = GetCurrentTransactionNestLevel();
+		ListCell   *lc;
+
+		pending_discard(level);
+		foreach(lc, bypass)
+		{
+			if (((Bypass *) lfirst(lc))->level >= level)
+				bypass = foreach_delete_current(bypass, lc);
+		}
 	}
 }
 
@@ -1230,6 +1259,16 @@ trash_transition_rows(Relation live, Tuplestorestate *rows)
 	TrashWriter *w = NULL;
 	PendingKey	key;
 
+	/* rows an earlier statement left buffered keep their own deletion id */
+	memset(&key, 0, sizeof(key));
+	key.relid = RelationGetRelid(live);
+	key.level = GetCurrentTransactionNestLevel();
+	if (pending != NULL && (w = hash_search(pending, &key, HASH_FIND, NULL)) != NULL)
+	{
+		trash_writer_close(w);
+		pending_remove(&key);
+		w = NULL;
+	}
 	/* a read pointer of its own: other triggers of the statement read the same rows */
 	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
 	tuplestore_rescan(rows);
@@ -1257,23 +1296,19 @@ trash_transition_rows(Relation live, Tuplestorestate *rows)
 	}
 }
 
-/*
- * crm_purge_bypass_active_sql: crm_purge._trash_bypass_active(), the WHEN of
- * the row trigger: only while crm_purge deletes rows that skip the trash does
- * it need each row's tid.
- */
-PG_FUNCTION_INFO_V1(crm_purge_bypass_active_sql);
+/* crm_purge_trash_row_mode: crm_purge._trash_row_mode(), the WHEN of the row trigger (see trash_row_mode) */
+PG_FUNCTION_INFO_V1(crm_purge_trash_row_mode);
 Datum
-crm_purge_bypass_active_sql(PG_FUNCTION_ARGS)
+crm_purge_trash_row_mode(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(bypass != NIL);
+	PG_RETURN_BOOL(trash_row_mode());
 }
 
 /*
  * crm_purge_trash_trigger: crm_purge.trash_trigger(): AFTER DELETE FOR EACH
- * STATEMENT writes the rows of its transition table, or while a bypass is on
- * what the row trigger (AFTER DELETE FOR EACH ROW, which then runs) buffered,
- * the bypassed rows left out; BEFORE TRUNCATE refuses
+ * STATEMENT writes the rows of its transition table, or in row mode (see
+ * trash_row_mode) what the row trigger (AFTER DELETE FOR EACH ROW, which
+ * then runs) buffered, the bypassed and moved rows left out; BEFORE TRUNCATE refuses
  * (unless crm_purge.allow_truncate lets the table's owner through).
  */
 PG_FUNCTION_INFO_V1(crm_purge_trash_trigger);
@@ -1338,9 +1373,9 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 
 		trash_writer_add(w, trigdata->tg_trigtuple, RelationGetDescr(live));
 	}
-	else if (trigdata->tg_oldtable != NULL && !crm_purge_bypass_active())
+	else if (trigdata->tg_oldtable != NULL && !trash_row_mode())
 	{
-		/* the statement's rows, unless a bypass made the row trigger take them */
+		/* the statement's rows, unless the row trigger took them */
 		trash_transition_rows(live, trigdata->tg_oldtable);
 	}
 	else if (pending != NULL && live->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)

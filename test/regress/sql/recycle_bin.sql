@@ -284,4 +284,12 @@ SELECT crm_purge_protect('moving');
 UPDATE moving SET part = 2 WHERE id = 1;
 DELETE FROM moving_1;
 SELECT id, part FROM crm_trash.public__moving;
+-- a MERGE that moves one row and deletes another: its transition table
+-- shows both as deleted; the row trigger tells them apart
+INSERT INTO moving VALUES (3, 1), (4, 1);
+MERGE INTO moving m USING (VALUES (3, 'move'), (4, 'delete')) s(id, k) ON m.id = s.id
+	WHEN MATCHED AND s.k = 'move' THEN UPDATE SET part = 2
+	WHEN MATCHED AND s.k = 'delete' THEN DELETE;
+SELECT id, part FROM crm_trash.public__moving ORDER BY id;
+SELECT id, part FROM moving ORDER BY id;
 DROP TABLE moving;

@@ -167,6 +167,53 @@ SELECT status, error FROM crm_purge_requests WHERE id = :r7;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_evil';
 SELECT count(*) FROM evil;
 
+-- a batch that fails after part of its export was written (a part is
+-- written as its rows come, a megabyte at a time): its file is removed
+CREATE TABLE wide (id int PRIMARY KEY, modified_at timestamptz NOT NULL, body text);
+INSERT INTO wide SELECT g, now() - interval '1 year', repeat('w', 180) FROM generate_series(1, 9000) g;
+CREATE FUNCTION wide_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF OLD.id = 8000 THEN
+		RAISE EXCEPTION 'row 8000 refuses';
+	END IF;
+	RETURN OLD;
+END $$;
+CREATE TRIGGER wide_fail BEFORE DELETE ON wide FOR EACH ROW EXECUTE FUNCTION wide_fail();
+SELECT crm_purge_request('wide', '30 days') AS r_wide \gset
+SET crm_purge.batch_size = 20000;
+SELECT crm_purge_tick() ->> 'requests_failed' AS failed;
+RESET crm_purge.batch_size;
+SELECT status, error FROM crm_purge_requests WHERE id = :r_wide;
+SELECT count(*) AS part_files_left
+FROM pg_ls_dir(coalesce(nullif(current_setting('crm_purge.export_directory'), ''),
+						current_setting('data_directory') || '/crm_purge_exports'), true, false) f
+WHERE f LIKE ('%\_request' || :r_wide || '\_part%');
+SELECT count(*) AS rows_kept FROM wide;
+DROP TABLE wide;
+DROP FUNCTION wide_fail();
+
+-- an error caught inside the table's own trigger during a batch (a
+-- subtransaction rolled back) leaves the batch's rows bypassing the trash
+CREATE TABLE caught (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO caught SELECT g, now() - interval '1 year' FROM generate_series(1, 6) g;
+SELECT crm_purge_protect('caught');
+CREATE FUNCTION caught_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		PERFORM 1 / (OLD.id % 2);
+	EXCEPTION WHEN division_by_zero THEN NULL;
+	END;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER a_caught_audit AFTER DELETE ON caught FOR EACH ROW EXECUTE FUNCTION caught_audit();
+SELECT crm_purge_request('caught', '30 days', 'delete_only') AS r_caught \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows_done FROM crm_purge_requests WHERE id = :r_caught;
+SELECT count(*) AS live, (SELECT count(*) FROM crm_trash.public__caught) AS trashed FROM caught;
+SELECT crm_purge_unprotect('caught', true);
+DROP TABLE caught;
+DROP FUNCTION caught_audit();
+
 -- a table a request cannot account for is refused up front, nothing queued
 -- (partitioned tables: test/regress/sql/partitions.sql)
 CREATE TABLE inh_parent (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
