@@ -925,6 +925,8 @@ worker_reload_config(void)
  * applications_active: is another client session of this database running
  * a statement right now?
  */
+static bool seen_applications = false;	/* in this run of due work (run_due_work) */
+
 static bool
 applications_active(void)
 {
@@ -962,6 +964,7 @@ run_due_work(void)
 
 	memset(&counts, 0, sizeof(counts));
 	crm_purge_batch_scale = 1;
+	seen_applications = false;
 	do
 	{
 		CrmPurgeIdentity id;
@@ -995,15 +998,19 @@ run_due_work(void)
 		pgstat_report_stat(false);
 
 		/*
-		 * after a batch: idle_batch_size while nothing else of the database
-		 * runs, busy_batch_size as soon as something does (scale 0); due
-		 * work found after a pause starts at batch_size.  (Batches grew by
-		 * doubling: six small batches of a request in an idle database cost
-		 * 6% of its time.)
+		 * after a batch: busy_batch_size as soon as something else of the
+		 * database runs (scale 0); while nothing does, idle_batch_size at
+		 * once, or once applications were seen in this run of work, batches
+		 * that double from batch_size (an idle moment between their
+		 * statements is no pause).  Work found after a pause starts at
+		 * batch_size.  (Doubling in an idle database: six small batches of a
+		 * request cost 6% of its time.)
 		 */
 		apps = counts.batches > batches && applications_active();
+		seen_applications |= apps;
 		if (counts.batches > batches)
-			crm_purge_batch_scale = apps ? 0 : 1024;
+			crm_purge_batch_scale = apps ? 0 :
+				seen_applications ? Min(Max(crm_purge_batch_scale, 1) * 2, 1024) : 1024;
 
 		if (more)
 		{
