@@ -33,6 +33,7 @@
 #include "partitioning/partdesc.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/sequence.h"
@@ -48,6 +49,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -1687,6 +1689,42 @@ protected_parents(Oid relid)
 }
 
 /*
+ * refuse_inheriting_protected: a table may not inherit (plain inheritance,
+ * not partitioning) from a protected table: a DELETE on the protected table
+ * would put the inheriting table's rows into its trash in its row type,
+ * their own columns lost, and restore them into the protected table.
+ * Protect refuses such tables; this refuses making them later.
+ */
+static void
+refuse_inheriting_protected(Oid relid)
+{
+	Relation	inherits;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (get_rel_relkind(relid) != RELKIND_RELATION || get_rel_relispartition(relid) || !has_superclass(relid))
+		return;
+	inherits = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(inherits, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
+
+		if (OidIsValid(crm_purge_trash_of(parent)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("table %s cannot inherit from table %s: it is protected by crm_purge",
+							crm_purge_relname(relid), crm_purge_relname(parent)),
+					 errdetail("A DELETE on the protected table would move the inheriting table's rows into its trash without their own columns."),
+					 errhint("Use declarative partitioning (PARTITION BY), which crm_purge supports, or run crm_purge_unprotect first.")));
+	}
+	systable_endscan(scan);
+	table_close(inherits, AccessShareLock);
+}
+
+/*
  * crm_purge_ddl_trigger: ddl_command_end for ALTER TABLE and CREATE TABLE: a
  * table with a foreign key to a protected
  * table gets its unlink triggers (crm_purge._create_unlink_triggers), and
@@ -1737,6 +1775,8 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (!OidIsValid(relid))
 		PG_RETURN_VOID();
+
+	refuse_inheriting_protected(relid);
 
 	/* a foreign key to a protected table: its unlink triggers */
 	parents = protected_parents(relid);

@@ -88,3 +88,10 @@ ALTER TABLE stock ALTER COLUMN qty TYPE int USING qty::int;
 SELECT id, qty, qty_was_text FROM crm_trash.public__stock ORDER BY id;
 SELECT crm_purge_restore('stock', 'id = 1');
 SELECT * FROM stock ORDER BY id;
+
+-- plain inheritance from a protected table is refused, made at once or later
+CREATE TABLE stock_child (extra text) INHERITS (stock);
+CREATE TABLE stock_later (id int NOT NULL, qty int, extra text);
+ALTER TABLE stock_later INHERIT stock;
+SELECT count(*) AS children FROM pg_inherits WHERE inhparent = 'stock'::regclass;
+DROP TABLE stock_later;
