@@ -427,6 +427,9 @@ crm_purge_export_part_finish(CrmPurgePartFile *f, bool sync, CrmPurgeExportPart 
 void
 crm_purge_export_part_abandon(CrmPurgePartFile *f)
 {
+	if (f->hash != NULL)
+		pg_cryptohash_free(f->hash);
+	f->hash = NULL;
 	if (f->fd >= 0)
 		CloseTransientFile(f->fd);
 	f->fd = -1;
