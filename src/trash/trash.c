@@ -1247,6 +1247,26 @@ truncate_allowed(Oid relid, Oid root)
 	SPI_finish();
 }
 
+/* close_pending_writer: writes and closes relid's writer at this subtransaction level, if any */
+static void
+close_pending_writer(Oid relid)
+{
+	PendingKey	key;
+	TrashWriter *w;
+
+	if (pending == NULL)
+		return;
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	key.level = GetCurrentTransactionNestLevel();
+	w = hash_search(pending, &key, HASH_FIND, NULL);
+	if (w != NULL)
+	{
+		trash_writer_close(w);
+		pending_remove(&key);
+	}
+}
+
 /*
  * trash_transition_rows: writes the rows a DELETE took from live (its
  * transition table: for a partitioned table, every partition's rows in its
@@ -1259,18 +1279,9 @@ trash_transition_rows(Relation live, Tuplestorestate *rows)
 	TupleDesc	ltd = RelationGetDescr(live);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(ltd, &TTSOpsMinimalTuple);
 	TrashWriter *w = NULL;
-	PendingKey	key;
 
 	/* rows an earlier statement left buffered keep their own deletion id */
-	memset(&key, 0, sizeof(key));
-	key.relid = RelationGetRelid(live);
-	key.level = GetCurrentTransactionNestLevel();
-	if (pending != NULL && (w = hash_search(pending, &key, HASH_FIND, NULL)) != NULL)
-	{
-		trash_writer_close(w);
-		pending_remove(&key);
-		w = NULL;
-	}
+	close_pending_writer(RelationGetRelid(live));
 	/* a read pointer of its own: other triggers of the statement read the same rows */
 	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
 	tuplestore_rescan(rows);
@@ -1291,11 +1302,7 @@ trash_transition_rows(Relation live, Tuplestorestate *rows)
 	tuplestore_select_read_pointer(rows, 0);
 	ExecDropSingleTupleTableSlot(slot);
 	if (w != NULL)
-	{
-		key = w->key;
-		trash_writer_close(w);
-		pending_remove(&key);
-	}
+		close_pending_writer(RelationGetRelid(live));
 }
 
 /* crm_purge_trash_row_mode: crm_purge._trash_row_mode(), the WHEN of the row trigger (see trash_row_mode) */
@@ -1401,21 +1408,8 @@ crm_purge_trash_trigger(PG_FUNCTION_ARGS)
 			pending_remove(&w->key);
 		}
 	}
-	else if (pending != NULL)
-	{
-		PendingKey	key;
-		TrashWriter *w;
-
-		memset(&key, 0, sizeof(key));
-		key.relid = RelationGetRelid(live);
-		key.level = GetCurrentTransactionNestLevel();
-		w = hash_search(pending, &key, HASH_FIND, NULL);
-		if (w != NULL)
-		{
-			trash_writer_close(w);
-			pending_remove(&key);
-		}
-	}
+	else
+		close_pending_writer(RelationGetRelid(live));
 	return PointerGetDatum(NULL);
 }
 

@@ -925,8 +925,6 @@ worker_reload_config(void)
  * applications_active: is another client session of this database running
  * a statement right now?
  */
-static bool seen_applications = false;	/* in this run of due work (run_due_work) */
-
 static bool
 applications_active(void)
 {
@@ -960,11 +958,11 @@ run_due_work(void)
 	CrmPurgeTickCounts counts;
 	bool		more;
 	bool		apps;
+	bool		seen_applications = false;	/* in this run of due work */
 	int64		batches;
 
 	memset(&counts, 0, sizeof(counts));
 	crm_purge_batch_scale = 1;
-	seen_applications = false;
 	do
 	{
 		CrmPurgeIdentity id;
