@@ -3741,9 +3741,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION crm_purge._trash_delete_permitted() RETURNS boolean
-	LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'crm_purge_trash_delete_permitted';
-
 CREATE OR REPLACE FUNCTION crm_purge._citus_drop_trash_rows(trash regclass, ids bigint[], nums bigint[]) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_drop_trash_rows';
 
@@ -3754,24 +3751,25 @@ DECLARE
 	old regrole;
 BEGIN
 	FOR old IN SELECT DISTINCT r::regrole FROM pg_policy p, unnest(p.polroles) r
-			   WHERE p.polrelid = tr AND p.polname IN ('crm_purge_table_owner', 'crm_purge_owner_delete')
+			   WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner'
 				 AND r <> owner::oid AND r <> 0 LOOP
 		EXECUTE format('REVOKE SELECT, DELETE ON %s FROM %s', tr, old);
 	END LOOP;
+	IF EXISTS (SELECT FROM pg_class c, aclexplode(c.relacl) a
+			   WHERE c.oid = tr AND a.grantee = owner::oid AND a.privilege_type <> 'SELECT') THEN
+		EXECUTE format('REVOKE ALL ON %s FROM %s', tr, owner);
+	END IF;
 	IF NOT EXISTS (SELECT FROM pg_class c, aclexplode(c.relacl) a
-				   WHERE c.oid = tr AND a.grantee = owner::oid AND a.privilege_type = 'DELETE') THEN
-		EXECUTE format('GRANT SELECT, DELETE ON %s TO %s', tr, owner);
+				   WHERE c.oid = tr AND a.grantee = owner::oid AND a.privilege_type = 'SELECT') THEN
+		EXECUTE format('GRANT SELECT ON %s TO %s', tr, owner);
+	END IF;
+	IF EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner' AND p.polcmd <> 'r') THEN
+		EXECUTE format('DROP POLICY crm_purge_table_owner ON %s', tr);
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') THEN
-		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s TO %s USING (true)', tr, owner);
+		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s FOR SELECT TO %s USING (true)', tr, owner);
 	ELSIF (SELECT p.polroles FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') <> ARRAY[owner::oid] THEN
 		EXECUTE format('ALTER POLICY crm_purge_table_owner ON %s TO %s', tr, owner);
-	END IF;
-	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_owner_delete') THEN
-		EXECUTE format('CREATE POLICY crm_purge_owner_delete ON %s AS RESTRICTIVE FOR DELETE TO %s'
-					   ' USING (crm_purge._trash_delete_permitted())', tr, owner);
-	ELSIF (SELECT p.polroles FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_owner_delete') <> ARRAY[owner::oid] THEN
-		EXECUTE format('ALTER POLICY crm_purge_owner_delete ON %s TO %s', tr, owner);
 	END IF;
 END
 $$;
@@ -3794,7 +3792,8 @@ ALTER FUNCTION crm_purge._create_trash_triggers(regclass) SET citus.enable_unsaf
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION crm_purge._citus_trash_owner(regclass, regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._citus_trash_owner(regclass, regclass),
+	crm_purge._citus_drop_trash_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FROM PUBLIC;
 

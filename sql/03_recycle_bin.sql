@@ -499,26 +499,16 @@ BEGIN
 END
 $$;
 
--- Citus: the trash of a distributed table is distributed with it,
--- colocated (each trash shard beside its table's shard, moved with it),
--- under the name crm_trash."<schema>__<table>" (the name a shard's trigger
--- derives on a worker node, which has no catalog).  Reference tables and
--- Citus local tables are refused.  Returns whether tbl is distributed.
--- Runs as the extension owner, on the coordinator.
--- Citus: the trash's restrictive DELETE policy for the table's owner, and
--- the erase's removal of trash rows under it (src/citus.c)
-CREATE FUNCTION crm_purge._trash_delete_permitted() RETURNS boolean
-	LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'crm_purge_trash_delete_permitted';
-
+-- Citus: the erase's removal of trash rows, as the extension owner (src/citus.c)
 CREATE FUNCTION crm_purge._citus_drop_trash_rows(trash regclass, ids bigint[], nums bigint[]) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_drop_trash_rows';
 
--- Citus: a restore inserts and removes its rows as the table's owner
--- (Citus refuses two roles changing colocated shards in one transaction),
--- so the owner may read and delete its trash, deleting only through
--- crm_purge (crm_purge._trash_delete_permitted), which holds apply to.
--- After ALTER TABLE ... OWNER TO (the worker checks at each upkeep) the
--- rights and policies move to the new owner.
+-- Citus: a restore or erase runs as the extension owner, and its worker
+-- nodes run its statements as the table's owner (crm_purge.citus_run_as),
+-- except the removal of trash rows: the owner reads its trash (a policy
+-- shows it every row) and never deletes from it.  After ALTER TABLE ...
+-- OWNER TO (the worker checks at each upkeep) the right and the policy move
+-- to the new owner.
 CREATE FUNCTION crm_purge._citus_trash_owner(tbl regclass, tr regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -526,28 +516,35 @@ DECLARE
 	old regrole;
 BEGIN
 	FOR old IN SELECT DISTINCT r::regrole FROM pg_policy p, unnest(p.polroles) r
-			   WHERE p.polrelid = tr AND p.polname IN ('crm_purge_table_owner', 'crm_purge_owner_delete')
+			   WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner'
 				 AND r <> owner::oid AND r <> 0 LOOP
 		EXECUTE format('REVOKE SELECT, DELETE ON %s FROM %s', tr, old);
 	END LOOP;
+	IF EXISTS (SELECT FROM pg_class c, aclexplode(c.relacl) a
+			   WHERE c.oid = tr AND a.grantee = owner::oid AND a.privilege_type <> 'SELECT') THEN
+		EXECUTE format('REVOKE ALL ON %s FROM %s', tr, owner);
+	END IF;
 	IF NOT EXISTS (SELECT FROM pg_class c, aclexplode(c.relacl) a
-				   WHERE c.oid = tr AND a.grantee = owner::oid AND a.privilege_type = 'DELETE') THEN
-		EXECUTE format('GRANT SELECT, DELETE ON %s TO %s', tr, owner);
+				   WHERE c.oid = tr AND a.grantee = owner::oid AND a.privilege_type = 'SELECT') THEN
+		EXECUTE format('GRANT SELECT ON %s TO %s', tr, owner);
+	END IF;
+	IF EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner' AND p.polcmd <> 'r') THEN
+		EXECUTE format('DROP POLICY crm_purge_table_owner ON %s', tr);
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') THEN
-		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s TO %s USING (true)', tr, owner);
+		EXECUTE format('CREATE POLICY crm_purge_table_owner ON %s FOR SELECT TO %s USING (true)', tr, owner);
 	ELSIF (SELECT p.polroles FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_table_owner') <> ARRAY[owner::oid] THEN
 		EXECUTE format('ALTER POLICY crm_purge_table_owner ON %s TO %s', tr, owner);
-	END IF;
-	IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_owner_delete') THEN
-		EXECUTE format('CREATE POLICY crm_purge_owner_delete ON %s AS RESTRICTIVE FOR DELETE TO %s'
-					   ' USING (crm_purge._trash_delete_permitted())', tr, owner);
-	ELSIF (SELECT p.polroles FROM pg_policy p WHERE p.polrelid = tr AND p.polname = 'crm_purge_owner_delete') <> ARRAY[owner::oid] THEN
-		EXECUTE format('ALTER POLICY crm_purge_owner_delete ON %s TO %s', tr, owner);
 	END IF;
 END
 $$;
 
+-- Citus: the trash of a distributed table is distributed with it,
+-- colocated (each trash shard beside its table's shard, moved with it),
+-- under the name crm_trash."<schema>__<table>" (the name a shard's trigger
+-- derives on a worker node, which has no catalog).  Reference tables and
+-- Citus local tables are refused.  Returns whether tbl is distributed.
+-- Runs as the extension owner, on the coordinator.
 CREATE FUNCTION crm_purge._citus_distribute_trash(tbl regclass, tr regclass) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -187,7 +187,8 @@ REVOKE ALL ON FUNCTION crm_purge._add_trash_segment(regclass, integer),
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION crm_purge._citus_trash_owner(regclass, regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._citus_trash_owner(regclass, regclass),
+	crm_purge._citus_drop_trash_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FROM PUBLIC;
 

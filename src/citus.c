@@ -19,6 +19,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -603,7 +604,9 @@ propagate_local(const char *name, const char *value)
 	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
-	if (SPI_execute(psprintf("SET LOCAL %s = %s", name, quote_literal_cstr(value)), false, 0) != SPI_OK_UTILITY)
+	/* in a DO block: Citus sends a SET LOCAL only from a "multi-statement transaction" */
+	if (SPI_execute(psprintf("DO $crm_purge$BEGIN SET LOCAL %s = %s; END$crm_purge$", name, quote_literal_cstr(value)),
+					false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not hand %s to the Citus worker nodes", name);
 	SPI_finish();
 	AtEOXact_GUC(true, nest);
@@ -714,157 +717,144 @@ crm_purge_citus_issued_deletion(uint64 stmt)
 }
 
 /*
- * The trash of a distributed table lets its owner delete (Citus refuses two
- * roles changing colocated shards in one transaction, so restores and
- * erases remove trash rows as the owner).  A restrictive policy on the
- * trash (crm_purge._trash_delete_permitted) lets those deletes through
- * only while crm_purge runs one of its own trash DELETE statements: it
- * hands the transaction's connections a permit, tagged with the secret
- * for this distributed transaction, just before, and takes it back just
- * after.  No owner's code runs in that statement.
+ * Citus refuses two roles changing colocated shards in one transaction, so
+ * a restore or erase of a distributed table runs all of its statements as
+ * the extension owner: its connections to the worker nodes are the
+ * extension owner's.  There the table's owner's code (triggers, defaults,
+ * constraints) must not run as the extension owner: for those statements
+ * crm_purge hands the connections crm_purge.citus_run_as (the table's
+ * owner, tagged with the secret for this distributed transaction), and a
+ * worker node runs every statement of such a connection as that role,
+ * restricted (crm_purge_citus_run_as_role), except those that change only
+ * the extension owner's tables: the trash rows a restore or erase removes.
+ * The setting only ever lowers the extension owner's rights, and the
+ * table's owner never gets to delete trash rows.
  */
+static bool run_as_initiator = false;	/* this backend handed it out */
+
+/* the number tagged for a role: by name, as role OIDs differ from node to node */
+static int64
+run_as_tag_id(const char *role)
+{
+	/* apart from every deletion id (> 0) */
+	return -((int64) 1 << 40) - (int64) hash_bytes((const unsigned char *) role, strlen(role));
+}
 
 /*
- * A permit taken back stays taken back: each backend of the transaction
- * sees it set and then replaced (Citus sends both to every connection, and
- * prefixes both to later ones), and remembers it, so setting the same
- * value again in the transaction (replaying it from a log) is refused.
- */
-static LocalTransactionId revoked_lxid = InvalidLocalTransactionId;
-static char (*revoked)[40] = NULL;
-static int	nrevoked = 0;
-static int	revoked_cap = 0;
-
-static bool
-permit_revoked(const char *v)
-{
-	int			i;
-
-	if (MyProc == NULL || revoked_lxid != MyProc->lxid)
-		return false;
-	for (i = 0; i < nrevoked; i++)
-		if (strcmp(revoked[i], v) == 0)
-			return true;
-	return false;
-}
-
-/* check hook of crm_purge.citus_permit */
-bool
-crm_purge_citus_permit_check(char **newval, void **extra, GucSource source)
-{
-	if (*newval != NULL && (*newval)[0] != '\0' && permit_revoked(*newval))
-	{
-		GUC_check_errmsg("this crm_purge.citus_permit was taken back");
-		return false;
-	}
-	return true;
-}
-
-/* assign hook of crm_purge.citus_permit: the value replaced is taken back */
-void
-crm_purge_citus_permit_assign(const char *newval, void *extra)
-{
-	const char *old = crm_purge_citus_permit_value;
-
-	if (MyProc == NULL || old == NULL || old[0] == '\0' || strlen(old) >= 40 || (newval != NULL && strcmp(old, newval) == 0))
-		return;
-	if (revoked_lxid != MyProc->lxid)
-	{
-		nrevoked = 0;
-		revoked_lxid = MyProc->lxid;
-	}
-	if (nrevoked == revoked_cap)
-	{
-		int			cap = Max(8, revoked_cap * 2);
-		void	   *n = revoked ? realloc(revoked, cap * sizeof(*revoked)) : malloc(cap * sizeof(*revoked));
-
-		if (n == NULL)
-			return;				/* no error in an assign hook: the tag still binds the transaction */
-		revoked = n;
-		revoked_cap = cap;
-	}
-	strlcpy(revoked[nrevoked++], old, 40);
-}
-
-static LocalTransactionId permit_lxid = InvalidLocalTransactionId;
-static int	permits = 0;
-
-/*
- * crm_purge_citus_permit_begin: the permit to remove trash rows, given for
- * the statement that follows; returns what crm_purge_citus_permit_end
- * needs.  Until then Citus logs none of its commands to the session (it
- * prefixes the permit to connections it opens meanwhile).
+ * crm_purge_citus_run_as_begin: the worker nodes run the statements that
+ * follow (in this distributed transaction) as role; returns what
+ * crm_purge_citus_run_as_end needs.  Refused when this node holds a shard
+ * of relid: its statements run here, unrestricted.
  */
 int
-crm_purge_citus_permit_begin(void)
+crm_purge_citus_run_as_begin(Oid role, Oid relid)
 {
 	int			nest = NewGUCNestLevel();
 	DistTxn		t;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		local;
+	char	   *name;
 
-	(void) set_config_option("citus.log_remote_commands", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s"
+							  " JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
+							  " WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1"
+							  " AND p.groupid OPERATOR(pg_catalog.=) (SELECT groupid FROM pg_catalog.pg_dist_local_group))",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus metadata");
+	local = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool){false}));
+	SPI_finish();
+	if (local)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot restore or erase rows of table %s: this node holds shards of it",
+						crm_purge_relname(relid)),
+				 errdetail("Its owner's triggers would run here with the extension owner's rights."),
+				 errhint("Move its shards to the worker nodes (citus_drain_node) and try again.")));
 	if (!ensured_dist_txn(&t))
-		elog(ERROR, "no Citus distributed transaction to remove trash rows in");
-	/* each permit its own (a number, negative in the tag: no deletion id) */
-	if (permit_lxid != MyProc->lxid)
-	{
-		permit_lxid = MyProc->lxid;
-		permits = 0;
-	}
-	permits++;
-	propagate_local("crm_purge.citus_permit",
-					psprintf("%d.%016llx", permits, (unsigned long long) deletion_tag(-permits, &t)));
+		elog(ERROR, "no Citus distributed transaction to restore or erase in");
+	name = GetUserNameFromId(role, false);
+	run_as_initiator = true;
+	propagate_local("crm_purge.citus_run_as",
+					psprintf("%016llx:%s", (unsigned long long) deletion_tag(run_as_tag_id(name), &t), name));
 	return nest;
 }
 
-/* crm_purge_citus_permit_end: the permit taken back, Citus's logging as before */
+/* crm_purge_citus_run_as_end: the worker nodes' statements as their connection's role again */
 void
-crm_purge_citus_permit_end(int nest)
+crm_purge_citus_run_as_end(int nest)
 {
-	propagate_local("crm_purge.citus_permit", "");
+	propagate_local("crm_purge.citus_run_as", "");
+	run_as_initiator = false;
 	AtEOXact_GUC(true, nest);
 }
 
 /*
- * crm_purge._trash_delete_permitted(): the trash's restrictive DELETE
- * policy for the table's owner: true under crm_purge's permit for this
- * distributed transaction, an error otherwise (a policy would hide rows
- * silently).  Evaluated per row: the permit checked is remembered.
+ * crm_purge_citus_run_as_role: the role a worker node's top-level statement
+ * runs as (crm_purge.citus_run_as, checked against the distributed
+ * transaction), or InvalidOid: only for the extension owner, never on the
+ * node that handed it out.
  */
-PG_FUNCTION_INFO_V1(crm_purge_trash_delete_permitted);
-Datum
-crm_purge_trash_delete_permitted(PG_FUNCTION_ARGS)
+Oid
+crm_purge_citus_run_as_role(void)
 {
 	static LocalTransactionId checked_lxid = InvalidLocalTransactionId;
-	static char checked[40];
-	const char *v = crm_purge_citus_permit_value;
+	static char *checked = NULL;
+	static Oid	checked_role = InvalidOid;
+	static bool verifying = false;
+	bool		ok = false;
+	const char *v = crm_purge_citus_run_as;
 	unsigned long long tag;
-	int			k;
 	int			used = 0;
+	Oid			role;
 	DistTxn		t;
 
-	if (v != NULL && v[0] != '\0' && checked_lxid == MyProc->lxid && strcmp(v, checked) == 0)
-		PG_RETURN_BOOL(true);
-	/* only the one spelling crm_purge writes: the list of permits taken back compares text */
-	if (v != NULL && strlen(v) < sizeof(checked) && sscanf(v, "%d.%16llx%n", &k, &tag, &used) == 2 &&
-		v[used] == '\0' && k > 0 && strcmp(v, psprintf("%d.%016llx", k, tag)) == 0 &&
-		current_dist_txn(&t) && (uint64) tag == deletion_tag(-k, &t))
+	if (v == NULL || v[0] == '\0' || run_as_initiator || !IsTransactionState() ||
+		GetUserId() != crm_purge_extension_owner())
+		return InvalidOid;
+	if (checked != NULL && checked_lxid == MyProc->lxid && strcmp(v, checked) == 0)
+		return checked_role;
+	if (sscanf(v, "%16llx:%n", &tag, &used) != 1 || used != 17 || v[used] == '\0' ||
+		strncmp(v, psprintf("%016llx:", tag), 17) != 0)
+		goto refused;
+	/* Citus's own first statement, which joins the distributed transaction */
+	if (!current_dist_txn(&t))
+		return InvalidOid;
+	/* the secret is read with a statement of its own: as the extension owner */
+	if (verifying)
+		return InvalidOid;
+	verifying = true;
+	PG_TRY();
 	{
-		checked_lxid = MyProc->lxid;
-		strlcpy(checked, v, sizeof(checked));
-		PG_RETURN_BOOL(true);
+		ok = (uint64) tag == deletion_tag(run_as_tag_id(v + used), &t);
 	}
+	PG_FINALLY();
+	{
+		verifying = false;
+	}
+	PG_END_TRY();
+	if (!ok)
+		goto refused;
+	role = get_role_oid(v + used, false);
+	if (checked)
+		pfree(checked);
+	checked = MemoryContextStrdup(TopMemoryContext, v);
+	checked_lxid = MyProc->lxid;
+	checked_role = role;
+	return role;
+refused:
 	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("rows of the trash of a distributed table are removed by crm_purge only"),
-			 errhint("Use crm_purge_restore, crm_purge_erase, crm_purge_delete_keys or crm_purge_mark: legal holds apply to them.")));
-	PG_RETURN_BOOL(false);
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("crm_purge.citus_run_as holds a value crm_purge did not issue in this transaction"),
+			 errhint("Do not set crm_purge.citus_run_as: crm_purge sets it for its worker nodes.")));
+	return InvalidOid;
 }
 
 /*
  * crm_purge._citus_drop_trash_rows(trash, ids, nums): removes the trash
  * rows named (deletion_id, trash_row) that no legal hold keeps, as the
- * caller (on Citus the table's owner, in an erase), under the permit.
+ * extension owner, inside an erase.
  */
 PG_FUNCTION_INFO_V1(crm_purge_citus_drop_trash_rows);
 Datum
@@ -876,9 +866,8 @@ crm_purge_citus_drop_trash_rows(PG_FUNCTION_ARGS)
 	Oid			live;
 	char	   *hold;
 	int64		n;
-	int			nest;
 
-	/* a permit minted here would be the session's to replay: only inside an erase */
+	crm_purge_require_extension_owner("crm_purge._citus_drop_trash_rows");
 	if (crm_purge_owner_calls == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -891,14 +880,12 @@ crm_purge_citus_drop_trash_rows(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s is not the trash of a distributed table", crm_purge_relname(trashid))));
 	hold = crm_purge_citus_hold_condition(live);
-	nest = crm_purge_citus_permit_begin();
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE (t.deletion_id, t.trash_row) IN"
 									   " (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))) AND NOT coalesce((%s\n), false)",
 									   crm_purge_relname(trashid), hold ? hold : "false"),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove rows of %s", crm_purge_relname(trashid));
 	n = SPI_processed;
-	crm_purge_citus_permit_end(nest);
 	SPI_finish();
 	PG_RETURN_INT64(n);
 }

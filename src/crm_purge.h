@@ -49,7 +49,7 @@ extern int	crm_purge_deletion_scope;
 extern int	crm_purge_worker_nice;	/* nice of the per-database workers */
 extern int	crm_purge_app_yield;	/* % of a batch's time to pause while applications work */
 extern char *crm_purge_citus_deletion;	/* the initiator's deletion id, on Citus */
-extern char *crm_purge_citus_permit_value;	/* crm_purge.citus_permit */
+extern char *crm_purge_citus_run_as;	/* crm_purge.citus_run_as */
 extern char *crm_purge_actor;	/* the application's user, "" = none */
 extern char *crm_purge_reason;
 
@@ -113,10 +113,9 @@ extern void crm_purge_require_coordinator(const char *what);
 extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
 extern int64 crm_purge_citus_deletion_id(void);
 extern void crm_purge_citus_issue_deletion(uint64 stmt);
-extern int	crm_purge_citus_permit_begin(void);
-extern void crm_purge_citus_permit_end(int nest);
-extern bool crm_purge_citus_permit_check(char **newval, void **extra, GucSource source);
-extern void crm_purge_citus_permit_assign(const char *newval, void *extra);
+extern int	crm_purge_citus_run_as_begin(Oid role, Oid relid);
+extern void crm_purge_citus_run_as_end(int nest);
+extern Oid	crm_purge_citus_run_as_role(void);
 extern int	crm_purge_owner_calls;
 extern int64 crm_purge_citus_issued_deletion(uint64 stmt);
 struct PlannedStmt;

@@ -47,7 +47,7 @@ int			crm_purge_worker_nice = 10;
 int			crm_purge_app_yield = 1000;
 char	   *crm_purge_actor = NULL;
 char	   *crm_purge_citus_deletion = NULL;
-char	   *crm_purge_citus_permit_value = NULL;
+char	   *crm_purge_citus_run_as = NULL;
 char	   *crm_purge_reason = NULL;
 
 static const struct config_enum_entry deletion_scope_options[] = {
@@ -262,12 +262,12 @@ _PG_init(void)
 							   &crm_purge_citus_deletion, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
-	DefineCustomStringVariable("crm_purge.citus_permit",
-							   "Citus: crm_purge's permit to remove rows of the trash of a distributed table, set around its own trash DELETE statements.",
+	DefineCustomStringVariable("crm_purge.citus_run_as",
+							   "Citus: the role a worker node runs the extension owner's statements as during a restore or erase, set by crm_purge.",
 							   "Not to be set by hand: a value crm_purge did not issue in the transaction is refused.",
-							   &crm_purge_citus_permit_value, "",
+							   &crm_purge_citus_run_as, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
-							   crm_purge_citus_permit_check, crm_purge_citus_permit_assign, NULL);
+							   NULL, NULL, NULL);
 	DefineCustomStringVariable("crm_purge.actor",
 							   "The application's user, recorded with trashed rows (deletion_actor) and in crm_purge.history (app_actor).",
 							   "Set it with SET LOCAL per transaction; permissions still follow the database role.",

@@ -275,12 +275,13 @@ crm_purge_require_extension_owner(const char *what)
 
 /*
  * crm_purge_as_table_owner: for crm_purge.<name>_as_owner(tbl regclass,
- * args) LANGUAGE C AS 'crm_purge_as_table_owner': runs
- * crm_purge.<name>(tbl, args) as the owner of tbl.  Only the extension
- * owner calls it, from an _impl that checked the actor's rights: on Citus
- * the changes of one transaction to a colocated group of shards must all be
- * one role's, and the table's owner is the role whose code (triggers,
- * constraints) may run on its rows.
+ * args) LANGUAGE C AS 'crm_purge_as_table_owner': runs crm_purge.<name>(tbl,
+ * args), on Citus, as the extension owner whose statements the worker
+ * nodes run as the owner of tbl, except those that change only the
+ * extension owner's tables (crm_purge_citus_run_as_begin): the table's
+ * owner is the role whose code (triggers, constraints) may run on its rows,
+ * and only the extension owner removes trash rows.  Only the extension
+ * owner calls it, from an _impl that checked the actor's rights.
  */
 PG_FUNCTION_INFO_V1(crm_purge_as_table_owner);
 Datum
@@ -296,7 +297,7 @@ crm_purge_as_table_owner(PG_FUNCTION_ARGS)
 	FmgrInfo	flinfo;
 	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
 	Datum		result;
-	CrmPurgeIdentity id;
+	int			nest;
 	int			i;
 
 	crm_purge_require_extension_owner("crm_purge_as_table_owner");
@@ -320,7 +321,7 @@ crm_purge_as_table_owner(PG_FUNCTION_ARGS)
 	InitFunctionCallInfoData(*call, &flinfo, nargs, fcinfo->fncollation, NULL, NULL);
 	for (i = 0; i < nargs; i++)
 		call->args[i] = fcinfo->args[i];
-	crm_purge_become(crm_purge_rel_owner(PG_GETARG_OID(0)), &id);
+	nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(PG_GETARG_OID(0)), PG_GETARG_OID(0));
 	crm_purge_owner_calls++;
 	PG_TRY();
 	{
@@ -331,12 +332,12 @@ crm_purge_as_table_owner(PG_FUNCTION_ARGS)
 		crm_purge_owner_calls--;
 	}
 	PG_END_TRY();
-	crm_purge_unbecome(&id);
+	crm_purge_citus_run_as_end(nest);
 	fcinfo->isnull = call->isnull;
 	return result;
 }
 
-/* how deep crm_purge_as_table_owner runs: crm_purge's own work as a table's owner */
+/* how deep crm_purge_as_table_owner runs: crm_purge's own work on a table for its owner */
 int			crm_purge_owner_calls = 0;
 
 /* crm_purge_role_name: the role's name for messages, or its OID when it is gone */

@@ -14,8 +14,13 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
+#include "miscadmin.h"
+#include "parser/parsetree.h"
 #include "tcop/utility.h"
+#include "utils/guc.h"
 
 #include "crm_purge.h"
 
@@ -26,7 +31,108 @@ static int	merging = 0;		/* MERGE statements running, nested ones included */
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*
+ * Citus, on a worker node: the top-level statements of the extension
+ * owner's connection that run as another role (crm_purge.citus_run_as, see
+ * citus.c), each step of the executor switched to it.
+ */
+#define MAX_RUN_AS 8
+typedef struct RunAs
+{
+	QueryDesc  *queryDesc;
+	Oid			role;
+} RunAs;
+static RunAs run_as[MAX_RUN_AS];
+static int	nrun_as = 0;
+
+typedef struct RunAsSave
+{
+	Oid			userid;
+	int			sec_context;
+	int			nestlevel;
+} RunAsSave;
+
+/*
+ * run_as_role: the role a top-level statement changing relations (none:
+ * only reading) runs as: crm_purge_citus_run_as_role(), unless everything
+ * it changes is the extension owner's (the trash rows crm_purge removes).
+ */
+static Oid
+run_as_role(List *relids)
+{
+	Oid			role;
+	Oid			owner;
+	ListCell   *lc;
+	bool		all_owners = relids != NIL;
+
+	if (nesting_level > 0)
+		return InvalidOid;
+	role = crm_purge_citus_run_as_role();
+	if (!OidIsValid(role))
+		return InvalidOid;
+	owner = crm_purge_extension_owner();
+	foreach(lc, relids)
+		if (crm_purge_rel_owner(lfirst_oid(lc)) != owner)
+			all_owners = false;
+	return all_owners ? InvalidOid : role;
+}
+
+/*
+ * run_as_enter: as role, restricted, settings changed inside taken back
+ * after.  Every constraint is checked at once first: a deferred trigger
+ * would fire at commit as the extension owner (a restricted operation
+ * refuses to queue one).
+ */
+static void
+run_as_enter(Oid role, RunAsSave *save)
+{
+	ConstraintsSetStmt *immediate = makeNode(ConstraintsSetStmt);
+
+	immediate->constraints = NIL;
+	immediate->deferred = false;
+	AfterTriggerSetState(immediate);
+	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	save->nestlevel = NewGUCNestLevel();
+	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+/* run_as_leave: back to the extension owner (an error gets there by the abort) */
+static void
+run_as_leave(RunAsSave *save)
+{
+	AtEOXact_GUC(false, save->nestlevel);
+	SetUserIdAndSecContext(save->userid, save->sec_context);
+}
+
+/* run_as_of: the role queryDesc runs as, or InvalidOid */
+static Oid
+run_as_of(QueryDesc *queryDesc)
+{
+	int			i;
+
+	for (i = 0; i < nrun_as; i++)
+		if (run_as[i].queryDesc == queryDesc)
+			return run_as[i].role;
+	return InvalidOid;
+}
+
+/* statements do not outlive their (sub)transaction on a worker node's connection */
+static void
+run_as_xact(XactEvent event, void *arg)
+{
+	nrun_as = 0;
+}
+
+static void
+run_as_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		nrun_as = 0;
+}
 
 /* cp_ExecutorStart: a statement started with nothing running around it is a new top-level one. */
 static void
@@ -55,10 +161,43 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 		PG_END_TRY();
 	}
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	{
+		List	   *changed = NIL;
+		ListCell   *lc;
+		Oid			role;
+		RunAsSave	save;
+
+		foreach(lc, queryDesc->plannedstmt->resultRelations)
+			changed = lappend_oid(changed, rt_fetch(lfirst_int(lc), queryDesc->plannedstmt->rtable)->relid);
+		role = run_as_role(changed);
+		if (OidIsValid(role))
+		{
+			if (nrun_as == MAX_RUN_AS)
+				elog(ERROR, "too many statements running as another role");
+			run_as_enter(role, &save);
+		}
+		/* what runs while it starts (crm_purge's own lookups) is nested */
+		nesting_level++;
+		PG_TRY();
+		{
+			if (prev_ExecutorStart)
+				prev_ExecutorStart(queryDesc, eflags);
+			else
+				standard_ExecutorStart(queryDesc, eflags);
+		}
+		PG_FINALLY();
+		{
+			nesting_level--;
+		}
+		PG_END_TRY();
+		if (OidIsValid(role))
+		{
+			run_as_leave(&save);
+			run_as[nrun_as].queryDesc = queryDesc;
+			run_as[nrun_as].role = role;
+			nrun_as++;
+		}
+	}
 }
 
 /*
@@ -71,6 +210,11 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 {
 	bool		merge = queryDesc->operation == CMD_MERGE;
 
+	Oid			role = run_as_of(queryDesc);
+	RunAsSave	save;
+
+	if (OidIsValid(role))
+		run_as_enter(role, &save);
 	nesting_level++;
 	merging += merge;
 	PG_TRY();
@@ -86,6 +230,8 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		merging -= merge;
 	}
 	PG_END_TRY();
+	if (OidIsValid(role))
+		run_as_leave(&save);
 }
 
 /*
@@ -97,6 +243,11 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 {
 	bool		merge = queryDesc->operation == CMD_MERGE;
 
+	Oid			role = run_as_of(queryDesc);
+	RunAsSave	save;
+
+	if (OidIsValid(role))
+		run_as_enter(role, &save);
 	nesting_level++;
 	merging += merge;
 	PG_TRY();
@@ -112,11 +263,68 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 		merging -= merge;
 	}
 	PG_END_TRY();
+	if (OidIsValid(role))
+		run_as_leave(&save);
 	if (nesting_level == 0)
 	{
 		crm_purge_sequences_after();
 		crm_purge_guard_skips_report();
 	}
+}
+
+/* cp_ExecutorEnd: the end of a statement that ran as another role, as that role too */
+static void
+cp_ExecutorEnd(QueryDesc *queryDesc)
+{
+	Oid			role = run_as_of(queryDesc);
+	RunAsSave	save;
+	int			i;
+
+	if (OidIsValid(role))
+		run_as_enter(role, &save);
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorEnd)
+			prev_ExecutorEnd(queryDesc);
+		else
+			standard_ExecutorEnd(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+	if (OidIsValid(role))
+	{
+		run_as_leave(&save);
+		for (i = 0; i < nrun_as; i++)
+			if (run_as[i].queryDesc == queryDesc)
+				run_as[i] = run_as[--nrun_as];
+	}
+}
+
+/*
+ * utility_run_as: the role a top-level COPY runs as (Citus copies rows and
+ * intermediate results to the worker nodes with COPY), or InvalidOid.
+ */
+static Oid
+utility_run_as(Node *stmt)
+{
+	CopyStmt   *copy;
+	List	   *changed = NIL;
+
+	if (!IsA(stmt, CopyStmt))
+		return InvalidOid;
+	copy = (CopyStmt *) stmt;
+	if (copy->is_from && copy->relation != NULL)
+	{
+		Oid			relid = RangeVarGetRelid(copy->relation, NoLock, true);
+
+		if (OidIsValid(relid))
+			changed = list_make1_oid(relid);
+	}
+	return run_as_role(changed);
 }
 
 /*
@@ -130,7 +338,12 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  ParamListInfo params, QueryEnvironment *queryEnv,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
+	Oid			role = utility_run_as(pstmt->utilityStmt);
+	RunAsSave	save;
+
 	crm_purge_before_utility(pstmt->utilityStmt);
+	if (OidIsValid(role))
+		run_as_enter(role, &save);
 	if (nesting_level == 0)
 	{
 		top_level_statement++;
@@ -159,6 +372,8 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		nesting_level--;
 	}
 	PG_END_TRY();
+	if (OidIsValid(role))
+		run_as_leave(&save);
 	crm_purge_sequences_after_utility(pstmt->utilityStmt);
 	/* COPY FROM runs no executor hooks */
 	if (nesting_level == 0)
@@ -198,6 +413,10 @@ crm_purge_statement_hooks_init(void)
 	ExecutorRun_hook = cp_ExecutorRun;
 	prev_ExecutorFinish = ExecutorFinish_hook;
 	ExecutorFinish_hook = cp_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = cp_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = cp_ProcessUtility;
+	RegisterXactCallback(run_as_xact, NULL);
+	RegisterSubXactCallback(run_as_subxact, NULL);
 }

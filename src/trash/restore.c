@@ -64,8 +64,7 @@ int8_arrays_result(Datum *first, Datum *second)
 	return true;
 }
 
-static void restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion,
-						 Oid remover);
+static void restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion);
 static void check_citus_restorer(Oid relid);
 
 
@@ -164,6 +163,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	const char *named = crm_purge_trash_rows_named("t", 2);
 	bool		citus = crm_purge_citus_distributed(trashid);
 	Oid			restorer = InvalidOid;
+	int			nest = 0;
 
 	live = table_open(relid, AccessShareLock);
 	tupdesc = RelationGetDescr(live);
@@ -197,11 +197,13 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	if (citus)
 	{
 		/*
-		 * On Citus all of it runs as the table's owner (check_citus_restorer), even
-		 * this read when no filter needs the caller's rights (a deletion's
-		 * tables after the first): the trash's policy then as a condition.
+		 * On Citus all of it runs as the extension owner, the worker nodes
+		 * running the inserts as the table's owner (check_citus_restorer),
+		 * even this read when no filter needs the caller's rights (a
+		 * deletion's tables after the first): the trash's policy then as a
+		 * condition.
 		 */
-		restorer = crm_purge_rel_owner(relid);
+		restorer = crm_purge_extension_owner();
 		if (filter == NULL)
 		{
 			if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
@@ -262,10 +264,16 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 skip ? " ON CONFLICT DO NOTHING" : "", pkcols.data,
 					 pkjoin.data);
 	if (OidIsValid(restorer))
+	{
 		crm_purge_become(restorer, &id);
+		nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
+	}
 	execute_restore(sql.data, 3, argtypes, values, relid);
 	if (OidIsValid(restorer))
+	{
+		crm_purge_citus_run_as_end(nest);
 		crm_purge_unbecome(&id);
+	}
 	n = 0;
 	{
 		uint64		rows = SPI_processed;
@@ -290,40 +298,31 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 							rows - (uint64) n, crm_purge_relname(relid)),
 					 errhint("They stay in the trash; remove the live rows and restore again to bring them back.")));
 		if (n > 0)
-			restore_done(relid, trashid, ids, nums, n, deletion, restorer);
+			restore_done(relid, trashid, ids, nums, n, deletion);
 	}
 	return n;
 }
 
 /*
  * restore_done: removes the restored rows from the trash, as the extension
- * owner, who owns the trash, or as remover (see check_citus_restorer), and
- * records the restore, the restorer as the actor.
+ * owner, who owns the trash, and records the restore, the restorer as the
+ * actor.
  */
 static void
-restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion, Oid remover)
+restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion)
 {
 	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
 	Datum		values[2];
 	CrmPurgeIdentity id;
 	Oid			restorer = GetUserId();
-	int			nest = 0;
 
 	values[0] = PointerGetDatum(construct_array(ids, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(nums, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (OidIsValid(remover))
-		crm_purge_become(remover, &id);
-	else
-		crm_purge_become_owner(&id);
-	/* Citus: the owner removes trash rows under crm_purge's permit, for this statement only */
-	if (OidIsValid(remover))
-		nest = crm_purge_citus_permit_begin();
+	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE %s", crm_purge_relname(trashid),
 									   crm_purge_trash_rows_named("t", 1)),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove restored rows from the trash");
-	if (OidIsValid(remover))
-		crm_purge_citus_permit_end(nest);
 	crm_purge_unbecome(&id);
 	crm_purge_become_owner(&id);
 	crm_purge_record_history("restore", relid, n, restorer, 0, 0, deletion);
@@ -332,10 +331,10 @@ restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 del
 
 /*
  * check_citus_restorer: on Citus, a restore of relid inserts and removes its
- * rows as the table's owner.  Citus refuses two roles changing colocated
- * shards in one transaction, so the caller cannot insert while the
- * extension owner removes; the table's owner runs only its own table's
- * code, and may change its trash (crm_purge_protect grants it).  The caller
+ * rows as the extension owner (Citus refuses two roles changing colocated
+ * shards in one transaction), whose inserts the worker nodes run as the
+ * table's owner (crm_purge_citus_run_as_begin): its triggers and
+ * constraints never run with the extension owner's rights.  The caller
  * picked the rows (filter and the trash's policy as the caller) and must be
  * allowed to insert them.
  */

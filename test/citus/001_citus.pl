@@ -444,28 +444,64 @@ ok($coord->poll_query_until('postgres', q{
 	   AND (SELECT count(*) FROM crm_trash.public__contacts WHERE id > 300000) = (SELECT count(DISTINCT id) FROM crm_trash.public__contacts WHERE id > 300000)}),
 	'a worker stopped in the middle of a DELETE: every row live or trashed once');
 
-# the table's owner may delete from its trash only through crm_purge (a
-# restrictive policy and a permit for crm_purge's own statements), which
-# legal holds apply to
+# the table's owner reads its trash but never deletes from it: a restore
+# or erase runs as the extension owner, whose statements the worker nodes
+# run as the table's owner (crm_purge.citus_run_as), except the removal of
+# trash rows
 my ($tid, $tdel, $trow) = split /\|/, $coord->safe_psql('postgres',
 	q{SELECT id, deletion_id, trash_row FROM crm_trash.public__contacts ORDER BY id DESC LIMIT 1});
 like(as('regress_app', qq{DELETE FROM crm_trash.public__contacts WHERE id = $tid}, err => 1),
-	qr/rows of the trash of a distributed table are removed by crm_purge only/, 'the owner cannot delete trash rows directly');
-like(as('regress_app', qq{BEGIN; SET LOCAL citus.propagate_set_commands = local; SET LOCAL crm_purge.citus_permit = '0123456789abcdef';
-	DELETE FROM crm_trash.public__contacts WHERE id = $tid; COMMIT;}, err => 1),
-	qr/removed by crm_purge only/, 'nor with a permit made up');
+	qr/permission denied for table public__contacts/, 'the owner cannot delete trash rows');
+my $wshard = $w1->safe_psql('postgres', q{SET citus.override_table_visibility = off; SELECT 'crm_trash.' || relname FROM pg_class
+	WHERE relnamespace = 'crm_trash'::regnamespace AND relname ~ '^public__contacts_[0-9]+$' LIMIT 1});
+$w1->psql('postgres', qq{SET ROLE regress_app; DELETE FROM $wshard}, stderr => \my $werr);
+like($werr, qr/permission denied/, 'nor on a worker node, through a shard');
+is(as('regress_app', qq{SELECT count(*) FROM crm_trash.public__contacts WHERE id = $tid}), '1', 'the owner reads its trash');
 like(as('regress_app', qq{SELECT crm_purge._citus_drop_trash_rows('crm_trash.public__contacts', ARRAY[$tdel]::bigint[], ARRAY[$trow]::bigint[])}, err => 1),
-	qr/runs only inside crm_purge_erase/, 'the erase\'s removal cannot be called to get a permit');
-like(as('regress_app', q{BEGIN; SET LOCAL crm_purge.citus_permit = '1.0123456789abcdef'; SET LOCAL crm_purge.citus_permit = '';
-	SET LOCAL crm_purge.citus_permit = '1.0123456789abcdef'; COMMIT;}, err => 1),
-	qr/this crm_purge.citus_permit was taken back/, 'a permit taken back cannot be set again in the transaction');
-like(as('regress_app', qq{BEGIN; SET LOCAL citus.propagate_set_commands = local; SET LOCAL crm_purge.citus_permit = '01.0123456789abcdef';
-	DELETE FROM crm_trash.public__contacts WHERE id = $tid; COMMIT;}, err => 1),
-	qr/removed by crm_purge only/, 'a permit in another spelling is refused (taken-back permits are compared as text)');
-my $restore_log = as('regress_admin', qq{SET citus.log_remote_commands = on; SELECT crm_purge_restore('contacts', 'id = $tid')}, err => 1);
-unlike($restore_log, qr/citus_permit/, 'a restore does not show its permit, even with log_remote_commands');
-like($restore_log, qr/NOTICE:  issuing/, 'while Citus logs its other commands');
-is($coord->safe_psql('postgres', qq{SELECT count(*) FROM contacts WHERE id = $tid}), '1', 'the restore under the permit worked');
+	qr/permission denied for function/, 'the erase\'s removal cannot be called');
+# the setting only crm_purge hands out: refused when made up, even in a
+# distributed transaction joined by hand
+$w1->psql('postgres', qq{BEGIN; SELECT assign_distributed_transaction_id(0, 4242, now());
+	SET LOCAL crm_purge.citus_run_as = '0123456789abcdef:regress_app'; SELECT count(*) FROM $wshard; COMMIT;}, stderr => \my $rerr);
+like($rerr, qr/crm_purge.citus_run_as holds a value crm_purge did not issue/, 'a made-up crm_purge.citus_run_as is refused');
+is(as('regress_admin', qq{SELECT crm_purge_restore('contacts', 'id = $tid')}), '1', 'a restore');
+is($coord->safe_psql('postgres', qq{SELECT count(*) FROM contacts WHERE id = $tid}), '1', 'brought the row back');
+
+# the owner's triggers, immediate and deferred, run as the owner in a
+# restore and an erase, never as the extension owner
+as('regress_app', q{
+	CREATE TABLE trig (account_id int, id int, who text, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('trig', 'account_id', colocate_with => 'contacts');
+	CREATE FUNCTION trig_who() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+			RAISE EXCEPTION 'trigger % ran as superuser %', TG_NAME, current_user;
+		END IF;
+		IF TG_OP = 'INSERT' AND TG_WHEN = 'BEFORE' THEN NEW.who := current_user; END IF;
+		RETURN coalesce(NEW, OLD);
+	END $$;
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER trig_who BEFORE INSERT OR DELETE ON trig FOR EACH ROW EXECUTE FUNCTION trig_who();
+	CREATE CONSTRAINT TRIGGER trig_later AFTER INSERT OR DELETE ON trig DEFERRABLE INITIALLY DEFERRED
+		FOR EACH ROW EXECUTE FUNCTION trig_who();
+	INSERT INTO trig SELECT g, g, 'app' FROM generate_series(1, 6) g;
+	GRANT SELECT, INSERT, DELETE ON trig TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('trig')});
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; DELETE FROM trig WHERE id <= 4});
+is(as('regress_admin', q{SELECT crm_purge_restore('trig', 'id <= 2')}), '2', 'a restore into a table with triggers');
+is($coord->safe_psql('postgres', q{SELECT string_agg(who, ',' ORDER BY id) FROM trig WHERE id <= 2}), 'regress_app,regress_app',
+	'its BEFORE trigger ran as the table\'s owner (its deferred one too, or the restore failed)');
+is(as('regress_admin', q{SELECT crm_purge_erase('trig', 'id IN (3, 5)', 'test')}), '2',
+	'an erase of a trashed and a live row of a table with triggers');
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM trig WHERE id IN (3, 5)) + (SELECT count(*) FROM crm_trash.public__trig WHERE id IN (3, 5))}),
+	'0', 'both gone, the DELETE trigger run as the owner');
+# a legal hold keeps trash rows from an erase, and the owner cannot remove them
+as('regress_admin', q{SELECT crm_purge_hold('trig', 'id = 4', NULL, 'case 1')});
+as('regress_admin', q{SELECT crm_purge_erase('trig', 'id = 4', 'test')}, err => 1);
+like(as('regress_app', q{DELETE FROM crm_trash.public__trig}, err => 1), qr/permission denied/,
+	'the owner cannot delete held trash rows');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__trig WHERE id = 4}), '1', 'the held row stays in the trash');
 
 # after ALTER TABLE ... OWNER TO, the worker moves the trash's rights and
 # policies to the new owner: restores work again, the former owner has none
@@ -481,8 +517,9 @@ as('regress_admin', q{SELECT crm_purge_tick()});
 is(as('regress_admin', q{SELECT crm_purge_restore('owned', 'id = 1')}), '1', 'a restore after the table changed owner');
 like(as('regress_app', q{DELETE FROM crm_trash.public__owned}, err => 1), qr/permission denied/,
 	'the former owner lost its rights on the trash');
-like(as('regress_app2', q{DELETE FROM crm_trash.public__owned}, err => 1), qr/removed by crm_purge only/,
-	'the new owner deletes from it only through crm_purge');
+like(as('regress_app2', q{DELETE FROM crm_trash.public__owned}, err => 1), qr/permission denied/,
+	'the new owner cannot delete from it either');
+is(as('regress_app2', q{SELECT count(*) FROM crm_trash.public__owned}), '2', 'and reads it');
 
 # unprotect, keeping the trash, and protect again
 as('regress_admin', q{SELECT crm_purge_unprotect('deals')});
