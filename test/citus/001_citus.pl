@@ -503,6 +503,23 @@ like(as('regress_app', q{DELETE FROM crm_trash.public__trig}, err => 1), qr/perm
 	'the owner cannot delete held trash rows');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__trig WHERE id = 4}), '1', 'the held row stays in the trash');
 
+# a table with shards on the coordinator: its owner's code would run there
+# with the extension owner's rights: restores and erases refused
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_set_node_property('127.0.0.1', %d, 'shouldhaveshards', true)}, $coord->port));
+as('regress_app', q{CREATE TABLE onco (id int PRIMARY KEY, v text);
+	SELECT create_distributed_table('onco', 'id', colocate_with => 'none');
+	INSERT INTO onco SELECT g, 'v' FROM generate_series(1, 40) g;
+	GRANT SELECT, INSERT, DELETE ON onco TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('onco')});
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_set_node_property('127.0.0.1', %d, 'shouldhaveshards', false)}, $coord->port));
+as('regress_app', q{DELETE FROM onco WHERE id <= 20});
+like(as('regress_admin', q{SELECT crm_purge_restore('onco', 'id <= 20')}, err => 1), qr/this node holds shards of it/,
+	'a restore of a table with shards on the coordinator is refused');
+like(as('regress_admin', q{SELECT crm_purge_erase('onco', 'id = 30', 'test')}, err => 1), qr/this node holds shards of it/,
+	'and an erase');
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM onco) || '/' || (SELECT count(*) FROM crm_trash.public__onco)}), '20/20',
+	'nothing changed');
+
 # after ALTER TABLE ... OWNER TO, the worker moves the trash's rights and
 # policies to the new owner: restores work again, the former owner has none
 $coord->safe_psql('postgres', q{CREATE ROLE regress_app2 LOGIN; GRANT regress_app2 TO regress_admin});
