@@ -919,16 +919,16 @@ END
 $$;
 
 -- Citus: Citus refuses two roles changing the shards of one colocated group
--- in one transaction, and an erase as the superuser would run the table
--- owner's code (triggers, constraints) as the superuser.  So every change
--- to the table, to the tables ON DELETE CASCADE reaches and to their trash is
--- the table owner's, as a restore's is.  First, as the caller and before any
--- change (_check): a dry run (rules, legal holds), the keys the filter
--- selects, live and trashed, and those of the children; then, as the
+-- in one transaction, and the table owner's code (triggers, constraints)
+-- must not run as the superuser.  So every change is the extension
+-- owner's, and the worker nodes run the changes to the tables as their
+-- owner (crm_purge.citus_run_as), as a restore's.  First, as the caller and
+-- before any change (_check): a dry run (rules, legal holds), the keys the
+-- filter selects, live and trashed, and those of the children; then, as the
 -- extension owner (_impl): the caller's rights again, tombstones (holds
--- checked again) in the catalogs and the reference tables; then as the
--- owner (_citus_erase_rows): the rows, which the cascade and the shards'
--- triggers move into the trash, and every trash copy of the keys.
+-- checked again) in the catalogs and the reference tables; then
+-- (_citus_erase_rows): the rows, which the cascade and the shards' triggers
+-- move into the trash, and every trash copy of the keys no hold keeps.
 -- Erase rules on Citus: keep, or delete by ON DELETE CASCADE on the primary
 -- key for children of the same owner.  Returns the erase's rows as jsonb.
 CREATE FUNCTION crm_purge._citus_erase(tbl regclass, cond text, keys text[]) RETURNS jsonb
@@ -1113,14 +1113,14 @@ $$;
 CREATE FUNCTION crm_purge._citus_erase_rows_as_owner(tbl regclass, subject text[], plan jsonb) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_table_owner';
 
--- As the table's owner: the table and its children locked; the children's
--- keys found again (a row written since the check stops the erase); the
--- rows of these keys deleted (the cascade and the shards' triggers move
--- them and their children into the trash), then every copy of them and of
--- the children's keys in the trash; last, no row of an erased key, natural
--- key included, may be left.  It does nothing its caller could not do by
--- hand: DELETE on the tables, and the owner's grant on their trash
--- (crm_purge_protect).  Returns the live rows deleted.
+-- As the extension owner, the worker nodes running it as the table's owner
+-- but the removal of trash rows: the table and its children locked; the
+-- children's keys found again (a row written since the check stops the
+-- erase); the rows of these keys deleted (the cascade and the shards'
+-- triggers move them and their children into the trash), then every copy
+-- of them and of the children's keys in the trash that no legal hold keeps;
+-- last, no row of an erased key, natural key included, may be left.
+-- Returns the live rows deleted.
 CREATE FUNCTION crm_purge._citus_erase_rows(tbl regclass, subject text[], plan jsonb) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
