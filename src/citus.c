@@ -39,6 +39,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "crm_purge.h"
@@ -731,6 +732,19 @@ crm_purge_citus_issued_deletion(uint64 stmt)
  * table's owner never gets to delete trash rows.
  */
 static bool run_as_initiator = false;	/* this backend handed it out */
+static Oid	run_as_initiator_role = InvalidOid;
+
+/*
+ * crm_purge_citus_planning_role: while this backend hands out
+ * crm_purge.citus_run_as, the role its statements are planned as: the
+ * table owner's index expressions and constraints are evaluated while
+ * planning, never with the extension owner's rights.
+ */
+Oid
+crm_purge_citus_planning_role(void)
+{
+	return run_as_initiator ? run_as_initiator_role : InvalidOid;
+}
 
 /* the number tagged for a role: by name, as role OIDs differ from node to node */
 static int64
@@ -776,6 +790,7 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 		elog(ERROR, "no Citus distributed transaction to restore or erase in");
 	name = GetUserNameFromId(role, false);
 	run_as_initiator = true;
+	run_as_initiator_role = role;
 	propagate_local("crm_purge.citus_run_as",
 					psprintf("%016llx:%s", (unsigned long long) deletion_tag(run_as_tag_id(name), &t), name));
 	return nest;
@@ -785,8 +800,8 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 void
 crm_purge_citus_run_as_end(int nest)
 {
-	propagate_local("crm_purge.citus_run_as", "");
 	run_as_initiator = false;
+	propagate_local("crm_purge.citus_run_as", "");
 	AtEOXact_GUC(true, nest);
 }
 
@@ -804,6 +819,7 @@ crm_purge_citus_run_as_role(void)
 	static Oid	checked_role = InvalidOid;
 	static bool verifying = false;
 	bool		ok = false;
+	bool		pushed;
 	const char *v = crm_purge_citus_run_as;
 	unsigned long long tag;
 	int			used = 0;
@@ -825,6 +841,10 @@ crm_purge_citus_run_as_role(void)
 	if (verifying)
 		return InvalidOid;
 	verifying = true;
+	/* a statement is planned before any snapshot is taken for it */
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
 		ok = (uint64) tag == deletion_tag(run_as_tag_id(v + used), &t);
@@ -834,6 +854,8 @@ crm_purge_citus_run_as_role(void)
 		verifying = false;
 	}
 	PG_END_TRY();
+	if (pushed)
+		PopActiveSnapshot();
 	if (!ok)
 		goto refused;
 	role = get_role_oid(v + used, false);

@@ -116,6 +116,7 @@ extern void crm_purge_citus_issue_deletion(uint64 stmt);
 extern int	crm_purge_citus_run_as_begin(Oid role, Oid relid);
 extern void crm_purge_citus_run_as_end(int nest);
 extern Oid	crm_purge_citus_run_as_role(void);
+extern Oid	crm_purge_citus_planning_role(void);
 extern int	crm_purge_owner_calls;
 extern int64 crm_purge_citus_issued_deletion(uint64 stmt);
 struct PlannedStmt;

@@ -18,6 +18,7 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "optimizer/planner.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
@@ -32,22 +33,19 @@ static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static planner_hook_type prev_planner = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /*
- * Citus, on a worker node: the top-level statements of the extension
- * owner's connection that run as another role (crm_purge.citus_run_as, see
- * citus.c), each step of the executor switched to it.
+ * Citus: the role a statement runs as while crm_purge.citus_run_as is
+ * handed out (see citus.c): on a worker node, every top-level statement of
+ * the extension owner's connection that changes anything but the extension
+ * owner's tables, planned and executed as that role; on the node that
+ * handed it out, the planning of every statement (the owner's index
+ * expressions and constraints are evaluated while planning).  Worked out
+ * again at each step: nothing is remembered that an aborted
+ * subtransaction could take away.
  */
-#define MAX_RUN_AS 8
-typedef struct RunAs
-{
-	QueryDesc  *queryDesc;
-	Oid			role;
-} RunAs;
-static RunAs run_as[MAX_RUN_AS];
-static int	nrun_as = 0;
-
 typedef struct RunAsSave
 {
 	Oid			userid;
@@ -56,9 +54,10 @@ typedef struct RunAsSave
 } RunAsSave;
 
 /*
- * run_as_role: the role a top-level statement changing relations (none:
- * only reading) runs as: crm_purge_citus_run_as_role(), unless everything
- * it changes is the extension owner's (the trash rows crm_purge removes).
+ * run_as_role: the role a top-level statement changing relids (none: only
+ * reading) runs as on a worker node, unless everything it changes is the
+ * extension owner's (the trash rows crm_purge removes); InvalidOid when
+ * none.
  */
 static Oid
 run_as_role(List *relids)
@@ -80,24 +79,41 @@ run_as_role(List *relids)
 	return all_owners ? InvalidOid : role;
 }
 
+/* statement_run_as: run_as_role() of an executor's statement */
+static Oid
+statement_run_as(QueryDesc *queryDesc)
+{
+	List	   *changed = NIL;
+	ListCell   *lc;
+
+	if (nesting_level > 0 || crm_purge_citus_run_as == NULL || crm_purge_citus_run_as[0] == '\0')
+		return InvalidOid;
+	foreach(lc, queryDesc->plannedstmt->resultRelations)
+		changed = lappend_oid(changed, rt_fetch(lfirst_int(lc), queryDesc->plannedstmt->rtable)->relid);
+	return run_as_role(changed);
+}
+
 /*
  * run_as_enter: as role, restricted, settings changed inside taken back
- * after.  Every constraint is checked at once first: a deferred trigger
- * would fire at commit as the extension owner (a restricted operation
- * refuses to queue one).
+ * after.  To execute, every constraint is checked at once: a deferred
+ * trigger would fire at commit as the extension owner (a restricted
+ * operation refuses to queue one).
  */
 static void
-run_as_enter(Oid role, RunAsSave *save)
+run_as_enter(Oid role, bool executing, RunAsSave *save)
 {
-	ConstraintsSetStmt *immediate = makeNode(ConstraintsSetStmt);
-
-	immediate->constraints = NIL;
-	immediate->deferred = false;
-	AfterTriggerSetState(immediate);
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	save->nestlevel = NewGUCNestLevel();
 	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	if (executing)
+	{
+		ConstraintsSetStmt *immediate = makeNode(ConstraintsSetStmt);
+
+		immediate->constraints = NIL;
+		immediate->deferred = false;
+		AfterTriggerSetState(immediate);
+	}
 }
 
 /* run_as_leave: back to the extension owner (an error gets there by the abort) */
@@ -108,30 +124,48 @@ run_as_leave(RunAsSave *save)
 	SetUserIdAndSecContext(save->userid, save->sec_context);
 }
 
-/* run_as_of: the role queryDesc runs as, or InvalidOid */
-static Oid
-run_as_of(QueryDesc *queryDesc)
+/* cp_planner: planned as the role it runs as; what runs while planning is nested */
+static PlannedStmt *
+cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
-	int			i;
+	PlannedStmt *result;
+	Oid			role = crm_purge_citus_planning_role();
+	RunAsSave	save;
 
-	for (i = 0; i < nrun_as; i++)
-		if (run_as[i].queryDesc == queryDesc)
-			return run_as[i].role;
-	return InvalidOid;
-}
+	if (!OidIsValid(role) && nesting_level == 0 && crm_purge_citus_run_as != NULL && crm_purge_citus_run_as[0] != '\0')
+	{
+		List	   *changed = NIL;
+		ListCell   *lc;
 
-/* statements do not outlive their (sub)transaction on a worker node's connection */
-static void
-run_as_xact(XactEvent event, void *arg)
-{
-	nrun_as = 0;
-}
+		if (parse->resultRelation > 0)
+			changed = lappend_oid(changed, rt_fetch(parse->resultRelation, parse->rtable)->relid);
+		foreach(lc, parse->cteList)
+		{
+			Query	   *cte = castNode(Query, ((CommonTableExpr *) lfirst(lc))->ctequery);
 
-static void
-run_as_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		nrun_as = 0;
+			if (cte->resultRelation > 0)
+				changed = lappend_oid(changed, rt_fetch(cte->resultRelation, cte->rtable)->relid);
+		}
+		role = run_as_role(changed);
+	}
+	if (OidIsValid(role))
+		run_as_enter(role, false, &save);
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+	if (OidIsValid(role))
+		run_as_leave(&save);
+	return result;
 }
 
 /* cp_ExecutorStart: a statement started with nothing running around it is a new top-level one. */
@@ -162,20 +196,11 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		PG_END_TRY();
 	}
 	{
-		List	   *changed = NIL;
-		ListCell   *lc;
-		Oid			role;
+		Oid			role = statement_run_as(queryDesc);
 		RunAsSave	save;
 
-		foreach(lc, queryDesc->plannedstmt->resultRelations)
-			changed = lappend_oid(changed, rt_fetch(lfirst_int(lc), queryDesc->plannedstmt->rtable)->relid);
-		role = run_as_role(changed);
 		if (OidIsValid(role))
-		{
-			if (nrun_as == MAX_RUN_AS)
-				elog(ERROR, "too many statements running as another role");
-			run_as_enter(role, &save);
-		}
+			run_as_enter(role, true, &save);
 		/* what runs while it starts (crm_purge's own lookups) is nested */
 		nesting_level++;
 		PG_TRY();
@@ -191,12 +216,7 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 		PG_END_TRY();
 		if (OidIsValid(role))
-		{
 			run_as_leave(&save);
-			run_as[nrun_as].queryDesc = queryDesc;
-			run_as[nrun_as].role = role;
-			nrun_as++;
-		}
 	}
 }
 
@@ -210,11 +230,11 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 {
 	bool		merge = queryDesc->operation == CMD_MERGE;
 
-	Oid			role = run_as_of(queryDesc);
+	Oid			role = statement_run_as(queryDesc);
 	RunAsSave	save;
 
 	if (OidIsValid(role))
-		run_as_enter(role, &save);
+		run_as_enter(role, true, &save);
 	nesting_level++;
 	merging += merge;
 	PG_TRY();
@@ -243,11 +263,11 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 {
 	bool		merge = queryDesc->operation == CMD_MERGE;
 
-	Oid			role = run_as_of(queryDesc);
+	Oid			role = statement_run_as(queryDesc);
 	RunAsSave	save;
 
 	if (OidIsValid(role))
-		run_as_enter(role, &save);
+		run_as_enter(role, true, &save);
 	nesting_level++;
 	merging += merge;
 	PG_TRY();
@@ -276,12 +296,11 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 static void
 cp_ExecutorEnd(QueryDesc *queryDesc)
 {
-	Oid			role = run_as_of(queryDesc);
+	Oid			role = statement_run_as(queryDesc);
 	RunAsSave	save;
-	int			i;
 
 	if (OidIsValid(role))
-		run_as_enter(role, &save);
+		run_as_enter(role, true, &save);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -296,12 +315,7 @@ cp_ExecutorEnd(QueryDesc *queryDesc)
 	}
 	PG_END_TRY();
 	if (OidIsValid(role))
-	{
 		run_as_leave(&save);
-		for (i = 0; i < nrun_as; i++)
-			if (run_as[i].queryDesc == queryDesc)
-				run_as[i] = run_as[--nrun_as];
-	}
 }
 
 /*
@@ -343,7 +357,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	crm_purge_before_utility(pstmt->utilityStmt);
 	if (OidIsValid(role))
-		run_as_enter(role, &save);
+		run_as_enter(role, true, &save);
 	if (nesting_level == 0)
 	{
 		top_level_statement++;
@@ -417,6 +431,6 @@ crm_purge_statement_hooks_init(void)
 	ExecutorEnd_hook = cp_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = cp_ProcessUtility;
-	RegisterXactCallback(run_as_xact, NULL);
-	RegisterSubXactCallback(run_as_subxact, NULL);
+	prev_planner = planner_hook;
+	planner_hook = cp_planner;
 }

@@ -56,12 +56,13 @@ as('regress_app', q{
 like(as('regress_app', q{DELETE FROM deals WHERE id = 1}, err => 1), qr/has a crm_purge trigger but is not protected/,
 	'a table distributed after it was protected: DELETE refused until its trash follows');
 as('regress_admin', q{SELECT crm_purge_tick()});
-is($coord->safe_psql('postgres', q{
+# (the tick finds the background worker at it, or does it)
+ok($coord->poll_query_until('postgres', q{
 	SELECT string_agg(logicalrelid::text || ' ' || (colocationid = (SELECT colocationid FROM pg_dist_partition
 															  WHERE logicalrelid = 'contacts'::regclass)),
 					  ', ' ORDER BY logicalrelid::text)
-	FROM pg_dist_partition WHERE logicalrelid::text LIKE 'crm_trash.public%'}),
-	join(', ', map { "crm_trash.public__$_ true" } qw(contacts contacts_s0 deals deals_s0)),
+	FROM pg_dist_partition WHERE logicalrelid::text LIKE 'crm_trash.public%'},
+	join(', ', map { "crm_trash.public__$_ true" } qw(contacts contacts_s0 deals deals_s0))),
 	'the trash of both is distributed and colocated with them (the worker distributed the second)');
 
 # DELETE: router, multi-shard, cascade
@@ -502,6 +503,51 @@ as('regress_admin', q{SELECT crm_purge_erase('trig', 'id = 4', 'test')}, err => 
 like(as('regress_app', q{DELETE FROM crm_trash.public__trig}, err => 1), qr/permission denied/,
 	'the owner cannot delete held trash rows');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__trig WHERE id = 4}), '1', 'the held row stays in the trash');
+
+# owner's code that tries to outlast the switch: a trigger that catches an
+# error (a subtransaction aborted inside the statement) before AFTER ROW and
+# AFTER STATEMENT triggers, and an index expression evaluated while the
+# statement is planned, on the coordinator and the shards: every one of
+# them runs as the owner, in a restore (by an admin and by the owner) and
+# in an erase
+as('regress_app', q{
+	CREATE TABLE trap (account_id int, id int, v text, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('trap', 'account_id', colocate_with => 'contacts');
+	CREATE FUNCTION trap_check() RETURNS boolean LANGUAGE plpgsql AS $$
+	BEGIN
+		IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+			RAISE EXCEPTION 'owner code ran as superuser %', current_user;
+		END IF;
+		RETURN true;
+	END $$;
+	CREATE FUNCTION trap_imm(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM public.trap_check(); RETURN $1; END $$;
+	CREATE FUNCTION trap_catch() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		BEGIN PERFORM 1 / 0; EXCEPTION WHEN division_by_zero THEN NULL; END;
+		RETURN coalesce(NEW, OLD);
+	END $$;
+	CREATE FUNCTION trap_after() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM public.trap_check(); RETURN NULL; END $$;
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER a_catch BEFORE INSERT OR DELETE ON trap FOR EACH ROW EXECUTE FUNCTION trap_catch();
+	CREATE TRIGGER z_row AFTER INSERT OR DELETE ON trap FOR EACH ROW EXECUTE FUNCTION trap_after();
+	CREATE TRIGGER z_stmt AFTER INSERT OR DELETE ON trap FOR EACH STATEMENT EXECUTE FUNCTION trap_after();
+	INSERT INTO trap SELECT g % 20, g, 'v' FROM generate_series(1, 40) g;
+	GRANT SELECT, INSERT, DELETE ON trap TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('trap')});
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; DELETE FROM trap WHERE id <= 10});
+# made now: every node loads the index expression afresh, in the statements below
+as('regress_app', q{CREATE INDEX trap_expr ON trap ((id + trap_imm(0)))});
+is(as('regress_admin', q{SELECT crm_purge_restore('trap', 'id <= 4')}), '4',
+	'a restore: the owner\'s triggers after an aborted subtransaction, and its index expression, ran as the owner');
+as('regress_app', q{REINDEX INDEX trap_expr});
+is(as('regress_app', q{SELECT crm_purge_restore('trap', 'id BETWEEN 5 AND 6')}), '2', 'the same in a restore by the owner');
+as('regress_app', q{REINDEX INDEX trap_expr});
+is(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id IN (7, 30)', 'test')}), '2',
+	'an erase: the owner\'s code ran as the owner, at planning and execution, on the coordinator and the shards');
+as('regress_app', q{DROP INDEX trap_expr});  # the superuser reads next
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM trap WHERE id IN (7, 30)) + (SELECT count(*) FROM crm_trash.public__trap WHERE id IN (7, 30))}),
+	'0', 'the erase removed both');
 
 # a table with shards on the coordinator: its owner's code would run there
 # with the extension owner's rights: restores and erases refused
