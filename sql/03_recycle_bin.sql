@@ -9,13 +9,17 @@ CREATE FUNCTION crm_purge.unlink_trigger() RETURNS trigger
 CREATE FUNCTION crm_purge.ddl_trigger() RETURNS event_trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_ddl_trigger';
 
--- A trash column has the base type of a domain: no domain constraint (code
--- of whoever made the domain) ever runs when crm_purge writes the trash.
+-- A trash column has the base type of a domain (of a domain over a domain
+-- too): no domain constraint (code of whoever made the domain) ever runs
+-- when crm_purge writes or reads the trash.
 CREATE FUNCTION crm_purge._column_ddl(tbl regclass, col name) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT format('%I %s', a.attname,
-				  CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod)
-					   ELSE format_type(a.atttypid, a.atttypmod) END)
+	WITH RECURSIVE d(typ, typmod, depth) AS (
+		SELECT a.atttypid, a.atttypmod, 0 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = col
+		UNION ALL
+		SELECT t.typbasetype, t.typtypmod, d.depth + 1 FROM d JOIN pg_type t ON t.oid = d.typ WHERE t.typtype = 'd'
+	)
+	SELECT format('%I %s', a.attname, (SELECT format_type(d.typ, d.typmod) FROM d ORDER BY d.depth DESC LIMIT 1))
 		|| CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
 			THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END
 	FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid

@@ -12,6 +12,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -755,9 +756,30 @@ run_as_tag_id(const char *role)
 }
 
 /*
+ * type_runs_owner_code: can reading a value of typid in (its input or
+ * receive function) run code of a role other than the bootstrap superuser's?
+ * A domain's CHECK can; a top-level domain is fine (the trash stores its
+ * base type), one inside an array, a composite or a range is not.
+ */
+static bool
+type_runs_owner_code(Oid typid, bool top)
+{
+	char		typtype = get_typtype(typid);
+	Oid			elem;
+
+	if (typtype == TYPTYPE_DOMAIN)
+		return !top || type_runs_owner_code(getBaseType(typid), true);
+	if (OidIsValid(elem = get_element_type(typid)))
+		return type_runs_owner_code(elem, false);
+	if (typid < FirstNormalObjectId)
+		return false;
+	return typtype != TYPTYPE_ENUM;
+}
+
+/*
  * crm_purge_citus_run_as_begin: the worker nodes run the statements that
- * follow (in this distributed transaction) as role; returns what
- * crm_purge_citus_run_as_end needs.  Refused when this node holds a shard
+ * follow (in this distributed transaction) as role, and this node plans
+ * them as role; returns what crm_purge_citus_run_as_end needs.  Refused when this node holds a shard
  * of relid: its statements run here, unrestricted.
  */
 int
@@ -770,6 +792,32 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	bool		local;
 	char	   *name;
 
+	Relation	rel;
+	int			i;
+
+	/* already handed out for this role (a hold checked inside an erase) */
+	if (run_as_initiator)
+	{
+		if (run_as_initiator_role != role)
+			elog(ERROR, "crm_purge.citus_run_as is handed out for another role");
+		return -1;
+	}
+	/* the rows come back to this node, read as the extension owner */
+	rel = table_open(relid, AccessShareLock);
+	for (i = 0; i < RelationGetDescr(rel)->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), i);
+
+		if (!a->attisdropped && type_runs_owner_code(a->atttypid, true))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot restore or erase rows of Citus table %s: column %s has type %s",
+							crm_purge_relname(relid), quote_identifier(NameStr(a->attname)),
+							format_type_be(a->atttypid)),
+					 errdetail("Its values would be read on the coordinator with the extension owner's rights, and a domain's check inside it runs its owner's code."),
+					 errhint("Give the column a built-in type, an enum or a domain over one of those.")));
+	}
+	table_close(rel, AccessShareLock);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s"
 							  " JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
@@ -800,6 +848,8 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 void
 crm_purge_citus_run_as_end(int nest)
 {
+	if (nest < 0)
+		return;
 	run_as_initiator = false;
 	propagate_local("crm_purge.citus_run_as", "");
 	AtEOXact_GUC(true, nest);

@@ -215,6 +215,7 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 		CrmPurgeHoldHit *hit = NULL;
 		uint64		r;
 		int			rc;
+		int			nest = -1;
 
 		check_hold(relid, scanrel, hold_id, creator);
 		crm_purge_become(creator, &id);
@@ -223,16 +224,22 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 			/*
 			 * Citus: after the extension owner changed the trash in this
 			 * transaction, no other role may read it; the filter runs as the
-			 * owner, so it must be a plain condition that runs no one's code.
+			 * extension owner, so it must be a plain condition that runs no
+			 * one's code.  The table itself is planned and read as its
+			 * owner (its index expressions run while planning).
 			 */
 			filter = citus_plain_filter(relid, scanrel, hold_id, filter);
 			crm_purge_unbecome(&id);
 			crm_purge_become_owner(&id);
+			if (scanrel == relid)
+				nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 		}
 		rc = SPI_execute_with_args(psprintf("SELECT %s FROM %s WHERE (%s) AND (%s\n)",
 											trash_rows ? "deletion_id, trash_row" : "ctid",
 											scanname, cond, filter),
 								   nargs, argtypes, values, NULL, true, 0);
+		if (citus && scanrel == relid)
+			crm_purge_citus_run_as_end(nest);
 		crm_purge_unbecome(&id);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not evaluate legal hold " INT64_FORMAT, hold_id);

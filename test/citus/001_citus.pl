@@ -545,9 +545,36 @@ is(as('regress_app', q{SELECT crm_purge_restore('trap', 'id BETWEEN 5 AND 6')}),
 as('regress_app', q{REINDEX INDEX trap_expr});
 is(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id IN (7, 30)', 'test')}), '2',
 	'an erase: the owner\'s code ran as the owner, at planning and execution, on the coordinator and the shards');
+# with a legal hold, the erase checks the hold on the table itself: planned
+# and read as the owner too
+as('regress_admin', q{SELECT crm_purge_hold('trap', 'id = 35', NULL, 'case 2')});
+as('regress_app', q{REINDEX INDEX trap_expr});
+is(as('regress_admin', q{SELECT string_agg(action || ' ' || rows, ', ') FROM crm_purge_erase_preview('trap', 'id = 8')}), 'erase 1',
+	'an erase preview under a legal hold: the owner\'s index expression ran as the owner');
+as('regress_app', q{REINDEX INDEX trap_expr});
+is(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 8', 'test')}), '1', 'and the erase');
+like(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 35', 'test')}, err => 1), qr/legal hold \d+ keeps them/,
+	'the held row is kept');
 as('regress_app', q{DROP INDEX trap_expr});  # the superuser reads next
 is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM trap WHERE id IN (7, 30)) + (SELECT count(*) FROM crm_trash.public__trap WHERE id IN (7, 30))}),
 	'0', 'the erase removed both');
+
+# a column whose values the coordinator would check as the extension owner
+# (a domain inside an array): restores and erases refused
+as('regress_app', q{
+	CREATE DOMAIN public.tagd AS text CHECK (public.trap_check());
+	CREATE TABLE tagged (account_id int, id int, tags public.tagd[], PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('tagged', 'account_id', colocate_with => 'contacts');
+	INSERT INTO tagged VALUES (1, 1, '{a}'), (2, 2, '{b}');
+	GRANT SELECT, INSERT, DELETE ON tagged TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('tagged')});
+as('regress_app', q{DELETE FROM tagged WHERE id = 1});
+like(as('regress_admin', q{SELECT crm_purge_restore('tagged', 'id = 1')}, err => 1),
+	qr/cannot restore or erase rows of Citus table public.tagged: column tags has type public.tagd\[\]/,
+	'a restore of a table with an array of a domain is refused');
+like(as('regress_admin', q{SELECT crm_purge_erase('tagged', 'id = 2', 'test')}, err => 1),
+	qr/column tags has type public.tagd\[\]/, 'and an erase');
 
 # a table with shards on the coordinator: its owner's code would run there
 # with the extension owner's rights: restores and erases refused

@@ -180,6 +180,9 @@ SELECT id, v, d, vd FROM crm_trash.sec__owned;
 SELECT crm_purge_restore('sec.owned', 'id = 1');
 -- a domain column: its CHECK never runs in the trash (the trash has the base type)
 ALTER TABLE sec.owned ADD COLUMN p own.pos DEFAULT 5;
+-- a domain over that domain too: the trash has the base type of both
+CREATE DOMAIN own.pos2 AS own.pos;
+ALTER TABLE sec.owned ADD COLUMN p2 own.pos2 DEFAULT 6;
 -- and deleting still works (the trash column is compared by base type)
 DELETE FROM sec.owned WHERE id = 2;
 RESET ROLE;
