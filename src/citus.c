@@ -804,6 +804,13 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	}
 	/* the rows come back to this node, read as the extension owner */
 	rel = table_open(relid, AccessShareLock);
+	/* a rule's actions would run here, as the extension owner */
+	if (rel->rd_rules != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot restore or erase rows of Citus table %s: it has rules", crm_purge_relname(relid)),
+				 errdetail("A rule's actions would run on the coordinator with the extension owner's rights."),
+				 errhint("Drop the table's rules (DROP RULE) and try again.")));
 	for (i = 0; i < RelationGetDescr(rel)->natts; i++)
 	{
 		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), i);

@@ -576,6 +576,18 @@ like(as('regress_admin', q{SELECT crm_purge_restore('tagged', 'id = 1')}, err =>
 like(as('regress_admin', q{SELECT crm_purge_erase('tagged', 'id = 2', 'test')}, err => 1),
 	qr/column tags has type public.tagd\[\]/, 'and an erase');
 
+# a rule's actions would run on the coordinator as the extension owner
+as('regress_app', q{
+	CREATE TABLE ruled (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('ruled', 'account_id', colocate_with => 'contacts');
+	INSERT INTO ruled VALUES (1, 1), (2, 2);
+	GRANT SELECT, INSERT, DELETE ON ruled TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('ruled')});
+as('regress_app', q{DELETE FROM ruled WHERE id = 1; CREATE RULE ruled_sink AS ON INSERT TO ruled DO INSTEAD NOTHING});
+like(as('regress_admin', q{SELECT crm_purge_restore('ruled', 'id = 1')}, err => 1), qr/public.ruled: it has rules/,
+	'a restore of a table with rules is refused');
+
 # a table with shards on the coordinator: its owner's code would run there
 # with the extension owner's rights: restores and erases refused
 $coord->safe_psql('postgres', sprintf(q{SELECT citus_set_node_property('127.0.0.1', %d, 'shouldhaveshards', true)}, $coord->port));
