@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
+
 #include "access/genam.h"
 #include "access/table.h"
 #include "utils/snapmgr.h"
@@ -199,7 +201,13 @@ crm_purge_young_segment(Oid trashid, Datum age)
  * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
  * error for a table without a primary key.
  */
-/* key_expression: the text of the given key columns of relid, as SQL. */
+/*
+ * key_expression: the text of the given key columns of relid, as SQL.  A
+ * column of a type that is not built in is written by its output function
+ * (the text ::text gives without a cast): its owner may have made a cast to
+ * text, which runs with the rights of whoever compares keys.  A record's
+ * text is its fields' output, never a cast.
+ */
 static char *
 key_expression(Oid relid, const AttrNumber *cols, int n)
 {
@@ -211,9 +219,21 @@ key_expression(Oid relid, const AttrNumber *cols, int n)
 		appendStringInfoString(&buf, "ROW(");
 	for (i = 0; i < n; i++)
 	{
-		char	   *att = get_attname(relid, cols[i], false);
+		const char *att = quote_identifier(get_attname(relid, cols[i], false));
+		Oid			base = getBaseType(get_atttype(relid, cols[i]));
+		Oid			output;
+		bool		varlena;
 
-		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(att));
+		if (n > 1 || base < FirstNormalObjectId)
+		{
+			appendStringInfo(&buf, "%s%s", i ? ", " : "", att);
+			continue;
+		}
+		getTypeOutputInfo(base, &output, &varlena);
+		appendStringInfo(&buf, "pg_catalog.textin(%s.%s(%s))",
+						 quote_identifier(get_namespace_name(get_func_namespace(output))),
+						 quote_identifier(get_func_name(output)), att);
+		return buf.data;
 	}
 	appendStringInfoString(&buf, n > 1 ? ")::pg_catalog.text" : "::pg_catalog.text");
 	return buf.data;

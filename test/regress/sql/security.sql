@@ -604,6 +604,31 @@ SELECT "table", mode FROM crm_purge_guards ORDER BY 1::text;
 RESET ROLE;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_evil';
 
+-- (f) a key of the owner's own type: an erase compares keys by the type's
+-- output, never through a cast to text the owner made (it ran as the
+-- extension owner when the erase removed trash copies)
+SET ROLE regress_sec_owner;
+CREATE TYPE own.color AS ENUM ('red', 'green', 'blue');
+CREATE FUNCTION own.color_text(c own.color) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM own.probe('cast to text'); RETURN pg_catalog.format('%s', c); END $$;
+CREATE CAST (own.color AS text) WITH FUNCTION own.color_text(own.color);
+CREATE TABLE own.ctab (id own.color PRIMARY KEY, note text);
+INSERT INTO own.ctab VALUES ('red', 'a'), ('green', 'b'), ('blue', 'c');
+GRANT USAGE ON SCHEMA own TO regress_sec_admin;
+GRANT SELECT, DELETE ON own.ctab TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.ctab');
+SET ROLE regress_sec_owner;
+DELETE FROM own.ctab WHERE id = 'blue';
+SET ROLE regress_sec_admin;
+SELECT crm_purge_erase('own.ctab', $$id = 'green'$$, 'test');
+SELECT crm_purge_erase('own.ctab', $$id = 'blue'$$, 'test');
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_owner';
+SELECT DISTINCT who FROM own.log WHERE what = 'cast to text' ORDER BY 1;
+SELECT id FROM own.ctab;
+SELECT count(*) AS trashed FROM crm_trash.own__ctab;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former;
