@@ -136,11 +136,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- The type a trash column has for a live column: domains by their base type.
-CREATE FUNCTION crm_purge._trash_type(typ oid, typmod int, OUT t oid, OUT m int)
+CREATE OR REPLACE FUNCTION crm_purge._trash_type(typ oid, typmod int, OUT t oid, OUT m int)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE typ END,
-		   CASE WHEN y.typtype = 'd' THEN y.typtypmod ELSE typmod END
-	FROM pg_type y WHERE y.oid = typ
+	WITH RECURSIVE d(dt, dm, depth) AS (
+		SELECT typ, typmod, 0
+		UNION ALL
+		SELECT y.typbasetype, y.typtypmod, d.depth + 1 FROM d JOIN pg_type y ON y.oid = d.dt WHERE y.typtype = 'd'
+	)
+	SELECT d.dt, d.dm FROM d ORDER BY d.depth DESC LIMIT 1
 $$;
 
 -- Can crm_purge convert trash values from one type to another without
@@ -247,6 +250,7 @@ BEGIN
 			END IF;
 		END IF;
 	END LOOP;
+	PERFORM crm_purge._trash_stats_off(tr);
 END
 $$;
 
@@ -2272,7 +2276,20 @@ CREATE TABLE crm_purge.trash_segments (
 );
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.trash_segments', '');
-CREATE FUNCTION crm_purge._add_trash_segment(tr regclass, seg integer) RETURNS regclass
+CREATE OR REPLACE FUNCTION crm_purge._trash_stats_off(tr regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	col name;
+BEGIN
+	FOR col IN SELECT a.attname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+			   WHERE a.attrelid = tr AND a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget <> 0
+				 AND t.oid >= 16384 AND t.typtype IN ('r', 'm') LOOP
+		EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS 0', tr, col);
+	END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._add_trash_segment(tr regclass, seg integer) RETURNS regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	base text := (SELECT c.relname FROM pg_class c WHERE c.oid = tr);
@@ -2284,13 +2301,14 @@ BEGIN
 	END IF;
 	EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', leaf_name, tr);
 	leaf := format('crm_trash.%I', leaf_name)::regclass;
+	PERFORM crm_purge._trash_stats_off(leaf);
 	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', tr, leaf, seg);
 	EXECUTE format('COMMENT ON TABLE %s IS %L', leaf, format('crm_purge trash segment %s of %s', seg, tr));
 	INSERT INTO crm_purge.trash_segments (leaf, trash, segment) VALUES (leaf, tr, seg);
 	RETURN leaf;
 END
 $$;
-CREATE FUNCTION crm_purge._index_trash_segment(tbl regclass, leaf regclass) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge._index_trash_segment(tbl regclass, leaf regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	cols text;
@@ -2320,6 +2338,7 @@ BEGIN
 		END;
 	END LOOP;
 	EXECUTE format('CREATE INDEX ON %s USING brin (deleted_at)', leaf);
+	PERFORM crm_purge._trash_stats_off(leaf);
 	EXECUTE format('ANALYZE %s', leaf);
 END
 $$;
@@ -2587,6 +2606,7 @@ BEGIN
 					   'PARTITION BY LIST (trash_segment)',
 					   trash_name, cols);
 		tr := format('crm_trash.%I', trash_name)::regclass;
+		PERFORM crm_purge._trash_stats_off(tr);
 		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tr);
 		-- Whoever deleted a row, or an admin, sees it while they may read the table.
 		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
@@ -2905,7 +2925,8 @@ GRANT EXECUTE ON FUNCTION crm_purge._lock_trash_rows(regclass, bigint[], bigint[
 REVOKE ALL ON FUNCTION crm_purge._lock_trash_rows_impl(regrole, regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._add_trash_segment(regclass, integer),
-	crm_purge._trash_upkeep(regclass, timestamptz), crm_purge._index_trash_segment(regclass, regclass) FROM PUBLIC;
+	crm_purge._trash_upkeep(regclass, timestamptz), crm_purge._index_trash_segment(regclass, regclass),
+	crm_purge._trash_stats_off(regclass) FROM PUBLIC;
 GRANT SELECT ON crm_purge.trash_segments TO crm_purge_admin;
 
 -- Each 1.0 trash: its rows numbered (trash_row, once: the table is
@@ -3791,6 +3812,7 @@ END
 $$;
 ALTER FUNCTION crm_purge._create_trash_triggers(regclass) SET citus.enable_unsafe_triggers = on;
 
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
@@ -3848,5 +3870,13 @@ BEGIN
 		END LOOP;
 		PERFORM crm_purge._protect_partitions(t.tbl);
 	END LOOP;
+END
+$$;
+
+-- No statistics on trash columns of a range type someone made (their
+-- ANALYZE would run its subtype_diff as the extension owner).
+DO $$
+BEGIN
+	PERFORM crm_purge._trash_stats_off(p.trash) FROM crm_purge.protected_tables p;
 END
 $$;

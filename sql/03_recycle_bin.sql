@@ -101,6 +101,7 @@ BEGIN
 			END IF;
 		END IF;
 	END LOOP;
+	PERFORM crm_purge._trash_stats_off(tr);
 END
 $$;
 
@@ -225,9 +226,12 @@ CREATE FUNCTION crm_purge._delete_permanently(tbl regclass, cond text, keys text
 -- The type a trash column has for a live column: domains by their base type.
 CREATE FUNCTION crm_purge._trash_type(typ oid, typmod int, OUT t oid, OUT m int)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE typ END,
-		   CASE WHEN y.typtype = 'd' THEN y.typtypmod ELSE typmod END
-	FROM pg_type y WHERE y.oid = typ
+	WITH RECURSIVE d(dt, dm, depth) AS (
+		SELECT typ, typmod, 0
+		UNION ALL
+		SELECT y.typbasetype, y.typtypmod, d.depth + 1 FROM d JOIN pg_type y ON y.oid = d.dt WHERE y.typtype = 'd'
+	)
+	SELECT d.dt, d.dm FROM d ORDER BY d.depth DESC LIMIT 1
 $$;
 
 -- A value of a trash column whose type changed, when it converts.
@@ -280,6 +284,24 @@ BEGIN
 END
 $$;
 
+-- No statistics on a trash column of a range type someone made (or a
+-- multirange of one): ANALYZE of a range calls its subtype_diff, its
+-- maker's code, and the trash's ANALYZE (by the worker or autovacuum) runs
+-- as the extension owner.  On tr and, for a partitioned trash, every
+-- segment.
+CREATE FUNCTION crm_purge._trash_stats_off(tr regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	col name;
+BEGIN
+	FOR col IN SELECT a.attname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+			   WHERE a.attrelid = tr AND a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget <> 0
+				 AND t.oid >= 16384 AND t.typtype IN ('r', 'm') LOOP
+		EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS 0', tr, col);
+	END LOOP;
+END
+$$;
+
 -- A new segment of a trash, which takes its writes from now on (the
 -- trigger writes the highest).  LIKE, then ATTACH: CREATE TABLE ...
 -- PARTITION OF would lock the whole trash against its readers.  Only the
@@ -297,6 +319,7 @@ BEGIN
 	END IF;
 	EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', leaf_name, tr);
 	leaf := format('crm_trash.%I', leaf_name)::regclass;
+	PERFORM crm_purge._trash_stats_off(leaf);
 	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', tr, leaf, seg);
 	EXECUTE format('COMMENT ON TABLE %s IS %L', leaf, format('crm_purge trash segment %s of %s', seg, tr));
 	INSERT INTO crm_purge.trash_segments (leaf, trash, segment) VALUES (leaf, tr, seg);
@@ -337,6 +360,7 @@ BEGIN
 		END;
 	END LOOP;
 	EXECUTE format('CREATE INDEX ON %s USING brin (deleted_at)', leaf);
+	PERFORM crm_purge._trash_stats_off(leaf);
 	EXECUTE format('ANALYZE %s', leaf);
 END
 $$;
@@ -738,6 +762,7 @@ BEGIN
 					   'PARTITION BY LIST (trash_segment)',
 					   trash_name, cols);
 		tr := format('crm_trash.%I', trash_name)::regclass;
+		PERFORM crm_purge._trash_stats_off(tr);
 		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tr);
 		-- Whoever deleted a row, or an admin, sees it while they may read the table.
 		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '

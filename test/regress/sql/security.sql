@@ -629,6 +629,26 @@ SELECT DISTINCT who FROM own.log WHERE what = 'cast to text' ORDER BY 1;
 SELECT id FROM own.ctab;
 SELECT count(*) AS trashed FROM crm_trash.own__ctab;
 
+-- (g) a column of the owner's range type: the trash keeps no statistics on
+-- it (ANALYZE of a range calls its subtype_diff, and the trash's ANALYZE,
+-- by the worker or autovacuum, runs as the extension owner)
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.fdiff(a float8, b float8) RETURNS float8 LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM own.probe('subtype_diff'); RETURN a - b; END $$;
+CREATE TYPE own.frange AS RANGE (subtype = float8, subtype_diff = own.fdiff);
+CREATE TABLE own.rtab (id int PRIMARY KEY, r own.frange);
+INSERT INTO own.rtab SELECT g, own.frange(g, g + 1) FROM generate_series(1, 20) g;
+RESET ROLE;
+SELECT crm_purge_protect('own.rtab');
+SET ROLE regress_sec_owner;
+DELETE FROM own.rtab WHERE id <= 10;
+RESET ROLE;
+ANALYZE crm_trash.own__rtab;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_owner';
+SELECT DISTINCT who FROM own.log WHERE what = 'subtype_diff' ORDER BY 1;
+SELECT c.relname, a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+WHERE c.relname LIKE 'own\_\_rtab%' AND a.attname = 'r' ORDER BY 1;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former;
