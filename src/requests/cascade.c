@@ -8,10 +8,13 @@
  * holds are checked on them (a parent whose cascade would remove a held row
  * is kept), and for export_and_delete they are written to export parts of
  * their own, one per table.  The batch then deletes; the cascade removes
- * exactly the rows exported.  All as the extension owner, restricted, with
- * search_path pinned: plain reads, no user code (holds run as their
- * creators, holds.c).  Here: crm_purge_cascade_edges() and
- * crm_purge_cascade_prepare(), for batch.c.
+ * exactly the rows exported.  Each statement reads one table, as that
+ * table's owner, restricted, search_path pinned, its own row-level security
+ * not forced on it (as PostgreSQL's own cascade runs): planning a statement
+ * runs the table's index expressions, its owner's code, which must never
+ * run as the extension owner.  Keys go from parent to child as values.
+ * Holds run as their creators (holds.c).  Here: crm_purge_cascade_edges()
+ * and crm_purge_cascade_prepare(), for batch.c.
  */
 #include "postgres.h"
 
@@ -23,6 +26,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "storage/itemptr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -40,26 +44,26 @@ typedef struct CascadeEdge
 	int			level;
 	Oid			parent;
 	Oid			child;
-	char	   *fk_cols;		/* "c.a, c.b" */
-	char	   *ref_cols;		/* "p.x, p.y" */
+	int			nkeys;
+	char	  **fk_cols;		/* the child's key columns, quoted */
+	char	  **ref_cols;		/* the parent's columns they reference */
 } CascadeEdge;
 
 
-/* column_list: "alias.col, ..." of a constraint's attnum array (conkey or confkey). */
-static char *
-column_list(Oid relid, const char *alias, Datum arr)
+/* column_names: the quoted names of a constraint's attnum array (conkey or confkey); *n their count. */
+static char **
+column_names(Oid relid, Datum arr, int *n)
 {
 	ArrayType  *a = DatumGetArrayTypeP(arr);
 	int16	   *attnums = (int16 *) ARR_DATA_PTR(a);
-	int			n = ARR_DIMS(a)[0];
-	StringInfoData buf;
+	char	  **names;
 	int			i;
 
-	initStringInfo(&buf);
-	for (i = 0; i < n; i++)
-		appendStringInfo(&buf, "%s%s.%s", i ? ", " : "", alias,
-						 quote_identifier(get_attname(relid, attnums[i], false)));
-	return buf.data;
+	*n = ARR_DIMS(a)[0];
+	names = palloc(sizeof(char *) * *n);
+	for (i = 0; i < *n; i++)
+		names[i] = pstrdup(quote_identifier(get_attname(relid, attnums[i], false)));
+	return names;
 }
 
 /* add_edges: the foreign keys ON DELETE CASCADE that reference parent, appended to edges. */
@@ -83,12 +87,12 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 		edge->level = level;
 		edge->parent = parent;
 		edge->child = con->conrelid;
-		edge->fk_cols = column_list(con->conrelid, "c",
-									heap_getattr(tup, Anum_pg_constraint_conkey,
-												 RelationGetDescr(conrel), &isnull));
-		edge->ref_cols = column_list(parent, "p",
-									 heap_getattr(tup, Anum_pg_constraint_confkey,
-												  RelationGetDescr(conrel), &isnull));
+		edge->fk_cols = column_names(con->conrelid,
+									 heap_getattr(tup, Anum_pg_constraint_conkey,
+												  RelationGetDescr(conrel), &isnull), &edge->nkeys);
+		edge->ref_cols = column_names(parent,
+									  heap_getattr(tup, Anum_pg_constraint_confkey,
+												   RelationGetDescr(conrel), &isnull), &edge->nkeys);
 		edges = lappend(edges, edge);
 	}
 	systable_endscan(scan);
@@ -157,6 +161,97 @@ run_tid_query(const char *sql, Datum arg)
 }
 
 /*
+ * as_table_owner: crm_purge_become() as relid's owner, its forced row-level
+ * security off (PostgreSQL's cascade sees every row).
+ */
+static void
+as_table_owner(Oid relid, CrmPurgeIdentity *id)
+{
+	Oid			user;
+	int			sec;
+
+	crm_purge_become(crm_purge_rel_owner(relid), id);
+	GetUserIdAndSecContext(&user, &sec);
+	SetUserIdAndSecContext(user, sec | SECURITY_NOFORCE_RLS);
+}
+
+/* KeyValues: the values of key columns of some rows, one array per column */
+typedef struct KeyValues
+{
+	int			n;
+	Datum		arrays[INDEX_MAX_KEYS];
+	Oid			types[INDEX_MAX_KEYS];
+	bool		empty;
+} KeyValues;
+
+/* key_values: the columns cols[n] of relid's rows tids, as relid's owner */
+static void
+key_values(Oid relid, char **cols, int n, Datum tids, KeyValues *kv)
+{
+	StringInfoData sql;
+	Oid			argtypes[1] = {TIDARRAYOID};
+	Datum		values[1] = {tids};
+	CrmPurgeIdentity id;
+	int			i;
+	int			rc;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%spg_catalog.array_agg(%s)", i ? ", " : "", cols[i]);
+	appendStringInfo(&sql, " FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(relid));
+	as_table_owner(relid, &id);
+	rc = SPI_execute_with_args(sql.data, 1, argtypes, values, NULL, true, 1);
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "cascade query failed: %s", sql.data);
+	kv->n = n;
+	kv->empty = false;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		kv->types[i] = SPI_gettypeid(SPI_tuptable->tupdesc, i + 1);
+		kv->arrays[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+		if (isnull)
+			kv->empty = true;
+		else
+			kv->arrays[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(kv->arrays[i]));
+	}
+}
+
+/*
+ * rows_with_keys: the tids (a tid[]) of relid's rows whose columns cols
+ * hold one of the keys kv, as relid's owner; with lock, locked FOR UPDATE.
+ */
+static Datum
+rows_with_keys(Oid relid, char **cols, KeyValues *kv, bool lock)
+{
+	StringInfoData sql;
+	CrmPurgeIdentity id;
+	int			i;
+	int			rc;
+
+	if (kv->empty)
+		return PointerGetDatum(construct_empty_array(TIDOID));
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(%s) FROM (SELECT t.ctid FROM %s t WHERE (",
+					 lock ? "ctid" : "DISTINCT ctid", crm_purge_relname(relid));
+	for (i = 0; i < kv->n; i++)
+		appendStringInfo(&sql, "%st.%s", i ? ", " : "", cols[i]);
+	appendStringInfoString(&sql, ") IN (SELECT * FROM ROWS FROM (");
+	for (i = 0; i < kv->n; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfo(&sql, "))%s) l", lock ? " FOR UPDATE OF t" : "");
+	as_table_owner(relid, &id);
+	rc = SPI_execute_with_args(sql.data, kv->n, kv->types, kv->arrays, NULL, false, 1);
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "cascade query failed: %s", sql.data);
+	return tid_array_of_result();
+}
+
+/*
  * crm_purge_cascade_prepare: for the batch's rows of relid (top, a tid[]):
  * locks them and the rows their cascade removes, keeps those whose cascade
  * would remove a held row (returns the rest as a new tid[]; *kept counts the
@@ -179,10 +274,11 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 	if (edges == NIL)
 		return top;
 
-	crm_purge_become_owner(&id);
 	/* the parents first: no new child can refer to a locked row */
+	as_table_owner(relid, &id);
 	top = run_tid_query(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
 								 " WHERE ctid = ANY ($1) FOR UPDATE) l", crm_purge_relname(relid)), top);
+	crm_purge_unbecome(&id);
 
 	for (round = 0; round < 4; round++)
 	{
@@ -193,13 +289,10 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 		{
 			CascadeEdge *edge = list_nth(edges, e);
 			Datum		parents = edge->parent_edge < 0 ? top : sets[edge->parent_edge];
+			KeyValues	kv;
 
-			sets[e] = run_tid_query(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT c.ctid FROM %s c"
-											 " WHERE (%s) IN (SELECT %s FROM %s p WHERE p.ctid = ANY ($1))"
-											 " FOR UPDATE OF c) l",
-											 crm_purge_relname(edge->child), edge->fk_cols, edge->ref_cols,
-											 crm_purge_relname(edge->parent)),
-									parents);
+			key_values(edge->parent, edge->ref_cols, edge->nkeys, parents, &kv);
+			sets[e] = rows_with_keys(edge->child, edge->fk_cols, &kv, true);
 		}
 		/* held rows below: their top-level rows stay, with all below them */
 		for (e = 0; e < nedges; e++)
@@ -212,21 +305,17 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 
 			if (tid_count(sets[e]) == 0)
 				continue;
-			crm_purge_unbecome(&id);
 			hits = crm_purge_hold_hits(edge->child, edge->child, "ctid = ANY ($1)", 1, htypes, &sets[e]);
-			crm_purge_become_owner(&id);
 			if (hits == NIL)
 				continue;
 			up = crm_purge_hold_tid_array(hits);
 			for (k = e; k >= 0; k = ((CascadeEdge *) list_nth(edges, k))->parent_edge)
 			{
 				CascadeEdge *step = list_nth(edges, k);
+				KeyValues	kv;
 
-				up = run_tid_query(psprintf("SELECT pg_catalog.array_agg(DISTINCT p.ctid) FROM %s p"
-											" WHERE (%s) IN (SELECT %s FROM %s c WHERE c.ctid = ANY ($1))",
-											crm_purge_relname(step->parent), step->ref_cols, step->fk_cols,
-											crm_purge_relname(step->child)),
-									up);
+				key_values(step->child, step->fk_cols, step->nkeys, up, &kv);
+				up = rows_with_keys(step->parent, step->ref_cols, &kv, false);
 			}
 			keep = lappend(keep, DatumGetPointer(up));
 		}
@@ -284,16 +373,20 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 		Oid			argtypes[1] = {TIDARRAYOID};
 		Datum		values[1] = {t->tids};
 
+		int			rc;
+
 		t->rows = tid_count(t->tids);
 		if (!export || t->rows == 0)
 			continue;
-		if (SPI_execute_with_args(psprintf("SELECT * FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(t->relid)),
-								  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		as_table_owner(t->relid, &id);
+		rc = SPI_execute_with_args(psprintf("SELECT * FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(t->relid)),
+								   1, argtypes, values, NULL, true, 0);
+		crm_purge_unbecome(&id);
+		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not read the rows the cascade removes");
 		t->csv = makeStringInfo();
 		crm_purge_csv_header(t->csv, SPI_tuptable->tupdesc);
 		crm_purge_csv_rows(t->csv, SPI_tuptable, SPI_processed);
 	}
-	crm_purge_unbecome(&id);
 	return top;
 }

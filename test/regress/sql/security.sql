@@ -649,6 +649,31 @@ SELECT DISTINCT who FROM own.log WHERE what = 'subtype_diff' ORDER BY 1;
 SELECT c.relname, a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 WHERE c.relname LIKE 'own\_\_rtab%' AND a.attname = 'r' ORDER BY 1;
 
+-- (h) a request on a table whose rows cascade to a child: the rows the
+-- cascade removes are found as each table's owner (planning the child ran
+-- its index and statistics expressions as the extension owner)
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.ix(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM own.probe('child expression'); RETURN x; END $$;
+CREATE TABLE own.parent (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+CREATE TABLE own.child (id int PRIMARY KEY, parent_id int REFERENCES own.parent ON DELETE CASCADE);
+INSERT INTO own.parent SELECT g, now() - interval '10 days' FROM generate_series(1, 5) g;
+INSERT INTO own.child SELECT g, g FROM generate_series(1, 5) g;
+CREATE INDEX ON own.child ((id + own.ix(0)));
+CREATE STATISTICS own.child_stx ON ((parent_id + own.ix(1))) FROM own.child;
+ANALYZE own.child;
+GRANT SELECT, DELETE ON own.parent TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('own.parent', '1 day', 'export_and_delete') AS req \gset
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT status, rows_done FROM crm_purge_requests WHERE id = :req;
+SET ROLE regress_sec_owner;
+SELECT count(*) AS children_left FROM own.child;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_owner';
+SELECT DISTINCT who FROM own.log WHERE what = 'child expression' ORDER BY 1;
+-- (the planner runs them for anyone: the superuser, too, must not read own.child)
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former;
