@@ -734,6 +734,21 @@ crm_purge_citus_issued_deletion(uint64 stmt)
  */
 static bool run_as_initiator = false;	/* this backend handed it out */
 static Oid	run_as_initiator_role = InvalidOid;
+static SubTransactionId run_as_subid = InvalidSubTransactionId;
+
+/* an error between begin and end: handed out no longer (the SET LOCAL is undone too) */
+static void
+run_as_xact(XactEvent event, void *arg)
+{
+	run_as_initiator = false;
+}
+
+static void
+run_as_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && run_as_initiator && mySubid <= run_as_subid)
+		run_as_initiator = false;
+}
 
 /*
  * crm_purge_citus_planning_role: while this backend hands out
@@ -794,6 +809,7 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 
 	Relation	rel;
 	int			i;
+	static bool callbacks = false;
 
 	/* already handed out for this role (a hold checked inside an erase) */
 	if (run_as_initiator)
@@ -844,8 +860,15 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	if (!ensured_dist_txn(&t))
 		elog(ERROR, "no Citus distributed transaction to restore or erase in");
 	name = GetUserNameFromId(role, false);
+	if (!callbacks)
+	{
+		RegisterXactCallback(run_as_xact, NULL);
+		RegisterSubXactCallback(run_as_subxact, NULL);
+		callbacks = true;
+	}
 	run_as_initiator = true;
 	run_as_initiator_role = role;
+	run_as_subid = GetCurrentSubTransactionId();
 	propagate_local("crm_purge.citus_run_as",
 					psprintf("%016llx:%s", (unsigned long long) deletion_tag(run_as_tag_id(name), &t), name));
 	return nest;
