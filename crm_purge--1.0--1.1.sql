@@ -3874,9 +3874,11 @@ END
 $$;
 
 -- No statistics on trash columns of a range type someone made (their
--- ANALYZE would run its subtype_diff as the extension owner).
+-- ANALYZE would run its subtype_diff as the extension owner): every trash,
+-- those kept by crm_purge_unprotect too.
 DO $$
 BEGIN
-	PERFORM crm_purge._trash_stats_off(p.trash) FROM crm_purge.protected_tables p;
+	PERFORM crm_purge._trash_stats_off(c.oid::regclass) FROM pg_class c
+		WHERE c.relnamespace = 'crm_trash'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition;
 END
 $$;

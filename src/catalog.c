@@ -229,10 +229,11 @@ key_expression(Oid relid, const AttrNumber *cols, int n)
 			appendStringInfo(&buf, "%s%s", i ? ", " : "", att);
 			continue;
 		}
+		/* as the base type: a domain's own value is no argument of it */
 		getTypeOutputInfo(base, &output, &varlena);
-		appendStringInfo(&buf, "pg_catalog.textin(%s.%s(%s))",
+		appendStringInfo(&buf, "pg_catalog.textin(%s.%s(%s::%s))",
 						 quote_identifier(get_namespace_name(get_func_namespace(output))),
-						 quote_identifier(get_func_name(output)), att);
+						 quote_identifier(get_func_name(output)), att, format_type_be_qualified(base));
 		return buf.data;
 	}
 	appendStringInfoString(&buf, n > 1 ? ")::pg_catalog.text" : "::pg_catalog.text");

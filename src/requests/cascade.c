@@ -24,6 +24,9 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
+#include "catalog/pg_operator.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -47,6 +50,7 @@ typedef struct CascadeEdge
 	int			nkeys;
 	char	  **fk_cols;		/* the child's key columns, quoted */
 	char	  **ref_cols;		/* the parent's columns they reference */
+	char	  **eqops;			/* the key's own "parent = child" operators, OPERATOR(schema.op) */
 } CascadeEdge;
 
 
@@ -66,6 +70,43 @@ column_names(Oid relid, Datum arr, int *n)
 	return names;
 }
 
+/*
+ * key_operators: for each column pair of a foreign key, "%s OPERATOR(s.op) %s"
+ * with the parent's value first and the child's second, each cast to the
+ * operator's own input type where it differs (as PostgreSQL's cascade
+ * compares them: char(4) 'ab' equals text 'ab ', and text = would not).
+ */
+static char **
+key_operators(Datum arr, int n, Oid parent, Datum pcols, Oid child, Datum ccols)
+{
+	Oid		   *ops = (Oid *) ARR_DATA_PTR(DatumGetArrayTypeP(arr));
+	int16	   *pk = (int16 *) ARR_DATA_PTR(DatumGetArrayTypeP(pcols));
+	int16	   *fk = (int16 *) ARR_DATA_PTR(DatumGetArrayTypeP(ccols));
+	char	  **exprs = palloc(sizeof(char *) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(ops[i]));
+		Form_pg_operator op;
+		Oid			ptype = get_atttype(parent, pk[i]);
+		Oid			ctype = get_atttype(child, fk[i]);
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for operator %u", ops[i]);
+		op = (Form_pg_operator) GETSTRUCT(tup);
+		/* (typmod given as -1: "bpchar", not "character", which is char(1)) */
+		exprs[i] = psprintf("%%s%s OPERATOR(%s.%s) %%s%s",
+							ptype == op->oprleft ? "" :
+							psprintf("::%s", format_type_extended(op->oprleft, -1, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY)),
+							quote_identifier(get_namespace_name(op->oprnamespace)), NameStr(op->oprname),
+							ctype == op->oprright ? "" :
+							psprintf("::%s", format_type_extended(op->oprright, -1, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY)));
+		ReleaseSysCache(tup);
+	}
+	return exprs;
+}
+
 /* add_edges: the foreign keys ON DELETE CASCADE that reference parent, appended to edges. */
 static List *
 add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
@@ -82,6 +123,16 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 		if (con->contype != CONSTRAINT_FOREIGN || con->confrelid != parent ||
 			con->confdeltype != FKCONSTR_ACTION_CASCADE)
 			continue;
+		/* a partition's copy of its partitioned table's key: that key covers it */
+		if (OidIsValid(con->conparentid))
+			continue;
+		/* a ctid names no row of a partitioned table: its partitions share them */
+		if (get_rel_relkind(con->conrelid) == RELKIND_PARTITIONED_TABLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("table %s, which ON DELETE CASCADE reaches from table %s, is partitioned",
+							crm_purge_relname(con->conrelid), crm_purge_relname(parent)),
+					 errhint("Make requests on the partitioned table first, or use another ON DELETE action.")));
 		edge = palloc(sizeof(CascadeEdge));
 		edge->parent_edge = parent_edge;
 		edge->level = level;
@@ -93,6 +144,12 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 		edge->ref_cols = column_names(parent,
 									  heap_getattr(tup, Anum_pg_constraint_confkey,
 												   RelationGetDescr(conrel), &isnull), &edge->nkeys);
+		edge->eqops = key_operators(heap_getattr(tup, Anum_pg_constraint_conpfeqop,
+												 RelationGetDescr(conrel), &isnull), edge->nkeys,
+									parent, heap_getattr(tup, Anum_pg_constraint_confkey,
+														 RelationGetDescr(conrel), &isnull),
+									con->conrelid, heap_getattr(tup, Anum_pg_constraint_conkey,
+																RelationGetDescr(conrel), &isnull));
 		edges = lappend(edges, edge);
 	}
 	systable_endscan(scan);
@@ -200,8 +257,9 @@ key_values(Oid relid, char **cols, int n, Datum tids, KeyValues *kv)
 	for (i = 0; i < n; i++)
 		appendStringInfo(&sql, "%spg_catalog.array_agg(%s)", i ? ", " : "", cols[i]);
 	appendStringInfo(&sql, " FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(relid));
+	/* not read-only: a snapshot of now sees the versions just locked */
 	as_table_owner(relid, &id);
-	rc = SPI_execute_with_args(sql.data, 1, argtypes, values, NULL, true, 1);
+	rc = SPI_execute_with_args(sql.data, 1, argtypes, values, NULL, false, 1);
 	crm_purge_unbecome(&id);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "cascade query failed: %s", sql.data);
@@ -222,10 +280,12 @@ key_values(Oid relid, char **cols, int n, Datum tids, KeyValues *kv)
 
 /*
  * rows_with_keys: the tids (a tid[]) of relid's rows whose columns cols
- * hold one of the keys kv, as relid's owner; with lock, locked FOR UPDATE.
+ * hold one of the keys kv, compared with the foreign key's own operators
+ * (key_operators; child: relid is the child, the values the parent's), as
+ * relid's owner; with lock, locked FOR UPDATE.
  */
 static Datum
-rows_with_keys(Oid relid, char **cols, KeyValues *kv, bool lock)
+rows_with_keys(Oid relid, char **cols, char **eqops, bool child, KeyValues *kv, bool lock)
 {
 	StringInfoData sql;
 	CrmPurgeIdentity id;
@@ -235,14 +295,26 @@ rows_with_keys(Oid relid, char **cols, KeyValues *kv, bool lock)
 	if (kv->empty)
 		return PointerGetDatum(construct_empty_array(TIDOID));
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(%s) FROM (SELECT t.ctid FROM %s t WHERE (",
+	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(%s) FROM (SELECT t.ctid FROM %s t WHERE EXISTS (SELECT FROM ROWS FROM (",
 					 lock ? "ctid" : "DISTINCT ctid", crm_purge_relname(relid));
 	for (i = 0; i < kv->n; i++)
-		appendStringInfo(&sql, "%st.%s", i ? ", " : "", cols[i]);
-	appendStringInfoString(&sql, ") IN (SELECT * FROM ROWS FROM (");
-	for (i = 0; i < kv->n; i++)
 		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
-	appendStringInfo(&sql, "))%s) l", lock ? " FOR UPDATE OF t" : "");
+	appendStringInfoString(&sql, ") k(");
+	for (i = 0; i < kv->n; i++)
+		appendStringInfo(&sql, "%sv%d", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") WHERE ");
+	for (i = 0; i < kv->n; i++)
+	{
+		char	   *value = psprintf("k.v%d", i + 1);
+		char	   *column = psprintf("t.%s", cols[i]);
+
+		appendStringInfoString(&sql, i ? " AND " : "");
+		if (child)
+			appendStringInfo(&sql, eqops[i], value, column);
+		else
+			appendStringInfo(&sql, eqops[i], column, value);
+	}
+	appendStringInfo(&sql, ")%s) l", lock ? " FOR UPDATE OF t" : "");
 	as_table_owner(relid, &id);
 	rc = SPI_execute_with_args(sql.data, kv->n, kv->types, kv->arrays, NULL, false, 1);
 	crm_purge_unbecome(&id);
@@ -274,8 +346,11 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 	if (edges == NIL)
 		return top;
 
-	/* the parents first: no new child can refer to a locked row */
-	as_table_owner(relid, &id);
+	/*
+	 * The parents first: no new child can refer to a locked row.  As the
+	 * batch's DELETE sees them (the owner, its forced row-level security on).
+	 */
+	crm_purge_become(crm_purge_rel_owner(relid), &id);
 	top = run_tid_query(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
 								 " WHERE ctid = ANY ($1) FOR UPDATE) l", crm_purge_relname(relid)), top);
 	crm_purge_unbecome(&id);
@@ -292,7 +367,7 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 			KeyValues	kv;
 
 			key_values(edge->parent, edge->ref_cols, edge->nkeys, parents, &kv);
-			sets[e] = rows_with_keys(edge->child, edge->fk_cols, &kv, true);
+			sets[e] = rows_with_keys(edge->child, edge->fk_cols, edge->eqops, true, &kv, true);
 		}
 		/* held rows below: their top-level rows stay, with all below them */
 		for (e = 0; e < nedges; e++)
@@ -315,7 +390,7 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 				KeyValues	kv;
 
 				key_values(step->child, step->fk_cols, step->nkeys, up, &kv);
-				up = rows_with_keys(step->parent, step->ref_cols, &kv, false);
+				up = rows_with_keys(step->parent, step->ref_cols, step->eqops, false, &kv, false);
 			}
 			keep = lappend(keep, DatumGetPointer(up));
 		}
@@ -380,7 +455,7 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 			continue;
 		as_table_owner(t->relid, &id);
 		rc = SPI_execute_with_args(psprintf("SELECT * FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(t->relid)),
-								   1, argtypes, values, NULL, true, 0);
+								   1, argtypes, values, NULL, false, 0);
 		crm_purge_unbecome(&id);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not read the rows the cascade removes");

@@ -255,3 +255,20 @@ SET timezone = 'America/New_York';
 INSERT INTO tz_keys VALUES ('2024-01-01 05:00:00-05');
 RESET timezone;
 SELECT count(*) FROM tz_keys;
+
+-- a primary key of a domain over an enum: keys are the enum's text (a
+-- domain over an enum has no = of its own: compare as the enum)
+CREATE TYPE er_en AS ENUM ('a b', 'c"d');
+CREATE DOMAIN er_den AS er_en;
+CREATE TABLE er_dom (id er_den PRIMARY KEY, v text);
+INSERT INTO er_dom VALUES ('a b', 'x'), ('c"d', 'y');
+SELECT crm_purge_protect('er_dom');
+DELETE FROM er_dom WHERE id::er_en = 'a b';
+SELECT crm_purge_erase('er_dom', $$id::public.er_en = 'c"d'$$, 'test');
+SELECT crm_purge_erase('er_dom', $$id::public.er_en = 'a b'$$, 'test');
+SELECT count(*) AS live, (SELECT count(*) FROM crm_trash.public__er_dom) AS trashed FROM er_dom;
+SELECT crm_purge_unprotect('er_dom', drop_trash => true);
+DROP TABLE er_dom;
+DROP DOMAIN er_den;
+DROP TYPE er_en;
+
