@@ -18,6 +18,7 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
@@ -54,18 +55,19 @@ typedef struct RunAsSave
 } RunAsSave;
 
 /*
- * run_as_role: the role a top-level statement changing relids (none: only
- * reading) runs as on a worker node, unless everything it changes is the
- * extension owner's (the trash rows crm_purge removes); InvalidOid when
- * none.
+ * run_as_role: the role a top-level statement runs as on a worker node,
+ * InvalidOid when none: the one handed out (crm_purge_citus_run_as_role),
+ * unless the statement is crm_purge's removal of trash rows: as sent (no
+ * rule's action), changing relations (changed not NIL), and every relation
+ * it names (rels) the extension owner's.
  */
 static Oid
-run_as_role(List *relids)
+run_as_role(bool original, List *changed, List *rels)
 {
 	Oid			role;
 	Oid			owner;
 	ListCell   *lc;
-	bool		all_owners = relids != NIL;
+	bool		exempt = original && changed != NIL;
 
 	if (nesting_level > 0)
 		return InvalidOid;
@@ -73,24 +75,58 @@ run_as_role(List *relids)
 	if (!OidIsValid(role))
 		return InvalidOid;
 	owner = crm_purge_extension_owner();
-	foreach(lc, relids)
+	foreach(lc, rels)
 		if (crm_purge_rel_owner(lfirst_oid(lc)) != owner)
-			all_owners = false;
-	return all_owners ? InvalidOid : role;
+			exempt = false;
+	return exempt ? InvalidOid : role;
+}
+
+/* run_as_active: is crm_purge.citus_run_as set, and this a top-level statement? */
+static bool
+run_as_active(void)
+{
+	return nesting_level == 0 && crm_purge_citus_run_as != NULL && crm_purge_citus_run_as[0] != '\0';
 }
 
 /* statement_run_as: run_as_role() of an executor's statement */
 static Oid
 statement_run_as(QueryDesc *queryDesc)
 {
-	List	   *changed = NIL;
+	PlannedStmt *ps = queryDesc->plannedstmt;
+	List	   *rels = NIL;
 	ListCell   *lc;
 
-	if (nesting_level > 0 || crm_purge_citus_run_as == NULL || crm_purge_citus_run_as[0] == '\0')
+	if (!run_as_active())
 		return InvalidOid;
-	foreach(lc, queryDesc->plannedstmt->resultRelations)
-		changed = lappend_oid(changed, rt_fetch(lfirst_int(lc), queryDesc->plannedstmt->rtable)->relid);
-	return run_as_role(changed);
+	/* the flattened range table: every relation of its subqueries and rules too */
+	foreach(lc, ps->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_RELATION)
+			rels = lappend_oid(rels, rte->relid);
+	}
+	/* a rule's DO ALSO action sets no tag */
+	return run_as_role(ps->canSetTag, ps->resultRelations, rels);
+}
+
+/* relations_walker: every relation a query names, at any depth, into *context (a List **) */
+static bool
+relations_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION)
+			*(List **) context = lappend_oid(*(List **) context, rte->relid);
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, relations_walker, context, QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, relations_walker, context);
 }
 
 /*
@@ -132,21 +168,13 @@ cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListI
 	Oid			role = crm_purge_citus_planning_role();
 	RunAsSave	save;
 
-	if (!OidIsValid(role) && nesting_level == 0 && crm_purge_citus_run_as != NULL && crm_purge_citus_run_as[0] != '\0')
+	if (!OidIsValid(role) && run_as_active())
 	{
-		List	   *changed = NIL;
-		ListCell   *lc;
+		List	   *rels = NIL;
 
-		if (parse->resultRelation > 0)
-			changed = lappend_oid(changed, rt_fetch(parse->resultRelation, parse->rtable)->relid);
-		foreach(lc, parse->cteList)
-		{
-			Query	   *cte = castNode(Query, ((CommonTableExpr *) lfirst(lc))->ctequery);
-
-			if (cte->resultRelation > 0)
-				changed = lappend_oid(changed, rt_fetch(cte->resultRelation, cte->rtable)->relid);
-		}
-		role = run_as_role(changed);
+		(void) relations_walker((Node *) parse, &rels);
+		role = run_as_role(parse->querySource == QSRC_ORIGINAL,
+						   parse->resultRelation > 0 || parse->hasModifyingCTE ? list_make1_int(1) : NIL, rels);
 	}
 	if (OidIsValid(role))
 		run_as_enter(role, false, &save);
@@ -331,6 +359,8 @@ utility_run_as(Node *stmt)
 	if (!IsA(stmt, CopyStmt))
 		return InvalidOid;
 	copy = (CopyStmt *) stmt;
+	if (!run_as_active())
+		return InvalidOid;
 	if (copy->is_from && copy->relation != NULL)
 	{
 		Oid			relid = RangeVarGetRelid(copy->relation, NoLock, true);
@@ -338,7 +368,7 @@ utility_run_as(Node *stmt)
 		if (OidIsValid(relid))
 			changed = list_make1_oid(relid);
 	}
-	return run_as_role(changed);
+	return run_as_role(true, changed, changed);
 }
 
 /*

@@ -555,6 +555,16 @@ as('regress_app', q{REINDEX INDEX trap_expr});
 is(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 8', 'test')}), '1', 'and the erase');
 like(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 35', 'test')}, err => 1), qr/legal hold \d+ keeps them/,
 	'the held row is kept');
+# a rule on the shards themselves (the coordinator's table has none): its
+# action writes a superuser's table; planned as the superuser it would run
+# the owner's function; it runs as the owner, and fails there
+as('regress_app', q{SELECT count(*) FROM run_command_on_shards('trap',
+	$$CREATE RULE trap_rule AS ON INSERT TO %s DO ALSO DELETE FROM pg_catalog.pg_description WHERE public.trap_imm(0) = 1$$)});
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; DELETE FROM trap WHERE id = 31});
+my $rule_err = as('regress_admin', q{SELECT crm_purge_restore('trap', 'id = 31')}, err => 1);
+unlike($rule_err, qr/ran as superuser/, 'a rule on the shards: its action is planned and run as the owner');
+like($rule_err, qr/permission denied for table pg_description/, 'where it may not write the superuser\'s table');
+as('regress_app', q{SELECT count(*) FROM run_command_on_shards('trap', $$DROP RULE trap_rule ON %s$$)});
 as('regress_app', q{DROP INDEX trap_expr});  # the superuser reads next
 is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM trap WHERE id IN (7, 30)) + (SELECT count(*) FROM crm_trash.public__trap WHERE id IN (7, 30))}),
 	'0', 'the erase removed both');
