@@ -840,7 +840,8 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 					 errdetail("Its values would be read on the coordinator with the extension owner's rights, and a domain's check inside it runs its owner's code."),
 					 errhint("Give the column a built-in type, an enum or a domain over one of those.")));
 	}
-	table_close(rel, AccessShareLock);
+	/* kept locked to the end: no rule or column can come in meanwhile */
+	table_close(rel, NoLock);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s"
 							  " JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
@@ -869,6 +870,12 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	run_as_initiator = true;
 	run_as_initiator_role = role;
 	run_as_subid = GetCurrentSubTransactionId();
+	/*
+	 * Citus sends pg_catalog's functions unqualified: on the worker nodes the
+	 * extension owner's connections must not find a function of someone's
+	 * in a schema on its search_path (public) instead.
+	 */
+	propagate_local("search_path", "pg_catalog");
 	propagate_local("crm_purge.citus_run_as",
 					psprintf("%016llx:%s", (unsigned long long) deletion_tag(run_as_tag_id(name), &t), name));
 	return nest;

@@ -211,12 +211,16 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 			if (!crm_purge_is_admin(GetUserId()))
 				appendStringInfo(&sql, " AND t.deleted_by OPERATOR(pg_catalog.=) %u::pg_catalog.regrole", GetUserId());
 			crm_purge_become(restorer, &id);
+			nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 		}
 	}
 	if (SPI_execute_with_args(sql.data, deletion ? 1 : 0, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
 	if (citus && filter == NULL)
+	{
+		crm_purge_citus_run_as_end(nest);
 		crm_purge_unbecome(&id);
+	}
 	if (!int8_arrays_result(&values[1], &values[2]))
 		return 0;
 	/* rows to restore: the caller may insert them? */

@@ -565,6 +565,25 @@ my $rule_err = as('regress_admin', q{SELECT crm_purge_restore('trap', 'id = 31')
 unlike($rule_err, qr/ran as superuser/, 'a rule on the shards: its action is planned and run as the owner');
 like($rule_err, qr/permission denied for table pg_description/, 'where it may not write the superuser\'s table');
 as('regress_app', q{SELECT count(*) FROM run_command_on_shards('trap', $$DROP RULE trap_rule ON %s$$)});
+# a function of the owner's on a worker node's search_path (public), better
+# matching than pg_catalog's, which Citus sends unqualified: crm_purge's
+# statements on the trash run as the owner there, or with search_path pinned
+for my $w ($w1, $w2)
+{
+	$w->safe_psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation TO off;
+		CREATE FUNCTION public.trap_acc(s bigint[], v bigint) RETURNS bigint[] LANGUAGE plpgsql
+			AS $$ BEGIN PERFORM public.trap_check(); RETURN pg_catalog.array_append(s, v); END $$;
+		CREATE AGGREGATE public.array_agg(bigint) (sfunc = public.trap_acc, stype = bigint[]);});
+}
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; DELETE FROM trap WHERE id = 32});
+my ($trap_del) = split /\n/, $coord->safe_psql('postgres', q{SELECT max(deletion_id) FROM crm_trash.public__trap WHERE id = 32});
+is(as('regress_admin', qq{SELECT crm_purge_restore_deletion($trap_del)}), '1',
+	'an aggregate of the owner\'s on the worker nodes\' search_path never runs as the superuser in a restore');
+for my $w ($w1, $w2)
+{
+	$w->safe_psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation TO off;
+		DROP AGGREGATE public.array_agg(bigint); DROP FUNCTION public.trap_acc(bigint[], bigint);});
+}
 as('regress_app', q{DROP INDEX trap_expr});  # the superuser reads next
 is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM trap WHERE id IN (7, 30)) + (SELECT count(*) FROM crm_trash.public__trap WHERE id IN (7, 30))}),
 	'0', 'the erase removed both');
