@@ -646,6 +646,16 @@ BEGIN
 	-- the secret on every node: it tags the deletion ids of statements in
 	-- transaction blocks (src/citus.c)
 	PERFORM crm_purge._citus_tombstones(tbl, '{}', false);
+	-- Citus's own statements on the superuser's connections to the worker
+	-- nodes find functions through public (README, Citus): say so when the
+	-- table's owner may create there
+	SELECT c.relowner::regrole INTO owner FROM pg_class c WHERE c.oid = tbl;
+	IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = owner::oid)
+	   AND has_schema_privilege(owner::oid, 'public', 'CREATE') THEN
+		RAISE WARNING 'the owner % of distributed table % may create objects in schema public', owner, tbl
+			USING DETAIL = 'Citus runs statements as the superuser on the worker nodes with public on their search_path: a function made there can run as the superuser.',
+				  HINT = 'Revoke CREATE on schema public from that role (and from PUBLIC), and give it a schema of its own.';
+	END IF;
 	RETURN true;
 END
 $$;

@@ -612,7 +612,8 @@ as('regress_app', q{
 	INSERT INTO ruled VALUES (1, 1), (2, 2);
 	GRANT SELECT, INSERT, DELETE ON ruled TO regress_admin;
 });
-as('regress_admin', q{SELECT crm_purge_protect('ruled')});
+like(as('regress_admin', q{SELECT crm_purge_protect('ruled')}, err => 1), qr/the owner regress_app of distributed table public.ruled may create objects in schema public/,
+	'protect warns when the table\'s owner may create objects in public (Citus resolves names there as the superuser)');
 as('regress_app', q{DELETE FROM ruled WHERE id = 1; CREATE RULE ruled_sink AS ON INSERT TO ruled DO INSTEAD NOTHING});
 like(as('regress_admin', q{SELECT crm_purge_restore('ruled', 'id = 1')}, err => 1), qr/public.ruled: it has rules/,
 	'a restore of a table with rules is refused');
