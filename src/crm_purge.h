@@ -88,6 +88,7 @@ typedef struct CrmPurgeIdentity
 } CrmPurgeIdentity;
 
 extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
+extern void crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save);
 extern void crm_purge_become_owner(CrmPurgeIdentity *save);
 extern void crm_purge_unbecome(CrmPurgeIdentity *save);
 extern bool crm_purge_is_admin(Oid roleid);

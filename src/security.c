@@ -48,10 +48,21 @@
 void
 crm_purge_become(Oid role, CrmPurgeIdentity *save)
 {
+	crm_purge_become_with(role, 0, save);
+}
+
+/*
+ * crm_purge_become_with: crm_purge_become() with more security context
+ * flags (SECURITY_NOFORCE_RLS: the role's forced row-level security off, as
+ * PostgreSQL's own foreign key actions run).
+ */
+void
+crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
+{
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	save->nestlevel = NewGUCNestLevel();
 	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+						   SECURITY_RESTRICTED_OPERATION | sec_flags);
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }

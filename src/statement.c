@@ -47,13 +47,6 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
  * again at each step: nothing is remembered that an aborted
  * subtransaction could take away.
  */
-typedef struct RunAsSave
-{
-	Oid			userid;
-	int			sec_context;
-	int			nestlevel;
-} RunAsSave;
-
 /*
  * run_as_role: the role a top-level statement runs as on a worker node,
  * InvalidOid when none: the one handed out (crm_purge_citus_run_as_role),
@@ -130,18 +123,15 @@ relations_walker(Node *node, void *context)
 }
 
 /*
- * run_as_enter: as role, restricted, settings changed inside taken back
- * after.  To execute, every constraint is checked at once: a deferred
- * trigger would fire at commit as the extension owner (a restricted
- * operation refuses to queue one).
+ * run_as_enter: as role, restricted, search_path pinned, settings changed
+ * inside taken back after (crm_purge_become).  To execute, every constraint
+ * is checked at once: a deferred trigger would fire at commit as the
+ * extension owner (a restricted operation refuses to queue one).
  */
 static void
-run_as_enter(Oid role, bool executing, RunAsSave *save)
+run_as_enter(Oid role, bool executing, CrmPurgeIdentity *save)
 {
-	GetUserIdAndSecContext(&save->userid, &save->sec_context);
-	save->nestlevel = NewGUCNestLevel();
-	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	crm_purge_become(role, save);
 	if (executing)
 	{
 		ConstraintsSetStmt *immediate = makeNode(ConstraintsSetStmt);
@@ -152,21 +142,13 @@ run_as_enter(Oid role, bool executing, RunAsSave *save)
 	}
 }
 
-/* run_as_leave: back to the extension owner (an error gets there by the abort) */
-static void
-run_as_leave(RunAsSave *save)
-{
-	AtEOXact_GUC(false, save->nestlevel);
-	SetUserIdAndSecContext(save->userid, save->sec_context);
-}
-
 /* cp_planner: planned as the role it runs as; what runs while planning is nested */
 static PlannedStmt *
 cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
 	PlannedStmt *result;
 	Oid			role = crm_purge_citus_planning_role();
-	RunAsSave	save;
+	CrmPurgeIdentity save;
 
 	if (!OidIsValid(role) && run_as_active())
 	{
@@ -192,7 +174,7 @@ cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListI
 	}
 	PG_END_TRY();
 	if (OidIsValid(role))
-		run_as_leave(&save);
+		crm_purge_unbecome(&save);
 	return result;
 }
 
@@ -225,7 +207,7 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 	{
 		Oid			role = statement_run_as(queryDesc);
-		RunAsSave	save;
+		CrmPurgeIdentity save;
 
 		if (OidIsValid(role))
 			run_as_enter(role, true, &save);
@@ -244,7 +226,7 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 		PG_END_TRY();
 		if (OidIsValid(role))
-			run_as_leave(&save);
+			crm_purge_unbecome(&save);
 	}
 }
 
@@ -259,7 +241,7 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	bool		merge = queryDesc->operation == CMD_MERGE;
 
 	Oid			role = statement_run_as(queryDesc);
-	RunAsSave	save;
+	CrmPurgeIdentity save;
 
 	if (OidIsValid(role))
 		run_as_enter(role, true, &save);
@@ -279,7 +261,7 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	PG_END_TRY();
 	if (OidIsValid(role))
-		run_as_leave(&save);
+		crm_purge_unbecome(&save);
 }
 
 /*
@@ -292,7 +274,7 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 	bool		merge = queryDesc->operation == CMD_MERGE;
 
 	Oid			role = statement_run_as(queryDesc);
-	RunAsSave	save;
+	CrmPurgeIdentity save;
 
 	if (OidIsValid(role))
 		run_as_enter(role, true, &save);
@@ -312,7 +294,7 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 	}
 	PG_END_TRY();
 	if (OidIsValid(role))
-		run_as_leave(&save);
+		crm_purge_unbecome(&save);
 	if (nesting_level == 0)
 	{
 		crm_purge_sequences_after();
@@ -325,7 +307,7 @@ static void
 cp_ExecutorEnd(QueryDesc *queryDesc)
 {
 	Oid			role = statement_run_as(queryDesc);
-	RunAsSave	save;
+	CrmPurgeIdentity save;
 
 	if (OidIsValid(role))
 		run_as_enter(role, true, &save);
@@ -343,7 +325,7 @@ cp_ExecutorEnd(QueryDesc *queryDesc)
 	}
 	PG_END_TRY();
 	if (OidIsValid(role))
-		run_as_leave(&save);
+		crm_purge_unbecome(&save);
 }
 
 /*
@@ -383,7 +365,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	Oid			role = utility_run_as(pstmt->utilityStmt);
-	RunAsSave	save;
+	CrmPurgeIdentity save;
 
 	crm_purge_before_utility(pstmt->utilityStmt);
 	if (OidIsValid(role))
@@ -417,7 +399,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_END_TRY();
 	if (OidIsValid(role))
-		run_as_leave(&save);
+		crm_purge_unbecome(&save);
 	crm_purge_sequences_after_utility(pstmt->utilityStmt);
 	/* COPY FROM runs no executor hooks */
 	if (nesting_level == 0)

@@ -224,12 +224,7 @@ run_tid_query(const char *sql, Datum arg)
 static void
 as_table_owner(Oid relid, CrmPurgeIdentity *id)
 {
-	Oid			user;
-	int			sec;
-
-	crm_purge_become(crm_purge_rel_owner(relid), id);
-	GetUserIdAndSecContext(&user, &sec);
-	SetUserIdAndSecContext(user, sec | SECURITY_NOFORCE_RLS);
+	crm_purge_become_with(crm_purge_rel_owner(relid), SECURITY_NOFORCE_RLS, id);
 }
 
 /* KeyValues: the values of key columns of some rows, one array per column */
