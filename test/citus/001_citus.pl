@@ -44,7 +44,7 @@ as('regress_app', q{
 	INSERT INTO contacts SELECT g % 20, g, 'c' || g || '@example.com' FROM generate_series(1, 2000) g;
 	GRANT SELECT, INSERT, DELETE, UPDATE ON contacts TO regress_admin;
 });
-is(as('regress_admin', q{SELECT crm_purge_protect('contacts')}), 'crm_trash.public__contacts',
+is(as('regress_admin', q{SELECT crm_purge_protect('contacts')}), 'crm_trash.app__contacts',
 	'a distributed table is protected');
 as('regress_admin', q{SELECT crm_purge_protect('deals')});
 as('regress_app', q{
@@ -61,28 +61,28 @@ ok($coord->poll_query_until('postgres', q{
 	SELECT string_agg(logicalrelid::text || ' ' || (colocationid = (SELECT colocationid FROM pg_dist_partition
 															  WHERE logicalrelid = 'contacts'::regclass)),
 					  ', ' ORDER BY logicalrelid::text)
-	FROM pg_dist_partition WHERE logicalrelid::text LIKE 'crm_trash.public%'},
-	join(', ', map { "crm_trash.public__$_ true" } qw(contacts contacts_s0 deals deals_s0))),
+	FROM pg_dist_partition WHERE logicalrelid::text LIKE 'crm_trash.app%'},
+	join(', ', map { "crm_trash.app__$_ true" } qw(contacts contacts_s0 deals deals_s0))),
 	'the trash of both is distributed and colocated with them (the worker distributed the second)');
 
 # DELETE: router, multi-shard, cascade
 as('regress_app', q{DELETE FROM contacts WHERE account_id = 3 AND id = 3});
 as('regress_app', q{DELETE FROM contacts WHERE id BETWEEN 100 AND 199});
 is($coord->safe_psql('postgres', q{
-	SELECT (SELECT count(*) FROM crm_trash.public__contacts) || ' ' || (SELECT count(*) FROM crm_trash.public__deals)
-	  || ' ' || (SELECT count(DISTINCT deletion_id) FROM crm_trash.public__contacts WHERE id >= 100)
-	  || ' ' || (SELECT count(DISTINCT c.deletion_id) FROM crm_trash.public__contacts c
-				 JOIN crm_trash.public__deals d USING (account_id, deletion_id) WHERE c.id >= 100)
-	  || ' ' || (SELECT count(*) = count(DISTINCT (deletion_id, trash_row)) FROM crm_trash.public__contacts)
-	  || ' ' || (SELECT count(DISTINCT deletion_id) FROM crm_trash.public__contacts)}),
+	SELECT (SELECT count(*) FROM crm_trash.app__contacts) || ' ' || (SELECT count(*) FROM crm_trash.app__deals)
+	  || ' ' || (SELECT count(DISTINCT deletion_id) FROM crm_trash.app__contacts WHERE id >= 100)
+	  || ' ' || (SELECT count(DISTINCT c.deletion_id) FROM crm_trash.app__contacts c
+				 JOIN crm_trash.app__deals d USING (account_id, deletion_id) WHERE c.id >= 100)
+	  || ' ' || (SELECT count(*) = count(DISTINCT (deletion_id, trash_row)) FROM crm_trash.app__contacts)
+	  || ' ' || (SELECT count(DISTINCT deletion_id) FROM crm_trash.app__contacts)}),
 	'101 101 1 1 true 2',
 	'router and multi-shard DELETEs and their cascades are trashed: one deletion id per statement on every shard, row names unique');
-is($coord->safe_psql('postgres', q{SELECT count(DISTINCT deleted_by::text) || ' ' || min(deleted_by::text) FROM crm_trash.public__contacts}),
+is($coord->safe_psql('postgres', q{SELECT count(DISTINCT deleted_by::text) || ' ' || min(deleted_by::text) FROM crm_trash.app__contacts}),
 	'1 regress_app', 'deleted_by is the deleting role on every shard');
 
 # deletion ids of two nodes never collide
-my $router_id = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.public__contacts WHERE id = 3});
-my $multi_id = $coord->safe_psql('postgres', q{SELECT DISTINCT deletion_id FROM crm_trash.public__contacts WHERE id >= 100});
+my $router_id = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.app__contacts WHERE id = 3});
+my $multi_id = $coord->safe_psql('postgres', q{SELECT DISTINCT deletion_id FROM crm_trash.app__contacts WHERE id >= 100});
 ok($router_id != $multi_id && $router_id > (1 << 48), 'a router deletion id carries its worker node');
 
 # several DELETEs in one transaction block (as an ORM sends them): one
@@ -107,17 +107,17 @@ as('regress_app', q{
 });
 is($coord->safe_psql('postgres', q{
 	SELECT string_agg(n::text, ' ' ORDER BY first) FROM (
-	  SELECT min(c.id) AS first, count(*) AS n FROM crm_trash.public__contacts c WHERE c.id BETWEEN 1300 AND 1339
+	  SELECT min(c.id) AS first, count(*) AS n FROM crm_trash.app__contacts c WHERE c.id BETWEEN 1300 AND 1339
 	  GROUP BY c.deletion_id) s}),
 	'10 10 1 6 1 10',
 	'a transaction block: one deletion id per DELETE statement (a DO block\'s two DELETEs are one statement), one per transaction with deletion_scope = transaction');
 is($coord->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FILTER (WHERE d.deletion_id = c.deletion_id) || ' ' || count(*)
-			FROM crm_trash.public__contacts c JOIN crm_trash.public__deals d ON d.account_id = c.account_id AND d.contact_id = c.id
+			FROM crm_trash.app__contacts c JOIN crm_trash.app__deals d ON d.account_id = c.account_id AND d.contact_id = c.id
 			WHERE c.id BETWEEN 1300 AND 1339)
-	  || ' ' || (SELECT count(*) = count(DISTINCT (deletion_id, trash_row)) FROM crm_trash.public__deals)}),
+	  || ' ' || (SELECT count(*) = count(DISTINCT (deletion_id, trash_row)) FROM crm_trash.app__deals)}),
 	'38 38 true', 'each cascaded deal carries its contact\'s deletion id');
-my $second = $coord->safe_psql('postgres', q{SELECT DISTINCT deletion_id FROM crm_trash.public__contacts WHERE id BETWEEN 1310 AND 1319});
+my $second = $coord->safe_psql('postgres', q{SELECT DISTINCT deletion_id FROM crm_trash.app__contacts WHERE id BETWEEN 1310 AND 1319});
 is(as('regress_admin', qq{SELECT crm_purge_restore_deletion($second)}), '20',
 	'restore_deletion of the second statement brings back its 10 contacts and their deals, nothing of the others');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM contacts WHERE id BETWEEN 1300 AND 1339}), '12',
@@ -135,7 +135,7 @@ as('regress_app', q{
 });
 is($coord->safe_psql('postgres', q{
 	SELECT string_agg(id || ' ' || coalesce(deletion_actor, '-') || ' ' || coalesce(deletion_reason, '-'), ', ' ORDER BY id)
-	FROM crm_trash.public__contacts WHERE id BETWEEN 1341 AND 1345}),
+	FROM crm_trash.app__contacts WHERE id BETWEEN 1341 AND 1345}),
 	join(', ', (map { "$_ alice\@example.com ticket 42" } 1341 .. 1344), '1345 bob@example.com ticket 42'),
 	'deletion_actor and deletion_reason are recorded on every shard');
 
@@ -149,8 +149,8 @@ like($forged,
 	qr/crm_purge.citus_deletion holds a value crm_purge did not issue/, 'a forged deletion id is refused on a worker node');
 as('regress_app', q{BEGIN; SET LOCAL citus.propagate_set_commands = local;
 	SET LOCAL crm_purge.citus_deletion = '1.0000000000000000'; DELETE FROM contacts WHERE id = 1340; COMMIT;});
-my $own = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.public__contacts WHERE id = 1340});
-is($coord->safe_psql('postgres', qq{SELECT count(*) FROM crm_trash.public__contacts WHERE deletion_id = $own}) . ($own > 1 ? ' new' : ''),
+my $own = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.app__contacts WHERE id = 1340});
+is($coord->safe_psql('postgres', qq{SELECT count(*) FROM crm_trash.app__contacts WHERE deletion_id = $own}) . ($own > 1 ? ' new' : ''),
 	'1 new', 'on the coordinator a DELETE gives itself a new id, whatever was set');
 
 # a value seen once (Citus logs the commands it sends, for any role) cannot
@@ -184,7 +184,7 @@ as('regress_app', q{
 });
 is($coord->safe_psql('postgres', q{
 	SELECT string_agg(id || ' ' || deletion_actor, ', ' ORDER BY id) || ' / ' || count(DISTINCT deletion_id)
-	FROM crm_trash.public__contacts WHERE id BETWEEN 1370 AND 1377}),
+	FROM crm_trash.app__contacts WHERE id BETWEEN 1370 AND 1377}),
 	'1370 carol, 1371 carol, 1372 carol, 1373 carol, 1374 carol, 1375 carol, 1377 carol / 3',
 	'WITH ... DELETE is a statement of its own; the actor is sent again after ROLLBACK TO SAVEPOINT');
 like(as('regress_app', q{BEGIN READ ONLY; DELETE FROM contacts WHERE id = 1378; COMMIT;}, err => 1),
@@ -200,8 +200,8 @@ as('regress_app', q{
 	COMMIT;
 });
 is($coord->safe_psql('postgres', q{
-	SELECT count(DISTINCT deletion_id) FROM (SELECT deletion_id FROM crm_trash.public__contacts WHERE id BETWEEN 1380 AND 1389
-		UNION ALL SELECT deletion_id FROM crm_trash.public__localt WHERE id = 2) d}),
+	SELECT count(DISTINCT deletion_id) FROM (SELECT deletion_id FROM crm_trash.app__contacts WHERE id BETWEEN 1380 AND 1389
+		UNION ALL SELECT deletion_id FROM crm_trash.app__localt WHERE id = 2) d}),
 	'1', 'deletion_scope = transaction set in the middle: one id for the transaction');
 as('regress_admin', q{SELECT crm_purge_unprotect('localt'); DROP TABLE localt});
 
@@ -225,8 +225,8 @@ as('regress_app', q{
 	COMMIT;
 });
 is($coord->safe_psql('postgres', q{
-	SELECT (SELECT deletion_id FROM crm_trash.public__contacts WHERE id = 1390)
-		<> (SELECT deletion_id FROM crm_trash.public__kid WHERE par_id = 1391)}),
+	SELECT (SELECT deletion_id FROM crm_trash.app__contacts WHERE id = 1390)
+		<> (SELECT deletion_id FROM crm_trash.app__kid WHERE par_id = 1391)}),
 	't', 'a DELETE cascading into a protected table through a foreign key added in the transaction gets its own id');
 
 # restore and restore_deletion, as an admin
@@ -235,7 +235,7 @@ is(as('regress_admin', qq{SELECT crm_purge_restore_deletion($router_id)}), '2',
 	'restore_deletion brings back the contact and its deal');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM contacts WHERE id = 3 OR id BETWEEN 100 AND 109}), '11',
 	'the rows are live again');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id = 3 OR id BETWEEN 100 AND 109}), '0',
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__contacts WHERE id = 3 OR id BETWEEN 100 AND 109}), '0',
 	'and gone from the trash');
 
 # mark, activate, purge
@@ -244,7 +244,7 @@ is(as('regress_admin', q{SELECT crm_purge_unmark('contacts', 'id = 129')}), '1',
 as('regress_admin', q{SELECT crm_purge_activate()});
 $coord->safe_psql('postgres', q{UPDATE crm_purge.purges SET due_at = now() - interval '1 second'});
 as('regress_admin', q{SELECT crm_purge_tick()});
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id BETWEEN 110 AND 129}), '1',
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__contacts WHERE id BETWEEN 110 AND 129}), '1',
 	'the pending purge deletes the marked rows for good');
 
 # erase: every change to the shards is the table owner's (Citus refuses two
@@ -252,23 +252,23 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contac
 as('regress_admin', q{SELECT crm_purge_hold('contacts', 'id = 130', NULL, 'audit')});
 as('regress_app', q{DELETE FROM contacts WHERE id = 500});
 like(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id IN (130, 231)', 'GDPR')}, err => 1),
-	qr/cannot erase rows of table public.contacts: legal hold \d+ keeps them/, 'a hold refuses an erase on Citus');
+	qr/cannot erase rows of table app.contacts: legal hold \d+ keeps them/, 'a hold refuses an erase on Citus');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_purge.tombstones}), '0', 'nothing was erased so far');
 is(as('regress_admin', q{SELECT crm_purge_erase('contacts', 'id IN (231, 500)', 'GDPR')}), '2',
 	'erase on a distributed table: a live row and a trashed one');
 is($coord->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM contacts WHERE id IN (231, 500)) || ' ' || (SELECT count(*) FROM deals WHERE id IN (231, 500))
-	  || ' ' || (SELECT count(*) FROM crm_trash.public__contacts WHERE id IN (231, 500))
-	  || ' ' || (SELECT count(*) FROM crm_trash.public__deals WHERE id IN (231, 500))
+	  || ' ' || (SELECT count(*) FROM crm_trash.app__contacts WHERE id IN (231, 500))
+	  || ' ' || (SELECT count(*) FROM crm_trash.app__deals WHERE id IN (231, 500))
 	  || ' ' || (SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'contacts'::regclass)
 	  || ' ' || (SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'deals'::regclass)
 	  || ' ' || (SELECT count(*) FROM crm_purge.erasures)}), '0 0 0 0 2 2 1',
 	'the rows, their deals (ON DELETE CASCADE) and every trash copy are gone; keys tombstoned; the erasure recorded');
 is(as('regress_admin', q{SELECT string_agg(key || ' ' || outcome, ', ') FROM crm_purge_delete_keys('contacts', '{"(12,232)"}', permanent => true)}),
 	'(12,232) deleted', 'permanent delete_keys on Citus');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id = 232}), '0', 'not in the trash either');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__contacts WHERE id = 232}), '0', 'not in the trash either');
 like(as('regress_admin', q{SELECT crm_purge._delete_permanently('contacts', 'true', NULL)}, err => 1),
-	qr/cannot delete rows of Citus table public.contacts for good this way/,
+	qr/cannot delete rows of Citus table app.contacts for good this way/,
 	'the single-node permanent delete refuses Citus tables (its bypass is the coordinator\'s)');
 # erase: children reached through two foreign keys, or one whose columns are
 # not in the primary key's order, are erased whole; their natural keys are
@@ -293,16 +293,16 @@ as('regress_app', q{
 as('regress_admin', q{SELECT crm_purge_protect('ep'), crm_purge_protect('ec'), crm_purge_protect('eg');
 	SELECT crm_purge_guard('ec', 'error', ARRAY['phone'])});
 like(as('regress_admin', q{SELECT crm_purge_erase('ep', 'a = 1 AND id = 1', 'GDPR')}, err => 1),
-	qr/cannot erase rows of Citus table public.ep: table public.eg is to be deleted with it, but not only by ON DELETE CASCADE on its primary key/,
+	qr/cannot erase rows of Citus table app.ep: table app.eg is to be deleted with it, but not only by ON DELETE CASCADE on its primary key/,
 	'a grandchild also reached through a child is refused');
 as('regress_admin', q{SELECT crm_purge_unprotect('eg', true)});
 as('regress_app', q{DROP TABLE eg});
 like(as('regress_admin', q{SELECT crm_purge_erase('eref', 'id = 1', 'GDPR')}, err => 1),
-	qr/cannot erase rows of table public.eref: it is a Citus reference or local table/, 'reference tables are refused');
+	qr/cannot erase rows of table app.eref: it is a Citus reference or local table/, 'reference tables are refused');
 is(as('regress_admin', q{SELECT crm_purge_erase('ep', 'a = 1 AND id = 1', 'GDPR')}), '1', 'erase with a child of two foreign keys');
 is($coord->safe_psql('postgres', q{
 	SELECT (SELECT string_agg(id::text, ',' ORDER BY id) FROM ec) || ' '
-	  || (SELECT count(*) FROM crm_trash.public__ec) || ' '
+	  || (SELECT count(*) FROM crm_trash.app__ec) || ' '
 	  || (SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'ec'::regclass)}), '12 0 4',
 	'both children of the erased key are gone, from the trash too, their keys and phones tombstoned');
 like(as('regress_app', q{INSERT INTO ec VALUES (1, 50, 2, 2, '555-10')}, err => 1),
@@ -315,16 +315,16 @@ is(as('regress_admin', q{SELECT crm_purge_delete_where('contacts', 'id BETWEEN 2
 is(as('regress_admin', q{SELECT string_agg(key || ' ' || outcome, ', ') FROM crm_purge_delete_keys('contacts', '{"(16,236)","(16,236)","(1,236)","(17,237)"}')}),
 	'(16,236) deleted, (16,236) duplicate_in_list, (1,236) not_found, (17,237) deleted',
 	'delete_keys with the distribution column in a composite key');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id IN (236, 237)}), '2',
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__contacts WHERE id IN (236, 237)}), '2',
 	'into the trash');
 
 # the worker expires trash by itself; sealed segments are indexed
 as('regress_admin', q{SELECT crm_purge_tick()});
 $coord->safe_psql('postgres', q{
-	UPDATE crm_trash.public__contacts SET deleted_at = '2020-01-01';
+	UPDATE crm_trash.app__contacts SET deleted_at = '2020-01-01';
 	UPDATE crm_purge.trash_segments SET created_at = '2020-01-01';
 });
-ok($coord->poll_query_until('postgres', q{SELECT string_agg(id::text, ',') FROM crm_trash.public__contacts}, '130'),
+ok($coord->poll_query_until('postgres', q{SELECT string_agg(id::text, ',') FROM crm_trash.app__contacts}, '130'),
 	'trash expiry on a distributed trash, by the worker; the held row stays');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_purge_errors}), '0', 'no task failed');
 
@@ -334,9 +334,9 @@ ok($coord->safe_psql('postgres', q{SELECT live_bytes > 100000 FROM crm_purge_ove
 
 # refused, with nothing done
 like(as('regress_admin', q{SELECT crm_purge_request('contacts', '1 day', 'delete_only', 'id')}, err => 1),
-	qr/cannot make a request on table public.contacts: it is a Citus table other tables reference ON DELETE CASCADE/,
+	qr/cannot make a request on table app.contacts: it is a Citus table other tables reference ON DELETE CASCADE/,
 	'requests on a distributed table that cascades are refused');
-like(as('regress_app', q{TRUNCATE deals}, err => 1), qr/cannot truncate table public.deals: it is protected/,
+like(as('regress_app', q{TRUNCATE deals}, err => 1), qr/cannot truncate table app.deals: it is protected/,
 	'TRUNCATE of a protected distributed table is refused');
 as('regress_app', q{
 	CREATE TABLE ref_t (id int PRIMARY KEY);
@@ -344,19 +344,19 @@ as('regress_app', q{
 	CREATE TABLE local_t (id int PRIMARY KEY);
 	SELECT citus_add_local_table_to_metadata('local_t');
 });
-as('regress_app', q{CREATE TABLE public.a__b (account_id int, id int, PRIMARY KEY (account_id, id));
-	SELECT create_distributed_table('public.a__b', 'account_id', colocate_with => 'contacts')});
-like(as('regress_admin', q{SELECT crm_purge_protect('public.a__b')}, err => 1), qr/its schema or table name contains "__"/,
+as('regress_app', q{CREATE TABLE app.a__b (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.a__b', 'account_id', colocate_with => 'contacts')});
+like(as('regress_admin', q{SELECT crm_purge_protect('app.a__b')}, err => 1), qr/its schema or table name contains "__"/,
 	'a name whose trash name could be another table\'s is refused on Citus');
 like(as('regress_admin', q{SELECT crm_purge_protect('ref_t')}, err => 1), qr/it is a Citus reference table/,
 	'reference tables are refused');
 as('regress_app', q{ALTER TABLE ref_t ADD COLUMN modified_at timestamptz; GRANT SELECT, DELETE ON ref_t TO regress_admin});
 like(as('regress_admin', q{SELECT crm_purge_request('ref_t', '1 day', 'delete_only')}, err => 1),
-	qr/cannot make a request on table public.ref_t: it is a Citus reference or local table/, 'and requests on them');
+	qr/cannot make a request on table app.ref_t: it is a Citus reference or local table/, 'and requests on them');
 like(as('regress_admin', q{SELECT crm_purge_protect('local_t')}, err => 1), qr/it is a Citus local table/,
 	'Citus local tables are refused');
 like(as('regress_admin', q{SELECT crm_purge_hold('contacts', 'lower(email) = ''x''', NULL, 'x')}, err => 1),
-	qr/a hold on Citus table public.contacts must be a plain condition/,
+	qr/a hold on Citus table app.contacts must be a plain condition/,
 	'a hold whose filter calls a function is refused (it runs as the extension owner on Citus)');
 ok(as('regress_admin', q{SELECT crm_purge_release(crm_purge_hold('contacts', 'id < 3 AND email <> ''x''', NULL, 'plain'))}) eq '',
 	'a plain condition (=, <>, <, <=, >, >=, IN) is a hold on Citus');
@@ -364,42 +364,42 @@ ok(as('regress_admin', q{SELECT crm_purge_release(crm_purge_hold('contacts', 'id
 # every node; an erased key is dropped (skip) or refused (error) on its
 # shard.  Here the tombstones come from an erase made before the table was
 # distributed.
-as('regress_app', q{CREATE TABLE public.guests (account_id int, id int, email text, PRIMARY KEY (account_id, id));
-	INSERT INTO public.guests VALUES (11, 231, 'a@example.com'), (0, 500, 'b@example.com');
-	GRANT SELECT, INSERT, DELETE ON public.guests TO regress_admin});
-is(as('regress_admin', q{SELECT crm_purge_erase('public.guests', 'true', 'GDPR')}), '2', 'an erase before distribution');
-$coord->safe_psql('postgres', q{SELECT create_distributed_table('public.guests', 'account_id', colocate_with => 'contacts')});
-as('regress_admin', q{SELECT crm_purge_guard('public.guests')});
-as('regress_app', q{INSERT INTO public.guests VALUES (11, 231, 'back@example.com'), (11, 5001, 'new@example.com')});
-is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM public.guests}), '5001',
+as('regress_app', q{CREATE TABLE app.guests (account_id int, id int, email text, PRIMARY KEY (account_id, id));
+	INSERT INTO app.guests VALUES (11, 231, 'a@example.com'), (0, 500, 'b@example.com');
+	GRANT SELECT, INSERT, DELETE ON app.guests TO regress_admin});
+is(as('regress_admin', q{SELECT crm_purge_erase('app.guests', 'true', 'GDPR')}), '2', 'an erase before distribution');
+$coord->safe_psql('postgres', q{SELECT create_distributed_table('app.guests', 'account_id', colocate_with => 'contacts')});
+as('regress_admin', q{SELECT crm_purge_guard('app.guests')});
+as('regress_app', q{INSERT INTO app.guests VALUES (11, 231, 'back@example.com'), (11, 5001, 'new@example.com')});
+is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM app.guests}), '5001',
 	'guard skip: a re-imported erased key is dropped on its shard');
-as('regress_admin', q{SELECT crm_purge_guard('public.guests', 'error')});
-like(as('regress_app', q{INSERT INTO public.guests VALUES (0, 500, 'again@example.com')}, err => 1),
+as('regress_admin', q{SELECT crm_purge_guard('app.guests', 'error')});
+like(as('regress_app', q{INSERT INTO app.guests VALUES (0, 500, 'again@example.com')}, err => 1),
 	qr/the row's key belongs to an erased record/, 'guard error: refused on its shard');
-as('regress_admin', q{SELECT crm_purge_forget('public.guests', '(0,500)')});
-as('regress_app', q{INSERT INTO public.guests VALUES (0, 500, 'again@example.com')});
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM public.guests WHERE id = 500}), '1',
+as('regress_admin', q{SELECT crm_purge_forget('app.guests', '(0,500)')});
+as('regress_app', q{INSERT INTO app.guests VALUES (0, 500, 'again@example.com')});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.guests WHERE id = 500}), '1',
 	'forget lifts the tombstone on every node');
-$coord->safe_psql('postgres', q{ALTER TABLE public.guests RENAME TO guests2});
-like(as('regress_app', q{INSERT INTO public.guests2 VALUES (11, 231, 'x')}, err => 1),
+$coord->safe_psql('postgres', q{ALTER TABLE app.guests RENAME TO guests2});
+like(as('regress_app', q{INSERT INTO app.guests2 VALUES (11, 231, 'x')}, err => 1),
 	qr/the row's key belongs to an erased record/,
 	'a renamed guarded table keeps its tombstones (named by shard id, not by name)');
-as('regress_app', q{INSERT INTO public.guests2 VALUES (1, 1, 'x')});
+as('regress_app', q{INSERT INTO app.guests2 VALUES (1, 1, 'x')});
 
 # a table guarded before it was distributed
 as('regress_admin', q{
-	CREATE TABLE public.guarded (id int PRIMARY KEY);
-	SELECT crm_purge_guard('public.guarded');
+	CREATE TABLE app.guarded (id int PRIMARY KEY);
+	SELECT crm_purge_guard('app.guarded');
 });
-like(as('regress_admin', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.guarded', 'id')}, err => 1),
+like(as('regress_admin', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('app.guarded', 'id')}, err => 1),
 	qr/permission denied for function crm_purge.guard_trigger/, 'a role cannot distribute a guarded table');
-$coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.guarded', 'id')});
-like(as('regress_admin', q{INSERT INTO public.guarded VALUES (1)}, err => 1),
-	qr/the tombstones of guarded table public.guarded are missing on this node/,
+$coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('app.guarded', 'id')});
+like(as('regress_admin', q{INSERT INTO app.guarded VALUES (1)}, err => 1),
+	qr/the tombstones of guarded table app.guarded are missing on this node/,
 	'a guard made before the table was distributed refuses rows on the worker nodes');
-as('regress_admin', q{SELECT crm_purge_guard('public.guarded')});
-as('regress_admin', q{INSERT INTO public.guarded VALUES (1)});
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM public.guarded}), '1', 'until it is guarded again');
+as('regress_admin', q{SELECT crm_purge_guard('app.guarded')});
+as('regress_admin', q{INSERT INTO app.guarded VALUES (1)});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.guarded}), '1', 'until it is guarded again');
 
 my ($out, $err);
 $w1->psql('postgres', q{SELECT crm_purge_tick()}, stderr => \$err);
@@ -423,7 +423,7 @@ my $plain = time - $t0;
 $t0 = time;
 as('regress_app', q{DELETE FROM contacts WHERE id > 100000});
 my $protected = time - $t0;
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__contacts WHERE id > 100000}), '100000',
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__contacts WHERE id > 100000}), '100000',
 	'100k rows trashed');
 note(sprintf('DELETE of 100k rows: unprotected %.0f ms, protected %.0f ms (%.2fx)',
 	$plain * 1000, $protected * 1000, $protected / $plain));
@@ -441,8 +441,8 @@ $w2->stop('immediate');
 $bg->quit;
 $w2->start;
 ok($coord->poll_query_until('postgres', q{
-	SELECT (SELECT count(*) FROM contacts WHERE id > 300000) + (SELECT count(*) FROM crm_trash.public__contacts WHERE id > 300000) = 100000
-	   AND (SELECT count(*) FROM crm_trash.public__contacts WHERE id > 300000) = (SELECT count(DISTINCT id) FROM crm_trash.public__contacts WHERE id > 300000)}),
+	SELECT (SELECT count(*) FROM contacts WHERE id > 300000) + (SELECT count(*) FROM crm_trash.app__contacts WHERE id > 300000) = 100000
+	   AND (SELECT count(*) FROM crm_trash.app__contacts WHERE id > 300000) = (SELECT count(DISTINCT id) FROM crm_trash.app__contacts WHERE id > 300000)}),
 	'a worker stopped in the middle of a DELETE: every row live or trashed once');
 
 # the table's owner reads its trash but never deletes from it: a restore
@@ -450,15 +450,15 @@ ok($coord->poll_query_until('postgres', q{
 # run as the table's owner (crm_purge.citus_run_as), except the removal of
 # trash rows
 my ($tid, $tdel, $trow) = split /\|/, $coord->safe_psql('postgres',
-	q{SELECT id, deletion_id, trash_row FROM crm_trash.public__contacts ORDER BY id DESC LIMIT 1});
-like(as('regress_app', qq{DELETE FROM crm_trash.public__contacts WHERE id = $tid}, err => 1),
-	qr/permission denied for table public__contacts/, 'the owner cannot delete trash rows');
+	q{SELECT id, deletion_id, trash_row FROM crm_trash.app__contacts ORDER BY id DESC LIMIT 1});
+like(as('regress_app', qq{DELETE FROM crm_trash.app__contacts WHERE id = $tid}, err => 1),
+	qr/permission denied for table app__contacts/, 'the owner cannot delete trash rows');
 my $wshard = $w1->safe_psql('postgres', q{SET citus.override_table_visibility = off; SELECT 'crm_trash.' || relname FROM pg_class
-	WHERE relnamespace = 'crm_trash'::regnamespace AND relname ~ '^public__contacts_[0-9]+$' LIMIT 1});
+	WHERE relnamespace = 'crm_trash'::regnamespace AND relname ~ '^app__contacts_[0-9]+$' LIMIT 1});
 $w1->psql('postgres', qq{SET ROLE regress_app; DELETE FROM $wshard}, stderr => \my $werr);
 like($werr, qr/permission denied/, 'nor on a worker node, through a shard');
-is(as('regress_app', qq{SELECT count(*) FROM crm_trash.public__contacts WHERE id = $tid}), '1', 'the owner reads its trash');
-like(as('regress_app', qq{SELECT crm_purge._citus_drop_trash_rows('crm_trash.public__contacts', ARRAY[$tdel]::bigint[], ARRAY[$trow]::bigint[])}, err => 1),
+is(as('regress_app', qq{SELECT count(*) FROM crm_trash.app__contacts WHERE id = $tid}), '1', 'the owner reads its trash');
+like(as('regress_app', qq{SELECT crm_purge._citus_drop_trash_rows('crm_trash.app__contacts', ARRAY[$tdel]::bigint[], ARRAY[$trow]::bigint[])}, err => 1),
 	qr/permission denied for function/, 'the erase\'s removal cannot be called');
 # the setting only crm_purge hands out: refused when made up, even in a
 # distributed transaction joined by hand
@@ -495,14 +495,14 @@ is($coord->safe_psql('postgres', q{SELECT string_agg(who, ',' ORDER BY id) FROM 
 	'its BEFORE trigger ran as the table\'s owner (its deferred one too, or the restore failed)');
 is(as('regress_admin', q{SELECT crm_purge_erase('trig', 'id IN (3, 5)', 'test')}), '2',
 	'an erase of a trashed and a live row of a table with triggers');
-is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM trig WHERE id IN (3, 5)) + (SELECT count(*) FROM crm_trash.public__trig WHERE id IN (3, 5))}),
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM trig WHERE id IN (3, 5)) + (SELECT count(*) FROM crm_trash.app__trig WHERE id IN (3, 5))}),
 	'0', 'both gone, the DELETE trigger run as the owner');
 # a legal hold keeps trash rows from an erase, and the owner cannot remove them
 as('regress_admin', q{SELECT crm_purge_hold('trig', 'id = 4', NULL, 'case 1')});
 as('regress_admin', q{SELECT crm_purge_erase('trig', 'id = 4', 'test')}, err => 1);
-like(as('regress_app', q{DELETE FROM crm_trash.public__trig}, err => 1), qr/permission denied/,
+like(as('regress_app', q{DELETE FROM crm_trash.app__trig}, err => 1), qr/permission denied/,
 	'the owner cannot delete held trash rows');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__trig WHERE id = 4}), '1', 'the held row stays in the trash');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__trig WHERE id = 4}), '1', 'the held row stays in the trash');
 
 # owner's code that tries to outlast the switch: a trigger that catches an
 # error (a subtransaction aborted inside the statement) before AFTER ROW and
@@ -520,13 +520,13 @@ as('regress_app', q{
 		END IF;
 		RETURN true;
 	END $$;
-	CREATE FUNCTION trap_imm(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM public.trap_check(); RETURN $1; END $$;
+	CREATE FUNCTION trap_imm(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM app.trap_check(); RETURN $1; END $$;
 	CREATE FUNCTION trap_catch() RETURNS trigger LANGUAGE plpgsql AS $$
 	BEGIN
 		BEGIN PERFORM 1 / 0; EXCEPTION WHEN division_by_zero THEN NULL; END;
 		RETURN coalesce(NEW, OLD);
 	END $$;
-	CREATE FUNCTION trap_after() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM public.trap_check(); RETURN NULL; END $$;
+	CREATE FUNCTION trap_after() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM app.trap_check(); RETURN NULL; END $$;
 	SET citus.enable_unsafe_triggers = on;
 	CREATE TRIGGER a_catch BEFORE INSERT OR DELETE ON trap FOR EACH ROW EXECUTE FUNCTION trap_catch();
 	CREATE TRIGGER z_row AFTER INSERT OR DELETE ON trap FOR EACH ROW EXECUTE FUNCTION trap_after();
@@ -559,12 +559,15 @@ like(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 35', 'test')}, e
 # action writes a superuser's table; planned as the superuser it would run
 # the owner's function; it runs as the owner, and fails there
 as('regress_app', q{SELECT count(*) FROM run_command_on_shards('trap',
-	$$CREATE RULE trap_rule AS ON INSERT TO %s DO ALSO DELETE FROM pg_catalog.pg_description WHERE public.trap_imm(0) = 1$$)});
+	$$CREATE RULE trap_rule AS ON INSERT TO %s DO ALSO DELETE FROM pg_catalog.pg_description WHERE app.trap_imm(0) = 1$$)});
 as('regress_app', q{SET citus.enable_unsafe_triggers = on; DELETE FROM trap WHERE id = 31});
 my $rule_err = as('regress_admin', q{SELECT crm_purge_restore('trap', 'id = 31')}, err => 1);
 unlike($rule_err, qr/ran as superuser/, 'a rule on the shards: its action is planned and run as the owner');
 like($rule_err, qr/permission denied for table pg_description/, 'where it may not write the superuser\'s table');
 as('regress_app', q{SELECT count(*) FROM run_command_on_shards('trap', $$DROP RULE trap_rule ON %s$$)});
+# (public opened to the owner for the next tests only: a cluster upgraded
+# from PostgreSQL 14 or older still has it open to everyone)
+$coord->safe_psql('postgres', q{GRANT CREATE ON SCHEMA public TO regress_app});
 # a function of the owner's on a worker node's search_path (public), better
 # matching than pg_catalog's, which Citus sends unqualified: crm_purge's
 # statements on the trash run as the owner there, or with search_path pinned
@@ -572,11 +575,11 @@ for my $w ($w1, $w2)
 {
 	$w->safe_psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation TO off;
 		CREATE FUNCTION public.trap_acc(s bigint[], v bigint) RETURNS bigint[] LANGUAGE plpgsql
-			AS $$ BEGIN PERFORM public.trap_check(); RETURN pg_catalog.array_append(s, v); END $$;
+			AS $$ BEGIN PERFORM app.trap_check(); RETURN pg_catalog.array_append(s, v); END $$;
 		CREATE AGGREGATE public.array_agg(bigint) (sfunc = public.trap_acc, stype = bigint[]);});
 }
 as('regress_app', q{SET citus.enable_unsafe_triggers = on; DELETE FROM trap WHERE id = 32});
-my ($trap_del) = split /\n/, $coord->safe_psql('postgres', q{SELECT max(deletion_id) FROM crm_trash.public__trap WHERE id = 32});
+my ($trap_del) = split /\n/, $coord->safe_psql('postgres', q{SELECT max(deletion_id) FROM crm_trash.app__trap WHERE id = 32});
 is(as('regress_admin', qq{SELECT crm_purge_restore_deletion($trap_del)}), '1',
 	'an aggregate of the owner\'s on the worker nodes\' search_path never runs as the superuser in a restore');
 for my $w ($w1, $w2)
@@ -585,14 +588,14 @@ for my $w ($w1, $w2)
 		DROP AGGREGATE public.array_agg(bigint); DROP FUNCTION public.trap_acc(bigint[], bigint);});
 }
 as('regress_app', q{DROP INDEX trap_expr});  # the superuser reads next
-is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM trap WHERE id IN (7, 30)) + (SELECT count(*) FROM crm_trash.public__trap WHERE id IN (7, 30))}),
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM trap WHERE id IN (7, 30)) + (SELECT count(*) FROM crm_trash.app__trap WHERE id IN (7, 30))}),
 	'0', 'the erase removed both');
 
 # a column whose values the coordinator would check as the extension owner
 # (a domain inside an array): restores and erases refused
 as('regress_app', q{
-	CREATE DOMAIN public.tagd AS text CHECK (public.trap_check());
-	CREATE TABLE tagged (account_id int, id int, tags public.tagd[], PRIMARY KEY (account_id, id));
+	CREATE DOMAIN app.tagd AS text CHECK (app.trap_check());
+	CREATE TABLE tagged (account_id int, id int, tags app.tagd[], PRIMARY KEY (account_id, id));
 	SELECT create_distributed_table('tagged', 'account_id', colocate_with => 'contacts');
 	INSERT INTO tagged VALUES (1, 1, '{a}'), (2, 2, '{b}');
 	GRANT SELECT, INSERT, DELETE ON tagged TO regress_admin;
@@ -600,10 +603,10 @@ as('regress_app', q{
 as('regress_admin', q{SELECT crm_purge_protect('tagged')});
 as('regress_app', q{DELETE FROM tagged WHERE id = 1});
 like(as('regress_admin', q{SELECT crm_purge_restore('tagged', 'id = 1')}, err => 1),
-	qr/cannot restore or erase rows of Citus table public.tagged: column tags has type public.tagd\[\]/,
+	qr/cannot restore or erase rows of Citus table app.tagged: column tags has type app.tagd\[\]/,
 	'a restore of a table with an array of a domain is refused');
 like(as('regress_admin', q{SELECT crm_purge_erase('tagged', 'id = 2', 'test')}, err => 1),
-	qr/column tags has type public.tagd\[\]/, 'and an erase');
+	qr/column tags has type app.tagd\[\]/, 'and an erase');
 
 # a rule's actions would run on the coordinator as the extension owner
 as('regress_app', q{
@@ -612,10 +615,11 @@ as('regress_app', q{
 	INSERT INTO ruled VALUES (1, 1), (2, 2);
 	GRANT SELECT, INSERT, DELETE ON ruled TO regress_admin;
 });
-like(as('regress_admin', q{SELECT crm_purge_protect('ruled')}, err => 1), qr/the owner regress_app of distributed table public.ruled may create objects in schema public/,
+like(as('regress_admin', q{SELECT crm_purge_protect('ruled')}, err => 1), qr/the owner regress_app of distributed table app.ruled may create objects in schema public/,
 	'protect warns when the table\'s owner may create objects in public (Citus resolves names there as the superuser)');
+$coord->safe_psql('postgres', q{REVOKE CREATE ON SCHEMA public FROM regress_app});
 as('regress_app', q{DELETE FROM ruled WHERE id = 1; CREATE RULE ruled_sink AS ON INSERT TO ruled DO INSTEAD NOTHING});
-like(as('regress_admin', q{SELECT crm_purge_restore('ruled', 'id = 1')}, err => 1), qr/public.ruled: it has rules/,
+like(as('regress_admin', q{SELECT crm_purge_restore('ruled', 'id = 1')}, err => 1), qr/app.ruled: it has rules/,
 	'a restore of a table with rules is refused');
 
 # a table with shards on the coordinator: its owner's code would run there
@@ -632,7 +636,7 @@ like(as('regress_admin', q{SELECT crm_purge_restore('onco', 'id <= 20')}, err =>
 	'a restore of a table with shards on the coordinator is refused');
 like(as('regress_admin', q{SELECT crm_purge_erase('onco', 'id = 30', 'test')}, err => 1), qr/this node holds shards of it/,
 	'and an erase');
-is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM onco) || '/' || (SELECT count(*) FROM crm_trash.public__onco)}), '20/20',
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM onco) || '/' || (SELECT count(*) FROM crm_trash.app__onco)}), '20/20',
 	'nothing changed');
 
 # after ALTER TABLE ... OWNER TO, the worker moves the trash's rights and
@@ -642,25 +646,26 @@ as('regress_app', q{CREATE TABLE owned (account_id int, id int, PRIMARY KEY (acc
 	SELECT create_distributed_table('owned', 'account_id');
 	INSERT INTO owned SELECT g, g FROM generate_series(1, 10) g;
 	GRANT SELECT, INSERT, DELETE ON owned TO regress_admin});
-as('regress_admin', q{SELECT crm_purge_protect('owned')});
+unlike(as('regress_admin', q{SELECT crm_purge_protect('owned')}, err => 1), qr/may create objects/,
+	'no warning while public is closed');
 as('regress_app', q{DELETE FROM owned WHERE id <= 3});
 $coord->safe_psql('postgres', q{ALTER TABLE owned OWNER TO regress_app2});
 as('regress_admin', q{SELECT crm_purge_tick()});
 is(as('regress_admin', q{SELECT crm_purge_restore('owned', 'id = 1')}), '1', 'a restore after the table changed owner');
-like(as('regress_app', q{DELETE FROM crm_trash.public__owned}, err => 1), qr/permission denied/,
+like(as('regress_app', q{DELETE FROM crm_trash.app__owned}, err => 1), qr/permission denied/,
 	'the former owner lost its rights on the trash');
-like(as('regress_app2', q{DELETE FROM crm_trash.public__owned}, err => 1), qr/permission denied/,
+like(as('regress_app2', q{DELETE FROM crm_trash.app__owned}, err => 1), qr/permission denied/,
 	'the new owner cannot delete from it either');
-is(as('regress_app2', q{SELECT count(*) FROM crm_trash.public__owned}), '2', 'and reads it');
+is(as('regress_app2', q{SELECT count(*) FROM crm_trash.app__owned}), '2', 'and reads it');
 
 # unprotect, keeping the trash, and protect again
 as('regress_admin', q{SELECT crm_purge_unprotect('deals')});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'crm_purge%' AND tgrelid = 'deals'::regclass}),
 	'0', 'unprotect drops the triggers of a distributed table');
 as('regress_app', q{DELETE FROM deals WHERE id = 1000});
-is(as('regress_admin', q{SELECT crm_purge_protect('deals')}), 'crm_trash.public__deals', 'and it is protected again');
+is(as('regress_admin', q{SELECT crm_purge_protect('deals')}), 'crm_trash.app__deals', 'and it is protected again');
 as('regress_app', q{DELETE FROM deals WHERE id = 999});
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__deals WHERE id IN (999, 1000)}), '1',
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__deals WHERE id IN (999, 1000)}), '1',
 	'only the DELETE while protected went to the trash');
 
 done_testing();

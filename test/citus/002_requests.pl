@@ -94,7 +94,7 @@ is($coord->safe_psql('postgres', "SELECT rows_done || ' ' || (SELECT sum(rows) F
 	'rows_done, the report, the parts and the shards add up on the coordinator');
 ok($coord->safe_psql('postgres', "SELECT batches FROM crm_purge.requests WHERE id = $id") > 1,
 	'the request ran in several rounds');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.public__events}), '0',
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__events}), '0',
 	'requests bypass the trash');
 is($w1->safe_psql('postgres', "SELECT count(*) FROM crm_purge.shard_requests WHERE request_id = $id AND done"), '2',
 	'each worker node saved its shards\' positions');
@@ -178,13 +178,14 @@ as('regress_app', q{SET citus.shard_replication_factor = 2;
 	SELECT create_distributed_table('replicated', 'account_id');
 	GRANT SELECT, DELETE ON replicated TO regress_admin});
 like(as('regress_admin', q{SELECT crm_purge_request('replicated', '30 days', 'delete_only', 'modified_at')}, err => 1),
-	qr/cannot make a request on table public.replicated: its shards have several placements/, 'replicated shards are refused');
+	qr/cannot make a request on table app.replicated: its shards have several placements/, 'replicated shards are refused');
 make_table('policed');
 $coord->safe_psql('postgres', q{CREATE ROLE regress_admin2 LOGIN; GRANT crm_purge_admin TO regress_admin2});
 as('regress_app', q{
+	GRANT USAGE ON SCHEMA app TO regress_admin2;
 	GRANT SELECT, DELETE ON policed TO regress_admin2;
-	CREATE FUNCTION public.spy() RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
-	CREATE POLICY p ON policed USING (public.spy());
+	CREATE FUNCTION app.spy() RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
+	CREATE POLICY p ON policed USING (app.spy());
 	ALTER TABLE policed ENABLE ROW LEVEL SECURITY;
 	SET citus.enable_ddl_propagation = off;
 	ALTER TABLE policed DISABLE ROW LEVEL SECURITY;
@@ -193,7 +194,7 @@ as('regress_app', q{
 $id = as('regress_admin2', q{SELECT crm_purge_request('policed', '30 days', 'export_and_delete', 'modified_at', 'id > 0')});
 is(rounds($id), 'failed', 'a shard with row-level security of its own stops the request');
 like($coord->safe_psql('postgres', "SELECT error FROM crm_purge.requests WHERE id = $id"),
-	qr/shard public.policed_\d+ has row-level security: request \d+ stops/, 'and says why');
+	qr/shard app.policed_\d+ has row-level security: request \d+ stops/, 'and says why');
 is($coord->safe_psql('postgres', "SELECT count(*) FROM policed"), '4000', 'nothing was deleted');
 
 # --- a worker node crashes in a batch (its part written, not committed),

@@ -10,8 +10,20 @@ use Test::More;
 use Exporter 'import';
 our @EXPORT = qw(citus_cluster);
 
+for my $method (qw(start restart))
+{
+	my $orig = PostgreSQL::Test::Cluster->can($method);
+	no strict 'refs';
+	no warnings 'redefine';
+	*{"PostgreSQL::Test::Cluster::$method"} = sub {
+		local %ENV = %ENV;
+		delete $ENV{PGOPTIONS};
+		return $orig->(@_);
+	};
+}
+
 # citus_cluster(extra_conf): ($coord, $w1, $w2, \&as), crm_purge created,
-# regress_app (owns the tables) and regress_admin (a non-superuser member
+# regress_app (owns schema app and the tables in it; no CREATE on public) and regress_admin (a non-superuser member
 # of crm_purge_admin and of regress_app) made.
 sub citus_cluster
 {
@@ -49,8 +61,12 @@ crm_purge.naptime = 1
 		CREATE ROLE regress_admin LOGIN;
 		GRANT crm_purge_admin TO regress_admin;
 		GRANT regress_app TO regress_admin;  -- protects the app's tables: a member of their owner
-		GRANT CREATE ON SCHEMA public TO regress_app;
+		CREATE SCHEMA app AUTHORIZATION regress_app;  -- its tables; public stays closed (README, Citus)
 	});
+	# The tests' own sessions find the app's tables and functions unqualified;
+	# the servers never get this search_path (Citus's connections would read
+	# PGOPTIONS), so nodes are started and restarted without it.
+	$ENV{PGOPTIONS} = '-c search_path=app,public';
 	# psql as a role, through TCP as Citus's own connections are
 	my $as = sub {
 		my ($role, $sql, %opt) = @_;
