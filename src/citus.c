@@ -808,6 +808,7 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	char	   *name;
 
 	Relation	rel;
+	Oid			trashid;
 	int			i;
 	static bool callbacks = false;
 
@@ -842,6 +843,25 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	}
 	/* kept locked to the end: no rule or column can come in meanwhile */
 	table_close(rel, NoLock);
+	/* its trash stores base types (a trash made by 1.0 may not) */
+	if (OidIsValid(trashid = crm_purge_trash_of(relid)))
+	{
+		rel = table_open(trashid, AccessShareLock);
+		for (i = 0; i < RelationGetDescr(rel)->natts; i++)
+		{
+			Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), i);
+
+			if (!a->attisdropped && type_runs_owner_code(a->atttypid, false))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot restore or erase rows of Citus table %s: column %s of its trash %s has type %s",
+								crm_purge_relname(relid), quote_identifier(NameStr(a->attname)),
+								crm_purge_relname(trashid), format_type_be(a->atttypid)),
+						 errdetail("Its values would be read on the coordinator with the extension owner's rights, and a domain's check runs its owner's code."),
+						 errhint("Change the trash column to the domain's base type (ALTER TABLE ... ALTER COLUMN ... TYPE) as a superuser.")));
+		}
+		table_close(rel, NoLock);
+	}
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s"
 							  " JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"

@@ -153,6 +153,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	int			npk;
 	StringInfoData cols,
 				pkcols,
+				retcols,
 				pkjoin,
 				sql;
 	int			i;
@@ -178,12 +179,30 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	}
 	npk = crm_purge_primary_key(live, pk, false);
 	initStringInfo(&pkcols);
+	initStringInfo(&retcols);
 	initStringInfo(&pkjoin);
 	for (i = 0; i < npk; i++)
 	{
-		const char *col = quote_identifier(NameStr(TupleDescAttr(tupdesc, pk[i] - 1)->attname));
+		Form_pg_attribute a = TupleDescAttr(tupdesc, pk[i] - 1);
+		const char *col = quote_identifier(NameStr(a->attname));
 
 		appendStringInfo(&pkcols, "%s%s", i ? ", " : "", col);
+		/*
+		 * A domain's key comes back as its base type: on Citus the coordinator
+		 * reads the RETURNING rows as the extension owner, and reading a
+		 * domain runs its CHECK (its owner's code).
+		 */
+		if (get_typtype(a->atttypid) == TYPTYPE_DOMAIN)
+		{
+			int32		typmod = a->atttypmod;
+			Oid			base = getBaseTypeAndTypmod(a->atttypid, &typmod);
+
+			appendStringInfo(&retcols, "%s%s::%s AS %s", i ? ", " : "", col,
+							 format_type_extended(base, typmod, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY),
+							 col);
+		}
+		else
+			appendStringInfo(&retcols, "%s%s", i ? ", " : "", col);
 		appendStringInfo(&pkjoin, "%ss.%s = i.%s", i ? " AND " : "", col, col);
 	}
 	table_close(live, AccessShareLock);
@@ -265,7 +284,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 deletion ? " AND t.deletion_id = $1" : " AND $1 IS NOT NULL", named,
 					 pkcols.data,
 					 crm_purge_relname(relid), cols.data, cols.data,
-					 skip ? " ON CONFLICT DO NOTHING" : "", pkcols.data,
+					 skip ? " ON CONFLICT DO NOTHING" : "", retcols.data,
 					 pkjoin.data);
 	if (OidIsValid(restorer))
 	{
