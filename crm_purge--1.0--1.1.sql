@@ -2127,8 +2127,15 @@ BEGIN
 		RETURN;
 	END IF;
 	att := crm_purge._key_column(tbl, key_column);
-	SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO col, typ
-		FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att;
+	-- a domain's base type: casting the keys to the domain would run its
+	-- CHECK, the owner's code, as the caller
+	WITH RECURSIVE d(t, m, depth) AS (
+		SELECT a.atttypid, a.atttypmod, 0 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att
+		UNION ALL
+		SELECT y.typbasetype, y.typtypmod, d.depth + 1 FROM d JOIN pg_type y ON y.oid = d.t WHERE y.typtype = 'd'
+	)
+	SELECT (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att), format_type(d.t, d.m)
+		INTO col, typ FROM d ORDER BY d.depth DESC LIMIT 1;
 	IF permanent THEN
 		EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tbl, col, typ)
 			USING keys INTO done;

@@ -598,6 +598,10 @@ crm_purge_citus_plan_deletes(PlannedStmt *plan)
  * the transaction.  Citus propagates SET LOCAL only when asked to: asked
  * for this one only.
  */
+static bool propagating = false;	/* propagate_local's own SET LOCAL */
+static bool settings_propagated = false;	/* by someone else, in this transaction */
+static bool settings_callback = false;
+
 static void
 propagate_local(const char *name, const char *value)
 {
@@ -606,12 +610,85 @@ propagate_local(const char *name, const char *value)
 	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
-	/* in a DO block: Citus sends a SET LOCAL only from a "multi-statement transaction" */
-	if (SPI_execute(psprintf("DO $crm_purge$BEGIN SET LOCAL %s = %s; END$crm_purge$", name, quote_literal_cstr(value)),
-					false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not hand %s to the Citus worker nodes", name);
+	propagating = true;
+	PG_TRY();
+	{
+		/* in a DO block: Citus sends a SET LOCAL only from a "multi-statement transaction" */
+		if (SPI_execute(psprintf("DO $crm_purge$BEGIN SET LOCAL %s = %s; END$crm_purge$", name, quote_literal_cstr(value)),
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not hand %s to the Citus worker nodes", name);
+	}
+	PG_FINALLY();
+	{
+		propagating = false;
+	}
+	PG_END_TRY();
 	SPI_finish();
 	AtEOXact_GUC(true, nest);
+}
+
+static void
+settings_xact(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		settings_propagated = false;
+}
+
+/*
+ * crm_purge_citus_before_set: a SET that Citus may send to the worker nodes
+ * (citus.propagate_set_commands = local).  Citus repeats such settings on
+ * every connection of the transaction, the extension owner's included, and
+ * sends its own function calls there unqualified: a search_path naming a
+ * schema the caller can create in would run the caller's functions as the
+ * superuser.  Refused inside crm_purge's work (security-restricted: the
+ * table owner's code); otherwise remembered until the transaction ends, and
+ * crm_purge_citus_check_settings refuses crm_purge's work after it.
+ * crm_purge's own settings (crm_purge.*) run no one's code.
+ */
+void
+crm_purge_citus_before_set(VariableSetStmt *stmt)
+{
+	const char *mode;
+
+	/* what Citus sends: SET LOCAL, RESET, RESET ALL */
+	if (propagating || stmt->kind == VAR_SET_MULTI ||
+		((stmt->kind == VAR_SET_VALUE || stmt->kind == VAR_SET_CURRENT || stmt->kind == VAR_SET_DEFAULT) &&
+		 !stmt->is_local) ||
+		(stmt->name != NULL && strncmp(stmt->name, "crm_purge.", 10) == 0))
+		return;
+	mode = GetConfigOption("citus.propagate_set_commands", true, false);
+	if (mode == NULL || pg_strcasecmp(mode, "local") != 0)
+		return;
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot send settings to the Citus worker nodes inside crm_purge's work"),
+				 errdetail("citus.propagate_set_commands is local: this SET would reach crm_purge's own connections to the worker nodes."),
+				 errhint("Set citus.propagate_set_commands to none in this code.")));
+	if (!settings_callback)
+	{
+		RegisterXactCallback(settings_xact, NULL);
+		settings_callback = true;
+	}
+	settings_propagated = true;
+}
+
+/*
+ * crm_purge_citus_check_settings: before crm_purge works as another role
+ * (crm_purge_become): no settings of the caller's were sent to the worker
+ * nodes in this transaction (see crm_purge_citus_before_set).
+ */
+void
+crm_purge_citus_check_settings(void)
+{
+	if (settings_propagated)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("crm_purge cannot work in a transaction that sent settings to the Citus worker nodes"),
+				 errdetail("A SET LOCAL ran while citus.propagate_set_commands was local; Citus repeats it on crm_purge's own connections to the worker nodes."),
+				 errhint("Call crm_purge in a transaction of its own, or set citus.propagate_set_commands to none before the SET LOCAL.")));
 }
 
 /* forget: frees *s and sets it NULL */

@@ -108,6 +108,9 @@ extern void crm_purge_sequences_after_utility(Node *parsetree);
 
 /* citus.c: crm_purge on Citus */
 extern bool crm_purge_citus_present(void);
+struct VariableSetStmt;
+extern void crm_purge_citus_before_set(struct VariableSetStmt *stmt);
+extern void crm_purge_citus_check_settings(void);
 extern void crm_purge_citus_forget(void);
 extern int32 crm_purge_citus_group(void);
 extern void crm_purge_require_coordinator(const char *what);

@@ -59,6 +59,7 @@ crm_purge_become(Oid role, CrmPurgeIdentity *save)
 void
 crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
 {
+	crm_purge_citus_check_settings();
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	save->nestlevel = NewGUCNestLevel();
 	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |

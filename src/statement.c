@@ -368,6 +368,8 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	CrmPurgeIdentity save;
 
 	crm_purge_before_utility(pstmt->utilityStmt);
+	if (IsA(pstmt->utilityStmt, VariableSetStmt))
+		crm_purge_citus_before_set((VariableSetStmt *) pstmt->utilityStmt);
 	if (OidIsValid(role))
 		run_as_enter(role, true, &save);
 	if (nesting_level == 0)

@@ -565,6 +565,47 @@ my $rule_err = as('regress_admin', q{SELECT crm_purge_restore('trap', 'id = 31')
 unlike($rule_err, qr/ran as superuser/, 'a rule on the shards: its action is planned and run as the owner');
 like($rule_err, qr/permission denied for table pg_description/, 'where it may not write the superuser\'s table');
 as('regress_app', q{SELECT count(*) FROM run_command_on_shards('trap', $$DROP RULE trap_rule ON %s$$)});
+# settings sent to the worker nodes (citus.propagate_set_commands = local):
+# Citus repeats them on the extension owner's connections too, and calls
+# its own functions there unqualified; a search_path naming app would run
+# the owner's lock_shard_resources as the superuser
+as('regress_app', q{
+	CREATE FUNCTION app.lock_shard_resources(lock_mode integer, shard_ids integer[]) RETURNS void
+		LANGUAGE plpgsql AS $$ BEGIN PERFORM app.trap_check(); END $$;
+	CREATE FUNCTION app.sneak() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		PERFORM pg_catalog.set_config('citus.propagate_set_commands', 'local', true);
+		SET LOCAL search_path = app, pg_catalog;
+		RETURN NEW;
+	END $$;
+	SET citus.enable_unsafe_triggers = on;
+	DELETE FROM trap WHERE id IN (36, 37);
+	CREATE TABLE gtrap (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('gtrap', 'account_id');
+	INSERT INTO gtrap VALUES (1, 1), (2, 2);
+	GRANT SELECT, INSERT, DELETE ON gtrap TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('gtrap')});
+as('regress_admin', q{SELECT crm_purge_guard('gtrap')});
+# (an erase writes the tombstones on every node: Citus's lock_shard_resources)
+like(as('regress_admin', q{BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
+	SET LOCAL search_path = app, pg_catalog, public;
+	SELECT crm_purge_erase('gtrap', 'id = 1', 'test'); COMMIT;}, err => 1),
+	qr/crm_purge cannot work in a transaction that sent settings to the Citus worker nodes/,
+	'an admin\'s settings sent to the worker nodes: crm_purge refuses to work after them');
+like(as('regress_admin', q{BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
+	SET LOCAL search_path = app, pg_catalog, public; RESET search_path;
+	SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}, err => 1),
+	qr/crm_purge cannot work in a transaction that sent settings/, 'even reset since');
+is(as('regress_admin', q{BEGIN; SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL crm_purge.reason = 'ticket 7';
+	SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}), "1", 'crm_purge\'s own settings may be sent');
+as('regress_app', q{SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER b_sneak BEFORE INSERT ON trap FOR EACH ROW EXECUTE FUNCTION app.sneak()});
+like(as('regress_admin', q{SELECT crm_purge_restore('trap', 'id = 37')}, err => 1),
+	qr/cannot send settings to the Citus worker nodes inside crm_purge's work/,
+	'the owner\'s trigger cannot send settings from inside crm_purge\'s work');
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; DROP TRIGGER b_sneak ON trap; DROP FUNCTION app.lock_shard_resources(integer, integer[])});
+is(as('regress_admin', q{SELECT crm_purge_restore('trap', 'id = 37')}), '1', 'restored once it is gone');
 # (public opened to the owner for the next tests only: a cluster upgraded
 # from PostgreSQL 14 or older still has it open to everyone)
 $coord->safe_psql('postgres', q{GRANT CREATE ON SCHEMA public TO regress_app});

@@ -674,6 +674,21 @@ SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_owner';
 SELECT DISTINCT who FROM own.log WHERE what = 'child expression' ORDER BY 1;
 -- (the planner runs them for anyone: the superuser, too, must not read own.child)
 
+-- (i) crm_purge_delete_keys on a key of a domain type: the keys are cast to
+-- the domain's base type (the domain's CHECK, the owner's code, ran as the
+-- admin)
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.dcheck(x int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM own.probe('domain check'); RETURN true; END $$;
+CREATE DOMAIN own.dkey AS int CHECK (own.dcheck(VALUE));
+CREATE TABLE own.dk (id own.dkey PRIMARY KEY, v text);
+INSERT INTO own.dk VALUES (1, 'a'), (2, 'b');
+GRANT SELECT, DELETE ON own.dk TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT * FROM crm_purge_delete_keys('own.dk', ARRAY['1', '3', '1']);
+RESET ROLE;
+SELECT DISTINCT who FROM own.log WHERE what = 'domain check' ORDER BY 1;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former;
