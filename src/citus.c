@@ -659,7 +659,8 @@ crm_purge_citus_before_set(VariableSetStmt *stmt)
 		(stmt->name != NULL && strncmp(stmt->name, "crm_purge.", 10) == 0))
 		return;
 	mode = GetConfigOption("citus.propagate_set_commands", true, false);
-	if (mode == NULL || pg_strcasecmp(mode, "local") != 0)
+	if (mode == NULL || pg_strcasecmp(mode, "local") != 0 || !IsTransactionState() ||
+		!crm_purge_citus_present())
 		return;
 	if (InSecurityRestrictedOperation())
 		ereport(ERROR,
