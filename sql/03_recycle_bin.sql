@@ -394,8 +394,15 @@ BEGIN
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
-	-- one upkeep of a trash at a time (the worker, crm_purge_tick()); it blocks no reader or writer
+	-- one upkeep of a trash at a time (the worker, crm_purge_tick()); it blocks no reader or writer.
+	-- The table first, as an ALTER TABLE takes them (the table, then its
+	-- trash's sync): upkeep reads the table's key, and waiting for it while
+	-- holding the trash deadlocked with a migration.  (A Citus table: LOCK
+	-- would go to every node.)
 	BEGIN
+		IF NOT crm_purge._citus_table(tbl) THEN
+			EXECUTE format('LOCK TABLE %s IN ACCESS SHARE MODE NOWAIT', tbl);
+		END IF;
 		EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE NOWAIT', tr);
 	EXCEPTION WHEN lock_not_available THEN
 		RETURN 0;
