@@ -615,6 +615,15 @@ BEGIN
 		RAISE EXCEPTION 'cannot protect table %: it is distributed by range or append', tbl
 			USING ERRCODE = 'feature_not_supported', HINT = 'crm_purge protects hash-distributed tables.';
 	END IF;
+	-- the trash stores a domain's base type, and Citus colocates tables
+	-- distributed by the same type only
+	IF (SELECT y.typtype FROM pg_attribute a JOIN pg_type y ON y.oid = a.atttypid
+		WHERE a.attrelid = tbl AND a.attname = col) = 'd' THEN
+		RAISE EXCEPTION 'cannot protect distributed table %: its distribution column % has a domain type', tbl, quote_ident(col)
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Its trash stores the base type, and Citus colocates only tables distributed by columns of the same type.',
+				  HINT = 'Distribute the table by a column of a base type (alter_distributed_table).';
+	END IF;
 	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) = 'p' THEN
 		RAISE EXCEPTION 'cannot protect table %: partitioned distributed tables are not supported yet', tbl
 			USING ERRCODE = 'feature_not_supported', HINT = 'Protect a distributed table that is not partitioned.';

@@ -353,6 +353,12 @@ like(as('regress_admin', q{SELECT crm_purge_protect('ref_t')}, err => 1), qr/it 
 as('regress_app', q{ALTER TABLE ref_t ADD COLUMN modified_at timestamptz; GRANT SELECT, DELETE ON ref_t TO regress_admin});
 like(as('regress_admin', q{SELECT crm_purge_request('ref_t', '1 day', 'delete_only')}, err => 1),
 	qr/cannot make a request on table app.ref_t: it is a Citus reference or local table/, 'and requests on them');
+as('regress_app', q{CREATE DOMAIN app.acct AS int;
+	CREATE TABLE dacct (account_id app.acct, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('dacct', 'account_id')});
+like(as('regress_admin', q{SELECT crm_purge_protect('dacct')}, err => 1),
+	qr/cannot protect distributed table app.dacct: its distribution column account_id has a domain type/,
+	'a distribution column of a domain type is refused, saying why');
 like(as('regress_admin', q{SELECT crm_purge_protect('local_t')}, err => 1), qr/it is a Citus local table/,
 	'Citus local tables are refused');
 like(as('regress_admin', q{SELECT crm_purge_hold('contacts', 'lower(email) = ''x''', NULL, 'x')}, err => 1),
