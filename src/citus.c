@@ -539,7 +539,7 @@ may_trash(Oid relid)
 
 		ntrashing = 0;
 		SPI_connect();
-		crm_purge_become_owner(&id);
+		crm_purge_become_owner_local(&id);
 		if (SPI_execute("WITH RECURSIVE r(rel) AS (SELECT p.tbl::pg_catalog.oid FROM crm_purge.protected_tables p"
 						" UNION SELECT c.confrelid FROM pg_catalog.pg_constraint c JOIN r ON c.conrelid OPERATOR(pg_catalog.=) r.rel"
 						"  WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confdeltype OPERATOR(pg_catalog.=) 'c')"
@@ -600,6 +600,7 @@ crm_purge_citus_plan_deletes(PlannedStmt *plan)
  */
 static bool propagating = false;	/* propagate_local's own SET LOCAL */
 static bool settings_propagated = false;	/* by someone else, in this transaction */
+static bool crm_purge_switched = false; /* crm_purge worked as another role, in this transaction */
 static bool settings_callback = false;
 
 static void
@@ -633,30 +634,41 @@ settings_xact(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
-		settings_propagated = false;
+		settings_propagated = crm_purge_switched = false;
+}
+
+static void
+settings_callbacks(void)
+{
+	if (!settings_callback)
+	{
+		RegisterXactCallback(settings_xact, NULL);
+		settings_callback = true;
+	}
 }
 
 /*
  * crm_purge_citus_before_set: a SET that Citus may send to the worker nodes
- * (citus.propagate_set_commands = local).  Citus repeats such settings on
- * every connection of the transaction, the extension owner's included, and
- * sends its own function calls there unqualified: a search_path naming a
- * schema the caller can create in would run the caller's functions as the
- * superuser.  Refused inside crm_purge's work (security-restricted: the
- * table owner's code); otherwise remembered until the transaction ends, and
- * crm_purge_citus_check_settings refuses crm_purge's work after it.
- * crm_purge's own settings (crm_purge.*) run no one's code.
+ * (citus.propagate_set_commands = local: SET LOCAL, RESET, RESET ALL, SET
+ * TRANSACTION).  Citus sends the whole query string the SET came in, with
+ * any statements after it, to every connection of the transaction, and
+ * repeats it on each it opens later, the extension owner's included: there
+ * those statements, or a search_path naming the caller's schema (Citus
+ * calls its own functions unqualified), would run as the superuser.  So
+ * every such SET but crm_purge's own (propagate_local) is refused inside
+ * crm_purge's work (security-restricted: the table owner's code), and
+ * otherwise remembered until the transaction ends:
+ * crm_purge_citus_check_settings then refuses crm_purge's work.
  */
 void
 crm_purge_citus_before_set(VariableSetStmt *stmt)
 {
 	const char *mode;
 
-	/* what Citus sends: SET LOCAL, RESET, RESET ALL */
-	if (propagating || stmt->kind == VAR_SET_MULTI ||
+	/* a session-level SET is never sent */
+	if (propagating ||
 		((stmt->kind == VAR_SET_VALUE || stmt->kind == VAR_SET_CURRENT || stmt->kind == VAR_SET_DEFAULT) &&
-		 !stmt->is_local) ||
-		(stmt->name != NULL && strncmp(stmt->name, "crm_purge.", 10) == 0))
+		 !stmt->is_local))
 		return;
 	mode = GetConfigOption("citus.propagate_set_commands", true, false);
 	if (mode == NULL || pg_strcasecmp(mode, "local") != 0 || !IsTransactionState() ||
@@ -666,30 +678,39 @@ crm_purge_citus_before_set(VariableSetStmt *stmt)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("cannot send settings to the Citus worker nodes inside crm_purge's work"),
-				 errdetail("citus.propagate_set_commands is local: this SET would reach crm_purge's own connections to the worker nodes."),
+				 errdetail("citus.propagate_set_commands is local: this SET, and the statements sent with it, would reach crm_purge's own connections to the worker nodes."),
 				 errhint("Set citus.propagate_set_commands to none in this code.")));
-	if (!settings_callback)
-	{
-		RegisterXactCallback(settings_xact, NULL);
-		settings_callback = true;
-	}
+	if (crm_purge_switched)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("cannot send settings to the Citus worker nodes in a transaction in which crm_purge worked"),
+				 errdetail("citus.propagate_set_commands is local: Citus would send this SET, and the statements sent with it, to crm_purge's own connections to the worker nodes, open to the end of the transaction."),
+				 errhint("Set citus.propagate_set_commands to none first, or make the SET in another transaction; set crm_purge.actor and crm_purge.reason with set_config(..., true).")));
+	settings_callbacks();
 	settings_propagated = true;
 }
 
 /*
- * crm_purge_citus_check_settings: before crm_purge works as another role
- * (crm_purge_become): no settings of the caller's were sent to the worker
- * nodes in this transaction (see crm_purge_citus_before_set).
+ * crm_purge_citus_switching: crm_purge is about to work as another role
+ * (crm_purge_become), and may open Citus connections as it: refused after
+ * settings were sent to the worker nodes in this transaction (see
+ * crm_purge_citus_before_set), and remembered: a setting sent later would
+ * reach those connections, which are open to the end of the transaction.
  */
 void
-crm_purge_citus_check_settings(void)
+crm_purge_citus_switching(void)
 {
 	if (settings_propagated)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("crm_purge cannot work in a transaction that sent settings to the Citus worker nodes"),
-				 errdetail("A SET LOCAL ran while citus.propagate_set_commands was local; Citus repeats it on crm_purge's own connections to the worker nodes."),
-				 errhint("Call crm_purge in a transaction of its own, or set citus.propagate_set_commands to none before the SET LOCAL.")));
+				 errdetail("A SET LOCAL, RESET or SET TRANSACTION ran while citus.propagate_set_commands was local; Citus repeats it, and the statements sent with it, on crm_purge's own connections to the worker nodes."),
+				 errhint("Call crm_purge in a transaction of its own, or set citus.propagate_set_commands to none before the SET; set crm_purge.actor and crm_purge.reason with set_config(..., true), which Citus does not send.")));
+	if (!crm_purge_switched && crm_purge_citus_present())
+	{
+		settings_callbacks();
+		crm_purge_switched = true;
+	}
 }
 
 /* forget: frees *s and sets it NULL */

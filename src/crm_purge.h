@@ -90,6 +90,9 @@ typedef struct CrmPurgeIdentity
 extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
 extern void crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save);
 extern void crm_purge_become_owner(CrmPurgeIdentity *save);
+extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);
+/* a crm_purge_become_with() flag, not a security context one (those are small bits) */
+#define CRM_PURGE_LOCAL_ONLY 0x40000000
 extern void crm_purge_unbecome(CrmPurgeIdentity *save);
 extern bool crm_purge_is_admin(Oid roleid);
 extern void crm_purge_require_admin(const char *action);
@@ -110,7 +113,7 @@ extern void crm_purge_sequences_after_utility(Node *parsetree);
 extern bool crm_purge_citus_present(void);
 struct VariableSetStmt;
 extern void crm_purge_citus_before_set(struct VariableSetStmt *stmt);
-extern void crm_purge_citus_check_settings(void);
+extern void crm_purge_citus_switching(void);
 extern void crm_purge_citus_forget(void);
 extern int32 crm_purge_citus_group(void);
 extern void crm_purge_require_coordinator(const char *what);

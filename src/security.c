@@ -59,13 +59,27 @@ crm_purge_become(Oid role, CrmPurgeIdentity *save)
 void
 crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
 {
-	crm_purge_citus_check_settings();
+	if (!(sec_flags & CRM_PURGE_LOCAL_ONLY))
+		crm_purge_citus_switching();
+	sec_flags &= ~CRM_PURGE_LOCAL_ONLY;
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	save->nestlevel = NewGUCNestLevel();
 	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION | sec_flags);
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * crm_purge_become_owner_local: crm_purge_become_owner() for statements that
+ * read this node's own catalogs only, never a Citus table: no Citus
+ * connection is opened as the owner, so settings sent to the worker nodes
+ * in this transaction cannot reach one (crm_purge_citus_switching).
+ */
+void
+crm_purge_become_owner_local(CrmPurgeIdentity *save)
+{
+	crm_purge_become_with(crm_purge_extension_owner(), CRM_PURGE_LOCAL_ONLY, save);
 }
 
 /* crm_purge_become_owner: crm_purge_become() as the extension owner. */

@@ -110,7 +110,8 @@ load_secret(bool missing_ok)
 
 	if (have_secret)
 		return true;
-	crm_purge_become_owner(&id);
+	/* this node's own table, or its placement of the reference table */
+	crm_purge_become_owner_local(&id);
 	SPI_connect();
 	/* a Citus worker node: the coordinator's secret, copied to every node */
 	if (crm_purge_citus_group() > 0)

@@ -585,7 +585,7 @@ as('regress_app', q{
 		RETURN NEW;
 	END $$;
 	SET citus.enable_unsafe_triggers = on;
-	DELETE FROM trap WHERE id IN (36, 37);
+	DELETE FROM trap WHERE id IN (36, 37, 38);
 	CREATE TABLE gtrap (account_id int, id int, PRIMARY KEY (account_id, id));
 	SELECT create_distributed_table('gtrap', 'account_id');
 	INSERT INTO gtrap VALUES (1, 1), (2, 2);
@@ -603,8 +603,26 @@ like(as('regress_admin', q{BEGIN; SET LOCAL citus.propagate_set_commands = 'loca
 	SET LOCAL search_path = app, pg_catalog, public; RESET search_path;
 	SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}, err => 1),
 	qr/crm_purge cannot work in a transaction that sent settings/, 'even reset since');
-is(as('regress_admin', q{BEGIN; SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL crm_purge.reason = 'ticket 7';
-	SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}), "1", 'crm_purge\'s own settings may be sent');
+# Citus sends the whole query string a SET came in: statements after it
+# ran on the extension owner's connections as the superuser, after a SET
+# of crm_purge's own settings too, or a SET TRANSACTION, from the owner
+for my $set ('SET LOCAL crm_purge.reason = \'x\'', 'SET TRANSACTION READ WRITE', 'RESET crm_purge.actor')
+{
+	like(as('regress_app', qq{BEGIN; SET citus.propagate_set_commands = local;
+		$set \\; SELECT app.trap_check();
+		SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}, err => 1),
+		qr/crm_purge cannot work in a transaction that sent settings/, "statements sent with $set: refused");
+}
+# and after crm_purge's work in the transaction: its connections to the
+# worker nodes are still open and would get the SET and what comes with it
+like(as('regress_app', q{BEGIN; SELECT crm_purge_restore('trap', 'id = 38');
+	SET citus.propagate_set_commands = local;
+	SET LOCAL crm_purge.reason = 'x' \\; SELECT app.trap_check(); COMMIT;}, err => 1),
+	qr/cannot send settings to the Citus worker nodes in a transaction in which crm_purge worked/,
+	'a SET sent after crm_purge\'s work in the transaction: refused');
+is(as('regress_admin', q{BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
+	SELECT set_config('crm_purge.reason', 'ticket 7', true) IS NOT NULL;
+	SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}), "t\n1", 'crm_purge\'s settings by set_config, which Citus does not send');
 as('regress_app', q{SET citus.enable_unsafe_triggers = on;
 	CREATE TRIGGER b_sneak BEFORE INSERT ON trap FOR EACH ROW EXECUTE FUNCTION app.sneak()});
 like(as('regress_admin', q{SELECT crm_purge_restore('trap', 'id = 37')}, err => 1),
