@@ -593,16 +593,16 @@ crm_purge_citus_plan_deletes(PlannedStmt *plan)
 	return false;
 }
 
-/*
- * propagate_local: SET LOCAL name = value here and on every connection of
- * the transaction.  Citus propagates SET LOCAL only when asked to: asked
- * for this one only.
- */
 static bool propagating = false;	/* propagate_local's own SET LOCAL */
 static bool settings_propagated = false;	/* by someone else, in this transaction */
 static bool crm_purge_switched = false; /* crm_purge worked as another role, in this transaction */
 static bool settings_callback = false;
 
+/*
+ * propagate_local: SET LOCAL name = value here and on every connection of
+ * the transaction.  Citus propagates SET LOCAL only when asked to: asked
+ * for this one only.
+ */
 static void
 propagate_local(const char *name, const char *value)
 {
@@ -656,9 +656,10 @@ settings_callbacks(void)
  * those statements, or a search_path naming the caller's schema (Citus
  * calls its own functions unqualified), would run as the superuser.  So
  * every such SET but crm_purge's own (propagate_local) is refused inside
- * crm_purge's work (security-restricted: the table owner's code), and
- * otherwise remembered until the transaction ends:
- * crm_purge_citus_check_settings then refuses crm_purge's work.
+ * crm_purge's work (security-restricted: the table owner's code) and
+ * after crm_purge's work as another role in the transaction, and otherwise
+ * remembered until the transaction ends: crm_purge_citus_switching then
+ * refuses crm_purge's work.
  */
 void
 crm_purge_citus_before_set(VariableSetStmt *stmt)
