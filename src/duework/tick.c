@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -218,6 +219,20 @@ expire_one_table(void *arg)
 	Oid			argtypes[2] = {OIDOID, INTERVALOID};
 	Datum		values[2] = {ObjectIdGetDatum(t->relid), t->retention};
 	bool		isnull;
+
+	/*
+	 * Expiry runs over every table in one transaction: it never waits for a
+	 * table while it holds the locks of those before (a migration altering
+	 * two of them in one transaction deadlocked with it).  A table busy now
+	 * is expired next time.
+	 */
+	if (!ConditionalLockRelationOid(t->relid, AccessShareLock))
+		return;
+	if (!ConditionalLockRelationOid(t->trashid, RowExclusiveLock))
+	{
+		UnlockRelationOid(t->relid, AccessShareLock);
+		return;
+	}
 
 	/* sealing, indexing, and whole expired segments dropped */
 	if (SPI_execute_with_args("SELECT crm_purge._trash_upkeep($1, pg_catalog.now() - $2)",
