@@ -86,6 +86,7 @@ DECLARE
 	who name;
 	r bigint[];
 	purged bigint := 0;
+	busy boolean := false;
 BEGIN
 	SELECT * INTO p FROM crm_purge.purges q
 		WHERE (q.status = 'pending' AND q.due_at <= now()) OR q.status = 'running'
@@ -99,6 +100,19 @@ BEGIN
 	END IF;
 	FOR t IN SELECT pt.tbl FROM crm_purge.protected_tables pt ORDER BY pt.tbl LOOP
 		EXIT WHEN left_over <= 0;
+		-- one transaction goes over every table: it never waits for one
+		-- while it holds those before (a migration altering two of them
+		-- deadlocked with trash expiry); a busy one waits for the next step
+		-- (a Citus table: LOCK would go to every node)
+		BEGIN
+			IF NOT crm_purge._citus_table(t.tbl) THEN
+				EXECUTE format('LOCK TABLE %s IN ACCESS SHARE MODE NOWAIT', t.tbl);
+				EXECUTE format('LOCK TABLE %s IN ROW EXCLUSIVE MODE NOWAIT', crm_purge._trash(t.tbl));
+			END IF;
+		EXCEPTION WHEN lock_not_available THEN
+			busy := true;
+			CONTINUE;
+		END;
 		-- one mechanism with trash expiry: candidates, holds (held rows are
 		-- unmarked: never purged), then the rest by ctid
 		r := crm_purge._purge_trash_batch(t.tbl, p.activated_at, left_over::integer);
@@ -112,7 +126,10 @@ BEGIN
 		purged := purged + r[1];
 	END LOOP;
 	UPDATE crm_purge.purges q SET rows_done = rows_done + purged WHERE q.id = p.id;
-	IF left_over > 0 THEN
+	IF busy AND purged = 0 THEN
+		RETURN false;	-- nothing to do until the table is free: the next round
+	END IF;
+	IF left_over > 0 AND NOT busy THEN
 		UPDATE crm_purge.purges q SET status = 'done', finished_at = now() WHERE q.id = p.id
 			RETURNING * INTO p;
 		PERFORM crm_purge._record_history('purge done', NULL, p.rows_done, who, purge_id => p.id);
