@@ -891,6 +891,22 @@ type_runs_owner_code(Oid typid, bool top)
 	return typtype != TYPTYPE_ENUM;
 }
 
+/* owner_code_column: rel's first column whose type runs owner code when read (type_runs_owner_code), or NULL */
+static Form_pg_attribute
+owner_code_column(Relation rel, bool top)
+{
+	int			i;
+
+	for (i = 0; i < RelationGetDescr(rel)->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), i);
+
+		if (!a->attisdropped && type_runs_owner_code(a->atttypid, top))
+			return a;
+	}
+	return NULL;
+}
+
 /*
  * crm_purge_citus_run_as_begin: the worker nodes run the statements that
  * follow (in this distributed transaction) as role, and this node plans
@@ -909,7 +925,7 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 
 	Relation	rel;
 	Oid			trashid;
-	int			i;
+	Form_pg_attribute a;
 	static bool callbacks = false;
 
 	/* already handed out for this role (a hold checked inside an erase) */
@@ -928,38 +944,28 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 				 errmsg("cannot restore or erase rows of Citus table %s: it has rules", crm_purge_relname(relid)),
 				 errdetail("A rule's actions would run on the coordinator with the extension owner's rights."),
 				 errhint("Drop the table's rules (DROP RULE) and try again.")));
-	for (i = 0; i < RelationGetDescr(rel)->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), i);
-
-		if (!a->attisdropped && type_runs_owner_code(a->atttypid, true))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot restore or erase rows of Citus table %s: column %s has type %s",
-							crm_purge_relname(relid), quote_identifier(NameStr(a->attname)),
-							format_type_be(a->atttypid)),
-					 errdetail("Its values would be read on the coordinator with the extension owner's rights, and a domain's check inside it runs its owner's code."),
-					 errhint("Give the column a built-in type, an enum or a domain over one of those.")));
-	}
+	if ((a = owner_code_column(rel, true)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot restore or erase rows of Citus table %s: column %s has type %s",
+						crm_purge_relname(relid), quote_identifier(NameStr(a->attname)),
+						format_type_be(a->atttypid)),
+				 errdetail("Its values would be read on the coordinator with the extension owner's rights, and a domain's check inside it runs its owner's code."),
+				 errhint("Give the column a built-in type, an enum or a domain over one of those.")));
 	/* kept locked to the end: no rule or column can come in meanwhile */
 	table_close(rel, NoLock);
 	/* its trash stores base types (a trash made by 1.0 may not) */
 	if (OidIsValid(trashid = crm_purge_trash_of(relid)))
 	{
 		rel = table_open(trashid, AccessShareLock);
-		for (i = 0; i < RelationGetDescr(rel)->natts; i++)
-		{
-			Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), i);
-
-			if (!a->attisdropped && type_runs_owner_code(a->atttypid, false))
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot restore or erase rows of Citus table %s: column %s of its trash %s has type %s",
-								crm_purge_relname(relid), quote_identifier(NameStr(a->attname)),
-								crm_purge_relname(trashid), format_type_be(a->atttypid)),
-						 errdetail("Its values would be read on the coordinator with the extension owner's rights, and a domain's check runs its owner's code."),
-						 errhint("Change the trash column to the domain's base type (ALTER TABLE ... ALTER COLUMN ... TYPE) as a superuser.")));
-		}
+		if ((a = owner_code_column(rel, false)) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot restore or erase rows of Citus table %s: column %s of its trash %s has type %s",
+							crm_purge_relname(relid), quote_identifier(NameStr(a->attname)),
+							crm_purge_relname(trashid), format_type_be(a->atttypid)),
+					 errdetail("Its values would be read on the coordinator with the extension owner's rights, and a domain's check runs its owner's code."),
+					 errhint("Change the trash column to the domain's base type (ALTER TABLE ... ALTER COLUMN ... TYPE) as a superuser.")));
 		table_close(rel, NoLock);
 	}
 	SPI_connect();
