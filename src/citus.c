@@ -659,17 +659,22 @@ settings_callbacks(void)
  * crm_purge's work (security-restricted: the table owner's code) and
  * after crm_purge's work as another role in the transaction, and otherwise
  * remembered until the transaction ends: crm_purge_citus_switching then
- * refuses crm_purge's work.
+ * refuses crm_purge's work.  Citus also sends them on the superuser
+ * connections it opens for its own work (creating a dependency of a new
+ * distributed object), which crm_purge cannot see: with
+ * crm_purge.citus_set_propagation = superuser (the default) only a
+ * superuser may make them.
  */
 void
-crm_purge_citus_before_set(VariableSetStmt *stmt)
+crm_purge_citus_before_set(VariableSetStmt *stmt, bool top_level)
 {
 	const char *mode;
 
-	/* a session-level SET is never sent */
+	/* a session-level SET is never sent, nor a statement of its own outside a transaction block */
 	if (propagating ||
 		((stmt->kind == VAR_SET_VALUE || stmt->kind == VAR_SET_CURRENT || stmt->kind == VAR_SET_DEFAULT) &&
-		 !stmt->is_local))
+		 !stmt->is_local) ||
+		(top_level && !IsTransactionBlock()))
 		return;
 	mode = GetConfigOption("citus.propagate_set_commands", true, false);
 	if (mode == NULL || pg_strcasecmp(mode, "local") != 0 || !IsTransactionState() ||
@@ -681,6 +686,13 @@ crm_purge_citus_before_set(VariableSetStmt *stmt)
 				 errmsg("cannot send settings to the Citus worker nodes inside crm_purge's work"),
 				 errdetail("citus.propagate_set_commands is local: this SET, and the statements sent with it, would reach crm_purge's own connections to the worker nodes."),
 				 errhint("Set citus.propagate_set_commands to none in this code.")));
+	/* Citus's own superuser connections get them too: no role of crm_purge's can stop that but this */
+	if (crm_purge_citus_set_propagation == CITUS_SET_PROPAGATION_SUPERUSER && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may send settings to the Citus worker nodes"),
+				 errdetail("citus.propagate_set_commands is local: Citus 13 sends this SET, and the statements sent with it, also on the superuser connections it opens for its own work in the transaction."),
+				 errhint("Set citus.propagate_set_commands to none, or use set_config(name, value, true), which Citus does not send; a superuser may set crm_purge.citus_set_propagation to all for roles that are trusted.")));
 	if (crm_purge_switched)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),

@@ -46,6 +46,7 @@ extern char *crm_purge_databases;
 extern char *crm_purge_fault_point;	/* tests only */
 extern bool crm_purge_allow_truncate;	/* test databases */
 extern int	crm_purge_deletion_scope;
+extern int	crm_purge_citus_set_propagation;
 extern int	crm_purge_worker_nice;	/* nice of the per-database workers */
 extern int	crm_purge_app_yield;	/* % of a batch's time to pause while applications work */
 extern char *crm_purge_citus_deletion;	/* the initiator's deletion id, on Citus */
@@ -58,6 +59,12 @@ typedef enum CrmPurgeDeletionScope
 	DELETION_SCOPE_STATEMENT,
 	DELETION_SCOPE_TRANSACTION
 } CrmPurgeDeletionScope;
+
+typedef enum CrmPurgeCitusSetPropagation
+{
+	CITUS_SET_PROPAGATION_SUPERUSER,
+	CITUS_SET_PROPAGATION_ALL
+} CrmPurgeCitusSetPropagation;
 
 typedef enum CrmPurgeExportStorage
 {
@@ -112,7 +119,7 @@ extern void crm_purge_sequences_after_utility(Node *parsetree);
 /* citus.c: crm_purge on Citus */
 extern bool crm_purge_citus_present(void);
 struct VariableSetStmt;
-extern void crm_purge_citus_before_set(struct VariableSetStmt *stmt);
+extern void crm_purge_citus_before_set(struct VariableSetStmt *stmt, bool top_level);
 extern void crm_purge_citus_switching(void);
 extern void crm_purge_citus_forget(void);
 extern int32 crm_purge_citus_group(void);

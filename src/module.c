@@ -43,12 +43,19 @@ char	   *crm_purge_databases = NULL;
 char	   *crm_purge_fault_point = NULL;
 bool		crm_purge_allow_truncate = false;
 int			crm_purge_deletion_scope = DELETION_SCOPE_STATEMENT;
+int			crm_purge_citus_set_propagation = CITUS_SET_PROPAGATION_SUPERUSER;
 int			crm_purge_worker_nice = 10;
 int			crm_purge_app_yield = 1000;
 char	   *crm_purge_actor = NULL;
 char	   *crm_purge_citus_deletion = NULL;
 char	   *crm_purge_citus_run_as = NULL;
 char	   *crm_purge_reason = NULL;
+
+static const struct config_enum_entry citus_set_propagation_options[] = {
+	{"superuser", CITUS_SET_PROPAGATION_SUPERUSER, false},
+	{"all", CITUS_SET_PROPAGATION_ALL, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry deletion_scope_options[] = {
 	{"statement", DELETION_SCOPE_STATEMENT, false},
@@ -256,6 +263,11 @@ _PG_init(void)
 							 "With transaction, an ORM that deletes children and parents in separate statements is undone by one crm_purge_restore_deletion.",
 							 &crm_purge_deletion_scope, DELETION_SCOPE_STATEMENT,
 							 deletion_scope_options, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("crm_purge.citus_set_propagation",
+							 "Citus: whose SET LOCAL, RESET and SET TRANSACTION Citus may send to the worker nodes while citus.propagate_set_commands is local.",
+							 "superuser: other roles' are refused, as Citus 13 also sends them on its own superuser connections; all: as Citus does.",
+							 &crm_purge_citus_set_propagation, CITUS_SET_PROPAGATION_SUPERUSER,
+							 citus_set_propagation_options, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("crm_purge.citus_deletion",
 							   "Citus: the deletion id of the running statement, set by the node that runs a DELETE in a transaction block for its worker nodes.",
 							   "Not to be set by hand: a value crm_purge did not issue is refused.",

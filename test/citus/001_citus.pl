@@ -148,7 +148,7 @@ $w1->psql('postgres', qq{SET ROLE regress_app; BEGIN; SET LOCAL crm_purge.citus_
 like($forged,
 	qr/crm_purge.citus_deletion holds a value crm_purge did not issue/, 'a forged deletion id is refused on a worker node');
 as('regress_app', q{BEGIN; SET LOCAL citus.propagate_set_commands = local;
-	SET LOCAL crm_purge.citus_deletion = '1.0000000000000000'; DELETE FROM contacts WHERE id = 1340; COMMIT;});
+	SET LOCAL crm_purge.citus_deletion = '1.0000000000000000'; DELETE FROM contacts WHERE id = 1340; COMMIT;}, all_sets => 1);
 my $own = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.app__contacts WHERE id = 1340});
 is($coord->safe_psql('postgres', qq{SELECT count(*) FROM crm_trash.app__contacts WHERE deletion_id = $own}) . ($own > 1 ? ' new' : ''),
 	'1 new', 'on the coordinator a DELETE gives itself a new id, whatever was set');
@@ -596,12 +596,12 @@ as('regress_admin', q{SELECT crm_purge_guard('gtrap')});
 # (an erase writes the tombstones on every node: Citus's lock_shard_resources)
 like(as('regress_admin', q{BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
 	SET LOCAL search_path = app, pg_catalog, public;
-	SELECT crm_purge_erase('gtrap', 'id = 1', 'test'); COMMIT;}, err => 1),
+	SELECT crm_purge_erase('gtrap', 'id = 1', 'test'); COMMIT;}, err => 1, all_sets => 1),
 	qr/crm_purge cannot work in a transaction that sent settings to the Citus worker nodes/,
 	'an admin\'s settings sent to the worker nodes: crm_purge refuses to work after them');
 like(as('regress_admin', q{BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
 	SET LOCAL search_path = app, pg_catalog, public; RESET search_path;
-	SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}, err => 1),
+	SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}, err => 1, all_sets => 1),
 	qr/crm_purge cannot work in a transaction that sent settings/, 'even reset since');
 # Citus sends the whole query string a SET came in: statements after it
 # ran on the extension owner's connections as the superuser, after a SET
@@ -610,14 +610,14 @@ for my $set ('SET LOCAL crm_purge.reason = \'x\'', 'SET TRANSACTION READ WRITE',
 {
 	like(as('regress_app', qq{BEGIN; SET citus.propagate_set_commands = local;
 		$set \\; SELECT app.trap_check();
-		SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}, err => 1),
+		SELECT crm_purge_restore('trap', 'id = 36'); COMMIT;}, err => 1, all_sets => 1),
 		qr/crm_purge cannot work in a transaction that sent settings/, "statements sent with $set: refused");
 }
 # and after crm_purge's work in the transaction: its connections to the
 # worker nodes are still open and would get the SET and what comes with it
 like(as('regress_app', q{BEGIN; SELECT crm_purge_restore('trap', 'id = 38');
 	SET citus.propagate_set_commands = local;
-	SET LOCAL crm_purge.reason = 'x' \\; SELECT app.trap_check(); COMMIT;}, err => 1),
+	SET LOCAL crm_purge.reason = 'x' \\; SELECT app.trap_check(); COMMIT;}, err => 1, all_sets => 1),
 	qr/cannot send settings to the Citus worker nodes in a transaction in which crm_purge worked/,
 	'a SET sent after crm_purge\'s work in the transaction: refused');
 is(as('regress_admin', q{BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
@@ -630,6 +630,21 @@ like(as('regress_admin', q{SELECT crm_purge_restore('trap', 'id = 37')}, err => 
 	'the owner\'s trigger cannot send settings from inside crm_purge\'s work');
 as('regress_app', q{SET citus.enable_unsafe_triggers = on; DROP TRIGGER b_sneak ON trap; DROP FUNCTION app.lock_shard_resources(integer, integer[])});
 is(as('regress_admin', q{SELECT crm_purge_restore('trap', 'id = 37')}), '1', 'restored once it is gone');
+# Citus itself sends such settings on the superuser connections it opens
+# for its own work too (here: creating the type a new distributed table
+# depends on), where crm_purge does not work: only a superuser may make
+# them (crm_purge.citus_set_propagation = superuser, the default)
+my $dep = q{SET citus.propagate_set_commands = local;
+	SET citus.enable_ddl_propagation = off; CREATE TYPE dep_ty AS (a int); SET citus.enable_ddl_propagation = on;
+	BEGIN; SELECT count(*) FROM contacts;
+	SET LOCAL work_mem = '2MB' \\; SELECT app.trap_check();
+	CREATE TABLE dep (id int, x dep_ty); SELECT create_distributed_table('dep', 'id'); COMMIT;};
+like(as('regress_app', $dep, err => 1), qr/only a superuser may send settings to the Citus worker nodes/,
+	'a role\'s settings (and statements) that Citus would send on its own superuser connections: refused');
+is(as('regress_app', q{SET citus.propagate_set_commands = local; RESET work_mem;
+	BEGIN; SELECT set_config('work_mem', '2MB', true); SELECT count(*) > 0 FROM contacts; COMMIT;}), "2MB\nt",
+	'a RESET outside a transaction block and set_config are not sent: allowed');
+$coord->safe_psql('postgres', q{DROP TYPE IF EXISTS app.dep_ty CASCADE});
 # (public opened to the owner for the next tests only: a cluster upgraded
 # from PostgreSQL 14 or older still has it open to everyone)
 $coord->safe_psql('postgres', q{GRANT CREATE ON SCHEMA public TO regress_app});

@@ -71,7 +71,10 @@ crm_purge.naptime = 1
 	my $as = sub {
 		my ($role, $sql, %opt) = @_;
 		my ($out, $err);
-		my $rc = $coord->psql('postgres', "SET ROLE $role;\n$sql", stdout => \$out, stderr => \$err,
+		# all_sets: the superuser lets the role's SETs reach the worker nodes
+		# (crm_purge.citus_set_propagation), to try crm_purge's own checks
+		my $pre = $opt{all_sets} ? "SET crm_purge.citus_set_propagation = 'all';\n" : '';
+		my $rc = $coord->psql('postgres', "${pre}SET ROLE $role;\n$sql", stdout => \$out, stderr => \$err,
 			on_error_stop => 1);
 		return $opt{err} ? $err : ($rc == 0 ? $out : die "as $role failed: $err\n$sql");
 	};
