@@ -400,6 +400,10 @@ BEGIN
 		RETURN;
 	END IF;
 	att := crm_purge._key_column(tbl, key_column);
+	-- (refuses a Citus table's key whose text depends on settings)
+	IF crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._key_expr(tbl, ARRAY[att]);
+	END IF;
 	-- a domain's base type: casting the keys to the domain would run its
 	-- CHECK, the owner's code, as the caller
 	WITH RECURSIVE d(t, m, depth) AS (

@@ -28,6 +28,10 @@ GRANT EXECUTE ON FUNCTION crm_purge._set_marks(regclass, bigint[], bigint[], boo
 
 REVOKE ALL ON FUNCTION crm_purge._purge_step(integer) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._live_rows(regclass) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._live_rows(regclass) TO crm_purge_admin;
+
 REVOKE ALL ON FUNCTION crm_purge._key_hash(text), crm_purge._new_secret(),
 	crm_purge._tombstones_changed(), crm_purge._parts_with_keys(regclass, text[], text[]) FROM PUBLIC;
 

@@ -24,6 +24,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -208,11 +209,39 @@ crm_purge_young_segment(Oid trashid, Datum age)
  * text, which runs with the rights of whoever compares keys.  A record's
  * text is its fields' output, never a cast.
  */
+/*
+ * crm_purge_key_text_settled: is the text of a key of this type the same
+ * whatever DateStyle, TimeZone, extra_float_digits and the like say?
+ */
+bool
+crm_purge_key_text_settled(Oid typid)
+{
+	typid = getBaseType(typid);
+	if (typid >= FirstNormalObjectId)
+		return get_typtype(typid) == TYPTYPE_ENUM;
+	return typid == INT2OID || typid == INT4OID || typid == INT8OID || typid == TEXTOID ||
+		typid == VARCHAROID || typid == BPCHAROID || typid == UUIDOID || typid == NUMERICOID ||
+		typid == OIDOID || typid == NAMEOID || typid == BOOLOID || typid == INETOID ||
+		typid == CIDROID || typid == CHAROID || typid == MACADDROID || typid == MACADDR8OID;
+}
+
 static char *
 key_expression(Oid relid, const AttrNumber *cols, int n)
 {
 	StringInfoData buf;
 	int			i;
+
+	/* the worker nodes write a key with their own settings, the coordinator with crm_purge's */
+	if (crm_purge_citus_distributed(relid))
+		for (i = 0; i < n; i++)
+			if (!crm_purge_key_text_settled(get_atttype(relid, cols[i])))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("crm_purge cannot compare keys of Citus table %s: column \"%s\" is of type %s",
+								crm_purge_relname(relid), get_attname(relid, cols[i], false),
+								format_type_be(get_atttype(relid, cols[i]))),
+						 errdetail("Its text depends on settings (DateStyle, TimeZone, extra_float_digits), and the worker nodes write it with their own."),
+						 errhint("Erase, delete by keys and guard such a table by a key of an integer, text, uuid or numeric type.")));
 
 	initStringInfo(&buf);
 	if (n > 1)
@@ -520,4 +549,37 @@ crm_purge_floored_tables(void)
 																	SPI_tuptable->tupdesc, 1, &isnull)));
 	}
 	return tables;
+}
+
+/*
+ * crm_purge._live_rows(tbl): the overview's row count of a table, counted
+ * as its owner, restricted: planning a table runs its owner's code (index
+ * and statistics expressions, policies), which must not run as the admin,
+ * or the superuser, who only reads the overview.  Every row counts, as in
+ * live_bytes.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_live_rows);
+Datum
+crm_purge_live_rows(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	CrmPurgeIdentity id;
+	int64		n;
+	bool		isnull;
+	int			rc;
+
+	crm_purge_require_admin("crm_purge_overview");
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", crm_purge_relname(relid))));
+	SPI_connect();
+	crm_purge_become_with(crm_purge_rel_owner(relid), SECURITY_NOFORCE_RLS, &id);
+	rc = SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s", crm_purge_relname(relid)), true, 1);
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not count the rows of %s", crm_purge_relname(relid));
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(n);
 }

@@ -71,7 +71,7 @@ crm_purge_citus_present(void)
 
 /* local_group_changed: Citus changed pg_dist_local_group (a node added, removed) */
 static void
-local_group_changed(Datum arg, Oid relid)
+local_group_changed(Oid relid)
 {
 	if (!OidIsValid(relid) || relid == local_group_relid)
 		cached_group = -1;
@@ -96,7 +96,6 @@ crm_purge_citus_forget(void)
 int32
 crm_purge_citus_group(void)
 {
-	static bool callback_registered = false;
 	int32		group = 0;
 	bool		isnull;
 
@@ -104,11 +103,6 @@ crm_purge_citus_group(void)
 		return cached_group;
 	if (!crm_purge_citus_present())
 		return cached_group = 0;
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(local_group_changed, (Datum) 0);
-		callback_registered = true;
-	}
 	local_group_relid = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
 	if (OidIsValid(local_group_relid))
 	{
@@ -515,22 +509,27 @@ static int	ntrashing = 0;
  */
 /* trashing_changed: a table changed (protected, a foreign key added): read again */
 static void
-trashing_changed(Datum arg, Oid relid)
+trashing_changed(Oid relid)
 {
 	trashing_lxid = InvalidLocalTransactionId;
+}
+
+/*
+ * crm_purge_citus_relcache_changed: from crm_purge's one relcache callback
+ * (module.c; a backend has ten slots, Citus takes five).
+ */
+void
+crm_purge_citus_relcache_changed(Oid relid)
+{
+	local_group_changed(relid);
+	trashing_changed(relid);
 }
 
 static bool
 may_trash(Oid relid)
 {
-	static bool callback_registered = false;
 	int			i;
 
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(trashing_changed, (Datum) 0);
-		callback_registered = true;
-	}
 	if (trashing_lxid != MyProc->lxid)
 	{
 		CrmPurgeIdentity id;
@@ -1254,4 +1253,62 @@ crm_purge_citus_table_key(Oid logical)
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the Citus metadata");
 	return SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+}
+
+/*
+ * crm_purge_citus_foreign_temp_path: a SET search_path naming another
+ * backend's temporary schema (pg_temp_N), without it; NULL when there is
+ * none.  Citus sends a session's search_path to the worker nodes with its
+ * own temporary schema written out by name (a DDL statement's, including
+ * crm_purge's as the extension owner): there the name is whichever session
+ * has that number, whose functions would be found before Citus's own
+ * unqualified ones.  Judged by the name, as the schema may be made later.
+ */
+VariableSetStmt *
+crm_purge_citus_foreign_temp_path(VariableSetStmt *stmt)
+{
+	List	   *kept = NIL;
+	bool		dropped = false;
+	ListCell   *lc;
+	VariableSetStmt *result;
+
+	if (stmt->kind != VAR_SET_VALUE || stmt->name == NULL || strcmp(stmt->name, "search_path") != 0 ||
+		!crm_purge_citus_present())
+		return NULL;
+	foreach(lc, stmt->args)
+	{
+		A_Const    *con = lfirst(lc);
+		const char *name;
+		Oid			nsp;
+
+		if (IsA(con, A_Const) && !con->isnull && IsA(&con->val, String))
+		{
+			name = strVal(&con->val);
+			if (strncmp(name, "pg_temp_", 8) == 0 || strncmp(name, "pg_toast_temp_", 14) == 0)
+			{
+				nsp = get_namespace_oid(name, true);
+				if (!OidIsValid(nsp) || !isTempOrTempToastNamespace(nsp))
+				{
+					dropped = true;
+					continue;
+				}
+			}
+		}
+		kept = lappend(kept, con);
+	}
+	if (!dropped)
+		return NULL;
+	ereport(DEBUG1, (errmsg_internal("crm_purge: another session's temporary schema left out of search_path")));
+	if (kept == NIL)
+	{
+		A_Const    *catalog = makeNode(A_Const);
+
+		catalog->val.sval.type = T_String;
+		catalog->val.sval.sval = pstrdup("pg_catalog");
+		catalog->location = -1;
+		kept = list_make1(catalog);
+	}
+	result = copyObject(stmt);
+	result->args = kept;
+	return result;
 }

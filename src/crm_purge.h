@@ -121,6 +121,10 @@ extern bool crm_purge_citus_present(void);
 struct VariableSetStmt;
 extern void crm_purge_citus_before_set(struct VariableSetStmt *stmt, bool top_level);
 extern void crm_purge_citus_switching(void);
+extern void crm_purge_citus_relcache_changed(Oid relid);
+extern struct VariableSetStmt *crm_purge_citus_foreign_temp_path(struct VariableSetStmt *stmt);
+extern void crm_purge_trash_relcache_changed(Oid relid);
+extern void crm_purge_tombstone_relcache_changed(Oid relid);
 extern void crm_purge_citus_forget(void);
 extern int32 crm_purge_citus_group(void);
 extern void crm_purge_require_coordinator(const char *what);
@@ -179,6 +183,7 @@ extern void crm_purge_bypass_table(Oid relid);
 extern void crm_purge_bypass_end(void);
 extern bool crm_purge_bypass_active(void);
 extern char *crm_purge_key_expression(Oid relid);
+extern bool crm_purge_key_text_settled(Oid typid);
 
 /* caches dropped when the extension is dropped or made again */
 extern void crm_purge_trash_forget(void);
@@ -277,7 +282,7 @@ struct RelationData;
 struct HeapTupleData;
 struct FmgrInfo;
 extern char *crm_purge_row_key_text(struct RelationData *rel, struct HeapTupleData *tuple, int nkeys,
-									const AttrNumber *keys, struct FmgrInfo *outfuncs);
+									const AttrNumber *keys, struct FmgrInfo *outfuncs, bool cast);
 
 /* tick.c (duework/): the due work, shared by the worker and crm_purge_tick() */
 typedef struct CrmPurgeTickCounts

@@ -122,6 +122,18 @@ crm_purge_fault(const char *point)
 			 errdetail("crm_purge.fault_point is set for a test; the server restarts with crash recovery.")));
 }
 
+/*
+ * relcache_changed: crm_purge's one relcache callback.  A backend has ten
+ * (PostgreSQL's and Citus's take seven), and running out is FATAL.
+ */
+static void
+relcache_changed(Datum arg, Oid relid)
+{
+	crm_purge_trash_relcache_changed(relid);
+	crm_purge_tombstone_relcache_changed(relid);
+	crm_purge_citus_relcache_changed(relid);
+}
+
 /* extension_changed: pg_extension changed (CREATE / DROP / ALTER EXTENSION): forget every cache */
 static void
 extension_changed(Datum arg, int cacheid, uint32 hashvalue)
@@ -294,6 +306,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("crm_purge");
 
 	CacheRegisterSyscacheCallback(EXTENSIONOID, extension_changed, (Datum) 0);
+	CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
 
 	crm_purge_statement_hooks_init();
 

@@ -145,6 +145,8 @@ crm_purge_require_admin(const char *action)
 				 errhint("Ask an administrator to GRANT %s TO %s.",
 						 CRM_PURGE_ADMIN_ROLE,
 						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+	/* a worker node's catalogs are empty: its holds too */
+	crm_purge_require_coordinator(action);
 }
 
 /*

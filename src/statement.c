@@ -364,9 +364,23 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  ParamListInfo params, QueryEnvironment *queryEnv,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
-	Oid			role = utility_run_as(pstmt->utilityStmt);
+	Oid			role;
 	CrmPurgeIdentity save;
 
+	if (IsA(pstmt->utilityStmt, VariableSetStmt))
+	{
+		VariableSetStmt *own_path = crm_purge_citus_foreign_temp_path((VariableSetStmt *) pstmt->utilityStmt);
+
+		if (own_path != NULL)
+		{
+			PlannedStmt *copy = makeNode(PlannedStmt);
+
+			memcpy(copy, pstmt, sizeof(PlannedStmt));
+			copy->utilityStmt = (Node *) own_path;
+			pstmt = copy;
+		}
+	}
+	role = utility_run_as(pstmt->utilityStmt);
 	crm_purge_before_utility(pstmt->utilityStmt);
 	if (IsA(pstmt->utilityStmt, VariableSetStmt))
 		crm_purge_citus_before_set((VariableSetStmt *) pstmt->utilityStmt, nesting_level == 0);

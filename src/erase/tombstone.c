@@ -18,8 +18,10 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "parser/parse_coerce.h"
 #include "parser/parse_relation.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -240,7 +242,7 @@ static Oid	tombstones_relid = InvalidOid;
  * drops the secret.
  */
 static void
-tombstones_invalidate(Datum arg, Oid relid)
+tombstones_invalidate(Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	TombstoneSet *s;
@@ -255,6 +257,16 @@ tombstones_invalidate(Datum arg, Oid relid)
 	have_secret = false;		/* a restore may have brought another */
 }
 
+static void guard_keys_invalidate(Oid relid);
+
+/* crm_purge_tombstone_relcache_changed: from the relcache callback (module.c) */
+void
+crm_purge_tombstone_relcache_changed(Oid relid)
+{
+	tombstones_invalidate(relid);
+	guard_keys_invalidate(relid);
+}
+
 /*
  * crm_purge_tombstone_forget: the extension was dropped or made again: its
  * tables and secret are new.
@@ -262,7 +274,7 @@ tombstones_invalidate(Datum arg, Oid relid)
 void
 crm_purge_tombstone_forget(void)
 {
-	tombstones_invalidate((Datum) 0, InvalidOid);
+	tombstones_invalidate(InvalidOid);
 	tombstones_relid = InvalidOid;
 	have_secret = false;
 }
@@ -298,7 +310,6 @@ tombstone_set(Oid relid)
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(TombstoneSet);
 		tombstone_sets = hash_create("crm_purge tombstones", 16, &ctl, HASH_ELEM | HASH_BLOBS);
-		CacheRegisterRelcacheCallback(tombstones_invalidate, (Datum) 0);
 	}
 	if (!OidIsValid(tombstones_relid))
 		tombstones_relid = get_relname_relid("tombstones", get_namespace_oid(CRM_PURGE_SCHEMA, false));
@@ -420,7 +431,7 @@ tombstone_set(Oid relid)
  */
 char *
 crm_purge_row_key_text(Relation rel, HeapTuple tuple, int nkeys, const AttrNumber *keys,
-					   FmgrInfo *outfuncs)
+					   FmgrInfo *outfuncs, bool cast)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	StringInfoData buf;
@@ -431,7 +442,10 @@ crm_purge_row_key_text(Relation rel, HeapTuple tuple, int nkeys, const AttrNumbe
 		bool		isnull;
 		Datum		d = heap_getattr(tuple, keys[0], tupdesc, &isnull);
 
-		return isnull ? NULL : OutputFunctionCall(&outfuncs[0], d);
+		if (isnull)
+			return NULL;
+		return cast ? TextDatumGetCString(FunctionCall1Coll(&outfuncs[0], DEFAULT_COLLATION_OID, d))
+			: OutputFunctionCall(&outfuncs[0], d);
 	}
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '(');
@@ -463,16 +477,18 @@ typedef struct GuardKey
 	int			nkeys;
 	AttrNumber	keys[INDEX_MAX_KEYS];
 	FmgrInfo	out[INDEX_MAX_KEYS];
+	bool		key_cast;		/* out[0] is a cast to text (key_output) */
 	int			nnatural;		/* 0: none */
 	AttrNumber	natural[INDEX_MAX_KEYS];
 	FmgrInfo	natural_out[INDEX_MAX_KEYS];
+	bool		natural_cast;
 } GuardKey;
 
 static HTAB *guard_keys = NULL;
 
 /* guard_keys_invalidate: relcache callback; forgets the key columns of relid, or of every table. */
 static void
-guard_keys_invalidate(Datum arg, Oid relid)
+guard_keys_invalidate(Oid relid)
 {
 	if (guard_keys != NULL && OidIsValid(relid))
 		hash_search(guard_keys, &relid, HASH_REMOVE, NULL);
@@ -483,20 +499,29 @@ guard_keys_invalidate(Datum arg, Oid relid)
 	}
 }
 
-/* key_output: a key column's output function; does its text depend on settings? */
+/*
+ * key_output: how a key column is written: as crm_purge._key_expr() writes
+ * it in SQL, ::text for the one column of a key of a built-in type (*cast:
+ * out is that cast's function, e.g. char(n) without its trailing blanks,
+ * inet with its mask), else the type's output function.  Returns whether
+ * the text depends on settings.
+ */
 static bool
-key_output(Relation rel, AttrNumber attno, FmgrInfo *out)
+key_output(Relation rel, AttrNumber attno, FmgrInfo *out, bool single, bool *cast)
 {
 	Oid			func;
 	bool		varlena;
 	Oid			typid = getBaseType(TupleDescAttr(RelationGetDescr(rel), attno - 1)->atttypid);
 
-	getTypeOutputInfo(typid, &func, &varlena);
+	*cast = false;
+	if (single && typid < FirstNormalObjectId &&
+		find_coercion_pathway(TEXTOID, typid, COERCION_EXPLICIT, &func) == COERCION_PATH_FUNC &&
+		get_func_nargs(func) == 1)
+		*cast = true;
+	else
+		getTypeOutputInfo(typid, &func, &varlena);
 	fmgr_info_cxt(func, out, CacheMemoryContext);
-	/* the common key types (integers, text, uuid) print the same everywhere */
-	return typid != INT2OID && typid != INT4OID && typid != INT8OID && typid != TEXTOID &&
-		typid != VARCHAROID && typid != BPCHAROID && typid != UUIDOID && typid != NUMERICOID &&
-		typid != OIDOID && typid != NAMEOID;
+	return !crm_purge_key_text_settled(typid);
 }
 
 /*
@@ -519,17 +544,11 @@ guard_key(Relation rel, Trigger *trigger)
 	if (guard_keys == NULL)
 	{
 		HASHCTL		ctl;
-		static bool registered = false;
 
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(GuardKey);
 		ctl.hcxt = CacheMemoryContext;
 		guard_keys = hash_create("crm_purge guard keys", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		if (!registered)
-		{
-			CacheRegisterRelcacheCallback(guard_keys_invalidate, (Datum) 0);
-			registered = true;
-		}
 	}
 	g = hash_search(guard_keys, &relid, HASH_FIND, &found);
 	if (found)
@@ -555,9 +574,9 @@ guard_key(Relation rel, Trigger *trigger)
 	memcpy(g->natural, natural, sizeof(AttrNumber) * nnatural);
 	g->pin_settings = false;
 	for (i = 0; i < g->nkeys; i++)
-		g->pin_settings |= key_output(rel, g->keys[i], &g->out[i]);
+		g->pin_settings |= key_output(rel, g->keys[i], &g->out[i], g->nkeys == 1, &g->key_cast);
 	for (i = 0; i < g->nnatural; i++)
-		g->pin_settings |= key_output(rel, g->natural[i], &g->natural_out[i]);
+		g->pin_settings |= key_output(rel, g->natural[i], &g->natural_out[i], g->nnatural == 1, &g->natural_cast);
 	return g;
 }
 
@@ -676,7 +695,7 @@ guard_blocks(Relation rel, Trigger *trigger, HeapTuple row, HeapTuple oldrow)
 	nestlevel = g->pin_settings ? crm_purge_pin_output_settings() : -1;
 	if (check_pk)
 	{
-		key = crm_purge_row_key_text(rel, row, g->nkeys, g->keys, g->out);
+		key = crm_purge_row_key_text(rel, row, g->nkeys, g->keys, g->out, g->key_cast);
 		if (key != NULL)
 		{
 			h = crm_purge_key_hash(key, strlen(key));
@@ -686,7 +705,7 @@ guard_blocks(Relation rel, Trigger *trigger, HeapTuple row, HeapTuple oldrow)
 	}
 	if (!found && check_natural)
 	{
-		key = crm_purge_row_key_text(rel, row, g->nnatural, g->natural, g->natural_out);
+		key = crm_purge_row_key_text(rel, row, g->nnatural, g->natural, g->natural_out, g->natural_cast);
 		if (key != NULL)
 		{
 			char	   *text = psprintf("%s%s", NATURAL_KEY_PREFIX, key);

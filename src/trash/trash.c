@@ -94,11 +94,11 @@ static HTAB *trash_maps = NULL;
 
 
 /*
- * trash_map_invalidate: relcache callback; the maps of relid (live or trash
- * table) go stale, all for InvalidOid.
+ * crm_purge_trash_relcache_changed: from the relcache callback (module.c);
+ * the maps of relid (live or trash table) go stale, all for InvalidOid.
  */
-static void
-trash_map_invalidate(Datum arg, Oid relid)
+void
+crm_purge_trash_relcache_changed(Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	TrashMap   *m;
@@ -210,7 +210,6 @@ get_trash_map(Relation live)
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(TrashMap);
 		trash_maps = hash_create("crm_purge trash maps", 32, &ctl, HASH_ELEM | HASH_BLOBS);
-		CacheRegisterRelcacheCallback(trash_map_invalidate, (Datum) 0);
 	}
 	m = hash_search(trash_maps, &relid, HASH_ENTER, &found);
 	if (found && m->valid)
@@ -1727,6 +1726,25 @@ refuse_inheriting_protected(Oid relid)
  * owner (who owns the trash), restricted, and never evaluates an expression of
  * the table's owner: see crm_purge._sync_trash.
  */
+/* trash_columns: the trash's columns, names and types, as one text (through SPI) */
+static char *
+trash_columns(Oid root)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(root)};
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_with_args("SELECT pg_catalog.string_agg(a.attname::pg_catalog.text OPERATOR(pg_catalog.||) ':'"
+							  " OPERATOR(pg_catalog.||) a.atttypid::pg_catalog.text OPERATOR(pg_catalog.||) ':'"
+							  " OPERATOR(pg_catalog.||) a.attisdropped::pg_catalog.text, ',' ORDER BY a.attnum)"
+							  " FROM pg_catalog.pg_attribute a WHERE a.attrelid = crm_purge._trash($1) AND a.attnum > 0",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the trash's columns");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? pstrdup("") : TextDatumGetCString(d);
+}
+
 PG_FUNCTION_INFO_V1(crm_purge_ddl_trigger);
 Datum
 crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
@@ -1742,6 +1760,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	CrmPurgeIdentity id;
 	List	   *parents;
 	ListCell   *lc;
+	char	   *citus_columns_before = NULL;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -1787,6 +1806,15 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 		SPI_execute_with_args("SELECT crm_purge._create_unlink_triggers($1)",
 							  1, argtypes, values, NULL, false, 0);
 	}
+	/*
+	 * Citus: the trash's shards change as the extension owner, colocated
+	 * with the table's, which Citus then changes as the caller: it refuses
+	 * two roles changing one colocated group in one transaction.  Said
+	 * clearly, with what works, before Citus says it obscurely.
+	 */
+	if (OidIsValid(root) && id.userid != crm_purge_extension_owner() && !superuser_arg(id.userid) &&
+		crm_purge_citus_distributed(root))
+		citus_columns_before = trash_columns(root);
 	if (OidIsValid(root))
 	{
 		static const char *const reserved[] = {"deleted_at", "deleted_by", "deletion_id", "deletion_actor",
@@ -1825,6 +1853,13 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 		}
 		SPI_execute_with_args("SELECT crm_purge._sync_trash($1)",
 							  1, argtypes, values, NULL, false, 0);
+		if (citus_columns_before != NULL && strcmp(citus_columns_before, trash_columns(root)) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot change the columns of protected Citus table %s as role %s",
+							crm_purge_relname(root), crm_purge_role_name(id.userid)),
+					 errdetail("Its trash's shards, colocated with the table's, change with it as the extension owner, and Citus refuses two roles changing colocated shards in one transaction."),
+					 errhint("Run this ALTER TABLE as a superuser (the extension owner), e.g. in the migration; nothing was changed.")));
 		/* partitions created, attached or detached: their statement triggers */
 		if (get_rel_relkind(root) == RELKIND_PARTITIONED_TABLE)
 		{
@@ -1852,7 +1887,7 @@ static Oid	visible_live = InvalidOid;
 void
 crm_purge_trash_forget(void)
 {
-	trash_map_invalidate((Datum) 0, InvalidOid);
+	crm_purge_trash_relcache_changed(InvalidOid);
 	visible_trash = InvalidOid;
 	visible_live = InvalidOid;
 	deletion_id = 0;

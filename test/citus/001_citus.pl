@@ -317,6 +317,20 @@ is(as('regress_admin', q{SELECT string_agg(key || ' ' || outcome, ', ') FROM crm
 	'delete_keys with the distribution column in a composite key');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__contacts WHERE id IN (236, 237)}), '2',
 	'into the trash');
+# a key whose text depends on settings: the worker nodes would write it
+# with their own (an erase that deletes nothing, a tombstone that does not
+# match): refused, with the key of built-in types that print the same
+as('regress_app', q{CREATE TABLE fkey (account_id int, f float8, t timestamptz, PRIMARY KEY (account_id, f));
+	SELECT create_distributed_table('fkey', 'account_id');
+	INSERT INTO fkey VALUES (1, 2.1, now()), (2, 3.3, now());
+	GRANT SELECT, DELETE ON fkey TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('fkey')});
+like(as('regress_admin', q{SELECT crm_purge_erase('fkey', 'f = 2.1', 'test')}, err => 1),
+	qr/crm_purge cannot compare keys of Citus table app.fkey: column "f" is of type double precision/,
+	'an erase by a key of a type whose text depends on settings: refused');
+like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('fkey', ARRAY['2020-01-01'], key_column => 't')}, err => 1),
+	qr/column "t" is of type timestamp with time zone/, 'delete_keys by such a column too');
+is(as('regress_admin', q{SELECT count(*) FROM fkey}), '2', 'nothing deleted');
 
 # the worker expires trash by itself; sealed segments are indexed
 as('regress_admin', q{SELECT crm_purge_tick()});
@@ -413,6 +427,24 @@ like($err, qr/crm_purge_tick cannot run on a Citus worker node.*\n.*HINT:  Conne
 	'crm_purge functions on a worker node say to use the coordinator');
 $w1->psql('postgres', q{SELECT crm_purge_restore('contacts')}, stderr => \$err);
 like($err, qr/crm_purge_restore cannot run on a Citus worker node/, 'restore too');
+# an admin's functions that act on the table they name refuse there too:
+# the worker node's legal holds (none) would not keep its rows
+for my $call ("crm_purge._delete_permanently('$shard', 'true', NULL)", "crm_purge_delete_where('$shard', 'true')",
+	"crm_purge_delete_keys('$shard', ARRAY['1'])", "crm_purge_mark('$shard', 'true')")
+{
+	$w1->psql('postgres', "SET ROLE regress_admin; SELECT $call", stderr => \$err);
+	like($err, qr/cannot run on a Citus worker node/, "$call on a worker node: refused");
+}
+is($w1->safe_psql('postgres', "SELECT count(*) > 0 FROM $shard"), 't', 'the shard kept its rows');
+
+# a protected and guarded table written and deleted from in one session:
+# crm_purge's caches take one relcache callback of the backend's ten
+as('regress_app', q{CREATE TABLE gp (id int PRIMARY KEY, v text); SELECT create_distributed_table('gp', 'id');
+	GRANT SELECT, INSERT, DELETE ON gp TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('gp'); SELECT crm_purge_guard('gp')});
+is(as('regress_app', q{BEGIN; INSERT INTO gp SELECT g, 'x' FROM generate_series(1, 8) g;
+	DELETE FROM gp WHERE id <= 8; COMMIT; SELECT count(*) FROM crm_trash.app__gp}), "8",
+	'INSERT then DELETE of a protected, guarded table in one transaction');
 
 # the cost of a protected DELETE of 100k rows on 4 shards over 2 workers,
 # against the same DELETE unprotected (reported; bench/ has the benchmark)
@@ -559,6 +591,16 @@ is(as('regress_admin', q{SELECT string_agg(action || ' ' || rows, ', ') FROM crm
 	'an erase preview under a legal hold: the owner\'s index expression ran as the owner');
 as('regress_app', q{REINDEX INDEX trap_expr});
 is(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 8', 'test')}), '1', 'and the erase');
+# the overview counts every protected table's rows: as each table's owner,
+# not as whoever reads it (here the superuser)
+{
+	my $n = as('regress_app', q{SELECT count(*) FROM trap});
+	as('regress_app', q{REINDEX INDEX trap_expr});
+	my ($o, $e);
+	$coord->psql('postgres', q{SELECT live_rows FROM crm_purge_overview WHERE "table" = 'trap'::regclass},
+		stdout => \$o, stderr => \$e);
+	is("$o$e", $n, 'the overview read by the superuser: the owner\'s index expression ran as the owner');
+}
 like(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 35', 'test')}, err => 1), qr/legal hold \d+ keeps them/,
 	'the held row is kept');
 # a rule on the shards themselves (the coordinator's table has none): its
@@ -645,6 +687,34 @@ is(as('regress_app', q{SET citus.propagate_set_commands = local; RESET work_mem;
 	BEGIN; SELECT set_config('work_mem', '2MB', true); SELECT count(*) > 0 FROM contacts; COMMIT;}), "2MB\nt",
 	'a RESET outside a transaction block and set_config are not sent: allowed');
 $coord->safe_psql('postgres', q{DROP TYPE IF EXISTS app.dep_ty CASCADE});
+# Citus sends a DDL statement's search_path to the worker nodes with the
+# session's temporary schema written out by name (pg_temp_N); crm_purge's
+# trash DDL runs as the superuser with pg_temp on its path. On a worker
+# node that name is another session's schema, whose functions would be
+# found before Citus's own unqualified ones (worker_apply_shard_ddl_command):
+# every node leaves another session's temporary schema out of search_path
+{
+	my $planter = $w1->background_psql('postgres');
+	$planter->query_safe(q{SET ROLE regress_app; CREATE TEMP TABLE scratch (a int);
+		CREATE FUNCTION pg_temp.worker_apply_shard_ddl_command(integer, text, text) RETURNS void
+			LANGUAGE plpgsql AS $$ BEGIN PERFORM app.trap_check(); END $$});
+	my $nsp = $planter->query_safe(q{SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()});
+	$nsp =~ s/\s+//g;
+	is($w1->safe_psql('postgres', qq{BEGIN; SET LOCAL search_path TO pg_catalog,$nsp; SHOW search_path; COMMIT}),
+		'pg_catalog', "a worker node leaves another session's $nsp out of search_path");
+	is($w1->safe_psql('postgres', qq{SET search_path TO app, $nsp, public; SHOW search_path}), 'app, public',
+		'a session-level SET too');
+	is($w1->safe_psql('postgres', q{CREATE TEMP TABLE mine (a int);
+		DO $$ BEGIN EXECUTE format('SET search_path TO pg_catalog, %I',
+			(SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema())); END $$;
+		SELECT current_setting('search_path') ~ '^pg_catalog, pg_temp_[0-9]+$'}), 't',
+		'its own temporary schema stays');
+	$planter->quit;
+	# DDL from a session with a temporary schema on its path still reaches the shards
+	$coord->safe_psql('postgres', q{SET search_path = app, pg_temp; CREATE TEMP TABLE scratch (a int);
+		ALTER TABLE plain_t ADD COLUMN tmp_path int; ALTER TABLE plain_t DROP COLUMN tmp_path});
+	pass('a distributed ALTER TABLE from a session with pg_temp on its path');
+}
 # (public opened to the owner for the next tests only: a cluster upgraded
 # from PostgreSQL 14 or older still has it open to everyone)
 $coord->safe_psql('postgres', q{GRANT CREATE ON SCHEMA public TO regress_app});
@@ -767,5 +837,19 @@ is(as('regress_admin', q{SELECT crm_purge_protect('deals')}), 'crm_trash.app__de
 as('regress_app', q{DELETE FROM deals WHERE id = 999});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__deals WHERE id IN (999, 1000)}), '1',
 	'only the DELETE while protected went to the trash');
+
+# a column change of a protected distributed table changes its trash's
+# colocated shards as the extension owner: Citus refuses that next to the
+# owner's own change of the table's shards; said clearly, nothing changed,
+# and it works as the superuser
+like(as('regress_app2', q{ALTER TABLE owned ADD COLUMN note text}, err => 1),
+	qr/cannot change the columns of protected Citus table app.owned as role regress_app2/,
+	'an owner\'s column change of a protected distributed table: refused with a reason');
+is(as('regress_app2', q{ALTER TABLE owned ALTER COLUMN id SET STATISTICS 200; SELECT 1}), '1',
+	'a change that leaves the trash alone goes through');
+$coord->safe_psql('postgres', q{ALTER TABLE owned ADD COLUMN note text});
+as('regress_app2', q{INSERT INTO owned VALUES (20, 20, 'n'); DELETE FROM owned WHERE id = 20});
+is($coord->safe_psql('postgres', q{SELECT note FROM crm_trash.app__owned WHERE id = 20}), 'n',
+	'as the superuser: the trash has the column, and deleted rows keep it');
 
 done_testing();

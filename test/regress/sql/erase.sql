@@ -272,3 +272,32 @@ DROP TABLE er_dom;
 DROP DOMAIN er_den;
 DROP TYPE er_en;
 
+
+-- keys whose ::text is not their output (char(n) drops its blanks, inet
+-- keeps its mask, boolean spells itself out): the guard writes a key as the
+-- erase does, so an erased key stays out, in one column or several
+CREATE TABLE er_bp (id char(4) PRIMARY KEY, v text);
+CREATE TABLE er_inet (id inet PRIMARY KEY, v text);
+CREATE TABLE er_bool (id boolean PRIMARY KEY, v text);
+CREATE TABLE er_pair (a char(4), b inet, PRIMARY KEY (a, b));
+INSERT INTO er_bp VALUES ('ab', 'x'), ('cd', 'y');
+INSERT INTO er_inet VALUES ('10.0.0.1', 'x'), ('10.1.0.0/16', 'y');
+INSERT INTO er_bool VALUES (true, 'x'), (false, 'y');
+INSERT INTO er_pair VALUES ('ab', '10.0.0.1'), ('cd', '10.0.0.2');
+SELECT crm_purge_guard(t, 'error') FROM unnest(ARRAY['er_bp', 'er_inet', 'er_bool', 'er_pair']::regclass[]) t;
+SELECT crm_purge_erase('er_bp', $$id = 'ab'$$, 'test');
+SELECT crm_purge_erase('er_inet', $$id = '10.0.0.1'$$, 'test');
+SELECT crm_purge_erase('er_inet', $$id = '10.1.0.0/16'$$, 'test');
+SELECT crm_purge_erase('er_bool', 'id', 'test');
+SELECT crm_purge_erase('er_pair', $$a = 'ab'$$, 'test');
+INSERT INTO er_bp VALUES ('ab', 'back');
+INSERT INTO er_inet VALUES ('10.0.0.1', 'back');
+INSERT INTO er_inet VALUES ('10.1.0.0/16', 'back');
+INSERT INTO er_bool VALUES (true, 'back');
+INSERT INTO er_pair VALUES ('ab', '10.0.0.1');
+SELECT (SELECT count(*) FROM er_bp) AS bp, (SELECT count(*) FROM er_inet) AS inet,
+	   (SELECT count(*) FROM er_bool) AS bool, (SELECT count(*) FROM er_pair) AS pair;
+SELECT * FROM crm_purge_delete_keys('er_bp', ARRAY['cd']);
+SELECT crm_purge_forget('er_bp', 'ab');
+INSERT INTO er_bp VALUES ('ab', 'forgotten');
+DROP TABLE er_bp, er_inet, er_bool, er_pair;
