@@ -909,6 +909,8 @@ DECLARE
 	r bigint[];
 	purged bigint := 0;
 	busy boolean := false;
+	err_text text;
+	err_detail text;
 BEGIN
 	SELECT * INTO p FROM crm_purge.purges q
 		WHERE (q.status = 'pending' AND q.due_at <= now()) OR q.status = 'running'
@@ -936,8 +938,24 @@ BEGIN
 			CONTINUE;
 		END;
 		-- one mechanism with trash expiry: candidates, holds (held rows are
-		-- unmarked: never purged), then the rest by ctid
-		r := crm_purge._purge_trash_batch(t.tbl, p.activated_at, left_over::integer);
+		-- unmarked: never purged), then the rest by ctid.  A table that
+		-- fails (a hold that cannot be checked, say) waits, with its error
+		-- in view; the others go on
+		BEGIN
+			r := crm_purge._purge_trash_batch(t.tbl, p.activated_at, left_over::integer);
+			DELETE FROM crm_purge.errors e WHERE e.task = 'purge' AND e.tbl = t.tbl::oid;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS err_text = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL;
+			RAISE WARNING 'crm_purge purge of % failed: %', t.tbl, err_text
+				USING DETAIL = err_detail, HINT = 'The other tables are purged; this one is tried again at the next step (view crm_purge_errors).';
+			INSERT INTO crm_purge.errors AS e (task, tbl, error, next_try)
+				VALUES ('purge', t.tbl::oid, err_text || CASE WHEN err_detail <> '' THEN ' (' || err_detail || ')' ELSE '' END,
+						now() + current_setting('crm_purge.naptime')::interval)
+				ON CONFLICT (task, tbl) DO UPDATE SET error = EXCLUDED.error, retries = e.retries + 1,
+					next_try = EXCLUDED.next_try;
+			busy := true;
+			CONTINUE;
+		END;
 		IF r[2] > 0 THEN
 			PERFORM crm_purge._record_history('purge kept held rows', t.tbl, r[2], who, purge_id => p.id);
 		END IF;
@@ -1541,7 +1559,7 @@ BEGIN
 END
 $$;
 DROP FUNCTION crm_purge_guard(regclass, text);
-CREATE FUNCTION crm_purge_guard(tbl regclass, mode text DEFAULT 'skip', key_columns name[] DEFAULT NULL) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge_guard(tbl regclass, mode text DEFAULT 'skip', key_columns name[] DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM crm_purge._check_admin('crm_purge_guard');
@@ -1555,6 +1573,13 @@ BEGIN
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
 	PERFORM crm_purge._check_key_columns(tbl, key_columns);
+	-- (refuses a Citus table's key whose text depends on settings)
+	IF crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl));
+		IF key_columns IS NOT NULL THEN
+			PERFORM crm_purge._key_expr(tbl, crm_purge._attnums(tbl, key_columns));
+		END IF;
+	END IF;
 	PERFORM crm_purge._guard(tbl, mode, key_columns);
 END
 $$;
@@ -2463,7 +2488,10 @@ BEGIN
 		  WHERE g.trash = tr AND g.indexed_at IS NOT NULL
 			AND crm_purge._relation_size(g.leaf, true) < 16 * segment_bytes) x
 	WHERE x.upto <= 64 * segment_bytes;
-	IF cardinality(merge_leaves) >= 4 THEN
+	-- not on Citus: the merge's INSERT ... SELECT would pull every trash row
+	-- to the coordinator, where reading a value runs the checks of the
+	-- owner's domains inside composite or array columns, as the superuser
+	IF cardinality(merge_leaves) >= 4 AND NOT crm_purge._citus_table(tr) THEN
 		-- every list value of the sources (a merged one has several)
 		merge_segs := ARRAY(SELECT DISTINCT v::integer FROM unnest(merge_leaves) m
 							CROSS JOIN LATERAL unnest(string_to_array(substring(
@@ -2511,7 +2539,8 @@ BEGIN
 	END IF;
 	FOR s IN SELECT * FROM crm_purge.trash_segments g
 			 WHERE g.trash = tr AND g.indexed_at IS NOT NULL ORDER BY g.segment LOOP
-		EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
+		-- (SELECT 1: Citus 13.2 cannot plan an empty target list with a parameter)
+		EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
 		EXIT WHEN NOT expired;
 		-- never wait here: trash readers would queue behind the worker
 		BEGIN
@@ -2520,7 +2549,7 @@ BEGIN
 		EXCEPTION WHEN lock_not_available THEN
 			RETURN dropped;
 		END;
-		EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
+		EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
 		EXIT WHEN NOT expired;
 		EXECUTE format('SELECT count(*) FROM %s', s.leaf) INTO n;
 		EXECUTE format('DROP TABLE %s', s.leaf);

@@ -87,6 +87,8 @@ DECLARE
 	r bigint[];
 	purged bigint := 0;
 	busy boolean := false;
+	err_text text;
+	err_detail text;
 BEGIN
 	SELECT * INTO p FROM crm_purge.purges q
 		WHERE (q.status = 'pending' AND q.due_at <= now()) OR q.status = 'running'
@@ -114,8 +116,24 @@ BEGIN
 			CONTINUE;
 		END;
 		-- one mechanism with trash expiry: candidates, holds (held rows are
-		-- unmarked: never purged), then the rest by ctid
-		r := crm_purge._purge_trash_batch(t.tbl, p.activated_at, left_over::integer);
+		-- unmarked: never purged), then the rest by ctid.  A table that
+		-- fails (a hold that cannot be checked, say) waits, with its error
+		-- in view; the others go on
+		BEGIN
+			r := crm_purge._purge_trash_batch(t.tbl, p.activated_at, left_over::integer);
+			DELETE FROM crm_purge.errors e WHERE e.task = 'purge' AND e.tbl = t.tbl::oid;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS err_text = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL;
+			RAISE WARNING 'crm_purge purge of % failed: %', t.tbl, err_text
+				USING DETAIL = err_detail, HINT = 'The other tables are purged; this one is tried again at the next step (view crm_purge_errors).';
+			INSERT INTO crm_purge.errors AS e (task, tbl, error, next_try)
+				VALUES ('purge', t.tbl::oid, err_text || CASE WHEN err_detail <> '' THEN ' (' || err_detail || ')' ELSE '' END,
+						now() + current_setting('crm_purge.naptime')::interval)
+				ON CONFLICT (task, tbl) DO UPDATE SET error = EXCLUDED.error, retries = e.retries + 1,
+					next_try = EXCLUDED.next_try;
+			busy := true;
+			CONTINUE;
+		END;
 		IF r[2] > 0 THEN
 			PERFORM crm_purge._record_history('purge kept held rows', t.tbl, r[2], who, purge_id => p.id);
 		END IF;

@@ -475,6 +475,13 @@ BEGIN
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
 	PERFORM crm_purge._check_key_columns(tbl, key_columns);
+	-- (refuses a Citus table's key whose text depends on settings)
+	IF crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl));
+		IF key_columns IS NOT NULL THEN
+			PERFORM crm_purge._key_expr(tbl, crm_purge._attnums(tbl, key_columns));
+		END IF;
+	END IF;
 	PERFORM crm_purge._guard(tbl, mode, key_columns);
 END
 $$;

@@ -121,6 +121,7 @@ extern bool crm_purge_citus_present(void);
 struct VariableSetStmt;
 extern void crm_purge_citus_before_set(struct VariableSetStmt *stmt, bool top_level);
 extern void crm_purge_citus_switching(void);
+extern void crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save);
 extern void crm_purge_citus_relcache_changed(Oid relid);
 extern struct VariableSetStmt *crm_purge_citus_foreign_temp_path(struct VariableSetStmt *stmt);
 extern void crm_purge_trash_relcache_changed(Oid relid);

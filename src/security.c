@@ -82,6 +82,26 @@ crm_purge_become_owner_local(CrmPurgeIdentity *save)
 	crm_purge_become_with(crm_purge_extension_owner(), CRM_PURGE_LOCAL_ONLY, save);
 }
 
+/*
+ * crm_purge_become_creator: crm_purge_become() as the creator of a request,
+ * policy or legal hold on relid, to run its filter.  Reading a table runs
+ * its owner's code (index and statistics expressions while planning, on
+ * every Citus node): a superuser creator's filter on a table runs as the
+ * table's owner instead, every row in sight, as PostgreSQL's foreign keys
+ * read.
+ */
+void
+crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
+{
+	Oid			owner = crm_purge_rel_owner(relid);
+
+	/* (a trash is the extension owner's: no one else's code runs reading it) */
+	if (superuser_arg(creator) && owner != crm_purge_extension_owner())
+		crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
+	else
+		crm_purge_become(creator, save);
+}
+
 /* crm_purge_become_owner: crm_purge_become() as the extension owner. */
 void
 crm_purge_become_owner(CrmPurgeIdentity *save)

@@ -5,6 +5,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -13,6 +14,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 
 #include "compat.h"
@@ -102,6 +104,36 @@ release_databases(Node *parsetree)
 }
 
 /*
+ * refuse_shard_truncate: on a Citus worker node, a TRUNCATE of a protected
+ * table's shard sent by anyone but Citus itself (its connections name
+ * themselves citus_internal, as Citus checks for its own shards): Citus
+ * gives shards no TRUNCATE trigger, so the rows would skip the trash, the
+ * history and the coordinator's legal holds.
+ */
+static void
+refuse_shard_truncate(TruncateStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (crm_purge_citus_group() <= 0 ||
+		(application_name != NULL && strncmp(application_name, "citus_internal gpid=", 20) == 0))
+		return;
+	foreach(lc, stmt->relations)
+	{
+		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+		int64		shardid = 0;
+
+		if (OidIsValid(relid) && OidIsValid(crm_purge_citus_shard_trash(relid, &shardid)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot truncate %s: it is a shard of a table protected by crm_purge",
+							crm_purge_relname(relid)),
+					 errdetail("Its rows would skip the trash and the legal holds."),
+					 errhint("DELETE from the distributed table on the coordinator (or TRUNCATE it there, with crm_purge.allow_truncate).")));
+	}
+}
+
+/*
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
  * runs: the two above.
  */
@@ -111,4 +143,6 @@ crm_purge_before_utility(Node *parsetree)
 	if (drops_this_extension(parsetree))
 		drop_cron_jobs();
 	release_databases(parsetree);
+	if (IsA(parsetree, TruncateStmt))
+		refuse_shard_truncate((TruncateStmt *) parsetree);
 }

@@ -179,7 +179,7 @@ crm_purge_citus_hold_condition(Oid relid)
 		CrmPurgeIdentity id;
 
 		check_hold(relid, relid, hold_id, creator);
-		crm_purge_become(creator, &id);
+		crm_purge_become_creator(creator, relid, &id);
 		filter = citus_plain_filter(relid, relid, hold_id, filter);
 		crm_purge_unbecome(&id);
 		appendStringInfo(&cond, "%s(%s)", h > 0 ? " OR " : "", filter);
@@ -218,7 +218,7 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 		int			nest = -1;
 
 		check_hold(relid, scanrel, hold_id, creator);
-		crm_purge_become(creator, &id);
+		crm_purge_become_creator(creator, scanrel, &id);
 		if (citus)
 		{
 			/*

@@ -505,7 +505,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		values[1] = Int32GetDatum(crm_purge_batch_rows());
 	}
 	values[2] = r->cutoff;
-	crm_purge_become(r->created_by, &id);
+	crm_purge_become_creator(r->created_by, r->relid, &id);
 	prepare_plans(r);
 	rc = SPI_execute_plan(select_plan, values, NULL, true, 0);
 	crm_purge_unbecome(&id);
@@ -968,7 +968,7 @@ partition_work(Request *r)
 	/* dropping a table is more than deleting its rows: only for its owner's members */
 	if (!has_privs_of_role(r->created_by, crm_purge_rel_owner(r->relid)))
 		may_drop = false;
-	crm_purge_become(r->created_by, &id);
+	crm_purge_become_creator(r->created_by, r->relid, &id);
 
 	/*
 	 * Without a filter the question is one the planner answers from the

@@ -328,8 +328,10 @@ as('regress_admin', q{SELECT crm_purge_protect('fkey')});
 like(as('regress_admin', q{SELECT crm_purge_erase('fkey', 'f = 2.1', 'test')}, err => 1),
 	qr/crm_purge cannot compare keys of Citus table app.fkey: column "f" is of type double precision/,
 	'an erase by a key of a type whose text depends on settings: refused');
-like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('fkey', ARRAY['2020-01-01'], key_column => 't')}, err => 1),
-	qr/column "t" is of type timestamp with time zone/, 'delete_keys by such a column too');
+like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('fkey', ARRAY['(1,2.1)'])}, err => 1),
+	qr/column "f" is of type double precision/, 'delete_keys by such a key too');
+like(as('regress_admin', q{SELECT crm_purge_guard('fkey')}, err => 1),
+	qr/column "f" is of type double precision/, 'and the guard');
 is(as('regress_admin', q{SELECT count(*) FROM fkey}), '2', 'nothing deleted');
 
 # the worker expires trash by itself; sealed segments are indexed
@@ -341,7 +343,18 @@ $coord->safe_psql('postgres', q{
 ok($coord->poll_query_until('postgres', q{SELECT string_agg(id::text, ',') FROM crm_trash.app__contacts}, '130'),
 	'trash expiry on a distributed trash, by the worker; the held row stays');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_purge_errors}), '0', 'no task failed');
-
+# without a legal hold, the sealed and indexed segment is dropped whole
+# once all its rows expired (Citus could not plan its check with a parameter)
+as('regress_app', q{CREATE TABLE exp_t (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('exp_t', 'account_id');
+	INSERT INTO exp_t SELECT g, g FROM generate_series(1, 20) g; GRANT SELECT, DELETE ON exp_t TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('exp_t')});
+as('regress_app', q{DELETE FROM exp_t});
+$coord->safe_psql('postgres', q{UPDATE crm_trash.app__exp_t SET deleted_at = '2020-01-01';
+	UPDATE crm_purge.trash_segments SET created_at = '2020-01-01' WHERE trash = 'crm_trash.app__exp_t'::regclass});
+ok($coord->poll_query_until('postgres', q{SELECT count(*) FROM crm_trash.app__exp_t}, '0'),
+	'trash expiry of a distributed trash whose segment was sealed and indexed');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_purge_errors}), '0', 'no task failed');
 # sizes come from the shards
 ok($coord->safe_psql('postgres', q{SELECT live_bytes > 100000 FROM crm_purge_overview WHERE "table" = 'contacts'::regclass}) eq 't',
 	'overview: the live size is the shards\'');
@@ -352,6 +365,23 @@ like(as('regress_admin', q{SELECT crm_purge_request('contacts', '1 day', 'delete
 	'requests on a distributed table that cascades are refused');
 like(as('regress_app', q{TRUNCATE deals}, err => 1), qr/cannot truncate table app.deals: it is protected/,
 	'TRUNCATE of a protected distributed table is refused');
+# on a worker node, a shard of it (Citus gives shards no TRUNCATE trigger):
+# refused unless Citus itself sends it
+{
+	my $dshard = $w1->safe_psql('postgres', q{SET citus.override_table_visibility = off;
+		SELECT relname FROM pg_class WHERE relname ~ '^deals_[0-9]+$' LIMIT 1});
+	my $before = $w1->safe_psql('postgres', "SELECT count(*) FROM $dshard");
+	$w1->psql('postgres', qq{SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on; TRUNCATE $dshard},
+		stderr => \my $terr);
+	like($terr, qr/cannot truncate app.$dshard: it is a shard of a table protected by crm_purge/,
+		'TRUNCATE of a protected table\'s shard on a worker node is refused');
+	is($w1->safe_psql('postgres', "SELECT count(*) FROM $dshard"), $before, 'the shard kept its rows');
+	as('regress_app', q{CREATE TABLE trunc_t (id int PRIMARY KEY); SELECT create_distributed_table('trunc_t', 'id');
+		INSERT INTO trunc_t SELECT generate_series(1, 10); GRANT SELECT, DELETE ON trunc_t TO regress_admin});
+	as('regress_admin', q{SELECT crm_purge_protect('trunc_t')});
+	is(as('regress_app', q{SET crm_purge.allow_truncate = on; TRUNCATE trunc_t; SELECT count(*) FROM trunc_t}), '0',
+		'Citus\'s own TRUNCATE of the shards, allowed on the coordinator, goes through');
+}
 as('regress_app', q{
 	CREATE TABLE ref_t (id int PRIMARY KEY);
 	SELECT create_reference_table('ref_t');
@@ -601,6 +631,31 @@ is(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 8', 'test')}), '1'
 		stdout => \$o, stderr => \$e);
 	is("$o$e", $n, 'the overview read by the superuser: the owner\'s index expression ran as the owner');
 }
+# small indexed segments are merged on a single node; on Citus the merge
+# would pull every trash row to the coordinator, whose reading runs the
+# owner's domain checks inside composite and array columns as the
+# superuser: not merged there
+as('regress_app', q{CREATE DOMAIN mdom AS int CHECK (trap_imm(VALUE) IS NOT NULL);
+	CREATE TYPE mcomp AS (x mdom, y text);
+	CREATE TABLE merge_t (account_id int, id int, c mcomp, a mdom[], PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('merge_t', 'account_id');
+	INSERT INTO merge_t SELECT g, g, ROW(g, 'y'), ARRAY[g] FROM generate_series(1, 50) g;
+	GRANT SELECT, DELETE ON merge_t TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('merge_t')});
+for my $round (1 .. 5)
+{
+	as('regress_app', qq{DELETE FROM merge_t WHERE id BETWEEN $round * 10 - 9 AND $round * 10});
+	$coord->safe_psql('postgres', q{UPDATE crm_purge.trash_segments SET created_at = '2020-01-01'
+		WHERE trash = 'crm_trash.app__merge_t'::regclass AND sealed_at IS NULL});
+	$coord->poll_query_until('postgres', q{SELECT bool_and(indexed_at IS NOT NULL) FROM crm_purge.trash_segments
+		WHERE trash = 'crm_trash.app__merge_t'::regclass});
+}
+as('regress_admin', q{SELECT crm_purge_tick(); SELECT crm_purge_tick()});
+is($coord->safe_psql('postgres', q{SELECT count(*) >= 4 AND bool_and(leaf::text !~ '_s[0-9]+_[0-9]+$')
+	FROM crm_purge.trash_segments WHERE trash = 'crm_trash.app__merge_t'::regclass}), 't',
+	'a distributed trash\'s indexed segments are not merged through the coordinator');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__merge_t}) . ' '
+	. $coord->safe_psql('postgres', q{SELECT count(*) FROM crm_purge_errors}), '50 0', 'every row kept, no task failed');
 like(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 35', 'test')}, err => 1), qr/legal hold \d+ keeps them/,
 	'the held row is kept');
 # a rule on the shards themselves (the coordinator's table has none): its
