@@ -1011,7 +1011,7 @@ ALTER TABLE crm_purge.relations ADD COLUMN child_columns name[], ADD COLUMN cond
 COMMENT ON COLUMN crm_purge.relations.child_columns IS 'without a foreign key: the child''s columns holding the parent''s primary key; NULL: the foreign key';
 COMMENT ON COLUMN crm_purge.relations.condition IS 'without a foreign key: which child rows point at this parent table, e.g. content_type_id = 12';
 DROP FUNCTION crm_purge_relate(regclass, regclass, text);
-CREATE FUNCTION crm_purge_relate(parent regclass, child regclass, on_erase text,
+CREATE OR REPLACE FUNCTION crm_purge_relate(parent regclass, child regclass, on_erase text,
 								 child_columns name[] DEFAULT NULL, condition text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -1034,6 +1034,14 @@ BEGIN
 			RAISE EXCEPTION 'no foreign key of table % references table %', child, parent
 				USING ERRCODE = 'invalid_foreign_key',
 					  HINT = 'A rule follows a foreign key from the child to the parent, or names the child''s columns (child_columns, condition).';
+		END IF;
+		-- the parent's DELETE takes such rows with it (into the trash, whole)
+		IF on_erase IN ('keep', 'anonymize') AND EXISTS (
+			SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent
+				AND c.confdeltype = 'c') THEN
+			RAISE EXCEPTION 'cannot % rows of table % on erase: it references % ON DELETE CASCADE', on_erase, child, parent
+				USING ERRCODE = 'invalid_foreign_key',
+					  HINT = 'The parent''s DELETE removes them: use ''delete'', or ''unlink'' (the reference is set NULL first).';
 		END IF;
 		IF on_erase IN ('unlink', 'anonymize') AND EXISTS (
 			SELECT FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
@@ -2867,6 +2875,13 @@ BEGIN
 					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]))
 			|| CASE WHEN r.condition IS NOT NULL
 					THEN format(' AND %s', crm_purge._check_condition(r.child, r.condition)) ELSE '' END;
+		-- (a rule made before the foreign key cascaded)
+		IF r.on_erase IN ('keep', 'anonymize') AND r.con IS NOT NULL
+		   AND (SELECT c.confdeltype FROM pg_constraint c WHERE c.oid = r.con) = 'c' THEN
+			RAISE EXCEPTION 'cannot % rows of table % on erase: it references % ON DELETE CASCADE', r.on_erase, r.child, tbl
+				USING ERRCODE = 'invalid_foreign_key',
+					  HINT = 'Nothing was erased. Relate the tables again with ''delete'' or ''unlink'' (crm_purge_relate).';
+		END IF;
 		IF r.on_erase = 'delete' THEN
 			RETURN QUERY SELECT * FROM crm_purge._erase(r.child, child_cond, refs, dry_run, depth + 1);
 		ELSE

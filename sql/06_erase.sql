@@ -66,6 +66,14 @@ BEGIN
 				USING ERRCODE = 'invalid_foreign_key',
 					  HINT = 'A rule follows a foreign key from the child to the parent, or names the child''s columns (child_columns, condition).';
 		END IF;
+		-- the parent's DELETE takes such rows with it (into the trash, whole)
+		IF on_erase IN ('keep', 'anonymize') AND EXISTS (
+			SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent
+				AND c.confdeltype = 'c') THEN
+			RAISE EXCEPTION 'cannot % rows of table % on erase: it references % ON DELETE CASCADE', on_erase, child, parent
+				USING ERRCODE = 'invalid_foreign_key',
+					  HINT = 'The parent''s DELETE removes them: use ''delete'', or ''unlink'' (the reference is set NULL first).';
+		END IF;
 		IF on_erase IN ('unlink', 'anonymize') AND EXISTS (
 			SELECT FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
 			WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent AND a.attnotnull) THEN
@@ -903,6 +911,13 @@ BEGIN
 					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]))
 			|| CASE WHEN r.condition IS NOT NULL
 					THEN format(' AND %s', crm_purge._check_condition(r.child, r.condition)) ELSE '' END;
+		-- (a rule made before the foreign key cascaded)
+		IF r.on_erase IN ('keep', 'anonymize') AND r.con IS NOT NULL
+		   AND (SELECT c.confdeltype FROM pg_constraint c WHERE c.oid = r.con) = 'c' THEN
+			RAISE EXCEPTION 'cannot % rows of table % on erase: it references % ON DELETE CASCADE', r.on_erase, r.child, tbl
+				USING ERRCODE = 'invalid_foreign_key',
+					  HINT = 'Nothing was erased. Relate the tables again with ''delete'' or ''unlink'' (crm_purge_relate).';
+		END IF;
 		IF r.on_erase = 'delete' THEN
 			RETURN QUERY SELECT * FROM crm_purge._erase(r.child, child_cond, refs, dry_run, depth + 1);
 		ELSE

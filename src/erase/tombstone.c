@@ -27,6 +27,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
@@ -378,8 +379,18 @@ tombstone_set(Oid relid)
 			/* (a shard placed on the coordinator too) */
 			if (OidIsValid(logical))
 			{
-				char	   *placement = crm_purge_citus_placement("crm_purge_tombstones");
-				char	   *key = crm_purge_citus_table_key(logical);
+				char	   *placement;
+				char	   *key;
+
+				/*
+				 * An INSERT sent to the shard itself takes no lock on its
+				 * table, which an erase locks on every node: it would wait on
+				 * the key, then miss the tombstone.  Taken as a write to the
+				 * table would.
+				 */
+				LockRelationOid(logical, RowExclusiveLock);
+				placement = crm_purge_citus_placement("crm_purge_tombstones");
+				key = crm_purge_citus_table_key(logical);
 
 				if (placement == NULL)
 					ereport(ERROR,

@@ -301,3 +301,26 @@ SELECT * FROM crm_purge_delete_keys('er_bp', ARRAY['cd']);
 SELECT crm_purge_forget('er_bp', 'ab');
 INSERT INTO er_bp VALUES ('ab', 'forgotten');
 DROP TABLE er_bp, er_inet, er_bool, er_pair;
+
+-- a rule that would keep (or anonymize) rows the parent's DELETE takes
+-- with it, ON DELETE CASCADE, into the trash whole: refused when made, and
+-- at the erase for a rule made before the foreign key cascaded
+CREATE TABLE er_par (id int PRIMARY KEY);
+CREATE TABLE er_kid (id int PRIMARY KEY, par int REFERENCES er_par ON DELETE CASCADE, v text);
+INSERT INTO er_par VALUES (1), (2);
+INSERT INTO er_kid VALUES (10, 1, 'a'), (20, 2, 'b');
+SELECT crm_purge_protect('er_kid');
+SELECT crm_purge_relate('er_par', 'er_kid', 'keep');
+SELECT crm_purge_relate('er_par', 'er_kid', 'anonymize');
+SELECT crm_purge_relate('er_par', 'er_kid', 'unlink');
+ALTER TABLE er_kid DROP CONSTRAINT er_kid_par_fkey, ADD FOREIGN KEY (par) REFERENCES er_par;
+SELECT crm_purge_relate('er_par', 'er_kid', 'keep');
+ALTER TABLE er_kid DROP CONSTRAINT er_kid_par_fkey, ADD FOREIGN KEY (par) REFERENCES er_par ON DELETE CASCADE;
+SELECT crm_purge_erase('er_par', 'id = 1', 'test');
+SELECT * FROM crm_purge_erase_preview('er_par', 'id = 1');
+SELECT crm_purge_relate('er_par', 'er_kid', 'delete');
+SELECT crm_purge_erase('er_par', 'id = 1', 'test');
+SELECT id FROM er_kid ORDER BY id;
+SELECT count(*) AS kid_trash FROM crm_trash.public__er_kid;
+SELECT crm_purge_unprotect('er_kid', drop_trash => true);
+DROP TABLE er_kid, er_par;
