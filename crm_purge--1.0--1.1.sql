@@ -1035,14 +1035,6 @@ BEGIN
 				USING ERRCODE = 'invalid_foreign_key',
 					  HINT = 'A rule follows a foreign key from the child to the parent, or names the child''s columns (child_columns, condition).';
 		END IF;
-		-- the parent's DELETE takes such rows with it (into the trash, whole)
-		IF on_erase IN ('keep', 'anonymize') AND EXISTS (
-			SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent
-				AND c.confdeltype = 'c') THEN
-			RAISE EXCEPTION 'cannot % rows of table % on erase: it references % ON DELETE CASCADE', on_erase, child, parent
-				USING ERRCODE = 'invalid_foreign_key',
-					  HINT = 'The parent''s DELETE removes them: use ''delete'', or ''unlink'' (the reference is set NULL first).';
-		END IF;
 		IF on_erase IN ('unlink', 'anonymize') AND EXISTS (
 			SELECT FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
 			WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent AND a.attnotnull) THEN
@@ -1099,13 +1091,21 @@ DROP FUNCTION crm_purge._set_relation(regclass, regclass, text);
 CREATE FUNCTION crm_purge._set_relation(parent regclass, child regclass, on_erase text,
 										child_columns name[], condition text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._set_relation_impl(actor regrole, parent regclass, child regclass, on_erase text,
+CREATE OR REPLACE FUNCTION crm_purge._set_relation_impl(actor regrole, parent regclass, child regclass, on_erase text,
 											 child_columns name[], condition text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, parent, 'SELECT') AND has_table_privilege(actor, child, 'SELECT'), false) THEN
 		RAISE EXCEPTION 'permission denied for table % or %', parent, child USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	-- the parent's DELETE takes such rows with it (into the trash, whole)
+	IF on_erase = 'keep' AND child_columns IS NULL AND EXISTS (
+		SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent
+			AND c.confdeltype = 'c') THEN
+		RAISE EXCEPTION 'cannot keep rows of table % on erase: it references % ON DELETE CASCADE', child, parent
+			USING ERRCODE = 'invalid_foreign_key',
+				  HINT = 'The parent''s DELETE removes them: use ''delete'', ''unlink'' or ''anonymize'' (the last two set the reference NULL first).';
 	END IF;
 	-- evaluated later as other admins and as the extension owner
 	PERFORM crm_purge._check_condition(child, condition);
@@ -2876,11 +2876,11 @@ BEGIN
 			|| CASE WHEN r.condition IS NOT NULL
 					THEN format(' AND %s', crm_purge._check_condition(r.child, r.condition)) ELSE '' END;
 		-- (a rule made before the foreign key cascaded)
-		IF r.on_erase IN ('keep', 'anonymize') AND r.con IS NOT NULL
+		IF r.on_erase = 'keep' AND r.con IS NOT NULL
 		   AND (SELECT c.confdeltype FROM pg_constraint c WHERE c.oid = r.con) = 'c' THEN
-			RAISE EXCEPTION 'cannot % rows of table % on erase: it references % ON DELETE CASCADE', r.on_erase, r.child, tbl
+			RAISE EXCEPTION 'cannot keep rows of table % on erase: it references % ON DELETE CASCADE', r.child, tbl
 				USING ERRCODE = 'invalid_foreign_key',
-					  HINT = 'Nothing was erased. Relate the tables again with ''delete'' or ''unlink'' (crm_purge_relate).';
+					  HINT = 'Nothing was erased. Relate the tables again with ''delete'', ''unlink'' or ''anonymize'' (crm_purge_relate).';
 		END IF;
 		IF r.on_erase = 'delete' THEN
 			RETURN QUERY SELECT * FROM crm_purge._erase(r.child, child_cond, refs, dry_run, depth + 1);

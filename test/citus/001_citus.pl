@@ -663,7 +663,7 @@ as('regress_app', q{CREATE DOMAIN mdom AS int CHECK (trap_imm(VALUE) IS NOT NULL
 	CREATE TYPE mcomp AS (x mdom, y text);
 	CREATE TABLE merge_t (account_id int, id int, c mcomp, a mdom[], PRIMARY KEY (account_id, id));
 	SELECT create_distributed_table('merge_t', 'account_id');
-	INSERT INTO merge_t SELECT g, g, ROW(g, 'y'), ARRAY[g] FROM generate_series(1, 50) g;
+	INSERT INTO merge_t SELECT g, g, ROW(g, 'y')::mcomp, ARRAY[g]::mdom[] FROM generate_series(1, 50) g;
 	GRANT SELECT, DELETE ON merge_t TO regress_admin});
 as('regress_admin', q{SELECT crm_purge_protect('merge_t')});
 for my $round (1 .. 5)

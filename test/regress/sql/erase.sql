@@ -302,9 +302,10 @@ SELECT crm_purge_forget('er_bp', 'ab');
 INSERT INTO er_bp VALUES ('ab', 'forgotten');
 DROP TABLE er_bp, er_inet, er_bool, er_pair;
 
--- a rule that would keep (or anonymize) rows the parent's DELETE takes
--- with it, ON DELETE CASCADE, into the trash whole: refused when made, and
--- at the erase for a rule made before the foreign key cascaded
+-- a rule that would keep rows the parent's DELETE takes with it, ON
+-- DELETE CASCADE, into the trash whole: refused when made, and at the
+-- erase for a rule made before the foreign key cascaded (anonymize and
+-- unlink set the reference NULL first)
 CREATE TABLE er_par (id int PRIMARY KEY);
 CREATE TABLE er_kid (id int PRIMARY KEY, par int REFERENCES er_par ON DELETE CASCADE, v text);
 INSERT INTO er_par VALUES (1), (2);
