@@ -584,6 +584,9 @@ $$;
 -- derives on a worker node, which has no catalog).  Reference tables and
 -- Citus local tables are refused.  Returns whether tbl is distributed.
 -- Runs as the extension owner, on the coordinator.
+CREATE FUNCTION crm_purge._citus_owner_code_column(tbl regclass) RETURNS name
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_owner_code_column';
+
 CREATE FUNCTION crm_purge._citus_distribute_trash(tbl regclass, tr regclass) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -594,6 +597,7 @@ DECLARE
 	colocation integer;
 	expected text;
 	owner regrole;
+	code_col name;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
 		RETURN false;
@@ -603,6 +607,13 @@ BEGIN
 			 FROM pg_dist_partition p WHERE p.logicalrelid = $1'
 		INTO method, repmodel, colocation, col USING tbl;
 	IF method IS NULL THEN
+		-- a trash kept distributed from before undistribute_table: DELETEs
+		-- would write the coordinator's copy of it, which Citus never reads
+		IF EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = tr) THEN
+			RAISE EXCEPTION 'cannot protect table %: its trash % is a Citus table and the table is not', tbl, tr
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Distribute the table again, or have a superuser run undistribute_table on the trash.';
+		END IF;
 		RETURN false;
 	END IF;
 	IF method = 'n' AND repmodel = 't' THEN
@@ -632,6 +643,16 @@ BEGIN
 		RAISE EXCEPTION 'cannot protect table %: partitioned distributed tables are not supported yet', tbl
 			USING ERRCODE = 'feature_not_supported', HINT = 'Protect a distributed table that is not partitioned.';
 	END IF;
+	-- Citus copies a trash's rows as the superuser (distributing one that
+	-- holds rows, moving a shard), reading every value: a domain's CHECK
+	-- inside a composite, array or range column would run as the superuser
+	code_col := crm_purge._citus_owner_code_column(tr);
+	IF code_col IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot protect distributed table %: column % of its trash has a type whose values run code when read', tbl, quote_ident(code_col)
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A domain inside an array, a composite or a range, or a type made by a user: Citus reads the trash''s values as the superuser when it copies them.',
+				  HINT = 'On Citus, protect tables whose columns have built-in types, enums or domains over them.';
+	END IF;
 	expected := (SELECT n.nspname || '__' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 				 WHERE c.oid = tbl);
 	-- a worker node finds the trash by this name alone: it must name one
@@ -657,6 +678,8 @@ BEGIN
 	EXECUTE 'SELECT p.colocationid FROM pg_dist_partition p WHERE p.logicalrelid = $1' INTO trash_colocation USING tr;
 	IF trash_colocation IS NULL THEN
 		EXECUTE 'SELECT create_distributed_table($1, $2, colocate_with => $3)' USING tr::text, col, tbl::text;
+		-- the rows it held stay in the coordinator's files otherwise (erased ones too)
+		EXECUTE 'SELECT truncate_local_data_after_distributing_table($1)' USING tr;
 	ELSIF trash_colocation <> colocation THEN
 		RAISE EXCEPTION 'cannot protect distributed table %: its trash % is not colocated with it', tbl, tr
 			USING ERRCODE = 'object_not_in_prerequisite_state',

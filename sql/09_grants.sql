@@ -30,6 +30,8 @@ REVOKE ALL ON FUNCTION crm_purge._purge_step(integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._live_rows(regclass) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._citus_owner_code_column(regclass) FROM PUBLIC;
+
 GRANT EXECUTE ON FUNCTION crm_purge._live_rows(regclass) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._key_hash(text), crm_purge._new_secret(),

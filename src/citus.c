@@ -10,6 +10,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/transam.h"
@@ -1311,4 +1312,29 @@ crm_purge_citus_foreign_temp_path(VariableSetStmt *stmt)
 	result = copyObject(stmt);
 	result->args = kept;
 	return result;
+}
+
+/*
+ * crm_purge._citus_owner_code_column(tbl): the first column of tbl (a
+ * trash) whose values run someone's code when Citus copies them (its COPY
+ * into a shard reads every value as the superuser: a domain's CHECK, at
+ * any depth), or NULL.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_citus_owner_code_column);
+Datum
+crm_purge_citus_owner_code_column(PG_FUNCTION_ARGS)
+{
+	Relation	rel = relation_open(PG_GETARG_OID(0), AccessShareLock);
+	Form_pg_attribute a = owner_code_column(rel, false);
+	Name		result = NULL;
+
+	if (a != NULL)
+	{
+		result = palloc0(NAMEDATALEN);
+		namestrcpy(result, NameStr(a->attname));
+	}
+	relation_close(rel, AccessShareLock);
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_NAME(result);
 }

@@ -5,7 +5,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/heap.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -104,32 +106,49 @@ release_databases(Node *parsetree)
 }
 
 /*
- * refuse_shard_truncate: on a Citus worker node, a TRUNCATE of a protected
- * table's shard sent by anyone but Citus itself (its connections name
- * themselves citus_internal, as Citus checks for its own shards): Citus
- * gives shards no TRUNCATE trigger, so the rows would skip the trash, the
- * history and the coordinator's legal holds.
+ * refuse_shard_truncate: on a Citus worker node, a TRUNCATE reaching a
+ * protected table's shard (named, an inheritance child, or through
+ * CASCADE), unless by a superuser: Citus gives shards no TRUNCATE trigger,
+ * so the rows would skip the trash, the history and the coordinator's
+ * legal holds.  (Citus's own connections cannot be told from a role's:
+ * anyone may name itself citus_internal.)
  */
 static void
 refuse_shard_truncate(TruncateStmt *stmt)
 {
+	List	   *rels = NIL;
 	ListCell   *lc;
 
-	if (crm_purge_citus_group() <= 0 ||
-		(application_name != NULL && strncmp(application_name, "citus_internal gpid=", 20) == 0))
+	if (crm_purge_citus_group() <= 0 || superuser())
 		return;
 	foreach(lc, stmt->relations)
 	{
-		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (OidIsValid(relid))
+			rels = list_concat_unique_oid(rels, rv->inh ? find_all_inheritors(relid, NoLock, NULL)
+										  : list_make1_oid(relid));
+	}
+	if (stmt->behavior == DROP_CASCADE)
+	{
+		List	   *more = rels;
+
+		while ((more = list_difference_oid(heap_truncate_find_FKs(more), rels)) != NIL)
+			rels = list_concat(rels, more);
+	}
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
 		int64		shardid = 0;
 
-		if (OidIsValid(relid) && OidIsValid(crm_purge_citus_shard_trash(relid, &shardid)))
+		if (OidIsValid(crm_purge_citus_shard_trash(relid, &shardid)))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot truncate %s: it is a shard of a table protected by crm_purge",
 							crm_purge_relname(relid)),
 					 errdetail("Its rows would skip the trash and the legal holds."),
-					 errhint("DELETE from the distributed table on the coordinator (or TRUNCATE it there, with crm_purge.allow_truncate).")));
+					 errhint("DELETE from the distributed table on the coordinator (a superuser may TRUNCATE it there, with crm_purge.allow_truncate).")));
 	}
 }
 

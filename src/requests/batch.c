@@ -144,8 +144,11 @@ read_request(Request *r)
 	if (SPI_execute("SELECT id, tbl::oid, mode, modified_column::text, filter, cutoff, status,"
 					" scan, next_block, end_block, chunk_blocks, last_value, batches, parts,"
 					" created_by::oid, rows, rows_done, part, scan_file"
-					" FROM crm_purge.requests WHERE status IN ('queued', 'in_progress')"
-					" ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", false, 0) != SPI_OK_SELECT)
+					" FROM crm_purge.requests q WHERE status IN ('queued', 'in_progress')"
+	/* a request waiting for a lock on its table lets the others go first until its next try */
+					" ORDER BY EXISTS (SELECT FROM crm_purge.errors e WHERE e.task = 'request batch'"
+					"  AND e.tbl OPERATOR(pg_catalog.=) q.tbl::pg_catalog.oid AND e.next_try OPERATOR(pg_catalog.>) pg_catalog.now()),"
+					" id LIMIT 1 FOR UPDATE OF q SKIP LOCKED", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.requests");
 	if (SPI_processed == 0)
 		return false;
@@ -1464,7 +1467,16 @@ citus_request_round(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
 		counts->requests_finished++;
 		return true;
 	}
-	/* an unreachable node or a lock: the next tick tries again */
+	/* an unreachable node or a lock: the next tick tries again, after the others' requests (read_request) */
+	if (c.waiting != NULL)
+	{
+		ErrorData	waiting = {0};
+
+		waiting.elevel = WARNING;
+		waiting.sqlerrcode = ERRCODE_LOCK_NOT_AVAILABLE;
+		waiting.message = c.waiting;
+		crm_purge_task_failed("request batch", r->relid, &waiting);
+	}
 	return c.waiting == NULL;
 }
 
