@@ -8,6 +8,15 @@
 #include "catalog/heap.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "parser/parse_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+#include "utils/fmgroids.h"
+#include "access/htup_details.h"
+#include "access/transam.h"
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -106,6 +115,87 @@ release_databases(Node *parsetree)
 }
 
 /*
+ * user_owned_type: is typid, or a type inside it (a domain's base, an
+ * array's element, a composite's fields, a range's subtype), owned by a
+ * role that is not a superuser?  Reading a value of it may run that
+ * role's code (a domain's CHECK).
+ */
+static bool
+user_owned_type(Oid typid, int depth)
+{
+	HeapTuple	tup;
+	Form_pg_type t;
+	bool		result = false;
+
+	if (depth > 8 || typid < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	t = (Form_pg_type) GETSTRUCT(tup);
+	if (!superuser_arg(t->typowner))
+		result = true;
+	else if (t->typtype == TYPTYPE_DOMAIN)
+		result = user_owned_type(t->typbasetype, depth + 1);
+	else if (OidIsValid(t->typelem) && IsTrueArrayType(t))
+		result = user_owned_type(t->typelem, depth + 1);
+	else if (t->typtype == TYPTYPE_RANGE)
+		result = user_owned_type(get_range_subtype(typid), depth + 1);
+	else if (t->typtype == TYPTYPE_COMPOSITE && OidIsValid(t->typrelid))
+	{
+		TupleDesc	desc = lookup_rowtype_tupdesc(typid, -1);
+		int			i;
+
+		for (i = 0; i < desc->natts && !result; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				result = user_owned_type(TupleDescAttr(desc, i)->atttypid, depth + 1);
+		ReleaseTupleDesc(desc);
+	}
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * refuse_superuser_initcond: on a Citus node, a superuser's CREATE
+ * AGGREGATE with an INITCOND of a type another role made: PostgreSQL reads
+ * the INITCOND through the type's input (a domain's CHECK, that role's
+ * code), and Citus creates a table's dependencies on the worker nodes over
+ * its superuser connections: a role could run its code as the superuser
+ * there by having Citus create its aggregate.
+ */
+static void
+refuse_superuser_initcond(DefineStmt *stmt)
+{
+	ListCell   *lc;
+	TypeName   *stype = NULL;
+	bool		initcond = false;
+	Oid			typid;
+
+	if (stmt->kind != OBJECT_AGGREGATE || !superuser() || !crm_purge_citus_present())
+		return;
+	foreach(lc, stmt->definition)
+	{
+		DefElem    *d = lfirst_node(DefElem, lc);
+
+		if (pg_strcasecmp(d->defname, "stype") == 0 || pg_strcasecmp(d->defname, "stype1") == 0)
+			stype = defGetTypeName(d);
+		else if (pg_strcasecmp(d->defname, "initcond") == 0 || pg_strcasecmp(d->defname, "initcond1") == 0 ||
+				 pg_strcasecmp(d->defname, "minitcond") == 0)
+			initcond = true;
+	}
+	if (stype == NULL || !initcond)
+		return;
+	typid = LookupTypeNameOid(NULL, stype, true);
+	if (OidIsValid(typid) && user_owned_type(typid, 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a superuser may not create an aggregate with an initial value of type %s on a Citus node",
+						format_type_be(typid)),
+				 errdetail("Reading the initial value runs code of the role that made the type (a domain's CHECK) as the superuser; Citus creates aggregates a table depends on as the superuser."),
+				 errhint("Create the aggregate as the type's owner.")));
+}
+
+/*
  * refuse_shard_truncate: on a Citus worker node, a TRUNCATE reaching a
  * protected table's shard (named, an inheritance child, or through
  * CASCADE), unless by a superuser: Citus gives shards no TRUNCATE trigger,
@@ -164,4 +254,6 @@ crm_purge_before_utility(Node *parsetree)
 	release_databases(parsetree);
 	if (IsA(parsetree, TruncateStmt))
 		refuse_shard_truncate((TruncateStmt *) parsetree);
+	if (IsA(parsetree, DefineStmt))
+		refuse_superuser_initcond((DefineStmt *) parsetree);
 }

@@ -807,6 +807,18 @@ is(as('regress_app', q{SET citus.propagate_set_commands = local; RESET work_mem;
 	BEGIN; SELECT set_config('work_mem', '2MB', true); SELECT count(*) > 0 FROM contacts; COMMIT;}), "2MB\nt",
 	'a RESET outside a transaction block and set_config are not sent: allowed');
 $coord->safe_psql('postgres', q{DROP TYPE IF EXISTS app.dep_ty CASCADE});
+# the same superuser connections create an aggregate a new object depends
+# on, reading its INITCOND through its state type's input: a domain's
+# CHECK, the owner's code, as the superuser
+like(as('regress_app', q{SET citus.enable_ddl_propagation = off;
+	CREATE DOMAIN agg_d AS int CHECK (app.trap_check());
+	CREATE FUNCTION agg_sf(agg_d, int) RETURNS agg_d LANGUAGE sql AS 'SELECT $1';
+	CREATE AGGREGATE agg_a(int) (sfunc = agg_sf, stype = agg_d, initcond = '0');
+	SET citus.enable_ddl_propagation = on;
+	CREATE FUNCTION agg_use() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT agg_a(1); END;}, err => 1),
+	qr/a superuser may not create an aggregate with an initial value of type app.agg_d on a Citus node/,
+	'an aggregate Citus would create as the superuser, with an initial value of the owner\'s domain: refused');
+
 # Citus sends a DDL statement's search_path to the worker nodes with the
 # session's temporary schema written out by name (pg_temp_N); crm_purge's
 # trash DDL runs as the superuser with pg_temp on its path. On a worker
