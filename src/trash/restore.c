@@ -641,6 +641,24 @@ relink_children(int64 deletion)
  * before the children that reference them, then links unlinked children
  * back.  Returns the rows restored.
  */
+/* deletion_touched: has the trash rows of this deletion?  Read as the extension owner, its own table, no value but a count. */
+static bool
+deletion_touched(Oid trashid, int64 deletion)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(deletion)};
+	CrmPurgeIdentity id;
+	int			rc;
+
+	crm_purge_become_owner(&id);
+	rc = SPI_execute_with_args(psprintf("SELECT 1 FROM %s WHERE deletion_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+										crm_purge_relname(trashid)), 1, argtypes, values, NULL, true, 1);
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read the trash %s", crm_purge_relname(trashid));
+	return SPI_processed > 0;
+}
+
 PG_FUNCTION_INFO_V1(crm_purge_restore_deletion);
 Datum
 crm_purge_restore_deletion(PG_FUNCTION_ARGS)
@@ -665,6 +683,9 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 	{
 		CrmPurgeProtected *p = lfirst(lc);
 
+		/* on Citus a table the deletion left alone is not checked (its rules would refuse every deletion) */
+		if (crm_purge_citus_distributed(p->trashid) && !deletion_touched(p->trashid, deletion))
+			continue;
 		total += restore_rows(p->relid, p->trashid, NULL, deletion, false);
 	}
 	if (total > 0)
