@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "catalog/pg_authid.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
@@ -83,12 +84,36 @@ crm_purge_become_owner_local(CrmPurgeIdentity *save)
 }
 
 /*
+ * superuser_like: a superuser, or a role whose rights reach as far: it may
+ * make itself a member of other roles (CREATEROLE), run programs or read
+ * and write files as the server.
+ */
+static bool
+superuser_like(Oid role)
+{
+	HeapTuple	tup;
+	bool		createrole = false;
+
+	if (superuser_arg(role))
+		return true;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(role));
+	if (HeapTupleIsValid(tup))
+	{
+		createrole = ((Form_pg_authid) GETSTRUCT(tup))->rolcreaterole;
+		ReleaseSysCache(tup);
+	}
+	return createrole || has_privs_of_role(role, ROLE_PG_EXECUTE_SERVER_PROGRAM) ||
+		has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES) || has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES);
+}
+
+/*
  * crm_purge_become_creator: crm_purge_become() as the creator of a request,
  * policy or legal hold on relid, to run its filter.  Reading a table runs
  * its owner's code (index and statistics expressions while planning, on
- * every Citus node): a superuser creator's filter on a table runs as the
- * table's owner instead, every row in sight, as PostgreSQL's foreign keys
- * read.
+ * every Citus node), which the owner may add at any time: the filter of a
+ * superuser, or a creator whose rights reach as far (superuser_like), runs
+ * as the table's owner instead, every row in sight, as PostgreSQL's foreign
+ * keys read.  (Such a creator could become the owner anyway.)
  */
 void
 crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
@@ -96,7 +121,7 @@ crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
 	Oid			owner = crm_purge_rel_owner(relid);
 
 	/* (a trash is the extension owner's: no one else's code runs reading it) */
-	if (superuser_arg(creator) && owner != crm_purge_extension_owner())
+	if (superuser_like(creator) && owner != crm_purge_extension_owner())
 		crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
 	else
 		crm_purge_become(creator, save);

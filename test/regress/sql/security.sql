@@ -765,6 +765,29 @@ SELECT (SELECT count(*) FROM crm_trash.sec__pg1) AS pg1_left, (SELECT status FRO
 SELECT count(*) AS purge_errors FROM crm_purge_errors WHERE task = 'purge';
 RESET crm_purge.pending_period;
 
+-- (m) the same for an admin with CREATEROLE (it may make itself a member
+-- of any role: the owner's code ran with that right and granted itself
+-- pg_execute_server_program)
+CREATE ROLE regress_sec_cr LOGIN CREATEROLE IN ROLE crm_purge_admin;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.rq2 (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO own.rq2 SELECT g, now() - interval '10 days' FROM generate_series(1, 3) g;
+GRANT USAGE ON SCHEMA own TO regress_sec_cr;
+GRANT SELECT, DELETE ON own.rq2 TO regress_sec_cr;
+RESET ROLE;
+SELECT crm_purge_protect('own.rq2');
+SET ROLE regress_sec_cr;
+SELECT crm_purge_request('own.rq2', '1 day', 'delete_only') AS rq2 \gset
+RESET ROLE;
+SET ROLE regress_sec_owner;
+CREATE INDEX ON own.rq2 ((id + own.rqx(1)));
+RESET ROLE;
+DELETE FROM own.log;
+\c crm_purge_security
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT status, rows_done FROM crm_purge_requests WHERE id = :rq2;
+SELECT DISTINCT who FROM own.log WHERE what = 'request expression' ORDER BY 1;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
-DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former;
+DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr;
