@@ -721,8 +721,8 @@ for my $round (1 .. 5)
 	as('regress_app', qq{DELETE FROM merge_t WHERE id BETWEEN $round * 10 - 9 AND $round * 10});
 	$coord->safe_psql('postgres', q{UPDATE crm_purge.trash_segments SET created_at = '2020-01-01'
 		WHERE trash = 'crm_trash.app__merge_t'::regclass AND sealed_at IS NULL});
-	$coord->poll_query_until('postgres', q{SELECT bool_and(indexed_at IS NOT NULL) FROM crm_purge.trash_segments
-		WHERE trash = 'crm_trash.app__merge_t'::regclass});
+	$coord->poll_query_until('postgres', qq{SELECT count(*) >= $round FROM crm_purge.trash_segments
+		WHERE trash = 'crm_trash.app__merge_t'::regclass AND indexed_at IS NOT NULL});
 }
 as('regress_admin', q{SELECT crm_purge_tick(); SELECT crm_purge_tick()});
 is($coord->safe_psql('postgres', q{SELECT count(*) >= 4 AND bool_and(leaf::text !~ '_s[0-9]+_[0-9]+$')
