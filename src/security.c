@@ -190,6 +190,18 @@ crm_purge_require_admin(const char *action)
 				 errhint("Ask an administrator to GRANT %s TO %s.",
 						 CRM_PURGE_ADMIN_ROLE,
 						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+	/*
+	 * Code run on another role's behalf (a table owner's index expression
+	 * or trigger, run as an admin whose request or restore reached it;
+	 * VACUUM, ANALYZE) acts as no admin; crm_purge's own work runs as the
+	 * extension owner.
+	 */
+	if (InSecurityRestrictedOperation() && GetUserId() != crm_purge_extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s cannot run inside a security-restricted operation", action),
+				 errdetail("Code run on another role's behalf (a table owner's expression or trigger reached by an admin's request, restore or erase; VACUUM, ANALYZE) does not act as that admin."),
+				 errhint("Call it directly, as the admin.")));
 	/* a worker node's catalogs are empty: its holds too */
 	crm_purge_require_coordinator(action);
 }
