@@ -562,7 +562,8 @@ CREATE TYPE crm_purge.request_count AS (n bigint, cut timestamptz);
 CREATE OR REPLACE FUNCTION crm_purge._count_request(tbl regclass, modified_column name, filter text,
 													cutoff timestamptz, max_rows bigint,
 													OUT n bigint, OUT cut timestamptz)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' AS $$
 DECLARE
 	cond text := format('%I < $1 AND (%s%s)', modified_column, coalesce(filter, 'true'), E'\n');
 	edge timestamptz;
@@ -1679,8 +1680,7 @@ BEGIN
 	IF until < current_date THEN
 		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	-- the filter must work on the table (and so on its trash)
-	EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
+	PERFORM crm_purge._try_hold_filter(tbl, filter);
 	RETURN crm_purge._hold(tbl, filter, until, reason);
 END
 $$;
@@ -3942,6 +3942,15 @@ CREATE OR REPLACE FUNCTION crm_purge._live_rows(tbl regclass) RETURNS bigint
 
 CREATE OR REPLACE FUNCTION crm_purge._citus_owner_code_column(tbl regclass) RETURNS name
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_owner_code_column';
+
+CREATE OR REPLACE FUNCTION crm_purge._try_hold_filter(tbl regclass, filter text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' AS $$
+BEGIN
+	-- the filter must work on the table (and so on its trash)
+	EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
+END
+$$;
 
 -- (end of Citus)
 

@@ -1,11 +1,13 @@
 -- 04_requests: bulk export-and-delete requests, their views and exports
 
 -- Validation and the row count, as the caller (the filter is theirs), with
--- the search_path batches will run it under.
+-- the search_path and settings batches will run it under
+-- (crm_purge_pin_filter_settings).
 CREATE FUNCTION crm_purge._count_request(tbl regclass, modified_column name, filter text,
 													cutoff timestamptz, max_rows bigint,
 													OUT n bigint, OUT cut timestamptz)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' AS $$
 DECLARE
 	cond text := format('%I < $1 AND (%s%s)', modified_column, coalesce(filter, 'true'), E'\n');
 	edge timestamptz;

@@ -533,7 +533,17 @@ BEGIN
 END
 $$;
 
--- The filter is tried as the caller, with the search_path it will run under.
+-- A hold's filter, tried as the caller, with the search_path and settings
+-- it will run under (crm_purge_pin_filter_settings).
+CREATE FUNCTION crm_purge._try_hold_filter(tbl regclass, filter text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' AS $$
+BEGIN
+	-- the filter must work on the table (and so on its trash)
+	EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
+END
+$$;
+
 CREATE FUNCTION crm_purge_hold(tbl regclass, filter text, until date, reason text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -544,8 +554,7 @@ BEGIN
 	IF until < current_date THEN
 		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	-- the filter must work on the table (and so on its trash)
-	EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
+	PERFORM crm_purge._try_hold_filter(tbl, filter);
 	RETURN crm_purge._hold(tbl, filter, until, reason);
 END
 $$;

@@ -122,6 +122,7 @@ struct VariableSetStmt;
 extern void crm_purge_citus_before_set(struct VariableSetStmt *stmt, bool top_level);
 extern void crm_purge_citus_switching(void);
 extern void crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save);
+extern void crm_purge_pin_filter_settings(void);
 extern void crm_purge_citus_relcache_changed(Oid relid);
 extern struct VariableSetStmt *crm_purge_citus_foreign_temp_path(struct VariableSetStmt *stmt);
 extern void crm_purge_trash_relcache_changed(Oid relid);

@@ -125,6 +125,22 @@ crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
 		crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
 	else
 		crm_purge_become(creator, save);
+	crm_purge_pin_filter_settings();
+}
+
+/*
+ * crm_purge_pin_filter_settings: the settings a filter that runs later (a
+ * request's, policy's, hold's) is read with, when it is made and wherever
+ * it runs: its literals ('2026-11-15 00:00', '1 mon') then mean the same
+ * in the creator's session, the worker and every Citus node.  Taken back
+ * with the GUC level around it (crm_purge_unbecome).
+ */
+void
+crm_purge_pin_filter_settings(void)
+{
+	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
 /* crm_purge_become_owner: crm_purge_become() as the extension owner. */

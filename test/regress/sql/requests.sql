@@ -302,3 +302,18 @@ SELECT status, rows_done FROM crm_purge.requests WHERE id = :rw_req;
 SELECT count(*) AS old_left FROM rewritten WHERE modified_at < now() - interval '30 days';
 RESET crm_purge.batch_size;
 RESET crm_purge.idle_batch_size;
+
+-- a filter's literals mean the same where the request was made and where
+-- its batches run, whatever either session's TimeZone, DateStyle or
+-- IntervalStyle: filters that run later are read in UTC, ISO
+CREATE TABLE zoned (id int PRIMARY KEY, modified_at timestamptz NOT NULL, at timestamptz NOT NULL);
+INSERT INTO zoned SELECT g, now() - interval '1 year', timestamptz '2026-11-14 00:00+00' + g * interval '1 hour'
+	FROM generate_series(1, 48) g;
+SET TimeZone = 'Pacific/Auckland';
+SET DateStyle = 'SQL, DMY';
+SELECT crm_purge_request('zoned', '30 days', 'delete_only', filter => $$at < '2026-11-15 00:00'$$) AS zr \gset
+RESET TimeZone;
+RESET DateStyle;
+CALL crm_purge_run();
+SELECT status, rows, rows_done FROM crm_purge.requests WHERE id = :zr;
+SELECT count(*) AS left_after FROM zoned;
