@@ -483,6 +483,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		{
 			values[2] = r->cutoff;
 			crm_purge_become(crm_purge_rel_owner(r->relid), &id);
+			crm_purge_pin_filter_settings();	/* the cutoff compared as the filter was counted */
 			prepare_plans(r);
 			crm_purge_bypass_table(r->heap);
 			PG_TRY();
@@ -567,6 +568,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 
 	/* the owner deletes, the trash bypassed for this table and its cascade only */
 	crm_purge_become(crm_purge_rel_owner(r->relid), &id);
+	crm_purge_pin_filter_settings();	/* the cutoff compared as the filter was counted */
 	/* exactly the rows picked, and those the cascade was found to remove */
 	crm_purge_bypass_rows(r->heap, values[0]);
 	{
@@ -1148,6 +1150,7 @@ run_partition_drop(void *arg)
 		return;
 	}
 	crm_purge_become(crm_purge_rel_owner(r->relid), &id);
+	crm_purge_pin_filter_settings();	/* the cutoff compared as the filter was counted */
 	if (r->export)
 	{
 		StringInfoData csv;

@@ -706,30 +706,6 @@ is(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 8', 'test')}), '1'
 		stdout => \$o, stderr => \$e);
 	is("$o$e", $n, 'the overview read by the superuser: the owner\'s index expression ran as the owner');
 }
-# small indexed segments are merged on a single node; on Citus the merge
-# would pull every trash row to the coordinator, whose reading ran the
-# owner's domain checks inside composite and array columns as the
-# superuser (such columns are refused now, a trash made before may have
-# them): not merged there
-as('regress_app', q{CREATE TABLE merge_t (account_id int, id int, v text, PRIMARY KEY (account_id, id));
-	SELECT create_distributed_table('merge_t', 'account_id');
-	INSERT INTO merge_t SELECT g, g, 'v' FROM generate_series(1, 50) g;
-	GRANT SELECT, DELETE ON merge_t TO regress_admin});
-as('regress_admin', q{SELECT crm_purge_protect('merge_t')});
-for my $round (1 .. 5)
-{
-	as('regress_app', qq{DELETE FROM merge_t WHERE id BETWEEN $round * 10 - 9 AND $round * 10});
-	$coord->safe_psql('postgres', q{UPDATE crm_purge.trash_segments SET created_at = '2020-01-01'
-		WHERE trash = 'crm_trash.app__merge_t'::regclass AND sealed_at IS NULL});
-	$coord->poll_query_until('postgres', qq{SELECT count(*) >= $round FROM crm_purge.trash_segments
-		WHERE trash = 'crm_trash.app__merge_t'::regclass AND indexed_at IS NOT NULL});
-}
-as('regress_admin', q{SELECT crm_purge_tick(); SELECT crm_purge_tick()});
-is($coord->safe_psql('postgres', q{SELECT count(*) >= 4 AND bool_and(leaf::text !~ '_s[0-9]+_[0-9]+$')
-	FROM crm_purge.trash_segments WHERE trash = 'crm_trash.app__merge_t'::regclass}), 't',
-	'a distributed trash\'s indexed segments are not merged through the coordinator');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__merge_t}) . ' '
-	. $coord->safe_psql('postgres', q{SELECT count(*) FROM crm_purge_errors}), '50 0', 'every row kept, no task failed');
 like(as('regress_admin', q{SELECT crm_purge_erase('trap', 'id = 35', 'test')}, err => 1), qr/legal hold \d+ keeps them/,
 	'the held row is kept');
 # a rule on the shards themselves (the coordinator's table has none): its

@@ -797,7 +797,7 @@ INSERT INTO own.rq3 SELECT g, now() - interval '10 days' FROM generate_series(1,
 GRANT SELECT, DELETE ON own.rq3 TO regress_sec_admin;
 CREATE FUNCTION own.grab() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM crm_purge_release(h.id) FROM crm_purge.holds h WHERE h.tbl = 'own.rq3'::regclass;
+	PERFORM public.crm_purge_release(h.id) FROM crm_purge.holds h WHERE h.tbl = 'own.rq3'::regclass;
 	INSERT INTO own.log VALUES (current_user, 'released', NULL);
 EXCEPTION WHEN OTHERS THEN
 	INSERT INTO own.log VALUES (current_user, 'refused: ' || SQLERRM, NULL);
