@@ -389,10 +389,10 @@ is(as('regress_app', q{SELECT crm_purge_restore('own_r')}), '2',
 	'a non-admin restores its own deletions (and no one else\'s) without a filter');
 # a restore of a deletion looks only at the tables it touched: another
 # table's rules (refused in restores on Citus) do not stop it
-as('regress_app', q{CREATE TABLE ruled (account_id int, id int, PRIMARY KEY (account_id, id));
-	SELECT create_distributed_table('ruled', 'account_id'); GRANT SELECT, INSERT, DELETE ON ruled TO regress_admin});
-as('regress_admin', q{SELECT crm_purge_protect('ruled')});
-as('regress_app', q{SET citus.enable_ddl_propagation = off; CREATE RULE ruled_r AS ON INSERT TO ruled DO ALSO NOTIFY ruled});
+as('regress_app', q{CREATE TABLE ruled_other (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('ruled_other', 'account_id'); GRANT SELECT, INSERT, DELETE ON ruled_other TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('ruled_other')});
+as('regress_app', q{SET citus.enable_ddl_propagation = off; CREATE RULE ruled_other_r AS ON INSERT TO ruled_other DO ALSO NOTIFY ruled_other});
 as('regress_app', q{DELETE FROM own_r WHERE id = 4});
 is(as('regress_app', q{SELECT crm_purge_restore_deletion((SELECT max(deletion_id) FROM crm_trash.app__own_r))}), '1',
 	'a restore of a deletion is not refused for another table\'s rules');
