@@ -971,6 +971,7 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__deals WHE
 # colocated shards as the extension owner: Citus refuses that next to the
 # owner's own change of the table's shards; said clearly, nothing changed,
 # and it works as the superuser
+as('regress_app', q{GRANT USAGE ON SCHEMA app TO regress_app2});
 like(as('regress_app2', q{ALTER TABLE owned ADD COLUMN note text}, err => 1),
 	qr/cannot change the columns of protected Citus table app.owned as role regress_app2/,
 	'an owner\'s column change of a protected distributed table: refused with a reason');
