@@ -975,7 +975,7 @@ as('regress_app', q{GRANT USAGE ON SCHEMA app TO regress_app2});
 like(as('regress_app2', q{ALTER TABLE owned ADD COLUMN note text}, err => 1),
 	qr/cannot change the columns of protected Citus table app.owned as role regress_app2/,
 	'an owner\'s column change of a protected distributed table: refused with a reason');
-is(as('regress_app2', q{ALTER TABLE owned ALTER COLUMN id SET STATISTICS 200; SELECT 1}), '1',
+is(as('regress_app2', q{ALTER TABLE owned ADD CONSTRAINT owned_id_positive CHECK (id > 0); SELECT 1}), '1',
 	'a change that leaves the trash alone goes through');
 $coord->safe_psql('postgres', q{ALTER TABLE owned ADD COLUMN note text});
 as('regress_app2', q{INSERT INTO owned VALUES (20, 20, 'n'); DELETE FROM owned WHERE id = 20});
