@@ -198,18 +198,6 @@ crm_purge_young_segment(Oid trashid, Datum age)
 }
 
 /*
- * crm_purge_key_expression: the primary key as the text tombstones and
- * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
- * error for a table without a primary key.
- */
-/*
- * key_expression: the text of the given key columns of relid, as SQL.  A
- * column of a type that is not built in is written by its output function
- * (the text ::text gives without a cast): its owner may have made a cast to
- * text, which runs with the rights of whoever compares keys.  A record's
- * text is its fields' output, never a cast.
- */
-/*
  * crm_purge_key_text_settled: is the text of a key of this type the same
  * whatever DateStyle, TimeZone, extra_float_digits and the like say?
  */
@@ -225,6 +213,18 @@ crm_purge_key_text_settled(Oid typid)
 		typid == CIDROID || typid == CHAROID || typid == MACADDROID || typid == MACADDR8OID;
 }
 
+/*
+ * crm_purge_key_expression: the primary key as the text tombstones and
+ * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
+ * error for a table without a primary key.
+ */
+/*
+ * key_expression: the text of the given key columns of relid, as SQL.  A
+ * column of a type that is not built in is written by its output function
+ * (the text ::text gives without a cast): its owner may have made a cast to
+ * text, which runs with the rights of whoever compares keys.  A record's
+ * text is its fields' output, never a cast.
+ */
 static char *
 key_expression(Oid relid, const AttrNumber *cols, int n)
 {

@@ -98,6 +98,8 @@ extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
 extern void crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save);
 extern void crm_purge_become_owner(CrmPurgeIdentity *save);
 extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);
+extern void crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save);
+extern void crm_purge_pin_filter_settings(void);
 /* a crm_purge_become_with() flag, not a security context one (those are small bits) */
 #define CRM_PURGE_LOCAL_ONLY 0x40000000
 extern void crm_purge_unbecome(CrmPurgeIdentity *save);
@@ -121,12 +123,8 @@ extern bool crm_purge_citus_present(void);
 struct VariableSetStmt;
 extern void crm_purge_citus_before_set(struct VariableSetStmt *stmt, bool top_level);
 extern void crm_purge_citus_switching(void);
-extern void crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save);
-extern void crm_purge_pin_filter_settings(void);
 extern void crm_purge_citus_relcache_changed(Oid relid);
 extern struct VariableSetStmt *crm_purge_citus_foreign_temp_path(struct VariableSetStmt *stmt);
-extern void crm_purge_trash_relcache_changed(Oid relid);
-extern void crm_purge_tombstone_relcache_changed(Oid relid);
 extern void crm_purge_citus_forget(void);
 extern int32 crm_purge_citus_group(void);
 extern void crm_purge_require_coordinator(const char *what);
@@ -189,6 +187,9 @@ extern bool crm_purge_key_text_settled(Oid typid);
 
 /* caches dropped when the extension is dropped or made again */
 extern void crm_purge_trash_forget(void);
+/* from crm_purge's one relcache callback (module.c) */
+extern void crm_purge_trash_relcache_changed(Oid relid);
+extern void crm_purge_tombstone_relcache_changed(Oid relid);
 extern void crm_purge_tombstone_forget(void);
 extern void crm_purge_batch_forget(void);
 

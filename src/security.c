@@ -461,17 +461,13 @@ crm_purge_pin_output_settings(void)
 {
 	int			nestlevel = NewGUCNestLevel();
 
-	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	/* DateStyle, IntervalStyle, and TimeZone (timestamptz keys: the same text in every session's zone) */
+	crm_purge_pin_filter_settings();
 	(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	/* timestamptz and money keys: the same text in every session's zone and locale */
-	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	/* money keys: the same text in every locale */
 	(void) set_config_option("lc_monetary", "C", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;

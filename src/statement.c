@@ -379,11 +379,10 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			copy->utilityStmt = (Node *) own_path;
 			pstmt = copy;
 		}
+		crm_purge_citus_before_set((VariableSetStmt *) pstmt->utilityStmt, nesting_level == 0);
 	}
 	role = utility_run_as(pstmt->utilityStmt);
 	crm_purge_before_utility(pstmt->utilityStmt);
-	if (IsA(pstmt->utilityStmt, VariableSetStmt))
-		crm_purge_citus_before_set((VariableSetStmt *) pstmt->utilityStmt, nesting_level == 0);
 	if (OidIsValid(role))
 		run_as_enter(role, true, &save);
 	if (nesting_level == 0)

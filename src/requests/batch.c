@@ -131,6 +131,18 @@ crm_purge_batch_forget(void)
 
 
 /*
+ * become_request_owner: crm_purge_become() as the request's table's owner,
+ * with the settings its filter was counted under (the cutoff compares as
+ * it did then: crm_purge_pin_filter_settings).
+ */
+static void
+become_request_owner(Request *r, CrmPurgeIdentity *id)
+{
+	crm_purge_become(crm_purge_rel_owner(r->relid), id);
+	crm_purge_pin_filter_settings();
+}
+
+/*
  * read_request: the oldest queued or in-progress request that no other
  * tick holds, locked FOR UPDATE SKIP LOCKED, into *r; false when none.
  */
@@ -482,8 +494,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 			!crm_purge_has_holds(r->relid))
 		{
 			values[2] = r->cutoff;
-			crm_purge_become(crm_purge_rel_owner(r->relid), &id);
-			crm_purge_pin_filter_settings();	/* the cutoff compared as the filter was counted */
+			become_request_owner(r, &id);
 			prepare_plans(r);
 			crm_purge_bypass_table(r->heap);
 			PG_TRY();
@@ -567,8 +578,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	}
 
 	/* the owner deletes, the trash bypassed for this table and its cascade only */
-	crm_purge_become(crm_purge_rel_owner(r->relid), &id);
-	crm_purge_pin_filter_settings();	/* the cutoff compared as the filter was counted */
+	become_request_owner(r, &id);
 	/* exactly the rows picked, and those the cascade was found to remove */
 	crm_purge_bypass_rows(r->heap, values[0]);
 	{
@@ -1149,8 +1159,7 @@ run_partition_drop(void *arg)
 		d->rows_instead = true;
 		return;
 	}
-	crm_purge_become(crm_purge_rel_owner(r->relid), &id);
-	crm_purge_pin_filter_settings();	/* the cutoff compared as the filter was counted */
+	become_request_owner(r, &id);
 	if (r->export)
 	{
 		StringInfoData csv;

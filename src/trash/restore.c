@@ -635,12 +635,6 @@ relink_children(int64 deletion)
 	crm_purge_unbecome(&id);
 }
 
-/*
- * crm_purge_restore_deletion: crm_purge_restore_deletion(deletion_id):
- * restores the rows of one deletion in every protected table, parents
- * before the children that reference them, then links unlinked children
- * back.  Returns the rows restored.
- */
 /* deletion_touched: has the trash rows of this deletion?  Read as the extension owner, its own table, no value but a count. */
 static bool
 deletion_touched(Oid trashid, int64 deletion)
@@ -659,6 +653,12 @@ deletion_touched(Oid trashid, int64 deletion)
 	return SPI_processed > 0;
 }
 
+/*
+ * crm_purge_restore_deletion: crm_purge_restore_deletion(deletion_id):
+ * restores the rows of one deletion in every protected table, parents
+ * before the children that reference them, then links unlinked children
+ * back.  Returns the rows restored.
+ */
 PG_FUNCTION_INFO_V1(crm_purge_restore_deletion);
 Datum
 crm_purge_restore_deletion(PG_FUNCTION_ARGS)

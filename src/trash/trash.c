@@ -1717,6 +1717,25 @@ refuse_inheriting_protected(Oid relid)
 	table_close(inherits, AccessShareLock);
 }
 
+/* trash_columns: the trash's columns, names and types, as one text */
+static char *
+trash_columns(Oid root)
+{
+	Relation	rel = relation_open(crm_purge_trash_of(root), AccessShareLock);
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < RelationGetDescr(rel)->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), i);
+
+		appendStringInfo(&buf, "%s:%u:%d,", NameStr(a->attname), a->atttypid, (int) a->attisdropped);
+	}
+	relation_close(rel, AccessShareLock);
+	return buf.data;
+}
+
 /*
  * crm_purge_ddl_trigger: ddl_command_end for ALTER TABLE and CREATE TABLE: a
  * table with a foreign key to a protected
@@ -1726,25 +1745,6 @@ refuse_inheriting_protected(Oid relid)
  * owner (who owns the trash), restricted, and never evaluates an expression of
  * the table's owner: see crm_purge._sync_trash.
  */
-/* trash_columns: the trash's columns, names and types, as one text (through SPI) */
-static char *
-trash_columns(Oid root)
-{
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(root)};
-	bool		isnull;
-	Datum		d;
-
-	if (SPI_execute_with_args("SELECT pg_catalog.string_agg(a.attname::pg_catalog.text OPERATOR(pg_catalog.||) ':'"
-							  " OPERATOR(pg_catalog.||) a.atttypid::pg_catalog.text OPERATOR(pg_catalog.||) ':'"
-							  " OPERATOR(pg_catalog.||) a.attisdropped::pg_catalog.text, ',' ORDER BY a.attnum)"
-							  " FROM pg_catalog.pg_attribute a WHERE a.attrelid = crm_purge._trash($1) AND a.attnum > 0",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the trash's columns");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? pstrdup("") : TextDatumGetCString(d);
-}
-
 PG_FUNCTION_INFO_V1(crm_purge_ddl_trigger);
 Datum
 crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
