@@ -8,8 +8,10 @@
 #   runuser -u postgres -- psql -h /tmp/cx -p 5690 -U regress_app postgres
 # CX_DIR and CX_PORT (the coordinator's; workers take the next two) start a
 # second cluster beside the first, e.g. CX_DIR=/tmp/cy CX_PORT=5700.
+# CX_BIN runs another PostgreSQL installation's binaries (a frozen copy of
+# an installed build, say, so that make install does not change it).
 set -e
-B=/usr/lib/postgresql/15/bin
+B=${CX_BIN:-/usr/lib/postgresql/15/bin}
 D=${CX_DIR:-/tmp/cx}
 P0=${CX_PORT:-5690}
 PORTS="$P0 $((P0 + 1)) $((P0 + 2))"
