@@ -684,12 +684,16 @@ $$;
 DROP FUNCTION crm_purge._revoke(bigint, name);
 CREATE FUNCTION crm_purge._revoke(request_id bigint) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._revoke_impl(actor regrole, request_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge._revoke_impl(actor regrole, request_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	r crm_purge.requests;
 BEGIN
-	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id FOR UPDATE;
+	-- read unlocked first: a running request's row is locked by its batch
+	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
+	IF FOUND AND r.status = 'queued' THEN
+		SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id FOR UPDATE;
+	END IF;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
 	END IF;
@@ -3522,11 +3526,12 @@ BEGIN
 		nodes := nodes || s.node;
 		ports := ports || s.port;
 		stale := stale || s.stale;
-		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %s, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s, %L)',
+		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %s, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s, %L, %s)',
 									   request_id, s.shardid, s.placementid, NOT s.stale, s.parts,
 									   r.mode = 'export_and_delete', r.modified_column, r.filter, r.cutoff,
 									   pg_get_userbyid(r.created_by), keep, r.rows / greatest(nshards, 1), batch_rows,
-									   current_setting('lock_timeout'));
+									   current_setting('lock_timeout'),
+									   (SELECT g.setting FROM pg_settings g WHERE g.name = 'crm_purge.step_timeout'));
 	END LOOP;
 	FOR w IN EXECUTE 'SELECT o.success, o.result FROM master_run_on_worker($1, $2, $3, true)
 						  WITH ORDINALITY o(node_name, node_port, success, result, i) ORDER BY o.i'
@@ -3563,7 +3568,7 @@ BEGIN
 			WHERE t.request_id = _citus_round.request_id AND t.placementid = placements[i];
 		IF j ? 'error' THEN
 			finished := false;
-			IF j->>'sqlstate' IN ('55P03', '40001', '40P01') THEN
+			IF j->>'sqlstate' IN ('55P03', '57014', '40001', '40P01') THEN
 				waiting := coalesce(waiting, format('placement %s: %s', placements[i], j->>'error'));
 			ELSE
 				error := coalesce(error, format('placement %s on %s:%s: %s', placements[i], nodes[i], ports[i], j->>'error'));
@@ -3821,7 +3826,7 @@ $$;
 CREATE OR REPLACE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, placementid bigint, work boolean,
 											 known_parts integer, export boolean, modified_column name,
 											 filter text, cutoff timestamptz, created_by name, keep text,
-											 rows bigint, batch_rows integer, lock_timeout text) RETURNS text
+											 rows bigint, batch_rows integer, lock_timeout text, step_timeout integer) RETURNS text
 LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_batch';
 
 CREATE OR REPLACE FUNCTION crm_purge._citus_shard_part(request_id bigint, placementid bigint, part integer) RETURNS text
@@ -3973,7 +3978,7 @@ REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) 
 ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET citus.enable_unsafe_triggers = on;
 
 -- Citus: the coordinator's worker runs these on the nodes, as the extension owner
-REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, bigint, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer, text),
+REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, bigint, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer, text, integer),
 	crm_purge._citus_shard_part(bigint, bigint, integer), crm_purge._citus_shard_expire(bigint[]),
 	crm_purge._citus_expire_exports(), crm_purge._citus_round(bigint, text, integer, timestamptz) FROM PUBLIC;
 

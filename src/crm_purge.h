@@ -40,6 +40,7 @@ extern int	crm_purge_batch_delay;	/* milliseconds */
 extern int	crm_purge_max_replica_lag;	/* milliseconds */
 extern char *crm_purge_processing_window;
 extern int	crm_purge_naptime;		/* seconds */
+extern int	crm_purge_step_timeout;	/* ms */
 extern int	crm_purge_trash_segment_size;	/* kB */
 extern int	crm_purge_trash_segment_age;	/* seconds */
 extern char *crm_purge_databases;
@@ -108,6 +109,7 @@ extern void crm_purge_require_admin(const char *action);
 extern Oid	crm_purge_extension_owner(void);
 extern void crm_purge_require_extension_owner(const char *what);
 extern ErrorData *crm_purge_in_subtransaction(void (*fn) (void *), void *arg);
+extern int	crm_purge_work_timeout;
 extern const char *crm_purge_role_name(Oid roleid);
 extern int	crm_purge_pin_output_settings(void);
 extern bool crm_purge_policies_would_run(Oid relid, Oid role);

@@ -39,6 +39,7 @@ int			crm_purge_batch_delay = 0;
 int			crm_purge_max_replica_lag = 0;
 char	   *crm_purge_processing_window = NULL;
 int			crm_purge_naptime = 10;
+int			crm_purge_step_timeout = 300000;
 char	   *crm_purge_databases = NULL;
 char	   *crm_purge_fault_point = NULL;
 bool		crm_purge_allow_truncate = false;
@@ -233,6 +234,11 @@ _PG_init(void)
 							"How often the worker looks for due work.",
 							NULL, &crm_purge_naptime, 10, 1, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm_purge.step_timeout",
+							"Longest a piece of the worker's due work may run (a request's batch, a table's purge or trash expiry, an ANALYZE); 0 means no limit.",
+							"Past it the piece is cancelled, shown in crm_purge_errors and tried again with backoff, while the rest goes on.",
+							&crm_purge_step_timeout, 300000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("crm_purge.databases",
 							   "Comma-separated databases the worker serves; empty means every database where crm_purge is installed.",
 							   NULL, &crm_purge_databases, "",

@@ -42,6 +42,7 @@
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
 
 #include "crm_purge.h"
 
@@ -223,10 +224,20 @@ crm_purge_require_admin(const char *action)
 }
 
 /*
+ * Milliseconds a piece of due work may run (crm_purge.step_timeout, set by
+ * the worker and, from the coordinator's, by a Citus shard's batch); 0: no
+ * limit.  An owner's slow trigger or expression then delays its own table's
+ * work only.
+ */
+int			crm_purge_work_timeout = 0;
+static int	subtransaction_depth = 0;
+
+/*
  * crm_purge_in_subtransaction: runs fn(arg) in a subtransaction.  Returns NULL
  * when it went through, or the error it raised: the subtransaction is rolled
  * back and the error state cleared, so the caller can report the failure its
- * own way.
+ * own way.  The outermost one is cancelled after crm_purge_work_timeout; a
+ * cancel reaches the outermost (inner ones would go on with other work).
  */
 ErrorData *
 crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
@@ -234,16 +245,23 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *edata = NULL;
+	int			depth = subtransaction_depth;
+	bool		timed = depth == 0 && crm_purge_work_timeout > 0 && !get_timeout_active(STATEMENT_TIMEOUT);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
+	if (timed)
+		enable_timeout_after(STATEMENT_TIMEOUT, crm_purge_work_timeout);
+	subtransaction_depth = depth + 1;
 	PG_TRY();
 	{
 		fn(arg);
+		subtransaction_depth = depth;
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
 	{
+		subtransaction_depth = depth;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -252,6 +270,15 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
+	if (timed)
+	{
+		disable_timeout(STATEMENT_TIMEOUT, true);
+		/* it fired after fn returned: nothing to cancel */
+		if (get_timeout_indicator(STATEMENT_TIMEOUT, true) && edata == NULL)
+			QueryCancelPending = false;
+	}
+	if (edata != NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED && depth > 0)
+		ReThrowError(edata);
 	return edata;
 }
 

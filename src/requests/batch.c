@@ -785,8 +785,8 @@ advance_scan(Request *r, uint64 n, int64 scanned_to)
 
 /*
  * batch_failed: what a failed step of request r becomes.  A lock someone
- * holds (lock_timeout in the worker): it waits, nothing fails (false:
- * nothing done).  A deadlock or serialization failure (with retry): tried
+ * holds (lock_timeout in the worker) or a batch past crm_purge.step_timeout
+ * (an owner's slow code): it waits, nothing fails (false: nothing done).  A deadlock or serialization failure (with retry): tried
  * again a few times.  Anything else fails the request.
  */
 static bool
@@ -794,7 +794,7 @@ batch_failed(Request *r, ErrorData *edata, TimestampTz started, CrmPurgeTickCoun
 {
 	/* the plans may refer to what failed */
 	plan_request = 0;
-	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 	{
 		crm_purge_task_failed("request batch", r->relid, edata);
 		record_batch(r, 0, started, psprintf("waiting: %s", edata->message));
@@ -1619,7 +1619,7 @@ shard_work(void *arg)
 /*
  * crm_purge_citus_shard_batch: crm_purge._citus_shard_batch(request_id,
  * shardid, placementid, work, known_parts, export, modified_column, filter,
- * cutoff, created_by, keep, rows, batch_rows, lock_timeout): on the node of
+ * cutoff, created_by, keep, rows, batch_rows, lock_timeout, step_timeout): on the node of
  * a shard placement, one batch of the request on it (shard_work), its
  * position and export part saved in this transaction.  keep is what the
  * table's legal holds keep (a plain condition).  Without work it only
@@ -1712,12 +1712,15 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 			/* the coordinator's batch size, not this node's */
 			crm_purge_batch_size = Max(PG_GETARG_INT32(12), 1);
 			crm_purge_batch_scale = 1;
+			/* and its step_timeout: an owner's slow code on this node ends the batch */
+			crm_purge_work_timeout = Max(PG_GETARG_INT32(14), 0);
 			edata = crm_purge_in_subtransaction(shard_work, &sw);
 		}
 		PG_FINALLY();
 		{
 			crm_purge_batch_size = saved_size;
 			crm_purge_batch_scale = saved_scale;
+			crm_purge_work_timeout = 0;
 		}
 		PG_END_TRY();
 	}

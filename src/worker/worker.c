@@ -985,7 +985,9 @@ run_due_work(void)
 		/* as crm_purge_tick() does: the extension owner, not the superuser */
 		crm_purge_become_owner(&id);
 		batches = counts.batches;
+		crm_purge_work_timeout = crm_purge_step_timeout;
 		more = crm_purge_tick_step(&counts);
+		crm_purge_work_timeout = 0;
 		crm_purge_unbecome(&id);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
