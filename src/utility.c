@@ -157,19 +157,22 @@ user_owned_type(Oid typid, int depth)
 
 /*
  * refuse_superuser_initcond: on a Citus node, a superuser's CREATE
- * AGGREGATE with an INITCOND of a type another role made: PostgreSQL reads
- * the INITCOND through the type's input (a domain's CHECK, that role's
- * code), and Citus creates a table's dependencies on the worker nodes over
- * its superuser connections: a role could run its code as the superuser
- * there by having Citus create its aggregate.
+ * AGGREGATE with an initial value (INITCOND, read through STYPE's input;
+ * MINITCOND, through MSTYPE's) of a type another role made: reading it runs
+ * that role's code (a domain's CHECK), and Citus creates a table's
+ * dependencies on the worker nodes over its superuser connections: a role
+ * could run its code as the superuser there by having Citus create its
+ * aggregate.
  */
 static void
 refuse_superuser_initcond(DefineStmt *stmt)
 {
 	ListCell   *lc;
 	TypeName   *stype = NULL;
+	TypeName   *mstype = NULL;
 	bool		initcond = false;
-	Oid			typid;
+	bool		minitcond = false;
+	int			i;
 
 	if (stmt->kind != OBJECT_AGGREGATE || !superuser() || !crm_purge_citus_present())
 		return;
@@ -179,20 +182,26 @@ refuse_superuser_initcond(DefineStmt *stmt)
 
 		if (pg_strcasecmp(d->defname, "stype") == 0 || pg_strcasecmp(d->defname, "stype1") == 0)
 			stype = defGetTypeName(d);
-		else if (pg_strcasecmp(d->defname, "initcond") == 0 || pg_strcasecmp(d->defname, "initcond1") == 0 ||
-				 pg_strcasecmp(d->defname, "minitcond") == 0)
+		else if (pg_strcasecmp(d->defname, "mstype") == 0)
+			mstype = defGetTypeName(d);
+		else if (pg_strcasecmp(d->defname, "initcond") == 0 || pg_strcasecmp(d->defname, "initcond1") == 0)
 			initcond = true;
+		else if (pg_strcasecmp(d->defname, "minitcond") == 0)
+			minitcond = true;
 	}
-	if (stype == NULL || !initcond)
-		return;
-	typid = LookupTypeNameOid(NULL, stype, true);
-	if (OidIsValid(typid) && user_owned_type(typid, 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("a superuser may not create an aggregate with an initial value of type %s on a Citus node",
-						format_type_be(typid)),
-				 errdetail("Reading the initial value runs code of the role that made the type (a domain's CHECK) as the superuser; Citus creates aggregates a table depends on as the superuser."),
-				 errhint("Create the aggregate as the type's owner.")));
+	for (i = 0; i < 2; i++)
+	{
+		TypeName   *t = i == 0 ? (initcond ? stype : NULL) : (minitcond ? mstype : NULL);
+		Oid			typid = t ? LookupTypeNameOid(NULL, t, true) : InvalidOid;
+
+		if (OidIsValid(typid) && user_owned_type(typid, 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("a superuser may not create an aggregate with an initial value of type %s on a Citus node",
+							format_type_be(typid)),
+					 errdetail("Reading the initial value runs code of the role that made the type (a domain's CHECK) as the superuser; Citus creates aggregates a table depends on as the superuser."),
+					 errhint("Create the aggregate as the type's owner.")));
+	}
 }
 
 /*

@@ -803,6 +803,18 @@ like(as('regress_app', q{SET citus.enable_ddl_propagation = off;
 	CREATE FUNCTION agg_use() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT agg_a(1); END;}, err => 1),
 	qr/a superuser may not create an aggregate with an initial value of type app.agg_d on a Citus node/,
 	'an aggregate Citus would create as the superuser, with an initial value of the owner\'s domain: refused');
+# the moving-aggregate state: MINITCOND is read through MSTYPE's input
+like(as('regress_app', q{SET citus.enable_ddl_propagation = off;
+	CREATE DOMAIN magg_d AS int CHECK (app.trap_check());
+	CREATE FUNCTION magg_sf(int, int) RETURNS int LANGUAGE sql AS 'SELECT $1';
+	CREATE FUNCTION magg_msf(magg_d, int) RETURNS magg_d LANGUAGE sql AS 'SELECT $1';
+	CREATE FUNCTION magg_fin(magg_d) RETURNS int LANGUAGE sql AS 'SELECT $1::int';
+	CREATE AGGREGATE magg_a(int) (sfunc = magg_sf, stype = int, initcond = '0', msfunc = magg_msf,
+		minvfunc = magg_msf, mstype = magg_d, mfinalfunc = magg_fin, minitcond = '0');
+	SET citus.enable_ddl_propagation = on;
+	CREATE FUNCTION magg_use() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT magg_a(1); END;}, err => 1),
+	qr/a superuser may not create an aggregate with an initial value of type app.magg_d on a Citus node/,
+	'the same with the initial value of a moving aggregate (MSTYPE, MINITCOND): refused');
 
 # Citus sends a DDL statement's search_path to the worker nodes with the
 # session's temporary schema written out by name (pg_temp_N); crm_purge's
