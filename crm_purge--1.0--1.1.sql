@@ -557,28 +557,12 @@ DROP FUNCTION crm_purge._trash_row_visible(oid, text);
 
 CREATE TYPE crm_purge.request_count AS (n bigint, cut timestamptz);
 
--- Validation and the row count, as the caller (the filter is theirs), with
--- the search_path batches will run it under.
+-- The row count, as the request's batches will read it
+-- (crm_purge_as_filter_creator runs crm_purge._count_request_query).
 CREATE OR REPLACE FUNCTION crm_purge._count_request(tbl regclass, modified_column name, filter text,
 													cutoff timestamptz, max_rows bigint,
 													OUT n bigint, OUT cut timestamptz)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' AS $$
-DECLARE
-	cond text := format('%I < $1 AND (%s%s)', modified_column, coalesce(filter, 'true'), E'\n');
-	edge timestamptz;
-BEGIN
-	cut := cutoff;
-	IF max_rows IS NOT NULL THEN
-		EXECUTE format('SELECT %I FROM %s WHERE %s ORDER BY 1 OFFSET $2 LIMIT 1', modified_column, tbl, cond)
-			INTO edge USING cutoff, max_rows;
-		IF edge IS NOT NULL THEN
-			cut := edge;
-		END IF;
-	END IF;
-	EXECUTE format('SELECT count(*) FROM %s WHERE %s', tbl, cond) INTO n USING cut;
-END
-$$;
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_filter_creator';
 
 CREATE FUNCTION crm_purge._queue_request_check(tbl regclass, mode text, modified_column name, filter text,
 											   older_than interval, policy_id bigint)
@@ -1684,6 +1668,7 @@ BEGIN
 	IF until < current_date THEN
 		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	PERFORM crm_purge._check_deferred_filter(filter);
 	PERFORM crm_purge._try_hold_filter(tbl, filter);
 	RETURN crm_purge._hold(tbl, filter, until, reason);
 END
@@ -2092,6 +2077,14 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Make a request on each partition instead.';
 	END IF;
+	-- its partitions are read as its owner (whose code they may run)
+	IF kind = 'p' AND EXISTS (SELECT FROM pg_partition_tree(tbl) t JOIN pg_class c ON c.oid = t.relid
+							  WHERE c.relowner <> (SELECT o.relowner FROM pg_class o WHERE o.oid = tbl)) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: a partition of it has another owner', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A request reads each partition as the partitioned table''s owner; a partition''s owner''s code would run with those rights.',
+				  HINT = 'Give the partitions the partitioned table''s owner, or make a request on each partition.';
+	END IF;
 	IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'p' THEN
 		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
@@ -2122,7 +2115,7 @@ BEGIN
 				  DETAIL = 'Its policies would run with your rights in the background, for every batch.',
 				  HINT = 'The table''s owner may make the request, or disable row-level security first.';
 	END IF;
-	PERFORM crm_purge._check_filter(filter);
+	PERFORM crm_purge._check_deferred_filter(filter);
 END
 $$;
 
@@ -3949,13 +3942,38 @@ CREATE OR REPLACE FUNCTION crm_purge._citus_owner_code_column(tbl regclass) RETU
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_owner_code_column';
 
 CREATE OR REPLACE FUNCTION crm_purge._try_hold_filter(tbl regclass, filter text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' AS $$
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_filter_creator';
+
+CREATE OR REPLACE FUNCTION crm_purge._count_request_query(tbl regclass, modified_column name, filter text,
+													cutoff timestamptz, max_rows bigint,
+													OUT n bigint, OUT cut timestamptz)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	cond text := format('%I < $1 AND (%s%s)', modified_column, coalesce(filter, 'true'), E'\n');
+	edge timestamptz;
+BEGIN
+	cut := cutoff;
+	IF max_rows IS NOT NULL THEN
+		EXECUTE format('SELECT %I FROM %s WHERE %s ORDER BY 1 OFFSET $2 LIMIT 1', modified_column, tbl, cond)
+			INTO edge USING cutoff, max_rows;
+		IF edge IS NOT NULL THEN
+			cut := edge;
+		END IF;
+	END IF;
+	EXECUTE format('SELECT count(*) FROM %s WHERE %s', tbl, cond) INTO n USING cut;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._try_hold_filter_query(tbl regclass, filter text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	-- the filter must work on the table (and so on its trash)
 	EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
 END
 $$;
+
+CREATE OR REPLACE FUNCTION crm_purge._check_deferred_filter(filter text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_deferred_filter_sql';
 
 -- (end of Citus)
 

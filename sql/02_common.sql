@@ -9,6 +9,10 @@ CREATE FUNCTION crm_purge._is_admin() RETURNS boolean
 CREATE FUNCTION crm_purge._check_filter(filter text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_filter_sql';
 
+-- ... and one that runs later: it must read the same where it runs
+CREATE FUNCTION crm_purge._check_deferred_filter(filter text) RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_deferred_filter_sql';
+
 CREATE FUNCTION crm_purge._wake_launcher() RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_wake_launcher_sql';
 

@@ -1,13 +1,13 @@
 -- 04_requests: bulk export-and-delete requests, their views and exports
 
--- Validation and the row count, as the caller (the filter is theirs), with
--- the search_path and settings batches will run it under
--- (crm_purge_pin_filter_settings).
-CREATE FUNCTION crm_purge._count_request(tbl regclass, modified_column name, filter text,
+-- The row count, as the request's batches will read it: as the caller
+-- (the filter is theirs; a superuser's as the table's owner), with the
+-- search_path and settings batches run it under (crm_purge_as_filter_creator,
+-- crm_purge_pin_filter_settings).
+CREATE FUNCTION crm_purge._count_request_query(tbl regclass, modified_column name, filter text,
 													cutoff timestamptz, max_rows bigint,
 													OUT n bigint, OUT cut timestamptz)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	cond text := format('%I < $1 AND (%s%s)', modified_column, coalesce(filter, 'true'), E'\n');
 	edge timestamptz;
@@ -23,6 +23,11 @@ BEGIN
 	EXECUTE format('SELECT count(*) FROM %s WHERE %s', tbl, cond) INTO n USING cut;
 END
 $$;
+
+CREATE FUNCTION crm_purge._count_request(tbl regclass, modified_column name, filter text,
+													cutoff timestamptz, max_rows bigint,
+													OUT n bigint, OUT cut timestamptz)
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_filter_creator';
 
 -- Requests refuse, up front, tables whose rows they could not all account
 -- for: inheritance parents, and partitioned tables that cascade (a batch
@@ -76,6 +81,14 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Make a request on each partition instead.';
 	END IF;
+	-- its partitions are read as its owner (whose code they may run)
+	IF kind = 'p' AND EXISTS (SELECT FROM pg_partition_tree(tbl) t JOIN pg_class c ON c.oid = t.relid
+							  WHERE c.relowner <> (SELECT o.relowner FROM pg_class o WHERE o.oid = tbl)) THEN
+		RAISE EXCEPTION 'cannot make a request on table %: a partition of it has another owner', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A request reads each partition as the partitioned table''s owner; a partition''s owner''s code would run with those rights.',
+				  HINT = 'Give the partitions the partitioned table''s owner, or make a request on each partition.';
+	END IF;
 	IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'p' THEN
 		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
@@ -106,7 +119,7 @@ BEGIN
 				  DETAIL = 'Its policies would run with your rights in the background, for every batch.',
 				  HINT = 'The table''s owner may make the request, or disable row-level security first.';
 	END IF;
-	PERFORM crm_purge._check_filter(filter);
+	PERFORM crm_purge._check_deferred_filter(filter);
 END
 $$;
 

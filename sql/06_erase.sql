@@ -533,16 +533,19 @@ BEGIN
 END
 $$;
 
--- A hold's filter, tried as the caller, with the search_path and settings
--- it will run under (crm_purge_pin_filter_settings).
-CREATE FUNCTION crm_purge._try_hold_filter(tbl regclass, filter text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' AS $$
+-- A hold's filter, tried as its checks will run it: as the caller (a
+-- superuser's as the table's owner), with the search_path and settings
+-- they run under (crm_purge_as_filter_creator).
+CREATE FUNCTION crm_purge._try_hold_filter_query(tbl regclass, filter text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	-- the filter must work on the table (and so on its trash)
 	EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s WHERE (%s%s) LIMIT 1) s', tbl, filter, E'\n');
 END
 $$;
+
+CREATE FUNCTION crm_purge._try_hold_filter(tbl regclass, filter text) RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_filter_creator';
 
 CREATE FUNCTION crm_purge_hold(tbl regclass, filter text, until date, reason text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -554,6 +557,7 @@ BEGIN
 	IF until < current_date THEN
 		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	PERFORM crm_purge._check_deferred_filter(filter);
 	PERFORM crm_purge._try_hold_filter(tbl, filter);
 	RETURN crm_purge._hold(tbl, filter, until, reason);
 END

@@ -15,6 +15,7 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "utils/plancache.h"
+#include "parser/parse_expr.h"
 #include "parser/parser.h"
 #include "utils/memutils.h"
 
@@ -84,10 +85,41 @@ crm_purge_check_filter(const char *filter)
 	pfree(sql);
 }
 
+/*
+ * crm_purge_check_deferred_filter: a filter that runs later (a request's,
+ * policy's, hold's) is read with standard_conforming_strings on and
+ * transform_null_equals off wherever it runs (crm_purge_pin_filter_settings);
+ * made in a session where it would read otherwise, it is refused.
+ */
+static void
+crm_purge_check_deferred_filter(const char *filter)
+{
+	if (filter == NULL)
+		return;
+	crm_purge_check_filter(filter);
+	if ((!standard_conforming_strings && strchr(filter, '\\') != NULL) || Transform_null_equals)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a filter that runs later cannot be made with %s in this session",
+						Transform_null_equals ? "transform_null_equals on" : "standard_conforming_strings off"),
+				 errdetail("Filters of requests, policies and legal holds are read with standard_conforming_strings on and transform_null_equals off wherever they run; this one would mean something else there."),
+				 errhint("SET standard_conforming_strings = on and transform_null_equals = off, and write the filter for them (x IS NULL, E'\\\\' for a backslash).")));
+}
+
 #include "access/transam.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+
+/* crm_purge_check_deferred_filter_sql: crm_purge._check_deferred_filter(filter); NULL passes. */
+PG_FUNCTION_INFO_V1(crm_purge_check_deferred_filter_sql);
+Datum
+crm_purge_check_deferred_filter_sql(PG_FUNCTION_ARGS)
+{
+	if (!PG_ARGISNULL(0))
+		crm_purge_check_deferred_filter(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
 
 /* crm_purge_check_filter_sql: crm_purge._check_filter(filter); NULL passes. */
 PG_FUNCTION_INFO_V1(crm_purge_check_filter_sql);

@@ -86,8 +86,8 @@ crm_purge_become_owner_local(CrmPurgeIdentity *save)
 
 /*
  * superuser_like: a superuser, or a role whose rights reach as far: it may
- * make itself a member of other roles (CREATEROLE), run programs or read
- * and write files as the server.
+ * make itself a member of other roles (CREATEROLE), run programs or write
+ * files as the server.
  */
 static bool
 superuser_like(Oid role)
@@ -104,12 +104,13 @@ superuser_like(Oid role)
 		ReleaseSysCache(tup);
 	}
 	return createrole || has_privs_of_role(role, ROLE_PG_EXECUTE_SERVER_PROGRAM) ||
-		has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES) || has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES);
+		has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES);
 }
 
 /*
  * crm_purge_become_creator: crm_purge_become() as the creator of a request,
- * policy or legal hold on relid, to run its filter.  Reading a table runs
+ * policy or legal hold on relid (the relation read: a partition has its own
+ * owner), to run its filter.  Reading a table runs
  * its owner's code (index and statistics expressions while planning, on
  * every Citus node), which the owner may add at any time: the filter of a
  * superuser, or a creator whose rights reach as far (superuser_like), runs
@@ -121,8 +122,12 @@ crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
 {
 	Oid			owner = crm_purge_rel_owner(relid);
 
-	/* (a trash is the extension owner's: no one else's code runs reading it) */
-	if (superuser_like(creator) && owner != crm_purge_extension_owner())
+	/*
+	 * (a trash is the extension owner's: no one else's code runs reading it;
+	 * a superuser owner's code may run as anyone, and the creator's text
+	 * never runs as a superuser it is not)
+	 */
+	if (superuser_like(creator) && owner != crm_purge_extension_owner() && !superuser_arg(owner))
 		crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
 	else
 		crm_purge_become(creator, save);
@@ -131,17 +136,37 @@ crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
 
 /*
  * crm_purge_pin_filter_settings: the settings a filter that runs later (a
- * request's, policy's, hold's) is read with, when it is made and wherever
- * it runs: its literals ('2026-11-15 00:00', '1 mon') then mean the same
- * in the creator's session, the worker and every Citus node.  Taken back
- * with the GUC level around it (crm_purge_unbecome).
+ * request's, policy's, hold's) is read with, when it is counted or tried
+ * and wherever it runs: its text then parses and evaluates the same in the
+ * creator's session, the worker and every Citus node ('2026-11-15 00:00',
+ * '1 mon', 'C:\x', x = NULL, to_tsvector(note), f::text, to_char(n)).
+ * Taken back with the GUC level around it (crm_purge_unbecome).
  */
 void
 crm_purge_pin_filter_settings(void)
 {
-	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	static const char *const pinned[][2] = {
+		{"timezone", "UTC"},
+		{"datestyle", "ISO, YMD"},
+		{"intervalstyle", "postgres"},
+		{"standard_conforming_strings", "on"},
+		{"backslash_quote", "safe_encoding"},
+		{"transform_null_equals", "off"},
+		{"array_nulls", "on"},
+		{"default_text_search_config", "pg_catalog.simple"},
+		{"extra_float_digits", "1"},
+		{"bytea_output", "hex"},
+		{"lc_monetary", "C"},
+		{"lc_numeric", "C"},
+		{"lc_time", "C"},
+		{"xmloption", "content"},
+		{"xmlbinary", "base64"},
+	};
+	int			i;
+
+	for (i = 0; i < lengthof(pinned); i++)
+		(void) set_config_option(pinned[i][0], pinned[i][1], PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 }
 
 /* crm_purge_become_owner: crm_purge_become() as the extension owner. */
@@ -461,6 +486,58 @@ crm_purge_as_table_owner(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	crm_purge_citus_run_as_end(nest);
+	fcinfo->isnull = call->isnull;
+	return result;
+}
+
+/*
+ * crm_purge_as_filter_creator: for crm_purge.<name>(tbl regclass, args)
+ * LANGUAGE C AS 'crm_purge_as_filter_creator': runs
+ * crm_purge.<name>_query(tbl, args), a filter's count or trial when it is
+ * made, as its batches will run it: crm_purge_become_creator() for the
+ * caller (a superuser's count runs as the table's owner, restricted), with
+ * the pinned filter settings.  Admins only.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_as_filter_creator);
+Datum
+crm_purge_as_filter_creator(PG_FUNCTION_ARGS)
+{
+	Oid			self = fcinfo->flinfo->fn_oid;
+	HeapTuple	proctup;
+	Form_pg_proc proc;
+	char	   *name;
+	int			nargs = fcinfo->nargs;
+	Oid			argtypes[FUNC_MAX_ARGS];
+	Oid			target;
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
+	Datum		result;
+	CrmPurgeIdentity id;
+	int			i;
+
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", self);
+	proc = (Form_pg_proc) GETSTRUCT(proctup);
+	name = pstrdup(NameStr(proc->proname));
+	if (proc->prosecdef || proc->pronamespace != get_namespace_oid(CRM_PURGE_SCHEMA, false) ||
+		nargs < 1 || proc->proargtypes.values[0] != REGCLASSOID)
+		elog(ERROR, "crm_purge_as_filter_creator must be declared as crm_purge.<name>(regclass, ...)");
+	memcpy(argtypes, proc->proargtypes.values, sizeof(Oid) * nargs);
+	ReleaseSysCache(proctup);
+	crm_purge_require_admin(name);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("the table must not be NULL")));
+	target = internal_function(psprintf("%s_query", name), nargs, argtypes);
+	if (!OidIsValid(target))
+		elog(ERROR, "crm_purge.%s_query is missing", name);
+	fmgr_info(target, &flinfo);
+	InitFunctionCallInfoData(*call, &flinfo, nargs, fcinfo->fncollation, NULL, NULL);
+	for (i = 0; i < nargs; i++)
+		call->args[i] = fcinfo->args[i];
+	crm_purge_become_creator(GetUserId(), PG_GETARG_OID(0), &id);
+	result = FunctionCallInvoke(call);
+	crm_purge_unbecome(&id);
 	fcinfo->isnull = call->isnull;
 	return result;
 }

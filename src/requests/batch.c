@@ -520,7 +520,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		values[1] = Int32GetDatum(crm_purge_batch_rows());
 	}
 	values[2] = r->cutoff;
-	crm_purge_become_creator(r->created_by, r->relid, &id);
+	crm_purge_become_creator(r->created_by, OidIsValid(r->heap) ? r->heap : r->relid, &id);
 	prepare_plans(r);
 	rc = SPI_execute_plan(select_plan, values, NULL, true, 0);
 	crm_purge_unbecome(&id);
@@ -983,7 +983,7 @@ partition_work(Request *r)
 	/* dropping a table is more than deleting its rows: only for its owner's members */
 	if (!has_privs_of_role(r->created_by, crm_purge_rel_owner(r->relid)))
 		may_drop = false;
-	crm_purge_become_creator(r->created_by, r->relid, &id);
+	crm_purge_become_creator(r->created_by, OidIsValid(r->heap) ? r->heap : r->relid, &id);
 
 	/*
 	 * Without a filter the question is one the planner answers from the
@@ -1205,6 +1205,13 @@ set_partition(Request *r, Oid part)
 	Datum		values[2] = {Int64GetDatum(r->id), ObjectIdGetDatum(part)};
 	char		nulls[2] = {' ', OidIsValid(part) ? ' ' : 'n'};
 
+	/* read as the partitioned table's owner: another owner's code would run with those rights */
+	if (OidIsValid(part) && crm_purge_rel_owner(part) != crm_purge_rel_owner(r->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("partition %s of table %s has another owner", crm_purge_relname(part),
+						crm_purge_relname(r->relid)),
+				 errhint("Give the partitions the partitioned table's owner, or make a request on each partition.")));
 	if (SPI_execute_with_args("UPDATE crm_purge.requests SET part = $2, scan = NULL, next_block = 0,"
 							  " end_block = NULL, chunk_blocks = NULL, last_value = NULL, scan_file = NULL WHERE id = $1",
 							  2, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)

@@ -317,3 +317,31 @@ RESET DateStyle;
 CALL crm_purge_run();
 SELECT status, rows, rows_done FROM crm_purge.requests WHERE id = :zr;
 SELECT count(*) AS left_after FROM zoned;
+
+-- ... and the same for how its text parses and evaluates: a filter that
+-- would parse otherwise where it runs is refused, and the count (taken as
+-- the batches run it) is what is deleted, whatever the session's
+-- default_text_search_config or extra_float_digits
+CREATE TABLE parsed (id int PRIMARY KEY, modified_at timestamptz NOT NULL, note text, f float8);
+INSERT INTO parsed SELECT g, now() - interval '1 year', CASE WHEN g <= 5 THEN 'C:\x' ELSE 'the note ' || g END, 0.1::float8 + 0.2::float8
+	FROM generate_series(1, 20) g;
+SELECT crm_purge_protect('parsed') IS NOT NULL AS protected;
+SET standard_conforming_strings = off;
+SET escape_string_warning = off;
+SELECT crm_purge_request('parsed', '30 days', 'delete_only', filter => $$note = 'a\' OR true --'$$);
+SELECT crm_purge_hold('parsed', $$note = 'C:\\x'$$, NULL, 'kept');
+SELECT crm_purge_schedule('parsed', '30 days', '0 3 * * *', 'delete_only', $$note = 'a\' OR true --'$$);
+RESET standard_conforming_strings;
+RESET escape_string_warning;
+SET transform_null_equals = on;
+SELECT crm_purge_request('parsed', '30 days', 'delete_only', filter => 'note = NULL');
+RESET transform_null_equals;
+SET default_text_search_config = 'pg_catalog.english';
+SET extra_float_digits = -10;
+SELECT crm_purge_request('parsed', '30 days', 'delete_only',
+	filter => $$to_tsvector(note) @@ 'the' OR f::text = '0.3'$$) AS pr \gset
+RESET extra_float_digits;
+CALL crm_purge_run();
+RESET default_text_search_config;
+SELECT status, rows, rows_done FROM crm_purge.requests WHERE id = :pr;
+SELECT count(*) AS left_after FROM parsed;

@@ -817,6 +817,70 @@ SELECT crm_purge_tick() IS NOT NULL AS ticked;
 SELECT DISTINCT who, what FROM own.log WHERE who = 'regress_sec_admin' ORDER BY 1, 2;
 SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
 
+-- (o) a superuser's request and hold are counted and tried as their
+-- batches run them, as the table's owner (a superuser's policy counted
+-- every scheduled run as the superuser: the owner's index expression ran
+-- with the superuser's rights)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.rq4 (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO own.rq4 SELECT g, now() - interval '10 days' FROM generate_series(1, 3) g;
+CREATE INDEX ON own.rq4 ((id + own.rqx(2)));
+RESET ROLE;
+SELECT crm_purge_protect('own.rq4');
+DELETE FROM own.log;
+\c crm_purge_security
+SELECT crm_purge_request('own.rq4', '1 day', 'delete_only', filter => 'id > 1') IS NOT NULL AS queued;
+\c crm_purge_security
+SELECT crm_purge_hold('own.rq4', 'id = 1', NULL, 'audit') IS NOT NULL AS held;
+SELECT DISTINCT who FROM own.log WHERE what = 'request expression' ORDER BY 1;
+
+-- (p) and an admin's filter never runs as a superuser it is not: the
+-- table of a superuser other than crm_purge's owner is read as the admin,
+-- whatever server roles the admin has (pg_read_server_files was taken as
+-- "could become the owner anyway")
+CREATE ROLE regress_sec_dba SUPERUSER;
+CREATE SCHEMA dba AUTHORIZATION regress_sec_dba;
+CREATE TABLE dba.audit (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO dba.audit SELECT g, now() - interval '10 days' FROM generate_series(1, 3) g;
+ALTER TABLE dba.audit OWNER TO regress_sec_dba;
+SELECT crm_purge_protect('dba.audit');
+GRANT USAGE ON SCHEMA dba TO regress_sec_admin;
+GRANT SELECT, DELETE ON dba.audit TO regress_sec_admin;
+GRANT pg_read_server_files, pg_write_server_files TO regress_sec_admin;
+GRANT USAGE ON SCHEMA own TO regress_sec_admin;
+DELETE FROM own.log;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('dba.audit', '1 day', 'delete_only', filter => $$own.rqx(id) > 0$$) AS rq5 \gset
+RESET ROLE;
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT status, rows_done FROM crm_purge_requests WHERE id = :rq5;
+SELECT DISTINCT who FROM own.log WHERE what = 'request expression' ORDER BY 1;
+REVOKE pg_read_server_files, pg_write_server_files FROM regress_sec_admin;
+
+-- (q) a partition with an owner of its own: a superuser's request on a
+-- superuser's partitioned table ran the partition owner's expression as
+-- the parent's owner; refused when made, and when a partition's owner
+-- changes later
+CREATE TABLE dba.pt (id int PRIMARY KEY, modified_at timestamptz NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE dba.pt_1 PARTITION OF dba.pt FOR VALUES FROM (0) TO (100);
+INSERT INTO dba.pt SELECT g, now() - interval '10 days' FROM generate_series(1, 3) g;
+ALTER TABLE dba.pt OWNER TO regress_sec_dba;
+ALTER TABLE dba.pt_1 OWNER TO regress_sec_owner;
+GRANT USAGE ON SCHEMA dba TO regress_sec_owner;
+SET ROLE regress_sec_owner;
+CREATE STATISTICS own.pt_st ON (own.rqx(3)), id FROM dba.pt_1;
+RESET ROLE;
+SELECT crm_purge_protect('dba.pt');
+SELECT crm_purge_request('dba.pt', '1 day', 'delete_only', filter => 'id > 0');
+ALTER TABLE dba.pt_1 OWNER TO regress_sec_dba;
+SELECT crm_purge_request('dba.pt', '1 day', 'delete_only', filter => 'id > 0') AS rq6 \gset
+ALTER TABLE dba.pt_1 OWNER TO regress_sec_owner;
+DELETE FROM own.log;
+\c crm_purge_security
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT status, rows_done, error FROM crm_purge_requests WHERE id = :rq6;
+SELECT DISTINCT who FROM own.log WHERE what = 'request expression' ORDER BY 1;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
-DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr;
+DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba;
