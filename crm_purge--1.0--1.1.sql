@@ -2199,9 +2199,9 @@ BEGIN
 		PERFORM crm_purge._erase_top(tbl, format('%I = ANY ($1::%s[])', col, typ), keys,
 									 format('crm_purge_delete_keys: %s keys', cardinality(keys)));
 	ELSE
-		EXECUTE format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I) '
-					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col)
-			USING keys INTO done;
+		SELECT x.result INTO done FROM crm_purge._exec_restricted(
+			format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I) '
+				   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col), keys) x;
 	END IF;
 	RETURN QUERY EXECUTE format(
 		'SELECT k.key, CASE WHEN row_number() OVER (PARTITION BY k.key::%1$s ORDER BY k.ord) > 1 THEN %2$L '
@@ -2884,9 +2884,9 @@ BEGIN
 		ELSE
 			EXECUTE format('SELECT count(*) FROM %s WHERE %s', r.child, child_cond) USING refs INTO nc;
 			IF NOT dry_run AND r.on_erase <> 'keep' THEN
-				EXECUTE format('UPDATE %s SET %s WHERE %s', r.child,
+				PERFORM crm_purge._exec_restricted(format('UPDATE %s SET %s WHERE %s', r.child,
 							   crm_purge._child_assignments(r.child, r.conkey, r.on_erase = 'anonymize'),
-							   child_cond) USING refs;
+							   child_cond), refs);
 				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con, tbl);
 			END IF;
 			t := r.child; a := r.on_erase; n := nc; p := NULL;
@@ -3974,6 +3974,32 @@ $$;
 
 CREATE OR REPLACE FUNCTION crm_purge._check_deferred_filter(filter text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_deferred_filter_sql';
+
+CREATE OR REPLACE FUNCTION crm_purge._exec_restricted(query text, arg text[], OUT processed bigint, OUT result text[])
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_exec_restricted';
+
+CREATE OR REPLACE FUNCTION crm_purge_delete_where(tbl regclass, filter text, permanent boolean DEFAULT false,
+									   dry_run boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM crm_purge._check_erase_args('crm_purge_delete_where', tbl, filter);
+	IF permanent IS NULL OR dry_run IS NULL THEN
+		RAISE EXCEPTION 'permanent and dry_run must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF dry_run THEN
+		EXECUTE format('SELECT count(*) FROM %s WHERE (%s%s)', tbl, filter, E'\n') INTO n;
+	ELSIF permanent THEN
+		n := crm_purge._erase_top(tbl, filter, NULL, 'crm_purge_delete_where');
+	ELSE
+		SELECT x.processed INTO n FROM crm_purge._exec_restricted(format('DELETE FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL) x;
+	END IF;
+	RETURN n;
+END
+$$;
+ALTER FUNCTION crm_purge_delete_where(regclass, text, boolean, boolean) SET search_path = pg_catalog, pg_temp;
 
 -- (end of Citus)
 

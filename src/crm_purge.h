@@ -98,6 +98,8 @@ typedef struct CrmPurgeIdentity
 extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
 extern void crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save);
 extern void crm_purge_become_owner(CrmPurgeIdentity *save);
+extern void crm_purge_foreign_write_begin(void);
+extern void crm_purge_foreign_write_end(void);
 extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);
 extern void crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save);
 extern void crm_purge_pin_filter_settings(void);

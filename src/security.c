@@ -32,9 +32,11 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/string.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "catalog/pg_authid.h"
@@ -169,6 +171,93 @@ crm_purge_pin_filter_settings(void)
 								 GUC_ACTION_SAVE, true, 0, false);
 }
 
+/*
+ * An admin's restore or erase writes to other roles' tables as the admin:
+ * their owners' triggers, defaults, constraints and index expressions run
+ * with the admin's rights, as for any statement of the admin's.  They
+ * must not act as that admin in crm_purge (release its holds, forget its
+ * tombstones): crm_purge_require_admin refuses while such a statement runs,
+ * and from triggers for the rest of the transaction (deferred ones fire at
+ * commit).  Not a security-restricted operation: that refuses every
+ * deferred trigger, foreign keys' included.
+ */
+static int	foreign_writes = 0;
+static LocalTransactionId foreign_writes_lxid = InvalidLocalTransactionId;
+
+/* crm_purge_foreign_write_begin: such a statement starts; crm_purge_foreign_write_end() ends it. */
+void
+crm_purge_foreign_write_begin(void)
+{
+	foreign_writes++;
+	foreign_writes_lxid = MyProc->lxid;
+}
+
+void
+crm_purge_foreign_write_end(void)
+{
+	foreign_writes--;
+}
+
+/* trigger_depth: how deep in triggers this runs (pg_trigger_depth()) */
+static int
+trigger_depth(void)
+{
+	LOCAL_FCINFO(fc, 0);
+
+	InitFunctionCallInfoData(*fc, NULL, 0, InvalidOid, NULL, NULL);
+	return DatumGetInt32(pg_trigger_depth(fc));
+}
+
+/*
+ * crm_purge_exec_restricted: crm_purge._exec_restricted(query, arg text[],
+ * OUT processed, OUT result): runs query ($1 = arg) as the caller, a write
+ * to another role's table (crm_purge_foreign_write_begin); the rows it
+ * processed, and the first column of its first row when that is text[].
+ */
+PG_FUNCTION_INFO_V1(crm_purge_exec_restricted);
+Datum
+crm_purge_exec_restricted(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	char		nulls[1];
+	Datum		out[2];
+	bool		outnull[2] = {false, true};
+	TupleDesc	desc;
+	int			rc;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("query must not be NULL")));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "crm_purge._exec_restricted must return a record");
+	values[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[0] = PG_ARGISNULL(1) ? 'n' : ' ';
+	SPI_connect();
+	crm_purge_foreign_write_begin();
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(text_to_cstring(PG_GETARG_TEXT_PP(0)), 1, argtypes, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		crm_purge_foreign_write_end();
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "crm_purge._exec_restricted: %s", SPI_result_code_string(rc));
+	out[0] = Int64GetDatum((int64) SPI_processed);
+	if (SPI_tuptable != NULL && SPI_processed > 0 && SPI_tuptable->tupdesc->natts >= 1 &&
+		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid == TEXTARRAYOID)
+	{
+		out[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &outnull[1]);
+		if (!outnull[1])
+			out[1] = SPI_datumTransfer(out[1], false, -1);
+	}
+	SPI_finish();
+	desc = BlessTupleDesc(desc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, outnull)));
+}
+
 /* crm_purge_become_owner: crm_purge_become() as the extension owner. */
 void
 crm_purge_become_owner(CrmPurgeIdentity *save)
@@ -234,16 +323,18 @@ crm_purge_require_admin(const char *action)
 						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
 	/*
 	 * Code run on another role's behalf (a table owner's index expression
-	 * or trigger, run as an admin whose request or restore reached it;
-	 * VACUUM, ANALYZE) acts as no admin; crm_purge's own work runs as the
-	 * extension owner.
+	 * or trigger, run as an admin whose request, restore or erase reached
+	 * it; VACUUM, ANALYZE) acts as no admin; crm_purge's own work runs as
+	 * the extension owner.
 	 */
-	if (InSecurityRestrictedOperation() && GetUserId() != crm_purge_extension_owner())
+	if ((InSecurityRestrictedOperation() || foreign_writes > 0 ||
+		 (foreign_writes_lxid == MyProc->lxid && trigger_depth() > 0)) &&
+		GetUserId() != crm_purge_extension_owner())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s cannot run inside a security-restricted operation", action),
-				 errdetail("Code run on another role's behalf (a table owner's expression or trigger reached by an admin's request, restore or erase; VACUUM, ANALYZE) does not act as that admin."),
-				 errhint("Call it directly, as the admin.")));
+				 errmsg("%s cannot run on another role's behalf", action),
+				 errdetail("Code run on another role's behalf (a table owner's expression, constraint or trigger reached by an admin's request, restore or erase, also a trigger later in that transaction; VACUUM, ANALYZE) does not act as that admin."),
+				 errhint("Call it directly, as the admin, in a transaction of its own.")));
 	/* a worker node's catalogs are empty: its holds too */
 	crm_purge_require_coordinator(action);
 }

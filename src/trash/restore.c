@@ -293,7 +293,17 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		crm_purge_become(restorer, &id);
 		nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 	}
-	execute_restore(sql.data, 3, argtypes, values, relid);
+	/* the owner's triggers run as the caller, and act as no admin */
+	crm_purge_foreign_write_begin();
+	PG_TRY();
+	{
+		execute_restore(sql.data, 3, argtypes, values, relid);
+	}
+	PG_FINALLY();
+	{
+		crm_purge_foreign_write_end();
+	}
+	PG_END_TRY();
 	if (OidIsValid(restorer))
 	{
 		crm_purge_citus_run_as_end(nest);

@@ -891,10 +891,13 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 		crm_purge_bypass_rows(d.part, d.tids);
 		PG_TRY();
 		{
+			/* the owner's triggers run as the caller, and act as no admin */
+			crm_purge_foreign_write_begin();
 			run_permanent_delete(&d);
 		}
 		PG_FINALLY();
 		{
+			crm_purge_foreign_write_end();
 			crm_purge_bypass_end();
 		}
 		PG_END_TRY();
