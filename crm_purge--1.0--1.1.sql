@@ -1493,6 +1493,16 @@ CREATE TABLE crm_purge.key_floors (
 	floor		bigint NOT NULL
 );
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.key_floors', '');
+-- Tables dropped while they had tombstones (Citus's alter_distributed_table
+-- and undistribute_table drop a table and make it again under its name): a
+-- guard on a new table of that name takes their tombstones over.
+CREATE TABLE crm_purge.dropped_tables (
+	tbl			oid PRIMARY KEY,
+	name		text NOT NULL,
+	dropped_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.dropped_tables', '');
+GRANT SELECT ON crm_purge.dropped_tables TO crm_purge_admin;
 COMMENT ON TABLE crm_purge.key_floors IS 'the highest erased integer key per table; sequences are never set below it or below the trash''s highest key';
 GRANT SELECT ON crm_purge.key_floors TO crm_purge_admin;
 COMMENT ON COLUMN crm_purge.guards.key_columns IS 'a natural unique key, also tombstoned; NULL: the primary key only';
@@ -1532,6 +1542,9 @@ CREATE FUNCTION crm_purge._guard(tbl regclass, mode text, key_columns name[]) RE
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 CREATE OR REPLACE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text, key_columns name[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	d record;
+	n bigint;
 BEGIN
 	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to guard it', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1541,6 +1554,24 @@ BEGIN
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
 	PERFORM crm_purge._check_key_columns(tbl, key_columns);
+	-- a table dropped with tombstones and made again under its name (Citus's
+	-- alter_distributed_table): its erased keys stay erased here
+	FOR d IN SELECT x.tbl, x.dropped_at FROM crm_purge.dropped_tables x
+			 WHERE x.name = (pg_identify_object('pg_class'::regclass, _guard_impl.tbl, 0)).identity
+			   AND x.tbl <> _guard_impl.tbl::oid LOOP
+		INSERT INTO crm_purge.tombstones (tbl, key_hash, erased_at)
+			SELECT _guard_impl.tbl, t.key_hash, t.erased_at FROM crm_purge.tombstones t WHERE t.tbl = d.tbl::regclass
+			ON CONFLICT DO NOTHING;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		DELETE FROM crm_purge.tombstones t WHERE t.tbl = d.tbl::regclass;
+		INSERT INTO crm_purge.key_floors (tbl, floor)
+			SELECT _guard_impl.tbl, f.floor FROM crm_purge.key_floors f WHERE f.tbl = d.tbl::regclass
+			ON CONFLICT ON CONSTRAINT key_floors_pkey DO UPDATE SET floor = greatest(crm_purge.key_floors.floor, EXCLUDED.floor);
+		DELETE FROM crm_purge.key_floors f WHERE f.tbl = d.tbl::regclass;
+		DELETE FROM crm_purge.guards g WHERE g.tbl = d.tbl::regclass;
+		DELETE FROM crm_purge.dropped_tables x WHERE x.tbl = d.tbl;
+		RAISE NOTICE 'crm_purge: table % takes over % tombstones of a dropped table of that name', tbl, n;
+	END LOOP;
 	-- Citus: the shards' guard reads the tombstones on the worker nodes
 	PERFORM crm_purge._citus_tombstones(tbl, NULL, false);
 	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
@@ -2709,6 +2740,13 @@ BEGIN
 		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = o.objid) THEN
 			DELETE FROM crm_purge.protected_tables p WHERE p.tbl = o.objid;
 			RAISE NOTICE 'crm_purge: table % was protected; its trash table is kept', o.object_identity;
+		END IF;
+		-- erased keys outlive the table: a guard on a table of its name takes them over
+		IF EXISTS (SELECT FROM crm_purge.tombstones t WHERE t.tbl = o.objid) THEN
+			INSERT INTO crm_purge.dropped_tables (tbl, name) VALUES (o.objid, o.object_identity)
+				ON CONFLICT (tbl) DO UPDATE SET name = EXCLUDED.name, dropped_at = EXCLUDED.dropped_at;
+			RAISE NOTICE 'crm_purge: table % had tombstones of erased keys; they are kept', o.object_identity
+				USING HINT = 'crm_purge_guard on a table made again under this name takes them over.';
 		END IF;
 		DELETE FROM crm_purge.protected_tables p WHERE p.trash = o.objid;
 		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = o.objid OR g.trash = o.objid;

@@ -258,6 +258,16 @@ CREATE TABLE crm_purge.key_floors (
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.key_floors', '');
 
+-- Tables dropped while they had tombstones (Citus's alter_distributed_table
+-- and undistribute_table drop a table and make it again under its name): a
+-- guard on a new table of that name takes their tombstones over.
+CREATE TABLE crm_purge.dropped_tables (
+	tbl			oid PRIMARY KEY,
+	name		text NOT NULL,
+	dropped_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.dropped_tables', '');
+
 -- Created on first use, not here, so that a restored dump brings its own.
 CREATE TABLE crm_purge.secret (
 	one			boolean PRIMARY KEY DEFAULT true CHECK (one),

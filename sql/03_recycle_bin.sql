@@ -171,6 +171,13 @@ BEGIN
 			DELETE FROM crm_purge.protected_tables p WHERE p.tbl = o.objid;
 			RAISE NOTICE 'crm_purge: table % was protected; its trash table is kept', o.object_identity;
 		END IF;
+		-- erased keys outlive the table: a guard on a table of its name takes them over
+		IF EXISTS (SELECT FROM crm_purge.tombstones t WHERE t.tbl = o.objid) THEN
+			INSERT INTO crm_purge.dropped_tables (tbl, name) VALUES (o.objid, o.object_identity)
+				ON CONFLICT (tbl) DO UPDATE SET name = EXCLUDED.name, dropped_at = EXCLUDED.dropped_at;
+			RAISE NOTICE 'crm_purge: table % had tombstones of erased keys; they are kept', o.object_identity
+				USING HINT = 'crm_purge_guard on a table made again under this name takes them over.';
+		END IF;
 		DELETE FROM crm_purge.protected_tables p WHERE p.trash = o.objid;
 		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = o.objid OR g.trash = o.objid;
 	END LOOP;

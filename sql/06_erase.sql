@@ -1261,6 +1261,9 @@ CREATE FUNCTION crm_purge._guard(tbl regclass, mode text, key_columns name[]) RE
 -- The trigger's arguments: the mode, then the natural key's columns.
 CREATE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text, key_columns name[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	d record;
+	n bigint;
 BEGIN
 	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to guard it', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1270,6 +1273,24 @@ BEGIN
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
 	PERFORM crm_purge._check_key_columns(tbl, key_columns);
+	-- a table dropped with tombstones and made again under its name (Citus's
+	-- alter_distributed_table): its erased keys stay erased here
+	FOR d IN SELECT x.tbl, x.dropped_at FROM crm_purge.dropped_tables x
+			 WHERE x.name = (pg_identify_object('pg_class'::regclass, _guard_impl.tbl, 0)).identity
+			   AND x.tbl <> _guard_impl.tbl::oid LOOP
+		INSERT INTO crm_purge.tombstones (tbl, key_hash, erased_at)
+			SELECT _guard_impl.tbl, t.key_hash, t.erased_at FROM crm_purge.tombstones t WHERE t.tbl = d.tbl::regclass
+			ON CONFLICT DO NOTHING;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		DELETE FROM crm_purge.tombstones t WHERE t.tbl = d.tbl::regclass;
+		INSERT INTO crm_purge.key_floors (tbl, floor)
+			SELECT _guard_impl.tbl, f.floor FROM crm_purge.key_floors f WHERE f.tbl = d.tbl::regclass
+			ON CONFLICT ON CONSTRAINT key_floors_pkey DO UPDATE SET floor = greatest(crm_purge.key_floors.floor, EXCLUDED.floor);
+		DELETE FROM crm_purge.key_floors f WHERE f.tbl = d.tbl::regclass;
+		DELETE FROM crm_purge.guards g WHERE g.tbl = d.tbl::regclass;
+		DELETE FROM crm_purge.dropped_tables x WHERE x.tbl = d.tbl;
+		RAISE NOTICE 'crm_purge: table % takes over % tombstones of a dropped table of that name', tbl, n;
+	END LOOP;
 	-- Citus: the shards' guard reads the tombstones on the worker nodes
 	PERFORM crm_purge._citus_tombstones(tbl, NULL, false);
 	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN

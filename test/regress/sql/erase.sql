@@ -325,3 +325,20 @@ SELECT id FROM er_kid ORDER BY id;
 SELECT count(*) AS kid_trash FROM crm_trash.public__er_kid;
 SELECT crm_purge_unprotect('er_kid', drop_trash => true);
 DROP TABLE er_kid, er_par;
+
+-- a guarded table dropped and made again under its name (as Citus's
+-- alter_distributed_table does): its tombstones are kept, and a guard on
+-- the new table takes them over (the erased key came back)
+CREATE TABLE er_again (id int PRIMARY KEY, v text);
+INSERT INTO er_again VALUES (1, 'a'), (2, 'b');
+SELECT crm_purge_guard('er_again');
+SELECT crm_purge_erase('er_again', 'id = 1', 'test');
+DROP TABLE er_again;
+CREATE TABLE er_again (id int PRIMARY KEY, v text);
+SELECT crm_purge_guard('er_again');
+INSERT INTO er_again VALUES (1, 'back'), (3, 'new');
+SELECT id FROM er_again ORDER BY id;
+SELECT count(*) AS left_behind FROM crm_purge.dropped_tables;
+DROP TABLE er_again;
+SELECT count(*) AS kept_for_later FROM crm_purge.dropped_tables;
+DELETE FROM crm_purge.dropped_tables;
