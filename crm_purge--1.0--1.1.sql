@@ -1683,6 +1683,8 @@ BEGIN
 					  HINT = 'Write it like id = 42 or created_at < ''2024-01-01''.';
 		END;
 	END IF;
+	-- returns once no batch, round, purge or erase that read the holds without it can still delete
+	PERFORM crm_purge._lock_holds(tbl);
 	INSERT INTO crm_purge.holds (tbl, filter, until, reason, created_by) VALUES (tbl, filter, until, reason, actor)
 		RETURNING id INTO hid;
 	RETURN hid;
@@ -4038,6 +4040,10 @@ BEGIN
 END
 $$;
 ALTER FUNCTION crm_purge_delete_where(regclass, text, boolean, boolean) SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION crm_purge._lock_holds(tbl regclass) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_lock_holds_sql';
+REVOKE ALL ON FUNCTION crm_purge._lock_holds(regclass) FROM PUBLIC;
 
 -- (end of Citus)
 

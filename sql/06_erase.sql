@@ -1369,11 +1369,17 @@ BEGIN
 					  HINT = 'Write it like id = 42 or created_at < ''2024-01-01''.';
 		END;
 	END IF;
+	-- returns once no batch, round, purge or erase that read the holds without it can still delete
+	PERFORM crm_purge._lock_holds(tbl);
 	INSERT INTO crm_purge.holds (tbl, filter, until, reason, created_by) VALUES (tbl, filter, until, reason, actor)
 		RETURNING id INTO hid;
 	RETURN hid;
 END
 $$;
+
+-- The exclusive lock on a table's holds, for a hold being made (holds.c).
+CREATE FUNCTION crm_purge._lock_holds(tbl regclass) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_lock_holds_sql';
 
 CREATE FUNCTION crm_purge._release(hold_id bigint) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';

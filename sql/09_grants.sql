@@ -2,6 +2,8 @@
 
 REVOKE ALL ON FUNCTION crm_purge._wake_launcher() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._lock_holds(regclass) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION crm_purge._sync_trash(regclass) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._converts(text, oid, integer) FROM PUBLIC;

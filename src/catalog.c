@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 #include "catalog/namespace.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -573,6 +574,9 @@ crm_purge_live_rows(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", crm_purge_relname(relid))));
+	/* a protected table's; one whose row-level security hides rows from the caller is not counted */
+	if (!OidIsValid(crm_purge_trash_of(relid)) || check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		PG_RETURN_NULL();
 	SPI_connect();
 	crm_purge_become_with(crm_purge_rel_owner(relid), SECURITY_NOFORCE_RLS, &id);
 	rc = SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s", crm_purge_relname(relid)), true, 1);

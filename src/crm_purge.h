@@ -206,6 +206,7 @@ typedef struct CrmPurgeHoldHit
 } CrmPurgeHoldHit;
 
 extern char *crm_purge_citus_hold_condition(Oid relid);
+extern void crm_purge_lock_holds(Oid relid, int mode);
 extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs,
 								 Oid *argtypes, Datum *values);
 extern Datum crm_purge_hold_tid_array(List *hits);

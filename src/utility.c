@@ -252,8 +252,91 @@ refuse_shard_truncate(TruncateStmt *stmt)
 }
 
 /*
+ * refuse_local_table_key: on a Citus coordinator, a foreign key between a
+ * protected table that is not distributed and a Citus table: Citus would
+ * turn the protected table into a Citus local table (renaming it into a
+ * shard under a new shell), which crm_purge does not follow: its trash
+ * would never expire and its rows could not be restored by table or
+ * erased.
+ */
+static void
+refuse_local_table_key(AlterTableStmt *stmt)
+{
+	const char *convert;
+	Oid			relid;
+	ListCell   *lc;
+
+	if (crm_purge_citus_group() != 0 || stmt->relation == NULL)
+		return;
+	convert = GetConfigOption("citus.enable_local_reference_table_foreign_keys", true, false);
+	if (convert == NULL || strcmp(convert, "on") != 0)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Constraint *c = (Constraint *) cmd->def;
+		Oid			pk;
+		Oid			local = InvalidOid;
+
+		if (cmd->subtype != AT_AddConstraint || c == NULL || !IsA(c, Constraint) ||
+			c->contype != CONSTR_FOREIGN || c->pktable == NULL)
+			continue;
+		pk = RangeVarGetRelid(c->pktable, NoLock, true);
+		if (!OidIsValid(pk))
+			continue;
+		if (OidIsValid(crm_purge_trash_of(relid)) && !crm_purge_citus_distributed(relid) &&
+			crm_purge_citus_distributed(pk))
+			local = relid;
+		else if (OidIsValid(crm_purge_trash_of(pk)) && !crm_purge_citus_distributed(pk) &&
+				 crm_purge_citus_distributed(relid))
+			local = pk;
+		if (OidIsValid(local))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot add a foreign key between protected table %s and Citus table %s",
+							crm_purge_relname(local), crm_purge_relname(local == relid ? pk : relid)),
+					 errdetail("Citus would make %s a Citus local table, which crm_purge does not support: its trash would never expire, and its rows could not be restored or erased by table.",
+							   crm_purge_relname(local)),
+					 errhint("Distribute the table first (create_distributed_table), or unprotect it.")));
+	}
+}
+
+/*
+ * refuse_role_changes: role and privilege changes inside a
+ * security-restricted operation, unless by the extension owner (its own
+ * work).  crm_purge runs a filter as its creator restricted, and the
+ * table's owner's code (an index expression) may run there with the
+ * creator's rights: PostgreSQL lets it grant a role the creator holds
+ * WITH ADMIN OPTION (crm_purge_admin, another owner's role) or the
+ * creator's privileges WITH GRANT OPTION.
+ */
+static void
+refuse_role_changes(Node *parsetree)
+{
+	Oid			ext;
+
+	if (!InSecurityRestrictedOperation())
+		return;
+	if (!(IsA(parsetree, GrantRoleStmt) || IsA(parsetree, GrantStmt) || IsA(parsetree, CreateRoleStmt) ||
+		  IsA(parsetree, AlterRoleStmt) || IsA(parsetree, AlterRoleSetStmt) || IsA(parsetree, DropRoleStmt) ||
+		  IsA(parsetree, AlterDefaultPrivilegesStmt) || IsA(parsetree, ReassignOwnedStmt) ||
+		  IsA(parsetree, AlterOwnerStmt)))
+		return;
+	ext = get_extension_oid("crm_purge", true);
+	if (!OidIsValid(ext) || GetUserId() == crm_purge_extension_owner())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot change roles or privileges inside a security-restricted operation"),
+			 errdetail("Code run on another role's behalf (a table owner's expression reached by crm_purge's work, VACUUM, ANALYZE) may not grant the rights it runs with.")));
+}
+
+/*
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
- * runs: the two above.
+ * runs: the checks above.
  */
 void
 crm_purge_before_utility(Node *parsetree)
@@ -265,4 +348,7 @@ crm_purge_before_utility(Node *parsetree)
 		refuse_shard_truncate((TruncateStmt *) parsetree);
 	if (IsA(parsetree, DefineStmt))
 		refuse_superuser_initcond((DefineStmt *) parsetree);
+	if (IsA(parsetree, AlterTableStmt))
+		refuse_local_table_key((AlterTableStmt *) parsetree);
+	refuse_role_changes(parsetree);
 }

@@ -11,11 +11,13 @@
 #include "postgres.h"
 
 #include "funcapi.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/itemptr.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -134,6 +136,34 @@ citus_plain_filter(Oid relid, Oid scanrel, int64 hold_id, char *filter)
 	return filter;
 }
 
+/*
+ * crm_purge_lock_holds: the lock on relid's legal holds.  Whatever reads
+ * them to delete rows (a request's batch or Citus round, a purge, trash
+ * expiry, an erase, a TRUNCATE) takes it shared until its transaction ends; a hold
+ * being made takes it exclusive (crm_purge._lock_holds), so it returns
+ * only once no transaction that read the holds without it can still
+ * delete, and those after it read it.
+ */
+void
+crm_purge_lock_holds(Oid relid, LOCKMODE mode)
+{
+	static Oid	holds_relid = InvalidOid;
+
+	if (!OidIsValid(holds_relid) || get_rel_relkind(holds_relid) == '\0')
+		holds_relid = get_relname_relid("holds", get_namespace_oid(CRM_PURGE_SCHEMA, false));
+	LockDatabaseObject(holds_relid, relid, 0, mode);
+}
+
+/* crm_purge_lock_holds_sql: crm_purge._lock_holds(tbl): the exclusive lock, for a hold being made. */
+PG_FUNCTION_INFO_V1(crm_purge_lock_holds_sql);
+Datum
+crm_purge_lock_holds_sql(PG_FUNCTION_ARGS)
+{
+	crm_purge_require_extension_owner("crm_purge._lock_holds");
+	crm_purge_lock_holds(PG_GETARG_OID(0), ExclusiveLock);
+	PG_RETURN_VOID();
+}
+
 /* active_holds: id, filter, created_by, reason of relid's active holds, by id.  SPI connected. */
 static SPITupleTable *
 active_holds(Oid relid, uint64 *n)
@@ -142,11 +172,13 @@ active_holds(Oid relid, uint64 *n)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	CrmPurgeIdentity id;
 
+	/* a hold being made on relid waits for this transaction, or this for it (and reads it) */
+	crm_purge_lock_holds(relid, ShareLock);
 	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args("SELECT id, filter, created_by::oid, reason FROM crm_purge.holds"
 							  " WHERE tbl = $1 AND released_at IS NULL"
 							  " AND (until IS NULL OR until >= CURRENT_DATE) ORDER BY id",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.holds");
 	crm_purge_unbecome(&id);
 	*n = SPI_processed;
@@ -284,10 +316,12 @@ crm_purge_has_holds(Oid relid)
 	CrmPurgeIdentity id;
 	bool		found;
 
+	/* as active_holds: what deletes after asking holds the lock on the table's holds */
+	crm_purge_lock_holds(relid, ShareLock);
 	crm_purge_become_owner(&id);
 	if (SPI_execute_with_args("SELECT 1 FROM crm_purge.holds WHERE tbl = $1 AND released_at IS NULL"
 							  " AND (until IS NULL OR until >= CURRENT_DATE)",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.holds");
 	found = SPI_processed > 0;
 	crm_purge_unbecome(&id);

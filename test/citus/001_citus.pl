@@ -498,6 +498,18 @@ like(as('regress_admin', q{SELECT crm_purge_guard('app.guests2', 'error')}, err 
 like(as('regress_app', q{INSERT INTO app.guests2 VALUES (11, 231, 'x')}, err => 1),
 	qr/the row's key belongs to an erased record/, 'and the erased key stays refused on every shard');
 
+# a foreign key to a reference table would make a protected local table a
+# Citus local table (renamed into a shard under a new shell), which
+# crm_purge does not follow: refused
+as('regress_app', q{CREATE TABLE app.fk_country (code text PRIMARY KEY); SELECT create_reference_table('app.fk_country');
+	CREATE TABLE app.fk_cust (id int PRIMARY KEY, cc text); GRANT SELECT, DELETE ON app.fk_cust TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('app.fk_cust')});
+like(as('regress_app', q{ALTER TABLE app.fk_cust ADD FOREIGN KEY (cc) REFERENCES app.fk_country (code)}, err => 1),
+	qr/cannot add a foreign key between protected table app.fk_cust and Citus table app.fk_country/,
+	'a key that would make a protected table a Citus local table: refused');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = 'app.fk_cust'::regclass}), '0',
+	'the table stays a plain table');
+
 # a table guarded before it was distributed
 as('regress_admin', q{
 	CREATE TABLE app.guarded (id int PRIMARY KEY);

@@ -903,6 +903,54 @@ SELECT DISTINCT who, what FROM own.log WHERE who = 'regress_sec_admin' ORDER BY 
 SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
 SELECT id FROM own.tr ORDER BY id;
 
+-- (s) the overview counts no rows that row-level security hides from its
+-- reader (it counted them as the owner), and only protected tables
+SET ROLE regress_sec_owner;
+CREATE TABLE own.hidden (id int PRIMARY KEY);
+INSERT INTO own.hidden SELECT generate_series(1, 42);
+ALTER TABLE own.hidden ENABLE ROW LEVEL SECURITY;
+CREATE POLICY none_for_others ON own.hidden USING (false);
+GRANT SELECT ON own.hidden TO regress_sec_admin;
+CREATE TABLE own.plain (id int PRIMARY KEY);
+GRANT SELECT ON own.plain TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.hidden');
+SET ROLE regress_sec_admin;
+SELECT count(*) AS visible, crm_purge._live_rows('own.hidden') AS counted, crm_purge._live_rows('own.plain') AS unprotected
+  FROM own.hidden;
+RESET ROLE;
+
+-- (t) the owner's code, run with an admin's rights in that admin's
+-- request, cannot grant a role the admin holds WITH ADMIN OPTION
+CREATE ROLE regress_sec_team;
+GRANT regress_sec_team TO regress_sec_admin WITH ADMIN OPTION;
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.grant_try() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE 'GRANT regress_sec_team TO regress_sec_owner';
+	INSERT INTO own.log VALUES (current_user, 'granted', NULL);
+EXCEPTION WHEN OTHERS THEN
+	INSERT INTO own.log VALUES (current_user, 'refused: ' || SQLERRM, NULL);
+END $$;
+CREATE FUNCTION own.grant_me(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM own.grant_try(); RETURN x; END $$;
+CREATE TABLE own.rq7 (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO own.rq7 SELECT g, now() - interval '10 days' FROM generate_series(1, 3) g;
+GRANT SELECT, DELETE ON own.rq7 TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.rq7');
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('own.rq7', '1 day', 'delete_only', filter => 'id > 0') AS rq7 \gset
+RESET ROLE;
+SET ROLE regress_sec_owner;
+CREATE INDEX ON own.rq7 ((id + own.grant_me(0)));
+RESET ROLE;
+DELETE FROM own.log;
+\c crm_purge_security
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT DISTINCT who, what FROM own.log WHERE who = 'regress_sec_admin' ORDER BY 1, 2;
+SELECT pg_has_role('regress_sec_owner', 'regress_sec_team', 'MEMBER') AS owner_got_team;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
-DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba;
+DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team;
