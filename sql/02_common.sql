@@ -14,7 +14,8 @@ CREATE FUNCTION crm_purge._check_deferred_filter(filter text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_deferred_filter_sql';
 
 -- A statement of an admin's erase or delete on another role's table: as the
--- caller, restricted (the owner's triggers act as no admin); $1 = arg.
+-- caller, its admin functions refused meanwhile (the owner's triggers act as
+-- no admin: crm_purge_foreign_write_begin); $1 = arg.
 CREATE FUNCTION crm_purge._exec_restricted(query text, arg text[], OUT processed bigint, OUT result text[])
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_exec_restricted';
 
