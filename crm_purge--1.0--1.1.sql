@@ -2196,6 +2196,7 @@ DECLARE
 	done text[];
 	more text[];
 BEGIN
+	PERFORM crm_purge._mark_foreign_work();
 	PERFORM crm_purge._check_admin('crm_purge_delete_keys');
 	IF tbl IS NULL OR keys IS NULL OR permanent IS NULL THEN
 		RAISE EXCEPTION 'table, keys and permanent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -3601,7 +3602,7 @@ BEGIN
 			WHERE t.request_id = _citus_round.request_id AND t.placementid = placements[i];
 		IF j ? 'error' THEN
 			finished := false;
-			IF j->>'sqlstate' IN ('55P03', '57014', '40001', '40P01') THEN
+			IF j->>'sqlstate' IN ('55P03', '57014', '40001', '40P01', '23505') THEN
 				waiting := coalesce(waiting, format('placement %s: %s', placements[i], j->>'error'));
 			ELSE
 				error := coalesce(error, format('placement %s on %s:%s: %s', placements[i], nodes[i], ports[i], j->>'error'));
@@ -4025,6 +4026,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	n bigint;
 BEGIN
+	PERFORM crm_purge._mark_foreign_work();
 	PERFORM crm_purge._check_erase_args('crm_purge_delete_where', tbl, filter);
 	IF permanent IS NULL OR dry_run IS NULL THEN
 		RAISE EXCEPTION 'permanent and dry_run must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -4044,6 +4046,31 @@ ALTER FUNCTION crm_purge_delete_where(regclass, text, boolean, boolean) SET sear
 CREATE OR REPLACE FUNCTION crm_purge._lock_holds(tbl regclass) RETURNS void
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_lock_holds_sql';
 REVOKE ALL ON FUNCTION crm_purge._lock_holds(regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION crm_purge._mark_foreign_work() RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_mark_foreign_work_sql';
+
+CREATE OR REPLACE FUNCTION crm_purge_erase(tbl regclass, filter text, reason text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM crm_purge._mark_foreign_work();
+	PERFORM crm_purge._check_erase_args('crm_purge_erase', tbl, filter);
+	RETURN crm_purge._erase_top(tbl, filter, NULL, reason);
+END
+$$;
+ALTER FUNCTION crm_purge_erase(regclass, text, text) SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION crm_purge._erase_preview(tbl regclass, filter text)
+RETURNS TABLE (t regclass, a text, n bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM crm_purge._mark_foreign_work();
+	PERFORM crm_purge._check_erase_args('crm_purge_erase_preview', tbl, filter);
+	RETURN QUERY SELECT e.t, e.a, sum(e.n)::bigint FROM crm_purge._erase(tbl, filter, NULL, true, 0) e
+		GROUP BY e.t, e.a ORDER BY bool_or(e.a = 'erase') DESC, e.t::text, e.a;
+END
+$$;
+ALTER FUNCTION crm_purge._erase_preview(regclass, text) SET search_path = pg_catalog, pg_temp;
 
 -- (end of Citus)
 

@@ -13,6 +13,11 @@ CREATE FUNCTION crm_purge._check_filter(filter text) RETURNS void
 CREATE FUNCTION crm_purge._check_deferred_filter(filter text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_deferred_filter_sql';
 
+-- An admin's erase or delete on other roles' tables runs in this
+-- transaction: owners' code in it may not act as the admin (security.c).
+CREATE FUNCTION crm_purge._mark_foreign_work() RETURNS void
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_mark_foreign_work_sql';
+
 -- A statement of an admin's erase or delete on another role's table: as the
 -- caller, its admin functions refused meanwhile (the owner's triggers act as
 -- no admin: crm_purge_foreign_write_begin); $1 = arg.

@@ -570,7 +570,7 @@ BEGIN
 			WHERE t.request_id = _citus_round.request_id AND t.placementid = placements[i];
 		IF j ? 'error' THEN
 			finished := false;
-			IF j->>'sqlstate' IN ('55P03', '57014', '40001', '40P01') THEN
+			IF j->>'sqlstate' IN ('55P03', '57014', '40001', '40P01', '23505') THEN
 				waiting := coalesce(waiting, format('placement %s: %s', placements[i], j->>'error'));
 			ELSE
 				error := coalesce(error, format('placement %s on %s:%s: %s', placements[i], nodes[i], ports[i], j->>'error'));

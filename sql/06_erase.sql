@@ -283,6 +283,7 @@ $$;
 CREATE FUNCTION crm_purge_erase(tbl regclass, filter text, reason text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 BEGIN
+	PERFORM crm_purge._mark_foreign_work();
 	PERFORM crm_purge._check_erase_args('crm_purge_erase', tbl, filter);
 	RETURN crm_purge._erase_top(tbl, filter, NULL, reason);
 END
@@ -292,6 +293,7 @@ CREATE FUNCTION crm_purge._erase_preview(tbl regclass, filter text)
 RETURNS TABLE (t regclass, a text, n bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
+	PERFORM crm_purge._mark_foreign_work();
 	PERFORM crm_purge._check_erase_args('crm_purge_erase_preview', tbl, filter);
 	RETURN QUERY SELECT e.t, e.a, sum(e.n)::bigint FROM crm_purge._erase(tbl, filter, NULL, true, 0) e
 		GROUP BY e.t, e.a ORDER BY bool_or(e.a = 'erase') DESC, e.t::text, e.a;
@@ -389,6 +391,7 @@ DECLARE
 	done text[];
 	more text[];
 BEGIN
+	PERFORM crm_purge._mark_foreign_work();
 	PERFORM crm_purge._check_admin('crm_purge_delete_keys');
 	IF tbl IS NULL OR keys IS NULL OR permanent IS NULL THEN
 		RAISE EXCEPTION 'table, keys and permanent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -445,6 +448,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	n bigint;
 BEGIN
+	PERFORM crm_purge._mark_foreign_work();
 	PERFORM crm_purge._check_erase_args('crm_purge_delete_where', tbl, filter);
 	IF permanent IS NULL OR dry_run IS NULL THEN
 		RAISE EXCEPTION 'permanent and dry_run must not be NULL' USING ERRCODE = 'null_value_not_allowed';

@@ -12,6 +12,7 @@
 #include "access/tupdesc.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "tcop/utility.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -85,7 +86,7 @@ extern bool crm_purge_merge_running(void);
 extern void crm_purge_statement_hooks_init(void);
 
 /* utility.c */
-extern void crm_purge_before_utility(Node *parsetree);
+extern void crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context);
 
 /* security.c: the one privilege boundary */
 typedef struct CrmPurgeIdentity
@@ -93,13 +94,16 @@ typedef struct CrmPurgeIdentity
 	Oid			userid;
 	int			sec_context;
 	int			nestlevel;
+	bool		borrowed;		/* as a filter's creator, on another role's table */
 } CrmPurgeIdentity;
 
 extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
 extern void crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save);
 extern void crm_purge_become_owner(CrmPurgeIdentity *save);
-extern void crm_purge_foreign_write_begin(void);
+extern int	crm_purge_foreign_write_begin(void);
 extern void crm_purge_foreign_write_end(void);
+extern bool crm_purge_on_behalf(bool nested);
+extern void crm_purge_mark_foreign_work(void);
 extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);
 extern void crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save);
 extern void crm_purge_pin_filter_settings(void);

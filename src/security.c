@@ -48,6 +48,9 @@
 
 #include "crm_purge.h"
 
+/* how deep crm_purge runs a filter as its creator on another role's table (crm_purge_on_behalf) */
+static int	borrowed_rights = 0;
+
 /* crm_purge_become: becomes role as described above; save is what crm_purge_unbecome() restores. */
 void
 crm_purge_become(Oid role, CrmPurgeIdentity *save)
@@ -68,6 +71,7 @@ crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
 	sec_flags &= ~CRM_PURGE_LOCAL_ONLY;
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	save->nestlevel = NewGUCNestLevel();
+	save->borrowed = false;
 	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION | sec_flags);
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
@@ -132,7 +136,15 @@ crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
 	if (superuser_like(creator) && owner != crm_purge_extension_owner() && !superuser_arg(owner))
 		crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
 	else
+	{
 		crm_purge_become(creator, save);
+		/* the owner's code may run here with the creator's rights (crm_purge_on_behalf) */
+		if (creator != owner)
+		{
+			save->borrowed = true;
+			borrowed_rights++;
+		}
+	}
 	crm_purge_pin_filter_settings();
 }
 
@@ -184,18 +196,60 @@ crm_purge_pin_filter_settings(void)
 static int	foreign_writes = 0;
 static LocalTransactionId foreign_writes_lxid = InvalidLocalTransactionId;
 
-/* crm_purge_foreign_write_begin: such a statement starts; crm_purge_foreign_write_end() ends it. */
-void
+/*
+ * crm_purge_foreign_write_begin: such a statement starts;
+ * crm_purge_foreign_write_end() ends it.  Returns the GUC level to take
+ * back, once it went through, with AtEOXact_GUC(false, level): settings
+ * the owner's code made (a search_path) do not outlast it.
+ */
+int
 crm_purge_foreign_write_begin(void)
 {
+	crm_purge_mark_foreign_work();
 	foreign_writes++;
-	foreign_writes_lxid = MyProc->lxid;
+	return NewGUCNestLevel();
 }
 
 void
 crm_purge_foreign_write_end(void)
 {
 	foreign_writes--;
+}
+
+/* forget_on_behalf: a transaction's end ends whatever was running */
+static void
+forget_on_behalf(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		borrowed_rights = 0;
+		foreign_writes = 0;
+	}
+}
+
+/* crm_purge_mark_foreign_work: an admin's erase or delete on other roles' tables runs in this transaction */
+void
+crm_purge_mark_foreign_work(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(forget_on_behalf, NULL);
+		registered = true;
+	}
+	foreign_writes_lxid = MyProc->lxid;
+}
+
+/* crm_purge_mark_foreign_work_sql: crm_purge._mark_foreign_work() */
+PG_FUNCTION_INFO_V1(crm_purge_mark_foreign_work_sql);
+Datum
+crm_purge_mark_foreign_work_sql(PG_FUNCTION_ARGS)
+{
+	crm_purge_mark_foreign_work();
+	PG_RETURN_VOID();
 }
 
 /* trigger_depth: how deep in triggers this runs (pg_trigger_depth()) */
@@ -206,6 +260,22 @@ trigger_depth(void)
 
 	InitFunctionCallInfoData(*fc, NULL, 0, InvalidOid, NULL, NULL);
 	return DatumGetInt32(pg_trigger_depth(fc));
+}
+
+/*
+ * crm_purge_on_behalf: may a table owner's code be running with another
+ * role's rights for crm_purge?  Inside a filter run as its creator, a
+ * write of an admin's restore or erase; and, in a transaction with such
+ * an admin's work, in triggers (nested: also anything not run at top
+ * level).  There it may not act as that role: no crm_purge admin function
+ * (crm_purge_require_admin), no utility statement (a SECURITY DEFINER
+ * function, ALTER DATABASE, a GRANT: crm_purge_before_utility).
+ */
+bool
+crm_purge_on_behalf(bool nested)
+{
+	return borrowed_rights > 0 || foreign_writes > 0 ||
+		(foreign_writes_lxid == MyProc->lxid && (nested || trigger_depth() > 0));
 }
 
 /*
@@ -225,6 +295,7 @@ crm_purge_exec_restricted(PG_FUNCTION_ARGS)
 	bool		outnull[2] = {false, true};
 	TupleDesc	desc;
 	int			rc;
+	int			gucs;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("query must not be NULL")));
@@ -233,7 +304,7 @@ crm_purge_exec_restricted(PG_FUNCTION_ARGS)
 	values[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	nulls[0] = PG_ARGISNULL(1) ? 'n' : ' ';
 	SPI_connect();
-	crm_purge_foreign_write_begin();
+	gucs = crm_purge_foreign_write_begin();
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args(text_to_cstring(PG_GETARG_TEXT_PP(0)), 1, argtypes, values, nulls, false, 0);
@@ -243,6 +314,7 @@ crm_purge_exec_restricted(PG_FUNCTION_ARGS)
 		crm_purge_foreign_write_end();
 	}
 	PG_END_TRY();
+	AtEOXact_GUC(false, gucs);
 	if (rc < 0)
 		elog(ERROR, "crm_purge._exec_restricted: %s", SPI_result_code_string(rc));
 	out[0] = Int64GetDatum((int64) SPI_processed);
@@ -269,6 +341,8 @@ crm_purge_become_owner(CrmPurgeIdentity *save)
 void
 crm_purge_unbecome(CrmPurgeIdentity *save)
 {
+	if (save->borrowed)
+		borrowed_rights--;
 	AtEOXact_GUC(false, save->nestlevel);
 	SetUserIdAndSecContext(save->userid, save->sec_context);
 }
@@ -327,8 +401,7 @@ crm_purge_require_admin(const char *action)
 	 * it; VACUUM, ANALYZE) acts as no admin; crm_purge's own work runs as
 	 * the extension owner.
 	 */
-	if ((InSecurityRestrictedOperation() || foreign_writes > 0 ||
-		 (foreign_writes_lxid == MyProc->lxid && trigger_depth() > 0)) &&
+	if ((InSecurityRestrictedOperation() || crm_purge_on_behalf(false)) &&
 		GetUserId() != crm_purge_extension_owner())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -362,6 +435,8 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *edata = NULL;
 	int			depth = subtransaction_depth;
+	int			borrowed = borrowed_rights;
+	int			writes = foreign_writes;
 	bool		timed = depth == 0 && crm_purge_work_timeout > 0 && !get_timeout_active(STATEMENT_TIMEOUT);
 
 	BeginInternalSubTransaction(NULL);
@@ -378,6 +453,8 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	PG_CATCH();
 	{
 		subtransaction_depth = depth;
+		borrowed_rights = borrowed;
+		foreign_writes = writes;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();

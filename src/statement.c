@@ -382,7 +382,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		crm_purge_citus_before_set((VariableSetStmt *) pstmt->utilityStmt, nesting_level == 0);
 	}
 	role = utility_run_as(pstmt->utilityStmt);
-	crm_purge_before_utility(pstmt->utilityStmt);
+	crm_purge_before_utility(pstmt->utilityStmt, context);
 	if (OidIsValid(role))
 		run_as_enter(role, true, &save);
 	if (nesting_level == 0)

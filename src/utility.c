@@ -335,11 +335,33 @@ refuse_role_changes(Node *parsetree)
 }
 
 /*
+ * refuse_on_behalf: a utility statement of a table owner's code running
+ * with another role's rights for crm_purge (crm_purge_on_behalf): it could
+ * make that role's rights its own (a SECURITY DEFINER function, a GRANT,
+ * ALTER DATABASE ... SET search_path, ALTER ... OWNER).  crm_purge's own
+ * statements there run as the extension owner, or lock tables.
+ */
+static void
+refuse_on_behalf(Node *parsetree, ProcessUtilityContext context)
+{
+	if (IsA(parsetree, LockStmt) || IsA(parsetree, ConstraintsSetStmt) ||
+		!crm_purge_on_behalf(context != PROCESS_UTILITY_TOPLEVEL))
+		return;
+	if (!OidIsValid(get_extension_oid("crm_purge", true)) || GetUserId() == crm_purge_extension_owner())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot run %s on another role's behalf", GetCommandTagName(CreateCommandTag(parsetree))),
+			 errdetail("A table owner's code (an expression, constraint or trigger) reached by an admin's request, hold, restore or erase runs with that admin's rights, and may not keep them; in a transaction with an admin's restore or erase, only statements at top level run."),
+			 errhint("Run it at top level, or in a transaction of its own.")));
+}
+
+/*
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
  * runs: the checks above.
  */
 void
-crm_purge_before_utility(Node *parsetree)
+crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 {
 	if (drops_this_extension(parsetree))
 		drop_cron_jobs();
@@ -351,4 +373,5 @@ crm_purge_before_utility(Node *parsetree)
 	if (IsA(parsetree, AlterTableStmt))
 		refuse_local_table_key((AlterTableStmt *) parsetree);
 	refuse_role_changes(parsetree);
+	refuse_on_behalf(parsetree, context);
 }

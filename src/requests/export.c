@@ -21,6 +21,7 @@
 #include "common/file_perm.h"
 #include "common/hashfn.h"
 #include "common/sha2.h"
+#include "common/string.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "tcop/dest.h"
@@ -292,6 +293,23 @@ crm_purge_export_dir(void)
 	return psprintf("%s/crm_purge_exports", DataDir);
 }
 
+/*
+ * export_path_ok: is path an export part's file, directly in the export
+ * directory?  Part paths are read back from crm_purge's catalogs, which a
+ * role with pg_write_all_data may write: the server reads and removes no
+ * other file for it.
+ */
+static bool
+export_path_ok(const char *path)
+{
+	const char *dir = crm_purge_export_dir();
+	size_t		len = strlen(dir);
+
+	return path != NULL && strncmp(path, dir, len) == 0 && path[len] == '/' &&
+		strchr(path + len + 1, '/') == NULL && strncmp(path + len + 1, "db", 2) == 0 &&
+		pg_str_endswith(path, ".csv");
+}
+
 /* digest_hex: a SHA-256 digest as 64 hex digits, NUL-terminated, into hex */
 static void
 digest_hex(const uint8 *digest, char *hex)
@@ -534,7 +552,11 @@ crm_purge_expire_exports(void)
 	{
 		char	   *path = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
 
-		if (unlink(path) < 0 && errno != ENOENT)
+		if (!export_path_ok(path))
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("not removing \"%s\": it is not an export file in crm_purge.export_directory", path)));
+		else if (unlink(path) < 0 && errno != ENOENT)
 			ereport(WARNING,
 					(errcode_for_file_access(),
 					 errmsg("could not remove expired export file \"%s\": %m", path)));
@@ -572,6 +594,11 @@ read_part_file(const char *path, bool missing_ok)
 	off_t		done = 0;
 	text	   *result;
 
+	if (!export_path_ok(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("export part \"%s\" is not a file in crm_purge.export_directory", path),
+				 errhint("The part's file was written under another crm_purge.export_directory: set it back to read it.")));
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0 && missing_ok)
 		return NULL;
@@ -708,6 +735,13 @@ crm_purge_citus_shard_expire(PG_FUNCTION_ARGS)
 
 		if (path == NULL)
 			continue;
+		if (!export_path_ok(path))
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("not removing \"%s\": it is not an export file in crm_purge.export_directory", path)));
+			continue;
+		}
 		if (unlink(path) < 0 && errno != ENOENT)
 			ereport(ERROR,
 					(errcode_for_file_access(),

@@ -157,6 +157,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 				pkjoin,
 				sql;
 	int			i;
+	int			gucs;
 	Oid			argtypes[3] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID};
 	Datum		values[3] = {Int64GetDatum(deletion), (Datum) 0, (Datum) 0};
 	int64		n;
@@ -294,7 +295,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 	}
 	/* the owner's triggers run as the caller, and act as no admin */
-	crm_purge_foreign_write_begin();
+	gucs = crm_purge_foreign_write_begin();
 	PG_TRY();
 	{
 		execute_restore(sql.data, 3, argtypes, values, relid);
@@ -304,6 +305,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		crm_purge_foreign_write_end();
 	}
 	PG_END_TRY();
+	AtEOXact_GUC(false, gucs);
 	if (OidIsValid(restorer))
 	{
 		crm_purge_citus_run_as_end(nest);

@@ -837,6 +837,7 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	uint64		nparts;
 	uint64		k;
 	uint64		total = 0;
+	int			gucs;
 
 	crm_purge_require_admin("crm_purge_erase");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -889,10 +890,10 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 		d.tids = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(parts->vals[k], parts->tupdesc, 2, &isnull)));
 		d.n = 0;
 		crm_purge_bypass_rows(d.part, d.tids);
+		/* the owner's triggers run as the caller, and act as no admin */
+		gucs = crm_purge_foreign_write_begin();
 		PG_TRY();
 		{
-			/* the owner's triggers run as the caller, and act as no admin */
-			crm_purge_foreign_write_begin();
 			run_permanent_delete(&d);
 		}
 		PG_FINALLY();
@@ -901,6 +902,7 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 			crm_purge_bypass_end();
 		}
 		PG_END_TRY();
+		AtEOXact_GUC(false, gucs);
 		total += d.n;
 	}
 	SPI_finish();

@@ -117,6 +117,16 @@ SELECT crm_purge_request('acts', '1 day', 'delete_only', 'modified_at', 'true); 
 SELECT crm_purge_request('no_such_table', '1 day');
 SELECT crm_purge_export_read(:r2, 1);
 SELECT crm_purge_export_read(:r1, 999);
+-- a part's path is read from a catalog, which pg_write_all_data may write
+-- (export_parts has row-level security, a node's shard_parts not): the
+-- server reads (and removes) only export files
+CREATE ROLE regress_req_writer IN ROLE pg_write_all_data;
+SET ROLE regress_req_writer;
+INSERT INTO crm_purge.shard_parts VALUES (424242, 1, 1, '/etc/hostname', 1, 1, 'x', NULL);
+RESET ROLE;
+SELECT crm_purge._citus_shard_part(424242, 1, 1);
+DELETE FROM crm_purge.shard_parts WHERE request_id = 424242;
+DROP ROLE regress_req_writer;
 SELECT crm_purge_export_files(424242);
 SELECT crm_purge_report(424242);
 

@@ -951,6 +951,47 @@ SELECT crm_purge_tick() IS NOT NULL AS ticked;
 SELECT DISTINCT who, what FROM own.log WHERE who = 'regress_sec_admin' ORDER BY 1, 2;
 SELECT pg_has_role('regress_sec_owner', 'regress_sec_team', 'MEMBER') AS owner_got_team;
 
+-- (u) the owner's trigger in an admin's restore cannot keep the admin's
+-- rights: no utility statement (a SECURITY DEFINER function the admin
+-- would own, a GRANT of a role the admin administers), no lasting setting
+SET ROLE regress_sec_owner;
+CREATE TABLE own.tu (id int PRIMARY KEY);
+INSERT INTO own.tu VALUES (1), (2);
+GRANT SELECT, INSERT, DELETE ON own.tu TO regress_sec_admin;
+CREATE FUNCTION own.keep_t() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		EXECUTE 'GRANT regress_sec_team TO regress_sec_owner';
+		INSERT INTO own.log VALUES (current_user, 'granted', NULL);
+	EXCEPTION WHEN OTHERS THEN
+		INSERT INTO own.log VALUES (current_user, 'refused: ' || SQLERRM, NULL);
+	END;
+	BEGIN
+		EXECUTE 'CREATE FUNCTION public.as_admin() RETURNS int LANGUAGE sql SECURITY DEFINER AS ''SELECT 1''';
+		INSERT INTO own.log VALUES (current_user, 'created', NULL);
+	EXCEPTION WHEN OTHERS THEN
+		INSERT INTO own.log VALUES (current_user, 'refused: ' || SQLERRM, NULL);
+	END;
+	PERFORM set_config('search_path', 'own, pg_catalog', false);
+	RETURN NEW;
+END $$;
+CREATE TRIGGER keep_b BEFORE INSERT ON own.tu FOR EACH ROW EXECUTE FUNCTION own.keep_t();
+RESET ROLE;
+SELECT crm_purge_protect('own.tu');
+SET ROLE regress_sec_owner;
+DELETE FROM own.tu WHERE id = 1;
+RESET ROLE;
+DELETE FROM own.log;
+GRANT CREATE ON SCHEMA public TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_restore('own.tu', 'id = 1') AS restored;
+SHOW search_path;
+RESET ROLE;
+SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
+SELECT pg_has_role('regress_sec_owner', 'regress_sec_team', 'MEMBER') AS owner_got_team,
+	   to_regproc('public.as_admin') IS NULL AS no_function;
+REVOKE CREATE ON SCHEMA public FROM regress_sec_admin;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team;
