@@ -2870,7 +2870,7 @@ BEGIN
 	hold_id := crm_purge._hold_keeping(tbl, subject);
 	IF hold_id IS NOT NULL THEN
 		RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps them (%)', tbl, hold_id,
-			(SELECT h.reason FROM crm_purge.holds h WHERE h.id = hold_id)
+			coalesce((SELECT h.reason FROM crm_purge.holds h WHERE h.id = hold_id), 'made after this transaction''s snapshot')
 			USING ERRCODE = 'object_in_use',
 				  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
 	END IF;
@@ -4143,6 +4143,6 @@ $$;
 DO $$
 BEGIN
 	PERFORM crm_purge._trash_stats_off(c.oid::regclass) FROM pg_class c
-		WHERE c.relnamespace = 'crm_trash'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition;
+		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind IN ('r', 'p') AND NOT c.relispartition;
 END
 $$;

@@ -884,7 +884,7 @@ BEGIN
 	hold_id := crm_purge._hold_keeping(tbl, subject);
 	IF hold_id IS NOT NULL THEN
 		RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps them (%)', tbl, hold_id,
-			(SELECT h.reason FROM crm_purge.holds h WHERE h.id = hold_id)
+			coalesce((SELECT h.reason FROM crm_purge.holds h WHERE h.id = hold_id), 'made after this transaction''s snapshot')
 			USING ERRCODE = 'object_in_use',
 				  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
 	END IF;

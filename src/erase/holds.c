@@ -22,6 +22,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
@@ -136,6 +137,19 @@ citus_plain_filter(Oid relid, Oid scanrel, int64 hold_id, char *filter)
 	return filter;
 }
 
+/* read_holds: sql ($1 = relid) on crm_purge.holds, under the latest snapshot; false when it failed */
+static bool
+read_holds(const char *sql, Oid relid, long limit)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	SPIPlanPtr	plan = SPI_prepare(sql, 1, argtypes);
+
+	return plan != NULL &&
+		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, limit) == SPI_OK_SELECT;
+}
+
 /*
  * crm_purge_lock_holds: the lock on relid's legal holds.  Whatever reads
  * them to delete rows (a request's batch or Citus round, a purge, trash
@@ -168,17 +182,17 @@ crm_purge_lock_holds_sql(PG_FUNCTION_ARGS)
 static SPITupleTable *
 active_holds(Oid relid, uint64 *n)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	CrmPurgeIdentity id;
 
-	/* a hold being made on relid waits for this transaction, or this for it (and reads it) */
+	/*
+	 * a hold being made on relid waits for this transaction, or this for it,
+	 * and is read then, under any isolation level (the latest snapshot)
+	 */
 	crm_purge_lock_holds(relid, ShareLock);
 	crm_purge_become_owner(&id);
-	if (SPI_execute_with_args("SELECT id, filter, created_by::oid, reason FROM crm_purge.holds"
-							  " WHERE tbl = $1 AND released_at IS NULL"
-							  " AND (until IS NULL OR until >= CURRENT_DATE) ORDER BY id",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+	if (!read_holds("SELECT id, filter, created_by::oid, reason FROM crm_purge.holds"
+					" WHERE tbl = $1 AND released_at IS NULL"
+					" AND (until IS NULL OR until >= CURRENT_DATE) ORDER BY id", relid, 0))
 		elog(ERROR, "could not read crm_purge.holds");
 	crm_purge_unbecome(&id);
 	*n = SPI_processed;
@@ -311,17 +325,14 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 bool
 crm_purge_has_holds(Oid relid)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	CrmPurgeIdentity id;
 	bool		found;
 
 	/* as active_holds: what deletes after asking holds the lock on the table's holds */
 	crm_purge_lock_holds(relid, ShareLock);
 	crm_purge_become_owner(&id);
-	if (SPI_execute_with_args("SELECT 1 FROM crm_purge.holds WHERE tbl = $1 AND released_at IS NULL"
-							  " AND (until IS NULL OR until >= CURRENT_DATE)",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (!read_holds("SELECT 1 FROM crm_purge.holds WHERE tbl = $1 AND released_at IS NULL"
+					" AND (until IS NULL OR until >= CURRENT_DATE)", relid, 1))
 		elog(ERROR, "could not read crm_purge.holds");
 	found = SPI_processed > 0;
 	crm_purge_unbecome(&id);

@@ -46,6 +46,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/guc.h"
@@ -1467,6 +1468,12 @@ citus_request_round(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
 		SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
 							  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r->id)}, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not start request " INT64_FORMAT, r->id);
+	/*
+	 * the lock on the table's holds, in the step's transaction: a round given
+	 * up (a timeout) rolls its subtransaction back while a shard's batch may
+	 * still run on its node; a hold being made waits for the step's end
+	 */
+	crm_purge_lock_holds(r->relid, ShareLock);
 	edata = crm_purge_in_subtransaction(run_citus_round, &c);
 	if (edata != NULL)
 		return batch_failed(r, edata, started, counts, true);
@@ -1672,6 +1679,11 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	level = NewGUCNestLevel();
 	(void) set_config_option("lock_timeout", text_to_cstring(PG_GETARG_TEXT_PP(13)), PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	/* a batch the coordinator gave up on ends with its connection, not later */
+	(void) set_config_option("client_connection_check_interval", "1000", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (!get_timeout_active(CLIENT_CONNECTION_CHECK_TIMEOUT))
+		enable_timeout_after(CLIENT_CONNECTION_CHECK_TIMEOUT, 1000);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT scan, next_block, end_block, chunk_blocks, last_value, batches, parts, rows_done, done, scan_file"
 							  " FROM crm_purge.shard_requests WHERE request_id = $1 AND placementid = $2 FOR UPDATE",

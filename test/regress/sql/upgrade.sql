@@ -115,7 +115,16 @@ DELETE FROM kept WHERE id = 1;
 DROP EXTENSION crm_purge;
 DROP EXTENSION crm_purge CASCADE;
 SELECT id FROM crm_trash.public__kept;
+-- 1.0 where no table was ever protected (no crm_trash schema yet): the
+-- update went through only with one
 \c contrib_regression
+CREATE DATABASE crm_purge_upgrade_empty;
+\c crm_purge_upgrade_empty
+CREATE EXTENSION crm_purge VERSION '1.0';
+ALTER EXTENSION crm_purge UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'crm_purge';
+\c contrib_regression
+DROP DATABASE crm_purge_upgrade_empty;
 DROP DATABASE crm_purge_upgrade;
 DROP DATABASE crm_purge_fresh;
 DROP ROLE regress_up_app, regress_up_admin;
