@@ -33,6 +33,10 @@ crm_purge--1.1.sql: $(INSTALL_SOURCES)
 
 override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels
 
+# Every object depends on the headers: PGXS tracks none, and a struct changed
+# in crm_purge.h left objects built with the old layout.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
+
 # The TAP suite alone (installcheck runs pg_regress, isolation and TAP).
 .PHONY: tapcheck
 tapcheck:
