@@ -94,7 +94,6 @@ typedef struct CrmPurgeIdentity
 	Oid			userid;
 	int			sec_context;
 	int			nestlevel;
-	bool		borrowed;		/* as a filter's creator, on another role's table */
 } CrmPurgeIdentity;
 
 extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);

@@ -48,8 +48,13 @@
 
 #include "crm_purge.h"
 
-/* how deep crm_purge runs a filter as its creator on another role's table (crm_purge_on_behalf) */
-static int	borrowed_rights = 0;
+/*
+ * A security context bit of crm_purge's own: a filter runs as its creator
+ * on another role's table (crm_purge_on_behalf).  PostgreSQL keeps the
+ * bits it does not know through its own switches and takes the context
+ * back on (sub)transaction abort, so no error path leaves it set.
+ */
+#define CRM_PURGE_SECURITY_ON_BEHALF 0x100
 
 /* crm_purge_become: becomes role as described above; save is what crm_purge_unbecome() restores. */
 void
@@ -71,7 +76,6 @@ crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
 	sec_flags &= ~CRM_PURGE_LOCAL_ONLY;
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	save->nestlevel = NewGUCNestLevel();
-	save->borrowed = false;
 	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION | sec_flags);
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
@@ -137,13 +141,8 @@ crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
 		crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
 	else
 	{
-		crm_purge_become(creator, save);
 		/* the owner's code may run here with the creator's rights (crm_purge_on_behalf) */
-		if (creator != owner)
-		{
-			save->borrowed = true;
-			borrowed_rights++;
-		}
+		crm_purge_become_with(creator, creator != owner ? CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
 	}
 	crm_purge_pin_filter_settings();
 }
@@ -224,7 +223,6 @@ forget_on_behalf(XactEvent event, void *arg)
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
 	{
-		borrowed_rights = 0;
 		foreign_writes = 0;
 	}
 }
@@ -274,7 +272,11 @@ trigger_depth(void)
 bool
 crm_purge_on_behalf(bool nested)
 {
-	return borrowed_rights > 0 || foreign_writes > 0 ||
+	int			sec_context;
+	Oid			userid;
+
+	GetUserIdAndSecContext(&userid, &sec_context);
+	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 || foreign_writes > 0 ||
 		(foreign_writes_lxid == MyProc->lxid && (nested || trigger_depth() > 0));
 }
 
@@ -341,8 +343,6 @@ crm_purge_become_owner(CrmPurgeIdentity *save)
 void
 crm_purge_unbecome(CrmPurgeIdentity *save)
 {
-	if (save->borrowed)
-		borrowed_rights--;
 	AtEOXact_GUC(false, save->nestlevel);
 	SetUserIdAndSecContext(save->userid, save->sec_context);
 }
@@ -435,7 +435,6 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *edata = NULL;
 	int			depth = subtransaction_depth;
-	int			borrowed = borrowed_rights;
 	int			writes = foreign_writes;
 	bool		timed = depth == 0 && crm_purge_work_timeout > 0 && !get_timeout_active(STATEMENT_TIMEOUT);
 
@@ -453,7 +452,6 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	PG_CATCH();
 	{
 		subtransaction_depth = depth;
-		borrowed_rights = borrowed;
 		foreign_writes = writes;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();

@@ -992,6 +992,15 @@ SELECT pg_has_role('regress_sec_owner', 'regress_sec_team', 'MEMBER') AS owner_g
 	   to_regproc('public.as_admin') IS NULL AS no_function;
 REVOKE CREATE ON SCHEMA public FROM regress_sec_admin;
 
+-- (v) a filter that fails while it runs as its creator leaves nothing
+-- behind: the admin's later statements are not taken for the owner's
+\c crm_purge_security
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.rq7', '1 / 0 = 1', NULL, 'fails');
+CREATE TEMP TABLE v_after (a int);
+SELECT crm_purge_hold('own.rq7', 'id = 1', NULL, 'works') IS NOT NULL AS held;
+RESET ROLE;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team;
