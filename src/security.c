@@ -197,7 +197,7 @@ static LocalTransactionId foreign_writes_lxid = InvalidLocalTransactionId;
 
 /*
  * crm_purge_foreign_write_begin: such a statement starts;
- * crm_purge_foreign_write_end() ends it.  Returns the GUC level to take
+ * crm_purge_foreign_write_end() ends it, from a PG_FINALLY (errors too).  Returns the GUC level to take
  * back, once it went through, with AtEOXact_GUC(false, level): settings
  * the owner's code made (a search_path) do not outlast it.
  */
@@ -215,29 +215,10 @@ crm_purge_foreign_write_end(void)
 	foreign_writes--;
 }
 
-/* forget_on_behalf: a transaction's end ends whatever was running */
-static void
-forget_on_behalf(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_PREPARE)
-	{
-		foreign_writes = 0;
-	}
-}
-
 /* crm_purge_mark_foreign_work: an admin's erase or delete on other roles' tables runs in this transaction */
 void
 crm_purge_mark_foreign_work(void)
 {
-	static bool registered = false;
-
-	if (!registered)
-	{
-		RegisterXactCallback(forget_on_behalf, NULL);
-		registered = true;
-	}
 	foreign_writes_lxid = MyProc->lxid;
 }
 
@@ -435,7 +416,6 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *edata = NULL;
 	int			depth = subtransaction_depth;
-	int			writes = foreign_writes;
 	bool		timed = depth == 0 && crm_purge_work_timeout > 0 && !get_timeout_active(STATEMENT_TIMEOUT);
 
 	BeginInternalSubTransaction(NULL);
@@ -452,7 +432,6 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	PG_CATCH();
 	{
 		subtransaction_depth = depth;
-		foreign_writes = writes;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -593,6 +572,51 @@ crm_purge_require_extension_owner(const char *what)
 }
 
 /*
+ * table_call: for a C gate crm_purge.<gate>(tbl regclass, args): checks
+ * how the gate is declared (schema crm_purge, not SECURITY DEFINER, a table
+ * first; its name ends in strip when strip is given), and readies call to
+ * crm_purge.<target>(tbl, args) with the gate's arguments, target being
+ * the gate's name without strip, then with add.  Returns the gate's name.
+ */
+static char *
+table_call(FunctionCallInfo fcinfo, const char *declared_as, const char *strip, const char *add,
+		   FmgrInfo *flinfo, FunctionCallInfo call)
+{
+	Oid			self = fcinfo->flinfo->fn_oid;
+	HeapTuple	proctup;
+	Form_pg_proc proc;
+	char	   *name;
+	char	   *target_name;
+	int			nargs = fcinfo->nargs;
+	Oid			argtypes[FUNC_MAX_ARGS];
+	Oid			target;
+	int			i;
+
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", self);
+	proc = (Form_pg_proc) GETSTRUCT(proctup);
+	name = pstrdup(NameStr(proc->proname));
+	if (proc->prosecdef || proc->pronamespace != get_namespace_oid(CRM_PURGE_SCHEMA, false) ||
+		nargs < 1 || proc->proargtypes.values[0] != REGCLASSOID || (strip && !pg_str_endswith(name, strip)))
+		elog(ERROR, "%s", declared_as);
+	memcpy(argtypes, proc->proargtypes.values, sizeof(Oid) * nargs);
+	ReleaseSysCache(proctup);
+	target_name = pstrdup(name);
+	if (strip)
+		target_name[strlen(target_name) - strlen(strip)] = '\0';
+	target_name = psprintf("%s%s", target_name, add);
+	target = internal_function(target_name, nargs, argtypes);
+	if (!OidIsValid(target))
+		elog(ERROR, "crm_purge.%s is missing", target_name);
+	fmgr_info(target, flinfo);
+	InitFunctionCallInfoData(*call, flinfo, nargs, fcinfo->fncollation, NULL, NULL);
+	for (i = 0; i < nargs; i++)
+		call->args[i] = fcinfo->args[i];
+	return name;
+}
+
+/*
  * crm_purge_as_table_owner: for crm_purge.<name>_as_owner(tbl regclass,
  * args) LANGUAGE C AS 'crm_purge_as_table_owner': runs crm_purge.<name>(tbl,
  * args), on Citus, as the extension owner whose statements the worker
@@ -606,40 +630,16 @@ PG_FUNCTION_INFO_V1(crm_purge_as_table_owner);
 Datum
 crm_purge_as_table_owner(PG_FUNCTION_ARGS)
 {
-	Oid			self = fcinfo->flinfo->fn_oid;
-	HeapTuple	proctup;
-	Form_pg_proc proc;
-	char	   *name;
-	int			nargs = fcinfo->nargs;
-	Oid			argtypes[FUNC_MAX_ARGS];
-	Oid			target;
 	FmgrInfo	flinfo;
 	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
 	Datum		result;
 	int			nest;
-	int			i;
 
 	crm_purge_require_extension_owner("crm_purge_as_table_owner");
-	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
-	if (!HeapTupleIsValid(proctup))
-		elog(ERROR, "cache lookup failed for function %u", self);
-	proc = (Form_pg_proc) GETSTRUCT(proctup);
-	name = pstrdup(NameStr(proc->proname));
-	if (proc->prosecdef || proc->pronamespace != get_namespace_oid(CRM_PURGE_SCHEMA, false) ||
-		nargs < 1 || proc->proargtypes.values[0] != REGCLASSOID || !pg_str_endswith(name, "_as_owner"))
-		elog(ERROR, "crm_purge_as_table_owner must be declared as crm_purge.<name>_as_owner(regclass, ...)");
-	memcpy(argtypes, proc->proargtypes.values, sizeof(Oid) * nargs);
-	ReleaseSysCache(proctup);
+	(void) table_call(fcinfo, "crm_purge_as_table_owner must be declared as crm_purge.<name>_as_owner(regclass, ...)",
+					  "_as_owner", "", &flinfo, call);
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("the table must not be NULL")));
-	name[strlen(name) - strlen("_as_owner")] = '\0';
-	target = internal_function(name, nargs, argtypes);
-	if (!OidIsValid(target))
-		elog(ERROR, "crm_purge.%s is missing", name);
-	fmgr_info(target, &flinfo);
-	InitFunctionCallInfoData(*call, &flinfo, nargs, fcinfo->fncollation, NULL, NULL);
-	for (i = 0; i < nargs; i++)
-		call->args[i] = fcinfo->args[i];
 	nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(PG_GETARG_OID(0)), PG_GETARG_OID(0));
 	crm_purge_owner_calls++;
 	PG_TRY();
@@ -668,39 +668,15 @@ PG_FUNCTION_INFO_V1(crm_purge_as_filter_creator);
 Datum
 crm_purge_as_filter_creator(PG_FUNCTION_ARGS)
 {
-	Oid			self = fcinfo->flinfo->fn_oid;
-	HeapTuple	proctup;
-	Form_pg_proc proc;
-	char	   *name;
-	int			nargs = fcinfo->nargs;
-	Oid			argtypes[FUNC_MAX_ARGS];
-	Oid			target;
 	FmgrInfo	flinfo;
 	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
 	Datum		result;
 	CrmPurgeIdentity id;
-	int			i;
 
-	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
-	if (!HeapTupleIsValid(proctup))
-		elog(ERROR, "cache lookup failed for function %u", self);
-	proc = (Form_pg_proc) GETSTRUCT(proctup);
-	name = pstrdup(NameStr(proc->proname));
-	if (proc->prosecdef || proc->pronamespace != get_namespace_oid(CRM_PURGE_SCHEMA, false) ||
-		nargs < 1 || proc->proargtypes.values[0] != REGCLASSOID)
-		elog(ERROR, "crm_purge_as_filter_creator must be declared as crm_purge.<name>(regclass, ...)");
-	memcpy(argtypes, proc->proargtypes.values, sizeof(Oid) * nargs);
-	ReleaseSysCache(proctup);
-	crm_purge_require_admin(name);
+	crm_purge_require_admin(table_call(fcinfo, "crm_purge_as_filter_creator must be declared as crm_purge.<name>(regclass, ...)",
+									   NULL, "_query", &flinfo, call));
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("the table must not be NULL")));
-	target = internal_function(psprintf("%s_query", name), nargs, argtypes);
-	if (!OidIsValid(target))
-		elog(ERROR, "crm_purge.%s_query is missing", name);
-	fmgr_info(target, &flinfo);
-	InitFunctionCallInfoData(*call, &flinfo, nargs, fcinfo->fncollation, NULL, NULL);
-	for (i = 0; i < nargs; i++)
-		call->args[i] = fcinfo->args[i];
 	crm_purge_become_creator(GetUserId(), PG_GETARG_OID(0), &id);
 	result = FunctionCallInvoke(call);
 	crm_purge_unbecome(&id);
