@@ -39,11 +39,15 @@ as_user() {
 	else runuser -u "$TEST_USER" -- env HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" "$@"; fi
 }
 
-PASSED=0 FAILED=0
+PASSED=0 FAILED=0 FAILED_SUITES=
+# failed NAME WHY: a suite counted as failed, named again in the last lines (CI shows the tail)
+failed() { FAILED_SUITES="$FAILED_SUITES
+  $1: $2"; }
 finish() {
 	[ -n "${SMALL_DIR:-}" ] && umount "$SMALL_DIR" 2>/dev/null
 	if [ "$FAILED" -eq 0 ] && [ -z "${KEEP_TMP:-}" ]; then cd / && rm -rf "$WORK"
 	else echo "build and test directory kept: $WORK"; fi
+	[ -n "$FAILED_SUITES" ] && printf '\nfailed:%s\n' "$FAILED_SUITES"
 	echo; echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]; exit $?
 }
@@ -81,7 +85,11 @@ suite() {
 		pass=$((total - fail))
 	fi
 	fail=${fail:-0}
-	[ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
+	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+		fail=1; failed "$name" "exit status $rc, though its summary counted no failure (${pass:-0} passed)"
+	elif [ "$fail" -ne 0 ]; then
+		failed "$name" "$fail failed, $pass passed (exit status $rc)"
+	fi
 	PASSED=$((PASSED + pass)); FAILED=$((FAILED + fail))
 	if [ "$fail" -ne 0 ]; then
 		for f in regression.diffs output_iso/regression.diffs log/postmaster.log output_iso/log/postmaster.log \
@@ -108,7 +116,11 @@ say "ORM suites (test/apps: Django, Node)"
 as_user timeout --kill-after=60 "$((${SUITE_TIMEOUT_MIN:-30} * 60))" bash test/apps/run.sh 2>&1 | tee "$WORK/apps.log"
 arc=${PIPESTATUS[0]}
 read -r ap af < <(grep -oE '^apps: [0-9]+ passed, [0-9]+ failed' "$WORK/apps.log" | tail -n 1 | grep -oE '[0-9]+' | tr '\n' ' ')
-[ "$arc" -ne 0 ] && [ "${af:-0}" -eq 0 ] && af=1
+if [ "$arc" -ne 0 ] && [ -n "${af:-}" ] && [ "$af" -eq 0 ]; then
+	af=1; failed apps "exit status $arc, though its summary counted no failure"
+elif [ "${af:-1}" -ne 0 ]; then
+	failed apps "${af:-no summary: 1} failed (exit status $arc)"
+fi
 PASSED=$((PASSED + ${ap:-0})); FAILED=$((FAILED + ${af:-1}))
 
 say "fuzz (${FUZZ_SECONDS:-60} s per target)"
@@ -117,5 +129,6 @@ as_user env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" FUZZ_OUT="$WORK/fuzz" \
 	timeout --kill-after=60 900 bash test/fuzz/run.sh 2>&1 | tee "$WORK/fuzz.log"
 read -r fp ff < <(grep -oE 'fuzz: [0-9]+ passed, [0-9]+ failed' "$WORK/fuzz.log" | grep -oE '[0-9]+' | tr '\n' ' ')
 PASSED=$((PASSED + ${fp:-0})); FAILED=$((FAILED + ${ff:-1}))
+[ "${ff:-1}" -ne 0 ] && failed fuzz "${ff:-no summary: 1} failed"
 
 finish

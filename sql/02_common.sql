@@ -18,11 +18,15 @@ CREATE FUNCTION crm_purge._check_deferred_filter(filter text) RETURNS void
 CREATE FUNCTION crm_purge._mark_foreign_work() RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_mark_foreign_work_sql';
 
--- A statement of an admin's erase or delete on another role's table: as the
--- caller, its admin functions refused meanwhile (the owner's triggers act as
--- no admin: crm_purge_foreign_write_begin); $1 = arg.
+-- A statement of an admin's delete on a Citus table: as the caller, its
+-- admin functions refused meanwhile (crm_purge_on_behalf); $1 = arg.
 CREATE FUNCTION crm_purge._exec_restricted(query text, arg text[], OUT processed bigint, OUT result text[])
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_exec_restricted';
+
+-- An admin's delete or unlink of rows it picked, by partition and ctid, as
+-- the table's owner (security.c, crm_purge_foreign_write_begin).
+CREATE FUNCTION crm_purge._owner_write(tbl regclass, parts oid[], tids tid[], cols int2[], anonymize boolean)
+	RETURNS int[] LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_owner_write';
 
 CREATE FUNCTION crm_purge._wake_launcher() RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_wake_launcher_sql';

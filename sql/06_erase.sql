@@ -390,6 +390,9 @@ DECLARE
 	tr regclass;
 	done text[];
 	more text[];
+	ps oid[];
+	ts tid[];
+	picked text[];
 BEGIN
 	PERFORM crm_purge._mark_foreign_work();
 	PERFORM crm_purge._check_admin('crm_purge_delete_keys');
@@ -428,9 +431,19 @@ BEGIN
 		PERFORM crm_purge._erase_top(tbl, format('%I = ANY ($1::%s[])', col, typ), keys,
 									 format('crm_purge_delete_keys: %s keys', cardinality(keys)));
 	ELSE
-		SELECT x.result INTO done FROM crm_purge._exec_restricted(
-			format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I) '
-				   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col), keys) x;
+		IF crm_purge._citus_table(tbl) THEN
+			SELECT x.result INTO done FROM crm_purge._exec_restricted(
+				format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I) '
+					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col), keys) x;
+		ELSE
+			-- picked as the caller, deleted as the table's owner
+			EXECUTE format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%I::text) FROM %s'
+						   ' WHERE %I = ANY ($1::%s[])', col, tbl, col, typ)
+				USING keys INTO ps, ts, picked;
+			IF ts IS NOT NULL THEN
+				done := ARRAY(SELECT picked[o] FROM unnest(crm_purge._owner_write(tbl, ps, ts, NULL, NULL)) o);
+			END IF;
+		END IF;
 	END IF;
 	RETURN QUERY EXECUTE format(
 		'SELECT k.key, CASE WHEN row_number() OVER (PARTITION BY k.key::%1$s ORDER BY k.ord) > 1 THEN %2$L '
@@ -447,6 +460,8 @@ RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
 	n bigint;
+	ps oid[];
+	ts tid[];
 BEGIN
 	PERFORM crm_purge._mark_foreign_work();
 	PERFORM crm_purge._check_erase_args('crm_purge_delete_where', tbl, filter);
@@ -458,7 +473,14 @@ BEGIN
 	ELSIF permanent THEN
 		n := crm_purge._erase_top(tbl, filter, NULL, 'crm_purge_delete_where');
 	ELSE
-		SELECT x.processed INTO n FROM crm_purge._exec_restricted(format('DELETE FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL) x;
+		IF crm_purge._citus_table(tbl) THEN
+			SELECT x.processed INTO n FROM crm_purge._exec_restricted(format('DELETE FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL) x;
+		ELSE
+			-- picked as the caller, by the caller's filter; deleted as the table's owner
+			EXECUTE format('SELECT array_agg(tableoid), array_agg(ctid) FROM %s WHERE (%s%s)', tbl, filter, E'\n')
+				INTO ps, ts;
+			n := coalesce(cardinality(crm_purge._owner_write(tbl, ps, ts, NULL, NULL)), 0);
+		END IF;
 	END IF;
 	RETURN n;
 END
@@ -831,6 +853,8 @@ DECLARE
 	k text[];
 	n_live bigint;
 	n_trash bigint := 0;
+	ps oid[];
+	ts tid[];
 	hold_id bigint;
 	r record;
 	refs text[];
@@ -939,9 +963,13 @@ BEGIN
 		ELSE
 			EXECUTE format('SELECT count(*) FROM %s WHERE %s', r.child, child_cond) USING refs INTO nc;
 			IF NOT dry_run AND r.on_erase <> 'keep' THEN
-				PERFORM crm_purge._exec_restricted(format('UPDATE %s SET %s WHERE %s', r.child,
-							   crm_purge._child_assignments(r.child, r.conkey, r.on_erase = 'anonymize'),
-							   child_cond), refs);
+				-- picked (and locked) as the caller, unlinked as the child's owner
+				EXECUTE format('SELECT array_agg(l.tableoid), array_agg(l.ctid)'
+							   ' FROM (SELECT tableoid, ctid FROM %s WHERE %s FOR UPDATE) l', r.child, child_cond)
+					USING refs INTO ps, ts;
+				IF ts IS NOT NULL THEN
+					PERFORM crm_purge._owner_write(r.child, ps, ts, r.conkey, r.on_erase = 'anonymize');
+				END IF;
 				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con, tbl);
 			END IF;
 			t := r.child; a := r.on_erase; n := nc; p := NULL;

@@ -99,8 +99,20 @@ typedef struct CrmPurgeIdentity
 extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
 extern void crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save);
 extern void crm_purge_become_owner(CrmPurgeIdentity *save);
-extern int	crm_purge_foreign_write_begin(void);
-extern void crm_purge_foreign_write_end(void);
+/* an admin's write to another role's table, as its owner (crm_purge_foreign_write_begin) */
+typedef struct CrmPurgeForeignWrite
+{
+	Oid			relid;
+	bool		as_owner;
+	Oid			prev_for;
+	Oid			prev_as;
+	CrmPurgeIdentity id;
+} CrmPurgeForeignWrite;
+
+extern void crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w);
+extern void crm_purge_foreign_write_end(CrmPurgeForeignWrite *w);
+extern void crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w);
+extern Oid	crm_purge_deleting_user(void);
 extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_mark_foreign_work(void);
 extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);

@@ -23,13 +23,20 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "commands/extension.h"
 #include "common/string.h"
 #include "executor/spi.h"
@@ -38,6 +45,7 @@
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "catalog/pg_authid.h"
 #include "utils/guc.h"
@@ -183,36 +191,218 @@ crm_purge_pin_filter_settings(void)
 }
 
 /*
- * An admin's restore or erase writes to other roles' tables as the admin:
- * their owners' triggers, defaults, constraints and index expressions run
- * with the admin's rights, as for any statement of the admin's.  They
- * must not act as that admin in crm_purge (release its holds, forget its
- * tombstones): crm_purge_require_admin refuses while such a statement runs,
- * and from triggers for the rest of the transaction (deferred ones fire at
- * commit).  Not a security-restricted operation: that refuses every
- * deferred trigger, foreign keys' included.
+ * An admin's restore, erase or delete writes to other roles' tables.  It
+ * writes as each table's owner (crm_purge_foreign_write_begin): the
+ * owner's triggers, defaults, constraints and index expressions are the
+ * owner's code and run with the owner's rights, as PostgreSQL runs a
+ * foreign key's actions, never with the admin's (which that code could use
+ * through a new connection: dblink, Citus's run_command_on_*).  The rows
+ * are picked before, as the admin, by the admin's filter; no text of the
+ * admin's runs as the owner.  Not a security-restricted operation: that
+ * refuses every deferred trigger, foreign keys' included.  Instead, while
+ * it runs and in triggers later in that transaction (crm_purge_on_behalf):
+ * no crm_purge admin function and no utility statement (a temporary object
+ * would outlast it), settings undone when it ends, and no deferred trigger
+ * of a user's left to fire at commit with the admin's rights.
  */
 static int	foreign_writes = 0;
+static char *deferred_user_constraints(void);
+static bool internal_function_oid(Oid fn);
 static LocalTransactionId foreign_writes_lxid = InvalidLocalTransactionId;
+/* the admin a foreign write runs for, and the owner it runs as (crm_purge_deleting_user) */
+static Oid	foreign_write_for = InvalidOid;
+static Oid	foreign_write_as = InvalidOid;
 
-/*
- * crm_purge_foreign_write_begin: such a statement starts;
- * crm_purge_foreign_write_end() ends it, from a PG_FINALLY (errors too).  Returns the GUC level to take
- * back, once it went through, with AtEOXact_GUC(false, level): settings
- * the owner's code made (a search_path) do not outlast it.
- */
-int
-crm_purge_foreign_write_begin(void)
+/* same_owner_partitions: every partition of relid has relid's owner (or an error) */
+static void
+require_same_owner_partitions(Oid relid, Oid owner)
 {
-	crm_purge_mark_foreign_work();
-	foreign_writes++;
-	return NewGUCNestLevel();
+	ListCell   *lc;
+
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		return;
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Oid			part = lfirst_oid(lc);
+
+		if (crm_purge_rel_owner(part) != owner)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("partition %s of table %s has another owner", crm_purge_relname(part),
+							crm_purge_relname(relid)),
+					 errdetail("crm_purge writes to a table as its owner; a partition's owner's code would run with those rights."),
+					 errhint("Give the partitions the partitioned table's owner.")));
+	}
 }
 
+/*
+ * crm_purge_foreign_write_begin: the caller (an admin) is about to write to
+ * relid with privilege need (ACL_INSERT, ACL_UPDATE or ACL_DELETE), checked
+ * here, as PostgreSQL would check it; the write then runs as relid's owner
+ * (not for a Citus distributed table: its nodes run crm_purge's statements
+ * as the owner already, crm_purge_citus_run_as_begin).  End it with
+ * crm_purge_foreign_write_end() when it went through, and
+ * crm_purge_foreign_write_abort() from a PG_CATCH.
+ */
 void
-crm_purge_foreign_write_end(void)
+crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
+{
+	Oid			caller = GetUserId();
+	Oid			owner;
+
+	w->relid = relid;
+	w->as_owner = false;
+	w->prev_for = foreign_write_for;
+	w->prev_as = foreign_write_as;
+	crm_purge_mark_foreign_work();
+	GetUserIdAndSecContext(&w->id.userid, &w->id.sec_context);
+	w->id.nestlevel = NewGUCNestLevel();
+	/* (a Citus restore: the caller was checked, the extension owner writes, the nodes as the owner) */
+	if (!OidIsValid(relid))
+	{
+		foreign_writes++;
+		return;
+	}
+	owner = crm_purge_rel_owner(relid);
+	if (pg_class_aclcheck(relid, caller, need) != ACLCHECK_OK &&
+		(need == ACL_DELETE || pg_attribute_aclcheck_all(relid, caller, need, ACLMASK_ALL) != ACLCHECK_OK))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", crm_purge_relname(relid)),
+				 errdetail("%s needs %s on the table.",
+						   need == ACL_INSERT ? "Restoring rows" : need == ACL_UPDATE ? "Unlinking rows" : "Deleting rows",
+						   need == ACL_INSERT ? "INSERT" : need == ACL_UPDATE ? "UPDATE" : "DELETE")));
+	/* policies apply to the caller, and would not to the owner */
+	if (crm_purge_policies_would_run(relid, caller))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot write to table %s for you: row-level security applies to you there",
+						crm_purge_relname(relid)),
+				 errdetail("crm_purge writes to a table as its owner, after checking your privileges; the table's policies could not apply to you."),
+				 errhint("Its owner, or a role with BYPASSRLS, may do it.")));
+	w->as_owner = !crm_purge_citus_distributed(relid) && owner != caller;
+	if (w->as_owner)
+	{
+		require_same_owner_partitions(relid, owner);
+		crm_purge_citus_switching();
+		SetUserIdAndSecContext(owner, w->id.sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		foreign_write_for = caller;
+		foreign_write_as = owner;
+	}
+	foreign_writes++;
+}
+
+/* crm_purge_foreign_write_abort: for a PG_CATCH (the (sub)transaction's abort takes back the rest) */
+void
+crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w)
 {
 	foreign_writes--;
+	foreign_write_for = w->prev_for;
+	foreign_write_as = w->prev_as;
+	SetUserIdAndSecContext(w->id.userid, w->id.sec_context);
+}
+
+/*
+ * crm_purge_foreign_write_end: the write went through.  A deferred trigger
+ * of a user's (a constraint trigger, not a foreign key's) that it queued
+ * would fire at commit as whoever is then the current user, the admin:
+ * those constraints are made IMMEDIATE, still as the owner, so that they
+ * fire now, with the owner's rights (and stay immediate for the rest of the
+ * transaction).  Settings the owner's code made (a search_path) do not
+ * outlast the write.
+ */
+void
+crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
+{
+	if (w->as_owner)
+	{
+		PG_TRY();
+		{
+			/* (their events, the admin's earlier ones too, all fire: the constraints are immediate now) */
+			char	   *names = deferred_user_constraints();
+
+			if (names != NULL)
+			{
+				SPI_connect();
+				if (SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", names), false, 0) != SPI_OK_UTILITY)
+					elog(ERROR, "could not fire deferred triggers");
+				SPI_finish();
+			}
+		}
+		PG_CATCH();
+		{
+			crm_purge_foreign_write_abort(w);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	crm_purge_foreign_write_abort(w);
+	AtEOXact_GUC(false, w->id.nestlevel);
+}
+
+/*
+ * deferred_user_constraints: the constraints (qualified, quoted, comma
+ * separated) of deferrable triggers of a user's function on tables with
+ * trigger events pending, or NULL.
+ */
+static char *
+deferred_user_constraints(void)
+{
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+	StringInfoData names;
+
+	initStringInfo(&names);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+		HeapTuple	con;
+
+		if (!t->tgdeferrable || !OidIsValid(t->tgconstraint) || internal_function_oid(t->tgfoid) ||
+			!AfterTriggerPendingOnRel(t->tgrelid))
+			continue;
+		con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));
+		if (!HeapTupleIsValid(con))
+			continue;
+		appendStringInfo(&names, "%s%s", names.len ? ", " : "",
+						 quote_qualified_identifier(get_namespace_name(((Form_pg_constraint) GETSTRUCT(con))->connamespace),
+													NameStr(((Form_pg_constraint) GETSTRUCT(con))->conname)));
+		ReleaseSysCache(con);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return names.len ? names.data : NULL;
+}
+
+/* internal_function_oid: is fn a built-in (language internal) function, such as a foreign key's triggers? */
+static bool
+internal_function_oid(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	bool		internal = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		internal = ((Form_pg_proc) GETSTRUCT(tup))->prolang == INTERNALlanguageId;
+		ReleaseSysCache(tup);
+	}
+	return internal;
+}
+
+/*
+ * crm_purge_deleting_user: the role a trash records as deleting: the admin
+ * a foreign write runs for, rather than the owner it runs as.
+ */
+Oid
+crm_purge_deleting_user(void)
+{
+	Oid			user = GetUserId();
+
+	return foreign_writes > 0 && OidIsValid(foreign_write_for) && user == foreign_write_as ?
+		foreign_write_for : user;
 }
 
 /* crm_purge_mark_foreign_work: an admin's erase or delete on other roles' tables runs in this transaction */
@@ -264,8 +454,10 @@ crm_purge_on_behalf(bool nested)
 /*
  * crm_purge_exec_restricted: crm_purge._exec_restricted(query, arg text[],
  * OUT processed, OUT result): runs query ($1 = arg) as the caller, a write
- * to another role's table (crm_purge_foreign_write_begin); the rows it
- * processed, and the first column of its first row when that is text[].
+ * to a Citus table of another role's (whose nodes run its statements as
+ * the connecting role: not as its owner, README Limits), marked as such
+ * (crm_purge_on_behalf); the rows it processed, and the first column of
+ * its first row when that is text[].
  */
 PG_FUNCTION_INFO_V1(crm_purge_exec_restricted);
 Datum
@@ -278,7 +470,7 @@ crm_purge_exec_restricted(PG_FUNCTION_ARGS)
 	bool		outnull[2] = {false, true};
 	TupleDesc	desc;
 	int			rc;
-	int			gucs;
+	CrmPurgeForeignWrite w;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("query must not be NULL")));
@@ -287,17 +479,18 @@ crm_purge_exec_restricted(PG_FUNCTION_ARGS)
 	values[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	nulls[0] = PG_ARGISNULL(1) ? 'n' : ' ';
 	SPI_connect();
-	gucs = crm_purge_foreign_write_begin();
+	crm_purge_foreign_write_begin(InvalidOid, ACL_NO_RIGHTS, &w);
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args(text_to_cstring(PG_GETARG_TEXT_PP(0)), 1, argtypes, values, nulls, false, 0);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		crm_purge_foreign_write_end();
+		crm_purge_foreign_write_abort(&w);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(false, gucs);
+	crm_purge_foreign_write_end(&w);
 	if (rc < 0)
 		elog(ERROR, "crm_purge._exec_restricted: %s", SPI_result_code_string(rc));
 	out[0] = Int64GetDatum((int64) SPI_processed);
@@ -311,6 +504,91 @@ crm_purge_exec_restricted(PG_FUNCTION_ARGS)
 	SPI_finish();
 	desc = BlessTupleDesc(desc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, outnull)));
+}
+
+/*
+ * crm_purge_owner_write: crm_purge._owner_write(tbl regclass, parts oid[],
+ * tids tid[], cols int2[], anonymize boolean) RETURNS int[]: an admin's
+ * delete (cols NULL) or unlink (cols, a foreign key's columns, set to NULL,
+ * and the child's anonymize rules applied when anonymize) of the rows of
+ * tbl the admin picked, each named by its partition and ctid; as tbl's
+ * owner (crm_purge_foreign_write_begin).  Returns the ordinals of the rows
+ * written: a row changed since it was picked has another ctid, and stays.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_owner_write);
+Datum
+crm_purge_owner_write(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	bool		unlink = !PG_ARGISNULL(3);
+	Oid			argtypes[3] = {OIDARRAYOID, TIDARRAYOID, INT2ARRAYOID};
+	Datum		values[3];
+	const char *sql;
+	const char *pick = "ROWS FROM (pg_catalog.unnest($1::pg_catalog.oid[]), pg_catalog.unnest($2::pg_catalog.tid[]))"
+		" WITH ORDINALITY crm_purge_u(crm_purge_part, crm_purge_tid, crm_purge_ord)";
+	const char *match = "crm_purge_t.tableoid OPERATOR(pg_catalog.=) crm_purge_u.crm_purge_part"
+		" AND crm_purge_t.ctid OPERATOR(pg_catalog.=) crm_purge_u.crm_purge_tid";
+	CrmPurgeForeignWrite w;
+	Datum		result = (Datum) 0;
+	bool		isnull = true;
+
+	crm_purge_require_admin(unlink ? "crm_purge_erase" : "crm_purge_delete_where");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || (unlink && PG_ARGISNULL(4)))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("arguments must not be NULL")));
+	relid = PG_GETARG_OID(0);
+	if (get_rel_relkind(relid) == '\0')
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
+	values[0] = PG_GETARG_DATUM(1);
+	values[1] = PG_GETARG_DATUM(2);
+	SPI_connect();
+	if (unlink)
+	{
+		CrmPurgeIdentity id;
+		char	   *assignments;
+
+		/* written from the catalogs alone (pg_catalog's functions, quoted names, literals) */
+		values[2] = PG_GETARG_DATUM(3);
+		crm_purge_become_owner_local(&id);
+		if (SPI_execute_with_args("SELECT crm_purge._child_assignments($1, $2, $3)", 3,
+								  (Oid[]) {OIDOID, INT2ARRAYOID, BOOLOID},
+								  (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(3), PG_GETARG_DATUM(4)},
+								  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not read the anonymize rules of %s", crm_purge_relname(relid));
+		assignments = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		crm_purge_unbecome(&id);
+		if (assignments == NULL)
+			elog(ERROR, "no columns to unlink in %s", crm_purge_relname(relid));
+		sql = psprintf("WITH crm_purge_d AS (UPDATE %s crm_purge_t SET %s FROM %s WHERE %s RETURNING crm_purge_u.crm_purge_ord)"
+					   " SELECT pg_catalog.array_agg(crm_purge_ord::pg_catalog.int4) FROM crm_purge_d",
+					   crm_purge_relname(relid), assignments, pick, match);
+	}
+	else
+		sql = psprintf("WITH crm_purge_d AS (DELETE FROM %s crm_purge_t USING %s WHERE %s RETURNING crm_purge_u.crm_purge_ord)"
+					   " SELECT pg_catalog.array_agg(crm_purge_ord::pg_catalog.int4) FROM crm_purge_d",
+					   crm_purge_relname(relid), pick, match);
+	crm_purge_foreign_write_begin(relid, unlink ? ACL_UPDATE : ACL_DELETE, &w);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not write to %s", crm_purge_relname(relid));
+	}
+	PG_CATCH();
+	{
+		crm_purge_foreign_write_abort(&w);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	crm_purge_foreign_write_end(&w);
+	if (SPI_processed == 1)
+	{
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			result = SPI_datumTransfer(result, false, -1);
+	}
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT4OID));
+	PG_RETURN_DATUM(result);
 }
 
 /* crm_purge_become_owner: crm_purge_become() as the extension owner. */

@@ -157,7 +157,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 				pkjoin,
 				sql;
 	int			i;
-	int			gucs;
+	CrmPurgeForeignWrite w;
 	Oid			argtypes[3] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID};
 	Datum		values[3] = {Int64GetDatum(deletion), (Datum) 0, (Datum) 0};
 	int64		n;
@@ -273,8 +273,8 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 			return 0;
 	}
 
-	if (citus)
-		filter = NULL;			/* the rows were picked: by their names alone now */
+	/* the rows were picked: by their names alone now, no text of the caller's runs as the owner */
+	filter = NULL;
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "WITH s AS (SELECT DISTINCT ON (%s) t.deletion_id AS crm_purge_id, t.trash_row AS crm_purge_row, %s"
@@ -294,18 +294,19 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		crm_purge_become(restorer, &id);
 		nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 	}
-	/* the owner's triggers run as the caller, and act as no admin */
-	gucs = crm_purge_foreign_write_begin();
+	/* as the owner (on Citus the nodes run it as the owner): its triggers never run with the caller's rights */
+	crm_purge_foreign_write_begin(OidIsValid(restorer) ? InvalidOid : relid, ACL_INSERT, &w);
 	PG_TRY();
 	{
 		execute_restore(sql.data, 3, argtypes, values, relid);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		crm_purge_foreign_write_end();
+		crm_purge_foreign_write_abort(&w);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(false, gucs);
+	crm_purge_foreign_write_end(&w);
 	if (OidIsValid(restorer))
 	{
 		crm_purge_citus_run_as_end(nest);

@@ -837,7 +837,7 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	uint64		nparts;
 	uint64		k;
 	uint64		total = 0;
-	int			gucs;
+	CrmPurgeForeignWrite w;
 
 	crm_purge_require_admin("crm_purge_erase");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -883,26 +883,29 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 					 errhint("Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.")));
 	}
 	/* exactly the rows picked (a row changed meanwhile has another ctid and stays) */
-	d.sql = psprintf("DELETE FROM %s WHERE tableoid = $3 AND ctid = ANY ($2)", crm_purge_relname(relid));
+	d.sql = psprintf("DELETE FROM %s WHERE tableoid OPERATOR(pg_catalog.=) $3 AND ctid OPERATOR(pg_catalog.=) ANY ($2)",
+					 crm_purge_relname(relid));
 	for (k = 0; k < nparts; k++)
 	{
 		d.part = DatumGetObjectId(SPI_getbinval(parts->vals[k], parts->tupdesc, 1, &isnull));
 		d.tids = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(parts->vals[k], parts->tupdesc, 2, &isnull)));
 		d.n = 0;
 		crm_purge_bypass_rows(d.part, d.tids);
-		/* the owner's triggers run as the caller, and act as no admin */
-		gucs = crm_purge_foreign_write_begin();
+		/* as the owner: the owner's triggers and cascades never run with the caller's rights */
+		crm_purge_foreign_write_begin(relid, ACL_DELETE, &w);
 		PG_TRY();
 		{
 			run_permanent_delete(&d);
 		}
-		PG_FINALLY();
+		PG_CATCH();
 		{
-			crm_purge_foreign_write_end();
+			crm_purge_foreign_write_abort(&w);
 			crm_purge_bypass_end();
+			PG_RE_THROW();
 		}
 		PG_END_TRY();
-		AtEOXact_GUC(false, gucs);
+		crm_purge_bypass_end();
+		crm_purge_foreign_write_end(&w);
 		total += d.n;
 	}
 	SPI_finish();
@@ -1160,7 +1163,7 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 {
 	TupleDesc	ttd = RelationGetDescr(w->trash);
 	TrashMap   *map = &w->map;
-	Oid			userid = GetUserId();
+	Oid			userid = crm_purge_deleting_user();
 	HeapTuple	tup;
 	MemoryContext old;
 	int			i;

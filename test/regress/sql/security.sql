@@ -876,12 +876,13 @@ SELECT crm_purge_tick() IS NOT NULL AS ticked;
 SELECT status, rows_done, error FROM crm_purge_requests WHERE id = :rq6;
 SELECT count(*) AS left_in_partition FROM dba.pt_1;
 
--- (r) an admin's restore and erase write the owner's table as the admin:
--- the owner's triggers (and its deferred ones, at commit) act as no admin
--- (one released the admin's holds)
+-- (r) an admin's restore, erase and deletes write the owner's table as its
+-- owner: the owner's triggers never run with the admin's rights (one
+-- released the admin's holds), its deferred ones neither: they fire in the
+-- write, as the owner, not at commit as the admin
 SET ROLE regress_sec_owner;
 CREATE TABLE own.tr (id int PRIMARY KEY, v text);
-INSERT INTO own.tr VALUES (1, 'a'), (2, 'b'), (3, 'c');
+INSERT INTO own.tr VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e');
 GRANT SELECT, INSERT, UPDATE, DELETE ON own.tr TO regress_sec_admin;
 CREATE FUNCTION own.grab_t() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM own.grab(); RETURN coalesce(NEW, OLD); END $$;
 CREATE TRIGGER grab_b BEFORE INSERT OR DELETE ON own.tr FOR EACH ROW EXECUTE FUNCTION own.grab_t();
@@ -895,13 +896,36 @@ RESET ROLE;
 DELETE FROM own.log;
 SELECT rolsuper OR pg_has_role('regress_sec_owner', 'crm_purge_admin', 'USAGE') AS owner_is_admin
   FROM pg_roles WHERE rolname = 'regress_sec_owner';
-SET ROLE regress_sec_admin;
+BEGIN;
+SET LOCAL ROLE regress_sec_admin;
 SELECT crm_purge_restore('own.tr', 'id = 1') AS restored;
-SELECT crm_purge_erase('own.tr', 'id = 2', 'test') AS erased;
 RESET ROLE;
-SELECT DISTINCT who, what FROM own.log WHERE who = 'regress_sec_admin' ORDER BY 1, 2;
+-- before commit: both triggers ran, as the owner
+SELECT who, count(*) FROM own.log GROUP BY who ORDER BY 1;
+SET LOCAL ROLE regress_sec_admin;
+SELECT crm_purge_erase('own.tr', 'id = 2', 'test') AS erased;
+SELECT crm_purge_delete_where('own.tr', 'id = 3') AS deleted;
+SELECT * FROM crm_purge_delete_keys('own.tr', ARRAY['4']);
+SELECT crm_purge_delete_where('own.tr', 'id = 5', permanent => true) AS gone;
+COMMIT;
+SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
 SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
 SELECT id FROM own.tr ORDER BY id;
+-- the trash names the admin as the deleter, not the owner the delete ran as
+SELECT id, deleted_by FROM crm_trash.own__tr WHERE id IN (3, 4) ORDER BY id;
+-- row-level security that applies to the admin: the owner's write would
+-- not apply it, so crm_purge does not write for the admin there
+SET ROLE regress_sec_owner;
+ALTER TABLE own.tr ENABLE ROW LEVEL SECURITY;
+CREATE POLICY all_rows ON own.tr USING (true);
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.tr', 'id = 1');
+SELECT crm_purge_restore('own.tr', 'id = 3');
+RESET ROLE;
+SET ROLE regress_sec_owner;
+ALTER TABLE own.tr DISABLE ROW LEVEL SECURITY;
+RESET ROLE;
 
 -- (s) the overview counts no rows that row-level security hides from its
 -- reader (it counted them as the owner), and only protected tables
