@@ -23,6 +23,12 @@ CREATE FUNCTION crm_purge._mark_foreign_work() RETURNS void
 CREATE FUNCTION crm_purge._exec_restricted(query text, arg text[], OUT processed bigint, OUT result text[])
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_exec_restricted';
 
+-- An admin's query picking rows of tbl by the admin's filter ($1 = arg):
+-- as the admin, restricted; a superuser's as the table's owner
+-- (security.c, crm_purge_become_picker).
+CREATE FUNCTION crm_purge._pick(tbl regclass, query text, arg text[]) RETURNS SETOF record
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_pick';
+
 -- An admin's delete or unlink of rows it picked, by partition and ctid, as
 -- the table's owner (security.c, crm_purge_foreign_write_begin).
 CREATE FUNCTION crm_purge._owner_write(tbl regclass, parts oid[], tids tid[], cols int2[], anonymize boolean)

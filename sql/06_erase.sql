@@ -189,8 +189,8 @@ BEGIN
 			HINT = 'Say why, e.g. ''GDPR request 2026-118''; it is kept with the erasure.';
 	END IF;
 	-- the keys, to find the export parts that still hold them
-	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', crm_purge._key_expr(tbl, pk), tbl, cond, E'\n')
-		USING keys INTO subject;
+	SELECT x.a INTO subject FROM crm_purge._pick(tbl, format('SELECT array_agg(%s) FROM %s WHERE (%s%s)',
+		crm_purge._key_expr(tbl, pk), tbl, cond, E'\n'), keys) AS x(a text[]);
 	IF tr IS NOT NULL THEN
 		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', crm_purge._key_expr(tbl, pk), tr, cond, E'\n')
 			USING keys INTO k;
@@ -344,19 +344,16 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
 	keyx text := crm_purge._key_expr(tbl, pk);
-	cols text;
-	joined text;
 	tr regclass;
 	done text[];
 	more text[];
+	ps oid[];
+	ts tid[];
+	picked text[];
 BEGIN
-	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o),
-		   string_agg(format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', a.attname), ' AND ' ORDER BY k.o)
-		INTO cols, joined
-		FROM unnest(pk) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.n;
 	IF permanent THEN
-		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tbl, keyx)
-			USING keys INTO done;
+		SELECT x.a INTO done FROM crm_purge._pick(tbl,
+			format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tbl, keyx), keys) AS x(a text[]);
 		tr := crm_purge._trash(_delete_row_keys.tbl);
 		IF tr IS NOT NULL THEN
 			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tr, keyx)
@@ -366,10 +363,13 @@ BEGIN
 		PERFORM crm_purge._erase_top(tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys,
 									 format('crm_purge_delete_keys: %s keys', cardinality(keys)));
 	ELSE
-		EXECUTE format('WITH k AS (SELECT %1$s FROM %2$s WHERE %3$s OPERATOR(pg_catalog.=) ANY ($1)),'
-					   ' d AS (DELETE FROM %2$s t USING k WHERE %4$s RETURNING t.*)'
-					   ' SELECT array_agg(ROW(%1$s)::pg_catalog.text) FROM d', cols, tbl, keyx, joined)
-			USING keys INTO done;
+		-- picked as the caller, deleted as the table's owner
+		SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
+			format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%1$s) FROM %2$s'
+				   ' WHERE %1$s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tbl), keys) AS x(ps oid[], ts tid[], ks text[]);
+		IF ts IS NOT NULL THEN
+			done := ARRAY(SELECT picked[o] FROM unnest(crm_purge._owner_write(tbl, ps, ts, NULL, NULL)) o);
+		END IF;
 	END IF;
 	done := coalesce(done, '{}');
 	RETURN QUERY
@@ -420,8 +420,8 @@ BEGIN
 	SELECT (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att), format_type(d.t, d.m)
 		INTO col, typ FROM d ORDER BY d.depth DESC LIMIT 1;
 	IF permanent THEN
-		EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tbl, col, typ)
-			USING keys INTO done;
+		SELECT x.a INTO done FROM crm_purge._pick(tbl,
+			format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tbl, col, typ), keys) AS x(a text[]);
 		tr := crm_purge._trash(crm_purge_delete_keys.tbl);
 		IF tr IS NOT NULL THEN
 			EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tr, col, typ)
@@ -437,9 +437,9 @@ BEGIN
 					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col), keys) x;
 		ELSE
 			-- picked as the caller, deleted as the table's owner
-			EXECUTE format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%I::text) FROM %s'
-						   ' WHERE %I = ANY ($1::%s[])', col, tbl, col, typ)
-				USING keys INTO ps, ts, picked;
+			SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
+				format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%I::text) FROM %s'
+					   ' WHERE %I = ANY ($1::%s[])', col, tbl, col, typ), keys) AS x(ps oid[], ts tid[], ks text[]);
 			IF ts IS NOT NULL THEN
 				done := ARRAY(SELECT picked[o] FROM unnest(crm_purge._owner_write(tbl, ps, ts, NULL, NULL)) o);
 			END IF;
@@ -469,7 +469,8 @@ BEGIN
 		RAISE EXCEPTION 'permanent and dry_run must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF dry_run THEN
-		EXECUTE format('SELECT count(*) FROM %s WHERE (%s%s)', tbl, filter, E'\n') INTO n;
+		SELECT x.n INTO n FROM crm_purge._pick(tbl, format('SELECT count(*) FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL)
+			AS x(n bigint);
 	ELSIF permanent THEN
 		n := crm_purge._erase_top(tbl, filter, NULL, 'crm_purge_delete_where');
 	ELSE
@@ -477,8 +478,9 @@ BEGIN
 			SELECT x.processed INTO n FROM crm_purge._exec_restricted(format('DELETE FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL) x;
 		ELSE
 			-- picked as the caller, by the caller's filter; deleted as the table's owner
-			EXECUTE format('SELECT array_agg(tableoid), array_agg(ctid) FROM %s WHERE (%s%s)', tbl, filter, E'\n')
-				INTO ps, ts;
+			SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(tbl,
+				format('SELECT array_agg(tableoid), array_agg(ctid) FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL)
+				AS x(ps oid[], ts tid[]);
 			n := coalesce(cardinality(crm_purge._owner_write(tbl, ps, ts, NULL, NULL)), 0);
 		END IF;
 	END IF;
@@ -886,8 +888,8 @@ BEGIN
 			USING keys INTO ids, nums;
 		PERFORM crm_purge._lock_trash_rows(tbl, coalesce(ids, '{}'), coalesce(nums, '{}'));
 	END IF;
-	EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n')
-		USING keys INTO subject, n_live;
+	SELECT x.a, x.n INTO subject, n_live FROM crm_purge._pick(tbl,
+		format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n'), keys) AS x(a text[], n bigint);
 	IF tr IS NOT NULL THEN
 		EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n')
 			USING keys INTO k, n_trash;
@@ -899,7 +901,8 @@ BEGIN
 		natx := crm_purge._key_expr(tbl, ARRAY(SELECT a.attnum FROM unnest(natural_cols) WITH ORDINALITY AS c(n, o)
 											   JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.n
 											   ORDER BY c.o)::int2[]);
-		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n') USING keys INTO natural_keys;
+		SELECT x.a INTO natural_keys FROM crm_purge._pick(tbl,
+			format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n'), keys) AS x(a text[]);
 		IF tr IS NOT NULL THEN
 			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tr, cond, E'\n') USING keys INTO k;
 			natural_keys := coalesce(natural_keys, '{}') || coalesce(k, '{}');
@@ -937,8 +940,8 @@ BEGIN
 			FROM crm_purge.relations r2 WHERE r2.parent = tbl AND r2.child_columns IS NOT NULL) rels
 		ORDER BY child::text, conname
 	LOOP
-		EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
-					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n') USING keys INTO refs;
+		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
 		IF tr IS NOT NULL THEN
 			EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 						   crm_purge._key_expr(tbl, r.confkey), tr, cond, E'\n') USING keys INTO k;
@@ -961,12 +964,14 @@ BEGIN
 		IF r.on_erase = 'delete' THEN
 			RETURN QUERY SELECT * FROM crm_purge._erase(r.child, child_cond, refs, dry_run, depth + 1);
 		ELSE
-			EXECUTE format('SELECT count(*) FROM %s WHERE %s', r.child, child_cond) USING refs INTO nc;
+			SELECT x.n INTO nc FROM crm_purge._pick(r.child, format('SELECT count(*) FROM %s WHERE %s', r.child, child_cond), refs)
+				AS x(n bigint);
 			IF NOT dry_run AND r.on_erase <> 'keep' THEN
 				-- picked (and locked) as the caller, unlinked as the child's owner
-				EXECUTE format('SELECT array_agg(l.tableoid), array_agg(l.ctid)'
-							   ' FROM (SELECT tableoid, ctid FROM %s WHERE %s FOR UPDATE) l', r.child, child_cond)
-					USING refs INTO ps, ts;
+				SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(r.child,
+					format('SELECT array_agg(l.tableoid), array_agg(l.ctid)'
+						   ' FROM (SELECT tableoid, ctid FROM %s WHERE %s FOR UPDATE) l', r.child, child_cond), refs)
+					AS x(ps oid[], ts tid[]);
 				IF ts IS NOT NULL THEN
 					PERFORM crm_purge._owner_write(r.child, ps, ts, r.conkey, r.on_erase = 'anonymize');
 				END IF;

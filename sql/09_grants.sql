@@ -54,6 +54,10 @@ REVOKE ALL ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oi
 
 GRANT EXECUTE ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid, regclass) TO crm_purge_admin;
 
+REVOKE ALL ON FUNCTION crm_purge._pick(regclass, text, text[]) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm_purge._pick(regclass, text, text[]) TO crm_purge_admin;
+
 REVOKE ALL ON FUNCTION crm_purge._owner_write(regclass, oid[], tid[], int2[], boolean) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm_purge._owner_write(regclass, oid[], tid[], int2[], boolean) TO crm_purge_admin;

@@ -113,10 +113,12 @@ extern void crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForei
 extern void crm_purge_foreign_write_end(CrmPurgeForeignWrite *w);
 extern void crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w);
 extern Oid	crm_purge_deleting_user(void);
+extern void crm_purge_connection_hooks_init(void);
 extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_mark_foreign_work(void);
 extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);
 extern void crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save);
+extern void crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save);
 extern void crm_purge_pin_filter_settings(void);
 /* a crm_purge_become_with() flag, not a security context one (those are small bits) */
 #define CRM_PURGE_LOCAL_ONLY 0x40000000

@@ -315,6 +315,7 @@ _PG_init(void)
 	CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
 
 	crm_purge_statement_hooks_init();
+	crm_purge_connection_hooks_init();
 
 	if (process_shared_preload_libraries_in_progress)
 		crm_purge_worker_init();

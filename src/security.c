@@ -47,11 +47,13 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/typcache.h"
 #include "catalog/pg_authid.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
 #include "utils/timeout.h"
 
 #include "crm_purge.h"
@@ -138,6 +140,19 @@ superuser_like(Oid role)
 void
 crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
 {
+	crm_purge_become_picker(creator, relid, save);
+	crm_purge_pin_filter_settings();
+}
+
+/*
+ * crm_purge_become_picker: crm_purge_become_creator() without the pinned
+ * filter settings: an admin's own filter, run now in the admin's session
+ * (an erase's or delete's rows, picked before they are written as the
+ * owner).
+ */
+void
+crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
+{
 	Oid			owner = crm_purge_rel_owner(relid);
 
 	/*
@@ -152,7 +167,6 @@ crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save)
 		/* the owner's code may run here with the creator's rights (crm_purge_on_behalf) */
 		crm_purge_become_with(creator, creator != owner ? CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
 	}
-	crm_purge_pin_filter_settings();
 }
 
 /*
@@ -452,6 +466,65 @@ crm_purge_on_behalf(bool nested)
 }
 
 /*
+ * A function that runs SQL over a new connection as the current user
+ * (Citus's run_command_on_* and master_run_on_worker, dblink's): from code
+ * run on another role's behalf (crm_purge_on_behalf: an admin's filter on
+ * another role's table, whose owner's code runs while it is planned and
+ * read) it would act as that role in a session of its own, out of sight of
+ * every check here.  Refused there, except for the extension owner,
+ * crm_purge's own.
+ */
+static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
+static fmgr_hook_type prev_fmgr_hook = NULL;
+
+static bool
+opens_connection(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		const char *name = NameStr(((Form_pg_proc) GETSTRUCT(tup))->proname);
+
+		result = strncmp(name, "run_command_on_", 15) == 0 || strcmp(name, "master_run_on_worker") == 0 ||
+			strncmp(name, "dblink", 6) == 0;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+static bool
+connection_needs_hook(Oid fn)
+{
+	return (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn)) || opens_connection(fn);
+}
+
+static void
+connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
+{
+	if (event == FHET_START && opens_connection(flinfo->fn_oid) && crm_purge_on_behalf(false) &&
+		GetUserId() != crm_purge_extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("function %s cannot run on another role's behalf", get_func_name(flinfo->fn_oid)),
+				 errdetail("It opens a connection as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
+				 errhint("Call it directly, as the admin, in a transaction of its own.")));
+	if (prev_fmgr_hook)
+		prev_fmgr_hook(event, flinfo, arg);
+}
+
+/* crm_purge_connection_hooks_init: from _PG_init */
+void
+crm_purge_connection_hooks_init(void)
+{
+	prev_needs_fmgr_hook = needs_fmgr_hook;
+	needs_fmgr_hook = connection_needs_hook;
+	prev_fmgr_hook = fmgr_hook;
+	fmgr_hook = connection_hook;
+}
+
+/*
  * crm_purge_exec_restricted: crm_purge._exec_restricted(query, arg text[],
  * OUT processed, OUT result): runs query ($1 = arg) as the caller, a write
  * to a Citus table of another role's (whose nodes run its statements as
@@ -504,6 +577,65 @@ crm_purge_exec_restricted(PG_FUNCTION_ARGS)
 	SPI_finish();
 	desc = BlessTupleDesc(desc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, outnull)));
+}
+
+/*
+ * crm_purge_pick: crm_purge._pick(tbl regclass, query text, arg text[])
+ * RETURNS SETOF record: an admin's query that picks rows of tbl by the
+ * admin's filter ($1 = arg), run as crm_purge_become_picker() runs it: as
+ * the admin, restricted, the owner's code (index and statistics
+ * expressions while planning, policies) acting as no admin; for a
+ * superuser's, as the table's owner.  Admins only.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_pick);
+Datum
+crm_purge_pick(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	char		nulls[1];
+	CrmPurgeIdentity id;
+	MemoryContext oldcxt;
+	TupleDesc	desc;
+	Tuplestorestate *store;
+	uint64		i;
+	int			rc;
+
+	crm_purge_require_admin("crm_purge_erase");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("table and query must not be NULL")));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || !(rsinfo->allowedModes & SFRM_Materialize) ||
+		rsinfo->expectedDesc == NULL)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("crm_purge._pick must be called with a column definition list")));
+	values[0] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	nulls[0] = PG_ARGISNULL(2) ? 'n' : ' ';
+	SPI_connect();
+	crm_purge_become_picker(GetUserId(), PG_GETARG_OID(0), &id);
+	rc = SPI_execute_with_args(text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, argtypes, values, nulls, false, 0);
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "crm_purge._pick: %s", SPI_result_code_string(rc));
+	desc = rsinfo->expectedDesc;
+	if (SPI_tuptable->tupdesc->natts != desc->natts)
+		elog(ERROR, "crm_purge._pick: the query returns %d columns, %d expected", SPI_tuptable->tupdesc->natts, desc->natts);
+	for (i = 0; i < (uint64) desc->natts; i++)
+		if (TupleDescAttr(SPI_tuptable->tupdesc, i)->atttypid != TupleDescAttr(desc, i)->atttypid)
+			elog(ERROR, "crm_purge._pick: column %d has type %s, %s expected", (int) i + 1,
+				 format_type_be(TupleDescAttr(SPI_tuptable->tupdesc, i)->atttypid),
+				 format_type_be(TupleDescAttr(desc, i)->atttypid));
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	desc = CreateTupleDescCopy(desc);
+	store = tuplestore_begin_heap(false, false, work_mem);
+	for (i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(store, SPI_tuptable->vals[i]);
+	MemoryContextSwitchTo(oldcxt);
+	SPI_finish();
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = desc;
+	return (Datum) 0;
 }
 
 /*

@@ -838,6 +838,8 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	uint64		k;
 	uint64		total = 0;
 	CrmPurgeForeignWrite w;
+	CrmPurgeIdentity picker;
+	int			rc;
 
 	crm_purge_require_admin("crm_purge_erase");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -858,10 +860,13 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot delete rows of Citus table %s for good this way", crm_purge_relname(relid)),
 				 errhint("Use crm_purge_erase, or crm_purge_delete_keys or crm_purge_delete_where with permanent => true.")));
-	/* the caller picks, with their condition and rights */
-	if (SPI_execute_with_args(psprintf("SELECT tableoid, pg_catalog.array_agg(ctid) FROM %s WHERE (%s\n) GROUP BY tableoid",
-									   crm_purge_relname(relid), cond),
-							  1, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
+	/* the caller picks, with their condition and rights, restricted (crm_purge_become_picker) */
+	crm_purge_become_picker(GetUserId(), relid, &picker);
+	rc = SPI_execute_with_args(psprintf("SELECT tableoid, pg_catalog.array_agg(ctid) FROM %s WHERE (%s\n) GROUP BY tableoid",
+										crm_purge_relname(relid), cond),
+							   1, argtypes, values, nulls, false, 0);
+	crm_purge_unbecome(&picker);
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read %s", crm_purge_relname(relid));
 	parts = SPI_tuptable;
 	nparts = SPI_processed;

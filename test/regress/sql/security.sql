@@ -1025,6 +1025,40 @@ CREATE TEMP TABLE v_after (a int);
 SELECT crm_purge_hold('own.rq7', 'id = 1', NULL, 'works') IS NOT NULL AS held;
 RESET ROLE;
 
+-- (w) an admin's erase or delete picks its rows as the admin, restricted:
+-- the owner's code that runs while the pick is planned (a constant part of
+-- an index expression) acts as no admin, and opens no connection as the
+-- admin (dblink, Citus's run_command_on_*) to act from there
+CREATE EXTENSION dblink;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.pk (id int PRIMARY KEY, v text);
+INSERT INTO own.pk SELECT g, 'v' FROM generate_series(1, 5) g;
+GRANT SELECT, DELETE ON own.pk TO regress_sec_admin;
+CREATE FUNCTION own.call_home_v() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		PERFORM public.dblink_exec('dbname=crm_purge_security', 'SELECT 1');
+		INSERT INTO own.log VALUES (current_user, 'connected', NULL);
+	EXCEPTION WHEN OTHERS THEN
+		INSERT INTO own.log VALUES (current_user, 'refused: ' || SQLERRM, NULL);
+	END;
+	PERFORM own.grab();
+END $$;
+CREATE FUNCTION own.call_home() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM own.call_home_v(); RETURN 0; END $$;
+CREATE INDEX ON own.pk ((id + own.call_home()));
+RESET ROLE;
+DELETE FROM own.log;
+\c crm_purge_security
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.pk', 'id = 1') AS deleted;
+RESET ROLE;
+\c crm_purge_security
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.pk', 'id = 2', permanent => true) AS gone;
+RESET ROLE;
+SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
+SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team;
