@@ -278,14 +278,16 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 		return;
 	}
 	owner = crm_purge_rel_owner(relid);
-	if (pg_class_aclcheck(relid, caller, need) != ACLCHECK_OK &&
-		(need == ACL_DELETE || pg_attribute_aclcheck_all(relid, caller, need, ACLMASK_ALL) != ACLCHECK_OK))
+	/* (rows named by ctid: picked with SELECT on the table, as PostgreSQL asks of WHERE ctid = ...) */
+	if ((pg_class_aclcheck(relid, caller, need) != ACLCHECK_OK &&
+		 (need == ACL_DELETE || pg_attribute_aclcheck_all(relid, caller, need, ACLMASK_ALL) != ACLCHECK_OK)) ||
+		(need != ACL_INSERT && pg_class_aclcheck(relid, caller, ACL_SELECT) != ACLCHECK_OK))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", crm_purge_relname(relid)),
 				 errdetail("%s needs %s on the table.",
 						   need == ACL_INSERT ? "Restoring rows" : need == ACL_UPDATE ? "Unlinking rows" : "Deleting rows",
-						   need == ACL_INSERT ? "INSERT" : need == ACL_UPDATE ? "UPDATE" : "DELETE")));
+						   need == ACL_INSERT ? "INSERT" : need == ACL_UPDATE ? "SELECT and UPDATE" : "SELECT and DELETE")));
 	/* policies apply to the caller, and would not to the owner */
 	if (crm_purge_policies_would_run(relid, caller))
 		ereport(ERROR,
