@@ -472,9 +472,10 @@ crm_purge_on_behalf(bool nested)
  * (Citus's run_command_on_* and master_run_on_worker, dblink's): from code
  * run on another role's behalf (crm_purge_on_behalf: an admin's filter on
  * another role's table, whose owner's code runs while it is planned and
- * read) it would act as that role in a session of its own, out of sight of
- * every check here.  Refused there, except for the extension owner,
- * crm_purge's own.
+ * read; or a Citus node's session for a statement sent from another node)
+ * it would act as that role in a session of its own, out of sight of every
+ * check here.  Refused there, except for the extension owner, crm_purge's
+ * own (and in a Citus node's session, a superuser: Citus's own work).
  */
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 static fmgr_hook_type prev_fmgr_hook = NULL;
@@ -502,10 +503,27 @@ connection_needs_hook(Oid fn)
 	return (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn)) || opens_connection(fn);
 }
 
+/*
+ * citus_internal_session: a session a Citus node opened to this one for a
+ * distributed statement (Citus names them so).  There a table owner's code
+ * on a shard runs with the rights of whoever the statement came from, in a
+ * session of its own, where crm_purge's marks are not: on a worker node the
+ * owner's trigger or index expression on a shard of an admin's erase.
+ * (A role naming its own session so only refuses itself more.)
+ */
+static bool
+citus_internal_session(void)
+{
+	const char *name = GetConfigOption("application_name", true, false);
+
+	return name != NULL && strncmp(name, "citus_internal", 14) == 0;
+}
+
 static void
 connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
-	if (event == FHET_START && opens_connection(flinfo->fn_oid) && crm_purge_on_behalf(false) &&
+	if (event == FHET_START && opens_connection(flinfo->fn_oid) &&
+		(crm_purge_on_behalf(false) || (citus_internal_session() && !superuser())) &&
 		GetUserId() != crm_purge_extension_owner())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

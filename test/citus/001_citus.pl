@@ -1017,4 +1017,31 @@ as('regress_app2', q{INSERT INTO owned VALUES (20, 20, 'n'); DELETE FROM owned W
 is($coord->safe_psql('postgres', q{SELECT note FROM crm_trash.app__owned WHERE id = 20}), 'n',
 	'as the superuser: the trash has the column, and deleted rows keep it');
 
+# an admin's delete on an untrusted owner's distributed table: the owner's
+# trigger on the shards runs on the worker nodes, in sessions Citus opened
+# as the admin, where crm_purge's marks are not; it cannot open a connection
+# as the admin from there (to release the admin's hold on the coordinator)
+$coord->safe_psql('postgres', q{CREATE ROLE regress_evil LOGIN; CREATE SCHEMA evil AUTHORIZATION regress_evil;
+	GRANT USAGE ON SCHEMA evil TO regress_admin});
+as('regress_evil', sprintf(q{SET citus.enable_unsafe_triggers = on;
+	CREATE TABLE evil.t (id int PRIMARY KEY);
+	SELECT create_distributed_table('evil.t', 'id');
+	INSERT INTO evil.t SELECT generate_series(1, 10);
+	GRANT SELECT, DELETE ON evil.t TO regress_admin;
+	CREATE FUNCTION evil.call_home() RETURNS trigger LANGUAGE plpgsql AS $f$
+	BEGIN
+		PERFORM pg_catalog.master_run_on_worker(ARRAY['127.0.0.1'], ARRAY[%d],
+			ARRAY['SELECT public.crm_purge_release(h.id) FROM crm_purge.holds h WHERE h.tbl = ''evil.t''::regclass'], false);
+		RETURN OLD;
+	END $f$;
+	CREATE TRIGGER call_home BEFORE DELETE ON evil.t FOR EACH ROW EXECUTE FUNCTION evil.call_home()}, $coord->port));
+$coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on; SELECT crm_purge_protect('evil.t')});
+my $evil_hold = as('regress_admin', q{SELECT crm_purge_hold('evil.t', 'id = 1', NULL, 'audit')});
+like(as('regress_admin', q{SELECT crm_purge_delete_where('evil.t', 'id = 5')}, err => 1),
+	qr/master_run_on_worker cannot run on another role's behalf/,
+	'the owner\'s shard trigger cannot open a connection as the admin');
+is($coord->safe_psql('postgres', "SELECT released_at IS NULL FROM crm_purge.holds WHERE id = $evil_hold"), 't',
+	'the admin\'s hold stays');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM evil.t}), '10', 'nothing was deleted');
+
 done_testing();
