@@ -104,6 +104,8 @@ typedef struct CrmPurgeForeignWrite
 {
 	Oid			relid;
 	bool		as_owner;
+	Oid			owner;
+	List	   *pending_before; /* tables with a user's deferred trigger pending before the write */
 	Oid			prev_for;
 	Oid			prev_as;
 	CrmPurgeIdentity id;

@@ -50,6 +50,7 @@
 #include "utils/typcache.h"
 #include "catalog/pg_authid.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
@@ -220,7 +221,12 @@ crm_purge_pin_filter_settings(void)
  * of a user's left to fire at commit with the admin's rights.
  */
 static int	foreign_writes = 0;
-static char *deferred_user_constraints(void);
+typedef struct PendingTrigger
+{
+	Oid			relid;
+	char	   *constraint_name;
+} PendingTrigger;
+static List *pending_user_triggers(void);
 static bool internal_function_oid(Oid fn);
 static LocalTransactionId foreign_writes_lxid = InvalidLocalTransactionId;
 /* the admin a foreign write runs for, and the owner it runs as (crm_purge_deleting_user) */
@@ -266,6 +272,8 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 
 	w->relid = relid;
 	w->as_owner = false;
+	w->owner = InvalidOid;
+	w->pending_before = NIL;
 	w->prev_for = foreign_write_for;
 	w->prev_as = foreign_write_as;
 	crm_purge_mark_foreign_work();
@@ -297,8 +305,14 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 				 errdetail("crm_purge writes to a table as its owner, after checking your privileges; the table's policies could not apply to you."),
 				 errhint("Its owner, or a role with BYPASSRLS, may do it.")));
 	w->as_owner = !crm_purge_citus_distributed(relid) && owner != caller;
+	w->owner = owner;
+	w->pending_before = NIL;
 	if (w->as_owner)
 	{
+		ListCell   *lc;
+
+		foreach(lc, pending_user_triggers())
+			w->pending_before = lappend_oid(w->pending_before, ((PendingTrigger *) lfirst(lc))->relid);
 		require_same_owner_partitions(relid, owner);
 		crm_purge_citus_switching();
 		SetUserIdAndSecContext(owner, w->id.sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -323,11 +337,13 @@ crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w)
 /*
  * crm_purge_foreign_write_end: the write went through.  A deferred trigger
  * of a user's (a constraint trigger, not a foreign key's) that it queued
- * would fire at commit as whoever is then the current user, the admin:
- * those constraints are made IMMEDIATE, still as the owner, so that they
- * fire now, with the owner's rights (and stay immediate for the rest of the
- * transaction).  Settings the owner's code made (a search_path) do not
- * outlast the write.
+ * would fire at commit as whoever is then the current user, the admin.
+ * Those on the owner's tables are made IMMEDIATE, still as the owner, so
+ * that they fire now with the owner's rights (and stay immediate for the
+ * rest of the transaction); one on a table of another owner, queued by the
+ * write (the owner's code wrote there), is refused: firing it as the owner
+ * would give that other owner's code the owner's rights.  Settings the
+ * owner's code made (a search_path) do not outlast the write.
  */
 void
 crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
@@ -336,13 +352,31 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 	{
 		PG_TRY();
 		{
-			/* (their events, the admin's earlier ones too, all fire: the constraints are immediate now) */
-			char	   *names = deferred_user_constraints();
+			List	   *pending = pending_user_triggers();
+			StringInfoData names;
+			ListCell   *lc;
 
-			if (names != NULL)
+			initStringInfo(&names);
+			foreach(lc, pending)
+			{
+				PendingTrigger *p = lfirst(lc);
+
+				if (crm_purge_rel_owner(p->relid) == w->owner)
+					appendStringInfo(&names, "%s%s", names.len ? ", " : "", p->constraint_name);
+				else if (!list_member_oid(w->pending_before, p->relid))
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot write to table %s for you: the write queued a deferred trigger on table %s, of another owner",
+									crm_purge_relname(w->relid), crm_purge_relname(p->relid)),
+							 errdetail("crm_purge writes to a table as its owner; that trigger would fire at commit with your rights."),
+							 errhint("Nothing was written. Give the two tables one owner, or ask the owner of %s to write it.",
+									 crm_purge_relname(w->relid))));
+			}
+			/* (their events, the admin's earlier ones too, fire: the constraints are immediate now) */
+			if (names.len > 0)
 			{
 				SPI_connect();
-				if (SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", names), false, 0) != SPI_OK_UTILITY)
+				if (SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", names.data), false, 0) != SPI_OK_UTILITY)
 					elog(ERROR, "could not fire deferred triggers");
 				SPI_finish();
 			}
@@ -359,38 +393,85 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 }
 
 /*
- * deferred_user_constraints: the constraints (qualified, quoted, comma
- * separated) of deferrable triggers of a user's function on tables with
- * trigger events pending, or NULL.
+ * The deferrable triggers of a user's function (not a foreign key's or a
+ * unique index's, which take their table owner's rights themselves), read
+ * once and again after any relation's cache is invalidated (a trigger made
+ * or dropped invalidates its table's).
  */
-static char *
-deferred_user_constraints(void)
-{
-	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
-	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	HeapTuple	tup;
-	StringInfoData names;
+static List *user_deferrable_triggers = NIL;
+static bool user_deferrable_triggers_valid = false;
+static MemoryContext user_deferrable_triggers_cxt = NULL;
 
-	initStringInfo(&names);
+static void
+forget_user_deferrable_triggers(Datum arg, Oid relid)
+{
+	user_deferrable_triggers_valid = false;
+}
+
+static List *
+read_user_deferrable_triggers(void)
+{
+	static bool callback = false;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	MemoryContext old;
+
+	if (user_deferrable_triggers_valid)
+		return user_deferrable_triggers;
+	if (!callback)
+	{
+		CacheRegisterRelcacheCallback(forget_user_deferrable_triggers, (Datum) 0);
+		user_deferrable_triggers_cxt = AllocSetContextCreate(TopMemoryContext, "crm_purge deferrable triggers",
+															 ALLOCSET_SMALL_SIZES);
+		callback = true;
+	}
+	MemoryContextReset(user_deferrable_triggers_cxt);
+	user_deferrable_triggers = NIL;
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	old = MemoryContextSwitchTo(user_deferrable_triggers_cxt);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
 		HeapTuple	con;
+		PendingTrigger *p;
 
-		if (!t->tgdeferrable || !OidIsValid(t->tgconstraint) || internal_function_oid(t->tgfoid) ||
-			!AfterTriggerPendingOnRel(t->tgrelid))
+		if (!t->tgdeferrable || !OidIsValid(t->tgconstraint) || internal_function_oid(t->tgfoid))
 			continue;
 		con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));
 		if (!HeapTupleIsValid(con))
 			continue;
-		appendStringInfo(&names, "%s%s", names.len ? ", " : "",
-						 quote_qualified_identifier(get_namespace_name(((Form_pg_constraint) GETSTRUCT(con))->connamespace),
-													NameStr(((Form_pg_constraint) GETSTRUCT(con))->conname)));
+		p = palloc(sizeof(PendingTrigger));
+		p->relid = t->tgrelid;
+		p->constraint_name =
+			quote_qualified_identifier(get_namespace_name(((Form_pg_constraint) GETSTRUCT(con))->connamespace),
+									   NameStr(((Form_pg_constraint) GETSTRUCT(con))->conname));
 		ReleaseSysCache(con);
+		user_deferrable_triggers = lappend(user_deferrable_triggers, p);
 	}
+	MemoryContextSwitchTo(old);
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	return names.len ? names.data : NULL;
+	user_deferrable_triggers_valid = true;
+	return user_deferrable_triggers;
+}
+
+/* pending_user_triggers: those of them on tables with trigger events pending (a List of PendingTrigger) */
+static List *
+pending_user_triggers(void)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, read_user_deferrable_triggers())
+	{
+		PendingTrigger *p = lfirst(lc);
+
+		if (AfterTriggerPendingOnRel(p->relid))
+			result = lappend(result, p);
+	}
+	return result;
 }
 
 /* internal_function_oid: is fn a built-in (language internal) function, such as a foreign key's triggers? */

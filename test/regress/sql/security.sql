@@ -913,6 +913,27 @@ SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
 SELECT id FROM own.tr ORDER BY id;
 -- the trash names the admin as the deleter, not the owner the delete ran as
 SELECT id, deleted_by FROM crm_trash.own__tr WHERE id IN (3, 4) ORDER BY id;
+-- a deferred trigger of another owner's table, queued by the owner's code
+-- in the write: firing it as the owner would give that owner's code the
+-- owner's rights, leaving it for commit would run it as the admin: refused
+SET ROLE regress_sec_evil;
+CREATE TABLE evil.side (who name);
+GRANT INSERT ON evil.side TO regress_sec_owner;
+CREATE FUNCTION evil.side_t() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM own.grab(); RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER side_d AFTER INSERT ON evil.side DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION evil.side_t();
+RESET ROLE;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.tr2 (id int PRIMARY KEY);
+INSERT INTO own.tr2 VALUES (1), (2);
+GRANT SELECT, DELETE ON own.tr2 TO regress_sec_admin;
+CREATE FUNCTION own.to_side() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO evil.side VALUES (current_user); RETURN OLD; END $$;
+CREATE TRIGGER to_side BEFORE DELETE ON own.tr2 FOR EACH ROW EXECUTE FUNCTION own.to_side();
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.tr2', 'id = 1');
+RESET ROLE;
+SELECT id FROM own.tr2 ORDER BY id;
 -- row-level security that applies to the admin: the owner's write would
 -- not apply it, so crm_purge does not write for the admin there
 SET ROLE regress_sec_owner;
