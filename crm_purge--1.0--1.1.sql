@@ -1465,8 +1465,8 @@ BEGIN
 	SELECT x.a INTO subject FROM crm_purge._pick(tbl, format('SELECT array_agg(%s) FROM %s WHERE (%s%s)',
 		crm_purge._key_expr(tbl, pk), tbl, cond, E'\n'), keys) AS x(a text[]);
 	IF tr IS NOT NULL THEN
-		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', crm_purge._key_expr(tbl, pk), tr, cond, E'\n')
-			USING keys INTO k;
+		SELECT x.a INTO k FROM crm_purge._pick(tbl, format('SELECT array_agg(%s) FROM %s WHERE (%s%s)',
+			crm_purge._key_expr(tbl, pk), tr, cond, E'\n'), keys) AS x(a text[]);
 	END IF;
 	subject := coalesce(subject, '{}') || coalesce(k, '{}');
 	-- every table the erase touched names its parts that still hold the keys
@@ -2229,17 +2229,16 @@ BEGIN
 			format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tbl, col, typ), keys) AS x(a text[]);
 		tr := crm_purge._trash(crm_purge_delete_keys.tbl);
 		IF tr IS NOT NULL THEN
-			EXECUTE format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tr, col, typ)
-				USING keys INTO more;
+			SELECT x.a INTO more FROM crm_purge._pick(tbl,
+				format('SELECT array_agg(%I::text) FROM %s WHERE %I = ANY ($1::%s[])', col, tr, col, typ), keys) AS x(a text[]);
 		END IF;
 		done := coalesce(done, '{}') || coalesce(more, '{}');
 		PERFORM crm_purge._erase_top(tbl, format('%I = ANY ($1::%s[])', col, typ), keys,
 									 format('crm_purge_delete_keys: %s keys', cardinality(keys)));
 	ELSE
 		IF crm_purge._citus_table(tbl) THEN
-			SELECT x.result INTO done FROM crm_purge._exec_restricted(
-				format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I) '
-					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col), keys) x;
+			-- as the owner on the worker nodes
+			done := crm_purge._citus_delete(tbl, col, keys);
 		ELSE
 			-- picked as the caller, deleted as the table's owner
 			SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
@@ -2250,12 +2249,12 @@ BEGIN
 			END IF;
 		END IF;
 	END IF;
-	RETURN QUERY EXECUTE format(
+	-- (the keys are cast to the column's type, maybe the owner's: restricted too)
+	RETURN QUERY SELECT x.key, x.outcome FROM crm_purge._pick(tbl, format(
 		'SELECT k.key, CASE WHEN row_number() OVER (PARTITION BY k.key::%1$s ORDER BY k.ord) > 1 THEN %2$L '
 		'WHEN k.key::%1$s = ANY ($2::%1$s[]) THEN %3$L ELSE %4$L END '
 		'FROM unnest($1) WITH ORDINALITY k(key, ord) ORDER BY k.ord',
-		typ, 'duplicate_in_list', 'deleted', 'not_found')
-		USING keys, coalesce(done, '{}');
+		typ, 'duplicate_in_list', 'deleted', 'not_found'), keys, coalesce(done, '{}')) AS x(key text, outcome text);
 END
 $$;
 
@@ -2859,15 +2858,16 @@ BEGIN
 	-- a restore of these rows has finished, or waits for us; the statements
 	-- below see what it did
 	IF tr IS NOT NULL AND NOT dry_run THEN
-		EXECUTE format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)', tr, cond, E'\n')
-			USING keys INTO ids, nums;
+		SELECT x.i, x.r INTO ids, nums FROM crm_purge._pick(tbl,
+			format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)', tr, cond, E'\n'), keys)
+			AS x(i bigint[], r bigint[]);
 		PERFORM crm_purge._lock_trash_rows(tbl, coalesce(ids, '{}'), coalesce(nums, '{}'));
 	END IF;
 	SELECT x.a, x.n INTO subject, n_live FROM crm_purge._pick(tbl,
 		format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n'), keys) AS x(a text[], n bigint);
 	IF tr IS NOT NULL THEN
-		EXECUTE format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n')
-			USING keys INTO k, n_trash;
+		SELECT x.a, x.n INTO k, n_trash FROM crm_purge._pick(tbl,
+			format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n'), keys) AS x(a text[], n bigint);
 		subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
 	END IF;
 	subject := coalesce(subject, '{}');
@@ -2879,7 +2879,8 @@ BEGIN
 		SELECT x.a INTO natural_keys FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n'), keys) AS x(a text[]);
 		IF tr IS NOT NULL THEN
-			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tr, cond, E'\n') USING keys INTO k;
+			SELECT x.a INTO k FROM crm_purge._pick(tbl,
+				format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tr, cond, E'\n'), keys) AS x(a text[]);
 			natural_keys := coalesce(natural_keys, '{}') || coalesce(k, '{}');
 		END IF;
 	END IF;
@@ -2918,8 +2919,8 @@ BEGIN
 		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
 		IF tr IS NOT NULL THEN
-			EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
-						   crm_purge._key_expr(tbl, r.confkey), tr, cond, E'\n') USING keys INTO k;
+			SELECT x.a INTO k FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+						   crm_purge._key_expr(tbl, r.confkey), tr, cond, E'\n'), keys) AS x(a text[]);
 			refs := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(refs, '{}') || coalesce(k, '{}')) x);
 		END IF;
 		refs := coalesce(refs, '{}');
@@ -3350,12 +3351,14 @@ BEGIN
 			format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tbl, keyx), keys) AS x(a text[]);
 		tr := crm_purge._trash(_delete_row_keys.tbl);
 		IF tr IS NOT NULL THEN
-			EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tr, keyx)
-				USING keys INTO more;
+			SELECT x.a INTO more FROM crm_purge._pick(tbl,
+				format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', keyx, tr, keyx), keys) AS x(a text[]);
 		END IF;
 		done := coalesce(done, '{}') || coalesce(more, '{}');
 		PERFORM crm_purge._erase_top(tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys,
 									 format('crm_purge_delete_keys: %s keys', cardinality(keys)));
+	ELSIF crm_purge._citus_table(tbl) THEN
+		done := crm_purge._citus_delete(tbl, NULL, keys);
 	ELSE
 		-- picked as the caller, deleted as the table's owner
 		SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
@@ -3737,9 +3740,11 @@ BEGIN
 		END IF;
 	END LOOP;
 	-- the keys, live and trashed
-	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n') USING keys INTO subject;
+	SELECT x.a INTO subject FROM crm_purge._pick(tbl,
+		format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', pkx, tbl, cond, E'\n'), keys) AS x(a text[]);
 	IF tr IS NOT NULL THEN
-		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n') USING keys INTO k;
+		SELECT x.a INTO k FROM crm_purge._pick(tbl,
+			format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n'), keys) AS x(a text[]);
 	END IF;
 	subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
 	nat := crm_purge._natural_attnums(tbl);
@@ -4038,9 +4043,6 @@ $$;
 CREATE OR REPLACE FUNCTION crm_purge._check_deferred_filter(filter text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_check_deferred_filter_sql';
 
-CREATE OR REPLACE FUNCTION crm_purge._exec_restricted(query text, arg text[], OUT processed bigint, OUT result text[])
-	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_exec_restricted';
-
 CREATE OR REPLACE FUNCTION crm_purge_delete_where(tbl regclass, filter text, permanent boolean DEFAULT false,
 									   dry_run boolean DEFAULT false)
 RETURNS bigint
@@ -4049,6 +4051,7 @@ DECLARE
 	n bigint;
 	ps oid[];
 	ts tid[];
+	picked text[];
 BEGIN
 	PERFORM crm_purge._mark_foreign_work();
 	PERFORM crm_purge._check_erase_args('crm_purge_delete_where', tbl, filter);
@@ -4062,13 +4065,16 @@ BEGIN
 		n := crm_purge._erase_top(tbl, filter, NULL, 'crm_purge_delete_where');
 	ELSE
 		IF crm_purge._citus_table(tbl) THEN
-			SELECT x.processed INTO n FROM crm_purge._exec_restricted(format('DELETE FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL) x;
+			-- the keys picked as the caller; deleted as the owner on the worker nodes
+			SELECT x.a INTO picked FROM crm_purge._pick(tbl, format('SELECT array_agg(%s) FROM %s WHERE (%s%s)',
+				crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)), tbl, filter, E'\n'), NULL) AS x(a text[]);
+			n := CASE WHEN picked IS NULL THEN 0 ELSE cardinality(crm_purge._citus_delete(tbl, NULL, picked)) END;
 		ELSE
 			-- picked as the caller, by the caller's filter; deleted as the table's owner
 			SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid) FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL)
 				AS x(ps oid[], ts tid[]);
-			n := coalesce(cardinality(crm_purge._owner_write(tbl, ps, ts, NULL, NULL)), 0);
+			n := CASE WHEN ts IS NULL THEN 0 ELSE cardinality(crm_purge._owner_write(tbl, ps, ts, NULL, NULL)) END;
 		END IF;
 	END IF;
 	RETURN n;
@@ -4108,13 +4114,95 @@ ALTER FUNCTION crm_purge._erase_preview(regclass, text) SET search_path = pg_cat
 CREATE OR REPLACE FUNCTION crm_purge._owner_write(tbl regclass, parts oid[], tids tid[], cols int2[], anonymize boolean)
 	RETURNS int[] LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_owner_write';
 
-CREATE OR REPLACE FUNCTION crm_purge._pick(tbl regclass, query text, arg text[]) RETURNS SETOF record
+CREATE OR REPLACE FUNCTION crm_purge._pick(tbl regclass, query text, arg text[], arg2 text[] DEFAULT NULL) RETURNS SETOF record
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_pick';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_delete(tbl regclass, key_column name, keys text[]) RETURNS text[]
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_delete_check(tbl regclass, key_column name, keys text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF tbl IS NULL OR keys IS NULL THEN
+		RAISE EXCEPTION 'table and keys must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT crm_purge._citus_table(tbl) THEN
+		RAISE EXCEPTION 'table % is not a Citus distributed table', tbl USING ERRCODE = 'wrong_object_type';
+	END IF;
+	IF NOT has_table_privilege(tbl, 'SELECT') OR NOT has_table_privilege(tbl, 'DELETE') THEN
+		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege',
+			DETAIL = 'Deleting rows needs SELECT and DELETE on the table.';
+	END IF;
+	IF row_security_active(tbl) THEN
+		RAISE EXCEPTION 'cannot write to table % for you: row-level security applies to you there', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'crm_purge writes to a table as its owner, after checking your privileges; the table''s policies could not apply to you.',
+				  HINT = 'Its owner, or a role with BYPASSRLS, may do it.';
+	END IF;
+	PERFORM crm_purge._key_column(tbl, key_column);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_delete_impl(actor regrole, tbl regclass, key_column name, keys text[]) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN crm_purge._citus_delete_rows_as_owner(tbl, key_column, keys);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_delete_rows_as_owner(tbl regclass, key_column name, keys text[]) RETURNS text[]
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_table_owner';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_delete_rows(tbl regclass, key_column name, keys text[]) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
+DECLARE
+	pk int2[] := crm_purge._pk_cols(tbl);
+	keyx text;
+	cols text;
+	joined text;
+	att int2;
+	col name;
+	typ text;
+	done text[];
+BEGIN
+	IF key_column IS NULL THEN
+		-- by the key's text, picked first (a DELETE on Citus compares no key text)
+		keyx := crm_purge._key_expr(tbl, pk);
+		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o),
+			   string_agg(format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', a.attname), ' AND ' ORDER BY k.o)
+			INTO cols, joined
+			FROM unnest(pk) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.n;
+		EXECUTE format('WITH k AS (SELECT %1$s FROM %2$s WHERE %3$s OPERATOR(pg_catalog.=) ANY ($1)),'
+					   ' d AS (DELETE FROM %2$s t USING k WHERE %4$s RETURNING t.*)'
+					   ' SELECT array_agg(%3$s) FROM d', cols, tbl, keyx, joined) USING keys INTO done;
+	ELSE
+		att := crm_purge._key_column(tbl, key_column);
+		WITH RECURSIVE d(t, m, depth) AS (
+			SELECT a.atttypid, a.atttypmod, 0 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att
+			UNION ALL
+			SELECT y.typbasetype, y.typtypmod, d.depth + 1 FROM d JOIN pg_type y ON y.oid = d.t WHERE y.typtype = 'd'
+		)
+		SELECT (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att), format_type(d.t, d.m)
+			INTO col, typ FROM d ORDER BY d.depth DESC LIMIT 1;
+		EXECUTE format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I) '
+					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col) USING keys INTO done;
+	END IF;
+	RETURN coalesce(done, '{}');
+END
+$$;
 
 -- (end of Citus)
 
-REVOKE ALL ON FUNCTION crm_purge._pick(regclass, text, text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_purge._pick(regclass, text, text[]) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._pick(regclass, text, text[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._pick(regclass, text, text[], text[]) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._citus_delete(regclass, name, text[]),
+	crm_purge._citus_delete_check(regclass, name, text[]),
+	crm_purge._citus_delete_impl(regrole, regclass, name, text[]),
+	crm_purge._citus_delete_rows_as_owner(regclass, name, text[]),
+	crm_purge._citus_delete_rows(regclass, name, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._citus_delete(regclass, name, text[]),
+	crm_purge._citus_delete_check(regclass, name, text[]) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._owner_write(regclass, oid[], tid[], int2[], boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._owner_write(regclass, oid[], tid[], int2[], boolean) TO crm_purge_admin;
 

@@ -18,15 +18,11 @@ CREATE FUNCTION crm_purge._check_deferred_filter(filter text) RETURNS void
 CREATE FUNCTION crm_purge._mark_foreign_work() RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_mark_foreign_work_sql';
 
--- A statement of an admin's delete on a Citus table: as the caller, its
--- admin functions refused meanwhile (crm_purge_on_behalf); $1 = arg.
-CREATE FUNCTION crm_purge._exec_restricted(query text, arg text[], OUT processed bigint, OUT result text[])
-	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_exec_restricted';
-
--- An admin's query picking rows of tbl by the admin's filter ($1 = arg):
+-- An admin's query picking rows of tbl (or its trash) by the admin's filter
+-- or keys ($1 = arg, $2 = arg2):
 -- as the admin, restricted; a superuser's as the table's owner
 -- (security.c, crm_purge_become_picker).
-CREATE FUNCTION crm_purge._pick(tbl regclass, query text, arg text[]) RETURNS SETOF record
+CREATE FUNCTION crm_purge._pick(tbl regclass, query text, arg text[], arg2 text[] DEFAULT NULL) RETURNS SETOF record
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_pick';
 
 -- An admin's delete or unlink of rows it picked, by partition and ctid, as

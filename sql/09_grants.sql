@@ -54,9 +54,9 @@ REVOKE ALL ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oi
 
 GRANT EXECUTE ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid, regclass) TO crm_purge_admin;
 
-REVOKE ALL ON FUNCTION crm_purge._pick(regclass, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._pick(regclass, text, text[], text[]) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION crm_purge._pick(regclass, text, text[]) TO crm_purge_admin;
+GRANT EXECUTE ON FUNCTION crm_purge._pick(regclass, text, text[], text[]) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._owner_write(regclass, oid[], tid[], int2[], boolean) FROM PUBLIC;
 
@@ -226,3 +226,10 @@ REVOKE ALL ON FUNCTION crm_purge._citus_erase(regclass, text, text[]),
 	crm_purge._citus_erase_rows_as_owner(regclass, text[], jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._citus_erase(regclass, text, text[]),
 	crm_purge._citus_erase_check(regclass, text, text[]) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._citus_delete(regclass, name, text[]),
+	crm_purge._citus_delete_check(regclass, name, text[]),
+	crm_purge._citus_delete_impl(regrole, regclass, name, text[]),
+	crm_purge._citus_delete_rows_as_owner(regclass, name, text[]),
+	crm_purge._citus_delete_rows(regclass, name, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._citus_delete(regclass, name, text[]),
+	crm_purge._citus_delete_check(regclass, name, text[]) TO crm_purge_admin;

@@ -115,6 +115,7 @@ extern void crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForei
 extern void crm_purge_foreign_write_end(CrmPurgeForeignWrite *w);
 extern void crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w);
 extern Oid	crm_purge_deleting_user(void);
+extern bool crm_purge_firing_deferred(void);
 extern void crm_purge_connection_hooks_init(void);
 extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_mark_foreign_work(void);

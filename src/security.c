@@ -221,6 +221,7 @@ crm_purge_pin_filter_settings(void)
  * of a user's left to fire at commit with the admin's rights.
  */
 static int	foreign_writes = 0;
+static bool firing_deferred = false;
 typedef struct PendingTrigger
 {
 	Oid			relid;
@@ -348,41 +349,54 @@ crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w)
 void
 crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 {
+	int			round;
+
 	if (w->as_owner)
 	{
 		PG_TRY();
 		{
-			List	   *pending = pending_user_triggers();
-			StringInfoData names;
-			ListCell   *lc;
-
-			initStringInfo(&names);
-			foreach(lc, pending)
+			/* (a trigger fired here may queue more: fired too, a few rounds at most) */
+			for (round = 0;; round++)
 			{
-				PendingTrigger *p = lfirst(lc);
+				StringInfoData names;
+				ListCell   *lc;
 
-				if (crm_purge_rel_owner(p->relid) == w->owner)
-					appendStringInfo(&names, "%s%s", names.len ? ", " : "", p->constraint_name);
-				else if (!list_member_oid(w->pending_before, p->relid))
+				initStringInfo(&names);
+				foreach(lc, pending_user_triggers())
+				{
+					PendingTrigger *p = lfirst(lc);
+
+					if (crm_purge_rel_owner(p->relid) == w->owner)
+						appendStringInfo(&names, "%s%s", names.len ? ", " : "", p->constraint_name);
+					else if (!list_member_oid(w->pending_before, p->relid))
+						ereport(ERROR,
+								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+								 errmsg("cannot write to table %s for you: the write queued a deferred trigger on table %s, of another owner",
+										crm_purge_relname(w->relid), crm_purge_relname(p->relid)),
+								 errdetail("crm_purge writes to a table as its owner; that trigger would fire at commit with your rights."),
+								 errhint("Nothing was written. Give the two tables one owner, or ask the owner of %s to write it.",
+										 crm_purge_relname(w->relid))));
+				}
+				if (names.len == 0)
+					break;
+				if (round >= 8)
 					ereport(ERROR,
-							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("cannot write to table %s for you: the write queued a deferred trigger on table %s, of another owner",
-									crm_purge_relname(w->relid), crm_purge_relname(p->relid)),
-							 errdetail("crm_purge writes to a table as its owner; that trigger would fire at commit with your rights."),
-							 errhint("Nothing was written. Give the two tables one owner, or ask the owner of %s to write it.",
-									 crm_purge_relname(w->relid))));
-			}
-			/* (their events, the admin's earlier ones too, fire: the constraints are immediate now) */
-			if (names.len > 0)
-			{
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("cannot write to table %s for you: its owner's deferred triggers keep queueing more",
+									crm_purge_relname(w->relid)),
+							 errhint("Nothing was written. Ask the table's owner to write it.")));
+				/* (their events, the admin's earlier ones too, fire: the constraints are immediate now) */
+				firing_deferred = true;
 				SPI_connect();
 				if (SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", names.data), false, 0) != SPI_OK_UTILITY)
 					elog(ERROR, "could not fire deferred triggers");
 				SPI_finish();
+				firing_deferred = false;
 			}
 		}
 		PG_CATCH();
 		{
+			firing_deferred = false;
 			crm_purge_foreign_write_abort(w);
 			PG_RE_THROW();
 		}
@@ -390,6 +404,20 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 	}
 	crm_purge_foreign_write_abort(w);
 	AtEOXact_GUC(false, w->id.nestlevel);
+}
+
+/*
+ * crm_purge_firing_deferred: is this crm_purge's own SET CONSTRAINTS ...
+ * IMMEDIATE (crm_purge_foreign_write_end)?  Asked once, before it runs: the
+ * triggers it fires get no such leave.
+ */
+bool
+crm_purge_firing_deferred(void)
+{
+	bool		own = firing_deferred;
+
+	firing_deferred = false;
+	return own;
 }
 
 /*
@@ -626,64 +654,10 @@ crm_purge_connection_hooks_init(void)
 }
 
 /*
- * crm_purge_exec_restricted: crm_purge._exec_restricted(query, arg text[],
- * OUT processed, OUT result): runs query ($1 = arg) as the caller, a write
- * to a Citus table of another role's (whose nodes run its statements as
- * the connecting role: not as its owner, README Limits), marked as such
- * (crm_purge_on_behalf); the rows it processed, and the first column of
- * its first row when that is text[].
- */
-PG_FUNCTION_INFO_V1(crm_purge_exec_restricted);
-Datum
-crm_purge_exec_restricted(PG_FUNCTION_ARGS)
-{
-	Oid			argtypes[1] = {TEXTARRAYOID};
-	Datum		values[1];
-	char		nulls[1];
-	Datum		out[2];
-	bool		outnull[2] = {false, true};
-	TupleDesc	desc;
-	int			rc;
-	CrmPurgeForeignWrite w;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("query must not be NULL")));
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "crm_purge._exec_restricted must return a record");
-	values[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	nulls[0] = PG_ARGISNULL(1) ? 'n' : ' ';
-	SPI_connect();
-	crm_purge_foreign_write_begin(InvalidOid, ACL_NO_RIGHTS, &w);
-	PG_TRY();
-	{
-		rc = SPI_execute_with_args(text_to_cstring(PG_GETARG_TEXT_PP(0)), 1, argtypes, values, nulls, false, 0);
-	}
-	PG_CATCH();
-	{
-		crm_purge_foreign_write_abort(&w);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	crm_purge_foreign_write_end(&w);
-	if (rc < 0)
-		elog(ERROR, "crm_purge._exec_restricted: %s", SPI_result_code_string(rc));
-	out[0] = Int64GetDatum((int64) SPI_processed);
-	if (SPI_tuptable != NULL && SPI_processed > 0 && SPI_tuptable->tupdesc->natts >= 1 &&
-		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid == TEXTARRAYOID)
-	{
-		out[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &outnull[1]);
-		if (!outnull[1])
-			out[1] = SPI_datumTransfer(out[1], false, -1);
-	}
-	SPI_finish();
-	desc = BlessTupleDesc(desc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, outnull)));
-}
-
-/*
- * crm_purge_pick: crm_purge._pick(tbl regclass, query text, arg text[])
- * RETURNS SETOF record: an admin's query that picks rows of tbl by the
- * admin's filter ($1 = arg), run as crm_purge_become_picker() runs it: as
+ * crm_purge_pick: crm_purge._pick(tbl regclass, query text, arg text[],
+ * arg2 text[]) RETURNS SETOF record: an admin's query that picks rows of
+ * tbl (or its trash) by the admin's filter or keys ($1 = arg, $2 = arg2),
+ * or casts them to its types, run as crm_purge_become_picker() runs it: as
  * the admin, restricted, the owner's code (index and statistics
  * expressions while planning, policies) acting as no admin; for a
  * superuser's, as the table's owner.  Admins only.
@@ -693,9 +667,9 @@ Datum
 crm_purge_pick(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			argtypes[1] = {TEXTARRAYOID};
-	Datum		values[1];
-	char		nulls[1];
+	Oid			argtypes[2] = {TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[2];
+	char		nulls[2];
 	CrmPurgeIdentity id;
 	MemoryContext oldcxt;
 	TupleDesc	desc;
@@ -710,11 +684,16 @@ crm_purge_pick(PG_FUNCTION_ARGS)
 		rsinfo->expectedDesc == NULL)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						errmsg("crm_purge._pick must be called with a column definition list")));
-	values[0] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	nulls[0] = PG_ARGISNULL(2) ? 'n' : ' ';
+	for (i = 0; i < 2; i++)
+	{
+		bool		null = PG_NARGS() <= i + 2 || PG_ARGISNULL(i + 2);
+
+		values[i] = null ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
+		nulls[i] = null ? 'n' : ' ';
+	}
 	SPI_connect();
 	crm_purge_become_picker(GetUserId(), PG_GETARG_OID(0), &id);
-	rc = SPI_execute_with_args(text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, argtypes, values, nulls, false, 0);
+	rc = SPI_execute_with_args(text_to_cstring(PG_GETARG_TEXT_PP(1)), 2, argtypes, values, nulls, false, 0);
 	crm_purge_unbecome(&id);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "crm_purge._pick: %s", SPI_result_code_string(rc));
