@@ -4139,7 +4139,9 @@ BEGIN
 				  DETAIL = 'crm_purge writes to a table as its owner, after checking your privileges; the table''s policies could not apply to you.',
 				  HINT = 'Its owner, or a role with BYPASSRLS, may do it.';
 	END IF;
-	PERFORM crm_purge._key_column(tbl, key_column);
+	IF key_column IS NOT NULL THEN
+		PERFORM crm_purge._key_column(tbl, key_column);
+	END IF;
 END
 $$;
 

@@ -497,6 +497,62 @@ crm_purge_citus_plan(PlannedStmt *plan)
 		strncmp(((CustomScan *) plan->planTree)->methods->CustomName, "Citus", 5) == 0;
 }
 
+/* citus_scan_in: a Citus scan anywhere in plan (Citus's combine query puts an aggregate above it) */
+static bool
+citus_scan_in(Plan *plan)
+{
+	ListCell   *lc;
+	List	   *children = NIL;
+
+	if (plan == NULL)
+		return false;
+	if (IsA(plan, CustomScan) && strncmp(((CustomScan *) plan)->methods->CustomName, "Citus", 5) == 0)
+		return true;
+	switch (nodeTag(plan))
+	{
+		case T_Append:
+			children = ((Append *) plan)->appendplans;
+			break;
+		case T_MergeAppend:
+			children = ((MergeAppend *) plan)->mergeplans;
+			break;
+		case T_BitmapAnd:
+			children = ((BitmapAnd *) plan)->bitmapplans;
+			break;
+		case T_BitmapOr:
+			children = ((BitmapOr *) plan)->bitmapplans;
+			break;
+		case T_SubqueryScan:
+			children = list_make1(((SubqueryScan *) plan)->subplan);
+			break;
+		case T_CustomScan:
+			children = ((CustomScan *) plan)->custom_plans;
+			break;
+		default:
+			break;
+	}
+	foreach(lc, children)
+		if (citus_scan_in(lfirst(lc)))
+			return true;
+	return citus_scan_in(plan->lefttree) || citus_scan_in(plan->righttree);
+}
+
+/* crm_purge_citus_plan_anywhere: does the statement run a Citus scan, in its plan or a subplan? */
+bool
+crm_purge_citus_plan_anywhere(PlannedStmt *plan)
+{
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return false;
+	if (citus_scan_in(plan->planTree))
+		return true;
+	foreach(lc, plan->subplans)
+		if (citus_scan_in(lfirst(lc)))
+			return true;
+	return false;
+}
+
 /* the tables whose deletes may reach a trash, read once per transaction */
 static LocalTransactionId trashing_lxid = InvalidLocalTransactionId;
 static Oid *trashing = NULL;
@@ -917,6 +973,30 @@ owner_code_column(Relation rel, bool top)
 			return a;
 	}
 	return NULL;
+}
+
+/*
+ * crm_purge_citus_mark_on_behalf: code runs on another role's behalf in
+ * this transaction (a filter as its creator): the worker nodes' sessions
+ * of the transaction are marked so too (crm_purge.citus_on_behalf), once.
+ */
+void
+crm_purge_citus_mark_on_behalf(void)
+{
+	static LocalTransactionId marked_lxid = InvalidLocalTransactionId;
+
+	if (marked_lxid == MyProc->lxid || !crm_purge_citus_present() || crm_purge_citus_group() > 0 ||
+		!IsTransactionState())
+		return;
+	propagate_local("crm_purge.citus_on_behalf", "on");
+	marked_lxid = MyProc->lxid;
+}
+
+/* crm_purge_citus_propagating: is propagate_local's own SET LOCAL running? */
+bool
+crm_purge_citus_propagating(void)
+{
+	return propagating;
 }
 
 /*

@@ -94,6 +94,8 @@ typedef struct CrmPurgeIdentity
 	Oid			userid;
 	int			sec_context;
 	int			nestlevel;
+	int			prev_base;		/* marked_base (security.c) to restore */
+	Oid			prev_owner_work;	/* owner_work_relid (security.c) to restore */
 } CrmPurgeIdentity;
 
 extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
@@ -108,20 +110,28 @@ typedef struct CrmPurgeForeignWrite
 	List	   *pending_before; /* tables with a user's deferred trigger pending before the write */
 	Oid			prev_for;
 	Oid			prev_as;
+	Oid			prev_relid;
+	Oid			prev_owner_work;
 	CrmPurgeIdentity id;
 } CrmPurgeForeignWrite;
 
 extern void crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w);
 extern void crm_purge_foreign_write_end(CrmPurgeForeignWrite *w);
 extern void crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w);
-extern Oid	crm_purge_deleting_user(void);
+extern Oid	crm_purge_deleting_user(Oid relid);
+extern bool crm_purge_owner_work_on(Oid live);
 extern bool crm_purge_firing_deferred(void);
+extern void crm_purge_refuse_nested_distributed(struct PlannedStmt *stmt, const char *source, int level);
+extern int	crm_purge_nesting_level(void);
+extern void crm_purge_citus_mark_on_behalf(void);
+extern bool crm_purge_citus_propagating(void);
 extern void crm_purge_connection_hooks_init(void);
 extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_mark_foreign_work(void);
 extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);
 extern void crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save);
 extern void crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save);
+extern void crm_purge_become_restricted(Oid role, Oid relid, CrmPurgeIdentity *save);
 extern void crm_purge_pin_filter_settings(void);
 /* a crm_purge_become_with() flag, not a security context one (those are small bits) */
 #define CRM_PURGE_LOCAL_ONLY 0x40000000
@@ -165,6 +175,7 @@ struct PlannedStmt;
 extern bool crm_purge_citus_plan(struct PlannedStmt *plan);
 extern bool crm_purge_citus_plan_deletes(struct PlannedStmt *plan);
 extern bool crm_purge_citus_distributed(Oid relid);
+extern bool crm_purge_citus_plan_anywhere(struct PlannedStmt *plan);
 extern Oid	crm_purge_citus_live_of_trash_shard(Oid trashid);
 extern Oid	crm_purge_citus_shard_logical(Oid relid);
 extern char *crm_purge_citus_placement(const char *name);

@@ -35,6 +35,9 @@
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/partition.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "commands/extension.h"
@@ -43,6 +46,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "libpq/libpq-be.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -67,6 +71,20 @@
  */
 #define CRM_PURGE_SECURITY_ON_BEHALF 0x100
 
+/*
+ * marked_base: the statement nesting level (crm_purge_nesting_level) of
+ * crm_purge's own statement in the code marked as on another role's behalf
+ * that runs now; -1 when none.  A statement below it is the owner's code.
+ * remote_marked: this session is a Citus node's, for a statement sent by a
+ * coordinator in such code (crm_purge.citus_on_behalf, set there for the
+ * transaction): the statements the coordinator sends are crm_purge's,
+ * anything below them is the owner's code on the shards.
+ */
+static int	marked_base = -1;
+static bool remote_marked = false;
+/* the table crm_purge works on as its owner for an admin now (crm_purge_owner_work_on) */
+static Oid	owner_work_relid = InvalidOid;
+
 /* crm_purge_become: becomes role as described above; save is what crm_purge_unbecome() restores. */
 void
 crm_purge_become(Oid role, CrmPurgeIdentity *save)
@@ -85,7 +103,14 @@ crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
 	if (!(sec_flags & CRM_PURGE_LOCAL_ONLY))
 		crm_purge_citus_switching();
 	sec_flags &= ~CRM_PURGE_LOCAL_ONLY;
+	/* the Citus worker nodes' sessions of this transaction are marked too (crm_purge_on_behalf) */
+	if (sec_flags & CRM_PURGE_SECURITY_ON_BEHALF)
+		crm_purge_citus_mark_on_behalf();
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	save->prev_base = marked_base;
+	save->prev_owner_work = owner_work_relid;
+	if (sec_flags & CRM_PURGE_SECURITY_ON_BEHALF)
+		marked_base = crm_purge_nesting_level();
 	save->nestlevel = NewGUCNestLevel();
 	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION | sec_flags);
@@ -162,12 +187,28 @@ crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 	 * never runs as a superuser it is not)
 	 */
 	if (superuser_like(creator) && owner != crm_purge_extension_owner() && !superuser_arg(owner))
+	{
 		crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
+		/* (an admin's: it reads the trash whole, as the admin would) */
+		if (crm_purge_is_admin(creator))
+			owner_work_relid = relid;
+	}
 	else
 	{
 		/* the owner's code may run here with the creator's rights (crm_purge_on_behalf) */
 		crm_purge_become_with(creator, creator != owner ? CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
 	}
+}
+
+/*
+ * crm_purge_become_restricted: as role, restricted, marked as on another
+ * role's behalf on relid of another owner: a plain user's own filter
+ * (restore), never run as the owner.
+ */
+void
+crm_purge_become_restricted(Oid role, Oid relid, CrmPurgeIdentity *save)
+{
+	crm_purge_become_with(role, role != crm_purge_rel_owner(relid) ? CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
 }
 
 /*
@@ -222,6 +263,7 @@ crm_purge_pin_filter_settings(void)
  */
 static int	foreign_writes = 0;
 static bool firing_deferred = false;
+
 typedef struct PendingTrigger
 {
 	Oid			relid;
@@ -233,6 +275,106 @@ static LocalTransactionId foreign_writes_lxid = InvalidLocalTransactionId;
 /* the admin a foreign write runs for, and the owner it runs as (crm_purge_deleting_user) */
 static Oid	foreign_write_for = InvalidOid;
 static Oid	foreign_write_as = InvalidOid;
+static Oid	foreign_write_relid = InvalidOid;
+
+/*
+ * refuse_rules: a rule on relid for the write's command (need) would do
+ * something else than the write, which crm_purge would report done.
+ */
+static void
+refuse_rules(Oid relid, AclMode need)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	CmdType		cmd = need == ACL_INSERT ? CMD_INSERT : need == ACL_UPDATE ? CMD_UPDATE : CMD_DELETE;
+	int			i;
+
+	for (i = 0; rel->rd_rules != NULL && i < rel->rd_rules->numLocks; i++)
+		if (rel->rd_rules->rules[i]->event == cmd)
+		{
+			table_close(rel, AccessShareLock);
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot write to table %s: it has a rule for %s",
+							crm_purge_relname(relid), cmd == CMD_INSERT ? "INSERT" : cmd == CMD_UPDATE ? "UPDATE" : "DELETE"),
+					 errdetail("The rule would do something else than crm_purge's write, which would be reported done."),
+					 errhint("Drop the rule (DROP RULE), or write the rows yourself.")));
+		}
+	table_close(rel, AccessShareLock);
+}
+
+/* trusted_code_owner: may code this role owns run with the table owner's rights? */
+static bool
+trusted_code_owner(Oid role, Oid owner)
+{
+	return role == owner || superuser_arg(role) || role == crm_purge_extension_owner();
+}
+
+/*
+ * refuse_foreign_code: relid's triggers and its columns' domains are code
+ * that runs as the writer: as the table's owner in crm_purge's write.  A
+ * third role's there would get the owner's rights (a domain CHECK of
+ * someone else's, on a table a superuser owns).
+ */
+static void
+refuse_foreign_code(Oid relid, Oid owner)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+	Oid			other = InvalidOid;
+	const char *what = NULL;
+
+	for (i = 0; !OidIsValid(other) && rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &rel->trigdesc->triggers[i];
+		HeapTuple	tup;
+
+		if (t->tgisinternal)
+			continue;
+		tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(t->tgfoid));
+		if (HeapTupleIsValid(tup))
+		{
+			Oid			fowner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+
+			if (!trusted_code_owner(fowner, owner))
+			{
+				other = fowner;
+				what = psprintf("trigger %s", quote_identifier(t->tgname));
+			}
+			ReleaseSysCache(tup);
+		}
+	}
+	for (i = 0; !OidIsValid(other) && i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+		Oid			typ = a->atttypid;
+
+		if (a->attisdropped)
+			continue;
+		while (!OidIsValid(other) && get_typtype(typ) == TYPTYPE_DOMAIN)
+		{
+			HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typ));
+
+			if (!HeapTupleIsValid(tup))
+				break;
+			if (!trusted_code_owner(((Form_pg_type) GETSTRUCT(tup))->typowner, owner))
+			{
+				other = ((Form_pg_type) GETSTRUCT(tup))->typowner;
+				what = psprintf("the domain of column %s", quote_identifier(NameStr(a->attname)));
+			}
+			typ = ((Form_pg_type) GETSTRUCT(tup))->typbasetype;
+			ReleaseSysCache(tup);
+		}
+	}
+	table_close(rel, AccessShareLock);
+	if (OidIsValid(other))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot write to table %s for you: %s is code of role %s, not of the table's owner",
+						crm_purge_relname(relid), what, crm_purge_role_name(other)),
+				 errdetail("crm_purge writes to a table as its owner; another role's code would run with the owner's rights."),
+				 errhint("Its owner may write it, or give that code to the table's owner (ALTER ... OWNER TO).")));
+}
 
 /* same_owner_partitions: every partition of relid has relid's owner (or an error) */
 static void
@@ -240,8 +382,7 @@ require_same_owner_partitions(Oid relid, Oid owner)
 {
 	ListCell   *lc;
 
-	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
-		return;
+	/* (inheritance children too) */
 	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
 	{
 		Oid			part = lfirst_oid(lc);
@@ -249,10 +390,10 @@ require_same_owner_partitions(Oid relid, Oid owner)
 		if (crm_purge_rel_owner(part) != owner)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("partition %s of table %s has another owner", crm_purge_relname(part),
-							crm_purge_relname(relid)),
-					 errdetail("crm_purge writes to a table as its owner; a partition's owner's code would run with those rights."),
-					 errhint("Give the partitions the partitioned table's owner.")));
+					 errmsg("table %s, a partition or inheritance child of table %s, has another owner",
+							crm_purge_relname(part), crm_purge_relname(relid)),
+					 errdetail("crm_purge writes to a table as its owner; that table's owner's code would run with those rights."),
+					 errhint("Give the partitions (or children) the table's owner.")));
 	}
 }
 
@@ -280,6 +421,8 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 	crm_purge_mark_foreign_work();
 	GetUserIdAndSecContext(&w->id.userid, &w->id.sec_context);
 	w->id.nestlevel = NewGUCNestLevel();
+	w->id.prev_base = marked_base;
+	marked_base = crm_purge_nesting_level();
 	/* (a Citus restore: the caller was checked, the extension owner writes, the nodes as the owner) */
 	if (!OidIsValid(relid))
 	{
@@ -305,12 +448,18 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 						crm_purge_relname(relid)),
 				 errdetail("crm_purge writes to a table as its owner, after checking your privileges; the table's policies could not apply to you."),
 				 errhint("Its owner, or a role with BYPASSRLS, may do it.")));
-	w->as_owner = !crm_purge_citus_distributed(relid) && owner != caller;
+	/* (a plain user's restore of its own rows runs as that user, as its DELETE did) */
+	w->as_owner = !crm_purge_citus_distributed(relid) && owner != caller && crm_purge_is_admin(caller);
 	w->owner = owner;
 	w->pending_before = NIL;
+	refuse_rules(relid, need);
+	w->prev_relid = foreign_write_relid;
+	w->prev_owner_work = owner_work_relid;
 	if (w->as_owner)
 	{
 		ListCell   *lc;
+
+		refuse_foreign_code(relid, owner);
 
 		foreach(lc, pending_user_triggers())
 			w->pending_before = lappend_oid(w->pending_before, ((PendingTrigger *) lfirst(lc))->relid);
@@ -321,6 +470,8 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		foreign_write_for = caller;
 		foreign_write_as = owner;
+		foreign_write_relid = relid;
+		owner_work_relid = relid;
 	}
 	foreign_writes++;
 }
@@ -332,6 +483,12 @@ crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w)
 	foreign_writes--;
 	foreign_write_for = w->prev_for;
 	foreign_write_as = w->prev_as;
+	if (OidIsValid(w->relid))
+	{
+		foreign_write_relid = w->prev_relid;
+		owner_work_relid = w->prev_owner_work;
+	}
+	marked_base = w->id.prev_base;
 	SetUserIdAndSecContext(w->id.userid, w->id.sec_context);
 }
 
@@ -522,12 +679,27 @@ internal_function_oid(Oid fn)
  * a foreign write runs for, rather than the owner it runs as.
  */
 Oid
-crm_purge_deleting_user(void)
+crm_purge_deleting_user(Oid relid)
 {
 	Oid			user = GetUserId();
 
-	return foreign_writes > 0 && OidIsValid(foreign_write_for) && user == foreign_write_as ?
-		foreign_write_for : user;
+	if (foreign_writes > 0 && OidIsValid(foreign_write_for) && user == foreign_write_as &&
+		OidIsValid(foreign_write_relid) &&
+		(relid == foreign_write_relid ||
+		 (get_rel_relispartition(relid) && list_member_oid(get_partition_ancestors(relid), foreign_write_relid))))
+		return foreign_write_for;
+	return user;
+}
+
+/*
+ * crm_purge_owner_work_on: does crm_purge's own write (or pick) on live, as
+ * its owner for an admin, run now?  Then the owner reads its trash whole
+ * (restore's insert reads it).
+ */
+bool
+crm_purge_owner_work_on(Oid live)
+{
+	return OidIsValid(owner_work_relid) && owner_work_relid == live && GetUserId() == crm_purge_rel_owner(live);
 }
 
 /* crm_purge_mark_foreign_work: an admin's erase or delete on other roles' tables runs in this transaction */
@@ -573,7 +745,8 @@ crm_purge_on_behalf(bool nested)
 
 	GetUserIdAndSecContext(&userid, &sec_context);
 	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 || foreign_writes > 0 ||
-		(foreign_writes_lxid == MyProc->lxid && (nested || trigger_depth() > 0));
+		(foreign_writes_lxid == MyProc->lxid && (nested || trigger_depth() > 0)) ||
+		(remote_marked && crm_purge_nesting_level() > 0);
 }
 
 /*
@@ -599,8 +772,11 @@ opens_connection(Oid fn)
 	{
 		const char *name = NameStr(((Form_pg_proc) GETSTRUCT(tup))->proname);
 
+		char	   *nsp = get_namespace_name(((Form_pg_proc) GETSTRUCT(tup))->pronamespace);
+
+		/* (pg_cron's jobs run later, in a session of their own, as whoever scheduled them) */
 		result = strncmp(name, "run_command_on_", 15) == 0 || strcmp(name, "master_run_on_worker") == 0 ||
-			strncmp(name, "dblink", 6) == 0;
+			strncmp(name, "dblink", 6) == 0 || (nsp != NULL && strcmp(nsp, "cron") == 0);
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -623,9 +799,61 @@ connection_needs_hook(Oid fn)
 static bool
 citus_internal_session(void)
 {
-	const char *name = GetConfigOption("application_name", true, false);
+	/* the name the session started with: application_name may be changed since */
+	const char *name = MyProcPort ? MyProcPort->application_name : NULL;
 
 	return name != NULL && strncmp(name, "citus_internal", 14) == 0;
+}
+
+/* the session marked (remote_marked) until its transaction ends */
+static bool citus_on_behalf = false;
+
+static void
+assign_citus_on_behalf(bool newval, void *extra)
+{
+	if (newval && citus_internal_session())
+		remote_marked = true;
+}
+
+static void
+forget_remote_mark(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		remote_marked = false;
+		marked_base = -1;
+	}
+}
+
+/*
+ * crm_purge_refuse_nested_distributed: from ExecutorStart, for a statement
+ * of text source at nesting level level: a Citus distributed statement of the owner's code
+ * run on another role's behalf would open connections as that role to the
+ * worker nodes (or back to the coordinator), where the owner's code on the
+ * shards runs unmarked.  crm_purge's own statement there may (its nodes'
+ * sessions are marked: crm_purge_citus_mark_on_behalf).
+ */
+void
+crm_purge_refuse_nested_distributed(PlannedStmt *stmt, const char *source, int level)
+{
+	int			sec_context;
+	Oid			userid;
+
+	if (marked_base < 0 && !remote_marked && foreign_writes == 0)
+		return;
+	GetUserIdAndSecContext(&userid, &sec_context);
+	if (!((sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 || foreign_writes > 0 || remote_marked))
+		return;
+	/* (Citus runs the subplans of a statement it may run with no text of their own) */
+	if (level <= (remote_marked ? 0 : Max(marked_base, 0)) || (source != NULL && source[0] == '\0') ||
+		!crm_purge_citus_plan_anywhere(stmt) || userid == crm_purge_extension_owner())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot run a distributed statement on another role's behalf"),
+			 errdetail("Code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) may not reach the Citus nodes as that role."),
+			 errhint("Call it directly, as the admin, in a transaction of its own.")));
 }
 
 static void
@@ -647,6 +875,12 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 void
 crm_purge_connection_hooks_init(void)
 {
+	DefineCustomBoolVariable("crm_purge.citus_on_behalf",
+							 "Set by crm_purge on the Citus worker nodes: this transaction runs code on another role's behalf.",
+							 "Once on in a Citus node's session, it holds to the end of the transaction.",
+							 &citus_on_behalf, false, PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL,
+							 NULL, assign_citus_on_behalf, NULL);
+	RegisterXactCallback(forget_remote_mark, NULL);
 	prev_needs_fmgr_hook = needs_fmgr_hook;
 	needs_fmgr_hook = connection_needs_hook;
 	prev_fmgr_hook = fmgr_hook;
@@ -816,6 +1050,8 @@ crm_purge_unbecome(CrmPurgeIdentity *save)
 {
 	AtEOXact_GUC(false, save->nestlevel);
 	SetUserIdAndSecContext(save->userid, save->sec_context);
+	marked_base = save->prev_base;
+	owner_work_relid = save->prev_owner_work;
 }
 
 /*
@@ -906,6 +1142,7 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *edata = NULL;
 	int			depth = subtransaction_depth;
+	int			base = marked_base;
 	bool		timed = depth == 0 && crm_purge_work_timeout > 0 && !get_timeout_active(STATEMENT_TIMEOUT);
 
 	BeginInternalSubTransaction(NULL);
@@ -922,6 +1159,7 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	PG_CATCH();
 	{
 		subtransaction_depth = depth;
+		marked_base = base;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -1224,7 +1462,8 @@ crm_purge_policies_would_run(Oid relid, Oid role)
 	if (!HeapTupleIsValid(tup))
 		return false;
 	c = (Form_pg_class) GETSTRUCT(tup);
-	result = c->relrowsecurity && !superuser_arg(role) && !has_privs_of_role(role, c->relowner);
+	result = c->relrowsecurity && !superuser_arg(role) && !has_privs_of_role(role, c->relowner) &&
+		!has_bypassrls_privilege(role);
 	ReleaseSysCache(tup);
 	return result;
 }

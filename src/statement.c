@@ -28,6 +28,13 @@
 
 static uint64 top_level_statement = 0;
 static int	nesting_level = 0;
+
+/* crm_purge_nesting_level: how deep in planning and running statements this runs (0: a top-level statement) */
+int
+crm_purge_nesting_level(void)
+{
+	return nesting_level;
+}
 static int	merging = 0;		/* MERGE statements running, nested ones included */
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
@@ -182,6 +189,7 @@ cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListI
 static void
 cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	crm_purge_refuse_nested_distributed(queryDesc->plannedstmt, queryDesc->sourceText, nesting_level);
 	if (nesting_level == 0)
 	{
 		top_level_statement++;

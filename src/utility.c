@@ -344,7 +344,8 @@ refuse_role_changes(Node *parsetree)
 static void
 refuse_on_behalf(Node *parsetree, ProcessUtilityContext context)
 {
-	if (IsA(parsetree, LockStmt) || !crm_purge_on_behalf(context != PROCESS_UTILITY_TOPLEVEL))
+	if (IsA(parsetree, LockStmt) || crm_purge_citus_propagating() ||
+		!crm_purge_on_behalf(context != PROCESS_UTILITY_TOPLEVEL))
 		return;
 	/*
 	 * SET CONSTRAINTS: crm_purge's own, firing an owner's deferred triggers

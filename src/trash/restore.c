@@ -236,13 +236,23 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 			nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 		}
 	}
+	/*
+	 * The caller's filter, restricted: the trash has the table's column
+	 * types, and casts or operators of the owner's run reading it.  An
+	 * admin's as crm_purge_become_picker runs it; a plain user's as itself.
+	 */
+	if (!(citus && filter == NULL))
+	{
+		if (crm_purge_is_admin(GetUserId()))
+			crm_purge_become_picker(GetUserId(), relid, &id);
+		else
+			crm_purge_become_restricted(GetUserId(), relid, &id);
+	}
 	if (SPI_execute_with_args(sql.data, deletion ? 1 : 0, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
 	if (citus && filter == NULL)
-	{
 		crm_purge_citus_run_as_end(nest);
-		crm_purge_unbecome(&id);
-	}
+	crm_purge_unbecome(&id);
 	if (!int8_arrays_result(&values[1], &values[2]))
 		return 0;
 	/* rows to restore: the caller may insert them? */

@@ -1168,7 +1168,7 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 {
 	TupleDesc	ttd = RelationGetDescr(w->trash);
 	TrashMap   *map = &w->map;
-	Oid			userid = crm_purge_deleting_user();
+	Oid			userid = crm_purge_deleting_user(w->key.relid);
 	HeapTuple	tup;
 	MemoryContext old;
 	int			i;
@@ -1913,8 +1913,6 @@ trash_row_visible(Oid trashid, Oid deleted_by)
 	Oid			user = GetUserId();
 	bool		missing = false;
 
-	if (deleted_by != user && !crm_purge_is_admin(user))
-		return false;
 	if (trashid != visible_trash)
 	{
 		/* tableoid is a segment's, read through the trash or not */
@@ -1924,6 +1922,11 @@ trash_row_visible(Oid trashid, Oid deleted_by)
 		visible_live = live;
 	}
 	if (!OidIsValid(visible_live))
+		return false;
+	/* crm_purge's own write or pick as the table's owner, for an admin (restore's insert) */
+	if (crm_purge_owner_work_on(visible_live))
+		return true;
+	if (deleted_by != user && !crm_purge_is_admin(user))
 		return false;
 	return pg_class_aclcheck_ext(visible_live, user, ACL_SELECT, &missing) == ACLCHECK_OK &&
 		!missing;

@@ -1044,4 +1044,41 @@ is($coord->safe_psql('postgres', "SELECT released_at IS NULL FROM crm_purge.hold
 	'the admin\'s hold stays');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM evil.t}), '10', 'nothing was deleted');
 
+# a superuser's delete into the trash of an untrusted owner's distributed
+# table: the owner's index expression, run while the delete is planned,
+# runs as the owner (it made itself superuser when it ran as the caller)
+as('regress_evil', q{CREATE FUNCTION evil.su_payload() RETURNS void LANGUAGE plpgsql AS $f$
+	BEGIN
+		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+			UPDATE pg_catalog.pg_authid SET rolsuper = true WHERE rolname = 'regress_evil';
+		END IF;
+	END $f$;
+	CREATE FUNCTION evil.su(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN PERFORM evil.su_payload(); RETURN 0; END $f$;
+	CREATE TABLE evil.t2 (id int PRIMARY KEY);
+	SELECT create_distributed_table('evil.t2', 'id');
+	INSERT INTO evil.t2 SELECT generate_series(1, 10);
+	CREATE INDEX ON evil.t2 ((id + evil.su(0)))});
+$coord->safe_psql('postgres', q{SELECT crm_purge_protect('evil.t2')});
+is($coord->safe_psql('postgres', q{SELECT crm_purge_delete_where('evil.t2', 'id = 3')}), '1',
+	'a superuser\'s delete on an untrusted owner\'s distributed table');
+is(join(',', map { $_->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_evil'}) } ($coord, $w1, $w2)),
+	'f,f,f', 'the owner\'s expression did not run as the superuser, on any node');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.evil__t2 WHERE id = 3}), '1', 'the row is in the trash');
+
+# the owner's code run on an admin's behalf (its index expression on a
+# plain table, while the admin's filter is planned) may not start a
+# distributed statement: its shard code would run unmarked as the admin
+as('regress_evil', q{CREATE FUNCTION evil.hop() RETURNS int LANGUAGE plpgsql AS $f$
+	DECLARE n int;
+	BEGIN SELECT count(*) INTO n FROM evil.t2; RETURN 0; END $f$;
+	CREATE FUNCTION evil.hop_i(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN RETURN evil.hop(); END $f$;
+	GRANT SELECT ON evil.t2 TO regress_admin;
+	CREATE TABLE evil.plain (id int PRIMARY KEY);
+	INSERT INTO evil.plain SELECT generate_series(1, 5);
+	GRANT SELECT, DELETE ON evil.plain TO regress_admin;
+	CREATE INDEX ON evil.plain ((id + evil.hop_i(0)))});
+like(as('regress_admin', q{SELECT crm_purge_delete_where('evil.plain', 'id = 1', dry_run => true)}, err => 1),
+	qr/cannot run a distributed statement on another role's behalf/,
+	'the owner\'s expression cannot reach the worker nodes as the admin');
+
 done_testing();

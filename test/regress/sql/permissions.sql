@@ -29,7 +29,7 @@ SELECT id, deleted_by FROM crm_trash.public__leads ORDER BY id;
 SELECT crm_purge_restore('leads', 'id = 1');
 SELECT crm_purge_restore_deletion(:app_deletion);
 -- a filter runs with the caller's privileges
-SELECT crm_purge_restore('leads', 'id IN (SELECT id FROM secrets)');
+SELECT crm_purge_restore('leads', 'id IN (SELECT id FROM public.secrets)');
 -- admin-only actions
 SELECT crm_purge_unprotect('leads');
 SELECT crm_purge_protect('secrets');

@@ -934,6 +934,39 @@ SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.tr2', 'id = 1');
 RESET ROLE;
 SELECT id FROM own.tr2 ORDER BY id;
+-- the owner's deferred trigger, fired in the write, may not defer more
+-- past it (SET CONSTRAINTS), and what it queues on the owner's tables
+-- fires in the write too, as the owner
+SET ROLE regress_sec_owner;
+CREATE TABLE own.chain2 (id int);
+CREATE FUNCTION own.chain2_t() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO own.log VALUES (current_user, 'chain2 fired', NULL); RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER chain2_d AFTER INSERT ON own.chain2 DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION own.chain2_t();
+CREATE TABLE own.chain1 (id int PRIMARY KEY);
+INSERT INTO own.chain1 VALUES (1), (2);
+GRANT SELECT, DELETE ON own.chain1 TO regress_sec_admin;
+CREATE FUNCTION own.chain1_t() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		SET CONSTRAINTS ALL DEFERRED;
+	EXCEPTION WHEN OTHERS THEN
+		INSERT INTO own.log VALUES (current_user, 'refused: ' || SQLERRM, NULL);
+	END;
+	INSERT INTO own.chain2 VALUES (1);
+	RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER chain1_d AFTER DELETE ON own.chain1 DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION own.chain1_t();
+RESET ROLE;
+DELETE FROM own.log;
+BEGIN;
+SET LOCAL ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.chain1', 'id = 1');
+RESET ROLE;
+SELECT who, what FROM own.log ORDER BY 1, 2;
+COMMIT;
+SELECT who, what FROM own.log ORDER BY 1, 2;
 -- row-level security that applies to the admin: the owner's write would
 -- not apply it, so crm_purge does not write for the admin there
 SET ROLE regress_sec_owner;
@@ -946,6 +979,40 @@ SELECT crm_purge_restore('own.tr', 'id = 3');
 RESET ROLE;
 SET ROLE regress_sec_owner;
 ALTER TABLE own.tr DISABLE ROW LEVEL SECURITY;
+RESET ROLE;
+-- a row the admin deleted, restored into the table of an owner who is no
+-- admin: the owner's write reads it from the trash
+SET ROLE regress_sec_admin;
+SELECT crm_purge_restore('own.tr', 'id = 3') AS restored;
+RESET ROLE;
+-- an inheritance child of another owner, a domain of another role's, a
+-- rule: refused (their code would run with the owner's rights, or do
+-- something else than the write)
+CREATE TABLE own.inh (id int PRIMARY KEY);
+INSERT INTO own.inh VALUES (3);
+ALTER TABLE own.inh OWNER TO regress_sec_owner;
+GRANT SELECT, DELETE ON own.inh TO regress_sec_admin;
+CREATE TABLE own.inh_child () INHERITS (own.inh);
+ALTER TABLE own.inh_child OWNER TO regress_sec_evil;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.inh', 'id = 3');
+RESET ROLE;
+SET ROLE regress_sec_evil;
+CREATE DOMAIN evil.note AS text CHECK (VALUE IS NOT NULL);
+GRANT USAGE ON TYPE evil.note TO PUBLIC;
+RESET ROLE;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.dom (id int PRIMARY KEY, n evil.note);
+INSERT INTO own.dom VALUES (1, 'x');
+GRANT SELECT, DELETE ON own.dom TO regress_sec_admin;
+CREATE TABLE own.ruled (id int PRIMARY KEY);
+INSERT INTO own.ruled VALUES (1);
+GRANT SELECT, DELETE ON own.ruled TO regress_sec_admin;
+CREATE RULE keep AS ON DELETE TO own.ruled DO INSTEAD NOTHING;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.dom', 'id = 1');
+SELECT crm_purge_delete_where('own.ruled', 'id = 1');
 RESET ROLE;
 
 -- (s) the overview counts no rows that row-level security hides from its
@@ -1076,6 +1143,29 @@ RESET ROLE;
 \c crm_purge_security
 SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.pk', 'id = 2', permanent => true) AS gone;
+RESET ROLE;
+SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
+SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
+-- the keys of delete_keys are cast to the key's type, a cast of the
+-- owner's here, and a restore's filter reads the trash's columns of the
+-- owner's type: restricted, as the admin
+SET ROLE regress_sec_owner;
+CREATE TYPE own.kind AS ENUM ('a', 'b', 'c');
+CREATE FUNCTION own.text_to_k(t text) RETURNS own.kind LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM own.grab();
+	RETURN (SELECT x FROM unnest(enum_range(NULL::own.kind)) x WHERE x::text = t);
+END $$;
+CREATE CAST (text AS own.kind) WITH FUNCTION own.text_to_k(text);
+CREATE TABLE own.ek (k own.kind PRIMARY KEY);
+INSERT INTO own.ek VALUES ('a'), ('b'), ('c');
+GRANT SELECT, INSERT, DELETE ON own.ek TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.ek');
+DELETE FROM own.log;
+SET ROLE regress_sec_admin;
+SELECT * FROM crm_purge_delete_keys('own.ek', ARRAY['a', 'z']);
+SELECT crm_purge_restore('own.ek', $$k = 'a'::text::own.kind$$) AS restored;
 RESET ROLE;
 SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
 SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
