@@ -772,11 +772,15 @@ opens_connection(Oid fn)
 	{
 		const char *name = NameStr(((Form_pg_proc) GETSTRUCT(tup))->proname);
 
-		char	   *nsp = get_namespace_name(((Form_pg_proc) GETSTRUCT(tup))->pronamespace);
-
-		/* (pg_cron's jobs run later, in a session of their own, as whoever scheduled them) */
 		result = strncmp(name, "run_command_on_", 15) == 0 || strcmp(name, "master_run_on_worker") == 0 ||
-			strncmp(name, "dblink", 6) == 0 || (nsp != NULL && strcmp(nsp, "cron") == 0);
+			strncmp(name, "dblink", 6) == 0;
+		/* (pg_cron's jobs run later, in a session of their own, as whoever scheduled them) */
+		if (!result && (strncmp(name, "schedule", 8) == 0 || strcmp(name, "alter_job") == 0))
+		{
+			char	   *nsp = get_namespace_name(((Form_pg_proc) GETSTRUCT(tup))->pronamespace);
+
+			result = nsp != NULL && strcmp(nsp, "cron") == 0;
+		}
 		ReleaseSysCache(tup);
 	}
 	return result;
