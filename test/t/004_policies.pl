@@ -57,6 +57,32 @@ $new->safe_psql('postgres', 'CREATE DATABASE crm');
 # roles are not in a database dump (pg_dumpall --globals-only brings them)
 $new->safe_psql('postgres', 'CREATE ROLE crm_purge_admin NOLOGIN; CREATE ROLE alice LOGIN IN ROLE crm_purge_admin');
 # as pg_restore names itself when PGAPPNAME is not set (the harness sets it):
+# the owner's code, run while an admin's delete is planned, cannot schedule
+# a pg_cron job: it would run later as the admin, in a session of its own
+$node->safe_psql('crm', q{
+	CREATE ROLE mallory LOGIN;
+	CREATE SCHEMA m AUTHORIZATION mallory;
+	GRANT USAGE ON SCHEMA m TO alice;
+	GRANT USAGE ON SCHEMA cron TO alice, mallory;
+});
+$node->safe_psql('crm', q{SET ROLE mallory;
+	CREATE TABLE m.t (id int PRIMARY KEY);
+	INSERT INTO m.t VALUES (1), (2);
+	GRANT SELECT, DELETE ON m.t TO alice;
+	CREATE FUNCTION m.plant() RETURNS int LANGUAGE plpgsql AS $f$
+	BEGIN
+		IF current_user <> 'mallory' THEN
+			PERFORM cron.schedule('later', '* * * * *', 'SELECT 1');
+		END IF;
+		RETURN 0;
+	END $f$;
+	CREATE FUNCTION m.plant_i(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN RETURN m.plant(); END $f$;
+	CREATE INDEX ON m.t ((id + m.plant_i(0)))});
+my (undef, undef, $cron_err) = $node->psql('crm', q{SET ROLE alice; SELECT crm_purge_delete_where('m.t', 'id = 1')});
+like($cron_err, qr/function schedule cannot run on another role's behalf/,
+	'the owner\'s code cannot schedule a pg_cron job as the admin');
+is($node->safe_psql('crm', q{SELECT count(*) FROM cron.job WHERE jobname = 'later'}), '0', 'no job was made');
+
 # the worker leaves cron.job alone while a restore is connected
 {
 	local $ENV{PGAPPNAME} = 'pg_restore';
