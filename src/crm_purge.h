@@ -106,6 +106,7 @@ typedef struct CrmPurgeForeignWrite
 {
 	Oid			relid;
 	bool		as_owner;
+	bool		marked;			/* counted as work on another role's behalf */
 	Oid			owner;
 	List	   *pending_before; /* tables with a user's deferred trigger pending before the write */
 	Oid			prev_for;

@@ -153,6 +153,51 @@ superuser_like(Oid role)
 		has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES);
 }
 
+/* other_owner_inheritor: has relid a partition or inheritance child not owned by role? */
+static bool
+other_owner_inheritor(Oid relid, Oid role)
+{
+	ListCell   *lc;
+
+	if (!has_subclass(relid))
+		return false;
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		if (crm_purge_rel_owner(lfirst_oid(lc)) != role)
+			return true;
+	return false;
+}
+
+/* picks_as_owner: does crm_purge_become_picker() run creator's filter on relid as its owner? */
+static bool
+picks_as_owner(Oid creator, Oid owner)
+{
+	return creator != owner && (superuser_like(creator) || has_privs_of_role(creator, owner)) &&
+		owner != crm_purge_extension_owner() && !superuser_arg(owner);
+}
+
+/*
+ * refuse_citus_reader: an admin's filter read on the coordinator, by a
+ * distributed statement of the admin's, would run the owner's code on the
+ * worker nodes as the admin, in sessions crm_purge's marks do not reliably
+ * reach (autocommit, savepoints): on another role's distributed table only
+ * as its owner (crm_purge_become_picker), or refused.
+ */
+static void
+refuse_citus_reader(Oid creator, Oid relid)
+{
+	Oid			owner = crm_purge_rel_owner(relid);
+
+	if (creator != owner && owner != crm_purge_extension_owner() && !picks_as_owner(creator, owner) &&
+		crm_purge_citus_distributed(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot read Citus table %s by your filter: you are not a member of its owner's role %s",
+						crm_purge_relname(relid), crm_purge_role_name(owner)),
+				 errdetail("On Citus crm_purge reads another role's distributed table by an admin's filter only as its owner: the owner's code on the worker nodes would run with your rights."),
+				 errhint("GRANT %s TO %s, or ask the table's owner.", crm_purge_role_name(owner),
+						 crm_purge_role_name(creator))));
+}
+
 /*
  * crm_purge_become_creator: crm_purge_become() as the creator of a request,
  * policy or legal hold on relid (the relation read: a partition has its own
@@ -184,20 +229,22 @@ crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 	/*
 	 * (a trash is the extension owner's: no one else's code runs reading it;
 	 * a superuser owner's code may run as anyone, and the creator's text
-	 * never runs as a superuser it is not)
+	 * never runs as a superuser it is not)  A creator who may act as the
+	 * owner anyway (superuser-like, or a member of the owner's role) runs
+	 * it as the owner: the owner's code then never runs with more rights
+	 * than the owner's.
 	 */
-	if (superuser_like(creator) && owner != crm_purge_extension_owner() && !superuser_arg(owner))
+	if (picks_as_owner(creator, owner))
 	{
 		crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
 		/* (an admin's: it reads the trash whole, as the admin would) */
 		if (crm_purge_is_admin(creator))
 			owner_work_relid = relid;
+		return;
 	}
-	else
-	{
-		/* the owner's code may run here with the creator's rights (crm_purge_on_behalf) */
-		crm_purge_become_with(creator, creator != owner ? CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
-	}
+	/* the owner's code (a partition's owner's too) may run here with the creator's rights (crm_purge_on_behalf) */
+	crm_purge_become_with(creator, creator != owner || other_owner_inheritor(relid, creator) ?
+						  CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
 }
 
 /*
@@ -270,7 +317,7 @@ typedef struct PendingTrigger
 	char	   *constraint_name;
 } PendingTrigger;
 static List *pending_user_triggers(void);
-static bool internal_function_oid(Oid fn);
+static bool trusted_function(Oid fn);
 static LocalTransactionId foreign_writes_lxid = InvalidLocalTransactionId;
 /* the admin a foreign write runs for, and the owner it runs as (crm_purge_deleting_user) */
 static Oid	foreign_write_for = InvalidOid;
@@ -302,78 +349,124 @@ refuse_rules(Oid relid, AclMode need)
 	table_close(rel, AccessShareLock);
 }
 
-/* trusted_code_owner: may code this role owns run with the table owner's rights? */
-static bool
-trusted_code_owner(Oid role, Oid owner)
+
+/*
+ * written_tables: relid, its partitions and inheritance children, and for
+ * a delete the tables its foreign keys' ON DELETE actions write (whose
+ * triggers fire as the deleting role), theirs too.
+ */
+static List *
+written_tables(Oid relid, AclMode need)
 {
-	return role == owner || superuser_arg(role) || role == crm_purge_extension_owner();
+	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
+	List	   *children = NIL;
+	List	   *parents = NIL;
+	Relation	con;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int			i;
+	ListCell   *c,
+			   *p;
+
+	if (need != ACL_DELETE)
+		return rels;
+	/* the foreign keys whose ON DELETE writes their table, read once */
+	con = table_open(ConstraintRelationId, AccessShareLock);
+	scan = systable_beginscan(con, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint f = (Form_pg_constraint) GETSTRUCT(tup);
+
+		if (f->contype == CONSTRAINT_FOREIGN && f->confdeltype != FKCONSTR_ACTION_NOACTION &&
+			f->confdeltype != FKCONSTR_ACTION_RESTRICT)
+		{
+			children = lappend_oid(children, f->conrelid);
+			parents = lappend_oid(parents, f->confrelid);
+		}
+	}
+	systable_endscan(scan);
+	table_close(con, AccessShareLock);
+	for (i = 0; i < list_length(rels) && list_length(rels) < 1000; i++)
+	{
+		Oid			parent = list_nth_oid(rels, i);
+
+		forboth(c, children, p, parents)
+			if (lfirst_oid(p) == parent && !list_member_oid(rels, lfirst_oid(c)))
+				rels = list_concat_unique_oid(rels, find_all_inheritors(lfirst_oid(c), NoLock, NULL));
+	}
+	return rels;
 }
 
 /*
- * refuse_foreign_code: relid's triggers and its columns' domains are code
- * that runs as the writer: as the table's owner in crm_purge's write.  A
- * third role's there would get the owner's rights (a domain CHECK of
- * someone else's, on a table a superuser owns).
+ * refuse_foreign_code: the code the write runs as the writer, as the
+ * table's owner in crm_purge's write (triggers, CHECK constraints,
+ * defaults and generated columns, index expressions, domains and their
+ * checks, operators, of every table written, cascades included), must be
+ * the owner's, a superuser's or crm_purge's: a third role's would get the
+ * owner's rights (a domain CHECK of someone else's on a superuser's table;
+ * a cascade child's trigger).
  */
 static void
-refuse_foreign_code(Oid relid, Oid owner)
+refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			i;
-	Oid			other = InvalidOid;
-	const char *what = NULL;
+	List	   *rels = written_tables(relid, need);
+	Datum	   *elems = palloc(sizeof(Datum) * list_length(rels));
+	ListCell   *lc;
+	int			n = 0;
+	Oid			argtypes[3] = {OIDARRAYOID, OIDOID, OIDOID};
+	Datum		values[3];
 
-	for (i = 0; !OidIsValid(other) && rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+	foreach(lc, rels)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	values[1] = ObjectIdGetDatum(owner);
+	values[2] = ObjectIdGetDatum(crm_purge_extension_owner());
+	SPI_connect();
+	if (SPI_execute_with_args(
+							  "WITH RECURSIVE d(t) AS ("
+							  " SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) ANY ($1)"
+							  " AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+							  " UNION SELECT y.typbasetype FROM d JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) d.t"
+							  " WHERE y.typtype OPERATOR(pg_catalog.=) 'd'),"
+							  " objs(classid, objid, what) AS ("
+							  " SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, c.oid, 'constraint ' OPERATOR(pg_catalog.||) c.conname::pg_catalog.text"
+							  " FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) ANY ($1)"
+							  " OR c.contypid IN (SELECT t FROM d)"
+							  " UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, i.indexrelid, 'index ' OPERATOR(pg_catalog.||) i.indexrelid::pg_catalog.regclass::pg_catalog.text"
+							  " FROM pg_catalog.pg_index i WHERE i.indrelid OPERATOR(pg_catalog.=) ANY ($1)"
+							  " UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, ad.oid, 'a column default'"
+							  " FROM pg_catalog.pg_attrdef ad WHERE ad.adrelid OPERATOR(pg_catalog.=) ANY ($1)"
+							  " UNION ALL SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, tg.oid, 'trigger ' OPERATOR(pg_catalog.||) tg.tgname::pg_catalog.text"
+							  " FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) ANY ($1) AND NOT tg.tgisinternal),"
+							  " code(owner, what) AS ("
+							  " SELECT p.proowner, o.what FROM objs o JOIN pg_catalog.pg_depend dp ON dp.classid OPERATOR(pg_catalog.=) o.classid"
+							  " AND dp.objid OPERATOR(pg_catalog.=) o.objid"
+							  " JOIN pg_catalog.pg_proc p ON dp.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+							  " AND p.oid OPERATOR(pg_catalog.=) dp.refobjid"
+							  " UNION ALL SELECT p.proowner, o.what FROM objs o JOIN pg_catalog.pg_depend dp ON dp.classid OPERATOR(pg_catalog.=) o.classid"
+							  " AND dp.objid OPERATOR(pg_catalog.=) o.objid"
+							  " JOIN pg_catalog.pg_operator op ON dp.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass"
+							  " AND op.oid OPERATOR(pg_catalog.=) dp.refobjid JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) op.oprcode"
+							  " UNION ALL SELECT y.typowner, 'the domain ' OPERATOR(pg_catalog.||) y.oid::pg_catalog.regtype::pg_catalog.text"
+							  " FROM d JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) d.t WHERE y.typtype OPERATOR(pg_catalog.=) 'd')"
+							  " SELECT c.owner, c.what FROM code c JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.owner"
+							  " WHERE c.owner OPERATOR(pg_catalog.<>) $2 AND c.owner OPERATOR(pg_catalog.<>) $3 AND NOT r.rolsuper LIMIT 1",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the code of %s", crm_purge_relname(relid));
+	if (SPI_processed > 0)
 	{
-		Trigger    *t = &rel->trigdesc->triggers[i];
-		HeapTuple	tup;
+		bool		isnull;
+		Oid			other = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *what = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 
-		if (t->tgisinternal)
-			continue;
-		tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(t->tgfoid));
-		if (HeapTupleIsValid(tup))
-		{
-			Oid			fowner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
-
-			if (!trusted_code_owner(fowner, owner))
-			{
-				other = fowner;
-				what = psprintf("trigger %s", quote_identifier(t->tgname));
-			}
-			ReleaseSysCache(tup);
-		}
-	}
-	for (i = 0; !OidIsValid(other) && i < desc->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(desc, i);
-		Oid			typ = a->atttypid;
-
-		if (a->attisdropped)
-			continue;
-		while (!OidIsValid(other) && get_typtype(typ) == TYPTYPE_DOMAIN)
-		{
-			HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typ));
-
-			if (!HeapTupleIsValid(tup))
-				break;
-			if (!trusted_code_owner(((Form_pg_type) GETSTRUCT(tup))->typowner, owner))
-			{
-				other = ((Form_pg_type) GETSTRUCT(tup))->typowner;
-				what = psprintf("the domain of column %s", quote_identifier(NameStr(a->attname)));
-			}
-			typ = ((Form_pg_type) GETSTRUCT(tup))->typbasetype;
-			ReleaseSysCache(tup);
-		}
-	}
-	table_close(rel, AccessShareLock);
-	if (OidIsValid(other))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot write to table %s for you: %s is code of role %s, not of the table's owner",
+				 errmsg("cannot write to table %s for you: %s runs code of role %s, not of the table's owner",
 						crm_purge_relname(relid), what, crm_purge_role_name(other)),
-				 errdetail("crm_purge writes to a table as its owner; another role's code would run with the owner's rights."),
+				 errdetail("crm_purge writes to a table as its owner; another role's code would run with the owner's rights (a table a delete cascades to counts too)."),
 				 errhint("Its owner may write it, or give that code to the table's owner (ALTER ... OWNER TO).")));
+	}
+	SPI_finish();
 }
 
 /* same_owner_partitions: every partition of relid has relid's owner (or an error) */
@@ -397,6 +490,17 @@ require_same_owner_partitions(Oid relid, Oid owner)
 	}
 }
 
+/* mark_foreign_write: a foreign write that counts as work on another role's behalf starts */
+static void
+mark_foreign_write(CrmPurgeForeignWrite *w)
+{
+	if (!w->marked)
+		return;
+	crm_purge_mark_foreign_work();
+	marked_base = crm_purge_nesting_level();
+	foreign_writes++;
+}
+
 /*
  * crm_purge_foreign_write_begin: the caller (an admin) is about to write to
  * relid with privilege need (ACL_INSERT, ACL_UPDATE or ACL_DELETE), checked
@@ -418,15 +522,17 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 	w->pending_before = NIL;
 	w->prev_for = foreign_write_for;
 	w->prev_as = foreign_write_as;
-	crm_purge_mark_foreign_work();
+	w->prev_relid = foreign_write_relid;
+	w->prev_owner_work = owner_work_relid;
 	GetUserIdAndSecContext(&w->id.userid, &w->id.sec_context);
 	w->id.nestlevel = NewGUCNestLevel();
 	w->id.prev_base = marked_base;
-	marked_base = crm_purge_nesting_level();
+	/* (the owner's own write of its own table is no one's behalf) */
+	w->marked = !OidIsValid(relid) || crm_purge_rel_owner(relid) != caller;
 	/* (a Citus restore: the caller was checked, the extension owner writes, the nodes as the owner) */
 	if (!OidIsValid(relid))
 	{
-		foreign_writes++;
+		mark_foreign_write(w);
 		return;
 	}
 	owner = crm_purge_rel_owner(relid);
@@ -440,26 +546,24 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 				 errdetail("%s needs %s on the table.",
 						   need == ACL_INSERT ? "Restoring rows" : need == ACL_UPDATE ? "Unlinking rows" : "Deleting rows",
 						   need == ACL_INSERT ? "INSERT" : need == ACL_UPDATE ? "SELECT and UPDATE" : "SELECT and DELETE")));
+	/* (a plain user's restore of its own rows runs as that user, as its DELETE did) */
+	w->as_owner = !crm_purge_citus_distributed(relid) && owner != caller && crm_purge_is_admin(caller);
 	/* policies apply to the caller, and would not to the owner */
-	if (crm_purge_policies_would_run(relid, caller))
+	if (w->as_owner && crm_purge_policies_would_run(relid, caller))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot write to table %s for you: row-level security applies to you there",
 						crm_purge_relname(relid)),
 				 errdetail("crm_purge writes to a table as its owner, after checking your privileges; the table's policies could not apply to you."),
 				 errhint("Its owner, or a role with BYPASSRLS, may do it.")));
-	/* (a plain user's restore of its own rows runs as that user, as its DELETE did) */
-	w->as_owner = !crm_purge_citus_distributed(relid) && owner != caller && crm_purge_is_admin(caller);
 	w->owner = owner;
 	w->pending_before = NIL;
 	refuse_rules(relid, need);
-	w->prev_relid = foreign_write_relid;
-	w->prev_owner_work = owner_work_relid;
 	if (w->as_owner)
 	{
 		ListCell   *lc;
 
-		refuse_foreign_code(relid, owner);
+		refuse_foreign_code(relid, owner, need);
 
 		foreach(lc, pending_user_triggers())
 			w->pending_before = lappend_oid(w->pending_before, ((PendingTrigger *) lfirst(lc))->relid);
@@ -473,21 +577,20 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 		foreign_write_relid = relid;
 		owner_work_relid = relid;
 	}
-	foreign_writes++;
+	/* (last: an error above leaves nothing counted) */
+	mark_foreign_write(w);
 }
 
 /* crm_purge_foreign_write_abort: for a PG_CATCH (the (sub)transaction's abort takes back the rest) */
 void
 crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w)
 {
-	foreign_writes--;
+	if (w->marked)
+		foreign_writes--;
 	foreign_write_for = w->prev_for;
 	foreign_write_as = w->prev_as;
-	if (OidIsValid(w->relid))
-	{
-		foreign_write_relid = w->prev_relid;
-		owner_work_relid = w->prev_owner_work;
-	}
+	foreign_write_relid = w->prev_relid;
+	owner_work_relid = w->prev_owner_work;
 	marked_base = w->id.prev_base;
 	SetUserIdAndSecContext(w->id.userid, w->id.sec_context);
 }
@@ -512,7 +615,13 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 	{
 		PG_TRY();
 		{
-			/* (a trigger fired here may queue more: fired too, a few rounds at most) */
+			List	   *fired = NIL;
+
+			/*
+			 * (a trigger fired here may queue more: on the owner's tables
+			 * they fire too, each constraint made immediate once, a few
+			 * rounds at most)
+			 */
 			for (round = 0;; round++)
 			{
 				StringInfoData names;
@@ -522,9 +631,18 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 				foreach(lc, pending_user_triggers())
 				{
 					PendingTrigger *p = lfirst(lc);
+					ListCell   *f;
+					bool		done = false;
 
+					foreach(f, fired)
+						done = done || strcmp(lfirst(f), p->constraint_name) == 0;
+					if (done)
+						continue;
 					if (crm_purge_rel_owner(p->relid) == w->owner)
+					{
 						appendStringInfo(&names, "%s%s", names.len ? ", " : "", p->constraint_name);
+						fired = lappend(fired, pstrdup(p->constraint_name));
+					}
 					else if (!list_member_oid(w->pending_before, p->relid))
 						ereport(ERROR,
 								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -622,11 +740,24 @@ read_user_deferrable_triggers(void)
 		HeapTuple	con;
 		PendingTrigger *p;
 
-		if (!t->tgdeferrable || !OidIsValid(t->tgconstraint) || internal_function_oid(t->tgfoid))
+		if (!t->tgdeferrable || !OidIsValid(t->tgconstraint))
 			continue;
 		con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));
 		if (!HeapTupleIsValid(con))
 			continue;
+		/*
+		 * A foreign key's checks take their table owner's rights; a unique
+		 * or exclusion constraint's recheck runs its index's expressions and
+		 * operators, the table owner's code; a constraint trigger runs its
+		 * function, unless that is a superuser's or crm_purge's own.
+		 */
+		if (((Form_pg_constraint) GETSTRUCT(con))->contype == CONSTRAINT_FOREIGN ||
+			(((Form_pg_constraint) GETSTRUCT(con))->contype == CONSTRAINT_TRIGGER &&
+			 trusted_function(t->tgfoid)))
+		{
+			ReleaseSysCache(con);
+			continue;
+		}
 		p = palloc(sizeof(PendingTrigger));
 		p->relid = t->tgrelid;
 		p->constraint_name =
@@ -659,19 +790,21 @@ pending_user_triggers(void)
 	return result;
 }
 
-/* internal_function_oid: is fn a built-in (language internal) function, such as a foreign key's triggers? */
+/* trusted_function: is fn a superuser's (built in too) or crm_purge's own? */
 static bool
-internal_function_oid(Oid fn)
+trusted_function(Oid fn)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
-	bool		internal = false;
+	bool		trusted = false;
 
 	if (HeapTupleIsValid(tup))
 	{
-		internal = ((Form_pg_proc) GETSTRUCT(tup))->prolang == INTERNALlanguageId;
+		Oid			owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+
+		trusted = superuser_arg(owner) || owner == crm_purge_extension_owner();
 		ReleaseSysCache(tup);
 	}
-	return internal;
+	return trusted;
 }
 
 /*
@@ -849,9 +982,8 @@ crm_purge_refuse_nested_distributed(PlannedStmt *stmt, const char *source, int l
 	GetUserIdAndSecContext(&userid, &sec_context);
 	if (!((sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 || foreign_writes > 0 || remote_marked))
 		return;
-	/* (Citus runs the subplans of a statement it may run with no text of their own) */
-	if (level <= (remote_marked ? 0 : Max(marked_base, 0)) || (source != NULL && source[0] == '\0') ||
-		!crm_purge_citus_plan_anywhere(stmt) || userid == crm_purge_extension_owner())
+	if (level <= (remote_marked ? 0 : Max(marked_base, 0)) || !crm_purge_citus_plan_anywhere(stmt) ||
+		userid == crm_purge_extension_owner())
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -929,6 +1061,7 @@ crm_purge_pick(PG_FUNCTION_ARGS)
 		values[i] = null ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
 		nulls[i] = null ? 'n' : ' ';
 	}
+	refuse_citus_reader(GetUserId(), PG_GETARG_OID(0));
 	SPI_connect();
 	crm_purge_become_picker(GetUserId(), PG_GETARG_OID(0), &id);
 	rc = SPI_execute_with_args(text_to_cstring(PG_GETARG_TEXT_PP(1)), 2, argtypes, values, nulls, false, 0);
@@ -1409,6 +1542,7 @@ crm_purge_as_filter_creator(PG_FUNCTION_ARGS)
 									   NULL, "_query", &flinfo, call));
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("the table must not be NULL")));
+	refuse_citus_reader(GetUserId(), PG_GETARG_OID(0));
 	crm_purge_become_creator(GetUserId(), PG_GETARG_OID(0), &id);
 	result = FunctionCallInvoke(call);
 	crm_purge_unbecome(&id);

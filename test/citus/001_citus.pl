@@ -1036,10 +1036,16 @@ as('regress_evil', sprintf(q{SET citus.enable_unsafe_triggers = on;
 	END $f$;
 	CREATE TRIGGER call_home BEFORE DELETE ON evil.t FOR EACH ROW EXECUTE FUNCTION evil.call_home()}, $coord->port));
 $coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on; SELECT crm_purge_protect('evil.t')});
+# (an admin not in the owner's role reads another role's distributed table
+# by no filter of its own: the owner's shard code would run as the admin)
+like(as('regress_admin', q{SELECT crm_purge_delete_where('evil.t', 'id = 5')}, err => 1),
+	qr/cannot read Citus table evil.t by your filter: you are not a member of its owner's role regress_evil/,
+	'an admin outside the owner\'s role is refused');
+$coord->safe_psql('postgres', q{GRANT regress_evil TO regress_admin});
 my $evil_hold = as('regress_admin', q{SELECT crm_purge_hold('evil.t', 'id = 1', NULL, 'audit')});
 like(as('regress_admin', q{SELECT crm_purge_delete_where('evil.t', 'id = 5')}, err => 1),
 	qr/master_run_on_worker cannot run on another role's behalf/,
-	'the owner\'s shard trigger cannot open a connection as the admin');
+	'the owner\'s shard trigger cannot open a connection from a node\'s session');
 is($coord->safe_psql('postgres', "SELECT released_at IS NULL FROM crm_purge.holds WHERE id = $evil_hold"), 't',
 	'the admin\'s hold stays');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM evil.t}), '10', 'nothing was deleted');

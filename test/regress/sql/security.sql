@@ -967,6 +967,81 @@ RESET ROLE;
 SELECT who, what FROM own.log ORDER BY 1, 2;
 COMMIT;
 SELECT who, what FROM own.log ORDER BY 1, 2;
+-- a deferred exclusion constraint's recheck runs the owner's index
+-- expression: it fires in the write too, as the owner, not at commit
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.note_recheck() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO own.log VALUES (current_user, 'index expression', NULL); END $$;
+CREATE FUNCTION own.kx(k int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM own.note_recheck(); RETURN k; END $$;
+CREATE TABLE own.ux (id int PRIMARY KEY, k int,
+	EXCLUDE USING btree ((own.kx(k)) WITH =) DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO own.ux VALUES (1, 1), (2, 2);
+GRANT SELECT, INSERT, DELETE ON own.ux TO regress_sec_admin;
+-- (the restored row's twin goes in the write: the recheck then passes)
+CREATE FUNCTION own.ux_t() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN DELETE FROM own.ux WHERE k = NEW.k AND id <> NEW.id; RETURN NULL; END $$;
+CREATE TRIGGER ux_t AFTER INSERT ON own.ux FOR EACH ROW EXECUTE FUNCTION own.ux_t();
+RESET ROLE;
+SELECT crm_purge_protect('own.ux');
+SET ROLE regress_sec_owner;
+DELETE FROM own.ux WHERE id = 1;
+INSERT INTO own.ux VALUES (3, 1);
+RESET ROLE;
+DELETE FROM own.log;
+BEGIN;
+SET LOCAL ROLE regress_sec_admin;
+SELECT crm_purge_restore('own.ux', 'id = 1') AS restored;
+RESET ROLE;
+SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
+DELETE FROM own.log;
+COMMIT;
+SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
+SELECT id, k FROM own.ux ORDER BY id;
+-- a table a delete cascades to, with a trigger, or a CHECK constraint,
+-- of a third role's: refused (it would run with the owner's rights)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.cp (id int PRIMARY KEY);
+INSERT INTO own.cp VALUES (1), (2);
+GRANT SELECT, DELETE ON own.cp TO regress_sec_admin;
+GRANT REFERENCES ON own.cp TO regress_sec_evil;
+GRANT USAGE ON SCHEMA own TO regress_sec_evil;
+RESET ROLE;
+SET ROLE regress_sec_evil;
+CREATE TABLE evil.cc (id int PRIMARY KEY, p int REFERENCES own.cp ON DELETE CASCADE);
+INSERT INTO evil.cc VALUES (1, 1);
+CREATE FUNCTION evil.cc_t() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$;
+CREATE TRIGGER cc_t AFTER DELETE ON evil.cc FOR EACH ROW EXECUTE FUNCTION evil.cc_t();
+CREATE FUNCTION evil.ok(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+GRANT EXECUTE ON FUNCTION evil.ok(int) TO PUBLIC;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.cp', 'id = 1');
+RESET ROLE;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.ck (id int PRIMARY KEY CHECK (evil.ok(id)));
+INSERT INTO own.ck VALUES (1);
+GRANT SELECT, DELETE ON own.ck TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.ck', 'id = 1');
+RESET ROLE;
+-- a plain user restores its own rows of a table with row-level security
+-- (its restore writes as that user, under the table's policies)
+CREATE ROLE regress_sec_plain;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.pr (id int PRIMARY KEY, who name DEFAULT current_user);
+ALTER TABLE own.pr ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine ON own.pr USING (who = current_user);
+GRANT USAGE ON SCHEMA own TO regress_sec_plain;
+GRANT SELECT, INSERT, DELETE ON own.pr TO regress_sec_plain;
+RESET ROLE;
+SELECT crm_purge_protect('own.pr');
+SET ROLE regress_sec_plain;
+INSERT INTO own.pr (id) VALUES (1);
+DELETE FROM own.pr WHERE id = 1;
+SELECT crm_purge_restore('own.pr', 'id = 1') AS restored;
+SELECT id, who FROM own.pr;
+RESET ROLE;
 -- row-level security that applies to the admin: the owner's write would
 -- not apply it, so crm_purge does not write for the admin there
 SET ROLE regress_sec_owner;
@@ -1184,4 +1259,4 @@ SELECT count(*) AS kept FROM own.ro;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
-DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team;
+DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain;
