@@ -280,8 +280,10 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 			if (scanrel == relid)
 				nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 		}
+		/* (Citus plans no ctid of a distributed table: a hit there names no row, only its hold) */
 		rc = SPI_execute_with_args(psprintf("SELECT %s FROM %s WHERE (%s) AND (%s\n)",
-											trash_rows ? "deletion_id, trash_row" : "ctid",
+											trash_rows ? "deletion_id, trash_row" :
+											citus ? "'(0,0)'::pg_catalog.tid" : "ctid",
 											scanname, cond, filter),
 								   nargs, argtypes, values, NULL, true, 0);
 		if (citus && scanrel == relid)
