@@ -446,7 +446,18 @@ BEGIN
 			END IF;
 		END IF;
 	END IF;
-	-- (the keys are cast to the column's type, maybe the owner's: restricted too)
+	-- (the keys are cast to the column's type, maybe the owner's: restricted
+	-- too; on Citus a key's type is a built-in one, and no filter of the
+	-- caller's reads the table)
+	IF crm_purge._citus_table(tbl) THEN
+		RETURN QUERY EXECUTE format(
+			'SELECT k.key, CASE WHEN row_number() OVER (PARTITION BY k.key::%1$s ORDER BY k.ord) > 1 THEN %2$L '
+			'WHEN k.key::%1$s = ANY ($2::%1$s[]) THEN %3$L ELSE %4$L END '
+			'FROM unnest($1) WITH ORDINALITY k(key, ord) ORDER BY k.ord',
+			typ, 'duplicate_in_list', 'deleted', 'not_found')
+			USING keys, coalesce(done, '{}');
+		RETURN;
+	END IF;
 	RETURN QUERY SELECT x.key, x.outcome FROM crm_purge._pick(tbl, format(
 		'SELECT k.key, CASE WHEN row_number() OVER (PARTITION BY k.key::%1$s ORDER BY k.ord) > 1 THEN %2$L '
 		'WHEN k.key::%1$s = ANY ($2::%1$s[]) THEN %3$L ELSE %4$L END '
@@ -1089,12 +1100,17 @@ BEGIN
 	END IF;
 	subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
 	nat := crm_purge._natural_attnums(tbl);
-	natural_keys := crm_purge._citus_keys_of(tbl, tr, nat, subject);
+	-- (read as _pick reads: as the owner, for an admin in the owner's role)
+	SELECT x.a INTO natural_keys FROM crm_purge._pick(tbl,
+		format('SELECT crm_purge._citus_keys_of(%L, %L, %L, $1)', tbl, tr, nat), subject) AS x(a text[]);
 	-- the children's keys and natural keys: the rows that reference the keys
 	FOR r IN SELECT DISTINCT x AS t FROM unnest(deleted) x LOOP
 		ctr := crm_purge._trash(r.t);
-		ck := crm_purge._citus_child_keys(tbl, tr, r.t, ctr, subject);
-		cnat := crm_purge._citus_keys_of(r.t, ctr, crm_purge._natural_attnums(r.t), ck);
+		SELECT x.a INTO ck FROM crm_purge._pick(r.t,
+			format('SELECT crm_purge._citus_child_keys(%L, %L, %L, %L, $1)', tbl, tr, r.t, ctr), subject) AS x(a text[]);
+		SELECT x.a INTO cnat FROM crm_purge._pick(r.t,
+			format('SELECT crm_purge._citus_keys_of(%L, %L, %L, $1)', r.t, ctr, crm_purge._natural_attnums(r.t)), ck)
+			AS x(a text[]);
 		children := children || jsonb_build_object('t', r.t::oid, 'trash', ctr::oid, 'keys', to_jsonb(ck),
 												   'natural', to_jsonb(cnat));
 	END LOOP;

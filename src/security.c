@@ -55,6 +55,8 @@
 #include "catalog/pg_authid.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
+#include "utils/fmgroids.h"
+#include "access/stratnum.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
@@ -314,8 +316,11 @@ static bool firing_deferred = false;
 typedef struct PendingTrigger
 {
 	Oid			relid;
-	char	   *constraint_name;
+	char	   *constraint_name;	/* qualified, quoted */
+	char	   *conname;
+	Oid			connamespace;
 } PendingTrigger;
+static bool constraint_name_shared(PendingTrigger *p, Oid owner);
 static List *pending_user_triggers(void);
 static bool trusted_function(Oid fn);
 static LocalTransactionId foreign_writes_lxid = InvalidLocalTransactionId;
@@ -351,9 +356,9 @@ refuse_rules(Oid relid, AclMode need)
 
 
 /*
- * written_tables: relid, its partitions and inheritance children, and for
- * a delete the tables its foreign keys' ON DELETE actions write (whose
- * triggers fire as the deleting role), theirs too.
+ * written_tables: relid, its partitions and inheritance children, and the
+ * tables foreign keys' actions write from there (ON DELETE, ON UPDATE:
+ * their triggers and rules run as the writing role), theirs too.
  */
 static List *
 written_tables(Oid relid, AclMode need)
@@ -368,17 +373,16 @@ written_tables(Oid relid, AclMode need)
 	ListCell   *c,
 			   *p;
 
-	if (need != ACL_DELETE)
-		return rels;
-	/* the foreign keys whose ON DELETE writes their table, read once */
+	/* the foreign keys whose actions write their table (ON DELETE, ON UPDATE), read once */
 	con = table_open(ConstraintRelationId, AccessShareLock);
 	scan = systable_beginscan(con, InvalidOid, false, NULL, 0, NULL);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_constraint f = (Form_pg_constraint) GETSTRUCT(tup);
 
-		if (f->contype == CONSTRAINT_FOREIGN && f->confdeltype != FKCONSTR_ACTION_NOACTION &&
-			f->confdeltype != FKCONSTR_ACTION_RESTRICT)
+		if (f->contype == CONSTRAINT_FOREIGN &&
+			((f->confdeltype != FKCONSTR_ACTION_NOACTION && f->confdeltype != FKCONSTR_ACTION_RESTRICT) ||
+			 (f->confupdtype != FKCONSTR_ACTION_NOACTION && f->confupdtype != FKCONSTR_ACTION_RESTRICT)))
 		{
 			children = lappend_oid(children, f->conrelid);
 			parents = lappend_oid(parents, f->confrelid);
@@ -413,21 +417,28 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 	Datum	   *elems = palloc(sizeof(Datum) * list_length(rels));
 	ListCell   *lc;
 	int			n = 0;
-	Oid			argtypes[3] = {OIDARRAYOID, OIDOID, OIDOID};
-	Datum		values[3];
+	Oid			argtypes[4] = {OIDARRAYOID, OIDOID, OIDOID, OIDOID};
+	Datum		values[4];
 
 	foreach(lc, rels)
 		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
 	values[0] = PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	values[1] = ObjectIdGetDatum(owner);
 	values[2] = ObjectIdGetDatum(crm_purge_extension_owner());
+	values[3] = ObjectIdGetDatum(relid);
 	SPI_connect();
 	if (SPI_execute_with_args(
+							  /* the columns' types and the types inside them: domains' bases, arrays' elements, ranges' subtypes, composites' fields */
 							  "WITH RECURSIVE d(t) AS ("
 							  " SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) ANY ($1)"
 							  " AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
-							  " UNION SELECT y.typbasetype FROM d JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) d.t"
-							  " WHERE y.typtype OPERATOR(pg_catalog.=) 'd'),"
+							  " UNION SELECT x.t FROM d JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) d.t,"
+							  " LATERAL (SELECT y.typbasetype WHERE y.typtype OPERATOR(pg_catalog.=) 'd'"
+							  " UNION ALL SELECT y.typelem WHERE y.typelem OPERATOR(pg_catalog.<>) 0"
+							  " AND y.typsubscript OPERATOR(pg_catalog.=) 'pg_catalog.array_subscript_handler'::pg_catalog.regproc"
+							  " UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid OPERATOR(pg_catalog.=) y.oid"
+							  " UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa WHERE y.typtype OPERATOR(pg_catalog.=) 'c'"
+							  " AND fa.attrelid OPERATOR(pg_catalog.=) y.typrelid AND fa.attnum OPERATOR(pg_catalog.>) 0 AND NOT fa.attisdropped) x(t)),"
 							  " objs(classid, objid, what) AS ("
 							  " SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, c.oid, 'constraint ' OPERATOR(pg_catalog.||) c.conname::pg_catalog.text"
 							  " FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) ANY ($1)"
@@ -447,11 +458,19 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 							  " AND dp.objid OPERATOR(pg_catalog.=) o.objid"
 							  " JOIN pg_catalog.pg_operator op ON dp.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass"
 							  " AND op.oid OPERATOR(pg_catalog.=) dp.refobjid JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) op.oprcode"
-							  " UNION ALL SELECT y.typowner, 'the domain ' OPERATOR(pg_catalog.||) y.oid::pg_catalog.regtype::pg_catalog.text"
-							  " FROM d JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) d.t WHERE y.typtype OPERATOR(pg_catalog.=) 'd')"
-							  " SELECT c.owner, c.what FROM code c JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.owner"
-							  " WHERE c.owner OPERATOR(pg_catalog.<>) $2 AND c.owner OPERATOR(pg_catalog.<>) $3 AND NOT r.rolsuper LIMIT 1",
-							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+							  " UNION ALL SELECT y.typowner, 'the type ' OPERATOR(pg_catalog.||) y.oid::pg_catalog.regtype::pg_catalog.text"
+							  " FROM d JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) d.t"
+							  " UNION ALL SELECT p.proowner, 'the range type ' OPERATOR(pg_catalog.||) r.rngtypid::pg_catalog.regtype::pg_catalog.text"
+							  " FROM d JOIN pg_catalog.pg_range r ON r.rngtypid OPERATOR(pg_catalog.=) d.t"
+							  " JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) r.rngsubdiff OR p.oid OPERATOR(pg_catalog.=) r.rngcanonical"
+							  " UNION ALL SELECT $2, 'rule ' OPERATOR(pg_catalog.||) rw.rulename::pg_catalog.text OPERATOR(pg_catalog.||) ' on '"
+							  " OPERATOR(pg_catalog.||) rw.ev_class::pg_catalog.regclass::pg_catalog.text"
+							  " FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class OPERATOR(pg_catalog.=) ANY ($1) AND rw.ev_class OPERATOR(pg_catalog.<>) $4"
+							  " AND rw.rulename OPERATOR(pg_catalog.<>) '_RETURN')"
+							  " SELECT c.owner, c.what FROM code c LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.owner"
+							  " WHERE c.what OPERATOR(pg_catalog.~~) 'rule %'"
+							  " OR (c.owner OPERATOR(pg_catalog.<>) $2 AND c.owner OPERATOR(pg_catalog.<>) $3 AND NOT r.rolsuper) LIMIT 1",
+							  4, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the code of %s", crm_purge_relname(relid));
 	if (SPI_processed > 0)
 	{
@@ -459,6 +478,12 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 		Oid			other = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		char	   *what = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 
+		if (strncmp(what, "rule ", 5) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot write to table %s for you: %s, a table the write reaches, would do more than the write",
+							crm_purge_relname(relid), what),
+					 errhint("Drop the rule (DROP RULE), or ask the table's owner to write it.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot write to table %s for you: %s runs code of role %s, not of the table's owner",
@@ -569,7 +594,8 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 			w->pending_before = lappend_oid(w->pending_before, ((PendingTrigger *) lfirst(lc))->relid);
 		require_same_owner_partitions(relid, owner);
 		crm_purge_citus_switching();
-		SetUserIdAndSecContext(owner, w->id.sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		/* (the owner's forced policies off, as its foreign keys' actions run: they are code too) */
+		SetUserIdAndSecContext(owner, w->id.sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		foreign_write_for = caller;
@@ -640,6 +666,14 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 						continue;
 					if (crm_purge_rel_owner(p->relid) == w->owner)
 					{
+						/* SET CONSTRAINTS takes every constraint of that name in the schema */
+						if (constraint_name_shared(p, w->owner))
+							ereport(ERROR,
+									(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+									 errmsg("cannot write to table %s for you: deferred constraint %s is also the name of a constraint of another owner's table",
+											crm_purge_relname(w->relid), p->constraint_name),
+									 errdetail("crm_purge fires the owner's deferred triggers by name, as the owner; the other one would fire with the owner's rights."),
+									 errhint("Nothing was written. Rename the constraint, or ask the table's owner to write it.")));
 						appendStringInfo(&names, "%s%s", names.len ? ", " : "", p->constraint_name);
 						fired = lappend(fired, pstrdup(p->constraint_name));
 					}
@@ -760,6 +794,8 @@ read_user_deferrable_triggers(void)
 		}
 		p = palloc(sizeof(PendingTrigger));
 		p->relid = t->tgrelid;
+		p->conname = pstrdup(NameStr(((Form_pg_constraint) GETSTRUCT(con))->conname));
+		p->connamespace = ((Form_pg_constraint) GETSTRUCT(con))->connamespace;
 		p->constraint_name =
 			quote_qualified_identifier(get_namespace_name(((Form_pg_constraint) GETSTRUCT(con))->connamespace),
 									   NameStr(((Form_pg_constraint) GETSTRUCT(con))->conname));
@@ -771,6 +807,32 @@ read_user_deferrable_triggers(void)
 	table_close(rel, AccessShareLock);
 	user_deferrable_triggers_valid = true;
 	return user_deferrable_triggers;
+}
+
+/* constraint_name_shared: is p's constraint name, in its schema, also one of a table not owner's? */
+static bool
+constraint_name_shared(PendingTrigger *p, Oid owner)
+{
+	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		shared = false;
+
+	ScanKeyInit(&key[0], Anum_pg_constraint_conname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(p->conname));
+	ScanKeyInit(&key[1], Anum_pg_constraint_connamespace, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(p->connamespace));
+	scan = systable_beginscan(rel, ConstraintNameNspIndexId, true, NULL, 2, key);
+	while (!shared && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tup);
+
+		shared = OidIsValid(c->conrelid) && crm_purge_rel_owner(c->conrelid) != owner;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return shared;
 }
 
 /* pending_user_triggers: those of them on tables with trigger events pending (a List of PendingTrigger) */
@@ -960,6 +1022,7 @@ forget_remote_mark(XactEvent event, void *arg)
 	{
 		remote_marked = false;
 		marked_base = -1;
+		owner_work_relid = InvalidOid;
 	}
 }
 
@@ -1280,6 +1343,7 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	ErrorData  *edata = NULL;
 	int			depth = subtransaction_depth;
 	int			base = marked_base;
+	Oid			owner_work = owner_work_relid;
 	bool		timed = depth == 0 && crm_purge_work_timeout > 0 && !get_timeout_active(STATEMENT_TIMEOUT);
 
 	BeginInternalSubTransaction(NULL);
@@ -1297,6 +1361,7 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	{
 		subtransaction_depth = depth;
 		marked_base = base;
+		owner_work_relid = owner_work;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();

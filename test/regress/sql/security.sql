@@ -1025,6 +1025,51 @@ RESET ROLE;
 SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.ck', 'id = 1');
 RESET ROLE;
+-- what a write reaches through a foreign key's ON UPDATE action, and the
+-- types inside a column's type (a range's subtype_diff), are checked too
+SET ROLE regress_sec_owner;
+CREATE TABLE own.up (id int PRIMARY KEY);
+INSERT INTO own.up VALUES (1), (2);
+GRANT SELECT, DELETE ON own.up TO regress_sec_admin;
+GRANT REFERENCES ON own.up TO regress_sec_evil;
+RESET ROLE;
+SET ROLE regress_sec_evil;
+CREATE TABLE evil.ug (id int PRIMARY KEY, p int REFERENCES own.up ON UPDATE CASCADE);
+CREATE TRIGGER ug_t AFTER UPDATE ON evil.ug FOR EACH ROW EXECUTE FUNCTION evil.cc_t();
+CREATE FUNCTION evil.diff(a int, b int) RETURNS float8 LANGUAGE sql IMMUTABLE AS 'SELECT (a - b)::float8';
+CREATE TYPE evil.ir AS RANGE (subtype = int, subtype_diff = evil.diff);
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.up', 'id = 1');
+RESET ROLE;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.rt (id int PRIMARY KEY, r evil.ir);
+INSERT INTO own.rt VALUES (1, '[1,3)');
+GRANT SELECT, DELETE ON own.rt TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.rt', 'id = 1');
+RESET ROLE;
+-- a deferred constraint of the owner's whose name another owner's table
+-- in the schema also has: SET CONSTRAINTS would fire both, as the owner
+GRANT CREATE ON SCHEMA own TO regress_sec_evil;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.nm (id int PRIMARY KEY);
+INSERT INTO own.nm VALUES (1), (2);
+GRANT SELECT, DELETE ON own.nm TO regress_sec_admin;
+CREATE FUNCTION own.nm_t() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER nm_k AFTER DELETE ON own.nm DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION own.nm_t();
+RESET ROLE;
+SET ROLE regress_sec_evil;
+CREATE TABLE own.nm_evil (id int);
+CREATE CONSTRAINT TRIGGER nm_k AFTER INSERT ON own.nm_evil DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION evil.cc_t();
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.nm', 'id = 1');
+RESET ROLE;
+REVOKE CREATE ON SCHEMA own FROM regress_sec_evil;
 -- a plain user restores its own rows of a table with row-level security
 -- (its restore writes as that user, under the table's policies)
 CREATE ROLE regress_sec_plain;
