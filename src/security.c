@@ -1017,6 +1017,49 @@ assign_citus_on_behalf(bool newval, void *extra)
 		remote_marked = true;
 }
 
+/*
+ * A subtransaction rolled back takes back the picks and writes it began
+ * (a savepoint around a failed restore): what they set here too.
+ */
+typedef struct SubxactMarks
+{
+	SubTransactionId subid;
+	Oid			owner_work;
+	int			marked_base;
+} SubxactMarks;
+static List *subxact_marks = NIL;
+
+static void
+subxact_marks_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	SubxactMarks *top;
+
+	if (event == SUBXACT_EVENT_START_SUB)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		top = palloc(sizeof(SubxactMarks));
+		top->subid = mySubid;
+		top->owner_work = owner_work_relid;
+		top->marked_base = marked_base;
+		subxact_marks = lcons(top, subxact_marks);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if ((event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB) || subxact_marks == NIL)
+		return;
+	top = linitial(subxact_marks);
+	if (top->subid != mySubid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		owner_work_relid = top->owner_work;
+		marked_base = top->marked_base;
+	}
+	subxact_marks = list_delete_first(subxact_marks);
+	pfree(top);
+}
+
 static void
 forget_remote_mark(XactEvent event, void *arg)
 {
@@ -1026,6 +1069,8 @@ forget_remote_mark(XactEvent event, void *arg)
 		remote_marked = false;
 		marked_base = -1;
 		owner_work_relid = InvalidOid;
+		list_free_deep(subxact_marks);
+		subxact_marks = NIL;
 	}
 }
 
@@ -1083,6 +1128,7 @@ crm_purge_connection_hooks_init(void)
 							 &citus_on_behalf, false, PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL,
 							 NULL, assign_citus_on_behalf, NULL);
 	RegisterXactCallback(forget_remote_mark, NULL);
+	RegisterSubXactCallback(subxact_marks_callback, NULL);
 	prev_needs_fmgr_hook = needs_fmgr_hook;
 	needs_fmgr_hook = connection_needs_hook;
 	prev_fmgr_hook = fmgr_hook;

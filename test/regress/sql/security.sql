@@ -1289,6 +1289,25 @@ SELECT crm_purge_restore('own.ek', $$k = 'a'::text::own.kind$$) AS restored;
 RESET ROLE;
 SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
 SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
+-- a superuser's pick runs as the owner, who then reads the trash whole:
+-- not after it failed, rolled back to a savepoint
+SET ROLE regress_sec_owner;
+CREATE TABLE own.yt (id int PRIMARY KEY, secret text);
+INSERT INTO own.yt VALUES (1, 'not yours');
+RESET ROLE;
+SELECT crm_purge_protect('own.yt');
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.trash_seen() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+	AS 'SELECT count(*) FROM crm_trash.own__yt';
+RESET ROLE;
+DELETE FROM own.yt WHERE id = 1;
+BEGIN;
+SELECT own.trash_seen() AS seen_before;
+SAVEPOINT s;
+SELECT crm_purge_restore('own.yt', 'id = 1 AND 1 / 0 = 1');
+ROLLBACK TO s;
+SELECT own.trash_seen() AS seen_after;
+COMMIT;
 -- the owner writes only what the admin may: DELETE (and SELECT, rows being
 -- named by ctid) checked first, whichever way it is called
 SET ROLE regress_sec_owner;
