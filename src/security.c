@@ -440,6 +440,7 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 							  " UNION ALL SELECT y.typelem WHERE y.typelem OPERATOR(pg_catalog.<>) 0"
 							  " AND y.typsubscript OPERATOR(pg_catalog.=) 'pg_catalog.array_subscript_handler'::pg_catalog.regproc"
 							  " UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid OPERATOR(pg_catalog.=) y.oid"
+							  " UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid OPERATOR(pg_catalog.=) y.oid"
 							  " UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa WHERE y.typtype OPERATOR(pg_catalog.=) 'c'"
 							  " AND fa.attrelid OPERATOR(pg_catalog.=) y.typrelid AND fa.attnum OPERATOR(pg_catalog.>) 0 AND NOT fa.attisdropped) x(t)),"
 							  " objs(classid, objid, what) AS ("
@@ -574,8 +575,14 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 				 errdetail("%s needs %s on the table.",
 						   need == ACL_INSERT ? "Restoring rows" : need == ACL_UPDATE ? "Unlinking rows" : "Deleting rows",
 						   need == ACL_INSERT ? "INSERT" : need == ACL_UPDATE ? "SELECT and UPDATE" : "SELECT and DELETE")));
-	/* (a plain user's restore of its own rows runs as that user, as its DELETE did) */
-	w->as_owner = !crm_purge_citus_distributed(relid) && owner != caller && crm_purge_is_admin(caller);
+	/*
+	 * (a plain user's restore of its own rows runs as that user, as its
+	 * DELETE did; so does a write to a superuser's table: code its owner's
+	 * code reaches, a third role's trigger on a table it writes, would run
+	 * as the superuser)
+	 */
+	w->as_owner = !crm_purge_citus_distributed(relid) && owner != caller && crm_purge_is_admin(caller) &&
+		!superuser_arg(owner);
 	/* policies apply to the caller, and would not to the owner */
 	if (w->as_owner && crm_purge_policies_would_run(relid, caller))
 		ereport(ERROR,

@@ -1037,7 +1037,7 @@ SET ROLE regress_sec_evil;
 CREATE TABLE evil.ug (id int PRIMARY KEY, p int REFERENCES own.up ON UPDATE CASCADE);
 CREATE TRIGGER ug_t AFTER UPDATE ON evil.ug FOR EACH ROW EXECUTE FUNCTION evil.cc_t();
 CREATE FUNCTION evil.diff(a int, b int) RETURNS float8 LANGUAGE sql IMMUTABLE AS 'SELECT (a - b)::float8';
-CREATE TYPE evil.ir AS RANGE (subtype = int, subtype_diff = evil.diff);
+CREATE TYPE evil.ir AS RANGE (subtype = int, subtype_diff = evil.diff, multirange_type_name = evil.irmulti);
 RESET ROLE;
 SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.up', 'id = 1');
@@ -1046,9 +1046,13 @@ SET ROLE regress_sec_owner;
 CREATE TABLE own.rt (id int PRIMARY KEY, r evil.ir);
 INSERT INTO own.rt VALUES (1, '[1,3)');
 GRANT SELECT, DELETE ON own.rt TO regress_sec_admin;
+CREATE TABLE own.mrt (id int PRIMARY KEY, r evil.irmulti);
+INSERT INTO own.mrt VALUES (1, '{[1,3)}');
+GRANT SELECT, DELETE ON own.mrt TO regress_sec_admin;
 RESET ROLE;
 SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.rt', 'id = 1');
+SELECT crm_purge_delete_where('own.mrt', 'id = 1');
 RESET ROLE;
 -- a deferred constraint of the owner's whose name another owner's table
 -- in the schema also has: SET CONSTRAINTS would fire both, as the owner
