@@ -1054,6 +1054,19 @@ SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.rt', 'id = 1');
 SELECT crm_purge_delete_where('own.mrt', 'id = 1');
 RESET ROLE;
+-- a superuser's table is written as the admin, marked, not as the
+-- superuser (code its code reaches would run with the superuser's rights)
+CREATE TABLE own.sup (id int PRIMARY KEY);
+INSERT INTO own.sup VALUES (1), (2);
+GRANT SELECT, DELETE ON own.sup TO regress_sec_admin;
+CREATE FUNCTION own.sup_t() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO own.log VALUES (current_user, 'superuser''s trigger', NULL); RETURN OLD; END $$;
+CREATE TRIGGER sup_t BEFORE DELETE ON own.sup FOR EACH ROW EXECUTE FUNCTION own.sup_t();
+DELETE FROM own.log;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.sup', 'id = 1');
+RESET ROLE;
+SELECT who, what FROM own.log;
 -- a deferred constraint of the owner's whose name another owner's table
 -- in the schema also has: SET CONSTRAINTS would fire both, as the owner
 GRANT CREATE ON SCHEMA own TO regress_sec_evil;
