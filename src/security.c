@@ -189,6 +189,15 @@ refuse_citus_reader(Oid creator, Oid relid)
 {
 	Oid			owner = crm_purge_rel_owner(relid);
 
+	/* (a partition's owner's code would run as whoever reads: even the top table's owner) */
+	if (crm_purge_citus_distributed(relid) && other_owner_inheritor(relid, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot read Citus table %s by a filter: a partition of it has another owner",
+						crm_purge_relname(relid)),
+				 errdetail("The partition's owner's code on the worker nodes would run with the reader's rights."),
+				 errhint("Give the partitions the table's owner.")));
+
 	if (creator != owner && owner != crm_purge_extension_owner() && !picks_as_owner(creator, owner) &&
 		crm_purge_citus_distributed(relid))
 		ereport(ERROR,
@@ -464,6 +473,13 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 							  " AND op.oid OPERATOR(pg_catalog.=) dp.refobjid JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) op.oprcode"
 							  " UNION ALL SELECT y.typowner, 'the type ' OPERATOR(pg_catalog.||) y.oid::pg_catalog.regtype::pg_catalog.text"
 							  " FROM d JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) d.t"
+							  /* a type an expression names (a cast to a domain in a CHECK) */
+							  " UNION ALL SELECT y.typowner, 'the type ' OPERATOR(pg_catalog.||) y.oid::pg_catalog.regtype::pg_catalog.text"
+							  " OPERATOR(pg_catalog.||) ' in ' OPERATOR(pg_catalog.||) o.what"
+							  " FROM objs o JOIN pg_catalog.pg_depend dp ON dp.classid OPERATOR(pg_catalog.=) o.classid"
+							  " AND dp.objid OPERATOR(pg_catalog.=) o.objid"
+							  " JOIN pg_catalog.pg_type y ON dp.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass"
+							  " AND y.oid OPERATOR(pg_catalog.=) dp.refobjid"
 							  " UNION ALL SELECT p.proowner, 'the range type ' OPERATOR(pg_catalog.||) r.rngtypid::pg_catalog.regtype::pg_catalog.text"
 							  " FROM d JOIN pg_catalog.pg_range r ON r.rngtypid OPERATOR(pg_catalog.=) d.t"
 							  " JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) r.rngsubdiff OR p.oid OPERATOR(pg_catalog.=) r.rngcanonical"

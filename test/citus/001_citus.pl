@@ -1103,4 +1103,17 @@ is(as('regress_admin', q{SELECT crm_purge_erase('hx', 'id = 5', 'gdpr')}), '1',
 like(as('regress_admin', q{SELECT crm_purge_erase('hx', 'id = 3', 'gdpr')}, err => 1), qr/legal hold \d+ keeps them/,
 	'the held row is kept');
 
+# a distributed partitioned table with a partition of another owner: no
+# filter reads it (the partition owner's code would run as the reader)
+$coord->safe_psql('postgres', q{CREATE TABLE app.ptab (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+	CREATE TABLE app.ptab_1 PARTITION OF app.ptab FOR VALUES FROM (0) TO (100);
+	CREATE TABLE app.ptab_2 PARTITION OF app.ptab FOR VALUES FROM (100) TO (200);
+	SELECT create_distributed_table('app.ptab', 'id');
+	INSERT INTO app.ptab SELECT g, 'v' FROM generate_series(1, 150) g;
+	GRANT SELECT, DELETE ON app.ptab TO regress_admin;
+	ALTER TABLE app.ptab_2 OWNER TO regress_evil});
+like(as('regress_admin', q{SELECT crm_purge_delete_where('app.ptab', 'id = 1', dry_run => true)}, err => 1),
+	qr/cannot read Citus table app.ptab by a filter: a partition of it has another owner/,
+	'a partition of another owner stops every filter read of a distributed table');
+
 done_testing();
