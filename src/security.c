@@ -155,18 +155,18 @@ superuser_like(Oid role)
 		has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES);
 }
 
-/* other_owner_inheritor: has relid a partition or inheritance child not owned by role? */
-static bool
+/* other_owner_inheritor: a partition or inheritance child of relid not owned by role, or InvalidOid */
+static Oid
 other_owner_inheritor(Oid relid, Oid role)
 {
 	ListCell   *lc;
 
 	if (!has_subclass(relid))
-		return false;
+		return InvalidOid;
 	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
 		if (crm_purge_rel_owner(lfirst_oid(lc)) != role)
-			return true;
-	return false;
+			return lfirst_oid(lc);
+	return InvalidOid;
 }
 
 /* picks_as_owner: does crm_purge_become_picker() run creator's filter on relid as its owner? */
@@ -190,7 +190,7 @@ refuse_citus_reader(Oid creator, Oid relid)
 	Oid			owner = crm_purge_rel_owner(relid);
 
 	/* (a partition's owner's code would run as whoever reads: even the top table's owner) */
-	if (crm_purge_citus_distributed(relid) && other_owner_inheritor(relid, owner))
+	if (crm_purge_citus_distributed(relid) && OidIsValid(other_owner_inheritor(relid, owner)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot read Citus table %s by a filter: a partition of it has another owner",
@@ -254,7 +254,7 @@ crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 		return;
 	}
 	/* the owner's code (a partition's owner's too) may run here with the creator's rights (crm_purge_on_behalf) */
-	crm_purge_become_with(creator, creator != owner || other_owner_inheritor(relid, creator) ?
+	crm_purge_become_with(creator, creator != owner || OidIsValid(other_owner_inheritor(relid, creator)) ?
 						  CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
 }
 
@@ -514,25 +514,19 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 	SPI_finish();
 }
 
-/* same_owner_partitions: every partition of relid has relid's owner (or an error) */
+/* require_same_owner_partitions: every partition or inheritance child of relid has its owner (or an error) */
 static void
 require_same_owner_partitions(Oid relid, Oid owner)
 {
-	ListCell   *lc;
+	Oid			part = other_owner_inheritor(relid, owner);
 
-	/* (inheritance children too) */
-	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
-	{
-		Oid			part = lfirst_oid(lc);
-
-		if (crm_purge_rel_owner(part) != owner)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("table %s, a partition or inheritance child of table %s, has another owner",
-							crm_purge_relname(part), crm_purge_relname(relid)),
-					 errdetail("crm_purge writes to a table as its owner; that table's owner's code would run with those rights."),
-					 errhint("Give the partitions (or children) the table's owner.")));
-	}
+	if (OidIsValid(part))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table %s, a partition or inheritance child of table %s, has another owner",
+						crm_purge_relname(part), crm_purge_relname(relid)),
+				 errdetail("crm_purge writes to a table as its owner; that table's owner's code would run with those rights."),
+				 errhint("Give the partitions (or children) the table's owner.")));
 }
 
 /* mark_foreign_write: a foreign write that counts as work on another role's behalf starts */
