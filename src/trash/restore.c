@@ -5,10 +5,10 @@
  * statement run as the caller: the filter, the trash's row-level security
  * (own rows, or all for admins), the live table's privileges, policies and
  * triggers all apply to the caller.  Only removing the restored rows from the
- * trash runs as the extension owner, who owns the trash.  After a whole
- * deletion is restored, the child rows its ON DELETE SET NULL unlinked
+ * trash runs as the extension owner, who owns the trash.  After rows are
+ * restored, the child rows ON DELETE SET NULL unlinked from them
  * (crm_purge.unlinks, see crm_purge.unlink_trigger in trash.c) are linked
- * back.
+ * back to them.
  */
 #include "postgres.h"
 
@@ -64,8 +64,10 @@ int8_arrays_result(Datum *first, Datum *second)
 	return true;
 }
 
-static void restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion);
+static void restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion,
+						 List **links);
 static void check_citus_restorer(Oid relid);
+static void relink_children(List *links);
 
 
 /*
@@ -145,7 +147,7 @@ execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
  * the next, never by ctid (which names a row of one segment only).
  */
 static int64
-restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool skip)
+restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool skip, List **links)
 {
 	Relation	live;
 	TupleDesc	tupdesc;
@@ -346,18 +348,72 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 							rows - (uint64) n, crm_purge_relname(relid)),
 					 errhint("They stay in the trash; remove the live rows and restore again to bring them back.")));
 		if (n > 0)
-			restore_done(relid, trashid, ids, nums, n, deletion);
+			restore_done(relid, trashid, ids, nums, n, deletion, links);
 	}
 	return n;
 }
 
 /*
- * restore_done: removes the restored rows from the trash, as the extension
- * owner, who owns the trash, and records the restore, the restorer as the
- * actor.
+ * take_unlinks: the unlinks (crm_purge.unlinks) whose parent is one of the
+ * restored trash rows (named by values), taken out of crm_purge.unlinks and
+ * appended to *links as SPI tuple tables (child, constraint_name,
+ * child_key, parent_ref), for relink_children.  Only these are linked back:
+ * never a child to another row that has its parent's key now.  A key
+ * matches as text, each value through its type's output function, the way
+ * the unlink trigger wrote it.  As the extension owner; not on Citus (its
+ * shards record unlinks on their own nodes).
  */
 static void
-restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion)
+take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
+{
+	Oid			argtypes[4] = {INT8ARRAYOID, INT8ARRAYOID, OIDOID, TEXTOID};
+	Datum		args[4] = {values[0], values[1], ObjectIdGetDatum(relid), (Datum) 0};
+	SPITupleTable *keys;
+	uint64		nkeys,
+				k;
+
+	if (SPI_execute_with_args("SELECT c.conrelid, c.conname::text,"
+							  " pg_catalog.string_agg(pg_catalog.format('pg_catalog.format(''%%s'', t.%I)', a.attname), ', ' ORDER BY k.ord)"
+							  " FROM pg_catalog.pg_constraint c"
+							  " CROSS JOIN LATERAL pg_catalog.unnest(c.confkey) WITH ORDINALITY AS k(attnum, ord)"
+							  " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum"
+							  " WHERE c.confrelid = $3 AND c.contype = 'f'"
+							  "   AND EXISTS (SELECT FROM crm_purge.unlinks u WHERE u.child = c.conrelid"
+							  "               AND u.constraint_name = c.conname AND u.deletion_id = ANY ($1))"
+							  " GROUP BY c.oid, c.conrelid, c.conname",
+							  3, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the foreign keys to %s", crm_purge_relname(relid));
+	keys = SPI_tuptable;
+	nkeys = SPI_processed;
+	for (k = 0; k < nkeys; k++)
+	{
+		bool		isnull;
+
+		args[2] = SPI_getbinval(keys->vals[k], keys->tupdesc, 1, &isnull);
+		args[3] = CStringGetTextDatum(SPI_getvalue(keys->vals[k], keys->tupdesc, 2));
+		if (SPI_execute_with_args(psprintf("DELETE FROM crm_purge.unlinks u USING %s t"
+										   " WHERE %s AND u.deletion_id OPERATOR(pg_catalog.=) t.deletion_id"
+										   " AND u.child OPERATOR(pg_catalog.=) $3::pg_catalog.regclass"
+										   " AND u.constraint_name OPERATOR(pg_catalog.=) $4::pg_catalog.name"
+										   " AND u.parent_ref OPERATOR(pg_catalog.=) ARRAY[%s]::pg_catalog.text[]"
+										   " RETURNING u.child::pg_catalog.oid, u.constraint_name::pg_catalog.text, u.child_key, u.parent_ref",
+										   crm_purge_relname(trashid), crm_purge_trash_rows_named("t", 1),
+										   SPI_getvalue(keys->vals[k], keys->tupdesc, 3)),
+								  4, argtypes, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
+			elog(ERROR, "could not read crm_purge.unlinks");
+		if (SPI_processed > 0)
+			*links = lappend(*links, SPI_tuptable);
+	}
+}
+
+/*
+ * restore_done: removes the restored rows from the trash, as the extension
+ * owner, who owns the trash, taking the unlinks of their children into
+ * *links, and records the restore, the restorer as the actor.
+ */
+static void
+restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 deletion,
+			 List **links)
 {
 	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
 	Datum		values[2];
@@ -367,6 +423,16 @@ restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 del
 	values[0] = PointerGetDatum(construct_array(ids, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(nums, (int) n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	crm_purge_become_owner(&id);
+	if (!crm_purge_citus_distributed(trashid))
+	{
+		take_unlinks(relid, trashid, values, links);
+		/* and forgets those of these deletions whose foreign key is gone */
+		if (SPI_execute_with_args("DELETE FROM crm_purge.unlinks u WHERE u.deletion_id OPERATOR(pg_catalog.=) ANY ($1)"
+								  " AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) u.child"
+								  " AND c.conname OPERATOR(pg_catalog.=) u.constraint_name AND c.contype OPERATOR(pg_catalog.=) 'f')",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not clean crm_purge.unlinks");
+	}
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE %s", crm_purge_relname(trashid),
 									   crm_purge_trash_rows_named("t", 1)),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
@@ -418,6 +484,7 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 	bool		skip;
 	Oid			trashid;
 	int64		n;
+	List	   *links = NIL;
 
 	crm_purge_require_coordinator("crm_purge_restore");
 	if (PG_ARGISNULL(0))
@@ -456,7 +523,8 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	trashid = protected_trash(relid);
-	n = restore_rows(relid, trashid, filter, 0, skip);
+	n = restore_rows(relid, trashid, filter, 0, skip, &links);
+	relink_children(links);
 	SPI_finish();
 	PG_RETURN_INT64(n);
 }
@@ -593,69 +661,57 @@ relink_statement(Oid child, const char *conname, RelinkQuery *q)
 }
 
 /*
- * relink_children: links child rows that ON DELETE SET NULL unlinked during
- * the deletion back to their restored parents, where they still point nowhere.
- * As the caller.  The statement is built once per foreign key.
+ * relink_children: links the child rows in links (see take_unlinks), which
+ * ON DELETE SET NULL unlinked from parents this call restored, back to
+ * them, where they still point nowhere.  The statement is built once per
+ * foreign key.
  */
 static void
-relink_children(int64 deletion)
+relink_children(List *links)
 {
-	Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
-	Datum		values[2] = {Int64GetDatum(deletion), (Datum) 0};
-	CrmPurgeIdentity id;
-	SPITupleTable *links;
-	uint64		nlinks;
-	uint64		k;
 	Oid			prev_child = InvalidOid;
 	Oid			deferrable_child = InvalidOid;
 	char	   *prev_conname = NULL;
 	bool		usable = false;
 	RelinkQuery q = {NULL, {TEXTARRAYOID, TEXTARRAYOID}};
+	ListCell   *lc;
 
-	crm_purge_become_owner(&id);
-	if (SPI_execute_with_args("SELECT child::oid, constraint_name::text, child_key, parent_ref "
-							  "FROM crm_purge.unlinks WHERE deletion_id = $1 ORDER BY child, constraint_name",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm_purge.unlinks");
-	crm_purge_unbecome(&id);
-	links = SPI_tuptable;
-	nlinks = SPI_processed;
-
-	for (k = 0; k < nlinks; k++)
+	foreach(lc, links)
 	{
-		bool		isnull;
-		Oid			child = DatumGetObjectId(SPI_getbinval(links->vals[k], links->tupdesc, 1, &isnull));
-		char	   *conname = SPI_getvalue(links->vals[k], links->tupdesc, 2);
-		ErrorData  *edata;
+		SPITupleTable *tt = lfirst(lc);
+		uint64		k;
 
-		if (child != prev_child || strcmp(conname, prev_conname) != 0)
+		for (k = 0; k < tt->numvals; k++)
 		{
-			usable = relink_statement(child, conname, &q);
-			if (usable && child != deferrable_child)
-			{
-				child_deferrable(child, &q);
-				deferrable_child = child;
-			}
-			prev_child = child;
-			prev_conname = conname;
-		}
-		if (!usable)
-			continue;
-		q.values[0] = SPI_getbinval(links->vals[k], links->tupdesc, 3, &isnull);
-		q.values[1] = SPI_getbinval(links->vals[k], links->tupdesc, 4, &isnull);
-		edata = crm_purge_in_subtransaction(run_relink, &q);
-		/* a row that cannot be linked back stays unlinked; the restore goes on */
-		if (edata != NULL)
-			ereport(NOTICE,
-					(errmsg("a row of table %s was not linked back: %s",
-							crm_purge_relname(child), edata->message),
-					 errhint("Set its reference again by hand if it should point to the restored row.")));
-	}
+			bool		isnull;
+			Oid			child = DatumGetObjectId(SPI_getbinval(tt->vals[k], tt->tupdesc, 1, &isnull));
+			char	   *conname = SPI_getvalue(tt->vals[k], tt->tupdesc, 2);
+			ErrorData  *edata;
 
-	crm_purge_become_owner(&id);
-	SPI_execute_with_args("DELETE FROM crm_purge.unlinks WHERE deletion_id = $1",
-						  1, argtypes, values, NULL, false, 0);
-	crm_purge_unbecome(&id);
+			if (child != prev_child || strcmp(conname, prev_conname) != 0)
+			{
+				usable = relink_statement(child, conname, &q);
+				if (usable && child != deferrable_child)
+				{
+					child_deferrable(child, &q);
+					deferrable_child = child;
+				}
+				prev_child = child;
+				prev_conname = conname;
+			}
+			if (!usable)
+				continue;
+			q.values[0] = SPI_getbinval(tt->vals[k], tt->tupdesc, 3, &isnull);
+			q.values[1] = SPI_getbinval(tt->vals[k], tt->tupdesc, 4, &isnull);
+			edata = crm_purge_in_subtransaction(run_relink, &q);
+			/* a row that cannot be linked back stays unlinked; the restore goes on */
+			if (edata != NULL)
+				ereport(NOTICE,
+						(errmsg("a row of table %s was not linked back: %s",
+								crm_purge_relname(child), edata->message),
+						 errhint("Set its reference again by hand if it should point to the restored row.")));
+		}
+	}
 }
 
 /* deletion_touched: has the trash rows of this deletion?  Read as the extension owner, its own table, no value but a count. */
@@ -689,6 +745,7 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 	int64		deletion;
 	int64		total = 0;
 	ListCell   *lc;
+	List	   *links = NIL;
 
 	crm_purge_require_coordinator("crm_purge_restore_deletion");
 	if (PG_ARGISNULL(0))
@@ -709,10 +766,9 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 		/* on Citus a table the deletion left alone is not checked (its rules would refuse every deletion) */
 		if (crm_purge_citus_distributed(p->trashid) && !deletion_touched(p->trashid, deletion))
 			continue;
-		total += restore_rows(p->relid, p->trashid, NULL, deletion, false);
+		total += restore_rows(p->relid, p->trashid, NULL, deletion, false, &links);
 	}
-	if (total > 0)
-		relink_children(deletion);
+	relink_children(links);
 	SPI_finish();
 	PG_RETURN_INT64(total);
 }

@@ -59,6 +59,26 @@ DELETE FROM contacts WHERE id = 4;
 UPDATE activities SET contact_id = 5 WHERE id = 3;
 SELECT crm_purge_restore_deletion((SELECT max(deletion_id) FROM crm_trash.public__contacts));
 SELECT id, contact_id FROM activities WHERE id IN (3, 13) ORDER BY id;
+-- crm_purge_restore links back the children of the rows it restores, and
+-- crm_purge_restore_deletion only those of the rows it restores: never a
+-- child to another row that has the key now
+DELETE FROM contacts WHERE id IN (7, 8);
+SELECT max(deletion_id) AS rb_d1 FROM crm_trash.public__contacts \gset
+SELECT crm_purge_restore('contacts', 'id = 7');
+SELECT id, contact_id FROM activities WHERE id IN (6, 7, 16, 17) ORDER BY id;
+UPDATE activities SET contact_id = NULL WHERE id = 6;
+DELETE FROM contacts WHERE id = 7;
+SELECT max(deletion_id) AS rb_d2 FROM crm_trash.public__contacts \gset
+BEGIN;
+INSERT INTO contacts (id, name) VALUES (7, 'another seven');
+SELECT crm_purge_restore_deletion(:rb_d1);
+SELECT id, contact_id FROM activities WHERE id IN (6, 7, 16, 17) ORDER BY id;
+ROLLBACK;
+SELECT crm_purge_restore_deletion(:rb_d2);
+SELECT crm_purge_restore_deletion(:rb_d1);
+SELECT id, contact_id FROM activities WHERE id IN (6, 7, 16, 17) ORDER BY id;
+SELECT count(*) FROM crm_purge.unlinks;
+UPDATE activities SET contact_id = 7 WHERE id = 6;
 
 -- on_conflict: a live row with the same key
 DELETE FROM contacts WHERE id = 6;
