@@ -117,6 +117,7 @@ typedef struct CrmPurgeForeignWrite
 } CrmPurgeForeignWrite;
 
 extern void crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w);
+extern void crm_purge_relink_write_begin(Oid relid, CrmPurgeForeignWrite *w);
 extern void crm_purge_foreign_write_end(CrmPurgeForeignWrite *w);
 extern void crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w);
 extern Oid	crm_purge_deleting_user(Oid relid);

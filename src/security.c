@@ -514,6 +514,8 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 	SPI_finish();
 }
 
+static void foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *w);
+
 /* require_same_owner_partitions: every partition or inheritance child of relid has its owner (or an error) */
 static void
 require_same_owner_partitions(Oid relid, Oid owner)
@@ -552,8 +554,29 @@ mark_foreign_write(CrmPurgeForeignWrite *w)
 void
 crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 {
+	foreign_write_begin(relid, need, false, w);
+}
+
+/*
+ * crm_purge_relink_write_begin: the re-link of a child row (restore.c), an
+ * UPDATE of relid that puts back a reference PostgreSQL's ON DELETE SET NULL
+ * took away as relid's owner: written as the owner whoever restores (the
+ * owner's code, never a third role's, runs), except on a superuser's table
+ * (code its code reaches, a third role's trigger on a table it writes, would
+ * run as the superuser): there as the caller, who then needs UPDATE.
+ */
+void
+crm_purge_relink_write_begin(Oid relid, CrmPurgeForeignWrite *w)
+{
+	foreign_write_begin(relid, ACL_UPDATE, true, w);
+}
+
+static void
+foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *w)
+{
 	Oid			caller = GetUserId();
 	Oid			owner;
+	bool		owner_writes;
 
 	w->relid = relid;
 	w->as_owner = false;
@@ -575,15 +598,18 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 		return;
 	}
 	owner = crm_purge_rel_owner(relid);
+	owner_writes = relink && owner != caller && !superuser_arg(owner);
 	/* (rows named by ctid: picked with SELECT on the table, as PostgreSQL asks of WHERE ctid = ...) */
-	if ((pg_class_aclcheck(relid, caller, need) != ACLCHECK_OK &&
-		 (need == ACL_DELETE || pg_attribute_aclcheck_all(relid, caller, need, ACLMASK_ALL) != ACLCHECK_OK)) ||
-		(need != ACL_INSERT && pg_class_aclcheck(relid, caller, ACL_SELECT) != ACLCHECK_OK))
+	if (!owner_writes &&
+		((pg_class_aclcheck(relid, caller, need) != ACLCHECK_OK &&
+		  (need == ACL_DELETE || pg_attribute_aclcheck_all(relid, caller, need, ACLMASK_ALL) != ACLCHECK_OK)) ||
+		 (need != ACL_INSERT && pg_class_aclcheck(relid, caller, ACL_SELECT) != ACLCHECK_OK)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", crm_purge_relname(relid)),
 				 errdetail("%s needs %s on the table.",
-						   need == ACL_INSERT ? "Restoring rows" : need == ACL_UPDATE ? "Unlinking rows" : "Deleting rows",
+						   need == ACL_INSERT ? "Restoring rows" : relink ? "Linking rows back" :
+						   need == ACL_UPDATE ? "Unlinking rows" : "Deleting rows",
 						   need == ACL_INSERT ? "INSERT" : need == ACL_UPDATE ? "SELECT and UPDATE" : "SELECT and DELETE")));
 	/*
 	 * (a plain user's restore of its own rows runs as that user, as its
@@ -591,10 +617,11 @@ crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w)
 	 * code reaches, a third role's trigger on a table it writes, would run
 	 * as the superuser)
 	 */
-	w->as_owner = !crm_purge_citus_distributed(relid) && owner != caller && crm_purge_is_admin(caller) &&
-		!superuser_arg(owner);
+	w->as_owner = owner_writes ||
+		(!crm_purge_citus_distributed(relid) && owner != caller && crm_purge_is_admin(caller) &&
+		 !superuser_arg(owner));
 	/* policies apply to the caller, and would not to the owner */
-	if (w->as_owner && crm_purge_policies_would_run(relid, caller))
+	if (w->as_owner && !owner_writes && crm_purge_policies_would_run(relid, caller))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot write to table %s for you: row-level security applies to you there",

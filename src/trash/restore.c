@@ -371,6 +371,7 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 	SPITupleTable *keys;
 	uint64		nkeys,
 				k;
+	int			nestlevel;
 
 	if (SPI_execute_with_args("SELECT c.conrelid, c.conname::text,"
 							  " pg_catalog.string_agg(pg_catalog.format('pg_catalog.format(''%%s'', t.%I)', a.attname), ', ' ORDER BY k.ord)"
@@ -385,6 +386,8 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 		elog(ERROR, "could not read the foreign keys to %s", crm_purge_relname(relid));
 	keys = SPI_tuptable;
 	nkeys = SPI_processed;
+	/* the key text as the unlink trigger wrote it */
+	nestlevel = crm_purge_pin_output_settings();
 	for (k = 0; k < nkeys; k++)
 	{
 		bool		isnull;
@@ -396,7 +399,7 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 										   " AND u.child OPERATOR(pg_catalog.=) $3::pg_catalog.regclass"
 										   " AND u.constraint_name OPERATOR(pg_catalog.=) $4::pg_catalog.name"
 										   " AND u.parent_ref OPERATOR(pg_catalog.=) ARRAY[%s]::pg_catalog.text[]"
-										   " RETURNING u.child::pg_catalog.oid, u.constraint_name::pg_catalog.text, u.child_key, u.parent_ref",
+										   " RETURNING u.child::pg_catalog.oid, u.constraint_name::pg_catalog.text, u.child_key, u.parent_ref, u.deletion_id",
 										   crm_purge_relname(trashid), crm_purge_trash_rows_named("t", 1),
 										   SPI_getvalue(keys->vals[k], keys->tupdesc, 3)),
 								  4, argtypes, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
@@ -404,6 +407,7 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 		if (SPI_processed > 0)
 			*links = lappend(*links, SPI_tuptable);
 	}
+	AtEOXact_GUC(false, nestlevel);
 }
 
 /*
@@ -530,66 +534,107 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 }
 
 /*
- * run_relink: links an unlinked child row back, as the child table's owner,
- * restricted, the way PostgreSQL runs the ON DELETE SET NULL that unlinked
- * it: the child's triggers and casts are its owner's code, and run with its
- * owner's rights, never the restorer's.  One RelinkQuery serves every row of
- * one foreign key.
+ * Re-linking: each child row an ON DELETE SET NULL unlinked from a restored
+ * row gets its reference back by an UPDATE of the child table
+ * (crm_purge_relink_write_begin): as the child's owner, refused where a
+ * third role's code would run; a superuser's table as the restorer, who
+ * then needs UPDATE on it.  One RelinkQuery serves every row of one
+ * foreign key.
  */
 typedef struct RelinkQuery
 {
+	Oid			child;
 	char	   *sql;
-	Oid			argtypes[2];
-	Datum		values[2];
-	Oid			owner;
-	char	   *immediate;		/* the child's deferrable constraints */
-	char	   *deferred;		/* of those, the initially deferred ones */
+	int			nargs;			/* the reference's columns, then the child's key's */
+	Oid			argtypes[2 * INDEX_MAX_KEYS];	/* base types */
+	Datum		values[2 * INDEX_MAX_KEYS];
+	Datum		parent_ref;		/* text[] */
+	Datum		child_key;		/* text[] */
 } RelinkQuery;
 
 /*
- * run_relink: the UPDATE as the child's owner, restricted.  A deferred
- * trigger cannot be queued in a restricted operation (and an UPDATE of a row
- * this transaction changed queues every deferred key check of the row):
- * the child's deferrable constraints are checked at once (SET CONSTRAINTS,
- * as the restorer) and the initially deferred ones deferred again after.
+ * relink_values: the text values of a (text[]) into q->values from first
+ * on, through the input functions of their base types, under the settings
+ * the unlink trigger wrote them with (crm_purge_pin_output_settings).
+ */
+static void
+relink_values(RelinkQuery *q, Datum a, int first, int n)
+{
+	Datum	   *texts;
+	bool	   *nulls;
+	int			count,
+				i;
+
+	deconstruct_array(DatumGetArrayTypeP(a), TEXTOID, -1, false, TYPALIGN_INT, &texts, &nulls, &count);
+	if (count != n)
+		elog(ERROR, "an unlink record has %d values, the key %d columns", count, n);
+	for (i = 0; i < n; i++)
+	{
+		Oid			input,
+					ioparam;
+
+		if (nulls[i])
+			elog(ERROR, "an unlink record has a NULL value");
+		getTypeInputInfo(q->argtypes[first + i], &input, &ioparam);
+		q->values[first + i] = OidInputFunctionCall(input, TextDatumGetCString(texts[i]), ioparam, -1);
+	}
+}
+
+/*
+ * run_relink: one row's UPDATE (a deferred trigger of the owner's it queues
+ * fires at its end, see crm_purge_foreign_write_end).
  */
 static void
 run_relink(void *arg)
 {
 	RelinkQuery *q = arg;
-	CrmPurgeIdentity id;
+	CrmPurgeForeignWrite w;
+	int			nestlevel;
+	int			nfk = q->nargs - ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(q->child_key)),
+												ARR_DIMS(DatumGetArrayTypeP(q->child_key)));
 	int			rc;
 
-	if (q->immediate != NULL)
-		SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", q->immediate), false, 0);
-	crm_purge_become(q->owner, &id);
-	rc = SPI_execute_with_args(q->sql, 2, q->argtypes, q->values, NULL, false, 0);
-	crm_purge_unbecome(&id);
+	nestlevel = crm_purge_pin_output_settings();
+	relink_values(q, q->parent_ref, 0, nfk);
+	relink_values(q, q->child_key, nfk, q->nargs - nfk);
+	AtEOXact_GUC(false, nestlevel);
+	crm_purge_relink_write_begin(q->child, &w);
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(q->sql, q->nargs, q->argtypes, q->values, NULL, false, 0);
+	}
+	PG_CATCH();
+	{
+		crm_purge_foreign_write_abort(&w);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	crm_purge_foreign_write_end(&w);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not link a child row back");
-	if (q->deferred != NULL)
-		SPI_execute(psprintf("SET CONSTRAINTS %s DEFERRED", q->deferred), false, 0);
 }
 
-/* child_deferrable: the child's deferrable constraints into q, as SET CONSTRAINTS lists */
-static void
-child_deferrable(Oid child, RelinkQuery *q)
+/*
+ * relink_argtype: the base type of attribute a, as a parameter's type; an
+ * error unless its text comes back through built-in input functions alone
+ * (a domain's CHECK, say inside an array, is its owner's code).
+ */
+static Oid
+relink_argtype(Form_pg_attribute a)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(child)};
+	Oid			base = getBaseType(a->atttypid);
+	char		typtype = get_typtype(base);
+	Oid			elem = get_element_type(base);
 
-	q->immediate = NULL;
-	q->deferred = NULL;
-	if (SPI_execute_with_args("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.conname), ', '),"
-							  " pg_catalog.string_agg(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.conname), ', ')"
-							  "   FILTER (WHERE c.condeferred)"
-							  " FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace"
-							  " WHERE c.conrelid = $1 AND c.condeferrable",
-							  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		q->immediate = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		q->deferred = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	}
+	if (typtype == TYPTYPE_ENUM ||
+		(typtype == TYPTYPE_BASE && (!OidIsValid(elem) || get_typtype(elem) == TYPTYPE_BASE ||
+									 get_typtype(elem) == TYPTYPE_ENUM)))
+		return base;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("column %s has type %s, which crm_purge does not link back by",
+					quote_identifier(NameStr(a->attname)), format_type_be_qualified(a->atttypid))));
+	return InvalidOid;
 }
 
 /*
@@ -637,9 +682,9 @@ relink_statement(Oid child, const char *conname, RelinkQuery *q)
 	{
 		Form_pg_attribute a = TupleDescAttr(td, fk[i] - 1);
 
+		q->argtypes[i] = relink_argtype(a);
 		appendStringInfo(&setcols, "%s%s", i ? ", " : "", quote_identifier(NameStr(a->attname)));
-		appendStringInfo(&setvals, "%s($2::text[])[%d]::%s", i ? ", " : "", i + 1,
-						 format_type_with_typemod(a->atttypid, a->atttypmod));
+		appendStringInfo(&setvals, "%s$%d", i ? ", " : "", i + 1);
 		appendStringInfo(&where, " AND %s IS NULL", quote_identifier(NameStr(a->attname)));
 	}
 	ReleaseSysCache(tup);
@@ -647,33 +692,61 @@ relink_statement(Oid child, const char *conname, RelinkQuery *q)
 	{
 		Form_pg_attribute a = TupleDescAttr(td, pk[i] - 1);
 
-		appendStringInfo(&where, " AND %s = ($1::text[])[%d]::%s",
-						 quote_identifier(NameStr(a->attname)), i + 1,
-						 format_type_with_typemod(a->atttypid, a->atttypmod));
+		q->argtypes[nfk + i] = relink_argtype(a);
+		appendStringInfo(&where, " AND %s OPERATOR(pg_catalog.=) $%d",
+						 quote_identifier(NameStr(a->attname)), nfk + i + 1);
 	}
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
 					 crm_purge_relname(child), setcols.data, setvals.data, where.data);
 	q->sql = sql.data;
-	q->owner = rel->rd_rel->relowner;
+	q->nargs = nfk + npk;
+	q->child = child;
 	table_close(rel, NoLock);
 	return true;
+}
+
+/* relink_statement, an error turned into false and a NOTICE */
+static bool
+try_relink_statement(Oid child, const char *conname, RelinkQuery *q)
+{
+	volatile bool usable = false;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		usable = relink_statement(child, conname, q);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (edata->sqlerrcode != ERRCODE_FEATURE_NOT_SUPPORTED)
+			ReThrowError(edata);
+		ereport(NOTICE,
+				(errmsg("rows of table %s are not linked back: %s", crm_purge_relname(child), edata->message),
+				 errhint("Set their references again by hand if they should point to the restored rows.")));
+	}
+	PG_END_TRY();
+	return usable;
 }
 
 /*
  * relink_children: links the child rows in links (see take_unlinks), which
  * ON DELETE SET NULL unlinked from parents this call restored, back to
- * them, where they still point nowhere.  The statement is built once per
- * foreign key.
+ * them, where they still point nowhere.  A row that cannot be linked back
+ * gets a NOTICE and its record back.
  */
 static void
 relink_children(List *links)
 {
 	Oid			prev_child = InvalidOid;
-	Oid			deferrable_child = InvalidOid;
 	char	   *prev_conname = NULL;
 	bool		usable = false;
-	RelinkQuery q = {NULL, {TEXTARRAYOID, TEXTARRAYOID}};
+	RelinkQuery q;
 	ListCell   *lc;
 
 	foreach(lc, links)
@@ -690,26 +763,34 @@ relink_children(List *links)
 
 			if (child != prev_child || strcmp(conname, prev_conname) != 0)
 			{
-				usable = relink_statement(child, conname, &q);
-				if (usable && child != deferrable_child)
-				{
-					child_deferrable(child, &q);
-					deferrable_child = child;
-				}
+				usable = try_relink_statement(child, conname, &q);
 				prev_child = child;
 				prev_conname = conname;
 			}
 			if (!usable)
 				continue;
-			q.values[0] = SPI_getbinval(tt->vals[k], tt->tupdesc, 3, &isnull);
-			q.values[1] = SPI_getbinval(tt->vals[k], tt->tupdesc, 4, &isnull);
+			q.child_key = SPI_getbinval(tt->vals[k], tt->tupdesc, 3, &isnull);
+			q.parent_ref = SPI_getbinval(tt->vals[k], tt->tupdesc, 4, &isnull);
 			edata = crm_purge_in_subtransaction(run_relink, &q);
-			/* a row that cannot be linked back stays unlinked; the restore goes on */
 			if (edata != NULL)
+			{
+				Oid			argtypes[5] = {INT8OID, OIDOID, NAMEOID, TEXTARRAYOID, TEXTARRAYOID};
+				Datum		values[5] = {SPI_getbinval(tt->vals[k], tt->tupdesc, 5, &isnull),
+					ObjectIdGetDatum(child), DirectFunctionCall1(namein, CStringGetDatum(conname)),
+				q.child_key, q.parent_ref};
+				CrmPurgeIdentity id;
+
+				/* a row that cannot be linked back stays unlinked, remembered; the restore goes on */
 				ereport(NOTICE,
 						(errmsg("a row of table %s was not linked back: %s",
 								crm_purge_relname(child), edata->message),
 						 errhint("Set its reference again by hand if it should point to the restored row.")));
+				crm_purge_become_owner(&id);
+				if (SPI_execute_with_args("INSERT INTO crm_purge.unlinks (deletion_id, child, constraint_name, child_key, parent_ref)"
+										  " VALUES ($1, $2, $3, $4, $5)", 5, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+					elog(ERROR, "could not keep an unlink record");
+				crm_purge_unbecome(&id);
+			}
 		}
 	}
 }

@@ -1568,6 +1568,7 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	CrmPurgeIdentity id;
 	int64		deletion;
+	int			nestlevel;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
@@ -1604,8 +1605,11 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(deletion);
 	values[1] = ObjectIdGetDatum(RelationGetRelid(child));
 	values[2] = DirectFunctionCall1(namein, CStringGetDatum(trigdata->tg_trigger->tgargs[0]));
+	/* as take_unlinks and the re-link read them, whatever the session's DateStyle & co. */
+	nestlevel = crm_purge_pin_output_settings();
 	values[3] = attrs_as_text_array(trigdata->tg_newtuple, tupdesc, npk, pk);
 	values[4] = attrs_as_text_array(trigdata->tg_trigtuple, tupdesc, nfk, fk);
+	AtEOXact_GUC(false, nestlevel);
 
 	crm_purge_become_owner(&id);
 	if (unlink_insert_plan == NULL)

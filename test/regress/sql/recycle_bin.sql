@@ -79,6 +79,24 @@ SELECT crm_purge_restore_deletion(:rb_d1);
 SELECT id, contact_id FROM activities WHERE id IN (6, 7, 16, 17) ORDER BY id;
 SELECT count(*) FROM crm_purge.unlinks;
 UPDATE activities SET contact_id = 7 WHERE id = 6;
+-- the link is found again whatever the restoring session's TimeZone, and
+-- with a key of a domain on the search_path
+CREATE DOMAIN rb_code AS text CHECK (VALUE <> '');
+CREATE TABLE meetings (at timestamptz, code rb_code, PRIMARY KEY (at, code));
+CREATE TABLE attendees (id int PRIMARY KEY, at timestamptz, code rb_code,
+                        FOREIGN KEY (at, code) REFERENCES meetings ON DELETE SET NULL);
+INSERT INTO meetings VALUES ('2026-01-01 10:00:00+00', 'kick-off');
+INSERT INTO attendees VALUES (1, '2026-01-01 10:00:00+00', 'kick-off');
+SELECT crm_purge_protect('meetings');
+SET TimeZone = 'UTC';
+DELETE FROM meetings;
+SET TimeZone = 'Asia/Tokyo';
+SELECT crm_purge_restore('meetings');
+RESET TimeZone;
+SELECT id, at = '2026-01-01 10:00:00+00' AS linked, code FROM attendees;
+SELECT crm_purge_unprotect('meetings', true);
+DROP TABLE attendees, meetings;
+DROP DOMAIN rb_code;
 
 -- on_conflict: a live row with the same key
 DELETE FROM contacts WHERE id = 6;

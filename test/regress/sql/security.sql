@@ -492,6 +492,54 @@ SELECT crm_purge_restore_deletion(:rp_deletion);
 RESET ROLE;
 SELECT pid FROM evil.child;
 SELECT DISTINCT who FROM evil.relog ORDER BY 1;
+-- (b) a superuser's child table is linked back as the restorer, never as
+-- the superuser: code its trigger reaches (a role's audit table) would run
+-- as the superuser.  Without UPDATE on it, the restorer gets a NOTICE and
+-- the record stays.  A plain user restores its own row the same way.
+CREATE TABLE sec.suchild (id int PRIMARY KEY, pid int REFERENCES sec.rp ON DELETE SET NULL);
+CREATE FUNCTION sec.su_log() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO evil.relog VALUES (current_user); RETURN NEW; END $$;
+CREATE TRIGGER su_log AFTER UPDATE ON sec.suchild FOR EACH ROW EXECUTE FUNCTION sec.su_log();
+GRANT INSERT ON evil.relog TO PUBLIC;
+INSERT INTO sec.rp VALUES (2), (3);
+INSERT INTO sec.suchild VALUES (2, 2), (3, 3);
+GRANT SELECT, INSERT, DELETE ON sec.rp TO regress_sec_evil;
+TRUNCATE evil.relog;
+SET ROLE regress_sec_admin;
+DELETE FROM sec.rp WHERE id = 2;
+SELECT crm_purge_restore('sec.rp', 'id = 2');
+RESET ROLE;
+SELECT id, pid FROM sec.suchild ORDER BY id;
+SELECT count(*) AS kept_records FROM crm_purge.unlinks WHERE child = 'sec.suchild'::regclass;
+GRANT SELECT, UPDATE ON sec.suchild TO regress_sec_evil;
+SET ROLE regress_sec_evil;
+DELETE FROM sec.rp WHERE id = 3;
+SELECT crm_purge_restore('sec.rp', 'id = 3');
+RESET ROLE;
+SELECT id, pid FROM sec.suchild ORDER BY id;
+SELECT DISTINCT who FROM evil.relog ORDER BY 1;
+-- (c) a third role's trigger on the child table is refused, as in every
+-- write crm_purge makes as a table's owner
+SET ROLE regress_sec_evil;
+CREATE FUNCTION evil.third() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO evil.relog VALUES (current_user); RETURN NEW; END $$;
+GRANT EXECUTE ON FUNCTION evil.third() TO regress_sec_owner;
+RESET ROLE;
+GRANT REFERENCES ON sec.rp TO regress_sec_owner;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.rchild (id int PRIMARY KEY, pid int REFERENCES sec.rp ON DELETE SET NULL);
+CREATE TRIGGER third BEFORE UPDATE ON own.rchild FOR EACH ROW EXECUTE FUNCTION evil.third();
+INSERT INTO own.rchild VALUES (3, 3);
+RESET ROLE;
+SET ROLE regress_sec_admin;
+DELETE FROM sec.rp WHERE id = 3;
+RESET ROLE;
+TRUNCATE evil.relog;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_restore('sec.rp', 'id = 3');
+RESET ROLE;
+SELECT id, pid FROM own.rchild;
+SELECT count(*) AS third_ran FROM evil.relog;
 
 -- 19. an erased key does not come back by UPDATE or upsert either
 CREATE TABLE sec.g (id int PRIMARY KEY, v text);
