@@ -18,6 +18,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -484,6 +485,7 @@ crm_purge_row_key_text(Relation rel, HeapTuple tuple, int nkeys, const AttrNumbe
 typedef struct GuardKey
 {
 	Oid			relid;
+	Oid			guarded;		/* whose tombstones: guarded_table */
 	bool		pin_settings;	/* a key type's text depends on DateStyle & co. */
 	int			nkeys;
 	AttrNumber	keys[INDEX_MAX_KEYS];
@@ -536,6 +538,36 @@ key_output(Relation rel, AttrNumber attno, FmgrInfo *out, bool single, bool *cas
 }
 
 /*
+ * guarded_table: the table whose tombstones rel's guard checks: a
+ * partition's guard trigger, cloned from a partitioned table's, checks
+ * that table's (an erase of a partitioned table files them under it).
+ */
+static Oid
+guarded_table(Relation rel, Trigger *trigger)
+{
+	ListCell   *lc;
+
+	if (!trigger->tgisclone || !rel->rd_rel->relispartition)
+		return RelationGetRelid(rel);
+	/* nearest first: the first whose trigger of that name is its own */
+	foreach(lc, get_partition_ancestors(RelationGetRelid(rel)))
+	{
+		Relation	anc = table_open(lfirst_oid(lc), AccessShareLock);
+		bool		own = false;
+		int			i;
+
+		for (i = 0; anc->trigdesc != NULL && i < anc->trigdesc->numtriggers; i++)
+			if (strcmp(anc->trigdesc->triggers[i].tgname, trigger->tgname) == 0 &&
+				!anc->trigdesc->triggers[i].tgisclone)
+				own = true;
+		table_close(anc, AccessShareLock);
+		if (own)
+			return lfirst_oid(lc);
+	}
+	return RelationGetRelid(rel);
+}
+
+/*
  * guard_key: the cached key columns and output functions of a guarded
  * table; an error when it has no primary key, or a natural key column of
  * the trigger is gone.
@@ -547,6 +579,7 @@ guard_key(Relation rel, Trigger *trigger)
 	GuardKey   *g;
 	bool		found;
 	AttrNumber	keys[INDEX_MAX_KEYS];
+	Oid			guarded;
 	AttrNumber	natural[INDEX_MAX_KEYS];
 	int			nkeys;
 	int			nnatural;
@@ -578,7 +611,9 @@ guard_key(Relation rel, Trigger *trigger)
 							crm_purge_relname(relid), trigger->tgargs[i + 1]),
 					 errhint("Run crm_purge_guard again with the natural key's columns as they are now.")));
 	}
+	guarded = guarded_table(rel, trigger);
 	g = hash_search(guard_keys, &relid, HASH_ENTER, NULL);
+	g->guarded = guarded;
 	g->nkeys = nkeys;
 	memcpy(g->keys, keys, sizeof(AttrNumber) * nkeys);
 	g->nnatural = nnatural;
@@ -692,11 +727,11 @@ guard_blocks(Relation rel, Trigger *trigger, HeapTuple row, HeapTuple oldrow)
 	bool		check_natural;
 	int			nestlevel;
 
-	s = tombstone_set(RelationGetRelid(rel));
+	g = guard_key(rel, trigger);
+	s = tombstone_set(g->guarded);
 	if (hash_get_num_entries(s->hashes) == 0)
 		return false;
 
-	g = guard_key(rel, trigger);
 	/* an update that keeps a key cannot bring an erased one back */
 	check_pk = oldrow == NULL || !key_unchanged(rel, g->nkeys, g->keys, oldrow, row);
 	check_natural = g->nnatural > 0 &&

@@ -238,6 +238,27 @@ SELECT crm_purge_request('pt.acc', '1 day', 'delete_only');
 RESET ROLE;
 RESET crm_purge.batch_size;
 
+-- the guard of a partitioned table checks its tombstones in every
+-- partition, on every level
+RESET ROLE;
+CREATE TABLE pt.gq (id int, region int, email text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE pt.gq1 PARTITION OF pt.gq FOR VALUES IN (1);
+CREATE TABLE pt.gq2 PARTITION OF pt.gq FOR VALUES IN (2) PARTITION BY LIST (id);
+CREATE TABLE pt.gq2a PARTITION OF pt.gq2 DEFAULT;
+SELECT crm_purge_protect('pt.gq');
+INSERT INTO pt.gq VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 1, 'c');
+SELECT crm_purge_guard('pt.gq', 'error', ARRAY['email']);
+SELECT crm_purge_erase('pt.gq', 'id IN (1, 2)', 'GDPR');
+INSERT INTO pt.gq VALUES (1, 1, 'new');
+INSERT INTO pt.gq VALUES (2, 2, 'new');
+INSERT INTO pt.gq VALUES (9, 1, 'a');
+INSERT INTO pt.gq VALUES (9, 2, 'b');
+INSERT INTO pt.gq VALUES (4, 2, 'd');
+SELECT * FROM pt.gq ORDER BY id;
+DELETE FROM crm_purge.tombstones WHERE tbl = 'pt.gq'::regclass;
+SELECT crm_purge_unprotect('pt.gq', true);
+DROP TABLE pt.gq;
+
 -- unprotect takes every trigger off the partitions too
 SELECT crm_purge_unprotect('pt.events');
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname LIKE 'crm_purge%' AND tgrelid::regclass::text LIKE 'pt.events%';
