@@ -137,8 +137,8 @@ crm_purge_become_owner_local(CrmPurgeIdentity *save)
  * make itself a member of other roles (CREATEROLE), run programs or write
  * files as the server.
  */
-static bool
-superuser_like(Oid role)
+bool
+crm_purge_superuser_like(Oid role)
 {
 	HeapTuple	tup;
 	bool		createrole = false;
@@ -173,7 +173,7 @@ other_owner_inheritor(Oid relid, Oid role)
 static bool
 picks_as_owner(Oid creator, Oid owner)
 {
-	return creator != owner && (superuser_like(creator) || has_privs_of_role(creator, owner)) &&
+	return creator != owner && (crm_purge_superuser_like(creator) || has_privs_of_role(creator, owner)) &&
 		owner != crm_purge_extension_owner() && !superuser_arg(owner);
 }
 
@@ -515,6 +515,22 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 }
 
 static void foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *w);
+static void require_same_owner_partitions(Oid relid, Oid owner);
+
+/*
+ * crm_purge_refuse_foreign_code: an error when a write of relid (and what
+ * it reaches) as its owner would run a third role's code (see
+ * refuse_foreign_code); for the worker's writes as a table's owner.
+ */
+void
+crm_purge_refuse_foreign_code(Oid relid, AclMode need)
+{
+	Oid			owner = crm_purge_rel_owner(relid);
+
+	refuse_rules(relid, need);
+	refuse_foreign_code(relid, owner, need);
+	require_same_owner_partitions(relid, owner);
+}
 
 /* require_same_owner_partitions: every partition or inheritance child of relid has its owner (or an error) */
 static void
@@ -598,7 +614,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 		return;
 	}
 	owner = crm_purge_rel_owner(relid);
-	owner_writes = relink && owner != caller && !superuser_arg(owner);
+	owner_writes = relink && owner != caller && !crm_purge_superuser_like(owner);
 	/* (rows named by ctid: picked with SELECT on the table, as PostgreSQL asks of WHERE ctid = ...) */
 	if (!owner_writes &&
 		((pg_class_aclcheck(relid, caller, need) != ACLCHECK_OK &&
@@ -619,7 +635,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 	 */
 	w->as_owner = owner_writes ||
 		(!crm_purge_citus_distributed(relid) && owner != caller && crm_purge_is_admin(caller) &&
-		 !superuser_arg(owner));
+		 !crm_purge_superuser_like(owner));
 	/* policies apply to the caller, and would not to the owner */
 	if (w->as_owner && !owner_writes && crm_purge_policies_would_run(relid, caller))
 		ereport(ERROR,

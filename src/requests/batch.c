@@ -144,6 +144,45 @@ become_request_owner(Request *r, CrmPurgeIdentity *id)
 }
 
 /*
+ * become_request_writer: the role a batch deletes as.  The table's owner,
+ * refused where the delete would run a third role's code with the owner's
+ * rights; a superuser's table (or a superuser-like owner's: CREATEROLE,
+ * server programs or files) as the request's creator (code the owner's
+ * code reaches, a role's audit table, would run with those rights), marked
+ * as on the owner's behalf, with the creator's privileges.
+ */
+static void
+become_request_writer(Request *r, CrmPurgeIdentity *id)
+{
+	Oid			owner = crm_purge_rel_owner(r->relid);
+
+	/* (no deferred trigger may be queued in the restricted operation: foreign keys check at once) */
+	if (SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not make the constraints immediate");
+	if (crm_purge_superuser_like(owner) && !superuser_arg(r->created_by))
+	{
+		if (pg_class_aclcheck(r->relid, r->created_by, ACL_SELECT | ACL_DELETE) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for table %s", crm_purge_relname(r->relid)),
+					 errdetail("A request on a superuser's table deletes as its creator %s, who needs SELECT and DELETE on it.",
+							   crm_purge_role_name(r->created_by))));
+		if (crm_purge_policies_would_run(r->relid, r->created_by))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot delete from table %s for request %lld: row-level security applies to its creator there",
+							crm_purge_relname(r->relid), (long long) r->id),
+					 errhint("A superuser, or a role with BYPASSRLS, may make the request.")));
+		crm_purge_become_restricted(r->created_by, r->relid, id);
+		crm_purge_pin_filter_settings();
+		return;
+	}
+	if (owner != r->created_by && !superuser_arg(owner))
+		crm_purge_refuse_foreign_code(r->relid, ACL_DELETE);
+	become_request_owner(r, id);
+}
+
+/*
  * read_request: the oldest queued or in-progress request that no other
  * tick holds, locked FOR UPDATE SKIP LOCKED, into *r; false when none.
  */
@@ -495,7 +534,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 			!crm_purge_has_holds(r->relid))
 		{
 			values[2] = r->cutoff;
-			become_request_owner(r, &id);
+			become_request_writer(r, &id);
 			prepare_plans(r);
 			crm_purge_bypass_table(r->heap);
 			PG_TRY();
@@ -579,7 +618,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	}
 
 	/* the owner deletes, the trash bypassed for this table and its cascade only */
-	become_request_owner(r, &id);
+	become_request_writer(r, &id);
 	/* exactly the rows picked, and those the cascade was found to remove */
 	crm_purge_bypass_rows(r->heap, values[0]);
 	{

@@ -418,6 +418,45 @@ SELECT crm_purge_request('sec.tr', '30 days', 'delete_only', filter => 'id = 2')
 SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
 RESET ROLE;
 SELECT (SELECT array_agg(id ORDER BY id) FROM sec.tr) AS live, (SELECT array_agg(id ORDER BY id) FROM crm_trash.sec__tr) AS trashed;
+-- (b) a request on a superuser's table deletes as its creator: code the
+-- owner's trigger reaches never runs as the superuser.  A DEFERRABLE
+-- foreign key to it (Django's) does not fail the request.
+CREATE TABLE sec.req_log (who name);
+GRANT INSERT ON sec.req_log TO PUBLIC;
+CREATE TABLE sec.sut (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+INSERT INTO sec.sut SELECT generate_series(1, 3);
+CREATE TABLE sec.sut_ref (id int PRIMARY KEY, sut_id int REFERENCES sec.sut DEFERRABLE INITIALLY DEFERRED);
+CREATE FUNCTION sec.sut_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO sec.req_log VALUES (current_user); RETURN OLD; END $$;
+CREATE TRIGGER audit AFTER DELETE ON sec.sut FOR EACH ROW EXECUTE FUNCTION sec.sut_audit();
+GRANT SELECT, DELETE ON sec.sut TO regress_sec_admin;
+SELECT crm_purge_protect('sec.sut');
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('sec.sut', '30 days', 'delete_only') AS sut_req \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+RESET ROLE;
+SELECT status, rows_done FROM crm_purge_requests WHERE id = :sut_req;
+SELECT who, count(*) FROM sec.req_log GROUP BY who;
+-- (c) a third role's trigger on the owner's table refuses its batches
+SET ROLE regress_sec_evil;
+CREATE FUNCTION evil.req_third() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO sec.req_log VALUES (current_user); RETURN OLD; END $$;
+RESET ROLE;
+CREATE TABLE sec.q3 (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+INSERT INTO sec.q3 VALUES (1);
+ALTER TABLE sec.q3 OWNER TO regress_sec_owner;
+SET ROLE regress_sec_owner;
+CREATE TRIGGER third AFTER DELETE ON sec.q3 FOR EACH ROW EXECUTE FUNCTION evil.req_third();
+RESET ROLE;
+GRANT SELECT, DELETE ON sec.q3 TO regress_sec_admin;
+SELECT crm_purge_protect('sec.q3');
+TRUNCATE sec.req_log;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('sec.q3', '30 days', 'delete_only') AS q3_req \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+RESET ROLE;
+SELECT status, error FROM crm_purge_requests WHERE id = :q3_req;
+SELECT count(*) AS third_ran, (SELECT count(*) FROM sec.q3) AS live FROM sec.req_log;
 
 -- 15. export parts of rows a cascade removed are only for admins who may
 -- read their table
@@ -759,6 +798,27 @@ SELECT live_rows FROM crm_purge_overview WHERE "table" = 'own.ov'::regclass;
 \c crm_purge_security
 SELECT live_rows FROM crm_purge_overview WHERE "table" = 'own.ov'::regclass;
 SELECT DISTINCT who FROM own.log WHERE what = 'overview expression' ORDER BY 1;
+-- a superuser's table with a third role's function in its index
+-- expression is counted as the admin, never as the superuser
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.ovlog_v() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO own.log VALUES (current_user, 'overview expression', NULL); END $$;
+CREATE FUNCTION own.ovlog(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM own.ovlog_v(); RETURN x; END $$;
+RESET ROLE;
+CREATE TABLE sec.ovs (id int PRIMARY KEY);
+INSERT INTO sec.ovs SELECT generate_series(1, 3);
+CREATE INDEX ON sec.ovs ((id + own.ovlog(0)));
+GRANT SELECT ON sec.ovs TO regress_sec_admin;
+SELECT crm_purge_protect('sec.ovs');
+DELETE FROM own.log;
+\c crm_purge_security
+SET ROLE regress_sec_admin;
+SELECT live_rows FROM crm_purge_overview WHERE "table" = 'sec.ovs'::regclass;
+RESET ROLE;
+SELECT DISTINCT who FROM own.log WHERE what = 'overview expression' ORDER BY 1;
+SELECT crm_purge_unprotect('sec.ovs', true);
+DROP TABLE sec.ovs;
 
 -- (k) a request and a legal hold made by a superuser: their filters run as
 -- the table's owner (planning the table runs the owner's index expression,
