@@ -1020,6 +1020,17 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	Form_pg_attribute a;
 	static bool callbacks = false;
 
+	/*
+	 * A superuser-like owner's table is written as the role of the session
+	 * that asked (as on a plain table): code the owner's code reaches (a
+	 * role's audit table) would run with the owner's rights.  Else as the
+	 * owner, never running a third role's code (a trigger, domain, index
+	 * expression of another role's, a partition of another owner).
+	 */
+	if (crm_purge_superuser_like(role) && !superuser_arg(GetOuterUserId()))
+		role = GetOuterUserId();
+	else if (role != GetOuterUserId())
+		crm_purge_refuse_foreign_code(relid, ACL_DELETE);
 	/* already handed out for this role (a hold checked inside an erase) */
 	if (run_as_initiator)
 	{

@@ -177,6 +177,8 @@ picks_as_owner(Oid creator, Oid owner)
 		owner != crm_purge_extension_owner() && !superuser_arg(owner);
 }
 
+static void refuse_foreign_code(Oid relid, Oid owner, AclMode need);
+
 /*
  * refuse_citus_reader: an admin's filter read on the coordinator, by a
  * distributed statement of the admin's, would run the owner's code on the
@@ -198,6 +200,9 @@ refuse_citus_reader(Oid creator, Oid relid)
 				 errdetail("The partition's owner's code on the worker nodes would run with the reader's rights."),
 				 errhint("Give the partitions the table's owner.")));
 
+	/* (a third role's code there would run as the reader on the worker nodes, out of reach of the marks) */
+	if (creator != owner && crm_purge_citus_distributed(relid))
+		refuse_foreign_code(relid, owner, ACL_INSERT);
 	if (creator != owner && owner != crm_purge_extension_owner() && !picks_as_owner(creator, owner) &&
 		crm_purge_citus_distributed(relid))
 		ereport(ERROR,
@@ -515,6 +520,7 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 }
 
 static void foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *w);
+static bool citus_internal_session(void);
 static void require_same_owner_partitions(Oid relid, Oid owner);
 
 /*
@@ -1417,7 +1423,8 @@ crm_purge_require_admin(const char *action)
 	 * it; VACUUM, ANALYZE) acts as no admin; crm_purge's own work runs as
 	 * the extension owner.
 	 */
-	if ((InSecurityRestrictedOperation() || crm_purge_on_behalf(false)) &&
+	if ((InSecurityRestrictedOperation() || crm_purge_on_behalf(false) ||
+		 (citus_internal_session() && !superuser())) &&
 		GetUserId() != crm_purge_extension_owner())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

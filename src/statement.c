@@ -22,6 +22,7 @@
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
+#include "utils/lsyscache.h"
 #include "utils/guc.h"
 
 #include "crm_purge.h"
@@ -59,7 +60,7 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
  * InvalidOid when none: the one handed out (crm_purge_citus_run_as_role),
  * unless the statement is crm_purge's removal of trash rows: as sent (no
  * rule's action), changing relations (changed not NIL), and every relation
- * it names (rels) the extension owner's.
+ * it names (rels) the extension owner's, in crm_trash or crm_purge.
  */
 static Oid
 run_as_role(bool original, List *changed, List *rels)
@@ -75,9 +76,15 @@ run_as_role(bool original, List *changed, List *rels)
 	if (!OidIsValid(role))
 		return InvalidOid;
 	owner = crm_purge_extension_owner();
+	/* (crm_purge's own tables: a table of the extension owner's elsewhere is an application's, its code too) */
 	foreach(lc, rels)
-		if (crm_purge_rel_owner(lfirst_oid(lc)) != owner)
+	{
+		char	   *nsp = get_namespace_name(get_rel_namespace(lfirst_oid(lc)));
+
+		if (crm_purge_rel_owner(lfirst_oid(lc)) != owner || nsp == NULL ||
+			(strcmp(nsp, CRM_TRASH_SCHEMA) != 0 && strcmp(nsp, CRM_PURGE_SCHEMA) != 0))
 			exempt = false;
+	}
 	return exempt ? InvalidOid : role;
 }
 

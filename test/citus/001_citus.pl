@@ -1116,4 +1116,43 @@ like(as('regress_admin', q{SELECT crm_purge_delete_where('app.ptab', 'id = 1', d
 	qr/cannot read Citus table app.ptab by a filter: a partition of it has another owner/,
 	'a partition of another owner stops every filter read of a distributed table');
 
+# a superuser's distributed table is written as the admin on the worker
+# nodes (a third role's code there ran as the superuser and made its role
+# superuser); a third role's code on another owner's table refuses the write
+$coord->safe_psql('postgres', q{CREATE ROLE regress_third LOGIN; CREATE SCHEMA third AUTHORIZATION regress_third;
+	GRANT USAGE ON SCHEMA third TO PUBLIC});
+as('regress_third', q{CREATE FUNCTION third.who() RETURNS trigger LANGUAGE plpgsql AS $f$
+	BEGIN RAISE EXCEPTION 'third role code ran as %', current_user; END $f$});
+$coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on;
+	CREATE TABLE app.sut (id int PRIMARY KEY);
+	SELECT create_distributed_table('app.sut', 'id');
+	INSERT INTO app.sut SELECT generate_series(1, 10);
+	GRANT SELECT, DELETE ON app.sut TO regress_admin;
+	CREATE TRIGGER who BEFORE DELETE ON app.sut FOR EACH ROW EXECUTE FUNCTION third.who();
+	SELECT crm_purge_protect('app.sut')});
+like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('app.sut', '{2}')}, err => 1),
+	qr/third role code ran as regress_admin/,
+	'a superuser\'s distributed table: a third role\'s trigger runs as the admin, not the superuser');
+as('regress_app', q{SET citus.enable_unsafe_triggers = on;
+	CREATE TABLE app.tt (id int PRIMARY KEY);
+	SELECT create_distributed_table('app.tt', 'id');
+	INSERT INTO app.tt SELECT generate_series(1, 10);
+	GRANT SELECT, DELETE ON app.tt TO regress_admin;
+	CREATE TRIGGER who BEFORE DELETE ON app.tt FOR EACH ROW EXECUTE FUNCTION third.who()});
+$coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on; SELECT crm_purge_protect('app.tt')});
+like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('app.tt', '{2}')}, err => 1),
+	qr/trigger who runs code of role regress_third/,
+	'another owner\'s distributed table with a third role\'s trigger: refused');
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM app.sut) || ' ' || (SELECT count(*) FROM app.tt)}), '10 10',
+	'nothing was deleted');
+
+# crm_purge's admin functions refuse a Citus node's session (code on a
+# shard, reaching the coordinator through a reference table's trigger, ran
+# crm_purge_release as the admin there)
+{
+	local $ENV{PGAPPNAME} = 'citus_internal gpid=10000000042';
+	like(as('regress_admin', q{SELECT crm_purge_hold('hx', 'id = 4', NULL, 'x')}, err => 1),
+		qr/cannot run on another role's behalf/, 'an admin function in a Citus node\'s session: refused');
+}
+
 done_testing();
