@@ -1701,6 +1701,13 @@ BEGIN
 	IF until < current_date THEN
 		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- operations on a partitioned table read its holds, and a partition's hold would not be seen
+	IF (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
+		RAISE EXCEPTION 'cannot hold rows of partition %: a legal hold names the partitioned table', tbl
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = format('Hold them through %s with a filter that picks them; it keeps them wherever they are named.',
+								pg_partition_root(tbl));
+	END IF;
 	PERFORM crm_purge._check_deferred_filter(filter);
 	PERFORM crm_purge._try_hold_filter(tbl, filter);
 	RETURN crm_purge._hold(tbl, filter, until, reason);
@@ -1967,6 +1974,14 @@ DECLARE
 BEGIN
 	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	-- a legal hold keeps trash rows: the trash is not dropped under one
+	IF drop_trash AND EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _unprotect_impl.tbl AND h.released_at IS NULL
+							 AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
+		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl,
+			(SELECT min(h.id) FROM crm_purge.holds h WHERE h.tbl = _unprotect_impl.tbl AND h.released_at IS NULL)
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Unprotect it keeping the trash (drop_trash => false), or release the hold first.';
 	END IF;
 	DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _unprotect_impl.tbl RETURNING p.trash INTO tr;
 	IF tr IS NULL THEN
@@ -2596,7 +2611,7 @@ BEGIN
 	END IF;
 
 	IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _trash_upkeep.tbl AND h.released_at IS NULL
-			   AND (h.until IS NULL OR h.until >= CURRENT_DATE)) THEN
+			   AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
 		RETURN 0;
 	END IF;
 	FOR s IN SELECT * FROM crm_purge.trash_segments g

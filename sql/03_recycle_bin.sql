@@ -519,7 +519,7 @@ BEGIN
 	END IF;
 
 	IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _trash_upkeep.tbl AND h.released_at IS NULL
-			   AND (h.until IS NULL OR h.until >= CURRENT_DATE)) THEN
+			   AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
 		RETURN 0;
 	END IF;
 	FOR s IN SELECT * FROM crm_purge.trash_segments g
@@ -914,6 +914,14 @@ DECLARE
 BEGIN
 	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	-- a legal hold keeps trash rows: the trash is not dropped under one
+	IF drop_trash AND EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _unprotect_impl.tbl AND h.released_at IS NULL
+							 AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
+		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl,
+			(SELECT min(h.id) FROM crm_purge.holds h WHERE h.tbl = _unprotect_impl.tbl AND h.released_at IS NULL)
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Unprotect it keeping the trash (drop_trash => false), or release the hold first.';
 	END IF;
 	DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _unprotect_impl.tbl RETURNING p.trash INTO tr;
 	IF tr IS NULL THEN

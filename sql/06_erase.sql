@@ -600,6 +600,13 @@ BEGIN
 	IF until < current_date THEN
 		RAISE EXCEPTION 'until (%) is in the past', until USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- operations on a partitioned table read its holds, and a partition's hold would not be seen
+	IF (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
+		RAISE EXCEPTION 'cannot hold rows of partition %: a legal hold names the partitioned table', tbl
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = format('Hold them through %s with a filter that picks them; it keeps them wherever they are named.',
+								pg_partition_root(tbl));
+	END IF;
 	PERFORM crm_purge._check_deferred_filter(filter);
 	PERFORM crm_purge._try_hold_filter(tbl, filter);
 	RETURN crm_purge._hold(tbl, filter, until, reason);

@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/partition.h"
+
 #include "funcapi.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -137,12 +139,41 @@ citus_plain_filter(Oid relid, Oid scanrel, int64 hold_id, char *filter)
 	return filter;
 }
 
-/* read_holds: sql ($1 = relid) on crm_purge.holds, under the latest snapshot; false when it failed */
-static bool
-read_holds(const char *sql, Oid relid, long limit)
+/*
+ * A hold keeps rows of its table wherever an operation names them: through
+ * the table, or through one of its partitions (a hold names no partition:
+ * crm_purge_hold).  Kept until the end of its until day wherever that day
+ * ends (the day is the creator's, checked in its time zone).
+ */
+#define HOLD_ACTIVE " released_at IS NULL AND (until IS NULL OR until >= " \
+	"((pg_catalog.now() AT TIME ZONE 'UTC') - interval '14 hours')::date)"
+
+/* hold_tables: relid and its partitioned ancestors, as an oid[]; their holds' locks taken in mode */
+static Datum
+hold_tables(Oid relid, LOCKMODE mode)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	List	   *rels = list_make1_oid(relid);
+	Datum	   *elems;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (get_rel_relispartition(relid))
+		rels = list_concat(rels, get_partition_ancestors(relid));
+	elems = palloc(sizeof(Datum) * list_length(rels));
+	foreach(lc, rels)
+	{
+		crm_purge_lock_holds(lfirst_oid(lc), mode);
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	}
+	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
+/* read_holds: sql ($1 = hold_tables(relid)) on crm_purge.holds, under the latest snapshot; false when it failed */
+static bool
+read_holds(const char *sql, Datum tables, long limit)
+{
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		values[1] = {tables};
 	SPIPlanPtr	plan = SPI_prepare(sql, 1, argtypes);
 
 	return plan != NULL &&
@@ -188,11 +219,11 @@ active_holds(Oid relid, uint64 *n)
 	 * a hold being made on relid waits for this transaction, or this for it,
 	 * and is read then, under any isolation level (the latest snapshot)
 	 */
-	crm_purge_lock_holds(relid, ShareLock);
+	Datum		tables = hold_tables(relid, ShareLock);
+
 	crm_purge_become_owner(&id);
 	if (!read_holds("SELECT id, filter, created_by::oid, reason FROM crm_purge.holds"
-					" WHERE tbl = $1 AND released_at IS NULL"
-					" AND (until IS NULL OR until >= CURRENT_DATE) ORDER BY id", relid, 0))
+					" WHERE tbl = ANY ($1) AND" HOLD_ACTIVE " ORDER BY id", tables, 0))
 		elog(ERROR, "could not read crm_purge.holds");
 	crm_purge_unbecome(&id);
 	*n = SPI_processed;
@@ -331,10 +362,10 @@ crm_purge_has_holds(Oid relid)
 	bool		found;
 
 	/* as active_holds: what deletes after asking holds the lock on the table's holds */
-	crm_purge_lock_holds(relid, ShareLock);
+	Datum		tables = hold_tables(relid, ShareLock);
+
 	crm_purge_become_owner(&id);
-	if (!read_holds("SELECT 1 FROM crm_purge.holds WHERE tbl = $1 AND released_at IS NULL"
-					" AND (until IS NULL OR until >= CURRENT_DATE)", relid, 1))
+	if (!read_holds("SELECT 1 FROM crm_purge.holds WHERE tbl = ANY ($1) AND" HOLD_ACTIVE, tables, 1))
 		elog(ERROR, "could not read crm_purge.holds");
 	found = SPI_processed > 0;
 	crm_purge_unbecome(&id);

@@ -152,6 +152,16 @@ UPDATE crm_trash.gdpr__logs SET deleted_at = now() - interval '2 days';
 UPDATE crm_purge.trash_segments SET created_at = now() - interval '2 days' WHERE trash = 'crm_trash.gdpr__logs'::regclass;
 SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
 SELECT id FROM crm_trash.gdpr__logs ORDER BY id;
+-- a hold until today, made where today is not yet over in UTC or already
+-- is, keeps its rows through the day; unprotect keeps a held trash
+SET TimeZone = 'Etc/GMT+12';
+SELECT crm_purge_hold('logs', 'id = 1', current_date, 'until the end of today') AS h_today \gset
+RESET TimeZone;
+SELECT crm_purge_release(:h2);
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired_today;
+SELECT id FROM crm_trash.gdpr__logs ORDER BY id;
+SELECT crm_purge_unprotect('logs', drop_trash => true);
+SELECT crm_purge_release(:h_today);
 
 -- erased keys still in an export are named
 CREATE TABLE leads2 (id int PRIMARY KEY, modified_at timestamptz NOT NULL, email text);

@@ -84,6 +84,13 @@ SELECT count(*) AS trashed_2_or_3 FROM crm_trash.pt__events WHERE id IN (2, 3);
 SELECT crm_purge_hold('pt.events', 'id = 5', NULL, 'litigation') AS hold \gset
 SELECT crm_purge_erase('pt.events', 'id IN (5, 6)', 'GDPR');
 SELECT count(*) AS still_live FROM pt.events WHERE id IN (5, 6);
+-- and an erase or permanent delete that names the partition; a hold names
+-- no partition
+SELECT tableoid::regclass AS part5 FROM pt.events WHERE id = 5 \gset
+SELECT crm_purge_erase(:'part5', 'id = 5', 'GDPR');
+SELECT crm_purge_delete_where(:'part5', 'id = 5', permanent => true);
+SELECT crm_purge_hold(:'part5', 'id = 6', NULL, 'litigation');
+SELECT count(*) AS still_live FROM pt.events WHERE id IN (5, 6);
 SELECT crm_purge_release(:hold);
 -- the same on an unprotected partitioned table
 CREATE TABLE pt.plain (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
