@@ -2969,6 +2969,15 @@ BEGIN
 			SELECT x.n INTO nc FROM crm_purge._pick(r.child, format('SELECT count(*) FROM %s WHERE %s', r.child, child_cond), refs)
 				AS x(n bigint);
 			IF NOT dry_run AND r.on_erase <> 'keep' THEN
+				-- a held child row is neither anonymized nor unlinked, live or trashed
+				hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs,
+					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]));
+				IF hold_id IS NOT NULL THEN
+					RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps rows of table % that the erase would %',
+						tbl, hold_id, r.child, r.on_erase
+						USING ERRCODE = 'object_in_use',
+							  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or relate the tables with ''keep'' (crm_purge_relate).';
+				END IF;
 				-- picked (and locked) as the caller, unlinked as the child's owner
 				SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(r.child,
 					format('SELECT array_agg(l.tableoid), array_agg(l.ctid)'
@@ -4225,8 +4234,13 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._hold_keeping_cols(tbl regclass, cols int2[], keys text[], key_type regtype) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping_cols';
+
 -- (end of Citus)
 
+REVOKE ALL ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._pick(regclass, text, text[], text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._pick(regclass, text, text[], text[]) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._citus_delete(regclass, name, text[]),

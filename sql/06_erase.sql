@@ -627,6 +627,9 @@ $$;
 CREATE FUNCTION crm_purge._hold_keeping(tbl regclass, keys text[]) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping';
 
+CREATE FUNCTION crm_purge._hold_keeping_cols(tbl regclass, cols int2[], keys text[], key_type regtype) RETURNS bigint
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping_cols';
+
 CREATE FUNCTION crm_purge._live_now(tbl regclass, keys text[]) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_live_now';
 
@@ -992,6 +995,15 @@ BEGIN
 			SELECT x.n INTO nc FROM crm_purge._pick(r.child, format('SELECT count(*) FROM %s WHERE %s', r.child, child_cond), refs)
 				AS x(n bigint);
 			IF NOT dry_run AND r.on_erase <> 'keep' THEN
+				-- a held child row is neither anonymized nor unlinked, live or trashed
+				hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs,
+					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]));
+				IF hold_id IS NOT NULL THEN
+					RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps rows of table % that the erase would %',
+						tbl, hold_id, r.child, r.on_erase
+						USING ERRCODE = 'object_in_use',
+							  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or relate the tables with ''keep'' (crm_purge_relate).';
+				END IF;
 				-- picked (and locked) as the caller, unlinked as the child's owner
 				SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(r.child,
 					format('SELECT array_agg(l.tableoid), array_agg(l.ctid)'

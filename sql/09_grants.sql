@@ -132,10 +132,10 @@ GRANT EXECUTE ON FUNCTION crm_purge._live_now(regclass, text[]) TO crm_purge_adm
 REVOKE ALL ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
-	crm_purge._hold_keeping(regclass, text[]) FROM PUBLIC;
+	crm_purge._hold_keeping(regclass, text[]), crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
-	crm_purge._hold_keeping(regclass, text[]) TO crm_purge_admin;
+	crm_purge._hold_keeping(regclass, text[]), crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) TO crm_purge_admin;
 
 -- trigger functions are attached by crm_purge only
 REVOKE ALL ON FUNCTION crm_purge.trash_trigger(), crm_purge.unlink_trigger(),

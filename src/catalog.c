@@ -339,6 +339,16 @@ crm_purge_key_match(Oid relid, const AttrNumber *cols, int n, Oid srctype)
 					family == 't' ? "text" : "uuid", expr);
 }
 
+/* crm_purge_key_match_array: crm_purge_key_match() for columns given as an int2[] */
+char *
+crm_purge_key_match_array(Oid relid, ArrayType *cols, Oid srctype)
+{
+	int			n;
+	AttrNumber *attnums = key_columns_arg(cols, &n);
+
+	return crm_purge_key_match(relid, attnums, n, srctype);
+}
+
 /* crm_purge_key_match_sql: crm_purge._key_match(tbl, cols, srctype), the same for SQL */
 PG_FUNCTION_INFO_V1(crm_purge_key_match_sql);
 Datum

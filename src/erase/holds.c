@@ -392,6 +392,37 @@ crm_purge_hold_tid_array(List *hits)
 }
 
 /*
+ * hold_keeping: the first active hold that keeps a row of relid, live or
+ * trashed, matching cond ($1 = keys; NULL: the primary key's match); 0 when
+ * none.
+ */
+static int64
+hold_keeping(Oid relid, const char *cond, Datum keys)
+{
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1] = {keys};
+	Oid			trashid;
+	List	   *hits;
+	int64		result = 0;
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", crm_purge_relname(relid))));
+	if (cond == NULL)
+		cond = crm_purge_primary_key_match(relid);
+	SPI_connect();
+	hits = crm_purge_hold_hits(relid, relid, cond, 1, argtypes, values);
+	trashid = crm_purge_trash_of(relid);
+	if (hits == NIL && OidIsValid(trashid))
+		hits = crm_purge_hold_hits(relid, trashid, cond, 1, argtypes, values);
+	if (hits != NIL)
+		result = ((CrmPurgeHoldHit *) linitial(hits))->id;
+	SPI_finish();
+	return result;
+}
+
+/*
  * crm_purge_hold_keeping: crm_purge._hold_keeping(tbl, keys): the first active
  * hold that keeps a live or trashed row of tbl whose primary key text is in
  * keys, or NULL.  For crm_purge_erase, which refuses held rows; the caller
@@ -402,28 +433,31 @@ Datum
 crm_purge_hold_keeping(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Datum		keys = PG_GETARG_DATUM(1);
-	Oid			argtypes[1] = {TEXTARRAYOID};
-	Datum		values[1] = {keys};
-	Oid			trashid;
-	const char *cond;
-	List	   *hits;
-	int64		result = 0;
+	int64		result;
 
 	crm_purge_require_admin("crm_purge_erase");
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s", crm_purge_relname(relid))));
-	cond = crm_purge_primary_key_match(relid);
-	SPI_connect();
-	hits = crm_purge_hold_hits(relid, relid, cond, 1, argtypes, values);
-	trashid = crm_purge_trash_of(relid);
-	if (hits == NIL && OidIsValid(trashid))
-		hits = crm_purge_hold_hits(relid, trashid, cond, 1, argtypes, values);
-	if (hits != NIL)
-		result = ((CrmPurgeHoldHit *) linitial(hits))->id;
-	SPI_finish();
+	result = hold_keeping(relid, NULL, PG_GETARG_DATUM(1));
+	if (result == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(result);
+}
+
+/*
+ * crm_purge_hold_keeping_cols: crm_purge._hold_keeping_cols(tbl, cols, keys,
+ * key_type): the first legal hold that keeps a row of tbl, live or
+ * trashed, whose columns cols hold one of the keys (of type key_type): the
+ * children an erase would anonymize or unlink.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_hold_keeping_cols);
+Datum
+crm_purge_hold_keeping_cols(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int64		result;
+
+	crm_purge_require_admin("crm_purge_erase");
+	result = hold_keeping(relid, crm_purge_key_match_array(relid, PG_GETARG_ARRAYTYPE_P(1), PG_GETARG_OID(3)),
+						  PG_GETARG_DATUM(2));
 	if (result == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(result);

@@ -138,6 +138,28 @@ SELECT crm_purge_release(:h1);
 SELECT crm_purge_release(:h1);
 SELECT crm_purge_release(424242);
 SELECT crm_purge_erase('people', 'id = 8', 'GDPR request 43');
+-- a hold on a child row the erase would anonymize or unlink (live or in
+-- the trash) stops the erase too
+CREATE TABLE hc_cu (id int PRIMARY KEY, email text);
+CREATE TABLE hc_tk (id int PRIMARY KEY, cu int REFERENCES hc_cu, body text);
+CREATE TABLE hc_nt (id int PRIMARY KEY, cu int REFERENCES hc_cu, body text);
+SELECT crm_purge_protect('hc_cu'), crm_purge_protect('hc_tk'), crm_purge_protect('hc_nt');
+SELECT crm_purge_relate('hc_cu', 'hc_tk', 'anonymize');
+SELECT crm_purge_anonymize('hc_tk', 'body', 'fixed:REDACTED');
+SELECT crm_purge_relate('hc_cu', 'hc_nt', 'unlink');
+INSERT INTO hc_cu VALUES (1, 'a@x'), (2, 'b@x');
+INSERT INTO hc_tk VALUES (10, 1, 'evidence'), (11, 2, 'x'), (12, 2, 'trashed evidence');
+INSERT INTO hc_nt VALUES (20, 1, 'note evidence');
+DELETE FROM hc_tk WHERE id = 12;
+SELECT crm_purge_hold('hc_tk', 'id IN (10, 12)', NULL, 'litigation on tickets') AS hc1 \gset
+SELECT crm_purge_erase('hc_cu', 'id = 1', 'GDPR');
+SELECT crm_purge_erase('hc_cu', 'id = 2', 'GDPR');
+SELECT crm_purge_release(:hc1);
+SELECT crm_purge_hold('hc_nt', 'id = 20', NULL, 'litigation on notes') AS hc2 \gset
+SELECT crm_purge_erase('hc_cu', 'id = 1', 'GDPR');
+SELECT (SELECT array_agg(body ORDER BY id) FROM hc_tk) AS tickets, (SELECT body FROM crm_trash.gdpr__hc_tk) AS trashed,
+       (SELECT cu FROM hc_nt) AS note_cu;
+SELECT crm_purge_release(:hc2);
 
 -- held rows survive requests and trash expiry
 CREATE TABLE logs (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
