@@ -1554,6 +1554,24 @@ BEGIN
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
 	PERFORM crm_purge._check_key_columns(tbl, key_columns);
+	-- the guard compares a key's text: equal values must have one text
+	SELECT a.attname, format_type(a.atttypid, NULL) AS type, coll.collname INTO d
+		FROM pg_attribute a
+		LEFT JOIN pg_collation coll ON coll.oid = a.attcollation AND NOT coll.collisdeterministic
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+		  AND (a.attnum = ANY (crm_purge._pk_cols(tbl)) OR a.attname = ANY (coalesce(key_columns, '{}')))
+		  AND (coll.oid IS NOT NULL
+			   OR (SELECT t.typbasetype_or_self FROM (SELECT CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE y.oid END AS typbasetype_or_self
+				   FROM pg_type y WHERE y.oid = a.atttypid) t) IN ('numeric'::regtype, 'float4'::regtype, 'float8'::regtype))
+		ORDER BY a.attnum LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot guard table %: column "%" %', tbl, d.attname,
+			CASE WHEN d.collname IS NOT NULL THEN format('has the nondeterministic collation %s', quote_ident(d.collname))
+				 ELSE format('is of type %s', d.type) END
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The guard compares a key''s text, and equal values of it can be written differently (1 and 1.0, 0 and -0, a@x and A@X): an erased key would come back under another spelling.',
+				  HINT = 'Guard a table whose keys are of an integer, text (with a deterministic collation), uuid or date type.';
+	END IF;
 	-- a table dropped with tombstones and made again under its name (Citus's
 	-- alter_distributed_table): its erased keys stay erased here
 	FOR d IN SELECT x.tbl, x.dropped_at FROM crm_purge.dropped_tables x

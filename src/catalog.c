@@ -242,7 +242,7 @@ key_expression(Oid relid, const AttrNumber *cols, int n)
 								crm_purge_relname(relid), get_attname(relid, cols[i], false),
 								format_type_be(get_atttype(relid, cols[i]))),
 						 errdetail("Its text depends on settings (DateStyle, TimeZone, extra_float_digits), and the worker nodes write it with their own."),
-						 errhint("Erase, delete by keys and guard such a table by a key of an integer, text, uuid or numeric type.")));
+						 errhint("Erase, delete by keys and guard such a table by a key of an integer, text or uuid type.")));
 
 	initStringInfo(&buf);
 	if (n > 1)

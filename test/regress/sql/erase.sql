@@ -82,6 +82,16 @@ DO $$ BEGIN INSERT INTO people VALUES (3, 'Person 3', 'p3@example.com', 'Town');
 SELECT crm_purge_guard('people', 'error');
 INSERT INTO people VALUES (3, 'Person 3', 'p3@example.com', 'Town');
 SELECT crm_purge_guard('people', 'replace');
+-- keys whose equal values have several texts are not guarded
+CREATE TABLE g_num (id numeric PRIMARY KEY, v text);
+SELECT crm_purge_guard('g_num', 'error');
+CREATE TABLE g_flt (id int PRIMARY KEY, score float8 UNIQUE);
+SELECT crm_purge_guard('g_flt', 'error', ARRAY['score']);
+CREATE COLLATION g_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE g_ci_t (id int PRIMARY KEY, email text COLLATE g_ci UNIQUE);
+SELECT crm_purge_guard('g_ci_t', 'error', ARRAY['email']);
+DROP TABLE g_num, g_flt, g_ci_t;
+DROP COLLATION g_ci;
 SELECT crm_purge_guard('notes');
 -- forget lifts one tombstone
 SELECT crm_purge_forget('people', '3');
