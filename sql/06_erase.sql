@@ -627,6 +627,9 @@ $$;
 CREATE FUNCTION crm_purge._hold_keeping(tbl regclass, keys text[]) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping';
 
+CREATE FUNCTION crm_purge._forget_unlinks(tbl regclass, ids bigint[], nums bigint[]) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_forget_unlinks';
+
 CREATE FUNCTION crm_purge._hold_keeping_cols(tbl regclass, cols int2[], keys text[], key_type regtype) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping_cols';
 
@@ -753,6 +756,12 @@ BEGIN
 	ELSE
 		named := format('%s OPERATOR(pg_catalog.=) ANY ($1)%s', crm_purge._key_expr(tbl, cols),
 						CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END);
+	END IF;
+	IF action = 'delete' AND con IS NULL AND parent IS NULL AND NOT crm_purge._citus_table(tr) THEN
+		-- the erase's own trash rows: what re-linking remembered of them goes too
+		EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
+					   ' FROM %s t WHERE %s', tr, named) INTO ids, nums USING keys;
+		PERFORM crm_purge._forget_unlinks(tbl, ids, nums);
 	END IF;
 	IF action = 'delete' THEN
 		EXECUTE format('DELETE FROM %s WHERE %s', tr, named) USING keys, ids, nums;

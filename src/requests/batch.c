@@ -1190,7 +1190,7 @@ run_partition_drop(void *arg)
 	 * again, so that a row written or changed meanwhile is not dropped
 	 * unseen.  Nothing to do but row work if it no longer holds.
 	 */
-	LockRelationOid(r->heap, AccessExclusiveLock);
+	LockRelationOid(r->heap, ShareLock);
 	/* what committed while we waited for the lock counts: the newest snapshot */
 	PushActiveSnapshot(GetLatestSnapshot());
 	if (partition_work(r) != PARTITION_WHOLE)
@@ -1229,6 +1229,14 @@ run_partition_drop(void *arg)
 		d->rows = count_partition_rows(r->heap, GetActiveSnapshot());
 	}
 	PopActiveSnapshot();
+
+	/*
+	 * The partition was only kept from writers while it was exported
+	 * (readers read on); its parent is locked before it, in the order
+	 * every query takes them, for the detach.
+	 */
+	LockRelationOid(get_partition_parent(r->heap, false), AccessExclusiveLock);
+	LockRelationOid(r->heap, AccessExclusiveLock);
 	if (SPI_execute(psprintf("ALTER TABLE %s DETACH PARTITION %s",
 							 crm_purge_relname(get_partition_parent(r->heap, false)), part_name),
 					false, 0) != SPI_OK_UTILITY ||
@@ -1280,6 +1288,18 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, boo
 	Oid			dropped = r->heap;
 
 	edata = crm_purge_in_subtransaction(run_partition_drop, &d);
+	/* the parts a failed step wrote go (their rows stay in the partition) */
+	if (edata != NULL)
+		foreach(lc, d.parts)
+		{
+			const char *path = ((CrmPurgeExportPart *) lfirst(lc))->path;
+
+			if (path != NULL && unlink(path) != 0 && errno != ENOENT)
+				ereport(WARNING,
+						(errcode_for_file_access(),
+						 errmsg("could not remove export file \"%s\" of a failed step: %m", path),
+						 errhint("Remove it by hand: the rows it holds were not deleted.")));
+		}
 	if (edata == NULL && d.rows_instead)
 	{
 		*rows_instead = true;
@@ -1297,7 +1317,8 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, boo
 	}
 	if (edata != NULL)
 	{
-		*ended = batch_failed(r, edata, started, counts, false);
+		/* a deadlock is tried again */
+		*ended = batch_failed(r, edata, started, counts, true);
 		return *ended;
 	}
 	forboth(lc, d.parts, lr, d.part_rows)

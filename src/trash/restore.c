@@ -411,6 +411,30 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 }
 
 /*
+ * crm_purge_forget_unlinks: crm_purge._forget_unlinks(tbl, ids, rows): an
+ * erase removes these rows of tbl's trash for good; the records of the
+ * children unlinked from them (which hold the rows' referenced values, an
+ * e-mail say) go with them.  The extension owner only.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_forget_unlinks);
+Datum
+crm_purge_forget_unlinks(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Datum		values[2] = {PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
+	Oid			trashid = crm_purge_trash_of(relid);
+	List	   *links = NIL;
+
+	crm_purge_require_extension_owner("crm_purge._forget_unlinks");
+	if (!OidIsValid(trashid) || crm_purge_citus_distributed(trashid))
+		PG_RETURN_VOID();
+	SPI_connect();
+	take_unlinks(relid, trashid, values, &links);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
  * restore_done: removes the restored rows from the trash, as the extension
  * owner, who owns the trash, taking the unlinks of their children into
  * *links, and records the restore, the restorer as the actor.

@@ -170,6 +170,17 @@ SELECT crm_purge_erase('hc_cu', 'id = 1', 'GDPR');
 SELECT (SELECT array_agg(body ORDER BY id) FROM hc_tk) AS tickets, (SELECT body FROM crm_trash.gdpr__hc_tk) AS trashed,
        (SELECT cu FROM hc_nt) AS note_cu;
 SELECT crm_purge_release(:hc2);
+-- an erase forgets what re-linking remembered of its trashed rows (the
+-- e-mail an unlinked child referenced)
+CREATE TABLE ul_cu (id int PRIMARY KEY, email text UNIQUE);
+CREATE TABLE ul_nc (id int PRIMARY KEY, email text REFERENCES ul_cu (email) ON DELETE SET NULL);
+SELECT crm_purge_protect('ul_cu');
+INSERT INTO ul_cu VALUES (1, 'gone@example.com');
+INSERT INTO ul_nc VALUES (1, 'gone@example.com');
+DELETE FROM ul_cu WHERE id = 1;
+SELECT parent_ref FROM crm_purge.unlinks WHERE child = 'ul_nc'::regclass;
+SELECT crm_purge_erase('ul_cu', 'id = 1', 'GDPR');
+SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_nc'::regclass;
 
 -- held rows survive requests and trash expiry
 CREATE TABLE logs (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
