@@ -267,6 +267,27 @@ BEGIN
 END
 $$;
 
+-- A partition of a protected or guarded table is worked on through that
+-- table: its trash, tombstones and holds are the table's.
+CREATE FUNCTION crm_purge._check_not_partition(action text, tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	root regclass;
+BEGIN
+	IF NOT coalesce((SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl), false) THEN
+		RETURN;
+	END IF;
+	root := pg_partition_root(tbl);
+	IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = root)
+	   OR EXISTS (SELECT FROM crm_purge.guards g WHERE g.tbl = root) THEN
+		RAISE EXCEPTION '% cannot work on partition % of table %', action, tbl, root
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = 'Its trash, tombstones and legal holds are those of the partitioned table.',
+				  HINT = format('Name %s, with a filter that picks the rows.', root);
+	END IF;
+END
+$$;
+
 CREATE FUNCTION crm_purge._check_erase_args(action text, tbl regclass, filter text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -275,6 +296,7 @@ BEGIN
 		RAISE EXCEPTION 'table and filter must not be NULL' USING ERRCODE = 'null_value_not_allowed',
 			HINT = 'To take every row, say so with the filter ''true''.';
 	END IF;
+	PERFORM crm_purge._check_not_partition(action, tbl);
 	PERFORM crm_purge._check_filter(filter);
 	PERFORM crm_purge._pk_cols(tbl);
 END
@@ -401,6 +423,7 @@ BEGIN
 	IF tbl IS NULL OR keys IS NULL OR permanent IS NULL THEN
 		RAISE EXCEPTION 'table, keys and permanent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	PERFORM crm_purge._check_not_partition('crm_purge_delete_keys', tbl);
 	-- a primary key of several columns: keys are its text, ROW(a, b)::text,
 	-- as tombstones and erasures write it ('(6,16)')
 	IF key_column IS NULL AND cardinality(crm_purge._pk_cols(tbl)) > 1 THEN
@@ -1432,6 +1455,14 @@ CREATE FUNCTION crm_purge._guard(tbl regclass, mode text, key_columns name[]) RE
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
 -- The trigger's arguments: the mode, then the natural key's columns.
+-- a domain's base type, through every level
+CREATE FUNCTION crm_purge._base_type(t oid) RETURNS oid
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE d(o, base) AS (SELECT y.oid, y.typbasetype FROM pg_type y WHERE y.oid = t
+		UNION ALL SELECT y.oid, y.typbasetype FROM d JOIN pg_type y ON y.oid = d.base WHERE d.base <> 0)
+	SELECT o FROM d WHERE base = 0
+$$;
+
 CREATE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text, key_columns name[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1453,8 +1484,10 @@ BEGIN
 		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
 		  AND (a.attnum = ANY (crm_purge._pk_cols(tbl)) OR a.attname = ANY (coalesce(key_columns, '{}')))
 		  AND (coll.oid IS NOT NULL
-			   OR (SELECT t.typbasetype_or_self FROM (SELECT CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE y.oid END AS typbasetype_or_self
-				   FROM pg_type y WHERE y.oid = a.atttypid) t) IN ('numeric'::regtype, 'float4'::regtype, 'float8'::regtype))
+			   OR NOT (SELECT b.oid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'text'::regtype, 'varchar'::regtype,
+									  'bpchar'::regtype, 'uuid'::regtype, 'date'::regtype, 'timestamp'::regtype,
+									  'timestamptz'::regtype, 'bool'::regtype, 'inet'::regtype, 'cidr'::regtype) OR b.typtype = 'e'
+					   FROM pg_type b WHERE b.oid = crm_purge._base_type(a.atttypid)))
 		ORDER BY a.attnum LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'cannot guard table %: column "%" %', tbl, d.attname,
@@ -1462,7 +1495,7 @@ BEGIN
 				 ELSE format('is of type %s', d.type) END
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'The guard compares a key''s text, and equal values of it can be written differently (1 and 1.0, 0 and -0, a@x and A@X): an erased key would come back under another spelling.',
-				  HINT = 'Guard a table whose keys are of an integer, text (with a deterministic collation), uuid or date type.';
+				  HINT = 'Guard a table whose keys are of an integer, text (with a deterministic collation), uuid, date or time, boolean, inet or enum type.';
 	END IF;
 	-- a table dropped with tombstones and made again under its name (Citus's
 	-- alter_distributed_table): its erased keys stay erased here

@@ -134,6 +134,8 @@ REVOKE ALL ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) FROM P
 REVOKE ALL ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
 	crm_purge._hold_keeping(regclass, text[]), crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._forget_unlinks(regclass, bigint[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._base_type(oid), crm_purge._check_not_partition(text, regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._check_not_partition(text, regclass) TO crm_purge_admin;
 
 GRANT EXECUTE ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
 	crm_purge._hold_keeping(regclass, text[]), crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) TO crm_purge_admin;
@@ -146,9 +148,6 @@ REVOKE ALL ON FUNCTION crm_purge.trash_trigger(), crm_purge.unlink_trigger(),
 -- partition's creator, who needs EXECUTE; the trigger acts only for
 -- protected tables and their partitions
 GRANT EXECUTE ON FUNCTION crm_purge.trash_trigger() TO PUBLIC;
--- so does the guard trigger (and Citus, moving a shard, makes it as the
--- table's owner); it checks only the tombstones of a guarded table
-GRANT EXECUTE ON FUNCTION crm_purge.guard_trigger() TO PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._ensure_secret(), crm_purge._sql_drop() FROM PUBLIC;
 

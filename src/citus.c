@@ -1009,6 +1009,7 @@ int
 crm_purge_citus_run_as_begin(Oid role, Oid relid)
 {
 	int			nest = NewGUCNestLevel();
+	Oid			asker;
 	DistTxn		t;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
@@ -1021,15 +1022,16 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	static bool callbacks = false;
 
 	/*
-	 * A superuser-like owner's table is written as the role of the session
-	 * that asked (as on a plain table): code the owner's code reaches (a
+	 * A superuser-like owner's table is written as the role that asked
+	 * (crm_purge_asker: as on a plain table): code the owner's code reaches (a
 	 * role's audit table) would run with the owner's rights.  Else as the
 	 * owner, never running a third role's code (a trigger, domain, index
 	 * expression of another role's, a partition of another owner).
 	 */
-	if (crm_purge_superuser_like(role) && !superuser_arg(GetOuterUserId()))
-		role = GetOuterUserId();
-	else if (role != GetOuterUserId())
+	asker = OidIsValid(crm_purge_asker) ? crm_purge_asker : GetUserId();
+	if (crm_purge_superuser_like(role) && !superuser_arg(asker))
+		role = asker;
+	else if (role != asker)
 		crm_purge_refuse_foreign_code(relid, ACL_DELETE);
 	/* already handed out for this role (a hold checked inside an erase) */
 	if (run_as_initiator)

@@ -134,8 +134,10 @@ crm_purge_become_owner_local(CrmPurgeIdentity *save)
 
 /*
  * superuser_like: a superuser, or a role whose rights reach as far: it may
- * make itself a member of other roles (CREATEROLE), run programs or write
- * files as the server.
+ * make itself a member of other roles (CREATEROLE), run programs or read
+ * and write files as the server, read or write every table (crm_purge's
+ * catalogs, holds and tombstones among them), or is a member of a
+ * superuser role or of the extension owner.
  */
 bool
 crm_purge_superuser_like(Oid role)
@@ -151,8 +153,30 @@ crm_purge_superuser_like(Oid role)
 		createrole = ((Form_pg_authid) GETSTRUCT(tup))->rolcreaterole;
 		ReleaseSysCache(tup);
 	}
-	return createrole || has_privs_of_role(role, ROLE_PG_EXECUTE_SERVER_PROGRAM) ||
-		has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES);
+	if (createrole || has_privs_of_role(role, ROLE_PG_EXECUTE_SERVER_PROGRAM) ||
+		has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES) ||
+		has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES) ||
+		has_privs_of_role(role, ROLE_PG_WRITE_ALL_DATA) ||
+		has_privs_of_role(role, ROLE_PG_READ_ALL_DATA) ||
+		has_privs_of_role(role, crm_purge_extension_owner()))
+		return true;
+	/* a member of a superuser role (GRANT postgres TO dba) */
+	{
+		Relation	authid = table_open(AuthIdRelationId, AccessShareLock);
+		SysScanDesc scan = systable_beginscan(authid, InvalidOid, false, NULL, 0, NULL);
+		HeapTuple	tup;
+		bool		found = false;
+
+		while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_authid a = (Form_pg_authid) GETSTRUCT(tup);
+
+			found = a->rolsuper && is_member_of_role(role, a->oid);
+		}
+		systable_endscan(scan);
+		table_close(authid, AccessShareLock);
+		return found;
+	}
 }
 
 /* other_owner_inheritor: a partition or inheritance child of relid not owned by role, or InvalidOid */
@@ -174,7 +198,7 @@ static bool
 picks_as_owner(Oid creator, Oid owner)
 {
 	return creator != owner && (crm_purge_superuser_like(creator) || has_privs_of_role(creator, owner)) &&
-		owner != crm_purge_extension_owner() && !superuser_arg(owner);
+		owner != crm_purge_extension_owner() && !crm_purge_superuser_like(owner);
 }
 
 static void refuse_foreign_code(Oid relid, Oid owner, AclMode need);
@@ -518,6 +542,14 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 	}
 	SPI_finish();
 }
+
+/*
+ * crm_purge_asker: the role whose crm_purge call runs now as the extension
+ * owner (a privileged gate's actor, a restorer); InvalidOid: the current
+ * user.  On Citus the worker nodes write a superuser-like owner's table as
+ * it (crm_purge_citus_run_as_begin).
+ */
+Oid			crm_purge_asker = InvalidOid;
 
 static void foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *w);
 static bool citus_internal_session(void);
@@ -1525,6 +1557,7 @@ crm_purge_privileged(PG_FUNCTION_ARGS)
 {
 	Oid			self = fcinfo->flinfo->fn_oid;
 	Oid			actor = GetUserId();
+	Oid			prev_asker;
 	HeapTuple	proctup;
 	Form_pg_proc proc;
 	char	   *name;
@@ -1596,7 +1629,17 @@ crm_purge_privileged(PG_FUNCTION_ARGS)
 	}
 
 	crm_purge_become_owner(&id);
-	result = FunctionCallInvoke(call);
+	prev_asker = crm_purge_asker;
+	crm_purge_asker = actor;
+	PG_TRY();
+	{
+		result = FunctionCallInvoke(call);
+	}
+	PG_FINALLY();
+	{
+		crm_purge_asker = prev_asker;
+	}
+	PG_END_TRY();
 	crm_purge_unbecome(&id);
 	fcinfo->isnull = call->isnull;
 	return result;

@@ -372,7 +372,11 @@ void
 crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 {
 	if (drops_this_extension(parsetree))
+	{
 		drop_cron_jobs();
+		/* (its worker, mid-tick, would take the tables' locks in another order: a deadlock) */
+		crm_purge_release_database(MyDatabaseId);
+	}
 	release_databases(parsetree);
 	if (IsA(parsetree, TruncateStmt))
 		refuse_shard_truncate((TruncateStmt *) parsetree);

@@ -11,6 +11,13 @@
 #include "postgres.h"
 
 #include "catalog/partition.h"
+#include "access/stratnum.h"
+#include "access/skey.h"
+#include "utils/fmgroids.h"
+#include "catalog/indexing.h"
+#include "access/table.h"
+#include "access/genam.h"
+#include "catalog/pg_inherits.h"
 
 #include "funcapi.h"
 #include "catalog/namespace.h"
@@ -148,17 +155,47 @@ citus_plain_filter(Oid relid, Oid scanrel, int64 hold_id, char *filter)
 #define HOLD_ACTIVE " released_at IS NULL AND (until IS NULL OR until >= " \
 	"((pg_catalog.now() AT TIME ZONE 'UTC') - interval '14 hours')::date)"
 
-/* hold_tables: relid and its partitioned ancestors, as an oid[]; their holds' locks taken in mode */
+/*
+ * hold_tables: relid, the tables it is a partition or inheritance child of
+ * (at any level), and its own partitions and children, as an oid[]; their
+ * holds' locks taken in mode.  A hold keeps its rows through whichever of
+ * them an operation names (one made on a table that became a partition
+ * later, on an inheritance child).
+ */
 static Datum
 hold_tables(Oid relid, LOCKMODE mode)
 {
-	List	   *rels = list_make1_oid(relid);
+	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
+	List	   *todo = list_make1_oid(relid);
 	Datum	   *elems;
 	ListCell   *lc;
 	int			n = 0;
 
-	if (get_rel_relispartition(relid))
-		rels = list_concat(rels, get_partition_ancestors(relid));
+	/* up: every parent, at every level */
+	while (todo != NIL && list_length(rels) < 10000)
+	{
+		Oid			child = linitial_oid(todo);
+		Relation	inh = table_open(InheritsRelationId, AccessShareLock);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		todo = list_delete_first(todo);
+		ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(child));
+		scan = systable_beginscan(inh, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
+
+			if (!list_member_oid(rels, parent))
+			{
+				rels = lappend_oid(rels, parent);
+				todo = lappend_oid(todo, parent);
+			}
+		}
+		systable_endscan(scan);
+		table_close(inh, AccessShareLock);
+	}
 	elems = palloc(sizeof(Datum) * list_length(rels));
 	foreach(lc, rels)
 	{

@@ -37,6 +37,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/typcache.h"
 
 #include "crm_purge.h"
 
@@ -538,6 +539,51 @@ key_output(Relation rel, AttrNumber attno, FmgrInfo *out, bool single, bool *cas
 }
 
 /*
+ * guard_type_check: an error unless a guard can compare column att of rel
+ * by its text: types whose equal values have one text (integers, text,
+ * uuid, dates and times, booleans, enums), with a deterministic collation.
+ * Checked whenever the guard's key is read (the column may change after
+ * crm_purge_guard); crm_purge._guard_impl says the same when it is made.
+ */
+static void
+guard_type_check(Relation rel, AttrNumber att)
+{
+	Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), att - 1);
+	Oid			base = getBaseType(a->atttypid);
+	bool		ok;
+
+	switch (base)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case UUIDOID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case BOOLOID:
+		case INETOID:
+		case CIDROID:
+			ok = true;
+			break;
+		default:
+			ok = type_is_enum(base);
+	}
+	if (ok && OidIsValid(a->attcollation) && !get_collation_isdeterministic(a->attcollation))
+		ok = false;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the crm_purge guard of table %s cannot check column \"%s\" of type %s",
+						crm_purge_relname(RelationGetRelid(rel)), NameStr(a->attname), format_type_be(a->atttypid)),
+				 errdetail("The guard compares a key's text; equal values of this column can be written differently."),
+				 errhint("Give the column a type of integers, text with a deterministic collation, uuid or dates again, or run crm_purge_guard on a table keyed so.")));
+}
+
+/*
  * guarded_table: the table whose tombstones rel's guard checks: a
  * partition's guard trigger, cloned from a partitioned table's, checks
  * that table's (an erase of a partitioned table files them under it).
@@ -600,6 +646,8 @@ guard_key(Relation rel, Trigger *trigger)
 
 	/* read before the entry exists: a table without a key leaves none behind */
 	nkeys = crm_purge_primary_key(rel, keys, false);
+	for (i = 0; i < nkeys; i++)
+		guard_type_check(rel, keys[i]);
 	nnatural = Min(trigger->tgnargs - 1, INDEX_MAX_KEYS);
 	for (i = 0; i < nnatural; i++)
 	{
@@ -610,6 +658,7 @@ guard_key(Relation rel, Trigger *trigger)
 					 errmsg("the crm_purge guard of table %s checks column \"%s\", which is gone",
 							crm_purge_relname(relid), trigger->tgargs[i + 1]),
 					 errhint("Run crm_purge_guard again with the natural key's columns as they are now.")));
+		guard_type_check(rel, natural[i]);
 	}
 	guarded = guarded_table(rel, trigger);
 	g = hash_search(guard_keys, &relid, HASH_ENTER, NULL);

@@ -159,9 +159,10 @@ become_request_writer(Request *r, CrmPurgeIdentity *id)
 	/* (no deferred trigger may be queued in the restricted operation: foreign keys check at once) */
 	if (SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not make the constraints immediate");
-	if (crm_purge_superuser_like(owner) && !superuser_arg(r->created_by))
+	if (crm_purge_superuser_like(owner) && owner != r->created_by)
 	{
-		if (pg_class_aclcheck(r->relid, r->created_by, ACL_SELECT | ACL_DELETE) != ACLCHECK_OK)
+		if (pg_class_aclcheck(r->relid, r->created_by, ACL_SELECT) != ACLCHECK_OK ||
+			pg_class_aclcheck(r->relid, r->created_by, ACL_DELETE) != ACLCHECK_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied for table %s", crm_purge_relname(r->relid)),

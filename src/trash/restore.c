@@ -497,6 +497,24 @@ check_citus_restorer(Oid relid)
 }
 
 /*
+ * restore_refuse_on_behalf: a restore is anyone's, and writes as others
+ * (the table's owner, on Citus the extension owner): never from code run
+ * on another role's behalf (an owner's index expression run by ANALYZE or
+ * autovacuum, a trigger reached by an admin's work or a request's batch).
+ */
+static void
+restore_refuse_on_behalf(const char *action)
+{
+	if ((InSecurityRestrictedOperation() || crm_purge_on_behalf(false)) &&
+		GetUserId() != crm_purge_extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s cannot run on another role's behalf", action),
+				 errdetail("Code run on another role's behalf (a table owner's expression or trigger reached by an admin's work, a request, ANALYZE or VACUUM) does not restore rows."),
+				 errhint("Call it directly, in a transaction of its own.")));
+}
+
+/*
  * crm_purge_restore: crm_purge_restore(tbl, filter, on_conflict): restores
  * trashed rows of tbl matching filter; on_conflict 'error' restores nothing
  * when a key is live, 'skip' leaves those rows in the trash.  The caller
@@ -513,8 +531,10 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 	Oid			trashid;
 	int64		n;
 	List	   *links = NIL;
+	Oid			prev_asker;
 
 	crm_purge_require_coordinator("crm_purge_restore");
+	restore_refuse_on_behalf("crm_purge_restore");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -551,7 +571,17 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	trashid = protected_trash(relid);
-	n = restore_rows(relid, trashid, filter, 0, skip, &links);
+	prev_asker = crm_purge_asker;
+	crm_purge_asker = GetUserId();
+	PG_TRY();
+	{
+		n = restore_rows(relid, trashid, filter, 0, skip, &links);
+	}
+	PG_FINALLY();
+	{
+		crm_purge_asker = prev_asker;
+	}
+	PG_END_TRY();
 	relink_children(links);
 	SPI_finish();
 	PG_RETURN_INT64(n);
@@ -851,8 +881,10 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 	int64		total = 0;
 	ListCell   *lc;
 	List	   *links = NIL;
+	Oid			prev_asker;
 
 	crm_purge_require_coordinator("crm_purge_restore_deletion");
+	restore_refuse_on_behalf("crm_purge_restore_deletion");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -871,7 +903,17 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 		/* on Citus a table the deletion left alone is not checked (its rules would refuse every deletion) */
 		if (crm_purge_citus_distributed(p->trashid) && !deletion_touched(p->trashid, deletion))
 			continue;
-		total += restore_rows(p->relid, p->trashid, NULL, deletion, false, &links);
+		prev_asker = crm_purge_asker;
+		crm_purge_asker = GetUserId();
+		PG_TRY();
+		{
+			total += restore_rows(p->relid, p->trashid, NULL, deletion, false, &links);
+		}
+		PG_FINALLY();
+		{
+			crm_purge_asker = prev_asker;
+		}
+		PG_END_TRY();
 	}
 	relink_children(links);
 	SPI_finish();

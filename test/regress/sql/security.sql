@@ -579,6 +579,17 @@ SELECT crm_purge_restore('sec.rp', 'id = 3');
 RESET ROLE;
 SELECT id, pid FROM own.rchild;
 SELECT count(*) AS third_ran FROM evil.relog;
+-- (d) a restore from code run on another role's behalf (an owner's index
+-- expression run by ANALYZE) is refused: on Citus it wrote as the superuser
+SET ROLE regress_sec_evil;
+CREATE TABLE evil.ix (id int PRIMARY KEY);
+INSERT INTO evil.ix VALUES (1);
+CREATE FUNCTION evil.ixf(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM public.crm_purge_restore('sec.rp', 'true'); RETURN x; END $$;
+CREATE INDEX ON evil.ix ((evil.ixf(id)));
+RESET ROLE;
+ANALYZE evil.ix;
+DROP TABLE evil.ix;
 
 -- 19. an erased key does not come back by UPDATE or upsert either
 CREATE TABLE sec.g (id int PRIMARY KEY, v text);
