@@ -92,6 +92,15 @@ SELECT crm_purge_delete_where(:'part5', 'id = 5', permanent => true);
 SELECT crm_purge_hold(:'part5', 'id = 6', NULL, 'litigation');
 SELECT count(*) AS still_live FROM pt.events WHERE id IN (5, 6);
 SELECT crm_purge_release(:hold);
+-- a hold made on a table that becomes a partition later keeps its rows
+-- when the partitioned table is worked on
+CREATE TABLE pt.ev_old (id int, month date, body text, PRIMARY KEY (id, month));
+INSERT INTO pt.ev_old VALUES (900, '2025-06-01', 'held'), (901, '2025-06-02', 'free');
+SELECT crm_purge_hold('pt.ev_old', 'id = 900', NULL, 'litigation') AS hold_old \gset
+ALTER TABLE pt.events ATTACH PARTITION pt.ev_old FOR VALUES FROM ('2025-06-01') TO ('2025-07-01');
+SELECT crm_purge_erase('pt.events', 'id IN (900, 901)', 'GDPR');
+SELECT count(*) AS still_live FROM pt.events WHERE id IN (900, 901);
+SELECT crm_purge_release(:hold_old);
 -- the same on an unprotected partitioned table
 CREATE TABLE pt.plain (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
 CREATE TABLE pt.plain_1 PARTITION OF pt.plain FOR VALUES IN (1);
