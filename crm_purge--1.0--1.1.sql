@@ -2947,6 +2947,27 @@ BEGIN
 	t := tbl; a := CASE WHEN depth = 0 THEN 'erase' ELSE 'delete' END; n := n_live + n_trash; p := NULL;
 	RETURN NEXT;
 
+	-- a foreign key's own action (ON DELETE CASCADE, SET NULL, SET DEFAULT)
+	-- on a child with a legal hold: the held child rows would go or change
+	IF NOT dry_run THEN
+		FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
+				 FROM pg_constraint c0 WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.conrelid <> tbl
+				   AND c0.confdeltype IN ('c', 'n', 'd') LOOP
+			SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+						   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
+			IF refs IS NOT NULL THEN
+				hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs,
+					(SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]));
+				IF hold_id IS NOT NULL THEN
+					RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps rows of table % that its foreign key would %',
+						tbl, hold_id, r.child, CASE r.confdeltype WHEN 'c' THEN 'delete' ELSE 'unlink' END
+						USING ERRCODE = 'object_in_use',
+							  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
+				END IF;
+			END IF;
+		END LOOP;
+	END IF;
+
 	FOR r IN
 		-- a protected child that ON DELETE CASCADE would empty into its trash,
 		-- with no rule of its own, is deleted with the parent: the erased

@@ -170,6 +170,19 @@ SELECT crm_purge_erase('hc_cu', 'id = 1', 'GDPR');
 SELECT (SELECT array_agg(body ORDER BY id) FROM hc_tk) AS tickets, (SELECT body FROM crm_trash.gdpr__hc_tk) AS trashed,
        (SELECT cu FROM hc_nt) AS note_cu;
 SELECT crm_purge_release(:hc2);
+-- so does a hold on a child row the foreign key's own action would delete
+-- or unlink, protected or not
+CREATE TABLE hc_fk (id int PRIMARY KEY, cu int REFERENCES hc_cu ON DELETE CASCADE);
+CREATE TABLE hc_sn (id int PRIMARY KEY, cu int REFERENCES hc_cu ON DELETE SET NULL);
+INSERT INTO hc_fk VALUES (30, 2);
+INSERT INTO hc_sn VALUES (40, 2);
+SELECT crm_purge_hold('hc_fk', 'id = 30', NULL, 'litigation on a cascade child') AS hc3 \gset
+SELECT crm_purge_hold('hc_sn', 'id = 40', NULL, 'litigation on a set null child') AS hc4 \gset
+SELECT crm_purge_erase('hc_cu', 'id = 2', 'GDPR');
+SELECT crm_purge_release(:hc3);
+SELECT crm_purge_erase('hc_cu', 'id = 2', 'GDPR');
+SELECT crm_purge_release(:hc4);
+SELECT (SELECT count(*) FROM hc_fk) AS cascade_child, (SELECT cu FROM hc_sn) AS set_null_child;
 -- an erase forgets what re-linking remembered of its trashed rows (the
 -- e-mail an unlinked child referenced)
 CREATE TABLE ul_cu (id int PRIMARY KEY, email text UNIQUE);
