@@ -20,7 +20,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_CONFIG=$PG_BINDIR/pg_config
 PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
-          "postgresql-$PG_MAJOR-cron" libipc-run-perl)
+          "postgresql-$PG_MAJOR-cron" libipc-run-perl
+          libkrb5-dev)  # libpq-be.h includes gssapi/gssapi.h
 DB=crm_demo
 
 . "$REPO/scripts/common.sh"
