@@ -2947,25 +2947,10 @@ BEGIN
 	t := tbl; a := CASE WHEN depth = 0 THEN 'erase' ELSE 'delete' END; n := n_live + n_trash; p := NULL;
 	RETURN NEXT;
 
-	-- a foreign key's own action (ON DELETE CASCADE, SET NULL, SET DEFAULT)
-	-- on a child with a legal hold: the held child rows would go or change
-	IF NOT dry_run THEN
-		FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
-				 FROM pg_constraint c0 WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.conrelid <> tbl
-				   AND c0.confdeltype IN ('c', 'n', 'd') LOOP
-			SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
-						   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
-			IF refs IS NOT NULL THEN
-				hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs,
-					(SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]));
-				IF hold_id IS NOT NULL THEN
-					RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps rows of table % that its foreign key would %',
-						tbl, hold_id, r.child, CASE r.confdeltype WHEN 'c' THEN 'delete' ELSE 'unlink' END
-						USING ERRCODE = 'object_in_use',
-							  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
-				END IF;
-			END IF;
-		END LOOP;
+	-- a foreign key's own action (ON DELETE CASCADE, SET NULL, SET DEFAULT),
+	-- at any depth, on a child with a legal hold: the held rows would go or change
+	IF NOT dry_run AND EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+		PERFORM crm_purge._fk_action_holds(tbl, tbl, cond, keys, 0);
 	END IF;
 
 	FOR r IN
@@ -4328,8 +4313,46 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._fk_action_holds(top regclass, tbl regclass, cond text, keys text[], depth integer)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	refs text[];
+	key_type oid;
+	hold_id bigint;
+BEGIN
+	FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
+			 FROM pg_constraint c0 WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.conrelid <> tbl
+			   AND c0.confdeltype IN ('c', 'n', 'd') ORDER BY c0.conname LOOP
+		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
+		CONTINUE WHEN refs IS NULL;
+		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]);
+		hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs, key_type);
+		IF hold_id IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps rows of table % that its foreign key would %',
+				top, hold_id, r.child, CASE r.confdeltype WHEN 'c' THEN 'delete' ELSE 'unlink' END
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
+		END IF;
+		IF r.confdeltype = 'c' THEN
+			-- (a cycle of cascading foreign keys is followed this far, then refused)
+			IF depth >= 16 THEN
+				RAISE EXCEPTION 'cannot erase rows of table %: its foreign keys cascade more than 16 tables deep', top
+					USING ERRCODE = 'program_limit_exceeded',
+						  HINT = 'Nothing was erased. Release the legal holds first: without one the cascade is not checked.';
+			END IF;
+			PERFORM crm_purge._fk_action_holds(top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
+											   refs, depth + 1);
+		END IF;
+	END LOOP;
+END
+$$;
+
 -- (end of Citus)
 
+REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(regclass, regclass, text, text[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(regclass, regclass, text, text[], integer) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._forget_unlinks(regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._base_type(oid), crm_purge._check_not_partition(text, regclass) FROM PUBLIC;

@@ -1029,6 +1029,7 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	 * expression of another role's, a partition of another owner).
 	 */
 	asker = OidIsValid(crm_purge_asker) ? crm_purge_asker : GetUserId();
+	crm_purge_refuse_owner_code(relid, asker);
 	if (crm_purge_superuser_like(role) && !superuser_arg(asker))
 		role = asker;
 	else if (role != asker)

@@ -134,10 +134,9 @@ crm_purge_become_owner_local(CrmPurgeIdentity *save)
 
 /*
  * superuser_like: a superuser, or a role whose rights reach as far: it may
- * make itself a member of other roles (CREATEROLE), run programs or read
- * and write files as the server, read or write every table (crm_purge's
- * catalogs, holds and tombstones among them), or is a member of a
- * superuser role or of the extension owner.
+ * make itself a member of other roles (CREATEROLE), run programs or write
+ * files as the server, or is a member of a superuser role or of the
+ * extension owner.  Its code is trusted as a superuser's.
  */
 bool
 crm_purge_superuser_like(Oid role)
@@ -155,9 +154,6 @@ crm_purge_superuser_like(Oid role)
 	}
 	if (createrole || has_privs_of_role(role, ROLE_PG_EXECUTE_SERVER_PROGRAM) ||
 		has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES) ||
-		has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES) ||
-		has_privs_of_role(role, ROLE_PG_WRITE_ALL_DATA) ||
-		has_privs_of_role(role, ROLE_PG_READ_ALL_DATA) ||
 		has_privs_of_role(role, crm_purge_extension_owner()))
 		return true;
 	/* a member of a superuser role (GRANT postgres TO dba) */
@@ -193,12 +189,82 @@ other_owner_inheritor(Oid relid, Oid role)
 	return InvalidOid;
 }
 
+/*
+ * crm_purge_wide_rights: superuser-like, or a role that reads or writes
+ * every table (crm_purge's catalogs, holds and tombstones among them) or
+ * reads the server's files.  Such a role is neither trusted as a superuser
+ * nor acted as: its code must not run with a superuser's or an admin's
+ * rights, and no one's text may run with its rights.
+ */
+bool
+crm_purge_wide_rights(Oid role)
+{
+	return has_privs_of_role(role, ROLE_PG_READ_ALL_DATA) ||
+		has_privs_of_role(role, ROLE_PG_WRITE_ALL_DATA) ||
+		has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES) ||
+		crm_purge_superuser_like(role);
+}
+
+/* untrusted_wide: a wide-rights role whose code is not trusted (not superuser-like, not the extension owner) */
+static bool
+untrusted_wide(Oid role)
+{
+	return role != crm_purge_extension_owner() && crm_purge_wide_rights(role) &&
+		!crm_purge_superuser_like(role);
+}
+
+/*
+ * refuse_code_of: an error when code of an owner of relid (or of a
+ * partition or inheritance child) would run with role's rights that must
+ * not: an owner of untrusted wide rights, whose code would get an admin's
+ * or superuser's rights (and acting as it would give role's text its
+ * rights); with reads (role's filter reads the table, the owner's code
+ * running as role), any owner role may not act as, if role has wide rights.
+ */
+static void
+refuse_code_of(Oid relid, Oid role, bool reads)
+{
+	List	   *rels = has_subclass(relid) ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+	bool		role_wide = crm_purge_wide_rights(role) && !crm_purge_superuser_like(role);
+	ListCell   *lc;
+
+	foreach(lc, rels)
+	{
+		Oid			o = crm_purge_rel_owner(lfirst_oid(lc));
+
+		if (o == role || o == crm_purge_extension_owner() || crm_purge_superuser_like(o))
+			continue;
+		if (untrusted_wide(o) && (crm_purge_is_admin(role) || crm_purge_wide_rights(role)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot work on table %s for role %s: its owner %s reads or writes every table",
+							crm_purge_relname(relid), crm_purge_role_name(role), crm_purge_role_name(o)),
+					 errdetail("The owner has pg_read_all_data, pg_write_all_data or pg_read_server_files and is no superuser: crm_purge neither runs its code with an admin's or a superuser's rights nor acts as it."),
+					 errhint("Give the table an owner without those rights (ALTER TABLE ... OWNER TO), or take them from the owner.")));
+		if (reads && role_wide && !has_privs_of_role(role, o))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot read table %s by the filter of role %s: that role reads or writes every table",
+							crm_purge_relname(relid), crm_purge_role_name(role)),
+					 errdetail("The code of the table's owner %s would run with the rights of pg_read_all_data, pg_write_all_data or pg_read_server_files.",
+							   crm_purge_role_name(o)),
+					 errhint("Act from a role without those rights, or from a member of the owner's role.")));
+	}
+}
+
+/* crm_purge_refuse_owner_code: refuse_code_of() for a write of relid for role, or a read as it (Citus) */
+void
+crm_purge_refuse_owner_code(Oid relid, Oid role)
+{
+	refuse_code_of(relid, role, false);
+}
+
 /* picks_as_owner: does crm_purge_become_picker() run creator's filter on relid as its owner? */
 static bool
 picks_as_owner(Oid creator, Oid owner)
 {
 	return creator != owner && (crm_purge_superuser_like(creator) || has_privs_of_role(creator, owner)) &&
-		owner != crm_purge_extension_owner() && !crm_purge_superuser_like(owner);
+		owner != crm_purge_extension_owner() && !crm_purge_wide_rights(owner);
 }
 
 static void refuse_foreign_code(Oid relid, Oid owner, AclMode need);
@@ -265,6 +331,8 @@ void
 crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 {
 	Oid			owner = crm_purge_rel_owner(relid);
+
+	refuse_code_of(relid, creator, true);
 
 	/*
 	 * (a trash is the extension owner's: no one else's code runs reading it;
@@ -652,6 +720,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 		return;
 	}
 	owner = crm_purge_rel_owner(relid);
+	crm_purge_refuse_owner_code(relid, caller);
 	owner_writes = relink && owner != caller && !crm_purge_superuser_like(owner);
 	/* (rows named by ctid: picked with SELECT on the table, as PostgreSQL asks of WHERE ctid = ...) */
 	if (!owner_writes &&

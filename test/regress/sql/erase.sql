@@ -183,6 +183,23 @@ SELECT crm_purge_release(:hc3);
 SELECT crm_purge_erase('hc_cu', 'id = 2', 'GDPR');
 SELECT crm_purge_release(:hc4);
 SELECT (SELECT count(*) FROM hc_fk) AS cascade_child, (SELECT cu FROM hc_sn) AS set_null_child;
+-- at any depth: a grandchild the cascade reaches through a table crm_purge
+-- knows nothing of
+INSERT INTO hc_cu VALUES (3, 'c@x');
+CREATE TABLE hc_mid (id int PRIMARY KEY, cu int REFERENCES hc_cu ON DELETE CASCADE);
+CREATE TABLE hc_gc (id int PRIMARY KEY, mid int REFERENCES hc_mid ON DELETE CASCADE);
+CREATE TABLE hc_gn (id int PRIMARY KEY, mid int REFERENCES hc_mid ON DELETE SET NULL);
+INSERT INTO hc_mid VALUES (50, 3);
+INSERT INTO hc_gc VALUES (60, 50);
+INSERT INTO hc_gn VALUES (70, 50);
+SELECT crm_purge_hold('hc_gc', 'id = 60', NULL, 'litigation on a grandchild') AS hc5 \gset
+SELECT crm_purge_hold('hc_gn', 'id = 70', NULL, 'litigation on an unlinked grandchild') AS hc6 \gset
+SELECT crm_purge_erase('hc_cu', 'id = 3', 'GDPR');
+SELECT crm_purge_release(:hc5);
+SELECT crm_purge_erase('hc_cu', 'id = 3', 'GDPR');
+SELECT crm_purge_release(:hc6);
+SELECT crm_purge_erase('hc_cu', 'id = 3', 'GDPR');
+SELECT (SELECT count(*) FROM hc_gc) AS grandchild, (SELECT mid FROM hc_gn) AS unlinked_grandchild;
 -- an erase forgets what re-linking remembered of its trashed rows (the
 -- e-mail an unlinked child referenced)
 CREATE TABLE ul_cu (id int PRIMARY KEY, email text UNIQUE);

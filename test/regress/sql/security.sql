@@ -1463,6 +1463,80 @@ SELECT crm_purge._owner_write('own.ro', ARRAY['own.ro'::regclass::oid], ARRAY['(
 RESET ROLE;
 SELECT count(*) AS kept FROM own.ro;
 
+-- 22. roles that read or write every table (pg_read_all_data,
+-- pg_write_all_data, pg_read_server_files) are not superuser-like.  (a) As
+-- a table's owner: its table was written as the caller, and its trigger ran
+-- as the superuser.  Refused for admins and superusers; a plain user's own
+-- DELETE and restore run as that user.
+CREATE ROLE regress_sec_wide LOGIN IN ROLE pg_read_all_data;
+CREATE SCHEMA wide AUTHORIZATION regress_sec_wide;
+GRANT USAGE ON SCHEMA wide TO PUBLIC;
+SET ROLE regress_sec_wide;
+CREATE TABLE wide.log (who name, super boolean, admin boolean);
+GRANT INSERT ON wide.log TO PUBLIC;
+CREATE FUNCTION wide.note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO wide.log SELECT current_user, rolsuper, pg_has_role(current_user, 'crm_purge_admin', 'USAGE')
+	  FROM pg_roles WHERE rolname = current_user;
+	RETURN OLD;
+END $$;
+CREATE TABLE wide.t (id int PRIMARY KEY);
+INSERT INTO wide.t SELECT generate_series(1, 4);
+CREATE TRIGGER note BEFORE DELETE ON wide.t FOR EACH ROW EXECUTE FUNCTION wide.note();
+GRANT SELECT, INSERT, DELETE ON wide.t TO regress_sec_admin, regress_sec_plain;
+RESET ROLE;
+SELECT crm_purge_protect('wide.t');
+SELECT crm_purge_delete_where('wide.t', 'id = 1');
+SELECT crm_purge_erase('wide.t', 'id = 1', 'GDPR');
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('wide.t', 'id = 1');
+SELECT * FROM crm_purge_delete_keys('wide.t', ARRAY['1']);
+SELECT crm_purge_erase('wide.t', 'id = 1', 'GDPR');
+RESET ROLE;
+SET ROLE regress_sec_plain;
+DELETE FROM wide.t WHERE id = 2;
+SELECT crm_purge_restore('wide.t', 'id = 2') AS restored;
+RESET ROLE;
+SELECT DISTINCT who, super, admin FROM wide.log ORDER BY 1;
+SELECT count(*) AS live FROM wide.t;
+-- (b) as an admin: it was taken as able to become any table's owner, and
+-- its filter ran with the owner's rights
+SET ROLE regress_sec_owner;
+CREATE TABLE own.pkw (id int PRIMARY KEY);
+INSERT INTO own.pkw VALUES (1), (2);
+GRANT SELECT, DELETE ON own.pkw TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.pkw');
+GRANT pg_read_all_data TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.pkw', $$current_user = 'regress_sec_owner'$$);
+RESET ROLE;
+REVOKE pg_read_all_data FROM regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.pkw', $$current_user = 'regress_sec_owner'$$) AS picked_as_admin;
+RESET ROLE;
+SELECT count(*) AS kept FROM own.pkw;
+
+-- 23. an erase's last check (rows with the erased keys written meanwhile)
+-- reads the table as its picks do: planned as the caller, unrestricted, it
+-- ran the owner's code (an index predicate folded while planning) as a
+-- superuser, or as an admin releasing holds
+SET ROLE regress_sec_owner;
+CREATE TABLE own.lp (id int PRIMARY KEY);
+CREATE INDEX lp_pred ON own.lp (id) WHERE own.gx(1) = 1;
+INSERT INTO own.lp VALUES (1), (2);
+GRANT SELECT ON own.lp TO regress_sec_admin;
+RESET ROLE;
+DELETE FROM own.log;
+\c
+SET ROLE regress_sec_admin;
+SELECT crm_purge._live_now('own.lp', ARRAY['1']) AS live;
+RESET ROLE;
+\c
+SELECT crm_purge._live_now('own.lp', ARRAY['1', '2']) AS live;
+SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
+SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
-DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain;
+DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
