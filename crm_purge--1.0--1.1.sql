@@ -1580,6 +1580,35 @@ BEGIN
 				  DETAIL = 'The guard compares a key''s text, and equal values of it can be written differently (1 and 1.0, 0 and -0, a@x and A@X): an erased key would come back under another spelling.',
 				  HINT = 'Guard a table whose keys are of an integer, text (with a deterministic collation), uuid, date or time, boolean, inet or enum type.';
 	END IF;
+	-- a generated key is computed after the guard read the row; 'k' and 'k '
+	-- are equal bpchar values with two texts in a key of several columns
+	SELECT a.attname, a.attgenerated <> '' AS generated INTO d
+		FROM pg_attribute a
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+		  AND (a.attnum = ANY (crm_purge._pk_cols(tbl)) OR a.attname = ANY (coalesce(key_columns, '{}')))
+		  AND (a.attgenerated <> ''
+			   OR (crm_purge._base_type(a.atttypid) = 'bpchar'::regtype
+				   AND coalesce(nullif(a.atttypmod, -1), (SELECT y.typtypmod FROM pg_type y WHERE y.oid = a.atttypid)) = -1
+				   AND ((a.attnum = ANY (crm_purge._pk_cols(tbl)) AND cardinality(crm_purge._pk_cols(tbl)) > 1)
+						OR (a.attname = ANY (coalesce(key_columns, '{}')) AND cardinality(key_columns) > 1))))
+		ORDER BY a.attnum LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot guard table %: column "%" %', tbl, d.attname,
+			CASE WHEN d.generated THEN 'is generated' ELSE 'is of type character without a length, in a key of several columns' END
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = CASE WHEN d.generated THEN 'A generated column gets its value after the guard has read the row.'
+								ELSE 'Equal values of it can be written with trailing spaces or without: an erased key would come back so.' END,
+				  HINT = CASE WHEN d.generated THEN 'Key the table by a column that is not generated.'
+							  ELSE 'Give the column a length (character(n)) or the type text.' END;
+	END IF;
+	-- a row inserted into an inheriting table is not the guarded table's to check
+	IF EXISTS (SELECT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+			   WHERE i.inhparent = tbl AND NOT c.relispartition) THEN
+		RAISE EXCEPTION 'cannot guard table %: other tables inherit from it', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A row inserted into an inheriting table would not be checked, and the erased key would come back there.',
+				  HINT = 'Use declarative partitioning (PARTITION BY), which the guard supports.';
+	END IF;
 	-- a table dropped with tombstones and made again under its name (Citus's
 	-- alter_distributed_table): its erased keys stay erased here
 	FOR d IN SELECT x.tbl, x.dropped_at FROM crm_purge.dropped_tables x

@@ -546,11 +546,29 @@ key_output(Relation rel, AttrNumber attno, FmgrInfo *out, bool single, bool *cas
  * crm_purge_guard); crm_purge._guard_impl says the same when it is made.
  */
 static void
-guard_type_check(Relation rel, AttrNumber att)
+guard_type_check(Relation rel, AttrNumber att, bool multi)
 {
 	Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), att - 1);
-	Oid			base = getBaseType(a->atttypid);
+	int32		typmod = a->atttypmod;
+	Oid			base = getBaseTypeAndTypmod(a->atttypid, &typmod);
 	bool		ok;
+
+	/* (computed after BEFORE triggers: the guard would read no key) */
+	if (a->attgenerated)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the crm_purge guard of table %s cannot check column \"%s\": it is generated",
+						crm_purge_relname(RelationGetRelid(rel)), NameStr(a->attname)),
+				 errdetail("A generated column gets its value after the guard has read the row."),
+				 errhint("Key the table by a column that is not generated, then run crm_purge_guard again.")));
+	/* ('k' and 'k ' are equal, and a key of several columns keeps the spaces in its text) */
+	if (multi && base == BPCHAROID && typmod < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the crm_purge guard of table %s cannot check column \"%s\" of type %s in a key of several columns",
+						crm_purge_relname(RelationGetRelid(rel)), NameStr(a->attname), format_type_be(a->atttypid)),
+				 errdetail("Equal values of character without a length can be written with trailing spaces or without."),
+				 errhint("Give the column a length (character(n)) or the type text, then run crm_purge_guard again.")));
 
 	switch (base)
 	{
@@ -647,7 +665,7 @@ guard_key(Relation rel, Trigger *trigger)
 	/* read before the entry exists: a table without a key leaves none behind */
 	nkeys = crm_purge_primary_key(rel, keys, false);
 	for (i = 0; i < nkeys; i++)
-		guard_type_check(rel, keys[i]);
+		guard_type_check(rel, keys[i], nkeys > 1);
 	nnatural = Min(trigger->tgnargs - 1, INDEX_MAX_KEYS);
 	for (i = 0; i < nnatural; i++)
 	{
@@ -658,7 +676,7 @@ guard_key(Relation rel, Trigger *trigger)
 					 errmsg("the crm_purge guard of table %s checks column \"%s\", which is gone",
 							crm_purge_relname(relid), trigger->tgargs[i + 1]),
 					 errhint("Run crm_purge_guard again with the natural key's columns as they are now.")));
-		guard_type_check(rel, natural[i]);
+		guard_type_check(rel, natural[i], nnatural > 1);
 	}
 	guarded = guarded_table(rel, trigger);
 	g = hash_search(guard_keys, &relid, HASH_ENTER, NULL);

@@ -1698,12 +1698,27 @@ protected_parents(Oid relid)
 	return parents;
 }
 
+/* guarded: has relid crm_purge's guard trigger? */
+static bool
+guarded(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	bool		found = false;
+	int			i;
+
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		found = found || strcmp(rel->trigdesc->triggers[i].tgname, "crm_purge_guard") == 0;
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 /*
  * refuse_inheriting_protected: a table may not inherit (plain inheritance,
  * not partitioning) from a protected table: a DELETE on the protected table
  * would put the inheriting table's rows into its trash in its row type,
  * their own columns lost, and restore them into the protected table.
- * Protect refuses such tables; this refuses making them later.
+ * Protect refuses such tables; this refuses making them later.  Nor from
+ * a guarded table: its guard does not check the inheriting table's rows.
  */
 static void
 refuse_inheriting_protected(Oid relid)
@@ -1722,6 +1737,13 @@ refuse_inheriting_protected(Oid relid)
 	{
 		Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
 
+		if (guarded(parent))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("table %s cannot inherit from table %s: it is guarded by crm_purge",
+							crm_purge_relname(relid), crm_purge_relname(parent)),
+					 errdetail("A row inserted into the inheriting table would not be checked, and an erased key would come back there."),
+					 errhint("Use declarative partitioning (PARTITION BY), which the guard supports.")));
 		if (OidIsValid(crm_purge_trash_of(parent)))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -92,6 +92,29 @@ CREATE TABLE g_ci_t (id int PRIMARY KEY, email text COLLATE g_ci UNIQUE);
 SELECT crm_purge_guard('g_ci_t', 'error', ARRAY['email']);
 DROP TABLE g_num, g_flt, g_ci_t;
 DROP COLLATION g_ci;
+-- nor generated keys (computed after the guard read the row), character
+-- without a length in a key of several columns ('k' = 'k '), or a table
+-- others inherit from (their rows are not checked); a guarded table gets
+-- no inheriting table later, and a guard whose key changed so refuses writes
+CREATE TABLE g_gen (a int, id int GENERATED ALWAYS AS (a * 1) STORED PRIMARY KEY);
+SELECT crm_purge_guard('g_gen', 'error');
+CREATE TABLE g_bp2 (a bpchar, b int, PRIMARY KEY (a, b));
+SELECT crm_purge_guard('g_bp2', 'error');
+CREATE TABLE g_bp1 (a bpchar PRIMARY KEY, b int);
+SELECT crm_purge_guard('g_bp1', 'error');
+CREATE TABLE g_par (id int PRIMARY KEY, v text);
+CREATE TABLE g_kid (x int) INHERITS (g_par);
+SELECT crm_purge_guard('g_par', 'error');
+DROP TABLE g_kid;
+SELECT crm_purge_guard('g_par', 'error');
+CREATE TABLE g_kid (x int) INHERITS (g_par);
+CREATE TABLE g_kid (id int PRIMARY KEY, v text);
+ALTER TABLE g_kid INHERIT g_par;
+CREATE TABLE g_bp3 (a text, b int, PRIMARY KEY (a, b));
+SELECT crm_purge_guard('g_bp3', 'error');
+ALTER TABLE g_bp3 ALTER COLUMN a TYPE bpchar;
+INSERT INTO g_bp3 VALUES ('k ', 1);
+DROP TABLE g_gen, g_bp2, g_bp1, g_par, g_kid, g_bp3;
 SELECT crm_purge_guard('notes');
 -- forget lifts one tombstone
 SELECT crm_purge_forget('people', '3');
