@@ -2031,10 +2031,8 @@ BEGIN
 		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	-- a legal hold keeps trash rows: the trash is not dropped under one
-	IF drop_trash AND EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _unprotect_impl.tbl AND h.released_at IS NULL
-							 AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
-		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl,
-			(SELECT min(h.id) FROM crm_purge.holds h WHERE h.tbl = _unprotect_impl.tbl AND h.released_at IS NULL)
+	IF drop_trash AND crm_purge._held_tree(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, crm_purge._held_tree(tbl)
 			USING ERRCODE = 'object_in_use',
 				  HINT = 'Unprotect it keeping the trash (drop_trash => false), or release the hold first.';
 	END IF;
@@ -2666,8 +2664,8 @@ BEGIN
 		END;
 	END IF;
 
-	IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _trash_upkeep.tbl AND h.released_at IS NULL
-			   AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
+	-- (a hold on a partition too: a table held, then attached)
+	IF crm_purge._held_tree(tbl) IS NOT NULL THEN
 		RETURN 0;
 	END IF;
 	FOR s IN SELECT * FROM crm_purge.trash_segments g
@@ -4350,13 +4348,19 @@ DECLARE
 	key_type oid;
 	hold_id bigint;
 BEGIN
-	FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
-			 FROM pg_constraint c0 WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.conrelid <> tbl
-			   AND c0.confdeltype IN ('c', 'n', 'd') ORDER BY c0.conname LOOP
-		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
-					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
+	-- (foreign keys referencing a partition or inheritance child of tbl too,
+	-- read there: its columns' numbers are its own; not the clones of tbl's)
+	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
+				 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
+			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
+			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
+			 WHERE c0.contype = 'f' AND c0.conrelid <> t.rel AND c0.conrelid <> tbl
+			   AND c0.confdeltype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
+			 ORDER BY c0.conname, t.rel LOOP
+		SELECT x.a INTO refs FROM crm_purge._pick(r.src, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
 		CONTINUE WHEN refs IS NULL;
-		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]);
+		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = r.src AND at.attnum = r.confkey[1]);
 		hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs, key_type);
 		IF hold_id IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps rows of table % that its foreign key would %',
@@ -4378,8 +4382,18 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._held_tree(tbl regclass) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
+		UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
+	SELECT min(h.id) FROM crm_purge.holds h JOIN tree t ON h.tbl::oid = t.rel
+	WHERE h.released_at IS NULL
+	  AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)
+$$;
+
 -- (end of Citus)
 
+REVOKE ALL ON FUNCTION crm_purge._held_tree(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(regclass, regclass, text, text[], integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(regclass, regclass, text, text[], integer) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;

@@ -6,6 +6,17 @@ CREATE FUNCTION crm_purge.trash_trigger() RETURNS trigger
 CREATE FUNCTION crm_purge.unlink_trigger() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_unlink_trigger';
 
+-- _held_tree: the first legal hold in force on tbl or on a partition or
+-- inheritance child of it (a table held, then attached), or NULL
+CREATE FUNCTION crm_purge._held_tree(tbl regclass) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
+		UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
+	SELECT min(h.id) FROM crm_purge.holds h JOIN tree t ON h.tbl::oid = t.rel
+	WHERE h.released_at IS NULL
+	  AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)
+$$;
+
 CREATE FUNCTION crm_purge.ddl_trigger() RETURNS event_trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_ddl_trigger';
 
@@ -518,8 +529,8 @@ BEGIN
 		END;
 	END IF;
 
-	IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _trash_upkeep.tbl AND h.released_at IS NULL
-			   AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
+	-- (a hold on a partition too: a table held, then attached)
+	IF crm_purge._held_tree(tbl) IS NOT NULL THEN
 		RETURN 0;
 	END IF;
 	FOR s IN SELECT * FROM crm_purge.trash_segments g
@@ -916,10 +927,8 @@ BEGIN
 		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	-- a legal hold keeps trash rows: the trash is not dropped under one
-	IF drop_trash AND EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl = _unprotect_impl.tbl AND h.released_at IS NULL
-							 AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
-		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl,
-			(SELECT min(h.id) FROM crm_purge.holds h WHERE h.tbl = _unprotect_impl.tbl AND h.released_at IS NULL)
+	IF drop_trash AND crm_purge._held_tree(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, crm_purge._held_tree(tbl)
 			USING ERRCODE = 'object_in_use',
 				  HINT = 'Unprotect it keeping the trash (drop_trash => false), or release the hold first.';
 	END IF;

@@ -912,13 +912,19 @@ DECLARE
 	key_type oid;
 	hold_id bigint;
 BEGIN
-	FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
-			 FROM pg_constraint c0 WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.conrelid <> tbl
-			   AND c0.confdeltype IN ('c', 'n', 'd') ORDER BY c0.conname LOOP
-		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
-					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
+	-- (foreign keys referencing a partition or inheritance child of tbl too,
+	-- read there: its columns' numbers are its own; not the clones of tbl's)
+	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
+				 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
+			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
+			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
+			 WHERE c0.contype = 'f' AND c0.conrelid <> t.rel AND c0.conrelid <> tbl
+			   AND c0.confdeltype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
+			 ORDER BY c0.conname, t.rel LOOP
+		SELECT x.a INTO refs FROM crm_purge._pick(r.src, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
 		CONTINUE WHEN refs IS NULL;
-		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]);
+		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = r.src AND at.attnum = r.confkey[1]);
 		hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs, key_type);
 		IF hold_id IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps rows of table % that its foreign key would %',

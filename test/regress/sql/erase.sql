@@ -223,6 +223,20 @@ SELECT crm_purge_erase('hc_cu', 'id = 3', 'GDPR');
 SELECT crm_purge_release(:hc6);
 SELECT crm_purge_erase('hc_cu', 'id = 3', 'GDPR');
 SELECT (SELECT count(*) FROM hc_gc) AS grandchild, (SELECT mid FROM hc_gn) AS unlinked_grandchild;
+-- and through a foreign key that references a partition of the erased table
+CREATE TABLE hp (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+CREATE TABLE hp_1 (x int, id int, k int, PRIMARY KEY (id, k));
+ALTER TABLE hp_1 DROP COLUMN x;
+ALTER TABLE hp ATTACH PARTITION hp_1 FOR VALUES IN (1);
+CREATE TABLE hp_c (id int PRIMARY KEY, pid int, pk int, FOREIGN KEY (pid, pk) REFERENCES hp_1 ON DELETE CASCADE);
+INSERT INTO hp VALUES (1, 1), (2, 1);
+INSERT INTO hp_c VALUES (10, 1, 1), (11, 2, 1);
+SELECT crm_purge_hold('hp_c', 'id = 10', NULL, 'litigation on a partition''s child') AS hc7 \gset
+SELECT crm_purge_erase('hp', 'id = 1', 'GDPR');
+SELECT crm_purge_erase('hp', 'id = 2', 'GDPR');
+SELECT crm_purge_release(:hc7);
+SELECT crm_purge_erase('hp', 'id = 1', 'GDPR');
+SELECT count(*) AS partition_children FROM hp_c;
 -- an erase forgets what re-linking remembered of its trashed rows (the
 -- e-mail an unlinked child referenced)
 CREATE TABLE ul_cu (id int PRIMARY KEY, email text UNIQUE);

@@ -100,6 +100,10 @@ SELECT crm_purge_hold('pt.ev_old', 'id = 900', NULL, 'litigation') AS hold_old \
 ALTER TABLE pt.events ATTACH PARTITION pt.ev_old FOR VALUES FROM ('2025-06-01') TO ('2025-07-01');
 SELECT crm_purge_erase('pt.events', 'id IN (900, 901)', 'GDPR');
 SELECT count(*) AS still_live FROM pt.events WHERE id IN (900, 901);
+-- nor is the trash dropped under it
+DELETE FROM pt.events WHERE id = 900;
+SELECT crm_purge_unprotect('pt.events', drop_trash => true);
+SELECT crm_purge_restore('pt.events', 'id = 900') AS restored;
 SELECT crm_purge_release(:hold_old);
 -- the same on an unprotected partitioned table
 CREATE TABLE pt.plain (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
