@@ -17,6 +17,18 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	  AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)
 $$;
 
+-- _held_around: the first legal hold in force on tbl, on a table it is a
+-- partition or inheritance child of, or on one of its own; or NULL
+CREATE FUNCTION crm_purge._held_around(tbl regclass) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE up(rel) AS (SELECT tbl::oid
+		UNION SELECT i.inhparent FROM pg_inherits i JOIN up u ON i.inhrelid = u.rel)
+	SELECT least((SELECT min(h.id) FROM crm_purge.holds h JOIN up u ON h.tbl::oid = u.rel
+				  WHERE h.released_at IS NULL
+					AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)),
+				 crm_purge._held_tree(tbl))
+$$;
+
 CREATE FUNCTION crm_purge.ddl_trigger() RETURNS event_trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_ddl_trigger';
 
@@ -178,6 +190,13 @@ BEGIN
 	FOR o IN SELECT * FROM pg_event_trigger_dropped_objects()
 			 WHERE object_type = 'table' AND objsubid = 0
 	LOOP
+		-- (DROP TABLE is refused before it runs; DROP SCHEMA or DROP OWNED here)
+		IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl::oid = o.objid AND h.released_at IS NULL
+				   AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
+			RAISE EXCEPTION 'cannot drop table %: a legal hold keeps rows of it', o.object_identity
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Release the hold with crm_purge_release first.';
+		END IF;
 		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = o.objid) THEN
 			DELETE FROM crm_purge.protected_tables p WHERE p.tbl = o.objid;
 			RAISE NOTICE 'crm_purge: table % was protected; its trash table is kept', o.object_identity;

@@ -365,6 +365,76 @@ refuse_on_behalf(Node *parsetree, ProcessUtilityContext context)
 }
 
 /*
+ * refuse_losing_held: DROP TABLE, DETACH PARTITION (CONCURRENTLY too) or
+ * NO INHERIT of a table under a legal hold (its own, an ancestor's or a
+ * partition's): its held rows would go, or leave the hold's reach.  Read
+ * before the statement runs: once dropped or detached, the tree that ties
+ * a partition to its parent's hold is gone.
+ */
+static void
+refuse_losing_held(Node *parsetree)
+{
+	List	   *rels = NIL;
+	const char *what = "drop";
+	ListCell   *lc;
+
+	if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_TABLE)
+	{
+		foreach(lc, ((DropStmt *) parsetree)->objects)
+			rels = lappend_oid(rels, RangeVarGetRelid(makeRangeVarFromNameList(lfirst(lc)), NoLock, true));
+	}
+	else if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if ((cmd->subtype == AT_DetachPartition || cmd->subtype == AT_DetachPartitionFinalize) &&
+				cmd->def != NULL && IsA(cmd->def, PartitionCmd))
+			{
+				rels = lappend_oid(rels, RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true));
+				what = "detach";
+			}
+			else if (cmd->subtype == AT_DropInherit && stmt->relation != NULL)
+			{
+				rels = lappend_oid(rels, RangeVarGetRelid(stmt->relation, NoLock, true));
+				what = "disinherit";
+			}
+		}
+	}
+	if (rels == NIL || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Oid			argtypes[1] = {REGCLASSOID};
+		Datum		values[1] = {ObjectIdGetDatum(relid)};
+		CrmPurgeIdentity id;
+		bool		isnull = true;
+		int64		hold = 0;
+
+		if (!OidIsValid(relid))
+			continue;
+		SPI_connect();
+		crm_purge_become_owner_local(&id);
+		if (SPI_execute_with_args("SELECT crm_purge._held_around($1)", 1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+			hold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		crm_purge_unbecome(&id);
+		SPI_finish();
+		if (!isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot %s table %s: legal hold %lld keeps rows of it, of a table it belongs to or of one of its partitions",
+							what, crm_purge_relname(relid), (long long) hold),
+					 errdetail("The held rows would be lost, or leave the hold's reach."),
+					 errhint("Release the hold with crm_purge_release first.")));
+	}
+}
+
+/*
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
  * runs: the checks above.
  */
@@ -384,6 +454,8 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 		refuse_superuser_initcond((DefineStmt *) parsetree);
 	if (IsA(parsetree, AlterTableStmt))
 		refuse_local_table_key((AlterTableStmt *) parsetree);
+	if (!drops_this_extension(parsetree))
+		refuse_losing_held(parsetree);
 	refuse_role_changes(parsetree);
 	refuse_on_behalf(parsetree, context);
 }

@@ -104,6 +104,21 @@ SELECT count(*) AS still_live FROM pt.events WHERE id IN (900, 901);
 DELETE FROM pt.events WHERE id = 900;
 SELECT crm_purge_unprotect('pt.events', drop_trash => true);
 SELECT crm_purge_restore('pt.events', 'id = 900') AS restored;
+-- nor is the held partition dropped or detached (CONCURRENTLY too), nor
+-- the table it belongs to dropped; nor a held table by DROP SCHEMA
+ALTER TABLE pt.events DETACH PARTITION pt.ev_old;
+ALTER TABLE pt.events DETACH PARTITION pt.ev_old CONCURRENTLY;
+DROP TABLE pt.ev_old;
+DROP TABLE pt.events;
+RESET ROLE;
+CREATE SCHEMA pt_gone;
+CREATE TABLE pt_gone.t (id int PRIMARY KEY);
+INSERT INTO pt_gone.t VALUES (1);
+SELECT crm_purge_hold('pt_gone.t', 'id = 1', NULL, 'litigation') AS hold_gone \gset
+DROP SCHEMA pt_gone CASCADE;
+SELECT crm_purge_release(:hold_gone);
+DROP SCHEMA pt_gone CASCADE;
+SET ROLE regress_pt_owner;
 SELECT crm_purge_release(:hold_old);
 -- the same on an unprotected partitioned table
 CREATE TABLE pt.plain (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
