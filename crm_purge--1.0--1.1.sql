@@ -2863,9 +2863,9 @@ DECLARE
 BEGIN
 	PERFORM crm_purge._check_admin(action);
 	PERFORM crm_purge._check_filter(filter);
-	EXECUTE format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)',
-				   crm_purge._trash_of(tbl, action), coalesce(filter, 'true'), E'\n')
-		INTO ids, nums;
+	SELECT x.i, x.r INTO ids, nums FROM crm_purge._pick(tbl,
+		format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)',
+			   crm_purge._trash_of(tbl, action), coalesce(filter, 'true'), E'\n'), NULL) AS x(i bigint[], r bigint[]);
 	RETURN crm_purge._set_marks(tbl, coalesce(ids, '{}'), coalesce(nums, '{}'), marked);
 END
 $$;

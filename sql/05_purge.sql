@@ -30,7 +30,9 @@ BEGIN
 END
 $$;
 
--- The filter picks rows as the caller; the marks are set by the owner.
+-- The filter picks rows as the caller's picks run (crm_purge._pick: the
+-- owner's types' code in it never runs unmarked with the admin's rights);
+-- the marks are set by the owner.
 CREATE FUNCTION crm_purge._mark(action text, tbl regclass, filter text, marked boolean) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -39,9 +41,9 @@ DECLARE
 BEGIN
 	PERFORM crm_purge._check_admin(action);
 	PERFORM crm_purge._check_filter(filter);
-	EXECUTE format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)',
-				   crm_purge._trash_of(tbl, action), coalesce(filter, 'true'), E'\n')
-		INTO ids, nums;
+	SELECT x.i, x.r INTO ids, nums FROM crm_purge._pick(tbl,
+		format('SELECT array_agg(deletion_id), array_agg(trash_row) FROM %s WHERE (%s%s)',
+			   crm_purge._trash_of(tbl, action), coalesce(filter, 'true'), E'\n'), NULL) AS x(i bigint[], r bigint[]);
 	RETURN crm_purge._set_marks(tbl, coalesce(ids, '{}'), coalesce(nums, '{}'), marked);
 END
 $$;

@@ -435,6 +435,34 @@ refuse_losing_held(Node *parsetree)
 }
 
 /*
+ * refuse_trash_publication: Citus moves, copies and splits shards online by
+ * logical replication, with a publication on the source node and one
+ * subscription per table owner.  A protected table's shards and its trash's
+ * (the extension owner's) are colocated, so two subscriptions: writes made
+ * to one of them during the move were lost (deleted rows came back, trash
+ * rows vanished).  Citus names every shard schema-qualified.
+ */
+static void
+refuse_trash_publication(CreatePublicationStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->pubobjects)
+	{
+		PublicationObjSpec *o = lfirst_node(PublicationObjSpec, lc);
+		const char *schema = o->pubtable != NULL && o->pubtable->relation != NULL ?
+			o->pubtable->relation->schemaname : o->name;
+
+		if (schema != NULL && strcmp(schema, CRM_TRASH_SCHEMA) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot publish crm_purge's trash for logical replication"),
+					 errdetail("Citus moves, copies and splits shards online with one subscription per table owner: writes made meanwhile to a protected table or to its trash would be lost."),
+					 errhint("Move, copy or split the shards of protected tables with shard_transfer_mode => 'block_writes'.")));
+	}
+}
+
+/*
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
  * runs: the checks above.
  */
@@ -456,6 +484,8 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 		refuse_local_table_key((AlterTableStmt *) parsetree);
 	if (!drops_this_extension(parsetree))
 		refuse_losing_held(parsetree);
+	if (IsA(parsetree, CreatePublicationStmt))
+		refuse_trash_publication((CreatePublicationStmt *) parsetree);
 	refuse_role_changes(parsetree);
 	refuse_on_behalf(parsetree, context);
 }

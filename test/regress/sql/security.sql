@@ -1428,6 +1428,10 @@ DELETE FROM own.log;
 SET ROLE regress_sec_admin;
 SELECT * FROM crm_purge_delete_keys('own.ek', ARRAY['a', 'z']);
 SELECT crm_purge_restore('own.ek', $$k = 'a'::text::own.kind$$) AS restored;
+DELETE FROM own.ek WHERE k = 'b';
+-- a mark's filter reads the trash so too (it ran there unmarked)
+SELECT crm_purge_mark('own.ek', $$k = 'b'::text::own.kind$$) AS marked;
+SELECT crm_purge_unmark('own.ek', $$k = 'b'::text::own.kind$$) AS unmarked;
 RESET ROLE;
 SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
 SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
