@@ -321,6 +321,10 @@ REVOKE ALL ON FUNCTION crm_purge._protect_partitions(regclass) FROM PUBLIC;
 -- partition's creator, who needs EXECUTE; the trigger acts only for
 -- protected tables and their partitions
 GRANT EXECUTE ON FUNCTION crm_purge.trash_trigger() TO PUBLIC;
+-- and so does the guard's, and Citus makes a moved shard's triggers as its
+-- owner; the guard checks only the tombstones of its own table (or of the
+-- partitioned table whose trigger it is a clone of)
+GRANT EXECUTE ON FUNCTION crm_purge.guard_trigger() TO PUBLIC;
 COMMENT ON FUNCTION crm_purge._protect_partitions(regclass) IS 'statement triggers on the partitions of a protected partitioned table; removed from tables detached since';
 
 CREATE FUNCTION crm_purge._protect_impl(actor regrole, tbl regclass, retention interval) RETURNS regclass

@@ -151,6 +151,10 @@ REVOKE ALL ON FUNCTION crm_purge.trash_trigger(), crm_purge.unlink_trigger(),
 -- partition's creator, who needs EXECUTE; the trigger acts only for
 -- protected tables and their partitions
 GRANT EXECUTE ON FUNCTION crm_purge.trash_trigger() TO PUBLIC;
+-- and so does the guard's, and Citus makes a moved shard's triggers as its
+-- owner; the guard checks only the tombstones of its own table (or of the
+-- partitioned table whose trigger it is a clone of)
+GRANT EXECUTE ON FUNCTION crm_purge.guard_trigger() TO PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._ensure_secret(), crm_purge._sql_drop() FROM PUBLIC;
 

@@ -243,6 +243,32 @@ is($w1->safe_psql('postgres', "SELECT count(*) FROM crm_purge.shard_parts WHERE 
 	'its parts are gone from the worker nodes');
 like(as('regress_admin', "SELECT crm_purge_export_read($id, 1)", err => 1), qr/expired/, 'reading says it expired');
 
+# --- shards of a protected, guarded table of a role's: an online (logical)
+# move is refused (Citus subscribes once per table owner, and writes made
+# meanwhile to the table or its trash were lost); a blocking one moves them,
+# the guard's trigger made on the new node as the owner
+as('regress_app', q{
+	CREATE TABLE gm (account_id int, id int, v text, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('gm', 'account_id');
+	INSERT INTO gm SELECT g % 40, g, 'v' FROM generate_series(1, 100) g;
+});
+as('regress_admin', q{SELECT crm_purge_protect('gm'); SELECT crm_purge_guard('gm', 'error');
+	SELECT crm_purge_erase('gm', 'account_id = 1 AND id = 1', 'GDPR')});
+my ($gm_shard, $gm_from) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.shardid = get_shard_id_for_distribution_column('gm', 1)});
+my $gm_to = $gm_from == $w1->port ? $w2->port : $w1->port;
+my ($gm_out, $gm_err);
+$coord->psql('postgres', "SELECT citus_move_shard_placement($gm_shard, '127.0.0.1', $gm_from, '127.0.0.1', $gm_to, shard_transfer_mode => 'force_logical')",
+	stdout => \$gm_out, stderr => \$gm_err);
+like($gm_err, qr/cannot publish crm_purge's trash for logical replication/, 'an online move of a protected table\'s shards is refused');
+$coord->safe_psql('postgres', "SELECT citus_move_shard_placement($gm_shard, '127.0.0.1', $gm_from, '127.0.0.1', $gm_to, shard_transfer_mode => 'block_writes')");
+is($coord->safe_psql('postgres', "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid) WHERE p.shardid = $gm_shard"),
+	$gm_to, 'a blocking move of a guarded table\'s shard owned by a role goes through');
+like(as('regress_app', q{INSERT INTO gm VALUES (1, 1, 'back')}, err => 1), qr/belongs to an erased record/,
+	'the erased key is refused on the moved shard');
+is(as('regress_app', q{SELECT count(*) FROM gm}), '99', 'the other rows moved with it');
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',
