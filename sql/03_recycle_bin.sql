@@ -635,6 +635,8 @@ DECLARE
 	expected text;
 	owner regrole;
 	code_col name;
+	deleters jsonb;
+	deleter record;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
 		RETURN false;
@@ -714,9 +716,20 @@ BEGIN
 	END IF;
 	EXECUTE 'SELECT p.colocationid FROM pg_dist_partition p WHERE p.logicalrelid = $1' INTO trash_colocation USING tr;
 	IF trash_colocation IS NULL THEN
+		-- Citus copies the rows it holds in binary: deleted_by as the
+		-- coordinator's OIDs, which name other roles (or none) on the
+		-- worker nodes; each is set again by name
+		EXECUTE format('SELECT jsonb_object_agg(n, r) FROM (SELECT deleted_by::text AS n,'
+					   ' array_agg(deletion_id::text || '':'' || trash_row::text) AS r FROM %s GROUP BY 1) x', tr)
+			INTO deleters;
 		EXECUTE 'SELECT create_distributed_table($1, $2, colocate_with => $3)' USING tr::text, col, tbl::text;
 		-- the rows it held stay in the coordinator's files otherwise (erased ones too)
 		EXECUTE 'SELECT truncate_local_data_after_distributing_table($1)' USING tr;
+		FOR deleter IN SELECT d.key, d.value FROM jsonb_each(coalesce(deleters, '{}')) d LOOP
+			EXECUTE format('UPDATE %s SET deleted_by = %L::regrole'
+						   ' WHERE (deletion_id::text || '':'' || trash_row::text) = ANY ($1)', tr, deleter.key)
+				USING ARRAY(SELECT jsonb_array_elements_text(deleter.value));
+		END LOOP;
 	ELSIF trash_colocation <> colocation THEN
 		RAISE EXCEPTION 'cannot protect distributed table %: its trash % is not colocated with it', tbl, tr
 			USING ERRCODE = 'object_not_in_prerequisite_state',

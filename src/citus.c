@@ -10,6 +10,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -495,6 +496,49 @@ crm_purge_citus_plan(PlannedStmt *plan)
 {
 	return plan != NULL && plan->planTree != NULL && IsA(plan->planTree, CustomScan) &&
 		strncmp(((CustomScan *) plan->planTree)->methods->CustomName, "Citus", 5) == 0;
+}
+
+/*
+ * crm_purge_citus_roles_by_name: role OIDs differ from node to node, and
+ * Citus sends a regrole (a trash's deleted_by) as its OID in the binary
+ * protocol: in a shard copy (a move: the rows then named another role, or
+ * none) and in results sent to the coordinator (the wrong role named there,
+ * another user seeing and restoring the rows).  A statement reading a
+ * distributed trash, and a shard copy or split on a worker node, runs with
+ * citus.enable_binary_protocol off (to the end of its transaction).
+ */
+void
+crm_purge_citus_roles_by_name(QueryDesc *queryDesc)
+{
+	const char *binary;
+	const char *src = queryDesc->sourceText;
+	bool		by_name = false;
+	Oid			trash_schema;
+	ListCell   *lc;
+
+	if (IsParallelWorker() || !crm_purge_citus_present())
+		return;
+	binary = GetConfigOption("citus.enable_binary_protocol", true, false);
+	if (binary == NULL || strcmp(binary, "off") == 0)
+		return;
+	/* (the statements Citus sends a source node to copy shards) */
+	if (src != NULL && (strstr(src, "worker_copy_table_to_node") != NULL || strstr(src, "worker_split_copy") != NULL))
+		by_name = true;
+	trash_schema = get_namespace_oid(CRM_TRASH_SCHEMA, true);
+	if (!by_name && OidIsValid(trash_schema))
+		foreach(lc, queryDesc->plannedstmt->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind == RTE_RELATION && get_rel_namespace(rte->relid) == trash_schema)
+			{
+				by_name = true;
+				break;
+			}
+		}
+	if (by_name)
+		(void) set_config_option("citus.enable_binary_protocol", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 }
 
 /* citus_scan_in: a Citus scan anywhere in plan (Citus's combine query puts an aggregate above it) */

@@ -184,6 +184,8 @@ extern bool crm_purge_citus_plan(struct PlannedStmt *plan);
 extern bool crm_purge_citus_plan_deletes(struct PlannedStmt *plan);
 extern bool crm_purge_citus_distributed(Oid relid);
 extern bool crm_purge_citus_plan_anywhere(struct PlannedStmt *plan);
+struct QueryDesc;
+extern void crm_purge_citus_roles_by_name(struct QueryDesc *queryDesc);
 extern Oid	crm_purge_citus_live_of_trash_shard(Oid trashid);
 extern Oid	crm_purge_citus_shard_logical(Oid relid);
 extern char *crm_purge_citus_placement(const char *name);

@@ -197,6 +197,7 @@ static void
 cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	crm_purge_refuse_nested_distributed(queryDesc->plannedstmt, queryDesc->sourceText, nesting_level);
+	crm_purge_citus_roles_by_name(queryDesc);
 	if (nesting_level == 0)
 	{
 		top_level_statement++;

@@ -24,6 +24,8 @@
 #include "utils/lsyscache.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 
 #include "crm_purge.h"
 
@@ -140,6 +142,44 @@ crm_purge_task_failed(const char *task, Oid relid, ErrorData *edata)
 	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/*
+ * ExpiryCursor: where trash expiry reads a trash in key order (deletion_id,
+ * trash_row).  A batch is picked in no order, fast; but once a full batch
+ * held rows a legal hold keeps, the same rows would come first again and
+ * nothing else would ever expire: expiry then walks the trash in key order
+ * past them, to its end, and starts over.  Per backend; lost with it.
+ */
+typedef struct ExpiryCursor
+{
+	Oid			trashid;		/* hash key */
+	bool		ordered;
+	int64		deletion_id;	/* the last row read in key order */
+	int64		trash_row;
+} ExpiryCursor;
+
+static HTAB *expiry_cursors = NULL;
+
+static ExpiryCursor *
+expiry_cursor(Oid trashid)
+{
+	ExpiryCursor *c;
+	bool		found;
+
+	if (expiry_cursors == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(ExpiryCursor);
+		ctl.hcxt = TopMemoryContext;
+		expiry_cursors = hash_create("crm_purge expiry cursors", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	c = hash_search(expiry_cursors, &trashid, HASH_ENTER, &found);
+	if (!found)
+		c->ordered = false;
+	return c;
+}
+
 typedef struct ExpireTable
 {
 	Oid			relid;
@@ -162,30 +202,73 @@ typedef struct ExpireTable
  */
 static uint64
 crm_purge_trash_batch(Oid relid, Oid trashid, const char *cond, Oid argtype, Datum arg,
-					  int limit, bool unmark_held, int *nheld)
+					  int limit, bool unmark_held, int *nheld, ExpiryCursor *cur)
 {
 	const char *trash = crm_purge_relname(trashid);
 	Oid			argtypes[5] = {argtype, INT4OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
 	Datum		values[5] = {arg, Int32GetDatum(limit), (Datum) 0, (Datum) 0, (Datum) 0};
+	bool		ordered = cur != NULL && cur->ordered;
 	bool		isnull;
 	Datum		ids,
 				rows,
 				held_ids,
 				held_rows;
+	int			ncand;
 
 	*nheld = 0;
-	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(deletion_id), pg_catalog.array_agg(trash_row)"
-									   " FROM (SELECT deletion_id, trash_row FROM %s WHERE %s LIMIT $2) c",
-									   trash, cond),
-							  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (ordered)
+	{
+		argtypes[2] = INT8OID;
+		argtypes[3] = INT8OID;
+		values[2] = Int64GetDatum(cur->deletion_id);
+		values[3] = Int64GetDatum(cur->trash_row);
+	}
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(deletion_id ORDER BY deletion_id, trash_row),"
+									   " pg_catalog.array_agg(trash_row ORDER BY deletion_id, trash_row)"
+									   " FROM (SELECT deletion_id, trash_row FROM %s WHERE %s%s LIMIT $2) c",
+									   trash, cond, ordered ?
+									   " AND (deletion_id, trash_row) > ($3, $4) ORDER BY deletion_id, trash_row" : ""),
+							  ordered ? 4 : 2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
+	argtypes[2] = argtypes[3] = INT8ARRAYOID;
 	ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
+	{
+		if (cur != NULL)
+			cur->ordered = false;
 		return 0;
+	}
 	ids = PointerGetDatum(PG_DETOAST_DATUM_COPY(ids));
 	rows = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
+	ncand = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(ids)), ARR_DIMS(DatumGetArrayTypeP(ids)));
 	crm_purge_trash_held(relid, trashid, ids, rows, &held_ids, &held_rows);
 	*nheld = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(held_ids)), ARR_DIMS(DatumGetArrayTypeP(held_ids)));
+	if (cur != NULL)
+	{
+		if (ncand < limit)
+			cur->ordered = false;	/* the end: start over, in no order */
+		else if (ordered || *nheld > 0)
+		{
+			/* (the last candidate in key order: the next batch reads past it) */
+			bool		n1,
+						n2;
+			int			last = ncand;
+
+			if (!ordered)
+			{
+				cur->ordered = true;
+				cur->deletion_id = PG_INT64_MIN;
+				cur->trash_row = PG_INT64_MIN;
+			}
+			else
+			{
+				cur->deletion_id = DatumGetInt64(array_get_element(ids, 1, &last, -1, sizeof(int64), FLOAT8PASSBYVAL,
+																   TYPALIGN_DOUBLE, &n1));
+				cur->trash_row = DatumGetInt64(array_get_element(rows, 1, &last, -1, sizeof(int64), FLOAT8PASSBYVAL,
+																 TYPALIGN_DOUBLE, &n2));
+			}
+		}
+	}
 	if (unmark_held && *nheld > 0)
 	{
 		Oid			htypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
@@ -243,7 +326,8 @@ expire_one_table(void *arg)
 	t->n += crm_purge_trash_batch(t->relid, t->trashid,
 								  young < 0 ? "deleted_at < pg_catalog.now() - $1" :
 								  psprintf("deleted_at < pg_catalog.now() - $1 AND trash_segment <> %d", young),
-								  INTERVALOID, t->retention, crm_purge_batch_rows(), false, &nheld);
+								  INTERVALOID, t->retention, crm_purge_batch_rows(), false, &nheld,
+								  expiry_cursor(t->trashid));
 	if (t->n > 0)
 		crm_purge_record_history("trash expiry", t->relid, (int64) t->n, InvalidOid, 0, 0, 0);
 }
@@ -568,7 +652,7 @@ crm_purge_purge_trash_batch_sql(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (OidIsValid(trashid))
 		n = crm_purge_trash_batch(relid, trashid, "marked_at IS NOT NULL AND marked_at <= $1",
-								  TIMESTAMPTZOID, marked_before, max_rows, true, &nheld);
+								  TIMESTAMPTZOID, marked_before, max_rows, true, &nheld, NULL);
 	SPI_finish();
 	out[0] = Int64GetDatum((int64) n);
 	out[1] = Int64GetDatum((int64) nheld);

@@ -269,6 +269,45 @@ like(as('regress_app', q{INSERT INTO gm VALUES (1, 1, 'back')}, err => 1), qr/be
 	'the erased key is refused on the moved shard');
 is(as('regress_app', q{SELECT count(*) FROM gm}), '99', 'the other rows moved with it');
 
+# --- role OIDs differ from node to node (a role made on one only): a trash
+# row's deleter went by OID in Citus's binary protocol, in a shard move and
+# in results sent to the coordinator; the rows then named another role
+$w1->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; CREATE ROLE regress_oid_shift});
+$coord->safe_psql('postgres', q{CREATE ROLE regress_deleter LOGIN; CREATE ROLE regress_bystander LOGIN;
+	GRANT USAGE ON SCHEMA app TO regress_deleter, regress_bystander});
+isnt($w1->safe_psql('postgres', q{SELECT oid FROM pg_roles WHERE rolname = 'regress_deleter'}),
+	$w2->safe_psql('postgres', q{SELECT oid FROM pg_roles WHERE rolname = 'regress_deleter'}),
+	'the deleter has another OID on each worker node');
+as('regress_app', q{
+	CREATE TABLE dr (account_id int, id int, v text, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('dr', 'account_id');
+	INSERT INTO dr SELECT g % 40, g, 'v' FROM generate_series(1, 100) g;
+	GRANT SELECT, INSERT, DELETE ON dr TO regress_deleter, regress_bystander;
+	CREATE TABLE dl (account_id int, id int, v text, PRIMARY KEY (account_id, id));
+	INSERT INTO dl SELECT g % 40, g, 'v' FROM generate_series(1, 100) g;
+	GRANT SELECT, INSERT, DELETE ON dl TO regress_deleter, regress_bystander;
+});
+as('regress_admin', q{SELECT crm_purge_protect('dr'); SELECT crm_purge_protect('dl')});
+as('regress_deleter', q{DELETE FROM dr WHERE account_id = 1; DELETE FROM dl WHERE account_id = 2});
+my ($dr_shard, $dr_from) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.shardid = get_shard_id_for_distribution_column('dr', 1)});
+my $dr_to = $dr_from == $w1->port ? $w2->port : $w1->port;
+$coord->safe_psql('postgres', "SELECT citus_move_shard_placement($dr_shard, '127.0.0.1', $dr_from, '127.0.0.1', $dr_to, shard_transfer_mode => 'block_writes')");
+is($coord->safe_psql('postgres', q{SELECT DISTINCT deleted_by FROM crm_trash.app__dr}), 'regress_deleter',
+	'after a shard move the coordinator names the deleter');
+is(as('regress_bystander', q{SELECT crm_purge_restore('dr', 'account_id = 1')}), '0', 'another user restores none of its rows');
+is(as('regress_deleter', q{SELECT crm_purge_restore('dr', 'account_id = 1')}), '3', 'the deleter restores them');
+# a table protected before it was distributed: its trash, rows and all, is distributed by the next tick
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('dl', 'account_id')});
+as('regress_admin', q{SELECT crm_purge_tick()});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = 'crm_trash.app__dl'::regclass}), '1',
+	'the trash of a table distributed after it was protected is distributed');
+is($coord->safe_psql('postgres', q{SELECT DISTINCT deleted_by FROM crm_trash.app__dl}), 'regress_deleter',
+	'its rows name their deleter on the worker nodes');
+is(as('regress_bystander', q{SELECT crm_purge_restore('dl', 'account_id = 2')}), '0', 'another user restores none of them');
+is(as('regress_deleter', q{SELECT crm_purge_restore('dl', 'account_id = 2')}), '3', 'the deleter restores them');
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',

@@ -34,3 +34,24 @@ WHERE action = 'trash expiry' GROUP BY 1, 2 ORDER BY 2;
 RESET crm_purge.trash_retention;
 RESET crm_purge.batch_size;
 SELECT crm_purge_tick();
+-- a batch full of rows a legal hold keeps does not stop expiry: the next
+-- batches read on past them, in key order
+CREATE TABLE hx (id int PRIMARY KEY);
+INSERT INTO hx SELECT generate_series(1, 9);
+SELECT crm_purge_protect('hx', '1 day');
+DELETE FROM hx;
+UPDATE crm_trash.public__hx SET deleted_at = now() - interval '2 days';
+UPDATE crm_purge.trash_segments SET created_at = now() - interval '2 days'
+WHERE trash = 'crm_trash.public__hx'::regclass;
+SELECT crm_purge_hold('hx', 'id <= 3', NULL, 'litigation') AS hx_hold \gset
+SET crm_purge.batch_size = 3;
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT id FROM crm_trash.public__hx ORDER BY id;
+RESET crm_purge.batch_size;
+SELECT crm_purge_release(:hx_hold);
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT count(*) AS left_after_release FROM crm_trash.public__hx;
