@@ -121,6 +121,7 @@ extern void crm_purge_relink_write_begin(Oid relid, CrmPurgeForeignWrite *w);
 extern void crm_purge_refuse_foreign_code(Oid relid, AclMode need);
 extern bool crm_purge_superuser_like(Oid role);
 extern bool crm_purge_wide_rights(Oid role);
+extern bool crm_purge_guarded(Oid relid);
 extern void crm_purge_refuse_owner_code(Oid relid, Oid role);
 extern Oid	crm_purge_asker;
 extern char *crm_purge_key_match_array(Oid relid, ArrayType *cols, Oid srctype);

@@ -7,6 +7,7 @@
 
 #include "catalog/heap.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "parser/parse_type.h"
@@ -434,6 +435,70 @@ refuse_losing_held(Node *parsetree)
 	}
 }
 
+/* in_tree_of: does pred hold for relid or a table it is a partition of? */
+static bool
+in_tree_of(Oid relid, bool (*pred) (Oid))
+{
+	ListCell   *lc;
+
+	if (pred(relid))
+		return true;
+	if (get_rel_relispartition(relid))
+		foreach(lc, get_partition_ancestors(relid))
+			if (pred(lfirst_oid(lc)))
+				return true;
+	return false;
+}
+
+static bool
+protected_table(Oid relid)
+{
+	return OidIsValid(crm_purge_trash_of(relid));
+}
+
+/*
+ * refuse_attaching_protected: ATTACH PARTITION of a protected or guarded
+ * table under a table that is not (nor a table above it).  A DELETE on the
+ * parent fires no statement trigger of the partition: its rows were gone,
+ * never trashed; an erase through the parent filed its tombstones under the
+ * parent, which the partition's guard never reads: the erased key came back.
+ */
+static void
+refuse_attaching_protected(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+	Oid			parent;
+
+	if (stmt->relation == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Oid			child;
+
+		if (cmd->subtype != AT_AttachPartition || cmd->def == NULL || !IsA(cmd->def, PartitionCmd))
+			continue;
+		parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+		child = RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true);
+		if (!OidIsValid(parent) || !OidIsValid(child))
+			continue;
+		if (protected_table(child) && !in_tree_of(parent, protected_table))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot attach protected table %s as a partition of table %s, which is not protected",
+							crm_purge_relname(child), crm_purge_relname(parent)),
+					 errdetail("A DELETE on the partitioned table would remove its rows without putting them into its trash."),
+					 errhint("Protect the partitioned table first (crm_purge_protect), or unprotect the table.")));
+		if (crm_purge_guarded(child) && !in_tree_of(parent, crm_purge_guarded))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot attach guarded table %s as a partition of table %s, which is not guarded",
+							crm_purge_relname(child), crm_purge_relname(parent)),
+					 errdetail("An erase through the partitioned table would file tombstones the table's guard does not read."),
+					 errhint("Guard the partitioned table (crm_purge_guard), and attach a table that is not guarded.")));
+	}
+}
+
 /*
  * refuse_trash_publication: Citus moves, copies and splits shards online by
  * logical replication, with a publication on the source node and one
@@ -481,7 +546,10 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	if (IsA(parsetree, DefineStmt))
 		refuse_superuser_initcond((DefineStmt *) parsetree);
 	if (IsA(parsetree, AlterTableStmt))
+	{
 		refuse_local_table_key((AlterTableStmt *) parsetree);
+		refuse_attaching_protected((AlterTableStmt *) parsetree);
+	}
 	if (!drops_this_extension(parsetree))
 		refuse_losing_held(parsetree);
 	if (IsA(parsetree, CreatePublicationStmt))

@@ -1698,9 +1698,9 @@ protected_parents(Oid relid)
 	return parents;
 }
 
-/* guarded: has relid crm_purge's guard trigger? */
-static bool
-guarded(Oid relid)
+/* crm_purge_guarded: has relid crm_purge's guard trigger? */
+bool
+crm_purge_guarded(Oid relid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 	bool		found = false;
@@ -1737,7 +1737,7 @@ refuse_inheriting_protected(Oid relid)
 	{
 		Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
 
-		if (guarded(parent))
+		if (crm_purge_guarded(parent))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("table %s cannot inherit from table %s: it is guarded by crm_purge",

@@ -120,6 +120,17 @@ SELECT crm_purge_release(:hold_gone);
 DROP SCHEMA pt_gone CASCADE;
 SET ROLE regress_pt_owner;
 SELECT crm_purge_release(:hold_old);
+-- a protected or guarded table is not attached under a table that is not:
+-- a DELETE there removed its rows past its trash, and an erase there filed
+-- tombstones its guard never read (the erased key came back)
+CREATE TABLE pt.up (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE pt.up_prot (id int PRIMARY KEY);
+CREATE TABLE pt.up_guard (id int PRIMARY KEY);
+SELECT crm_purge_protect('pt.up_prot');
+SELECT crm_purge_guard('pt.up_guard', 'error');
+ALTER TABLE pt.up ATTACH PARTITION pt.up_prot FOR VALUES FROM (0) TO (100);
+ALTER TABLE pt.up ATTACH PARTITION pt.up_guard FOR VALUES FROM (100) TO (200);
+SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'pt.up'::regclass;
 -- the same on an unprotected partitioned table
 CREATE TABLE pt.plain (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
 CREATE TABLE pt.plain_1 PARTITION OF pt.plain FOR VALUES IN (1);
