@@ -2313,6 +2313,9 @@ BEGIN
 			-- as the owner on the worker nodes
 			done := crm_purge._citus_delete(tbl, col, keys);
 		ELSE
+			IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+				PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%I = ANY ($1::%s[])', col, typ), keys, 0);
+			END IF;
 			-- picked as the caller, deleted as the table's owner
 			SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%I::text) FROM %s'
@@ -2988,7 +2991,7 @@ BEGIN
 	-- a foreign key's own action (ON DELETE CASCADE, SET NULL, SET DEFAULT),
 	-- at any depth, on a child with a legal hold: the held rows would go or change
 	IF NOT dry_run AND EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
-		PERFORM crm_purge._fk_action_holds(tbl, tbl, cond, keys, 0);
+		PERFORM crm_purge._fk_action_holds('erase', tbl, tbl, cond, keys, 0);
 	END IF;
 
 	FOR r IN
@@ -3479,6 +3482,10 @@ BEGIN
 	ELSIF crm_purge._citus_table(tbl) THEN
 		done := crm_purge._citus_delete(tbl, NULL, keys);
 	ELSE
+		-- held rows a foreign key's action reaches (an unprotected child's go for good)
+		IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys, 0);
+		END IF;
 		-- picked as the caller, deleted as the table's owner
 		SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%1$s) FROM %2$s'
@@ -4194,6 +4201,9 @@ BEGIN
 				crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)), tbl, filter, E'\n'), NULL) AS x(a text[]);
 			n := CASE WHEN picked IS NULL THEN 0 ELSE cardinality(crm_purge._citus_delete(tbl, NULL, picked)) END;
 		ELSE
+			IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+				PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, filter, NULL, 0);
+			END IF;
 			-- picked as the caller, by the caller's filter; deleted as the table's owner
 			SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid) FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL)
@@ -4364,47 +4374,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION crm_purge._fk_action_holds(top regclass, tbl regclass, cond text, keys text[], depth integer)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	r record;
-	refs text[];
-	key_type oid;
-	hold_id bigint;
-BEGIN
-	-- (foreign keys referencing a partition or inheritance child of tbl too,
-	-- read there: its columns' numbers are its own; not the clones of tbl's)
-	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
-				 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
-			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
-			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
-			 WHERE c0.contype = 'f' AND c0.conrelid <> t.rel AND c0.conrelid <> tbl
-			   AND c0.confdeltype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
-			 ORDER BY c0.conname, t.rel LOOP
-		SELECT x.a INTO refs FROM crm_purge._pick(r.src, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
-					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
-		CONTINUE WHEN refs IS NULL;
-		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = r.src AND at.attnum = r.confkey[1]);
-		hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs, key_type);
-		IF hold_id IS NOT NULL THEN
-			RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps rows of table % that its foreign key would %',
-				top, hold_id, r.child, CASE r.confdeltype WHEN 'c' THEN 'delete' ELSE 'unlink' END
-				USING ERRCODE = 'object_in_use',
-					  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or narrow the filter.';
-		END IF;
-		IF r.confdeltype = 'c' THEN
-			-- (a cycle of cascading foreign keys is followed this far, then refused)
-			IF depth >= 16 THEN
-				RAISE EXCEPTION 'cannot erase rows of table %: its foreign keys cascade more than 16 tables deep', top
-					USING ERRCODE = 'program_limit_exceeded',
-						  HINT = 'Nothing was erased. Release the legal holds first: without one the cascade is not checked.';
-			END IF;
-			PERFORM crm_purge._fk_action_holds(top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
-											   refs, depth + 1);
-		END IF;
-	END LOOP;
-END
-$$;
 
 CREATE OR REPLACE FUNCTION crm_purge._held_tree(tbl regclass) RETURNS bigint
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -4425,11 +4394,53 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 				 crm_purge._held_tree(tbl))
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._fk_action_holds(verb text, top regclass, tbl regclass, cond text, keys text[], depth integer)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	refs text[];
+	key_type oid;
+	hold_id bigint;
+BEGIN
+	-- (foreign keys referencing a partition or inheritance child of tbl too,
+	-- read there: its columns' numbers are its own; not the clones of tbl's)
+	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
+				 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
+			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
+			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
+			 WHERE c0.contype = 'f' AND c0.confdeltype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
+			 ORDER BY c0.conname, t.rel LOOP
+		SELECT x.a INTO refs FROM crm_purge._pick(r.src, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
+		CONTINUE WHEN refs IS NULL;
+		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = r.src AND at.attnum = r.confkey[1]);
+		hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs, key_type);
+		IF hold_id IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot % rows of table %: legal hold % keeps rows of table % that its foreign key would %',
+				verb, top, hold_id, r.child, CASE r.confdeltype WHEN 'c' THEN 'delete' ELSE 'unlink' END
+				USING ERRCODE = 'object_in_use',
+					  HINT = format('Nothing was %s. Release the hold with crm_purge_release, or narrow the filter.',
+									CASE verb WHEN 'erase' THEN 'erased' ELSE 'deleted' END);
+		END IF;
+		IF r.confdeltype = 'c' THEN
+			-- (a cycle of cascading foreign keys is followed this far, then refused)
+			IF depth >= 16 THEN
+				RAISE EXCEPTION 'cannot % rows of table %: its foreign keys cascade more than 16 tables deep', verb, top
+					USING ERRCODE = 'program_limit_exceeded',
+						  HINT = 'Nothing was erased. Release the legal holds first: without one the cascade is not checked.';
+			END IF;
+			PERFORM crm_purge._fk_action_holds(verb, top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
+											   refs, depth + 1);
+		END IF;
+	END LOOP;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
-REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(regclass, regclass, text, text[], integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(regclass, regclass, text, text[], integer) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._forget_unlinks(regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._base_type(oid), crm_purge._check_not_partition(text, regclass) FROM PUBLIC;

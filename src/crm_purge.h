@@ -319,6 +319,7 @@ typedef struct CrmPurgeCascadeTable
 } CrmPurgeCascadeTable;
 
 extern List *crm_purge_cascade_edges(Oid relid);
+extern bool crm_purge_cascade_removes(List *edges);
 extern Datum crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 									   List **tables, int64 *kept);
 

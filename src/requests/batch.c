@@ -496,7 +496,8 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	List	   *edges = crm_purge_cascade_edges(r->relid);
 
 	/* ctids of one partition cannot name the rows a cascade from the whole table removes */
-	if (r->heap != r->relid && (edges != NIL || crm_purge_cascade_edges(r->heap) != NIL))
+	if (r->heap != r->relid && (crm_purge_cascade_removes(edges) ||
+								crm_purge_cascade_removes(crm_purge_cascade_edges(r->heap))))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("table %s is partitioned and other tables reference it ON DELETE CASCADE: request " INT64_FORMAT " stops",

@@ -44,6 +44,7 @@
 typedef struct CascadeEdge
 {
 	int			parent_edge;	/* index of the edge that reaches the parent; -1: the request's table */
+	bool		unlink;			/* ON DELETE SET NULL or SET DEFAULT: its rows change, never go */
 	int			level;
 	Oid			parent;
 	Oid			child;
@@ -107,27 +108,37 @@ key_operators(Datum arr, int n, Oid parent, Datum pcols, Oid child, Datum ccols)
 	return exprs;
 }
 
-/* add_edges: the foreign keys ON DELETE CASCADE that reference parent, appended to edges. */
+/*
+ * add_edges: the foreign keys ON DELETE CASCADE that reference parent,
+ * appended to edges; and those ON DELETE SET NULL or SET DEFAULT whose
+ * table has a legal hold (its held rows would be unlinked: their parents
+ * are kept, as for a held row a cascade would remove).
+ */
 static List *
 add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 {
 	SysScanDesc scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
 	HeapTuple	tup;
+	int			first = list_length(edges);
+	List	   *kept = NIL;
+	ListCell   *lc;
 
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
 		CascadeEdge *edge;
 		bool		isnull;
+		bool		unlink = con->confdeltype == FKCONSTR_ACTION_SETNULL ||
+			con->confdeltype == FKCONSTR_ACTION_SETDEFAULT;
 
 		if (con->contype != CONSTRAINT_FOREIGN || con->confrelid != parent ||
-			con->confdeltype != FKCONSTR_ACTION_CASCADE)
+			(con->confdeltype != FKCONSTR_ACTION_CASCADE && !unlink))
 			continue;
 		/* a partition's copy of its partitioned table's key: that key covers it */
 		if (OidIsValid(con->conparentid))
 			continue;
 		/* a ctid names no row of a partitioned table: its partitions share them */
-		if (get_rel_relkind(con->conrelid) == RELKIND_PARTITIONED_TABLE)
+		if (!unlink && get_rel_relkind(con->conrelid) == RELKIND_PARTITIONED_TABLE)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("table %s, which ON DELETE CASCADE reaches from table %s, is partitioned",
@@ -135,6 +146,7 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 					 errhint("Make requests on the partitioned table first, or use another ON DELETE action.")));
 		edge = palloc(sizeof(CascadeEdge));
 		edge->parent_edge = parent_edge;
+		edge->unlink = unlink;
 		edge->level = level;
 		edge->parent = parent;
 		edge->child = con->conrelid;
@@ -153,12 +165,33 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 		edges = lappend(edges, edge);
 	}
 	systable_endscan(scan);
-	return edges;
+	/* (read after the scan: an unlink matters only under a hold) */
+	foreach(lc, edges)
+	{
+		CascadeEdge *edge = lfirst(lc);
+
+		if (foreach_current_index(lc) < first || !edge->unlink || crm_purge_has_holds(edge->child))
+			kept = lappend(kept, edge);
+	}
+	return kept;
+}
+
+/* crm_purge_cascade_removes: does a DELETE of the edges' top table remove rows of other tables? */
+bool
+crm_purge_cascade_removes(List *edges)
+{
+	ListCell   *lc;
+
+	foreach(lc, edges)
+		if (!((CascadeEdge *) lfirst(lc))->unlink)
+			return true;
+	return false;
 }
 
 /*
  * crm_purge_cascade_edges: the ON DELETE CASCADE keys below relid, breadth
- * first; an error past MAX_CASCADE_LEVELS.
+ * first, and the SET NULL or SET DEFAULT keys of held tables they reach;
+ * an error past MAX_CASCADE_LEVELS.  SPI must be connected.
  */
 List *
 crm_purge_cascade_edges(Oid relid)
@@ -177,7 +210,9 @@ crm_purge_cascade_edges(Oid relid)
 					 errmsg("foreign keys ON DELETE CASCADE below table %s go deeper than %d levels (or loop)",
 							crm_purge_relname(relid), MAX_CASCADE_LEVELS),
 					 errhint("A request exports every row its cascade removes; make requests on the deeper tables first, or use another ON DELETE action.")));
-		edges = add_edges(edges, conrel, edge->child, i, edge->level + 1);
+		/* (an unlinked row stays: nothing goes below it) */
+		if (!edge->unlink)
+			edges = add_edges(edges, conrel, edge->child, i, edge->level + 1);
 	}
 	table_close(conrel, AccessShareLock);
 	return edges;
@@ -415,6 +450,9 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 	{
 		CascadeEdge *edge = list_nth(edges, e);
 		CrmPurgeCascadeTable *t = NULL;
+
+		if (edge->unlink)
+			continue;
 
 		foreach(lc, *tables)
 			if (((CrmPurgeCascadeTable *) lfirst(lc))->relid == edge->child)

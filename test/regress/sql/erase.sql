@@ -237,6 +237,46 @@ SELECT crm_purge_erase('hp', 'id = 2', 'GDPR');
 SELECT crm_purge_release(:hc7);
 SELECT crm_purge_erase('hp', 'id = 1', 'GDPR');
 SELECT count(*) AS partition_children FROM hp_c;
+-- and back through the table itself (a tree: parent REFERENCES itself)
+CREATE TABLE hs (id int PRIMARY KEY, parent int REFERENCES hs ON DELETE CASCADE, acct int);
+INSERT INTO hs VALUES (1, NULL, 0), (2, 1, 7), (3, 2, 7), (4, NULL, 0);
+SELECT crm_purge_hold('hs', 'acct = 7', NULL, 'litigation on a subtree') AS hc8 \gset
+SELECT crm_purge_erase('hs', 'id = 1', 'GDPR');
+SELECT crm_purge_erase('hs', 'id = 4', 'GDPR');
+SELECT count(*) AS tree_rows FROM hs;
+SELECT crm_purge_release(:hc8);
+-- the recycle bin's deletes (not permanent) are refused so too: an
+-- unprotected child's held rows would go for good, or be unlinked
+CREATE TABLE hd (id int PRIMARY KEY);
+CREATE TABLE hd_c (id int PRIMARY KEY, hd int REFERENCES hd ON DELETE CASCADE);
+CREATE TABLE hd_g (id int PRIMARY KEY, c int REFERENCES hd_c ON DELETE CASCADE);
+CREATE TABLE hd_n (id int PRIMARY KEY, hd int REFERENCES hd ON DELETE SET NULL);
+SELECT crm_purge_protect('hd');
+INSERT INTO hd VALUES (1), (2), (3);
+INSERT INTO hd_c VALUES (10, 1), (20, 2);
+INSERT INTO hd_g VALUES (100, 10);
+INSERT INTO hd_n VALUES (30, 3);
+SELECT crm_purge_hold('hd_g', 'id = 100', NULL, 'litigation on a grandchild') AS hc9 \gset
+SELECT crm_purge_hold('hd_n', 'id = 30', NULL, 'litigation on a linked row') AS hc10 \gset
+SELECT crm_purge_delete_where('hd', 'id = 1');
+SELECT * FROM crm_purge_delete_keys('hd', ARRAY['1']);
+SELECT crm_purge_delete_where('hd', 'id = 3');
+SELECT crm_purge_delete_where('hd', 'id = 2') AS deleted;
+SELECT (SELECT count(*) FROM hd_g) AS held_grandchild, (SELECT hd FROM hd_n) AS held_link;
+-- and a request keeps a row whose delete would unlink a held row, as it
+-- keeps one whose cascade would remove a held row
+CREATE TABLE hr (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '100 days');
+CREATE TABLE hr_n (id int PRIMARY KEY, hr int REFERENCES hr ON DELETE SET NULL);
+INSERT INTO hr SELECT generate_series(1, 4);
+INSERT INTO hr_n VALUES (1, 1), (2, 2);
+SELECT crm_purge_hold('hr_n', 'id = 1', NULL, 'litigation on a linked row') AS hc11 \gset
+SELECT crm_purge_request('hr', '30 days', 'delete_only') AS hr_req \gset
+SELECT crm_purge_tick() ->> 'request_rows' AS deleted;
+SELECT id FROM hr ORDER BY id;
+SELECT id, hr FROM hr_n ORDER BY id;
+SELECT crm_purge_release(:hc9);
+SELECT crm_purge_release(:hc10);
+SELECT crm_purge_release(:hc11);
 -- an erase forgets what re-linking remembered of its trashed rows (the
 -- e-mail an unlinked child referenced)
 CREATE TABLE ul_cu (id int PRIMARY KEY, email text UNIQUE);
