@@ -1143,6 +1143,8 @@ DECLARE
 	named text;
 	ids bigint[];
 	nums bigint[];
+	held_ids bigint[];
+	held_nums bigint[];
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, CASE WHEN action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1189,22 +1191,21 @@ BEGIN
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
-	IF crm_purge._citus_table(tr) THEN
-		-- Citus runs no key text (a STABLE function of columns) in a
-		-- modification: the rows are picked first, then named
-		EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
-					   ' FROM %s t WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
-					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END)
-			INTO ids, nums USING keys;
-		named := '(deletion_id, trash_row) IN (SELECT * FROM unnest($2, $3))';
-	ELSE
-		named := format('%s OPERATOR(pg_catalog.=) ANY ($1)%s', crm_purge._key_expr(tbl, cols),
-						CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END);
-	END IF;
+	-- the rows are picked first, then named (Citus runs no key text, a
+	-- STABLE function of columns, in a modification); a held row is never
+	-- changed, whoever calls (the erase refuses before)
+	EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
+				   ' FROM %s t WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
+				   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END)
+		INTO ids, nums USING keys;
+	SELECT coalesce(array_agg(h.deletion_id), '{}'), coalesce(array_agg(h.trash_row), '{}') INTO held_ids, held_nums
+		FROM crm_purge._held_rows(tbl, ids, nums) h;
+	SELECT coalesce(array_agg(u.i), '{}'), coalesce(array_agg(u.r), '{}') INTO ids, nums
+		FROM unnest(ids, nums) u(i, r)
+		WHERE NOT EXISTS (SELECT FROM unnest(held_ids, held_nums) h(i, r) WHERE h.i = u.i AND h.r = u.r);
+	named := '(deletion_id, trash_row) IN (SELECT * FROM unnest($2, $3))';
 	IF action = 'delete' AND con IS NULL AND parent IS NULL AND NOT crm_purge._citus_table(tr) THEN
 		-- the erase's own trash rows: what re-linking remembered of them goes too
-		EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
-					   ' FROM %s t WHERE %s', tr, named) INTO ids, nums USING keys;
 		PERFORM crm_purge._forget_unlinks(tbl, ids, nums);
 	END IF;
 	IF action = 'delete' THEN
@@ -2073,6 +2074,12 @@ DROP EVENT TRIGGER crm_purge_ddl;
 CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
 	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
 	EXECUTE FUNCTION crm_purge.ddl_trigger();
+-- ... and drops see DROP TYPE and DROP DOMAIN: a held table (a typed
+-- table) or a held trash's column goes with its type
+DROP EVENT TRIGGER crm_purge_sql_drop;
+CREATE EVENT TRIGGER crm_purge_sql_drop ON sql_drop
+	WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP TYPE', 'DROP DOMAIN')
+	EXECUTE FUNCTION crm_purge._sql_drop();
 
 -- Due work: failures on view, ANALYZE on its own, a commit per step --------
 
@@ -2836,6 +2843,19 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	o record;
 BEGIN
+	-- a trash's column dropped with its type (DROP TYPE ... CASCADE): the
+	-- trashed values of that column go, and a hold keeps them
+	FOR o IN SELECT d.*, p.tbl AS live FROM pg_event_trigger_dropped_objects() d
+			 JOIN crm_purge.protected_tables p ON p.trash = d.objid
+			 WHERE d.object_type = 'table column'
+	LOOP
+		IF crm_purge._held_tree(o.live) IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot drop %: legal hold % keeps rows of table %', o.object_identity,
+				crm_purge._held_tree(o.live), o.live
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Release the hold with crm_purge_release first.';
+		END IF;
+	END LOOP;
 	FOR o IN SELECT * FROM pg_event_trigger_dropped_objects()
 			 WHERE object_type = 'table' AND objsubid = 0
 	LOOP

@@ -187,6 +187,19 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	o record;
 BEGIN
+	-- a trash's column dropped with its type (DROP TYPE ... CASCADE): the
+	-- trashed values of that column go, and a hold keeps them
+	FOR o IN SELECT d.*, p.tbl AS live FROM pg_event_trigger_dropped_objects() d
+			 JOIN crm_purge.protected_tables p ON p.trash = d.objid
+			 WHERE d.object_type = 'table column'
+	LOOP
+		IF crm_purge._held_tree(o.live) IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot drop %: legal hold % keeps rows of table %', o.object_identity,
+				crm_purge._held_tree(o.live), o.live
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Release the hold with crm_purge_release first.';
+		END IF;
+	END LOOP;
 	FOR o IN SELECT * FROM pg_event_trigger_dropped_objects()
 			 WHERE object_type = 'table' AND objsubid = 0
 	LOOP
@@ -215,7 +228,7 @@ END
 $$;
 
 CREATE EVENT TRIGGER crm_purge_sql_drop ON sql_drop
-	WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+	WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP TYPE', 'DROP DOMAIN')
 	EXECUTE FUNCTION crm_purge._sql_drop();
 
 CREATE FUNCTION crm_purge_protect(tbl regclass, retention interval DEFAULT NULL)

@@ -732,6 +732,8 @@ DECLARE
 	named text;
 	ids bigint[];
 	nums bigint[];
+	held_ids bigint[];
+	held_nums bigint[];
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, CASE WHEN action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -778,22 +780,21 @@ BEGIN
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
-	IF crm_purge._citus_table(tr) THEN
-		-- Citus runs no key text (a STABLE function of columns) in a
-		-- modification: the rows are picked first, then named
-		EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
-					   ' FROM %s t WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
-					   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END)
-			INTO ids, nums USING keys;
-		named := '(deletion_id, trash_row) IN (SELECT * FROM unnest($2, $3))';
-	ELSE
-		named := format('%s OPERATOR(pg_catalog.=) ANY ($1)%s', crm_purge._key_expr(tbl, cols),
-						CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END);
-	END IF;
+	-- the rows are picked first, then named (Citus runs no key text, a
+	-- STABLE function of columns, in a modification); a held row is never
+	-- changed, whoever calls (the erase refuses before)
+	EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
+				   ' FROM %s t WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
+				   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END)
+		INTO ids, nums USING keys;
+	SELECT coalesce(array_agg(h.deletion_id), '{}'), coalesce(array_agg(h.trash_row), '{}') INTO held_ids, held_nums
+		FROM crm_purge._held_rows(tbl, ids, nums) h;
+	SELECT coalesce(array_agg(u.i), '{}'), coalesce(array_agg(u.r), '{}') INTO ids, nums
+		FROM unnest(ids, nums) u(i, r)
+		WHERE NOT EXISTS (SELECT FROM unnest(held_ids, held_nums) h(i, r) WHERE h.i = u.i AND h.r = u.r);
+	named := '(deletion_id, trash_row) IN (SELECT * FROM unnest($2, $3))';
 	IF action = 'delete' AND con IS NULL AND parent IS NULL AND NOT crm_purge._citus_table(tr) THEN
 		-- the erase's own trash rows: what re-linking remembered of them goes too
-		EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
-					   ' FROM %s t WHERE %s', tr, named) INTO ids, nums USING keys;
 		PERFORM crm_purge._forget_unlinks(tbl, ids, nums);
 	END IF;
 	IF action = 'delete' THEN

@@ -1151,6 +1151,29 @@ opens_connection(Oid fn)
 	return result;
 }
 
+/*
+ * crm_purge_refuse_foreign_tables: a foreign table read (planned too: a
+ * remote estimate) connects as the current user's user mapping, the same
+ * new session as dblink's: refused where opens_connection() is, for each
+ * relation of rels.
+ */
+void
+crm_purge_refuse_foreign_tables(List *rels)
+{
+	ListCell   *lc;
+
+	if (rels == NIL || !(crm_purge_on_behalf(false) || (citus_internal_session() && !superuser())) ||
+		GetUserId() == crm_purge_extension_owner())
+		return;
+	foreach(lc, rels)
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot read foreign table %s on another role's behalf", crm_purge_relname(lfirst_oid(lc))),
+					 errdetail("Its foreign server connects as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
+					 errhint("Read the foreign table outside the table's code, or ask the admin to run it.")));
+}
+
 static bool
 connection_needs_hook(Oid fn)
 {

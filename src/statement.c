@@ -156,6 +156,42 @@ run_as_enter(Oid role, bool executing, CrmPurgeIdentity *save)
 	}
 }
 
+/*
+ * shard_copy_owner: Citus copies a shard (a move, copy or split with
+ * block_writes) on the source node by worker_copy_table_to_node or
+ * worker_split_copy, which plan "SELECT ... FROM shard" as the superuser
+ * who asked: planning folds the shard's index expressions and predicates,
+ * code its owner may add straight on its shards.  That SELECT is planned as
+ * the owner of what it reads (one owner, or an error); InvalidOid otherwise.
+ */
+static Oid
+shard_copy_owner(Query *parse)
+{
+	List	   *rels = NIL;
+	ListCell   *lc;
+	Oid			owner = InvalidOid;
+
+	if (nesting_level == 0 || debug_query_string == NULL || !superuser() ||
+		(strstr(debug_query_string, "worker_copy_table_to_node") == NULL &&
+		 strstr(debug_query_string, "worker_split_copy") == NULL))
+		return InvalidOid;
+	(void) relations_walker((Node *) parse, &rels);
+	foreach(lc, rels)
+	{
+		Oid			o = crm_purge_rel_owner(lfirst_oid(lc));
+
+		if (crm_purge_superuser_like(o))
+			continue;
+		if (OidIsValid(owner) && owner != o)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot copy a shard that reads tables of two owners, %s and %s",
+							crm_purge_role_name(owner), crm_purge_role_name(o))));
+		owner = o;
+	}
+	return owner;
+}
+
 /* cp_planner: planned as the role it runs as; what runs while planning is nested */
 static PlannedStmt *
 cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
@@ -164,6 +200,17 @@ cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListI
 	Oid			role = crm_purge_citus_planning_role();
 	CrmPurgeIdentity save;
 
+	/* (a foreign table's remote estimate connects while planning) */
+	if (crm_purge_on_behalf(false))
+	{
+		List	   *rels = NIL;
+
+		(void) relations_walker((Node *) parse, &rels);
+		crm_purge_refuse_foreign_tables(rels);
+	}
+
+	if (!OidIsValid(role))
+		role = shard_copy_owner(parse);
 	if (!OidIsValid(role) && run_as_active())
 	{
 		List	   *rels = NIL;
@@ -198,6 +245,16 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	crm_purge_refuse_nested_distributed(queryDesc->plannedstmt, queryDesc->sourceText, nesting_level);
 	crm_purge_citus_roles_by_name(queryDesc);
+	{
+		List	   *rels = NIL;
+		ListCell   *lc;
+
+		foreach(lc, queryDesc->plannedstmt->rtable)
+			if (lfirst_node(RangeTblEntry, lc)->rtekind == RTE_RELATION &&
+				lfirst_node(RangeTblEntry, lc)->relkind == RELKIND_FOREIGN_TABLE)
+				rels = lappend_oid(rels, lfirst_node(RangeTblEntry, lc)->relid);
+		crm_purge_refuse_foreign_tables(rels);
+	}
 	if (nesting_level == 0)
 	{
 		top_level_statement++;

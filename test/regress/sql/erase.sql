@@ -277,6 +277,15 @@ SELECT id, hr FROM hr_n ORDER BY id;
 SELECT crm_purge_release(:hc9);
 SELECT crm_purge_release(:hc10);
 SELECT crm_purge_release(:hc11);
+-- an admin calling an erase's internal step itself reaches no held trash row
+CREATE TABLE ht (id int PRIMARY KEY);
+SELECT crm_purge_protect('ht');
+INSERT INTO ht VALUES (1), (2);
+DELETE FROM ht;
+SELECT crm_purge_hold('ht', 'id = 1', NULL, 'litigation on a trashed row') AS hc12 \gset
+SELECT crm_purge._trash_apply('ht', crm_purge._pk_cols('ht'), ARRAY['1', '2'], 'delete', 0, NULL) AS applied;
+SELECT id FROM crm_trash.gdpr__ht ORDER BY id;
+SELECT crm_purge_release(:hc12);
 -- an erase forgets what re-linking remembered of its trashed rows (the
 -- e-mail an unlinked child referenced)
 CREATE TABLE ul_cu (id int PRIMARY KEY, email text UNIQUE);

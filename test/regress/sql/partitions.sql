@@ -118,6 +118,22 @@ SELECT crm_purge_hold('pt_gone.t', 'id = 1', NULL, 'litigation') AS hold_gone \g
 DROP SCHEMA pt_gone CASCADE;
 SELECT crm_purge_release(:hold_gone);
 DROP SCHEMA pt_gone CASCADE;
+-- nor by DROP TYPE ... CASCADE: a held typed table, or a held trash's column
+CREATE TYPE pt.rowtype AS (id int, body text);
+CREATE TABLE pt.typed OF pt.rowtype (PRIMARY KEY (id));
+INSERT INTO pt.typed VALUES (1, 'held');
+SELECT crm_purge_hold('pt.typed', 'id = 1', NULL, 'litigation') AS hold_typed \gset
+DROP TYPE pt.rowtype CASCADE;
+CREATE TYPE pt.mood AS ENUM ('calm', 'cross');
+CREATE TABLE pt.moody (id int PRIMARY KEY, m pt.mood);
+SELECT crm_purge_protect('pt.moody');
+INSERT INTO pt.moody VALUES (1, 'cross');
+DELETE FROM pt.moody;
+SELECT crm_purge_hold('pt.moody', 'id = 1', NULL, 'litigation') AS hold_moody \gset
+DROP TYPE pt.mood CASCADE;
+SELECT (SELECT count(*) FROM pt.typed) AS typed_rows, (SELECT m FROM crm_trash.pt__moody) AS trashed_mood;
+SELECT crm_purge_release(:hold_typed);
+SELECT crm_purge_release(:hold_moody);
 SET ROLE regress_pt_owner;
 SELECT crm_purge_release(:hold_old);
 -- a protected or guarded table is not attached under a table that is not:

@@ -1541,6 +1541,27 @@ SELECT crm_purge._live_now('own.lp', ARRAY['1', '2']) AS live;
 SELECT DISTINCT who, what FROM own.log ORDER BY 1, 2;
 SELECT released_at IS NULL AS hold_kept FROM crm_purge.holds WHERE id = :h3;
 
+-- 24. a foreign table read by an owner's code on an admin's behalf (a
+-- policy, here) connected as the admin, through the admin's user mapping, in
+-- a session of its own: refused, as dblink's connections are
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER sec_loop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'crm_purge_security');
+CREATE USER MAPPING FOR regress_sec_admin SERVER sec_loop OPTIONS (password_required 'false');
+GRANT USAGE ON FOREIGN SERVER sec_loop TO regress_sec_owner;
+SET ROLE regress_sec_owner;
+CREATE FOREIGN TABLE own.remote_log (who name, what text) SERVER sec_loop OPTIONS (schema_name 'own', table_name 'log');
+CREATE TABLE own.ft (id int PRIMARY KEY);
+INSERT INTO own.ft VALUES (1), (2);
+ALTER TABLE own.ft ENABLE ROW LEVEL SECURITY;
+CREATE POLICY see ON own.ft USING (EXISTS (SELECT FROM own.remote_log));
+GRANT SELECT, DELETE ON own.ft TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.ft');
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.ft', 'true', dry_run => true);
+RESET ROLE;
+DROP SERVER sec_loop CASCADE;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
