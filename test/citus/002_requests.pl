@@ -308,6 +308,36 @@ is($coord->safe_psql('postgres', q{SELECT DISTINCT deleted_by FROM crm_trash.app
 is(as('regress_bystander', q{SELECT crm_purge_restore('dl', 'account_id = 2')}), '0', 'another user restores none of them');
 is(as('regress_deleter', q{SELECT crm_purge_restore('dl', 'account_id = 2')}), '3', 'the deleter restores them');
 
+# --- a table owner's index on its own shard (made on the worker node):
+# planning the shard copy's SELECT on the source node (a blocking move, run
+# as the superuser) folds it; planned as the owner, it never runs as the
+# superuser
+as('regress_app', q{
+	CREATE TABLE sc (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('sc', 'account_id');
+	INSERT INTO sc SELECT g % 40, g FROM generate_series(1, 100) g;
+});
+as('regress_admin', q{SELECT crm_purge_protect('sc')});
+my ($sc_shard, $sc_from) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.shardid = get_shard_id_for_distribution_column('sc', 1)});
+my ($sc_node, $sc_to) = $sc_from == $w1->port ? ($w1, $w2->port) : ($w2, $w1->port);
+$sc_node->safe_psql('postgres', qq{
+	SET citus.enable_ddl_propagation = off;
+	SET citus.enable_manual_changes_to_shards = on;
+	SET citus.override_table_visibility = off;
+	SET ROLE regress_app;
+	CREATE TABLE app.sc_log (who name);
+	CREATE FUNCTION app.sc_note() RETURNS int LANGUAGE plpgsql AS \$f\$ BEGIN INSERT INTO app.sc_log VALUES (current_user); RETURN 1; END \$f\$;
+	CREATE FUNCTION app.sc_fold(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS \$f\$ BEGIN PERFORM app.sc_note(); RETURN x; END \$f\$;
+	CREATE INDEX sc_owner_code ON app.sc_$sc_shard ((id + app.sc_fold(1)));
+	TRUNCATE app.sc_log;
+});
+$coord->safe_psql('postgres', "SELECT citus_move_shard_placement($sc_shard, '127.0.0.1', $sc_from, '127.0.0.1', $sc_to, shard_transfer_mode => 'block_writes')");
+is($sc_node->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.sc_log}), 'regress_app',
+	'the owner\'s index code folded while a shard copy is planned runs as the owner');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM sc}), '100', 'the rows moved');
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',
