@@ -541,6 +541,105 @@ crm_purge_citus_roles_by_name(QueryDesc *queryDesc)
 								 GUC_ACTION_LOCAL, true, 0, false);
 }
 
+/* reshard_arg: the argument of call f named name, or at position pos (0-based); NULL when not given */
+static Node *
+reshard_arg(FuncExpr *f, const char *name, int pos)
+{
+	ListCell   *lc;
+
+	foreach(lc, f->args)
+	{
+		Node	   *a = lfirst(lc);
+
+		if (IsA(a, NamedArgExpr))
+		{
+			if (strcmp(((NamedArgExpr *) a)->name, name) == 0)
+				return (Node *) ((NamedArgExpr *) a)->arg;
+		}
+		else if (foreach_current_index(lc) == pos)
+			return a;
+	}
+	return NULL;
+}
+
+/*
+ * crm_purge_citus_refuse_reshard: Citus's alter_distributed_table and
+ * alter_table_set_access_method make a table again and copy its rows over
+ * (a repartitioning INSERT ... SELECT whose intermediate results carry a
+ * regrole as its OID): a trash's deleted_by then named other roles on the
+ * worker nodes, and its table could not be protected again.  Refused for
+ * a protected table and a trash, and with cascade_to_colocated for a
+ * colocation group that has a trash; read from a call's constant
+ * arguments at top level (SELECT alter_distributed_table('t', ...)).
+ */
+void
+crm_purge_citus_refuse_reshard(Query *parse)
+{
+	ListCell   *lc;
+
+	if (parse->commandType != CMD_SELECT || !crm_purge_citus_present())
+		return;
+	foreach(lc, parse->targetList)
+	{
+		TargetEntry *te = lfirst_node(TargetEntry, lc);
+		FuncExpr   *f;
+		const char *name;
+		Node	   *arg;
+		Oid			relid;
+		Oid			trash_schema = get_namespace_oid(CRM_TRASH_SCHEMA, true);
+		bool		cascade = false;
+
+		if (!IsA(te->expr, FuncExpr))
+			continue;
+		f = (FuncExpr *) te->expr;
+		name = get_func_name(f->funcid);
+		if (name == NULL || get_func_namespace(f->funcid) != PG_CATALOG_NAMESPACE ||
+			(strcmp(name, "alter_distributed_table") != 0 && strcmp(name, "alter_table_set_access_method") != 0))
+			continue;
+		arg = reshard_arg(f, "table_name", 0);
+		if (arg == NULL || !IsA(arg, Const) || ((Const *) arg)->constisnull ||
+			((Const *) arg)->consttype != REGCLASSOID)
+			continue;
+		relid = DatumGetObjectId(((Const *) arg)->constvalue);
+		if (strcmp(name, "alter_distributed_table") == 0)
+		{
+			Node	   *c = reshard_arg(f, "cascade_to_colocated", 4);
+
+			cascade = c != NULL && IsA(c, Const) && !((Const *) c)->constisnull &&
+				DatumGetBool(((Const *) c)->constvalue);
+		}
+		if (OidIsValid(crm_purge_trash_of(relid)) ||
+			(OidIsValid(trash_schema) && get_rel_namespace(relid) == trash_schema))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot run %s on table %s: it is protected by crm_purge, or a trash", name, crm_purge_relname(relid)),
+					 errdetail("Citus would copy the trash's rows with their deleters' role OIDs, which name other roles on other nodes."),
+					 errhint("Make a new distributed table with the shape you need and move the rows into it, then protect it.")));
+		if (cascade && OidIsValid(trash_schema))
+		{
+			Oid			argtypes[2] = {REGCLASSOID, OIDOID};
+			Datum		values[2] = {ObjectIdGetDatum(relid), ObjectIdGetDatum(trash_schema)};
+			bool		isnull;
+			bool		found;
+
+			SPI_connect();
+			if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid"
+									  " WHERE c.relnamespace = $2 AND p.colocationid = (SELECT q.colocationid FROM pg_dist_partition q"
+									  " WHERE q.logicalrelid = $1))", 2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not read the colocation group of %s", crm_purge_relname(relid));
+			found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			SPI_finish();
+			if (found)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot run %s on table %s with cascade_to_colocated: a protected table's trash is colocated with it",
+								name, crm_purge_relname(relid)),
+						 errdetail("Citus would copy the trash's rows with their deleters' role OIDs, which name other roles on other nodes."),
+						 errhint("Run it with cascade_to_colocated => false.")));
+		}
+	}
+}
+
 /* citus_scan_in: a Citus scan anywhere in plan (Citus's combine query puts an aggregate above it) */
 static bool
 citus_scan_in(Plan *plan)

@@ -188,6 +188,8 @@ extern bool crm_purge_citus_distributed(Oid relid);
 extern bool crm_purge_citus_plan_anywhere(struct PlannedStmt *plan);
 struct QueryDesc;
 extern void crm_purge_citus_roles_by_name(struct QueryDesc *queryDesc);
+struct Query;
+extern void crm_purge_citus_refuse_reshard(struct Query *parse);
 extern Oid	crm_purge_citus_live_of_trash_shard(Oid trashid);
 extern Oid	crm_purge_citus_shard_logical(Oid relid);
 extern char *crm_purge_citus_placement(const char *name);

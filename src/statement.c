@@ -209,6 +209,7 @@ cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListI
 		crm_purge_refuse_foreign_tables(rels);
 	}
 
+	crm_purge_citus_refuse_reshard(parse);
 	if (!OidIsValid(role))
 		role = shard_copy_owner(parse);
 	if (!OidIsValid(role) && run_as_active())

@@ -497,6 +497,20 @@ like(as('regress_admin', q{SELECT crm_purge_guard('app.guests2', 'error')}, err 
 	qr/takes over 1 tombstones of a dropped table of that name/, 'the guard made again takes the tombstones over');
 like(as('regress_app', q{INSERT INTO app.guests2 VALUES (11, 231, 'x')}, err => 1),
 	qr/the row's key belongs to an erased record/, 'and the erased key stays refused on every shard');
+# ... but not a protected table, its trash, or a group with a trash: Citus
+# copies the trash's rows with their deleters' role OIDs, which name other
+# roles on other nodes
+as('regress_app', q{CREATE TABLE app.side (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.side', 'account_id', colocate_with => 'app.contacts')});
+my ($rs_out, $rs_err);
+$coord->psql('postgres', q{SET citus.enable_unsafe_triggers = on;
+	SELECT alter_distributed_table('app.contacts', shard_count => 8, cascade_to_colocated => true)}, stderr => \$rs_err);
+like($rs_err, qr/cannot run alter_distributed_table on table app.contacts: it is protected by crm_purge, or a trash/,
+	'a protected table is not resharded');
+$coord->psql('postgres', q{SELECT alter_distributed_table('crm_trash.app__contacts', shard_count => 8)}, stderr => \$rs_err);
+like($rs_err, qr/it is protected by crm_purge, or a trash/, 'nor its trash');
+$coord->psql('postgres', q{SELECT alter_distributed_table('app.side', shard_count => 8, cascade_to_colocated => true)}, stderr => \$rs_err);
+like($rs_err, qr/with cascade_to_colocated: a protected table's trash is colocated with it/, 'nor a table colocated with a trash, cascading');
 
 # a foreign key to a reference table would make a protected local table a
 # Citus local table (renamed into a shard under a new shell), which
