@@ -33,6 +33,7 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_language.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/partition.h"
@@ -1174,10 +1175,26 @@ crm_purge_refuse_foreign_tables(List *rels)
 					 errhint("Read the foreign table outside the table's code, or ask the admin to run it.")));
 }
 
+/*
+ * sets_transaction_id: Citus's assign_distributed_transaction_id(), which
+ * Citus sends the worker nodes in its own sessions, and which PUBLIC may
+ * call: crm_purge's deletion ids come from that id, and a role setting its
+ * own could give its trash rows another user's names (a restore or erase of
+ * its rows then reached the other user's).
+ */
+static bool
+sets_transaction_id(Oid fn)
+{
+	const char *name = get_func_name(fn);
+
+	return name != NULL && strcmp(name, "assign_distributed_transaction_id") == 0 &&
+		get_func_namespace(fn) == PG_CATALOG_NAMESPACE;
+}
+
 static bool
 connection_needs_hook(Oid fn)
 {
-	return (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn)) || opens_connection(fn);
+	return (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn)) || opens_connection(fn) || sets_transaction_id(fn);
 }
 
 /*
@@ -1304,6 +1321,13 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errmsg("function %s cannot run on another role's behalf", get_func_name(flinfo->fn_oid)),
 				 errdetail("It opens a connection as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
 				 errhint("Call it directly, as the admin, in a transaction of its own.")));
+	/* (Citus's own sessions are named so; a superuser may) */
+	if (event == FHET_START && !citus_internal_session() && !superuser() && sets_transaction_id(flinfo->fn_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("function %s is for Citus's own sessions", get_func_name(flinfo->fn_oid)),
+				 errdetail("crm_purge names trash rows by the distributed transaction id; a session setting its own could give its rows another user's names."),
+				 errhint("Let Citus assign distributed transaction ids.")));
 	if (prev_fmgr_hook)
 		prev_fmgr_hook(event, flinfo, arg);
 }

@@ -1170,4 +1170,14 @@ is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM app.sut) || ' ' 
 		qr/cannot run on another role's behalf/, 'an admin function in a Citus node\'s session: refused');
 }
 
+# a session may not set its own distributed transaction id (deletion ids
+# come from it: a role could give its trash rows another user's names), on
+# the coordinator or on a worker node; Citus's own sessions do
+like(as('regress_app', q{SELECT assign_distributed_transaction_id(0, 611, now())}, err => 1),
+	qr/function assign_distributed_transaction_id is for Citus's own sessions/,
+	'a role cannot set its distributed transaction id on the coordinator');
+my ($tid_err);
+$w1->psql('postgres', q{SET ROLE regress_app; SELECT assign_distributed_transaction_id(0, 611, now())}, stderr => \$tid_err);
+like($tid_err, qr/is for Citus's own sessions/, 'nor on a worker node');
+
 done_testing();
