@@ -2320,9 +2320,7 @@ BEGIN
 			-- as the owner on the worker nodes
 			done := crm_purge._citus_delete(tbl, col, keys);
 		ELSE
-			IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
-				PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%I = ANY ($1::%s[])', col, typ), keys, 0);
-			END IF;
+			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%I = ANY ($1::%s[])', col, typ), keys, 0);
 			-- picked as the caller, deleted as the table's owner
 			SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%I::text) FROM %s'
@@ -2860,8 +2858,7 @@ BEGIN
 			 WHERE object_type = 'table' AND objsubid = 0
 	LOOP
 		-- (DROP TABLE is refused before it runs; DROP SCHEMA or DROP OWNED here)
-		IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl::oid = o.objid AND h.released_at IS NULL
-				   AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
+		IF crm_purge._held_on(ARRAY[o.objid]) IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot drop table %: a legal hold keeps rows of it', o.object_identity
 				USING ERRCODE = 'object_in_use',
 					  HINT = 'Release the hold with crm_purge_release first.';
@@ -3010,7 +3007,7 @@ BEGIN
 
 	-- a foreign key's own action (ON DELETE CASCADE, SET NULL, SET DEFAULT),
 	-- at any depth, on a child with a legal hold: the held rows would go or change
-	IF NOT dry_run AND EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+	IF NOT dry_run THEN
 		PERFORM crm_purge._fk_action_holds('erase', tbl, tbl, cond, keys, 0);
 	END IF;
 
@@ -3503,9 +3500,7 @@ BEGIN
 		done := crm_purge._citus_delete(tbl, NULL, keys);
 	ELSE
 		-- held rows a foreign key's action reaches (an unprotected child's go for good)
-		IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
-			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys, 0);
-		END IF;
+		PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys, 0);
 		-- picked as the caller, deleted as the table's owner
 		SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%1$s) FROM %2$s'
@@ -4221,9 +4216,7 @@ BEGIN
 				crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)), tbl, filter, E'\n'), NULL) AS x(a text[]);
 			n := CASE WHEN picked IS NULL THEN 0 ELSE cardinality(crm_purge._citus_delete(tbl, NULL, picked)) END;
 		ELSE
-			IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
-				PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, filter, NULL, 0);
-			END IF;
+			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, filter, NULL, 0);
 			-- picked as the caller, by the caller's filter; deleted as the table's owner
 			SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid) FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL)
@@ -4395,23 +4388,25 @@ END
 $$;
 
 
+CREATE OR REPLACE FUNCTION crm_purge._held_on(rels oid[]) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT min(h.id) FROM crm_purge.holds h
+	WHERE h.tbl::oid = ANY (rels) AND h.released_at IS NULL
+	  AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)
+$$;
+
 CREATE OR REPLACE FUNCTION crm_purge._held_tree(tbl regclass) RETURNS bigint
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
 		UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
-	SELECT min(h.id) FROM crm_purge.holds h JOIN tree t ON h.tbl::oid = t.rel
-	WHERE h.released_at IS NULL
-	  AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)
+	SELECT crm_purge._held_on(ARRAY(SELECT rel FROM tree))
 $$;
 
 CREATE OR REPLACE FUNCTION crm_purge._held_around(tbl regclass) RETURNS bigint
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	WITH RECURSIVE up(rel) AS (SELECT tbl::oid
 		UNION SELECT i.inhparent FROM pg_inherits i JOIN up u ON i.inhrelid = u.rel)
-	SELECT least((SELECT min(h.id) FROM crm_purge.holds h JOIN up u ON h.tbl::oid = u.rel
-				  WHERE h.released_at IS NULL
-					AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)),
-				 crm_purge._held_tree(tbl))
+	SELECT least(crm_purge._held_on(ARRAY(SELECT rel FROM up)), crm_purge._held_tree(tbl))
 $$;
 
 CREATE OR REPLACE FUNCTION crm_purge._fk_action_holds(verb text, top regclass, tbl regclass, cond text, keys text[], depth integer)
@@ -4422,6 +4417,10 @@ DECLARE
 	key_type oid;
 	hold_id bigint;
 BEGIN
+	-- (without a hold anywhere, nothing to read)
+	IF depth = 0 AND NOT EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+		RETURN;
+	END IF;
 	-- (foreign keys referencing a partition or inheritance child of tbl too,
 	-- read there: its columns' numbers are its own; not the clones of tbl's)
 	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
@@ -4458,7 +4457,7 @@ $$;
 
 -- (end of Citus)
 
-REVOKE ALL ON FUNCTION crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;

@@ -6,15 +6,22 @@ CREATE FUNCTION crm_purge.trash_trigger() RETURNS trigger
 CREATE FUNCTION crm_purge.unlink_trigger() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_unlink_trigger';
 
+-- _held_on: the first legal hold in force on one of rels, or NULL (the
+-- condition holds.c calls HOLD_ACTIVE)
+CREATE FUNCTION crm_purge._held_on(rels oid[]) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT min(h.id) FROM crm_purge.holds h
+	WHERE h.tbl::oid = ANY (rels) AND h.released_at IS NULL
+	  AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)
+$$;
+
 -- _held_tree: the first legal hold in force on tbl or on a partition or
 -- inheritance child of it (a table held, then attached), or NULL
 CREATE FUNCTION crm_purge._held_tree(tbl regclass) RETURNS bigint
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
 		UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
-	SELECT min(h.id) FROM crm_purge.holds h JOIN tree t ON h.tbl::oid = t.rel
-	WHERE h.released_at IS NULL
-	  AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)
+	SELECT crm_purge._held_on(ARRAY(SELECT rel FROM tree))
 $$;
 
 -- _held_around: the first legal hold in force on tbl, on a table it is a
@@ -23,10 +30,7 @@ CREATE FUNCTION crm_purge._held_around(tbl regclass) RETURNS bigint
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	WITH RECURSIVE up(rel) AS (SELECT tbl::oid
 		UNION SELECT i.inhparent FROM pg_inherits i JOIN up u ON i.inhrelid = u.rel)
-	SELECT least((SELECT min(h.id) FROM crm_purge.holds h JOIN up u ON h.tbl::oid = u.rel
-				  WHERE h.released_at IS NULL
-					AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)),
-				 crm_purge._held_tree(tbl))
+	SELECT least(crm_purge._held_on(ARRAY(SELECT rel FROM up)), crm_purge._held_tree(tbl))
 $$;
 
 CREATE FUNCTION crm_purge.ddl_trigger() RETURNS event_trigger
@@ -204,8 +208,7 @@ BEGIN
 			 WHERE object_type = 'table' AND objsubid = 0
 	LOOP
 		-- (DROP TABLE is refused before it runs; DROP SCHEMA or DROP OWNED here)
-		IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.tbl::oid = o.objid AND h.released_at IS NULL
-				   AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)) THEN
+		IF crm_purge._held_on(ARRAY[o.objid]) IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot drop table %: a legal hold keeps rows of it', o.object_identity
 				USING ERRCODE = 'object_in_use',
 					  HINT = 'Release the hold with crm_purge_release first.';

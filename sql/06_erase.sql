@@ -388,9 +388,7 @@ BEGIN
 		done := crm_purge._citus_delete(tbl, NULL, keys);
 	ELSE
 		-- held rows a foreign key's action reaches (an unprotected child's go for good)
-		IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
-			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys, 0);
-		END IF;
+		PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys, 0);
 		-- picked as the caller, deleted as the table's owner
 		SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%1$s) FROM %2$s'
@@ -464,9 +462,7 @@ BEGIN
 			-- as the owner on the worker nodes
 			done := crm_purge._citus_delete(tbl, col, keys);
 		ELSE
-			IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
-				PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%I = ANY ($1::%s[])', col, typ), keys, 0);
-			END IF;
+			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%I = ANY ($1::%s[])', col, typ), keys, 0);
 			-- picked as the caller, deleted as the table's owner
 			SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%I::text) FROM %s'
@@ -523,9 +519,7 @@ BEGIN
 				crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)), tbl, filter, E'\n'), NULL) AS x(a text[]);
 			n := CASE WHEN picked IS NULL THEN 0 ELSE cardinality(crm_purge._citus_delete(tbl, NULL, picked)) END;
 		ELSE
-			IF EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
-				PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, filter, NULL, 0);
-			END IF;
+			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, filter, NULL, 0);
 			-- picked as the caller, by the caller's filter; deleted as the table's owner
 			SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid) FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL)
@@ -924,6 +918,10 @@ DECLARE
 	key_type oid;
 	hold_id bigint;
 BEGIN
+	-- (without a hold anywhere, nothing to read)
+	IF depth = 0 AND NOT EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+		RETURN;
+	END IF;
 	-- (foreign keys referencing a partition or inheritance child of tbl too,
 	-- read there: its columns' numbers are its own; not the clones of tbl's)
 	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
@@ -1039,7 +1037,7 @@ BEGIN
 
 	-- a foreign key's own action (ON DELETE CASCADE, SET NULL, SET DEFAULT),
 	-- at any depth, on a child with a legal hold: the held rows would go or change
-	IF NOT dry_run AND EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+	IF NOT dry_run THEN
 		PERFORM crm_purge._fk_action_holds('erase', tbl, tbl, cond, keys, 0);
 	END IF;
 

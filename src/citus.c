@@ -586,7 +586,7 @@ crm_purge_citus_refuse_reshard(Query *parse)
 		const char *name;
 		Node	   *arg;
 		Oid			relid;
-		Oid			trash_schema = get_namespace_oid(CRM_TRASH_SCHEMA, true);
+		Oid			trash_schema;
 		bool		cascade = false;
 
 		if (!IsA(te->expr, FuncExpr))
@@ -601,6 +601,7 @@ crm_purge_citus_refuse_reshard(Query *parse)
 			((Const *) arg)->consttype != REGCLASSOID)
 			continue;
 		relid = DatumGetObjectId(((Const *) arg)->constvalue);
+		trash_schema = get_namespace_oid(CRM_TRASH_SCHEMA, true);
 		if (strcmp(name, "alter_distributed_table") == 0)
 		{
 			Node	   *c = reshard_arg(f, "cascade_to_colocated", 4);

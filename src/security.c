@@ -1128,25 +1128,47 @@ crm_purge_on_behalf(bool nested)
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 static fmgr_hook_type prev_fmgr_hook = NULL;
 
-static bool
-opens_connection(Oid fn)
+/* what connection_hook refuses of a function: nothing, opening a connection, setting Citus's transaction id */
+typedef enum HookedFunction
+{
+	HOOKED_NONE,
+	HOOKED_CONNECTS,
+	HOOKED_SETS_TRANSACTION_ID
+} HookedFunction;
+
+/*
+ * hooked_function: one pg_proc lookup.  Setting the transaction id:
+ * Citus's assign_distributed_transaction_id(), which Citus sends the worker
+ * nodes in its own sessions, and which PUBLIC may call: crm_purge's deletion
+ * ids come from that id, and a role setting its own could give its trash
+ * rows another user's names (a restore or erase of its rows then reached
+ * the other user's).
+ */
+static HookedFunction
+hooked_function(Oid fn)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
-	bool		result = false;
+	HookedFunction result = HOOKED_NONE;
 
 	if (HeapTupleIsValid(tup))
 	{
-		const char *name = NameStr(((Form_pg_proc) GETSTRUCT(tup))->proname);
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+		const char *name = NameStr(proc->proname);
 
-		result = strncmp(name, "run_command_on_", 15) == 0 || strcmp(name, "master_run_on_worker") == 0 ||
-			strncmp(name, "dblink", 6) == 0;
+		if (strncmp(name, "run_command_on_", 15) == 0 || strcmp(name, "master_run_on_worker") == 0 ||
+			strncmp(name, "dblink", 6) == 0)
+			result = HOOKED_CONNECTS;
 		/* (pg_cron's jobs run later, in a session of their own, as whoever scheduled them) */
-		if (!result && (strncmp(name, "schedule", 8) == 0 || strcmp(name, "alter_job") == 0))
+		else if (strncmp(name, "schedule", 8) == 0 || strcmp(name, "alter_job") == 0)
 		{
-			char	   *nsp = get_namespace_name(((Form_pg_proc) GETSTRUCT(tup))->pronamespace);
+			char	   *nsp = get_namespace_name(proc->pronamespace);
 
-			result = nsp != NULL && strcmp(nsp, "cron") == 0;
+			if (nsp != NULL && strcmp(nsp, "cron") == 0)
+				result = HOOKED_CONNECTS;
 		}
+		else if (strcmp(name, "assign_distributed_transaction_id") == 0 &&
+				 proc->pronamespace == PG_CATALOG_NAMESPACE)
+			result = HOOKED_SETS_TRANSACTION_ID;
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -1155,8 +1177,8 @@ opens_connection(Oid fn)
 /*
  * crm_purge_refuse_foreign_tables: a foreign table read (planned too: a
  * remote estimate) connects as the current user's user mapping, the same
- * new session as dblink's: refused where opens_connection() is, for each
- * relation of rels.
+ * new session as dblink's: refused where connection_hook refuses such a
+ * function, for each relation of rels.
  */
 void
 crm_purge_refuse_foreign_tables(List *rels)
@@ -1175,26 +1197,10 @@ crm_purge_refuse_foreign_tables(List *rels)
 					 errhint("Read the foreign table outside the table's code, or ask the admin to run it.")));
 }
 
-/*
- * sets_transaction_id: Citus's assign_distributed_transaction_id(), which
- * Citus sends the worker nodes in its own sessions, and which PUBLIC may
- * call: crm_purge's deletion ids come from that id, and a role setting its
- * own could give its trash rows another user's names (a restore or erase of
- * its rows then reached the other user's).
- */
-static bool
-sets_transaction_id(Oid fn)
-{
-	const char *name = get_func_name(fn);
-
-	return name != NULL && strcmp(name, "assign_distributed_transaction_id") == 0 &&
-		get_func_namespace(fn) == PG_CATALOG_NAMESPACE;
-}
-
 static bool
 connection_needs_hook(Oid fn)
 {
-	return (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn)) || opens_connection(fn) || sets_transaction_id(fn);
+	return (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn)) || hooked_function(fn) != HOOKED_NONE;
 }
 
 /*
@@ -1313,7 +1319,9 @@ crm_purge_refuse_nested_distributed(PlannedStmt *stmt, const char *source, int l
 static void
 connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
-	if (event == FHET_START && opens_connection(flinfo->fn_oid) &&
+	HookedFunction hooked = event == FHET_START ? hooked_function(flinfo->fn_oid) : HOOKED_NONE;
+
+	if (hooked == HOOKED_CONNECTS &&
 		(crm_purge_on_behalf(false) || (citus_internal_session() && !superuser())) &&
 		GetUserId() != crm_purge_extension_owner())
 		ereport(ERROR,
@@ -1322,7 +1330,7 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errdetail("It opens a connection as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
 				 errhint("Call it directly, as the admin, in a transaction of its own.")));
 	/* (Citus's own sessions are named so; a superuser may) */
-	if (event == FHET_START && !citus_internal_session() && !superuser() && sets_transaction_id(flinfo->fn_oid))
+	if (hooked == HOOKED_SETS_TRANSACTION_ID && !citus_internal_session() && !superuser())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("function %s is for Citus's own sessions", get_func_name(flinfo->fn_oid)),
