@@ -84,7 +84,7 @@ typedef struct TrashMap
 	AttrNumber	deletion_id;
 	AttrNumber	trash_segment;
 	AttrNumber	trash_row;		/* with deletion_id, what names a trash row */
-	int64		row_base;		/* added to trash_row: a Citus shard's id << 32 */
+	bool		citus_shard;	/* trash_row from the node's blocks (next_trash_row) */
 	AttrNumber	deletion_actor; /* 0: a trash not yet brought to 1.1 */
 	AttrNumber	deletion_reason;
 	bool		deleted_by_oid; /* regrole (1.1); text in trash made by 1.0 */
@@ -221,8 +221,7 @@ get_trash_map(Relation live)
 
 	/* a partition's rows go to its partitioned table's trash */
 	(void) protected_root(relid, &m->trashid, &shardid);
-	/* trash_row names a row within its deletion, which may span shards */
-	m->row_base = shardid << 32;
+	m->citus_shard = shardid != 0;
 	if (!OidIsValid(m->trashid))
 		not_protected(relid);
 
@@ -320,6 +319,7 @@ static LocalTransactionId deletion_lxid = InvalidLocalTransactionId;
 static uint64 deletion_statement = 0;
 static int64 deletion_id = 0;
 static int64 deletion_rows = 0;	/* trash_row: rows numbered within their deletion */
+static int64 row_block = 0;		/* on a Citus shard: the block they are numbered in */
 static int64 *xact_deletion_ids = NULL;
 static int	xact_deletion_nids = 0;
 static int	xact_deletion_cap = 0;
@@ -361,6 +361,7 @@ crm_purge_current_deletion_id(void)
 			next = crm_purge_new_deletion_id();
 		deletion_id = next;
 		deletion_rows = 0;
+		row_block = 0;
 		deletion_lxid = MyProc->lxid;
 		deletion_statement = stmt;
 		xact_deletion_ids[xact_deletion_nids++] = deletion_id;
@@ -388,6 +389,35 @@ crm_purge_new_deletion_id(void)
 	if (group > 0)
 		next |= (int64) group << 48;
 	return next;
+}
+
+/*
+ * next_trash_row: the trash_row of a row trashed on a Citus shard, unique
+ * in the whole distributed trash by itself: the node's group (bits 53-62),
+ * a block of the node's crm_purge.deletion_id_seq (bits 20-52), taken once
+ * per deletion and backend, and the row within the block.  A deletion id
+ * made from the distributed transaction can be chosen by a session that
+ * passes for Citus's own (application_name), so two roles' rows may share
+ * one; their names never do (a restore or erase by name reached another
+ * role's rows, a held one too).
+ */
+#define TRASH_ROW_BLOCK_BITS 20
+static int64
+next_trash_row(void)
+{
+	if (row_block == 0 || deletion_rows >= (INT64CONST(1) << TRASH_ROW_BLOCK_BITS) - 1)
+	{
+		Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, false);
+		Oid			seq = get_relname_relid("deletion_id_seq", nsp);
+		int64		block;
+
+		if (!OidIsValid(seq))
+			elog(ERROR, "sequence crm_purge.deletion_id_seq is missing");
+		block = nextval_internal(seq, false) & ((INT64CONST(1) << 33) - 1);
+		row_block = ((int64) (crm_purge_citus_group() & 1023) << 53) | (block << TRASH_ROW_BLOCK_BITS);
+		deletion_rows = 0;
+	}
+	return row_block | ++deletion_rows;
 }
 
 /* xact_deletion_count: how many deletion ids this transaction used */
@@ -1209,7 +1239,7 @@ trash_writer_add(TrashWriter *w, HeapTuple oldtup, TupleDesc ltd)
 		w->nulls[map->trash_segment - 1] = false;
 	if (map->trash_row > 0)
 	{
-		w->values[map->trash_row - 1] = Int64GetDatum(map->row_base + ++deletion_rows);
+		w->values[map->trash_row - 1] = Int64GetDatum(map->citus_shard ? next_trash_row() : ++deletion_rows);
 		w->nulls[map->trash_row - 1] = false;
 	}
 	if (w->has_actor)

@@ -1189,4 +1189,32 @@ my ($tid_err);
 $w1->psql('postgres', q{SET ROLE regress_app; SELECT assign_distributed_transaction_id(0, 611, now())}, stderr => \$tid_err);
 like($tid_err, qr/is for Citus's own sessions/, 'nor on a worker node');
 
+# ... but a session may pass for Citus's own by its application_name, and
+# then choose its distributed transaction id: its rows share another
+# user's deletion id, never a row's name (trash_row is unique on its own)
+$coord->safe_psql('postgres', q{CREATE ROLE regress_u1 LOGIN; CREATE ROLE regress_u2 LOGIN;
+	GRANT USAGE ON SCHEMA app TO regress_u1, regress_u2;
+	GRANT SELECT, INSERT, DELETE ON app.contacts TO regress_u1, regress_u2});
+as('regress_u2', q{DELETE FROM contacts WHERE id BETWEEN 1700 AND 1719});
+my $victim = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.app__contacts WHERE id = 1700});
+my ($vnode, $vnum, $vstamp) = split /\|/, $coord->safe_psql('postgres', qq{
+	SELECT ($victim >> 12) & 1023, $victim & 4095,
+		timestamptz '2024-01-01 00:00:00+00' + (($victim >> 22) & ((1::bigint << 40) - 1)) * interval '1 millisecond'});
+{
+	local $ENV{PGAPPNAME} = 'citus_internal gpid=10000000043';
+	my $forge = join('', map { "DELETE FROM app.contacts WHERE id = $_;\n" } 1720 .. 1739);
+	$w1->safe_psql('postgres', qq{SET ROLE regress_u1; SET citus.allow_nested_distributed_execution = on;
+		DO \$\$ BEGIN PERFORM assign_distributed_transaction_id($vnode, $vnum, '$vstamp'); $forge END \$\$});
+}
+is($coord->safe_psql('postgres', qq{
+	SELECT (SELECT count(*) FROM crm_trash.app__contacts WHERE deletion_id = $victim AND deleted_by::text = 'regress_u1')
+		|| ' ' || (SELECT count(*) = count(DISTINCT (deletion_id, trash_row)) FROM crm_trash.app__contacts)}),
+	'20 true', 'a forged distributed transaction id: the rows share the deletion id, not a name');
+is(as('regress_u1', q{SELECT crm_purge_restore('contacts', 'id BETWEEN 1700 AND 1739')}), '20',
+	'a restore of the forged rows brings back those alone');
+is($coord->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM crm_trash.app__contacts WHERE id BETWEEN 1700 AND 1719 AND deleted_by::text = 'regress_u2')
+		|| ' ' || (SELECT count(*) FROM contacts WHERE id BETWEEN 1700 AND 1739)}),
+	'20 20', 'the other user\'s rows stay in the trash');
+
 done_testing();
