@@ -1298,7 +1298,7 @@ $$;
 DROP FUNCTION crm_purge._record_erasure(regclass, bigint, text, text[]);
 CREATE FUNCTION crm_purge._record_erasure(tbl regclass, keys text[], reason text, parts text[]) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._record_erasure_impl(actor regrole, tbl regclass, keys text[], reason text, parts text[])
+CREATE OR REPLACE FUNCTION crm_purge._record_erasure_impl(actor regrole, tbl regclass, keys text[], reason text, parts text[])
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -1307,6 +1307,15 @@ BEGIN
 	END IF;
 	IF reason IS NULL OR btrim(reason) = '' THEN
 		RAISE EXCEPTION 'an erase needs a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- only keys the erase tombstoned (called by itself, this recorded
+	-- erasures that never happened)
+	IF EXISTS (SELECT FROM unnest(keys) k
+			   WHERE NOT EXISTS (SELECT FROM crm_purge.tombstones t
+								 WHERE t.tbl = _record_erasure_impl.tbl AND t.key_hash = crm_purge._key_hash(k))) THEN
+		RAISE EXCEPTION 'cannot record an erasure of rows of table % that were not erased', tbl
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Erase rows with crm_purge_erase or crm_purge_erase_keys: they record the erasure.';
 	END IF;
 	-- only parts that exist (the list comes from the erase's own steps)
 	parts := ARRAY(SELECT x FROM unnest(parts) x
@@ -3086,13 +3095,8 @@ BEGIN
 
 	IF NOT dry_run THEN
 		PERFORM crm_purge._delete_permanently(tbl, cond, keys);
-		-- a row this transaction's snapshot could not see (REPEATABLE READ)
-		IF crm_purge._live_now(tbl, subject) > 0 THEN
-			RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
-				USING ERRCODE = 'serialization_failure',
-					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
-		END IF;
-		-- tombstones first: the trash copies of tombstoned keys go next
+		-- tombstones first (none while a key is live: _erased_check): the
+		-- trash copies of tombstoned keys go next
 		p := crm_purge._erased(tbl, subject, coalesce(natural_keys, '{}'), depth);
 		PERFORM crm_purge._trash_apply(tbl, pk, subject, 'delete', NULL, NULL);
 		-- the export parts that still hold the keys, as one more row
@@ -4455,6 +4459,17 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._erased_check(tbl regclass, keys text[], natural_keys text[], depth integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF crm_purge._live_now(tbl, keys) > 0 THEN
+		RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
+			USING ERRCODE = 'serialization_failure',
+				  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
+	END IF;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -4549,3 +4564,5 @@ BEGIN
 		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind IN ('r', 'p') AND NOT c.relispartition;
 END
 $$;
+REVOKE ALL ON FUNCTION crm_purge._erased_check(regclass, text[], text[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._erased_check(regclass, text[], text[], integer) TO crm_purge_admin;

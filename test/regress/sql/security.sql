@@ -1562,6 +1562,21 @@ SELECT crm_purge_delete_where('own.ft', 'true', dry_run => true);
 RESET ROLE;
 DROP SERVER sec_loop CASCADE;
 
+-- 25. the erase's bookkeeping steps, called by an admin itself, record no
+-- erasure that did not happen (a live key tombstoned, an erasure on record)
+CREATE TABLE sec.ev (id int PRIMARY KEY, secret text);
+INSERT INTO sec.ev VALUES (1, 's1'), (2, 's2');
+GRANT SELECT, DELETE ON sec.ev TO regress_sec_admin;
+SELECT count(*) AS erasures_before FROM crm_purge.erasures \gset
+SET ROLE regress_sec_admin;
+SELECT crm_purge._erased('sec.ev', '{1}', '{}', 0);
+SELECT crm_purge._record_erasure('sec.ev', '{1}', 'GDPR request 42', NULL);
+SELECT crm_purge_erase('sec.ev', 'id = 2', 'GDPR request 43');
+RESET ROLE;
+SELECT (SELECT count(*) FROM crm_purge.erasures) - :erasures_before AS erasures_added,
+	(SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'sec.ev'::regclass) AS tombstones,
+	(SELECT string_agg(id::text, ',') FROM sec.ev) AS live;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
