@@ -3992,9 +3992,10 @@ BEGIN
 		left_over := left_over + m;
 	END IF;
 	IF left_over > 0 THEN
-		RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
+		RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key is live', tbl
 			USING ERRCODE = 'serialization_failure',
-				  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
+				  DETAIL = 'It was written concurrently, or a trigger or rule of the table kept it from being deleted.',
+				  HINT = 'Nothing was erased. Run the erase again, in a new transaction; if it fails again, see what keeps the row.';
 	END IF;
 	RETURN n;
 END
@@ -4463,9 +4464,10 @@ CREATE OR REPLACE FUNCTION crm_purge._erased_check(tbl regclass, keys text[], na
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF crm_purge._live_now(tbl, keys) > 0 THEN
-		RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key was written concurrently', tbl
+		RAISE EXCEPTION 'could not erase rows of table %: a row with an erased key is live', tbl
 			USING ERRCODE = 'serialization_failure',
-				  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
+				  DETAIL = 'It was written concurrently, or a trigger or rule of the table kept it from being deleted.',
+				  HINT = 'Nothing was erased. Run the erase again, in a new transaction; if it fails again, see what keeps the row.';
 	END IF;
 END
 $$;

@@ -259,6 +259,7 @@ extern void crm_purge_trash_held(Oid relid, Oid trashid, Datum ids, Datum rows,
 								 Datum *held_ids, Datum *held_rows);
 extern bool crm_purge_has_holds(Oid relid);
 extern void crm_purge_guard_skips_reset(void);
+extern int64 crm_purge_guard_skips_total(void);
 struct HeapTupleData;
 struct Trigger;
 extern bool crm_purge_guard_keeps(struct RelationData *rel, struct Trigger *trigger, struct HeapTupleData *row);

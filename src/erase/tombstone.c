@@ -752,6 +752,18 @@ guard_count_skip(Oid relid)
 	guard_skips[i].rows++;
 }
 
+/* crm_purge_guard_skips_total: rows the guard skipped so far in this top-level statement */
+int64
+crm_purge_guard_skips_total(void)
+{
+	int64		n = 0;
+	int			i;
+
+	for (i = 0; i < guard_skip_tables; i++)
+		n += guard_skips[i].rows;
+	return n;
+}
+
 /* crm_purge_guard_skips_reset: a top-level statement starts. */
 void
 crm_purge_guard_skips_reset(void)

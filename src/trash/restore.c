@@ -160,6 +160,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 				sql;
 	int			i;
 	CrmPurgeForeignWrite w;
+	int64		guard_skips_before;
 	Oid			argtypes[3] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID};
 	Datum		values[3] = {Int64GetDatum(deletion), (Datum) 0, (Datum) 0};
 	int64		n;
@@ -308,6 +309,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	}
 	/* as the owner (on Citus the nodes run it as the owner): its triggers never run with the caller's rights */
 	crm_purge_foreign_write_begin(OidIsValid(restorer) ? InvalidOid : relid, ACL_INSERT, &w);
+	guard_skips_before = crm_purge_guard_skips_total();
 	PG_TRY();
 	{
 		execute_restore(sql.data, 3, argtypes, values, relid);
@@ -331,6 +333,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		Datum	   *ids = palloc(sizeof(Datum) * Max(rows, 1));
 		Datum	   *nums = palloc(sizeof(Datum) * Max(rows, 1));
 		uint64		k;
+		uint64		guarded;
 
 		for (k = 0; k < rows; k++)
 		{
@@ -342,10 +345,12 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 			nums[n] = SPI_getbinval(tt->vals[k], tt->tupdesc, 2, &isnull);
 			n++;
 		}
-		if (rows > (uint64) n)
+		/* (rows the guard skipped: its own NOTICE says so) */
+		guarded = (uint64) Max(crm_purge_guard_skips_total() - guard_skips_before, 0);
+		if (rows - (uint64) n > guarded)
 			ereport(NOTICE,
-					(errmsg("crm_purge_restore skipped " UINT64_FORMAT " rows of table %s: a live row has the same key",
-							rows - (uint64) n, crm_purge_relname(relid)),
+					(errmsg("crm_purge_restore skipped " UINT64_FORMAT " rows of table %s: a live row has the same key, or the table's trigger or rule kept them out",
+							rows - (uint64) n - guarded, crm_purge_relname(relid)),
 					 errhint("They stay in the trash; remove the live rows and restore again to bring them back.")));
 		if (n > 0)
 			restore_done(relid, trashid, ids, nums, n, deletion, links);

@@ -511,3 +511,21 @@ SELECT count(*) AS left_behind FROM crm_purge.dropped_tables;
 DROP TABLE er_again;
 SELECT count(*) AS kept_for_later FROM crm_purge.dropped_tables;
 DELETE FROM crm_purge.dropped_tables;
+
+-- messages that say what happened: a restore the guard skips is not blamed
+-- on a live row; an erase of a row the table's trigger keeps says so
+CREATE TABLE er_msg (id int PRIMARY KEY, email text UNIQUE NOT NULL);
+INSERT INTO er_msg VALUES (5, 'e@x');
+SELECT crm_purge_protect('er_msg');
+SELECT crm_purge_guard('er_msg', 'skip', ARRAY['email']);
+DELETE FROM er_msg WHERE id = 5;
+INSERT INTO er_msg VALUES (6, 'e@x');
+SELECT crm_purge_erase('er_msg', 'id = 6', 'test');
+SELECT crm_purge_restore('er_msg', 'id = 5');
+CREATE FUNCTION er_keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+INSERT INTO er_msg VALUES (7, 'f@x');
+CREATE TRIGGER keep BEFORE DELETE ON er_msg FOR EACH ROW EXECUTE FUNCTION er_keep();
+SELECT crm_purge_erase('er_msg', 'id = 7', 'test');
+SELECT crm_purge_unprotect('er_msg');
+DROP TABLE er_msg;
+DROP FUNCTION er_keep();
