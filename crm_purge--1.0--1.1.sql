@@ -2045,8 +2045,8 @@ BEGIN
 		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	-- a legal hold keeps trash rows: the trash is not dropped under one
-	IF drop_trash AND crm_purge._held_tree(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, crm_purge._held_tree(tbl)
+	IF drop_trash AND crm_purge._held_around(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, crm_purge._held_around(tbl)
 			USING ERRCODE = 'object_in_use',
 				  HINT = 'Unprotect it keeping the trash (drop_trash => false), or release the hold first.';
 	END IF;
@@ -2685,8 +2685,8 @@ BEGIN
 		END;
 	END IF;
 
-	-- (a hold on a partition too: a table held, then attached)
-	IF crm_purge._held_tree(tbl) IS NOT NULL THEN
+	-- (a hold on a partition too: a table held, then attached; on a parent)
+	IF crm_purge._held_around(tbl) IS NOT NULL THEN
 		RETURN 0;
 	END IF;
 	FOR s IN SELECT * FROM crm_purge.trash_segments g
@@ -4394,24 +4394,22 @@ $$;
 
 
 CREATE OR REPLACE FUNCTION crm_purge._held_on(rels oid[]) RETURNS bigint
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT min(h.id) FROM crm_purge.holds h
-	WHERE h.tbl::oid = ANY (rels) AND h.released_at IS NULL
-	  AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)
-$$;
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_on';
 
 CREATE OR REPLACE FUNCTION crm_purge._held_tree(tbl regclass) RETURNS bigint
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 	WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
 		UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
 	SELECT crm_purge._held_on(ARRAY(SELECT rel FROM tree))
 $$;
 
 CREATE OR REPLACE FUNCTION crm_purge._held_around(tbl regclass) RETURNS bigint
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 	WITH RECURSIVE up(rel) AS (SELECT tbl::oid
-		UNION SELECT i.inhparent FROM pg_inherits i JOIN up u ON i.inhrelid = u.rel)
-	SELECT least(crm_purge._held_on(ARRAY(SELECT rel FROM up)), crm_purge._held_tree(tbl))
+		UNION SELECT i.inhparent FROM pg_inherits i JOIN up u ON i.inhrelid = u.rel),
+	down(rel) AS (SELECT tbl::oid
+		UNION SELECT i.inhrelid FROM pg_inherits i JOIN down d ON i.inhparent = d.rel)
+	SELECT crm_purge._held_on(ARRAY(SELECT rel FROM up UNION SELECT rel FROM down))
 $$;
 
 CREATE OR REPLACE FUNCTION crm_purge._fk_action_holds(verb text, top regclass, tbl regclass, cond text, keys text[], depth integer)
@@ -4422,8 +4420,8 @@ DECLARE
 	key_type oid;
 	hold_id bigint;
 BEGIN
-	-- (without a hold anywhere, nothing to read)
-	IF depth = 0 AND NOT EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+	-- (without a hold anywhere, nothing to read; one being made waits)
+	IF depth = 0 AND NOT crm_purge._any_hold() THEN
 		RETURN;
 	END IF;
 	-- (foreign keys referencing a partition or inheritance child of tbl too,
@@ -4471,6 +4469,9 @@ BEGIN
 	END IF;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION crm_purge._any_hold() RETURNS boolean
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_any_hold';
 
 -- (end of Citus)
 
@@ -4568,3 +4569,5 @@ END
 $$;
 REVOKE ALL ON FUNCTION crm_purge._erased_check(regclass, text[], text[], integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._erased_check(regclass, text[], text[], integer) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._any_hold() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._any_hold() TO crm_purge_admin;

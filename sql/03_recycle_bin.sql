@@ -6,19 +6,15 @@ CREATE FUNCTION crm_purge.trash_trigger() RETURNS trigger
 CREATE FUNCTION crm_purge.unlink_trigger() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_unlink_trigger';
 
--- _held_on: the first legal hold in force on one of rels, or NULL (the
--- condition holds.c calls HOLD_ACTIVE)
+-- _held_on: the first legal hold in force on one of rels, or NULL; their
+-- holds' locks taken and read under the latest snapshot (src/erase/holds.c)
 CREATE FUNCTION crm_purge._held_on(rels oid[]) RETURNS bigint
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT min(h.id) FROM crm_purge.holds h
-	WHERE h.tbl::oid = ANY (rels) AND h.released_at IS NULL
-	  AND (h.until IS NULL OR h.until >= ((now() AT TIME ZONE 'UTC') - interval '14 hours')::date)
-$$;
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_held_on';
 
 -- _held_tree: the first legal hold in force on tbl or on a partition or
 -- inheritance child of it (a table held, then attached), or NULL
 CREATE FUNCTION crm_purge._held_tree(tbl regclass) RETURNS bigint
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 	WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
 		UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
 	SELECT crm_purge._held_on(ARRAY(SELECT rel FROM tree))
@@ -27,10 +23,12 @@ $$;
 -- _held_around: the first legal hold in force on tbl, on a table it is a
 -- partition or inheritance child of, or on one of its own; or NULL
 CREATE FUNCTION crm_purge._held_around(tbl regclass) RETURNS bigint
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 	WITH RECURSIVE up(rel) AS (SELECT tbl::oid
-		UNION SELECT i.inhparent FROM pg_inherits i JOIN up u ON i.inhrelid = u.rel)
-	SELECT least(crm_purge._held_on(ARRAY(SELECT rel FROM up)), crm_purge._held_tree(tbl))
+		UNION SELECT i.inhparent FROM pg_inherits i JOIN up u ON i.inhrelid = u.rel),
+	down(rel) AS (SELECT tbl::oid
+		UNION SELECT i.inhrelid FROM pg_inherits i JOIN down d ON i.inhparent = d.rel)
+	SELECT crm_purge._held_on(ARRAY(SELECT rel FROM up UNION SELECT rel FROM down))
 $$;
 
 CREATE FUNCTION crm_purge.ddl_trigger() RETURNS event_trigger
@@ -564,8 +562,8 @@ BEGIN
 		END;
 	END IF;
 
-	-- (a hold on a partition too: a table held, then attached)
-	IF crm_purge._held_tree(tbl) IS NOT NULL THEN
+	-- (a hold on a partition too: a table held, then attached; on a parent)
+	IF crm_purge._held_around(tbl) IS NOT NULL THEN
 		RETURN 0;
 	END IF;
 	FOR s IN SELECT * FROM crm_purge.trash_segments g
@@ -975,8 +973,8 @@ BEGIN
 		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	-- a legal hold keeps trash rows: the trash is not dropped under one
-	IF drop_trash AND crm_purge._held_tree(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, crm_purge._held_tree(tbl)
+	IF drop_trash AND crm_purge._held_around(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, crm_purge._held_around(tbl)
 			USING ERRCODE = 'object_in_use',
 				  HINT = 'Unprotect it keeping the trash (drop_trash => false), or release the hold first.';
 	END IF;

@@ -943,8 +943,8 @@ DECLARE
 	key_type oid;
 	hold_id bigint;
 BEGIN
-	-- (without a hold anywhere, nothing to read)
-	IF depth = 0 AND NOT EXISTS (SELECT FROM crm_purge.holds h WHERE h.released_at IS NULL) THEN
+	-- (without a hold anywhere, nothing to read; one being made waits)
+	IF depth = 0 AND NOT crm_purge._any_hold() THEN
 		RETURN;
 	END IF;
 	-- (foreign keys referencing a partition or inheritance child of tbl too,
@@ -1715,6 +1715,9 @@ END
 $$;
 
 -- The exclusive lock on a table's holds, for a hold being made (holds.c).
+CREATE FUNCTION crm_purge._any_hold() RETURNS boolean
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_any_hold';
+
 CREATE FUNCTION crm_purge._lock_holds(tbl regclass) RETURNS void
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_lock_holds_sql';
 

@@ -9,6 +9,10 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_class.h"
+#include "access/genam.h"
+#include "access/table.h"
+#include "commands/user.h"
 #include "catalog/pg_type.h"
 #include "parser/parse_type.h"
 #include "utils/builtins.h"
@@ -372,6 +376,33 @@ refuse_on_behalf(Node *parsetree, ProcessUtilityContext context)
  * before the statement runs: once dropped or detached, the tree that ties
  * a partition to its parent's hold is gone.
  */
+/* tables_of: the tables (and partitioned tables) in namespace nsp, or owned by role owner */
+static List *
+tables_of(Oid nsp, Oid owner)
+{
+	List	   *rels = NIL;
+	Relation	pg_class = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (OidIsValid(nsp))
+		ScanKeyInit(&key, Anum_pg_class_relnamespace, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(nsp));
+	else
+		ScanKeyInit(&key, Anum_pg_class_relowner, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(owner));
+	scan = systable_beginscan(pg_class, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
+
+		if (c->relkind == RELKIND_RELATION || c->relkind == RELKIND_PARTITIONED_TABLE)
+			rels = lappend_oid(rels, c->oid);
+	}
+	systable_endscan(scan);
+	table_close(pg_class, AccessShareLock);
+	return rels;
+}
+
 static void
 refuse_losing_held(Node *parsetree)
 {
@@ -383,6 +414,23 @@ refuse_losing_held(Node *parsetree)
 	{
 		foreach(lc, ((DropStmt *) parsetree)->objects)
 			rels = lappend_oid(rels, RangeVarGetRelid(makeRangeVarFromNameList(lfirst(lc)), NoLock, true));
+	}
+	/* (a partition or child elsewhere than its held parent: once dropped, nothing ties it to the hold) */
+	else if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_SCHEMA &&
+			 OidIsValid(get_extension_oid("crm_purge", true)))
+	{
+		foreach(lc, ((DropStmt *) parsetree)->objects)
+		{
+			Oid			nsp = get_namespace_oid(strVal(lfirst(lc)), true);
+
+			if (OidIsValid(nsp))
+				rels = list_concat(rels, tables_of(nsp, InvalidOid));
+		}
+	}
+	else if (IsA(parsetree, DropOwnedStmt) && OidIsValid(get_extension_oid("crm_purge", true)))
+	{
+		foreach(lc, roleSpecsToIds(((DropOwnedStmt *) parsetree)->roles))
+			rels = list_concat(rels, tables_of(InvalidOid, lfirst_oid(lc)));
 	}
 	else if (IsA(parsetree, AlterTableStmt))
 	{
@@ -420,7 +468,7 @@ refuse_losing_held(Node *parsetree)
 			continue;
 		SPI_connect();
 		crm_purge_become_owner_local(&id);
-		if (SPI_execute_with_args("SELECT crm_purge._held_around($1)", 1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
+		if (SPI_execute_with_args("SELECT crm_purge._held_around($1)", 1, argtypes, values, NULL, false, 1) == SPI_OK_SELECT &&
 			SPI_processed == 1)
 			hold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		crm_purge_unbecome(&id);

@@ -242,8 +242,78 @@ Datum
 crm_purge_lock_holds_sql(PG_FUNCTION_ARGS)
 {
 	crm_purge_require_extension_owner("crm_purge._lock_holds");
+	/* first the database's (see crm_purge_any_hold), then the table's */
+	crm_purge_lock_holds(InvalidOid, ExclusiveLock);
 	crm_purge_lock_holds(PG_GETARG_OID(0), ExclusiveLock);
 	PG_RETURN_VOID();
+}
+
+/*
+ * crm_purge_held_on: crm_purge._held_on(rels oid[]): the first legal hold
+ * in force on one of rels, or NULL.  As active_holds: their holds' locks
+ * taken shared, read under the latest snapshot (a REPEATABLE READ
+ * transaction begun before the hold dropped the held table).
+ */
+PG_FUNCTION_INFO_V1(crm_purge_held_on);
+Datum
+crm_purge_held_on(PG_FUNCTION_ARGS)
+{
+	ArrayType  *rels = PG_GETARG_ARRAYTYPE_P(0);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+	CrmPurgeIdentity id;
+	bool		isnull = true;
+	int64		hold = 0;
+
+	crm_purge_require_extension_owner("crm_purge._held_on");
+	deconstruct_array(rels, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			crm_purge_lock_holds(DatumGetObjectId(elems[i]), ShareLock);
+	SPI_connect();
+	crm_purge_become_owner(&id);
+	if (!read_holds("SELECT pg_catalog.min(id) FROM crm_purge.holds WHERE tbl = ANY ($1) AND" HOLD_ACTIVE,
+					PointerGetDatum(rels), 1) || SPI_processed != 1)
+		elog(ERROR, "could not read crm_purge.holds");
+	hold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	crm_purge_unbecome(&id);
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(hold);
+}
+
+/*
+ * crm_purge_any_hold: crm_purge._any_hold(): is a legal hold in force
+ * anywhere in the database?  For a shortcut that then reads no table's
+ * holds: the database's holds lock is taken shared, so a hold being made
+ * meanwhile waits for this transaction (crm_purge._lock_holds), and read
+ * under the latest snapshot.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_any_hold);
+Datum
+crm_purge_any_hold(PG_FUNCTION_ARGS)
+{
+	CrmPurgeIdentity id;
+	bool		found;
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		values[1] = {PointerGetDatum(construct_empty_array(OIDOID))};
+	SPIPlanPtr	plan;
+
+	crm_purge_require_admin("crm_purge._any_hold");
+	crm_purge_lock_holds(InvalidOid, ShareLock);
+	SPI_connect();
+	crm_purge_become_owner(&id);
+	plan = SPI_prepare("SELECT 1 FROM crm_purge.holds WHERE $1 IS NOT NULL AND" HOLD_ACTIVE, 1, argtypes);
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm_purge.holds");
+	found = SPI_processed > 0;
+	crm_purge_unbecome(&id);
+	SPI_finish();
+	PG_RETURN_BOOL(found);
 }
 
 /* active_holds: id, filter, created_by, reason of relid's active holds, by id.  SPI connected. */

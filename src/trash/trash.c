@@ -1749,6 +1749,7 @@ crm_purge_guarded(Oid relid)
  * their own columns lost, and restore them into the protected table.
  * Protect refuses such tables; this refuses making them later.  Nor from
  * a guarded table: its guard does not check the inheriting table's rows.
+ * Nor may a protected or guarded table inherit (ALTER TABLE ... INHERIT).
  */
 static void
 refuse_inheriting_protected(Oid relid)
@@ -1767,6 +1768,16 @@ refuse_inheriting_protected(Oid relid)
 	{
 		Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
 
+		/* (nor become the child of another table: a DELETE on that one fires its own statement triggers only) */
+		if (OidIsValid(crm_purge_trash_of(relid)) || crm_purge_guarded(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("table %s cannot inherit from table %s: it is %s by crm_purge",
+							crm_purge_relname(relid), crm_purge_relname(parent),
+							OidIsValid(crm_purge_trash_of(relid)) ? "protected" : "guarded"),
+					 errdetail("A DELETE or UPDATE on table %s would reach its rows past its trash and guard.",
+							   crm_purge_relname(parent)),
+					 errhint("Use declarative partitioning (PARTITION BY) under a protected table, or run crm_purge_unprotect first.")));
 		if (crm_purge_guarded(parent))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

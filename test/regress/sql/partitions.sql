@@ -326,6 +326,40 @@ SELECT crm_purge_unprotect('pt.events');
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname LIKE 'crm_purge%' AND tgrelid::regclass::text LIKE 'pt.events%';
 RESET ROLE;
 
+-- nor a held table's partition or inheritance child in another schema, by
+-- DROP SCHEMA or DROP OWNED (once dropped, nothing tied it to the hold)
+CREATE ROLE regress_pt_far;
+CREATE SCHEMA pt_far AUTHORIZATION regress_pt_far;
+CREATE SCHEMA pt_near AUTHORIZATION regress_pt_far;
+SET ROLE regress_pt_far;
+CREATE TABLE pt_near.hp (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE pt_far.hp1 PARTITION OF pt_near.hp FOR VALUES FROM (0) TO (100);
+CREATE TABLE pt_near.kp (id int PRIMARY KEY);
+CREATE TABLE pt_far.kc (id int PRIMARY KEY) INHERITS (pt_near.kp);
+INSERT INTO pt_near.hp VALUES (1);
+INSERT INTO pt_far.kc VALUES (1);
+RESET ROLE;
+SELECT crm_purge_hold('pt_near.hp', 'true', NULL, 'litigation') AS hold_hp \gset
+SELECT crm_purge_hold('pt_near.kp', 'true', NULL, 'litigation') AS hold_kp \gset
+SET ROLE regress_pt_far;
+DROP SCHEMA pt_far CASCADE;
+RESET ROLE;
+DROP OWNED BY regress_pt_far;
+SELECT (SELECT count(*) FROM pt_near.hp) AS hp, (SELECT count(*) FROM pt_near.kp) AS kp;
+SELECT crm_purge_release(:hold_hp), crm_purge_release(:hold_kp);
+DROP OWNED BY regress_pt_far;
+DROP ROLE regress_pt_far;
+-- nor may a protected or guarded table inherit from another (a DELETE on
+-- that one would reach its rows past its trash)
+CREATE TABLE pt.inh_parent (id int PRIMARY KEY);
+CREATE TABLE pt.inh_kid (id int PRIMARY KEY);
+SELECT crm_purge_protect('pt.inh_kid');
+ALTER TABLE pt.inh_kid INHERIT pt.inh_parent;
+SELECT crm_purge_unprotect('pt.inh_kid', drop_trash => true);
+SELECT crm_purge_guard('pt.inh_kid');
+ALTER TABLE pt.inh_kid INHERIT pt.inh_parent;
+DROP TABLE pt.inh_parent, pt.inh_kid;
+
 \c postgres
 DROP DATABASE crm_purge_parts;
 DROP ROLE regress_pt_owner, regress_pt_app, regress_pt_admin;
