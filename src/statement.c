@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include "optimizer/plancat.h"
+
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
@@ -192,6 +194,25 @@ shard_copy_owner(Query *parse)
 	return owner;
 }
 
+/*
+ * cp_get_relation_info: a foreign table's remote estimate connects while
+ * planning, as the current user: refused on another role's behalf for
+ * every relation the planner builds, the partitions it expands and the
+ * relations of the SQL functions it inlines too (a foreign partition was
+ * planned, its remote session acting as the admin, and a cached plan
+ * pruned to a local partition then ran unrefused).
+ */
+static get_relation_info_hook_type prev_get_relation_info = NULL;
+
+static void
+cp_get_relation_info(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
+{
+	if (rel->fdwroutine != NULL)
+		crm_purge_refuse_foreign_tables(list_make1_oid(relid));
+	if (prev_get_relation_info)
+		prev_get_relation_info(root, relid, inhparent, rel);
+}
+
 /* cp_planner: planned as the role it runs as; what runs while planning is nested */
 static PlannedStmt *
 cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
@@ -199,15 +220,6 @@ cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListI
 	PlannedStmt *result;
 	Oid			role = crm_purge_citus_planning_role();
 	CrmPurgeIdentity save;
-
-	/* (a foreign table's remote estimate connects while planning) */
-	if (crm_purge_on_behalf(false))
-	{
-		List	   *rels = NIL;
-
-		(void) relations_walker((Node *) parse, &rels);
-		crm_purge_refuse_foreign_tables(rels);
-	}
 
 	crm_purge_citus_refuse_reshard(parse);
 	if (!OidIsValid(role))
@@ -534,4 +546,6 @@ crm_purge_statement_hooks_init(void)
 	ProcessUtility_hook = cp_ProcessUtility;
 	prev_planner = planner_hook;
 	planner_hook = cp_planner;
+	prev_get_relation_info = get_relation_info_hook;
+	get_relation_info_hook = cp_get_relation_info;
 }

@@ -1560,6 +1560,38 @@ SELECT crm_purge_protect('own.ft');
 SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.ft', 'true', dry_run => true);
 RESET ROLE;
+-- ... nor a foreign partition, which only the planner finds: its remote
+-- estimate connected as the admin, and a cached plan pruned to the local
+-- partition then ran unrefused (the 6th run of the policy's query)
+CREATE USER MAPPING FOR regress_sec_owner SERVER sec_loop OPTIONS (password_required 'false');
+SET ROLE regress_sec_owner;
+CREATE SEQUENCE own.witness;
+GRANT USAGE, UPDATE ON SEQUENCE own.witness TO PUBLIC;
+CREATE FUNCTION own.remote_side() RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF current_user = 'regress_sec_admin' THEN PERFORM pg_catalog.setval('own.witness', 777); END IF;
+	RETURN 'x';
+END $$;
+CREATE VIEW own.remote_v AS SELECT 'x'::text AS u WHERE own.remote_side() IS NOT NULL;
+GRANT SELECT ON own.remote_v TO PUBLIC;
+CREATE TABLE own.pt (u text) PARTITION BY LIST (u);
+CREATE TABLE own.pt_l PARTITION OF own.pt FOR VALUES IN ('l');
+CREATE FOREIGN TABLE own.pt_f PARTITION OF own.pt FOR VALUES IN ('x') SERVER sec_loop
+	OPTIONS (schema_name 'own', table_name 'remote_v', use_remote_estimate 'true');
+GRANT SELECT ON own.pt, own.pt_l TO PUBLIC;
+CREATE FUNCTION own.pruned() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE k text := 'l';
+BEGIN PERFORM count(*) FROM own.pt WHERE u = k; RETURN true; END $$;
+CREATE TABLE own.fp (id int PRIMARY KEY);
+INSERT INTO own.fp SELECT g FROM generate_series(1, 12) g;
+ALTER TABLE own.fp ENABLE ROW LEVEL SECURITY;
+CREATE POLICY see ON own.fp USING (own.pruned());
+GRANT SELECT, DELETE ON own.fp TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.fp', 'true', dry_run => true);
+RESET ROLE;
+SELECT last_value AS witness FROM own.witness;
 DROP SERVER sec_loop CASCADE;
 
 -- 25. the erase's bookkeeping steps, called by an admin itself, record no
