@@ -1483,6 +1483,29 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 		sql = psprintf("WITH crm_purge_d AS (DELETE FROM %s crm_purge_t USING %s WHERE %s RETURNING crm_purge_u.crm_purge_ord)"
 					   " SELECT pg_catalog.array_agg(crm_purge_ord::pg_catalog.int4) FROM crm_purge_d",
 					   crm_purge_relname(relid), pick, match);
+	/*
+	 * Held rows are never deleted past a trash, nor changed, whoever calls
+	 * (the public functions check first; an admin calling this itself
+	 * deleted and anonymized held rows)
+	 */
+	if (unlink || !OidIsValid(crm_purge_trash_of(relid)))
+	{
+		List	   *hits = crm_purge_hold_hits(relid, relid,
+											   "EXISTS (SELECT FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.oid[]),"
+											   " pg_catalog.unnest($2::pg_catalog.tid[])) AS crm_purge_h(p, t)"
+											   " WHERE crm_purge_h.p OPERATOR(pg_catalog.=) tableoid"
+											   " AND crm_purge_h.t OPERATOR(pg_catalog.=) ctid)",
+											   2, argtypes, values);
+
+		if (hits != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot %s rows of table %s: legal hold " INT64_FORMAT " keeps them (%s)",
+							unlink ? "unlink" : "delete", crm_purge_relname(relid),
+							((CrmPurgeHoldHit *) linitial(hits))->id, ((CrmPurgeHoldHit *) linitial(hits))->reason),
+					 errhint("Nothing was %s. Release the hold with crm_purge_release, or narrow the filter.",
+							 unlink ? "unlinked" : "deleted")));
+	}
 	crm_purge_foreign_write_begin(relid, unlink ? ACL_UPDATE : ACL_DELETE, &w);
 	PG_TRY();
 	{

@@ -1609,6 +1609,22 @@ SELECT (SELECT count(*) FROM crm_purge.erasures) - :erasures_before AS erasures_
 	(SELECT count(*) FROM crm_purge.tombstones WHERE tbl = 'sec.ev'::regclass) AS tombstones,
 	(SELECT string_agg(id::text, ',') FROM sec.ev) AS live;
 
+-- 26. held rows of a table without a trash are not deleted by a delete
+-- that is not permanent, and no caller of crm_purge._owner_write (an admin
+-- calling it itself too) deletes or changes held rows
+CREATE TABLE sec.hw (id int PRIMARY KEY, email text);
+INSERT INTO sec.hw SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 4) g;
+GRANT SELECT, UPDATE, DELETE ON sec.hw TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('sec.hw', 'id <= 2', NULL, 'litigation') IS NOT NULL AS held;
+SELECT crm_purge_delete_where('sec.hw', 'id = 1');
+SELECT * FROM crm_purge_delete_keys('sec.hw', ARRAY['2']);
+SELECT crm_purge._owner_write('sec.hw', ARRAY['sec.hw'::regclass::oid], ARRAY[(SELECT ctid FROM sec.hw WHERE id = 1)], NULL, false);
+SELECT crm_purge._owner_write('sec.hw', ARRAY['sec.hw'::regclass::oid], ARRAY[(SELECT ctid FROM sec.hw WHERE id = 2)], ARRAY[2]::int2[], true);
+SELECT crm_purge_delete_where('sec.hw', 'id = 3');
+RESET ROLE;
+SELECT string_agg(id || ' ' || email, ', ' ORDER BY id) AS left FROM sec.hw;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
