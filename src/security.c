@@ -621,7 +621,6 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 Oid			crm_purge_asker = InvalidOid;
 
 static void foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *w);
-static bool citus_internal_session(void);
 static void require_same_owner_partitions(Oid relid, Oid owner);
 
 /*
@@ -1185,7 +1184,7 @@ crm_purge_refuse_foreign_tables(List *rels)
 {
 	ListCell   *lc;
 
-	if (rels == NIL || !(crm_purge_on_behalf(false) || (citus_internal_session() && !superuser())) ||
+	if (rels == NIL || !(crm_purge_on_behalf(false) || (crm_purge_citus_internal_session() && !superuser())) ||
 		GetUserId() == crm_purge_extension_owner())
 		return;
 	foreach(lc, rels)
@@ -1211,8 +1210,8 @@ connection_needs_hook(Oid fn)
  * owner's trigger or index expression on a shard of an admin's erase.
  * (A role naming its own session so only refuses itself more.)
  */
-static bool
-citus_internal_session(void)
+bool
+crm_purge_citus_internal_session(void)
 {
 	/* the name the session started with: application_name may be changed since */
 	const char *name = MyProcPort ? MyProcPort->application_name : NULL;
@@ -1226,7 +1225,7 @@ static bool citus_on_behalf = false;
 static void
 assign_citus_on_behalf(bool newval, void *extra)
 {
-	if (newval && citus_internal_session())
+	if (newval && crm_purge_citus_internal_session())
 		remote_marked = true;
 }
 
@@ -1322,7 +1321,7 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 	HookedFunction hooked = event == FHET_START ? hooked_function(flinfo->fn_oid) : HOOKED_NONE;
 
 	if (hooked == HOOKED_CONNECTS &&
-		(crm_purge_on_behalf(false) || (citus_internal_session() && !superuser())) &&
+		(crm_purge_on_behalf(false) || (crm_purge_citus_internal_session() && !superuser())) &&
 		GetUserId() != crm_purge_extension_owner())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1330,7 +1329,7 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errdetail("It opens a connection as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
 				 errhint("Call it directly, as the admin, in a transaction of its own.")));
 	/* (Citus's own sessions are named so; a superuser may) */
-	if (hooked == HOOKED_SETS_TRANSACTION_ID && !citus_internal_session() && !superuser())
+	if (hooked == HOOKED_SETS_TRANSACTION_ID && !crm_purge_citus_internal_session() && !superuser())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("function %s is for Citus's own sessions", get_func_name(flinfo->fn_oid)),
@@ -1603,7 +1602,7 @@ crm_purge_require_admin(const char *action)
 	 * the extension owner.
 	 */
 	if ((InSecurityRestrictedOperation() || crm_purge_on_behalf(false) ||
-		 (citus_internal_session() && !superuser())) &&
+		 (crm_purge_citus_internal_session() && !superuser())) &&
 		GetUserId() != crm_purge_extension_owner())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

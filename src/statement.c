@@ -97,15 +97,57 @@ run_as_active(void)
 	return nesting_level == 0 && crm_purge_citus_run_as != NULL && crm_purge_citus_run_as[0] != '\0';
 }
 
-/* statement_run_as: run_as_role() of an executor's statement */
+/*
+ * Citus copies a shard (a move, copy or split with block_writes) as the
+ * superuser who asked: on the source node worker_copy_table_to_node or
+ * worker_split_copy reads it by "SELECT ... FROM shard", and the target
+ * node takes the rows by "COPY shard FROM STDIN" in Citus's session.  Both
+ * ran the owner's code as the superuser: index expressions folded while
+ * planning, a view the owner made of its shard, CHECK constraints and
+ * domains.  They run as the owner of what they read or write (one owner,
+ * or an error), restricted.
+ */
+static bool
+in_shard_copy(void)
+{
+	return nesting_level > 0 && debug_query_string != NULL &&
+		(strstr(debug_query_string, "worker_copy_table_to_node") != NULL ||
+		 strstr(debug_query_string, "worker_split_copy") != NULL) && superuser();
+}
+
+/* shard_copy_role: the one owner of rels that is not superuser-like (InvalidOid: none) */
+static Oid
+shard_copy_role(List *rels)
+{
+	ListCell   *lc;
+	Oid			owner = InvalidOid;
+
+	foreach(lc, rels)
+	{
+		Oid			o = crm_purge_rel_owner(lfirst_oid(lc));
+
+		if (crm_purge_superuser_like(o))
+			continue;
+		if (OidIsValid(owner) && owner != o)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot copy a shard that reads tables of two owners, %s and %s",
+							crm_purge_role_name(owner), crm_purge_role_name(o))));
+		owner = o;
+	}
+	return owner;
+}
+
+/* statement_run_as: run_as_role() of an executor's statement, or the shard copy's role */
 static Oid
 statement_run_as(QueryDesc *queryDesc)
 {
 	PlannedStmt *ps = queryDesc->plannedstmt;
 	List	   *rels = NIL;
 	ListCell   *lc;
+	bool		run_as = run_as_active();
 
-	if (!run_as_active())
+	if (!run_as && !in_shard_copy())
 		return InvalidOid;
 	/* the flattened range table: every relation of its subqueries and rules too */
 	foreach(lc, ps->rtable)
@@ -115,6 +157,8 @@ statement_run_as(QueryDesc *queryDesc)
 		if (rte->rtekind == RTE_RELATION)
 			rels = lappend_oid(rels, rte->relid);
 	}
+	if (!run_as)
+		return shard_copy_role(rels);
 	/* a rule's DO ALSO action sets no tag */
 	return run_as_role(ps->canSetTag, ps->resultRelations, rels);
 }
@@ -159,42 +203,6 @@ run_as_enter(Oid role, bool executing, CrmPurgeIdentity *save)
 }
 
 /*
- * shard_copy_owner: Citus copies a shard (a move, copy or split with
- * block_writes) on the source node by worker_copy_table_to_node or
- * worker_split_copy, which plan "SELECT ... FROM shard" as the superuser
- * who asked: planning folds the shard's index expressions and predicates,
- * code its owner may add straight on its shards.  That SELECT is planned as
- * the owner of what it reads (one owner, or an error); InvalidOid otherwise.
- */
-static Oid
-shard_copy_owner(Query *parse)
-{
-	List	   *rels = NIL;
-	ListCell   *lc;
-	Oid			owner = InvalidOid;
-
-	if (nesting_level == 0 || debug_query_string == NULL || !superuser() ||
-		(strstr(debug_query_string, "worker_copy_table_to_node") == NULL &&
-		 strstr(debug_query_string, "worker_split_copy") == NULL))
-		return InvalidOid;
-	(void) relations_walker((Node *) parse, &rels);
-	foreach(lc, rels)
-	{
-		Oid			o = crm_purge_rel_owner(lfirst_oid(lc));
-
-		if (crm_purge_superuser_like(o))
-			continue;
-		if (OidIsValid(owner) && owner != o)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot copy a shard that reads tables of two owners, %s and %s",
-							crm_purge_role_name(owner), crm_purge_role_name(o))));
-		owner = o;
-	}
-	return owner;
-}
-
-/*
  * cp_get_relation_info: a foreign table's remote estimate connects while
  * planning, as the current user: refused on another role's behalf for
  * every relation the planner builds, the partitions it expands and the
@@ -222,8 +230,13 @@ cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListI
 	CrmPurgeIdentity save;
 
 	crm_purge_citus_refuse_reshard(parse);
-	if (!OidIsValid(role))
-		role = shard_copy_owner(parse);
+	if (!OidIsValid(role) && in_shard_copy())
+	{
+		List	   *rels = NIL;
+
+		(void) relations_walker((Node *) parse, &rels);
+		role = shard_copy_role(rels);
+	}
 	if (!OidIsValid(role) && run_as_active())
 	{
 		List	   *rels = NIL;
@@ -427,8 +440,6 @@ utility_run_as(Node *stmt)
 	if (!IsA(stmt, CopyStmt))
 		return InvalidOid;
 	copy = (CopyStmt *) stmt;
-	if (!run_as_active())
-		return InvalidOid;
 	if (copy->is_from && copy->relation != NULL)
 	{
 		Oid			relid = RangeVarGetRelid(copy->relation, NoLock, true);
@@ -436,6 +447,11 @@ utility_run_as(Node *stmt)
 		if (OidIsValid(relid))
 			changed = list_make1_oid(relid);
 	}
+	/* a shard's rows arriving in Citus's session from a superuser's copy (in_shard_copy) */
+	if (changed != NIL && nesting_level == 0 && crm_purge_citus_internal_session() && superuser())
+		return shard_copy_role(changed);
+	if (!run_as_active())
+		return InvalidOid;
 	return run_as_role(true, changed, changed);
 }
 

@@ -338,6 +338,60 @@ is($sc_node->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::te
 	'the owner\'s index code folded while a shard copy is planned runs as the owner');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM sc}), '100', 'the rows moved');
 
+# --- the other half of a shard copy: the target node takes the rows by
+# COPY in Citus's session, as the superuser, checking the owner's CHECK
+# constraint; it runs as the owner
+for my $n ($w1, $w2)
+{
+	$n->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; SET ROLE regress_app;
+		CREATE TABLE app.copy_log (who name, what text)});
+}
+as('regress_app', q{
+	CREATE FUNCTION copy_note(what text) RETURNS boolean LANGUAGE plpgsql AS $f$
+	BEGIN
+		IF pg_catalog.to_regclass('app.copy_log') IS NOT NULL THEN
+			EXECUTE 'INSERT INTO app.copy_log VALUES (current_user, $1)' USING what;
+		END IF;
+		RETURN true;
+	END $f$;
+	CREATE TABLE sk (account_id int, id int, PRIMARY KEY (account_id, id), CHECK (copy_note('check')));
+	SELECT create_distributed_table('sk', 'account_id');
+	INSERT INTO sk SELECT g % 40, g FROM generate_series(1, 100) g;
+});
+$_->safe_psql('postgres', 'TRUNCATE app.copy_log') for ($w1, $w2);
+my ($sk_shard, $sk_from) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.shardid = get_shard_id_for_distribution_column('sk', 1)});
+my ($sk_src, $sk_dst, $sk_to) = $sk_from == $w1->port ? ($w1, $w2, $w2->port) : ($w2, $w1, $w1->port);
+$coord->safe_psql('postgres', "SELECT citus_move_shard_placement($sk_shard, '127.0.0.1', $sk_from, '127.0.0.1', $sk_to, shard_transfer_mode => 'block_writes')");
+is($sk_dst->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'check'}),
+	'regress_app', 'the owner\'s CHECK constraint checked as rows arrive at the target node runs as the owner');
+
+# --- and a view the owner made of its (empty) shard on the source node:
+# the copy's SELECT runs it, as the owner
+as('regress_app', q{
+	CREATE TABLE sv (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('sv', 'account_id');
+});
+my ($sv_shard, $sv_from) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.shardid = get_shard_id_for_distribution_column('sv', 1)});
+my ($sv_node, $sv_to) = $sv_from == $w1->port ? ($w1, $w2->port) : ($w2, $w1->port);
+$sv_node->safe_psql('postgres', qq{
+	SET citus.enable_ddl_propagation = off;
+	SET citus.enable_manual_changes_to_shards = on;
+	SET citus.override_table_visibility = off;
+	SET ROLE regress_app;
+	ALTER TABLE app.sv_$sv_shard DROP CONSTRAINT sv_pkey_$sv_shard;
+	VACUUM app.sv_$sv_shard;
+	CREATE RULE "_RETURN" AS ON SELECT TO app.sv_$sv_shard DO INSTEAD
+		SELECT 1::int AS account_id, 7::int AS id WHERE app.copy_note('view');
+	TRUNCATE app.copy_log;
+});
+$coord->psql('postgres', "SELECT citus_move_shard_placement($sv_shard, '127.0.0.1', $sv_from, '127.0.0.1', $sv_to, shard_transfer_mode => 'block_writes')");
+is($sv_node->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'view'}),
+	'regress_app', 'a view the owner made of its shard runs as the owner when the shard is copied');
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',
