@@ -138,6 +138,7 @@ extern void crm_purge_connection_hooks_init(void);
 extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_refuse_foreign_tables(List *rels);
 extern bool crm_purge_citus_internal_session(void);
+extern bool crm_purge_citus_resharding(void);
 extern void crm_purge_mark_foreign_work(void);
 extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);
 extern void crm_purge_become_creator(Oid creator, Oid relid, CrmPurgeIdentity *save);

@@ -1132,8 +1132,24 @@ typedef enum HookedFunction
 {
 	HOOKED_NONE,
 	HOOKED_CONNECTS,
-	HOOKED_SETS_TRANSACTION_ID
+	HOOKED_SETS_TRANSACTION_ID,
+	HOOKED_RESHARDS
 } HookedFunction;
+
+/* calls of Citus's alter_distributed_table / alter_table_set_access_method running */
+static int	resharding = 0;
+
+/*
+ * crm_purge_citus_resharding: is one running?  It makes a table again and
+ * drops the old one: that DROP of a protected table or a trash is refused
+ * (utility.c), whatever form the call took (crm_purge_citus_refuse_reshard
+ * sees only a top-level call with a constant table).
+ */
+bool
+crm_purge_citus_resharding(void)
+{
+	return resharding > 0;
+}
 
 /*
  * hooked_function: one pg_proc lookup.  Setting the transaction id:
@@ -1168,6 +1184,9 @@ hooked_function(Oid fn)
 		else if (strcmp(name, "assign_distributed_transaction_id") == 0 &&
 				 proc->pronamespace == PG_CATALOG_NAMESPACE)
 			result = HOOKED_SETS_TRANSACTION_ID;
+		else if ((strcmp(name, "alter_distributed_table") == 0 || strcmp(name, "alter_table_set_access_method") == 0) &&
+				 proc->pronamespace == PG_CATALOG_NAMESPACE)
+			result = HOOKED_RESHARDS;
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -1318,7 +1337,16 @@ crm_purge_refuse_nested_distributed(PlannedStmt *stmt, const char *source, int l
 static void
 connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
-	HookedFunction hooked = event == FHET_START ? hooked_function(flinfo->fn_oid) : HOOKED_NONE;
+	HookedFunction hooked = event == FHET_START || resharding > 0 ? hooked_function(flinfo->fn_oid) : HOOKED_NONE;
+
+	if (hooked == HOOKED_RESHARDS)
+	{
+		if (event == FHET_START)
+			resharding++;
+		else if (resharding > 0)
+			resharding--;
+		hooked = HOOKED_NONE;
+	}
 
 	if (hooked == HOOKED_CONNECTS &&
 		(crm_purge_on_behalf(false) || (crm_purge_citus_internal_session() && !superuser())) &&

@@ -579,9 +579,40 @@ refuse_trash_publication(CreatePublicationStmt *stmt)
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
  * runs: the checks above.
  */
+/*
+ * refuse_resharding_drop: Citus's alter_distributed_table (or
+ * alter_table_set_access_method), called in any form, drops the table it
+ * made again: refused for a protected table or a trash (see
+ * crm_purge_citus_refuse_reshard for why), before anything is dropped.
+ */
+static void
+refuse_resharding_drop(Node *parsetree)
+{
+	ListCell   *lc;
+	Oid			trash_schema;
+
+	if (!crm_purge_citus_resharding() || !IsA(parsetree, DropStmt) ||
+		((DropStmt *) parsetree)->removeType != OBJECT_TABLE)
+		return;
+	trash_schema = get_namespace_oid(CRM_TRASH_SCHEMA, true);
+	foreach(lc, ((DropStmt *) parsetree)->objects)
+	{
+		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(lfirst(lc)), NoLock, true);
+
+		if (OidIsValid(relid) &&
+			(OidIsValid(crm_purge_trash_of(relid)) || (OidIsValid(trash_schema) && get_rel_namespace(relid) == trash_schema)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot reshard table %s: it is protected by crm_purge, or a trash", crm_purge_relname(relid)),
+					 errdetail("Citus would copy the trash's rows with their deleters' role OIDs, which name other roles on other nodes."),
+					 errhint("Make a new distributed table with the shape you need and move the rows into it, then protect it.")));
+	}
+}
+
 void
 crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 {
+	refuse_resharding_drop(parsetree);
 	if (drops_this_extension(parsetree))
 	{
 		drop_cron_jobs();

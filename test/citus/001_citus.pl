@@ -515,6 +515,17 @@ $coord->psql('postgres', q{SELECT alter_distributed_table('crm_trash.app__contac
 like($rs_err, qr/it is protected by crm_purge, or a trash/, 'nor its trash');
 $coord->psql('postgres', q{SELECT alter_distributed_table('app.side', shard_count => 8, cascade_to_colocated => true)}, stderr => \$rs_err);
 like($rs_err, qr/with cascade_to_colocated: a protected table's trash is colocated with it/, 'nor a table colocated with a trash, cascading');
+# (whatever form the call takes: in FROM, from PL/pgSQL with a variable)
+$coord->psql('postgres', q{SET citus.enable_unsafe_triggers = on;
+	SELECT * FROM alter_distributed_table('app.contacts', shard_count => 8, cascade_to_colocated => true)}, stderr => \$rs_err);
+like($rs_err, qr/cannot reshard table app.contacts: it is protected by crm_purge, or a trash/, 'nor called in FROM');
+$coord->psql('postgres', q{SET citus.enable_unsafe_triggers = on;
+	DO $$ DECLARE t regclass := 'app.contacts'; BEGIN PERFORM alter_distributed_table(t, shard_count => 8, cascade_to_colocated => false); END $$},
+	stderr => \$rs_err);
+like($rs_err, qr/cannot reshard table app.contacts: it is protected by crm_purge, or a trash/, 'nor from PL/pgSQL');
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM crm_purge.protected_tables WHERE tbl = 'app.contacts'::regclass)
+	|| ' ' || (SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'app.contacts'::regclass)}), '1 4',
+	'the table is protected as before, its shards as they were');
 
 # a foreign key to a reference table would make a protected local table a
 # Citus local table (renamed into a shard under a new shell), which
