@@ -2963,6 +2963,14 @@ BEGIN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
 	END IF;
+	-- copies kept in a trash of an earlier protection would come back with
+	-- the next crm_purge_protect
+	IF NOT dry_run AND tr IS NULL AND crm_purge._kept_trash(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: its trash % was kept when it was unprotected', tbl, crm_purge._kept_trash(tbl)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The erase would leave copies of the rows there, which crm_purge_protect takes back.',
+				  HINT = 'Nothing was erased. Protect the table again (crm_purge_protect), then erase.';
+	END IF;
 	-- Citus: its own way (crm_purge._citus_erase), as one erase from the top
 	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN
 		RETURN QUERY SELECT (x->>'t')::oid::regclass, x->>'a', (x->>'n')::bigint,
@@ -4473,6 +4481,16 @@ $$;
 CREATE OR REPLACE FUNCTION crm_purge._any_hold() RETURNS boolean
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_any_hold';
 
+CREATE OR REPLACE FUNCTION crm_purge._kept_trash(tbl regclass) RETURNS regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT c.oid::regclass FROM pg_class c
+		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
+		  AND d.description = 'crm_purge trash of ' || tbl::text
+		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
+		ORDER BY c.oid LIMIT 1
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -4571,3 +4589,5 @@ REVOKE ALL ON FUNCTION crm_purge._erased_check(regclass, text[], text[], integer
 GRANT EXECUTE ON FUNCTION crm_purge._erased_check(regclass, text[], text[], integer) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._any_hold() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._any_hold() TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._kept_trash(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._kept_trash(regclass) TO crm_purge_admin;

@@ -97,6 +97,18 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT p.trash FROM crm_purge.protected_tables p WHERE p.tbl = _trash.tbl
 $$;
 
+-- The trash crm_purge_unprotect kept for tbl (crm_purge_protect takes it
+-- back), or NULL.
+CREATE FUNCTION crm_purge._kept_trash(tbl regclass) RETURNS regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT c.oid::regclass FROM pg_class c
+		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
+		  AND d.description = 'crm_purge trash of ' || tbl::text
+		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
+		ORDER BY c.oid LIMIT 1
+$$;
+
 
 -- Is tbl a Citus table (distributed, reference or Citus local)?  false
 -- without Citus.

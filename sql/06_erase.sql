@@ -1009,6 +1009,14 @@ BEGIN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
 	END IF;
+	-- copies kept in a trash of an earlier protection would come back with
+	-- the next crm_purge_protect
+	IF NOT dry_run AND tr IS NULL AND crm_purge._kept_trash(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: its trash % was kept when it was unprotected', tbl, crm_purge._kept_trash(tbl)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The erase would leave copies of the rows there, which crm_purge_protect takes back.',
+				  HINT = 'Nothing was erased. Protect the table again (crm_purge_protect), then erase.';
+	END IF;
 	-- Citus: its own way (crm_purge._citus_erase), as one erase from the top
 	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN
 		RETURN QUERY SELECT (x->>'t')::oid::regclass, x->>'a', (x->>'n')::bigint,

@@ -116,6 +116,8 @@ REVOKE ALL ON FUNCTION crm_purge._record_history(text, regclass, bigint, name, b
 
 REVOKE ALL ON FUNCTION crm_purge._trash(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._trash(regclass) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._kept_trash(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._kept_trash(regclass) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._request_status(bigint, text, text, regrole) FROM PUBLIC;
 

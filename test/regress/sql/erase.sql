@@ -529,3 +529,18 @@ SELECT crm_purge_erase('er_msg', 'id = 7', 'test');
 SELECT crm_purge_unprotect('er_msg');
 DROP TABLE er_msg;
 DROP FUNCTION er_keep();
+
+-- an erase of a table whose trash was kept when it was unprotected: refused
+-- (the copies there came back with the next crm_purge_protect)
+CREATE TABLE er_kept (id int PRIMARY KEY, name text);
+INSERT INTO er_kept VALUES (1, 'old address'), (2, 'b');
+SELECT crm_purge_protect('er_kept');
+DELETE FROM er_kept WHERE id = 1;
+INSERT INTO er_kept VALUES (1, 'new address');
+SELECT crm_purge_unprotect('er_kept');
+SELECT crm_purge_erase('er_kept', 'id = 1', 'GDPR');
+SELECT crm_purge_protect('er_kept');
+SELECT crm_purge_erase('er_kept', 'id = 1', 'GDPR');
+SELECT count(*) AS copies_left FROM crm_trash.public__er_kept WHERE id = 1;
+SELECT crm_purge_unprotect('er_kept', drop_trash => true);
+DROP TABLE er_kept;
