@@ -190,6 +190,7 @@ DECLARE
 	c record;
 	val text;
 	kept name;
+	lossy boolean;
 BEGIN
 	tr := crm_purge._trash(_sync_trash.tbl);
 	IF tr IS NULL THEN
@@ -218,6 +219,17 @@ BEGIN
 		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod) THEN
 			BEGIN
 				IF NOT crm_purge._trusted_cast(c.ttyp, c.typ) THEN
+					RAISE EXCEPTION USING ERRCODE = 'feature_not_supported';
+				END IF;
+				-- in place only when no value changes on the way (a cast may
+				-- cut or round, silently: held values were lost so)
+				IF NOT crm_purge._trusted_cast(c.typ, c.ttyp) THEN
+					RAISE EXCEPTION USING ERRCODE = 'feature_not_supported';
+				END IF;
+				EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I IS NOT NULL AND %I::%s::%s::text IS DISTINCT FROM %I::text)',
+							   tr, c.attname, c.attname, format_type(c.typ, c.typmod), format_type(c.ttyp, c.ttypmod), c.attname)
+					INTO lossy;
+				IF lossy THEN
 					RAISE EXCEPTION USING ERRCODE = 'feature_not_supported';
 				END IF;
 				EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',

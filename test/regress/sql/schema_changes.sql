@@ -95,3 +95,17 @@ CREATE TABLE stock_later (id int NOT NULL, qty int, extra text);
 ALTER TABLE stock_later INHERIT stock;
 SELECT count(*) AS children FROM pg_inherits WHERE inhparent = 'stock'::regclass;
 DROP TABLE stock_later;
+
+-- a type change that would cut or round trashed values (varchar(n),
+-- numeric scale, timestamptz to date, float to int): the old values are
+-- kept aside, never changed in place
+CREATE TABLE lossy (id int PRIMARY KEY, note text, amount numeric(10,2), at timestamptz, f float8, n int);
+SELECT crm_purge_protect('lossy');
+INSERT INTO lossy VALUES (1, 'the full evidence text', 12.34, '2026-01-01 13:45:12.5+00', 1.7, 5);
+DELETE FROM lossy;
+ALTER TABLE lossy ALTER COLUMN note TYPE varchar(3), ALTER COLUMN amount TYPE numeric(10,0),
+	ALTER COLUMN at TYPE date, ALTER COLUMN f TYPE int, ALTER COLUMN n TYPE bigint;
+SELECT note, note_was_text, amount, amount_was_numeric_10_2_, f, f_was_double_precision, n
+	FROM crm_trash.public__lossy;
+SELECT crm_purge_unprotect('lossy', drop_trash => true);
+DROP TABLE lossy;
