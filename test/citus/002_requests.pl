@@ -20,6 +20,14 @@ crm_purge.max_rows_per_request = 1000000
 restart_after_crash = on
 });
 sub as { $as->(@_) }
+# shard_of: the shard holding distribution value 1 of a table, and its node's port
+sub shard_of
+{
+	my ($tbl) = @_;
+	return split /\|/, $coord->safe_psql('postgres', qq{
+		SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+		WHERE s.shardid = get_shard_id_for_distribution_column('$tbl', 1)});
+}
 $coord->safe_psql('postgres', q{ALTER SYSTEM SET crm_purge.databases = 'no_such_database'; SELECT pg_reload_conf()});
 
 # events: 4 shards on 2 workers, 4000 rows, 2000 of them older than 30 days
@@ -254,9 +262,7 @@ as('regress_app', q{
 });
 as('regress_admin', q{SELECT crm_purge_protect('gm'); SELECT crm_purge_guard('gm', 'error');
 	SELECT crm_purge_erase('gm', 'account_id = 1 AND id = 1', 'GDPR')});
-my ($gm_shard, $gm_from) = split /\|/, $coord->safe_psql('postgres', q{
-	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
-	WHERE s.shardid = get_shard_id_for_distribution_column('gm', 1)});
+my ($gm_shard, $gm_from) = shard_of('gm');
 my $gm_to = $gm_from == $w1->port ? $w2->port : $w1->port;
 my ($gm_out, $gm_err);
 $coord->psql('postgres', "SELECT citus_move_shard_placement($gm_shard, '127.0.0.1', $gm_from, '127.0.0.1', $gm_to, shard_transfer_mode => 'force_logical')",
@@ -289,9 +295,7 @@ as('regress_app', q{
 });
 as('regress_admin', q{SELECT crm_purge_protect('dr'); SELECT crm_purge_protect('dl')});
 as('regress_deleter', q{DELETE FROM dr WHERE account_id = 1; DELETE FROM dl WHERE account_id = 2});
-my ($dr_shard, $dr_from) = split /\|/, $coord->safe_psql('postgres', q{
-	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
-	WHERE s.shardid = get_shard_id_for_distribution_column('dr', 1)});
+my ($dr_shard, $dr_from) = shard_of('dr');
 my $dr_to = $dr_from == $w1->port ? $w2->port : $w1->port;
 $coord->safe_psql('postgres', "SELECT citus_move_shard_placement($dr_shard, '127.0.0.1', $dr_from, '127.0.0.1', $dr_to, shard_transfer_mode => 'block_writes')");
 is($coord->safe_psql('postgres', q{SELECT DISTINCT deleted_by FROM crm_trash.app__dr}), 'regress_deleter',
@@ -318,9 +322,7 @@ as('regress_app', q{
 	INSERT INTO sc SELECT g % 40, g FROM generate_series(1, 100) g;
 });
 as('regress_admin', q{SELECT crm_purge_protect('sc')});
-my ($sc_shard, $sc_from) = split /\|/, $coord->safe_psql('postgres', q{
-	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
-	WHERE s.shardid = get_shard_id_for_distribution_column('sc', 1)});
+my ($sc_shard, $sc_from) = shard_of('sc');
 my ($sc_node, $sc_to) = $sc_from == $w1->port ? ($w1, $w2->port) : ($w2, $w1->port);
 $sc_node->safe_psql('postgres', qq{
 	SET citus.enable_ddl_propagation = off;
@@ -359,9 +361,7 @@ as('regress_app', q{
 	INSERT INTO sk SELECT g % 40, g FROM generate_series(1, 100) g;
 });
 $_->safe_psql('postgres', 'TRUNCATE app.copy_log') for ($w1, $w2);
-my ($sk_shard, $sk_from) = split /\|/, $coord->safe_psql('postgres', q{
-	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
-	WHERE s.shardid = get_shard_id_for_distribution_column('sk', 1)});
+my ($sk_shard, $sk_from) = shard_of('sk');
 my ($sk_src, $sk_dst, $sk_to) = $sk_from == $w1->port ? ($w1, $w2, $w2->port) : ($w2, $w1, $w1->port);
 $coord->safe_psql('postgres', "SELECT citus_move_shard_placement($sk_shard, '127.0.0.1', $sk_from, '127.0.0.1', $sk_to, shard_transfer_mode => 'block_writes')");
 is($sk_dst->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'check'}),
@@ -373,9 +373,7 @@ as('regress_app', q{
 	CREATE TABLE sv (account_id int, id int, PRIMARY KEY (account_id, id));
 	SELECT create_distributed_table('sv', 'account_id');
 });
-my ($sv_shard, $sv_from) = split /\|/, $coord->safe_psql('postgres', q{
-	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
-	WHERE s.shardid = get_shard_id_for_distribution_column('sv', 1)});
+my ($sv_shard, $sv_from) = shard_of('sv');
 my ($sv_node, $sv_to) = $sv_from == $w1->port ? ($w1, $w2->port) : ($w2, $w1->port);
 $sv_node->safe_psql('postgres', qq{
 	SET citus.enable_ddl_propagation = off;
