@@ -110,9 +110,19 @@ run_as_active(void)
 static bool
 in_shard_copy(void)
 {
-	return nesting_level > 0 && debug_query_string != NULL &&
-		(strstr(debug_query_string, "worker_copy_table_to_node") != NULL ||
-		 strstr(debug_query_string, "worker_split_copy") != NULL) && superuser();
+	/* (read once per top-level statement: a long one runs many nested ones) */
+	static uint64 checked_statement = 0;
+	static bool copies = false;
+
+	if (nesting_level == 0 || debug_query_string == NULL)
+		return false;
+	if (checked_statement != top_level_statement)
+	{
+		copies = strstr(debug_query_string, "worker_copy_table_to_node") != NULL ||
+			strstr(debug_query_string, "worker_split_copy") != NULL;
+		checked_statement = top_level_statement;
+	}
+	return copies && superuser();
 }
 
 /* shard_copy_role: the one owner of rels that is not superuser-like (InvalidOid: none) */
