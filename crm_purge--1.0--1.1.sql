@@ -217,18 +217,26 @@ BEGIN
 		ORDER BY a.attnum
 	LOOP
 		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod) THEN
+			-- in place only when no value changes on the way (a cast may cut
+			-- or round, silently: held values were lost so)
+			lossy := NOT crm_purge._trusted_cast(c.ttyp, c.typ) OR NOT crm_purge._trusted_cast(c.typ, c.ttyp);
+			IF NOT lossy THEN
+				BEGIN
+					EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I IS NOT NULL AND %I::%s::%s::text IS DISTINCT FROM %I::text)',
+								   tr, c.attname, c.attname, format_type(c.typ, c.typmod), format_type(c.ttyp, c.ttypmod), c.attname)
+						INTO lossy;
+				EXCEPTION WHEN OTHERS THEN
+					lossy := true;
+				END;
+			END IF;
+			-- set aside, the values leave the reach of a hold's filter on the column
+			IF lossy AND crm_purge._held_around(tbl) IS NOT NULL THEN
+				RAISE EXCEPTION 'cannot change the type of column "%" of table %: legal hold % keeps trashed rows whose values would change',
+					c.attname, tbl, crm_purge._held_around(tbl)
+					USING ERRCODE = 'object_in_use',
+						  HINT = 'Release the hold first, or change the column to a type that takes every value as it is.';
+			END IF;
 			BEGIN
-				IF NOT crm_purge._trusted_cast(c.ttyp, c.typ) THEN
-					RAISE EXCEPTION USING ERRCODE = 'feature_not_supported';
-				END IF;
-				-- in place only when no value changes on the way (a cast may
-				-- cut or round, silently: held values were lost so)
-				IF NOT crm_purge._trusted_cast(c.typ, c.ttyp) THEN
-					RAISE EXCEPTION USING ERRCODE = 'feature_not_supported';
-				END IF;
-				EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I IS NOT NULL AND %I::%s::%s::text IS DISTINCT FROM %I::text)',
-							   tr, c.attname, c.attname, format_type(c.typ, c.typmod), format_type(c.ttyp, c.ttypmod), c.attname)
-					INTO lossy;
 				IF lossy THEN
 					RAISE EXCEPTION USING ERRCODE = 'feature_not_supported';
 				END IF;
@@ -1634,6 +1642,15 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'A row inserted into an inheriting table would not be checked, and the erased key would come back there.',
 				  HINT = 'Use declarative partitioning (PARTITION BY), which the guard supports.';
+	END IF;
+	-- nor a partition or inheritance child: an erase through its parent
+	-- files the tombstones under the parent, which its guard does not read
+	SELECT i.inhparent::regclass AS parent INTO d FROM pg_inherits i WHERE i.inhrelid = tbl LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot guard table %: it is a partition or inheritance child of table %', tbl, d.parent
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = 'An erase through the parent files its tombstones there, which this table''s guard would not read.',
+				  HINT = format('Guard %s (a guard on a partitioned table covers its partitions).', d.parent);
 	END IF;
 	-- a table dropped with tombstones and made again under its name (Citus's
 	-- alter_distributed_table): its erased keys stay erased here

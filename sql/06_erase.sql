@@ -1618,6 +1618,15 @@ BEGIN
 				  DETAIL = 'A row inserted into an inheriting table would not be checked, and the erased key would come back there.',
 				  HINT = 'Use declarative partitioning (PARTITION BY), which the guard supports.';
 	END IF;
+	-- nor a partition or inheritance child: an erase through its parent
+	-- files the tombstones under the parent, which its guard does not read
+	SELECT i.inhparent::regclass AS parent INTO d FROM pg_inherits i WHERE i.inhrelid = tbl LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot guard table %: it is a partition or inheritance child of table %', tbl, d.parent
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = 'An erase through the parent files its tombstones there, which this table''s guard would not read.',
+				  HINT = format('Guard %s (a guard on a partitioned table covers its partitions).', d.parent);
+	END IF;
 	-- a table dropped with tombstones and made again under its name (Citus's
 	-- alter_distributed_table): its erased keys stay erased here
 	FOR d IN SELECT x.tbl, x.dropped_at FROM crm_purge.dropped_tables x

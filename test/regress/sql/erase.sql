@@ -544,3 +544,13 @@ SELECT crm_purge_erase('er_kept', 'id = 1', 'GDPR');
 SELECT count(*) AS copies_left FROM crm_trash.public__er_kept WHERE id = 1;
 SELECT crm_purge_unprotect('er_kept', drop_trash => true);
 DROP TABLE er_kept;
+
+-- a guard on a partition or an inheritance child: refused (an erase
+-- through the parent files its tombstones there)
+CREATE TABLE er_part (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE er_part_eu PARTITION OF er_part FOR VALUES IN ('eu');
+SELECT crm_purge_guard('er_part_eu');
+CREATE TABLE er_inh_parent (id int PRIMARY KEY);
+CREATE TABLE er_inh_child (PRIMARY KEY (id)) INHERITS (er_inh_parent);
+SELECT crm_purge_guard('er_inh_child');
+DROP TABLE er_part, er_inh_parent CASCADE;

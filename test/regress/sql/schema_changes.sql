@@ -107,5 +107,13 @@ ALTER TABLE lossy ALTER COLUMN note TYPE varchar(3), ALTER COLUMN amount TYPE nu
 	ALTER COLUMN at TYPE date, ALTER COLUMN f TYPE int, ALTER COLUMN n TYPE bigint;
 SELECT note, note_was_text, amount, amount_was_numeric_10_2_, f, f_was_double_precision, n
 	FROM crm_trash.public__lossy;
+-- ... and under a legal hold, refused (set aside, the held values left the
+-- reach of the hold's filter on the column, and were purged)
+INSERT INTO lossy VALUES (2, 'ABC', 1, now(), 1, 1);
+DELETE FROM lossy WHERE id = 2;
+SELECT crm_purge_hold('lossy', $$note = 'ABC'$$, NULL, 'litigation') AS lossy_hold \gset
+ALTER TABLE lossy ALTER COLUMN note TYPE varchar(2);
+ALTER TABLE lossy ALTER COLUMN n TYPE numeric;
+SELECT crm_purge_release(:lossy_hold);
 SELECT crm_purge_unprotect('lossy', drop_trash => true);
 DROP TABLE lossy;
