@@ -220,7 +220,11 @@ BEGIN
 			-- in place only when no value changes on the way (a cast may cut
 			-- or round, silently: held values were lost so)
 			lossy := NOT crm_purge._trusted_cast(c.ttyp, c.typ) OR NOT crm_purge._trusted_cast(c.typ, c.ttyp);
-			IF NOT lossy THEN
+			IF NOT lossy AND crm_purge._citus_table(tr) THEN
+				-- (Citus: the trash's shards are not read from here; under a
+				-- hold no change counts as one that keeps every value)
+				lossy := crm_purge._held_around(tbl) IS NOT NULL;
+			ELSIF NOT lossy THEN
 				BEGIN
 					EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I IS NOT NULL AND %I::%s::%s::text IS DISTINCT FROM %I::text)',
 								   tr, c.attname, c.attname, format_type(c.typ, c.typmod), format_type(c.ttyp, c.ttypmod), c.attname)
@@ -3900,6 +3904,9 @@ BEGIN
 		END IF;
 		reach := reach || jsonb_build_object('t', r.t::oid, 'a', r.a, 'n', r.n);
 	END LOOP;
+	-- a foreign key's own action, at any depth, on held rows (the dry run
+	-- above does not look)
+	PERFORM crm_purge._fk_action_holds('erase', tbl, tbl, cond, keys, 0);
 	-- what is deleted with the table: children that reference its primary key
 	-- ON DELETE CASCADE, by the same owner, and through nothing else the erase
 	-- reaches (the owner deletes them by the cascade, and only that)
@@ -4311,6 +4318,9 @@ CREATE OR REPLACE FUNCTION crm_purge._citus_delete(tbl regclass, key_column name
 
 CREATE OR REPLACE FUNCTION crm_purge._citus_delete_check(tbl regclass, key_column name, keys text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	cols int2[];
+	hold_id bigint;
 BEGIN
 	IF tbl IS NULL OR keys IS NULL THEN
 		RAISE EXCEPTION 'table and keys must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -4331,6 +4341,20 @@ BEGIN
 	IF key_column IS NOT NULL THEN
 		PERFORM crm_purge._key_column(tbl, key_column);
 	END IF;
+	-- held rows: never deleted past a trash, nor reached by a foreign key's
+	-- action (as _owner_write and _fk_action_holds see to off Citus)
+	cols := CASE WHEN key_column IS NULL THEN crm_purge._pk_cols(tbl) ELSE crm_purge._attnums(tbl, ARRAY[key_column]) END;
+	IF crm_purge._trash(tbl) IS NULL THEN
+		hold_id := crm_purge._hold_keeping_cols(tbl, cols, keys,
+			(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = cols[1]));
+		IF hold_id IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot delete rows of table %: legal hold % keeps them', tbl, hold_id
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.';
+		END IF;
+	END IF;
+	PERFORM crm_purge._fk_action_holds('delete', tbl, tbl,
+		format('%s OPERATOR(pg_catalog.=) ANY ($1)', crm_purge._key_expr(tbl, cols)), keys, 0);
 END
 $$;
 

@@ -96,7 +96,11 @@ BEGIN
 			-- in place only when no value changes on the way (a cast may cut
 			-- or round, silently: held values were lost so)
 			lossy := NOT crm_purge._trusted_cast(c.ttyp, c.typ) OR NOT crm_purge._trusted_cast(c.typ, c.ttyp);
-			IF NOT lossy THEN
+			IF NOT lossy AND crm_purge._citus_table(tr) THEN
+				-- (Citus: the trash's shards are not read from here; under a
+				-- hold no change counts as one that keeps every value)
+				lossy := crm_purge._held_around(tbl) IS NOT NULL;
+			ELSIF NOT lossy THEN
 				BEGIN
 					EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I IS NOT NULL AND %I::%s::%s::text IS DISTINCT FROM %I::text)',
 								   tr, c.attname, c.attname, format_type(c.typ, c.typmod), format_type(c.ttyp, c.ttypmod), c.attname)

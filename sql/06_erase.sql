@@ -1212,6 +1212,9 @@ BEGIN
 		END IF;
 		reach := reach || jsonb_build_object('t', r.t::oid, 'a', r.a, 'n', r.n);
 	END LOOP;
+	-- a foreign key's own action, at any depth, on held rows (the dry run
+	-- above does not look)
+	PERFORM crm_purge._fk_action_holds('erase', tbl, tbl, cond, keys, 0);
 	-- what is deleted with the table: children that reference its primary key
 	-- ON DELETE CASCADE, by the same owner, and through nothing else the erase
 	-- reaches (the owner deletes them by the cascade, and only that)
@@ -1370,6 +1373,9 @@ CREATE FUNCTION crm_purge._citus_delete(tbl regclass, key_column name, keys text
 
 CREATE FUNCTION crm_purge._citus_delete_check(tbl regclass, key_column name, keys text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	cols int2[];
+	hold_id bigint;
 BEGIN
 	IF tbl IS NULL OR keys IS NULL THEN
 		RAISE EXCEPTION 'table and keys must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -1390,6 +1396,20 @@ BEGIN
 	IF key_column IS NOT NULL THEN
 		PERFORM crm_purge._key_column(tbl, key_column);
 	END IF;
+	-- held rows: never deleted past a trash, nor reached by a foreign key's
+	-- action (as _owner_write and _fk_action_holds see to off Citus)
+	cols := CASE WHEN key_column IS NULL THEN crm_purge._pk_cols(tbl) ELSE crm_purge._attnums(tbl, ARRAY[key_column]) END;
+	IF crm_purge._trash(tbl) IS NULL THEN
+		hold_id := crm_purge._hold_keeping_cols(tbl, cols, keys,
+			(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = cols[1]));
+		IF hold_id IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot delete rows of table %: legal hold % keeps them', tbl, hold_id
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Nothing was deleted. Release the hold with crm_purge_release, or narrow the filter.';
+		END IF;
+	END IF;
+	PERFORM crm_purge._fk_action_holds('delete', tbl, tbl,
+		format('%s OPERATOR(pg_catalog.=) ANY ($1)', crm_purge._key_expr(tbl, cols)), keys, 0);
 END
 $$;
 

@@ -1228,4 +1228,34 @@ is($coord->safe_psql('postgres', q{
 		|| ' ' || (SELECT count(*) FROM contacts WHERE id BETWEEN 1700 AND 1739)}),
 	'20 20', 'the other user\'s rows stay in the trash');
 
+# legal holds on Citus as off it (round 32): a delete that is not permanent
+# of a table without a trash, a foreign key's action at any depth, a trash
+# column's type change
+as('regress_app', q{
+	CREATE TABLE app.hfk (account_id int, id int, parent_id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.hfk', 'account_id');
+	INSERT INTO app.hfk SELECT 1, g, CASE WHEN g > 1 THEN g - 1 END FROM generate_series(1, 5) g;
+	ALTER TABLE app.hfk ADD FOREIGN KEY (account_id, parent_id) REFERENCES app.hfk (account_id, id) ON DELETE CASCADE;
+	GRANT SELECT, DELETE ON app.hfk TO regress_admin;
+	CREATE TABLE app.hy (account_id int, id int, amount numeric(10,2), PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.hy', 'account_id');
+	INSERT INTO app.hy SELECT g, g, g + 0.37 FROM generate_series(1, 4) g;
+	GRANT SELECT, DELETE ON app.hy TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_hold('app.hfk', 'id = 3', NULL, 'litigation'); SELECT crm_purge_protect('app.hy')});
+like(as('regress_admin', q{SELECT crm_purge_delete_where('app.hfk', 'id = 3')}, err => 1),
+	qr/cannot delete rows of table app.hfk: legal hold \d+ keeps them/, 'Citus: a delete that is not permanent, of held rows without a trash: refused');
+like(as('regress_admin', q{SELECT crm_purge_delete_where('app.hfk', 'id = 2')}, err => 1),
+	qr/legal hold \d+ keeps rows of table app.hfk that its foreign key would delete/, 'Citus: nor reaching them through a foreign key');
+like(as('regress_admin', q{SELECT crm_purge_erase('app.hfk', 'id = 1', 'GDPR')}, err => 1),
+	qr/legal hold \d+ keeps rows of table app.hfk that its foreign key would delete/, 'Citus: an erase reaching held rows through a foreign key: refused');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.hfk}), '5', 'no row of app.hfk went');
+as('regress_app', q{DELETE FROM app.hy WHERE id <= 2});
+as('regress_admin', q{SELECT crm_purge_hold('app.hy', 'true', NULL, 'litigation')});
+like(as('regress_app', q{ALTER TABLE app.hy ALTER COLUMN amount TYPE numeric(10,0)}, err => 1),
+	qr/cannot change the type of column "amount" of table app.hy: legal hold \d+ keeps trashed rows/,
+	'Citus: a held trash column\'s type change: refused');
+is($coord->safe_psql('postgres', q{SELECT string_agg(amount::text, ',' ORDER BY id) FROM crm_trash.app__hy}), '1.37,2.37',
+	'the held trashed values are as they were');
+
 done_testing();
