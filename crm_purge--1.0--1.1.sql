@@ -2119,8 +2119,9 @@ CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
 -- ... and drops see DROP TYPE and DROP DOMAIN: a held table (a typed
 -- table) or a held trash's column goes with its type
 DROP EVENT TRIGGER crm_purge_sql_drop;
+-- (every drop: a trash's column goes with a collation, a function, an
+-- extension... dropped with CASCADE too)
 CREATE EVENT TRIGGER crm_purge_sql_drop ON sql_drop
-	WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP TYPE', 'DROP DOMAIN')
 	EXECUTE FUNCTION crm_purge._sql_drop();
 
 -- Due work: failures on view, ANALYZE on its own, a commit per step --------
@@ -2362,7 +2363,6 @@ BEGIN
 			-- as the owner on the worker nodes
 			done := crm_purge._citus_delete(tbl, col, keys);
 		ELSE
-			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%I = ANY ($1::%s[])', col, typ), keys, 0);
 			-- picked as the caller, deleted as the table's owner
 			SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%I::text) FROM %s'
@@ -3055,12 +3055,6 @@ BEGIN
 	t := tbl; a := CASE WHEN depth = 0 THEN 'erase' ELSE 'delete' END; n := n_live + n_trash; p := NULL;
 	RETURN NEXT;
 
-	-- a foreign key's own action (ON DELETE CASCADE, SET NULL, SET DEFAULT),
-	-- at any depth, on a child with a legal hold: the held rows would go or change
-	IF NOT dry_run THEN
-		PERFORM crm_purge._fk_action_holds('erase', tbl, tbl, cond, keys, 0);
-	END IF;
-
 	FOR r IN
 		-- a protected child that ON DELETE CASCADE would empty into its trash,
 		-- with no rule of its own, is deleted with the parent: the erased
@@ -3544,8 +3538,6 @@ BEGIN
 	ELSIF crm_purge._citus_table(tbl) THEN
 		done := crm_purge._citus_delete(tbl, NULL, keys);
 	ELSE
-		-- held rows a foreign key's action reaches (an unprotected child's go for good)
-		PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys, 0);
 		-- picked as the caller, deleted as the table's owner
 		SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%1$s) FROM %2$s'
@@ -4265,7 +4257,6 @@ BEGIN
 				crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)), tbl, filter, E'\n'), NULL) AS x(a text[]);
 			n := CASE WHEN picked IS NULL THEN 0 ELSE cardinality(crm_purge._citus_delete(tbl, NULL, picked)) END;
 		ELSE
-			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, filter, NULL, 0);
 			-- picked as the caller, by the caller's filter; deleted as the table's owner
 			SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid) FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL)

@@ -252,8 +252,9 @@ BEGIN
 END
 $$;
 
+-- (every drop: a trash's column goes with a collation, a function, an
+-- extension... dropped with CASCADE too)
 CREATE EVENT TRIGGER crm_purge_sql_drop ON sql_drop
-	WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP TYPE', 'DROP DOMAIN')
 	EXECUTE FUNCTION crm_purge._sql_drop();
 
 CREATE FUNCTION crm_purge_protect(tbl regclass, retention interval DEFAULT NULL)

@@ -387,8 +387,6 @@ BEGIN
 	ELSIF crm_purge._citus_table(tbl) THEN
 		done := crm_purge._citus_delete(tbl, NULL, keys);
 	ELSE
-		-- held rows a foreign key's action reaches (an unprotected child's go for good)
-		PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%s OPERATOR(pg_catalog.=) ANY ($1)', keyx), keys, 0);
 		-- picked as the caller, deleted as the table's owner
 		SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%1$s) FROM %2$s'
@@ -462,7 +460,6 @@ BEGIN
 			-- as the owner on the worker nodes
 			done := crm_purge._citus_delete(tbl, col, keys);
 		ELSE
-			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, format('%I = ANY ($1::%s[])', col, typ), keys, 0);
 			-- picked as the caller, deleted as the table's owner
 			SELECT x.ps, x.ts, x.ks INTO ps, ts, picked FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid), array_agg(%I::text) FROM %s'
@@ -519,7 +516,6 @@ BEGIN
 				crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)), tbl, filter, E'\n'), NULL) AS x(a text[]);
 			n := CASE WHEN picked IS NULL THEN 0 ELSE cardinality(crm_purge._citus_delete(tbl, NULL, picked)) END;
 		ELSE
-			PERFORM crm_purge._fk_action_holds('delete', tbl, tbl, filter, NULL, 0);
 			-- picked as the caller, by the caller's filter; deleted as the table's owner
 			SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(tbl,
 				format('SELECT array_agg(tableoid), array_agg(ctid) FROM %s WHERE (%s%s)', tbl, filter, E'\n'), NULL)
@@ -1067,12 +1063,6 @@ BEGIN
 	END IF;
 	t := tbl; a := CASE WHEN depth = 0 THEN 'erase' ELSE 'delete' END; n := n_live + n_trash; p := NULL;
 	RETURN NEXT;
-
-	-- a foreign key's own action (ON DELETE CASCADE, SET NULL, SET DEFAULT),
-	-- at any depth, on a child with a legal hold: the held rows would go or change
-	IF NOT dry_run THEN
-		PERFORM crm_purge._fk_action_holds('erase', tbl, tbl, cond, keys, 0);
-	END IF;
 
 	FOR r IN
 		-- a protected child that ON DELETE CASCADE would empty into its trash,

@@ -1533,6 +1533,16 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 					 errhint("Nothing was %s. Release the hold with crm_purge_release, or narrow the filter.",
 							 unlink ? "unlinked" : "deleted")));
 	}
+	/* nor held rows a foreign key's action reaches from deleted ones, at any depth */
+	if (!unlink &&
+		SPI_execute_with_args("SELECT crm_purge._fk_action_holds('delete', $1, $1,"
+							  " 'ctid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.tid[]) AND tableoid OPERATOR(pg_catalog.=) ANY ('"
+							  " OPERATOR(pg_catalog.||) pg_catalog.quote_literal($2::pg_catalog.text) OPERATOR(pg_catalog.||) '::pg_catalog.oid[])',"
+							  " $3::pg_catalog.text[], 0)", 3,
+							  (Oid[]) {REGCLASSOID, OIDARRAYOID, TIDARRAYOID},
+							  (Datum[]) {ObjectIdGetDatum(relid), values[0], values[1]},
+							  NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not check the legal holds foreign keys reach from %s", crm_purge_relname(relid));
 	crm_purge_foreign_write_begin(relid, unlink ? ACL_UPDATE : ACL_DELETE, &w);
 	PG_TRY();
 	{

@@ -1625,6 +1625,35 @@ SELECT crm_purge_delete_where('sec.hw', 'id = 3');
 RESET ROLE;
 SELECT string_agg(id || ' ' || email, ', ' ORDER BY id) AS left FROM sec.hw;
 
+-- 27. an admin calling crm_purge._delete_permanently or _owner_write itself
+-- does not delete held rows through a foreign key's ON DELETE CASCADE
+CREATE TABLE sec.fp (id int PRIMARY KEY);
+CREATE TABLE sec.fc (id int PRIMARY KEY, pid int REFERENCES sec.fp ON DELETE CASCADE);
+INSERT INTO sec.fp VALUES (1), (2);
+INSERT INTO sec.fc VALUES (10, 1), (11, 2);
+GRANT SELECT, DELETE ON sec.fp TO regress_sec_admin;
+SELECT crm_purge_hold('sec.fc', 'true', NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_admin;
+SELECT crm_purge._delete_permanently('sec.fp', 'id = 1', NULL);
+SELECT crm_purge._owner_write('sec.fp', ARRAY['sec.fp'::regclass::oid], ARRAY[(SELECT ctid FROM sec.fp WHERE id = 2)], NULL, NULL);
+RESET ROLE;
+SELECT (SELECT count(*) FROM sec.fp) AS parents, (SELECT count(*) FROM sec.fc) AS held_children;
+
+-- 28. a held trash's column dropped with a collation, function or type of
+-- the owner's (DROP ... CASCADE): refused
+SET ROLE regress_sec_owner;
+CREATE COLLATION own.c_coll (provider = libc, locale = 'C');
+CREATE TABLE own.hc (id int PRIMARY KEY, name text COLLATE own.c_coll);
+INSERT INTO own.hc VALUES (1, 'Alice'), (2, 'Bob');
+RESET ROLE;
+SELECT crm_purge_protect('own.hc');
+SELECT crm_purge_hold('own.hc', 'true', NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+DELETE FROM own.hc WHERE id = 1;
+DROP COLLATION own.c_coll CASCADE;
+RESET ROLE;
+SELECT name FROM crm_trash.own__hc;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
