@@ -1127,8 +1127,13 @@ BEGIN
 					format('SELECT array_agg(l.tableoid), array_agg(l.ctid)'
 						   ' FROM (SELECT tableoid, ctid FROM %s WHERE %s FOR UPDATE) l', r.child, child_cond), refs)
 					AS x(ps oid[], ts tid[]);
-				IF ts IS NOT NULL THEN
-					PERFORM crm_purge._owner_write(r.child, ps, ts, r.conkey, r.on_erase = 'anonymize');
+				-- (picked FOR UPDATE: a row not written was kept by the child's trigger or rule)
+				IF ts IS NOT NULL AND cardinality(crm_purge._owner_write(r.child, ps, ts, r.conkey, r.on_erase = 'anonymize'))
+					< cardinality(ts) THEN
+					RAISE EXCEPTION 'could not erase rows of table %: rows of table % that the erase would % kept their values', tbl, r.child, r.on_erase
+						USING ERRCODE = 'object_not_in_prerequisite_state',
+							  DETAIL = 'A trigger or rule of that table kept them from being changed.',
+							  HINT = 'Nothing was erased. See what keeps the rows, or relate the tables with ''keep'' (crm_purge_relate).';
 				END IF;
 				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con, tbl);
 			END IF;

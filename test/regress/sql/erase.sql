@@ -554,3 +554,18 @@ CREATE TABLE er_inh_parent (id int PRIMARY KEY);
 CREATE TABLE er_inh_child (PRIMARY KEY (id)) INHERITS (er_inh_parent);
 SELECT crm_purge_guard('er_inh_child');
 DROP TABLE er_part, er_inh_parent CASCADE;
+
+-- an erase whose anonymize of a child a trigger of the child suppresses:
+-- refused, not reported as done
+CREATE TABLE er_par (id int PRIMARY KEY, name text);
+CREATE TABLE er_kid (id int PRIMARY KEY, pid int REFERENCES er_par ON DELETE SET NULL, email text);
+INSERT INTO er_par VALUES (1, 'alice');
+INSERT INTO er_kid VALUES (10, 1, 'alice@x');
+CREATE FUNCTION er_frozen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER frozen BEFORE UPDATE ON er_kid FOR EACH ROW EXECUTE FUNCTION er_frozen();
+SELECT crm_purge_relate('er_par', 'er_kid', 'anonymize');
+SELECT crm_purge_anonymize('er_kid', 'email', 'null');
+SELECT crm_purge_erase('er_par', 'id = 1', 'GDPR');
+SELECT (SELECT count(*) FROM er_par) AS parents, (SELECT email FROM er_kid) AS email;
+DROP TABLE er_kid, er_par;
+DROP FUNCTION er_frozen();
