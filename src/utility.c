@@ -217,14 +217,13 @@ refuse_superuser_initcond(DefineStmt *stmt)
  * legal holds.  (Citus's own connections cannot be told from a role's:
  * anyone may name itself citus_internal.)
  */
-static void
-refuse_shard_truncate(TruncateStmt *stmt)
+/* truncated_tables: the tables a TRUNCATE empties: partitions and children unless ONLY, and what CASCADE reaches */
+static List *
+truncated_tables(TruncateStmt *stmt)
 {
 	List	   *rels = NIL;
 	ListCell   *lc;
 
-	if (crm_purge_citus_group() <= 0 || superuser())
-		return;
 	foreach(lc, stmt->relations)
 	{
 		RangeVar   *rv = lfirst_node(RangeVar, lc);
@@ -241,6 +240,18 @@ refuse_shard_truncate(TruncateStmt *stmt)
 		while ((more = list_difference_oid(heap_truncate_find_FKs(more), rels)) != NIL)
 			rels = list_concat(rels, more);
 	}
+	return rels;
+}
+
+static void
+refuse_shard_truncate(TruncateStmt *stmt)
+{
+	List	   *rels;
+	ListCell   *lc;
+
+	if (crm_purge_citus_group() <= 0 || superuser())
+		return;
+	rels = truncated_tables(stmt);
 	foreach(lc, rels)
 	{
 		Oid			relid = lfirst_oid(lc);
@@ -370,8 +381,8 @@ refuse_on_behalf(Node *parsetree, ProcessUtilityContext context)
 }
 
 /*
- * refuse_losing_held: DROP TABLE, DETACH PARTITION (CONCURRENTLY too) or
- * NO INHERIT of a table under a legal hold (its own, an ancestor's or a
+ * refuse_losing_held: DROP TABLE (SCHEMA, OWNED), TRUNCATE, DETACH PARTITION
+ * (CONCURRENTLY too) or NO INHERIT of a table under a legal hold (its own, an ancestor's or a
  * partition's): its held rows would go, or leave the hold's reach.  Read
  * before the statement runs: once dropped or detached, the tree that ties
  * a partition to its parent's hold is gone.
@@ -426,6 +437,12 @@ refuse_losing_held(Node *parsetree)
 			if (OidIsValid(nsp))
 				rels = list_concat(rels, tables_of(nsp, InvalidOid));
 		}
+	}
+	/* (one the trigger of a protected table does not see: its CASCADE, an unprotected table) */
+	else if (IsA(parsetree, TruncateStmt) && OidIsValid(get_extension_oid("crm_purge", true)))
+	{
+		rels = truncated_tables((TruncateStmt *) parsetree);
+		what = "truncate";
 	}
 	else if (IsA(parsetree, DropOwnedStmt) && OidIsValid(get_extension_oid("crm_purge", true)))
 	{

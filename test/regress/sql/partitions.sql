@@ -347,6 +347,17 @@ RESET ROLE;
 DROP OWNED BY regress_pt_far;
 SELECT (SELECT count(*) FROM pt_near.hp) AS hp, (SELECT count(*) FROM pt_near.kp) AS kp;
 SELECT crm_purge_release(:hold_hp), crm_purge_release(:hold_kp);
+-- nor emptied by TRUNCATE, directly or by CASCADE (unprotected tables too)
+CREATE TABLE pt_near.tp (id int PRIMARY KEY);
+CREATE TABLE pt_near.tc (id int PRIMARY KEY, pid int REFERENCES pt_near.tp);
+INSERT INTO pt_near.tp VALUES (1);
+INSERT INTO pt_near.tc VALUES (10, 1);
+SELECT crm_purge_hold('pt_near.tc', 'true', NULL, 'litigation') AS hold_tc \gset
+TRUNCATE pt_near.tc;
+TRUNCATE pt_near.tp CASCADE;
+SELECT count(*) AS held_rows FROM pt_near.tc;
+SELECT crm_purge_release(:hold_tc);
+DROP TABLE pt_near.tc, pt_near.tp;
 DROP OWNED BY regress_pt_far;
 DROP ROLE regress_pt_far;
 -- nor may a protected or guarded table inherit from another (a DELETE on
