@@ -912,7 +912,7 @@ BEGIN
 								 WHERE t.tbl = _record_erasure_impl.tbl AND t.key_hash = crm_purge._key_hash(k))) THEN
 		RAISE EXCEPTION 'cannot record an erasure of rows of table % that were not erased', tbl
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Erase rows with crm_purge_erase or crm_purge_erase_keys: they record the erasure.';
+				  HINT = 'Erase rows with crm_purge_erase, or crm_purge_delete_keys with permanent => true: they record the erasure.';
 	END IF;
 	-- only parts that exist (the list comes from the erase's own steps)
 	parts := ARRAY(SELECT x FROM unnest(parts) x
@@ -1669,6 +1669,16 @@ BEGIN
 				   'EXECUTE FUNCTION crm_purge.guard_trigger(%s)', tbl,
 				   (SELECT string_agg(quote_literal(x), ', ' ORDER BY o)
 					FROM unnest(ARRAY[mode::name] || coalesce(key_columns, '{}')) WITH ORDINALITY AS u(x, o)));
+	-- an erase files natural keys' tombstones only for the columns a guard
+	-- names then: those erased before are not covered by new ones
+	IF key_columns IS NOT NULL
+	   AND key_columns IS DISTINCT FROM (SELECT g.key_columns FROM crm_purge.guards g WHERE g.tbl = _guard_impl.tbl) THEN
+		SELECT count(*) INTO n FROM crm_purge.erasures e WHERE e.tbl = _guard_impl.tbl;
+		IF n > 0 THEN
+			RAISE WARNING 'crm_purge: % erasures of table % were made before its guard named these key columns: their values have no tombstone', n, tbl
+				USING HINT = 'Rows with those values can be written again: erase them again with crm_purge_erase on those columns if they come back.';
+		END IF;
+	END IF;
 	INSERT INTO crm_purge.guards VALUES (_guard_impl.tbl, _guard_impl.mode, _guard_impl.key_columns)
 		ON CONFLICT ON CONSTRAINT guards_pkey DO UPDATE SET mode = EXCLUDED.mode, key_columns = EXCLUDED.key_columns;
 	PERFORM crm_purge._ensure_secret();

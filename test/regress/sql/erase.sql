@@ -569,3 +569,11 @@ SELECT crm_purge_erase('er_par', 'id = 1', 'GDPR');
 SELECT (SELECT count(*) FROM er_par) AS parents, (SELECT email FROM er_kid) AS email;
 DROP TABLE er_kid, er_par;
 DROP FUNCTION er_frozen();
+
+-- a guard naming natural key columns after erasures: it says that their
+-- values have no tombstone
+CREATE TABLE er_nat (id serial PRIMARY KEY, email text UNIQUE);
+INSERT INTO er_nat (email) VALUES ('a@x'), ('b@x');
+SELECT crm_purge_erase('er_nat', $$email = 'a@x'$$, 'GDPR');
+SELECT crm_purge_guard('er_nat', 'error', ARRAY['email']);
+DROP TABLE er_nat;
