@@ -15,6 +15,7 @@
 #include "commands/user.h"
 #include "catalog/pg_type.h"
 #include "parser/parse_type.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -597,6 +598,46 @@ refuse_trash_publication(CreatePublicationStmt *stmt)
  * runs: the checks above.
  */
 /*
+ * refuse_relabelling_held: ALTER TYPE ... RENAME VALUE of an enum a trash
+ * column uses (the owner's type: its labels are the trashed values) while a
+ * legal hold is on that trash's table: the held values would read otherwise.
+ */
+static void
+refuse_relabelling_held(AlterEnumStmt *stmt)
+{
+	Oid			typid;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	CrmPurgeIdentity id;
+	char	   *found = NULL;
+
+	if (stmt->oldVal == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	typid = typenameTypeId(NULL, makeTypeNameFromNameList(stmt->typeName));
+	values[0] = ObjectIdGetDatum(typid);
+	SPI_connect();
+	crm_purge_become_owner_local(&id);
+	if (SPI_execute_with_args("SELECT p.tbl::pg_catalog.text FROM crm_purge.protected_tables p"
+							  " WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+							  " WHERE a.attrelid = p.trash AND NOT a.attisdropped"
+							  " AND (a.atttypid = $1 OR t.typelem = $1))"
+							  " AND crm_purge._held_around(p.tbl) IS NOT NULL LIMIT 1",
+							  1, argtypes, values, NULL, false, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		found = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	crm_purge_unbecome(&id);
+	if (found != NULL)
+		found = pstrdup(found);
+	SPI_finish();
+	if (found != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot rename a value of type %s: a legal hold keeps trashed rows of table %s that use it",
+						format_type_be(typid), found),
+				 errdetail("The held rows would read the new label."),
+				 errhint("Release the hold first, or add a value (ALTER TYPE ... ADD VALUE).")));
+}
+
+/*
  * refuse_resharding_drop: Citus's alter_distributed_table (or
  * alter_table_set_access_method), called in any form, drops the table it
  * made again: refused for a protected table or a trash (see
@@ -650,6 +691,8 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 		refuse_losing_held(parsetree);
 	if (IsA(parsetree, CreatePublicationStmt))
 		refuse_trash_publication((CreatePublicationStmt *) parsetree);
+	if (IsA(parsetree, AlterEnumStmt))
+		refuse_relabelling_held((AlterEnumStmt *) parsetree);
 	refuse_role_changes(parsetree);
 	refuse_on_behalf(parsetree, context);
 }

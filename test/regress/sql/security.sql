@@ -1654,6 +1654,21 @@ DROP COLLATION own.c_coll CASCADE;
 RESET ROLE;
 SELECT name FROM crm_trash.own__hc;
 
+-- 29. a label of the owner's enum renamed under a held trash: refused
+SET ROLE regress_sec_owner;
+CREATE TYPE own.verdict AS ENUM ('fraud', 'clean');
+CREATE TABLE own.hv (id int PRIMARY KEY, v own.verdict);
+INSERT INTO own.hv VALUES (1, 'fraud'), (2, 'clean');
+RESET ROLE;
+SELECT crm_purge_protect('own.hv');
+SELECT crm_purge_hold('own.hv', 'true', NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+DELETE FROM own.hv WHERE id = 1;
+ALTER TYPE own.verdict RENAME VALUE 'fraud' TO 'reviewed_ok';
+ALTER TYPE own.verdict ADD VALUE 'pending';
+RESET ROLE;
+SELECT v FROM crm_trash.own__hv;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
