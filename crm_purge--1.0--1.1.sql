@@ -592,7 +592,7 @@ CREATE OR REPLACE FUNCTION crm_purge._count_request(tbl regclass, modified_colum
 													OUT n bigint, OUT cut timestamptz)
 LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_filter_creator';
 
-CREATE FUNCTION crm_purge._queue_request_check(tbl regclass, mode text, modified_column name, filter text,
+CREATE OR REPLACE FUNCTION crm_purge._queue_request_check(tbl regclass, mode text, modified_column name, filter text,
 											   older_than interval, policy_id bigint)
 RETURNS crm_purge.request_count
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -600,6 +600,10 @@ DECLARE
 	c crm_purge.request_count;
 BEGIN
 	PERFORM crm_purge._check_request_args(tbl, older_than, mode, modified_column, filter);
+	-- (a cascade no batch can follow: refused now, not in the worker)
+	IF NOT crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._check_cascades(tbl);
+	END IF;
 	SELECT x.n, x.cut INTO c FROM crm_purge._count_request(tbl, modified_column, filter, now() - older_than,
 		CASE WHEN policy_id IS NOT NULL THEN current_setting('crm_purge.max_rows_per_request')::bigint END) x;
 	RETURN c;
@@ -4550,6 +4554,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		ORDER BY c.oid LIMIT 1
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._check_cascades(tbl regclass) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_check_cascades';
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -4650,3 +4657,5 @@ REVOKE ALL ON FUNCTION crm_purge._any_hold() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._any_hold() TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._kept_trash(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._kept_trash(regclass) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._check_cascades(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._check_cascades(regclass) TO crm_purge_admin;

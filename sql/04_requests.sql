@@ -225,6 +225,9 @@ $$;
 CREATE FUNCTION crm_purge_export_read(request_id bigint, part integer) RETURNS text
 LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_export_read';
 
+CREATE FUNCTION crm_purge._check_cascades(tbl regclass) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_check_cascades';
+
 CREATE FUNCTION crm_purge._queue_request_check(tbl regclass, mode text, modified_column name, filter text,
 											   older_than interval, policy_id bigint)
 RETURNS crm_purge.request_count
@@ -233,6 +236,10 @@ DECLARE
 	c crm_purge.request_count;
 BEGIN
 	PERFORM crm_purge._check_request_args(tbl, older_than, mode, modified_column, filter);
+	-- (a cascade no batch can follow: refused now, not in the worker)
+	IF NOT crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._check_cascades(tbl);
+	END IF;
 	SELECT x.n, x.cut INTO c FROM crm_purge._count_request(tbl, modified_column, filter, now() - older_than,
 		CASE WHEN policy_id IS NOT NULL THEN current_setting('crm_purge.max_rows_per_request')::bigint END) x;
 	RETURN c;

@@ -218,6 +218,22 @@ crm_purge_cascade_edges(Oid relid)
 	return edges;
 }
 
+/*
+ * crm_purge_check_cascades: crm_purge._check_cascades(tbl): the cascade
+ * below tbl read as a request's batch reads it, when the request is made:
+ * a table no batch can handle is refused then, not in the worker.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_check_cascades);
+Datum
+crm_purge_check_cascades(PG_FUNCTION_ARGS)
+{
+	crm_purge_require_admin("crm_purge_request");
+	SPI_connect();
+	(void) crm_purge_cascade_edges(PG_GETARG_OID(0));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
 /* tid_array_of_result: a tid[] SPI result of one column, or an empty array. */
 static Datum
 tid_array_of_result(void)

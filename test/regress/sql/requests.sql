@@ -271,12 +271,11 @@ SELECT crm_purge_request('c_code', '30 days', 'delete_only') AS u_req \gset
 SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
 SELECT (SELECT array_agg(code ORDER BY code) FROM c_code) AS codes, (SELECT array_agg(id ORDER BY id) FROM c_use) AS uses;
 SELECT crm_purge_release(:u_hold);
--- a cascade into a partitioned table is refused (a row's ctid is no name there)
+-- a cascade into a partitioned table is refused (a row's ctid is no name
+-- there), when the request is made
 CREATE TABLE c_parted (id int, code char(4) REFERENCES c_code ON DELETE CASCADE) PARTITION BY RANGE (id);
 CREATE TABLE c_parted_1 PARTITION OF c_parted FOR VALUES FROM (0) TO (100);
-SELECT crm_purge_request('c_code', '30 days', 'delete_only') AS p_req \gset
-SELECT crm_purge_tick() IS NOT NULL AS ticked;
-SELECT status, error FROM crm_purge_requests WHERE id = :p_req;
+SELECT crm_purge_request('c_code', '30 days', 'delete_only');
 DROP TABLE c_parted, c_use, c_code;
 
 -- without the worker, CALL crm_purge_run() does all due work with a commit
