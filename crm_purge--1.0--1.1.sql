@@ -4557,6 +4557,22 @@ $$;
 CREATE OR REPLACE FUNCTION crm_purge._check_cascades(tbl regclass) RETURNS void
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_check_cascades';
 
+CREATE OR REPLACE FUNCTION crm_purge._held_trash_using(typ oid) RETURNS regclass
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE uses(t) AS (SELECT typ
+		UNION SELECT y.oid FROM pg_type y, uses u
+			  WHERE y.typelem = u.t OR y.typbasetype = u.t
+				 OR y.oid IN (SELECT r.rngtypid FROM pg_range r WHERE r.rngsubtype = u.t)
+				 OR y.oid IN (SELECT r.rngmultitypid FROM pg_range r WHERE r.rngtypid = u.t)
+				 OR y.typrelid IN (SELECT a.attrelid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+								   WHERE c.relkind = 'c' AND a.atttypid = u.t AND NOT a.attisdropped))
+	SELECT p.tbl FROM crm_purge.protected_tables p
+	WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = p.trash AND NOT a.attisdropped
+				  AND a.atttypid IN (SELECT t FROM uses))
+	  AND crm_purge._held_around(p.tbl) IS NOT NULL
+	ORDER BY p.tbl LIMIT 1
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -4659,3 +4675,4 @@ REVOKE ALL ON FUNCTION crm_purge._kept_trash(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._kept_trash(regclass) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._check_cascades(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._check_cascades(regclass) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._held_trash_using(oid) FROM PUBLIC;

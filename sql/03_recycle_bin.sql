@@ -31,6 +31,27 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 	SELECT crm_purge._held_on(ARRAY(SELECT rel FROM up UNION SELECT rel FROM down))
 $$;
 
+-- _held_trash_using: a table under a legal hold whose trash has a column of
+-- type typ, or of a type made of it (an array, a domain, a range, a
+-- composite type with such an attribute, at any depth); or NULL.  A change
+-- to typ (an enum's label renamed, a composite's attribute dropped) would
+-- change held trashed values.
+CREATE FUNCTION crm_purge._held_trash_using(typ oid) RETURNS regclass
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE uses(t) AS (SELECT typ
+		UNION SELECT y.oid FROM pg_type y, uses u
+			  WHERE y.typelem = u.t OR y.typbasetype = u.t
+				 OR y.oid IN (SELECT r.rngtypid FROM pg_range r WHERE r.rngsubtype = u.t)
+				 OR y.oid IN (SELECT r.rngmultitypid FROM pg_range r WHERE r.rngtypid = u.t)
+				 OR y.typrelid IN (SELECT a.attrelid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+								   WHERE c.relkind = 'c' AND a.atttypid = u.t AND NOT a.attisdropped))
+	SELECT p.tbl FROM crm_purge.protected_tables p
+	WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = p.trash AND NOT a.attisdropped
+				  AND a.atttypid IN (SELECT t FROM uses))
+	  AND crm_purge._held_around(p.tbl) IS NOT NULL
+	ORDER BY p.tbl LIMIT 1
+$$;
+
 CREATE FUNCTION crm_purge.ddl_trigger() RETURNS event_trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_ddl_trigger';
 

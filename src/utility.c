@@ -598,43 +598,76 @@ refuse_trash_publication(CreatePublicationStmt *stmt)
  * runs: the checks above.
  */
 /*
- * refuse_relabelling_held: ALTER TYPE ... RENAME VALUE of an enum a trash
- * column uses (the owner's type: its labels are the trashed values) while a
- * legal hold is on that trash's table: the held values would read otherwise.
+ * refuse_retyping_held: a change to a type that a held trash's column is
+ * made of (ALTER TYPE ... RENAME VALUE of an enum, ALTER TYPE ... DROP,
+ * ALTER or RENAME ATTRIBUTE of a composite, DROP TYPE or DOMAIN ... CASCADE)
+ * would change held trashed values: refused while the hold is on.
  */
 static void
-refuse_relabelling_held(AlterEnumStmt *stmt)
+refuse_retyping_held(Node *parsetree)
 {
-	Oid			typid;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
-	CrmPurgeIdentity id;
-	char	   *found = NULL;
+	List	   *types = NIL;
+	ListCell   *lc;
 
-	if (stmt->oldVal == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
+	if (IsA(parsetree, AlterEnumStmt) && ((AlterEnumStmt *) parsetree)->oldVal != NULL)
+		types = list_make1_oid(typenameTypeId(NULL, makeTypeNameFromNameList(((AlterEnumStmt *) parsetree)->typeName)));
+	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TYPE)
+	{
+		Oid			relid = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
+		bool		changes = false;
+
+		/* (an attribute added changes no value) */
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			changes |= lfirst_node(AlterTableCmd, lc)->subtype != AT_AddColumn;
+		if (OidIsValid(relid) && changes)
+			types = list_make1_oid(get_rel_type_id(relid));
+	}
+	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE)
+	{
+		Oid			relid = RangeVarGetRelid(((RenameStmt *) parsetree)->relation, NoLock, true);
+
+		if (OidIsValid(relid))
+			types = list_make1_oid(get_rel_type_id(relid));
+	}
+	else if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->behavior == DROP_CASCADE &&
+			 (((DropStmt *) parsetree)->removeType == OBJECT_TYPE || ((DropStmt *) parsetree)->removeType == OBJECT_DOMAIN))
+	{
+		foreach(lc, ((DropStmt *) parsetree)->objects)
+		{
+			Oid			typid = LookupTypeNameOid(NULL, lfirst_node(TypeName, lc), true);
+
+			if (OidIsValid(typid))
+				types = lappend_oid(types, typid);
+		}
+	}
+	if (types == NIL || !OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
-	typid = typenameTypeId(NULL, makeTypeNameFromNameList(stmt->typeName));
-	values[0] = ObjectIdGetDatum(typid);
-	SPI_connect();
-	crm_purge_become_owner_local(&id);
-	if (SPI_execute_with_args("SELECT p.tbl::pg_catalog.text FROM crm_purge.protected_tables p"
-							  " WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
-							  " WHERE a.attrelid = p.trash AND NOT a.attisdropped"
-							  " AND (a.atttypid = $1 OR t.typelem = $1))"
-							  " AND crm_purge._held_around(p.tbl) IS NOT NULL LIMIT 1",
-							  1, argtypes, values, NULL, false, 1) == SPI_OK_SELECT && SPI_processed == 1)
-		found = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	crm_purge_unbecome(&id);
-	if (found != NULL)
-		found = pstrdup(found);
-	SPI_finish();
-	if (found != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("cannot rename a value of type %s: a legal hold keeps trashed rows of table %s that use it",
-						format_type_be(typid), found),
-				 errdetail("The held rows would read the new label."),
-				 errhint("Release the hold first, or add a value (ALTER TYPE ... ADD VALUE).")));
+	foreach(lc, types)
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(lfirst_oid(lc))};
+		CrmPurgeIdentity id;
+		char	   *found = NULL;
+
+		if (!OidIsValid(lfirst_oid(lc)))
+			continue;
+		SPI_connect();
+		crm_purge_become_owner_local(&id);
+		if (SPI_execute_with_args("SELECT crm_purge._held_trash_using($1)::pg_catalog.text", 1, argtypes, values,
+								  NULL, false, 1) == SPI_OK_SELECT && SPI_processed == 1)
+			found = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		crm_purge_unbecome(&id);
+		if (found != NULL)
+			found = pstrdup(found);
+		SPI_finish();
+		if (found != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot change type %s: a legal hold keeps trashed rows of table %s that use it",
+							format_type_be(lfirst_oid(lc)), found),
+					 errdetail("The held trashed values would change."),
+					 errhint("Release the hold first, or add to the type (ALTER TYPE ... ADD VALUE, ADD ATTRIBUTE).")));
+	}
 }
 
 /*
@@ -691,8 +724,7 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 		refuse_losing_held(parsetree);
 	if (IsA(parsetree, CreatePublicationStmt))
 		refuse_trash_publication((CreatePublicationStmt *) parsetree);
-	if (IsA(parsetree, AlterEnumStmt))
-		refuse_relabelling_held((AlterEnumStmt *) parsetree);
+	refuse_retyping_held(parsetree);
 	refuse_role_changes(parsetree);
 	refuse_on_behalf(parsetree, context);
 }

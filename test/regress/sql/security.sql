@@ -1668,6 +1668,24 @@ ALTER TYPE own.verdict RENAME VALUE 'fraud' TO 'reviewed_ok';
 ALTER TYPE own.verdict ADD VALUE 'pending';
 RESET ROLE;
 SELECT v FROM crm_trash.own__hv;
+-- ... nor a composite type's attribute dropped, or an enum inside it
+-- relabelled or dropped, under a held trash
+SET ROLE regress_sec_owner;
+CREATE TYPE own.mood AS ENUM ('happy', 'sad');
+CREATE TYPE own.addr AS (street text, city text, m own.mood);
+CREATE TABLE own.ha (id int PRIMARY KEY, a own.addr);
+INSERT INTO own.ha VALUES (1, ROW('Main St', 'Paris', 'happy'));
+RESET ROLE;
+SELECT crm_purge_protect('own.ha');
+SELECT crm_purge_hold('own.ha', 'true', NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+DELETE FROM own.ha;
+ALTER TYPE own.addr DROP ATTRIBUTE city;
+ALTER TYPE own.mood RENAME VALUE 'happy' TO 'glad';
+DROP TYPE own.mood CASCADE;
+ALTER TYPE own.addr ADD ATTRIBUTE zip text;
+RESET ROLE;
+SELECT a FROM crm_trash.own__ha;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
