@@ -3148,6 +3148,7 @@ BEGIN
 	END LOOP;
 
 	IF NOT dry_run THEN
+		PERFORM crm_purge._erase_cascade_trash(tbl, tbl, cond, keys, 0);
 		PERFORM crm_purge._delete_permanently(tbl, cond, keys);
 		-- tombstones first (none while a key is live: _erased_check): the
 		-- trash copies of tombstoned keys go next
@@ -4573,6 +4574,42 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 	ORDER BY p.tbl LIMIT 1
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._erase_cascade_trash(top regclass, tbl regclass, cond text, keys text[], depth integer)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	refs text[];
+	kids text[];
+	key_type oid;
+BEGIN
+	FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey
+			 FROM pg_constraint c0
+			 WHERE c0.contype = 'f' AND c0.confdeltype = 'c' AND c0.confrelid = tbl AND c0.conparentid = 0
+			 ORDER BY c0.conname LOOP
+		CONTINUE WHEN crm_purge._trash(tbl) IS NOT NULL AND r.child <> tbl AND crm_purge._trash(r.child) IS NOT NULL;
+		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
+		CONTINUE WHEN refs IS NULL;
+		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]);
+		IF crm_purge._trash(r.child) IS NOT NULL THEN
+			SELECT x.a INTO kids FROM crm_purge._pick(r.child, format('SELECT array_agg(%s) FROM %s WHERE %s',
+						   crm_purge._key_expr(r.child, crm_purge._pk_cols(r.child)), r.child,
+						   crm_purge._key_match(r.child, r.conkey, key_type)), refs) AS x(a text[]);
+			-- (a row referencing itself among the erased is erased with them)
+			IF kids IS NOT NULL AND NOT (r.child = tbl AND r.confkey = crm_purge._pk_cols(tbl) AND kids <@ refs) THEN
+				RAISE EXCEPTION 'cannot erase rows of table %: ON DELETE CASCADE would move % rows of table % into its trash', top, cardinality(kids), r.child
+					USING ERRCODE = 'object_not_in_prerequisite_state',
+						  DETAIL = 'The erase would not reach them there: they would stay restorable.',
+						  HINT = format('Nothing was erased. Erase those rows of %s first, or take them into the filter.', r.child);
+			END IF;
+		ELSIF depth < 16 AND r.child <> tbl THEN
+			PERFORM crm_purge._erase_cascade_trash(top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
+												   refs, depth + 1);
+		END IF;
+	END LOOP;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -4676,3 +4713,5 @@ GRANT EXECUTE ON FUNCTION crm_purge._kept_trash(regclass) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._check_cascades(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._check_cascades(regclass) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._held_trash_using(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._erase_cascade_trash(regclass, regclass, text, text[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._erase_cascade_trash(regclass, regclass, text, text[], integer) TO crm_purge_admin;

@@ -931,6 +931,48 @@ $$;
 -- crm_purge knows nothing of, and back through tbl itself: a tree), would
 -- delete or change a row a legal hold keeps.  verb ('erase', 'delete') and
 -- top, the table named, are for the message.
+-- _erase_cascade_trash: an error when ON DELETE CASCADE from the rows of
+-- tbl matching cond ($1 = keys) would move rows of a protected table into
+-- its trash, where the erase does not reach them: through a table that is
+-- not protected, at any depth, or a protected table's reference to itself
+-- (rows that are not erased with them).  A protected table's protected
+-- children are the erase's own (_erase).
+CREATE FUNCTION crm_purge._erase_cascade_trash(top regclass, tbl regclass, cond text, keys text[], depth integer)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	refs text[];
+	kids text[];
+	key_type oid;
+BEGIN
+	FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey
+			 FROM pg_constraint c0
+			 WHERE c0.contype = 'f' AND c0.confdeltype = 'c' AND c0.confrelid = tbl AND c0.conparentid = 0
+			 ORDER BY c0.conname LOOP
+		CONTINUE WHEN crm_purge._trash(tbl) IS NOT NULL AND r.child <> tbl AND crm_purge._trash(r.child) IS NOT NULL;
+		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
+		CONTINUE WHEN refs IS NULL;
+		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]);
+		IF crm_purge._trash(r.child) IS NOT NULL THEN
+			SELECT x.a INTO kids FROM crm_purge._pick(r.child, format('SELECT array_agg(%s) FROM %s WHERE %s',
+						   crm_purge._key_expr(r.child, crm_purge._pk_cols(r.child)), r.child,
+						   crm_purge._key_match(r.child, r.conkey, key_type)), refs) AS x(a text[]);
+			-- (a row referencing itself among the erased is erased with them)
+			IF kids IS NOT NULL AND NOT (r.child = tbl AND r.confkey = crm_purge._pk_cols(tbl) AND kids <@ refs) THEN
+				RAISE EXCEPTION 'cannot erase rows of table %: ON DELETE CASCADE would move % rows of table % into its trash', top, cardinality(kids), r.child
+					USING ERRCODE = 'object_not_in_prerequisite_state',
+						  DETAIL = 'The erase would not reach them there: they would stay restorable.',
+						  HINT = format('Nothing was erased. Erase those rows of %s first, or take them into the filter.', r.child);
+			END IF;
+		ELSIF depth < 16 AND r.child <> tbl THEN
+			PERFORM crm_purge._erase_cascade_trash(top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
+												   refs, depth + 1);
+		END IF;
+	END LOOP;
+END
+$$;
+
 CREATE FUNCTION crm_purge._fk_action_holds(verb text, top regclass, tbl regclass, cond text, keys text[], depth integer)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -1143,6 +1185,7 @@ BEGIN
 	END LOOP;
 
 	IF NOT dry_run THEN
+		PERFORM crm_purge._erase_cascade_trash(tbl, tbl, cond, keys, 0);
 		PERFORM crm_purge._delete_permanently(tbl, cond, keys);
 		-- tombstones first (none while a key is live: _erased_check): the
 		-- trash copies of tombstoned keys go next

@@ -132,6 +132,8 @@ REVOKE ALL ON FUNCTION crm_purge._live_now(regclass, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._live_now(regclass, text[]) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._any_hold() FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._erase_cascade_trash(regclass, regclass, text, text[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._erase_cascade_trash(regclass, regclass, text, text[], integer) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._held_trash_using(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._check_cascades(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._check_cascades(regclass) TO crm_purge_admin;

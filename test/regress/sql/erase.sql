@@ -577,3 +577,24 @@ INSERT INTO er_nat (email) VALUES ('a@x'), ('b@x');
 SELECT crm_purge_erase('er_nat', $$email = 'a@x'$$, 'GDPR');
 SELECT crm_purge_guard('er_nat', 'error', ARRAY['email']);
 DROP TABLE er_nat;
+
+-- ON DELETE CASCADE moving rows into a trash the erase does not reach:
+-- through a table that is not protected, or a protected table's reference
+-- to itself: refused (the rows stayed restorable)
+CREATE TABLE er_ep (id int PRIMARY KEY, name text);
+CREATE TABLE er_ec (id int PRIMARY KEY, ep_id int REFERENCES er_ep ON DELETE CASCADE);
+CREATE TABLE er_eg (id int PRIMARY KEY, ec_id int REFERENCES er_ec ON DELETE CASCADE, secret text);
+INSERT INTO er_ep VALUES (1, 'Ann'), (2, 'Bob');
+INSERT INTO er_ec VALUES (10, 1), (20, 2);
+INSERT INTO er_eg VALUES (100, 10, 'ann ssn'), (200, 20, 'bob ssn');
+SELECT crm_purge_protect('er_ep'), crm_purge_protect('er_eg');
+SELECT crm_purge_erase('er_ep', 'id = 1', 'GDPR');
+SELECT count(*) AS in_trash FROM crm_trash.public__er_eg;
+CREATE TABLE er_sr (id int PRIMARY KEY, parent int REFERENCES er_sr ON DELETE CASCADE, secret text);
+INSERT INTO er_sr VALUES (1, NULL, 'ann'), (2, 1, 'ann child'), (3, 2, 'ann grandchild'), (4, NULL, 'bob');
+SELECT crm_purge_protect('er_sr');
+SELECT crm_purge_erase('er_sr', 'id = 1', 'GDPR');
+SELECT crm_purge_erase('er_sr', 'id IN (1, 2, 3)', 'GDPR');
+SELECT (SELECT count(*) FROM er_sr) AS live, (SELECT count(*) FROM crm_trash.public__er_sr) AS in_trash;
+SELECT crm_purge_unprotect('er_sr', true), crm_purge_unprotect('er_ep', true), crm_purge_unprotect('er_eg', true);
+DROP TABLE er_sr, er_eg, er_ec, er_ep;
