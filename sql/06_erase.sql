@@ -1473,17 +1473,22 @@ DECLARE
 	col name;
 	typ text;
 	done text[];
+	returned text;
 BEGIN
 	IF key_column IS NULL THEN
 		-- by the key's text, picked first (a DELETE on Citus compares no key text)
 		keyx := crm_purge._key_expr(tbl, pk);
-		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o),
-			   string_agg(format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', a.attname), ' AND ' ORDER BY k.o)
-			INTO cols, joined
+		-- only the key comes back to this node, as its base type: a domain's
+		-- CHECK (its owner's code) ran here as the extension owner when
+		-- Citus read the returned rows
+		SELECT string_agg(format('%1$I::%2$s AS %1$I', a.attname, format_type(crm_purge._base_type(a.atttypid), NULL)), ', ' ORDER BY k.o),
+			   string_agg(format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', a.attname), ' AND ' ORDER BY k.o),
+			   string_agg(format('t.%1$I::%2$s AS %1$I', a.attname, format_type(crm_purge._base_type(a.atttypid), NULL)), ', ' ORDER BY k.o)
+			INTO cols, joined, returned
 			FROM unnest(pk) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.n;
 		EXECUTE format('WITH k AS (SELECT %1$s FROM %2$s WHERE %3$s OPERATOR(pg_catalog.=) ANY ($1)),'
-					   ' d AS (DELETE FROM %2$s t USING k WHERE %4$s RETURNING t.*)'
-					   ' SELECT array_agg(%3$s) FROM d', cols, tbl, keyx, joined) USING keys INTO done;
+					   ' d AS (DELETE FROM %2$s t USING k WHERE %4$s RETURNING %5$s)'
+					   ' SELECT array_agg(%3$s) FROM d', cols, tbl, keyx, joined, returned) USING keys INTO done;
 	ELSE
 		att := crm_purge._key_column(tbl, key_column);
 		WITH RECURSIVE d(t, m, depth) AS (
@@ -1493,8 +1498,8 @@ BEGIN
 		)
 		SELECT (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att), format_type(d.t, d.m)
 			INTO col, typ FROM d ORDER BY d.depth DESC LIMIT 1;
-		EXECUTE format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I) '
-					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, col) USING keys INTO done;
+		EXECUTE format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I::%s AS %I) '
+					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, typ, col, col) USING keys INTO done;
 	END IF;
 	RETURN coalesce(done, '{}');
 END
