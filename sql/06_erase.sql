@@ -989,7 +989,7 @@ BEGIN
 	-- read there: its columns' numbers are its own; not the clones of tbl's)
 	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
 				 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
-			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype
+			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype, c0.conname
 			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
 			 WHERE c0.contype = 'f' AND c0.confdeltype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
 			 ORDER BY c0.conname, t.rel LOOP
@@ -997,6 +997,14 @@ BEGIN
 					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
 		CONTINUE WHEN refs IS NULL;
 		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = r.src AND at.attnum = r.confkey[1]);
+		-- (keys are matched by their text: a column of another type than the
+		-- key it references writes the same value otherwise, 1 and 1.0)
+		IF NOT crm_purge._keys_comparable(r.child, r.conkey, r.src, r.confkey) AND crm_purge._has_holds(r.child) THEN
+			RAISE EXCEPTION 'cannot % rows of table %: the legal holds on table % cannot be checked through its foreign key %', verb, top, r.child, r.conname
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'Its columns are of other types than the keys they reference.',
+					  HINT = 'Nothing was changed. Release the holds on that table first, or give the columns the types of the keys.';
+		END IF;
 		hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs, key_type);
 		IF hold_id IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot % rows of table %: legal hold % keeps rows of table % that its foreign key would %',
@@ -1136,6 +1144,15 @@ BEGIN
 			refs := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(refs, '{}') || coalesce(k, '{}')) x);
 		END IF;
 		refs := coalesce(refs, '{}');
+		-- (the child's rows are matched by the key's text: a column of another
+		-- type writes the same value otherwise, 1 and 1.0, and none matched)
+		IF r.on_erase <> 'keep' AND cardinality(refs) > 0
+		   AND NOT crm_purge._keys_comparable(r.child, r.conkey, tbl, r.confkey) THEN
+			RAISE EXCEPTION 'cannot erase rows of table %: the columns of table % that hold its key are of other types', tbl, r.child
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'The erase matches the rows of that table by the key''s text, which another type writes otherwise.',
+					  HINT = 'Nothing was erased. Give the columns the types of the key, or relate the tables with ''keep'' (crm_purge_relate).';
+		END IF;
 		-- the condition is checked again (a column's type may have changed) and
 		-- written with pg_catalog's operators: no search_path picks them
 		child_cond := crm_purge._key_match(r.child, r.conkey,
@@ -1805,6 +1822,29 @@ END
 $$;
 
 -- The exclusive lock on a table's holds, for a hold being made (holds.c).
+-- Does crm_purge._key_match find the rows of child whose columns ccols
+-- hold the keys of parent's columns pcols given as text?  Yes for columns
+-- of one type and typmod; for one column, also within the families it
+-- compares typed (integers, text and varchar, uuid); not otherwise (1 and
+-- 1.0, 'ab' and 'ab  ' are one value written two ways).
+CREATE FUNCTION crm_purge._keys_comparable(child regclass, ccols int2[], parent regclass, pcols int2[]) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH f(t) AS (VALUES ('int2'::regtype::oid), ('int4'::regtype), ('int8'::regtype)),
+		 pairs AS (SELECT c.atttypid AS ct, c.atttypmod AS cm, p.atttypid AS pt, p.atttypmod AS pm
+				   FROM unnest(ccols, pcols) u(ck, pk)
+				   JOIN pg_attribute c ON c.attrelid = child AND c.attnum = u.ck
+				   JOIN pg_attribute p ON p.attrelid = parent AND p.attnum = u.pk)
+	SELECT bool_and((ct, cm) = (pt, pm)
+					OR (cardinality(ccols) = 1
+						AND ((ct IN (SELECT t FROM f) AND pt IN (SELECT t FROM f))
+							 OR (ct IN ('text'::regtype, 'varchar'::regtype) AND pt IN ('text'::regtype, 'varchar'::regtype))
+							 OR (ct = 'uuid'::regtype AND pt = 'uuid'::regtype))))
+	FROM pairs
+$$;
+
+CREATE FUNCTION crm_purge._has_holds(tbl regclass) RETURNS boolean
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_has_holds_sql';
+
 CREATE FUNCTION crm_purge._any_hold() RETURNS boolean
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_any_hold';
 

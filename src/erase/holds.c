@@ -479,6 +479,20 @@ crm_purge_has_holds(Oid relid)
 	return found;
 }
 
+/* crm_purge_has_holds_sql: crm_purge._has_holds(tbl): crm_purge_has_holds(), for an admin's checks */
+PG_FUNCTION_INFO_V1(crm_purge_has_holds_sql);
+Datum
+crm_purge_has_holds_sql(PG_FUNCTION_ARGS)
+{
+	bool		found;
+
+	crm_purge_require_admin("crm_purge_erase");
+	SPI_connect();
+	found = crm_purge_has_holds(PG_GETARG_OID(0));
+	SPI_finish();
+	PG_RETURN_BOOL(found);
+}
+
 /* crm_purge_hold_tid_array: all held tids of hits, as a tid[] datum (empty when none). */
 Datum
 crm_purge_hold_tid_array(List *hits)

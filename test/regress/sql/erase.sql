@@ -598,3 +598,21 @@ SELECT crm_purge_erase('er_sr', 'id IN (1, 2, 3)', 'GDPR');
 SELECT (SELECT count(*) FROM er_sr) AS live, (SELECT count(*) FROM crm_trash.public__er_sr) AS in_trash;
 SELECT crm_purge_unprotect('er_sr', true), crm_purge_unprotect('er_ep', true), crm_purge_unprotect('er_eg', true);
 DROP TABLE er_sr, er_eg, er_ec, er_ep;
+
+-- a child whose foreign key columns are of another type than the key
+-- (int referencing numeric): keys are matched by their text, so holds on it
+-- and its rules are refused, not skipped
+CREATE TABLE er_np (id numeric(10,1) PRIMARY KEY);
+CREATE TABLE er_nc (id int PRIMARY KEY, pid int REFERENCES er_np ON DELETE CASCADE);
+CREATE TABLE er_na (id int PRIMARY KEY, pid int REFERENCES er_np ON DELETE SET NULL, email text);
+INSERT INTO er_np VALUES (1), (2);
+INSERT INTO er_nc VALUES (10, 1), (20, 2);
+SELECT crm_purge_hold('er_nc', 'true', NULL, 'litigation') AS nc_hold \gset
+SELECT crm_purge_erase('er_np', 'id = 1', 'GDPR');
+SELECT crm_purge_release(:nc_hold);
+INSERT INTO er_na VALUES (30, 2, 'x@y');
+SELECT crm_purge_relate('er_np', 'er_na', 'anonymize');
+SELECT crm_purge_anonymize('er_na', 'email', 'null');
+SELECT crm_purge_erase('er_np', 'id = 2', 'GDPR');
+SELECT (SELECT count(*) FROM er_nc) AS children, (SELECT email FROM er_na) AS email;
+DROP TABLE er_na, er_nc, er_np;
