@@ -587,6 +587,9 @@ crm_purge_live_rows(PG_FUNCTION_ARGS)
 	/* a protected table's; one whose row-level security hides rows from the caller is not counted */
 	if (!OidIsValid(crm_purge_trash_of(relid)) || check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		PG_RETURN_NULL();
+	/* (nor one with a partition of another owner: its code would run with the table owner's rights) */
+	if (OidIsValid(crm_purge_other_owner_inheritor(relid, crm_purge_rel_owner(relid))))
+		PG_RETURN_NULL();
 	SPI_connect();
 	/* (a superuser-like owner's code reaching a third role's would run with its rights: as the admin, marked) */
 	if (crm_purge_superuser_like(crm_purge_rel_owner(relid)))

@@ -180,6 +180,12 @@ crm_purge_superuser_like(Oid role)
 static Oid
 other_owner_inheritor(Oid relid, Oid role)
 {
+	return crm_purge_other_owner_inheritor(relid, role);
+}
+
+Oid
+crm_purge_other_owner_inheritor(Oid relid, Oid role)
+{
 	ListCell   *lc;
 
 	if (!has_subclass(relid))
@@ -345,11 +351,28 @@ crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 	 */
 	if (picks_as_owner(creator, owner))
 	{
-		crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
-		/* (an admin's: it reads the trash whole, as the admin would) */
-		if (crm_purge_is_admin(creator))
-			owner_work_relid = relid;
-		return;
+		Oid			part = other_owner_inheritor(relid, owner);
+
+		/*
+		 * (a partition of another owner: its code would run with the table
+		 * owner's rights; a member of the owner's role picks as itself,
+		 * marked, below; a superuser not at all)
+		 */
+		if (OidIsValid(part) && crm_purge_superuser_like(creator))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot read table %s for you: its partition or child %s has another owner",
+							crm_purge_relname(relid), crm_purge_relname(part)),
+					 errdetail("A superuser reads a table as its owner, and the other owner's code would run with the table owner's rights."),
+					 errhint("Give the partition the table's owner (ALTER TABLE ... OWNER TO), or have an admin who is not a superuser do it.")));
+		if (!OidIsValid(part))
+		{
+			crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
+			/* (an admin's: it reads the trash whole, as the admin would) */
+			if (crm_purge_is_admin(creator))
+				owner_work_relid = relid;
+			return;
+		}
 	}
 	/* the owner's code (a partition's owner's too) may run here with the creator's rights (crm_purge_on_behalf) */
 	crm_purge_become_with(creator, creator != owner || OidIsValid(other_owner_inheritor(relid, creator)) ?
@@ -559,7 +582,12 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 							  " UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, ad.oid, 'a column default'"
 							  " FROM pg_catalog.pg_attrdef ad WHERE ad.adrelid OPERATOR(pg_catalog.=) ANY ($1)"
 							  " UNION ALL SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, tg.oid, 'trigger ' OPERATOR(pg_catalog.||) tg.tgname::pg_catalog.text"
-							  " FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) ANY ($1) AND NOT tg.tgisinternal),"
+							  " FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) ANY ($1) AND NOT tg.tgisinternal"
+							  /* a partition key's expressions (the table's own dependencies) and extended statistics' (both folded while planning) */
+							  " UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, k.rel, 'the partition key of ' OPERATOR(pg_catalog.||) k.rel::pg_catalog.regclass::pg_catalog.text"
+							  " FROM pg_catalog.unnest($1) k(rel)"
+							  " UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, st.oid, 'statistics ' OPERATOR(pg_catalog.||) st.stxname::pg_catalog.text"
+							  " FROM pg_catalog.pg_statistic_ext st WHERE st.stxrelid OPERATOR(pg_catalog.=) ANY ($1)),"
 							  " code(owner, what) AS ("
 							  " SELECT p.proowner, o.what FROM objs o JOIN pg_catalog.pg_depend dp ON dp.classid OPERATOR(pg_catalog.=) o.classid"
 							  " AND dp.objid OPERATOR(pg_catalog.=) o.objid"
@@ -1065,6 +1093,17 @@ bool
 crm_purge_owner_work_on(Oid live)
 {
 	return OidIsValid(owner_work_relid) && owner_work_relid == live && GetUserId() == crm_purge_rel_owner(live);
+}
+
+/*
+ * crm_purge_owner_writing: does crm_purge's own write (or pick) as a
+ * table's owner run now, as that owner?  (An anonymize rule's 'hash' is
+ * computed in it.)
+ */
+bool
+crm_purge_owner_writing(void)
+{
+	return OidIsValid(owner_work_relid) && GetUserId() == crm_purge_rel_owner(owner_work_relid);
 }
 
 /* crm_purge_mark_foreign_work: an admin's erase or delete on other roles' tables runs in this transaction */

@@ -208,6 +208,15 @@ crm_purge_key_hash_sql(PG_FUNCTION_ARGS)
 {
 	text	   *key = PG_GETARG_TEXT_PP(0);
 
+	/*
+	 * Not for code run on an admin's behalf (an owner's index expression:
+	 * an oracle on every table's erased keys and on hashed values), except
+	 * crm_purge's own write as a table's owner, which computes an anonymize
+	 * rule's 'hash' (that owner may call it only as an admin)
+	 */
+	if (!crm_purge_owner_writing())
+		crm_purge_require_admin("crm_purge._key_hash");
+
 	PG_RETURN_INT64(crm_purge_key_hash(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)));
 }
 
