@@ -1932,7 +1932,7 @@ $$;
 DROP FUNCTION crm_purge._drop_policy(bigint);
 CREATE FUNCTION crm_purge._drop_policy(policy_id bigint) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._drop_policy_impl(actor regrole, policy_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge._drop_policy_impl(actor regrole, policy_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p crm_purge.policies;
@@ -1947,7 +1947,7 @@ BEGIN
 				  DETAIL = 'Its creator, or an admin who may DELETE from its table, may remove it.';
 	END IF;
 	DELETE FROM crm_purge.policies x WHERE x.id = policy_id;
-	IF p.jobid IS NOT NULL AND to_regclass('cron.job') IS NOT NULL THEN
+	IF p.jobid IS NOT NULL AND crm_purge._cron_installed() THEN
 		EXECUTE 'DELETE FROM cron.job WHERE jobid = $1' USING p.jobid;
 	END IF;
 END
@@ -3175,7 +3175,7 @@ DECLARE
 	p record;
 	n integer := 0;
 BEGIN
-	IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
+	IF NOT crm_purge._cron_installed() THEN
 		RETURN 0;
 	END IF;
 	-- pg_restore loads cron.job after the policies: a job made meanwhile
@@ -4650,6 +4650,38 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	FROM pairs
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._cron_installed() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT count(*) = 2 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+	WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'pg_cron'
+	  AND ((d.classid = 'pg_class'::regclass AND d.objid = to_regclass('cron.job'))
+		   OR (d.classid = 'pg_proc'::regclass
+			   AND d.objid = to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)')))
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._require_cron() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT crm_purge._cron_installed() THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+			USING ERRCODE = 'undefined_function',
+				  DETAIL = 'crm_purge_schedule runs its policies with pg_cron 1.4 or later.',
+				  HINT = format('Install it (Debian: apt-get install postgresql-15-cron), set shared_preload_libraries = ''pg_cron,crm_purge'' and cron.database_name = %L in postgresql.conf, restart, then run CREATE EXTENSION pg_cron in this database.',
+								current_database());
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._drop_cron_jobs() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF crm_purge._cron_installed() THEN
+		DELETE FROM cron.job WHERE jobid IN (SELECT jobid FROM crm_purge.policies)
+			OR (jobname LIKE 'crm_purge_policy_%' AND database = current_database());
+	END IF;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -4759,3 +4791,5 @@ REVOKE ALL ON FUNCTION crm_purge._has_holds(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._has_holds(regclass) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._keys_comparable(regclass, int2[], regclass, int2[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._keys_comparable(regclass, int2[], regclass, int2[]) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._cron_installed() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._cron_installed() TO crm_purge_admin;

@@ -1,9 +1,21 @@
 -- 07_policies: policies on a schedule (pg_cron)
 
+-- Is pg_cron installed here: cron.job and cron.schedule_in_database the
+-- pg_cron extension's own?  (A database's owner could make a schema
+-- named cron: its table's trigger then ran as the extension owner.)
+CREATE FUNCTION crm_purge._cron_installed() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT count(*) = 2 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+	WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'pg_cron'
+	  AND ((d.classid = 'pg_class'::regclass AND d.objid = to_regclass('cron.job'))
+		   OR (d.classid = 'pg_proc'::regclass
+			   AND d.objid = to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)')))
+$$;
+
 CREATE FUNCTION crm_purge._require_cron() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
+	IF NOT crm_purge._cron_installed() THEN
 		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
 			USING ERRCODE = 'undefined_function',
 				  DETAIL = 'crm_purge_schedule runs its policies with pg_cron 1.4 or later.',
@@ -71,7 +83,7 @@ DECLARE
 	p record;
 	n integer := 0;
 BEGIN
-	IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
+	IF NOT crm_purge._cron_installed() THEN
 		RETURN 0;
 	END IF;
 	-- pg_restore loads cron.job after the policies: a job made meanwhile
@@ -115,7 +127,7 @@ CREATE VIEW crm_purge_policies AS SELECT * FROM crm_purge._policies();
 CREATE FUNCTION crm_purge._drop_cron_jobs() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF to_regclass('cron.job') IS NOT NULL THEN
+	IF crm_purge._cron_installed() THEN
 		DELETE FROM cron.job WHERE jobid IN (SELECT jobid FROM crm_purge.policies)
 			OR (jobname LIKE 'crm_purge_policy_%' AND database = current_database());
 	END IF;
@@ -190,7 +202,7 @@ BEGIN
 				  DETAIL = 'Its creator, or an admin who may DELETE from its table, may remove it.';
 	END IF;
 	DELETE FROM crm_purge.policies x WHERE x.id = policy_id;
-	IF p.jobid IS NOT NULL AND to_regclass('cron.job') IS NOT NULL THEN
+	IF p.jobid IS NOT NULL AND crm_purge._cron_installed() THEN
 		EXECUTE 'DELETE FROM cron.job WHERE jobid = $1' USING p.jobid;
 	END IF;
 END

@@ -132,6 +132,8 @@ REVOKE ALL ON FUNCTION crm_purge._live_now(regclass, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._live_now(regclass, text[]) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._any_hold() FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._cron_installed() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._cron_installed() TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._has_holds(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._keys_comparable(regclass, int2[], regclass, int2[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._keys_comparable(regclass, int2[], regclass, int2[]) TO crm_purge_admin;

@@ -1750,6 +1750,32 @@ SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.stx', 'id = 1');
 RESET ROLE;
 
+-- 33. a schema named cron that is not pg_cron's (a database owner's): the
+-- worker's policy upkeep leaves it alone (its table's trigger ran as the
+-- extension owner)
+CREATE SCHEMA cron AUTHORIZATION regress_sec_owner;
+SET ROLE regress_sec_owner;
+CREATE TABLE cron.job (jobid bigint, jobname text, database text, command text);
+CREATE FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean DEFAULT true) RETURNS bigint
+	LANGUAGE sql AS 'SELECT 1::bigint';
+CREATE FUNCTION cron.note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO own.log (who, what) VALUES (current_user, 'cron.job touched'); RETURN NULL; END $$;
+CREATE TRIGGER note BEFORE DELETE ON cron.job FOR EACH STATEMENT EXECUTE FUNCTION cron.note();
+RESET ROLE;
+SELECT crm_purge._reconcile_policies() AS scheduled;
+SELECT count(*) AS touched FROM own.log WHERE what = 'cron.job touched';
+DROP SCHEMA cron CASCADE;
+
+-- 34. filters and hold checks read every matching row: a GIN index's fuzzy
+-- search limit (a database setting) made a hold check see few of its rows
+SET gin_fuzzy_search_limit = 1;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('sec.hw', $$id = 4 AND current_setting('gin_fuzzy_search_limit') = '0'$$, NULL, 'litigation') IS NOT NULL AS held;
+SELECT crm_purge_delete_where('sec.hw', 'id = 4');
+RESET ROLE;
+RESET gin_fuzzy_search_limit;
+SELECT count(*) AS kept FROM sec.hw WHERE id = 4;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
