@@ -149,6 +149,8 @@ extern void crm_purge_become_restricted(Oid role, Oid relid, CrmPurgeIdentity *s
 extern void crm_purge_pin_filter_settings(void);
 /* a crm_purge_become_with() flag, not a security context one (those are small bits) */
 #define CRM_PURGE_LOCAL_ONLY 0x40000000
+/* (crm_purge_become_with) keep the session's search_path: a DDL statement's names resolve as sent */
+#define CRM_PURGE_KEEP_PATH 0x20000000
 extern void crm_purge_unbecome(CrmPurgeIdentity *save);
 extern bool crm_purge_is_admin(Oid roleid);
 extern void crm_purge_require_admin(const char *action);

@@ -103,9 +103,11 @@ crm_purge_become(Oid role, CrmPurgeIdentity *save)
 void
 crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
 {
+	bool		keep_path = (sec_flags & CRM_PURGE_KEEP_PATH) != 0;
+
 	if (!(sec_flags & CRM_PURGE_LOCAL_ONLY))
 		crm_purge_citus_switching();
-	sec_flags &= ~CRM_PURGE_LOCAL_ONLY;
+	sec_flags &= ~(CRM_PURGE_LOCAL_ONLY | CRM_PURGE_KEEP_PATH);
 	/* the Citus worker nodes' sessions of this transaction are marked too (crm_purge_on_behalf) */
 	if (sec_flags & CRM_PURGE_SECURITY_ON_BEHALF)
 		crm_purge_citus_mark_on_behalf();
@@ -117,8 +119,9 @@ crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
 	save->nestlevel = NewGUCNestLevel();
 	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION | sec_flags);
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (!keep_path)
+		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
 /*

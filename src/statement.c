@@ -441,12 +441,45 @@ cp_ExecutorEnd(QueryDesc *queryDesc)
  * utility_run_as: the role a top-level COPY runs as (Citus copies rows and
  * intermediate results to the worker nodes with COPY), or InvalidOid.
  */
+static bool utility_keeps_path = false;	/* its role runs it with the session's search_path */
+
 static Oid
 utility_run_as(Node *stmt)
 {
 	CopyStmt   *copy;
 	List	   *changed = NIL;
 
+	/*
+	 * Citus's own DDL on a shard of a role's table, by a superuser (a
+	 * superuser's column change, a split re-adding foreign keys): it checks
+	 * the owner's constraints over the shard's rows, its index code folded
+	 * while validating; as the owner, restricted (a change of owner stays
+	 * the superuser's).
+	 */
+	if (IsA(stmt, AlterTableStmt) && crm_purge_citus_internal_session() && superuser())
+	{
+		AlterTableStmt *alter = (AlterTableStmt *) stmt;
+		ListCell   *lc;
+		bool		checks = false;
+		Oid			relid;
+
+		foreach(lc, alter->cmds)
+		{
+			AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+
+			if (t == AT_ChangeOwner)
+				return InvalidOid;
+			checks |= t == AT_AddConstraint || t == AT_AlterColumnType || t == AT_ValidateConstraint ||
+				t == AT_AddColumn || t == AT_ColumnDefault || t == AT_AddIndex || t == AT_AddIndexConstraint;
+		}
+		relid = alter->relation ? RangeVarGetRelid(alter->relation, NoLock, true) : InvalidOid;
+		/* (a shard's: a worker node's shell table has no rows to check) */
+		if (!checks || !OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
+			!OidIsValid(crm_purge_citus_shard_logical(relid)))
+			return InvalidOid;
+		utility_keeps_path = true;
+		return shard_copy_role(list_make1_oid(relid));
+	}
 	if (!IsA(stmt, CopyStmt))
 		return InvalidOid;
 	copy = (CopyStmt *) stmt;
@@ -493,9 +526,12 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 		crm_purge_citus_before_set((VariableSetStmt *) pstmt->utilityStmt, nesting_level == 0);
 	}
+	utility_keeps_path = false;
 	role = utility_run_as(pstmt->utilityStmt);
 	crm_purge_before_utility(pstmt->utilityStmt, context);
-	if (OidIsValid(role))
+	if (OidIsValid(role) && utility_keeps_path)
+		crm_purge_become_with(role, CRM_PURGE_KEEP_PATH, &save);
+	else if (OidIsValid(role))
 		run_as_enter(role, true, &save);
 	if (nesting_level == 0)
 	{

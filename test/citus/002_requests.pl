@@ -390,6 +390,21 @@ $coord->psql('postgres', "SELECT citus_move_shard_placement($sv_shard, '127.0.0.
 is($sv_node->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'view'}),
 	'regress_app', 'a view the owner made of its shard runs as the owner when the shard is copied');
 
+# --- a superuser's column change of a protected distributed table (the
+# README's way on Citus) re-checks the owner's CHECK on the shards' rows:
+# as the owner
+as('regress_app', q{
+	CREATE TABLE sa (account_id int, id int, n int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('sa', 'account_id');
+	INSERT INTO sa SELECT g % 40, g, g FROM generate_series(1, 20) g;
+	ALTER TABLE sa ADD CONSTRAINT sa_chk CHECK (n IS NULL OR copy_note('alter'));
+});
+as('regress_admin', q{SELECT crm_purge_protect('sa')});
+$_->safe_psql('postgres', 'TRUNCATE app.copy_log') for ($w1, $w2);
+$coord->safe_psql('postgres', q{ALTER TABLE app.sa ALTER COLUMN n TYPE bigint});
+is(join(',', map { $_->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'alter'}) } ($w1, $w2)),
+	'regress_app,regress_app', 'the owner\'s CHECK re-checked by a superuser\'s column change runs as the owner on the worker nodes');
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',
