@@ -4587,8 +4587,8 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 			  WHERE y.typelem = u.t OR y.typbasetype = u.t
 				 OR y.oid IN (SELECT r.rngtypid FROM pg_range r WHERE r.rngsubtype = u.t)
 				 OR y.oid IN (SELECT r.rngmultitypid FROM pg_range r WHERE r.rngtypid = u.t)
-				 OR y.typrelid IN (SELECT a.attrelid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-								   WHERE c.relkind = 'c' AND a.atttypid = u.t AND NOT a.attisdropped))
+				 OR y.typrelid IN (SELECT a.attrelid FROM pg_attribute a
+								   WHERE a.atttypid = u.t AND a.attnum > 0 AND NOT a.attisdropped))
 	SELECT p.tbl FROM crm_purge.protected_tables p
 	WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = p.trash AND NOT a.attisdropped
 				  AND a.atttypid IN (SELECT t FROM uses))
@@ -4638,15 +4638,25 @@ CREATE OR REPLACE FUNCTION crm_purge._has_holds(tbl regclass) RETURNS boolean
 CREATE OR REPLACE FUNCTION crm_purge._keys_comparable(child regclass, ccols int2[], parent regclass, pcols int2[]) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	WITH f(t) AS (VALUES ('int2'::regtype::oid), ('int4'::regtype), ('int8'::regtype)),
-		 pairs AS (SELECT c.atttypid AS ct, c.atttypmod AS cm, p.atttypid AS pt, p.atttypmod AS pm
+		 pairs AS (SELECT c.atttypid AS ct, c.atttypmod AS cm, p.atttypid AS pt, p.atttypmod AS pm,
+						  c.attcollation AS cc, p.attcollation AS pc
 				   FROM unnest(ccols, pcols) u(ck, pk)
 				   JOIN pg_attribute c ON c.attrelid = child AND c.attnum = u.ck
 				   JOIN pg_attribute p ON p.attrelid = parent AND p.attnum = u.pk)
-	SELECT bool_and((ct, cm) = (pt, pm)
-					OR (cardinality(ccols) = 1
-						AND ((ct IN (SELECT t FROM f) AND pt IN (SELECT t FROM f))
-							 OR (ct IN ('text'::regtype, 'varchar'::regtype) AND pt IN ('text'::regtype, 'varchar'::regtype))
-							 OR (ct = 'uuid'::regtype AND pt = 'uuid'::regtype))))
+	SELECT bool_and(
+		(((ct, cm) = (pt, pm)
+		  -- (one text per value: not citext, numeric without a scale...)
+		  AND (ct IN (SELECT t FROM f UNION ALL VALUES ('text'::regtype), ('varchar'::regtype), ('bpchar'::regtype),
+					  ('uuid'::regtype), ('date'::regtype), ('timestamp'::regtype), ('timestamptz'::regtype),
+					  ('bool'::regtype), ('inet'::regtype), ('cidr'::regtype))
+			   OR (SELECT y.typtype = 'e' FROM pg_type y WHERE y.oid = ct)))
+		 OR (cardinality(ccols) = 1
+			 AND ((ct IN (SELECT t FROM f) AND pt IN (SELECT t FROM f))
+				  OR (ct IN ('text'::regtype, 'varchar'::regtype) AND pt IN ('text'::regtype, 'varchar'::regtype))
+				  OR (ct = 'uuid'::regtype AND pt = 'uuid'::regtype))))
+		-- (a collation that finds 'a' and 'A' equal matches rows the text does not)
+		AND (cc = 0 OR coalesce((SELECT l.collisdeterministic FROM pg_collation l WHERE l.oid = cc), false))
+		AND (pc = 0 OR coalesce((SELECT l.collisdeterministic FROM pg_collation l WHERE l.oid = pc), false)))
 	FROM pairs
 $$;
 

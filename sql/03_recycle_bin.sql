@@ -33,7 +33,8 @@ $$;
 
 -- _held_trash_using: a table under a legal hold whose trash has a column of
 -- type typ, or of a type made of it (an array, a domain, a range, a
--- composite type with such an attribute, at any depth); or NULL.  A change
+-- composite type or a table's row type with such an attribute, at any
+-- depth); or NULL.  A change
 -- to typ (an enum's label renamed, a composite's attribute dropped) would
 -- change held trashed values.
 CREATE FUNCTION crm_purge._held_trash_using(typ oid) RETURNS regclass
@@ -43,8 +44,8 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 			  WHERE y.typelem = u.t OR y.typbasetype = u.t
 				 OR y.oid IN (SELECT r.rngtypid FROM pg_range r WHERE r.rngsubtype = u.t)
 				 OR y.oid IN (SELECT r.rngmultitypid FROM pg_range r WHERE r.rngtypid = u.t)
-				 OR y.typrelid IN (SELECT a.attrelid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-								   WHERE c.relkind = 'c' AND a.atttypid = u.t AND NOT a.attisdropped))
+				 OR y.typrelid IN (SELECT a.attrelid FROM pg_attribute a
+								   WHERE a.atttypid = u.t AND a.attnum > 0 AND NOT a.attisdropped))
 	SELECT p.tbl FROM crm_purge.protected_tables p
 	WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = p.trash AND NOT a.attisdropped
 				  AND a.atttypid IN (SELECT t FROM uses))

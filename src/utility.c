@@ -486,7 +486,10 @@ refuse_losing_held(Node *parsetree)
 			continue;
 		SPI_connect();
 		crm_purge_become_owner_local(&id);
-		if (SPI_execute_with_args("SELECT crm_purge._held_around($1)", 1, argtypes, values, NULL, false, 1) == SPI_OK_SELECT &&
+		/* (a database not yet brought to 1.1 lacks the function) */
+		if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regprocedure('crm_purge._held_around(regclass)') IS NOT NULL",
+						true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
+			SPI_execute_with_args("SELECT crm_purge._held_around($1)", 1, argtypes, values, NULL, false, 1) == SPI_OK_SELECT &&
 			SPI_processed == 1)
 			hold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		crm_purge_unbecome(&id);
@@ -622,6 +625,19 @@ refuse_retyping_held(Node *parsetree)
 		if (OidIsValid(relid) && changes)
 			types = list_make1_oid(get_rel_type_id(relid));
 	}
+	/* (a table's row type, another table's trash column) */
+	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE)
+	{
+		bool		changes = false;
+		Oid			relid;
+
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			changes |= lfirst_node(AlterTableCmd, lc)->subtype == AT_DropColumn ||
+				lfirst_node(AlterTableCmd, lc)->subtype == AT_AlterColumnType;
+		relid = changes ? RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true) : InvalidOid;
+		if (OidIsValid(relid) && OidIsValid(get_rel_type_id(relid)))
+			types = list_make1_oid(get_rel_type_id(relid));
+	}
 	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE)
 	{
 		Oid			relid = RangeVarGetRelid(((RenameStmt *) parsetree)->relation, NoLock, true);
@@ -653,7 +669,10 @@ refuse_retyping_held(Node *parsetree)
 			continue;
 		SPI_connect();
 		crm_purge_become_owner_local(&id);
-		if (SPI_execute_with_args("SELECT crm_purge._held_trash_using($1)::pg_catalog.text", 1, argtypes, values,
+		/* (a database not yet brought to 1.1 lacks the function) */
+		if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regprocedure('crm_purge._held_trash_using(oid)') IS NOT NULL",
+						true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
+			SPI_execute_with_args("SELECT crm_purge._held_trash_using($1)::pg_catalog.text", 1, argtypes, values,
 								  NULL, false, 1) == SPI_OK_SELECT && SPI_processed == 1)
 			found = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		crm_purge_unbecome(&id);

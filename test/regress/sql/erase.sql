@@ -616,3 +616,17 @@ SELECT crm_purge_anonymize('er_na', 'email', 'null');
 SELECT crm_purge_erase('er_np', 'id = 2', 'GDPR');
 SELECT (SELECT count(*) FROM er_nc) AS children, (SELECT email FROM er_na) AS email;
 DROP TABLE er_na, er_nc, er_np;
+
+-- a case-insensitive collation on a key: a held child that ON DELETE
+-- CASCADE reaches is not matched by the key's text: refused
+CREATE COLLATION er_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE er_cp (code text COLLATE er_ci PRIMARY KEY);
+CREATE TABLE er_cc (id int PRIMARY KEY, code text COLLATE er_ci REFERENCES er_cp ON DELETE CASCADE);
+INSERT INTO er_cp VALUES ('ABC');
+INSERT INTO er_cc VALUES (1, 'abc');
+SELECT crm_purge_hold('er_cc', 'true', NULL, 'litigation') AS cc_hold \gset
+SELECT crm_purge_erase('er_cp', $$code = 'ABC'$$, 'GDPR');
+SELECT count(*) AS held_child FROM er_cc;
+SELECT crm_purge_release(:cc_hold);
+DROP TABLE er_cc, er_cp;
+DROP COLLATION er_ci;

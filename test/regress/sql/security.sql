@@ -1686,6 +1686,19 @@ DROP TYPE own.mood CASCADE;
 ALTER TYPE own.addr ADD ATTRIBUTE zip text;
 RESET ROLE;
 SELECT a FROM crm_trash.own__ha;
+-- ... nor a column of a table whose row type a held trash's column is
+SET ROLE regress_sec_owner;
+CREATE TABLE own.rowt (street text, city text);
+CREATE TABLE own.hrt (id int PRIMARY KEY, r own.rowt);
+INSERT INTO own.hrt VALUES (1, ROW('Main St', 'Paris'));
+RESET ROLE;
+SELECT crm_purge_protect('own.hrt');
+SELECT crm_purge_hold('own.hrt', 'true', NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+DELETE FROM own.hrt;
+ALTER TABLE own.rowt DROP COLUMN city;
+RESET ROLE;
+SELECT r FROM crm_trash.own__hrt;
 
 -- 30. an owner's code run on an admin's behalf (an index predicate folded
 -- while the admin's filter is planned) gets no tombstone hash from
