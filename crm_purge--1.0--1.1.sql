@@ -4604,27 +4604,44 @@ DECLARE
 	kids text[];
 	key_type oid;
 BEGIN
-	FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey
-			 FROM pg_constraint c0
-			 WHERE c0.contype = 'f' AND c0.confdeltype = 'c' AND c0.confrelid = tbl AND c0.conparentid = 0
-			 ORDER BY c0.conname LOOP
-		CONTINUE WHEN crm_purge._trash(tbl) IS NOT NULL AND r.child <> tbl AND crm_purge._trash(r.child) IS NOT NULL;
-		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
-					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
+	-- (foreign keys referencing a partition or inheritance child of tbl too)
+	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
+				 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
+			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.conname
+			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
+			 WHERE c0.contype = 'f' AND c0.confdeltype = 'c' AND (t.rel = tbl OR c0.conparentid = 0)
+			 ORDER BY c0.conname, t.rel LOOP
+		-- (a protected table's protected children are the erase's own)
+		CONTINUE WHEN r.src = tbl AND crm_purge._trash(tbl) IS NOT NULL AND r.child <> tbl
+			AND crm_purge._trash(r.child) IS NOT NULL;
+		SELECT x.a INTO refs FROM crm_purge._pick(r.src, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
 		CONTINUE WHEN refs IS NULL;
-		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]);
+		-- (rows matched by the key's text: refused where a protected table
+		-- lies below keys that text does not match)
+		IF NOT crm_purge._keys_comparable(r.child, r.conkey, r.src, r.confkey)
+		   AND EXISTS (WITH RECURSIVE below(rel) AS (SELECT r.child::oid
+						   UNION SELECT c1.conrelid FROM pg_constraint c1 JOIN below b ON c1.confrelid = b.rel
+						   WHERE c1.contype = 'f' AND c1.confdeltype = 'c')
+					   SELECT FROM below b JOIN crm_purge.protected_tables p ON p.tbl = b.rel::regclass) THEN
+			RAISE EXCEPTION 'cannot erase rows of table %: ON DELETE CASCADE reaches protected tables through foreign key % of table %, whose columns are of other types than the key', top, r.conname, r.child
+				USING ERRCODE = 'feature_not_supported',
+					  HINT = 'Nothing was erased. Give the columns the types of the key, or erase the rows below first.';
+		END IF;
+		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = r.src AND at.attnum = r.confkey[1]);
 		IF crm_purge._trash(r.child) IS NOT NULL THEN
 			SELECT x.a INTO kids FROM crm_purge._pick(r.child, format('SELECT array_agg(%s) FROM %s WHERE %s',
 						   crm_purge._key_expr(r.child, crm_purge._pk_cols(r.child)), r.child,
 						   crm_purge._key_match(r.child, r.conkey, key_type)), refs) AS x(a text[]);
 			-- (a row referencing itself among the erased is erased with them)
-			IF kids IS NOT NULL AND NOT (r.child = tbl AND r.confkey = crm_purge._pk_cols(tbl) AND kids <@ refs) THEN
+			IF kids IS NOT NULL AND NOT (r.child = tbl AND depth = 0 AND r.confkey = crm_purge._pk_cols(tbl) AND kids <@ refs) THEN
 				RAISE EXCEPTION 'cannot erase rows of table %: ON DELETE CASCADE would move % rows of table % into its trash', top, cardinality(kids), r.child
 					USING ERRCODE = 'object_not_in_prerequisite_state',
 						  DETAIL = 'The erase would not reach them there: they would stay restorable.',
 						  HINT = format('Nothing was erased. Erase those rows of %s first, or take them into the filter.', r.child);
 			END IF;
-		ELSIF depth < 16 AND r.child <> tbl THEN
+		ELSIF depth < 16 THEN
+			-- (an unprotected table's reference to itself too: the rows below)
 			PERFORM crm_purge._erase_cascade_trash(top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
 												   refs, depth + 1);
 		END IF;

@@ -630,3 +630,32 @@ SELECT count(*) AS held_child FROM er_cc;
 SELECT crm_purge_release(:cc_hold);
 DROP TABLE er_cc, er_cp;
 DROP COLLATION er_ci;
+
+-- ... nor through an unprotected table's reference to itself, a foreign
+-- key to a partition, or keys the text does not match (int and numeric)
+CREATE TABLE er_tt (id int PRIMARY KEY);
+CREATE TABLE er_uu (id int PRIMARY KEY, t_id int REFERENCES er_tt ON DELETE CASCADE,
+	parent_u int REFERENCES er_uu ON DELETE CASCADE);
+CREATE TABLE er_pp (id int PRIMARY KEY, u_id int REFERENCES er_uu ON DELETE CASCADE, data text);
+INSERT INTO er_tt VALUES (1), (2);
+INSERT INTO er_uu VALUES (10, 1, NULL), (11, NULL, 10);
+INSERT INTO er_pp VALUES (100, 11, 'reply attachment');
+SELECT crm_purge_protect('er_tt'), crm_purge_protect('er_pp');
+SELECT crm_purge_erase('er_tt', 'id = 1', 'GDPR');
+CREATE TABLE er_tp (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE er_tp_1 PARTITION OF er_tp FOR VALUES FROM (0) TO (1000);
+CREATE TABLE er_pr (id int PRIMARY KEY, tp_id int REFERENCES er_tp_1 ON DELETE CASCADE);
+INSERT INTO er_tp VALUES (1);
+INSERT INTO er_pr VALUES (100, 1);
+SELECT crm_purge_protect('er_tp'), crm_purge_protect('er_pr');
+SELECT crm_purge_erase('er_tp', 'id = 1', 'GDPR');
+CREATE TABLE er_ta (id int PRIMARY KEY);
+CREATE TABLE er_ub (id numeric PRIMARY KEY, ta_id int REFERENCES er_ta ON DELETE CASCADE);
+CREATE TABLE er_pc (id int PRIMARY KEY, ub_id int REFERENCES er_ub ON DELETE CASCADE);
+INSERT INTO er_ta VALUES (1); INSERT INTO er_ub VALUES (1.0, 1); INSERT INTO er_pc VALUES (100, 1);
+SELECT crm_purge_protect('er_ta'), crm_purge_protect('er_pc');
+SELECT crm_purge_erase('er_ta', 'id = 1', 'GDPR');
+SELECT (SELECT count(*) FROM crm_trash.public__er_pp) + (SELECT count(*) FROM crm_trash.public__er_pr)
+	+ (SELECT count(*) FROM crm_trash.public__er_pc) AS in_trash;
+SELECT crm_purge_unprotect(t, true) FROM unnest(ARRAY['er_tt', 'er_pp', 'er_tp', 'er_pr', 'er_ta', 'er_pc']::regclass[]) t;
+DROP TABLE er_pp, er_uu, er_tt, er_pr, er_tp, er_pc, er_ub, er_ta;
