@@ -128,11 +128,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		UNION ALL
 		SELECT t.typbasetype, t.typtypmod, d.depth + 1 FROM d JOIN pg_type t ON t.oid = d.typ WHERE t.typtype = 'd'
 	)
-	SELECT format('%I %s', a.attname, (SELECT format_type(d.typ, d.typmod) FROM d ORDER BY d.depth DESC LIMIT 1))
+	SELECT format('%I %s', a.attname, format_type(b.typ, b.typmod))
+		-- (a domain's collation too: the base type's is the trash column's default)
 		|| CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
 			THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END
-	FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-	WHERE a.attrelid = tbl AND a.attname = col
+	FROM pg_attribute a, (SELECT d.typ, d.typmod FROM d ORDER BY d.depth DESC LIMIT 1) b, pg_type t
+	WHERE a.attrelid = tbl AND a.attname = col AND t.oid = b.typ
 $$;
 
 -- The type a trash column has for a live column: domains by their base type.
@@ -209,13 +210,20 @@ BEGIN
 	END IF;
 	FOR c IN
 		SELECT a.attname, b.t AS typ, b.m AS typmod, t.atttypid AS ttyp, t.atttypmod AS ttypmod,
-			   a.atthasmissing, a.attmissingval::text AS missing
+			   a.atthasmissing, a.attmissingval::text AS missing, a.attcollation AS coll, t.attcollation AS tcoll
 		FROM pg_attribute a
 		CROSS JOIN LATERAL crm_purge._trash_type(a.atttypid, a.atttypmod) b
 		LEFT JOIN pg_attribute t ON t.attrelid = tr AND t.attname = a.attname AND NOT t.attisdropped
 		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attnum
 	LOOP
+		-- a collation changed: the trash compares as the table does (a hold's
+		-- filter matched the live value, not its trashed copy); no value changes
+		IF c.ttyp IS NOT NULL AND c.ttyp = c.typ AND c.ttypmod = c.typmod AND c.coll <> 0 AND c.tcoll <> 0
+		   AND c.coll <> c.tcoll THEN
+			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s COLLATE %s', tr, c.attname,
+						   format_type(c.typ, c.typmod), c.coll::regcollation);
+		END IF;
 		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod) THEN
 			-- in place only when no value changes on the way (a cast may cut
 			-- or round, silently: held values were lost so)

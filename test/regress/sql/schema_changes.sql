@@ -117,3 +117,16 @@ ALTER TABLE lossy ALTER COLUMN n TYPE numeric;
 SELECT crm_purge_release(:lossy_hold);
 SELECT crm_purge_unprotect('lossy', drop_trash => true);
 DROP TABLE lossy;
+
+-- a trash column compares as its table's: it follows a collation change,
+-- and takes a domain's collation (a hold matching the live value missed
+-- its trashed copy)
+CREATE DOMAIN c_email AS text COLLATE "C";
+CREATE TABLE coll_t (id int PRIMARY KEY, email text, alias c_email);
+SELECT crm_purge_protect('coll_t');
+ALTER TABLE coll_t ALTER COLUMN email TYPE text COLLATE "POSIX";
+SELECT attname, attcollation::regcollation FROM pg_attribute
+WHERE attrelid = 'crm_trash.public__coll_t'::regclass AND attname IN ('email', 'alias') ORDER BY attname;
+SELECT crm_purge_unprotect('coll_t', drop_trash => true);
+DROP TABLE coll_t;
+DROP DOMAIN c_email;
