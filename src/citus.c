@@ -807,7 +807,13 @@ static void
 propagate_local(const char *name, const char *value)
 {
 	int			nest = NewGUCNestLevel();
+	char	   *body = psprintf("BEGIN SET LOCAL %s = %s; END", name, quote_literal_cstr(value));
+	char	   *tag = pstrdup("$crm_purge$");
+	int			n = 0;
 
+	/* (a dollar quote the value does not close: an actor or reason may hold any text) */
+	while (strstr(body, tag) != NULL)
+		tag = psprintf("$crm_purge_%d$", ++n);
 	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
@@ -815,8 +821,7 @@ propagate_local(const char *name, const char *value)
 	PG_TRY();
 	{
 		/* in a DO block: Citus sends a SET LOCAL only from a "multi-statement transaction" */
-		if (SPI_execute(psprintf("DO $crm_purge$BEGIN SET LOCAL %s = %s; END$crm_purge$", name, quote_literal_cstr(value)),
-						false, 0) != SPI_OK_UTILITY)
+		if (SPI_execute(psprintf("DO %s%s%s", tag, body, tag), false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not hand %s to the Citus worker nodes", name);
 	}
 	PG_FINALLY();

@@ -138,6 +138,15 @@ is($coord->safe_psql('postgres', q{
 	FROM crm_trash.app__contacts WHERE id BETWEEN 1341 AND 1345}),
 	join(', ', (map { "$_ alice\@example.com ticket 42" } 1341 .. 1344), '1345 bob@example.com ticket 42'),
 	'deletion_actor and deletion_reason are recorded on every shard');
+# (any text: one holding crm_purge's own dollar quote made the DELETE fail)
+as('regress_app', q{
+	BEGIN;
+	SET LOCAL crm_purge.actor = 'eve $crm_purge$ x';
+	DELETE FROM contacts WHERE account_id = 6 AND id = 1346;
+	COMMIT;
+});
+is($coord->safe_psql('postgres', q{SELECT deletion_actor FROM crm_trash.app__contacts WHERE id = 1346}),
+	'eve $crm_purge$ x', 'an actor holding a dollar quote is recorded as given');
 
 # the id a worker node takes comes tagged with the secret: a role that sets
 # it by hand, on the coordinator or on a worker node, is refused
