@@ -179,13 +179,7 @@ crm_purge_superuser_like(Oid role)
 	}
 }
 
-/* other_owner_inheritor: a partition or inheritance child of relid not owned by role, or InvalidOid */
-static Oid
-other_owner_inheritor(Oid relid, Oid role)
-{
-	return crm_purge_other_owner_inheritor(relid, role);
-}
-
+/* crm_purge_other_owner_inheritor: a partition or inheritance child of relid not owned by role, or InvalidOid */
 Oid
 crm_purge_other_owner_inheritor(Oid relid, Oid role)
 {
@@ -292,7 +286,7 @@ refuse_citus_reader(Oid creator, Oid relid)
 	Oid			owner = crm_purge_rel_owner(relid);
 
 	/* (a partition's owner's code would run as whoever reads: even the top table's owner) */
-	if (crm_purge_citus_distributed(relid) && OidIsValid(other_owner_inheritor(relid, owner)))
+	if (crm_purge_citus_distributed(relid) && OidIsValid(crm_purge_other_owner_inheritor(relid, owner)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot read Citus table %s by a filter: a partition of it has another owner",
@@ -354,7 +348,7 @@ crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 	 */
 	if (picks_as_owner(creator, owner))
 	{
-		Oid			part = other_owner_inheritor(relid, owner);
+		Oid			part = crm_purge_other_owner_inheritor(relid, owner);
 
 		/*
 		 * (a partition of another owner: its code would run with the table
@@ -378,7 +372,7 @@ crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 		}
 	}
 	/* the owner's code (a partition's owner's too) may run here with the creator's rights (crm_purge_on_behalf) */
-	crm_purge_become_with(creator, creator != owner || OidIsValid(other_owner_inheritor(relid, creator)) ?
+	crm_purge_become_with(creator, creator != owner || OidIsValid(crm_purge_other_owner_inheritor(relid, creator)) ?
 						  CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
 }
 
@@ -675,7 +669,7 @@ crm_purge_refuse_foreign_code(Oid relid, AclMode need)
 static void
 require_same_owner_partitions(Oid relid, Oid owner)
 {
-	Oid			part = other_owner_inheritor(relid, owner);
+	Oid			part = crm_purge_other_owner_inheritor(relid, owner);
 
 	if (OidIsValid(part))
 		ereport(ERROR,
@@ -1108,7 +1102,7 @@ crm_purge_owner_work_on(Oid live)
 bool
 crm_purge_owner_writing(void)
 {
-	return OidIsValid(owner_work_relid) && GetUserId() == crm_purge_rel_owner(owner_work_relid);
+	return crm_purge_owner_work_on(owner_work_relid);
 }
 
 /* crm_purge_mark_foreign_work: an admin's erase or delete on other roles' tables runs in this transaction */

@@ -439,12 +439,11 @@ cp_ExecutorEnd(QueryDesc *queryDesc)
 
 /*
  * utility_run_as: the role a top-level COPY runs as (Citus copies rows and
- * intermediate results to the worker nodes with COPY), or InvalidOid.
+ * intermediate results to the worker nodes with COPY), or a Citus shard's
+ * DDL (*keeps_path: with the session's search_path), or InvalidOid.
  */
-static bool utility_keeps_path = false;	/* its role runs it with the session's search_path */
-
 static Oid
-utility_run_as(Node *stmt)
+utility_run_as(Node *stmt, bool *keeps_path)
 {
 	CopyStmt   *copy;
 	List	   *changed = NIL;
@@ -477,7 +476,7 @@ utility_run_as(Node *stmt)
 		if (!checks || !OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
 			!OidIsValid(crm_purge_citus_shard_logical(relid)))
 			return InvalidOid;
-		utility_keeps_path = true;
+		*keeps_path = true;
 		return shard_copy_role(list_make1_oid(relid));
 	}
 	if (!IsA(stmt, CopyStmt))
@@ -510,6 +509,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	Oid			role;
+	bool		keeps_path = false;
 	CrmPurgeIdentity save;
 
 	if (IsA(pstmt->utilityStmt, VariableSetStmt))
@@ -526,10 +526,9 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 		crm_purge_citus_before_set((VariableSetStmt *) pstmt->utilityStmt, nesting_level == 0);
 	}
-	utility_keeps_path = false;
-	role = utility_run_as(pstmt->utilityStmt);
+	role = utility_run_as(pstmt->utilityStmt, &keeps_path);
 	crm_purge_before_utility(pstmt->utilityStmt, context);
-	if (OidIsValid(role) && utility_keeps_path)
+	if (OidIsValid(role) && keeps_path)
 		crm_purge_become_with(role, CRM_PURGE_KEEP_PATH, &save);
 	else if (OidIsValid(role))
 		run_as_enter(role, true, &save);

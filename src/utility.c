@@ -210,14 +210,6 @@ refuse_superuser_initcond(DefineStmt *stmt)
 	}
 }
 
-/*
- * refuse_shard_truncate: on a Citus worker node, a TRUNCATE reaching a
- * protected table's shard (named, an inheritance child, or through
- * CASCADE), unless by a superuser: Citus gives shards no TRUNCATE trigger,
- * so the rows would skip the trash, the history and the coordinator's
- * legal holds.  (Citus's own connections cannot be told from a role's:
- * anyone may name itself citus_internal.)
- */
 /* truncated_tables: the tables a TRUNCATE empties: partitions and children unless ONLY, and what CASCADE reaches */
 static List *
 truncated_tables(TruncateStmt *stmt)
@@ -244,6 +236,14 @@ truncated_tables(TruncateStmt *stmt)
 	return rels;
 }
 
+/*
+ * refuse_shard_truncate: on a Citus worker node, a TRUNCATE reaching a
+ * protected table's shard (named, an inheritance child, or through
+ * CASCADE), unless by a superuser: Citus gives shards no TRUNCATE trigger,
+ * so the rows would skip the trash, the history and the coordinator's
+ * legal holds.  (Citus's own connections cannot be told from a role's:
+ * anyone may name itself citus_internal.)
+ */
 static void
 refuse_shard_truncate(TruncateStmt *stmt)
 {
@@ -382,12 +382,30 @@ refuse_on_behalf(Node *parsetree, ProcessUtilityContext context)
 }
 
 /*
- * refuse_losing_held: DROP TABLE (SCHEMA, OWNED), TRUNCATE, DETACH PARTITION
- * (CONCURRENTLY too) or NO INHERIT of a table under a legal hold (its own, an ancestor's or a
- * partition's): its held rows would go, or leave the hold's reach.  Read
- * before the statement runs: once dropped or detached, the tree that ties
- * a partition to its parent's hold is gone.
+ * held_lookup: the text of sql ($1 = arg, of type argtype), run as the
+ * extension owner on this node's catalogs, or NULL (none, or fn, a
+ * crm_purge function of 1.1, is missing: a database not yet updated).
  */
+static char *
+held_lookup(const char *fn, const char *sql, Oid argtype, Datum arg)
+{
+	CrmPurgeIdentity id;
+	char	   *found = NULL;
+
+	SPI_connect();
+	crm_purge_become_owner_local(&id);
+	if (SPI_execute_with_args("SELECT 1 WHERE pg_catalog.to_regprocedure($1) IS NOT NULL", 1,
+							  (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(fn)}, NULL, true, 0) == SPI_OK_SELECT &&
+		SPI_processed == 1 &&
+		SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, false, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		found = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	crm_purge_unbecome(&id);
+	if (found != NULL)
+		found = pstrdup(found);
+	SPI_finish();
+	return found;
+}
+
 /* tables_of: the tables (and partitioned tables) in namespace nsp, or owned by role owner */
 static List *
 tables_of(Oid nsp, Oid owner)
@@ -415,6 +433,13 @@ tables_of(Oid nsp, Oid owner)
 	return rels;
 }
 
+/*
+ * refuse_losing_held: DROP TABLE (SCHEMA, OWNED), TRUNCATE, DETACH PARTITION
+ * (CONCURRENTLY too) or NO INHERIT of a table under a legal hold (its own, an ancestor's or a
+ * partition's): its held rows would go, or leave the hold's reach.  Read
+ * before the statement runs: once dropped or detached, the tree that ties
+ * a partition to its parent's hold is gone.
+ */
 static void
 refuse_losing_held(Node *parsetree)
 {
@@ -476,29 +501,17 @@ refuse_losing_held(Node *parsetree)
 	foreach(lc, rels)
 	{
 		Oid			relid = lfirst_oid(lc);
-		Oid			argtypes[1] = {REGCLASSOID};
-		Datum		values[1] = {ObjectIdGetDatum(relid)};
-		CrmPurgeIdentity id;
-		bool		isnull = true;
-		int64		hold = 0;
+		char	   *hold;
 
 		if (!OidIsValid(relid))
 			continue;
-		SPI_connect();
-		crm_purge_become_owner_local(&id);
-		/* (a database not yet brought to 1.1 lacks the function) */
-		if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regprocedure('crm_purge._held_around(regclass)') IS NOT NULL",
-						true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
-			SPI_execute_with_args("SELECT crm_purge._held_around($1)", 1, argtypes, values, NULL, false, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1)
-			hold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		crm_purge_unbecome(&id);
-		SPI_finish();
-		if (!isnull)
+		hold = held_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
+						   REGCLASSOID, ObjectIdGetDatum(relid));
+		if (hold != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("cannot %s table %s: legal hold %lld keeps rows of it, of a table it belongs to or of one of its partitions",
-							what, crm_purge_relname(relid), (long long) hold),
+					 errmsg("cannot %s table %s: legal hold %s keeps rows of it, of a table it belongs to or of one of its partitions",
+							what, crm_purge_relname(relid), hold),
 					 errdetail("The held rows would be lost, or leave the hold's reach."),
 					 errhint("Release the hold with crm_purge_release first.")));
 	}
@@ -597,10 +610,6 @@ refuse_trash_publication(CreatePublicationStmt *stmt)
 }
 
 /*
- * crm_purge_before_utility: from the ProcessUtility hook, before the statement
- * runs: the checks above.
- */
-/*
  * refuse_retyping_held: a change to a type that a held trash's column is
  * made of (ALTER TYPE ... RENAME VALUE of an enum, ALTER TYPE ... DROP,
  * ALTER or RENAME ATTRIBUTE of a composite, DROP TYPE or DOMAIN ... CASCADE)
@@ -660,25 +669,12 @@ refuse_retyping_held(Node *parsetree)
 		return;
 	foreach(lc, types)
 	{
-		Oid			argtypes[1] = {OIDOID};
-		Datum		values[1] = {ObjectIdGetDatum(lfirst_oid(lc))};
-		CrmPurgeIdentity id;
-		char	   *found = NULL;
+		char	   *found;
 
 		if (!OidIsValid(lfirst_oid(lc)))
 			continue;
-		SPI_connect();
-		crm_purge_become_owner_local(&id);
-		/* (a database not yet brought to 1.1 lacks the function) */
-		if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regprocedure('crm_purge._held_trash_using(oid)') IS NOT NULL",
-						true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
-			SPI_execute_with_args("SELECT crm_purge._held_trash_using($1)::pg_catalog.text", 1, argtypes, values,
-								  NULL, false, 1) == SPI_OK_SELECT && SPI_processed == 1)
-			found = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		crm_purge_unbecome(&id);
-		if (found != NULL)
-			found = pstrdup(found);
-		SPI_finish();
+		found = held_lookup("crm_purge._held_trash_using(oid)", "SELECT crm_purge._held_trash_using($1)::pg_catalog.text",
+							OIDOID, ObjectIdGetDatum(lfirst_oid(lc)));
 		if (found != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
@@ -719,6 +715,10 @@ refuse_resharding_drop(Node *parsetree)
 	}
 }
 
+/*
+ * crm_purge_before_utility: from the ProcessUtility hook, before the statement
+ * runs: the checks above.
+ */
 void
 crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 {
