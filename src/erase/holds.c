@@ -298,17 +298,14 @@ crm_purge_any_hold(PG_FUNCTION_ARGS)
 {
 	CrmPurgeIdentity id;
 	bool		found;
-	Oid			argtypes[1] = {OIDARRAYOID};
-	Datum		values[1] = {PointerGetDatum(construct_empty_array(OIDOID))};
-	SPIPlanPtr	plan;
 
 	crm_purge_require_admin("crm_purge._any_hold");
 	crm_purge_lock_holds(InvalidOid, ShareLock);
 	SPI_connect();
 	crm_purge_become_owner(&id);
-	plan = SPI_prepare("SELECT 1 FROM crm_purge.holds WHERE $1 IS NOT NULL AND" HOLD_ACTIVE, 1, argtypes);
-	if (plan == NULL ||
-		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+	/* (read_holds' $1, the tables, is not asked for: any table) */
+	if (!read_holds("SELECT 1 FROM crm_purge.holds WHERE $1 IS NOT NULL AND" HOLD_ACTIVE,
+					PointerGetDatum(construct_empty_array(OIDOID)), 1))
 		elog(ERROR, "could not read crm_purge.holds");
 	found = SPI_processed > 0;
 	crm_purge_unbecome(&id);
