@@ -413,16 +413,37 @@ $$;
 -- PARTITION OF would lock the whole trash against its readers.  Only the
 -- owner reads a segment directly; everyone else reads the trash, under its
 -- policy.
+-- A name for a new table in crm_trash: base || suffix, or with _1, _2...
+-- when taken (a trash of a table whose name ends so), within 63 bytes.
+CREATE FUNCTION crm_purge._free_trash_name(base text, suffix text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n integer := 0;
+	b text;
+	cand text;
+BEGIN
+	LOOP
+		b := base;
+		LOOP
+			cand := b || suffix || CASE WHEN n > 0 THEN '_' || n ELSE '' END;
+			EXIT WHEN octet_length(cand) <= 63;
+			b := left(b, -1);
+		END LOOP;
+		IF to_regclass(format('crm_trash.%I', cand)) IS NULL THEN
+			RETURN cand;
+		END IF;
+		n := n + 1;
+	END LOOP;
+END
+$$;
+
 CREATE FUNCTION crm_purge._add_trash_segment(tr regclass, seg integer) RETURNS regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	base text := (SELECT c.relname FROM pg_class c WHERE c.oid = tr);
-	leaf_name text := left(base, 50) || '_s' || seg;
+	leaf_name text := crm_purge._free_trash_name(left((SELECT c.relname FROM pg_class c WHERE c.oid = tr), 50),
+												 '_s' || seg);
 	leaf regclass;
 BEGIN
-	IF to_regclass(format('crm_trash.%I', leaf_name)) IS NOT NULL THEN
-		leaf_name := left(base, 36) || '_s' || seg || '_' || tr::oid;
-	END IF;
 	EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', leaf_name, tr);
 	leaf := format('crm_trash.%I', leaf_name)::regclass;
 	PERFORM crm_purge._trash_stats_off(leaf);
@@ -588,8 +609,8 @@ BEGIN
 			END LOOP;
 			SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 			FROM pg_attribute a WHERE a.attrelid = tr AND a.attnum > 0 AND NOT a.attisdropped;
-			merged_name := left((SELECT c.relname FROM pg_class c WHERE c.oid = tr), 40)
-						   || '_s' || merge_segs[1] || '_' || merge_segs[cardinality(merge_segs)];
+			merged_name := crm_purge._free_trash_name(left((SELECT c.relname FROM pg_class c WHERE c.oid = tr), 40),
+								'_s' || merge_segs[1] || '_' || merge_segs[cardinality(merge_segs)]);
 			EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', merged_name, tr);
 			merged := format('crm_trash.%I', merged_name)::regclass;
 			EXECUTE format('INSERT INTO %s (%s) %s', merged, cols,
@@ -905,23 +926,18 @@ BEGIN
 		GRANT USAGE ON SCHEMA crm_trash TO PUBLIC;
 	END IF;
 	tr := to_regclass(format('crm_trash.%I', trash_name));
-	IF tr IS NOT NULL AND obj_description(tr, 'pg_class') LIKE 'crm_purge trash of %'
+	IF tr IS NOT NULL
 		AND (EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
-			 OR obj_description(tr, 'pg_class') <> 'crm_purge trash of ' || tbl::text) THEN
-		-- the name is another table's (a.b__c and a__b.c): this one's has its OID
-		trash_name := left(trash_name, 50) || '_' || tbl::oid;
-		tr := to_regclass(format('crm_trash.%I', trash_name));
+			 OR (SELECT c.relkind FROM pg_class c WHERE c.oid = tr) <> 'p'
+			 OR obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text) THEN
+		-- the name is another table's trash (a.b__c and a__b.c) or segment
+		-- (a.b_s0), or anything else: this one's has its OID
+		trash_name := crm_purge._free_trash_name(left(trash_name, 50), '_' || tbl::oid);
+		tr := NULL;
 	END IF;
 	IF tr IS NOT NULL THEN
-		-- a trash kept by crm_purge_unprotect: only ever in crm_trash, which no
-		-- one else may create in; never one that belongs to another table
-		IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
-			OR (SELECT c.relkind FROM pg_class c WHERE c.oid = tr) <> 'p'
-			OR obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
-			RAISE EXCEPTION 'cannot protect table %: relation crm_trash.% exists and is not its trash', tbl, quote_ident(trash_name)
-				USING ERRCODE = 'duplicate_table',
-					  HINT = 'crm_purge never adopts objects it did not create for this table. Rename or drop that relation first.';
-		END IF;
+		-- a trash kept by crm_purge_unprotect (only ever in crm_trash, which
+		-- no one else may create in)
 		INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by) VALUES (tbl, tr, retention, actor);
 		PERFORM crm_purge._sync_trash(tbl);
 		DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _protect_impl.tbl;

@@ -823,6 +823,11 @@ BEGIN
 END
 $$;
 
+-- The sequences of a table's columns raised past its erased keys (as the
+-- extension owner, in the erase's transaction).
+CREATE FUNCTION crm_purge._raise_key_sequences(tbl regclass) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_raise_key_sequences';
+
 -- Returns the export parts of the table that still hold the keys.
 CREATE FUNCTION crm_purge._erased_impl(actor regrole, tbl regclass, keys text[], natural_keys text[], depth integer) RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -852,6 +857,7 @@ BEGIN
 		INSERT INTO crm_purge.key_floors AS f (tbl, floor)
 			SELECT tbl, max(k::bigint) FROM unnest(keys) k
 			ON CONFLICT ON CONSTRAINT key_floors_pkey DO UPDATE SET floor = greatest(f.floor, EXCLUDED.floor);
+		PERFORM crm_purge._raise_key_sequences(tbl);
 	END IF;
 	-- what the recycle bin remembered of children unlinked from these keys
 	DELETE FROM crm_purge.unlinks u

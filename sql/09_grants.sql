@@ -258,3 +258,5 @@ REVOKE ALL ON FUNCTION crm_purge._citus_delete(regclass, name, text[]),
 	crm_purge._citus_delete_rows(regclass, name, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._citus_delete(regclass, name, text[]),
 	crm_purge._citus_delete_check(regclass, name, text[]) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._raise_key_sequences(regclass), crm_purge._free_trash_name(text, text) FROM PUBLIC;

@@ -35,6 +35,8 @@
 #include "crm_purge.h"
 
 
+static void raise_sequence(Oid seqid, bool after_erase);
+
 /*
  * sequence_floor: the floor of the column that owns seqid, or false when it
  * has none (not owned, not an integer column, nothing trashed or erased).
@@ -127,6 +129,16 @@ read_state(Oid seqid, int64 *last, bool *called)
 void
 crm_purge_raise_sequence(Oid seqid)
 {
+	raise_sequence(seqid, false);
+}
+
+/*
+ * raise_sequence: after_erase names no key (the floor is an erased one) in
+ * its NOTICE.
+ */
+static void
+raise_sequence(Oid seqid, bool after_erase)
+{
 	Oid			relid;
 	int64		floor;
 	int64		next;
@@ -159,6 +171,14 @@ crm_purge_raise_sequence(Oid seqid)
 	if (next > floor)
 		return;
 	DirectFunctionCall3(setval3_oid, ObjectIdGetDatum(seqid), Int64GetDatum(floor), BoolGetDatum(true));
+	if (after_erase)
+	{
+		ereport(NOTICE,
+				(errmsg("crm_purge raised sequence %s past the keys erased from table %s",
+						crm_purge_relname(seqid), crm_purge_relname(relid)),
+				 errhint("The sequence would have handed out an erased key, which the guard refuses.")));
+		return;
+	}
 	ereport(NOTICE,
 			(errmsg("crm_purge raised sequence %s to " INT64_FORMAT ": keys up to it of table %s are in its trash or were erased",
 					crm_purge_relname(seqid), floor, crm_purge_relname(relid)),
@@ -378,4 +398,20 @@ crm_purge_sequences_after_utility(Node *parsetree)
 					crm_purge_raise_sequence(lfirst_oid(s));
 		}
 	}
+}
+
+/*
+ * crm_purge._raise_key_sequences(tbl): after an erase, as the extension
+ * owner: the sequences of tbl's columns are raised past the erased keys
+ * (and the trash's), so that no new row draws an erased key.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_raise_key_sequences);
+Datum
+crm_purge_raise_key_sequences(PG_FUNCTION_ARGS)
+{
+	ListCell   *lc;
+
+	foreach(lc, getOwnedSequences(PG_GETARG_OID(0)))
+		raise_sequence(lfirst_oid(lc), true);
+	PG_RETURN_VOID();
 }

@@ -200,7 +200,10 @@ CREATE TABLE sec.planted (id int PRIMARY KEY);
 ALTER TABLE sec.planted OWNER TO regress_sec_admin;
 CREATE TABLE crm_trash.sec__planted (id int, deleted_at timestamptz, deleted_by regrole, deletion_id bigint, marked_at timestamptz);
 SET ROLE regress_sec_admin;
-SELECT crm_purge_protect('sec.planted');
+-- (its trash takes another name; the planted table is left as it was)
+SELECT crm_purge_protect('sec.planted')::text ~ '^crm_trash\.sec__planted_[0-9]+$' AS other_name,
+	(SELECT count(*) FROM pg_inherits i WHERE i.inhrelid = 'crm_trash.sec__planted'::regclass) AS planted_attached;
+SELECT crm_purge_unprotect('sec.planted', true);
 RESET ROLE;
 DROP TABLE crm_trash.sec__planted;
 -- nor a crm_trash schema someone else made

@@ -171,6 +171,12 @@ RESET crm_purge.trash_segment_size;
 CREATE TABLE seg_many (id int PRIMARY KEY, v text);
 INSERT INTO seg_many SELECT g, 'v' || g FROM generate_series(1, 20000) g;
 SELECT crm_purge_protect('seg_many');
+-- names taken: a table's trash named as a merge of segments 0 to 3 would
+-- be, another's as segment 0 is (the merge and the trash take free names)
+CREATE TABLE seg_many_s0_3 (id int PRIMARY KEY);
+CREATE TABLE seg_many_s0 (id int PRIMARY KEY);
+SELECT crm_purge_protect('seg_many_s0_3'),
+	crm_purge_protect('seg_many_s0')::text ~ '^crm_trash\.public__seg_many_s0_[0-9]+$' AS own_name;
 SET crm_purge.trash_segment_size = '64kB';
 DELETE FROM seg_many WHERE id > 0 AND id <= 2000;
 SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
@@ -208,8 +214,8 @@ SELECT count(*), count(DISTINCT (deletion_id, trash_row)), count(marked_at) FROM
 SELECT crm_purge_restore('seg_many', 'id = 12000');
 SELECT v FROM seg_many WHERE id = 12000;
 RESET crm_purge.trash_segment_size;
-SELECT crm_purge_unprotect('seg_many', drop_trash => true);
-DROP TABLE seg_many;
+SELECT crm_purge_unprotect(t, drop_trash => true) FROM unnest('{seg_many,seg_many_s0_3,seg_many_s0}'::regclass[]) t;
+DROP TABLE seg_many, seg_many_s0_3, seg_many_s0;
 
 -- a trash whose segments were dropped by hand refuses writes, with a
 -- hint; the next upkeep gives it a segment again
