@@ -1101,7 +1101,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.n AND a.attnum > 0 AND NOT a.attisdropped
 $$;
 DROP FUNCTION crm_purge._child_assignments(regclass, oid, boolean);
-CREATE FUNCTION crm_purge._child_assignments(child regclass, cols int2[], anonymize boolean) RETURNS text
+CREATE FUNCTION crm_purge._child_assignments(child regclass, cols int2[], anonymize boolean, hashes text DEFAULT NULL)
+RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT string_agg(x, ', ') FROM (
 		SELECT format('%I = NULL', a.attname) AS x
@@ -1109,6 +1110,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		UNION ALL
 		SELECT format('%I = %s', r.col,
 			CASE WHEN r.strategy = 'null' THEN 'NULL'
+				 WHEN r.strategy = 'hash' AND hashes IS NOT NULL THEN
+					format('%s[(crm_purge_u.crm_purge_ord - 1) * %s + %s]', hashes,
+						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (),
+						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (ORDER BY a.attnum))
 				 WHEN r.strategy = 'hash' THEN format('CASE WHEN %1$I IS NULL THEN NULL ELSE '
 					'lpad(to_hex(crm_purge._key_hash(%1$I::text)), 16, %2$L) END', r.col, '0')
 				 ELSE format('%L::%s', substr(r.strategy, 7), format_type(a.atttypid, a.atttypmod)) END)

@@ -157,8 +157,11 @@ END
 $$;
 
 -- SET list that unlinks (and with anonymize, anonymizes) rows of child
--- referencing their parent through the columns cols.
-CREATE FUNCTION crm_purge._child_assignments(child regclass, cols int2[], anonymize boolean) RETURNS text
+-- referencing their parent through the columns cols.  With hashes (a
+-- parameter, in a table owner's write), a 'hash' rule's value is read from
+-- it: its values in attnum order per row ordinal crm_purge_u.crm_purge_ord.
+CREATE FUNCTION crm_purge._child_assignments(child regclass, cols int2[], anonymize boolean, hashes text DEFAULT NULL)
+RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT string_agg(x, ', ') FROM (
 		SELECT format('%I = NULL', a.attname) AS x
@@ -166,6 +169,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		UNION ALL
 		SELECT format('%I = %s', r.col,
 			CASE WHEN r.strategy = 'null' THEN 'NULL'
+				 WHEN r.strategy = 'hash' AND hashes IS NOT NULL THEN
+					format('%s[(crm_purge_u.crm_purge_ord - 1) * %s + %s]', hashes,
+						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (),
+						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (ORDER BY a.attnum))
 				 WHEN r.strategy = 'hash' THEN format('CASE WHEN %1$I IS NULL THEN NULL ELSE '
 					'lpad(to_hex(crm_purge._key_hash(%1$I::text)), 16, %2$L) END', r.col, '0')
 				 ELSE format('%L::%s', substr(r.strategy, 7), format_type(a.atttypid, a.atttypmod)) END)

@@ -86,6 +86,7 @@ extern bool crm_purge_merge_running(void);
 extern void crm_purge_statement_hooks_init(void);
 
 /* utility.c */
+extern void crm_purge_after_utility(Node *parsetree);
 extern void crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context);
 
 /* security.c: the one privilege boundary */
@@ -139,7 +140,6 @@ extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_refuse_foreign_tables(List *rels);
 extern bool crm_purge_citus_internal_session(void);
 extern bool crm_purge_citus_resharding(void);
-extern bool crm_purge_owner_writing(void);
 extern Oid	crm_purge_other_owner_inheritor(Oid relid, Oid role);
 extern void crm_purge_mark_foreign_work(void);
 extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);
@@ -337,6 +337,7 @@ extern Datum crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool e
 extern uint64 crm_purge_siphash24(const unsigned char key[16], const unsigned char *data,
 								  size_t len);
 extern int64 crm_purge_key_hash(const char *key, size_t len);
+extern void crm_purge_guard_check_attached(Oid relid, Oid parent);
 extern uint64 crm_purge_deletion_mac(int64 deletion_id, int32 node, int64 number, int64 stamp);
 extern bool crm_purge_secret_exists(void);
 struct RelationData;

@@ -1094,17 +1094,6 @@ crm_purge_owner_work_on(Oid live)
 	return OidIsValid(owner_work_relid) && owner_work_relid == live && GetUserId() == crm_purge_rel_owner(live);
 }
 
-/*
- * crm_purge_owner_writing: does crm_purge's own write (or pick) as a
- * table's owner run now, as that owner?  (An anonymize rule's 'hash' is
- * computed in it.)
- */
-bool
-crm_purge_owner_writing(void)
-{
-	return crm_purge_owner_work_on(owner_work_relid);
-}
-
 /* crm_purge_mark_foreign_work: an admin's erase or delete on other roles' tables runs in this transaction */
 void
 crm_purge_mark_foreign_work(void)
@@ -1489,6 +1478,51 @@ crm_purge_pick(PG_FUNCTION_ARGS)
 }
 
 /*
+ * hashed_values: the 'hash' anonymize values of the picked rows, as text[]
+ * of nhashed values per pick ordinal (NULL for a NULL value or a row not
+ * found).  The values are read in the owner's write, as the owner; hashed
+ * in C, so that no one's code gets the tombstone hash function.
+ */
+static Datum
+hashed_values(Oid relid, const char *cols, int nhashed, const char *pick, const char *match, Datum *picks)
+{
+	int			nrows = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(picks[1])),
+									   ARR_DIMS(DatumGetArrayTypeP(picks[1])));
+	Datum	   *elems = palloc0(sizeof(Datum) * Max(nrows * nhashed, 1));
+	bool	   *isnull = palloc(sizeof(bool) * Max(nrows * nhashed, 1));
+	int			dims[1] = {nrows * nhashed};
+	int			lbs[1] = {1};
+	uint64		i;
+	int			j;
+
+	memset(isnull, true, sizeof(bool) * Max(nrows * nhashed, 1));
+	if (SPI_execute_with_args(psprintf("SELECT crm_purge_u.crm_purge_ord::pg_catalog.int4, %s FROM %s crm_purge_t, %s WHERE %s",
+									   cols, crm_purge_relname(relid), pick, match),
+							  2, (Oid[]) {OIDARRAYOID, TIDARRAYOID}, picks, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the values to anonymize in %s", crm_purge_relname(relid));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		null;
+		int			ord = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &null));
+
+		if (ord < 1 || ord > nrows)
+			continue;
+		for (j = 0; j < nhashed; j++)
+		{
+			char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, j + 2);
+			int			k = (ord - 1) * nhashed + j;
+
+			if (v == NULL)
+				continue;
+			/* as lpad(to_hex(crm_purge._key_hash(v)), 16, '0') */
+			elems[k] = CStringGetTextDatum(psprintf("%016" PRIx64, (uint64) crm_purge_key_hash(v, strlen(v))));
+			isnull[k] = false;
+		}
+	}
+	return PointerGetDatum(construct_md_array(elems, isnull, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
  * crm_purge_owner_write: crm_purge._owner_write(tbl regclass, parts oid[],
  * tids tid[], cols int2[], anonymize boolean) RETURNS int[]: an admin's
  * delete (cols NULL) or unlink (cols, a foreign key's columns, set to NULL,
@@ -1503,9 +1537,12 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 	bool		unlink = !PG_ARGISNULL(3);
-	Oid			argtypes[3] = {OIDARRAYOID, TIDARRAYOID, INT2ARRAYOID};
+	Oid			argtypes[3] = {OIDARRAYOID, TIDARRAYOID, TEXTARRAYOID};
 	Datum		values[3];
+	char		nulls[3] = {' ', ' ', 'n'};
 	const char *sql;
+	int			nhashed = 0;
+	char	   *hashed_cols = NULL;
 	const char *pick = "ROWS FROM (pg_catalog.unnest($1::pg_catalog.oid[]), pg_catalog.unnest($2::pg_catalog.tid[]))"
 		" WITH ORDINALITY crm_purge_u(crm_purge_part, crm_purge_tid, crm_purge_ord)";
 	const char *match = "crm_purge_t.tableoid OPERATOR(pg_catalog.=) crm_purge_u.crm_purge_part"
@@ -1528,15 +1565,31 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 		CrmPurgeIdentity id;
 		char	   *assignments;
 
-		/* written from the catalogs alone (pg_catalog's functions, quoted names, literals) */
-		values[2] = PG_GETARG_DATUM(3);
+		/*
+		 * Written from the catalogs alone (pg_catalog's functions, quoted
+		 * names, literals); a 'hash' rule's values come as $3, hashed here:
+		 * the owner may not compute tombstone hashes itself
+		 */
 		crm_purge_become_owner_local(&id);
-		if (SPI_execute_with_args("SELECT crm_purge._child_assignments($1, $2, $3)", 3,
+		if (SPI_execute_with_args("SELECT crm_purge._child_assignments($1, $2, $3, '$3'),"
+								  " (SELECT pg_catalog.string_agg(pg_catalog.format('crm_purge_t.%I::pg_catalog.text', r.col), ', '"
+								  "  ORDER BY a.attnum) FROM crm_purge.anonymize_rules r JOIN pg_catalog.pg_attribute a"
+								  "  ON a.attrelid OPERATOR(pg_catalog.=) r.tbl AND a.attname OPERATOR(pg_catalog.=) r.col"
+								  "  WHERE $3 AND r.tbl OPERATOR(pg_catalog.=) $1 AND r.strategy OPERATOR(pg_catalog.=) 'hash'),"
+								  " (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM crm_purge.anonymize_rules r JOIN pg_catalog.pg_attribute a"
+								  "  ON a.attrelid OPERATOR(pg_catalog.=) r.tbl AND a.attname OPERATOR(pg_catalog.=) r.col"
+								  "  WHERE $3 AND r.tbl OPERATOR(pg_catalog.=) $1 AND r.strategy OPERATOR(pg_catalog.=) 'hash')", 3,
 								  (Oid[]) {OIDOID, INT2ARRAYOID, BOOLOID},
 								  (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(3), PG_GETARG_DATUM(4)},
 								  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "could not read the anonymize rules of %s", crm_purge_relname(relid));
 		assignments = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		hashed_cols = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		{
+			bool		isnull;
+
+			nhashed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		}
 		crm_purge_unbecome(&id);
 		if (assignments == NULL)
 			elog(ERROR, "no columns to unlink in %s", crm_purge_relname(relid));
@@ -1584,7 +1637,12 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 	crm_purge_foreign_write_begin(relid, unlink ? ACL_UPDATE : ACL_DELETE, &w);
 	PG_TRY();
 	{
-		if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+		if (nhashed > 0)
+		{
+			values[2] = hashed_values(relid, hashed_cols, nhashed, pick, match, values);
+			nulls[2] = ' ';
+		}
+		if (SPI_execute_with_args(sql, 3, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not write to %s", crm_purge_relname(relid));
 	}
 	PG_CATCH();

@@ -562,6 +562,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 	if (OidIsValid(role))
 		crm_purge_unbecome(&save);
+	crm_purge_after_utility(pstmt->utilityStmt);
 	crm_purge_sequences_after_utility(pstmt->utilityStmt);
 	/* COPY FROM runs no executor hooks */
 	if (nesting_level == 0)

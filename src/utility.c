@@ -716,6 +716,34 @@ refuse_resharding_drop(Node *parsetree)
 }
 
 /*
+ * crm_purge_after_utility: from the ProcessUtility hook, after the
+ * statement ran: the rows an ATTACH PARTITION brought under a guard.
+ */
+void
+crm_purge_after_utility(Node *parsetree)
+{
+	AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, AlterTableStmt) || stmt->relation == NULL ||
+		!OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Oid			parent;
+		Oid			child;
+
+		if (cmd->subtype != AT_AttachPartition || cmd->def == NULL || !IsA(cmd->def, PartitionCmd))
+			continue;
+		parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+		child = RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true);
+		if (OidIsValid(parent) && OidIsValid(child))
+			crm_purge_guard_check_attached(child, parent);
+	}
+}
+
+/*
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
  * runs: the checks above.
  */

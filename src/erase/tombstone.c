@@ -17,6 +17,10 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "catalog/pg_inherits.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_collation.h"
@@ -210,12 +214,10 @@ crm_purge_key_hash_sql(PG_FUNCTION_ARGS)
 
 	/*
 	 * Not for code run on an admin's behalf (an owner's index expression:
-	 * an oracle on every table's erased keys and on hashed values), except
-	 * crm_purge's own write as a table's owner, which computes an anonymize
-	 * rule's 'hash' (that owner may call it only as an admin)
+	 * an oracle on every table's erased keys and on hashed values); an
+	 * owner's write hashes in C (security.c, hashed_values)
 	 */
-	if (!crm_purge_owner_writing())
-		crm_purge_require_admin("crm_purge._key_hash");
+	crm_purge_require_admin("crm_purge._key_hash");
 
 	PG_RETURN_INT64(crm_purge_key_hash(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)));
 }
@@ -799,34 +801,17 @@ crm_purge_guard_skips_report(void)
 }
 
 /*
- * guard_blocks: does row (inserted, or oldrow's new version) carry an erased
- * key, primary or natural?  In 'error' mode it raises the error instead.
- * The error names no key: it would reach the log.
+ * erased_key: does row carry an erased key: its primary key (check_pk), its
+ * natural key (check_natural)?
  */
 static bool
-guard_blocks(Relation rel, Trigger *trigger, HeapTuple row, HeapTuple oldrow)
+erased_key(Relation rel, GuardKey *g, TombstoneSet *s, HeapTuple row, bool check_pk, bool check_natural)
 {
-	TombstoneSet *s;
-	GuardKey   *g;
 	char	   *key;
 	int64		h;
 	bool		found = false;
-	bool		check_pk;
-	bool		check_natural;
-	int			nestlevel;
+	int			nestlevel = g->pin_settings ? crm_purge_pin_output_settings() : -1;
 
-	g = guard_key(rel, trigger);
-	s = tombstone_set(g->guarded);
-	if (hash_get_num_entries(s->hashes) == 0)
-		return false;
-
-	/* an update that keeps a key cannot bring an erased one back */
-	check_pk = oldrow == NULL || !key_unchanged(rel, g->nkeys, g->keys, oldrow, row);
-	check_natural = g->nnatural > 0 &&
-		(oldrow == NULL || !key_unchanged(rel, g->nnatural, g->natural, oldrow, row));
-	if (!check_pk && !check_natural)
-		return false;
-	nestlevel = g->pin_settings ? crm_purge_pin_output_settings() : -1;
 	if (check_pk)
 	{
 		key = crm_purge_row_key_text(rel, row, g->nkeys, g->keys, g->out, g->key_cast);
@@ -852,7 +837,34 @@ guard_blocks(Relation rel, Trigger *trigger, HeapTuple row, HeapTuple oldrow)
 	}
 	if (nestlevel >= 0)
 		AtEOXact_GUC(false, nestlevel);
-	if (!found)
+	return found;
+}
+
+/*
+ * guard_blocks: does row (inserted, or oldrow's new version) carry an erased
+ * key, primary or natural?  In 'error' mode it raises the error instead.
+ * The error names no key: it would reach the log.
+ */
+static bool
+guard_blocks(Relation rel, Trigger *trigger, HeapTuple row, HeapTuple oldrow)
+{
+	TombstoneSet *s;
+	GuardKey   *g;
+	bool		check_pk;
+	bool		check_natural;
+
+	g = guard_key(rel, trigger);
+	s = tombstone_set(g->guarded);
+	if (hash_get_num_entries(s->hashes) == 0)
+		return false;
+
+	/* an update that keeps a key cannot bring an erased one back */
+	check_pk = oldrow == NULL || !key_unchanged(rel, g->nkeys, g->keys, oldrow, row);
+	check_natural = g->nnatural > 0 &&
+		(oldrow == NULL || !key_unchanged(rel, g->nnatural, g->natural, oldrow, row));
+	if (!check_pk && !check_natural)
+		return false;
+	if (!erased_key(rel, g, s, row, check_pk, check_natural))
 		return false;
 	if (strcmp(trigger->tgargs[0], "error") == 0)
 		ereport(ERROR,
@@ -866,6 +878,76 @@ guard_blocks(Relation rel, Trigger *trigger, HeapTuple row, HeapTuple oldrow)
 				 errhidestmt(true), errhidecontext(true)));
 	guard_count_skip(RelationGetRelid(rel));
 	return true;
+}
+
+/*
+ * crm_purge_guard_check_attached: after ATTACH PARTITION of relid.  Its
+ * rows (every leaf's) that a guard checks now were never checked (a staging
+ * table, loaded and then attached, the usual bulk load): one with an erased
+ * key refuses the ATTACH, whatever the guard's mode (no row can be skipped).
+ */
+void
+crm_purge_guard_check_attached(Oid relid, Oid parent)
+{
+	ListCell   *lc;
+	Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, true);
+
+	if (!OidIsValid(nsp))
+		return;
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+	{
+		Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
+		Trigger    *guard = NULL;
+		int64		n = 0;
+		int			i;
+
+		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *t = &rel->trigdesc->triggers[i];
+			char	   *fname = get_func_name(t->tgfoid);
+
+			/* by its function, not its name: anyone can name a trigger */
+			if (strcmp(t->tgname, "crm_purge_guard") == 0 && t->tgnargs >= 1 &&
+				fname != NULL && strcmp(fname, "guard_trigger") == 0 && get_func_namespace(t->tgfoid) == nsp)
+				guard = t;
+		}
+		if (guard != NULL && RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
+		{
+			GuardKey   *g = guard_key(rel, guard);
+			TombstoneSet *s = tombstone_set(g->guarded);
+
+			if (hash_get_num_entries(s->hashes) > 0)
+			{
+				Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+				TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+				TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+				while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+				{
+					bool		should_free;
+					HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
+
+					if (erased_key(rel, g, s, tup, true, g->nnatural > 0))
+						n++;
+					if (should_free)
+						heap_freetuple(tup);
+					CHECK_FOR_INTERRUPTS();
+				}
+				ExecDropSingleTupleTableSlot(slot);
+				table_endscan(scan);
+				UnregisterSnapshot(snap);
+			}
+		}
+		if (n > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+					 errmsg("cannot attach table %s as a partition of table %s: " INT64_FORMAT " of its rows have keys of erased records",
+							crm_purge_relname(relid), crm_purge_relname(parent), n),
+					 errdetail("Table %s is guarded by crm_purge: tombstones keep erased records from coming back.",
+							   crm_purge_relname(parent)),
+					 errhint("Delete those rows first (an INSERT into the partitioned table skips or refuses them), or have an administrator lift the tombstones with crm_purge_forget.")));
+		table_close(rel, AccessShareLock);
+	}
 }
 
 /*
