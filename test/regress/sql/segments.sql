@@ -175,8 +175,8 @@ SELECT crm_purge_protect('seg_many');
 -- be, another's as segment 0 is (the merge and the trash take free names)
 CREATE TABLE seg_many_s0_3 (id int PRIMARY KEY);
 CREATE TABLE seg_many_s0 (id int PRIMARY KEY);
-SELECT crm_purge_protect('seg_many_s0_3'),
-	crm_purge_protect('seg_many_s0')::text ~ '^crm_trash\.public__seg_many_s0_[0-9]+$' AS own_name;
+SELECT crm_purge_protect('seg_many_s0_3');
+SELECT crm_purge_protect('seg_many_s0')::text ~ '^crm_trash\.public__seg_many_s0_[0-9]+$' AS own_name;
 SET crm_purge.trash_segment_size = '64kB';
 DELETE FROM seg_many WHERE id > 0 AND id <= 2000;
 SELECT crm_purge._trash_upkeep('seg_many', now() - interval '1 year') AS dropped \gset
