@@ -479,9 +479,11 @@ check_rewrite(Request *r)
 	table_close(rel, AccessShareLock);
 }
 
+static int64 tids_not_in(Datum tids, Datum excluded);
+
 static uint64
-delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept, StringInfo csv,
-			 CrmPurgePartFile *file)
+delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept, int64 *missed,
+			 StringInfo csv, CrmPurgePartFile *file)
 {
 	CrmPurgeIdentity id;
 	uint64		n = 0;
@@ -506,6 +508,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 
 	*cascade = NIL;
 	*kept = 0;
+	*missed = 0;
 	if (!r->on_shard)
 		check_creator(r);
 	*done = false;
@@ -643,6 +646,45 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
 	n = SPI_processed;
+	/* rows meant to go that did not: a trigger or rule kept them, or they changed */
+	*missed = Max(tids_not_in(values[0], values[2]) - (int64) n, 0);
+	return n;
+}
+
+/* tid_cmp: qsort and bsearch order of ItemPointerData */
+static int
+tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/* tids_not_in: how many tids of the array tids are not in the array excluded (NULL: none) */
+static int64
+tids_not_in(Datum tids, Datum excluded)
+{
+	Datum	   *t;
+	Datum	   *x = NULL;
+	int			nt;
+	int			nx = 0;
+	ItemPointerData *sorted = NULL;
+	int64		n = 0;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(tids), TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT,
+					  &t, NULL, &nt);
+	if (excluded != (Datum) 0)
+		deconstruct_array(DatumGetArrayTypeP(excluded), TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT,
+						  &x, NULL, &nx);
+	if (nx > 0)
+	{
+		sorted = palloc(sizeof(ItemPointerData) * nx);
+		for (i = 0; i < nx; i++)
+			sorted[i] = *(ItemPointer) DatumGetPointer(x[i]);
+		qsort(sorted, nx, sizeof(ItemPointerData), tid_cmp);
+	}
+	for (i = 0; i < nt; i++)
+		if (nx == 0 || bsearch((ItemPointer) DatumGetPointer(t[i]), sorted, nx, sizeof(ItemPointerData), tid_cmp) == NULL)
+			n++;
 	return n;
 }
 
@@ -729,6 +771,7 @@ typedef struct BatchWork
 	CrmPurgeExportPart part;
 	List	   *cascade;		/* CrmPurgeCascadeTable of the tables the cascade reached */
 	int64		kept;			/* rows kept because their cascade reaches a held row */
+	int64		missed;			/* rows picked, not held, not deleted */
 } BatchWork;
 
 /*
@@ -761,7 +804,7 @@ run_batch(void *arg)
 	}
 	PG_TRY();
 	{
-		w->n = delete_batch(w->r, &w->done, &w->scanned_to, &w->cascade, &w->kept,
+		w->n = delete_batch(w->r, &w->done, &w->scanned_to, &w->cascade, &w->kept, &w->missed,
 							w->r->export ? batch_csv : NULL, streamed ? &file : NULL);
 		if (w->r->export && w->n > 0)
 		{
@@ -1909,6 +1952,9 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		if (work.kept > 0)
 			appendStringInfo(outcome, "; kept " INT64_FORMAT " rows whose cascade reaches a row under a legal hold",
 							 work.kept);
+		if (work.missed > 0)
+			appendStringInfo(outcome, "; " INT64_FORMAT " rows not deleted: a trigger or rule of the table kept them,"
+							 " or they changed since they were picked", work.missed);
 	}
 
 	advance_scan(&r, n, scanned_to);

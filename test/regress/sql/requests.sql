@@ -224,6 +224,22 @@ SELECT crm_purge_unprotect('caught', true);
 DROP TABLE caught;
 DROP FUNCTION caught_audit();
 
+-- rows the table's BEFORE DELETE trigger keeps: the batch's outcome says so
+CREATE TABLE keepodd (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO keepodd SELECT g, now() - interval '1 year' FROM generate_series(1, 6) g;
+CREATE FUNCTION keep_odd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF OLD.id % 2 = 1 THEN RETURN NULL; END IF;
+	RETURN OLD;
+END $$;
+CREATE TRIGGER a_keep_odd BEFORE DELETE ON keepodd FOR EACH ROW EXECUTE FUNCTION keep_odd();
+SELECT crm_purge_request('keepodd', '30 days', 'delete_only') AS r_odd \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows, rows_done FROM crm_purge_requests WHERE id = :r_odd;
+SELECT batch, rows, outcome FROM crm_purge.request_batches WHERE request_id = :r_odd ORDER BY batch;
+DROP TABLE keepodd;
+DROP FUNCTION keep_odd();
+
 -- a table a request cannot account for is refused up front, nothing queued
 -- (partitioned tables: test/regress/sql/partitions.sql)
 CREATE TABLE inh_parent (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
