@@ -141,8 +141,9 @@ shard_copy_role(List *rels)
 		if (OidIsValid(owner) && owner != o)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot copy a shard that reads tables of two owners, %s and %s",
-							crm_purge_role_name(owner), crm_purge_role_name(o))));
+					 errmsg("cannot run Citus's statement on shards of two owners, %s and %s, as their owner",
+							crm_purge_role_name(owner), crm_purge_role_name(o)),
+					 errhint("Run it on each owner's tables separately.")));
 		owner = o;
 	}
 	return owner;
@@ -472,12 +473,37 @@ utility_run_as(Node *stmt, bool *keeps_path)
 				t == AT_AddColumn || t == AT_ColumnDefault || t == AT_AddIndex || t == AT_AddIndexConstraint;
 		}
 		relid = alter->relation ? RangeVarGetRelid(alter->relation, NoLock, true) : InvalidOid;
-		/* (a shard's: a worker node's shell table has no rows to check) */
-		if (!checks || !OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
+		/* (a shard's, partitioned too: a worker node's shell table has no rows to check) */
+		if (!checks || !OidIsValid(relid) ||
+			(get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE) ||
 			!OidIsValid(crm_purge_citus_shard_logical(relid)))
 			return InvalidOid;
 		*keeps_path = true;
 		return shard_copy_role(list_make1_oid(relid));
+	}
+
+	/*
+	 * Citus's TRUNCATE of a role's shards, by a superuser (crm_purge lets
+	 * only superusers truncate a protected distributed table): the shard's
+	 * TRUNCATE triggers, which its owner can make on the shard itself, run
+	 * as the owner, restricted.
+	 */
+	if (IsA(stmt, TruncateStmt) && crm_purge_citus_internal_session() && superuser())
+	{
+		ListCell   *lc;
+		List	   *shards = NIL;
+
+		foreach(lc, ((TruncateStmt *) stmt)->relations)
+		{
+			Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+
+			if (OidIsValid(relid) && OidIsValid(crm_purge_citus_shard_logical(relid)))
+				shards = lappend_oid(shards, relid);
+		}
+		if (shards == NIL)
+			return InvalidOid;
+		*keeps_path = true;
+		return shard_copy_role(shards);
 	}
 	if (!IsA(stmt, CopyStmt))
 		return InvalidOid;

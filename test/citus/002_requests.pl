@@ -405,6 +405,42 @@ $coord->safe_psql('postgres', q{ALTER TABLE app.sa ALTER COLUMN n TYPE bigint});
 is(join(',', map { $_->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'alter'}) } ($w1, $w2)),
 	'regress_app,regress_app', 'the owner\'s CHECK re-checked by a superuser\'s column change runs as the owner on the worker nodes');
 
+# ... and of a partitioned one (its shards are partitioned tables)
+as('regress_app', q{
+	CREATE TABLE spp (account_id int, id int, n int, PRIMARY KEY (account_id, id)) PARTITION BY RANGE (id);
+	CREATE TABLE spp_1 PARTITION OF spp FOR VALUES FROM (0) TO (1000);
+	SELECT create_distributed_table('spp', 'account_id');
+	INSERT INTO spp SELECT g % 40, g, g FROM generate_series(1, 20) g;
+	ALTER TABLE spp ADD CONSTRAINT spp_chk CHECK (n IS NULL OR copy_note('alter part'));
+});
+$_->safe_psql('postgres', 'TRUNCATE app.copy_log') for ($w1, $w2);
+$coord->safe_psql('postgres', q{ALTER TABLE app.spp ALTER COLUMN n TYPE bigint});
+is(join(',', map { $_->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'alter part'}) } ($w1, $w2)),
+	'regress_app,regress_app', 'the same change of a partitioned distributed table runs the CHECK as the owner');
+
+# --- a superuser's TRUNCATE of a protected distributed table (with
+# crm_purge.allow_truncate, a superuser's only): a TRUNCATE trigger the
+# owner made on its shard on a worker node runs as the owner
+as('regress_app', q{
+	CREATE FUNCTION trunc_note() RETURNS trigger LANGUAGE plpgsql AS $f$
+	BEGIN PERFORM app.copy_note('truncate'); RETURN NULL; END $f$;
+	CREATE TABLE st (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('st', 'account_id');
+	INSERT INTO st SELECT g % 40, g FROM generate_series(1, 20) g;
+});
+as('regress_admin', q{SELECT crm_purge_protect('st')});
+{
+	my ($st_shard, $st_port) = shard_of('st');
+	my $st_node = $st_port == $w1->port ? $w1 : $w2;
+	$st_node->safe_psql('postgres', qq{SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on;
+		CREATE TRIGGER hidden BEFORE TRUNCATE ON app.st_$st_shard FOR EACH STATEMENT EXECUTE FUNCTION app.trunc_note()});
+	$st_node->safe_psql('postgres', 'TRUNCATE app.copy_log');
+	$coord->safe_psql('postgres', q{SET crm_purge.allow_truncate = on; TRUNCATE app.st});
+	is($st_node->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'truncate'}),
+		'regress_app', 'the owner\'s TRUNCATE trigger on its shard runs as the owner in a superuser\'s TRUNCATE');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.st}), '0', 'the table was truncated');
+}
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',
