@@ -170,7 +170,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		SELECT format('%I = %s', r.col,
 			CASE WHEN r.strategy = 'null' THEN 'NULL'
 				 WHEN r.strategy = 'hash' AND hashes IS NOT NULL THEN
-					format('%s[(crm_purge_u.crm_purge_ord - 1) * %s + %s]', hashes,
+					format('%s[(crm_purge_u.crm_purge_ord OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) %s'
+						   ' OPERATOR(pg_catalog.+) %s]', hashes,
 						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (),
 						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (ORDER BY a.attnum))
 				 WHEN r.strategy = 'hash' THEN format('CASE WHEN %1$I IS NULL THEN NULL ELSE '
@@ -951,7 +952,7 @@ $$;
 -- (rows that are not erased with them).  A protected table's protected
 -- children are the erase's own (_erase).
 CREATE FUNCTION crm_purge._erase_cascade_trash(top regclass, tbl regclass, cond text, keys text[], depth integer)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	r record;
 	refs text[];
@@ -1004,7 +1005,7 @@ END
 $$;
 
 CREATE FUNCTION crm_purge._fk_action_holds(verb text, top regclass, tbl regclass, cond text, keys text[], depth integer)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	r record;
 	refs text[];

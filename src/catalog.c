@@ -9,6 +9,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_operator.h"
+
+#include "utils/typcache.h"
+
 #include "access/transam.h"
 
 #include "access/genam.h"
@@ -603,4 +607,30 @@ crm_purge_live_rows(PG_FUNCTION_ARGS)
 	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	PG_RETURN_INT64(n);
+}
+
+/*
+ * crm_purge_eq_operator: OPERATOR(schema.=) of a type's default equality
+ * (its btree opclass's, as a unique index compares), for SQL text that must
+ * not resolve "=" in the caller's search_path.
+ */
+char *
+crm_purge_eq_operator(Oid typid)
+{
+	TypeCacheEntry *tc = lookup_type_cache(getBaseType(typid), TYPECACHE_EQ_OPR);
+	HeapTuple	tup;
+	char	   *out;
+
+	if (!OidIsValid(tc->eq_opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("type %s has no default equality operator", format_type_be(typid))));
+	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tc->eq_opr));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", tc->eq_opr);
+	out = psprintf("OPERATOR(%s.%s)",
+				   quote_identifier(get_namespace_name(((Form_pg_operator) GETSTRUCT(tup))->oprnamespace)),
+				   NameStr(((Form_pg_operator) GETSTRUCT(tup))->oprname));
+	ReleaseSysCache(tup);
+	return out;
 }

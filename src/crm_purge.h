@@ -87,6 +87,7 @@ extern void crm_purge_statement_hooks_init(void);
 
 /* utility.c */
 extern void crm_purge_after_utility(Node *parsetree);
+extern char *crm_purge_eq_operator(Oid typid);
 extern void crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context);
 
 /* security.c: the one privilege boundary */

@@ -207,7 +207,8 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		}
 		else
 			appendStringInfo(&retcols, "%s%s", i ? ", " : "", col);
-		appendStringInfo(&pkjoin, "%ss.%s = i.%s", i ? " AND " : "", col, col);
+		/* (the key's own equality: "=" is not looked up in the caller's search_path) */
+		appendStringInfo(&pkjoin, "%ss.%s %s i.%s", i ? " AND " : "", col, crm_purge_eq_operator(a->atttypid), col);
 	}
 	table_close(live, AccessShareLock);
 
@@ -216,7 +217,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(t.deletion_id), pg_catalog.array_agg(t.trash_row)"
 					 " FROM %s t WHERE (%s\n)%s",
 					 crm_purge_relname(trashid), filter ? filter : "true",
-					 deletion ? " AND t.deletion_id = $1" : "");
+					 deletion ? " AND t.deletion_id OPERATOR(pg_catalog.=) $1" : "");
 	if (citus)
 	{
 		/*
@@ -297,7 +298,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 " SELECT s.crm_purge_id, s.crm_purge_row, i IS NOT NULL FROM s LEFT JOIN i ON %s",
 					 pkcols.data, cols.data, crm_purge_relname(trashid),
 					 filter ? filter : "true",
-					 deletion ? " AND t.deletion_id = $1" : " AND $1 IS NOT NULL", named,
+					 deletion ? " AND t.deletion_id OPERATOR(pg_catalog.=) $1" : " AND $1 IS NOT NULL", named,
 					 pkcols.data,
 					 crm_purge_relname(relid), cols.data, cols.data,
 					 skip ? " ON CONFLICT DO NOTHING" : "", retcols.data,

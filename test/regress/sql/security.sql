@@ -283,6 +283,16 @@ WHERE pronamespace = 'crm_purge'::regnamespace AND prosecdef
 								 WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))
 ORDER BY oid::regprocedure::text;
 
+-- every function in SQL or PL/pgSQL runs with a pinned search_path, or
+-- is a wrapper that names only qualified objects (a caller's path could
+-- otherwise shadow a catalog, a function or an operator it uses)
+SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+WHERE p.pronamespace IN ('crm_purge'::regnamespace, 'public'::regnamespace)
+  AND l.lanname IN ('sql', 'plpgsql')
+  AND EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
+ORDER BY p.oid::regprocedure::text;
+
 -- an event trigger function cannot be called directly
 SET ROLE regress_sec_evil;
 SELECT crm_purge._sql_drop();
@@ -1639,6 +1649,13 @@ SELECT crm_purge_hold('sec.fc', 'true', NULL, 'litigation') IS NOT NULL AS held;
 SET ROLE regress_sec_admin;
 SELECT crm_purge._delete_permanently('sec.fp', 'id = 1', NULL);
 SELECT crm_purge._owner_write('sec.fp', ARRAY['sec.fp'::regclass::oid], ARRAY[(SELECT ctid FROM sec.fp WHERE id = 2)], NULL, NULL);
+-- nor with a pg_constraint of its own ahead of pg_catalog in its path
+CREATE TEMP TABLE pg_constraint AS SELECT * FROM pg_catalog.pg_constraint WHERE false;
+SET search_path = pg_temp, pg_catalog;
+SELECT crm_purge._delete_permanently('sec.fp', 'id = 1', NULL);
+SELECT crm_purge._owner_write('sec.fp', ARRAY['sec.fp'::regclass::oid], ARRAY[(SELECT ctid FROM sec.fp WHERE id = 2)], NULL, NULL);
+RESET search_path;
+DROP TABLE pg_temp.pg_constraint;
 RESET ROLE;
 SELECT (SELECT count(*) FROM sec.fp) AS parents, (SELECT count(*) FROM sec.fc) AS held_children;
 
@@ -1791,6 +1808,29 @@ SELECT crm_purge_delete_where('sec.hw', 'id = 4');
 RESET ROLE;
 RESET gin_fuzzy_search_limit;
 SELECT count(*) AS kept FROM sec.hw WHERE id = 4;
+
+-- 35. a restore's statement resolves no operator in the caller's path: an
+-- "=" of the restorer's that is always true made a skipped held row count
+-- as restored, and it left the trash
+SET ROLE regress_sec_owner;
+CREATE TABLE own.rs (id int PRIMARY KEY, v text);
+INSERT INTO own.rs VALUES (1, 'held evidence'), (2, 'other');
+RESET ROLE;
+SELECT crm_purge_protect('own.rs');
+SET ROLE regress_sec_owner;
+DELETE FROM own.rs;
+RESET ROLE;
+SELECT crm_purge_hold('own.rs', 'id = 1', NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+INSERT INTO own.rs VALUES (1, 'decoy');
+CREATE FUNCTION own.always(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+CREATE OPERATOR own.= (LEFTARG = int, RIGHTARG = int, FUNCTION = own.always);
+SET search_path = own, pg_catalog, public;
+SELECT crm_purge_restore('own.rs', NULL, 'skip');
+RESET search_path;
+RESET ROLE;
+SELECT id, v FROM crm_trash.own__rs ORDER BY id;
+SELECT id, v FROM own.rs ORDER BY id;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
