@@ -2041,13 +2041,21 @@ REVOKE ALL ON FUNCTION crm_purge._role_of(text), crm_purge._trash_type(oid, inte
 
 -- A dropped live column's trash values stay, under another name, so that a
 -- column added later under the old name starts empty.
-CREATE FUNCTION crm_purge._trash_column_dropped(tbl regclass, col name) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge._trash_column_dropped(tbl regclass, col name) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	tr regclass := crm_purge._trash(_trash_column_dropped.tbl);
 BEGIN
 	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
 								  WHERE attrelid = tr AND attname = col AND attnum > 0 AND NOT attisdropped) THEN
+		-- set aside, the values leave the reach of a hold's filter on the
+		-- column (a column added again under its name would be matched)
+		IF crm_purge._held_around(tbl) IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot drop column "%" of table %: legal hold % keeps trashed rows of the table',
+				col, tbl, crm_purge._held_around(tbl)
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Release the hold first (crm_purge_release).';
+		END IF;
 		EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, col,
 					   crm_purge._free_column_name(tr, left(col, 50) || '_dropped'));
 	END IF;

@@ -1832,6 +1832,21 @@ RESET ROLE;
 SELECT id, v FROM crm_trash.own__rs ORDER BY id;
 SELECT id, v FROM own.rs ORDER BY id;
 
+-- 36. a column of a table whose trash a hold keeps is not dropped: its
+-- trashed values went aside, out of the hold's filter (a column added again
+-- under its name matched nothing), and expired
+SET ROLE regress_sec_owner;
+CREATE TABLE own.dc (id int PRIMARY KEY, email text);
+INSERT INTO own.dc VALUES (1, 'e1'), (2, 'e2');
+RESET ROLE;
+SELECT crm_purge_protect('own.dc');
+SELECT crm_purge_hold('own.dc', $$email = 'e1'$$, NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+DELETE FROM own.dc;
+ALTER TABLE own.dc DROP COLUMN email;
+RESET ROLE;
+SELECT id, email FROM crm_trash.own__dc ORDER BY id;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
