@@ -3118,7 +3118,9 @@ BEGIN
 				  SELECT c0.conrelid, 'delete', c0.oid FROM pg_constraint c0
 				  WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confdeltype = 'c' AND c0.conrelid <> tbl
 					AND crm_purge._trash(c0.conrelid) IS NOT NULL
-					AND NOT EXISTS (SELECT FROM crm_purge.relations r1 WHERE r1.parent = tbl AND r1.child = c0.conrelid)) rel
+					-- (a rule by the child's columns is about other references)
+					AND NOT EXISTS (SELECT FROM crm_purge.relations r1 WHERE r1.parent = tbl AND r1.child = c0.conrelid
+									AND r1.child_columns IS NULL)) rel
 			JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = rel.child AND c.confrelid = tbl
 				AND (rel.con IS NULL OR c.oid = rel.con)
 			UNION ALL

@@ -731,4 +731,19 @@ SELECT * FROM er_gp ORDER BY id;
 RESET ROLE;
 REVOKE CREATE ON SCHEMA public FROM regress_er_owner;
 DROP TABLE er_gp, er_gp_eu;
+
+-- a protected child referencing the erased table ON DELETE CASCADE, with
+-- also a rule by its columns (a polymorphic reference) for the same parent:
+-- the foreign key's rows are deleted too, not left in the child's trash
+CREATE TABLE er_ep (id int PRIMARY KEY, email text);
+CREATE TABLE er_ec (id int PRIMARY KEY, p_id int REFERENCES er_ep ON DELETE CASCADE, obj_type text, obj_id int, note text);
+INSERT INTO er_ep VALUES (1, 'alice@x'), (2, 'bob@x');
+INSERT INTO er_ec VALUES (10, 1, 'contact', 2, 'alice secret note'), (11, 2, 'contact', 1, 'bob note');
+SELECT crm_purge_protect('er_ep'), crm_purge_protect('er_ec');
+SELECT crm_purge_relate('er_ep', 'er_ec', 'keep', ARRAY['obj_id'], $$obj_type = 'contact'$$);
+SELECT * FROM crm_purge_erase_preview('er_ep', 'id = 1') ORDER BY tbl::text, action;
+SELECT crm_purge_erase('er_ep', 'id = 1', 'GDPR');
+SELECT id, note FROM er_ec UNION ALL SELECT id, note FROM crm_trash.public__er_ec ORDER BY 1;
+SELECT crm_purge_unprotect('er_ec', true), crm_purge_unprotect('er_ep', true);
+DROP TABLE er_ec, er_ep;
 DROP ROLE regress_er_owner, regress_er_admin;
