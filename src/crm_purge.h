@@ -329,6 +329,7 @@ typedef struct CrmPurgeCascadeTable
 	CrmPurgeExportPart written;
 } CrmPurgeCascadeTable;
 
+extern List *crm_purge_cascade_edges_of_part(Oid relid, Oid heap);
 extern List *crm_purge_cascade_edges(Oid relid);
 extern bool crm_purge_cascade_removes(List *edges);
 extern Datum crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,

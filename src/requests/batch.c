@@ -495,11 +495,12 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	uint64		i;
 	bool		isnull;
 	int64		to = 0;
-	List	   *edges = crm_purge_cascade_edges(r->relid);
+	Oid			top = OidIsValid(r->heap) ? r->heap : r->relid;
+	List	   *edges = top != r->relid ? crm_purge_cascade_edges_of_part(r->relid, top) :
+		crm_purge_cascade_edges(r->relid);
 
 	/* ctids of one partition cannot name the rows a cascade from the whole table removes */
-	if (r->heap != r->relid && (crm_purge_cascade_removes(edges) ||
-								crm_purge_cascade_removes(crm_purge_cascade_edges(r->heap))))
+	if (top != r->relid && crm_purge_cascade_removes(edges))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("table %s is partitioned and other tables reference it ON DELETE CASCADE: request " INT64_FORMAT " stops",
@@ -618,7 +619,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		values[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			return 0;
-		values[0] = crm_purge_cascade_prepare(r->relid, edges, PointerGetDatum(PG_DETOAST_DATUM_COPY(values[0])),
+		values[0] = crm_purge_cascade_prepare(top, edges, PointerGetDatum(PG_DETOAST_DATUM_COPY(values[0])),
 											  r->export, cascade, kept);
 	}
 

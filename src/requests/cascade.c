@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/partition.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -215,6 +217,49 @@ crm_purge_cascade_edges(Oid relid)
 			edges = add_edges(edges, conrel, edge->child, i, edge->level + 1);
 	}
 	table_close(conrel, AccessShareLock);
+	return edges;
+}
+
+/*
+ * crm_purge_cascade_edges_of_part: crm_purge_cascade_edges() of a batch
+ * that works on one partition (heap) of relid: the keys that reference
+ * relid, read from heap's rows, then those that reference the partitioned
+ * tables between them and heap itself (a key may reference a partition).
+ */
+List *
+crm_purge_cascade_edges_of_part(Oid relid, Oid heap)
+{
+	List	   *edges = crm_purge_cascade_edges(relid);
+	List	   *levels = list_make1_oid(heap);
+	ListCell   *lc;
+
+	/* a partition's ctid names a row of the partition alone */
+	foreach(lc, edges)
+		if (((CascadeEdge *) lfirst(lc))->parent_edge < 0)
+			((CascadeEdge *) lfirst(lc))->parent = heap;
+	foreach(lc, get_partition_ancestors(heap))
+	{
+		if (lfirst_oid(lc) == relid)
+			break;
+		levels = lappend_oid(levels, lfirst_oid(lc));
+	}
+	foreach(lc, levels)
+	{
+		List	   *more = crm_purge_cascade_edges(lfirst_oid(lc));
+		int			offset = list_length(edges);
+		ListCell   *m;
+
+		foreach(m, more)
+		{
+			CascadeEdge *edge = lfirst(m);
+
+			if (edge->parent_edge >= 0)
+				edge->parent_edge += offset;
+			else
+				edge->parent = heap;
+		}
+		edges = list_concat(edges, more);
+	}
 	return edges;
 }
 

@@ -371,6 +371,27 @@ SELECT crm_purge_guard('pt.inh_kid');
 ALTER TABLE pt.inh_kid INHERIT pt.inh_parent;
 DROP TABLE pt.inh_parent, pt.inh_kid;
 
+-- a request on a partitioned table keeps the parents of held rows that a
+-- key referencing one of its partitions ON DELETE SET NULL would unlink
+SET ROLE regress_pt_owner;
+CREATE TABLE pt.pp (id int, modified_at timestamptz NOT NULL, PRIMARY KEY (id, modified_at)) PARTITION BY RANGE (modified_at);
+CREATE TABLE pt.pp_old PARTITION OF pt.pp FOR VALUES FROM ('2000-01-01') TO ('2021-01-01');
+CREATE TABLE pt.pp_new PARTITION OF pt.pp FOR VALUES FROM ('2021-01-01') TO ('2030-01-01');
+INSERT INTO pt.pp SELECT g, timestamptz '2020-06-01' + g * interval '1 hour' FROM generate_series(1, 10) g;
+CREATE TABLE pt.pch (id int PRIMARY KEY, pp_id int, pp_mod timestamptz,
+	FOREIGN KEY (pp_id, pp_mod) REFERENCES pt.pp_old ON DELETE SET NULL);
+INSERT INTO pt.pch SELECT g, g, timestamptz '2020-06-01' + g * interval '1 hour' FROM generate_series(1, 10) g;
+GRANT SELECT, DELETE ON pt.pp, pt.pch TO regress_pt_admin;
+RESET ROLE;
+SET ROLE regress_pt_admin;
+SELECT crm_purge_hold('pt.pch', 'id <= 5', NULL, 'litigation') IS NOT NULL AS held;
+SELECT crm_purge_request('pt.pp', '1 year', 'delete_only') AS rpp \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows, rows_done FROM crm_purge_requests WHERE id = :rpp;
+RESET ROLE;
+SELECT count(*) FILTER (WHERE pp_id IS NOT NULL) AS still_linked, count(*) FILTER (WHERE id <= 5 AND pp_id IS NULL) AS held_unlinked
+FROM pt.pch;
+
 \c postgres
 DROP DATABASE crm_purge_parts;
 DROP ROLE regress_pt_owner, regress_pt_app, regress_pt_admin;
