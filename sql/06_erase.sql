@@ -1367,7 +1367,7 @@ $$;
 -- its trash tr whose primary keys are keys.
 CREATE FUNCTION crm_purge._citus_keys_of(tbl regclass, tr regclass, cols int2[], keys text[]) RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
 DECLARE
 	pkx text := crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl));
 	x text;
@@ -1394,7 +1394,7 @@ $$;
 CREATE FUNCTION crm_purge._citus_child_keys(tbl regclass, tr regclass, child regclass, ctr regclass, keys text[])
 RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
 DECLARE
 	con record;
 	refs text[];
@@ -1513,7 +1513,7 @@ CREATE FUNCTION crm_purge._citus_delete_rows_as_owner(tbl regclass, key_column n
 
 CREATE FUNCTION crm_purge._citus_delete_rows(tbl regclass, key_column name, keys text[]) RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
 DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
 	keyx text;
@@ -1568,7 +1568,7 @@ CREATE FUNCTION crm_purge._citus_erase_rows_as_owner(tbl regclass, subject text[
 -- Returns the live rows deleted.
 CREATE FUNCTION crm_purge._citus_erase_rows(tbl regclass, subject text[], plan jsonb) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
 DECLARE
 	n bigint;
 	c jsonb;
@@ -1625,7 +1625,7 @@ $$;
 CREATE FUNCTION crm_purge._citus_drop_keys(tbl regclass, tr regclass, keys text[], count_only boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C' AS $$
 DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
 	keyx text := crm_purge._key_expr(tbl, pk);
@@ -1921,15 +1921,15 @@ $$;
 -- Key text (what tombstones hash and export parts hold) never depends on
 -- the session's settings: the guard pins the same ones in C.
 ALTER FUNCTION crm_purge._citus_erase_check(regclass, text, text[])
-	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
 ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer)
-	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
 
 ALTER FUNCTION crm_purge._erase_top(regclass, text, text[], text)
-	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
 
 ALTER FUNCTION crm_purge_delete_keys(regclass, text[], boolean, name)
-	SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
 
 -- Filters, and the erase's own SQL around them, resolve names with
 -- search_path = pg_catalog, pg_temp, as every filter does: no schema on the

@@ -1356,6 +1356,7 @@ crm_purge_citus_drop_trash_rows(PG_FUNCTION_ARGS)
 	Oid			live;
 	char	   *hold;
 	int64		n;
+	int			nest;
 
 	crm_purge_require_extension_owner("crm_purge._citus_drop_trash_rows");
 	if (crm_purge_owner_calls == 0)
@@ -1370,11 +1371,15 @@ crm_purge_citus_drop_trash_rows(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s is not the trash of a distributed table", crm_purge_relname(trashid))));
 	hold = crm_purge_citus_hold_condition(live);
+	/* the holds' conditions read as they were made ('02/03/04' a date in YMD order, UTC) */
+	nest = NewGUCNestLevel();
+	crm_purge_pin_filter_settings();
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE (t.deletion_id, t.trash_row) IN"
 									   " (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))) AND NOT coalesce((%s\n), false)",
 									   crm_purge_relname(trashid), hold ? hold : "false"),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove rows of %s", crm_purge_relname(trashid));
+	AtEOXact_GUC(false, nest);
 	n = SPI_processed;
 	SPI_finish();
 	PG_RETURN_INT64(n);

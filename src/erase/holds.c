@@ -412,6 +412,8 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 			filter = citus_plain_filter(relid, scanrel, hold_id, filter);
 			crm_purge_unbecome(&id);
 			crm_purge_become_owner(&id);
+			/* its literals read as when it was made ('02/03/04' in YMD order, UTC) */
+			crm_purge_pin_filter_settings();
 			if (scanrel == relid)
 				nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 		}

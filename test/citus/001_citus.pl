@@ -1288,4 +1288,41 @@ is(as('regress_admin', q{SELECT crm_purge_delete_where('app.dk', 'id = 1')}), '1
 unlike($coord->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.dom_log}),
 	qr/postgres/, 'the owner\'s domain CHECK never ran as the superuser on the coordinator');
 
+# a hold's literals read as when it was made (DateStyle YMD, UTC), whatever
+# the session that checks it: an erase in an MDY session, the trash expiry
+# in a session in another time zone
+as('regress_app', q{
+	CREATE TABLE app.bd (account_id int, id int, born date, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.bd', 'account_id', colocate_with => 'none');
+	INSERT INTO app.bd VALUES (1, 1, '2002-03-04'), (2, 2, '2004-03-02'), (3, 3, '2010-01-01'), (6, 6, '2002-03-04');
+	GRANT SELECT, INSERT, DELETE ON app.bd TO regress_admin;
+	CREATE TABLE app.bx (account_id int, id int, born date, created_at timestamptz, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.bx', 'account_id', colocate_with => 'none');
+	INSERT INTO app.bx VALUES (1, 1, '2002-03-04', '2026-07-01 00:00+00'), (2, 2, '2011-01-01', '2026-05-31 20:00+00'),
+		(3, 3, '2011-01-01', '2026-07-01 00:00+00');
+	GRANT SELECT, INSERT, DELETE ON app.bx TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.bd');
+	SELECT crm_purge_hold('app.bd', 'born = ''02/03/04''', NULL, 'litigation')});
+as('regress_app', q{DELETE FROM app.bd WHERE id = 1});
+like(as('regress_admin', q{SET DateStyle = 'ISO, MDY'; SELECT crm_purge_erase('app.bd', 'id = 1', 'GDPR')}, err => 1),
+	qr/legal hold \d+ keeps them/, 'Citus: a held trashed row is not erased from a session with another DateStyle');
+like(as('regress_admin', q{SET DateStyle = 'ISO, MDY'; SELECT crm_purge_erase('app.bd', 'id = 6', 'GDPR')}, err => 1),
+	qr/legal hold \d+ keeps them/, 'nor a held live row');
+as('regress_admin', q{SELECT crm_purge_protect('app.bx', '1 second');
+	SELECT crm_purge_hold('app.bx', 'born = ''02/03/04''', NULL, 'litigation');
+	SELECT crm_purge_hold('app.bx', 'created_at < ''2026-06-01''', NULL, 'litigation')});
+as('regress_app', q{DELETE FROM app.bx});
+my $expired = 0;
+for (1 .. 60)
+{
+	as('regress_admin', q{SET DateStyle = 'ISO, MDY'; SET TimeZone = 'Asia/Tokyo'; SELECT crm_purge_tick()});
+	$expired = 1, last
+	  if $coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__bx WHERE id = 3}) eq '0';
+	sleep 1;
+}
+ok($expired, 'the unheld trashed row expired');
+is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM crm_trash.app__bx}), '1,2',
+	'Citus: held trashed rows do not expire, read in a session with another DateStyle and TimeZone');
+
 done_testing();
