@@ -6,6 +6,10 @@
 #include "postgres.h"
 
 #include "catalog/heap.h"
+#include "catalog/dependency.h"
+#include "utils/rel.h"
+#include "commands/trigger.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
@@ -715,6 +719,99 @@ refuse_resharding_drop(Node *parsetree)
 	}
 }
 
+/* same_key_text: does a key column's change from one type to another keep every value's text? */
+static bool
+same_key_text(Oid from, Oid to)
+{
+	if ((from == INT2OID || from == INT4OID || from == INT8OID) &&
+		(to == INT2OID || to == INT4OID || to == INT8OID))
+		return true;
+	return (from == TEXTOID || from == VARCHAROID) && (to == TEXTOID || to == VARCHAROID);
+}
+
+/*
+ * refuse_rekeying_guarded: a guarded table with tombstones keeps the text
+ * of its keys: tombstones are hashes of it.  A key column's type change
+ * that writes values otherwise (date to timestamp, char(n)), a USING, or a
+ * primary key dropped (a new one makes other key text) would void every
+ * tombstone, and the erased records could come back.
+ */
+static void
+refuse_rekeying_guarded(AlterTableStmt *stmt)
+{
+	Oid			relid;
+	Relation	rel;
+	AttrNumber	pk[INDEX_MAX_KEYS];
+	int			npk;
+	List	   *keycols = NIL;
+	Oid			pkcon;
+	ListCell   *lc;
+	int			i;
+	char	   *refused = NULL;
+
+	if (stmt->relation == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) ||
+		(get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE) ||
+		!crm_purge_guarded(relid))
+		return;
+	rel = table_open(relid, AccessShareLock);
+	npk = crm_purge_primary_key(rel, pk, true);
+	for (i = 0; i < npk; i++)
+		keycols = lappend(keycols, get_attname(relid, pk[i], false));
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &rel->trigdesc->triggers[i];
+		int			j;
+
+		if (strcmp(t->tgname, "crm_purge_guard") == 0)
+			for (j = 1; j < t->tgnargs; j++)
+				keycols = lappend(keycols, pstrdup(t->tgargs[j]));
+	}
+	pkcon = OidIsValid(RelationGetPrimaryKeyIndex(rel)) ? get_index_constraint(RelationGetPrimaryKeyIndex(rel)) : InvalidOid;
+	table_close(rel, AccessShareLock);
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		ListCell   *k;
+		bool		keycol = false;
+
+		foreach(k, keycols)
+			keycol |= cmd->name != NULL && strcmp(cmd->name, lfirst(k)) == 0;
+		if (cmd->subtype == AT_AlterColumnType && keycol)
+		{
+			ColumnDef  *def = (ColumnDef *) cmd->def;
+			AttrNumber	att = get_attnum(relid, cmd->name);
+			Oid			newtype = InvalidOid;
+			int32		newmod;
+
+			if (def != NULL && def->typeName != NULL)
+				typenameTypeIdAndMod(NULL, def->typeName, &newtype, &newmod);
+			if (att == InvalidAttrNumber || def == NULL || def->raw_default != NULL ||
+				!same_key_text(get_atttype(relid, att), newtype))
+				refused = psprintf("The change of key column \"%s\" writes its keys otherwise", cmd->name);
+		}
+		else if (cmd->subtype == AT_DropColumn && keycol)
+			refused = psprintf("Key column \"%s\" would be dropped", cmd->name);
+		else if (cmd->subtype == AT_DropConstraint && OidIsValid(pkcon) && cmd->name != NULL &&
+				 strcmp(cmd->name, get_constraint_name(pkcon)) == 0)
+			refused = pstrdup("Its primary key would be dropped");
+		if (refused != NULL)
+			break;
+	}
+	if (refused == NULL ||
+		held_lookup("crm_purge._key_hash(text)", "SELECT 1 FROM crm_purge.tombstones WHERE tbl OPERATOR(pg_catalog.=) $1 LIMIT 1",
+					OIDOID, ObjectIdGetDatum(relid)) == NULL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_IN_USE),
+			 errmsg("cannot alter guarded table %s while it has tombstones of erased records", crm_purge_relname(relid)),
+			 errdetail("%s: the guard knows erased keys by a hash of their text, and the erased records could come back.", refused),
+			 errhint("Keep the key as it is (integers may widen, varchar may become text). To accept that erased records may come back, drop the trigger crm_purge_guard first and run crm_purge_guard again after the change.")));
+}
+
 /*
  * crm_purge_after_utility: from the ProcessUtility hook, after the
  * statement ran: the rows an ATTACH PARTITION brought under a guard.
@@ -766,6 +863,7 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	{
 		refuse_local_table_key((AlterTableStmt *) parsetree);
 		refuse_attaching_protected((AlterTableStmt *) parsetree);
+		refuse_rekeying_guarded((AlterTableStmt *) parsetree);
 	}
 	if (!drops_this_extension(parsetree))
 		refuse_losing_held(parsetree);

@@ -746,4 +746,27 @@ SELECT crm_purge_erase('er_ep', 'id = 1', 'GDPR');
 SELECT id, note FROM er_ec UNION ALL SELECT id, note FROM crm_trash.public__er_ec ORDER BY 1;
 SELECT crm_purge_unprotect('er_ec', true), crm_purge_unprotect('er_ep', true);
 DROP TABLE er_ec, er_ep;
+
+-- a guarded table's keys keep their text while it has tombstones: a key
+-- type change that writes them otherwise, or a primary key dropped, is
+-- refused (the erased records would come back); widening is not
+CREATE TABLE er_gk (id int PRIMARY KEY, born date, email varchar(40));
+INSERT INTO er_gk VALUES (1, '2000-01-01', 'a@x'), (2, '2001-01-01', 'b@x');
+ALTER TABLE er_gk OWNER TO regress_er_owner;
+GRANT SELECT, DELETE ON er_gk TO regress_er_admin;
+SELECT crm_purge_guard('er_gk', 'skip', ARRAY['email']);
+ALTER TABLE er_gk ALTER COLUMN born TYPE timestamp;
+SET ROLE regress_er_admin;
+SELECT crm_purge_erase('er_gk', 'id = 1', 'GDPR');
+SET ROLE regress_er_owner;
+ALTER TABLE er_gk ALTER COLUMN email TYPE char(40);
+ALTER TABLE er_gk ALTER COLUMN id TYPE text;
+ALTER TABLE er_gk ALTER COLUMN id TYPE bigint USING id + 0;
+ALTER TABLE er_gk DROP CONSTRAINT er_gk_pkey;
+ALTER TABLE er_gk DROP COLUMN email;
+ALTER TABLE er_gk ALTER COLUMN id TYPE bigint, ALTER COLUMN email TYPE text;
+INSERT INTO er_gk VALUES (1, '2002-02-02', 'new@x'), (3, '2003-03-03', 'a@x');
+RESET ROLE;
+SELECT id, email, pg_typeof(id) FROM er_gk ORDER BY id;
+DROP TABLE er_gk;
 DROP ROLE regress_er_owner, regress_er_admin;
