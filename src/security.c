@@ -400,6 +400,8 @@ crm_purge_pin_filter_settings(void)
 {
 	static const char *const pinned[][2] = {
 		{"timezone", "UTC"},
+		/* ('... IST' is +02 under Default, +05:30 under India) */
+		{"timezone_abbreviations", "Default"},
 		{"datestyle", "ISO, YMD"},
 		{"intervalstyle", "postgres"},
 		{"standard_conforming_strings", "on"},

@@ -450,13 +450,16 @@ utility_run_as(Node *stmt, bool *keeps_path)
 	List	   *changed = NIL;
 
 	/*
-	 * Citus's own DDL on a shard of a role's table, by a superuser (a
-	 * superuser's column change, a split re-adding foreign keys): it checks
-	 * the owner's constraints over the shard's rows, its index code folded
-	 * while validating; as the owner, restricted (a change of owner stays
-	 * the superuser's).
+	 * DDL on a shard of a role's table, by a superuser: Citus's (a
+	 * superuser's column change, a split re-adding foreign keys and
+	 * attaching partitions), sent to a node or run in the superuser's own
+	 * session when the node holds shards (local execution).  It checks the
+	 * owner's constraints and partition keys over the shard's rows, its
+	 * index code folded while validating: as the owner, restricted.  Only
+	 * what reads no row stays the superuser's (a change of owner, trigger
+	 * switches, storage settings).
 	 */
-	if (IsA(stmt, AlterTableStmt) && crm_purge_citus_internal_session() && superuser())
+	if (IsA(stmt, AlterTableStmt) && superuser())
 	{
 		AlterTableStmt *alter = (AlterTableStmt *) stmt;
 		ListCell   *lc;
@@ -469,8 +472,13 @@ utility_run_as(Node *stmt, bool *keeps_path)
 
 			if (t == AT_ChangeOwner)
 				return InvalidOid;
-			checks |= t == AT_AddConstraint || t == AT_AlterColumnType || t == AT_ValidateConstraint ||
-				t == AT_AddColumn || t == AT_ColumnDefault || t == AT_AddIndex || t == AT_AddIndexConstraint;
+			checks |= !(t == AT_EnableTrig || t == AT_EnableAlwaysTrig || t == AT_EnableReplicaTrig ||
+						t == AT_DisableTrig || t == AT_EnableTrigAll || t == AT_DisableTrigAll ||
+						t == AT_EnableTrigUser || t == AT_DisableTrigUser || t == AT_SetTableSpace ||
+						t == AT_SetRelOptions || t == AT_ResetRelOptions || t == AT_ReplaceRelOptions ||
+						t == AT_ReplicaIdentity || t == AT_ClusterOn || t == AT_DropCluster ||
+						t == AT_SetStatistics || t == AT_SetStorage || t == AT_SetCompression ||
+						t == AT_SetOptions || t == AT_ResetOptions);
 		}
 		relid = alter->relation ? RangeVarGetRelid(alter->relation, NoLock, true) : InvalidOid;
 		/* (a shard's, partitioned too: a worker node's shell table has no rows to check) */
@@ -483,12 +491,12 @@ utility_run_as(Node *stmt, bool *keeps_path)
 	}
 
 	/*
-	 * Citus's TRUNCATE of a role's shards, by a superuser (crm_purge lets
-	 * only superusers truncate a protected distributed table): the shard's
+	 * A TRUNCATE of a role's shards, by a superuser (crm_purge lets only
+	 * superusers truncate a protected distributed table): the shard's
 	 * TRUNCATE triggers, which its owner can make on the shard itself, run
 	 * as the owner, restricted.
 	 */
-	if (IsA(stmt, TruncateStmt) && crm_purge_citus_internal_session() && superuser())
+	if (IsA(stmt, TruncateStmt) && superuser())
 	{
 		ListCell   *lc;
 		List	   *shards = NIL;

@@ -120,15 +120,20 @@ check_hold(Oid relid, Oid scanrel, int64 hold_id, Oid creator)
 				 errdetail("A hold's filter runs with its creator's rights; until it can run, nothing it might keep is removed."),
 				 errhint("Grant SELECT on the table to %s again, or release hold " INT64_FORMAT " and make it again.",
 						 crm_purge_role_name(creator), hold_id)));
-	/* a live table's own policies would run with the hold creator's rights */
-	if (scanrel == relid && crm_purge_policies_would_run(relid, creator))
+	/*
+	 * A live table's own policies, or a partition's read by itself, would
+	 * run with the hold creator's rights (and hide held rows)
+	 */
+	if (get_rel_namespace(scanrel) != get_namespace_oid(CRM_TRASH_SCHEMA, true) &&
+		crm_purge_policies_would_run(scanrel, creator))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: the table has row-level security",
-						hold_id, crm_purge_relname(relid)),
+				 errmsg("legal hold " INT64_FORMAT " on table %s cannot be checked: %s has row-level security",
+						hold_id, crm_purge_relname(relid),
+						scanrel == relid ? "the table" : psprintf("its partition %s", crm_purge_relname(scanrel))),
 				 errdetail("Its policies would run with the rights of the hold's creator %s.",
 						   crm_purge_role_name(creator)),
-				 errhint("Disable row-level security on the table, or have its owner make the hold again.")));
+				 errhint("Disable row-level security there, or have the table's owner make the hold again.")));
 }
 
 /* citus_plain_filter: the hold's filter as a plain condition (filter.c), or an error. */

@@ -1847,6 +1847,42 @@ ALTER TABLE own.dc DROP COLUMN email;
 RESET ROLE;
 SELECT id, email FROM crm_trash.own__dc ORDER BY id;
 
+-- 37. a partition's own row-level security hid held rows from the hold's
+-- check of a delete that reads the partitions one by one
+SET ROLE regress_sec_owner;
+CREATE TABLE own.hp (id int PRIMARY KEY, note text) PARTITION BY RANGE (id);
+CREATE TABLE own.hp1 PARTITION OF own.hp FOR VALUES FROM (0) TO (100);
+INSERT INTO own.hp SELECT g, 'held ' || g FROM generate_series(1, 3) g;
+GRANT SELECT, DELETE ON own.hp TO regress_sec_admin, regress_sec_blind;
+GRANT SELECT ON own.hp1 TO regress_sec_blind;
+RESET ROLE;
+GRANT USAGE ON SCHEMA own TO regress_sec_blind;
+SET ROLE regress_sec_blind;
+SELECT crm_purge_hold('own.hp', 'id = 1', NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+ALTER TABLE own.hp1 ENABLE ROW LEVEL SECURITY;
+CREATE POLICY hide ON own.hp1 USING (current_user <> 'regress_sec_blind');
+SET ROLE regress_sec_admin;
+SELECT crm_purge._delete_permanently('own.hp', 'id = 1', NULL);
+RESET ROLE;
+SELECT count(*) AS kept FROM own.hp WHERE id = 1;
+
+-- 38. a hold's time zone abbreviations read as when it was made: 'IST' is
+-- +02 under Default and +05:30 under India, and a session set to India
+-- erased a held row
+SET ROLE regress_sec_owner;
+CREATE TABLE own.tz (id int PRIMARY KEY, at timestamptz);
+INSERT INTO own.tz VALUES (1, '2026-05-31 20:00+00');
+GRANT SELECT, DELETE ON own.tz TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.tz', $$at < '2026-06-01 00:00 IST'$$, NULL, 'litigation') IS NOT NULL AS held;
+SET timezone_abbreviations = 'India';
+SELECT crm_purge_erase('own.tz', 'id = 1', 'GDPR');
+RESET timezone_abbreviations;
+RESET ROLE;
+SELECT count(*) AS kept FROM own.tz;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
