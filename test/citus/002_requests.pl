@@ -441,6 +441,49 @@ as('regress_admin', q{SELECT crm_purge_protect('st')});
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.st}), '0', 'the table was truncated');
 }
 
+# --- a superuser's blocking split of a table partitioned by an owner's
+# function: the split partitions are attached again on the worker nodes,
+# the partition key checked over their rows: as the owner
+as('regress_app', q{
+	CREATE FUNCTION pkey_note(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$
+	BEGIN PERFORM app.copy_note('pkey'); RETURN x; END $f$;
+	CREATE TABLE spl (account_id int, id int, v text) PARTITION BY RANGE ((app.pkey_note(id)));
+	CREATE TABLE spl_1 PARTITION OF spl FOR VALUES FROM (0) TO (1000);
+	SELECT create_distributed_table('spl', 'account_id', colocate_with => 'none');
+	INSERT INTO spl SELECT g % 40, g, 'v' FROM generate_series(1, 100) g;
+});
+$_->safe_psql('postgres', 'TRUNCATE app.copy_log') for ($w1, $w2);
+{
+	my ($spl_shard, $spl_port) = shard_of('spl');
+	my $mid = $coord->safe_psql('postgres', qq{SELECT ((shardminvalue::bigint + shardmaxvalue::bigint) / 2)::text FROM pg_dist_shard WHERE shardid = $spl_shard});
+	my $nodes = $coord->safe_psql('postgres', qq{SELECT string_agg(nodeid::text, ',') FROM (SELECT nodeid FROM pg_dist_node WHERE nodeport = $spl_port LIMIT 1) n});
+	$coord->safe_psql('postgres', qq{SELECT citus_split_shard_by_split_points($spl_shard, ARRAY['$mid'], ARRAY[$nodes, $nodes], shard_transfer_mode => 'block_writes')});
+	is(join(',', map { $_->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'pkey' AND who <> 'regress_app'}) } ($w1, $w2)),
+		'none,none', 'the owner\'s partition key function runs as the owner in a superuser\'s split');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.spl}), '100', 'the split kept the rows');
+}
+
+# --- a coordinator that holds shards runs a superuser's column change of
+# its shards in the superuser's own session (local execution): the owner's
+# CHECK still runs as the owner there
+$coord->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; SET ROLE regress_app;
+	CREATE TABLE app.copy_log (who name, what text)});
+$coord->safe_psql('postgres', qq{SELECT citus_set_node_property('127.0.0.1', ${\ $coord->port}, 'shouldhaveshards', true)});
+as('regress_app', q{
+	CREATE TABLE sl (account_id int, id int, n int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('sl', 'account_id', colocate_with => 'none');
+	INSERT INTO sl SELECT g % 40, g, g FROM generate_series(1, 40) g;
+	ALTER TABLE sl ADD CONSTRAINT sl_chk CHECK (n IS NULL OR app.copy_note('local'));
+});
+as('regress_admin', q{SELECT crm_purge_protect('sl')});
+is($coord->safe_psql('postgres', q{SELECT count(*) > 0 FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.logicalrelid = 'app.sl'::regclass AND n.nodeport = } . $coord->port), 't', 'the coordinator holds shards of app.sl');
+$coord->safe_psql('postgres', 'TRUNCATE app.copy_log');
+$coord->safe_psql('postgres', q{ALTER TABLE app.sl ALTER COLUMN n TYPE bigint});
+is($coord->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'local'}),
+	'regress_app', 'a superuser\'s column change of the coordinator\'s shards runs the owner\'s CHECK as the owner');
+$coord->safe_psql('postgres', qq{SELECT citus_set_node_property('127.0.0.1', ${\ $coord->port}, 'shouldhaveshards', false)});
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',
