@@ -1,5 +1,24 @@
 /* crm_purge--1.0--1.1.sql: security release.  See CHANGELOG.md. */
 
+-- no function of another's may take crm_purge's names (an overload on the
+-- search_path would run in place of crm_purge's for whoever calls it)
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	SELECT p.oid INTO f FROM pg_catalog.pg_proc p
+		WHERE pg_catalog.left(p.proname, 9) OPERATOR(pg_catalog.=) 'crm_purge'
+		  AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+						  AND d.objid = p.oid AND d.deptype = 'e')
+		LIMIT 1;
+	IF f IS NOT NULL THEN
+		RAISE EXCEPTION 'function % takes a name of crm_purge''s', f
+			USING ERRCODE = 'reserved_name',
+				  HINT = 'Drop or rename it first: it would run in place of crm_purge''s for whoever calls it.';
+	END IF;
+END
+$$;
+
 \echo Use "ALTER EXTENSION crm_purge UPDATE TO '1.1'" to load this file. \quit
 
 -- Identity by OID: roles that act are recorded as regrole (their OID);

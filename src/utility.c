@@ -840,6 +840,52 @@ crm_purge_after_utility(Node *parsetree)
 	}
 }
 
+/* reserved_name: is name one of crm_purge's function names (crm_purge_...)? */
+static bool
+reserved_name(const char *name)
+{
+	return name != NULL && strncmp(name, "crm_purge", 9) == 0;
+}
+
+/*
+ * refuse_shadowing: a function named crm_purge_... that is not the
+ * extension's.  An overload (crm_purge_erase(text, text, text) in public,
+ * where a database's owner may create) wins over crm_purge's for the
+ * documented calls with string literals, and runs with the caller's rights.
+ */
+static void
+refuse_shadowing(Node *parsetree)
+{
+	const char *name = NULL;
+	const char *kind = "function";
+
+	if (creating_extension && CurrentExtensionObject == get_extension_oid("crm_purge", true))
+		return;
+	if (IsA(parsetree, CreateFunctionStmt))
+	{
+		name = strVal(llast(((CreateFunctionStmt *) parsetree)->funcname));
+		kind = ((CreateFunctionStmt *) parsetree)->is_procedure ? "procedure" : "function";
+	}
+	else if (IsA(parsetree, DefineStmt) && ((DefineStmt *) parsetree)->kind == OBJECT_AGGREGATE)
+	{
+		name = strVal(llast(((DefineStmt *) parsetree)->defnames));
+		kind = "aggregate";
+	}
+	else if (IsA(parsetree, RenameStmt) &&
+			 (((RenameStmt *) parsetree)->renameType == OBJECT_FUNCTION ||
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_PROCEDURE ||
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_ROUTINE ||
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_AGGREGATE))
+		name = ((RenameStmt *) parsetree)->newname;
+	if (!reserved_name(name))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_RESERVED_NAME),
+			 errmsg("cannot make %s \"%s\": names starting with crm_purge are crm_purge's", kind, name),
+			 errdetail("Another %s of that name (an overload in a schema on the search_path) would run in place of crm_purge's for whoever calls it.", kind),
+			 errhint("Choose another name.")));
+}
+
 /*
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
  * runs: the checks above.
@@ -848,6 +894,7 @@ void
 crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 {
 	refuse_resharding_drop(parsetree);
+	refuse_shadowing(parsetree);
 	if (drops_this_extension(parsetree))
 	{
 		drop_cron_jobs();

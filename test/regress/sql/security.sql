@@ -1883,6 +1883,18 @@ RESET timezone_abbreviations;
 RESET ROLE;
 SELECT count(*) AS kept FROM own.tz;
 
+-- 39. no one else's function takes a crm_purge name: an overload taking
+-- text (where a database's owner may create) ran in place of crm_purge's
+-- for a superuser's documented call
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.crm_purge_erase(tbl text, filter text, reason text) RETURNS bigint
+	LANGUAGE sql AS 'SELECT 0::bigint';
+CREATE PROCEDURE own.crm_purge_run(n int) LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION own.helper() RETURNS int LANGUAGE sql AS 'SELECT 1';
+ALTER FUNCTION own.helper() RENAME TO crm_purge_hold;
+RESET ROLE;
+SELECT count(*) AS shadows FROM pg_proc WHERE proname LIKE 'crm_purge%' AND pronamespace = 'own'::regnamespace;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
