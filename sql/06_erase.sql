@@ -1757,6 +1757,10 @@ BEGIN
 		DELETE FROM crm_purge.guards g WHERE g.tbl = d.tbl::regclass;
 		DELETE FROM crm_purge.dropped_tables x WHERE x.tbl = d.tbl;
 		RAISE NOTICE 'crm_purge: table % takes over % tombstones of a dropped table of that name', tbl, n;
+		-- every session's guard reads them (a pooled connection had read none),
+		-- and the sequence hands out no erased key
+		PERFORM crm_purge._tombstones_changed();
+		PERFORM crm_purge._raise_key_sequences(tbl);
 	END LOOP;
 	-- Citus: the shards' guard reads the tombstones on the worker nodes
 	PERFORM crm_purge._citus_tombstones(tbl, NULL, false);

@@ -840,6 +840,45 @@ crm_purge_after_utility(Node *parsetree)
 	}
 }
 
+/*
+ * refuse_unlogged: ALTER TABLE ... SET UNLOGGED of a protected table (or a
+ * partition of one) or a held one: a crash would empty it, past its trash
+ * and its holds.
+ */
+static void
+refuse_unlogged(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+	Oid			relid;
+	char	   *hold;
+
+	if (stmt->relation == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	foreach(lc, stmt->cmds)
+		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_SetUnLogged)
+			break;
+	if (lc == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) ||
+		(get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE))
+		return;
+	if (in_tree_of(relid, protected_table))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot make table %s unlogged: it is protected by crm_purge", crm_purge_relname(relid)),
+				 errdetail("A crash would empty an unlogged table, its rows never reaching the trash."),
+				 errhint("Run crm_purge_unprotect first.")));
+	hold = held_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
+					   REGCLASSOID, ObjectIdGetDatum(relid));
+	if (hold != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot make table %s unlogged: legal hold %s keeps its rows", crm_purge_relname(relid), hold),
+				 errdetail("A crash would empty an unlogged table."),
+				 errhint("Release the hold first (crm_purge_release).")));
+}
+
 /* reserved_name: is name one of crm_purge's function names (crm_purge_...)? */
 static bool
 reserved_name(const char *name)
@@ -911,6 +950,7 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 		refuse_local_table_key((AlterTableStmt *) parsetree);
 		refuse_attaching_protected((AlterTableStmt *) parsetree);
 		refuse_rekeying_guarded((AlterTableStmt *) parsetree);
+		refuse_unlogged((AlterTableStmt *) parsetree);
 	}
 	if (!drops_this_extension(parsetree))
 		refuse_losing_held(parsetree);

@@ -1895,6 +1895,18 @@ ALTER FUNCTION own.helper() RENAME TO crm_purge_hold;
 RESET ROLE;
 SELECT count(*) AS shadows FROM pg_proc WHERE proname LIKE 'crm_purge%' AND pronamespace = 'own'::regnamespace;
 
+-- 40. a protected or held table is not made unlogged (a crash would empty
+-- it past its trash and holds)
+SET ROLE regress_sec_owner;
+ALTER TABLE own.rs SET UNLOGGED;
+CREATE TABLE own.ul (id int PRIMARY KEY);
+RESET ROLE;
+SELECT crm_purge_hold('own.ul', 'true', NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+ALTER TABLE own.ul SET UNLOGGED;
+RESET ROLE;
+SELECT relname, relpersistence FROM pg_class WHERE oid IN ('own.rs'::regclass, 'own.ul'::regclass) ORDER BY 1;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
