@@ -982,7 +982,7 @@ read_user_deferrable_triggers(void)
 		 * A foreign key's checks take their table owner's rights; a unique
 		 * or exclusion constraint's recheck runs its index's expressions and
 		 * operators, the table owner's code; a constraint trigger runs its
-		 * function, unless that is a superuser's or crm_purge's own.
+		 * function, unless that is crm_purge's own.
 		 */
 		if (((Form_pg_constraint) GETSTRUCT(con))->contype == CONSTRAINT_FOREIGN ||
 			(((Form_pg_constraint) GETSTRUCT(con))->contype == CONSTRAINT_TRIGGER &&
@@ -1051,7 +1051,10 @@ pending_user_triggers(void)
 	return result;
 }
 
-/* trusted_function: is fn a superuser's (built in too) or crm_purge's own? */
+/*
+ * trusted_function: is fn crm_purge's own?  A superuser's is not: lo_manage
+ * or refint's check_foreign_key act with the rights of whoever fires them.
+ */
 static bool
 trusted_function(Oid fn)
 {
@@ -1060,9 +1063,10 @@ trusted_function(Oid fn)
 
 	if (HeapTupleIsValid(tup))
 	{
-		Oid			owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+		Form_pg_proc p = (Form_pg_proc) GETSTRUCT(tup);
 
-		trusted = superuser_arg(owner) || owner == crm_purge_extension_owner();
+		trusted = p->proowner == crm_purge_extension_owner() &&
+			p->pronamespace == get_namespace_oid(CRM_PURGE_SCHEMA, true);
 		ReleaseSysCache(tup);
 	}
 	return trusted;

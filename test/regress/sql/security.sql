@@ -1907,6 +1907,26 @@ ALTER TABLE own.ul SET UNLOGGED;
 RESET ROLE;
 SELECT relname, relpersistence FROM pg_class WHERE oid IN ('own.rs'::regclass, 'own.ul'::regclass) ORDER BY 1;
 
+-- 41. an owner's deferred constraint trigger whose function is a
+-- superuser's (lo_manage, refint's check_foreign_key act with the rights
+-- of whoever fires them) fires in an admin's write, as the owner, not at
+-- the admin's commit
+CREATE TABLE sec.fired (who name);
+GRANT INSERT ON sec.fired TO PUBLIC;
+CREATE FUNCTION sec.note_firer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO sec.fired VALUES (current_user); RETURN NULL; END $$;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.dt (id int PRIMARY KEY);
+INSERT INTO own.dt VALUES (1), (2);
+CREATE CONSTRAINT TRIGGER late AFTER DELETE ON own.dt DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION sec.note_firer();
+GRANT SELECT, DELETE ON own.dt TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.dt', 'id = 1', true);
+RESET ROLE;
+SELECT who FROM sec.fired;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
