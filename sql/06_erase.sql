@@ -1004,6 +1004,53 @@ BEGIN
 END
 $$;
 
+-- Rows of tbl (matching cond with $1 = keys) get their columns cols changed
+-- (a foreign key's SET NULL, an erase's unlink): rows of other tables that
+-- reference those columns ON UPDATE CASCADE, SET NULL or SET DEFAULT change
+-- with them, at any depth.  A held one refuses the change, naming its hold.
+CREATE FUNCTION crm_purge._fk_update_holds(verb text, top regclass, tbl regclass, cond text, keys text[], cols int2[],
+										   depth integer)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r record;
+	refs text[];
+	key_type oid;
+	hold_id bigint;
+BEGIN
+	FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.conname
+			 FROM pg_constraint c0
+			 WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confupdtype IN ('c', 'n', 'd')
+			   AND c0.confkey && cols AND c0.conparentid = 0
+			 ORDER BY c0.conname LOOP
+		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
+		CONTINUE WHEN refs IS NULL;
+		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]);
+		IF NOT crm_purge._keys_comparable(r.child, r.conkey, tbl, r.confkey) AND crm_purge._has_holds(r.child) THEN
+			RAISE EXCEPTION 'cannot % rows of table %: the legal holds on table % cannot be checked through its foreign key %', verb, top, r.child, r.conname
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'Its columns are of other types than the keys they reference.',
+					  HINT = 'Nothing was changed. Release the holds on that table first, or give the columns the types of the keys.';
+		END IF;
+		hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs, key_type);
+		IF hold_id IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot % rows of table %: legal hold % keeps rows of table % that its foreign key would change',
+				verb, top, hold_id, r.child
+				USING ERRCODE = 'object_in_use',
+					  DETAIL = format('Its foreign key %s follows an update of table %s.', r.conname, tbl),
+					  HINT = 'Nothing was changed. Release the hold with crm_purge_release, or narrow the filter.';
+		END IF;
+		IF depth >= 16 THEN
+			RAISE EXCEPTION 'cannot % rows of table %: its foreign keys follow updates more than 16 tables deep', verb, top
+				USING ERRCODE = 'program_limit_exceeded',
+					  HINT = 'Nothing was changed. Release the legal holds first: without one the foreign keys are not checked.';
+		END IF;
+		PERFORM crm_purge._fk_update_holds(verb, top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
+										   refs, r.conkey, depth + 1);
+	END LOOP;
+END
+$$;
+
 CREATE FUNCTION crm_purge._fk_action_holds(verb text, top regclass, tbl regclass, cond text, keys text[], depth integer)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1053,6 +1100,10 @@ BEGIN
 			END IF;
 			PERFORM crm_purge._fk_action_holds(verb, top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
 											   refs, depth + 1);
+		ELSE
+			-- (the unlinked columns may be referenced in turn ON UPDATE ...)
+			PERFORM crm_purge._fk_update_holds(verb, top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
+											   refs, r.conkey, depth + 1);
 		END IF;
 	END LOOP;
 END
@@ -1213,6 +1264,10 @@ BEGIN
 						tbl, hold_id, r.child, r.on_erase
 						USING ERRCODE = 'object_in_use',
 							  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or relate the tables with ''keep'' (crm_purge_relate).';
+				END IF;
+				-- (nor held rows that follow the unlinked columns ON UPDATE)
+				IF r.conkey IS NOT NULL AND NOT crm_purge._citus_table(r.child) THEN
+					PERFORM crm_purge._fk_update_holds('erase', tbl, r.child, child_cond, refs, r.conkey, 1);
 				END IF;
 				-- picked (and locked) as the caller, unlinked as the child's owner
 				SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(r.child,

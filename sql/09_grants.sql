@@ -260,3 +260,6 @@ GRANT EXECUTE ON FUNCTION crm_purge._citus_delete(regclass, name, text[]),
 	crm_purge._citus_delete_check(regclass, name, text[]) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._raise_key_sequences(regclass), crm_purge._free_trash_name(text, text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) TO crm_purge_admin;

@@ -54,6 +54,7 @@ typedef struct CascadeEdge
 	char	  **fk_cols;		/* the child's key columns, quoted */
 	char	  **ref_cols;		/* the parent's columns they reference */
 	char	  **eqops;			/* the key's own "parent = child" operators, OPERATOR(schema.op) */
+	int16	   *fk_attnums;		/* the child's key columns: those an unlink changes */
 } CascadeEdge;
 
 
@@ -110,6 +111,44 @@ key_operators(Datum arr, int n, Oid parent, Datum pcols, Oid child, Datum ccols)
 	return exprs;
 }
 
+/* overlaps: does a constraint's attnum array hold one of cols? */
+static bool
+overlaps(Datum arr, const int16 *cols, int ncols)
+{
+	ArrayType  *a = DatumGetArrayTypeP(arr);
+	int16	   *attnums = (int16 *) ARR_DATA_PTR(a);
+	int			i,
+				j;
+
+	for (i = 0; i < ARR_DIMS(a)[0]; i++)
+		for (j = 0; j < ncols; j++)
+			if (attnums[i] == cols[j])
+				return true;
+	return false;
+}
+
+/* followed_on_update: does a foreign key follow an update of these columns of rel (ON UPDATE CASCADE, SET NULL, SET DEFAULT)? */
+static bool
+followed_on_update(Relation conrel, Oid rel, const int16 *cols, int ncols)
+{
+	SysScanDesc scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+	bool		found = false;
+
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		bool		isnull;
+
+		found = con->contype == CONSTRAINT_FOREIGN && con->confrelid == rel && !OidIsValid(con->conparentid) &&
+			(con->confupdtype == FKCONSTR_ACTION_CASCADE || con->confupdtype == FKCONSTR_ACTION_SETNULL ||
+			 con->confupdtype == FKCONSTR_ACTION_SETDEFAULT) &&
+			overlaps(heap_getattr(tup, Anum_pg_constraint_confkey, RelationGetDescr(conrel), &isnull), cols, ncols);
+	}
+	systable_endscan(scan);
+	return found;
+}
+
 /*
  * add_edges: the foreign keys ON DELETE CASCADE that reference parent,
  * appended to edges; and those ON DELETE SET NULL or SET DEFAULT whose
@@ -117,7 +156,7 @@ key_operators(Datum arr, int n, Oid parent, Datum pcols, Oid child, Datum ccols)
  * are kept, as for a held row a cascade would remove).
  */
 static List *
-add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
+add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level, const int16 *changed, int nchanged)
 {
 	SysScanDesc scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
 	HeapTuple	tup;
@@ -133,8 +172,20 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 		bool		unlink = con->confdeltype == FKCONSTR_ACTION_SETNULL ||
 			con->confdeltype == FKCONSTR_ACTION_SETDEFAULT;
 
-		if (con->contype != CONSTRAINT_FOREIGN || con->confrelid != parent ||
-			(con->confdeltype != FKCONSTR_ACTION_CASCADE && !unlink))
+		if (con->contype != CONSTRAINT_FOREIGN || con->confrelid != parent)
+			continue;
+		if (changed != NULL)
+		{
+			/* parent's rows are changed, not deleted: keys that follow an update of those columns */
+			if (con->confupdtype != FKCONSTR_ACTION_CASCADE && con->confupdtype != FKCONSTR_ACTION_SETNULL &&
+				con->confupdtype != FKCONSTR_ACTION_SETDEFAULT)
+				continue;
+			if (!overlaps(heap_getattr(tup, Anum_pg_constraint_confkey, RelationGetDescr(conrel), &isnull),
+						  changed, nchanged))
+				continue;
+			unlink = true;
+		}
+		else if (con->confdeltype != FKCONSTR_ACTION_CASCADE && !unlink)
 			continue;
 		/* a partition's copy of its partitioned table's key: that key covers it */
 		if (OidIsValid(con->conparentid))
@@ -164,15 +215,26 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level)
 														 RelationGetDescr(conrel), &isnull),
 									con->conrelid, heap_getattr(tup, Anum_pg_constraint_conkey,
 																RelationGetDescr(conrel), &isnull));
+		{
+			ArrayType  *k = DatumGetArrayTypeP(heap_getattr(tup, Anum_pg_constraint_conkey,
+														   RelationGetDescr(conrel), &isnull));
+
+			edge->fk_attnums = palloc(sizeof(int16) * edge->nkeys);
+			memcpy(edge->fk_attnums, ARR_DATA_PTR(k), sizeof(int16) * edge->nkeys);
+		}
 		edges = lappend(edges, edge);
 	}
 	systable_endscan(scan);
-	/* (read after the scan: an unlink matters only under a hold) */
+	/*
+	 * (read after the scan: an unlink matters only under a hold, on its
+	 * table or on one that follows its change ON UPDATE)
+	 */
 	foreach(lc, edges)
 	{
 		CascadeEdge *edge = lfirst(lc);
 
-		if (foreach_current_index(lc) < first || !edge->unlink || crm_purge_has_holds(edge->child))
+		if (foreach_current_index(lc) < first || !edge->unlink || crm_purge_has_holds(edge->child) ||
+			followed_on_update(conrel, edge->child, edge->fk_attnums, edge->nkeys))
 			kept = lappend(kept, edge);
 	}
 	return kept;
@@ -199,7 +261,7 @@ List *
 crm_purge_cascade_edges(Oid relid)
 {
 	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
-	List	   *edges = add_edges(NIL, conrel, relid, -1, 1);
+	List	   *edges = add_edges(NIL, conrel, relid, -1, 1, NULL, 0);
 	int			i;
 
 	for (i = 0; i < list_length(edges); i++)
@@ -212,9 +274,11 @@ crm_purge_cascade_edges(Oid relid)
 					 errmsg("foreign keys ON DELETE CASCADE below table %s go deeper than %d levels (or loop)",
 							crm_purge_relname(relid), MAX_CASCADE_LEVELS),
 					 errhint("A request exports every row its cascade removes; make requests on the deeper tables first, or use another ON DELETE action.")));
-		/* (an unlinked row stays: nothing goes below it) */
+		/* (an unlinked row stays: nothing goes below it, but keys may follow its change) */
 		if (!edge->unlink)
-			edges = add_edges(edges, conrel, edge->child, i, edge->level + 1);
+			edges = add_edges(edges, conrel, edge->child, i, edge->level + 1, NULL, 0);
+		else
+			edges = add_edges(edges, conrel, edge->child, i, edge->level + 1, edge->fk_attnums, edge->nkeys);
 	}
 	table_close(conrel, AccessShareLock);
 	return edges;

@@ -769,4 +769,26 @@ INSERT INTO er_gk VALUES (1, '2002-02-02', 'new@x'), (3, '2003-03-03', 'a@x');
 RESET ROLE;
 SELECT id, email, pg_typeof(id) FROM er_gk ORDER BY id;
 DROP TABLE er_gk;
+
+-- a key set NULL by a delete is referenced in turn ON UPDATE CASCADE: held
+-- rows there would change; erase, delete_where and requests refuse or keep
+CREATE TABLE er_up (id int PRIMARY KEY, code text UNIQUE, modified_at timestamptz DEFAULT now() - interval '3 years');
+CREATE TABLE er_uc (id int PRIMARY KEY, up_code text UNIQUE REFERENCES er_up (code) ON DELETE SET NULL);
+CREATE TABLE er_ug (id int PRIMARY KEY, uc_code text REFERENCES er_uc (up_code) ON UPDATE CASCADE, note text);
+INSERT INTO er_up VALUES (1, 'A'), (2, 'B'), (3, 'C');
+INSERT INTO er_uc VALUES (10, 'A'), (20, 'B'), (30, 'C');
+INSERT INTO er_ug VALUES (100, 'A', 'held evidence'), (200, 'B', 'held evidence'), (300, 'C', 'other');
+GRANT SELECT, UPDATE, DELETE ON er_up, er_uc, er_ug TO regress_er_admin;
+SELECT crm_purge_protect('er_up');
+SET ROLE regress_er_admin;
+SELECT crm_purge_hold('er_ug', $$note = 'held evidence'$$, NULL, 'litigation') IS NOT NULL AS held;
+SELECT crm_purge_delete_where('er_up', 'id = 1');
+SELECT crm_purge_erase('er_up', 'id = 2', 'GDPR');
+SELECT crm_purge_request('er_up', '1 year', 'delete_only') AS r_up \gset
+RESET ROLE;
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT id, uc_code FROM er_ug ORDER BY id;
+SELECT id FROM er_up ORDER BY id;
+SELECT crm_purge_unprotect('er_up', true);
+DROP TABLE er_ug, er_uc, er_up;
 DROP ROLE regress_er_owner, regress_er_admin;
