@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include "utils/rls.h"
+
 #include "access/heapam.h"
 #include "access/hio.h"
 #include "storage/bufmgr.h"
@@ -2001,8 +2003,17 @@ trash_row_visible(Oid trashid, Oid deleted_by)
 		return true;
 	if (deleted_by != user && !crm_purge_is_admin(user))
 		return false;
-	return pg_class_aclcheck_ext(visible_live, user, ACL_SELECT, &missing) == ACLCHECK_OK &&
-		!missing;
+	if (pg_class_aclcheck_ext(visible_live, user, ACL_SELECT, &missing) != ACLCHECK_OK || missing)
+		return false;
+
+	/*
+	 * A plain user under the table's row-level security sees none: it may
+	 * have deleted rows its SELECT policies hide (a DELETE that reads no
+	 * column; an ON DELETE CASCADE into the table), and the trash would
+	 * show them.  Admins see every row (the contract).
+	 */
+	return deleted_by != user || crm_purge_is_admin(user) ||
+		check_enable_rls(visible_live, user, true) != RLS_ENABLED;
 }
 
 /* crm_purge_trash_row_visible_oid: crm_purge._trash_row_visible(trash oid, deleted_by regrole) */

@@ -1927,6 +1927,26 @@ SELECT crm_purge_delete_where('own.dt', 'id = 1', true);
 RESET ROLE;
 SELECT who FROM sec.fired;
 
+-- 42. a plain user under a table's row-level security sees none of its
+-- trash: its DELETE may remove rows its SELECT policies hide (a DELETE that
+-- reads no column, or an ON DELETE CASCADE into the table)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.rl (id int PRIMARY KEY, who name, secret text);
+INSERT INTO own.rl VALUES (1, 'regress_sec_plain', 'mine'), (2, 'someone', 'HIDDEN');
+ALTER TABLE own.rl ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sel ON own.rl FOR SELECT USING (who = current_user);
+CREATE POLICY del ON own.rl FOR DELETE USING (true);
+GRANT SELECT, DELETE ON own.rl TO regress_sec_plain, regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.rl');
+SET ROLE regress_sec_plain;
+SELECT id FROM own.rl;
+DELETE FROM own.rl;
+SELECT id, secret FROM crm_trash.own__rl ORDER BY id;
+SET ROLE regress_sec_admin;
+SELECT count(*) AS admin_sees FROM crm_trash.own__rl;
+RESET ROLE;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
