@@ -3190,6 +3190,7 @@ BEGIN
 				AS x(n bigint);
 			IF NOT dry_run AND r.on_erase <> 'keep' THEN
 				-- a held child row is neither anonymized nor unlinked, live or trashed
+				PERFORM crm_purge._lock_held(r.child);
 				hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs,
 					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]));
 				IF hold_id IS NOT NULL THEN
@@ -4584,6 +4585,8 @@ BEGIN
 			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
 			 WHERE c0.contype = 'f' AND c0.confdeltype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
 			 ORDER BY c0.conname, t.rel LOOP
+		-- (a row being inserted there under a hold commits first, and is seen)
+		PERFORM crm_purge._lock_held(r.child);
 		SELECT x.a INTO refs FROM crm_purge._pick(r.src, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
 		CONTINUE WHEN refs IS NULL;
@@ -4797,6 +4800,7 @@ BEGIN
 			 WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confupdtype IN ('c', 'n', 'd')
 			   AND c0.confkey && cols AND c0.conparentid = 0
 			 ORDER BY c0.conname LOOP
+		PERFORM crm_purge._lock_held(r.child);
 		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
 		CONTINUE WHEN refs IS NULL;
@@ -4825,6 +4829,9 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION crm_purge._lock_held(tbl regclass) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_lock_held';
 
 -- (end of Citus)
 
@@ -4940,3 +4947,5 @@ GRANT EXECUTE ON FUNCTION crm_purge._cron_installed() TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._raise_key_sequences(regclass), crm_purge._free_trash_name(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._lock_held(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._lock_held(regclass) TO crm_purge_admin;

@@ -1004,6 +1004,11 @@ BEGIN
 END
 $$;
 
+-- A table with holds that a foreign key's action reaches, kept from writers
+-- to the transaction's end (a row inserted there under a hold commits first).
+CREATE FUNCTION crm_purge._lock_held(tbl regclass) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_lock_held';
+
 -- Rows of tbl (matching cond with $1 = keys) get their columns cols changed
 -- (a foreign key's SET NULL, an erase's unlink): rows of other tables that
 -- reference those columns ON UPDATE CASCADE, SET NULL or SET DEFAULT change
@@ -1022,6 +1027,7 @@ BEGIN
 			 WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confupdtype IN ('c', 'n', 'd')
 			   AND c0.confkey && cols AND c0.conparentid = 0
 			 ORDER BY c0.conname LOOP
+		PERFORM crm_purge._lock_held(r.child);
 		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
 		CONTINUE WHEN refs IS NULL;
@@ -1071,6 +1077,8 @@ BEGIN
 			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
 			 WHERE c0.contype = 'f' AND c0.confdeltype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
 			 ORDER BY c0.conname, t.rel LOOP
+		-- (a row being inserted there under a hold commits first, and is seen)
+		PERFORM crm_purge._lock_held(r.child);
 		SELECT x.a INTO refs FROM crm_purge._pick(r.src, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
 		CONTINUE WHEN refs IS NULL;
@@ -1257,6 +1265,7 @@ BEGIN
 				AS x(n bigint);
 			IF NOT dry_run AND r.on_erase <> 'keep' THEN
 				-- a held child row is neither anonymized nor unlinked, live or trashed
+				PERFORM crm_purge._lock_held(r.child);
 				hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs,
 					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]));
 				IF hold_id IS NOT NULL THEN

@@ -263,3 +263,5 @@ REVOKE ALL ON FUNCTION crm_purge._raise_key_sequences(regclass), crm_purge._free
 
 REVOKE ALL ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._lock_held(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._lock_held(regclass) TO crm_purge_admin;

@@ -422,12 +422,19 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 			if (scanrel == relid)
 				nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 		}
-		/* (Citus plans no ctid of a distributed table: a hit there names no row, only its hold) */
+		/*
+		 * (Citus plans no ctid of a distributed table: a hit there names no
+		 * row, only its hold.)  Under the newest snapshot: a row committed
+		 * while the caller waited for a lock (a child inserted under the hold
+		 * as its parent was deleted), which a cascade would reach, is seen.
+		 */
+		PushActiveSnapshot(GetLatestSnapshot());
 		rc = SPI_execute_with_args(psprintf("SELECT %s FROM %s WHERE (%s) AND (%s\n)",
 											trash_rows ? "deletion_id, trash_row" :
 											citus ? "'(0,0)'::pg_catalog.tid" : "ctid",
 											scanname, cond, filter),
 								   nargs, argtypes, values, NULL, true, 0);
+		PopActiveSnapshot();
 		if (citus && scanrel == relid)
 			crm_purge_citus_run_as_end(nest);
 		crm_purge_unbecome(&id);
@@ -634,4 +641,29 @@ crm_purge_held_rows(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * crm_purge._lock_held(tbl): a table with legal holds that a foreign key's
+ * action would reach is kept from writers until the transaction ends, so
+ * that its held rows are all seen: a child row inserted under a hold while
+ * its parent is deleted has committed (the lock waits for it) or waits.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_lock_held);
+Datum
+crm_purge_lock_held(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+
+	bool		held;
+
+	crm_purge_require_admin("crm_purge_erase");
+	if (get_rel_relkind(relid) == '\0')
+		PG_RETURN_VOID();
+	SPI_connect();
+	held = crm_purge_has_holds(relid);
+	SPI_finish();
+	if (held)
+		LockRelationOid(relid, ShareLock);
+	PG_RETURN_VOID();
 }
