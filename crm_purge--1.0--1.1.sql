@@ -1590,7 +1590,7 @@ GRANT SELECT ON crm_purge.key_floors TO crm_purge_admin;
 COMMENT ON COLUMN crm_purge.guards.key_columns IS 'a natural unique key, also tombstoned; NULL: the primary key only';
 DROP FUNCTION crm_purge._guard(regclass, text);
 -- key_columns: NULL, or distinct columns of the table (at most 32).
-CREATE FUNCTION crm_purge._check_key_columns(tbl regclass, key_columns name[]) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge._check_key_columns(tbl regclass, key_columns name[]) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	missing name;
@@ -1602,7 +1602,7 @@ BEGIN
 		OR (SELECT count(DISTINCT c) FROM unnest(key_columns) c) <> cardinality(key_columns) THEN
 		RAISE EXCEPTION 'key_columns must name 1 to 32 distinct columns'
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Give the columns of a natural key, e.g. ARRAY[''email''], or NULL for the primary key only.';
+				  HINT = 'Give the columns of a natural key, e.g. ARRAY[''email''], or ''{}'' for the primary key only.';
 	END IF;
 	SELECT c INTO missing FROM unnest(key_columns) c
 		WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
@@ -1635,6 +1635,13 @@ BEGIN
 		RAISE EXCEPTION 'unknown mode "%"', mode USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
+	-- guarded again without key columns (to change the mode): the natural
+	-- key stays ('{}' drops it)
+	IF key_columns IS NULL THEN
+		key_columns := (SELECT g.key_columns FROM crm_purge.guards g WHERE g.tbl = _guard_impl.tbl);
+	ELSIF cardinality(key_columns) = 0 THEN
+		key_columns := NULL;
+	END IF;
 	PERFORM crm_purge._check_key_columns(tbl, key_columns);
 	-- the guard compares a key's text: equal values must have one text
 	SELECT a.attname, format_type(a.atttypid, NULL) AS type, coll.collname INTO d
@@ -1754,11 +1761,12 @@ BEGIN
 				  HINT = 'Use ''skip'' (drop the row) or ''error'' (refuse it).';
 	END IF;
 	PERFORM crm_purge._pk_cols(tbl);
-	PERFORM crm_purge._check_key_columns(tbl, key_columns);
+	-- ('{}': the primary key only; NULL: the natural key a guard has stays)
+	PERFORM crm_purge._check_key_columns(tbl, nullif(key_columns, '{}'));
 	-- (refuses a Citus table's key whose text depends on settings)
 	IF crm_purge._citus_table(tbl) THEN
 		PERFORM crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl));
-		IF key_columns IS NOT NULL THEN
+		IF cardinality(key_columns) > 0 THEN
 			PERFORM crm_purge._key_expr(tbl, crm_purge._attnums(tbl, key_columns));
 		END IF;
 	END IF;

@@ -791,4 +791,19 @@ SELECT id, uc_code FROM er_ug ORDER BY id;
 SELECT id FROM er_up ORDER BY id;
 SELECT crm_purge_unprotect('er_up', true);
 DROP TABLE er_ug, er_uc, er_up;
+
+-- a guard's mode changed (crm_purge_guard again without key columns)
+-- keeps its natural key; '{}' drops it
+CREATE TABLE er_gm (id int PRIMARY KEY, email text UNIQUE);
+INSERT INTO er_gm VALUES (1, 'a@x');
+SELECT crm_purge_guard('er_gm', 'error', ARRAY['email']);
+SELECT crm_purge_erase('er_gm', 'id = 1', 'GDPR');
+SELECT crm_purge_guard('er_gm', 'skip');
+SELECT mode, key_columns FROM crm_purge.guards WHERE tbl = 'er_gm'::regclass;
+INSERT INTO er_gm VALUES (2, 'a@x');
+SELECT crm_purge_guard('er_gm', 'skip', '{}');
+SELECT mode, key_columns FROM crm_purge.guards WHERE tbl = 'er_gm'::regclass;
+INSERT INTO er_gm VALUES (3, 'a@x');
+SELECT id, email FROM er_gm;
+DROP TABLE er_gm;
 DROP ROLE regress_er_owner, regress_er_admin;
