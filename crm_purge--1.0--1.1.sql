@@ -1020,6 +1020,20 @@ BEGIN
 	IF left_over > 0 AND NOT busy THEN
 		UPDATE crm_purge.purges q SET status = 'done', finished_at = now() WHERE q.id = p.id
 			RETURNING * INTO p;
+		-- marked rows of a trash whose table was unprotected or dropped while
+		-- the purge waited stay: said, not passed over in silence
+		FOR t IN SELECT c.oid::regclass AS trash FROM pg_class c
+				 JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+				 WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash')
+				   AND c.relkind = 'p' AND d.description LIKE 'crm_purge trash of %'
+				   AND NOT EXISTS (SELECT FROM crm_purge.protected_tables pt WHERE pt.trash = c.oid) LOOP
+			EXECUTE format('SELECT count(*) FROM %s WHERE marked_at <= $1', t.trash) USING p.activated_at INTO n;
+			IF n > 0 THEN
+				PERFORM crm_purge._record_history('purge left kept trash', t.trash, n, who, purge_id => p.id);
+				RAISE WARNING 'crm_purge purge % left % marked rows in trash %: its table was unprotected or dropped', p.id, n, t.trash
+					USING HINT = 'Protect the table again to purge them with the next purge, or drop that trash.';
+			END IF;
+		END LOOP;
 		PERFORM crm_purge._record_history('purge done', NULL, p.rows_done, who, purge_id => p.id);
 		PERFORM crm_purge._notify('purge done', ARRAY(SELECT crm_purge._admins()), NULL, p.id,
 								  jsonb_build_object('rows', p.rows_done));

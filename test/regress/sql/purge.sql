@@ -92,3 +92,21 @@ RESET ROLE;
 -- history holds no row contents or key values
 SELECT count(*) FROM crm_purge.history h
 WHERE h::text LIKE '%deal %' OR h::text LIKE '%task %';
+
+-- a table unprotected while its purge waited: its marked rows stay in the
+-- kept trash, and the purge says so (it ended done in silence)
+CREATE TABLE pkept (id int PRIMARY KEY);
+INSERT INTO pkept SELECT generate_series(1, 3);
+SELECT crm_purge_protect('pkept');
+DELETE FROM pkept;
+SELECT crm_purge_mark('pkept', NULL);
+SET crm_purge.pending_period = '1h';
+SELECT crm_purge_activate() AS p4 \gset
+SELECT crm_purge_unprotect('pkept');
+UPDATE crm_purge.purges SET due_at = now() WHERE id = :p4;
+SELECT crm_purge_tick() ->> 'purge_batches' AS batches;
+SELECT status FROM crm_purge.purges WHERE id = :p4;
+SELECT action, "table", rows FROM crm_purge_history WHERE purge_id = :p4 ORDER BY action;
+SELECT count(*) AS still_marked FROM crm_trash.public__pkept WHERE marked_at IS NOT NULL;
+DROP TABLE pkept, crm_trash.public__pkept;
+RESET crm_purge.pending_period;
