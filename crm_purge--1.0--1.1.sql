@@ -4,8 +4,12 @@
 -- search_path would run in place of crm_purge's for whoever calls it)
 DO $$
 DECLARE
+	script_path text := pg_catalog.current_setting('search_path');
 	f regprocedure;
+	r regclass;
 BEGIN
+	-- (the script's path holds the extension's schema, where others may create)
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 	SELECT p.oid INTO f FROM pg_catalog.pg_proc p
 		WHERE pg_catalog.left(p.proname, 9) OPERATOR(pg_catalog.=) 'crm_purge'
 		  AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
@@ -16,6 +20,19 @@ BEGIN
 			USING ERRCODE = 'reserved_name',
 				  HINT = 'Drop or rename it first: it would run in place of crm_purge''s for whoever calls it.';
 	END IF;
+	-- nor a relation (a view crm_purge_overview in a schema ahead on the path)
+	SELECT c.oid INTO r FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE left(c.relname, 9) = 'crm_purge' AND n.nspname NOT IN ('crm_purge', 'crm_trash')
+		  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+		  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+						  AND d.objid = c.oid AND d.deptype = 'e')
+		LIMIT 1;
+	IF r IS NOT NULL THEN
+		RAISE EXCEPTION 'relation % takes a name of crm_purge''s', r
+			USING ERRCODE = 'reserved_name',
+				  HINT = 'Drop or rename it first: it would be read in place of crm_purge''s by whoever names it.';
+	END IF;
+	PERFORM pg_catalog.set_config('search_path', script_path, true);
 END
 $$;
 
@@ -581,9 +598,12 @@ $$;
 -- columns their base type, and the policy uses the new visibility check.
 DO $$
 DECLARE
+	script_path text := pg_catalog.current_setting('search_path');
 	t record;
 	c record;
 BEGIN
+	-- (the script's path holds the extension's schema, where others may create)
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 	FOR t IN
 		SELECT k.oid::regclass AS trash FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace
 		WHERE n.nspname = 'crm_trash' AND k.relkind = 'r'
@@ -604,6 +624,7 @@ BEGIN
 		EXECUTE format('CREATE POLICY crm_purge_own_rows ON %s FOR SELECT USING '
 					   '(crm_purge._trash_row_visible(tableoid, deleted_by))', t.trash);
 	END LOOP;
+	PERFORM pg_catalog.set_config('search_path', script_path, true);
 END
 $$;
 DROP FUNCTION crm_purge._trash_row_visible(oid, text);
@@ -2064,8 +2085,11 @@ $$;
 
 DO $$
 DECLARE
+	script_path text := pg_catalog.current_setting('search_path');
 	f record;
 BEGIN
+	-- (the script's path holds the extension's schema, where others may create)
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 	FOR f IN
 		SELECT p.oid::regprocedure AS fn, p.proname, p.prosrc FROM pg_proc p
 		WHERE p.pronamespace = 'crm_purge'::regnamespace
@@ -2076,6 +2100,7 @@ BEGIN
 			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO crm_purge_admin', f.fn);
 		END IF;
 	END LOOP;
+	PERFORM pg_catalog.set_config('search_path', script_path, true);
 END
 $$;
 REVOKE ALL ON FUNCTION crm_purge._role_of(text), crm_purge._trash_type(oid, integer),
@@ -2547,14 +2572,18 @@ REVOKE ALL ON FUNCTION crm_purge._record_history(text, regclass, bigint, name, b
 -- not come back by UPDATE or upsert either).
 DO $$
 DECLARE
+	script_path text := pg_catalog.current_setting('search_path');
 	g record;
 BEGIN
+	-- (the script's path holds the extension's schema, where others may create)
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 	FOR g IN SELECT x.tbl, x.mode FROM crm_purge.guards x
 			 WHERE EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = x.tbl AND t.tgname = 'crm_purge_guard') LOOP
 		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', g.tbl);
 		EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
 					   'EXECUTE FUNCTION crm_purge.guard_trigger(%L)', g.tbl, g.mode);
 	END LOOP;
+	PERFORM pg_catalog.set_config('search_path', script_path, true);
 END
 $$;
 REVOKE ALL ON FUNCTION crm_purge._trash(regclass) FROM PUBLIC;
@@ -3363,9 +3392,12 @@ GRANT SELECT ON crm_purge.trash_segments TO crm_purge_admin;
 -- under its name, read by everyone else through that trash's policy.
 DO $$
 DECLARE
+	script_path text := pg_catalog.current_setting('search_path');
 	t record;
 	tr regclass;
 BEGIN
+	-- (the script's path holds the extension's schema, where others may create)
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 	FOR t IN SELECT c.oid::regclass AS old, c.relname, obj_description(c.oid, 'pg_class') AS note
 			 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 			 WHERE n.nspname = 'crm_trash' AND c.relkind = 'r' AND NOT c.relispartition
@@ -3394,6 +3426,7 @@ BEGIN
 		EXECUTE format('ALTER EXTENSION crm_purge DROP TABLE %s', tr);
 		EXECUTE format('ALTER EXTENSION crm_purge DROP TABLE %s', crm_purge._add_trash_segment(tr, 1));
 	END LOOP;
+	PERFORM pg_catalog.set_config('search_path', script_path, true);
 END
 $$;
 ALTER FUNCTION crm_purge._erase(regclass, text, text[], boolean, integer)
@@ -4921,9 +4954,12 @@ GRANT EXECUTE ON FUNCTION crm_purge._live_rows(regclass) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._create_trash_triggers(regclass) FROM PUBLIC;
 DO $$
 DECLARE
+	script_path text := pg_catalog.current_setting('search_path');
 	t record;
 	part regclass;
 BEGIN
+	-- (the script's path holds the extension's schema, where others may create)
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 	-- (Citus refuses trigger changes on distributed tables unless told)
 	PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
 	FOR t IN SELECT p.tbl FROM crm_purge.protected_tables p ORDER BY p.tbl LOOP
@@ -4937,6 +4973,7 @@ BEGIN
 		END LOOP;
 		PERFORM crm_purge._protect_partitions(t.tbl);
 	END LOOP;
+	PERFORM pg_catalog.set_config('search_path', script_path, true);
 END
 $$;
 
@@ -4944,9 +4981,14 @@ $$;
 -- ANALYZE would run its subtype_diff as the extension owner): every trash,
 -- those kept by crm_purge_unprotect too.
 DO $$
+DECLARE
+	script_path text := pg_catalog.current_setting('search_path');
 BEGIN
+	-- (the script's path holds the extension's schema, where others may create)
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 	PERFORM crm_purge._trash_stats_off(c.oid::regclass) FROM pg_class c
 		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind IN ('r', 'p') AND NOT c.relispartition;
+	PERFORM pg_catalog.set_config('search_path', script_path, true);
 END
 $$;
 REVOKE ALL ON FUNCTION crm_purge._erased_check(regclass, text[], text[], integer) FROM PUBLIC;

@@ -194,8 +194,11 @@ REVOKE ALL ON FUNCTION crm_purge._policy_ran(bigint, bigint, text) FROM crm_purg
 
 DO $$
 DECLARE
+	script_path text := pg_catalog.current_setting('search_path');
 	f record;
 BEGIN
+	-- (the script's path holds the extension's schema, where others may create)
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 	FOR f IN
 		SELECT p.oid::regprocedure AS fn, p.proname, p.prosrc FROM pg_proc p
 		WHERE p.pronamespace = 'crm_purge'::regnamespace
@@ -206,6 +209,7 @@ BEGIN
 			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO crm_purge_admin', f.fn);
 		END IF;
 	END LOOP;
+	PERFORM pg_catalog.set_config('search_path', script_path, true);
 END
 $$;
 

@@ -916,12 +916,49 @@ refuse_shadowing(Node *parsetree)
 			  ((RenameStmt *) parsetree)->renameType == OBJECT_ROUTINE ||
 			  ((RenameStmt *) parsetree)->renameType == OBJECT_AGGREGATE))
 		name = ((RenameStmt *) parsetree)->newname;
+	else
+	{
+		/*
+		 * Nor a relation: a view crm_purge_overview in a schema ahead on a
+		 * superuser's path ("$user") read in place of crm_purge's.  crm_purge
+		 * makes its own in crm_purge and crm_trash, where only it creates.
+		 */
+		RangeVar   *rv = NULL;
+
+		if (IsA(parsetree, CreateStmt))
+			rv = ((CreateStmt *) parsetree)->relation;
+		else if (IsA(parsetree, CreateForeignTableStmt))
+			rv = ((CreateForeignTableStmt *) parsetree)->base.relation;
+		else if (IsA(parsetree, ViewStmt))
+			rv = ((ViewStmt *) parsetree)->view;
+		else if (IsA(parsetree, CreateTableAsStmt))
+			rv = ((CreateTableAsStmt *) parsetree)->into->rel;
+		else if (IsA(parsetree, CreateSeqStmt))
+			rv = ((CreateSeqStmt *) parsetree)->sequence;
+		else if (IsA(parsetree, RenameStmt) &&
+				 (((RenameStmt *) parsetree)->renameType == OBJECT_TABLE ||
+				  ((RenameStmt *) parsetree)->renameType == OBJECT_VIEW ||
+				  ((RenameStmt *) parsetree)->renameType == OBJECT_MATVIEW ||
+				  ((RenameStmt *) parsetree)->renameType == OBJECT_FOREIGN_TABLE ||
+				  ((RenameStmt *) parsetree)->renameType == OBJECT_SEQUENCE))
+		{
+			name = ((RenameStmt *) parsetree)->newname;
+			rv = ((RenameStmt *) parsetree)->relation;
+		}
+		if (rv == NULL ||
+			(rv->schemaname != NULL &&
+			 (strcmp(rv->schemaname, CRM_PURGE_SCHEMA) == 0 || strcmp(rv->schemaname, CRM_TRASH_SCHEMA) == 0)))
+			return;
+		if (name == NULL)
+			name = rv->relname;
+		kind = "relation";
+	}
 	if (!reserved_name(name))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_RESERVED_NAME),
 			 errmsg("cannot make %s \"%s\": names starting with crm_purge are crm_purge's", kind, name),
-			 errdetail("Another %s of that name (an overload in a schema on the search_path) would run in place of crm_purge's for whoever calls it.", kind),
+			 errdetail("Another %s of that name (in a schema on the search_path) would be used in place of crm_purge's by whoever calls it.", kind),
 			 errhint("Choose another name.")));
 }
 

@@ -1947,6 +1947,37 @@ SET ROLE regress_sec_admin;
 SELECT count(*) AS admin_sees FROM crm_trash.own__rl;
 RESET ROLE;
 
+-- 43. nor a relation takes a crm_purge name (a view crm_purge_overview in a
+-- schema named after a superuser, "$user" on its path, ran a database
+-- owner's code as the superuser)
+SET ROLE regress_sec_owner;
+CREATE VIEW own.crm_purge_overview AS SELECT 1 AS x;
+CREATE TABLE own.crm_purge_holds (id int);
+CREATE VIEW own.v AS SELECT 1 AS x;
+ALTER VIEW own.v RENAME TO crm_purge_history;
+RESET ROLE;
+SELECT count(*) AS decoys FROM pg_class WHERE relname LIKE 'crm_purge%' AND relnamespace = 'own'::regnamespace;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
+
+-- 44. the install script resolves nothing in the extension's schema, where
+-- a database's owner may create: an operator = (oid, regnamespace) there
+-- ran as the superuser in CREATE EXTENSION
+CREATE ROLE regress_sec_dbo LOGIN;
+CREATE DATABASE regress_sec_owned OWNER regress_sec_dbo;
+\c regress_sec_owned
+SET ROLE regress_sec_dbo;
+CREATE FUNCTION public.trap(oid, regnamespace) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the database owner''s operator ran as %', current_user; END $$;
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regnamespace, FUNCTION = public.trap);
+CREATE FUNCTION public.trap(oid, regclass) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the database owner''s operator ran as %', current_user; END $$;
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = public.trap);
+RESET ROLE;
+CREATE EXTENSION crm_purge;
+SELECT extversion FROM pg_extension WHERE extname = 'crm_purge';
+\c contrib_regression
+DROP DATABASE regress_sec_owned;
+DROP ROLE regress_sec_dbo;
 DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
