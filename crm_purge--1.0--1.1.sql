@@ -318,6 +318,16 @@ BEGIN
 			END IF;
 		END IF;
 	END LOOP;
+	-- Citus copies a trash's rows as the superuser (moving a shard): a
+	-- column added since protect may not have a type whose values run code
+	-- when read, as crm_purge_protect refuses
+	IF crm_purge._citus_table(tr) AND crm_purge._citus_owner_code_column(tr) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot change protected distributed table %: column % of its trash would have a type whose values run code when read',
+			tbl, quote_ident(crm_purge._citus_owner_code_column(tr))
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A domain inside an array, a composite or a range, or a type made by a user: Citus reads the trash''s values as the superuser when it copies them.',
+				  HINT = 'On Citus, give protected tables columns of built-in types, enums or domains over them.';
+	END IF;
 	PERFORM crm_purge._trash_stats_off(tr);
 END
 $$;

@@ -1325,4 +1325,21 @@ ok($expired, 'the unheld trashed row expired');
 is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM crm_trash.app__bx}), '1,2',
 	'Citus: held trashed rows do not expire, read in a session with another DateStyle and TimeZone');
 
+# a column added to a protected distributed table after protect: a type
+# whose values run code when read is refused as crm_purge_protect refuses
+# it (Citus copies the trash's rows as the superuser when it moves a shard)
+as('regress_app', q{
+	CREATE DOMAIN app.dnum AS int;
+	CREATE TYPE app.pair AS (a int, b app.dnum);
+	CREATE TABLE app.ac (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.ac', 'account_id', colocate_with => 'none');
+	GRANT SELECT, DELETE ON app.ac TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.ac')});
+my ($ac_ok, $ac_out, $ac_err) = $coord->psql('postgres', q{ALTER TABLE app.ac ADD COLUMN p app.pair});
+like($ac_err, qr/cannot change protected distributed table app.ac: column p of its trash would have a type whose values run code when read/,
+	'Citus: a superuser\'s ADD COLUMN of an owner\'s composite type to a protected table is refused');
+$coord->psql('postgres', q{ALTER TABLE app.ac ADD COLUMN q app.dnum[]}, stderr => \my $ac_err2);
+like($ac_err2, qr/would have a type whose values run code when read/, 'and of an array of its domain');
+
 done_testing();
