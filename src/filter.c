@@ -91,12 +91,52 @@ crm_purge_check_filter(const char *filter)
  * transform_null_equals off wherever it runs (crm_purge_pin_filter_settings);
  * made in a session where it would read otherwise, it is refused.
  */
+/* names_system_column: does a raw expression name tableoid, ctid, xmin...? */
+static bool
+names_system_column(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, ColumnRef))
+	{
+		Node	   *last = llast(((ColumnRef *) node)->fields);
+		static const char *const sys[] = {"tableoid", "ctid", "xmin", "xmax", "cmin", "cmax"};
+		int			i;
+
+		if (IsA(last, String))
+			for (i = 0; i < lengthof(sys); i++)
+				if (strcmp(strVal(last), sys[i]) == 0)
+				{
+					*(const char **) context = sys[i];
+					return true;
+				}
+		return false;
+	}
+	return raw_expression_tree_walker(node, names_system_column, context);
+}
+
 static void
 crm_purge_check_deferred_filter(const char *filter)
 {
+	List	   *stmts;
+	const char *sys = NULL;
+
 	if (filter == NULL)
 		return;
 	crm_purge_check_filter(filter);
+
+	/*
+	 * It runs on the table and on its trash, where a system column means
+	 * another thing (a trashed row's tableoid is a trash segment's): a hold
+	 * on tableoid = 'a partition' kept none of its trashed rows
+	 */
+	stmts = raw_parser(psprintf("SELECT 1 WHERE %s\n", filter), RAW_PARSE_DEFAULT);
+	if (names_system_column(((SelectStmt *) linitial_node(RawStmt, stmts)->stmt)->whereClause, &sys))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a filter that runs later cannot name the system column %s", sys),
+				 errdetail("Filters of requests, policies and legal holds run on the table and on its trash, where %s means something else.", sys),
+				 errhint("Name the rows by their columns' values (a partition's by its partition key).")));
 	if ((!standard_conforming_strings && strchr(filter, '\\') != NULL) || Transform_null_equals)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -790,6 +790,7 @@ SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
 SELECT id, uc_code FROM er_ug ORDER BY id;
 SELECT id FROM er_up ORDER BY id;
 SELECT crm_purge_unprotect('er_up', true);
+SELECT crm_purge_release(h.id) FROM crm_purge.holds h WHERE h.tbl = 'er_ug'::regclass;
 DROP TABLE er_ug, er_uc, er_up;
 
 -- a guard's mode changed (crm_purge_guard again without key columns)
@@ -806,4 +807,14 @@ SELECT mode, key_columns FROM crm_purge.guards WHERE tbl = 'er_gm'::regclass;
 INSERT INTO er_gm VALUES (3, 'a@x');
 SELECT id, email FROM er_gm;
 DROP TABLE er_gm;
+
+-- filters that run later (holds, requests, policies) name no system
+-- column: on the trash a trashed row's tableoid is a trash segment's (a hold
+-- on one partition by tableoid kept none of its trashed rows)
+CREATE TABLE er_ord (id int, y int, PRIMARY KEY (id, y)) PARTITION BY LIST (y);
+CREATE TABLE er_ord_2023 PARTITION OF er_ord FOR VALUES IN (2023);
+SELECT crm_purge_hold('er_ord', $$tableoid = 'er_ord_2023'::regclass$$, NULL, 'litigation');
+SELECT crm_purge_hold('er_ord', 'id IN (SELECT 1 WHERE xmin IS NULL)', NULL, 'litigation');
+SELECT crm_purge_release(crm_purge_hold('er_ord', 'y = 2023', NULL, 'litigation'));
+DROP TABLE er_ord;
 DROP ROLE regress_er_owner, regress_er_admin;
