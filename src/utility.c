@@ -851,12 +851,28 @@ refuse_unlogged(AlterTableStmt *stmt)
 	ListCell   *lc;
 	Oid			relid;
 	char	   *hold;
+	bool		attaching = false;
 
 	if (stmt->relation == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
 	foreach(lc, stmt->cmds)
-		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_SetUnLogged)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_SetUnLogged)
 			break;
+		/* an unlogged table attached under a protected or held one: the same */
+		if (cmd->subtype == AT_AttachPartition && cmd->def != NULL && IsA(cmd->def, PartitionCmd))
+		{
+			Oid			child = RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true);
+
+			if (OidIsValid(child) && get_rel_persistence(child) == RELPERSISTENCE_UNLOGGED)
+			{
+				attaching = true;
+				break;
+			}
+		}
+	}
 	if (lc == NULL)
 		return;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
@@ -866,7 +882,8 @@ refuse_unlogged(AlterTableStmt *stmt)
 	if (in_tree_of(relid, protected_table))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot make table %s unlogged: it is protected by crm_purge", crm_purge_relname(relid)),
+				 errmsg("cannot %s table %s%s: it is protected by crm_purge", attaching ? "attach an unlogged table to" : "make",
+						crm_purge_relname(relid), attaching ? "" : " unlogged"),
 				 errdetail("A crash would empty an unlogged table, its rows never reaching the trash."),
 				 errhint("Run crm_purge_unprotect first.")));
 	hold = held_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
@@ -874,9 +891,46 @@ refuse_unlogged(AlterTableStmt *stmt)
 	if (hold != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("cannot make table %s unlogged: legal hold %s keeps its rows", crm_purge_relname(relid), hold),
+				 errmsg("cannot %s table %s%s: legal hold %s keeps its rows", attaching ? "attach an unlogged table to" : "make",
+						crm_purge_relname(relid), attaching ? "" : " unlogged", hold),
 				 errdetail("A crash would empty an unlogged table."),
 				 errhint("Release the hold first (crm_purge_release).")));
+}
+
+/*
+ * refuse_unlogged_part: CREATE UNLOGGED TABLE ... PARTITION OF (or
+ * INHERITS) a protected or held table: a crash would empty that part.
+ */
+static void
+refuse_unlogged_part(CreateStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->relation == NULL || stmt->relation->relpersistence != RELPERSISTENCE_UNLOGGED ||
+		stmt->inhRelations == NIL || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	foreach(lc, stmt->inhRelations)
+	{
+		Oid			parent = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+		char	   *hold;
+
+		if (!OidIsValid(parent))
+			continue;
+		if (in_tree_of(parent, protected_table))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot make an unlogged part of table %s: it is protected by crm_purge", crm_purge_relname(parent)),
+					 errdetail("A crash would empty an unlogged table, its rows never reaching the trash."),
+					 errhint("Make the table logged.")));
+		hold = held_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
+						   REGCLASSOID, ObjectIdGetDatum(parent));
+		if (hold != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot make an unlogged part of table %s: legal hold %s keeps its rows", crm_purge_relname(parent), hold),
+					 errdetail("A crash would empty an unlogged table."),
+					 errhint("Make the table logged.")));
+	}
 }
 
 /* reserved_name: is name one of crm_purge's function names (crm_purge_...)? */
@@ -971,6 +1025,8 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 {
 	refuse_resharding_drop(parsetree);
 	refuse_shadowing(parsetree);
+	if (IsA(parsetree, CreateStmt))
+		refuse_unlogged_part((CreateStmt *) parsetree);
 	if (drops_this_extension(parsetree))
 	{
 		drop_cron_jobs();

@@ -1906,6 +1906,20 @@ SET ROLE regress_sec_owner;
 ALTER TABLE own.ul SET UNLOGGED;
 RESET ROLE;
 SELECT relname, relpersistence FROM pg_class WHERE oid IN ('own.rs'::regclass, 'own.ul'::regclass) ORDER BY 1;
+-- nor given an unlogged part (a partition made or attached, a child)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.pl (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+CREATE TABLE own.pl_1 PARTITION OF own.pl FOR VALUES IN (1);
+RESET ROLE;
+SELECT crm_purge_protect('own.pl');
+SET ROLE regress_sec_owner;
+CREATE UNLOGGED TABLE own.pl_2 PARTITION OF own.pl FOR VALUES IN (2);
+CREATE UNLOGGED TABLE own.pl_3 (id int, k int, PRIMARY KEY (id, k));
+ALTER TABLE own.pl ATTACH PARTITION own.pl_3 FOR VALUES IN (3);
+CREATE UNLOGGED TABLE own.ul_kid () INHERITS (own.ul);
+RESET ROLE;
+SELECT count(*) AS unlogged_parts FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent IN ('own.pl'::regclass, 'own.ul'::regclass) AND c.relpersistence = 'u';
 
 -- 41. an owner's deferred constraint trigger whose function is a
 -- superuser's (lo_manage, refint's check_foreign_key act with the rights
