@@ -1023,17 +1023,22 @@ DECLARE
 	key_type oid;
 	hold_id bigint;
 BEGIN
-	FOR r IN SELECT c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.conname
-			 FROM pg_constraint c0
-			 WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confupdtype IN ('c', 'n', 'd')
-			   AND c0.confkey && cols AND c0.conparentid = 0
-			 ORDER BY c0.conname LOOP
+	-- (keys that reference a partition of tbl too, read there; the changed
+	-- columns by name: a partition's numbers are its own)
+	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
+				 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
+			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.conname
+			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
+			 WHERE c0.contype = 'f' AND c0.confupdtype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
+			   AND EXISTS (SELECT FROM pg_attribute a JOIN pg_attribute b ON b.attrelid = tbl AND b.attname = a.attname
+						   WHERE a.attrelid = t.rel AND a.attnum = ANY (c0.confkey) AND b.attnum = ANY (cols))
+			 ORDER BY c0.conname, t.rel LOOP
 		PERFORM crm_purge._lock_held(r.child);
-		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
-					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
+		SELECT x.a INTO refs FROM crm_purge._pick(r.src, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
 		CONTINUE WHEN refs IS NULL;
-		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = tbl AND at.attnum = r.confkey[1]);
-		IF NOT crm_purge._keys_comparable(r.child, r.conkey, tbl, r.confkey) AND crm_purge._has_holds(r.child) THEN
+		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = r.src AND at.attnum = r.confkey[1]);
+		IF NOT crm_purge._keys_comparable(r.child, r.conkey, r.src, r.confkey) AND crm_purge._has_holds(r.child) THEN
 			RAISE EXCEPTION 'cannot % rows of table %: the legal holds on table % cannot be checked through its foreign key %', verb, top, r.child, r.conname
 				USING ERRCODE = 'feature_not_supported',
 					  DETAIL = 'Its columns are of other types than the keys they reference.',
@@ -1044,7 +1049,7 @@ BEGIN
 			RAISE EXCEPTION 'cannot % rows of table %: legal hold % keeps rows of table % that its foreign key would change',
 				verb, top, hold_id, r.child
 				USING ERRCODE = 'object_in_use',
-					  DETAIL = format('Its foreign key %s follows an update of table %s.', r.conname, tbl),
+					  DETAIL = format('Its foreign key %s follows an update of table %s.', r.conname, r.src),
 					  HINT = 'Nothing was changed. Release the hold with crm_purge_release, or narrow the filter.';
 		END IF;
 		IF depth >= 16 THEN

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -111,6 +112,8 @@ key_operators(Datum arr, int n, Oid parent, Datum pcols, Oid child, Datum ccols)
 	return exprs;
 }
 
+static bool followed_on_update_of(Relation conrel, Oid rel, const int16 *cols, int ncols);
+
 /* overlaps: does a constraint's attnum array hold one of cols? */
 static bool
 overlaps(Datum arr, const int16 *cols, int ncols)
@@ -127,9 +130,51 @@ overlaps(Datum arr, const int16 *cols, int ncols)
 	return false;
 }
 
-/* followed_on_update: does a foreign key follow an update of these columns of rel (ON UPDATE CASCADE, SET NULL, SET DEFAULT)? */
+/*
+ * part_columns: the attnums in part (a partition of rel, or rel) of rel's
+ * columns cols, by name (a partition's numbers are its own); *n how many.
+ */
+static int16 *
+part_columns(Oid rel, Oid part, const int16 *cols, int ncols, int *n)
+{
+	int16	   *out = palloc(sizeof(int16) * Max(ncols, 1));
+	int			i;
+
+	*n = 0;
+	for (i = 0; i < ncols; i++)
+	{
+		AttrNumber	a = get_attnum(part, get_attname(rel, cols[i], false));
+
+		if (a != InvalidAttrNumber)
+			out[(*n)++] = a;
+	}
+	return out;
+}
+
+/*
+ * followed_on_update: does a foreign key follow an update of these columns
+ * of rel, or of one of its partitions (ON UPDATE CASCADE, SET NULL, SET
+ * DEFAULT)?
+ */
 static bool
 followed_on_update(Relation conrel, Oid rel, const int16 *cols, int ncols)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(rel, NoLock, NULL))
+	{
+		int			n;
+		int16	   *mapped = part_columns(rel, lfirst_oid(lc), cols, ncols, &n);
+
+		if (followed_on_update_of(conrel, lfirst_oid(lc), mapped, n))
+			return true;
+	}
+	return false;
+}
+
+/* followed_on_update_of: followed_on_update() of rel itself */
+static bool
+followed_on_update_of(Relation conrel, Oid rel, const int16 *cols, int ncols)
 {
 	SysScanDesc scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
 	HeapTuple	tup;
@@ -278,7 +323,19 @@ crm_purge_cascade_edges(Oid relid)
 		if (!edge->unlink)
 			edges = add_edges(edges, conrel, edge->child, i, edge->level + 1, NULL, 0);
 		else
-			edges = add_edges(edges, conrel, edge->child, i, edge->level + 1, edge->fk_attnums, edge->nkeys);
+		{
+			/* keys that reference the child, or one of its partitions */
+			ListCell   *lc;
+
+			foreach(lc, find_all_inheritors(edge->child, NoLock, NULL))
+			{
+				int			n;
+				int16	   *mapped = part_columns(edge->child, lfirst_oid(lc), edge->fk_attnums, edge->nkeys, &n);
+
+				if (n > 0)
+					edges = add_edges(edges, conrel, lfirst_oid(lc), i, edge->level + 1, mapped, n);
+			}
+		}
 	}
 	table_close(conrel, AccessShareLock);
 	return edges;

@@ -792,6 +792,28 @@ SELECT id FROM er_up ORDER BY id;
 SELECT crm_purge_unprotect('er_up', true);
 SELECT crm_purge_release(h.id) FROM crm_purge.holds h WHERE h.tbl = 'er_ug'::regclass;
 DROP TABLE er_ug, er_uc, er_up;
+-- ... also through a key that references a partition of the table updated
+CREATE TABLE er_xp (id int PRIMARY KEY, modified_at timestamptz DEFAULT now() - interval '10 days');
+CREATE TABLE er_xc (id int PRIMARY KEY, pid int UNIQUE REFERENCES er_xp ON DELETE SET NULL);
+CREATE TABLE er_xg (id int, kind text, pid int REFERENCES er_xc (pid) ON UPDATE CASCADE, PRIMARY KEY (id, kind))
+	PARTITION BY LIST (kind);
+CREATE TABLE er_xg_a PARTITION OF er_xg FOR VALUES IN ('a');
+CREATE UNIQUE INDEX ON er_xg_a (pid);
+CREATE TABLE er_xh (id int PRIMARY KEY, pid int REFERENCES er_xg_a (pid) ON UPDATE CASCADE, note text);
+INSERT INTO er_xp VALUES (1), (2), (3);
+INSERT INTO er_xc VALUES (1, 1), (2, 2), (3, 3);
+INSERT INTO er_xg VALUES (1, 'a', 1), (2, 'a', 2), (3, 'a', 3);
+INSERT INTO er_xh VALUES (1, 1, 'held evidence'), (2, 2, 'held evidence'), (3, 3, 'other');
+SELECT crm_purge_protect('er_xp');
+SELECT crm_purge_hold('er_xh', $$note = 'held evidence'$$, NULL, 'litigation') AS xh_hold \gset
+SELECT crm_purge_erase('er_xp', 'id = 1', 'GDPR');
+SELECT * FROM crm_purge_delete_keys('er_xp', ARRAY['2'], true);
+SELECT crm_purge_request('er_xp', '1 day', 'delete_only') AS r_xp \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT id, pid FROM er_xh ORDER BY id;
+SELECT crm_purge_release(:xh_hold);
+SELECT crm_purge_unprotect('er_xp', true);
+DROP TABLE er_xh, er_xg, er_xc, er_xp;
 
 -- a guard's mode changed (crm_purge_guard again without key columns)
 -- keeps its natural key; '{}' drops it
