@@ -87,7 +87,24 @@ run_as_role(bool original, List *changed, List *rels)
 			(strcmp(nsp, CRM_TRASH_SCHEMA) != 0 && strcmp(nsp, CRM_PURGE_SCHEMA) != 0))
 			exempt = false;
 	}
-	return exempt ? InvalidOid : role;
+	if (exempt)
+		return InvalidOid;
+
+	/*
+	 * A shard written as its owner: a third role's code made on the shard
+	 * itself (a trigger, by a role with TRIGGER on the table) is refused here,
+	 * as the coordinator refuses it on the table
+	 */
+	foreach(lc, changed)
+	{
+		char	   *nsp = get_namespace_name(get_rel_namespace(lfirst_oid(lc)));
+
+		if (nsp != NULL && strcmp(nsp, CRM_TRASH_SCHEMA) != 0 && strcmp(nsp, CRM_PURGE_SCHEMA) != 0 &&
+			crm_purge_rel_owner(lfirst_oid(lc)) == role &&
+			OidIsValid(crm_purge_citus_shard_logical(lfirst_oid(lc))))
+			crm_purge_refuse_foreign_code(lfirst_oid(lc), ACL_DELETE);
+	}
+	return role;
 }
 
 /* run_as_active: is crm_purge.citus_run_as set, and this a top-level statement? */
@@ -155,6 +172,7 @@ statement_run_as(QueryDesc *queryDesc)
 {
 	PlannedStmt *ps = queryDesc->plannedstmt;
 	List	   *rels = NIL;
+	List	   *changed = NIL;
 	ListCell   *lc;
 	bool		run_as = run_as_active();
 
@@ -170,8 +188,11 @@ statement_run_as(QueryDesc *queryDesc)
 	}
 	if (!run_as)
 		return shard_copy_role(rels);
+	/* the tables it writes (resultRelations are range table indexes) */
+	foreach(lc, ps->resultRelations)
+		changed = lappend_oid(changed, rt_fetch(lfirst_int(lc), ps->rtable)->relid);
 	/* a rule's DO ALSO action sets no tag */
-	return run_as_role(ps->canSetTag, ps->resultRelations, rels);
+	return run_as_role(ps->canSetTag, changed, rels);
 }
 
 /* relations_walker: every relation a query names, at any depth, into *context (a List **) */

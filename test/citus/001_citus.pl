@@ -1342,4 +1342,32 @@ like($ac_err, qr/cannot change protected distributed table app.ac: column p of i
 $coord->psql('postgres', q{ALTER TABLE app.ac ADD COLUMN q app.dnum[]}, stderr => \my $ac_err2);
 like($ac_err2, qr/would have a type whose values run code when read/, 'and of an array of its domain');
 
+# a third role's trigger made on a shard itself (a role with TRIGGER on the
+# table): an admin's restore, run as the owner on the worker nodes, refuses
+# it as the coordinator refuses such a trigger on the table
+$coord->safe_psql('postgres', q{CREATE ROLE regress_trig3 LOGIN});
+as('regress_app', q{
+	CREATE TABLE app.k3 (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.k3', 'account_id', colocate_with => 'none');
+	INSERT INTO app.k3 SELECT g, g FROM generate_series(1, 4) g;
+	GRANT SELECT, INSERT, DELETE, TRIGGER ON app.k3 TO regress_trig3, regress_admin;
+	GRANT USAGE ON SCHEMA app TO regress_trig3;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.k3')});
+{
+	my ($k3_shard, $k3_port) = split /\|/, $coord->safe_psql('postgres', q{
+		SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+		WHERE s.shardid = get_shard_id_for_distribution_column('app.k3', 1)});
+	my $k3_node = $k3_port == $w1->port ? $w1 : $w2;
+	$k3_node->safe_psql('postgres', qq{SET citus.enable_ddl_propagation = off; CREATE SCHEMA trig3 AUTHORIZATION regress_trig3;
+		SET ROLE regress_trig3; SET citus.enable_manual_changes_to_shards = on;
+		CREATE FUNCTION trig3.note() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RETURN NULL; END \$f\$;
+		CREATE TRIGGER zz_third AFTER INSERT ON app.k3_$k3_shard FOR EACH ROW EXECUTE FUNCTION trig3.note()});
+	as('regress_app', q{DELETE FROM app.k3 WHERE account_id = 1});
+	like(as('regress_admin', q{SELECT crm_purge_restore('app.k3', 'account_id = 1')}, err => 1),
+		qr/runs code of role regress_trig3, not of the table's owner/,
+		'Citus: an admin\'s restore refuses a third role\'s trigger made on the shard');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.k3 WHERE account_id = 1}), '0', 'nothing was restored');
+}
+
 done_testing();
