@@ -266,6 +266,16 @@ BEGIN
 					  HINT = 'Release the hold with crm_purge_release first.';
 		END IF;
 	END LOOP;
+	-- a protected table's column dropped with its type or domain (DROP DOMAIN
+	-- ... CASCADE): as ALTER TABLE ... DROP COLUMN, refused under a hold, and
+	-- its trash column set aside (a column added again under its name would
+	-- restore the old values)
+	FOR o IN SELECT d.*, p.tbl AS live FROM pg_event_trigger_dropped_objects() d
+			 JOIN crm_purge.protected_tables p ON p.tbl = d.objid
+			 WHERE d.object_type = 'table column' AND NOT d.original
+	LOOP
+		PERFORM crm_purge._trash_column_dropped(o.live, o.address_names[3]::name);
+	END LOOP;
 	FOR o IN SELECT * FROM pg_event_trigger_dropped_objects()
 			 WHERE object_type = 'table' AND objsubid = 0
 	LOOP

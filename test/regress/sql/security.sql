@@ -1972,6 +1972,21 @@ ALTER VIEW own.v RENAME TO crm_purge_history;
 RESET ROLE;
 SELECT count(*) AS decoys FROM pg_class WHERE relname LIKE 'crm_purge%' AND relnamespace = 'own'::regnamespace;
 
+-- 45. a protected table's column dropped with its domain (DROP DOMAIN ...
+-- CASCADE) is refused under a hold, as DROP COLUMN is
+SET ROLE regress_sec_owner;
+CREATE DOMAIN own.mail AS text;
+CREATE TABLE own.dd (id int PRIMARY KEY, email own.mail);
+INSERT INTO own.dd VALUES (1, 'a@x');
+RESET ROLE;
+SELECT crm_purge_protect('own.dd');
+SELECT crm_purge_hold('own.dd', $$email = 'a@x'$$, NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+DELETE FROM own.dd;
+DROP DOMAIN own.mail CASCADE;
+RESET ROLE;
+SELECT id, email FROM crm_trash.own__dd;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
