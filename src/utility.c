@@ -719,14 +719,22 @@ refuse_resharding_drop(Node *parsetree)
 	}
 }
 
-/* same_key_text: does a key column's change from one type to another keep every value's text? */
+/*
+ * same_key_text: does a key column's change from one type to another keep
+ * every value's text?  Not to a shorter varchar: the cast cuts trailing
+ * spaces, and 'a@x  ' becomes 'a@x'.
+ */
 static bool
-same_key_text(Oid from, Oid to)
+same_key_text(Oid from, int32 frommod, Oid to, int32 tomod)
 {
 	if ((from == INT2OID || from == INT4OID || from == INT8OID) &&
 		(to == INT2OID || to == INT4OID || to == INT8OID))
 		return true;
-	return (from == TEXTOID || from == VARCHAROID) && (to == TEXTOID || to == VARCHAROID);
+	if (from != TEXTOID && from != VARCHAROID)
+		return false;
+	if (to == TEXTOID || (to == VARCHAROID && tomod < 0))
+		return true;
+	return to == VARCHAROID && from == VARCHAROID && frommod >= 0 && tomod >= frommod;
 }
 
 /*
@@ -785,12 +793,17 @@ refuse_rekeying_guarded(AlterTableStmt *stmt)
 			ColumnDef  *def = (ColumnDef *) cmd->def;
 			AttrNumber	att = get_attnum(relid, cmd->name);
 			Oid			newtype = InvalidOid;
-			int32		newmod;
+			int32		newmod = -1;
+			Oid			oldtype = InvalidOid;
+			int32		oldmod = -1;
+			Oid			oldcoll;
 
 			if (def != NULL && def->typeName != NULL)
 				typenameTypeIdAndMod(NULL, def->typeName, &newtype, &newmod);
+			if (att != InvalidAttrNumber)
+				get_atttypetypmodcoll(relid, att, &oldtype, &oldmod, &oldcoll);
 			if (att == InvalidAttrNumber || def == NULL || def->raw_default != NULL ||
-				!same_key_text(get_atttype(relid, att), newtype))
+				!same_key_text(oldtype, oldmod, newtype, newmod))
 				refused = psprintf("The change of key column \"%s\" writes its keys otherwise", cmd->name);
 		}
 		else if (cmd->subtype == AT_DropColumn && keycol)
@@ -809,7 +822,7 @@ refuse_rekeying_guarded(AlterTableStmt *stmt)
 			(errcode(ERRCODE_OBJECT_IN_USE),
 			 errmsg("cannot alter guarded table %s while it has tombstones of erased records", crm_purge_relname(relid)),
 			 errdetail("%s: the guard knows erased keys by a hash of their text, and the erased records could come back.", refused),
-			 errhint("Keep the key as it is (integers may widen, varchar may become text). To accept that erased records may come back, drop the trigger crm_purge_guard first and run crm_purge_guard again after the change.")));
+			 errhint("Keep the key as it is (integers may widen, varchar may become text or longer). To accept that erased records may come back, drop the trigger crm_purge_guard first and run crm_purge_guard again after the change.")));
 }
 
 /*

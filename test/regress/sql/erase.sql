@@ -760,6 +760,8 @@ SET ROLE regress_er_admin;
 SELECT crm_purge_erase('er_gk', 'id = 1', 'GDPR');
 SET ROLE regress_er_owner;
 ALTER TABLE er_gk ALTER COLUMN email TYPE char(40);
+ALTER TABLE er_gk ALTER COLUMN email TYPE varchar(10);
+ALTER TABLE er_gk ALTER COLUMN email TYPE varchar(60);
 ALTER TABLE er_gk ALTER COLUMN id TYPE text;
 ALTER TABLE er_gk ALTER COLUMN id TYPE bigint USING id + 0;
 ALTER TABLE er_gk DROP CONSTRAINT er_gk_pkey;
