@@ -345,7 +345,9 @@ crm_purge_sequences_after(void)
 
 /*
  * crm_purge_sequences_after_utility: after ALTER SEQUENCE ... RESTART, ALTER
- * TABLE ... ALTER COLUMN ... RESTART and TRUNCATE ... RESTART IDENTITY.
+ * TABLE ... ALTER COLUMN ... RESTART and TRUNCATE ... RESTART IDENTITY; and
+ * after a sequence is given to a column (CREATE or ALTER SEQUENCE ... OWNED
+ * BY, ADD GENERATED ... AS IDENTITY): it starts below the floor.
  */
 void
 crm_purge_sequences_after_utility(Node *parsetree)
@@ -357,8 +359,10 @@ crm_purge_sequences_after_utility(Node *parsetree)
 		AlterSeqStmt *stmt = (AlterSeqStmt *) parsetree;
 		Oid			seqid;
 
+		/* (OWNED BY: a sequence given to a key column later starts below its floor) */
 		foreach(lc, stmt->options)
-			if (strcmp(((DefElem *) lfirst(lc))->defname, "restart") == 0)
+			if (strcmp(((DefElem *) lfirst(lc))->defname, "restart") == 0 ||
+				strcmp(((DefElem *) lfirst(lc))->defname, "owned_by") == 0)
 				break;
 		if (lc == NULL)
 			return;
@@ -376,7 +380,7 @@ crm_purge_sequences_after_utility(Node *parsetree)
 		{
 			AlterTableCmd *cmd = lfirst(lc);
 
-			if (cmd->subtype == AT_SetIdentity)
+			if (cmd->subtype == AT_SetIdentity || cmd->subtype == AT_AddIdentity)
 				restart = true;
 		}
 		if (!restart)
@@ -385,6 +389,20 @@ crm_purge_sequences_after_utility(Node *parsetree)
 		if (OidIsValid(relid))
 			foreach(lc, getOwnedSequences(relid))
 				crm_purge_raise_sequence(lfirst_oid(lc));
+	}
+	else if (IsA(parsetree, CreateSeqStmt))
+	{
+		CreateSeqStmt *stmt = (CreateSeqStmt *) parsetree;
+		Oid			seqid;
+
+		foreach(lc, stmt->options)
+			if (strcmp(((DefElem *) lfirst(lc))->defname, "owned_by") == 0)
+				break;
+		if (lc == NULL)
+			return;
+		seqid = RangeVarGetRelid(stmt->sequence, NoLock, true);
+		if (OidIsValid(seqid))
+			crm_purge_raise_sequence(seqid);
 	}
 	else if (IsA(parsetree, TruncateStmt) && ((TruncateStmt *) parsetree)->restart_seqs)
 	{
