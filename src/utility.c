@@ -983,6 +983,41 @@ refuse_shadowing(Node *parsetree)
 			  ((RenameStmt *) parsetree)->renameType == OBJECT_ROUTINE ||
 			  ((RenameStmt *) parsetree)->renameType == OBJECT_AGGREGATE))
 		name = ((RenameStmt *) parsetree)->newname;
+	else if (IsA(parsetree, CreateRangeStmt))
+	{
+		/*
+		 * Nor a type whose functions take its name: a range type's
+		 * constructors (and its multirange's)
+		 */
+		ListCell   *lc;
+
+		name = strVal(llast(((CreateRangeStmt *) parsetree)->typeName));
+		kind = "type";
+		foreach(lc, ((CreateRangeStmt *) parsetree)->params)
+		{
+			DefElem    *d = lfirst_node(DefElem, lc);
+
+			if (strcmp(d->defname, "multirange_type_name") == 0 && !reserved_name(name))
+				name = strVal(llast(defGetQualifiedName(d)));
+		}
+	}
+	else if (IsA(parsetree, RenameStmt) &&
+			 (((RenameStmt *) parsetree)->renameType == OBJECT_TYPE ||
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_DOMAIN))
+	{
+		name = ((RenameStmt *) parsetree)->newname;
+		kind = "type";
+	}
+	else if (IsA(parsetree, CompositeTypeStmt) || IsA(parsetree, CreateEnumStmt) ||
+			 IsA(parsetree, CreateDomainStmt) ||
+			 (IsA(parsetree, DefineStmt) && ((DefineStmt *) parsetree)->kind == OBJECT_TYPE))
+	{
+		name = IsA(parsetree, CompositeTypeStmt) ? ((CompositeTypeStmt *) parsetree)->typevar->relname :
+			IsA(parsetree, CreateEnumStmt) ? strVal(llast(((CreateEnumStmt *) parsetree)->typeName)) :
+			IsA(parsetree, CreateDomainStmt) ? strVal(llast(((CreateDomainStmt *) parsetree)->domainname)) :
+			strVal(llast(((DefineStmt *) parsetree)->defnames));
+		kind = "type";
+	}
 	else
 	{
 		/*
@@ -1007,7 +1042,9 @@ refuse_shadowing(Node *parsetree)
 				  ((RenameStmt *) parsetree)->renameType == OBJECT_VIEW ||
 				  ((RenameStmt *) parsetree)->renameType == OBJECT_MATVIEW ||
 				  ((RenameStmt *) parsetree)->renameType == OBJECT_FOREIGN_TABLE ||
-				  ((RenameStmt *) parsetree)->renameType == OBJECT_SEQUENCE))
+				  ((RenameStmt *) parsetree)->renameType == OBJECT_SEQUENCE ||
+				  /* (ALTER INDEX ... RENAME renames any relation) */
+				  ((RenameStmt *) parsetree)->renameType == OBJECT_INDEX))
 		{
 			name = ((RenameStmt *) parsetree)->newname;
 			rv = ((RenameStmt *) parsetree)->relation;

@@ -404,7 +404,13 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 		int			nest = -1;
 
 		check_hold(relid, scanrel, hold_id, creator);
-		crm_purge_become_creator(creator, scanrel, &id);
+		/*
+		 * As for the table itself, whatever is read: a trash column of the
+		 * owner's composite or domain-array type runs the owner's code (the
+		 * filter's literals read as that type), so a superuser creator
+		 * reads the trash as the table's owner, as crm_purge's own pick
+		 */
+		crm_purge_become_creator(creator, relid, &id);
 		if (citus)
 		{
 			/*

@@ -1969,6 +1969,11 @@ CREATE VIEW own.crm_purge_overview AS SELECT 1 AS x;
 CREATE TABLE own.crm_purge_holds (id int);
 CREATE VIEW own.v AS SELECT 1 AS x;
 ALTER VIEW own.v RENAME TO crm_purge_history;
+ALTER INDEX own.v RENAME TO crm_purge_overview;
+-- nor a type whose functions take its name (a range type's constructors)
+CREATE TYPE own.crm_purge_request AS RANGE (subtype = int);
+CREATE TYPE own.r2 AS RANGE (subtype = int, multirange_type_name = crm_purge_hold);
+CREATE DOMAIN own.crm_purge_d AS int;
 RESET ROLE;
 SELECT count(*) AS decoys FROM pg_class WHERE relname LIKE 'crm_purge%' AND relnamespace = 'own'::regnamespace;
 
@@ -1986,6 +1991,27 @@ DELETE FROM own.dd;
 DROP DOMAIN own.mail CASCADE;
 RESET ROLE;
 SELECT id, email FROM crm_trash.own__dd;
+
+-- 46. a superuser's hold is checked against the trash as the table's owner:
+-- a trash column of an array of the owner's domain read the filter's
+-- literal with the domain's CHECK, as the superuser
+CREATE TABLE sec.ran_as (who name);
+GRANT INSERT ON sec.ran_as TO PUBLIC;
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.note_check(v text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO sec.ran_as VALUES (current_user); RETURN true; END $$;
+CREATE DOMAIN own.mail2 AS text CHECK (own.note_check(VALUE));
+CREATE TABLE own.dm (id int PRIMARY KEY, emails own.mail2[]);
+INSERT INTO own.dm VALUES (1, '{a@x}'), (2, '{b@x}');
+RESET ROLE;
+SELECT crm_purge_protect('own.dm');
+SET ROLE regress_sec_owner;
+DELETE FROM own.dm;
+RESET ROLE;
+TRUNCATE sec.ran_as;
+SELECT crm_purge_hold('own.dm', $$emails @> '{a@x}'$$, NULL, 'litigation') IS NOT NULL AS held;
+SELECT crm_purge_erase('own.dm', 'id = 1', 'GDPR');
+SELECT DISTINCT who FROM sec.ran_as;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
