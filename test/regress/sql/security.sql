@@ -2010,8 +2010,13 @@ DELETE FROM own.dm;
 RESET ROLE;
 TRUNCATE sec.ran_as;
 SELECT crm_purge_hold('own.dm', $$emails @> '{a@x}'$$, NULL, 'litigation') IS NOT NULL AS held;
-SELECT crm_purge_erase('own.dm', 'id = 1', 'GDPR');
-SELECT DISTINCT who FROM sec.ran_as;
+SELECT format_type(atttypid, atttypmod) AS trash_type FROM pg_attribute
+WHERE attrelid = 'crm_trash.own__dm'::regclass AND attname = 'emails';
+GRANT SELECT, DELETE ON own.dm TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_mark('own.dm', 'true');
+RESET ROLE;
+SELECT DISTINCT who FROM sec.ran_as ORDER BY 1;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
