@@ -788,6 +788,15 @@ BEGIN
 				  DETAIL = 'Its trash stores the base type, and Citus colocates only tables distributed by columns of the same type.',
 				  HINT = 'Distribute the table by a column of a base type (alter_distributed_table).';
 	END IF;
+	-- each copy of a replicated trash shard names a row otherwise: a restore
+	-- or purge by name reached one copy
+	IF EXISTS (SELECT FROM pg_dist_shard s JOIN pg_dist_placement pl ON pl.shardid = s.shardid
+			   WHERE s.logicalrelid = tbl GROUP BY s.shardid HAVING count(*) > 1) THEN
+		RAISE EXCEPTION 'cannot protect distributed table %: its shards are replicated', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Each copy of a trash shard would name its rows otherwise.',
+				  HINT = 'Distribute the table with citus.shard_replication_factor = 1.';
+	END IF;
 	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) = 'p' THEN
 		RAISE EXCEPTION 'cannot protect table %: partitioned distributed tables are not supported yet', tbl
 			USING ERRCODE = 'feature_not_supported', HINT = 'Protect a distributed table that is not partitioned.';

@@ -1370,4 +1370,16 @@ as('regress_admin', q{SELECT crm_purge_protect('app.k3')});
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.k3 WHERE account_id = 1}), '0', 'nothing was restored');
 }
 
+# a table with replicated shards is not protected: each copy of a trash
+# shard would name its rows otherwise (a restore reached one copy)
+as('regress_app', q{
+	SET citus.shard_replication_factor = 2;
+	CREATE TABLE app.rep2 (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.rep2', 'account_id', colocate_with => 'none');
+	GRANT SELECT, DELETE ON app.rep2 TO regress_admin;
+});
+like(as('regress_admin', q{SELECT crm_purge_protect('app.rep2')}, err => 1),
+	qr/cannot protect distributed table app.rep2: its shards are replicated/,
+	'Citus: a table with replicated shards is refused');
+
 done_testing();
