@@ -3272,7 +3272,7 @@ BEGIN
 				END IF;
 				-- (nor held rows that follow the unlinked columns ON UPDATE)
 				IF r.conkey IS NOT NULL AND NOT crm_purge._citus_table(r.child) THEN
-					PERFORM crm_purge._fk_update_holds('erase', tbl, r.child, child_cond, refs, r.conkey, 1);
+					PERFORM crm_purge._fk_action_holds('erase', tbl, r.child, child_cond, refs, 1, r.conkey);
 				END IF;
 				-- picked (and locked) as the caller, unlinked as the child's owner
 				SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(r.child,
@@ -4649,7 +4649,8 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 	SELECT crm_purge._held_on(ARRAY(SELECT rel FROM up UNION SELECT rel FROM down))
 $$;
 
-CREATE OR REPLACE FUNCTION crm_purge._fk_action_holds(verb text, top regclass, tbl regclass, cond text, keys text[], depth integer)
+CREATE OR REPLACE FUNCTION crm_purge._fk_action_holds(verb text, top regclass, tbl regclass, cond text, keys text[], depth integer,
+										   changed int2[] DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	r record;
@@ -4662,12 +4663,18 @@ BEGIN
 		RETURN;
 	END IF;
 	-- (foreign keys referencing a partition or inheritance child of tbl too,
-	-- read there: its columns' numbers are its own; not the clones of tbl's)
+	-- read there: its columns' numbers are its own, the changed columns
+	-- matched by name; not the clones of tbl's)
 	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
 				 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
-			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.confdeltype, c0.conname
+			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.conname,
+					CASE WHEN changed IS NULL THEN c0.confdeltype ELSE 'u' END AS action
 			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
-			 WHERE c0.contype = 'f' AND c0.confdeltype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
+			 WHERE c0.contype = 'f' AND (t.rel = tbl OR c0.conparentid = 0)
+			   AND CASE WHEN changed IS NULL THEN c0.confdeltype IN ('c', 'n', 'd')
+						ELSE c0.confupdtype IN ('c', 'n', 'd')
+							 AND EXISTS (SELECT FROM pg_attribute a JOIN pg_attribute b ON b.attrelid = tbl AND b.attname = a.attname
+										 WHERE a.attrelid = t.rel AND a.attnum = ANY (c0.confkey) AND b.attnum = ANY (changed)) END
 			 ORDER BY c0.conname, t.rel LOOP
 		-- (a row being inserted there under a hold commits first, and is seen)
 		PERFORM crm_purge._lock_held(r.child);
@@ -4684,27 +4691,32 @@ BEGIN
 					  HINT = 'Nothing was changed. Release the holds on that table first, or give the columns the types of the keys.';
 		END IF;
 		hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs, key_type);
-		IF hold_id IS NOT NULL THEN
+		IF hold_id IS NOT NULL AND r.action = 'u' THEN
+			RAISE EXCEPTION 'cannot % rows of table %: legal hold % keeps rows of table % that its foreign key would change',
+				verb, top, hold_id, r.child
+				USING ERRCODE = 'object_in_use',
+					  DETAIL = format('Its foreign key %s follows an update of table %s.', r.conname, r.src),
+					  HINT = 'Nothing was changed. Release the hold with crm_purge_release, or narrow the filter.';
+		ELSIF hold_id IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot % rows of table %: legal hold % keeps rows of table % that its foreign key would %',
-				verb, top, hold_id, r.child, CASE r.confdeltype WHEN 'c' THEN 'delete' ELSE 'unlink' END
+				verb, top, hold_id, r.child, CASE r.action WHEN 'c' THEN 'delete' ELSE 'unlink' END
 				USING ERRCODE = 'object_in_use',
 					  HINT = format('Nothing was %s. Release the hold with crm_purge_release, or narrow the filter.',
 									CASE verb WHEN 'erase' THEN 'erased' ELSE 'deleted' END);
 		END IF;
-		IF r.confdeltype = 'c' THEN
-			-- (a cycle of cascading foreign keys is followed this far, then refused)
-			IF depth >= 16 THEN
-				RAISE EXCEPTION 'cannot % rows of table %: its foreign keys cascade more than 16 tables deep', verb, top
-					USING ERRCODE = 'program_limit_exceeded',
-						  HINT = 'Nothing was erased. Release the legal holds first: without one the cascade is not checked.';
-			END IF;
-			PERFORM crm_purge._fk_action_holds(verb, top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
-											   refs, depth + 1);
-		ELSE
-			-- (the unlinked columns may be referenced in turn ON UPDATE ...)
-			PERFORM crm_purge._fk_update_holds(verb, top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
-											   refs, r.conkey, depth + 1);
+		-- (a cycle of foreign keys is followed this far, then refused)
+		IF depth >= 16 AND r.action = 'u' THEN
+			RAISE EXCEPTION 'cannot % rows of table %: its foreign keys follow updates more than 16 tables deep', verb, top
+				USING ERRCODE = 'program_limit_exceeded',
+					  HINT = 'Nothing was changed. Release the legal holds first: without one the foreign keys are not checked.';
+		ELSIF depth >= 16 AND r.action = 'c' THEN
+			RAISE EXCEPTION 'cannot % rows of table %: its foreign keys cascade more than 16 tables deep', verb, top
+				USING ERRCODE = 'program_limit_exceeded',
+					  HINT = 'Nothing was erased. Release the legal holds first: without one the cascade is not checked.';
 		END IF;
+		-- the child's rows go with them, or their referencing columns change
+		PERFORM crm_purge._fk_action_holds(verb, top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
+										   refs, depth + 1, CASE WHEN r.action = 'c' THEN NULL ELSE r.conkey END);
 	END LOOP;
 END
 $$;
@@ -4870,63 +4882,14 @@ CREATE OR REPLACE FUNCTION crm_purge._raise_key_sequences(tbl regclass) RETURNS 
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_raise_key_sequences';
 
 
-CREATE OR REPLACE FUNCTION crm_purge._fk_update_holds(verb text, top regclass, tbl regclass, cond text, keys text[], cols int2[],
-										   depth integer)
-RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	r record;
-	refs text[];
-	key_type oid;
-	hold_id bigint;
-BEGIN
-	-- (keys that reference a partition of tbl too, read there; the changed
-	-- columns by name: a partition's numbers are its own)
-	FOR r IN WITH RECURSIVE tree(rel) AS (SELECT tbl::oid
-				 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel)
-			 SELECT t.rel::regclass AS src, c0.conrelid::regclass AS child, c0.conkey, c0.confkey, c0.conname
-			 FROM tree t JOIN pg_constraint c0 ON c0.confrelid = t.rel
-			 WHERE c0.contype = 'f' AND c0.confupdtype IN ('c', 'n', 'd') AND (t.rel = tbl OR c0.conparentid = 0)
-			   AND EXISTS (SELECT FROM pg_attribute a JOIN pg_attribute b ON b.attrelid = tbl AND b.attname = a.attname
-						   WHERE a.attrelid = t.rel AND a.attnum = ANY (c0.confkey) AND b.attnum = ANY (cols))
-			 ORDER BY c0.conname, t.rel LOOP
-		PERFORM crm_purge._lock_held(r.child);
-		SELECT x.a INTO refs FROM crm_purge._pick(r.src, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
-					   crm_purge._key_expr(r.src, r.confkey), r.src, cond, E'\n'), keys) AS x(a text[]);
-		CONTINUE WHEN refs IS NULL;
-		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = r.src AND at.attnum = r.confkey[1]);
-		IF NOT crm_purge._keys_comparable(r.child, r.conkey, r.src, r.confkey) AND crm_purge._has_holds(r.child) THEN
-			RAISE EXCEPTION 'cannot % rows of table %: the legal holds on table % cannot be checked through its foreign key %', verb, top, r.child, r.conname
-				USING ERRCODE = 'feature_not_supported',
-					  DETAIL = 'Its columns are of other types than the keys they reference.',
-					  HINT = 'Nothing was changed. Release the holds on that table first, or give the columns the types of the keys.';
-		END IF;
-		hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs, key_type);
-		IF hold_id IS NOT NULL THEN
-			RAISE EXCEPTION 'cannot % rows of table %: legal hold % keeps rows of table % that its foreign key would change',
-				verb, top, hold_id, r.child
-				USING ERRCODE = 'object_in_use',
-					  DETAIL = format('Its foreign key %s follows an update of table %s.', r.conname, r.src),
-					  HINT = 'Nothing was changed. Release the hold with crm_purge_release, or narrow the filter.';
-		END IF;
-		IF depth >= 16 THEN
-			RAISE EXCEPTION 'cannot % rows of table %: its foreign keys follow updates more than 16 tables deep', verb, top
-				USING ERRCODE = 'program_limit_exceeded',
-					  HINT = 'Nothing was changed. Release the legal holds first: without one the foreign keys are not checked.';
-		END IF;
-		PERFORM crm_purge._fk_update_holds(verb, top, r.child, crm_purge._key_match(r.child, r.conkey, key_type),
-										   refs, r.conkey, depth + 1);
-	END LOOP;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION crm_purge._lock_held(tbl regclass) RETURNS void
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_lock_held';
 
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
-REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer, int2[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer, int2[]) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._forget_unlinks(regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._base_type(oid), crm_purge._check_not_partition(text, regclass) FROM PUBLIC;
@@ -5043,7 +5006,5 @@ GRANT EXECUTE ON FUNCTION crm_purge._keys_comparable(regclass, int2[], regclass,
 REVOKE ALL ON FUNCTION crm_purge._cron_installed() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._cron_installed() TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._raise_key_sequences(regclass), crm_purge._free_trash_name(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._lock_held(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._lock_held(regclass) TO crm_purge_admin;

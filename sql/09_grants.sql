@@ -144,8 +144,8 @@ REVOKE ALL ON FUNCTION crm_purge._held_trash_using(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._check_cascades(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._check_cascades(regclass) TO crm_purge_admin;
 GRANT EXECUTE ON FUNCTION crm_purge._any_hold() TO crm_purge_admin;
-REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer, int2[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer, int2[]) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) FROM PUBLIC;
 
@@ -265,7 +265,5 @@ GRANT EXECUTE ON FUNCTION crm_purge._citus_delete(regclass, name, text[]),
 
 REVOKE ALL ON FUNCTION crm_purge._raise_key_sequences(regclass), crm_purge._free_trash_name(text, text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_purge._fk_update_holds(text, regclass, regclass, text, text[], int2[], integer) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._lock_held(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._lock_held(regclass) TO crm_purge_admin;
