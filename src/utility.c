@@ -410,6 +410,14 @@ held_lookup(const char *fn, const char *sql, Oid argtype, Datum arg)
 	return found;
 }
 
+/* held_around: the first legal hold in force on relid or around it (crm_purge._held_around), or NULL */
+static char *
+held_around(Oid relid)
+{
+	return held_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
+					   REGCLASSOID, ObjectIdGetDatum(relid));
+}
+
 /* tables_of: the tables (and partitioned tables) in namespace nsp, or owned by role owner */
 static List *
 tables_of(Oid nsp, Oid owner)
@@ -509,8 +517,7 @@ refuse_losing_held(Node *parsetree)
 
 		if (!OidIsValid(relid))
 			continue;
-		hold = held_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
-						   REGCLASSOID, ObjectIdGetDatum(relid));
+		hold = held_around(relid);
 		if (hold != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
@@ -854,6 +861,31 @@ crm_purge_after_utility(Node *parsetree)
 }
 
 /*
+ * refuse_unlogged_under: doing (a table made unlogged, or an unlogged part
+ * given to it) is refused when relid is protected (or in a protected tree)
+ * or held: a crash would empty the unlogged table, past trash and holds.
+ */
+static void
+refuse_unlogged_under(Oid relid, const char *doing, bool part)
+{
+	char	   *hold;
+
+	if (in_tree_of(relid, protected_table))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s: it is protected by crm_purge", doing),
+				 errdetail("A crash would empty an unlogged table, its rows never reaching the trash."),
+				 errhint(part ? "Make the table logged." : "Run crm_purge_unprotect first.")));
+	hold = held_around(relid);
+	if (hold != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot %s: legal hold %s keeps its rows", doing, hold),
+				 errdetail("A crash would empty an unlogged table."),
+				 errhint(part ? "Make the table logged." : "Release the hold first (crm_purge_release).")));
+}
+
+/*
  * refuse_unlogged: ALTER TABLE ... SET UNLOGGED of a protected table (or a
  * partition of one) or a held one: a crash would empty it, past its trash
  * and its holds.
@@ -863,7 +895,6 @@ refuse_unlogged(AlterTableStmt *stmt)
 {
 	ListCell   *lc;
 	Oid			relid;
-	char	   *hold;
 	bool		attaching = false;
 
 	if (stmt->relation == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
@@ -892,22 +923,8 @@ refuse_unlogged(AlterTableStmt *stmt)
 	if (!OidIsValid(relid) ||
 		(get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE))
 		return;
-	if (in_tree_of(relid, protected_table))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot %s table %s%s: it is protected by crm_purge", attaching ? "attach an unlogged table to" : "make",
-						crm_purge_relname(relid), attaching ? "" : " unlogged"),
-				 errdetail("A crash would empty an unlogged table, its rows never reaching the trash."),
-				 errhint("Run crm_purge_unprotect first.")));
-	hold = held_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
-					   REGCLASSOID, ObjectIdGetDatum(relid));
-	if (hold != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("cannot %s table %s%s: legal hold %s keeps its rows", attaching ? "attach an unlogged table to" : "make",
-						crm_purge_relname(relid), attaching ? "" : " unlogged", hold),
-				 errdetail("A crash would empty an unlogged table."),
-				 errhint("Release the hold first (crm_purge_release).")));
+	refuse_unlogged_under(relid, attaching ? psprintf("attach an unlogged table to table %s", crm_purge_relname(relid)) :
+						  psprintf("make table %s unlogged", crm_purge_relname(relid)), false);
 }
 
 /*
@@ -925,24 +942,10 @@ refuse_unlogged_part(CreateStmt *stmt)
 	foreach(lc, stmt->inhRelations)
 	{
 		Oid			parent = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
-		char	   *hold;
 
 		if (!OidIsValid(parent))
 			continue;
-		if (in_tree_of(parent, protected_table))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot make an unlogged part of table %s: it is protected by crm_purge", crm_purge_relname(parent)),
-					 errdetail("A crash would empty an unlogged table, its rows never reaching the trash."),
-					 errhint("Make the table logged.")));
-		hold = held_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
-						   REGCLASSOID, ObjectIdGetDatum(parent));
-		if (hold != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("cannot make an unlogged part of table %s: legal hold %s keeps its rows", crm_purge_relname(parent), hold),
-					 errdetail("A crash would empty an unlogged table."),
-					 errhint("Make the table logged.")));
+		refuse_unlogged_under(parent, psprintf("make an unlogged part of table %s", crm_purge_relname(parent)), true);
 	}
 }
 
