@@ -296,6 +296,8 @@ BEGIN
 				kept := crm_purge._free_column_name(tr, left(c.attname, 40) || '_was_'
 						|| left(regexp_replace(format_type(c.ttyp, c.ttypmod), '\W+', '_', 'g'), 16));
 				EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, c.attname, kept);
+				-- (an erase's anonymize rule on the column reaches it: crm_purge._kept_columns)
+				PERFORM crm_purge._set_aside_from(tr, kept, c.attname);
 				RAISE NOTICE 'crm_purge: trash column "%" of % kept as "%": its values do not convert to %',
 					c.attname, tbl, kept, format_type(c.typ, c.typmod);
 				-- the values that do convert go on in the new column (built-in types only)
@@ -1165,25 +1167,32 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.n AND a.attnum > 0 AND NOT a.attisdropped
 $$;
 DROP FUNCTION crm_purge._child_assignments(regclass, oid, boolean);
-CREATE FUNCTION crm_purge._child_assignments(child regclass, cols int2[], anonymize boolean, hashes text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION crm_purge._child_assignments(child regclass, cols int2[], anonymize boolean, hashes text DEFAULT NULL,
+	checks boolean DEFAULT false)
 RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT string_agg(x, ', ') FROM (
-		SELECT format('%I = NULL', a.attname) AS x
+	SELECT string_agg(CASE WHEN checks THEN format('(%s)', c) ELSE x END, CASE WHEN checks THEN ' AND ' ELSE ', ' END)
+	FROM (
+		SELECT format('%I = NULL', a.attname) AS x, format('crm_purge_t.%I IS NULL', a.attname) AS c
 		FROM pg_attribute a WHERE a.attrelid = child AND a.attnum = ANY (cols)
 		UNION ALL
-		SELECT format('%I = %s', r.col,
-			CASE WHEN r.strategy = 'null' THEN 'NULL'
-				 WHEN r.strategy = 'hash' AND hashes IS NOT NULL THEN
-					format('%s[(crm_purge_u.crm_purge_ord OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) %s'
-						   ' OPERATOR(pg_catalog.+) %s]', hashes,
-						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (),
-						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (ORDER BY a.attnum))
-				 WHEN r.strategy = 'hash' THEN format('CASE WHEN %1$I IS NULL THEN NULL ELSE '
-					'lpad(to_hex(crm_purge._key_hash(%1$I::text)), 16, %2$L) END', r.col, '0')
-				 ELSE format('%L::%s', substr(r.strategy, 7), format_type(a.atttypid, a.atttypmod)) END)
-		FROM crm_purge.anonymize_rules r JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attname = r.col
-		WHERE anonymize AND r.tbl = child
+		SELECT format('%I = %s', w.col, w.e),
+			CASE WHEN w.strategy = 'null' THEN format('crm_purge_t.%I IS NULL', w.col)
+				 WHEN w.strategy = 'hash' AND hashes IS NULL THEN 'true'
+				 ELSE format('CASE WHEN %2$s IS NULL THEN crm_purge_t.%1$I IS NULL ELSE crm_purge_t.%1$I::pg_catalog.text'
+							 ' OPERATOR(pg_catalog.=) (%2$s)::pg_catalog.text END', w.col, w.e) END
+		FROM (SELECT r.col, r.strategy,
+				CASE WHEN r.strategy = 'null' THEN 'NULL'
+					 WHEN r.strategy = 'hash' AND hashes IS NOT NULL THEN
+						format('%s[(crm_purge_u.crm_purge_ord OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) %s'
+							   ' OPERATOR(pg_catalog.+) %s]', hashes,
+							   count(*) FILTER (WHERE r.strategy = 'hash') OVER (),
+							   count(*) FILTER (WHERE r.strategy = 'hash') OVER (ORDER BY a.attnum))
+					 WHEN r.strategy = 'hash' THEN format('CASE WHEN %1$I IS NULL THEN NULL ELSE '
+						'lpad(to_hex(crm_purge._key_hash(%1$I::text)), 16, %2$L) END', r.col, '0')
+					 ELSE format('%L::%s', substr(r.strategy, 7), format_type(a.atttypid, a.atttypmod)) END AS e
+			FROM crm_purge.anonymize_rules r JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attname = r.col
+			WHERE anonymize AND r.tbl = child) w
 	) s
 $$;
 DROP FUNCTION crm_purge._set_relation(regclass, regclass, text);
@@ -1317,8 +1326,12 @@ BEGIN
 	IF action = 'delete' THEN
 		EXECUTE format('DELETE FROM %s WHERE %s', tr, named) USING keys, ids, nums;
 	ELSE
-		EXECUTE format('UPDATE %s SET %s WHERE %s', tr,
-					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'), named) USING keys, ids, nums;
+		-- (values set aside by a type change are the subject's too: cleared)
+		EXECUTE format('UPDATE %s SET %s%s WHERE %s', tr,
+					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'),
+					   (SELECT string_agg(format(', %I = NULL', k.attname), '')
+						FROM crm_purge.anonymize_rules r, crm_purge._kept_columns(tr, r.col) k
+						WHERE action = 'anonymize' AND r.tbl = _trash_apply_impl.tbl), named) USING keys, ids, nums;
 	END IF;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
@@ -2402,6 +2415,10 @@ BEGIN
 	IF tr IS NOT NULL AND EXISTS (SELECT FROM pg_attribute
 								  WHERE attrelid = tr AND attname = old_name AND NOT attisdropped) THEN
 		EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, old_name, new_name);
+	END IF;
+	IF tr IS NOT NULL THEN
+		PERFORM crm_purge._set_aside_from(tr, k.attname, new_name)
+		FROM crm_purge._kept_columns(tr, old_name) k;
 	END IF;
 END
 $$;
@@ -4885,6 +4902,20 @@ CREATE OR REPLACE FUNCTION crm_purge._raise_key_sequences(tbl regclass) RETURNS 
 CREATE OR REPLACE FUNCTION crm_purge._lock_held(tbl regclass) RETURNS void
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_lock_held';
 
+CREATE OR REPLACE FUNCTION crm_purge._kept_columns(tr regclass, col name) RETURNS TABLE (attname name)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT a.attname FROM pg_attribute a
+	WHERE a.attrelid = tr AND a.attnum > 0 AND NOT a.attisdropped
+	  AND col_description(tr, a.attnum) = 'crm_purge: set aside from column ' || col
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._set_aside_from(tr regclass, kept name, col name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tr, kept, 'crm_purge: set aside from column ' || col);
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5008,3 +5039,4 @@ GRANT EXECUTE ON FUNCTION crm_purge._cron_installed() TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._raise_key_sequences(regclass), crm_purge._free_trash_name(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._lock_held(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._lock_held(regclass) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._kept_columns(regclass, name), crm_purge._set_aside_from(regclass, name, name) FROM PUBLIC;

@@ -158,6 +158,8 @@ BEGIN
 				kept := crm_purge._free_column_name(tr, left(c.attname, 40) || '_was_'
 						|| left(regexp_replace(format_type(c.ttyp, c.ttypmod), '\W+', '_', 'g'), 16));
 				EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, c.attname, kept);
+				-- (an erase's anonymize rule on the column reaches it: crm_purge._kept_columns)
+				PERFORM crm_purge._set_aside_from(tr, kept, c.attname);
 				RAISE NOTICE 'crm_purge: trash column "%" of % kept as "%": its values do not convert to %',
 					c.attname, tbl, kept, format_type(c.typ, c.typmod);
 				-- the values that do convert go on in the new column (built-in types only)
@@ -204,6 +206,26 @@ BEGIN
 								  WHERE attrelid = tr AND attname = old_name AND NOT attisdropped) THEN
 		EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', tr, old_name, new_name);
 	END IF;
+	IF tr IS NOT NULL THEN
+		PERFORM crm_purge._set_aside_from(tr, k.attname, new_name)
+		FROM crm_purge._kept_columns(tr, old_name) k;
+	END IF;
+END
+$$;
+
+-- Trash columns that keep values of column col set aside by a type change
+-- (_sync_trash), named in their comment.
+CREATE FUNCTION crm_purge._kept_columns(tr regclass, col name) RETURNS TABLE (attname name)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT a.attname FROM pg_attribute a
+	WHERE a.attrelid = tr AND a.attnum > 0 AND NOT a.attisdropped
+	  AND col_description(tr, a.attnum) = 'crm_purge: set aside from column ' || col
+$$;
+
+CREATE FUNCTION crm_purge._set_aside_from(tr regclass, kept name, col name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tr, kept, 'crm_purge: set aside from column ' || col);
 END
 $$;
 

@@ -160,25 +160,34 @@ $$;
 -- referencing their parent through the columns cols.  With hashes (a
 -- parameter, in a table owner's write), a 'hash' rule's value is read from
 -- it: its values in attnum order per row ordinal crm_purge_u.crm_purge_ord.
-CREATE FUNCTION crm_purge._child_assignments(child regclass, cols int2[], anonymize boolean, hashes text DEFAULT NULL)
+-- With checks (and hashes), instead, the condition that a written row
+-- crm_purge_t carries those values: a child's trigger may have kept them.
+CREATE FUNCTION crm_purge._child_assignments(child regclass, cols int2[], anonymize boolean, hashes text DEFAULT NULL,
+	checks boolean DEFAULT false)
 RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT string_agg(x, ', ') FROM (
-		SELECT format('%I = NULL', a.attname) AS x
+	SELECT string_agg(CASE WHEN checks THEN format('(%s)', c) ELSE x END, CASE WHEN checks THEN ' AND ' ELSE ', ' END)
+	FROM (
+		SELECT format('%I = NULL', a.attname) AS x, format('crm_purge_t.%I IS NULL', a.attname) AS c
 		FROM pg_attribute a WHERE a.attrelid = child AND a.attnum = ANY (cols)
 		UNION ALL
-		SELECT format('%I = %s', r.col,
-			CASE WHEN r.strategy = 'null' THEN 'NULL'
-				 WHEN r.strategy = 'hash' AND hashes IS NOT NULL THEN
-					format('%s[(crm_purge_u.crm_purge_ord OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) %s'
-						   ' OPERATOR(pg_catalog.+) %s]', hashes,
-						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (),
-						   count(*) FILTER (WHERE r.strategy = 'hash') OVER (ORDER BY a.attnum))
-				 WHEN r.strategy = 'hash' THEN format('CASE WHEN %1$I IS NULL THEN NULL ELSE '
-					'lpad(to_hex(crm_purge._key_hash(%1$I::text)), 16, %2$L) END', r.col, '0')
-				 ELSE format('%L::%s', substr(r.strategy, 7), format_type(a.atttypid, a.atttypmod)) END)
-		FROM crm_purge.anonymize_rules r JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attname = r.col
-		WHERE anonymize AND r.tbl = child
+		SELECT format('%I = %s', w.col, w.e),
+			CASE WHEN w.strategy = 'null' THEN format('crm_purge_t.%I IS NULL', w.col)
+				 WHEN w.strategy = 'hash' AND hashes IS NULL THEN 'true'
+				 ELSE format('CASE WHEN %2$s IS NULL THEN crm_purge_t.%1$I IS NULL ELSE crm_purge_t.%1$I::pg_catalog.text'
+							 ' OPERATOR(pg_catalog.=) (%2$s)::pg_catalog.text END', w.col, w.e) END
+		FROM (SELECT r.col, r.strategy,
+				CASE WHEN r.strategy = 'null' THEN 'NULL'
+					 WHEN r.strategy = 'hash' AND hashes IS NOT NULL THEN
+						format('%s[(crm_purge_u.crm_purge_ord OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) %s'
+							   ' OPERATOR(pg_catalog.+) %s]', hashes,
+							   count(*) FILTER (WHERE r.strategy = 'hash') OVER (),
+							   count(*) FILTER (WHERE r.strategy = 'hash') OVER (ORDER BY a.attnum))
+					 WHEN r.strategy = 'hash' THEN format('CASE WHEN %1$I IS NULL THEN NULL ELSE '
+						'lpad(to_hex(crm_purge._key_hash(%1$I::text)), 16, %2$L) END', r.col, '0')
+					 ELSE format('%L::%s', substr(r.strategy, 7), format_type(a.atttypid, a.atttypmod)) END AS e
+			FROM crm_purge.anonymize_rules r JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attname = r.col
+			WHERE anonymize AND r.tbl = child) w
 	) s
 $$;
 
@@ -799,8 +808,12 @@ BEGIN
 	IF action = 'delete' THEN
 		EXECUTE format('DELETE FROM %s WHERE %s', tr, named) USING keys, ids, nums;
 	ELSE
-		EXECUTE format('UPDATE %s SET %s WHERE %s', tr,
-					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'), named) USING keys, ids, nums;
+		-- (values set aside by a type change are the subject's too: cleared)
+		EXECUTE format('UPDATE %s SET %s%s WHERE %s', tr,
+					   crm_purge._child_assignments(tbl, cols, action = 'anonymize'),
+					   (SELECT string_agg(format(', %I = NULL', k.attname), '')
+						FROM crm_purge.anonymize_rules r, crm_purge._kept_columns(tr, r.col) k
+						WHERE action = 'anonymize' AND r.tbl = _trash_apply_impl.tbl), named) USING keys, ids, nums;
 	END IF;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;

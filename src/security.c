@@ -1166,7 +1166,8 @@ typedef enum HookedFunction
 	HOOKED_NONE,
 	HOOKED_CONNECTS,
 	HOOKED_SETS_TRANSACTION_ID,
-	HOOKED_RESHARDS
+	HOOKED_RESHARDS,
+	HOOKED_COLOCATES
 } HookedFunction;
 
 /* calls of Citus's alter_distributed_table / alter_table_set_access_method running */
@@ -1220,6 +1221,9 @@ hooked_function(Oid fn)
 		else if ((strcmp(name, "alter_distributed_table") == 0 || strcmp(name, "alter_table_set_access_method") == 0) &&
 				 proc->pronamespace == PG_CATALOG_NAMESPACE)
 			result = HOOKED_RESHARDS;
+		else if (strcmp(name, "update_distributed_table_colocation") == 0 &&
+				 proc->pronamespace == PG_CATALOG_NAMESPACE)
+			result = HOOKED_COLOCATES;
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -1367,10 +1371,52 @@ crm_purge_refuse_nested_distributed(PlannedStmt *stmt, const char *source, int l
 			 errhint("Call it directly, as the admin, in a transaction of its own.")));
 }
 
+/*
+ * refuse_separated_trash: after Citus's update_distributed_table_colocation
+ * (whatever form the call took), every protected distributed table is
+ * still colocated with its trash: its shards' triggers write the trash
+ * shard of the same range on the same node, and failed otherwise.
+ */
+static void
+refuse_separated_trash(void)
+{
+	CrmPurgeIdentity id;
+	char	   *separated = NULL;
+
+	if (!OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	SPI_connect();
+	crm_purge_become_owner(&id);
+	/* (not read-only: a new snapshot, which sees what the call changed) */
+	if (SPI_execute("SELECT p.tbl::pg_catalog.text FROM crm_purge.protected_tables p"
+					" JOIN pg_catalog.pg_dist_partition l ON l.logicalrelid OPERATOR(pg_catalog.=) p.tbl"
+					" JOIN pg_catalog.pg_dist_partition t ON t.logicalrelid OPERATOR(pg_catalog.=) p.trash"
+					" WHERE l.colocationid OPERATOR(pg_catalog.<>) t.colocationid LIMIT 1", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the colocation of protected tables");
+	if (SPI_processed == 1)
+		separated = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	crm_purge_unbecome(&id);
+	if (separated != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot change the colocation of table %s: it is protected by crm_purge, and its trash would no longer be colocated with it", separated),
+				 errdetail("Each shard's trigger writes the trash shard of the same hash range on the same node."),
+				 errhint("Colocate the other table with this one instead, or run crm_purge_unprotect first.")));
+	SPI_finish();
+}
+
 static void
 connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
-	HookedFunction hooked = event == FHET_START || resharding > 0 ? hooked_function(flinfo->fn_oid) : HOOKED_NONE;
+	HookedFunction hooked = event == FHET_START || event == FHET_END || resharding > 0 ?
+		hooked_function(flinfo->fn_oid) : HOOKED_NONE;
+
+	if (hooked == HOOKED_COLOCATES)
+	{
+		if (event == FHET_END)
+			refuse_separated_trash();
+		hooked = HOOKED_NONE;
+	}
 
 	if (hooked == HOOKED_RESHARDS)
 	{
@@ -1381,7 +1427,7 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 		hooked = HOOKED_NONE;
 	}
 
-	if (hooked == HOOKED_CONNECTS &&
+	if (event == FHET_START && hooked == HOOKED_CONNECTS &&
 		(crm_purge_on_behalf(false) || (crm_purge_citus_internal_session() && !superuser())) &&
 		GetUserId() != crm_purge_extension_owner())
 		ereport(ERROR,
@@ -1390,7 +1436,7 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errdetail("It opens a connection as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
 				 errhint("Call it directly, as the admin, in a transaction of its own.")));
 	/* (Citus's own sessions are named so; a superuser may) */
-	if (hooked == HOOKED_SETS_TRANSACTION_ID && !crm_purge_citus_internal_session() && !superuser())
+	if (event == FHET_START && hooked == HOOKED_SETS_TRANSACTION_ID && !crm_purge_citus_internal_session() && !superuser())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("function %s is for Citus's own sessions", get_func_name(flinfo->fn_oid)),
@@ -1535,7 +1581,8 @@ hashed_values(Oid relid, const char *cols, int nhashed, const char *pick, const 
  * and the child's anonymize rules applied when anonymize) of the rows of
  * tbl the admin picked, each named by its partition and ctid; as tbl's
  * owner (crm_purge_foreign_write_begin).  Returns the ordinals of the rows
- * written: a row changed since it was picked has another ctid, and stays.
+ * written: a row changed since it was picked has another ctid, and stays;
+ * an unlinked row a trigger gave other values than asked is not counted.
  */
 PG_FUNCTION_INFO_V1(crm_purge_owner_write);
 Datum
@@ -1570,6 +1617,7 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 	{
 		CrmPurgeIdentity id;
 		char	   *assignments;
+		char	   *written;
 
 		/*
 		 * Written from the catalogs alone (pg_catalog's functions, quoted
@@ -1578,6 +1626,7 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 		 */
 		crm_purge_become_owner_local(&id);
 		if (SPI_execute_with_args("SELECT crm_purge._child_assignments($1, $2, $3, '$3'),"
+								  " crm_purge._child_assignments($1, $2, $3, '$3', true),"
 								  " (SELECT pg_catalog.string_agg(pg_catalog.format('crm_purge_t.%I::pg_catalog.text', r.col), ', '"
 								  "  ORDER BY a.attnum) FROM crm_purge.anonymize_rules r JOIN pg_catalog.pg_attribute a"
 								  "  ON a.attrelid OPERATOR(pg_catalog.=) r.tbl AND a.attname OPERATOR(pg_catalog.=) r.col"
@@ -1590,18 +1639,22 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 								  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "could not read the anonymize rules of %s", crm_purge_relname(relid));
 		assignments = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		hashed_cols = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		written = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		hashed_cols = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 		{
 			bool		isnull;
 
-			nhashed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+			nhashed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 		}
 		crm_purge_unbecome(&id);
-		if (assignments == NULL)
+		if (assignments == NULL || written == NULL)
 			elog(ERROR, "no columns to unlink in %s", crm_purge_relname(relid));
-		sql = psprintf("WITH crm_purge_d AS (UPDATE %s crm_purge_t SET %s FROM %s WHERE %s RETURNING crm_purge_u.crm_purge_ord)"
-					   " SELECT pg_catalog.array_agg(crm_purge_ord::pg_catalog.int4) FROM crm_purge_d",
-					   crm_purge_relname(relid), assignments, pick, match);
+		/* a row whose trigger kept a value was not written as asked: not counted */
+		sql = psprintf("WITH crm_purge_d AS (UPDATE %s crm_purge_t SET %s FROM %s WHERE %s"
+					   " RETURNING crm_purge_u.crm_purge_ord, %s AS crm_purge_written)"
+					   " SELECT pg_catalog.array_agg(crm_purge_ord::pg_catalog.int4) FILTER (WHERE crm_purge_written IS TRUE)"
+					   " FROM crm_purge_d",
+					   crm_purge_relname(relid), assignments, pick, match, written);
 	}
 	else
 		sql = psprintf("WITH crm_purge_d AS (DELETE FROM %s crm_purge_t USING %s WHERE %s RETURNING crm_purge_u.crm_purge_ord)"

@@ -1382,4 +1382,35 @@ like(as('regress_admin', q{SELECT crm_purge_protect('app.rep2')}, err => 1),
 	qr/cannot protect distributed table app.rep2: its shards are replicated/,
 	'Citus: a table with replicated shards is refused');
 
+# a protected table stays colocated with its trash: its shards' triggers
+# write the trash shard of the same range (review round 38, C38-1), in a
+# top-level call and inside a function alike
+as('regress_app', q{
+	CREATE TABLE app.col1 (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.col1', 'account_id');
+	CREATE TABLE app.col2 (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.col2', 'account_id', colocate_with => 'none');
+	INSERT INTO app.col1 SELECT i % 10, i FROM generate_series(1, 20) i;
+	GRANT SELECT, DELETE ON app.col1 TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.col1')});
+like(as('regress_app', q{SELECT update_distributed_table_colocation('app.col1', colocate_with => 'none')}, err => 1),
+	qr/cannot change the colocation of table app.col1: it is protected by crm_purge/,
+	'Citus: a protected table is not separated from its trash');
+like(as('regress_app', q{DO $$BEGIN PERFORM update_distributed_table_colocation('app.col1', colocate_with => 'app.col2'); END$$}, err => 1),
+	qr/cannot change the colocation of table app.col1/,
+	'Citus: nor from inside a function');
+{
+	my ($rc, $out, $err) = $coord->psql('postgres',
+		q{SELECT update_distributed_table_colocation('crm_trash.app__col1', colocate_with => 'none')});
+	like($err, qr/cannot change the colocation of table app.col1/, 'Citus: nor a superuser\'s move of the trash alone');
+}
+is($coord->safe_psql('postgres', q{SELECT count(DISTINCT colocationid) FROM pg_dist_partition
+	WHERE logicalrelid IN ('app.col1'::regclass, 'crm_trash.app__col1'::regclass)}), '1',
+	'Citus: the table and its trash are still colocated');
+as('regress_app', q{SELECT update_distributed_table_colocation('app.col2', colocate_with => 'app.col1')});
+as('regress_app', q{DELETE FROM app.col1 WHERE id <= 5});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__col1}), '5',
+	'Citus: colocating another table with a protected one is fine, and deletes are trashed');
+
 done_testing();

@@ -569,6 +569,71 @@ SELECT crm_purge_erase('er_par', 'id = 1', 'GDPR');
 SELECT (SELECT count(*) FROM er_par) AS parents, (SELECT email FROM er_kid) AS email;
 DROP TABLE er_kid, er_par;
 DROP FUNCTION er_frozen();
+-- a child's trigger that writes the row but keeps the old values (review
+-- round 38, B38-1): refused too, for every strategy and for an unlink;
+-- a trigger that changes other columns is not
+CREATE TABLE er_par (id int PRIMARY KEY, name text);
+CREATE TABLE er_kid (id int PRIMARY KEY, pid int REFERENCES er_par ON DELETE SET NULL, email text,
+	note varchar(40), grade int, touched int DEFAULT 0);
+CREATE TABLE er_loose (id int PRIMARY KEY, owner_id int, note text);
+INSERT INTO er_par VALUES (1, 'alice'), (2, 'bob');
+INSERT INTO er_kid VALUES (10, 1, 'alice@x', 'alice note', 7), (20, 2, 'bob@x', 'bob note', 8);
+INSERT INTO er_loose VALUES (10, 1, 'task of alice');
+CREATE FUNCTION er_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_ARGV[0] = 'email' THEN NEW.email := coalesce(NEW.email, OLD.email); END IF;
+	IF TG_ARGV[0] = 'note' THEN NEW.note := OLD.note; END IF;
+	IF TG_ARGV[0] = 'grade' THEN NEW.grade := OLD.grade; END IF;
+	IF TG_ARGV[0] = 'touch' THEN NEW.touched := OLD.touched + 1; END IF;
+	RETURN NEW;
+END $$;
+CREATE FUNCTION er_keep_owner() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.owner_id := coalesce(NEW.owner_id, OLD.owner_id); RETURN NEW; END $$;
+SELECT crm_purge_relate('er_par', 'er_kid', 'anonymize');
+SELECT crm_purge_relate('er_par', 'er_loose', 'unlink', '{owner_id}');
+SELECT crm_purge_anonymize('er_kid', 'email', 'null');
+SELECT crm_purge_anonymize('er_kid', 'note', 'hash');
+SELECT crm_purge_anonymize('er_kid', 'grade', 'fixed:0');
+CREATE TRIGGER keep BEFORE UPDATE ON er_kid FOR EACH ROW EXECUTE FUNCTION er_keep('email');
+SELECT crm_purge_erase('er_par', 'id = 2', 'GDPR');
+DROP TRIGGER keep ON er_kid;
+CREATE TRIGGER keep BEFORE UPDATE ON er_kid FOR EACH ROW EXECUTE FUNCTION er_keep('note');
+SELECT crm_purge_erase('er_par', 'id = 2', 'GDPR');
+DROP TRIGGER keep ON er_kid;
+CREATE TRIGGER keep BEFORE UPDATE ON er_kid FOR EACH ROW EXECUTE FUNCTION er_keep('grade');
+SELECT crm_purge_erase('er_par', 'id = 2', 'GDPR');
+DROP TRIGGER keep ON er_kid;
+CREATE TRIGGER keep_owner BEFORE UPDATE ON er_loose FOR EACH ROW EXECUTE FUNCTION er_keep_owner();
+SELECT crm_purge_erase('er_par', 'id = 1', 'GDPR');
+DROP TRIGGER keep_owner ON er_loose;
+SELECT * FROM er_par ORDER BY id;
+SELECT id, pid, email, note, grade, touched FROM er_kid ORDER BY id;
+SELECT * FROM er_loose;
+-- an updated_at-like trigger is no reason to refuse
+CREATE TRIGGER keep BEFORE UPDATE ON er_kid FOR EACH ROW EXECUTE FUNCTION er_keep('touch');
+SELECT crm_purge_erase('er_par', 'id = 2', 'GDPR');
+SELECT id, pid, email, note = lpad(to_hex(crm_purge._key_hash('bob note')), 16, '0') AS note_hashed, grade, touched
+FROM er_kid ORDER BY id;
+DROP TABLE er_kid, er_par, er_loose;
+DROP FUNCTION er_keep(), er_keep_owner();
+-- an anonymize rule reaches trash values a type change set aside (review
+-- round 38, B38-4), also after the column is renamed
+CREATE TABLE er_ap (id int PRIMARY KEY, email text);
+CREATE TABLE er_ac (id int PRIMARY KEY, pid int REFERENCES er_ap ON DELETE SET NULL, note text, other text);
+INSERT INTO er_ap VALUES (1, 'a@x'), (2, 'b@x');
+INSERT INTO er_ac VALUES (10, 1, 'alice diagnosis', 'o10'), (11, 1, 'alice address', 'o11'), (20, 2, 'bob diagnosis', 'o20');
+SELECT crm_purge_protect('er_ap'), crm_purge_protect('er_ac');
+DELETE FROM er_ac WHERE id IN (10, 20);
+ALTER TABLE er_ac ALTER COLUMN note TYPE int USING 0;
+ALTER TABLE er_ac RENAME COLUMN note TO remark;
+SELECT crm_purge_relate('er_ap', 'er_ac', 'anonymize');
+SELECT crm_purge_anonymize('er_ac', 'remark', 'null');
+SELECT crm_purge_erase('er_ap', 'id = 1', 'GDPR');
+SELECT id, pid, note_was_text, remark, other FROM crm_trash.public__er_ac ORDER BY id;
+SELECT col_description('crm_trash.public__er_ac'::regclass, attnum) FROM pg_attribute
+WHERE attrelid = 'crm_trash.public__er_ac'::regclass AND attname = 'note_was_text';
+SELECT crm_purge_unprotect('er_ac', drop_trash => true), crm_purge_unprotect('er_ap', drop_trash => true);
+DROP TABLE er_ac, er_ap;
 
 -- a guard naming natural key columns after erasures: it says that their
 -- values have no tombstone
