@@ -1258,9 +1258,12 @@ BEGIN
 						USING ERRCODE = 'object_in_use',
 							  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or relate the tables with ''keep'' (crm_purge_relate).';
 				END IF;
-				-- (nor held rows that follow the unlinked columns ON UPDATE)
+				-- (nor held rows that follow the unlinked or anonymized columns ON UPDATE)
 				IF r.conkey IS NOT NULL AND NOT crm_purge._citus_table(r.child) THEN
-					PERFORM crm_purge._fk_action_holds('erase', tbl, r.child, child_cond, refs, 1, r.conkey);
+					PERFORM crm_purge._fk_action_holds('erase', tbl, r.child, child_cond, refs, 1,
+						r.conkey || ARRAY(SELECT a.attnum FROM crm_purge.anonymize_rules ar
+										  JOIN pg_attribute a ON a.attrelid = ar.tbl AND a.attname = ar.col
+										  WHERE r.on_erase = 'anonymize' AND ar.tbl = r.child)::int2[]);
 				END IF;
 				-- picked (and locked) as the caller, unlinked as the child's owner
 				SELECT x.ps, x.ts INTO ps, ts FROM crm_purge._pick(r.child,

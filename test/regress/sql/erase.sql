@@ -882,6 +882,22 @@ SELECT crm_purge_release(:xh_hold);
 SELECT crm_purge_unprotect('er_xp', true);
 DROP TABLE er_xh, er_xg, er_xc, er_xp;
 
+-- ... and through a column an anonymize rule changes (review round 19)
+CREATE TABLE er_ap2 (id int PRIMARY KEY);
+CREATE TABLE er_ac2 (id int PRIMARY KEY, pid int REFERENCES er_ap2 ON DELETE SET NULL, email text UNIQUE);
+CREATE TABLE er_ag2 (id int PRIMARY KEY, email text REFERENCES er_ac2 (email) ON UPDATE CASCADE, note text);
+INSERT INTO er_ap2 VALUES (1), (2);
+INSERT INTO er_ac2 VALUES (10, 1, 'a@x'), (20, 2, 'b@x');
+INSERT INTO er_ag2 VALUES (100, 'a@x', 'held evidence'), (200, 'b@x', 'other');
+SELECT crm_purge_relate('er_ap2', 'er_ac2', 'anonymize');
+SELECT crm_purge_anonymize('er_ac2', 'email', 'null');
+SELECT crm_purge_hold('er_ag2', $$note = 'held evidence'$$, NULL, 'litigation') AS ag_hold \gset
+SELECT crm_purge_erase('er_ap2', 'id = 1', 'GDPR');
+SELECT crm_purge_erase('er_ap2', 'id = 2', 'GDPR');
+SELECT id, email FROM er_ag2 ORDER BY id;
+SELECT crm_purge_release(:ag_hold);
+DROP TABLE er_ag2, er_ac2, er_ap2;
+
 -- a guard's mode changed (crm_purge_guard again without key columns)
 -- keeps its natural key; '{}' drops it
 CREATE TABLE er_gm (id int PRIMARY KEY, email text UNIQUE);
