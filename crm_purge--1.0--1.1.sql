@@ -1306,6 +1306,18 @@ BEGIN
 	IF tr IS NULL THEN
 		RETURN 0;
 	END IF;
+	-- hashed here as the extension owner: a column changed since the rule
+	-- was made to a type of the owner's would run its casts (to text and back)
+	IF action = 'anonymize' AND EXISTS (
+			SELECT FROM crm_purge.anonymize_rules r
+			LEFT JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attname = r.col AND NOT a.attisdropped
+			LEFT JOIN pg_attribute t ON t.attrelid = tr AND t.attname = r.col AND NOT t.attisdropped
+			WHERE r.tbl = _trash_apply_impl.tbl AND r.strategy = 'hash'
+			  AND (a.atttypid NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
+				   OR t.atttypid NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype))) THEN
+		RAISE EXCEPTION 'cannot anonymize table %: a hash rule is for a column that is no longer text', tbl
+			USING ERRCODE = 'feature_not_supported', HINT = 'Make the rule again with null, or hash for a text column.';
+	END IF;
 	-- the rows are picked first, then named (Citus runs no key text, a
 	-- STABLE function of columns, in a modification); a held row is never
 	-- changed, whoever calls (the erase refuses before)
@@ -2697,6 +2709,9 @@ BEGIN
 	EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', leaf_name, tr);
 	leaf := format('crm_trash.%I', leaf_name)::regclass;
 	PERFORM crm_purge._trash_stats_off(leaf);
+	-- read through the trash alone, whose policy says whose rows: a segment
+	-- named directly shows nothing, and takes no one's writes (pg_write_all_data)
+	EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', leaf);
 	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', tr, leaf, seg);
 	EXECUTE format('COMMENT ON TABLE %s IS %L', leaf, format('crm_purge trash segment %s of %s', seg, tr));
 	INSERT INTO crm_purge.trash_segments (leaf, trash, segment) VALUES (leaf, tr, seg);
@@ -2850,6 +2865,7 @@ BEGIN
 								'_s' || merge_segs[1] || '_' || merge_segs[cardinality(merge_segs)]);
 			EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', merged_name, tr);
 			merged := format('crm_trash.%I', merged_name)::regclass;
+			EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', merged);
 			EXECUTE format('INSERT INTO %s (%s) %s', merged, cols,
 						   (SELECT string_agg(format('SELECT %s FROM %s', cols, m), ' UNION ALL ')
 							FROM unnest(merge_leaves) m));
@@ -4919,6 +4935,36 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._key_column(tbl regclass, key_column name) RETURNS int2
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pk int2[];
+	att int2;
+BEGIN
+	IF key_column IS NULL THEN
+		pk := crm_purge._pk_cols(tbl);
+		IF cardinality(pk) <> 1 THEN
+			RAISE EXCEPTION 'table % has a primary key of % columns', tbl, cardinality(pk)
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Match the keys on a unique column with key_column => ..., or use crm_purge_delete_where.';
+		END IF;
+		RETURN pk[1];
+	END IF;
+	SELECT attnum INTO att FROM pg_attribute
+		WHERE attrelid = tbl AND attname = key_column AND attnum > 0 AND NOT attisdropped;
+	IF att IS NULL THEN
+		RAISE EXCEPTION 'column "%" does not exist in table %', key_column, tbl USING ERRCODE = 'undefined_column';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+				   AND i.indexprs IS NULL AND i.indnatts = 1 AND i.indkey[0] = att) THEN
+		RAISE EXCEPTION 'column "%" of table % is not unique', key_column, tbl
+			USING ERRCODE = 'invalid_column_reference',
+				  HINT = 'A key must name one row: give a column with a unique index or constraint of its own.';
+	END IF;
+	RETURN att;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5043,3 +5089,50 @@ REVOKE ALL ON FUNCTION crm_purge._raise_key_sequences(regclass), crm_purge._free
 REVOKE ALL ON FUNCTION crm_purge._lock_held(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._lock_held(regclass) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._kept_columns(regclass, name), crm_purge._set_aside_from(regclass, name, name) FROM PUBLIC;
+
+-- Only crm_purge writes its catalogs (as their owner, which row-level
+-- security does not hold back): pg_write_all_data writes every table
+-- whatever its grants, but not past row-level security. Those admins may
+-- read (the grants below), they read whole; the rest no one reads
+-- (pg_read_all_data neither: the tombstone secret).
+ALTER TABLE crm_purge.protected_tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.protected_tables FOR SELECT USING (true);
+ALTER TABLE crm_purge.trash_segments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.trash_segments FOR SELECT USING (true);
+ALTER TABLE crm_purge.unlinks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm_purge.history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.history FOR SELECT USING (true);
+ALTER TABLE crm_purge.requests ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.requests FOR SELECT USING (true);
+ALTER TABLE crm_purge.request_batches ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.request_batches FOR SELECT USING (true);
+ALTER TABLE crm_purge.request_shards ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.request_shards FOR SELECT USING (true);
+ALTER TABLE crm_purge.shard_requests ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.shard_requests FOR SELECT USING (true);
+ALTER TABLE crm_purge.shard_parts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm_purge.notifications ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.notifications FOR SELECT USING (true);
+ALTER TABLE crm_purge.purges ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.purges FOR SELECT USING (true);
+ALTER TABLE crm_purge.relations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.relations FOR SELECT USING (true);
+ALTER TABLE crm_purge.anonymize_rules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.anonymize_rules FOR SELECT USING (true);
+ALTER TABLE crm_purge.tombstones ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.tombstones FOR SELECT USING (true);
+ALTER TABLE crm_purge.key_floors ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.key_floors FOR SELECT USING (true);
+ALTER TABLE crm_purge.dropped_tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.dropped_tables FOR SELECT USING (true);
+ALTER TABLE crm_purge.secret ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm_purge.guards ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.guards FOR SELECT USING (true);
+ALTER TABLE crm_purge.holds ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.holds FOR SELECT USING (true);
+ALTER TABLE crm_purge.erasures ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.erasures FOR SELECT USING (true);
+ALTER TABLE crm_purge.policies ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.policies FOR SELECT USING (true);
+ALTER TABLE crm_purge.errors ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.errors FOR SELECT USING (true);

@@ -354,6 +354,53 @@ CREATE TABLE crm_purge.errors (
 	PRIMARY KEY (task, tbl)
 );
 
+-- Only crm_purge writes its catalogs (as their owner, which row-level
+-- security does not hold back): pg_write_all_data writes every table
+-- whatever its grants, but not past row-level security. Those admins may
+-- read (the grants below), they read whole; the rest no one reads
+-- (pg_read_all_data neither: the tombstone secret).
+ALTER TABLE crm_purge.protected_tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.protected_tables FOR SELECT USING (true);
+ALTER TABLE crm_purge.trash_segments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.trash_segments FOR SELECT USING (true);
+ALTER TABLE crm_purge.unlinks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm_purge.history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.history FOR SELECT USING (true);
+ALTER TABLE crm_purge.requests ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.requests FOR SELECT USING (true);
+ALTER TABLE crm_purge.request_batches ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.request_batches FOR SELECT USING (true);
+ALTER TABLE crm_purge.request_shards ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.request_shards FOR SELECT USING (true);
+ALTER TABLE crm_purge.shard_requests ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.shard_requests FOR SELECT USING (true);
+ALTER TABLE crm_purge.shard_parts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm_purge.notifications ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.notifications FOR SELECT USING (true);
+ALTER TABLE crm_purge.purges ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.purges FOR SELECT USING (true);
+ALTER TABLE crm_purge.relations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.relations FOR SELECT USING (true);
+ALTER TABLE crm_purge.anonymize_rules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.anonymize_rules FOR SELECT USING (true);
+ALTER TABLE crm_purge.tombstones ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.tombstones FOR SELECT USING (true);
+ALTER TABLE crm_purge.key_floors ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.key_floors FOR SELECT USING (true);
+ALTER TABLE crm_purge.dropped_tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.dropped_tables FOR SELECT USING (true);
+ALTER TABLE crm_purge.secret ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm_purge.guards ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.guards FOR SELECT USING (true);
+ALTER TABLE crm_purge.holds ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.holds FOR SELECT USING (true);
+ALTER TABLE crm_purge.erasures ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.erasures FOR SELECT USING (true);
+ALTER TABLE crm_purge.policies ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.policies FOR SELECT USING (true);
+ALTER TABLE crm_purge.errors ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.errors FOR SELECT USING (true);
+
 COMMENT ON TABLE crm_purge.protected_tables IS 'tables whose DELETEs go to a trash table';
 
 COMMENT ON COLUMN crm_purge.protected_tables.retention IS 'how long trashed rows are kept; NULL: crm_purge.trash_retention';

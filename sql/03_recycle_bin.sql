@@ -489,6 +489,9 @@ BEGIN
 	EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', leaf_name, tr);
 	leaf := format('crm_trash.%I', leaf_name)::regclass;
 	PERFORM crm_purge._trash_stats_off(leaf);
+	-- read through the trash alone, whose policy says whose rows: a segment
+	-- named directly shows nothing, and takes no one's writes (pg_write_all_data)
+	EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', leaf);
 	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', tr, leaf, seg);
 	EXECUTE format('COMMENT ON TABLE %s IS %L', leaf, format('crm_purge trash segment %s of %s', seg, tr));
 	INSERT INTO crm_purge.trash_segments (leaf, trash, segment) VALUES (leaf, tr, seg);
@@ -655,6 +658,7 @@ BEGIN
 								'_s' || merge_segs[1] || '_' || merge_segs[cardinality(merge_segs)]);
 			EXECUTE format('CREATE TABLE crm_trash.%I (LIKE %s)', merged_name, tr);
 			merged := format('crm_trash.%I', merged_name)::regclass;
+			EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', merged);
 			EXECUTE format('INSERT INTO %s (%s) %s', merged, cols,
 						   (SELECT string_agg(format('SELECT %s FROM %s', cols, m), ' UNION ALL ')
 							FROM unnest(merge_leaves) m));

@@ -364,7 +364,7 @@ BEGIN
 	IF att IS NULL THEN
 		RAISE EXCEPTION 'column "%" does not exist in table %', key_column, tbl USING ERRCODE = 'undefined_column';
 	END IF;
-	IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = tbl AND i.indisunique AND i.indpred IS NULL
+	IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
 				   AND i.indexprs IS NULL AND i.indnatts = 1 AND i.indkey[0] = att) THEN
 		RAISE EXCEPTION 'column "%" of table % is not unique', key_column, tbl
 			USING ERRCODE = 'invalid_column_reference',
@@ -787,6 +787,18 @@ BEGIN
 	tr := crm_purge._trash(_trash_apply_impl.tbl);
 	IF tr IS NULL THEN
 		RETURN 0;
+	END IF;
+	-- hashed here as the extension owner: a column changed since the rule
+	-- was made to a type of the owner's would run its casts (to text and back)
+	IF action = 'anonymize' AND EXISTS (
+			SELECT FROM crm_purge.anonymize_rules r
+			LEFT JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attname = r.col AND NOT a.attisdropped
+			LEFT JOIN pg_attribute t ON t.attrelid = tr AND t.attname = r.col AND NOT t.attisdropped
+			WHERE r.tbl = _trash_apply_impl.tbl AND r.strategy = 'hash'
+			  AND (a.atttypid NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
+				   OR t.atttypid NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype))) THEN
+		RAISE EXCEPTION 'cannot anonymize table %: a hash rule is for a column that is no longer text', tbl
+			USING ERRCODE = 'feature_not_supported', HINT = 'Make the rule again with null, or hash for a text column.';
 	END IF;
 	-- the rows are picked first, then named (Citus runs no key text, a
 	-- STABLE function of columns, in a modification); a held row is never

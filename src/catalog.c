@@ -58,6 +58,19 @@ crm_purge_relname(Oid relid)
 }
 
 /*
+ * crm_purge_relname_only: crm_purge_relname() for statements that name rows
+ * by ctid: ONLY, unless partitioned (an inheritance child's rows have ctids
+ * of their own; a partitioned table's rows are all in its partitions).
+ */
+const char *
+crm_purge_relname_only(Oid relid)
+{
+	const char *name = crm_purge_relname(relid);
+
+	return get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? name : psprintf("ONLY %s", name);
+}
+
+/*
  * crm_purge_primary_key: the primary key's columns of rel into keys
  * (INDEX_MAX_KEYS long); returns how many.  Without one: 0 when missing_ok,
  * an error saying what to do otherwise.

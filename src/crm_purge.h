@@ -204,6 +204,7 @@ extern char *crm_purge_citus_table_key(Oid logical);
 
 /* catalog.c */
 extern const char *crm_purge_relname(Oid relid);
+extern const char *crm_purge_relname_only(Oid relid);
 extern Oid	crm_purge_rel_owner(Oid relid);
 struct RelationData;
 extern int	crm_purge_primary_key(struct RelationData *rel, AttrNumber *keys, bool missing_ok);

@@ -1386,7 +1386,7 @@ refuse_separated_trash(void)
 	if (!OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
 	SPI_connect();
-	crm_purge_become_owner(&id);
+	crm_purge_become_owner_local(&id);
 	/* (not read-only: a new snapshot, which sees what the call changed) */
 	if (SPI_execute("SELECT p.tbl::pg_catalog.text FROM crm_purge.protected_tables p"
 					" JOIN pg_catalog.pg_dist_partition l ON l.logicalrelid OPERATOR(pg_catalog.=) p.tbl"

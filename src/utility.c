@@ -34,6 +34,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/partcache.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
@@ -212,6 +214,216 @@ refuse_superuser_initcond(DefineStmt *stmt)
 					 errdetail("Reading the initial value runs code of the role that made the type (a domain's CHECK) as the superuser; Citus creates aggregates a table depends on as the superuser."),
 					 errhint("Create the aggregate as the type's owner.")));
 	}
+}
+
+/*
+ * user_literal_walker: a raw statement's expressions hold a typed literal
+ * (or a column default, check or generated expression of a column) of a
+ * type user_owned_type() names: parse analysis reads it through the type's
+ * input, which runs that role's code (a domain's CHECK).  *found: the type.
+ */
+static bool
+user_literal_walker(Node *node, Oid *found)
+{
+	ListCell   *lc;
+
+	if (node == NULL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_TypeCast:
+			{
+				Oid			typid = LookupTypeNameOid(NULL, ((TypeCast *) node)->typeName, true);
+
+				if (OidIsValid(typid) && user_owned_type(typid, 0))
+				{
+					*found = typid;
+					return true;
+				}
+				break;
+			}
+		case T_ColumnDef:
+			{
+				ColumnDef  *def = (ColumnDef *) node;
+				Oid			typid = def->typeName ? LookupTypeNameOid(NULL, def->typeName, true) : InvalidOid;
+
+				foreach(lc, def->constraints)
+				{
+					Constraint *c = lfirst_node(Constraint, lc);
+
+					/* an untyped default is read as the column's type */
+					if (c->raw_expr != NULL && OidIsValid(typid) && user_owned_type(typid, 0))
+					{
+						*found = typid;
+						return true;
+					}
+					if (user_literal_walker(c->raw_expr, found))
+						return true;
+				}
+				return user_literal_walker(def->raw_default, found) ||
+					user_literal_walker((Node *) def->typeName, found);
+			}
+		case T_Constraint:
+			return user_literal_walker(((Constraint *) node)->raw_expr, found) ||
+				user_literal_walker(((Constraint *) node)->where_clause, found);
+		case T_StatsElem:
+			return user_literal_walker(((StatsElem *) node)->expr, found);
+		case T_TableLikeClause:
+			return false;
+		case T_List:
+			foreach(lc, (List *) node)
+				if (user_literal_walker(lfirst(lc), found))
+					return true;
+			return false;
+		default:
+			break;
+	}
+	return raw_expression_tree_walker(node, user_literal_walker, (void *) found);
+}
+
+/*
+ * stored_user_literal: a Const of a user_owned_type() in one of relid's
+ * stored expressions (defaults, constraints, index and statistics
+ * expressions and predicates): ALTER COLUMN ... TYPE reads them again from
+ * their text, through the type's input.
+ */
+static bool
+stored_const_walker(Node *node, Oid *found)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Const) && user_owned_type(((Const *) node)->consttype, 0))
+	{
+		*found = ((Const *) node)->consttype;
+		return true;
+	}
+	return expression_tree_walker(node, stored_const_walker, (void *) found);
+}
+
+/* user_partition_key: the first type of relid's partition key that user_owned_type() names */
+static Oid
+user_partition_key(Oid relid)
+{
+	Relation	rel;
+	PartitionKey key;
+	Oid			found = InvalidOid;
+	int			i;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		return InvalidOid;
+	rel = relation_open(relid, AccessShareLock);
+	key = RelationGetPartitionKey(rel);
+	for (i = 0; key != NULL && i < key->partnatts && !OidIsValid(found); i++)
+		if (user_owned_type(key->parttypid[i], 0))
+			found = key->parttypid[i];
+	relation_close(rel, AccessShareLock);
+	return found;
+}
+
+static Oid
+stored_user_literal(Oid relid)
+{
+	Oid			found = InvalidOid;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	uint64		i;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT d.adbin::pg_catalog.text FROM pg_catalog.pg_attrdef d WHERE d.adrelid OPERATOR(pg_catalog.=) $1"
+							  " UNION ALL SELECT c.conbin::pg_catalog.text FROM pg_catalog.pg_constraint c"
+							  "  WHERE c.conrelid OPERATOR(pg_catalog.=) $1 AND c.conbin IS NOT NULL"
+							  " UNION ALL SELECT x.e::pg_catalog.text FROM pg_catalog.pg_index i,"
+							  "  LATERAL (VALUES (i.indexprs), (i.indpred)) x(e) WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND x.e IS NOT NULL"
+							  " UNION ALL SELECT s.stxexprs::pg_catalog.text FROM pg_catalog.pg_statistic_ext s"
+							  "  WHERE s.stxrelid OPERATOR(pg_catalog.=) $1 AND s.stxexprs IS NOT NULL",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the expressions of %s", crm_purge_relname(relid));
+	for (i = 0; i < SPI_processed && !OidIsValid(found); i++)
+		stored_const_walker((Node *) stringToNode(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)), &found);
+	SPI_finish();
+	return found;
+}
+
+/*
+ * refuse_superuser_literals: on a Citus node, a superuser's DDL that parse
+ * analysis would read a literal of a type another role made through (see
+ * user_literal_walker; the same hole as refuse_superuser_initcond's):
+ * Citus sends such DDL over its superuser connections (a shard split's
+ * CREATE TABLE, a metadata sync, a superuser's column change of a
+ * distributed table, which crm_purge asks for on protected tables), and
+ * the role's code ran as the superuser.  A column's type change reads the
+ * table's stored expressions again: their constants count too.
+ */
+static void
+refuse_superuser_literals(Node *parsetree)
+{
+	Oid			found = InvalidOid;
+	Oid			relid = InvalidOid;
+
+	if (!superuser() || !crm_purge_citus_present())
+		return;
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateStmt:
+			{
+				CreateStmt *create = (CreateStmt *) parsetree;
+
+				user_literal_walker((Node *) create->tableElts, &found);
+				if (!OidIsValid(found))
+					user_literal_walker((Node *) create->constraints, &found);
+				/* a partition's bound is read as its parent's key */
+				if (!OidIsValid(found) && create->partbound != NULL && create->inhRelations != NIL)
+					found = user_partition_key(RangeVarGetRelid(linitial_node(RangeVar, create->inhRelations),
+																NoLock, true));
+				break;
+			}
+		case T_IndexStmt:
+			user_literal_walker((Node *) ((IndexStmt *) parsetree)->indexParams, &found);
+			if (!OidIsValid(found))
+				user_literal_walker(((IndexStmt *) parsetree)->whereClause, &found);
+			break;
+		case T_CreateStatsStmt:
+			user_literal_walker((Node *) ((CreateStatsStmt *) parsetree)->exprs, &found);
+			break;
+		case T_AlterTableStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+					/* (the subcommands with expressions; the others' def is no expression) */
+					if ((cmd->subtype == AT_AddColumn || cmd->subtype == AT_AddColumnToView ||
+						 cmd->subtype == AT_ColumnDefault || cmd->subtype == AT_AddConstraint ||
+						 cmd->subtype == AT_AlterColumnType) &&
+						user_literal_walker(cmd->def, &found))
+						break;
+					if (cmd->subtype == AT_AttachPartition && !OidIsValid(relid) &&
+						((AlterTableStmt *) parsetree)->relation != NULL &&
+						OidIsValid(found = user_partition_key(RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation,
+																			  NoLock, true))))
+						break;
+					if (cmd->subtype == AT_AlterColumnType && !OidIsValid(relid) &&
+						((AlterTableStmt *) parsetree)->relation != NULL)
+					{
+						relid = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
+						if (OidIsValid(relid) && OidIsValid(found = stored_user_literal(relid)))
+							break;
+					}
+				}
+				break;
+			}
+		default:
+			return;
+	}
+	if (OidIsValid(found))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a superuser may not run DDL that reads a value of type %s on a Citus node",
+						format_type_be(found)),
+				 errdetail("Reading the value runs code of the role that made the type (a domain's CHECK) as the superuser; Citus sends such DDL over superuser connections (shard splits, metadata syncs, column changes)."),
+				 errhint("Have the type's owner make the change, or write the value without that type.")));
 }
 
 /* truncated_tables: the tables a TRUNCATE empties: partitions and children unless ONLY, and what CASCADE reaches */
@@ -1091,6 +1303,7 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 		refuse_shard_truncate((TruncateStmt *) parsetree);
 	if (IsA(parsetree, DefineStmt))
 		refuse_superuser_initcond((DefineStmt *) parsetree);
+	refuse_superuser_literals(parsetree);
 	if (IsA(parsetree, AlterTableStmt))
 	{
 		refuse_local_table_key((AlterTableStmt *) parsetree);

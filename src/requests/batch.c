@@ -95,6 +95,7 @@ typedef struct Request
 static int64 plan_request = 0;
 static Oid	plan_relid = InvalidOid;	/* request ids restart with the extension */
 static Oid	plan_heap = InvalidOid;	/* a partitioned table's plans are per partition */
+static char *plan_scope = NULL; /* and per bound: attaching a partition changes a default's */
 static SPIPlanPtr select_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
 static StringInfo batch_csv = NULL;	/* an export batch's CSV, see run_batch() */
@@ -326,21 +327,39 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
  * without a filter also gets a one-statement DELETE over a chunk, for tables
  * where nothing needs picking (see delete_batch).
  */
+/*
+ * heap_scope: the condition that keeps a request's statements to the heap
+ * it scans (its ctids name rows of that heap only): a partition's bound,
+ * to prune to it, and its tableoid, the bound being read again per step;
+ * NULL for the table itself.
+ */
+static const char *
+heap_scope(Request *r)
+{
+	if (r->bound == NULL)
+		return NULL;
+	if (!OidIsValid(r->heap) || r->heap == r->relid)
+		return r->bound;
+	return psprintf("%s AND tableoid OPERATOR(pg_catalog.=) '%u'::pg_catalog.oid", r->bound, r->heap);
+}
+
 static void
 prepare_plans(Request *r)
 {
 	StringInfoData sql;
-	const char *tbl = crm_purge_relname(r->relid);
+	const char *tbl = crm_purge_relname_only(r->relid);
 	const char *col = quote_identifier(r->modified_column);
-	const char *cond = psprintf("%s%s%s < $3 AND (%s\n)", r->bound ? r->bound : "", r->bound ? " AND " : "",
+	const char *scope = heap_scope(r);
+	const char *cond = psprintf("%s%s%s < $3 AND (%s\n)", scope ? scope : "", scope ? " AND " : "",
 								col, r->filter ? r->filter : "true");
 	/* a partition through its partitioned table: pruned to it by its bound */
-	const char *only = r->bound ? psprintf("%s AND ", r->bound) : "";
+	const char *only = scope ? psprintf("%s AND ", scope) : "";
 	Oid			tidtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
 	Oid			idxtypes[3] = {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
 	Oid			deltypes[3] = {TIDARRAYOID, TIMESTAMPTZOID, TIDARRAYOID};
 
-	if (plan_request == r->id && plan_relid == r->relid && plan_heap == r->heap && delete_plan != NULL)
+	if (plan_request == r->id && plan_relid == r->relid && plan_heap == r->heap && delete_plan != NULL &&
+		(scope == NULL) == (plan_scope == NULL) && (scope == NULL || strcmp(scope, plan_scope) == 0))
 		return;
 	if (delete_plan)
 		SPI_freeplan(delete_plan);
@@ -378,6 +397,9 @@ prepare_plans(Request *r)
 	plan_request = r->id;
 	plan_relid = r->relid;
 	plan_heap = r->heap;
+	if (plan_scope)
+		pfree(plan_scope);
+	plan_scope = scope ? MemoryContextStrdup(TopMemoryContext, scope) : NULL;
 }
 
 /* tid_datum: the tid (block, 0), block capped at MaxBlockNumber. */
@@ -602,7 +624,9 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 													sizeof(ItemPointerData), false, TYPALIGN_SHORT));
 		values[1] = r->cutoff;
 		values[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(r->relid, r->relid,
-																 r->bound ? psprintf("%s AND ctid = ANY ($1)", r->bound) : "ctid = ANY ($1)",
+																 heap_scope(r) ? psprintf("%s AND ctid = ANY ($1)", heap_scope(r)) :
+																 psprintf("tableoid OPERATOR(pg_catalog.=) '%u'::pg_catalog.oid AND ctid = ANY ($1)",
+																		  r->relid),
 																 1, htypes, values));
 	}
 

@@ -468,7 +468,7 @@ key_values(Oid relid, char **cols, int n, Datum tids, KeyValues *kv)
 	appendStringInfoString(&sql, "SELECT ");
 	for (i = 0; i < n; i++)
 		appendStringInfo(&sql, "%spg_catalog.array_agg(%s)", i ? ", " : "", cols[i]);
-	appendStringInfo(&sql, " FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(relid));
+	appendStringInfo(&sql, " FROM %s WHERE ctid = ANY ($1)", crm_purge_relname_only(relid));
 	/* not read-only: a snapshot of now sees the versions just locked */
 	as_table_owner(relid, &id);
 	rc = SPI_execute_with_args(sql.data, 1, argtypes, values, NULL, false, 1);
@@ -508,7 +508,7 @@ rows_with_keys(Oid relid, char **cols, char **eqops, bool child, KeyValues *kv, 
 		return PointerGetDatum(construct_empty_array(TIDOID));
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(%s) FROM (SELECT t.ctid FROM %s t WHERE EXISTS (SELECT FROM ROWS FROM (",
-					 lock ? "ctid" : "DISTINCT ctid", crm_purge_relname(relid));
+					 lock ? "ctid" : "DISTINCT ctid", crm_purge_relname_only(relid));
 	for (i = 0; i < kv->n; i++)
 		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
 	appendStringInfoString(&sql, ") k(");
@@ -564,7 +564,7 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 	 */
 	crm_purge_become(crm_purge_rel_owner(relid), &id);
 	top = run_tid_query(psprintf("SELECT pg_catalog.array_agg(ctid) FROM (SELECT ctid FROM %s"
-								 " WHERE ctid = ANY ($1) FOR UPDATE) l", crm_purge_relname(relid)), top);
+								 " WHERE ctid = ANY ($1) FOR UPDATE) l", crm_purge_relname_only(relid)), top);
 	crm_purge_unbecome(&id);
 
 	for (round = 0; round < 4; round++)
@@ -669,7 +669,7 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 		if (!export || t->rows == 0)
 			continue;
 		as_table_owner(t->relid, &id);
-		rc = SPI_execute_with_args(psprintf("SELECT * FROM %s WHERE ctid = ANY ($1)", crm_purge_relname(t->relid)),
+		rc = SPI_execute_with_args(psprintf("SELECT * FROM %s WHERE ctid = ANY ($1)", crm_purge_relname_only(t->relid)),
 								   1, argtypes, values, NULL, false, 0);
 		crm_purge_unbecome(&id);
 		if (rc != SPI_OK_SELECT)

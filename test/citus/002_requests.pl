@@ -463,6 +463,43 @@ $_->safe_psql('postgres', 'TRUNCATE app.copy_log') for ($w1, $w2);
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.spl}), '100', 'the split kept the rows');
 }
 
+# a typed literal of a type holding the owner's domain, in a column default
+# or a CHECK, is read through the type's input (the domain's CHECK, the
+# owner's code) when DDL is parsed: a superuser's split re-creates the
+# shards, and a superuser's column change re-reads the table's stored
+# expressions, over Citus's superuser connections (review round 39,
+# C39-2, C39-3): refused on every node
+as('regress_app', q{
+	CREATE FUNCTION app.lit_note(x int) RETURNS boolean LANGUAGE plpgsql AS $f$
+	BEGIN PERFORM app.copy_note('literal'); RETURN true; END $f$;
+	CREATE DOMAIN app.lit_d AS int CHECK (app.lit_note(VALUE));
+	CREATE TYPE app.lit_c AS (x app.lit_d);
+	CREATE TABLE app.lit (account_id int, id int, v int DEFAULT (('(1)'::app.lit_c).x), w int,
+		PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.lit', 'account_id', colocate_with => 'none');
+	INSERT INTO app.lit (account_id, id) SELECT g % 10, g FROM generate_series(1, 20) g;
+	ALTER TABLE app.lit ADD CONSTRAINT lit_ck CHECK (w <> (('(1)'::app.lit_c).x) - 1000);
+});
+$_->safe_psql('postgres', 'TRUNCATE app.copy_log') for ($w1, $w2);
+$coord->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; SET ROLE regress_app;
+	CREATE TABLE app.copy_log (who name, what text)});
+{
+	my ($lit_shard, $lit_port) = shard_of('app.lit');
+	my $mid = $coord->safe_psql('postgres', qq{SELECT ((shardminvalue::bigint + shardmaxvalue::bigint) / 2)::text FROM pg_dist_shard WHERE shardid = $lit_shard});
+	my $nodes = $coord->safe_psql('postgres', qq{SELECT string_agg(nodeid::text, ',') FROM (SELECT nodeid FROM pg_dist_node WHERE nodeport = $lit_port LIMIT 1) n});
+	my ($rc, $out, $err) = $coord->psql('postgres', qq{SELECT citus_split_shard_by_split_points($lit_shard, ARRAY['$mid'], ARRAY[$nodes, $nodes], shard_transfer_mode => 'block_writes')});
+	like($err, qr/a superuser may not run DDL that reads a value of type app.lit_c on a Citus node/,
+		'Citus: a superuser\'s split re-creating shards with the owner\'s typed literal: refused');
+	($rc, $out, $err) = $coord->psql('postgres', q{ALTER TABLE app.lit ALTER COLUMN w TYPE bigint});
+	like($err, qr/a superuser may not run DDL that reads a value of type app.lit_c on a Citus node/,
+		'Citus: a superuser\'s column change re-reading the owner\'s typed literal: refused');
+	is(join(',', map { $_->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text, ','), 'none') FROM app.copy_log WHERE what = 'literal' AND who <> 'regress_app'}) } ($coord, $w1, $w2)),
+		'none,none,none', 'the owner\'s domain CHECK ran as no one else');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.lit}), '20', 'the table is as it was');
+	as('regress_app', q{DROP TABLE app.lit; DROP TYPE app.lit_c; DROP DOMAIN app.lit_d});
+	$coord->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; DROP TABLE app.copy_log});
+}
+
 # --- a coordinator that holds shards runs a superuser's column change of
 # its shards in the superuser's own session (local execution): the owner's
 # CHECK still runs as the owner there

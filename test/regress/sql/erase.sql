@@ -127,6 +127,12 @@ SELECT * FROM crm_purge_delete_keys('people', ARRAY['1', '1', '77', '2']);
 SELECT id FROM crm_trash.gdpr__people ORDER BY id;
 SELECT * FROM crm_purge_delete_keys('people', ARRAY['p4@example.com', 'nobody@example.com'], key_column => 'email');
 SELECT * FROM crm_purge_delete_keys('people', ARRAY['Town'], key_column => 'city');
+-- an invalid unique index (a failed CREATE UNIQUE INDEX CONCURRENTLY)
+-- proves nothing (review round 39, B39-5)
+CREATE UNIQUE INDEX CONCURRENTLY people_city_unique ON people (city);
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'people_city_unique'::regclass;
+SELECT * FROM crm_purge_delete_keys('people', ARRAY['Town'], key_column => 'city');
+DROP INDEX people_city_unique;
 SELECT * FROM crm_purge_delete_keys('people', ARRAY['5', '2'], permanent => true);
 SELECT count(*) FROM crm_trash.gdpr__people WHERE id = 2;
 INSERT INTO people VALUES (5, 'Person 5', 'p5@example.com', 'Town');

@@ -392,6 +392,41 @@ RESET ROLE;
 SELECT count(*) FILTER (WHERE pp_id IS NOT NULL) AS still_linked, count(*) FILTER (WHERE id <= 5 AND pp_id IS NULL) AS held_unlinked
 FROM pt.pch;
 
+-- a partition attached or made while a request works the default
+-- partition changes the default's bound: the batches keep to the default
+-- partition's own rows (review round 39, B39-2): no held row of the new
+-- partition, no row the filter did not pick, is deleted
+SET ROLE regress_pt_owner;
+CREATE TABLE pt.pz (id int, kind text, modified_at timestamptz NOT NULL, PRIMARY KEY (id, modified_at))
+	PARTITION BY RANGE (modified_at);
+CREATE TABLE pt.pz_d PARTITION OF pt.pz DEFAULT;
+INSERT INTO pt.pz SELECT g, CASE WHEN g % 2 = 0 THEN 'junk' ELSE 'keep' END, '2024-01-01' FROM generate_series(1, 3000) g;
+CREATE TABLE pt.pz_x (id int, kind text, modified_at timestamptz NOT NULL, PRIMARY KEY (id, modified_at));
+INSERT INTO pt.pz_x SELECT 100000 + g, 'junk', '2020-06-01' FROM generate_series(1, 3000) g;
+GRANT SELECT, DELETE ON pt.pz TO regress_pt_admin;
+RESET ROLE;
+SET ROLE regress_pt_admin;
+SELECT crm_purge_request('pt.pz', '30 days', 'delete_only', 'modified_at', $$kind = 'junk'$$) AS rpz \gset
+RESET ROLE;
+SET crm_purge.batch_size = 100;
+SET crm_purge.idle_batch_size = 100;
+SELECT crm_purge._tick_step(true) IS NOT NULL AS stepped;
+SELECT crm_purge._tick_step(false) IS NOT NULL AS stepped;
+SELECT status, rows_done < 1500 AS partly FROM crm_purge_requests WHERE id = :rpz;
+SET ROLE regress_pt_owner;
+ALTER TABLE pt.pz ATTACH PARTITION pt.pz_x FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+RESET ROLE;
+SET ROLE regress_pt_admin;
+SELECT crm_purge_hold('pt.pz', 'id > 100000', NULL, 'litigation') AS pz_hold \gset
+RESET ROLE;
+CALL crm_purge_run();
+RESET crm_purge.batch_size;
+RESET crm_purge.idle_batch_size;
+SELECT status, rows, rows_done FROM crm_purge_requests WHERE id = :rpz;
+SELECT tableoid::regclass, kind, count(*) FROM pt.pz GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT crm_purge_release(:pz_hold);
+DROP TABLE pt.pz;
+
 \c postgres
 DROP DATABASE crm_purge_parts;
 DROP ROLE regress_pt_owner, regress_pt_app, regress_pt_admin;

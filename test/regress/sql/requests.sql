@@ -370,3 +370,34 @@ CALL crm_purge_run();
 RESET default_text_search_config;
 SELECT status, rows, rows_done FROM crm_purge.requests WHERE id = :pr;
 SELECT count(*) AS left_after FROM parsed;
+
+-- inheritance children share ctids with their parent: a request's batches
+-- and cascades read the table itself only (review round 39)
+-- B39-3: a child made after the request was queued keeps its rows
+CREATE TABLE inh_q (id int PRIMARY KEY, kind text, modified_at timestamptz NOT NULL DEFAULT '2020-01-01 00:00+00');
+INSERT INTO inh_q (id, kind) SELECT g, 'junk' FROM generate_series(1, 3) g;
+SELECT crm_purge_request('inh_q', '30 days', 'export_and_delete', filter => $$kind = 'junk'$$) AS iq \gset
+CREATE TABLE inh_qc () INHERITS (inh_q);
+INSERT INTO inh_qc (id, kind) VALUES (100, 'precious'), (101, 'precious'), (102, 'precious'), (103, 'junk');
+CALL crm_purge_run();
+SELECT status, rows, rows_done FROM crm_purge.requests WHERE id = :iq;
+SELECT crm_purge_export_read(:iq, 1);
+SELECT tableoid::regclass, id, kind FROM inh_q ORDER BY id;
+DROP TABLE inh_q CASCADE;
+-- B39-1: a cascade's child with inheritance children: only its own rows
+-- are exported and counted, as only they are deleted
+CREATE TABLE inh_rp (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+CREATE TABLE inh_rc (id int PRIMARY KEY, pid int REFERENCES inh_rp ON DELETE CASCADE, note text);
+CREATE TABLE inh_rcc (extra text) INHERITS (inh_rc);
+INSERT INTO inh_rp (id) SELECT g FROM generate_series(1, 3) g;
+INSERT INTO inh_rc VALUES (10, 1, 'child of 1');
+INSERT INTO inh_rcc VALUES (20, 1, 'not by its key', 'x'), (21, 2, 'nor this', 'y');
+SELECT crm_purge_request('inh_rp', '30 days', 'export_and_delete') AS ir \gset
+CALL crm_purge_run();
+SELECT status, rows_done FROM crm_purge.requests WHERE id = :ir;
+SELECT batch, rows, outcome FROM crm_purge_report(:ir);
+SELECT part, rows FROM crm_purge_export_files(:ir) ORDER BY part;
+SELECT crm_purge_export_read(:ir, 2);
+SELECT tableoid::regclass, id FROM inh_rc ORDER BY id;
+DROP TABLE inh_rc CASCADE;
+DROP TABLE inh_rp;

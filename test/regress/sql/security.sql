@@ -2018,6 +2018,75 @@ SELECT crm_purge_mark('own.dm', 'true');
 RESET ROLE;
 SELECT DISTINCT who FROM sec.ran_as ORDER BY 1;
 
+-- 47. crm_purge's catalogs are written by crm_purge alone: a role with
+-- pg_write_all_data forged a request whose filter the worker ran as the
+-- superuser, released holds and deleted tombstones (review round 39,
+-- A39-1); pg_read_all_data read the tombstone secret
+CREATE ROLE regress_sec_writer LOGIN IN ROLE pg_write_all_data;
+SELECT crm_purge_erase('own.dm', 'id = 2', 'GDPR') IS NOT NULL AS erased;
+SELECT (SELECT count(*) FROM crm_purge.holds WHERE released_at IS NULL) AS holds_before,
+	(SELECT count(*) FROM crm_purge.tombstones) > 0 AS tombstones_before \gset
+SELECT g.leaf AS dm_leaf, (SELECT count(*) FROM crm_trash.own__dm) AS dm_trashed
+FROM crm_purge.trash_segments g WHERE g.trash = 'crm_trash.own__dm'::regclass ORDER BY g.segment DESC LIMIT 1 \gset
+SET ROLE regress_sec_writer;
+DELETE FROM :dm_leaf;
+DELETE FROM crm_trash.own__dm;
+INSERT INTO crm_purge.requests (tbl, mode, modified_column, filter, cutoff, created_by, rows)
+VALUES ('own.dm', 'delete_only', 'id', 'true', now(), 'postgres', 1);
+INSERT INTO crm_purge.holds (tbl, filter, reason, created_by) VALUES ('own.dm', 'true', 'forged', 'postgres');
+UPDATE crm_purge.holds SET released_at = now();
+DELETE FROM crm_purge.tombstones;
+DELETE FROM crm_purge.guards;
+UPDATE crm_purge.secret SET secret = NULL;
+RESET ROLE;
+SELECT (SELECT count(*) FROM crm_purge.holds WHERE released_at IS NULL) = :holds_before AS holds_kept,
+	(SELECT count(*) FROM crm_purge.tombstones) > 0 AS tombstones_kept,
+	(SELECT count(*) FROM crm_purge.requests WHERE filter = 'true' AND tbl = 'own.dm'::regclass) AS forged,
+	(SELECT count(*) FROM crm_trash.own__dm) = :dm_trashed AS trash_kept;
+SET ROLE regress_sec_wide;
+SELECT count(*) AS secrets_read FROM crm_purge.secret;
+SELECT count(*) AS segment_read FROM :dm_leaf;
+SELECT count(*) AS unlinks_read FROM crm_purge.unlinks;
+RESET ROLE;
+SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'crm_purge'::regnamespace AND c.relkind = 'r'
+  AND NOT c.relrowsecurity ORDER BY 1;
+DROP ROLE regress_sec_writer;
+
+-- 48. an erase's hash of trashed child rows, made as the extension owner,
+-- ran the owner's casts (to text and back) when the rule's column had
+-- become a type of the owner's since the rule was made (review round 39,
+-- A39-2): refused
+SET ROLE regress_sec_owner;
+CREATE TYPE own.ctype AS (a text);
+CREATE FUNCTION own.ctext(own.ctype) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO sec.ran_as VALUES (current_user); RETURN ($1).a; END $$;
+CREATE FUNCTION own.cback(text) RETURNS own.ctype LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO sec.ran_as VALUES (current_user); RETURN ROW($1)::own.ctype; END $$;
+CREATE TABLE own.ap48 (id int PRIMARY KEY, name text);
+CREATE TABLE own.ac48 (id int PRIMARY KEY, pid int REFERENCES own.ap48 ON DELETE SET NULL, note text);
+INSERT INTO own.ap48 VALUES (1, 'a'), (2, 'b');
+INSERT INTO own.ac48 VALUES (10, 1, 'n10'), (11, 1, 'n11'), (12, 2, 'n12');
+GRANT SELECT, INSERT, UPDATE, DELETE ON own.ap48, own.ac48 TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.ap48') IS NOT NULL AS p1, crm_purge_protect('own.ac48') IS NOT NULL AS p2;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_relate('own.ap48', 'own.ac48', 'anonymize');
+SELECT crm_purge_anonymize('own.ac48', 'note', 'hash');
+SET ROLE regress_sec_owner;
+ALTER TABLE own.ac48 RENAME COLUMN note TO note_old;
+ALTER TABLE own.ac48 ADD COLUMN note own.ctype;
+UPDATE own.ac48 SET note = ROW('secret')::own.ctype;
+CREATE CAST (own.ctype AS text) WITH FUNCTION own.ctext(own.ctype);
+CREATE CAST (text AS own.ctype) WITH FUNCTION own.cback(text) AS ASSIGNMENT;
+DELETE FROM own.ac48 WHERE id = 11;
+RESET ROLE;
+TRUNCATE sec.ran_as;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_erase('own.ap48', 'id = 1', 'GDPR');
+RESET ROLE;
+SELECT DISTINCT who FROM sec.ran_as ORDER BY 1;
+SELECT id, pid FROM own.ac48 ORDER BY id;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
