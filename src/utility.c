@@ -421,7 +421,7 @@ refuse_superuser_literals(Node *parsetree)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("a superuser may not run DDL that reads a value of type %s on a Citus node",
-						format_type_be(found)),
+						format_type_be_qualified(found)),
 				 errdetail("Reading the value runs code of the role that made the type (a domain's CHECK) as the superuser; Citus sends such DDL over superuser connections (shard splits, metadata syncs, column changes)."),
 				 errhint("Have the type's owner make the change, or write the value without that type.")));
 }
