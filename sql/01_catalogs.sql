@@ -337,7 +337,7 @@ SELECT pg_catalog.pg_extension_config_dump('crm_purge.policies_id_seq', '');
 ALTER TABLE crm_purge.export_parts ENABLE ROW LEVEL SECURITY;
 
 -- a part is visible to admins who may SELECT the table its rows are of
-CREATE POLICY readable_table ON crm_purge.export_parts FOR SELECT USING (
+CREATE POLICY readable_table ON crm_purge.export_parts FOR SELECT TO crm_purge_admin USING (
 	EXISTS (SELECT FROM crm_purge.requests r
 			WHERE r.id = export_parts.request_id
 			  AND pg_catalog.has_table_privilege(coalesce(export_parts.tbl, r.tbl), 'SELECT')));
@@ -356,50 +356,50 @@ CREATE TABLE crm_purge.errors (
 
 -- Only crm_purge writes its catalogs (as their owner, which row-level
 -- security does not hold back): pg_write_all_data writes every table
--- whatever its grants, but not past row-level security. Those admins may
--- read (the grants below), they read whole; the rest no one reads
--- (pg_read_all_data neither: the tombstone secret).
+-- whatever its grants, but not past row-level security. Admins read what
+-- their grants name, whole; pg_read_all_data, which reads every table
+-- whatever its grants, reads none of them.
 ALTER TABLE crm_purge.protected_tables ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.protected_tables FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.protected_tables FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.trash_segments ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.trash_segments FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.trash_segments FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.unlinks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm_purge.history ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.history FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.history FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.requests ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.requests FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.requests FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.request_batches ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.request_batches FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.request_batches FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.request_shards ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.request_shards FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.request_shards FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.shard_requests ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.shard_requests FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.shard_requests FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.shard_parts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm_purge.notifications ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.notifications FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.notifications FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.purges ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.purges FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.purges FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.relations ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.relations FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.relations FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.anonymize_rules ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.anonymize_rules FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.anonymize_rules FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.tombstones ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.tombstones FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.tombstones FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.key_floors ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.key_floors FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.key_floors FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.dropped_tables ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.dropped_tables FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.dropped_tables FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm_purge.guards ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.guards FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.guards FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.holds ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.holds FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.holds FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.erasures ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.erasures FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.erasures FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.policies ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.policies FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.policies FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.errors ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON crm_purge.errors FOR SELECT USING (true);
+CREATE POLICY readable ON crm_purge.errors FOR SELECT TO crm_purge_admin USING (true);
 
 COMMENT ON TABLE crm_purge.protected_tables IS 'tables whose DELETEs go to a trash table';
 

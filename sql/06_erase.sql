@@ -749,6 +749,12 @@ BEGIN
 	IF action NOT IN ('delete', 'unlink', 'anonymize') THEN
 		RETURN 0;
 	END IF;
+	-- (an erase deletes only its own table's trash rows this way; a child's
+	-- go by the erase of the child)
+	IF action = 'delete' AND (con IS NOT NULL OR parent IS NOT NULL) THEN
+		RAISE EXCEPTION 'only erased keys of table % are deleted from its trash this way', tbl
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Use crm_purge_erase.';
+	END IF;
 	IF con IS NULL AND parent IS NOT NULL THEN
 		SELECT r.condition INTO cond FROM crm_purge.relations r
 			WHERE r.parent = _trash_apply_impl.parent AND r.child = tbl
@@ -1861,7 +1867,9 @@ CREATE FUNCTION crm_purge._guard_skipped(tbl regclass) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_guard_skipped';
 
 -- Guarded tables and the rows each guard dropped (mode skip) since the server started.
-CREATE VIEW crm_purge_guards AS
+-- (as the caller: a plain view of one table is updatable, and
+-- pg_write_all_data deleted guards through its owner's rights)
+CREATE VIEW crm_purge_guards WITH (security_invoker = true) AS
 	SELECT g.tbl AS "table", g.mode, g.key_columns, crm_purge._guard_skipped(g.tbl) AS skipped_rows
 	FROM crm_purge.guards g
 	WHERE pg_catalog.has_table_privilege(g.tbl, 'SELECT');

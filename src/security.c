@@ -1167,8 +1167,12 @@ typedef enum HookedFunction
 	HOOKED_CONNECTS,
 	HOOKED_SETS_TRANSACTION_ID,
 	HOOKED_RESHARDS,
-	HOOKED_COLOCATES
+	HOOKED_COLOCATES,
+	HOOKED_ERASE
 } HookedFunction;
+
+/* calls of crm_purge._erase running: its steps (_erased, _trash_apply) run only inside one */
+static int	erasing = 0;
 
 /* calls of Citus's alter_distributed_table / alter_table_set_access_method running */
 static int	resharding = 0;
@@ -1224,6 +1228,8 @@ hooked_function(Oid fn)
 		else if (strcmp(name, "update_distributed_table_colocation") == 0 &&
 				 proc->pronamespace == PG_CATALOG_NAMESPACE)
 			result = HOOKED_COLOCATES;
+		else if (strcmp(name, "_erase") == 0 && proc->pronamespace == get_namespace_oid(CRM_PURGE_SCHEMA, true))
+			result = HOOKED_ERASE;
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -1335,6 +1341,7 @@ forget_remote_mark(XactEvent event, void *arg)
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
 		remote_marked = false;
+		erasing = 0;
 		marked_base = -1;
 		owner_work_relid = InvalidOid;
 		list_free_deep(subxact_marks);
@@ -1408,8 +1415,16 @@ refuse_separated_trash(void)
 static void
 connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
-	HookedFunction hooked = event == FHET_START || event == FHET_END || resharding > 0 ?
-		hooked_function(flinfo->fn_oid) : HOOKED_NONE;
+	HookedFunction hooked = hooked_function(flinfo->fn_oid);
+
+	if (hooked == HOOKED_ERASE)
+	{
+		if (event == FHET_START)
+			erasing++;
+		else if (erasing > 0)
+			erasing--;
+		hooked = HOOKED_NONE;
+	}
 
 	if (hooked == HOOKED_COLOCATES)
 	{
@@ -1926,6 +1941,12 @@ crm_purge_privileged(PG_FUNCTION_ARGS)
 
 	crm_purge_require_admin(psprintf("crm_purge%s", name));
 	crm_purge_require_coordinator(psprintf("crm_purge%s", name));
+	/* an erase's steps each check their own part only: never called alone */
+	if ((strcmp(name, "_erased") == 0 || strcmp(name, "_trash_apply") == 0) && erasing == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("crm_purge.%s is a step of crm_purge_erase", name),
+				 errhint("Use crm_purge_erase.")));
 
 	check_oid = internal_function(psprintf("%s_check", name), nargs, argtypes);
 	if (OidIsValid(check_oid))

@@ -283,7 +283,7 @@ SELECT id, hr FROM hr_n ORDER BY id;
 SELECT crm_purge_release(:hc9);
 SELECT crm_purge_release(:hc10);
 SELECT crm_purge_release(:hc11);
--- an admin calling an erase's internal step itself reaches no held trash row
+-- an admin calling an erase's internal step itself: refused (and it reached no held trash row)
 CREATE TABLE ht (id int PRIMARY KEY);
 SELECT crm_purge_protect('ht');
 INSERT INTO ht VALUES (1), (2);

@@ -341,10 +341,13 @@ INSERT INTO pt_far.kc VALUES (1);
 RESET ROLE;
 SELECT crm_purge_hold('pt_near.hp', 'true', NULL, 'litigation') AS hold_hp \gset
 SELECT crm_purge_hold('pt_near.kp', 'true', NULL, 'litigation') AS hold_kp \gset
+-- (either held table may be named first)
 SET ROLE regress_pt_far;
-DROP SCHEMA pt_far CASCADE;
+DO $$BEGIN DROP SCHEMA pt_far CASCADE;
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', regexp_replace(SQLERRM, 'pt_far[.](hp1|kc): legal hold [0-9]+', 'pt_far.<table>: legal hold <id>'); END$$;
 RESET ROLE;
-DROP OWNED BY regress_pt_far;
+DO $$BEGIN DROP OWNED BY regress_pt_far;
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', regexp_replace(SQLERRM, 'pt_far[.](hp1|kc): legal hold [0-9]+', 'pt_far.<table>: legal hold <id>'); END$$;
 SELECT (SELECT count(*) FROM pt_near.hp) AS hp, (SELECT count(*) FROM pt_near.kp) AS kp;
 SELECT crm_purge_release(:hold_hp), crm_purge_release(:hold_kp);
 -- nor emptied by TRUNCATE, directly or by CASCADE (unprotected tables too)

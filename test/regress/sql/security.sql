@@ -712,6 +712,11 @@ ALTER TABLE sec.gen OWNER TO regress_sec_admin;
 SET ROLE regress_sec_admin;
 SELECT crm_purge._trash_apply('sec.t', '{1}', '{20}', 'delete', NULL, NULL);
 SELECT crm_purge._erased('sec.t', '{20}', '{}', 0);
+-- (an erase's steps run only inside an erase: a foreign key's oid skipped
+-- the erased-keys check, and keys never seen were tombstoned; review
+-- round 40, A40-3, A40-4)
+SELECT crm_purge._trash_apply('sec.t', '{1}', '{20}', 'delete', 1, NULL);
+SELECT crm_purge._erased('sec.t', '{2147483600}', '{}', 0);
 SELECT crm_purge_guard('sec.gen', 'error', ARRAY['email_norm']);
 -- (e) the guards view, as an admin: only tables it may read
 SELECT "table", mode FROM crm_purge_guards ORDER BY 1::text;
@@ -2039,6 +2044,13 @@ DELETE FROM crm_purge.tombstones;
 DELETE FROM crm_purge.guards;
 UPDATE crm_purge.secret SET secret = NULL;
 RESET ROLE;
+-- (nor through a view crm_purge owns, with pg_read_all_data to see the rows)
+GRANT pg_read_all_data TO regress_sec_writer;
+SET ROLE regress_sec_writer;
+DELETE FROM crm_purge_guards;
+UPDATE crm_purge_guards SET mode = 'skip';
+RESET ROLE;
+SELECT count(*) AS guards_left FROM crm_purge.guards;
 SELECT (SELECT count(*) FROM crm_purge.holds WHERE released_at IS NULL) = :holds_before AS holds_kept,
 	(SELECT count(*) FROM crm_purge.tombstones) > 0 AS tombstones_kept,
 	(SELECT count(*) FROM crm_purge.requests WHERE filter = 'true' AND tbl = 'own.dm'::regclass) AS forged,
@@ -2047,6 +2059,10 @@ SET ROLE regress_sec_wide;
 SELECT count(*) AS secrets_read FROM crm_purge.secret;
 SELECT count(*) AS segment_read FROM :dm_leaf;
 SELECT count(*) AS unlinks_read FROM crm_purge.unlinks;
+-- (nor any catalog: requests' filters, holds' reasons, exported rows; review round 40, A40-1)
+SELECT (SELECT count(*) FROM crm_purge.requests) + (SELECT count(*) FROM crm_purge.holds)
+	+ (SELECT count(*) FROM crm_purge.export_parts) + (SELECT count(*) FROM crm_purge.tombstones)
+	+ (SELECT count(*) FROM crm_purge.history) AS catalog_rows_read;
 RESET ROLE;
 SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'crm_purge'::regnamespace AND c.relkind = 'r'
   AND NOT c.relrowsecurity ORDER BY 1;
