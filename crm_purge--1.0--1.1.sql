@@ -1908,6 +1908,12 @@ BEGIN
 	IF filter IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
 		RAISE EXCEPTION 'a hold needs a filter and a reason' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF crm_purge._unlogged_part(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot hold rows of table %: % is unlogged', tbl, crm_purge._unlogged_part(tbl)
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A crash would empty an unlogged table, held rows with it.',
+				  HINT = 'Have its owner make it logged first (ALTER TABLE ... SET LOGGED).';
+	END IF;
 	PERFORM crm_purge._check_filter(filter);
 	-- on Citus a hold's filter runs as the extension owner (see holds.c):
 	-- a plain condition, which runs no one's code
@@ -2958,6 +2964,12 @@ BEGIN
 	END IF;
 	IF rel.relpersistence = 't' THEN
 		RAISE EXCEPTION 'cannot protect temporary table %', tbl USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF crm_purge._unlogged_part(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot protect table %: % is unlogged', tbl, crm_purge._unlogged_part(tbl)
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A crash would empty an unlogged table, its rows never reaching the trash.',
+				  HINT = 'Make it logged first (ALTER TABLE ... SET LOGGED).';
 	END IF;
 	IF rel.nspname IN ('pg_catalog', 'information_schema', 'crm_purge', 'crm_trash', 'pg_toast') THEN
 		RAISE EXCEPTION 'cannot protect table %: it is in system schema "%"', tbl, rel.nspname
@@ -4971,6 +4983,12 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._unlogged_part(tbl regclass) RETURNS regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE t(r) AS (SELECT tbl::oid UNION SELECT i.inhrelid FROM pg_inherits i JOIN t ON i.inhparent = t.r)
+	SELECT c.oid::regclass FROM t JOIN pg_class c ON c.oid = t.r WHERE c.relpersistence = 'u' ORDER BY c.oid LIMIT 1
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5142,3 +5160,4 @@ ALTER TABLE crm_purge.policies ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.policies FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.errors ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.errors FOR SELECT TO crm_purge_admin USING (true);
+REVOKE ALL ON FUNCTION crm_purge._unlogged_part(regclass) FROM PUBLIC;

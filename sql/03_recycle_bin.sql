@@ -269,6 +269,14 @@ BEGIN
 END
 $$;
 
+-- The first unlogged table among tbl, its partitions and children, at any
+-- depth: a crash empties it, past trash and holds.
+CREATE FUNCTION crm_purge._unlogged_part(tbl regclass) RETURNS regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE t(r) AS (SELECT tbl::oid UNION SELECT i.inhrelid FROM pg_inherits i JOIN t ON i.inhparent = t.r)
+	SELECT c.oid::regclass FROM t JOIN pg_class c ON c.oid = t.r WHERE c.relpersistence = 'u' ORDER BY c.oid LIMIT 1
+$$;
+
 -- Drops of protected tables: forget them; the trash table stays for recovery.
 CREATE FUNCTION crm_purge._sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -934,6 +942,12 @@ BEGIN
 	END IF;
 	IF rel.relpersistence = 't' THEN
 		RAISE EXCEPTION 'cannot protect temporary table %', tbl USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF crm_purge._unlogged_part(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot protect table %: % is unlogged', tbl, crm_purge._unlogged_part(tbl)
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A crash would empty an unlogged table, its rows never reaching the trash.',
+				  HINT = 'Make it logged first (ALTER TABLE ... SET LOGGED).';
 	END IF;
 	IF rel.nspname IN ('pg_catalog', 'information_schema', 'crm_purge', 'crm_trash', 'pg_toast') THEN
 		RAISE EXCEPTION 'cannot protect table %: it is in system schema "%"', tbl, rel.nspname

@@ -1915,6 +1915,12 @@ BEGIN
 	IF filter IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
 		RAISE EXCEPTION 'a hold needs a filter and a reason' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF crm_purge._unlogged_part(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot hold rows of table %: % is unlogged', tbl, crm_purge._unlogged_part(tbl)
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A crash would empty an unlogged table, held rows with it.',
+				  HINT = 'Have its owner make it logged first (ALTER TABLE ... SET LOGGED).';
+	END IF;
 	PERFORM crm_purge._check_filter(filter);
 	-- on Citus a hold's filter runs as the extension owner (see holds.c):
 	-- a plain condition, which runs no one's code

@@ -12,6 +12,8 @@ REVOKE ALL ON FUNCTION crm_purge._rename_trash_column(regclass, name, name) FROM
 
 REVOKE ALL ON FUNCTION crm_purge._kept_columns(regclass, name), crm_purge._set_aside_from(regclass, name, name) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION crm_purge._unlogged_part(regclass) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION crm_purge._create_unlink_triggers(regclass) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._protect_partitions(regclass) FROM PUBLIC;

@@ -316,6 +316,7 @@ _PG_init(void)
 
 	crm_purge_statement_hooks_init();
 	crm_purge_connection_hooks_init();
+	crm_purge_drop_hook_init();
 
 	if (process_shared_preload_libraries_in_progress)
 		crm_purge_worker_init();

@@ -7,6 +7,7 @@
 
 #include "catalog/heap.h"
 #include "catalog/dependency.h"
+#include "catalog/objectaccess.h"
 #include "utils/rel.h"
 #include "commands/trigger.h"
 #include "catalog/index.h"
@@ -740,6 +741,56 @@ refuse_losing_held(Node *parsetree)
 	}
 }
 
+/*
+ * held_drop_hook: any drop of a table under a legal hold (its own, an
+ * ancestor's or a partition's), whatever statement reached it: a table
+ * made a member of an extension goes with DROP EXTENSION (or DROP SCHEMA
+ * of the extension's schema), one using an access method or a server with
+ * DROP ... CASCADE of those.  Called before the table is gone, while its
+ * tree still ties it to the hold (the sql_drop event trigger sees the
+ * table alone).  refuse_losing_held refuses the statements it knows first.
+ */
+static object_access_hook_type prev_object_access = NULL;
+
+static void
+held_drop_hook(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
+{
+	char		relkind;
+	char	   *hold;
+	Oid			nsp;
+
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP || classId != RelationRelationId || subId != 0 ||
+		(arg != NULL && (((ObjectAccessDrop *) arg)->dropflags & PERFORM_DELETION_INTERNAL)) ||
+		!IsTransactionState())
+		return;
+	relkind = get_rel_relkind(objectId);
+	if ((relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) ||
+		get_rel_persistence(objectId) == RELPERSISTENCE_TEMP)
+		return;
+	nsp = get_rel_namespace(objectId);
+	if (nsp == get_namespace_oid(CRM_TRASH_SCHEMA, true) || nsp == get_namespace_oid(CRM_PURGE_SCHEMA, true) ||
+		!OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	hold = held_around(objectId);
+	if (hold != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot drop table %s: legal hold %s keeps rows of it, of a table it belongs to or of one of its partitions",
+						crm_purge_relname(objectId), hold),
+				 errdetail("The held rows would be lost, or leave the hold's reach."),
+				 errhint("Release the hold with crm_purge_release first.")));
+}
+
+/* crm_purge_drop_hook_init: from _PG_init */
+void
+crm_purge_drop_hook_init(void)
+{
+	prev_object_access = object_access_hook;
+	object_access_hook = held_drop_hook;
+}
+
 /* in_tree_of: does pred hold for relid or a table it is a partition of? */
 static bool
 in_tree_of(Oid relid, bool (*pred) (Oid))
@@ -1097,6 +1148,18 @@ refuse_unlogged_under(Oid relid, const char *doing, bool part)
 				 errhint(part ? "Make the table logged." : "Release the hold first (crm_purge_release).")));
 }
 
+/* any_unlogged: is relid, or a partition or child of it at any depth, unlogged? */
+static bool
+any_unlogged(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		if (get_rel_persistence(lfirst_oid(lc)) == RELPERSISTENCE_UNLOGGED)
+			return true;
+	return false;
+}
+
 /*
  * refuse_unlogged: ALTER TABLE ... SET UNLOGGED of a protected table (or a
  * partition of one) or a held one: a crash would empty it, past its trash
@@ -1117,16 +1180,26 @@ refuse_unlogged(AlterTableStmt *stmt)
 
 		if (cmd->subtype == AT_SetUnLogged)
 			break;
-		/* an unlogged table attached under a protected or held one: the same */
+		/* an unlogged table attached under a protected or held one (or one with an unlogged part): the same */
 		if (cmd->subtype == AT_AttachPartition && cmd->def != NULL && IsA(cmd->def, PartitionCmd))
 		{
 			Oid			child = RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true);
 
-			if (OidIsValid(child) && get_rel_persistence(child) == RELPERSISTENCE_UNLOGGED)
+			if (OidIsValid(child) && any_unlogged(child))
 			{
 				attaching = true;
 				break;
 			}
+		}
+		/* and one made a child (INHERIT): the parent is the one protected or held */
+		if (cmd->subtype == AT_AddInherit && cmd->def != NULL && IsA(cmd->def, RangeVar))
+		{
+			Oid			child = RangeVarGetRelid(stmt->relation, NoLock, true);
+			Oid			parent = RangeVarGetRelid((RangeVar *) cmd->def, NoLock, true);
+
+			if (OidIsValid(child) && OidIsValid(parent) && any_unlogged(child))
+				refuse_unlogged_under(parent, psprintf("make an unlogged table a child of table %s",
+													   crm_purge_relname(parent)), true);
 		}
 	}
 	if (lc == NULL)

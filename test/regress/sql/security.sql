@@ -1925,6 +1925,39 @@ CREATE UNLOGGED TABLE own.ul_kid () INHERITS (own.ul);
 RESET ROLE;
 SELECT count(*) AS unlogged_parts FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent IN ('own.pl'::regclass, 'own.ul'::regclass) AND c.relpersistence = 'u';
+-- nor through a logged partitioned table with an unlogged leaf, INHERIT,
+-- or a protect or hold of a table that has an unlogged part or is one
+-- (review round 40, B40-1)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.pl_4 (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (id);
+CREATE UNLOGGED TABLE own.pl_4a PARTITION OF own.pl_4 FOR VALUES IN (1);
+ALTER TABLE own.pl ATTACH PARTITION own.pl_4 FOR VALUES IN (4);
+CREATE UNLOGGED TABLE own.ul_kid2 (id int PRIMARY KEY);
+ALTER TABLE own.ul_kid2 INHERIT own.ul;
+CREATE TABLE own.unl (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+CREATE UNLOGGED TABLE own.unl_1 PARTITION OF own.unl FOR VALUES IN (1);
+CREATE UNLOGGED TABLE own.unl2 (id int PRIMARY KEY);
+RESET ROLE;
+SELECT crm_purge_protect('own.unl');
+SELECT crm_purge_hold('own.unl', 'true', NULL, 'litigation');
+SELECT crm_purge_protect('own.unl2');
+SELECT crm_purge_hold('own.unl2', 'true', NULL, 'litigation');
+SELECT count(*) AS unlogged_parts FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent IN ('own.pl'::regclass, 'own.ul'::regclass) AND c.relpersistence = 'u';
+-- a partition of a held table made a member of an extension goes with
+-- DROP EXTENSION: refused, whatever statement drops it (B40-5)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.pl_9 PARTITION OF own.pl FOR VALUES IN (9);
+INSERT INTO own.pl VALUES (1, 9);
+RESET ROLE;
+SELECT crm_purge_hold('own.pl', 'k = 9', NULL, 'litigation') AS pl_hold \gset
+CREATE EXTENSION IF NOT EXISTS fuzzystrmatch SCHEMA own;
+ALTER EXTENSION fuzzystrmatch ADD TABLE own.pl_9;
+DROP EXTENSION fuzzystrmatch;
+SELECT count(*) AS held_rows FROM own.pl WHERE k = 9;
+ALTER EXTENSION fuzzystrmatch DROP TABLE own.pl_9;
+DROP EXTENSION fuzzystrmatch;
+SELECT crm_purge_release(:pl_hold);
 
 -- 41. an owner's deferred constraint trigger whose function is a
 -- superuser's (lo_manage, refint's check_foreign_key act with the rights
