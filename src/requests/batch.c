@@ -91,6 +91,8 @@ typedef struct Request
 	int64		part_placement; /* and the shard's placement, unique in the cluster, or 0 */
 } Request;
 
+static int64 tids_not_in(Datum tids, Datum excluded);
+
 /* the plans of the request being worked on, kept across batches */
 static int64 plan_request = 0;
 static Oid	plan_relid = InvalidOid;	/* request ids restart with the extension */
@@ -630,8 +632,12 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 																 1, htypes, values));
 	}
 
-	/* what the cascade removes: locked, held rows' parents kept, exported */
-	if (edges != NIL)
+	/*
+	 * Held rows are left out of the rows picked: the DELETE keeps them ($3),
+	 * and the trash's bypass must not name them either (the owner's trigger
+	 * deleting them in the batch's statement sent them past the trash)
+	 */
+	if (tids_not_in(values[0], values[2]) < (int64) picked)
 	{
 		Oid			argtypes[2] = {TIDARRAYOID, TIDARRAYOID};
 		Datum		args[2] = {values[0], values[2]};
@@ -643,9 +649,12 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		values[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			return 0;
-		values[0] = crm_purge_cascade_prepare(top, edges, PointerGetDatum(PG_DETOAST_DATUM_COPY(values[0])),
-											  r->export, cascade, kept);
+		values[0] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[0]));
 	}
+
+	/* what the cascade removes: locked, held rows' parents kept, exported */
+	if (edges != NIL)
+		values[0] = crm_purge_cascade_prepare(top, edges, values[0], r->export, cascade, kept);
 
 	/* the owner deletes, the trash bypassed for this table and its cascade only */
 	become_request_writer(r, &id);

@@ -401,3 +401,25 @@ SELECT crm_purge_export_read(:ir, 2);
 SELECT tableoid::regclass, id FROM inh_rc ORDER BY id;
 DROP TABLE inh_rc CASCADE;
 DROP TABLE inh_rp;
+
+-- held rows a batch picked are not sent past the trash: a table's own
+-- trigger deleting them in the batch's statement trashes them (review
+-- round 40, C40-1: "deleting a thread deletes its replies")
+CREATE TABLE th_notes (id int PRIMARY KEY, parent_id int, account_id int,
+	modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+INSERT INTO th_notes SELECT g, NULL, g % 5, now() - interval '1 year' FROM generate_series(1, 10) g;
+INSERT INTO th_notes SELECT 100 + g, g % 10 + 1, (g % 10 + 1) % 5, now() - interval '1 year' FROM generate_series(1, 30) g;
+CREATE FUNCTION th_cascade() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN DELETE FROM public.th_notes WHERE parent_id = OLD.id; RETURN OLD; END $$;
+CREATE TRIGGER th_cascade AFTER DELETE ON th_notes FOR EACH ROW EXECUTE FUNCTION th_cascade();
+SELECT crm_purge_protect('th_notes');
+SELECT crm_purge_hold('th_notes', 'account_id = 3 AND parent_id IS NOT NULL', NULL, 'litigation') AS th_hold \gset
+SELECT crm_purge_request('th_notes', '30 days', 'delete_only', filter => 'account_id = 3') AS th_req \gset
+CALL crm_purge_run();
+SELECT status, error FROM crm_purge.requests WHERE id = :th_req;
+SELECT (SELECT count(*) FROM th_notes WHERE account_id = 3 AND parent_id IS NOT NULL) AS held_live,
+	(SELECT count(*) FROM crm_trash.public__th_notes WHERE account_id = 3 AND parent_id IS NOT NULL) AS held_trashed;
+SELECT crm_purge_release(:th_hold);
+SELECT crm_purge_unprotect('th_notes', drop_trash => true);
+DROP TABLE th_notes;
+DROP FUNCTION th_cascade();
