@@ -2485,6 +2485,13 @@ BEGIN
 		RAISE EXCEPTION 'table, keys and permanent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM crm_purge._check_not_partition('crm_purge_delete_keys', tbl);
+	-- (a key unique in the parent may name a child's row too: its reads take children)
+	IF EXISTS (SELECT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhparent
+			   WHERE i.inhparent = tbl AND c.relkind = 'r') THEN
+		RAISE EXCEPTION 'cannot delete keys of table %: it has inheritance children', tbl
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'A key may name a row of a child table too: delete from each table, or use crm_purge_delete_where.';
+	END IF;
 	-- a primary key of several columns: keys are its text, ROW(a, b)::text,
 	-- as tombstones and erasures write it ('(6,16)')
 	IF key_column IS NULL AND cardinality(crm_purge._pk_cols(tbl)) > 1 THEN
@@ -4973,8 +4980,11 @@ BEGIN
 	IF att IS NULL THEN
 		RAISE EXCEPTION 'column "%" does not exist in table %', key_column, tbl USING ERRCODE = 'undefined_column';
 	END IF;
+	-- (valid, and unique under the column's own collation: keys compare so)
 	IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
-				   AND i.indexprs IS NULL AND i.indnatts = 1 AND i.indkey[0] = att) THEN
+				   AND i.indexprs IS NULL AND i.indnatts = 1 AND i.indkey[0] = att
+				   AND i.indcollation[0] = (SELECT a.attcollation FROM pg_attribute a
+											WHERE a.attrelid = tbl AND a.attnum = att)) THEN
 		RAISE EXCEPTION 'column "%" of table % is not unique', key_column, tbl
 			USING ERRCODE = 'invalid_column_reference',
 				  HINT = 'A key must name one row: give a column with a unique index or constraint of its own.';

@@ -594,7 +594,8 @@ crm_purge_citus_refuse_reshard(Query *parse)
 		f = (FuncExpr *) te->expr;
 		name = get_func_name(f->funcid);
 		if (name == NULL || get_func_namespace(f->funcid) != PG_CATALOG_NAMESPACE ||
-			(strcmp(name, "alter_distributed_table") != 0 && strcmp(name, "alter_table_set_access_method") != 0))
+			(strcmp(name, "alter_distributed_table") != 0 && strcmp(name, "alter_table_set_access_method") != 0 &&
+			 strcmp(name, "create_distributed_table_concurrently") != 0))
 			continue;
 		arg = reshard_arg(f, "table_name", 0);
 		if (arg == NULL || !IsA(arg, Const) || ((Const *) arg)->constisnull ||
@@ -602,6 +603,17 @@ crm_purge_citus_refuse_reshard(Query *parse)
 			continue;
 		relid = DatumGetObjectId(((Const *) arg)->constvalue);
 		trash_schema = get_namespace_oid(CRM_TRASH_SCHEMA, true);
+		/* (its first step, committed at once, makes the table a Citus local table) */
+		if (strcmp(name, "create_distributed_table_concurrently") == 0)
+		{
+			if (OidIsValid(crm_purge_trash_of(relid)))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot run %s on table %s: it is protected by crm_purge", name, crm_purge_relname(relid)),
+						 errdetail("Its logical replication carries no trash, and a call that fails leaves the table a Citus local table."),
+						 errhint("Use create_distributed_table.")));
+			continue;
+		}
 		if (strcmp(name, "alter_distributed_table") == 0)
 		{
 			Node	   *c = reshard_arg(f, "cascade_to_colocated", 4);

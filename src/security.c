@@ -1225,7 +1225,10 @@ hooked_function(Oid fn)
 		else if ((strcmp(name, "alter_distributed_table") == 0 || strcmp(name, "alter_table_set_access_method") == 0) &&
 				 proc->pronamespace == PG_CATALOG_NAMESPACE)
 			result = HOOKED_RESHARDS;
-		else if (strcmp(name, "update_distributed_table_colocation") == 0 &&
+		else if ((strcmp(name, "update_distributed_table_colocation") == 0 ||
+				  strcmp(name, "citus_add_local_table_to_metadata") == 0 ||
+				  strcmp(name, "create_reference_table") == 0 ||
+				  strcmp(name, "create_distributed_table_concurrently") == 0) &&
 				 proc->pronamespace == PG_CATALOG_NAMESPACE)
 			result = HOOKED_COLOCATES;
 		else if (strcmp(name, "_erase") == 0 && proc->pronamespace == get_namespace_oid(CRM_PURGE_SCHEMA, true))
@@ -1379,10 +1382,13 @@ crm_purge_refuse_nested_distributed(PlannedStmt *stmt, const char *source, int l
 }
 
 /*
- * refuse_separated_trash: after Citus's update_distributed_table_colocation
- * (whatever form the call took), every protected distributed table is
- * still colocated with its trash: its shards' triggers write the trash
- * shard of the same range on the same node, and failed otherwise.
+ * refuse_separated_trash: after Citus's update_distributed_table_colocation,
+ * citus_add_local_table_to_metadata, create_reference_table or
+ * create_distributed_table_concurrently (whatever form the call took),
+ * every protected distributed table is still colocated with its trash (its
+ * shards' triggers write the trash shard of the same range on the same
+ * node, and failed otherwise), and no protected or held table became a
+ * Citus local or reference table.
  */
 static void
 refuse_separated_trash(void)
@@ -1402,6 +1408,32 @@ refuse_separated_trash(void)
 		elog(ERROR, "could not read the colocation of protected tables");
 	if (SPI_processed == 1)
 		separated = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	/*
+	 * nor made a Citus local or reference table (directly, or as Citus
+	 * converts a table referencing a new reference table): the table
+	 * becomes a shard behind a new shell, and crm_purge's catalog and holds
+	 * would name the shard
+	 */
+	if (separated == NULL &&
+		SPI_execute("SELECT x.shard::pg_catalog.text FROM pg_catalog.pg_dist_partition d"
+					" JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) d.logicalrelid"
+					" JOIN pg_catalog.pg_class l ON l.oid OPERATOR(pg_catalog.=) s.logicalrelid"
+					" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) l.relnamespace,"
+					" LATERAL (SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', n.nspname,"
+					"   l.relname OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) s.shardid::pg_catalog.text)) AS shard) x"
+					" WHERE d.partmethod OPERATOR(pg_catalog.=) 'n' AND (x.shard IN (SELECT p.tbl FROM crm_purge.protected_tables p)"
+					"  OR x.shard IN (SELECT h.tbl FROM crm_purge.holds h WHERE h.released_at IS NULL)) LIMIT 1",
+					false, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *shard = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		crm_purge_unbecome(&id);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot make a table protected by crm_purge or under a legal hold a Citus local or reference table"),
+				 errdetail("Table %s would become a shard behind a new table: its trash would never expire, and its rows could not be restored, erased or held by table.", shard),
+				 errhint("Distribute it with create_distributed_table, or run crm_purge_unprotect (and release its holds) first.")));
+	}
 	crm_purge_unbecome(&id);
 	if (separated != NULL)
 		ereport(ERROR,

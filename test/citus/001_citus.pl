@@ -1413,4 +1413,35 @@ as('regress_app', q{DELETE FROM app.col1 WHERE id <= 5});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__col1}), '5',
 	'Citus: colocating another table with a protected one is fine, and deletes are trashed');
 
+# a protected (or held) table is not made a Citus local or reference
+# table by any of Citus's ways to it: it would become a shard behind a new
+# table, and crm_purge's catalog and holds would name the shard (review
+# round 40, C40-2)
+as('regress_app', q{
+	CREATE TABLE app.lc1 (account_id int, id int PRIMARY KEY);
+	CREATE TABLE app.lref (account_id int PRIMARY KEY);
+	INSERT INTO app.lref SELECT generate_series(0, 9);
+	CREATE TABLE app.lc2 (account_id int REFERENCES app.lref, id int PRIMARY KEY);
+	CREATE TABLE app.lc3 (account_id int, id int PRIMARY KEY);
+	CREATE TABLE app.lc4 (account_id int, id int PRIMARY KEY);
+	INSERT INTO app.lc1 SELECT g % 10, g FROM generate_series(1, 20) g;
+	GRANT SELECT, DELETE ON app.lc1, app.lc2, app.lc3, app.lc4 TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.lc1'); SELECT crm_purge_protect('app.lc2'); SELECT crm_purge_protect('app.lc3');
+	SELECT crm_purge_hold('app.lc4', 'true', NULL, 'litigation')});
+like(as('regress_app', q{SELECT citus_add_local_table_to_metadata('app.lc1')}, err => 1),
+	qr/cannot make a table protected by crm_purge or under a legal hold a Citus local or reference table/,
+	'Citus: a protected table is not made a Citus local table');
+like(as('regress_app', q{SELECT create_reference_table('app.lref')}, err => 1),
+	qr/cannot make a table protected by crm_purge or under a legal hold a Citus local or reference table/,
+	'Citus: nor by making a table it references a reference table');
+like(as('regress_app', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table_concurrently('app.lc3', 'account_id')}, err => 1),
+	qr/cannot run create_distributed_table_concurrently on table app.lc3: it is protected by crm_purge/,
+	'Citus: nor by create_distributed_table_concurrently');
+like(as('regress_app', q{SELECT citus_add_local_table_to_metadata('app.lc4')}, err => 1),
+	qr/cannot make a table protected by crm_purge or under a legal hold a Citus local or reference table/,
+	'Citus: nor a held table');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'app.l%'}), '0',
+	'Citus: none of them is in Citus\'s metadata');
+
 done_testing();

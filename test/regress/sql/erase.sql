@@ -133,6 +133,23 @@ CREATE UNIQUE INDEX CONCURRENTLY people_city_unique ON people (city);
 SELECT indisvalid FROM pg_index WHERE indexrelid = 'people_city_unique'::regclass;
 SELECT * FROM crm_purge_delete_keys('people', ARRAY['Town'], key_column => 'city');
 DROP INDEX people_city_unique;
+-- nor a unique index under another collation than the column's (B40-2),
+-- and an inheritance parent's key may name a child's row (B40-6)
+CREATE COLLATION er_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE er_cik (id int PRIMARY KEY, email text COLLATE er_ci);
+CREATE UNIQUE INDEX ON er_cik (email COLLATE "C");
+INSERT INTO er_cik VALUES (1, 'A@x'), (2, 'a@x');
+SELECT * FROM crm_purge_delete_keys('er_cik', ARRAY['a@x'], key_column => 'email');
+SELECT count(*) FROM er_cik;
+DROP TABLE er_cik;
+DROP COLLATION er_ci;
+CREATE TABLE er_ip (id int PRIMARY KEY, email text UNIQUE);
+CREATE TABLE er_ic (extra text) INHERITS (er_ip);
+INSERT INTO er_ip VALUES (1, 'a@x');
+INSERT INTO er_ic VALUES (1, 'a@x', 'another record');
+SELECT * FROM crm_purge_delete_keys('er_ip', ARRAY['1']);
+SELECT count(*) FROM er_ip;
+DROP TABLE er_ip CASCADE;
 SELECT * FROM crm_purge_delete_keys('people', ARRAY['5', '2'], permanent => true);
 SELECT count(*) FROM crm_trash.gdpr__people WHERE id = 2;
 INSERT INTO people VALUES (5, 'Person 5', 'p5@example.com', 'Town');
