@@ -257,13 +257,25 @@ BEGIN
 		-- filter matched the live value, not its trashed copy); no value changes
 		IF c.ttyp IS NOT NULL AND c.ttyp = c.typ AND c.ttypmod = c.typmod AND c.coll <> 0 AND c.tcoll <> 0
 		   AND c.coll <> c.tcoll THEN
+			-- (under a hold: the held trashed rows would leave its filter's reach)
+			IF crm_purge._held_around(tbl) IS NOT NULL THEN
+				RAISE EXCEPTION 'cannot change the collation of column "%" of table %: legal hold % keeps trashed rows that its filter would no longer match the same way',
+					c.attname, tbl, crm_purge._held_around(tbl)
+					USING ERRCODE = 'object_in_use',
+						  HINT = 'Release the hold first.';
+			END IF;
 			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s COLLATE %s', tr, c.attname,
 						   format_type(c.typ, c.typmod), c.coll::regcollation);
 		END IF;
 		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod) THEN
 			-- in place only when no value changes on the way (a cast may cut
 			-- or round, silently: held values were lost so)
-			lossy := NOT crm_purge._trusted_cast(c.ttyp, c.typ) OR NOT crm_purge._trusted_cast(c.typ, c.ttyp);
+			lossy := NOT crm_purge._trusted_cast(c.ttyp, c.typ) OR NOT crm_purge._trusted_cast(c.typ, c.ttyp)
+				-- (to or from a zoned type, values move with the session's
+				-- TimeZone: under a hold, out of its filter's reach)
+				OR (c.ttyp <> c.typ AND (c.ttyp IN ('timestamptz'::regtype, 'timetz'::regtype)
+										 OR c.typ IN ('timestamptz'::regtype, 'timetz'::regtype))
+					AND crm_purge._held_around(tbl) IS NOT NULL);
 			IF NOT lossy AND crm_purge._citus_table(tr) THEN
 				-- (Citus: the trash's shards are not read from here; under a
 				-- hold no change counts as one that keeps every value)
@@ -2231,11 +2243,18 @@ BEGIN
 	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	-- a legal hold keeps trash rows: the trash is not dropped under one
+	-- a legal hold keeps trash rows: the trash is not dropped under one;
+	-- nor the table unprotected (a plain DELETE would then skip the trash)
 	IF drop_trash AND crm_purge._held_around(tbl) IS NOT NULL THEN
 		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, crm_purge._held_around(tbl)
 			USING ERRCODE = 'object_in_use',
-				  HINT = 'Unprotect it keeping the trash (drop_trash => false), or release the hold first.';
+				  HINT = 'Release the hold first.';
+	END IF;
+	IF crm_purge._held_around(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot unprotect table %: legal hold % keeps rows of it', tbl, crm_purge._held_around(tbl)
+			USING ERRCODE = 'object_in_use',
+				  DETAIL = 'Its rows deleted afterwards would skip the trash, held ones too.',
+				  HINT = 'Release the hold first.';
 	END IF;
 	DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _unprotect_impl.tbl RETURNING p.trash INTO tr;
 	IF tr IS NULL THEN
@@ -3199,6 +3218,14 @@ BEGIN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
 	END IF;
+	-- an older snapshot misses trashed copies a segment merge moved since
+	-- (and rows trashed since): the erase must see them all
+	IF NOT dry_run AND depth = 0 AND current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'crm_purge_erase cannot run in a % transaction', upper(current_setting('transaction_isolation'))
+			USING ERRCODE = 'active_sql_transaction',
+				  DETAIL = 'Its snapshot would miss trashed copies the worker moved, or that were trashed, after it was taken.',
+				  HINT = 'Nothing was erased. Run it in a READ COMMITTED transaction (the default).';
+	END IF;
 	-- copies kept in a trash of an earlier protection would come back with
 	-- the next crm_purge_protect
 	IF NOT dry_run AND tr IS NULL AND crm_purge._kept_trash(tbl) IS NOT NULL THEN
@@ -3242,9 +3269,12 @@ BEGIN
 											   ORDER BY c.o)::int2[]);
 		SELECT x.a INTO natural_keys FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n'), keys) AS x(a text[]);
+		-- (of every trashed version of the erased keys, which all go: an
+		-- older e-mail of the record too)
 		IF tr IS NOT NULL THEN
 			SELECT x.a INTO k FROM crm_purge._pick(tbl,
-				format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tr, cond, E'\n'), keys) AS x(a text[]);
+				format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', natx, tr, pkx), subject)
+				AS x(a text[]);
 			natural_keys := coalesce(natural_keys, '{}') || coalesce(k, '{}');
 		END IF;
 	END IF;

@@ -119,13 +119,25 @@ BEGIN
 		-- filter matched the live value, not its trashed copy); no value changes
 		IF c.ttyp IS NOT NULL AND c.ttyp = c.typ AND c.ttypmod = c.typmod AND c.coll <> 0 AND c.tcoll <> 0
 		   AND c.coll <> c.tcoll THEN
+			-- (under a hold: the held trashed rows would leave its filter's reach)
+			IF crm_purge._held_around(tbl) IS NOT NULL THEN
+				RAISE EXCEPTION 'cannot change the collation of column "%" of table %: legal hold % keeps trashed rows that its filter would no longer match the same way',
+					c.attname, tbl, crm_purge._held_around(tbl)
+					USING ERRCODE = 'object_in_use',
+						  HINT = 'Release the hold first.';
+			END IF;
 			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s COLLATE %s', tr, c.attname,
 						   format_type(c.typ, c.typmod), c.coll::regcollation);
 		END IF;
 		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod) THEN
 			-- in place only when no value changes on the way (a cast may cut
 			-- or round, silently: held values were lost so)
-			lossy := NOT crm_purge._trusted_cast(c.ttyp, c.typ) OR NOT crm_purge._trusted_cast(c.typ, c.ttyp);
+			lossy := NOT crm_purge._trusted_cast(c.ttyp, c.typ) OR NOT crm_purge._trusted_cast(c.typ, c.ttyp)
+				-- (to or from a zoned type, values move with the session's
+				-- TimeZone: under a hold, out of its filter's reach)
+				OR (c.ttyp <> c.typ AND (c.ttyp IN ('timestamptz'::regtype, 'timetz'::regtype)
+										 OR c.typ IN ('timestamptz'::regtype, 'timetz'::regtype))
+					AND crm_purge._held_around(tbl) IS NOT NULL);
 			IF NOT lossy AND crm_purge._citus_table(tr) THEN
 				-- (Citus: the trash's shards are not read from here; under a
 				-- hold no change counts as one that keeps every value)
@@ -1112,11 +1124,18 @@ BEGIN
 	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	-- a legal hold keeps trash rows: the trash is not dropped under one
+	-- a legal hold keeps trash rows: the trash is not dropped under one;
+	-- nor the table unprotected (a plain DELETE would then skip the trash)
 	IF drop_trash AND crm_purge._held_around(tbl) IS NOT NULL THEN
 		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, crm_purge._held_around(tbl)
 			USING ERRCODE = 'object_in_use',
-				  HINT = 'Unprotect it keeping the trash (drop_trash => false), or release the hold first.';
+				  HINT = 'Release the hold first.';
+	END IF;
+	IF crm_purge._held_around(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot unprotect table %: legal hold % keeps rows of it', tbl, crm_purge._held_around(tbl)
+			USING ERRCODE = 'object_in_use',
+				  DETAIL = 'Its rows deleted afterwards would skip the trash, held ones too.',
+				  HINT = 'Release the hold first.';
 	END IF;
 	DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _unprotect_impl.tbl RETURNING p.trash INTO tr;
 	IF tr IS NULL THEN

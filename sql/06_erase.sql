@@ -1157,6 +1157,14 @@ BEGIN
 		RAISE EXCEPTION 'erase rules nest deeper than 16 tables from %', tbl
 			USING ERRCODE = 'program_limit_exceeded', HINT = 'Look for a cycle in crm_purge.relations.';
 	END IF;
+	-- an older snapshot misses trashed copies a segment merge moved since
+	-- (and rows trashed since): the erase must see them all
+	IF NOT dry_run AND depth = 0 AND current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'crm_purge_erase cannot run in a % transaction', upper(current_setting('transaction_isolation'))
+			USING ERRCODE = 'active_sql_transaction',
+				  DETAIL = 'Its snapshot would miss trashed copies the worker moved, or that were trashed, after it was taken.',
+				  HINT = 'Nothing was erased. Run it in a READ COMMITTED transaction (the default).';
+	END IF;
 	-- copies kept in a trash of an earlier protection would come back with
 	-- the next crm_purge_protect
 	IF NOT dry_run AND tr IS NULL AND crm_purge._kept_trash(tbl) IS NOT NULL THEN
@@ -1200,9 +1208,12 @@ BEGIN
 											   ORDER BY c.o)::int2[]);
 		SELECT x.a INTO natural_keys FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n'), keys) AS x(a text[]);
+		-- (of every trashed version of the erased keys, which all go: an
+		-- older e-mail of the record too)
 		IF tr IS NOT NULL THEN
 			SELECT x.a INTO k FROM crm_purge._pick(tbl,
-				format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tr, cond, E'\n'), keys) AS x(a text[]);
+				format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', natx, tr, pkx), subject)
+				AS x(a text[]);
 			natural_keys := coalesce(natural_keys, '{}') || coalesce(k, '{}');
 		END IF;
 	END IF;

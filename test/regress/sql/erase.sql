@@ -961,4 +961,44 @@ SELECT crm_purge_erase('er_ls2', 'id = 3', 'GDPR');
 CREATE SEQUENCE er_ls2_seq OWNED BY er_ls2.id;
 SELECT nextval('er_ls2_seq') > 3 AS past_erased;
 DROP TABLE er_ls, er_ls2;
+
+-- review round 41:
+-- B41-2: an erase runs in READ COMMITTED only (an older snapshot missed
+-- trashed copies a segment merge had moved)
+CREATE TABLE er_rr (id int PRIMARY KEY, email text);
+INSERT INTO er_rr VALUES (1, 'a@x');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT crm_purge_erase('er_rr', 'id = 1', 'GDPR');
+ROLLBACK;
+SELECT crm_purge_erase('er_rr', 'id = 1', 'GDPR');
+-- B41-6: the natural keys of every trashed version of an erased key are
+-- tombstoned (an older e-mail came back past the guard)
+CREATE TABLE er_nv (id int PRIMARY KEY, email text UNIQUE);
+SELECT crm_purge_protect('er_nv');
+SELECT crm_purge_guard('er_nv', 'error', ARRAY['email']);
+INSERT INTO er_nv VALUES (1, 'old@x');
+DELETE FROM er_nv WHERE id = 1;
+INSERT INTO er_nv VALUES (1, 'new@x');
+SELECT crm_purge_erase('er_nv', $$email = 'new@x'$$, 'GDPR');
+INSERT INTO er_nv VALUES (2, 'old@x');
+SELECT count(*) AS old_back FROM er_nv;
+-- B41-3, B41-4, B41-5: under a hold, the table is not unprotected, and its
+-- trash follows no collation change nor a change to or from a zoned type
+-- (held trashed rows left the hold's filter and expired)
+CREATE COLLATION er_ci2 (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE er_hz (id int PRIMARY KEY, name text COLLATE er_ci2, at timestamp);
+SELECT crm_purge_protect('er_hz');
+INSERT INTO er_hz VALUES (1, 'Alice', '2026-01-01 05:00');
+DELETE FROM er_hz;
+SELECT crm_purge_hold('er_hz', $$name = 'alice' OR at >= '2026-01-01'$$, NULL, 'litigation') AS hz_hold \gset
+ALTER TABLE er_hz ALTER COLUMN name TYPE text COLLATE "C";
+SET TimeZone = 'Pacific/Kiritimati';
+ALTER TABLE er_hz ALTER COLUMN at TYPE timestamptz;
+RESET TimeZone;
+SELECT crm_purge_unprotect('er_hz');
+SELECT id, name, at FROM crm_trash.public__er_hz;
+SELECT crm_purge_release(:hz_hold);
+SELECT crm_purge_unprotect('er_hz', drop_trash => true);
+DROP TABLE er_rr, er_nv, er_hz;
+DROP COLLATION er_ci2;
 DROP ROLE regress_er_owner, regress_er_admin;
