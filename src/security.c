@@ -783,6 +783,18 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 	w->owner = owner;
 	w->pending_before = NIL;
 	refuse_rules(relid, need);
+	/*
+	 * An admin's or superuser's write as itself (its own table, or a
+	 * superuser's): a third role's code there (a partition's owner's
+	 * trigger, another role's trigger function or domain) would run with
+	 * the caller's rights, a superuser's unrestricted; refused as for a
+	 * write as the owner (a plain user's own restore writes as it deleted)
+	 */
+	if (!w->as_owner && !owner_writes && crm_purge_is_admin(caller) && !crm_purge_citus_distributed(relid))
+	{
+		refuse_foreign_code(relid, owner, need);
+		require_same_owner_partitions(relid, owner);
+	}
 	if (w->as_owner)
 	{
 		ListCell   *lc;

@@ -2136,6 +2136,32 @@ RESET ROLE;
 SELECT DISTINCT who FROM sec.ran_as ORDER BY 1;
 SELECT id, pid FROM own.ac48 ORDER BY id;
 
+-- 49. an admin's or superuser's write as itself (its own table, or a
+-- superuser's) runs no third role's code: a partition's owner's trigger ran
+-- as the superuser in its delete_where and restore, and another role's
+-- trigger function with an admin's rights (review round 41, A41-2, A41-3)
+CREATE TABLE sec.sp (id bigint PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE sec.sp_p1 PARTITION OF sec.sp FOR VALUES FROM (0) TO (1000);
+INSERT INTO sec.sp VALUES (1, 'one'), (2, 'two');
+ALTER TABLE sec.sp_p1 OWNER TO regress_sec_owner;
+SELECT crm_purge_protect('sec.sp') IS NOT NULL AS protected;
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.sp_spy() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO sec.ran_as VALUES (current_user); RETURN OLD; END $$;
+CREATE TRIGGER sp_spy BEFORE DELETE ON sec.sp_p1 FOR EACH ROW EXECUTE FUNCTION own.sp_spy();
+RESET ROLE;
+TRUNCATE sec.ran_as;
+SELECT crm_purge_delete_where('sec.sp', 'id = 2');
+CREATE TABLE sec.sq (id int PRIMARY KEY, v text);
+INSERT INTO sec.sq VALUES (1, 'one');
+CREATE TRIGGER sq_spy BEFORE DELETE ON sec.sq FOR EACH ROW EXECUTE FUNCTION own.sp_spy();
+GRANT SELECT, DELETE ON sec.sq TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('sec.sq', 'id = 1');
+RESET ROLE;
+SELECT DISTINCT who FROM sec.ran_as ORDER BY 1;
+SELECT (SELECT count(*) FROM sec.sp) AS sp_rows, (SELECT count(*) FROM sec.sq) AS sq_rows;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
