@@ -1137,6 +1137,35 @@ owner_code_column(Relation rel, bool top)
 }
 
 /*
+ * crm_purge_citus_refuse_trash_code: a superuser's COPY into relid, a
+ * trash (shard) on this node (Citus moving, splitting or distributing a
+ * trash's rows): no column may have a type whose values run a role's code
+ * when read.  crm_purge_protect checked the coordinator's types; on a
+ * worker node a table's owner can put a domain of its own under the name a
+ * trash column's type had there (Citus makes the shard from DDL text).
+ */
+void
+crm_purge_citus_refuse_trash_code(Oid relid)
+{
+	Relation	rel;
+	Form_pg_attribute a;
+
+	if (!crm_purge_citus_present() || !superuser() ||
+		get_rel_namespace(relid) != get_namespace_oid(CRM_TRASH_SCHEMA, true))
+		return;
+	rel = relation_open(relid, AccessShareLock);
+	a = owner_code_column(rel, false);
+	if (a != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot copy rows into trash %s: its column %s has type %s, whose values run a role's code when read",
+						crm_purge_relname(relid), quote_identifier(NameStr(a->attname)), format_type_be_qualified(a->atttypid)),
+				 errdetail("A trash holds built-in types and enums only; on this node the type's name was given to another type since the table was protected."),
+				 errhint("Drop that type on this node and give the name back to the one the table uses.")));
+	relation_close(rel, AccessShareLock);
+}
+
+/*
  * crm_purge_citus_mark_on_behalf: code runs on another role's behalf in
  * this transaction (a filter as its creator): the worker nodes' sessions
  * of the transaction are marked so too (crm_purge.citus_on_behalf), once.

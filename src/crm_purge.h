@@ -138,6 +138,7 @@ extern void crm_purge_citus_mark_on_behalf(void);
 extern bool crm_purge_citus_propagating(void);
 extern void crm_purge_connection_hooks_init(void);
 extern void crm_purge_drop_hook_init(void);
+extern void crm_purge_citus_refuse_trash_code(Oid relid);
 extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_refuse_foreign_tables(List *rels);
 extern bool crm_purge_citus_internal_session(void);

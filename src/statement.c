@@ -542,7 +542,10 @@ utility_run_as(Node *stmt, bool *keeps_path)
 		Oid			relid = RangeVarGetRelid(copy->relation, NoLock, true);
 
 		if (OidIsValid(relid))
+		{
 			changed = list_make1_oid(relid);
+			crm_purge_citus_refuse_trash_code(relid);
+		}
 	}
 	/* a shard's rows arriving in Citus's session from a superuser's copy (in_shard_copy) */
 	if (changed != NIL && nesting_level == 0 && crm_purge_citus_internal_session() && superuser())

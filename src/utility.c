@@ -7,6 +7,8 @@
 
 #include "catalog/heap.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_depend.h"
 #include "catalog/objectaccess.h"
 #include "utils/rel.h"
 #include "commands/trigger.h"
@@ -482,6 +484,114 @@ refuse_shard_truncate(TruncateStmt *stmt)
 							crm_purge_relname(relid)),
 					 errdetail("Its rows would skip the trash and the legal holds."),
 					 errhint("DELETE from the distributed table on the coordinator (a superuser may TRUNCATE it there, with crm_purge.allow_truncate).")));
+	}
+}
+
+/*
+ * trash_uses_type: does a column of a relation in crm_trash (a trash, its
+ * shards and segments) have type typid or its array?  Read from pg_depend
+ * (Citus hides shards from queries of pg_class).
+ */
+static bool
+trash_uses_type(Oid typid)
+{
+	Oid			trash_nsp = get_namespace_oid(CRM_TRASH_SCHEMA, true);
+	Oid			types[2] = {typid, get_array_type(typid)};
+	bool		found = false;
+	int			i;
+
+	if (!OidIsValid(trash_nsp))
+		return false;
+	for (i = 0; i < 2 && !found; i++)
+	{
+		Relation	dep;
+		ScanKeyData key[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		if (!OidIsValid(types[i]))
+			continue;
+		dep = table_open(DependRelationId, AccessShareLock);
+		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(TypeRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(types[i]));
+		scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+		while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+			found = d->classid == RelationRelationId && d->objsubid > 0 &&
+				get_rel_namespace(d->objid) == trash_nsp;
+		}
+		systable_endscan(scan);
+		table_close(dep, AccessShareLock);
+	}
+	return found;
+}
+
+/*
+ * refuse_worker_trash_type_change: on a Citus worker node, a role's own
+ * change of a type a trash column uses (a label renamed, the type renamed
+ * or moved and another made under its name, dropped with its columns): the
+ * coordinator checks such changes against the legal holds, which a worker
+ * node does not have, and a trash shard made later from DDL text would
+ * take whatever type has the name there.  Made on the coordinator, Citus
+ * sends it on as the superuser.
+ */
+static void
+refuse_worker_trash_type_change(Node *parsetree)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	if (!crm_purge_citus_present() || crm_purge_citus_group() <= 0 || superuser())
+		return;
+	if (IsA(parsetree, AlterEnumStmt))
+		names = list_make1(makeTypeNameFromNameList(((AlterEnumStmt *) parsetree)->typeName));
+	else if (IsA(parsetree, AlterDomainStmt))
+		names = list_make1(makeTypeNameFromNameList(((AlterDomainStmt *) parsetree)->typeName));
+	else if (IsA(parsetree, RenameStmt) &&
+			 (((RenameStmt *) parsetree)->renameType == OBJECT_TYPE ||
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_DOMAIN ||
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE))
+	{
+		RenameStmt *r = (RenameStmt *) parsetree;
+
+		if (r->relation != NULL)
+			names = list_make1(makeTypeNameFromNameList(r->relation->schemaname ?
+														 list_make2(makeString(r->relation->schemaname),
+																	makeString(r->relation->relname)) :
+														 list_make1(makeString(r->relation->relname))));
+		else if (r->object != NULL && IsA(r->object, List))
+			names = list_make1(makeTypeNameFromNameList((List *) r->object));
+	}
+	else if (IsA(parsetree, AlterObjectSchemaStmt) &&
+			 (((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_TYPE ||
+			  ((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_DOMAIN) &&
+			 IsA(((AlterObjectSchemaStmt *) parsetree)->object, List))
+		names = list_make1(makeTypeNameFromNameList((List *) ((AlterObjectSchemaStmt *) parsetree)->object));
+	else if (IsA(parsetree, AlterTypeStmt))
+		names = list_make1(makeTypeNameFromNameList(((AlterTypeStmt *) parsetree)->typeName));
+	else if (IsA(parsetree, DropStmt) &&
+			 (((DropStmt *) parsetree)->removeType == OBJECT_TYPE ||
+			  ((DropStmt *) parsetree)->removeType == OBJECT_DOMAIN))
+		names = ((DropStmt *) parsetree)->objects;
+	foreach(lc, names)
+	{
+		TypeName   *tn = lfirst(lc);
+		Oid			typid;
+
+		if (tn == NULL || !IsA(tn, TypeName))
+			continue;
+		typid = LookupTypeNameOid(NULL, tn, true);
+		if (OidIsValid(typid) && trash_uses_type(typid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot change type %s on a Citus worker node: a crm_purge trash uses it",
+							format_type_be_qualified(typid)),
+					 errdetail("The coordinator checks such changes against the legal holds; a worker node does not have them."),
+					 errhint("Make the change on the coordinator, with DDL propagation on.")));
 	}
 }
 
@@ -1377,6 +1487,7 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	if (IsA(parsetree, DefineStmt))
 		refuse_superuser_initcond((DefineStmt *) parsetree);
 	refuse_superuser_literals(parsetree);
+	refuse_worker_trash_type_change(parsetree);
 	if (IsA(parsetree, AlterTableStmt))
 	{
 		refuse_local_table_key((AlterTableStmt *) parsetree);

@@ -1444,4 +1444,23 @@ like(as('regress_app', q{SELECT citus_add_local_table_to_metadata('app.lc4')}, e
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'app.l%'}), '0',
 	'Citus: none of them is in Citus\'s metadata');
 
+# on a worker node, a role's own change of a type a trash column uses is
+# refused: the coordinator checks such changes against the holds, which a
+# worker node does not have (review round 41, C41-1; C41-4 began with a
+# rename there)
+as('regress_app', q{
+	CREATE TYPE app.st41 AS ENUM ('open', 'legal');
+	CREATE TABLE app.cases41 (account_id int, id int, st app.st41, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.cases41', 'account_id');
+	GRANT SELECT, DELETE ON app.cases41 TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.cases41')});
+for my $stmt (q{ALTER TYPE app.st41 RENAME VALUE 'legal' TO 'lgl'}, q{ALTER TYPE app.st41 RENAME TO st41_orig},
+	q{DROP TYPE app.st41 CASCADE})
+{
+	my ($rc, $out, $err) = $w1->psql('postgres', "SET ROLE regress_app; SET citus.enable_ddl_propagation = off; $stmt");
+	like($err, qr/cannot change type app\.st41 on a Citus worker node: a crm_purge trash uses it/,
+		"Citus: a worker node refuses the owner's $stmt");
+}
+
 done_testing();

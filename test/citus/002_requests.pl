@@ -521,6 +521,40 @@ is($coord->safe_psql('postgres', q{SELECT coalesce(string_agg(DISTINCT who::text
 	'regress_app', 'a superuser\'s column change of the coordinator\'s shards runs the owner\'s CHECK as the owner');
 $coord->safe_psql('postgres', qq{SELECT citus_set_node_property('127.0.0.1', ${\ $coord->port}, 'shouldhaveshards', false)});
 
+# a trash's rows copied into a node as the superuser (a block_writes
+# move): on that node the owner gave the name of a trash column's enum to a
+# domain of its own, whose CHECK ran as the superuser (review round 41,
+# C41-4): the copy is refused whatever renamed the type
+as('regress_app', q{
+	CREATE TYPE app.st41 AS ENUM ('a', 'b');
+	CREATE TABLE app.t41 (account_id int, id int, s app.st41, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.t41', 'account_id', colocate_with => 'none');
+	INSERT INTO app.t41 SELECT g % 8, g, 'a' FROM generate_series(1, 40) g;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.t41')});
+as('regress_app', q{DELETE FROM app.t41 WHERE id <= 20});
+{
+	my ($t41_shard, $t41_port) = shard_of('app.t41');
+	my ($target, $target_port) = $t41_port == $w1->port ? ($w2, $w2->port) : ($w1, $w1->port);
+	$target->safe_psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
+		CREATE TABLE app.log41 (who name, su boolean);
+		GRANT INSERT ON app.log41 TO PUBLIC;
+		CREATE FUNCTION app.evil41(v text) RETURNS boolean LANGUAGE plpgsql AS $f$
+		BEGIN INSERT INTO app.log41 SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user; RETURN true; END $f$;
+		GRANT EXECUTE ON FUNCTION app.evil41(text) TO PUBLIC});
+	# (the owner's own rename there is refused now (001_citus.pl); done as
+	# the superuser, this tests the copy's own check)
+	$target->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; ALTER TYPE app.st41 RENAME TO st41_orig;
+		SET ROLE regress_app; CREATE DOMAIN app.st41 AS text CHECK (app.evil41(VALUE))});
+	my ($rc, $out, $err) = $coord->psql('postgres', qq{SELECT citus_move_shard_placement($t41_shard, '127.0.0.1', $t41_port, '127.0.0.1', $target_port, shard_transfer_mode => 'block_writes')});
+	like($err, qr/cannot copy rows into trash crm_trash\.app__t41\w*: its column s has type app\.st41/,
+		'Citus: a trash\'s rows are not copied into a node whose type of the trash column runs a role\'s code');
+	is($target->safe_psql('postgres', q{SELECT count(*) FROM app.log41 WHERE who <> 'regress_app'}), '0',
+		'the owner\'s CHECK ran as no one else');
+	# (the move's half-made shards on the target hold the domain until Citus cleans them up)
+	$target->psql('postgres', q{SET citus.enable_ddl_propagation = off; DROP TABLE app.log41});
+}
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',
