@@ -228,14 +228,19 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		 * condition.
 		 */
 		restorer = crm_purge_extension_owner();
+		/*
+		 * A plain user restores the rows it deleted, by name: a worker node
+		 * wrote its own OID of the role (roles have their names on every
+		 * node).  With a filter too: the table's owner reads every row of a
+		 * distributed trash (the worker nodes read it as the owner).
+		 */
+		if (!crm_purge_is_admin(GetUserId()))
+			appendStringInfo(&sql, " AND pg_catalog.pg_get_userbyid(t.deleted_by) OPERATOR(pg_catalog.=) %s::pg_catalog.name",
+							 quote_literal_cstr(GetUserNameFromId(GetUserId(), false)));
 		if (filter == NULL)
 		{
 			if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 				return 0;
-			/* by name: a worker node wrote its own OID of the role (roles have their names on every node) */
-			if (!crm_purge_is_admin(GetUserId()))
-				appendStringInfo(&sql, " AND pg_catalog.pg_get_userbyid(t.deleted_by) OPERATOR(pg_catalog.=) %s::pg_catalog.name",
-								 quote_literal_cstr(GetUserNameFromId(GetUserId(), false)));
 			crm_purge_become(restorer, &id);
 			nest = crm_purge_citus_run_as_begin(crm_purge_rel_owner(relid), relid);
 		}

@@ -1236,6 +1236,13 @@ is($coord->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM crm_trash.app__contacts WHERE id BETWEEN 1700 AND 1719 AND deleted_by::text = 'regress_u2')
 		|| ' ' || (SELECT count(*) FROM contacts WHERE id BETWEEN 1700 AND 1739)}),
 	'20 20', 'the other user\'s rows stay in the trash');
+# nor does the table's owner restore them with a filter (it reads every
+# row of a distributed trash: the worker nodes read it as the owner;
+# review round 41, C41-2)
+is(as('regress_app', q{SELECT crm_purge_restore('contacts', 'id BETWEEN 1700 AND 1719')}), '0',
+	'Citus: the table\'s owner restores no other user\'s rows by a filter');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__contacts WHERE id BETWEEN 1700 AND 1719}), '20',
+	'they stay in the trash');
 
 # legal holds on Citus as off it (round 32): a delete that is not permanent
 # of a table without a trash, a foreign key's action at any depth, a trash
