@@ -115,6 +115,20 @@ BEGIN
 		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attnum
 	LOOP
+		-- under a hold no trash column changes type, length or collation: the
+		-- hold's filter, read again against the new type, compares the held
+		-- rows otherwise (text to int: '10' < '5' no longer), and a cast's
+		-- values may move with the owner's settings (TimeZone, an array of
+		-- timestamptz; extra_float_digits hid a rounding)
+		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod
+								   OR (c.coll <> 0 AND c.tcoll <> 0 AND c.coll <> c.tcoll))
+		   AND crm_purge._held_around(tbl) IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot change the type of column "%" of table %: legal hold % keeps trashed rows whose values would change',
+				c.attname, tbl, crm_purge._held_around(tbl)
+				USING ERRCODE = 'object_in_use',
+					  DETAIL = 'The hold''s filter is read again against the column''s new type or collation, and would match the held rows otherwise.',
+					  HINT = 'Release the hold first.';
+		END IF;
 		-- a collation changed: the trash compares as the table does (a hold's
 		-- filter matched the live value, not its trashed copy); no value changes
 		IF c.ttyp IS NOT NULL AND c.ttyp = c.typ AND c.ttypmod = c.typmod AND c.coll <> 0 AND c.tcoll <> 0

@@ -113,7 +113,12 @@ INSERT INTO lossy VALUES (2, 'ABC', 1, now(), 1, 1);
 DELETE FROM lossy WHERE id = 2;
 SELECT crm_purge_hold('lossy', $$note = 'ABC'$$, NULL, 'litigation') AS lossy_hold \gset
 ALTER TABLE lossy ALTER COLUMN note TYPE varchar(2);
+-- (nor one that keeps every value: the hold's filter is read again
+-- against the new type, text '10' < '5' but not int 10 < 5, and a cast's
+-- values may move with the owner's settings; review round 42, B42-3 to
+-- B42-7)
 ALTER TABLE lossy ALTER COLUMN n TYPE numeric;
+ALTER TABLE lossy ALTER COLUMN note TYPE text;
 SELECT crm_purge_release(:lossy_hold);
 SELECT crm_purge_unprotect('lossy', drop_trash => true);
 DROP TABLE lossy;
