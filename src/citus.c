@@ -595,14 +595,26 @@ crm_purge_citus_refuse_reshard(Query *parse)
 		name = get_func_name(f->funcid);
 		if (name == NULL || get_func_namespace(f->funcid) != PG_CATALOG_NAMESPACE ||
 			(strcmp(name, "alter_distributed_table") != 0 && strcmp(name, "alter_table_set_access_method") != 0 &&
-			 strcmp(name, "create_distributed_table_concurrently") != 0))
+			 strcmp(name, "create_distributed_table_concurrently") != 0 && strcmp(name, "citus_drop_all_shards") != 0))
 			continue;
-		arg = reshard_arg(f, "table_name", 0);
+		arg = reshard_arg(f, strcmp(name, "citus_drop_all_shards") == 0 ? "logicalrelid" : "table_name", 0);
 		if (arg == NULL || !IsA(arg, Const) || ((Const *) arg)->constisnull ||
 			((Const *) arg)->consttype != REGCLASSOID)
 			continue;
 		relid = DatumGetObjectId(((Const *) arg)->constvalue);
 		trash_schema = get_namespace_oid(CRM_TRASH_SCHEMA, true);
+		/* (its rows would go past the trash and the holds, with every shard) */
+		if (strcmp(name, "citus_drop_all_shards") == 0)
+		{
+			if (OidIsValid(crm_purge_trash_of(relid)) ||
+				(OidIsValid(trash_schema) && get_rel_namespace(relid) == trash_schema))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot run %s on table %s: it is protected by crm_purge, or a trash", name, crm_purge_relname(relid)),
+						 errdetail("Its rows would go past the trash and the legal holds."),
+						 errhint("Run crm_purge_unprotect first (once its holds are released).")));
+			continue;
+		}
 		/* (its first step, committed at once, makes the table a Citus local table) */
 		if (strcmp(name, "create_distributed_table_concurrently") == 0)
 		{

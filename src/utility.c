@@ -7,6 +7,7 @@
 
 #include "catalog/heap.h"
 #include "catalog/dependency.h"
+#include "catalog/pg_collation.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_depend.h"
 #include "catalog/objectaccess.h"
@@ -488,15 +489,15 @@ refuse_shard_truncate(TruncateStmt *stmt)
 }
 
 /*
- * trash_uses_type: does a column of a relation in crm_trash (a trash, its
- * shards and segments) have type typid or its array?  Read from pg_depend
+ * trash_uses: does a column of a relation in crm_trash (a trash, its
+ * shards and segments) use objid, a type (or its array) or a collation?  Read from pg_depend
  * (Citus hides shards from queries of pg_class).
  */
 static bool
-trash_uses_type(Oid typid)
+trash_uses(Oid classid, Oid objid)
 {
 	Oid			trash_nsp = get_namespace_oid(CRM_TRASH_SCHEMA, true);
-	Oid			types[2] = {typid, get_array_type(typid)};
+	Oid			types[2] = {objid, classid == TypeRelationId ? get_array_type(objid) : InvalidOid};
 	bool		found = false;
 	int			i;
 
@@ -513,7 +514,7 @@ trash_uses_type(Oid typid)
 			continue;
 		dep = table_open(DependRelationId, AccessShareLock);
 		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(TypeRelationId));
+					ObjectIdGetDatum(classid));
 		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
 					ObjectIdGetDatum(types[i]));
 		scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
@@ -577,6 +578,30 @@ refuse_worker_trash_type_change(Node *parsetree)
 			 (((DropStmt *) parsetree)->removeType == OBJECT_TYPE ||
 			  ((DropStmt *) parsetree)->removeType == OBJECT_DOMAIN))
 		names = ((DropStmt *) parsetree)->objects;
+	/* a collation: renamed and another made under its name, a moved shard's trash compares otherwise */
+	{
+		List	   *coll = NIL;
+
+		if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_COLLATION)
+			coll = list_make1(((RenameStmt *) parsetree)->object);
+		else if (IsA(parsetree, AlterObjectSchemaStmt) &&
+				 ((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_COLLATION)
+			coll = list_make1(((AlterObjectSchemaStmt *) parsetree)->object);
+		else if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_COLLATION)
+			coll = ((DropStmt *) parsetree)->objects;
+		foreach(lc, coll)
+		{
+			Oid			collid = IsA(lfirst(lc), List) ? get_collation_oid((List *) lfirst(lc), true) : InvalidOid;
+
+			if (OidIsValid(collid) && trash_uses(CollationRelationId, collid))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot change collation %s on a Citus worker node: a crm_purge trash uses it",
+								NameListToString((List *) lfirst(lc))),
+						 errdetail("The coordinator checks such changes against the legal holds; a worker node does not have them."),
+						 errhint("Make the change on the coordinator, with DDL propagation on.")));
+		}
+	}
 	foreach(lc, names)
 	{
 		TypeName   *tn = lfirst(lc);
@@ -585,7 +610,7 @@ refuse_worker_trash_type_change(Node *parsetree)
 		if (tn == NULL || !IsA(tn, TypeName))
 			continue;
 		typid = LookupTypeNameOid(NULL, tn, true);
-		if (OidIsValid(typid) && trash_uses_type(typid))
+		if (OidIsValid(typid) && trash_uses(TypeRelationId, typid))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot change type %s on a Citus worker node: a crm_purge trash uses it",
@@ -871,10 +896,27 @@ held_drop_hook(ObjectAccessType access, Oid classId, Oid objectId, int subId, vo
 
 	if (prev_object_access)
 		prev_object_access(access, classId, objectId, subId, arg);
-	if (access != OAT_DROP || classId != RelationRelationId || subId != 0 ||
+	if (access != OAT_DROP || classId != RelationRelationId ||
 		(arg != NULL && (((ObjectAccessDrop *) arg)->dropflags & PERFORM_DELETION_INTERNAL)) ||
 		!IsTransactionState())
 		return;
+	/*
+	 * A trash's column goes only with its trash: crm_purge sets a column
+	 * aside, never drops it; a drop of its type, collation or schema with
+	 * CASCADE (on a Citus worker node with DDL propagation off too) took
+	 * the trashed values with it
+	 */
+	if (subId > 0)
+	{
+		if (get_rel_namespace(objectId) == get_namespace_oid(CRM_TRASH_SCHEMA, true) &&
+			OidIsValid(get_extension_oid("crm_purge", true)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop column %s of trash %s: its trashed values would be lost",
+							quote_identifier(get_attname(objectId, subId, false)), crm_purge_relname(objectId)),
+					 errhint("Give the table's column another type or collation first (ALTER TABLE ... ALTER COLUMN ... TYPE), or drop the trash with crm_purge_unprotect.")));
+		return;
+	}
 	relkind = get_rel_relkind(objectId);
 	if ((relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) ||
 		get_rel_persistence(objectId) == RELPERSISTENCE_TEMP)

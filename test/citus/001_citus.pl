@@ -1470,4 +1470,26 @@ for my $stmt (q{ALTER TYPE app.st41 RENAME VALUE 'legal' TO 'lgl'}, q{ALTER TYPE
 		"Citus: a worker node refuses the owner's $stmt");
 }
 
+# ... nor a collation a trash column uses renamed there, nor a trash
+# column dropped with a collation (C42-1, C42-3); and citus_drop_all_shards
+# of a protected table is refused on the coordinator (C42-4)
+as('regress_app', q{
+	CREATE COLLATION app.ci42 (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+	CREATE TABLE app.cc42 (account_id int, id int, name text COLLATE app.ci42, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.cc42', 'account_id');
+	GRANT SELECT, DELETE ON app.cc42 TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.cc42')});
+{
+	my ($rc, $out, $err) = $w1->psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation = off; ALTER COLLATION app.ci42 RENAME TO ci42_orig});
+	like($err, qr/cannot change collation app\.ci42 on a Citus worker node: a crm_purge trash uses it/,
+		'Citus: a worker node refuses the owner\'s rename of a collation a trash uses');
+	($rc, $out, $err) = $w1->psql('postgres', q{SET citus.enable_ddl_propagation = off; DROP COLLATION app.ci42 CASCADE});
+	like($err, qr/cannot drop column name of trash crm_trash\.app__cc42\w*: its trashed values would be lost/,
+		'Citus: nor a trash column dropped with its collation there');
+	like(as('regress_app', q{SELECT citus_drop_all_shards('app.cc42', 'app', 'cc42')}, err => 1),
+		qr/cannot run citus_drop_all_shards on table app\.cc42: it is protected by crm_purge/,
+		'Citus: citus_drop_all_shards of a protected table is refused');
+}
+
 done_testing();

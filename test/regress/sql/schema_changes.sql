@@ -122,6 +122,18 @@ ALTER TABLE lossy ALTER COLUMN note TYPE text;
 SELECT crm_purge_release(:lossy_hold);
 SELECT crm_purge_unprotect('lossy', drop_trash => true);
 DROP TABLE lossy;
+-- a trash's column does not go with its type (DROP TYPE ... CASCADE): the
+-- trashed values would be lost (review round 42, B42-8)
+CREATE TYPE st42 AS ENUM ('open', 'closed');
+CREATE TABLE dt42 (id int PRIMARY KEY, st st42);
+SELECT crm_purge_protect('dt42');
+INSERT INTO dt42 VALUES (1, 'open');
+DELETE FROM dt42;
+DROP TYPE st42 CASCADE;
+SELECT id, st FROM crm_trash.public__dt42;
+SELECT crm_purge_unprotect('dt42', drop_trash => true);
+DROP TABLE dt42;
+DROP TYPE st42;
 
 -- a trash column compares as its table's: it follows a collation change,
 -- and takes a domain's collation (a hold matching the live value missed
