@@ -2736,6 +2736,10 @@ DECLARE
 	b text;
 	cand text;
 BEGIN
+	-- (a NULL part made every candidate NULL: this looped for ever)
+	IF base IS NULL OR suffix IS NULL THEN
+		RAISE EXCEPTION 'crm_purge._free_trash_name needs a name and a suffix' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	LOOP
 		b := base;
 		LOOP
@@ -2805,7 +2809,7 @@ BEGIN
 END
 $$;
 CREATE OR REPLACE FUNCTION crm_purge._trash_upkeep(tbl regclass, cutoff timestamptz) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on AS $$
 DECLARE
 	tr regclass := crm_purge._trash(_trash_upkeep.tbl);
 	cur crm_purge.trash_segments;
@@ -4612,7 +4616,7 @@ BEGIN
 		RAISE EXCEPTION 'cannot write to table % for you: row-level security applies to you there', tbl
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'crm_purge writes to a table as its owner, after checking your privileges; the table''s policies could not apply to you.',
-				  HINT = 'Its owner, or a role with BYPASSRLS, may do it.';
+				  HINT = 'Its owner may do it.';
 	END IF;
 	IF key_column IS NOT NULL THEN
 		PERFORM crm_purge._key_column(tbl, key_column);

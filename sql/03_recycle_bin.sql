@@ -498,6 +498,10 @@ DECLARE
 	b text;
 	cand text;
 BEGIN
+	-- (a NULL part made every candidate NULL: this looped for ever)
+	IF base IS NULL OR suffix IS NULL THEN
+		RAISE EXCEPTION 'crm_purge._free_trash_name needs a name and a suffix' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	LOOP
 		b := base;
 		LOOP
@@ -580,7 +584,7 @@ $$;
 -- active on the table (its rows then expire one by one, held ones kept).
 -- Returns the rows dropped.
 CREATE FUNCTION crm_purge._trash_upkeep(tbl regclass, cutoff timestamptz) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on AS $$
 DECLARE
 	tr regclass := crm_purge._trash(_trash_upkeep.tbl);
 	cur crm_purge.trash_segments;

@@ -1569,7 +1569,7 @@ BEGIN
 		RAISE EXCEPTION 'cannot write to table % for you: row-level security applies to you there', tbl
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'crm_purge writes to a table as its owner, after checking your privileges; the table''s policies could not apply to you.',
-				  HINT = 'Its owner, or a role with BYPASSRLS, may do it.';
+				  HINT = 'Its owner may do it.';
 	END IF;
 	IF key_column IS NOT NULL THEN
 		PERFORM crm_purge._key_column(tbl, key_column);

@@ -195,8 +195,9 @@ crm_purge_other_owner_inheritor(Oid relid, Oid role)
 
 /*
  * crm_purge_wide_rights: superuser-like, or a role that reads or writes
- * every table (crm_purge's catalogs, holds and tombstones among them) or
- * reads the server's files.  Such a role is neither trusted as a superuser
+ * every table (crm_purge's catalogs, holds and tombstones among them),
+ * reads the server's files, or passes every row-level security policy
+ * (BYPASSRLS: every trash).  Such a role is neither trusted as a superuser
  * nor acted as: its code must not run with a superuser's or an admin's
  * rights, and no one's text may run with its rights.
  */
@@ -206,6 +207,7 @@ crm_purge_wide_rights(Oid role)
 	return has_privs_of_role(role, ROLE_PG_READ_ALL_DATA) ||
 		has_privs_of_role(role, ROLE_PG_WRITE_ALL_DATA) ||
 		has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES) ||
+		has_bypassrls_privilege(role) ||
 		crm_purge_superuser_like(role);
 }
 
@@ -243,14 +245,14 @@ refuse_code_of(Oid relid, Oid role, bool reads)
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("cannot work on table %s for role %s: its owner %s reads or writes every table",
 							crm_purge_relname(relid), crm_purge_role_name(role), crm_purge_role_name(o)),
-					 errdetail("The owner has pg_read_all_data, pg_write_all_data or pg_read_server_files and is no superuser: crm_purge neither runs its code with an admin's or a superuser's rights nor acts as it."),
+					 errdetail("The owner has pg_read_all_data, pg_write_all_data, pg_read_server_files or BYPASSRLS and is no superuser: crm_purge neither runs its code with an admin's or a superuser's rights nor acts as it."),
 					 errhint("Give the table an owner without those rights (ALTER TABLE ... OWNER TO), or take them from the owner.")));
 		if (reads && role_wide && !has_privs_of_role(role, o))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("cannot read table %s by the filter of role %s: that role reads or writes every table",
 							crm_purge_relname(relid), crm_purge_role_name(role)),
-					 errdetail("The code of the table's owner %s would run with the rights of pg_read_all_data, pg_write_all_data or pg_read_server_files.",
+					 errdetail("The code of the table's owner %s would run with the rights of pg_read_all_data, pg_write_all_data, pg_read_server_files or BYPASSRLS.",
 							   crm_purge_role_name(o)),
 					 errhint("Act from a role without those rights, or from a member of the owner's role.")));
 	}
@@ -779,7 +781,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 				 errmsg("cannot write to table %s for you: row-level security applies to you there",
 						crm_purge_relname(relid)),
 				 errdetail("crm_purge writes to a table as its owner, after checking your privileges; the table's policies could not apply to you."),
-				 errhint("Its owner, or a role with BYPASSRLS, may do it.")));
+				 errhint("Its owner may do it.")));
 	w->owner = owner;
 	w->pending_before = NIL;
 	refuse_rules(relid, need);
@@ -1705,6 +1707,9 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 
 			nhashed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 		}
+		/* (the database's first erase hashes before it files a tombstone) */
+		if (nhashed > 0 && SPI_execute("SELECT crm_purge._ensure_secret()", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not make the tombstone secret");
 		crm_purge_unbecome(&id);
 		if (assignments == NULL || written == NULL)
 			elog(ERROR, "no columns to unlink in %s", crm_purge_relname(relid));

@@ -1117,6 +1117,8 @@ crm_purge_worker_main(Datum arg)
 	 * commit lost in a crash only means the batch runs again.
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* crm_purge's SQL reads its literals so, whatever the database's settings (a regex's backslashes) */
+	SetConfigOption("standard_conforming_strings", "on", PGC_SUSET, PGC_S_OVERRIDE);
 
 	StartTransactionCommand();
 	my_dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(my_dboid));

@@ -2162,6 +2162,18 @@ RESET ROLE;
 SELECT DISTINCT who FROM sec.ran_as ORDER BY 1;
 SELECT (SELECT count(*) FROM sec.sp) AS sp_rows, (SELECT count(*) FROM sec.sq) AS sq_rows;
 
+-- 50. an admin with BYPASSRLS counts as one with wide rights: the owner's
+-- code, planned with its filter, read every trash (review round 42, A42-1)
+CREATE ROLE regress_sec_bypass LOGIN BYPASSRLS IN ROLE crm_purge_admin;
+GRANT SELECT, DELETE ON sec.sq TO regress_sec_bypass;
+ALTER TABLE sec.sq OWNER TO regress_sec_owner;
+DROP TRIGGER sq_spy ON sec.sq;
+SET ROLE regress_sec_bypass;
+SELECT crm_purge_delete_where('sec.sq', 'id = 1', dry_run => true);
+RESET ROLE;
+DROP OWNED BY regress_sec_bypass;
+DROP ROLE regress_sec_bypass;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
