@@ -1670,6 +1670,18 @@ DECLARE
 BEGIN
 	-- no one writes the tables until the erase commits
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	-- the natural keys were read before the lock: a row of the subject
+	-- whose natural key changed meanwhile would go without its tombstone
+	IF cardinality(nat) > 0 THEN
+		EXECUTE format('SELECT count(*) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1) AND NOT (%s OPERATOR(pg_catalog.=) ANY ($2))',
+					   tbl, crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)), crm_purge._key_expr(tbl, nat))
+			USING subject, ARRAY(SELECT jsonb_array_elements_text(plan->'natural')) INTO m;
+		IF m > 0 THEN
+			RAISE EXCEPTION 'could not erase rows of table %: a row of them was changed concurrently', tbl
+				USING ERRCODE = 'serialization_failure',
+					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
+		END IF;
+	END IF;
 	FOR c IN SELECT * FROM jsonb_array_elements(plan->'children') LOOP
 		EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', (c->>'t')::oid::regclass);
 		ck := crm_purge._citus_child_keys(tbl, tr, (c->>'t')::oid::regclass, (c->>'trash')::oid::regclass, subject);

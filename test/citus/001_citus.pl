@@ -1492,4 +1492,21 @@ as('regress_admin', q{SELECT crm_purge_protect('app.cc42')});
 		'Citus: citus_drop_all_shards of a protected table is refused');
 }
 
+# an erase's natural keys are read before its lock: a row of the subject
+# whose natural key changed meanwhile fails the erase, not its tombstone
+# (review round 42, C42-2; the plan is given as the check would have read
+# it before the change)
+as('regress_app', q{
+	CREATE TABLE app.nk42 (account_id int, id int, email text, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.nk42', 'account_id');
+	INSERT INTO app.nk42 VALUES (1, 1, 'new@x');
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.nk42')});
+like(($coord->psql('postgres', q{SELECT crm_purge._citus_erase_rows('app.nk42', ARRAY['(1,1)'],
+	jsonb_build_object('trash', 'crm_trash.app__nk42'::regclass::oid, 'natural_attnums', '[3]'::jsonb,
+					   'natural', '["old@x"]'::jsonb, 'children', '[]'::jsonb))}))[2],
+	qr/could not erase rows of table app\.nk42: a row of them was changed concurrently/,
+	'Citus: an erase whose natural keys changed after it read them fails');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.nk42}), '1', 'nothing was erased');
+
 done_testing();
