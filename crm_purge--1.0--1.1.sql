@@ -228,6 +228,7 @@ DECLARE
 	val text;
 	kept name;
 	lossy boolean;
+	hold bigint := crm_purge._held_around(tbl);
 BEGIN
 	tr := crm_purge._trash(_sync_trash.tbl);
 	IF tr IS NULL THEN
@@ -260,9 +261,9 @@ BEGIN
 		-- timestamptz; extra_float_digits hid a rounding)
 		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod
 								   OR (c.coll <> 0 AND c.tcoll <> 0 AND c.coll <> c.tcoll))
-		   AND crm_purge._held_around(tbl) IS NOT NULL THEN
+		   AND hold IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot change the type of column "%" of table %: legal hold % keeps trashed rows whose values would change',
-				c.attname, tbl, crm_purge._held_around(tbl)
+				c.attname, tbl, hold
 				USING ERRCODE = 'object_in_use',
 					  DETAIL = 'The hold''s filter is read again against the column''s new type or collation, and would match the held rows otherwise.',
 					  HINT = 'Release the hold first.';
@@ -271,30 +272,16 @@ BEGIN
 		-- filter matched the live value, not its trashed copy); no value changes
 		IF c.ttyp IS NOT NULL AND c.ttyp = c.typ AND c.ttypmod = c.typmod AND c.coll <> 0 AND c.tcoll <> 0
 		   AND c.coll <> c.tcoll THEN
-			-- (under a hold: the held trashed rows would leave its filter's reach)
-			IF crm_purge._held_around(tbl) IS NOT NULL THEN
-				RAISE EXCEPTION 'cannot change the collation of column "%" of table %: legal hold % keeps trashed rows that its filter would no longer match the same way',
-					c.attname, tbl, crm_purge._held_around(tbl)
-					USING ERRCODE = 'object_in_use',
-						  HINT = 'Release the hold first.';
-			END IF;
 			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s COLLATE %s', tr, c.attname,
 						   format_type(c.typ, c.typmod), c.coll::regcollation);
 		END IF;
 		IF c.ttyp IS NOT NULL AND (c.ttyp <> c.typ OR c.ttypmod <> c.typmod) THEN
 			-- in place only when no value changes on the way (a cast may cut
 			-- or round, silently: held values were lost so)
-			lossy := NOT crm_purge._trusted_cast(c.ttyp, c.typ) OR NOT crm_purge._trusted_cast(c.typ, c.ttyp)
-				-- (to or from a zoned type, values move with the session's
-				-- TimeZone: under a hold, out of its filter's reach)
-				OR (c.ttyp <> c.typ AND (c.ttyp IN ('timestamptz'::regtype, 'timetz'::regtype)
-										 OR c.typ IN ('timestamptz'::regtype, 'timetz'::regtype))
-					AND crm_purge._held_around(tbl) IS NOT NULL);
-			IF NOT lossy AND crm_purge._citus_table(tr) THEN
-				-- (Citus: the trash's shards are not read from here; under a
-				-- hold no change counts as one that keeps every value)
-				lossy := crm_purge._held_around(tbl) IS NOT NULL;
-			ELSIF NOT lossy THEN
+			-- (no hold here: refused above)
+			lossy := NOT crm_purge._trusted_cast(c.ttyp, c.typ) OR NOT crm_purge._trusted_cast(c.typ, c.ttyp);
+			-- (Citus: the trash's shards are not read from here)
+			IF NOT lossy AND NOT crm_purge._citus_table(tr) THEN
 				BEGIN
 					EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I IS NOT NULL AND %I::%s::%s::text IS DISTINCT FROM %I::text)',
 								   tr, c.attname, c.attname, format_type(c.typ, c.typmod), format_type(c.ttyp, c.ttypmod), c.attname)
@@ -302,13 +289,6 @@ BEGIN
 				EXCEPTION WHEN OTHERS THEN
 					lossy := true;
 				END;
-			END IF;
-			-- set aside, the values leave the reach of a hold's filter on the column
-			IF lossy AND crm_purge._held_around(tbl) IS NOT NULL THEN
-				RAISE EXCEPTION 'cannot change the type of column "%" of table %: legal hold % keeps trashed rows whose values would change',
-					c.attname, tbl, crm_purge._held_around(tbl)
-					USING ERRCODE = 'object_in_use',
-						  HINT = 'Release the hold first, or change the column to a type that takes every value as it is.';
 			END IF;
 			BEGIN
 				IF lossy THEN
@@ -2253,19 +2233,20 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	tr regclass;
 	t record;
+	hold bigint := crm_purge._held_around(tbl);
 BEGIN
 	IF NOT pg_has_role(actor, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	-- a legal hold keeps trash rows: the trash is not dropped under one;
 	-- nor the table unprotected (a plain DELETE would then skip the trash)
-	IF drop_trash AND crm_purge._held_around(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, crm_purge._held_around(tbl)
+	IF drop_trash AND hold IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot drop the trash of table %: legal hold % keeps rows of it', tbl, hold
 			USING ERRCODE = 'object_in_use',
 				  HINT = 'Release the hold first.';
 	END IF;
-	IF crm_purge._held_around(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot unprotect table %: legal hold % keeps rows of it', tbl, crm_purge._held_around(tbl)
+	IF hold IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot unprotect table %: legal hold % keeps rows of it', tbl, hold
 			USING ERRCODE = 'object_in_use',
 				  DETAIL = 'Its rows deleted afterwards would skip the trash, held ones too.',
 				  HINT = 'Release the hold first.';
