@@ -1807,13 +1807,7 @@ BEGIN
 	END LOOP;
 	-- Citus: the shards' guard reads the tombstones on the worker nodes
 	PERFORM crm_purge._citus_tombstones(tbl, NULL, false);
-	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
-		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
-	END IF;
-	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
-				   'EXECUTE FUNCTION crm_purge.guard_trigger(%s)', tbl,
-				   (SELECT string_agg(quote_literal(x), ', ' ORDER BY o)
-					FROM unnest(ARRAY[mode::name] || coalesce(key_columns, '{}')) WITH ORDINALITY AS u(x, o)));
+	PERFORM crm_purge._guard_trigger(tbl, mode, key_columns);
 	-- an erase files natural keys' tombstones only for the columns a guard
 	-- names then: those erased before are not covered by new ones
 	IF key_columns IS NOT NULL
@@ -5040,6 +5034,41 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT c.oid::regclass FROM t JOIN pg_class c ON c.oid = t.r WHERE c.relpersistence = 'u' ORDER BY c.oid LIMIT 1
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._guard_trigger(tbl regclass, mode text, key_columns name[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
+		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
+	END IF;
+	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
+				   'EXECUTE FUNCTION crm_purge.guard_trigger(%s)', tbl,
+				   (SELECT string_agg(quote_literal(x), ', ' ORDER BY o)
+					FROM unnest(ARRAY[mode::name] || coalesce(key_columns, '{}')) WITH ORDINALITY AS u(x, o)));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._column_renamed(tbl regclass, old_name name, new_name name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tree oid[];
+	g record;
+BEGIN
+	WITH RECURSIVE down(rel) AS (SELECT tbl::oid
+		UNION SELECT i.inhrelid FROM pg_inherits i JOIN down d ON i.inhparent = d.rel)
+	SELECT array_agg(rel) INTO tree FROM down;
+	UPDATE crm_purge.anonymize_rules r SET col = new_name
+		WHERE r.tbl::oid = ANY (tree) AND r.col = old_name
+		  AND NOT EXISTS (SELECT FROM crm_purge.anonymize_rules o WHERE o.tbl = r.tbl AND o.col = new_name);
+	UPDATE crm_purge.relations r SET child_columns = array_replace(r.child_columns, old_name, new_name)
+		WHERE r.child::oid = ANY (tree) AND old_name = ANY (r.child_columns);
+	FOR g IN UPDATE crm_purge.guards x SET key_columns = array_replace(x.key_columns, old_name, new_name)
+			 WHERE x.tbl::oid = ANY (tree) AND old_name = ANY (x.key_columns)
+			 RETURNING x.tbl, x.mode, x.key_columns LOOP
+		PERFORM crm_purge._guard_trigger(g.tbl, g.mode, g.key_columns);
+	END LOOP;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5212,3 +5241,5 @@ CREATE POLICY readable ON crm_purge.policies FOR SELECT TO crm_purge_admin USING
 ALTER TABLE crm_purge.errors ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.errors FOR SELECT TO crm_purge_admin USING (true);
 REVOKE ALL ON FUNCTION crm_purge._unlogged_part(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._guard_trigger(regclass, text, name[]),
+	crm_purge._column_renamed(regclass, name, name) FROM PUBLIC;

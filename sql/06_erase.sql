@@ -1770,6 +1770,48 @@ LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 	SELECT o FROM d WHERE base = 0
 $$;
 
+-- The guard's trigger: its arguments are the mode, then the natural key's
+-- columns, by name.
+CREATE FUNCTION crm_purge._guard_trigger(tbl regclass, mode text, key_columns name[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
+		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
+	END IF;
+	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
+				   'EXECUTE FUNCTION crm_purge.guard_trigger(%s)', tbl,
+				   (SELECT string_agg(quote_literal(x), ', ' ORDER BY o)
+					FROM unnest(ARRAY[mode::name] || coalesce(key_columns, '{}')) WITH ORDINALITY AS u(x, o)));
+END
+$$;
+
+-- A column renamed (ddl_trigger, as the extension owner): the rules that
+-- name it (a guard's natural key, an anonymize rule, a relation's child
+-- columns) follow it, on the table and the tables below it, which the
+-- rename reached too.  Kept by name, they would match nothing (review
+-- round 37, B37-2, B37-3).
+CREATE FUNCTION crm_purge._column_renamed(tbl regclass, old_name name, new_name name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tree oid[];
+	g record;
+BEGIN
+	WITH RECURSIVE down(rel) AS (SELECT tbl::oid
+		UNION SELECT i.inhrelid FROM pg_inherits i JOIN down d ON i.inhparent = d.rel)
+	SELECT array_agg(rel) INTO tree FROM down;
+	UPDATE crm_purge.anonymize_rules r SET col = new_name
+		WHERE r.tbl::oid = ANY (tree) AND r.col = old_name
+		  AND NOT EXISTS (SELECT FROM crm_purge.anonymize_rules o WHERE o.tbl = r.tbl AND o.col = new_name);
+	UPDATE crm_purge.relations r SET child_columns = array_replace(r.child_columns, old_name, new_name)
+		WHERE r.child::oid = ANY (tree) AND old_name = ANY (r.child_columns);
+	FOR g IN UPDATE crm_purge.guards x SET key_columns = array_replace(x.key_columns, old_name, new_name)
+			 WHERE x.tbl::oid = ANY (tree) AND old_name = ANY (x.key_columns)
+			 RETURNING x.tbl, x.mode, x.key_columns LOOP
+		PERFORM crm_purge._guard_trigger(g.tbl, g.mode, g.key_columns);
+	END LOOP;
+END
+$$;
+
 CREATE FUNCTION crm_purge._guard_impl(actor regrole, tbl regclass, mode text, key_columns name[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1873,13 +1915,7 @@ BEGIN
 	END LOOP;
 	-- Citus: the shards' guard reads the tombstones on the worker nodes
 	PERFORM crm_purge._citus_tombstones(tbl, NULL, false);
-	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'crm_purge_guard') THEN
-		EXECUTE format('DROP TRIGGER crm_purge_guard ON %s', tbl);
-	END IF;
-	EXECUTE format('CREATE TRIGGER crm_purge_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
-				   'EXECUTE FUNCTION crm_purge.guard_trigger(%s)', tbl,
-				   (SELECT string_agg(quote_literal(x), ', ' ORDER BY o)
-					FROM unnest(ARRAY[mode::name] || coalesce(key_columns, '{}')) WITH ORDINALITY AS u(x, o)));
+	PERFORM crm_purge._guard_trigger(tbl, mode, key_columns);
 	-- an erase files natural keys' tombstones only for the columns a guard
 	-- names then: those erased before are not covered by new ones
 	IF key_columns IS NOT NULL

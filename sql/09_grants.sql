@@ -271,3 +271,6 @@ REVOKE ALL ON FUNCTION crm_purge._raise_key_sequences(regclass), crm_purge._free
 
 REVOKE ALL ON FUNCTION crm_purge._lock_held(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._lock_held(regclass) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._guard_trigger(regclass, text, name[]),
+	crm_purge._column_renamed(regclass, name, name) FROM PUBLIC;

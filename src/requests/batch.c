@@ -520,7 +520,11 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	bool		isnull;
 	int64		to = 0;
 	Oid			top = OidIsValid(r->heap) ? r->heap : r->relid;
-	List	   *edges = top != r->relid ? crm_purge_cascade_edges_of_part(r->relid, top) :
+	List	   *edges;
+
+	if (r->on_shard)
+		crm_purge_refuse_shard_actions(r->relid);
+	edges = top != r->relid ? crm_purge_cascade_edges_of_part(r->relid, top) :
 		crm_purge_cascade_edges(r->relid);
 
 	/* ctids of one partition cannot name the rows a cascade from the whole table removes */

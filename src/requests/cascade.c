@@ -285,6 +285,39 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level, 
 	return kept;
 }
 
+/*
+ * crm_purge_refuse_shard_actions: on a Citus worker node, a foreign key
+ * whose ON DELETE action changes rows of another shard of the batch's
+ * shard.  The coordinator refuses requests on tables with such keys; one
+ * found here was made on the node itself, where the coordinator's legal
+ * holds are not known (the rows it reaches would go past their trash).
+ */
+void
+crm_purge_refuse_shard_actions(Oid shard)
+{
+	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+
+		if (con->contype == CONSTRAINT_FOREIGN && con->confrelid == shard &&
+			(con->confdeltype == FKCONSTR_ACTION_CASCADE || con->confdeltype == FKCONSTR_ACTION_SETNULL ||
+			 con->confdeltype == FKCONSTR_ACTION_SETDEFAULT))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("shard %s is referenced by foreign key %s of %s, made on this worker node, with an ON DELETE action",
+							crm_purge_relname(shard), quote_identifier(NameStr(con->conname)),
+							crm_purge_relname(con->conrelid)),
+					 errdetail("A shard's batch cannot check the legal holds of the rows the action reaches; the distributed table has no such key."),
+					 errhint("Drop that constraint on the worker node.")));
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+}
+
 /* crm_purge_cascade_removes: does a DELETE of the edges' top table remove rows of other tables? */
 bool
 crm_purge_cascade_removes(List *edges)

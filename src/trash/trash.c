@@ -1879,6 +1879,20 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 
 	refuse_inheriting_protected(relid);
 
+	/* the rules that name a renamed column follow it */
+	if (rename != NULL && rename->renameType == OBJECT_COLUMN)
+	{
+		SPI_connect();
+		crm_purge_become_owner(&id);
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = DirectFunctionCall1(namein, CStringGetDatum(rename->subname));
+		values[2] = DirectFunctionCall1(namein, CStringGetDatum(rename->newname));
+		SPI_execute_with_args("SELECT crm_purge._column_renamed($1, $2, $3)",
+							  3, argtypes, values, NULL, false, 0);
+		crm_purge_unbecome(&id);
+		SPI_finish();
+	}
+
 	/* a foreign key to a protected table: its unlink triggers */
 	parents = protected_parents(relid);
 	root = trash_trigger_root(relid);

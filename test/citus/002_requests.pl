@@ -555,6 +555,37 @@ as('regress_app', q{DELETE FROM app.t41 WHERE id <= 20});
 	$target->psql('postgres', q{SET citus.enable_ddl_propagation = off; DROP TABLE app.log41});
 }
 
+# a foreign key ON DELETE CASCADE the owner made between its shards on a
+# worker node (the distributed tables have none): a batch there removed a
+# protected child's held rows past its trash (review round 40, C40-3). The
+# batch now fails on such a key.
+make_table('fk_par');
+as('regress_app', q{
+	CREATE TABLE fk_kid (account_id int, id int, pid int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('fk_kid', 'account_id', colocate_with => 'fk_par');
+	INSERT INTO fk_kid SELECT account_id, id, id FROM fk_par;
+	GRANT SELECT, DELETE ON fk_kid TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('fk_kid')});
+as('regress_admin', q{SELECT crm_purge_hold('fk_kid', 'account_id = 2', NULL, 'litigation')});
+foreach my $pair (split /\n/, $coord->safe_psql('postgres', q{
+	SELECT n.nodeport || ' ' || p.shardid || ' ' || k.shardid
+	FROM pg_dist_shard p JOIN pg_dist_shard k ON k.logicalrelid = 'fk_kid'::regclass AND k.shardminvalue = p.shardminvalue
+	JOIN pg_dist_placement pl ON pl.shardid = p.shardid JOIN pg_dist_node n USING (groupid)
+	WHERE p.logicalrelid = 'fk_par'::regclass}))
+{
+	my ($port, $par, $kid) = split / /, $pair;
+	my $node = $port == $w1->port ? $w1 : $w2;
+	$node->safe_psql('postgres', qq{SET ROLE regress_app;
+		ALTER TABLE app.fk_kid_$kid ADD FOREIGN KEY (account_id, pid) REFERENCES app.fk_par_$par ON DELETE CASCADE});
+}
+$id = as('regress_admin', q{SELECT crm_purge_request('fk_par', '30 days', 'delete_only', 'modified_at', 'account_id = 2')});
+is(rounds($id), 'failed', 'Citus: a request whose shard a key made on a worker node cascades from fails');
+like($coord->safe_psql('postgres', "SELECT error FROM crm_purge.requests WHERE id = $id"),
+	qr/shard app\.fk_par_\d+ is referenced by foreign key \S+ of app\.fk_kid_\d+, made on this worker node, with an ON DELETE action/,
+	'and names the key');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM fk_kid WHERE account_id = 2}), '100',
+	'the held child rows are all there');
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',

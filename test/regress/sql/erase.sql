@@ -658,6 +658,33 @@ WHERE attrelid = 'crm_trash.public__er_ac'::regclass AND attname = 'note_was_tex
 SELECT crm_purge_unprotect('er_ac', drop_trash => true), crm_purge_unprotect('er_ap', drop_trash => true);
 DROP TABLE er_ac, er_ap;
 
+-- a column renamed: the guard's natural key, the anonymize rules and a
+-- relation's child columns follow it (kept by name, they matched nothing:
+-- the erase tombstoned a shorter natural key, and left the personal data;
+-- review round 37, B37-2, B37-3); on a partitioned child too
+CREATE TABLE er_rn (id int PRIMARY KEY, email text NOT NULL, region text NOT NULL, UNIQUE (email, region));
+CREATE TABLE er_rk (id int, pid int, note text, ref int, PRIMARY KEY (id, pid)) PARTITION BY RANGE (pid);
+CREATE TABLE er_rk1 PARTITION OF er_rk FOR VALUES FROM (0) TO (100);
+INSERT INTO er_rn VALUES (1, 'a@x', 'eu'), (2, 'b@x', 'eu');
+INSERT INTO er_rk VALUES (10, 1, 'alice diagnosis', 1), (20, 2, 'bob diagnosis', 2);
+SELECT crm_purge_protect('er_rn'), crm_purge_guard('er_rn', 'error', ARRAY['email', 'region']::name[]);
+SELECT crm_purge_relate('er_rn', 'er_rk', 'anonymize', ARRAY['ref']::name[]);
+SELECT crm_purge_anonymize('er_rk', 'note', 'fixed:[removed]');
+ALTER TABLE er_rn RENAME COLUMN region TO area;
+ALTER TABLE er_rk RENAME COLUMN note TO remark;
+ALTER TABLE er_rk RENAME COLUMN ref TO person;
+SELECT key_columns FROM crm_purge.guards WHERE tbl = 'er_rn'::regclass;
+SELECT tbl, col FROM crm_purge.anonymize_rules WHERE tbl = 'er_rk'::regclass;
+SELECT child_columns FROM crm_purge.relations WHERE child = 'er_rk'::regclass;
+SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'er_rn'::regclass AND tgname = 'crm_purge_guard';
+SELECT crm_purge_erase('er_rn', 'id = 1', 'GDPR');
+SELECT id, pid, remark, person FROM er_rk ORDER BY id;
+-- the whole natural key is tombstoned: the record does not come back
+INSERT INTO er_rn VALUES (3, 'a@x', 'eu');
+DROP TABLE er_rk;
+SELECT crm_purge_unprotect('er_rn', drop_trash => true);
+DROP TABLE er_rn;
+
 -- a guard naming natural key columns after erasures: it says that their
 -- values have no tombstone
 CREATE TABLE er_nat (id serial PRIMARY KEY, email text UNIQUE);
