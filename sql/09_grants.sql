@@ -273,4 +273,4 @@ REVOKE ALL ON FUNCTION crm_purge._lock_held(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._lock_held(regclass) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._guard_trigger(regclass, text, name[]),
-	crm_purge._column_renamed(regclass, name, name) FROM PUBLIC;
+	crm_purge._column_renamed(regrole, regclass, name, name) FROM PUBLIC;

@@ -1844,7 +1844,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	Oid			relid;
 	Oid			root;
 	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
-	Datum		values[3];
+	Datum		values[4];
 	CrmPurgeIdentity id;
 	List	   *parents;
 	ListCell   *lc;
@@ -1883,12 +1883,13 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	if (rename != NULL && rename->renameType == OBJECT_COLUMN)
 	{
 		SPI_connect();
+		values[0] = ObjectIdGetDatum(GetUserId());
 		crm_purge_become_owner(&id);
-		values[0] = ObjectIdGetDatum(relid);
-		values[1] = DirectFunctionCall1(namein, CStringGetDatum(rename->subname));
-		values[2] = DirectFunctionCall1(namein, CStringGetDatum(rename->newname));
-		SPI_execute_with_args("SELECT crm_purge._column_renamed($1, $2, $3)",
-							  3, argtypes, values, NULL, false, 0);
+		values[1] = ObjectIdGetDatum(relid);
+		values[2] = DirectFunctionCall1(namein, CStringGetDatum(rename->subname));
+		values[3] = DirectFunctionCall1(namein, CStringGetDatum(rename->newname));
+		SPI_execute_with_args("SELECT crm_purge._column_renamed($1, $2, $3, $4)",
+							  4, (Oid[]) {OIDOID, OIDOID, NAMEOID, NAMEOID}, values, NULL, false, 0);
 		crm_purge_unbecome(&id);
 		SPI_finish();
 	}

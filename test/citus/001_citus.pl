@@ -1509,4 +1509,26 @@ like(($coord->psql('postgres', q{SELECT crm_purge._citus_erase_rows('app.nk42', 
 	'Citus: an erase whose natural keys changed after it read them fails');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.nk42}), '1', 'nothing was erased');
 
+# a column renamed: the guard's natural key follows it (review round 37,
+# B37-2); on Citus the guard's trigger changes on the shards as the
+# extension owner, so the owner's rename of a key column is refused
+as('regress_app', q{
+	CREATE TABLE app.gn (account_id int, id int, email text NOT NULL, region text NOT NULL, note text,
+		PRIMARY KEY (account_id, id), UNIQUE (account_id, email, region));
+	SELECT create_distributed_table('app.gn', 'account_id');
+	INSERT INTO app.gn VALUES (1, 1, 'a@x', 'eu'), (2, 2, 'b@x', 'eu');
+	GRANT ALL ON app.gn TO regress_admin;
+});
+as('regress_admin', q{SELECT crm_purge_guard('app.gn', 'error', ARRAY['email', 'region']::name[])});
+like(as('regress_app', q{ALTER TABLE app.gn RENAME COLUMN region TO area}, err => 1),
+	qr/cannot rename column "region" of Citus table app\.gn as role regress_app: its guard's natural key names it/,
+	'Citus: the owner\'s rename of a guard\'s natural key column is refused');
+as('regress_app', q{ALTER TABLE app.gn RENAME COLUMN note TO remark});
+$coord->safe_psql('postgres', q{ALTER TABLE app.gn RENAME COLUMN region TO area});
+is($coord->safe_psql('postgres', q{SELECT key_columns FROM crm_purge.guards WHERE tbl = 'app.gn'::regclass}), '{email,area}',
+	'Citus: the extension owner\'s rename: the natural key follows');
+as('regress_admin', q{SELECT crm_purge_erase('app.gn', 'id = 1', 'GDPR')});
+like(as('regress_app', q{INSERT INTO app.gn VALUES (1, 3, 'a@x', 'eu')}, err => 1),
+	qr/the row's key belongs to an erased record/, 'Citus: and the shards\' guard reads it by its new name');
+
 done_testing();
