@@ -460,6 +460,34 @@ cp_ExecutorEnd(QueryDesc *queryDesc)
 }
 
 /*
+ * crm_purge_alter_reads_rows: may an ALTER TABLE read the table's rows or
+ * check its expressions?  Not a change of owner, trigger switches, storage
+ * settings.
+ */
+bool
+crm_purge_alter_reads_rows(AlterTableStmt *alter)
+{
+	ListCell   *lc;
+	bool		checks = false;
+
+	foreach(lc, alter->cmds)
+	{
+		AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+
+		if (t == AT_ChangeOwner)
+			return false;
+		checks |= !(t == AT_EnableTrig || t == AT_EnableAlwaysTrig || t == AT_EnableReplicaTrig ||
+					t == AT_DisableTrig || t == AT_EnableTrigAll || t == AT_DisableTrigAll ||
+					t == AT_EnableTrigUser || t == AT_DisableTrigUser || t == AT_SetTableSpace ||
+					t == AT_SetRelOptions || t == AT_ResetRelOptions || t == AT_ReplaceRelOptions ||
+					t == AT_ReplicaIdentity || t == AT_ClusterOn || t == AT_DropCluster ||
+					t == AT_SetStatistics || t == AT_SetStorage || t == AT_SetCompression ||
+					t == AT_SetOptions || t == AT_ResetOptions);
+	}
+	return checks;
+}
+
+/*
  * utility_run_as: the role a top-level COPY runs as (Citus copies rows and
  * intermediate results to the worker nodes with COPY), or a Citus shard's
  * DDL (*keeps_path: with the session's search_path), or InvalidOid.
@@ -483,24 +511,9 @@ utility_run_as(Node *stmt, bool *keeps_path)
 	if (IsA(stmt, AlterTableStmt) && superuser())
 	{
 		AlterTableStmt *alter = (AlterTableStmt *) stmt;
-		ListCell   *lc;
-		bool		checks = false;
+		bool		checks = crm_purge_alter_reads_rows(alter);
 		Oid			relid;
 
-		foreach(lc, alter->cmds)
-		{
-			AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
-
-			if (t == AT_ChangeOwner)
-				return InvalidOid;
-			checks |= !(t == AT_EnableTrig || t == AT_EnableAlwaysTrig || t == AT_EnableReplicaTrig ||
-						t == AT_DisableTrig || t == AT_EnableTrigAll || t == AT_DisableTrigAll ||
-						t == AT_EnableTrigUser || t == AT_DisableTrigUser || t == AT_SetTableSpace ||
-						t == AT_SetRelOptions || t == AT_ResetRelOptions || t == AT_ReplaceRelOptions ||
-						t == AT_ReplicaIdentity || t == AT_ClusterOn || t == AT_DropCluster ||
-						t == AT_SetStatistics || t == AT_SetStorage || t == AT_SetCompression ||
-						t == AT_SetOptions || t == AT_ResetOptions);
-		}
 		relid = alter->relation ? RangeVarGetRelid(alter->relation, NoLock, true) : InvalidOid;
 		/* (a shard's, partitioned too: a worker node's shell table has no rows to check) */
 		if (!checks || !OidIsValid(relid) ||

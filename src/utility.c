@@ -39,6 +39,9 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "catalog/pg_proc.h"
+#include "utils/regproc.h"
 #include "utils/partcache.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
@@ -428,6 +431,117 @@ refuse_superuser_literals(Node *parsetree)
 						format_type_be_qualified(found)),
 				 errdetail("Reading the value runs code of the role that made the type (a domain's CHECK) as the superuser; Citus sends such DDL over superuser connections (shard splits, metadata syncs, column changes)."),
 				 errhint("Have the type's owner make the change, or write the value without that type.")));
+}
+
+/* user_function: is funcid a function of a role that is not a superuser? */
+static bool
+user_function(Oid funcid, void *context)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	if (funcid < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (HeapTupleIsValid(tup))
+	{
+		result = !superuser_arg(((Form_pg_proc) GETSTRUCT(tup))->proowner);
+		if (result)
+			*(Oid *) context = funcid;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+static bool
+user_code_walker(Node *node, Oid *found)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, user_function, (void *) found))
+		return true;
+	return expression_tree_walker(node, user_code_walker, (void *) found);
+}
+
+/*
+ * stored_user_code: the first function of a role that is not a superuser
+ * that relid's (or a partition's or child's) index expressions and
+ * predicates, statistics expressions or CHECK constraints call, or
+ * InvalidOid.  Read from the catalogs as stored: the relation cache folds
+ * them, running such a function.
+ */
+static Oid
+stored_user_code(Oid relid)
+{
+	Oid			found = InvalidOid;
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		values[1];
+	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
+	Datum	   *oids = palloc(sizeof(Datum) * list_length(rels));
+	ListCell   *lc;
+	uint64		i;
+
+	foreach(lc, rels)
+		oids[foreach_current_index(lc)] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(oids, list_length(rels), OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT c.conbin::pg_catalog.text FROM pg_catalog.pg_constraint c"
+							  "  WHERE c.conrelid OPERATOR(pg_catalog.=) ANY ($1) AND c.conbin IS NOT NULL"
+							  " UNION ALL SELECT x.e::pg_catalog.text FROM pg_catalog.pg_index i,"
+							  "  LATERAL (VALUES (i.indexprs), (i.indpred)) x(e) WHERE i.indrelid OPERATOR(pg_catalog.=) ANY ($1) AND x.e IS NOT NULL"
+							  " UNION ALL SELECT s.stxexprs::pg_catalog.text FROM pg_catalog.pg_statistic_ext s"
+							  "  WHERE s.stxrelid OPERATOR(pg_catalog.=) ANY ($1) AND s.stxexprs IS NOT NULL",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the expressions of %s", crm_purge_relname(relid));
+	for (i = 0; i < SPI_processed && !OidIsValid(found); i++)
+	{
+		Node	   *expr = (Node *) stringToNode(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+
+		fix_opfuncids(expr);
+		user_code_walker(expr, &found);
+	}
+	SPI_finish();
+	return found;
+}
+
+/*
+ * refuse_superuser_citus_alter: a superuser's ALTER TABLE of a Citus table
+ * whose stored expressions call a role's function (stored_user_code):
+ * Citus checks a new constraint or column against the table's indexes on
+ * the coordinator, through the relation cache, which folds the index
+ * expressions: the role's IMMUTABLE function ran as the superuser (review
+ * round 43, C43-1).  crm_purge asks for a superuser to change the columns
+ * of a protected distributed table.  Changes that read no row (owner,
+ * trigger switches, storage settings) are let through.
+ */
+static void
+refuse_superuser_citus_alter(AlterTableStmt *stmt)
+{
+	Oid			relid;
+	Oid			found;
+
+	if (!superuser() || !crm_purge_citus_present() || stmt->relation == NULL ||
+		!crm_purge_alter_reads_rows(stmt))
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) || !crm_purge_citus_distributed(relid))
+		return;
+	found = stored_user_code(relid);
+	if (OidIsValid(found))
+	{
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(found));
+		Oid			owner = HeapTupleIsValid(tup) ? ((Form_pg_proc) GETSTRUCT(tup))->proowner : InvalidOid;
+
+		if (HeapTupleIsValid(tup))
+			ReleaseSysCache(tup);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a superuser may not change Citus table %s: its stored expressions call function %s of role %s",
+						crm_purge_relname(relid), format_procedure_qualified(found),
+						crm_purge_role_name(owner)),
+				 errdetail("Citus folds the table's index expressions while checking the change, and runs such a function as the superuser."),
+				 errhint("Have the owner drop the index, statistics or constraint that calls it for the change, and make it again afterwards.")));
+	}
 }
 
 /* truncated_tables: the tables a TRUNCATE empties: partitions and children unless ONLY, and what CASCADE reaches */
@@ -1532,6 +1646,7 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	refuse_worker_trash_type_change(parsetree);
 	if (IsA(parsetree, AlterTableStmt))
 	{
+		refuse_superuser_citus_alter((AlterTableStmt *) parsetree);
 		refuse_local_table_key((AlterTableStmt *) parsetree);
 		refuse_attaching_protected((AlterTableStmt *) parsetree);
 		refuse_rekeying_guarded((AlterTableStmt *) parsetree);

@@ -1531,4 +1531,29 @@ as('regress_admin', q{SELECT crm_purge_erase('app.gn', 'id = 1', 'GDPR')});
 like(as('regress_app', q{INSERT INTO app.gn VALUES (1, 3, 'a@x', 'eu')}, err => 1),
 	qr/the row's key belongs to an erased record/, 'Citus: and the shards\' guard reads it by its new name');
 
+# a superuser's column change of a protected distributed table (which
+# crm_purge asks for): Citus folded the owner's IMMUTABLE index function on
+# the coordinator as the superuser (review round 43, C43-1): refused
+as('regress_app', q{
+	CREATE TABLE app.esc_log (who name, su boolean);
+	GRANT INSERT ON app.esc_log TO PUBLIC;
+	CREATE FUNCTION app.esc_i() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$
+	BEGIN INSERT INTO app.esc_log SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user; RETURN 0; END $f$;
+	CREATE TABLE app.f43 (account_id int, id int, v text, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.f43', 'account_id');
+	INSERT INTO app.f43 VALUES (1, 1, 'a');
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.f43')});
+as('regress_app', q{CREATE INDEX f43_x ON app.f43 ((id + app.esc_i())); TRUNCATE app.esc_log});
+like(($coord->psql('postgres', q{ALTER TABLE app.f43 ADD COLUMN updated_at timestamptz NOT NULL DEFAULT '2026-01-01'}))[2],
+	qr/a superuser may not change Citus table app\.f43: its stored expressions call function app\.esc_i\(\) of role regress_app/,
+	'Citus: a superuser\'s change of a distributed table whose index calls the owner\'s function is refused');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.esc_log WHERE su}), '0', 'the owner\'s function ran as no superuser');
+as('regress_app', q{DROP INDEX app.f43_x});
+$coord->safe_psql('postgres', q{ALTER TABLE app.f43 ADD COLUMN updated_at timestamptz NOT NULL DEFAULT '2026-01-01'});
+as('regress_app', q{CREATE INDEX f43_x ON app.f43 ((id + app.esc_i()))});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__f43 WHERE false}) . ' '
+	. $coord->safe_psql('postgres', q{SELECT count(*) FROM app.esc_log WHERE su}), '0 0',
+	'without the index the change goes through');
+
 done_testing();
