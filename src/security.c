@@ -197,7 +197,9 @@ crm_purge_other_owner_inheritor(Oid relid, Oid role)
  * crm_purge_wide_rights: superuser-like, or a role that reads or writes
  * every table (crm_purge's catalogs, holds and tombstones among them),
  * reads the server's files, or passes every row-level security policy
- * (BYPASSRLS: every trash).  Such a role is neither trusted as a superuser
+ * (BYPASSRLS: every trash), or makes and drops replication slots
+ * (REPLICATION: they outlive a rollback; a logical slot reads every
+ * change).  Such a role is neither trusted as a superuser
  * nor acted as: its code must not run with a superuser's or an admin's
  * rights, and no one's text may run with its rights.
  */
@@ -208,6 +210,7 @@ crm_purge_wide_rights(Oid role)
 		has_privs_of_role(role, ROLE_PG_WRITE_ALL_DATA) ||
 		has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES) ||
 		has_bypassrls_privilege(role) ||
+		has_rolreplication(role) ||
 		crm_purge_superuser_like(role);
 }
 
@@ -245,14 +248,14 @@ refuse_code_of(Oid relid, Oid role, bool reads)
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("cannot work on table %s for role %s: its owner %s reads or writes every table",
 							crm_purge_relname(relid), crm_purge_role_name(role), crm_purge_role_name(o)),
-					 errdetail("The owner has pg_read_all_data, pg_write_all_data, pg_read_server_files or BYPASSRLS and is no superuser: crm_purge neither runs its code with an admin's or a superuser's rights nor acts as it."),
+					 errdetail("The owner has pg_read_all_data, pg_write_all_data, pg_read_server_files, BYPASSRLS or REPLICATION and is no superuser: crm_purge neither runs its code with an admin's or a superuser's rights nor acts as it."),
 					 errhint("Give the table an owner without those rights (ALTER TABLE ... OWNER TO), or take them from the owner.")));
 		if (reads && role_wide && !has_privs_of_role(role, o))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("cannot read table %s by the filter of role %s: that role reads or writes every table",
 							crm_purge_relname(relid), crm_purge_role_name(role)),
-					 errdetail("The code of the table's owner %s would run with the rights of pg_read_all_data, pg_write_all_data, pg_read_server_files or BYPASSRLS.",
+					 errdetail("The code of the table's owner %s would run with the rights of pg_read_all_data, pg_write_all_data, pg_read_server_files, BYPASSRLS or REPLICATION.",
 							   crm_purge_role_name(o)),
 					 errhint("Act from a role without those rights, or from a member of the owner's role.")));
 	}

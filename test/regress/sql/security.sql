@@ -2179,6 +2179,17 @@ RESET ROLE;
 DROP OWNED BY regress_sec_bypass;
 DROP ROLE regress_sec_bypass;
 
+-- 51. an admin with REPLICATION too: the owner's code, planned with its
+-- filter, made and dropped replication slots as the admin, which outlive
+-- the rollback (review round 43, A43-1)
+CREATE ROLE regress_sec_repl LOGIN REPLICATION IN ROLE crm_purge_admin;
+GRANT SELECT, DELETE ON sec.sq TO regress_sec_repl;
+SET ROLE regress_sec_repl;
+SELECT crm_purge_delete_where('sec.sq', 'id = 1', dry_run => true);
+RESET ROLE;
+DROP OWNED BY regress_sec_repl;
+DROP ROLE regress_sec_repl;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
