@@ -1185,8 +1185,30 @@ typedef enum HookedFunction
 	HOOKED_SETS_TRANSACTION_ID,
 	HOOKED_RESHARDS,
 	HOOKED_COLOCATES,
-	HOOKED_ERASE
+	HOOKED_ERASE,
+	HOOKED_SERVER
 } HookedFunction;
+
+/*
+ * Functions whose effects reach past the transaction and the tables (other
+ * sessions, replication slots, the server): what a role granted them (an
+ * admin of pg_signal_backend, of REPLICATION) may do itself, code run on
+ * its behalf may not (review round 43, A43-1, A43-2).
+ */
+static const char *const server_functions[] = {
+	"pg_terminate_backend", "pg_cancel_backend", "pg_log_backend_memory_contexts",
+	"pg_create_physical_replication_slot", "pg_create_logical_replication_slot",
+	"pg_drop_replication_slot", "pg_replication_slot_advance",
+	"pg_copy_physical_replication_slot", "pg_copy_logical_replication_slot",
+	"pg_logical_slot_get_changes", "pg_logical_slot_peek_changes",
+	"pg_logical_slot_get_binary_changes", "pg_logical_slot_peek_binary_changes",
+	"pg_logical_emit_message", "pg_reload_conf", "pg_rotate_logfile", "pg_promote",
+	"pg_switch_wal", "pg_create_restore_point", "pg_backup_start", "pg_backup_stop",
+	"pg_wal_replay_pause", "pg_wal_replay_resume", "pg_stat_reset", "pg_stat_reset_shared",
+	"pg_stat_reset_single_table_counters", "pg_stat_reset_single_function_counters",
+	"pg_stat_reset_slru", "pg_stat_reset_replication_slot", "pg_stat_reset_subscription_stats",
+	"pg_file_write", "pg_file_rename", "pg_file_unlink", "pg_file_sync", "lo_import", "lo_export"
+};
 
 /* calls of crm_purge._erase running: its steps (_erased, _trash_apply) run only inside one */
 static int	erasing = 0;
@@ -1250,6 +1272,14 @@ hooked_function(Oid fn)
 			result = HOOKED_COLOCATES;
 		else if (strcmp(name, "_erase") == 0 && proc->pronamespace == get_namespace_oid(CRM_PURGE_SCHEMA, true))
 			result = HOOKED_ERASE;
+		else if (proc->pronamespace == PG_CATALOG_NAMESPACE || strncmp(name, "pg_file_", 8) == 0)
+		{
+			int			i;
+
+			for (i = 0; i < lengthof(server_functions) && result == HOOKED_NONE; i++)
+				if (strcmp(name, server_functions[i]) == 0)
+					result = HOOKED_SERVER;
+		}
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -1499,6 +1529,13 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errmsg("function %s cannot run on another role's behalf", get_func_name(flinfo->fn_oid)),
 				 errdetail("It opens a connection as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
 				 errhint("Call it directly, as the admin, in a transaction of its own.")));
+	if (event == FHET_START && hooked == HOOKED_SERVER && crm_purge_on_behalf(false) &&
+		GetUserId() != crm_purge_extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("function %s cannot run on another role's behalf", get_func_name(flinfo->fn_oid)),
+				 errdetail("Its effects reach past the transaction (other sessions, replication slots, the server); code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not use that role's rights for them."),
+				 errhint("Call it directly, as the admin.")));
 	/* (Citus's own sessions are named so; a superuser may) */
 	if (event == FHET_START && hooked == HOOKED_SETS_TRANSACTION_ID && !crm_purge_citus_internal_session() && !superuser())
 		ereport(ERROR,

@@ -41,6 +41,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "utils/regproc.h"
 #include "utils/partcache.h"
 #include "utils/acl.h"
@@ -599,6 +600,55 @@ refuse_shard_truncate(TruncateStmt *stmt)
 							crm_purge_relname(relid)),
 					 errdetail("Its rows would skip the trash and the legal holds."),
 					 errhint("DELETE from the distributed table on the coordinator (a superuser may TRUNCATE it there, with crm_purge.allow_truncate).")));
+	}
+}
+
+/*
+ * refuse_superuser_truncate_code: on a Citus node, a superuser's TRUNCATE
+ * of a Citus table with a TRUNCATE trigger whose function a role that is
+ * not a superuser owns: the trigger fires in the superuser's session, as
+ * the superuser (review round 43, C43-2).  crm_purge lets only superusers
+ * truncate a protected distributed table; the owner makes such a trigger
+ * with citus.enable_unsafe_triggers, a setting anyone may change.  (A
+ * shard's TRUNCATE triggers run as its owner: statement.c.)
+ */
+static void
+refuse_superuser_truncate_code(TruncateStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!superuser() || !crm_purge_citus_present())
+		return;
+	foreach(lc, truncated_tables(stmt))
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	tgrel;
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		Oid			found = InvalidOid;
+
+		if (!crm_purge_citus_distributed(relid))
+			continue;
+		tgrel = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+		while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+
+			if (TRIGGER_FOR_TRUNCATE(t->tgtype))
+				user_function(t->tgfoid, &found);
+		}
+		systable_endscan(scan);
+		table_close(tgrel, AccessShareLock);
+		if (OidIsValid(found))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("a superuser may not truncate Citus table %s: a TRUNCATE trigger on it calls function %s of a role",
+							crm_purge_relname(relid), format_procedure_qualified(found)),
+					 errdetail("The trigger would run as the superuser."),
+					 errhint("Have the owner drop that trigger first.")));
 	}
 }
 
@@ -1639,7 +1689,10 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	}
 	release_databases(parsetree);
 	if (IsA(parsetree, TruncateStmt))
+	{
 		refuse_shard_truncate((TruncateStmt *) parsetree);
+		refuse_superuser_truncate_code((TruncateStmt *) parsetree);
+	}
 	if (IsA(parsetree, DefineStmt))
 		refuse_superuser_initcond((DefineStmt *) parsetree);
 	refuse_superuser_literals(parsetree);

@@ -1722,6 +1722,12 @@ shard_work(void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("shard %s of placement " INT64_FORMAT " is missing on this node", name, sw->placementid)));
+	/* (a view the owner made under the shard's name holds no block: done at once, rows left) */
+	if (get_rel_relkind(relid) != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("shard %s of placement " INT64_FORMAT " is not a table on this node", name, sw->placementid),
+				 errhint("Give the shard its name back on that worker node.")));
 	if (crm_purge_policies_would_run(relid, r->created_by))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -870,6 +870,33 @@ key_set_contains(HTAB *set, const char *key)
 }
 
 /*
+ * cast_text: a field of an export part (the column's output, as COPY
+ * writes it) as a key of one column of type base reads (its cast to text,
+ * key_expression()): the built-in casts that write otherwise (a boolean's
+ * true, a padded character's trimmed text, a host's inet with its mask).
+ */
+static char *
+cast_text(Oid base, char *field)
+{
+	if (base == BOOLOID && strcmp(field, "t") == 0)
+		return "true";
+	if (base == BOOLOID && strcmp(field, "f") == 0)
+		return "false";
+	if (base == BPCHAROID)
+	{
+		char	   *trimmed = pstrdup(field);
+		int			n = strlen(trimmed);
+
+		while (n > 0 && trimmed[n - 1] == ' ')
+			trimmed[--n] = '\0';
+		return trimmed;
+	}
+	if (base == INETOID && strchr(field, '/') == NULL)
+		return psprintf("%s/%d", field, strchr(field, ':') ? 128 : 32);
+	return field;
+}
+
+/*
  * crm_purge_parts_with_keys: crm_purge._parts_with_keys(tbl, keys,
  * key_columns): the (request_id, part) of unexpired export parts of a table
  * that hold any of the given keys, found by the key columns named in each
@@ -899,6 +926,7 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 	uint64		nparts;
 	SPITupleTable *tt;
 	char	  **fields = palloc(sizeof(char *) * MAX_CSV_FIELDS);
+	Oid			base = InvalidOid;
 
 	InitMaterializedSRF(fcinfo, 0);
 	deconstruct_array(keys, TEXTOID, -1, false, TYPALIGN_INT, &kd, &kn, &nk);
@@ -911,6 +939,13 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 	for (i = 0; i < nk; i++)
 		if (!kn[i])
 			key_set_add(set, TextDatumGetCString(kd[i]));
+	if (nc == 1 && !cn[0])
+	{
+		AttrNumber	att = get_attnum(relid, TextDatumGetCString(cd[0]));
+
+		if (att != InvalidAttrNumber)
+			base = getBaseType(get_atttype(relid, att));
+	}
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT p.request_id, p.part, p.path, p.data, p.node_group, p.placementid, p.shard_part"
@@ -970,6 +1005,8 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 			for (j = 0; j < Min(nf, MAX_CSV_FIELDS); j++)
 				if (fields[j] && strcmp(fields[j], col) == 0)
 					idx[i] = j;
+			/* a key column renamed since the export: the part may hold the keys */
+			hit |= idx[i] < 0;
 		}
 		while (!hit && (nf = crm_purge_csv_parse_record(content, len, &pos, fields, MAX_CSV_FIELDS)) >= 0)
 		{
@@ -979,7 +1016,7 @@ crm_purge_parts_with_keys(PG_FUNCTION_ARGS)
 			if (nc == 1)
 			{
 				if (idx[0] >= 0 && idx[0] < nf && fields[idx[0]])
-					appendStringInfoString(&key, fields[idx[0]]);
+					appendStringInfoString(&key, cast_text(base, fields[idx[0]]));
 			}
 			else
 			{

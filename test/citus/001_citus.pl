@@ -1537,8 +1537,10 @@ like(as('regress_app', q{INSERT INTO app.gn VALUES (1, 3, 'a@x', 'eu')}, err => 
 as('regress_app', q{
 	CREATE TABLE app.esc_log (who name, su boolean);
 	GRANT INSERT ON app.esc_log TO PUBLIC;
-	CREATE FUNCTION app.esc_i() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$
+	CREATE FUNCTION app.esc_w() RETURNS int LANGUAGE plpgsql AS $f$
 	BEGIN INSERT INTO app.esc_log SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user; RETURN 0; END $f$;
+	CREATE FUNCTION app.esc_i() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN PERFORM app.esc_w(); RETURN 0; END $f$;
+	GRANT EXECUTE ON FUNCTION app.esc_w(), app.esc_i() TO PUBLIC;
 	CREATE TABLE app.f43 (account_id int, id int, v text, PRIMARY KEY (account_id, id));
 	SELECT create_distributed_table('app.f43', 'account_id');
 	INSERT INTO app.f43 VALUES (1, 1, 'a');

@@ -403,6 +403,28 @@ SELECT crm_purge_erase('ex_parent', 'length(id) = 300', 'GDPR long key') AS eras
 SELECT export_parts = ARRAY[format('request %s part 1', :exr1), format('request %s part 1', :exr2)] AS both_named
 FROM crm_purge.erasures WHERE reason = 'GDPR long key';
 
+-- and whatever the key's type writes otherwise in the export (character
+-- padded, a host's inet without its mask, a boolean as t), or when the key
+-- column was renamed since (review round 43, B43-1)
+CREATE TABLE ex_c8 (code char(8) PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+CREATE TABLE ex_ip (ip inet PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+CREATE TABLE ex_bo (b boolean PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+CREATE TABLE ex_rn (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+INSERT INTO ex_c8 (code) VALUES ('AB'); INSERT INTO ex_ip (ip) VALUES ('10.0.0.1');
+INSERT INTO ex_bo (b) VALUES (true); INSERT INTO ex_rn (id) VALUES (1);
+SELECT crm_purge_request('ex_c8', '30 days') AS exc8, crm_purge_request('ex_ip', '30 days') AS exip,
+	crm_purge_request('ex_bo', '30 days') AS exbo, crm_purge_request('ex_rn', '30 days') AS exrn \gset
+CALL crm_purge_run();
+INSERT INTO ex_c8 (code) VALUES ('AB'); INSERT INTO ex_ip (ip) VALUES ('10.0.0.1');
+INSERT INTO ex_bo (b) VALUES (true); INSERT INTO ex_rn (id) VALUES (1);
+ALTER TABLE ex_rn RENAME COLUMN id TO customer_id;
+SELECT crm_purge_erase('ex_c8', $$code = 'AB'$$, 'GDPR typed key'), crm_purge_erase('ex_ip', $$ip = '10.0.0.1'$$, 'GDPR typed key'),
+	crm_purge_erase('ex_bo', 'b', 'GDPR typed key'), crm_purge_erase('ex_rn', 'customer_id = 1', 'GDPR typed key');
+SELECT tbl, export_parts = ARRAY[format('request %s part 1', CASE tbl WHEN 'ex_c8'::regclass THEN :exc8
+	WHEN 'ex_ip'::regclass THEN :exip WHEN 'ex_bo'::regclass THEN :exbo ELSE :exrn END)] AS named
+FROM crm_purge.erasures WHERE reason = 'GDPR typed key' ORDER BY id;
+DROP TABLE ex_c8, ex_ip, ex_bo, ex_rn;
+
 -- the key text that tombstones hash does not depend on DateStyle
 CREATE TABLE ex_dated (day date PRIMARY KEY);
 INSERT INTO ex_dated VALUES ('2024-03-04');

@@ -2128,12 +2128,12 @@ ALTER TABLE own.ac48 ADD COLUMN note own.ctype;
 -- the new column)
 ALTER TABLE own.ac48 DROP COLUMN note_old;
 ALTER TABLE own.ac48 RENAME COLUMN note TO note_old;
-SELECT col FROM crm_purge.anonymize_rules WHERE tbl = 'own.ac48'::regclass;
 UPDATE own.ac48 SET note_old = ROW('secret')::own.ctype;
 CREATE CAST (own.ctype AS text) WITH FUNCTION own.ctext(own.ctype);
 CREATE CAST (text AS own.ctype) WITH FUNCTION own.cback(text) AS ASSIGNMENT;
 DELETE FROM own.ac48 WHERE id = 11;
 RESET ROLE;
+SELECT col FROM crm_purge.anonymize_rules WHERE tbl = 'own.ac48'::regclass;
 TRUNCATE sec.ran_as;
 SET ROLE regress_sec_admin;
 SELECT crm_purge_erase('own.ap48', 'id = 1', 'GDPR');
@@ -2189,6 +2189,28 @@ SELECT crm_purge_delete_where('sec.sq', 'id = 1', dry_run => true);
 RESET ROLE;
 DROP OWNED BY regress_sec_repl;
 DROP ROLE regress_sec_repl;
+
+-- 52. the owner's code run on an admin's behalf signals no session and
+-- makes no replication slot with the admin's rights (pg_signal_backend;
+-- review round 43, A43-2)
+CREATE ROLE regress_sec_signal LOGIN IN ROLE crm_purge_admin, pg_signal_backend;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.sg52 (id int PRIMARY KEY);
+INSERT INTO own.sg52 VALUES (1), (2);
+GRANT SELECT, DELETE ON own.sg52 TO regress_sec_signal;
+CREATE FUNCTION own.kill52() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	IF current_user <> 'regress_sec_owner' THEN PERFORM pg_terminate_backend(0); END IF;
+	RETURN true;
+END $$;
+CREATE POLICY p52 ON own.sg52 USING (own.kill52());
+ALTER TABLE own.sg52 ENABLE ROW LEVEL SECURITY;
+SET ROLE regress_sec_signal;
+SELECT crm_purge_delete_where('own.sg52', 'id = 1', dry_run => true);
+RESET ROLE;
+DROP TABLE own.sg52;
+DROP FUNCTION own.kill52();
+DROP ROLE regress_sec_signal;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
