@@ -1558,4 +1558,23 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__f43 WHERE
 	. $coord->safe_psql('postgres', q{SELECT count(*) FROM app.esc_log WHERE su}), '0 0',
 	'without the index the change goes through');
 
+# the superuser's TRUNCATE of a protected distributed table (crm_purge
+# lets only superusers): the owner's own TRUNCATE trigger on the
+# coordinator's table ran as the superuser (review round 43, C43-2): refused
+as('regress_app', q{
+	CREATE FUNCTION app.esc_t() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN PERFORM app.esc_w(); RETURN NULL; END $f$;
+	CREATE TABLE app.m43 (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.m43', 'account_id');
+	INSERT INTO app.m43 VALUES (1, 1), (2, 2);
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER m43_tr BEFORE TRUNCATE ON app.m43 FOR EACH STATEMENT EXECUTE FUNCTION app.esc_t();
+	TRUNCATE app.esc_log;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.m43')});
+like(($coord->psql('postgres', q{SET crm_purge.allow_truncate = on; TRUNCATE app.m43}))[2],
+	qr/a superuser may not truncate Citus table app\.m43: a TRUNCATE trigger on it calls function app\.esc_t\(\) of a role/,
+	'Citus: a superuser\'s TRUNCATE of a table with the owner\'s TRUNCATE trigger is refused');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.esc_log WHERE su}) . ' '
+	. $coord->safe_psql('postgres', q{SELECT count(*) FROM app.m43}), '0 2', 'nothing ran as the superuser, nothing was truncated');
+
 done_testing();

@@ -586,6 +586,24 @@ like($coord->safe_psql('postgres', "SELECT error FROM crm_purge.requests WHERE i
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM fk_kid WHERE account_id = 2}), '100',
 	'the held child rows are all there');
 
+# a view the owner put under a shard's name on a worker node: the batch
+# took it for the shard, found no block and reported success with the
+# shard's rows left (review round 43, C43-3)
+make_table('vw_t', 400);
+as('regress_admin', q{SELECT crm_purge_protect('vw_t')});
+{
+	my ($vw_shard, $vw_port) = shard_of('app.vw_t');
+	my $node = $vw_port == $w1->port ? $w1 : $w2;
+	$node->safe_psql('postgres', qq{SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
+		SET citus.enable_manual_changes_to_shards = on;
+		ALTER TABLE app.vw_t_$vw_shard RENAME TO vw_t_hidden;
+		CREATE VIEW app.vw_t_$vw_shard AS SELECT * FROM app.vw_t_hidden WHERE false});
+	$id = as('regress_admin', q{SELECT crm_purge_request('vw_t', '30 days', 'delete_only', 'modified_at')});
+	is(rounds($id), 'failed', 'Citus: a request whose shard is a view on its node fails');
+	like($coord->safe_psql('postgres', "SELECT error FROM crm_purge.requests WHERE id = $id"),
+		qr/shard app\.vw_t_\d+ of placement \d+ is not a table on this node/, 'and says so');
+}
+
 # no batch leaves a resource behind (a part abandoned by an empty batch
 # once left its hash context: a warning at every commit)
 is(join('', map { scalar(() = slurp_file($_->logfile) =~ /reference leak/g) } ($coord, $w1, $w2)), '000',

@@ -680,6 +680,25 @@ WHERE attrelid = 'crm_trash.public__er_ac'::regclass AND attname = 'note_was_tex
 SELECT crm_purge_unprotect('er_ac', drop_trash => true), crm_purge_unprotect('er_ap', drop_trash => true);
 DROP TABLE er_ac, er_ap;
 
+-- an anonymize rule reaches the trash's copy of a stored generated column
+-- made of its column (B43-2), and trash values of its column dropped
+-- since (B43-3; review round 43)
+CREATE TABLE er_gp (id int PRIMARY KEY);
+CREATE TABLE er_gc (id int PRIMARY KEY, pid int REFERENCES er_gp ON DELETE SET NULL, email text,
+	email_norm text GENERATED ALWAYS AS (lower(email)) STORED, phone text);
+INSERT INTO er_gp VALUES (1), (2);
+INSERT INTO er_gc (id, pid, email, phone) VALUES (10, 1, 'Alice@X', '555-1'), (11, 1, 'Alice2@X', '555-2'), (20, 2, 'Bob@X', '555-3');
+SELECT crm_purge_protect('er_gp'), crm_purge_protect('er_gc');
+SELECT crm_purge_relate('er_gp', 'er_gc', 'anonymize');
+SELECT crm_purge_anonymize('er_gc', 'email', 'null'), crm_purge_anonymize('er_gc', 'phone', 'null');
+DELETE FROM er_gc WHERE id IN (11, 20);
+ALTER TABLE er_gc DROP COLUMN phone;
+SELECT crm_purge_erase('er_gp', 'id = 1', 'GDPR');
+SELECT id, pid, email, email_norm FROM er_gc ORDER BY id;
+SELECT id, pid, email, email_norm, phone_dropped FROM crm_trash.public__er_gc ORDER BY id;
+SELECT crm_purge_unprotect('er_gc', drop_trash => true), crm_purge_unprotect('er_gp', drop_trash => true);
+DROP TABLE er_gc, er_gp;
+
 -- a column renamed: the guard's natural key, the anonymize rules and a
 -- relation's child columns follow it (kept by name, they matched nothing:
 -- the erase tombstoned a shorter natural key, and left the personal data;
