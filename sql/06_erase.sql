@@ -1142,6 +1142,39 @@ BEGIN
 END
 $$;
 
+-- The text of a key's columns as an array, each by its type's output
+-- function: as crm_purge.unlinks records a child's key and its reference.
+CREATE FUNCTION crm_purge._text_array_expr(tbl regclass, cols int2[]) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT 'ARRAY[' || string_agg(format('pg_catalog.textin(%I.%I(%I::%s))', n.nspname, p.proname, a.attname,
+										 format_type(b.oid, NULL)), ', ' ORDER BY k.ord) || ']::pg_catalog.text'
+	FROM unnest(cols) WITH ORDINALITY k(attnum, ord)
+	JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
+	JOIN pg_type b ON b.oid = crm_purge._base_type(a.atttypid)
+	JOIN pg_proc p ON p.oid = b.typoutput
+	JOIN pg_namespace n ON n.oid = p.pronamespace
+$$;
+
+-- The keys (as _text_array_expr writes them) of child rows that foreign
+-- key con unlinked from parent rows, now trashed, that referenced one of
+-- parent_refs: an erase of those parents reaches them by their rule
+-- (review round 43, B43-4).  crm_purge.unlinks is the extension's.
+CREATE FUNCTION crm_purge._unlinked_children(child regclass, con name, parent_refs text[]) RETURNS text[]
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
+
+CREATE FUNCTION crm_purge._unlinked_children_impl(actor regrole, child regclass, con name, parent_refs text[])
+RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT has_table_privilege(actor, child, 'SELECT') THEN
+		RAISE EXCEPTION 'permission denied for table %', child USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN (SELECT array_agg(DISTINCT u.child_key::text) FROM crm_purge.unlinks u
+			WHERE u.child = _unlinked_children_impl.child AND u.constraint_name = con
+			  AND u.parent_ref::text = ANY (parent_refs));
+END
+$$;
+
 CREATE FUNCTION crm_purge._erase(tbl regclass, cond text, keys text[], dry_run boolean, depth integer)
 RETURNS TABLE (t regclass, a text, n bigint, p text[])
 LANGUAGE plpgsql AS $$
@@ -1162,6 +1195,7 @@ DECLARE
 	r record;
 	refs text[];
 	child_cond text;
+	unlinked text;
 	nc bigint;
 	ids bigint[];
 	nums bigint[];
@@ -1287,6 +1321,21 @@ BEGIN
 					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]))
 			|| CASE WHEN r.condition IS NOT NULL
 					THEN format(' AND %s', crm_purge._check_condition(r.child, r.condition)) ELSE '' END;
+		-- child rows the foreign key unlinked when the parent was trashed
+		-- (recorded for re-linking), still unlinked: the rule reaches them too
+		unlinked := NULL;
+		IF tr IS NOT NULL AND r.con IS NOT NULL AND r.on_erase <> 'keep' THEN
+			SELECT x.a INTO k FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
+						   crm_purge._text_array_expr(tbl, r.confkey), tr, cond, E'\n'), keys) AS x(a text[]);
+			k := CASE WHEN k IS NOT NULL THEN crm_purge._unlinked_children(r.child, r.conname, k) END;
+			IF k IS NOT NULL THEN
+				unlinked := format('%s OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.text[]) AND %s',
+					crm_purge._text_array_expr(r.child, crm_purge._pk_cols(r.child)), k,
+					(SELECT string_agg(format('%I IS NULL', a.attname), ' AND ')
+					 FROM pg_attribute a WHERE a.attrelid = r.child AND a.attnum = ANY (r.conkey)));
+				child_cond := format('((%s) OR (%s))', child_cond, unlinked);
+			END IF;
+		END IF;
 		-- (a rule made before the foreign key cascaded)
 		IF r.on_erase = 'keep' AND r.con IS NOT NULL
 		   AND (SELECT c.confdeltype FROM pg_constraint c WHERE c.oid = r.con) = 'c' THEN
@@ -1304,6 +1353,11 @@ BEGIN
 				PERFORM crm_purge._lock_held(r.child);
 				hold_id := crm_purge._hold_keeping_cols(r.child, r.conkey, refs,
 					(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = r.confkey[1]));
+				IF hold_id IS NULL AND unlinked IS NOT NULL THEN
+					SELECT x.a INTO k FROM crm_purge._pick(r.child, format('SELECT array_agg(%s) FROM %s WHERE %s',
+						crm_purge._key_expr(r.child, crm_purge._pk_cols(r.child)), r.child, unlinked), refs) AS x(a text[]);
+					hold_id := crm_purge._hold_keeping(r.child, coalesce(k, '{}'));
+				END IF;
 				IF hold_id IS NOT NULL THEN
 					RAISE EXCEPTION 'cannot erase rows of table %: legal hold % keeps rows of table % that the erase would %',
 						tbl, hold_id, r.child, r.on_erase

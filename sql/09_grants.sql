@@ -274,3 +274,7 @@ GRANT EXECUTE ON FUNCTION crm_purge._lock_held(regclass) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._guard_trigger(regclass, text, name[]),
 	crm_purge._column_renamed(regrole, regclass, name, name) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION crm_purge._unlinked_children(regclass, name, text[]),
+	crm_purge._unlinked_children_impl(regrole, regclass, name, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._unlinked_children(regclass, name, text[]) TO crm_purge_admin;

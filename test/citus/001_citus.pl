@@ -1535,10 +1535,13 @@ like(as('regress_app', q{INSERT INTO app.gn VALUES (1, 3, 'a@x', 'eu')}, err => 
 # crm_purge asks for): Citus folded the owner's IMMUTABLE index function on
 # the coordinator as the superuser (review round 43, C43-1): refused
 as('regress_app', q{
-	CREATE TABLE app.esc_log (who name, su boolean);
-	GRANT INSERT ON app.esc_log TO PUBLIC;
 	CREATE FUNCTION app.esc_w() RETURNS int LANGUAGE plpgsql AS $f$
-	BEGIN INSERT INTO app.esc_log SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user; RETURN 0; END $f$;
+	BEGIN
+		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+			RAISE EXCEPTION 'the owner''s code ran as superuser %', current_user;
+		END IF;
+		RETURN 0;
+	END $f$;
 	CREATE FUNCTION app.esc_i() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN PERFORM app.esc_w(); RETURN 0; END $f$;
 	GRANT EXECUTE ON FUNCTION app.esc_w(), app.esc_i() TO PUBLIC;
 	CREATE TABLE app.f43 (account_id int, id int, v text, PRIMARY KEY (account_id, id));
@@ -1546,16 +1549,14 @@ as('regress_app', q{
 	INSERT INTO app.f43 VALUES (1, 1, 'a');
 });
 as('regress_admin', q{SELECT crm_purge_protect('app.f43')});
-as('regress_app', q{CREATE INDEX f43_x ON app.f43 ((id + app.esc_i())); TRUNCATE app.esc_log});
+as('regress_app', q{CREATE INDEX f43_x ON app.f43 ((id + app.esc_i()))});
 like(($coord->psql('postgres', q{ALTER TABLE app.f43 ADD COLUMN updated_at timestamptz NOT NULL DEFAULT '2026-01-01'}))[2],
 	qr/a superuser may not change Citus table app\.f43: its stored expressions call function app\.esc_i\(\) of role regress_app/,
 	'Citus: a superuser\'s change of a distributed table whose index calls the owner\'s function is refused');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.esc_log WHERE su}), '0', 'the owner\'s function ran as no superuser');
 as('regress_app', q{DROP INDEX app.f43_x});
 $coord->safe_psql('postgres', q{ALTER TABLE app.f43 ADD COLUMN updated_at timestamptz NOT NULL DEFAULT '2026-01-01'});
 as('regress_app', q{CREATE INDEX f43_x ON app.f43 ((id + app.esc_i()))});
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__f43 WHERE false}) . ' '
-	. $coord->safe_psql('postgres', q{SELECT count(*) FROM app.esc_log WHERE su}), '0 0',
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_attribute WHERE attrelid = 'crm_trash.app__f43'::regclass AND attname = 'updated_at'}), '1',
 	'without the index the change goes through');
 
 # the superuser's TRUNCATE of a protected distributed table (crm_purge
@@ -1568,13 +1569,11 @@ as('regress_app', q{
 	INSERT INTO app.m43 VALUES (1, 1), (2, 2);
 	SET citus.enable_unsafe_triggers = on;
 	CREATE TRIGGER m43_tr BEFORE TRUNCATE ON app.m43 FOR EACH STATEMENT EXECUTE FUNCTION app.esc_t();
-	TRUNCATE app.esc_log;
 });
 as('regress_admin', q{SELECT crm_purge_protect('app.m43')});
 like(($coord->psql('postgres', q{SET crm_purge.allow_truncate = on; TRUNCATE app.m43}))[2],
 	qr/a superuser may not truncate Citus table app\.m43: a TRUNCATE trigger on it calls function app\.esc_t\(\) of a role/,
 	'Citus: a superuser\'s TRUNCATE of a table with the owner\'s TRUNCATE trigger is refused');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.esc_log WHERE su}) . ' '
-	. $coord->safe_psql('postgres', q{SELECT count(*) FROM app.m43}), '0 2', 'nothing ran as the superuser, nothing was truncated');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.m43}), '2', 'nothing was truncated');
 
 done_testing();

@@ -699,6 +699,34 @@ SELECT id, pid, email, email_norm, phone_dropped FROM crm_trash.public__er_gc OR
 SELECT crm_purge_unprotect('er_gc', drop_trash => true), crm_purge_unprotect('er_gp', drop_trash => true);
 DROP TABLE er_gc, er_gp;
 
+-- child rows ON DELETE SET NULL unlinked when their parent was trashed
+-- (or that the application unlinked, deletion_scope = transaction) are
+-- reached by the erase of that parent through their rule (review round
+-- 43, B43-4)
+CREATE TABLE er_up (id int PRIMARY KEY, name text);
+CREATE TABLE er_uc (id int PRIMARY KEY, pid int REFERENCES er_up ON DELETE SET NULL, body text);
+CREATE TABLE er_ua (id int PRIMARY KEY, pid int REFERENCES er_up, body text);
+INSERT INTO er_up VALUES (1, 'Alice'), (2, 'Bob'), (3, 'Carol');
+INSERT INTO er_uc VALUES (10, 1, 'Alice medical note'), (11, 1, 'Alice note 2'), (20, 2, 'bob'), (30, NULL, 'nobody');
+INSERT INTO er_ua VALUES (10, 3, 'Carol private'), (11, NULL, 'other');
+SELECT crm_purge_protect('er_up'), crm_purge_protect('er_uc'), crm_purge_protect('er_ua');
+SELECT crm_purge_relate('er_up', 'er_uc', 'delete'), crm_purge_relate('er_up', 'er_ua', 'anonymize');
+SELECT crm_purge_anonymize('er_ua', 'body', 'fixed:erased');
+DELETE FROM er_up WHERE id IN (1, 2);
+BEGIN;
+SET LOCAL crm_purge.deletion_scope = transaction;
+UPDATE er_ua SET pid = NULL WHERE pid = 3;
+DELETE FROM er_up WHERE id = 3;
+COMMIT;
+SELECT * FROM crm_purge_erase_preview('er_up', 'id IN (1, 3)') ORDER BY 1::text;
+SELECT crm_purge_erase('er_up', 'id IN (1, 3)', 'GDPR');
+SELECT * FROM er_uc ORDER BY id;
+SELECT * FROM er_ua ORDER BY id;
+SELECT count(*) AS alice_in_trash FROM crm_trash.public__er_uc WHERE id IN (10, 11);
+DROP TABLE er_uc, er_ua;
+SELECT crm_purge_unprotect('er_up', drop_trash => true);
+DROP TABLE er_up;
+
 -- a column renamed: the guard's natural key, the anonymize rules and a
 -- relation's child columns follow it (kept by name, they matched nothing:
 -- the erase tombstoned a shorter natural key, and left the personal data;

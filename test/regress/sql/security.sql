@@ -2198,6 +2198,7 @@ SET ROLE regress_sec_owner;
 CREATE TABLE own.sg52 (id int PRIMARY KEY);
 INSERT INTO own.sg52 VALUES (1), (2);
 GRANT SELECT, DELETE ON own.sg52 TO regress_sec_signal;
+GRANT USAGE ON SCHEMA own TO regress_sec_signal;
 CREATE FUNCTION own.kill52() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
 	IF current_user <> 'regress_sec_owner' THEN PERFORM pg_terminate_backend(0); END IF;
@@ -2210,6 +2211,7 @@ SELECT crm_purge_delete_where('own.sg52', 'id = 1', dry_run => true);
 RESET ROLE;
 DROP TABLE own.sg52;
 DROP FUNCTION own.kill52();
+DROP OWNED BY regress_sec_signal;
 DROP ROLE regress_sec_signal;
 
 \c contrib_regression
