@@ -276,6 +276,23 @@ SELECT outcome FROM crm_purge_report(:c_req) WHERE outcome <> 'ok';
 SELECT action, table_name, rows FROM crm_purge.history WHERE request_id = :c_req ORDER BY id;
 SELECT crm_purge_release(:c_hold);
 
+-- a row kept for the held rows of two tables counts once (review round 43,
+-- B43-5)
+CREATE TABLE k_par (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+CREATE TABLE k_c1 (id int PRIMARY KEY, pid int REFERENCES k_par ON DELETE SET NULL);
+CREATE TABLE k_c2 (id int PRIMARY KEY, pid int REFERENCES k_par ON DELETE CASCADE);
+INSERT INTO k_par (id) VALUES (1), (2);
+INSERT INTO k_c1 VALUES (10, 1); INSERT INTO k_c2 VALUES (10, 1);
+SELECT crm_purge_protect('k_c1') IS NOT NULL AS p1, crm_purge_protect('k_c2') IS NOT NULL AS p2;
+SELECT crm_purge_hold('k_c1', 'id = 10', NULL, 'lit') AS k_h1, crm_purge_hold('k_c2', 'id = 10', NULL, 'lit') AS k_h2 \gset
+SELECT crm_purge_request('k_par', '1 day', 'delete_only') AS k_req \gset
+CALL crm_purge_run();
+SELECT outcome FROM crm_purge_report(:k_req) WHERE outcome <> 'ok';
+SELECT array_agg(id ORDER BY id) AS kept FROM k_par;
+SELECT crm_purge_release(:k_h1), crm_purge_release(:k_h2);
+SELECT crm_purge_unprotect('k_c1', drop_trash => true), crm_purge_unprotect('k_c2', drop_trash => true);
+DROP TABLE k_c1, k_c2, k_par;
+
 -- the cascade finds children with the foreign key's own equality (char(4)
 -- = 'ab ' is true, text = is not): the held child keeps its parent
 CREATE TABLE c_code (code char(4) PRIMARY KEY, modified_at timestamptz NOT NULL);
