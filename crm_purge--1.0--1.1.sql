@@ -5123,7 +5123,11 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 										 format_type(b.oid, NULL)), ', ' ORDER BY k.ord) || ']::pg_catalog.text'
 	FROM unnest(cols) WITH ORDINALITY k(attnum, ord)
 	JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum
-	JOIN pg_type b ON b.oid = crm_purge._base_type(a.atttypid)
+	-- (a domain's base type, through every level)
+	CROSS JOIN LATERAL (WITH RECURSIVE d(o, base) AS (SELECT y.oid, y.typbasetype FROM pg_type y WHERE y.oid = a.atttypid
+		UNION ALL SELECT y.oid, y.typbasetype FROM d JOIN pg_type y ON y.oid = d.base WHERE d.base <> 0)
+		SELECT o FROM d WHERE base = 0) bt
+	JOIN pg_type b ON b.oid = bt.o
 	JOIN pg_proc p ON p.oid = b.typoutput
 	JOIN pg_namespace n ON n.oid = p.pronamespace
 $$;
