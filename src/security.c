@@ -194,12 +194,37 @@ crm_purge_other_owner_inheritor(Oid relid, Oid role)
 }
 
 /*
+ * server_function_granted: may role run a built-in function that only
+ * superusers may by default, and whose effects reach past the transaction
+ * (the server's settings, WAL, statistics, its files)?  Code run on its
+ * behalf would too: built-in functions pass no fmgr hook.
+ */
+static bool
+server_function_granted(Oid role)
+{
+	static const Oid fns[] = {F_PG_RELOAD_CONF, F_PG_ROTATE_LOGFILE, F_PG_PROMOTE, F_PG_SWITCH_WAL,
+		F_PG_CREATE_RESTORE_POINT, F_PG_BACKUP_START, F_PG_BACKUP_STOP, F_PG_WAL_REPLAY_PAUSE,
+		F_PG_WAL_REPLAY_RESUME, F_PG_LOG_BACKEND_MEMORY_CONTEXTS, F_PG_STAT_RESET, F_PG_STAT_RESET_SHARED,
+		F_PG_STAT_RESET_SINGLE_TABLE_COUNTERS, F_PG_STAT_RESET_SINGLE_FUNCTION_COUNTERS, F_PG_STAT_RESET_SLRU,
+		F_PG_STAT_RESET_REPLICATION_SLOT, F_PG_STAT_RESET_SUBSCRIPTION_STATS, F_PG_READ_FILE_TEXT,
+	F_PG_READ_BINARY_FILE_TEXT};
+	int			i;
+
+	for (i = 0; i < lengthof(fns); i++)
+		if (pg_proc_aclcheck(fns[i], role, ACL_EXECUTE) == ACLCHECK_OK)
+			return true;
+	return false;
+}
+
+/*
  * crm_purge_wide_rights: superuser-like, or a role that reads or writes
  * every table (crm_purge's catalogs, holds and tombstones among them),
  * reads the server's files, or passes every row-level security policy
- * (BYPASSRLS: every trash), or makes and drops replication slots
- * (REPLICATION: they outlive a rollback; a logical slot reads every
- * change).  Such a role is neither trusted as a superuser
+ * (BYPASSRLS: every trash), or acts past the transaction: replication
+ * slots (REPLICATION: they outlive a rollback; a logical slot reads every
+ * change), other sessions (pg_signal_backend), a superuser's function
+ * granted to it (server_function_granted).  Such a role is neither
+ * trusted as a superuser
  * nor acted as: its code must not run with a superuser's or an admin's
  * rights, and no one's text may run with its rights.
  */
@@ -211,6 +236,8 @@ crm_purge_wide_rights(Oid role)
 		has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES) ||
 		has_bypassrls_privilege(role) ||
 		has_rolreplication(role) ||
+		has_privs_of_role(role, ROLE_PG_SIGNAL_BACKEND) ||
+		server_function_granted(role) ||
 		crm_purge_superuser_like(role);
 }
 
@@ -246,16 +273,16 @@ refuse_code_of(Oid relid, Oid role, bool reads)
 		if (untrusted_wide(o) && (crm_purge_is_admin(role) || crm_purge_wide_rights(role)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("cannot work on table %s for role %s: its owner %s reads or writes every table",
+					 errmsg("cannot work on table %s for role %s: its owner %s has rights over every table or the server",
 							crm_purge_relname(relid), crm_purge_role_name(role), crm_purge_role_name(o)),
-					 errdetail("The owner has pg_read_all_data, pg_write_all_data, pg_read_server_files, BYPASSRLS or REPLICATION and is no superuser: crm_purge neither runs its code with an admin's or a superuser's rights nor acts as it."),
+					 errdetail("The owner has pg_read_all_data, pg_write_all_data, pg_read_server_files, pg_signal_backend, BYPASSRLS, REPLICATION or a superuser's function and is no superuser: crm_purge neither runs its code with an admin's or a superuser's rights nor acts as it."),
 					 errhint("Give the table an owner without those rights (ALTER TABLE ... OWNER TO), or take them from the owner.")));
 		if (reads && role_wide && !has_privs_of_role(role, o))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("cannot read table %s by the filter of role %s: that role reads or writes every table",
+					 errmsg("cannot read table %s by the filter of role %s: that role has rights over every table or the server",
 							crm_purge_relname(relid), crm_purge_role_name(role)),
-					 errdetail("The code of the table's owner %s would run with the rights of pg_read_all_data, pg_write_all_data, pg_read_server_files, BYPASSRLS or REPLICATION.",
+					 errdetail("The code of the table's owner %s would run with the rights of pg_read_all_data, pg_write_all_data, pg_read_server_files, pg_signal_backend, BYPASSRLS, REPLICATION or a superuser's function.",
 							   crm_purge_role_name(o)),
 					 errhint("Act from a role without those rights, or from a member of the owner's role.")));
 	}
@@ -1185,30 +1212,8 @@ typedef enum HookedFunction
 	HOOKED_SETS_TRANSACTION_ID,
 	HOOKED_RESHARDS,
 	HOOKED_COLOCATES,
-	HOOKED_ERASE,
-	HOOKED_SERVER
+	HOOKED_ERASE
 } HookedFunction;
-
-/*
- * Functions whose effects reach past the transaction and the tables (other
- * sessions, replication slots, the server): what a role granted them (an
- * admin of pg_signal_backend, of REPLICATION) may do itself, code run on
- * its behalf may not (review round 43, A43-1, A43-2).
- */
-static const char *const server_functions[] = {
-	"pg_terminate_backend", "pg_cancel_backend", "pg_log_backend_memory_contexts",
-	"pg_create_physical_replication_slot", "pg_create_logical_replication_slot",
-	"pg_drop_replication_slot", "pg_replication_slot_advance",
-	"pg_copy_physical_replication_slot", "pg_copy_logical_replication_slot",
-	"pg_logical_slot_get_changes", "pg_logical_slot_peek_changes",
-	"pg_logical_slot_get_binary_changes", "pg_logical_slot_peek_binary_changes",
-	"pg_logical_emit_message", "pg_reload_conf", "pg_rotate_logfile", "pg_promote",
-	"pg_switch_wal", "pg_create_restore_point", "pg_backup_start", "pg_backup_stop",
-	"pg_wal_replay_pause", "pg_wal_replay_resume", "pg_stat_reset", "pg_stat_reset_shared",
-	"pg_stat_reset_single_table_counters", "pg_stat_reset_single_function_counters",
-	"pg_stat_reset_slru", "pg_stat_reset_replication_slot", "pg_stat_reset_subscription_stats",
-	"pg_file_write", "pg_file_rename", "pg_file_unlink", "pg_file_sync", "lo_import", "lo_export"
-};
 
 /* calls of crm_purge._erase running: its steps (_erased, _trash_apply) run only inside one */
 static int	erasing = 0;
@@ -1272,14 +1277,6 @@ hooked_function(Oid fn)
 			result = HOOKED_COLOCATES;
 		else if (strcmp(name, "_erase") == 0 && proc->pronamespace == get_namespace_oid(CRM_PURGE_SCHEMA, true))
 			result = HOOKED_ERASE;
-		else if (proc->pronamespace == PG_CATALOG_NAMESPACE || strncmp(name, "pg_file_", 8) == 0)
-		{
-			int			i;
-
-			for (i = 0; i < lengthof(server_functions) && result == HOOKED_NONE; i++)
-				if (strcmp(name, server_functions[i]) == 0)
-					result = HOOKED_SERVER;
-		}
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -1529,13 +1526,6 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errmsg("function %s cannot run on another role's behalf", get_func_name(flinfo->fn_oid)),
 				 errdetail("It opens a connection as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
 				 errhint("Call it directly, as the admin, in a transaction of its own.")));
-	if (event == FHET_START && hooked == HOOKED_SERVER && crm_purge_on_behalf(false) &&
-		GetUserId() != crm_purge_extension_owner())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("function %s cannot run on another role's behalf", get_func_name(flinfo->fn_oid)),
-				 errdetail("Its effects reach past the transaction (other sessions, replication slots, the server); code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not use that role's rights for them."),
-				 errhint("Call it directly, as the admin.")));
 	/* (Citus's own sessions are named so; a superuser may) */
 	if (event == FHET_START && hooked == HOOKED_SETS_TRANSACTION_ID && !crm_purge_citus_internal_session() && !superuser())
 		ereport(ERROR,
