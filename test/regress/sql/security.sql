@@ -2190,9 +2190,8 @@ RESET ROLE;
 DROP OWNED BY regress_sec_repl;
 DROP ROLE regress_sec_repl;
 
--- 52. the owner's code run on an admin's behalf signals no session and
--- makes no replication slot with the admin's rights (pg_signal_backend;
--- review round 43, A43-2)
+-- 52. pg_signal_backend counts as wide rights too: the owner's code run on
+-- the admin's behalf ended other roles' sessions (review round 43, A43-2)
 CREATE ROLE regress_sec_signal LOGIN IN ROLE crm_purge_admin, pg_signal_backend;
 SET ROLE regress_sec_owner;
 CREATE TABLE own.sg52 (id int PRIMARY KEY);
@@ -2209,6 +2208,13 @@ ALTER TABLE own.sg52 ENABLE ROW LEVEL SECURITY;
 SET ROLE regress_sec_signal;
 SELECT crm_purge_delete_where('own.sg52', 'id = 1', dry_run => true);
 RESET ROLE;
+-- (nor with a superuser's function granted: built-in functions pass no hook)
+REVOKE pg_signal_backend FROM regress_sec_signal;
+GRANT EXECUTE ON FUNCTION pg_stat_reset() TO regress_sec_signal;
+SET ROLE regress_sec_signal;
+SELECT crm_purge_delete_where('own.sg52', 'id = 1', dry_run => true);
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION pg_stat_reset() FROM regress_sec_signal;
 DROP TABLE own.sg52;
 DROP FUNCTION own.kill52();
 DROP OWNED BY regress_sec_signal;
