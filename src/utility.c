@@ -454,22 +454,29 @@ user_function(Oid funcid, void *context)
 	return result;
 }
 
+/* user_immutable_function: user_function() when funcid is IMMUTABLE: planning may run it */
+static bool
+user_immutable_function(Oid funcid, void *context)
+{
+	return func_volatile(funcid) == PROVOLATILE_IMMUTABLE && user_function(funcid, context);
+}
+
 static bool
 user_code_walker(Node *node, Oid *found)
 {
 	if (node == NULL)
 		return false;
-	if (check_functions_in_node(node, user_function, (void *) found))
+	if (check_functions_in_node(node, user_immutable_function, (void *) found))
 		return true;
 	return expression_tree_walker(node, user_code_walker, (void *) found);
 }
 
 /*
- * stored_user_code: the first function of a role that is not a superuser
- * that relid's (or a partition's or child's) index expressions and
- * predicates, statistics expressions or CHECK constraints call, or
- * InvalidOid.  Read from the catalogs as stored: the relation cache folds
- * them, running such a function.
+ * stored_user_code: the first IMMUTABLE function of a role that is not a
+ * superuser that relid's (or a partition's or child's) index expressions
+ * and predicates, statistics expressions or CHECK constraints call, or
+ * InvalidOid.  Read from the catalogs as stored: the relation cache and
+ * the planner fold them (a call with constant arguments is run).
  */
 static Oid
 stored_user_code(Oid relid)
@@ -537,10 +544,10 @@ refuse_superuser_citus_alter(AlterTableStmt *stmt)
 			ReleaseSysCache(tup);
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("a superuser may not change Citus table %s: its stored expressions call function %s of role %s",
+				 errmsg("a superuser may not change Citus table %s: its stored expressions call IMMUTABLE function %s of role %s",
 						crm_purge_relname(relid), format_procedure_qualified(found),
 						crm_purge_role_name(owner)),
-				 errdetail("Citus folds the table's index expressions while checking the change, and runs such a function as the superuser."),
+				 errdetail("Citus folds the table's index expressions while checking the change (PostgreSQL its constraints), running such a function as the superuser."),
 				 errhint("Have the owner drop the index, statistics or constraint that calls it for the change, and make it again afterwards.")));
 	}
 }
