@@ -683,21 +683,21 @@ DROP TABLE er_ac, er_ap;
 -- an anonymize rule reaches the trash's copy of a stored generated column
 -- made of its column (B43-2), and trash values of its column dropped
 -- since (B43-3; review round 43)
-CREATE TABLE er_gp (id int PRIMARY KEY);
-CREATE TABLE er_gc (id int PRIMARY KEY, pid int REFERENCES er_gp ON DELETE SET NULL, email text,
+CREATE TABLE er_gnp (id int PRIMARY KEY);
+CREATE TABLE er_gnc (id int PRIMARY KEY, pid int REFERENCES er_gnp ON DELETE SET NULL, email text,
 	email_norm text GENERATED ALWAYS AS (lower(email)) STORED, phone text);
-INSERT INTO er_gp VALUES (1), (2);
-INSERT INTO er_gc (id, pid, email, phone) VALUES (10, 1, 'Alice@X', '555-1'), (11, 1, 'Alice2@X', '555-2'), (20, 2, 'Bob@X', '555-3');
-SELECT crm_purge_protect('er_gp'), crm_purge_protect('er_gc');
-SELECT crm_purge_relate('er_gp', 'er_gc', 'anonymize');
-SELECT crm_purge_anonymize('er_gc', 'email', 'null'), crm_purge_anonymize('er_gc', 'phone', 'null');
-DELETE FROM er_gc WHERE id IN (11, 20);
-ALTER TABLE er_gc DROP COLUMN phone;
-SELECT crm_purge_erase('er_gp', 'id = 1', 'GDPR');
-SELECT id, pid, email, email_norm FROM er_gc ORDER BY id;
-SELECT id, pid, email, email_norm, phone_dropped FROM crm_trash.public__er_gc ORDER BY id;
-SELECT crm_purge_unprotect('er_gc', drop_trash => true), crm_purge_unprotect('er_gp', drop_trash => true);
-DROP TABLE er_gc, er_gp;
+INSERT INTO er_gnp VALUES (1), (2);
+INSERT INTO er_gnc (id, pid, email, phone) VALUES (10, 1, 'Alice@X', '555-1'), (11, 1, 'Alice2@X', '555-2'), (20, 2, 'Bob@X', '555-3');
+SELECT crm_purge_protect('er_gnp'), crm_purge_protect('er_gnc');
+SELECT crm_purge_relate('er_gnp', 'er_gnc', 'anonymize');
+SELECT crm_purge_anonymize('er_gnc', 'email', 'null'), crm_purge_anonymize('er_gnc', 'phone', 'null');
+DELETE FROM er_gnc WHERE id IN (11, 20);
+ALTER TABLE er_gnc DROP COLUMN phone;
+SELECT crm_purge_erase('er_gnp', 'id = 1', 'GDPR');
+SELECT id, pid, email, email_norm FROM er_gnc ORDER BY id;
+SELECT id, pid, email, email_norm, phone_dropped FROM crm_trash.public__er_gnc ORDER BY id;
+SELECT crm_purge_unprotect('er_gnc', drop_trash => true), crm_purge_unprotect('er_gnp', drop_trash => true);
+DROP TABLE er_gnc, er_gnp;
 
 -- child rows ON DELETE SET NULL unlinked when their parent was trashed
 -- (or that the application unlinked, deletion_scope = transaction) are
@@ -723,6 +723,7 @@ SELECT crm_purge_erase('er_up', 'id IN (1, 3)', 'GDPR');
 SELECT * FROM er_uc ORDER BY id;
 SELECT * FROM er_ua ORDER BY id;
 SELECT count(*) AS alice_in_trash FROM crm_trash.public__er_uc WHERE id IN (10, 11);
+SELECT crm_purge_unprotect('er_uc', drop_trash => true), crm_purge_unprotect('er_ua', drop_trash => true);
 DROP TABLE er_uc, er_ua;
 SELECT crm_purge_unprotect('er_up', drop_trash => true);
 DROP TABLE er_up;
