@@ -703,30 +703,30 @@ DROP TABLE er_gnc, er_gnp;
 -- (or that the application unlinked, deletion_scope = transaction) are
 -- reached by the erase of that parent through their rule (review round
 -- 43, B43-4)
-CREATE TABLE er_up (id int PRIMARY KEY, name text);
-CREATE TABLE er_uc (id int PRIMARY KEY, pid int REFERENCES er_up ON DELETE SET NULL, body text);
-CREATE TABLE er_ua (id int PRIMARY KEY, pid int REFERENCES er_up, body text);
-INSERT INTO er_up VALUES (1, 'Alice'), (2, 'Bob'), (3, 'Carol');
-INSERT INTO er_uc VALUES (10, 1, 'Alice medical note'), (11, 1, 'Alice note 2'), (20, 2, 'bob'), (30, NULL, 'nobody');
-INSERT INTO er_ua VALUES (10, 3, 'Carol private'), (11, NULL, 'other');
-SELECT crm_purge_protect('er_up'), crm_purge_protect('er_uc'), crm_purge_protect('er_ua');
-SELECT crm_purge_relate('er_up', 'er_uc', 'delete'), crm_purge_relate('er_up', 'er_ua', 'anonymize');
-SELECT crm_purge_anonymize('er_ua', 'body', 'fixed:erased');
-DELETE FROM er_up WHERE id IN (1, 2);
+CREATE TABLE er_unp (id int PRIMARY KEY, name text);
+CREATE TABLE er_unc (id int PRIMARY KEY, pid int REFERENCES er_unp ON DELETE SET NULL, body text);
+CREATE TABLE er_una (id int PRIMARY KEY, pid int REFERENCES er_unp, body text);
+INSERT INTO er_unp VALUES (1, 'Alice'), (2, 'Bob'), (3, 'Carol');
+INSERT INTO er_unc VALUES (10, 1, 'Alice medical note'), (11, 1, 'Alice note 2'), (20, 2, 'bob'), (30, NULL, 'nobody');
+INSERT INTO er_una VALUES (10, 3, 'Carol private'), (11, NULL, 'other');
+SELECT crm_purge_protect('er_unp'), crm_purge_protect('er_unc'), crm_purge_protect('er_una');
+SELECT crm_purge_relate('er_unp', 'er_unc', 'delete'), crm_purge_relate('er_unp', 'er_una', 'anonymize');
+SELECT crm_purge_anonymize('er_una', 'body', 'fixed:erased');
+DELETE FROM er_unp WHERE id IN (1, 2);
 BEGIN;
 SET LOCAL crm_purge.deletion_scope = transaction;
-UPDATE er_ua SET pid = NULL WHERE pid = 3;
-DELETE FROM er_up WHERE id = 3;
+UPDATE er_una SET pid = NULL WHERE pid = 3;
+DELETE FROM er_unp WHERE id = 3;
 COMMIT;
-SELECT * FROM crm_purge_erase_preview('er_up', 'id IN (1, 3)') ORDER BY 1::text;
-SELECT crm_purge_erase('er_up', 'id IN (1, 3)', 'GDPR');
-SELECT * FROM er_uc ORDER BY id;
-SELECT * FROM er_ua ORDER BY id;
-SELECT count(*) AS alice_in_trash FROM crm_trash.public__er_uc WHERE id IN (10, 11);
-SELECT crm_purge_unprotect('er_uc', drop_trash => true), crm_purge_unprotect('er_ua', drop_trash => true);
-DROP TABLE er_uc, er_ua;
-SELECT crm_purge_unprotect('er_up', drop_trash => true);
-DROP TABLE er_up;
+SELECT * FROM crm_purge_erase_preview('er_unp', 'id IN (1, 3)') ORDER BY 1::text;
+SELECT crm_purge_erase('er_unp', 'id IN (1, 3)', 'GDPR');
+SELECT * FROM er_unc ORDER BY id;
+SELECT * FROM er_una ORDER BY id;
+SELECT count(*) AS alice_in_trash FROM crm_trash.public__er_unc WHERE id IN (10, 11);
+SELECT crm_purge_unprotect('er_unc', drop_trash => true), crm_purge_unprotect('er_una', drop_trash => true);
+DROP TABLE er_unc, er_una;
+SELECT crm_purge_unprotect('er_unp', drop_trash => true);
+DROP TABLE er_unp;
 
 -- a column renamed: the guard's natural key, the anonymize rules and a
 -- relation's child columns follow it (kept by name, they matched nothing:
