@@ -328,28 +328,52 @@ user_partition_key(Oid relid)
 	return found;
 }
 
+/*
+ * stored_expressions_find: walker over the stored expressions of rels
+ * (column defaults when defaults, CHECK constraints, index expressions and
+ * predicates, statistics expressions), as stored (the relation cache would
+ * fold them), until it finds something; *found, or InvalidOid.
+ */
+static Oid
+stored_expressions_find(List *rels, bool defaults, bool (*walker) (Node *, Oid *))
+{
+	Oid			found = InvalidOid;
+	Oid			argtypes[2] = {OIDARRAYOID, BOOLOID};
+	Datum		values[2];
+	Datum	   *oids = palloc(sizeof(Datum) * Max(list_length(rels), 1));
+	ListCell   *lc;
+	uint64		i;
+
+	foreach(lc, rels)
+		oids[foreach_current_index(lc)] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(oids, list_length(rels), OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	values[1] = BoolGetDatum(defaults);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT d.adbin::pg_catalog.text FROM pg_catalog.pg_attrdef d"
+							  "  WHERE $2 AND d.adrelid OPERATOR(pg_catalog.=) ANY ($1)"
+							  " UNION ALL SELECT c.conbin::pg_catalog.text FROM pg_catalog.pg_constraint c"
+							  "  WHERE c.conrelid OPERATOR(pg_catalog.=) ANY ($1) AND c.conbin IS NOT NULL"
+							  " UNION ALL SELECT x.e::pg_catalog.text FROM pg_catalog.pg_index i,"
+							  "  LATERAL (VALUES (i.indexprs), (i.indpred)) x(e) WHERE i.indrelid OPERATOR(pg_catalog.=) ANY ($1) AND x.e IS NOT NULL"
+							  " UNION ALL SELECT s.stxexprs::pg_catalog.text FROM pg_catalog.pg_statistic_ext s"
+							  "  WHERE s.stxrelid OPERATOR(pg_catalog.=) ANY ($1) AND s.stxexprs IS NOT NULL",
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read stored expressions");
+	for (i = 0; i < SPI_processed && !OidIsValid(found); i++)
+	{
+		Node	   *expr = (Node *) stringToNode(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+
+		fix_opfuncids(expr);
+		walker(expr, &found);
+	}
+	SPI_finish();
+	return found;
+}
+
 static Oid
 stored_user_literal(Oid relid)
 {
-	Oid			found = InvalidOid;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	uint64		i;
-
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT d.adbin::pg_catalog.text FROM pg_catalog.pg_attrdef d WHERE d.adrelid OPERATOR(pg_catalog.=) $1"
-							  " UNION ALL SELECT c.conbin::pg_catalog.text FROM pg_catalog.pg_constraint c"
-							  "  WHERE c.conrelid OPERATOR(pg_catalog.=) $1 AND c.conbin IS NOT NULL"
-							  " UNION ALL SELECT x.e::pg_catalog.text FROM pg_catalog.pg_index i,"
-							  "  LATERAL (VALUES (i.indexprs), (i.indpred)) x(e) WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND x.e IS NOT NULL"
-							  " UNION ALL SELECT s.stxexprs::pg_catalog.text FROM pg_catalog.pg_statistic_ext s"
-							  "  WHERE s.stxrelid OPERATOR(pg_catalog.=) $1 AND s.stxexprs IS NOT NULL",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the expressions of %s", crm_purge_relname(relid));
-	for (i = 0; i < SPI_processed && !OidIsValid(found); i++)
-		stored_const_walker((Node *) stringToNode(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)), &found);
-	SPI_finish();
-	return found;
+	return stored_expressions_find(list_make1_oid(relid), true, stored_const_walker);
 }
 
 /*
@@ -475,41 +499,13 @@ user_code_walker(Node *node, Oid *found)
  * stored_user_code: the first IMMUTABLE function of a role that is not a
  * superuser that relid's (or a partition's or child's) index expressions
  * and predicates, statistics expressions or CHECK constraints call, or
- * InvalidOid.  Read from the catalogs as stored: the relation cache and
- * the planner fold them (a call with constant arguments is run).
+ * InvalidOid: the relation cache and the planner fold them (a call with
+ * constant arguments is run).
  */
 static Oid
 stored_user_code(Oid relid)
 {
-	Oid			found = InvalidOid;
-	Oid			argtypes[1] = {OIDARRAYOID};
-	Datum		values[1];
-	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
-	Datum	   *oids = palloc(sizeof(Datum) * list_length(rels));
-	ListCell   *lc;
-	uint64		i;
-
-	foreach(lc, rels)
-		oids[foreach_current_index(lc)] = ObjectIdGetDatum(lfirst_oid(lc));
-	values[0] = PointerGetDatum(construct_array(oids, list_length(rels), OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT c.conbin::pg_catalog.text FROM pg_catalog.pg_constraint c"
-							  "  WHERE c.conrelid OPERATOR(pg_catalog.=) ANY ($1) AND c.conbin IS NOT NULL"
-							  " UNION ALL SELECT x.e::pg_catalog.text FROM pg_catalog.pg_index i,"
-							  "  LATERAL (VALUES (i.indexprs), (i.indpred)) x(e) WHERE i.indrelid OPERATOR(pg_catalog.=) ANY ($1) AND x.e IS NOT NULL"
-							  " UNION ALL SELECT s.stxexprs::pg_catalog.text FROM pg_catalog.pg_statistic_ext s"
-							  "  WHERE s.stxrelid OPERATOR(pg_catalog.=) ANY ($1) AND s.stxexprs IS NOT NULL",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the expressions of %s", crm_purge_relname(relid));
-	for (i = 0; i < SPI_processed && !OidIsValid(found); i++)
-	{
-		Node	   *expr = (Node *) stringToNode(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-
-		fix_opfuncids(expr);
-		user_code_walker(expr, &found);
-	}
-	SPI_finish();
-	return found;
+	return stored_expressions_find(find_all_inheritors(relid, NoLock, NULL), false, user_code_walker);
 }
 
 /*
