@@ -194,26 +194,43 @@ crm_purge_other_owner_inheritor(Oid relid, Oid role)
 }
 
 /*
- * server_function_granted: may role run a built-in function that only
- * superusers may by default, and whose effects reach past the transaction
- * (the server's settings, WAL, statistics, its files)?  Code run on its
- * behalf would too: built-in functions pass no fmgr hook.
+ * server_function_granted: may role run a built-in function PUBLIC may
+ * not, through a grant made after initdb (lo_export, pg_read_file,
+ * pg_reload_conf, pg_stat_reset...)?  Their effects reach past the
+ * transaction and the tables (the server's files, settings, WAL,
+ * statistics), and built-in functions pass no fmgr hook, so code run on
+ * role's behalf cannot be refused them one by one.  The grants initdb
+ * makes (pg_monitor's) do not count.  Read once per transaction and role.
  */
 static bool
 server_function_granted(Oid role)
 {
-	static const Oid fns[] = {F_PG_RELOAD_CONF, F_PG_ROTATE_LOGFILE, F_PG_PROMOTE, F_PG_SWITCH_WAL,
-		F_PG_CREATE_RESTORE_POINT, F_PG_BACKUP_START, F_PG_BACKUP_STOP, F_PG_WAL_REPLAY_PAUSE,
-		F_PG_WAL_REPLAY_RESUME, F_PG_LOG_BACKEND_MEMORY_CONTEXTS, F_PG_STAT_RESET, F_PG_STAT_RESET_SHARED,
-		F_PG_STAT_RESET_SINGLE_TABLE_COUNTERS, F_PG_STAT_RESET_SINGLE_FUNCTION_COUNTERS, F_PG_STAT_RESET_SLRU,
-		F_PG_STAT_RESET_REPLICATION_SLOT, F_PG_STAT_RESET_SUBSCRIPTION_STATS, F_PG_READ_FILE_TEXT,
-	F_PG_READ_BINARY_FILE_TEXT};
-	int			i;
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static Oid	cached_role = InvalidOid;
+	static bool cached = false;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(role)};
 
-	for (i = 0; i < lengthof(fns); i++)
-		if (pg_proc_aclcheck(fns[i], role, ACL_EXECUTE) == ACLCHECK_OK)
-			return true;
-	return false;
+	if (cached_lxid == MyProc->lxid && cached_role == role)
+		return cached;
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a"
+							  " WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace"
+							  " AND p.proacl IS NOT NULL AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'"
+							  " AND a.grantee OPERATOR(pg_catalog.<>) 0"
+							  " AND NOT pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')"
+							  " AND pg_catalog.pg_has_role($1, a.grantee, 'USAGE')"
+							  " AND NOT EXISTS (SELECT FROM pg_catalog.pg_init_privs i, pg_catalog.aclexplode(i.initprivs) b"
+							  "  WHERE i.objoid OPERATOR(pg_catalog.=) p.oid"
+							  "  AND i.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+							  "  AND b.grantee OPERATOR(pg_catalog.=) a.grantee AND b.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE')"
+							  " LIMIT 1", 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the grants of built-in functions");
+	cached = SPI_processed > 0;
+	SPI_finish();
+	cached_lxid = MyProc->lxid;
+	cached_role = role;
+	return cached;
 }
 
 /*

@@ -1131,6 +1131,15 @@ protected_table(Oid relid)
 	return OidIsValid(crm_purge_trash_of(relid));
 }
 
+/* protected_shard: on a Citus worker node, is relid a shard of a protected table (whose holds are on the coordinator)? */
+static bool
+protected_shard(Oid relid)
+{
+	int64		shardid = 0;
+
+	return crm_purge_citus_group() > 0 && OidIsValid(crm_purge_citus_shard_trash(relid, &shardid));
+}
+
 /*
  * refuse_attaching_protected: ATTACH PARTITION of a protected or guarded
  * table under a table that is not (nor a table above it).  A DELETE on the
@@ -1452,7 +1461,8 @@ refuse_unlogged_under(Oid relid, const char *doing, bool part)
 {
 	char	   *hold;
 
-	if (in_tree_of(relid, protected_table))
+	/* (on a worker node a shard of a held table is neither protected nor held there: review round 44, C44-1) */
+	if (in_tree_of(relid, protected_table) || in_tree_of(relid, protected_shard))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot %s: it is protected by crm_purge", doing),

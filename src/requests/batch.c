@@ -428,7 +428,8 @@ check_creator(Request *r)
 				 errmsg("the role who created request " INT64_FORMAT " no longer exists", r->id),
 				 errhint("Make the request again as an admin who may delete from the table.")));
 	if (!crm_purge_is_admin(r->created_by) ||
-		pg_class_aclcheck(r->relid, r->created_by, ACL_SELECT | ACL_DELETE) != ACLCHECK_OK)
+		pg_class_aclcheck(r->relid, r->created_by, ACL_SELECT) != ACLCHECK_OK ||
+		pg_class_aclcheck(r->relid, r->created_by, ACL_DELETE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role %s who created request " INT64_FORMAT " may no longer delete from table %s",

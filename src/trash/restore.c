@@ -574,7 +574,9 @@ crm_purge_restore(PG_FUNCTION_ARGS)
 				 errmsg("relation with OID %u does not exist", relid)));
 	crm_purge_check_filter(filter);
 	/* trash rows are visible only with SELECT on the table; say so */
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT | ACL_INSERT) != ACLCHECK_OK)
+	/* (each on its own: a mask of two passes on either) */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", crm_purge_relname(relid)),
