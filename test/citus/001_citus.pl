@@ -1576,4 +1576,26 @@ like(($coord->psql('postgres', q{SET crm_purge.allow_truncate = on; TRUNCATE app
 	'Citus: a superuser\'s TRUNCATE of a table with the owner\'s TRUNCATE trigger is refused');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.m43}), '2', 'nothing was truncated');
 
+# the owner's SET UNLOGGED of a protected table's shard on a worker node
+# (where its holds are not known): a crash emptied held rows (review round
+# 44, C44-1): refused
+as('regress_app', q{
+	CREATE TABLE app.c44 (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.c44', 'account_id');
+	INSERT INTO app.c44 SELECT g % 10, g FROM generate_series(1, 40) g;
+});
+as('regress_admin', q{SELECT crm_purge_protect('app.c44')});
+{
+	my ($c44_shard, $c44_port) = split /\|/, $coord->safe_psql('postgres', q{
+		SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+		WHERE s.shardid = get_shard_id_for_distribution_column('app.c44', 1)});
+	my $node = $c44_port == $w1->port ? $w1 : $w2;
+	$node->psql('postgres', qq{SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on;
+		ALTER TABLE app.c44_$c44_shard SET UNLOGGED}, stderr => \my $uerr);
+	like($uerr, qr/cannot make table app\.c44_\d+ unlogged: it is protected by crm_purge/,
+		'Citus: the owner\'s SET UNLOGGED of a protected table\'s shard on a worker node is refused');
+	is($node->safe_psql('postgres', qq{SET citus.override_table_visibility = off;
+		SELECT relpersistence FROM pg_class WHERE relname = 'c44_$c44_shard'}), 'p', 'the shard stays logged');
+}
+
 done_testing();

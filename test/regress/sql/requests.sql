@@ -147,6 +147,19 @@ CREATE ROLE regress_req_admin LOGIN IN ROLE crm_purge_admin;
 SET ROLE regress_req_admin;
 SELECT crm_purge_request('acts', '1 day');
 RESET ROLE;
+-- nor go on deleting once DELETE is taken from it, SELECT kept (the two
+-- were checked as one mask, which either passed; review round 44, A44-2)
+CREATE TABLE lost_del (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO lost_del SELECT g, now() - interval '1 year' FROM generate_series(1, 5) g;
+GRANT SELECT, DELETE ON lost_del TO regress_req_admin;
+SET ROLE regress_req_admin;
+SELECT crm_purge_request('lost_del', '1 day', 'delete_only') AS lost_req \gset
+RESET ROLE;
+REVOKE DELETE ON lost_del FROM regress_req_admin;
+CALL crm_purge_run();
+SELECT status, rows_done, error FROM crm_purge.requests WHERE id = :lost_req;
+SELECT count(*) AS kept FROM lost_del;
+DROP TABLE lost_del;
 
 -- exports expire: files removed, reading says so
 \set VERBOSITY terse
