@@ -637,7 +637,10 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 							  " UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, k.rel, 'the partition key of ' OPERATOR(pg_catalog.||) k.rel::pg_catalog.regclass::pg_catalog.text"
 							  " FROM pg_catalog.unnest($1) k(rel)"
 							  " UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, st.oid, 'statistics ' OPERATOR(pg_catalog.||) st.stxname::pg_catalog.text"
-							  " FROM pg_catalog.pg_statistic_ext st WHERE st.stxrelid OPERATOR(pg_catalog.=) ANY ($1)),"
+							  " FROM pg_catalog.pg_statistic_ext st WHERE st.stxrelid OPERATOR(pg_catalog.=) ANY ($1)"
+							  /* row-level security policies (applied to a write as the admin: review round 44, A44-3) */
+							  " UNION ALL SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, pol.oid, 'policy ' OPERATOR(pg_catalog.||) pol.polname::pg_catalog.text"
+							  " FROM pg_catalog.pg_policy pol WHERE pol.polrelid OPERATOR(pg_catalog.=) ANY ($1)),"
 							  " code(owner, what) AS ("
 							  " SELECT p.proowner, o.what FROM objs o JOIN pg_catalog.pg_depend dp ON dp.classid OPERATOR(pg_catalog.=) o.classid"
 							  " AND dp.objid OPERATOR(pg_catalog.=) o.objid"

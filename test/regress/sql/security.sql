@@ -2221,6 +2221,25 @@ DROP FUNCTION own.kill52();
 DROP OWNED BY regress_sec_signal;
 DROP ROLE regress_sec_signal;
 
+-- 53. a third role's function in a superuser's table's row-level security
+-- policy ran as the admin in its write as itself, unrestricted (its
+-- deferred trigger then kept a search_path in the admin's session; review
+-- round 44, A44-3): refused like its triggers
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.pol53(int) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+GRANT EXECUTE ON FUNCTION own.pol53(int) TO PUBLIC;
+RESET ROLE;
+CREATE TABLE sec.pq (id int PRIMARY KEY, v text);
+INSERT INTO sec.pq VALUES (1, 'one'), (2, 'two');
+CREATE POLICY pq_p ON sec.pq USING (own.pol53(id));
+ALTER TABLE sec.pq ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, DELETE ON sec.pq TO regress_sec_admin;
+SELECT crm_purge_protect('sec.pq') IS NOT NULL AS protected;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('sec.pq', 'id = 1');
+RESET ROLE;
+SELECT count(*) AS pq_rows FROM sec.pq;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
