@@ -709,6 +709,21 @@ static void require_same_owner_partitions(Oid relid, Oid owner);
  * it reaches) as its owner would run a third role's code (see
  * refuse_foreign_code); for the worker's writes as a table's owner.
  */
+/*
+ * crm_purge_refuse_shard_rules: a rule on a shard, for any command: Citus
+ * makes none; one the owner made on a worker node would turn a write the
+ * coordinator checked for one command into something else (a restore's
+ * INSERT into a side table, its trash copy deleted: review round 44,
+ * C44-2).
+ */
+void
+crm_purge_refuse_shard_rules(Oid relid)
+{
+	refuse_rules(relid, ACL_INSERT);
+	refuse_rules(relid, ACL_UPDATE);
+	refuse_rules(relid, ACL_DELETE);
+}
+
 void
 crm_purge_refuse_foreign_code(Oid relid, AclMode need)
 {

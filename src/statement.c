@@ -102,7 +102,10 @@ run_as_role(bool original, List *changed, List *rels)
 		if (nsp != NULL && strcmp(nsp, CRM_TRASH_SCHEMA) != 0 && strcmp(nsp, CRM_PURGE_SCHEMA) != 0 &&
 			crm_purge_rel_owner(lfirst_oid(lc)) == role &&
 			OidIsValid(crm_purge_citus_shard_logical(lfirst_oid(lc))))
+		{
+			crm_purge_refuse_shard_rules(lfirst_oid(lc));
 			crm_purge_refuse_foreign_code(lfirst_oid(lc), ACL_DELETE);
+		}
 	}
 	return role;
 }

@@ -1583,6 +1583,7 @@ as('regress_app', q{
 	CREATE TABLE app.c44 (account_id int, id int, PRIMARY KEY (account_id, id));
 	SELECT create_distributed_table('app.c44', 'account_id');
 	INSERT INTO app.c44 SELECT g % 10, g FROM generate_series(1, 40) g;
+	GRANT SELECT, INSERT, DELETE ON app.c44 TO regress_admin;
 });
 as('regress_admin', q{SELECT crm_purge_protect('app.c44')});
 {
@@ -1596,6 +1597,24 @@ as('regress_admin', q{SELECT crm_purge_protect('app.c44')});
 		'Citus: the owner\'s SET UNLOGGED of a protected table\'s shard on a worker node is refused');
 	is($node->safe_psql('postgres', qq{SET citus.override_table_visibility = off;
 		SELECT relpersistence FROM pg_class WHERE relname = 'c44_$c44_shard'}), 'p', 'the shard stays logged');
+}
+
+# a rule the owner made on a shard on a worker node turned an admin's
+# restore (an INSERT) into an insert elsewhere; the trash copy went
+# (review round 44, C44-2): a shard written as its owner may have no rule
+as('regress_app', q{INSERT INTO app.c44 VALUES (1, 1001); DELETE FROM app.c44 WHERE id = 1001});
+{
+	my ($r44_shard, $r44_port) = split /\|/, $coord->safe_psql('postgres', q{
+		SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+		WHERE s.shardid = get_shard_id_for_distribution_column('app.c44', 1)});
+	my $node = $r44_port == $w1->port ? $w1 : $w2;
+	$node->safe_psql('postgres', qq{SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on;
+		SET citus.enable_ddl_propagation = off;
+		CREATE TABLE app.sink44 (account_id int, id int);
+		CREATE RULE sink AS ON INSERT TO app.c44_$r44_shard DO INSTEAD INSERT INTO app.sink44 VALUES (NEW.account_id, NEW.id) RETURNING *});
+	like(as('regress_admin', q{SELECT crm_purge_restore('app.c44', 'id = 1001')}, err => 1),
+		qr/it has a rule for INSERT/, 'Citus: a restore into a shard with a rule the owner made on its node is refused');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__c44 WHERE id = 1001}), '1', 'the row stays in the trash');
 }
 
 done_testing();
