@@ -194,6 +194,18 @@ statement_run_as(QueryDesc *queryDesc)
 	/* the tables it writes (resultRelations are range table indexes) */
 	foreach(lc, ps->resultRelations)
 		changed = lappend_oid(changed, rt_fetch(lfirst_int(lc), ps->rtable)->relid);
+	/*
+	 * and those it was written for: a DO INSTEAD rule's action writes
+	 * another table, the rewritten one keeps its write permissions (a rule
+	 * on a shard must be seen: review round 44, C44-2)
+	 */
+	foreach(lc, ps->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_RELATION && (rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0)
+			changed = list_append_unique_oid(changed, rte->relid);
+	}
 	/* a rule's DO ALSO action sets no tag */
 	return run_as_role(ps->canSetTag, changed, rels);
 }
