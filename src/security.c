@@ -662,6 +662,12 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 							  " UNION ALL SELECT p.proowner, 'the range type ' OPERATOR(pg_catalog.||) r.rngtypid::pg_catalog.regtype::pg_catalog.text"
 							  " FROM d JOIN pg_catalog.pg_range r ON r.rngtypid OPERATOR(pg_catalog.=) d.t"
 							  " JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) r.rngsubdiff OR p.oid OPERATOR(pg_catalog.=) r.rngcanonical"
+							  /* a relation a policy reads: a view's query, another table's policies run as the reader (review round 45, A45-1) */
+							  " UNION ALL SELECT c.relowner, o.what OPERATOR(pg_catalog.||) ' reads ' OPERATOR(pg_catalog.||) c.oid::pg_catalog.regclass::pg_catalog.text"
+							  " FROM objs o JOIN pg_catalog.pg_depend dp ON dp.classid OPERATOR(pg_catalog.=) o.classid"
+							  " AND dp.objid OPERATOR(pg_catalog.=) o.objid AND o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass"
+							  " JOIN pg_catalog.pg_class c ON dp.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+							  " AND c.oid OPERATOR(pg_catalog.=) dp.refobjid"
 							  " UNION ALL SELECT $2, 'rule ' OPERATOR(pg_catalog.||) rw.rulename::pg_catalog.text OPERATOR(pg_catalog.||) ' on '"
 							  " OPERATOR(pg_catalog.||) rw.ev_class::pg_catalog.regclass::pg_catalog.text"
 							  " FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class OPERATOR(pg_catalog.=) ANY ($1) AND rw.ev_class OPERATOR(pg_catalog.<>) $4"

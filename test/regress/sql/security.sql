@@ -2239,6 +2239,18 @@ SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('sec.pq', 'id = 1');
 RESET ROLE;
 SELECT count(*) AS pq_rows FROM sec.pq;
+-- (nor a relation of a third role the policy reads: a view's code runs
+-- as the reader; review round 45, A45-1)
+DROP POLICY pq_p ON sec.pq;
+SET ROLE regress_sec_owner;
+CREATE VIEW own.pq_ok AS SELECT 1 AS id;
+GRANT SELECT ON own.pq_ok TO PUBLIC;
+RESET ROLE;
+CREATE POLICY pq_v ON sec.pq USING (EXISTS (SELECT FROM own.pq_ok));
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('sec.pq', 'id = 1');
+RESET ROLE;
+SELECT count(*) AS pq_rows FROM sec.pq;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
