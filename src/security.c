@@ -510,27 +510,31 @@ static Oid	foreign_write_as = InvalidOid;
 static Oid	foreign_write_relid = InvalidOid;
 
 /*
- * refuse_rules: a rule on relid for the write's command (need) would do
+ * refuse_rules: a rule on relid for one of the write's commands (need, a mask) would do
  * something else than the write, which crm_purge would report done.
  */
 static void
 refuse_rules(Oid relid, AclMode need)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	CmdType		cmd = need == ACL_INSERT ? CMD_INSERT : need == ACL_UPDATE ? CMD_UPDATE : CMD_DELETE;
 	int			i;
 
 	for (i = 0; rel->rd_rules != NULL && i < rel->rd_rules->numLocks; i++)
-		if (rel->rd_rules->rules[i]->event == cmd)
+	{
+		CmdType		event = rel->rd_rules->rules[i]->event;
+
+		if ((event == CMD_INSERT && (need & ACL_INSERT)) || (event == CMD_UPDATE && (need & ACL_UPDATE)) ||
+			(event == CMD_DELETE && (need & ACL_DELETE)))
 		{
 			table_close(rel, AccessShareLock);
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot write to table %s: it has a rule for %s",
-							crm_purge_relname(relid), cmd == CMD_INSERT ? "INSERT" : cmd == CMD_UPDATE ? "UPDATE" : "DELETE"),
+							crm_purge_relname(relid), event == CMD_INSERT ? "INSERT" : event == CMD_UPDATE ? "UPDATE" : "DELETE"),
 					 errdetail("The rule would do something else than crm_purge's write, which would be reported done."),
 					 errhint("Drop the rule (DROP RULE), or write the rows yourself.")));
 		}
+	}
 	table_close(rel, AccessShareLock);
 }
 
@@ -725,9 +729,7 @@ static void require_same_owner_partitions(Oid relid, Oid owner);
 void
 crm_purge_refuse_shard_rules(Oid relid)
 {
-	refuse_rules(relid, ACL_INSERT);
-	refuse_rules(relid, ACL_UPDATE);
-	refuse_rules(relid, ACL_DELETE);
+	refuse_rules(relid, ACL_INSERT | ACL_UPDATE | ACL_DELETE);
 }
 
 void

@@ -582,6 +582,8 @@ truncated_tables(TruncateStmt *stmt)
  * legal holds.  (Citus's own connections cannot be told from a role's:
  * anyone may name itself citus_internal.)
  */
+static bool protected_shard(Oid relid);
+
 static void
 refuse_shard_truncate(TruncateStmt *stmt)
 {
@@ -594,9 +596,8 @@ refuse_shard_truncate(TruncateStmt *stmt)
 	foreach(lc, rels)
 	{
 		Oid			relid = lfirst_oid(lc);
-		int64		shardid = 0;
 
-		if (OidIsValid(crm_purge_citus_shard_trash(relid, &shardid)))
+		if (protected_shard(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot truncate %s: it is a shard of a table protected by crm_purge",
