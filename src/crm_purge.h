@@ -108,6 +108,7 @@ typedef struct CrmPurgeForeignWrite
 {
 	Oid			relid;
 	bool		as_owner;
+	bool		as_itself;		/* an admin's write as itself, with a third role's code refused */
 	bool		marked;			/* counted as work on another role's behalf */
 	Oid			owner;
 	List	   *pending_before; /* tables with a user's deferred trigger pending before the write */

@@ -806,6 +806,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 
 	w->relid = relid;
 	w->as_owner = false;
+	w->as_itself = false;
 	w->owner = InvalidOid;
 	w->pending_before = NIL;
 	w->prev_for = foreign_write_for;
@@ -869,15 +870,18 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 	{
 		refuse_foreign_code(relid, owner, need);
 		require_same_owner_partitions(relid, owner);
+		w->as_itself = true;
 	}
-	if (w->as_owner)
+	if (w->as_owner || w->as_itself)
 	{
 		ListCell   *lc;
 
-		refuse_foreign_code(relid, owner, need);
-
 		foreach(lc, pending_user_triggers())
 			w->pending_before = lappend_oid(w->pending_before, ((PendingTrigger *) lfirst(lc))->relid);
+	}
+	if (w->as_owner)
+	{
+		refuse_foreign_code(relid, owner, need);
 		require_same_owner_partitions(relid, owner);
 		crm_purge_citus_switching();
 		/* (the owner's forced policies off, as its foreign keys' actions run: they are code too) */
@@ -923,6 +927,35 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 {
 	int			round;
 
+	/*
+	 * An admin's write as itself: a third role's deferred trigger it queued
+	 * would fire at commit with the admin's rights, and could leave a
+	 * setting in its session (review round 45, A45-1).  The caller's own
+	 * and the table owner's (a superuser's) fire as a DELETE's would.
+	 */
+	if (w->as_itself)
+	{
+		ListCell   *lc;
+
+		foreach(lc, pending_user_triggers())
+		{
+			PendingTrigger *p = lfirst(lc);
+			Oid			owner = crm_purge_rel_owner(p->relid);
+
+			if (owner != w->owner && owner != w->id.userid && !crm_purge_superuser_like(owner) &&
+				!list_member_oid(w->pending_before, p->relid))
+			{
+				crm_purge_foreign_write_abort(w);
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot write to table %s for you: the write queued a deferred trigger on table %s, of another owner",
+								crm_purge_relname(w->relid), crm_purge_relname(p->relid)),
+						 errdetail("That trigger would fire at commit with your rights."),
+						 errhint("Nothing was written. Ask the owner of %s to write it.",
+								 crm_purge_relname(w->relid))));
+			}
+		}
+	}
 	if (w->as_owner)
 	{
 		PG_TRY();

@@ -2252,6 +2252,30 @@ SELECT crm_purge_delete_where('sec.pq', 'id = 1');
 RESET ROLE;
 SELECT count(*) AS pq_rows FROM sec.pq;
 
+-- 54. in an admin's write as itself, a third role's deferred trigger that
+-- the table's code queued would fire at the admin's commit with its rights
+-- and could keep a search_path in its session (round 45, A45-1): refused
+SET ROLE regress_sec_owner;
+CREATE TABLE own.q54 (x int);
+GRANT INSERT ON own.q54 TO PUBLIC;
+CREATE FUNCTION own.q54_late() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM set_config('search_path', 'own, pg_catalog', false); RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER q54_t AFTER INSERT ON own.q54 DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION own.q54_late();
+RESET ROLE;
+CREATE TABLE sec.pq54 (id int PRIMARY KEY);
+INSERT INTO sec.pq54 VALUES (1), (2);
+CREATE FUNCTION sec.pq54_log() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO own.q54 VALUES (OLD.id); RETURN OLD; END $$;
+CREATE TRIGGER pq54_log AFTER DELETE ON sec.pq54 FOR EACH ROW EXECUTE FUNCTION sec.pq54_log();
+GRANT SELECT, DELETE ON sec.pq54 TO regress_sec_admin;
+SELECT crm_purge_protect('sec.pq54') IS NOT NULL AS protected;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('sec.pq54', 'id = 1');
+SHOW search_path;
+RESET ROLE;
+SELECT count(*) AS pq54_rows FROM sec.pq54;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
