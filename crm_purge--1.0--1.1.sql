@@ -3206,6 +3206,7 @@ DECLARE
 	tr regclass := crm_purge._trash(_erase.tbl);
 	pk int2[] := crm_purge._pk_cols(tbl);
 	pkx text := crm_purge._key_expr(tbl, pk);
+	d record;
 	natural_cols name[] := (SELECT g.key_columns FROM crm_purge.guards g WHERE g.tbl = _erase.tbl);
 	natx text;
 	natural_keys text[];
@@ -3270,6 +3271,30 @@ BEGIN
 		SELECT x.a, x.n INTO k, n_trash FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n'), keys) AS x(a text[], n bigint);
 		subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
+		-- a trashed copy whose key is equal but written otherwise (numeric 1
+		-- and 1.0, float 0 and -0, 'a' and 'A' under a case-insensitive
+		-- collation) is the same record: found by the primary key's equality
+		IF NOT crm_purge._keys_comparable(tbl, pk, tbl, pk) THEN
+			SELECT string_agg(format('%I', a.attname), ', ' ORDER BY u.o) AS cols,
+				   string_agg(format('crm_purge_copy.%1$I OPERATOR(%2$I.%3$s) crm_purge_key.%1$I', a.attname, ns.nspname, op.oprname),
+							  ' AND ') AS equal
+				INTO d
+				FROM pg_index i
+				CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) WITH ORDINALITY u(attnum, opc, o)
+				JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = u.attnum
+				JOIN pg_opclass oc ON oc.oid = u.opc
+				JOIN pg_amop m ON m.amopfamily = oc.opcfamily AND m.amoplefttype = oc.opcintype
+					AND m.amoprighttype = oc.opcintype AND m.amopstrategy = 3
+				JOIN pg_operator op ON op.oid = m.amopopr
+				JOIN pg_namespace ns ON ns.oid = op.oprnamespace
+				WHERE i.indrelid = tbl AND i.indisprimary;
+			SELECT x.a INTO k FROM crm_purge._pick(tbl,
+				format('SELECT array_agg(DISTINCT %s) FROM %s crm_purge_copy WHERE EXISTS (SELECT FROM ('
+					   'SELECT %s FROM %s WHERE (%s%s) UNION ALL SELECT %s FROM %s WHERE (%s%s)) crm_purge_key WHERE %s)',
+					   pkx, tr, d.cols, tbl, cond, E'\n', d.cols, tr, cond, E'\n', d.equal), keys)
+				AS x(a text[]);
+			subject := ARRAY(SELECT DISTINCT x FROM unnest(subject || coalesce(k, '{}')) x);
+		END IF;
 	END IF;
 	subject := coalesce(subject, '{}');
 	-- a guard's natural key is tombstoned too (email, say: a re-import gets a new id)

@@ -1098,4 +1098,45 @@ SELECT crm_purge_release(:hz_hold);
 SELECT crm_purge_unprotect('er_hz', drop_trash => true);
 DROP TABLE er_rr, er_nv, er_hz;
 DROP COLLATION er_ci2;
+
+-- B45-1: a trashed copy of an erased key written otherwise (numeric 1 and
+-- 1.0, float -0 and 0, in a key of several columns too) is erased with it
+-- (it stayed, and a restore brought the erased record back; review round 45)
+CREATE TYPE er_pair AS (x int, y numeric);
+CREATE TABLE er_nk (id numeric PRIMARY KEY, email text);
+CREATE TABLE er_fk (id float8 PRIMARY KEY, email text);
+CREATE TABLE er_ck (a int, b numeric, email text, PRIMARY KEY (a, b));
+CREATE TABLE er_tk (id er_pair PRIMARY KEY, email text);
+SELECT crm_purge_protect(t) IS NOT NULL AS protected FROM unnest(ARRAY['er_nk', 'er_fk', 'er_ck', 'er_tk']::regclass[]) t;
+ALTER TABLE er_nk OWNER TO regress_er_owner;
+ALTER TABLE er_fk OWNER TO regress_er_owner;
+ALTER TABLE er_ck OWNER TO regress_er_owner;
+ALTER TABLE er_tk OWNER TO regress_er_owner;
+GRANT SELECT, DELETE ON er_nk, er_fk, er_ck, er_tk TO regress_er_admin;
+SET ROLE regress_er_owner;
+INSERT INTO er_nk VALUES (1, 'old@x');
+DELETE FROM er_nk;
+INSERT INTO er_nk VALUES (1.0, 'new@x');
+INSERT INTO er_fk VALUES ('-0', 'old@x');
+DELETE FROM er_fk;
+INSERT INTO er_fk VALUES (0, 'new@x');
+INSERT INTO er_ck VALUES (1, 2, 'old@x');
+DELETE FROM er_ck;
+INSERT INTO er_ck VALUES (1, 2.0, 'new@x');
+INSERT INTO er_tk VALUES (ROW(1, 2), 'old@x');
+DELETE FROM er_tk;
+INSERT INTO er_tk VALUES (ROW(1, 2.00), 'new@x');
+SET ROLE regress_er_admin;
+SELECT crm_purge_erase('er_nk', $$email = 'new@x'$$, 'GDPR') AS nk,
+	   crm_purge_erase('er_fk', $$email = 'new@x'$$, 'GDPR') AS fk,
+	   crm_purge_erase('er_ck', $$email = 'new@x'$$, 'GDPR') AS ck,
+	   crm_purge_erase('er_tk', $$email = 'new@x'$$, 'GDPR') AS tk;
+RESET ROLE;
+SELECT (SELECT count(*) FROM crm_trash.public__er_nk) AS nk_trash,
+	   (SELECT count(*) FROM crm_trash.public__er_fk) AS fk_trash,
+	   (SELECT count(*) FROM crm_trash.public__er_ck) AS ck_trash,
+	   (SELECT count(*) FROM crm_trash.public__er_tk) AS tk_trash;
+SELECT crm_purge_unprotect(t, true) FROM unnest(ARRAY['er_nk', 'er_fk', 'er_ck', 'er_tk']::regclass[]) t;
+DROP TABLE er_nk, er_fk, er_ck, er_tk;
+DROP TYPE er_pair;
 DROP ROLE regress_er_owner, regress_er_admin;
