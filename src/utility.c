@@ -1213,6 +1213,45 @@ refuse_trash_publication(CreatePublicationStmt *stmt)
 }
 
 /*
+ * type_referenced: does anything use type typid (or its array type) but
+ * that array type itself?  A table's row type is rarely a column's: its
+ * ALTER TABLE then reads no crm_purge catalog.
+ */
+static bool
+type_referenced(Oid typid)
+{
+	Oid			array = get_array_type(typid);
+	Oid			types[2] = {typid, array};
+	bool		used = false;
+	Relation	rel = table_open(DependRelationId, AccessShareLock);
+	int			i;
+
+	for (i = 0; i < 2 && !used; i++)
+	{
+		ScanKeyData key[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		if (!OidIsValid(types[i]))
+			continue;
+		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(TypeRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(types[i]));
+		scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, key);
+		while (!used && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+			used = !(d->classid == TypeRelationId && d->objid == array);
+		}
+		systable_endscan(scan);
+	}
+	table_close(rel, AccessShareLock);
+	return used;
+}
+
+/*
  * refuse_retyping_held: a change to a type that a held trash's column is
  * made of (ALTER TYPE ... RENAME VALUE of an enum, ALTER TYPE ... DROP,
  * ALTER or RENAME ATTRIBUTE of a composite, DROP TYPE or DOMAIN ... CASCADE)
@@ -1229,12 +1268,12 @@ refuse_retyping_held(Node *parsetree)
 	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TYPE)
 	{
 		Oid			relid = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
-		bool		changes = false;
 
-		/* (an attribute added changes no value) */
-		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
-			changes |= lfirst_node(AlterTableCmd, lc)->subtype != AT_AddColumn;
-		if (OidIsValid(relid) && changes)
+		/*
+		 * (an attribute added changes every value too: (Paris,75001) becomes
+		 * (Paris,75001,), no longer IS NOT NULL; review round 45, B45-2)
+		 */
+		if (OidIsValid(relid))
 			types = list_make1_oid(get_rel_type_id(relid));
 	}
 	/* (a table's row type, another table's trash column) */
@@ -1245,9 +1284,10 @@ refuse_retyping_held(Node *parsetree)
 
 		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
 			changes |= lfirst_node(AlterTableCmd, lc)->subtype == AT_DropColumn ||
+				lfirst_node(AlterTableCmd, lc)->subtype == AT_AddColumn ||
 				lfirst_node(AlterTableCmd, lc)->subtype == AT_AlterColumnType;
 		relid = changes ? RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true) : InvalidOid;
-		if (OidIsValid(relid) && OidIsValid(get_rel_type_id(relid)))
+		if (OidIsValid(relid) && OidIsValid(get_rel_type_id(relid)) && type_referenced(get_rel_type_id(relid)))
 			types = list_make1_oid(get_rel_type_id(relid));
 	}
 	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE)
@@ -1284,7 +1324,7 @@ refuse_retyping_held(Node *parsetree)
 					 errmsg("cannot change type %s: a legal hold keeps trashed rows of table %s that use it",
 							format_type_be(lfirst_oid(lc)), found),
 					 errdetail("The held trashed values would change."),
-					 errhint("Release the hold first, or add to the type (ALTER TYPE ... ADD VALUE, ADD ATTRIBUTE).")));
+					 errhint("Release the hold first (an enum's ALTER TYPE ... ADD VALUE changes no value and is allowed).")));
 	}
 }
 

@@ -1708,6 +1708,7 @@ DELETE FROM own.ha;
 ALTER TYPE own.addr DROP ATTRIBUTE city;
 ALTER TYPE own.mood RENAME VALUE 'happy' TO 'glad';
 DROP TYPE own.mood CASCADE;
+-- (nor one added: every value changes, no longer IS NOT NULL; round 45, B45-2)
 ALTER TYPE own.addr ADD ATTRIBUTE zip text;
 RESET ROLE;
 SELECT a FROM crm_trash.own__ha;
@@ -1722,6 +1723,7 @@ SELECT crm_purge_hold('own.hrt', 'true', NULL, 'litigation') IS NOT NULL AS held
 SET ROLE regress_sec_owner;
 DELETE FROM own.hrt;
 ALTER TABLE own.rowt DROP COLUMN city;
+ALTER TABLE own.rowt ADD COLUMN zip text;
 RESET ROLE;
 SELECT r FROM crm_trash.own__hrt;
 
