@@ -1680,6 +1680,15 @@ CREATE TABLE crm_purge.dropped_tables (
 );
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.dropped_tables', '');
 GRANT SELECT ON crm_purge.dropped_tables TO crm_purge_admin;
+-- Trashes crm_purge_unprotect kept, by their table's OID (its name may
+-- change): an erase of the table, or one that reaches it as a partition or
+-- through ON DELETE CASCADE, is refused; crm_purge_protect takes it back.
+CREATE TABLE crm_purge.kept_trashes (
+	tbl			oid PRIMARY KEY,
+	trash		oid NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.kept_trashes', '');
+GRANT SELECT ON crm_purge.kept_trashes TO crm_purge_admin;
 COMMENT ON TABLE crm_purge.key_floors IS 'the highest erased integer key per table; sequences are never set below it or below the trash''s highest key';
 GRANT SELECT ON crm_purge.key_floors TO crm_purge_admin;
 COMMENT ON COLUMN crm_purge.guards.key_columns IS 'a natural unique key, also tombstoned; NULL: the primary key only';
@@ -2284,6 +2293,9 @@ BEGIN
 		EXECUTE format('DROP TABLE %s', tr);
 		DELETE FROM crm_purge.unlinks u WHERE u.child IN (SELECT con.conrelid FROM pg_constraint con
 														  WHERE con.confrelid = tbl AND con.contype = 'f');
+	ELSE
+		INSERT INTO crm_purge.kept_trashes AS k (tbl, trash) VALUES (_unprotect_impl.tbl, tr)
+			ON CONFLICT ON CONSTRAINT kept_trashes_pkey DO UPDATE SET trash = EXCLUDED.trash;
 	END IF;
 END
 $$;
@@ -3032,15 +3044,15 @@ BEGIN
 
 	trash_name := rel.nspname || '__' || rel.relname;
 	-- a trash kept by crm_purge_unprotect follows its table, renamed or not
-	SELECT c.relname INTO trash_name FROM pg_class c
-		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
-		  AND d.description = 'crm_purge trash of ' || tbl::text
-		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
-		ORDER BY c.oid LIMIT 1;
-	IF NOT FOUND THEN
-		trash_name := rel.nspname || '__' || rel.relname;
+	-- (by OID; by name for a table dropped and made again)
+	tr := crm_purge._kept_trash(tbl);
+	IF tr IS NOT NULL THEN
+		trash_name := (SELECT c.relname FROM pg_class c WHERE c.oid = tr);
+		IF obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
+			EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
+		END IF;
 	END IF;
+	DELETE FROM crm_purge.kept_trashes k WHERE k.tbl = _protect_impl.tbl OR k.trash = tr;
 	IF octet_length(trash_name) > 63 THEN
 		RAISE EXCEPTION 'cannot protect table %: trash table name "%" is longer than 63 bytes', tbl, trash_name
 			USING ERRCODE = 'name_too_long', HINT = 'Rename the table or its schema to something shorter.';
@@ -3149,6 +3161,8 @@ BEGIN
 		END IF;
 		DELETE FROM crm_purge.protected_tables p WHERE p.trash = o.objid;
 		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = o.objid OR g.trash = o.objid;
+		-- (the trash of a table dropped stays its name's: crm_purge_protect of a table made again)
+		DELETE FROM crm_purge.kept_trashes k WHERE k.tbl = o.objid OR k.trash = o.objid;
 	END LOOP;
 END
 $$;
@@ -3238,12 +3252,30 @@ BEGIN
 				  HINT = 'Nothing was erased. Run it in a READ COMMITTED transaction (the default).';
 	END IF;
 	-- copies kept in a trash of an earlier protection would come back with
-	-- the next crm_purge_protect
-	IF NOT dry_run AND tr IS NULL AND crm_purge._kept_trash(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot erase rows of table %: its trash % was kept when it was unprotected', tbl, crm_purge._kept_trash(tbl)
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'The erase would leave copies of the rows there, which crm_purge_protect takes back.',
-				  HINT = 'Nothing was erased. Protect the table again (crm_purge_protect), then erase.';
+	-- the next crm_purge_protect: of the table, a partition or child of it,
+	-- or a table its rows' deletion cascades to (review round 45, B45-4)
+	IF NOT dry_run THEN
+		WITH RECURSIVE reach(rel) AS (
+			SELECT tbl::oid
+			UNION
+			SELECT x.child FROM reach, LATERAL (
+				SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = reach.rel
+				UNION ALL
+				SELECT c.conrelid FROM pg_constraint c
+				WHERE c.contype = 'f' AND c.confrelid = reach.rel AND c.confdeltype = 'c') x(child))
+		SELECT reach.rel::regclass AS unprotected, crm_purge._kept_trash(reach.rel::regclass) AS kept INTO d
+			FROM reach WHERE crm_purge._trash(reach.rel::regclass) IS NULL
+						 AND crm_purge._kept_trash(reach.rel::regclass) IS NOT NULL
+			ORDER BY reach.rel LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'cannot erase rows of table %: %', tbl,
+				CASE WHEN d.unprotected = tbl THEN format('its trash %s was kept when it was unprotected', d.kept)
+					 ELSE format('the trash %s of table %s, which the erase reaches, was kept when that table was unprotected',
+								 d.kept, d.unprotected) END
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = 'The erase would leave copies of the rows there, which crm_purge_protect takes back.',
+					  HINT = format('Nothing was erased. Protect table %s again (crm_purge_protect), then erase.', d.unprotected);
+		END IF;
 	END IF;
 	-- Citus: its own way (crm_purge._citus_erase), as one erase from the top
 	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN
@@ -4896,12 +4928,14 @@ CREATE OR REPLACE FUNCTION crm_purge._any_hold() RETURNS boolean
 
 CREATE OR REPLACE FUNCTION crm_purge._kept_trash(tbl regclass) RETURNS regclass
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	-- (by OID, since 1.1; by the name of a table dropped since, or before)
 	SELECT c.oid::regclass FROM pg_class c
-		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+		LEFT JOIN crm_purge.kept_trashes k ON k.trash = c.oid AND k.tbl = _kept_trash.tbl::oid
+		LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
 		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
-		  AND d.description = 'crm_purge trash of ' || tbl::text
+		  AND (k.tbl IS NOT NULL OR d.description = 'crm_purge trash of ' || _kept_trash.tbl::text)
 		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
-		ORDER BY c.oid LIMIT 1
+		ORDER BY k.tbl IS NULL, c.oid LIMIT 1
 $$;
 
 CREATE OR REPLACE FUNCTION crm_purge._check_cascades(tbl regclass) RETURNS void
@@ -5333,6 +5367,8 @@ ALTER TABLE crm_purge.key_floors ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.key_floors FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.dropped_tables ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.dropped_tables FOR SELECT TO crm_purge_admin USING (true);
+ALTER TABLE crm_purge.kept_trashes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.kept_trashes FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm_purge.guards ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.guards FOR SELECT TO crm_purge_admin USING (true);

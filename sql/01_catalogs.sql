@@ -268,6 +268,15 @@ CREATE TABLE crm_purge.dropped_tables (
 );
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.dropped_tables', '');
 
+-- Trashes crm_purge_unprotect kept, by their table's OID (its name may
+-- change): an erase of the table, or one that reaches it as a partition or
+-- through ON DELETE CASCADE, is refused; crm_purge_protect takes it back.
+CREATE TABLE crm_purge.kept_trashes (
+	tbl			oid PRIMARY KEY,
+	trash		oid NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.kept_trashes', '');
+
 -- Created on first use, not here, so that a restored dump brings its own.
 CREATE TABLE crm_purge.secret (
 	one			boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -389,6 +398,8 @@ ALTER TABLE crm_purge.key_floors ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.key_floors FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.dropped_tables ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.dropped_tables FOR SELECT TO crm_purge_admin USING (true);
+ALTER TABLE crm_purge.kept_trashes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.kept_trashes FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm_purge.guards ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.guards FOR SELECT TO crm_purge_admin USING (true);

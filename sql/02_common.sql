@@ -101,12 +101,14 @@ $$;
 -- back), or NULL.
 CREATE FUNCTION crm_purge._kept_trash(tbl regclass) RETURNS regclass
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	-- (by OID, since 1.1; by the name of a table dropped since, or before)
 	SELECT c.oid::regclass FROM pg_class c
-		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+		LEFT JOIN crm_purge.kept_trashes k ON k.trash = c.oid AND k.tbl = _kept_trash.tbl::oid
+		LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
 		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
-		  AND d.description = 'crm_purge trash of ' || tbl::text
+		  AND (k.tbl IS NOT NULL OR d.description = 'crm_purge trash of ' || _kept_trash.tbl::text)
 		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
-		ORDER BY c.oid LIMIT 1
+		ORDER BY k.tbl IS NULL, c.oid LIMIT 1
 $$;
 
 

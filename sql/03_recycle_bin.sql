@@ -334,6 +334,8 @@ BEGIN
 		END IF;
 		DELETE FROM crm_purge.protected_tables p WHERE p.trash = o.objid;
 		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = o.objid OR g.trash = o.objid;
+		-- (the trash of a table dropped stays its name's: crm_purge_protect of a table made again)
+		DELETE FROM crm_purge.kept_trashes k WHERE k.tbl = o.objid OR k.trash = o.objid;
 	END LOOP;
 END
 $$;
@@ -985,15 +987,15 @@ BEGIN
 
 	trash_name := rel.nspname || '__' || rel.relname;
 	-- a trash kept by crm_purge_unprotect follows its table, renamed or not
-	SELECT c.relname INTO trash_name FROM pg_class c
-		JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
-		  AND d.description = 'crm_purge trash of ' || tbl::text
-		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
-		ORDER BY c.oid LIMIT 1;
-	IF NOT FOUND THEN
-		trash_name := rel.nspname || '__' || rel.relname;
+	-- (by OID; by name for a table dropped and made again)
+	tr := crm_purge._kept_trash(tbl);
+	IF tr IS NOT NULL THEN
+		trash_name := (SELECT c.relname FROM pg_class c WHERE c.oid = tr);
+		IF obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text THEN
+			EXECUTE format('COMMENT ON TABLE %s IS %L', tr, 'crm_purge trash of ' || tbl::text);
+		END IF;
 	END IF;
+	DELETE FROM crm_purge.kept_trashes k WHERE k.tbl = _protect_impl.tbl OR k.trash = tr;
 	IF octet_length(trash_name) > 63 THEN
 		RAISE EXCEPTION 'cannot protect table %: trash table name "%" is longer than 63 bytes', tbl, trash_name
 			USING ERRCODE = 'name_too_long', HINT = 'Rename the table or its schema to something shorter.';
@@ -1159,6 +1161,9 @@ BEGIN
 		EXECUTE format('DROP TABLE %s', tr);
 		DELETE FROM crm_purge.unlinks u WHERE u.child IN (SELECT con.conrelid FROM pg_constraint con
 														  WHERE con.confrelid = tbl AND con.contype = 'f');
+	ELSE
+		INSERT INTO crm_purge.kept_trashes AS k (tbl, trash) VALUES (_unprotect_impl.tbl, tr)
+			ON CONFLICT ON CONSTRAINT kept_trashes_pkey DO UPDATE SET trash = EXCLUDED.trash;
 	END IF;
 END
 $$;

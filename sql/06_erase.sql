@@ -1218,12 +1218,30 @@ BEGIN
 				  HINT = 'Nothing was erased. Run it in a READ COMMITTED transaction (the default).';
 	END IF;
 	-- copies kept in a trash of an earlier protection would come back with
-	-- the next crm_purge_protect
-	IF NOT dry_run AND tr IS NULL AND crm_purge._kept_trash(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot erase rows of table %: its trash % was kept when it was unprotected', tbl, crm_purge._kept_trash(tbl)
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'The erase would leave copies of the rows there, which crm_purge_protect takes back.',
-				  HINT = 'Nothing was erased. Protect the table again (crm_purge_protect), then erase.';
+	-- the next crm_purge_protect: of the table, a partition or child of it,
+	-- or a table its rows' deletion cascades to (review round 45, B45-4)
+	IF NOT dry_run THEN
+		WITH RECURSIVE reach(rel) AS (
+			SELECT tbl::oid
+			UNION
+			SELECT x.child FROM reach, LATERAL (
+				SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = reach.rel
+				UNION ALL
+				SELECT c.conrelid FROM pg_constraint c
+				WHERE c.contype = 'f' AND c.confrelid = reach.rel AND c.confdeltype = 'c') x(child))
+		SELECT reach.rel::regclass AS unprotected, crm_purge._kept_trash(reach.rel::regclass) AS kept INTO d
+			FROM reach WHERE crm_purge._trash(reach.rel::regclass) IS NULL
+						 AND crm_purge._kept_trash(reach.rel::regclass) IS NOT NULL
+			ORDER BY reach.rel LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'cannot erase rows of table %: %', tbl,
+				CASE WHEN d.unprotected = tbl THEN format('its trash %s was kept when it was unprotected', d.kept)
+					 ELSE format('the trash %s of table %s, which the erase reaches, was kept when that table was unprotected',
+								 d.kept, d.unprotected) END
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = 'The erase would leave copies of the rows there, which crm_purge_protect takes back.',
+					  HINT = format('Nothing was erased. Protect table %s again (crm_purge_protect), then erase.', d.unprotected);
+		END IF;
 	END IF;
 	-- Citus: its own way (crm_purge._citus_erase), as one erase from the top
 	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN

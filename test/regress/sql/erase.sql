@@ -587,6 +587,43 @@ SELECT crm_purge_erase('er_kept', 'id = 1', 'GDPR');
 SELECT crm_purge_protect('er_kept');
 SELECT crm_purge_erase('er_kept', 'id = 1', 'GDPR');
 SELECT count(*) AS copies_left FROM crm_trash.public__er_kept WHERE id = 1;
+-- B45-4: nor when the table was renamed since, is reached as a partition,
+-- or by ON DELETE CASCADE (each erase went through, and crm_purge_protect
+-- took the erased record's copies back; review round 45)
+CREATE TABLE er_kr (id int PRIMARY KEY, email text);
+SELECT crm_purge_protect('er_kr') IS NOT NULL AS protected;
+INSERT INTO er_kr VALUES (9, 'carol-old@x');
+DELETE FROM er_kr;
+INSERT INTO er_kr VALUES (9, 'carol@x');
+SELECT crm_purge_unprotect('er_kr');
+ALTER TABLE er_kr RENAME TO er_kr2;
+SELECT crm_purge_erase('er_kr2', 'id = 9', 'GDPR');
+ALTER TABLE er_kr2 RENAME TO er_kr3;
+SELECT crm_purge_protect('er_kr3');
+SELECT crm_purge_erase('er_kr3', 'id = 9', 'GDPR');
+SELECT count(*) AS kr_copies FROM crm_trash.public__er_kr;
+CREATE TABLE er_kx (id int, k int, email text, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+CREATE TABLE er_kx1 PARTITION OF er_kx FOR VALUES IN (1);
+CREATE TABLE er_kl (id int, k int, email text, PRIMARY KEY (id, k));
+SELECT crm_purge_protect('er_kl') IS NOT NULL AS protected;
+INSERT INTO er_kl VALUES (7, 2, 'bob-old@x');
+DELETE FROM er_kl;
+INSERT INTO er_kl VALUES (7, 2, 'bob@x');
+SELECT crm_purge_unprotect('er_kl');
+ALTER TABLE er_kx ATTACH PARTITION er_kl FOR VALUES IN (2);
+SELECT crm_purge_erase('er_kx', 'id = 7', 'GDPR');
+CREATE TABLE er_kp (id int PRIMARY KEY);
+CREATE TABLE er_kc (id int PRIMARY KEY, p int REFERENCES er_kp ON DELETE CASCADE, note text);
+INSERT INTO er_kp VALUES (1);
+SELECT crm_purge_protect('er_kp') IS NOT NULL AS p, crm_purge_protect('er_kc') IS NOT NULL AS c;
+INSERT INTO er_kc VALUES (10, 1, 'private note'), (11, 1, 'note 2');
+DELETE FROM er_kc WHERE id = 10;
+SELECT crm_purge_unprotect('er_kc');
+SELECT crm_purge_erase('er_kp', 'id = 1', 'GDPR');
+SELECT (SELECT count(*) FROM er_kx) AS kx_rows, (SELECT count(*) FROM er_kp) AS kp_rows;
+SELECT crm_purge_unprotect('er_kr3', true);
+SELECT crm_purge_unprotect('er_kp', true);
+DROP TABLE er_kr3, er_kx, er_kc, er_kp, crm_trash.public__er_kl, crm_trash.public__er_kc;
 SELECT crm_purge_unprotect('er_kept', drop_trash => true);
 DROP TABLE er_kept;
 
