@@ -3302,31 +3302,9 @@ BEGIN
 	IF tr IS NOT NULL THEN
 		SELECT x.a, x.n INTO k, n_trash FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(%s), count(*) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n'), keys) AS x(a text[], n bigint);
-		subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
-		-- a trashed copy whose key is equal but written otherwise (numeric 1
-		-- and 1.0, float 0 and -0, 'a' and 'A' under a case-insensitive
-		-- collation) is the same record: found by the primary key's equality
-		IF NOT crm_purge._keys_comparable(tbl, pk, tbl, pk) THEN
-			SELECT string_agg(format('%I', a.attname), ', ' ORDER BY u.o) AS cols,
-				   string_agg(format('crm_purge_copy.%1$I OPERATOR(%2$I.%3$s) crm_purge_key.%1$I', a.attname, ns.nspname, op.oprname),
-							  ' AND ') AS equal
-				INTO d
-				FROM pg_index i
-				CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) WITH ORDINALITY u(attnum, opc, o)
-				JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = u.attnum
-				JOIN pg_opclass oc ON oc.oid = u.opc
-				JOIN pg_amop m ON m.amopfamily = oc.opcfamily AND m.amoplefttype = oc.opcintype
-					AND m.amoprighttype = oc.opcintype AND m.amopstrategy = 3
-				JOIN pg_operator op ON op.oid = m.amopopr
-				JOIN pg_namespace ns ON ns.oid = op.oprnamespace
-				WHERE i.indrelid = tbl AND i.indisprimary;
-			SELECT x.a INTO k FROM crm_purge._pick(tbl,
-				format('SELECT array_agg(DISTINCT %s) FROM %s crm_purge_copy WHERE EXISTS (SELECT FROM ('
-					   'SELECT %s FROM %s WHERE (%s%s) UNION ALL SELECT %s FROM %s WHERE (%s%s)) crm_purge_key WHERE %s)',
-					   pkx, tr, d.cols, tbl, cond, E'\n', d.cols, tr, cond, E'\n', d.equal), keys)
-				AS x(a text[]);
-			subject := ARRAY(SELECT DISTINCT x FROM unnest(subject || coalesce(k, '{}')) x);
-		END IF;
+		-- (and copies whose key is equal but written otherwise)
+		subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')
+			|| crm_purge._equal_trash_keys(tbl, tr, cond, keys)) x);
 	END IF;
 	subject := coalesce(subject, '{}');
 	-- a guard's natural key is tombstoned too (email, say: a re-import gets a new id)
@@ -4285,7 +4263,8 @@ BEGIN
 		SELECT x.a INTO k FROM crm_purge._pick(tbl,
 			format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', pkx, tr, cond, E'\n'), keys) AS x(a text[]);
 	END IF;
-	subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')) x);
+	subject := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(subject, '{}') || coalesce(k, '{}')
+		|| CASE WHEN tr IS NOT NULL THEN crm_purge._equal_trash_keys(tbl, tr, cond, keys) END) x);
 	nat := crm_purge._natural_attnums(tbl);
 	-- (read as _pick reads: as the owner, for an admin in the owner's role)
 	SELECT x.a INTO natural_keys FROM crm_purge._pick(tbl,
@@ -5207,6 +5186,38 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._equal_trash_keys(tbl regclass, tr regclass, cond text, keys text[]) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pk int2[] := crm_purge._pk_cols(tbl);
+	d record;
+	k text[];
+BEGIN
+	IF crm_purge._keys_comparable(tbl, pk, tbl, pk) THEN
+		RETURN NULL;
+	END IF;
+	SELECT string_agg(format('%I', a.attname), ', ' ORDER BY u.o) AS cols,
+		   string_agg(format('crm_purge_copy.%1$I OPERATOR(%2$I.%3$s) crm_purge_key.%1$I', a.attname, ns.nspname, op.oprname),
+					  ' AND ') AS equal
+		INTO d
+		FROM pg_index i
+		CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) WITH ORDINALITY u(attnum, opc, o)
+		JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = u.attnum
+		JOIN pg_opclass oc ON oc.oid = u.opc
+		JOIN pg_amop m ON m.amopfamily = oc.opcfamily AND m.amoplefttype = oc.opcintype
+			AND m.amoprighttype = oc.opcintype AND m.amopstrategy = 3
+		JOIN pg_operator op ON op.oid = m.amopopr
+		JOIN pg_namespace ns ON ns.oid = op.oprnamespace
+		WHERE i.indrelid = tbl AND i.indisprimary;
+	SELECT x.a INTO k FROM crm_purge._pick(tbl,
+		format('SELECT array_agg(DISTINCT %s) FROM %s crm_purge_copy WHERE EXISTS (SELECT FROM ('
+			   'SELECT %s FROM %s WHERE (%s%s) UNION ALL SELECT %s FROM %s WHERE (%s%s)) crm_purge_key WHERE %s)',
+			   crm_purge._key_expr(tbl, pk), tr, d.cols, tbl, cond, E'\n', d.cols, tr, cond, E'\n', d.equal), keys)
+		AS x(a text[]);
+	RETURN k;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5387,3 +5398,7 @@ ALTER FUNCTION crm_purge._guard_trigger(regclass, text, name[]) SET citus.enable
 REVOKE ALL ON FUNCTION crm_purge._unlinked_children(regclass, name, text[]),
 	crm_purge._unlinked_children_impl(regrole, regclass, name, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._unlinked_children(regclass, name, text[]) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[]) TO crm_purge_admin;
+ALTER FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[])
+	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';

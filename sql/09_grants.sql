@@ -278,3 +278,6 @@ REVOKE ALL ON FUNCTION crm_purge._guard_trigger(regclass, text, name[]),
 REVOKE ALL ON FUNCTION crm_purge._unlinked_children(regclass, name, text[]),
 	crm_purge._unlinked_children_impl(regrole, regclass, name, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._unlinked_children(regclass, name, text[]) TO crm_purge_admin;
+
+REVOKE ALL ON FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[]) TO crm_purge_admin;
