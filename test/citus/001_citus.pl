@@ -346,6 +346,16 @@ like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('fkey', ARRAY['(1
 like(as('regress_admin', q{SELECT crm_purge_guard('fkey')}, err => 1),
 	qr/column "f" is of type double precision/, 'and the guard');
 is(as('regress_admin', q{SELECT count(*) FROM fkey}), '2', 'nothing deleted');
+# a trashed copy of an erased key written otherwise (numeric 1 and 1.0)
+# goes with it (review round 45, B45-1)
+as('regress_app', q{CREATE TABLE nkey (account_id int, n numeric, email text, PRIMARY KEY (account_id, n));
+	SELECT create_distributed_table('nkey', 'account_id');
+	GRANT SELECT, DELETE ON nkey TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('nkey')});
+as('regress_app', q{INSERT INTO nkey VALUES (1, 1, 'old@x'); DELETE FROM nkey; INSERT INTO nkey VALUES (1, 1.0, 'new@x')});
+is(as('regress_admin', q{SELECT crm_purge_erase('nkey', $$email = 'new@x'$$, 'GDPR')}), '1', 'an erase of a numeric key');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__nkey}), '0',
+	'its trashed copy written 1, not 1.0, is erased too');
 
 # the worker expires trash by itself; sealed segments are indexed
 as('regress_admin', q{SELECT crm_purge_tick()});
