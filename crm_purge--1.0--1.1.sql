@@ -1767,6 +1767,39 @@ BEGIN
 				  DETAIL = 'The guard compares a key''s text, and equal values of it can be written differently (1 and 1.0, 0 and -0, a@x and A@X): an erased key would come back under another spelling.',
 				  HINT = 'Guard a table whose keys are of an integer, text (with a deterministic collation), uuid, date or time, boolean, inet or enum type.';
 	END IF;
+	-- nor a unique index that finds them equal under such a collation (the
+	-- table's own key says 'A@X' and 'a@x' are one record; round 45, B45-3)
+	SELECT a.attname, l.collname, ic.relname AS idx INTO d
+		FROM pg_index i
+		JOIN pg_class ic ON ic.oid = i.indexrelid
+		CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indcollation::oid[]) u(attnum, coll)
+		JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = u.attnum
+		JOIN pg_collation l ON l.oid = u.coll AND NOT l.collisdeterministic
+		WHERE i.indrelid = tbl AND i.indisunique
+		  AND (a.attnum = ANY (crm_purge._pk_cols(tbl)) OR a.attname = ANY (coalesce(key_columns, '{}')))
+		ORDER BY ic.relname, a.attnum LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot guard table %: its unique index % compares column "%" under the nondeterministic collation %',
+			tbl, quote_ident(d.idx), d.attname, quote_ident(d.collname)
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The guard compares a key''s text; the index finds other spellings of it (a@x and A@X) the same key, so an erased key would come back under another spelling.',
+				  HINT = 'Guard a table whose unique keys compare with a deterministic collation.';
+	END IF;
+	-- a unique index on an expression (lower(email)) makes other spellings
+	-- one key as well, which the guard cannot know: said
+	SELECT ic.relname AS idx INTO d
+		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+		WHERE i.indrelid = tbl AND i.indisunique AND i.indexprs IS NOT NULL
+		  AND EXISTS (SELECT FROM pg_depend dep JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = dep.refobjsubid
+					  WHERE dep.classid = 'pg_class'::regclass AND dep.objid = i.indexrelid
+						AND dep.refclassid = 'pg_class'::regclass AND dep.refobjid = tbl
+						AND (a.attname = ANY (coalesce(key_columns, '{}'))))
+		ORDER BY ic.relname LIMIT 1;
+	IF FOUND THEN
+		RAISE WARNING 'crm_purge_guard: the unique index % of table % is on an expression of the natural key', quote_ident(d.idx), tbl
+			USING DETAIL = 'The guard compares the key columns'' exact text: a value the index finds equal but written otherwise (lower(email)) is not refused.',
+				  HINT = 'Keep the key in one spelling (a CHECK (email = lower(email)), or lower it in the application).';
+	END IF;
 	-- a generated key is computed after the guard read the row; 'k' and 'k '
 	-- are equal bpchar values with two texts in a key of several columns
 	SELECT a.attname, a.attgenerated <> '' AS generated INTO d
