@@ -1310,7 +1310,9 @@ BEGIN
 				  UNION ALL
 				  SELECT c0.conrelid, 'delete', c0.oid FROM pg_constraint c0
 				  WHERE c0.contype = 'f' AND c0.confrelid = tbl AND c0.confdeltype = 'c' AND c0.conrelid <> tbl
-					AND crm_purge._trash(c0.conrelid) IS NOT NULL
+					-- (a guarded child too: its keys are tombstoned; review round 44, B44-4)
+					AND (crm_purge._trash(c0.conrelid) IS NOT NULL
+						 OR EXISTS (SELECT FROM crm_purge.guards g WHERE g.tbl = c0.conrelid))
 					-- (a rule by the child's columns is about other references)
 					AND NOT EXISTS (SELECT FROM crm_purge.relations r1 WHERE r1.parent = tbl AND r1.child = c0.conrelid
 									AND r1.child_columns IS NULL)) rel

@@ -1185,4 +1185,20 @@ SELECT (SELECT count(*) FROM crm_trash.public__er_nk) AS nk_trash,
 SELECT crm_purge_unprotect(t, true) FROM unnest(ARRAY['er_nk', 'er_fk', 'er_ck', 'er_tk']::regclass[]) t;
 DROP TABLE er_nk, er_fk, er_ck, er_tk;
 DROP TYPE er_pair;
+
+-- B44-4: a guarded child that ON DELETE CASCADE empties, not protected, is
+-- erased with the parent: its keys are tombstoned (its re-import passed the
+-- guard; review round 44)
+CREATE TABLE er_gcp (id int PRIMARY KEY);
+CREATE TABLE er_gcu (id int PRIMARY KEY, par int REFERENCES er_gcp ON DELETE CASCADE, body text);
+INSERT INTO er_gcp VALUES (1);
+INSERT INTO er_gcu VALUES (100, 1, 'alice note');
+SELECT crm_purge_protect('er_gcp') IS NOT NULL AS protected;
+SELECT crm_purge_guard('er_gcp', 'error'), crm_purge_guard('er_gcu', 'error');
+SELECT * FROM crm_purge_erase_preview('er_gcp', 'id = 1');
+SELECT crm_purge_erase('er_gcp', 'id = 1', 'GDPR');
+INSERT INTO er_gcu VALUES (100, NULL, 'alice note');
+SELECT count(*) AS gcu_rows FROM er_gcu;
+SELECT crm_purge_unprotect('er_gcp', true);
+DROP TABLE er_gcu, er_gcp;
 DROP ROLE regress_er_owner, regress_er_admin;
