@@ -734,13 +734,14 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION crm_purge._trash_apply(tbl regclass, cols int2[], keys text[], action text, con oid, parent regclass)
+CREATE FUNCTION crm_purge._trash_apply(tbl regclass, cols int2[], keys text[], action text, con oid, parent regclass,
+										unlinked text[] DEFAULT NULL)
 	RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
 
 -- Child rows in the trash: through foreign key con, or (con NULL) through
 -- the relation of parent without a foreign key, whose condition applies.
 CREATE FUNCTION crm_purge._trash_apply_impl(actor regrole, tbl regclass, cols int2[], keys text[], action text,
-											con oid, parent regclass)
+											con oid, parent regclass, unlinked text[])
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -819,12 +820,26 @@ BEGIN
 	-- the rows are picked first, then named (Citus runs no key text, a
 	-- STABLE function of columns, in a modification); a held row is never
 	-- changed, whoever calls (the erase refuses before)
+	-- (and, by their own keys, child rows the foreign key unlinked when the
+	-- parent was trashed, trashed since, still unlinked: review round 44, B44-1)
 	EXECUTE format('SELECT coalesce(array_agg(t.deletion_id), ''{}''), coalesce(array_agg(t.trash_row), ''{}'')'
-				   ' FROM %s t WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s', tr, crm_purge._key_expr(tbl, cols),
-				   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END)
-		INTO ids, nums USING keys;
+				   ' FROM %s t WHERE (%s OPERATOR(pg_catalog.=) ANY ($1)%s)%s', tr, crm_purge._key_expr(tbl, cols),
+				   CASE WHEN cond IS NOT NULL THEN format(' AND %s', cond) ELSE '' END,
+				   CASE WHEN unlinked IS NOT NULL AND con IS NOT NULL AND action <> 'delete' THEN
+						format(' OR (%s OPERATOR(pg_catalog.=) ANY ($2) AND %s)',
+							   crm_purge._text_array_expr(tbl, crm_purge._pk_cols(tbl)),
+							   (SELECT string_agg(format('%I IS NULL', a.attname), ' AND ')
+								FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = ANY (cols)))
+						ELSE '' END)
+		INTO ids, nums USING keys, unlinked;
 	SELECT coalesce(array_agg(h.deletion_id), '{}'), coalesce(array_agg(h.trash_row), '{}') INTO held_ids, held_nums
 		FROM crm_purge._held_rows(tbl, ids, nums) h;
+	-- (the erase checked the rows of its keys; unlinked ones are found here)
+	IF unlinked IS NOT NULL AND cardinality(held_ids) > 0 THEN
+		RAISE EXCEPTION 'cannot erase: a legal hold keeps trashed rows of table % that the erase would %', tbl, action
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Nothing was erased. Release the hold with crm_purge_release, or relate the tables with ''keep'' (crm_purge_relate).';
+	END IF;
 	SELECT coalesce(array_agg(u.i), '{}'), coalesce(array_agg(u.r), '{}') INTO ids, nums
 		FROM unnest(ids, nums) u(i, r)
 		WHERE NOT EXISTS (SELECT FROM unnest(held_ids, held_nums) h(i, r) WHERE h.i = u.i AND h.r = u.r);
@@ -1201,6 +1216,7 @@ DECLARE
 	refs text[];
 	child_cond text;
 	unlinked text;
+	unlinked_keys text[];
 	nc bigint;
 	ids bigint[];
 	nums bigint[];
@@ -1351,13 +1367,14 @@ BEGIN
 		-- child rows the foreign key unlinked when the parent was trashed
 		-- (recorded for re-linking), still unlinked: the rule reaches them too
 		unlinked := NULL;
+		unlinked_keys := NULL;
 		IF tr IS NOT NULL AND r.con IS NOT NULL AND r.on_erase <> 'keep' THEN
 			SELECT x.a INTO k FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 						   crm_purge._text_array_expr(tbl, r.confkey), tr, cond, E'\n'), keys) AS x(a text[]);
-			k := CASE WHEN k IS NOT NULL THEN crm_purge._unlinked_children(r.child, r.conname, k) END;
-			IF k IS NOT NULL THEN
+			unlinked_keys := CASE WHEN k IS NOT NULL THEN crm_purge._unlinked_children(r.child, r.conname, k) END;
+			IF unlinked_keys IS NOT NULL THEN
 				unlinked := format('%s OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.text[]) AND %s',
-					crm_purge._text_array_expr(r.child, crm_purge._pk_cols(r.child)), k,
+					crm_purge._text_array_expr(r.child, crm_purge._pk_cols(r.child)), unlinked_keys,
 					(SELECT string_agg(format('%I IS NULL', a.attname), ' AND ')
 					 FROM pg_attribute a WHERE a.attrelid = r.child AND a.attnum = ANY (r.conkey)));
 				child_cond := format('((%s) OR (%s))', child_cond, unlinked);
@@ -1411,7 +1428,7 @@ BEGIN
 							  DETAIL = 'A trigger or rule of that table kept them from being changed.',
 							  HINT = 'Nothing was erased. See what keeps the rows, or relate the tables with ''keep'' (crm_purge_relate).';
 				END IF;
-				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con, tbl);
+				nc := nc + crm_purge._trash_apply(r.child, r.conkey, refs, r.on_erase, r.con, tbl, unlinked_keys);
 			END IF;
 			t := r.child; a := r.on_erase; n := nc; p := NULL;
 			RETURN NEXT;

@@ -54,9 +54,9 @@ REVOKE ALL ON FUNCTION crm_purge._set_anonymize(regclass, name, text) FROM PUBLI
 
 GRANT EXECUTE ON FUNCTION crm_purge._set_anonymize(regclass, name, text) TO crm_purge_admin;
 
-REVOKE ALL ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid, regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid, regclass, text[]) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid, regclass) TO crm_purge_admin;
+GRANT EXECUTE ON FUNCTION crm_purge._trash_apply(regclass, int2[], text[], text, oid, regclass, text[]) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._pick(regclass, text, text[], text[]) FROM PUBLIC;
 

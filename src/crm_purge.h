@@ -116,6 +116,7 @@ typedef struct CrmPurgeForeignWrite
 	Oid			prev_as;
 	Oid			prev_relid;
 	Oid			prev_owner_work;
+	Oid			prev_itself;	/* itself_caller (security.c) to restore */
 	CrmPurgeIdentity id;
 } CrmPurgeForeignWrite;
 

@@ -52,6 +52,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/regproc.h"
 #include "utils/typcache.h"
 #include "catalog/pg_authid.h"
 #include "utils/guc.h"
@@ -499,6 +500,7 @@ typedef struct PendingTrigger
 	char	   *constraint_name;	/* qualified, quoted */
 	char	   *conname;
 	Oid			connamespace;
+	Oid			fn;				/* the trigger's function */
 } PendingTrigger;
 static bool constraint_name_shared(PendingTrigger *p, Oid owner);
 static List *pending_user_triggers(void);
@@ -508,6 +510,13 @@ static LocalTransactionId foreign_writes_lxid = InvalidLocalTransactionId;
 static Oid	foreign_write_for = InvalidOid;
 static Oid	foreign_write_as = InvalidOid;
 static Oid	foreign_write_relid = InvalidOid;
+/*
+ * The admin of a write as itself under way (or InvalidOid): no function of
+ * a third role may run there (connection_needs_hook), whatever reached it
+ * (a superuser's policy function or view reading that role's relations, a
+ * superuser's trigger writing that role's table; review round 46, A46-1).
+ */
+static Oid	itself_caller = InvalidOid;
 
 /*
  * refuse_rules: a rule on relid for one of the write's commands (need, a mask) would do
@@ -813,6 +822,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 	w->prev_as = foreign_write_as;
 	w->prev_relid = foreign_write_relid;
 	w->prev_owner_work = owner_work_relid;
+	w->prev_itself = itself_caller;
 	GetUserIdAndSecContext(&w->id.userid, &w->id.sec_context);
 	w->id.nestlevel = NewGUCNestLevel();
 	w->id.prev_base = marked_base;
@@ -871,6 +881,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 		refuse_foreign_code(relid, owner, need);
 		require_same_owner_partitions(relid, owner);
 		w->as_itself = true;
+		itself_caller = caller;
 	}
 	if (w->as_owner || w->as_itself)
 	{
@@ -907,8 +918,26 @@ crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w)
 	foreign_write_as = w->prev_as;
 	foreign_write_relid = w->prev_relid;
 	owner_work_relid = w->prev_owner_work;
+	itself_caller = w->prev_itself;
 	marked_base = w->id.prev_base;
 	SetUserIdAndSecContext(w->id.userid, w->id.sec_context);
+}
+
+/*
+ * third_party_code: is fn's code neither caller's, nor a superuser's (or
+ * superuser-like role's), nor the extension owner's?
+ */
+static bool
+third_party_code(Oid fn, Oid caller)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	ReleaseSysCache(tup);
+	return owner != caller && owner != crm_purge_extension_owner() && !crm_purge_superuser_like(owner);
 }
 
 /*
@@ -930,8 +959,10 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 	/*
 	 * An admin's write as itself: a third role's deferred trigger it queued
 	 * would fire at commit with the admin's rights, and could leave a
-	 * setting in its session (review round 45, A45-1).  The caller's own
-	 * and the table owner's (a superuser's) fire as a DELETE's would.
+	 * setting in its session (review round 45, A45-1).  Whose code it is
+	 * counts, not whose table (a role may have TRIGGER on a superuser's
+	 * table: review round 46, A46-2).  The caller's own and a superuser's
+	 * fire as a DELETE's would.
 	 */
 	if (w->as_itself)
 	{
@@ -940,16 +971,14 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 		foreach(lc, pending_user_triggers())
 		{
 			PendingTrigger *p = lfirst(lc);
-			Oid			owner = crm_purge_rel_owner(p->relid);
 
-			if (owner != w->owner && owner != w->id.userid && !crm_purge_superuser_like(owner) &&
-				!list_member_oid(w->pending_before, p->relid))
+			if (third_party_code(p->fn, w->id.userid) && !list_member_oid(w->pending_before, p->relid))
 			{
 				crm_purge_foreign_write_abort(w);
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot write to table %s for you: the write queued a deferred trigger on table %s, of another owner",
-								crm_purge_relname(w->relid), crm_purge_relname(p->relid)),
+						 errmsg("cannot write to table %s for you: the write queued a deferred trigger on table %s whose function %s is another role's",
+								crm_purge_relname(w->relid), crm_purge_relname(p->relid), format_procedure(p->fn)),
 						 errdetail("That trigger would fire at commit with your rights."),
 						 errhint("Nothing was written. Ask the owner of %s to write it.",
 								 crm_purge_relname(w->relid))));
@@ -1113,6 +1142,7 @@ read_user_deferrable_triggers(void)
 		}
 		p = palloc(sizeof(PendingTrigger));
 		p->relid = t->tgrelid;
+		p->fn = t->tgfoid;
 		p->conname = pstrdup(NameStr(((Form_pg_constraint) GETSTRUCT(con))->conname));
 		p->connamespace = ((Form_pg_constraint) GETSTRUCT(con))->connamespace;
 		p->constraint_name =
@@ -1384,6 +1414,13 @@ crm_purge_refuse_foreign_tables(List *rels)
 static bool
 connection_needs_hook(Oid fn)
 {
+	if (OidIsValid(itself_caller) && third_party_code(fn, itself_caller))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot write for you: function %s of another role would run with your rights",
+						format_procedure(fn)),
+				 errdetail("crm_purge writes as you to a table of yours or of a superuser; code a third role wrote (reached through a policy, a view, a trigger or a type) runs there with your rights."),
+				 errhint("Nothing was written. Give that code to the table's owner, or ask the owner to write it.")));
 	return (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn)) || hooked_function(fn) != HOOKED_NONE;
 }
 

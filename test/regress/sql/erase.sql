@@ -1186,6 +1186,24 @@ SELECT crm_purge_unprotect(t, true) FROM unnest(ARRAY['er_nk', 'er_fk', 'er_ck',
 DROP TABLE er_nk, er_fk, er_ck, er_tk;
 DROP TYPE er_pair;
 
+-- B44-1: an anonymize rule reaches a child row that was unlinked when its
+-- parent was trashed and was trashed itself since (it kept its data, and
+-- its deleter restored it; review round 44)
+CREATE TABLE er_c3 (id int PRIMARY KEY, name text);
+CREATE TABLE er_n3 (id int PRIMARY KEY, cust int REFERENCES er_c3 ON DELETE SET NULL, body text);
+INSERT INTO er_c3 VALUES (1, 'Alice');
+INSERT INTO er_n3 VALUES (10, 1, 'alice secret'), (11, 1, 'alice live');
+SELECT crm_purge_protect('er_c3') IS NOT NULL AS p, crm_purge_protect('er_n3') IS NOT NULL AS n;
+SELECT crm_purge_relate('er_c3', 'er_n3', 'anonymize');
+SELECT crm_purge_anonymize('er_n3', 'body', 'fixed:REDACTED');
+DELETE FROM er_c3 WHERE id = 1;
+DELETE FROM er_n3 WHERE id = 10;
+SELECT crm_purge_erase('er_c3', 'id = 1', 'GDPR');
+SELECT id, cust, body FROM er_n3;
+SELECT id, cust, body FROM crm_trash.public__er_n3;
+SELECT crm_purge_unprotect('er_n3', true), crm_purge_unprotect('er_c3', true);
+DROP TABLE er_n3, er_c3;
+
 -- B44-4: a guarded child that ON DELETE CASCADE empties, not protected, is
 -- erased with the parent: its keys are tombstoned (its re-import passed the
 -- guard; review round 44)

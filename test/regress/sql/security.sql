@@ -2278,6 +2278,51 @@ SHOW search_path;
 RESET ROLE;
 SELECT count(*) AS pq54_rows FROM sec.pq54;
 
+-- 55. nor a third role's code reached deeper: a superuser's policy function
+-- reading that role's table, whose policy runs its function (review round
+-- 46, A46-1); nor its deferred trigger on a superuser's table it may add
+-- triggers to, fired at the admin's commit (A46-2): refused as they run
+SET ROLE regress_sec_owner;
+CREATE TABLE own.acl55 (id int);
+INSERT INTO own.acl55 SELECT generate_series(1, 5);
+GRANT SELECT ON own.acl55 TO PUBLIC;
+CREATE FUNCTION own.evil55() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM set_config('search_path', 'own, pg_catalog', false); RETURN true; END $$;
+ALTER TABLE own.acl55 ENABLE ROW LEVEL SECURITY;
+CREATE POLICY p55 ON own.acl55 USING (own.evil55());
+RESET ROLE;
+CREATE TABLE sec.t55 (id int PRIMARY KEY);
+INSERT INTO sec.t55 SELECT generate_series(1, 5);
+CREATE FUNCTION sec.ok55(i int) RETURNS boolean LANGUAGE sql STABLE
+	AS $$ SELECT EXISTS (SELECT 1 FROM own.acl55 a WHERE a.id = i) $$;
+ALTER TABLE sec.t55 ENABLE ROW LEVEL SECURITY;
+CREATE POLICY p55 ON sec.t55 USING (sec.ok55(id));
+GRANT SELECT, DELETE ON sec.t55 TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('sec.t55', 'id = 4', true);
+SHOW search_path;
+RESET ROLE;
+SELECT count(*) AS t55_rows FROM sec.t55;
+CREATE TABLE sec.audit56 (id int);
+GRANT ALL ON sec.audit56 TO regress_sec_owner;
+GRANT INSERT ON sec.audit56 TO PUBLIC;
+CREATE FUNCTION sec.audit56() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO sec.audit56 VALUES (OLD.id); RETURN OLD; END $$;
+CREATE TABLE sec.t56 (id int PRIMARY KEY);
+INSERT INTO sec.t56 VALUES (1), (2);
+CREATE TRIGGER t56_audit AFTER DELETE ON sec.t56 FOR EACH ROW EXECUTE FUNCTION sec.audit56();
+GRANT SELECT, DELETE ON sec.t56 TO regress_sec_admin;
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.late56() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM set_config('search_path', 'own, pg_catalog', false); RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER zz56 AFTER INSERT ON sec.audit56 DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION own.late56();
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('sec.t56', 'id = 1', true);
+SHOW search_path;
+RESET ROLE;
+SELECT count(*) AS t56_rows FROM sec.t56;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
