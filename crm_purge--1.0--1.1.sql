@@ -3114,6 +3114,7 @@ BEGIN
 	tr := to_regclass(format('crm_trash.%I', trash_name));
 	IF tr IS NOT NULL
 		AND (EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
+			 OR EXISTS (SELECT FROM crm_purge.kept_trashes k WHERE k.trash = tr AND k.tbl <> _protect_impl.tbl::oid)
 			 OR (SELECT c.relkind FROM pg_class c WHERE c.oid = tr) <> 'p'
 			 OR obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text) THEN
 		-- the name is another table's trash (a.b__c and a__b.c) or segment
@@ -3311,7 +3312,11 @@ BEGIN
 				SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = reach.rel
 				UNION ALL
 				SELECT c.conrelid FROM pg_constraint c
-				WHERE c.contype = 'f' AND c.confrelid = reach.rel AND c.confdeltype = 'c') x(child))
+				WHERE c.contype = 'f' AND c.confrelid = reach.rel AND c.confdeltype = 'c'
+				UNION ALL
+				-- (and the children its rules change: review round 46, B46-2)
+				SELECT r0.child FROM crm_purge.relations r0
+				WHERE r0.parent = reach.rel AND r0.on_erase <> 'keep') x(child))
 		SELECT reach.rel::regclass AS unprotected, crm_purge._kept_trash(reach.rel::regclass) AS kept INTO d
 			FROM reach WHERE crm_purge._trash(reach.rel::regclass) IS NULL
 						 AND crm_purge._kept_trash(reach.rel::regclass) IS NOT NULL
@@ -4965,6 +4970,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
 		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
 		  AND (k.tbl IS NOT NULL OR d.description = 'crm_purge trash of ' || _kept_trash.tbl::text)
+		  -- (by name only a trash no other table kept: one of a table renamed
+		  -- since is that table's; review round 46, B46-1)
+		  AND NOT EXISTS (SELECT FROM crm_purge.kept_trashes k2 WHERE k2.trash = c.oid AND k2.tbl <> _kept_trash.tbl::oid)
 		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
 		ORDER BY k.tbl IS NULL, c.oid LIMIT 1
 $$;

@@ -107,6 +107,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
 		WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'crm_trash') AND c.relkind = 'p'
 		  AND (k.tbl IS NOT NULL OR d.description = 'crm_purge trash of ' || _kept_trash.tbl::text)
+		  -- (by name only a trash no other table kept: one of a table renamed
+		  -- since is that table's; review round 46, B46-1)
+		  AND NOT EXISTS (SELECT FROM crm_purge.kept_trashes k2 WHERE k2.trash = c.oid AND k2.tbl <> _kept_trash.tbl::oid)
 		  AND NOT EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = c.oid)
 		ORDER BY k.tbl IS NULL, c.oid LIMIT 1
 $$;

@@ -1009,6 +1009,7 @@ BEGIN
 	tr := to_regclass(format('crm_trash.%I', trash_name));
 	IF tr IS NOT NULL
 		AND (EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.trash = tr)
+			 OR EXISTS (SELECT FROM crm_purge.kept_trashes k WHERE k.trash = tr AND k.tbl <> _protect_impl.tbl::oid)
 			 OR (SELECT c.relkind FROM pg_class c WHERE c.oid = tr) <> 'p'
 			 OR obj_description(tr, 'pg_class') IS DISTINCT FROM 'crm_purge trash of ' || tbl::text) THEN
 		-- the name is another table's trash (a.b__c and a__b.c) or segment

@@ -1244,7 +1244,11 @@ BEGIN
 				SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = reach.rel
 				UNION ALL
 				SELECT c.conrelid FROM pg_constraint c
-				WHERE c.contype = 'f' AND c.confrelid = reach.rel AND c.confdeltype = 'c') x(child))
+				WHERE c.contype = 'f' AND c.confrelid = reach.rel AND c.confdeltype = 'c'
+				UNION ALL
+				-- (and the children its rules change: review round 46, B46-2)
+				SELECT r0.child FROM crm_purge.relations r0
+				WHERE r0.parent = reach.rel AND r0.on_erase <> 'keep') x(child))
 		SELECT reach.rel::regclass AS unprotected, crm_purge._kept_trash(reach.rel::regclass) AS kept INTO d
 			FROM reach WHERE crm_purge._trash(reach.rel::regclass) IS NULL
 						 AND crm_purge._kept_trash(reach.rel::regclass) IS NOT NULL

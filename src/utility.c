@@ -1252,6 +1252,43 @@ type_referenced(Oid typid)
 }
 
 /*
+ * row_types_reached: the row types an ALTER of relid changes that some
+ * column may use: relid's, its inheritors' (the change recurses to them),
+ * and for a composite type the tables made OF it (ALTER TYPE ... CASCADE);
+ * review round 46, B46-4.
+ */
+static List *
+row_types_reached(Oid relid)
+{
+	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
+	List	   *types = NIL;
+	ListCell   *lc;
+
+	if (get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
+	{
+		Relation	rel = table_open(RelationRelationId, AccessShareLock);
+		SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+		HeapTuple	tup;
+		Oid			typid = get_rel_type_id(relid);
+
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+			if (((Form_pg_class) GETSTRUCT(tup))->reloftype == typid)
+				rels = list_concat_unique_oid(rels,
+											  find_all_inheritors(((Form_pg_class) GETSTRUCT(tup))->oid, NoLock, NULL));
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	foreach(lc, rels)
+	{
+		Oid			typid = get_rel_type_id(lfirst_oid(lc));
+
+		if (OidIsValid(typid) && (lfirst_oid(lc) == relid || type_referenced(typid)))
+			types = lappend_oid(types, typid);
+	}
+	return types;
+}
+
+/*
  * refuse_retyping_held: a change to a type that a held trash's column is
  * made of (ALTER TYPE ... RENAME VALUE of an enum, ALTER TYPE ... DROP,
  * ALTER or RENAME ATTRIBUTE of a composite, DROP TYPE or DOMAIN ... CASCADE)
@@ -1274,7 +1311,7 @@ refuse_retyping_held(Node *parsetree)
 		 * (Paris,75001,), no longer IS NOT NULL; review round 45, B45-2)
 		 */
 		if (OidIsValid(relid))
-			types = list_make1_oid(get_rel_type_id(relid));
+			types = row_types_reached(relid);
 	}
 	/* (a table's row type, another table's trash column) */
 	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE)
@@ -1287,15 +1324,25 @@ refuse_retyping_held(Node *parsetree)
 				lfirst_node(AlterTableCmd, lc)->subtype == AT_AddColumn ||
 				lfirst_node(AlterTableCmd, lc)->subtype == AT_AlterColumnType;
 		relid = changes ? RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true) : InvalidOid;
-		if (OidIsValid(relid) && OidIsValid(get_rel_type_id(relid)) && type_referenced(get_rel_type_id(relid)))
-			types = list_make1_oid(get_rel_type_id(relid));
+		if (OidIsValid(relid))
+			types = row_types_reached(relid);
+		/* (the table's own row type only when a column uses it: no crm_purge catalog read otherwise) */
+		if (types != NIL && !type_referenced(linitial_oid(types)))
+			types = list_delete_first(types);
 	}
-	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE)
+	/* (a column renamed: a hold's filter on (addr).city reads another; review round 46, B46-5) */
+	else if (IsA(parsetree, RenameStmt) &&
+			 (((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE ||
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN) &&
+			 ((RenameStmt *) parsetree)->relation != NULL)
 	{
 		Oid			relid = RangeVarGetRelid(((RenameStmt *) parsetree)->relation, NoLock, true);
 
 		if (OidIsValid(relid))
-			types = list_make1_oid(get_rel_type_id(relid));
+			types = row_types_reached(relid);
+		if (types != NIL && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN &&
+			!type_referenced(linitial_oid(types)))
+			types = list_delete_first(types);
 	}
 	else if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->behavior == DROP_CASCADE &&
 			 (((DropStmt *) parsetree)->removeType == OBJECT_TYPE || ((DropStmt *) parsetree)->removeType == OBJECT_DOMAIN))

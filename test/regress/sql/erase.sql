@@ -633,6 +633,31 @@ SELECT (SELECT count(*) FROM er_kx) AS kx_rows, (SELECT count(*) FROM er_kp) AS 
 SELECT crm_purge_unprotect('er_kr3', true);
 SELECT crm_purge_unprotect('er_kp', true);
 DROP TABLE er_kr3, er_kx, er_kc, er_kp, crm_trash.public__er_kl, crm_trash.public__er_kc;
+-- B46-1: a new table under the old name does not take the renamed table's
+-- kept trash (the renamed one's erase then went through); B46-2: a child a
+-- rule anonymizes counts too (review round 46)
+CREATE TABLE er_ka (id int PRIMARY KEY, email text);
+SELECT crm_purge_protect('er_ka') IS NOT NULL AS protected;
+INSERT INTO er_ka VALUES (9, 'carol-old@x');
+DELETE FROM er_ka;
+INSERT INTO er_ka VALUES (9, 'carol@x');
+SELECT crm_purge_unprotect('er_ka');
+ALTER TABLE er_ka RENAME TO er_ka_old;
+CREATE TABLE er_ka (id int PRIMARY KEY, email text);
+SELECT crm_purge_protect('er_ka') <> 'crm_trash.public__er_ka'::regclass AS new_trash;
+SELECT crm_purge_erase('er_ka_old', 'id = 9', 'GDPR');
+CREATE TABLE er_ap (id int PRIMARY KEY, email text);
+CREATE TABLE er_ac (id int PRIMARY KEY, p int REFERENCES er_ap, note text);
+SELECT crm_purge_protect('er_ap') IS NOT NULL AS p, crm_purge_protect('er_ac') IS NOT NULL AS c;
+SELECT crm_purge_anonymize('er_ac', 'note', 'null');
+SELECT crm_purge_relate('er_ap', 'er_ac', 'anonymize');
+INSERT INTO er_ap VALUES (1, 'dave@x');
+INSERT INTO er_ac VALUES (10, 1, 'dave private note'), (11, 1, 'dave note 2');
+DELETE FROM er_ac WHERE id = 10;
+SELECT crm_purge_unprotect('er_ac');
+SELECT crm_purge_erase('er_ap', 'id = 1', 'GDPR');
+SELECT crm_purge_unprotect(t, true) FROM unnest(ARRAY['er_ka', 'er_ap']::regclass[]) t;
+DROP TABLE er_ka, er_ka_old, er_ac, er_ap, crm_trash.public__er_ka, crm_trash.public__er_ac;
 SELECT crm_purge_unprotect('er_kept', drop_trash => true);
 DROP TABLE er_kept;
 

@@ -1724,8 +1724,27 @@ SET ROLE regress_sec_owner;
 DELETE FROM own.hrt;
 ALTER TABLE own.rowt DROP COLUMN city;
 ALTER TABLE own.rowt ADD COLUMN zip text;
+-- (nor renamed: a hold's (r).city would read another; nor changed through
+-- an inheritance parent or a type's typed tables; round 46, B46-4, B46-5)
+ALTER TABLE own.rowt RENAME COLUMN city TO town;
+CREATE TABLE own.rowp (street text, city text);
+ALTER TABLE own.rowt INHERIT own.rowp;
+ALTER TABLE own.rowp ADD COLUMN zip text;
+ALTER TABLE own.rowp DROP COLUMN city;
+ALTER TABLE own.rowt NO INHERIT own.rowp;
+CREATE TYPE own.addr_t AS (street text, city text);
+CREATE TABLE own.rowo OF own.addr_t;
+CREATE TABLE own.hro (id int PRIMARY KEY, r own.rowo);
+INSERT INTO own.hro VALUES (1, ROW('Main St', 'Paris'));
+RESET ROLE;
+SELECT crm_purge_protect('own.hro') IS NOT NULL AS protected;
+SELECT crm_purge_hold('own.hro', 'true', NULL, 'litigation') IS NOT NULL AS held;
+SET ROLE regress_sec_owner;
+DELETE FROM own.hro;
+ALTER TYPE own.addr_t ADD ATTRIBUTE zip text CASCADE;
 RESET ROLE;
 SELECT r FROM crm_trash.own__hrt;
+SELECT r FROM crm_trash.own__hro;
 
 -- 30. an owner's code run on an admin's behalf (an index predicate folded
 -- while the admin's filter is planned) gets no tombstone hash from
