@@ -3988,15 +3988,18 @@ BEGIN
 		DELETE FROM crm_trash.crm_purge_secret;
 		INSERT INTO crm_trash.crm_purge_secret (secret) SELECT s.secret FROM crm_purge.secret s;
 	END IF;
-	IF hashes IS NULL THEN
-		-- key_hash 0 marks a table copied whole: without it a shard's guard
-		-- refuses rows rather than miss tombstones (distributed later, split)
+	-- key_hash 0 marks a table copied whole: without it a shard's guard
+	-- refuses rows rather than miss tombstones (distributed later, split);
+	-- an erase or forget under a key not copied whole copies it first (one
+	-- after a split filed only its own; review round 46, C46-1)
+	IF hashes IS NULL OR NOT EXISTS (SELECT FROM crm_trash.crm_purge_tombstones t WHERE t.tbl = name AND t.key_hash = 0) THEN
 		DELETE FROM crm_trash.crm_purge_tombstones t WHERE t.tbl = name;
 		INSERT INTO crm_trash.crm_purge_tombstones (tbl, key_hash)
 			SELECT name, 0 UNION SELECT name, x.key_hash FROM crm_purge.tombstones x WHERE x.tbl = _citus_tombstones.tbl;
-	ELSIF forget THEN
+	END IF;
+	IF hashes IS NOT NULL AND forget THEN
 		DELETE FROM crm_trash.crm_purge_tombstones t WHERE t.tbl = name AND t.key_hash = ANY (hashes) AND t.key_hash <> 0;
-	ELSE
+	ELSIF hashes IS NOT NULL THEN
 		INSERT INTO crm_trash.crm_purge_tombstones (tbl, key_hash)
 			SELECT name, h FROM unnest(hashes) h ON CONFLICT DO NOTHING;
 	END IF;
@@ -4289,6 +4292,16 @@ BEGIN
 		END IF;
 		reach := reach || jsonb_build_object('t', r.t::oid, 'a', r.a, 'n', r.n);
 	END LOOP;
+	-- rows left in the coordinator's own file of a table distributed with
+	-- rows (Citus keeps them there, unread): the erase would leave them, and
+	-- ANALYZE would show them in pg_stats (review round 46, C46-2)
+	FOR r IN SELECT DISTINCT x AS t FROM unnest(tbl || deleted) x LOOP
+		IF pg_relation_size(r.t) > 0 THEN
+			RAISE EXCEPTION 'cannot erase rows of Citus table %: the coordinator still holds rows of table % from before it was distributed', tbl, r.t
+				USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = 'Nothing was erased. Citus keeps them in the coordinator''s file of the table, where the erase does not reach.',
+					  HINT = format('Have the table''s owner run SET crm_purge.allow_truncate = on; SELECT truncate_local_data_after_distributing_table(%L);', r.t::text);
+		END IF;
+	END LOOP;
 	-- a foreign key's own action, at any depth, on held rows (the dry run
 	-- above does not look)
 	PERFORM crm_purge._fk_action_holds('erase', tbl, tbl, cond, keys, 0);
@@ -4371,6 +4384,10 @@ BEGIN
 	END LOOP;
 	-- then the rows and their trash copies, as the table's owner
 	n := crm_purge._citus_erase_rows_as_owner(tbl, ARRAY(SELECT jsonb_array_elements_text(plan->'subject')), plan - 'reach');
+	-- statistics of the coordinator's file of the tables (Citus plans by
+	-- the shards'): values sampled before they were distributed (C46-2)
+	DELETE FROM pg_statistic s WHERE s.starelid = tbl
+		OR s.starelid IN (SELECT (x->>'t')::oid FROM jsonb_array_elements(plan->'children') x);
 	RETURN plan->'reach' || jsonb_build_array(jsonb_build_object('t', tbl::oid, 'a', 'parts', 'n', 0,
 																 'p', to_jsonb(coalesce(parts, '{}'))));
 END

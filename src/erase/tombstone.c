@@ -422,14 +422,29 @@ tombstone_set(Oid relid)
 				SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
 									 true, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "could not read the tombstones");
-			/* the copy marks a table copied whole (key_hash 0): none, and the guard refuses */
-			if (OidIsValid(logical) && SPI_processed == 0)
-				ereport(ERROR,
+			/*
+			 * the copy marks a table copied whole (key_hash 0): without it the
+			 * guard refuses (an erase after a split filed only its own under
+			 * the new key; review round 46, C46-1)
+			 */
+			if (OidIsValid(logical))
+			{
+				bool		marker = false;
+
+				for (i = 0; i < SPI_processed && !marker; i++)
+				{
+					bool		isnull;
+
+					marker = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)) == 0;
+				}
+				if (!marker)
+					ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("the tombstones of guarded table %s are missing on this node",
 								crm_purge_relname(logical)),
 						 errdetail("The table was distributed after crm_purge_guard, or its shards were split."),
 						 errhint("On the coordinator, run crm_purge_guard or crm_purge_protect on the table again.")));
+			}
 		}
 		s->hashes = hash_create("crm_purge tombstone hashes", Max(SPI_processed, 16), &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);

@@ -1628,4 +1628,44 @@ as('regress_app', q{INSERT INTO app.c44 VALUES (1, 1001); DELETE FROM app.c44 WH
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__c44 WHERE id = 1001}), '1', 'the row stays in the trash');
 }
 
+# an erase after a split of a guarded table's smallest shard filed only its
+# own tombstones under the new key, and the shards' guard took them for
+# all: every key erased before came back (review round 46, C46-1)
+as('regress_app', q{CREATE TABLE app.g46 (account_id int, id int, email text, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.g46', 'account_id', colocate_with => 'none', shard_count => 4);
+	INSERT INTO app.g46 SELECT g % 20, g, 'c' || g || '@example.com' FROM generate_series(1, 200) g;
+	GRANT SELECT, INSERT, DELETE, UPDATE ON app.g46 TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('app.g46'); SELECT crm_purge_guard('app.g46', 'error', ARRAY['email'])});
+as('regress_admin', q{SELECT crm_purge_erase('app.g46', 'id = 7', 'GDPR')});
+{
+	my $smallest = $coord->safe_psql('postgres', q{SELECT min(shardid) FROM pg_dist_shard WHERE logicalrelid = 'app.g46'::regclass});
+	my $mid = $coord->safe_psql('postgres', qq{SELECT ((shardminvalue::bigint + shardmaxvalue::bigint) / 2)::text FROM pg_dist_shard WHERE shardid = $smallest});
+	my $nodes = $coord->safe_psql('postgres', qq{SELECT string_agg(nodeid::text, ',') FROM (SELECT n.nodeid FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid) WHERE p.shardid = $smallest LIMIT 1) n});
+	$coord->safe_psql('postgres', qq{SELECT citus_split_shard_by_split_points($smallest, ARRAY['$mid'], ARRAY[$nodes, $nodes], shard_transfer_mode => 'block_writes')});
+}
+as('regress_admin', q{SELECT crm_purge_erase('app.g46', 'id = 9', 'GDPR')});
+like(as('regress_admin', q{INSERT INTO app.g46 VALUES (7, 7, 'c7@example.com')}, err => 1),
+	qr/belongs to an erased record/, 'Citus: a key erased before a split stays erased after the next erase');
+like(as('regress_admin', q{INSERT INTO app.g46 VALUES (9, 1009, 'c9@example.com')}, err => 1),
+	qr/belongs to an erased record/, 'and so does the natural key of the new erase');
+
+# a table distributed with rows keeps them in the coordinator's file, where
+# an erase does not reach and ANALYZE sampled them (review round 46, C46-2)
+as('regress_app', q{CREATE TABLE app.p46 (account_id int, id int, email text, PRIMARY KEY (account_id, id));
+	INSERT INTO app.p46 SELECT g % 20, g, 'c' || g || '@example.com' FROM generate_series(1, 50) g;
+	GRANT SELECT, INSERT, DELETE, UPDATE ON app.p46 TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('app.p46')});
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('app.p46', 'account_id', colocate_with => 'none')});
+ok($coord->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_dist_partition WHERE logicalrelid = 'crm_trash.app__p46'::regclass}),
+	'the trash of a table distributed after it was protected follows');
+as('regress_app', q{ANALYZE app.p46});
+like(as('regress_admin', q{SELECT crm_purge_erase('app.p46', $$email = 'c7@example.com'$$, 'GDPR')}, err => 1),
+	qr/the coordinator still holds rows of table app.p46 from before it was distributed/,
+	'Citus: an erase while the coordinator keeps rows of the table is refused');
+as('regress_app', q{SET crm_purge.allow_truncate = on; SELECT truncate_local_data_after_distributing_table('app.p46')});
+is(as('regress_admin', q{SELECT crm_purge_erase('app.p46', $$email = 'c7@example.com'$$, 'GDPR')}), '1',
+	'and done once its owner cleared them');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_statistic WHERE starelid = 'app.p46'::regclass}), '0',
+	'no statistics of the coordinator\'s file are left');
+
 done_testing();
