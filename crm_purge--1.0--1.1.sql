@@ -1784,17 +1784,22 @@ BEGIN
 	END IF;
 	-- nor a unique index that finds them equal under such a collation (the
 	-- table's own key says 'A@X' and 'a@x' are one record; round 45, B45-3)
+	-- (an exclusion constraint too, and a partition's or child's: review
+	-- round 46, B46-7)
 	SELECT a.attname, l.collname, ic.relname AS idx INTO d
 		FROM pg_index i
 		JOIN pg_class ic ON ic.oid = i.indexrelid
 		CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indcollation::oid[]) u(attnum, coll)
-		JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = u.attnum
+		JOIN pg_attribute ia ON ia.attrelid = i.indrelid AND ia.attnum = u.attnum
+		JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = ia.attname AND a.attnum > 0 AND NOT a.attisdropped
 		JOIN pg_collation l ON l.oid = u.coll AND NOT l.collisdeterministic
-		WHERE i.indrelid = tbl AND i.indisunique
+		WHERE (i.indrelid = tbl OR i.indrelid IN (SELECT r.relid FROM pg_partition_tree(tbl) r)
+			   OR i.indrelid IN (SELECT h.inhrelid FROM pg_inherits h WHERE h.inhparent = tbl))
+		  AND (i.indisunique OR i.indisexclusion)
 		  AND (a.attnum = ANY (crm_purge._pk_cols(tbl)) OR a.attname = ANY (coalesce(key_columns, '{}')))
 		ORDER BY ic.relname, a.attnum LIMIT 1;
 	IF FOUND THEN
-		RAISE EXCEPTION 'cannot guard table %: its unique index % compares column "%" under the nondeterministic collation %',
+		RAISE EXCEPTION 'cannot guard table %: its unique index or exclusion constraint % compares column "%" under the nondeterministic collation %',
 			tbl, quote_ident(d.idx), d.attname, quote_ident(d.collname)
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'The guard compares a key''s text; the index finds other spellings of it (a@x and A@X) the same key, so an erased key would come back under another spelling.',
