@@ -5292,9 +5292,11 @@ BEGIN
 		JOIN pg_namespace ns ON ns.oid = op.oprnamespace
 		WHERE i.indrelid = tbl AND i.indisprimary;
 	SELECT x.a INTO k FROM crm_purge._pick(tbl,
-		format('SELECT array_agg(DISTINCT %s) FROM %s crm_purge_copy WHERE EXISTS (SELECT FROM ('
+		format('SELECT array_agg(DISTINCT %s) FROM (SELECT %s FROM %s UNION ALL SELECT %s FROM %s) crm_purge_copy'
+			   ' WHERE EXISTS (SELECT FROM ('
 			   'SELECT %s FROM %s WHERE (%s%s) UNION ALL SELECT %s FROM %s WHERE (%s%s)) crm_purge_key WHERE %s)',
-			   crm_purge._key_expr(tbl, pk), tr, d.cols, tbl, cond, E'\n', d.cols, tr, cond, E'\n', d.equal), keys)
+			   crm_purge._key_expr(tbl, pk), d.cols, tr, d.cols, tbl,
+			   d.cols, tbl, cond, E'\n', d.cols, tr, cond, E'\n', d.equal), keys)
 		AS x(a text[]);
 	RETURN k;
 END

@@ -1456,11 +1456,13 @@ BEGIN
 END
 $$;
 
--- The keys, as text, of tbl's trashed copies (trash tr) equal to those of
--- the rows the filter selects, live or trashed, but written otherwise
--- (numeric 1 and 1.0, float 0 and -0, 'a' and 'A' under a case-insensitive
--- collation): the same record for its primary key, whose equality finds
--- them.  NULL for keys of one text per value.
+-- The keys, as text, of tbl's rows and trashed copies (trash tr) equal to
+-- those of the rows the filter selects, live or trashed, but written
+-- otherwise (numeric 1 and 1.0, float 0 and -0, 'a' and 'A' under a
+-- case-insensitive collation): the same record for its primary key, whose
+-- equality finds them (a live one is then refused as an erased key's, as
+-- an integer's is: review round 46, B46-6).  NULL for keys of one text
+-- per value.
 CREATE FUNCTION crm_purge._equal_trash_keys(tbl regclass, tr regclass, cond text, keys text[]) RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1485,9 +1487,11 @@ BEGIN
 		JOIN pg_namespace ns ON ns.oid = op.oprnamespace
 		WHERE i.indrelid = tbl AND i.indisprimary;
 	SELECT x.a INTO k FROM crm_purge._pick(tbl,
-		format('SELECT array_agg(DISTINCT %s) FROM %s crm_purge_copy WHERE EXISTS (SELECT FROM ('
+		format('SELECT array_agg(DISTINCT %s) FROM (SELECT %s FROM %s UNION ALL SELECT %s FROM %s) crm_purge_copy'
+			   ' WHERE EXISTS (SELECT FROM ('
 			   'SELECT %s FROM %s WHERE (%s%s) UNION ALL SELECT %s FROM %s WHERE (%s%s)) crm_purge_key WHERE %s)',
-			   crm_purge._key_expr(tbl, pk), tr, d.cols, tbl, cond, E'\n', d.cols, tr, cond, E'\n', d.equal), keys)
+			   crm_purge._key_expr(tbl, pk), d.cols, tr, d.cols, tbl,
+			   d.cols, tbl, cond, E'\n', d.cols, tr, cond, E'\n', d.equal), keys)
 		AS x(a text[]);
 	RETURN k;
 END

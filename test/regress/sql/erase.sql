@@ -1210,6 +1210,15 @@ SELECT (SELECT count(*) FROM crm_trash.public__er_nk) AS nk_trash,
 	   (SELECT count(*) FROM crm_trash.public__er_fk) AS fk_trash,
 	   (SELECT count(*) FROM crm_trash.public__er_ck) AS ck_trash,
 	   (SELECT count(*) FROM crm_trash.public__er_tk) AS tk_trash;
+-- (and a live row equal to a trashed copy the filter selects is an erased
+-- key's, refused as an integer key's; review round 46, B46-6)
+SET ROLE regress_er_owner;
+INSERT INTO er_nk VALUES (2, 'old2@x');
+DELETE FROM er_nk;
+INSERT INTO er_nk VALUES (2.0, 'new2@x');
+SET ROLE regress_er_admin;
+SELECT crm_purge_erase('er_nk', $$email = 'old2@x'$$, 'GDPR');
+RESET ROLE;
 SELECT crm_purge_unprotect(t, true) FROM unnest(ARRAY['er_nk', 'er_fk', 'er_ck', 'er_tk']::regclass[]) t;
 DROP TABLE er_nk, er_fk, er_ck, er_tk;
 DROP TYPE er_pair;
