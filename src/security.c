@@ -924,6 +924,19 @@ crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w)
 }
 
 /*
+ * crm_purge_code_of_only: from now on, no function of a role other than
+ * role, a superuser-like role or the extension owner may run (InvalidOid:
+ * any again); for a request's batch, which deletes as the table's owner
+ * or, on a superuser's table, as its creator (review round 47, A47-2).
+ * Forgotten at the transaction's end.
+ */
+void
+crm_purge_code_of_only(Oid role)
+{
+	itself_caller = role;
+}
+
+/*
  * third_party_code: is fn's code neither caller's, nor a superuser's (or
  * superuser-like role's), nor the extension owner's?
  */
@@ -1501,6 +1514,7 @@ forget_remote_mark(XactEvent event, void *arg)
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
 		remote_marked = false;
+		itself_caller = InvalidOid;
 		erasing = 0;
 		marked_base = -1;
 		owner_work_relid = InvalidOid;

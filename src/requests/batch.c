@@ -177,13 +177,20 @@ become_request_writer(Request *r, CrmPurgeIdentity *id)
 					 errmsg("cannot delete from table %s for request %lld: row-level security applies to its creator there",
 							crm_purge_relname(r->relid), (long long) r->id),
 					 errhint("A superuser, or a role with BYPASSRLS, may make the request.")));
+		/* (a third role's code, a trigger of a role with TRIGGER there, would run as the creator) */
+		crm_purge_refuse_foreign_code(r->relid, ACL_DELETE);
 		crm_purge_become_restricted(r->created_by, r->relid, id);
 		crm_purge_pin_filter_settings();
+		crm_purge_code_of_only(r->created_by);
 		return;
 	}
-	if (owner != r->created_by && !superuser_arg(owner))
-		crm_purge_refuse_foreign_code(r->relid, ACL_DELETE);
+	/*
+	 * (the owner's own request, a superuser's too: a third role's code
+	 * would run as the owner all the same; review round 47, A47-2)
+	 */
+	crm_purge_refuse_foreign_code(r->relid, ACL_DELETE);
 	become_request_owner(r, id);
+	crm_purge_code_of_only(owner);
 }
 
 /*
@@ -579,6 +586,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 			PG_FINALLY();
 			{
 				crm_purge_bypass_end();
+				crm_purge_code_of_only(InvalidOid);
 			}
 			PG_END_TRY();
 			crm_purge_unbecome(&id);
@@ -679,6 +687,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	PG_FINALLY();
 	{
 		crm_purge_bypass_end();
+		crm_purge_code_of_only(InvalidOid);
 	}
 	PG_END_TRY();
 	crm_purge_unbecome(&id);

@@ -2342,6 +2342,30 @@ SHOW search_path;
 RESET ROLE;
 SELECT count(*) AS t56_rows FROM sec.t56;
 
+-- 56. a request's batch refuses a third role's code as the interactive
+-- writes do: a trigger of a role with TRIGGER on a superuser's table ran
+-- as the request's creator, and as the superuser in the superuser's own
+-- request (review round 47, A47-2)
+CREATE TABLE sec.rq57 (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+INSERT INTO sec.rq57 (id) SELECT generate_series(1, 3);
+GRANT SELECT, DELETE ON sec.rq57 TO regress_sec_admin;
+GRANT TRIGGER ON sec.rq57 TO regress_sec_owner;
+SELECT crm_purge_protect('sec.rq57') IS NOT NULL AS protected;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.loot57 (who name);
+GRANT INSERT ON own.loot57 TO PUBLIC;
+CREATE FUNCTION own.steal57() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO own.loot57 VALUES (current_user); RETURN OLD; END $$;
+CREATE TRIGGER zz57 AFTER DELETE ON sec.rq57 FOR EACH ROW EXECUTE FUNCTION own.steal57();
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('sec.rq57', '1 day', 'delete_only', filter => 'id = 1') AS rq57 \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+RESET ROLE;
+SELECT crm_purge_request('sec.rq57', '1 day', 'delete_only', filter => 'id = 2') AS rq57b \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT id = :rq57 AS admins, status, error FROM crm_purge_requests WHERE id IN (:rq57, :rq57b) ORDER BY id;
+SELECT count(*) AS rq57_rows, (SELECT count(*) FROM own.loot57) AS loot FROM sec.rq57;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
