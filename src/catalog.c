@@ -24,6 +24,9 @@
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_cast.h"
+#include "utils/regproc.h"
+#include "catalog/pg_proc.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -232,6 +235,41 @@ crm_purge_key_text_settled(Oid typid)
 }
 
 /*
+ * type_user_cast: a cast to or from typid whose function is not a
+ * superuser-like role's (the type's owner may make one): crm_purge's SQL
+ * on a Citus table (key::text, $1::type[]) is run by the coordinator, with
+ * the extension owner's or the admin's rights (review round 47, C47-1,
+ * C47-2).  Returns the cast's function, or InvalidOid.
+ */
+static Oid
+type_user_cast(Oid typid)
+{
+	Relation	rel = table_open(CastRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_cast c = (Form_pg_cast) GETSTRUCT(tup);
+		HeapTuple	proc;
+
+		if ((c->castsource != typid && c->casttarget != typid) || !OidIsValid(c->castfunc))
+			continue;
+		proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(c->castfunc));
+		if (HeapTupleIsValid(proc))
+		{
+			if (!crm_purge_superuser_like(((Form_pg_proc) GETSTRUCT(proc))->proowner))
+				found = c->castfunc;
+			ReleaseSysCache(proc);
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
  * crm_purge_key_expression: the primary key as the text tombstones and
  * erasure compare: col::text, or ROW(a, b)::text for several columns.  An
  * error for a table without a primary key.
@@ -251,15 +289,30 @@ key_expression(Oid relid, const AttrNumber *cols, int n)
 
 	/* the worker nodes write a key with their own settings, the coordinator with crm_purge's */
 	if (crm_purge_citus_distributed(relid))
+	{
 		for (i = 0; i < n; i++)
-			if (!crm_purge_key_text_settled(get_atttype(relid, cols[i])))
+		{
+			Oid			type = get_atttype(relid, cols[i]);
+			Oid			cast;
+
+			if (!crm_purge_key_text_settled(type))
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("crm_purge cannot compare keys of Citus table %s: column \"%s\" is of type %s",
-								crm_purge_relname(relid), get_attname(relid, cols[i], false),
-								format_type_be(get_atttype(relid, cols[i]))),
+								crm_purge_relname(relid), get_attname(relid, cols[i], false), format_type_be(type)),
 						 errdetail("Its text depends on settings (DateStyle, TimeZone, extra_float_digits), and the worker nodes write it with their own."),
 						 errhint("Erase, delete by keys and guard such a table by a key of an integer, text or uuid type.")));
+			cast = getBaseType(type) >= FirstNormalObjectId ? type_user_cast(getBaseType(type)) : InvalidOid;
+			if (OidIsValid(cast))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("crm_purge cannot compare keys of Citus table %s: type %s of column \"%s\" has a cast by function %s",
+								crm_purge_relname(relid), format_type_be(type), get_attname(relid, cols[i], false),
+								format_procedure(cast)),
+						 errdetail("The coordinator converts keys to and from text with the rights of the extension owner or an admin; that function would run with them."),
+						 errhint("Drop the cast, or key the table by a column of a built-in type.")));
+		}
+	}
 
 	initStringInfo(&buf);
 	if (n > 1)

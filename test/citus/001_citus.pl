@@ -1668,4 +1668,28 @@ is(as('regress_admin', q{SELECT crm_purge_erase('app.p46', $$email = 'c7@example
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_statistic WHERE starelid = 'app.p46'::regclass}), '0',
 	'no statistics of the coordinator\'s file are left');
 
+# an owner's cast to or from its enum key type ran on the coordinator as
+# the extension owner in an admin's delete_keys, and as the admin in its
+# outcome query (review round 47, C47-1, C47-2): refused
+as('regress_app', q{CREATE TYPE app.ks47 AS ENUM ('a', 'b', 'c');
+	CREATE TABLE app.cast_log47 (who name); GRANT INSERT ON app.cast_log47 TO PUBLIC;
+	CREATE FUNCTION app.ks47_text(app.ks47) RETURNS text LANGUAGE plpgsql AS $f$
+	BEGIN INSERT INTO app.cast_log47 VALUES (current_user); RETURN enum_out($1)::text; END $f$;
+	CREATE FUNCTION app.text_ks47(text) RETURNS app.ks47 LANGUAGE plpgsql STABLE AS $f$
+	BEGIN RETURN enum_in(textout($1), 'app.ks47'::regtype); END $f$;
+	CREATE CAST (app.ks47 AS text) WITH FUNCTION app.ks47_text(app.ks47);
+	CREATE CAST (text AS app.ks47) WITH FUNCTION app.text_ks47(text);
+	CREATE TABLE app.ek47 (k app.ks47 PRIMARY KEY, note text);
+	SELECT create_distributed_table('app.ek47', 'k');
+	INSERT INTO app.ek47 VALUES ('a', 'x'), ('b', 'y');
+	GRANT SELECT, DELETE ON app.ek47 TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('app.ek47')});
+like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('app.ek47', ARRAY['b'])}, err => 1),
+	qr/type app.ks47 of column "k" has a cast by function app.ks47_text/,
+	'Citus: delete_keys of a key whose type has its owner\'s cast is refused');
+like(as('regress_admin', q{SELECT crm_purge_erase('app.ek47', $$k = 'b'$$, 'GDPR')}, err => 1),
+	qr/has a cast by function/, 'and so is an erase');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.cast_log47 WHERE who <> 'regress_app'}), '0',
+	'the owner\'s cast never ran with other rights');
+
 done_testing();
