@@ -53,6 +53,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/regproc.h"
+#include "executor/executor.h"
 #include "utils/typcache.h"
 #include "catalog/pg_authid.h"
 #include "utils/guc.h"
@@ -1424,6 +1425,40 @@ crm_purge_refuse_foreign_tables(List *rels)
 					 errhint("Read the foreign table outside the table's code, or ask the admin to run it.")));
 }
 
+/*
+ * itself_check_perms: in the same writes, no relation of a third role is
+ * read or written either (its policy, default or trigger would run with the
+ * writer's rights, even one made of built-in functions only, which never
+ * reach the fmgr hook; review round 47, A47-1).
+ */
+static ExecutorCheckPerms_hook_type prev_check_perms_hook = NULL;
+
+static bool
+itself_check_perms(List *rangeTable, bool ereport_on_violation)
+{
+	ListCell   *lc;
+
+	/* (as another role, a foreign key's check as its table's owner, no code runs with the writer's rights) */
+	if (OidIsValid(itself_caller) && GetUserId() == itself_caller)
+		foreach(lc, rangeTable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+			Oid			owner;
+
+			if (rte->rtekind != RTE_RELATION)
+				continue;
+			owner = crm_purge_rel_owner(rte->relid);
+			if (owner != itself_caller && owner != crm_purge_extension_owner() && !crm_purge_superuser_like(owner))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("cannot write for you: table %s of another role would be read or written with your rights",
+								crm_purge_relname(rte->relid)),
+						 errdetail("crm_purge writes as you, or as the table's owner, to that table; code reaching another role's table (a trigger, a policy, a default) would run that role's code with those rights."),
+						 errhint("Nothing was written. Give that table to the table's owner, or ask the owner to write it.")));
+		}
+	return prev_check_perms_hook ? prev_check_perms_hook(rangeTable, ereport_on_violation) : true;
+}
+
 static bool
 connection_needs_hook(Oid fn)
 {
@@ -1677,6 +1712,8 @@ crm_purge_connection_hooks_init(void)
 	RegisterSubXactCallback(subxact_marks_callback, NULL);
 	prev_needs_fmgr_hook = needs_fmgr_hook;
 	needs_fmgr_hook = connection_needs_hook;
+	prev_check_perms_hook = ExecutorCheckPerms_hook;
+	ExecutorCheckPerms_hook = itself_check_perms;
 	prev_fmgr_hook = fmgr_hook;
 	fmgr_hook = connection_hook;
 }
