@@ -1221,6 +1221,8 @@ BEGIN
 			USING ERRCODE = 'invalid_foreign_key',
 				  HINT = 'The parent''s DELETE removes them: use ''delete'', ''unlink'' or ''anonymize'' (the last two set the reference NULL first).';
 	END IF;
+	PERFORM crm_purge._check_rule_table(parent);
+	PERFORM crm_purge._check_rule_table(child);
 	-- evaluated later as other admins and as the extension owner
 	PERFORM crm_purge._check_condition(child, condition);
 	INSERT INTO crm_purge.relations VALUES (parent, child, on_erase, child_columns, condition)
@@ -1232,7 +1234,7 @@ $$;
 DROP FUNCTION crm_purge._set_anonymize(regclass, name, text);
 CREATE FUNCTION crm_purge._set_anonymize(tbl regclass, col name, strategy text) RETURNS void
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._set_anonymize_impl(actor regrole, tbl regclass, col name, strategy text) RETURNS void
+CREATE OR REPLACE FUNCTION crm_purge._set_anonymize_impl(actor regrole, tbl regclass, col name, strategy text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
@@ -1243,6 +1245,7 @@ BEGIN
 		RAISE EXCEPTION 'unknown strategy "%"', strategy
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use null, hash or fixed:<text>.';
 	END IF;
+	PERFORM crm_purge._check_rule_table(tbl);
 	INSERT INTO crm_purge.anonymize_rules VALUES (tbl, col, strategy)
 		ON CONFLICT (tbl, col) DO UPDATE SET strategy = EXCLUDED.strategy;
 END
@@ -3336,6 +3339,21 @@ BEGIN
 					  HINT = format('Nothing was erased. Protect table %s again (crm_purge_protect), then erase.', d.unprotected);
 		END IF;
 	END IF;
+	-- a foreign key ON DELETE CASCADE of a partition only (not of its
+	-- partitioned table) would take rows of a protected or guarded table
+	-- past the erase: into its trash, or without tombstones (round 47, B47-4)
+	SELECT c.conname, c.conrelid::regclass AS part, pg_partition_root(c.conrelid) AS root INTO d
+		FROM pg_constraint c JOIN pg_class k ON k.oid = c.conrelid
+		WHERE c.contype = 'f' AND c.confrelid = tbl AND c.confdeltype = 'c' AND k.relispartition AND c.conparentid = 0
+		  AND (crm_purge._trash(pg_partition_root(c.conrelid)) IS NOT NULL
+			   OR EXISTS (SELECT FROM crm_purge.guards g WHERE g.tbl = pg_partition_root(c.conrelid)))
+		ORDER BY 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot erase rows of table %: foreign key % of partition % deletes rows of table % with them', tbl, quote_ident(d.conname), d.part, d.root
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The erase deletes rows a cascade reaches through a partitioned table''s own foreign keys only.',
+				  HINT = format('Nothing was erased. Declare the foreign key on table %s instead of its partition.', d.root);
+	END IF;
 	-- Citus: its own way (crm_purge._citus_erase), as one erase from the top
 	IF NOT dry_run AND crm_purge._citus_table(tbl) THEN
 		RETURN QUERY SELECT (x->>'t')::oid::regclass, x->>'a', (x->>'n')::bigint,
@@ -3418,6 +3436,10 @@ BEGIN
 			FROM crm_purge.relations r2 WHERE r2.parent = tbl AND r2.child_columns IS NOT NULL) rels
 		ORDER BY child::text, conname
 	LOOP
+		-- (a rule made before 1.1's checks, or a table changed since)
+		IF r.con IS NULL OR EXISTS (SELECT FROM crm_purge.relations x WHERE x.parent = tbl AND x.child = r.child) THEN
+			PERFORM crm_purge._check_rule_table(r.child);
+		END IF;
 		SELECT x.a INTO refs FROM crm_purge._pick(tbl, format('SELECT array_agg(DISTINCT %s) FROM %s WHERE (%s%s)',
 					   crm_purge._key_expr(tbl, r.confkey), tbl, cond, E'\n'), keys) AS x(a text[]);
 		IF tr IS NOT NULL THEN
@@ -5302,6 +5324,30 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._check_rule_table(tbl regclass) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c record;
+BEGIN
+	SELECT k.relkind, k.relispartition, n.nspname,
+		   EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = k.oid
+				   AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e') AS extension_member
+		INTO c FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = tbl;
+	IF c.nspname IN ('crm_purge', 'crm_trash', 'pg_catalog', 'information_schema', 'pg_toast')
+	   OR c.nspname LIKE 'pg\_temp\_%' OR c.nspname LIKE 'pg\_toast\_temp\_%' OR c.extension_member
+	   OR c.relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION 'table % cannot be named in an erase rule', tbl
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = 'A rule names a table of the application: not a trash, a catalog, an extension''s table, a view or a temporary table.';
+	END IF;
+	IF c.relispartition THEN
+		RAISE EXCEPTION 'table % cannot be named in an erase rule: it is a partition of table %', tbl, pg_partition_root(tbl)
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = format('Name its partitioned table %s.', pg_partition_root(tbl));
+	END IF;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5486,3 +5532,5 @@ REVOKE ALL ON FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, tex
 GRANT EXECUTE ON FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[]) TO crm_purge_admin;
 ALTER FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[])
 	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
+REVOKE ALL ON FUNCTION crm_purge._check_rule_table(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._check_rule_table(regclass) TO crm_purge_admin;

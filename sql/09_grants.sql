@@ -281,3 +281,5 @@ GRANT EXECUTE ON FUNCTION crm_purge._unlinked_children(regclass, name, text[]) T
 
 REVOKE ALL ON FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[]) TO crm_purge_admin;
+REVOKE ALL ON FUNCTION crm_purge._check_rule_table(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._check_rule_table(regclass) TO crm_purge_admin;

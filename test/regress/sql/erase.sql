@@ -1241,6 +1241,27 @@ SELECT id, cust, body FROM crm_trash.public__er_n3;
 SELECT crm_purge_unprotect('er_n3', true), crm_purge_unprotect('er_c3', true);
 DROP TABLE er_n3, er_c3;
 
+-- B47-4 to B47-8: a rule names no trash, catalog or partition (a
+-- superuser's erase wrote crm_purge.holds, a held trash; a partition's
+-- tombstones were never read), and a foreign key ON DELETE CASCADE of a
+-- partition only is refused (review round 47)
+CREATE TABLE er_rp (id int PRIMARY KEY, name text);
+CREATE TABLE er_rc (id int, pid int, note text, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+CREATE TABLE er_rc1 PARTITION OF er_rc FOR VALUES FROM (0) TO (100);
+INSERT INTO er_rp VALUES (1, 'a');
+INSERT INTO er_rc VALUES (5, 1, 'a note');
+SELECT crm_purge_protect('er_rp') IS NOT NULL AS p, crm_purge_protect('er_rc') IS NOT NULL AS c;
+SELECT crm_purge_relate('er_rp', 'crm_trash.public__er_rc', 'delete', ARRAY['pid']);
+SELECT crm_purge_relate('er_rp', 'crm_purge.holds', 'delete', ARRAY['id']);
+SELECT crm_purge_relate('er_rp', 'er_rc1', 'delete', ARRAY['pid']);
+SELECT crm_purge_relate('er_rc1', 'er_rp', 'delete', ARRAY['id']);
+SELECT crm_purge_anonymize('er_rc1', 'note', 'null');
+ALTER TABLE er_rc1 ADD FOREIGN KEY (pid) REFERENCES er_rp ON DELETE CASCADE;
+SELECT crm_purge_erase('er_rp', 'id = 1', 'GDPR');
+SELECT (SELECT count(*) FROM er_rp) AS rp, (SELECT count(*) FROM er_rc) AS rc;
+SELECT crm_purge_unprotect('er_rc', true), crm_purge_unprotect('er_rp', true);
+DROP TABLE er_rc, er_rp;
+
 -- B44-4: a guarded child that ON DELETE CASCADE empties, not protected, is
 -- erased with the parent: its keys are tombstoned (its re-import passed the
 -- guard; review round 44)
