@@ -3280,6 +3280,7 @@ DECLARE
 	d record;
 	natural_cols name[] := (SELECT g.key_columns FROM crm_purge.guards g WHERE g.tbl = _erase.tbl);
 	natx text;
+	natnulls text;
 	natural_keys text[];
 	subject text[];
 	k text[];
@@ -3386,16 +3387,20 @@ BEGIN
 	subject := coalesce(subject, '{}');
 	-- a guard's natural key is tombstoned too (email, say: a re-import gets a new id)
 	IF natural_cols IS NOT NULL AND NOT dry_run THEN
+		-- (a natural key with a NULL part is no key: no tombstone; review round 47, B47-1)
+		natnulls := (SELECT string_agg(format('%I', c.n), ', ') FROM unnest(natural_cols) c(n));
 		natx := crm_purge._key_expr(tbl, ARRAY(SELECT a.attnum FROM unnest(natural_cols) WITH ORDINALITY AS c(n, o)
 											   JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.n
 											   ORDER BY c.o)::int2[]);
 		SELECT x.a INTO natural_keys FROM crm_purge._pick(tbl,
-			format('SELECT array_agg(%s) FROM %s WHERE (%s%s)', natx, tbl, cond, E'\n'), keys) AS x(a text[]);
+			format('SELECT array_agg(%s) FROM %s WHERE (%s%s) AND pg_catalog.num_nulls(%s) OPERATOR(pg_catalog.=) 0',
+				   natx, tbl, cond, E'\n', natnulls), keys) AS x(a text[]);
 		-- (of every trashed version of the erased keys, which all go: an
 		-- older e-mail of the record too)
 		IF tr IS NOT NULL THEN
 			SELECT x.a INTO k FROM crm_purge._pick(tbl,
-				format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', natx, tr, pkx), subject)
+				format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)'
+					   ' AND pg_catalog.num_nulls(%s) OPERATOR(pg_catalog.=) 0', natx, tr, pkx, natnulls), subject)
 				AS x(a text[]);
 			natural_keys := coalesce(natural_keys, '{}') || coalesce(k, '{}');
 		END IF;
@@ -4548,6 +4553,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 DECLARE
 	pkx text := crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl));
 	x text;
+	nulls text;
 	a text[];
 	b text[];
 BEGIN
@@ -4555,9 +4561,14 @@ BEGIN
 		RETURN '{}';
 	END IF;
 	x := crm_purge._key_expr(tbl, cols);
-	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', x, tbl, pkx) USING keys INTO a;
+	-- (a key with a NULL part is no key: B47-1)
+	nulls := (SELECT string_agg(format('%I', a.attname), ', ') FROM unnest(cols) c(n)
+			  JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = c.n);
+	EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)'
+				   ' AND pg_catalog.num_nulls(%s) OPERATOR(pg_catalog.=) 0', x, tbl, pkx, nulls) USING keys INTO a;
 	IF tr IS NOT NULL THEN
-		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)', x, tr, pkx) USING keys INTO b;
+		EXECUTE format('SELECT array_agg(%s) FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)'
+					   ' AND pg_catalog.num_nulls(%s) OPERATOR(pg_catalog.=) 0', x, tr, pkx, nulls) USING keys INTO b;
 	END IF;
 	RETURN ARRAY(SELECT DISTINCT v FROM unnest(coalesce(a, '{}') || coalesce(b, '{}')) v WHERE v IS NOT NULL);
 END

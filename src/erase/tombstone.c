@@ -493,10 +493,15 @@ crm_purge_row_key_text(Relation rel, HeapTuple tuple, int nkeys, const AttrNumbe
 		bool		isnull;
 		Datum		d = heap_getattr(tuple, keys[i], tupdesc, &isnull);
 
+		/* (a key with a NULL part is no key: a unique index never finds two equal; review round 47, B47-1) */
+		if (isnull)
+		{
+			pfree(buf.data);
+			return NULL;
+		}
 		if (i > 0)
 			appendStringInfoChar(&buf, ',');
-		if (!isnull)
-			crm_purge_record_field(&buf, OutputFunctionCall(&outfuncs[i], d));
+		crm_purge_record_field(&buf, OutputFunctionCall(&outfuncs[i], d));
 	}
 	appendStringInfoChar(&buf, ')');
 	return buf.data;

@@ -1262,6 +1262,17 @@ SELECT (SELECT count(*) FROM er_rp) AS rp, (SELECT count(*) FROM er_rc) AS rc;
 SELECT crm_purge_unprotect('er_rc', true), crm_purge_unprotect('er_rp', true);
 DROP TABLE er_rc, er_rp;
 
+-- B47-1: a natural key of several columns with a NULL part is no key: no
+-- tombstone, and later rows with that partial value go in (review round 47)
+CREATE TABLE er_nn (id int PRIMARY KEY, org text, email text, UNIQUE (org, email));
+SELECT crm_purge_guard('er_nn', 'error', ARRAY['org', 'email']);
+INSERT INTO er_nn VALUES (1, 'acme', NULL), (2, 'acme', 'b@x');
+SELECT crm_purge_erase('er_nn', 'id IN (1, 2)', 'GDPR');
+INSERT INTO er_nn VALUES (3, 'acme', NULL);
+INSERT INTO er_nn VALUES (4, 'acme', 'b@x');
+SELECT id FROM er_nn ORDER BY id;
+DROP TABLE er_nn;
+
 -- B44-4: a guarded child that ON DELETE CASCADE empties, not protected, is
 -- erased with the parent: its keys are tombstoned (its re-import passed the
 -- guard; review round 44)
