@@ -685,10 +685,25 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 							  " UNION ALL SELECT $2, 'rule ' OPERATOR(pg_catalog.||) rw.rulename::pg_catalog.text OPERATOR(pg_catalog.||) ' on '"
 							  " OPERATOR(pg_catalog.||) rw.ev_class::pg_catalog.regclass::pg_catalog.text"
 							  " FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class OPERATOR(pg_catalog.=) ANY ($1) AND rw.ev_class OPERATOR(pg_catalog.<>) $4"
-							  " AND rw.rulename OPERATOR(pg_catalog.<>) '_RETURN')"
+							  " AND rw.rulename OPERATOR(pg_catalog.<>) '_RETURN'"
+							  /*
+							   * a trigger is its table's owner's code too (a superuser's generic
+							   * function, refint's or lo's, set up by a third role on its own
+							   * table); a role that may add triggers to a table could add one
+							   * (review round 48, A48-1)
+							   */
+							  " UNION ALL SELECT tc.relowner, 'trigger ' OPERATOR(pg_catalog.||) tg.tgname::pg_catalog.text OPERATOR(pg_catalog.||) ' on '"
+							  " OPERATOR(pg_catalog.||) tc.oid::pg_catalog.regclass::pg_catalog.text"
+							  " FROM pg_catalog.pg_trigger tg JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) tg.tgrelid"
+							  " WHERE tg.tgrelid OPERATOR(pg_catalog.=) ANY ($1) AND NOT tg.tgisinternal"
+							  " UNION ALL SELECT g.grantee, 'a trigger its TRIGGER privilege may add to ' OPERATOR(pg_catalog.||) gc.oid::pg_catalog.regclass::pg_catalog.text"
+							  " FROM pg_catalog.pg_class gc, pg_catalog.aclexplode(gc.relacl) g"
+							  " WHERE gc.oid OPERATOR(pg_catalog.=) ANY ($1) AND g.privilege_type OPERATOR(pg_catalog.=) 'TRIGGER'"
+							  " AND g.grantee OPERATOR(pg_catalog.<>) gc.relowner)"
 							  " SELECT c.owner, c.what FROM code c LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.owner"
 							  " WHERE c.what OPERATOR(pg_catalog.~~) 'rule %'"
-							  " OR (c.owner OPERATOR(pg_catalog.<>) $2 AND c.owner OPERATOR(pg_catalog.<>) $3 AND NOT r.rolsuper) LIMIT 1",
+							  " OR (c.owner OPERATOR(pg_catalog.<>) $2 AND c.owner OPERATOR(pg_catalog.<>) $3"
+							  " AND NOT COALESCE(r.rolsuper, false)) LIMIT 1",
 							  4, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the code of %s", crm_purge_relname(relid));
 	if (SPI_processed > 0)
@@ -986,7 +1001,13 @@ crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 		{
 			PendingTrigger *p = lfirst(lc);
 
-			if (third_party_code(p->fn, w->id.userid) && !list_member_oid(w->pending_before, p->relid))
+			Oid			table_owner = crm_purge_rel_owner(p->relid);
+
+			/* (the trigger's table's owner set it up, with any function: A48-1) */
+			if ((third_party_code(p->fn, w->id.userid) ||
+				 (table_owner != w->id.userid && table_owner != crm_purge_extension_owner() &&
+				  !crm_purge_superuser_like(table_owner))) &&
+				!list_member_oid(w->pending_before, p->relid))
 			{
 				crm_purge_foreign_write_abort(w);
 				ereport(ERROR,

@@ -2386,6 +2386,30 @@ RESET ROLE;
 SELECT crm_purge_delete_where('sec.pq58', 'id = 2', true);
 SELECT (SELECT count(*) FROM sec.pq58) AS pq58_rows, (SELECT count(*) FROM own.q58) AS logged;
 
+-- 58. a trigger is its table's owner's code too: a role's child table with
+-- ON DELETE CASCADE and a trigger of a superuser's generic function ran it
+-- with the writer's rights; and a role that may add triggers to a table
+-- the write reaches could add one (review round 48, A48-1)
+CREATE TABLE sec.hp59 (id int PRIMARY KEY);
+INSERT INTO sec.hp59 VALUES (1), (2);
+GRANT SELECT, DELETE ON sec.hp59 TO regress_sec_admin;
+GRANT REFERENCES ON sec.hp59 TO regress_sec_owner;
+CREATE FUNCTION sec.generic59() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RETURN OLD; END $$;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.hc59 (id int PRIMARY KEY, p int REFERENCES sec.hp59 ON DELETE CASCADE);
+INSERT INTO own.hc59 VALUES (10, 1);
+CREATE TRIGGER t59 AFTER DELETE ON own.hc59 FOR EACH ROW EXECUTE FUNCTION sec.generic59();
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('sec.hp59', 'id = 1', true);
+RESET ROLE;
+DROP TABLE own.hc59;
+GRANT TRIGGER ON sec.hp59 TO regress_sec_owner;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('sec.hp59', 'id = 1', true);
+RESET ROLE;
+SELECT count(*) AS hp59_rows FROM sec.hp59;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
