@@ -3135,6 +3135,14 @@ BEGIN
 		-- no one else may create in)
 		INSERT INTO crm_purge.protected_tables (tbl, trash, retention, protected_by) VALUES (tbl, tr, retention, actor);
 		PERFORM crm_purge._sync_trash(tbl);
+		-- copies of keys erased meanwhile (the table renamed to this name
+		-- after its erase) are not taken back (review round 48, B48-3)
+		-- (not on Citus, whose shards run no such function in a DELETE: README Limits)
+		IF EXISTS (SELECT FROM crm_purge.tombstones t WHERE t.tbl = _protect_impl.tbl) AND NOT crm_purge._citus_table(tr) THEN
+			EXECUTE format('DELETE FROM %s WHERE crm_purge._key_hash(%s) IN (SELECT t.key_hash FROM crm_purge.tombstones t WHERE t.tbl = $1)',
+						   tr, crm_purge._key_expr(tbl, crm_purge._pk_cols(tbl)))
+				USING tbl;
+		END IF;
 		DELETE FROM crm_purge.protected_tables p WHERE p.tbl = _protect_impl.tbl;
 	ELSE
 		SELECT string_agg(crm_purge._column_ddl(tbl, a.attname), ', ' ORDER BY a.attnum) INTO cols
@@ -3195,6 +3203,20 @@ BEGIN
 			 WHERE d.object_type = 'table column' AND NOT d.original
 	LOOP
 		PERFORM crm_purge._trash_column_dropped(o.live, o.address_names[3]::name);
+	END LOOP;
+	-- an attribute of a row type a held trash's column uses, dropped by
+	-- CASCADE (a collation's, a schema's): every held value loses it
+	-- (review round 48, B48-1)
+	FOR o IN SELECT d.object_identity, c.reltype FROM pg_event_trigger_dropped_objects() d
+			 JOIN pg_class c ON c.oid = d.objid
+			 WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0
+	LOOP
+		IF crm_purge._held_trash_using(o.reltype) IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot drop %: a legal hold keeps trashed rows of table % that use its type', o.object_identity,
+				crm_purge._held_trash_using(o.reltype)
+				USING ERRCODE = 'object_in_use',
+					  HINT = 'Release the hold first.';
+		END IF;
 	END LOOP;
 	FOR o IN SELECT * FROM pg_event_trigger_dropped_objects()
 			 WHERE object_type = 'table' AND objsubid = 0

@@ -1233,7 +1233,11 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	asker = OidIsValid(crm_purge_asker) ? crm_purge_asker : GetUserId();
 	crm_purge_refuse_owner_code(relid, asker);
 	if (crm_purge_superuser_like(role) && !superuser_arg(asker))
+	{
+		/* (a third role's code, a trigger of a role with TRIGGER there, would run as the asker: C48-1) */
+		crm_purge_refuse_foreign_code(relid, ACL_DELETE);
 		role = asker;
+	}
 	else if (role != asker)
 		crm_purge_refuse_foreign_code(relid, ACL_DELETE);
 	/* already handed out for this role (a hold checked inside an erase) */

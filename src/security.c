@@ -614,8 +614,8 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 	Datum	   *elems = palloc(sizeof(Datum) * list_length(rels));
 	ListCell   *lc;
 	int			n = 0;
-	Oid			argtypes[4] = {OIDARRAYOID, OIDOID, OIDOID, OIDOID};
-	Datum		values[4];
+	Oid			argtypes[5] = {OIDARRAYOID, OIDOID, OIDOID, OIDOID, OIDOID};
+	Datum		values[5];
 
 	foreach(lc, rels)
 		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
@@ -623,6 +623,8 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 	values[1] = ObjectIdGetDatum(owner);
 	values[2] = ObjectIdGetDatum(crm_purge_extension_owner());
 	values[3] = ObjectIdGetDatum(relid);
+	/* (the caller's own TRIGGER right: its triggers are its own code) */
+	values[4] = ObjectIdGetDatum(OidIsValid(crm_purge_asker) ? crm_purge_asker : GetUserId());
 	SPI_connect();
 	if (SPI_execute_with_args(
 							  /* the columns' types and the types inside them: domains' bases, arrays' elements, ranges' subtypes, composites' fields */
@@ -699,12 +701,15 @@ refuse_foreign_code(Oid relid, Oid owner, AclMode need)
 							  " UNION ALL SELECT g.grantee, 'a trigger its TRIGGER privilege may add to ' OPERATOR(pg_catalog.||) gc.oid::pg_catalog.regclass::pg_catalog.text"
 							  " FROM pg_catalog.pg_class gc, pg_catalog.aclexplode(gc.relacl) g"
 							  " WHERE gc.oid OPERATOR(pg_catalog.=) ANY ($1) AND g.privilege_type OPERATOR(pg_catalog.=) 'TRIGGER'"
-							  " AND g.grantee OPERATOR(pg_catalog.<>) gc.relowner)"
+							  " AND g.grantee OPERATOR(pg_catalog.<>) gc.relowner AND g.grantee OPERATOR(pg_catalog.<>) $5"
+							  /* (an admin's, trusted with crm_purge's writes: a common GRANT ALL) */
+							  " AND NOT CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN false"
+							  " ELSE pg_catalog.pg_has_role(g.grantee, 'crm_purge_admin', 'MEMBER') END)"
 							  " SELECT c.owner, c.what FROM code c LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.owner"
 							  " WHERE c.what OPERATOR(pg_catalog.~~) 'rule %'"
 							  " OR (c.owner OPERATOR(pg_catalog.<>) $2 AND c.owner OPERATOR(pg_catalog.<>) $3"
 							  " AND NOT COALESCE(r.rolsuper, false)) LIMIT 1",
-							  4, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+							  5, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the code of %s", crm_purge_relname(relid));
 	if (SPI_processed > 0)
 	{

@@ -1314,7 +1314,17 @@ refuse_retyping_held(Node *parsetree)
 			types = row_types_reached(relid);
 	}
 	/* (a table's row type, another table's trash column) */
-	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE)
+	/* (a view's row type changes with CREATE OR REPLACE VIEW: review round 48, B48-2) */
+	else if (IsA(parsetree, ViewStmt) && ((ViewStmt *) parsetree)->replace)
+	{
+		Oid			relid = RangeVarGetRelid(((ViewStmt *) parsetree)->view, NoLock, true);
+
+		if (OidIsValid(relid) && type_referenced(get_rel_type_id(relid)))
+			types = list_make1_oid(get_rel_type_id(relid));
+	}
+	else if (IsA(parsetree, AlterTableStmt) && (((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE ||
+												((AlterTableStmt *) parsetree)->objtype == OBJECT_FOREIGN_TABLE ||
+												((AlterTableStmt *) parsetree)->objtype == OBJECT_VIEW))
 	{
 		bool		changes = false;
 		Oid			relid;

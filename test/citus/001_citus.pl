@@ -1186,8 +1186,8 @@ $coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on;
 	CREATE TRIGGER who BEFORE DELETE ON app.sut FOR EACH ROW EXECUTE FUNCTION third.who();
 	SELECT crm_purge_protect('app.sut')});
 like(as('regress_admin', q{SELECT * FROM crm_purge_delete_keys('app.sut', '{2}')}, err => 1),
-	qr/third role code ran as regress_admin/,
-	'a superuser\'s distributed table: a third role\'s trigger runs as the admin, not the superuser');
+	qr/trigger who runs code of role regress_third/,
+	'a superuser\'s distributed table: a third role\'s trigger is refused (it would run as the admin; review round 48, C48-1)');
 as('regress_app', q{SET citus.enable_unsafe_triggers = on;
 	CREATE TABLE app.tt (id int PRIMARY KEY);
 	SELECT create_distributed_table('app.tt', 'id');
@@ -1691,5 +1691,19 @@ like(as('regress_admin', q{SELECT crm_purge_erase('app.ek47', $$k = 'b'$$, 'GDPR
 	qr/has a cast by function/, 'and so is an erase');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.cast_log47 WHERE who <> 'regress_app'}), '0',
 	'the owner\'s cast never ran with other rights');
+
+# a superuser's distributed table is written as the admin; a role with
+# TRIGGER on it could add a trigger that runs there with the admin's rights
+# on the worker nodes (review round 48, C48-1): refused
+$coord->safe_psql('postgres', q{CREATE TABLE app.su48 (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.su48', 'account_id', colocate_with => 'none');
+	INSERT INTO app.su48 SELECT g, g FROM generate_series(1, 4) g;
+	SELECT crm_purge_protect('app.su48');
+	DELETE FROM app.su48;
+	GRANT SELECT, INSERT, DELETE ON app.su48 TO regress_admin;
+	GRANT TRIGGER ON app.su48 TO regress_app});
+like(as('regress_admin', q{SELECT crm_purge_restore('app.su48')}, err => 1),
+	qr/a trigger its TRIGGER privilege may add to app.su48 runs code of role regress_app/,
+	'Citus: a restore into a superuser\'s table another role may add triggers to is refused');
 
 done_testing();

@@ -661,6 +661,21 @@ SELECT crm_purge_unprotect('er_ac');
 SELECT crm_purge_erase('er_ap', 'id = 1', 'GDPR');
 SELECT crm_purge_unprotect(t, true) FROM unnest(ARRAY['er_ka', 'er_ap']::regclass[]) t;
 DROP TABLE er_ka, er_ka_old, er_ac, er_ap, crm_trash.public__er_ka, crm_trash.public__er_ac;
+-- B48-3: a dropped table's trash, taken back by a table renamed to its
+-- name after an erase, leaves out the erased keys' copies (round 48)
+CREATE TABLE er_kd (id int PRIMARY KEY, email text);
+SELECT crm_purge_protect('er_kd') IS NOT NULL AS protected;
+INSERT INTO er_kd VALUES (9, 'carol-old@x');
+DELETE FROM er_kd;
+DROP TABLE er_kd;
+CREATE TABLE er_kd_new (id int PRIMARY KEY, email text);
+INSERT INTO er_kd_new VALUES (9, 'carol@x');
+SELECT crm_purge_erase('er_kd_new', 'id = 9', 'GDPR');
+ALTER TABLE er_kd_new RENAME TO er_kd;
+SELECT crm_purge_protect('er_kd');
+SELECT count(*) AS kd_copies FROM crm_trash.public__er_kd;
+SELECT crm_purge_unprotect('er_kd', true);
+DROP TABLE er_kd;
 SELECT crm_purge_unprotect('er_kept', drop_trash => true);
 DROP TABLE er_kept;
 

@@ -1746,6 +1746,27 @@ ALTER TYPE own.addr_t ADD ATTRIBUTE zip text CASCADE;
 RESET ROLE;
 SELECT r FROM crm_trash.own__hrt;
 SELECT r FROM crm_trash.own__hro;
+-- (nor an attribute dropped by DROP COLLATION ... CASCADE, nor a view's
+-- row type replaced; round 48, B48-1, B48-2)
+SET ROLE regress_sec_owner;
+CREATE COLLATION own.c48 (provider = libc, locale = 'C');
+CREATE TYPE own.addr48 AS (city text COLLATE own.c48, zip text);
+CREATE TABLE own.h48 (id int PRIMARY KEY, a own.addr48);
+INSERT INTO own.h48 VALUES (1, ROW('Paris', '75001'));
+CREATE VIEW own.v48 AS SELECT 'Paris'::text AS city;
+CREATE TABLE own.hv48 (id int PRIMARY KEY, a own.v48);
+INSERT INTO own.hv48 VALUES (1, ROW('Paris'));
+RESET ROLE;
+SELECT crm_purge_protect(t) IS NOT NULL AS protected FROM unnest(ARRAY['own.h48', 'own.hv48']::regclass[]) t;
+SELECT crm_purge_hold(t, 'a IS NOT NULL', NULL, 'litigation') IS NOT NULL AS held FROM unnest(ARRAY['own.h48', 'own.hv48']::regclass[]) t;
+SET ROLE regress_sec_owner;
+DELETE FROM own.h48;
+DELETE FROM own.hv48;
+DROP COLLATION own.c48 CASCADE;
+CREATE OR REPLACE VIEW own.v48 AS SELECT 'Paris'::text AS city, '75001'::text AS zip;
+RESET ROLE;
+SELECT a FROM crm_trash.own__h48;
+SELECT a FROM crm_trash.own__hv48;
 
 -- 30. an owner's code run on an admin's behalf (an index predicate folded
 -- while the admin's filter is planned) gets no tombstone hash from
