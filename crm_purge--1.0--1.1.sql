@@ -4987,7 +4987,16 @@ BEGIN
 		key_type := (SELECT at.atttypid FROM pg_attribute at WHERE at.attrelid = r.src AND at.attnum = r.confkey[1]);
 		-- (keys are matched by their text: a column of another type than the
 		-- key it references writes the same value otherwise, 1 and 1.0)
-		IF NOT crm_purge._keys_comparable(r.child, r.conkey, r.src, r.confkey) AND crm_purge._has_holds(r.child) THEN
+		-- (holds below it too: its rows are not found by text, nor what
+		-- their own foreign keys reach; review round 49, B49-2)
+		IF NOT crm_purge._keys_comparable(r.child, r.conkey, r.src, r.confkey) AND EXISTS (
+				WITH RECURSIVE below(rel) AS (SELECT r.child::oid
+					UNION SELECT x.rel FROM below b, LATERAL (
+						SELECT c.conrelid FROM pg_constraint c
+						WHERE c.contype = 'f' AND c.confrelid = b.rel
+						  AND (c.confdeltype IN ('c', 'n', 'd') OR c.confupdtype IN ('c', 'n', 'd'))
+						UNION ALL SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = b.rel) x(rel))
+				SELECT FROM below WHERE crm_purge._has_holds(below.rel::regclass)) THEN
 			RAISE EXCEPTION 'cannot % rows of table %: the legal holds on table % cannot be checked through its foreign key %', verb, top, r.child, r.conname
 				USING ERRCODE = 'feature_not_supported',
 					  DETAIL = 'Its columns are of other types than the keys they reference.',

@@ -9,6 +9,7 @@
  * crm_purge._hold_keeping and crm_purge._held_rows.
  */
 #include "postgres.h"
+#include "utils/guc.h"
 
 #include "catalog/partition.h"
 #include "access/stratnum.h"
@@ -435,11 +436,27 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 		 * as its parent was deleted), which a cascade would reach, is seen.
 		 */
 		PushActiveSnapshot(GetLatestSnapshot());
-		rc = SPI_execute_with_args(psprintf("SELECT %s FROM %s WHERE (%s) AND (%s\n)",
-											trash_rows ? "deletion_id, trash_row" :
-											citus ? "'(0,0)'::pg_catalog.tid" : "ctid",
-											scanname, cond, filter),
-								   nargs, argtypes, values, NULL, true, 0);
+		{
+			/*
+			 * No index predicate or CHECK constraint decides which rows are
+			 * read: the owner's IMMUTABLE function there can lie, and the
+			 * planner would skip held rows (review round 49, A49-1).
+			 */
+			int			plan_nest = NewGUCNestLevel();
+			static const char *const off[] = {"enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"};
+			int			g;
+
+			for (g = 0; g < lengthof(off); g++)
+				(void) set_config_option(off[g], "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			(void) set_config_option("constraint_exclusion", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+									 true, 0, false);
+			rc = SPI_execute_with_args(psprintf("SELECT %s FROM %s WHERE (%s) AND (%s\n)",
+												trash_rows ? "deletion_id, trash_row" :
+												citus ? "'(0,0)'::pg_catalog.tid" : "ctid",
+												scanname, cond, filter),
+									   nargs, argtypes, values, NULL, true, 0);
+			AtEOXact_GUC(false, plan_nest);
+		}
 		PopActiveSnapshot();
 		if (citus && scanrel == relid)
 			crm_purge_citus_run_as_end(nest);

@@ -1288,6 +1288,20 @@ INSERT INTO er_nn VALUES (4, 'acme', 'b@x');
 SELECT id FROM er_nn ORDER BY id;
 DROP TABLE er_nn;
 
+-- B49-2: held rows two foreign keys away, past a key of another type
+-- (numeric 1 and numeric(10,2) 1.00), stop the erase (review round 49)
+CREATE TABLE er_np (id int PRIMARY KEY, code numeric(10,2) UNIQUE);
+CREATE TABLE er_nc (cid int PRIMARY KEY, code numeric REFERENCES er_np (code) ON DELETE CASCADE);
+CREATE TABLE er_ng (gid int PRIMARY KEY, cid int REFERENCES er_nc ON DELETE CASCADE, note text);
+INSERT INTO er_np VALUES (1, 1);
+INSERT INTO er_nc VALUES (10, 1);
+INSERT INTO er_ng VALUES (100, 10, 'evidence');
+SELECT crm_purge_hold('er_ng', 'true', NULL, 'litigation') AS ng_hold \gset
+SELECT crm_purge_erase('er_np', 'id = 1', 'GDPR');
+SELECT count(*) AS ng_rows FROM er_ng;
+SELECT crm_purge_release(:ng_hold);
+DROP TABLE er_ng, er_nc, er_np;
+
 -- B44-4: a guarded child that ON DELETE CASCADE empties, not protected, is
 -- erased with the parent: its keys are tombstoned (its re-import passed the
 -- guard; review round 44)

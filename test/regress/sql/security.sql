@@ -2431,6 +2431,28 @@ SELECT crm_purge_delete_where('sec.hp59', 'id = 1', true);
 RESET ROLE;
 SELECT count(*) AS hp59_rows FROM sec.hp59;
 
+-- 59. the hold check reads no owner's index predicate or CHECK constraint:
+-- an IMMUTABLE function there that lies made the planner skip held rows
+-- (review round 49, A49-1)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.lie_flag (v boolean);
+INSERT INTO own.lie_flag VALUES (false);
+GRANT SELECT ON own.lie_flag TO PUBLIC;
+CREATE FUNCTION own.lie() RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT v FROM own.lie_flag';
+CREATE TABLE own.li (id int PRIMARY KEY, customer_id int);
+INSERT INTO own.li SELECT g, g % 100 FROM generate_series(1, 2000) g;
+CREATE INDEX li_lie ON own.li (customer_id) WHERE own.lie();
+UPDATE own.lie_flag SET v = true;
+ANALYZE own.li;
+GRANT SELECT, DELETE ON own.li TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.li', 'customer_id = 42', NULL, 'litigation') AS li_hold \gset
+SELECT crm_purge_delete_where('own.li', 'customer_id + 0 = 42', permanent => true);
+SELECT crm_purge_release(:li_hold);
+RESET ROLE;
+SELECT count(*) AS held_left FROM own.li WHERE customer_id + 0 = 42;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
