@@ -123,7 +123,7 @@ typedef struct CrmPurgeForeignWrite
 extern void crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w);
 extern void crm_purge_relink_write_begin(Oid relid, CrmPurgeForeignWrite *w);
 extern void crm_purge_refuse_foreign_code(Oid relid, AclMode need);
-extern void crm_purge_code_of_only(Oid role);
+extern Oid	crm_purge_code_of_only(Oid role);
 extern bool crm_purge_superuser_like(Oid role);
 extern bool crm_purge_wide_rights(Oid role);
 extern bool crm_purge_guarded(Oid relid);

@@ -951,10 +951,13 @@ crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w)
  * or, on a superuser's table, as its creator (review round 47, A47-2).
  * Forgotten at the transaction's end.
  */
-void
+Oid
 crm_purge_code_of_only(Oid role)
 {
+	Oid			prev = itself_caller;
+
 	itself_caller = role;
+	return prev;
 }
 
 /*

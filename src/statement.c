@@ -354,9 +354,13 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	{
 		Oid			role = statement_run_as(queryDesc);
 		CrmPurgeIdentity save;
+		Oid			prev_code = InvalidOid;
 
 		if (OidIsValid(role))
+		{
 			run_as_enter(role, true, &save);
+			prev_code = crm_purge_code_of_only(role);
+		}
 		/* what runs while it starts (crm_purge's own lookups) is nested */
 		nesting_level++;
 		PG_TRY();
@@ -369,6 +373,8 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		PG_FINALLY();
 		{
 			nesting_level--;
+			if (OidIsValid(role))
+				(void) crm_purge_code_of_only(prev_code);
 		}
 		PG_END_TRY();
 		if (OidIsValid(role))
@@ -388,9 +394,13 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 
 	Oid			role = statement_run_as(queryDesc);
 	CrmPurgeIdentity save;
+	Oid			prev_code = InvalidOid;
 
 	if (OidIsValid(role))
+	{
 		run_as_enter(role, true, &save);
+		prev_code = crm_purge_code_of_only(role);
+	}
 	nesting_level++;
 	merging += merge;
 	PG_TRY();
@@ -403,6 +413,8 @@ cp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_FINALLY();
 	{
 		nesting_level--;
+		if (OidIsValid(role))
+			(void) crm_purge_code_of_only(prev_code);
 		merging -= merge;
 	}
 	PG_END_TRY();
@@ -421,9 +433,13 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 
 	Oid			role = statement_run_as(queryDesc);
 	CrmPurgeIdentity save;
+	Oid			prev_code = InvalidOid;
 
 	if (OidIsValid(role))
+	{
 		run_as_enter(role, true, &save);
+		prev_code = crm_purge_code_of_only(role);
+	}
 	nesting_level++;
 	merging += merge;
 	PG_TRY();
@@ -436,6 +452,8 @@ cp_ExecutorFinish(QueryDesc *queryDesc)
 	PG_FINALLY();
 	{
 		nesting_level--;
+		if (OidIsValid(role))
+			(void) crm_purge_code_of_only(prev_code);
 		merging -= merge;
 	}
 	PG_END_TRY();

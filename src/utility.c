@@ -417,6 +417,58 @@ refuse_superuser_literals(Node *parsetree)
 		case T_CreateStatsStmt:
 			user_literal_walker((Node *) ((CreateStatsStmt *) parsetree)->exprs, &found);
 			break;
+
+			/*
+			 * (and the other objects Citus makes again on a node it adds or
+			 * activates, over a superuser's connection: a function's default
+			 * arguments, a view, a policy, a trigger's WHEN, a rule; review
+			 * round 49, C49-3)
+			 */
+		case T_CreateFunctionStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((CreateFunctionStmt *) parsetree)->parameters)
+				{
+					FunctionParameter *fp = lfirst_node(FunctionParameter, lc);
+					Oid			typid = LookupTypeNameOid(NULL, fp->argType, true);
+
+					/* an untyped default is read as the parameter's type */
+					if (fp->defexpr != NULL && OidIsValid(typid) && user_owned_type(typid, 0))
+						found = typid;
+					else
+						user_literal_walker(fp->defexpr, &found);
+					if (OidIsValid(found))
+						break;
+				}
+				break;
+			}
+		case T_ViewStmt:
+			user_literal_walker(((ViewStmt *) parsetree)->query, &found);
+			break;
+		case T_CreatePolicyStmt:
+			if (!user_literal_walker(((CreatePolicyStmt *) parsetree)->qual, &found))
+				user_literal_walker(((CreatePolicyStmt *) parsetree)->with_check, &found);
+			break;
+		case T_AlterPolicyStmt:
+			if (!user_literal_walker(((AlterPolicyStmt *) parsetree)->qual, &found))
+				user_literal_walker(((AlterPolicyStmt *) parsetree)->with_check, &found);
+			break;
+		case T_CreateTrigStmt:
+			user_literal_walker(((CreateTrigStmt *) parsetree)->whenClause, &found);
+			break;
+		case T_RuleStmt:
+			{
+				ListCell   *lc;
+
+				user_literal_walker(((RuleStmt *) parsetree)->whereClause, &found);
+				foreach(lc, ((RuleStmt *) parsetree)->actions)
+					if (!OidIsValid(found) &&
+						(IsA(lfirst(lc), InsertStmt) || IsA(lfirst(lc), UpdateStmt) ||
+						 IsA(lfirst(lc), DeleteStmt) || IsA(lfirst(lc), SelectStmt)))
+						user_literal_walker(lfirst(lc), &found);
+				break;
+			}
 		case T_AlterTableStmt:
 			{
 				ListCell   *lc;

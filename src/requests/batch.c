@@ -181,7 +181,7 @@ become_request_writer(Request *r, CrmPurgeIdentity *id)
 		crm_purge_refuse_foreign_code(r->relid, ACL_DELETE);
 		crm_purge_become_restricted(r->created_by, r->relid, id);
 		crm_purge_pin_filter_settings();
-		crm_purge_code_of_only(r->created_by);
+		(void) crm_purge_code_of_only(r->created_by);
 		return;
 	}
 	/*
@@ -190,7 +190,7 @@ become_request_writer(Request *r, CrmPurgeIdentity *id)
 	 */
 	crm_purge_refuse_foreign_code(r->relid, ACL_DELETE);
 	become_request_owner(r, id);
-	crm_purge_code_of_only(owner);
+	(void) crm_purge_code_of_only(owner);
 }
 
 /*
@@ -586,7 +586,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 			PG_FINALLY();
 			{
 				crm_purge_bypass_end();
-				crm_purge_code_of_only(InvalidOid);
+				(void) crm_purge_code_of_only(InvalidOid);
 			}
 			PG_END_TRY();
 			crm_purge_unbecome(&id);
@@ -687,7 +687,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	PG_FINALLY();
 	{
 		crm_purge_bypass_end();
-		crm_purge_code_of_only(InvalidOid);
+		(void) crm_purge_code_of_only(InvalidOid);
 	}
 	PG_END_TRY();
 	crm_purge_unbecome(&id);

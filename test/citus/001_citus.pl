@@ -1706,4 +1706,33 @@ like(as('regress_admin', q{SELECT crm_purge_restore('app.su48')}, err => 1),
 	qr/a trigger its TRIGGER privilege may add to app.su48 runs code of role regress_app/,
 	'Citus: a restore into a superuser\'s table another role may add triggers to is refused');
 
+# a third role's function reached by a superuser's trigger ran on the
+# worker nodes with the admin's rights (review round 49, C49-1): refused
+as('regress_third', q{CREATE FUNCTION third.f49() RETURNS boolean LANGUAGE plpgsql AS $f$
+	BEGIN RETURN true; END $f$; GRANT EXECUTE ON FUNCTION third.f49() TO PUBLIC});
+$coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on;
+	CREATE FUNCTION app.su49_t() RETURNS trigger LANGUAGE plpgsql AS $f$
+	BEGIN PERFORM third.f49(); RETURN NEW; END $f$;
+	CREATE TABLE app.su49 (account_id int, id int, PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.su49', 'account_id', colocate_with => 'none');
+	INSERT INTO app.su49 SELECT g, g FROM generate_series(1, 4) g;
+	SELECT crm_purge_protect('app.su49');
+	DELETE FROM app.su49;
+	CREATE TRIGGER su49_t BEFORE INSERT ON app.su49 FOR EACH ROW EXECUTE FUNCTION app.su49_t();
+	GRANT SELECT, INSERT, DELETE ON app.su49 TO regress_admin});
+like(as('regress_admin', q{SELECT crm_purge_restore('app.su49')}, err => 1),
+	qr/function third.f49\(\) of another role would run with your rights/,
+	'Citus: a third role\'s function a superuser\'s trigger reaches does not run as the admin on the nodes');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.su49}), '0', 'nothing restored');
+
+# a superuser's DDL reading a literal of an owner's domain type, as Citus
+# sends when it adds or activates a node (a view, a policy, a function's
+# default, a trigger's WHEN), ran the domain's CHECK as the superuser
+# (review round 49, C49-3): refused
+as('regress_app', q{CREATE DOMAIN app.d49 AS int CHECK (VALUE > 0)});
+my $e49;
+$coord->psql('postgres', q{CREATE VIEW app.v49 AS SELECT '5'::app.d49 AS v}, stderr => \$e49);
+like($e49, qr/a superuser may not run DDL that reads a value of type app.d49/,
+	'Citus: a superuser\'s view reading a literal of a role\'s domain is refused');
+
 done_testing();
