@@ -1400,6 +1400,24 @@ refuse_retyping_held(Node *parsetree)
 	{
 		Oid			relid = RangeVarGetRelid(((RenameStmt *) parsetree)->relation, NoLock, true);
 
+		/*
+		 * (a held table's column renamed: its hold's filter, kept as text,
+		 * would read a column added under the old name; review round 50,
+		 * B50-2)
+		 */
+		if (OidIsValid(relid) && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN &&
+			OidIsValid(get_extension_oid("crm_purge", true)))
+		{
+			char	   *held = held_around(relid);
+
+			if (held != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_IN_USE),
+						 errmsg("cannot rename a column of table %s: legal hold %s is in force on it",
+								crm_purge_relname(relid), held),
+						 errdetail("A hold's filter names columns; another column could take the old name."),
+						 errhint("Release the hold first.")));
+		}
 		if (OidIsValid(relid))
 			types = row_types_reached(relid);
 		if (types != NIL && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN &&

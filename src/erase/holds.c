@@ -172,12 +172,13 @@ static Datum
 hold_tables(Oid relid, LOCKMODE mode)
 {
 	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
-	List	   *todo = list_make1_oid(relid);
+	/* (every parent of every child: a child of two parents, one of them held; review round 50, B50-1) */
+	List	   *todo = list_copy(rels);
 	Datum	   *elems;
 	ListCell   *lc;
 	int			n = 0;
 
-	/* up: every parent, at every level */
+	/* up: every parent, at every level, of the table and of its children */
 	while (todo != NIL && list_length(rels) < 10000)
 	{
 		Oid			child = linitial_oid(todo);

@@ -2453,6 +2453,32 @@ SELECT crm_purge_release(:li_hold);
 RESET ROLE;
 SELECT count(*) AS held_left FROM own.li WHERE customer_id + 0 = 42;
 
+-- 60. a held table's column is not renamed (a column added under the old
+-- name took the hold's filter; review round 50, B50-2); nor does a second
+-- inheritance parent bypass a hold on the first (B50-1)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.rn60 (id int PRIMARY KEY, v text);
+INSERT INTO own.rn60 VALUES (1, 'keep');
+GRANT SELECT, DELETE ON own.rn60 TO regress_sec_admin;
+CREATE TABLE own.qa60 (id int PRIMARY KEY, v text);
+CREATE TABLE own.qb60 (id int PRIMARY KEY, v text);
+CREATE TABLE own.qc60 (PRIMARY KEY (id)) INHERITS (own.qa60, own.qb60);
+INSERT INTO own.qc60 VALUES (1, 'held');
+GRANT SELECT, DELETE ON own.qa60, own.qb60, own.qc60 TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.rn60', $$v = 'keep'$$, NULL, 'litigation') AS rn_hold \gset
+SELECT crm_purge_hold('own.qa60', 'true', NULL, 'litigation') AS qa_hold \gset
+SELECT crm_purge_delete_where('own.qb60', 'id = 1', permanent => true);
+RESET ROLE;
+SET ROLE regress_sec_owner;
+ALTER TABLE own.rn60 RENAME COLUMN v TO v_old;
+RESET ROLE;
+SELECT count(*) AS qc_rows FROM own.qc60;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_release(:rn_hold), crm_purge_release(:qa_hold);
+RESET ROLE;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
