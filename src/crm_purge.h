@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 #include "access/tupdesc.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "tcop/utility.h"
@@ -19,6 +20,20 @@
 
 #include "requests/csv.h"
 #include "requests/window.h"
+
+/*
+ * Every SPI connection of crm_purge runs with search_path pinned to
+ * pg_catalog, pg_temp (module.c): an operator, function or type written
+ * unqualified in its SQL (IN, CASE, ::text) would otherwise be looked up in
+ * the caller's search_path, which a database owner sets for every session
+ * (review round 50, A50-1).
+ */
+extern int	crm_purge_spi_connect(void);
+extern int	crm_purge_spi_finish(void);
+#ifndef CRM_PURGE_SPI_WRAPPER
+#define SPI_connect() crm_purge_spi_connect()
+#define SPI_finish() crm_purge_spi_finish()
+#endif
 
 #define CRM_PURGE_SCHEMA		"crm_purge"
 #define CRM_TRASH_SCHEMA		"crm_trash"

@@ -6,9 +6,12 @@
  */
 #include "postgres.h"
 
+#define CRM_PURGE_SPI_WRAPPER
+
 #include <limits.h>
 #include <unistd.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -159,6 +162,61 @@ crm_purge_batch_rows(void)
 		return Min(crm_purge_busy_batch_size, crm_purge_batch_size);
 
 	return (int) Max(crm_purge_batch_size, Min(rows, crm_purge_idle_batch_size));
+}
+
+/*
+ * The GUC nest levels of the open SPI connections (crm_purge_spi_connect),
+ * each with the transaction nest level it was opened in: a (sub)transaction's
+ * end pops its GUC nest levels, and its entries go with them.
+ */
+#define MAX_PINNED_SPI 64
+static int	pinned_guc_level[MAX_PINNED_SPI];
+static int	pinned_xact_level[MAX_PINNED_SPI];
+static int	pinned_depth = 0;
+
+int
+crm_purge_spi_connect(void)
+{
+	int			rc = SPI_connect();
+
+	if (rc != SPI_OK_CONNECT)
+		return rc;
+	if (pinned_depth >= MAX_PINNED_SPI)
+		elog(ERROR, "crm_purge: SPI connections nested too deep");
+	pinned_guc_level[pinned_depth] = NewGUCNestLevel();
+	pinned_xact_level[pinned_depth] = GetCurrentTransactionNestLevel();
+	pinned_depth++;
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return rc;
+}
+
+int
+crm_purge_spi_finish(void)
+{
+	if (pinned_depth > 0 && pinned_xact_level[pinned_depth - 1] == GetCurrentTransactionNestLevel())
+	{
+		pinned_depth--;
+		AtEOXact_GUC(true, pinned_guc_level[pinned_depth]);
+	}
+	return SPI_finish();
+}
+
+static void
+pinned_spi_xact(XactEvent event, void *arg)
+{
+	pinned_depth = 0;
+}
+
+static void
+pinned_spi_subxact(SubXactEvent event, SubTransactionId mySubid,
+				   SubTransactionId parentSubid, void *arg)
+{
+	/* (a subtransaction's end, committed or not, pops its GUC nest levels) */
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	while (pinned_depth > 0 && pinned_xact_level[pinned_depth - 1] >= GetCurrentTransactionNestLevel())
+		pinned_depth--;
 }
 
 /*
@@ -313,6 +371,8 @@ _PG_init(void)
 
 	CacheRegisterSyscacheCallback(EXTENSIONOID, extension_changed, (Datum) 0);
 	CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
+	RegisterXactCallback(pinned_spi_xact, NULL);
+	RegisterSubXactCallback(pinned_spi_subxact, NULL);
 
 	crm_purge_statement_hooks_init();
 	crm_purge_connection_hooks_init();

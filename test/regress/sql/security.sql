@@ -2498,6 +2498,58 @@ CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = public.
 RESET ROLE;
 CREATE EXTENSION crm_purge;
 SELECT extversion FROM pg_extension WHERE extname = 'crm_purge';
+
+-- 61. nor does any of crm_purge's own SQL at run time: the database's owner
+-- put a schema of its own before pg_catalog in every session's search_path,
+-- and a superuser's restore ran its = (oid, oid) as the superuser (review
+-- round 50, A50-1).  Every planted operator, aggregate and type warns.
+SET ROLE regress_sec_dbo;
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.planted(what pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN RAISE WARNING 'the database owner''s % ran as %', what, current_user; RETURN true; END $$;
+DO $$
+DECLARE t pg_catalog.text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['oid', 'int4', 'int8', 'text', 'name', 'regclass', 'bool', 'timestamptz'] LOOP
+		EXECUTE pg_catalog.format('CREATE FUNCTION evil.eq(a %1$s, b %1$s) RETURNS boolean LANGUAGE sql'
+			' AS $f$ SELECT evil.planted(%2$L) AND a OPERATOR(pg_catalog.=) b $f$', t, '= (' || t || ')');
+		EXECUTE pg_catalog.format('CREATE OPERATOR evil.= (LEFTARG = %1$s, RIGHTARG = %1$s, FUNCTION = evil.eq)', t);
+		EXECUTE pg_catalog.format('CREATE FUNCTION evil.ne(a %1$s, b %1$s) RETURNS boolean LANGUAGE sql'
+			' AS $f$ SELECT evil.planted(%2$L) AND a OPERATOR(pg_catalog.<>) b $f$', t, '<> (' || t || ')');
+		EXECUTE pg_catalog.format('CREATE OPERATOR evil.<> (LEFTARG = %1$s, RIGHTARG = %1$s, FUNCTION = evil.ne)', t);
+	END LOOP;
+END $$;
+CREATE FUNCTION evil.cnt(pg_catalog.int8) RETURNS pg_catalog.int8 LANGUAGE sql
+	AS $$ SELECT CASE WHEN evil.planted('count(*)') THEN $1 OPERATOR(pg_catalog.+) 1 END $$;
+CREATE AGGREGATE evil.count(*) (SFUNC = evil.cnt, STYPE = pg_catalog.int8, INITCOND = '0');
+CREATE DOMAIN evil.text AS pg_catalog.text CHECK (evil.planted('the type text'));
+ALTER DATABASE regress_sec_owned SET search_path = evil, pg_catalog, public;
+RESET ROLE;
+\c regress_sec_owned
+SHOW search_path;
+CREATE TABLE public.e61 (id int PRIMARY KEY, note pg_catalog.text, modified_at timestamptz NOT NULL
+	DEFAULT pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 days');
+INSERT INTO public.e61 VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
+SELECT crm_purge_protect('public.e61');
+DELETE FROM public.e61;
+SELECT crm_purge_restore('public.e61', NULL, 'skip');
+DELETE FROM public.e61;
+SELECT crm_purge_restore_deletion((SELECT max(deletion_id) FROM crm_trash.public__e61));
+SELECT crm_purge_hold('public.e61', 'id = 1', NULL, 'litigation') AS h61 \gset
+SELECT crm_purge_delete_where('public.e61', 'id = 2');
+SELECT crm_purge_restore('public.e61', 'id = 2', 'skip');
+SELECT crm_purge_guard('public.e61');
+SELECT crm_purge_erase_preview('public.e61', 'id = 3') IS NOT NULL AS previewed;
+SELECT crm_purge_erase('public.e61', 'id = 3', 'GDPR');
+SELECT crm_purge_delete_keys('public.e61', ARRAY['2']);
+SELECT crm_purge_release(:h61);
+SELECT crm_purge_request('public.e61', '1 day') AS r61 \gset
+SELECT crm_purge_tick() IS NOT NULL AS ticked;
+SELECT status FROM crm_purge_requests;
+SELECT sum(rows) FROM crm_purge_export_files(:r61);
+SELECT pg_catalog.length(crm_purge_export_read(:r61, 1)) > 0 AS exported;
+SELECT sum(rows) FROM crm_purge_report(:r61);
+SELECT crm_purge_unprotect('public.e61');
 \c contrib_regression
 DROP DATABASE regress_sec_owned;
 DROP ROLE regress_sec_dbo;
