@@ -161,6 +161,8 @@ extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_refuse_foreign_tables(List *rels);
 extern bool crm_purge_citus_internal_session(void);
 extern bool crm_purge_citus_resharding(void);
+extern bool crm_purge_superuser_moving_rows(void);
+extern void crm_purge_refuse_superuser_row_move(List *rels, bool writes);
 extern Oid	crm_purge_other_owner_inheritor(Oid relid, Oid role);
 extern void crm_purge_mark_foreign_work(void);
 extern void crm_purge_become_owner_local(CrmPurgeIdentity *save);

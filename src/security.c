@@ -1360,6 +1360,7 @@ typedef enum HookedFunction
 	HOOKED_CONNECTS,
 	HOOKED_SETS_TRANSACTION_ID,
 	HOOKED_RESHARDS,
+	HOOKED_UNDISTRIBUTES,
 	HOOKED_COLOCATES,
 	HOOKED_ERASE
 } HookedFunction;
@@ -1369,6 +1370,45 @@ static int	erasing = 0;
 
 /* calls of Citus's alter_distributed_table / alter_table_set_access_method running */
 static int	resharding = 0;
+
+/* calls of those or undistribute_table by a superuser running (they copy rows as the superuser) */
+static int	superuser_moving_rows = 0;
+
+/*
+ * crm_purge_refuse_superuser_row_move: Citus's alter_distributed_table,
+ * alter_table_set_access_method and undistribute_table copy a table's rows
+ * by INSERT ... SELECT as whoever called them, on the coordinator and the
+ * worker nodes: a superuser's call ran the table owner's code (CHECKs,
+ * domains, defaults, triggers) as the superuser, for the table it named and
+ * for every table cascade_to_colocated reached (review round 50, C50-2).
+ * rels: what a statement run inside one reads or writes.
+ */
+bool
+crm_purge_superuser_moving_rows(void)
+{
+	return superuser_moving_rows > 0;
+}
+
+void
+crm_purge_refuse_superuser_row_move(List *rels, bool writes)
+{
+	ListCell   *lc;
+
+	if (superuser_moving_rows == 0 || !writes || !superuser())
+		return;
+	foreach(lc, rels)
+	{
+		Oid			owner = crm_purge_rel_owner(lfirst_oid(lc));
+
+		if (OidIsValid(owner) && !crm_purge_superuser_like(owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("a superuser may not have Citus copy the rows of table %s, owned by %s",
+							crm_purge_relname(lfirst_oid(lc)), crm_purge_role_name(owner)),
+					 errdetail("alter_distributed_table, alter_table_set_access_method and undistribute_table copy rows by INSERT as the caller, which runs the owner's code (CHECKs, domains, defaults, triggers) as the superuser."),
+					 errhint("Have the table's owner run it (SET ROLE), or leave cascade_to_colocated off when a role's table shares the colocation group.")));
+	}
+}
 
 /*
  * crm_purge_citus_resharding: is one running?  It makes a table again and
@@ -1418,6 +1458,8 @@ hooked_function(Oid fn)
 		else if ((strcmp(name, "alter_distributed_table") == 0 || strcmp(name, "alter_table_set_access_method") == 0) &&
 				 proc->pronamespace == PG_CATALOG_NAMESPACE)
 			result = HOOKED_RESHARDS;
+		else if (strcmp(name, "undistribute_table") == 0 && proc->pronamespace == PG_CATALOG_NAMESPACE)
+			result = HOOKED_UNDISTRIBUTES;
 		else if ((strcmp(name, "update_distributed_table_colocation") == 0 ||
 				  strcmp(name, "citus_add_local_table_to_metadata") == 0 ||
 				  strcmp(name, "create_reference_table") == 0 ||
@@ -1700,12 +1742,17 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 		hooked = HOOKED_NONE;
 	}
 
-	if (hooked == HOOKED_RESHARDS)
+	if (hooked == HOOKED_RESHARDS || hooked == HOOKED_UNDISTRIBUTES)
 	{
-		if (event == FHET_START)
+		if (hooked == HOOKED_RESHARDS && event == FHET_START)
 			resharding++;
-		else if (resharding > 0)
+		else if (hooked == HOOKED_RESHARDS && resharding > 0)
 			resharding--;
+		/* (the same user at its start and its end) */
+		if (event == FHET_START && superuser())
+			superuser_moving_rows++;
+		else if (event != FHET_START && superuser() && superuser_moving_rows > 0)
+			superuser_moving_rows--;
 		hooked = HOOKED_NONE;
 	}
 

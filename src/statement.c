@@ -277,6 +277,13 @@ cp_planner(Query *parse, const char *query_string, int cursorOptions, ParamListI
 	CrmPurgeIdentity save;
 
 	crm_purge_citus_refuse_reshard(parse);
+	if ((parse->commandType != CMD_SELECT || parse->hasModifyingCTE) && crm_purge_superuser_moving_rows())
+	{
+		List	   *rels = NIL;
+
+		(void) relations_walker((Node *) parse, &rels);
+		crm_purge_refuse_superuser_row_move(rels, true);
+	}
 	if (!OidIsValid(role) && in_shard_copy())
 	{
 		List	   *rels = NIL;
@@ -322,11 +329,20 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		List	   *rels = NIL;
 		ListCell   *lc;
 
+		List	   *all = NIL;
+		bool		moving = crm_purge_superuser_moving_rows();
+
 		foreach(lc, queryDesc->plannedstmt->rtable)
+		{
 			if (lfirst_node(RangeTblEntry, lc)->rtekind == RTE_RELATION &&
 				lfirst_node(RangeTblEntry, lc)->relkind == RELKIND_FOREIGN_TABLE)
 				rels = lappend_oid(rels, lfirst_node(RangeTblEntry, lc)->relid);
+			if (moving && lfirst_node(RangeTblEntry, lc)->rtekind == RTE_RELATION)
+				all = lappend_oid(all, lfirst_node(RangeTblEntry, lc)->relid);
+		}
 		crm_purge_refuse_foreign_tables(rels);
+		crm_purge_refuse_superuser_row_move(all, queryDesc->plannedstmt->commandType != CMD_SELECT ||
+											queryDesc->plannedstmt->hasModifyingCTE);
 	}
 	if (nesting_level == 0)
 	{

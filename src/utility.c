@@ -23,6 +23,7 @@
 #include "commands/user.h"
 #include "catalog/pg_type.h"
 #include "parser/parse_type.h"
+#include "parser/parser.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -272,10 +273,34 @@ user_literal_walker(Node *node, Oid *found)
 					user_literal_walker((Node *) def->typeName, found);
 			}
 		case T_Constraint:
+			/* (exclusions: a list of (IndexElem, operator name) pairs; review round 50, C50-3) */
 			return user_literal_walker(((Constraint *) node)->raw_expr, found) ||
-				user_literal_walker(((Constraint *) node)->where_clause, found);
+				user_literal_walker(((Constraint *) node)->where_clause, found) ||
+				user_literal_walker((Node *) ((Constraint *) node)->exclusions, found);
 		case T_StatsElem:
 			return user_literal_walker(((StatsElem *) node)->expr, found);
+		case T_PartitionSpec:
+			return user_literal_walker((Node *) ((PartitionSpec *) node)->partParams, found);
+		case T_PartitionElem:
+			return user_literal_walker(((PartitionElem *) node)->expr, found);
+		case T_PartitionBoundSpec:
+			{
+				PartitionBoundSpec *bound = (PartitionBoundSpec *) node;
+
+				return user_literal_walker((Node *) bound->listdatums, found) ||
+					user_literal_walker((Node *) bound->lowerdatums, found) ||
+					user_literal_walker((Node *) bound->upperdatums, found);
+			}
+		case T_PartitionCmd:
+			return user_literal_walker((Node *) ((PartitionCmd *) node)->bound, found);
+		case T_ReturnStmt:
+			return user_literal_walker(((ReturnStmt *) node)->returnval, found);
+		case T_String:
+		case T_Integer:
+		case T_Float:
+		case T_Boolean:
+		case T_BitString:
+			return false;
 		case T_TableLikeClause:
 			return false;
 		case T_List:
@@ -377,6 +402,58 @@ stored_user_literal(Oid relid)
 }
 
 /*
+ * sql_body_literal: user_literal_walker over a function's statements (a
+ * RETURN, the statements of BEGIN ATOMIC or of a parsed string body): the
+ * queries among them; the rest reads no value in parse analysis here.
+ */
+static bool
+sql_body_literal(Node *node, Oid *found)
+{
+	ListCell   *lc;
+
+	if (node == NULL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_List:
+			foreach(lc, (List *) node)
+				if (sql_body_literal(lfirst(lc), found))
+					return true;
+			return false;
+		case T_RawStmt:
+			return sql_body_literal(((RawStmt *) node)->stmt, found);
+		case T_ReturnStmt:
+		case T_SelectStmt:
+		case T_InsertStmt:
+		case T_UpdateStmt:
+		case T_DeleteStmt:
+			return user_literal_walker(node, found);
+		default:
+			return false;
+	}
+}
+
+/* sql_function_body: the string body of a LANGUAGE sql function's options, or NULL */
+static char *
+sql_function_body(List *options)
+{
+	ListCell   *lc;
+	char	   *body = NULL;
+	bool		sql = false;
+
+	foreach(lc, options)
+	{
+		DefElem    *d = lfirst_node(DefElem, lc);
+
+		if (strcmp(d->defname, "language") == 0)
+			sql = pg_strcasecmp(defGetString(d), "sql") == 0;
+		else if (strcmp(d->defname, "as") == 0 && IsA(d->arg, List) && list_length((List *) d->arg) == 1)
+			body = strVal(linitial((List *) d->arg));
+	}
+	return sql ? body : NULL;
+}
+
+/*
  * refuse_superuser_literals: on a Citus node, a superuser's DDL that parse
  * analysis would read a literal of a type another role made through (see
  * user_literal_walker; the same hole as refuse_superuser_initcond's):
@@ -403,6 +480,10 @@ refuse_superuser_literals(Node *parsetree)
 				user_literal_walker((Node *) create->tableElts, &found);
 				if (!OidIsValid(found))
 					user_literal_walker((Node *) create->constraints, &found);
+				if (!OidIsValid(found))
+					user_literal_walker((Node *) create->partspec, &found);
+				if (!OidIsValid(found))
+					user_literal_walker((Node *) create->partbound, &found);
 				/* a partition's bound is read as its parent's key */
 				if (!OidIsValid(found) && create->partbound != NULL && create->inhRelations != NIL)
 					found = user_partition_key(RangeVarGetRelid(linitial_node(RangeVar, create->inhRelations),
@@ -426,9 +507,20 @@ refuse_superuser_literals(Node *parsetree)
 			 */
 		case T_CreateFunctionStmt:
 			{
+				CreateFunctionStmt *fn = (CreateFunctionStmt *) parsetree;
 				ListCell   *lc;
 
-				foreach(lc, ((CreateFunctionStmt *) parsetree)->parameters)
+				/*
+				 * its SQL-standard body (RETURN, BEGIN ATOMIC), parsed
+				 * whatever check_function_bodies says, or a LANGUAGE sql
+				 * string body parsed when it is on (review round 50, C50-1)
+				 */
+				if (fn->sql_body != NULL)
+					sql_body_literal(fn->sql_body, &found);
+				else if (check_function_bodies && sql_function_body(fn->options) != NULL)
+					sql_body_literal((Node *) raw_parser(sql_function_body(fn->options), RAW_PARSE_DEFAULT),
+									 &found);
+				foreach(lc, fn->parameters)
 				{
 					FunctionParameter *fp = lfirst_node(FunctionParameter, lc);
 					Oid			typid = LookupTypeNameOid(NULL, fp->argType, true);
@@ -446,6 +538,61 @@ refuse_superuser_literals(Node *parsetree)
 		case T_ViewStmt:
 			user_literal_walker(((ViewStmt *) parsetree)->query, &found);
 			break;
+		case T_CreateTableAsStmt:
+			user_literal_walker(((CreateTableAsStmt *) parsetree)->query, &found);
+			break;
+
+			/*
+			 * a domain's default and CHECKs (an untyped default is read as
+			 * its base type), made again on a node by Citus too
+			 */
+		case T_CreateDomainStmt:
+			{
+				CreateDomainStmt *dom = (CreateDomainStmt *) parsetree;
+				Oid			typid = LookupTypeNameOid(NULL, dom->typeName, true);
+				ListCell   *lc;
+
+				foreach(lc, dom->constraints)
+				{
+					Constraint *c = lfirst_node(Constraint, lc);
+
+					if (c->contype == CONSTR_DEFAULT && c->raw_expr != NULL &&
+						OidIsValid(typid) && user_owned_type(typid, 0))
+						found = typid;
+					else
+						user_literal_walker(c->raw_expr, &found);
+					if (OidIsValid(found))
+						break;
+				}
+				break;
+			}
+		case T_AlterDomainStmt:
+			{
+				AlterDomainStmt *dom = (AlterDomainStmt *) parsetree;
+				Oid			typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(dom->typeName), true);
+
+				if (dom->subtype == 'T' && dom->def != NULL && OidIsValid(typid) && user_owned_type(typid, 0))
+					found = typid;
+				else if (dom->subtype == 'T' || dom->subtype == 'C')
+					user_literal_walker(dom->def, &found);
+				break;
+			}
+		case T_CreatePublicationStmt:
+		case T_AlterPublicationStmt:
+			{
+				List	   *objects = IsA(parsetree, CreatePublicationStmt) ?
+				((CreatePublicationStmt *) parsetree)->pubobjects : ((AlterPublicationStmt *) parsetree)->pubobjects;
+				ListCell   *lc;
+
+				foreach(lc, objects)
+				{
+					PublicationObjSpec *obj = lfirst_node(PublicationObjSpec, lc);
+
+					if (obj->pubtable != NULL && user_literal_walker(obj->pubtable->whereClause, &found))
+						break;
+				}
+				break;
+			}
 		case T_CreatePolicyStmt:
 			if (!user_literal_walker(((CreatePolicyStmt *) parsetree)->qual, &found))
 				user_literal_walker(((CreatePolicyStmt *) parsetree)->with_check, &found);
@@ -480,7 +627,7 @@ refuse_superuser_literals(Node *parsetree)
 					/* (the subcommands with expressions; the others' def is no expression) */
 					if ((cmd->subtype == AT_AddColumn || cmd->subtype == AT_AddColumnToView ||
 						 cmd->subtype == AT_ColumnDefault || cmd->subtype == AT_AddConstraint ||
-						 cmd->subtype == AT_AlterColumnType) &&
+						 cmd->subtype == AT_AlterColumnType || cmd->subtype == AT_AttachPartition) &&
 						user_literal_walker(cmd->def, &found))
 						break;
 					if (cmd->subtype == AT_AttachPartition && !OidIsValid(relid) &&

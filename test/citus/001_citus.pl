@@ -512,7 +512,8 @@ as('regress_app', q{INSERT INTO app.guests2 VALUES (1, 1, 'x')});
 # Citus's alter_distributed_table makes the table again under its name: a
 # guard on the new table takes the old one's tombstones over (the erased
 # key came back once the guard was made again, as its error says)
-$coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on;
+# (run by the owner: a superuser's is refused, see round 50 below)
+as('regress_app', q{SET citus.enable_unsafe_triggers = on;
 	SELECT alter_distributed_table('app.guests2', shard_count => 8, cascade_to_colocated => false)});
 like(as('regress_app', q{INSERT INTO app.guests2 VALUES (11, 231, 'x')}, err => 1),
 	qr/are missing on this node|belongs to an erased record/, 'after alter_distributed_table: the erased key is refused');
@@ -534,13 +535,14 @@ $coord->psql('postgres', q{SELECT alter_distributed_table('crm_trash.app__contac
 like($rs_err, qr/it is protected by crm_purge, or a trash/, 'nor its trash');
 $coord->psql('postgres', q{SELECT alter_distributed_table('app.side', shard_count => 8, cascade_to_colocated => true)}, stderr => \$rs_err);
 like($rs_err, qr/with cascade_to_colocated: a protected table's trash is colocated with it/, 'nor a table colocated with a trash, cascading');
-# (whatever form the call takes: in FROM, from PL/pgSQL with a variable)
-$coord->psql('postgres', q{SET citus.enable_unsafe_triggers = on;
-	SELECT * FROM alter_distributed_table('app.contacts', shard_count => 8, cascade_to_colocated => true)}, stderr => \$rs_err);
+# (whatever form the call takes: in FROM, from PL/pgSQL with a variable;
+# by the owner, as a superuser's is refused before, see round 50 below)
+$rs_err = as('regress_app', q{SET citus.enable_unsafe_triggers = on;
+	SELECT * FROM alter_distributed_table('app.contacts', shard_count => 8, cascade_to_colocated => false)}, err => 1);
 like($rs_err, qr/cannot reshard table app.contacts: it is protected by crm_purge, or a trash/, 'nor called in FROM');
-$coord->psql('postgres', q{SET citus.enable_unsafe_triggers = on;
+$rs_err = as('regress_app', q{SET citus.enable_unsafe_triggers = on;
 	DO $$ DECLARE t regclass := 'app.contacts'; BEGIN PERFORM alter_distributed_table(t, shard_count => 8, cascade_to_colocated => false); END $$},
-	stderr => \$rs_err);
+	err => 1);
 like($rs_err, qr/cannot reshard table app.contacts: it is protected by crm_purge, or a trash/, 'nor from PL/pgSQL');
 is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM crm_purge.protected_tables WHERE tbl = 'app.contacts'::regclass)
 	|| ' ' || (SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'app.contacts'::regclass)}), '1 4',
@@ -1734,5 +1736,59 @@ my $e49;
 $coord->psql('postgres', q{CREATE VIEW app.v49 AS SELECT '5'::app.d49 AS v}, stderr => \$e49);
 like($e49, qr/a superuser may not run DDL that reads a value of type app.d49/,
 	'Citus: a superuser\'s view reading a literal of a role\'s domain is refused');
+
+# nor a function's SQL-standard body, a domain's default or CHECK, an
+# exclusion constraint's or a partition key's expression (review round 50,
+# C50-1, C50-3): Citus sends these as the superuser too
+for my $ddl (q{CREATE FUNCTION app.body50() RETURNS int LANGUAGE sql RETURN ('5'::app.d49)::int},
+	q{CREATE FUNCTION app.atomic50() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT ('{5}'::app.d49[])[1]::int; END},
+	q{CREATE FUNCTION app.str50() RETURNS int LANGUAGE sql AS $f$ SELECT ('5'::app.d49)::int $f$},
+	q{CREATE DOMAIN app.dd50 AS int DEFAULT ('5'::app.d49)::int},
+	q{CREATE DOMAIN app.dc50 AS int CHECK (VALUE <> ('5'::app.d49)::int)},
+	q{CREATE DOMAIN app.db50 AS app.d49 DEFAULT '5'},
+	q{CREATE TABLE app.pk50 (a int, b int) PARTITION BY RANGE ((b + ('5'::app.d49)::int))},
+	q{CREATE TABLE app.x50 (a int, b int); ALTER TABLE app.x50 ADD CONSTRAINT x50_ex EXCLUDE USING btree ((b + ('5'::app.d49)::int) WITH =)})
+{
+	my $e50;
+	$coord->psql('postgres', "BEGIN; $ddl; ROLLBACK", stderr => \$e50);
+	like($e50, qr/a superuser may not run DDL that reads a value of type app.d49/,
+		"Citus: refused for a superuser: $ddl");
+}
+# the owner's own function with such a body, which Citus makes on the
+# worker nodes as the superuser when a new distributed table depends on it:
+# refused there, so not made at all
+like(as('regress_app', q{SET citus.enable_ddl_propagation = off;
+	CREATE FUNCTION app.own50() RETURNS int LANGUAGE sql RETURN ('5'::app.d49)::int;
+	RESET citus.enable_ddl_propagation;
+	CREATE TABLE app.own50 (account_id int, v int DEFAULT app.own50());
+	SELECT create_distributed_table('app.own50', 'account_id', colocate_with => 'none')}, err => 1),
+	qr/a superuser may not run DDL that reads a value of type app.d49/,
+	'Citus: an owner\'s function reading its domain\'s literal is not made on the worker nodes as the superuser');
+is($w1->safe_psql('postgres', q{SELECT count(*) FROM pg_proc WHERE proname = 'own50'}), '0', 'and not made there');
+
+# a superuser's alter_distributed_table or undistribute_table copies a
+# role's rows by INSERT as the superuser, running the owner's code (review
+# round 50, C50-2): refused, with cascade_to_colocated from the superuser's
+# own table too; the owner may run them
+as('regress_app', q{CREATE TABLE app.m50 (account_id int, v app.d49);
+	SELECT create_distributed_table('app.m50', 'account_id', shard_count => 2, colocate_with => 'none');
+	INSERT INTO app.m50 SELECT g, g FROM generate_series(1, 4) g});
+like(scalar(eval { $coord->safe_psql('postgres', q{SELECT alter_distributed_table('app.m50', shard_count => 3)}); '' } // $@),
+	qr/a superuser may not have Citus copy the rows of table app.m50/,
+	'Citus: a superuser\'s alter_distributed_table of a role\'s table is refused');
+like(scalar(eval { $coord->safe_psql('postgres', q{SELECT undistribute_table('app.m50')}); '' } // $@),
+	qr/a superuser may not have Citus copy the rows of table app.m50/,
+	'Citus: so is its undistribute_table');
+$coord->safe_psql('postgres', q{CREATE TABLE public.s50 (account_id int, v int);
+	SELECT create_distributed_table('public.s50', 'account_id', shard_count => 3, colocate_with => 'none')});
+as('regress_app', q{CREATE TABLE app.c50 (account_id int, v app.d49);
+	SELECT create_distributed_table('app.c50', 'account_id', colocate_with => 'public.s50');
+	INSERT INTO app.c50 VALUES (1, 1)});
+like(scalar(eval { $coord->safe_psql('postgres', q{SELECT alter_distributed_table('public.s50', shard_count => 5, cascade_to_colocated => true)}); '' } // $@),
+	qr/a superuser may not have Citus copy the rows of table app.c50/,
+	'Citus: and a cascade from the superuser\'s own table to a role\'s');
+as('regress_app', q{SELECT alter_distributed_table('app.m50', shard_count => 3)});
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM app.m50) || '/' || (SELECT shard_count FROM citus_tables WHERE table_name = 'app.m50'::regclass)}),
+	'4/3', 'the owner reshards its own table');
 
 done_testing();
