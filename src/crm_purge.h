@@ -113,6 +113,7 @@ typedef struct CrmPurgeIdentity
 	int			nestlevel;
 	int			prev_base;		/* marked_base (security.c) to restore */
 	Oid			prev_owner_work;	/* owner_work_relid (security.c) to restore */
+	int			prev_owner_work_level;
 } CrmPurgeIdentity;
 
 extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
@@ -131,6 +132,7 @@ typedef struct CrmPurgeForeignWrite
 	Oid			prev_as;
 	Oid			prev_relid;
 	Oid			prev_owner_work;
+	int			prev_owner_work_level;
 	Oid			prev_itself;	/* itself_caller (security.c) to restore */
 	CrmPurgeIdentity id;
 } CrmPurgeForeignWrite;
@@ -162,6 +164,8 @@ extern void crm_purge_refuse_foreign_tables(List *rels);
 extern bool crm_purge_citus_internal_session(void);
 extern bool crm_purge_citus_resharding(void);
 extern bool crm_purge_superuser_moving_rows(void);
+extern void crm_purge_superuser_ddl_enter(Node *stmt);
+extern void crm_purge_superuser_ddl_exit(void);
 extern void crm_purge_refuse_superuser_row_move(List *rels, bool writes);
 extern Oid	crm_purge_other_owner_inheritor(Oid relid, Oid role);
 extern void crm_purge_mark_foreign_work(void);

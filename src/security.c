@@ -49,6 +49,7 @@
 #include "miscadmin.h"
 #include "libpq/libpq-be.h"
 #include "storage/proc.h"
+#include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -89,6 +90,8 @@ static int	marked_base = -1;
 static bool remote_marked = false;
 /* the table crm_purge works on as its owner for an admin now (crm_purge_owner_work_on) */
 static Oid	owner_work_relid = InvalidOid;
+/* the nesting level it was set at: crm_purge's statements run one deeper, the owner's code below */
+static int	owner_work_level = 0;
 
 /* crm_purge_become: becomes role as described above; save is what crm_purge_unbecome() restores. */
 void
@@ -116,6 +119,7 @@ crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	save->prev_base = marked_base;
 	save->prev_owner_work = owner_work_relid;
+	save->prev_owner_work_level = owner_work_level;
 	if (sec_flags & CRM_PURGE_SECURITY_ON_BEHALF)
 		marked_base = crm_purge_nesting_level();
 	save->nestlevel = NewGUCNestLevel();
@@ -418,7 +422,10 @@ crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 			crm_purge_become_with(owner, SECURITY_NOFORCE_RLS, save);
 			/* (an admin's: it reads the trash whole, as the admin would) */
 			if (crm_purge_is_admin(creator))
+			{
 				owner_work_relid = relid;
+				owner_work_level = crm_purge_nesting_level();
+			}
 			return;
 		}
 	}
@@ -843,6 +850,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 	w->prev_as = foreign_write_as;
 	w->prev_relid = foreign_write_relid;
 	w->prev_owner_work = owner_work_relid;
+	w->prev_owner_work_level = owner_work_level;
 	w->prev_itself = itself_caller;
 	GetUserIdAndSecContext(&w->id.userid, &w->id.sec_context);
 	w->id.nestlevel = NewGUCNestLevel();
@@ -924,6 +932,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 		foreign_write_as = owner;
 		foreign_write_relid = relid;
 		owner_work_relid = relid;
+		owner_work_level = crm_purge_nesting_level();
 	}
 	/* (last: an error above leaves nothing counted) */
 	mark_foreign_write(w);
@@ -939,6 +948,7 @@ crm_purge_foreign_write_abort(CrmPurgeForeignWrite *w)
 	foreign_write_as = w->prev_as;
 	foreign_write_relid = w->prev_relid;
 	owner_work_relid = w->prev_owner_work;
+	owner_work_level = w->prev_owner_work_level;
 	itself_caller = w->prev_itself;
 	marked_base = w->id.prev_base;
 	SetUserIdAndSecContext(w->id.userid, w->id.sec_context);
@@ -1290,7 +1300,14 @@ crm_purge_deleting_user(Oid relid)
 bool
 crm_purge_owner_work_on(Oid live)
 {
-	return OidIsValid(owner_work_relid) && owner_work_relid == live && GetUserId() == crm_purge_rel_owner(live);
+	/*
+	 * Only crm_purge's own statements: the owner's code they reach (a
+	 * trigger, a default's or CHECK's function) runs its statements
+	 * deeper, and read every other user's trashed row (review round 51,
+	 * A51-1).  (Rules and the owner's policies are off in such a write.)
+	 */
+	return OidIsValid(owner_work_relid) && owner_work_relid == live && GetUserId() == crm_purge_rel_owner(live) &&
+		crm_purge_nesting_level() <= owner_work_level + 1;
 }
 
 /* crm_purge_mark_foreign_work: an admin's erase or delete on other roles' tables runs in this transaction */
@@ -1530,6 +1547,32 @@ itself_check_perms(List *rangeTable, bool ereport_on_violation)
 	return prev_check_perms_hook ? prev_check_perms_hook(rangeTable, ereport_on_violation) : true;
 }
 
+/*
+ * superuser DDL statements running on a Citus node (crm_purge_superuser_ddl_enter):
+ * Citus makes a role's objects again over superuser connections (metadata
+ * syncs, shard splits, a table's dependencies), and PostgreSQL folds the
+ * role's IMMUTABLE functions there (partition keys, CHECKs while attaching),
+ * or reads its literals through its domains' CHECKs: a role's function ran
+ * as the superuser (review rounds 49 to 51).  Whatever statement kind or
+ * expression reached it, such a function is refused there.
+ */
+static int	superuser_ddl = 0;
+
+void
+crm_purge_superuser_ddl_enter(Node *stmt)
+{
+	if (superuser_ddl > 0 ||
+		(superuser() && crm_purge_citus_present() && GetCommandLogLevel(stmt) == LOGSTMT_DDL))
+		superuser_ddl++;
+}
+
+void
+crm_purge_superuser_ddl_exit(void)
+{
+	if (superuser_ddl > 0)
+		superuser_ddl--;
+}
+
 static bool
 connection_needs_hook(Oid fn)
 {
@@ -1540,6 +1583,9 @@ connection_needs_hook(Oid fn)
 						format_procedure(fn)),
 				 errdetail("crm_purge writes as you to a table of yours or of a superuser; code a third role wrote (reached through a policy, a view, a trigger or a type) runs there with your rights."),
 				 errhint("Nothing was written. Give that code to the table's owner, or ask the owner to write it.")));
+	/* (called, not only prepared: connection_hook) */
+	if (superuser_ddl > 0 && superuser() && third_party_code(fn, GetUserId()))
+		return true;
 	return (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn)) || hooked_function(fn) != HOOKED_NONE;
 }
 
@@ -1578,6 +1624,7 @@ typedef struct SubxactMarks
 {
 	SubTransactionId subid;
 	Oid			owner_work;
+	int			owner_work_level;
 	int			marked_base;
 } SubxactMarks;
 static List *subxact_marks = NIL;
@@ -1594,6 +1641,7 @@ subxact_marks_callback(SubXactEvent event, SubTransactionId mySubid, SubTransact
 		top = palloc(sizeof(SubxactMarks));
 		top->subid = mySubid;
 		top->owner_work = owner_work_relid;
+		top->owner_work_level = owner_work_level;
 		top->marked_base = marked_base;
 		subxact_marks = lcons(top, subxact_marks);
 		MemoryContextSwitchTo(old);
@@ -1607,6 +1655,7 @@ subxact_marks_callback(SubXactEvent event, SubTransactionId mySubid, SubTransact
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		owner_work_relid = top->owner_work;
+		owner_work_level = top->owner_work_level;
 		marked_base = top->marked_base;
 	}
 	subxact_marks = list_delete_first(subxact_marks);
@@ -1725,6 +1774,14 @@ static void
 connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
 	HookedFunction hooked = hooked_function(flinfo->fn_oid);
+
+	if (event == FHET_START && superuser_ddl > 0 && superuser() && third_party_code(flinfo->fn_oid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a superuser's DDL on a Citus node may not run function %s of another role",
+						format_procedure_qualified(flinfo->fn_oid)),
+				 errdetail("Citus sends a role's objects to the nodes over superuser connections; the role's code (an IMMUTABLE function folded in a partition key or CHECK, a domain's CHECK) would run as the superuser."),
+				 errhint("Have the function's owner make the change, or give the function to a superuser.")));
 
 	if (hooked == HOOKED_ERASE)
 	{
@@ -2072,6 +2129,7 @@ crm_purge_unbecome(CrmPurgeIdentity *save)
 	SetUserIdAndSecContext(save->userid, save->sec_context);
 	marked_base = save->prev_base;
 	owner_work_relid = save->prev_owner_work;
+	owner_work_level = save->prev_owner_work_level;
 }
 
 /*
@@ -2165,6 +2223,7 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 	int			depth = subtransaction_depth;
 	int			base = marked_base;
 	Oid			owner_work = owner_work_relid;
+	int			owner_level = owner_work_level;
 	bool		timed = depth == 0 && crm_purge_work_timeout > 0 && !get_timeout_active(STATEMENT_TIMEOUT);
 
 	BeginInternalSubTransaction(NULL);
@@ -2183,6 +2242,7 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 		subtransaction_depth = depth;
 		marked_base = base;
 		owner_work_relid = owner_work;
+		owner_work_level = owner_level;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();

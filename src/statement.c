@@ -537,6 +537,33 @@ crm_purge_alter_reads_rows(AlterTableStmt *alter)
 }
 
 /*
+ * attach_of_one_owner: Citus's metadata sync attaches a role's partition to
+ * its parent over a superuser connection, and PostgreSQL folds the owner's
+ * partition key and CHECKs there (a role's IMMUTABLE function).  An ALTER
+ * TABLE whose only subcommand attaches a partition of the same owner as
+ * relid, a role, in a Citus session: that owner (run as it, restricted), or
+ * InvalidOid (review round 51, C51-2, C51-3b).
+ */
+static Oid
+attach_of_one_owner(AlterTableStmt *alter, Oid relid)
+{
+	AlterTableCmd *cmd;
+	Oid			part;
+	Oid			owner;
+
+	if (list_length(alter->cmds) != 1 || !crm_purge_citus_internal_session())
+		return InvalidOid;
+	cmd = linitial_node(AlterTableCmd, alter->cmds);
+	if (cmd->subtype != AT_AttachPartition || !IsA(cmd->def, PartitionCmd))
+		return InvalidOid;
+	part = RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true);
+	owner = crm_purge_rel_owner(relid);
+	if (!OidIsValid(part) || crm_purge_rel_owner(part) != owner || crm_purge_superuser_like(owner))
+		return InvalidOid;
+	return owner;
+}
+
+/*
  * utility_run_as: the role a top-level COPY runs as (Citus copies rows and
  * intermediate results to the worker nodes with COPY), or a Citus shard's
  * DDL (*keeps_path: with the session's search_path), or InvalidOid.
@@ -564,6 +591,11 @@ utility_run_as(Node *stmt, bool *keeps_path)
 		Oid			relid;
 
 		relid = alter->relation ? RangeVarGetRelid(alter->relation, NoLock, true) : InvalidOid;
+		if (checks && OidIsValid(relid) && OidIsValid(attach_of_one_owner(alter, relid)))
+		{
+			*keeps_path = true;
+			return attach_of_one_owner(alter, relid);
+		}
 		/* (a shard's, partitioned too: a worker node's shell table has no rows to check) */
 		if (!checks || !OidIsValid(relid) ||
 			(get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE) ||
@@ -659,6 +691,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		crm_purge_sequences_before(queryString);
 	}
 	nesting_level++;
+	crm_purge_superuser_ddl_enter(pstmt->utilityStmt);
 	PG_TRY();
 	{
 		/*
@@ -678,6 +711,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_FINALLY();
 	{
 		nesting_level--;
+		crm_purge_superuser_ddl_exit();
 	}
 	PG_END_TRY();
 	if (OidIsValid(role))

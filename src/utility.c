@@ -474,6 +474,7 @@ refuse_superuser_literals(Node *parsetree)
 	switch (nodeTag(parsetree))
 	{
 		case T_CreateStmt:
+		case T_CreateForeignTableStmt:	/* (a CreateStmt first) */
 			{
 				CreateStmt *create = (CreateStmt *) parsetree;
 

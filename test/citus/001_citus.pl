@@ -1791,4 +1791,63 @@ as('regress_app', q{SELECT alter_distributed_table('app.m50', shard_count => 3)}
 is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM app.m50) || '/' || (SELECT shard_count FROM citus_tables WHERE table_name = 'app.m50'::regclass)}),
 	'4/3', 'the owner reshards its own table');
 
+# a role's code run as the superuser by a superuser's DDL on a Citus node,
+# whatever the statement: a foreign table's default reading its domain
+# literal (review round 51, C51-1), its IMMUTABLE function folded in a
+# partition key (C51-3), in a partition's CHECK at ATTACH (C51-3b), or in a
+# shard split's CREATE TABLE on a worker node (C51-4): refused
+as('regress_app', q{CREATE TABLE app.su51_log (who text, super boolean);
+	GRANT INSERT ON app.su51_log TO PUBLIC;
+	CREATE FUNCTION app.pay51() RETURNS int LANGUAGE plpgsql AS $f$
+	BEGIN
+		-- (a worker node has no such table: run there as a superuser, it fails loudly)
+		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+			INSERT INTO app.su51_log VALUES (current_user, true);
+		END IF;
+		RETURN 0;
+	END $f$;
+	CREATE FUNCTION app.imm51(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$
+	BEGIN RETURN app.pay51() + $1; END $f$});
+$coord->safe_psql('postgres', q{CREATE FOREIGN DATA WRAPPER dummy51; CREATE SERVER s51 FOREIGN DATA WRAPPER dummy51});
+my $e51;
+$coord->psql('postgres', q{BEGIN; CREATE FOREIGN TABLE public.ft51 (v int DEFAULT ('5'::app.d49)::int) SERVER s51; ROLLBACK},
+	stderr => \$e51);
+like($e51, qr/a superuser may not run DDL that reads a value of type app.d49/,
+	'Citus: a superuser\'s foreign table reading a role\'s domain literal is refused');
+$coord->psql('postgres', q{BEGIN; CREATE TABLE public.x51 (a int) PARTITION BY RANGE ((a + app.imm51(0))); ROLLBACK},
+	stderr => \$e51);
+like($e51, qr/a superuser's DDL on a Citus node may not run function app.imm51\(integer\) of another role/,
+	'Citus: a role\'s IMMUTABLE function in a superuser\'s partition key is refused');
+as('regress_app', q{CREATE TABLE app.pq51 (account_id int, v int) PARTITION BY RANGE (account_id);
+	CREATE TABLE app.pq51_a (account_id int, v int, CHECK (v > app.imm51(-1000)))});
+$coord->psql('postgres', q{ALTER TABLE app.pq51 ATTACH PARTITION app.pq51_a FOR VALUES FROM (0) TO (100)},
+	stderr => \$e51);
+like($e51, qr/may not run function app.imm51\(integer\) of another role|its stored expressions call IMMUTABLE function app.imm51/,
+	'Citus: and so is a partition\'s CHECK folded by a superuser\'s ATTACH');
+as('regress_app', q{ALTER TABLE app.pq51 ATTACH PARTITION app.pq51_a FOR VALUES FROM (0) TO (100)});
+as('regress_app', q{CREATE TABLE app.pk51 (account_id int, v int) PARTITION BY RANGE ((account_id + app.imm51(0)));
+	CREATE TABLE app.pk51_a PARTITION OF app.pk51 FOR VALUES FROM (0) TO (100);
+	SELECT create_distributed_table('app.pk51', 'account_id', shard_count => 2, colocate_with => 'none')});
+{
+	my $shard = $coord->safe_psql('postgres', q{SELECT min(shardid) FROM pg_dist_shard WHERE logicalrelid = 'app.pk51'::regclass});
+	my $mid = $coord->safe_psql('postgres', qq{SELECT ((shardminvalue::bigint + shardmaxvalue::bigint) / 2)::text FROM pg_dist_shard WHERE shardid = $shard});
+	my $nodes = $coord->safe_psql('postgres', qq{SELECT string_agg(nodeid::text, ',') FROM (SELECT n.nodeid FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid) WHERE p.shardid = $shard LIMIT 1) n});
+	$coord->psql('postgres', qq{SELECT citus_split_shard_by_split_points($shard, ARRAY['$mid'], ARRAY[$nodes, $nodes], shard_transfer_mode => 'block_writes')},
+		stderr => \$e51);
+	like($e51, qr/may not run function app.imm51\(integer\) of another role/,
+		'Citus: a shard split re-making a role\'s partition key on a worker node is refused there');
+}
+# Citus's metadata sync attaches such a partition again on a node it
+# activates: as the owner there, so the activation goes through (C51-2).
+# (A partition key calling the role's function still stops it: README Limits.)
+as('regress_app', q{DROP TABLE app.pk51;
+	SELECT create_distributed_table('app.pq51', 'account_id', colocate_with => 'none')});
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_activate_node(nodename, nodeport) FROM pg_dist_node WHERE nodeport = %d}, $w1->port));
+is($w1->safe_psql('postgres', q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'app.pq51'::regclass}), '1',
+	'Citus: a node with a role\'s partition checked by its IMMUTABLE function is activated');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.su51_log WHERE super}), '0',
+	'the role\'s function never ran as a superuser');
+is(join(',', map { $_->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_app'}) } ($coord, $w1, $w2)), 'f,f,f',
+	'nor is the role superuser on any node');
+
 done_testing();

@@ -2479,6 +2479,37 @@ SET ROLE regress_sec_admin;
 SELECT crm_purge_release(:rn_hold), crm_purge_release(:qa_hold);
 RESET ROLE;
 
+-- 62. an admin's restore writes as the table's owner, who then reads its
+-- whole trash; the owner's trigger ran there and read other users' trashed
+-- rows, their actor and reason (review round 51, A51-1): it sees only its own
+SET ROLE regress_sec_owner;
+CREATE TABLE own.t62 (id int PRIMARY KEY, v text);
+CREATE TABLE own.loot62 (deleted_by regrole, id int, v text, reason text);
+CREATE FUNCTION own.plant62() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO own.loot62 SELECT deleted_by, id, v, deletion_reason FROM crm_trash.own__t62;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER plant62 AFTER INSERT ON own.t62 FOR EACH ROW EXECUTE FUNCTION own.plant62();
+GRANT SELECT, INSERT ON own.t62 TO regress_sec_admin;
+GRANT SELECT, DELETE ON own.t62 TO regress_sec_plain;
+RESET ROLE;
+SELECT crm_purge_protect('own.t62') IS NOT NULL AS protected;
+SET ROLE regress_sec_owner;
+INSERT INTO own.t62 VALUES (10, 'the plain user''s deletion'), (11, 'the owner''s deletion');
+DELETE FROM own.t62 WHERE id = 11;
+RESET ROLE;
+SET ROLE regress_sec_plain;
+SET crm_purge.reason = 'a customer asked';
+DELETE FROM own.t62 WHERE id = 10;
+RESET crm_purge.reason;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_restore('own.t62', 'id = 11', 'error');
+RESET ROLE;
+SELECT deleted_by, id, v, reason FROM own.loot62 ORDER BY id;
+SELECT id FROM own.t62 ORDER BY id;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
