@@ -830,14 +830,28 @@ static bool settings_callback = false;
 static void
 propagate_local(const char *name, const char *value)
 {
+	crm_purge_citus_propagate_settings(1, &name, &value);
+}
+
+/* crm_purge_citus_propagate_settings: propagate_local() of n settings at once */
+void
+crm_purge_citus_propagate_settings(int n, const char *const *names, const char *const *values)
+{
 	int			nest = NewGUCNestLevel();
-	char	   *body = psprintf("BEGIN SET LOCAL %s = %s; END", name, quote_literal_cstr(value));
+	StringInfoData sets;
+	char	   *body;
 	char	   *tag = pstrdup("$crm_purge$");
-	int			n = 0;
+	int			tries = 0;
+	int			i;
+
+	initStringInfo(&sets);
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sets, "SET LOCAL %s = %s; ", names[i], quote_literal_cstr(values[i]));
+	body = psprintf("BEGIN %sEND", sets.data);
 
 	/* (a dollar quote the value does not close: an actor or reason may hold any text) */
 	while (strstr(body, tag) != NULL)
-		tag = psprintf("$crm_purge_%d$", ++n);
+		tag = psprintf("$crm_purge_%d$", ++tries);
 	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
@@ -846,7 +860,7 @@ propagate_local(const char *name, const char *value)
 	{
 		/* in a DO block: Citus sends a SET LOCAL only from a "multi-statement transaction" */
 		if (SPI_execute(psprintf("DO %s%s%s", tag, body, tag), false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not hand %s to the Citus worker nodes", name);
+			elog(ERROR, "could not hand %s to the Citus worker nodes", names[0]);
 	}
 	PG_FINALLY();
 	{

@@ -164,6 +164,7 @@ extern void crm_purge_refuse_foreign_tables(List *rels);
 extern bool crm_purge_citus_internal_session(void);
 extern bool crm_purge_citus_resharding(void);
 extern bool crm_purge_superuser_moving_rows(void);
+extern void crm_purge_citus_propagate_settings(int n, const char *const *names, const char *const *values);
 extern void crm_purge_superuser_ddl_enter(Node *stmt);
 extern void crm_purge_superuser_ddl_exit(void);
 extern void crm_purge_refuse_superuser_row_move(List *rels, bool writes);

@@ -443,10 +443,22 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 			 * read: the owner's IMMUTABLE function there can lie, and the
 			 * planner would skip held rows (review round 49, A49-1).
 			 */
-			int			plan_nest = NewGUCNestLevel();
+			int			plan_nest;
 			static const char *const off[] = {"enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"};
+			static const char *const planning[] = {"enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan",
+			"constraint_exclusion"};
+			static const char *const offs[] = {"off", "off", "off", "off"};
+			const char *saved[lengthof(planning)];
 			int			g;
 
+			/* (on Citus the worker nodes plan the shards' check: review round 52, C52-1) */
+			if (citus && scanrel == relid)
+			{
+				for (g = 0; g < lengthof(planning); g++)
+					saved[g] = pstrdup(GetConfigOption(planning[g], false, false));
+				crm_purge_citus_propagate_settings(lengthof(planning), planning, offs);
+			}
+			plan_nest = NewGUCNestLevel();
 			for (g = 0; g < lengthof(off); g++)
 				(void) set_config_option(off[g], "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 			(void) set_config_option("constraint_exclusion", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
@@ -457,6 +469,8 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 												scanname, cond, filter),
 									   nargs, argtypes, values, NULL, true, 0);
 			AtEOXact_GUC(false, plan_nest);
+			if (citus && scanrel == relid)
+				crm_purge_citus_propagate_settings(lengthof(planning), planning, saved);
 		}
 		PopActiveSnapshot();
 		if (citus && scanrel == relid)

@@ -1850,4 +1850,23 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.su51_log WHERE super
 is(join(',', map { $_->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_app'}) } ($coord, $w1, $w2)), 'f,f,f',
 	'nor is the role superuser on any node');
 
+# the hold check plans without index scans on the worker nodes too: the
+# owner's partial index, whose IMMUTABLE predicate lies there, hid the held
+# rows from it, and an erase removed them (review round 52, C52-1)
+as('regress_app', q{CREATE FUNCTION app.lie52() RETURNS boolean LANGUAGE sql IMMUTABLE AS
+	$f$ SELECT EXISTS (SELECT FROM pg_catalog.pg_class WHERE relname = 'lie52_on' AND relnamespace = 'app'::regnamespace) $f$;
+	CREATE TABLE app.h52 (id int PRIMARY KEY, region text, note text);
+	SELECT create_distributed_table('app.h52', 'id', colocate_with => 'none');
+	INSERT INTO app.h52 SELECT g, CASE WHEN g % 2 = 0 THEN 'EU' ELSE 'US' END, 'n' || g FROM generate_series(1, 200) g});
+as('regress_admin', q{SELECT crm_purge_protect('app.h52'); SELECT crm_purge_hold('app.h52', $$region = 'EU'$$, NULL, 'litigation')});
+as('regress_app', q{CREATE INDEX h52_lie ON app.h52 (region, id) WHERE app.lie52()});
+$_->safe_psql('postgres', q{SET ROLE regress_app; CREATE TABLE app.lie52_on ()}) for ($w1, $w2);
+as('regress_app', q{ALTER INDEX app.h52_lie SET (fillfactor = 90);
+	INSERT INTO app.h52 SELECT g, 'US', 'n' FROM generate_series(1000, 200000) g;
+	VACUUM ANALYZE app.h52});
+like(as('regress_admin', q{SELECT crm_purge_erase('app.h52', 'id = 4', 'GDPR')}, err => 1),
+	qr/legal hold \d+ keeps them/,
+	'Citus: the hold check reads no index whose IMMUTABLE predicate the owner makes lie on the worker nodes');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.h52 WHERE id = 4}), '1', 'the held row stays');
+
 done_testing();
