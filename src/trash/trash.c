@@ -892,12 +892,6 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot delete rows of Citus table %s for good this way", crm_purge_relname(relid)),
 				 errhint("Use crm_purge_erase, or crm_purge_delete_keys or crm_purge_delete_where with permanent => true.")));
-	/* nor held rows a foreign key's action reaches from them, at any depth, whoever calls */
-	if (SPI_execute_with_args("SELECT crm_purge._fk_action_holds('erase', $1, $1, $2, $3, 0)", 3,
-							  (Oid[]) {REGCLASSOID, TEXTOID, TEXTARRAYOID},
-							  (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), keys},
-							  (char[]) {' ', ' ', nulls[0]}, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not check the legal holds foreign keys reach from %s", crm_purge_relname(relid));
 	/* the caller picks, with their condition and rights, restricted (crm_purge_become_picker) */
 	crm_purge_become_picker(GetUserId(), relid, &picker);
 	rc = SPI_execute_with_args(psprintf("SELECT tableoid, pg_catalog.array_agg(ctid) FROM %s WHERE (%s\n) GROUP BY tableoid",
@@ -913,6 +907,21 @@ crm_purge_delete_permanently(PG_FUNCTION_ARGS)
 	{
 		Oid			htypes[1] = {TIDARRAYOID};
 		Datum		tids = SPI_getbinval(parts->vals[k], parts->tupdesc, 2, &isnull);
+		Datum		part = SPI_getbinval(parts->vals[k], parts->tupdesc, 1, &isnull);
+
+		/*
+		 * nor held rows a foreign key's action reaches from the rows picked
+		 * (not from the condition read again: review round 52, A52-1), at
+		 * any depth, whoever calls
+		 */
+		if (SPI_execute_with_args("SELECT crm_purge._fk_action_holds('erase', $1, $1,"
+								  " 'ctid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.tid[]) AND tableoid OPERATOR(pg_catalog.=) '"
+								  " OPERATOR(pg_catalog.||) pg_catalog.quote_literal($2::pg_catalog.text) OPERATOR(pg_catalog.||) '::pg_catalog.oid',"
+								  " $3::pg_catalog.text[], 0)", 3,
+								  (Oid[]) {REGCLASSOID, OIDOID, TIDARRAYOID},
+								  (Datum[]) {ObjectIdGetDatum(relid), part, tids},
+								  NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not check the legal holds foreign keys reach from %s", crm_purge_relname(relid));
 
 		hits = crm_purge_hold_hits(relid, DatumGetObjectId(SPI_getbinval(parts->vals[k], parts->tupdesc, 1, &isnull)),
 								   "ctid = ANY ($1)", 1, htypes, &tids);

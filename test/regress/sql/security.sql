@@ -2510,6 +2510,33 @@ RESET ROLE;
 SELECT deleted_by, id, v, reason FROM own.loot62 ORDER BY id;
 SELECT id FROM own.t62 ORDER BY id;
 
+-- 63. a permanent delete_where read its filter once for the legal holds a
+-- foreign key's action reaches and again for the rows: nextval() made it
+-- false, then true, and a held child row went (review round 52, A52-1).
+-- The filter is read once, and the holds checked on the rows it picked.
+SET ROLE regress_sec_owner;
+CREATE TABLE own.p63 (id int PRIMARY KEY, name text);
+CREATE TABLE own.c63 (id int PRIMARY KEY, p_id int REFERENCES own.p63 ON DELETE CASCADE, note text);
+INSERT INTO own.p63 VALUES (1, 'alice'), (2, 'bob');
+INSERT INTO own.c63 VALUES (10, 1, 'held'), (20, 2, 'x');
+GRANT SELECT, DELETE ON own.p63 TO regress_sec_admin;
+GRANT SELECT ON own.c63 TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.p63') IS NOT NULL AS protected;
+SELECT crm_purge_hold('own.c63', 'id = 10', NULL, 'litigation') AS h63 \gset
+CREATE SEQUENCE public.s63;
+GRANT ALL ON SEQUENCE public.s63 TO regress_sec_admin;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.p63', 'id = 1', permanent => true);
+SELECT pg_catalog.setval('public.s63', 1, false);
+SELECT crm_purge_delete_where('own.p63', $$id = 1 AND pg_catalog.nextval('public.s63') > 4$$, permanent => true);
+SELECT pg_catalog.setval('public.s63', 10);
+SELECT crm_purge_delete_where('own.p63', $$id = 1 AND pg_catalog.nextval('public.s63') > 4$$, permanent => true);
+RESET ROLE;
+SELECT id FROM own.c63 ORDER BY id;
+SELECT id FROM own.p63 ORDER BY id;
+SELECT crm_purge_release(:h63);
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
