@@ -1378,6 +1378,7 @@ typedef enum HookedFunction
 	HOOKED_SETS_TRANSACTION_ID,
 	HOOKED_RESHARDS,
 	HOOKED_UNDISTRIBUTES,
+	HOOKED_CITUS_TABLE_UDF,
 	HOOKED_COLOCATES,
 	HOOKED_ERASE
 } HookedFunction;
@@ -1447,6 +1448,51 @@ crm_purge_citus_resharding(void)
  * rows another user's names (a restore or erase of its rows then reached
  * the other user's).
  */
+/*
+ * citus_table_udf: a function of Citus's library that takes a table (a
+ * regclass) or moves, copies or splits shards, or activates a node: run by
+ * a superuser, it opens a role's table and PostgreSQL folds the role's
+ * IMMUTABLE functions there (index, statistics and partition key
+ * expressions), or fires its triggers (truncate_local_data_after_
+ * distributing_table): counted as a superuser's DDL (review round 53,
+ * C53-1, C53-2).
+ */
+static bool
+citus_table_udf(HeapTuple tup)
+{
+	Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+	bool		isnull;
+	Datum		bin;
+	int			i;
+	const char *name = NameStr(proc->proname);
+
+	if (proc->prolang != ClanguageId || proc->pronamespace != PG_CATALOG_NAMESPACE)
+		return false;
+	bin = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_probin, &isnull);
+	if (isnull || strstr(TextDatumGetCString(bin), "citus") == NULL)
+		return false;
+	for (i = 0; i < proc->pronargs; i++)
+		if (proc->proargtypes.values[i] == REGCLASSOID)
+			return true;
+	return strstr(name, "shard_placement") != NULL || strstr(name, "split_shard") != NULL ||
+		strcmp(name, "isolate_tenant_to_new_shard") == 0 || strstr(name, "_node") != NULL ||
+		strstr(name, "rebalance") != NULL;
+}
+
+static bool
+citus_table_udf_oid(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		result = citus_table_udf(tup);
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
 static HookedFunction
 hooked_function(Oid fn)
 {
@@ -1485,6 +1531,8 @@ hooked_function(Oid fn)
 			result = HOOKED_COLOCATES;
 		else if (strcmp(name, "_erase") == 0 && proc->pronamespace == get_namespace_oid(CRM_PURGE_SCHEMA, true))
 			result = HOOKED_ERASE;
+		if (result == HOOKED_NONE && citus_table_udf(tup))
+			result = HOOKED_CITUS_TABLE_UDF;
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -1775,6 +1823,19 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
 	HookedFunction hooked = hooked_function(flinfo->fn_oid);
 
+	/* (first: the branches below change hooked) */
+	if (hooked != HOOKED_NONE && hooked != HOOKED_CONNECTS && hooked != HOOKED_SETS_TRANSACTION_ID &&
+		hooked != HOOKED_ERASE && citus_table_udf_oid(flinfo->fn_oid))
+	{
+		/* (the same user at its start and its end) */
+		if (event == FHET_START && superuser())
+			superuser_ddl++;
+		else if (event != FHET_START && superuser() && superuser_ddl > 0)
+			superuser_ddl--;
+		if (hooked == HOOKED_CITUS_TABLE_UDF)
+			hooked = HOOKED_NONE;
+	}
+
 	if (event == FHET_START && superuser_ddl > 0 && superuser() && third_party_code(flinfo->fn_oid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1798,6 +1859,7 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 			refuse_separated_trash();
 		hooked = HOOKED_NONE;
 	}
+
 
 	if (hooked == HOOKED_RESHARDS || hooked == HOOKED_UNDISTRIBUTES)
 	{

@@ -913,8 +913,12 @@ crm_purge_restore_deletion(PG_FUNCTION_ARGS)
 	{
 		CrmPurgeProtected *p = lfirst(lc);
 
-		/* on Citus a table the deletion left alone is not checked (its rules would refuse every deletion) */
-		if (crm_purge_citus_distributed(p->trashid) && !deletion_touched(p->trashid, deletion))
+		/*
+		 * a table the deletion left alone is not checked: its rules (on
+		 * Citus), an owner with wide rights or a partition of another owner
+		 * would refuse every deletion (review round 52, A52-2)
+		 */
+		if (!deletion_touched(p->trashid, deletion))
 			continue;
 		prev_asker = crm_purge_asker;
 		crm_purge_asker = GetUserId();

@@ -1869,4 +1869,28 @@ like(as('regress_admin', q{SELECT crm_purge_erase('app.h52', 'id = 4', 'GDPR')},
 	'Citus: the hold check reads no index whose IMMUTABLE predicate the owner makes lie on the worker nodes');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.h52 WHERE id = 4}), '1', 'the held row stays');
 
+# a superuser's create_distributed_table or create_reference_table of a
+# role's table folded the role's IMMUTABLE index function as the superuser
+# on the coordinator, and truncate_local_data_after_distributing_table
+# fired the role's TRUNCATE trigger so (review round 53, C53-1, C53-2):
+# while such a Citus function runs for a superuser, no role's function runs
+my $e53;
+as('regress_app', q{CREATE TABLE app.t53 (id int, v int); INSERT INTO app.t53 VALUES (1, 1);
+	CREATE INDEX t53_fold ON app.t53 ((id + app.imm51(0)))});
+for my $call (q{SELECT create_distributed_table('app.t53', 'id')}, q{SELECT create_reference_table('app.t53')}) {
+	$coord->psql('postgres', $call, stderr => \$e53);
+	like($e53, qr/a superuser's DDL on a Citus node may not run function app.imm51\(integer\) of another role/,
+		"Citus: refused for a superuser: $call of a table with the role's IMMUTABLE index function");
+}
+as('regress_app', q{CREATE TABLE app.u53 (id int, v int); INSERT INTO app.u53 VALUES (1, 1);
+	SELECT create_distributed_table('app.u53', 'id', colocate_with => 'none');
+	CREATE FUNCTION app.trunc53() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN PERFORM app.pay51(); RETURN NULL; END $f$;
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER trunc53 BEFORE TRUNCATE ON app.u53 FOR EACH STATEMENT EXECUTE FUNCTION app.trunc53()});
+$coord->psql('postgres', q{SELECT truncate_local_data_after_distributing_table('app.u53')}, stderr => \$e53);
+like($e53, qr/may not run function app.trunc53\(\) of another role/,
+	'Citus: a superuser\'s truncate_local_data_after_distributing_table does not fire the role\'s TRUNCATE trigger');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.su51_log WHERE super}), '0',
+	'the role\'s functions never ran as a superuser');
+
 done_testing();

@@ -2537,6 +2537,25 @@ SELECT id FROM own.c63 ORDER BY id;
 SELECT id FROM own.p63 ORDER BY id;
 SELECT crm_purge_release(:h63);
 
+-- 64. restore_deletion reads only the tables its deletion touched: one
+-- protected table whose owner has wide rights (BYPASSRLS) made every
+-- restore_deletion fail, for any deletion (review round 52, A52-2)
+CREATE ROLE regress_sec_bypass BYPASSRLS;
+CREATE TABLE public.w64 (id int PRIMARY KEY);
+ALTER TABLE public.w64 OWNER TO regress_sec_bypass;
+SELECT crm_purge_protect('public.w64') IS NOT NULL AS protected;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.r64 (id int PRIMARY KEY);
+INSERT INTO own.r64 VALUES (1), (2);
+GRANT SELECT, INSERT, DELETE ON own.r64 TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.r64') IS NOT NULL AS protected;
+SET ROLE regress_sec_admin;
+DELETE FROM own.r64 WHERE id = 2;
+SELECT crm_purge_restore_deletion((SELECT max(deletion_id) FROM crm_trash.own__r64));
+RESET ROLE;
+SELECT id FROM own.r64 ORDER BY id;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
@@ -2611,4 +2630,4 @@ SELECT crm_purge_unprotect('public.e61');
 \c contrib_regression
 DROP DATABASE regress_sec_owned;
 DROP ROLE regress_sec_dbo;
-DROP ROLE regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
+DROP ROLE regress_sec_bypass, regress_sec_admin, regress_sec_blind, regress_sec_evil, regress_sec_owner, regress_sec_former, regress_sec_cr, regress_sec_dba, regress_sec_team, regress_sec_plain, regress_sec_wide;
