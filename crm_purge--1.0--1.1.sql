@@ -112,8 +112,8 @@ $$;
 
 -- New C entry points ------------------------------------------------------
 
-CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by regrole) RETURNS boolean
-	LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_trash_row_visible_oid';
+CREATE OR REPLACE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by regrole) RETURNS boolean
+	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'crm_purge_trash_row_visible_oid';
 COMMENT ON FUNCTION crm_purge._trash_row_visible(oid, regrole) IS 'row-level security of trash tables: the deleter or an admin, either with SELECT on the table';
 CREATE FUNCTION crm_purge._delete_permanently(tbl regclass, cond text, keys text[]) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_delete_permanently';

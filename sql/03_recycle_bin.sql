@@ -396,7 +396,7 @@ RETURNS bigint
 LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'crm_purge_restore_deletion';
 
 CREATE FUNCTION crm_purge._trash_row_visible(trash oid, deleted_by regrole) RETURNS boolean
-	LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'crm_purge_trash_row_visible_oid';
+	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'crm_purge_trash_row_visible_oid';
 
 CREATE FUNCTION crm_purge._delete_permanently(tbl regclass, cond text, keys text[]) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_delete_permanently';

@@ -551,7 +551,7 @@ attach_of_one_owner(AlterTableStmt *alter, Oid relid)
 	Oid			part;
 	Oid			owner;
 
-	if (list_length(alter->cmds) != 1 || !crm_purge_citus_internal_session())
+	if (list_length(alter->cmds) != 1 || alter->objtype != OBJECT_TABLE || !crm_purge_citus_internal_session())
 		return InvalidOid;
 	cmd = linitial_node(AlterTableCmd, alter->cmds);
 	if (cmd->subtype != AT_AttachPartition || !IsA(cmd->def, PartitionCmd))

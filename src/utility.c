@@ -1354,7 +1354,8 @@ refuse_attaching_protected(AlterTableStmt *stmt)
 	ListCell   *lc;
 	Oid			parent;
 
-	if (stmt->relation == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
+	/* (ALTER INDEX ... ATTACH PARTITION, as pg_dump writes partitioned keys, attaches no table) */
+	if (stmt->relation == NULL || stmt->objtype != OBJECT_TABLE || !OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
 	foreach(lc, stmt->cmds)
 	{
@@ -1749,7 +1750,7 @@ crm_purge_after_utility(Node *parsetree)
 	AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
 	ListCell   *lc;
 
-	if (!IsA(parsetree, AlterTableStmt) || stmt->relation == NULL ||
+	if (!IsA(parsetree, AlterTableStmt) || stmt->relation == NULL || stmt->objtype != OBJECT_TABLE ||
 		!OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
 	foreach(lc, stmt->cmds)

@@ -430,6 +430,16 @@ SELECT tableoid::regclass, kind, count(*) FROM pt.pz GROUP BY 1, 2 ORDER BY 1, 2
 SELECT crm_purge_release(:pz_hold);
 DROP TABLE pt.pz;
 
+-- ALTER INDEX ... ATTACH PARTITION, as pg_dump writes a partitioned
+-- primary key, failed with "is an index" (review round 53, B53-1)
+CREATE TABLE pt.pidx (id int NOT NULL, v text) PARTITION BY RANGE (id);
+CREATE TABLE pt.pidx_1 PARTITION OF pt.pidx FOR VALUES FROM (0) TO (100);
+ALTER TABLE ONLY pt.pidx ADD CONSTRAINT pidx_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY pt.pidx_1 ADD CONSTRAINT pidx_1_pkey PRIMARY KEY (id);
+ALTER INDEX pt.pidx_pkey ATTACH PARTITION pt.pidx_1_pkey;
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'pt.pidx_pkey'::regclass;
+DROP TABLE pt.pidx;
+
 \c postgres
 DROP DATABASE crm_purge_parts;
 DROP ROLE regress_pt_owner, regress_pt_app, regress_pt_admin;

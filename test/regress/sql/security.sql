@@ -2556,6 +2556,34 @@ SELECT crm_purge_restore_deletion((SELECT max(deletion_id) FROM crm_trash.own__r
 RESET ROLE;
 SELECT id FROM own.r64 ORDER BY id;
 
+-- 65. the trash's row-level security reads this session's state (crm_purge's
+-- own read as the owner), which parallel workers lack: a superuser's hold,
+-- checked as the owner in a parallel plan, saw no held row, and trash
+-- expiry removed them (review round 53, A53-1)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.e65 (id int PRIMARY KEY, v text);
+INSERT INTO own.e65 SELECT g, 'v' FROM generate_series(1, 50) g;
+GRANT SELECT, DELETE ON own.e65 TO regress_sec_plain;
+RESET ROLE;
+SELECT crm_purge_protect('own.e65', '1 day') IS NOT NULL AS protected;
+SET ROLE regress_sec_plain;
+DELETE FROM own.e65;
+RESET ROLE;
+SELECT crm_purge_hold('own.e65', 'id IN (7, 8)', NULL, 'litigation') AS h65 \gset
+UPDATE crm_trash.own__e65 SET deleted_at = now() - interval '2 days';
+UPDATE crm_purge.trash_segments SET created_at = now() - interval '2 days' WHERE trash = 'crm_trash.own__e65'::regclass;
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SELECT (crm_purge_tick() ->> 'trash_expired')::int >= 48 AS expired;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+SELECT id FROM crm_trash.own__e65 ORDER BY id;
+SELECT crm_purge_release(:h65);
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
