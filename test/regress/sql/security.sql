@@ -2583,6 +2583,8 @@ RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 SELECT id FROM crm_trash.own__e65 ORDER BY id;
 SELECT crm_purge_release(:h65);
+-- (this run may plan no parallel scan; the function never runs in a worker)
+SELECT proparallel FROM pg_proc WHERE oid = 'crm_purge._trash_row_visible(oid, regrole)'::regprocedure;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
