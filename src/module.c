@@ -220,6 +220,26 @@ pinned_spi_subxact(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
+ * crm_purge.citus_run_as and crm_purge.citus_deletion come from crm_purge's
+ * own SET LOCAL only: a value stored with ALTER DATABASE/ROLE ... SET would
+ * make every statement of the extension owner there fail (the worker's too).
+ */
+static bool
+check_handed_out_only(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (source == PGC_S_TEST || (source >= PGC_S_GLOBAL && source <= PGC_S_DATABASE_USER))
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("this setting is set by crm_purge for a transaction and may not be stored");
+		GUC_check_errhint("crm_purge sets it with SET LOCAL for its own statements; ALTER DATABASE/ROLE ... RESET removes a stored value.");
+		return false;
+	}
+	return true;
+}
+
+/*
  * _PG_init: defines the settings, registers the cache callback and the
  * statement hooks, and, when preloaded, the launcher.  Does nothing during
  * pg_upgrade's binary upgrade.
@@ -349,13 +369,13 @@ _PG_init(void)
 							   "Not to be set by hand: a value crm_purge did not issue is refused.",
 							   &crm_purge_citus_deletion, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
+							   check_handed_out_only, NULL, NULL);
 	DefineCustomStringVariable("crm_purge.citus_run_as",
 							   "Citus: the role a worker node runs the extension owner's statements as during a restore or erase, set by crm_purge.",
 							   "Not to be set by hand: a value crm_purge did not issue in the transaction is refused.",
 							   &crm_purge_citus_run_as, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
+							   check_handed_out_only, NULL, NULL);
 	DefineCustomStringVariable("crm_purge.actor",
 							   "The application's user, recorded with trashed rows (deletion_actor) and in crm_purge.history (app_actor).",
 							   "Set it with SET LOCAL per transaction; permissions still follow the database role.",

@@ -2657,6 +2657,20 @@ SELECT sum(rows) FROM crm_purge_export_files(:r61);
 SELECT pg_catalog.length(crm_purge_export_read(:r61, 1)) > 0 AS exported;
 SELECT sum(rows) FROM crm_purge_report(:r61);
 SELECT crm_purge_unprotect('public.e61');
+
+-- 66. crm_purge's per-transaction Citus settings are not stored: the
+-- database's owner set one for its database, and every statement of the
+-- extension owner there failed, the worker's too (review round 53, A53-3).
+SET ROLE regress_sec_dbo;
+ALTER DATABASE regress_sec_owned SET crm_purge.citus_run_as = '0000000000000001:regress_sec_dbo';
+ALTER DATABASE regress_sec_owned SET crm_purge.citus_deletion = '1';
+ALTER ROLE regress_sec_dbo SET crm_purge.citus_run_as = 'x';
+CREATE FUNCTION public.f66() RETURNS int LANGUAGE sql SET crm_purge.citus_deletion = '1' AS 'SELECT 1';
+ALTER DATABASE regress_sec_owned SET crm_purge.citus_run_as = '';
+ALTER DATABASE regress_sec_owned RESET crm_purge.citus_run_as;
+RESET ROLE;
+ALTER ROLE ALL SET crm_purge.citus_deletion = '1';
+SELECT count(*) FROM pg_db_role_setting WHERE pg_catalog.array_to_string(setconfig, ',') LIKE '%crm_purge.citus%';
 \c contrib_regression
 DROP DATABASE regress_sec_owned;
 DROP ROLE regress_sec_dbo;
