@@ -1389,7 +1389,7 @@ static int	erasing = 0;
 /* calls of Citus's alter_distributed_table / alter_table_set_access_method running */
 static int	resharding = 0;
 
-/* calls of those or undistribute_table by a superuser running (they copy rows as the superuser) */
+/* calls of those, undistribute_table or the schema ones by a superuser running (they copy rows as the superuser) */
 static int	superuser_moving_rows = 0;
 
 /*
@@ -1423,7 +1423,7 @@ crm_purge_refuse_superuser_row_move(List *rels, bool writes)
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("a superuser may not have Citus copy the rows of table %s, owned by %s",
 							crm_purge_relname(lfirst_oid(lc)), crm_purge_role_name(owner)),
-					 errdetail("alter_distributed_table, alter_table_set_access_method and undistribute_table copy rows by INSERT as the caller, which runs the owner's code (CHECKs, domains, defaults, triggers) as the superuser."),
+					 errdetail("alter_distributed_table, alter_table_set_access_method, undistribute_table, citus_schema_distribute, citus_schema_undistribute, citus_schema_move and remove_local_tables_from_metadata copy rows as the caller, which runs the owner's code (CHECKs, domains, defaults, triggers) as the superuser."),
 					 errhint("Have the table's owner run it (SET ROLE), or leave cascade_to_colocated off when a role's table shares the colocation group.")));
 	}
 }
@@ -1449,13 +1449,44 @@ crm_purge_citus_resharding(void)
  * the other user's).
  */
 /*
- * citus_table_udf: a function of Citus's library that takes a table (a
- * regclass) or moves, copies or splits shards, or activates a node: run by
- * a superuser, it opens a role's table and PostgreSQL folds the role's
- * IMMUTABLE functions there (index, statistics and partition key
- * expressions), or fires its triggers (truncate_local_data_after_
- * distributing_table): counted as a superuser's DDL (review round 53,
- * C53-1, C53-2).
+ * citus_runs_callers_code_only: Citus's functions that only evaluate what
+ * their caller's own query names (aggregates, intermediate results), read
+ * or return values, or are type I/O: called everywhere, opening no table.
+ */
+static bool
+citus_runs_callers_code_only(const char *name)
+{
+	static const char *const names[] = {
+		"worker_partition_query_result", "create_intermediate_result",
+		"broadcast_intermediate_result", "read_intermediate_result",
+		"read_intermediate_results", "fetch_intermediate_results",
+		"worker_save_query_explain_analyze", "worker_last_saved_explain_analyze",
+		"citus_truncate_trigger", "worker_hash", "citus_text_send_as_jsonb",
+		"citus_extradata_container", "citus_executor_name", "citus_table_is_visible",
+		"citus_version", "citus_is_coordinator", "citus_backend_gpid",
+		"citus_calculate_gpid", "citus_pid_for_gpid", "get_current_transaction_id",
+		"citus_get_transaction_clock", "citus_is_clock_after", "citus_server_id",
+	};
+	int			i;
+
+	if (strncmp(name, "coord_combine_agg", 17) == 0 || strncmp(name, "worker_partial_agg", 18) == 0 ||
+		strncmp(name, "cluster_clock_", 14) == 0)
+		return true;
+	for (i = 0; i < lengthof(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * citus_table_udf: a C function of Citus's library (pg_catalog,
+ * citus_internal): run by a superuser, it may open a role's table, and
+ * PostgreSQL folds the role's IMMUTABLE functions there (index, statistics
+ * and partition key expressions), or fires its triggers
+ * (truncate_local_data_after_distributing_table): counted as a superuser's
+ * DDL (review round 53, C53-1, C53-2).  Every one but those above: a list
+ * of the dangerous ones missed the schema functions and
+ * remove_local_tables_from_metadata (review round 55, C55-1).
  */
 static bool
 citus_table_udf(HeapTuple tup)
@@ -1463,20 +1494,15 @@ citus_table_udf(HeapTuple tup)
 	Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
 	bool		isnull;
 	Datum		bin;
-	int			i;
-	const char *name = NameStr(proc->proname);
 
-	if (proc->prolang != ClanguageId || proc->pronamespace != PG_CATALOG_NAMESPACE)
+	if (proc->prolang != ClanguageId ||
+		(proc->pronamespace != PG_CATALOG_NAMESPACE &&
+		 proc->pronamespace != get_namespace_oid("citus_internal", true)))
 		return false;
 	bin = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_probin, &isnull);
 	if (isnull || strstr(TextDatumGetCString(bin), "citus") == NULL)
 		return false;
-	for (i = 0; i < proc->pronargs; i++)
-		if (proc->proargtypes.values[i] == REGCLASSOID)
-			return true;
-	return strstr(name, "shard_placement") != NULL || strstr(name, "split_shard") != NULL ||
-		strcmp(name, "isolate_tenant_to_new_shard") == 0 || strstr(name, "_node") != NULL ||
-		strstr(name, "rebalance") != NULL;
+	return !citus_runs_callers_code_only(NameStr(proc->proname));
 }
 
 static bool
@@ -1521,7 +1547,9 @@ hooked_function(Oid fn)
 		else if ((strcmp(name, "alter_distributed_table") == 0 || strcmp(name, "alter_table_set_access_method") == 0) &&
 				 proc->pronamespace == PG_CATALOG_NAMESPACE)
 			result = HOOKED_RESHARDS;
-		else if (strcmp(name, "undistribute_table") == 0 && proc->pronamespace == PG_CATALOG_NAMESPACE)
+		else if ((strcmp(name, "undistribute_table") == 0 || strncmp(name, "citus_schema_", 13) == 0 ||
+				  strcmp(name, "remove_local_tables_from_metadata") == 0) &&
+				 proc->pronamespace == PG_CATALOG_NAMESPACE)
 			result = HOOKED_UNDISTRIBUTES;
 		else if ((strcmp(name, "update_distributed_table_colocation") == 0 ||
 				  strcmp(name, "citus_add_local_table_to_metadata") == 0 ||

@@ -1244,6 +1244,95 @@ refuse_losing_held(Node *parsetree)
 	}
 }
 
+/* trash_trigger_name: crm_purge_trash or crm_purge_trash_flush, which send a protected table's deleted rows to its trash */
+static bool
+trash_trigger_name(const char *name)
+{
+	return name != NULL && strncmp(name, "crm_purge_trash", 15) == 0;
+}
+
+/*
+ * trash_triggers_changed: the table whose crm_purge_trash triggers parsetree
+ * drops, renames, disables (ALL and USER too), makes fire in replica mode
+ * only, or ties to an extension, or InvalidOid.
+ */
+static Oid
+trash_triggers_changed(Node *parsetree)
+{
+	if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_TRIGGER)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((DropStmt *) parsetree)->objects)
+		{
+			List	   *names = lfirst(lc);
+
+			if (list_length(names) >= 2 && trash_trigger_name(strVal(llast(names))))
+				return RangeVarGetRelid(makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1)),
+										NoLock, true);
+		}
+	}
+	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_TRIGGER &&
+			 ((RenameStmt *) parsetree)->relation != NULL && trash_trigger_name(((RenameStmt *) parsetree)->subname))
+		return RangeVarGetRelid(((RenameStmt *) parsetree)->relation, NoLock, true);
+	else if (IsA(parsetree, AlterObjectDependsStmt) &&
+			 ((AlterObjectDependsStmt *) parsetree)->objectType == OBJECT_TRIGGER &&
+			 ((AlterObjectDependsStmt *) parsetree)->relation != NULL &&
+			 IsA(((AlterObjectDependsStmt *) parsetree)->object, List) &&
+			 trash_trigger_name(strVal(llast((List *) ((AlterObjectDependsStmt *) parsetree)->object))))
+		return RangeVarGetRelid(((AlterObjectDependsStmt *) parsetree)->relation, NoLock, true);
+	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->relation != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (cmd->subtype == AT_DisableTrigAll || cmd->subtype == AT_DisableTrigUser ||
+				((cmd->subtype == AT_DisableTrig || cmd->subtype == AT_EnableReplicaTrig) &&
+				 trash_trigger_name(cmd->name)))
+				return RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
+		}
+	}
+	return InvalidOid;
+}
+
+/*
+ * refuse_trash_trigger_change: a change to crm_purge's trash triggers of a
+ * table under a legal hold: its owner switched the recycle bin off and
+ * deleted held rows for good (review round 55, C55-4); on a Citus worker
+ * node, which has no legal holds, of any protected table's shard.
+ * crm_purge_unprotect is the way (refused under a hold).
+ */
+static void
+refuse_trash_trigger_change(Node *parsetree)
+{
+	Oid			relid;
+	char	   *hold;
+
+	if (superuser() || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	relid = trash_triggers_changed(parsetree);
+	if (!OidIsValid(relid))
+		return;
+	if (protected_shard(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot change crm_purge's triggers on %s: it is a shard of a table protected by crm_purge",
+						crm_purge_relname(relid)),
+				 errdetail("The coordinator checks such changes against the legal holds; a worker node does not have them."),
+				 errhint("Run crm_purge_unprotect on the coordinator.")));
+	hold = held_around(relid);
+	if (hold != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot change crm_purge's triggers on table %s: legal hold %s keeps rows of it, of a table it belongs to or of one of its partitions",
+						crm_purge_relname(relid), hold),
+				 errdetail("Rows deleted without them would skip the trash, held ones too."),
+				 errhint("Release the hold first; crm_purge_unprotect then removes them.")));
+}
+
 /*
  * held_drop_hook: any drop of a table under a legal hold (its own, an
  * ancestor's or a partition's), whatever statement reached it: a table
@@ -1458,6 +1547,25 @@ type_referenced(Oid typid)
  * and for a composite type the tables made OF it (ALTER TYPE ... CASCADE);
  * review round 46, B46-4.
  */
+/* typed_tables: the tables made OF composite type relid, and their inheritors (no index on reloftype: a scan) */
+static List *
+typed_tables(Oid relid)
+{
+	List	   *rels = NIL;
+	Relation	rel = table_open(RelationRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+	Oid			typid = get_rel_type_id(relid);
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		if (((Form_pg_class) GETSTRUCT(tup))->reloftype == typid)
+			rels = list_concat_unique_oid(rels,
+										  find_all_inheritors(((Form_pg_class) GETSTRUCT(tup))->oid, NoLock, NULL));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return rels;
+}
+
 static List *
 row_types_reached(Oid relid)
 {
@@ -1466,19 +1574,7 @@ row_types_reached(Oid relid)
 	ListCell   *lc;
 
 	if (get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
-	{
-		Relation	rel = table_open(RelationRelationId, AccessShareLock);
-		SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-		HeapTuple	tup;
-		Oid			typid = get_rel_type_id(relid);
-
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
-			if (((Form_pg_class) GETSTRUCT(tup))->reloftype == typid)
-				rels = list_concat_unique_oid(rels,
-											  find_all_inheritors(((Form_pg_class) GETSTRUCT(tup))->oid, NoLock, NULL));
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
-	}
+		rels = list_concat_unique_oid(rels, typed_tables(relid));
 	foreach(lc, rels)
 	{
 		Oid			typid = get_rel_type_id(lfirst_oid(lc));
@@ -1487,6 +1583,53 @@ row_types_reached(Oid relid)
 			types = lappend_oid(types, typid);
 	}
 	return types;
+}
+
+/*
+ * refuse_altering_typed: ALTER TYPE ... ADD, DROP, ALTER or RENAME ATTRIBUTE
+ * (CASCADE) of a composite type that a protected, guarded or held table is
+ * made OF: it changes the table's columns as ALTER TABLE would, past every
+ * check crm_purge makes of ALTER TABLE (a held column renamed, a guarded
+ * key retyped, a trash not following; review round 55, A55-1, A55-3,
+ * A55-4).
+ */
+static void
+refuse_altering_typed(Node *parsetree)
+{
+	RangeVar   *type = NULL;
+	Oid			relid;
+	ListCell   *lc;
+
+	if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TYPE)
+		type = ((AlterTableStmt *) parsetree)->relation;
+	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE)
+		type = ((RenameStmt *) parsetree)->relation;
+	if (type == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	relid = RangeVarGetRelid(type, NoLock, true);
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+		return;
+	foreach(lc, typed_tables(relid))
+	{
+		Oid			tbl = lfirst_oid(lc);
+		const char *why = NULL;
+		char	   *hold;
+
+		if (OidIsValid(crm_purge_trash_of(tbl)))
+			why = "is protected by crm_purge";
+		else if (crm_purge_guarded(tbl))
+			why = "is guarded by crm_purge";
+		else if ((hold = held_around(tbl)) != NULL)
+			why = psprintf("is under legal hold %s", hold);
+		if (why != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot alter type %s: table %s, made OF it, %s",
+							format_type_be(get_rel_type_id(relid)), crm_purge_relname(tbl), why),
+					 errdetail("The change would reach the table's columns past crm_purge's checks of ALTER TABLE (its trash, tombstones and holds would not follow)."),
+					 errhint("Run ALTER TABLE %s NOT OF first, then change its columns with ALTER TABLE.",
+							 crm_purge_relname(tbl))));
+	}
 }
 
 /*
@@ -2037,8 +2180,10 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	}
 	if (!drops_this_extension(parsetree))
 		refuse_losing_held(parsetree);
+	refuse_trash_trigger_change(parsetree);
 	if (IsA(parsetree, CreatePublicationStmt))
 		refuse_trash_publication((CreatePublicationStmt *) parsetree);
+	refuse_altering_typed(parsetree);
 	refuse_retyping_held(parsetree);
 	refuse_role_changes(parsetree);
 	refuse_on_behalf(parsetree, context);

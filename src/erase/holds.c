@@ -682,10 +682,48 @@ crm_purge_held_rows(PG_FUNCTION_ARGS)
 }
 
 /*
+ * holds_below: a table with legal holds that foreign keys' actions reach
+ * from relid (its rows, its children's, and on down).
+ */
+static bool
+holds_below(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	if (SPI_execute_with_args("WITH RECURSIVE below(rel) AS (SELECT $1"
+							  " UNION SELECT x.rel FROM below b, LATERAL ("
+							  "  SELECT c.conrelid FROM pg_catalog.pg_constraint c"
+							  "  WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) b.rel"
+							  "    AND (c.confdeltype OPERATOR(pg_catalog.=) ANY ('{c,n,d}') OR c.confupdtype OPERATOR(pg_catalog.=) ANY ('{c,n,d}'))"
+							  "  UNION ALL SELECT i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) b.rel) x(rel))"
+							  " SELECT b.rel FROM below b WHERE b.rel OPERATOR(pg_catalog.<>) $1",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the foreign keys below table %u", relid);
+	{
+		uint64		n = SPI_processed;
+		SPITupleTable *tab = SPI_tuptable;
+		uint64		i;
+
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			Oid			rel = DatumGetObjectId(SPI_getbinval(tab->vals[i], tab->tupdesc, 1, &isnull));
+
+			if (!isnull && crm_purge_has_holds(rel))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
  * crm_purge._lock_held(tbl): a table with legal holds that a foreign key's
  * action would reach is kept from writers until the transaction ends, so
  * that its held rows are all seen: a child row inserted under a hold while
  * its parent is deleted has committed (the lock waits for it) or waits.
+ * So is a table above one: a row of it moved under a deleted parent while
+ * the check ran took its held children along (review round 55, B55-1).
  */
 PG_FUNCTION_INFO_V1(crm_purge_lock_held);
 Datum
@@ -699,7 +737,7 @@ crm_purge_lock_held(PG_FUNCTION_ARGS)
 	if (get_rel_relkind(relid) == '\0')
 		PG_RETURN_VOID();
 	SPI_connect();
-	held = crm_purge_has_holds(relid);
+	held = crm_purge_has_holds(relid) || holds_below(relid);
 	SPI_finish();
 	if (held)
 		LockRelationOid(relid, ShareLock);

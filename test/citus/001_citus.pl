@@ -1890,7 +1890,34 @@ as('regress_app', q{CREATE TABLE app.u53 (id int, v int); INSERT INTO app.u53 VA
 $coord->psql('postgres', q{SELECT truncate_local_data_after_distributing_table('app.u53')}, stderr => \$e53);
 like($e53, qr/may not run function app.trunc53\(\) of another role/,
 	'Citus: a superuser\'s truncate_local_data_after_distributing_table does not fire the role\'s TRUNCATE trigger');
+
+# the schema functions (regnamespace) and remove_local_tables_from_metadata
+# (no argument) were not counted: a superuser's citus_schema_distribute
+# folded the role's index function as the superuser, and
+# citus_schema_undistribute copied the rows as the superuser on the nodes
+# (review round 55, C55-1): every Citus function counts now
+$coord->safe_psql('postgres', q{CREATE SCHEMA s55 AUTHORIZATION regress_app});
+as('regress_app', q{CREATE TABLE s55.t (id int, v int); INSERT INTO s55.t VALUES (1, 1);
+	CREATE INDEX t_fold ON s55.t ((id + app.imm51(0)))});
+$coord->psql('postgres', q{SELECT citus_schema_distribute('s55')}, stderr => \$e53);
+like($e53, qr/a superuser's DDL on a Citus node may not run function app.imm51\(integer\) of another role/,
+	'Citus: a superuser\'s citus_schema_distribute runs no function of the schema\'s owner');
+as('regress_app', q{SELECT citus_schema_distribute('s55')});
+$coord->psql('postgres', q{SELECT citus_schema_undistribute('s55')}, stderr => \$e53);
+like($e53, qr/may not run function app.imm51\(integer\) of another role|a superuser may not have Citus copy the rows of table s55/,
+	'Citus: nor its citus_schema_undistribute');
+as('regress_app', q{CREATE TABLE app.r55 (id int PRIMARY KEY); SELECT create_reference_table('app.r55');
+	INSERT INTO app.r55 VALUES (1);
+	CREATE TABLE app.loc55 (id int, rid int REFERENCES app.r55 (id), v int CHECK (v + app.imm51(0) >= 0));
+	INSERT INTO app.loc55 VALUES (1, 1, 1);
+	SET citus.enable_local_reference_table_foreign_keys = off;
+	ALTER TABLE app.loc55 DROP CONSTRAINT loc55_rid_fkey});
+$coord->psql('postgres', q{SELECT remove_local_tables_from_metadata()}, stderr => \$e53);
+like($e53, qr/may not run function app.imm51\(integer\) of another role|a superuser may not have Citus copy the rows of table app.loc55/,
+	'Citus: nor remove_local_tables_from_metadata');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.su51_log WHERE super}), '0',
 	'the role\'s functions never ran as a superuser');
+is($coord->safe_psql('postgres', q{SELECT string_agg(result, ',') FROM run_command_on_all_nodes($$SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_app'$$)}),
+	'f,f,f', 'regress_app is superuser on no node');
 
 done_testing();

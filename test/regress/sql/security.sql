@@ -2559,7 +2559,9 @@ SELECT id FROM own.r64 ORDER BY id;
 -- 65. the trash's row-level security reads this session's state (crm_purge's
 -- own read as the owner), which parallel workers lack: a superuser's hold,
 -- checked as the owner in a parallel plan, saw no held row, and trash
--- expiry removed them (review round 53, A53-1)
+-- expiry removed them (review round 53, A53-1).  The hold check (SPI,
+-- parallel OK) is planned Gather -> Parallel Seq Scan; with the leader out
+-- of the scan the workers, not this session, evaluate the policy.
 SET ROLE regress_sec_owner;
 CREATE TABLE own.e65 (id int PRIMARY KEY, v text);
 INSERT INTO own.e65 SELECT g, 'v' FROM generate_series(1, 50) g;
@@ -2576,15 +2578,78 @@ SET force_parallel_mode = on;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+-- (a 50-row trash is one page: the leader would read it before a worker starts)
+SET parallel_leader_participation = off;
 SELECT (crm_purge_tick() ->> 'trash_expired')::int >= 48 AS expired;
 RESET force_parallel_mode;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+RESET parallel_leader_participation;
 SELECT id FROM crm_trash.own__e65 ORDER BY id;
 SELECT crm_purge_release(:h65);
--- (this run may plan no parallel scan; the function never runs in a worker)
 SELECT proparallel FROM pg_proc WHERE oid = 'crm_purge._trash_row_visible(oid, regrole)'::regprocedure;
+
+-- 67. a held table's owner switched crm_purge's trash triggers off and
+-- deleted held rows for good (review round 55, C55-4): refused under a hold
+SET ROLE regress_sec_owner;
+CREATE TABLE own.e67 (id int PRIMARY KEY, note text);
+INSERT INTO own.e67 SELECT g, 'n' || g FROM generate_series(1, 10) g;
+RESET ROLE;
+SELECT crm_purge_protect('own.e67') IS NOT NULL AS protected;
+SELECT crm_purge_hold('own.e67', 'id <= 5', NULL, 'litigation') AS h67 \gset
+SET ROLE regress_sec_owner;
+ALTER TABLE own.e67 DISABLE TRIGGER crm_purge_trash;
+ALTER TABLE own.e67 DISABLE TRIGGER crm_purge_trash_flush;
+ALTER TABLE own.e67 DISABLE TRIGGER ALL;
+ALTER TABLE own.e67 DISABLE TRIGGER USER;
+ALTER TABLE own.e67 ENABLE REPLICA TRIGGER crm_purge_trash_flush;
+DROP TRIGGER crm_purge_trash ON own.e67;
+DROP TRIGGER crm_purge_trash_flush ON own.e67;
+ALTER TRIGGER crm_purge_trash_flush ON own.e67 RENAME TO x67;
+ALTER TRIGGER crm_purge_trash ON own.e67 DEPENDS ON EXTENSION crm_purge;
+DELETE FROM own.e67 WHERE id <= 5;
+RESET ROLE;
+SELECT count(*) AS trashed FROM crm_trash.own__e67;
+SELECT crm_purge_release(:h67);
+-- (without a hold it is the owner's own table, as README says)
+SET ROLE regress_sec_owner;
+ALTER TABLE own.e67 DISABLE TRIGGER crm_purge_trash;
+ALTER TABLE own.e67 ENABLE TRIGGER crm_purge_trash;
+RESET ROLE;
+
+-- 68. ALTER TYPE ... CASCADE changes the columns of the tables made OF the
+-- type past every check of ALTER TABLE: a held column renamed, a guarded
+-- key retyped, a trash left behind (review round 55, A55-1, A55-3, A55-4)
+SET ROLE regress_sec_owner;
+CREATE TYPE own.t68 AS (id int, v text);
+CREATE TABLE own.e68 OF own.t68 (PRIMARY KEY (id));
+INSERT INTO own.e68 VALUES (1, 'keep'), (2, 'other');
+CREATE TYPE own.g68 AS (d date, name text);
+CREATE TABLE own.f68 OF own.g68 (PRIMARY KEY (d));
+CREATE TYPE own.h68 AS (id int, v text);
+CREATE TABLE own.hh68 OF own.h68 (PRIMARY KEY (id));
+CREATE TYPE own.u68 AS (a int);
+CREATE TABLE own.plain68 OF own.u68;
+RESET ROLE;
+SELECT crm_purge_protect('own.e68') IS NOT NULL AS protected;
+SELECT crm_purge_guard('own.f68');
+SELECT crm_purge_hold('own.hh68', $$v = 'keep'$$, NULL, 'litigation') AS h68 \gset
+SET ROLE regress_sec_owner;
+ALTER TYPE own.t68 RENAME ATTRIBUTE v TO v_old CASCADE;
+ALTER TYPE own.t68 ADD ATTRIBUTE w text CASCADE;
+ALTER TYPE own.t68 DROP ATTRIBUTE v CASCADE;
+ALTER TYPE own.g68 ALTER ATTRIBUTE d TYPE timestamp CASCADE;
+ALTER TYPE own.h68 RENAME ATTRIBUTE v TO v_old CASCADE;
+ALTER TYPE own.u68 ADD ATTRIBUTE b int CASCADE;
+ALTER TABLE own.e68 NOT OF;
+ALTER TYPE own.t68 RENAME ATTRIBUTE v TO v_old;
+ALTER TABLE own.e68 RENAME COLUMN v TO v_old;
+RESET ROLE;
+SELECT crm_purge_release(:h68);
+SELECT attname FROM pg_attribute WHERE attrelid = 'crm_trash.own__e68'::regclass AND attname LIKE 'v%';
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
@@ -2671,6 +2736,7 @@ ALTER DATABASE regress_sec_owned RESET crm_purge.citus_run_as;
 RESET ROLE;
 ALTER ROLE ALL SET crm_purge.citus_deletion = '1';
 SELECT count(*) FROM pg_db_role_setting WHERE pg_catalog.array_to_string(setconfig, ',') LIKE '%crm_purge.citus%';
+
 \c contrib_regression
 DROP DATABASE regress_sec_owned;
 DROP ROLE regress_sec_dbo;
