@@ -902,7 +902,7 @@ $$;
 DROP FUNCTION crm_purge._activate(name);
 CREATE FUNCTION crm_purge._activate() RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_privileged';
-CREATE FUNCTION crm_purge._activate_impl(actor regrole) RETURNS bigint
+CREATE OR REPLACE FUNCTION crm_purge._activate_impl(actor regrole) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint := 0;
@@ -910,8 +910,16 @@ DECLARE
 	t record;
 	pid bigint;
 	who name := pg_get_userbyid(actor);
-	due timestamptz := now() + current_setting('crm_purge.pending_period')::interval;
+	due timestamptz;
 BEGIN
+	-- an older snapshot would miss a purge activated after it was taken,
+	-- and change marks under it (review round 55, B55-2)
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION '% cannot run in a % transaction', 'crm_purge_activate', upper(current_setting('transaction_isolation'))
+			USING ERRCODE = 'active_sql_transaction',
+				  DETAIL = 'Its snapshot would miss a permanent deletion activated after it was taken.',
+				  HINT = 'Nothing was changed. Run it in a READ COMMITTED transaction (the default).';
+	END IF;
 	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
 	PERFORM crm_purge._refuse_while_pending();
 	FOR t IN SELECT p.tbl, p.trash FROM crm_purge.protected_tables p ORDER BY p.tbl LOOP
@@ -929,7 +937,11 @@ BEGIN
 		RAISE EXCEPTION 'no trashed rows are marked for permanent deletion'
 			USING ERRCODE = 'no_data_found', HINT = 'Mark rows with crm_purge_mark(table, filter) first.';
 	END IF;
-	INSERT INTO crm_purge.purges (activated_by, due_at, rows) VALUES (actor, due, n) RETURNING id INTO pid;
+	-- (after the lock: every mark stamped before it is counted and purged, none after)
+	due := clock_timestamp();
+	INSERT INTO crm_purge.purges (activated_by, activated_at, due_at, rows)
+		VALUES (actor, due, due + current_setting('crm_purge.pending_period')::interval, n)
+		RETURNING id, due_at INTO pid, due;
 	PERFORM crm_purge._record_history('purge activated', NULL, n, who, purge_id => pid);
 	PERFORM crm_purge._notify('purge activated', ARRAY(SELECT crm_purge._admins()), NULL, pid,
 							  jsonb_build_object('rows', n, 'due_at', due, 'activated_by', who));
@@ -2031,6 +2043,7 @@ BEGIN
 								pg_partition_root(tbl));
 	END IF;
 	PERFORM crm_purge._check_deferred_filter(filter);
+	PERFORM crm_purge._citus_secret_everywhere(tbl);
 	PERFORM crm_purge._try_hold_filter(tbl, filter);
 	RETURN crm_purge._hold(tbl, filter, until, reason);
 END
@@ -3624,6 +3637,14 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'Marking trashed rows for permanent deletion needs SELECT and DELETE on the table.';
 	END IF;
+	-- an older snapshot would miss a purge activated after it was taken,
+	-- and change marks under it (review round 55, B55-2)
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION '% cannot run in a % transaction', CASE WHEN marked THEN 'crm_purge_mark' ELSE 'crm_purge_unmark' END, upper(current_setting('transaction_isolation'))
+			USING ERRCODE = 'active_sql_transaction',
+				  DETAIL = 'Its snapshot would miss a permanent deletion activated after it was taken.',
+				  HINT = 'Nothing was changed. Run it in a READ COMMITTED transaction (the default).';
+	END IF;
 	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
 	PERFORM crm_purge._refuse_while_pending();
 	-- held rows are never marked
@@ -3636,7 +3657,7 @@ BEGIN
 	EXECUTE format('UPDATE %s t SET marked_at = $4 '
 				   'WHERE (t.deletion_id, t.trash_row) IN (SELECT * FROM unnest($1, $2)) AND (t.marked_at IS NULL) = $3',
 				   crm_purge._trash_of(tbl, 'marking'))
-		USING ids, nums, marked, CASE WHEN marked THEN now() END;
+		USING ids, nums, marked, CASE WHEN marked THEN clock_timestamp() END;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
@@ -5390,6 +5411,33 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._citus_secret_everywhere(tbl regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._citus_tombstones(tbl, '{}', false);
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm_purge._notify(event text, recipients name[], request_id bigint,
+								  purge_id bigint, payload jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p jsonb := jsonb_build_object('event', event, 'request_id', request_id, 'purge_id', purge_id,
+								  'recipients', to_jsonb(recipients)) || coalesce(payload, '{}');
+BEGIN
+	INSERT INTO crm_purge.notifications (recipient, event, request_id, purge_id, payload)
+		SELECT r, event, request_id, purge_id, p FROM unnest(recipients) r;
+	-- (any role may LISTEN: the channel names the event only; the details,
+	-- errors that may quote row values among them, are read from
+	-- crm_purge.notifications under its row-level security; review round
+	-- 55, A55-2)
+	PERFORM pg_notify('crm_purge', jsonb_build_object('event', event, 'request_id', request_id,
+													  'purge_id', purge_id)::text);
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5427,6 +5475,8 @@ ALTER FUNCTION crm_purge._protect_partitions(regclass) SET citus.enable_unsafe_t
 ALTER FUNCTION crm_purge._create_unlink_triggers(regclass) SET citus.enable_unsafe_triggers = on;
 
 REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._citus_secret_everywhere(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._citus_secret_everywhere(regclass) TO crm_purge_admin;
 
 ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET citus.enable_unsafe_triggers = on;
 

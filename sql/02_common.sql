@@ -63,7 +63,12 @@ DECLARE
 BEGIN
 	INSERT INTO crm_purge.notifications (recipient, event, request_id, purge_id, payload)
 		SELECT r, event, request_id, purge_id, p FROM unnest(recipients) r;
-	PERFORM pg_notify('crm_purge', p::text);
+	-- (any role may LISTEN: the channel names the event only; the details,
+	-- errors that may quote row values among them, are read from
+	-- crm_purge.notifications under its row-level security; review round
+	-- 55, A55-2)
+	PERFORM pg_notify('crm_purge', jsonb_build_object('event', event, 'request_id', request_id,
+													  'purge_id', purge_id)::text);
 END
 $$;
 

@@ -248,6 +248,14 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'Marking trashed rows for permanent deletion needs SELECT and DELETE on the table.';
 	END IF;
+	-- an older snapshot would miss a purge activated after it was taken,
+	-- and change marks under it (review round 55, B55-2)
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION '% cannot run in a % transaction', CASE WHEN marked THEN 'crm_purge_mark' ELSE 'crm_purge_unmark' END, upper(current_setting('transaction_isolation'))
+			USING ERRCODE = 'active_sql_transaction',
+				  DETAIL = 'Its snapshot would miss a permanent deletion activated after it was taken.',
+				  HINT = 'Nothing was changed. Run it in a READ COMMITTED transaction (the default).';
+	END IF;
 	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
 	PERFORM crm_purge._refuse_while_pending();
 	-- held rows are never marked
@@ -260,7 +268,7 @@ BEGIN
 	EXECUTE format('UPDATE %s t SET marked_at = $4 '
 				   'WHERE (t.deletion_id, t.trash_row) IN (SELECT * FROM unnest($1, $2)) AND (t.marked_at IS NULL) = $3',
 				   crm_purge._trash_of(tbl, 'marking'))
-		USING ids, nums, marked, CASE WHEN marked THEN now() END;
+		USING ids, nums, marked, CASE WHEN marked THEN clock_timestamp() END;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
@@ -277,8 +285,16 @@ DECLARE
 	t record;
 	pid bigint;
 	who name := pg_get_userbyid(actor);
-	due timestamptz := now() + current_setting('crm_purge.pending_period')::interval;
+	due timestamptz;
 BEGIN
+	-- an older snapshot would miss a purge activated after it was taken,
+	-- and change marks under it (review round 55, B55-2)
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION '% cannot run in a % transaction', 'crm_purge_activate', upper(current_setting('transaction_isolation'))
+			USING ERRCODE = 'active_sql_transaction',
+				  DETAIL = 'Its snapshot would miss a permanent deletion activated after it was taken.',
+				  HINT = 'Nothing was changed. Run it in a READ COMMITTED transaction (the default).';
+	END IF;
 	LOCK TABLE crm_purge.purges IN SHARE ROW EXCLUSIVE MODE;
 	PERFORM crm_purge._refuse_while_pending();
 	FOR t IN SELECT p.tbl, p.trash FROM crm_purge.protected_tables p ORDER BY p.tbl LOOP
@@ -296,7 +312,11 @@ BEGIN
 		RAISE EXCEPTION 'no trashed rows are marked for permanent deletion'
 			USING ERRCODE = 'no_data_found', HINT = 'Mark rows with crm_purge_mark(table, filter) first.';
 	END IF;
-	INSERT INTO crm_purge.purges (activated_by, due_at, rows) VALUES (actor, due, n) RETURNING id INTO pid;
+	-- (after the lock: every mark stamped before it is counted and purged, none after)
+	due := clock_timestamp();
+	INSERT INTO crm_purge.purges (activated_by, activated_at, due_at, rows)
+		VALUES (actor, due, due + current_setting('crm_purge.pending_period')::interval, n)
+		RETURNING id, due_at INTO pid, due;
 	PERFORM crm_purge._record_history('purge activated', NULL, n, who, purge_id => pid);
 	PERFORM crm_purge._notify('purge activated', ARRAY(SELECT crm_purge._admins()), NULL, pid,
 							  jsonb_build_object('rows', n, 'due_at', due, 'activated_by', who));

@@ -287,6 +287,19 @@ BEGIN
 END
 $$;
 
+-- Citus: the secret on every node before a hold is made (the coordinator
+-- tags a role's column changes with it, which a worker node then lets
+-- through: src/citus.c); before the hold's filter is tried, as no schema
+-- is made after a distributed read.  As the extension owner.
+CREATE FUNCTION crm_purge._citus_secret_everywhere(tbl regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._citus_tombstones(tbl, '{}', false);
+	END IF;
+END
+$$;
+
 -- A partition of a protected or guarded table is worked on through that
 -- table: its trash, tombstones and holds are the table's.
 CREATE FUNCTION crm_purge._check_not_partition(action text, tbl regclass) RETURNS void
@@ -662,6 +675,7 @@ BEGIN
 								pg_partition_root(tbl));
 	END IF;
 	PERFORM crm_purge._check_deferred_filter(filter);
+	PERFORM crm_purge._citus_secret_everywhere(tbl);
 	PERFORM crm_purge._try_hold_filter(tbl, filter);
 	RETURN crm_purge._hold(tbl, filter, until, reason);
 END

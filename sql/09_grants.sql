@@ -245,6 +245,8 @@ REVOKE ALL ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) FRO
 GRANT EXECUTE ON FUNCTION crm_purge._delete_row_keys(regclass, text[], boolean) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._citus_tombstones(regclass, bigint[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._citus_secret_everywhere(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_purge._citus_secret_everywhere(regclass) TO crm_purge_admin;
 
 -- Citus: the coordinator's worker runs these on the nodes, as the extension owner
 REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, bigint, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer, text, integer),

@@ -1333,6 +1333,57 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
 	return nest;
 }
 
+/*
+ * A role's change of a distributed table's columns is checked on the
+ * coordinator (a held column is not renamed, a guarded key not retyped);
+ * on a worker node, where no hold is recorded, the role could change its
+ * shards' columns itself, and the holds' filters, sent there by name, then
+ * read other columns (review round 55, C55-2).  The coordinator hands the
+ * nodes a tag of the distributed transaction for the change it checked;
+ * a worker node refuses a role's column change without it.
+ */
+#define DDL_TAG_ID (-((int64) 1 << 41))
+
+/* crm_purge_citus_hand_out_ddl: on the coordinator, before a role's column change of relid */
+void
+crm_purge_citus_hand_out_ddl(Oid relid)
+{
+	DistTxn		t;
+
+	/* (no secret: nothing on Citus was protected, guarded or held yet) */
+	if (superuser() || crm_purge_citus_group() != 0 || !crm_purge_citus_distributed(relid) ||
+		!crm_purge_have_secret() || !ensured_dist_txn(&t))
+		return;
+	propagate_local("crm_purge.citus_ddl", psprintf("%016llx", (unsigned long long) deletion_tag(DDL_TAG_ID, &t)));
+}
+
+/* crm_purge_citus_ddl_handed_out: on a worker node, did the coordinator hand out this transaction's tag? */
+bool
+crm_purge_citus_ddl_handed_out(void)
+{
+	const char *v = crm_purge_citus_ddl;
+	unsigned long long tag;
+	int			used = 0;
+	DistTxn		t;
+
+	if (v == NULL || v[0] == '\0' || sscanf(v, "%16llx%n", &tag, &used) != 1 || used != 16 || v[used] != '\0' ||
+		!current_dist_txn(&t))
+		return false;
+	return (uint64) tag == deletion_tag(DDL_TAG_ID, &t);
+}
+
+/* crm_purge_citus_known_shard: is relid a shard of a Citus table (Citus's own answer)? */
+bool
+crm_purge_citus_known_shard(Oid relid)
+{
+	bool		(*known) (Oid);
+
+	if (!crm_purge_citus_present())
+		return false;
+	known = (bool (*) (Oid)) load_external_function("$libdir/citus", "RelationIsAKnownShard", false, NULL);
+	return known != NULL && known(relid);
+}
+
 /* crm_purge_citus_run_as_end: the worker nodes' statements as their connection's role again */
 void
 crm_purge_citus_run_as_end(int nest)

@@ -68,6 +68,7 @@ extern int	crm_purge_worker_nice;	/* nice of the per-database workers */
 extern int	crm_purge_app_yield;	/* % of a batch's time to pause while applications work */
 extern char *crm_purge_citus_deletion;	/* the initiator's deletion id, on Citus */
 extern char *crm_purge_citus_run_as;	/* crm_purge.citus_run_as */
+extern char *crm_purge_citus_ddl;	/* crm_purge.citus_ddl */
 extern char *crm_purge_actor;	/* the application's user, "" = none */
 extern char *crm_purge_reason;
 
@@ -207,6 +208,9 @@ extern void crm_purge_citus_relcache_changed(Oid relid);
 extern struct VariableSetStmt *crm_purge_citus_foreign_temp_path(struct VariableSetStmt *stmt);
 extern void crm_purge_citus_forget(void);
 extern int32 crm_purge_citus_group(void);
+extern void crm_purge_citus_hand_out_ddl(Oid relid);
+extern bool crm_purge_citus_ddl_handed_out(void);
+extern bool crm_purge_citus_known_shard(Oid relid);
 extern void crm_purge_require_coordinator(const char *what);
 extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);
 extern int64 crm_purge_citus_deletion_id(void);
@@ -342,6 +346,7 @@ typedef struct CrmPurgePartFile
 	int64		bytes;
 } CrmPurgePartFile;
 extern bool crm_purge_export_part_open(int64 request_id, int part, Oid table, int64 placement, CrmPurgePartFile *f);
+extern void crm_purge_export_remove_unrecorded(int64 request_id, int64 placement, int recorded);
 extern void crm_purge_export_part_append(CrmPurgePartFile *f, const char *data, size_t len);
 extern void crm_purge_export_part_finish(CrmPurgePartFile *f, bool sync, CrmPurgeExportPart *out);
 extern void crm_purge_export_part_abandon(CrmPurgePartFile *f);
@@ -371,6 +376,7 @@ extern uint64 crm_purge_siphash24(const unsigned char key[16], const unsigned ch
 								  size_t len);
 extern int64 crm_purge_key_hash(const char *key, size_t len);
 extern void crm_purge_guard_check_attached(Oid relid, Oid parent);
+extern bool crm_purge_have_secret(void);
 extern uint64 crm_purge_deletion_mac(int64 deletion_id, int32 node, int64 number, int64 stamp);
 extern bool crm_purge_secret_exists(void);
 struct RelationData;

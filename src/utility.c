@@ -2144,6 +2144,57 @@ refuse_shadowing(Node *parsetree)
 }
 
 /*
+ * column_change_target: the table whose columns parsetree renames, adds,
+ * drops or retypes, or InvalidOid.
+ */
+static Oid
+column_change_target(Node *parsetree)
+{
+	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN &&
+		((RenameStmt *) parsetree)->relation != NULL)
+		return RangeVarGetRelid(((RenameStmt *) parsetree)->relation, NoLock, true);
+	if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE &&
+		((AlterTableStmt *) parsetree)->relation != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		{
+			AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+
+			if (t == AT_AddColumn || t == AT_DropColumn || t == AT_AlterColumnType)
+				return RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
+		}
+	}
+	return InvalidOid;
+}
+
+/*
+ * citus_column_change: a role's change of a Citus table's columns.  On the
+ * coordinator, once checked, it hands the worker nodes its tag; on a worker
+ * node, a shard's or the table's change without it is refused: the role
+ * changed its shards' columns there, where no hold is recorded, and a
+ * request deleted held rows (review round 55, C55-2).
+ */
+static void
+citus_column_change(Node *parsetree)
+{
+	Oid			relid;
+
+	if (superuser() || !crm_purge_citus_present() || !OidIsValid(relid = column_change_target(parsetree)))
+		return;
+	if (crm_purge_citus_group() == 0)
+		crm_purge_citus_hand_out_ddl(relid);
+	else if ((crm_purge_citus_known_shard(relid) || crm_purge_citus_distributed(relid)) &&
+			 !crm_purge_citus_ddl_handed_out() && crm_purge_have_secret())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot change the columns of %s on a Citus worker node", crm_purge_relname(relid)),
+				 errdetail("The coordinator checks such changes against the legal holds; a worker node does not have them."),
+				 errhint("Make the change on the coordinator, with DDL propagation on.")));
+}
+
+/*
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
  * runs: the checks above.
  */
@@ -2187,4 +2238,5 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	refuse_retyping_held(parsetree);
 	refuse_role_changes(parsetree);
 	refuse_on_behalf(parsetree, context);
+	citus_column_change(parsetree);
 }

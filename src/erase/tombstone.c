@@ -166,6 +166,13 @@ load_secret(bool missing_ok)
 	return true;
 }
 
+/* crm_purge_have_secret: does this node have the tombstone secret (on Citus: the coordinator's)? */
+bool
+crm_purge_have_secret(void)
+{
+	return load_secret(true);
+}
+
 /*
  * crm_purge_deletion_mac: the secret's tag of a deletion id the Citus
  * initiator hands its worker nodes, bound to its distributed transaction

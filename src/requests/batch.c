@@ -838,6 +838,8 @@ run_batch(void *arg)
 
 	if (w->r->export)
 	{
+		/* (a crashed attempt's parts first: this one may reach other tables) */
+		crm_purge_export_remove_unrecorded(w->r->id, w->r->part_placement, w->r->parts);
 		/* kept from batch to batch: its memory is not faulted in again each time */
 		if (batch_csv == NULL)
 		{

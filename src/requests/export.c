@@ -441,6 +441,54 @@ crm_purge_export_part_finish(CrmPurgePartFile *f, bool sync, CrmPurgeExportPart 
 	out->data = NULL;
 }
 
+/*
+ * crm_purge_export_remove_unrecorded: the files of request's parts numbered
+ * after recorded (of this Citus placement, 0: none) removed.  Only an
+ * attempt that did not commit wrote them: a crash between a batch's parts
+ * and its commit.  Its next attempt rewrites its own part, but a cascade's
+ * part under a table's name stayed when the cascade reached nothing then,
+ * holding rows never deleted, listed nowhere, never expired (review round
+ * 55, B55-3).
+ */
+void
+crm_purge_export_remove_unrecorded(int64 request_id, int64 placement, int recorded)
+{
+	char	   *dir;
+	DIR		   *d;
+	struct dirent *de;
+	char	   *prefix;
+	char	   *suffix;
+	size_t		plen;
+
+	if (crm_purge_export_storage == EXPORT_STORAGE_DATABASE)
+		return;
+	dir = crm_purge_export_dir();
+	d = AllocateDir(dir);
+	if (d == NULL)
+		return;
+	prefix = psprintf("db%u_request" INT64_FORMAT "_part", MyDatabaseId, request_id);
+	plen = strlen(prefix);
+	suffix = psprintf("%s.csv", placement ? psprintf("_p" INT64_FORMAT, placement) : "");
+	while ((de = ReadDirExtended(d, dir, LOG)) != NULL)
+	{
+		size_t		len = strlen(de->d_name);
+		char	   *end;
+		long		part;
+
+		if (strncmp(de->d_name, prefix, plen) != 0 || !isdigit((unsigned char) de->d_name[plen]) ||
+			len < strlen(suffix) || strcmp(de->d_name + len - strlen(suffix), suffix) != 0)
+			continue;
+		part = strtol(de->d_name + plen, &end, 10);
+		if (part <= recorded || (*end != '_' && *end != '.'))
+			continue;
+		if (unlink(psprintf("%s/%s", dir, de->d_name)) == 0)
+			ereport(LOG,
+					(errmsg("crm_purge removed export file \"%s/%s\" of request " INT64_FORMAT ": no batch recorded it",
+							dir, de->d_name, request_id)));
+	}
+	FreeDir(d);
+}
+
 /* crm_purge_export_part_abandon: a part whose batch wrote no row, or failed: its file removed */
 void
 crm_purge_export_part_abandon(CrmPurgePartFile *f)

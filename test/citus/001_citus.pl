@@ -1920,4 +1920,42 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.su51_log WHERE super
 is($coord->safe_psql('postgres', q{SELECT string_agg(result, ',') FROM run_command_on_all_nodes($$SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_app'$$)}),
 	'f,f,f', 'regress_app is superuser on no node');
 
+
+# the owner swapped two columns of its shards on a worker node, where no
+# hold is recorded: a request deleted the held rows (review round 55,
+# C55-2); and switched the trash triggers of its shards off there (C55-4).
+# A role's column change on a worker node needs the coordinator's tag now.
+as('regress_app', q{CREATE TABLE app.h55 (account_id int, id int, v text, w text, modified_at timestamptz,
+		PRIMARY KEY (account_id, id));
+	SELECT create_distributed_table('app.h55', 'account_id', colocate_with => 'none');
+	INSERT INTO app.h55 SELECT g, g, CASE WHEN g <= 10 THEN 'keep' ELSE 'x' END, 'x', now() - interval '10 days'
+		FROM generate_series(1, 40) g;
+	GRANT SELECT, DELETE ON app.h55 TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('app.h55'); SELECT crm_purge_hold('app.h55', $$v = 'keep'$$, NULL, 'litigation')});
+my $s55 = $w1->safe_psql('postgres', q{SELECT 'app.h55_' || s.shardid FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+	WHERE s.logicalrelid = 'app.h55'::regclass AND p.groupid = (SELECT groupid FROM pg_dist_local_group) LIMIT 1});
+for my $ddl ("ALTER TABLE $s55 RENAME COLUMN v TO tmp_v", "ALTER TABLE $s55 DROP COLUMN v",
+	"ALTER TABLE $s55 ALTER COLUMN v TYPE varchar(2) USING 'x'",
+	"SET citus.enable_ddl_propagation = off; ALTER TABLE app.h55 RENAME COLUMN v TO tmp_v") {
+	$w1->psql('postgres', "SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on; $ddl", stderr => \my $err55);
+	like($err55, qr/cannot change the columns of app.h55(_\d+)? on a Citus worker node/, "Citus: refused on a worker node: $ddl");
+}
+$w1->psql('postgres', "SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on; ALTER TABLE $s55 DISABLE TRIGGER ALL",
+	stderr => \my $err55t);
+like($err55t, qr/cannot change crm_purge's triggers on app.h55_\d+: it is a shard of a table protected by crm_purge/,
+	'Citus: the trash triggers of a protected table\'s shard stay on a worker node');
+# made on the coordinator, the change reaches the shards (a column the hold does not name)
+as('regress_app', q{CREATE TABLE app.n55 (account_id int PRIMARY KEY, v text);
+	SELECT create_distributed_table('app.n55', 'account_id', colocate_with => 'none');
+	ALTER TABLE app.n55 ADD COLUMN z int; ALTER TABLE app.n55 ALTER COLUMN z TYPE bigint; ALTER TABLE app.n55 RENAME COLUMN v TO w});
+is($w1->safe_psql('postgres', q{SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, NULL), ', ' ORDER BY a.attnum)
+	FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_attribute a ON a.attrelid = ('app.n55_' || s.shardid)::regclass
+	WHERE s.logicalrelid = 'app.n55'::regclass AND p.groupid = (SELECT groupid FROM pg_dist_local_group) AND a.attnum > 0
+	GROUP BY s.shardid ORDER BY s.shardid LIMIT 1}),
+	'account_id integer, w text, z bigint', 'a role\'s column change made on the coordinator reaches the shards');
+as('regress_admin', q{SELECT crm_purge_request('app.h55', '1 day', 'delete_only', 'modified_at')});
+$coord->poll_query_until('postgres', q{SELECT status = 'success' FROM crm_purge.requests WHERE tbl = 'app.h55'::regclass})
+	or die 'the request did not end';
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.h55}), '10', 'the request kept the held rows');
+
 done_testing();

@@ -99,6 +99,21 @@ $node->reload;
 ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge.requests WHERE tbl = 'w'::regclass}),
 	'inside it, it runs');
 
+# any role may LISTEN: the NOTIFY payload names the event only, the rest is
+# in crm_purge.notifications, under its row-level security (review round
+# 55, A55-2: a failed request's error quoted a row's value to any listener)
+{
+	my $out = $node->safe_psql('crm', q{LISTEN crm_purge;
+		INSERT INTO w SELECT g, now() - interval '1 year' FROM generate_series(100, 109) g;
+		SELECT crm_purge_request('w', '30 days', 'delete_only', filter => 'true');
+		SELECT 1;});
+	like($out, qr/Asynchronous notification "crm_purge" with payload "\{"event": "request created", "purge_id": null, "request_id": \d+\}"/,
+		'the NOTIFY payload holds the event and the request');
+	unlike($out, qr/"(table|rows|error|recipients)"/, 'and nothing of the table or its rows');
+	ok($node->poll_query_until('crm', q{SELECT count(*) = 0 FROM crm_purge.requests WHERE status NOT IN ('success', 'failed')}),
+		'that request ends');
+}
+
 # while nothing else runs in the database, batches grow from batch_size to
 # idle_batch_size: fewer, larger transactions
 $node->append_conf('postgresql.conf', "crm_purge.batch_size = 100\ncrm_purge.idle_batch_size = 1600\n");

@@ -126,5 +126,49 @@ for my $storage ('directory', 'database')
 		'2500', 'partitioned: rows_done adds up');
 }
 
+# A crash between a batch's parts and its commit, and the cascade reaching
+# nothing when the batch runs again (the children moved meanwhile): the
+# first attempt's cascade part stayed on disk, unlisted and never expired,
+# holding rows never deleted (review round 55, B55-3).  The worker is kept
+# out so that the children move between the crash and the batch's redo.
+{
+	$node->safe_psql('postgres', q{
+		ALTER SYSTEM SET crm_purge.databases = 'nodb';
+		ALTER SYSTEM SET crm_purge.export_storage = 'directory';
+		ALTER SYSTEM SET crm_purge.fault_point = 'export_written';
+		SELECT pg_reload_conf();
+		CREATE TABLE ob (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+		CREATE TABLE obc (id int PRIMARY KEY, p int REFERENCES ob ON DELETE CASCADE, secret text);
+		INSERT INTO ob SELECT g, now() - interval '400 days' FROM generate_series(1, 100) g;
+		INSERT INTO ob VALUES (1000, now());
+		INSERT INTO obc SELECT g, g, 'child-secret-' || g FROM generate_series(1, 5) g;
+	});
+	$node->poll_query_until('postgres', q{SELECT current_setting('crm_purge.databases') = 'nodb'});
+	my $rid = $node->safe_psql('postgres', q{SELECT crm_purge_request('ob', '1 year')});
+	open(my $fh, '>', $marker) or die "cannot arm: $!";
+	close($fh);
+	$node->psql('postgres', q{SELECT crm_purge_tick()});
+	ok(!-e $marker, 'cascade part: the fault point fired');
+	$node->poll_query_until('postgres', q{SELECT true});
+	my $dir = $node->safe_psql('postgres', q{SELECT current_setting('data_directory') || '/crm_purge_exports'});
+	opendir(my $dh, $dir) or die "cannot read $dir: $!";
+	my @before = grep { /_request${rid}_part\d+_public\.obc\.csv$/ } readdir($dh);
+	closedir($dh);
+	is(scalar(@before), 1, 'cascade part: the crashed attempt left its cascade part');
+	$node->safe_psql('postgres', q{UPDATE obc SET p = 1000; SELECT crm_purge_tick()});
+	is($node->safe_psql('postgres', qq{SELECT status, rows_done FROM crm_purge.requests WHERE id = $rid}), 'success|100',
+		'cascade part: the request ran again without the children');
+	opendir($dh, $dir) or die "cannot read $dir: $!";
+	my @files = sort grep { /_request${rid}_part/ } readdir($dh);
+	closedir($dh);
+	my @listed = sort map { s{.*/}{}r } split /\n/, $node->safe_psql('postgres', qq{SELECT path FROM crm_purge_export_files($rid)});
+	is("@files", "@listed", 'cascade part: every export file of the request is a listed part');
+	$node->safe_psql('postgres', q{
+		ALTER SYSTEM RESET crm_purge.databases;
+		ALTER SYSTEM RESET crm_purge.fault_point;
+		SELECT pg_reload_conf();
+	});
+}
+
 $node->stop;
 done_testing();

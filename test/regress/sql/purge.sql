@@ -20,6 +20,15 @@ SELECT "table", live_rows, trashed_rows, marked_rows, pending_purge_id, live_byt
        trashed_bytes > 0 AS trash_bytes
 FROM crm_purge_overview WHERE "table" IN ('pdeals'::regclass, 'ptasks'::regclass);
 
+-- not in an older snapshot: a mark made after an activation it did not see
+-- joined the pending purge (review round 55, B55-2)
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT crm_purge_mark('pdeals', 'id = 5');
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT crm_purge_activate();
+ROLLBACK;
+
 -- activate: one purge, due after pending_period, all admins told
 SET crm_purge.pending_period = '1h';
 SELECT crm_purge_activate() AS p1 \gset
