@@ -1253,8 +1253,8 @@ trash_trigger_name(const char *name)
 
 /*
  * trash_triggers_changed: the table whose crm_purge_trash triggers parsetree
- * drops, renames, disables (ALL and USER too), makes fire in replica mode
- * only, or ties to an extension, or InvalidOid.
+ * drops, replaces, renames, disables (ALL and USER too), makes fire in
+ * replica mode only, or ties to an extension, or InvalidOid.
  */
 static Oid
 trash_triggers_changed(Node *parsetree)
@@ -1272,6 +1272,11 @@ trash_triggers_changed(Node *parsetree)
 										NoLock, true);
 		}
 	}
+	/* (CREATE OR REPLACE TRIGGER: another function, or none firing; review round 56, B56-1) */
+	else if (IsA(parsetree, CreateTrigStmt) && ((CreateTrigStmt *) parsetree)->replace &&
+			 trash_trigger_name(((CreateTrigStmt *) parsetree)->trigname) &&
+			 ((CreateTrigStmt *) parsetree)->relation != NULL)
+		return RangeVarGetRelid(((CreateTrigStmt *) parsetree)->relation, NoLock, true);
 	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_TRIGGER &&
 			 ((RenameStmt *) parsetree)->relation != NULL && trash_trigger_name(((RenameStmt *) parsetree)->subname))
 		return RangeVarGetRelid(((RenameStmt *) parsetree)->relation, NoLock, true);

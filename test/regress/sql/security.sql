@@ -2610,6 +2610,9 @@ DROP TRIGGER crm_purge_trash ON own.e67;
 DROP TRIGGER crm_purge_trash_flush ON own.e67;
 ALTER TRIGGER crm_purge_trash_flush ON own.e67 RENAME TO x67;
 ALTER TRIGGER crm_purge_trash ON own.e67 DEPENDS ON EXTENSION crm_purge;
+-- (and CREATE OR REPLACE TRIGGER, with a function that trashes nothing: review round 56, B56-1)
+CREATE OR REPLACE TRIGGER crm_purge_trash_flush AFTER DELETE ON own.e67 FOR EACH STATEMENT EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();
+CREATE OR REPLACE TRIGGER crm_purge_trash BEFORE INSERT ON own.e67 FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();
 DELETE FROM own.e67 WHERE id <= 5;
 RESET ROLE;
 SELECT count(*) AS trashed FROM crm_trash.own__e67;
@@ -2650,6 +2653,22 @@ ALTER TABLE own.e68 RENAME COLUMN v TO v_old;
 RESET ROLE;
 SELECT crm_purge_release(:h68);
 SELECT attname FROM pg_attribute WHERE attrelid = 'crm_trash.own__e68'::regclass AND attname LIKE 'v%';
+
+-- 69. an admin read every table's tombstones and, hashing candidates with
+-- crm_purge._key_hash, got back the erased keys of a table it may not read
+-- (review round 55, A55-5): only the tombstones of tables it may read
+SET ROLE regress_sec_owner;
+CREATE TABLE own.e69 (id int PRIMARY KEY, note text);
+INSERT INTO own.e69 SELECT g, 'n' || g FROM generate_series(1, 50) g;
+RESET ROLE;
+SELECT crm_purge_guard('own.e69');
+SELECT crm_purge_erase('own.e69', 'id IN (7, 31)', 'GDPR');
+SET ROLE regress_sec_blind;
+SELECT has_table_privilege('own.e69', 'SELECT') AS may_read,
+	(SELECT count(*) FROM crm_purge.tombstones t WHERE t.tbl = 'own.e69'::regclass) AS tombstones_seen,
+	(SELECT count(*) FROM crm_purge.key_floors f WHERE f.tbl = 'own.e69'::regclass) AS floors_seen;
+RESET ROLE;
+SELECT count(*) AS tombstones FROM crm_purge.tombstones t WHERE t.tbl = 'own.e69'::regclass;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
