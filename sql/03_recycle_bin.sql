@@ -1115,8 +1115,19 @@ BEGIN
 		CROSS JOIN (VALUES ('crm_purge_trash_flush'), ('crm_purge_no_truncate')) g(name)
 		WHERE pt.relid <> tbl::regclass
 		  AND EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect_partitions.tbl)
-		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = pt.relid AND tg.tgname = g.name)
+		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = pt.relid AND tg.tgname = g.name
+						  AND tg.tgfoid = 'crm_purge.trash_trigger()'::regprocedure AND tg.tgenabled IN ('O', 'A')
+						  AND tg.tgtype = CASE g.name WHEN 'crm_purge_trash_flush' THEN 8 ELSE 34 END
+						  AND tg.tgoldtable IS NOT DISTINCT FROM CASE g.name WHEN 'crm_purge_trash_flush' THEN 'crm_purge_deleted' END)
 	LOOP
+		-- a trigger of that name crm_purge did not make is never taken for
+		-- its own: the rows deleted there would skip the trash (review round
+		-- 56, B56-4)
+		IF EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = t.relid AND tg.tgname = t.name) THEN
+			RAISE EXCEPTION 'partition % of protected table % has a trigger % that crm_purge did not make', t.relid, tbl, t.name
+				USING ERRCODE = 'duplicate_object',
+					  HINT = format('Drop that trigger (DROP TRIGGER %I ON %s) and try again.', t.name, t.relid);
+		END IF;
 		EXECUTE format('CREATE TRIGGER %I %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger()',
 					   t.name, CASE t.name WHEN 'crm_purge_trash_flush' THEN 'AFTER DELETE' ELSE 'BEFORE TRUNCATE' END, t.relid,
 					   CASE t.name WHEN 'crm_purge_trash_flush' THEN 'REFERENCING OLD TABLE AS crm_purge_deleted' ELSE '' END);

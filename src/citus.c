@@ -19,6 +19,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -1339,37 +1340,141 @@ crm_purge_citus_run_as_begin(Oid role, Oid relid)
  * on a worker node, where no hold is recorded, the role could change its
  * shards' columns itself, and the holds' filters, sent there by name, then
  * read other columns (review round 55, C55-2).  The coordinator hands the
- * nodes a tag of the distributed transaction for the change it checked;
- * a worker node refuses a role's column change without it.
+ * nodes, for the statement, a tag of the distributed transaction, of
+ * each Citus table the change reaches (by its key, the same on every node)
+ * and of the change itself (its kind and column names): a worker node
+ * refuses a role's column change of a shard or table that no tag names.
+ * A tag of one table's change let another table's shards change in the
+ * transaction (review round 56, B56-2).
  */
-#define DDL_TAG_ID (-((int64) 1 << 41))
+
+/* ddl_fingerprint: the column changes of parsetree (kinds and names), hashed */
+static uint32
+ddl_fingerprint(Node *parsetree)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	if (IsA(parsetree, RenameStmt))
+		appendStringInfo(&buf, "R|%s|%s", ((RenameStmt *) parsetree)->subname, ((RenameStmt *) parsetree)->newname);
+	else if (IsA(parsetree, AlterTableStmt))
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (cmd->subtype == AT_AddColumn && cmd->def != NULL && IsA(cmd->def, ColumnDef))
+				appendStringInfo(&buf, "A|%s|", ((ColumnDef *) cmd->def)->colname);
+			else if (cmd->subtype == AT_DropColumn || cmd->subtype == AT_AlterColumnType)
+				appendStringInfo(&buf, "%d|%s|", (int) cmd->subtype, cmd->name ? cmd->name : "");
+		}
+	return hash_bytes((const unsigned char *) buf.data, buf.len);
+}
+
+/* ddl_table_key: the smallest shard id of the Citus table relid is or is a shard of; 0: none.  SPI connected. */
+static int64
+ddl_table_key(Oid relid)
+{
+	Oid			logical = relid;
+	char	   *key;
+
+	if (crm_purge_citus_known_shard(relid))
+	{
+		const char *name = get_rel_name(relid);
+		const char *us = name ? strrchr(name, '_') : NULL;
+		Oid			argtypes[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(us ? strtoi64(us + 1, NULL, 10) : 0)};
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT logicalrelid::pg_catalog.oid FROM pg_catalog.pg_dist_shard"
+								  " WHERE shardid OPERATOR(pg_catalog.=) $1",
+								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the Citus metadata");
+		if (SPI_processed != 1)
+			return 0;
+		logical = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	key = crm_purge_citus_table_key(logical);
+	return key ? strtoi64(key, NULL, 10) : 0;
+}
+
+/* ddl_tag: the tag of a change (fingerprint) of the table with key in distributed transaction t */
+static uint64
+ddl_tag(int64 key, uint32 fingerprint, const DistTxn *t)
+{
+	/* apart from every deletion id (> 0) and run_as_tag_id (> -2^41) */
+	return deletion_tag(PG_INT64_MIN + (int64) ((((uint64) key * UINT64CONST(0x9E3779B97F4A7C15)) ^ fingerprint) &
+												UINT64CONST(0x3FFFFFFFFFFFFFFF)), t);
+}
+
+/* ddl_tables: the tables a change of relid reaches (its inheritors unless ONLY) */
+static List *
+ddl_tables(Oid relid, bool inh)
+{
+	return inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+}
 
 /* crm_purge_citus_hand_out_ddl: on the coordinator, before a role's column change of relid */
 void
-crm_purge_citus_hand_out_ddl(Oid relid)
+crm_purge_citus_hand_out_ddl(Oid relid, bool inh, Node *parsetree)
 {
 	DistTxn		t;
+	StringInfoData tags;
+	uint32		fingerprint = ddl_fingerprint(parsetree);
+	ListCell   *lc;
 
 	/* (no secret: nothing on Citus was protected, guarded or held yet) */
 	if (superuser() || crm_purge_citus_group() != 0 || !crm_purge_citus_distributed(relid) ||
 		!crm_purge_have_secret() || !ensured_dist_txn(&t))
 		return;
-	propagate_local("crm_purge.citus_ddl", psprintf("%016llx", (unsigned long long) deletion_tag(DDL_TAG_ID, &t)));
+	initStringInfo(&tags);
+	SPI_connect();
+	foreach(lc, ddl_tables(relid, inh))
+	{
+		int64		key = crm_purge_citus_distributed(lfirst_oid(lc)) ? ddl_table_key(lfirst_oid(lc)) : 0;
+
+		if (key != 0)
+			appendStringInfo(&tags, "%s%016llx", tags.len > 0 ? "," : "",
+							 (unsigned long long) ddl_tag(key, fingerprint, &t));
+	}
+	SPI_finish();
+	/* (the statement's own: the next one's replace them) */
+	propagate_local("crm_purge.citus_ddl", tags.data);
 }
 
-/* crm_purge_citus_ddl_handed_out: on a worker node, did the coordinator hand out this transaction's tag? */
-bool
-crm_purge_citus_ddl_handed_out(void)
+/*
+ * crm_purge_citus_ddl_refused: on a worker node, a Citus table or shard a
+ * role's column change (parsetree, of relid) reaches that no tag handed out
+ * names, or InvalidOid.
+ */
+Oid
+crm_purge_citus_ddl_refused(Oid relid, bool inh, Node *parsetree)
 {
-	const char *v = crm_purge_citus_ddl;
-	unsigned long long tag;
-	int			used = 0;
+	uint32		fingerprint = ddl_fingerprint(parsetree);
 	DistTxn		t;
+	bool		txn = current_dist_txn(&t);
+	Oid			refused = InvalidOid;
+	ListCell   *lc;
 
-	if (v == NULL || v[0] == '\0' || sscanf(v, "%16llx%n", &tag, &used) != 1 || used != 16 || v[used] != '\0' ||
-		!current_dist_txn(&t))
-		return false;
-	return (uint64) tag == deletion_tag(DDL_TAG_ID, &t);
+	SPI_connect();
+	foreach(lc, ddl_tables(relid, inh))
+	{
+		Oid			rel = lfirst_oid(lc);
+		int64		key;
+		char	   *tag;
+
+		if (!crm_purge_citus_known_shard(rel) && !crm_purge_citus_distributed(rel))
+			continue;
+		key = ddl_table_key(rel);
+		tag = txn && key != 0 ? psprintf("%016llx", (unsigned long long) ddl_tag(key, fingerprint, &t)) : NULL;
+		if (tag == NULL || crm_purge_citus_ddl == NULL || strstr(crm_purge_citus_ddl, tag) == NULL)
+		{
+			refused = rel;
+			break;
+		}
+	}
+	SPI_finish();
+	return refused;
 }
 
 /* crm_purge_citus_known_shard: is relid a shard of a Citus table (Citus's own answer)? */

@@ -2150,16 +2150,16 @@ refuse_shadowing(Node *parsetree)
 
 /*
  * column_change_target: the table whose columns parsetree renames, adds,
- * drops or retypes, or InvalidOid.
+ * drops or retypes (*inh: its inheritors too), or InvalidOid.
  */
 static Oid
-column_change_target(Node *parsetree)
+column_change_target(Node *parsetree, bool *inh)
 {
-	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN &&
-		((RenameStmt *) parsetree)->relation != NULL)
-		return RangeVarGetRelid(((RenameStmt *) parsetree)->relation, NoLock, true);
-	if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE &&
-		((AlterTableStmt *) parsetree)->relation != NULL)
+	RangeVar   *rel = NULL;
+
+	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN)
+		rel = ((RenameStmt *) parsetree)->relation;
+	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE)
 	{
 		ListCell   *lc;
 
@@ -2168,33 +2168,38 @@ column_change_target(Node *parsetree)
 			AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
 
 			if (t == AT_AddColumn || t == AT_DropColumn || t == AT_AlterColumnType)
-				return RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
+				rel = ((AlterTableStmt *) parsetree)->relation;
 		}
 	}
-	return InvalidOid;
+	if (rel == NULL)
+		return InvalidOid;
+	*inh = rel->inh;
+	return RangeVarGetRelid(rel, NoLock, true);
 }
 
 /*
  * citus_column_change: a role's change of a Citus table's columns.  On the
- * coordinator, once checked, it hands the worker nodes its tag; on a worker
- * node, a shard's or the table's change without it is refused: the role
- * changed its shards' columns there, where no hold is recorded, and a
+ * coordinator, once checked, it hands the worker nodes its tags; on a
+ * worker node, a change reaching a shard or table (through a parent of the
+ * role's too: review round 56, C56-1) that no tag names is refused: the
+ * role changed its shards' columns there, where no hold is recorded, and a
  * request deleted held rows (review round 55, C55-2).
  */
 static void
 citus_column_change(Node *parsetree)
 {
 	Oid			relid;
+	Oid			refused;
+	bool		inh = true;
 
-	if (superuser() || !crm_purge_citus_present() || !OidIsValid(relid = column_change_target(parsetree)))
+	if (superuser() || !crm_purge_citus_present() || !OidIsValid(relid = column_change_target(parsetree, &inh)))
 		return;
 	if (crm_purge_citus_group() == 0)
-		crm_purge_citus_hand_out_ddl(relid);
-	else if ((crm_purge_citus_known_shard(relid) || crm_purge_citus_distributed(relid)) &&
-			 !crm_purge_citus_ddl_handed_out() && crm_purge_have_secret())
+		crm_purge_citus_hand_out_ddl(relid, inh, parsetree);
+	else if (crm_purge_have_secret() && OidIsValid(refused = crm_purge_citus_ddl_refused(relid, inh, parsetree)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot change the columns of %s on a Citus worker node", crm_purge_relname(relid)),
+				 errmsg("cannot change the columns of %s on a Citus worker node", crm_purge_relname(refused)),
 				 errdetail("The coordinator checks such changes against the legal holds; a worker node does not have them."),
 				 errhint("Make the change on the coordinator, with DDL propagation on.")));
 }

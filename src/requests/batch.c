@@ -747,6 +747,13 @@ finish_request(Request *r, const char *status, const char *error)
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', error ? ' ' : 'n'};
 
+	/*
+	 * (no file past the recorded parts outlives the request, whatever
+	 * attempt wrote it; not a Citus table's: the nodes' parts are counted
+	 * here only once a round reads them)
+	 */
+	if (r->export && !crm_purge_citus_distributed(r->relid))
+		crm_purge_export_remove_unrecorded(r->id, r->part_placement, r->parts);
 	values[0] = Int64GetDatum(r->id);
 	values[1] = CStringGetTextDatum(status);
 	values[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
@@ -1301,6 +1308,9 @@ run_partition_drop(void *arg)
 		PartitionExport e = {d, r, next_part, CurrentMemoryContext};
 		SPIExecuteOptions options;
 		int			rc;
+
+		/* (a crashed attempt's parts first, as run_batch: review round 56, B56-3) */
+		crm_purge_export_remove_unrecorded(r->id, r->part_placement, r->parts);
 
 		/* straight from the executor into parts of up to PARTITION_PART_ROWS rows or PARTITION_PART_BYTES: one write each */
 		initStringInfo(&csv);

@@ -1953,6 +1953,35 @@ is($w1->safe_psql('postgres', q{SELECT string_agg(a.attname || ' ' || format_typ
 	WHERE s.logicalrelid = 'app.n55'::regclass AND p.groupid = (SELECT groupid FROM pg_dist_local_group) AND a.attnum > 0
 	GROUP BY s.shardid ORDER BY s.shardid LIMIT 1}),
 	'account_id integer, w text, z bigint', 'a role\'s column change made on the coordinator reaches the shards');
+# the tag named the transaction only: a role's trigger, run on a worker node
+# after the role's checked change of another table, swapped the held
+# table's shard columns there (review round 56, B56-2); a role's table that
+# a shard was made to inherit took the change into the shard (C56-1)
+$w1->psql('postgres', qq{SET ROLE regress_app; SET citus.override_table_visibility = off;
+	CREATE TABLE app.pc56 (v text); ALTER TABLE $s55 INHERIT app.pc56; ALTER TABLE app.pc56 RENAME COLUMN v TO v_was},
+	stderr => \my $err56);
+like($err56, qr/cannot change the columns of app.h55_\d+ on a Citus worker node/,
+	'Citus: a change reaching a shard through a parent of the role\'s is refused on a worker node');
+as('regress_app', q{CREATE TABLE app.x56 (account_id int PRIMARY KEY, v int);
+	SELECT create_distributed_table('app.x56', 'account_id', colocate_with => 'app.h55');
+	INSERT INTO app.x56 SELECT g, 0 FROM generate_series(1, 40) g;
+	CREATE FUNCTION app.swap56() RETURNS trigger LANGUAGE plpgsql AS $f$
+	DECLARE r record;
+	BEGIN
+		FOR r IN SELECT c.oid::regclass AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+				 WHERE n.nspname = 'app' AND c.relname ~ '^h55_[0-9]+$' AND c.relkind = 'r' LOOP
+			EXECUTE format('ALTER TABLE %s RENAME COLUMN v TO tmp_v', r.t);
+			EXECUTE format('ALTER TABLE %s RENAME COLUMN w TO v', r.t);
+			EXECUTE format('ALTER TABLE %s RENAME COLUMN tmp_v TO w', r.t);
+		END LOOP;
+		RETURN NEW;
+	END $f$;
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER swap56 BEFORE UPDATE ON app.x56 FOR EACH ROW EXECUTE FUNCTION app.swap56()});
+like(as('regress_app', q{BEGIN; ALTER TABLE app.x56 ADD COLUMN z int; UPDATE app.x56 SET v = 1 WHERE account_id = 1; COMMIT}, err => 1),
+	qr/cannot change the columns of app.h55_\d+ on a Citus worker node/,
+	'Citus: another table\'s checked change in the transaction lets no shard of the held table change');
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; DROP TRIGGER swap56 ON app.x56});
 as('regress_admin', q{SELECT crm_purge_request('app.h55', '1 day', 'delete_only', 'modified_at')});
 $coord->poll_query_until('postgres', q{SELECT status = 'success' FROM crm_purge.requests WHERE tbl = 'app.h55'::regclass})
 	or die 'the request did not end';

@@ -163,6 +163,34 @@ for my $storage ('directory', 'database')
 	closedir($dh);
 	my @listed = sort map { s{.*/}{}r } split /\n/, $node->safe_psql('postgres', qq{SELECT path FROM crm_purge_export_files($rid)});
 	is("@files", "@listed", 'cascade part: every export file of the request is a listed part');
+
+	# the same for a whole partition's parts: the rows moved out of it before
+	# the step ran again, and the request ended with them on disk (review
+	# round 56, B56-3)
+	$node->safe_psql('postgres', q{
+		CREATE TABLE pq (id int, modified_at timestamptz NOT NULL, PRIMARY KEY (id, modified_at)) PARTITION BY RANGE (modified_at);
+		CREATE TABLE pq_old PARTITION OF pq FOR VALUES FROM ('2000-01-01') TO ('2001-01-01');
+		CREATE TABLE pq_new PARTITION OF pq FOR VALUES FROM ('2001-01-01') TO ('2200-01-01');
+		INSERT INTO pq SELECT g, timestamptz '2000-01-01' + make_interval(hours => g) FROM generate_series(1, 2000) g;
+	});
+	$rid = $node->safe_psql('postgres', q{SELECT crm_purge_request('pq', '100 days')});
+	open($fh, '>', $marker) or die "cannot arm: $!";
+	close($fh);
+	$node->psql('postgres', q{SELECT crm_purge_tick()});
+	ok(!-e $marker, 'partition parts: the fault point fired');
+	$node->poll_query_until('postgres', q{SELECT true});
+	opendir($dh, $dir) or die "cannot read $dir: $!";
+	my @left = grep { /_request${rid}_part/ } readdir($dh);
+	closedir($dh);
+	ok(scalar(@left) >= 1, 'partition parts: the crashed attempt left its parts');
+	$node->safe_psql('postgres', q{UPDATE pq SET modified_at = now()});
+	$node->poll_query_until('postgres', qq{SELECT crm_purge_tick() IS NOT NULL AND status = 'success' FROM crm_purge.requests WHERE id = $rid})
+		or die 'the request did not end';
+	opendir($dh, $dir) or die "cannot read $dir: $!";
+	@files = sort grep { /_request${rid}_part/ } readdir($dh);
+	closedir($dh);
+	@listed = sort map { s{.*/}{}r } split /\n/, $node->safe_psql('postgres', qq{SELECT path FROM crm_purge_export_files($rid)});
+	is("@files", "@listed", 'partition parts: every export file of the request is a listed part');
 	$node->safe_psql('postgres', q{
 		ALTER SYSTEM RESET crm_purge.databases;
 		ALTER SYSTEM RESET crm_purge.fault_point;

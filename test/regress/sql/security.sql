@@ -2670,6 +2670,27 @@ SELECT has_table_privilege('own.e69', 'SELECT') AS may_read,
 RESET ROLE;
 SELECT count(*) AS tombstones FROM crm_purge.tombstones t WHERE t.tbl = 'own.e69'::regclass;
 
+-- 70. a trigger the owner named crm_purge_trash_flush, on a table it then
+-- attached to a protected partitioned table, was taken for crm_purge's: held
+-- rows deleted there skipped the trash (review round 56, B56-4)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.p70 (id int, d date, PRIMARY KEY (id, d)) PARTITION BY RANGE (d);
+CREATE TABLE own.p70_a PARTITION OF own.p70 FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+RESET ROLE;
+SELECT crm_purge_protect('own.p70') IS NOT NULL AS protected;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.p70_b (id int NOT NULL, d date NOT NULL);
+CREATE FUNCTION own.noop70() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER crm_purge_trash_flush AFTER INSERT ON own.p70_b FOR EACH STATEMENT EXECUTE FUNCTION own.noop70();
+ALTER TABLE own.p70 ATTACH PARTITION own.p70_b FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+DROP TRIGGER crm_purge_trash_flush ON own.p70_b;
+ALTER TABLE own.p70 ATTACH PARTITION own.p70_b FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+INSERT INTO own.p70 VALUES (1, '2021-05-01');
+DELETE FROM own.p70_b;
+RESET ROLE;
+SELECT tgname, tgfoid::regprocedure FROM pg_trigger WHERE tgrelid = 'own.p70_b'::regclass ORDER BY 1;
+SELECT id, d FROM crm_trash.own__p70;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
