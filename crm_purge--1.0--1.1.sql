@@ -5425,6 +5425,9 @@ $$;
 CREATE OR REPLACE FUNCTION crm_purge._citus_secret_everywhere(tbl regclass) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+	-- (on the coordinator only: a worker node's own secret would replace the
+	-- coordinator's on every node; review round 56, C56-3)
+	PERFORM crm_purge._check_admin('crm_purge_hold');
 	IF crm_purge._citus_table(tbl) THEN
 		PERFORM crm_purge._citus_tombstones(tbl, '{}', false);
 	END IF;

@@ -585,7 +585,9 @@ like($err, qr/crm_purge_restore cannot run on a Citus worker node/, 'restore too
 # an admin's functions that act on the table they name refuse there too:
 # the worker node's legal holds (none) would not keep its rows
 for my $call ("crm_purge._delete_permanently('$shard', 'true', NULL)", "crm_purge_delete_where('$shard', 'true')",
-	"crm_purge_delete_keys('$shard', ARRAY['1'])", "crm_purge_mark('$shard', 'true')")
+	"crm_purge_delete_keys('$shard', ARRAY['1'])", "crm_purge_mark('$shard', 'true')",
+	# (a worker node's own secret would replace the coordinator's everywhere: review round 56, C56-3)
+	"crm_purge._citus_secret_everywhere('app.contacts')")
 {
 	$w1->psql('postgres', "SET ROLE regress_admin; SELECT $call", stderr => \$err);
 	like($err, qr/cannot run on a Citus worker node/, "$call on a worker node: refused");
