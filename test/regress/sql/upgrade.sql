@@ -32,9 +32,32 @@ DELETE FROM crm_trash.public__up_people WHERE id = 10;
 INSERT INTO crm_purge.tombstones (tbl, key_hash) VALUES ('up_people', crm_purge._key_hash('10'));
 INSERT INTO crm_purge.policies (tbl, older_than, schedule, mode, modified_column)
 	VALUES ('up_people', '90 days', '0 3 * * *', 'delete_only', 'modified_at');
+-- a trash column of a domain over a domain: the update gave it the inner
+-- domain, and rewriting the trash ran that domain's CHECK, the owner's
+-- code, as the superuser updating (review round 56, A56-1)
+CREATE SCHEMA up_own AUTHORIZATION regress_up_app;
+SET ROLE regress_up_app;
+CREATE FUNCTION up_own.watch(v text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		RAISE WARNING 'the owner''s domain check ran as a superuser';
+	END IF;
+	RETURN true;
+END $$;
+CREATE DOMAIN up_own.d1 AS text CHECK (up_own.watch(VALUE));
+CREATE DOMAIN up_own.d2 AS up_own.d1;
+CREATE TABLE up_own.nested (id int PRIMARY KEY, v up_own.d2);
+INSERT INTO up_own.nested VALUES (1, 'a'), (2, 'b');
+RESET ROLE;
+SELECT crm_purge_protect('up_own.nested') IS NOT NULL AS protected;
+SET ROLE regress_up_app;
+DELETE FROM up_own.nested WHERE id = 1;
+RESET ROLE;
 
 ALTER EXTENSION crm_purge UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'crm_purge';
+SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+WHERE a.attrelid = 'crm_trash.up_own__nested_s0'::regclass AND a.attname = 'v';
 
 -- the data is intact, and identities are role OIDs now
 SELECT id, email, deleted_by, pg_typeof(deleted_by) FROM crm_trash.public__up_people ORDER BY id;
