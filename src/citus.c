@@ -1380,12 +1380,13 @@ ddl_table_key(Oid relid)
 
 	if (crm_purge_citus_known_shard(relid))
 	{
-		const char *name = get_rel_name(relid);
-		const char *us = name ? strrchr(name, '_') : NULL;
+		int64		shardid;
 		Oid			argtypes[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(us ? strtoi64(us + 1, NULL, 10) : 0)};
+		Datum		values[3];
 		bool		isnull;
 
+		if (!shard_name(relid, &shardid, values))
+			return 0;
 		if (SPI_execute_with_args("SELECT logicalrelid::pg_catalog.oid FROM pg_catalog.pg_dist_shard"
 								  " WHERE shardid OPERATOR(pg_catalog.=) $1",
 								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -1481,11 +1482,12 @@ crm_purge_citus_ddl_refused(Oid relid, bool inh, Node *parsetree)
 bool
 crm_purge_citus_known_shard(Oid relid)
 {
-	bool		(*known) (Oid);
+	static bool (*known) (Oid) = NULL;
 
 	if (!crm_purge_citus_present())
 		return false;
-	known = (bool (*) (Oid)) load_external_function("$libdir/citus", "RelationIsAKnownShard", false, NULL);
+	if (known == NULL)
+		known = (bool (*) (Oid)) load_external_function("$libdir/citus", "RelationIsAKnownShard", false, NULL);
 	return known != NULL && known(relid);
 }
 
