@@ -2812,9 +2812,15 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	col name;
 BEGIN
-	FOR col IN SELECT a.attname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-			   WHERE a.attrelid = tr AND a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget <> 0
-				 AND t.oid >= 16384 AND t.typtype IN ('r', 'm') LOOP
+	-- (the walk written out: the 1.0 update seals old trashes before
+	-- crm_purge._base_type exists)
+	FOR col IN WITH RECURSIVE d(attname, attstattarget, o) AS (
+				   SELECT a.attname, a.attstattarget, a.atttypid FROM pg_attribute a
+				   WHERE a.attrelid = tr AND a.attnum > 0 AND NOT a.attisdropped
+				   UNION ALL SELECT d.attname, d.attstattarget, y.typbasetype FROM d JOIN pg_type y ON y.oid = d.o
+				   WHERE y.typtype = 'd')
+			   SELECT a.attname FROM d a JOIN pg_type t ON t.oid = a.o
+			   WHERE a.attstattarget <> 0 AND t.oid >= 16384 AND t.typtype IN ('r', 'm') LOOP
 		EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS 0', tr, col);
 	END LOOP;
 END

@@ -48,16 +48,37 @@ CREATE DOMAIN up_own.d1 AS text CHECK (up_own.watch(VALUE));
 CREATE DOMAIN up_own.d2 AS up_own.d1;
 CREATE TABLE up_own.nested (id int PRIMARY KEY, v up_own.d2);
 INSERT INTO up_own.nested VALUES (1, 'a'), (2, 'b');
+-- and a domain over a domain over the owner's range: the trash column kept
+-- its statistics, and ANALYZE of the trash ran the range's subtype_diff as
+-- the worker's superuser (A56-1, second path)
+CREATE FUNCTION up_own.rdiff(a float8, b float8) RETURNS float8 LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		RAISE WARNING 'the owner''s subtype_diff ran as a superuser';
+	END IF;
+	RETURN a - b;
+END $$;
+CREATE TYPE up_own.frange AS RANGE (subtype = float8, subtype_diff = up_own.rdiff);
+CREATE DOMAIN up_own.r1 AS up_own.frange;
+CREATE DOMAIN up_own.r2 AS up_own.r1;
+CREATE TABLE up_own.spans (id int PRIMARY KEY, span up_own.r2);
+INSERT INTO up_own.spans SELECT g, up_own.frange(g, g + 1) FROM generate_series(1, 200) g;
 RESET ROLE;
 SELECT crm_purge_protect('up_own.nested') IS NOT NULL AS protected;
+SELECT crm_purge_protect('up_own.spans') IS NOT NULL AS protected;
 SET ROLE regress_up_app;
 DELETE FROM up_own.nested WHERE id = 1;
+DELETE FROM up_own.spans WHERE id <= 150;
 RESET ROLE;
 
 ALTER EXTENSION crm_purge UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'crm_purge';
 SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
 WHERE a.attrelid = 'crm_trash.up_own__nested_s0'::regclass AND a.attname = 'v';
+SELECT a.attrelid::regclass, format_type(a.atttypid, a.atttypmod), a.attstattarget FROM pg_attribute a
+WHERE a.attrelid IN ('crm_trash.up_own__spans'::regclass, 'crm_trash.up_own__spans_s0'::regclass) AND a.attname = 'span'
+ORDER BY 1;
+ANALYZE crm_trash.up_own__spans;
 
 -- the data is intact, and identities are role OIDs now
 SELECT id, email, deleted_by, pg_typeof(deleted_by) FROM crm_trash.public__up_people ORDER BY id;
