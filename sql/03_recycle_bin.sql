@@ -1123,13 +1123,12 @@ BEGIN
 		WHERE pt.relid <> tbl::regclass
 		  AND EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _protect_partitions.tbl)
 		  AND NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = pt.relid AND tg.tgname = g.name
-						  AND tg.tgfoid = 'crm_purge.trash_trigger()'::regprocedure AND tg.tgenabled IN ('O', 'A')
-						  AND tg.tgtype = CASE g.name WHEN 'crm_purge_trash_flush' THEN 8 ELSE 34 END
-						  AND tg.tgoldtable IS NOT DISTINCT FROM CASE g.name WHEN 'crm_purge_trash_flush' THEN 'crm_purge_deleted' END)
+						  AND crm_purge._trash_trigger_intact(tg.oid, CASE g.name WHEN 'crm_purge_trash_flush' THEN 'flush' ELSE 'no_truncate' END))
 	LOOP
 		-- a trigger of that name crm_purge did not make is never taken for
-		-- its own: the rows deleted there would skip the trash (review round
-		-- 56, B56-4)
+		-- its own, nor one with a WHEN or tied to an extension: the rows
+		-- deleted there would skip the trash (review rounds 56 and 57,
+		-- B56-4, B57-1, A57-7)
 		IF EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = t.relid AND tg.tgname = t.name) THEN
 			RAISE EXCEPTION 'partition % of protected table % has a trigger % that crm_purge did not make', t.relid, tbl, t.name
 				USING ERRCODE = 'duplicate_object',
@@ -1152,6 +1151,33 @@ BEGIN
 		EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
 	END LOOP;
 END
+$$;
+
+-- Is trigger tg crm_purge's trash trigger of kind (row, flush or
+-- no_truncate) as crm_purge makes it: its function, timing, events and
+-- transition table, no WHEN but the row trigger's own, enabled, and tied to
+-- no extension (whose DROP would take it)?  Known by all that, not by name.
+CREATE FUNCTION crm_purge._trash_trigger_intact(tg oid, kind text) RETURNS boolean
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+	SELECT EXISTS (SELECT FROM pg_trigger t WHERE t.oid = tg
+		AND t.tgfoid = 'crm_purge.trash_trigger()'::regprocedure AND t.tgenabled IN ('O', 'A') AND t.tgnargs = 0
+		AND t.tgtype = CASE kind WHEN 'row' THEN 9 WHEN 'flush' THEN 8 ELSE 34 END
+		AND t.tgoldtable IS NOT DISTINCT FROM CASE kind WHEN 'flush' THEN 'crm_purge_deleted'::name END
+		AND t.tgnewtable IS NULL
+		AND CASE kind WHEN 'row' THEN pg_get_triggerdef(t.oid) LIKE '% WHEN (crm_purge._trash_row_mode()) EXECUTE FUNCTION crm_purge.trash_trigger()'
+			ELSE t.tgqual IS NULL END
+		AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'x'))
+$$;
+
+-- The first table of tbl's partition tree that lacks one of crm_purge's
+-- trash triggers as crm_purge made it, or NULL.
+CREATE FUNCTION crm_purge._trash_triggers_broken(tbl regclass) RETURNS regclass
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+	-- (pg_partition_tree has nothing for a table outside a partition tree)
+	SELECT pt.relid FROM (SELECT tbl::regclass AS relid, 0 AS level UNION SELECT t.relid, t.level FROM pg_partition_tree(tbl) t) pt
+	CROSS JOIN (VALUES ('row'), ('flush'), ('no_truncate')) w(kind)
+	WHERE NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = pt.relid AND crm_purge._trash_trigger_intact(tg.oid, w.kind))
+	ORDER BY pt.level, pt.relid LIMIT 1
 $$;
 
 -- Unprotect removes every unlink trigger it made for the table, and any

@@ -2301,6 +2301,17 @@ BEGIN
 				  DETAIL = 'A crash would empty an unlogged table, held rows with it.',
 				  HINT = 'Have its owner make it logged first (ALTER TABLE ... SET LOGGED).';
 	END IF;
+	-- a protected table's rows are held in its trash too: its trash
+	-- triggers must be there, as crm_purge made them (review round 57,
+	-- A57-1, B57-3: disabled or dropped before the hold)
+	IF EXISTS (SELECT FROM crm_purge.protected_tables p WHERE p.tbl = _hold_impl.tbl OR p.tbl IN (SELECT a.relid FROM pg_partition_ancestors(_hold_impl.tbl) a))
+	   AND crm_purge._trash_triggers_broken(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot hold rows of table %: crm_purge''s trash triggers on % are missing, disabled or changed',
+			tbl, crm_purge._trash_triggers_broken(tbl)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Rows deleted there would skip the trash, held ones too.',
+				  HINT = 'Have the table protected again: crm_purge_unprotect (the trash is kept), then crm_purge_protect.';
+	END IF;
 	PERFORM crm_purge._check_filter(filter);
 	-- on Citus a hold's filter runs as the extension owner (see holds.c):
 	-- a plain condition, which runs no one's code

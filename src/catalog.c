@@ -27,6 +27,8 @@
 #include "catalog/pg_cast.h"
 #include "utils/regproc.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
+#include "parser/parse_func.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -159,6 +161,43 @@ crm_purge_trash_of(Oid relid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return trashid;
+}
+
+/* crm_purge_trash_trigger_fn: crm_purge.trash_trigger(), or InvalidOid (no extension) */
+Oid
+crm_purge_trash_trigger_fn(void)
+{
+	return LookupFuncName(list_make2(makeString(CRM_PURGE_SCHEMA), makeString("trash_trigger")), 0, NULL, true);
+}
+
+/*
+ * crm_purge_trash_trigger_named: is relid's trigger name one of crm_purge's
+ * trash triggers?  Known by its function, not its name: a rename keeps
+ * the function, and the owner's trigger of that name is not crm_purge's.
+ * (name NULL: does relid carry any of them?)
+ */
+bool
+crm_purge_trash_trigger_named(Oid relid, const char *name)
+{
+	Oid			fn = crm_purge_trash_trigger_fn();
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!OidIsValid(fn))
+		return false;
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	if (name != NULL)
+		ScanKeyInit(&key[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber, F_NAMEEQ, CStringGetDatum(name));
+	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, name != NULL ? 2 : 1, key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+		found = ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == fn;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 /*

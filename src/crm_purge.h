@@ -267,6 +267,8 @@ extern char *crm_purge_plain_condition(Oid relid, const char *cond);
 extern int64 crm_purge_current_deletion_id(void);
 extern int64 crm_purge_new_deletion_id(void);
 extern Oid	crm_purge_trash_of(Oid relid);
+extern Oid	crm_purge_trash_trigger_fn(void);
+extern bool crm_purge_trash_trigger_named(Oid relid, const char *name);
 /* rows that skip the trash: a request's batch, an erase; set in C only */
 extern void crm_purge_bypass_rows(Oid relid, Datum tids);
 extern void crm_purge_bypass_table(Oid relid);

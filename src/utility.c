@@ -1244,21 +1244,16 @@ refuse_losing_held(Node *parsetree)
 	}
 }
 
-/* trash_trigger_name: crm_purge_trash or crm_purge_trash_flush, which send a protected table's deleted rows to its trash */
-static bool
-trash_trigger_name(const char *name)
-{
-	return name != NULL && strncmp(name, "crm_purge_trash", 15) == 0;
-}
-
 /*
- * trash_triggers_changed: the table whose crm_purge_trash triggers parsetree
- * drops, replaces, renames, disables (ALL and USER too), makes fire in
- * replica mode only, or ties to an extension, or InvalidOid.
+ * trigger_changed: the table whose trigger parsetree drops, replaces,
+ * renames, disables, makes fire in replica mode only, or ties to an
+ * extension, or InvalidOid; *name: that trigger, or NULL for all of them
+ * (DISABLE TRIGGER ALL or USER).
  */
 static Oid
-trash_triggers_changed(Node *parsetree)
+trigger_changed(Node *parsetree, const char **name)
 {
+	*name = NULL;
 	if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_TRIGGER)
 	{
 		ListCell   *lc;
@@ -1266,26 +1261,40 @@ trash_triggers_changed(Node *parsetree)
 		foreach(lc, ((DropStmt *) parsetree)->objects)
 		{
 			List	   *names = lfirst(lc);
+			Oid			relid;
 
-			if (list_length(names) >= 2 && trash_trigger_name(strVal(llast(names))))
-				return RangeVarGetRelid(makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1)),
-										NoLock, true);
+			if (list_length(names) < 2)
+				continue;
+			relid = RangeVarGetRelid(makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1)),
+									 NoLock, true);
+			if (OidIsValid(relid) && crm_purge_trash_trigger_named(relid, strVal(llast(names))))
+			{
+				*name = strVal(llast(names));
+				return relid;
+			}
 		}
 	}
 	/* (CREATE OR REPLACE TRIGGER: another function, or none firing; review round 56, B56-1) */
 	else if (IsA(parsetree, CreateTrigStmt) && ((CreateTrigStmt *) parsetree)->replace &&
-			 trash_trigger_name(((CreateTrigStmt *) parsetree)->trigname) &&
 			 ((CreateTrigStmt *) parsetree)->relation != NULL)
+	{
+		*name = ((CreateTrigStmt *) parsetree)->trigname;
 		return RangeVarGetRelid(((CreateTrigStmt *) parsetree)->relation, NoLock, true);
+	}
 	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_TRIGGER &&
-			 ((RenameStmt *) parsetree)->relation != NULL && trash_trigger_name(((RenameStmt *) parsetree)->subname))
+			 ((RenameStmt *) parsetree)->relation != NULL)
+	{
+		*name = ((RenameStmt *) parsetree)->subname;
 		return RangeVarGetRelid(((RenameStmt *) parsetree)->relation, NoLock, true);
+	}
 	else if (IsA(parsetree, AlterObjectDependsStmt) &&
 			 ((AlterObjectDependsStmt *) parsetree)->objectType == OBJECT_TRIGGER &&
 			 ((AlterObjectDependsStmt *) parsetree)->relation != NULL &&
-			 IsA(((AlterObjectDependsStmt *) parsetree)->object, List) &&
-			 trash_trigger_name(strVal(llast((List *) ((AlterObjectDependsStmt *) parsetree)->object))))
+			 IsA(((AlterObjectDependsStmt *) parsetree)->object, List))
+	{
+		*name = strVal(llast((List *) ((AlterObjectDependsStmt *) parsetree)->object));
 		return RangeVarGetRelid(((AlterObjectDependsStmt *) parsetree)->relation, NoLock, true);
+	}
 	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->relation != NULL)
 	{
 		ListCell   *lc;
@@ -1295,39 +1304,68 @@ trash_triggers_changed(Node *parsetree)
 			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
 			if (cmd->subtype == AT_DisableTrigAll || cmd->subtype == AT_DisableTrigUser ||
-				((cmd->subtype == AT_DisableTrig || cmd->subtype == AT_EnableReplicaTrig) &&
-				 trash_trigger_name(cmd->name)))
+				cmd->subtype == AT_DisableTrig || cmd->subtype == AT_EnableReplicaTrig)
+			{
+				*name = (cmd->subtype == AT_DisableTrig || cmd->subtype == AT_EnableReplicaTrig) ? cmd->name : NULL;
 				return RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
+			}
 		}
 	}
 	return InvalidOid;
 }
 
 /*
- * refuse_trash_trigger_change: a change to crm_purge's trash triggers of a
- * table under a legal hold: its owner switched the recycle bin off and
- * deleted held rows for good (review round 55, C55-4); on a Citus worker
- * node, which has no legal holds, of any protected table's shard.
- * crm_purge_unprotect is the way (refused under a hold).
+ * trash_triggers_changed: a table of relid's tree (it and its inheritors:
+ * DISABLE TRIGGER ALL recurses) whose crm_purge trash trigger name (NULL:
+ * any) the statement changes, or InvalidOid.
+ */
+static Oid
+trash_triggers_changed(Oid relid, const char *name)
+{
+	ListCell   *lc;
+
+	if (name != NULL)
+		return crm_purge_trash_trigger_named(relid, name) ? relid : InvalidOid;
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		if (crm_purge_trash_trigger_named(lfirst_oid(lc), NULL))
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
+
+static bool protected_table(Oid relid);
+static bool in_tree_of(Oid relid, bool (*pred) (Oid));
+
+/*
+ * refuse_trash_trigger_change: a role's change to crm_purge's trash
+ * triggers of a protected table (or of a partition of one): its owner
+ * switched the recycle bin off and deleted held rows for good, under a
+ * hold (review round 55, C55-4) or before one (review round 57, A57-1,
+ * B57-3, A57-5, A57-6).  Known by function, whatever their name.  On a
+ * Citus worker node, which knows no protected table, of any table that
+ * carries them (a shard, whatever its name: C57-3).  crm_purge_unprotect
+ * is the way (refused under a hold).
  */
 static void
 refuse_trash_trigger_change(Node *parsetree)
 {
 	Oid			relid;
+	const char *name;
 	char	   *hold;
 
 	if (superuser() || !OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
-	relid = trash_triggers_changed(parsetree);
-	if (!OidIsValid(relid))
+	relid = trigger_changed(parsetree, &name);
+	if (!OidIsValid(relid) || !OidIsValid(relid = trash_triggers_changed(relid, name)))
 		return;
-	if (protected_shard(relid))
+	if (crm_purge_citus_group() > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("cannot change crm_purge's triggers on %s: it is a shard of a table protected by crm_purge",
 						crm_purge_relname(relid)),
 				 errdetail("The coordinator checks such changes against the legal holds; a worker node does not have them."),
 				 errhint("Run crm_purge_unprotect on the coordinator.")));
+	if (!in_tree_of(relid, protected_table))
+		return;
 	hold = held_around(relid);
 	if (hold != NULL)
 		ereport(ERROR,
@@ -1336,6 +1374,12 @@ refuse_trash_trigger_change(Node *parsetree)
 						crm_purge_relname(relid), hold),
 				 errdetail("Rows deleted without them would skip the trash, held ones too."),
 				 errhint("Release the hold first; crm_purge_unprotect then removes them.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_IN_USE),
+			 errmsg("cannot change crm_purge's triggers on table %s: it is protected by crm_purge",
+					crm_purge_relname(relid)),
+			 errdetail("Rows deleted without them would skip the trash."),
+			 errhint("crm_purge_unprotect removes them.")));
 }
 
 /*
@@ -1432,7 +1476,9 @@ protected_shard(Oid relid)
 {
 	int64		shardid = 0;
 
-	return crm_purge_citus_group() > 0 && OidIsValid(crm_purge_citus_shard_trash(relid, &shardid));
+	/* (by its trash triggers too: a shard renamed away is none by name; review round 57, C57-3) */
+	return crm_purge_citus_group() > 0 &&
+		(OidIsValid(crm_purge_citus_shard_trash(relid, &shardid)) || crm_purge_trash_trigger_named(relid, NULL));
 }
 
 /*

@@ -20,7 +20,7 @@ INSERT INTO pt.events SELECT g, date '2026-01-01' + (g % 2) * 31, 'event ' || g 
 -- a partition cannot be protected on its own; the partitioned table can
 SELECT crm_purge_protect('pt.events_2026_01');
 SELECT crm_purge_protect('pt.events');
-SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'crm_purge%' ORDER BY 1::text, 2;
+SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'crm_purge%' ORDER BY tgrelid::regclass::text, 2;
 RESET ROLE;
 
 -- DELETE through the partitioned table and through a partition: into the one trash

@@ -2617,10 +2617,9 @@ DELETE FROM own.e67 WHERE id <= 5;
 RESET ROLE;
 SELECT count(*) AS trashed FROM crm_trash.own__e67;
 SELECT crm_purge_release(:h67);
--- (without a hold it is the owner's own table, as README says)
+-- (without a hold too, as long as the table is protected: round 57 below)
 SET ROLE regress_sec_owner;
 ALTER TABLE own.e67 DISABLE TRIGGER crm_purge_trash;
-ALTER TABLE own.e67 ENABLE TRIGGER crm_purge_trash;
 RESET ROLE;
 
 -- 68. ALTER TYPE ... CASCADE changes the columns of the tables made OF the
@@ -2690,6 +2689,75 @@ DELETE FROM own.p70_b;
 RESET ROLE;
 SELECT tgname, tgfoid::regprocedure FROM pg_trigger WHERE tgrelid = 'own.p70_b'::regclass ORDER BY 1;
 SELECT id, d FROM crm_trash.own__p70;
+
+-- 71. the trash triggers changed before the hold: the owner disabled,
+-- dropped, renamed or tied them to an extension, and crm_purge_hold took
+-- the table; or a partition came with a look-alike crm_purge_trash_flush
+-- with a WHEN of the owner's, taken for crm_purge's at ATTACH (review round
+-- 57, A57-1, B57-3, A57-5, A57-6, A57-7, B57-1).  Refused while protected,
+-- known by function whatever the name; a hold checks them
+SET ROLE regress_sec_owner;
+CREATE TABLE own.e71 (id int PRIMARY KEY, note text);
+INSERT INTO own.e71 SELECT g, 'n' || g FROM generate_series(1, 10) g;
+GRANT SELECT ON own.e71 TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.e71') IS NOT NULL AS protected;
+SET ROLE regress_sec_owner;
+ALTER TABLE own.e71 DISABLE TRIGGER crm_purge_trash_flush;
+ALTER TABLE own.e71 DISABLE TRIGGER ALL;
+DROP TRIGGER crm_purge_trash_flush ON own.e71;
+ALTER TRIGGER crm_purge_trash_flush ON own.e71 RENAME TO flush71;
+ALTER TRIGGER crm_purge_no_truncate ON own.e71 DEPENDS ON EXTENSION crm_purge;
+CREATE OR REPLACE TRIGGER crm_purge_no_truncate BEFORE TRUNCATE ON own.e71 FOR EACH STATEMENT EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();
+-- (the owner's own triggers stay the owner's)
+CREATE TRIGGER crm_purge_trash_mine AFTER INSERT ON own.e71 FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();
+ALTER TABLE own.e71 DISABLE TRIGGER crm_purge_trash_mine;
+DROP TRIGGER crm_purge_trash_mine ON own.e71;
+RESET ROLE;
+-- a trigger switched off anyway (here by a superuser): no hold on the table
+ALTER TABLE own.e71 DISABLE TRIGGER crm_purge_trash_flush;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.e71', 'id <= 5', NULL, 'litigation');
+RESET ROLE;
+ALTER TABLE own.e71 ENABLE TRIGGER crm_purge_trash_flush;
+ALTER TRIGGER crm_purge_trash ON own.e71 DEPENDS ON EXTENSION crm_purge;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.e71', 'id <= 5', NULL, 'litigation');
+RESET ROLE;
+ALTER TRIGGER crm_purge_trash ON own.e71 NO DEPENDS ON EXTENSION crm_purge;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.e71', 'id <= 5', NULL, 'litigation') AS h71 \gset
+RESET ROLE;
+SET ROLE regress_sec_owner;
+DELETE FROM own.e71 WHERE id <= 5;
+RESET ROLE;
+SELECT count(*) AS trashed FROM crm_trash.own__e71;
+SELECT crm_purge_release(:h71);
+-- a partition's look-alike flush trigger, crm_purge's own function with a
+-- WHEN, or tied to an extension: the attach is refused
+SET ROLE regress_sec_owner;
+CREATE TABLE own.p71 (id int, d date, PRIMARY KEY (id, d)) PARTITION BY RANGE (d);
+CREATE TABLE own.p71_a PARTITION OF own.p71 FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+RESET ROLE;
+SELECT crm_purge_protect('own.p71') IS NOT NULL AS protected;
+SET ROLE regress_sec_owner;
+CREATE TABLE own.p71_b (id int NOT NULL, d date NOT NULL);
+CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON own.p71_b REFERENCING OLD TABLE AS crm_purge_deleted
+	FOR EACH STATEMENT WHEN (false) EXECUTE FUNCTION crm_purge.trash_trigger();
+ALTER TABLE own.p71 ATTACH PARTITION own.p71_b FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+DROP TRIGGER crm_purge_trash_flush ON own.p71_b;
+CREATE TRIGGER crm_purge_trash_flush AFTER DELETE ON own.p71_b REFERENCING OLD TABLE AS crm_purge_deleted
+	FOR EACH STATEMENT EXECUTE FUNCTION crm_purge.trash_trigger();
+RESET ROLE;
+ALTER TRIGGER crm_purge_trash_flush ON own.p71_b DEPENDS ON EXTENSION crm_purge;
+SET ROLE regress_sec_owner;
+ALTER TABLE own.p71 ATTACH PARTITION own.p71_b FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+DROP TRIGGER crm_purge_trash_flush ON own.p71_b;
+ALTER TABLE own.p71 ATTACH PARTITION own.p71_b FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+-- and once attached, its triggers are crm_purge's
+ALTER TABLE own.p71_b DISABLE TRIGGER crm_purge_trash_flush;
+RESET ROLE;
+SELECT crm_purge._trash_triggers_broken('own.p71') AS broken;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
