@@ -1243,6 +1243,19 @@ BEGIN
 	IF NOT coalesce(has_table_privilege(actor, parent, 'SELECT') AND has_table_privilege(actor, child, 'SELECT'), false) THEN
 		RAISE EXCEPTION 'permission denied for table % or %', parent, child USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	-- a rule does to the child's rows what its action says, in every later
+	-- erase: its author needs that right, and the right of the rule it
+	-- replaces (an admin that may only read the child turned another's
+	-- 'keep' into 'delete'; review round 57, A57-8)
+	IF NOT coalesce(has_table_privilege(actor, child, CASE _set_relation_impl.on_erase WHEN 'delete' THEN 'DELETE' WHEN 'keep' THEN 'SELECT' ELSE 'UPDATE' END)
+					AND (SELECT bool_and(has_table_privilege(actor, child, CASE r.on_erase WHEN 'delete' THEN 'DELETE'
+																 WHEN 'keep' THEN 'SELECT' ELSE 'UPDATE' END))
+						 FROM crm_purge.relations r WHERE r.parent = _set_relation_impl.parent AND r.child = _set_relation_impl.child)
+					IS NOT FALSE, false) THEN
+		RAISE EXCEPTION 'permission denied for table %', child
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'A rule that deletes rows of the child needs DELETE on it, one that unlinks or anonymizes them UPDATE; so does replacing such a rule.';
+	END IF;
 	-- the parent's DELETE takes such rows with it (into the trash, whole)
 	IF on_erase = 'keep' AND child_columns IS NULL AND EXISTS (
 		SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent
@@ -2402,7 +2415,7 @@ $$;
 -- later gets its unlink trigger.
 DROP EVENT TRIGGER crm_purge_ddl;
 CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
-	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE FOREIGN TABLE', 'CREATE SCHEMA')
 	EXECUTE FUNCTION crm_purge.ddl_trigger();
 -- ... and drops see DROP TYPE and DROP DOMAIN: a held table (a typed
 -- table) or a held trash's column goes with its type

@@ -1356,7 +1356,12 @@ ddl_fingerprint(Node *parsetree)
 	ListCell   *lc;
 
 	initStringInfo(&buf);
-	if (IsA(parsetree, RenameStmt))
+	/* (a table's new name or schema: a shard's differs from its table's) */
+	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType != OBJECT_COLUMN)
+		appendStringInfoString(&buf, "T|");
+	else if (IsA(parsetree, AlterObjectSchemaStmt))
+		appendStringInfoString(&buf, "S|");
+	else if (IsA(parsetree, RenameStmt))
 		appendStringInfo(&buf, "R|%s|%s", ((RenameStmt *) parsetree)->subname, ((RenameStmt *) parsetree)->newname);
 	else if (IsA(parsetree, AlterTableStmt))
 		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
@@ -1367,6 +1372,9 @@ ddl_fingerprint(Node *parsetree)
 				appendStringInfo(&buf, "A|%s|", ((ColumnDef *) cmd->def)->colname);
 			else if (cmd->subtype == AT_DropColumn || cmd->subtype == AT_AlterColumnType)
 				appendStringInfo(&buf, "%d|%s|", (int) cmd->subtype, cmd->name ? cmd->name : "");
+			else if (cmd->subtype == AT_AddOf || cmd->subtype == AT_DropOf ||
+					 cmd->subtype == AT_AddInherit || cmd->subtype == AT_DropInherit)
+				appendStringInfo(&buf, "%d|", (int) cmd->subtype);
 		}
 	return hash_bytes((const unsigned char *) buf.data, buf.len);
 }
@@ -1465,7 +1473,21 @@ crm_purge_citus_ddl_refused(Oid relid, bool inh, Node *parsetree)
 		char	   *tag;
 
 		if (!crm_purge_citus_known_shard(rel) && !crm_purge_citus_distributed(rel))
+		{
+			/*
+			 * a protected table's shard renamed away is none by name, but
+			 * keeps its trash triggers: its columns change on the
+			 * coordinator only (review round 57, C57-2).  (A rename: Citus
+			 * renames the table before its shards.)
+			 */
+			if (!IsA(parsetree, RenameStmt) || ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN)
+				if (crm_purge_trash_trigger_named(rel, NULL))
+				{
+					refused = rel;
+					break;
+				}
 			continue;
+		}
 		key = ddl_table_key(rel);
 		tag = txn && key != 0 ? psprintf("%016llx", (unsigned long long) ddl_tag(key, fingerprint, &t)) : NULL;
 		if (tag == NULL || crm_purge_citus_ddl == NULL || strstr(crm_purge_citus_ddl, tag) == NULL)

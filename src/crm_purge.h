@@ -162,6 +162,7 @@ extern void crm_purge_drop_hook_init(void);
 extern void crm_purge_citus_refuse_trash_code(Oid relid);
 extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_refuse_foreign_tables(List *rels);
+extern void crm_purge_refuse_swallowing_move(struct PlannedStmt *stmt);
 extern bool crm_purge_citus_internal_session(void);
 extern bool crm_purge_citus_resharding(void);
 extern bool crm_purge_superuser_moving_rows(void);

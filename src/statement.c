@@ -341,6 +341,7 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 				all = lappend_oid(all, lfirst_node(RangeTblEntry, lc)->relid);
 		}
 		crm_purge_refuse_foreign_tables(rels);
+		crm_purge_refuse_swallowing_move(queryDesc->plannedstmt);
 		crm_purge_refuse_superuser_row_move(all, queryDesc->plannedstmt->commandType != CMD_SELECT ||
 											queryDesc->plannedstmt->hasModifyingCTE);
 	}

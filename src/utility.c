@@ -45,6 +45,9 @@
 #include "catalog/pg_trigger.h"
 #include "utils/regproc.h"
 #include "utils/partcache.h"
+#include "nodes/plannodes.h"
+#include "parser/parsetree.h"
+#include "access/sysattr.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
@@ -2196,15 +2199,28 @@ refuse_shadowing(Node *parsetree)
 
 /*
  * column_change_target: the table whose columns parsetree renames, adds,
- * drops or retypes (*inh: its inheritors too), or InvalidOid.
+ * drops or retypes (*inh: its inheritors too), or InvalidOid.  And the
+ * table it renames, moves to another schema, makes OF a type or an
+ * inheritor: on a Citus worker node, a shard so renamed away (back
+ * afterwards) is none by name to the checks, and one made OF a type has
+ * its columns changed by ALTER TYPE ... CASCADE (review round 57, C57-1,
+ * C57-2).
  */
 static Oid
 column_change_target(Node *parsetree, bool *inh)
 {
 	RangeVar   *rel = NULL;
+	bool		whole = false;
 
 	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN)
 		rel = ((RenameStmt *) parsetree)->relation;
+	else if (IsA(parsetree, RenameStmt) && (((RenameStmt *) parsetree)->renameType == OBJECT_TABLE ||
+											((RenameStmt *) parsetree)->renameType == OBJECT_FOREIGN_TABLE))
+		rel = ((RenameStmt *) parsetree)->relation, whole = true;
+	else if (IsA(parsetree, AlterObjectSchemaStmt) &&
+			 (((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_TABLE ||
+			  ((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_FOREIGN_TABLE))
+		rel = ((AlterObjectSchemaStmt *) parsetree)->relation, whole = true;
 	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE)
 	{
 		ListCell   *lc;
@@ -2215,12 +2231,62 @@ column_change_target(Node *parsetree, bool *inh)
 
 			if (t == AT_AddColumn || t == AT_DropColumn || t == AT_AlterColumnType)
 				rel = ((AlterTableStmt *) parsetree)->relation;
+			else if ((t == AT_AddOf || t == AT_DropOf || t == AT_AddInherit || t == AT_DropInherit) && rel == NULL)
+				rel = ((AlterTableStmt *) parsetree)->relation, whole = true;
 		}
 	}
 	if (rel == NULL)
 		return InvalidOid;
-	*inh = rel->inh;
+	*inh = rel->inh && !whole;
 	return RangeVarGetRelid(rel, NoLock, true);
+}
+
+/* columns_changed: does parsetree change columns (not only a table's name, schema, type or parent)? */
+static bool
+columns_changed(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (IsA(parsetree, RenameStmt))
+		return ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN;
+	if (!IsA(parsetree, AlterTableStmt))
+		return false;
+	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+	{
+		AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+
+		if (t == AT_AddColumn || t == AT_DropColumn || t == AT_AlterColumnType)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * citus_typed_shard: on a Citus worker node, a Citus table or shard (or a
+ * table with crm_purge's trash triggers) made OF the composite type that
+ * parsetree, an ALTER TYPE ... ATTRIBUTE, changes, or InvalidOid: CASCADE
+ * changes its columns, and the coordinator hands out no tag for that
+ * (review round 57, C57-1).
+ */
+static Oid
+citus_typed_shard(Node *parsetree)
+{
+	RangeVar   *type = NULL;
+	Oid			relid;
+	ListCell   *lc;
+
+	if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TYPE)
+		type = ((AlterTableStmt *) parsetree)->relation;
+	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE)
+		type = ((RenameStmt *) parsetree)->relation;
+	if (type == NULL || !OidIsValid(relid = RangeVarGetRelid(type, NoLock, true)) ||
+		get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+		return InvalidOid;
+	foreach(lc, typed_tables(relid))
+		if (crm_purge_citus_known_shard(lfirst_oid(lc)) || crm_purge_citus_distributed(lfirst_oid(lc)) ||
+			crm_purge_trash_trigger_named(lfirst_oid(lc), NULL))
+			return lfirst_oid(lc);
+	return InvalidOid;
 }
 
 /*
@@ -2238,13 +2304,23 @@ citus_column_change(Node *parsetree)
 	Oid			refused;
 	bool		inh = true;
 
-	if (superuser() || !crm_purge_citus_present() || !OidIsValid(relid = column_change_target(parsetree, &inh)))
+	if (superuser() || !crm_purge_citus_present() || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	if (crm_purge_citus_group() > 0 && OidIsValid(refused = citus_typed_shard(parsetree)) && crm_purge_have_secret())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot change the columns of %s on a Citus worker node", crm_purge_relname(refused)),
+				 errdetail("It is made OF the type, and the coordinator checks changes of its columns against the legal holds; a worker node does not have them."),
+				 errhint("Make the change on the coordinator, with DDL propagation on.")));
+	if (!OidIsValid(relid = column_change_target(parsetree, &inh)))
 		return;
 	if (crm_purge_citus_group() == 0)
 		crm_purge_citus_hand_out_ddl(relid, inh, parsetree);
 	else if (crm_purge_have_secret() && OidIsValid(refused = crm_purge_citus_ddl_refused(relid, inh, parsetree)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 !columns_changed(parsetree) ?
+				 errmsg("cannot rename, move or change the type or parent of %s on a Citus worker node", crm_purge_relname(refused)) :
 				 errmsg("cannot change the columns of %s on a Citus worker node", crm_purge_relname(refused)),
 				 errdetail("The coordinator checks such changes against the legal holds; a worker node does not have them."),
 				 errhint("Make the change on the coordinator, with DDL propagation on.")));
@@ -2295,4 +2371,95 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	refuse_role_changes(parsetree);
 	refuse_on_behalf(parsetree, context);
 	citus_column_change(parsetree);
+}
+
+/* moves_rows: may an UPDATE setting updated (attnums offset by FirstLowInvalidHeapAttributeNumber) of partitioned relid move rows? */
+static bool
+moves_rows(Oid relid, Bitmapset *updated)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Relation	rel;
+		PartitionKey key;
+		int			i;
+		bool		moves = false;
+
+		if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_PARTITIONED_TABLE)
+			continue;
+		rel = relation_open(lfirst_oid(lc), AccessShareLock);
+		key = RelationGetPartitionKey(rel);
+		for (i = 0; i < key->partnatts && !moves; i++)
+		{
+			AttrNumber	att = key->partattrs[i];
+
+			/* (an expression: any column may move a row; a lower level's column, by name) */
+			if (att == 0)
+				moves = true;
+			else
+			{
+				AttrNumber	top = lfirst_oid(lc) == relid ? att :
+					get_attnum(relid, NameStr(TupleDescAttr(RelationGetDescr(rel), att - 1)->attname));
+
+				moves = top == InvalidAttrNumber ||
+					bms_is_member(top - FirstLowInvalidHeapAttributeNumber, updated);
+			}
+		}
+		relation_close(rel, AccessShareLock);
+		if (moves)
+			return true;
+	}
+	return false;
+}
+
+/* swallows_inserts: has a table of relid's tree a BEFORE INSERT row trigger (which may return NULL)? */
+static bool
+swallows_inserts(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Relation	rel = relation_open(lfirst_oid(lc), AccessShareLock);
+		bool		swallows = rel->trigdesc != NULL && rel->trigdesc->trig_insert_before_row;
+
+		relation_close(rel, AccessShareLock);
+		if (swallows)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * crm_purge_refuse_swallowing_move: an UPDATE (or MERGE) that may move rows
+ * between partitions of a held table, when a partition has a BEFORE INSERT
+ * row trigger: a moved row is deleted from its partition, and an insert
+ * the trigger skips (returning NULL) loses it; crm_purge's triggers see no
+ * deletion (review round 57, A57-4).
+ */
+void
+crm_purge_refuse_swallowing_move(PlannedStmt *stmt)
+{
+	ListCell   *lc;
+
+	if ((stmt->commandType != CMD_UPDATE && stmt->commandType != CMD_MERGE) || stmt->resultRelations == NIL)
+		return;
+	foreach(lc, stmt->resultRelations)
+	{
+		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), stmt->rtable);
+		char	   *hold;
+
+		if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_PARTITIONED_TABLE ||
+			(stmt->commandType == CMD_UPDATE && !moves_rows(rte->relid, rte->updatedCols)) ||
+			!swallows_inserts(rte->relid) || !OidIsValid(get_extension_oid("crm_purge", true)) ||
+			(hold = held_around(rte->relid)) == NULL)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot move rows between partitions of table %s: legal hold %s keeps rows of it, and a partition has a BEFORE INSERT row trigger",
+						crm_purge_relname(rte->relid), hold),
+				 errdetail("A moved row is deleted from its partition; a trigger that skips its insert would lose it, held or not."),
+				 errhint("Update the partition key columns after the hold is released, or drop the BEFORE INSERT trigger.")));
+	}
 }

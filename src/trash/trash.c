@@ -1833,23 +1833,10 @@ trash_columns(Oid root)
 	return buf.data;
 }
 
-/*
- * crm_purge_ddl_trigger: ddl_command_end for ALTER TABLE and CREATE TABLE: a
- * table with a foreign key to a protected
- * table gets its unlink triggers (crm_purge._create_unlink_triggers), and
- * keeps the trash of a protected table in line with its columns.  Renames need
- * the old name, which only the parse tree has.  The sync runs as the extension
- * owner (who owns the trash), restricted, and never evaluates an expression of
- * the table's owner: see crm_purge._sync_trash.
- */
-PG_FUNCTION_INFO_V1(crm_purge_ddl_trigger);
-Datum
-crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
+/* ddl_for_table: crm_purge_ddl_trigger's work for the table rv of statement parsetree */
+static void
+ddl_for_table(Node *parsetree, RangeVar *rv, RenameStmt *rename)
 {
-	EventTriggerData *trigdata;
-	Node	   *parsetree;
-	RangeVar   *rv = NULL;
-	RenameStmt *rename = NULL;
 	Oid			relid;
 	Oid			root;
 	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
@@ -1859,32 +1846,9 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	char	   *citus_columns_before = NULL;
 
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm_purge.ddl_trigger() must be called as an event trigger")));
-	trigdata = (EventTriggerData *) fcinfo->context;
-	parsetree = trigdata->parsetree;
-
-	if (IsA(parsetree, AlterTableStmt))
-		rv = ((AlterTableStmt *) parsetree)->relation;
-	else if (IsA(parsetree, CreateStmt))
-		rv = ((CreateStmt *) parsetree)->relation;
-	else if (IsA(parsetree, AlterObjectSchemaStmt))
-		rv = ((AlterObjectSchemaStmt *) parsetree)->relation;
-	else if (IsA(parsetree, RenameStmt))
-	{
-		rename = (RenameStmt *) parsetree;
-		rv = rename->relation;
-		/* a renamed table is found under its new name */
-		if (rv != NULL && rename->renameType == OBJECT_TABLE)
-			rv = makeRangeVar(rv->schemaname, rename->newname, -1);
-	}
-	if (rv == NULL)
-		PG_RETURN_VOID();
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (!OidIsValid(relid))
-		PG_RETURN_VOID();
+		return;
 
 	refuse_inheriting_protected(relid);
 
@@ -1908,7 +1872,7 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	root = trash_trigger_root(relid);
 
 	if (parents == NIL && !OidIsValid(root))
-		PG_RETURN_VOID();
+		return;
 
 	SPI_connect();
 	crm_purge_become_owner(&id);
@@ -1982,6 +1946,76 @@ crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
 	}
 	crm_purge_unbecome(&id);
 	SPI_finish();
+}
+
+/*
+ * crm_purge_ddl_trigger: ddl_command_end for ALTER TABLE, CREATE TABLE, CREATE
+ * FOREIGN TABLE and CREATE SCHEMA (its tables): a
+ * table with a foreign key to a protected
+ * table gets its unlink triggers (crm_purge._create_unlink_triggers), and
+ * keeps the trash of a protected table in line with its columns.  Renames need
+ * the old name, which only the parse tree has.  The sync runs as the extension
+ * owner (who owns the trash), restricted, and never evaluates an expression of
+ * the table's owner: see crm_purge._sync_trash.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_ddl_trigger);
+Datum
+crm_purge_ddl_trigger(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	Node	   *parsetree;
+	RangeVar   *rv = NULL;
+	RenameStmt *rename = NULL;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm_purge.ddl_trigger() must be called as an event trigger")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	parsetree = trigdata->parsetree;
+
+	if (IsA(parsetree, AlterTableStmt))
+		rv = ((AlterTableStmt *) parsetree)->relation;
+	else if (IsA(parsetree, CreateStmt) || IsA(parsetree, CreateForeignTableStmt))
+		rv = ((CreateStmt *) parsetree)->relation;
+	else if (IsA(parsetree, AlterObjectSchemaStmt))
+		rv = ((AlterObjectSchemaStmt *) parsetree)->relation;
+	else if (IsA(parsetree, RenameStmt))
+	{
+		rename = (RenameStmt *) parsetree;
+		rv = rename->relation;
+		/* a renamed table is found under its new name */
+		if (rv != NULL && rename->renameType == OBJECT_TABLE)
+			rv = makeRangeVar(rv->schemaname, rename->newname, -1);
+	}
+	/*
+	 * CREATE SCHEMA ... CREATE TABLE ... PARTITION OF a protected table: its
+	 * elements (a partition made so got no statement trigger: review round
+	 * 57, B57-4)
+	 */
+	if (IsA(parsetree, CreateSchemaStmt))
+	{
+		CreateSchemaStmt *schema = (CreateSchemaStmt *) parsetree;
+		ListCell   *lc;
+
+		foreach(lc, schema->schemaElts)
+		{
+			Node	   *elt = lfirst(lc);
+			RangeVar   *erv;
+
+			if (IsA(elt, CreateStmt) || IsA(elt, CreateForeignTableStmt))
+				erv = copyObject(((CreateStmt *) elt)->relation);
+			else
+				continue;
+			if (erv->schemaname == NULL)
+				erv->schemaname = schema->schemaname ? schema->schemaname : get_rolespec_name(schema->authrole);
+			ddl_for_table(elt, erv, NULL);
+		}
+		PG_RETURN_VOID();
+	}
+	if (rv == NULL)
+		PG_RETURN_VOID();
+	ddl_for_table(parsetree, rv, rename);
 	PG_RETURN_VOID();
 }
 

@@ -1451,11 +1451,12 @@ as('regress_app', q{
 });
 as('regress_admin', q{SELECT crm_purge_protect('app.lc1'); SELECT crm_purge_protect('app.lc2'); SELECT crm_purge_protect('app.lc3');
 	SELECT crm_purge_hold('app.lc4', 'true', NULL, 'litigation')});
+# (Citus renames the table's triggers first: that is refused as well)
 like(as('regress_app', q{SELECT citus_add_local_table_to_metadata('app.lc1')}, err => 1),
-	qr/cannot make a table protected by crm_purge or under a legal hold a Citus local or reference table/,
+	qr/cannot make a table protected by crm_purge or under a legal hold a Citus local or reference table|cannot change crm_purge's triggers on table app.lc1_\d+: it is protected by crm_purge/,
 	'Citus: a protected table is not made a Citus local table');
 like(as('regress_app', q{SELECT create_reference_table('app.lref')}, err => 1),
-	qr/cannot make a table protected by crm_purge or under a legal hold a Citus local or reference table/,
+	qr/cannot make a table protected by crm_purge or under a legal hold a Citus local or reference table|cannot change crm_purge's triggers on table app.lc2_\d+: it is protected by crm_purge/,
 	'Citus: nor by making a table it references a reference table');
 like(as('regress_app', q{SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table_concurrently('app.lc3', 'account_id')}, err => 1),
 	qr/cannot run create_distributed_table_concurrently on table app.lc3: it is protected by crm_purge/,
@@ -1962,8 +1963,47 @@ is($w1->safe_psql('postgres', q{SELECT string_agg(a.attname || ' ' || format_typ
 $w1->psql('postgres', qq{SET ROLE regress_app; SET citus.override_table_visibility = off;
 	CREATE TABLE app.pc56 (v text); ALTER TABLE $s55 INHERIT app.pc56; ALTER TABLE app.pc56 RENAME COLUMN v TO v_was},
 	stderr => \my $err56);
-like($err56, qr/cannot change the columns of app.h55_\d+ on a Citus worker node/,
+like($err56, qr/cannot rename, move or change the type or parent of app.h55_\d+ on a Citus worker node/,
+	'Citus: a shard made an inheritor of the role\'s table on a worker node is refused');
+# (made so by a superuser: a change through the parent is still refused)
+$w1->safe_psql('postgres', qq{ALTER TABLE $s55 INHERIT app.pc56});
+$w1->psql('postgres', qq{SET ROLE regress_app; ALTER TABLE app.pc56 RENAME COLUMN v TO v_was}, stderr => \my $err56b);
+like($err56b, qr/cannot change the columns of app.h55_\d+ on a Citus worker node/,
 	'Citus: a change reaching a shard through a parent of the role\'s is refused on a worker node');
+$w1->safe_psql('postgres', qq{ALTER TABLE $s55 NO INHERIT app.pc56});
+# the owner renamed its shard away on a worker node (no shard by name then),
+# changed its columns or switched its trash triggers off, and renamed it
+# back (review round 57, C57-2, C57-3); or made it OF a type of its own and
+# changed the columns through ALTER TYPE ... CASCADE (C57-1)
+(my $s55name = $s55) =~ s/^app\.//;
+$w1->safe_psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
+	CREATE TYPE app.ct57 AS (account_id int, id int, v text, w text, modified_at timestamptz)});
+for my $ddl ("ALTER TABLE $s55 RENAME TO h55_away", "ALTER TABLE $s55 SET SCHEMA public",
+	"SET citus.enable_ddl_propagation = off; ALTER TABLE app.h55 RENAME TO h55_away",
+	"ALTER TABLE $s55 OF app.ct57") {
+	$w1->psql('postgres', "SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on; $ddl", stderr => \my $err57);
+	like($err57, qr/cannot rename, move or change the type or parent of app.h55(_\d+)? on a Citus worker node/,
+		"Citus: refused on a worker node: $ddl");
+}
+$w1->safe_psql('postgres', qq{ALTER TABLE $s55 RENAME TO h55_away});
+for my $ddl ("ALTER TABLE app.h55_away DISABLE TRIGGER ALL", "TRUNCATE app.h55_away") {
+	$w1->psql('postgres', "SET ROLE regress_app; $ddl", stderr => \my $err57);
+	like($err57, qr/cannot (change crm_purge's triggers on|truncate) app.h55_away: it is a shard of a table protected by crm_purge/,
+		"Citus: a protected shard renamed away is known by its trash triggers: $ddl");
+}
+$w1->psql('postgres', "SET ROLE regress_app; ALTER TABLE app.h55_away RENAME COLUMN v TO v_was", stderr => \my $err57c);
+like($err57c, qr/cannot change the columns of app.h55_away on a Citus worker node/,
+	'Citus: the columns of a protected shard renamed away stay');
+$w1->safe_psql('postgres', qq{ALTER TABLE app.h55_away RENAME TO $s55name; ALTER TABLE $s55 OF app.ct57});
+$w1->psql('postgres', "SET ROLE regress_app; ALTER TYPE app.ct57 RENAME ATTRIBUTE v TO v_was CASCADE", stderr => \my $err57t);
+like($err57t, qr/cannot change the columns of app.h55_\d+ on a Citus worker node/,
+	'Citus: ALTER TYPE ... CASCADE reaching a shard is refused on a worker node');
+$w1->safe_psql('postgres', qq{ALTER TABLE $s55 NOT OF});
+# a table renamed on the coordinator: its shards follow
+$coord->safe_psql('postgres', q{CREATE SCHEMA app57 AUTHORIZATION regress_app});
+as('regress_app', q{ALTER TABLE app.n55 RENAME TO n55r; ALTER TABLE app.n55r SET SCHEMA app57; ALTER TABLE app57.n55r SET SCHEMA app});
+is($w1->safe_psql('postgres', q{SET citus.override_table_visibility = off; SELECT count(*) > 0 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE n.nspname = 'app' AND c.relname ~ '^n55r_[0-9]+$'}), 't', 'Citus: a role\'s rename on the coordinator reaches the shards');
 as('regress_app', q{CREATE TABLE app.x56 (account_id int PRIMARY KEY, v int);
 	SELECT create_distributed_table('app.x56', 'account_id', colocate_with => 'app.h55');
 	INSERT INTO app.x56 SELECT g, 0 FROM generate_series(1, 40) g;

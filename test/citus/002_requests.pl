@@ -594,9 +594,15 @@ as('regress_admin', q{SELECT crm_purge_protect('vw_t')});
 {
 	my ($vw_shard, $vw_port) = shard_of('app.vw_t');
 	my $node = $vw_port == $w1->port ? $w1 : $w2;
-	$node->safe_psql('postgres', qq{SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
+	# (the role may not rename a shard on a worker node now: review round
+	# 57, C57-2; a superuser did here)
+	$node->psql('postgres', qq{SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
 		SET citus.enable_manual_changes_to_shards = on;
-		ALTER TABLE app.vw_t_$vw_shard RENAME TO vw_t_hidden;
+		ALTER TABLE app.vw_t_$vw_shard RENAME TO vw_t_hidden}, stderr => \my $vw_err);
+	like($vw_err, qr/cannot rename, move or change the type or parent of app\.vw_t_\d+ on a Citus worker node/,
+		'Citus: a role renames no shard on a worker node');
+	$node->safe_psql('postgres', qq{SET citus.enable_manual_changes_to_shards = on; ALTER TABLE app.vw_t_$vw_shard RENAME TO vw_t_hidden;
+		SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
 		CREATE VIEW app.vw_t_$vw_shard AS SELECT * FROM app.vw_t_hidden WHERE false});
 	$id = as('regress_admin', q{SELECT crm_purge_request('vw_t', '30 days', 'delete_only', 'modified_at')});
 	is(rounds($id), 'failed', 'Citus: a request whose shard is a view on its node fails');

@@ -2759,6 +2759,73 @@ ALTER TABLE own.p71_b DISABLE TRIGGER crm_purge_trash_flush;
 RESET ROLE;
 SELECT crm_purge._trash_triggers_broken('own.p71') AS broken;
 
+-- 72. a partition made by CREATE SCHEMA ... CREATE TABLE ... PARTITION OF
+-- got no statement trigger (the event trigger missed the tag): rows
+-- deleted there skipped the trash (review round 57, B57-4)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.p72 (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE own.p72_eu PARTITION OF own.p72 FOR VALUES IN ('eu');
+RESET ROLE;
+SELECT crm_purge_protect('own.p72') IS NOT NULL AS protected;
+GRANT CREATE ON DATABASE crm_purge_security TO regress_sec_owner;
+SET ROLE regress_sec_owner;
+CREATE SCHEMA s72 CREATE TABLE p72_us PARTITION OF own.p72 FOR VALUES IN ('us');
+INSERT INTO own.p72 VALUES (1, 'us');
+DELETE FROM s72.p72_us;
+RESET ROLE;
+REVOKE CREATE ON DATABASE crm_purge_security FROM regress_sec_owner;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 's72.p72_us'::regclass ORDER BY 1;
+SELECT id, region FROM crm_trash.own__p72;
+
+-- 73. an admin that may only read a table made another admin's erase delete
+-- rows of it with crm_purge_relate, or turned a 'keep' rule into 'delete'
+-- (review round 57, A57-8): a rule needs the right its action uses
+SET ROLE regress_sec_owner;
+CREATE TABLE own.c73 (id int PRIMARY KEY, email text);
+CREATE TABLE own.i73 (id int PRIMARY KEY, contact_id int, amount numeric);
+INSERT INTO own.c73 SELECT g, 'c' || g FROM generate_series(1, 10) g;
+INSERT INTO own.i73 SELECT g, 100 + g, g FROM generate_series(1, 10) g;
+GRANT SELECT, DELETE ON own.c73, own.i73 TO regress_sec_admin;
+GRANT SELECT ON own.c73, own.i73 TO regress_sec_blind;
+RESET ROLE;
+SET ROLE regress_sec_blind;
+SELECT crm_purge_relate('own.c73', 'own.i73', 'delete', ARRAY['id']::name[]);
+SELECT crm_purge_relate('own.c73', 'own.i73', 'unlink', ARRAY['contact_id']::name[]);
+SELECT crm_purge_relate('own.c73', 'own.i73', 'keep', ARRAY['contact_id']::name[]);
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_relate('own.c73', 'own.i73', 'delete', ARRAY['contact_id']::name[]);
+RESET ROLE;
+SET ROLE regress_sec_blind;
+SELECT crm_purge_relate('own.c73', 'own.i73', 'keep', ARRAY['id']::name[]);
+RESET ROLE;
+SELECT on_erase, child_columns FROM crm_purge.relations WHERE child = 'own.i73'::regclass;
+
+-- 74. a cross-partition UPDATE of a held row, whose destination
+-- partition's BEFORE INSERT trigger returned NULL: the row left its
+-- partition and went nowhere, no trash copy (review round 57, A57-4)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.h74 (id int, region text, v text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE own.h74_eu PARTITION OF own.h74 FOR VALUES IN ('eu');
+CREATE TABLE own.h74_us PARTITION OF own.h74 FOR VALUES IN ('us');
+INSERT INTO own.h74 VALUES (1, 'eu', 'held'), (2, 'eu', 'other');
+GRANT SELECT ON own.h74 TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.h74') IS NOT NULL AS protected;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.h74', 'id = 1', NULL, 'litigation') AS h74 \gset
+RESET ROLE;
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.swallow74() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER swallow74 BEFORE INSERT ON own.h74_us FOR EACH ROW EXECUTE FUNCTION own.swallow74();
+UPDATE own.h74 SET region = 'us' WHERE id = 1;
+MERGE INTO own.h74 t USING (VALUES (1)) s(id) ON t.id = s.id WHEN MATCHED THEN UPDATE SET region = 'us';
+-- (a column of no partition key moves nothing)
+UPDATE own.h74 SET v = 'still held' WHERE id = 1;
+RESET ROLE;
+SELECT id, region, v FROM own.h74 ORDER BY id;
+SELECT crm_purge_release(:h74);
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
