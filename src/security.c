@@ -2298,6 +2298,28 @@ int			crm_purge_work_timeout = 0;
 static int	subtransaction_depth = 0;
 
 /*
+ * cap_text: s cut to 4 kB (whole characters), marked so: a table owner's
+ * code's error is logged, formatted and stored after the subtransaction;
+ * one of 1 GB made that fail outside it, and the worker died at every
+ * naptime (review round 57, A57-2).
+ */
+static char *
+cap_text(char *s)
+{
+	size_t		len;
+	char	   *c;
+
+	if (s == NULL || (len = strlen(s)) <= 4096)
+		return s;
+	len = pg_mbcliplen(s, len, 4096);
+	c = palloc(len + 4);
+	memcpy(c, s, len);
+	strcpy(c + len, "...");
+	pfree(s);
+	return c;
+}
+
+/*
  * crm_purge_in_subtransaction: runs fn(arg) in a subtransaction.  Returns NULL
  * when it went through, or the error it raised: the subtransaction is rolled
  * back and the error state cleared, so the caller can report the failure its
@@ -2337,6 +2359,12 @@ crm_purge_in_subtransaction(void (*fn) (void *), void *arg)
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		edata->message = cap_text(edata->message);
+		edata->detail = cap_text(edata->detail);
+		edata->detail_log = cap_text(edata->detail_log);
+		edata->hint = cap_text(edata->hint);
+		edata->context = cap_text(edata->context);
+		edata->internalquery = cap_text(edata->internalquery);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);

@@ -49,6 +49,8 @@ table_suffix(Oid table)
 
 	if (!OidIsValid(table))
 		return "";
+	if (get_rel_name(table) == NULL)
+		return psprintf("_%u", table);
 	name = psprintf("_%s.%s", get_namespace_name(get_rel_namespace(table)), get_rel_name(table));
 	for (c = name + 1; *c; c++)
 		if (!(isalnum((unsigned char) *c) || *c == '_' || *c == '.'))

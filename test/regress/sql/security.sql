@@ -2826,6 +2826,34 @@ RESET ROLE;
 SELECT id, region, v FROM own.h74 ORDER BY id;
 SELECT crm_purge_release(:h74);
 
+-- 75. a table owner's code reached by a request batch: an error of 1 GB
+-- (here 100 kB: what is logged and stored is cut to 4 kB), or a trigger
+-- dropping the cascade child, made the worker die at every naptime
+-- (review round 57, A57-2)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.b75 (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+INSERT INTO own.b75 (id) SELECT g FROM generate_series(1, 3) g;
+CREATE FUNCTION own.boom75() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION USING MESSAGE = repeat('m', 100000), DETAIL = repeat('d', 100000); END $$;
+CREATE TRIGGER boom75 BEFORE DELETE ON own.b75 FOR EACH ROW EXECUTE FUNCTION own.boom75();
+CREATE TABLE own.p75 (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '1 year');
+CREATE TABLE own.k75 (id int PRIMARY KEY, p int REFERENCES own.p75 ON DELETE CASCADE);
+INSERT INTO own.p75 (id) SELECT g FROM generate_series(1, 3) g;
+INSERT INTO own.k75 SELECT g, g FROM generate_series(1, 3) g;
+CREATE FUNCTION own.drop75() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF to_regclass('own.k75') IS NOT NULL THEN EXECUTE 'DROP TABLE own.k75'; END IF; RETURN NULL; END $$;
+CREATE TRIGGER drop75 AFTER DELETE ON own.p75 FOR EACH STATEMENT EXECUTE FUNCTION own.drop75();
+GRANT SELECT, DELETE ON own.b75, own.p75 TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_request('own.b75', '1 day', 'delete_only') AS r75a \gset
+SELECT crm_purge_request('own.p75', '1 day', 'delete_only') AS r75b \gset
+RESET ROLE;
+CALL crm_purge_run();
+SELECT id = :r75a AS boom, status, length(error) <= 4100 AS cut, left(regexp_replace(error, '[0-9]+', 'N'), 70) AS error
+FROM crm_purge.requests WHERE id IN (:r75a, :r75b) ORDER BY id;
+SELECT count(*) AS kids_left FROM own.k75;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
