@@ -2415,7 +2415,8 @@ $$;
 -- later gets its unlink trigger.
 DROP EVENT TRIGGER crm_purge_ddl;
 CREATE EVENT TRIGGER crm_purge_ddl ON ddl_command_end
-	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE FOREIGN TABLE', 'CREATE SCHEMA')
+	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE FOREIGN TABLE', 'CREATE SCHEMA',
+				 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER FOREIGN TABLE')
 	EXECUTE FUNCTION crm_purge.ddl_trigger();
 -- ... and drops see DROP TYPE and DROP DOMAIN: a held table (a typed
 -- table) or a held trash's column goes with its type
@@ -3774,7 +3775,9 @@ BEGIN
 		EXECUTE format('COMMENT ON TABLE %s IS %L', tr, t.note);
 		EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', t.old);
 		EXECUTE format('DROP POLICY IF EXISTS crm_purge_own_rows ON %s', t.old);
-		EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', t.old);
+		-- (as every segment: named directly, it shows nothing and takes no
+		-- one's writes, pg_write_all_data's; review round 56, A56-3)
+		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t.old);
 		EXECUTE format('COMMENT ON TABLE %s IS %L', t.old, format('crm_purge trash segment 0 of %s', tr));
 		INSERT INTO crm_purge.trash_segments (leaf, trash, segment, sealed_at) VALUES (t.old, tr, 0, now());
 		UPDATE crm_purge.protected_tables p SET trash = tr WHERE p.trash = t.old;

@@ -513,6 +513,17 @@ check_rewrite(Request *r)
 
 static int64 tids_not_in(Datum tids, Datum excluded);
 
+/*
+ * An index-scan batch picks from the last value on: when a whole pick
+ * shared that value and nothing of it was deleted (held rows with one
+ * modified_at), the next pick was the same, for ever (review round 57,
+ * B57-7).  The next picks of that request then take more rows, until they
+ * reach past the value.  Per backend: a new worker grows it again.
+ */
+static int64 stalled_request = 0;
+static int64 stalled_extra = 0;
+static bool index_pick_stalled = false;
+
 static uint64
 delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *kept, int64 *missed,
 			 StringInfo csv, CrmPurgePartFile *file)
@@ -520,6 +531,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	CrmPurgeIdentity id;
 	uint64		n = 0;
 	uint64		picked;
+	int64		limit = 0;
 	int			rc;
 	Datum		values[3];
 	SPITupleTable *tt;
@@ -546,6 +558,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	*cascade = NIL;
 	*kept = 0;
 	*missed = 0;
+	index_pick_stalled = false;
 	if (!r->on_shard)
 		check_creator(r);
 	*done = false;
@@ -600,7 +613,8 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	else
 	{
 		values[0] = r->has_last_value ? r->last_value : TimestampTzGetDatum(DT_NOBEGIN);
-		values[1] = Int32GetDatum(crm_purge_batch_rows());
+		limit = crm_purge_batch_rows() + (stalled_request == r->id ? stalled_extra : 0);
+		values[1] = Int32GetDatum((int32) Min(limit, PG_INT32_MAX));
 	}
 	values[2] = r->cutoff;
 	crm_purge_become_creator(r->created_by, OidIsValid(r->heap) ? r->heap : r->relid, &id);
@@ -622,7 +636,10 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		}
 	}
 	if (r->index_scan)
-		*done = picked < (uint64) crm_purge_batch_rows();
+	{
+		*done = picked < (uint64) limit;
+		index_pick_stalled = !*done && values[0] == r->last_value;
+	}
 	else
 	{
 		*scanned_to = to;
@@ -2034,6 +2051,13 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	}
 
 	advance_scan(&r, n, scanned_to);
+	if (r.index_scan && index_pick_stalled && n == 0)
+	{
+		stalled_extra = stalled_request == r.id ? stalled_extra + crm_purge_batch_rows() : crm_purge_batch_rows();
+		stalled_request = r.id;
+	}
+	else if (r.index_scan && stalled_request == r.id && !index_pick_stalled)
+		stalled_request = 0;
 
 	{
 		Oid			argtypes[9] = {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID, OIDOID};

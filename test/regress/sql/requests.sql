@@ -67,6 +67,20 @@ SELECT crm_purge_tick() - 'batches';
 SELECT r.status, r.rows, r.rows_done, q.scan FROM crm_purge_requests r JOIN crm_purge.requests q USING (id) WHERE id = :r3;
 SELECT min(changed) FROM events;
 
+-- a page of held rows sharing the oldest value: the index-scan request
+-- picked them again and again, for ever (review round 57, B57-7)
+CREATE TABLE stall (id int PRIMARY KEY, flag text, changed date NOT NULL);
+INSERT INTO stall SELECT 5000 + g, CASE WHEN g <= 25 THEN 'keep' ELSE 'old' END, DATE '2020-01-01' FROM generate_series(1, 60) g;
+INSERT INTO stall SELECT g, 'new', DATE '2030-01-01' FROM generate_series(1, 2000) g;
+CREATE INDEX ON stall (changed);
+ANALYZE stall;
+SELECT crm_purge_hold('stall', $$flag = 'keep'$$, NULL, 'litigation') AS hst \gset
+SELECT crm_purge_request('stall', '1 day', 'delete_only', 'changed') AS rst \gset
+SELECT crm_purge_tick() - 'batches';
+SELECT r.status, q.scan FROM crm_purge_requests r JOIN crm_purge.requests q USING (id) WHERE id = :rst;
+SELECT flag, count(*) FROM stall WHERE changed < '2025-01-01' GROUP BY 1 ORDER BY 1;
+SELECT crm_purge_release(:hst);
+
 -- a filter, with the creator's privileges
 SELECT crm_purge_request('events', '1 day', 'delete_only', 'changed', 'id % 2 = 0') AS r4 \gset
 SELECT crm_purge_tick() - 'batches';

@@ -2854,6 +2854,27 @@ SELECT id = :r75a AS boom, status, length(error) <= 4100 AS cut, left(regexp_rep
 FROM crm_purge.requests WHERE id IN (:r75a, :r75b) ORDER BY id;
 SELECT count(*) AS kids_left FROM own.k75;
 
+-- 76. ALTER VIEW (or MATERIALIZED VIEW) ... RENAME COLUMN on a table
+-- renamed its column past the DDL event trigger: the anonymize rule and
+-- the trash column stayed under the old name (review round 57, B57-6)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.n76 (id int PRIMARY KEY, body text);
+INSERT INTO own.n76 VALUES (1, 'one'), (2, 'two');
+GRANT SELECT, UPDATE ON own.n76 TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.n76') IS NOT NULL AS protected;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_anonymize('own.n76', 'body', 'fixed:[removed]');
+RESET ROLE;
+SET ROLE regress_sec_owner;
+DELETE FROM own.n76 WHERE id = 1;
+ALTER VIEW own.n76 RENAME COLUMN body TO content;
+ALTER MATERIALIZED VIEW own.n76 RENAME COLUMN content TO text_body;
+DELETE FROM own.n76 WHERE id = 2;
+RESET ROLE;
+SELECT tbl, col FROM crm_purge.anonymize_rules WHERE tbl = 'own.n76'::regclass;
+SELECT id, text_body FROM crm_trash.own__n76 ORDER BY id;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 

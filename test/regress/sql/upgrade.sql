@@ -87,6 +87,10 @@ SELECT c.relkind, pg_get_partkeydef(c.oid) FROM pg_class c WHERE c.oid = 'crm_tr
 SELECT leaf, segment, sealed_at IS NOT NULL AS sealed, pg_describe_object(classid, objid, 0) AS member
 FROM crm_purge.trash_segments g LEFT JOIN pg_depend d ON d.objid = g.leaf AND d.deptype = 'e' ORDER BY segment;
 SELECT tableoid::regclass, id FROM crm_trash.public__up_people ORDER BY id;
+-- every segment has row-level security on, the old trash too: named
+-- directly, it takes no pg_write_all_data role's writes (review round 56, A56-3)
+SELECT c.relname, c.relrowsecurity FROM pg_class c
+WHERE c.relnamespace = 'crm_trash'::regnamespace AND c.relkind = 'r' ORDER BY 1;
 SELECT count(*) FROM up_people;
 SELECT tbl, rows, status, created_by FROM crm_purge.requests;
 SELECT filter, reason, created_by FROM crm_purge.holds;
