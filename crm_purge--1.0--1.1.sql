@@ -1907,7 +1907,8 @@ BEGIN
 	-- a table dropped with tombstones and made again under its name (Citus's
 	-- alter_distributed_table): its erased keys stay erased here
 	FOR d IN SELECT x.tbl, x.dropped_at FROM crm_purge.dropped_tables x
-			 WHERE x.name = (pg_identify_object('pg_class'::regclass, _guard_impl.tbl, 0)).identity
+			 WHERE x.name = (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c
+							 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = _guard_impl.tbl)
 			   AND x.tbl <> _guard_impl.tbl::oid LOOP
 		INSERT INTO crm_purge.tombstones (tbl, key_hash, erased_at)
 			SELECT _guard_impl.tbl, t.key_hash, t.erased_at FROM crm_purge.tombstones t WHERE t.tbl = d.tbl::regclass
@@ -3295,7 +3296,10 @@ BEGIN
 		END IF;
 		-- erased keys outlive the table: a guard on a table of its name takes them over
 		IF EXISTS (SELECT FROM crm_purge.tombstones t WHERE t.tbl = o.objid) THEN
-			INSERT INTO crm_purge.dropped_tables (tbl, name) VALUES (o.objid, o.object_identity)
+			-- (its name from its parts, with quote_all_identifiers off here: the
+			-- identity follows the dropping session's setting, and the guard
+			-- of a table made again found none; review round 56, A56-4)
+			INSERT INTO crm_purge.dropped_tables (tbl, name) VALUES (o.objid, quote_ident(o.schema_name) || '.' || quote_ident(o.object_name))
 				ON CONFLICT (tbl) DO UPDATE SET name = EXCLUDED.name, dropped_at = EXCLUDED.dropped_at;
 			RAISE NOTICE 'crm_purge: table % had tombstones of erased keys; they are kept', o.object_identity
 				USING HINT = 'crm_purge_guard on a table made again under this name takes them over.';
@@ -5705,3 +5709,7 @@ ALTER FUNCTION crm_purge._equal_trash_keys(regclass, regclass, text, text[])
 	SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 SET bytea_output = 'hex' SET TimeZone = 'UTC' SET lc_monetary = 'C';
 REVOKE ALL ON FUNCTION crm_purge._check_rule_table(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._check_rule_table(regclass) TO crm_purge_admin;
+
+-- (review round 56, A56-4: names of dropped tables never follow the session's quoting)
+ALTER FUNCTION crm_purge._sql_drop() SET quote_all_identifiers = off;
+ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET quote_all_identifiers = off;

@@ -341,7 +341,10 @@ BEGIN
 		END IF;
 		-- erased keys outlive the table: a guard on a table of its name takes them over
 		IF EXISTS (SELECT FROM crm_purge.tombstones t WHERE t.tbl = o.objid) THEN
-			INSERT INTO crm_purge.dropped_tables (tbl, name) VALUES (o.objid, o.object_identity)
+			-- (its name from its parts, with quote_all_identifiers off here: the
+			-- identity follows the dropping session's setting, and the guard
+			-- of a table made again found none; review round 56, A56-4)
+			INSERT INTO crm_purge.dropped_tables (tbl, name) VALUES (o.objid, quote_ident(o.schema_name) || '.' || quote_ident(o.object_name))
 				ON CONFLICT (tbl) DO UPDATE SET name = EXCLUDED.name, dropped_at = EXCLUDED.dropped_at;
 			RAISE NOTICE 'crm_purge: table % had tombstones of erased keys; they are kept', o.object_identity
 				USING HINT = 'crm_purge_guard on a table made again under this name takes them over.';
@@ -356,6 +359,8 @@ $$;
 
 -- (every drop: a trash's column goes with a collation, a function, an
 -- extension... dropped with CASCADE too)
+ALTER FUNCTION crm_purge._sql_drop() SET quote_all_identifiers = off;
+
 CREATE EVENT TRIGGER crm_purge_sql_drop ON sql_drop
 	EXECUTE FUNCTION crm_purge._sql_drop();
 

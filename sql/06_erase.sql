@@ -2218,7 +2218,8 @@ BEGIN
 	-- a table dropped with tombstones and made again under its name (Citus's
 	-- alter_distributed_table): its erased keys stay erased here
 	FOR d IN SELECT x.tbl, x.dropped_at FROM crm_purge.dropped_tables x
-			 WHERE x.name = (pg_identify_object('pg_class'::regclass, _guard_impl.tbl, 0)).identity
+			 WHERE x.name = (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c
+							 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = _guard_impl.tbl)
 			   AND x.tbl <> _guard_impl.tbl::oid LOOP
 		INSERT INTO crm_purge.tombstones (tbl, key_hash, erased_at)
 			SELECT _guard_impl.tbl, t.key_hash, t.erased_at FROM crm_purge.tombstones t WHERE t.tbl = d.tbl::regclass
@@ -2469,4 +2470,5 @@ COMMENT ON FUNCTION crm_purge._live_now(regclass, text[]) IS 'live rows with the
 
 -- Citus: the guard trigger reaches every shard (see 03_recycle_bin.sql)
 ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET citus.enable_unsafe_triggers = on;
+ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET quote_all_identifiers = off;
 ALTER FUNCTION crm_purge._guard_trigger(regclass, text, name[]) SET citus.enable_unsafe_triggers = on;

@@ -2875,6 +2875,31 @@ RESET ROLE;
 SELECT tbl, col FROM crm_purge.anonymize_rules WHERE tbl = 'own.n76'::regclass;
 SELECT id, text_body FROM crm_trash.own__n76 ORDER BY id;
 
+-- 77. a guarded table dropped by a session with quote_all_identifiers on
+-- filed its tombstones under "own"."g77": the table made again and guarded
+-- took none over, and the erased key came back (review round 56, A56-4)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.g77 (id int PRIMARY KEY, email text);
+INSERT INTO own.g77 VALUES (1, 'a@x'), (2, 'b@x');
+RESET ROLE;
+SELECT crm_purge_guard('own.g77', 'error');
+SELECT crm_purge_erase('own.g77', 'id = 1', 'GDPR');
+SET ROLE regress_sec_owner;
+SET quote_all_identifiers = on;
+DROP TABLE own.g77;
+RESET quote_all_identifiers;
+RESET ROLE;
+SELECT name FROM crm_purge.dropped_tables WHERE name LIKE '%g77%';
+SET ROLE regress_sec_owner;
+CREATE TABLE own.g77 (id int PRIMARY KEY, email text);
+RESET ROLE;
+SET quote_all_identifiers = on;
+SELECT crm_purge_guard('own.g77', 'error');
+RESET quote_all_identifiers;
+SET ROLE regress_sec_owner;
+INSERT INTO own.g77 VALUES (1, 'a@x');
+RESET ROLE;
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
