@@ -1247,6 +1247,8 @@ refuse_losing_held(Node *parsetree)
 	}
 }
 
+static Oid	trash_triggers_changed(Oid relid, const char *name);
+
 /*
  * trigger_changed: the table whose trigger parsetree drops, replaces,
  * renames, disables, makes fire in replica mode only, or ties to an
@@ -1301,18 +1303,28 @@ trigger_changed(Node *parsetree, const char **name)
 	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->relation != NULL)
 	{
 		ListCell   *lc;
+		Oid			relid = InvalidOid;
 
+		/*
+		 * every subcommand: the first one may be of another trigger
+		 * (review round 58, A58-1); one of crm_purge's, or all, wins
+		 */
 		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
 		{
 			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
-			if (cmd->subtype == AT_DisableTrigAll || cmd->subtype == AT_DisableTrigUser ||
-				cmd->subtype == AT_DisableTrig || cmd->subtype == AT_EnableReplicaTrig)
-			{
-				*name = (cmd->subtype == AT_DisableTrig || cmd->subtype == AT_EnableReplicaTrig) ? cmd->name : NULL;
-				return RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
-			}
+			if (cmd->subtype != AT_DisableTrigAll && cmd->subtype != AT_DisableTrigUser &&
+				cmd->subtype != AT_DisableTrig && cmd->subtype != AT_EnableReplicaTrig)
+				continue;
+			if (!OidIsValid(relid))
+				relid = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
+			if (!OidIsValid(relid))
+				return InvalidOid;
+			*name = (cmd->subtype == AT_DisableTrig || cmd->subtype == AT_EnableReplicaTrig) ? cmd->name : NULL;
+			if (OidIsValid(trash_triggers_changed(relid, *name)))
+				return relid;
 		}
+		return relid;
 	}
 	return InvalidOid;
 }
@@ -2326,6 +2338,10 @@ citus_column_change(Node *parsetree)
 				 errhint("Make the change on the coordinator, with DDL propagation on.")));
 }
 
+static void refuse_swallowing_trigger(Node *parsetree);
+static bool moves_rows(Oid relid, Bitmapset *updated);
+static bool swallows_inserts(Oid relid);
+
 /*
  * crm_purge_before_utility: from the ProcessUtility hook, before the statement
  * runs: the checks above.
@@ -2364,6 +2380,7 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	if (!drops_this_extension(parsetree))
 		refuse_losing_held(parsetree);
 	refuse_trash_trigger_change(parsetree);
+	refuse_swallowing_trigger(parsetree);
 	if (IsA(parsetree, CreatePublicationStmt))
 		refuse_trash_publication((CreatePublicationStmt *) parsetree);
 	refuse_altering_typed(parsetree);
@@ -2373,7 +2390,12 @@ crm_purge_before_utility(Node *parsetree, ProcessUtilityContext context)
 	citus_column_change(parsetree);
 }
 
-/* moves_rows: may an UPDATE setting updated (attnums offset by FirstLowInvalidHeapAttributeNumber) of partitioned relid move rows? */
+/*
+ * moves_rows: may an UPDATE setting updated (attnums offset by
+ * FirstLowInvalidHeapAttributeNumber) of partitioned relid move rows?  Yes
+ * when it sets a partition key column of any level, or when a BEFORE UPDATE
+ * row trigger may set one (review round 58, A58-2).
+ */
 static bool
 moves_rows(Oid relid, Bitmapset *updated)
 {
@@ -2386,9 +2408,17 @@ moves_rows(Oid relid, Bitmapset *updated)
 		int			i;
 		bool		moves = false;
 
-		if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_PARTITIONED_TABLE)
-			continue;
 		rel = relation_open(lfirst_oid(lc), AccessShareLock);
+		if (rel->trigdesc != NULL && rel->trigdesc->trig_update_before_row)
+		{
+			relation_close(rel, AccessShareLock);
+			return true;
+		}
+		if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		{
+			relation_close(rel, AccessShareLock);
+			continue;
+		}
 		key = RelationGetPartitionKey(rel);
 		for (i = 0; i < key->partnatts && !moves; i++)
 		{
@@ -2429,6 +2459,64 @@ swallows_inserts(Oid relid)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * refuse_swallowing_trigger: under a hold, a new BEFORE INSERT or BEFORE
+ * UPDATE row trigger on a table of a partition tree: made by the owner's
+ * code during an UPDATE (after crm_purge_refuse_swallowing_move looked), it
+ * swallowed the rows moved to its partition (review round 58, A58-3).
+ */
+static void
+refuse_swallowing_trigger(Node *parsetree)
+{
+	CreateTrigStmt *stmt;
+	Oid			relid;
+	char	   *hold;
+
+	/* (nor attached with one: the UPDATE routes rows to a partition attached meanwhile) */
+	if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->relation != NULL &&
+		!superuser() && OidIsValid(get_extension_oid("crm_purge", true)))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+			Oid			parent;
+			Oid			child;
+
+			if (cmd->subtype != AT_AttachPartition || cmd->def == NULL || !IsA(cmd->def, PartitionCmd) ||
+				!OidIsValid(parent = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true)) ||
+				!OidIsValid(child = RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true)) ||
+				get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE ||
+				(!swallows_inserts(child) && !moves_rows(child, NULL)) || (hold = held_around(parent)) == NULL)
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot attach table %s to table %s: legal hold %s keeps rows of it, and the table has a BEFORE INSERT or UPDATE row trigger",
+							crm_purge_relname(child), crm_purge_relname(parent), hold),
+					 errdetail("A row moved to another partition is deleted from its own; a trigger that skips its insert would lose it."),
+					 errhint("Attach it after the hold is released.")));
+		}
+		return;
+	}
+	if (!IsA(parsetree, CreateTrigStmt))
+		return;
+	stmt = (CreateTrigStmt *) parsetree;
+	if (!stmt->row || stmt->timing != TRIGGER_TYPE_BEFORE || stmt->relation == NULL ||
+		(stmt->events & (TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE)) == 0 ||
+		superuser() || !OidIsValid(get_extension_oid("crm_purge", true)) ||
+		!OidIsValid(relid = RangeVarGetRelid(stmt->relation, NoLock, true)) ||
+		(get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE && !get_rel_relispartition(relid)) ||
+		(hold = held_around(relid)) == NULL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_IN_USE),
+			 errmsg("cannot create a BEFORE INSERT or UPDATE row trigger on table %s: legal hold %s keeps rows of its partitioned table",
+					crm_purge_relname(relid), hold),
+			 errdetail("A row moved to another partition is deleted from its own; a trigger that skips its insert would lose it."),
+			 errhint("Create the trigger after the hold is released.")));
 }
 
 /*

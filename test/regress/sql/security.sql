@@ -2810,21 +2810,49 @@ CREATE TABLE own.h74_eu PARTITION OF own.h74 FOR VALUES IN ('eu');
 CREATE TABLE own.h74_us PARTITION OF own.h74 FOR VALUES IN ('us');
 INSERT INTO own.h74 VALUES (1, 'eu', 'held'), (2, 'eu', 'other');
 GRANT SELECT ON own.h74 TO regress_sec_admin;
+CREATE FUNCTION own.swallow74() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER swallow74 BEFORE INSERT ON own.h74_us FOR EACH ROW EXECUTE FUNCTION own.swallow74();
 RESET ROLE;
 SELECT crm_purge_protect('own.h74') IS NOT NULL AS protected;
 SET ROLE regress_sec_admin;
 SELECT crm_purge_hold('own.h74', 'id = 1', NULL, 'litigation') AS h74 \gset
 RESET ROLE;
 SET ROLE regress_sec_owner;
-CREATE FUNCTION own.swallow74() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
-CREATE TRIGGER swallow74 BEFORE INSERT ON own.h74_us FOR EACH ROW EXECUTE FUNCTION own.swallow74();
 UPDATE own.h74 SET region = 'us' WHERE id = 1;
 MERGE INTO own.h74 t USING (VALUES (1)) s(id) ON t.id = s.id WHEN MATCHED THEN UPDATE SET region = 'us';
 -- (a column of no partition key moves nothing)
 UPDATE own.h74 SET v = 'still held' WHERE id = 1;
+-- nor may such a trigger be made under the hold: the owner's function in
+-- the UPDATE made one, after the statement's check (review round 58, A58-3)
+CREATE TRIGGER swallow74b BEFORE INSERT ON own.h74_eu FOR EACH ROW EXECUTE FUNCTION own.swallow74();
+CREATE TRIGGER mover74 BEFORE UPDATE ON own.h74 FOR EACH ROW EXECUTE FUNCTION own.swallow74();
+CREATE TABLE own.h74_ca (id int NOT NULL, region text NOT NULL, v text);
+CREATE TRIGGER swallow74c BEFORE INSERT ON own.h74_ca FOR EACH ROW EXECUTE FUNCTION own.swallow74();
+ALTER TABLE own.h74 ATTACH PARTITION own.h74_ca FOR VALUES IN ('ca');
 RESET ROLE;
 SELECT id, region, v FROM own.h74 ORDER BY id;
 SELECT crm_purge_release(:h74);
+-- a BEFORE UPDATE row trigger changing the key moves rows too, whatever the
+-- UPDATE sets (review round 58, A58-2)
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.mover74() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.region := 'us'; RETURN NEW; END $$;
+CREATE TRIGGER mover74 BEFORE UPDATE ON own.h74_eu FOR EACH ROW EXECUTE FUNCTION own.mover74();
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.h74', 'id = 1', NULL, 'litigation') AS h74 \gset
+RESET ROLE;
+SET ROLE regress_sec_owner;
+UPDATE own.h74 SET v = v WHERE id = 1;
+RESET ROLE;
+SELECT id, region, v FROM own.h74 ORDER BY id;
+SELECT crm_purge_release(:h74);
+-- ALTER TABLE with a first subcommand of another trigger, then crm_purge's
+-- (review round 58, A58-1)
+SET ROLE regress_sec_owner;
+ALTER TABLE own.h74 DISABLE TRIGGER mover74, DISABLE TRIGGER ALL;
+ALTER TABLE own.h74_eu DISABLE TRIGGER mover74, DISABLE TRIGGER crm_purge_trash;
+ALTER TABLE own.h74_eu DISABLE TRIGGER mover74, ENABLE REPLICA TRIGGER crm_purge_trash_flush;
+RESET ROLE;
 
 -- 75. a table owner's code reached by a request batch: an error of 1 GB
 -- (here 100 kB: what is logged and stored is cut to 4 kB), or a trigger
