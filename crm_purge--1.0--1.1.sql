@@ -1737,7 +1737,8 @@ SELECT pg_catalog.pg_extension_config_dump('crm_purge.key_floors', '');
 CREATE TABLE crm_purge.dropped_tables (
 	tbl			oid PRIMARY KEY,
 	name		text NOT NULL,
-	dropped_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+	dropped_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	owner		oid				-- its owner when dropped (NULL: not known)
 );
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.dropped_tables', '');
 GRANT SELECT ON crm_purge.dropped_tables TO crm_purge_admin;
@@ -1906,10 +1907,20 @@ BEGIN
 	END IF;
 	-- a table dropped with tombstones and made again under its name (Citus's
 	-- alter_distributed_table): its erased keys stay erased here
-	FOR d IN SELECT x.tbl, x.dropped_at FROM crm_purge.dropped_tables x
+	FOR d IN SELECT x.tbl, x.dropped_at, x.owner FROM crm_purge.dropped_tables x
 			 WHERE x.name = (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c
 							 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = _guard_impl.tbl)
 			   AND x.tbl <> _guard_impl.tbl::oid LOOP
+		-- only for a table of the same owner, or by a superuser: an admin
+		-- made a table of that name and read the erased keys' hashes as its
+		-- own (review round 57, A57-3)
+		IF d.owner IS DISTINCT FROM (SELECT c.relowner FROM pg_class c WHERE c.oid = _guard_impl.tbl)
+		   AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = actor) THEN
+			RAISE EXCEPTION 'cannot guard table %: a dropped table of that name, owned by another role, left tombstones of erased keys', tbl
+				USING ERRCODE = 'insufficient_privilege',
+					  DETAIL = 'A guard on a table of that name takes them over, for the same owner only.',
+					  HINT = 'Have the dropped table''s owner own this table, or a superuser guard it.';
+		END IF;
 		INSERT INTO crm_purge.tombstones (tbl, key_hash, erased_at)
 			SELECT _guard_impl.tbl, t.key_hash, t.erased_at FROM crm_purge.tombstones t WHERE t.tbl = d.tbl::regclass
 			ON CONFLICT DO NOTHING;
@@ -3299,8 +3310,9 @@ BEGIN
 			-- (its name from its parts, with quote_all_identifiers off here: the
 			-- identity follows the dropping session's setting, and the guard
 			-- of a table made again found none; review round 56, A56-4)
-			INSERT INTO crm_purge.dropped_tables (tbl, name) VALUES (o.objid, quote_ident(o.schema_name) || '.' || quote_ident(o.object_name))
-				ON CONFLICT (tbl) DO UPDATE SET name = EXCLUDED.name, dropped_at = EXCLUDED.dropped_at;
+			INSERT INTO crm_purge.dropped_tables (tbl, name, owner)
+				VALUES (o.objid, quote_ident(o.schema_name) || '.' || quote_ident(o.object_name), crm_purge._dropped_owner(o.objid))
+				ON CONFLICT (tbl) DO UPDATE SET name = EXCLUDED.name, dropped_at = EXCLUDED.dropped_at, owner = EXCLUDED.owner;
 			RAISE NOTICE 'crm_purge: table % had tombstones of erased keys; they are kept', o.object_identity
 				USING HINT = 'crm_purge_guard on a table made again under this name takes them over.';
 		END IF;
@@ -5518,6 +5530,11 @@ LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 REVOKE ALL ON FUNCTION crm_purge._trash_trigger_intact(oid, text), crm_purge._trash_triggers_broken(regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION crm_purge._dropped_owner(tbl oid) RETURNS oid
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_dropped_owner';
+
+REVOKE ALL ON FUNCTION crm_purge._dropped_owner(oid) FROM PUBLIC;
 
 -- (end of Citus)
 

@@ -264,7 +264,8 @@ SELECT pg_catalog.pg_extension_config_dump('crm_purge.key_floors', '');
 CREATE TABLE crm_purge.dropped_tables (
 	tbl			oid PRIMARY KEY,
 	name		text NOT NULL,
-	dropped_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+	dropped_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	owner		oid				-- its owner when dropped (NULL: not known)
 );
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.dropped_tables', '');
 

@@ -283,6 +283,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT c.oid::regclass FROM t JOIN pg_class c ON c.oid = t.r WHERE c.relpersistence = 'u' ORDER BY c.oid LIMIT 1
 $$;
 
+-- the owner of a table this backend dropped lately, or NULL
+CREATE FUNCTION crm_purge._dropped_owner(tbl oid) RETURNS oid
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_dropped_owner';
+
 -- Drops of protected tables: forget them; the trash table stays for recovery.
 CREATE FUNCTION crm_purge._sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -344,8 +348,9 @@ BEGIN
 			-- (its name from its parts, with quote_all_identifiers off here: the
 			-- identity follows the dropping session's setting, and the guard
 			-- of a table made again found none; review round 56, A56-4)
-			INSERT INTO crm_purge.dropped_tables (tbl, name) VALUES (o.objid, quote_ident(o.schema_name) || '.' || quote_ident(o.object_name))
-				ON CONFLICT (tbl) DO UPDATE SET name = EXCLUDED.name, dropped_at = EXCLUDED.dropped_at;
+			INSERT INTO crm_purge.dropped_tables (tbl, name, owner)
+				VALUES (o.objid, quote_ident(o.schema_name) || '.' || quote_ident(o.object_name), crm_purge._dropped_owner(o.objid))
+				ON CONFLICT (tbl) DO UPDATE SET name = EXCLUDED.name, dropped_at = EXCLUDED.dropped_at, owner = EXCLUDED.owner;
 			RAISE NOTICE 'crm_purge: table % had tombstones of erased keys; they are kept', o.object_identity
 				USING HINT = 'crm_purge_guard on a table made again under this name takes them over.';
 		END IF;

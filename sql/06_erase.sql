@@ -2217,10 +2217,20 @@ BEGIN
 	END IF;
 	-- a table dropped with tombstones and made again under its name (Citus's
 	-- alter_distributed_table): its erased keys stay erased here
-	FOR d IN SELECT x.tbl, x.dropped_at FROM crm_purge.dropped_tables x
+	FOR d IN SELECT x.tbl, x.dropped_at, x.owner FROM crm_purge.dropped_tables x
 			 WHERE x.name = (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c
 							 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = _guard_impl.tbl)
 			   AND x.tbl <> _guard_impl.tbl::oid LOOP
+		-- only for a table of the same owner, or by a superuser: an admin
+		-- made a table of that name and read the erased keys' hashes as its
+		-- own (review round 57, A57-3)
+		IF d.owner IS DISTINCT FROM (SELECT c.relowner FROM pg_class c WHERE c.oid = _guard_impl.tbl)
+		   AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = actor) THEN
+			RAISE EXCEPTION 'cannot guard table %: a dropped table of that name, owned by another role, left tombstones of erased keys', tbl
+				USING ERRCODE = 'insufficient_privilege',
+					  DETAIL = 'A guard on a table of that name takes them over, for the same owner only.',
+					  HINT = 'Have the dropped table''s owner own this table, or a superuser guard it.';
+		END IF;
 		INSERT INTO crm_purge.tombstones (tbl, key_hash, erased_at)
 			SELECT _guard_impl.tbl, t.key_hash, t.erased_at FROM crm_purge.tombstones t WHERE t.tbl = d.tbl::regclass
 			ON CONFLICT DO NOTHING;

@@ -1408,6 +1408,30 @@ refuse_trash_trigger_change(Node *parsetree)
  */
 static object_access_hook_type prev_object_access = NULL;
 
+/*
+ * The owners of the last tables dropped, for crm_purge._dropped_owner: the
+ * sql_drop event trigger sees a dropped table's name, not its owner, and a
+ * guard takes a dropped table's tombstones over only for a table of the
+ * same owner (review round 57, A57-3).
+ */
+#define DROPPED_OWNERS 256
+static Oid	dropped_rel[DROPPED_OWNERS];
+static Oid	dropped_owner[DROPPED_OWNERS];
+static int	dropped_next = 0;
+
+PG_FUNCTION_INFO_V1(crm_purge_dropped_owner);
+Datum
+crm_purge_dropped_owner(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int			i;
+
+	for (i = 0; i < DROPPED_OWNERS; i++)
+		if (dropped_rel[i] == relid && OidIsValid(relid))
+			PG_RETURN_OID(dropped_owner[i]);
+	PG_RETURN_NULL();
+}
+
 static void
 held_drop_hook(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
 {
@@ -1417,6 +1441,18 @@ held_drop_hook(ObjectAccessType access, Oid classId, Oid objectId, int subId, vo
 
 	if (prev_object_access)
 		prev_object_access(access, classId, objectId, subId, arg);
+	if (access == OAT_DROP && classId == RelationRelationId && subId == 0 && IsTransactionState())
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));
+
+		if (HeapTupleIsValid(tup))
+		{
+			dropped_rel[dropped_next] = objectId;
+			dropped_owner[dropped_next] = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+			dropped_next = (dropped_next + 1) % DROPPED_OWNERS;
+			ReleaseSysCache(tup);
+		}
+	}
 	if (access != OAT_DROP || classId != RelationRelationId ||
 		(arg != NULL && (((ObjectAccessDrop *) arg)->dropflags & PERFORM_DELETION_INTERNAL)) ||
 		!IsTransactionState())

@@ -2928,6 +2928,32 @@ SET ROLE regress_sec_owner;
 INSERT INTO own.g77 VALUES (1, 'a@x');
 RESET ROLE;
 
+-- 78. an admin made a table under a dropped guarded table's name, guarded
+-- it and took the dropped table's tombstones over, then read the erased
+-- keys' hashes as its own (review round 57, A57-3): the same owner only
+SET ROLE regress_sec_owner;
+CREATE TABLE own.g78 (id int PRIMARY KEY, email text);
+INSERT INTO own.g78 VALUES (7, 'a@x'), (8, 'b@x');
+GRANT CREATE ON SCHEMA own TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_guard('own.g78', 'error');
+SELECT crm_purge_erase('own.g78', 'id = 7', 'GDPR');
+SET ROLE regress_sec_owner;
+DROP TABLE own.g78;
+RESET ROLE;
+SELECT name, owner::regrole FROM crm_purge.dropped_tables WHERE name = 'own.g78';
+SET ROLE regress_sec_admin;
+CREATE TABLE own.g78 (id int PRIMARY KEY, email text);
+SELECT crm_purge_guard('own.g78', 'error');
+SELECT count(*) AS tombstones_seen FROM crm_purge.tombstones t WHERE t.tbl = 'own.g78'::regclass;
+DROP TABLE own.g78;
+RESET ROLE;
+SET ROLE regress_sec_owner;
+REVOKE CREATE ON SCHEMA own FROM regress_sec_admin;
+CREATE TABLE own.g78 (id int PRIMARY KEY, email text);
+RESET ROLE;
+SELECT crm_purge_guard('own.g78', 'error');
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
