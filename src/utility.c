@@ -2254,20 +2254,21 @@ refuse_shadowing(Node *parsetree)
  * its columns changed by ALTER TYPE ... CASCADE (review round 57, C57-1,
  * C57-2).
  */
+static bool relation_kind(ObjectType type);
+
 static Oid
 column_change_target(Node *parsetree, bool *inh)
 {
 	RangeVar   *rel = NULL;
 	bool		whole = false;
+	Oid			relid;
 
 	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN)
 		rel = ((RenameStmt *) parsetree)->relation;
-	else if (IsA(parsetree, RenameStmt) && (((RenameStmt *) parsetree)->renameType == OBJECT_TABLE ||
-											((RenameStmt *) parsetree)->renameType == OBJECT_FOREIGN_TABLE))
+	/* (ALTER INDEX, VIEW, SEQUENCE ... RENAME TO takes a table too: review round 58, C58-1) */
+	else if (IsA(parsetree, RenameStmt) && relation_kind(((RenameStmt *) parsetree)->renameType))
 		rel = ((RenameStmt *) parsetree)->relation, whole = true;
-	else if (IsA(parsetree, AlterObjectSchemaStmt) &&
-			 (((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_TABLE ||
-			  ((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_FOREIGN_TABLE))
+	else if (IsA(parsetree, AlterObjectSchemaStmt) && relation_kind(((AlterObjectSchemaStmt *) parsetree)->objectType))
 		rel = ((AlterObjectSchemaStmt *) parsetree)->relation, whole = true;
 	else if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE)
 	{
@@ -2286,7 +2287,20 @@ column_change_target(Node *parsetree, bool *inh)
 	if (rel == NULL)
 		return InvalidOid;
 	*inh = rel->inh && !whole;
-	return RangeVarGetRelid(rel, NoLock, true);
+	relid = RangeVarGetRelid(rel, NoLock, true);
+	/* (a real index, view or sequence: no table's columns or name) */
+	if (whole && OidIsValid(relid) && get_rel_relkind(relid) != RELKIND_RELATION &&
+		get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE && get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
+		return InvalidOid;
+	return relid;
+}
+
+/* relation_kind: an ALTER of this object type names a relation of any kind */
+static bool
+relation_kind(ObjectType type)
+{
+	return type == OBJECT_TABLE || type == OBJECT_FOREIGN_TABLE || type == OBJECT_INDEX ||
+		type == OBJECT_SEQUENCE || type == OBJECT_VIEW || type == OBJECT_MATVIEW;
 }
 
 /* columns_changed: does parsetree change columns (not only a table's name, schema, type or parent)? */

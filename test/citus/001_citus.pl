@@ -1979,6 +1979,7 @@ $w1->safe_psql('postgres', qq{ALTER TABLE $s55 NO INHERIT app.pc56});
 $w1->safe_psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
 	CREATE TYPE app.ct57 AS (account_id int, id int, v text, w text, modified_at timestamptz)});
 for my $ddl ("ALTER TABLE $s55 RENAME TO h55_away", "ALTER TABLE $s55 SET SCHEMA public",
+	"ALTER INDEX $s55 RENAME TO h55_away",	# (PostgreSQL renames a table so: review round 58, C58-1, C58-2)
 	"SET citus.enable_ddl_propagation = off; ALTER TABLE app.h55 RENAME TO h55_away",
 	"ALTER TABLE $s55 OF app.ct57") {
 	$w1->psql('postgres', "SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on; $ddl", stderr => \my $err57);
