@@ -1695,21 +1695,30 @@ row_types_reached(Oid relid)
  * key retyped, a trash not following; review round 55, A55-1, A55-3,
  * A55-4).
  */
-static void
-refuse_altering_typed(Node *parsetree)
+/* altered_composite: the composite type (its relation) whose attributes parsetree changes, or InvalidOid */
+static Oid
+altered_composite(Node *parsetree)
 {
 	RangeVar   *type = NULL;
 	Oid			relid;
-	ListCell   *lc;
 
 	if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TYPE)
 		type = ((AlterTableStmt *) parsetree)->relation;
 	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE)
 		type = ((RenameStmt *) parsetree)->relation;
-	if (type == NULL || !OidIsValid(get_extension_oid("crm_purge", true)))
-		return;
-	relid = RangeVarGetRelid(type, NoLock, true);
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+	if (type == NULL || !OidIsValid(relid = RangeVarGetRelid(type, NoLock, true)) ||
+		get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+		return InvalidOid;
+	return relid;
+}
+
+static void
+refuse_altering_typed(Node *parsetree)
+{
+	Oid			relid;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid = altered_composite(parsetree)) || !OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
 	foreach(lc, typed_tables(relid))
 	{
@@ -2333,16 +2342,10 @@ columns_changed(Node *parsetree)
 static Oid
 citus_typed_shard(Node *parsetree)
 {
-	RangeVar   *type = NULL;
 	Oid			relid;
 	ListCell   *lc;
 
-	if (IsA(parsetree, AlterTableStmt) && ((AlterTableStmt *) parsetree)->objtype == OBJECT_TYPE)
-		type = ((AlterTableStmt *) parsetree)->relation;
-	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ATTRIBUTE)
-		type = ((RenameStmt *) parsetree)->relation;
-	if (type == NULL || !OidIsValid(relid = RangeVarGetRelid(type, NoLock, true)) ||
-		get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+	if (!OidIsValid(relid = altered_composite(parsetree)))
 		return InvalidOid;
 	foreach(lc, typed_tables(relid))
 		if (crm_purge_citus_known_shard(lfirst_oid(lc)) || crm_purge_citus_distributed(lfirst_oid(lc)) ||
