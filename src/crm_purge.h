@@ -163,6 +163,7 @@ extern void crm_purge_citus_refuse_trash_code(Oid relid);
 extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_refuse_foreign_tables(List *rels);
 extern void crm_purge_refuse_swallowing_move(struct PlannedStmt *stmt);
+extern Node *crm_purge_pin_names(Node *parsetree);
 extern bool crm_purge_citus_internal_session(void);
 extern bool crm_purge_citus_resharding(void);
 extern bool crm_purge_superuser_moving_rows(void);

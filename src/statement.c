@@ -679,6 +679,26 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 		crm_purge_citus_before_set((VariableSetStmt *) pstmt->utilityStmt, nesting_level == 0);
 	}
+	/*
+	 * the statement's tables by name, fixed now: the owner's code it runs
+	 * (a partition bound, a default) could move search_path, and crm_purge's
+	 * checks after it (the DDL event trigger, crm_purge_after_utility) and
+	 * PostgreSQL's own late lookups (ATTACH's partition) found another
+	 * table, or none (review round 59, A59-1..4, B59-2)
+	 */
+	{
+		Node	   *pinned = crm_purge_pin_names(pstmt->utilityStmt);
+
+		if (pinned != NULL)
+		{
+			PlannedStmt *copy = makeNode(PlannedStmt);
+
+			memcpy(copy, pstmt, sizeof(PlannedStmt));
+			copy->utilityStmt = pinned;
+			pstmt = copy;
+			readOnlyTree = false;
+		}
+	}
 	role = utility_run_as(pstmt->utilityStmt, &keeps_path);
 	crm_purge_before_utility(pstmt->utilityStmt, context);
 	if (OidIsValid(role) && keeps_path)

@@ -2584,15 +2584,21 @@ crm_purge_refuse_swallowing_move(PlannedStmt *stmt)
 {
 	ListCell   *lc;
 
-	if ((stmt->commandType != CMD_UPDATE && stmt->commandType != CMD_MERGE) || stmt->resultRelations == NIL)
+	if (stmt->resultRelations == NIL || stmt->commandType == CMD_UTILITY)
 		return;
+	/*
+	 * every result relation: an UPDATE in a WITH of another statement too
+	 * (review round 59, B59-1); one with updated columns is an UPDATE's (or
+	 * an upsert's, which moves no row: counted all the same)
+	 */
 	foreach(lc, stmt->resultRelations)
 	{
 		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), stmt->rtable);
 		char	   *hold;
 
 		if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_PARTITIONED_TABLE ||
-			(stmt->commandType == CMD_UPDATE && !moves_rows(rte->relid, rte->updatedCols)) ||
+			(stmt->commandType != CMD_MERGE && bms_is_empty(rte->updatedCols)) ||
+			(stmt->commandType != CMD_MERGE && !moves_rows(rte->relid, rte->updatedCols)) ||
 			!swallows_inserts(rte->relid) || !OidIsValid(get_extension_oid("crm_purge", true)) ||
 			(hold = held_around(rte->relid)) == NULL)
 			continue;
@@ -2603,4 +2609,69 @@ crm_purge_refuse_swallowing_move(PlannedStmt *stmt)
 				 errdetail("A moved row is deleted from its partition; a trigger that skips its insert would lose it, held or not."),
 				 errhint("Update the partition key columns after the hold is released, or drop the BEFORE INSERT trigger.")));
 	}
+}
+
+/* pin_rangevar: rv (an existing relation) named with its schema; true when changed */
+static bool
+pin_rangevar(RangeVar *rv)
+{
+	Oid			relid;
+
+	if (rv == NULL || rv->schemaname != NULL || rv->catalogname != NULL)
+		return false;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid))
+		return false;
+	rv->schemaname = get_namespace_name(get_rel_namespace(relid));
+	return rv->schemaname != NULL;
+}
+
+/*
+ * crm_purge_pin_names: a copy of parsetree whose relation names are
+ * qualified with the schemas they name now, or NULL when none needed it:
+ * ALTER TABLE (its partitions and parents too), RENAME, SET SCHEMA,
+ * CREATE TABLE's parents and CREATE TRIGGER.
+ */
+Node *
+crm_purge_pin_names(Node *parsetree)
+{
+	Node	   *copy;
+	bool		changed = false;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, AlterTableStmt) && !IsA(parsetree, RenameStmt) && !IsA(parsetree, AlterObjectSchemaStmt) &&
+		!IsA(parsetree, CreateStmt) && !IsA(parsetree, CreateTrigStmt))
+		return NULL;
+	if (!IsTransactionState() || !OidIsValid(get_extension_oid("crm_purge", true)))
+		return NULL;
+	copy = copyObject(parsetree);
+	if (IsA(copy, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) copy;
+
+		changed |= pin_rangevar(stmt->relation);
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if ((cmd->subtype == AT_AttachPartition || cmd->subtype == AT_DetachPartition ||
+				 cmd->subtype == AT_DetachPartitionFinalize) && cmd->def != NULL && IsA(cmd->def, PartitionCmd))
+				changed |= pin_rangevar(((PartitionCmd *) cmd->def)->name);
+			else if ((cmd->subtype == AT_AddInherit || cmd->subtype == AT_DropInherit) &&
+					 cmd->def != NULL && IsA(cmd->def, RangeVar))
+				changed |= pin_rangevar((RangeVar *) cmd->def);
+		}
+	}
+	else if (IsA(copy, RenameStmt))
+		changed |= pin_rangevar(((RenameStmt *) copy)->relation);
+	else if (IsA(copy, AlterObjectSchemaStmt))
+		changed |= pin_rangevar(((AlterObjectSchemaStmt *) copy)->relation);
+	else if (IsA(copy, CreateStmt))
+	{
+		foreach(lc, ((CreateStmt *) copy)->inhRelations)
+			changed |= pin_rangevar(lfirst_node(RangeVar, lc));
+	}
+	else if (IsA(copy, CreateTrigStmt))
+		changed |= pin_rangevar(((CreateTrigStmt *) copy)->relation);
+	return changed ? copy : NULL;
 }

@@ -2937,6 +2937,55 @@ INSERT INTO own.g78 VALUES (7, 'a@x'), (8, 'b@x');
 GRANT CREATE ON SCHEMA own TO regress_sec_admin;
 RESET ROLE;
 SELECT crm_purge_guard('own.g78', 'error');
+
+-- 79. the owner's code run by an ALTER TABLE (a partition bound, a
+-- default) moved search_path: the checks before the statement, PostgreSQL
+-- itself and the DDL event trigger after it read one name as different
+-- tables (review round 59, A59-1..4, B59-2): names are fixed when the
+-- statement starts.  And a cross-partition UPDATE in a WITH (B59-1)
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.flip79(v int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN PERFORM set_config('search_path', 'pg_catalog', false); RETURN v; END $$;
+CREATE TABLE own.pt79 (id int, k int, v text, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+CREATE TABLE own.pt79_1 PARTITION OF own.pt79 FOR VALUES IN (1);
+CREATE TABLE own.pt79_2 PARTITION OF own.pt79 FOR VALUES IN (2);
+INSERT INTO own.pt79 SELECT g, 1, 'v' || g FROM generate_series(1, 4) g;
+CREATE TABLE own.pt79_4 (LIKE own.pt79);
+CREATE TABLE own.ih79 (id int PRIMARY KEY, note text);
+INSERT INTO own.ih79 VALUES (1, 'held');
+CREATE TABLE own.ih79_parent ();
+GRANT SELECT ON own.pt79, own.ih79 TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.pt79') IS NOT NULL AS protected;
+SELECT crm_purge_protect('own.ih79') IS NOT NULL AS protected;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.pt79', 'id <= 2', NULL, 'litigation') AS h79a \gset
+SELECT crm_purge_hold('own.ih79', 'true', NULL, 'litigation') AS h79b \gset
+RESET ROLE;
+SET ROLE regress_sec_owner;
+SET search_path = own, public;
+ALTER TABLE pt79 ATTACH PARTITION own.pt79_4 FOR VALUES IN (own.flip79(4));
+SET search_path = own, public;
+ALTER TABLE ih79 ADD COLUMN pad int DEFAULT own.flip79(1), INHERIT own.ih79_parent;
+RESET search_path;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'own.pt79_4'::regclass ORDER BY 1;
+SELECT count(*) AS inherits FROM pg_inherits WHERE inhrelid = 'own.ih79'::regclass;
+-- (B59-1: with a swallowing trigger, made before the hold would be refused now)
+RESET ROLE;
+SELECT crm_purge_release(:h79a);
+SET ROLE regress_sec_owner;
+CREATE TRIGGER swallow79 BEFORE INSERT ON own.pt79_2 FOR EACH ROW EXECUTE FUNCTION own.swallow74();
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_hold('own.pt79', 'id <= 2', NULL, 'litigation') AS h79a \gset
+RESET ROLE;
+SET ROLE regress_sec_owner;
+WITH u AS (UPDATE own.pt79 SET k = 2 WHERE id <= 2 RETURNING 1) SELECT count(*) FROM u;
+WITH u AS (UPDATE own.pt79 SET k = 2 WHERE id <= 2 RETURNING 1) INSERT INTO own.ih79_parent SELECT FROM u;
+RESET ROLE;
+SELECT id, k FROM own.pt79 WHERE id <= 2 ORDER BY id;
+SELECT crm_purge_release(:h79a);
+SELECT crm_purge_release(:h79b);
 SELECT crm_purge_erase('own.g78', 'id = 7', 'GDPR');
 SET ROLE regress_sec_owner;
 DROP TABLE own.g78;
