@@ -1452,6 +1452,52 @@ crm_purge_citus_hand_out_ddl(Oid relid, bool inh, Node *parsetree)
 }
 
 /*
+ * The metadata tag: Citus lets a session that names itself citus_internal
+ * run its metadata functions for the caller's own tables; a table's owner
+ * so made its shard unknown to a worker node's checks, or swapped shard
+ * ranges, and put it back (review round 59, C59-1..3).  On a worker node a
+ * role's call of them needs the tag the coordinator hands out, once per
+ * distributed transaction, when the role's statement there may change
+ * metadata (Citus then sends them over the role's connections).
+ */
+static DistTxn metadata_txn;
+static bool metadata_handed = false;
+
+static char *
+metadata_tag(const DistTxn *t)
+{
+	return psprintf("%016llx", (unsigned long long) ddl_tag(0, hash_bytes((const unsigned char *) "M|", 2), t));
+}
+
+/* crm_purge_citus_hand_out_metadata: on the coordinator, before a role's statement that may change Citus's metadata */
+void
+crm_purge_citus_hand_out_metadata(void)
+{
+	DistTxn		t;
+
+	/* (not in Citus's own sessions: their transaction is the initiator's) */
+	if (superuser() || !crm_purge_citus_present() || crm_purge_citus_group() != 0 || crm_purge_citus_internal_session() ||
+		!OidIsValid(get_extension_oid("crm_purge", true)) || !crm_purge_have_secret() || !ensured_dist_txn(&t))
+		return;
+	if (metadata_handed && metadata_txn.node == t.node && metadata_txn.number == t.number &&
+		metadata_txn.stamp == t.stamp)
+		return;
+	propagate_local("crm_purge.citus_metadata", metadata_tag(&t));
+	metadata_txn = t;
+	metadata_handed = true;
+}
+
+/* crm_purge_citus_metadata_tagged: on a worker node, did the coordinator hand out the metadata tag of this distributed transaction? */
+bool
+crm_purge_citus_metadata_tagged(void)
+{
+	DistTxn		t;
+
+	return current_dist_txn(&t) && crm_purge_citus_metadata != NULL &&
+		strstr(crm_purge_citus_metadata, metadata_tag(&t)) != NULL;
+}
+
+/*
  * crm_purge_citus_ddl_refused: on a worker node, a Citus table or shard a
  * role's column change (parsetree, of relid) reaches that no tag handed out
  * names, or InvalidOid.

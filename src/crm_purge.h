@@ -69,6 +69,7 @@ extern int	crm_purge_app_yield;	/* % of a batch's time to pause while applicatio
 extern char *crm_purge_citus_deletion;	/* the initiator's deletion id, on Citus */
 extern char *crm_purge_citus_run_as;	/* crm_purge.citus_run_as */
 extern char *crm_purge_citus_ddl;	/* crm_purge.citus_ddl */
+extern char *crm_purge_citus_metadata;	/* crm_purge.citus_metadata */
 extern char *crm_purge_actor;	/* the application's user, "" = none */
 extern char *crm_purge_reason;
 
@@ -212,6 +213,8 @@ extern void crm_purge_citus_forget(void);
 extern int32 crm_purge_citus_group(void);
 extern void crm_purge_citus_hand_out_ddl(Oid relid, bool inh, struct Node *parsetree);
 extern Oid	crm_purge_citus_ddl_refused(Oid relid, bool inh, struct Node *parsetree);
+extern void crm_purge_citus_hand_out_metadata(void);
+extern bool crm_purge_citus_metadata_tagged(void);
 extern bool crm_purge_citus_known_shard(Oid relid);
 extern void crm_purge_require_coordinator(const char *what);
 extern Oid	crm_purge_citus_shard_trash(Oid relid, int64 *shardid);

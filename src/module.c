@@ -54,6 +54,7 @@ char	   *crm_purge_actor = NULL;
 char	   *crm_purge_citus_deletion = NULL;
 char	   *crm_purge_citus_run_as = NULL;
 char	   *crm_purge_citus_ddl = NULL;
+char	   *crm_purge_citus_metadata = NULL;
 char	   *crm_purge_reason = NULL;
 
 static const struct config_enum_entry citus_set_propagation_options[] = {
@@ -221,7 +222,7 @@ pinned_spi_subxact(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * crm_purge.citus_run_as, citus_deletion and citus_ddl come from crm_purge's
+ * crm_purge.citus_run_as, citus_deletion, citus_ddl and citus_metadata come from crm_purge's
  * own SET LOCAL only: a value stored with ALTER DATABASE/ROLE ... SET would
  * make every statement of the extension owner there fail (the worker's too).
  */
@@ -381,6 +382,12 @@ _PG_init(void)
 							   "Citus: set by the coordinator for the worker nodes while a role's change of a distributed table's columns runs there.",
 							   "Not to be set by hand: a value crm_purge did not issue in the transaction is refused.",
 							   &crm_purge_citus_ddl, "",
+							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
+							   check_handed_out_only, NULL, NULL);
+	DefineCustomStringVariable("crm_purge.citus_metadata",
+							   "Citus: set by the coordinator for the worker nodes while a role's statement there may change Citus's metadata.",
+							   "Not to be set by hand: a value crm_purge did not issue in the transaction is refused.",
+							   &crm_purge_citus_metadata, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
 							   check_handed_out_only, NULL, NULL);
 	DefineCustomStringVariable("crm_purge.actor",

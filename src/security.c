@@ -1519,6 +1519,61 @@ citus_table_udf_oid(Oid fn)
 	return result;
 }
 
+/*
+ * citus_changes_tables: a function of Citus's that makes, changes or drops
+ * distributed tables (create_distributed_table...): Citus then sends their
+ * metadata to the worker nodes over the role's connections
+ */
+static bool
+citus_changes_tables(Oid fn)
+{
+	static const char *const prefixes[] = {"create_", "alter_", "undistribute_", "citus_add_local_table",
+		"update_distributed_table_colocation", "remove_local_tables", "citus_schema_", "drop_old_time_partitions",
+	"truncate_local_data"};
+	char	   *name;
+	int			i;
+
+	if (get_func_namespace(fn) != PG_CATALOG_NAMESPACE || (name = get_func_name(fn)) == NULL)
+		return false;
+	for (i = 0; i < lengthof(prefixes); i++)
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+/* citus_metadata_udf: a C function of Citus's library (one that may change its metadata, or a worker-side one) */
+static bool
+citus_metadata_udf(Oid fn)
+{
+	return crm_purge_citus_present() && citus_table_udf_oid(fn);
+}
+
+/*
+ * metadata_changer: one of Citus's functions that add, delete or update
+ * shard, placement, partition or colocation metadata (citus_internal.*,
+ * pg_catalog.citus_internal_*), which crm_purge's checks on a worker node
+ * read
+ */
+static bool
+metadata_changer(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+		const char *name = NameStr(proc->proname);
+
+		result = (proc->pronamespace == get_namespace_oid("citus_internal", true) ||
+				  strncmp(name, "citus_internal_", 15) == 0) &&
+			(strstr(name, "shard_metadata") != NULL || strstr(name, "placement_metadata") != NULL ||
+			 strstr(name, "partition_metadata") != NULL || strstr(name, "colocation") != NULL);
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
 static HookedFunction
 hooked_function(Oid fn)
 {
@@ -1911,6 +1966,20 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errmsg("function %s cannot run on another role's behalf", get_func_name(flinfo->fn_oid)),
 				 errdetail("It opens a connection as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
 				 errhint("Call it directly, as the admin, in a transaction of its own.")));
+	if (event == FHET_START && !superuser() && citus_metadata_udf(flinfo->fn_oid))
+	{
+		/* (on the coordinator, before Citus sends anything) */
+		if (crm_purge_citus_group() == 0 && citus_changes_tables(flinfo->fn_oid))
+			crm_purge_citus_hand_out_metadata();
+		else if (crm_purge_citus_group() > 0 && metadata_changer(flinfo->fn_oid) &&
+				 OidIsValid(get_extension_oid("crm_purge", true)) && crm_purge_have_secret() &&
+				 !crm_purge_citus_metadata_tagged())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("function %s may change Citus's metadata on a worker node only for the coordinator", get_func_name(flinfo->fn_oid)),
+					 errdetail("crm_purge's checks on a worker node read its metadata; a role changing it there (a session named citus_internal) made its shards unknown to them."),
+					 errhint("Make the change on the coordinator.")));
+	}
 	/* (Citus's own sessions are named so; a superuser may) */
 	if (event == FHET_START && hooked == HOOKED_SETS_TRANSACTION_ID && !crm_purge_citus_internal_session() && !superuser())
 		ereport(ERROR,
@@ -2715,3 +2784,4 @@ crm_purge_require_admin_sql(PG_FUNCTION_ARGS)
 	crm_purge_require_admin(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_BOOL(true);
 }
+

@@ -699,6 +699,12 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			readOnlyTree = false;
 		}
 	}
+	/* (Citus sends the metadata of the tables it makes or drops over the role's connections) */
+	if (IsA(pstmt->utilityStmt, CreateStmt) || IsA(pstmt->utilityStmt, AlterTableStmt) ||
+		IsA(pstmt->utilityStmt, DropStmt) || IsA(pstmt->utilityStmt, RenameStmt) ||
+		IsA(pstmt->utilityStmt, AlterObjectSchemaStmt) || IsA(pstmt->utilityStmt, CreateSchemaStmt) ||
+		IsA(pstmt->utilityStmt, CreateTableAsStmt) || IsA(pstmt->utilityStmt, DropOwnedStmt))
+		crm_purge_citus_hand_out_metadata();
 	role = utility_run_as(pstmt->utilityStmt, &keeps_path);
 	crm_purge_before_utility(pstmt->utilityStmt, context);
 	if (OidIsValid(role) && keeps_path)

@@ -2005,6 +2005,16 @@ $coord->safe_psql('postgres', q{CREATE SCHEMA app57 AUTHORIZATION regress_app});
 as('regress_app', q{ALTER TABLE app.n55 RENAME TO n55r; ALTER TABLE app.n55r SET SCHEMA app57; ALTER TABLE app57.n55r SET SCHEMA app});
 is($w1->safe_psql('postgres', q{SET citus.override_table_visibility = off; SELECT count(*) > 0 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE n.nspname = 'app' AND c.relname ~ '^n55r_[0-9]+$'}), 't', 'Citus: a role\'s rename on the coordinator reaches the shards');
+# the owner edited a worker node's Citus metadata in a session named
+# citus_internal (Citus checks only the name and the table's owner): its
+# shard unknown there, its columns changed unchecked, the metadata put back
+# (review round 59, C59-1..3)
+my ($s55id) = $s55 =~ /_(\d+)$/;
+$w1->psql('postgres', "SET application_name = 'citus_internal gpid=10000000001'; SET ROLE regress_app;
+	SELECT citus_internal.delete_shard_metadata($s55id)", stderr => \my $err59);
+like($err59, qr/may change Citus's metadata on a worker node only for the coordinator/,
+	'Citus: a role changes no Citus metadata on a worker node');
+is($w1->safe_psql('postgres', "SELECT count(*) FROM pg_dist_shard WHERE shardid = $s55id"), '1', 'the shard is still known there');
 as('regress_app', q{CREATE TABLE app.x56 (account_id int PRIMARY KEY, v int);
 	SELECT create_distributed_table('app.x56', 'account_id', colocate_with => 'app.h55');
 	INSERT INTO app.x56 SELECT g, 0 FROM generate_series(1, 40) g;
