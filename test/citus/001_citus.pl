@@ -2015,6 +2015,19 @@ $w1->psql('postgres', "SET application_name = 'citus_internal gpid=10000000001';
 like($err59, qr/may change Citus's metadata on a worker node only for the coordinator/,
 	'Citus: a role changes no Citus metadata on a worker node');
 is($w1->safe_psql('postgres', "SELECT count(*) FROM pg_dist_shard WHERE shardid = $s55id"), '1', 'the shard is still known there');
+# ... nor the role's code run there in a transaction the coordinator tagged
+# (a trigger fired by a distributed UPDATE after the role's DDL)
+as('regress_app', qq{CREATE TABLE app.m59 (account_id int PRIMARY KEY, v int);
+	SELECT create_distributed_table('app.m59', 'account_id', colocate_with => 'none');
+	INSERT INTO app.m59 SELECT g, 0 FROM generate_series(1, 10) g;
+	CREATE FUNCTION app.meta59() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+	BEGIN PERFORM citus_internal.delete_shard_metadata($s55id); RETURN NEW; END \$f\$;
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER meta59 BEFORE UPDATE ON app.m59 FOR EACH ROW EXECUTE FUNCTION app.meta59()});
+like(as('regress_app', q{BEGIN; CREATE TABLE app.t59 (a int); UPDATE app.m59 SET v = 2; COMMIT}, err => 1),
+	qr/may change Citus's metadata on a worker node only for the coordinator/,
+	'Citus: nor the role\'s code run on a worker node in a tagged transaction');
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; DROP TRIGGER meta59 ON app.m59});
 as('regress_app', q{CREATE TABLE app.x56 (account_id int PRIMARY KEY, v int);
 	SELECT create_distributed_table('app.x56', 'account_id', colocate_with => 'app.h55');
 	INSERT INTO app.x56 SELECT g, 0 FROM generate_series(1, 40) g;
