@@ -1551,8 +1551,8 @@ citus_metadata_udf(Oid fn)
 /*
  * metadata_changer: one of Citus's functions that add, delete or update
  * shard, placement, partition or colocation metadata (citus_internal.*,
- * pg_catalog.citus_internal_*), which crm_purge's checks on a worker node
- * read
+ * pg_catalog.citus_internal_*, worker_drop_distributed_table), which
+ * crm_purge's checks on a worker node read
  */
 static bool
 metadata_changer(Oid fn)
@@ -1565,10 +1565,12 @@ metadata_changer(Oid fn)
 		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
 		const char *name = NameStr(proc->proname);
 
-		result = (proc->pronamespace == get_namespace_oid("citus_internal", true) ||
-				  strncmp(name, "citus_internal_", 15) == 0) &&
-			(strstr(name, "shard_metadata") != NULL || strstr(name, "placement_metadata") != NULL ||
-			 strstr(name, "partition_metadata") != NULL || strstr(name, "colocation") != NULL);
+		result = ((proc->pronamespace == get_namespace_oid("citus_internal", true) ||
+				   strncmp(name, "citus_internal_", 15) == 0) &&
+				  (strstr(name, "shard_metadata") != NULL || strstr(name, "placement_metadata") != NULL ||
+				   strstr(name, "partition_metadata") != NULL || strstr(name, "colocation") != NULL)) ||
+			/* (and the one dropping a table's metadata, a table owner's to call: review round 60, C60-1, C60-2) */
+			(proc->pronamespace == PG_CATALOG_NAMESPACE && strcmp(name, "worker_drop_distributed_table") == 0);
 		ReleaseSysCache(tup);
 	}
 	return result;

@@ -11,6 +11,11 @@
  * the rows it skipped.
  */
 #include "postgres.h"
+#include "access/tableam.h"
+#include "access/table.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "utils/snapmgr.h"
 
 #include "optimizer/plancat.h"
 
@@ -167,6 +172,21 @@ shard_copy_role(List *rels)
 		owner = o;
 	}
 	return owner;
+}
+
+/* local_rows_left: has the heap of relid (here, not through Citus) a row that is not dead? */
+static bool
+local_rows_left(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot(), 0, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 /* statement_run_as: run_as_role() of an executor's statement, or the shard copy's role */
@@ -597,6 +617,23 @@ utility_run_as(Node *stmt, bool *keeps_path)
 			*keeps_path = true;
 			return attach_of_one_owner(alter, relid);
 		}
+		/*
+		 * a role's distributed table on the coordinator whose rows from
+		 * before it was distributed are still there (Citus leaves them
+		 * until truncate_local_data_after_distributing_table): the rewrite
+		 * would check the owner's constraints over them as the superuser
+		 * (review round 60, C60-4)
+		 */
+		if (checks && OidIsValid(relid) && crm_purge_citus_group() == 0 &&
+			get_rel_relkind(relid) == RELKIND_RELATION && crm_purge_citus_distributed(relid) &&
+			!crm_purge_superuser_like(crm_purge_rel_owner(relid)) && local_rows_left(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot change distributed table %s as a superuser: its table on the coordinator still holds the rows it had before it was distributed",
+							crm_purge_relname(relid)),
+					 errdetail("Checking them would run its owner's constraints as the superuser."),
+					 errhint("Remove them first: SELECT truncate_local_data_after_distributing_table('%s').",
+							 crm_purge_relname(relid))));
 		/* (a shard's, partitioned too: a worker node's shell table has no rows to check) */
 		if (!checks || !OidIsValid(relid) ||
 			(get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE) ||

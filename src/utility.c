@@ -844,15 +844,29 @@ refuse_superuser_truncate_code(TruncateStmt *stmt)
 		{
 			Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
 
-			if (TRIGGER_FOR_TRUNCATE(t->tgtype))
-				user_function(t->tgfoid, &found);
+			if (!TRIGGER_FOR_TRUNCATE(t->tgtype))
+				continue;
+			user_function(t->tgfoid, &found);
+			/*
+			 * (a WHEN clause is the owner's code too, whatever function it
+			 * calls, and so are a built-in trigger function's arguments:
+			 * only crm_purge's and Citus's own triggers run; review round
+			 * 60, C60-5)
+			 */
+			if (!OidIsValid(found) && !superuser_arg(crm_purge_rel_owner(relid)) &&
+				t->tgfoid != crm_purge_trash_trigger_fn() &&
+				(get_func_name(t->tgfoid) == NULL || strcmp(get_func_name(t->tgfoid), "citus_truncate_trigger") != 0))
+				found = t->tgfoid;
+			if (!OidIsValid(found) && !superuser_arg(crm_purge_rel_owner(relid)) &&
+				!heap_attisnull(tup, Anum_pg_trigger_tgqual, RelationGetDescr(tgrel)))
+				found = t->tgfoid;
 		}
 		systable_endscan(scan);
 		table_close(tgrel, AccessShareLock);
 		if (OidIsValid(found))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("a superuser may not truncate Citus table %s: a TRUNCATE trigger on it calls function %s of a role",
+					 errmsg("a superuser may not truncate Citus table %s: a TRUNCATE trigger of its owner on it calls function %s",
 							crm_purge_relname(relid), format_procedure_qualified(found)),
 					 errdetail("The trigger would run as the superuser."),
 					 errhint("Have the owner drop that trigger first.")));

@@ -1588,9 +1588,32 @@ as('regress_app', q{
 });
 as('regress_admin', q{SELECT crm_purge_protect('app.m43')});
 like(($coord->psql('postgres', q{SET crm_purge.allow_truncate = on; TRUNCATE app.m43}))[2],
-	qr/a superuser may not truncate Citus table app\.m43: a TRUNCATE trigger on it calls function app\.esc_t\(\) of a role/,
+	qr/a superuser may not truncate Citus table app\.m43: a TRUNCATE trigger of its owner on it calls function app\.esc_t\(\)/,
 	'Citus: a superuser\'s TRUNCATE of a table with the owner\'s TRUNCATE trigger is refused');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.m43}), '2', 'nothing was truncated');
+# ... nor one whose WHEN clause is the owner's code, with a built-in
+# function (review round 60, C60-5)
+as('regress_app', q{SET citus.enable_unsafe_triggers = on; DROP TRIGGER m43_tr ON app.m43;
+	CREATE TRIGGER m43_when BEFORE TRUNCATE ON app.m43 FOR EACH STATEMENT WHEN (pg_catalog.now() IS NOT NULL)
+		EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()});
+like(($coord->psql('postgres', q{SET crm_purge.allow_truncate = on; TRUNCATE app.m43}))[2],
+	qr/a superuser may not truncate Citus table app\.m43: a TRUNCATE trigger of its owner on it calls function pg_catalog\.suppress_redundant_updates_trigger\(\)/,
+	'Citus: nor with the owner\'s TRUNCATE trigger of a built-in function (its WHEN clause)');
+
+# a superuser's column change of a role's distributed table whose rows from
+# before distribution are still in the coordinator's table: the rewrite
+# checked the owner's constraints over them as the superuser (review round
+# 60, C60-4): refused until they are removed
+as('regress_app', q{CREATE TABLE app.l60 (account_id int, id int, v int, PRIMARY KEY (account_id, id));
+	INSERT INTO app.l60 VALUES (1, 1, 1);
+	SELECT create_distributed_table('app.l60', 'account_id')});
+like(($coord->psql('postgres', q{ALTER TABLE app.l60 ALTER COLUMN v TYPE bigint}))[2],
+	qr/cannot change distributed table app\.l60 as a superuser: its table on the coordinator still holds the rows/,
+	'Citus: a superuser does not rewrite a role\'s pre-distribution rows');
+as('regress_app', q{SELECT truncate_local_data_after_distributing_table('app.l60')});
+$coord->safe_psql('postgres', q{ALTER TABLE app.l60 ALTER COLUMN v TYPE bigint});
+is($coord->safe_psql('postgres', q{SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 'app.l60'::regclass AND attname = 'v'}),
+	'bigint', 'once they are removed, it goes through');
 
 # the owner's SET UNLOGGED of a protected table's shard on a worker node
 # (where its holds are not known): a crash emptied held rows (review round
@@ -2014,6 +2037,11 @@ $w1->psql('postgres', "SET application_name = 'citus_internal gpid=10000000001';
 	SELECT citus_internal.delete_shard_metadata($s55id)", stderr => \my $err59);
 like($err59, qr/may change Citus's metadata on a worker node only for the coordinator/,
 	'Citus: a role changes no Citus metadata on a worker node');
+# (nor drops it with worker_drop_distributed_table, which Citus lets a
+# table's owner call: review round 60, C60-1, C60-2)
+$w1->psql('postgres', "SET ROLE regress_app; SELECT worker_drop_distributed_table('app.h55')", stderr => \my $err60);
+like($err60, qr/may change Citus's metadata on a worker node only for the coordinator/,
+	'Citus: a role drops no Citus metadata on a worker node');
 is($w1->safe_psql('postgres', "SELECT count(*) FROM pg_dist_shard WHERE shardid = $s55id"), '1', 'the shard is still known there');
 # ... nor the role's code run there in a transaction the coordinator tagged
 # (a trigger fired by a distributed UPDATE after the role's DDL)
