@@ -165,6 +165,8 @@ extern bool crm_purge_on_behalf(bool nested);
 extern void crm_purge_refuse_foreign_tables(List *rels);
 extern void crm_purge_refuse_swallowing_move(struct PlannedStmt *stmt);
 extern Node *crm_purge_pin_names(Node *parsetree);
+extern int	crm_purge_attaches(Node *parsetree);
+extern void crm_purge_refuse_attach_tricks(Node *parsetree, bool in_attach);
 extern bool crm_purge_citus_internal_session(void);
 extern bool crm_purge_citus_resharding(void);
 extern bool crm_purge_superuser_moving_rows(void);

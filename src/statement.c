@@ -36,6 +36,7 @@
 
 static uint64 top_level_statement = 0;
 static int	nesting_level = 0;
+static int	attaching = 0;			/* ALTER TABLE ... ATTACH PARTITION running */
 
 /* crm_purge_nesting_level: how deep in planning and running statements this runs (0: a top-level statement) */
 int
@@ -701,6 +702,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Oid			role;
 	bool		keeps_path = false;
 	CrmPurgeIdentity save;
+	int			attaching_now;
 
 	if (IsA(pstmt->utilityStmt, VariableSetStmt))
 	{
@@ -743,6 +745,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		IsA(pstmt->utilityStmt, CreateTableAsStmt) || IsA(pstmt->utilityStmt, DropOwnedStmt))
 		crm_purge_citus_hand_out_metadata();
 	role = utility_run_as(pstmt->utilityStmt, &keeps_path);
+	crm_purge_refuse_attach_tricks(pstmt->utilityStmt, attaching > 0);
 	crm_purge_before_utility(pstmt->utilityStmt, context);
 	if (OidIsValid(role) && keeps_path)
 		crm_purge_become_with(role, CRM_PURGE_KEEP_PATH, &save);
@@ -755,6 +758,8 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		crm_purge_sequences_before(queryString);
 	}
 	nesting_level++;
+	attaching_now = crm_purge_attaches(pstmt->utilityStmt);
+	attaching += attaching_now;
 	crm_purge_superuser_ddl_enter(pstmt->utilityStmt);
 	PG_TRY();
 	{
@@ -775,6 +780,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_FINALLY();
 	{
 		nesting_level--;
+		attaching -= attaching_now;
 		crm_purge_superuser_ddl_exit();
 	}
 	PG_END_TRY();

@@ -2689,3 +2689,56 @@ crm_purge_pin_names(Node *parsetree)
 		changed |= pin_rangevar(((CreateTrigStmt *) copy)->relation);
 	return changed ? copy : NULL;
 }
+
+/* crm_purge_attaches: is parsetree an ALTER TABLE ... ATTACH PARTITION (1) or not (0)? */
+int
+crm_purge_attaches(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (!IsA(parsetree, AlterTableStmt))
+		return 0;
+	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_AttachPartition)
+			return 1;
+	return 0;
+}
+
+/*
+ * crm_purge_refuse_attach_tricks: an ATTACH PARTITION names its partition
+ * before it runs the owner's partition bound, and PostgreSQL opens the
+ * partition by that name after: a bound that created a table under a name
+ * that did not exist, or renamed a protected or held table to it, attached
+ * a table no check looked at (review round 60, A60-2, A60-3).  The
+ * partition must exist when the statement starts, and no table is made,
+ * renamed or moved while one runs.
+ */
+void
+crm_purge_refuse_attach_tricks(Node *parsetree, bool in_attach)
+{
+	ListCell   *lc;
+
+	if (!OidIsValid(get_extension_oid("crm_purge", true)))
+		return;
+	if (in_attach && (IsA(parsetree, CreateStmt) || IsA(parsetree, CreateTableAsStmt) ||
+					  (IsA(parsetree, RenameStmt) && relation_kind(((RenameStmt *) parsetree)->renameType)) ||
+					  (IsA(parsetree, AlterObjectSchemaStmt) &&
+					   relation_kind(((AlterObjectSchemaStmt *) parsetree)->objectType))))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot make, rename or move a table while ALTER TABLE ... ATTACH PARTITION runs"),
+				 errdetail("The partition is named before its bound runs and opened after: the table attached could be another than the one checked."),
+				 errhint("Make the change before or after the ATTACH.")));
+	if (!crm_purge_attaches(parsetree))
+		return;
+	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_AttachPartition && cmd->def != NULL && IsA(cmd->def, PartitionCmd) &&
+			!OidIsValid(RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"%s\" does not exist", ((PartitionCmd *) cmd->def)->name->relname)));
+	}
+}

@@ -2986,6 +2986,27 @@ RESET ROLE;
 SELECT id, k FROM own.pt79 WHERE id <= 2 ORDER BY id;
 SELECT crm_purge_release(:h79a);
 SELECT crm_purge_release(:h79b);
+
+-- 80. an ATTACH PARTITION whose bound made the table it names, or renamed a
+-- protected table to that name: PostgreSQL opened a table no check had
+-- seen (review round 60, A60-2, A60-3)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.up80 (id int, k int NOT NULL, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+CREATE TABLE own.c80 (id int, k int NOT NULL, PRIMARY KEY (id, k));
+INSERT INTO own.c80 VALUES (1, 1);
+CREATE FUNCTION own.rename80() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN EXECUTE 'ALTER TABLE own.c80 RENAME TO cx80'; RETURN 1; END $$;
+CREATE TABLE own.decoy80 (id int, k int NOT NULL, PRIMARY KEY (id, k));
+CREATE FUNCTION own.swap80() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN EXECUTE 'ALTER TABLE own.decoy80 RENAME TO gone80'; EXECUTE 'ALTER TABLE own.c80 RENAME TO decoy80'; RETURN 1; END $$;
+RESET ROLE;
+SELECT crm_purge_protect('own.c80') IS NOT NULL AS protected;
+SET ROLE regress_sec_owner;
+ALTER TABLE own.up80 ATTACH PARTITION own.c80 FOR VALUES IN (1);
+ALTER TABLE own.up80 ATTACH PARTITION own.cx80 FOR VALUES IN (own.rename80());
+ALTER TABLE own.up80 ATTACH PARTITION own.decoy80 FOR VALUES IN (own.swap80());
+RESET ROLE;
+SELECT count(*) AS attached FROM pg_inherits WHERE inhparent = 'own.up80'::regclass;
 SELECT crm_purge_erase('own.g78', 'id = 7', 'GDPR');
 SET ROLE regress_sec_owner;
 DROP TABLE own.g78;
