@@ -87,9 +87,11 @@ BEGIN
 		RETURN 0;
 	END IF;
 	-- pg_restore loads cron.job after the policies: a job made meanwhile
-	-- would take a restored job's id; next time, once it is done
-	IF EXISTS (SELECT FROM pg_stat_activity a WHERE a.datname = current_database()
-			   AND a.application_name = 'pg_restore') THEN
+	-- would take a restored job's id; next time, once it is done.  Only a
+	-- superuser's, which alone may write cron.job (any role's session may
+	-- call itself pg_restore: review round 60, A60-1)
+	IF EXISTS (SELECT FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
+			   WHERE a.datname = current_database() AND a.application_name = 'pg_restore' AND r.rolsuper) THEN
 		RETURN 0;
 	END IF;
 	-- jobs of this extension's policies for another database are stale

@@ -115,6 +115,20 @@ $new->safe_psql('crm', q{DROP EXTENSION crm_purge CASCADE});
 is($new->safe_psql('crm', q{SELECT count(*) FROM cron.job WHERE jobname LIKE 'crm_purge_policy_%'}),
 	'0', 'DROP EXTENSION removes the pg_cron jobs');
 
+# a role's session named pg_restore kept the worker from making a policy's
+# missing job again, for as long as it stayed open (review round 60,
+# A60-1): only a superuser's restore (which alone writes cron.job) counts
+$node->safe_psql('crm', qq{SELECT cron.unschedule(jobid) FROM crm_purge.policies WHERE id = $policy});
+my $fake = do {
+	local $ENV{PGAPPNAME} = 'pg_restore';
+	local $ENV{PGUSER} = 'alice';
+	$node->background_psql('crm');
+};
+$fake->query_safe('SELECT 1');
+ok($node->poll_query_until('crm', qq{SELECT count(*) = 1 FROM cron.job j JOIN crm_purge.policies p ON p.jobid = j.jobid
+	WHERE p.id = $policy}), 'a role\'s session named pg_restore does not stop the policies\' repair');
+$fake->quit;
+
 $new->stop;
 $node->stop;
 done_testing();
