@@ -1541,13 +1541,6 @@ citus_changes_tables(Oid fn)
 	return false;
 }
 
-/* citus_metadata_udf: a C function of Citus's library (one that may change its metadata, or a worker-side one) */
-static bool
-citus_metadata_udf(Oid fn)
-{
-	return crm_purge_citus_present() && citus_table_udf_oid(fn);
-}
-
 /*
  * metadata_changer: one of Citus's functions that add, delete or update
  * shard, placement, partition or colocation metadata (citus_internal.*,
@@ -1907,10 +1900,11 @@ static void
 connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
 	HookedFunction hooked = hooked_function(flinfo->fn_oid);
+	/* (one pg_proc lookup for both uses below) */
+	bool		citus_udf = hooked != HOOKED_NONE && hooked != HOOKED_ERASE && citus_table_udf_oid(flinfo->fn_oid);
 
 	/* (first: the branches below change hooked) */
-	if (hooked != HOOKED_NONE && hooked != HOOKED_CONNECTS && hooked != HOOKED_SETS_TRANSACTION_ID &&
-		hooked != HOOKED_ERASE && citus_table_udf_oid(flinfo->fn_oid))
+	if (citus_udf && hooked != HOOKED_CONNECTS && hooked != HOOKED_SETS_TRANSACTION_ID)
 	{
 		/* (the same user at its start and its end) */
 		if (event == FHET_START && superuser())
@@ -1968,7 +1962,7 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errmsg("function %s cannot run on another role's behalf", get_func_name(flinfo->fn_oid)),
 				 errdetail("It opens a connection as the current user; code run on another role's behalf (a table owner's expression, policy or trigger reached by an admin's request, restore or erase) does not act as that role."),
 				 errhint("Call it directly, as the admin, in a transaction of its own.")));
-	if (event == FHET_START && !superuser() && citus_metadata_udf(flinfo->fn_oid))
+	if (event == FHET_START && !superuser() && citus_udf && crm_purge_citus_present())
 	{
 		/*
 		 * (on the coordinator, before Citus sends anything; on a worker node
