@@ -2470,6 +2470,7 @@ ALTER TABLE crm_purge.requests ADD COLUMN analyzed_at timestamptz;
 ALTER TABLE crm_purge.requests ADD COLUMN part oid;
 -- the file a tid scan's blocks are of: a rewrite (VACUUM FULL) starts it over
 ALTER TABLE crm_purge.requests ADD COLUMN scan_file oid;
+ALTER TABLE crm_purge.requests ADD COLUMN passes integer NOT NULL DEFAULT 1;
 COMMENT ON COLUMN crm_purge.requests.analyzed_at IS 'when the table was analyzed after the request, in a transaction of its own';
 UPDATE crm_purge.requests SET analyzed_at = finished_at WHERE status = 'success';
 
@@ -3849,6 +3850,7 @@ CREATE TABLE crm_purge.shard_requests (
 	rows_done	bigint NOT NULL DEFAULT 0,
 	done		boolean NOT NULL DEFAULT false,
 	scan_file	oid,
+	passes		integer NOT NULL DEFAULT 1,
 	PRIMARY KEY (request_id, placementid)
 );
 

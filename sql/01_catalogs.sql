@@ -95,7 +95,9 @@ CREATE TABLE crm_purge.requests (
 	-- a partitioned table: the partition being worked on (scan above is its)
 	part				oid,
 	-- the file a tid scan's blocks are of: a rewrite (VACUUM FULL) starts it over
-	scan_file			oid
+	scan_file			oid,
+	-- the scan's pass: one more when rows it takes are left at its end (an UPDATE moved them)
+	passes				integer NOT NULL DEFAULT 1
 );
 
 CREATE UNIQUE INDEX requests_one_active_per_table ON crm_purge.requests (tbl)
@@ -167,6 +169,7 @@ CREATE TABLE crm_purge.shard_requests (
 	rows_done	bigint NOT NULL DEFAULT 0,
 	done		boolean NOT NULL DEFAULT false,
 	scan_file	oid,
+	passes		integer NOT NULL DEFAULT 1,
 	PRIMARY KEY (request_id, placementid)
 );
 

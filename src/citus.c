@@ -31,6 +31,9 @@
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "libpq/auth.h"
+#include "libpq/libpq-be.h"
+#include "utils/guc_tables.h"
 #include "parser/parse_func.h"
 #include "parser/parse_relation.h"
 #include "storage/lockdefs.h"
@@ -855,6 +858,10 @@ crm_purge_citus_propagate_settings(int n, const char *const *names, const char *
 		tag = psprintf("$crm_purge_%d$", ++tries);
 	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/* (the DO runs before the statement's own hooks: pg_stat_statements would keep it as the role's) */
+	if (GetConfigOption("pg_stat_statements.track", true, false) != NULL)
+		(void) set_config_option("pg_stat_statements.track", "none", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
 	propagating = true;
 	PG_TRY();
@@ -1882,4 +1889,80 @@ crm_purge_citus_owner_code_column(PG_FUNCTION_ARGS)
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_NAME(result);
+}
+
+/*
+ * Keeping the tags crm_purge hands to the worker nodes from the roles they
+ * are handed out for (review round 60, C60-3): any session named
+ * citus_internal may join a distributed transaction on a worker node (C55-3),
+ * so a tag a role saw could be replayed there.  Citus prints what it sends
+ * (citus.log_remote_commands, any role's to set until now), and a worker
+ * node shows a role's Citus connections' statements to the role
+ * (pg_stat_activity, pg_stat_statements).
+ */
+static ClientAuthentication_hook_type prev_client_authentication_hook = NULL;
+static GucBoolCheckHook prev_log_remote_commands_check = NULL;
+
+/* refuse_role_remote_log: citus.log_remote_commands on, for a superuser only */
+static bool
+refuse_role_remote_log(bool *newval, void **extra, GucSource source)
+{
+	/* (the server's own configuration: a superuser's) */
+	if (*newval && source >= PGC_S_DATABASE && source != PGC_S_OVERRIDE && IsUnderPostmaster &&
+		IsTransactionState() && OidIsValid(GetUserId()) && !superuser())
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("only a superuser may turn citus.log_remote_commands on where crm_purge is loaded");
+		GUC_check_errdetail("Citus would print the values crm_purge hands to the worker nodes for this transaction; a role that saw one could use it in a session of its own there.");
+		GUC_check_errhint("Ask a superuser to look at the commands Citus sends.");
+		return false;
+	}
+	return prev_log_remote_commands_check == NULL || prev_log_remote_commands_check(newval, extra, source);
+}
+
+/*
+ * quiet_citus_connections: a role's Citus connection to this node (named
+ * citus_internal when it starts) shows its statements to no one: the tags
+ * Citus sends over it are the role's to see there otherwise.
+ */
+static void
+quiet_citus_connections(Port *port, int status)
+{
+	if (prev_client_authentication_hook)
+		prev_client_authentication_hook(port, status);
+	if (status != STATUS_OK || port->application_name == NULL ||
+		strncmp(port->application_name, "citus_internal", 14) != 0 ||
+		superuser_arg(get_role_oid(port->user_name, true)))
+		return;
+	SetConfigOption("track_activities", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	if (GetConfigOption("pg_stat_statements.track_utility", true, false) != NULL)
+		SetConfigOption("pg_stat_statements.track_utility", "off", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/* show_handed_out: SHOW and current_setting() of a handed-out setting (pg_read_all_settings reads them) */
+const char *
+crm_purge_show_handed_out(void)
+{
+	return "(hidden)";
+}
+
+/* crm_purge_citus_secrecy_init: from _PG_init */
+void
+crm_purge_citus_secrecy_init(void)
+{
+	struct config_generic **gucs = get_guc_variables();
+	int			n = GetNumConfigOptions();
+	int			i;
+
+	/* (Citus is loaded first: it says so) */
+	for (i = 0; i < n; i++)
+		if (gucs[i]->vartype == PGC_BOOL && strcmp(gucs[i]->name, "citus.log_remote_commands") == 0)
+		{
+			struct config_bool *conf = (struct config_bool *) gucs[i];
+
+			prev_log_remote_commands_check = conf->check_hook;
+			conf->check_hook = refuse_role_remote_log;
+		}
+	prev_client_authentication_hook = ClientAuthentication_hook;
+	ClientAuthentication_hook = quiet_citus_connections;
 }

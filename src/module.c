@@ -371,25 +371,25 @@ _PG_init(void)
 							   "Not to be set by hand: a value crm_purge did not issue is refused.",
 							   &crm_purge_citus_deletion, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
-							   check_handed_out_only, NULL, NULL);
+							   check_handed_out_only, NULL, crm_purge_show_handed_out);
 	DefineCustomStringVariable("crm_purge.citus_run_as",
 							   "Citus: the role a worker node runs the extension owner's statements as during a restore or erase, set by crm_purge.",
 							   "Not to be set by hand: a value crm_purge did not issue in the transaction is refused.",
 							   &crm_purge_citus_run_as, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
-							   check_handed_out_only, NULL, NULL);
+							   check_handed_out_only, NULL, crm_purge_show_handed_out);
 	DefineCustomStringVariable("crm_purge.citus_ddl",
 							   "Citus: set by the coordinator for the worker nodes while a role's change of a distributed table's columns runs there.",
 							   "Not to be set by hand: a value crm_purge did not issue in the transaction is refused.",
 							   &crm_purge_citus_ddl, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
-							   check_handed_out_only, NULL, NULL);
+							   check_handed_out_only, NULL, crm_purge_show_handed_out);
 	DefineCustomStringVariable("crm_purge.citus_metadata",
 							   "Citus: set by the coordinator for the worker nodes while a role's statement there may change Citus's metadata.",
 							   "Not to be set by hand: a value crm_purge did not issue in the transaction is refused.",
 							   &crm_purge_citus_metadata, "",
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
-							   check_handed_out_only, NULL, NULL);
+							   check_handed_out_only, NULL, crm_purge_show_handed_out);
 	DefineCustomStringVariable("crm_purge.actor",
 							   "The application's user, recorded with trashed rows (deletion_actor) and in crm_purge.history (app_actor).",
 							   "Set it with SET LOCAL per transaction; permissions still follow the database role.",
@@ -410,6 +410,7 @@ _PG_init(void)
 
 	crm_purge_statement_hooks_init();
 	crm_purge_connection_hooks_init();
+	crm_purge_citus_secrecy_init();
 	crm_purge_drop_hook_init();
 
 	if (process_shared_preload_libraries_in_progress)

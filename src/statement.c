@@ -37,12 +37,24 @@
 static uint64 top_level_statement = 0;
 static int	nesting_level = 0;
 static int	attaching = 0;			/* ALTER TABLE ... ATTACH PARTITION running */
+static bool top_level_reads_tables = false;
 
 /* crm_purge_nesting_level: how deep in planning and running statements this runs (0: a top-level statement) */
 int
 crm_purge_nesting_level(void)
 {
 	return nesting_level;
+}
+
+/*
+ * crm_purge_top_level_reads_tables: does the running top-level statement name
+ * a table (or is it a utility statement)?  Citus's metadata commands name
+ * none; a query Citus pushes down to a shard names the shard.
+ */
+bool
+crm_purge_top_level_reads_tables(void)
+{
+	return top_level_reads_tables;
 }
 static int	merging = 0;		/* MERGE statements running, nested ones included */
 
@@ -368,9 +380,15 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 	if (nesting_level == 0)
 	{
+		ListCell   *lc;
+
 		top_level_statement++;
 		crm_purge_guard_skips_reset();
 		crm_purge_sequences_before(queryDesc->sourceText);
+		top_level_reads_tables = queryDesc->plannedstmt->commandType != CMD_SELECT;
+		foreach(lc, queryDesc->plannedstmt->rtable)
+			if (lfirst_node(RangeTblEntry, lc)->rtekind == RTE_RELATION)
+				top_level_reads_tables = true;
 	}
 	/* Citus: several DELETEs of one transaction block, one id each; the actor */
 	if (IsTransactionBlock() && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) && !XactReadOnly &&
@@ -756,6 +774,7 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		top_level_statement++;
 		crm_purge_guard_skips_reset();
 		crm_purge_sequences_before(queryString);
+		top_level_reads_tables = true;
 	}
 	nesting_level++;
 	attaching_now = crm_purge_attaches(pstmt->utilityStmt);

@@ -62,6 +62,9 @@
 /* most blocks one batch scans, so that a sparse stretch stays one short batch */
 #define MAX_CHUNK_BLOCKS	16384
 
+/* scans of a heap a request makes while rows it takes are left at the end */
+#define MAX_PASSES	3
+
 typedef struct Request
 {
 	int64		id;
@@ -85,6 +88,7 @@ typedef struct Request
 	Oid			created_by;
 	int64		rows;
 	int64		rows_done;
+	int32		passes;			/* the scan's pass over its heap, from 1 */
 	bool		scan_started;	/* scan is set: for a partitioned table, of this partition */
 	bool		on_shard;		/* a Citus shard's batch on its node: the coordinator checked the creator */
 	Oid			part_table;		/* names its export parts' files: the shard on a node, else InvalidOid */
@@ -92,6 +96,7 @@ typedef struct Request
 } Request;
 
 static int64 tids_not_in(Datum tids, Datum excluded);
+static Datum held_among(Request *r, Datum tids);
 
 /* the plans of the request being worked on, kept across batches */
 static int64 plan_request = 0;
@@ -206,7 +211,7 @@ read_request(Request *r)
 
 	if (SPI_execute("SELECT id, tbl::oid, mode, modified_column::text, filter, cutoff, status,"
 					" scan, next_block, end_block, chunk_blocks, last_value, batches, parts,"
-					" created_by::oid, rows, rows_done, part, scan_file"
+					" created_by::oid, rows, rows_done, part, scan_file, passes"
 					" FROM crm_purge.requests q WHERE status IN ('queued', 'in_progress')"
 	/* a request waiting for a lock on its table lets the others go first until its next try */
 					" ORDER BY EXISTS (SELECT FROM crm_purge.errors e WHERE e.task = 'request batch'"
@@ -248,6 +253,7 @@ read_request(Request *r)
 	r->scan_file = DatumGetObjectId(SPI_getbinval(t, tt->tupdesc, 19, &isnull));
 	if (isnull)
 		r->scan_file = InvalidOid;
+	r->passes = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 20, &isnull));
 	return true;
 }
 
@@ -290,6 +296,7 @@ start_request(Request *r)
 		r->rows * 20 < reltuples;
 	r->end_block = nblocks;
 	r->next_block = 0;
+	r->passes = 1;
 	r->scan_file = rel->rd_node.relNode;
 	/* first guess: qualifying rows spread evenly */
 	r->chunk_blocks = (int64) Max(1.0, (double) crm_purge_batch_rows() * nblocks / Max(r->rows, 1));
@@ -352,6 +359,16 @@ heap_scope(Request *r)
 	return psprintf("%s AND tableoid OPERATOR(pg_catalog.=) '%u'::pg_catalog.oid", r->bound, r->heap);
 }
 
+/* pick_condition: the rows of the heap the request takes, held rows aside ($3: the cutoff) */
+static const char *
+pick_condition(Request *r)
+{
+	const char *scope = heap_scope(r);
+
+	return psprintf("%s%s%s < $3 AND (%s\n)", scope ? scope : "", scope ? " AND " : "",
+					quote_identifier(r->modified_column), r->filter ? r->filter : "true");
+}
+
 static void
 prepare_plans(Request *r)
 {
@@ -359,8 +376,7 @@ prepare_plans(Request *r)
 	const char *tbl = crm_purge_relname_only(r->relid);
 	const char *col = quote_identifier(r->modified_column);
 	const char *scope = heap_scope(r);
-	const char *cond = psprintf("%s%s%s < $3 AND (%s\n)", scope ? scope : "", scope ? " AND " : "",
-								col, r->filter ? r->filter : "true");
+	const char *cond = pick_condition(r);
 	/* a partition through its partitioned table: pruned to it by its bound */
 	const char *only = scope ? psprintf("%s AND ", scope) : "";
 	Oid			tidtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
@@ -649,18 +665,10 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 		return 0;
 
 	/* holds keep */
-	{
-		Oid			htypes[1] = {TIDARRAYOID};
-
-		values[0] = PointerGetDatum(construct_array(tids, (int) picked, TIDOID,
-													sizeof(ItemPointerData), false, TYPALIGN_SHORT));
-		values[1] = r->cutoff;
-		values[2] = crm_purge_hold_tid_array(crm_purge_hold_hits(r->relid, r->relid,
-																 heap_scope(r) ? psprintf("%s AND ctid = ANY ($1)", heap_scope(r)) :
-																 psprintf("tableoid OPERATOR(pg_catalog.=) '%u'::pg_catalog.oid AND ctid = ANY ($1)",
-																		  r->relid),
-																 1, htypes, values));
-	}
+	values[0] = PointerGetDatum(construct_array(tids, (int) picked, TIDOID,
+												sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+	values[1] = r->cutoff;
+	values[2] = held_among(r, values[0]);
 
 	/*
 	 * Held rows are left out of the rows picked: the DELETE keeps them ($3),
@@ -714,6 +722,81 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	/* rows meant to go that did not: a trigger or rule kept them, or they changed */
 	*missed = Max(tids_not_in(values[0], values[2]) - (int64) n, 0);
 	return n;
+}
+
+/* held_among: the rows of tids (a tid[] of the heap) that a legal hold keeps, a tid[] */
+static Datum
+held_among(Request *r, Datum tids)
+{
+	Oid			htypes[1] = {TIDARRAYOID};
+
+	return crm_purge_hold_tid_array(crm_purge_hold_hits(r->relid, r->relid,
+														heap_scope(r) ? psprintf("%s AND ctid = ANY ($1)", heap_scope(r)) :
+														psprintf("tableoid OPERATOR(pg_catalog.=) '%u'::pg_catalog.oid AND ctid = ANY ($1)",
+																 r->relid),
+														1, htypes, &tids));
+}
+
+/*
+ * rows_left: rows of the heap the request takes that are still there (up to
+ * 1000), held rows aside, picked as the creator picks (a snapshot of its own:
+ * the batch's DELETE is seen)
+ */
+static int64
+rows_left(Request *r)
+{
+	CrmPurgeIdentity id;
+	Oid			argtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
+	Datum		values[3] = {tid_datum(0), tid_datum(0), r->cutoff};
+	Datum	   *tids;
+	uint64		n;
+	uint64		i;
+	bool		isnull;
+	Datum		arr;
+	int			rc;
+
+	crm_purge_become_creator(r->created_by, OidIsValid(r->heap) ? r->heap : r->relid, &id);
+	rc = SPI_execute_with_args(psprintf("SELECT ctid FROM %s WHERE %s LIMIT 1000", crm_purge_relname_only(r->relid),
+										pick_condition(r)),
+							   3, argtypes, values, NULL, false, 0);
+	crm_purge_unbecome(&id);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not look for rows request " INT64_FORMAT " left", r->id);
+	n = SPI_processed;
+	if (n == 0)
+		return 0;
+	tids = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+		tids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+	arr = PointerGetDatum(construct_array(tids, (int) n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+	return tids_not_in(arr, held_among(r, arr));
+}
+
+/*
+ * another_pass: at the end of a scan, rows it takes are still there: an
+ * UPDATE gave them a new ctid past the scan's end or behind it, or they
+ * changed while the batch waited for them (review round 60, B60-1).  The
+ * scan starts over, over the heap's size now, at most MAX_PASSES times;
+ * then *left is what stays.
+ */
+static bool
+another_pass(Request *r, int64 *left)
+{
+	*left = rows_left(r);
+	if (*left == 0 || r->passes >= MAX_PASSES)
+		return false;
+	r->passes++;
+	if (r->index_scan)
+		r->has_last_value = false;
+	else
+	{
+		Relation	rel = table_open(r->heap, AccessShareLock);
+
+		r->end_block = RelationGetNumberOfBlocks(rel);
+		table_close(rel, AccessShareLock);
+		r->next_block = 0;
+	}
+	return true;
 }
 
 /* tid_cmp: qsort and bsearch order of ItemPointerData */
@@ -844,6 +927,8 @@ typedef struct BatchWork
 	List	   *cascade;		/* CrmPurgeCascadeTable of the tables the cascade reached */
 	int64		kept;			/* rows kept because their cascade reaches a held row */
 	int64		missed;			/* rows picked, not held, not deleted */
+	int64		left;			/* at the end of a pass: rows it takes still there */
+	bool		again;			/* and the scan starts over */
 } BatchWork;
 
 /*
@@ -880,6 +965,13 @@ run_batch(void *arg)
 	{
 		w->n = delete_batch(w->r, &w->done, &w->scanned_to, &w->cascade, &w->kept, &w->missed,
 							w->r->export ? batch_csv : NULL, streamed ? &file : NULL);
+		/* (the scan's position stays where another_pass put it) */
+		if (w->done && another_pass(w->r, &w->left))
+		{
+			w->again = true;
+			w->done = false;
+			w->scanned_to = w->r->next_block;
+		}
 		if (w->r->export && w->n > 0)
 		{
 			if (streamed)
@@ -1393,11 +1485,12 @@ set_partition(Request *r, Oid part)
 						crm_purge_relname(r->relid)),
 				 errhint("Give the partitions the partitioned table's owner, or make a request on each partition.")));
 	if (SPI_execute_with_args("UPDATE crm_purge.requests SET part = $2, scan = NULL, next_block = 0,"
-							  " end_block = NULL, chunk_blocks = NULL, last_value = NULL, scan_file = NULL WHERE id = $1",
+							  " end_block = NULL, chunk_blocks = NULL, last_value = NULL, scan_file = NULL, passes = 1 WHERE id = $1",
 							  2, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update request " INT64_FORMAT, r->id);
 	r->heap = part;
 	r->scan_started = false;
+	r->passes = 1;
 	r->next_block = 0;
 	r->scan_file = InvalidOid;
 	r->has_last_value = false;
@@ -1817,14 +1910,14 @@ shard_work(void *arg)
 	}
 	if (SPI_execute_with_args("UPDATE crm_purge.shard_requests SET next_block = $3, chunk_blocks = $4, last_value = $5,"
 							  " batches = batches + 1, parts = $6, rows_done = rows_done + $7, done = $8,"
-							  " end_block = $9, scan_file = $10"
-							  " WHERE request_id = $1 AND placementid = $2", 10,
-							  (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID, BOOLOID, INT8OID, OIDOID},
+							  " end_block = $9, scan_file = $10, passes = $11"
+							  " WHERE request_id = $1 AND placementid = $2", 11,
+							  (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID, BOOLOID, INT8OID, OIDOID, INT4OID},
 							  (Datum[]) {Int64GetDatum(r->id), values[1], Int64GetDatum(r->next_block),
 								  Int64GetDatum(r->chunk_blocks), r->last_value, Int32GetDatum(r->parts),
 								  Int64GetDatum((int64) sw->w.n), BoolGetDatum(sw->w.done),
-								  Int64GetDatum(r->end_block), ObjectIdGetDatum(r->scan_file)},
-							  r->has_last_value ? NULL : "    n     ", false, 0) != SPI_OK_UPDATE)
+								  Int64GetDatum(r->end_block), ObjectIdGetDatum(r->scan_file), Int32GetDatum(r->passes)},
+							  r->has_last_value ? NULL : "    n      ", false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not save the position of placement " INT64_FORMAT, sw->placementid);
 }
 
@@ -1883,8 +1976,8 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	if (!get_timeout_active(CLIENT_CONNECTION_CHECK_TIMEOUT))
 		enable_timeout_after(CLIENT_CONNECTION_CHECK_TIMEOUT, 1000);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT scan, next_block, end_block, chunk_blocks, last_value, batches, parts, rows_done, done, scan_file"
-							  " FROM crm_purge.shard_requests WHERE request_id = $1 AND placementid = $2 FOR UPDATE",
+	if (SPI_execute_with_args("SELECT scan, next_block, end_block, chunk_blocks, last_value, batches, parts, rows_done, done, scan_file,"
+							  " passes FROM crm_purge.shard_requests WHERE request_id = $1 AND placementid = $2 FOR UPDATE",
 							  2, argtypes, keys, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.shard_requests");
 	if (SPI_processed == 1)
@@ -1905,6 +1998,7 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 		r.scan_file = DatumGetObjectId(SPI_getbinval(t, desc, 10, &isnull));
 		if (isnull)
 			r.scan_file = InvalidOid;
+		r.passes = DatumGetInt32(SPI_getbinval(t, desc, 11, &isnull));
 		r.scan_started = true;
 	}
 	if (work)
@@ -1973,6 +2067,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	CrmPurgeExportPart part = {0};
 	bool		wrote_part = false;
 	StringInfo	outcome;
+	char	   *left_note = NULL;
 
 	memset(&r, 0, sizeof(r));
 	if (!read_request(&r))
@@ -2048,6 +2143,16 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		if (work.missed > 0)
 			appendStringInfo(outcome, "; " INT64_FORMAT " rows not deleted: a trigger or rule of the table kept them,"
 							 " or they changed since they were picked", work.missed);
+		if (work.again)
+			appendStringInfo(outcome, "; %s" INT64_FORMAT " rows the request takes were left: scan %d starts",
+							 work.left >= 1000 ? "at least " : "", work.left, r.passes);
+		else if (work.left > 0)
+		{
+			left_note = psprintf("%s" INT64_FORMAT " rows the request takes are still there after %d scans:"
+								 " a trigger or rule of the table keeps them, their cascade reaches a row under a legal hold,"
+								 " or updates keep moving them", work.left >= 1000 ? "at least " : "", work.left, r.passes);
+			appendStringInfo(outcome, "; %s", left_note);
+		}
 	}
 
 	advance_scan(&r, n, scanned_to);
@@ -2060,9 +2165,9 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		stalled_request = 0;
 
 	{
-		Oid			argtypes[9] = {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID, OIDOID};
-		Datum		values[9];
-		char		nulls[9] = {' ', ' ', ' ', ' ', r.has_last_value ? ' ' : 'n', ' ', ' ', ' ', OidIsValid(r.scan_file) ? ' ' : 'n'};
+		Oid			argtypes[10] = {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID, OIDOID, INT4OID};
+		Datum		values[10];
+		char		nulls[10] = {' ', ' ', ' ', ' ', r.has_last_value ? ' ' : 'n', ' ', ' ', ' ', OidIsValid(r.scan_file) ? ' ' : 'n', ' '};
 
 		values[0] = Int64GetDatum(r.id);
 		values[1] = Int64GetDatum((int64) n);
@@ -2073,10 +2178,11 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		values[6] = Int32GetDatum(r.parts);
 		values[7] = Int64GetDatum(r.end_block);
 		values[8] = ObjectIdGetDatum(r.scan_file);
+		values[9] = Int32GetDatum(r.passes);
 		if (SPI_execute_with_args("UPDATE crm_purge.requests SET rows_done = rows_done + $2, next_block = $3,"
 								  " chunk_blocks = $4, last_value = $5, batches = $6, parts = $7,"
-								  " end_block = $8, scan_file = $9 WHERE id = $1",
-								  9, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+								  " end_block = $8, scan_file = $9, passes = $10 WHERE id = $1",
+								  10, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update request " INT64_FORMAT, r.id);
 	}
 	record_batch(&r, n, started, outcome->data);
@@ -2094,7 +2200,8 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	}
 	if (done)
 	{
-		finish_request(&r, "success", NULL);
+		/* (success: the rows left are named, not silently passed over) */
+		finish_request(&r, "success", left_note);
 		counts->requests_finished++;
 		/* ANALYZE follows in a step of its own (tick.c) */
 	}

@@ -513,6 +513,7 @@ typedef struct Bypass
 	Oid			relid;
 	int			level;			/* the transaction nest level that set it */
 	bool		all_rows;		/* the statement deletes nothing else of it */
+	int			exec_level;		/* all_rows: the statement level (crm_purge_nesting_level) it runs at */
 	int			ntids;
 	ItemPointerData *tids;		/* sorted */
 } Bypass;
@@ -549,8 +550,10 @@ crm_purge_bypass_rows(Oid relid, Datum tids)
 }
 
 /*
- * crm_purge_bypass_table: every row of relid the statement deletes skips the
- * trash (nothing else can delete one).
+ * crm_purge_bypass_table: every row of relid the next statement run here
+ * deletes skips the trash; not those a statement inside it deletes (the
+ * owner's trigger on a child that ON DELETE SET NULL updates: review round
+ * 60, B60-2).
  */
 void
 crm_purge_bypass_table(Oid relid)
@@ -562,6 +565,7 @@ crm_purge_bypass_table(Oid relid)
 	b->relid = relid;
 	b->level = GetCurrentTransactionNestLevel();
 	b->all_rows = true;
+	b->exec_level = crm_purge_nesting_level();
 	bypass = lappend(bypass, b);
 	MemoryContextSwitchTo(old);
 }
@@ -607,7 +611,8 @@ bypassed(Oid relid, ItemPointer tid)
 
 		if (b->relid != relid)
 			continue;
-		if (b->all_rows ||
+		/* (its AFTER triggers fire one level in, while it finishes) */
+		if (b->all_rows ? crm_purge_nesting_level() == b->exec_level + 1 :
 			bsearch(tid, b->tids, b->ntids, sizeof(ItemPointerData), tid_cmp) != NULL)
 			return true;
 	}

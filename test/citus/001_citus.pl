@@ -162,12 +162,32 @@ my $own = $coord->safe_psql('postgres', q{SELECT deletion_id FROM crm_trash.app_
 is($coord->safe_psql('postgres', qq{SELECT count(*) FROM crm_trash.app__contacts WHERE deletion_id = $own}) . ($own > 1 ? ' new' : ''),
 	'1 new', 'on the coordinator a DELETE gives itself a new id, whatever was set');
 
-# a value seen once (Citus logs the commands it sends, for any role) cannot
-# be replayed: its tag names its distributed transaction
-my $log = as('regress_app', q{SET citus.log_remote_commands = on;
-	BEGIN; DELETE FROM contacts WHERE id BETWEEN 1350 AND 1359; COMMIT;}, err => 1);
+# Citus prints the commands it sends (log_remote_commands): only a
+# superuser may turn it on (review round 60, C60-3: a role saw its
+# transaction's tags and replayed them in a session of its own)
+$coord->psql('postgres', q{SET citus.log_remote_commands = on;
+	BEGIN; DELETE FROM contacts WHERE id BETWEEN 1346 AND 1349; COMMIT;},
+	extra_params => ['-U', 'regress_app'], stderr => \my $rolelog);
+like($rolelog, qr/only a superuser may turn citus.log_remote_commands on where crm_purge is loaded/,
+	'log_remote_commands: refused to a role');
+unlike($rolelog, qr/[0-9]+\.[0-9a-f]{16}/, '... and no value appears');
+$coord->psql('postgres', q{SELECT set_config('citus.log_remote_commands', 'on', true)},
+	extra_params => ['-U', 'regress_app'], stderr => \my $rolelog2);
+like($rolelog2, qr/only a superuser may turn citus.log_remote_commands on/, '... with set_config too');
+$coord->psql('postgres', q{ALTER ROLE regress_app SET citus.log_remote_commands = on},
+	extra_params => ['-U', 'regress_app'], stderr => \my $rolelog3);
+like($rolelog3, qr/only a superuser may turn citus.log_remote_commands on|permission denied/, '... with ALTER ROLE ... SET too');
+{
+	local $ENV{PGOPTIONS} = '-c citus.log_remote_commands=on';
+	$coord->psql('postgres', q{SELECT 1}, extra_params => ['-U', 'regress_app'], stderr => \my $rolelog4);
+	like($rolelog4, qr/only a superuser may turn citus.log_remote_commands on/, '... and as a connection option');
+}
+# a value seen once cannot be replayed: its tag names its distributed
+# transaction
+$coord->psql('postgres', q{SET citus.log_remote_commands = on; SET ROLE regress_app;
+	BEGIN; DELETE FROM contacts WHERE id BETWEEN 1350 AND 1359; COMMIT;}, stderr => \my $log);
 my ($seen) = $log =~ /SET LOCAL crm_purge\.citus_deletion = '([0-9]+\.[0-9a-f]{16})'/;
-ok(defined $seen, 'the value a statement was handed is visible to its role (log_remote_commands)');
+ok(defined $seen, 'the value a statement was handed is visible in a superuser\'s session (log_remote_commands)');
 $w1->psql('postgres', qq{SET ROLE regress_app; BEGIN; SET LOCAL crm_purge.citus_deletion = '$seen';
 	DELETE FROM $shard WHERE id BETWEEN 1360 AND 1369; COMMIT;}, on_error_stop => 1, stderr => \my $replayed);
 like($replayed, qr/crm_purge.citus_deletion holds a value crm_purge did not issue in this transaction/,
@@ -198,8 +218,9 @@ is($coord->safe_psql('postgres', q{
 	'WITH ... DELETE is a statement of its own; the actor is sent again after ROLLBACK TO SAVEPOINT');
 like(as('regress_app', q{BEGIN READ ONLY; DELETE FROM contacts WHERE id = 1378; COMMIT;}, err => 1),
 	qr/cannot execute DELETE in a read-only transaction/, 'a read-only transaction: PostgreSQL\'s own error');
-like(as('regress_app', q{SET citus.log_remote_commands = on; BEGIN; EXPLAIN (COSTS OFF) DELETE FROM contacts WHERE id = 1378; COMMIT;}, err => 1),
-	qr/^(?!.*citus_deletion)/s, 'EXPLAIN hands out nothing');
+$coord->psql('postgres', q{SET citus.log_remote_commands = on; SET ROLE regress_app;
+	BEGIN; EXPLAIN (COSTS OFF) DELETE FROM contacts WHERE id = 1378; COMMIT;}, stderr => \my $explained);
+like($explained, qr/^(?!.*citus_deletion)(?=.*issuing)/s, 'EXPLAIN hands out nothing');
 as('regress_app', q{
 	BEGIN;
 	DELETE FROM contacts WHERE id BETWEEN 1380 AND 1384;
@@ -2056,6 +2077,35 @@ like(as('regress_app', q{BEGIN; CREATE TABLE app.t59 (a int); UPDATE app.m59 SET
 	qr/may change Citus's metadata on a worker node only for the coordinator/,
 	'Citus: nor the role\'s code run on a worker node in a tagged transaction');
 as('regress_app', q{SET citus.enable_unsafe_triggers = on; DROP TRIGGER meta59 ON app.m59});
+# ... nor the role's query Citus pushes down to a shard there, in a tagged
+# transaction
+like(as('regress_app', qq{BEGIN; CREATE TABLE app.t61 (a int);
+	SELECT citus_internal.delete_shard_metadata($s55id) FROM app.m59 WHERE account_id = 1; COMMIT}, err => 1),
+	qr/may change Citus's metadata on a worker node only for the coordinator/,
+	'Citus: nor the role\'s query pushed down to a shard in a tagged transaction');
+is($w1->safe_psql('postgres', "SELECT count(*) FROM pg_dist_shard WHERE shardid = $s55id"), '1', 'the shard is still known there');
+# the tag never reaches the role: not in the worker nodes' pg_stat_activity
+# (or pg_stat_statements) of its Citus connections, not through
+# pg_read_all_settings (review round 60, C60-3)
+$coord->safe_psql('postgres', 'GRANT pg_read_all_settings TO regress_app');
+{
+	local $ENV{PGUSER} = 'regress_app';
+	my $bg = $coord->background_psql('postgres');
+	$bg->query_safe('BEGIN; SELECT count(*) FROM app.m59; CREATE TABLE app.t61 (id int)');
+	is($bg->query_safe(q{SELECT current_setting('crm_purge.citus_metadata')}), '(hidden)',
+		'Citus: pg_read_all_settings does not read the tag');
+	is($w1->safe_psql('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity
+		WHERE usename = 'regress_app' AND application_name LIKE 'citus_internal%'},
+		extra_params => ['-U', 'regress_app']), 't', 'the role\'s Citus connections are open on the worker node');
+	is($w1->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+		WHERE usename = 'regress_app' AND application_name LIKE 'citus_internal%' AND coalesce(query, '') <> ''},
+		extra_params => ['-U', 'regress_app']), '0', 'Citus: they show no statement there');
+	is($w1->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%citus_metadata%' AND pid <> pg_backend_pid()},
+		extra_params => ['-U', 'regress_app']), '0', 'Citus: the worker node shows the role no tag in pg_stat_activity');
+	$bg->query_safe('ROLLBACK');
+	$bg->quit;
+}
+$coord->safe_psql('postgres', 'REVOKE pg_read_all_settings FROM regress_app');
 as('regress_app', q{CREATE TABLE app.x56 (account_id int PRIMARY KEY, v int);
 	SELECT create_distributed_table('app.x56', 'account_id', colocate_with => 'app.h55');
 	INSERT INTO app.x56 SELECT g, 0 FROM generate_series(1, 40) g;
