@@ -2471,6 +2471,7 @@ ALTER TABLE crm_purge.requests ADD COLUMN part oid;
 -- the file a tid scan's blocks are of: a rewrite (VACUUM FULL) starts it over
 ALTER TABLE crm_purge.requests ADD COLUMN scan_file oid;
 ALTER TABLE crm_purge.requests ADD COLUMN passes integer NOT NULL DEFAULT 1;
+ALTER TABLE crm_purge.requests ADD COLUMN tree_passes integer NOT NULL DEFAULT 1;
 COMMENT ON COLUMN crm_purge.requests.analyzed_at IS 'when the table was analyzed after the request, in a transaction of its own';
 UPDATE crm_purge.requests SET analyzed_at = finished_at WHERE status = 'success';
 
@@ -3033,7 +3034,8 @@ BEGIN
 	FROM (SELECT g.leaf, g.segment, sum(crm_purge._relation_size(g.leaf, true)) OVER (ORDER BY g.segment) AS upto
 		  FROM crm_purge.trash_segments g
 		  WHERE g.trash = tr AND g.indexed_at IS NOT NULL
-			AND crm_purge._relation_size(g.leaf, true) < 16 * segment_bytes) x
+			AND crm_purge._relation_size(g.leaf, true) < 16 * segment_bytes
+			AND NOT crm_purge._segment_pinned(g.leaf)) x
 	WHERE x.upto <= 64 * segment_bytes;
 	-- not on Citus: the merge's INSERT ... SELECT would pull every trash row
 	-- to the coordinator, where reading a value runs the checks of the
@@ -3076,8 +3078,8 @@ BEGIN
 			DELETE FROM crm_purge.trash_segments g WHERE g.leaf = ANY (merge_leaves);
 			INSERT INTO crm_purge.trash_segments (leaf, trash, segment, sealed_at, indexed_at)
 				VALUES (merged, tr, merge_segs[1], now(), now());
-		EXCEPTION WHEN lock_not_available THEN
-			NULL;	-- someone reads or changes them: next time
+		EXCEPTION WHEN lock_not_available OR dependent_objects_still_exist THEN
+			NULL;	-- someone reads or changes them (or pinned one since): next time
 		END;
 	END IF;
 
@@ -3100,8 +3102,15 @@ BEGIN
 		EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
 		EXIT WHEN NOT expired;
 		EXECUTE format('SELECT count(*) FROM %s', s.leaf) INTO n;
-		EXECUTE format('DROP TABLE %s', s.leaf);
-		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = s.leaf;
+		-- a role's object on the segment's row type (a temporary table's
+		-- column, a view) blocks its DROP: its rows expire all the same, the
+		-- empty segment goes once nothing depends on it (review round 56, A56-2)
+		BEGIN
+			EXECUTE format('DROP TABLE %s', s.leaf);
+			DELETE FROM crm_purge.trash_segments g WHERE g.leaf = s.leaf;
+		EXCEPTION WHEN dependent_objects_still_exist THEN
+			EXECUTE format('TRUNCATE %s', s.leaf);
+		END;
 		dropped := dropped + n;
 	END LOOP;
 	RETURN dropped;
@@ -5539,6 +5548,18 @@ CREATE OR REPLACE FUNCTION crm_purge._dropped_owner(tbl oid) RETURNS oid
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_dropped_owner';
 
 REVOKE ALL ON FUNCTION crm_purge._dropped_owner(oid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION crm_purge._segment_pinned(leaf regclass) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT EXISTS (SELECT FROM pg_depend d JOIN pg_class c ON c.oid = leaf
+				   JOIN pg_type t ON t.oid = c.reltype
+				   WHERE d.deptype = 'n'
+					 AND ((d.refclassid = 'pg_type'::regclass AND d.refobjid IN (t.oid, t.typarray))
+						  OR (d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
+							  AND d.classid = 'pg_rewrite'::regclass)))
+$$;
+
+REVOKE ALL ON FUNCTION crm_purge._segment_pinned(regclass) FROM PUBLIC;
 
 -- (end of Citus)
 

@@ -97,7 +97,9 @@ CREATE TABLE crm_purge.requests (
 	-- the file a tid scan's blocks are of: a rewrite (VACUUM FULL) starts it over
 	scan_file			oid,
 	-- the scan's pass: one more when rows it takes are left at its end (an UPDATE moved them)
-	passes				integer NOT NULL DEFAULT 1
+	passes				integer NOT NULL DEFAULT 1,
+	-- a partitioned table's pass over its partitions: one more when rows it takes are left (moved between them)
+	tree_passes			integer NOT NULL DEFAULT 1
 );
 
 CREATE UNIQUE INDEX requests_one_active_per_table ON crm_purge.requests (tbl)

@@ -596,6 +596,19 @@ $$;
 -- segments whose every row is older than cutoff, unless a legal hold is
 -- active on the table (its rows then expire one by one, held ones kept).
 -- Returns the rows dropped.
+-- _segment_pinned: does an object outside crm_purge depend on a trash
+-- segment (its row type, or a view reading it)?  Any role may make one: the
+-- segment cannot be dropped while it stays.
+CREATE FUNCTION crm_purge._segment_pinned(leaf regclass) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT EXISTS (SELECT FROM pg_depend d JOIN pg_class c ON c.oid = leaf
+				   JOIN pg_type t ON t.oid = c.reltype
+				   WHERE d.deptype = 'n'
+					 AND ((d.refclassid = 'pg_type'::regclass AND d.refobjid IN (t.oid, t.typarray))
+						  OR (d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
+							  AND d.classid = 'pg_rewrite'::regclass)))
+$$;
+
 CREATE FUNCTION crm_purge._trash_upkeep(tbl regclass, cutoff timestamptz) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on AS $$
 DECLARE
@@ -687,7 +700,8 @@ BEGIN
 	FROM (SELECT g.leaf, g.segment, sum(crm_purge._relation_size(g.leaf, true)) OVER (ORDER BY g.segment) AS upto
 		  FROM crm_purge.trash_segments g
 		  WHERE g.trash = tr AND g.indexed_at IS NOT NULL
-			AND crm_purge._relation_size(g.leaf, true) < 16 * segment_bytes) x
+			AND crm_purge._relation_size(g.leaf, true) < 16 * segment_bytes
+			AND NOT crm_purge._segment_pinned(g.leaf)) x
 	WHERE x.upto <= 64 * segment_bytes;
 	-- not on Citus: the merge's INSERT ... SELECT would pull every trash row
 	-- to the coordinator, where reading a value runs the checks of the
@@ -730,8 +744,8 @@ BEGIN
 			DELETE FROM crm_purge.trash_segments g WHERE g.leaf = ANY (merge_leaves);
 			INSERT INTO crm_purge.trash_segments (leaf, trash, segment, sealed_at, indexed_at)
 				VALUES (merged, tr, merge_segs[1], now(), now());
-		EXCEPTION WHEN lock_not_available THEN
-			NULL;	-- someone reads or changes them: next time
+		EXCEPTION WHEN lock_not_available OR dependent_objects_still_exist THEN
+			NULL;	-- someone reads or changes them (or pinned one since): next time
 		END;
 	END IF;
 
@@ -754,8 +768,15 @@ BEGIN
 		EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s WHERE deleted_at >= $1)', s.leaf) USING cutoff INTO expired;
 		EXIT WHEN NOT expired;
 		EXECUTE format('SELECT count(*) FROM %s', s.leaf) INTO n;
-		EXECUTE format('DROP TABLE %s', s.leaf);
-		DELETE FROM crm_purge.trash_segments g WHERE g.leaf = s.leaf;
+		-- a role's object on the segment's row type (a temporary table's
+		-- column, a view) blocks its DROP: its rows expire all the same, the
+		-- empty segment goes once nothing depends on it (review round 56, A56-2)
+		BEGIN
+			EXECUTE format('DROP TABLE %s', s.leaf);
+			DELETE FROM crm_purge.trash_segments g WHERE g.leaf = s.leaf;
+		EXCEPTION WHEN dependent_objects_still_exist THEN
+			EXECUTE format('TRUNCATE %s', s.leaf);
+		END;
 		dropped := dropped + n;
 	END LOOP;
 	RETURN dropped;

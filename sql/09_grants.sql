@@ -235,7 +235,7 @@ GRANT EXECUTE ON FUNCTION crm_purge._tick_step(boolean) TO crm_purge_admin;
 
 REVOKE ALL ON FUNCTION crm_purge._add_trash_segment(regclass, integer),
 	crm_purge._trash_upkeep(regclass, timestamptz), crm_purge._index_trash_segment(regclass, regclass),
-	crm_purge._trash_stats_off(regclass) FROM PUBLIC;
+	crm_purge._trash_stats_off(regclass), crm_purge._segment_pinned(regclass) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._citus_distribute_trash(regclass, regclass) FROM PUBLIC;
 

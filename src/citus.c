@@ -21,6 +21,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/hashfn.h"
@@ -35,6 +36,7 @@
 #include "libpq/libpq-be.h"
 #include "utils/guc_tables.h"
 #include "parser/parse_func.h"
+#include "parser/parser.h"
 #include "parser/parse_relation.h"
 #include "storage/lockdefs.h"
 #include "storage/proc.h"
@@ -47,6 +49,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "crm_purge.h"
@@ -1965,4 +1968,160 @@ crm_purge_citus_secrecy_init(void)
 		}
 	prev_client_authentication_hook = ClientAuthentication_hook;
 	ClientAuthentication_hook = quiet_citus_connections;
+}
+
+/*
+ * Citus's metadata commands, as it sends them to a worker node: one SELECT
+ * calling one function on constants, or on the columns of a VALUES list in
+ * its WITH.  A role's statement of that shape is no risk: it calls the
+ * metadata function itself, in full view.  Anything else reaching one (a
+ * role's distributed function Citus delegates, inlined there; a query it
+ * pushes down to a shard) is refused (review round 61, C61-1).
+ */
+static bool
+plain_argument(Node *n, bool columns)
+{
+	if (n == NULL)
+		return false;
+	if (IsA(n, A_Const))
+		return true;
+	if (IsA(n, TypeCast))
+		return plain_argument(((TypeCast *) n)->arg, columns);
+	if (IsA(n, ColumnRef))
+		return columns && list_length(((ColumnRef *) n)->fields) == 1 &&
+			IsA(linitial(((ColumnRef *) n)->fields), String);
+	return false;
+}
+
+static bool
+bare_select(SelectStmt *sel)
+{
+	return sel->op == SETOP_NONE && sel->distinctClause == NIL && sel->intoClause == NULL &&
+		sel->whereClause == NULL && sel->groupClause == NIL && sel->havingClause == NULL &&
+		sel->windowClause == NIL && sel->sortClause == NIL && sel->limitOffset == NULL &&
+		sel->limitCount == NULL && sel->lockingClause == NIL;
+}
+
+/* values_cte: a CTE that is only a VALUES list of constants */
+static bool
+values_cte(CommonTableExpr *cte)
+{
+	SelectStmt *sel = (SelectStmt *) cte->ctequery;
+	ListCell   *row;
+	ListCell   *lc;
+
+	if (sel == NULL || !IsA(sel, SelectStmt) || !bare_select(sel) || sel->valuesLists == NIL ||
+		sel->targetList != NIL || sel->fromClause != NIL || sel->withClause != NULL)
+		return false;
+	foreach(row, sel->valuesLists)
+		foreach(lc, (List *) lfirst(row))
+			if (!plain_argument(lfirst(lc), false))
+				return false;
+	return true;
+}
+
+/*
+ * crm_purge_citus_metadata_command: the function a statement (source text,
+ * from location, len bytes or to its end) calls if it has the shape of
+ * Citus's metadata commands, as "schema.name" or "name"; else NULL
+ */
+char *
+crm_purge_citus_metadata_command(const char *source, int location, int len)
+{
+	char	   *text;
+	List	   *raw;
+	SelectStmt *sel;
+	ResTarget  *target;
+	FuncCall   *call;
+	ListCell   *lc;
+	char	   *result = NULL;
+
+	if (source == NULL || location < 0)
+		return NULL;
+	text = len > 0 ? pnstrdup(source + location, len) : pstrdup(source + location);
+	if (strstr(text, "citus_internal") == NULL && strstr(text, "worker_drop_distributed_table") == NULL)
+		return NULL;
+	/* (the statement running: it parsed before) */
+	raw = raw_parser(text, RAW_PARSE_DEFAULT);
+	if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
+		return NULL;
+	sel = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
+	if (!bare_select(sel) || sel->valuesLists != NIL || list_length(sel->targetList) != 1 ||
+		list_length(sel->fromClause) > 1)
+		return NULL;
+	target = linitial_node(ResTarget, sel->targetList);
+	if (target->val == NULL || !IsA(target->val, FuncCall))
+		return NULL;
+	call = (FuncCall *) target->val;
+	if (call->agg_order != NIL || call->agg_filter != NULL || call->over != NULL || call->agg_star ||
+		call->agg_distinct || call->func_variadic || list_length(call->funcname) > 2)
+		return NULL;
+	foreach(lc, call->args)
+		if (!plain_argument(lfirst(lc), sel->fromClause != NIL))
+			return NULL;
+	if (sel->withClause != NULL)
+	{
+		if (sel->withClause->recursive)
+			return NULL;
+		foreach(lc, sel->withClause->ctes)
+			if (!values_cte(lfirst_node(CommonTableExpr, lc)))
+				return NULL;
+	}
+	/* FROM: a CTE of its WITH, by name */
+	if (sel->fromClause != NIL)
+	{
+		RangeVar   *from = (RangeVar *) linitial(sel->fromClause);
+		bool		cte = false;
+
+		if (!IsA(from, RangeVar) || from->schemaname != NULL || from->catalogname != NULL ||
+			sel->withClause == NULL)
+			return NULL;
+		foreach(lc, sel->withClause->ctes)
+			if (strcmp(lfirst_node(CommonTableExpr, lc)->ctename, from->relname) == 0)
+				cte = true;
+		if (!cte)
+			return NULL;
+	}
+	result = list_length(call->funcname) == 2 ?
+		psprintf("%s.%s", strVal(linitial(call->funcname)), strVal(lsecond(call->funcname))) :
+		pstrdup(strVal(linitial(call->funcname)));
+	return result;
+}
+
+/*
+ * crm_purge_citus_command_calls: does the statement's function (named as
+ * crm_purge_citus_metadata_command gives it) name fn?  Unqualified: only
+ * pg_catalog's, and no other function of that name in reach.
+ */
+bool
+crm_purge_citus_command_calls(const char *command, Oid fn)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	const char *dot;
+	bool		result;
+
+	if (command == NULL || !HeapTupleIsValid(tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn))))
+		return false;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	dot = strchr(command, '.');
+	if (dot != NULL)
+	{
+		char	   *nsp = get_namespace_name(proc->pronamespace);
+
+		result = strcmp(dot + 1, NameStr(proc->proname)) == 0 && nsp != NULL &&
+			strlen(nsp) == (size_t) (dot - command) && strncmp(command, nsp, dot - command) == 0;
+	}
+	else
+	{
+		FuncCandidateList c;
+
+		result = strcmp(command, NameStr(proc->proname)) == 0 && proc->pronamespace == PG_CATALOG_NAMESPACE;
+		for (c = FuncnameGetCandidates(list_make1(makeString(pstrdup(command))), -1, NIL, false, false, false, true);
+			 result && c != NULL; c = c->next)
+			if (get_func_namespace(c->oid) != PG_CATALOG_NAMESPACE)
+				result = false;
+	}
+	ReleaseSysCache(tup);
+	return result;
 }

@@ -99,7 +99,7 @@ extern void crm_purge_fault(const char *point);
 
 /* statement.c */
 extern uint64 crm_purge_top_level_statement(void);
-extern bool crm_purge_top_level_reads_tables(void);
+extern const char *crm_purge_top_level_metadata_command(void);
 extern bool crm_purge_merge_running(void);
 extern void crm_purge_statement_hooks_init(void);
 
@@ -172,6 +172,8 @@ extern bool crm_purge_citus_internal_session(void);
 extern bool crm_purge_citus_resharding(void);
 extern bool crm_purge_superuser_moving_rows(void);
 extern void crm_purge_citus_secrecy_init(void);
+extern char *crm_purge_citus_metadata_command(const char *source, int location, int len);
+extern bool crm_purge_citus_command_calls(const char *command, Oid fn);
 extern const char *crm_purge_show_handed_out(void);
 extern void crm_purge_citus_propagate_settings(int n, const char *const *names, const char *const *values);
 extern void crm_purge_superuser_ddl_enter(Node *stmt);

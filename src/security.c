@@ -1967,14 +1967,15 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 		/*
 		 * (on the coordinator, before Citus sends anything; on a worker node
 		 * only in the coordinator's own command, not in a role's code it
-		 * runs: a trigger, a function, a query pushed down to a shard)
+		 * runs: a trigger, a function Citus delegates, a query pushed down to a
+		 * shard: the statement must be Citus's metadata command calling it)
 		 */
 		if (crm_purge_citus_group() == 0 && citus_changes_tables(flinfo->fn_oid))
 			crm_purge_citus_hand_out_metadata();
 		else if (crm_purge_citus_group() > 0 && metadata_changer(flinfo->fn_oid) &&
 				 OidIsValid(get_extension_oid("crm_purge", true)) && crm_purge_have_secret() &&
 				 (!crm_purge_citus_metadata_tagged() || crm_purge_nesting_level() > 1 ||
-				  crm_purge_top_level_reads_tables()))
+				  !crm_purge_citus_command_calls(crm_purge_top_level_metadata_command(), flinfo->fn_oid)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("function %s may change Citus's metadata on a worker node only for the coordinator", get_func_name(flinfo->fn_oid)),

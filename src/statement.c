@@ -22,6 +22,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -37,7 +38,7 @@
 static uint64 top_level_statement = 0;
 static int	nesting_level = 0;
 static int	attaching = 0;			/* ALTER TABLE ... ATTACH PARTITION running */
-static bool top_level_reads_tables = false;
+static char *top_level_command = NULL;	/* in TopMemoryContext */
 
 /* crm_purge_nesting_level: how deep in planning and running statements this runs (0: a top-level statement) */
 int
@@ -47,14 +48,14 @@ crm_purge_nesting_level(void)
 }
 
 /*
- * crm_purge_top_level_reads_tables: does the running top-level statement name
- * a table (or is it a utility statement)?  Citus's metadata commands name
- * none; a query Citus pushes down to a shard names the shard.
+ * crm_purge_top_level_metadata_command: the function the running top-level
+ * statement calls if it has the shape of Citus's metadata commands
+ * (crm_purge_citus_metadata_command), else NULL
  */
-bool
-crm_purge_top_level_reads_tables(void)
+const char *
+crm_purge_top_level_metadata_command(void)
 {
-	return top_level_reads_tables;
+	return top_level_command;
 }
 static int	merging = 0;		/* MERGE statements running, nested ones included */
 
@@ -200,6 +201,18 @@ local_rows_left(Oid relid)
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/* tree_rows_left: local_rows_left of relid or of a leaf partition of it */
+static bool
+tree_rows_left(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_RELATION && local_rows_left(lfirst_oid(lc)))
+			return true;
+	return false;
 }
 
 /* statement_run_as: run_as_role() of an executor's statement, or the shard copy's role */
@@ -380,15 +393,21 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 	if (nesting_level == 0)
 	{
-		ListCell   *lc;
-
 		top_level_statement++;
 		crm_purge_guard_skips_reset();
 		crm_purge_sequences_before(queryDesc->sourceText);
-		top_level_reads_tables = queryDesc->plannedstmt->commandType != CMD_SELECT;
-		foreach(lc, queryDesc->plannedstmt->rtable)
-			if (lfirst_node(RangeTblEntry, lc)->rtekind == RTE_RELATION)
-				top_level_reads_tables = true;
+		if (top_level_command != NULL)
+			pfree(top_level_command);
+		top_level_command = NULL;
+		if (queryDesc->plannedstmt->commandType == CMD_SELECT && crm_purge_citus_present())
+		{
+			char	   *command = crm_purge_citus_metadata_command(queryDesc->sourceText,
+																   queryDesc->plannedstmt->stmt_location,
+																   queryDesc->plannedstmt->stmt_len);
+
+			if (command != NULL)
+				top_level_command = MemoryContextStrdup(TopMemoryContext, command);
+		}
 	}
 	/* Citus: several DELETEs of one transaction block, one id each; the actor */
 	if (IsTransactionBlock() && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) && !XactReadOnly &&
@@ -645,7 +664,7 @@ utility_run_as(Node *stmt, bool *keeps_path)
 		 */
 		if (checks && OidIsValid(relid) && crm_purge_citus_group() == 0 &&
 			get_rel_relkind(relid) == RELKIND_RELATION && crm_purge_citus_distributed(relid) &&
-			!crm_purge_superuser_like(crm_purge_rel_owner(relid)) && local_rows_left(relid))
+			!crm_purge_superuser_like(crm_purge_rel_owner(relid)) && tree_rows_left(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("cannot change distributed table %s as a superuser: its table on the coordinator still holds the rows it had before it was distributed",
@@ -655,11 +674,27 @@ utility_run_as(Node *stmt, bool *keeps_path)
 							 crm_purge_relname(relid))));
 		/* (a shard's, partitioned too: a worker node's shell table has no rows to check) */
 		if (!checks || !OidIsValid(relid) ||
-			(get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE) ||
-			!OidIsValid(crm_purge_citus_shard_logical(relid)))
+			(get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE))
 			return InvalidOid;
-		*keeps_path = true;
-		return shard_copy_role(list_make1_oid(relid));
+		if (OidIsValid(crm_purge_citus_shard_logical(relid)))
+		{
+			*keeps_path = true;
+			return shard_copy_role(list_make1_oid(relid));
+		}
+		/*
+		 * a role's table with rows that a worker node does not know as a
+		 * Citus table or shard (a shard whose metadata its owner dropped
+		 * there: review round 61, C61-2): as its owner too.  (Not a shell
+		 * table Citus makes before its metadata while it activates a node:
+		 * it has no rows.)
+		 */
+		if (crm_purge_citus_group() > 0 && !crm_purge_citus_distributed(relid) &&
+			!crm_purge_superuser_like(crm_purge_rel_owner(relid)) && local_rows_left(relid))
+		{
+			*keeps_path = true;
+			return crm_purge_rel_owner(relid);
+		}
+		return InvalidOid;
 	}
 
 	/*
@@ -774,7 +809,9 @@ cp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		top_level_statement++;
 		crm_purge_guard_skips_reset();
 		crm_purge_sequences_before(queryString);
-		top_level_reads_tables = true;
+		if (top_level_command != NULL)
+			pfree(top_level_command);
+		top_level_command = NULL;
 	}
 	nesting_level++;
 	attaching_now = crm_purge_attaches(pstmt->utilityStmt);

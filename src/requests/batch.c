@@ -24,6 +24,7 @@
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_inherits.h"
 #include "access/visibilitymap.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
@@ -89,6 +90,8 @@ typedef struct Request
 	int64		rows;
 	int64		rows_done;
 	int32		passes;			/* the scan's pass over its heap, from 1 */
+	int32		tree_passes;	/* a partitioned table's: the pass over its partitions, from 1 */
+	int64		left;			/* at the end: rows it takes still there (up to 1000) */
 	bool		scan_started;	/* scan is set: for a partitioned table, of this partition */
 	bool		on_shard;		/* a Citus shard's batch on its node: the coordinator checked the creator */
 	Oid			part_table;		/* names its export parts' files: the shard on a node, else InvalidOid */
@@ -97,6 +100,7 @@ typedef struct Request
 
 static int64 tids_not_in(Datum tids, Datum excluded);
 static Datum held_among(Request *r, Datum tids);
+static char *partition_bound(Oid part);
 
 /* the plans of the request being worked on, kept across batches */
 static int64 plan_request = 0;
@@ -211,7 +215,7 @@ read_request(Request *r)
 
 	if (SPI_execute("SELECT id, tbl::oid, mode, modified_column::text, filter, cutoff, status,"
 					" scan, next_block, end_block, chunk_blocks, last_value, batches, parts,"
-					" created_by::oid, rows, rows_done, part, scan_file, passes"
+					" created_by::oid, rows, rows_done, part, scan_file, passes, tree_passes"
 					" FROM crm_purge.requests q WHERE status IN ('queued', 'in_progress')"
 	/* a request waiting for a lock on its table lets the others go first until its next try */
 					" ORDER BY EXISTS (SELECT FROM crm_purge.errors e WHERE e.task = 'request batch'"
@@ -254,6 +258,7 @@ read_request(Request *r)
 	if (isnull)
 		r->scan_file = InvalidOid;
 	r->passes = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 20, &isnull));
+	r->tree_passes = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 21, &isnull));
 	return true;
 }
 
@@ -737,17 +742,20 @@ held_among(Request *r, Datum tids)
 														1, htypes, &tids));
 }
 
+/* blocks rows_left reads at a time while legal holds are on the table */
+#define LEFT_CHUNK_BLOCKS	1024
+
 /*
- * rows_left: rows of the heap the request takes that are still there (up to
- * 1000), held rows aside, picked as the creator picks (a snapshot of its own:
- * the batch's DELETE is seen)
+ * rows_left_in: rows of the heap the request takes that are still there, in
+ * blocks [from, to) (to < 0: anywhere, up to 1000), held rows aside, picked
+ * as the creator picks (a snapshot of its own: the batch's DELETE is seen)
  */
 static int64
-rows_left(Request *r)
+rows_left_in(Request *r, int64 from, int64 to)
 {
 	CrmPurgeIdentity id;
 	Oid			argtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
-	Datum		values[3] = {tid_datum(0), tid_datum(0), r->cutoff};
+	Datum		values[3] = {tid_datum(from), tid_datum(Max(to, 0)), r->cutoff};
 	Datum	   *tids;
 	uint64		n;
 	uint64		i;
@@ -756,8 +764,9 @@ rows_left(Request *r)
 	int			rc;
 
 	crm_purge_become_creator(r->created_by, OidIsValid(r->heap) ? r->heap : r->relid, &id);
-	rc = SPI_execute_with_args(psprintf("SELECT ctid FROM %s WHERE %s LIMIT 1000", crm_purge_relname_only(r->relid),
-										pick_condition(r)),
+	rc = SPI_execute_with_args(psprintf(to < 0 ? "SELECT ctid FROM %s WHERE %s LIMIT 1000" :
+										"SELECT ctid FROM %s WHERE ctid >= $1 AND ctid < $2 AND %s",
+										crm_purge_relname_only(r->relid), pick_condition(r)),
 							   3, argtypes, values, NULL, false, 0);
 	crm_purge_unbecome(&id);
 	if (rc != SPI_OK_SELECT)
@@ -770,6 +779,50 @@ rows_left(Request *r)
 		tids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 	arr = PointerGetDatum(construct_array(tids, (int) n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT));
 	return tids_not_in(arr, held_among(r, arr));
+}
+
+/*
+ * rows_left: rows of the request's heap (or of every partition, when its
+ * heap is the partitioned table) it takes that are still there.  Under a
+ * legal hold the held rows are left out before any is counted, a chunk of
+ * blocks at a time: a thousand held rows first hid the rest (review round
+ * 61, B61-1).
+ */
+static int64
+rows_left(Request *r)
+{
+	Oid			heap = OidIsValid(r->heap) ? r->heap : r->relid;
+	int64		left = 0;
+
+	if (!crm_purge_has_holds(r->relid))
+		return rows_left_in(r, 0, -1);
+	if (get_rel_relkind(heap) == RELKIND_PARTITIONED_TABLE)
+	{
+		ListCell   *lc;
+
+		foreach(lc, find_all_inheritors(heap, AccessShareLock, NULL))
+		{
+			Request		part = *r;
+
+			if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_RELATION)
+				continue;
+			part.heap = lfirst_oid(lc);
+			part.bound = partition_bound(part.heap);
+			if ((left = rows_left(&part)) > 0)
+				break;
+		}
+		return left;
+	}
+	{
+		Relation	rel = table_open(heap, AccessShareLock);
+		int64		nblocks = RelationGetNumberOfBlocks(rel);
+		int64		block;
+
+		table_close(rel, AccessShareLock);
+		for (block = 0; block < nblocks && left == 0; block += LEFT_CHUNK_BLOCKS)
+			left = rows_left_in(r, block, block + LEFT_CHUNK_BLOCKS);
+	}
+	return left;
 }
 
 /*
@@ -1102,6 +1155,45 @@ next_partition(Oid relid, Oid after)
 	if (SPI_processed == 0)
 		return InvalidOid;
 	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * next_heap: the partition of r's table after "after"; after the last, the
+ * first again while rows the request takes are left anywhere in the table
+ * (an UPDATE moved them into a partition already done: review round 61,
+ * B61-2), at most MAX_PASSES times; then r->left is what stays
+ */
+static Oid
+next_heap(Request *r, Oid after)
+{
+	Oid			next = next_partition(r->relid, after);
+
+	if (!OidIsValid(next))
+	{
+		Request		whole = *r;
+
+		whole.heap = r->relid;
+		whole.bound = NULL;
+		r->left = rows_left(&whole);
+		if (r->left > 0 && r->tree_passes < MAX_PASSES)
+		{
+			r->tree_passes++;
+			r->left = 0;
+			next = next_partition(r->relid, InvalidOid);
+		}
+	}
+	return next;
+}
+
+/* left_note: what a request that ends leaves, or NULL */
+static char *
+left_note(Request *r, int passes)
+{
+	if (r->left <= 0)
+		return NULL;
+	return psprintf("%s" INT64_FORMAT " rows the request takes are still there after %d scans:"
+					" a trigger or rule of the table keeps them, their cascade reaches a row under a legal hold,"
+					" or updates keep moving them", r->left >= 1000 ? "at least " : "", r->left, passes);
 }
 
 /* partition_of: is part (still) a leaf partition of relid? */
@@ -1473,9 +1565,9 @@ run_partition_drop(void *arg)
 static void
 set_partition(Request *r, Oid part)
 {
-	Oid			argtypes[2] = {INT8OID, OIDOID};
-	Datum		values[2] = {Int64GetDatum(r->id), ObjectIdGetDatum(part)};
-	char		nulls[2] = {' ', OidIsValid(part) ? ' ' : 'n'};
+	Oid			argtypes[3] = {INT8OID, OIDOID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(r->id), ObjectIdGetDatum(part), Int32GetDatum(r->tree_passes)};
+	char		nulls[3] = {' ', OidIsValid(part) ? ' ' : 'n', ' '};
 
 	/* read as the partitioned table's owner: another owner's code would run with those rights */
 	if (OidIsValid(part) && crm_purge_rel_owner(part) != crm_purge_rel_owner(r->relid))
@@ -1485,8 +1577,9 @@ set_partition(Request *r, Oid part)
 						crm_purge_relname(r->relid)),
 				 errhint("Give the partitions the partitioned table's owner, or make a request on each partition.")));
 	if (SPI_execute_with_args("UPDATE crm_purge.requests SET part = $2, scan = NULL, next_block = 0,"
-							  " end_block = NULL, chunk_blocks = NULL, last_value = NULL, scan_file = NULL, passes = 1 WHERE id = $1",
-							  2, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+							  " end_block = NULL, chunk_blocks = NULL, last_value = NULL, scan_file = NULL, passes = 1,"
+							  " tree_passes = $3 WHERE id = $1",
+							  3, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update request " INT64_FORMAT, r->id);
 	r->heap = part;
 	r->scan_started = false;
@@ -1568,10 +1661,10 @@ partition_batch(Request *r, CrmPurgeTickCounts *counts, TimestampTz started, boo
 	counts->request_rows += d.rows;
 	counts->batches++;
 	/* on to the partition made after it */
-	set_partition(r, next_partition(r->relid, dropped));
+	set_partition(r, next_heap(r, dropped));
 	if (!OidIsValid(r->heap))
 	{
-		finish_request(r, "success", NULL);
+		finish_request(r, "success", left_note(r, r->tree_passes));
 		counts->requests_finished++;
 		*ended = true;
 	}
@@ -1618,10 +1711,10 @@ run_partition_steps(void *arg)
 		set_partition(r, next_partition(r->relid, InvalidOid));
 	}
 	else if (!OidIsValid(r->heap) || !partition_of(r->heap, r->relid))
-		set_partition(r, next_partition(r->relid, r->heap));	/* done, or gone meanwhile */
+		set_partition(r, next_heap(r, r->heap));	/* done, or gone meanwhile */
 	if (!OidIsValid(r->heap))
 	{
-		finish_request(r, "success", NULL);
+		finish_request(r, "success", left_note(r, r->tree_passes));
 		ps->counts->requests_finished++;
 		ps->outcome = STEP_DONE;
 		return;
@@ -1660,10 +1753,10 @@ run_partition_steps(void *arg)
 		}
 		else
 		{
-			set_partition(r, next_partition(r->relid, r->heap));
+			set_partition(r, next_heap(r, r->heap));
 			if (!OidIsValid(r->heap))
 			{
-				finish_request(r, "success", NULL);
+				finish_request(r, "success", left_note(r, r->tree_passes));
 				ps->counts->requests_finished++;
 				ps->outcome = STEP_DONE;
 				return;
@@ -2067,7 +2160,6 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	CrmPurgeExportPart part = {0};
 	bool		wrote_part = false;
 	StringInfo	outcome;
-	char	   *left_note = NULL;
 
 	memset(&r, 0, sizeof(r));
 	if (!read_request(&r))
@@ -2148,10 +2240,8 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 							 work.left >= 1000 ? "at least " : "", work.left, r.passes);
 		else if (work.left > 0)
 		{
-			left_note = psprintf("%s" INT64_FORMAT " rows the request takes are still there after %d scans:"
-								 " a trigger or rule of the table keeps them, their cascade reaches a row under a legal hold,"
-								 " or updates keep moving them", work.left >= 1000 ? "at least " : "", work.left, r.passes);
-			appendStringInfo(outcome, "; %s", left_note);
+			r.left = work.left;
+			appendStringInfo(outcome, "; %s", left_note(&r, r.passes));
 		}
 	}
 
@@ -2193,7 +2283,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	if (done && r.heap != r.relid)
 	{
 		/* this partition is done: the next one, or the end */
-		Oid			next = next_partition(r.relid, r.heap);
+		Oid			next = next_heap(&r, r.heap);
 
 		set_partition(&r, next);
 		done = !OidIsValid(next);
@@ -2201,7 +2291,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	if (done)
 	{
 		/* (success: the rows left are named, not silently passed over) */
-		finish_request(&r, "success", left_note);
+		finish_request(&r, "success", left_note(&r, r.heap != r.relid ? r.tree_passes : r.passes));
 		counts->requests_finished++;
 		/* ANALYZE follows in a step of its own (tick.c) */
 	}

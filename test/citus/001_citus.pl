@@ -2084,6 +2084,35 @@ like(as('regress_app', qq{BEGIN; CREATE TABLE app.t61 (a int);
 	qr/may change Citus's metadata on a worker node only for the coordinator/,
 	'Citus: nor the role\'s query pushed down to a shard in a tagged transaction');
 is($w1->safe_psql('postgres', "SELECT count(*) FROM pg_dist_shard WHERE shardid = $s55id"), '1', 'the shard is still known there');
+# ... nor the role's distributed function Citus delegates to a worker node
+# as "SELECT f(...)", inlined there into a direct metadata call (review
+# round 61, C61-1): the statement must be Citus's own metadata command
+as('regress_app', q{CREATE FUNCTION app.m61(k int, s bigint) RETURNS void LANGUAGE sql VOLATILE
+		AS $$ SELECT citus_internal.delete_shard_metadata(s) $$;
+	SELECT create_distributed_function('app.m61(int,bigint)', 'k', colocate_with := 'app.m59', force_delegation := true);
+	SET citus.enable_ddl_propagation = off;
+	CREATE OR REPLACE FUNCTION app.m61(k int, s bigint) RETURNS void LANGUAGE sql VOLATILE SET search_path = pg_catalog
+		AS $$ SELECT citus_internal.delete_shard_metadata(s) $$});
+my $m61 = $coord->safe_psql('postgres', q{SELECT get_shard_id_for_distribution_column('app.m59', 1)});
+like(as('regress_app', qq{BEGIN; CREATE TABLE app.t61c (a int); SELECT app.m61(1, $m61); COMMIT}, err => 1),
+	qr/may change Citus's metadata on a worker node only for the coordinator/,
+	'Citus: nor the role\'s delegated function, inlined on the worker node');
+is($coord->safe_psql('postgres', qq{SELECT result FROM run_command_on_workers(\$\$SELECT count(*) FROM pg_dist_shard WHERE shardid = $m61\$\$)}),
+	"1\n1", 'the shard is still known on every worker node');
+# a superuser's row-reading ALTER TABLE on a worker node of a role's table
+# the node does not know as a Citus table (a shard whose metadata was
+# dropped there) checks its rows as the owner (review round 61, C61-2)
+$w1->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off;
+	CREATE FUNCTION app.who61(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $f$
+	BEGIN IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN RAISE EXCEPTION 'ran as superuser'; END IF;
+	RETURN true; END $f$;
+	CREATE TABLE app.l61 (a int); INSERT INTO app.l61 VALUES (1);
+	ALTER TABLE app.l61 OWNER TO regress_app; ALTER FUNCTION app.who61(int) OWNER TO regress_app});
+$w1->psql('postgres', q{SET citus.enable_ddl_propagation = off; ALTER TABLE app.l61 ADD CONSTRAINT c61 CHECK (app.who61(a))},
+	stderr => \my $err61c);
+unlike($err61c, qr/ran as superuser/, 'Citus: a superuser\'s ALTER of a role\'s unknown table on a worker node checks it as the owner');
+is($w1->safe_psql('postgres', q{SELECT count(*) FROM pg_constraint WHERE conname = 'c61'}), '1', '... and the constraint is made');
+$w1->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; DROP TABLE app.l61; DROP FUNCTION app.who61(int)});
 # the tag never reaches the role: not in the worker nodes' pg_stat_activity
 # (or pg_stat_statements) of its Citus connections, not through
 # pg_read_all_settings (review round 60, C60-3)

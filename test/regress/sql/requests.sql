@@ -480,7 +480,7 @@ ANALYZE mv;
 -- (too long for the last block's free space: a block of its own)
 CREATE FUNCTION mv_move() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE public.mv SET flag = 1, pad = (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 200) g)
+	UPDATE public.mv SET flag = 1, pad = (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 250) g)
 	WHERE id = 300 AND flag = 0;
 	RETURN NULL;
 END $$;
@@ -491,6 +491,26 @@ CALL crm_purge_run();
 SELECT r.status, r.rows_done, r.error, q.scan, q.passes FROM crm_purge_requests r JOIN crm_purge.requests q USING (id) WHERE id = :mv_req;
 SELECT batch, rows, outcome FROM crm_purge_report(:mv_req);
 SELECT count(*) AS left_rows FROM mv;
+-- ... also under a legal hold on a thousand rows and more ahead of it
+-- (review round 61, B61-1: the check took 1000 rows, then left the held out)
+-- (row 100 moves past 1200 held rows, to the end)
+TRUNCATE mv;
+INSERT INTO mv SELECT g, now() - interval '400 days', 0, CASE WHEN g > 100 THEN 'keep' ELSE repeat('x', 200) END
+FROM generate_series(1, 1300) g;
+CREATE OR REPLACE FUNCTION mv_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE public.mv SET flag = 1, pad = (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 250) g)
+	WHERE id = 100 AND flag = 0;
+	RETURN NULL;
+END $$;
+ANALYZE mv;
+SELECT crm_purge_hold('mv', $$pad = 'keep'$$, NULL, 'litigation') AS mv_hold \gset
+SELECT crm_purge_request('mv', '90 days', 'delete_only') AS mv_req3 \gset
+CALL crm_purge_run();
+SELECT r.status, r.rows_done, r.error, q.passes FROM crm_purge_requests r JOIN crm_purge.requests q USING (id) WHERE id = :mv_req3;
+SELECT count(*) AS held_left, count(*) FILTER (WHERE pad <> 'keep') AS others_left FROM mv;
+SELECT crm_purge_release(:mv_hold);
+TRUNCATE mv;
 -- rows that stay (the owner's trigger keeps one): named, after 3 scans
 INSERT INTO mv SELECT g, now() - interval '400 days', 1, 'x' FROM generate_series(1, 50) g;
 CREATE FUNCTION mv_keep() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -505,6 +525,32 @@ DROP TABLE mv;
 DROP FUNCTION mv_move();
 DROP FUNCTION mv_keep();
 RESET crm_purge.batch_size;
+
+-- a partitioned table: a row an UPDATE moves into a partition already done
+-- is taken by another pass over the partitions (review round 61, B61-2)
+-- (mvp2's first batch moves its last row into mvp1, done by then)
+CREATE TABLE mvp (id int, region int, modified_at timestamptz NOT NULL, pad text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE mvp1 PARTITION OF mvp FOR VALUES IN (1);
+CREATE TABLE mvp2 PARTITION OF mvp FOR VALUES IN (2);
+INSERT INTO mvp SELECT g, 1 + g % 2, now() - interval '400 days', repeat('p', 1000) FROM generate_series(1, 200) g;
+INSERT INTO mvp VALUES (1001, 1, now()), (1002, 2, now());
+CREATE FUNCTION mvp_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM public.mvp1 WHERE id < 1000) AND (SELECT count(*) FROM public.mvp2 WHERE id < 1000) < 100 THEN
+		UPDATE public.mvp SET region = 1 WHERE id = 199 AND region = 2;
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER mvp_move AFTER DELETE ON mvp FOR EACH STATEMENT EXECUTE FUNCTION mvp_move();
+ANALYZE mvp;
+SET crm_purge.batch_size = 10;
+SELECT crm_purge_request('mvp', '90 days', 'delete_only') AS mvp_req \gset
+CALL crm_purge_run();
+RESET crm_purge.batch_size;
+SELECT r.status, r.rows_done, r.error, q.tree_passes FROM crm_purge_requests r JOIN crm_purge.requests q USING (id) WHERE id = :mvp_req;
+SELECT tableoid::regclass, id FROM mvp ORDER BY id;
+DROP TABLE mvp;
+DROP FUNCTION mvp_move();
 
 -- a batch without filter or holds sends its own rows past the trash, not
 -- the rows the owner's code deletes inside it (a trigger on a child that

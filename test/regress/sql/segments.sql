@@ -139,6 +139,19 @@ RESET ROLE;
 
 -- expiry: a sealed segment whose every row expired is dropped whole ...
 UPDATE crm_trash.public__seg_contacts_s0 SET deleted_at = now() - interval '200 days';
+-- ... even while any role's object depends on its row type (its DROP
+-- fails): its rows expire, it stays empty until the object goes (review
+-- round 56, A56-2: a temporary table stopped the table's expiry for good)
+SET ROLE regress_seg_other;
+CREATE TEMP TABLE seg_pin (r crm_trash.public__seg_contacts_s0);
+RESET ROLE;
+SELECT crm_purge._segment_pinned('crm_trash.public__seg_contacts_s0') AS pinned;
+SET ROLE regress_seg_admin;
+SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
+RESET ROLE;
+SELECT leaf, segment, (SELECT count(*) FROM crm_trash.public__seg_contacts_s0) AS rows_left
+FROM crm_purge.trash_segments WHERE trash = 'crm_trash.public__seg_contacts'::regclass ORDER BY segment;
+DROP TABLE seg_pin;
 SET ROLE regress_seg_admin;
 SELECT crm_purge_tick() ->> 'trash_expired' AS expired;
 RESET ROLE;
