@@ -2047,6 +2047,12 @@ BEGIN
 				  DETAIL = 'A crash would empty an unlogged table, held rows with it.',
 				  HINT = 'Have its owner make it logged first (ALTER TABLE ... SET LOGGED).';
 	END IF;
+	IF crm_purge._temporary_dependency(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot hold rows of table %: it depends on temporary %', tbl, crm_purge._temporary_dependency(tbl)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The session''s end drops it, and the table or its column with it, held rows and all.',
+				  HINT = 'Have the table''s owner use a type or table that is not temporary.';
+	END IF;
 	-- a protected table's rows are held in its trash too: its trash
 	-- triggers must be there, as crm_purge made them (review round 57,
 	-- A57-1, B57-3: disabled or dropped before the hold)
@@ -3133,6 +3139,12 @@ BEGIN
 		WHERE c.oid = tbl;
 	IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF crm_purge._temporary_dependency(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot protect table %: it depends on temporary %', tbl, crm_purge._temporary_dependency(tbl)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The session''s end drops it, and the table or its column with it, rows and all.',
+				  HINT = 'Have the table''s owner use a type or table that is not temporary.';
 	END IF;
 	IF rel.relispartition THEN
 		RAISE EXCEPTION 'cannot protect table %: it is a partition of %', tbl,
@@ -5560,6 +5572,20 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 REVOKE ALL ON FUNCTION crm_purge._segment_pinned(regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION crm_purge._temporary_dependency(tbl regclass) RETURNS text
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+	SELECT pg_describe_object(d.refclassid, d.refobjid, 0)
+	FROM pg_depend d
+	LEFT JOIN pg_type t ON d.refclassid = 'pg_type'::regclass AND t.oid = d.refobjid
+	LEFT JOIN pg_class c ON d.refclassid = 'pg_class'::regclass AND c.oid = d.refobjid
+	JOIN pg_namespace n ON n.oid = coalesce(t.typnamespace, c.relnamespace)
+	WHERE d.classid = 'pg_class'::regclass AND d.objid IN (SELECT tbl UNION SELECT p.relid FROM pg_partition_tree(tbl) p)
+	  AND d.deptype = 'n' AND (n.nspname LIKE 'pg\_temp\_%' OR n.nspname LIKE 'pg\_toast\_temp\_%')
+	ORDER BY 1 LIMIT 1
+$$;
+
+REVOKE ALL ON FUNCTION crm_purge._temporary_dependency(regclass) FROM PUBLIC;
 
 -- (end of Citus)
 

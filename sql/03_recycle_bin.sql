@@ -989,6 +989,12 @@ BEGIN
 	IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	IF crm_purge._temporary_dependency(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot protect table %: it depends on temporary %', tbl, crm_purge._temporary_dependency(tbl)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The session''s end drops it, and the table or its column with it, rows and all.',
+				  HINT = 'Have the table''s owner use a type or table that is not temporary.';
+	END IF;
 	IF rel.relispartition THEN
 		RAISE EXCEPTION 'cannot protect table %: it is a partition of %', tbl,
 			(SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tbl)
@@ -1209,6 +1215,22 @@ LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 	CROSS JOIN (VALUES ('row'), ('flush'), ('no_truncate')) w(kind)
 	WHERE NOT EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = pt.relid AND crm_purge._trash_trigger_intact(tg.oid, w.kind))
 	ORDER BY pt.level, pt.relid LIMIT 1
+$$;
+
+-- _temporary_dependency: a temporary type or table that tbl (itself, its
+-- columns) depends on, or NULL: the session's end drops it with CASCADE,
+-- the table or the column with it, out of reach of every check (review
+-- round 62, B62-1: ALTER TABLE ... OF pg_temp.t on a held table).
+CREATE FUNCTION crm_purge._temporary_dependency(tbl regclass) RETURNS text
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+	SELECT pg_describe_object(d.refclassid, d.refobjid, 0)
+	FROM pg_depend d
+	LEFT JOIN pg_type t ON d.refclassid = 'pg_type'::regclass AND t.oid = d.refobjid
+	LEFT JOIN pg_class c ON d.refclassid = 'pg_class'::regclass AND c.oid = d.refobjid
+	JOIN pg_namespace n ON n.oid = coalesce(t.typnamespace, c.relnamespace)
+	WHERE d.classid = 'pg_class'::regclass AND d.objid IN (SELECT tbl UNION SELECT p.relid FROM pg_partition_tree(tbl) p)
+	  AND d.deptype = 'n' AND (n.nspname LIKE 'pg\_temp\_%' OR n.nspname LIKE 'pg\_toast\_temp\_%')
+	ORDER BY 1 LIMIT 1
 $$;
 
 -- Unprotect removes every unlink trigger it made for the table, and any

@@ -2325,6 +2325,12 @@ BEGIN
 				  DETAIL = 'A crash would empty an unlogged table, held rows with it.',
 				  HINT = 'Have its owner make it logged first (ALTER TABLE ... SET LOGGED).';
 	END IF;
+	IF crm_purge._temporary_dependency(tbl) IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot hold rows of table %: it depends on temporary %', tbl, crm_purge._temporary_dependency(tbl)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The session''s end drops it, and the table or its column with it, held rows and all.',
+				  HINT = 'Have the table''s owner use a type or table that is not temporary.';
+	END IF;
 	-- a protected table's rows are held in its trash too: its trash
 	-- triggers must be there, as crm_purge made them (review round 57,
 	-- A57-1, B57-3: disabled or dropped before the hold)

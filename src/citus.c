@@ -2036,11 +2036,12 @@ crm_purge_citus_metadata_command(const char *source, int location, int len)
 	ListCell   *lc;
 	char	   *result = NULL;
 
-	if (source == NULL || location < 0)
+	/* (most statements name neither: no copy, no parse) */
+	if (source == NULL || location < 0 ||
+		(strstr(source + location, "citus_internal") == NULL &&
+		 strstr(source + location, "worker_drop_distributed_table") == NULL))
 		return NULL;
 	text = len > 0 ? pnstrdup(source + location, len) : pstrdup(source + location);
-	if (strstr(text, "citus_internal") == NULL && strstr(text, "worker_drop_distributed_table") == NULL)
-		return NULL;
 	/* (the statement running: it parsed before) */
 	raw = raw_parser(text, RAW_PARSE_DEFAULT);
 	if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))

@@ -1561,7 +1561,9 @@ metadata_changer(Oid fn)
 		result = ((proc->pronamespace == get_namespace_oid("citus_internal", true) ||
 				   strncmp(name, "citus_internal_", 15) == 0) &&
 				  (strstr(name, "shard_metadata") != NULL || strstr(name, "placement_metadata") != NULL ||
-				   strstr(name, "partition_metadata") != NULL || strstr(name, "colocation") != NULL)) ||
+				   strstr(name, "partition_metadata") != NULL || strstr(name, "colocation") != NULL ||
+				   /* (review round 62, C62-1, C62-2) */
+				   strstr(name, "dist_table_metadata") != NULL || strstr(name, "tenant_schema") != NULL)) ||
 			/* (and the one dropping a table's metadata, a table owner's to call: review round 60, C60-1, C60-2) */
 			(proc->pronamespace == PG_CATALOG_NAMESPACE && strcmp(name, "worker_drop_distributed_table") == 0);
 		ReleaseSysCache(tup);
@@ -1699,9 +1701,51 @@ crm_purge_superuser_ddl_exit(void)
 		superuser_ddl--;
 }
 
+/*
+ * Code of a third role (the table's owner's IMMUTABLE function folded while
+ * an admin's filter is planned, in an index expression or predicate, a
+ * statistics expression) run while crm_purge picks rows on another role's
+ * behalf runs as its owner, restricted, as a SECURITY DEFINER function
+ * would: it read and changed what only the admin may (review round 62,
+ * A62-1).
+ */
+#define MAX_OWNER_CALLS 64
+static struct
+{
+	FmgrInfo   *flinfo;
+	Oid			userid;
+	int			sec_context;
+}			owner_calls[MAX_OWNER_CALLS];
+static int	owner_call_depth = 0;
+
+static bool
+picking_on_behalf(void)
+{
+	Oid			userid;
+	int			sec_context;
+
+	GetUserIdAndSecContext(&userid, &sec_context);
+	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0;
+}
+
+static Oid
+function_owner(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
 static bool
 connection_needs_hook(Oid fn)
 {
+	if (picking_on_behalf() && third_party_code(fn, GetUserId()))
+		return true;
 	if (OidIsValid(itself_caller) && third_party_code(fn, itself_caller))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1796,6 +1840,7 @@ forget_remote_mark(XactEvent event, void *arg)
 	{
 		remote_marked = false;
 		itself_caller = InvalidOid;
+		owner_call_depth = 0;
 		erasing = 0;
 		marked_base = -1;
 		owner_work_relid = InvalidOid;
@@ -1899,9 +1944,11 @@ refuse_separated_trash(void)
 static void
 connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
+
 	HookedFunction hooked = hooked_function(flinfo->fn_oid);
 	/* (one pg_proc lookup for both uses below) */
 	bool		citus_udf = hooked != HOOKED_NONE && hooked != HOOKED_ERASE && citus_table_udf_oid(flinfo->fn_oid);
+
 
 	/* (first: the branches below change hooked) */
 	if (citus_udf && hooked != HOOKED_CONNECTS && hooked != HOOKED_SETS_TRANSACTION_ID)
@@ -1972,15 +2019,18 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 		 */
 		if (crm_purge_citus_group() == 0 && citus_changes_tables(flinfo->fn_oid))
 			crm_purge_citus_hand_out_metadata();
-		else if (crm_purge_citus_group() > 0 && metadata_changer(flinfo->fn_oid) &&
+		/* (on the coordinator never: Citus changes its metadata there itself; review round 62, C62-1) */
+		else if (metadata_changer(flinfo->fn_oid) &&
 				 OidIsValid(get_extension_oid("crm_purge", true)) && crm_purge_have_secret() &&
-				 (!crm_purge_citus_metadata_tagged() || crm_purge_nesting_level() > 1 ||
+				 (crm_purge_citus_group() == 0 || !crm_purge_citus_metadata_tagged() || crm_purge_nesting_level() > 1 ||
 				  !crm_purge_citus_command_calls(crm_purge_top_level_metadata_command(), flinfo->fn_oid)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 crm_purge_citus_group() == 0 ?
+					 errmsg("function %s may change Citus's metadata only as Citus's own command, on a worker node", get_func_name(flinfo->fn_oid)) :
 					 errmsg("function %s may change Citus's metadata on a worker node only for the coordinator", get_func_name(flinfo->fn_oid)),
-					 errdetail("crm_purge's checks on a worker node read its metadata; a role changing it there (a session named citus_internal) made its shards unknown to them."),
-					 errhint("Make the change on the coordinator.")));
+					 errdetail("crm_purge's checks read Citus's metadata; a role changing it (a session named citus_internal) made its shards unknown to them."),
+					 errhint("Make the change with Citus's functions on the coordinator (create_distributed_table, ALTER TABLE ...).")));
 	}
 	/* (Citus's own sessions are named so; a superuser may) */
 	if (event == FHET_START && hooked == HOOKED_SETS_TRANSACTION_ID && !crm_purge_citus_internal_session() && !superuser())
@@ -1989,6 +2039,27 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errmsg("function %s is for Citus's own sessions", get_func_name(flinfo->fn_oid)),
 				 errdetail("crm_purge names trash rows by the distributed transaction id; a session setting its own could give its rows another user's names."),
 				 errhint("Let Citus assign distributed transaction ids.")));
+	/* (third-party code while picking on another role's behalf: as its owner; calls nest) */
+	if (event == FHET_START && picking_on_behalf() && third_party_code(flinfo->fn_oid, GetUserId()))
+	{
+		if (owner_call_depth >= MAX_OWNER_CALLS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("function %s nests too deep in code run on another role's behalf",
+							format_procedure(flinfo->fn_oid))));
+		owner_calls[owner_call_depth].flinfo = flinfo;
+		GetUserIdAndSecContext(&owner_calls[owner_call_depth].userid, &owner_calls[owner_call_depth].sec_context);
+		SetUserIdAndSecContext(function_owner(flinfo->fn_oid),
+							   owner_calls[owner_call_depth].sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		owner_call_depth++;
+	}
+	else if (event != FHET_START && owner_call_depth > 0 && owner_calls[owner_call_depth - 1].flinfo == flinfo)
+	{
+		owner_call_depth--;
+		SetUserIdAndSecContext(owner_calls[owner_call_depth].userid, owner_calls[owner_call_depth].sec_context);
+	}
+
 	if (prev_fmgr_hook)
 		prev_fmgr_hook(event, flinfo, arg);
 }

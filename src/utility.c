@@ -786,6 +786,7 @@ truncated_tables(TruncateStmt *stmt)
  * anyone may name itself citus_internal.)
  */
 static bool protected_shard(Oid relid);
+static void refuse_temporary_dependency(Oid relid);
 
 static void
 refuse_shard_truncate(TruncateStmt *stmt)
@@ -2021,6 +2022,7 @@ crm_purge_after_utility(Node *parsetree)
 	if (!IsA(parsetree, AlterTableStmt) || stmt->relation == NULL || stmt->objtype != OBJECT_TABLE ||
 		!OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
+	refuse_temporary_dependency(RangeVarGetRelid(stmt->relation, NoLock, true));
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -2034,6 +2036,32 @@ crm_purge_after_utility(Node *parsetree)
 		if (OidIsValid(parent) && OidIsValid(child))
 			crm_purge_guard_check_attached(child, parent);
 	}
+}
+
+/*
+ * refuse_temporary_dependency: an ALTER TABLE (OF a type, a column's type)
+ * left a protected or held table depending on a temporary type or table:
+ * the session's end drops that with CASCADE, the table or its column with
+ * it, rows and all, out of reach of every check (review round 62, B62-1)
+ */
+static void
+refuse_temporary_dependency(Oid relid)
+{
+	char	   *temporary;
+	char	   *hold = NULL;
+
+	/* (pg_depend first: an ALTER of a table crm_purge does not protect reads none of its catalogs) */
+	if (!OidIsValid(relid) ||
+		(temporary = held_lookup("crm_purge._temporary_dependency(regclass)", "SELECT crm_purge._temporary_dependency($1)",
+								 REGCLASSOID, ObjectIdGetDatum(relid))) == NULL)
+		return;
+	if (in_tree_of(relid, protected_table) || in_tree_of(relid, protected_shard) || (hold = held_around(relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot make table %s depend on temporary %s: it is %s", crm_purge_relname(relid), temporary,
+						hold ? "under a legal hold" : "protected by crm_purge"),
+				 errdetail("The session's end drops it, and the table or its column with it, rows and all."),
+				 errhint("Use a type or table that is not temporary.")));
 }
 
 /*

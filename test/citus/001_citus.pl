@@ -2058,6 +2058,16 @@ $w1->psql('postgres', "SET application_name = 'citus_internal gpid=10000000001';
 	SELECT citus_internal.delete_shard_metadata($s55id)", stderr => \my $err59);
 like($err59, qr/may change Citus's metadata on a worker node only for the coordinator/,
 	'Citus: a role changes no Citus metadata on a worker node');
+# nor on the coordinator, where Citus changes its metadata itself, nor the
+# metadata functions Citus checks nothing for (review round 62, C62-1, C62-2)
+$coord->psql('postgres', "SET application_name = 'citus_internal gpid=10000000001'; SET ROLE regress_app;
+	SELECT citus_internal.delete_shard_metadata($s55id)", stderr => \my $err62);
+like($err62, qr/may change Citus's metadata only as Citus's own command/,
+	'Citus: a role changes no Citus metadata on the coordinator');
+$w1->psql('postgres', "SET application_name = 'citus_internal gpid=10000000001'; SET ROLE regress_app;
+	SELECT citus_internal.add_tenant_schema('app'::regnamespace, 1)", stderr => \my $err62t);
+like($err62t, qr/may change Citus's metadata on a worker node only for the coordinator/,
+	'Citus: nor marks a schema as a tenant schema on a worker node');
 # (nor drops it with worker_drop_distributed_table, which Citus lets a
 # table's owner call: review round 60, C60-1, C60-2)
 $w1->psql('postgres', "SET ROLE regress_app; SELECT worker_drop_distributed_table('app.h55')", stderr => \my $err60);
