@@ -5575,13 +5575,36 @@ REVOKE ALL ON FUNCTION crm_purge._segment_pinned(regclass) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION crm_purge._temporary_dependency(tbl regclass) RETURNS text
 LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
-	SELECT pg_describe_object(d.refclassid, d.refobjid, 0)
-	FROM pg_depend d
-	LEFT JOIN pg_type t ON d.refclassid = 'pg_type'::regclass AND t.oid = d.refobjid
-	LEFT JOIN pg_class c ON d.refclassid = 'pg_class'::regclass AND c.oid = d.refobjid
-	JOIN pg_namespace n ON n.oid = coalesce(t.typnamespace, c.relnamespace)
-	WHERE d.classid = 'pg_class'::regclass AND d.objid IN (SELECT tbl UNION SELECT p.relid FROM pg_partition_tree(tbl) p)
-	  AND d.deptype = 'n' AND (n.nspname LIKE 'pg\_temp\_%' OR n.nspname LIKE 'pg\_toast\_temp\_%')
+	-- (through domains, arrays, ranges and composite types' attributes, and
+	-- their collations: review round 63, B63-1)
+	WITH RECURSIVE tree(rel) AS (
+		SELECT tbl::oid UNION SELECT p.relid FROM pg_partition_tree(tbl) p
+	), ty(oid) AS (
+		SELECT a.atttypid FROM pg_attribute a JOIN tree ON a.attrelid = tree.rel WHERE a.attnum > 0 AND NOT a.attisdropped
+		UNION SELECT c.reloftype FROM pg_class c JOIN tree ON c.oid = tree.rel WHERE c.reloftype <> 0
+		UNION
+		SELECT x.oid FROM ty JOIN pg_type t ON t.oid = ty.oid, LATERAL (
+			SELECT t.typbasetype WHERE t.typbasetype <> 0
+			UNION ALL SELECT t.typelem WHERE t.typelem <> 0
+			UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid
+			UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND t.typrelid <> 0
+														  AND a.attnum > 0 AND NOT a.attisdropped) x(oid)
+	), found(object, nsp) AS (
+		SELECT format('type %s', t.typname), t.typnamespace FROM ty JOIN pg_type t ON t.oid = ty.oid
+		UNION ALL
+		SELECT format('collation %s', k.collname), k.collnamespace
+		FROM (SELECT a.attcollation AS coll FROM pg_attribute a JOIN tree ON a.attrelid = tree.rel
+			  UNION SELECT t.typcollation FROM ty JOIN pg_type t ON t.oid = ty.oid
+			  UNION SELECT a.attcollation FROM ty JOIN pg_type t ON t.oid = ty.oid
+				  JOIN pg_attribute a ON a.attrelid = t.typrelid AND t.typrelid <> 0) c
+		JOIN pg_collation k ON k.oid = c.coll
+		UNION ALL
+		SELECT pg_describe_object(d.refclassid, d.refobjid, 0), x.relnamespace
+		FROM pg_depend d JOIN pg_class x ON d.refclassid = 'pg_class'::regclass AND x.oid = d.refobjid
+		WHERE d.classid = 'pg_class'::regclass AND d.objid IN (SELECT rel FROM tree) AND d.deptype = 'n'
+	)
+	SELECT f.object FROM found f JOIN pg_namespace n ON n.oid = f.nsp
+	WHERE n.nspname LIKE 'pg\_temp\_%' OR n.nspname LIKE 'pg\_toast\_temp\_%'
 	ORDER BY 1 LIMIT 1
 $$;
 

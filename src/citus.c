@@ -840,6 +840,27 @@ propagate_local(const char *name, const char *value)
 	crm_purge_citus_propagate_settings(1, &name, &value);
 }
 
+/* hide_value: text with every value in it replaced by "(hidden)" */
+static char *
+hide_value(char *text, const char *value)
+{
+	StringInfoData out;
+	char	   *p = text;
+	char	   *hit;
+
+	if (text == NULL || value == NULL || value[0] == '\0' || strstr(text, value) == NULL)
+		return text;
+	initStringInfo(&out);
+	while ((hit = strstr(p, value)) != NULL)
+	{
+		appendBinaryStringInfo(&out, p, hit - p);
+		appendStringInfoString(&out, "(hidden)");
+		p = hit + strlen(value);
+	}
+	appendStringInfoString(&out, p);
+	return out.data;
+}
+
 /* crm_purge_citus_propagate_settings: propagate_local() of n settings at once */
 void
 crm_purge_citus_propagate_settings(int n, const char *const *names, const char *const *values)
@@ -861,6 +882,9 @@ crm_purge_citus_propagate_settings(int n, const char *const *names, const char *
 		tag = psprintf("$crm_purge_%d$", ++tries);
 	(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/* (Citus's WARNINGs about a node carry the SET's text in their context) */
+	(void) set_config_option("client_min_messages", "error", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	/* (the DO runs before the statement's own hooks: pg_stat_statements would keep it as the role's) */
 	if (GetConfigOption("pg_stat_statements.track", true, false) != NULL)
 		(void) set_config_option("pg_stat_statements.track", "none", PGC_SUSET, PGC_S_SESSION,
@@ -873,11 +897,36 @@ crm_purge_citus_propagate_settings(int n, const char *const *names, const char *
 		if (SPI_execute(psprintf("DO %s%s%s", tag, body, tag), false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not hand %s to the Citus worker nodes", names[0]);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		/*
+		 * the error's context and texts name the values: the role would
+		 * read them (a connection of its own it ended on a node made the
+		 * send fail: review round 63, C63-3)
+		 */
+		ErrorData  *e;
+
 		propagating = false;
+		MemoryContextSwitchTo(ErrorContext);
+		e = CopyErrorData();
+		FlushErrorState();
+		e->context = NULL;
+		e->internalquery = NULL;
+		e->internalpos = 0;
+		e->cursorpos = 0;
+		for (i = 0; i < n; i++)
+		{
+			if (strncmp(names[i], "crm_purge.citus_", 16) != 0)
+				continue;
+			e->message = hide_value(e->message, values[i]);
+			e->detail = hide_value(e->detail, values[i]);
+			e->detail_log = hide_value(e->detail_log, values[i]);
+			e->hint = hide_value(e->hint, values[i]);
+		}
+		ReThrowError(e);
 	}
 	PG_END_TRY();
+	propagating = false;
 	SPI_finish();
 	AtEOXact_GUC(true, nest);
 }

@@ -1565,7 +1565,10 @@ metadata_changer(Oid fn)
 				   /* (review round 62, C62-1, C62-2) */
 				   strstr(name, "dist_table_metadata") != NULL || strstr(name, "tenant_schema") != NULL)) ||
 			/* (and the one dropping a table's metadata, a table owner's to call: review round 60, C60-1, C60-2) */
-			(proc->pronamespace == PG_CATALOG_NAMESPACE && strcmp(name, "worker_drop_distributed_table") == 0);
+			(proc->pronamespace == PG_CATALOG_NAMESPACE &&
+			 (strcmp(name, "worker_drop_distributed_table") == 0 ||
+			  /* (review round 63, C63-1) */
+			  strcmp(name, "worker_drop_shell_table") == 0));
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -1701,51 +1704,9 @@ crm_purge_superuser_ddl_exit(void)
 		superuser_ddl--;
 }
 
-/*
- * Code of a third role (the table's owner's IMMUTABLE function folded while
- * an admin's filter is planned, in an index expression or predicate, a
- * statistics expression) run while crm_purge picks rows on another role's
- * behalf runs as its owner, restricted, as a SECURITY DEFINER function
- * would: it read and changed what only the admin may (review round 62,
- * A62-1).
- */
-#define MAX_OWNER_CALLS 64
-static struct
-{
-	FmgrInfo   *flinfo;
-	Oid			userid;
-	int			sec_context;
-}			owner_calls[MAX_OWNER_CALLS];
-static int	owner_call_depth = 0;
-
-static bool
-picking_on_behalf(void)
-{
-	Oid			userid;
-	int			sec_context;
-
-	GetUserIdAndSecContext(&userid, &sec_context);
-	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0;
-}
-
-static Oid
-function_owner(Oid fn)
-{
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		return InvalidOid;
-	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 static bool
 connection_needs_hook(Oid fn)
 {
-	if (picking_on_behalf() && third_party_code(fn, GetUserId()))
-		return true;
 	if (OidIsValid(itself_caller) && third_party_code(fn, itself_caller))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1840,7 +1801,6 @@ forget_remote_mark(XactEvent event, void *arg)
 	{
 		remote_marked = false;
 		itself_caller = InvalidOid;
-		owner_call_depth = 0;
 		erasing = 0;
 		marked_base = -1;
 		owner_work_relid = InvalidOid;
@@ -2039,27 +1999,6 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				 errmsg("function %s is for Citus's own sessions", get_func_name(flinfo->fn_oid)),
 				 errdetail("crm_purge names trash rows by the distributed transaction id; a session setting its own could give its rows another user's names."),
 				 errhint("Let Citus assign distributed transaction ids.")));
-	/* (third-party code while picking on another role's behalf: as its owner; calls nest) */
-	if (event == FHET_START && picking_on_behalf() && third_party_code(flinfo->fn_oid, GetUserId()))
-	{
-		if (owner_call_depth >= MAX_OWNER_CALLS)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("function %s nests too deep in code run on another role's behalf",
-							format_procedure(flinfo->fn_oid))));
-		owner_calls[owner_call_depth].flinfo = flinfo;
-		GetUserIdAndSecContext(&owner_calls[owner_call_depth].userid, &owner_calls[owner_call_depth].sec_context);
-		SetUserIdAndSecContext(function_owner(flinfo->fn_oid),
-							   owner_calls[owner_call_depth].sec_context | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		owner_call_depth++;
-	}
-	else if (event != FHET_START && owner_call_depth > 0 && owner_calls[owner_call_depth - 1].flinfo == flinfo)
-	{
-		owner_call_depth--;
-		SetUserIdAndSecContext(owner_calls[owner_call_depth].userid, owner_calls[owner_call_depth].sec_context);
-	}
-
 	if (prev_fmgr_hook)
 		prev_fmgr_hook(event, flinfo, arg);
 }

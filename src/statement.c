@@ -714,6 +714,14 @@ utility_run_as(Node *stmt, bool *keeps_path)
 
 			if (OidIsValid(relid) && OidIsValid(crm_purge_citus_shard_logical(relid)))
 				shards = lappend_oid(shards, relid);
+			/*
+			 * a role's table a worker node does not know as a Citus table (a
+			 * shard whose shell its owner dropped there: review round 63,
+			 * C63-1): its TRUNCATE triggers run as its owner too
+			 */
+			else if (OidIsValid(relid) && crm_purge_citus_group() > 0 && !crm_purge_citus_distributed(relid) &&
+					 !crm_purge_superuser_like(crm_purge_rel_owner(relid)))
+				shards = lappend_oid(shards, relid);
 		}
 		if (shards == NIL)
 			return InvalidOid;

@@ -2019,10 +2019,13 @@ crm_purge_after_utility(Node *parsetree)
 	AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
 	ListCell   *lc;
 
-	if (!IsA(parsetree, AlterTableStmt) || stmt->relation == NULL || stmt->objtype != OBJECT_TABLE ||
+	if (!IsA(parsetree, AlterTableStmt) || stmt->relation == NULL ||
+		(stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_TYPE) ||
 		!OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
 	refuse_temporary_dependency(RangeVarGetRelid(stmt->relation, NoLock, true));
+	if (stmt->objtype != OBJECT_TABLE)
+		return;
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -2040,7 +2043,8 @@ crm_purge_after_utility(Node *parsetree)
 
 /*
  * refuse_temporary_dependency: an ALTER TABLE (OF a type, a column's type)
- * left a protected or held table depending on a temporary type or table:
+ * left a protected or held table depending on a temporary type, collation
+ * or table, or an ALTER TYPE a permanent composite type:
  * the session's end drops that with CASCADE, the table or its column with
  * it, rows and all, out of reach of every check (review round 62, B62-1)
  */
@@ -2051,10 +2055,21 @@ refuse_temporary_dependency(Oid relid)
 	char	   *hold = NULL;
 
 	/* (pg_depend first: an ALTER of a table crm_purge does not protect reads none of its catalogs) */
-	if (!OidIsValid(relid) ||
+	if (!OidIsValid(relid) || isAnyTempNamespace(get_rel_namespace(relid)) ||
 		(temporary = held_lookup("crm_purge._temporary_dependency(regclass)", "SELECT crm_purge._temporary_dependency($1)",
 								 REGCLASSOID, ObjectIdGetDatum(relid))) == NULL)
 		return;
+	/*
+	 * a permanent composite type given an attribute of a temporary type: a
+	 * protected or held table's column of it loses its values at the
+	 * session's end (review round 63, B63-1)
+	 */
+	if (get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot make type %s depend on temporary %s", format_type_be(get_rel_type_id(relid)), temporary),
+				 errdetail("The session's end drops it, and the attribute with it, from every table that has a column of this type."),
+				 errhint("Use a type that is not temporary.")));
 	if (in_tree_of(relid, protected_table) || in_tree_of(relid, protected_shard) || (hold = held_around(relid)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

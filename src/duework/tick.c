@@ -591,6 +591,24 @@ crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts)
  * crm_purge_tick: crm_purge_tick(): all due work in the caller's
  * transaction, as the extension owner; admins only.  Returns the counts.
  */
+/*
+ * require_read_committed: due work reads and moves trash rows (a segment
+ * merge copies them, then drops the sources): with a snapshot older than the
+ * statement it copied rows erased or restored since, which came back
+ * (review round 63, B63-2)
+ */
+static void
+require_read_committed(const char *fn)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("%s cannot run in a %s transaction", fn,
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errdetail("Its snapshot would miss what was erased, restored or trashed after it was taken."),
+				 errhint("Nothing was done. Run it in a READ COMMITTED transaction (the default).")));
+}
+
 PG_FUNCTION_INFO_V1(crm_purge_tick);
 Datum
 crm_purge_tick(PG_FUNCTION_ARGS)
@@ -600,6 +618,7 @@ crm_purge_tick(PG_FUNCTION_ARGS)
 
 	crm_purge_require_admin("crm_purge_tick");
 	crm_purge_require_coordinator("crm_purge_tick");
+	require_read_committed("crm_purge_tick");
 	crm_purge_become_owner(&id);
 	while (crm_purge_tick_step(&counts))
 		CHECK_FOR_INTERRUPTS();
@@ -622,6 +641,7 @@ crm_purge_tick_step_sql(PG_FUNCTION_ARGS)
 
 	crm_purge_require_admin("crm_purge_run");
 	crm_purge_require_coordinator("crm_purge_run");
+	require_read_committed("crm_purge_run");
 	counts.started = !PG_GETARG_BOOL(0);
 	counts.trash_pending = true;
 	crm_purge_become_owner(&id);

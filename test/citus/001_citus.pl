@@ -2058,6 +2058,27 @@ $w1->psql('postgres', "SET application_name = 'citus_internal gpid=10000000001';
 	SELECT citus_internal.delete_shard_metadata($s55id)", stderr => \my $err59);
 like($err59, qr/may change Citus's metadata on a worker node only for the coordinator/,
 	'Citus: a role changes no Citus metadata on a worker node');
+# nor drops its table's shell there (worker_drop_shell_table: review round
+# 63, C63-1)
+$w1->psql('postgres', "SET ROLE regress_app; SELECT worker_drop_shell_table('app.h55')", stderr => \my $err63s);
+like($err63s, qr/may change Citus's metadata on a worker node only for the coordinator/,
+	'Citus: a role drops no shell table on a worker node');
+# a tag sent while one of the role's own Citus connections fails is not in
+# the error the role reads (review round 63, C63-3: the role ended its
+# connection on a worker node and read the tag in the context)
+{
+	local $ENV{PGUSER} = 'regress_app';
+	my $bg = $coord->background_psql('postgres', on_error_stop => 0);
+	$bg->query_safe('\set SHOW_CONTEXT always');
+	$bg->query_safe('BEGIN; SELECT count(*) FROM app.m59');
+	$w1->safe_psql('postgres', q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE usename = 'regress_app' AND application_name LIKE 'citus_internal%'}, extra_params => ['-U', 'regress_app']);
+	$bg->query('CREATE TABLE app.t63 (a int)');
+	my $seen63 = $bg->{stderr};
+	$bg->query('ROLLBACK');
+	$bg->quit;
+	unlike($seen63, qr/citus_metadata = '[0-9a-f]{16}'|[0-9a-f]{16}/, 'Citus: a failed send shows the role no tag');
+}
 # nor on the coordinator, where Citus changes its metadata itself, nor the
 # metadata functions Citus checks nothing for (review round 62, C62-1, C62-2)
 $coord->psql('postgres', "SET application_name = 'citus_internal gpid=10000000001'; SET ROLE regress_app;
