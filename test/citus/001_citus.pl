@@ -2070,7 +2070,7 @@ like($err63s, qr/may change Citus's metadata on a worker node only for the coord
 	local $ENV{PGUSER} = 'regress_app';
 	my $bg = $coord->background_psql('postgres', on_error_stop => 0);
 	$bg->query_safe('\set SHOW_CONTEXT always');
-	$bg->query_safe('BEGIN; SELECT count(*) FROM app.m59');
+	$bg->query_safe('BEGIN; SELECT count(*) FROM app.h55');
 	$w1->safe_psql('postgres', q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE usename = 'regress_app' AND application_name LIKE 'citus_internal%'}, extra_params => ['-U', 'regress_app']);
 	$bg->query('CREATE TABLE app.t63 (a int)');
