@@ -2034,6 +2034,7 @@ CREATE OR REPLACE FUNCTION crm_purge._hold_impl(actor regrole, tbl regclass, fil
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	hid bigint;
+	obstacle text;
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'SELECT'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -2041,14 +2042,16 @@ BEGIN
 	IF filter IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
 		RAISE EXCEPTION 'a hold needs a filter and a reason' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF crm_purge._unlogged_part(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot hold rows of table %: % is unlogged', tbl, crm_purge._unlogged_part(tbl)
+	obstacle := crm_purge._unlogged_part(tbl);
+	IF obstacle IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot hold rows of table %: % is unlogged', tbl, obstacle
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'A crash would empty an unlogged table, held rows with it.',
 				  HINT = 'Have its owner make it logged first (ALTER TABLE ... SET LOGGED).';
 	END IF;
-	IF crm_purge._temporary_dependency(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot hold rows of table %: it depends on temporary %', tbl, crm_purge._temporary_dependency(tbl)
+	obstacle := crm_purge._temporary_dependency(tbl);
+	IF obstacle IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot hold rows of table %: it depends on temporary %', tbl, obstacle
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'The session''s end drops it, and the table or its column with it, held rows and all.',
 				  HINT = 'Have the table''s owner use a type or table that is not temporary.';
@@ -3132,6 +3135,7 @@ DECLARE
 	tr regclass;
 	cols text;
 	reserved name;
+	obstacle text;
 BEGIN
 	SELECT c.relkind, c.relpersistence, c.relispartition, c.relowner, n.nspname, c.relname
 		INTO rel
@@ -3140,8 +3144,9 @@ BEGIN
 	IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	IF crm_purge._temporary_dependency(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot protect table %: it depends on temporary %', tbl, crm_purge._temporary_dependency(tbl)
+	obstacle := crm_purge._temporary_dependency(tbl);
+	IF obstacle IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot protect table %: it depends on temporary %', tbl, obstacle
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'The session''s end drops it, and the table or its column with it, rows and all.',
 				  HINT = 'Have the table''s owner use a type or table that is not temporary.';
@@ -3164,8 +3169,9 @@ BEGIN
 	IF rel.relpersistence = 't' THEN
 		RAISE EXCEPTION 'cannot protect temporary table %', tbl USING ERRCODE = 'feature_not_supported';
 	END IF;
-	IF crm_purge._unlogged_part(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot protect table %: % is unlogged', tbl, crm_purge._unlogged_part(tbl)
+	obstacle := crm_purge._unlogged_part(tbl);
+	IF obstacle IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot protect table %: % is unlogged', tbl, obstacle
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'A crash would empty an unlogged table, its rows never reaching the trash.',
 				  HINT = 'Make it logged first (ALTER TABLE ... SET LOGGED).';

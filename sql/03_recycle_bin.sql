@@ -981,6 +981,7 @@ DECLARE
 	tr regclass;
 	cols text;
 	reserved name;
+	obstacle text;
 BEGIN
 	SELECT c.relkind, c.relpersistence, c.relispartition, c.relowner, n.nspname, c.relname
 		INTO rel
@@ -989,8 +990,9 @@ BEGIN
 	IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table % to protect it', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	IF crm_purge._temporary_dependency(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot protect table %: it depends on temporary %', tbl, crm_purge._temporary_dependency(tbl)
+	obstacle := crm_purge._temporary_dependency(tbl);
+	IF obstacle IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot protect table %: it depends on temporary %', tbl, obstacle
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'The session''s end drops it, and the table or its column with it, rows and all.',
 				  HINT = 'Have the table''s owner use a type or table that is not temporary.';
@@ -1013,8 +1015,9 @@ BEGIN
 	IF rel.relpersistence = 't' THEN
 		RAISE EXCEPTION 'cannot protect temporary table %', tbl USING ERRCODE = 'feature_not_supported';
 	END IF;
-	IF crm_purge._unlogged_part(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot protect table %: % is unlogged', tbl, crm_purge._unlogged_part(tbl)
+	obstacle := crm_purge._unlogged_part(tbl);
+	IF obstacle IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot protect table %: % is unlogged', tbl, obstacle
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'A crash would empty an unlogged table, its rows never reaching the trash.',
 				  HINT = 'Make it logged first (ALTER TABLE ... SET LOGGED).';

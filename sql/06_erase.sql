@@ -2312,6 +2312,7 @@ CREATE FUNCTION crm_purge._hold_impl(actor regrole, tbl regclass, filter text, u
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	hid bigint;
+	obstacle text;
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'SELECT'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -2319,14 +2320,16 @@ BEGIN
 	IF filter IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
 		RAISE EXCEPTION 'a hold needs a filter and a reason' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF crm_purge._unlogged_part(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot hold rows of table %: % is unlogged', tbl, crm_purge._unlogged_part(tbl)
+	obstacle := crm_purge._unlogged_part(tbl);
+	IF obstacle IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot hold rows of table %: % is unlogged', tbl, obstacle
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'A crash would empty an unlogged table, held rows with it.',
 				  HINT = 'Have its owner make it logged first (ALTER TABLE ... SET LOGGED).';
 	END IF;
-	IF crm_purge._temporary_dependency(tbl) IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot hold rows of table %: it depends on temporary %', tbl, crm_purge._temporary_dependency(tbl)
+	obstacle := crm_purge._temporary_dependency(tbl);
+	IF obstacle IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot hold rows of table %: it depends on temporary %', tbl, obstacle
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'The session''s end drops it, and the table or its column with it, held rows and all.',
 				  HINT = 'Have the table''s owner use a type or table that is not temporary.';

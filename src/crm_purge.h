@@ -117,6 +117,7 @@ typedef struct CrmPurgeIdentity
 	int			prev_base;		/* marked_base (security.c) to restore */
 	Oid			prev_owner_work;	/* owner_work_relid (security.c) to restore */
 	int			prev_owner_work_level;
+	Oid			prev_marked_role;	/* marked_role (security.c) to restore */
 } CrmPurgeIdentity;
 
 extern void crm_purge_become(Oid role, CrmPurgeIdentity *save);
@@ -148,6 +149,8 @@ extern bool crm_purge_superuser_like(Oid role);
 extern bool crm_purge_wide_rights(Oid role);
 extern bool crm_purge_guarded(Oid relid);
 extern void crm_purge_refuse_owner_code(Oid relid, Oid role);
+extern void crm_purge_refuse_hidden_owner_code(Oid relid, Oid reader);
+extern Oid	crm_purge_function_owner(Oid fn);
 extern Oid	crm_purge_asker;
 extern char *crm_purge_key_match_array(Oid relid, ArrayType *cols, Oid srctype);
 extern void crm_purge_foreign_write_end(CrmPurgeForeignWrite *w);

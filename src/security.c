@@ -39,6 +39,7 @@
 #include "catalog/partition.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "rewrite/rowsecurity.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "commands/extension.h"
@@ -88,6 +89,8 @@
  */
 static int	marked_base = -1;
 static bool remote_marked = false;
+/* the role whose filter runs now on another role's table (marked), or InvalidOid */
+static Oid	marked_role = InvalidOid;
 /* the table crm_purge works on as its owner for an admin now (crm_purge_owner_work_on) */
 static Oid	owner_work_relid = InvalidOid;
 /* the nesting level it was set at: crm_purge's statements run one deeper, the owner's code below */
@@ -120,8 +123,12 @@ crm_purge_become_with(Oid role, int sec_flags, CrmPurgeIdentity *save)
 	save->prev_base = marked_base;
 	save->prev_owner_work = owner_work_relid;
 	save->prev_owner_work_level = owner_work_level;
+	save->prev_marked_role = marked_role;
 	if (sec_flags & CRM_PURGE_SECURITY_ON_BEHALF)
+	{
 		marked_base = crm_purge_nesting_level();
+		marked_role = role;
+	}
 	save->nestlevel = NewGUCNestLevel();
 	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION | sec_flags);
@@ -364,6 +371,20 @@ refuse_citus_reader(Oid creator, Oid relid)
 }
 
 /*
+ * become_marked: as reader, restricted and marked as on another role's
+ * behalf, to read relid (of another owner) by reader's filter.  A third
+ * role's function called then is refused (connection_hook); the code the
+ * fmgr hook does not see is looked for first, after the table is locked
+ * (crm_purge_refuse_hidden_owner_code).
+ */
+static void
+become_marked(Oid reader, Oid relid, CrmPurgeIdentity *save)
+{
+	crm_purge_refuse_hidden_owner_code(relid, reader);
+	crm_purge_become_with(reader, CRM_PURGE_SECURITY_ON_BEHALF, save);
+}
+
+/*
  * crm_purge_become_creator: crm_purge_become() as the creator of a request,
  * policy or legal hold on relid (the relation read: a partition has its own
  * owner), to run its filter.  Reading a table runs
@@ -430,8 +451,10 @@ crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 		}
 	}
 	/* the owner's code (a partition's owner's too) may run here with the creator's rights (crm_purge_on_behalf) */
-	crm_purge_become_with(creator, creator != owner || OidIsValid(crm_purge_other_owner_inheritor(relid, creator)) ?
-						  CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
+	if (creator != owner || OidIsValid(crm_purge_other_owner_inheritor(relid, creator)))
+		become_marked(creator, relid, save);
+	else
+		crm_purge_become_with(creator, 0, save);
 }
 
 /*
@@ -442,7 +465,10 @@ crm_purge_become_picker(Oid creator, Oid relid, CrmPurgeIdentity *save)
 void
 crm_purge_become_restricted(Oid role, Oid relid, CrmPurgeIdentity *save)
 {
-	crm_purge_become_with(role, role != crm_purge_rel_owner(relid) ? CRM_PURGE_SECURITY_ON_BEHALF : 0, save);
+	if (role != crm_purge_rel_owner(relid))
+		become_marked(role, relid, save);
+	else
+		crm_purge_become_with(role, 0, save);
 }
 
 /*
@@ -970,6 +996,21 @@ crm_purge_code_of_only(Oid role)
 	return prev;
 }
 
+/* crm_purge_function_owner: fn's owner, or InvalidOid when it is gone */
+Oid
+crm_purge_function_owner(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+		ReleaseSysCache(tup);
+	}
+	return owner;
+}
+
 /*
  * third_party_code: is fn's code neither caller's, nor a superuser's (or
  * superuser-like role's), nor the extension owner's?
@@ -977,13 +1018,10 @@ crm_purge_code_of_only(Oid role)
 static bool
 third_party_code(Oid fn, Oid caller)
 {
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
-	Oid			owner;
+	Oid			owner = crm_purge_function_owner(fn);
 
-	if (!HeapTupleIsValid(tup))
+	if (!OidIsValid(owner))
 		return false;
-	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
-	ReleaseSysCache(tup);
 	return owner != caller && owner != crm_purge_extension_owner() && !crm_purge_superuser_like(owner);
 }
 
@@ -1704,9 +1742,30 @@ crm_purge_superuser_ddl_exit(void)
 		superuser_ddl--;
 }
 
+/*
+ * marked_third_party_call: would fn, called now, run a third role's code
+ * with the rights of the role whose filter reads another role's table?
+ * (A SECURITY DEFINER function has switched to its owner by then.)
+ */
+static bool
+marked_third_party_call(Oid fn)
+{
+	Oid			userid;
+	int			sec_context;
+
+	if (!OidIsValid(marked_role))
+		return false;
+	GetUserIdAndSecContext(&userid, &sec_context);
+	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 && userid == marked_role &&
+		third_party_code(fn, userid);
+}
+
 static bool
 connection_needs_hook(Oid fn)
 {
+	/* (asked before inlining too: refused when called, connection_hook) */
+	if (marked_third_party_call(fn))
+		return true;
 	if (OidIsValid(itself_caller) && third_party_code(fn, itself_caller))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1922,6 +1981,24 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 			hooked = HOOKED_NONE;
 	}
 
+	/*
+	 * A table owner's IMMUTABLE function folded while the filter is planned
+	 * (an index, statistics or partition key expression), called by a
+	 * domain's CHECK, an operator or a cast on the owner's types, or by the
+	 * filter itself: it would run with the reader's rights (review round
+	 * 62, A62-1).
+	 */
+	if (event == FHET_START && marked_third_party_call(flinfo->fn_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot run function %s of role %s with the rights of role %s",
+						format_procedure_qualified(flinfo->fn_oid),
+						crm_purge_role_name(crm_purge_function_owner(flinfo->fn_oid)), crm_purge_role_name(marked_role)),
+				 errdetail("crm_purge reads another role's table by %s's filter; a third role's function called there (folded in an index or statistics expression, called by a domain's CHECK, an operator, a cast or the filter) would run with %s's rights.",
+						   crm_purge_role_name(marked_role), crm_purge_role_name(marked_role)),
+				 errhint("Make the function SECURITY DEFINER or give it to %s or a superuser, or have a member of the table owner's role do this.",
+						 crm_purge_role_name(marked_role))));
+
 	if (event == FHET_START && superuser_ddl > 0 && superuser() && third_party_code(flinfo->fn_oid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -2003,6 +2080,38 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 		prev_fmgr_hook(event, flinfo, arg);
 }
 
+static row_security_policy_hook_type prev_restrictive_policy_hook = NULL;
+
+/*
+ * refuse_marked_policies: row-level security of another role's table, read
+ * by the filter of the role crm_purge reads for (marked), would run its
+ * policies with that role's rights.  Asked as the query is rewritten,
+ * after its tables are locked: RLS switched on since crm_purge's own
+ * checks is caught too (review round 63, A63-1).  crm_purge's trash and
+ * a superuser's table are trusted.
+ */
+static List *
+refuse_marked_policies(CmdType cmdtype, Relation rel)
+{
+	Oid			userid;
+	int			sec_context;
+
+	GetUserIdAndSecContext(&userid, &sec_context);
+	if (OidIsValid(marked_role) && (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 &&
+		userid == marked_role && rel->rd_rel->relowner != userid &&
+		rel->rd_rel->relowner != crm_purge_extension_owner() &&
+		!crm_purge_superuser_like(rel->rd_rel->relowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot read table %s with the rights of role %s: its row-level security policies are role %s's code",
+						crm_purge_relname(RelationGetRelid(rel)), crm_purge_role_name(userid),
+						crm_purge_role_name(rel->rd_rel->relowner)),
+				 errdetail("crm_purge reads another role's table by %s's filter; the policies would run with that role's rights.",
+						   crm_purge_role_name(userid)),
+				 errhint("Disable row-level security on the table, or have its owner or a role with BYPASSRLS do this.")));
+	return prev_restrictive_policy_hook ? prev_restrictive_policy_hook(cmdtype, rel) : NIL;
+}
+
 /* crm_purge_connection_hooks_init: from _PG_init */
 void
 crm_purge_connection_hooks_init(void)
@@ -2020,6 +2129,8 @@ crm_purge_connection_hooks_init(void)
 	ExecutorCheckPerms_hook = itself_check_perms;
 	prev_fmgr_hook = fmgr_hook;
 	fmgr_hook = connection_hook;
+	prev_restrictive_policy_hook = row_security_policy_hook_restrictive;
+	row_security_policy_hook_restrictive = refuse_marked_policies;
 }
 
 /*
@@ -2301,6 +2412,7 @@ crm_purge_unbecome(CrmPurgeIdentity *save)
 	marked_base = save->prev_base;
 	owner_work_relid = save->prev_owner_work;
 	owner_work_level = save->prev_owner_work_level;
+	marked_role = save->prev_marked_role;
 }
 
 /*

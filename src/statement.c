@@ -203,6 +203,18 @@ local_rows_left(Oid relid)
 	return found;
 }
 
+/*
+ * unknown_role_table: is relid, on a worker node, a role's table the node
+ * does not know as a Citus table (a shard whose metadata or shell its
+ * owner dropped there)?  A superuser's statement over it runs as the owner.
+ */
+static bool
+unknown_role_table(Oid relid)
+{
+	return crm_purge_citus_group() > 0 && !crm_purge_citus_distributed(relid) &&
+		!crm_purge_superuser_like(crm_purge_rel_owner(relid));
+}
+
 /* tree_rows_left: local_rows_left of relid or of a leaf partition of it */
 static bool
 tree_rows_left(Oid relid)
@@ -688,8 +700,7 @@ utility_run_as(Node *stmt, bool *keeps_path)
 		 * table Citus makes before its metadata while it activates a node:
 		 * it has no rows.)
 		 */
-		if (crm_purge_citus_group() > 0 && !crm_purge_citus_distributed(relid) &&
-			!crm_purge_superuser_like(crm_purge_rel_owner(relid)) && local_rows_left(relid))
+		if (unknown_role_table(relid) && local_rows_left(relid))
 		{
 			*keeps_path = true;
 			return crm_purge_rel_owner(relid);
@@ -719,8 +730,7 @@ utility_run_as(Node *stmt, bool *keeps_path)
 			 * shard whose shell its owner dropped there: review round 63,
 			 * C63-1): its TRUNCATE triggers run as its owner too
 			 */
-			else if (OidIsValid(relid) && crm_purge_citus_group() > 0 && !crm_purge_citus_distributed(relid) &&
-					 !crm_purge_superuser_like(crm_purge_rel_owner(relid)))
+			else if (OidIsValid(relid) && unknown_role_table(relid))
 				shards = lappend_oid(shards, relid);
 		}
 		if (shards == NIL)

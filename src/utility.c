@@ -1120,12 +1120,12 @@ refuse_on_behalf(Node *parsetree, ProcessUtilityContext context)
 }
 
 /*
- * held_lookup: the text of sql ($1 = arg, of type argtype), run as the
+ * extension_lookup: the text of sql ($1 = arg, of type argtype), run as the
  * extension owner on this node's catalogs, or NULL (none, or fn, a
  * crm_purge function of 1.1, is missing: a database not yet updated).
  */
 static char *
-held_lookup(const char *fn, const char *sql, Oid argtype, Datum arg)
+extension_lookup(const char *fn, const char *sql, Oid argtype, Datum arg)
 {
 	CrmPurgeIdentity id;
 	char	   *found = NULL;
@@ -1148,7 +1148,7 @@ held_lookup(const char *fn, const char *sql, Oid argtype, Datum arg)
 static char *
 held_around(Oid relid)
 {
-	return held_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
+	return extension_lookup("crm_purge._held_around(regclass)", "SELECT crm_purge._held_around($1)",
 					   REGCLASSOID, ObjectIdGetDatum(relid));
 }
 
@@ -1861,7 +1861,7 @@ refuse_retyping_held(Node *parsetree)
 
 		if (!OidIsValid(lfirst_oid(lc)))
 			continue;
-		found = held_lookup("crm_purge._held_trash_using(oid)", "SELECT crm_purge._held_trash_using($1)::pg_catalog.text",
+		found = extension_lookup("crm_purge._held_trash_using(oid)", "SELECT crm_purge._held_trash_using($1)::pg_catalog.text",
 							OIDOID, ObjectIdGetDatum(lfirst_oid(lc)));
 		if (found != NULL)
 			ereport(ERROR,
@@ -1999,7 +1999,7 @@ refuse_rekeying_guarded(AlterTableStmt *stmt)
 			break;
 	}
 	if (refused == NULL ||
-		held_lookup("crm_purge._key_hash(text)", "SELECT 1 FROM crm_purge.tombstones WHERE tbl OPERATOR(pg_catalog.=) $1 LIMIT 1",
+		extension_lookup("crm_purge._key_hash(text)", "SELECT 1 FROM crm_purge.tombstones WHERE tbl OPERATOR(pg_catalog.=) $1 LIMIT 1",
 					OIDOID, ObjectIdGetDatum(relid)) == NULL)
 		return;
 	ereport(ERROR,
@@ -2056,7 +2056,7 @@ refuse_temporary_dependency(Oid relid)
 
 	/* (pg_depend first: an ALTER of a table crm_purge does not protect reads none of its catalogs) */
 	if (!OidIsValid(relid) || isAnyTempNamespace(get_rel_namespace(relid)) ||
-		(temporary = held_lookup("crm_purge._temporary_dependency(regclass)", "SELECT crm_purge._temporary_dependency($1)",
+		(temporary = extension_lookup("crm_purge._temporary_dependency(regclass)", "SELECT crm_purge._temporary_dependency($1)",
 								 REGCLASSOID, ObjectIdGetDatum(relid))) == NULL)
 		return;
 	/*

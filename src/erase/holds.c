@@ -104,6 +104,8 @@ crm_purge_trash_held(Oid relid, Oid trashid, Datum ids, Datum rows, Datum *held_
 static void
 check_hold(Oid relid, Oid scanrel, int64 hold_id, Oid creator)
 {
+	/* (locked first: row-level security switched on meanwhile is seen below, A63-1) */
+	LockRelationOid(scanrel, AccessShareLock);
 	if (!crm_purge_is_admin(creator))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

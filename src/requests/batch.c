@@ -463,8 +463,16 @@ check_creator(Request *r)
 				 errmsg("role %s who created request " INT64_FORMAT " may no longer delete from table %s",
 						crm_purge_role_name(r->created_by), r->id, crm_purge_relname(r->relid)),
 				 errdetail("A request needs an admin with SELECT and DELETE on the table.")));
-	/* the owner's policies would run with the creator's rights, unattended */
-	if (crm_purge_policies_would_run(r->relid, r->created_by))
+	/*
+	 * the owner's policies would run with the creator's rights, unattended;
+	 * locked first: row-level security switched on while the batch waited
+	 * for its lock would be planned into the pick (review round 63, A63-1)
+	 */
+	LockRelationOid(r->relid, AccessShareLock);
+	if (OidIsValid(r->heap) && r->heap != r->relid)
+		LockRelationOid(r->heap, AccessShareLock);
+	if (crm_purge_policies_would_run(r->relid, r->created_by) ||
+		(OidIsValid(r->heap) && crm_purge_policies_would_run(r->heap, r->created_by)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("table %s has row-level security: request " INT64_FORMAT " stops",

@@ -1154,7 +1154,8 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.evil__t2 WHERE
 # the owner's code run on an admin's behalf (its index expression on a
 # plain table, while the admin's filter is planned) may not start a
 # distributed statement: its shard code would run unmarked as the admin
-# (an admin outside the owner's role: a member's filter runs as the owner)
+# (an admin outside the owner's role: a member's filter runs as the owner);
+# the owner's function is refused before it runs at all
 $coord->safe_psql('postgres', q{REVOKE regress_evil FROM regress_admin});
 as('regress_evil', q{CREATE FUNCTION evil.hop() RETURNS int LANGUAGE plpgsql AS $f$
 	DECLARE n int;
@@ -1166,7 +1167,7 @@ as('regress_evil', q{CREATE FUNCTION evil.hop() RETURNS int LANGUAGE plpgsql AS 
 	GRANT SELECT, DELETE ON evil.plain TO regress_admin;
 	CREATE INDEX ON evil.plain ((id + evil.hop_i(0)))});
 like(as('regress_admin', q{SELECT crm_purge_delete_where('evil.plain', 'id = 1', dry_run => true)}, err => 1),
-	qr/cannot run a distributed statement on another role's behalf/,
+	qr/cannot run function evil\.hop_i\(integer\) of role regress_evil with the rights of role regress_admin/,
 	'the owner\'s expression cannot reach the worker nodes as the admin');
 
 # an active legal hold on a distributed table stops no erasure of the rows

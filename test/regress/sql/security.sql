@@ -988,13 +988,19 @@ GRANT SELECT, DELETE ON dba.audit TO regress_sec_admin;
 GRANT pg_read_server_files, pg_write_server_files TO regress_sec_admin;
 GRANT USAGE ON SCHEMA own TO regress_sec_admin;
 DELETE FROM own.log;
+CREATE FUNCTION public.rqa(x int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO own.log (who, what) VALUES (current_user, 'request expression'); RETURN x; END $$;
+ALTER FUNCTION public.rqa(int) OWNER TO regress_sec_admin;
 SET ROLE regress_sec_admin;
-SELECT crm_purge_request('dba.audit', '1 day', 'delete_only', filter => $$own.rqx(id) > 0$$) AS rq5 \gset
+-- (a third role's function in the filter is refused: it would run with the admin's rights)
+SELECT crm_purge_request('dba.audit', '1 day', 'delete_only', filter => $$own.rqx(id) > 0$$);
+SELECT crm_purge_request('dba.audit', '1 day', 'delete_only', filter => $$public.rqa(id) > 0$$) AS rq5 \gset
 RESET ROLE;
 SELECT crm_purge_tick() IS NOT NULL AS ticked;
 SELECT status, rows_done FROM crm_purge_requests WHERE id = :rq5;
 SELECT DISTINCT who FROM own.log WHERE what = 'request expression' ORDER BY 1;
 REVOKE pg_read_server_files, pg_write_server_files FROM regress_sec_admin;
+DROP FUNCTION public.rqa(int);
 
 -- (q) a partition with an owner of its own: a superuser's request on a
 -- superuser's partitioned table ran the partition owner's expression as
@@ -2446,11 +2452,15 @@ UPDATE own.lie_flag SET v = true;
 ANALYZE own.li;
 GRANT SELECT, DELETE ON own.li TO regress_sec_admin;
 RESET ROLE;
-SET ROLE regress_sec_admin;
+-- (a superuser's hold and delete: read as the owner; an admin's read would
+-- fold the owner's function with the admin's rights, and is refused)
 SELECT crm_purge_hold('own.li', 'customer_id = 42', NULL, 'litigation') AS li_hold \gset
 SELECT crm_purge_delete_where('own.li', 'customer_id + 0 = 42', permanent => true);
-SELECT crm_purge_release(:li_hold);
+\c
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.li', 'customer_id + 0 = 42', permanent => true);
 RESET ROLE;
+SELECT crm_purge_release(:li_hold);
 SELECT count(*) AS held_left FROM own.li WHERE customer_id + 0 = 42;
 
 -- 60. a held table's column is not renamed (a column added under the old
@@ -3077,6 +3087,73 @@ DROP COLLATION pg_temp.c82;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT crm_purge_tick();
 ROLLBACK;
+
+-- 84. a table owner's code run while an admin's filter reads the table
+-- ran with the admin's rights: an IMMUTABLE function folded in an index
+-- expression (review round 62, A62-1), a domain's CHECK of built-in
+-- functions (A63-2), a range type's subtype_diff kept by the type cache
+-- (A63-3); row-level security switched on after the checks is an error,
+-- never run (A63-1).  A fresh connection each time: nothing cached.
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.spy84(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RAISE WARNING 'the owner''s code ran as %', current_user; RETURN $1; END $$;
+CREATE TABLE own.i84 (id int PRIMARY KEY, v text);
+INSERT INTO own.i84 VALUES (1, 'a'), (2, 'b');
+CREATE INDEX ON own.i84 ((id + own.spy84(0)));
+CREATE DOMAIN own.tag84 AS text CHECK (pg_catalog.random() >= 0);
+CREATE TYPE own.pair84 AS (a int, t own.tag84);
+CREATE TABLE own.d84 (id int PRIMARY KEY, k own.pair84 UNIQUE, tags own.tag84[]);
+INSERT INTO own.d84 VALUES (1, ROW(1, 'x'), '{x}');
+CREATE FUNCTION own.diff84(a int, b int) RETURNS float8 LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RAISE WARNING 'the owner''s subtype_diff ran as %', current_user; RETURN a - b; END $$;
+CREATE TYPE own.rng84 AS RANGE (subtype = int4, subtype_diff = own.diff84);
+CREATE TABLE own.r84 (id int PRIMARY KEY, r own.rng84);
+INSERT INTO own.r84 SELECT i, own.rng84(i, i + 10) FROM generate_series(1, 100) i;
+-- what stays readable: a domain whose CHECK is IMMUTABLE or reads the
+-- clock, a built-in range
+CREATE DOMAIN own.mail84 AS text CHECK (VALUE LIKE '%@%');
+CREATE DOMAIN own.when84 AS timestamptz CHECK (VALUE <= now() + interval '1 day');
+CREATE TABLE own.m84 (id int PRIMARY KEY, mail own.mail84, r int4range, at own.when84[]);
+INSERT INTO own.m84 VALUES (1, 'a@x', '[1,5)', '{2020-01-01}'), (2, 'b@x', '[7,9)', NULL);
+-- (and a CHECK reading a table: refused as a write would be)
+CREATE DOMAIN own.peek84 AS text CHECK (table_to_xml('pg_catalog.pg_class', false, false, '') IS NOT NULL);
+CREATE TABLE own.p84 (id int PRIMARY KEY, v own.peek84);
+CREATE TABLE own.l84 (id int PRIMARY KEY, v text);
+INSERT INTO own.l84 VALUES (1, 'a'), (2, 'b');
+CREATE POLICY p84 ON own.l84 USING (v = 'a');
+GRANT SELECT, DELETE ON own.i84, own.d84, own.r84, own.m84, own.l84, own.p84 TO regress_sec_admin;
+RESET ROLE;
+\c crm_purge_security
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.i84', 'id = 1', dry_run => true);
+\c crm_purge_security
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_keys('own.d84', '{"(1,x)"}', key_column => 'k');
+SELECT crm_purge_delete_where('own.d84', $$tags = '{x}'$$, dry_run => true);
+\c crm_purge_security
+SET ROLE regress_sec_owner;
+SET client_min_messages = error;
+SELECT count(*) FROM own.r84 WHERE r && own.rng84(1, 3);
+ANALYZE own.r84;
+RESET client_min_messages;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.r84', $$r && '[1,3)'$$, dry_run => true);
+SELECT crm_purge_delete_where('own.m84', $$mail = 'a@x' AND r && '[1,3)' AND at = '{2020-01-01}'$$, dry_run => true);
+SELECT crm_purge_delete_where('own.p84', 'true', dry_run => true);
+RESET ROLE;
+-- (row-level security is refused where the table is read, after its lock:
+-- switched on after crm_purge's own checks, it is refused all the same)
+ALTER TABLE own.l84 ENABLE ROW LEVEL SECURITY;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.l84', 'true', dry_run => true);
+SELECT crm_purge_delete_where('own.m84', 'id IN (SELECT id FROM own.l84)', dry_run => true);
+RESET ROLE;
+SET ROLE regress_sec_owner;
+DROP TABLE own.i84, own.d84, own.r84, own.m84, own.l84, own.p84;
+DROP TYPE own.pair84, own.rng84;
+DROP DOMAIN own.tag84, own.mail84, own.when84, own.peek84;
+DROP FUNCTION own.spy84(int), own.diff84(int, int);
+RESET ROLE;
 
 \c contrib_regression
 DROP DATABASE crm_purge_security;
