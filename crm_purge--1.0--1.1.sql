@@ -5579,43 +5579,43 @@ $$;
 
 REVOKE ALL ON FUNCTION crm_purge._segment_pinned(regclass) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION crm_purge._temporary_dependency(tbl regclass) RETURNS text
+CREATE OR REPLACE FUNCTION crm_purge._temporary_dependency_from(cls oid, objs oid[]) RETURNS text
 -- (jit off: the recursive CTE's estimates are large, the catalogs small; JIT took 0.6 s a call)
 LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp SET jit = off AS $$
-	-- (through domains, arrays, ranges and composite types' attributes, and
-	-- their collations: review round 63, B63-1)
-	WITH RECURSIVE tree(rel) AS (
-		SELECT tbl::oid UNION SELECT p.relid FROM pg_partition_tree(tbl) p
-	), ty(oid) AS (
-		SELECT a.atttypid FROM pg_attribute a JOIN tree ON a.attrelid = tree.rel WHERE a.attnum > 0 AND NOT a.attisdropped
-		UNION SELECT c.reloftype FROM pg_class c JOIN tree ON c.oid = tree.rel WHERE c.reloftype <> 0
+	WITH RECURSIVE reach(classid, objid) AS (
+		SELECT cls, o FROM unnest(objs) o
 		UNION
-		SELECT x.oid FROM ty JOIN pg_type t ON t.oid = ty.oid, LATERAL (
-			SELECT t.typbasetype WHERE t.typbasetype <> 0
-			UNION ALL SELECT t.typelem WHERE t.typelem <> 0
-			UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid
-			UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND t.typrelid <> 0
-														  AND a.attnum > 0 AND NOT a.attisdropped) x(oid)
-	), found(object, nsp) AS (
-		SELECT format('type %s', t.typname), t.typnamespace FROM ty JOIN pg_type t ON t.oid = ty.oid
-		UNION ALL
-		SELECT format('collation %s', k.collname), k.collnamespace
-		FROM (SELECT a.attcollation AS coll FROM pg_attribute a JOIN tree ON a.attrelid = tree.rel
-			  UNION SELECT t.typcollation FROM ty JOIN pg_type t ON t.oid = ty.oid
-			  UNION SELECT a.attcollation FROM ty JOIN pg_type t ON t.oid = ty.oid
-				  JOIN pg_attribute a ON a.attrelid = t.typrelid AND t.typrelid <> 0) c
-		JOIN pg_collation k ON k.oid = c.coll
-		UNION ALL
-		SELECT pg_describe_object(d.refclassid, d.refobjid, 0), x.relnamespace
-		FROM pg_depend d JOIN pg_class x ON d.refclassid = 'pg_class'::regclass AND x.oid = d.refobjid
-		WHERE d.classid = 'pg_class'::regclass AND d.objid IN (SELECT rel FROM tree) AND d.deptype = 'n'
+		SELECT d.classid, d.objid FROM pg_depend d
+		WHERE d.refclassid = cls AND d.refobjid = ANY (objs) AND d.deptype IN ('a', 'i')
+		UNION
+		-- (what a reached object depends on, and what is part of it: a
+		-- standalone composite type's attributes are its pg_class entry's)
+		SELECT x.classid, x.objid FROM reach r, LATERAL (
+			SELECT d.refclassid, d.refobjid FROM pg_depend d WHERE d.classid = r.classid AND d.objid = r.objid
+			UNION ALL
+			SELECT d.classid, d.objid FROM pg_depend d
+			WHERE d.refclassid = r.classid AND d.refobjid = r.objid AND d.deptype = 'i') x(classid, objid)
 	)
-	SELECT f.object FROM found f JOIN pg_namespace n ON n.oid = f.nsp
+	-- (every object in a schema depends on it: the temporary schema's are temporary)
+	SELECT regexp_replace(pg_describe_object(r.classid, r.objid, 0), '(pg_toast_temp|pg_temp)_[0-9]+\.', '', 'g')
+	FROM reach r JOIN pg_depend d ON d.classid = r.classid AND d.objid = r.objid
+		AND d.refclassid = 'pg_namespace'::regclass
+	JOIN pg_namespace n ON n.oid = d.refobjid
 	WHERE n.nspname LIKE 'pg\_temp\_%' OR n.nspname LIKE 'pg\_toast\_temp\_%'
 	ORDER BY 1 LIMIT 1
 $$;
 
+REVOKE ALL ON FUNCTION crm_purge._temporary_dependency_from(oid, oid[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION crm_purge._temporary_dependency(tbl regclass) RETURNS text
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+	SELECT crm_purge._temporary_dependency_from('pg_catalog.pg_class'::regclass,
+		ARRAY(SELECT tbl::oid UNION SELECT p.relid FROM pg_partition_tree(tbl) p))
+$$;
+
 REVOKE ALL ON FUNCTION crm_purge._temporary_dependency(regclass) FROM PUBLIC;
+
+
 
 -- (end of Citus)
 

@@ -19,7 +19,7 @@ REVOKE ALL ON FUNCTION crm_purge._create_unlink_triggers(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._protect_partitions(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._dropped_owner(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._trash_trigger_intact(oid, text), crm_purge._trash_triggers_broken(regclass),
-	crm_purge._temporary_dependency(regclass) FROM PUBLIC;
+	crm_purge._temporary_dependency(regclass), crm_purge._temporary_dependency_from(oid, oid[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._create_trash_triggers(regclass) FROM PUBLIC;
 

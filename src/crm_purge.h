@@ -151,6 +151,7 @@ extern bool crm_purge_guarded(Oid relid);
 extern void crm_purge_refuse_owner_code(Oid relid, Oid role);
 extern void crm_purge_refuse_hidden_owner_code(Oid relid, Oid reader);
 extern Oid	crm_purge_function_owner(Oid fn);
+extern bool crm_purge_trusted_code(Oid owner, Oid role);
 extern Oid	crm_purge_asker;
 extern char *crm_purge_key_match_array(Oid relid, ArrayType *cols, Oid srctype);
 extern void crm_purge_foreign_write_end(CrmPurgeForeignWrite *w);

@@ -63,13 +63,6 @@ relation_natts(Oid rel)
 	return natts;
 }
 
-/* trusted_owner: code of owner runs with reader's rights harmlessly (its own, a superuser's, crm_purge's) */
-static bool
-trusted_owner(Oid owner, Oid reader)
-{
-	return owner == reader || owner == crm_purge_extension_owner() || crm_purge_superuser_like(owner);
-}
-
 typedef struct CheckWalk
 {
 	Oid			reader;
@@ -94,7 +87,7 @@ acts_as_reader(Oid fn, void *context)
 	char		volatility = func_volatile(fn);
 	bool		acts;
 
-	if (volatility == PROVOLATILE_IMMUTABLE || !trusted_owner(crm_purge_function_owner(fn), cw->reader))
+	if (volatility == PROVOLATILE_IMMUTABLE || !crm_purge_trusted_code(crm_purge_function_owner(fn), cw->reader))
 		return false;
 	if (volatility == PROVOLATILE_VOLATILE || fn >= FirstGenbkiObjectId)
 		acts = true;
@@ -159,7 +152,7 @@ walk_domain_checks(TypeWalk *walk, Oid domain, Oid owner)
 		expr = stringToNode(TextDatumGetCString(bin));
 		cw.acting = InvalidOid;
 		(void) walk_check(expr, &cw);
-		if (OidIsValid(cw.acting) && !trusted_owner(owner, walk->reader))
+		if (OidIsValid(cw.acting) && !crm_purge_trusted_code(owner, walk->reader))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("cannot read table %s with the rights of role %s: the CHECK %s of domain %s of role %s calls %s",
@@ -189,7 +182,7 @@ walk_range(TypeWalk *walk, Oid range)
 	subtype = ((Form_pg_range) GETSTRUCT(tup))->rngsubtype;
 	diff = ((Form_pg_range) GETSTRUCT(tup))->rngsubdiff;
 	ReleaseSysCache(tup);
-	if (OidIsValid(diff) && !trusted_owner(crm_purge_function_owner(diff), walk->reader))
+	if (OidIsValid(diff) && !crm_purge_trusted_code(crm_purge_function_owner(diff), walk->reader))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("cannot read table %s with the rights of role %s: range type %s has the subtype_diff function %s of role %s",

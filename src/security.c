@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/parallel.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
@@ -1012,9 +1013,17 @@ crm_purge_function_owner(Oid fn)
 }
 
 /*
- * third_party_code: is fn's code neither caller's, nor a superuser's (or
- * superuser-like role's), nor the extension owner's?
+ * crm_purge_trusted_code: may code of owner run with role's rights: is it
+ * role's own, a superuser's (or superuser-like role's), or the extension
+ * owner's?
  */
+bool
+crm_purge_trusted_code(Oid owner, Oid role)
+{
+	return owner == role || owner == crm_purge_extension_owner() || crm_purge_superuser_like(owner);
+}
+
+/* third_party_code: is fn's code not trusted to run with caller's rights (crm_purge_trusted_code)? */
 static bool
 third_party_code(Oid fn, Oid caller)
 {
@@ -1022,7 +1031,7 @@ third_party_code(Oid fn, Oid caller)
 
 	if (!OidIsValid(owner))
 		return false;
-	return owner != caller && owner != crm_purge_extension_owner() && !crm_purge_superuser_like(owner);
+	return !crm_purge_trusted_code(owner, caller);
 }
 
 /*
@@ -1753,11 +1762,12 @@ marked_third_party_call(Oid fn)
 	Oid			userid;
 	int			sec_context;
 
-	if (!OidIsValid(marked_role))
+	if (!OidIsValid(marked_role) && !IsParallelWorker())
 		return false;
 	GetUserIdAndSecContext(&userid, &sec_context);
-	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 && userid == marked_role &&
-		third_party_code(fn, userid);
+	/* (a parallel worker of the read has the leader's user and bits, not marked_role) */
+	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 &&
+		(userid == marked_role || IsParallelWorker()) && third_party_code(fn, userid);
 }
 
 static bool
@@ -1993,11 +2003,11 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("cannot run function %s of role %s with the rights of role %s",
 						format_procedure_qualified(flinfo->fn_oid),
-						crm_purge_role_name(crm_purge_function_owner(flinfo->fn_oid)), crm_purge_role_name(marked_role)),
+						crm_purge_role_name(crm_purge_function_owner(flinfo->fn_oid)), crm_purge_role_name(GetUserId())),
 				 errdetail("crm_purge reads another role's table by %s's filter; a third role's function called there (folded in an index or statistics expression, called by a domain's CHECK, an operator, a cast or the filter) would run with %s's rights.",
-						   crm_purge_role_name(marked_role), crm_purge_role_name(marked_role)),
+						   crm_purge_role_name(GetUserId()), crm_purge_role_name(GetUserId())),
 				 errhint("Make the function SECURITY DEFINER or give it to %s or a superuser, or have a member of the table owner's role do this.",
-						 crm_purge_role_name(marked_role))));
+						 crm_purge_role_name(GetUserId()))));
 
 	if (event == FHET_START && superuser_ddl > 0 && superuser() && third_party_code(flinfo->fn_oid, GetUserId()))
 		ereport(ERROR,
@@ -2098,9 +2108,7 @@ refuse_marked_policies(CmdType cmdtype, Relation rel)
 
 	GetUserIdAndSecContext(&userid, &sec_context);
 	if (OidIsValid(marked_role) && (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 &&
-		userid == marked_role && rel->rd_rel->relowner != userid &&
-		rel->rd_rel->relowner != crm_purge_extension_owner() &&
-		!crm_purge_superuser_like(rel->rd_rel->relowner))
+		userid == marked_role && !crm_purge_trusted_code(rel->rd_rel->relowner, userid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("cannot read table %s with the rights of role %s: its row-level security policies are role %s's code",

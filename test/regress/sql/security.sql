@@ -3077,9 +3077,46 @@ ALTER TYPE own.k83 ADD ATTRIBUTE y pg_temp.t82;
 ALTER TABLE own.u82 ADD COLUMN w text COLLATE pg_temp.c82;
 RESET ROLE;
 SELECT crm_purge_unprotect('own.u82', drop_trash => true);
-DROP TABLE own.h82, own.p82, own.q82, own.r82, own.s82, own.u82;
-DROP TYPE own.k82, own.k83, own.d82, pg_temp.t82;
-DROP COLLATION pg_temp.c82;
+-- ... nor through anything else the table depends on: a generated
+-- column's function, a range's collation or subtype_diff, a domain's
+-- default (round 64, B64-1, B64-2); nor once held: a domain given such a
+-- default, a function replaced with a BEGIN ATOMIC body calling one, a
+-- table whose row type is a column's given a temporary column (B64-3)
+SET ROLE regress_sec_owner;
+CREATE FUNCTION pg_temp.f82(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+CREATE FUNCTION pg_temp.diff82(int, int) RETURNS float8 LANGUAGE sql IMMUTABLE AS 'SELECT ($1 - $2)::float8';
+CREATE TABLE own.g82 (a int PRIMARY KEY, g int GENERATED ALWAYS AS (pg_temp.f82(a)) STORED);
+CREATE TYPE own.tr82 AS RANGE (subtype = text, collation = pg_temp.c82);
+CREATE TABLE own.v82 (a int PRIMARY KEY, r own.tr82);
+CREATE TYPE own.dr82 AS RANGE (subtype = int, subtype_diff = pg_temp.diff82);
+CREATE TABLE own.w82 (a int PRIMARY KEY, r own.dr82);
+CREATE DOMAIN own.dd82 AS int DEFAULT pg_temp.f82(1);
+CREATE TABLE own.x82 (a int PRIMARY KEY, d own.dd82);
+CREATE DOMAIN own.ssn82 AS text;
+CREATE FUNCTION own.gen82(int) RETURNS int LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT $1 + 1; END;
+CREATE TABLE own.in82 (x int);
+CREATE TABLE own.y82 (a int PRIMARY KEY, s own.ssn82, g int GENERATED ALWAYS AS (own.gen82(a)) STORED, i own.in82);
+INSERT INTO own.y82 (a, s) VALUES (1, 'evidence');
+RESET ROLE;
+SELECT crm_purge_protect('own.g82');
+SELECT crm_purge_hold('own.v82', 'true', NULL, 'litigation');
+SELECT crm_purge_protect('own.w82');
+SELECT crm_purge_protect('own.x82');
+SELECT crm_purge_hold('own.y82', 'a = 1', NULL, 'litigation') AS h82y \gset
+SET ROLE regress_sec_owner;
+ALTER DOMAIN own.ssn82 SET DEFAULT pg_temp.f82(1)::text;
+CREATE OR REPLACE FUNCTION own.gen82(int) RETURNS int LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT pg_temp.f82($1); END;
+ALTER TABLE own.in82 ADD COLUMN z pg_temp.t82;
+ALTER TABLE own.y82 ALTER COLUMN a SET DEFAULT pg_temp.f82(2);
+DISCARD TEMP;
+SELECT a, s, g FROM own.y82;
+RESET ROLE;
+SELECT crm_purge_release(:h82y);
+-- (DISCARD TEMP took what depended on the temporary objects with it)
+DROP TABLE own.h82, own.p82, own.q82, own.r82, own.s82, own.u82, own.v82, own.w82, own.x82, own.y82, own.in82, own.g82;
+DROP TYPE IF EXISTS own.k82, own.k83, own.d82, own.tr82, own.dr82;
+DROP DOMAIN IF EXISTS own.dd82, own.ssn82;
+DROP FUNCTION own.gen82(int);
 
 -- 83. due work run in a REPEATABLE READ transaction merged trash segments
 -- as of its old snapshot: erased and restored rows came back into the
@@ -3141,6 +3178,25 @@ SELECT crm_purge_delete_where('own.r84', $$r && '[1,3)'$$, dry_run => true);
 SELECT crm_purge_delete_where('own.m84', $$mail = 'a@x' AND r && '[1,3)' AND at = '{2020-01-01}'$$, dry_run => true);
 SELECT crm_purge_delete_where('own.p84', 'true', dry_run => true);
 RESET ROLE;
+-- (nor in a parallel worker of the read, which has the admin's user)
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.eq84(a int, b int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN RAISE WARNING 'the owner''s operator ran as %', current_user; RETURN a = b; END $$;
+CREATE OPERATOR own.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = own.eq84);
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET parallel_leader_participation = off;
+SELECT crm_purge_delete_where('own.m84', 'id OPERATOR(own.===) 1', dry_run => true);
+RESET parallel_leader_participation;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET ROLE;
 -- (row-level security is refused where the table is read, after its lock:
 -- switched on after crm_purge's own checks, it is refused all the same)
 ALTER TABLE own.l84 ENABLE ROW LEVEL SECURITY;
@@ -3152,7 +3208,8 @@ SET ROLE regress_sec_owner;
 DROP TABLE own.i84, own.d84, own.r84, own.m84, own.l84, own.p84;
 DROP TYPE own.pair84, own.rng84;
 DROP DOMAIN own.tag84, own.mail84, own.when84, own.peek84;
-DROP FUNCTION own.spy84(int), own.diff84(int, int);
+DROP OPERATOR own.=== (int, int);
+DROP FUNCTION own.spy84(int), own.diff84(int, int), own.eq84(int, int);
 RESET ROLE;
 
 \c contrib_regression
