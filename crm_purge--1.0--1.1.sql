@@ -5611,6 +5611,7 @@ CREATE OR REPLACE FUNCTION crm_purge._temporary_dependency(tbl regclass) RETURNS
 LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 	SELECT crm_purge._temporary_dependency_from('pg_catalog.pg_class'::regclass,
 		ARRAY(SELECT tbl::oid UNION SELECT p.relid FROM pg_partition_tree(tbl) p))
+	FROM pg_class c WHERE c.oid = tbl AND c.relpersistence <> 't'
 $$;
 
 REVOKE ALL ON FUNCTION crm_purge._temporary_dependency(regclass) FROM PUBLIC;

@@ -1254,11 +1254,13 @@ LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp SET jit = off A
 	ORDER BY 1 LIMIT 1
 $$;
 
--- _temporary_dependency: _temporary_dependency_from tbl and its partitions.
+-- _temporary_dependency: _temporary_dependency_from tbl and its partitions
+-- (a temporary table itself is refused with words of its own).
 CREATE FUNCTION crm_purge._temporary_dependency(tbl regclass) RETURNS text
 LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 	SELECT crm_purge._temporary_dependency_from('pg_catalog.pg_class'::regclass,
 		ARRAY(SELECT tbl::oid UNION SELECT p.relid FROM pg_partition_tree(tbl) p))
+	FROM pg_class c WHERE c.oid = tbl AND c.relpersistence <> 't'
 $$;
 
 

@@ -92,6 +92,9 @@ static int	marked_base = -1;
 static bool remote_marked = false;
 /* the role whose filter runs now on another role's table (marked), or InvalidOid */
 static Oid	marked_role = InvalidOid;
+
+static bool in_marked_reader(void);
+static void refresh_domain_checks(void);
 /* the table crm_purge works on as its owner for an admin now (crm_purge_owner_work_on) */
 static Oid	owner_work_relid = InvalidOid;
 /* the nesting level it was set at: crm_purge's statements run one deeper, the owner's code below */
@@ -383,6 +386,7 @@ become_marked(Oid reader, Oid relid, CrmPurgeIdentity *save)
 {
 	crm_purge_refuse_hidden_owner_code(relid, reader);
 	crm_purge_become_with(reader, CRM_PURGE_SECURITY_ON_BEHALF, save);
+	refresh_domain_checks();
 }
 
 /*
@@ -1770,6 +1774,34 @@ marked_third_party_call(Oid fn)
 		(userid == marked_role || IsParallelWorker()) && third_party_code(fn, userid);
 }
 
+/* in_marked_reader: does the role whose filter reads another role's table run now (marked)? */
+static bool
+in_marked_reader(void)
+{
+	Oid			userid;
+	int			sec_context;
+
+	if (!OidIsValid(marked_role) && !IsParallelWorker())
+		return false;
+	GetUserIdAndSecContext(&userid, &sec_context);
+	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 && (userid == marked_role || IsParallelWorker());
+}
+
+/*
+ * refresh_domain_checks: the type cache keeps domains' CHECKs planned for
+ * the session, a third role's SQL function inlined where it was planned
+ * unmarked (the owner's trigger in crm_purge's write as the owner, the
+ * owner's SECURITY DEFINER function called in the read): back in the
+ * reader's marked context only its built-ins would be left to run,
+ * unhooked.  They are planned again, with the hook asked (review round
+ * 64, A64-1).
+ */
+static void
+refresh_domain_checks(void)
+{
+	CallSyscacheCallbacks(CONSTROID, 0);
+}
+
 static bool
 connection_needs_hook(Oid fn)
 {
@@ -1998,6 +2030,10 @@ connection_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 	 * filter itself: it would run with the reader's rights (review round
 	 * 62, A62-1).
 	 */
+	/* (back from a SECURITY DEFINER function, run as its owner, in a reader's marked context) */
+	if (event != FHET_START && in_marked_reader())
+		refresh_domain_checks();
+
 	if (event == FHET_START && marked_third_party_call(flinfo->fn_oid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -2421,6 +2457,9 @@ crm_purge_unbecome(CrmPurgeIdentity *save)
 	owner_work_relid = save->prev_owner_work;
 	owner_work_level = save->prev_owner_work_level;
 	marked_role = save->prev_marked_role;
+	/* (back in a reader's marked context from another role's) */
+	if (in_marked_reader())
+		refresh_domain_checks();
 }
 
 /*

@@ -3197,6 +3197,44 @@ RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET ROLE;
+-- (nor a third role's SQL function the type cache kept inlined in a
+-- domain's CHECK, planned while nothing was marked: the owner's trigger in
+-- crm_purge's write as the owner; review round 64, A64-1)
+SET ROLE regress_sec_owner;
+CREATE SEQUENCE own.leak84;
+GRANT ALL ON SEQUENCE own.leak84 TO PUBLIC;
+CREATE FUNCTION own.f84(v text) RETURNS boolean LANGUAGE sql VOLATILE AS
+$$ SELECT CASE WHEN v = 'nope' THEN true ELSE pg_catalog.setval('own.leak84'::regclass, 42) > 0 END $$;
+CREATE DOMAIN own.dk84 AS text CHECK (own.f84(VALUE));
+CREATE TYPE own.ck84 AS (a int, b own.dk84);
+CREATE TABLE own.t84 (id int PRIMARY KEY);
+INSERT INTO own.t84 VALUES (1);
+CREATE FUNCTION own.trg84() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM '(1,nope)'::own.ck84; RETURN OLD; END $$;
+CREATE TRIGGER t84d AFTER DELETE ON own.t84 FOR EACH ROW EXECUTE FUNCTION own.trg84();
+CREATE TABLE own.k84 (k own.ck84 PRIMARY KEY);
+INSERT INTO own.k84 VALUES ('(2,nope)');
+GRANT SELECT, DELETE ON own.t84, own.k84 TO regress_sec_admin;
+RESET ROLE;
+\c crm_purge_security
+SET ROLE regress_sec_admin;
+SELECT * FROM crm_purge_delete_keys('own.t84', '{1}');
+SELECT * FROM crm_purge_delete_keys('own.k84', '{"(2,x)"}');
+RESET ROLE;
+-- (or by the owner's SECURITY DEFINER function, run as the owner while the
+-- pick is planned, folded in an index expression)
+SET ROLE regress_sec_owner;
+CREATE FUNCTION own.prime84(int) RETURNS int LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER AS
+$$ BEGIN PERFORM '(1,nope)'::own.ck84; RETURN $1; END $$;
+CREATE TABLE own.s84 (k own.ck84 PRIMARY KEY, id int);
+CREATE INDEX ON own.s84 ((id + own.prime84(0)));
+INSERT INTO own.s84 VALUES ('(3,nope)', 1);
+GRANT SELECT, DELETE ON own.s84 TO regress_sec_admin;
+RESET ROLE;
+\c crm_purge_security
+SET ROLE regress_sec_admin;
+SELECT * FROM crm_purge_delete_keys('own.s84', '{"(3,x)"}');
+RESET ROLE;
+SELECT last_value AS leak84 FROM own.leak84;
 -- (row-level security is refused where the table is read, after its lock:
 -- switched on after crm_purge's own checks, it is refused all the same)
 ALTER TABLE own.l84 ENABLE ROW LEVEL SECURITY;
@@ -3208,6 +3246,11 @@ SET ROLE regress_sec_owner;
 DROP TABLE own.i84, own.d84, own.r84, own.m84, own.l84, own.p84;
 DROP TYPE own.pair84, own.rng84;
 DROP DOMAIN own.tag84, own.mail84, own.when84, own.peek84;
+DROP TABLE own.t84, own.k84, own.s84;
+DROP TYPE own.ck84;
+DROP DOMAIN own.dk84;
+DROP SEQUENCE own.leak84;
+DROP FUNCTION own.f84(text), own.trg84(), own.prime84(int);
 DROP OPERATOR own.=== (int, int);
 DROP FUNCTION own.spy84(int), own.diff84(int, int), own.eq84(int, int);
 RESET ROLE;
