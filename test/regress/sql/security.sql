@@ -3057,20 +3057,17 @@ RESET ROLE;
 SELECT crm_purge_release(:h82);
 SELECT crm_purge_unprotect('own.h82', drop_trash => true);
 -- ... nor through a temporary collation, a domain over a temporary type, or
--- a composite type with an attribute of one (review round 63, B63-1)
+-- a composite type with an attribute of one (review round 63, B63-1): such
+-- permanent types are refused when made, in any table (round 65)
 SET ROLE regress_sec_owner;
 CREATE COLLATION pg_temp.c82 FROM "C";
 CREATE DOMAIN own.d82 AS pg_temp.t82;
 CREATE TYPE own.k82 AS (x pg_temp.t82);
 CREATE TYPE own.k83 AS (x int);
 CREATE TABLE own.q82 (a int PRIMARY KEY, v text COLLATE pg_temp.c82);
-CREATE TABLE own.r82 (a int PRIMARY KEY, v own.d82);
-CREATE TABLE own.s82 (a int PRIMARY KEY, v own.k82);
 CREATE TABLE own.u82 (a int PRIMARY KEY, v own.k83);
 RESET ROLE;
 SELECT crm_purge_protect('own.q82');
-SELECT crm_purge_protect('own.r82');
-SELECT crm_purge_hold('own.s82', 'true', NULL, 'litigation');
 SELECT crm_purge_protect('own.u82');
 SET ROLE regress_sec_owner;
 ALTER TYPE own.k83 ADD ATTRIBUTE y pg_temp.t82;
@@ -3078,45 +3075,58 @@ ALTER TABLE own.u82 ADD COLUMN w text COLLATE pg_temp.c82;
 RESET ROLE;
 SELECT crm_purge_unprotect('own.u82', drop_trash => true);
 -- ... nor through anything else the table depends on: a generated
--- column's function, a range's collation or subtype_diff, a domain's
--- default (round 64, B64-1, B64-2); nor once held: a domain given such a
--- default, a function replaced with a BEGIN ATOMIC body calling one, a
--- table whose row type is a column's given a temporary column (B64-3)
+-- column's function (round 64, B64-1); a range's collation or
+-- subtype_diff, a domain's default are refused when made (B64-2); nor once
+-- held: a domain given such a default, a function replaced with a BEGIN
+-- ATOMIC body calling one, a table or view whose row type is a column's
+-- given a temporary column or condition, an aggregate given a temporary
+-- transition function, a text search configuration a temporary
+-- dictionary (B64-3, round 65: A65-1..3, B65-1, B65-2)
 SET ROLE regress_sec_owner;
 CREATE FUNCTION pg_temp.f82(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
 CREATE FUNCTION pg_temp.diff82(int, int) RETURNS float8 LANGUAGE sql IMMUTABLE AS 'SELECT ($1 - $2)::float8';
+CREATE FUNCTION pg_temp.sf82(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
+CREATE FUNCTION pg_temp.t82() RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+CREATE TEXT SEARCH DICTIONARY pg_temp.dict82 (TEMPLATE = simple);
 CREATE TABLE own.g82 (a int PRIMARY KEY, g int GENERATED ALWAYS AS (pg_temp.f82(a)) STORED);
 CREATE TYPE own.tr82 AS RANGE (subtype = text, collation = pg_temp.c82);
-CREATE TABLE own.v82 (a int PRIMARY KEY, r own.tr82);
 CREATE TYPE own.dr82 AS RANGE (subtype = int, subtype_diff = pg_temp.diff82);
-CREATE TABLE own.w82 (a int PRIMARY KEY, r own.dr82);
 CREATE DOMAIN own.dd82 AS int DEFAULT pg_temp.f82(1);
-CREATE TABLE own.x82 (a int PRIMARY KEY, d own.dd82);
 CREATE DOMAIN own.ssn82 AS text;
 CREATE FUNCTION own.gen82(int) RETURNS int LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT $1 + 1; END;
+CREATE FUNCTION own.sf82(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
+CREATE AGGREGATE own.agg82(int) (SFUNC = own.sf82, STYPE = int, INITCOND = '0');
+CREATE FUNCTION own.viaagg82(int) RETURNS int LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT own.agg82(x) FROM (VALUES ($1)) v(x); END;
+CREATE TEXT SEARCH CONFIGURATION own.cfg82 (COPY = pg_catalog.simple);
 CREATE TABLE own.in82 (x int);
-CREATE TABLE own.y82 (a int PRIMARY KEY, s own.ssn82, g int GENERATED ALWAYS AS (own.gen82(a)) STORED, i own.in82);
+CREATE VIEW own.vw82 AS SELECT 1 AS x;
+CREATE TABLE own.y82 (a int PRIMARY KEY, s own.ssn82, g int GENERATED ALWAYS AS (own.gen82(a)) STORED, i own.in82,
+	vw own.vw82, ag int GENERATED ALWAYS AS (own.viaagg82(a)) STORED,
+	ts tsvector GENERATED ALWAYS AS (to_tsvector('own.cfg82', s)) STORED);
 INSERT INTO own.y82 (a, s) VALUES (1, 'evidence');
 RESET ROLE;
 SELECT crm_purge_protect('own.g82');
-SELECT crm_purge_hold('own.v82', 'true', NULL, 'litigation');
-SELECT crm_purge_protect('own.w82');
-SELECT crm_purge_protect('own.x82');
 SELECT crm_purge_hold('own.y82', 'a = 1', NULL, 'litigation') AS h82y \gset
 SET ROLE regress_sec_owner;
 ALTER DOMAIN own.ssn82 SET DEFAULT pg_temp.f82(1)::text;
 CREATE OR REPLACE FUNCTION own.gen82(int) RETURNS int LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT pg_temp.f82($1); END;
 ALTER TABLE own.in82 ADD COLUMN z pg_temp.t82;
 ALTER TABLE own.y82 ALTER COLUMN a SET DEFAULT pg_temp.f82(2);
+CREATE OR REPLACE VIEW own.vw82 AS SELECT 1 AS x WHERE pg_temp.t82();
+CREATE OR REPLACE AGGREGATE own.agg82(int) (SFUNC = pg_temp.sf82, STYPE = int, INITCOND = '0');
+ALTER TEXT SEARCH CONFIGURATION own.cfg82 ALTER MAPPING FOR asciiword WITH pg_temp.dict82;
 DISCARD TEMP;
-SELECT a, s, g FROM own.y82;
+SELECT a, s, g, vw, ag, ts FROM own.y82;
 RESET ROLE;
 SELECT crm_purge_release(:h82y);
--- (DISCARD TEMP took what depended on the temporary objects with it)
-DROP TABLE own.h82, own.p82, own.q82, own.r82, own.s82, own.u82, own.v82, own.w82, own.x82, own.y82, own.in82, own.g82;
-DROP TYPE IF EXISTS own.k82, own.k83, own.d82, own.tr82, own.dr82;
-DROP DOMAIN IF EXISTS own.dd82, own.ssn82;
-DROP FUNCTION own.gen82(int);
+DROP TABLE own.h82, own.p82, own.q82, own.u82, own.y82, own.in82, own.g82;
+DROP VIEW own.vw82;
+DROP TYPE own.k83;
+DROP DOMAIN own.ssn82;
+DROP FUNCTION own.gen82(int), own.viaagg82(int);
+DROP AGGREGATE own.agg82(int);
+DROP FUNCTION own.sf82(int, int);
+DROP TEXT SEARCH CONFIGURATION own.cfg82;
 
 -- 83. due work run in a REPEATABLE READ transaction merged trash segments
 -- as of its old snapshot: erased and restored rows came back into the
