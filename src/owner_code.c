@@ -66,7 +66,7 @@ relation_natts(Oid rel)
 typedef struct CheckWalk
 {
 	Oid			reader;
-	List	   *domains;		/* the domains the expression casts to (their CHECKs run too) */
+	List	   *types;			/* the types its parts produce: a domain among them, or in them, checks too */
 	Oid			acting;			/* a function that acts_as_reader (nextval: F_NEXTVAL) */
 } CheckWalk;
 
@@ -104,15 +104,21 @@ acts_as_reader(Oid fn, void *context)
 
 /*
  * walk_check: notes a function the expression calls that acts_as_reader
- * (or nextval), and the domains it casts to; walks it whole.
+ * (or nextval), and the type every part of it produces (a cast through
+ * text to a composite type runs the CHECKs of the domains in it, and so
+ * does json_populate_record: review round 66, A66-1); walks it whole.
  */
 static bool
 walk_check(Node *node, CheckWalk *cw)
 {
 	if (node == NULL)
 		return false;
-	if (IsA(node, CoerceToDomain))
-		cw->domains = lappend_oid(cw->domains, ((CoerceToDomain *) node)->resulttype);
+	if (IsA(node, Const) || IsA(node, FuncExpr) || IsA(node, OpExpr) || IsA(node, CoerceViaIO) ||
+		IsA(node, CoerceToDomain) || IsA(node, RelabelType) || IsA(node, ArrayCoerceExpr) ||
+		IsA(node, ConvertRowtypeExpr) || IsA(node, RowExpr) || IsA(node, ArrayExpr) || IsA(node, CaseExpr) ||
+		IsA(node, CoalesceExpr) || IsA(node, MinMaxExpr) || IsA(node, SubscriptingRef) ||
+		IsA(node, FieldSelect) || IsA(node, NullIfExpr))
+		cw->types = list_append_unique_oid(cw->types, exprType(node));
 	if (IsA(node, NextValueExpr) && !OidIsValid(cw->acting))
 		cw->acting = F_NEXTVAL;
 	(void) check_functions_in_node(node, acts_as_reader, (void *) cw);
@@ -165,7 +171,7 @@ walk_domain_checks(TypeWalk *walk, Oid domain, Oid owner)
 	}
 	systable_endscan(scan);
 	table_close(conrel, AccessShareLock);
-	foreach(lc, cw.domains)
+	foreach(lc, cw.types)
 		walk_type(walk, lfirst_oid(lc));
 }
 

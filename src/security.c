@@ -1904,6 +1904,7 @@ forget_remote_mark(XactEvent event, void *arg)
 		itself_caller = InvalidOid;
 		erasing = 0;
 		marked_base = -1;
+		marked_role = InvalidOid;
 		owner_work_relid = InvalidOid;
 		list_free_deep(subxact_marks);
 		subxact_marks = NIL;

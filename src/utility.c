@@ -2104,11 +2104,14 @@ crm_purge_after_utility(Node *parsetree)
 static void
 refuse_temporary_objects(void)
 {
-	List	   *objects = changed_objects;
 	ListCell   *lc;
 
-	changed_objects = NIL;
-	foreach(lc, objects)
+	/*
+	 * (forgotten only once all passed: a nested statement's refusal caught
+	 * by the owner's code leaves them for the outer statement's check,
+	 * review round 66, B66-2)
+	 */
+	foreach(lc, changed_objects)
 	{
 		Oid			classid = linitial_oid(lfirst(lc));
 		Oid			objid = lsecond_oid(lfirst(lc));
@@ -2154,11 +2157,18 @@ refuse_temporary_objects(void)
 				objid = (Oid) strtoul(rel, NULL, 10);
 			}
 		}
+		/*
+		 * (a relation: refused as protected, held, composite or a used row
+		 * type in words of its own first; then, like anything else, if it
+		 * is permanent: a view or table depending on a temporary object is
+		 * dropped with it, and so is whatever depends on that at any
+		 * depth, a held column of a view's row type over it: B66-1)
+		 */
 		if (classid == RelationRelationId)
 		{
-			if (get_rel_relkind(objid) != '\0')
-				refuse_temporary_dependency(objid);
-			continue;
+			if (get_rel_relkind(objid) == '\0')
+				continue;
+			refuse_temporary_dependency(objid);
 		}
 		found = extension_lookup("crm_purge._temporary_dependency_from(oid,oid[])",
 								 psprintf("WITH RECURSIVE up(classid, objid) AS ("
@@ -2182,6 +2192,7 @@ refuse_temporary_objects(void)
 					 errdetail("The session's end drops the temporary object with CASCADE, and with it this one and every table's column that depends on it."),
 					 errhint("Use objects that are not temporary.")));
 	}
+	changed_objects = NIL;
 }
 
 /*
