@@ -137,6 +137,55 @@ execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	ReThrowError(edata);
 }
 
+/* the trash rows a restore's statements put back (ids, nums), of rows tried */
+typedef struct Restored
+{
+	Datum	   *ids;
+	Datum	   *nums;
+	int64		n;
+	int64		size;
+	uint64		rows;
+} Restored;
+
+/* collect_restored: adds the last restore statement's restored rows (SPI_tuptable) to done */
+static void
+collect_restored(Restored *done)
+{
+	uint64		k;
+
+	for (k = 0; k < SPI_processed; k++)
+	{
+		bool		isnull;
+
+		done->rows++;
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 3, &isnull)))
+			continue;
+		if (done->n == done->size)
+		{
+			done->size = Max(16, done->size * 2);
+			done->ids = done->ids ? repalloc(done->ids, sizeof(Datum) * done->size) : palloc(sizeof(Datum) * done->size);
+			done->nums = done->nums ? repalloc(done->nums, sizeof(Datum) * done->size) : palloc(sizeof(Datum) * done->size);
+		}
+		done->ids[done->n] = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull);
+		done->nums[done->n] = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
+		done->n++;
+	}
+}
+
+/* user_before_insert_trigger: has relid (or a partition of it) a BEFORE INSERT row trigger not crm_purge's? */
+static bool
+user_before_insert_trigger(Oid relid)
+{
+	/* (pg_partition_tree has no row for a table that is not partitioned) */
+	return SPI_execute_with_args("SELECT 1 FROM (SELECT $1::pg_catalog.oid AS relid UNION SELECT r.relid FROM pg_catalog.pg_partition_tree($1) r) p"
+								 " JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) p.relid"
+								 " JOIN pg_catalog.pg_proc f ON f.oid OPERATOR(pg_catalog.=) t.tgfoid"
+								 " WHERE NOT t.tgisinternal AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 7) OPERATOR(pg_catalog.=) 7"
+								 " AND f.pronamespace OPERATOR(pg_catalog.<>) 'crm_purge'::pg_catalog.regnamespace LIMIT 1",
+								 1, (Oid[]) {REGCLASSOID}, (Datum[]) {ObjectIdGetDatum(relid)}, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1;
+}
+
 /*
  * restore_rows: restores the newest trashed copy of each key matching the
  * filter (and, if deletion is non-zero, that deletion); with skip, rows
@@ -157,8 +206,11 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 				pkcols,
 				retcols,
 				pkjoin,
+				chosen,
 				sql;
 	int			i;
+	bool		one_by_one;
+	Restored	done = {NULL, NULL, 0, 0, 0};
 	CrmPurgeForeignWrite w;
 	int64		guard_skips_before;
 	Oid			argtypes[3] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID};
@@ -294,20 +346,25 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 
 	/* the rows were picked: by their names alone now, no text of the caller's runs as the owner */
 	filter = NULL;
-	resetStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "WITH s AS (SELECT DISTINCT ON (%s) t.deletion_id AS crm_purge_id, t.trash_row AS crm_purge_row, %s"
+	initStringInfo(&chosen);
+	appendStringInfo(&chosen,
+					 "SELECT DISTINCT ON (%s) t.deletion_id AS crm_purge_id, t.trash_row AS crm_purge_row, %s"
 					 " FROM %s t WHERE (%s\n)%s AND %s"
-					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC, t.trash_row DESC),"
-					 " i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM s%s RETURNING %s)"
-					 " SELECT s.crm_purge_id, s.crm_purge_row, i IS NOT NULL FROM s LEFT JOIN i ON %s",
+					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC, t.trash_row DESC",
 					 pkcols.data, cols.data, crm_purge_relname(trashid),
 					 filter ? filter : "true",
 					 deletion ? " AND t.deletion_id OPERATOR(pg_catalog.=) $1" : " AND $1 IS NOT NULL", named,
-					 pkcols.data,
+					 pkcols.data);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "WITH s AS (%s),"
+					 " i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM s%s RETURNING %s)"
+					 " SELECT s.crm_purge_id, s.crm_purge_row, i IS NOT NULL FROM s LEFT JOIN i ON %s",
+					 chosen.data,
 					 crm_purge_relname(relid), cols.data, cols.data,
 					 skip ? " ON CONFLICT DO NOTHING" : "", retcols.data,
 					 pkjoin.data);
+	one_by_one = user_before_insert_trigger(relid);
 	if (OidIsValid(restorer))
 	{
 		crm_purge_become(restorer, &id);
@@ -318,7 +375,50 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	guard_skips_before = crm_purge_guard_skips_total();
 	PG_TRY();
 	{
-		execute_restore(sql.data, 3, argtypes, values, relid);
+		if (!one_by_one)
+		{
+			execute_restore(sql.data, 3, argtypes, values, relid);
+			collect_restored(&done);
+		}
+		else
+		{
+			/*
+			 * A user's BEFORE INSERT row trigger may skip a row and write
+			 * another under its key: matched by key, the skipped row would
+			 * count as restored and lose its trash copy (review round 66,
+			 * C66-1).  One statement per row: a row written under another
+			 * key restores none.
+			 */
+			Datum		one[3];
+			uint64		k,
+						chosen_rows;
+			int64	   *chosen_ids,
+					   *chosen_nums;
+
+			if (SPI_execute_with_args(chosen.data, 3, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
+			chosen_rows = SPI_processed;
+			chosen_ids = palloc(sizeof(int64) * Max(chosen_rows, 1));
+			chosen_nums = palloc(sizeof(int64) * Max(chosen_rows, 1));
+			for (k = 0; k < chosen_rows; k++)
+			{
+				bool		isnull;
+
+				chosen_ids[k] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+				chosen_nums[k] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull));
+			}
+			one[0] = values[0];
+			for (k = 0; k < chosen_rows; k++)
+			{
+				Datum		id = Int64GetDatum(chosen_ids[k]);
+				Datum		num = Int64GetDatum(chosen_nums[k]);
+
+				one[1] = PointerGetDatum(construct_array(&id, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+				one[2] = PointerGetDatum(construct_array(&num, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+				execute_restore(sql.data, 3, argtypes, one, relid);
+				collect_restored(&done);
+			}
+		}
 	}
 	PG_CATCH();
 	{
@@ -332,25 +432,11 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 		crm_purge_citus_run_as_end(nest);
 		crm_purge_unbecome(&id);
 	}
-	n = 0;
+	n = done.n;
 	{
-		uint64		rows = SPI_processed;
-		SPITupleTable *tt = SPI_tuptable;
-		Datum	   *ids = palloc(sizeof(Datum) * Max(rows, 1));
-		Datum	   *nums = palloc(sizeof(Datum) * Max(rows, 1));
-		uint64		k;
+		uint64		rows = done.rows;
 		uint64		guarded;
 
-		for (k = 0; k < rows; k++)
-		{
-			bool		isnull;
-
-			if (!DatumGetBool(SPI_getbinval(tt->vals[k], tt->tupdesc, 3, &isnull)))
-				continue;
-			ids[n] = SPI_getbinval(tt->vals[k], tt->tupdesc, 1, &isnull);
-			nums[n] = SPI_getbinval(tt->vals[k], tt->tupdesc, 2, &isnull);
-			n++;
-		}
 		/* (rows the guard skipped: its own NOTICE says so) */
 		guarded = (uint64) Max(crm_purge_guard_skips_total() - guard_skips_before, 0);
 		if (rows - (uint64) n > guarded)
@@ -359,7 +445,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 							rows - (uint64) n - guarded, crm_purge_relname(relid)),
 					 errhint("They stay in the trash; remove the live rows and restore again to bring them back.")));
 		if (n > 0)
-			restore_done(relid, trashid, ids, nums, n, deletion, links);
+			restore_done(relid, trashid, done.ids, done.nums, n, deletion, links);
 	}
 	return n;
 }

@@ -3297,6 +3297,36 @@ DROP OPERATOR own.=== (int, int);
 DROP FUNCTION own.spy84(int), own.diff84(int, int), own.eq84(int, int);
 RESET ROLE;
 
+-- 85. a table owner's BEFORE INSERT trigger skipped trashed row 2 in a
+-- restore and wrote row 1 under key 2: matched by key, row 2 counted as
+-- restored and lost its held trash copy (review round 66, C66-1)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.sw85 (id int PRIMARY KEY, v text);
+INSERT INTO own.sw85 VALUES (1, 'one'), (2, 'held two');
+GRANT SELECT, INSERT, DELETE ON own.sw85 TO regress_sec_admin;
+RESET ROLE;
+SELECT crm_purge_protect('own.sw85');
+SELECT crm_purge_hold('own.sw85', 'id = 2', NULL, 'litigation') AS h85 \gset
+SET ROLE regress_sec_owner;
+DELETE FROM own.sw85;
+CREATE FUNCTION own.swap85() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.id = 2 THEN RETURN NULL; END IF;
+	NEW.id := 2;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER swap85 BEFORE INSERT ON own.sw85 FOR EACH ROW EXECUTE FUNCTION own.swap85();
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_restore('own.sw85', 'true', 'skip') AS restored;
+RESET ROLE;
+SELECT id, v FROM own.sw85 ORDER BY id;
+SELECT id, v FROM crm_trash.own__sw85 ORDER BY id;
+SELECT crm_purge_release(:h85);
+SELECT crm_purge_unprotect('own.sw85', drop_trash => true);
+DROP TABLE own.sw85;
+DROP FUNCTION own.swap85();
+
 \c contrib_regression
 DROP DATABASE crm_purge_security;
 
