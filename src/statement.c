@@ -700,7 +700,8 @@ utility_run_as(Node *stmt, bool *keeps_path)
 		 * table Citus makes before its metadata while it activates a node:
 		 * it has no rows.)
 		 */
-		if (unknown_role_table(relid) && local_rows_left(relid))
+		/* (a partitioned table's rows are its leaves': it has no heap to scan, review round 67, C67-1) */
+		if (unknown_role_table(relid) && tree_rows_left(relid))
 		{
 			*keeps_path = true;
 			return crm_purge_rel_owner(relid);

@@ -3323,6 +3323,28 @@ RESET ROLE;
 SELECT id, v FROM own.sw85 ORDER BY id;
 SELECT id, v FROM crm_trash.own__sw85 ORDER BY id;
 SELECT crm_purge_release(:h85);
+-- (nor a row trigger the table's statement trigger makes on a partition
+-- inside the restore's own INSERT: review round 67, B67-1)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.pt85 (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE own.pt85_a PARTITION OF own.pt85 FOR VALUES FROM (0) TO (100);
+INSERT INTO own.pt85 VALUES (1, 'one'), (2, 'two');
+RESET ROLE;
+SELECT crm_purge_protect('own.pt85');
+SET ROLE regress_sec_owner;
+DELETE FROM own.pt85;
+CREATE FUNCTION own.plant85() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE 'CREATE TRIGGER swap85 BEFORE INSERT ON own.pt85_a FOR EACH ROW EXECUTE FUNCTION own.swap85()';
+	RETURN NULL;
+END $$;
+CREATE TRIGGER plant85 BEFORE INSERT ON own.pt85 FOR EACH STATEMENT EXECUTE FUNCTION own.plant85();
+SELECT crm_purge_restore('own.pt85', 'true', 'skip') AS restored;
+RESET ROLE;
+SELECT count(*) AS trashed FROM crm_trash.own__pt85;
+SELECT crm_purge_unprotect('own.pt85', drop_trash => true);
+DROP TABLE own.pt85;
+DROP FUNCTION own.plant85();
 SELECT crm_purge_unprotect('own.sw85', drop_trash => true);
 DROP TABLE own.sw85;
 DROP FUNCTION own.swap85();
