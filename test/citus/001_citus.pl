@@ -2192,4 +2192,15 @@ $coord->poll_query_until('postgres', q{SELECT status = 'success' FROM crm_purge.
 	or die 'the request did not end';
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.h55}), '10', 'the request kept the held rows');
 
+# a role's partitioned distributed table with a primary key: metadata sync
+# re-makes its table on a worker node and adds the key as a superuser, the
+# rows counted in its partitions (review round 67, C67-1: a scan of the
+# partitioned table itself crashed the worker node)
+as('regress_app', q{CREATE TABLE app.ev67 (account_id int, day date, note text, PRIMARY KEY (account_id, day)) PARTITION BY RANGE (day);
+	CREATE TABLE app.ev67_2026 PARTITION OF app.ev67 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+	SELECT create_distributed_table('app.ev67', 'account_id')});
+$coord->safe_psql('postgres', sprintf(q{SELECT start_metadata_sync_to_node(nodename, nodeport) FROM pg_dist_node WHERE nodeport = %d}, $w1->port));
+is($w1->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE oid = 'app.ev67'::regclass}), '1',
+	'Citus: metadata sync of a role\'s partitioned table with a primary key goes through');
+
 done_testing();
