@@ -1763,15 +1763,7 @@ crm_purge_superuser_ddl_exit(void)
 static bool
 marked_third_party_call(Oid fn)
 {
-	Oid			userid;
-	int			sec_context;
-
-	if (!OidIsValid(marked_role) && !IsParallelWorker())
-		return false;
-	GetUserIdAndSecContext(&userid, &sec_context);
-	/* (a parallel worker of the read has the leader's user and bits, not marked_role) */
-	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 &&
-		(userid == marked_role || IsParallelWorker()) && third_party_code(fn, userid);
+	return in_marked_reader() && third_party_code(fn, GetUserId());
 }
 
 /* in_marked_reader: does the role whose filter reads another role's table run now (marked)? */
@@ -1784,6 +1776,7 @@ in_marked_reader(void)
 	if (!OidIsValid(marked_role) && !IsParallelWorker())
 		return false;
 	GetUserIdAndSecContext(&userid, &sec_context);
+	/* (a parallel worker of the read has the leader's user and bits, not marked_role) */
 	return (sec_context & CRM_PURGE_SECURITY_ON_BEHALF) != 0 && (userid == marked_role || IsParallelWorker());
 }
 
