@@ -787,8 +787,8 @@ truncated_tables(TruncateStmt *stmt)
  * anyone may name itself citus_internal.)
  */
 static bool protected_shard(Oid relid);
-static void refuse_temporary_dependency(Oid relid);
-static void refuse_temporary_objects(void);
+static bool refuse_temporary_dependency(Oid relid);
+static List *refuse_temporary_objects(void);
 
 static void
 refuse_shard_truncate(TruncateStmt *stmt)
@@ -2060,6 +2060,9 @@ crm_purge_after_utility(Node *parsetree)
 {
 	AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
 	ListCell   *lc;
+	List	   *checked = NIL;
+	Oid			relid;
+	bool		partitions_only = true;
 
 	/*
 	 * (whatever the statement made or changed, made to depend on a
@@ -2068,12 +2071,23 @@ crm_purge_after_utility(Node *parsetree)
 	 * is dropped with it: review rounds 64 and 65, B64-3, A65-1..3)
 	 */
 	if (changed_objects != NIL && !creating_extension && OidIsValid(get_extension_oid("crm_purge", true)))
-		refuse_temporary_objects();
+		checked = refuse_temporary_objects();
 	if (!IsA(parsetree, AlterTableStmt) || stmt->relation == NULL ||
 		(stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_TYPE) ||
 		!OidIsValid(get_extension_oid("crm_purge", true)))
 		return;
-	refuse_temporary_dependency(RangeVarGetRelid(stmt->relation, NoLock, true));
+	foreach(lc, stmt->cmds)
+		if (lfirst_node(AlterTableCmd, lc)->subtype != AT_AttachPartition &&
+			lfirst_node(AlterTableCmd, lc)->subtype != AT_DetachPartition)
+			partitions_only = false;
+	/*
+	 * (the table again, unless checked above or only given or rid of
+	 * partitions: an attached one is checked as changed, and walking a big
+	 * tree per ATTACH made attaching many partitions quadratic)
+	 */
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!partitions_only && !list_member_oid(checked, relid))
+		refuse_temporary_dependency(relid);
 	if (stmt->objtype != OBJECT_TABLE)
 		return;
 	foreach(lc, stmt->cmds)
@@ -2101,10 +2115,11 @@ crm_purge_after_utility(Node *parsetree)
  * a row type some column uses); anything else is refused, unless it is
  * temporary itself, or belongs to what is (a rule of a temporary view).
  */
-static void
+static List *
 refuse_temporary_objects(void)
 {
 	ListCell   *lc;
+	List	   *relations = NIL;
 
 	/*
 	 * (forgotten only once all passed: a nested statement's refusal caught
@@ -2137,6 +2152,9 @@ refuse_temporary_objects(void)
 				objid = typrelid;
 			}
 		}
+		/* (an inheritance or partition link: its objid is the child) */
+		if (classid == InheritsRelationId)
+			classid = RelationRelationId;
 		/* (a constraint, default, trigger, policy or rule goes with its relation) */
 		if (classid != RelationRelationId)
 		{
@@ -2166,9 +2184,12 @@ refuse_temporary_objects(void)
 		 */
 		if (classid == RelationRelationId)
 		{
-			if (get_rel_relkind(objid) == '\0')
+			if (get_rel_relkind(objid) == '\0' || list_member_oid(relations, objid))
 				continue;
-			refuse_temporary_dependency(objid);
+			relations = lappend_oid(relations, objid);
+			/* (nothing temporary reached from it and its partitions: nor from it alone) */
+			if (!refuse_temporary_dependency(objid))
+				continue;
 		}
 		found = extension_lookup("crm_purge._temporary_dependency_from(oid,oid[])",
 								 psprintf("WITH RECURSIVE up(classid, objid) AS ("
@@ -2193,6 +2214,7 @@ refuse_temporary_objects(void)
 					 errhint("Use objects that are not temporary.")));
 	}
 	changed_objects = NIL;
+	return relations;
 }
 
 /*
@@ -2200,9 +2222,10 @@ refuse_temporary_objects(void)
  * left a protected or held table depending on a temporary type, collation
  * or table, or an ALTER TYPE a permanent composite type:
  * the session's end drops that with CASCADE, the table or its column with
- * it, rows and all, out of reach of every check (review round 62, B62-1)
+ * it, rows and all, out of reach of every check (review round 62, B62-1).
+ * Returns whether relid (or a partition) depends on a temporary object.
  */
-static void
+static bool
 refuse_temporary_dependency(Oid relid)
 {
 	char	   *temporary;
@@ -2213,7 +2236,7 @@ refuse_temporary_dependency(Oid relid)
 	if (!OidIsValid(relid) || isAnyTempNamespace(get_rel_namespace(relid)) ||
 		(temporary = extension_lookup("crm_purge._temporary_dependency(regclass)", "SELECT crm_purge._temporary_dependency($1)",
 								 REGCLASSOID, ObjectIdGetDatum(relid))) == NULL)
-		return;
+		return false;
 	/*
 	 * a permanent composite type given an attribute of a temporary type: a
 	 * protected or held table's column of it loses its values at the
@@ -2245,6 +2268,7 @@ refuse_temporary_dependency(Oid relid)
 						hold ? "under a legal hold" : "protected by crm_purge"),
 				 errdetail("The session's end drops it, and the table or its column with it, rows and all."),
 				 errhint("Use a type or table that is not temporary.")));
+	return true;
 }
 
 /*
