@@ -672,10 +672,12 @@ utility_run_as(Node *stmt, bool *keeps_path)
 		 * before it was distributed are still there (Citus leaves them
 		 * until truncate_local_data_after_distributing_table): the rewrite
 		 * would check the owner's constraints over them as the superuser
-		 * (review round 60, C60-4)
+		 * (review round 60, C60-4); a partitioned one's are its leaves'
+		 * (review round 68, C68-2)
 		 */
 		if (checks && OidIsValid(relid) && crm_purge_citus_group() == 0 &&
-			get_rel_relkind(relid) == RELKIND_RELATION && crm_purge_citus_distributed(relid) &&
+			(get_rel_relkind(relid) == RELKIND_RELATION || get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE) &&
+			crm_purge_citus_distributed(relid) &&
 			!crm_purge_superuser_like(crm_purge_rel_owner(relid)) && tree_rows_left(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

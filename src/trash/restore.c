@@ -82,33 +82,64 @@ typedef struct RestoreQuery
 	int			nargs;
 	Oid		   *argtypes;
 	Datum	   *values;
+	bool		batch;			/* several rows: each must come back as it was */
+	bool		changed;		/* one came back changed: rolled back */
 } RestoreQuery;
 
-/* run_restore_query: the restoring statement, run by crm_purge_in_subtransaction(). */
+/*
+ * run_restore_query: the restoring statement, run by
+ * crm_purge_in_subtransaction().  Its rows: the trash row's names, whether
+ * a row came back under its key, and whether exactly as it was.
+ */
 static void
 run_restore_query(void *arg)
 {
 	RestoreQuery *q = arg;
 	int			rc = SPI_execute_with_args(q->sql, q->nargs, q->argtypes, q->values, NULL, false, 0);
+	uint64		k;
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "restore query failed: %s", SPI_result_code_string(rc));
+	/*
+	 * Several rows in one statement are matched to what came back by key:
+	 * a trigger (any, made or dropped during the statement, on a Citus
+	 * shard too) could skip one row and write another under its key.  A
+	 * row back under its key but changed rolls the statement back; they go
+	 * again one per statement (review round 68, A68-1, C68-1).
+	 */
+	for (k = 0; q->batch && k < SPI_processed; k++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 3, &isnull)) &&
+			!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 4, &isnull)))
+		{
+			q->changed = true;
+			elog(ERROR, "a restored row came back changed");
+		}
+	}
 }
 
 /*
  * execute_restore: runs the restoring statement in a subtransaction; a key,
  * foreign key, NOT NULL or CHECK violation becomes an error that says what
- * to do, anything else is thrown again.
+ * to do, anything else is thrown again.  false: a batch's row came back
+ * changed, and the statement was rolled back.
  */
-static void
+static bool
 execute_restore(const char *sql, int nargs, Oid *argtypes, Datum *values,
-				Oid relid)
+				Oid relid, bool batch)
 {
-	RestoreQuery q = {sql, nargs, argtypes, values};
+	RestoreQuery q = {sql, nargs, argtypes, values, batch, false};
 	ErrorData  *edata = crm_purge_in_subtransaction(run_restore_query, &q);
 
 	if (edata == NULL)
-		return;
+		return true;
+	if (q.changed)
+	{
+		FreeErrorData(edata);
+		return false;
+	}
 	if (edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
@@ -174,7 +205,12 @@ collect_restored(Restored *done)
 	}
 }
 
-/* user_before_insert_trigger: has relid (or a partition of it) a BEFORE INSERT row trigger not crm_purge's? */
+/*
+ * user_before_insert_trigger: has relid (or a partition of it) a BEFORE
+ * INSERT row trigger not crm_purge's?  Only to spare a batch that would be
+ * rolled back: what came back is checked anyway (a Citus shard's triggers
+ * are not seen here).
+ */
 static bool
 user_before_insert_trigger(Oid relid)
 {
@@ -184,8 +220,7 @@ user_before_insert_trigger(Oid relid)
 								 " JOIN pg_catalog.pg_proc f ON f.oid OPERATOR(pg_catalog.=) t.tgfoid"
 								 " WHERE NOT t.tgisinternal AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 7) OPERATOR(pg_catalog.=) 7"
 								 " AND f.pronamespace OPERATOR(pg_catalog.<>) 'crm_purge'::pg_catalog.regnamespace LIMIT 1",
-								 /* (not read-only: a new snapshot sees a trigger made meanwhile) */
-								 1, (Oid[]) {REGCLASSOID}, (Datum[]) {ObjectIdGetDatum(relid)}, NULL, false, 1) == SPI_OK_SELECT &&
+								 1, (Oid[]) {REGCLASSOID}, (Datum[]) {ObjectIdGetDatum(relid)}, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1;
 }
 
@@ -206,12 +241,17 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	AttrNumber	pk[INDEX_MAX_KEYS];
 	int			npk;
 	StringInfoData cols,
+				tcols,
+				scols,
+				aliases,
+				ialiases,
 				pkcols,
 				retcols,
 				pkjoin,
 				chosen,
 				sql;
-	int			i;
+	int			i,
+				ncols = 0;
 	bool		one_by_one;
 	Restored	done = {NULL, NULL, 0, 0, 0};
 	CrmPurgeForeignWrite w;
@@ -227,25 +267,41 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 
 	live = table_open(relid, AccessShareLock);
 	tupdesc = RelationGetDescr(live);
+	/*
+	 * The statement's own names for everything (crm_purge_s, crm_purge_c1,
+	 * ...): a column named like one of them (i, crm_purge_id) once changed
+	 * what it read (review round 68, B68-2).
+	 */
 	initStringInfo(&cols);
+	initStringInfo(&tcols);
+	initStringInfo(&scols);
 	for (i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute a = TupleDescAttr(tupdesc, i);
 
 		if (a->attisdropped || a->attgenerated)
 			continue;
+		ncols++;
 		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", quote_identifier(NameStr(a->attname)));
+		appendStringInfo(&tcols, "%st.%s", tcols.len ? ", " : "", quote_identifier(NameStr(a->attname)));
+		appendStringInfo(&scols, "%ss.crm_purge_c%d", scols.len ? ", " : "", ncols);
 	}
 	npk = crm_purge_primary_key(live, pk, false);
 	initStringInfo(&pkcols);
 	initStringInfo(&retcols);
 	initStringInfo(&pkjoin);
+	initStringInfo(&aliases);
+	initStringInfo(&ialiases);
+	appendStringInfoString(&aliases, "crm_purge_id, crm_purge_row");
 	for (i = 0; i < npk; i++)
 	{
 		Form_pg_attribute a = TupleDescAttr(tupdesc, pk[i] - 1);
 		const char *col = quote_identifier(NameStr(a->attname));
 
-		appendStringInfo(&pkcols, "%s%s", i ? ", " : "", col);
+		/* (a generated key too: it is in the trash, and comes back computed again, B68-1) */
+		appendStringInfo(&pkcols, "%st.%s", i ? ", " : "", col);
+		appendStringInfo(&aliases, ", crm_purge_k%d", i + 1);
+		appendStringInfo(&ialiases, "crm_purge_k%d, ", i + 1);
 		/*
 		 * A domain's key comes back as its base type: on Citus the coordinator
 		 * reads the RETURNING rows as the extension owner, and reading a
@@ -256,15 +312,17 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 			int32		typmod = a->atttypmod;
 			Oid			base = getBaseTypeAndTypmod(a->atttypid, &typmod);
 
-			appendStringInfo(&retcols, "%s%s::%s AS %s", i ? ", " : "", col,
-							 format_type_extended(base, typmod, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY),
-							 col);
+			appendStringInfo(&retcols, "%s::%s, ", col,
+							 format_type_extended(base, typmod, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
 		}
 		else
-			appendStringInfo(&retcols, "%s%s", i ? ", " : "", col);
+			appendStringInfo(&retcols, "%s, ", col);
 		/* (the key's own equality: "=" is not looked up in the caller's search_path) */
-		appendStringInfo(&pkjoin, "%ss.%s %s i.%s", i ? " AND " : "", col, crm_purge_eq_operator(a->atttypid), col);
+		appendStringInfo(&pkjoin, "%ss.crm_purge_k%d %s i.crm_purge_k%d", i ? " AND " : "", i + 1,
+						 crm_purge_eq_operator(a->atttypid), i + 1);
 	}
+	for (i = 1; i <= ncols; i++)
+		appendStringInfo(&aliases, ", crm_purge_c%d", i);
 	table_close(live, AccessShareLock);
 
 	/* the candidates, as the caller: the filter and the trash's policy apply */
@@ -351,29 +409,30 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	filter = NULL;
 	initStringInfo(&chosen);
 	appendStringInfo(&chosen,
-					 "SELECT DISTINCT ON (%s) t.deletion_id AS crm_purge_id, t.trash_row AS crm_purge_row, %s"
+					 "SELECT DISTINCT ON (%s) t.deletion_id, t.trash_row, %s, %s"
 					 " FROM %s t WHERE (%s\n)%s AND %s"
 					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC, t.trash_row DESC",
-					 pkcols.data, cols.data, crm_purge_relname(trashid),
+					 pkcols.data, pkcols.data, tcols.data, crm_purge_relname(trashid),
 					 filter ? filter : "true",
 					 deletion ? " AND t.deletion_id OPERATOR(pg_catalog.=) $1" : " AND $1 IS NOT NULL", named,
 					 pkcols.data);
+	/*
+	 * What came back: its key, and its text (a trigger's change shows; on
+	 * Citus the coordinator reads text, never the owner's domains)
+	 */
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "WITH s AS (%s),"
-					 " i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM s%s RETURNING %s)"
-					 " SELECT s.crm_purge_id, s.crm_purge_row, i IS NOT NULL FROM s LEFT JOIN i ON %s",
-					 chosen.data,
-					 crm_purge_relname(relid), cols.data, cols.data,
-					 skip ? " ON CONFLICT DO NOTHING" : "", retcols.data,
-					 pkjoin.data);
-	/*
-	 * (locked first, partitions too: no other session adds such a trigger
-	 * between this look and the INSERT; this one may, from the table's
-	 * own statement trigger, which is looked for again after it: review
-	 * round 67, B67-1)
-	 */
-	(void) find_all_inheritors(relid, RowExclusiveLock, NULL);
+					 "WITH crm_purge_s(%s) AS (%s),"
+					 " crm_purge_i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM crm_purge_s s%s"
+					 " RETURNING %sROW(%s)::pg_catalog.text)"
+					 " SELECT s.crm_purge_id, s.crm_purge_row, i.crm_purge_image IS NOT NULL,"
+					 " i.crm_purge_image COLLATE pg_catalog.\"C\" OPERATOR(pg_catalog.=) ROW(%s)::pg_catalog.text"
+					 " FROM crm_purge_s s LEFT JOIN crm_purge_i i(%scrm_purge_image) ON %s",
+					 aliases.data, chosen.data,
+					 crm_purge_relname(relid), cols.data, scols.data,
+					 skip ? " ON CONFLICT DO NOTHING" : "", retcols.data, cols.data,
+					 scols.data, ialiases.data, pkjoin.data);
+	/* (a user's BEFORE INSERT row trigger would change the batch's rows: one per statement at once) */
 	one_by_one = user_before_insert_trigger(relid);
 	if (OidIsValid(restorer))
 	{
@@ -385,26 +444,16 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	guard_skips_before = crm_purge_guard_skips_total();
 	PG_TRY();
 	{
-		if (!one_by_one)
-		{
-			execute_restore(sql.data, 3, argtypes, values, relid);
+		if (!one_by_one && execute_restore(sql.data, 3, argtypes, values, relid, true))
 			collect_restored(&done);
-			if (user_before_insert_trigger(relid))
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("cannot restore into table %s: a BEFORE INSERT row trigger was made on it during the restore",
-								crm_purge_relname(relid)),
-						 errdetail("Rows are matched to their trashed copies by key; such a trigger could write one row under another's key."),
-						 errhint("Nothing was restored. Restore again: the rows then go back one by one.")));
-		}
 		else
 		{
 			/*
-			 * A user's BEFORE INSERT row trigger may skip a row and write
-			 * another under its key: matched by key, the skipped row would
-			 * count as restored and lose its trash copy (review round 66,
-			 * C66-1).  One statement per row: a row written under another
-			 * key restores none.
+			 * A trigger may skip a row and write another under its key:
+			 * matched by key, the skipped row would count as restored and
+			 * lose its trash copy (review round 66, C66-1).  One statement
+			 * per row: a row written under another key restores none, a
+			 * row changed under its own (updated_at) is restored.
 			 */
 			Datum		one[3];
 			uint64		k,
@@ -432,7 +481,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 
 				one[1] = PointerGetDatum(construct_array(&id, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 				one[2] = PointerGetDatum(construct_array(&num, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-				execute_restore(sql.data, 3, argtypes, one, relid);
+				(void) execute_restore(sql.data, 3, argtypes, one, relid, false);
 				collect_restored(&done);
 			}
 		}
@@ -487,11 +536,21 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 				k;
 	int			nestlevel;
 
+	/*
+	 * (the unlink trigger wrote the child's text of the value: a parent's
+	 * key of another built-in type or typmod, numeric 1 for a numeric(10,2)
+	 * 1.00, is cast to the child's type first; never through a role's cast,
+	 * which would run here as the extension owner: review round 68, B68-3)
+	 */
 	if (SPI_execute_with_args("SELECT c.conrelid, c.conname::text,"
-							  " pg_catalog.string_agg(pg_catalog.format('pg_catalog.format(''%%s'', t.%I)', a.attname), ', ' ORDER BY k.ord)"
+							  " pg_catalog.string_agg(pg_catalog.format('pg_catalog.format(''%%s'', t.%I%s)', a.attname,"
+							  "   CASE WHEN (a.atttypid, a.atttypmod) IS DISTINCT FROM (ca.atttypid, ca.atttypmod)"
+							  "     AND a.atttypid < 16384 AND ca.atttypid < 16384"
+							  "   THEN '::' || pg_catalog.format_type(ca.atttypid, ca.atttypmod) ELSE '' END), ', ' ORDER BY k.ord)"
 							  " FROM pg_catalog.pg_constraint c"
 							  " CROSS JOIN LATERAL pg_catalog.unnest(c.confkey) WITH ORDINALITY AS k(attnum, ord)"
 							  " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum"
+							  " JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[k.ord]"
 							  " WHERE c.confrelid = $3 AND c.contype = 'f'"
 							  "   AND EXISTS (SELECT FROM crm_purge.unlinks u WHERE u.child = c.conrelid"
 							  "               AND u.constraint_name = c.conname AND u.deletion_id = ANY ($1))"

@@ -1637,6 +1637,22 @@ $coord->safe_psql('postgres', q{ALTER TABLE app.l60 ALTER COLUMN v TYPE bigint})
 is($coord->safe_psql('postgres', q{SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 'app.l60'::regclass AND attname = 'v'}),
 	'bigint', 'once they are removed, it goes through');
 
+# the same for a role's partitioned distributed table: its rows are its
+# leaves', and only a plain table was refused (review round 68, C68-2: the
+# owner's CHECK ran over them as the superuser)
+as('regress_app', q{CREATE TABLE app.p68 (account_id int, day date, n int,
+		CONSTRAINT c CHECK (n IS NULL OR current_user <> 'postgres')) PARTITION BY RANGE (day);
+	CREATE TABLE app.p68_2026 PARTITION OF app.p68 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+	INSERT INTO app.p68 VALUES (1, '2026-05-01', 1);
+	SELECT create_distributed_table('app.p68', 'account_id')});
+like(($coord->psql('postgres', q{ALTER TABLE app.p68 ALTER COLUMN n TYPE bigint}))[2],
+	qr/cannot change distributed table app\.p68 as a superuser: its table on the coordinator still holds the rows/,
+	'Citus: nor a role\'s partitioned table\'s pre-distribution rows (its leaves\')');
+as('regress_app', q{SELECT truncate_local_data_after_distributing_table('app.p68')});
+$coord->safe_psql('postgres', q{ALTER TABLE app.p68 ALTER COLUMN n TYPE bigint});
+is($coord->safe_psql('postgres', q{SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 'app.p68'::regclass AND attname = 'n'}),
+	'bigint', 'once they are removed, it goes through (partitioned)');
+
 # the owner's SET UNLOGGED of a protected table's shard on a worker node
 # (where its holds are not known): a crash emptied held rows (review round
 # 44, C44-1): refused
@@ -1677,6 +1693,35 @@ as('regress_app', q{INSERT INTO app.c44 VALUES (1, 1001); DELETE FROM app.c44 WH
 		qr/it has a rule for INSERT/, 'Citus: a restore into a shard with a rule the owner made on its node is refused');
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_trash.app__c44 WHERE id = 1001}), '1', 'the row stays in the trash');
 }
+
+# the owner's BEFORE INSERT trigger made on a shard on a worker node (the
+# coordinator never sees it) skipped held row 2 in a restore and wrote row
+# 1 under key 2: matched by key alone, row 2 counted as restored and lost
+# its trash copy (review round 68, C68-1).  What comes back is compared
+# with the trashed row: both stay in the trash.
+as('regress_app', q{CREATE TABLE app.k68 (id int PRIMARY KEY, v text);
+	SELECT create_distributed_table('app.k68', 'id', colocate_with => 'none', shard_count => 1);
+	INSERT INTO app.k68 VALUES (1, 'alpha'), (2, 'bravo'), (3, 'charlie');
+	CREATE FUNCTION app.swap68() RETURNS trigger LANGUAGE plpgsql AS $f$
+	BEGIN IF NEW.id = 2 THEN RETURN NULL; END IF;
+		IF NEW.id = 1 THEN NEW.id := 2; NEW.v := 'fake'; END IF; RETURN NEW; END $f$;
+	GRANT SELECT, INSERT, DELETE ON app.k68 TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('app.k68')});
+my $h68 = as('regress_admin', q{SELECT crm_purge_hold('app.k68', 'id IN (1, 2, 3)', NULL, 'litigation')});
+as('regress_app', q{DELETE FROM app.k68});
+{
+	my ($k68_shard, $k68_port) = split /\|/, $coord->safe_psql('postgres', q{
+		SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+		WHERE s.logicalrelid = 'app.k68'::regclass});
+	my $node = $k68_port == $w1->port ? $w1 : $w2;
+	$node->safe_psql('postgres', qq{SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on;
+		SET citus.enable_ddl_propagation = off;
+		CREATE TRIGGER swap68 BEFORE INSERT ON app.k68_$k68_shard FOR EACH ROW EXECUTE FUNCTION app.swap68()});
+}
+is(as('regress_app', q{SELECT crm_purge_restore('app.k68')}), '1', 'Citus: a restore through a shard\'s trigger restores only the row that came back as it was');
+is($coord->safe_psql('postgres', q{SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM crm_trash.app__k68}), '1:alpha,2:bravo',
+	'the row the trigger skipped and the one it wrote under another key stay in the trash');
+as('regress_admin', qq{SELECT crm_purge_release($h68)});
 
 # an erase after a split of a guarded table's smallest shard filed only its
 # own tombstones under the new key, and the shards' guard took them for

@@ -332,6 +332,26 @@ DELETE FROM ul_cu WHERE id = 1;
 SELECT parent_ref FROM crm_purge.unlinks WHERE child = 'ul_nc'::regclass;
 SELECT crm_purge_erase('ul_cu', 'id = 1', 'GDPR');
 SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_nc'::regclass;
+-- also when the child's column has another type than the parent's key
+-- (char(20) and text, numeric and numeric(10,2)): the record was matched
+-- by the parent's text and stayed, the e-mail with it; nor was the child
+-- linked back at a restore (review round 68, B68-3)
+CREATE TABLE ul_cp (id int PRIMARY KEY, email char(20) UNIQUE);
+CREATE TABLE ul_cc (id int PRIMARY KEY, email text REFERENCES ul_cp (email) ON DELETE SET NULL);
+CREATE TABLE ul_np (k numeric PRIMARY KEY);
+CREATE TABLE ul_nc2 (id int PRIMARY KEY, k numeric(10,2) REFERENCES ul_np ON DELETE SET NULL);
+SELECT crm_purge_protect('ul_cp'), crm_purge_protect('ul_np');
+INSERT INTO ul_cp VALUES (1, 'gone@example.com');
+INSERT INTO ul_cc VALUES (1, 'gone@example.com');
+INSERT INTO ul_np VALUES (1);
+INSERT INTO ul_nc2 VALUES (1, 1);
+DELETE FROM ul_cp;
+DELETE FROM ul_np;
+SELECT crm_purge_erase('ul_cp', 'id = 1', 'GDPR');
+SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_cc'::regclass;
+SELECT crm_purge_restore('ul_np');
+SELECT id, k FROM ul_nc2;
+SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_nc2'::regclass;
 
 -- held rows survive requests and trash expiry
 CREATE TABLE logs (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
