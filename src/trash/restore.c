@@ -323,6 +323,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	}
 	for (i = 1; i <= ncols; i++)
 		appendStringInfo(&aliases, ", crm_purge_c%d", i);
+	appendStringInfoString(&aliases, ", crm_purge_image");
 	table_close(live, AccessShareLock);
 
 	/* the candidates, as the caller: the filter and the trash's policy apply */
@@ -409,16 +410,18 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	filter = NULL;
 	initStringInfo(&chosen);
 	appendStringInfo(&chosen,
-					 "SELECT DISTINCT ON (%s) t.deletion_id, t.trash_row, %s, %s"
+					 "SELECT DISTINCT ON (%s) t.deletion_id, t.trash_row, %s, %s, ROW(%s)::pg_catalog.text"
 					 " FROM %s t WHERE (%s\n)%s AND %s"
 					 " ORDER BY %s, t.deleted_at DESC, t.deletion_id DESC, t.trash_row DESC",
-					 pkcols.data, pkcols.data, tcols.data, crm_purge_relname(trashid),
+					 pkcols.data, pkcols.data, tcols.data, tcols.data, crm_purge_relname(trashid),
 					 filter ? filter : "true",
 					 deletion ? " AND t.deletion_id OPERATOR(pg_catalog.=) $1" : " AND $1 IS NOT NULL", named,
 					 pkcols.data);
 	/*
 	 * What came back: its key, and its text (a trigger's change shows; on
-	 * Citus the coordinator reads text, never the owner's domains)
+	 * Citus the coordinator reads text, never the owner's domains), made
+	 * where the trash row's is, with the same settings (TimeZone,
+	 * extra_float_digits: on Citus the worker nodes')
 	 */
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
@@ -426,12 +429,12 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 					 " crm_purge_i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM crm_purge_s s%s"
 					 " RETURNING %sROW(%s)::pg_catalog.text)"
 					 " SELECT s.crm_purge_id, s.crm_purge_row, i.crm_purge_image IS NOT NULL,"
-					 " i.crm_purge_image COLLATE pg_catalog.\"C\" OPERATOR(pg_catalog.=) ROW(%s)::pg_catalog.text"
+					 " i.crm_purge_image COLLATE pg_catalog.\"C\" OPERATOR(pg_catalog.=) s.crm_purge_image"
 					 " FROM crm_purge_s s LEFT JOIN crm_purge_i i(%scrm_purge_image) ON %s",
 					 aliases.data, chosen.data,
 					 crm_purge_relname(relid), cols.data, scols.data,
 					 skip ? " ON CONFLICT DO NOTHING" : "", retcols.data, cols.data,
-					 scols.data, ialiases.data, pkjoin.data);
+					 ialiases.data, pkjoin.data);
 	/* (a user's BEFORE INSERT row trigger would change the batch's rows: one per statement at once) */
 	one_by_one = user_before_insert_trigger(relid);
 	if (OidIsValid(restorer))

@@ -3396,6 +3396,36 @@ SELECT count(*) AS trashed FROM crm_trash.own__up85;
 SELECT crm_purge_unprotect('own.up85', drop_trash => true);
 DROP TABLE own.up85;
 DROP FUNCTION own.touch85(), own.plant_touch85();
+-- rows that come back as they were go back in one statement, whatever
+-- their types and the session's settings (the statement trigger fires once)
+SET ROLE regress_sec_owner;
+CREATE TABLE own.ty85 (id int PRIMARY KEY, at timestamptz, f float8, n numeric, j jsonb, a text[], b bytea, iv interval, d date);
+CREATE TABLE own.fired85 (n int);
+INSERT INTO own.ty85 SELECT g, '2026-01-02 03:04:05.678+00', g / 3.0, g / 7.0, jsonb_build_object('k', g), ARRAY['x', NULL, 'y z'], '\x00ff', '1 day 2 hours', '2026-02-03' FROM generate_series(1, 3) g;
+CREATE FUNCTION own.count85() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO own.fired85 VALUES (1); RETURN NULL; END $$;
+RESET ROLE;
+SELECT crm_purge_protect('own.ty85');
+SET ROLE regress_sec_owner;
+DELETE FROM own.ty85;
+CREATE TRIGGER count85 AFTER INSERT ON own.ty85 FOR EACH STATEMENT EXECUTE FUNCTION own.count85();
+SET TimeZone = 'Asia/Tokyo';
+SET extra_float_digits = 0;
+SET DateStyle = 'German';
+SET IntervalStyle = 'sql_standard';
+SET bytea_output = 'escape';
+SELECT crm_purge_restore('own.ty85') AS restored;
+RESET TimeZone;
+RESET extra_float_digits;
+RESET DateStyle;
+RESET IntervalStyle;
+RESET bytea_output;
+SELECT count(*) AS statements FROM own.fired85;
+RESET ROLE;
+SELECT count(*) AS trashed FROM crm_trash.own__ty85;
+SELECT crm_purge_unprotect('own.ty85', drop_trash => true);
+DROP TABLE own.ty85, own.fired85;
+DROP FUNCTION own.count85();
 -- a column named like a name of the restoring statement's own (i: the
 -- rows that came back; crm_purge_id) changed what it read: a skipped
 -- row counted as restored lost its trash copy (review round 68, B68-2)
