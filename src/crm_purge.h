@@ -319,6 +319,8 @@ extern void crm_purge_trash_held(Oid relid, Oid trashid, Datum ids, Datum rows,
 extern bool crm_purge_has_holds(Oid relid);
 extern void crm_purge_guard_skips_reset(void);
 extern int64 crm_purge_guard_skips_total(void);
+extern void *crm_purge_guard_skips_save(void);
+extern void crm_purge_guard_skips_restore(void *saved);
 struct HeapTupleData;
 struct Trigger;
 extern bool crm_purge_guard_keeps(struct RelationData *rel, struct Trigger *trigger, struct HeapTupleData *row);

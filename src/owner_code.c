@@ -121,6 +121,34 @@ walk_check(Node *node, CheckWalk *cw)
 		cw->types = list_append_unique_oid(cw->types, exprType(node));
 	if (IsA(node, NextValueExpr) && !OidIsValid(cw->acting))
 		cw->acting = F_NEXTVAL;
+	/*
+	 * a type's input function called by name (record_in, domain_in,
+	 * array_in, range_in, enum_in) builds a value of the type its OID
+	 * argument names: that type is walked too, and a type chosen at run
+	 * time cannot be: the call acts (review round 69, A69-1)
+	 */
+	if ((IsA(node, FuncExpr) || IsA(node, OpExpr)) &&
+		list_length(IsA(node, FuncExpr) ? ((FuncExpr *) node)->args : ((OpExpr *) node)->args) >= 2 &&
+		exprType(linitial(IsA(node, FuncExpr) ? ((FuncExpr *) node)->args : ((OpExpr *) node)->args)) == CSTRINGOID)
+	{
+		List	   *args = IsA(node, FuncExpr) ? ((FuncExpr *) node)->args : ((OpExpr *) node)->args;
+		Oid			fn = IsA(node, FuncExpr) ? ((FuncExpr *) node)->funcid : ((OpExpr *) node)->opfuncid;
+		ListCell   *lc;
+
+		for_each_from(lc, args, 1)
+		{
+			Node	   *arg = lfirst(lc);
+
+			if (exprType(arg) != OIDOID && exprType(arg) != REGTYPEOID)
+				continue;
+			while (IsA(arg, RelabelType))
+				arg = (Node *) ((RelabelType *) arg)->arg;
+			if (IsA(arg, Const) && !((Const *) arg)->constisnull)
+				cw->types = list_append_unique_oid(cw->types, DatumGetObjectId(((Const *) arg)->constvalue));
+			else if (!IsA(arg, Const) && !OidIsValid(cw->acting))
+				cw->acting = OidIsValid(fn) ? fn : get_opcode(((OpExpr *) node)->opno);
+		}
+	}
 	(void) check_functions_in_node(node, acts_as_reader, (void *) cw);
 	return expression_tree_walker(node, walk_check, (void *) cw);
 }

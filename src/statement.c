@@ -23,6 +23,7 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
+#include "commands/tablecmds.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -193,12 +194,15 @@ static bool
 local_rows_left(Oid relid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot(), 0, NULL);
+	/* (the newest: rows committed while the statement waited for its locks count) */
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	bool		found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
 
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
+	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
 	return found;
 }
@@ -678,7 +682,14 @@ utility_run_as(Node *stmt, bool *keeps_path)
 		if (checks && OidIsValid(relid) && crm_purge_citus_group() == 0 &&
 			(get_rel_relkind(relid) == RELKIND_RELATION || get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE) &&
 			crm_purge_citus_distributed(relid) &&
-			!crm_purge_superuser_like(crm_purge_rel_owner(relid)) && tree_rows_left(relid))
+			!crm_purge_superuser_like(crm_purge_rel_owner(relid)) &&
+			/*
+			 * (under the statement's own lock first: a partition with rows
+			 * the owner attached in a transaction still open was not seen,
+			 * the ALTER waited for it and checked them: review round 69,
+			 * C69-1)
+			 */
+			(find_all_inheritors(relid, AlterTableGetLockLevel(alter->cmds), NULL), tree_rows_left(relid)))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("cannot change distributed table %s as a superuser: its table on the coordinator still holds the rows it had before it was distributed",
@@ -690,6 +701,33 @@ utility_run_as(Node *stmt, bool *keeps_path)
 		if (!checks || !OidIsValid(relid) ||
 			(get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE))
 			return InvalidOid;
+		/*
+		 * on a worker node, a role's table with rows below a Citus table
+		 * or shard it knows (an inheritance child its owner made there):
+		 * the statement reaches it, and would check the owner's
+		 * constraints over its rows as the superuser (review round 69,
+		 * C69-2)
+		 */
+		if (crm_purge_citus_group() > 0 && !unknown_role_table(relid))
+		{
+			ListCell   *lc;
+
+			foreach(lc, find_all_inheritors(relid, AlterTableGetLockLevel(alter->cmds), NULL))
+			{
+				Oid			part = lfirst_oid(lc);
+
+				if (part != relid && unknown_role_table(part) && !crm_purge_citus_known_shard(part) &&
+					get_rel_relkind(part) == RELKIND_RELATION && local_rows_left(part))
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("cannot change table %s as a superuser on this Citus worker node: table %s of role %s below it is not a Citus table and has rows",
+									crm_purge_relname(relid), crm_purge_relname(part),
+									crm_purge_role_name(crm_purge_rel_owner(part))),
+							 errdetail("Checking them would run its owner's constraints as the superuser."),
+							 errhint("Remove it from below the table first (ALTER TABLE %s NO INHERIT %s), as a superuser on this node.",
+									 crm_purge_relname(part), crm_purge_relname(relid))));
+			}
+		}
 		if (OidIsValid(crm_purge_citus_shard_logical(relid)))
 		{
 			*keeps_path = true;

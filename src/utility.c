@@ -2626,6 +2626,33 @@ citus_column_change(Node *parsetree)
 				 errmsg("cannot change the columns of %s on a Citus worker node", crm_purge_relname(refused)),
 				 errdetail("It is made OF the type, and the coordinator checks changes of its columns against the legal holds; a worker node does not have them."),
 				 errhint("Make the change on the coordinator, with DDL propagation on.")));
+	/*
+	 * (nor a table of the role's made a child of a Citus table or shard
+	 * there: a superuser's change of the table then reached its rows, and
+	 * checked its CHECKs as the superuser: review round 69, C69-2; Citus
+	 * has no inheritance of its tables)
+	 */
+	if (crm_purge_citus_group() > 0 && IsA(parsetree, AlterTableStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+			Oid			parent;
+
+			if (cmd->subtype != AT_AddInherit || cmd->def == NULL || !IsA(cmd->def, RangeVar))
+				continue;
+			parent = RangeVarGetRelid((RangeVar *) cmd->def, NoLock, true);
+			if (OidIsValid(parent) && (crm_purge_citus_distributed(parent) || crm_purge_citus_known_shard(parent) ||
+									   crm_purge_trash_trigger_named(parent, NULL)))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot make a table a child of %s on a Citus worker node", crm_purge_relname(parent)),
+						 errdetail("It is a Citus table or shard; a change of it would reach the child's rows."),
+						 errhint("Citus tables have no inheritance children.")));
+		}
+	}
 	if (!OidIsValid(relid = column_change_target(parsetree, &inh)))
 		return;
 	if (crm_purge_citus_group() == 0)

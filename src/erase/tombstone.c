@@ -802,6 +802,28 @@ crm_purge_guard_skips_total(void)
 	return n;
 }
 
+/*
+ * crm_purge_guard_skips_save, _restore: the counts before work that may be
+ * rolled back (a restore's batch tried again row by row): its skips did
+ * not happen.
+ */
+void *
+crm_purge_guard_skips_save(void)
+{
+	int		   *saved = palloc(sizeof(int) + sizeof(guard_skips));
+
+	saved[0] = guard_skip_tables;
+	memcpy(saved + 1, guard_skips, sizeof(guard_skips));
+	return saved;
+}
+
+void
+crm_purge_guard_skips_restore(void *saved)
+{
+	guard_skip_tables = ((int *) saved)[0];
+	memcpy(guard_skips, ((int *) saved) + 1, sizeof(guard_skips));
+}
+
 /* crm_purge_guard_skips_reset: a top-level statement starts. */
 void
 crm_purge_guard_skips_reset(void)

@@ -256,8 +256,8 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	Restored	done = {NULL, NULL, 0, 0, 0};
 	CrmPurgeForeignWrite w;
 	int64		guard_skips_before;
-	Oid			argtypes[3] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID};
-	Datum		values[3] = {Int64GetDatum(deletion), (Datum) 0, (Datum) 0};
+	Oid			argtypes[4] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, OIDARRAYOID};
+	Datum		values[4] = {Int64GetDatum(deletion), (Datum) 0, (Datum) 0, (Datum) 0};
 	int64		n;
 	CrmPurgeIdentity id;
 	const char *named = crm_purge_trash_rows_named("t", 2);
@@ -426,15 +426,34 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "WITH crm_purge_s(%s) AS (%s),"
-					 " crm_purge_i AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM crm_purge_s s%s"
-					 " RETURNING %sROW(%s)::pg_catalog.text)"
-					 " SELECT s.crm_purge_id, s.crm_purge_row, i.crm_purge_image IS NOT NULL,"
-					 " i.crm_purge_image COLLATE pg_catalog.\"C\" OPERATOR(pg_catalog.=) s.crm_purge_image"
-					 " FROM crm_purge_s s LEFT JOIN crm_purge_i i(%scrm_purge_image) ON %s",
+					 " crm_purge_i(%scrm_purge_image, crm_purge_rel) AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM crm_purge_s s%s"
+					 " RETURNING %sROW(%s)::pg_catalog.text, %s)"
+					 " SELECT s.crm_purge_id, s.crm_purge_row, i.crm_purge_here IS TRUE,"
+					 " i.crm_purge_here IS TRUE AND i.crm_purge_image COLLATE pg_catalog.\"C\" OPERATOR(pg_catalog.=) s.crm_purge_image"
+					 " FROM crm_purge_s s LEFT JOIN (SELECT i.*, pg_catalog.cardinality($4) OPERATOR(pg_catalog.=) 0"
+					 "   OR i.crm_purge_rel OPERATOR(pg_catalog.=) ANY ($4) AS crm_purge_here FROM crm_purge_i i) i ON %s",
 					 aliases.data, chosen.data,
-					 crm_purge_relname(relid), cols.data, scols.data,
+					 ialiases.data, crm_purge_relname(relid), cols.data, scols.data,
 					 skip ? " ON CONFLICT DO NOTHING" : "", retcols.data, cols.data,
-					 ialiases.data, pkjoin.data);
+					 citus ? "NULL::pg_catalog.oid" : "tableoid", pkjoin.data);
+	/*
+	 * (and into the table itself: the owner's trigger may rename it and
+	 * make another of its name, or give it a rule, between two statements
+	 * of a restore row by row: review round 69, B69-1, B69-3; on Citus a
+	 * worker node refuses a shard's rule at each statement)
+	 */
+	values[3] = PointerGetDatum(construct_empty_array(OIDOID));
+	if (!citus)
+	{
+		List	   *tree = find_all_inheritors(relid, NoLock, NULL);
+		Datum	   *oids = palloc(sizeof(Datum) * list_length(tree));
+		ListCell   *lc;
+		int			k = 0;
+
+		foreach(lc, tree)
+			oids[k++] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[3] = PointerGetDatum(construct_array(oids, k, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	}
 	/* (a user's BEFORE INSERT row trigger would change the batch's rows: one per statement at once) */
 	one_by_one = user_before_insert_trigger(relid);
 	if (OidIsValid(restorer))
@@ -447,7 +466,9 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 	guard_skips_before = crm_purge_guard_skips_total();
 	PG_TRY();
 	{
-		if (!one_by_one && execute_restore(sql.data, 3, argtypes, values, relid, true))
+		void	   *skips = crm_purge_guard_skips_save();
+
+		if (!one_by_one && execute_restore(sql.data, 4, argtypes, values, relid, true))
 			collect_restored(&done);
 		else
 		{
@@ -458,11 +479,14 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 			 * per row: a row written under another key restores none, a
 			 * row changed under its own (updated_at) is restored.
 			 */
-			Datum		one[3];
+			Datum		one[4];
 			uint64		k,
 						chosen_rows;
 			int64	   *chosen_ids,
 					   *chosen_nums;
+
+			/* (a rolled-back batch's skips by the guard did not happen) */
+			crm_purge_guard_skips_restore(skips);
 
 			if (SPI_execute_with_args(chosen.data, 3, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "could not read the trash of %s", crm_purge_relname(relid));
@@ -477,6 +501,7 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 				chosen_nums[k] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull));
 			}
 			one[0] = values[0];
+			one[3] = values[3];
 			for (k = 0; k < chosen_rows; k++)
 			{
 				Datum		id = Int64GetDatum(chosen_ids[k]);
@@ -484,7 +509,10 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 
 				one[1] = PointerGetDatum(construct_array(&id, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 				one[2] = PointerGetDatum(construct_array(&num, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-				(void) execute_restore(sql.data, 3, argtypes, one, relid, false);
+				/* (a rule the owner's trigger made since: review round 69, B69-1) */
+				if (!citus)
+					crm_purge_refuse_shard_rules(relid);
+				(void) execute_restore(sql.data, 4, argtypes, one, relid, false);
 				collect_restored(&done);
 			}
 		}
@@ -541,19 +569,27 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 
 	/*
 	 * (the unlink trigger wrote the child's text of the value: a parent's
-	 * key of another built-in type or typmod, numeric 1 for a numeric(10,2)
-	 * 1.00, is cast to the child's type first; never through a role's cast,
-	 * which would run here as the extension owner: review round 68, B68-3)
+	 * key of another built-in type or typmod than the child's, numeric 1
+	 * for a numeric(10,2) 1.00, is compared as the foreign key compares,
+	 * with its own equality, to the child's value read back from that
+	 * text; a cast of the parent's key to the child's type failed on keys
+	 * the child's type cannot hold and truncated others: review rounds 68
+	 * and 69, B68-3, B69-2; a role's types by their text, as before: their
+	 * casts would run here as the extension owner)
 	 */
 	if (SPI_execute_with_args("SELECT c.conrelid, c.conname::text,"
-							  " pg_catalog.string_agg(pg_catalog.format('pg_catalog.format(''%%s'', t.%I%s)', a.attname,"
-							  "   CASE WHEN (a.atttypid, a.atttypmod) IS DISTINCT FROM (ca.atttypid, ca.atttypmod)"
-							  "     AND a.atttypid < 16384 AND ca.atttypid < 16384"
-							  "   THEN '::' || pg_catalog.format_type(ca.atttypid, ca.atttypmod) ELSE '' END), ', ' ORDER BY k.ord)"
+							  " pg_catalog.string_agg(CASE WHEN (a.atttypid, a.atttypmod) IS NOT DISTINCT FROM (ca.atttypid, ca.atttypmod)"
+							  "     OR a.atttypid >= 16384 OR ca.atttypid >= 16384"
+							  "   THEN pg_catalog.format('u.parent_ref[%s] OPERATOR(pg_catalog.=) pg_catalog.format(''%%s'', t.%I)', k.ord, a.attname)"
+							  "   ELSE pg_catalog.format('t.%I OPERATOR(%I.%s) (u.parent_ref[%s])::%s', a.attname, opn.nspname, op.oprname, k.ord,"
+							  "     pg_catalog.format_type(ca.atttypid, ca.atttypmod)) END, ' AND ' ORDER BY k.ord),"
+							  " pg_catalog.count(*)::pg_catalog.text"
 							  " FROM pg_catalog.pg_constraint c"
 							  " CROSS JOIN LATERAL pg_catalog.unnest(c.confkey) WITH ORDINALITY AS k(attnum, ord)"
 							  " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum"
 							  " JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[k.ord]"
+							  " JOIN pg_catalog.pg_operator op ON op.oid = c.conpfeqop[k.ord]"
+							  " JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace"
 							  " WHERE c.confrelid = $3 AND c.contype = 'f'"
 							  "   AND EXISTS (SELECT FROM crm_purge.unlinks u WHERE u.child = c.conrelid"
 							  "               AND u.constraint_name = c.conname AND u.deletion_id = ANY ($1))"
@@ -574,9 +610,10 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 										   " WHERE %s AND u.deletion_id OPERATOR(pg_catalog.=) t.deletion_id"
 										   " AND u.child OPERATOR(pg_catalog.=) $3::pg_catalog.regclass"
 										   " AND u.constraint_name OPERATOR(pg_catalog.=) $4::pg_catalog.name"
-										   " AND u.parent_ref OPERATOR(pg_catalog.=) ARRAY[%s]::pg_catalog.text[]"
+										   " AND pg_catalog.cardinality(u.parent_ref) OPERATOR(pg_catalog.=) %s AND %s"
 										   " RETURNING u.child::pg_catalog.oid, u.constraint_name::pg_catalog.text, u.child_key, u.parent_ref, u.deletion_id",
 										   crm_purge_relname(trashid), crm_purge_trash_rows_named("t", 1),
+										   SPI_getvalue(keys->vals[k], keys->tupdesc, 4),
 										   SPI_getvalue(keys->vals[k], keys->tupdesc, 3)),
 								  4, argtypes, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
 			elog(ERROR, "could not read crm_purge.unlinks");

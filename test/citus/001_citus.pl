@@ -1652,6 +1652,51 @@ as('regress_app', q{SELECT truncate_local_data_after_distributing_table('app.p68
 $coord->safe_psql('postgres', q{ALTER TABLE app.p68 ALTER COLUMN n TYPE bigint});
 is($coord->safe_psql('postgres', q{SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 'app.p68'::regclass AND attname = 'n'}),
 	'bigint', 'once they are removed, it goes through (partitioned)');
+# ... nor a partition with rows the owner attaches in a transaction still
+# open when the superuser's change starts: it waited for the ATTACH and
+# then checked them (review round 69, C69-1)
+as('regress_app', q{CREATE TABLE app.q69 (id int, v int, CONSTRAINT c CHECK (v IS NULL OR current_user <> 'postgres'))
+		PARTITION BY RANGE (id);
+	CREATE TABLE app.q69_a PARTITION OF app.q69 FOR VALUES FROM (0) TO (100);
+	SELECT create_distributed_table('app.q69', 'id');
+	CREATE TABLE app.q69_b (LIKE app.q69 INCLUDING CONSTRAINTS);
+	INSERT INTO app.q69_b SELECT g, g FROM generate_series(100, 105) g});
+{
+	my $attacher = $coord->background_psql('postgres');
+	$attacher->query_safe(q{SET ROLE regress_app; BEGIN; ALTER TABLE app.q69 ATTACH PARTITION app.q69_b FOR VALUES FROM (100) TO (200)});
+	my $su = $coord->background_psql('postgres', on_error_stop => 0);
+	$su->query_until(qr/sent/, qq{\\echo sent
+		ALTER TABLE app.q69 ALTER COLUMN v TYPE bigint;
+	});
+	ok($coord->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM pg_locks WHERE relation = 'app.q69'::regclass AND NOT granted)}),
+		'the superuser\'s change waits for the ATTACH');
+	$attacher->query_safe('COMMIT');
+	$attacher->quit;
+	$su->query('SELECT 1');
+	my $err69 = $su->{stderr};
+	$su->quit;
+	like($err69, qr/cannot change distributed table app\.q69 as a superuser: its table on the coordinator still holds the rows/,
+		'Citus: the partition attached meanwhile is seen, its rows refuse the change');
+	is($coord->safe_psql('postgres', q{SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 'app.q69'::regclass AND attname = 'v'}),
+		'integer', 'nothing was changed');
+}
+
+# on a worker node a role's table with rows made an inheritance child of a
+# distributed table's shell there: a superuser's change of the table
+# reached it and checked its CHECK as the superuser (review round 69,
+# C69-2): the INHERIT is refused; a child made before is, by the change
+as('regress_app', q{CREATE TABLE app.m69 (id int PRIMARY KEY, v int);
+	SELECT create_distributed_table('app.m69', 'id')});
+$w1->psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
+	CREATE TABLE app.m69_evil (id int, v int, CONSTRAINT c CHECK (v IS NULL OR current_user <> 'postgres'));
+	INSERT INTO app.m69_evil VALUES (1, 1);
+	ALTER TABLE app.m69_evil INHERIT app.m69}, stderr => \my $inh69);
+like($inh69, qr/cannot make a table a child of app\.m69 on a Citus worker node/, 'Citus: a role\'s INHERIT of a Citus table on a worker node is refused');
+$w1->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; ALTER TABLE app.m69_evil INHERIT app.m69});
+like(($coord->psql('postgres', q{ALTER TABLE app.m69 ALTER COLUMN v TYPE bigint}))[2],
+	qr/table app\.m69_evil of role regress_app below it is not a Citus table and has rows/,
+	'Citus: a superuser\'s change does not reach a role\'s table with rows below a Citus table on a worker node');
+$w1->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; DROP TABLE app.m69_evil});
 
 # the owner's SET UNLOGGED of a protected table's shard on a worker node
 # (where its holds are not known): a crash emptied held rows (review round

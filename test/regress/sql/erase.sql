@@ -352,6 +352,27 @@ SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_cc'::regc
 SELECT crm_purge_restore('ul_np');
 SELECT id, k FROM ul_nc2;
 SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_nc2'::regclass;
+-- a parent's key the child's type cannot hold (bigint and int) failed
+-- every restore and erase of the deletion; a longer one matched a
+-- truncated child's value (text and varchar(3)) (review round 69, B69-2)
+CREATE TABLE ul_p8 (id bigint PRIMARY KEY);
+CREATE TABLE ul_c4 (id int PRIMARY KEY, pid int REFERENCES ul_p8 ON DELETE SET NULL);
+CREATE TABLE ul_pt (k text PRIMARY KEY);
+CREATE TABLE ul_cv (id int PRIMARY KEY, k varchar(3) REFERENCES ul_pt ON DELETE SET NULL);
+SELECT crm_purge_protect('ul_p8'), crm_purge_protect('ul_pt');
+INSERT INTO ul_p8 VALUES (1), (3000000000);
+INSERT INTO ul_c4 VALUES (10, 1);
+INSERT INTO ul_pt VALUES ('abc'), ('abcd');
+INSERT INTO ul_cv VALUES (10, 'abc');
+DELETE FROM ul_p8;
+DELETE FROM ul_pt;
+SELECT crm_purge_erase('ul_p8', 'id = 3000000000', 'GDPR');
+SELECT crm_purge_restore('ul_p8');
+SELECT id, pid FROM ul_c4;
+SELECT crm_purge_restore('ul_pt', 'k = ''abcd''');
+SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_cv'::regclass;
+SELECT crm_purge_restore('ul_pt');
+SELECT id, k FROM ul_cv;
 
 -- held rows survive requests and trash expiry
 CREATE TABLE logs (id int PRIMARY KEY, modified_at timestamptz NOT NULL);

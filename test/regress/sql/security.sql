@@ -3271,9 +3271,25 @@ RESET ROLE;
 SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.o84', 'true', dry_run => true);
 RESET ROLE;
+-- (nor through the type a type input function's OID argument names:
+-- record_in(..., 'own.wrap84'::regtype, -1), or one named at run time:
+-- review round 69, A69-1)
 SET ROLE regress_sec_owner;
 DROP TABLE own.o84;
 DROP DOMAIN own.outer84;
+CREATE DOMAIN own.outer84 AS text CHECK (pg_catalog.record_in(('(' || VALUE || ')')::cstring, 'own.wrap84'::regtype, -1) IS NOT NULL);
+CREATE DOMAIN own.named84 AS text CHECK (pg_catalog.record_in(('(' || VALUE || ')')::cstring, ('own.' || 'wrap84')::regtype, -1) IS NOT NULL);
+CREATE TABLE own.o84 (id int PRIMARY KEY, v own.outer84);
+CREATE TABLE own.n84 (id int PRIMARY KEY, v own.named84);
+GRANT SELECT, DELETE ON own.o84, own.n84 TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.o84', 'true', dry_run => true);
+SELECT crm_purge_delete_where('own.n84', 'true', dry_run => true);
+RESET ROLE;
+SET ROLE regress_sec_owner;
+DROP TABLE own.o84, own.n84;
+DROP DOMAIN own.outer84, own.named84;
 DROP TYPE own.wrap84;
 DROP DOMAIN own.inner84;
 RESET ROLE;
@@ -3446,6 +3462,52 @@ SELECT id, i, crm_purge_id, s FROM crm_trash.own__ci85 ORDER BY id;
 SELECT crm_purge_unprotect('own.ci85', drop_trash => true);
 DROP TABLE own.ci85;
 REVOKE USAGE ON SCHEMA own FROM regress_sec_evil;
+-- the owner's BEFORE INSERT trigger, in its own restore of held rows row
+-- by row, gave the table a rule sending the next rows to its side table,
+-- or renamed it and made another under its name: those rows counted as
+-- restored and left the trash (review round 69, B69-1, B69-3).  A row
+-- counts only if it went into the table (or a partition of it) itself.
+SET ROLE regress_sec_owner;
+CREATE TABLE own.h85 (id int PRIMARY KEY, v text);
+INSERT INTO own.h85 SELECT g, 'secret' || g FROM generate_series(1, 3) g;
+CREATE TABLE own.h85_sink (id int, v text);
+RESET ROLE;
+SELECT crm_purge_protect('own.h85');
+SELECT crm_purge_hold('own.h85', 'id <= 3', NULL, 'litigation') AS h85 \gset
+SET ROLE regress_sec_owner;
+DELETE FROM own.h85;
+CREATE FUNCTION own.h85_rule() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_rules WHERE schemaname = 'own' AND tablename = 'h85') THEN
+		EXECUTE 'CREATE RULE r AS ON INSERT TO own.h85 DO INSTEAD INSERT INTO own.h85_sink VALUES (NEW.*) RETURNING *';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER bt BEFORE INSERT ON own.h85 FOR EACH ROW EXECUTE FUNCTION own.h85_rule();
+SELECT crm_purge_restore('own.h85') AS restored;
+SELECT count(*) AS live FROM own.h85;
+SELECT count(*) AS in_sink FROM own.h85_sink;
+DROP RULE r ON own.h85;
+DROP TRIGGER bt ON own.h85;
+DELETE FROM own.h85;
+CREATE FUNCTION own.h85_rename() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'h85' THEN
+		EXECUTE 'ALTER TABLE own.h85 RENAME TO h85_old';
+		EXECUTE 'CREATE TABLE own.h85 (id int PRIMARY KEY, v text)';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER bt BEFORE INSERT ON own.h85 FOR EACH ROW EXECUTE FUNCTION own.h85_rename();
+SELECT crm_purge_restore('own.h85') AS restored;
+SELECT count(*) AS live_old FROM own.h85_old;
+SELECT count(*) AS in_new FROM own.h85;
+RESET ROLE;
+SELECT id, v FROM crm_trash.own__h85 ORDER BY id, deletion_id;
+SELECT crm_purge_release(:h85);
+SELECT crm_purge_unprotect('own.h85_old', drop_trash => true);
+DROP TABLE own.h85, own.h85_old, own.h85_sink;
+DROP FUNCTION own.h85_rule(), own.h85_rename();
 -- a table keyed by a generated column could not be restored at all
 -- (review round 68, B68-1)
 SET ROLE regress_sec_owner;
