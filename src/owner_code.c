@@ -70,15 +70,76 @@ typedef struct CheckWalk
 	Oid			acting;			/* a function that acts_as_reader (nextval: F_NEXTVAL) */
 } CheckWalk;
 
+/* plain_value_type: a type of plain values (numbers, text, dates and times), no rows, arrays, OIDs of things */
+static bool
+plain_value_type(Oid typid)
+{
+	switch (typid)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case CHAROID:
+		case NAMEOID:
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case INTERVALOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * harmless_stable_builtin: a STABLE built-in that reads the clock, the time
+ * zone or the locale only (now(), date arithmetic, to_char, a text cast to
+ * timestamptz): plain values in and out (an input function's cstring and
+ * type OID aside), and not one of the families that read the session or
+ * the server (pg_stat_get_backend_activity, current_setting, has_*_privilege,
+ * *_to_xml).  Any other (record_in, domain_in and array_in build a value of
+ * a type chosen by an argument, review round 69, A69-1) acts.
+ */
+static bool
+harmless_stable_builtin(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc p;
+	const char *name;
+	bool		ok;
+	int			i;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	p = (Form_pg_proc) GETSTRUCT(tup);
+	name = NameStr(p->proname);
+	ok = !p->proretset && plain_value_type(p->prorettype) &&
+		strncmp(name, "pg_", 3) != 0 && strncmp(name, "current_", 8) != 0 && strncmp(name, "has_", 4) != 0 &&
+		strstr(name, "_to_xml") == NULL && strstr(name, "xml") == NULL;
+	for (i = 0; ok && i < p->pronargs; i++)
+		ok = plain_value_type(p->proargtypes.values[i]) ||
+			(i == 0 && p->proargtypes.values[i] == CSTRINGOID) || (i > 0 && p->proargtypes.values[i] == OIDOID);
+	ReleaseSysCache(tup);
+	return ok;
+}
+
 /*
  * acts_as_reader: could fn, a function the fmgr hook lets run as the
  * reader (a built-in, a superuser's, the reader's own), act with the
  * reader's rights: write (not IMMUTABLE nor STABLE), or read data?  Of the
- * STABLE built-ins, those that read tables or the session's settings do
- * (table_to_xml and its kin, current_setting); the rest read the catalogs
- * or the clock (now(), date arithmetic: a CHECK (VALUE <= now()) stays
- * readable).  A STABLE function of a superuser's may read anything.  A
- * third role's function is the hook's to refuse, when it is called.
+ * STABLE built-ins only those that read the clock, time zone or locale do
+ * not (harmless_stable_builtin: a CHECK (VALUE <= now()) stays readable).
+ * A STABLE function of a superuser's may read anything.  A third role's
+ * function is the hook's to refuse, when it is called.
  */
 static bool
 acts_as_reader(Oid fn, void *context)
@@ -92,11 +153,7 @@ acts_as_reader(Oid fn, void *context)
 	if (volatility == PROVOLATILE_VOLATILE || fn >= FirstGenbkiObjectId)
 		acts = true;
 	else
-	{
-		char	   *name = get_func_name(fn);
-
-		acts = name == NULL || strstr(name, "_to_xml") != NULL || strcmp(name, "current_setting") == 0;
-	}
+		acts = !harmless_stable_builtin(fn);
 	if (acts && !OidIsValid(cw->acting))
 		cw->acting = fn;
 	return acts;

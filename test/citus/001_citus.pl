@@ -1663,7 +1663,7 @@ as('regress_app', q{CREATE TABLE app.q69 (id int, v int, CONSTRAINT c CHECK (v I
 	INSERT INTO app.q69_b SELECT g, g FROM generate_series(100, 105) g});
 {
 	my $attacher = $coord->background_psql('postgres');
-	$attacher->query_safe(q{SET ROLE regress_app; BEGIN; ALTER TABLE app.q69 ATTACH PARTITION app.q69_b FOR VALUES FROM (100) TO (200)});
+	$attacher->query_safe(q{SET client_min_messages = warning; SET ROLE regress_app; BEGIN; ALTER TABLE app.q69 ATTACH PARTITION app.q69_b FOR VALUES FROM (100) TO (200)});
 	my $su = $coord->background_psql('postgres', on_error_stop => 0);
 	$su->query_until(qr/sent/, qq{\\echo sent
 		ALTER TABLE app.q69 ALTER COLUMN v TYPE bigint;

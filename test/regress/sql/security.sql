@@ -3287,9 +3287,23 @@ SET ROLE regress_sec_admin;
 SELECT crm_purge_delete_where('own.o84', 'true', dry_run => true);
 SELECT crm_purge_delete_where('own.n84', 'true', dry_run => true);
 RESET ROLE;
+-- (nor a STABLE built-in reading the session or the server: the reader's
+-- other sessions' queries; the clock, a time zone and dates still pass)
 SET ROLE regress_sec_owner;
-DROP TABLE own.o84, own.n84;
-DROP DOMAIN own.outer84, own.named84;
+CREATE DOMAIN own.peer84 AS text CHECK (pg_catalog.pg_stat_get_backend_activity(1) IS NOT NULL OR true);
+CREATE DOMAIN own.day84 AS text CHECK (VALUE::timestamptz <= now() + interval '1 day' AND to_char(VALUE::date, 'YYYY') > '1900');
+CREATE TABLE own.pe84 (id int PRIMARY KEY, v own.peer84);
+CREATE TABLE own.dy84 (id int PRIMARY KEY, v own.day84);
+INSERT INTO own.dy84 VALUES (1, '2026-01-01');
+GRANT SELECT, DELETE ON own.pe84, own.dy84 TO regress_sec_admin;
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT crm_purge_delete_where('own.pe84', 'true', dry_run => true);
+SELECT crm_purge_delete_where('own.dy84', 'v = ''2026-01-01''', dry_run => true);
+RESET ROLE;
+SET ROLE regress_sec_owner;
+DROP TABLE own.o84, own.n84, own.pe84, own.dy84;
+DROP DOMAIN own.outer84, own.named84, own.peer84, own.day84;
 DROP TYPE own.wrap84;
 DROP DOMAIN own.inner84;
 RESET ROLE;
