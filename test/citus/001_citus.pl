@@ -1668,7 +1668,8 @@ as('regress_app', q{CREATE TABLE app.q69 (id int, v int, CONSTRAINT c CHECK (v I
 	$su->query_until(qr/sent/, qq{\\echo sent
 		ALTER TABLE app.q69 ALTER COLUMN v TYPE bigint;
 	});
-	ok($coord->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM pg_locks WHERE relation = 'app.q69'::regclass AND NOT granted)}),
+	ok($coord->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE app.q69 ALTER COLUMN%')}),
 		'the superuser\'s change waits for the ATTACH');
 	$attacher->query_safe('COMMIT');
 	$attacher->quit;
@@ -1688,7 +1689,7 @@ as('regress_app', q{CREATE TABLE app.q69 (id int, v int, CONSTRAINT c CHECK (v I
 as('regress_app', q{CREATE TABLE app.m69 (id int PRIMARY KEY, v int);
 	SELECT create_distributed_table('app.m69', 'id')});
 $w1->psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
-	CREATE TABLE app.m69_evil (id int, v int, CONSTRAINT c CHECK (v IS NULL OR current_user <> 'postgres'));
+	CREATE TABLE app.m69_evil (id int NOT NULL, v int, CONSTRAINT c CHECK (v IS NULL OR current_user <> 'postgres'));
 	INSERT INTO app.m69_evil VALUES (1, 1);
 	ALTER TABLE app.m69_evil INHERIT app.m69}, stderr => \my $inh69);
 like($inh69, qr/cannot make a table a child of app\.m69 on a Citus worker node/, 'Citus: a role\'s INHERIT of a Citus table on a worker node is refused');
