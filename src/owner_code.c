@@ -106,7 +106,7 @@ plain_value_type(Oid typid)
  * timestamptz): plain values in and out (an input function's cstring and
  * type OID aside), and not one of the families that read the session or
  * the server (pg_stat_get_backend_activity, current_setting, has_*_privilege,
- * *_to_xml).  Any other (record_in, domain_in and array_in build a value of
+ * txid_current, inet_client_port, row_security_active, *_to_xml).  Any other (record_in, domain_in and array_in build a value of
  * a type chosen by an argument, review round 69, A69-1) acts.
  */
 static bool
@@ -124,7 +124,8 @@ harmless_stable_builtin(Oid fn)
 	name = NameStr(p->proname);
 	ok = !p->proretset && plain_value_type(p->prorettype) &&
 		strncmp(name, "pg_", 3) != 0 && strncmp(name, "current_", 8) != 0 && strncmp(name, "has_", 4) != 0 &&
-		strstr(name, "_to_xml") == NULL && strstr(name, "xml") == NULL;
+		strncmp(name, "txid_", 5) != 0 && strncmp(name, "inet_", 5) != 0 && strncmp(name, "row_security", 12) != 0 &&
+		strstr(name, "xml") == NULL;
 	for (i = 0; ok && i < p->pronargs; i++)
 		ok = plain_value_type(p->proargtypes.values[i]) ||
 			(i == 0 && p->proargtypes.values[i] == CSTRINGOID) || (i > 0 && p->proargtypes.values[i] == OIDOID);
