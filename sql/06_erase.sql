@@ -978,6 +978,7 @@ DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
 	parts text[];
 	hashes bigint[];
+	tr regclass;
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1010,6 +1011,18 @@ BEGIN
 				   ELSE '(' || array_to_string(u.parent_ref, ',') || ')' END = ANY (keys);
 	IF cardinality(pk) = 1 THEN
 		DELETE FROM crm_purge.unlinks u WHERE u.child = tbl AND u.child_key[1] = ANY (keys);
+	END IF;
+	-- and those of a foreign key to tbl whose deletion left no row in tbl's
+	-- trash (its copy expired; a key other than the primary one, or of
+	-- another type, is not matched above): nothing can link them back, and
+	-- they may hold the erased subject's e-mail (review round 70, B70-1)
+	IF NOT crm_purge._citus_table(tbl) THEN
+		SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _erased_impl.tbl;
+		EXECUTE format('DELETE FROM crm_purge.unlinks u USING pg_catalog.pg_constraint c'
+					   ' WHERE c.conrelid OPERATOR(pg_catalog.=) u.child AND c.conname OPERATOR(pg_catalog.=) u.constraint_name'
+					   '   AND c.confrelid OPERATOR(pg_catalog.=) %s::pg_catalog.oid%s',
+					   tbl::oid, CASE WHEN tr IS NULL THEN '' ELSE format(
+					   '   AND NOT EXISTS (SELECT FROM %s t WHERE t.deletion_id OPERATOR(pg_catalog.=) u.deletion_id)', tr) END);
 	END IF;
 	PERFORM crm_purge._record_history(CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, tbl,
 		(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));

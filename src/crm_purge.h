@@ -148,6 +148,7 @@ extern Oid	crm_purge_code_of_only(Oid role);
 extern bool crm_purge_superuser_like(Oid role);
 extern bool crm_purge_wide_rights(Oid role);
 extern bool crm_purge_guarded(Oid relid);
+extern Oid crm_purge_foreign_key_named(Oid relid, const char *conname);
 extern void crm_purge_refuse_owner_code(Oid relid, Oid role);
 extern void crm_purge_refuse_hidden_owner_code(Oid relid, Oid reader);
 extern Oid	crm_purge_function_owner(Oid fn);

@@ -1743,8 +1743,10 @@ static int	superuser_ddl = 0;
 void
 crm_purge_superuser_ddl_enter(Node *stmt)
 {
+	/* (TRUNCATE too: Citus truncates shards with CASCADE, review round 70, C70-1) */
 	if (superuser_ddl > 0 ||
-		(superuser() && crm_purge_citus_present() && GetCommandLogLevel(stmt) == LOGSTMT_DDL))
+		(superuser() && crm_purge_citus_present() &&
+		 (GetCommandLogLevel(stmt) == LOGSTMT_DDL || IsA(stmt, TruncateStmt))))
 		superuser_ddl++;
 }
 

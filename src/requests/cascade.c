@@ -18,6 +18,11 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_trigger.h"
+#include "rewrite/prs2lock.h"
+
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
 
@@ -96,17 +101,40 @@ key_operators(Datum arr, int n, Oid parent, Datum pcols, Oid child, Datum ccols)
 		Form_pg_operator op;
 		Oid			ptype = get_atttype(parent, pk[i]);
 		Oid			ctype = get_atttype(child, fk[i]);
+		Oid			pcoll = InvalidOid;
+		Oid			unused_type;
+		int32		unused_typmod;
+		const char *collate = "";
 
 		if (!HeapTupleIsValid(tup))
 			elog(ERROR, "cache lookup failed for operator %u", ops[i]);
 		op = (Form_pg_operator) GETSTRUCT(tup);
+		/*
+		 * (compared as PostgreSQL's cascade compares, under the referenced
+		 * column's collation when it is nondeterministic: under the child's
+		 * it found fewer rows than the cascade removed, unexported and
+		 * unchecked against holds: review round 70, B70-3)
+		 */
+		get_atttypetypmodcoll(parent, pk[i], &unused_type, &unused_typmod, &pcoll);
+		if (OidIsValid(pcoll) && !get_collation_isdeterministic(pcoll))
+		{
+			HeapTuple	ctup = SearchSysCache1(COLLOID, ObjectIdGetDatum(pcoll));
+
+			if (!HeapTupleIsValid(ctup))
+				elog(ERROR, "cache lookup failed for collation %u", pcoll);
+			collate = psprintf(" COLLATE %s.%s",
+							   quote_identifier(get_namespace_name(((Form_pg_collation) GETSTRUCT(ctup))->collnamespace)),
+							   quote_identifier(NameStr(((Form_pg_collation) GETSTRUCT(ctup))->collname)));
+			ReleaseSysCache(ctup);
+		}
 		/* (typmod given as -1: "bpchar", not "character", which is char(1)) */
-		exprs[i] = psprintf("%%s%s OPERATOR(%s.%s) %%s%s",
+		exprs[i] = psprintf("%%s%s OPERATOR(%s.%s) %%s%s%s",
 							ptype == op->oprleft ? "" :
 							psprintf("::%s", format_type_extended(op->oprleft, -1, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY)),
 							quote_identifier(get_namespace_name(op->oprnamespace)), NameStr(op->oprname),
 							ctype == op->oprright ? "" :
-							psprintf("::%s", format_type_extended(op->oprright, -1, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY)));
+							psprintf("::%s", format_type_extended(op->oprright, -1, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY)),
+							collate);
 		ReleaseSysCache(tup);
 	}
 	return exprs;
@@ -200,6 +228,42 @@ followed_on_update_of(Relation conrel, Oid rel, const int16 *cols, int ncols)
  * table has a legal hold (its held rows would be unlinked: their parents
  * are kept, as for a held row a cascade would remove).
  */
+/*
+ * refuse_keeping_child: a table child that ON DELETE CASCADE reaches from
+ * parent, whose BEFORE DELETE row trigger (a soft delete) or DELETE rule
+ * could keep rows the cascade was to remove: a request exported them as
+ * removed, and again when it took them later (review round 70, B70-2).
+ */
+static void
+refuse_keeping_child(Oid parent, Oid child)
+{
+	Relation	rel = table_open(child, AccessShareLock);
+	Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, true);
+	const char *keeper = NULL;
+	int			i;
+
+	for (i = 0; rel->trigdesc != NULL && keeper == NULL && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &rel->trigdesc->triggers[i];
+
+		if (TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype) && TRIGGER_FOR_DELETE(t->tgtype) &&
+			t->tgenabled != TRIGGER_DISABLED && get_func_namespace(t->tgfoid) != nsp)
+			keeper = psprintf("its BEFORE DELETE trigger %s", quote_identifier(t->tgname));
+	}
+	for (i = 0; rel->rd_rules != NULL && keeper == NULL && i < rel->rd_rules->numLocks; i++)
+		if (rel->rd_rules->rules[i]->event == CMD_DELETE)
+			keeper = "a DELETE rule on it";
+	table_close(rel, AccessShareLock);
+	if (keeper != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table %s, which ON DELETE CASCADE reaches from table %s, could keep the rows it removes: %s",
+						crm_purge_relname(child), crm_purge_relname(parent), keeper),
+				 errdetail("A request exports the rows the cascade removes; rows a trigger or rule keeps would be exported as removed, and again later."),
+				 errhint("Make requests on table %s first, or drop the trigger or rule, or use another ON DELETE action.",
+						 crm_purge_relname(child))));
+}
+
 static List *
 add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level, const int16 *changed, int nchanged)
 {
@@ -242,6 +306,8 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level, 
 					 errmsg("table %s, which ON DELETE CASCADE reaches from table %s, is partitioned",
 							crm_purge_relname(con->conrelid), crm_purge_relname(parent)),
 					 errhint("Make requests on the partitioned table first, or use another ON DELETE action.")));
+		if (!unlink)
+			refuse_keeping_child(parent, con->conrelid);
 		edge = palloc(sizeof(CascadeEdge));
 		edge->parent_edge = parent_edge;
 		edge->unlink = unlink;

@@ -593,7 +593,7 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 							  " WHERE c.confrelid = $3 AND c.contype = 'f'"
 							  "   AND EXISTS (SELECT FROM crm_purge.unlinks u WHERE u.child = c.conrelid"
 							  "               AND u.constraint_name = c.conname AND u.deletion_id = ANY ($1))"
-							  " GROUP BY c.oid, c.conrelid, c.conname",
+							  " GROUP BY c.oid, c.conrelid, c.conname ORDER BY c.conrelid, c.conname",
 							  3, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the foreign keys to %s", crm_purge_relname(relid));
 	keys = SPI_tuptable;
@@ -914,7 +914,7 @@ relink_argtype(Form_pg_attribute a)
 static bool
 relink_statement(Oid child, const char *conname, RelinkQuery *q)
 {
-	Oid			conoid = get_relation_constraint_oid(child, conname, true);
+	Oid			conoid = crm_purge_foreign_key_named(child, conname);
 	AttrNumber	pk[INDEX_MAX_KEYS];
 	int			npk;
 	Relation	rel;

@@ -1526,6 +1526,32 @@ constraint_key(Oid conoid, AttrNumber **attnums)
 
 
 /*
+ * crm_purge_foreign_key_named: relid's foreign key conname (as crm_purge's
+ * unlink triggers and records name it), or InvalidOid: another kind of
+ * constraint under that name (the key renamed, a CHECK made under its
+ * name) has no key columns to read, and is none (review round 70, A70-1,
+ * A70-2: a NULL conkey crashed the server).
+ */
+Oid
+crm_purge_foreign_key_named(Oid relid, const char *conname)
+{
+	Oid			conoid = get_relation_constraint_oid(relid, conname, true);
+	HeapTuple	tup;
+	bool		foreign;
+
+	if (!OidIsValid(conoid))
+		return InvalidOid;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	foreign = ((Form_pg_constraint) GETSTRUCT(tup))->contype == CONSTRAINT_FOREIGN &&
+		!heap_attisnull(tup, Anum_pg_constraint_conkey, NULL) &&
+		!heap_attisnull(tup, Anum_pg_constraint_confkey, NULL);
+	ReleaseSysCache(tup);
+	return foreign ? conoid : InvalidOid;
+}
+
+/*
  * app_unlink_deletion: for an unlink the application issued (UPDATE ... SET
  * fk = NULL, as Django's SET_NULL and Rails' nullify do before deleting the
  * parent), checked at commit: the deletion of this transaction that trashed
@@ -1635,8 +1661,7 @@ crm_purge_unlink_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	child = trigdata->tg_relation;
 	tupdesc = RelationGetDescr(child);
-	conoid = get_relation_constraint_oid(RelationGetRelid(child),
-										 trigdata->tg_trigger->tgargs[0], true);
+	conoid = crm_purge_foreign_key_named(RelationGetRelid(child), trigdata->tg_trigger->tgargs[0]);
 	pk = palloc(sizeof(AttrNumber) * INDEX_MAX_KEYS);
 	npk = crm_purge_primary_key(child, pk, true);
 	if (!OidIsValid(conoid) || npk == 0)

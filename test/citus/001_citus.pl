@@ -1699,6 +1699,31 @@ like(($coord->psql('postgres', q{ALTER TABLE app.m69 ALTER COLUMN v TYPE bigint}
 	'Citus: a superuser\'s change does not reach a role\'s table with rows below a Citus table on a worker node');
 $w1->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; DROP TABLE app.m69_evil});
 
+# a role's table on a worker node referencing a superuser's shard, with a
+# TRUNCATE trigger: Citus truncates shards with CASCADE, which reached it
+# and fired the trigger as the superuser (review round 70, C70-1)
+$coord->safe_psql('postgres', q{CREATE TABLE public.y70 (id int PRIMARY KEY, note text);
+	SELECT create_distributed_table('public.y70', 'id', colocate_with => 'none', shard_count => 1);
+	INSERT INTO public.y70 VALUES (1, 'n');
+	GRANT ALL ON public.y70 TO regress_app});
+as('regress_app', q{CREATE FUNCTION app.note70() RETURNS trigger LANGUAGE plpgsql AS $f$
+	BEGIN RAISE WARNING 'ran as %', current_user; RETURN NULL; END $f$});
+{
+	my ($y70_shard, $y70_port) = split /\|/, $coord->safe_psql('postgres', q{
+		SELECT shard_name('public.y70'::regclass, s.shardid), n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+		JOIN pg_dist_node n USING (groupid) WHERE s.logicalrelid = 'public.y70'::regclass});
+	my $node = $y70_port == $w1->port ? $w1 : $w2;
+	$node->safe_psql('postgres', qq{SET ROLE regress_app; SET citus.enable_ddl_propagation = off;
+		CREATE TABLE app.evil70 (x int REFERENCES $y70_shard (id));
+		CREATE TRIGGER t BEFORE TRUNCATE ON app.evil70 FOR EACH STATEMENT EXECUTE FUNCTION app.note70()});
+	my ($ret70, $out70, $err70) = $coord->psql('postgres', q{TRUNCATE public.y70});
+	like($err70, qr/a superuser may not truncate table app\.evil70: a TRUNCATE trigger of its owner on it calls function app\.note70\(\)/,
+		'Citus: a superuser\'s TRUNCATE reaching a role\'s table through Citus\'s CASCADE on a worker node is refused');
+	unlike($err70, qr/ran as postgres/, 'the role\'s trigger did not run as the superuser');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM public.y70}), '1', 'nothing was truncated');
+	$node->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; DROP TABLE app.evil70});
+}
+
 # the owner's SET UNLOGGED of a protected table's shard on a worker node
 # (where its holds are not known): a crash emptied held rows (review round
 # 44, C44-1): refused

@@ -373,6 +373,19 @@ SELECT crm_purge_restore('ul_pt', 'k = ''abcd''');
 SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_cv'::regclass;
 SELECT crm_purge_restore('ul_pt');
 SELECT id, k FROM ul_cv;
+-- a foreign key to another unique column than the primary key: the record
+-- of a parent whose trash copy had expired kept the erased e-mail (review
+-- round 70, B70-1)
+CREATE TABLE ul_pu (id int PRIMARY KEY, email text UNIQUE NOT NULL);
+CREATE TABLE ul_cu2 (id int PRIMARY KEY, owner_email text REFERENCES ul_pu (email) ON DELETE SET NULL);
+SELECT crm_purge_protect('ul_pu');
+INSERT INTO ul_pu VALUES (1, 'carol@example.com');
+INSERT INTO ul_cu2 VALUES (1, 'carol@example.com');
+DELETE FROM ul_pu;
+DELETE FROM crm_trash.gdpr__ul_pu;	-- (as the worker's expiry would)
+INSERT INTO ul_pu VALUES (7, 'carol@example.com');
+SELECT crm_purge_erase('ul_pu', $$email = 'carol@example.com'$$, 'GDPR');
+SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_cu2'::regclass;
 
 -- held rows survive requests and trash expiry
 CREATE TABLE logs (id int PRIMARY KEY, modified_at timestamptz NOT NULL);

@@ -3522,6 +3522,46 @@ SELECT crm_purge_release(:h85);
 SELECT crm_purge_unprotect('own.h85_old', drop_trash => true);
 DROP TABLE own.h85, own.h85_old, own.h85_sink;
 DROP FUNCTION own.h85_rule(), own.h85_rename();
+-- a child's foreign key renamed and a CHECK made under its name: the
+-- unlink record and the deferred unlink trigger name the key, and reading
+-- the CHECK's (NULL) key columns crashed the server, in the owner's own
+-- restore (its trigger swapped them) or at its own commit (review round
+-- 70, A70-1, A70-2).  Such a name is no foreign key: not linked back.
+SET ROLE regress_sec_owner;
+CREATE TABLE own.fp85 (id int PRIMARY KEY, name text);
+CREATE TABLE own.fc85 (id int PRIMARY KEY, pid int CONSTRAINT fk REFERENCES own.fp85 ON DELETE SET NULL);
+CREATE TABLE own.fd85 (id int PRIMARY KEY, pid int CONSTRAINT fk REFERENCES own.fp85 ON DELETE SET NULL);
+INSERT INTO own.fp85 VALUES (1, 'one'), (2, 'two');
+INSERT INTO own.fc85 VALUES (10, 1), (11, 2);
+INSERT INTO own.fd85 VALUES (20, 1);
+RESET ROLE;
+SELECT crm_purge_protect('own.fp85');
+SET ROLE regress_sec_owner;
+BEGIN;
+DELETE FROM own.fp85 WHERE id = 2;
+ALTER TABLE own.fc85 RENAME CONSTRAINT fk TO fk_old;
+ALTER TABLE own.fc85 ADD CONSTRAINT fk CHECK (pid > 0);
+UPDATE own.fc85 SET pid = NULL WHERE id = 11;
+COMMIT;
+ALTER TABLE own.fc85 DROP CONSTRAINT fk;
+ALTER TABLE own.fc85 RENAME CONSTRAINT fk_old TO fk;
+DELETE FROM own.fp85 WHERE id = 1;
+CREATE FUNCTION own.fkswap85() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_constraint WHERE conrelid = 'own.fd85'::regclass AND conname = 'fk' AND contype = 'f') THEN
+		ALTER TABLE own.fd85 RENAME CONSTRAINT fk TO fk_old;
+		ALTER TABLE own.fd85 ADD CONSTRAINT fk CHECK (true);
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER sw AFTER UPDATE ON own.fc85 FOR EACH ROW EXECUTE FUNCTION own.fkswap85();
+SELECT crm_purge_restore('own.fp85', 'id = 1') AS restored;
+SELECT id, pid FROM own.fc85 ORDER BY id;
+SELECT id, pid FROM own.fd85 ORDER BY id;
+RESET ROLE;
+SELECT crm_purge_unprotect('own.fp85', drop_trash => true);
+DROP TABLE own.fc85, own.fd85, own.fp85;
+DROP FUNCTION own.fkswap85();
 -- a table keyed by a generated column could not be restored at all
 -- (review round 68, B68-1)
 SET ROLE regress_sec_owner;
