@@ -826,9 +826,19 @@ static void
 refuse_superuser_truncate_code(TruncateStmt *stmt)
 {
 	ListCell   *lc;
+	Oid			runs_as = InvalidOid;
 
 	if (!superuser() || !crm_purge_citus_present())
 		return;
+	/* (on a worker node a role's shard named is truncated as its owner: utility_run_as) */
+	if (crm_purge_citus_group() > 0)
+		foreach(lc, stmt->relations)
+		{
+			Oid			named = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+
+			if (OidIsValid(named) && !crm_purge_superuser_like(crm_purge_rel_owner(named)))
+				runs_as = crm_purge_rel_owner(named);
+		}
 	foreach(lc, truncated_tables(stmt))
 	{
 		Oid			relid = lfirst_oid(lc);
@@ -839,12 +849,13 @@ refuse_superuser_truncate_code(TruncateStmt *stmt)
 		Oid			found = InvalidOid;
 
 		/*
-		 * (on a worker node every table it reaches: Citus truncates shards
-		 * with CASCADE, which reaches a role's table referencing a
-		 * superuser's shard there, its TRUNCATE trigger with it: review
-		 * round 70, C70-1)
+		 * (on a worker node every table it reaches, but those of the role
+		 * it runs as: Citus truncates shards with CASCADE, which reached a
+		 * role's table referencing a superuser's shard there, its TRUNCATE
+		 * trigger with it, as the superuser: review round 70, C70-1)
 		 */
-		if (!crm_purge_citus_distributed(relid) && crm_purge_citus_group() <= 0)
+		if (!crm_purge_citus_distributed(relid) &&
+			(crm_purge_citus_group() <= 0 || (OidIsValid(runs_as) && crm_purge_rel_owner(relid) == runs_as)))
 			continue;
 		tgrel = table_open(TriggerRelationId, AccessShareLock);
 		ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));

@@ -1341,6 +1341,33 @@ partition_work(Request *r)
 		elog(ERROR, "could not read pg_constraint");
 	if (SPI_processed > 0)
 		may_drop = false;
+	/*
+	 * a published table's rows go row by row: logical replication carries
+	 * DELETEs, not a dropped partition (review round 70, B70-4)
+	 */
+	if (may_drop)
+	{
+		List	   *tree = lappend_oid(get_partition_ancestors(r->heap), r->heap);
+		Datum	   *oids = palloc(sizeof(Datum) * list_length(tree));
+		Oid			pubtypes[1] = {OIDARRAYOID};
+		Datum		pubvalues[1];
+		ListCell   *lc;
+		int			k = 0;
+
+		foreach(lc, tree)
+			oids[k++] = ObjectIdGetDatum(lfirst_oid(lc));
+		pubvalues[0] = PointerGetDatum(construct_array(oids, k, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+		if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_publication p WHERE p.puballtables"
+								  " OR EXISTS (SELECT FROM pg_catalog.pg_publication_rel r WHERE r.prpubid OPERATOR(pg_catalog.=) p.oid"
+								  "   AND r.prrelid OPERATOR(pg_catalog.=) ANY ($1))"
+								  " OR EXISTS (SELECT FROM pg_catalog.pg_publication_namespace n JOIN pg_catalog.pg_class c"
+								  "   ON c.relnamespace OPERATOR(pg_catalog.=) n.pnnspid WHERE n.pnpubid OPERATOR(pg_catalog.=) p.oid"
+								  "   AND c.oid OPERATOR(pg_catalog.=) ANY ($1))",
+								  1, pubtypes, pubvalues, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_publication");
+		if (SPI_processed > 0)
+			may_drop = false;
+	}
 	/* dropping a table is more than deleting its rows: only for its owner's members */
 	if (!has_privs_of_role(r->created_by, crm_purge_rel_owner(r->relid)))
 		may_drop = false;

@@ -440,6 +440,23 @@ ALTER INDEX pt.pidx_pkey ATTACH PARTITION pt.pidx_1_pkey;
 SELECT indisvalid FROM pg_index WHERE indexrelid = 'pt.pidx_pkey'::regclass;
 DROP TABLE pt.pidx;
 
+-- a published table's partition is not dropped whole: logical replicas
+-- see DELETEs, not a dropped partition (review round 70, B70-4)
+CREATE TABLE pt.pubd (id int, modified_at timestamptz NOT NULL, PRIMARY KEY (id, modified_at)) PARTITION BY RANGE (modified_at);
+CREATE TABLE pt.pubd_1 PARTITION OF pt.pubd FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+CREATE TABLE pt.pubd_2 PARTITION OF pt.pubd FOR VALUES FROM ('2021-01-01') TO ('2100-01-01');
+INSERT INTO pt.pubd SELECT g, timestamptz '2020-01-01' + make_interval(days => g) FROM generate_series(0, 9) g;
+SET client_min_messages = error;
+CREATE PUBLICATION pubd_pub FOR TABLE pt.pubd;
+RESET client_min_messages;
+SELECT crm_purge_request('pt.pubd', now() - timestamptz '2020-06-01', 'delete_only') AS rp \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows, rows_done FROM crm_purge_requests WHERE id = :rp;
+SELECT relname FROM pg_class WHERE relname LIKE 'pubd\__' ORDER BY 1;
+SELECT count(*) AS left_rows FROM pt.pubd;
+DROP PUBLICATION pubd_pub;
+DROP TABLE pt.pubd;
+
 \c postgres
 DROP DATABASE crm_purge_parts;
 DROP ROLE regress_pt_owner, regress_pt_app, regress_pt_admin;

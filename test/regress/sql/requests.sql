@@ -607,7 +607,7 @@ SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
 SELECT status, rows, rows_done FROM crm_purge_requests WHERE id = :ci_req;
 SELECT (SELECT array_agg(email ORDER BY email) FROM ci_par) AS parents,
        (SELECT array_agg(id ORDER BY id) FROM ci_kid) AS kids;
-SELECT p.part, p.rows, split_part(crm_purge_export_read(:ci_req, p.part), E'\n', 2) AS first_row FROM crm_purge_export_files(:ci_req) p ORDER BY p.part;
+SELECT p.part, p.rows, split_part(split_part(crm_purge_export_read(:ci_req, p.part), E'\n', 2), ',', 1) AS first_value FROM crm_purge_export_files(:ci_req) p ORDER BY p.part;
 SELECT crm_purge_release(:ci_hold);
 DROP TABLE ci_kid, ci_par;
 DROP COLLATION rq_ci;
