@@ -796,7 +796,8 @@ refuse_shard_truncate(TruncateStmt *stmt)
 	List	   *rels;
 	ListCell   *lc;
 
-	if (crm_purge_citus_group() <= 0 || superuser())
+	/* (the coordinator too: it may hold shards, review round 71, C71-2) */
+	if (crm_purge_citus_group() < 0 || superuser())
 		return;
 	rels = truncated_tables(stmt);
 	foreach(lc, rels)
@@ -830,15 +831,19 @@ refuse_superuser_truncate_code(TruncateStmt *stmt)
 
 	if (!superuser() || !crm_purge_citus_present())
 		return;
-	/* (on a worker node a role's shard named is truncated as its owner: utility_run_as) */
-	if (crm_purge_citus_group() > 0)
-		foreach(lc, stmt->relations)
-		{
-			Oid			named = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+	/*
+	 * (a role's shard named, or on a worker node a role's table it does not
+	 * know, is truncated as its owner: utility_run_as)
+	 */
+	foreach(lc, stmt->relations)
+	{
+		Oid			named = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
 
-			if (OidIsValid(named) && !crm_purge_superuser_like(crm_purge_rel_owner(named)))
-				runs_as = crm_purge_rel_owner(named);
-		}
+		if (OidIsValid(named) && !crm_purge_superuser_like(crm_purge_rel_owner(named)) &&
+			(OidIsValid(crm_purge_citus_shard_logical(named)) ||
+			 (crm_purge_citus_group() > 0 && !crm_purge_citus_distributed(named))))
+			runs_as = crm_purge_rel_owner(named);
+	}
 	foreach(lc, truncated_tables(stmt))
 	{
 		Oid			relid = lfirst_oid(lc);
@@ -849,13 +854,13 @@ refuse_superuser_truncate_code(TruncateStmt *stmt)
 		Oid			found = InvalidOid;
 
 		/*
-		 * (on a worker node every table it reaches, but those of the role
-		 * it runs as: Citus truncates shards with CASCADE, which reached a
-		 * role's table referencing a superuser's shard there, its TRUNCATE
-		 * trigger with it, as the superuser: review round 70, C70-1)
+		 * (every table it reaches, but those of the role it runs as: Citus
+		 * truncates shards and the coordinator's copy of a reference table
+		 * with CASCADE, which reached a role's table referencing them, its
+		 * TRUNCATE trigger with it, as the superuser: review rounds 70 and
+		 * 71, C70-1, C71-1)
 		 */
-		if (!crm_purge_citus_distributed(relid) &&
-			(crm_purge_citus_group() <= 0 || (OidIsValid(runs_as) && crm_purge_rel_owner(relid) == runs_as)))
+		if (!crm_purge_citus_distributed(relid) && OidIsValid(runs_as) && crm_purge_rel_owner(relid) == runs_as)
 			continue;
 		tgrel = table_open(TriggerRelationId, AccessShareLock);
 		ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
@@ -1409,7 +1414,7 @@ refuse_trash_trigger_change(Node *parsetree)
 	relid = trigger_changed(parsetree, &name);
 	if (!OidIsValid(relid) || !OidIsValid(relid = trash_triggers_changed(relid, name)))
 		return;
-	if (crm_purge_citus_group() > 0)
+	if (crm_purge_citus_group() > 0 || (crm_purge_citus_group() == 0 && crm_purge_citus_known_shard(relid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("cannot change crm_purge's triggers on %s: it is a shard of a table protected by crm_purge",
@@ -1602,7 +1607,13 @@ protected_shard(Oid relid)
 {
 	int64		shardid = 0;
 
-	/* (by its trash triggers too: a shard renamed away is none by name; review round 57, C57-3) */
+	/*
+	 * (by its trash triggers too: a shard renamed away is none by name;
+	 * review round 57, C57-3.  On the coordinator, a shard it holds
+	 * (shouldhaveshards): review round 71, C71-2)
+	 */
+	if (crm_purge_citus_group() == 0)
+		return crm_purge_citus_known_shard(relid) && OidIsValid(crm_purge_citus_shard_trash(relid, &shardid));
 	return crm_purge_citus_group() > 0 &&
 		(OidIsValid(crm_purge_citus_shard_trash(relid, &shardid)) || crm_purge_trash_trigger_named(relid, NULL));
 }
@@ -2650,7 +2661,7 @@ citus_column_change(Node *parsetree)
 	 * checked its CHECKs as the superuser: review round 69, C69-2; Citus
 	 * has no inheritance of its tables)
 	 */
-	if (crm_purge_citus_group() > 0 && IsA(parsetree, AlterTableStmt))
+	if (crm_purge_citus_group() >= 0 && IsA(parsetree, AlterTableStmt))
 	{
 		ListCell   *lc;
 
@@ -2666,14 +2677,15 @@ citus_column_change(Node *parsetree)
 									   crm_purge_trash_trigger_named(parent, NULL)))
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot make a table a child of %s on a Citus worker node", crm_purge_relname(parent)),
+						 errmsg("cannot make a table a child of %s on a Citus node", crm_purge_relname(parent)),
 						 errdetail("It is a Citus table or shard; a change of it would reach the child's rows."),
 						 errhint("Citus tables have no inheritance children.")));
 		}
 	}
 	if (!OidIsValid(relid = column_change_target(parsetree, &inh)))
 		return;
-	if (crm_purge_citus_group() == 0)
+	/* (a shard the coordinator holds is checked as a worker node's: review round 71, C71-2) */
+	if (crm_purge_citus_group() == 0 && !crm_purge_citus_known_shard(relid))
 		crm_purge_citus_hand_out_ddl(relid, inh, parsetree);
 	else if (crm_purge_have_secret() && OidIsValid(refused = crm_purge_citus_ddl_refused(relid, inh, parsetree)))
 		ereport(ERROR,

@@ -732,6 +732,23 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
 	n = SPI_processed;
+	/* rows the cascade was to remove that a trigger or rule kept: exported as removed */
+	if (edges != NIL)
+	{
+		SPITupleTable *deleted = SPI_tuptable;
+		int64		kept_rows = 0;
+		Oid			kept_in = crm_purge_cascade_kept(edges, &kept_rows);
+
+		if (OidIsValid(kept_in))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table %s kept " INT64_FORMAT " rows that the ON DELETE CASCADE of this batch's rows of table %s was to remove",
+							crm_purge_relname(kept_in), kept_rows, crm_purge_relname(r->relid)),
+					 errdetail("A trigger or rule of that table kept them; the batch would have exported them as removed. Nothing of this batch was done."),
+					 errhint("Drop the trigger or rule, or make requests on table %s first.", crm_purge_relname(kept_in))));
+		SPI_tuptable = deleted;
+		SPI_processed = n;
+	}
 	/* rows meant to go that did not: a trigger or rule kept them, or they changed */
 	*missed = Max(tids_not_in(values[0], values[2]) - (int64) n, 0);
 	return n;

@@ -61,6 +61,7 @@ typedef struct CascadeEdge
 	char	  **ref_cols;		/* the parent's columns they reference */
 	char	  **eqops;			/* the key's own "parent = child" operators, OPERATOR(schema.op) */
 	int16	   *fk_attnums;		/* the child's key columns: those an unlink changes */
+	struct KeyValues *kv;		/* the parent's keys the batch removes (crm_purge_cascade_kept) */
 } CascadeEdge;
 
 
@@ -308,7 +309,7 @@ add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level, 
 					 errhint("Make requests on the partitioned table first, or use another ON DELETE action.")));
 		if (!unlink)
 			refuse_keeping_child(parent, con->conrelid);
-		edge = palloc(sizeof(CascadeEdge));
+		edge = palloc0(sizeof(CascadeEdge));
 		edge->parent_edge = parent_edge;
 		edge->unlink = unlink;
 		edge->level = level;
@@ -635,6 +636,37 @@ rows_with_keys(Oid relid, char **cols, char **eqops, bool child, KeyValues *kv, 
 }
 
 /*
+ * crm_purge_cascade_kept: after the batch's DELETE, a table the cascade was
+ * to rid of rows with the keys the batch removed that still has some (*n):
+ * a trigger or rule of it, made or enabled during the DELETE, kept them,
+ * and they were exported as removed (review round 71, B71-1; a soft delete
+ * keeps the key, so rows are looked for by key, not by tid).  InvalidOid:
+ * none.  SPI connected, the same as crm_purge_cascade_prepare.
+ */
+Oid
+crm_purge_cascade_kept(List *edges, int64 *n)
+{
+	ListCell   *lc;
+
+	foreach(lc, edges)
+	{
+		CascadeEdge *edge = lfirst(lc);
+		Datum		left;
+
+		/* (a table dropped meanwhile is the batch's own error, later) */
+		if (edge->unlink || edge->kv == NULL || edge->kv->empty || get_rel_relkind(edge->child) == '\0')
+			continue;
+		left = rows_with_keys(edge->child, edge->fk_cols, edge->eqops, true, edge->kv, false);
+		if (tid_count(left) > 0)
+		{
+			*n = tid_count(left);
+			return edge->child;
+		}
+	}
+	return InvalidOid;
+}
+
+/*
  * crm_purge_cascade_prepare: for the batch's rows of relid (top, a tid[]):
  * locks them and the rows their cascade removes, keeps those whose cascade
  * would remove a held row (returns the rest as a new tid[]; *kept counts the
@@ -675,10 +707,10 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 		{
 			CascadeEdge *edge = list_nth(edges, e);
 			Datum		parents = edge->parent_edge < 0 ? top : sets[edge->parent_edge];
-			KeyValues	kv;
 
-			key_values(edge->parent, edge->ref_cols, edge->nkeys, parents, &kv);
-			sets[e] = rows_with_keys(edge->child, edge->fk_cols, edge->eqops, true, &kv, true);
+			edge->kv = palloc(sizeof(KeyValues));
+			key_values(edge->parent, edge->ref_cols, edge->nkeys, parents, edge->kv);
+			sets[e] = rows_with_keys(edge->child, edge->fk_cols, edge->eqops, true, edge->kv, true);
 		}
 		/* held rows below: their top-level rows stay, with all below them */
 		for (e = 0; e < nedges; e++)

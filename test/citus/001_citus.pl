@@ -1692,7 +1692,7 @@ $w1->psql('postgres', q{SET ROLE regress_app; SET citus.enable_ddl_propagation =
 	CREATE TABLE app.m69_evil (id int NOT NULL, v int, CONSTRAINT c CHECK (v IS NULL OR current_user <> 'postgres'));
 	INSERT INTO app.m69_evil VALUES (1, 1);
 	ALTER TABLE app.m69_evil INHERIT app.m69}, stderr => \my $inh69);
-like($inh69, qr/cannot make a table a child of app\.m69 on a Citus worker node/, 'Citus: a role\'s INHERIT of a Citus table on a worker node is refused');
+like($inh69, qr/cannot make a table a child of app\.m69 on a Citus node/, 'Citus: a role\'s INHERIT of a Citus table on a worker node is refused');
 $w1->safe_psql('postgres', q{SET citus.enable_ddl_propagation = off; ALTER TABLE app.m69_evil INHERIT app.m69});
 like(($coord->psql('postgres', q{ALTER TABLE app.m69 ALTER COLUMN v TYPE bigint}))[2],
 	qr/table app\.m69_evil of role regress_app below it is not a Citus table and has rows/,
@@ -2318,5 +2318,43 @@ as('regress_app', q{CREATE TABLE app.ev67 (account_id int, day date, note text, 
 $coord->safe_psql('postgres', sprintf(q{SELECT start_metadata_sync_to_node(nodename, nodeport) FROM pg_dist_node WHERE nodeport = %d}, $w1->port));
 is($w1->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE oid = 'app.ev67'::regclass}), '1',
 	'Citus: metadata sync of a role\'s partitioned table with a primary key goes through');
+
+# a role's table on the coordinator referencing the coordinator's copy of a
+# superuser's reference table, with a TRUNCATE trigger whose WHEN calls
+# built-ins only: the superuser's TRUNCATE of the reference table reached
+# it through Citus's CASCADE, as the superuser (review round 71, C71-1)
+$coord->safe_psql('postgres', q{CREATE TABLE public.ref71 (id int PRIMARY KEY);
+	SELECT create_reference_table('public.ref71');
+	INSERT INTO public.ref71 VALUES (1);
+	GRANT SELECT, REFERENCES ON public.ref71 TO regress_app});
+as('regress_app', q{CREATE TABLE app.kid71 (x int REFERENCES public.ref71 (id));
+	CREATE TRIGGER t71 BEFORE TRUNCATE ON app.kid71 FOR EACH STATEMENT
+		WHEN (pg_catalog.pg_backend_pid() > 0) EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()});
+like(($coord->psql('postgres', q{TRUNCATE public.ref71}))[2],
+	qr/a superuser may not truncate table app\.kid71: a TRUNCATE trigger of its owner on it/,
+	'Citus: a superuser\'s TRUNCATE reaching a role\'s table through Citus\'s CASCADE on the coordinator is refused');
+as('regress_app', q{DROP TABLE app.kid71});
+
+# a coordinator that holds shards: the owner's TRUNCATE of its protected
+# table's shard there, or a change of crm_purge's triggers on it, deleted
+# held rows past the trash (review round 71, C71-2), as on a worker node
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_set_node_property(nodename, nodeport, 'shouldhaveshards', true) FROM pg_dist_node WHERE groupid = 0}));
+as('regress_app', q{CREATE TABLE app.co71 (id int PRIMARY KEY, v int);
+	SELECT create_distributed_table('app.co71', 'id', colocate_with => 'none', shard_count => 8);
+	INSERT INTO app.co71 SELECT g, g FROM generate_series(1, 60) g;
+	GRANT SELECT, DELETE ON app.co71 TO regress_admin});
+as('regress_admin', q{SELECT crm_purge_protect('app.co71')});
+{
+	my $co_shard = $coord->safe_psql('postgres', sprintf(q{SELECT shard_name('app.co71'::regclass, s.shardid)
+		FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+		WHERE s.logicalrelid = 'app.co71'::regclass AND n.nodeport = %d LIMIT 1}, $coord->port));
+	isnt($co_shard, '', 'the coordinator holds a shard');
+	my ($r1, $o1, $e1) = $coord->psql('postgres', qq{SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on; TRUNCATE $co_shard});
+	like($e1, qr/cannot truncate .*: it is a shard of a table protected by crm_purge/, 'Citus: the owner\'s TRUNCATE of its shard on the coordinator is refused');
+	my ($r2, $o2, $e2) = $coord->psql('postgres', qq{SET ROLE regress_app; SET citus.enable_manual_changes_to_shards = on; ALTER TABLE $co_shard DISABLE TRIGGER ALL});
+	like($e2, qr/cannot change crm_purge's triggers on .*: it is a shard of a table protected by crm_purge/, 'Citus: nor a change of crm_purge\'s triggers on it');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.co71}), '60', 'no row went');
+}
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_set_node_property(nodename, nodeport, 'shouldhaveshards', false) FROM pg_dist_node WHERE groupid = 0}));
 
 done_testing();
