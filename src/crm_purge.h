@@ -388,6 +388,7 @@ typedef struct CrmPurgeCascadeTable
 extern List *crm_purge_cascade_edges_of_part(Oid relid, Oid heap);
 extern List *crm_purge_cascade_edges(Oid relid);
 extern Oid	crm_purge_cascade_kept(List *edges, int64 *n);
+extern void crm_purge_refuse_cascade_code(Oid relid);
 extern bool crm_purge_cascade_removes(List *edges);
 extern void crm_purge_refuse_shard_actions(Oid shard);
 extern Datum crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,

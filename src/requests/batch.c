@@ -576,6 +576,8 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	edges = top != r->relid ? crm_purge_cascade_edges_of_part(r->relid, top) :
 		crm_purge_cascade_edges(r->relid);
 
+	if (crm_purge_cascade_removes(edges))
+		crm_purge_refuse_cascade_code(top);
 	/* ctids of one partition cannot name the rows a cascade from the whole table removes */
 	if (top != r->relid && crm_purge_cascade_removes(edges))
 		ereport(ERROR,

@@ -247,7 +247,8 @@ refuse_keeping_child(Oid parent, Oid child)
 	{
 		Trigger    *t = &rel->trigdesc->triggers[i];
 
-		if (TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype) && TRIGGER_FOR_DELETE(t->tgtype) &&
+		/* (a statement trigger too: it runs before the cascade's DELETE of this table, review round 71, B71-1) */
+		if (TRIGGER_FOR_BEFORE(t->tgtype) && TRIGGER_FOR_DELETE(t->tgtype) &&
 			t->tgenabled != TRIGGER_DISABLED && get_func_namespace(t->tgfoid) != nsp)
 			keeper = psprintf("its BEFORE DELETE trigger %s", quote_identifier(t->tgname));
 	}
@@ -495,7 +496,8 @@ crm_purge_check_cascades(PG_FUNCTION_ARGS)
 {
 	crm_purge_require_admin("crm_purge_request");
 	SPI_connect();
-	(void) crm_purge_cascade_edges(PG_GETARG_OID(0));
+	if (crm_purge_cascade_removes(crm_purge_cascade_edges(PG_GETARG_OID(0))))
+		crm_purge_refuse_cascade_code(PG_GETARG_OID(0));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -633,6 +635,48 @@ rows_with_keys(Oid relid, char **cols, char **eqops, bool child, KeyValues *kv, 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "cascade query failed: %s", sql.data);
 	return tid_array_of_result();
+}
+
+/*
+ * crm_purge_refuse_cascade_code: the table whose rows a request deletes,
+ * when ON DELETE CASCADE removes rows below it: a trigger of its own that
+ * fires before PostgreSQL's cascade (BEFORE DELETE, or an AFTER DELETE row
+ * trigger named before the RI triggers) could change the rows below after
+ * crm_purge locked and exported them: move a held row under a parent that
+ * goes, update an exported row, enable a trigger that keeps them (review
+ * round 71, B71-1).  Locked first against CREATE TRIGGER.
+ */
+void
+crm_purge_refuse_cascade_code(Oid relid)
+{
+	Relation	rel = table_open(relid, RowExclusiveLock);
+	Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, true);
+	const char *found = NULL;
+	int			i;
+
+	for (i = 0; rel->trigdesc != NULL && found == NULL && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &rel->trigdesc->triggers[i];
+
+		if (!TRIGGER_FOR_DELETE(t->tgtype) || t->tgisinternal || get_func_namespace(t->tgfoid) == nsp)
+			continue;
+		if (TRIGGER_FOR_BEFORE(t->tgtype) ||
+			(TRIGGER_FOR_ROW(t->tgtype) && strcmp(t->tgname, "RI_ConstraintTrigger") < 0))
+			found = t->tgname;
+	}
+	if (found != NULL)
+	{
+		char	   *name = pstrdup(found);
+
+		table_close(rel, NoLock);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot take rows of table %s: its trigger %s fires before the ON DELETE CASCADE below it",
+						crm_purge_relname(relid), quote_identifier(name)),
+				 errdetail("A request exports the rows the cascade removes; the trigger could change them after they were exported."),
+				 errhint("Make it an AFTER trigger named after \"RI_ConstraintTrigger\", drop it, or make requests on the tables below first.")));
+	}
+	table_close(rel, NoLock);
 }
 
 /*

@@ -914,7 +914,7 @@ relink_argtype(Form_pg_attribute a)
 static bool
 relink_statement(Oid child, const char *conname, RelinkQuery *q)
 {
-	Oid			conoid = crm_purge_foreign_key_named(child, conname);
+	Oid			conoid;
 	AttrNumber	pk[INDEX_MAX_KEYS];
 	int			npk;
 	Relation	rel;
@@ -930,9 +930,22 @@ relink_statement(Oid child, const char *conname, RelinkQuery *q)
 				setvals,
 				where;
 
-	if (!OidIsValid(conoid) || get_rel_relkind(child) == '\0')
-		return false;			/* the child or its key is gone */
-	rel = table_open(child, AccessShareLock);
+	if (get_rel_relkind(child) == '\0')
+		return false;			/* the child is gone */
+	/*
+	 * (the key looked up once the child is locked: another session's
+	 * ALTER waits then; looked up before, it could be dropped in between,
+	 * and its tuple read gone: review round 71, A71-1)
+	 */
+	rel = try_table_open(child, AccessShareLock);
+	if (rel == NULL)
+		return false;
+	conoid = crm_purge_foreign_key_named(child, conname);
+	if (!OidIsValid(conoid))
+	{
+		table_close(rel, AccessShareLock);
+		return false;			/* its key is gone */
+	}
 	td = RelationGetDescr(rel);
 	npk = crm_purge_primary_key(rel, pk, true);
 	if (npk == 0)
@@ -941,6 +954,11 @@ relink_statement(Oid child, const char *conname, RelinkQuery *q)
 		return false;
 	}
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tup))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
 	conkey = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull));
 	nfk = ARR_DIMS(conkey)[0];
 	fk = (int16 *) ARR_DATA_PTR(conkey);

@@ -2327,7 +2327,8 @@ $coord->safe_psql('postgres', q{CREATE TABLE public.ref71 (id int PRIMARY KEY);
 	SELECT create_reference_table('public.ref71');
 	INSERT INTO public.ref71 VALUES (1);
 	GRANT SELECT, REFERENCES ON public.ref71 TO regress_app});
-as('regress_app', q{CREATE TABLE app.kid71 (x int REFERENCES public.ref71 (id));
+my $ref71_shard = $coord->safe_psql('postgres', q{SELECT shard_name('public.ref71'::regclass, shardid) FROM pg_dist_shard WHERE logicalrelid = 'public.ref71'::regclass});
+as('regress_app', qq{CREATE TABLE app.kid71 (x int REFERENCES $ref71_shard (id));
 	CREATE TRIGGER t71 BEFORE TRUNCATE ON app.kid71 FOR EACH STATEMENT
 		WHEN (pg_catalog.pg_backend_pid() > 0) EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()});
 like(($coord->psql('postgres', q{TRUNCATE public.ref71}))[2],

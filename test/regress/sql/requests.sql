@@ -591,9 +591,10 @@ SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
 SELECT status, rows_done, error FROM crm_purge_requests WHERE id = :sd_req;
 SELECT count(*) AS parents, (SELECT count(*) FROM sd_kid WHERE NOT deleted) AS kids FROM sd_par;
 DROP TABLE sd_kid, sd_par;
--- (nor one the table's own statement trigger enables inside the batch's
--- DELETE, past the look: what the cascade left is looked for after it,
--- by key, review round 71, B71-1)
+-- (nor a trigger of the table's own that fires before the cascade: it
+-- enabled the child's inside the batch's DELETE, past the look, review
+-- round 71, B71-1; refused at the request and in each batch.  What the
+-- cascade was to remove is also looked for after the DELETE, by key.)
 CREATE TABLE sd_par (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '2 years');
 CREATE TABLE sd_kid (id int PRIMARY KEY, pid int REFERENCES sd_par ON DELETE CASCADE, deleted boolean NOT NULL DEFAULT false);
 INSERT INTO sd_par (id) VALUES (1), (2);
@@ -603,7 +604,10 @@ ALTER TABLE sd_kid DISABLE TRIGGER sd_keep;
 CREATE FUNCTION sd_arm() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN ALTER TABLE public.sd_kid ENABLE TRIGGER sd_keep; RETURN NULL; END $$;
 CREATE TRIGGER sd_arm BEFORE DELETE ON sd_par FOR EACH STATEMENT EXECUTE FUNCTION sd_arm();
+SELECT crm_purge_request('sd_par', '1 year');
+DROP TRIGGER sd_arm ON sd_par;
 SELECT crm_purge_request('sd_par', '1 year') AS sd_req \gset
+CREATE TRIGGER sd_arm BEFORE DELETE ON sd_par FOR EACH STATEMENT EXECUTE FUNCTION sd_arm();
 SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
 SELECT status, rows_done, error FROM crm_purge_requests WHERE id = :sd_req;
 SELECT count(*) AS parents, (SELECT count(*) FROM sd_kid WHERE NOT deleted) AS kids FROM sd_par;
