@@ -231,9 +231,10 @@ followed_on_update_of(Relation conrel, Oid rel, const int16 *cols, int ncols)
  */
 /*
  * refuse_keeping_child: a table child that ON DELETE CASCADE reaches from
- * parent, whose BEFORE DELETE row trigger (a soft delete) or DELETE rule
- * could keep rows the cascade was to remove: a request exported them as
- * removed, and again when it took them later (review round 70, B70-2).
+ * parent, whose BEFORE DELETE trigger (a soft delete), AFTER DELETE row
+ * trigger or DELETE rule could keep or change rows the cascade was to
+ * remove: a request exported them as removed, and again when it took them
+ * later (review round 70, B70-2).
  */
 static void
 refuse_keeping_child(Oid parent, Oid child)
@@ -247,10 +248,15 @@ refuse_keeping_child(Oid parent, Oid child)
 	{
 		Trigger    *t = &rel->trigdesc->triggers[i];
 
-		/* (a statement trigger too: it runs before the cascade's DELETE of this table, review round 71, B71-1) */
-		if (TRIGGER_FOR_BEFORE(t->tgtype) && TRIGGER_FOR_DELETE(t->tgtype) &&
-			t->tgenabled != TRIGGER_DISABLED && get_func_namespace(t->tgfoid) != nsp)
-			keeper = psprintf("its BEFORE DELETE trigger %s", quote_identifier(t->tgname));
+		/*
+		 * (a statement trigger too: it runs before the cascade's DELETE of
+		 * this table, review round 71, B71-1; an AFTER row one before the
+		 * cascade below it, round 72, A72-2)
+		 */
+		if ((TRIGGER_FOR_BEFORE(t->tgtype) || TRIGGER_FOR_ROW(t->tgtype)) && TRIGGER_FOR_DELETE(t->tgtype) &&
+			!t->tgisinternal && t->tgenabled != TRIGGER_DISABLED && get_func_namespace(t->tgfoid) != nsp)
+			keeper = psprintf("its %s DELETE trigger %s", TRIGGER_FOR_BEFORE(t->tgtype) ? "BEFORE" : "AFTER",
+							  quote_identifier(t->tgname));
 	}
 	for (i = 0; rel->rd_rules != NULL && keeper == NULL && i < rel->rd_rules->numLocks; i++)
 		if (rel->rd_rules->rules[i]->event == CMD_DELETE)
@@ -658,10 +664,14 @@ crm_purge_refuse_cascade_code(Oid relid)
 	{
 		Trigger    *t = &rel->trigdesc->triggers[i];
 
-		if (!TRIGGER_FOR_DELETE(t->tgtype) || t->tgisinternal || get_func_namespace(t->tgfoid) == nsp)
+		if (!TRIGGER_FOR_DELETE(t->tgtype) || t->tgisinternal || t->tgenabled == TRIGGER_DISABLED ||
+			get_func_namespace(t->tgfoid) == nsp)
 			continue;
-		if (TRIGGER_FOR_BEFORE(t->tgtype) ||
-			(TRIGGER_FOR_ROW(t->tgtype) && strcmp(t->tgname, "RI_ConstraintTrigger") < 0))
+		/*
+		 * (an AFTER row trigger whatever its name: a row's AFTER triggers
+		 * fire before the next row's cascade, review round 72, A72-1, A72-3)
+		 */
+		if (TRIGGER_FOR_BEFORE(t->tgtype) || TRIGGER_FOR_ROW(t->tgtype))
 			found = t->tgname;
 	}
 	if (found != NULL)
@@ -671,10 +681,10 @@ crm_purge_refuse_cascade_code(Oid relid)
 		table_close(rel, NoLock);
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot take rows of table %s: its trigger %s fires before the ON DELETE CASCADE below it",
+				 errmsg("cannot take rows of table %s: its trigger %s fires while the ON DELETE CASCADE below it runs",
 						crm_purge_relname(relid), quote_identifier(name)),
-				 errdetail("A request exports the rows the cascade removes; the trigger could change them after they were exported."),
-				 errhint("Make it an AFTER trigger named after \"RI_ConstraintTrigger\", drop it, or make requests on the tables below first.")));
+				 errdetail("A request exports the rows the cascade removes; a BEFORE DELETE trigger, or an AFTER DELETE row trigger, could change them after they were exported."),
+				 errhint("Make it an AFTER DELETE statement trigger, disable or drop it, or make requests on the tables below first.")));
 	}
 	table_close(rel, NoLock);
 }
