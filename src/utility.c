@@ -823,6 +823,59 @@ refuse_shard_truncate(TruncateStmt *stmt)
  * with citus.enable_unsafe_triggers, a setting anyone may change.  (A
  * shard's TRUNCATE triggers run as its owner: statement.c.)
  */
+/*
+ * refuse_superuser_truncate_trigger: relid, truncated by a superuser on a
+ * Citus node, has a TRUNCATE trigger of a role's (or a WHEN clause, or
+ * arguments of the owner's): refused, it would run as the superuser.
+ * Also from the object access hook (OAT_TRUNCATE), which every truncation
+ * passes, Citus's own ExecuteTruncate() calls too
+ * (truncate_local_data_after_distributing_table: review round 72, C72-1).
+ */
+static void
+refuse_superuser_truncate_trigger(Oid relid)
+{
+	Relation	tgrel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+
+		if (!TRIGGER_FOR_TRUNCATE(t->tgtype))
+			continue;
+		user_function(t->tgfoid, &found);
+		/*
+		 * (a WHEN clause is the owner's code too, whatever function it
+		 * calls, and so are a built-in trigger function's arguments:
+		 * only crm_purge's and Citus's own triggers run; review round
+		 * 60, C60-5)
+		 */
+		if (!OidIsValid(found) && !superuser_arg(crm_purge_rel_owner(relid)) &&
+			t->tgfoid != crm_purge_trash_trigger_fn() &&
+			(get_func_name(t->tgfoid) == NULL || strcmp(get_func_name(t->tgfoid), "citus_truncate_trigger") != 0))
+			found = t->tgfoid;
+		if (!OidIsValid(found) && !superuser_arg(crm_purge_rel_owner(relid)) &&
+			!heap_attisnull(tup, Anum_pg_trigger_tgqual, RelationGetDescr(tgrel)))
+			found = t->tgfoid;
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	if (OidIsValid(found))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a superuser may not truncate %s %s: a TRUNCATE trigger of its owner on it calls function %s",
+						crm_purge_citus_distributed(relid) ? "Citus table" : "table",
+						crm_purge_relname(relid), format_procedure_qualified(found)),
+				 errdetail("The trigger would run as the superuser."),
+				 errhint("Have the owner drop that trigger first.")));
+}
+
 static void
 refuse_superuser_truncate_code(TruncateStmt *stmt)
 {
@@ -847,11 +900,6 @@ refuse_superuser_truncate_code(TruncateStmt *stmt)
 	foreach(lc, truncated_tables(stmt))
 	{
 		Oid			relid = lfirst_oid(lc);
-		Relation	tgrel;
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Oid			found = InvalidOid;
 
 		/*
 		 * (every table it reaches, but those of the role it runs as: Citus
@@ -862,40 +910,7 @@ refuse_superuser_truncate_code(TruncateStmt *stmt)
 		 */
 		if (!crm_purge_citus_distributed(relid) && OidIsValid(runs_as) && crm_purge_rel_owner(relid) == runs_as)
 			continue;
-		tgrel = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
-		while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
-
-			if (!TRIGGER_FOR_TRUNCATE(t->tgtype))
-				continue;
-			user_function(t->tgfoid, &found);
-			/*
-			 * (a WHEN clause is the owner's code too, whatever function it
-			 * calls, and so are a built-in trigger function's arguments:
-			 * only crm_purge's and Citus's own triggers run; review round
-			 * 60, C60-5)
-			 */
-			if (!OidIsValid(found) && !superuser_arg(crm_purge_rel_owner(relid)) &&
-				t->tgfoid != crm_purge_trash_trigger_fn() &&
-				(get_func_name(t->tgfoid) == NULL || strcmp(get_func_name(t->tgfoid), "citus_truncate_trigger") != 0))
-				found = t->tgfoid;
-			if (!OidIsValid(found) && !superuser_arg(crm_purge_rel_owner(relid)) &&
-				!heap_attisnull(tup, Anum_pg_trigger_tgqual, RelationGetDescr(tgrel)))
-				found = t->tgfoid;
-		}
-		systable_endscan(scan);
-		table_close(tgrel, AccessShareLock);
-		if (OidIsValid(found))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("a superuser may not truncate %s %s: a TRUNCATE trigger of its owner on it calls function %s",
-							crm_purge_citus_distributed(relid) ? "Citus table" : "table",
-							crm_purge_relname(relid), format_procedure_qualified(found)),
-					 errdetail("The trigger would run as the superuser."),
-					 errhint("Have the owner drop that trigger first.")));
+		refuse_superuser_truncate_trigger(relid);
 	}
 }
 
@@ -1521,6 +1536,10 @@ held_drop_hook(ObjectAccessType access, Oid classId, Oid objectId, int subId, vo
 		prev_object_access(access, classId, objectId, subId, arg);
 	if ((access == OAT_POST_CREATE || access == OAT_POST_ALTER) && IsTransactionState() && !creating_extension)
 		note_changed_object(classId, objectId);
+	/* (every truncation, the ones Citus makes without a TRUNCATE statement too) */
+	if (access == OAT_TRUNCATE && IsTransactionState() && superuser() && crm_purge_citus_present() &&
+		OidIsValid(get_extension_oid("crm_purge", true)))
+		refuse_superuser_truncate_trigger(objectId);
 	if (access == OAT_DROP && classId == RelationRelationId && subId == 0 && IsTransactionState())
 	{
 		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));

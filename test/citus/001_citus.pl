@@ -2052,7 +2052,7 @@ as('regress_app', q{CREATE TABLE app.u53 (id int, v int); INSERT INTO app.u53 VA
 	SET citus.enable_unsafe_triggers = on;
 	CREATE TRIGGER trunc53 BEFORE TRUNCATE ON app.u53 FOR EACH STATEMENT EXECUTE FUNCTION app.trunc53()});
 $coord->psql('postgres', q{SELECT truncate_local_data_after_distributing_table('app.u53')}, stderr => \$e53);
-like($e53, qr/may not run function app.trunc53\(\) of another role/,
+like($e53, qr/a superuser may not truncate Citus table app\.u53: a TRUNCATE trigger of its owner on it calls function app\.trunc53\(\)/,
 	'Citus: a superuser\'s truncate_local_data_after_distributing_table does not fire the role\'s TRUNCATE trigger');
 
 # the schema functions (regnamespace) and remove_local_tables_from_metadata
@@ -2357,5 +2357,19 @@ as('regress_admin', q{SELECT crm_purge_protect('app.co71')});
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.co71}), '60', 'no row went');
 }
 $coord->safe_psql('postgres', sprintf(q{SELECT citus_set_node_property(nodename, nodeport, 'shouldhaveshards', false) FROM pg_dist_node WHERE groupid = 0}));
+
+# a superuser's truncate_local_data_after_distributing_table of a role's
+# table: Citus truncates it without a TRUNCATE statement, past the check,
+# and the role's TRUNCATE trigger's WHEN ran as the superuser (review round
+# 72, C72-1): every truncation is checked
+as('regress_app', q{CREATE TABLE app.tl72 (id int PRIMARY KEY);
+	INSERT INTO app.tl72 VALUES (1);
+	SELECT create_distributed_table('app.tl72', 'id');
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER t72 BEFORE TRUNCATE ON app.tl72 FOR EACH STATEMENT
+		WHEN (pg_catalog.pg_backend_pid() > 0) EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()});
+like(($coord->psql('postgres', q{SELECT truncate_local_data_after_distributing_table('app.tl72')}))[2],
+	qr/a superuser may not truncate Citus table app\.tl72: a TRUNCATE trigger of its owner on it/,
+	'Citus: a superuser\'s truncate_local_data_after_distributing_table does not run a role\'s TRUNCATE trigger');
 
 done_testing();
