@@ -386,6 +386,24 @@ DELETE FROM crm_trash.gdpr__ul_pu;	-- (as the worker's expiry would)
 INSERT INTO ul_pu VALUES (7, 'carol@example.com');
 SELECT crm_purge_erase('ul_pu', $$email = 'carol@example.com'$$, 'GDPR');
 SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_cu2'::regclass;
+-- the owner's AFTER DELETE row trigger on the erased table moved a held
+-- grandchild, between two erased rows' cascades, under a row the next
+-- cascade removed: the held row was erased (review round 72, B72-2)
+CREATE TABLE mv_ep (id int PRIMARY KEY, name text);
+CREATE TABLE mv_ec (id int PRIMARY KEY, p_id int REFERENCES mv_ep ON DELETE CASCADE);
+CREATE TABLE mv_eg (id int PRIMARY KEY, c_id int REFERENCES mv_ec ON DELETE CASCADE, note text);
+INSERT INTO mv_ep VALUES (1, 'alice'), (2, 'alice'), (3, 'bob');
+INSERT INTO mv_ec VALUES (1, 1), (2, 2), (3, 3);
+INSERT INTO mv_eg VALUES (1, 1, 'g1'), (2, 2, 'g2'), (99, 3, 'held');
+CREATE FUNCTION mv_mover() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF OLD.id = 1 THEN UPDATE gdpr.mv_eg SET c_id = 2 WHERE id = 99; END IF; RETURN NULL; END $$;
+CREATE TRIGGER zz_after AFTER DELETE ON mv_ep FOR EACH ROW EXECUTE FUNCTION mv_mover();
+SELECT crm_purge_hold('mv_eg', 'id = 99', NULL, 'litigation') AS mv_hold \gset
+SELECT crm_purge_erase('mv_ep', 'name = ''alice''', 'GDPR');
+SELECT id FROM mv_eg ORDER BY id;
+SELECT crm_purge_release(:mv_hold);
+DROP TABLE mv_eg, mv_ec, mv_ep;
+DROP FUNCTION mv_mover();
 
 -- held rows survive requests and trash expiry
 CREATE TABLE logs (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
