@@ -5104,25 +5104,20 @@ BEGIN
 	-- check: refused when the cascade reaches a held table, review round
 	-- 72, B72-2)
 	IF depth = 0 AND changed IS NULL THEN
+		WITH RECURSIVE reach(rel) AS (
+			SELECT _fk_action_holds.tbl::oid UNION SELECT p.relid FROM pg_partition_tree(_fk_action_holds.tbl) p
+			UNION
+			SELECT c.conrelid FROM reach x JOIN pg_constraint c ON c.confrelid = x.rel
+			WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd'))
 		SELECT g.tgname, g.tgrelid::regclass AS rel INTO r
-		FROM (WITH RECURSIVE reach(rel) AS (
-				SELECT _fk_action_holds.tbl::oid UNION SELECT p.relid FROM pg_partition_tree(_fk_action_holds.tbl) p
-				UNION
-				SELECT c.conrelid FROM reach x JOIN pg_constraint c ON c.confrelid = x.rel
-				WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd'))
-			  SELECT rel FROM reach) t
+		FROM reach t
 		JOIN pg_trigger g ON g.tgrelid = t.rel
 		JOIN pg_proc f ON f.oid = g.tgfoid
 		WHERE NOT g.tgisinternal AND g.tgenabled <> 'D' AND (g.tgtype::int & 8) <> 0
 		  AND ((g.tgtype::int & 2) <> 0 OR (g.tgtype::int & 1) <> 0)
 		  AND f.pronamespace <> 'crm_purge'::regnamespace
-		  AND EXISTS (WITH RECURSIVE reach(rel) AS (
-				SELECT _fk_action_holds.tbl::oid UNION SELECT p.relid FROM pg_partition_tree(_fk_action_holds.tbl) p
-				UNION
-				SELECT c.conrelid FROM reach x JOIN pg_constraint c ON c.confrelid = x.rel
-				WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd'))
-			  SELECT FROM reach x JOIN crm_purge.holds h ON h.tbl::oid = x.rel AND h.released_at IS NULL
-			  WHERE x.rel <> _fk_action_holds.tbl::oid)
+		  AND EXISTS (SELECT FROM reach x JOIN crm_purge.holds h ON h.tbl::oid = x.rel AND h.released_at IS NULL
+					  WHERE x.rel <> _fk_action_holds.tbl::oid)
 		ORDER BY 2, 1 LIMIT 1;
 		IF FOUND THEN
 			RAISE EXCEPTION 'cannot % rows of table %: trigger % of table % fires while its foreign keys'' actions run, and they reach rows under a legal hold',

@@ -224,11 +224,30 @@ followed_on_update_of(Relation conrel, Oid rel, const int16 *cols, int ncols)
 }
 
 /*
- * add_edges: the foreign keys ON DELETE CASCADE that reference parent,
- * appended to edges; and those ON DELETE SET NULL or SET DEFAULT whose
- * table has a legal hold (its held rows would be unlinked: their parents
- * are kept, as for a held row a cascade would remove).
+ * user_delete_trigger: an enabled trigger of rel's own (not crm_purge's nor
+ * internal) that fires while a DELETE's ON DELETE CASCADE runs: BEFORE
+ * DELETE (a statement one too: it runs before the cascade's DELETE of the
+ * table), or AFTER DELETE for each row (a row's AFTER triggers fire before
+ * the next row's cascade, whatever their name: review rounds 71 and 72,
+ * B71-1, A72-1..3).  NULL if none.
  */
+static Trigger *
+user_delete_trigger(Relation rel)
+{
+	Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, true);
+	int			i;
+
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &rel->trigdesc->triggers[i];
+
+		if (TRIGGER_FOR_DELETE(t->tgtype) && (TRIGGER_FOR_BEFORE(t->tgtype) || TRIGGER_FOR_ROW(t->tgtype)) &&
+			!t->tgisinternal && t->tgenabled != TRIGGER_DISABLED && get_func_namespace(t->tgfoid) != nsp)
+			return t;
+	}
+	return NULL;
+}
+
 /*
  * refuse_keeping_child: a table child that ON DELETE CASCADE reaches from
  * parent, whose BEFORE DELETE trigger (a soft delete), AFTER DELETE row
@@ -240,24 +259,13 @@ static void
 refuse_keeping_child(Oid parent, Oid child)
 {
 	Relation	rel = table_open(child, AccessShareLock);
-	Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, true);
+	Trigger    *t = user_delete_trigger(rel);
 	const char *keeper = NULL;
 	int			i;
 
-	for (i = 0; rel->trigdesc != NULL && keeper == NULL && i < rel->trigdesc->numtriggers; i++)
-	{
-		Trigger    *t = &rel->trigdesc->triggers[i];
-
-		/*
-		 * (a statement trigger too: it runs before the cascade's DELETE of
-		 * this table, review round 71, B71-1; an AFTER row one before the
-		 * cascade below it, round 72, A72-2)
-		 */
-		if ((TRIGGER_FOR_BEFORE(t->tgtype) || TRIGGER_FOR_ROW(t->tgtype)) && TRIGGER_FOR_DELETE(t->tgtype) &&
-			!t->tgisinternal && t->tgenabled != TRIGGER_DISABLED && get_func_namespace(t->tgfoid) != nsp)
-			keeper = psprintf("its %s DELETE trigger %s", TRIGGER_FOR_BEFORE(t->tgtype) ? "BEFORE" : "AFTER",
-							  quote_identifier(t->tgname));
-	}
+	if (t != NULL)
+		keeper = psprintf("its %s DELETE trigger %s", TRIGGER_FOR_BEFORE(t->tgtype) ? "BEFORE" : "AFTER",
+						  quote_identifier(t->tgname));
 	for (i = 0; rel->rd_rules != NULL && keeper == NULL && i < rel->rd_rules->numLocks; i++)
 		if (rel->rd_rules->rules[i]->event == CMD_DELETE)
 			keeper = "a DELETE rule on it";
@@ -272,6 +280,12 @@ refuse_keeping_child(Oid parent, Oid child)
 						 crm_purge_relname(child))));
 }
 
+/*
+ * add_edges: the foreign keys ON DELETE CASCADE that reference parent,
+ * appended to edges; and those ON DELETE SET NULL or SET DEFAULT whose
+ * table has a legal hold (its held rows would be unlinked: their parents
+ * are kept, as for a held row a cascade would remove).
+ */
 static List *
 add_edges(List *edges, Relation conrel, Oid parent, int parent_edge, int level, const int16 *changed, int nchanged)
 {
@@ -646,37 +660,20 @@ rows_with_keys(Oid relid, char **cols, char **eqops, bool child, KeyValues *kv, 
 /*
  * crm_purge_refuse_cascade_code: the table whose rows a request deletes,
  * when ON DELETE CASCADE removes rows below it: a trigger of its own that
- * fires before PostgreSQL's cascade (BEFORE DELETE, or an AFTER DELETE row
- * trigger named before the RI triggers) could change the rows below after
- * crm_purge locked and exported them: move a held row under a parent that
- * goes, update an exported row, enable a trigger that keeps them (review
- * round 71, B71-1).  Locked first against CREATE TRIGGER.
+ * fires while the cascade runs (user_delete_trigger) could change the rows
+ * below after crm_purge locked and exported them: move a held row under a
+ * parent that goes, update an exported row, enable a trigger that keeps
+ * them (review rounds 71 and 72).  Locked first against CREATE TRIGGER.
  */
 void
 crm_purge_refuse_cascade_code(Oid relid)
 {
 	Relation	rel = table_open(relid, RowExclusiveLock);
-	Oid			nsp = get_namespace_oid(CRM_PURGE_SCHEMA, true);
-	const char *found = NULL;
-	int			i;
+	Trigger    *found = user_delete_trigger(rel);
 
-	for (i = 0; rel->trigdesc != NULL && found == NULL && i < rel->trigdesc->numtriggers; i++)
-	{
-		Trigger    *t = &rel->trigdesc->triggers[i];
-
-		if (!TRIGGER_FOR_DELETE(t->tgtype) || t->tgisinternal || t->tgenabled == TRIGGER_DISABLED ||
-			get_func_namespace(t->tgfoid) == nsp)
-			continue;
-		/*
-		 * (an AFTER row trigger whatever its name: a row's AFTER triggers
-		 * fire before the next row's cascade, review round 72, A72-1, A72-3)
-		 */
-		if (TRIGGER_FOR_BEFORE(t->tgtype) || TRIGGER_FOR_ROW(t->tgtype))
-			found = t->tgname;
-	}
 	if (found != NULL)
 	{
-		char	   *name = pstrdup(found);
+		char	   *name = pstrdup(found->tgname);
 
 		table_close(rel, NoLock);
 		ereport(ERROR,
