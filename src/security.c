@@ -1443,6 +1443,9 @@ static int	resharding = 0;
 /* calls of those, undistribute_table or the schema ones by a superuser running (they copy rows as the superuser) */
 static int	superuser_moving_rows = 0;
 
+/* superuser DDL statements running on a Citus node: crm_purge_superuser_ddl_enter */
+static int	superuser_ddl = 0;
+
 /*
  * crm_purge_refuse_superuser_row_move: Citus's alter_distributed_table,
  * alter_table_set_access_method and undistribute_table copy a table's rows
@@ -1452,10 +1455,17 @@ static int	superuser_moving_rows = 0;
  * for every table cascade_to_colocated reached (review round 50, C50-2).
  * rels: what a statement run inside one reads or writes.
  */
+/*
+ * The same inside a superuser's DDL on a Citus node: dropping the last
+ * foreign key from a role's table to a reference table (DROP of the
+ * reference table) makes Citus undistribute the role's table from its
+ * utility hook, by INSERT ... SELECT, with no function call to see
+ * (review round 72, C72-2).
+ */
 bool
 crm_purge_superuser_moving_rows(void)
 {
-	return superuser_moving_rows > 0;
+	return superuser_moving_rows > 0 || superuser_ddl > 0;
 }
 
 void
@@ -1463,12 +1473,19 @@ crm_purge_refuse_superuser_row_move(List *rels, bool writes)
 {
 	ListCell   *lc;
 
-	if (superuser_moving_rows == 0 || !writes || !superuser())
+	if (!crm_purge_superuser_moving_rows() || !writes || !superuser())
 		return;
 	foreach(lc, rels)
 	{
 		Oid			owner = crm_purge_rel_owner(lfirst_oid(lc));
 
+		if (OidIsValid(owner) && !crm_purge_superuser_like(owner) && superuser_moving_rows == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("a superuser's DDL on a Citus node may not write table %s, owned by %s",
+							crm_purge_relname(lfirst_oid(lc)), crm_purge_role_name(owner)),
+					 errdetail("Citus copies a table's rows by INSERT ... SELECT as the caller inside some DDL (it undistributes a role's Citus local table when its last foreign key to a reference table is dropped): the owner's code (CHECKs, domains, defaults, triggers) would run as the superuser."),
+					 errhint("Have the table's owner drop its foreign key or run undistribute_table first (SET ROLE), then run the statement again.")));
 		if (OidIsValid(owner) && !crm_purge_superuser_like(owner))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1738,8 +1755,6 @@ itself_check_perms(List *rangeTable, bool ereport_on_violation)
  * as the superuser (review rounds 49 to 51).  Whatever statement kind or
  * expression reached it, such a function is refused there.
  */
-static int	superuser_ddl = 0;
-
 void
 crm_purge_superuser_ddl_enter(Node *stmt)
 {

@@ -2372,4 +2372,24 @@ like(($coord->psql('postgres', q{SELECT truncate_local_data_after_distributing_t
 	qr/a superuser may not truncate Citus table app\.tl72: a TRUNCATE trigger of its owner on it/,
 	'Citus: a superuser\'s truncate_local_data_after_distributing_table does not run a role\'s TRUNCATE trigger');
 
+# a superuser's DROP of its reference table: Citus undistributes a role's
+# table whose last foreign key to it goes, copying its rows by INSERT ...
+# SELECT inside the DROP, as the superuser: the owner's CHECK ran as the
+# superuser (review round 72, C72-2)
+$coord->safe_psql('postgres', q{CREATE TABLE public.tiers72 (code text PRIMARY KEY);
+	SELECT create_reference_table('public.tiers72');
+	INSERT INTO public.tiers72 VALUES ('gold');
+	GRANT SELECT, REFERENCES ON public.tiers72 TO regress_app});
+as('regress_app', q{CREATE TABLE app.subs72 (id int PRIMARY KEY, tier text REFERENCES public.tiers72 (code),
+		CHECK (current_user = 'regress_app'));
+	INSERT INTO app.subs72 VALUES (1, 'gold')});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = 'app.subs72'::regclass}), '1',
+	'a role\'s table referencing a reference table is a Citus local table');
+like(($coord->psql('postgres', q{DROP TABLE public.tiers72 CASCADE}))[2],
+	qr/a superuser's DDL on a Citus node may not write table app\.subs72_\d+, owned by regress_app/,
+	'Citus: a superuser\'s DROP of a reference table does not copy a role\'s table as the superuser');
+as('regress_app', q{ALTER TABLE app.subs72 DROP CONSTRAINT subs72_tier_fkey});
+$coord->safe_psql('postgres', q{DROP TABLE public.tiers72});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.subs72}), '1', 'after the owner dropped its key, the DROP runs; the row stays');
+
 done_testing();
