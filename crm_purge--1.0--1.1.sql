@@ -1452,7 +1452,6 @@ DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
 	parts text[];
 	hashes bigint[];
-	tr regclass;
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1486,17 +1485,12 @@ BEGIN
 	IF cardinality(pk) = 1 THEN
 		DELETE FROM crm_purge.unlinks u WHERE u.child = tbl AND u.child_key[1] = ANY (keys);
 	END IF;
-	-- and those of a foreign key to tbl whose deletion left no row in tbl's
-	-- trash (its copy expired; a key other than the primary one, or of
-	-- another type, is not matched above): nothing can link them back, and
-	-- they may hold the erased subject's e-mail (review round 70, B70-1)
+	-- and those of a foreign key to tbl whose parent row is no longer in
+	-- tbl's trash (its copy expired, or went while others of its deletion
+	-- stayed), or of a key gone: nothing can link them back, and they may
+	-- hold the erased subject's e-mail (review rounds 70, 71: B70-1, B71-2)
 	IF NOT crm_purge._citus_table(tbl) THEN
-		SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _erased_impl.tbl;
-		EXECUTE format('DELETE FROM crm_purge.unlinks u USING pg_catalog.pg_constraint c'
-					   ' WHERE c.conrelid OPERATOR(pg_catalog.=) u.child AND c.conname OPERATOR(pg_catalog.=) u.constraint_name'
-					   '   AND c.confrelid OPERATOR(pg_catalog.=) %s::pg_catalog.oid%s',
-					   tbl::oid, CASE WHEN tr IS NULL THEN '' ELSE format(
-					   '   AND NOT EXISTS (SELECT FROM %s t WHERE t.deletion_id OPERATOR(pg_catalog.=) u.deletion_id)', tr) END);
+		PERFORM crm_purge._forget_orphan_unlinks(tbl);
 	END IF;
 	PERFORM crm_purge._record_history(CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, tbl,
 		(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));
@@ -5661,6 +5655,32 @@ REVOKE ALL ON FUNCTION crm_purge._temporary_dependency(regclass) FROM PUBLIC;
 
 
 
+CREATE OR REPLACE FUNCTION crm_purge._forget_orphan_unlinks(tbl regclass) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_forget_orphan_unlinks';
+
+CREATE OR REPLACE FUNCTION crm_purge._constraint_renamed(child regclass, old_name name, new_name name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tg name;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conrelid = child AND c.conname = new_name AND c.contype = 'f') THEN
+		RETURN;
+	END IF;
+	UPDATE crm_purge.unlinks u SET constraint_name = new_name
+		WHERE u.child = _constraint_renamed.child AND u.constraint_name = old_name;
+	IF crm_purge._citus_table(child) THEN
+		RETURN;
+	END IF;
+	FOR tg IN
+		SELECT t.tgname FROM pg_trigger t
+		WHERE t.tgrelid = child AND t.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
+		  AND t.tgname IN (left('crm_purge_unlink_' || old_name, 63), left('crm_purge_appunlink_' || old_name, 63))
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', tg, child);
+	END LOOP;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5668,6 +5688,8 @@ REVOKE ALL ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text
 GRANT EXECUTE ON FUNCTION crm_purge._fk_action_holds(text, regclass, regclass, text, text[], integer, int2[]) TO crm_purge_admin;
 REVOKE ALL ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._forget_unlinks(regclass, bigint[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._forget_orphan_unlinks(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._constraint_renamed(regclass, name, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._base_type(oid), crm_purge._check_not_partition(text, regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._check_not_partition(text, regclass) TO crm_purge_admin;
 GRANT EXECUTE ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) TO crm_purge_admin;

@@ -275,6 +275,33 @@ BEGIN
 END
 $$;
 
+-- A child's foreign key to a protected table renamed: its unlink records
+-- follow it (an erase found them by the key's name and left the erased
+-- parent's e-mail: review round 71, A71-2), and its unlink triggers, which
+-- name the key, are made again (_create_unlink_triggers, after this).
+CREATE FUNCTION crm_purge._constraint_renamed(child regclass, old_name name, new_name name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tg name;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conrelid = child AND c.conname = new_name AND c.contype = 'f') THEN
+		RETURN;
+	END IF;
+	UPDATE crm_purge.unlinks u SET constraint_name = new_name
+		WHERE u.child = _constraint_renamed.child AND u.constraint_name = old_name;
+	IF crm_purge._citus_table(child) THEN
+		RETURN;
+	END IF;
+	FOR tg IN
+		SELECT t.tgname FROM pg_trigger t
+		WHERE t.tgrelid = child AND t.tgfoid = 'crm_purge.unlink_trigger()'::regprocedure
+		  AND t.tgname IN (left('crm_purge_unlink_' || old_name, 63), left('crm_purge_appunlink_' || old_name, 63))
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', tg, child);
+	END LOOP;
+END
+$$;
+
 -- The first unlogged table among tbl, its partitions and children, at any
 -- depth: a crash empties it, past trash and holds.
 CREATE FUNCTION crm_purge._unlogged_part(tbl regclass) RETURNS regclass

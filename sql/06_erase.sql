@@ -701,6 +701,9 @@ CREATE FUNCTION crm_purge._hold_keeping(tbl regclass, keys text[]) RETURNS bigin
 CREATE FUNCTION crm_purge._forget_unlinks(tbl regclass, ids bigint[], nums bigint[]) RETURNS void
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_forget_unlinks';
 
+CREATE FUNCTION crm_purge._forget_orphan_unlinks(tbl regclass) RETURNS void
+	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_forget_orphan_unlinks';
+
 CREATE FUNCTION crm_purge._hold_keeping_cols(tbl regclass, cols int2[], keys text[], key_type regtype) RETURNS bigint
 	LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_hold_keeping_cols';
 
@@ -978,7 +981,6 @@ DECLARE
 	pk int2[] := crm_purge._pk_cols(tbl);
 	parts text[];
 	hashes bigint[];
-	tr regclass;
 BEGIN
 	IF NOT coalesce(has_table_privilege(actor, tbl, 'DELETE'), false) THEN
 		RAISE EXCEPTION 'permission denied for table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -1012,17 +1014,12 @@ BEGIN
 	IF cardinality(pk) = 1 THEN
 		DELETE FROM crm_purge.unlinks u WHERE u.child = tbl AND u.child_key[1] = ANY (keys);
 	END IF;
-	-- and those of a foreign key to tbl whose deletion left no row in tbl's
-	-- trash (its copy expired; a key other than the primary one, or of
-	-- another type, is not matched above): nothing can link them back, and
-	-- they may hold the erased subject's e-mail (review round 70, B70-1)
+	-- and those of a foreign key to tbl whose parent row is no longer in
+	-- tbl's trash (its copy expired, or went while others of its deletion
+	-- stayed), or of a key gone: nothing can link them back, and they may
+	-- hold the erased subject's e-mail (review rounds 70, 71: B70-1, B71-2)
 	IF NOT crm_purge._citus_table(tbl) THEN
-		SELECT p.trash INTO tr FROM crm_purge.protected_tables p WHERE p.tbl = _erased_impl.tbl;
-		EXECUTE format('DELETE FROM crm_purge.unlinks u USING pg_catalog.pg_constraint c'
-					   ' WHERE c.conrelid OPERATOR(pg_catalog.=) u.child AND c.conname OPERATOR(pg_catalog.=) u.constraint_name'
-					   '   AND c.confrelid OPERATOR(pg_catalog.=) %s::pg_catalog.oid%s',
-					   tbl::oid, CASE WHEN tr IS NULL THEN '' ELSE format(
-					   '   AND NOT EXISTS (SELECT FROM %s t WHERE t.deletion_id OPERATOR(pg_catalog.=) u.deletion_id)', tr) END);
+		PERFORM crm_purge._forget_orphan_unlinks(tbl);
 	END IF;
 	PERFORM crm_purge._record_history(CASE WHEN depth = 0 THEN 'erase' ELSE 'erase cascade' END, tbl,
 		(SELECT count(DISTINCT k) FROM unnest(keys) k), pg_get_userbyid(actor));

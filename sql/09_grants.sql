@@ -15,6 +15,7 @@ REVOKE ALL ON FUNCTION crm_purge._kept_columns(regclass, name), crm_purge._set_a
 REVOKE ALL ON FUNCTION crm_purge._unlogged_part(regclass) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._create_unlink_triggers(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._constraint_renamed(regclass, name, name) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION crm_purge._protect_partitions(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._dropped_owner(oid) FROM PUBLIC;
@@ -159,6 +160,7 @@ REVOKE ALL ON FUNCTION crm_purge._held_rows(regclass, bigint[], bigint[]) FROM P
 REVOKE ALL ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
 	crm_purge._hold_keeping(regclass, text[]), crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._forget_unlinks(regclass, bigint[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._forget_orphan_unlinks(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._base_type(oid), crm_purge._check_not_partition(text, regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._check_not_partition(text, regclass) TO crm_purge_admin;
 

@@ -548,56 +548,70 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
 }
 
 /*
- * take_unlinks: the unlinks (crm_purge.unlinks) whose parent is one of the
- * restored trash rows (named by values), taken out of crm_purge.unlinks and
- * appended to *links as SPI tuple tables (child, constraint_name,
- * child_key, parent_ref), for relink_children.  Only these are linked back:
- * never a child to another row that has its parent's key now.  A key
- * matches as text, each value through its type's output function, the way
- * the unlink trigger wrote it.  As the extension owner; not on Citus (its
- * shards record unlinks on their own nodes).
+ * unlink_keys: the foreign keys to relid that have unlink records (of the
+ * deletions ids, or of any when ids is NULL), one row each: the child, the
+ * key's name, its width, and the condition matching a record u to its
+ * parent's trash row t.  A key matches as text, each value through its
+ * type's output function, the way the unlink trigger wrote it (the caller
+ * pins the output settings).
+ *
+ * (the unlink trigger wrote the child's text of the value: a parent's key
+ * of another built-in type or typmod than the child's, numeric 1 for a
+ * numeric(10,2) 1.00, is compared as the foreign key compares, with its own
+ * equality, to the child's value read back from that text; a cast of the
+ * parent's key to the child's type failed on keys the child's type cannot
+ * hold and truncated others: review rounds 68 and 69, B68-3, B69-2; a
+ * role's types by their text, as before: their casts would run here as the
+ * extension owner)
  */
-static void
-take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
+static SPITupleTable *
+unlink_keys(Oid relid, Datum ids, bool all, uint64 *n)
 {
-	Oid			argtypes[4] = {INT8ARRAYOID, INT8ARRAYOID, OIDOID, TEXTOID};
-	Datum		args[4] = {values[0], values[1], ObjectIdGetDatum(relid), (Datum) 0};
-	SPITupleTable *keys;
-	uint64		nkeys,
-				k;
-	int			nestlevel;
+	Oid			argtypes[2] = {INT8ARRAYOID, OIDOID};
+	Datum		args[2] = {ids, ObjectIdGetDatum(relid)};
 
-	/*
-	 * (the unlink trigger wrote the child's text of the value: a parent's
-	 * key of another built-in type or typmod than the child's, numeric 1
-	 * for a numeric(10,2) 1.00, is compared as the foreign key compares,
-	 * with its own equality, to the child's value read back from that
-	 * text; a cast of the parent's key to the child's type failed on keys
-	 * the child's type cannot hold and truncated others: review rounds 68
-	 * and 69, B68-3, B69-2; a role's types by their text, as before: their
-	 * casts would run here as the extension owner)
-	 */
-	if (SPI_execute_with_args("SELECT c.conrelid, c.conname::text,"
+	if (SPI_execute_with_args("SELECT c.conrelid, c.conname::text, pg_catalog.count(*)::pg_catalog.text,"
 							  " pg_catalog.string_agg(CASE WHEN (a.atttypid, a.atttypmod) IS NOT DISTINCT FROM (ca.atttypid, ca.atttypmod)"
 							  "     OR a.atttypid >= 16384 OR ca.atttypid >= 16384"
 							  "   THEN pg_catalog.format('u.parent_ref[%s] OPERATOR(pg_catalog.=) pg_catalog.format(''%%s'', t.%I)', k.ord, a.attname)"
 							  "   ELSE pg_catalog.format('t.%I OPERATOR(%I.%s) (u.parent_ref[%s])::%s', a.attname, opn.nspname, op.oprname, k.ord,"
-							  "     pg_catalog.format_type(ca.atttypid, ca.atttypmod)) END, ' AND ' ORDER BY k.ord),"
-							  " pg_catalog.count(*)::pg_catalog.text"
+							  "     pg_catalog.format_type(ca.atttypid, ca.atttypmod)) END, ' AND ' ORDER BY k.ord)"
 							  " FROM pg_catalog.pg_constraint c"
 							  " CROSS JOIN LATERAL pg_catalog.unnest(c.confkey) WITH ORDINALITY AS k(attnum, ord)"
 							  " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum"
 							  " JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[k.ord]"
 							  " JOIN pg_catalog.pg_operator op ON op.oid = c.conpfeqop[k.ord]"
 							  " JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace"
-							  " WHERE c.confrelid = $3 AND c.contype = 'f'"
+							  " WHERE c.confrelid = $2 AND c.contype = 'f'"
 							  "   AND EXISTS (SELECT FROM crm_purge.unlinks u WHERE u.child = c.conrelid"
-							  "               AND u.constraint_name = c.conname AND u.deletion_id = ANY ($1))"
+							  "               AND u.constraint_name = c.conname AND ($1 IS NULL OR u.deletion_id = ANY ($1)))"
 							  " GROUP BY c.oid, c.conrelid, c.conname ORDER BY c.conrelid, c.conname",
-							  3, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+							  2, argtypes, args, all ? "n " : "  ", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the foreign keys to %s", crm_purge_relname(relid));
-	keys = SPI_tuptable;
-	nkeys = SPI_processed;
+	*n = SPI_processed;
+	return SPI_tuptable;
+}
+
+/*
+ * take_unlinks: the unlinks (crm_purge.unlinks) whose parent is one of the
+ * restored trash rows (named by values), taken out of crm_purge.unlinks and
+ * appended to *links as SPI tuple tables (child, constraint_name,
+ * child_key, parent_ref), for relink_children.  Only these are linked back:
+ * never a child to another row that has its parent's key now.  As the
+ * extension owner; not on Citus (its shards record unlinks on their own
+ * nodes).
+ */
+static void
+take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
+{
+	Oid			argtypes[4] = {INT8ARRAYOID, INT8ARRAYOID, OIDOID, TEXTOID};
+	Datum		args[4] = {values[0], values[1], (Datum) 0, (Datum) 0};
+	SPITupleTable *keys;
+	uint64		nkeys,
+				k;
+	int			nestlevel;
+
+	keys = unlink_keys(relid, values[0], false, &nkeys);
 	/* the key text as the unlink trigger wrote it */
 	nestlevel = crm_purge_pin_output_settings();
 	for (k = 0; k < nkeys; k++)
@@ -613,14 +627,69 @@ take_unlinks(Oid relid, Oid trashid, Datum *values, List **links)
 										   " AND pg_catalog.cardinality(u.parent_ref) OPERATOR(pg_catalog.=) %s AND %s"
 										   " RETURNING u.child::pg_catalog.oid, u.constraint_name::pg_catalog.text, u.child_key, u.parent_ref, u.deletion_id",
 										   crm_purge_relname(trashid), crm_purge_trash_rows_named("t", 1),
-										   SPI_getvalue(keys->vals[k], keys->tupdesc, 4),
-										   SPI_getvalue(keys->vals[k], keys->tupdesc, 3)),
+										   SPI_getvalue(keys->vals[k], keys->tupdesc, 3),
+										   SPI_getvalue(keys->vals[k], keys->tupdesc, 4)),
 								  4, argtypes, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
 			elog(ERROR, "could not read crm_purge.unlinks");
 		if (SPI_processed > 0)
 			*links = lappend(*links, SPI_tuptable);
 	}
 	AtEOXact_GUC(false, nestlevel);
+}
+
+/*
+ * crm_purge_forget_orphan_unlinks: crm_purge._forget_orphan_unlinks(tbl),
+ * at an erase of tbl: the unlink records of foreign keys to tbl whose
+ * parent row is no longer in tbl's trash (it expired, was purged or erased,
+ * while other rows of its deletion stayed: review round 71, B71-2), and
+ * those of foreign keys gone (dropped, or made again under another name):
+ * nothing can link them back, and they hold the parents' referenced values,
+ * an e-mail say.  The extension owner only; not on Citus.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_forget_orphan_unlinks);
+Datum
+crm_purge_forget_orphan_unlinks(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			trashid = crm_purge_trash_of(relid);
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		args[2];
+	SPITupleTable *keys;
+	uint64		nkeys,
+				k;
+	int			nestlevel;
+
+	crm_purge_require_extension_owner("crm_purge._forget_orphan_unlinks");
+	if (OidIsValid(trashid) && crm_purge_citus_distributed(trashid))
+		PG_RETURN_VOID();
+	SPI_connect();
+	if (SPI_execute("DELETE FROM crm_purge.unlinks u WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c"
+					" WHERE c.conrelid OPERATOR(pg_catalog.=) u.child AND c.conname OPERATOR(pg_catalog.=) u.constraint_name"
+					" AND c.contype OPERATOR(pg_catalog.=) 'f')", false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clean crm_purge.unlinks");
+	keys = unlink_keys(relid, (Datum) 0, true, &nkeys);
+	nestlevel = crm_purge_pin_output_settings();
+	for (k = 0; k < nkeys; k++)
+	{
+		bool		isnull;
+
+		args[0] = SPI_getbinval(keys->vals[k], keys->tupdesc, 1, &isnull);
+		args[1] = CStringGetTextDatum(SPI_getvalue(keys->vals[k], keys->tupdesc, 2));
+		if (SPI_execute_with_args(psprintf("DELETE FROM crm_purge.unlinks u"
+										   " WHERE u.child OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+										   " AND u.constraint_name OPERATOR(pg_catalog.=) $2::pg_catalog.name%s",
+										   !OidIsValid(trashid) ? "" :
+										   psprintf(" AND (pg_catalog.cardinality(u.parent_ref) OPERATOR(pg_catalog.<>) %s"
+													" OR NOT EXISTS (SELECT FROM %s t WHERE t.deletion_id OPERATOR(pg_catalog.=) u.deletion_id AND %s))",
+													SPI_getvalue(keys->vals[k], keys->tupdesc, 3),
+													crm_purge_relname(trashid),
+													SPI_getvalue(keys->vals[k], keys->tupdesc, 4))),
+								  2, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not clean crm_purge.unlinks");
+	}
+	AtEOXact_GUC(false, nestlevel);
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /*

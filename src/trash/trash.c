@@ -1906,6 +1906,14 @@ ddl_for_table(Node *parsetree, RangeVar *rv, RenameStmt *rename)
 
 	SPI_connect();
 	crm_purge_become_owner(&id);
+	if (rename != NULL && rename->renameType == OBJECT_TABCONSTRAINT && parents != NIL)
+	{
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = DirectFunctionCall1(namein, CStringGetDatum(rename->subname));
+		values[2] = DirectFunctionCall1(namein, CStringGetDatum(rename->newname));
+		SPI_execute_with_args("SELECT crm_purge._constraint_renamed($1, $2, $3)",
+							  3, argtypes, values, NULL, false, 0);
+	}
 	foreach(lc, parents)
 	{
 		values[0] = ObjectIdGetDatum(lfirst_oid(lc));

@@ -386,6 +386,26 @@ DELETE FROM crm_trash.gdpr__ul_pu;	-- (as the worker's expiry would)
 INSERT INTO ul_pu VALUES (7, 'carol@example.com');
 SELECT crm_purge_erase('ul_pu', $$email = 'carol@example.com'$$, 'GDPR');
 SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_cu2'::regclass;
+-- the same when another row of that deletion stays in the trash (review
+-- round 71, B71-2), and when the child's key was renamed since (A71-2)
+DELETE FROM ul_pu;
+INSERT INTO ul_pu VALUES (2, 'carol@example.com'), (3, 'dave@example.com');
+INSERT INTO ul_cu2 VALUES (2, 'carol@example.com'), (3, 'dave@example.com');
+DELETE FROM ul_pu;
+DELETE FROM crm_trash.gdpr__ul_pu WHERE id = 2;	-- (Carol's copy expired; Dave's stays)
+INSERT INTO ul_pu VALUES (8, 'carol@example.com');
+SELECT crm_purge_erase('ul_pu', $$email = 'carol@example.com'$$, 'GDPR');
+SELECT child_key, parent_ref FROM crm_purge.unlinks WHERE child = 'ul_cu2'::regclass;
+ALTER TABLE ul_cu2 RENAME CONSTRAINT ul_cu2_owner_email_fkey TO ul_cu2_owner;
+SELECT constraint_name, child_key FROM crm_purge.unlinks WHERE child = 'ul_cu2'::regclass;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'ul_cu2'::regclass AND NOT tgisinternal ORDER BY 1;
+SELECT crm_purge_restore('ul_pu');
+SELECT id, owner_email FROM ul_cu2 ORDER BY id;
+DELETE FROM ul_pu WHERE id = 3;
+DELETE FROM crm_trash.gdpr__ul_pu;
+INSERT INTO ul_pu VALUES (9, 'dave@example.com');
+SELECT crm_purge_erase('ul_pu', $$email = 'dave@example.com'$$, 'GDPR');
+SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_cu2'::regclass;
 -- the owner's AFTER DELETE row trigger on the erased table moved a held
 -- grandchild, between two erased rows' cascades, under a row the next
 -- cascade removed: the held row was erased (review round 72, B72-2)
