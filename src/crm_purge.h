@@ -201,6 +201,7 @@ extern void crm_purge_require_admin(const char *action);
 extern Oid	crm_purge_extension_owner(void);
 extern bool crm_purge_alter_reads_rows(AlterTableStmt *alter);
 extern void crm_purge_refuse_shard_rules(Oid relid);
+extern void crm_purge_refuse_delete_rules(Oid relid);
 extern void crm_purge_require_extension_owner(const char *what);
 extern ErrorData *crm_purge_in_subtransaction(void (*fn) (void *), void *arg);
 extern int	crm_purge_work_timeout;

@@ -800,6 +800,13 @@ crm_purge_refuse_shard_rules(Oid relid)
 	refuse_rules(relid, ACL_INSERT | ACL_UPDATE | ACL_DELETE);
 }
 
+/* crm_purge_refuse_delete_rules: a request's table, when the request is made (review round 71, B71-3) */
+void
+crm_purge_refuse_delete_rules(Oid relid)
+{
+	refuse_rules(relid, ACL_DELETE);
+}
+
 void
 crm_purge_refuse_foreign_code(Oid relid, AclMode need)
 {

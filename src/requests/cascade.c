@@ -515,6 +515,7 @@ Datum
 crm_purge_check_cascades(PG_FUNCTION_ARGS)
 {
 	crm_purge_require_admin("crm_purge_request");
+	crm_purge_refuse_delete_rules(PG_GETARG_OID(0));
 	SPI_connect();
 	if (crm_purge_cascade_removes(crm_purge_cascade_edges(PG_GETARG_OID(0))))
 		crm_purge_refuse_cascade_code(PG_GETARG_OID(0));

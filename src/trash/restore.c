@@ -883,6 +883,7 @@ typedef struct RelinkQuery
 {
 	Oid			child;
 	char	   *sql;
+	char	   *row;			/* the condition naming the child's row, as unlinked */
 	int			nargs;			/* the reference's columns, then the child's key's */
 	Oid			argtypes[2 * INDEX_MAX_KEYS];	/* base types */
 	Datum		values[2 * INDEX_MAX_KEYS];
@@ -936,6 +937,20 @@ run_relink(void *arg)
 	relink_values(q, q->parent_ref, 0, nfk);
 	relink_values(q, q->child_key, nfk, q->nargs - nfk);
 	AtEOXact_GUC(false, nestlevel);
+	/*
+	 * a held row stays as it is, unlinked (erase and requests refuse to
+	 * unlink one; review round 71, B71-4): the caller keeps its record
+	 */
+	{
+		List	   *hits = crm_purge_hold_hits(q->child, q->child, q->row, q->nargs, q->argtypes, q->values);
+
+		if (hits != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("legal hold %lld keeps it as it is (%s)",
+							(long long) ((CrmPurgeHoldHit *) linitial(hits))->id,
+							((CrmPurgeHoldHit *) linitial(hits))->reason ? ((CrmPurgeHoldHit *) linitial(hits))->reason : "")));
+	}
 	crm_purge_relink_write_begin(q->child, &w);
 	PG_TRY();
 	{
@@ -1056,6 +1071,7 @@ relink_statement(Oid child, const char *conname, RelinkQuery *q)
 	appendStringInfo(&sql, "UPDATE %s SET (%s) = ROW(%s) WHERE true%s",
 					 crm_purge_relname(child), setcols.data, setvals.data, where.data);
 	q->sql = sql.data;
+	q->row = psprintf("true%s", where.data);
 	q->nargs = nfk + npk;
 	q->child = child;
 	table_close(rel, NoLock);

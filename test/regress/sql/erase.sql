@@ -406,6 +406,23 @@ DELETE FROM crm_trash.gdpr__ul_pu;
 INSERT INTO ul_pu VALUES (9, 'dave@example.com');
 SELECT crm_purge_erase('ul_pu', $$email = 'dave@example.com'$$, 'GDPR');
 SELECT count(*) AS remembered FROM crm_purge.unlinks WHERE child = 'ul_cu2'::regclass;
+-- a restore does not link a held child row back: a legal hold keeps it as
+-- it is (review round 71, B71-4); released, the next restore of the
+-- parent's deletion would have its record
+CREATE TABLE ul_hp (id int PRIMARY KEY, name text);
+CREATE TABLE ul_hc (id int PRIMARY KEY, pid int REFERENCES ul_hp ON DELETE SET NULL);
+SELECT crm_purge_protect('ul_hp');
+INSERT INTO ul_hp VALUES (1, 'P1');
+INSERT INTO ul_hc VALUES (10, 1), (11, 1);
+DELETE FROM ul_hp;
+SELECT crm_purge_hold('ul_hc', 'id = 10', NULL, 'evidence as it is') AS hc_hold \gset
+SELECT crm_purge_restore_deletion((SELECT deletion_id FROM crm_trash.gdpr__ul_hp));
+SELECT id, pid FROM ul_hc ORDER BY id;
+SELECT child_key FROM crm_purge.unlinks WHERE child = 'ul_hc'::regclass;
+SELECT crm_purge_release(:hc_hold);
+DROP TABLE ul_hc;
+SELECT crm_purge_unprotect('ul_hp', true);
+DROP TABLE ul_hp;
 -- the owner's AFTER DELETE row trigger on the erased table moved a held
 -- grandchild, between two erased rows' cascades, under a row the next
 -- cascade removed: the held row was erased (review round 72, B72-2)

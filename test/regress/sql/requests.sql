@@ -572,6 +572,13 @@ SELECT count(*) AS recent_trashed FROM crm_trash.public__own60 WHERE id > 2000;
 SELECT crm_purge_unprotect('own60', drop_trash => true);
 DROP TABLE kid60, own60;
 DROP FUNCTION kid60_upd();
+-- a table with a DELETE rule: refused when the request is made, not in its
+-- first batch (review round 71, B71-3)
+CREATE TABLE rl71 (id int PRIMARY KEY, modified_at timestamptz NOT NULL DEFAULT now() - interval '2 years');
+CREATE TABLE rl71_archive (id int);
+CREATE RULE archive AS ON DELETE TO rl71 DO ALSO INSERT INTO rl71_archive VALUES (OLD.id);
+SELECT crm_purge_request('rl71', '1 year');
+DROP TABLE rl71, rl71_archive;
 -- a child reached by ON DELETE CASCADE whose BEFORE DELETE trigger keeps
 -- rows (a soft delete): they were exported as removed, and again by a
 -- request on the child (review round 70, B70-2): refused, at the request
