@@ -30,6 +30,7 @@
 #include "miscadmin.h"
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "libpq/auth.h"
@@ -503,6 +504,112 @@ crm_purge_citus_plan(PlannedStmt *plan)
 {
 	return plan != NULL && plan->planTree != NULL && IsA(plan->planTree, CustomScan) &&
 		strncmp(((CustomScan *) plan->planTree)->methods->CustomName, "Citus", 5) == 0;
+}
+
+/*
+ * type_code_owner: the role, not superuser-like, whose domain type (at any
+ * depth: an array's element, a composite's attribute, a range's subtype,
+ * a domain's base) reads a value of type: its CHECK is that role's code.
+ * InvalidOid: none.
+ */
+static Oid
+type_code_owner(Oid type, int depth)
+{
+	HeapTuple	tup;
+	Form_pg_type t;
+	Oid			owner = InvalidOid;
+
+	if (depth > 16 || !OidIsValid(type) || (tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type))) == NULL)
+		return InvalidOid;
+	t = (Form_pg_type) GETSTRUCT(tup);
+	if (t->typtype == TYPTYPE_DOMAIN)
+		owner = crm_purge_superuser_like(t->typowner) ? type_code_owner(t->typbasetype, depth + 1) : t->typowner;
+	else if (OidIsValid(t->typelem) && IsTrueArrayType(t))
+		owner = type_code_owner(t->typelem, depth + 1);
+	else if (t->typtype == TYPTYPE_RANGE)
+		owner = type_code_owner(get_range_subtype(type), depth + 1);
+	else if (t->typtype == TYPTYPE_MULTIRANGE)
+		owner = type_code_owner(get_multirange_range(type), depth + 1);
+	else if (t->typtype == TYPTYPE_COMPOSITE && OidIsValid(t->typrelid))
+	{
+		Relation	rel = relation_open(t->typrelid, AccessShareLock);
+		int			i;
+
+		for (i = 0; i < RelationGetDescr(rel)->natts && !OidIsValid(owner); i++)
+			if (!TupleDescAttr(RelationGetDescr(rel), i)->attisdropped)
+				owner = type_code_owner(TupleDescAttr(RelationGetDescr(rel), i)->atttypid, depth + 1);
+		relation_close(rel, AccessShareLock);
+	}
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* citus_scans: the Citus scans of a plan tree */
+static void
+citus_scans(Plan *plan, List **out)
+{
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return;
+	if (IsA(plan, CustomScan) && strncmp(((CustomScan *) plan)->methods->CustomName, "Citus", 5) == 0)
+		*out = lappend(*out, plan);
+	citus_scans(plan->lefttree, out);
+	citus_scans(plan->righttree, out);
+	if (IsA(plan, Append))
+		foreach(lc, ((Append *) plan)->appendplans)
+			citus_scans(lfirst(lc), out);
+	else if (IsA(plan, MergeAppend))
+		foreach(lc, ((MergeAppend *) plan)->mergeplans)
+			citus_scans(lfirst(lc), out);
+	else if (IsA(plan, SubqueryScan))
+		citus_scans(((SubqueryScan *) plan)->subplan, out);
+	else if (IsA(plan, CustomScan))
+		foreach(lc, ((CustomScan *) plan)->custom_plans)
+			citus_scans(lfirst(lc), out);
+}
+
+/*
+ * crm_purge_citus_refuse_foreign_domains: a superuser's statement whose
+ * rows Citus reads back from the worker nodes on this node, through the
+ * input (or receive) function of each column's type: a role's domain there
+ * checks its CHECK as the superuser.  A role's domain whose CHECK called
+ * only built-ins (query_to_xml of run_command_on_all_nodes) made the role
+ * superuser on every node when a superuser read its table (review round
+ * 73, C73-1).  Its owner reads it as itself.
+ */
+void
+crm_purge_citus_refuse_foreign_domains(PlannedStmt *stmt)
+{
+	List	   *scans = NIL;
+	ListCell   *lc;
+
+	if (!superuser() || !crm_purge_citus_present())
+		return;
+	citus_scans(stmt->planTree, &scans);
+	foreach(lc, stmt->subplans)
+		citus_scans(lfirst(lc), &scans);
+	foreach(lc, scans)
+	{
+		CustomScan *scan = lfirst(lc);
+		ListCell   *t;
+
+		foreach(t, scan->custom_scan_tlist != NIL ? scan->custom_scan_tlist : scan->scan.plan.targetlist)
+		{
+			TargetEntry *tle = lfirst(t);
+			Oid			type = exprType((Node *) tle->expr);
+			Oid			owner = type_code_owner(type, 0);
+
+			if (OidIsValid(owner) && owner != GetUserId())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("a superuser may not read %s of type %s through Citus: it is checked by a domain of role %s",
+								tle->resname ? quote_identifier(tle->resname) : "a column",
+								format_type_be_qualified(type), crm_purge_role_name(owner)),
+						 errdetail("Citus reads the worker nodes' rows on this node through the type's input function, which checks the domain's constraints, that role's code, as the superuser."),
+						 errhint("Read it as its base type (cast it in the query), or as the domain's owner (SET ROLE).")));
+		}
+	}
 }
 
 /*

@@ -13,6 +13,8 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -132,6 +134,7 @@ typedef struct CrmPurgeForeignWrite
 	bool		marked;			/* counted as work on another role's behalf */
 	Oid			owner;
 	List	   *pending_before; /* tables with a user's deferred trigger pending before the write */
+	List	   *held;			/* a DELETE's: rows legal holds keep where it reaches (held_watch) */
 	Oid			prev_for;
 	Oid			prev_as;
 	Oid			prev_relid;
@@ -245,6 +248,7 @@ extern bool crm_purge_citus_plan_deletes(struct PlannedStmt *plan);
 extern bool crm_purge_citus_distributed(Oid relid);
 extern bool crm_purge_citus_plan_anywhere(struct PlannedStmt *plan);
 struct QueryDesc;
+extern void crm_purge_citus_refuse_foreign_domains(PlannedStmt *stmt);
 extern void crm_purge_citus_roles_by_name(struct QueryDesc *queryDesc);
 struct Query;
 extern void crm_purge_citus_refuse_reshard(struct Query *parse);
@@ -376,6 +380,26 @@ extern struct _DestReceiver *crm_purge_csv_stream_receiver(StringInfo buf, CrmPu
 extern int64 crm_purge_expire_exports(void);
 
 /* cascade.c (requests/): rows a request's DELETE removes through ON DELETE CASCADE */
+/* outcome.c: what a DELETE crm_purge ran did */
+typedef struct CrmPurgeRowCounts
+{
+	int64		inserted;
+	int64		updated;
+	int64		deleted;
+} CrmPurgeRowCounts;
+
+typedef enum CrmPurgeRowFate
+{
+	ROW_FATE_UNTOUCHED,
+	ROW_FATE_DELETED,
+	ROW_FATE_UPDATED,			/* its newest version lives */
+	ROW_FATE_OTHERS,			/* another transaction changed it */
+	ROW_FATE_UNKNOWN			/* not a heap, or no such row version */
+} CrmPurgeRowFate;
+
+extern bool crm_purge_row_counts(Oid relid, CrmPurgeRowCounts *c);
+extern CrmPurgeRowFate crm_purge_row_fate(Relation rel, ItemPointer tid, int *updates);
+
 typedef struct CrmPurgeCascadeTable
 {
 	Oid			relid;
@@ -388,7 +412,9 @@ typedef struct CrmPurgeCascadeTable
 
 extern List *crm_purge_cascade_edges_of_part(Oid relid, Oid heap);
 extern List *crm_purge_cascade_edges(Oid relid);
-extern Oid	crm_purge_cascade_kept(List *edges, int64 *n);
+extern List *crm_purge_cascade_watch(Oid top, Datum top_tids, List *edges, List *tables);
+extern void crm_purge_cascade_watch_start(List *watch);
+extern void crm_purge_cascade_check(List *watch, Oid relid);
 extern void crm_purge_refuse_cascade_code(Oid relid);
 extern bool crm_purge_cascade_removes(List *edges);
 extern void crm_purge_refuse_shard_actions(Oid shard);

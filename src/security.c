@@ -872,6 +872,87 @@ crm_purge_relink_write_begin(Oid relid, CrmPurgeForeignWrite *w)
 	foreign_write_begin(relid, ACL_UPDATE, true, w);
 }
 
+/* HeldRow: a row a legal hold keeps, as a DELETE found it before it ran (held_watch) */
+typedef struct HeldRow
+{
+	Oid			rel;
+	ItemPointerData tid;
+	int64		hold;
+} HeldRow;
+
+/*
+ * held_watch: the rows legal holds keep in the tables a DELETE of relid
+ * reaches through foreign keys' actions (written_tables), read before it
+ * runs, for held_watch_check after it: the owner's code inside the DELETE
+ * (an UPDATE trigger of an ON DELETE SET NULL table, a SET DEFAULT column's
+ * default, a cast or operator of a key's type, a statement trigger firing
+ * between two levels of the cascade) moved a held row under a row that
+ * went, past every check made before (review round 73, A73-3, B73-2,
+ * B73-4).  relid's own rows go to its trash when it is protected: not
+ * watched.  Not on Citus (no ctids there).  SPI connected.
+ */
+static List *
+held_watch(Oid relid)
+{
+	List	   *held = NIL;
+	List	   *own = find_all_inheritors(relid, NoLock, NULL);
+	bool		protected = OidIsValid(crm_purge_trash_of(relid));
+	ListCell   *lc;
+
+	foreach(lc, written_tables(relid, ACL_DELETE))
+	{
+		Oid			rel = lfirst_oid(lc);
+		ListCell   *h,
+				   *t;
+
+		if (get_rel_relkind(rel) != RELKIND_RELATION || (protected && list_member_oid(own, rel)) ||
+			crm_purge_citus_distributed(rel) || !crm_purge_has_holds(rel))
+			continue;
+		foreach(h, crm_purge_hold_hits(rel, rel, "true", 0, NULL, NULL))
+		{
+			CrmPurgeHoldHit *hit = lfirst(h);
+
+			foreach(t, hit->tids)
+			{
+				HeldRow    *row = palloc(sizeof(HeldRow));
+
+				row->rel = rel;
+				row->tid = *(ItemPointer) lfirst(t);
+				row->hold = hit->id;
+				held = lappend(held, row);
+			}
+		}
+	}
+	return held;
+}
+
+/* held_watch_check: an error when the write deleted a row of held (held_watch) */
+static void
+held_watch_check(Oid relid, List *held)
+{
+	ListCell   *lc;
+
+	foreach(lc, held)
+	{
+		HeldRow    *row = lfirst(lc);
+		Relation	rel = try_table_open(row->rel, AccessShareLock);
+		int			updates;
+		CrmPurgeRowFate fate;
+
+		if (rel == NULL)
+			continue;
+		fate = crm_purge_row_fate(rel, &row->tid, &updates);
+		table_close(rel, AccessShareLock);
+		if (fate == ROW_FATE_DELETED)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps a row of table %s that the DELETE removed",
+							crm_purge_relname(relid), row->hold, crm_purge_relname(row->rel)),
+					 errdetail("Code of a table's owner that ran inside the DELETE (a trigger, a column default, a cast or operator of a key's type) moved it under a row that went."),
+					 errhint("Nothing was deleted. Find that code on the tables the foreign keys' actions reach, or release the hold with crm_purge_release.")));
+	}
+}
+
 static void
 foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *w)
 {
@@ -884,6 +965,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 	w->as_itself = false;
 	w->owner = InvalidOid;
 	w->pending_before = NIL;
+	w->held = NIL;
 	w->prev_for = foreign_write_for;
 	w->prev_as = foreign_write_as;
 	w->prev_relid = foreign_write_relid;
@@ -936,6 +1018,8 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 	w->owner = owner;
 	w->pending_before = NIL;
 	refuse_rules(relid, need);
+	if (need == ACL_DELETE)
+		w->held = held_watch(relid);
 	/*
 	 * An admin's or superuser's write as itself (its own table, or a
 	 * superuser's): a third role's code there (a partition's owner's
@@ -1060,6 +1144,17 @@ void
 crm_purge_foreign_write_end(CrmPurgeForeignWrite *w)
 {
 	int			round;
+
+	PG_TRY();
+	{
+		held_watch_check(w->relid, w->held);
+	}
+	PG_CATCH();
+	{
+		crm_purge_foreign_write_abort(w);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	/*
 	 * An admin's write as itself: a third role's deferred trigger it queued

@@ -387,6 +387,7 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	crm_purge_refuse_nested_distributed(queryDesc->plannedstmt, queryDesc->sourceText, nesting_level);
 	crm_purge_citus_roles_by_name(queryDesc);
+	crm_purge_citus_refuse_foreign_domains(queryDesc->plannedstmt);
 	{
 		List	   *rels = NIL;
 		ListCell   *lc;

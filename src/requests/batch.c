@@ -570,6 +570,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	int64		to = 0;
 	Oid			top = OidIsValid(r->heap) ? r->heap : r->relid;
 	List	   *edges;
+	List	   *watch;
 
 	if (r->on_shard)
 		crm_purge_refuse_shard_actions(r->relid);
@@ -708,6 +709,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	/* what the cascade removes: locked, held rows' parents kept, exported */
 	if (edges != NIL)
 		values[0] = crm_purge_cascade_prepare(top, edges, values[0], r->export, cascade, kept);
+	watch = crm_purge_cascade_watch(top, values[0], edges, *cascade);
 
 	/* the owner deletes, the trash bypassed for this table and its cascade only */
 	become_request_writer(r, &id);
@@ -720,6 +722,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 			crm_purge_bypass_rows(((CrmPurgeCascadeTable *) lfirst(lc))->relid,
 								  ((CrmPurgeCascadeTable *) lfirst(lc))->tids);
 	}
+	crm_purge_cascade_watch_start(watch);
 	PG_TRY();
 	{
 		rc = execute_delete(delete_plan, values, csv, file);
@@ -734,20 +737,11 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "batch delete failed: %s", SPI_result_code_string(rc));
 	n = SPI_processed;
-	/* rows the cascade was to remove that a trigger or rule kept: exported as removed */
-	if (edges != NIL)
+	/* what the DELETE did, whatever code ran inside it: what was checked and exported */
 	{
 		SPITupleTable *deleted = SPI_tuptable;
-		int64		kept_rows = 0;
-		Oid			kept_in = crm_purge_cascade_kept(edges, &kept_rows);
 
-		if (OidIsValid(kept_in))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table %s kept " INT64_FORMAT " rows that the ON DELETE CASCADE of this batch's rows of table %s was to remove",
-							crm_purge_relname(kept_in), kept_rows, crm_purge_relname(r->relid)),
-					 errdetail("A trigger or rule of that table kept them; the batch would have exported them as removed. Nothing of this batch was done."),
-					 errhint("Drop the trigger or rule, or make requests on table %s first.", crm_purge_relname(kept_in))));
+		crm_purge_cascade_check(watch, r->relid);
 		SPI_tuptable = deleted;
 		SPI_processed = n;
 	}

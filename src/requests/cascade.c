@@ -61,7 +61,8 @@ typedef struct CascadeEdge
 	char	  **ref_cols;		/* the parent's columns they reference */
 	char	  **eqops;			/* the key's own "parent = child" operators, OPERATOR(schema.op) */
 	int16	   *fk_attnums;		/* the child's key columns: those an unlink changes */
-	struct KeyValues *kv;		/* the parent's keys the batch removes (crm_purge_cascade_kept) */
+	struct KeyValues *kv;		/* the parent's keys the batch removes */
+	Datum		rows;			/* tid[]: the child's rows it removes or changes (crm_purge_cascade_prepare) */
 } CascadeEdge;
 
 
@@ -687,35 +688,201 @@ crm_purge_refuse_cascade_code(Oid relid)
 	table_close(rel, NoLock);
 }
 
-/*
- * crm_purge_cascade_kept: after the batch's DELETE, a table the cascade was
- * to rid of rows with the keys the batch removed that still has some (*n):
- * a trigger or rule of it, made or enabled during the DELETE, kept them,
- * and they were exported as removed (review round 71, B71-1; a soft delete
- * keeps the key, so rows are looked for by key, not by tid).  InvalidOid:
- * none.  SPI connected, the same as crm_purge_cascade_prepare.
- */
-Oid
-crm_purge_cascade_kept(List *edges, int64 *n)
+/* WatchedTable: what a batch's DELETE is to do to one table (crm_purge_cascade_watch) */
+typedef struct WatchedTable
+{
+	Oid			relid;
+	Datum		go;				/* tid[]: its rows the DELETE removes; 0: not known */
+	Datum		change;			/* tid[]: those its foreign keys' actions change */
+	bool		held;			/* under a legal hold: every key into it is an edge, its updates counted */
+	bool		counted;
+	CrmPurgeRowCounts before;
+} WatchedTable;
+
+/* tid_union: the distinct tids of two tid[]s (either may be 0: none). SPI connected. */
+static Datum
+tid_union(Datum a, Datum b)
+{
+	Oid			argtypes[2] = {TIDARRAYOID, TIDARRAYOID};
+	Datum		values[2] = {a ? a : PointerGetDatum(construct_empty_array(TIDOID)),
+	b ? b : PointerGetDatum(construct_empty_array(TIDOID))};
+
+	if (SPI_execute_with_args("SELECT pg_catalog.array_agg(DISTINCT x) FROM"
+							  " (SELECT pg_catalog.unnest($1) UNION SELECT pg_catalog.unnest($2)) u(x)",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not merge cascade rows");
+	return tid_array_of_result();
+}
+
+static WatchedTable *
+watched(List **watch, Oid relid)
 {
 	ListCell   *lc;
+	WatchedTable *w;
 
+	foreach(lc, *watch)
+		if (((WatchedTable *) lfirst(lc))->relid == relid)
+			return lfirst(lc);
+	w = palloc0(sizeof(WatchedTable));
+	w->relid = relid;
+	*watch = lappend(*watch, w);
+	return w;
+}
+
+/*
+ * crm_purge_cascade_watch: what the batch's DELETE of top's rows top_tids
+ * (after crm_purge_cascade_prepare: locked, held ones kept) is to do: the
+ * rows of each table it removes (tables) and those its keys' actions
+ * change, for crm_purge_cascade_check.  edges NIL: only that nothing is
+ * inserted into top.  SPI connected.
+ */
+List *
+crm_purge_cascade_watch(Oid top, Datum top_tids, List *edges, List *tables)
+{
+	List	   *watch = NIL;
+	ListCell   *lc;
+
+	watched(&watch, top)->go = edges != NIL ? top_tids : (Datum) 0;
+	foreach(lc, tables)
+	{
+		CrmPurgeCascadeTable *t = lfirst(lc);
+		WatchedTable *w = watched(&watch, t->relid);
+
+		w->go = tid_union(w->go, t->tids);
+	}
 	foreach(lc, edges)
 	{
 		CascadeEdge *edge = lfirst(lc);
-		Datum		left;
+		WatchedTable *w;
 
-		/* (a table dropped meanwhile is the batch's own error, later) */
-		if (edge->unlink || edge->kv == NULL || edge->kv->empty || get_rel_relkind(edge->child) == '\0')
+		/* (a partitioned table's ctids name rows of each partition: its partitions' changes are not followed) */
+		if (!edge->unlink || edge->rows == (Datum) 0 || get_rel_relkind(edge->child) != RELKIND_RELATION)
 			continue;
-		left = rows_with_keys(edge->child, edge->fk_cols, edge->eqops, true, edge->kv, false);
-		if (tid_count(left) > 0)
-		{
-			*n = tid_count(left);
-			return edge->child;
-		}
+		w = watched(&watch, edge->child);
+		w->change = tid_union(w->change, edge->rows);
 	}
-	return InvalidOid;
+	foreach(lc, watch)
+	{
+		WatchedTable *w = lfirst(lc);
+
+		w->held = (w->go || w->change) && crm_purge_has_holds(w->relid);
+	}
+	return watch;
+}
+
+/* crm_purge_cascade_watch_start: the tables' counts, just before the DELETE */
+void
+crm_purge_cascade_watch_start(List *watch)
+{
+	ListCell   *lc;
+
+	foreach(lc, watch)
+	{
+		WatchedTable *w = lfirst(lc);
+
+		w->counted = crm_purge_row_counts(w->relid, &w->before);
+	}
+}
+
+static void
+refuse_outcome(Oid relid, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+			 errmsg("the DELETE of this batch's rows of table %s did not do what the batch had checked and exported: %s",
+					crm_purge_relname(relid), what),
+			 errdetail("Code of a table's owner that ran inside the DELETE (a trigger, a column default, a cast or operator of a key's type) changed the rows the batch had checked against legal holds and exported. Nothing of this batch was done."),
+			 errhint("Find that code on the tables the foreign keys' actions reach, or make requests on those tables first.")));
+}
+
+/* tids_of: the elements of a tid[] */
+static ItemPointer
+tids_of(Datum arr, int *n)
+{
+	ArrayType  *a = DatumGetArrayTypeP(arr);
+
+	*n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	return (ItemPointer) ARR_DATA_PTR(a);
+}
+
+/*
+ * crm_purge_cascade_check: after the batch's DELETE, an error unless it did
+ * exactly what crm_purge_cascade_watch said: every row to remove deleted
+ * (not kept, nor moved away), every row to change changed, no other row of
+ * those tables deleted (a held row moved under a row that went), nothing
+ * inserted there (a row the cascade removed made again), and on a held
+ * table no other row changed (review rounds 71 to 73).  relid: the
+ * request's table.
+ */
+void
+crm_purge_cascade_check(List *watch, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, watch)
+	{
+		WatchedTable *w = lfirst(lc);
+		Relation	rel = try_table_open(w->relid, AccessShareLock);
+		CrmPurgeRowCounts after;
+		int			ngo = 0,
+					nchange = 0,
+					nchange_only = 0,
+					i,
+					updates;
+		ItemPointer go = NULL,
+					change = NULL;
+
+		if (rel == NULL)
+			continue;			/* (dropped meanwhile: the batch's own error, later) */
+		if (w->go)
+			go = tids_of(w->go, &ngo);
+		if (w->change)
+			change = tids_of(w->change, &nchange);
+		for (i = 0; i < ngo; i++)
+		{
+			CrmPurgeRowFate fate = crm_purge_row_fate(rel, &go[i], &updates);
+
+			if (fate != ROW_FATE_DELETED && fate != ROW_FATE_UNKNOWN)
+			{
+				table_close(rel, AccessShareLock);
+				refuse_outcome(relid, psprintf("row %s of table %s, to be removed, %s",
+											   DatumGetCString(DirectFunctionCall1(tidout, PointerGetDatum(&go[i]))),
+											   crm_purge_relname(w->relid),
+											   fate == ROW_FATE_UPDATED ? "was changed and kept" : "was kept"));
+			}
+		}
+		for (i = 0; i < nchange; i++)
+		{
+			CrmPurgeRowFate fate = crm_purge_row_fate(rel, &change[i], &updates);
+			int			j;
+			bool		goes = false;
+
+			for (j = 0; j < ngo && !goes; j++)
+				goes = ItemPointerEquals(&go[j], &change[i]);
+			if (!goes)
+				nchange_only++;
+			if (fate == ROW_FATE_UNTOUCHED || fate == ROW_FATE_OTHERS)
+			{
+				table_close(rel, AccessShareLock);
+				refuse_outcome(relid, psprintf("row %s of table %s, to be unlinked, was not",
+											   DatumGetCString(DirectFunctionCall1(tidout, PointerGetDatum(&change[i]))),
+											   crm_purge_relname(w->relid)));
+			}
+		}
+		table_close(rel, AccessShareLock);
+		if (!w->counted || !crm_purge_row_counts(w->relid, &after))
+			continue;
+		if (w->go && after.deleted - w->before.deleted != ngo)
+			refuse_outcome(relid, psprintf(INT64_FORMAT " rows of table %s were deleted, %d were to be",
+										   after.deleted - w->before.deleted, crm_purge_relname(w->relid), ngo));
+		if (after.inserted != w->before.inserted)
+			refuse_outcome(relid, psprintf(INT64_FORMAT " rows were inserted into table %s",
+										   after.inserted - w->before.inserted, crm_purge_relname(w->relid)));
+		if (w->held && (after.updated - w->before.updated < nchange_only ||
+						after.updated - w->before.updated > nchange))
+			refuse_outcome(relid, psprintf(INT64_FORMAT " rows of table %s, under a legal hold, were changed, %d were to be unlinked",
+										   after.updated - w->before.updated, crm_purge_relname(w->relid), nchange));
+	}
 }
 
 /*
@@ -763,6 +930,7 @@ crm_purge_cascade_prepare(Oid relid, List *edges, Datum top, bool export,
 			edge->kv = palloc(sizeof(KeyValues));
 			key_values(edge->parent, edge->ref_cols, edge->nkeys, parents, edge->kv);
 			sets[e] = rows_with_keys(edge->child, edge->fk_cols, edge->eqops, true, edge->kv, true);
+			edge->rows = sets[e];
 		}
 		/* held rows below: their top-level rows stay, with all below them */
 		for (e = 0; e < nedges; e++)

@@ -423,6 +423,32 @@ SELECT crm_purge_release(:hc_hold);
 DROP TABLE ul_hc;
 SELECT crm_purge_unprotect('ul_hp', true);
 DROP TABLE ul_hp;
+-- the owner's code inside an erase's or permanent delete's DELETE (an
+-- UPDATE trigger of an ON DELETE SET NULL table, an AFTER DELETE statement
+-- trigger firing between two levels of the cascade, a SET DEFAULT
+-- column's default) moved a held row under a row that went: the held rows
+-- are read back after the DELETE (review round 73, A73-3, B73-2)
+CREATE TABLE ow_p (id int PRIMARY KEY, name text);
+CREATE TABLE ow_c (id int PRIMARY KEY, p_id int REFERENCES ow_p ON DELETE CASCADE);
+CREATE TABLE ow_g (id int PRIMARY KEY, c_id int REFERENCES ow_c ON DELETE CASCADE, note text);
+CREATE TABLE ow_s (id int PRIMARY KEY, p_id int REFERENCES ow_p ON DELETE SET NULL);
+INSERT INTO ow_p VALUES (1, 'alice'), (2, 'alice'), (3, 'bob');
+INSERT INTO ow_c VALUES (1, 1), (2, 2), (3, 3);
+INSERT INTO ow_g VALUES (1, 1, 'g1'), (2, 2, 'g2'), (99, 3, 'held');
+INSERT INTO ow_s VALUES (1, 1);
+SELECT crm_purge_hold('ow_g', 'id = 99', NULL, 'litigation') AS ow_hold \gset
+CREATE FUNCTION ow_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE gdpr.ow_g SET c_id = 2 WHERE id = 99; RETURN NEW; END $$;
+CREATE TRIGGER ow_move BEFORE UPDATE ON ow_s FOR EACH ROW EXECUTE FUNCTION ow_move();
+SELECT crm_purge_delete_where('ow_p', $$name = 'alice'$$, permanent => true);
+SELECT crm_purge_erase('ow_p', $$name = 'alice'$$, 'GDPR');
+SELECT id, c_id FROM ow_g ORDER BY id;
+DROP TRIGGER ow_move ON ow_s;
+SELECT crm_purge_erase('ow_p', $$name = 'alice'$$, 'GDPR');
+SELECT id, c_id FROM ow_g ORDER BY id;
+SELECT crm_purge_release(:ow_hold);
+DROP TABLE ow_s, ow_g, ow_c, ow_p;
+DROP FUNCTION ow_move();
 -- the owner's AFTER DELETE row trigger on the erased table moved a held
 -- grandchild, between two erased rows' cascades, under a row the next
 -- cascade removed: the held row was erased (review round 72, B72-2)

@@ -630,6 +630,57 @@ CREATE TRIGGER a_move AFTER DELETE ON sd_kid FOR EACH ROW EXECUTE FUNCTION sd_ar
 SELECT crm_purge_request('sd_par', '1 year');
 DROP TABLE sd_kid, sd_par;
 DROP FUNCTION sd_keep(), sd_arm();
+-- whatever the owner's code that runs inside the batch's DELETE (an UPDATE
+-- trigger of an ON DELETE SET NULL table, an AFTER DELETE statement
+-- trigger firing between two levels of the cascade, a SET DEFAULT
+-- column's default), what the DELETE did is read back: a held row moved
+-- under a row that went, an exported row moved away, a removed row made
+-- again: the batch fails, nothing done (review round 73, A73-1, A73-2,
+-- A73-4, B73-1, B73-3)
+CREATE TABLE oc_p (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+CREATE TABLE oc_c (id int PRIMARY KEY, p_id int REFERENCES oc_p ON DELETE CASCADE, note text);
+CREATE TABLE oc_g (id int PRIMARY KEY, c_id int REFERENCES oc_c ON DELETE CASCADE, note text);
+CREATE TABLE oc_s (id int PRIMARY KEY, p_id int REFERENCES oc_p ON DELETE SET NULL);
+INSERT INTO oc_p VALUES (1, now() - interval '2 years'), (2, now() - interval '2 years'), (3, now());
+INSERT INTO oc_c VALUES (1, 1, 'c1'), (2, 2, 'c2'), (3, 3, 'c3');
+INSERT INTO oc_g VALUES (1, 1, 'g1'), (2, 2, 'g2'), (99, 3, 'held');
+INSERT INTO oc_s VALUES (1, 1);
+SELECT crm_purge_hold('oc_g', 'id = 99', NULL, 'litigation') AS oc_hold \gset
+CREATE FUNCTION oc_move_held() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE public.oc_g SET c_id = 2 WHERE id = 99; RETURN NEW; END $$;
+CREATE TRIGGER oc_move BEFORE UPDATE ON oc_s FOR EACH ROW EXECUTE FUNCTION oc_move_held();
+SELECT crm_purge_request('oc_p', '1 year') AS oc_req \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows_done, error FROM crm_purge_requests WHERE id = :oc_req;
+SELECT id, c_id FROM oc_g ORDER BY id;
+SELECT count(*) AS parts FROM crm_purge_export_files(:oc_req);
+-- an exported child moved away
+CREATE OR REPLACE FUNCTION oc_move_held() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE public.oc_c SET p_id = 3 WHERE id = 2; RETURN NEW; END $$;
+UPDATE oc_g SET c_id = 3 WHERE id = 99;
+SELECT crm_purge_request('oc_p', '1 year') AS oc_req \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows_done, error FROM crm_purge_requests WHERE id = :oc_req;
+SELECT id, p_id FROM oc_c ORDER BY id;
+-- a removed row made again by an AFTER DELETE statement trigger
+DROP TRIGGER oc_move ON oc_s;
+CREATE FUNCTION oc_again() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.oc_g SELECT id, 3, note FROM gone; RETURN NULL; END $$;
+CREATE TRIGGER oc_again AFTER DELETE ON oc_g REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION oc_again();
+SELECT crm_purge_request('oc_p', '1 year') AS oc_req \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows_done, error FROM crm_purge_requests WHERE id = :oc_req;
+-- none of it: done
+DROP TRIGGER oc_again ON oc_g;
+SELECT crm_purge_request('oc_p', '1 year') AS oc_req \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows_done, error FROM crm_purge_requests WHERE id = :oc_req;
+SELECT (SELECT count(*) FROM oc_p) AS parents, (SELECT count(*) FROM oc_c) AS children,
+	(SELECT count(*) FROM oc_g) AS grandchildren, (SELECT p_id FROM oc_s) AS unlinked;
+SELECT crm_purge_release(:oc_hold);
+DROP TABLE oc_s, oc_g, oc_c, oc_p;
+DROP FUNCTION oc_move_held(), oc_again();
 -- a foreign key whose referenced column has a nondeterministic collation:
 -- PostgreSQL's cascade compares under it, the request compared under the
 -- child's and missed rows, which went unexported and unchecked against
