@@ -2392,4 +2392,21 @@ as('regress_app', q{ALTER TABLE app.subs72 DROP CONSTRAINT subs72_tier_fkey});
 $coord->safe_psql('postgres', q{DROP TABLE public.tiers72});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.subs72}), '1', 'after the owner dropped its key, the DROP runs; the row stays');
 
+# a superuser's SELECT of a role's distributed table: Citus reads the rows
+# back on the coordinator through the column's type's input function, and
+# the role's domain CHECK (built-ins only) ran as the superuser (review
+# round 73, C73-1)
+as('regress_app', q{CREATE DOMAIN app.note73 AS text CHECK (VALUE <> '' AND current_user = 'regress_app');
+	CREATE TABLE app.notes73 (id int PRIMARY KEY, note app.note73);
+	SELECT create_distributed_table('app.notes73', 'id');
+	INSERT INTO app.notes73 VALUES (1, 'a'), (2, 'b')});
+like(($coord->psql('postgres', q{SELECT * FROM app.notes73}))[2],
+	qr/a superuser may not read note of type app\.note73 through Citus: it is checked by a domain of role regress_app/,
+	'Citus: a superuser\'s read of a role\'s domain column through Citus is refused');
+is($coord->safe_psql('postgres', q{SELECT string_agg(note::text, ',' ORDER BY id) FROM app.notes73}), 'a,b',
+	'read as its base type, it runs');
+is($coord->safe_psql('postgres', q{SET ROLE regress_app; SELECT string_agg(note, ',' ORDER BY id) FROM app.notes73}), 'a,b',
+	'its owner reads it');
+as('regress_app', q{DROP TABLE app.notes73; DROP DOMAIN app.note73});
+
 done_testing();

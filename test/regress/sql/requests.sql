@@ -681,6 +681,33 @@ SELECT (SELECT count(*) FROM oc_p) AS parents, (SELECT count(*) FROM oc_c) AS ch
 SELECT crm_purge_release(:oc_hold);
 DROP TABLE oc_s, oc_g, oc_c, oc_p;
 DROP FUNCTION oc_move_held(), oc_again();
+-- no trigger at all: a key of the owner's enum with an implicit cast to
+-- the parent's key type runs the cast for each row PostgreSQL's cascade
+-- reads (review round 73, B73-4)
+CREATE TYPE oc_e AS ENUM ('one', 'two', 'three');
+CREATE TABLE oc_p (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+CREATE TABLE oc_g (id int PRIMARY KEY, c_id int, note text);
+CREATE FUNCTION oc_e2i(oc_e) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+	IF pg_trigger_depth() > 0 THEN UPDATE public.oc_g SET c_id = 2 WHERE id = 99 AND c_id = 3; END IF;
+	RETURN array_position(enum_range(NULL::public.oc_e), $1);
+END $$;
+CREATE CAST (oc_e AS int) WITH FUNCTION oc_e2i(oc_e) AS IMPLICIT;
+CREATE TABLE oc_c (id int PRIMARY KEY, p_id oc_e REFERENCES oc_p ON DELETE CASCADE);
+ALTER TABLE oc_g ADD FOREIGN KEY (c_id) REFERENCES oc_c ON DELETE CASCADE;
+INSERT INTO oc_p VALUES (1, now() - interval '2 years'), (2, now() - interval '2 years'), (3, now());
+INSERT INTO oc_c VALUES (1, 'one'), (2, 'two'), (3, 'three');
+INSERT INTO oc_g VALUES (1, 1, 'g1'), (2, 2, 'g2'), (99, 3, 'held');
+SELECT crm_purge_hold('oc_g', 'id = 99', NULL, 'litigation') AS oc_hold \gset
+SELECT crm_purge_request('oc_p', '1 year') AS oc_req \gset
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows_done, error FROM crm_purge_requests WHERE id = :oc_req;
+SELECT id, c_id FROM oc_g ORDER BY id;
+SELECT crm_purge_release(:oc_hold);
+DROP TABLE oc_g, oc_c, oc_p;
+DROP CAST (oc_e AS int);
+DROP FUNCTION oc_e2i(oc_e);
+DROP TYPE oc_e;
 -- a foreign key whose referenced column has a nondeterministic collation:
 -- PostgreSQL's cascade compares under it, the request compared under the
 -- child's and missed rows, which went unexported and unchecked against
