@@ -4587,6 +4587,7 @@ DECLARE
 	nat int2[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(plan->'natural_attnums', '[]'))::int2);
 	left_over bigint;
 	m bigint;
+	held bigint[];
 BEGIN
 	-- no one writes the tables until the erase commits
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
@@ -4612,7 +4613,11 @@ BEGIN
 					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
 		END IF;
 	END LOOP;
+	-- (what legal holds keep where the DELETE reaches, read back after it:
+	-- the owner's code inside it may move a held row under a row that goes)
+	held := crm_purge._citus_held_watch(tbl, NULL);
 	n := crm_purge._citus_drop_keys(tbl, NULL, subject);
+	PERFORM crm_purge._citus_held_watch(tbl, held);
 	IF tr IS NOT NULL THEN
 		PERFORM crm_purge._citus_drop_keys(tbl, tr, subject);
 	END IF;
@@ -5681,6 +5686,9 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION crm_purge._citus_held_watch(tbl regclass, before bigint[]) RETURNS bigint[]
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_held_watch';
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5690,6 +5698,7 @@ REVOKE ALL ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], re
 REVOKE ALL ON FUNCTION crm_purge._forget_unlinks(regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._forget_orphan_unlinks(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._constraint_renamed(regclass, name, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._citus_held_watch(regclass, bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._base_type(oid), crm_purge._check_not_partition(text, regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._check_not_partition(text, regclass) TO crm_purge_admin;
 GRANT EXECUTE ON FUNCTION crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) TO crm_purge_admin;

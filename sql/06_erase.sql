@@ -1960,6 +1960,9 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION crm_purge._citus_held_watch(tbl regclass, before bigint[]) RETURNS bigint[]
+	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_held_watch';
+
 CREATE FUNCTION crm_purge._citus_erase_rows_as_owner(tbl regclass, subject text[], plan jsonb) RETURNS bigint
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_as_table_owner';
 
@@ -1982,6 +1985,7 @@ DECLARE
 	nat int2[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(plan->'natural_attnums', '[]'))::int2);
 	left_over bigint;
 	m bigint;
+	held bigint[];
 BEGIN
 	-- no one writes the tables until the erase commits
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
@@ -2007,7 +2011,11 @@ BEGIN
 					  HINT = 'Nothing was erased. Run the erase again, in a new transaction.';
 		END IF;
 	END LOOP;
+	-- (what legal holds keep where the DELETE reaches, read back after it:
+	-- the owner's code inside it may move a held row under a row that goes)
+	held := crm_purge._citus_held_watch(tbl, NULL);
 	n := crm_purge._citus_drop_keys(tbl, NULL, subject);
+	PERFORM crm_purge._citus_held_watch(tbl, held);
 	IF tr IS NOT NULL THEN
 		PERFORM crm_purge._citus_drop_keys(tbl, tr, subject);
 	END IF;

@@ -926,6 +926,91 @@ held_watch(Oid relid)
 	return held;
 }
 
+/*
+ * crm_purge_citus_held_watch: crm_purge._citus_held_watch(tbl, before
+ * bigint[]) RETURNS bigint[]: held_watch for an erase of a Citus table,
+ * whose rows have no ctid to follow: how many rows each legal hold keeps
+ * in each Citus table a DELETE of tbl reaches through foreign keys'
+ * actions, as (table, hold, rows) triples; given the triples read before
+ * the DELETE, an error when a hold keeps fewer rows now (the owner's cast
+ * of a key's type, run on a worker node inside the DELETE, moved a held
+ * row under a row that went: review round 73, B73-4).  The extension
+ * owner only.
+ */
+typedef struct HoldCount
+{
+	Oid			rel;
+	int64		hold;
+	int64		rows;
+} HoldCount;
+
+PG_FUNCTION_INFO_V1(crm_purge_citus_held_watch);
+Datum
+crm_purge_citus_held_watch(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	List	   *counts = NIL;
+	ListCell   *lc;
+	Datum	   *elems;
+	int			n = 0;
+
+	crm_purge_require_extension_owner("crm_purge._citus_held_watch");
+	SPI_connect();
+	foreach(lc, written_tables(relid, ACL_DELETE))
+	{
+		Oid			rel = lfirst_oid(lc);
+		ListCell   *h;
+
+		if (!crm_purge_citus_distributed(rel) || !crm_purge_has_holds(rel))
+			continue;
+		foreach(h, crm_purge_hold_hits(rel, rel, "true", 0, NULL, NULL))
+		{
+			HoldCount  *c = palloc(sizeof(HoldCount));
+
+			c->rel = rel;
+			c->hold = ((CrmPurgeHoldHit *) lfirst(h))->id;
+			c->rows = list_length(((CrmPurgeHoldHit *) lfirst(h))->tids);
+			counts = lappend(counts, c);
+		}
+	}
+	SPI_finish();
+	if (!PG_ARGISNULL(1))
+	{
+		Datum	   *before;
+		bool	   *nulls;
+		int			nbefore,
+					i;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &before, &nulls, &nbefore);
+		for (i = 0; i + 2 < nbefore; i += 3)
+		{
+			Oid			rel = (Oid) DatumGetInt64(before[i]);
+			int64		hold = DatumGetInt64(before[i + 1]);
+			int64		now = 0;
+
+			foreach(lc, counts)
+				if (((HoldCount *) lfirst(lc))->rel == rel && ((HoldCount *) lfirst(lc))->hold == hold)
+					now = ((HoldCount *) lfirst(lc))->rows;
+			if (now < DatumGetInt64(before[i + 2]))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_IN_USE),
+						 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps rows of table %s that the DELETE removed",
+								crm_purge_relname(relid), hold, crm_purge_relname(rel)),
+						 errdetail("Code of a table's owner that ran inside the DELETE (a trigger, a column default, a cast or operator of a key's type) moved them under a row that went."),
+						 errhint("Nothing was deleted. Find that code on the tables the foreign keys' actions reach, or release the hold with crm_purge_release.")));
+		}
+	}
+	elems = palloc(sizeof(Datum) * Max(3 * list_length(counts), 1));
+	foreach(lc, counts)
+	{
+		elems[n++] = Int64GetDatum((int64) ((HoldCount *) lfirst(lc))->rel);
+		elems[n++] = Int64GetDatum(((HoldCount *) lfirst(lc))->hold);
+		elems[n++] = Int64GetDatum(((HoldCount *) lfirst(lc))->rows);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
 /* held_watch_check: an error when the write deleted a row of held (held_watch) */
 static void
 held_watch_check(Oid relid, List *held)

@@ -2409,4 +2409,47 @@ is($coord->safe_psql('postgres', q{SET ROLE regress_app; SELECT string_agg(note,
 	'its owner reads it');
 as('regress_app', q{DROP TABLE app.notes73; DROP DOMAIN app.note73});
 
+# an erase of a distributed table: the owner's implicit cast of its enum
+# key type, run on a worker node for each row the foreign keys' queries
+# read, moved a held row under a row that went (review round 73, B73-4):
+# what the holds keep is counted again after the DELETE
+as('regress_app', q{CREATE TABLE app.p73 (tenant int, id int, PRIMARY KEY (tenant, id));
+	CREATE TABLE app.c73 (tenant int, id int, p_id int, PRIMARY KEY (tenant, id));
+	CREATE TABLE app.g73 (tenant int, id int, c_id int, note text, PRIMARY KEY (tenant, id));
+	SELECT create_distributed_table('app.p73', 'tenant');
+	SELECT create_distributed_table('app.c73', 'tenant', colocate_with => 'app.p73');
+	SELECT create_distributed_table('app.g73', 'tenant', colocate_with => 'app.p73');
+	ALTER TABLE app.c73 ADD FOREIGN KEY (tenant, p_id) REFERENCES app.p73 ON DELETE CASCADE;
+	ALTER TABLE app.g73 ADD FOREIGN KEY (tenant, c_id) REFERENCES app.c73 ON DELETE CASCADE;
+	INSERT INTO app.p73 VALUES (7, 1), (7, 2), (7, 3);
+	INSERT INTO app.c73 VALUES (7, 1, 1), (7, 2, 2), (7, 3, 3);
+	INSERT INTO app.g73 VALUES (7, 1, 1, 'g1'), (7, 2, 2, 'g2'), (7, 99, 3, 'held');
+	CREATE TYPE app.e73 AS ENUM ('one', 'two', 'three');
+	CREATE TABLE app.arm73 (x int);
+	SELECT create_reference_table('app.arm73')});
+{
+	my $g_shard = $coord->safe_psql('postgres', q{SELECT shard_name('app.g73'::regclass, get_shard_id_for_distribution_column('app.g73', 7))});
+	as('regress_app', qq{CREATE FUNCTION app.e73_int(app.e73) RETURNS int LANGUAGE plpgsql AS \$f\$
+		BEGIN
+			IF pg_trigger_depth() > 0 AND to_regclass('$g_shard') IS NOT NULL AND EXISTS (SELECT FROM app.arm73) THEN
+				UPDATE $g_shard SET c_id = 2 WHERE tenant = 7 AND id = 99 AND c_id = 3;
+			END IF;
+			RETURN array_position(enum_range(NULL::app.e73), \$1);
+		END \$f\$;
+		CREATE CAST (app.e73 AS int) WITH FUNCTION app.e73_int(app.e73) AS IMPLICIT});
+	$_->safe_psql('postgres', q{SET ROLE regress_app; CREATE CAST (app.e73 AS int) WITH FUNCTION app.e73_int(app.e73) AS IMPLICIT})
+		for ($w1, $w2);
+	as('regress_app', q{CREATE TABLE app.s73 (tenant int, id int, p_id app.e73, PRIMARY KEY (tenant, id));
+		SELECT create_distributed_table('app.s73', 'tenant', colocate_with => 'app.p73');
+		ALTER TABLE app.s73 ADD FOREIGN KEY (tenant, p_id) REFERENCES app.p73 ON DELETE NO ACTION;
+		INSERT INTO app.s73 VALUES (7, 3, 'three');
+		INSERT INTO app.arm73 VALUES (1);
+		GRANT SELECT, DELETE ON app.p73, app.c73, app.g73, app.s73 TO regress_admin});
+	as('regress_admin', q{SELECT crm_purge_hold('app.g73', 'id = 99', NULL, 'litigation')});
+	like(($coord->psql('postgres', q{SET ROLE regress_admin; SELECT crm_purge_erase('app.p73', 'tenant = 7 AND id IN (1, 2)', 'GDPR')}))[2],
+		qr/legal hold \d+ keeps rows of table app\.g73 that the DELETE removed/,
+		'Citus: an erase whose DELETE removed a held row the owner\'s cast moved is refused');
+	is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM app.g73}), '1,2,99', 'nothing was erased');
+}
+
 done_testing();
