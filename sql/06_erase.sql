@@ -1929,6 +1929,8 @@ DECLARE
 	typ text;
 	done text[];
 	returned text;
+	-- (what legal holds keep where the DELETE reaches, but the rows it picks: read back after it)
+	held text[];
 BEGIN
 	IF key_column IS NULL THEN
 		-- by the key's text, picked first (a DELETE on Citus compares no key text)
@@ -1941,9 +1943,11 @@ BEGIN
 			   string_agg(format('t.%1$I::%2$s AS %1$I', a.attname, format_type(crm_purge._base_type(a.atttypid), NULL)), ', ' ORDER BY k.o)
 			INTO cols, joined, returned
 			FROM unnest(pk) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.n;
+		held := crm_purge._citus_held_watch(tbl, NULL, false);
 		EXECUTE format('WITH k AS (SELECT %1$s FROM %2$s WHERE %3$s OPERATOR(pg_catalog.=) ANY ($1)),'
 					   ' d AS (DELETE FROM %2$s t USING k WHERE %4$s RETURNING %5$s)'
 					   ' SELECT array_agg(%3$s) FROM d', cols, tbl, keyx, joined, returned) USING keys INTO done;
+		PERFORM crm_purge._citus_held_watch(tbl, held, false);
 	ELSE
 		att := crm_purge._key_column(tbl, key_column);
 		WITH RECURSIVE d(t, m, depth) AS (
@@ -1953,14 +1957,16 @@ BEGIN
 		)
 		SELECT (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att), format_type(d.t, d.m)
 			INTO col, typ FROM d ORDER BY d.depth DESC LIMIT 1;
+		held := crm_purge._citus_held_watch(tbl, NULL, false);
 		EXECUTE format('WITH d AS (DELETE FROM %s WHERE %I = ANY ($1::%s[]) RETURNING %I::%s AS %I) '
 					   'SELECT array_agg(%I::text) FROM d', tbl, col, typ, col, typ, col, col) USING keys INTO done;
+		PERFORM crm_purge._citus_held_watch(tbl, held, false);
 	END IF;
 	RETURN coalesce(done, '{}');
 END
 $$;
 
-CREATE FUNCTION crm_purge._citus_held_watch(tbl regclass, before bigint[]) RETURNS bigint[]
+CREATE FUNCTION crm_purge._citus_held_watch(tbl regclass, before text[], own boolean DEFAULT true) RETURNS text[]
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_held_watch';
 
 CREATE FUNCTION crm_purge._citus_erase_rows_as_owner(tbl regclass, subject text[], plan jsonb) RETURNS bigint
@@ -1985,7 +1991,7 @@ DECLARE
 	nat int2[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(plan->'natural_attnums', '[]'))::int2);
 	left_over bigint;
 	m bigint;
-	held bigint[];
+	held text[];
 BEGIN
 	-- no one writes the tables until the erase commits
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);

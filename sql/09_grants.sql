@@ -161,7 +161,7 @@ REVOKE ALL ON FUNCTION crm_purge._delete_permanently(regclass, text, text[]),
 	crm_purge._hold_keeping(regclass, text[]), crm_purge._hold_keeping_cols(regclass, int2[], text[], regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._forget_unlinks(regclass, bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._forget_orphan_unlinks(regclass) FROM PUBLIC;
-REVOKE ALL ON FUNCTION crm_purge._citus_held_watch(regclass, bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_purge._citus_held_watch(regclass, text[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_purge._base_type(oid), crm_purge._check_not_partition(text, regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._check_not_partition(text, regclass) TO crm_purge_admin;
 

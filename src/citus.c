@@ -544,9 +544,13 @@ type_code_owner(Oid type, int depth)
 	return owner;
 }
 
-/* citus_scans: the Citus scans of a plan tree */
+/*
+ * citus_scans: the Citus scans of a plan tree, and its function scans
+ * (*functions: a FunctionScan keeps its functions, the flattened range
+ * table does not)
+ */
 static void
-citus_scans(Plan *plan, List **out)
+citus_scans(Plan *plan, List **out, List **functions)
 {
 	ListCell   *lc;
 
@@ -554,19 +558,21 @@ citus_scans(Plan *plan, List **out)
 		return;
 	if (IsA(plan, CustomScan) && strncmp(((CustomScan *) plan)->methods->CustomName, "Citus", 5) == 0)
 		*out = lappend(*out, plan);
-	citus_scans(plan->lefttree, out);
-	citus_scans(plan->righttree, out);
+	if (IsA(plan, FunctionScan))
+		*functions = list_concat(*functions, ((FunctionScan *) plan)->functions);
+	citus_scans(plan->lefttree, out, functions);
+	citus_scans(plan->righttree, out, functions);
 	if (IsA(plan, Append))
 		foreach(lc, ((Append *) plan)->appendplans)
-			citus_scans(lfirst(lc), out);
+			citus_scans(lfirst(lc), out, functions);
 	else if (IsA(plan, MergeAppend))
 		foreach(lc, ((MergeAppend *) plan)->mergeplans)
-			citus_scans(lfirst(lc), out);
+			citus_scans(lfirst(lc), out, functions);
 	else if (IsA(plan, SubqueryScan))
-		citus_scans(((SubqueryScan *) plan)->subplan, out);
+		citus_scans(((SubqueryScan *) plan)->subplan, out, functions);
 	else if (IsA(plan, CustomScan))
 		foreach(lc, ((CustomScan *) plan)->custom_plans)
-			citus_scans(lfirst(lc), out);
+			citus_scans(lfirst(lc), out, functions);
 }
 
 /*
@@ -582,13 +588,45 @@ void
 crm_purge_citus_refuse_foreign_domains(PlannedStmt *stmt)
 {
 	List	   *scans = NIL;
+	List	   *functions = NIL;
 	ListCell   *lc;
 
 	if (!superuser() || !crm_purge_citus_present())
 		return;
-	citus_scans(stmt->planTree, &scans);
+	citus_scans(stmt->planTree, &scans, &functions);
 	foreach(lc, stmt->subplans)
-		citus_scans(lfirst(lc), &scans);
+		citus_scans(lfirst(lc), &scans, &functions);
+
+	/*
+	 * Rows Citus moves between nodes as intermediate results, read back on
+	 * the receiving node by read_intermediate_result(s) through the column
+	 * definitions' types: a local table joined with a distributed one, a
+	 * repartition join (review round 74, C74-1)
+	 */
+	foreach(lc, functions)
+	{
+		RangeTblFunction *rtf = lfirst(lc);
+		ListCell   *t;
+		char	   *name;
+
+		if (!IsA(rtf->funcexpr, FuncExpr))
+			continue;
+		name = get_func_name(((FuncExpr *) rtf->funcexpr)->funcid);
+		if (name == NULL || strncmp(name, "read_intermediate_result", 24) != 0)
+			continue;
+		foreach(t, rtf->funccoltypes)
+		{
+			Oid			owner = type_code_owner(lfirst_oid(t), 0);
+
+			if (OidIsValid(owner) && owner != GetUserId())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("a superuser may not read values of type %s through Citus: it is checked by a domain of role %s",
+								format_type_be_qualified(lfirst_oid(t)), crm_purge_role_name(owner)),
+						 errdetail("Citus reads the rows it moves between nodes through the type's input function, which checks the domain's constraints, that role's code, as the superuser."),
+						 errhint("Read it as its base type (cast it in the query), or as the domain's owner (SET ROLE).")));
+		}
+	}
 	foreach(lc, scans)
 	{
 		CustomScan *scan = lfirst(lc);

@@ -145,6 +145,8 @@ typedef struct CrmPurgeForeignWrite
 } CrmPurgeForeignWrite;
 
 extern void crm_purge_foreign_write_begin(Oid relid, AclMode need, CrmPurgeForeignWrite *w);
+extern void crm_purge_held_watch_picked(CrmPurgeForeignWrite *w, Datum parts, Datum tids);
+extern void crm_purge_held_watch_update(CrmPurgeForeignWrite *w);
 extern void crm_purge_relink_write_begin(Oid relid, CrmPurgeForeignWrite *w);
 extern void crm_purge_refuse_foreign_code(Oid relid, AclMode need);
 extern Oid	crm_purge_code_of_only(Oid role);
@@ -320,6 +322,7 @@ extern void crm_purge_lock_holds(Oid relid, int mode);
 extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs,
 								 Oid *argtypes, Datum *values);
 extern Datum crm_purge_hold_tid_array(List *hits);
+extern List *crm_purge_hold_keys(Oid relid);
 extern void crm_purge_trash_held(Oid relid, Oid trashid, Datum ids, Datum rows,
 								 Datum *held_ids, Datum *held_rows);
 extern bool crm_purge_has_holds(Oid relid);
@@ -393,8 +396,10 @@ typedef enum CrmPurgeRowFate
 	ROW_FATE_UNTOUCHED,
 	ROW_FATE_DELETED,
 	ROW_FATE_UPDATED,			/* its newest version lives */
+	ROW_FATE_MOVED,				/* to another partition: not followed */
 	ROW_FATE_OTHERS,			/* another transaction changed it */
-	ROW_FATE_UNKNOWN			/* not a heap, or no such row version */
+	ROW_FATE_NOT_HEAP,			/* not a heap table: nothing known */
+	ROW_FATE_UNKNOWN			/* a version that cannot be read */
 } CrmPurgeRowFate;
 
 extern bool crm_purge_row_counts(Oid relid, CrmPurgeRowCounts *c);
@@ -412,7 +417,7 @@ typedef struct CrmPurgeCascadeTable
 
 extern List *crm_purge_cascade_edges_of_part(Oid relid, Oid heap);
 extern List *crm_purge_cascade_edges(Oid relid);
-extern List *crm_purge_cascade_watch(Oid top, Datum top_tids, List *edges, List *tables);
+extern List *crm_purge_cascade_watch(Oid root, Oid top, Datum top_tids, List *edges, List *tables);
 extern void crm_purge_cascade_watch_start(List *watch);
 extern void crm_purge_cascade_check(List *watch, Oid relid);
 extern void crm_purge_refuse_cascade_code(Oid relid);

@@ -57,20 +57,21 @@ crm_purge_row_counts(Oid relid, CrmPurgeRowCounts *c)
 
 /*
  * crm_purge_row_fate: what this transaction did to the row version at tid of
- * rel (a heap), its newer versions followed: deleted, updated (its newest
- * version lives), untouched, or changed by another transaction.
+ * rel (a heap), its newer versions followed to the newest (however many:
+ * they are this transaction's): deleted, updated (its newest version
+ * lives), moved to another partition (not followed), untouched, or changed
+ * by another transaction; unknown when a version cannot be read.
  * *updates: the versions on the way.
  */
 CrmPurgeRowFate
 crm_purge_row_fate(Relation rel, ItemPointer tid, int *updates)
 {
 	ItemPointerData cur = *tid;
-	int			hops;
 
 	*updates = 0;
 	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
-		return ROW_FATE_UNKNOWN;
-	for (hops = 0; hops < 10000; hops++)
+		return ROW_FATE_NOT_HEAP;
+	for (;;)
 	{
 		HeapTupleData tuple;
 		Buffer		buf;
@@ -79,6 +80,7 @@ crm_purge_row_fate(Relation rel, ItemPointer tid, int *updates)
 		ItemPointerData next;
 		bool		moved;
 
+		CHECK_FOR_INTERRUPTS();
 		tuple.t_self = cur;
 		if (!heap_fetch(rel, SnapshotAny, &tuple, &buf, false))
 			return ROW_FATE_UNKNOWN;
@@ -95,13 +97,12 @@ crm_purge_row_fate(Relation rel, ItemPointer tid, int *updates)
 		UnlockReleaseBuffer(buf);
 		if (!TransactionIdIsCurrentTransactionId(xmax))
 			return ROW_FATE_OTHERS;
-		/* (moved to another partition: deleted here, inserted there) */
+		/* (deleted here, inserted into another partition) */
 		if (moved)
-			return ROW_FATE_UPDATED;
+			return ROW_FATE_MOVED;
 		if (ItemPointerEquals(&next, &cur))
 			return ROW_FATE_DELETED;
 		(*updates)++;
 		cur = next;
 	}
-	return ROW_FATE_UNKNOWN;
 }

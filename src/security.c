@@ -625,7 +625,8 @@ written_tables(Oid relid, AclMode need)
 	}
 	systable_endscan(scan);
 	table_close(con, AccessShareLock);
-	for (i = 0; i < list_length(rels) && list_length(rels) < 1000; i++)
+	/* (every table, however many: a held one past a cap went unwatched, review round 74, A74-4) */
+	for (i = 0; i < list_length(rels); i++)
 	{
 		Oid			parent = list_nth_oid(rels, i);
 
@@ -888,25 +889,25 @@ typedef struct HeldRow
  * default, a cast or operator of a key's type, a statement trigger firing
  * between two levels of the cascade) moved a held row under a row that
  * went, past every check made before (review round 73, A73-3, B73-2,
- * B73-4).  relid's own rows go to its trash when it is protected: not
- * watched.  Not on Citus (no ctids there).  SPI connected.
+ * B73-4).  The rows the caller picked are its own to check
+ * (crm_purge_held_watch_picked); the others of relid are watched too (a
+ * foreign key cycle reaches them: review round 74, B74-4).  Not on Citus
+ * (no ctids there).  SPI connected.
  */
 static List *
-held_watch(Oid relid)
+held_watch(Oid relid, AclMode need)
 {
 	List	   *held = NIL;
-	List	   *own = find_all_inheritors(relid, NoLock, NULL);
-	bool		protected = OidIsValid(crm_purge_trash_of(relid));
 	ListCell   *lc;
 
-	foreach(lc, written_tables(relid, ACL_DELETE))
+	foreach(lc, written_tables(relid, need))
 	{
 		Oid			rel = lfirst_oid(lc);
 		ListCell   *h,
 				   *t;
 
-		if (get_rel_relkind(rel) != RELKIND_RELATION || (protected && list_member_oid(own, rel)) ||
-			crm_purge_citus_distributed(rel) || !crm_purge_has_holds(rel))
+		if (get_rel_relkind(rel) != RELKIND_RELATION || crm_purge_citus_distributed(rel) ||
+			!crm_purge_has_holds(rel))
 			continue;
 		foreach(h, crm_purge_hold_hits(rel, rel, "true", 0, NULL, NULL))
 		{
@@ -928,49 +929,56 @@ held_watch(Oid relid)
 
 /*
  * crm_purge_citus_held_watch: crm_purge._citus_held_watch(tbl, before
- * bigint[]) RETURNS bigint[]: held_watch for an erase of a Citus table,
- * whose rows have no ctid to follow: how many rows each legal hold keeps
- * in each Citus table a DELETE of tbl reaches through foreign keys'
- * actions, as (table, hold, rows) triples; given the triples read before
- * the DELETE, an error when a hold keeps fewer rows now (the owner's cast
- * of a key's type, run on a worker node inside the DELETE, moved a held
- * row under a row that went: review round 73, B73-4).  The extension
- * owner only.
+ * text[]) RETURNS text[]: held_watch for an erase of a Citus table, whose
+ * rows have no ctid to follow: the rows each legal hold keeps in each
+ * Citus table a DELETE of tbl reaches through foreign keys' actions, as
+ * "table:hold:key" (by primary key), or "table:hold:#rows" for a table
+ * without one; given those read before the DELETE, an error when one of
+ * those rows is gone, or a hold keeps fewer rows (the owner's cast of a
+ * key's type, run on a worker node inside the DELETE, moved a held row
+ * under a row that went: review round 73, B73-4; counted only, another row
+ * it made for the hold hid it: round 74, C74-2).  The extension owner
+ * only.
  */
-typedef struct HoldCount
-{
-	Oid			rel;
-	int64		hold;
-	int64		rows;
-} HoldCount;
-
 PG_FUNCTION_INFO_V1(crm_purge_citus_held_watch);
 Datum
 crm_purge_citus_held_watch(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	List	   *counts = NIL;
+	List	   *now = NIL;
 	ListCell   *lc;
 	Datum	   *elems;
 	int			n = 0;
+
+	/* own false: tbl's rows are the caller's to check (a delete to the trash of held rows it picked) */
+	List	   *own = PG_NARGS() > 2 && !PG_ARGISNULL(2) && !PG_GETARG_BOOL(2) ?
+		find_all_inheritors(relid, NoLock, NULL) : NIL;
 
 	crm_purge_require_extension_owner("crm_purge._citus_held_watch");
 	SPI_connect();
 	foreach(lc, written_tables(relid, ACL_DELETE))
 	{
 		Oid			rel = lfirst_oid(lc);
-		ListCell   *h;
+		AttrNumber	pk[INDEX_MAX_KEYS];
+		Relation	r;
+		bool		keyed;
+		ListCell   *h,
+				   *k;
 
-		if (!crm_purge_citus_distributed(rel) || !crm_purge_has_holds(rel))
+		if (!crm_purge_citus_distributed(rel) || list_member_oid(own, rel) || !crm_purge_has_holds(rel))
 			continue;
-		foreach(h, crm_purge_hold_hits(rel, rel, "true", 0, NULL, NULL))
+		r = table_open(rel, AccessShareLock);
+		keyed = crm_purge_primary_key(r, pk, true) > 0;
+		table_close(r, AccessShareLock);
+		foreach(h, keyed ? crm_purge_hold_keys(rel) : crm_purge_hold_hits(rel, rel, "true", 0, NULL, NULL))
 		{
-			HoldCount  *c = palloc(sizeof(HoldCount));
+			CrmPurgeHoldHit *hit = lfirst(h);
 
-			c->rel = rel;
-			c->hold = ((CrmPurgeHoldHit *) lfirst(h))->id;
-			c->rows = list_length(((CrmPurgeHoldHit *) lfirst(h))->tids);
-			counts = lappend(counts, c);
+			if (!keyed)
+				now = lappend(now, psprintf("%u:" INT64_FORMAT ":#%d", rel, hit->id, list_length(hit->tids)));
+			else
+				foreach(k, hit->tids)
+					now = lappend(now, psprintf("%u:" INT64_FORMAT ":%s", rel, hit->id, (char *) lfirst(k)));
 		}
 	}
 	SPI_finish();
@@ -981,18 +989,35 @@ crm_purge_citus_held_watch(PG_FUNCTION_ARGS)
 		int			nbefore,
 					i;
 
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-						  &before, &nulls, &nbefore);
-		for (i = 0; i + 2 < nbefore; i += 3)
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &before, &nulls, &nbefore);
+		for (i = 0; i < nbefore; i++)
 		{
-			Oid			rel = (Oid) DatumGetInt64(before[i]);
-			int64		hold = DatumGetInt64(before[i + 1]);
-			int64		now = 0;
+			char	   *entry = TextDatumGetCString(before[i]);
+			Oid			rel;
+			int64		hold;
+			int			at = 0;
+			bool		kept = false;
+			char	   *rest;
 
-			foreach(lc, counts)
-				if (((HoldCount *) lfirst(lc))->rel == rel && ((HoldCount *) lfirst(lc))->hold == hold)
-					now = ((HoldCount *) lfirst(lc))->rows;
-			if (now < DatumGetInt64(before[i + 2]))
+			if (sscanf(entry, "%u:" INT64_FORMAT ":%n", &rel, &hold, &at) < 2 || at == 0)
+				elog(ERROR, "malformed held row entry \"%s\"", entry);
+			rest = entry + at;
+			foreach(lc, now)
+			{
+				char	   *e = lfirst(lc);
+
+				if (rest[0] == '#')
+				{
+					/* (the same table and hold, at least as many rows) */
+					if (strncmp(e, entry, at) == 0 && e[at] == '#' && atoi(e + at + 1) >= atoi(rest + 1))
+						kept = true;
+				}
+				else if (strcmp(e, entry) == 0)
+					kept = true;
+				if (kept)
+					break;
+			}
+			if (!kept)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_IN_USE),
 						 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps rows of table %s that the DELETE removed",
@@ -1001,14 +1026,52 @@ crm_purge_citus_held_watch(PG_FUNCTION_ARGS)
 						 errhint("Nothing was deleted. Find that code on the tables the foreign keys' actions reach, or release the hold with crm_purge_release.")));
 		}
 	}
-	elems = palloc(sizeof(Datum) * Max(3 * list_length(counts), 1));
-	foreach(lc, counts)
+	elems = palloc(sizeof(Datum) * Max(list_length(now), 1));
+	foreach(lc, now)
+		elems[n++] = CStringGetTextDatum(lfirst(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* crm_purge_held_watch_update: held_watch for a write that updates relid (an erase's unlink: ON UPDATE actions) */
+void
+crm_purge_held_watch_update(CrmPurgeForeignWrite *w)
+{
+	w->held = held_watch(w->relid, ACL_UPDATE);
+}
+
+/*
+ * crm_purge_held_watch_picked: the write deletes these rows of its table
+ * (partitions parts[i], ctids tids[i]), which the caller checked against
+ * the holds itself (held ones of a protected table go to its trash): not
+ * watched.
+ */
+void
+crm_purge_held_watch_picked(CrmPurgeForeignWrite *w, Datum parts, Datum tids)
+{
+	Datum	   *p,
+			   *t;
+	bool	   *pn,
+			   *tn;
+	int			np,
+				nt,
+				i;
+	ListCell   *lc;
+
+	if (w->held == NIL)
+		return;
+	deconstruct_array(DatumGetArrayTypeP(parts), OIDOID, sizeof(Oid), true, TYPALIGN_INT, &p, &pn, &np);
+	deconstruct_array(DatumGetArrayTypeP(tids), TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT, &t, &tn, &nt);
+	foreach(lc, w->held)
 	{
-		elems[n++] = Int64GetDatum((int64) ((HoldCount *) lfirst(lc))->rel);
-		elems[n++] = Int64GetDatum(((HoldCount *) lfirst(lc))->hold);
-		elems[n++] = Int64GetDatum(((HoldCount *) lfirst(lc))->rows);
+		HeldRow    *row = lfirst(lc);
+
+		for (i = 0; i < np && i < nt; i++)
+			if (DatumGetObjectId(p[i]) == row->rel && ItemPointerEquals((ItemPointer) DatumGetPointer(t[i]), &row->tid))
+			{
+				w->held = foreach_delete_current(w->held, lc);
+				break;
+			}
 	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* held_watch_check: an error when the write deleted a row of held (held_watch) */
@@ -1028,12 +1091,19 @@ held_watch_check(Oid relid, List *held)
 			continue;
 		fate = crm_purge_row_fate(rel, &row->tid, &updates);
 		table_close(rel, AccessShareLock);
-		if (fate == ROW_FATE_DELETED)
+		/*
+		 * (changed too: crm_purge changes no held row, and a foreign key's
+		 * SET NULL or ON UPDATE action on one moved under a row that went
+		 * would; moved to another partition, or lost: not followed, so not
+		 * known kept; review round 74, A74-1, B74-1, B74-6, B74-10)
+		 */
+		if (fate != ROW_FATE_UNTOUCHED && fate != ROW_FATE_OTHERS && fate != ROW_FATE_NOT_HEAP)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps a row of table %s that the DELETE removed",
-							crm_purge_relname(relid), row->hold, crm_purge_relname(row->rel)),
-					 errdetail("Code of a table's owner that ran inside the DELETE (a trigger, a column default, a cast or operator of a key's type) moved it under a row that went."),
+					 errmsg("cannot write rows of table %s: legal hold " INT64_FORMAT " keeps a row of table %s that the write %s",
+							crm_purge_relname(relid), row->hold, crm_purge_relname(row->rel),
+							fate == ROW_FATE_UPDATED ? "changed" : "removed"),
+					 errdetail("Code of a table's owner that ran inside it (a trigger, a column default, a cast or operator of a key's type) moved the row under one that went or changed."),
 					 errhint("Nothing was deleted. Find that code on the tables the foreign keys' actions reach, or release the hold with crm_purge_release.")));
 	}
 }
@@ -1104,7 +1174,7 @@ foreign_write_begin(Oid relid, AclMode need, bool relink, CrmPurgeForeignWrite *
 	w->pending_before = NIL;
 	refuse_rules(relid, need);
 	if (need == ACL_DELETE)
-		w->held = held_watch(relid);
+		w->held = held_watch(relid, need);
 	/*
 	 * An admin's or superuser's write as itself (its own table, or a
 	 * superuser's): a third role's code there (a partition's owner's
@@ -2609,6 +2679,9 @@ crm_purge_owner_write(PG_FUNCTION_ARGS)
 							  NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not check the legal holds foreign keys reach from %s", crm_purge_relname(relid));
 	crm_purge_foreign_write_begin(relid, unlink ? ACL_UPDATE : ACL_DELETE, &w);
+	if (unlink)
+		crm_purge_held_watch_update(&w);
+	crm_purge_held_watch_picked(&w, values[0], values[1]);
 	PG_TRY();
 	{
 		if (nhashed > 0)

@@ -387,7 +387,6 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	crm_purge_refuse_nested_distributed(queryDesc->plannedstmt, queryDesc->sourceText, nesting_level);
 	crm_purge_citus_roles_by_name(queryDesc);
-	crm_purge_citus_refuse_foreign_domains(queryDesc->plannedstmt);
 	{
 		List	   *rels = NIL;
 		ListCell   *lc;
@@ -457,6 +456,8 @@ cp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		nesting_level++;
 		PG_TRY();
 		{
+			/* (as the role it runs as: a statement Citus runs as a shard's owner reads as the owner) */
+			crm_purge_citus_refuse_foreign_domains(queryDesc->plannedstmt);
 			if (prev_ExecutorStart)
 				prev_ExecutorStart(queryDesc, eflags);
 			else

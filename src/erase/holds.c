@@ -46,14 +46,14 @@
  * keep some row).  SPI must be connected.  A hold that cannot be evaluated is
  * an error: its rows must not go because the check failed.
  */
-static List *hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs,
+static List *hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *key, const char *cond, int nargs,
 					   Oid *argtypes, Datum *values);
 
 List *
 crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs, Oid *argtypes,
 					Datum *values)
 {
-	return hold_hits(relid, scanrel, false, cond, nargs, argtypes, values);
+	return hold_hits(relid, scanrel, false, NULL, cond, nargs, argtypes, values);
 }
 
 /*
@@ -68,7 +68,7 @@ crm_purge_trash_held(Oid relid, Oid trashid, Datum ids, Datum rows, Datum *held_
 {
 	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
 	Datum		values[2] = {ids, rows};
-	List	   *hits = hold_hits(relid, trashid, true,
+	List	   *hits = hold_hits(relid, trashid, true, NULL,
 								 crm_purge_trash_rows_named(crm_purge_relname(trashid), 1),
 								 2, argtypes, values);
 	ListCell   *lc,
@@ -181,7 +181,7 @@ hold_tables(Oid relid, LOCKMODE mode)
 	int			n = 0;
 
 	/* up: every parent, at every level, of the table and of its children */
-	while (todo != NIL && list_length(rels) < 10000)
+	while (todo != NIL)
 	{
 		Oid			child = linitial_oid(todo);
 		Relation	inh = table_open(InheritsRelationId, AccessShareLock);
@@ -378,11 +378,23 @@ crm_purge_citus_hold_condition(Oid relid)
 }
 
 /*
+ * crm_purge_hold_keys: the rows of relid its active holds keep, named by
+ * their primary key's text (a hit's tids are char *): on Citus, where a
+ * row has no ctid to follow.
+ */
+List *
+crm_purge_hold_keys(Oid relid)
+{
+	return hold_hits(relid, relid, false, crm_purge_key_expression(relid), "true", 0, NULL, NULL);
+}
+
+/*
  * hold_hits: crm_purge_hold_hits(), whose hits are ctids, or with
- * trash_rows (deletion_id, trash_row) pairs (int64[2]).
+ * trash_rows (deletion_id, trash_row) pairs (int64[2]), or with key (an
+ * expression of the row) its texts.
  */
 static List *
-hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, Oid *argtypes,
+hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *key, const char *cond, int nargs, Oid *argtypes,
 		  Datum *values)
 {
 	CrmPurgeIdentity id;
@@ -466,6 +478,7 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 			(void) set_config_option("constraint_exclusion", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 									 true, 0, false);
 			rc = SPI_execute_with_args(psprintf("SELECT %s FROM %s WHERE (%s) AND (%s\n)",
+												key ? psprintf("(%s)::pg_catalog.text", key) :
 												trash_rows ? "deletion_id, trash_row" :
 												citus ? "'(0,0)'::pg_catalog.tid" : "ctid",
 												scanname, cond, filter),
@@ -484,7 +497,9 @@ hold_hits(Oid relid, Oid scanrel, bool trash_rows, const char *cond, int nargs, 
 		{
 			void	   *tid;
 
-			if (trash_rows)
+			if (key)
+				tid = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+			else if (trash_rows)
 			{
 				int64	   *pair = palloc(sizeof(int64) * 2);
 

@@ -709,7 +709,7 @@ delete_batch(Request *r, bool *done, int64 *scanned_to, List **cascade, int64 *k
 	/* what the cascade removes: locked, held rows' parents kept, exported */
 	if (edges != NIL)
 		values[0] = crm_purge_cascade_prepare(top, edges, values[0], r->export, cascade, kept);
-	watch = crm_purge_cascade_watch(top, values[0], edges, *cascade);
+	watch = crm_purge_cascade_watch(r->relid, top, values[0], edges, *cascade);
 
 	/* the owner deletes, the trash bypassed for this table and its cascade only */
 	become_request_writer(r, &id);

@@ -734,15 +734,20 @@ watched(List **watch, Oid relid)
  * (after crm_purge_cascade_prepare: locked, held ones kept) is to do: the
  * rows of each table it removes (tables) and those its keys' actions
  * change, for crm_purge_cascade_check.  edges NIL: only that nothing is
- * inserted into top.  SPI connected.
+ * inserted into top, or into root's other partitions.  SPI connected.
  */
 List *
-crm_purge_cascade_watch(Oid top, Datum top_tids, List *edges, List *tables)
+crm_purge_cascade_watch(Oid root, Oid top, Datum top_tids, List *edges, List *tables)
 {
 	List	   *watch = NIL;
 	ListCell   *lc;
 
 	watched(&watch, top)->go = edges != NIL ? top_tids : (Datum) 0;
+	/* (a row made again in another partition of the request's table: review round 74, A74-5) */
+	if (root != top)
+		foreach(lc, find_all_inheritors(root, NoLock, NULL))
+			if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_RELATION)
+				(void) watched(&watch, lfirst_oid(lc));
 	foreach(lc, tables)
 	{
 		CrmPurgeCascadeTable *t = lfirst(lc);
@@ -755,11 +760,40 @@ crm_purge_cascade_watch(Oid top, Datum top_tids, List *edges, List *tables)
 		CascadeEdge *edge = lfirst(lc);
 		WatchedTable *w;
 
-		/* (a partitioned table's ctids name rows of each partition: its partitions' changes are not followed) */
-		if (!edge->unlink || edge->rows == (Datum) 0 || get_rel_relkind(edge->child) != RELKIND_RELATION)
+		if (!edge->unlink || edge->rows == (Datum) 0)
 			continue;
+		/*
+		 * (a partitioned table's ctids name rows of each partition: which
+		 * of its rows change cannot be read back; under a hold, the owner's
+		 * code could move a held row under a row that goes, and it would be
+		 * unlinked: review round 74, B74-9)
+		 */
+		if (get_rel_relkind(edge->child) != RELKIND_RELATION)
+		{
+			if (crm_purge_has_holds(edge->child))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("table %s is partitioned and under a legal hold, and a foreign key's action of this batch changes rows of it",
+								crm_purge_relname(edge->child)),
+						 errdetail("crm_purge reads back which rows a batch's DELETE changed; it cannot in a partitioned table."),
+						 errhint("Release the hold, or reference the table's partitions, or use another ON DELETE action.")));
+			continue;
+		}
 		w = watched(&watch, edge->child);
 		w->change = tid_union(w->change, edge->rows);
+	}
+	/* (and their inheritance children: a removed row made again there, review round 74, A74-5) */
+	{
+		List	   *tables_watched = list_copy(watch);
+
+		foreach(lc, tables_watched)
+		{
+			ListCell   *c;
+
+			foreach(c, find_all_inheritors(((WatchedTable *) lfirst(lc))->relid, NoLock, NULL))
+				if (get_rel_relkind(lfirst_oid(c)) == RELKIND_RELATION)
+					(void) watched(&watch, lfirst_oid(c));
+		}
 	}
 	foreach(lc, watch)
 	{
@@ -842,13 +876,15 @@ crm_purge_cascade_check(List *watch, Oid relid)
 		{
 			CrmPurgeRowFate fate = crm_purge_row_fate(rel, &go[i], &updates);
 
-			if (fate != ROW_FATE_DELETED && fate != ROW_FATE_UNKNOWN)
+			if (fate != ROW_FATE_DELETED && fate != ROW_FATE_NOT_HEAP)
 			{
 				table_close(rel, AccessShareLock);
 				refuse_outcome(relid, psprintf("row %s of table %s, to be removed, %s",
 											   DatumGetCString(DirectFunctionCall1(tidout, PointerGetDatum(&go[i]))),
 											   crm_purge_relname(w->relid),
-											   fate == ROW_FATE_UPDATED ? "was changed and kept" : "was kept"));
+											   fate == ROW_FATE_UPDATED ? "was changed and kept" :
+											   fate == ROW_FATE_MOVED ? "was moved to another partition" :
+											   fate == ROW_FATE_UNKNOWN ? "could not be followed" : "was kept"));
 			}
 		}
 		for (i = 0; i < nchange; i++)
@@ -861,7 +897,7 @@ crm_purge_cascade_check(List *watch, Oid relid)
 				goes = ItemPointerEquals(&go[j], &change[i]);
 			if (!goes)
 				nchange_only++;
-			if (fate == ROW_FATE_UNTOUCHED || fate == ROW_FATE_OTHERS)
+			if (fate == ROW_FATE_UNTOUCHED || fate == ROW_FATE_OTHERS || fate == ROW_FATE_UNKNOWN)
 			{
 				table_close(rel, AccessShareLock);
 				refuse_outcome(relid, psprintf("row %s of table %s, to be unlinked, was not",

@@ -556,11 +556,11 @@ restore_rows(Oid relid, Oid trashid, const char *filter, int64 deletion, bool sk
  * pins the output settings).
  *
  * (the unlink trigger wrote the child's text of the value: a parent's key
- * of another built-in type or typmod than the child's, numeric 1 for a
- * numeric(10,2) 1.00, is compared as the foreign key compares, with its own
- * equality, to the child's value read back from that text; a cast of the
- * parent's key to the child's type failed on keys the child's type cannot
- * hold and truncated others: review rounds 68 and 69, B68-3, B69-2; a
+ * of a built-in type, numeric 1 for a child's 1.0 or a numeric(10,2) 1.00,
+ * is compared as the foreign key compares, with its own equality, to the
+ * child's value read back from that text; a cast of the parent's key to
+ * the child's type failed on keys the child's type cannot hold and
+ * truncated others: review rounds 68, 69 and 74, B68-3, B69-2, B74-5; a
  * role's types by their text, as before: their casts would run here as the
  * extension owner)
  */
@@ -571,8 +571,7 @@ unlink_keys(Oid relid, Datum ids, bool all, uint64 *n)
 	Datum		args[2] = {ids, ObjectIdGetDatum(relid)};
 
 	if (SPI_execute_with_args("SELECT c.conrelid, c.conname::text, pg_catalog.count(*)::pg_catalog.text,"
-							  " pg_catalog.string_agg(CASE WHEN (a.atttypid, a.atttypmod) IS NOT DISTINCT FROM (ca.atttypid, ca.atttypmod)"
-							  "     OR a.atttypid >= 16384 OR ca.atttypid >= 16384"
+							  " pg_catalog.string_agg(CASE WHEN a.atttypid >= 16384 OR ca.atttypid >= 16384"
 							  "   THEN pg_catalog.format('u.parent_ref[%s] OPERATOR(pg_catalog.=) pg_catalog.format(''%%s'', t.%I)', k.ord, a.attname)"
 							  "   ELSE pg_catalog.format('t.%I OPERATOR(%I.%s) (u.parent_ref[%s])::%s', a.attname, opn.nspname, op.oprname, k.ord,"
 							  "     pg_catalog.format_type(ca.atttypid, ca.atttypmod)) END, ' AND ' ORDER BY k.ord)"

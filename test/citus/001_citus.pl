@@ -2411,8 +2411,9 @@ as('regress_app', q{DROP TABLE app.notes73; DROP DOMAIN app.note73});
 
 # an erase of a distributed table: the owner's implicit cast of its enum
 # key type, run on a worker node for each row the foreign keys' queries
-# read, moved a held row under a row that went (review round 73, B73-4):
-# what the holds keep is counted again after the DELETE
+# read, moved a held row under a row that went (review round 73, B73-4),
+# and made another the hold keeps (round 74, C74-2): the held rows' keys
+# are read again after the DELETE
 as('regress_app', q{CREATE TABLE app.p73 (tenant int, id int, PRIMARY KEY (tenant, id));
 	CREATE TABLE app.c73 (tenant int, id int, p_id int, PRIMARY KEY (tenant, id));
 	CREATE TABLE app.g73 (tenant int, id int, c_id int, note text, PRIMARY KEY (tenant, id));
@@ -2433,6 +2434,8 @@ as('regress_app', q{CREATE TABLE app.p73 (tenant int, id int, PRIMARY KEY (tenan
 		BEGIN
 			IF pg_trigger_depth() > 0 AND to_regclass('$g_shard') IS NOT NULL AND EXISTS (SELECT FROM app.arm73) THEN
 				UPDATE $g_shard SET c_id = 2 WHERE tenant = 7 AND id = 99 AND c_id = 3;
+				-- (and a decoy the hold keeps instead: counted, the held rows seemed kept, C74-2)
+				INSERT INTO $g_shard SELECT 7, 100, 3, 'held' WHERE NOT EXISTS (SELECT FROM $g_shard WHERE tenant = 7 AND id = 100);
 			END IF;
 			RETURN array_position(enum_range(NULL::app.e73), \$1);
 		END \$f\$;
@@ -2445,11 +2448,36 @@ as('regress_app', q{CREATE TABLE app.p73 (tenant int, id int, PRIMARY KEY (tenan
 		INSERT INTO app.s73 VALUES (7, 3, 'three');
 		INSERT INTO app.arm73 VALUES (1);
 		GRANT SELECT, DELETE ON app.p73, app.c73, app.g73, app.s73 TO regress_admin});
-	as('regress_admin', q{SELECT crm_purge_hold('app.g73', 'id = 99', NULL, 'litigation')});
+	as('regress_admin', q{SELECT crm_purge_hold('app.g73', $$note = 'held'$$, NULL, 'litigation')});
 	like(($coord->psql('postgres', q{SET ROLE regress_admin; SELECT crm_purge_erase('app.p73', 'tenant = 7 AND id IN (1, 2)', 'GDPR')}))[2],
 		qr/legal hold \d+ keeps rows of table app\.g73 that the DELETE removed/,
 		'Citus: an erase whose DELETE removed a held row the owner\'s cast moved is refused');
 	is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM app.g73}), '1,2,99', 'nothing was erased');
+	# (nor by a delete to the trash, or by keys: B74-7)
+	like(($coord->psql('postgres', q{SET ROLE regress_admin; SELECT crm_purge_delete_where('app.p73', 'tenant = 7 AND id IN (1, 2)')}))[2],
+		qr/legal hold \d+ keeps rows of table app\.g73 that the DELETE removed/,
+		'Citus: nor a delete_where');
+	like(($coord->psql('postgres', q{SET ROLE regress_admin; SELECT * FROM crm_purge_delete_keys('app.p73', ARRAY['(7,1)', '(7,2)'])}))[2],
+		qr/legal hold \d+ keeps rows of table app\.g73 that the DELETE removed/,
+		'Citus: nor a delete_keys');
+	is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM app.g73}), '1,2,99', 'nothing was deleted');
 }
+
+# rows Citus moves between nodes as intermediate results are read back
+# through their types' input functions on the receiving node: a
+# superuser's join of a role's local table with its distributed table ran
+# the role's domain CHECK on the worker nodes (review round 74, C74-1)
+as('regress_app', q{CREATE DOMAIN app.note74 AS text CHECK (VALUE <> '' AND current_user = 'regress_app');
+	CREATE TABLE app.notes74 (id int PRIMARY KEY, body app.note74);
+	SELECT create_distributed_table('app.notes74', 'id');
+	INSERT INTO app.notes74 SELECT g, 'n' || g FROM generate_series(1, 20) g;
+	CREATE TABLE app.loc74 (id int, body app.note74);
+	INSERT INTO app.loc74 SELECT g, 'n' || g FROM generate_series(1, 5) g});
+like(($coord->psql('postgres', q{SELECT count(*) FROM app.loc74 l JOIN app.notes74 n ON l.body = n.body}))[2],
+	qr/a superuser may not read (values|body) of type app\.note74 through Citus: it is checked by a domain of role regress_app/,
+	'Citus: a superuser\'s join of a role\'s local table with its distributed table is refused where the domain is read');
+is($coord->safe_psql('postgres', q{SET ROLE regress_app; SELECT count(*) FROM app.loc74 l JOIN app.notes74 n ON l.body = n.body}), '5',
+	'its owner runs it');
+as('regress_app', q{DROP TABLE app.notes74, app.loc74; DROP DOMAIN app.note74});
 
 done_testing();

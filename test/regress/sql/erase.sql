@@ -423,6 +423,19 @@ SELECT crm_purge_release(:hc_hold);
 DROP TABLE ul_hc;
 SELECT crm_purge_unprotect('ul_hp', true);
 DROP TABLE ul_hp;
+-- a child's key equal to its parent's but written otherwise (numeric 1.0
+-- for 1, the same type) was never linked back (review round 74, B74-5)
+CREATE TABLE ul_nq (id numeric PRIMARY KEY);
+CREATE TABLE ul_nd (id int PRIMARY KEY, p numeric REFERENCES ul_nq ON DELETE SET NULL);
+SELECT crm_purge_protect('ul_nq') IS NOT NULL AS protected;
+INSERT INTO ul_nq VALUES (1);
+INSERT INTO ul_nd VALUES (1, 1.0);
+DELETE FROM ul_nq;
+SELECT crm_purge_restore('ul_nq');
+SELECT id, p FROM ul_nd;
+DROP TABLE ul_nd;
+SELECT crm_purge_unprotect('ul_nq', true);
+DROP TABLE ul_nq;
 -- the owner's code inside an erase's or permanent delete's DELETE (an
 -- UPDATE trigger of an ON DELETE SET NULL table, an AFTER DELETE statement
 -- trigger firing between two levels of the cascade, a SET DEFAULT
@@ -448,6 +461,57 @@ SELECT crm_purge_erase('ow_p', $$name = 'alice'$$, 'GDPR');
 SELECT id, c_id FROM ow_g ORDER BY id;
 SELECT crm_purge_release(:ow_hold);
 DROP TABLE ow_s, ow_g, ow_c, ow_p;
+DROP FUNCTION ow_move();
+-- (nor when the held row is moved to another partition first, A74-1, or
+-- updated 10001 times first, A74-2: its versions were followed only so far)
+CREATE TABLE ow_p (id int PRIMARY KEY, name text);
+CREATE TABLE ow_c (id int PRIMARY KEY, p_id int REFERENCES ow_p ON DELETE CASCADE);
+CREATE TABLE ow_g (id int, c_id int, note text, PRIMARY KEY (id, c_id),
+	FOREIGN KEY (c_id) REFERENCES ow_c ON DELETE CASCADE) PARTITION BY LIST (c_id);
+CREATE TABLE ow_g12 PARTITION OF ow_g FOR VALUES IN (1, 2);
+CREATE TABLE ow_g3 PARTITION OF ow_g FOR VALUES IN (3, 4);
+CREATE TABLE ow_s (id int PRIMARY KEY, p_id int REFERENCES ow_p ON DELETE SET NULL);
+INSERT INTO ow_p VALUES (1, 'alice'), (2, 'alice'), (3, 'bob');
+INSERT INTO ow_c VALUES (1, 1), (2, 2), (3, 3), (4, 2);
+INSERT INTO ow_g VALUES (1, 1, 'g1'), (2, 2, 'g2'), (99, 3, 'held');
+INSERT INTO ow_s VALUES (1, 1);
+SELECT crm_purge_hold('ow_g', 'id = 99', NULL, 'litigation') AS ow_hold \gset
+CREATE FUNCTION ow_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE gdpr.ow_g SET c_id = 2 WHERE id = 99; RETURN NEW; END $$;
+CREATE TRIGGER ow_move BEFORE UPDATE ON ow_s FOR EACH ROW EXECUTE FUNCTION ow_move();
+SELECT crm_purge_erase('ow_p', $$name = 'alice'$$, 'GDPR');
+CREATE OR REPLACE FUNCTION ow_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..10001 LOOP UPDATE gdpr.ow_g SET note = 'held' WHERE id = 99; END LOOP;
+	UPDATE gdpr.ow_g SET c_id = 4 WHERE id = 99;
+	RETURN NEW;
+END $$;
+SELECT crm_purge_erase('ow_p', $$name = 'alice'$$, 'GDPR');
+SELECT tableoid::regclass, id, c_id FROM ow_g ORDER BY id;
+SELECT crm_purge_release(:ow_hold);
+DROP TABLE ow_s, ow_g, ow_c, ow_p;
+DROP FUNCTION ow_move();
+-- (nor a held row of the erased table itself, reached again through a
+-- cycle of foreign keys: its rows went to its trash unwatched, B74-4)
+CREATE TABLE ow_t (id int PRIMARY KEY, m_id int, note text);
+CREATE TABLE ow_s (id int PRIMARY KEY, p_id int REFERENCES ow_t ON DELETE SET NULL);
+CREATE TABLE ow_m (id int PRIMARY KEY, t_id int REFERENCES ow_t ON DELETE CASCADE);
+ALTER TABLE ow_t ADD FOREIGN KEY (m_id) REFERENCES ow_m ON DELETE CASCADE;
+INSERT INTO ow_t (id, note) VALUES (1, 'a'), (2, 'b'), (99, 'held');
+INSERT INTO ow_m VALUES (20, 2);
+INSERT INTO ow_s VALUES (1, 1);
+CREATE FUNCTION ow_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE gdpr.ow_t SET m_id = 20 WHERE id = 99; RETURN NEW; END $$;
+CREATE TRIGGER ow_move BEFORE UPDATE ON ow_s FOR EACH ROW EXECUTE FUNCTION ow_move();
+SELECT crm_purge_protect('ow_t') IS NOT NULL AS protected;
+SELECT crm_purge_hold('ow_t', 'id = 99', NULL, 'litigation') AS ow_hold \gset
+SELECT crm_purge_erase('ow_t', 'id IN (1, 2)', 'GDPR');
+SELECT id, m_id FROM ow_t ORDER BY id;
+SELECT crm_purge_release(:ow_hold);
+ALTER TABLE ow_t DROP CONSTRAINT ow_t_m_id_fkey;
+DROP TABLE ow_s, ow_m;
+SELECT crm_purge_unprotect('ow_t', true);
+DROP TABLE ow_t;
 DROP FUNCTION ow_move();
 -- the owner's AFTER DELETE row trigger on the erased table moved a held
 -- grandchild, between two erased rows' cascades, under a row the next
