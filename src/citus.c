@@ -51,6 +51,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 #include "utils/timestamp.h"
 
 #include "crm_purge.h"
@@ -508,28 +509,55 @@ crm_purge_citus_plan(PlannedStmt *plan)
 
 /*
  * type_code_owner: the role, not superuser-like, whose domain type (at any
- * depth: an array's element, a composite's attribute, a range's subtype,
- * a domain's base) reads a value of type: its CHECK is that role's code.
- * InvalidOid: none.
+ * depth: an array's element, a composite's or an anonymous record's
+ * attribute, a range's subtype, a domain's base) reads a value of type:
+ * its CHECK is that role's code.  InvalidOid: none; *unsure: the walk could
+ * not tell (too deep, a record whose columns are not known here), which
+ * counts as a role's code (a cap read as "none" let 17 nested composites
+ * through, and a record of ROW(col) was "none": review round 75, C75-1,
+ * C75-2).
  */
 static Oid
-type_code_owner(Oid type, int depth)
+type_code_owner(Oid type, int32 typmod, int depth, bool *unsure)
 {
 	HeapTuple	tup;
 	Form_pg_type t;
 	Oid			owner = InvalidOid;
 
-	if (depth > 16 || !OidIsValid(type) || (tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type))) == NULL)
+	if (depth > 64)
+	{
+		*unsure = true;
+		return InvalidOid;
+	}
+	if (type == RECORDOID || type == RECORDARRAYOID)
+	{
+		TupleDesc	td = typmod >= 0 ? lookup_rowtype_tupdesc_noerror(RECORDOID, typmod, true) : NULL;
+		int			i;
+
+		if (td == NULL)
+		{
+			*unsure = true;
+			return InvalidOid;
+		}
+		for (i = 0; i < td->natts && !OidIsValid(owner); i++)
+			if (!TupleDescAttr(td, i)->attisdropped)
+				owner = type_code_owner(TupleDescAttr(td, i)->atttypid, TupleDescAttr(td, i)->atttypmod,
+										depth + 1, unsure);
+		ReleaseTupleDesc(td);
+		return owner;
+	}
+	if (!OidIsValid(type) || (tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type))) == NULL)
 		return InvalidOid;
 	t = (Form_pg_type) GETSTRUCT(tup);
 	if (t->typtype == TYPTYPE_DOMAIN)
-		owner = crm_purge_superuser_like(t->typowner) ? type_code_owner(t->typbasetype, depth + 1) : t->typowner;
+		owner = crm_purge_superuser_like(t->typowner) ?
+			type_code_owner(t->typbasetype, t->typtypmod, depth + 1, unsure) : t->typowner;
 	else if (OidIsValid(t->typelem) && IsTrueArrayType(t))
-		owner = type_code_owner(t->typelem, depth + 1);
+		owner = type_code_owner(t->typelem, typmod, depth + 1, unsure);
 	else if (t->typtype == TYPTYPE_RANGE)
-		owner = type_code_owner(get_range_subtype(type), depth + 1);
+		owner = type_code_owner(get_range_subtype(type), -1, depth + 1, unsure);
 	else if (t->typtype == TYPTYPE_MULTIRANGE)
-		owner = type_code_owner(get_multirange_range(type), depth + 1);
+		owner = type_code_owner(get_multirange_range(type), -1, depth + 1, unsure);
 	else if (t->typtype == TYPTYPE_COMPOSITE && OidIsValid(t->typrelid))
 	{
 		Relation	rel = relation_open(t->typrelid, AccessShareLock);
@@ -537,11 +565,35 @@ type_code_owner(Oid type, int depth)
 
 		for (i = 0; i < RelationGetDescr(rel)->natts && !OidIsValid(owner); i++)
 			if (!TupleDescAttr(RelationGetDescr(rel), i)->attisdropped)
-				owner = type_code_owner(TupleDescAttr(RelationGetDescr(rel), i)->atttypid, depth + 1);
+				owner = type_code_owner(TupleDescAttr(RelationGetDescr(rel), i)->atttypid,
+										TupleDescAttr(RelationGetDescr(rel), i)->atttypmod, depth + 1, unsure);
 		relation_close(rel, AccessShareLock);
 	}
 	ReleaseSysCache(tup);
 	return owner;
+}
+
+/* refuse_foreign_type: a superuser reading a value of type through Citus, if a role's code checks it */
+static void
+refuse_foreign_type(Oid type, int32 typmod, const char *what)
+{
+	bool		unsure = false;
+	Oid			owner = type_code_owner(type, typmod, 0, &unsure);
+
+	if (OidIsValid(owner) && owner != GetUserId())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a superuser may not read %s of type %s through Citus: it is checked by a domain of role %s",
+						what, format_type_be_qualified(type), crm_purge_role_name(owner)),
+				 errdetail("Citus reads the rows it moves between nodes through the type's input function, which checks the domain's constraints, that role's code, as the superuser."),
+				 errhint("Read it as its base type (cast it in the query), or as the domain's owner (SET ROLE).")));
+	if (unsure)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a superuser may not read %s of type %s through Citus: crm_purge cannot tell whose code checks it",
+						what, format_type_be_qualified(type)),
+				 errdetail("Citus reads the rows it moves between nodes through the type's input function; a role's domain in it would check its constraints, that role's code, as the superuser."),
+				 errhint("Read it as text (cast it in the query), or as the role whose types it holds (SET ROLE).")));
 }
 
 /*
@@ -606,7 +658,8 @@ crm_purge_citus_refuse_foreign_domains(PlannedStmt *stmt)
 	foreach(lc, functions)
 	{
 		RangeTblFunction *rtf = lfirst(lc);
-		ListCell   *t;
+		ListCell   *t,
+				   *tm;
 		char	   *name;
 
 		if (!IsA(rtf->funcexpr, FuncExpr))
@@ -614,18 +667,8 @@ crm_purge_citus_refuse_foreign_domains(PlannedStmt *stmt)
 		name = get_func_name(((FuncExpr *) rtf->funcexpr)->funcid);
 		if (name == NULL || strncmp(name, "read_intermediate_result", 24) != 0)
 			continue;
-		foreach(t, rtf->funccoltypes)
-		{
-			Oid			owner = type_code_owner(lfirst_oid(t), 0);
-
-			if (OidIsValid(owner) && owner != GetUserId())
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("a superuser may not read values of type %s through Citus: it is checked by a domain of role %s",
-								format_type_be_qualified(lfirst_oid(t)), crm_purge_role_name(owner)),
-						 errdetail("Citus reads the rows it moves between nodes through the type's input function, which checks the domain's constraints, that role's code, as the superuser."),
-						 errhint("Read it as its base type (cast it in the query), or as the domain's owner (SET ROLE).")));
-		}
+		forboth(t, rtf->funccoltypes, tm, rtf->funccoltypmods)
+			refuse_foreign_type(lfirst_oid(t), lfirst_int(tm), "values");
 	}
 	foreach(lc, scans)
 	{
@@ -635,17 +678,9 @@ crm_purge_citus_refuse_foreign_domains(PlannedStmt *stmt)
 		foreach(t, scan->custom_scan_tlist != NIL ? scan->custom_scan_tlist : scan->scan.plan.targetlist)
 		{
 			TargetEntry *tle = lfirst(t);
-			Oid			type = exprType((Node *) tle->expr);
-			Oid			owner = type_code_owner(type, 0);
 
-			if (OidIsValid(owner) && owner != GetUserId())
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("a superuser may not read %s of type %s through Citus: it is checked by a domain of role %s",
-								tle->resname ? quote_identifier(tle->resname) : "a column",
-								format_type_be_qualified(type), crm_purge_role_name(owner)),
-						 errdetail("Citus reads the worker nodes' rows on this node through the type's input function, which checks the domain's constraints, that role's code, as the superuser."),
-						 errhint("Read it as its base type (cast it in the query), or as the domain's owner (SET ROLE).")));
+			refuse_foreign_type(exprType((Node *) tle->expr), exprTypmod((Node *) tle->expr),
+								tle->resname ? quote_identifier(tle->resname) : "a column");
 		}
 	}
 }

@@ -322,7 +322,7 @@ extern void crm_purge_lock_holds(Oid relid, int mode);
 extern List *crm_purge_hold_hits(Oid relid, Oid scanrel, const char *cond, int nargs,
 								 Oid *argtypes, Datum *values);
 extern Datum crm_purge_hold_tid_array(List *hits);
-extern List *crm_purge_hold_keys(Oid relid);
+extern List *crm_purge_hold_rows(Oid relid);
 extern void crm_purge_trash_held(Oid relid, Oid trashid, Datum ids, Datum rows,
 								 Datum *held_ids, Datum *held_rows);
 extern bool crm_purge_has_holds(Oid relid);

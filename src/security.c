@@ -932,13 +932,12 @@ held_watch(Oid relid, AclMode need)
  * text[]) RETURNS text[]: held_watch for an erase of a Citus table, whose
  * rows have no ctid to follow: the rows each legal hold keeps in each
  * Citus table a DELETE of tbl reaches through foreign keys' actions, as
- * "table:hold:key" (by primary key), or "table:hold:#rows" for a table
- * without one; given those read before the DELETE, an error when one of
- * those rows is gone, or a hold keeps fewer rows (the owner's cast of a
- * key's type, run on a worker node inside the DELETE, moved a held row
- * under a row that went: review round 73, B73-4; counted only, another row
- * it made for the hold hid it: round 74, C74-2).  The extension owner
- * only.
+ * "table:hold:row" (the text of all its columns); given those read before
+ * the DELETE, an error when one of them is gone or changed (the owner's
+ * cast of a key's type, run on a worker node inside the DELETE, moved a
+ * held row under a row that went: review round 73, B73-4; counted, or
+ * compared by key, a row it made in its place hid it: rounds 74 and 75,
+ * C74-2, B75-1, B75-2).  The extension owner only.
  */
 PG_FUNCTION_INFO_V1(crm_purge_citus_held_watch);
 Datum
@@ -959,26 +958,17 @@ crm_purge_citus_held_watch(PG_FUNCTION_ARGS)
 	foreach(lc, written_tables(relid, ACL_DELETE))
 	{
 		Oid			rel = lfirst_oid(lc);
-		AttrNumber	pk[INDEX_MAX_KEYS];
-		Relation	r;
-		bool		keyed;
 		ListCell   *h,
 				   *k;
 
 		if (!crm_purge_citus_distributed(rel) || list_member_oid(own, rel) || !crm_purge_has_holds(rel))
 			continue;
-		r = table_open(rel, AccessShareLock);
-		keyed = crm_purge_primary_key(r, pk, true) > 0;
-		table_close(r, AccessShareLock);
-		foreach(h, keyed ? crm_purge_hold_keys(rel) : crm_purge_hold_hits(rel, rel, "true", 0, NULL, NULL))
+		foreach(h, crm_purge_hold_rows(rel))
 		{
 			CrmPurgeHoldHit *hit = lfirst(h);
 
-			if (!keyed)
-				now = lappend(now, psprintf("%u:" INT64_FORMAT ":#%d", rel, hit->id, list_length(hit->tids)));
-			else
-				foreach(k, hit->tids)
-					now = lappend(now, psprintf("%u:" INT64_FORMAT ":%s", rel, hit->id, (char *) lfirst(k)));
+			foreach(k, hit->tids)
+				now = lappend(now, psprintf("%u:" INT64_FORMAT ":%s", rel, hit->id, (char *) lfirst(k)));
 		}
 	}
 	SPI_finish();
@@ -997,32 +987,21 @@ crm_purge_citus_held_watch(PG_FUNCTION_ARGS)
 			int64		hold;
 			int			at = 0;
 			bool		kept = false;
-			char	   *rest;
 
 			if (sscanf(entry, "%u:" INT64_FORMAT ":%n", &rel, &hold, &at) < 2 || at == 0)
 				elog(ERROR, "malformed held row entry \"%s\"", entry);
-			rest = entry + at;
 			foreach(lc, now)
-			{
-				char	   *e = lfirst(lc);
-
-				if (rest[0] == '#')
+				if (strcmp(lfirst(lc), entry) == 0)
 				{
-					/* (the same table and hold, at least as many rows) */
-					if (strncmp(e, entry, at) == 0 && e[at] == '#' && atoi(e + at + 1) >= atoi(rest + 1))
-						kept = true;
-				}
-				else if (strcmp(e, entry) == 0)
 					kept = true;
-				if (kept)
 					break;
-			}
+				}
 			if (!kept)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_IN_USE),
 						 errmsg("cannot delete rows of table %s: legal hold " INT64_FORMAT " keeps rows of table %s that the DELETE removed",
 								crm_purge_relname(relid), hold, crm_purge_relname(rel)),
-						 errdetail("Code of a table's owner that ran inside the DELETE (a trigger, a column default, a cast or operator of a key's type) moved them under a row that went."),
+						 errdetail("Code of a table's owner that ran inside the DELETE (a trigger, a column default, a cast or operator of a key's type) moved or changed them."),
 						 errhint("Nothing was deleted. Find that code on the tables the foreign keys' actions reach, or release the hold with crm_purge_release.")));
 		}
 	}

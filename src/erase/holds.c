@@ -378,14 +378,30 @@ crm_purge_citus_hold_condition(Oid relid)
 }
 
 /*
- * crm_purge_hold_keys: the rows of relid its active holds keep, named by
- * their primary key's text (a hit's tids are char *): on Citus, where a
- * row has no ctid to follow.
+ * crm_purge_hold_rows: the rows of relid its active holds keep, as the text
+ * of all their columns (a hit's tids are char *): on Citus, where a row has
+ * no ctid to follow; by their key, a row changed and another made under its
+ * key passed (review round 75, B75-1, B75-2).
  */
 List *
-crm_purge_hold_keys(Oid relid)
+crm_purge_hold_rows(Oid relid)
 {
-	return hold_hits(relid, relid, false, crm_purge_key_expression(relid), "true", 0, NULL, NULL);
+	Relation	rel = table_open(relid, AccessShareLock);
+	StringInfoData row;
+	int			i;
+
+	initStringInfo(&row);
+	appendStringInfoString(&row, "ROW(");
+	for (i = 0; i < RelationGetDescr(rel)->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), i);
+
+		if (!a->attisdropped)
+			appendStringInfo(&row, "%s%s", row.data[row.len - 1] == '(' ? "" : ", ", quote_identifier(NameStr(a->attname)));
+	}
+	appendStringInfoChar(&row, ')');
+	table_close(rel, AccessShareLock);
+	return hold_hits(relid, relid, false, row.data, "true", 0, NULL, NULL);
 }
 
 /*

@@ -2188,6 +2188,34 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }
 
+/* start_queued_request: a queued request's scan chosen and saved, in its own subtransaction */
+static void
+start_queued_request(void *arg)
+{
+	Request    *r = arg;
+
+	start_request(r);
+	if (SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
+							  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r->id)}, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not start request " INT64_FORMAT, r->id);
+	save_scan(r);
+}
+
+typedef struct NextHeap
+{
+	Request    *r;
+	Oid			next;
+} NextHeap;
+
+/* find_next_heap: next_heap() after the request's partition, in its own subtransaction */
+static void
+find_next_heap(void *arg)
+{
+	NextHeap   *nh = arg;
+
+	nh->next = next_heap(nh->r, nh->r->heap);
+}
+
 /*
  * crm_purge_request_batch: runs one batch of the oldest active request.
  * Returns false when no request is waiting.  A batch that fails is rolled
@@ -2235,11 +2263,10 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		r.heap = r.relid;
 	if (r.queued)
 	{
-		start_request(&r);
-		if (SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
-								  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r.id)}, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not start request " INT64_FORMAT, r.id);
-		save_scan(&r);
+		/* (a lock on the table held past lock_timeout waits there: it made the worker exit, review round 75, A75-2) */
+		edata = crm_purge_in_subtransaction(start_queued_request, &r);
+		if (edata != NULL)
+			return batch_failed(&r, edata, started, counts, false);
 	}
 
 	work.r = &r;
@@ -2330,11 +2357,14 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 
 	if (done && r.heap != r.relid)
 	{
-		/* this partition is done: the next one, or the end */
-		Oid			next = next_heap(&r, r.heap);
+		/* this partition is done: the next one, or the end (it reads the partitions: A75-2 again) */
+		NextHeap	nh = {&r, InvalidOid};
 
-		set_partition(&r, next);
-		done = !OidIsValid(next);
+		edata = crm_purge_in_subtransaction(find_next_heap, &nh);
+		if (edata != NULL)
+			return batch_failed(&r, edata, started, counts, false);
+		set_partition(&r, nh.next);
+		done = !OidIsValid(nh.next);
 	}
 	if (done)
 	{

@@ -967,9 +967,9 @@ run_relink(void *arg)
 }
 
 /*
- * relink_argtype: the base type of attribute a, as a parameter's type; an
- * error unless its text comes back through built-in input functions alone
- * (a domain's CHECK, say inside an array, is its owner's code).
+ * relink_argtype: the base type of attribute a, as a parameter's type;
+ * InvalidOid unless its text comes back through built-in input functions
+ * alone (a domain's CHECK, say inside an array, is its owner's code).
  */
 static Oid
 relink_argtype(Form_pg_attribute a)
@@ -982,11 +982,17 @@ relink_argtype(Form_pg_attribute a)
 		(typtype == TYPTYPE_BASE && (!OidIsValid(elem) || get_typtype(elem) == TYPTYPE_BASE ||
 									 get_typtype(elem) == TYPTYPE_ENUM)))
 		return base;
+	return InvalidOid;
+}
+
+/* refuse_relink_type: relink_argtype's refusal, raised once nothing is held (try_relink_statement catches it) */
+static void
+refuse_relink_type(const char *column, Oid type)
+{
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("column %s has type %s, which crm_purge does not link back by",
-					quote_identifier(NameStr(a->attname)), format_type_be_qualified(a->atttypid))));
-	return InvalidOid;
+					quote_identifier(column), format_type_be_qualified(type))));
 }
 
 /*
@@ -1053,6 +1059,16 @@ relink_statement(Oid child, const char *conname, RelinkQuery *q)
 		Form_pg_attribute a = TupleDescAttr(td, fk[i] - 1);
 
 		q->argtypes[i] = relink_argtype(a);
+		/* (released first: the error is caught without a subtransaction, review round 75, A75-1) */
+		if (!OidIsValid(q->argtypes[i]))
+		{
+			char	   *column = pstrdup(NameStr(a->attname));
+			Oid			type = a->atttypid;
+
+			ReleaseSysCache(tup);
+			table_close(rel, NoLock);
+			refuse_relink_type(column, type);
+		}
 		appendStringInfo(&setcols, "%s%s", i ? ", " : "", quote_identifier(NameStr(a->attname)));
 		appendStringInfo(&setvals, "%s$%d", i ? ", " : "", i + 1);
 		appendStringInfo(&where, " AND %s IS NULL", quote_identifier(NameStr(a->attname)));
@@ -1063,6 +1079,14 @@ relink_statement(Oid child, const char *conname, RelinkQuery *q)
 		Form_pg_attribute a = TupleDescAttr(td, pk[i] - 1);
 
 		q->argtypes[nfk + i] = relink_argtype(a);
+		if (!OidIsValid(q->argtypes[nfk + i]))
+		{
+			char	   *column = pstrdup(NameStr(a->attname));
+			Oid			type = a->atttypid;
+
+			table_close(rel, NoLock);
+			refuse_relink_type(column, type);
+		}
 		appendStringInfo(&where, " AND %s OPERATOR(pg_catalog.=) $%d",
 						 quote_identifier(NameStr(a->attname)), nfk + i + 1);
 	}

@@ -436,6 +436,22 @@ SELECT id, p FROM ul_nd;
 DROP TABLE ul_nd;
 SELECT crm_purge_unprotect('ul_nq', true);
 DROP TABLE ul_nq;
+-- a child whose key cannot be linked back by: its table was left open
+-- (review round 75, A75-1: the child could not be dropped after)
+CREATE DOMAIN ul_dom AS int CHECK (VALUE > 0);
+CREATE TABLE ul_dp (id int PRIMARY KEY);
+CREATE TABLE ul_dc (k ul_dom[] PRIMARY KEY, pid int REFERENCES ul_dp ON DELETE SET NULL);
+SELECT crm_purge_protect('ul_dp') IS NOT NULL AS protected;
+INSERT INTO ul_dp VALUES (1);
+INSERT INTO ul_dc VALUES (ARRAY[7]::ul_dom[], 1);
+DELETE FROM ul_dp;
+BEGIN;
+SELECT crm_purge_restore('ul_dp');
+DROP TABLE ul_dc;
+COMMIT;
+SELECT crm_purge_unprotect('ul_dp', true);
+DROP TABLE ul_dp;
+DROP DOMAIN ul_dom;
 -- the owner's code inside an erase's or permanent delete's DELETE (an
 -- UPDATE trigger of an ON DELETE SET NULL table, an AFTER DELETE statement
 -- trigger firing between two levels of the cascade, a SET DEFAULT
