@@ -990,12 +990,20 @@ crm_purge_citus_held_watch(PG_FUNCTION_ARGS)
 
 			if (sscanf(entry, "%u:" INT64_FORMAT ":%n", &rel, &hold, &at) < 2 || at == 0)
 				elog(ERROR, "malformed held row entry \"%s\"", entry);
-			foreach(lc, now)
-				if (strcmp(lfirst(lc), entry) == 0)
-				{
-					kept = true;
-					break;
-				}
+			/* (as many times as before: two identical held rows, one deleted, review round 76, C76-1) */
+			{
+				int			times_before = 0,
+							times_now = 0,
+							j;
+
+				for (j = 0; j < nbefore; j++)
+					if (strcmp(TextDatumGetCString(before[j]), entry) == 0)
+						times_before++;
+				foreach(lc, now)
+					if (strcmp(lfirst(lc), entry) == 0)
+						times_now++;
+				kept = times_now >= times_before;
+			}
 			if (!kept)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_IN_USE),

@@ -1883,6 +1883,19 @@ run_citus_round(void *arg)
 	c->waiting = SPI_getvalue(t, desc, 4);
 }
 
+/* start_citus_round: a queued request marked started, and the lock on its table's holds */
+static void
+start_citus_round(void *arg)
+{
+	Request    *r = arg;
+
+	if (r->queued &&
+		SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
+							  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r->id)}, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not start request " INT64_FORMAT, r->id);
+	crm_purge_lock_holds(r->relid, ShareLock);
+}
+
 /* citus_request_round: one round of request r on a distributed table; true when more work is ready. */
 static bool
 citus_request_round(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
@@ -1890,16 +1903,18 @@ citus_request_round(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
 	CitusRound	c = {r, started};
 	ErrorData  *edata;
 
-	if (r->queued &&
-		SPI_execute_with_args("SELECT crm_purge._request_status($1, 'in_progress')",
-							  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(r->id)}, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not start request " INT64_FORMAT, r->id);
 	/*
-	 * the lock on the table's holds, in the step's transaction: a round given
-	 * up (a timeout) rolls its subtransaction back while a shard's batch may
-	 * still run on its node; a hold being made waits for the step's end
+	 * the lock on the table's holds, kept to the step's end (a released
+	 * subtransaction's locks pass to its parent): a round given up (a
+	 * timeout) rolls its subtransaction back while a shard's batch may still
+	 * run on its node; a hold being made waits for the step's end.  Taken
+	 * in a subtransaction of its own: a hold being made in a transaction
+	 * left open made the worker exit at its lock timeout (review round 76,
+	 * B76-1)
 	 */
-	crm_purge_lock_holds(r->relid, ShareLock);
+	edata = crm_purge_in_subtransaction(start_citus_round, r);
+	if (edata != NULL)
+		return batch_failed(r, edata, started, counts, false);
 	edata = crm_purge_in_subtransaction(run_citus_round, &c);
 	if (edata != NULL)
 		return batch_failed(r, edata, started, counts, true);

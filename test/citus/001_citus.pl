@@ -2477,6 +2477,22 @@ as('regress_app', q{CREATE TABLE app.p73 (tenant int, id int, PRIMARY KEY (tenan
 		qr/legal hold \d+ keeps rows of table app\.g73 that the DELETE removed/,
 		'Citus: nor when the held row\'s key is changed and another row made under it');
 	is($coord->safe_psql('postgres', q{SELECT string_agg(id || ':' || note, ',' ORDER BY id) FROM app.g73}), '1:g1,2:g2,99:held', 'nothing was erased');
+	# (nor when one of two identical held rows goes: compared as many
+	# times as they were there, round 76, C76-1)
+	as('regress_app', qq{ALTER TABLE app.g73 DROP CONSTRAINT g73_pkey;
+		INSERT INTO app.g73 VALUES (7, 99, 3, 'held');
+		CREATE OR REPLACE FUNCTION app.e73_int(app.e73) RETURNS int LANGUAGE plpgsql AS \$f\$
+		BEGIN
+			IF pg_trigger_depth() > 0 AND to_regclass('$g_shard') IS NOT NULL AND EXISTS (SELECT FROM app.arm73) THEN
+				UPDATE $g_shard SET c_id = 2 WHERE ctid = (SELECT min(ctid) FROM $g_shard WHERE tenant = 7 AND id = 99 AND c_id = 3)
+					AND (SELECT count(*) FROM $g_shard WHERE tenant = 7 AND id = 99 AND c_id = 3) = 2;
+			END IF;
+			RETURN array_position(enum_range(NULL::app.e73), \$1);
+		END \$f\$});
+	like(($coord->psql('postgres', q{SET ROLE regress_admin; SELECT crm_purge_erase('app.p73', 'tenant = 7 AND id IN (1, 2)', 'GDPR')}))[2],
+		qr/legal hold \d+ keeps rows of table app\.g73 that the DELETE removed/,
+		'Citus: nor when one of two identical held rows goes');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.g73 WHERE id = 99}), '2', 'both stay');
 }
 
 # rows Citus moves between nodes as intermediate results are read back
@@ -2511,5 +2527,26 @@ like(($coord->psql('postgres', q{SELECT ROW(body, 1) FROM app.deep75}))[2],
 	qr/a superuser may not read "row" of type pg_catalog\.record through Citus: it is checked by a domain of role regress_app/,
 	'Citus: a role\'s domain in an anonymous record is seen');
 as('regress_app', q{DROP TABLE app.deep75; DROP DOMAIN app.d75 CASCADE});
+
+# a request's round on a distributed table took the lock on the table's
+# holds outside any subtransaction: a hold being made in a transaction left
+# open made the worker exit at its lock timeout, over and over (review
+# round 76, B76-1); the round waits, the tick goes on
+as('regress_app', q{CREATE TABLE app.m76 (id int PRIMARY KEY, modified_at timestamptz, note text);
+	SELECT create_distributed_table('app.m76', 'id');
+	INSERT INTO app.m76 SELECT g, now() - interval '2 years', 'n' FROM generate_series(1, 20) g;
+	GRANT SELECT, DELETE ON app.m76 TO regress_admin});
+{
+	my $holder = $coord->background_psql('postgres');
+	$holder->query_safe(q{SET client_min_messages = warning; SET ROLE regress_admin; BEGIN; SELECT crm_purge_hold('app.m76', 'id = 1', NULL, 'litigation')});
+	my $req = as('regress_admin', q{SELECT crm_purge_request('app.m76', '1 year', 'delete_only')});
+	chomp $req;
+	my ($rc, $out, $err) = $coord->psql('postgres', q{SET lock_timeout = '300ms'; SELECT crm_purge_tick() IS NOT NULL});
+	is($rc, 0, 'Citus: a tick waiting for the lock on a table\'s holds does not fail') or diag($err);
+	$holder->query_safe('ROLLBACK');
+	$holder->quit;
+	$coord->poll_query_until('postgres', qq{SELECT crm_purge_tick() IS NOT NULL AND (SELECT status FROM crm_purge_requests WHERE id = $req) = 'success'});
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.m76}), '0', 'the request ran once the hold\'s transaction ended');
+}
 
 done_testing();
