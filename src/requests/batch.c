@@ -2193,6 +2193,17 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	}
 	if (sw.moved && edata == NULL)
 		result = "{\"moved\": true}";
+	else if (edata == NULL && work && sw.w.done && sw.w.left > 0)
+	{
+		/*
+		 * the placement's last pass left rows the request takes (a trigger
+		 * or rule of the shard kept them): the request fails naming them,
+		 * not success (review round 76, C76-3)
+		 */
+		r.left = sw.w.left;
+		result = shard_state(request_id, placementid, known, PG_GETARG_BOOL(3),
+							 psprintf("shard " INT64_FORMAT ": %s", sw.shardid, left_note(&r, r.passes)), NULL);
+	}
 	else
 		result = shard_state(request_id, placementid, known, PG_GETARG_BOOL(3), edata ? edata->message : NULL,
 							 edata ? unpack_sql_state(edata->sqlerrcode) : NULL);

@@ -2549,4 +2549,24 @@ as('regress_app', q{CREATE TABLE app.m76 (id int PRIMARY KEY, modified_at timest
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.m76}), '0', 'the request ran once the hold\'s transaction ended');
 }
 
+# a Citus request whose shard's trigger keeps rows it takes: the last pass
+# on the shard left them, and the request said success (review round 76,
+# C76-3): it fails, naming them
+as('regress_app', q{CREATE TABLE app.tf76 (account_id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+	SELECT create_distributed_table('app.tf76', 'account_id', shard_count => 1);
+	INSERT INTO app.tf76 SELECT g, now() - interval '1 year' FROM generate_series(1, 4) g;
+	GRANT SELECT, DELETE ON app.tf76 TO regress_admin;
+	CREATE FUNCTION app.keep76() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN IF OLD.account_id % 2 = 0 THEN RETURN NULL; END IF; RETURN OLD; END $$;
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER a_keep BEFORE DELETE ON app.tf76 FOR EACH ROW EXECUTE FUNCTION app.keep76()});
+{
+	my $req = as('regress_admin', q{SELECT crm_purge_request('app.tf76', '1 day', 'delete_only')});
+	chomp $req;
+	$coord->poll_query_until('postgres', qq{SELECT crm_purge_tick() IS NOT NULL AND (SELECT status FROM crm_purge_requests WHERE id = $req) NOT IN ('queued', 'in_progress')});
+	like($coord->safe_psql('postgres', qq{SELECT status || ': ' || error FROM crm_purge_requests WHERE id = $req}),
+		qr/^failed: .*rows the request takes are still there after \d+ scans/,
+		'Citus: a request whose shard kept rows it takes fails, naming them');
+}
+
 done_testing();
