@@ -172,6 +172,7 @@ CREATE TABLE crm_purge.shard_requests (
 	done		boolean NOT NULL DEFAULT false,
 	scan_file	oid,
 	passes		integer NOT NULL DEFAULT 1,
+	left_note	text,
 	PRIMARY KEY (request_id, placementid)
 );
 

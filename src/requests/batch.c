@@ -1960,7 +1960,7 @@ shard_state(int64 request_id, int64 placementid, int32 known, bool work, const c
 	/* a placement this node never worked on is done only when asked for no work (it moved away) */
 	if (SPI_execute_with_args("SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
 							  "'rows_done', coalesce(s.rows_done, 0), 'done', coalesce(s.done, NOT $6),"
-							  " 'error', $4, 'sqlstate', $5,"
+							  " 'error', coalesce($4, s.left_note), 'sqlstate', $5,"
 							  " 'parts', coalesce(s.parts, 0), 'new_parts', (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('part', p.part, 'path', p.path,"
 							  "   'rows', p.rows, 'bytes', p.bytes, 'sha256', p.sha256) ORDER BY p.part), '[]')"
 							  "   FROM crm_purge.shard_parts p WHERE p.request_id = $1 AND p.placementid = $2 AND p.part > $3)))::text"
@@ -2000,6 +2000,7 @@ shard_work(void *arg)
 	Datum		values[2] = {Int64GetDatum(sw->shardid), Int64GetDatum(sw->placementid)};
 	Oid			relid;
 	char	   *name;
+	char	   *note = NULL;
 
 	if (SPI_execute_with_args("SELECT pg_catalog.lock_shard_metadata(5, ARRAY[$1])", 1, argtypes, values,
 							  NULL, false, 0) != SPI_OK_SELECT)
@@ -2064,16 +2065,30 @@ shard_work(void *arg)
 			elog(ERROR, "could not record export part");
 		r->parts++;
 	}
+	/*
+	 * the placement's last pass left rows the request takes (a trigger or
+	 * rule of the shard kept them): named with the placement, in the same
+	 * update that marks it done, so that every later reply names them too
+	 * (a reply lost with its round said nothing: review rounds 76 and 77,
+	 * C76-3, B77-1); the request fails
+	 */
+	if (sw->w.done && sw->w.left > 0)
+	{
+		r->left = sw->w.left;
+		note = psprintf("shard " INT64_FORMAT ": %s", sw->shardid, left_note(r, r->passes));
+	}
 	if (SPI_execute_with_args("UPDATE crm_purge.shard_requests SET next_block = $3, chunk_blocks = $4, last_value = $5,"
 							  " batches = batches + 1, parts = $6, rows_done = rows_done + $7, done = $8,"
-							  " end_block = $9, scan_file = $10, passes = $11"
-							  " WHERE request_id = $1 AND placementid = $2", 11,
-							  (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID, BOOLOID, INT8OID, OIDOID, INT4OID},
+							  " end_block = $9, scan_file = $10, passes = $11, left_note = $12"
+							  " WHERE request_id = $1 AND placementid = $2", 12,
+							  (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID, BOOLOID, INT8OID, OIDOID, INT4OID, TEXTOID},
 							  (Datum[]) {Int64GetDatum(r->id), values[1], Int64GetDatum(r->next_block),
 								  Int64GetDatum(r->chunk_blocks), r->last_value, Int32GetDatum(r->parts),
 								  Int64GetDatum((int64) sw->w.n), BoolGetDatum(sw->w.done),
-								  Int64GetDatum(r->end_block), ObjectIdGetDatum(r->scan_file), Int32GetDatum(r->passes)},
-							  r->has_last_value ? NULL : "    n      ", false, 0) != SPI_OK_UPDATE)
+								  Int64GetDatum(r->end_block), ObjectIdGetDatum(r->scan_file), Int32GetDatum(r->passes),
+								  note ? CStringGetTextDatum(note) : (Datum) 0},
+							  r->has_last_value ? (note ? NULL : "           n") : (note ? "    n       " : "    n      n"),
+							  false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not save the position of placement " INT64_FORMAT, sw->placementid);
 }
 
@@ -2193,17 +2208,6 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	}
 	if (sw.moved && edata == NULL)
 		result = "{\"moved\": true}";
-	else if (edata == NULL && work && sw.w.done && sw.w.left > 0)
-	{
-		/*
-		 * the placement's last pass left rows the request takes (a trigger
-		 * or rule of the shard kept them): the request fails naming them,
-		 * not success (review round 76, C76-3)
-		 */
-		r.left = sw.w.left;
-		result = shard_state(request_id, placementid, known, PG_GETARG_BOOL(3),
-							 psprintf("shard " INT64_FORMAT ": %s", sw.shardid, left_note(&r, r.passes)), NULL);
-	}
 	else
 		result = shard_state(request_id, placementid, known, PG_GETARG_BOOL(3), edata ? edata->message : NULL,
 							 edata ? unpack_sql_state(edata->sqlerrcode) : NULL);

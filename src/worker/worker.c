@@ -1120,6 +1120,17 @@ crm_purge_worker_main(Datum arg)
 	/* crm_purge's SQL reads its literals so, whatever the database's settings (a regex's backslashes) */
 	SetConfigOption("standard_conforming_strings", "on", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * due work runs in READ COMMITTED, writable transactions, whatever the
+	 * server's or the database's defaults: under REPEATABLE READ a step's
+	 * segment merge copied rows an erase removed meanwhile back into the
+	 * trash, and a read-only default made the worker exit at every start
+	 * (review round 77, A77-1, A77-2; a database owner may set both)
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
 	StartTransactionCommand();
 	my_dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(my_dboid));
 	CommitTransactionCommand();

@@ -2567,6 +2567,13 @@ as('regress_app', q{CREATE TABLE app.tf76 (account_id int PRIMARY KEY, modified_
 	like($coord->safe_psql('postgres', qq{SELECT status || ': ' || error FROM crm_purge_requests WHERE id = $req}),
 		qr/^failed: .*rows the request takes are still there after \d+ scans/,
 		'Citus: a request whose shard kept rows it takes fails, naming them');
+	# (kept with the placement's state: a reply lost with its round named
+	# them nowhere, round 77, B77-1)
+	my $port = $coord->safe_psql('postgres', q{SELECT n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+		JOIN pg_dist_node n USING (groupid) WHERE s.logicalrelid = 'app.tf76'::regclass});
+	my $wn = $port == $w1->port ? $w1 : $w2;
+	like($wn->safe_psql('postgres', qq{SELECT left_note FROM crm_purge.shard_requests WHERE request_id = $req}),
+		qr/rows the request takes are still there/, 'the worker node keeps the note with the placement');
 }
 
 done_testing();

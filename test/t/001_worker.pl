@@ -259,6 +259,23 @@ is($node->safe_psql('test_app', 'SELECT count(*) FROM crm_trash.public__t'), '1'
 $node->safe_psql('postgres', 'DROP DATABASE test_app');
 $node->safe_psql('template1', 'DROP EXTENSION crm_purge');
 
+# a database owner's defaults: read-only transactions made the worker exit
+# at every start, REPEATABLE READ let a segment merge copy erased rows back
+# (review round 77, A77-1, A77-2): the worker's own transactions are READ
+# COMMITTED and writable whatever the database sets
+$node->safe_psql('crm', q{ALTER DATABASE crm SET default_transaction_read_only = on;
+	ALTER DATABASE crm SET default_transaction_isolation = 'repeatable read'});
+$pid = worker_pid($node, 'crm');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+$node->safe_psql('crm', q{SET default_transaction_read_only = off;
+	CREATE TABLE ro_t (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+	INSERT INTO ro_t SELECT g, now() - interval '2 years' FROM generate_series(1, 10) g;
+	SELECT crm_purge_request('ro_t', '1 year', 'delete_only')});
+ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge_requests ORDER BY id DESC LIMIT 1}),
+	'with read-only, REPEATABLE READ defaults the worker does the due work');
+$node->safe_psql('crm', q{SET default_transaction_read_only = off; ALTER DATABASE crm RESET default_transaction_read_only;
+	ALTER DATABASE crm RESET default_transaction_isolation; DROP TABLE ro_t});
+
 # killed: the postmaster restarts everything, the worker comes back
 $pid = worker_pid($node, 'crm');
 kill 'KILL', $pid;
