@@ -979,6 +979,9 @@ crm_purge_citus_held_watch(PG_FUNCTION_ARGS)
 		int			nbefore,
 					i;
 
+		/* (each taken once: two identical held rows, one deleted, review round 76, C76-1) */
+		List	   *unmatched = list_copy(now);
+
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &before, &nulls, &nbefore);
 		for (i = 0; i < nbefore; i++)
 		{
@@ -990,20 +993,13 @@ crm_purge_citus_held_watch(PG_FUNCTION_ARGS)
 
 			if (sscanf(entry, "%u:" INT64_FORMAT ":%n", &rel, &hold, &at) < 2 || at == 0)
 				elog(ERROR, "malformed held row entry \"%s\"", entry);
-			/* (as many times as before: two identical held rows, one deleted, review round 76, C76-1) */
-			{
-				int			times_before = 0,
-							times_now = 0,
-							j;
-
-				for (j = 0; j < nbefore; j++)
-					if (strcmp(TextDatumGetCString(before[j]), entry) == 0)
-						times_before++;
-				foreach(lc, now)
-					if (strcmp(lfirst(lc), entry) == 0)
-						times_now++;
-				kept = times_now >= times_before;
-			}
+			foreach(lc, unmatched)
+				if (strcmp(lfirst(lc), entry) == 0)
+				{
+					unmatched = foreach_delete_current(unmatched, lc);
+					kept = true;
+					break;
+				}
 			if (!kept)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_IN_USE),

@@ -592,6 +592,23 @@ unlink_keys(Oid relid, Datum ids, bool all, uint64 *n)
 }
 
 /*
+ * forget_unlinks_of_gone_keys: the unlink records (of the deletions ids, an
+ * int8[], or of all when 0) whose foreign key is gone: nothing can link
+ * them back.  SPI connected.
+ */
+static void
+forget_unlinks_of_gone_keys(Datum ids)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+
+	if (SPI_execute_with_args("DELETE FROM crm_purge.unlinks u WHERE ($1 IS NULL OR u.deletion_id OPERATOR(pg_catalog.=) ANY ($1))"
+							  " AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) u.child"
+							  " AND c.conname OPERATOR(pg_catalog.=) u.constraint_name AND c.contype OPERATOR(pg_catalog.=) 'f')",
+							  1, argtypes, &ids, ids ? " " : "n", false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clean crm_purge.unlinks");
+}
+
+/*
  * take_unlinks: the unlinks (crm_purge.unlinks) whose parent is one of the
  * restored trash rows (named by values), taken out of crm_purge.unlinks and
  * appended to *links as SPI tuple tables (child, constraint_name,
@@ -662,10 +679,7 @@ crm_purge_forget_orphan_unlinks(PG_FUNCTION_ARGS)
 	if (OidIsValid(trashid) && crm_purge_citus_distributed(trashid))
 		PG_RETURN_VOID();
 	SPI_connect();
-	if (SPI_execute("DELETE FROM crm_purge.unlinks u WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c"
-					" WHERE c.conrelid OPERATOR(pg_catalog.=) u.child AND c.conname OPERATOR(pg_catalog.=) u.constraint_name"
-					" AND c.contype OPERATOR(pg_catalog.=) 'f')", false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not clean crm_purge.unlinks");
+	forget_unlinks_of_gone_keys((Datum) 0);
 	keys = unlink_keys(relid, (Datum) 0, true, &nkeys);
 	nestlevel = crm_purge_pin_output_settings();
 	for (k = 0; k < nkeys; k++)
@@ -736,11 +750,7 @@ restore_done(Oid relid, Oid trashid, Datum *ids, Datum *nums, int64 n, int64 del
 	{
 		take_unlinks(relid, trashid, values, links);
 		/* and forgets those of these deletions whose foreign key is gone */
-		if (SPI_execute_with_args("DELETE FROM crm_purge.unlinks u WHERE u.deletion_id OPERATOR(pg_catalog.=) ANY ($1)"
-								  " AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) u.child"
-								  " AND c.conname OPERATOR(pg_catalog.=) u.constraint_name AND c.contype OPERATOR(pg_catalog.=) 'f')",
-								  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not clean crm_purge.unlinks");
+		forget_unlinks_of_gone_keys(values[0]);
 	}
 	if (SPI_execute_with_args(psprintf("DELETE FROM %s t WHERE %s", crm_purge_relname(trashid),
 									   crm_purge_trash_rows_named("t", 1)),
