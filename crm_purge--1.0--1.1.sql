@@ -2089,6 +2089,12 @@ BEGIN
 	END IF;
 	-- returns once no batch, round, purge or erase that read the holds without it can still delete
 	PERFORM crm_purge._lock_holds(tbl);
+	-- and no batch of a Citus round that read them without it (one the
+	-- coordinator gave up on may still run on its node: C77-2); whatever
+	-- this transaction's snapshot says of the table's requests
+	IF crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._citus_fence_rounds();
+	END IF;
 	INSERT INTO crm_purge.holds (tbl, filter, until, reason, created_by) VALUES (tbl, filter, until, reason, actor)
 		RETURNING id INTO hid;
 	RETURN hid;
@@ -2738,7 +2744,7 @@ $$;
 -- The one place a request changes status: queued -> in_progress ->
 -- success | failed, queued -> revoked | failed.  Records the end in
 -- history, and tells the creator (or, on success, every admin).
-CREATE FUNCTION crm_purge._request_status(request_id bigint, new_status text, error text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION crm_purge._request_status(request_id bigint, new_status text, error text DEFAULT NULL,
 										  actor regrole DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2756,6 +2762,10 @@ BEGIN
 	IF new_status = 'in_progress' THEN
 		UPDATE crm_purge.requests q SET status = new_status, started_at = clock_timestamp() WHERE q.id = request_id;
 		RETURN;
+	END IF;
+	-- (a Citus round's batch given up on and still running on its node must not delete after the end)
+	IF r.status = 'in_progress' AND crm_purge._citus_table(r.tbl) THEN
+		PERFORM crm_purge._citus_fence_rounds();
 	END IF;
 	UPDATE crm_purge.requests q SET status = new_status, error = _request_status.error, finished_at = clock_timestamp()
 		WHERE q.id = request_id RETURNING * INTO r;
@@ -3905,6 +3915,29 @@ CREATE TABLE crm_purge.shard_parts (
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_parts', '');
 
+-- ... and the rounds' fence: a shard batch commits only when its round (a
+-- number of the coordinator's crm_purge.citus_rounds) is not below the
+-- floor here.  The coordinator raises the floor on every node when a legal
+-- hold is made on a Citus table, and when a request on one ends
+-- (crm_purge._citus_fence_rounds): a batch of a round the coordinator
+-- gave up on, still running on its node, then fails instead of deleting
+-- with the holds of its round, or after the request ended (review round 77,
+-- C77-2).  Node-local state: not dumped (a restored node starts from 0).
+CREATE SEQUENCE crm_purge.citus_rounds;
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.citus_rounds', '');
+
+CREATE TABLE crm_purge.citus_round_fence (
+	one			boolean PRIMARY KEY DEFAULT true CHECK (one),
+	floor		bigint NOT NULL
+);
+
+INSERT INTO crm_purge.citus_round_fence (floor) VALUES (0);
+
+GRANT SELECT ON crm_purge.citus_round_fence TO crm_purge_admin;
+ALTER TABLE crm_purge.citus_round_fence ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.citus_round_fence FOR SELECT TO crm_purge_admin USING (true);
+
 GRANT SELECT ON crm_purge.request_shards, crm_purge.shard_requests TO crm_purge_admin;
 -- export data of every table on a Citus node: read through crm_purge_export_read
 REVOKE ALL ON crm_purge.shard_parts FROM crm_purge_admin;
@@ -4296,6 +4329,9 @@ DECLARE
 	done_before bigint;
 	registered integer := 0;
 	removed integer := 0;
+	-- taken under the lock on the table's holds (batch.c): a node refuses
+	-- the round's batches once a hold or the request's end fenced it
+	round bigint := nextval('crm_purge.citus_rounds');
 BEGIN
 	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
 	done_before := r.rows_done;
@@ -4340,12 +4376,12 @@ BEGIN
 		nodes := nodes || s.node;
 		ports := ports || s.port;
 		stale := stale || s.stale;
-		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %s, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s, %L, %s)',
+		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %s, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s, %L, %s, %s)',
 									   request_id, s.shardid, s.placementid, NOT s.stale, s.parts,
 									   r.mode = 'export_and_delete', r.modified_column, r.filter, r.cutoff,
 									   pg_get_userbyid(r.created_by), keep, r.rows / greatest(nshards, 1), batch_rows,
 									   current_setting('lock_timeout'),
-									   (SELECT g.setting FROM pg_settings g WHERE g.name = 'crm_purge.step_timeout'));
+									   (SELECT g.setting FROM pg_settings g WHERE g.name = 'crm_purge.step_timeout'), round);
 	END LOOP;
 	FOR w IN EXECUTE 'SELECT o.success, o.result FROM master_run_on_worker($1, $2, $3, true)
 						  WITH ORDINALITY o(node_name, node_port, success, result, i) ORDER BY o.i'
@@ -4679,12 +4715,6 @@ BEGIN
 	RETURN n;
 END
 $$;
-
-CREATE OR REPLACE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, placementid bigint, work boolean,
-											 known_parts integer, export boolean, modified_column name,
-											 filter text, cutoff timestamptz, created_by name, keep text,
-											 rows bigint, batch_rows integer, lock_timeout text, step_timeout integer) RETURNS text
-LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_batch';
 
 CREATE OR REPLACE FUNCTION crm_purge._citus_shard_part(request_id bigint, placementid bigint, part integer) RETURNS text
 LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_part';
@@ -5697,6 +5727,41 @@ $$;
 CREATE OR REPLACE FUNCTION crm_purge._citus_held_watch(tbl regclass, before text[], own boolean DEFAULT true) RETURNS text[]
 	LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_held_watch';
 
+CREATE OR REPLACE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, placementid bigint, work boolean,
+											 known_parts integer, export boolean, modified_column name,
+											 filter text, cutoff timestamptz, created_by name, keep text,
+											 rows bigint, batch_rows integer, lock_timeout text, step_timeout integer,
+											 round bigint) RETURNS text
+LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_batch';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_raise_fence(floor bigint) RETURNS void
+LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_raise_fence';
+
+CREATE OR REPLACE FUNCTION crm_purge._citus_fence_rounds() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	floor bigint := nextval('crm_purge.citus_rounds');
+	w record;
+	nodes text[];
+	ports integer[];
+BEGIN
+	EXECUTE $q$SELECT array_agg(n.nodename::text ORDER BY n.nodeid), array_agg(n.nodeport ORDER BY n.nodeid)
+			   FROM pg_dist_node n WHERE n.noderole = 'primary'$q$ INTO nodes, ports;
+	IF nodes IS NULL THEN
+		RETURN;
+	END IF;
+	FOR w IN EXECUTE 'SELECT o.node_name, o.node_port, o.success, o.result FROM master_run_on_worker($1, $2, $3, true) o'
+		USING nodes, ports, array_fill(format('SELECT crm_purge._citus_raise_fence(%s)', floor), ARRAY[cardinality(nodes)])
+	LOOP
+		IF NOT w.success THEN
+			RAISE WARNING 'could not fence request rounds on Citus node %:%: %', w.node_name, w.node_port, w.result
+				USING DETAIL = 'A request''s batch that the coordinator gave up on, still running there, could commit.',
+					  HINT = 'Check that node; a batch there ends with its transaction (pg_stat_activity).';
+		END IF;
+	END LOOP;
+END
+$$;
+
 -- (end of Citus)
 
 REVOKE ALL ON FUNCTION crm_purge._held_on(oid[]), crm_purge._held_tree(regclass), crm_purge._held_around(regclass) FROM PUBLIC;
@@ -5743,7 +5808,8 @@ GRANT EXECUTE ON FUNCTION crm_purge._citus_secret_everywhere(regclass) TO crm_pu
 ALTER FUNCTION crm_purge._guard_impl(regrole, regclass, text, name[]) SET citus.enable_unsafe_triggers = on;
 
 -- Citus: the coordinator's worker runs these on the nodes, as the extension owner
-REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, bigint, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer, text, integer),
+REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, bigint, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer, text, integer, bigint),
+	crm_purge._citus_raise_fence(bigint), crm_purge._citus_fence_rounds(),
 	crm_purge._citus_shard_part(bigint, bigint, integer), crm_purge._citus_shard_expire(bigint[]),
 	crm_purge._citus_expire_exports(), crm_purge._citus_round(bigint, text, integer, timestamptz) FROM PUBLIC;
 

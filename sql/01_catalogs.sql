@@ -192,6 +192,25 @@ CREATE TABLE crm_purge.shard_parts (
 
 SELECT pg_catalog.pg_extension_config_dump('crm_purge.shard_parts', '');
 
+-- ... and the rounds' fence: a shard batch commits only when its round (a
+-- number of the coordinator's crm_purge.citus_rounds) is not below the
+-- floor here.  The coordinator raises the floor on every node when a legal
+-- hold is made on a Citus table, and when a request on one ends
+-- (crm_purge._citus_fence_rounds): a batch of a round the coordinator
+-- gave up on, still running on its node, then fails instead of deleting
+-- with the holds of its round, or after the request ended (review round 77,
+-- C77-2).  Node-local state: not dumped (a restored node starts from 0).
+CREATE SEQUENCE crm_purge.citus_rounds;
+
+SELECT pg_catalog.pg_extension_config_dump('crm_purge.citus_rounds', '');
+
+CREATE TABLE crm_purge.citus_round_fence (
+	one			boolean PRIMARY KEY DEFAULT true CHECK (one),
+	floor		bigint NOT NULL
+);
+
+INSERT INTO crm_purge.citus_round_fence (floor) VALUES (0);
+
 CREATE TABLE crm_purge.notifications (
 	id			bigserial PRIMARY KEY,
 	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -390,6 +409,8 @@ ALTER TABLE crm_purge.request_shards ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.request_shards FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.shard_requests ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.shard_requests FOR SELECT TO crm_purge_admin USING (true);
+ALTER TABLE crm_purge.citus_round_fence ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON crm_purge.citus_round_fence FOR SELECT TO crm_purge_admin USING (true);
 ALTER TABLE crm_purge.shard_parts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm_purge.notifications ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON crm_purge.notifications FOR SELECT TO crm_purge_admin USING (true);

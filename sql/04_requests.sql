@@ -405,6 +405,10 @@ BEGIN
 		UPDATE crm_purge.requests q SET status = new_status, started_at = clock_timestamp() WHERE q.id = request_id;
 		RETURN;
 	END IF;
+	-- (a Citus round's batch given up on and still running on its node must not delete after the end)
+	IF r.status = 'in_progress' AND crm_purge._citus_table(r.tbl) THEN
+		PERFORM crm_purge._citus_fence_rounds();
+	END IF;
 	UPDATE crm_purge.requests q SET status = new_status, error = _request_status.error, finished_at = clock_timestamp()
 		WHERE q.id = request_id RETURNING * INTO r;
 	IF new_status = 'revoked' THEN
@@ -491,6 +495,9 @@ DECLARE
 	done_before bigint;
 	registered integer := 0;
 	removed integer := 0;
+	-- taken under the lock on the table's holds (batch.c): a node refuses
+	-- the round's batches once a hold or the request's end fenced it
+	round bigint := nextval('crm_purge.citus_rounds');
 BEGIN
 	SELECT * INTO r FROM crm_purge.requests q WHERE q.id = request_id;
 	done_before := r.rows_done;
@@ -535,12 +542,12 @@ BEGIN
 		nodes := nodes || s.node;
 		ports := ports || s.port;
 		stale := stale || s.stale;
-		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %s, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s, %L, %s)',
+		commands := commands || format('SELECT crm_purge._citus_shard_batch(%s, %s, %s, %L, %s, %L, %L, %L, %L, %L, %L, %s, %s, %L, %s, %s)',
 									   request_id, s.shardid, s.placementid, NOT s.stale, s.parts,
 									   r.mode = 'export_and_delete', r.modified_column, r.filter, r.cutoff,
 									   pg_get_userbyid(r.created_by), keep, r.rows / greatest(nshards, 1), batch_rows,
 									   current_setting('lock_timeout'),
-									   (SELECT g.setting FROM pg_settings g WHERE g.name = 'crm_purge.step_timeout'));
+									   (SELECT g.setting FROM pg_settings g WHERE g.name = 'crm_purge.step_timeout'), round);
 	END LOOP;
 	FOR w IN EXECUTE 'SELECT o.success, o.result FROM master_run_on_worker($1, $2, $3, true)
 						  WITH ORDINALITY o(node_name, node_port, success, result, i) ORDER BY o.i'
@@ -605,8 +612,45 @@ $$;
 CREATE FUNCTION crm_purge._citus_shard_batch(request_id bigint, shardid bigint, placementid bigint, work boolean,
 											 known_parts integer, export boolean, modified_column name,
 											 filter text, cutoff timestamptz, created_by name, keep text,
-											 rows bigint, batch_rows integer, lock_timeout text, step_timeout integer) RETURNS text
+											 rows bigint, batch_rows integer, lock_timeout text, step_timeout integer,
+											 round bigint) RETURNS text
 LANGUAGE C AS 'MODULE_PATHNAME', 'crm_purge_citus_shard_batch';
+
+-- ... the floor below which it refuses rounds' batches, raised
+CREATE FUNCTION crm_purge._citus_raise_fence(floor bigint) RETURNS void
+LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'crm_purge_citus_raise_fence';
+
+-- Citus, on the coordinator: every node's fence raised above the rounds
+-- numbered so far, so that a batch of one of them still running on its
+-- node fails instead of committing (the coordinator gave up its round).
+-- Called when a legal hold is made on a Citus table, and when a request on
+-- one ends.  Waits for a batch between its check and its commit.
+-- A node that cannot be reached is named in a WARNING: a batch given up
+-- there could still commit.
+CREATE FUNCTION crm_purge._citus_fence_rounds() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	floor bigint := nextval('crm_purge.citus_rounds');
+	w record;
+	nodes text[];
+	ports integer[];
+BEGIN
+	EXECUTE $q$SELECT array_agg(n.nodename::text ORDER BY n.nodeid), array_agg(n.nodeport ORDER BY n.nodeid)
+			   FROM pg_dist_node n WHERE n.noderole = 'primary'$q$ INTO nodes, ports;
+	IF nodes IS NULL THEN
+		RETURN;
+	END IF;
+	FOR w IN EXECUTE 'SELECT o.node_name, o.node_port, o.success, o.result FROM master_run_on_worker($1, $2, $3, true) o'
+		USING nodes, ports, array_fill(format('SELECT crm_purge._citus_raise_fence(%s)', floor), ARRAY[cardinality(nodes)])
+	LOOP
+		IF NOT w.success THEN
+			RAISE WARNING 'could not fence request rounds on Citus node %:%: %', w.node_name, w.node_port, w.result
+				USING DETAIL = 'A request''s batch that the coordinator gave up on, still running there, could commit.',
+					  HINT = 'Check that node; a batch there ends with its transaction (pg_stat_activity).';
+		END IF;
+	END LOOP;
+END
+$$;
 
 -- ... the text of a part a shard's batch wrote there (crm_purge_export_read asks)
 CREATE FUNCTION crm_purge._citus_shard_part(request_id bigint, placementid bigint, part integer) RETURNS text

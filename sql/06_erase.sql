@@ -2414,6 +2414,12 @@ BEGIN
 	END IF;
 	-- returns once no batch, round, purge or erase that read the holds without it can still delete
 	PERFORM crm_purge._lock_holds(tbl);
+	-- and no batch of a Citus round that read them without it (one the
+	-- coordinator gave up on may still run on its node: C77-2); whatever
+	-- this transaction's snapshot says of the table's requests
+	IF crm_purge._citus_table(tbl) THEN
+		PERFORM crm_purge._citus_fence_rounds();
+	END IF;
 	INSERT INTO crm_purge.holds (tbl, filter, until, reason, created_by) VALUES (tbl, filter, until, reason, actor)
 		RETURNING id INTO hid;
 	RETURN hid;

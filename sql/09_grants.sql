@@ -255,7 +255,8 @@ REVOKE ALL ON FUNCTION crm_purge._citus_secret_everywhere(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_purge._citus_secret_everywhere(regclass) TO crm_purge_admin;
 
 -- Citus: the coordinator's worker runs these on the nodes, as the extension owner
-REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, bigint, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer, text, integer),
+REVOKE ALL ON FUNCTION crm_purge._citus_shard_batch(bigint, bigint, bigint, boolean, integer, boolean, name, text, timestamptz, name, text, bigint, integer, text, integer, bigint),
+	crm_purge._citus_raise_fence(bigint), crm_purge._citus_fence_rounds(),
 	crm_purge._citus_shard_part(bigint, bigint, integer), crm_purge._citus_shard_expire(bigint[]),
 	crm_purge._citus_expire_exports(), crm_purge._citus_round(bigint, text, integer, timestamptz) FROM PUBLIC;
 

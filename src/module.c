@@ -110,7 +110,8 @@ check_databases(char **newval, void **extra, GucSource source)
 /*
  * crm_purge_fault: a deterministic crash for tests: at the named point, once
  * per armed marker file, the server goes down as if the machine had (PANIC:
- * crash recovery follows).  Superuser-only to set.
+ * crash recovery follows), or, at step_error, the step fails.  Superuser-only
+ * to set.
  */
 void
 crm_purge_fault(const char *point)
@@ -122,6 +123,12 @@ crm_purge_fault(const char *point)
 	marker = psprintf("%s/crm_purge_fault_armed", DataDir);
 	if (unlink(marker) != 0)
 		return;
+	/* step_error: an error in a step, outside its subtransactions (the worker must survive it) */
+	if (strcmp(point, "step_error") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("crm_purge fault point \"%s\" reached", point),
+				 errdetail("crm_purge.fault_point is set for a test; the step is rolled back.")));
 	ereport(PANIC,
 			(errcode(ERRCODE_INTERNAL_ERROR),
 			 errmsg("crm_purge fault point \"%s\" reached", point),
@@ -325,7 +332,7 @@ _PG_init(void)
 							   PGC_SIGHUP, GUC_LIST_INPUT, check_databases, NULL, NULL);
 
 	DefineCustomStringVariable("crm_purge.fault_point",
-							   "For tests: where the worker crashes the server once (export_written or batch_committed).",
+							   "For tests: where the worker crashes the server once (export_written or batch_committed), or fails a step (step_error).",
 							   "Fires only while the file crm_purge_fault_armed exists in the data directory, and removes it.",
 							   &crm_purge_fault_point, "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);

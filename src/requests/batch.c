@@ -1975,9 +1975,12 @@ typedef struct ShardWork
 	Request    *r;
 	int64		shardid;
 	int64		placementid;
+	int64		round;			/* the coordinator's round number (crm_purge.citus_rounds) */
 	bool		moved;			/* the placement is not (or no longer) this node's */
 	BatchWork	w;
 } ShardWork;
+
+static void check_round_fence(ShardWork *sw);
 
 /*
  * shard_work: one batch on a placement, in a subtransaction of its own, so
@@ -2090,12 +2093,63 @@ shard_work(void *arg)
 							  r->has_last_value ? (note ? NULL : "           n") : (note ? "    n       " : "    n      n"),
 							  false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not save the position of placement " INT64_FORMAT, sw->placementid);
+	check_round_fence(sw);
+}
+
+/*
+ * check_round_fence: the batch's round is not fenced off on this node.  The
+ * coordinator gives a round up at its step timeout while the batch may
+ * still run here (the table owner's code can turn the connection check off
+ * and catch the cancel); a legal hold made since, or the request's end,
+ * raised the fence (crm_purge._citus_fence_rounds) and the batch must not
+ * commit (review round 77, C77-2).  Deferred triggers fire first, so that
+ * no owner code runs between this check and the commit; the fence's row is
+ * locked shared to the commit, so a raise waits for the batch to end.
+ */
+static void
+check_round_fence(ShardWork *sw)
+{
+	int64		floor;
+	bool		isnull;
+
+	if (SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not fire the deferred triggers");
+	if (SPI_execute("SELECT floor FROM crm_purge.citus_round_fence FOR SHARE", false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read crm_purge.citus_round_fence");
+	floor = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (sw->round < floor)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("the batch of request " INT64_FORMAT " on placement " INT64_FORMAT " was given up: its round "
+						INT64_FORMAT " is older than a legal hold or the request's end (" INT64_FORMAT ")",
+						sw->r->id, sw->placementid, sw->round, floor),
+				 errdetail("Nothing of the batch is kept; a later round reads the holds again.")));
+}
+
+/*
+ * crm_purge_citus_raise_fence: crm_purge._citus_raise_fence(floor), on a
+ * node: batches of rounds numbered below floor fail from now on (see
+ * check_round_fence).  Waits for a batch that passed its check to end.
+ */
+PG_FUNCTION_INFO_V1(crm_purge_citus_raise_fence);
+Datum
+crm_purge_citus_raise_fence(PG_FUNCTION_ARGS)
+{
+	crm_purge_require_extension_owner("crm_purge._citus_raise_fence");
+	SPI_connect();
+	if (SPI_execute_with_args("UPDATE crm_purge.citus_round_fence SET floor = pg_catalog.int8larger(floor, $1)",
+							  1, (Oid[]) {INT8OID}, (Datum[]) {PG_GETARG_DATUM(0)}, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != 1)
+		elog(ERROR, "could not raise crm_purge.citus_round_fence");
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /*
  * crm_purge_citus_shard_batch: crm_purge._citus_shard_batch(request_id,
  * shardid, placementid, work, known_parts, export, modified_column, filter,
- * cutoff, created_by, keep, rows, batch_rows, lock_timeout, step_timeout): on the node of
+ * cutoff, created_by, keep, rows, batch_rows, lock_timeout, step_timeout, round): on the node of
  * a shard placement, one batch of the request on it (shard_work), its
  * position and export part saved in this transaction.  keep is what the
  * table's legal holds keep (a plain condition).  Without work it only
@@ -2120,6 +2174,7 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			saved_size = crm_purge_batch_size;
 	int			saved_scale = crm_purge_batch_scale;
+	int			parts_before;
 	int			level;
 	int			i;
 
@@ -2189,6 +2244,7 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 		sw.r = &r;
 		sw.shardid = PG_GETARG_INT64(1);
 		sw.placementid = placementid;
+		sw.round = PG_GETARG_INT64(15);
 		PG_TRY();
 		{
 			/* the coordinator's batch size, not this node's */
@@ -2196,7 +2252,11 @@ crm_purge_citus_shard_batch(PG_FUNCTION_ARGS)
 			crm_purge_batch_scale = 1;
 			/* and its step_timeout: an owner's slow code on this node ends the batch */
 			crm_purge_work_timeout = Max(PG_GETARG_INT32(14), 0);
+			parts_before = r.parts;
 			edata = crm_purge_in_subtransaction(shard_work, &sw);
+			/* (a part written by a batch that then failed: no row of it was deleted) */
+			if (edata != NULL && sw.w.wrote_part)
+				crm_purge_export_remove_unrecorded(request_id, placementid, parts_before);
 		}
 		PG_FINALLY();
 		{

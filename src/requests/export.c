@@ -801,6 +801,18 @@ crm_purge_citus_shard_expire(PG_FUNCTION_ARGS)
 	if (SPI_execute_with_args("DELETE FROM crm_purge.shard_requests WHERE request_id = ANY ($1)",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not expire crm_purge.shard_requests");
+	/* and the files of batches that never committed (a node stopped between a part and its commit) */
+	{
+		ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(0);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(ids, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+		for (int k = 0; k < n; k++)
+			if (!nulls[k])
+				crm_purge_export_remove_unrecorded(DatumGetInt64(elems[k]), 0, 0);
+	}
 	SPI_finish();
 	PG_RETURN_INT64(removed);
 }

@@ -59,6 +59,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -986,6 +987,7 @@ run_due_work(void)
 		crm_purge_become_owner(&id);
 		batches = counts.batches;
 		crm_purge_work_timeout = crm_purge_step_timeout;
+		crm_purge_fault("step_error");	/* for tests */
 		more = crm_purge_tick_step(&counts);
 		crm_purge_work_timeout = 0;
 		crm_purge_unbecome(&id);
@@ -1082,6 +1084,8 @@ worker_emit_log_hook(ErrorData *edata)
  * connecting, then does the due work every naptime until it finds no
  * crm_purge in the database.
  */
+static sigjmp_buf worker_sigjmp_buf;
+
 void
 crm_purge_worker_main(Datum arg)
 {
@@ -1138,6 +1142,32 @@ crm_purge_worker_main(Datum arg)
 
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "crm_purge worker",
 									   ALLOCSET_DEFAULT_SIZES);
+
+	/*
+	 * An error a step does not catch (outside its subtransactions) rolls the
+	 * step back and the worker naps, as after an idle round: exiting, it
+	 * was restarted to fail again, with every other due work of the
+	 * database waiting behind it
+	 */
+	if (sigsetjmp(worker_sigjmp_buf, 1) != 0)
+	{
+		HOLD_INTERRUPTS();
+		disable_all_timeouts(false);
+		QueryCancelPending = false;
+		EmitErrorReport();
+		LWLockReleaseAll();
+		pgstat_report_wait_end();
+		AbortCurrentTransaction();
+		crm_purge_work_timeout = 0;
+		MemoryContextSwitchTo(worker_cxt);
+		FlushErrorState();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		RESUME_INTERRUPTS();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 crm_purge_naptime * 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	PG_exception_stack = &worker_sigjmp_buf;
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();

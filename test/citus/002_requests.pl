@@ -173,6 +173,60 @@ $locker->quit;
 is(rounds($id), 'success', 'and the request ends once the lock is gone');
 is($coord->safe_psql('postgres', "SELECT count(*) FROM locked WHERE modified_at < now() - interval '30 days'"), '0', 'every old row deleted');
 
+# --- a round the coordinator gave up on (its step ended) while a batch of it
+# still runs on a node: the table owner's trigger there turns the connection
+# check off and catches the cancel.  A legal hold made meanwhile fences the
+# round off: that batch fails instead of deleting held rows with the holds it
+# was given (review round 77, C77-2)
+make_table('gaveup');
+my ($slow_shard, $slow_port) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.shardid = get_shard_id_for_distribution_column('gaveup', 2)});
+my $slow_node = $slow_port == $w1->port ? $w1 : $w2;
+my $until = $coord->safe_psql('postgres', q{SELECT clock_timestamp() + interval '12 s'});
+as('regress_app', qq{
+	CREATE FUNCTION gaveup_slow() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+	BEGIN
+		IF TG_TABLE_NAME = 'gaveup_$slow_shard' THEN
+			PERFORM set_config('client_connection_check_interval', '0', false);
+			WHILE clock_timestamp() < '$until'::timestamptz LOOP
+				BEGIN PERFORM pg_sleep(0.2); EXCEPTION WHEN query_canceled THEN NULL; END;
+			END LOOP;
+		END IF;
+		RETURN OLD;
+	END \$f\$;
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER gaveup_slow BEFORE DELETE ON gaveup FOR EACH ROW EXECUTE FUNCTION gaveup_slow();
+});
+$id = as('regress_admin', q{SELECT crm_purge_request('gaveup', '30 days', 'delete_only', 'modified_at')});
+rounds($id, 1);
+# the coordinator gives the round up: its backend ends (the worker's step
+# timeout or a crash do the same), its lock on the table's holds with it
+my $step = $coord->background_psql('postgres', on_error_stop => 0);
+$step->query_until(qr/stepping/, q{\echo stepping
+	SET ROLE regress_admin;
+	SELECT crm_purge._tick_step(false);
+});
+ok($slow_node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'SELECT crm_purge._citus_shard_batch(%'}),
+	'the round\'s batch runs on the node');
+$coord->safe_psql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE query LIKE '%crm_purge._tick_step(false)%' AND pid <> pg_backend_pid()});
+$step->quit;
+ok($coord->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity
+		WHERE query LIKE '%crm_purge._tick_step(false)%' AND pid <> pg_backend_pid()}), 'the coordinator gave the round up');
+like($slow_node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT crm_purge._citus_shard_batch(%'}),
+	qr/^[1-9]/, 'its batch still runs on the node');
+as('regress_admin', q{SELECT crm_purge_hold('gaveup', 'account_id = 2', NULL, 'litigation')});
+ok($slow_node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity WHERE query LIKE 'SELECT crm_purge._citus_shard_batch(%'}),
+	'the batch ended');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM gaveup WHERE account_id = 2}), '100',
+	'it deleted no row the hold made meanwhile keeps');
+is(rounds($id), 'success', 'the request goes on and ends');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM gaveup WHERE account_id = 2}) . ' '
+	. $coord->safe_psql('postgres', q{SELECT count(*) FROM gaveup WHERE modified_at < now() - interval '30 days'}),
+	'100 100', 'the held rows are all there, and only they are left');
+
 # --- a long table name: Citus hashes its shards' names
 make_table('a_very_long_table_name_for_customer_events_archive_2024_q1');
 $id = as('regress_admin', q{SELECT crm_purge_request('a_very_long_table_name_for_customer_events_archive_2024_q1', '30 days', 'delete_only', 'modified_at')});

@@ -276,6 +276,26 @@ ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge_req
 $node->safe_psql('crm', q{SET default_transaction_read_only = off; ALTER DATABASE crm RESET default_transaction_read_only;
 	ALTER DATABASE crm RESET default_transaction_isolation; DROP TABLE ro_t});
 
+# an error a step does not catch: the step is rolled back and the worker
+# stays, naps and goes on; exiting, it was restarted to fail again
+$pid = worker_pid($node, 'crm');
+$log_offset = -s $node->logfile;
+open(my $armed, '>', $node->data_dir . '/crm_purge_fault_armed') or die;
+close($armed);
+$node->safe_psql('postgres', q{ALTER SYSTEM SET crm_purge.fault_point = 'step_error'; SELECT pg_reload_conf()});
+ok($node->poll_query_until('postgres', q{SELECT (pg_stat_file('crm_purge_fault_armed', true)).size IS NULL}),
+	'the step_error fault point fired');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET crm_purge.fault_point; SELECT pg_reload_conf()});
+ok($node->log_contains(qr/ERROR:  crm_purge fault point "step_error" reached/, $log_offset),
+	'the step failed with the fault point\'s error');
+$node->safe_psql('crm', q{CREATE TABLE se_t (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+	INSERT INTO se_t SELECT g, now() - interval '2 years' FROM generate_series(1, 10) g;
+	SELECT crm_purge_request('se_t', '1 year', 'delete_only')});
+ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge_requests ORDER BY id DESC LIMIT 1}),
+	'after the failed step the worker does the due work');
+is(worker_pid($node, 'crm'), $pid, 'the same worker: it did not exit');
+$node->safe_psql('crm', 'DROP TABLE se_t');
+
 # killed: the postmaster restarts everything, the worker comes back
 $pid = worker_pid($node, 'crm');
 kill 'KILL', $pid;
