@@ -462,6 +462,7 @@ extern Jsonb *crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts);
 
 /* requests/batch.c */
 extern bool crm_purge_request_batch(CrmPurgeTickCounts *counts);
+extern void crm_purge_request_forget_plans(void);
 
 /* worker.c (worker/) */
 extern void crm_purge_worker_init(void);	/* from _PG_init when preloaded */

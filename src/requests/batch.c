@@ -1118,6 +1118,13 @@ advance_scan(Request *r, uint64 n, int64 scanned_to)
 	r->next_block = scanned_to;
 }
 
+/* crm_purge_request_forget_plans: the batch plans rebuilt next time (a step failed: they may refer to what failed) */
+void
+crm_purge_request_forget_plans(void)
+{
+	plan_request = 0;
+}
+
 /*
  * batch_failed: what a failed step of request r becomes.  A lock someone
  * holds (lock_timeout in the worker) or a batch past crm_purge.step_timeout
@@ -2297,13 +2304,29 @@ typedef struct NextHeap
 	Oid			next;
 } NextHeap;
 
-/* find_next_heap: next_heap() after the request's partition, in its own subtransaction */
+/*
+ * find_next_heap: next_heap() after the request's partition, and the
+ * request moved on to it, in its own subtransaction (a partition of
+ * another owner attached meanwhile failed the whole step: review round
+ * 78, B78-1)
+ */
 static void
 find_next_heap(void *arg)
 {
 	NextHeap   *nh = arg;
 
-	nh->next = next_heap(nh->r, nh->r->heap);
+	for (;;)
+	{
+		nh->next = next_heap(nh->r, nh->r->heap);
+		if (!OidIsValid(nh->next))
+			break;
+		/* locked, so that it is not dropped before the request names it; one dropped meanwhile is passed */
+		LockRelationOid(nh->next, AccessShareLock);
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(nh->next)))
+			break;
+		UnlockRelationOid(nh->next, AccessShareLock);
+	}
+	set_partition(nh->r, nh->next);
 }
 
 /*
@@ -2441,6 +2464,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 			elog(ERROR, "could not update request " INT64_FORMAT, r.id);
 	}
 	record_batch(&r, n, started, outcome->data);
+	r.batches++;
 	crm_purge_task_succeeded("request batch", r.relid);
 	counts->request_rows += n;
 	counts->batches++;
@@ -2453,7 +2477,6 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		edata = crm_purge_in_subtransaction(find_next_heap, &nh);
 		if (edata != NULL)
 			return batch_failed(&r, edata, started, counts, false);
-		set_partition(&r, nh.next);
 		done = !OidIsValid(nh.next);
 	}
 	if (done)

@@ -1151,6 +1151,9 @@ crm_purge_worker_main(Datum arg)
 	 */
 	if (sigsetjmp(worker_sigjmp_buf, 1) != 0)
 	{
+		/* (not in PG_TRY: the error context stack is reset by hand, as PostgresMain does) */
+		error_context_stack = NULL;
+		debug_query_string = NULL;
 		HOLD_INTERRUPTS();
 		disable_all_timeouts(false);
 		QueryCancelPending = false;
@@ -1159,6 +1162,7 @@ crm_purge_worker_main(Datum arg)
 		pgstat_report_wait_end();
 		AbortCurrentTransaction();
 		crm_purge_work_timeout = 0;
+		crm_purge_request_forget_plans();
 		MemoryContextSwitchTo(worker_cxt);
 		FlushErrorState();
 		pgstat_report_activity(STATE_IDLE, NULL);

@@ -198,7 +198,7 @@ as('regress_app', qq{
 	SET citus.enable_unsafe_triggers = on;
 	CREATE TRIGGER gaveup_slow BEFORE DELETE ON gaveup FOR EACH ROW EXECUTE FUNCTION gaveup_slow();
 });
-$id = as('regress_admin', q{SELECT crm_purge_request('gaveup', '30 days', 'delete_only', 'modified_at')});
+$id = as('regress_admin', q{SELECT crm_purge_request('gaveup', '30 days', 'export_and_delete', 'modified_at')});
 rounds($id, 1);
 # the coordinator gives the round up: its backend ends (the worker's step
 # timeout or a crash do the same), its lock on the table's holds with it
@@ -226,6 +226,12 @@ is(rounds($id), 'success', 'the request goes on and ends');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM gaveup WHERE account_id = 2}) . ' '
 	. $coord->safe_psql('postgres', q{SELECT count(*) FROM gaveup WHERE modified_at < now() - interval '30 days'}),
 	'100 100', 'the held rows are all there, and only they are left');
+is(exported($id, join(' ', grep { $_ % 2 == 0 && $_ % 40 != 2 } 1 .. 4000)), 'rows 1900, twice 0, missing 0, extra 0',
+	'every deleted row exported exactly once');
+my @gaveup_files = glob($slow_node->data_dir . "/crm_purge_exports/*_request${id}_*");
+is(scalar(@gaveup_files) . '', $slow_node->safe_psql('postgres',
+		"SELECT count(*) FROM crm_purge.shard_parts WHERE request_id = $id AND path IS NOT NULL"),
+	'the failed batch\'s export file is not left on its node');
 
 # --- a long table name: Citus hashes its shards' names
 make_table('a_very_long_table_name_for_customer_events_archive_2024_q1');

@@ -10,7 +10,7 @@ use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
 use CrmPurge;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time usleep);
 
 my $node = crm_purge_node('primary', streaming => 1, conf => qq{
 restart_after_crash = on
@@ -294,6 +294,31 @@ $node->safe_psql('crm', q{CREATE TABLE se_t (id int PRIMARY KEY, modified_at tim
 ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge_requests ORDER BY id DESC LIMIT 1}),
 	'after the failed step the worker does the due work');
 is(worker_pid($node, 'crm'), $pid, 'the same worker: it did not exit');
+$node->safe_psql('crm', 'DROP TABLE se_t');
+
+# such an error raised inside SPI (PL/pgSQL's context on the error context
+# stack; a superuser's trigger on crm_purge's catalog here): the stack is
+# reset, and the next step's error is logged too; the worker looped for ever
+# in the next error's context callbacks, locks held (round 78, A78-1)
+$log_offset = -s $node->logfile;
+$node->safe_psql('crm', q{
+	CREATE FUNCTION fail_rb() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom from request_batches'; END $$;
+	CREATE TRIGGER fail_rb BEFORE INSERT ON crm_purge.request_batches FOR EACH ROW EXECUTE FUNCTION fail_rb();
+	CREATE TABLE se_t (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+	INSERT INTO se_t SELECT g, now() - interval '2 years' FROM generate_series(1, 10) g;
+	SELECT crm_purge_request('se_t', '1 year', 'delete_only')});
+my $booms = 0;
+for (1 .. 300)
+{
+	$booms = () = slurp_file($node->logfile, $log_offset) =~ /ERROR:  boom from request_batches/g;
+	last if $booms >= 2;
+	usleep(100_000);
+}
+ok($booms >= 2, 'a second uncaught error in SPI is logged: the worker did not hang');
+$node->safe_psql('crm', q{DROP TRIGGER fail_rb ON crm_purge.request_batches; DROP FUNCTION fail_rb()});
+ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge_requests ORDER BY id DESC LIMIT 1}),
+	'then the request ends');
+is(worker_pid($node, 'crm'), $pid, 'in the same worker');
 $node->safe_psql('crm', 'DROP TABLE se_t');
 
 # killed: the postmaster restarts everything, the worker comes back
