@@ -206,21 +206,76 @@ become_request_writer(Request *r, CrmPurgeIdentity *id)
  * read_request: the oldest queued or in-progress request that no other
  * tick holds, locked FOR UPDATE SKIP LOCKED, into *r; false when none.
  */
+/*
+ * Requests whose step failed past every catch (the worker's, worker.c):
+ * passed over for a while, longer each time, so that the rest of the due
+ * work goes on (the same request first at every step failed them all).
+ */
+#define SKIPPED_REQUESTS 16
+static int64 skipped_id[SKIPPED_REQUESTS];
+static TimestampTz skipped_until[SKIPPED_REQUESTS];
+static int	skipped_times[SKIPPED_REQUESTS];
+int64		crm_purge_request_in_step = 0;
+
+/* crm_purge_request_step_failed: the request of the step that failed (if any) is passed over for a while */
+void
+crm_purge_request_step_failed(void)
+{
+	int64		id = crm_purge_request_in_step;
+	int			slot = 0;
+	int			i;
+	long		wait;
+
+	crm_purge_request_in_step = 0;
+	if (id == 0)
+		return;
+	for (i = 0; i < SKIPPED_REQUESTS; i++)
+	{
+		if (skipped_id[i] == id)
+		{
+			slot = i;
+			break;
+		}
+		if (skipped_until[i] < skipped_until[slot])
+			slot = i;
+	}
+	if (skipped_id[slot] != id)
+		skipped_times[slot] = 0;
+	skipped_id[slot] = id;
+	skipped_times[slot] = Min(skipped_times[slot] + 1, 8);
+	wait = 30L << (skipped_times[slot] - 1);
+	skipped_until[slot] = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait * 1000L);
+	ereport(LOG,
+			(errmsg("crm_purge request " INT64_FORMAT " is passed over for %ld s: its step failed (the error above)", id, wait),
+			 errdetail("The worker's other due work goes first meanwhile.")));
+}
+
 static bool
 read_request(Request *r)
 {
 	SPITupleTable *tt;
 	HeapTuple	t;
 	bool		isnull;
+	Datum		skipped[SKIPPED_REQUESTS];
+	int			nskipped = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
 
-	if (SPI_execute("SELECT id, tbl::oid, mode, modified_column::text, filter, cutoff, status,"
-					" scan, next_block, end_block, chunk_blocks, last_value, batches, parts,"
-					" created_by::oid, rows, rows_done, part, scan_file, passes, tree_passes"
-					" FROM crm_purge.requests q WHERE status IN ('queued', 'in_progress')"
+	for (i = 0; i < SKIPPED_REQUESTS; i++)
+		if (skipped_id[i] != 0 && skipped_until[i] > now)
+			skipped[nskipped++] = Int64GetDatum(skipped_id[i]);
+	if (SPI_execute_with_args("SELECT id, tbl::oid, mode, modified_column::text, filter, cutoff, status,"
+							  " scan, next_block, end_block, chunk_blocks, last_value, batches, parts,"
+							  " created_by::oid, rows, rows_done, part, scan_file, passes, tree_passes"
+							  " FROM crm_purge.requests q WHERE status IN ('queued', 'in_progress')"
+							  " AND NOT q.id OPERATOR(pg_catalog.=) ANY ($1)"
 	/* a request waiting for a lock on its table lets the others go first until its next try */
-					" ORDER BY EXISTS (SELECT FROM crm_purge.errors e WHERE e.task = 'request batch'"
-					"  AND e.tbl OPERATOR(pg_catalog.=) q.tbl::pg_catalog.oid AND e.next_try OPERATOR(pg_catalog.>) pg_catalog.now()),"
-					" id LIMIT 1 FOR UPDATE OF q SKIP LOCKED", false, 0) != SPI_OK_SELECT)
+							  " ORDER BY EXISTS (SELECT FROM crm_purge.errors e WHERE e.task = 'request batch'"
+							  "  AND e.tbl OPERATOR(pg_catalog.=) q.tbl::pg_catalog.oid AND e.next_try OPERATOR(pg_catalog.>) pg_catalog.now()),"
+							  " id LIMIT 1 FOR UPDATE OF q SKIP LOCKED", 1, (Oid[]) {INT8ARRAYOID},
+							  (Datum[]) {PointerGetDatum(construct_array(skipped, nskipped, INT8OID, sizeof(int64),
+																		  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
+							  NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm_purge.requests");
 	if (SPI_processed == 0)
 		return false;
@@ -948,8 +1003,15 @@ record_batch(Request *r, uint64 n, TimestampTz started, const char *outcome)
 	values[2] = Int64GetDatum((int64) n);
 	values[3] = TimestampTzGetDatum(started);
 	values[4] = CStringGetTextDatum(outcome);
+	/*
+	 * the number after the last recorded, not r's count: a step rolled
+	 * back after counting in memory made two records take one number, and
+	 * the duplicate failed every later step (review round 79, B79-2)
+	 */
 	if (SPI_execute_with_args("INSERT INTO crm_purge.request_batches (request_id, batch, rows, started_at, finished_at, outcome)"
-							  " VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp(), $5)",
+							  " SELECT $1, pg_catalog.int4larger($2, coalesce(pg_catalog.max(b.batch) OPERATOR(pg_catalog.+) 1, 1)),"
+							  " $3, $4, pg_catalog.clock_timestamp(), $5"
+							  " FROM crm_purge.request_batches b WHERE b.request_id OPERATOR(pg_catalog.=) $1",
 							  5, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record batch of request " INT64_FORMAT, r->id);
 }
@@ -1132,10 +1194,8 @@ crm_purge_request_forget_plans(void)
  * again a few times.  Anything else fails the request.
  */
 static bool
-batch_failed(Request *r, ErrorData *edata, TimestampTz started, CrmPurgeTickCounts *counts, bool retry)
+batch_failed_records(Request *r, ErrorData *edata, TimestampTz started, CrmPurgeTickCounts *counts, bool retry)
 {
-	/* the plans may refer to what failed */
-	plan_request = 0;
 	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 	{
 		crm_purge_task_failed("request batch", r->relid, edata);
@@ -1161,6 +1221,72 @@ batch_failed(Request *r, ErrorData *edata, TimestampTz started, CrmPurgeTickCoun
 	counts->batches++;
 	return true;
 }
+
+typedef struct FailedBatch
+{
+	Request    *r;
+	ErrorData  *edata;
+	TimestampTz started;
+	CrmPurgeTickCounts *counts;
+	bool		retry;
+	bool		result;
+} FailedBatch;
+
+static void
+record_failed_batch(void *arg)
+{
+	FailedBatch *fb = arg;
+
+	fb->result = batch_failed_records(fb->r, fb->edata, fb->started, fb->counts, fb->retry);
+}
+
+static void
+mark_request_failed(void *arg)
+{
+	FailedBatch *fb = arg;
+
+	if (SPI_execute_with_args("UPDATE crm_purge.requests SET status = 'failed', error = $2, finished_at = pg_catalog.clock_timestamp()"
+							  " WHERE id = $1 AND status IN ('queued', 'in_progress')", 2,
+							  (Oid[]) {INT8OID, TEXTOID},
+							  (Datum[]) {Int64GetDatum(fb->r->id), CStringGetTextDatum(fb->edata->message)},
+							  NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update request " INT64_FORMAT, fb->r->id);
+}
+
+/*
+ * batch_failed: batch_failed_records in a subtransaction of its own: a
+ * record that fails (outside any other) failed the whole step, over and
+ * over, and the worker did nothing else (review round 79, B79-2).  Then
+ * the request is only marked failed.
+ */
+static bool
+batch_failed(Request *r, ErrorData *edata, TimestampTz started, CrmPurgeTickCounts *counts, bool retry)
+{
+	FailedBatch fb = {r, edata, started, counts, retry, false};
+	CrmPurgeTickCounts before = *counts;
+	ErrorData  *again;
+
+	/* the plans may refer to what failed */
+	plan_request = 0;
+	again = crm_purge_in_subtransaction(record_failed_batch, &fb);
+	if (again == NULL)
+		return fb.result;
+	*counts = before;
+	ereport(LOG,
+			(errmsg("crm_purge request " INT64_FORMAT " failed: %s; recording the batch failed: %s",
+					r->id, edata->message, again->message)));
+	again = crm_purge_in_subtransaction(mark_request_failed, &fb);
+	if (again != NULL)
+	{
+		ereport(WARNING,
+				(errmsg("could not mark crm_purge request " INT64_FORMAT " failed: %s", r->id, again->message)));
+		return false;
+	}
+	counts->requests_failed++;
+	return true;
+}
+
+static ErrorData *request_step(void (*fn) (void *), void *arg, Request *r);
 
 /* ------------------------------------------------- partitioned tables */
 
@@ -1919,10 +2045,10 @@ citus_request_round(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
 	 * left open made the worker exit at its lock timeout (review round 76,
 	 * B76-1)
 	 */
-	edata = crm_purge_in_subtransaction(start_citus_round, r);
+	edata = request_step(start_citus_round, r, r);
 	if (edata != NULL)
 		return batch_failed(r, edata, started, counts, false);
-	edata = crm_purge_in_subtransaction(run_citus_round, &c);
+	edata = request_step(run_citus_round, &c, r);
 	if (edata != NULL)
 		return batch_failed(r, edata, started, counts, true);
 	counts->request_rows += c.rows;
@@ -2330,6 +2456,23 @@ find_next_heap(void *arg)
 }
 
 /*
+ * request_step: fn in a subtransaction; when it fails, r as it was before:
+ * what fn counted or moved in r was rolled back with it (a failure after a
+ * partition was dropped left r's batch count and partition ahead of the
+ * catalog: review round 79, B79-2)
+ */
+static ErrorData *
+request_step(void (*fn) (void *), void *arg, Request *r)
+{
+	Request		before = *r;
+	ErrorData  *edata = crm_purge_in_subtransaction(fn, arg);
+
+	if (edata != NULL)
+		*r = before;
+	return edata;
+}
+
+/*
  * crm_purge_request_batch: runs one batch of the oldest active request.
  * Returns false when no request is waiting.  A batch that fails is rolled
  * back (nothing deleted, no part recorded); a deadlock, serialization
@@ -2353,6 +2496,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	memset(&r, 0, sizeof(r));
 	if (!read_request(&r))
 		return false;
+	crm_purge_request_in_step = r.id;
 
 	if (get_rel_relkind(r.relid) == '\0')
 	{
@@ -2366,7 +2510,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	{
 		PartitionSteps ps = {&r, counts, started, STEP_ROWS};
 
-		edata = crm_purge_in_subtransaction(run_partition_steps, &ps);
+		edata = request_step(run_partition_steps, &ps, &r);
 		if (edata != NULL)
 			return batch_failed(&r, edata, started, counts, false);
 		if (ps.outcome != STEP_ROWS)
@@ -2377,13 +2521,13 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 	if (r.queued)
 	{
 		/* (a lock on the table held past lock_timeout waits there: it made the worker exit, review round 75, A75-2) */
-		edata = crm_purge_in_subtransaction(start_queued_request, &r);
+		edata = request_step(start_queued_request, &r, &r);
 		if (edata != NULL)
 			return batch_failed(&r, edata, started, counts, false);
 	}
 
 	work.r = &r;
-	edata = crm_purge_in_subtransaction(run_batch, &work);
+	edata = request_step(run_batch, &work, &r);
 	if (edata != NULL)
 		return batch_failed(&r, edata, started, counts, true);
 	n = work.n;
@@ -2474,7 +2618,7 @@ crm_purge_request_batch(CrmPurgeTickCounts *counts)
 		/* this partition is done: the next one, or the end (it reads the partitions: A75-2 again) */
 		NextHeap	nh = {&r, InvalidOid};
 
-		edata = crm_purge_in_subtransaction(find_next_heap, &nh);
+		edata = request_step(find_next_heap, &nh, &r);
 		if (edata != NULL)
 			return batch_failed(&r, edata, started, counts, false);
 		done = !OidIsValid(nh.next);

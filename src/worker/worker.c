@@ -988,7 +988,9 @@ run_due_work(void)
 		batches = counts.batches;
 		crm_purge_work_timeout = crm_purge_step_timeout;
 		crm_purge_fault("step_error");	/* for tests */
+		crm_purge_request_in_step = 0;
 		more = crm_purge_tick_step(&counts);
+		crm_purge_request_in_step = 0;
 		crm_purge_work_timeout = 0;
 		crm_purge_unbecome(&id);
 		PopActiveSnapshot();
@@ -1165,6 +1167,7 @@ crm_purge_worker_main(Datum arg)
 		crm_purge_request_forget_plans();
 		MemoryContextSwitchTo(worker_cxt);
 		FlushErrorState();
+		crm_purge_request_step_failed();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		RESUME_INTERRUPTS();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

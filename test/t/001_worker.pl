@@ -297,16 +297,31 @@ is(worker_pid($node, 'crm'), $pid, 'the same worker: it did not exit');
 $node->safe_psql('crm', 'DROP TABLE se_t');
 
 # such an error raised inside SPI (PL/pgSQL's context on the error context
-# stack; a superuser's trigger on crm_purge's catalog here): the stack is
-# reset, and the next step's error is logged too; the worker looped for ever
-# in the next error's context callbacks, locks held (round 78, A78-1)
+# stack; a superuser's trigger on crm_purge's catalog here, failing the
+# records of two requests): the stack is reset, and the next step's error is
+# logged too; the worker looped for ever in the next error's context
+# callbacks, locks held (round 78, A78-1).  A request whose step fails so is
+# passed over for a while: the same request first at every step held up all
+# other due work (round 79, B79-2)
 $log_offset = -s $node->logfile;
 $node->safe_psql('crm', q{
-	CREATE FUNCTION fail_rb() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom from request_batches'; END $$;
+	CREATE TABLE fail_ids (id bigint);
+	CREATE FUNCTION fail_rb() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF NEW.request_id IN (SELECT id FROM public.fail_ids) THEN RAISE EXCEPTION 'boom from request_batches'; END IF;
+		RETURN NEW;
+	END $$;
 	CREATE TRIGGER fail_rb BEFORE INSERT ON crm_purge.request_batches FOR EACH ROW EXECUTE FUNCTION fail_rb();
 	CREATE TABLE se_t (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
 	INSERT INTO se_t SELECT g, now() - interval '2 years' FROM generate_series(1, 10) g;
-	SELECT crm_purge_request('se_t', '1 year', 'delete_only')});
+	CREATE TABLE se_t2 (LIKE se_t INCLUDING ALL);
+	INSERT INTO se_t2 SELECT * FROM se_t;
+	CREATE TABLE se_t3 (LIKE se_t INCLUDING ALL);
+	INSERT INTO se_t3 SELECT * FROM se_t;
+	BEGIN;
+	INSERT INTO fail_ids SELECT crm_purge_request('se_t', '1 year', 'delete_only');
+	INSERT INTO fail_ids SELECT crm_purge_request('se_t2', '1 year', 'delete_only');
+	COMMIT});
 my $booms = 0;
 for (1 .. 300)
 {
@@ -315,11 +330,17 @@ for (1 .. 300)
 	usleep(100_000);
 }
 ok($booms >= 2, 'a second uncaught error in SPI is logged: the worker did not hang');
-$node->safe_psql('crm', q{DROP TRIGGER fail_rb ON crm_purge.request_batches; DROP FUNCTION fail_rb()});
-ok($node->poll_query_until('crm', q{SELECT status = 'success' FROM crm_purge_requests ORDER BY id DESC LIMIT 1}),
-	'then the request ends');
+ok($node->log_contains(qr/crm_purge request \d+ is passed over for 30 s: its step failed/, $log_offset),
+	'the failing request is passed over for a while');
+my $third = $node->safe_psql('crm', q{SELECT crm_purge_request('se_t3', '1 year', 'delete_only')});
+ok($node->poll_query_until('crm', qq{SELECT status = 'success' FROM crm_purge_requests WHERE id = $third}),
+	'meanwhile another request is done');
+is($node->safe_psql('crm', q{SELECT string_agg(status, ',' ORDER BY id) FROM crm_purge_requests
+		WHERE id IN (SELECT id FROM fail_ids)}), 'queued,queued', 'the failing ones wait, nothing of their steps kept');
 is(worker_pid($node, 'crm'), $pid, 'in the same worker');
-$node->safe_psql('crm', 'DROP TABLE se_t');
+$node->safe_psql('crm', q{DROP TRIGGER fail_rb ON crm_purge.request_batches; DROP FUNCTION fail_rb();
+	UPDATE crm_purge.requests SET status = 'failed' WHERE id IN (SELECT id FROM fail_ids);
+	DROP TABLE se_t, se_t2, se_t3, fail_ids});
 
 # killed: the postmaster restarts everything, the worker comes back
 $pid = worker_pid($node, 'crm');

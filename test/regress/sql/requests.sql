@@ -747,3 +747,15 @@ SELECT p.part, p.rows, split_part(split_part(crm_purge_export_read(:ci_req, p.pa
 SELECT crm_purge_release(:ci_hold);
 DROP TABLE ci_kid, ci_par;
 DROP COLLATION rq_ci;
+-- a request whose count of batches is behind its records (a step rolled
+-- back after counting in memory, review round 79, B79-2): a batch takes the
+-- number after the last recorded; the same number failed every later step
+CREATE TABLE rb_dup (id int PRIMARY KEY, modified_at timestamptz NOT NULL);
+INSERT INTO rb_dup SELECT g, now() - interval '2 years' FROM generate_series(1, 5) g;
+SELECT crm_purge_request('rb_dup', '1 year', 'delete_only') AS rb_req \gset
+INSERT INTO crm_purge.request_batches (request_id, batch, rows, started_at, finished_at, outcome)
+	VALUES (:rb_req, 1, 0, now(), now(), 'recorded by a step rolled back');
+SELECT crm_purge_tick() ->> 'requests_finished' AS finished;
+SELECT status, rows_done FROM crm_purge_requests WHERE id = :rb_req;
+SELECT batch, rows, outcome FROM crm_purge_report(:rb_req) ORDER BY batch;
+DROP TABLE rb_dup;
