@@ -4432,8 +4432,11 @@ BEGIN
 			parts = r.parts, batches = q.batches + 1
 		WHERE q.id = request_id
 		RETURNING q.rows_done - done_before INTO rows;
+	-- (the number after the last recorded, as batch.c's record_batch)
 	INSERT INTO crm_purge.request_batches (request_id, batch, rows, started_at, finished_at, outcome)
-	VALUES (request_id, r.batches + 1, rows, started, clock_timestamp(),
+	VALUES (request_id, greatest(r.batches + 1, (SELECT coalesce(max(b.batch), 0) + 1 FROM crm_purge.request_batches b
+													WHERE b.request_id = _citus_round.request_id)),
+			rows, started, clock_timestamp(),
 			CASE WHEN error IS NOT NULL THEN 'error: ' || error
 				 WHEN waiting IS NOT NULL THEN 'waiting: ' || waiting
 				 WHEN registered > 0 AND cardinality(placements) = 0 THEN format('ok; %s placements recorded', registered)

@@ -463,8 +463,9 @@ extern Jsonb *crm_purge_tick_counts_jsonb(CrmPurgeTickCounts *counts);
 /* requests/batch.c */
 extern bool crm_purge_request_batch(CrmPurgeTickCounts *counts);
 extern void crm_purge_request_forget_plans(void);
-extern void crm_purge_request_step_failed(void);
+extern void crm_purge_request_step_failed(ErrorData *edata);
 extern int64 crm_purge_request_in_step;
+extern int64 crm_purge_request_of_step;
 
 /* worker.c (worker/) */
 extern void crm_purge_worker_init(void);	/* from _PG_init when preloaded */

@@ -216,10 +216,16 @@ static int64 skipped_id[SKIPPED_REQUESTS];
 static TimestampTz skipped_until[SKIPPED_REQUESTS];
 static int	skipped_times[SKIPPED_REQUESTS];
 int64		crm_purge_request_in_step = 0;
+int64		crm_purge_request_of_step = 0;
 
-/* crm_purge_request_step_failed: the request of the step that failed (if any) is passed over for a while */
+/*
+ * crm_purge_request_step_failed: the request of the step that failed with
+ * edata (if any) is passed over for a while, and the failure shown in
+ * crm_purge_errors (in a transaction of its own: the step's rolled back).
+ * Outside any transaction.
+ */
 void
-crm_purge_request_step_failed(void)
+crm_purge_request_step_failed(ErrorData *edata)
 {
 	int64		id = crm_purge_request_in_step;
 	int			slot = 0;
@@ -248,6 +254,20 @@ crm_purge_request_step_failed(void)
 	ereport(LOG,
 			(errmsg("crm_purge request " INT64_FORMAT " is passed over for %ld s: its step failed (the error above)", id, wait),
 			 errdetail("The worker's other due work goes first meanwhile.")));
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT tbl::pg_catalog.oid FROM crm_purge.requests WHERE id = $1", 1, (Oid[]) {INT8OID},
+							  (Datum[]) {Int64GetDatum(id)}, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+		(void) crm_purge_task_failed("request batch", relid, edata);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 static bool
@@ -1251,6 +1271,10 @@ mark_request_failed(void *arg)
 							  (Datum[]) {Int64GetDatum(fb->r->id), CStringGetTextDatum(fb->edata->message)},
 							  NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update request " INT64_FORMAT, fb->r->id);
+	/* (as _request_status: no batch of a given-up Citus round may commit after the end) */
+	if (SPI_processed > 0 && crm_purge_citus_distributed(fb->r->relid) &&
+		SPI_execute("SELECT crm_purge._citus_fence_rounds()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not fence the rounds of request " INT64_FORMAT, fb->r->id);
 }
 
 /*
@@ -2472,15 +2496,35 @@ request_step(void (*fn) (void *), void *arg, Request *r)
 	return edata;
 }
 
+static bool request_batch(CrmPurgeTickCounts *counts);
+
+/* crm_purge_request_batch: request_batch, the request it worked on known only while it runs */
+bool
+crm_purge_request_batch(CrmPurgeTickCounts *counts)
+{
+	bool		result;
+
+	crm_purge_request_in_step = 0;
+	result = request_batch(counts);
+	/*
+	 * (a later failure of the step's other work is not its request's, but
+	 * one of its commit is: the worker blames crm_purge_request_of_step
+	 * then; review round 80)
+	 */
+	crm_purge_request_of_step = crm_purge_request_in_step;
+	crm_purge_request_in_step = 0;
+	return result;
+}
+
 /*
- * crm_purge_request_batch: runs one batch of the oldest active request.
+ * request_batch: runs one batch of the oldest active request.
  * Returns false when no request is waiting.  A batch that fails is rolled
  * back (nothing deleted, no part recorded); a deadlock, serialization
  * failure or unavailable lock is tried again a few times, anything else marks
  * the request failed.
  */
-bool
-crm_purge_request_batch(CrmPurgeTickCounts *counts)
+static bool
+request_batch(CrmPurgeTickCounts *counts)
 {
 	Request		r;
 	TimestampTz started = GetCurrentTimestamp();

@@ -988,13 +988,15 @@ run_due_work(void)
 		batches = counts.batches;
 		crm_purge_work_timeout = crm_purge_step_timeout;
 		crm_purge_fault("step_error");	/* for tests */
-		crm_purge_request_in_step = 0;
+		crm_purge_request_in_step = crm_purge_request_of_step = 0;
 		more = crm_purge_tick_step(&counts);
-		crm_purge_request_in_step = 0;
 		crm_purge_work_timeout = 0;
 		crm_purge_unbecome(&id);
 		PopActiveSnapshot();
+		/* a commit that fails (deferred work of the request's table) is its request's */
+		crm_purge_request_in_step = crm_purge_request_of_step;
 		CommitTransactionCommand();
+		crm_purge_request_in_step = crm_purge_request_of_step = 0;
 		if (counts.batches > batches)
 			crm_purge_fault("batch_committed");	/* for tests */
 		MemoryContextSwitchTo(worker_cxt);
@@ -1087,10 +1089,13 @@ worker_emit_log_hook(ErrorData *edata)
  * crm_purge in the database.
  */
 static sigjmp_buf worker_sigjmp_buf;
+static bool recording_step_failure = false;
 
 void
 crm_purge_worker_main(Datum arg)
 {
+	ErrorData  *edata;
+
 	my_dboid = DatumGetObjectId(arg);
 
 	/*
@@ -1166,8 +1171,15 @@ crm_purge_worker_main(Datum arg)
 		crm_purge_work_timeout = 0;
 		crm_purge_request_forget_plans();
 		MemoryContextSwitchTo(worker_cxt);
+		edata = CopyErrorData();
 		FlushErrorState();
-		crm_purge_request_step_failed();
+		/* (not again when recording the failure failed too) */
+		if (!recording_step_failure)
+		{
+			recording_step_failure = true;
+			crm_purge_request_step_failed(edata);
+		}
+		recording_step_failure = false;
 		pgstat_report_activity(STATE_IDLE, NULL);
 		RESUME_INTERRUPTS();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

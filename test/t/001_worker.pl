@@ -332,6 +332,9 @@ for (1 .. 300)
 ok($booms >= 2, 'a second uncaught error in SPI is logged: the worker did not hang');
 ok($node->log_contains(qr/crm_purge request \d+ is passed over for 30 s: its step failed/, $log_offset),
 	'the failing request is passed over for a while');
+ok($node->poll_query_until('crm', q{SELECT string_agg("table"::text, ',' ORDER BY "table"::text) FROM crm_purge_errors
+		WHERE task = 'request batch' AND error = 'boom from request_batches'}, 'se_t,se_t2'),
+	'the failures are shown in crm_purge_errors');
 my $third = $node->safe_psql('crm', q{SELECT crm_purge_request('se_t3', '1 year', 'delete_only')});
 ok($node->poll_query_until('crm', qq{SELECT status = 'success' FROM crm_purge_requests WHERE id = $third}),
 	'meanwhile another request is done');
@@ -340,6 +343,7 @@ is($node->safe_psql('crm', q{SELECT string_agg(status, ',' ORDER BY id) FROM crm
 is(worker_pid($node, 'crm'), $pid, 'in the same worker');
 $node->safe_psql('crm', q{DROP TRIGGER fail_rb ON crm_purge.request_batches; DROP FUNCTION fail_rb();
 	UPDATE crm_purge.requests SET status = 'failed' WHERE id IN (SELECT id FROM fail_ids);
+	DELETE FROM crm_purge.errors WHERE tbl IN ('se_t'::regclass, 'se_t2'::regclass);
 	DROP TABLE se_t, se_t2, se_t3, fail_ids});
 
 # killed: the postmaster restarts everything, the worker comes back
