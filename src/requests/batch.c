@@ -2077,6 +2077,9 @@ citus_request_round(Request *r, CrmPurgeTickCounts *counts, TimestampTz started)
 		return batch_failed(r, edata, started, counts, true);
 	counts->request_rows += c.rows;
 	counts->batches++;
+	/* (a round that neither failed nor waited ends the table's listed failure, as a plain batch does: review round 82, B82-1) */
+	if (c.error == NULL && c.waiting == NULL)
+		crm_purge_task_succeeded("request batch", r->relid);
 	if (c.error != NULL)
 	{
 		ereport(LOG,

@@ -171,6 +171,8 @@ like($coord->safe_psql('postgres', "SELECT outcome FROM crm_purge_report($id) OR
 $locker->query_safe('COMMIT');
 $locker->quit;
 is(rounds($id), 'success', 'and the request ends once the lock is gone');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM crm_purge.errors WHERE task = 'request batch' AND tbl = 'locked'::regclass}),
+	'0', 'and its wait is no longer listed in crm_purge_errors');
 is($coord->safe_psql('postgres', "SELECT count(*) FROM locked WHERE modified_at < now() - interval '30 days'"), '0', 'every old row deleted');
 
 # --- a round the coordinator gave up on (its step ended) while a batch of it
