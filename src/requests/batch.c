@@ -203,10 +203,6 @@ become_request_writer(Request *r, CrmPurgeIdentity *id)
 }
 
 /*
- * read_request: the oldest queued or in-progress request that no other
- * tick holds, locked FOR UPDATE SKIP LOCKED, into *r; false when none.
- */
-/*
  * Requests whose step failed past every catch (the worker's, worker.c):
  * passed over for a while, longer each time, so that the rest of the due
  * work goes on (the same request first at every step failed them all).
@@ -270,6 +266,11 @@ crm_purge_request_step_failed(ErrorData *edata)
 	CommitTransactionCommand();
 }
 
+/*
+ * read_request: the oldest queued or in-progress request that no other
+ * tick holds and this worker does not pass over, locked FOR UPDATE SKIP
+ * LOCKED, into *r; false when none.
+ */
 static bool
 read_request(Request *r)
 {

@@ -1083,14 +1083,15 @@ worker_emit_log_hook(ErrorData *edata)
 		prev_emit_log_hook(edata);
 }
 
+/* the worker's catch of a step's uncaught error (crm_purge_worker_main) */
+static sigjmp_buf worker_sigjmp_buf;
+static bool recording_step_failure = false;
+
 /*
  * crm_purge_worker_main: a database's worker: claims its slot before
  * connecting, then does the due work every naptime until it finds no
  * crm_purge in the database.
  */
-static sigjmp_buf worker_sigjmp_buf;
-static bool recording_step_failure = false;
-
 void
 crm_purge_worker_main(Datum arg)
 {
